@@ -1,0 +1,1 @@
+"""JupyterHub configuration of the workbench (local and team modes)."""

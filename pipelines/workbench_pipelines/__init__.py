@@ -1,0 +1,1 @@
+"""Pipelines: YAML notebook DAGs executed durably as Temporal workflows."""

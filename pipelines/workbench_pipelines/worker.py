@@ -1,0 +1,70 @@
+"""The pipeline worker: polls the workbench task queue and runs workflows and activities."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from datetime import timedelta
+
+from temporalio.worker import Worker
+
+from workbench_server.settings import WorkbenchSettings
+from workbench_server.temporal import connect
+
+from .activities import ping
+from .workflows import PingWorkflow
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS = [PingWorkflow]
+ACTIVITIES = [ping]
+
+
+def worker_identity() -> str:
+    return f"workbench-worker-{os.getpid()}@{socket.gethostname()}"
+
+
+async def run_worker(
+    settings: WorkbenchSettings,
+    *,
+    max_concurrent_activities: int = 4,
+    graceful_shutdown: timedelta = timedelta(seconds=30),
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop`` is set), then shut down gracefully.
+
+    On shutdown the worker stops polling, lets running activities finish for up to
+    ``graceful_shutdown`` and then cancels them; Temporal retries cancelled work on
+    another worker, so nothing is lost.
+    """
+    if not settings.temporal_address:
+        from workbench_server.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "no Temporal address: pass --temporal or set WORKBENCH_TEMPORAL_ADDRESS"
+        )
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    identity = worker_identity()
+    os.environ["WORKBENCH_WORKER_IDENTITY"] = identity
+    worker = Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=ACTIVITIES,
+        identity=identity,
+        max_concurrent_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=graceful_shutdown,
+    )
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker %s polling %s on %s", identity, settings.task_queue, settings.temporal_address)
+    async with worker:
+        print(f"worker {identity} polling task queue {settings.task_queue!r}", flush=True)
+        await stop.wait()
+        log.info("worker %s shutting down", identity)
+    log.info("worker %s stopped", identity)

@@ -1,0 +1,131 @@
+"""``workbench doctor``: check that this machine can run a workbench, part by part."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+
+import click
+
+from .. import temporal
+from ..db import current_revision, head_revision, make_engine
+from ..errors import WorkbenchError
+from ..home import WorkbenchHome
+from ..settings import WorkbenchSettings
+from ..supervisor import free_port, port_in_use
+from . import home_option
+
+Result = tuple[bool, str]
+
+
+def _python() -> Result:
+    ok = sys.version_info >= (3, 11)
+    return ok, f"Python {platform.python_version()} at {sys.executable}" + ("" if ok else " (need 3.11+)")
+
+
+def _labextension() -> Result:
+    # Node is needed only to build the wheel; at run time the prebuilt extension is enough.
+    from jupyter_core.paths import jupyter_path
+
+    for root in jupyter_path("labextensions"):
+        manifest = os.path.join(root, "@workbench", "core", "package.json")
+        if os.path.isfile(manifest):
+            with open(manifest) as handle:
+                version = json.load(handle).get("version", "?")
+            return True, f"prebuilt JupyterLab extension @workbench/core {version} (node not needed)"
+    return False, "the prebuilt JupyterLab extension @workbench/core is not installed; reinstall"
+
+
+def _temporal_binary() -> Result:
+    binary = temporal.temporal_binary()
+    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=20)
+    return out.returncode == 0, f"{out.stdout.strip() or out.stderr.strip()} at {binary}"
+
+
+def _home(home: WorkbenchHome) -> Callable[[], Result]:
+    def check() -> Result:
+        home.prepare()
+        return True, f"home {home.root} is writable, secrets key mode 0600"
+
+    return check
+
+
+def _ports(ip: str, port: int | None) -> Callable[[], Result]:
+    def check() -> Result:
+        if port is not None and port_in_use(ip, port):
+            return False, f"port {port} on {ip} is already in use"
+        return True, f"can listen on {ip} (e.g. port {port or free_port(ip)})"
+
+    return check
+
+
+def _database(settings: WorkbenchSettings) -> Callable[[], Result]:
+    def check() -> Result:
+        engine = make_engine(settings.db_url)
+        try:
+            current, head = current_revision(engine), head_revision()
+        finally:
+            engine.dispose()
+        if current != head:
+            return False, f"metadata DB at revision {current}, code expects {head} (workbench up migrates)"
+        return True, f"metadata DB {engine.url.render_as_string()} migrated (revision {head})"
+
+    return check
+
+
+def _round_trip(settings: WorkbenchSettings) -> Callable[[], Result]:
+    async def ping() -> str:
+        from workbench_pipelines.workflows import PingWorkflow
+
+        client = await temporal.connect(settings.temporal_address or "", settings.temporal_namespace)
+        info = await asyncio.wait_for(
+            client.execute_workflow(PingWorkflow.run, id=f"doctor-{uuid.uuid4().hex}",
+                                    task_queue=settings.task_queue),
+            15,
+        )
+        return info.identity
+
+    def check() -> Result:
+        identity = asyncio.run(ping())
+        return True, f"Temporal at {settings.temporal_address} ran a ping through worker {identity}"
+
+    return check
+
+
+@click.command()
+@home_option
+@click.option("--ip", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="A port you intend to use for JupyterLab.")
+def doctor(home: str | None, ip: str, port: int | None) -> None:
+    """Check Python, the prebuilt extension, the temporal binary, ports, home and DB."""
+    workbench_home = WorkbenchHome.resolve(home)
+    settings = WorkbenchSettings.from_env(workbench_home.root)
+    checks: list[tuple[str, Callable[[], Result]]] = [
+        ("python", _python),
+        ("lab extension", _labextension),
+        ("temporal binary", _temporal_binary),
+        ("ports", _ports(ip, port)),
+        ("home", _home(workbench_home)),
+        ("metadata DB", _database(settings)),
+    ]
+    if settings.temporal_address:
+        checks.append(("run engine", _round_trip(settings)))
+    failed = 0
+    for name, check in checks:
+        try:
+            ok, detail = check()
+        except WorkbenchError as exc:
+            ok, detail = False, str(exc)
+        except Exception as exc:  # a doctor reports every failure and goes on to the next
+            ok, detail = False, f"{type(exc).__name__}: {exc}".splitlines()[0]
+        failed += not ok
+        click.echo(f"{'ok  ' if ok else 'FAIL'} {name:16} {detail}")
+    if failed:
+        click.echo(f"{failed} check(s) failed.", err=True)
+        sys.exit(1)

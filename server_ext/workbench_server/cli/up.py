@@ -1,0 +1,275 @@
+"""``workbench up``: the whole local stack (Temporal, worker, JupyterLab) as one command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import IO
+
+import click
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from .. import temporal
+from .._version import __version__
+from ..core import Workbench
+from ..errors import ConfigurationError
+from ..home import WorkbenchHome
+from ..settings import WorkbenchSettings
+from ..supervisor import Component, StartupError, Supervisor, free_port, port_in_use
+from . import home_option
+
+
+def _lock_home(home: WorkbenchHome) -> IO[str]:
+    """Hold an exclusive lock so two ``up`` never share one home."""
+    handle = (home.run_dir / "up.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise ConfigurationError(
+            f"another workbench is already running on home {home.root} (pid {holder})"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _choose_port(ip: str, port: int | None, what: str, option: str) -> int:
+    if port is None:
+        return free_port(ip)
+    if port_in_use(ip, port):
+        raise ConfigurationError(
+            f"port {port} on {ip} ({what}) is already in use; choose another with {option}"
+        )
+    return port
+
+
+async def _http_ok(url: str, token: str) -> bool:
+    try:
+        response = await AsyncHTTPClient().fetch(
+            url, headers={"Authorization": f"token {token}"}, request_timeout=5
+        )
+    except (HTTPClientError, OSError):
+        return False
+    return response.code == 200
+
+
+class LocalStack:
+    """The processes of a local workbench and the checks that say each is ready."""
+
+    def __init__(self, settings: WorkbenchSettings, *, ip: str, lab_port: int,
+                 temporal_port: int, notebook_dir: Path, concurrency: int) -> None:
+        self.settings = settings
+        self.home = settings.workbench_home
+        self.ip = ip
+        self.lab_port = lab_port
+        self.temporal_port = temporal_port
+        self.notebook_dir = notebook_dir
+        self.concurrency = concurrency
+        self.token = secrets.token_urlsafe(32)
+        self.supervisor = Supervisor(subreaper=True)
+        self._client = None
+
+    @property
+    def lab_url(self) -> str:
+        return f"http://{self.ip}:{self.lab_port}"
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
+        env.update(self.settings.child_env())
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    async def _temporal_ready(self, _component: Component) -> bool:
+        assert self.settings.temporal_address
+        self._client = await temporal.connect(self.settings.temporal_address, timeout=2)
+        return await self._client.service_client.check_health()
+
+    async def _worker_ready(self, component: Component) -> bool:
+        identity = f"workbench-worker-{component.pid}@{socket.gethostname()}"
+        return identity in await temporal.live_pollers(self._client, self.settings.task_queue)
+
+    async def _lab_ready(self, _component: Component) -> bool:
+        return await _http_ok(f"{self.lab_url}/api/status", self.token) and await _http_ok(
+            f"{self.lab_url}/workbench/api/health", self.token
+        )
+
+    def components(self) -> list[Component]:
+        logs = self.home.logs
+        binary = temporal.temporal_binary()
+        temporal_argv = temporal.dev_server_args(
+            binary,
+            ip=self.ip,
+            port=self.temporal_port,
+            http_port=free_port(self.ip),
+            metrics_port=free_port(self.ip),
+            db_file=self.home.temporal_db,
+        )
+        worker_argv = [sys.executable, "-m", "workbench_server.cli", "worker",
+                       "--concurrency", str(self.concurrency)]
+        lab_argv = [
+            sys.executable, "-m", "jupyterlab",
+            "--no-browser",
+            f"--ServerApp.ip={self.ip}",
+            f"--ServerApp.port={self.lab_port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={self.notebook_dir}",
+            "--MappingKernelManager.default_kernel_name=workbench",
+            # Enabled by the installed jupyter-config too; explicit so a source checkout works.
+            "--ServerApp.jpserver_extensions", "workbench_server=True",
+        ]
+        if os.geteuid() == 0:
+            lab_argv.append("--allow-root")
+        lab_env = self._env()
+        # The token travels in the environment, never on a command line others can read.
+        lab_env["JUPYTER_TOKEN"] = self.token
+        return [
+            Component("Temporal", temporal_argv, self._env(), logs / "temporal.log",
+                      self._temporal_ready, ready_timeout=30),
+            Component("worker", worker_argv, self._env(), logs / "worker.log",
+                      self._worker_ready, ready_timeout=30, stop_timeout=35),
+            Component("JupyterLab", lab_argv, lab_env, logs / "lab.log",
+                      self._lab_ready, ready_timeout=90, stop_timeout=20, poll_interval=0.25),
+        ]
+
+    def _write_state(self) -> None:
+        state = self.home.run_dir / "state.json"
+        fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"pid": os.getpid(), "url": self.lab_url, "token": self.token,
+                       "temporal": self.settings.temporal_address,
+                       "task_queue": self.settings.task_queue}, handle)
+
+    async def run(self, demo: bool) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, stop.set)
+        temporal_c, worker_c, lab_c = self.components()
+        try:
+            workbench = Workbench(self.settings)
+            demo_task = asyncio.create_task(self._prepare_demo(workbench, demo))
+            await self._start_or_stop(temporal_c, stop)
+            await self._start_or_stop(worker_c, stop)
+            demo_note = await demo_task
+            await self._start_or_stop(lab_c, stop)
+            workbench.close()
+        except StartupError as exc:
+            await self.supervisor.stop_all()
+            raise ConfigurationError(str(exc)) from None
+        except _Stopped:
+            click.echo("Interrupted during start-up; stopping ...", err=True)
+            await self.supervisor.stop_all()
+            click.echo("Stopped.", err=True)
+            return 130
+        self._write_state()
+        self._banner(demo_note)
+        code = await self._watch(stop)
+        click.echo("Stopping the workbench ...", err=True)
+        await self.supervisor.stop_all()
+        with contextlib.suppress(FileNotFoundError):
+            (self.home.run_dir / "state.json").unlink()
+        click.echo("Stopped.", err=True)
+        return code
+
+    async def _prepare_demo(self, workbench: Workbench, demo: bool) -> str | None:
+        if not demo:
+            return None
+        from ..bootstrap import ensure_demo
+
+        return await asyncio.to_thread(ensure_demo, workbench)
+
+    async def _start_or_stop(self, component: Component, stop: asyncio.Event) -> None:
+        start = asyncio.create_task(self.supervisor.start(component))
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({start, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if start in done:
+            stopped.cancel()
+            start.result()
+            return
+        start.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StartupError):
+            await start
+        raise _Stopped
+
+    async def _watch(self, stop: asyncio.Event) -> int:
+        while not stop.is_set():
+            gone = self.supervisor.exited()
+            if gone is not None:
+                code = gone.process.returncode if gone.process else None
+                click.echo(
+                    f"workbench: error: {gone.name} stopped unexpectedly (exit code {code}): "
+                    f"{gone.last_log_line() or 'no output'}; stopping the rest",
+                    err=True,
+                )
+                return 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+        return 0
+
+    def _banner(self, demo_note: str | None) -> None:
+        lines = [
+            f"Data Engineering Workbench {__version__} is ready.",
+            "",
+            f"    {self.lab_url}/lab?token={self.token}",
+            "",
+            f"  Temporal:  {self.settings.temporal_address} "
+            f"(task queue {self.settings.task_queue!r})",
+            f"  Home:      {self.home.root}",
+            f"  Logs:      {self.home.logs}",
+        ]
+        if demo_note:
+            lines.append(f"  Demo:      {demo_note}")
+        lines += ["", "Press Ctrl-C to stop."]
+        click.echo("\n".join(lines))
+
+
+class _Stopped(Exception):
+    """A stop signal arrived while starting."""
+
+
+@click.command()
+@home_option
+@click.option("--ip", default="127.0.0.1", show_default=True,
+              help="Address JupyterLab and Temporal listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="JupyterLab port [default: a free port].")
+@click.option("--temporal-port", type=click.IntRange(1, 65535), default=None,
+              help="Temporal frontend port [default: a free port].")
+@click.option("--notebook-dir", type=click.Path(file_okay=False, exists=True), default=".",
+              show_default=True, help="Folder JupyterLab opens.")
+@click.option("--db-url", envvar="WORKBENCH_DB_URL", default=None,
+              help="Metadata DB URL [env WORKBENCH_DB_URL; default SQLite in the home].")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Notebook steps the worker runs at once.")
+@click.option("--no-demo", is_flag=True, help="Do not generate or register the demo Odoo data.")
+def up(home: str | None, ip: str, port: int | None, temporal_port: int | None,
+       notebook_dir: str, db_url: str | None, concurrency: int, no_demo: bool) -> None:
+    """Start Temporal, a pipeline worker and JupyterLab; Ctrl-C stops them all."""
+    workbench_home = WorkbenchHome.resolve(home)
+    workbench_home.prepare()
+    lock = _lock_home(workbench_home)
+    try:
+        lab_port = _choose_port(ip, port, "JupyterLab", "--port")
+        t_port = _choose_port(ip, temporal_port, "Temporal", "--temporal-port")
+        settings = WorkbenchSettings.from_env(
+            workbench_home.root, db_url=db_url, temporal_address=f"{ip}:{t_port}"
+        )
+        stack = LocalStack(settings, ip=ip, lab_port=lab_port, temporal_port=t_port,
+                           notebook_dir=Path(notebook_dir).absolute(), concurrency=concurrency)
+        code = asyncio.run(stack.run(demo=not no_demo))
+    finally:
+        lock.close()
+    sys.exit(code)

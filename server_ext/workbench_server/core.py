@@ -1,0 +1,61 @@
+"""The workbench core: settings, metadata store and Temporal client, owned in one place.
+
+Adapters (REST handlers, CLI, hub service) hold one :class:`Workbench` and call into the
+domain modules with it; none of them opens its own engine or client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from . import temporal
+from .db import make_engine, session_factory, upgrade_to_head
+from .errors import ConfigurationError
+from .health import HealthReport, database_probe, temporal_probe, timed, worker_probe
+from .settings import WorkbenchSettings
+
+log = logging.getLogger(__name__)
+
+
+class Workbench:
+    """One installation's core services."""
+
+    def __init__(self, settings: WorkbenchSettings, *, migrate: bool = True) -> None:
+        self.settings = settings
+        self.engine: Engine = make_engine(settings.db_url)
+        if migrate:
+            upgrade_to_head(self.engine)
+        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        self._client: Client | None = None
+        self._client_lock = asyncio.Lock()
+
+    async def temporal_client(self) -> Client:
+        """A connected client, created on first use and reused afterwards."""
+        async with self._client_lock:
+            if self._client is None:
+                if not self.settings.temporal_address:
+                    raise ConfigurationError(
+                        "Temporal is not configured (set WORKBENCH_TEMPORAL_ADDRESS)"
+                    )
+                self._client = await temporal.connect(
+                    self.settings.temporal_address, self.settings.temporal_namespace
+                )
+            return self._client
+
+    async def health(self, timeout: float = 3.0) -> HealthReport:
+        """Check every part concurrently, each bounded by ``timeout`` seconds."""
+        names = ("metadata_db", "temporal", "worker")
+        checks = await asyncio.gather(
+            timed(database_probe(self.engine), timeout),
+            timed(temporal_probe(self.temporal_client), timeout),
+            timed(worker_probe(self.temporal_client, self.settings.task_queue), timeout),
+        )
+        return HealthReport.of(dict(zip(names, checks, strict=True)))
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,102 @@
+"""The jupyter-server extension: settings as traitlets, the core, and the URL table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, Unicode, default
+
+from ._version import __version__
+from .core import Workbench
+from .handlers import system
+from .home import WorkbenchHome, default_home
+from .settings import (
+    DB_URL_ENV,
+    DEFAULT_TASK_QUEUE,
+    TASK_QUEUE_ENV,
+    TEMPORAL_ADDRESS_ENV,
+    TEMPORAL_NAMESPACE_ENV,
+    WorkbenchSettings,
+)
+
+API_PREFIX = "workbench/api"
+
+
+class WorkbenchApp(ExtensionApp):
+    """Serves the workbench REST API under ``/workbench/api`` from the core."""
+
+    name = "workbench_server"
+    version = __version__
+    load_other_extensions = True
+
+    home = Unicode(
+        config=True,
+        help="""Workbench home folder (metadata DB, Temporal DB, logs, lake, secrets key).
+        Defaults to $WORKBENCH_HOME, else ~/.workbench.""",
+    )
+    db_url = Unicode(
+        config=True,
+        help="""SQLAlchemy URL of the metadata DB. Defaults to $WORKBENCH_DB_URL, else a
+        SQLite file in the home. PostgreSQL URLs use psycopg 3.""",
+    )
+    temporal_address = Unicode(
+        config=True,
+        help="host:port of the Temporal frontend. Defaults to $WORKBENCH_TEMPORAL_ADDRESS.",
+    )
+    temporal_namespace = Unicode(
+        config=True, help="Temporal namespace. Defaults to $WORKBENCH_TEMPORAL_NAMESPACE or 'default'."
+    )
+    task_queue = Unicode(
+        config=True,
+        help="Task queue the pipeline workers poll. Defaults to $WORKBENCH_TASK_QUEUE or 'workbench'.",
+    )
+    health_timeout = Float(
+        3.0, config=True, help="Seconds each health check may take before its part counts as down."
+    )
+
+    @default("home")
+    def _default_home(self) -> str:
+        return str(default_home())
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return os.environ.get(DB_URL_ENV) or WorkbenchHome.resolve(self.home).default_db_url
+
+    @default("temporal_address")
+    def _default_temporal_address(self) -> str:
+        return os.environ.get(TEMPORAL_ADDRESS_ENV, "")
+
+    @default("temporal_namespace")
+    def _default_temporal_namespace(self) -> str:
+        return os.environ.get(TEMPORAL_NAMESPACE_ENV) or "default"
+
+    @default("task_queue")
+    def _default_task_queue(self) -> str:
+        return os.environ.get(TASK_QUEUE_ENV) or DEFAULT_TASK_QUEUE
+
+    def initialize_settings(self) -> None:
+        settings = WorkbenchSettings(
+            home=Path(self.home),
+            db_url=self.db_url,
+            temporal_address=self.temporal_address or None,
+            temporal_namespace=self.temporal_namespace,
+            task_queue=self.task_queue,
+        )
+        home = settings.workbench_home
+        if settings.db_url == home.default_db_url:
+            home.prepare()
+        self.workbench = Workbench(settings)
+        self.settings.update(workbench=self.workbench, workbench_health_timeout=self.health_timeout)
+        self.log.info("Workbench %s using home %s", __version__, settings.home)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(
+            (rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in system.ROUTES
+        )
+
+    async def stop_extension(self) -> None:
+        workbench: Workbench | None = getattr(self, "workbench", None)
+        if workbench is not None:
+            workbench.close()

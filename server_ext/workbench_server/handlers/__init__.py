@@ -1,0 +1,1 @@
+"""REST adapters over the core; each module exports ``ROUTES``."""

@@ -1,0 +1,101 @@
+"""The one base class of every workbench REST handler, with the one error mapper."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from pydantic import BaseModel, ValidationError
+from tornado.web import HTTPError
+
+from ..core import Workbench
+from ..errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+# Domain error -> HTTP status. Anything not listed is a 500 with no internals in the body.
+STATUS_OF: dict[type[Exception], int] = {
+    ValidationError: 400,
+    InvalidInputError: 400,
+    PermissionDeniedError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    ConfigurationError: 503,
+}
+
+
+def _mapped_status(exc: BaseException | None) -> int | None:
+    for cls in type(exc).__mro__ if exc is not None else ():
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "invalid request: " + "; ".join(parts)
+
+
+class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
+    """Authenticated, authorized JSON handler whose errors never leak internals."""
+
+    auth_resource = "workbench"
+
+    @property
+    def workbench(self) -> Workbench:
+        return self.settings["workbench"]
+
+    def write_json(self, payload: BaseModel | dict[str, Any] | list[Any], status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        if isinstance(payload, BaseModel):
+            self.finish(payload.model_dump_json())
+        else:
+            self.finish(json.dumps(payload, default=str))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if _mapped_status(value) is not None:
+            self.log.info("%s %s: %s", self.request.method, self.request.path, value)
+        elif not isinstance(value, HTTPError):
+            self.log.error(
+                "Unexpected error in %s %s (ref %s)",
+                self.request.method,
+                self.request.path,
+                self._error_ref,
+                exc_info=(typ, value, tb),
+            )
+        else:
+            super().log_exception(typ, value, tb)
+
+    @property
+    def _error_ref(self) -> str:
+        if not hasattr(self, "_ref"):
+            self._ref = uuid.uuid4().hex[:12]
+        return self._ref
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        mapped = _mapped_status(exc)
+        if mapped is not None:
+            status_code = mapped
+            message = _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
+        elif isinstance(exc, HTTPError):
+            message = exc.log_message or self._reason
+        elif exc is not None:
+            status_code = 500
+            message = f"internal error; the server log has the details (ref {self._error_ref})"
+        else:
+            message = self._reason
+        self.set_status(status_code)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": self._reason}))

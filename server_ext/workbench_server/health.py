@@ -1,0 +1,92 @@
+"""Health of the parts a workbench needs: metadata DB, Temporal, and a polling worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, text
+from temporalio.client import Client
+
+from ._version import __version__
+from .db import current_revision, head_revision
+from .errors import WorkbenchError
+from .temporal import live_pollers
+
+Status = Literal["ok", "down"]
+
+
+class Check(BaseModel):
+    """The state of one part."""
+
+    status: Status
+    detail: str
+    latency_ms: float
+
+
+class HealthReport(BaseModel):
+    """``status`` is ok when every check is ok, down when none is, degraded otherwise."""
+
+    status: Literal["ok", "degraded", "down"]
+    version: str
+    checks: dict[str, Check]
+
+    @classmethod
+    def of(cls, checks: dict[str, Check]) -> HealthReport:
+        states = {check.status for check in checks.values()}
+        overall = "ok" if states == {"ok"} else "down" if states == {"down"} else "degraded"
+        return cls(status=overall, version=__version__, checks=checks)
+
+
+async def timed(probe: Callable[[], Awaitable[str]], timeout: float) -> Check:
+    """Run ``probe``; its return value is the detail, any failure makes the part down."""
+    started = time.perf_counter()
+    try:
+        detail = await asyncio.wait_for(probe(), timeout)
+        status: Status = "ok"
+    except TimeoutError:
+        detail, status = f"no answer within {timeout:g} s", "down"
+    except WorkbenchError as exc:
+        detail, status = str(exc), "down"
+    except Exception as exc:  # a health check reports, it never raises
+        detail, status = f"{type(exc).__name__}: {exc}".splitlines()[0], "down"
+    return Check(status=status, detail=detail, latency_ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def database_probe(engine: Engine) -> Callable[[], Awaitable[str]]:
+    def check() -> str:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current, head = current_revision(engine), head_revision()
+        if current != head:
+            raise WorkbenchError(f"schema at revision {current}, expected {head}: restart to migrate")
+        return f"{engine.dialect.name}, schema revision {current}"
+
+    async def probe() -> str:
+        return await asyncio.to_thread(check)
+
+    return probe
+
+
+def temporal_probe(get_client: Callable[[], Awaitable[Client]]) -> Callable[[], Awaitable[str]]:
+    async def probe() -> str:
+        client = await get_client()
+        await client.service_client.check_health()
+        return f"{client.service_client.config.target_host}, namespace {client.namespace}"
+
+    return probe
+
+
+def worker_probe(
+    get_client: Callable[[], Awaitable[Client]], task_queue: str
+) -> Callable[[], Awaitable[str]]:
+    async def probe() -> str:
+        pollers = await live_pollers(await get_client(), task_queue)
+        if not pollers:
+            raise WorkbenchError(f"no worker is polling task queue {task_queue!r}")
+        return f"{len(pollers)} worker(s) polling task queue {task_queue!r}"
+
+    return probe

@@ -1,0 +1,58 @@
+"""Where the core finds its parts: one pydantic model shared by every adapter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from .home import WorkbenchHome
+
+DB_URL_ENV = "WORKBENCH_DB_URL"
+TEMPORAL_ADDRESS_ENV = "WORKBENCH_TEMPORAL_ADDRESS"
+TEMPORAL_NAMESPACE_ENV = "WORKBENCH_TEMPORAL_NAMESPACE"
+TASK_QUEUE_ENV = "WORKBENCH_TASK_QUEUE"
+DEFAULT_TASK_QUEUE = "workbench"
+
+
+class WorkbenchSettings(BaseModel):
+    """Resolved settings of one workbench installation."""
+
+    home: Path
+    db_url: str
+    temporal_address: str | None = Field(
+        default=None, description="host:port of the Temporal frontend; None when not configured"
+    )
+    temporal_namespace: str = "default"
+    task_queue: str = DEFAULT_TASK_QUEUE
+
+    @property
+    def workbench_home(self) -> WorkbenchHome:
+        return WorkbenchHome(self.home)
+
+    @classmethod
+    def from_env(cls, home: str | os.PathLike[str] | None = None, **overrides: object) -> WorkbenchSettings:
+        """Settings from ``WORKBENCH_*`` variables; explicit overrides win when not None."""
+        resolved = WorkbenchHome.resolve(home)
+        values: dict[str, object] = {
+            "home": resolved.root,
+            "db_url": os.environ.get(DB_URL_ENV) or resolved.default_db_url,
+            "temporal_address": os.environ.get(TEMPORAL_ADDRESS_ENV) or None,
+            "temporal_namespace": os.environ.get(TEMPORAL_NAMESPACE_ENV) or "default",
+            "task_queue": os.environ.get(TASK_QUEUE_ENV) or DEFAULT_TASK_QUEUE,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+    def child_env(self) -> dict[str, str]:
+        """Environment variables that hand these settings to a child process."""
+        env = {
+            "WORKBENCH_HOME": str(self.home),
+            DB_URL_ENV: self.db_url,
+            TEMPORAL_NAMESPACE_ENV: self.temporal_namespace,
+            TASK_QUEUE_ENV: self.task_queue,
+        }
+        if self.temporal_address:
+            env[TEMPORAL_ADDRESS_ENV] = self.temporal_address
+        return env

@@ -1,0 +1,208 @@
+"""Start, watch and stop the local stack's processes as one unit.
+
+Every child gets its own session (so Ctrl-C in the terminal reaches only the
+supervisor, which then stops children in order) and a parent-death signal (so a killed
+supervisor takes its children with it). The supervisor registers as a child subreaper:
+grandchildren such as kernels that outlive their parent are re-parented to it, so
+"no orphan left" can be checked and enforced by walking its own children.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from .errors import WorkbenchError
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class StartupError(WorkbenchError):
+    """A component failed to become ready; the message names it and says why."""
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not Linux: fall back to process-group clean-up only
+        return None
+
+
+def become_subreaper() -> None:
+    libc = _libc()
+    if libc is not None:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = _libc()
+    if libc is not None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def port_in_use(ip: str, port: int) -> bool:
+    """True when something already listens on ``ip:port`` (or it cannot be bound)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((ip, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port(ip: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((ip, 0))
+        return sock.getsockname()[1]
+
+
+ReadyCheck = Callable[["Component"], Awaitable[bool]]
+
+
+@dataclass
+class Component:
+    """One supervised process and how to tell that it is ready."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    ready: ReadyCheck
+    ready_timeout: float = 60.0
+    stop_timeout: float = 15.0
+    poll_interval: float = 0.1
+    process: subprocess.Popen[bytes] | None = None
+    _log_offset: int = field(default=0, repr=False)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def last_log_line(self) -> str:
+        """The last meaningful line this start wrote to its log, for error messages."""
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(self._log_offset)
+                lines = handle.read().decode(errors="replace").splitlines()
+        except OSError:
+            return ""
+        lines = [line.strip() for line in lines if line.strip()]
+        return lines[-1][:300] if lines else ""
+
+
+class Supervisor:
+    """Starts components in order, waits for readiness, stops them in reverse."""
+
+    def __init__(self, *, subreaper: bool = False) -> None:
+        self.components: list[Component] = []
+        # Children that existed before us are not ours to stop.
+        self._preexisting = {p.pid for p in psutil.Process().children(recursive=True)}
+        if subreaper:
+            become_subreaper()
+
+    def spawn(self, component: Component) -> None:
+        component.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with component.log_path.open("ab") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {component.name}\n".encode())
+            component._log_offset = log.tell()
+            component.process = subprocess.Popen(
+                component.argv,
+                env=component.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded at this point
+            )
+        self.components.append(component)
+
+    async def wait_ready(self, component: Component) -> None:
+        deadline = time.monotonic() + component.ready_timeout
+        while True:
+            if not component.running():
+                code = component.process.returncode if component.process else None
+                reason = component.last_log_line() or "no output"
+                raise StartupError(f"{component.name} exited during start-up (exit code {code}): {reason}")
+            with contextlib.suppress(Exception):
+                if await component.ready(component):
+                    return
+            if time.monotonic() > deadline:
+                reason = component.last_log_line()
+                raise StartupError(
+                    f"{component.name} was not ready within {component.ready_timeout:g} s"
+                    + (f"; last log line: {reason}" if reason else "")
+                )
+            await asyncio.sleep(component.poll_interval)
+
+    async def start(self, component: Component) -> None:
+        self.spawn(component)
+        await self.wait_ready(component)
+
+    def exited(self) -> Component | None:
+        """The first component that is no longer running, if any."""
+        return next((c for c in self.components if not c.running()), None)
+
+    async def stop_all(self) -> None:
+        """Stop in reverse start order, then make sure no descendant survives."""
+        for component in reversed(self.components):
+            await self._stop(component)
+        await asyncio.to_thread(self.reap_orphans, 5.0)
+
+    def reap_orphans(self, timeout: float) -> None:
+        """Terminate whatever we started that is still below us (re-parented orphans too)."""
+        ours = [
+            p for p in psutil.Process().children(recursive=True) if p.pid not in self._preexisting
+        ]
+        _terminate(ours, timeout)
+
+    async def _stop(self, component: Component) -> None:
+        if component.process is None:
+            return
+        descendants = _descendants(component.pid)
+        if component.running():
+            with contextlib.suppress(ProcessLookupError):
+                component.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(component.process.wait, component.stop_timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(component.pid, signal.SIGKILL)
+                await asyncio.to_thread(component.process.wait)
+        _terminate(descendants, timeout=3.0)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _terminate(processes: list[psutil.Process], timeout: float) -> None:
+    alive = [p for p in processes if p.is_running()]
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, still = psutil.wait_procs(alive, timeout=timeout)
+    for proc in still:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(still, timeout=timeout)
+
+

