@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +19,10 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+def pg_cluster() -> Iterator[PostgresCluster]:
     """One throwaway PostgreSQL cluster per test session."""
-    with running_cluster(tmp_path_factory.mktemp("pg") / "cluster") as cluster:
+    # Not under pytest's tmp dir: that is private to root, and the cluster runs unprivileged.
+    with running_cluster(Path(tempfile.mkdtemp(prefix="workbench-pg-"))) as cluster:
         yield cluster
 
 

@@ -18,7 +18,7 @@ def upgrade() -> None:
     op.create_table(
         "workbench_settings",
         sa.Column("key", sa.String(200), nullable=False),
-        sa.Column("value", sa.JSON(), nullable=True),
+        sa.Column("value", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_workbench_settings")),
     )
