@@ -62,9 +62,12 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker %s polling %s on %s", identity, settings.task_queue, settings.temporal_address)
     async with worker:
-        print(f"worker {identity} polling task queue {settings.task_queue!r}", flush=True)
+        print(
+            f"worker {identity} polling task queue {settings.task_queue!r} "
+            f"on {settings.temporal_address}",
+            flush=True,
+        )
         await stop.wait()
         log.info("worker %s shutting down", identity)
     log.info("worker %s stopped", identity)

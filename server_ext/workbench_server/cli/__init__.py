@@ -74,9 +74,10 @@ def worker(home: str | None, temporal_address: str | None, namespace: str, task_
 
 
 def _register() -> None:
-    from . import doctor, up
+    from . import doctor, status, up
 
     cli.add_command(up.up)
+    cli.add_command(status.status)
     cli.add_command(doctor.doctor)
 
 

@@ -1,0 +1,69 @@
+"""The ``workbench`` commands other than ``up``: version, doctor, worker."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.support.processes import base_env, run_workbench, workbench_argv
+from workbench_server import __version__
+from workbench_server.db import make_engine, upgrade_to_head
+
+
+def test_version() -> None:
+    result = run_workbench("version")
+    assert result.returncode == 0
+    assert __version__ in result.stdout
+
+
+def test_doctor_passes_on_a_working_setup(home: Path, temporal_address: str, task_queue: str,
+                                          worker: subprocess.Popen[bytes]) -> None:
+    upgrade_to_head(make_engine(f"sqlite:///{home / 'metadata.db'}"))
+    env = base_env(home) | {"WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+                            "WORKBENCH_TASK_QUEUE": task_queue}
+    result = run_workbench("doctor", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("ok")}
+    assert {"python", "lab", "temporal", "ports", "home", "metadata", "run"} <= checks, result.stdout
+    assert "ran a ping through worker workbench-worker-" in result.stdout
+
+
+def test_doctor_names_what_is_wrong(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    env = base_env(home) | {"WORKBENCH_TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    result = run_workbench("doctor", env=env, timeout=60)
+    assert result.returncode == 1
+    failing = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert any("metadata DB at revision None" in line for line in failing), result.stdout
+    assert any("127.0.0.1:1" in line for line in failing), result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_worker_without_temporal_is_one_line_error(tmp_path: Path) -> None:
+    result = run_workbench("worker", "--temporal", "127.0.0.1:1", env=base_env(tmp_path / "h"),
+                           timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "workbench: error: Temporal at 127.0.0.1:1 did not answer within 5 s"
+    ] or "cannot connect to Temporal at 127.0.0.1:1" in result.stderr, result.stderr
+
+
+def test_worker_stops_gracefully_on_sigterm(tmp_path: Path, temporal_address: str,
+                                            task_queue: str) -> None:
+    proc = subprocess.Popen(
+        workbench_argv("worker", "--temporal", temporal_address, "--task-queue", task_queue),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=base_env(tmp_path / "h"),
+    )
+    try:
+        line = proc.stdout.readline()
+        assert "polling task queue" in line, line
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert time.monotonic() - started < 30
+    finally:
+        if proc.poll() is None:
+            proc.kill()

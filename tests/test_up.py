@@ -1,0 +1,187 @@
+"""``workbench up`` as a user runs it: a real process tree, real signals, real restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import signal
+import socket
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.support.processes import WorkbenchUp, base_env, run_workbench, still_alive
+from workbench_server import temporal
+
+
+def _get(up: WorkbenchUp, path: str, token: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"token {token}"} if token else {}
+    return httpx.get(f"{up.url}{path}", headers=headers, timeout=30)
+
+
+def _banner_value(up: WorkbenchUp, label: str) -> str:
+    line = next(line for line in up.stdout if line.strip().startswith(label))
+    return line.split(":", 1)[1].split()[0]
+
+
+async def _run_ping(address: str, workflow_id: str) -> str:
+    from workbench_pipelines.workflows import PingWorkflow
+
+    client = await temporal.connect(address)
+    info = await client.execute_workflow(
+        PingWorkflow.run, id=workflow_id, task_queue="workbench"
+    )
+    return info.identity
+
+
+async def _workflow_status(address: str, workflow_id: str) -> str:
+    client = await temporal.connect(address)
+    description = await client.get_workflow_handle(workflow_id).describe()
+    return description.status.name
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if text in cmdline:
+            found.append(f"{proc.info['pid']} {cmdline[:120]}")
+    return found
+
+
+def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    env = base_env(home)
+
+    first = WorkbenchUp("--notebook-dir", str(notebooks), env=env).wait_ready()
+    try:
+        # 1. Health answers 200 with every part healthy, with the token; 403 without.
+        health = _get(first, "/workbench/api/health", first.token)
+        assert health.status_code == 200, health.text
+        assert {name: c["status"] for name, c in health.json()["checks"].items()} == {
+            "metadata_db": "ok", "temporal": "ok", "worker": "ok"}
+        assert _get(first, "/workbench/api/health").status_code == 403
+        assert _get(first, "/workbench/api/health", "wrong-token").status_code == 403
+        assert "Logs:" in first.output and str(home / "logs") in first.output
+
+        # A second `up` on the same home is refused while this one runs.
+        clash = run_workbench("up", env=env, timeout=60)
+        assert clash.returncode != 0
+        assert "already running on home" in clash.stderr
+
+        # Work that must survive a restart: a kernel, a workflow run, the demo data.
+        kernel = httpx.post(f"{first.url}/api/kernels", json={},
+                            headers={"Authorization": f"token {first.token}"}, timeout=60)
+        assert kernel.status_code == 201, kernel.text
+        assert kernel.json()["name"] == "workbench"
+        address = _banner_value(first, "Temporal")
+        workflow_id = f"restart-check-{uuid.uuid4().hex}"
+        assert asyncio.run(_run_ping(address, workflow_id)).startswith("workbench-worker-")
+        demo_db = home / "demo" / "odoo_demo.duckdb"
+        demo_hash = _sha256(demo_db)
+        key = (home / "secrets.key").read_bytes()
+        assert (home / "secrets.key").stat().st_mode & 0o777 == 0o600
+
+        time.sleep(1.0)  # let the kernel process appear in the tree
+        tree = first.descendants()
+        assert any("ipykernel" in " ".join(p.cmdline()) for p in tree), "no kernel started"
+
+        # 2. SIGINT stops everything: no child, grandchild or kernel survives.
+        assert first.stop(signal.SIGINT) == 0, first.output
+        assert still_alive(tree) == []
+        assert "Stopped." in first.output
+    finally:
+        first.kill()
+
+    second = WorkbenchUp("--notebook-dir", str(notebooks), env=env).wait_ready()
+    try:
+        health = _get(second, "/workbench/api/health", second.token)
+        assert health.status_code == 200, health.text
+        assert second.token != first.token
+        # Temporal history, metadata and demo data are the same ones as before.
+        address = _banner_value(second, "Temporal")
+        assert asyncio.run(_workflow_status(address, workflow_id)) == "COMPLETED"
+        assert _sha256(demo_db) == demo_hash
+        assert (home / "secrets.key").read_bytes() == key
+        with sqlite3.connect(home / "metadata.db") as db:
+            names = [row[0] for row in db.execute("SELECT name FROM connections")]
+        assert names == ["demo_odoo"]
+        assert "Demo:" not in second.output  # not generated twice
+        tree = second.descendants()
+        assert second.stop(signal.SIGTERM) == 0, second.output
+        assert still_alive(tree) == []
+    finally:
+        second.kill()
+
+
+def test_port_in_use_is_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_workbench("up", "--port", str(port), "--no-demo", env=base_env(home))
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"workbench: error: port {port} on 127.0.0.1 (JupyterLab) is already in use; "
+                     "choose another with --port"]
+    assert _processes_mentioning(str(home)) == []
+
+
+@pytest.mark.parametrize("breakage", ["home is a file", "parent is a file"])
+def test_broken_home_is_one_line_error(tmp_path: Path, breakage: str) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    home = blocker if breakage == "home is a file" else blocker / "home"
+    result = run_workbench("up", "--no-demo", env=base_env(home))
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(home) in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert _processes_mentioning(str(home)) == []
+
+
+def test_a_component_failing_to_start_stops_the_others(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    config_dir = tmp_path / "jupyter-config"
+    config_dir.mkdir()
+    # A broken user config makes JupyterLab exit during start-up, after Temporal and the
+    # worker are already running: both must be stopped and the error must name the part.
+    (config_dir / "jupyter_server_config.py").write_text("raise SystemExit('broken config')\n")
+    env = base_env(home) | {"JUPYTER_CONFIG_DIR": str(config_dir)}
+    result = run_workbench("up", "--no-demo", env=env, timeout=120)
+    assert result.returncode != 0
+    assert "JupyterLab exited during start-up" in result.stderr, result.stderr
+    assert _processes_mentioning(str(home)) == []
+
+
+def test_up_writes_state_for_other_commands_private_to_the_owner(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    up = WorkbenchUp("--no-demo", env=base_env(home)).wait_ready()
+    try:
+        state = home / "run" / "state.json"
+        assert state.stat().st_mode & 0o777 == 0o600
+        assert json.loads(state.read_text())["url"] == up.url
+        status = run_workbench("status", env=base_env(home))
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert status.stdout.startswith(f"ok       {up.url}")
+        assert up.token not in " ".join(" ".join(p.cmdline()) for p in up.descendants())
+        assert up.stop() == 0
+        assert not state.exists()
+        stopped = run_workbench("status", env=base_env(home))
+        assert stopped.returncode == 1
+        assert stopped.stderr.strip() == f"workbench: error: no workbench is running on home {home}"
+    finally:
+        up.kill()
