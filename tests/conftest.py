@@ -57,9 +57,21 @@ def worker(home: Path, temporal_address: str, task_queue: str) -> Iterator[subpr
     home.mkdir(parents=True, exist_ok=True)
     log = (home / "worker-test.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench_server.cli", "worker", "--home", str(home),
-         "--temporal", temporal_address, "--task-queue", task_queue],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "workbench_server.cli",
+            "worker",
+            "--home",
+            str(home),
+            "--temporal",
+            temporal_address,
+            "--task-queue",
+            task_queue,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         env={k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")},
     )
     yield proc

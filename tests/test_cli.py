@@ -18,15 +18,20 @@ def test_version() -> None:
     assert __version__ in result.stdout
 
 
-def test_doctor_passes_on_a_working_setup(home: Path, temporal_address: str, task_queue: str,
-                                          worker: subprocess.Popen[bytes]) -> None:
+def test_doctor_passes_on_a_working_setup(
+    home: Path, temporal_address: str, task_queue: str, worker: subprocess.Popen[bytes]
+) -> None:
     upgrade_to_head(make_engine(f"sqlite:///{home / 'metadata.db'}"))
-    env = base_env(home) | {"WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
-                            "WORKBENCH_TASK_QUEUE": task_queue}
+    env = base_env(home) | {
+        "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+        "WORKBENCH_TASK_QUEUE": task_queue,
+    }
     result = run_workbench("doctor", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     checks = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("ok")}
-    assert {"python", "lab", "temporal", "ports", "home", "metadata", "run"} <= checks, result.stdout
+    assert {"python", "lab", "temporal", "ports", "home", "metadata", "run"} <= checks, (
+        result.stdout
+    )
     assert "ran a ping through worker workbench-worker-" in result.stdout
 
 
@@ -42,19 +47,29 @@ def test_doctor_names_what_is_wrong(tmp_path: Path) -> None:
 
 
 def test_worker_without_temporal_is_one_line_error(tmp_path: Path) -> None:
-    result = run_workbench("worker", "--temporal", "127.0.0.1:1", env=base_env(tmp_path / "h"),
-                           timeout=60)
+    result = run_workbench(
+        "worker",
+        "--temporal",
+        "127.0.0.1:1",
+        "--connect-timeout",
+        "2",
+        env=base_env(tmp_path / "h"),
+        timeout=60,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "workbench: error: Temporal at 127.0.0.1:1 did not answer within 5 s"
-    ] or "cannot connect to Temporal at 127.0.0.1:1" in result.stderr, result.stderr
+        "workbench: error: Temporal at 127.0.0.1:1 did not answer within 2 s"
+    ], result.stderr
 
 
-def test_worker_stops_gracefully_on_sigterm(tmp_path: Path, temporal_address: str,
-                                            task_queue: str) -> None:
+def test_worker_stops_gracefully_on_sigterm(
+    tmp_path: Path, temporal_address: str, task_queue: str
+) -> None:
     proc = subprocess.Popen(
         workbench_argv("worker", "--temporal", temporal_address, "--task-queue", task_queue),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env=base_env(tmp_path / "h"),
     )
     try:

@@ -17,7 +17,8 @@ def test_kernel_spec_is_installed_and_loads_the_extension() -> None:
         assert reply["content"]["status"] == "ok"
         outputs: list[str] = []
         client.execute_interactive(
-            "%workbench nonsense", timeout=30,
+            "%workbench nonsense",
+            timeout=30,
             output_hook=lambda msg: outputs.append(str(msg["content"])),
         )
         joined = " ".join(outputs)
@@ -33,7 +34,8 @@ def test_kernel_prints_the_version() -> None:
     try:
         seen: list[str] = []
         client.execute_interactive(
-            "print(%workbench version)", timeout=30,
+            "print(%workbench version)",
+            timeout=30,
             output_hook=lambda msg: seen.append(msg["content"].get("text", "")),
         )
         assert __version__ in "".join(seen)

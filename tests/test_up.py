@@ -34,9 +34,7 @@ async def _run_ping(address: str, workflow_id: str) -> str:
     from workbench_pipelines.workflows import PingWorkflow
 
     client = await temporal.connect(address)
-    info = await client.execute_workflow(
-        PingWorkflow.run, id=workflow_id, task_queue="workbench"
-    )
+    info = await client.execute_workflow(PingWorkflow.run, id=workflow_id, task_queue="workbench")
     return info.identity
 
 
@@ -71,7 +69,10 @@ def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_pa
         health = _get(first, "/workbench/api/health", first.token)
         assert health.status_code == 200, health.text
         assert {name: c["status"] for name, c in health.json()["checks"].items()} == {
-            "metadata_db": "ok", "temporal": "ok", "worker": "ok"}
+            "metadata_db": "ok",
+            "temporal": "ok",
+            "worker": "ok",
+        }
         assert _get(first, "/workbench/api/health").status_code == 403
         assert _get(first, "/workbench/api/health", "wrong-token").status_code == 403
         assert "Logs:" in first.output and str(home / "logs") in first.output
@@ -82,8 +83,12 @@ def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_pa
         assert "already running on home" in clash.stderr
 
         # Work that must survive a restart: a kernel, a workflow run, the demo data.
-        kernel = httpx.post(f"{first.url}/api/kernels", json={},
-                            headers={"Authorization": f"token {first.token}"}, timeout=60)
+        kernel = httpx.post(
+            f"{first.url}/api/kernels",
+            json={},
+            headers={"Authorization": f"token {first.token}"},
+            timeout=60,
+        )
         assert kernel.status_code == 201, kernel.text
         assert kernel.json()["name"] == "workbench"
         address = _banner_value(first, "Temporal")
@@ -135,8 +140,10 @@ def test_port_in_use_is_one_line_and_starts_nothing(tmp_path: Path) -> None:
         result = run_workbench("up", "--port", str(port), "--no-demo", env=base_env(home))
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
-    assert lines == [f"workbench: error: port {port} on 127.0.0.1 (JupyterLab) is already in use; "
-                     "choose another with --port"]
+    assert lines == [
+        f"workbench: error: port {port} on 127.0.0.1 (JupyterLab) is already in use; "
+        "choose another with --port"
+    ]
     assert _processes_mentioning(str(home)) == []
 
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from temporalio.worker import Worker
 
 from workbench_server.settings import WorkbenchSettings
-from workbench_server.temporal import connect
+from workbench_server.temporal import connect_with_retry
 
 from .activities import ping
 from .workflows import PingWorkflow
@@ -33,10 +33,12 @@ async def run_worker(
     max_concurrent_activities: int = 4,
     graceful_shutdown: timedelta = timedelta(seconds=30),
     stop: asyncio.Event | None = None,
+    connect_timeout: float = 30.0,
 ) -> None:
     """Run until SIGINT/SIGTERM (or ``stop`` is set), then shut down gracefully.
 
-    On shutdown the worker stops polling, lets running activities finish for up to
+    Temporal may start at the same time as the worker (``workbench up``, compose), so the
+    worker keeps trying to connect for ``connect_timeout`` seconds. On shutdown the worker stops polling, lets running activities finish for up to
     ``graceful_shutdown`` and then cancels them; Temporal retries cancelled work on
     another worker, so nothing is lost.
     """
@@ -46,7 +48,9 @@ async def run_worker(
         raise ConfigurationError(
             "no Temporal address: pass --temporal or set WORKBENCH_TEMPORAL_ADDRESS"
         )
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect_with_retry(
+        settings.temporal_address, settings.temporal_namespace, within=connect_timeout
+    )
     identity = worker_identity()
     os.environ["WORKBENCH_WORKER_IDENTITY"] = identity
     worker = Worker(

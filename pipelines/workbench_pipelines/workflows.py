@@ -16,6 +16,4 @@ class PingWorkflow:
 
     @workflow.run
     async def run(self) -> WorkerInfo:
-        return await workflow.execute_activity(
-            ping, start_to_close_timeout=timedelta(seconds=10)
-        )
+        return await workflow.execute_activity(ping, start_to_close_timeout=timedelta(seconds=10))

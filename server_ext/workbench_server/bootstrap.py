@@ -35,9 +35,10 @@ def ensure_demo(workbench: Workbench) -> str | None:
         offered = session.get(Setting, DEMO_SETTING)
         if offered is not None and target.exists():
             return None
-        if offered is not None and session.scalar(
-            select(Connection).where(Connection.name == DEMO_CONNECTION)
-        ) is None:
+        if (
+            offered is not None
+            and session.scalar(select(Connection).where(Connection.name == DEMO_CONNECTION)) is None
+        ):
             return None  # removed by the user on purpose
     summary = generate_odoo_demo(target)
     with workbench.sessions.begin() as session:

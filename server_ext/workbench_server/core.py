@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
 
 from . import temporal
 from .db import make_engine, session_factory, upgrade_to_head
 from .errors import ConfigurationError
 from .health import HealthReport, database_probe, temporal_probe, timed, worker_probe
 from .settings import WorkbenchSettings
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 log = logging.getLogger(__name__)
 

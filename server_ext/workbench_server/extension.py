@@ -46,7 +46,8 @@ class WorkbenchApp(ExtensionApp):
         help="host:port of the Temporal frontend. Defaults to $WORKBENCH_TEMPORAL_ADDRESS.",
     )
     temporal_namespace = Unicode(
-        config=True, help="Temporal namespace. Defaults to $WORKBENCH_TEMPORAL_NAMESPACE or 'default'."
+        config=True,
+        help="Temporal namespace. Defaults to $WORKBENCH_TEMPORAL_NAMESPACE or 'default'.",
     )
     task_queue = Unicode(
         config=True,

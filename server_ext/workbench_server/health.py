@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
-from temporalio.client import Client
 
 from ._version import __version__
 from .db import current_revision, head_revision
 from .errors import WorkbenchError
 from .temporal import live_pollers
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 Status = Literal["ok", "down"]
 
@@ -53,7 +55,9 @@ async def timed(probe: Callable[[], Awaitable[str]], timeout: float) -> Check:
         detail, status = str(exc), "down"
     except Exception as exc:  # a health check reports, it never raises
         detail, status = f"{type(exc).__name__}: {exc}".splitlines()[0], "down"
-    return Check(status=status, detail=detail, latency_ms=round((time.perf_counter() - started) * 1000, 1))
+    return Check(
+        status=status, detail=detail, latency_ms=round((time.perf_counter() - started) * 1000, 1)
+    )
 
 
 def database_probe(engine: Engine) -> Callable[[], Awaitable[str]]:
@@ -62,7 +66,9 @@ def database_probe(engine: Engine) -> Callable[[], Awaitable[str]]:
             conn.execute(text("SELECT 1"))
         current, head = current_revision(engine), head_revision()
         if current != head:
-            raise WorkbenchError(f"schema at revision {current}, expected {head}: restart to migrate")
+            raise WorkbenchError(
+                f"schema at revision {current}, expected {head}: restart to migrate"
+            )
         return f"{engine.dialect.name}, schema revision {current}"
 
     async def probe() -> str:

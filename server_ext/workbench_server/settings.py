@@ -32,7 +32,9 @@ class WorkbenchSettings(BaseModel):
         return WorkbenchHome(self.home)
 
     @classmethod
-    def from_env(cls, home: str | os.PathLike[str] | None = None, **overrides: object) -> WorkbenchSettings:
+    def from_env(
+        cls, home: str | os.PathLike[str] | None = None, **overrides: object
+    ) -> WorkbenchSettings:
         """Settings from ``WORKBENCH_*`` variables; explicit overrides win when not None."""
         resolved = WorkbenchHome.resolve(home)
         values: dict[str, object] = {

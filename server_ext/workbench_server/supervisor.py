@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import signal
 import socket
@@ -24,6 +25,8 @@ from pathlib import Path
 import psutil
 
 from .errors import WorkbenchError
+
+log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -84,6 +87,7 @@ class Component:
     stop_timeout: float = 15.0
     poll_interval: float = 0.1
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
     _log_offset: int = field(default=0, repr=False)
 
     @property
@@ -94,15 +98,18 @@ class Component:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def last_log_line(self) -> str:
-        """The last meaningful line this start wrote to its log, for error messages."""
+    def output_since_start(self) -> str:
+        """What this start of the process wrote to its log so far."""
         try:
             with self.log_path.open("rb") as handle:
                 handle.seek(self._log_offset)
-                lines = handle.read().decode(errors="replace").splitlines()
+                return handle.read().decode(errors="replace")
         except OSError:
             return ""
-        lines = [line.strip() for line in lines if line.strip()]
+
+    def last_log_line(self) -> str:
+        """The last meaningful line this start wrote to its log, for error messages."""
+        lines = [line.strip() for line in self.output_since_start().splitlines() if line.strip()]
         return lines[-1][:300] if lines else ""
 
 
@@ -119,8 +126,11 @@ class Supervisor:
     def spawn(self, component: Component) -> None:
         component.log_path.parent.mkdir(parents=True, exist_ok=True)
         with component.log_path.open("ab") as log:
-            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {component.name}\n".encode())
+            log.write(
+                f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {component.name}\n".encode()
+            )
             component._log_offset = log.tell()
+            component.started_at = time.monotonic()
             component.process = subprocess.Popen(
                 component.argv,
                 env=component.env,
@@ -138,9 +148,16 @@ class Supervisor:
             if not component.running():
                 code = component.process.returncode if component.process else None
                 reason = component.last_log_line() or "no output"
-                raise StartupError(f"{component.name} exited during start-up (exit code {code}): {reason}")
+                raise StartupError(
+                    f"{component.name} exited during start-up (exit code {code}): {reason}"
+                )
             with contextlib.suppress(Exception):
                 if await component.ready(component):
+                    log.info(
+                        "%s ready %.2f s after it was started",
+                        component.name,
+                        time.monotonic() - component.started_at,
+                    )
                     return
             if time.monotonic() > deadline:
                 reason = component.last_log_line()
@@ -149,10 +166,6 @@ class Supervisor:
                     + (f"; last log line: {reason}" if reason else "")
                 )
             await asyncio.sleep(component.poll_interval)
-
-    async def start(self, component: Component) -> None:
-        self.spawn(component)
-        await self.wait_ready(component)
 
     def exited(self) -> Component | None:
         """The first component that is no longer running, if any."""
@@ -204,5 +217,3 @@ def _terminate(processes: list[psutil.Process], timeout: float) -> None:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
     psutil.wait_procs(still, timeout=timeout)
-
-

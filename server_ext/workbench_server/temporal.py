@@ -7,14 +7,12 @@ import shutil
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:  # the SDK costs ~0.5 s to import: only the code paths that talk to it pay
+    from temporalio.client import Client
 
 # A worker long-polls for up to ~70 s; a poller seen more recently than this is alive.
 POLLER_FRESH_FOR = timedelta(seconds=90)
@@ -62,17 +60,43 @@ async def connect(address: str, namespace: str = "default", timeout: float = 5.0
 
     Payloads are pydantic models throughout, so every client uses the pydantic converter.
     """
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
     pending = Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
     try:
         return await asyncio.wait_for(pending, timeout)
     except TimeoutError as exc:
-        raise ConfigurationError(f"Temporal at {address} did not answer within {timeout:g} s") from exc
+        raise ConfigurationError(
+            f"Temporal at {address} did not answer within {timeout:g} s"
+        ) from exc
     except RuntimeError as exc:
         raise ConfigurationError(f"cannot connect to Temporal at {address}: {exc}") from exc
 
 
+async def connect_with_retry(
+    address: str, namespace: str = "default", *, within: float = 30.0
+) -> Client:
+    """Keep trying to connect for ``within`` seconds: Temporal may still be starting."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            return await connect(address, namespace, timeout=max(1.0, min(5.0, within)))
+        except ConfigurationError:
+            if loop.time() >= deadline:
+                raise ConfigurationError(
+                    f"Temporal at {address} did not answer within {within:g} s"
+                ) from None
+            await asyncio.sleep(0.2)
+
+
 async def live_pollers(client: Client, task_queue: str) -> list[str]:
     """Identities of workers that polled ``task_queue`` for workflow tasks recently."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,

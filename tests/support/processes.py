@@ -26,10 +26,18 @@ def workbench_argv(*args: str) -> list[str]:
     return [script, *args] if script else [sys.executable, "-m", "workbench_server.cli", *args]
 
 
-def run_workbench(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-                  cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(workbench_argv(*args), capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=cwd, stdin=subprocess.DEVNULL)
+def run_workbench(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        workbench_argv(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 class WorkbenchUp:
@@ -37,8 +45,13 @@ class WorkbenchUp:
 
     def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
         self.proc = subprocess.Popen(
-            workbench_argv("up", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True, env=env, cwd=cwd,
+            workbench_argv("up", *args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=cwd,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.stdout: list[str] = []

@@ -17,8 +17,11 @@ def dev_server(workdir: Path) -> Iterator[str]:
     """Start ``temporal server start-dev`` on 127.0.0.1; yield host:port; stop by PID."""
     port = free_port("127.0.0.1")
     argv = temporal.dev_server_args(
-        temporal.temporal_binary(), ip="127.0.0.1", port=port,
-        http_port=free_port("127.0.0.1"), metrics_port=free_port("127.0.0.1"),
+        temporal.temporal_binary(),
+        ip="127.0.0.1",
+        port=port,
+        http_port=free_port("127.0.0.1"),
+        metrics_port=free_port("127.0.0.1"),
         db_file=workdir / "temporal.db",
     )
     log = (workdir / "temporal.log").open("wb")

@@ -7,6 +7,7 @@ code, never in a traceback.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import platform
 import sys
@@ -15,10 +16,26 @@ import click
 
 from .._version import __version__
 from ..errors import WorkbenchError
-from ..settings import WorkbenchSettings
+
+# Subcommands living in their own modules, imported only when run: `workbench up` should
+# not pay for what `workbench doctor` imports, and start-up time is measured.
+LAZY_COMMANDS = {
+    "up": "workbench_server.cli.up:up",
+    "status": "workbench_server.cli.status:status",
+    "doctor": "workbench_server.cli.doctor:doctor",
+}
 
 
 class WorkbenchGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module, attribute = LAZY_COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -39,10 +56,11 @@ home_option = click.option(
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
 def cli(verbose: bool) -> None:
     """Data Engineering Workbench: JupyterLab, catalog and durable pipelines for Odoo data."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    console = logging.StreamHandler()
+    # The level sits on the handler: commands may log more to files of their own.
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[console])
 
 
 @cli.command()
@@ -53,35 +71,63 @@ def version() -> None:
 
 @cli.command()
 @home_option
-@click.option("--temporal", "temporal_address", envvar="WORKBENCH_TEMPORAL_ADDRESS",
-              help="Temporal frontend host:port [env WORKBENCH_TEMPORAL_ADDRESS].")
-@click.option("--namespace", envvar="WORKBENCH_TEMPORAL_NAMESPACE", default="default",
-              show_default=True, help="Temporal namespace.")
-@click.option("--task-queue", envvar="WORKBENCH_TASK_QUEUE", default="workbench",
-              show_default=True, help="Task queue to poll.")
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Notebook steps this worker runs at once.")
-def worker(home: str | None, temporal_address: str | None, namespace: str, task_queue: str,
-           concurrency: int) -> None:
+@click.option(
+    "--temporal",
+    "temporal_address",
+    envvar="WORKBENCH_TEMPORAL_ADDRESS",
+    help="Temporal frontend host:port [env WORKBENCH_TEMPORAL_ADDRESS].",
+)
+@click.option(
+    "--namespace",
+    envvar="WORKBENCH_TEMPORAL_NAMESPACE",
+    default="default",
+    show_default=True,
+    help="Temporal namespace.",
+)
+@click.option(
+    "--task-queue",
+    envvar="WORKBENCH_TASK_QUEUE",
+    default="workbench",
+    show_default=True,
+    help="Task queue to poll.",
+)
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Notebook steps this worker runs at once.",
+)
+@click.option(
+    "--connect-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds to keep trying to reach Temporal at start.",
+)
+def worker(
+    home: str | None,
+    temporal_address: str | None,
+    namespace: str,
+    task_queue: str,
+    concurrency: int,
+    connect_timeout: float,
+) -> None:
     """Run a pipeline worker that polls the task queue until SIGINT/SIGTERM."""
     from workbench_pipelines.worker import run_worker
 
-    logging.getLogger().setLevel(logging.INFO)
+    from ..settings import WorkbenchSettings
+
+    root = logging.getLogger()
+    root.setLevel(min(root.level, logging.INFO))
+    for handler in root.handlers:  # a worker's log is its output: keep INFO
+        handler.setLevel(min(handler.level, logging.INFO))
     settings = WorkbenchSettings.from_env(
         home, temporal_address=temporal_address, temporal_namespace=namespace, task_queue=task_queue
     )
-    asyncio.run(run_worker(settings, max_concurrent_activities=concurrency))
-
-
-def _register() -> None:
-    from . import doctor, status, up
-
-    cli.add_command(up.up)
-    cli.add_command(status.status)
-    cli.add_command(doctor.doctor)
-
-
-_register()
+    asyncio.run(
+        run_worker(settings, max_concurrent_activities=concurrency, connect_timeout=connect_timeout)
+    )
 
 
 def main() -> None:

@@ -26,7 +26,9 @@ Result = tuple[bool, str]
 
 def _python() -> Result:
     ok = sys.version_info >= (3, 11)
-    return ok, f"Python {platform.python_version()} at {sys.executable}" + ("" if ok else " (need 3.11+)")
+    return ok, f"Python {platform.python_version()} at {sys.executable}" + (
+        "" if ok else " (need 3.11+)"
+    )
 
 
 def _labextension() -> Result:
@@ -38,7 +40,10 @@ def _labextension() -> Result:
         if os.path.isfile(manifest):
             with open(manifest) as handle:
                 version = json.load(handle).get("version", "?")
-            return True, f"prebuilt JupyterLab extension @workbench/core {version} (node not needed)"
+            return (
+                True,
+                f"prebuilt JupyterLab extension @workbench/core {version} (node not needed)",
+            )
     return False, "the prebuilt JupyterLab extension @workbench/core is not installed; reinstall"
 
 
@@ -73,7 +78,10 @@ def _database(settings: WorkbenchSettings) -> Callable[[], Result]:
         finally:
             engine.dispose()
         if current != head:
-            return False, f"metadata DB at revision {current}, code expects {head} (workbench up migrates)"
+            return (
+                False,
+                f"metadata DB at revision {current}, code expects {head} (workbench up migrates)",
+            )
         return True, f"metadata DB {engine.url.render_as_string()} migrated (revision {head})"
 
     return check
@@ -83,10 +91,13 @@ def _round_trip(settings: WorkbenchSettings) -> Callable[[], Result]:
     async def ping() -> str:
         from workbench_pipelines.workflows import PingWorkflow
 
-        client = await temporal.connect(settings.temporal_address or "", settings.temporal_namespace)
+        client = await temporal.connect(
+            settings.temporal_address or "", settings.temporal_namespace
+        )
         info = await asyncio.wait_for(
-            client.execute_workflow(PingWorkflow.run, id=f"doctor-{uuid.uuid4().hex}",
-                                    task_queue=settings.task_queue),
+            client.execute_workflow(
+                PingWorkflow.run, id=f"doctor-{uuid.uuid4().hex}", task_queue=settings.task_queue
+            ),
             15,
         )
         return info.identity

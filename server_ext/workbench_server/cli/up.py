@@ -6,25 +6,25 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import secrets
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import IO
 
 import click
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from .. import temporal
 from .._version import __version__
-from ..core import Workbench
 from ..errors import ConfigurationError
 from ..home import WorkbenchHome
 from ..settings import WorkbenchSettings
 from ..supervisor import Component, StartupError, Supervisor, free_port, port_in_use
 from . import home_option
+
+log = logging.getLogger(__name__)
 
 
 def _lock_home(home: WorkbenchHome) -> IO[str]:
@@ -57,6 +57,8 @@ def _choose_port(ip: str, port: int | None, what: str, option: str) -> int:
 
 
 async def _http_ok(url: str, token: str) -> bool:
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
     try:
         response = await AsyncHTTPClient().fetch(
             url, headers={"Authorization": f"token {token}"}, request_timeout=5
@@ -69,8 +71,16 @@ async def _http_ok(url: str, token: str) -> bool:
 class LocalStack:
     """The processes of a local workbench and the checks that say each is ready."""
 
-    def __init__(self, settings: WorkbenchSettings, *, ip: str, lab_port: int,
-                 temporal_port: int, notebook_dir: Path, concurrency: int) -> None:
+    def __init__(
+        self,
+        settings: WorkbenchSettings,
+        *,
+        ip: str,
+        lab_port: int,
+        temporal_port: int,
+        notebook_dir: Path,
+        concurrency: int,
+    ) -> None:
         self.settings = settings
         self.home = settings.workbench_home
         self.ip = ip
@@ -80,7 +90,6 @@ class LocalStack:
         self.concurrency = concurrency
         self.token = secrets.token_urlsafe(32)
         self.supervisor = Supervisor(subreaper=True)
-        self._client = None
 
     @property
     def lab_url(self) -> str:
@@ -92,14 +101,19 @@ class LocalStack:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
+    # Readiness of Temporal and the worker is judged cheaply here (a listening port, the
+    # worker's own "polling" line); the final check, JupyterLab's /workbench/api/health,
+    # then asks Temporal itself whether it is healthy and whether the worker polls.
     async def _temporal_ready(self, _component: Component) -> bool:
-        assert self.settings.temporal_address
-        self._client = await temporal.connect(self.settings.temporal_address, timeout=2)
-        return await self._client.service_client.check_health()
+        try:
+            _, writer = await asyncio.open_connection(self.ip, self.temporal_port)
+        except OSError:
+            return False
+        writer.close()
+        return True
 
     async def _worker_ready(self, component: Component) -> bool:
-        identity = f"workbench-worker-{component.pid}@{socket.gethostname()}"
-        return identity in await temporal.live_pollers(self._client, self.settings.task_queue)
+        return "polling task queue" in component.output_since_start()
 
     async def _lab_ready(self, _component: Component) -> bool:
         return await _http_ok(f"{self.lab_url}/api/status", self.token) and await _http_ok(
@@ -117,10 +131,18 @@ class LocalStack:
             metrics_port=free_port(self.ip),
             db_file=self.home.temporal_db,
         )
-        worker_argv = [sys.executable, "-m", "workbench_server.cli", "worker",
-                       "--concurrency", str(self.concurrency)]
+        worker_argv = [
+            sys.executable,
+            "-m",
+            "workbench_server.cli",
+            "worker",
+            "--concurrency",
+            str(self.concurrency),
+        ]
         lab_argv = [
-            sys.executable, "-m", "jupyterlab",
+            sys.executable,
+            "-m",
+            "jupyterlab",
             "--no-browser",
             f"--ServerApp.ip={self.ip}",
             f"--ServerApp.port={self.lab_port}",
@@ -128,7 +150,8 @@ class LocalStack:
             f"--ServerApp.root_dir={self.notebook_dir}",
             "--MappingKernelManager.default_kernel_name=workbench",
             # Enabled by the installed jupyter-config too; explicit so a source checkout works.
-            "--ServerApp.jpserver_extensions", "workbench_server=True",
+            "--ServerApp.jpserver_extensions",
+            "workbench_server=True",
         ]
         if os.geteuid() == 0:
             lab_argv.append("--allow-root")
@@ -136,21 +159,49 @@ class LocalStack:
         # The token travels in the environment, never on a command line others can read.
         lab_env["JUPYTER_TOKEN"] = self.token
         return [
-            Component("Temporal", temporal_argv, self._env(), logs / "temporal.log",
-                      self._temporal_ready, ready_timeout=30),
-            Component("worker", worker_argv, self._env(), logs / "worker.log",
-                      self._worker_ready, ready_timeout=30, stop_timeout=35),
-            Component("JupyterLab", lab_argv, lab_env, logs / "lab.log",
-                      self._lab_ready, ready_timeout=90, stop_timeout=20, poll_interval=0.25),
+            Component(
+                "Temporal",
+                temporal_argv,
+                self._env(),
+                logs / "temporal.log",
+                self._temporal_ready,
+                ready_timeout=30,
+            ),
+            Component(
+                "worker",
+                worker_argv,
+                self._env(),
+                logs / "worker.log",
+                self._worker_ready,
+                ready_timeout=30,
+                stop_timeout=35,
+            ),
+            Component(
+                "JupyterLab",
+                lab_argv,
+                lab_env,
+                logs / "lab.log",
+                self._lab_ready,
+                ready_timeout=90,
+                stop_timeout=20,
+                poll_interval=0.25,
+            ),
         ]
 
     def _write_state(self) -> None:
         state = self.home.run_dir / "state.json"
         fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            json.dump({"pid": os.getpid(), "url": self.lab_url, "token": self.token,
-                       "temporal": self.settings.temporal_address,
-                       "task_queue": self.settings.task_queue}, handle)
+            json.dump(
+                {
+                    "pid": os.getpid(),
+                    "url": self.lab_url,
+                    "token": self.token,
+                    "temporal": self.settings.temporal_address,
+                    "task_queue": self.settings.task_queue,
+                },
+                handle,
+            )
 
     async def run(self, demo: bool) -> int:
         stop = asyncio.Event()
@@ -159,12 +210,19 @@ class LocalStack:
             loop.add_signal_handler(sig, stop.set)
         temporal_c, worker_c, lab_c = self.components()
         try:
-            workbench = Workbench(self.settings)
+            # All three start at once: JupyterLab takes longest and needs nothing else to
+            # boot, and the worker keeps trying until Temporal answers. Migrations are
+            # serialised by a lock, so the lab extension and this process cannot clash.
+            for component in (temporal_c, lab_c, worker_c):
+                self.supervisor.spawn(component)
+            from ..core import Workbench
+
+            workbench = await asyncio.to_thread(Workbench, self.settings)
             demo_task = asyncio.create_task(self._prepare_demo(workbench, demo))
-            await self._start_or_stop(temporal_c, stop)
-            await self._start_or_stop(worker_c, stop)
+            await self._ready_or_stop(temporal_c, stop)
+            await self._ready_or_stop(worker_c, stop)
             demo_note = await demo_task
-            await self._start_or_stop(lab_c, stop)
+            await self._ready_or_stop(lab_c, stop)
             workbench.close()
         except StartupError as exc:
             await self.supervisor.stop_all()
@@ -174,6 +232,10 @@ class LocalStack:
             await self.supervisor.stop_all()
             click.echo("Stopped.", err=True)
             return 130
+        except BaseException:
+            log.exception("workbench up failed while starting")
+            await self.supervisor.stop_all()
+            raise
         self._write_state()
         self._banner(demo_note)
         code = await self._watch(stop)
@@ -184,15 +246,22 @@ class LocalStack:
         click.echo("Stopped.", err=True)
         return code
 
-    async def _prepare_demo(self, workbench: Workbench, demo: bool) -> str | None:
+    async def _prepare_demo(self, workbench: object, demo: bool) -> str | None:
         if not demo:
             return None
         from ..bootstrap import ensure_demo
 
-        return await asyncio.to_thread(ensure_demo, workbench)
+        try:
+            return await asyncio.to_thread(ensure_demo, workbench)
+        except Exception as exc:
+            # Demo data is a convenience: the workbench starts without it.
+            log.exception("demo data generation failed")
+            return (
+                f"demo data could not be generated ({exc}); see {self.home.logs / 'workbench.log'}"
+            )
 
-    async def _start_or_stop(self, component: Component, stop: asyncio.Event) -> None:
-        start = asyncio.create_task(self.supervisor.start(component))
+    async def _ready_or_stop(self, component: Component, stop: asyncio.Event) -> None:
+        start = asyncio.create_task(self.supervisor.wait_ready(component))
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({start, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if start in done:
@@ -242,33 +311,77 @@ class _Stopped(Exception):
 
 @click.command()
 @home_option
-@click.option("--ip", default="127.0.0.1", show_default=True,
-              help="Address JupyterLab and Temporal listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="JupyterLab port [default: a free port].")
-@click.option("--temporal-port", type=click.IntRange(1, 65535), default=None,
-              help="Temporal frontend port [default: a free port].")
-@click.option("--notebook-dir", type=click.Path(file_okay=False, exists=True), default=".",
-              show_default=True, help="Folder JupyterLab opens.")
-@click.option("--db-url", envvar="WORKBENCH_DB_URL", default=None,
-              help="Metadata DB URL [env WORKBENCH_DB_URL; default SQLite in the home].")
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Notebook steps the worker runs at once.")
+@click.option(
+    "--ip",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address JupyterLab and Temporal listen on.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="JupyterLab port [default: a free port].",
+)
+@click.option(
+    "--temporal-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Temporal frontend port [default: a free port].",
+)
+@click.option(
+    "--notebook-dir",
+    type=click.Path(file_okay=False, exists=True),
+    default=".",
+    show_default=True,
+    help="Folder JupyterLab opens.",
+)
+@click.option(
+    "--db-url",
+    envvar="WORKBENCH_DB_URL",
+    default=None,
+    help="Metadata DB URL [env WORKBENCH_DB_URL; default SQLite in the home].",
+)
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Notebook steps the worker runs at once.",
+)
 @click.option("--no-demo", is_flag=True, help="Do not generate or register the demo Odoo data.")
-def up(home: str | None, ip: str, port: int | None, temporal_port: int | None,
-       notebook_dir: str, db_url: str | None, concurrency: int, no_demo: bool) -> None:
+def up(
+    home: str | None,
+    ip: str,
+    port: int | None,
+    temporal_port: int | None,
+    notebook_dir: str,
+    db_url: str | None,
+    concurrency: int,
+    no_demo: bool,
+) -> None:
     """Start Temporal, a pipeline worker and JupyterLab; Ctrl-C stops them all."""
     workbench_home = WorkbenchHome.resolve(home)
     workbench_home.prepare()
     lock = _lock_home(workbench_home)
+    handler = logging.FileHandler(workbench_home.logs / "workbench.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("workbench_server").addHandler(handler)
+    logging.getLogger("workbench_server").setLevel(logging.INFO)
     try:
         lab_port = _choose_port(ip, port, "JupyterLab", "--port")
         t_port = _choose_port(ip, temporal_port, "Temporal", "--temporal-port")
         settings = WorkbenchSettings.from_env(
             workbench_home.root, db_url=db_url, temporal_address=f"{ip}:{t_port}"
         )
-        stack = LocalStack(settings, ip=ip, lab_port=lab_port, temporal_port=t_port,
-                           notebook_dir=Path(notebook_dir).absolute(), concurrency=concurrency)
+        stack = LocalStack(
+            settings,
+            ip=ip,
+            lab_port=lab_port,
+            temporal_port=t_port,
+            notebook_dir=Path(notebook_dir).absolute(),
+            concurrency=concurrency,
+        )
         code = asyncio.run(stack.run(demo=not no_demo))
     finally:
         lock.close()

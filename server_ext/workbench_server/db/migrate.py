@@ -2,39 +2,78 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
 from ..errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
+# The newest revision in migrations/versions. Kept here so that the common case — the
+# schema is already current — costs one query and no Alembic import at start-up; a test
+# checks it against Alembic's own idea of the head.
+HEAD_REVISION = "0001"
+
+# Arbitrary but fixed key for pg_advisory_lock, so concurrent starts migrate one at a time.
+PG_MIGRATION_LOCK = 0x5742_4D49_4752  # "WBMIGR"
+
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return HEAD_REVISION
+
+
+def alembic_head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations between processes starting at the same time."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate-lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PG_MIGRATION_LOCK})
 
 
 def _backup_sqlite(engine: Engine, revision: str) -> Path | None:
@@ -61,12 +100,18 @@ def upgrade_to_head(engine: Engine) -> str:
         ) from exc
     if current == head:
         return head
-    if current is not None and engine.dialect.name == "sqlite":
-        backup = _backup_sqlite(engine, current)
-        log.info("Backed up metadata DB to %s before migrating", backup)
-    cfg = _alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with _migration_lock(engine):
+        current = current_revision(engine)  # another process may have just done it
+        if current == head:
+            return head
+        if current is not None and engine.dialect.name == "sqlite":
+            backup = _backup_sqlite(engine, current)
+            log.info("Backed up metadata DB to %s before migrating", backup)
+        from alembic import command
+
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
     log.info("Metadata DB migrated from %s to %s", current, head)
     return head

@@ -55,7 +55,9 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
     def workbench(self) -> Workbench:
         return self.settings["workbench"]
 
-    def write_json(self, payload: BaseModel | dict[str, Any] | list[Any], status: int = 200) -> None:
+    def write_json(
+        self, payload: BaseModel | dict[str, Any] | list[Any], status: int = 200
+    ) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         if isinstance(payload, BaseModel):

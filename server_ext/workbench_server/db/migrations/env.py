@@ -2,7 +2,6 @@
 
 from alembic import context
 from sqlalchemy import create_engine
-
 from workbench_server.db.models import Base
 
 config = context.config
@@ -15,8 +14,9 @@ def run_migrations() -> None:
         # `alembic -x url=...` from a developer's shell, e.g. to autogenerate a revision.
         url = context.get_x_argument(as_dictionary=True)["url"]
         with create_engine(url).connect() as conn:
-            context.configure(connection=conn, target_metadata=target_metadata,
-                              render_as_batch=True)
+            context.configure(
+                connection=conn, target_metadata=target_metadata, render_as_batch=True
+            )
             with context.begin_transaction():
                 context.run_migrations()
         return

@@ -1,0 +1,188 @@
+"""Start-up time and idle memory of `workbench up`, next to bare `jupyter lab`.
+
+Alternates a bare JupyterLab start (ready = GET /api/status answers 200) with a
+`workbench up` start on a warm home (ready = the banner, printed once Temporal, the
+worker and JupyterLab are up and /workbench/api/health reports every part ok), after one
+warm-up of each. Then measures the resident memory of the whole idle stack.
+
+    python benchmarks/startup.py [--repeat 5] [--idle 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+URL_MARK = "/lab?token="
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def workbench_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("workbench")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "workbench_server.cli"]
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    tree = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for child in tree:
+        if child.is_running():
+            child.kill()
+
+
+def bare_lab(workdir: Path) -> float:
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTER_TOKEN=token)
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        f"--ServerApp.root_dir={workdir}",
+    ]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
+    )
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("bare jupyter lab exited") from None
+                time.sleep(0.05)
+    finally:
+        stop(proc)
+
+
+def workbench_up(
+    home: Path, workdir: Path, keep: bool = False
+) -> tuple[float, subprocess.Popen[bytes] | None]:
+    env = dict(os.environ, WORKBENCH_HOME=str(home))
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [*workbench_cmd(), "up", "--notebook-dir", str(workdir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if URL_MARK.encode() in line:
+            elapsed = time.perf_counter() - started
+            if keep:
+                return elapsed, proc
+            stop(proc)
+            return elapsed, None
+    raise RuntimeError(f"workbench up exited with {proc.wait()} before it was ready")
+
+
+def stack_memory(proc: subprocess.Popen[bytes]) -> tuple[float, float]:
+    """(RSS, PSS) in MB summed over the supervisor and every descendant."""
+    rss = pss = 0
+    for p in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]:
+        info = p.memory_full_info()
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return rss / 2**20, pss / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--idle", type=float, default=20.0, help="seconds idle before measuring memory"
+    )
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="wb-bench-startup-"))
+    home, workdir = root / "home", root / "notebooks"
+    workdir.mkdir()
+    try:
+        first_start, _ = workbench_up(home, workdir)  # generates demo data, creates DBs
+        bare_lab(workdir)  # warm-up: file caches, __pycache__
+        lab_times, up_times = [], []
+        for _ in range(args.repeat):
+            lab_times.append(bare_lab(workdir))
+            up_times.append(workbench_up(home, workdir)[0])
+        _, proc = workbench_up(home, workdir, keep=True)
+        assert proc is not None
+        time.sleep(args.idle)
+        rss_mb, pss_mb = stack_memory(proc)
+        stop(proc)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    lab_s, up_s = statistics.median(lab_times), statistics.median(up_times)
+    print(f"{'measure':38} {'median':>9}  runs")
+    print(
+        f"{'bare jupyter lab to /api/status 200':38} {lab_s:8.2f}s  "
+        + " ".join(f"{t:.2f}" for t in lab_times)
+    )
+    print(
+        f"{'workbench up to all-ready (warm home)':38} {up_s:8.2f}s  "
+        + " ".join(f"{t:.2f}" for t in up_times)
+    )
+    print(f"{'workbench up, first start (demo data)':38} {first_start:8.2f}s")
+    print(f"{'ratio workbench / bare lab':38} {up_s / lab_s:8.2f}")
+    print(f"{'idle stack RSS (sum over processes)':38} {rss_mb:7.0f}MB")
+    print(f"{'idle stack PSS (shared pages split)':38} {pss_mb:7.0f}MB")
+    print(
+        json.dumps(
+            {
+                "benchmark": "startup",
+                "figures": {
+                    "ready_s": round(up_s, 2),
+                    "ready_ratio": round(up_s / lab_s, 2),
+                    "idle_rss_mb": round(rss_mb),
+                    "bare_lab_s": round(lab_s, 2),
+                    "first_start_s": round(first_start, 2),
+                    "idle_pss_mb": round(pss_mb),
+                },
+                "units": {
+                    "ready_s": "s",
+                    "ready_ratio": "ratio",
+                    "idle_rss_mb": "MB",
+                    "bare_lab_s": "s",
+                    "first_start_s": "s",
+                    "idle_pss_mb": "MB",
+                },
+                "goals": {"ready_s": "<= 10", "ready_ratio": "<= 1.5", "idle_rss_mb": "<= 800"},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
