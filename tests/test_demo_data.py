@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
+
 from workbench_server.demo import (
     TABLES,
     DemoTargetExistsError,

@@ -38,9 +38,9 @@ async def run_worker(
     """Run until SIGINT/SIGTERM (or ``stop`` is set), then shut down gracefully.
 
     Temporal may start at the same time as the worker (``workbench up``, compose), so the
-    worker keeps trying to connect for ``connect_timeout`` seconds. On shutdown the worker stops polling, lets running activities finish for up to
-    ``graceful_shutdown`` and then cancels them; Temporal retries cancelled work on
-    another worker, so nothing is lost.
+    worker keeps trying to connect for ``connect_timeout`` seconds. On shutdown the worker
+    stops polling, lets running activities finish for up to ``graceful_shutdown`` and then
+    cancels them; Temporal retries cancelled work on another worker, so nothing is lost.
     """
     if not settings.temporal_address:
         from workbench_server.errors import ConfigurationError

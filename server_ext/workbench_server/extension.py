@@ -51,7 +51,8 @@ class WorkbenchApp(ExtensionApp):
     )
     task_queue = Unicode(
         config=True,
-        help="Task queue the pipeline workers poll. Defaults to $WORKBENCH_TASK_QUEUE or 'workbench'.",
+        help="""Task queue the pipeline workers poll.
+        Defaults to $WORKBENCH_TASK_QUEUE or 'workbench'.""",
     )
     health_timeout = Float(
         3.0, config=True, help="Seconds each health check may take before its part counts as down."

@@ -138,7 +138,7 @@ class Supervisor:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded at this point
+                preexec_fn=_die_with_parent,
             )
         self.components.append(component)
 
