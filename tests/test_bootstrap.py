@@ -1,0 +1,53 @@
+"""First-start setup: the demo dataset is generated once and registered as demo_odoo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from sqlalchemy import delete, select
+
+from workbench_server.bootstrap import DEMO_CONNECTION, ensure_demo
+from workbench_server.core import Workbench
+from workbench_server.db.models import Connection
+from workbench_server.settings import WorkbenchSettings
+
+
+def _workbench(home: Path) -> Workbench:
+    settings = WorkbenchSettings.from_env(home)
+    settings.workbench_home.prepare()
+    return Workbench(settings)
+
+
+def test_demo_is_generated_once_and_registered(home: Path) -> None:
+    workbench = _workbench(home)
+    note = ensure_demo(workbench)
+    assert note is not None and DEMO_CONNECTION in note
+    with workbench.sessions() as session:
+        connection = session.scalar(select(Connection).where(Connection.name == DEMO_CONNECTION))
+    assert connection is not None and connection.kind == "duckdb" and connection.builtin
+    path = Path(connection.config["path"])
+    with duckdb.connect(str(path), read_only=True) as db:
+        posted = db.execute("SELECT count(*) FROM account_move WHERE state = 'posted'").fetchone()
+    assert posted[0] > 1000
+    mtime = path.stat().st_mtime_ns
+    assert ensure_demo(workbench) is None  # second start: nothing regenerated
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_a_deleted_demo_connection_stays_deleted(home: Path) -> None:
+    workbench = _workbench(home)
+    ensure_demo(workbench)
+    with workbench.sessions.begin() as session:
+        session.execute(delete(Connection).where(Connection.name == DEMO_CONNECTION))
+    assert ensure_demo(workbench) is None
+    with workbench.sessions() as session:
+        assert session.scalar(select(Connection.name)) is None
+
+
+def test_a_lost_demo_file_is_regenerated(home: Path) -> None:
+    workbench = _workbench(home)
+    ensure_demo(workbench)
+    (home / "demo" / "odoo_demo.duckdb").unlink()
+    assert ensure_demo(workbench) is not None
+    assert (home / "demo" / "odoo_demo.duckdb").exists()
