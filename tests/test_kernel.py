@@ -8,37 +8,33 @@ from jupyter_client.manager import start_new_kernel
 from workbench_server import __version__
 
 
+def _run(client, code: str) -> tuple[dict, list[dict]]:
+    outputs: list[dict] = []
+    reply = client.execute_interactive(
+        code, timeout=30, output_hook=lambda msg: outputs.append(msg)
+    )
+    return reply["content"], outputs
+
+
 def test_kernel_spec_is_installed_and_loads_the_extension() -> None:
     spec = KernelSpecManager().get_kernel_spec("workbench")
     assert spec.display_name == "Workbench (Python 3)"
     manager, client = start_new_kernel(kernel_name="workbench", startup_timeout=60)
     try:
-        reply = client.execute_interactive("print(%workbench version)", timeout=30)
-        assert reply["content"]["status"] == "ok"
-        outputs: list[str] = []
-        client.execute_interactive(
-            "%workbench nonsense",
-            timeout=30,
-            output_hook=lambda msg: outputs.append(str(msg["content"])),
+        reply, outputs = _run(client, "v = %workbench version\nprint(v)")
+        assert reply["status"] == "ok"
+        printed = "".join(
+            m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream"
         )
-        joined = " ".join(outputs)
-        assert "unknown subcommand 'nonsense'" in joined
-        assert "Traceback" not in joined
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+        assert printed.strip() == __version__
 
-
-def test_kernel_prints_the_version() -> None:
-    manager, client = start_new_kernel(kernel_name="workbench", startup_timeout=60)
-    try:
-        seen: list[str] = []
-        client.execute_interactive(
-            "print(%workbench version)",
-            timeout=30,
-            output_hook=lambda msg: seen.append(msg["content"].get("text", "")),
-        )
-        assert __version__ in "".join(seen)
+        # A user mistake is one line, not a traceback.
+        reply, outputs = _run(client, "%workbench nonsense")
+        assert (reply["status"], reply["ename"], reply["traceback"]) == ("error", "UsageError", [])
+        shown = [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"]
+        assert shown == [
+            "UsageError: %workbench: unknown subcommand 'nonsense'; choose one of version, home\n"
+        ]
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
