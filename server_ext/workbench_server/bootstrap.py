@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from .connections.kinds import DuckDBConfig
 from .core import Workbench
 from .db.models import Connection, Setting
+from .principal import local_principal
 
 log = logging.getLogger(__name__)
 
 DEMO_CONNECTION = "demo_odoo"
 DEMO_SETTING = "demo.odoo"
-
-
-def local_owner() -> str:
-    """In local mode the person running the workbench owns everything."""
-    return getpass.getuser()
 
 
 def ensure_demo(workbench: Workbench) -> str | None:
@@ -49,9 +45,10 @@ def ensure_demo(workbench: Workbench) -> str | None:
                     name=DEMO_CONNECTION,
                     kind="duckdb",
                     description="Demo Odoo 17 accounting data (generated, read-only)",
-                    owner=local_owner(),
+                    owner=local_principal().name,
                     shared_groups=[],
-                    config={"path": str(target), "read_only": True},
+                    config=DuckDBConfig(path=str(target), read_only=True).public(),
+                    secret_names=[],
                     builtin=True,
                 )
             )

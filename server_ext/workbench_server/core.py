@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -17,6 +18,7 @@ from . import temporal
 from .db import make_engine, session_factory, upgrade_to_head
 from .errors import ConfigurationError
 from .health import HealthReport, database_probe, temporal_probe, timed, worker_probe
+from .secrets import SecretBox
 from .settings import WorkbenchSettings
 
 if TYPE_CHECKING:
@@ -36,6 +38,11 @@ class Workbench:
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self._client: Client | None = None
         self._client_lock = asyncio.Lock()
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        """Encrypts connection secrets with the key of this installation."""
+        return SecretBox(self.settings.workbench_home.secrets_key)
 
     async def temporal_client(self) -> Client:
         """A connected client, created on first use and reused afterwards."""

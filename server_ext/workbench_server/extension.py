@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Unicode, default
+from traitlets import Float, Type, Unicode, default
 
 from ._version import __version__
 from .core import Workbench
-from .handlers import system
+from .handlers import connections, system
 from .home import WorkbenchHome, default_home
 from .settings import (
     DB_URL_ENV,
@@ -54,6 +54,16 @@ class WorkbenchApp(ExtensionApp):
         help="""Task queue the pipeline workers poll.
         Defaults to $WORKBENCH_TASK_QUEUE or 'workbench'.""",
     )
+    connection_test_timeout = Float(
+        10.0, config=True, help="Seconds a connection test may take before it reports a timeout."
+    )
+    principal_provider_class = Type(
+        default_value="workbench_server.principal.PrincipalProvider",
+        klass="workbench_server.principal.PrincipalProvider",
+        config=True,
+        help="""Maps requests to users and groups for permission checks. The default makes
+        the local user the owner and admin of everything.""",
+    )
     health_timeout = Float(
         3.0, config=True, help="Seconds each health check may take before its part counts as down."
     )
@@ -90,12 +100,19 @@ class WorkbenchApp(ExtensionApp):
         if settings.db_url == home.default_db_url:
             home.prepare()
         self.workbench = Workbench(settings)
-        self.settings.update(workbench=self.workbench, workbench_health_timeout=self.health_timeout)
+        self.settings.update(
+            workbench=self.workbench,
+            workbench_health_timeout=self.health_timeout,
+            workbench_test_timeout=self.connection_test_timeout,
+            workbench_principals=self.principal_provider_class(parent=self),
+        )
         self.log.info("Workbench %s using home %s", __version__, settings.home)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(
-            (rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in system.ROUTES
+            (rf"/{API_PREFIX}/{pattern}", handler)
+            for module in (system, connections)
+            for pattern, handler in module.ROUTES
         )
 
     async def stop_extension(self) -> None:

@@ -14,6 +14,10 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:  # the SDK costs ~0.5 s to import: only the code paths that talk to it pay
     from temporalio.client import Client
 
+# Set once this process has made a Temporal client; the CLI then exits without
+# interpreter teardown (see workbench_server.cli.main).
+clients_created = False
+
 # A worker long-polls for up to ~70 s; a poller seen more recently than this is alive.
 POLLER_FRESH_FOR = timedelta(seconds=90)
 
@@ -63,6 +67,8 @@ async def connect(address: str, namespace: str = "default", timeout: float = 5.0
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
+    global clients_created
+    clients_created = True
     pending = Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
     try:
         return await asyncio.wait_for(pending, timeout)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import platform
 import sys
 
 import click
 
+from .. import temporal
 from .._version import __version__
 from ..errors import WorkbenchError
 
@@ -23,6 +25,8 @@ LAZY_COMMANDS = {
     "up": "workbench_server.cli.up:up",
     "status": "workbench_server.cli.status:status",
     "doctor": "workbench_server.cli.doctor:doctor",
+    "connection": "workbench_server.cli.connection:connection",
+    "secrets": "workbench_server.cli.connection:secrets",
 }
 
 
@@ -131,8 +135,29 @@ def worker(
 
 
 def main() -> None:
-    cli(prog_name="workbench")
+    code = _run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if temporal.clients_created:
+        # The Temporal SDK's Rust threads can abort the interpreter at shutdown
+        # (temporalio/sdk-python#300); everything is flushed, so leave without teardown.
+        os._exit(code)
+    sys.exit(code)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _run() -> int:
+    try:
+        result = cli.main(prog_name="workbench", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return result if isinstance(result, int) else 0

@@ -51,6 +51,8 @@ class Connection(Base):
     shared_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Which secret fields are set, so listing never needs to decrypt anything.
+    secret_names: Mapped[list[str]] = mapped_column(JSON, default=list)
     builtin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

@@ -19,6 +19,7 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from ..principal import Principal
 
 # Domain error -> HTTP status. Anything not listed is a 500 with no internals in the body.
 STATUS_OF: dict[type[Exception], int] = {
@@ -54,6 +55,11 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
     @property
     def workbench(self) -> Workbench:
         return self.settings["workbench"]
+
+    @property
+    def principal(self) -> Principal:
+        """The core's view of the user making this request."""
+        return self.settings["workbench_principals"].principal(self)
 
     def write_json(
         self, payload: BaseModel | dict[str, Any] | list[Any], status: int = 200

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("shared_groups", sa.JSON(), nullable=False),
         sa.Column("config", sa.JSON(), nullable=False),
         sa.Column("secret", sa.LargeBinary(), nullable=True),
+        sa.Column("secret_names", sa.JSON(), nullable=False),
         sa.Column("builtin", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

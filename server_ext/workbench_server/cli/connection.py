@@ -1,0 +1,185 @@
+"""``workbench connection add|list|show|test|remove`` and ``workbench secrets rotate``.
+
+Secrets never travel on the command line (anyone on the machine can read process
+arguments): they are prompted for without echo, or read from standard input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import click
+
+from ..errors import InvalidInputError
+from . import home_option
+
+
+def _workbench(home: str | None):
+    from ..core import Workbench
+    from ..settings import WorkbenchSettings
+
+    settings = WorkbenchSettings.from_env(home)
+    settings.workbench_home.prepare()
+    return Workbench(settings)
+
+
+def _service(home: str | None):
+    from ..connections import ConnectionService
+    from ..principal import local_principal
+
+    return ConnectionService(_workbench(home), local_principal())
+
+
+def _parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--set {pair!r}: expected FIELD=VALUE")
+        values[key.strip()] = value
+    return values
+
+
+def _read_secrets(kind: str, from_stdin: bool, prompt: bool) -> dict[str, str]:
+    from ..connections import KINDS
+
+    fields = KINDS[kind].secret_fields
+    if from_stdin:
+        # One FIELD=VALUE per line, e.g. `printf 'password=%s\n' "$PW" | workbench ...`.
+        return _parse_sets(tuple(line for line in sys.stdin.read().splitlines() if line.strip()))
+    if prompt and fields and sys.stdin.isatty():
+        secrets = {}
+        for field in fields:
+            value = click.prompt(
+                f"{field} (empty to leave unset)", default="", hide_input=True, show_default=False
+            )
+            if value:
+                secrets[field] = value
+        return secrets
+    return {}
+
+
+def _refuse_secrets_in_args(kind: str, values: dict[str, Any]) -> None:
+    from ..connections import KINDS
+
+    named = sorted(set(values) & set(KINDS[kind].secret_fields))
+    if named:
+        raise InvalidInputError(
+            f"{', '.join(named)} may not be given on the command line (others can read it); "
+            "you will be prompted, or pipe FIELD=VALUE lines with --secrets-stdin"
+        )
+
+
+@click.group()
+def connection() -> None:
+    """Manage data connections (Odoo, PostgreSQL, DuckDB, lake, SQLAlchemy)."""
+
+
+@connection.command("add")
+@home_option
+@click.argument("name")
+@click.option(
+    "--kind", required=True, type=click.Choice(["postgres", "odoo", "duckdb", "lake", "sqlalchemy"])
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="A non-secret setting, e.g. --set host=db.example.com (repeatable).",
+)
+@click.option("--description", default="")
+@click.option("--share", "groups", multiple=True, metavar="GROUP", help="Share with a group.")
+@click.option("--secrets-stdin", is_flag=True, help="Read FIELD=VALUE secret lines from stdin.")
+def add(
+    home: str | None,
+    name: str,
+    kind: str,
+    sets: tuple[str, ...],
+    description: str,
+    groups: tuple[str, ...],
+    secrets_stdin: bool,
+) -> None:
+    """Add connection NAME of a KIND; secrets are prompted for or read from stdin."""
+    from ..connections import ConnectionCreate
+
+    values = _parse_sets(sets)
+    _refuse_secrets_in_args(kind, values)
+    values.update(_read_secrets(kind, secrets_stdin, prompt=True))
+    spec = ConnectionCreate.model_validate(
+        {
+            "name": name,
+            "description": description,
+            "shared_groups": list(groups),
+            "settings": {**values, "kind": kind},
+        }
+    )
+    created = _service(home).create(spec)
+    click.echo(f"added connection {created.name!r} ({created.kind})")
+
+
+@connection.command("list")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(home: str | None, as_json: bool) -> None:
+    """List the connections you may use."""
+    rows = _service(home).list()
+    if as_json:
+        click.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        return
+    click.echo(f"{'NAME':20} {'KIND':10} {'OWNER':12} DESCRIPTION")
+    for row in rows:
+        click.echo(f"{row.name:20} {row.kind:10} {row.owner:12} {row.description}")
+
+
+@connection.command("show")
+@home_option
+@click.argument("name")
+def show(home: str | None, name: str) -> None:
+    """Show one connection (secrets appear as ***set***)."""
+    click.echo(json.dumps(_service(home).get(name).model_dump(mode="json"), indent=2))
+
+
+@connection.command("test")
+@home_option
+@click.argument("name")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300))
+def test(home: str | None, name: str, timeout: float) -> None:
+    """Connect once and report the server version and latency, or why it failed."""
+    from ..connections.probes import probe
+
+    result = asyncio.run(probe(name, _service(home).resolve(name), timeout))
+    click.echo(result.message, err=not result.ok)
+    sys.exit(0 if result.ok else 1)
+
+
+@connection.command("remove")
+@home_option
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove(home: str | None, name: str, yes: bool) -> None:
+    """Remove connection NAME."""
+    service = _service(home)
+    service.get(name)  # a clear "no connection named ..." before asking anything
+    if not yes:
+        click.confirm(f"Remove connection {name!r}?", abort=True)
+    service.delete(name)
+    click.echo(f"removed connection {name!r}")
+
+
+@click.group()
+def secrets() -> None:
+    """Manage the key that encrypts connection secrets."""
+
+
+@secrets.command("rotate")
+@home_option
+def rotate(home: str | None) -> None:
+    """Re-encrypt every secret under a new key, then retire the old key."""
+    from ..connections.service import rotate_secrets
+
+    count = rotate_secrets(_workbench(home))
+    click.echo(f"re-encrypted {count} connection secret(s) under a new key")

@@ -1,0 +1,151 @@
+"""Connection kinds: the fields each kind takes, which of them are secret, and validation.
+
+Secrets are ``SecretStr`` so that printing, logging or serialising a config by accident
+shows ``**********`` instead of the value.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+NAME_HELP = "lower-case letters, digits and _, starting with a letter (it becomes a %sql alias)"
+
+
+class KindConfig(BaseModel):
+    """Base of every kind's settings."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def public(self) -> dict[str, Any]:
+        """Non-secret fields, as stored in clear in the metadata DB."""
+        return self.model_dump(mode="json", exclude=set(self.secret_fields))
+
+    def secrets(self) -> dict[str, str]:
+        """Secret fields that are set, with their clear values (only for encryption)."""
+        out = {}
+        for field in self.secret_fields:
+            value = getattr(self, field)
+            if value is not None:
+                out[field] = value.get_secret_value()
+        return out
+
+
+class PostgresConfig(KindConfig):
+    """A PostgreSQL database, e.g. Odoo's."""
+
+    kind: Literal["postgres"] = "postgres"
+    secret_fields: ClassVar[tuple[str, ...]] = ("password",)
+    host: str = Field(min_length=1)
+    port: int = Field(default=5432, ge=1, le=65535)
+    database: str = Field(min_length=1)
+    user: str = Field(min_length=1)
+    password: SecretStr | None = None
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    schema_: str | None = Field(default=None, alias="schema", description="default search_path")
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+
+class OdooConfig(KindConfig):
+    """Odoo's external API (XML-RPC or JSON-RPC)."""
+
+    kind: Literal["odoo"] = "odoo"
+    secret_fields: ClassVar[tuple[str, ...]] = ("password", "api_key")
+    url: AnyHttpUrl
+    database: str = Field(min_length=1)
+    login: str = Field(min_length=1)
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    protocol: Literal["xmlrpc", "jsonrpc"] = "xmlrpc"
+
+
+class DuckDBConfig(KindConfig):
+    """A DuckDB database file, or an in-memory database."""
+
+    kind: Literal["duckdb"] = "duckdb"
+    path: str = Field(default=":memory:", min_length=1)
+    read_only: bool = False
+
+
+class LakeConfig(KindConfig):
+    """A lake of Parquet/Delta datasets in a folder or an S3/MinIO bucket and prefix."""
+
+    kind: Literal["lake"] = "lake"
+    secret_fields: ClassVar[tuple[str, ...]] = ("secret_access_key",)
+    location: str = Field(min_length=1, description="a folder, or s3://bucket/prefix")
+    endpoint_url: AnyHttpUrl | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, value: str) -> str:
+        if value.startswith("s3://"):
+            bucket = urlsplit(value).netloc
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+                raise ValueError(f"{bucket!r} is not a valid S3 bucket name")
+        elif "://" in value:
+            raise ValueError("use a folder path or s3://bucket/prefix")
+        elif not PurePosixPath(value).is_absolute():
+            raise ValueError("a lake folder must be an absolute path")
+        return value
+
+    @property
+    def is_s3(self) -> bool:
+        return self.location.startswith("s3://")
+
+
+class SqlAlchemyConfig(KindConfig):
+    """Any database SQLAlchemy can reach; the password is kept apart from the URL."""
+
+    kind: Literal["sqlalchemy"] = "sqlalchemy"
+    secret_fields: ClassVar[tuple[str, ...]] = ("password",)
+    url: str = Field(min_length=1, description="SQLAlchemy URL without the password")
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _split_password(self) -> SqlAlchemyConfig:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(self.url)
+        except ArgumentError as exc:
+            raise ValueError(f"not a SQLAlchemy URL: {exc}") from None
+        if url.password is not None:
+            # A password typed into the URL is moved into the encrypted secret.
+            if self.password is None:
+                self.password = SecretStr(str(url.password))
+            self.url = url.set(password=None).render_as_string(hide_password=False)
+        return self
+
+
+KindSettings = Annotated[
+    PostgresConfig | OdooConfig | DuckDBConfig | LakeConfig | SqlAlchemyConfig,
+    Field(discriminator="kind"),
+]
+KIND_ADAPTER: TypeAdapter[KindSettings] = TypeAdapter(KindSettings)
+KINDS: dict[str, type[KindConfig]] = {
+    "postgres": PostgresConfig,
+    "odoo": OdooConfig,
+    "duckdb": DuckDBConfig,
+    "lake": LakeConfig,
+    "sqlalchemy": SqlAlchemyConfig,
+}

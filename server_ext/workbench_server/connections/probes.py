@@ -1,0 +1,212 @@
+"""``POST .../{name}/test``: connect once, within a bounded time, and say what happened.
+
+Each kind's probe returns the server's version; failures are classified into the reasons
+a person can act on (host not found, connection refused, authentication failed, database
+does not exist, TLS error, timeout) with the driver's own words as detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+import xmlrpc.client
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from .kinds import (
+    DuckDBConfig,
+    KindConfig,
+    LakeConfig,
+    OdooConfig,
+    PostgresConfig,
+    SqlAlchemyConfig,
+)
+
+Reason = Literal[
+    "host_not_found",
+    "connection_refused",
+    "authentication_failed",
+    "database_not_found",
+    "tls_error",
+    "timeout",
+    "not_found",
+    "error",
+]
+
+
+class ProbeFailure(Exception):
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TestResult(BaseModel):
+    """Outcome of testing a connection."""
+
+    __test__ = False  # not a pytest test class
+    ok: bool
+    connection: str
+    server_version: str | None = None
+    latency_ms: float | None = None
+    reason: Reason | None = None
+    message: str
+
+
+# (substring of the driver's message, reason) — checked in order, first match wins.
+PG_REASONS: list[tuple[str, Reason]] = [
+    ("could not translate host name", "host_not_found"),
+    ("Name or service not known", "host_not_found"),
+    ("Connection refused", "connection_refused"),
+    ("password authentication failed", "authentication_failed"),
+    ("no password supplied", "authentication_failed"),
+    ("authentication failed", "authentication_failed"),
+    ("does not exist", "database_not_found"),
+    ("SSL", "tls_error"),
+    ("timeout expired", "timeout"),
+]
+
+
+def _classify(message: str, table: list[tuple[str, Reason]]) -> Reason:
+    return next((reason for needle, reason in table if needle in message), "error")
+
+
+def _postgres(cfg: PostgresConfig, timeout: float) -> str:
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            host=cfg.host,
+            port=cfg.port,
+            dbname=cfg.database,
+            user=cfg.user,
+            password=cfg.password.get_secret_value() if cfg.password else None,
+            sslmode=cfg.sslmode,
+            connect_timeout=max(1, int(timeout)),
+            application_name="workbench-connection-test",
+        ) as conn:
+            return f"PostgreSQL {conn.info.parameter_status('server_version')}"
+    except psycopg.OperationalError as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ProbeFailure(_classify(str(exc), PG_REASONS), message) from None
+
+
+def _odoo(cfg: OdooConfig, timeout: float) -> str:
+    from .odoo import OdooClient, OdooError
+
+    client = OdooClient(cfg, timeout=timeout)
+    try:
+        version = client.version()
+        client.authenticate()
+    except OdooError as exc:
+        raise ProbeFailure(exc.reason, str(exc)) from None
+    return f"Odoo {version.get('server_version', '?')}"
+
+
+def _duckdb(cfg: DuckDBConfig, _timeout: float) -> str:
+    import duckdb
+
+    if cfg.path != ":memory:" and not Path(cfg.path).exists() and cfg.read_only:
+        raise ProbeFailure("not_found", f"DuckDB file {cfg.path} does not exist")
+    try:
+        with duckdb.connect(cfg.path, read_only=cfg.read_only) as db:
+            return f"DuckDB {db.execute('SELECT version()').fetchone()[0]}"
+    except duckdb.Error as exc:
+        raise ProbeFailure("error", str(exc).splitlines()[0]) from None
+
+
+def _lake(cfg: LakeConfig, _timeout: float) -> str:
+    if not cfg.is_s3:
+        folder = Path(cfg.location)
+        if not folder.is_dir():
+            raise ProbeFailure("not_found", f"lake folder {folder} does not exist")
+        return f"folder {folder}"
+    from .lake import s3_filesystem
+
+    bucket_prefix = cfg.location.removeprefix("s3://")
+    try:
+        info = s3_filesystem(cfg).get_file_info(bucket_prefix.split("/", 1)[0])
+    except OSError as exc:
+        raise ProbeFailure(_classify(str(exc), S3_REASONS), str(exc).splitlines()[0]) from None
+    if info.type.name == "NotFound":
+        raise ProbeFailure("not_found", f"bucket {bucket_prefix.split('/', 1)[0]} does not exist")
+    return f"S3 bucket at {cfg.endpoint_url or 'AWS'}"
+
+
+S3_REASONS: list[tuple[str, Reason]] = [
+    ("Couldn't resolve host", "host_not_found"),
+    ("Connection refused", "connection_refused"),
+    ("Couldn't connect", "connection_refused"),
+    ("InvalidAccessKeyId", "authentication_failed"),
+    ("SignatureDoesNotMatch", "authentication_failed"),
+    ("AccessDenied", "authentication_failed"),
+    ("SSL", "tls_error"),
+    ("timed out", "timeout"),
+]
+
+
+def _sqlalchemy(cfg: SqlAlchemyConfig, timeout: float) -> str:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = make_url(cfg.url)
+    if cfg.password:
+        url = url.set(password=cfg.password.get_secret_value())
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            info = conn.dialect.server_version_info
+        version = ".".join(str(part) for part in info) if info else "?"
+        return f"{engine.dialect.name} {version}"
+    except SQLAlchemyError as exc:
+        message = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        raise ProbeFailure(_classify(message, PG_REASONS), message) from None
+    finally:
+        engine.dispose()
+
+
+PROBES: dict[str, Callable[..., str]] = {
+    "postgres": _postgres,
+    "odoo": _odoo,
+    "duckdb": _duckdb,
+    "lake": _lake,
+    "sqlalchemy": _sqlalchemy,
+}
+
+
+async def probe(name: str, settings: KindConfig, timeout: float = 10.0) -> TestResult:
+    """Test a connection; never raises, always answers within about ``timeout`` seconds."""
+    started = time.perf_counter()
+    kind = settings.kind  # type: ignore[attr-defined]
+    try:
+        version = await asyncio.wait_for(
+            asyncio.to_thread(PROBES[kind], settings, timeout), timeout
+        )
+    except TimeoutError:
+        return TestResult(
+            ok=False,
+            connection=name,
+            reason="timeout",
+            message=f"connection {name!r}: no answer within {timeout:g} s",
+        )
+    except ProbeFailure as exc:
+        return TestResult(
+            ok=False, connection=name, reason=exc.reason, message=f"connection {name!r}: {exc}"
+        )
+    except (OSError, ssl.SSLError, socket.gaierror, xmlrpc.client.Error) as exc:
+        return TestResult(
+            ok=False, connection=name, reason="error", message=f"connection {name!r}: {exc}"
+        )
+    latency = round((time.perf_counter() - started) * 1000, 1)
+    return TestResult(
+        ok=True,
+        connection=name,
+        server_version=version,
+        latency_ms=latency,
+        message=f"connection {name!r}: {version}, {latency:g} ms",
+    )

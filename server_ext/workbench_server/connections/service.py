@@ -1,0 +1,207 @@
+"""Create, read, update, delete and resolve connections, with permissions and secrets.
+
+Every method acts for one :class:`Principal`. A connection the principal may not use is
+reported as not found, so names of private connections do not leak.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db.models import Connection
+from ..errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from ..principal import Principal
+from ..secrets import MASK
+from .kinds import KIND_ADAPTER, KINDS, NAME_HELP, NAME_PATTERN, KindConfig, KindSettings
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+
+class ConnectionCreate(BaseModel):
+    """Body of a create request."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=NAME_PATTERN, description=NAME_HELP)
+    description: str = ""
+    shared_groups: list[str] = Field(default_factory=list)
+    settings: KindSettings
+
+
+class ConnectionUpdate(BaseModel):
+    """Body of an update: omitted fields keep their value; so do secrets sent as ***set***.
+
+    A secret set to ``null`` is removed.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = None
+    shared_groups: list[str] | None = None
+    settings: dict[str, Any] | None = None
+
+
+class ConnectionOut(BaseModel):
+    """A connection as users see it: secrets appear only as ``***set***``."""
+
+    name: str
+    kind: str
+    description: str
+    owner: str
+    shared_groups: list[str]
+    builtin: bool
+    settings: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConnectionService:
+    """Connections as one principal may see and change them."""
+
+    def __init__(self, workbench: Workbench, principal: Principal) -> None:
+        self.workbench = workbench
+        self.principal = principal
+
+    # -- reading -------------------------------------------------------------------
+    def list(self) -> list[ConnectionOut]:
+        with self.workbench.sessions() as session:
+            rows = session.scalars(select(Connection).order_by(Connection.name))
+            return [self._out(row) for row in rows if self._visible(row)]
+
+    def get(self, name: str) -> ConnectionOut:
+        with self.workbench.sessions() as session:
+            return self._out(self._row(session, name))
+
+    def resolve(self, name: str) -> KindConfig:
+        """The full settings, secrets included, for code that connects on the user's behalf."""
+        with self.workbench.sessions() as session:
+            row = self._row(session, name)
+            return self._settings(row)
+
+    def resolve_all(self) -> dict[str, KindConfig]:
+        with self.workbench.sessions() as session:
+            rows = session.scalars(select(Connection).order_by(Connection.name))
+            return {row.name: self._settings(row) for row in rows if self._visible(row)}
+
+    # -- changing ------------------------------------------------------------------
+    def create(self, spec: ConnectionCreate) -> ConnectionOut:
+        settings = spec.settings
+        row = Connection(
+            name=spec.name,
+            kind=settings.kind,
+            description=spec.description,
+            owner=self.principal.name,
+            shared_groups=sorted(set(spec.shared_groups)),
+            config=settings.public(),
+            secret=self.workbench.secret_box.seal(settings.secrets()),
+            secret_names=sorted(settings.secrets()),
+            builtin=False,
+        )
+        try:
+            with self.workbench.sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:
+            raise ConflictError(f"a connection named {spec.name!r} already exists") from None
+        return self._out(row)
+
+    def update(self, name: str, patch: ConnectionUpdate) -> ConnectionOut:
+        with self.workbench.sessions.begin() as session:
+            row = self._row(session, name)
+            self._require_change(row)
+            if patch.description is not None:
+                row.description = patch.description
+            if patch.shared_groups is not None:
+                row.shared_groups = sorted(set(patch.shared_groups))
+            if patch.settings is not None:
+                settings = self._merged(row, patch.settings)
+                row.config = settings.public()
+                row.secret = self.workbench.secret_box.seal(settings.secrets())
+                row.secret_names = sorted(settings.secrets())
+            session.flush()
+            return self._out(row)
+
+    def delete(self, name: str) -> None:
+        with self.workbench.sessions.begin() as session:
+            row = self._row(session, name)
+            self._require_change(row)
+            session.delete(row)
+
+    # -- helpers -------------------------------------------------------------------
+    def _visible(self, row: Connection) -> bool:
+        return self.principal.may_use(row.owner, row.shared_groups)
+
+    def _row(self, session: Session, name: str) -> Connection:
+        row = session.scalar(select(Connection).where(Connection.name == name))
+        if row is None or not self._visible(row):
+            raise NotFoundError(f"no connection named {name!r}")
+        return row
+
+    def _require_change(self, row: Connection) -> None:
+        if not self.principal.may_change(row.owner):
+            raise PermissionDeniedError(
+                f"connection {row.name!r} belongs to {row.owner}; "
+                "only they or an admin may change it"
+            )
+
+    def _settings(self, row: Connection) -> KindConfig:
+        secrets = self.workbench.secret_box.open(row.secret, what=f"connection {row.name!r}")
+        return KIND_ADAPTER.validate_python({**row.config, **secrets, "kind": row.kind})
+
+    def _merged(self, row: Connection, changes: dict[str, Any]) -> KindConfig:
+        if changes.get("kind", row.kind) != row.kind:
+            raise InvalidInputError(
+                f"connection {row.name!r} is of kind {row.kind}; create a new one to change kind"
+            )
+        current = self._settings(row)
+        values = current.model_dump(by_alias=True)
+        for field in current.secret_fields:
+            secret = values.get(field)
+            values[field] = secret.get_secret_value() if secret is not None else None
+        for key, value in changes.items():
+            if key in current.secret_fields and value == MASK:
+                continue  # the masked value came back unchanged: keep the stored secret
+            values[key] = value
+        try:
+            return KINDS[row.kind].model_validate(values)
+        except ValidationError as exc:
+            raise exc from None
+
+    def _out(self, row: Connection) -> ConnectionOut:
+        settings = dict(row.config)
+        secret_names = KINDS[row.kind].secret_fields
+        for field in secret_names:
+            settings[field] = MASK if field in row.secret_names else None
+        return ConnectionOut(
+            name=row.name,
+            kind=row.kind,
+            description=row.description,
+            owner=row.owner,
+            shared_groups=list(row.shared_groups),
+            builtin=row.builtin,
+            settings=settings,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+def rotate_secrets(workbench: Workbench) -> int:
+    """Re-encrypt every stored secret under a new key; returns how many were re-encrypted.
+
+    See :mod:`workbench_server.secrets` for why this order loses nothing if interrupted.
+    """
+    from ..secrets import begin_rotation, finish_rotation
+
+    key_path = workbench.secret_box.key_path
+    _, rotator = begin_rotation(key_path)
+    with workbench.sessions.begin() as session:
+        rows = session.scalars(select(Connection).where(Connection.secret.is_not(None))).all()
+        for row in rows:
+            row.secret = rotator.rotate(row.secret)
+    finish_rotation(key_path)
+    workbench.__dict__.pop("secret_box", None)  # drop the cached box holding the old key
+    return len(rows)

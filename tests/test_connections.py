@@ -1,0 +1,215 @@
+"""Connections: secrets encrypted and never shown, ownership, rotation, self-tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from workbench_server.connections import ConnectionCreate, ConnectionService, ConnectionUpdate
+from workbench_server.connections.probes import probe
+from workbench_server.connections.service import rotate_secrets
+from workbench_server.core import Workbench
+from workbench_server.db.models import Connection
+from workbench_server.errors import ConflictError, NotFoundError, PermissionDeniedError
+from workbench_server.principal import Principal
+from workbench_server.secrets import pending_key_path
+from workbench_server.settings import WorkbenchSettings
+
+ALICE = Principal(name="alice", groups=frozenset({"finance"}))
+BOB = Principal(name="bob", groups=frozenset({"ops"}))
+CAROL = Principal(name="carol", groups=frozenset({"finance"}))
+ADMIN = Principal(name="root", admin=True)
+
+
+@pytest.fixture
+def workbench(home: Path) -> Workbench:
+    settings = WorkbenchSettings.from_env(home)
+    settings.workbench_home.prepare()
+    return Workbench(settings)
+
+
+def pg_spec(url: str, name: str = "odoo", **overrides: object) -> ConnectionCreate:
+    parts = urlsplit(url)
+    settings = {
+        "kind": "postgres",
+        "host": parts.hostname,
+        "port": parts.port,
+        "database": parts.path.lstrip("/"),
+        "user": parts.username,
+        "password": parts.password,
+    }
+    settings.update(overrides)
+    return ConnectionCreate(name=name, settings=settings)
+
+
+def test_secret_is_encrypted_at_rest_and_masked(workbench: Workbench, pg_conninfo: str) -> None:
+    password = urlsplit(pg_conninfo).password
+    created = ConnectionService(workbench, ALICE).create(pg_spec(pg_conninfo))
+    assert created.settings["password"] == "***set***"
+    assert password not in created.model_dump_json()
+    with workbench.sessions() as session:
+        row = session.scalar(select(Connection).where(Connection.name == "odoo"))
+    assert "password" not in row.config
+    assert password.encode() not in row.secret
+    db_bytes = (workbench.settings.home / "metadata.db").read_bytes()
+    assert password.encode() not in db_bytes
+    resolved = ConnectionService(workbench, ALICE).resolve("odoo")
+    assert resolved.password.get_secret_value() == password
+    assert password not in repr(resolved) and password not in str(resolved)
+
+
+def test_update_without_secret_keeps_it(workbench: Workbench, pg_conninfo: str) -> None:
+    service = ConnectionService(workbench, ALICE)
+    password = urlsplit(pg_conninfo).password
+    service.create(pg_spec(pg_conninfo))
+    service.update("odoo", ConnectionUpdate(settings={"port": urlsplit(pg_conninfo).port}))
+    service.update("odoo", ConnectionUpdate(settings={"password": "***set***"}, description="d"))
+    assert service.resolve("odoo").password.get_secret_value() == password
+    assert service.get("odoo").description == "d"
+    cleared = service.update("odoo", ConnectionUpdate(settings={"password": None}))
+    assert cleared.settings["password"] is None
+    assert service.resolve("odoo").password is None
+
+
+def test_invalid_update_changes_nothing(workbench: Workbench, pg_conninfo: str) -> None:
+    service = ConnectionService(workbench, ALICE)
+    service.create(pg_spec(pg_conninfo))
+    before = service.get("odoo")
+    with pytest.raises(ValidationError) as info:
+        service.update("odoo", ConnectionUpdate(settings={"port": 70000}, description="x"))
+    assert "port" in str(info.value)
+    assert service.get("odoo") == before
+
+
+def test_only_owner_groups_and_admins_see_a_connection(
+    workbench: Workbench, pg_conninfo: str
+) -> None:
+    ConnectionService(workbench, ALICE).create(pg_spec(pg_conninfo, name="private"))
+    shared = pg_spec(pg_conninfo, name="shared")
+    shared.shared_groups = ["finance"]
+    ConnectionService(workbench, ALICE).create(shared)
+
+    assert [c.name for c in ConnectionService(workbench, BOB).list()] == []
+    with pytest.raises(NotFoundError, match="no connection named 'private'"):
+        ConnectionService(workbench, BOB).resolve("private")
+    assert [c.name for c in ConnectionService(workbench, CAROL).list()] == ["shared"]
+    assert ConnectionService(workbench, CAROL).resolve("shared").password is not None
+    with pytest.raises(PermissionDeniedError, match="belongs to alice"):
+        ConnectionService(workbench, CAROL).delete("shared")
+    assert {c.name for c in ConnectionService(workbench, ADMIN).list()} == {"private", "shared"}
+    ConnectionService(workbench, ADMIN).delete("private")
+    with pytest.raises(ConflictError, match="already exists"):
+        ConnectionService(workbench, BOB).create(pg_spec(pg_conninfo, name="shared"))
+
+
+def test_rotation_reencrypts_without_loss(workbench: Workbench, pg_conninfo: str) -> None:
+    service = ConnectionService(workbench, ALICE)
+    password = urlsplit(pg_conninfo).password
+    service.create(pg_spec(pg_conninfo))
+    key_file = workbench.settings.home / "secrets.key"
+    old_key = key_file.read_bytes()
+    assert rotate_secrets(workbench) == 1
+    assert key_file.read_bytes() != old_key
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert not pending_key_path(key_file).exists()
+    fresh = Workbench(workbench.settings)
+    assert ConnectionService(fresh, ALICE).resolve("odoo").password.get_secret_value() == password
+
+
+def test_interrupted_rotation_still_decrypts(
+    workbench: Workbench, pg_conninfo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ConnectionService(workbench, ALICE)
+    service.create(pg_spec(pg_conninfo))
+    from workbench_server import secrets
+
+    def crash(_path: Path) -> None:
+        raise OSError("power cut")
+
+    monkeypatch.setattr(secrets, "finish_rotation", crash)
+    with pytest.raises(OSError, match="power cut"):
+        rotate_secrets(workbench)
+    # Rows are under the new key, which exists only as secrets.key.new: still readable.
+    fresh = Workbench(workbench.settings)
+    assert ConnectionService(fresh, ALICE).resolve("odoo").password is not None
+    monkeypatch.undo()
+    assert rotate_secrets(fresh) == 1
+    assert ConnectionService(Workbench(fresh.settings), ALICE).resolve("odoo").password
+
+
+def _probe(workbench: Workbench, name: str, timeout: float = 10.0):
+    settings = ConnectionService(workbench, ALICE).resolve(name)
+    return asyncio.run(probe(name, settings, timeout))
+
+
+def test_probe_reports_version_and_latency(workbench: Workbench, pg_conninfo: str) -> None:
+    ConnectionService(workbench, ALICE).create(pg_spec(pg_conninfo))
+    result = _probe(workbench, "odoo")
+    assert result.ok, result.message
+    assert result.server_version.startswith("PostgreSQL ")
+    assert result.latency_ms > 0
+
+
+@pytest.fixture
+def silent_port() -> int:
+    """A port that accepts TCP connections and never says anything."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.parametrize("case", ["password", "database", "refused", "host", "timeout"])
+def test_probe_says_why_it_failed(
+    workbench: Workbench, pg_conninfo: str, case: str, silent_port: int
+) -> None:
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    closed_port = free.getsockname()[1]
+    free.close()
+    overrides = {
+        "password": {"password": "wrong"},
+        "database": {"database": "no_such_db"},
+        "refused": {"port": closed_port},
+        "host": {"host": "no-such-host.invalid"},
+        "timeout": {"port": silent_port},
+    }[case]
+    ConnectionService(workbench, ALICE).create(pg_spec(pg_conninfo, **overrides))
+    result = _probe(workbench, "odoo", timeout=3)
+    expected = {
+        "password": "authentication_failed",
+        "database": "database_not_found",
+        "refused": "connection_refused",
+        "host": "host_not_found",
+        "timeout": "timeout",
+    }[case]
+    assert not result.ok
+    assert result.reason == expected, result.message
+    assert result.message.startswith("connection 'odoo': ")
+    assert "\n" not in result.message
+    assert urlsplit(pg_conninfo).password not in result.message

@@ -1,0 +1,163 @@
+"""REST /workbench/api/connections and the `workbench connection` commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from urllib.parse import urlsplit
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.support.processes import base_env, run_workbench, workbench_argv
+
+
+@pytest.fixture
+def jp_server_config(home):
+    return {
+        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
+        "WorkbenchApp": {"home": str(home)},
+    }
+
+
+def _body(url: str, name: str = "odoo", **overrides: object) -> bytes:
+    parts = urlsplit(url)
+    settings = {
+        "kind": "postgres",
+        "host": parts.hostname,
+        "port": parts.port,
+        "database": parts.path.lstrip("/"),
+        "user": parts.username,
+        "password": parts.password,
+        **overrides,
+    }
+    return json.dumps(
+        {"name": name, "description": "Odoo production", "settings": settings}
+    ).encode()
+
+
+async def _error(jp_fetch, *path: str, **kwargs) -> tuple[int, str]:
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch(*path, **kwargs)
+    return info.value.code, json.loads(info.value.response.body)["message"]
+
+
+async def test_crud_and_test_over_rest(jp_fetch, pg_conninfo: str) -> None:
+    password = urlsplit(pg_conninfo).password
+    created = await jp_fetch(
+        "workbench", "api", "connections", method="POST", body=_body(pg_conninfo)
+    )
+    assert created.code == 201
+    assert password not in created.body.decode()
+    assert json.loads(created.body)["settings"]["password"] == "***set***"
+
+    listed = json.loads((await jp_fetch("workbench", "api", "connections")).body)
+    assert [c["name"] for c in listed] == ["odoo"]
+
+    patched = await jp_fetch(
+        "workbench",
+        "api",
+        "connections",
+        "odoo",
+        method="PATCH",
+        body=json.dumps({"description": "renamed"}).encode(),
+    )
+    assert json.loads(patched.body)["description"] == "renamed"
+
+    tested = json.loads(
+        (
+            await jp_fetch(
+                "workbench", "api", "connections", "odoo", "test", method="POST", body=b""
+            )
+        ).body
+    )
+    assert tested["ok"] is True and tested["server_version"].startswith("PostgreSQL")
+
+    deleted = await jp_fetch("workbench", "api", "connections", "odoo", method="DELETE")
+    assert deleted.code == 204
+    code, message = await _error(jp_fetch, "workbench", "api", "connections", "odoo")
+    assert (code, message) == (404, "no connection named 'odoo'")
+
+
+async def test_bad_input_is_a_clear_400_and_stores_nothing(jp_fetch, pg_conninfo: str) -> None:
+    code, message = await _error(
+        jp_fetch,
+        "workbench",
+        "api",
+        "connections",
+        method="POST",
+        body=_body(pg_conninfo, port=99999),
+    )
+    assert code == 400 and "settings.postgres.port" in message
+    code, message = await _error(
+        jp_fetch,
+        "workbench",
+        "api",
+        "connections",
+        method="POST",
+        body=_body(pg_conninfo, name="Bad Name"),
+    )
+    assert code == 400 and message.startswith("invalid request: name:")
+    code, message = await _error(
+        jp_fetch, "workbench", "api", "connections", method="POST", body=b"{not json"
+    )
+    assert code == 400
+    assert json.loads((await jp_fetch("workbench", "api", "connections")).body) == []
+    await jp_fetch("workbench", "api", "connections", method="POST", body=_body(pg_conninfo))
+    code, message = await _error(
+        jp_fetch, "workbench", "api", "connections", method="POST", body=_body(pg_conninfo)
+    )
+    assert (code, message) == (409, "a connection named 'odoo' already exists")
+
+
+def test_cli_add_list_test_remove(tmp_path, pg_conninfo: str) -> None:
+    env = base_env(tmp_path / "home")
+    parts = urlsplit(pg_conninfo)
+    sets = [
+        "--set",
+        f"host={parts.hostname}",
+        "--set",
+        f"port={parts.port}",
+        "--set",
+        f"database={parts.path.lstrip('/')}",
+        "--set",
+        f"user={parts.username}",
+    ]
+
+    refused = run_workbench(
+        "connection",
+        "add",
+        "odoo",
+        "--kind",
+        "postgres",
+        *sets,
+        "--set",
+        f"password={parts.password}",
+        env=env,
+    )
+    assert refused.returncode == 1
+    assert "password may not be given on the command line" in refused.stderr
+
+    added = subprocess.run(
+        workbench_argv("connection", "add", "odoo", "--kind", "postgres", *sets, "--secrets-stdin"),
+        input=f"password={parts.password}\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+    listed = run_workbench("connection", "list", env=env)
+    assert "odoo" in listed.stdout and parts.password not in listed.stdout
+    shown = run_workbench("connection", "show", "odoo", env=env)
+    assert json.loads(shown.stdout)["settings"]["password"] == "***set***"
+    tested = run_workbench("connection", "test", "odoo", env=env)
+    assert tested.returncode == 0 and "PostgreSQL" in tested.stdout
+    rotated = run_workbench("secrets", "rotate", env=env)
+    assert "re-encrypted 1 connection secret(s)" in rotated.stdout
+    assert run_workbench("connection", "test", "odoo", env=env).returncode == 0
+    removed = run_workbench("connection", "remove", "odoo", "--yes", env=env)
+    assert removed.returncode == 0
+    missing = run_workbench("connection", "test", "odoo", env=env)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "workbench: error: no connection named 'odoo'"
