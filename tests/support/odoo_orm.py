@@ -1,0 +1,334 @@
+"""The model methods the Odoo stand-in serves through ``execute_kw``, read-only.
+
+Signatures and results follow Odoo 17's ORM as seen over RPC: ``search_read`` returns
+dicts with ``id`` first, many2one values as ``[id, display_name]``, empty values as
+``False`` (but 0 / 0.0 for numbers, which is what Odoo's integer and float fields read as),
+dates as ``'YYYY-MM-DD'`` strings, datetimes as ``'YYYY-MM-DD HH:MM:SS'``; searches skip
+archived records unless ``context={'active_test': False}``, and order by the model's
+``_order`` (from ``ir_model.order``) unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import cast
+
+import psycopg
+from psycopg import sql
+
+from .odoo_domain import where_sql
+from .odoo_models import AccessError, Field, Model, Registry, UserError, field_sql, rec_name_sql
+
+__all__ = ["PUBLIC_METHODS", "call_kw"]
+
+PUBLIC_METHODS = frozenset(
+    {"search_read", "search", "search_count", "read", "fields_get", "check_access_rights"}
+)
+_WRITE_METHODS = frozenset({"create", "write", "unlink", "copy", "name_create"})
+_ORDER_TERM = re.compile(
+    r'^\s*([a-z0-9_]+|"[a-z0-9_]+")(?:\s+(asc|desc))?(?:\s+nulls\s+(first|last))?\s*$', re.I
+)
+_OPERATION_VERBS = {"read": "access", "write": "modify", "create": "create", "unlink": "delete"}
+# Integer and float fields read NULL as a number in Odoo; everything else reads as False.
+_EMPTY = {"integer": 0, "many2one_reference": 0, "float": 0.0, "monetary": 0.0}
+
+
+def call_kw(
+    conn: psycopg.Connection[tuple[object, ...]],
+    registry: Registry,
+    denied: frozenset[str],
+    model_name: str,
+    method: str,
+    args: Sequence[object],
+    kwargs: dict[str, object],
+) -> object:
+    """Run ``model_name.method(*args, **kwargs)`` like Odoo's ``execute_kw`` does, for a
+    user who may not read the models in ``denied``."""
+    if method.startswith("_"):
+        raise AccessError(f"Private methods (such as {method}) cannot be called remotely.")
+    model = registry.get(model_name)
+    if model is None:
+        raise UserError(f"Object {model_name} doesn't exist")
+    if method in _WRITE_METHODS:
+        raise NotImplementedError(
+            f"The Odoo test stand-in is read-only: {model_name}.{method}() is not available"
+        )
+    if method not in PUBLIC_METHODS:
+        raise AttributeError(f"The method '{method}' does not exist on the model '{model_name}'")
+    options = dict(kwargs)
+    context = options.pop("context", None) or {}
+    if not isinstance(context, dict):
+        raise TypeError(f"context must be a dict, not {type(context).__name__}")
+    records = _Records(conn, registry, denied, model, context)
+    return getattr(records, method)(*args, **options)
+
+
+class _Records:
+    """The methods of one model for one call: the ``self`` of Odoo's ``@api.model`` methods."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[tuple[object, ...]],
+        registry: Registry,
+        denied: frozenset[str],
+        model: Model,
+        context: dict[str, object],
+    ) -> None:
+        self.conn = conn
+        self.registry = registry
+        self.denied = denied
+        self.model = model
+        self.context = context
+        self.alias = model.table  # Odoo aliases the main table by its own name
+
+    # -- RPC methods -------------------------------------------------------------------------
+
+    def search_read(
+        self,
+        domain: object = None,
+        fields: Sequence[str] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        order: str | None = None,
+        load: str | None = "_classic_read",
+    ) -> list[dict[str, object]]:
+        """Records matching ``domain`` with the values of ``fields`` (all fields if empty)."""
+        self.check_access_rights("read")
+        columns, select = self._select(fields, load)
+        query, params = self._search_sql(select, domain, offset, limit, order)
+        return [self._record(columns, row, load) for row in self.conn.execute(query, params)]
+
+    def search(
+        self, domain: object, offset: int = 0, limit: int | None = None, order: str | None = None
+    ) -> list[int]:
+        """Ids of the records matching ``domain``, in ``order``."""
+        self.check_access_rights("read")
+        select = sql.Identifier(self.alias, "id")
+        query, params = self._search_sql(select, domain, offset, limit, order)
+        return [cast(int, row[0]) for row in self.conn.execute(query, params)]
+
+    def search_count(self, domain: object, limit: int | None = None) -> int:
+        """Number of records matching ``domain`` (at most ``limit`` if given)."""
+        self.check_access_rights("read")
+        matching, params = self._search_sql(sql.SQL("1"), domain, 0, limit, None, ordered=False)
+        query = sql.SQL("SELECT count(*) FROM ({}) AS matching").format(matching)
+        row = self.conn.execute(query, params).fetchone()
+        return cast(int, row[0]) if row else 0
+
+    def read(
+        self,
+        ids: int | Sequence[int],
+        fields: Sequence[str] | None = None,
+        load: str | None = "_classic_read",
+    ) -> list[dict[str, object]]:
+        """Values of ``fields`` for ``ids``, in the order of ``ids``; ids that do not exist
+        are left out, as Odoo does."""
+        self.check_access_rights("read")
+        wanted = [ids] if isinstance(ids, int) else list(ids)
+        columns, select = self._select(fields, load)
+        query = sql.SQL("SELECT {} FROM {} AS {} WHERE {} = ANY(%s)").format(
+            select,
+            sql.Identifier(self.model.table),
+            sql.Identifier(self.alias),
+            sql.Identifier(self.alias, "id"),
+        )
+        rows = self.conn.execute(query, [wanted]).fetchall()
+        by_id = {row[0]: self._record(columns, row, load) for row in rows}
+        return [by_id[i] for i in wanted if i in by_id]
+
+    def fields_get(
+        self, allfields: Sequence[str] | None = None, attributes: Sequence[str] | None = None
+    ) -> dict[str, dict[str, object]]:
+        """Field descriptions, limited to ``allfields`` and to the ``attributes`` asked for."""
+        result: dict[str, dict[str, object]] = {}
+        for name, fld in self.model.fields.items():
+            if allfields and name not in allfields:
+                continue
+            description = _describe(fld)
+            if attributes:
+                description = {k: v for k, v in description.items() if k in attributes}
+            result[name] = description
+        return result
+
+    def check_access_rights(self, operation: str, raise_exception: bool = True) -> bool:
+        """Whether the user may ``operation`` (read/write/create/unlink) this model."""
+        if operation not in _OPERATION_VERBS:
+            raise ValueError(f"Invalid access mode {operation!r}")
+        allowed = self.model.name not in self.denied
+        if not allowed and raise_exception:
+            raise AccessError(
+                f"You are not allowed to {_OPERATION_VERBS[operation]} '{self.model.label}'"
+                f" ({self.model.name}) records.\n\n"
+                "This operation is allowed for the following groups:\n\t- Internal User\n\n"
+                "Contact your administrator to request access if necessary."
+            )
+        return allowed
+
+    # -- SQL -------------------------------------------------------------------------------
+
+    def _fields(self, names: Sequence[str] | None) -> list[Field]:
+        if not names:
+            return [f for n, f in self.model.fields.items() if n != "id"]
+        unknown = [n for n in names if n not in self.model.fields]
+        if unknown:
+            raise ValueError(f"Invalid field {unknown[0]!r} on model {self.model.name!r}")
+        return [self.model.fields[n] for n in dict.fromkeys(names) if n != "id"]
+
+    def _select(
+        self, names: Sequence[str] | None, load: str | None
+    ) -> tuple[list[Field], sql.Composable]:
+        """The SELECT list: id, then each field; a many2one adds its target's display name."""
+        columns = self._fields(names)
+        exprs: list[sql.Composable] = [sql.Identifier(self.alias, "id")]
+        for fld in columns:
+            exprs.append(field_sql(self.model, fld, self.alias))
+            if self._pairs(fld, load):
+                comodel = self.registry[str(fld.relation)]
+                sub = f"{self.alias}__{fld.name}"
+                exprs.append(
+                    sql.SQL("(SELECT {} FROM {} AS {} WHERE {} = {})").format(
+                        rec_name_sql(comodel, sub),
+                        sql.Identifier(comodel.table),
+                        sql.Identifier(sub),
+                        sql.Identifier(sub, "id"),
+                        sql.Identifier(self.alias, fld.name),
+                    )
+                )
+        return columns, sql.SQL(", ").join(exprs)
+
+    def _pairs(self, fld: Field, load: str | None) -> bool:
+        # load='_classic_read' (the default) is what turns many2one ids into [id, name].
+        return fld.ttype == "many2one" and load == "_classic_read" and fld.relation in self.registry
+
+    def _search_sql(
+        self,
+        select: sql.Composable,
+        domain: object,
+        offset: int,
+        limit: int | None,
+        order: str | None,
+        *,
+        ordered: bool = True,
+    ) -> tuple[sql.Composable, list[object]]:
+        where, params = where_sql([] if domain is None else domain, *self._scope)
+        if self._active_test(domain):
+            active, _ = where_sql([("active", "=", True)], *self._scope)
+            where = sql.SQL("{} AND {}").format(active, where)
+        query = sql.SQL("SELECT {} FROM {} AS {} WHERE {}").format(
+            select, sql.Identifier(self.model.table), sql.Identifier(self.alias), where
+        )
+        if ordered:
+            query += sql.SQL(" ORDER BY ") + self._order_sql(order)
+        if limit:
+            query += sql.SQL(" LIMIT %s")
+            params = [*params, int(limit)]
+        if offset:
+            query += sql.SQL(" OFFSET %s")
+            params = [*params, int(offset)]
+        return query, params
+
+    @property
+    def _scope(self) -> tuple[Model, Registry, str]:
+        return self.model, self.registry, self.alias
+
+    def _active_test(self, domain: object) -> bool:
+        """Odoo hides archived records unless the domain mentions ``active`` itself."""
+        if "active" not in self.model.fields or not self.context.get("active_test", True):
+            return False
+        terms = domain if isinstance(domain, (list, tuple)) else ()
+        return not any(isinstance(t, (list, tuple)) and t and t[0] == "active" for t in terms)
+
+    def _order_sql(self, order: str | None) -> sql.Composable:
+        """ORDER BY for ``order`` or the model's ``_order``, always ending on ``id`` so that
+        pages of a paginated search never overlap."""
+        spec = order or self.model.order
+        terms: list[sql.Composable] = []
+        names: set[str] = set()
+        for part in spec.split(","):
+            match = _ORDER_TERM.match(part)
+            if not match:
+                raise ValueError(
+                    f'Invalid "order" specified ({spec}). A valid "order" specification is a'
+                    " comma-separated list of valid field names (optionally followed by"
+                    " asc/desc for the direction)"
+                )
+            name, direction, nulls = match.group(1).strip('"'), match.group(2), match.group(3)
+            fld = self.model.fields.get(name)
+            if fld is None:
+                if not order:
+                    continue  # the demo leaves out some fields the real _order mentions
+                raise ValueError(f"Invalid field {name!r} on model {self.model.name!r}")
+            term = sql.SQL("{} {}").format(
+                field_sql(self.model, fld, self.alias), sql.SQL((direction or "asc").upper())
+            )
+            if nulls:
+                term += sql.SQL(" NULLS FIRST" if nulls.lower() == "first" else " NULLS LAST")
+            terms.append(term)
+            names.add(name)
+        if "id" not in names:
+            terms.append(sql.Identifier(self.alias, "id"))
+        return sql.SQL(", ").join(terms)
+
+    def _record(
+        self, columns: list[Field], row: Sequence[object], load: str | None
+    ) -> dict[str, object]:
+        record: dict[str, object] = {"id": row[0]}
+        position = 1
+        for fld in columns:
+            value = row[position]
+            position += 1
+            if self._pairs(fld, load):
+                name = row[position]
+                position += 1
+                record[fld.name] = (
+                    False if value is None else [value, name or f"{fld.relation},{value}"]
+                )
+            else:
+                record[fld.name] = _to_odoo(fld, value)
+        if "display_name" in record and not record["display_name"]:
+            record["display_name"] = f"{self.model.name},{row[0]}"
+        return record
+
+
+def _to_odoo(fld: Field, value: object) -> object:
+    """A column value as Odoo's ``read`` returns it over RPC."""
+    if value is None:
+        return _EMPTY.get(fld.ttype, False)
+    if isinstance(value, Decimal) or (isinstance(value, int) and fld.ttype == "float"):
+        return float(value)  # Odoo's float and monetary fields are floats, never Decimal
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _describe(fld: Field) -> dict[str, object]:
+    """``fields_get`` description: the attributes Odoo 17 reports for a field."""
+    description: dict[str, object] = {
+        "name": fld.name,
+        "type": fld.ttype,
+        "string": fld.string,
+        "required": fld.required,
+        "readonly": fld.readonly,
+        "store": fld.store,
+        "searchable": True,
+        "sortable": fld.store,
+        "manual": False,
+        "company_dependent": False,
+        "change_default": False,
+        "depends": [],
+        "exportable": True,
+    }
+    if fld.help:
+        description["help"] = fld.help
+    if fld.ttype in ("char", "text", "html"):
+        description["translate"] = fld.translate
+    if fld.relation and fld.ttype in ("many2one", "one2many", "many2many"):
+        description.update(relation=fld.relation, domain=[], context={})
+    if fld.ttype == "selection":
+        description["selection"] = [list(pair) for pair in fld.selection]
+    return description
