@@ -1,6 +1,8 @@
 """IPython extension loaded by the workbench kernel spec (``--ext workbench_kernels``).
 
-It registers the ``%workbench`` line magic; connections, ``%sql`` and ``%odoo`` build on it.
+It loads jupysql, makes every connection the user may use available under its name
+(``%sql odoo SELECT ...``), makes the DuckDB ``lake`` connection the default, and adds
+``%workbench`` and ``%odoo``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,26 @@ if TYPE_CHECKING:
 
 def load_ipython_extension(shell: InteractiveShell) -> None:
     from .magics import WorkbenchMagics
+    from .registry import LAKE, KernelConnections
+    from .sql_magic import WorkbenchSqlMagics
 
-    shell.register_magics(WorkbenchMagics(shell))
+    shell.run_line_magic("load_ext", "sql")
+    jupysql = shell.magics_manager.registry["SqlMagic"]
+    connections = KernelConnections()
+    connections.refresh()
+    shell.register_magics(WorkbenchMagics(shell, connections))
+    shell.register_magics(WorkbenchSqlMagics(shell, connections, jupysql))
+    try:
+        from .odoo_magic import OdooMagics
+
+        shell.register_magics(OdooMagics(shell, connections))
+    except ImportError:  # pragma: no cover - shipped together
+        pass
+    if connections.unavailable is None:
+        from sql.connection import ConnectionManager
+
+        connections.register(LAKE)
+        ConnectionManager.current = ConnectionManager.connections[LAKE]
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-SUBCOMMANDS = ("version", "home")
+from .registry import LAKE, KernelConnections
+
+SUBCOMMANDS = ("connections", "refresh", "version", "home")
 
 
 @magics_class
 class WorkbenchMagics(Magics):
     """Magics available in every workbench kernel."""
 
+    def __init__(self, shell: Any, connections: KernelConnections | None = None) -> None:
+        super().__init__(shell)
+        self.connections = connections or KernelConnections()
+
     @line_magic
-    def workbench(self, line: str) -> str:
-        """``%workbench version`` | ``%workbench home``."""
-        command = line.strip() or "version"
+    def workbench(self, line: str) -> Any:
+        """``%workbench connections | refresh | version | home``."""
+        command = line.strip() or "connections"
+        if command in ("connections", "refresh"):
+            self.connections.refresh()
+            if self.connections.unavailable:
+                raise UsageError(f"%workbench: {self.connections.unavailable}")
+            return self._table()
         if command == "version":
             from workbench_server import __version__
 
@@ -28,5 +41,15 @@ class WorkbenchMagics(Magics):
             f"%workbench: unknown subcommand {command!r}; choose one of {', '.join(SUBCOMMANDS)}"
         )
 
+    def _table(self) -> Any:
+        import pandas as pd
 
-__all__ = ["WorkbenchMagics"]
+        rows = [{"name": LAKE, "kind": "lake", "use with": "%sql lake … (default)"}]
+        for name, settings in sorted(self.connections.settings.items()):
+            if name == LAKE:
+                continue
+            use = "%odoo … (external API)" if settings.kind == "odoo" else f"%sql {name} …"
+            rows.append({"name": name, "kind": settings.kind, "use with": use})
+        for name, problem in sorted(self.connections.problems.items()):
+            rows.append({"name": name, "kind": "?", "use with": problem})
+        return pd.DataFrame(rows).set_index("name")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
@@ -10,7 +11,7 @@ from traitlets import Float, Type, Unicode, default
 
 from ._version import __version__
 from .core import Workbench
-from .handlers import connections, system
+from .handlers import connections, kernel, system
 from .home import WorkbenchHome, default_home
 from .settings import (
     DB_URL_ENV,
@@ -22,6 +23,8 @@ from .settings import (
 )
 
 API_PREFIX = "workbench/api"
+KERNEL_TOKEN_ENV = "WORKBENCH_KERNEL_TOKEN"  # noqa: S105 - a variable name
+API_URL_ENV = "WORKBENCH_API_URL"
 
 
 class WorkbenchApp(ExtensionApp):
@@ -105,13 +108,25 @@ class WorkbenchApp(ExtensionApp):
             workbench_health_timeout=self.health_timeout,
             workbench_test_timeout=self.connection_test_timeout,
             workbench_principals=self.principal_provider_class(parent=self),
+            workbench_kernel_token=self._kernel_token(),
         )
         self.log.info("Workbench %s using home %s", __version__, settings.home)
+
+    def _kernel_token(self) -> str:
+        """Hand kernels started by this server a token and the API's address.
+
+        Kernels inherit the server's environment, so that is where they go: not on a
+        command line (visible to every user of the machine) and not in a file.
+        """
+        token = secrets.token_urlsafe(32)
+        os.environ[KERNEL_TOKEN_ENV] = token
+        os.environ[API_URL_ENV] = self.serverapp.connection_url
+        return token
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(
             (rf"/{API_PREFIX}/{pattern}", handler)
-            for module in (system, connections)
+            for module in (system, connections, kernel)
             for pattern, handler in module.ROUTES
         )
 

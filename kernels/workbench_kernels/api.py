@@ -1,0 +1,51 @@
+"""The kernel's line to the workbench: fetch the connections this user may use.
+
+The server extension puts ``WORKBENCH_API_URL`` and ``WORKBENCH_KERNEL_TOKEN`` into the
+environment of the kernels it starts. Credentials come back over HTTP into this
+process's memory only: nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+API_URL_ENV = "WORKBENCH_API_URL"
+KERNEL_TOKEN_ENV = "WORKBENCH_KERNEL_TOKEN"  # noqa: S105 - a variable name
+
+
+class WorkbenchUnavailable(Exception):
+    """The kernel was not started by a workbench server, or the server did not answer."""
+
+
+@dataclass
+class Bootstrap:
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lake: str | None = None
+
+
+def fetch_bootstrap(timeout: float = 10.0) -> Bootstrap:
+    url, token = os.environ.get(API_URL_ENV), os.environ.get(KERNEL_TOKEN_ENV)
+    if not url or not token:
+        raise WorkbenchUnavailable(
+            "this kernel was not started by a workbench server, so it has no connections"
+        )
+    request = urllib.request.Request(  # noqa: S310 - our own server's URL
+        url.rstrip("/") + "/workbench/api/kernel/connections",
+        headers={"Authorization": f"WorkbenchKernel {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            payload = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise WorkbenchUnavailable(f"the workbench server did not answer: {exc}") from None
+    return Bootstrap(
+        connections={
+            c["name"]: {**c["settings"], "kind": c["kind"]} for c in payload["connections"]
+        },
+        lake=payload.get("lake"),
+    )

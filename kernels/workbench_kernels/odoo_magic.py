@@ -1,0 +1,108 @@
+"""``%odoo``: read Odoo models through the external API into a DataFrame.
+
+    %odoo search_read res.partner --domain "[('customer_rank','>',0)]" \
+          --fields name,email --limit 100   (on one line)
+    %odoo fields_get account.move.line
+    %odoo search_count account.move --domain "[('state','=','posted')]"
+
+With several Odoo connections, pick one with ``-c NAME``. Large results are fetched page
+by page.
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from workbench_server.connections.odoo import OdooClient, OdooError
+
+from .registry import KernelConnections
+
+METHODS = ("search_read", "search_count", "fields_get")
+
+
+def _domain(text: str) -> list[Any]:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise UsageError(
+            f"%odoo: --domain {text!r} is not a Python list such as \"[('state','=','posted')]\""
+        ) from None
+    if not isinstance(value, list | tuple):
+        raise UsageError(f"%odoo: --domain must be a list, not {type(value).__name__}")
+    return [list(leaf) if isinstance(leaf, tuple) else leaf for leaf in value]
+
+
+@magics_class
+class OdooMagics(Magics):
+    """Odoo's external API from a notebook, through the workbench's Odoo connections."""
+
+    def __init__(self, shell: Any, connections: KernelConnections) -> None:
+        super().__init__(shell)
+        self.connections = connections
+        self._clients: dict[str, OdooClient] = {}
+
+    def _connection(self, name: str | None) -> tuple[str, OdooClient]:
+        odoo = {n: s for n, s in self.connections.settings.items() if s.kind == "odoo"}
+        if name is None or name not in odoo:
+            self.connections.refresh()
+            odoo = {n: s for n, s in self.connections.settings.items() if s.kind == "odoo"}
+        if name is None:
+            if len(odoo) != 1:
+                choices = ", ".join(sorted(odoo)) or "none"
+                raise UsageError(f"%odoo: choose an Odoo connection with -c NAME (have: {choices})")
+            name = next(iter(odoo))
+        if name not in odoo:
+            raise UsageError(f"%odoo: no Odoo connection named {name!r}")
+        client = self._clients.get(name)
+        if client is None or client.cfg != odoo[name]:
+            client = self._clients[name] = OdooClient(odoo[name])
+        return name, client
+
+    @magic_arguments()
+    @argument("method", help=f"one of {', '.join(METHODS)}")
+    @argument("model", help="Odoo model, e.g. res.partner")
+    @argument("--domain", "-d", default="[]", help="search domain as a Python list")
+    @argument("--fields", "-f", default="", help="comma-separated field names")
+    @argument("--limit", "-l", type=int, default=None, help="at most this many records")
+    @argument("--order", "-o", default=None, help="e.g. 'date desc, id'")
+    @argument("--connection", "-c", default=None, help="Odoo connection name")
+    @line_magic
+    def odoo(self, line: str) -> Any:
+        """Read Odoo records (search_read), count them (search_count) or describe fields."""
+        try:
+            # shlex keeps "[('state','=','posted')]" whole; IPython's own splitter does not.
+            args = self.odoo.parser.parse_args(shlex.split(line))
+        except (ValueError, UsageError) as exc:
+            raise UsageError(f"%odoo: {exc}") from None
+        if args.method not in METHODS:
+            raise UsageError(f"%odoo: method must be one of {', '.join(METHODS)}")
+        name, client = self._connection(args.connection)
+        fields = [f.strip() for f in args.fields.split(",") if f.strip()]
+        try:
+            return self._run(client, args, fields)
+        except OdooError as exc:
+            raise UsageError(f"connection {name!r}: {exc}") from None
+
+    def _run(self, client: OdooClient, args: Any, fields: list[str]) -> Any:
+        import pandas as pd
+
+        if args.method == "fields_get":
+            described = client.fields_get(args.model)
+            frame = pd.DataFrame.from_dict(described, orient="index")
+            return frame.loc[fields] if fields else frame.sort_index()
+        domain = _domain(args.domain)
+        if args.method == "search_count":
+            return client.execute_kw(args.model, "search_count", [domain])
+        records = list(
+            client.search_read(
+                args.model, domain, fields or None, limit=args.limit, order=args.order
+            )
+        )
+        frame = pd.DataFrame.from_records(records, columns=["id", *fields] if fields else None)
+        return frame.set_index("id") if "id" in frame.columns else frame

@@ -1,0 +1,153 @@
+"""The connections of this kernel's user, turned into jupysql connections when first used."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from workbench_server.connections.kinds import KIND_ADAPTER, KindConfig
+
+from .api import Bootstrap, WorkbenchUnavailable, fetch_bootstrap
+from .lake import LakeSession
+
+LAKE = "lake"
+SQL_KINDS = ("postgres", "duckdb", "sqlalchemy", "lake")
+
+
+class ConnectionError_(Exception):
+    """A connection cannot be used; ``str()`` names it and says why."""
+
+
+class KernelConnections:
+    """Names → settings, refreshed from the workbench; jupysql connections made lazily."""
+
+    def __init__(self, fetch: Callable[[], Bootstrap] = fetch_bootstrap) -> None:
+        self._fetch = fetch
+        self.settings: dict[str, KindConfig] = {}
+        self.problems: dict[str, str] = {}
+        self.lake_location: str | None = None
+        self.unavailable: str | None = None
+        self._lake: LakeSession | None = None
+        self._registered: set[str] = set()
+
+    def refresh(self) -> None:
+        try:
+            bootstrap = self._fetch()
+        except WorkbenchUnavailable as exc:
+            self.unavailable = str(exc)
+            return
+        self.unavailable = None
+        self.lake_location = bootstrap.lake
+        settings, problems = {}, {}
+        for name, values in bootstrap.connections.items():
+            try:
+                settings[name] = KIND_ADAPTER.validate_python(values)
+            except ValidationError as exc:
+                problems[name] = f"invalid settings ({exc.error_count()} error(s))"
+        changed = {n for n in self.settings if settings.get(n) != self.settings.get(n)}
+        self._registered -= changed  # re-create jupysql connections whose settings changed
+        self.settings, self.problems = settings, problems
+        if self._lake is not None:
+            self._lake.sources = self._attachable()
+
+    def _attachable(self) -> dict[str, KindConfig]:
+        return {n: s for n, s in self.settings.items() if s.kind in ("postgres", "duckdb")}
+
+    def knows(self, name: str) -> bool:
+        return name == LAKE or name in self.settings
+
+    @property
+    def lake(self) -> LakeSession:
+        if self._lake is None:
+            own = self.settings.get(LAKE)
+            location = own.location if own is not None and own.kind == "lake" else None
+            self._lake = LakeSession(location or self.lake_location, self._attachable())
+        return self._lake
+
+    def descriptor(self, name: str) -> Any:
+        """What jupysql's ConnectionManager.set accepts for connection ``name``."""
+        if name == LAKE and (name not in self.settings or self.settings[name].kind == "lake"):
+            return self.lake.db
+        settings = self.settings.get(name)
+        if settings is None:
+            raise ConnectionError_(f"no connection named {name!r}")
+        if settings.kind not in SQL_KINDS:
+            raise ConnectionError_(
+                f"connection {name!r} is Odoo's external API, not SQL: use %odoo with it"
+            )
+        if settings.kind == "duckdb":
+            import duckdb
+
+            return duckdb.connect(settings.path, read_only=settings.read_only)
+        if settings.kind == "lake":
+            return LakeSession(settings.location, self._attachable()).db
+        return _engine(settings)
+
+    def register(self, name: str) -> None:
+        """Make ``name`` a jupysql alias without changing the current connection."""
+        if name in self._registered:
+            return
+        from sql.connection import ConnectionManager
+
+        descriptor = self.descriptor(name)
+        current = ConnectionManager.current
+        try:
+            ConnectionManager.set(descriptor, displaycon=False, alias=name)
+        except Exception as exc:
+            raise ConnectionError_(f"connection {name!r}: {error_message(exc)}") from None
+        finally:
+            if current is not None:
+                ConnectionManager.current = current
+        self._registered.add(name)
+
+
+# Lines jupysql adds around a database error; the driver's own words follow its marker.
+DRIVER_MARKER = "Original error message from DB driver:"
+BOILERPLATE = ("If using snippets", "For more details", "(Background on this error")
+
+
+def error_message(exc: BaseException) -> str:
+    """One line: what the database (or jupysql) said, without wrappers and links."""
+    text = str(getattr(exc, "orig", None) or exc)
+    if DRIVER_MARKER in text:
+        text = text.split(DRIVER_MARKER, 1)[1]
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith(BOILERPLATE)
+    ]
+    if not lines:
+        return type(exc).__name__
+    first = re.sub(r"^\([\w.]+\)\s*", "", lines[0])  # "(psycopg.errors.X) message"
+    position = next((line for line in lines[1:] if line.startswith("LINE ")), None)
+    return f"{first} ({position})" if position else first
+
+
+def _engine(settings: KindConfig) -> Any:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import URL, make_url
+
+    if settings.kind == "postgres":
+        url = URL.create(
+            "postgresql+psycopg",
+            username=settings.user,
+            password=settings.password.get_secret_value() if settings.password else None,
+            host=settings.host,
+            port=settings.port,
+            database=settings.database,
+            query={"sslmode": settings.sslmode},
+        )
+        connect_args: dict[str, Any] = {
+            "connect_timeout": 10,
+            "application_name": "workbench-kernel",
+        }
+        if settings.schema_:
+            connect_args["options"] = f"-c search_path={settings.schema_}"
+        return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    url = make_url(settings.url)
+    if settings.password is not None:
+        url = url.set(password=settings.password.get_secret_value())
+    return create_engine(url)

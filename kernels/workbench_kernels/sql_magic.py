@@ -1,0 +1,95 @@
+"""``%sql`` / ``%%sql`` on top of jupysql, with workbench connections as aliases.
+
+jupysql runs the SQL. This layer adds what it lacks: the alias-first line form
+``%sql odoo SELECT ...`` (jupysql would send ``odoo SELECT ...`` to the database),
+connections created on first use from the workbench's list (refreshed when a name is
+unknown, so a connection added later needs no kernel restart), lake views kept current,
+and one-line errors that name the connection.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, needs_local_scope
+
+from .registry import LAKE, ConnectionError_, KernelConnections, error_message
+
+# First words of SQL statements: a line starting with one of them names no connection.
+SQL_WORDS = frozenset(
+    "select with insert update delete create drop alter show describe summarize pragma "
+    "explain copy attach detach from values set reset begin commit rollback call table "
+    "use install load export import checkpoint vacuum analyze truncate merge grant revoke "
+    "comment pivot unpivot prepare execute deallocate".split()
+)
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@magics_class
+class WorkbenchSqlMagics(Magics):
+    """Replaces jupysql's ``sql`` magic with one that understands workbench aliases."""
+
+    def __init__(self, shell: Any, connections: KernelConnections, jupysql: Any) -> None:
+        super().__init__(shell)
+        self.connections = connections
+        self.jupysql = jupysql
+
+    def _alias(self, line: str) -> tuple[str | None, str]:
+        """(alias named by the first word, the rest of the line)."""
+        first, _, rest = line.strip().partition(" ")
+        if not first or not IDENTIFIER.fullmatch(first) or first.lower() in SQL_WORDS:
+            return None, line
+        from sql.connection import ConnectionManager
+
+        if self.connections.knows(first) or first in ConnectionManager.connections:
+            return first, rest
+        self.connections.refresh()  # maybe added since this kernel started
+        if self.connections.knows(first):
+            return first, rest
+        names = ", ".join(sorted({LAKE, *self.connections.settings})) or "none"
+        raise UsageError(f"no connection named {first!r}; you can use: {names}")
+
+    @needs_local_scope
+    @line_cell_magic
+    def sql(self, line: str = "", cell: str | None = None, local_ns: Any = None) -> Any:
+        """Run SQL: ``%sql [connection] QUERY`` or ``%%sql [connection]`` + query lines."""
+        alias, rest = self._alias(line)
+        if alias is not None and self.connections.knows(alias):
+            try:
+                self.connections.register(alias)
+            except ConnectionError_ as exc:
+                raise UsageError(str(exc)) from None
+        one_off = cell is None and alias is not None and bool(rest.strip())
+        if one_off:
+            # The alias-first line form becomes jupysql's cell form, for this query only.
+            line, cell = alias, rest
+        target = alias or self._current_alias()
+        query = cell if cell is not None else line
+        if target == LAKE and self.connections.knows(LAKE):
+            try:
+                self.connections.lake.refresh_views()
+                self.connections.lake.attach_mentioned(query)
+            except Exception as exc:
+                raise UsageError(f"connection {LAKE!r}: {error_message(exc)}") from None
+        previous = self._current()
+        try:
+            return self.jupysql.execute(line, cell or "", local_ns)
+        except Exception as exc:  # jupysql's own errors are UsageErrors of many lines
+            raise UsageError(f"connection {target!r}: {error_message(exc)}") from None
+        finally:
+            if one_off and previous is not None:
+                from sql.connection import ConnectionManager
+
+                ConnectionManager.current = previous
+
+    @staticmethod
+    def _current() -> Any:
+        from sql.connection import ConnectionManager
+
+        return ConnectionManager.current
+
+    def _current_alias(self) -> str | None:
+        current = self._current()
+        return getattr(current, "alias", None) if current is not None else None

@@ -1,0 +1,256 @@
+"""%sql, %odoo and %workbench in a real kernel started by a real server (issue: connections)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.support.kernels import KernelSession
+from tests.support.odoo_server import OdooServer, running_odoo
+from tests.support.postgres import PostgresCluster
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.core import Workbench
+from workbench_server.demo import build_dataset, write_postgres
+from workbench_server.principal import local_principal
+from workbench_server.settings import WorkbenchSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def odoo_db(pg_cluster: PostgresCluster) -> Iterator[str]:
+    """An Odoo-shaped PostgreSQL database with the demo data (loaded once per module)."""
+    with pg_cluster.fresh_database() as url:
+        write_postgres(url, build_dataset())
+        yield url
+
+
+@pytest.fixture(scope="module")
+def odoo_api(odoo_db: str) -> Iterator[OdooServer]:
+    with running_odoo(odoo_db) as server:
+        yield server
+
+
+def _pg_settings(url: str, **overrides: object) -> dict[str, object]:
+    parts = urlsplit(url)
+    return {
+        "kind": "postgres",
+        "host": parts.hostname,
+        "port": parts.port,
+        "database": parts.path.lstrip("/"),
+        "user": parts.username,
+        "password": parts.password,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def workbench_kernelspec(jp_data_dir: Path) -> None:
+    """pytest-jupyter isolates Jupyter's data paths: put the shipped kernel spec there."""
+    target = jp_data_dir / "kernels" / "workbench"
+    shutil.copytree(ROOT / "kernels" / "specs" / "workbench", target)
+
+
+@pytest.fixture
+def jp_server_config(home: Path, workbench_kernelspec: None):
+    return {
+        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
+        "WorkbenchApp": {"home": str(home)},
+    }
+
+
+@pytest.fixture
+def workbench(home: Path) -> Workbench:
+    settings = WorkbenchSettings.from_env(home)
+    settings.workbench_home.prepare()
+    return Workbench(settings)
+
+
+@pytest.fixture
+def connections(workbench: Workbench, odoo_db: str, odoo_api: OdooServer) -> ConnectionService:
+    service = ConnectionService(workbench, local_principal())
+    service.create(ConnectionCreate(name="odoo", settings=_pg_settings(odoo_db)))
+    service.create(
+        ConnectionCreate(
+            name="odoo_api",
+            settings={
+                "kind": "odoo",
+                "url": odoo_api.url,
+                "database": odoo_api.db,
+                "login": odoo_api.login,
+                "api_key": odoo_api.api_key,
+            },
+        )
+    )
+    service.create(
+        ConnectionCreate(
+            name="wrong_pw", settings=_pg_settings(odoo_db, password="not-the-password")
+        )
+    )
+    service.create(
+        ConnectionCreate(
+            name="no_host", settings=_pg_settings(odoo_db, host="no-such-host.invalid")
+        )
+    )
+    return service
+
+
+@pytest.fixture
+def segments(home: Path, odoo_db: str) -> dict[int, str]:
+    """A bronze lake table keyed by Odoo partner id."""
+    with psycopg.connect(odoo_db) as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM res_partner ORDER BY id LIMIT 60")]
+    mapping = {pid: ("key" if pid % 3 == 0 else "regular") for pid in ids}
+    folder = home / "lake" / "bronze" / "partner_segments"
+    folder.mkdir(parents=True)
+    pq.write_table(
+        pa.table({"partner_id": list(mapping), "segment": list(mapping.values())}),
+        folder / "part-0.parquet",
+    )
+    return mapping
+
+
+@pytest.fixture
+def kernel(
+    jp_serverapp, jp_asyncio_loop, http_server_client, connections, segments
+) -> Iterator[KernelSession]:
+    """A workbench kernel started by the server (pytest-jupyter runs no async fixtures).
+
+    ``http_server_client`` makes the server listen, so the kernel can reach its API.
+    """
+    manager = jp_serverapp.kernel_manager
+    run = jp_asyncio_loop.run_until_complete
+    kernel_id = run(manager.start_kernel(kernel_name="workbench"))
+    client = manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    run(client.wait_for_ready(timeout=90))
+    yield KernelSession(client)
+    client.stop_channels()
+    run(manager.shutdown_kernel(kernel_id, now=True))
+
+
+async def test_sql_odoo_lake_join_and_odoo_api(
+    kernel: KernelSession, odoo_db: str, segments: dict[int, str]
+) -> None:
+    with psycopg.connect(odoo_db) as conn:
+        posted = conn.execute("SELECT count(*) FROM account_move WHERE state='posted'").fetchone()[
+            0
+        ]
+        customers = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM res_partner WHERE customer_rank > 0 AND active ORDER BY id"
+            )
+        ]
+
+    got = await kernel.value(
+        "r = %sql odoo SELECT count(*) AS n FROM account_move WHERE state='posted'\n"
+        "print(int(r.DataFrame()['n'][0]))"
+    )
+    assert got == posted
+
+    joined = await kernel.value(
+        "r = %sql lake SELECT s.segment, count(*) AS n FROM odoo.public.res_partner p "
+        "JOIN bronze.partner_segments s ON s.partner_id = p.id GROUP BY 1 ORDER BY 1\n"
+        "import json; print(json.dumps(dict(zip(r.DataFrame()['segment'], "
+        "map(int, r.DataFrame()['n'])))))"
+    )
+    expected: dict[str, int] = {}
+    for segment in segments.values():
+        expected[segment] = expected.get(segment, 0) + 1
+    assert joined == expected
+
+    cell = await kernel.run("%%sql lake\nSELECT count(*) AS n FROM bronze.partner_segments")
+    assert cell.status == "ok" and "60" in str(cell.displays)
+
+    api_ids = await kernel.value(
+        "df = %odoo search_read res.partner --domain \"[('customer_rank','>',0)]\" "
+        "--fields name,email\nimport json; print(json.dumps(sorted(map(int, df.index))))"
+    )
+    assert api_ids == customers
+
+    listed = await kernel.run("%workbench connections")
+    assert listed.status == "ok"
+    for name in ("lake", "odoo", "odoo_api"):
+        assert name in str(listed.displays)
+
+
+async def test_connection_added_later_needs_no_restart(
+    kernel: KernelSession, connections: ConnectionService, odoo_db: str
+) -> None:
+    connections.create(ConnectionCreate(name="late", settings=_pg_settings(odoo_db)))
+    got = await kernel.value("r = %sql late SELECT 41 + 1 AS n\nprint(int(r.DataFrame()['n'][0]))")
+    assert got == 42
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("%sql wrong_pw SELECT 1", "connection 'wrong_pw': connection failed: "),
+        ("%sql wrong_pw SELECT 1", "password authentication failed"),
+        ("%sql no_host SELECT 1", "connection 'no_host': failed to resolve host"),
+        ("%sql nope SELECT 1", "no connection named 'nope'; you can use: lake, no_host, odoo"),
+        ("%sql odoo SELEC 1", "connection 'odoo': syntax error at or near \"SELEC\""),
+        (
+            "%odoo search_read res.partner --domain \"[('nickname','=',1)]\"",
+            "connection 'odoo_api': ValueError: Invalid field res.partner.nickname",
+        ),
+    ],
+)
+async def test_errors_are_one_line_and_name_the_connection(
+    kernel: KernelSession, code: str, expected: str
+) -> None:
+    outcome = await kernel.run(code)
+    assert outcome.status == "error"
+    shown = outcome.stderr + " ".join(outcome.error.get("traceback") or [])
+    assert expected in shown, outcome.everything
+    assert "Traceback" not in outcome.everything
+    lines = [line for line in outcome.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, outcome.stderr
+
+
+async def test_no_secret_leaks_anywhere(
+    kernel: KernelSession,
+    jp_fetch,
+    home: Path,
+    odoo_db: str,
+    odoo_api: OdooServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secrets = [urlsplit(odoo_db).password, odoo_api.api_key, "not-the-password"]
+    await kernel.run("%sql odoo SELECT 1")
+    await kernel.run("%sql wrong_pw SELECT 1")
+    await kernel.run("%odoo search_count res.partner")
+    await kernel.run("%workbench connections")
+    await kernel.run("%sql --connections")
+    await kernel.run("%sql lake SELECT * FROM duckdb_secrets()")
+    await kernel.run("%sql lake SELECT * FROM duckdb_databases()")
+    response = await jp_fetch("workbench", "api", "connections")
+    seen = [response.body.decode(), caplog.text, *(o.everything for o in kernel.seen)]
+    for proc in psutil.process_iter(["cmdline"]):
+        seen.append(" ".join(proc.info["cmdline"] or []))
+    for path in _kernel_visible_files(home, tmp_path):
+        seen.append(path.read_bytes().decode(errors="replace"))
+    for secret in secrets:
+        assert secret
+        leaks = [text[:200] for text in seen if secret in text]
+        assert leaks == [], f"secret found in: {leaks}"
+
+
+def _kernel_visible_files(home: Path, tmp_path: Path) -> list[Path]:
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    roots = [home, tmp_path, Path(jupyter_runtime_dir())]
+    files = []
+    for root in roots:
+        files.extend(p for p in root.rglob("*") if p.is_file() and p.stat().st_size < 50_000_000)
+    return files
