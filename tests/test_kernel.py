@@ -33,7 +33,8 @@ def test_kernel_spec_is_installed_and_loads_the_extension() -> None:
         assert (reply["status"], reply["ename"], reply["traceback"]) == ("error", "UsageError", [])
         shown = [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"]
         assert shown == [
-            "UsageError: %workbench: unknown subcommand 'nonsense'; choose one of version, home\n"
+            "UsageError: %workbench: unknown subcommand 'nonsense'; "
+            "choose one of connections, refresh, version, home\n"
         ]
     finally:
         client.stop_channels()
