@@ -213,3 +213,37 @@ def test_probe_says_why_it_failed(
     assert result.message.startswith("connection 'odoo': ")
     assert "\n" not in result.message
     assert urlsplit(pg_conninfo).password not in result.message
+
+
+def test_probe_other_kinds(workbench: Workbench, tmp_path: Path, pg_cluster) -> None:
+    from tests.support.odoo_server import running_odoo
+    from workbench_server.demo import build_dataset, write_postgres
+
+    service = ConnectionService(workbench, ALICE)
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    service.create(ConnectionCreate(name="lake", settings={"kind": "lake", "location": str(lake)}))
+    service.create(
+        ConnectionCreate(
+            name="gone", settings={"kind": "lake", "location": str(tmp_path / "missing")}
+        )
+    )
+    service.create(ConnectionCreate(name="mem", settings={"kind": "duckdb"}))
+    assert _probe(workbench, "lake").ok
+    assert _probe(workbench, "mem").server_version.startswith("DuckDB")
+    assert _probe(workbench, "gone").reason == "not_found"
+    with pg_cluster.fresh_database() as url, running_odoo(url) as odoo:
+        write_postgres(url, build_dataset(months=1))
+        base = {"kind": "odoo", "url": odoo.url, "database": odoo.db, "login": odoo.login}
+        service.create(ConnectionCreate(name="erp", settings={**base, "api_key": odoo.api_key}))
+        service.create(
+            ConnectionCreate(
+                name="erp_json", settings={**base, "password": odoo.password, "protocol": "jsonrpc"}
+            )
+        )
+        service.create(ConnectionCreate(name="erp_bad", settings={**base, "password": "nope"}))
+        assert _probe(workbench, "erp").server_version == "Odoo 17.0"
+        assert _probe(workbench, "erp_json").ok
+        bad = _probe(workbench, "erp_bad")
+        assert (bad.ok, bad.reason) == (False, "authentication_failed")
+        assert "nope" not in bad.message

@@ -168,7 +168,7 @@ async def test_sql_odoo_lake_join_and_odoo_api(
         expected[segment] = expected.get(segment, 0) + 1
     assert joined == expected
 
-    cell = await kernel.run("%%sql lake\nSELECT count(*) AS n FROM bronze.partner_segments")
+    cell = await kernel.run("%%sql lake\nSELECT count(*) AS n FROM partner_segments")
     assert cell.status == "ok" and "60" in str(cell.displays)
 
     api_ids = await kernel.value(

@@ -94,7 +94,21 @@ class LakeSession:
                     "union_by_name = true)"
                 )
                 self._views[qualified] = path
+        self._bare_names()
         return sorted(self._views)
+
+    def _bare_names(self) -> None:
+        """A dataset whose name is unique across layers is queryable by that name alone."""
+        layers_of: dict[str, list[str]] = {}
+        for qualified in self._views:
+            layer, name = qualified.split(".", 1)
+            layers_of.setdefault(name, []).append(layer)
+        for name, layers in layers_of.items():
+            if len(layers) == 1 and layers[0] != "main":
+                self.db.execute(
+                    f"CREATE OR REPLACE VIEW main.{_quote(name)} AS "
+                    f"SELECT * FROM {_quote(layers[0])}.{_quote(name)}"
+                )
 
     def attach_mentioned(self, query: str) -> None:
         """Attach the sources a query names (``name.``) that are not attached yet."""
