@@ -82,3 +82,17 @@ def worker(home: Path, temporal_address: str, task_queue: str) -> Iterator[subpr
         proc.kill()
         proc.wait()
     log.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 endpoint (moto's server) on 127.0.0.1; any keys are accepted."""
+    from moto.server import ThreadedMotoServer
+
+    from workbench_server.supervisor import free_port
+
+    port = free_port("127.0.0.1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

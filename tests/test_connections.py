@@ -247,3 +247,29 @@ def test_probe_other_kinds(workbench: Workbench, tmp_path: Path, pg_cluster) -> 
         bad = _probe(workbench, "erp_bad")
         assert (bad.ok, bad.reason) == (False, "authentication_failed")
         assert "nope" not in bad.message
+
+
+def test_probe_s3_lake(workbench: Workbench, s3_endpoint: str) -> None:
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+        region_name="us-east-1",
+    ).create_bucket(Bucket="lake1")
+    service = ConnectionService(workbench, ALICE)
+    base = {
+        "kind": "lake",
+        "endpoint_url": s3_endpoint,
+        "access_key_id": "k",
+        "secret_access_key": "s",
+    }
+    service.create(ConnectionCreate(name="s3", settings={**base, "location": "s3://lake1/x"}))
+    service.create(ConnectionCreate(name="nobucket", settings={**base, "location": "s3://lake2/x"}))
+    ok = _probe(workbench, "s3")
+    assert ok.ok and ok.server_version == f"S3 bucket at {s3_endpoint}/"
+    missing = _probe(workbench, "nobucket")
+    assert (missing.ok, missing.reason) == (False, "not_found")
+    assert "lake2" in missing.message

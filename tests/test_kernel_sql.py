@@ -254,3 +254,47 @@ def _kernel_visible_files(home: Path, tmp_path: Path) -> list[Path]:
     for root in roots:
         files.extend(p for p in root.rglob("*") if p.is_file() and p.stat().st_size < 50_000_000)
     return files
+
+
+async def test_lake_on_s3(
+    kernel: KernelSession, connections: ConnectionService, s3_endpoint: str
+) -> None:
+    import io
+
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="wb-key",
+        aws_secret_access_key="wb-secret",
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket="finance-lake")
+    for part in range(2):
+        buffer = io.BytesIO()
+        pq.write_table(pa.table({"n": list(range(part * 10, part * 10 + 10))}), buffer)
+        s3.put_object(
+            Bucket="finance-lake",
+            Key=f"prod/silver/numbers/day={part}/p.parquet",
+            Body=buffer.getvalue(),
+        )
+    connections.create(
+        ConnectionCreate(
+            name="s3lake",
+            settings={
+                "kind": "lake",
+                "location": "s3://finance-lake/prod",
+                "endpoint_url": s3_endpoint,
+                "access_key_id": "wb-key",
+                "secret_access_key": "wb-secret",
+            },
+        )
+    )
+    got = await kernel.value(
+        "r = %sql s3lake SELECT count(*) AS n, sum(n) AS total, count(DISTINCT day) AS days "
+        "FROM silver.numbers\nprint(list(map(int, r.DataFrame().iloc[0])))"
+    )
+    assert got == [20, sum(range(20)), 2]
+    leak = await kernel.run("%sql s3lake SELECT * FROM duckdb_secrets()")
+    assert "wb-secret" not in leak.everything

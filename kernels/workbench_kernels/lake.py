@@ -15,6 +15,7 @@ import importlib
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -39,32 +40,37 @@ def load_extension(db: duckdb.DuckDBPyConnection, name: str) -> None:
     db.execute(f"LOAD {_literal(str(path))}")
 
 
-def _parquet_datasets(folder: Path) -> dict[str, Path]:
-    """Sub-folders (or single files) holding Parquet data, by dataset name."""
-    found: dict[str, Path] = {}
-    if not folder.is_dir():
-        return found
-    for entry in sorted(folder.iterdir()):
-        name = entry.name.removesuffix(".parquet")
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            continue
-        if entry.is_file() and entry.suffix == ".parquet":
-            found[name] = entry
-        elif entry.is_dir() and not entry.name.startswith((".", "_")):
-            found[name] = entry
-    return found
+def _dataset_key(relative: list[str]) -> tuple[str, str] | None:
+    """(layer, name) of the dataset a Parquet file belongs to, from its path in the lake."""
+    if len(relative) >= 3 and relative[0] in LAYERS:
+        layer, name = relative[0], relative[1]
+    elif len(relative) == 2 and relative[0] in LAYERS and relative[1].endswith(".parquet"):
+        layer, name = relative[0], relative[1].removesuffix(".parquet")
+    elif len(relative) >= 2 and relative[0] not in LAYERS:
+        layer, name = "main", relative[0]
+    elif len(relative) == 1 and relative[0].endswith(".parquet"):
+        layer, name = "main", relative[0].removesuffix(".parquet")
+    else:
+        return None
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return None
+    return layer, name
 
 
 class LakeSession:
     """A DuckDB connection that knows the lake's datasets and the other sources."""
 
-    def __init__(self, location: str | None, sources: dict[str, Any]) -> None:
-        self.location = Path(location) if location else None
+    def __init__(
+        self, location: str | None, sources: dict[str, Any], storage: Any | None = None
+    ) -> None:
+        """``storage`` is the lake connection's settings (keys, endpoint) for S3 lakes."""
+        self.location = location.rstrip("/") if location else None
         self.sources = sources  # connection name -> settings (postgres / duckdb kinds)
         self.db = duckdb.connect(":memory:")
-        self._views: dict[str, Path] = {}
+        self._views: dict[str, str] = {}
         self._attached: set[str] = set()
         self._extensions: set[str] = set()
+        self.storage = storage
         self.refresh_views()
 
     def _ensure_extension(self, name: str) -> None:
@@ -74,28 +80,68 @@ class LakeSession:
 
     def refresh_views(self) -> list[str]:
         """Create views for datasets that appeared since the last look; return all names."""
-        if self.location is None:
-            return []
-        for layer in ("main", *LAYERS):
-            folder = self.location if layer == "main" else self.location / layer
-            for name, path in _parquet_datasets(folder).items():
-                if layer == "main" and name in LAYERS:
-                    continue
-                qualified = f"{layer}.{name}"
-                if self._views.get(qualified) == path:
-                    continue
-                pattern = str(path) if path.is_file() else f"{path}/**/*.parquet"
-                if path.is_dir() and not any(path.rglob("*.parquet")):
-                    continue
-                self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(layer)}")
-                self.db.execute(
-                    f"CREATE OR REPLACE VIEW {_quote(layer)}.{_quote(name)} AS SELECT * FROM "
-                    f"read_parquet({_literal(pattern)}, hive_partitioning = true, "
-                    "union_by_name = true)"
-                )
-                self._views[qualified] = path
+        for (layer, name), pattern in self._discover().items():
+            qualified = f"{layer}.{name}"
+            if self._views.get(qualified) == pattern:
+                continue
+            self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(layer)}")
+            self.db.execute(
+                f"CREATE OR REPLACE VIEW {_quote(layer)}.{_quote(name)} AS SELECT * FROM "
+                f"read_parquet({_literal(pattern)}, hive_partitioning = true, "
+                "union_by_name = true)"
+            )
+            self._views[qualified] = pattern
         self._bare_names()
         return sorted(self._views)
+
+    def _discover(self) -> dict[tuple[str, str], str]:
+        """(layer, dataset) -> the glob of its Parquet files, local folder or S3 alike."""
+        if self.location is None:
+            return {}
+        if self.location.startswith("s3://"):
+            self._ensure_s3()
+            files = [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT file FROM glob(?)", [f"{self.location}/**/*.parquet"]
+                ).fetchall()
+            ]
+        else:
+            root = Path(self.location)
+            files = [str(p) for p in root.rglob("*.parquet")] if root.is_dir() else []
+        found: dict[tuple[str, str], str] = {}
+        for file in sorted(files):
+            relative = file[len(self.location) + 1 :].split("/")
+            key = _dataset_key(relative)
+            if key is None or any(part.startswith((".", "_")) for part in relative):
+                continue
+            single = len(relative) == (2 if key[0] != "main" else 1)
+            base = "/".join([self.location, *relative[: 1 if key[0] == "main" else 2]])
+            found[key] = file if single else f"{base}/**/*.parquet"
+        return found
+
+    def _ensure_s3(self) -> None:
+        """An S3 secret scoped to the lake's bucket, from the lake connection's settings."""
+        if "s3" in self._extensions:
+            return
+        self._ensure_extension("httpfs")
+        parts = ["TYPE s3", f"SCOPE {_literal(self.location)}"]
+        cfg = self.storage
+        if cfg is not None:
+            if cfg.access_key_id:
+                parts.append(f"KEY_ID {_literal(cfg.access_key_id)}")
+            if cfg.secret_access_key is not None:
+                parts.append(f"SECRET {_literal(cfg.secret_access_key.get_secret_value())}")
+            parts.append(f"REGION {_literal(cfg.region or 'us-east-1')}")
+            if cfg.endpoint_url is not None:
+                endpoint = urlsplit(str(cfg.endpoint_url))
+                parts += [
+                    f"ENDPOINT {_literal(endpoint.netloc)}",
+                    "URL_STYLE 'path'",
+                    f"USE_SSL {'true' if endpoint.scheme == 'https' else 'false'}",
+                ]
+        self.db.execute(f"CREATE OR REPLACE SECRET wb_lake ({', '.join(parts)})")
+        self._extensions.add("s3")
 
     def _bare_names(self) -> None:
         """A dataset whose name is unique across layers is queryable by that name alone."""

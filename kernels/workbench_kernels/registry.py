@@ -30,7 +30,7 @@ class KernelConnections:
         self.problems: dict[str, str] = {}
         self.lake_location: str | None = None
         self.unavailable: str | None = None
-        self._lake: LakeSession | None = None
+        self._lakes: dict[str, LakeSession] = {}
         self._registered: set[str] = set()
 
     def refresh(self) -> None:
@@ -50,8 +50,8 @@ class KernelConnections:
         changed = {n for n in self.settings if settings.get(n) != self.settings.get(n)}
         self._registered -= changed  # re-create jupysql connections whose settings changed
         self.settings, self.problems = settings, problems
-        if self._lake is not None:
-            self._lake.sources = self._attachable()
+        for session in self._lakes.values():
+            session.sources = self._attachable()
 
     def _attachable(self) -> dict[str, KindConfig]:
         return {n: s for n, s in self.settings.items() if s.kind in ("postgres", "duckdb")}
@@ -59,18 +59,24 @@ class KernelConnections:
     def knows(self, name: str) -> bool:
         return name == LAKE or name in self.settings
 
-    @property
-    def lake(self) -> LakeSession:
-        if self._lake is None:
-            own = self.settings.get(LAKE)
-            location = own.location if own is not None and own.kind == "lake" else None
-            self._lake = LakeSession(location or self.lake_location, self._attachable())
-        return self._lake
+    def lake_session(self, name: str | None) -> LakeSession | None:
+        """The DuckDB session behind ``name`` if it is a lake (the default one included)."""
+        if name is None:
+            return None
+        own = self.settings.get(name)
+        if name != LAKE and (own is None or own.kind != "lake"):
+            return None
+        if name not in self._lakes:
+            storage = own if own is not None and own.kind == "lake" else None
+            location = storage.location if storage is not None else self.lake_location
+            self._lakes[name] = LakeSession(location, self._attachable(), storage)
+        return self._lakes[name]
 
     def descriptor(self, name: str) -> Any:
         """What jupysql's ConnectionManager.set accepts for connection ``name``."""
-        if name == LAKE and (name not in self.settings or self.settings[name].kind == "lake"):
-            return self.lake.db
+        lake = self.lake_session(name)
+        if lake is not None:
+            return lake.db
         settings = self.settings.get(name)
         if settings is None:
             raise ConnectionError_(f"no connection named {name!r}")
@@ -82,8 +88,6 @@ class KernelConnections:
             import duckdb
 
             return duckdb.connect(settings.path, read_only=settings.read_only)
-        if settings.kind == "lake":
-            return LakeSession(settings.location, self._attachable()).db
         return _engine(settings)
 
     def register(self, name: str) -> None:

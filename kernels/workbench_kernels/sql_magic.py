@@ -67,12 +67,15 @@ class WorkbenchSqlMagics(Magics):
             line, cell = alias, rest
         target = alias or self._current_alias()
         query = cell if cell is not None else line
-        if target == LAKE and self.connections.knows(LAKE):
+        lake = (
+            self.connections.lake_session(target) if self.connections.knows(target or "") else None
+        )
+        if lake is not None:
             try:
-                self.connections.lake.refresh_views()
-                self.connections.lake.attach_mentioned(query)
+                lake.refresh_views()
+                lake.attach_mentioned(query)
             except Exception as exc:
-                raise UsageError(f"connection {LAKE!r}: {error_message(exc)}") from None
+                raise UsageError(f"connection {target!r}: {error_message(exc)}") from None
         previous = self._current()
         try:
             return self.jupysql.execute(line, cell or "", local_ns)
