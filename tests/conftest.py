@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.odoo_server import OdooServer, running_odoo
 from tests.support.postgres import PostgresCluster, running_cluster
 from tests.support.temporal import dev_server
 
@@ -34,6 +35,23 @@ def pg_conninfo(pg_cluster: PostgresCluster) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def odoo_db(pg_cluster: PostgresCluster) -> Iterator[str]:
+    """An Odoo-shaped database with the demo data, loaded once (about a second); read only."""
+    from workbench_server.demo import build_dataset, write_postgres
+
+    with pg_cluster.fresh_database() as url:
+        write_postgres(url, build_dataset())
+        yield url
+
+
+@pytest.fixture(scope="session")
+def odoo_api(odoo_db: str) -> Iterator[OdooServer]:
+    """Odoo's external API (the test stand-in) over ``odoo_db``."""
+    with running_odoo(odoo_db) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """host:port of a real Temporal dev server shared by the session."""
     with dev_server(tmp_path_factory.mktemp("temporal")) as address:
@@ -49,6 +67,19 @@ def task_queue() -> str:
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+@pytest.fixture
+def workbench(home: Path):
+    """The core on a fresh home (SQLite metadata DB, migrated)."""
+    from workbench_server.core import Workbench
+    from workbench_server.settings import WorkbenchSettings
+
+    settings = WorkbenchSettings.from_env(home)
+    settings.workbench_home.prepare()
+    core = Workbench(settings)
+    yield core
+    core.close()
 
 
 @pytest.fixture

@@ -10,17 +10,9 @@ from sqlalchemy import delete, select
 from workbench_server.bootstrap import DEMO_CONNECTION, ensure_demo
 from workbench_server.core import Workbench
 from workbench_server.db.models import Connection
-from workbench_server.settings import WorkbenchSettings
 
 
-def _workbench(home: Path) -> Workbench:
-    settings = WorkbenchSettings.from_env(home)
-    settings.workbench_home.prepare()
-    return Workbench(settings)
-
-
-def test_demo_is_generated_once_and_registered(home: Path) -> None:
-    workbench = _workbench(home)
+def test_demo_is_generated_once_and_registered(workbench: Workbench, home: Path) -> None:
     note = ensure_demo(workbench)
     assert note is not None and DEMO_CONNECTION in note
     with workbench.sessions() as session:
@@ -35,8 +27,7 @@ def test_demo_is_generated_once_and_registered(home: Path) -> None:
     assert path.stat().st_mtime_ns == mtime
 
 
-def test_a_deleted_demo_connection_stays_deleted(home: Path) -> None:
-    workbench = _workbench(home)
+def test_a_deleted_demo_connection_stays_deleted(workbench: Workbench, home: Path) -> None:
     ensure_demo(workbench)
     with workbench.sessions.begin() as session:
         session.execute(delete(Connection).where(Connection.name == DEMO_CONNECTION))
@@ -45,8 +36,7 @@ def test_a_deleted_demo_connection_stays_deleted(home: Path) -> None:
         assert session.scalar(select(Connection.name)) is None
 
 
-def test_a_lost_demo_file_is_regenerated(home: Path) -> None:
-    workbench = _workbench(home)
+def test_a_lost_demo_file_is_regenerated(workbench: Workbench, home: Path) -> None:
     ensure_demo(workbench)
     (home / "demo" / "odoo_demo.duckdb").unlink()
     assert ensure_demo(workbench) is not None

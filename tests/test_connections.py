@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from tests.support.postgres import postgres_settings
 from workbench_server.connections import ConnectionCreate, ConnectionService, ConnectionUpdate
 from workbench_server.connections.probes import probe
 from workbench_server.connections.service import rotate_secrets
@@ -20,7 +21,6 @@ from workbench_server.db.models import Connection
 from workbench_server.errors import ConflictError, NotFoundError, PermissionDeniedError
 from workbench_server.principal import Principal
 from workbench_server.secrets import pending_key_path
-from workbench_server.settings import WorkbenchSettings
 
 ALICE = Principal(name="alice", groups=frozenset({"finance"}))
 BOB = Principal(name="bob", groups=frozenset({"ops"}))
@@ -28,25 +28,8 @@ CAROL = Principal(name="carol", groups=frozenset({"finance"}))
 ADMIN = Principal(name="root", admin=True)
 
 
-@pytest.fixture
-def workbench(home: Path) -> Workbench:
-    settings = WorkbenchSettings.from_env(home)
-    settings.workbench_home.prepare()
-    return Workbench(settings)
-
-
 def pg_spec(url: str, name: str = "odoo", **overrides: object) -> ConnectionCreate:
-    parts = urlsplit(url)
-    settings = {
-        "kind": "postgres",
-        "host": parts.hostname,
-        "port": parts.port,
-        "database": parts.path.lstrip("/"),
-        "user": parts.username,
-        "password": parts.password,
-    }
-    settings.update(overrides)
-    return ConnectionCreate(name=name, settings=settings)
+    return ConnectionCreate(name=name, settings=postgres_settings(url, **overrides))
 
 
 def test_secret_is_encrypted_at_rest_and_masked(workbench: Workbench, pg_conninfo: str) -> None:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from tests.support.postgres import postgres_settings
 from tests.support.processes import base_env, run_workbench, workbench_argv
 
 
@@ -21,16 +22,7 @@ def jp_server_config(home):
 
 
 def _body(url: str, name: str = "odoo", **overrides: object) -> bytes:
-    parts = urlsplit(url)
-    settings = {
-        "kind": "postgres",
-        "host": parts.hostname,
-        "port": parts.port,
-        "database": parts.path.lstrip("/"),
-        "user": parts.username,
-        "password": parts.password,
-        **overrides,
-    }
+    settings = postgres_settings(url, **overrides)
     return json.dumps(
         {"name": name, "description": "Odoo production", "settings": settings}
     ).encode()

@@ -14,42 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.support.kernels import KernelSession
-from tests.support.odoo_server import OdooServer, running_odoo
-from tests.support.postgres import PostgresCluster
+from tests.support.odoo_server import OdooServer
+from tests.support.postgres import postgres_settings
 from workbench_server.connections import ConnectionCreate, ConnectionService
 from workbench_server.core import Workbench
-from workbench_server.demo import build_dataset, write_postgres
 from workbench_server.principal import local_principal
-from workbench_server.settings import WorkbenchSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def odoo_db(pg_cluster: PostgresCluster) -> Iterator[str]:
-    """An Odoo-shaped PostgreSQL database with the demo data (loaded once per module)."""
-    with pg_cluster.fresh_database() as url:
-        write_postgres(url, build_dataset())
-        yield url
-
-
-@pytest.fixture(scope="module")
-def odoo_api(odoo_db: str) -> Iterator[OdooServer]:
-    with running_odoo(odoo_db) as server:
-        yield server
-
-
-def _pg_settings(url: str, **overrides: object) -> dict[str, object]:
-    parts = urlsplit(url)
-    return {
-        "kind": "postgres",
-        "host": parts.hostname,
-        "port": parts.port,
-        "database": parts.path.lstrip("/"),
-        "user": parts.username,
-        "password": parts.password,
-        **overrides,
-    }
 
 
 @pytest.fixture
@@ -68,16 +39,9 @@ def jp_server_config(home: Path, workbench_kernelspec: None):
 
 
 @pytest.fixture
-def workbench(home: Path) -> Workbench:
-    settings = WorkbenchSettings.from_env(home)
-    settings.workbench_home.prepare()
-    return Workbench(settings)
-
-
-@pytest.fixture
 def connections(workbench: Workbench, odoo_db: str, odoo_api: OdooServer) -> ConnectionService:
     service = ConnectionService(workbench, local_principal())
-    service.create(ConnectionCreate(name="odoo", settings=_pg_settings(odoo_db)))
+    service.create(ConnectionCreate(name="odoo", settings=postgres_settings(odoo_db)))
     service.create(
         ConnectionCreate(
             name="odoo_api",
@@ -92,12 +56,12 @@ def connections(workbench: Workbench, odoo_db: str, odoo_api: OdooServer) -> Con
     )
     service.create(
         ConnectionCreate(
-            name="wrong_pw", settings=_pg_settings(odoo_db, password="not-the-password")
+            name="wrong_pw", settings=postgres_settings(odoo_db, password="not-the-password")
         )
     )
     service.create(
         ConnectionCreate(
-            name="no_host", settings=_pg_settings(odoo_db, host="no-such-host.invalid")
+            name="no_host", settings=postgres_settings(odoo_db, host="no-such-host.invalid")
         )
     )
     return service
@@ -186,7 +150,7 @@ async def test_sql_odoo_lake_join_and_odoo_api(
 async def test_connection_added_later_needs_no_restart(
     kernel: KernelSession, connections: ConnectionService, odoo_db: str
 ) -> None:
-    connections.create(ConnectionCreate(name="late", settings=_pg_settings(odoo_db)))
+    connections.create(ConnectionCreate(name="late", settings=postgres_settings(odoo_db)))
     got = await kernel.value("r = %sql late SELECT 41 + 1 AS n\nprint(int(r.DataFrame()['n'][0]))")
     assert got == 42
 

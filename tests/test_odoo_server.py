@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.request
 import xmlrpc.client
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -18,24 +18,13 @@ import psycopg
 import pytest
 
 from tests.support.odoo_server import VERSION, OdooServer, running_odoo
-from tests.support.postgres import PostgresCluster
-from workbench_server.demo import build_dataset, write_postgres
 
 Rpc = Callable[..., Any]
 
 
-@pytest.fixture(scope="module")
-def odoo_db(pg_cluster: PostgresCluster) -> Iterator[str]:
-    """One database with the demo data for the module: loading it takes about a second."""
-    with pg_cluster.fresh_database() as url:
-        write_postgres(url, build_dataset())
-        yield url
-
-
-@pytest.fixture(scope="module")
-def odoo(odoo_db: str) -> Iterator[OdooServer]:
-    with running_odoo(odoo_db) as server:
-        yield server
+@pytest.fixture
+def odoo(odoo_api: OdooServer) -> OdooServer:
+    return odoo_api
 
 
 @pytest.fixture

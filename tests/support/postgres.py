@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -64,6 +65,21 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def postgres_settings(url: str, **overrides: object) -> dict[str, object]:
+    """Settings of a workbench ``postgres`` connection to the database at ``url``."""
+    parts = urlsplit(url)
+    settings: dict[str, object] = {
+        "kind": "postgres",
+        "host": parts.hostname,
+        "port": parts.port,
+        "database": parts.path.lstrip("/"),
+        "user": parts.username,
+        "password": parts.password,
+    }
+    settings.update(overrides)
+    return settings
 
 
 @dataclass
