@@ -262,3 +262,29 @@ async def test_lake_on_s3(
     assert got == [20, sum(range(20)), 2]
     leak = await kernel.run("%sql s3lake SELECT * FROM duckdb_secrets()")
     assert "wb-secret" not in leak.everything
+
+
+async def test_datasets_written_later_are_queryable_at_once(
+    kernel: KernelSession, home: Path
+) -> None:
+    first = await kernel.run("%sql lake SELECT count(*) FROM partner_segments")
+    assert first.status == "ok"
+    folder = home / "lake" / "silver" / "late_arrivals"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"x": [1, 2, 3]}), folder / "part-0.parquet")
+    got = await kernel.value(
+        "r = %sql lake SELECT sum(x) AS s FROM silver.late_arrivals\n"
+        "print(int(r.DataFrame()['s'][0]))"
+    )
+    assert got == 6
+    # A second layer with the same name makes the bare name ambiguous: it is dropped.
+    (home / "lake" / "gold" / "late_arrivals").mkdir(parents=True)
+    pq.write_table(pa.table({"x": [10]}), home / "lake" / "gold" / "late_arrivals" / "p.parquet")
+    ambiguous = await kernel.run("%sql lake SELECT * FROM late_arrivals")
+    assert ambiguous.status == "error" and "late_arrivals" in ambiguous.stderr
+    assert (
+        await kernel.value(
+            "r = %sql lake SELECT sum(x) AS s FROM gold.late_arrivals\n"
+            "print(int(r.DataFrame()['s'][0]))"
+        )
+    ) == 10

@@ -12,7 +12,9 @@ DuckDB's exact version.
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 import duckdb
 
 LAYERS = ("bronze", "silver", "gold")
+S3_RELIST_SECONDS = 30
 EXTENSION_WHEELS = {
     "postgres_scanner": "duckdb_extension_postgres_scanner",
     "httpfs": "duckdb_extension_httpfs",
@@ -71,6 +74,8 @@ class LakeSession:
         self._attached: set[str] = set()
         self._extensions: set[str] = set()
         self.storage = storage
+        self._bare: dict[str, str] = {}
+        self._seen: object = object()  # matches no signature: the first refresh always runs
         self.refresh_views()
 
     def _ensure_extension(self, name: str) -> None:
@@ -78,8 +83,16 @@ class LakeSession:
             load_extension(self.db, name)
             self._extensions.add(name)
 
-    def refresh_views(self) -> list[str]:
-        """Create views for datasets that appeared since the last look; return all names."""
+    def refresh_views(self, force: bool = False) -> list[str]:
+        """Create views for datasets that appeared since the last look; return all names.
+
+        This runs before every query, so it first compares a cheap signature of the lake
+        (folder modification times; for S3 a 30-second clock) and does nothing when it
+        is unchanged. Replacing a view is not free: DuckDB re-reads Parquet footers.
+        """
+        signature = self._signature()
+        if not force and signature == self._seen:
+            return sorted(self._views)
         for (layer, name), pattern in self._discover().items():
             qualified = f"{layer}.{name}"
             if self._views.get(qualified) == pattern:
@@ -92,7 +105,29 @@ class LakeSession:
             )
             self._views[qualified] = pattern
         self._bare_names()
+        self._seen = signature
         return sorted(self._views)
+
+    def _signature(self) -> object:
+        if self.location is None:
+            return None
+        if self.location.startswith("s3://"):
+            return int(time.monotonic() // S3_RELIST_SECONDS)
+        stamps = []
+        root = Path(self.location)
+        # The root, the layers, and each dataset folder: a new dataset, a new partition
+        # or a first file in an empty dataset folder changes one of these.
+        for folder in (root, *(root / layer for layer in LAYERS)):
+            try:
+                stamps.append((folder.name, folder.stat().st_mtime_ns))
+                stamps.extend(
+                    (entry.path, entry.stat().st_mtime_ns)
+                    for entry in os.scandir(folder)
+                    if entry.is_dir()
+                )
+            except OSError:
+                stamps.append((folder.name, None))
+        return tuple(stamps)
 
     def _discover(self) -> dict[tuple[str, str], str]:
         """(layer, dataset) -> the glob of its Parquet files, local folder or S3 alike."""
@@ -150,11 +185,18 @@ class LakeSession:
             layer, name = qualified.split(".", 1)
             layers_of.setdefault(name, []).append(layer)
         for name, layers in layers_of.items():
-            if len(layers) == 1 and layers[0] != "main":
-                self.db.execute(
-                    f"CREATE OR REPLACE VIEW main.{_quote(name)} AS "
-                    f"SELECT * FROM {_quote(layers[0])}.{_quote(name)}"
-                )
+            unique = layers[0] if len(layers) == 1 and layers[0] != "main" else None
+            if self._bare.get(name) == unique:
+                continue
+            if unique is None:
+                self.db.execute(f"DROP VIEW IF EXISTS main.{_quote(name)}")
+                self._bare.pop(name, None)
+                continue
+            self.db.execute(
+                f"CREATE OR REPLACE VIEW main.{_quote(name)} AS "
+                f"SELECT * FROM {_quote(unique)}.{_quote(name)}"
+            )
+            self._bare[name] = unique
 
     def attach_mentioned(self, query: str) -> None:
         """Attach the sources a query names (``name.``) that are not attached yet."""

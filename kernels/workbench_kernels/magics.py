@@ -26,6 +26,8 @@ class WorkbenchMagics(Magics):
         command = line.strip() or "connections"
         if command in ("connections", "refresh"):
             self.connections.refresh()
+            if command == "refresh":
+                self.connections.refresh_lakes()
             if self.connections.unavailable:
                 raise UsageError(f"%workbench: {self.connections.unavailable}")
             return self._table()

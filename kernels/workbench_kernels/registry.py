@@ -59,6 +59,11 @@ class KernelConnections:
     def knows(self, name: str) -> bool:
         return name == LAKE or name in self.settings
 
+    def refresh_lakes(self) -> None:
+        """Look at every lake again now (S3 lakes are otherwise re-listed every 30 s)."""
+        for session in self._lakes.values():
+            session.refresh_views(force=True)
+
     def lake_session(self, name: str | None) -> LakeSession | None:
         """The DuckDB session behind ``name`` if it is a lake (the default one included)."""
         if name is None:
