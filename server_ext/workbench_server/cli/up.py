@@ -99,6 +99,9 @@ class LocalStack:
         env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
         env.update(self.settings.child_env())
         env["PYTHONUNBUFFERED"] = "1"
+        # jupysql's library phones home by default; a finance team's workbench does not.
+        env.setdefault("PLOOMBER_STATS_ENABLED", "false")
+        env.setdefault("PLOOMBER_VERSION_CHECK_DISABLED", "true")
         return env
 
     # Readiness of Temporal and the worker is judged cheaply here (a listening port, the
