@@ -63,3 +63,31 @@ def test_unreachable_database_is_one_clear_error(pg_cluster) -> None:
 def test_unsupported_database_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="must be SQLite or PostgreSQL"):
         make_engine("mysql://x@localhost/db")
+
+
+def test_head_constant_matches_alembic() -> None:
+    from workbench_server.db.migrate import alembic_head_revision
+
+    assert head_revision() == alembic_head_revision()
+
+
+def test_sqlite_is_backed_up_before_a_migration(tmp_path: Path) -> None:
+    from alembic import command
+
+    from workbench_server.db.migrate import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'metadata.db'}"
+    engine = make_engine(url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with Session(engine) as session:
+        session.add(Setting(key="kept", value=1))
+        session.commit()
+    upgrade_to_head(engine)
+    backups = list(tmp_path.glob("metadata.db.bak-0001-*"))
+    assert len(backups) == 1
+    assert current_revision(make_engine(f"sqlite:///{backups[0]}")) == "0001"
+    with Session(engine) as session:
+        assert session.get(Setting, "kept").value == 1
