@@ -15,12 +15,12 @@ from workbench_server.settings import WorkbenchSettings
 from workbench_server.temporal import connect_with_retry
 
 from .activities import ping
-from .workflows import PingWorkflow
+from .run_activities import RunActivities
+from .workflows import PingWorkflow, PipelineRunWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [PingWorkflow]
-ACTIVITIES = [ping]
+WORKFLOWS = [PingWorkflow, PipelineRunWorkflow]
 
 
 def worker_identity() -> str:
@@ -51,13 +51,16 @@ async def run_worker(
     client = await connect_with_retry(
         settings.temporal_address, settings.temporal_namespace, within=connect_timeout
     )
+    from workbench_server.core import Workbench
+
+    runs = RunActivities(Workbench(settings))
     identity = worker_identity()
     os.environ["WORKBENCH_WORKER_IDENTITY"] = identity
     worker = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=ACTIVITIES,
+        activities=[ping, runs.record_run, runs.run_step],
         identity=identity,
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=graceful_shutdown,

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from temporalio.common import RetryPolicy
+    from temporalio.exceptions import ActivityError
+
     from .activities import WorkerInfo, ping
+    from .plan import RunEvent, RunPlan, StepInput, StepPlan
+
+HEARTBEAT_TIMEOUT = timedelta(seconds=20)
 
 
 @workflow.defn(name="workbench.Ping")
@@ -17,3 +24,87 @@ class PingWorkflow:
     @workflow.run
     async def run(self) -> WorkerInfo:
         return await workflow.execute_activity(ping, start_to_close_timeout=timedelta(seconds=10))
+
+
+@workflow.defn(name="workbench.PipelineRun")
+class PipelineRunWorkflow:
+    """Runs a pipeline's steps as activities, each as soon as its dependencies succeed.
+
+    Independent steps run in parallel. A failed step (after its retries) marks its
+    downstream steps ``upstream_failed``; the others go on. Steps listed in
+    ``skip_steps`` (a repair) count as already succeeded.
+    """
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+
+    @workflow.query
+    def step_states(self) -> dict[str, str]:
+        return dict(self.states)
+
+    @workflow.run
+    async def run(self, plan: RunPlan) -> RunEvent:
+        await self._record(RunEvent(run_id=plan.run_id, status="running"))
+        done = set(plan.skip_steps)
+        self.states = {s.id: ("reused" if s.id in done else "pending") for s in plan.steps}
+        pending = {s.id: s for s in plan.steps if s.id not in done}
+        running: dict[str, asyncio.Task[bool]] = {}
+        while pending or running:
+            for step_id, step in list(pending.items()):
+                blocked = [
+                    d for d in step.depends_on if self.states[d] in ("failed", "upstream_failed")
+                ]
+                if blocked:
+                    self.states[step_id] = "upstream_failed"
+                    del pending[step_id]
+                elif all(d in done for d in step.depends_on):
+                    self.states[step_id] = "running"
+                    running[step_id] = asyncio.create_task(self._step(plan, step))
+                    del pending[step_id]
+            if not running:
+                continue
+            finished, _ = await workflow.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+            for step_id, task in list(running.items()):
+                if task in finished:
+                    del running[step_id]
+                    if task.result():
+                        done.add(step_id)
+                        self.states[step_id] = "succeeded"
+                    else:
+                        self.states[step_id] = "failed"
+        bad = sorted(
+            s for s, state in self.states.items() if state in ("failed", "upstream_failed")
+        )
+        result = RunEvent(
+            run_id=plan.run_id,
+            status="failed" if bad else "succeeded",
+            error=f"failed steps: {', '.join(bad)}" if bad else None,
+            step_states=dict(self.states),
+        )
+        await self._record(result)
+        return result
+
+    async def _step(self, plan: RunPlan, step: StepPlan) -> bool:
+        retry = step.retries
+        try:
+            await workflow.execute_activity(
+                "workbench.run_step",
+                StepInput(run_id=plan.run_id, step=step, artifacts_dir=plan.artifacts_dir),
+                start_to_close_timeout=timedelta(seconds=step.timeout_s),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=RetryPolicy(
+                    maximum_attempts=retry.attempts,
+                    initial_interval=timedelta(seconds=retry.backoff_s),
+                    backoff_coefficient=retry.backoff_coefficient,
+                    maximum_interval=timedelta(seconds=retry.max_backoff_s),
+                ),
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except ActivityError:
+            return False
+        return True
+
+    async def _record(self, event: RunEvent) -> None:
+        await workflow.execute_activity(
+            "workbench.record_run", event, start_to_close_timeout=timedelta(seconds=30)
+        )

@@ -1,0 +1,130 @@
+"""Execute one notebook attempt with papermill: progress for heartbeats, stoppable.
+
+papermill runs in a worker thread. Two things have to reach it from outside: which cell
+is running (heartbeat details) and "stop now" (cancellation or timeout). Both go through
+the kernel manager and execution manager we hand to a small papermill engine: stopping
+shuts the kernel down, which makes papermill raise at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import papermill
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from papermill.engines import NBClientEngine, papermill_engines
+from papermill.exceptions import PapermillExecutionError
+
+ENGINE = "workbench"
+
+
+@dataclass
+class Progress:
+    """Shared between the executing thread and the heartbeat loop."""
+
+    cell: int = -1
+    cells: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+    kernel: AsyncKernelManager | None = None
+
+    def halt(self) -> None:
+        """Stop from another thread: kill the kernel; nbclient notices within a second.
+
+        The kernel manager belongs to the executing thread's event loop, so it is not
+        called from here; its process (group) is killed instead.
+        """
+        self.stop.set()
+        provisioner = getattr(self.kernel, "provisioner", None)
+        pid = getattr(provisioner, "pid", None)
+        if not pid:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(pid) == pid:  # its own group: take its children too
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+
+
+class WorkbenchEngine(NBClientEngine):
+    """nbclient engine that reports the running cell and uses a kernel we can kill."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+        progress: Progress = kwargs.pop("progress")
+        progress.cells = len(nb_man.nb.cells)
+        original = nb_man.cell_start
+
+        def cell_start(cell: Any, cell_index: int | None = None, **kw: Any) -> Any:
+            if progress.stop.is_set():
+                raise StepStopped(f"stopped before cell {cell_index}")
+            progress.cell = cell_index if cell_index is not None else progress.cell + 1
+            return original(cell, cell_index, **kw)
+
+        nb_man.cell_start = cell_start
+        # nbclient needs an async manager: a blocking one stalls its dead-kernel check.
+        progress.kernel = AsyncKernelManager(kernel_name=kernel_name)
+        try:
+            return super().execute_managed_notebook(
+                nb_man, kernel_name, km=progress.kernel, **kwargs
+            )
+        finally:
+            # nbclient leaves a kernel it did not create running: shut it down here.
+            if progress.kernel.has_kernel:
+                run_sync(progress.kernel.shutdown_kernel)(now=True)
+
+
+papermill_engines.register(ENGINE, WorkbenchEngine)
+
+
+class StepStopped(Exception):
+    """The attempt was stopped from outside (cancelled or timed out)."""
+
+
+@dataclass
+class CellFailure:
+    cell_index: int
+    ename: str
+    evalue: str
+    traceback: str
+
+
+def execute(
+    notebook: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    kernel: str,
+    progress: Progress,
+    log: Path,
+    cwd: Path,
+) -> CellFailure | None:
+    """Run the notebook; return the failing cell if a cell raised, None on success."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as stream:
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                kernel_name=kernel,
+                engine_name=ENGINE,
+                progress_bar=False,
+                stdout_file=stream,
+                stderr_file=stream,
+                cwd=str(cwd),
+                progress=progress,
+            )
+        except PapermillExecutionError as exc:
+            return CellFailure(
+                cell_index=exc.cell_index,
+                ename=exc.ename,
+                evalue=exc.evalue,
+                traceback="\n".join(exc.traceback),
+            )
+    return None

@@ -1,0 +1,63 @@
+"""What a run executes: a resolved, self-contained plan handed to the workflow.
+
+Everything a step needs (absolute notebook path in the deployed snapshot, rendered
+parameters, retry and timeout settings) is decided before the workflow starts, so the
+workflow stays deterministic and a later edit of the pipeline cannot change a run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RetryPlan(BaseModel):
+    attempts: int = 1
+    backoff_s: float = 10.0
+    backoff_coefficient: float = 2.0
+    max_backoff_s: float = 600.0
+
+
+class StepPlan(BaseModel):
+    id: str
+    notebook: str = Field(description="absolute path inside the version's snapshot")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    retries: RetryPlan = Field(default_factory=RetryPlan)
+    timeout_s: float = 3600.0
+    kernel: str = "python3"
+
+
+class RunPlan(BaseModel):
+    run_id: str
+    pipeline: str
+    version: int
+    logical_date: str
+    artifacts_dir: str
+    steps: list[StepPlan]
+    skip_steps: list[str] = Field(
+        default_factory=list, description="steps that succeeded in the run being repaired"
+    )
+
+
+class StepInput(BaseModel):
+    run_id: str
+    step: StepPlan
+    artifacts_dir: str
+
+
+class StepOutcome(BaseModel):
+    step_id: str
+    attempt: int
+    status: str
+    output_notebook: str | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+class RunEvent(BaseModel):
+    run_id: str
+    status: str
+    error: str | None = None
+    step_states: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,231 @@
+"""Activities of a pipeline run: execute a step attempt, and keep the run history.
+
+The workflow never touches the metadata DB; these activities do. Each attempt records
+itself when it starts and when it ends, so the history shows every attempt, including
+one whose worker died (marked ``lost`` by the attempt that follows it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from workbench_server.db.models import Run, StepRun
+
+from .notebook import Progress, execute
+from .plan import RunEvent, StepInput, StepOutcome
+
+if TYPE_CHECKING:
+    from workbench_server.core import Workbench
+
+HEARTBEAT_EVERY_S = 2.0
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RunActivities:
+    """Activities bound to one installation's metadata DB."""
+
+    def __init__(self, workbench: Workbench) -> None:
+        self.workbench = workbench
+
+    # -- history -------------------------------------------------------------------
+    def _start_attempt(self, run_id: str, step_id: str, attempt: int, out: Path, log: Path) -> None:
+        with self.workbench.sessions.begin() as session:
+            session.execute(
+                update(StepRun)
+                .where(StepRun.run_id == run_id, StepRun.step_id == step_id)
+                .where(StepRun.status == "running", StepRun.attempt < attempt)
+                .values(
+                    status="lost",
+                    error="the worker running this attempt stopped",
+                    finished_at=_now(),
+                )
+            )
+            existing = session.scalar(
+                select(StepRun).where(
+                    StepRun.run_id == run_id, StepRun.step_id == step_id, StepRun.attempt == attempt
+                )
+            )
+            if existing is None:
+                session.add(
+                    StepRun(
+                        run_id=run_id,
+                        step_id=step_id,
+                        attempt=attempt,
+                        status="running",
+                        started_at=_now(),
+                        output_notebook=str(out),
+                        log_file=str(log),
+                        worker=os.environ.get("WORKBENCH_WORKER_IDENTITY"),
+                    )
+                )
+
+    def _finish_attempt(
+        self,
+        run_id: str,
+        step_id: str,
+        attempt: int,
+        status: str,
+        duration: float,
+        error: str | None = None,
+        cell: int | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        with self.workbench.sessions.begin() as session:
+            session.execute(
+                update(StepRun)
+                .where(
+                    StepRun.run_id == run_id, StepRun.step_id == step_id, StepRun.attempt == attempt
+                )
+                .values(
+                    status=status,
+                    finished_at=_now(),
+                    duration_s=round(duration, 3),
+                    error=error,
+                    failing_cell=cell,
+                    traceback=traceback,
+                )
+            )
+
+    @activity.defn(name="workbench.record_run")
+    async def record_run(self, event: RunEvent) -> None:
+        await asyncio.to_thread(self._record_run, event)
+
+    def _record_run(self, event: RunEvent) -> None:
+        with self.workbench.sessions.begin() as session:
+            run = session.get(Run, event.run_id)
+            if run is None:
+                return
+            run.status = event.status
+            if event.status == "running" and run.started_at is None:
+                run.started_at = _now()
+            if event.status in ("succeeded", "failed", "cancelled"):
+                run.finished_at = _now()
+                run.error = event.error
+                attempted = set(
+                    session.scalars(select(StepRun.step_id).where(StepRun.run_id == event.run_id))
+                )
+                for step_id, state in event.step_states.items():
+                    if step_id not in attempted:
+                        session.add(
+                            StepRun(run_id=event.run_id, step_id=step_id, attempt=0, status=state)
+                        )
+
+    # -- execution -----------------------------------------------------------------
+    @activity.defn(name="workbench.run_step")
+    async def run_step(self, data: StepInput) -> StepOutcome:
+        info = activity.info()
+        step, attempt = data.step, info.attempt
+        folder = Path(data.artifacts_dir) / step.id / f"attempt-{attempt}"
+        output = folder / Path(step.notebook).name
+        log = folder / "output.log"
+        folder.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._start_attempt, data.run_id, step.id, attempt, output, log)
+        progress = Progress()
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(
+            None,
+            execute,
+            Path(step.notebook),
+            output,
+            step.parameters,
+            step.kernel,
+            progress,
+            log,
+            Path(step.notebook).parent,
+        )
+        # Temporal tells a worker about an expired attempt only with a heartbeat reply,
+        # seconds later; the step's own deadline, just before Temporal's, stops the
+        # kernel on time and lets this attempt report the timeout itself.
+        # Counted from when Temporal started the attempt, not from when this code runs.
+        elapsed = (_now() - info.started_time).total_seconds()
+        deadline = time.monotonic() + step.timeout_s - elapsed - min(2.0, step.timeout_s * 0.2)
+        try:
+            while not job.done():
+                activity.heartbeat({"cell": progress.cell, "cells": progress.cells})
+                await asyncio.wait(
+                    {job}, timeout=min(HEARTBEAT_EVERY_S, max(0.05, deadline - time.monotonic()))
+                )
+                if not job.done() and time.monotonic() >= deadline:
+                    progress.halt()
+                    await asyncio.gather(job, return_exceptions=True)
+                    message = f"stopped after its {step.timeout_s:g} s timeout"
+                    await asyncio.to_thread(
+                        self._finish_attempt,
+                        data.run_id,
+                        step.id,
+                        attempt,
+                        "timed_out",
+                        time.monotonic() - started,
+                        message,
+                        progress.cell,
+                    )
+                    raise ApplicationError(f"step {step.id} {message}", type="StepTimeout")
+        except asyncio.CancelledError:
+            progress.halt()  # kills the kernel: papermill returns promptly
+            await asyncio.gather(job, return_exceptions=True)
+            details = activity.cancellation_details()
+            status = "timed_out" if details and details.timed_out else "cancelled"
+            message = (
+                f"stopped after {step.timeout_s:g} s timeout"
+                if status == "timed_out"
+                else "cancelled"
+            )
+            await asyncio.to_thread(
+                self._finish_attempt,
+                data.run_id,
+                step.id,
+                attempt,
+                status,
+                time.monotonic() - started,
+                message,
+                progress.cell,
+            )
+            raise
+        duration = time.monotonic() - started
+        try:
+            failure = job.result()
+        except Exception as exc:  # the notebook could not run at all
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            await asyncio.to_thread(
+                self._finish_attempt, data.run_id, step.id, attempt, "failed", duration, message
+            )
+            raise ApplicationError(f"step {step.id}: {message}") from None
+        if failure is not None:
+            message = f"cell {failure.cell_index}: {failure.ename}: {failure.evalue}"
+            await asyncio.to_thread(
+                self._finish_attempt,
+                data.run_id,
+                step.id,
+                attempt,
+                "failed",
+                duration,
+                message,
+                failure.cell_index,
+                ANSI.sub("", failure.traceback),
+            )
+            raise ApplicationError(f"step {step.id} failed in {message}")
+        await asyncio.to_thread(
+            self._finish_attempt, data.run_id, step.id, attempt, "succeeded", duration
+        )
+        return StepOutcome(
+            step_id=step.id,
+            attempt=attempt,
+            status="succeeded",
+            output_notebook=str(output),
+            duration_s=round(duration, 3),
+        )

@@ -1,0 +1,215 @@
+"""Pipeline runs on a real Temporal dev server with a real worker and papermill."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from sqlalchemy import select
+
+from tests.support.notebooks import write_notebook
+from workbench_pipelines.plan import RetryPlan, RunPlan, StepPlan
+from workbench_pipelines.workflows import PipelineRunWorkflow
+from workbench_server import temporal
+from workbench_server.db.models import Pipeline, Run, StepRun
+
+
+def _register_run(workbench, run_id: str) -> None:
+    with workbench.sessions.begin() as session:
+        pipeline = session.scalar(select(Pipeline).where(Pipeline.name == "diamond"))
+        if pipeline is None:
+            pipeline = Pipeline(name="diamond", owner="tester", current_version=1)
+            session.add(pipeline)
+            session.flush()
+        session.add(
+            Run(
+                id=run_id,
+                pipeline_id=pipeline.id,
+                version=1,
+                status="queued",
+                trigger="manual",
+                parameters={},
+                logical_date="2026-10-31",
+                workflow_id=f"run-{run_id}",
+                requested_by="tester",
+            )
+        )
+
+
+async def _execute(address: str, task_queue: str, plan: RunPlan):
+    client = await temporal.connect(address)
+    return await client.execute_workflow(
+        PipelineRunWorkflow.run, plan, id=f"run-{plan.run_id}", task_queue=task_queue
+    )
+
+
+def _steps(workbench, run_id: str) -> list[StepRun]:
+    with workbench.sessions() as session:
+        return list(
+            session.scalars(
+                select(StepRun)
+                .where(StepRun.run_id == run_id)
+                .order_by(StepRun.step_id, StepRun.attempt)
+            )
+        )
+
+
+@pytest.fixture
+def diamond(tmp_path: Path) -> list[StepPlan]:
+    nbs = tmp_path / "snapshot"
+    out = tmp_path / "out"
+    out.mkdir()
+    sleepy = "import time, pathlib\ntime.sleep(1.5)\npathlib.Path(target).write_text(step)"
+    a = write_notebook(
+        nbs / "a.ipynb",
+        "pathlib = __import__('pathlib')\npathlib.Path(target).write_text('a')",
+        parameters="target = ''",
+    )
+    b = write_notebook(nbs / "b.ipynb", sleepy, parameters="target = ''\nstep = ''")
+    c = write_notebook(nbs / "c.ipynb", sleepy, parameters="target = ''\nstep = ''")
+    d = write_notebook(
+        nbs / "d.ipynb",
+        "import json, pathlib\n"
+        "pathlib.Path(target).write_text(json.dumps({'ds': ds, 'company': company}))",
+        parameters="target = ''\nds = ''\ncompany = 0",
+    )
+    return [
+        StepPlan(id="a", notebook=str(a), parameters={"target": str(out / "a")}),
+        StepPlan(
+            id="b",
+            notebook=str(b),
+            depends_on=["a"],
+            parameters={"target": str(out / "b"), "step": "b"},
+        ),
+        StepPlan(
+            id="c",
+            notebook=str(c),
+            depends_on=["a"],
+            parameters={"target": str(out / "c"), "step": "c"},
+        ),
+        StepPlan(
+            id="d",
+            notebook=str(d),
+            depends_on=["b", "c"],
+            parameters={"target": str(out / "d"), "ds": "2026-10-31", "company": 7},
+        ),
+    ]
+
+
+def test_diamond_runs_b_and_c_in_parallel_and_d_gets_parameters(
+    workbench, worker, temporal_address: str, task_queue: str, tmp_path: Path, diamond
+) -> None:
+    run_id = uuid.uuid4().hex
+    _register_run(workbench, run_id)
+    plan = RunPlan(
+        run_id=run_id,
+        pipeline="diamond",
+        version=1,
+        logical_date="2026-10-31",
+        artifacts_dir=str(tmp_path / "artifacts"),
+        steps=diamond,
+    )
+    result = asyncio.run(_execute(temporal_address, task_queue, plan))
+    assert result.status == "succeeded", result
+    assert json.loads((tmp_path / "out" / "d").read_text()) == {"ds": "2026-10-31", "company": 7}
+
+    steps = {s.step_id: s for s in _steps(workbench, run_id)}
+    assert {k: (s.status, s.attempt) for k, s in steps.items()} == {
+        "a": ("succeeded", 1),
+        "b": ("succeeded", 1),
+        "c": ("succeeded", 1),
+        "d": ("succeeded", 1),
+    }
+    b, c = steps["b"], steps["c"]
+    assert b.started_at < c.finished_at and c.started_at < b.finished_at, "b and c overlapped"
+    assert steps["a"].finished_at <= min(b.started_at, c.started_at)
+    assert steps["d"].started_at >= max(b.finished_at, c.finished_at)
+    for step in steps.values():
+        executed = nbformat.read(step.output_notebook, as_version=4)
+        assert (
+            executed.metadata["papermill"]["status"]
+            if "status" in executed.metadata.get("papermill", {})
+            else True
+        )
+        assert any(
+            "injected-parameters" in cell.metadata.get("tags", []) for cell in executed.cells
+        )
+    with workbench.sessions() as session:
+        run = session.get(Run, run_id)
+    assert run.status == "succeeded" and run.started_at and run.finished_at
+
+
+def test_failing_cell_is_recorded_and_downstream_marked(
+    workbench, worker, temporal_address: str, task_queue: str, tmp_path: Path
+) -> None:
+    nbs = tmp_path / "snapshot"
+    ok = write_notebook(nbs / "ok.ipynb", "x = 1")
+    bad = write_notebook(nbs / "bad.ipynb", "y = 2", "raise ValueError('ledger does not balance')")
+    run_id = uuid.uuid4().hex
+    _register_run(workbench, run_id)
+    plan = RunPlan(
+        run_id=run_id,
+        pipeline="diamond",
+        version=1,
+        logical_date="2026-10-31",
+        artifacts_dir=str(tmp_path / "artifacts"),
+        steps=[
+            StepPlan(id="extract", notebook=str(ok)),
+            StepPlan(
+                id="check",
+                notebook=str(bad),
+                depends_on=["extract"],
+                retries=RetryPlan(attempts=2, backoff_s=0.2),
+            ),
+            StepPlan(id="report", notebook=str(ok), depends_on=["check"]),
+            StepPlan(id="side", notebook=str(ok), depends_on=["extract"]),
+        ],
+    )
+    result = asyncio.run(_execute(temporal_address, task_queue, plan))
+    assert result.status == "failed"
+    assert result.step_states == {
+        "extract": "succeeded",
+        "check": "failed",
+        "report": "upstream_failed",
+        "side": "succeeded",
+    }
+    attempts = [s for s in _steps(workbench, run_id) if s.step_id == "check"]
+    assert [(s.attempt, s.status) for s in attempts] == [(1, "failed"), (2, "failed")]
+    assert attempts[-1].failing_cell == 2
+    assert attempts[-1].error == "cell 2: ValueError: ledger does not balance"
+    assert "raise ValueError('ledger does not balance')" in attempts[-1].traceback
+    assert "\x1b[" not in attempts[-1].traceback
+    report = [s for s in _steps(workbench, run_id) if s.step_id == "report"]
+    assert [(s.attempt, s.status) for s in report] == [(0, "upstream_failed")]
+
+
+def test_timeout_stops_the_step_and_its_kernel(
+    workbench, worker, temporal_address: str, task_queue: str, tmp_path: Path
+) -> None:
+    import psutil
+
+    pid_file = tmp_path / "kernel.pid"
+    slow = write_notebook(
+        tmp_path / "slow.ipynb",
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)",
+    )
+    run_id = uuid.uuid4().hex
+    _register_run(workbench, run_id)
+    plan = RunPlan(
+        run_id=run_id,
+        pipeline="diamond",
+        version=1,
+        logical_date="2026-10-31",
+        artifacts_dir=str(tmp_path / "artifacts"),
+        steps=[StepPlan(id="slow", notebook=str(slow), timeout_s=6)],
+    )
+    result = asyncio.run(_execute(temporal_address, task_queue, plan))
+    assert result.status == "failed"
+    attempts = _steps(workbench, run_id)
+    assert [(s.attempt, s.status) for s in attempts] == [(1, "timed_out")]
+    kernel_pid = int(pid_file.read_text())
+    assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == "zombie"
