@@ -27,6 +27,7 @@ LAZY_COMMANDS = {
     "doctor": "workbench_server.cli.doctor:doctor",
     "connection": "workbench_server.cli.connection:connection",
     "secrets": "workbench_server.cli.connection:secrets",
+    "pipeline": "workbench_server.cli.pipeline:pipeline",
 }
 
 

@@ -1,0 +1,331 @@
+"""The pipeline spec: a YAML notebook DAG parsed into pydantic models.
+
+A :class:`PipelineSpec` that exists is valid on its own terms: every field has the right
+type, cron expressions and time zones are ones Temporal accepts, step ids are unique,
+``depends_on`` names known steps without cycles and templates only use known names.
+Checks that need the file system (notebooks exist) or the YAML source (line numbers) live
+in :mod:`workbench_pipelines.validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
+
+from workbench_server.errors import InvalidInputError
+
+from .spec_checks import (
+    TEMPLATE_NAMES,
+    graph_problems,
+    reference_problems,
+    render_value,
+    template_context,
+)
+from .spec_cron import cron_problem, timezone_problem
+from .spec_types import (
+    ClockTime,
+    DatasetName,
+    Duration,
+    Identifier,
+    NotebookPath,
+    NotificationTarget,
+    ParameterType,
+    PipelineName,
+    StepId,
+    coerce_parameter,
+    custom_error,
+    format_duration,
+    parse_duration,
+)
+
+__all__ = [
+    "TEMPLATE_NAMES",
+    "NotificationsSpec",
+    "ParameterSpec",
+    "PipelineSpec",
+    "RetrySpec",
+    "ScheduleSpec",
+    "SlaSpec",
+    "StepSpec",
+    "coerce_parameter",
+    "format_duration",
+    "parse_duration",
+]
+
+# The error type of cross-field problems raised by PipelineSpec's own validator; the YAML
+# validator recognises it to know that field-level validation had passed.
+REFERENCE_ERROR = "pipeline_reference"
+
+
+class _Model(BaseModel):
+    # Unknown keys are errors: a misspelt `retires:` must not silently mean "no retries".
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParameterSpec(_Model):
+    """A typed pipeline parameter; runs may override its default."""
+
+    type: ParameterType = Field(description="string, integer, number, boolean or date.")
+    default: Any = Field(None, description="Value used when a run does not give one.")
+    description: str = ""
+    required: bool = Field(False, description="Every run must give a value (no default).")
+
+    @field_validator("default")
+    @classmethod
+    def _default_matches_type(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("type")
+        if value is None or kind is None:
+            return value
+        try:
+            return coerce_parameter(kind, value)
+        except ValueError as exc:
+            raise custom_error("parameter_type", f"default {exc}") from None
+
+    @model_validator(mode="after")
+    def _required_has_no_default(self) -> ParameterSpec:
+        if self.required and self.default is not None:
+            raise custom_error(
+                "parameter", "a required parameter has no default: remove one of them"
+            )
+        return self
+
+
+# --- schedule, SLA, notifications, retries ---------------------------------------------
+
+OverlapPolicy = Literal[
+    "skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"
+]
+
+
+class ScheduleSpec(_Model):
+    """When runs start: a cron expression in a time zone, or a fixed interval."""
+
+    cron: str | None = Field(None, description="Cron expression, e.g. '0 6 1 * *'.")
+    interval: Duration | None = Field(None, description="Fixed interval, e.g. '15m'.")
+    timezone: str = Field("UTC", description="IANA time zone of the cron expression.")
+    catchup_window: Duration | None = Field(
+        None, description="How late a missed run may still start (Temporal default: 1 year)."
+    )
+    overlap: OverlapPolicy = Field(
+        "skip", description="What to do when a run is due while the previous one still runs."
+    )
+    paused: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_is_valid(cls, value: str | None) -> str | None:
+        problem = cron_problem(value) if value is not None else None
+        if problem:
+            raise custom_error("cron", f"bad cron expression {value!r}: {problem}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, value: str) -> str:
+        problem = timezone_problem(value)
+        if problem:
+            raise custom_error("timezone", problem)
+        return value
+
+    @field_validator("catchup_window")
+    @classmethod
+    def _catchup_is_long_enough(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(seconds=10):
+            raise custom_error(
+                "duration", "catchup_window must be at least 10s (Temporal's minimum)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _cron_or_interval(self) -> ScheduleSpec:
+        if (self.cron is None) == (self.interval is None):
+            raise custom_error("schedule", "give either cron or interval (exactly one of them)")
+        return self
+
+
+class SlaSpec(_Model):
+    """When a run must be done; missing it notifies ``notifications.on_sla_miss``."""
+
+    finish_by: ClockTime | None = Field(
+        None, description="HH:MM in the schedule's time zone (UTC without a schedule)."
+    )
+    max_duration: Duration | None = Field(None, description="Longest acceptable run.")
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> SlaSpec:
+        if self.finish_by is None and self.max_duration is None:
+            raise custom_error("sla", "give finish_by, max_duration or both")
+        return self
+
+
+class NotificationsSpec(_Model):
+    """Who hears about runs: targets such as ``email:x@y.com`` or ``webhook:https://...``."""
+
+    on_failure: list[NotificationTarget] = Field(default_factory=list)
+    on_sla_miss: list[NotificationTarget] = Field(default_factory=list)
+    on_success: list[NotificationTarget] = Field(default_factory=list)
+
+
+class RetrySpec(_Model):
+    """How a failed step is retried (Temporal's retry policy)."""
+
+    attempts: int = Field(1, ge=1, description="Total attempts, 1 = no retry.")
+    backoff: Duration = Field("10s", validate_default=True, description="Wait before 1st retry.")
+    backoff_coefficient: float = Field(2.0, ge=1.0, description="Growth of the wait per retry.")
+    max_backoff: Duration | None = Field(None, description="Longest wait between attempts.")
+
+    @model_validator(mode="after")
+    def _max_not_below_first(self) -> RetrySpec:
+        if self.max_backoff is not None and self.max_backoff < self.backoff:
+            raise custom_error("retry", "max_backoff must not be shorter than backoff")
+        return self
+
+
+class StepSpec(_Model):
+    """One notebook run as one activity of the pipeline's workflow."""
+
+    id: StepId
+    notebook: NotebookPath = Field(description="Notebook path relative to the pipeline file.")
+    parameters: dict[Identifier, Any] = Field(
+        default_factory=dict,
+        description="Injected by papermill; strings may use {{ ds }} or {{ params.NAME }}.",
+    )
+    depends_on: list[str] = Field(default_factory=list)
+    retries: RetrySpec = Field(default_factory=RetrySpec)
+    timeout: Duration = Field("1h", validate_default=True, description="Longest attempt.")
+    kernel: str = Field("workbench", min_length=1, description="Jupyter kernel name.")
+    inputs: list[DatasetName] = Field(default_factory=list, description="Datasets read.")
+    outputs: list[DatasetName] = Field(default_factory=list, description="Datasets written.")
+
+
+# --- the pipeline ----------------------------------------------------------------------
+
+
+class PipelineSpec(_Model):
+    """A pipeline: parameters, an optional schedule, an SLA and a DAG of notebook steps."""
+
+    name: PipelineName
+    description: str = ""
+    owner: str | None = Field(None, description="User or group responsible for the pipeline.")
+    parameters: dict[Identifier, ParameterSpec] = Field(default_factory=dict)
+    schedule: ScheduleSpec | None = None
+    sla: SlaSpec | None = None
+    notifications: NotificationsSpec = Field(default_factory=NotificationsSpec)
+    steps: list[StepSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references_are_sound(self) -> PipelineSpec:
+        problems = reference_problems(self.model_dump(include={"parameters", "steps"}))
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=custom_error(REFERENCE_ERROR, message), loc=loc, input=None
+                    )
+                    for loc, message in problems
+                ],
+            )
+        return self
+
+    def step(self, step_id: str) -> StepSpec:
+        """The step called ``step_id`` (``KeyError`` if there is none)."""
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def topological_order(self) -> list[str]:
+        """Step ids with every step after its dependencies; ties keep the file's order."""
+        order, _ = graph_problems([(step.id, step.depends_on) for step in self.steps])
+        return order
+
+    def downstream(self, step_ids: Iterable[str]) -> list[str]:
+        """The given steps and every step depending on them, in topological order."""
+        order = self.topological_order()
+        selected = set(step_ids)
+        unknown = sorted(selected.difference(order))
+        if unknown:
+            raise KeyError(unknown[0])
+        depends_on = {step.id: step.depends_on for step in self.steps}
+        for step_id in order:
+            if selected.intersection(depends_on[step_id]):
+                selected.add(step_id)
+        return [step_id for step_id in order if step_id in selected]
+
+    def check_run_parameters(self, given: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Problems with a run's parameters as ``(path, message)``: unknown, missing, mistyped."""
+        problems = []
+        for name, value in given.items():
+            if name not in self.parameters:
+                declared = ", ".join(sorted(self.parameters)) or "none"
+                message = f"unknown run parameter {name!r}; declared parameters: {declared}"
+                problems.append((f"parameters.{name}", message))
+                continue
+            try:
+                coerce_parameter(self.parameters[name].type, value)
+            except ValueError as exc:
+                problems.append((f"parameters.{name}", f"run parameter {name!r}: {exc}"))
+        for name, parameter in self.parameters.items():
+            if parameter.required and given.get(name) is None:
+                message = f"run parameter {name!r} is required and was not given"
+                problems.append((f"parameters.{name}", message))
+        return problems
+
+    def resolve_parameters(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A run's parameter values: defaults overridden by ``given``, typed, JSON-ready.
+
+        Raises :class:`~workbench_server.errors.InvalidInputError` naming every problem.
+        """
+        given = dict(given or {})
+        problems = self.check_run_parameters(given)
+        if problems:
+            raise InvalidInputError("; ".join(message for _, message in problems))
+        values = {}
+        for name, parameter in self.parameters.items():
+            value = given.get(name, parameter.default)
+            values[name] = None if value is None else coerce_parameter(parameter.type, value)
+        return values
+
+    @property
+    def timezone(self) -> str:
+        """The time zone that ``ds`` and ``finish_by`` are read in."""
+        return self.schedule.timezone if self.schedule else "UTC"
+
+    def render_parameters(
+        self,
+        step: StepSpec | str,
+        run_params: Mapping[str, Any] | None,
+        logical_date: datetime | date,
+    ) -> dict[str, Any]:
+        """The parameters papermill injects into ``step`` for one run.
+
+        ``logical_date`` is the run's scheduled time; ``ds`` is its date in the schedule's
+        time zone (a naive datetime or a date is taken to be in that zone). A value that is
+        a single ``{{ expression }}`` keeps the expression's type (``{{ params.company_id }}``
+        stays an integer); any other string renders to text. Unknown names raise
+        :class:`~workbench_server.errors.InvalidInputError`.
+        """
+        step = self.step(step) if isinstance(step, str) else step
+        context = template_context(logical_date, self.timezone, self.resolve_parameters(run_params))
+        rendered = {}
+        for name, value in step.parameters.items():
+            try:
+                rendered[name] = render_value(value, context)
+            except Exception as exc:  # jinja2 raises many kinds; the user needs one message
+                raise InvalidInputError(
+                    f"step {step.id!r} parameter {name!r}: cannot render {value!r}: {exc}"
+                ) from exc
+        return rendered

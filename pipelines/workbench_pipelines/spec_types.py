@@ -1,0 +1,192 @@
+"""Field types of the pipeline spec: durations, clock times, names and parameter values.
+
+Each type validates with a one-sentence message that says what to write instead, and
+publishes a JSON Schema that matches what it accepts (editors validate against it).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+
+def custom_error(kind: str, message: str) -> PydanticCustomError:
+    """A pydantic error whose message is ``message`` exactly."""
+    # The message goes through a placeholder so braces in it ("{{ ds }}") are not formatted.
+    return PydanticCustomError(kind, "{message}", {"message": message})
+
+
+# --- durations and clock times ---------------------------------------------------------
+
+_DURATION_RE = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
+_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse ``"30s"``, ``"10m"``, ``"2h"``, ``"1d"`` or ``"1h30m"`` (or seconds) to a timedelta."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and _DURATION_RE.match(value.replace(" ", "")):
+        seconds = sum(
+            float(number) * _UNIT_SECONDS[unit]
+            for number, unit in _DURATION_PART_RE.findall(value.replace(" ", ""))
+        )
+    else:
+        raise custom_error(
+            "duration",
+            f"invalid duration {value!r}: write a number followed by s, m, h or d, "
+            "e.g. '30s', '10m', '2h' or '1d'",
+        )
+    if seconds <= 0:
+        raise custom_error("duration", f"duration {value!r} must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The compact form that :func:`parse_duration` reads back, e.g. ``"1h30m"``."""
+    seconds = value.total_seconds()
+    parts = []
+    for unit in ("d", "h", "m"):
+        count, seconds = divmod(seconds, _UNIT_SECONDS[unit])
+        if count:
+            parts.append(f"{int(count)}{unit}")
+    if seconds or not parts:
+        parts.append(f"{seconds:g}s")
+    return "".join(parts)
+
+
+def _parse_clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value) if isinstance(value, str) else None
+    if not match:
+        raise custom_error("clock_time", f"invalid time {value!r}: write HH:MM, e.g. '09:30'")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*[smhd]\s*)+$"},
+                {"type": "number", "exclusiveMinimum": 0},
+            ],
+            "description": "A duration such as '30s', '10m', '2h', '1d' or '1h30m' (or seconds).",
+        }
+    ),
+]
+ClockTime = Annotated[
+    time,
+    BeforeValidator(_parse_clock),
+    PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"}),
+]
+
+
+def _named(pattern: str, what: str, rule: str) -> Any:
+    """A string type whose pattern shows in the JSON Schema and whose error says the rule."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise custom_error("name", f"{value!r} is not a valid {what}: {rule}")
+        return value
+
+    return Annotated[
+        str, AfterValidator(check), WithJsonSchema({"type": "string", "pattern": pattern})
+    ]
+
+
+PipelineName = _named(
+    r"^[a-z][a-z0-9_-]*$", "pipeline name", "use lower-case letters, digits, '_' and '-'"
+)
+StepId = _named(r"^[a-z][a-z0-9_]*$", "step id", "use lower-case letters, digits and '_'")
+# Step parameters become Python variables in the notebook (papermill), so identifiers only.
+Identifier = _named(r"^[A-Za-z_][A-Za-z0-9_]*$", "name", "use letters, digits and '_'")
+DatasetName = _named(
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){1,3}$",
+    "dataset name",
+    "write dotted names such as 'lake.silver.invoices' or 'odoo.public.account_move'",
+)
+NotificationTarget = _named(
+    r"^(email:[^@\s]+@[^@\s]+\.[^@\s]+|webhook:https?://\S+)$",
+    "notification target",
+    "write 'email:someone@example.com' or 'webhook:https://...'",
+)
+
+
+def _notebook_path(value: str) -> str:
+    # Deploy snapshots these files: a path leaving the pipeline's folder could copy anything.
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or ".." in parts:
+        raise custom_error(
+            "notebook", f"notebook path {value!r} must be relative and stay inside the folder"
+        )
+    if not value.endswith(".ipynb"):
+        raise custom_error("notebook", f"notebook path {value!r} must name an .ipynb file")
+    return value
+
+
+NotebookPath = Annotated[str, AfterValidator(_notebook_path)]
+
+
+# --- parameters ------------------------------------------------------------------------
+
+ParameterType = Literal["string", "integer", "number", "boolean", "date"]
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "date": "a date (YYYY-MM-DD)",
+}
+
+
+def coerce_parameter(kind: ParameterType, value: Any) -> Any:
+    """Check ``value`` against a parameter type and return its JSON form.
+
+    Strings are accepted for every type (command-line and form input arrive as text);
+    dates come back as ISO strings so that they travel through Temporal and papermill.
+    Raises ``ValueError`` with a one-sentence message.
+    """
+    ok: Any = None
+    if kind == "string":
+        ok = value if isinstance(value, str) else None
+    elif isinstance(value, bool):
+        ok = value if kind == "boolean" else None
+    elif kind == "boolean":
+        ok = {"true": True, "false": False}.get(str(value).lower())
+    elif kind == "integer":
+        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+            ok = int(value)
+        elif isinstance(value, str) and re.fullmatch(r"[-+]?\d+", value.strip()):
+            ok = int(value)
+    elif kind == "number":
+        if isinstance(value, int | float):
+            ok = value
+        elif isinstance(value, str):
+            try:
+                ok = float(value) if "." in value or "e" in value.lower() else int(value)
+            except ValueError:
+                ok = None
+    elif kind == "date":
+        if isinstance(value, date) and not isinstance(value, datetime):
+            ok = value.isoformat()
+        elif isinstance(value, str):
+            try:
+                ok = date.fromisoformat(value.strip()).isoformat()
+            except ValueError:
+                ok = None
+    if ok is None:
+        raise ValueError(f"expected {_TYPE_WORDS[kind]}, got {value!r}")
+    return ok
