@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -46,6 +47,20 @@ class WorkbenchSettings(BaseModel):
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
+
+    def with_running_stack(self) -> WorkbenchSettings:
+        """Fill in Temporal from the ``workbench up`` running on this home, if any."""
+        state_file = self.workbench_home.run_dir / "state.json"
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            return self
+        return self.model_copy(
+            update={
+                "temporal_address": state.get("temporal"),
+                "task_queue": state.get("task_queue", self.task_queue),
+            }
+        )
 
     def child_env(self) -> dict[str, str]:
         """Environment variables that hand these settings to a child process."""

@@ -23,6 +23,8 @@ def _workbench(home: str | None):
 
     settings = WorkbenchSettings.from_env(home)
     settings.workbench_home.prepare()
+    if settings.temporal_address is None:
+        settings = settings.with_running_stack()
     return Workbench(settings)
 
 

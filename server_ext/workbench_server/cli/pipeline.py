@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from . import home_option
+
 
 @click.group()
 def pipeline() -> None:
@@ -45,3 +47,142 @@ def validate(file: Path, as_json: bool, notebook_root: Path | None) -> None:
         click.echo(f"{file}: valid ({steps} step{'s' if steps != 1 else ''})")
     if errors:
         raise click.exceptions.Exit(1)
+
+
+def _services(home: str | None):
+    from ..pipelines.registry import PipelineRegistry
+    from ..pipelines.runs import RunService
+    from ..principal import local_principal
+    from .connection import _workbench
+
+    workbench = _workbench(home)
+    return PipelineRegistry(workbench, local_principal()), RunService(workbench, local_principal())
+
+
+def _print_run(run) -> None:
+    click.echo(f"run {run.id}  {run.pipeline} v{run.version}  {run.status}  ds={run.logical_date}")
+    for attempt in run.attempts:
+        line = f"  {attempt.step_id:24} #{attempt.attempt}  {attempt.status:15}"
+        if attempt.duration_s is not None:
+            line += f" {attempt.duration_s:7.1f}s"
+        if attempt.error:
+            line += f"  {attempt.error}"
+        click.echo(line)
+
+
+@pipeline.command()
+@home_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def deploy(home: str | None, file: Path) -> None:
+    """Validate FILE and deploy it as a new immutable version (spec + notebooks)."""
+    from workbench_pipelines.validate import PipelineSpecError
+
+    registry, _ = _services(home)
+    try:
+        result = registry.deploy(file)
+    except PipelineSpecError as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        raise click.exceptions.Exit(1) from None
+    state = "deployed" if result.new_version else "unchanged"
+    click.echo(f"{result.name}: {state}, version {result.version} ({result.content_hash[:12]})")
+
+
+@pipeline.command("list")
+@home_option
+def list_(home: str | None) -> None:
+    """List deployed pipelines."""
+    registry, _ = _services(home)
+    for item in registry.list():
+        click.echo(
+            f"{item.name:30} v{item.current_version:<4} {item.owner:12} {len(item.steps)} steps"
+        )
+
+
+@pipeline.command()
+@home_option
+@click.argument("name")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE")
+@click.option(
+    "--date",
+    "logical_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Logical date of the run (ds) [default: today, UTC].",
+)
+@click.option("--wait", is_flag=True, help="Wait for the run to finish; exit 1 if it failed.")
+def run(home: str | None, name: str, params: tuple[str, ...], logical_date, wait: bool) -> None:
+    """Start a run of pipeline NAME."""
+    import asyncio
+
+    from .connection import _parse_sets
+
+    _, runs = _services(home)
+
+    async def go():
+        started = await runs.start(
+            name, _parse_sets(params), logical_date.date() if logical_date else None
+        )
+        click.echo(f"started run {started.id}")
+        return await runs.wait(started.id) if wait else started
+
+    result = asyncio.run(go())
+    if wait:
+        _print_run(result)
+        raise click.exceptions.Exit(0 if result.status == "succeeded" else 1)
+
+
+@pipeline.command()
+@home_option
+@click.argument("name", required=False)
+@click.option("--limit", default=20, show_default=True)
+def runs(home: str | None, name: str | None, limit: int) -> None:
+    """Recent runs (of pipeline NAME)."""
+    _, service = _services(home)
+    for item in service.list(name, limit):
+        click.echo(
+            f"{item.id}  {item.pipeline:24} v{item.version:<3} {item.status:10} "
+            f"{item.trigger:8} ds={item.logical_date}  {item.created_at:%Y-%m-%d %H:%M}"
+        )
+
+
+@pipeline.command()
+@home_option
+@click.argument("run_id")
+def show(home: str | None, run_id: str) -> None:
+    """One run with every step attempt."""
+    _, service = _services(home)
+    _print_run(service.get(run_id))
+
+
+@pipeline.command()
+@home_option
+@click.argument("run_id")
+def cancel(home: str | None, run_id: str) -> None:
+    """Cancel a running run (its running steps' kernels are stopped)."""
+    import asyncio
+
+    _, service = _services(home)
+    asyncio.run(service.cancel(run_id))
+    click.echo(f"cancelling run {run_id}")
+
+
+@pipeline.command()
+@home_option
+@click.argument("run_id")
+@click.option("--wait", is_flag=True)
+def repair(home: str | None, run_id: str, wait: bool) -> None:
+    """Re-run only the failed steps of RUN_ID and what depends on them."""
+    import asyncio
+
+    _, service = _services(home)
+
+    async def go():
+        started = await service.repair(run_id)
+        click.echo(f"started repair run {started.id}")
+        return await service.wait(started.id) if wait else started
+
+    result = asyncio.run(go())
+    if wait:
+        _print_run(result)
+        raise click.exceptions.Exit(0 if result.status == "succeeded" else 1)

@@ -1,0 +1,1 @@
+"""Pipeline registry (deploy = immutable snapshot) and runs (start, history, repair)."""

@@ -1,0 +1,183 @@
+"""Deploying a pipeline: validate, snapshot spec and notebooks, record a new version.
+
+A version is immutable: its notebooks are copied into the workbench home, and runs read
+them from there, so editing a notebook never changes a running or scheduled pipeline.
+Deploying unchanged content (same hash) creates no new version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from workbench_pipelines.spec import PipelineSpec
+from workbench_pipelines.validate import load_spec
+
+from ..db.models import Pipeline, PipelineVersion
+from ..errors import NotFoundError, PermissionDeniedError
+from ..principal import Principal
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+
+class Deployment(BaseModel):
+    name: str
+    version: int
+    content_hash: str
+    new_version: bool
+
+
+class PipelineOut(BaseModel):
+    name: str
+    owner: str
+    current_version: int
+    description: str
+    steps: list[str]
+    schedule: dict[str, Any] | None
+    updated_at: datetime
+
+
+def _content_hash(spec_file: Path, spec: PipelineSpec) -> str:
+    digest = hashlib.sha256(spec_file.read_bytes())
+    for step in sorted(spec.steps, key=lambda s: s.id):
+        notebook = spec_file.parent / step.notebook
+        digest.update(f"\0{step.id}\0{step.notebook}\0".encode())
+        digest.update(notebook.read_bytes())
+    return digest.hexdigest()
+
+
+def _snapshot(spec_file: Path, spec: PipelineSpec, target: Path) -> None:
+    """Copy the spec and its notebooks; the folder appears whole or not at all."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        shutil.copy2(spec_file, staging / "pipeline.yaml")
+        for step in spec.steps:
+            destination = staging / step.notebook
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(spec_file.parent / step.notebook, destination)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+class PipelineRegistry:
+    """Deployed pipelines as one principal may see and change them."""
+
+    def __init__(self, workbench: Workbench, principal: Principal) -> None:
+        self.workbench = workbench
+        self.principal = principal
+
+    @property
+    def root(self) -> Path:
+        return self.workbench.settings.workbench_home.root / "pipelines"
+
+    def deploy(self, spec_file: Path) -> Deployment:
+        """Validate (all errors at once, nothing stored on error) and snapshot."""
+        spec_file = spec_file.resolve()
+        spec = load_spec(spec_file)  # raises PipelineSpecError listing every problem
+        content_hash = _content_hash(spec_file, spec)
+        with self.workbench.sessions.begin() as session:
+            pipeline = session.scalar(select(Pipeline).where(Pipeline.name == spec.name))
+            if pipeline is not None and not self.principal.may_change(pipeline.owner):
+                raise PermissionDeniedError(
+                    f"pipeline {spec.name!r} belongs to {pipeline.owner}; "
+                    "only they or an admin may deploy it"
+                )
+            if pipeline is not None:
+                current = session.scalar(
+                    select(PipelineVersion).where(
+                        PipelineVersion.pipeline_id == pipeline.id,
+                        PipelineVersion.version == pipeline.current_version,
+                    )
+                )
+                if current is not None and current.content_hash == content_hash:
+                    return Deployment(
+                        name=spec.name,
+                        version=current.version,
+                        content_hash=content_hash,
+                        new_version=False,
+                    )
+            else:
+                pipeline = Pipeline(name=spec.name, owner=self.principal.name, current_version=0)
+                session.add(pipeline)
+                session.flush()
+            version = (
+                session.scalar(
+                    select(func.max(PipelineVersion.version)).where(
+                        PipelineVersion.pipeline_id == pipeline.id
+                    )
+                )
+                or 0
+            ) + 1
+            target = self.root / spec.name / f"v{version}"
+            _snapshot(spec_file, spec, target)
+            session.add(
+                PipelineVersion(
+                    pipeline_id=pipeline.id,
+                    version=version,
+                    content_hash=content_hash,
+                    spec=spec.model_dump(mode="json"),
+                    snapshot_dir=str(target),
+                    deployed_by=self.principal.name,
+                )
+            )
+            pipeline.current_version = version
+        return Deployment(
+            name=spec.name, version=version, content_hash=content_hash, new_version=True
+        )
+
+    def list(self) -> list[PipelineOut]:
+        with self.workbench.sessions() as session:
+            rows = session.execute(
+                select(Pipeline, PipelineVersion)
+                .join(
+                    PipelineVersion,
+                    (PipelineVersion.pipeline_id == Pipeline.id)
+                    & (PipelineVersion.version == Pipeline.current_version),
+                )
+                .order_by(Pipeline.name)
+            )
+            return [self._out(p, v) for p, v in rows]
+
+    def get(self, name: str) -> PipelineOut:
+        pipeline, version = self.version(name)
+        return self._out(pipeline, version)
+
+    def version(self, name: str, number: int | None = None) -> tuple[Pipeline, PipelineVersion]:
+        with self.workbench.sessions() as session:
+            pipeline = session.scalar(select(Pipeline).where(Pipeline.name == name))
+            if pipeline is None:
+                raise NotFoundError(f"no pipeline named {name!r}; deploy it first")
+            version = session.scalar(
+                select(PipelineVersion).where(
+                    PipelineVersion.pipeline_id == pipeline.id,
+                    PipelineVersion.version == (number or pipeline.current_version),
+                )
+            )
+            if version is None:
+                raise NotFoundError(f"pipeline {name!r} has no version {number}")
+            return pipeline, version
+
+    @staticmethod
+    def _out(pipeline: Pipeline, version: PipelineVersion) -> PipelineOut:
+        spec = PipelineSpec.model_validate(version.spec)
+        return PipelineOut(
+            name=pipeline.name,
+            owner=pipeline.owner,
+            current_version=version.version,
+            description=spec.description,
+            steps=[s.id for s in spec.steps],
+            schedule=spec.schedule.model_dump(mode="json") if spec.schedule else None,
+            updated_at=pipeline.updated_at,
+        )

@@ -1,0 +1,252 @@
+"""Runs: start (a Temporal workflow per run), history from the metadata DB, cancel, repair."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from workbench_pipelines.plan import RetryPlan, RunPlan, StepPlan
+from workbench_pipelines.spec import PipelineSpec
+
+from ..db.models import Pipeline, PipelineVersion, Run, StepRun
+from ..errors import ConflictError, NotFoundError
+from ..principal import Principal
+from .registry import PipelineRegistry
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+class AttemptOut(BaseModel):
+    step_id: str
+    attempt: int
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    output_notebook: str | None
+    error: str | None
+    failing_cell: int | None
+    traceback: str | None
+
+
+class RunOut(BaseModel):
+    id: str
+    pipeline: str
+    version: int
+    status: str
+    trigger: str
+    parameters: dict[str, Any]
+    logical_date: str
+    repair_of: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    attempts: list[AttemptOut] = []
+
+
+def build_plan(
+    spec: PipelineSpec,
+    version: PipelineVersion,
+    run_id: str,
+    params: dict[str, Any],
+    logical_date: date,
+    artifacts: Path,
+    skip_steps: list[str] | None = None,
+) -> RunPlan:
+    """Everything the workflow needs, resolved now: paths in the snapshot, parameters."""
+    snapshot = Path(version.snapshot_dir)
+    steps = []
+    for step in spec.steps:
+        retries = step.retries
+        steps.append(
+            StepPlan(
+                id=step.id,
+                notebook=str(snapshot / step.notebook),
+                parameters=spec.render_parameters(step, params, logical_date),
+                depends_on=list(step.depends_on),
+                retries=RetryPlan(
+                    attempts=retries.attempts,
+                    backoff_s=retries.backoff.total_seconds(),
+                    backoff_coefficient=retries.backoff_coefficient,
+                    max_backoff_s=(
+                        retries.max_backoff.total_seconds()
+                        if retries.max_backoff
+                        else max(600.0, retries.backoff.total_seconds())
+                    ),
+                ),
+                timeout_s=step.timeout.total_seconds(),
+                kernel=step.kernel,
+            )
+        )
+    return RunPlan(
+        run_id=run_id,
+        pipeline=spec.name,
+        version=version.version,
+        logical_date=logical_date.isoformat(),
+        artifacts_dir=str(artifacts),
+        steps=steps,
+        skip_steps=skip_steps or [],
+    )
+
+
+class RunService:
+    """Runs of the pipelines a principal may use."""
+
+    def __init__(self, workbench: Workbench, principal: Principal) -> None:
+        self.workbench = workbench
+        self.principal = principal
+        self.registry = PipelineRegistry(workbench, principal)
+
+    def _artifacts(self, run_id: str) -> Path:
+        return self.workbench.settings.workbench_home.root / "runs" / run_id
+
+    async def start(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        logical_date: date | None = None,
+        trigger: str = "manual",
+        repair_of: str | None = None,
+        skip_steps: list[str] | None = None,
+        version_number: int | None = None,
+    ) -> RunOut:
+        pipeline, version = self.registry.version(name, version_number)
+        spec = PipelineSpec.model_validate(version.spec)
+        resolved = spec.resolve_parameters(params or {})  # InvalidInputError names the field
+        day = logical_date or datetime.now(UTC).date()
+        run_id = uuid.uuid4().hex
+        plan = build_plan(spec, version, run_id, resolved, day, self._artifacts(run_id), skip_steps)
+        workflow_id = f"run-{name}-{run_id}"
+        with self.workbench.sessions.begin() as session:
+            session.add(
+                Run(
+                    id=run_id,
+                    pipeline_id=pipeline.id,
+                    version=version.version,
+                    status="queued",
+                    trigger=trigger,
+                    parameters=resolved,
+                    logical_date=day.isoformat(),
+                    workflow_id=workflow_id,
+                    repair_of=repair_of,
+                    requested_by=self.principal.name,
+                )
+            )
+        from workbench_pipelines.workflows import PipelineRunWorkflow
+
+        client = await self.workbench.temporal_client()
+        await client.start_workflow(
+            PipelineRunWorkflow.run,
+            plan,
+            id=workflow_id,
+            task_queue=self.workbench.settings.task_queue,
+        )
+        return self.get(run_id)
+
+    async def wait(self, run_id: str) -> RunOut:
+        client = await self.workbench.temporal_client()
+        await client.get_workflow_handle(self._workflow_id(run_id)).result()
+        return self.get(run_id)
+
+    def _workflow_id(self, run_id: str) -> str:
+        with self.workbench.sessions() as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            return run.workflow_id
+
+    async def cancel(self, run_id: str) -> RunOut:
+        run = self.get(run_id)
+        if run.status in FINISHED:
+            raise ConflictError(f"run {run_id} already {run.status}")
+        client = await self.workbench.temporal_client()
+        await client.get_workflow_handle(self._workflow_id(run_id)).cancel()
+        return run
+
+    async def repair(self, run_id: str) -> RunOut:
+        """A new run of the same version, parameters and date that re-runs only the failed
+        steps and their downstream; steps that succeeded are reused."""
+        run = self.get(run_id)
+        if run.status not in ("failed", "cancelled"):
+            raise ConflictError(f"run {run_id} is {run.status}; only failed runs are repaired")
+        _, version = self.registry.version(run.pipeline, run.version)
+        spec = PipelineSpec.model_validate(version.spec)
+        last = {a.step_id: a.status for a in run.attempts}
+        good = {s for s, state in last.items() if state in ("succeeded", "reused")}
+        rerun = set(spec.downstream([s.id for s in spec.steps if s.id not in good]))
+        keep = sorted(good - rerun)
+        return await self.start(
+            run.pipeline,
+            run.parameters,
+            date.fromisoformat(run.logical_date),
+            trigger="repair",
+            repair_of=run_id,
+            skip_steps=keep,
+            version_number=run.version,
+        )
+
+    def get(self, run_id: str) -> RunOut:
+        with self.workbench.sessions() as session:
+            row = session.execute(
+                select(Run, Pipeline.name)
+                .join(Pipeline, Pipeline.id == Run.pipeline_id)
+                .where(Run.id == run_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            run, name = row
+            attempts = session.scalars(
+                select(StepRun)
+                .where(StepRun.run_id == run_id)
+                .order_by(StepRun.step_id, StepRun.attempt)
+            )
+            return self._out(run, name, list(attempts))
+
+    def list(self, name: str | None = None, limit: int = 50) -> list[RunOut]:
+        with self.workbench.sessions() as session:
+            query = select(Run, Pipeline.name).join(Pipeline, Pipeline.id == Run.pipeline_id)
+            if name is not None:
+                query = query.where(Pipeline.name == name)
+            rows = session.execute(query.order_by(Run.created_at.desc()).limit(limit))
+            return [self._out(run, pipeline, []) for run, pipeline in rows]
+
+    @staticmethod
+    def _out(run: Run, name: str, attempts: list[StepRun]) -> RunOut:
+        return RunOut(
+            id=run.id,
+            pipeline=name,
+            version=run.version,
+            status=run.status,
+            trigger=run.trigger,
+            parameters=run.parameters,
+            logical_date=run.logical_date,
+            repair_of=run.repair_of,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            error=run.error,
+            attempts=[
+                AttemptOut(
+                    step_id=a.step_id,
+                    attempt=a.attempt,
+                    status=a.status,
+                    started_at=a.started_at,
+                    finished_at=a.finished_at,
+                    duration_s=a.duration_s,
+                    output_notebook=a.output_notebook,
+                    error=a.error,
+                    failing_cell=a.failing_cell,
+                    traceback=a.traceback,
+                )
+                for a in attempts
+            ],
+        )
