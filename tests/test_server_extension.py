@@ -74,7 +74,7 @@ async def test_every_workbench_route_refuses_anonymous_access(jp_serverapp, jp_f
         for rule in getattr(rule.target, "rules", [rule])
         if "/workbench/" in getattr(rule.matcher, "regex", re.compile("")).pattern
     ]
-    assert len(patterns) >= 2, patterns
+    assert len(patterns) >= 10, patterns
     for pattern in patterns:
         path = _example_path(pattern)
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
@@ -90,8 +90,14 @@ async def test_every_workbench_route_refuses_anonymous_access(jp_serverapp, jp_f
 
 
 def _example_path(pattern: str) -> str:
-    """Turn a route regex into a concrete path (groups become a sample name)."""
-    path = re.sub(r"\(\?P<\w+>[^)]*\)|\([^)]*\)", "sample", pattern)
+    """Turn a route regex into a concrete path each of whose groups matches its regex."""
+
+    def sample(match: re.Match[str]) -> str:
+        inner = match.group(2)
+        candidates = ["sample", "0" * 32, "1", *inner.split("|")]
+        return next(c for c in candidates if re.fullmatch(inner, c))
+
+    path = re.sub(r"\(\?P<(\w+)>((?:[^()]|\([^()]*\))*)\)", sample, pattern)
     # Routes carry the server's base URL, which jp_fetch adds itself.
     return "workbench/" + path.rstrip("$").replace("\\", "").split("/workbench/", 1)[1]
 

@@ -11,7 +11,7 @@ from traitlets import Float, Type, Unicode, default
 
 from ._version import __version__
 from .core import Workbench
-from .handlers import connections, kernel, system
+from .handlers import connections, kernel, pipelines, system
 from .home import WorkbenchHome, default_home
 from .settings import (
     DB_URL_ENV,
@@ -126,7 +126,7 @@ class WorkbenchApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(
             (rf"/{API_PREFIX}/{pattern}", handler)
-            for module in (system, connections, kernel)
+            for module in (system, connections, kernel, pipelines)
             for pattern, handler in module.ROUTES
         )
 

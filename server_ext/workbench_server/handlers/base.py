@@ -104,6 +104,12 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             message = f"internal error; the server log has the details (ref {self._error_ref})"
         else:
             message = self._reason
+        body: dict[str, Any] = {"message": message, "reason": self._reason}
+        details = getattr(exc, "errors", None)
+        if mapped is not None and isinstance(details, list):  # e.g. every error of a spec
+            body["errors"] = [
+                e.model_dump(mode="json") if isinstance(e, BaseModel) else e for e in details
+            ]
         self.set_status(status_code)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "reason": self._reason}))
+        self.finish(json.dumps(body, default=str))

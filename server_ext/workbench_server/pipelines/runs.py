@@ -194,6 +194,17 @@ class RunService:
             version_number=run.version,
         )
 
+    def executed_notebook(self, run_id: str, step_id: str, attempt: int) -> bytes:
+        """The executed notebook of one attempt, as papermill wrote it."""
+        run = self.get(run_id)
+        found = next(
+            (a for a in run.attempts if a.step_id == step_id and a.attempt == attempt), None
+        )
+        path = Path(found.output_notebook) if found and found.output_notebook else None
+        if path is None or not path.is_file():
+            raise NotFoundError(f"run {run_id} has no executed notebook for {step_id} #{attempt}")
+        return path.read_bytes()
+
     def get(self, run_id: str) -> RunOut:
         with self.workbench.sessions() as session:
             row = session.execute(

@@ -1,0 +1,161 @@
+"""REST: /workbench/api/pipelines and /workbench/api/runs."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from ..errors import InvalidInputError, NotFoundError
+from ..pipelines.registry import PipelineOut, PipelineRegistry
+from ..pipelines.runs import RunOut, RunService
+from .base import WorkbenchHandler
+
+NAME = r"(?P<name>[a-z][a-z0-9_-]{0,99})"
+RUN = r"(?P<run_id>[0-9a-f]{32})"
+
+
+class FileRef(BaseModel):
+    """A pipeline file in the server's root folder, or YAML text to check."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str | None = None
+    text: str | None = None
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    logical_date: date | None = None
+
+
+class _PipelineHandler(WorkbenchHandler):
+    auth_resource = "workbench.pipelines"
+
+    @property
+    def registry(self) -> PipelineRegistry:
+        return PipelineRegistry(self.workbench, self.principal)
+
+    @property
+    def runs(self) -> RunService:
+        return RunService(self.workbench, self.principal)
+
+    def _file(self, relative: str) -> Path:
+        """A path inside the server's root folder (never outside it)."""
+        root = Path(self.serverapp.root_dir).resolve()
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            raise InvalidInputError(f"path {relative!r} is outside the notebook folder")
+        if not path.is_file():
+            raise NotFoundError(f"no file {relative!r}")
+        return path
+
+
+class PipelinesHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(TypeAdapter(list[PipelineOut]).dump_json(self.registry.list()))
+
+
+class ValidateHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        from workbench_pipelines.validate import validate_file, validate_text
+
+        ref = FileRef.model_validate_json(self.request.body or b"{}")
+        if ref.text is not None:
+            folder = self._file(ref.path).parent if ref.path else None
+            errors = validate_text(ref.text, file=ref.path or "<pipeline>", notebook_folder=folder)
+        elif ref.path is not None:
+            errors = validate_file(self._file(ref.path))
+        else:
+            raise InvalidInputError("give the pipeline as path or as text")
+        self.write_json(
+            {"valid": not errors, "errors": [e.model_dump(mode="json") for e in errors]}
+        )
+
+
+class DeployHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        ref = FileRef.model_validate_json(self.request.body or b"{}")
+        if ref.path is None:
+            raise InvalidInputError("path: the pipeline file to deploy is required")
+        self.write_json(self.registry.deploy(self._file(ref.path)), status=201)
+
+
+class PipelineHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(self.registry.get(name))
+
+
+class PipelineRunsHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        request = RunRequest.model_validate_json(self.request.body or b"{}")
+        run = await self.runs.start(name, request.parameters, request.logical_date)
+        self.write_json(run, status=201)
+
+
+class RunsHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        limit = min(int(self.get_query_argument("limit", "50")), 500)
+        runs = self.runs.list(self.get_query_argument("pipeline", None), limit)
+        self.set_header("Content-Type", "application/json")
+        self.finish(TypeAdapter(list[RunOut]).dump_json(runs))
+
+
+class RunHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.write_json(self.runs.get(run_id))
+
+
+class RunActionHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, run_id: str, action: str) -> None:
+        if action == "cancel":
+            self.write_json(await self.runs.cancel(run_id), status=202)
+        else:
+            self.write_json(await self.runs.repair(run_id), status=201)
+
+
+class AttemptNotebookHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str, step: str, attempt: str) -> None:
+        notebook = await asyncio.to_thread(self.runs.executed_notebook, run_id, step, int(attempt))
+        self.set_header("Content-Type", "application/x-ipynb+json")
+        self.finish(notebook)
+
+
+ROUTES = [
+    ("pipelines", PipelinesHandler),
+    ("pipelines/validate", ValidateHandler),
+    ("pipelines/deploy", DeployHandler),
+    (f"pipelines/{NAME}", PipelineHandler),
+    (f"pipelines/{NAME}/runs", PipelineRunsHandler),
+    ("runs", RunsHandler),
+    (f"runs/{RUN}", RunHandler),
+    (f"runs/{RUN}/(?P<action>cancel|repair)", RunActionHandler),
+    (
+        rf"runs/{RUN}/steps/(?P<step>[a-z][a-z0-9_]*)/attempts/(?P<attempt>\d+)/notebook",
+        AttemptNotebookHandler,
+    ),
+]

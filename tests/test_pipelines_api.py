@@ -1,0 +1,134 @@
+"""REST /workbench/api/pipelines and /runs against a real server, Temporal and worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.support.notebooks import write_notebook
+
+
+@pytest.fixture
+def jp_server_config(home: Path, temporal_address: str, task_queue: str):
+    return {
+        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
+        "WorkbenchApp": {
+            "home": str(home),
+            "temporal_address": temporal_address,
+            "task_queue": task_queue,
+        },
+    }
+
+
+SPEC = """\
+name: hello
+parameters:
+  who: {type: string, default: world}
+steps:
+  - id: greet
+    notebook: greet.ipynb
+    kernel: python3
+    parameters: {who: "{{ params.who }}", ds: "{{ ds }}"}
+"""
+
+
+async def _json(jp_fetch, *path: str, **kwargs):
+    response = await jp_fetch("workbench", "api", *path, **kwargs)
+    return json.loads(response.body) if response.body else None
+
+
+async def test_validate_deploy_run_and_read_the_executed_notebook(
+    jp_fetch, jp_root_dir: Path, worker
+) -> None:
+    write_notebook(
+        jp_root_dir / "flows" / "greet.ipynb",
+        "print(f'hello {who} on {ds}')",
+        parameters="who = ''\nds = ''",
+    )
+    (jp_root_dir / "flows" / "hello.yaml").write_text(SPEC)
+
+    broken = SPEC.replace("kernel: python3", "kernel: python3\n    depends_on: [nope]")
+    checked = await _json(
+        jp_fetch,
+        "pipelines",
+        "validate",
+        method="POST",
+        body=json.dumps({"text": broken, "path": "flows/hello.yaml"}),
+    )
+    assert checked["valid"] is False
+    assert [(e["line"], e["path"]) for e in checked["errors"]] == [(8, "steps[0].depends_on[0]")]
+
+    with pytest.raises(HTTPClientError) as outside:
+        await jp_fetch(
+            "workbench",
+            "api",
+            "pipelines",
+            "deploy",
+            method="POST",
+            body=json.dumps({"path": "../../etc/passwd"}),
+        )
+    assert outside.value.code == 400
+
+    deployed = await _json(
+        jp_fetch,
+        "pipelines",
+        "deploy",
+        method="POST",
+        body=json.dumps({"path": "flows/hello.yaml"}),
+    )
+    assert (deployed["name"], deployed["version"]) == ("hello", 1)
+    listed = await _json(jp_fetch, "pipelines")
+    assert [p["name"] for p in listed] == ["hello"]
+
+    run = await _json(
+        jp_fetch,
+        "pipelines",
+        "hello",
+        "runs",
+        method="POST",
+        body=json.dumps({"parameters": {"who": "finance"}, "logical_date": "2026-10-31"}),
+    )
+    for _ in range(300):
+        run = await _json(jp_fetch, "runs", run["id"])
+        if run["status"] in ("succeeded", "failed"):
+            break
+        await asyncio.sleep(0.2)
+    assert run["status"] == "succeeded", run
+    notebook = await _json(
+        jp_fetch, "runs", run["id"], "steps", "greet", "attempts", "1", "notebook"
+    )
+    printed = ["".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", [])]
+    assert "hello finance on 2026-10-31\n" in printed
+    runs = await _json(jp_fetch, "runs", params={"pipeline": "hello"})
+    assert [r["id"] for r in runs] == [run["id"]]
+
+
+async def test_bad_run_parameters_are_a_400_naming_the_field(jp_fetch, jp_root_dir: Path) -> None:
+    write_notebook(jp_root_dir / "greet.ipynb", "x = 1", parameters="who = ''\nds = ''")
+    (jp_root_dir / "hello.yaml").write_text(
+        SPEC.replace("type: string", "type: integer").replace("default: world", "default: 1")
+    )
+    await jp_fetch(
+        "workbench",
+        "api",
+        "pipelines",
+        "deploy",
+        method="POST",
+        body=json.dumps({"path": "hello.yaml"}),
+    )
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch(
+            "workbench",
+            "api",
+            "pipelines",
+            "hello",
+            "runs",
+            method="POST",
+            body=json.dumps({"parameters": {"who": "not a number"}}),
+        )
+    assert info.value.code == 400
+    assert "who" in json.loads(info.value.response.body)["message"]
