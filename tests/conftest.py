@@ -82,37 +82,45 @@ def workbench(home: Path):
     core.close()
 
 
-@pytest.fixture
-def worker(home: Path, temporal_address: str, task_queue: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A real ``workbench worker`` process polling ``task_queue``."""
+def spawn_worker(home: Path, temporal_address: str, task_queue: str) -> subprocess.Popen[bytes]:
+    """A real ``workbench worker`` process polling ``task_queue``; output in home's log."""
     home.mkdir(parents=True, exist_ok=True)
-    log = (home / "worker-test.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "workbench_server.cli",
-            "worker",
-            "--home",
-            str(home),
-            "--temporal",
-            temporal_address,
-            "--task-queue",
-            task_queue,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")},
-    )
-    yield proc
+    with (home / "worker-test.log").open("ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workbench_server.cli",
+                "worker",
+                "--home",
+                str(home),
+                "--temporal",
+                temporal_address,
+                "--task-queue",
+                task_queue,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")},
+        )
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
         proc.wait(40)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    log.close()
+
+
+@pytest.fixture
+def worker(home: Path, temporal_address: str, task_queue: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``workbench worker`` process polling ``task_queue``."""
+    proc = spawn_worker(home, temporal_address, task_queue)
+    yield proc
+    stop_worker(proc)
 
 
 @pytest.fixture(scope="session")

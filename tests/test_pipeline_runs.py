@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.notebooks import write_notebook
-from workbench_pipelines.plan import RetryPlan, RunPlan, StepPlan
+from workbench_pipelines.plan import RetryPlan, RunEvent, RunPlan, StepPlan
 from workbench_pipelines.workflows import PipelineRunWorkflow
 from workbench_server import temporal
 from workbench_server.db.models import Pipeline, Run, StepRun
@@ -213,3 +213,113 @@ def test_timeout_stops_the_step_and_its_kernel(
     assert [(s.attempt, s.status) for s in attempts] == [(1, "timed_out")]
     kernel_pid = int(pid_file.read_text())
     assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == "zombie"
+
+
+async def _start(address: str, task_queue: str, plan: RunPlan) -> str:
+    client = await temporal.connect(address)
+    handle = await client.start_workflow(
+        PipelineRunWorkflow.run, plan, id=f"run-{plan.run_id}", task_queue=task_queue
+    )
+    return handle.id
+
+
+async def _result(address: str, workflow_id: str):
+    client = await temporal.connect(address)
+    handle = client.get_workflow_handle(workflow_id, result_type=RunEvent)
+    return await asyncio.wait_for(handle.result(), 180)
+
+
+def test_killed_worker_loses_no_run_and_reruns_no_finished_step(
+    workbench, home: Path, temporal_address: str, task_queue: str, tmp_path: Path
+) -> None:
+    import time
+
+    from tests.conftest import spawn_worker, stop_worker
+
+    log = tmp_path / "executions.log"
+    started_b = tmp_path / "b.started"
+    quick = write_notebook(
+        tmp_path / "quick.ipynb",
+        "open(log, 'a').write(step + '\\n')",
+        parameters="log = ''\nstep = ''",
+    )
+    slow = write_notebook(
+        tmp_path / "slow.ipynb",
+        "import time\nopen(marker, 'a').write('x')\ntime.sleep(4)\nopen(log, 'a').write('b\\n')",
+        parameters="log = ''\nmarker = ''",
+    )
+    run_id = uuid.uuid4().hex
+    _register_run(workbench, run_id)
+    plan = RunPlan(
+        run_id=run_id,
+        pipeline="diamond",
+        version=1,
+        logical_date="2026-10-31",
+        artifacts_dir=str(tmp_path / "artifacts"),
+        steps=[
+            StepPlan(id="a", notebook=str(quick), parameters={"log": str(log), "step": "a"}),
+            StepPlan(
+                id="b",
+                notebook=str(slow),
+                depends_on=["a"],
+                parameters={"log": str(log), "marker": str(started_b)},
+            ),
+        ],
+    )
+    first = spawn_worker(home, temporal_address, task_queue)
+    second = None
+    try:
+        workflow_id = asyncio.run(_start(temporal_address, task_queue, plan))
+        deadline = time.monotonic() + 90
+        while not started_b.exists():
+            assert time.monotonic() < deadline, "step b never started"
+            time.sleep(0.1)
+        first.kill()  # SIGKILL: no graceful shutdown, the attempt is simply lost
+        first.wait()
+        second = spawn_worker(home, temporal_address, task_queue)
+        result = asyncio.run(_result(temporal_address, workflow_id))
+    finally:
+        first.kill()
+        if second is not None:
+            stop_worker(second)
+    assert result.status == "succeeded", result
+    assert log.read_text().splitlines().count("a") == 1  # a did not run again
+    attempts = [(s.step_id, s.attempt, s.status) for s in _steps(workbench, run_id)]
+    assert attempts == [("a", 1, "succeeded"), ("b", 1, "lost"), ("b", 2, "succeeded")]
+
+
+def test_step_that_fails_twice_then_succeeds_ends_green(
+    workbench, worker, temporal_address: str, task_queue: str, tmp_path: Path
+) -> None:
+    counter = tmp_path / "tries"
+    flaky = write_notebook(
+        tmp_path / "flaky.ipynb",
+        "n = len(open(counter).read()) if __import__('os').path.exists(counter)"
+        " else 0\nopen(counter, 'a').write('x')\n"
+        "assert n >= 2, f'warehouse not ready (try {n + 1})'",
+        parameters="counter = ''",
+    )
+    run_id = uuid.uuid4().hex
+    _register_run(workbench, run_id)
+    plan = RunPlan(
+        run_id=run_id,
+        pipeline="diamond",
+        version=1,
+        logical_date="2026-10-31",
+        artifacts_dir=str(tmp_path / "artifacts"),
+        steps=[
+            StepPlan(
+                id="flaky",
+                notebook=str(flaky),
+                parameters={"counter": str(counter)},
+                retries=RetryPlan(attempts=3, backoff_s=0.2),
+            )
+        ],
+    )
+    result = asyncio.run(_execute(temporal_address, task_queue, plan))
+    assert result.status == "succeeded"
+    assert [(s.attempt, s.status) for s in _steps(workbench, run_id)] == [
+        (1, "failed"),
+        (2, "failed"),
+        (3, "succeeded"),
+    ]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -100,6 +100,20 @@ class RunActivities:
                 )
             )
 
+    def _budget_spent(self, run_id: str, step_id: str, budget: int) -> bool:
+        """Whether the step's own failures (not lost attempts) used up its attempts."""
+        with self.workbench.sessions() as session:
+            failures = session.scalar(
+                select(func.count())
+                .select_from(StepRun)
+                .where(
+                    StepRun.run_id == run_id,
+                    StepRun.step_id == step_id,
+                    StepRun.status.in_(("failed", "timed_out")),
+                )
+            )
+        return (failures or 0) >= budget
+
     @activity.defn(name="workbench.record_run")
     async def record_run(self, event: RunEvent) -> None:
         await asyncio.to_thread(self._record_run, event)
@@ -125,6 +139,11 @@ class RunActivities:
                         )
 
     # -- execution -----------------------------------------------------------------
+    async def _spent(self, data: StepInput) -> bool:
+        return await asyncio.to_thread(
+            self._budget_spent, data.run_id, data.step.id, data.step.retries.attempts
+        )
+
     @activity.defn(name="workbench.run_step")
     async def run_step(self, data: StepInput) -> StepOutcome:
         info = activity.info()
@@ -174,7 +193,11 @@ class RunActivities:
                         message,
                         progress.cell,
                     )
-                    raise ApplicationError(f"step {step.id} {message}", type="StepTimeout")
+                    raise ApplicationError(
+                        f"step {step.id} {message}",
+                        type="StepTimeout",
+                        non_retryable=await self._spent(data),
+                    )
         except asyncio.CancelledError:
             progress.halt()  # kills the kernel: papermill returns promptly
             await asyncio.gather(job, return_exceptions=True)
@@ -204,7 +227,9 @@ class RunActivities:
             await asyncio.to_thread(
                 self._finish_attempt, data.run_id, step.id, attempt, "failed", duration, message
             )
-            raise ApplicationError(f"step {step.id}: {message}") from None
+            raise ApplicationError(
+                f"step {step.id}: {message}", non_retryable=await self._spent(data)
+            ) from None
         if failure is not None:
             message = f"cell {failure.cell_index}: {failure.ename}: {failure.evalue}"
             await asyncio.to_thread(
@@ -218,7 +243,9 @@ class RunActivities:
                 failure.cell_index,
                 ANSI.sub("", failure.traceback),
             )
-            raise ApplicationError(f"step {step.id} failed in {message}")
+            raise ApplicationError(
+                f"step {step.id} failed in {message}", non_retryable=await self._spent(data)
+            )
         await asyncio.to_thread(
             self._finish_attempt, data.run_id, step.id, attempt, "succeeded", duration
         )

@@ -14,7 +14,11 @@ with workflow.unsafe.imports_passed_through():
     from .activities import WorkerInfo, ping
     from .plan import RunEvent, RunPlan, StepInput, StepPlan
 
-HEARTBEAT_TIMEOUT = timedelta(seconds=20)
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+# Attempts lost with a dead worker do not count against a step's retry budget: Temporal
+# may try this many more times, and the step itself stops retrying (non-retryable
+# error) once its own failures reach the budget.
+LOST_ATTEMPT_ALLOWANCE = 3
 
 
 @workflow.defn(name="workbench.Ping")
@@ -93,7 +97,7 @@ class PipelineRunWorkflow:
                 start_to_close_timeout=timedelta(seconds=step.timeout_s),
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(
-                    maximum_attempts=retry.attempts,
+                    maximum_attempts=retry.attempts + LOST_ATTEMPT_ALLOWANCE,
                     initial_interval=timedelta(seconds=retry.backoff_s),
                     backoff_coefficient=retry.backoff_coefficient,
                     maximum_interval=timedelta(seconds=retry.max_backoff_s),
