@@ -61,3 +61,22 @@ class RunEvent(BaseModel):
     status: str
     error: str | None = None
     step_states: dict[str, str] = Field(default_factory=dict)
+
+
+class ScheduledRunInput(BaseModel):
+    """What a schedule firing carries: the pipeline; the rest is decided when it fires."""
+
+    pipeline: str
+    timezone: str = "UTC"
+
+
+class PrepareRun(BaseModel):
+    pipeline: str
+    scheduled_at: str = Field(description="ISO time the schedule fired for")
+    timezone: str = "UTC"
+    trigger: str
+
+
+class PreparedRun(BaseModel):
+    plan: RunPlan
+    workflow_id: str

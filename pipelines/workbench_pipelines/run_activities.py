@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from workbench_server.db.models import Run, StepRun
 
 from .notebook import Progress, execute
-from .plan import RunEvent, StepInput, StepOutcome
+from .plan import PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
 
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
@@ -113,6 +113,28 @@ class RunActivities:
                 )
             )
         return (failures or 0) >= budget
+
+    @activity.defn(name="workbench.prepare_run")
+    async def prepare_run(self, data: PrepareRun) -> PreparedRun:
+        """Record a scheduled run and resolve its plan from the deployed version."""
+        from zoneinfo import ZoneInfo
+
+        from workbench_server.pipelines.runs import RunService
+        from workbench_server.principal import Principal
+
+        def prepare() -> PreparedRun:
+            service = RunService(self.workbench, Principal(name="scheduler", admin=True))
+            local = datetime.fromisoformat(data.scheduled_at).astimezone(ZoneInfo(data.timezone))
+            plan, workflow_id = service.prepare(
+                data.pipeline,
+                None,
+                local.date(),
+                data.trigger,
+                workflow_id=f"run-{data.pipeline}-{activity.info().workflow_run_id}",
+            )
+            return PreparedRun(plan=plan, workflow_id=workflow_id)
+
+        return await asyncio.to_thread(prepare)
 
     @activity.defn(name="workbench.record_run")
     async def record_run(self, event: RunEvent) -> None:

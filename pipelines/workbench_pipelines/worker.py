@@ -16,11 +16,11 @@ from workbench_server.temporal import connect_with_retry
 
 from .activities import ping
 from .run_activities import RunActivities
-from .workflows import PingWorkflow, PipelineRunWorkflow
+from .workflows import PingWorkflow, PipelineRunWorkflow, ScheduledRunWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [PingWorkflow, PipelineRunWorkflow]
+WORKFLOWS = [PingWorkflow, PipelineRunWorkflow, ScheduledRunWorkflow]
 
 
 def worker_identity() -> str:
@@ -60,7 +60,7 @@ async def run_worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[ping, runs.record_run, runs.run_step],
+        activities=[ping, runs.record_run, runs.run_step, runs.prepare_run],
         identity=identity,
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=graceful_shutdown,

@@ -6,13 +6,22 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from temporalio.common import RetryPolicy
     from temporalio.exceptions import ActivityError
 
     from .activities import WorkerInfo, ping
-    from .plan import RunEvent, RunPlan, StepInput, StepPlan
+    from .plan import (
+        PreparedRun,
+        PrepareRun,
+        RunEvent,
+        RunPlan,
+        ScheduledRunInput,
+        StepInput,
+        StepPlan,
+    )
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # Attempts lost with a dead worker do not count against a step's retry budget: Temporal
@@ -111,4 +120,32 @@ class PipelineRunWorkflow:
     async def _record(self, event: RunEvent) -> None:
         await workflow.execute_activity(
             "workbench.record_run", event, start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+
+@workflow.defn(name="workbench.ScheduledRun")
+class ScheduledRunWorkflow:
+    """One firing of a pipeline's schedule: record the run, then run it as a child."""
+
+    @workflow.run
+    async def run(self, data: ScheduledRunInput) -> RunEvent:
+        when = workflow.info().typed_search_attributes.get(SCHEDULED_START) or workflow.now()
+        # The logical date is the scheduled time's date in the schedule's time zone; the
+        # activity converts it (time zone data is off limits inside the workflow sandbox).
+        prepared: PreparedRun = await workflow.execute_activity(
+            "workbench.prepare_run",
+            PrepareRun(
+                pipeline=data.pipeline,
+                scheduled_at=when.isoformat(),
+                timezone=data.timezone,
+                trigger="schedule",
+            ),
+            start_to_close_timeout=timedelta(seconds=60),
+            result_type=PreparedRun,
+        )
+        return await workflow.execute_child_workflow(
+            PipelineRunWorkflow.run, prepared.plan, id=prepared.workflow_id
         )

@@ -86,6 +86,12 @@ def deploy(home: str | None, file: Path) -> None:
         raise click.exceptions.Exit(1) from None
     state = "deployed" if result.new_version else "unchanged"
     click.echo(f"{result.name}: {state}, version {result.version} ({result.content_hash[:12]})")
+    if registry.workbench.settings.temporal_address:
+        import asyncio
+
+        from ..pipelines.schedules import sync_schedule
+
+        click.echo(asyncio.run(sync_schedule(registry.workbench, registry.spec(result.name))))
 
 
 @pipeline.command("list")
@@ -186,3 +192,22 @@ def repair(home: str | None, run_id: str, wait: bool) -> None:
     if wait:
         _print_run(result)
         raise click.exceptions.Exit(0 if result.status == "succeeded" else 1)
+
+
+@pipeline.command()
+@home_option
+@click.argument("name")
+@click.argument("action", type=click.Choice(["pause", "resume", "trigger", "backfill", "delete"]))
+@click.option("--from", "start", type=click.DateTime(), help="Backfill from (inclusive).")
+@click.option("--to", "end", type=click.DateTime(), help="Backfill to (inclusive).")
+def schedule(home: str | None, name: str, action: str, start, end) -> None:
+    """Pause, resume, trigger now, backfill a date range, or delete a pipeline's schedule."""
+    import asyncio
+    from datetime import UTC
+
+    from ..pipelines.schedules import control
+
+    registry, _ = _services(home)
+    start = start.replace(tzinfo=UTC) if start else None
+    end = end.replace(tzinfo=UTC) if end else None
+    click.echo(asyncio.run(control(registry.workbench, name, action, start, end)))

@@ -90,7 +90,11 @@ class DeployHandler(_PipelineHandler):
         ref = FileRef.model_validate_json(self.request.body or b"{}")
         if ref.path is None:
             raise InvalidInputError("path: the pipeline file to deploy is required")
-        self.write_json(self.registry.deploy(self._file(ref.path)), status=201)
+        deployment = self.registry.deploy(self._file(ref.path))
+        from ..pipelines.schedules import sync_schedule
+
+        await sync_schedule(self.workbench, self.registry.spec(deployment.name))
+        self.write_json(deployment, status=201)
 
 
 class PipelineHandler(_PipelineHandler):

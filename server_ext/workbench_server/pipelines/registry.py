@@ -169,6 +169,10 @@ class PipelineRegistry:
                 raise NotFoundError(f"pipeline {name!r} has no version {number}")
             return pipeline, version
 
+    def spec(self, name: str) -> PipelineSpec:
+        """The spec of the current version."""
+        return PipelineSpec.model_validate(self.version(name)[1].spec)
+
     @staticmethod
     def _out(pipeline: Pipeline, version: PipelineVersion) -> PipelineOut:
         spec = PipelineSpec.model_validate(version.spec)

@@ -109,7 +109,7 @@ class RunService:
     def _artifacts(self, run_id: str) -> Path:
         return self.workbench.settings.workbench_home.root / "runs" / run_id
 
-    async def start(
+    def prepare(
         self,
         name: str,
         params: dict[str, Any] | None = None,
@@ -118,14 +118,16 @@ class RunService:
         repair_of: str | None = None,
         skip_steps: list[str] | None = None,
         version_number: int | None = None,
-    ) -> RunOut:
+        workflow_id: str | None = None,
+    ) -> tuple[RunPlan, str]:
+        """Record a queued run and resolve its plan; returns (plan, workflow id)."""
         pipeline, version = self.registry.version(name, version_number)
         spec = PipelineSpec.model_validate(version.spec)
         resolved = spec.resolve_parameters(params or {})  # InvalidInputError names the field
         day = logical_date or datetime.now(UTC).date()
         run_id = uuid.uuid4().hex
         plan = build_plan(spec, version, run_id, resolved, day, self._artifacts(run_id), skip_steps)
-        workflow_id = f"run-{name}-{run_id}"
+        workflow_id = workflow_id or f"run-{name}-{run_id}"
         with self.workbench.sessions.begin() as session:
             session.add(
                 Run(
@@ -141,6 +143,21 @@ class RunService:
                     requested_by=self.principal.name,
                 )
             )
+        return plan, workflow_id
+
+    async def start(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        logical_date: date | None = None,
+        trigger: str = "manual",
+        repair_of: str | None = None,
+        skip_steps: list[str] | None = None,
+        version_number: int | None = None,
+    ) -> RunOut:
+        plan, workflow_id = self.prepare(
+            name, params, logical_date, trigger, repair_of, skip_steps, version_number
+        )
         from workbench_pipelines.workflows import PipelineRunWorkflow
 
         client = await self.workbench.temporal_client()
@@ -150,7 +167,7 @@ class RunService:
             id=workflow_id,
             task_queue=self.workbench.settings.task_queue,
         )
-        return self.get(run_id)
+        return self.get(plan.run_id)
 
     async def wait(self, run_id: str) -> RunOut:
         client = await self.workbench.temporal_client()
