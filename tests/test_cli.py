@@ -73,8 +73,10 @@ def test_worker_stops_gracefully_on_sigterm(
         env=base_env(tmp_path / "h"),
     )
     try:
-        line = proc.stdout.readline()
-        assert "polling task queue" in line, line
+        seen: list[str] = []
+        while len(seen) < 20 and not any("polling task queue" in line for line in seen):
+            seen.append(proc.stdout.readline())
+        assert "polling task queue" in seen[-1], seen
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0

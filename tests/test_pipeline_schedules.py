@@ -12,10 +12,10 @@ from tests.support.processes import base_env, run_workbench
 from workbench_server.db.models import Run
 
 
-def _deploy(tmp_path: Path, home: Path, env: dict[str, str], schedule: str) -> None:
+def _deploy(tmp_path: Path, name: str, env: dict[str, str], schedule: str) -> None:
     write_notebook(tmp_path / "src" / "tick.ipynb", "print(ds)", parameters="ds = ''")
     (tmp_path / "src" / "p.yaml").write_text(f"""\
-name: ticker
+name: {name}
 schedule:
 {schedule}
 steps:
@@ -53,14 +53,14 @@ def test_backfill_of_three_days_gives_three_runs_with_their_ds(
     }
     _deploy(
         tmp_path,
-        home,
+        "backfilled",
         env,
         '  cron: "0 6 * * *"\n  timezone: Europe/Brussels\n  paused: true\n  overlap: allow_all',
     )
     filled = run_workbench(
         "pipeline",
         "schedule",
-        "ticker",
+        "backfilled",
         "backfill",
         "--from",
         "2026-10-01T00:00:00",
@@ -80,6 +80,7 @@ def test_backfill_of_three_days_gives_three_runs_with_their_ds(
     assert runs, [(r.logical_date, r.status) for r in _runs(workbench)]
     assert sorted(r.logical_date for r in runs) == ["2026-10-01", "2026-10-02", "2026-10-03"]
     assert {r.trigger for r in runs} == {"schedule"}
+    assert run_workbench("pipeline", "schedule", "backfilled", "delete", env=env).returncode == 0
 
 
 def test_every_minute_schedule_fires_twice_then_pauses(
@@ -89,7 +90,7 @@ def test_every_minute_schedule_fires_twice_then_pauses(
         "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
         "WORKBENCH_TASK_QUEUE": task_queue,
     }
-    _deploy(tmp_path, home, env, '  cron: "* * * * *"')
+    _deploy(tmp_path, "ticker", env, '  cron: "* * * * *"')
     two = _wait_for(lambda: _runs(workbench) if len(_runs(workbench)) >= 2 else None, 150)
     assert two, "the schedule did not fire twice within 150 s"
     # Fired on time: each run was recorded within seconds of its minute.
@@ -100,3 +101,4 @@ def test_every_minute_schedule_fires_twice_then_pauses(
     count = len(_runs(workbench))
     time.sleep(70)
     assert len(_runs(workbench)) == count
+    assert run_workbench("pipeline", "schedule", "ticker", "delete", env=env).returncode == 0

@@ -32,6 +32,9 @@ class Workbench:
 
     def __init__(self, settings: WorkbenchSettings, *, migrate: bool = True) -> None:
         self.settings = settings
+        home = settings.workbench_home
+        if settings.db_url == home.default_db_url:
+            home.prepare()  # the SQLite file lives in the home: make sure the home exists
         self.engine: Engine = make_engine(settings.db_url)
         if migrate:
             upgrade_to_head(self.engine)

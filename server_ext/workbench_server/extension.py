@@ -99,9 +99,6 @@ class WorkbenchApp(ExtensionApp):
             temporal_namespace=self.temporal_namespace,
             task_queue=self.task_queue,
         )
-        home = settings.workbench_home
-        if settings.db_url == home.default_db_url:
-            home.prepare()
         self.workbench = Workbench(settings)
         self.settings.update(
             workbench=self.workbench,

@@ -127,6 +127,7 @@ def worker(
     root.setLevel(min(root.level, logging.INFO))
     for handler in root.handlers:  # a worker's log is its output: keep INFO
         handler.setLevel(min(handler.level, logging.INFO))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = WorkbenchSettings.from_env(
         home, temporal_address=temporal_address, temporal_namespace=namespace, task_queue=task_queue
     )
