@@ -40,6 +40,17 @@ def _register_run(workbench, run_id: str) -> None:
         )
 
 
+def _plan(run_id: str, tmp_path: Path, steps: list[StepPlan]) -> RunPlan:
+    return RunPlan(
+        run_id=run_id,
+        pipeline="diamond",
+        version=1,
+        logical_date="2026-10-31",
+        artifacts_dir=str(tmp_path / "artifacts"),
+        steps=steps,
+    )
+
+
 async def _execute(address: str, task_queue: str, plan: RunPlan):
     client = await temporal.connect(address)
     return await client.execute_workflow(
@@ -105,12 +116,9 @@ def test_diamond_runs_b_and_c_in_parallel_and_d_gets_parameters(
 ) -> None:
     run_id = uuid.uuid4().hex
     _register_run(workbench, run_id)
-    plan = RunPlan(
-        run_id=run_id,
-        pipeline="diamond",
-        version=1,
-        logical_date="2026-10-31",
-        artifacts_dir=str(tmp_path / "artifacts"),
+    plan = _plan(
+        run_id,
+        tmp_path,
         steps=diamond,
     )
     result = asyncio.run(_execute(temporal_address, task_queue, plan))
@@ -151,12 +159,9 @@ def test_failing_cell_is_recorded_and_downstream_marked(
     bad = write_notebook(nbs / "bad.ipynb", "y = 2", "raise ValueError('ledger does not balance')")
     run_id = uuid.uuid4().hex
     _register_run(workbench, run_id)
-    plan = RunPlan(
-        run_id=run_id,
-        pipeline="diamond",
-        version=1,
-        logical_date="2026-10-31",
-        artifacts_dir=str(tmp_path / "artifacts"),
+    plan = _plan(
+        run_id,
+        tmp_path,
         steps=[
             StepPlan(id="extract", notebook=str(ok)),
             StepPlan(
@@ -199,12 +204,9 @@ def test_timeout_stops_the_step_and_its_kernel(
     )
     run_id = uuid.uuid4().hex
     _register_run(workbench, run_id)
-    plan = RunPlan(
-        run_id=run_id,
-        pipeline="diamond",
-        version=1,
-        logical_date="2026-10-31",
-        artifacts_dir=str(tmp_path / "artifacts"),
+    plan = _plan(
+        run_id,
+        tmp_path,
         steps=[StepPlan(id="slow", notebook=str(slow), timeout_s=6)],
     )
     result = asyncio.run(_execute(temporal_address, task_queue, plan))
@@ -250,12 +252,9 @@ def test_killed_worker_loses_no_run_and_reruns_no_finished_step(
     )
     run_id = uuid.uuid4().hex
     _register_run(workbench, run_id)
-    plan = RunPlan(
-        run_id=run_id,
-        pipeline="diamond",
-        version=1,
-        logical_date="2026-10-31",
-        artifacts_dir=str(tmp_path / "artifacts"),
+    plan = _plan(
+        run_id,
+        tmp_path,
         steps=[
             StepPlan(id="a", notebook=str(quick), parameters={"log": str(log), "step": "a"}),
             StepPlan(
@@ -301,12 +300,9 @@ def test_step_that_fails_twice_then_succeeds_ends_green(
     )
     run_id = uuid.uuid4().hex
     _register_run(workbench, run_id)
-    plan = RunPlan(
-        run_id=run_id,
-        pipeline="diamond",
-        version=1,
-        logical_date="2026-10-31",
-        artifacts_dir=str(tmp_path / "artifacts"),
+    plan = _plan(
+        run_id,
+        tmp_path,
         steps=[
             StepPlan(
                 id="flaky",

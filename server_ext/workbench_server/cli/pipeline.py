@@ -119,18 +119,21 @@ def list_(home: str | None) -> None:
 @click.option("--wait", is_flag=True, help="Wait for the run to finish; exit 1 if it failed.")
 def run(home: str | None, name: str, params: tuple[str, ...], logical_date, wait: bool) -> None:
     """Start a run of pipeline NAME."""
-    import asyncio
-
     from .connection import _parse_sets
 
     _, runs = _services(home)
+    day = logical_date.date() if logical_date else None
+    _start_and_follow(runs, lambda: runs.start(name, _parse_sets(params), day), "run", wait)
+
+
+def _start_and_follow(service, start, what: str, wait: bool) -> None:
+    """Start a run; with ``wait``, print its steps when it ends and exit 1 if it failed."""
+    import asyncio
 
     async def go():
-        started = await runs.start(
-            name, _parse_sets(params), logical_date.date() if logical_date else None
-        )
-        click.echo(f"started run {started.id}")
-        return await runs.wait(started.id) if wait else started
+        started = await start()
+        click.echo(f"started {what} {started.id}")
+        return await service.wait(started.id) if wait else started
 
     result = asyncio.run(go())
     if wait:
@@ -179,19 +182,8 @@ def cancel(home: str | None, run_id: str) -> None:
 @click.option("--wait", is_flag=True)
 def repair(home: str | None, run_id: str, wait: bool) -> None:
     """Re-run only the failed steps of RUN_ID and what depends on them."""
-    import asyncio
-
     _, service = _services(home)
-
-    async def go():
-        started = await service.repair(run_id)
-        click.echo(f"started repair run {started.id}")
-        return await service.wait(started.id) if wait else started
-
-    result = asyncio.run(go())
-    if wait:
-        _print_run(result)
-        raise click.exceptions.Exit(0 if result.status == "succeeded" else 1)
+    _start_and_follow(service, lambda: service.repair(run_id), "repair run", wait)
 
 
 @pipeline.command()
