@@ -1,8 +1,8 @@
 """The kernel's line to the workbench: fetch the connections this user may use.
 
-The server extension puts ``WORKBENCH_API_URL`` and ``WORKBENCH_KERNEL_TOKEN`` into the
-environment of the kernels it starts. Credentials come back over HTTP into this
-process's memory only: nothing is written to disk.
+The server extension (or the pipeline worker) puts ``WORKBENCH_API_URL`` and
+``WORKBENCH_KERNEL_TOKEN`` into the environment of the kernels it starts. Credentials
+come back over HTTP into this process's memory only: nothing is written to disk.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-API_URL_ENV = "WORKBENCH_API_URL"
-KERNEL_TOKEN_ENV = "WORKBENCH_KERNEL_TOKEN"  # noqa: S105 - a variable name
+from workbench_server.connections.kernel_access import (
+    API_URL_ENV,
+    KERNEL_AUTH_SCHEME,
+    KERNEL_CONNECTIONS_PATH,
+    KERNEL_TOKEN_ENV,
+)
 
 
 class WorkbenchUnavailable(Exception):
@@ -32,11 +36,12 @@ def fetch_bootstrap(timeout: float = 10.0) -> Bootstrap:
     url, token = os.environ.get(API_URL_ENV), os.environ.get(KERNEL_TOKEN_ENV)
     if not url or not token:
         raise WorkbenchUnavailable(
-            "this kernel was not started by a workbench server, so it has no connections"
+            "this kernel was not started by a workbench server or pipeline worker, "
+            "so it has no connections"
         )
     request = urllib.request.Request(  # noqa: S310 - our own server's URL
-        url.rstrip("/") + "/workbench/api/kernel/connections",
-        headers={"Authorization": f"WorkbenchKernel {token}"},
+        url.rstrip("/") + KERNEL_CONNECTIONS_PATH,
+        headers={"Authorization": f"{KERNEL_AUTH_SCHEME} {token}"},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310

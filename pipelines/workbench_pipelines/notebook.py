@@ -52,12 +52,26 @@ class Progress:
                 os.kill(pid, signal.SIGKILL)
 
 
+class StepKernelManager(AsyncKernelManager):
+    """Starts the kernel with the environment the step was given (connections access)."""
+
+    def __init__(self, *, env: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.step_env = env
+
+    async def start_kernel(self, **kwargs: Any) -> None:  # type: ignore[override]
+        if self.step_env is not None:
+            kwargs["env"] = dict(self.step_env)
+        await super().start_kernel(**kwargs)
+
+
 class WorkbenchEngine(NBClientEngine):
     """nbclient engine that reports the running cell and uses a kernel we can kill."""
 
     @classmethod
     def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
         progress: Progress = kwargs.pop("progress")
+        kernel_env: dict[str, str] | None = kwargs.pop("kernel_env", None)
         progress.cells = len(nb_man.nb.cells)
         original = nb_man.cell_start
 
@@ -69,7 +83,7 @@ class WorkbenchEngine(NBClientEngine):
 
         nb_man.cell_start = cell_start
         # nbclient needs an async manager: a blocking one stalls its dead-kernel check.
-        progress.kernel = AsyncKernelManager(kernel_name=kernel_name)
+        progress.kernel = StepKernelManager(kernel_name=kernel_name, env=kernel_env)
         try:
             return super().execute_managed_notebook(
                 nb_man, kernel_name, km=progress.kernel, **kwargs
@@ -103,8 +117,12 @@ def execute(
     progress: Progress,
     log: Path,
     cwd: Path,
+    kernel_env: dict[str, str] | None = None,
 ) -> CellFailure | None:
-    """Run the notebook; return the failing cell if a cell raised, None on success."""
+    """Run the notebook; return the failing cell if a cell raised, None on success.
+
+    ``kernel_env`` replaces the environment the kernel would inherit from this process.
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as stream:
         try:
@@ -119,6 +137,7 @@ def execute(
                 stderr_file=stream,
                 cwd=str(cwd),
                 progress=progress,
+                kernel_env=kernel_env,
             )
         except PapermillExecutionError as exc:
             return CellFailure(

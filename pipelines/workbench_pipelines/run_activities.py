@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from workbench_server.db.models import Run, StepRun
 
+from .kernel_access import KernelAccess, kernel_environment
 from .notebook import Progress, execute
 from .plan import PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
 
@@ -38,8 +40,9 @@ def _now() -> datetime:
 class RunActivities:
     """Activities bound to one installation's metadata DB."""
 
-    def __init__(self, workbench: Workbench) -> None:
+    def __init__(self, workbench: Workbench, kernel_access: KernelAccess | None = None) -> None:
         self.workbench = workbench
+        self.kernel_access = kernel_access
 
     # -- history -------------------------------------------------------------------
     def _start_attempt(self, run_id: str, step_id: str, attempt: int, out: Path, log: Path) -> None:
@@ -175,6 +178,18 @@ class RunActivities:
         log = folder / "output.log"
         folder.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._start_attempt, data.run_id, step.id, attempt, output, log)
+        with (
+            self.kernel_access.grant(data.run_id)
+            if self.kernel_access is not None
+            else nullcontext(kernel_environment({}))
+        ) as kernel_env:
+            return await self._attempt(data, output, log, kernel_env)
+
+    async def _attempt(
+        self, data: StepInput, output: Path, log: Path, kernel_env: dict[str, str]
+    ) -> StepOutcome:
+        info = activity.info()
+        step, attempt = data.step, info.attempt
         progress = Progress()
         started = time.monotonic()
         loop = asyncio.get_running_loop()
@@ -188,6 +203,7 @@ class RunActivities:
             progress,
             log,
             Path(step.notebook).parent,
+            kernel_env,
         )
         # Temporal tells a worker about an expired attempt only with a heartbeat reply,
         # seconds later; the step's own deadline, just before Temporal's, stops the

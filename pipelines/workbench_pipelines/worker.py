@@ -15,6 +15,7 @@ from workbench_server.settings import WorkbenchSettings
 from workbench_server.temporal import connect_with_retry
 
 from .activities import ping
+from .kernel_access import KernelAccess
 from .run_activities import RunActivities
 from .workflows import PingWorkflow, PipelineRunWorkflow, ScheduledRunWorkflow
 
@@ -53,7 +54,10 @@ async def run_worker(
     )
     from workbench_server.core import Workbench
 
-    runs = RunActivities(Workbench(settings))
+    workbench = Workbench(settings)
+    kernel_access = KernelAccess(workbench)
+    await kernel_access.start()
+    runs = RunActivities(workbench, kernel_access)
     identity = worker_identity()
     os.environ["WORKBENCH_WORKER_IDENTITY"] = identity
     worker = Worker(
@@ -69,12 +73,16 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with worker:
-        print(
-            f"worker {identity} polling task queue {settings.task_queue!r} "
-            f"on {settings.temporal_address}",
-            flush=True,
-        )
-        await stop.wait()
-        log.info("worker %s shutting down", identity)
+    try:
+        async with worker:
+            print(
+                f"worker {identity} polling task queue {settings.task_queue!r} "
+                f"on {settings.temporal_address}",
+                flush=True,
+            )
+            await stop.wait()
+            log.info("worker %s shutting down", identity)
+    finally:
+        await kernel_access.stop()
+        workbench.close()
     log.info("worker %s stopped", identity)

@@ -10,6 +10,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Type, Unicode, default
 
 from ._version import __version__
+from .connections.kernel_access import API_URL_ENV, KERNEL_TOKEN_ENV
 from .core import Workbench
 from .handlers import connections, kernel, pipelines, system
 from .home import WorkbenchHome, default_home
@@ -23,8 +24,6 @@ from .settings import (
 )
 
 API_PREFIX = "workbench/api"
-KERNEL_TOKEN_ENV = "WORKBENCH_KERNEL_TOKEN"  # noqa: S105 - a variable name
-API_URL_ENV = "WORKBENCH_API_URL"
 
 
 class WorkbenchApp(ExtensionApp):

@@ -9,53 +9,24 @@ this token works nowhere else.
 
 from __future__ import annotations
 
-import hmac
-
 from jupyter_server.auth.decorator import allow_unauthenticated
-from pydantic import BaseModel
 from tornado.web import HTTPError
 
-from ..connections import ConnectionService
+from ..connections.kernel_access import bearer_token, kernel_bootstrap, same_token
 from .base import WorkbenchHandler
-
-KERNEL_AUTH_SCHEME = "WorkbenchKernel"
-
-
-class KernelConnection(BaseModel):
-    name: str
-    kind: str
-    settings: dict[str, object]
-
-
-class KernelBootstrap(BaseModel):
-    connections: list[KernelConnection]
-    lake: str | None
 
 
 class KernelConnectionsHandler(WorkbenchHandler):
     auth_resource = "workbench.kernel"
 
-    def _check_kernel_token(self) -> None:
-        expected = self.settings["workbench_kernel_token"]
-        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
-        if scheme != KERNEL_AUTH_SCHEME or not hmac.compare_digest(
-            token.encode(), expected.encode()
-        ):
-            raise HTTPError(403, "a workbench kernel token is required")
-
     # Authenticated by the kernel token below instead of Jupyter's login.
     @allow_unauthenticated
     async def get(self) -> None:
-        self._check_kernel_token()
-        service = ConnectionService(self.workbench, self.principal)
-        connections = []
-        for name, settings in service.resolve_all().items():
-            values = settings.model_dump(mode="json", by_alias=True)
-            values.update(settings.secrets())  # clear text, for this kernel only
-            connections.append(KernelConnection(name=name, kind=settings.kind, settings=values))
-        lake = self.workbench.settings.workbench_home.lake
+        token = bearer_token(self.request.headers.get("Authorization", ""))
+        if not same_token(token, self.settings["workbench_kernel_token"]):
+            raise HTTPError(403, "a workbench kernel token is required")
         self.set_header("Cache-Control", "no-store")
-        self.write_json(KernelBootstrap(connections=connections, lake=str(lake)))
+        self.write_json(kernel_bootstrap(self.workbench, self.principal))
 
 
 ROUTES = [("kernel/connections", KernelConnectionsHandler)]

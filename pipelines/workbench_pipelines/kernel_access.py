@@ -1,0 +1,120 @@
+"""Connections for the kernels of pipeline steps, served by the worker itself.
+
+A step's notebook uses ``%sql`` and ``%odoo`` like interactive work does, so its kernel
+needs the connections of the person the run acts for: the pipeline's owner. The worker
+serves them the way the Jupyter server serves its kernels (same path, same payload),
+from a loopback-only endpoint, to a token minted for one attempt and revoked when the
+attempt ends. The kernel gets the token and the address in its environment; the
+worker's own database URL and key file are taken out of that environment, because
+user code runs in the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application, HTTPError, RequestHandler
+
+from workbench_server.connections.kernel_access import (
+    API_URL_ENV,
+    KERNEL_CONNECTIONS_PATH,
+    KERNEL_TOKEN_ENV,
+    bearer_token,
+    kernel_bootstrap,
+)
+from workbench_server.db.models import Pipeline, Run
+from workbench_server.principal import Principal
+from workbench_server.settings import DB_URL_ENV
+
+if TYPE_CHECKING:
+    from workbench_server.core import Workbench
+
+# The worker's own secrets: never inherited by a step's kernel.
+WORKER_ONLY_ENV = (DB_URL_ENV, "WORKBENCH_SECRETS_KEY_FILE")
+
+
+def run_principal(workbench: Workbench, run_id: str) -> Principal:
+    """Who a run acts for: the pipeline's owner, with no more rights than that user.
+
+    Group memberships live in the identity provider (team mode); until a run records
+    them, a run sees the owner's own connections and those shared with everyone.
+    """
+    with workbench.sessions() as session:
+        run = session.get(Run, run_id)
+        pipeline = session.get(Pipeline, run.pipeline_id) if run is not None else None
+        if pipeline is None:
+            raise LookupError(f"run {run_id} does not exist")
+        return Principal(name=pipeline.owner)
+
+
+class _ConnectionsHandler(RequestHandler):
+    def initialize(self, access: KernelAccess) -> None:
+        self.access = access
+
+    async def get(self) -> None:
+        run_id = self.access.run_for(bearer_token(self.request.headers.get("Authorization", "")))
+        if run_id is None:
+            raise HTTPError(403)
+        workbench = self.access.workbench
+        bootstrap = await asyncio.to_thread(
+            lambda: kernel_bootstrap(workbench, run_principal(workbench, run_id))
+        )
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Type", "application/json")
+        self.finish(bootstrap.model_dump_json())
+
+
+class KernelAccess:
+    """The worker's loopback endpoint and the tokens of the attempts running now."""
+
+    def __init__(self, workbench: Workbench) -> None:
+        self.workbench = workbench
+        self.url: str | None = None
+        self._grants: dict[str, str] = {}  # token -> run id
+        self._server: HTTPServer | None = None
+
+    async def start(self) -> None:
+        app = Application([(KERNEL_CONNECTIONS_PATH, _ConnectionsHandler, {"access": self})])
+        sockets = bind_sockets(0, "127.0.0.1")
+        self._server = HTTPServer(app, xheaders=False)
+        self._server.add_sockets(sockets)
+        self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            await self._server.close_all_connections()
+            self._server = None
+
+    def run_for(self, token: str | None) -> str | None:
+        if token is None:
+            return None
+        for granted, run_id in self._grants.items():
+            if secrets.compare_digest(granted, token):
+                return run_id
+        return None
+
+    @contextmanager
+    def grant(self, run_id: str) -> Iterator[dict[str, str]]:
+        """The environment of one attempt's kernel; its token works until the block ends."""
+        token = secrets.token_urlsafe(32)
+        self._grants[token] = run_id
+        try:
+            yield kernel_environment({API_URL_ENV: self.url or "", KERNEL_TOKEN_ENV: token})
+        finally:
+            self._grants.pop(token, None)
+
+
+def kernel_environment(extra: dict[str, str], base: Any = None) -> dict[str, str]:
+    env = {k: v for k, v in (base if base is not None else os.environ).items()}
+    for name in WORKER_ONLY_ENV:
+        env.pop(name, None)
+    env.update(extra)
+    return env

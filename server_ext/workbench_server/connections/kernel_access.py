@@ -1,0 +1,57 @@
+"""What a workbench kernel receives: the connections (with credentials) it may use.
+
+Two places start kernels: the Jupyter server (interactive work) and the pipeline worker
+(notebook steps). Both hand each kernel a token of its own and an address in the
+kernel's environment, and answer ``GET /workbench/api/kernel/connections`` with the same
+payload, built here, for the one principal that kernel acts for.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from ..principal import Principal
+from .service import ConnectionService
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+KERNEL_AUTH_SCHEME = "WorkbenchKernel"
+KERNEL_CONNECTIONS_PATH = "/workbench/api/kernel/connections"
+KERNEL_TOKEN_ENV = "WORKBENCH_KERNEL_TOKEN"  # noqa: S105 - a variable name
+API_URL_ENV = "WORKBENCH_API_URL"
+
+
+class KernelConnection(BaseModel):
+    name: str
+    kind: str
+    settings: dict[str, object]
+
+
+class KernelBootstrap(BaseModel):
+    connections: list[KernelConnection]
+    lake: str | None
+
+
+def kernel_bootstrap(workbench: Workbench, principal: Principal) -> KernelBootstrap:
+    """Every connection ``principal`` may use, secrets in clear text, and the lake folder."""
+    connections = []
+    for name, settings in ConnectionService(workbench, principal).resolve_all().items():
+        values = settings.model_dump(mode="json", by_alias=True)
+        values.update(settings.secrets())  # clear text, for this kernel only
+        connections.append(KernelConnection(name=name, kind=settings.kind, settings=values))
+    lake = workbench.settings.workbench_home.lake
+    return KernelBootstrap(connections=connections, lake=str(lake))
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of a ``WorkbenchKernel <token>`` Authorization header, else None."""
+    scheme, _, token = authorization.partition(" ")
+    return token if scheme == KERNEL_AUTH_SCHEME and token else None
+
+
+def same_token(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())

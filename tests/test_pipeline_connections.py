@@ -1,0 +1,83 @@
+"""Notebook steps use the connections of the pipeline's owner, like interactive kernels."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support.notebooks import write_notebook
+from tests.support.postgres import postgres_settings
+from tests.support.processes import base_env, run_workbench
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.principal import Principal, local_principal
+
+STEP = """\
+import json, os
+r = %sql finance SELECT count(*) AS n FROM account_move WHERE state = 'posted'
+try:
+    get_ipython().run_line_magic("sql", "private SELECT 1")
+    private = "usable"
+except Exception as exc:
+    private = str(exc)
+open(target, "w").write(json.dumps({
+    "posted": int(r.DataFrame()["n"][0]),
+    "private": private,
+    "worker_db_url_visible": "WORKBENCH_DB_URL" in os.environ,
+    "api": os.environ.get("WORKBENCH_API_URL"),
+    "token": os.environ.get("WORKBENCH_KERNEL_TOKEN"),
+}))
+"""
+
+
+@pytest.mark.timeout(300)
+def test_step_kernel_gets_owner_connections_only_while_it_runs(
+    tmp_path: Path,
+    home: Path,
+    workbench,
+    worker,
+    odoo_db: str,
+    temporal_address: str,
+    task_queue: str,
+) -> None:
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="finance", settings=postgres_settings(odoo_db))
+    )
+    ConnectionService(workbench, Principal(name="someone-else")).create(
+        ConnectionCreate(name="private", settings=postgres_settings(odoo_db))
+    )
+    src, out = tmp_path / "src", tmp_path / "out.json"
+    nb = write_notebook(src / "count.ipynb", STEP, parameters="target = ''")
+    (src / "p.yaml").write_text(
+        f"name: uses_connections\nsteps:\n  - {{id: count, notebook: {nb.name}, "
+        f'parameters: {{target: "{out}"}}}}\n'
+    )
+    env = base_env(home) | {
+        "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+        "WORKBENCH_TASK_QUEUE": task_queue,
+    }
+    assert run_workbench("pipeline", "deploy", str(src / "p.yaml"), env=env).returncode == 0
+    ran = run_workbench("pipeline", "run", "uses_connections", "--wait", env=env, timeout=240)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    seen = json.loads(out.read_text())
+
+    with psycopg.connect(odoo_db) as db:
+        posted = db.execute("SELECT count(*) FROM account_move WHERE state = 'posted'").fetchone()
+    assert seen["posted"] == posted[0] > 0
+    # Another user's connection does not exist for this run, by name or otherwise.
+    assert re.search(r"no connection named 'private'", seen["private"]), seen["private"]
+    assert seen["worker_db_url_visible"] is False
+    # The token worked while the step ran and is refused now that it has finished.
+    assert seen["api"].startswith("http://127.0.0.1:")
+    request = urllib.request.Request(
+        seen["api"] + "/workbench/api/kernel/connections",
+        headers={"Authorization": f"WorkbenchKernel {seen['token']}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
