@@ -132,7 +132,7 @@ def test_repair_reruns_only_failed_and_downstream(
 ) -> None:
     env = _env(home, temporal_address, task_queue)
     src, flag = tmp_path / "src", tmp_path / "flag"
-    write_notebook(src / "ok.ipynb", "x = 1")
+    write_notebook(src / "ok.ipynb", "print('ok ran')")
     write_notebook(
         src / "check.ipynb",
         "import os\nassert os.path.exists(flag), 'no flag'",
@@ -156,6 +156,8 @@ steps:
     assert re.search(r"check\s+#1  failed .*AssertionError: no flag", failed.stdout), failed.stdout
     assert re.search(r"report\s+#0  upstream_failed", failed.stdout)
     run_id = re.search(r"started run (\w+)", failed.stdout).group(1)
+    logs = run_workbench("pipeline", "logs", run_id, "extract", env=env)
+    assert logs.returncode == 0 and "ok ran" in logs.stdout, logs.stdout + logs.stderr
 
     flag.write_text("ok")
     repaired = run_workbench("pipeline", "repair", run_id, "--wait", env=env, timeout=300)

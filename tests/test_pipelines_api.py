@@ -98,11 +98,36 @@ async def test_validate_deploy_run_and_read_the_executed_notebook(
             break
         await asyncio.sleep(0.2)
     assert run["status"] == "succeeded", run
-    notebook = await _json(
-        jp_fetch, "runs", run["id"], "steps", "greet", "attempts", "1", "notebook"
+    executed = await jp_fetch(
+        "workbench", "api", "runs", run["id"], "steps", "greet", "attempts", "1", "notebook"
     )
+    assert executed.headers["Content-Type"] == "application/x-ipynb+json"
+    notebook = json.loads(executed.body)
     printed = ["".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", [])]
     assert "hello finance on 2026-10-31\n" in printed
+    log = await jp_fetch(
+        "workbench", "api", "runs", run["id"], "steps", "greet", "attempts", "1", "log"
+    )
+    assert log.headers["Content-Type"].startswith("text/plain"), (log.code, log.body[:300])
+    assert "hello finance on 2026-10-31" in log.body.decode()
+    tail = await jp_fetch(
+        "workbench",
+        "api",
+        "runs",
+        run["id"],
+        "steps",
+        "greet",
+        "attempts",
+        "1",
+        "log",
+        params={"tail": "8"},
+    )
+    assert tail.body.decode() == log.body.decode()[-8:]
+    with pytest.raises(HTTPClientError) as missing:
+        await jp_fetch(
+            "workbench", "api", "runs", run["id"], "steps", "greet", "attempts", "9", "log"
+        )
+    assert missing.value.code == 404
     runs = await _json(jp_fetch, "runs", params={"pipeline": "hello"})
     assert [r["id"] for r in runs] == [run["id"]]
 

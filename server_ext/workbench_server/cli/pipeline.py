@@ -167,6 +167,20 @@ def show(home: str | None, run_id: str) -> None:
 @pipeline.command()
 @home_option
 @click.argument("run_id")
+@click.argument("step")
+@click.option("--attempt", type=int, help="Attempt number (default: the last one).")
+def logs(home: str | None, run_id: str, step: str, attempt: int | None) -> None:
+    """What STEP's kernel printed (stdout and stderr) in run RUN_ID."""
+    _, service = _services(home)
+    if attempt is None:
+        numbers = [a.attempt for a in service.get(run_id).attempts if a.step_id == step]
+        attempt = max(numbers, default=1)
+    click.echo(service.attempt_log(run_id, step, attempt), nl=False)
+
+
+@pipeline.command()
+@home_option
+@click.argument("run_id")
 def cancel(home: str | None, run_id: str) -> None:
     """Cancel a running run (its running steps' kernels are stopped)."""
     import asyncio

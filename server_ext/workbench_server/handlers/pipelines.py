@@ -145,9 +145,23 @@ class AttemptNotebookHandler(_PipelineHandler):
     @authorized
     async def get(self, run_id: str, step: str, attempt: str) -> None:
         notebook = await asyncio.to_thread(self.runs.executed_notebook, run_id, step, int(attempt))
-        self.set_header("Content-Type", "application/x-ipynb+json")
-        self.finish(notebook)
+        self.finish(notebook, set_content_type="application/x-ipynb+json")
 
+
+class AttemptLogHandler(_PipelineHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str, step: str, attempt: str) -> None:
+        tail = self.get_query_argument("tail", None)
+        if tail is not None and not tail.isdigit():
+            raise InvalidInputError("tail must be a number of bytes")
+        text = await asyncio.to_thread(
+            self.runs.attempt_log, run_id, step, int(attempt), int(tail) if tail else None
+        )
+        self.finish(text, set_content_type="text/plain; charset=utf-8")
+
+
+ATTEMPT = rf"runs/{RUN}/steps/(?P<step>[a-z][a-z0-9_]*)/attempts/(?P<attempt>\d+)"
 
 ROUTES = [
     ("pipelines", PipelinesHandler),
@@ -158,8 +172,6 @@ ROUTES = [
     ("runs", RunsHandler),
     (f"runs/{RUN}", RunHandler),
     (f"runs/{RUN}/(?P<action>cancel|repair)", RunActionHandler),
-    (
-        rf"runs/{RUN}/steps/(?P<step>[a-z][a-z0-9_]*)/attempts/(?P<attempt>\d+)/notebook",
-        AttemptNotebookHandler,
-    ),
+    (f"{ATTEMPT}/notebook", AttemptNotebookHandler),
+    (f"{ATTEMPT}/log", AttemptLogHandler),
 ]

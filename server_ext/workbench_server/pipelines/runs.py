@@ -32,6 +32,7 @@ class AttemptOut(BaseModel):
     finished_at: datetime | None
     duration_s: float | None
     output_notebook: str | None
+    log_file: str | None = None
     error: str | None
     failing_cell: int | None
     traceback: str | None
@@ -213,14 +214,34 @@ class RunService:
 
     def executed_notebook(self, run_id: str, step_id: str, attempt: int) -> bytes:
         """The executed notebook of one attempt, as papermill wrote it."""
+        return self._attempt_file(run_id, step_id, attempt, "output_notebook", "executed notebook")
+
+    def attempt_log(self, run_id: str, step_id: str, attempt: int, tail: int | None = None) -> str:
+        """What one attempt's kernel wrote to stdout and stderr (the last ``tail`` bytes)."""
+        data = self._attempt_file(run_id, step_id, attempt, "log_file", "log", tail)
+        return data.decode("utf-8", errors="replace")
+
+    def _attempt_file(
+        self,
+        run_id: str,
+        step_id: str,
+        attempt: int,
+        field: str,
+        what: str,
+        tail: int | None = None,
+    ) -> bytes:
         run = self.get(run_id)
         found = next(
             (a for a in run.attempts if a.step_id == step_id and a.attempt == attempt), None
         )
-        path = Path(found.output_notebook) if found and found.output_notebook else None
+        name = getattr(found, field, None) if found is not None else None
+        path = Path(name) if name else None
         if path is None or not path.is_file():
-            raise NotFoundError(f"run {run_id} has no executed notebook for {step_id} #{attempt}")
-        return path.read_bytes()
+            raise NotFoundError(f"run {run_id} has no {what} for {step_id} #{attempt}")
+        with path.open("rb") as stream:
+            if tail is not None:
+                stream.seek(max(0, path.stat().st_size - tail))
+            return stream.read()
 
     def get(self, run_id: str) -> RunOut:
         with self.workbench.sessions() as session:
@@ -271,6 +292,7 @@ class RunService:
                     finished_at=a.finished_at,
                     duration_s=a.duration_s,
                     output_notebook=a.output_notebook,
+                    log_file=a.log_file,
                     error=a.error,
                     failing_cell=a.failing_cell,
                     traceback=a.traceback,
