@@ -82,7 +82,9 @@ def workbench(home: Path):
     core.close()
 
 
-def spawn_worker(home: Path, temporal_address: str, task_queue: str) -> subprocess.Popen[bytes]:
+def spawn_worker(
+    home: Path, temporal_address: str, task_queue: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """A real ``workbench worker`` process polling ``task_queue``; output in home's log."""
     home.mkdir(parents=True, exist_ok=True)
     with (home / "worker-test.log").open("ab") as log:
@@ -102,7 +104,8 @@ def spawn_worker(home: Path, temporal_address: str, task_queue: str) -> subproce
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")},
+            env={k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+            | (extra_env or {}),
         )
 
 

@@ -33,11 +33,13 @@ from workbench_server.db.models import Pipeline, Run
 from workbench_server.principal import Principal
 from workbench_server.settings import DB_URL_ENV
 
+from .notify import SMTP_URL_ENV
+
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
 
 # The worker's own secrets: never inherited by a step's kernel.
-WORKER_ONLY_ENV = (DB_URL_ENV, "WORKBENCH_SECRETS_KEY_FILE")
+WORKER_ONLY_ENV = (DB_URL_ENV, "WORKBENCH_SECRETS_KEY_FILE", SMTP_URL_ENV)
 
 
 def run_principal(workbench: Workbench, run_id: str) -> Principal:

@@ -39,6 +39,10 @@ class RunPlan(BaseModel):
     skip_steps: list[str] = Field(
         default_factory=list, description="steps that succeeded in the run being repaired"
     )
+    sla_deadline: str | None = Field(None, description="ISO time (UTC) the run must end by")
+    notifications: dict[str, list[str]] = Field(
+        default_factory=dict, description="event (failure, success, sla_miss) -> targets"
+    )
 
 
 class StepInput(BaseModel):
@@ -80,3 +84,16 @@ class PrepareRun(BaseModel):
 class PreparedRun(BaseModel):
     plan: RunPlan
     workflow_id: str
+
+
+class Notice(BaseModel):
+    """One event of a run to tell its targets about."""
+
+    run_id: str
+    pipeline: str
+    event: str = Field(description="failure, success or sla_miss")
+    targets: list[str]
+    status: str = Field(description="the run's status when the event happened")
+    logical_date: str
+    error: str | None = None
+    sla_deadline: str | None = None

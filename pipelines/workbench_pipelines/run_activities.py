@@ -20,11 +20,12 @@ from sqlalchemy import func, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workbench_server.db.models import Run, StepRun
+from workbench_server.db.models import Notification, Run, StepRun
 
 from .kernel_access import KernelAccess, kernel_environment
 from .notebook import Progress, execute
-from .plan import PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
+from .notify import DeliveryFailed, NotConfigured, deliver
+from .plan import Notice, PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
 
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
@@ -162,6 +163,65 @@ class RunActivities:
                         session.add(
                             StepRun(run_id=event.run_id, step_id=step_id, attempt=0, status=state)
                         )
+
+    # -- notifications ---------------------------------------------------------------
+    @activity.defn(name="workbench.notify")
+    async def notify(self, notice: Notice) -> None:
+        """Record the event (an SLA miss marks the run) and tell each target once.
+
+        Every target's outcome is stored. A target that failed makes the activity fail so
+        that Temporal tries again; targets already reached are not messaged twice.
+        """
+        failed = await asyncio.to_thread(self._notify, notice)
+        if failed:
+            raise ApplicationError(f"could not notify {', '.join(failed)}")
+
+    def _notify(self, notice: Notice) -> list[str]:
+        if notice.event == "sla_miss":
+            with self.workbench.sessions.begin() as session:
+                session.execute(
+                    update(Run)
+                    .where(Run.id == notice.run_id, Run.sla_missed_at.is_(None))
+                    .values(sla_missed_at=_now())
+                )
+        failed = []
+        for target in notice.targets:
+            if self._notification(notice, target) in ("sent", "skipped"):
+                continue  # reached on an earlier try of this activity
+            try:  # outside any transaction: a slow target holds no lock
+                deliver(target, notice)
+            except NotConfigured as exc:
+                self._notification(notice, target, "skipped", str(exc))
+            except DeliveryFailed as exc:
+                self._notification(notice, target, "failed", str(exc))
+                failed.append(target)
+            else:
+                self._notification(notice, target, "sent")
+        return failed
+
+    def _notification(
+        self, notice: Notice, target: str, status: str | None = None, detail: str | None = None
+    ) -> str | None:
+        """The stored status of one target; with ``status``, record an outcome first."""
+        with self.workbench.sessions.begin() as session:
+            row = session.scalar(
+                select(Notification).where(
+                    Notification.run_id == notice.run_id,
+                    Notification.event == notice.event,
+                    Notification.target == target,
+                )
+            )
+            if status is None:
+                return row.status if row is not None else None
+            if row is None:
+                row = Notification(
+                    run_id=notice.run_id, event=notice.event, target=target, attempts=0
+                )
+                session.add(row)
+            row.status, row.detail, row.attempts = status, detail, (row.attempts or 0) + 1
+            if status == "sent":
+                row.sent_at = _now()
+            return status
 
     # -- execution -----------------------------------------------------------------
     async def _spent(self, data: StepInput) -> bool:

@@ -64,7 +64,7 @@ async def run_worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[ping, runs.record_run, runs.run_step, runs.prepare_run],
+        activities=[ping, runs.record_run, runs.run_step, runs.prepare_run, runs.notify],
         identity=identity,
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=graceful_shutdown,

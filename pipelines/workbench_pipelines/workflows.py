@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
 
     from .activities import WorkerInfo, ping
     from .plan import (
+        Notice,
         PreparedRun,
         PrepareRun,
         RunEvent,
@@ -28,6 +29,7 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # may try this many more times, and the step itself stops retrying (non-retryable
 # error) once its own failures reach the budget.
 LOST_ATTEMPT_ALLOWANCE = 3
+NOTIFY_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=5))
 
 
 @workflow.defn(name="workbench.Ping")
@@ -45,11 +47,15 @@ class PipelineRunWorkflow:
 
     Independent steps run in parallel. A failed step (after its retries) marks its
     downstream steps ``upstream_failed``; the others go on. Steps listed in
-    ``skip_steps`` (a repair) count as already succeeded.
+    ``skip_steps`` (a repair) count as already succeeded. A durable timer watches the
+    SLA deadline: when it passes before the run ends, the miss is recorded and
+    announced while the run goes on. The run's end is announced to its targets; a
+    notification that cannot be delivered never changes the run's outcome.
     """
 
     def __init__(self) -> None:
         self.states: dict[str, str] = {}
+        self.sla_missed = False
 
     @workflow.query
     def step_states(self) -> dict[str, str]:
@@ -58,6 +64,7 @@ class PipelineRunWorkflow:
     @workflow.run
     async def run(self, plan: RunPlan) -> RunEvent:
         await self._record(RunEvent(run_id=plan.run_id, status="running"))
+        watch = asyncio.create_task(self._watch_sla(plan)) if plan.sla_deadline else None
         done = set(plan.skip_steps)
         self.states = {s.id: ("reused" if s.id in done else "pending") for s in plan.steps}
         pending = {s.id: s for s in plan.steps if s.id not in done}
@@ -94,8 +101,48 @@ class PipelineRunWorkflow:
             error=f"failed steps: {', '.join(bad)}" if bad else None,
             step_states=dict(self.states),
         )
+        if watch is not None:
+            if self.sla_missed:
+                await watch  # let the miss be announced
+            else:
+                watch.cancel()
         await self._record(result)
+        await self._notify(plan, "failure" if bad else "success", result.status, result.error)
         return result
+
+    async def _watch_sla(self, plan: RunPlan) -> None:
+        deadline = datetime.fromisoformat(plan.sla_deadline or "")
+        delay = (deadline - workflow.now()).total_seconds()
+        if delay > 0:
+            await workflow.sleep(delay)
+        self.sla_missed = True
+        await self._notify(plan, "sla_miss", "running", always=True)
+
+    async def _notify(
+        self, plan: RunPlan, event: str, status: str, error: str | None = None, always: bool = False
+    ) -> None:
+        targets = plan.notifications.get(event, [])
+        if not targets and not always:
+            return
+        notice = Notice(
+            run_id=plan.run_id,
+            pipeline=plan.pipeline,
+            event=event,
+            targets=targets,
+            status=status,
+            logical_date=plan.logical_date,
+            error=error,
+            sla_deadline=plan.sla_deadline,
+        )
+        try:
+            await workflow.execute_activity(
+                "workbench.notify",
+                notice,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning("run %s: %s notification failed: %s", plan.run_id, event, exc)
 
     async def _step(self, plan: RunPlan, step: StepPlan) -> bool:
         retry = step.retries

@@ -68,6 +68,11 @@ def _print_run(run) -> None:
         if attempt.error:
             line += f"  {attempt.error}"
         click.echo(line)
+    if run.sla_missed_at is not None:
+        click.echo(f"  SLA missed: due {run.sla_deadline:%Y-%m-%d %H:%M:%S %Z}")
+    for notice in run.notifications:
+        detail = f"  {notice.detail}" if notice.detail else ""
+        click.echo(f"  notify {notice.event:8} {notice.target}: {notice.status}{detail}")
 
 
 @pipeline.command()

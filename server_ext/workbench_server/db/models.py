@@ -120,6 +120,8 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sla_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sla_missed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class StepRun(Base):
@@ -142,3 +144,20 @@ class StepRun(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     failing_cell: Mapped[int | None] = mapped_column(Integer, nullable=True)
     traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Notification(Base):
+    """One message about a run (failure, success, SLA miss) to one target, and its fate."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("run_id", "event", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from workbench_pipelines.plan import RetryPlan, RunPlan, StepPlan
 from workbench_pipelines.spec import PipelineSpec
 
-from ..db.models import Pipeline, PipelineVersion, Run, StepRun
+from ..db.models import Notification, Pipeline, PipelineVersion, Run, StepRun
 from ..errors import ConflictError, NotFoundError
 from ..principal import Principal
 from .registry import PipelineRegistry
@@ -38,6 +39,15 @@ class AttemptOut(BaseModel):
     traceback: str | None
 
 
+class NotificationOut(BaseModel):
+    event: str
+    target: str
+    status: str
+    detail: str | None
+    attempts: int
+    sent_at: datetime | None
+
+
 class RunOut(BaseModel):
     id: str
     pipeline: str
@@ -51,7 +61,10 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
+    sla_deadline: datetime | None = None
+    sla_missed_at: datetime | None = None
     attempts: list[AttemptOut] = []
+    notifications: list[NotificationOut] = []
 
 
 def build_plan(
@@ -62,8 +75,10 @@ def build_plan(
     logical_date: date,
     artifacts: Path,
     skip_steps: list[str] | None = None,
+    now: datetime | None = None,
 ) -> RunPlan:
-    """Everything the workflow needs, resolved now: paths in the snapshot, parameters."""
+    """Everything the workflow needs, resolved now: paths in the snapshot, parameters,
+    the SLA deadline (counted from ``now``, when the run starts) and who to notify."""
     snapshot = Path(version.snapshot_dir)
     steps = []
     for step in spec.steps:
@@ -96,7 +111,44 @@ def build_plan(
         artifacts_dir=str(artifacts),
         steps=steps,
         skip_steps=skip_steps or [],
+        sla_deadline=_iso(sla_deadline(spec, now or datetime.now(UTC))),
+        notifications={
+            event: list(targets)
+            for event, targets in (
+                ("failure", spec.notifications.on_failure),
+                ("success", spec.notifications.on_success),
+                ("sla_miss", spec.notifications.on_sla_miss),
+            )
+            if targets
+        },
     )
+
+
+def sla_deadline(spec: PipelineSpec, started: datetime) -> datetime | None:
+    """When a run started at ``started`` must have ended, by the spec's SLA (UTC).
+
+    ``max_duration`` counts from the start. ``finish_by`` is a wall-clock time in the
+    pipeline's time zone: its first occurrence after the start (a 23:00 run due at 02:00
+    is due the next night). With both, the earlier wins.
+    """
+    if spec.sla is None:
+        return None
+    deadlines = []
+    if spec.sla.max_duration is not None:
+        deadlines.append(started + spec.sla.max_duration)
+    if spec.sla.finish_by is not None:
+        zone = ZoneInfo(spec.timezone)
+        local = started.astimezone(zone)
+        day = local.date()
+        due = datetime.combine(day, spec.sla.finish_by, tzinfo=zone)
+        if due <= local:
+            due = datetime.combine(day + timedelta(days=1), spec.sla.finish_by, tzinfo=zone)
+        deadlines.append(due)
+    return min(deadlines).astimezone(UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 class RunService:
@@ -142,6 +194,9 @@ class RunService:
                     workflow_id=workflow_id,
                     repair_of=repair_of,
                     requested_by=self.principal.name,
+                    sla_deadline=(
+                        datetime.fromisoformat(plan.sla_deadline) if plan.sla_deadline else None
+                    ),
                 )
             )
         return plan, workflow_id
@@ -258,7 +313,14 @@ class RunService:
                 .where(StepRun.run_id == run_id)
                 .order_by(StepRun.step_id, StepRun.attempt)
             )
-            return self._out(run, name, list(attempts))
+            notices = session.scalars(
+                select(Notification).where(Notification.run_id == run_id).order_by(Notification.id)
+            )
+            out = self._out(run, name, list(attempts))
+            out.notifications = [
+                NotificationOut.model_validate(n, from_attributes=True) for n in notices
+            ]
+            return out
 
     def list(self, name: str | None = None, limit: int = 50) -> list[RunOut]:
         with self.workbench.sessions() as session:
@@ -283,6 +345,8 @@ class RunService:
             started_at=run.started_at,
             finished_at=run.finished_at,
             error=run.error,
+            sla_deadline=run.sla_deadline,
+            sla_missed_at=run.sla_missed_at,
             attempts=[
                 AttemptOut(
                     step_id=a.step_id,
