@@ -77,7 +77,6 @@ from workbench_server.pipelines.runs import RunOut, RunService
 from workbench_server.pipelines.schedules import schedule_id, sync_schedule
 from workbench_server.principal import local_principal
 from workbench_server.settings import WorkbenchSettings
-from workbench_server.supervisor import free_port
 
 SEED = 20_240_601
 KERNEL = "python3"
@@ -161,45 +160,14 @@ def printed(notebook: Path) -> str:
 
 
 # -- processes ------------------------------------------------------------------------------
-def start_dev_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port("127.0.0.1")
-    argv = temporal.dev_server_args(
-        temporal.temporal_binary(),
-        ip="127.0.0.1",
-        port=port,
-        http_port=free_port("127.0.0.1"),
-        metrics_port=free_port("127.0.0.1"),
-        db_file=workdir / "temporal.db",
-    )
-    with (workdir / "temporal.log").open("wb") as out:
-        proc = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-    return proc, f"127.0.0.1:{port}"
-
-
 def spawn_worker(home: Path, address: str, queue: str, concurrency: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    argv = temporal.worker_argv(
+        home=home, address=address, task_queue=queue, concurrency=concurrency
+    )
     with (home / "worker-bench.log").open("ab") as out:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "workbench_server.cli",
-                "worker",
-                "--home",
-                str(home),
-                "--temporal",
-                address,
-                "--task-queue",
-                queue,
-                "--concurrency",
-                str(concurrency),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
         )
 
 
@@ -599,7 +567,7 @@ def main() -> None:
     bench: Bench | None = None
     workbench: Workbench | None = None
     try:
-        server, address = start_dev_server(root / "temporal")
+        server, address = temporal.spawn_dev_server(root / "temporal")
         queue = f"bench-{uuid.uuid4().hex[:10]}"
         settings = WorkbenchSettings.from_env(home, temporal_address=address, task_queue=queue)
         settings.workbench_home.prepare()

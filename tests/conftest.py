@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -83,24 +82,22 @@ def workbench(home: Path):
 
 
 def spawn_worker(
-    home: Path, temporal_address: str, task_queue: str, extra_env: dict[str, str] | None = None
+    home: Path,
+    temporal_address: str,
+    task_queue: str,
+    extra_env: dict[str, str] | None = None,
+    concurrency: int | None = None,
+    log_name: str = "worker-test.log",
 ) -> subprocess.Popen[bytes]:
     """A real ``workbench worker`` process polling ``task_queue``; output in home's log."""
+    from workbench_server.temporal import worker_argv
+
     home.mkdir(parents=True, exist_ok=True)
-    with (home / "worker-test.log").open("ab") as log:
+    with (home / log_name).open("ab") as log:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "workbench_server.cli",
-                "worker",
-                "--home",
-                str(home),
-                "--temporal",
-                temporal_address,
-                "--task-queue",
-                task_queue,
-            ],
+            worker_argv(
+                home=home, address=temporal_address, task_queue=task_queue, concurrency=concurrency
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +58,50 @@ def dev_server_args(
         "--log-level",
         "warn",
     ]
+
+
+def spawn_dev_server(workdir: Path, ip: str = "127.0.0.1") -> tuple[subprocess.Popen[bytes], str]:
+    """Start a dev server on free ports with its database and log in ``workdir``.
+
+    Returns the process (the caller stops it, by PID) and its ``host:port``; the server
+    may need a moment before it answers (see :func:`connect_with_retry`).
+    """
+    from .supervisor import free_port
+
+    port = free_port(ip)
+    argv = dev_server_args(
+        temporal_binary(),
+        ip=ip,
+        port=port,
+        http_port=free_port(ip),
+        metrics_port=free_port(ip),
+        db_file=workdir / "temporal.db",
+    )
+    with (workdir / "temporal.log").open("ab") as log:
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    return proc, f"{ip}:{port}"
+
+
+def worker_argv(
+    *,
+    home: Path | None = None,
+    address: str | None = None,
+    task_queue: str | None = None,
+    concurrency: int | None = None,
+) -> list[str]:
+    """The command line of a ``workbench worker``; unset options come from the environment."""
+    argv = [sys.executable, "-m", "workbench_server.cli", "worker"]
+    for flag, value in (
+        ("--home", home),
+        ("--temporal", address),
+        ("--task-queue", task_queue),
+        ("--concurrency", concurrency),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv
 
 
 async def connect(address: str, namespace: str = "default", timeout: float = 5.0) -> Client:

@@ -9,24 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workbench_server import temporal
-from workbench_server.supervisor import free_port
 
 
 @contextmanager
 def dev_server(workdir: Path) -> Iterator[str]:
     """Start ``temporal server start-dev`` on 127.0.0.1; yield host:port; stop by PID."""
-    port = free_port("127.0.0.1")
-    argv = temporal.dev_server_args(
-        temporal.temporal_binary(),
-        ip="127.0.0.1",
-        port=port,
-        http_port=free_port("127.0.0.1"),
-        metrics_port=free_port("127.0.0.1"),
-        db_file=workdir / "temporal.db",
-    )
-    log = (workdir / "temporal.log").open("wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    address = f"127.0.0.1:{port}"
+    proc, address = temporal.spawn_dev_server(workdir)
     try:
         asyncio.run(_wait(address, proc))
         yield address
@@ -37,7 +25,6 @@ def dev_server(workdir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
 
 
 async def _wait(address: str, proc: subprocess.Popen[bytes]) -> None:

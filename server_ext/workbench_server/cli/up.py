@@ -134,14 +134,7 @@ class LocalStack:
             metrics_port=free_port(self.ip),
             db_file=self.home.temporal_db,
         )
-        worker_argv = [
-            sys.executable,
-            "-m",
-            "workbench_server.cli",
-            "worker",
-            "--concurrency",
-            str(self.concurrency),
-        ]
+        worker_argv = temporal.worker_argv(concurrency=self.concurrency)
         lab_argv = [
             sys.executable,
             "-m",
