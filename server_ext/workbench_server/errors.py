@@ -27,3 +27,7 @@ class InvalidInputError(WorkbenchError):
 
 class ConfigurationError(WorkbenchError):
     """The installation or its settings are unusable (home, ports, binaries, DB URL)."""
+
+
+class SourceUnavailableError(WorkbenchError):
+    """A data source the request needs did not answer or refused; the message says why."""

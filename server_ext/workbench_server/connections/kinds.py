@@ -61,6 +61,19 @@ class PostgresConfig(KindConfig):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
+    def psycopg_kwargs(self, application_name: str, connect_timeout: float) -> dict[str, Any]:
+        """Keyword arguments of ``psycopg.connect`` for this database (password included)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.database,
+            "user": self.user,
+            "password": self.password.get_secret_value() if self.password else None,
+            "sslmode": self.sslmode,
+            "connect_timeout": max(1, int(connect_timeout)),
+            "application_name": application_name,
+        }
+
 
 class OdooConfig(KindConfig):
     """Odoo's external API (XML-RPC or JSON-RPC)."""

@@ -71,7 +71,8 @@ PG_REASONS: list[tuple[str, Reason]] = [
 ]
 
 
-def _classify(message: str, table: list[tuple[str, Reason]]) -> Reason:
+def classify(message: str, table: list[tuple[str, Reason]]) -> Reason:
+    """The reason a driver's error message gives, by the first matching substring."""
     return next((reason for needle, reason in table if needle in message), "error")
 
 
@@ -79,20 +80,11 @@ def _postgres(cfg: PostgresConfig, timeout: float) -> str:
     import psycopg
 
     try:
-        with psycopg.connect(
-            host=cfg.host,
-            port=cfg.port,
-            dbname=cfg.database,
-            user=cfg.user,
-            password=cfg.password.get_secret_value() if cfg.password else None,
-            sslmode=cfg.sslmode,
-            connect_timeout=max(1, int(timeout)),
-            application_name="workbench-connection-test",
-        ) as conn:
+        with psycopg.connect(**cfg.psycopg_kwargs("workbench-connection-test", timeout)) as conn:
             return f"PostgreSQL {conn.info.parameter_status('server_version')}"
     except psycopg.OperationalError as exc:
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise ProbeFailure(_classify(str(exc), PG_REASONS), message) from None
+        raise ProbeFailure(classify(str(exc), PG_REASONS), message) from None
 
 
 def _odoo(cfg: OdooConfig, timeout: float) -> str:
@@ -131,7 +123,7 @@ def _lake(cfg: LakeConfig, _timeout: float) -> str:
     try:
         info = s3_filesystem(cfg).get_file_info(bucket_prefix.split("/", 1)[0])
     except OSError as exc:
-        raise ProbeFailure(_classify(str(exc), S3_REASONS), str(exc).splitlines()[0]) from None
+        raise ProbeFailure(classify(str(exc), S3_REASONS), str(exc).splitlines()[0]) from None
     if info.type.name == "NotFound":
         raise ProbeFailure("not_found", f"bucket {bucket_prefix.split('/', 1)[0]} does not exist")
     return f"S3 bucket at {cfg.endpoint_url or 'AWS'}"
@@ -165,7 +157,7 @@ def _sqlalchemy(cfg: SqlAlchemyConfig, timeout: float) -> str:
         return f"{engine.dialect.name} {version}"
     except SQLAlchemyError as exc:
         message = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        raise ProbeFailure(_classify(message, PG_REASONS), message) from None
+        raise ProbeFailure(classify(message, PG_REASONS), message) from None
     finally:
         engine.dispose()
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Integer,
@@ -161,3 +162,108 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# --- catalog -------------------------------------------------------------------------
+# What a scan discovers is overwritten by the next scan; what people curate (description,
+# tags, owner, certified) lives in separate columns that scans never touch.
+
+
+class CatalogScan(Base):
+    """One discovery pass over one connection."""
+
+    __tablename__ = "catalog_scans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CatalogTable(Base):
+    """A table, view or dataset of a connection, as last scanned, plus curated metadata."""
+
+    __tablename__ = "catalog_tables"
+    __table_args__ = (UniqueConstraint("connection_id", "schema_name", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), index=True
+    )
+    schema_name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(30))
+    layer: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    row_estimate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Odoo's view of the table, when the database is an Odoo database.
+    label: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    odoo_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    module: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    auto_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Curated.
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    steward: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    certified: Mapped[bool] = mapped_column(default=False)
+    usage_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Any change to the table, its columns or their curated metadata (search reindexes).
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    dropped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CatalogColumn(Base):
+    __tablename__ = "catalog_columns"
+    __table_args__ = (UniqueConstraint("table_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_tables.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer)
+    data_type: Mapped[str] = mapped_column(String(200))
+    nullable: Mapped[bool] = mapped_column(default=True)
+    default: Mapped[str | None] = mapped_column(Text, nullable=True)
+    primary_key: Mapped[bool] = mapped_column(default=False)
+    references: Mapped[str | None] = mapped_column(String(700), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    label: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    help: Mapped[str | None] = mapped_column(Text, nullable=True)
+    odoo_type: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    relation: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    selection: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    module: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    auto_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    dropped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CatalogChange(Base):
+    """Schema history: what a scan found changed since the one before."""
+
+    __tablename__ = "catalog_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_tables.id", ondelete="CASCADE"), index=True
+    )
+    scan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("catalog_scans.id", ondelete="SET NULL"), nullable=True
+    )
+    change: Mapped[str] = mapped_column(String(30))
+    column: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    old: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

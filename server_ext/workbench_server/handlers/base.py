@@ -18,6 +18,7 @@ from ..errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    SourceUnavailableError,
 )
 from ..principal import Principal
 
@@ -29,6 +30,7 @@ STATUS_OF: dict[type[Exception], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     ConfigurationError: 503,
+    SourceUnavailableError: 502,
 }
 
 
@@ -67,7 +69,7 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         if isinstance(payload, BaseModel):
-            self.finish(payload.model_dump_json())
+            self.finish(payload.model_dump_json(by_alias=True))
         else:
             self.finish(json.dumps(payload, default=str))
 

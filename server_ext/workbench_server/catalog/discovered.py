@@ -1,0 +1,73 @@
+"""What a scan finds, before it is compared with the catalog and stored."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Column names that hold personal data in Odoo (partners, employees, bank accounts) and in
+# most business schemas. Tagged automatically; a steward can add or remove tags by hand.
+PII_COLUMN = re.compile(
+    r"^(private_.*|e?mail|email_.*|.*_email|phone|mobile|.*_phone|.*_mobile|street2?|zip|city"
+    r"|vat|iban|acc_number|bank_account.*|birthday|birthdate|.*_birthdate|place_of_birth"
+    r"|ssnid|sinid|identification_id|passport_id|permit_no|visa_no|emergency_contact"
+    r"|spouse_.*|km_home_work|gender|marital)$"
+)
+PII_TABLE_HINT = re.compile(r"(partner|employee|contact|user|customer|person|applicant)")
+
+
+def pii_tags(table: str, column: str) -> list[str]:
+    """``['pii']`` when a column of a table about people holds personal data."""
+    name = column.lower()
+    if PII_COLUMN.match(name) and (
+        PII_TABLE_HINT.search(table.lower()) or name.startswith(("private_", "email", "phone"))
+    ):
+        return ["pii"]
+    return []
+
+
+@dataclass
+class FoundColumn:
+    name: str
+    position: int
+    data_type: str
+    nullable: bool = True
+    default: str | None = None
+    comment: str | None = None
+    primary_key: bool = False
+    references: str | None = None  # "schema.table.column"
+    label: str | None = None
+    help: str | None = None
+    odoo_type: str | None = None
+    relation: str | None = None  # the Odoo model a relational field points to
+    selection: list[list[str]] = field(default_factory=list)
+    module: str | None = None
+    auto_tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FoundTable:
+    schema: str
+    name: str
+    kind: str  # table, view, materialized_view, foreign_table, partitioned_table, dataset
+    columns: list[FoundColumn] = field(default_factory=list)
+    row_estimate: int | None = None
+    size_bytes: int | None = None
+    comment: str | None = None
+    layer: str | None = None
+    label: str | None = None
+    odoo_model: str | None = None
+    module: str | None = None
+    auto_tags: list[str] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+
+@dataclass
+class Discovery:
+    tables: list[FoundTable]
+    queries: int = 0  # round trips the scan made, for the record
+    odoo: bool = False

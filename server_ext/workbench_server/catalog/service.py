@@ -1,0 +1,564 @@
+"""The catalog as one principal sees it: scan, browse, search, curate.
+
+Every read is filtered to the connections the principal may use; a table of any other
+connection is "not found". Anyone who may use a connection may describe and tag its
+tables; certifying a table, or naming its steward, is for the connection's owner and
+admins.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from ..connections.service import ConnectionService
+from ..db.models import (
+    CatalogChange,
+    CatalogColumn,
+    CatalogScan,
+    CatalogTable,
+    Connection,
+)
+from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
+from ..principal import Principal
+from .discovered import Discovery
+from .search import LABEL, NAME, TAG, TEXT, Doc, SearchIndex, facets, words
+from .store import merge
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+Tag = str
+
+
+class ColumnOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    position: int
+    data_type: str
+    nullable: bool
+    default: str | None
+    primary_key: bool
+    references: str | None
+    comment: str | None
+    label: str | None
+    help: str | None
+    odoo_type: str | None
+    relation: str | None
+    selection: list[list[str]]
+    module: str | None
+    auto_tags: list[str]
+    description: str | None
+    tags: list[str]
+    dropped_at: datetime | None
+
+
+class ChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    change: str
+    column: str | None
+    old: str | None
+    new: str | None
+    at: datetime
+    scan_id: int | None
+
+
+class TableOut(BaseModel):
+    id: int
+    connection: str
+    schema_name: str = Field(serialization_alias="schema")
+    name: str
+    kind: str
+    layer: str | None
+    label: str | None
+    odoo_model: str | None
+    module: str | None
+    row_estimate: int | None
+    size_bytes: int | None
+    comment: str | None
+    description: str | None
+    tags: list[str]
+    auto_tags: list[str]
+    steward: str | None
+    certified: bool
+    usage_count: int
+    first_seen: datetime
+    last_seen: datetime
+    dropped_at: datetime | None
+
+
+class TableDetail(TableOut):
+    columns: list[ColumnOut]
+    history: list[ChangeOut]
+
+
+class ScanOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    connection: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    stats: dict[str, Any]
+
+
+class SourceOut(BaseModel):
+    connection: str
+    kind: str
+    scannable: bool
+    tables: int
+    last_scan: ScanOut | None
+
+
+class SearchHit(BaseModel):
+    table: TableOut
+    score: float
+    matched_columns: list[str]
+
+
+class SearchPage(BaseModel):
+    query: str
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, dict[str, int]]
+
+
+class TablePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(None, max_length=20_000)
+    tags: list[Tag] | None = Field(None, max_length=50)
+    steward: str | None = Field(None, max_length=200)
+    certified: bool | None = None
+
+
+class ColumnPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(None, max_length=20_000)
+    tags: list[Tag] | None = Field(None, max_length=50)
+
+
+SCANNABLE = ("postgres",)
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    out = []
+    for tag in tags:
+        tag = tag.strip().lower()
+        if not tag or len(tag) > 50 or not all(c.isalnum() or c in "-_:." for c in tag):
+            raise InvalidInputError(
+                f"tag {tag!r}: use up to 50 letters, digits and '-', '_', ':' or '.'"
+            )
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+class _IndexCache:
+    """The search index of one metadata DB, rebuilt when the catalog changed."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.signature: tuple[Any, ...] | None = None
+        self.index: SearchIndex | None = None
+
+
+_INDEXES: dict[str, _IndexCache] = {}
+
+
+class CatalogService:
+    def __init__(self, workbench: Workbench, principal: Principal) -> None:
+        self.workbench = workbench
+        self.principal = principal
+
+    # -- permissions -----------------------------------------------------------------
+    def _connections(self) -> dict[int, Connection]:
+        with self.workbench.sessions() as session:
+            rows = session.scalars(select(Connection))
+            return {c.id: c for c in rows if self.principal.may_use(c.owner, c.shared_groups or [])}
+
+    def _connection(self, name: str) -> Connection:
+        found = next((c for c in self._connections().values() if c.name == name), None)
+        if found is None:
+            raise NotFoundError(f"no connection named {name!r}")
+        return found
+
+    def sources(self) -> list[SourceOut]:
+        """Every connection the principal may use, with its catalog's size and last scan."""
+        connections = self._connections()
+        with self.workbench.sessions() as session:
+            counts = dict(
+                session.execute(
+                    select(CatalogTable.connection_id, func.count())
+                    .where(CatalogTable.dropped_at.is_(None))
+                    .group_by(CatalogTable.connection_id)
+                ).all()
+            )
+            last = {
+                r.connection_id: r
+                for r in session.scalars(
+                    select(CatalogScan).where(
+                        CatalogScan.id.in_(
+                            select(func.max(CatalogScan.id)).group_by(CatalogScan.connection_id)
+                        )
+                    )
+                )
+            }
+            return [
+                SourceOut(
+                    connection=c.name,
+                    kind=c.kind,
+                    scannable=c.kind in SCANNABLE,
+                    tables=counts.get(c.id, 0),
+                    last_scan=self._scan_out(last[c.id], c.name) if c.id in last else None,
+                )
+                for c in sorted(connections.values(), key=lambda c: c.name)
+            ]
+
+    @staticmethod
+    def _scan_out(row: CatalogScan, connection: str) -> ScanOut:
+        values = {k: getattr(row, k) for k in ScanOut.model_fields if k != "connection"}
+        return ScanOut(**values, connection=connection)
+
+    # -- scanning --------------------------------------------------------------------
+    def scan(self, name: str, timeout: float = 60.0) -> ScanOut:
+        """Discover the connection now and merge it into the catalog.
+
+        Discovery happens before anything is written: a source that cannot be read
+        leaves the catalog as it was, and the scan is recorded as failed with the reason.
+        """
+        connection = self._connection(name)
+        if connection.kind not in SCANNABLE:
+            raise InvalidInputError(
+                f"connection {name!r} is a {connection.kind} connection; the catalog can "
+                f"scan {', '.join(SCANNABLE)} connections"
+            )
+        settings = ConnectionService(self.workbench, self.principal).resolve(name)
+        with self.workbench.sessions.begin() as session:
+            first = not session.scalar(
+                select(func.count())
+                .select_from(CatalogScan)
+                .where(
+                    CatalogScan.connection_id == connection.id,
+                    CatalogScan.status == "succeeded",
+                )
+            )
+            scan = CatalogScan(
+                connection_id=connection.id,
+                status="running",
+                requested_by=self.principal.name,
+                stats={},
+            )
+            session.add(scan)
+            session.flush()
+            scan_id = scan.id
+        try:
+            found = self._discover(name, settings, timeout)
+        except SourceUnavailableError as exc:
+            self._finish(scan_id, "failed", error=str(exc))
+            raise
+        with self.workbench.sessions.begin() as session:
+            stats = merge(session, connection.id, scan_id, found, first)
+            row = session.get(CatalogScan, scan_id)
+            row.status, row.finished_at = "succeeded", datetime.now(UTC)
+            row.stats = {
+                "tables": stats.tables,
+                "columns": stats.columns,
+                "changes": stats.changes,
+                "queries": found.queries,
+                "odoo": found.odoo,
+            }
+        return self.scans(name, limit=1)[0]
+
+    @staticmethod
+    def _discover(name: str, settings: Any, timeout: float) -> Discovery:
+        import psycopg
+
+        from ..connections.probes import PG_REASONS, classify
+        from .postgres import discover_postgres
+
+        try:
+            return discover_postgres(settings, timeout)
+        except psycopg.Error as exc:
+            text = str(exc).strip()
+            message = text.splitlines()[-1] if text else type(exc).__name__
+            reason = classify(text, PG_REASONS).replace("_", " ")
+            raise SourceUnavailableError(
+                f"cannot scan connection {name!r}: {reason}: {message}"
+            ) from None
+
+    def _finish(self, scan_id: int, status: str, error: str | None = None) -> None:
+        with self.workbench.sessions.begin() as session:
+            row = session.get(CatalogScan, scan_id)
+            row.status, row.finished_at, row.error = status, datetime.now(UTC), error
+
+    def scans(self, name: str, limit: int = 20) -> list[ScanOut]:
+        connection = self._connection(name)
+        with self.workbench.sessions() as session:
+            rows = session.scalars(
+                select(CatalogScan)
+                .where(CatalogScan.connection_id == connection.id)
+                .order_by(CatalogScan.id.desc())
+                .limit(limit)
+            )
+            return [
+                ScanOut.model_validate(
+                    {
+                        **{k: getattr(r, k) for k in ScanOut.model_fields if k != "connection"},
+                        "connection": name,
+                    }
+                )
+                for r in rows
+            ]
+
+    # -- browsing --------------------------------------------------------------------
+    def _out(self, row: CatalogTable, connections: dict[int, Connection]) -> TableOut:
+        values = {k: getattr(row, k) for k in TableOut.model_fields if k != "connection"}
+        return TableOut(**values, connection=connections[row.connection_id].name)
+
+    def tables(
+        self,
+        connection: str | None = None,
+        schema: str | None = None,
+        include_dropped: bool = False,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[int, list[TableOut]]:
+        connections = self._connections()
+        ids = list(connections)
+        if connection is not None:
+            ids = [self._connection(connection).id]
+        query = select(CatalogTable).where(CatalogTable.connection_id.in_(ids))
+        if schema is not None:
+            query = query.where(CatalogTable.schema_name == schema)
+        if not include_dropped:
+            query = query.where(CatalogTable.dropped_at.is_(None))
+        with self.workbench.sessions() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(
+                query.order_by(
+                    CatalogTable.connection_id, CatalogTable.schema_name, CatalogTable.name
+                )
+                .offset(offset)
+                .limit(limit)
+            )
+            return total, [self._out(r, connections) for r in rows]
+
+    def _row(self, session: Any, table_id: int) -> tuple[CatalogTable, dict[int, Connection]]:
+        connections = self._connections()
+        row = session.get(CatalogTable, table_id)
+        if row is None or row.connection_id not in connections:
+            raise NotFoundError(f"no catalog table {table_id}")
+        return row, connections
+
+    def table(self, table_id: int) -> TableDetail:
+        with self.workbench.sessions() as session:
+            row, connections = self._row(session, table_id)
+            columns = session.scalars(
+                select(CatalogColumn)
+                .where(CatalogColumn.table_id == table_id)
+                .order_by(CatalogColumn.dropped_at.is_not(None), CatalogColumn.position)
+            )
+            history = session.scalars(
+                select(CatalogChange)
+                .where(CatalogChange.table_id == table_id)
+                .order_by(CatalogChange.id.desc())
+                .limit(200)
+            )
+            base = self._out(row, connections)
+            return TableDetail(
+                **base.model_dump(),
+                columns=[ColumnOut.model_validate(c) for c in columns],
+                history=[ChangeOut.model_validate(h) for h in history],
+            )
+
+    def find(self, connection: str, schema: str, name: str) -> TableDetail:
+        conn = self._connection(connection)
+        with self.workbench.sessions() as session:
+            table_id = session.scalar(
+                select(CatalogTable.id).where(
+                    CatalogTable.connection_id == conn.id,
+                    CatalogTable.schema_name == schema,
+                    CatalogTable.name == name,
+                )
+            )
+        if table_id is None:
+            raise NotFoundError(f"no table {schema}.{name} in the catalog of {connection!r}")
+        return self.table(table_id)
+
+    # -- curating --------------------------------------------------------------------
+    def edit_table(self, table_id: int, patch: TablePatch) -> TableDetail:
+        with self.workbench.sessions.begin() as session:
+            row, connections = self._row(session, table_id)
+            changes = patch.model_dump(exclude_unset=True)
+            if {"certified", "steward"} & changes.keys():
+                owner = connections[row.connection_id].owner
+                if not self.principal.may_change(owner):
+                    from ..errors import PermissionDeniedError
+
+                    raise PermissionDeniedError(
+                        "only the connection's owner or an admin may certify a table or "
+                        "name its steward"
+                    )
+            if "tags" in changes:
+                changes["tags"] = _clean_tags(changes["tags"] or [])
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.updated_at = datetime.now(UTC)
+        return self.table(table_id)
+
+    def edit_column(self, table_id: int, column: str, patch: ColumnPatch) -> TableDetail:
+        with self.workbench.sessions.begin() as session:
+            row, _ = self._row(session, table_id)
+            found = session.scalar(
+                select(CatalogColumn).where(
+                    CatalogColumn.table_id == table_id, CatalogColumn.name == column
+                )
+            )
+            if found is None:
+                raise NotFoundError(f"table {row.name} has no column {column!r}")
+            changes = patch.model_dump(exclude_unset=True)
+            if "tags" in changes:
+                changes["tags"] = _clean_tags(changes["tags"] or [])
+            for key, value in changes.items():
+                setattr(found, key, value)
+            row.updated_at = datetime.now(UTC)
+        return self.table(table_id)
+
+    # -- searching -------------------------------------------------------------------
+    def _index(self) -> SearchIndex:
+        cache = _INDEXES.setdefault(str(self.workbench.engine.url), _IndexCache())
+        with self.workbench.sessions() as session:
+            signature = tuple(
+                session.execute(
+                    select(
+                        func.count(CatalogTable.id),
+                        func.max(CatalogTable.updated_at),
+                        select(func.max(Connection.updated_at)).scalar_subquery(),
+                    )
+                ).one()
+            )
+        with cache.lock:
+            if cache.index is None or cache.signature != signature:
+                cache.index = self._build_index()
+                cache.signature = signature
+            return cache.index
+
+    def _build_index(self) -> SearchIndex:
+        with self.workbench.sessions() as session:
+            names = dict(session.execute(select(Connection.id, Connection.name)).all())
+            tables = session.scalars(
+                select(CatalogTable).where(CatalogTable.dropped_at.is_(None))
+            ).all()
+            docs: dict[int, Doc] = {}
+            for t in tables:
+                doc = Doc(
+                    id=t.id,
+                    connection_id=t.connection_id,
+                    connection=names.get(t.connection_id, "?"),
+                    schema=t.schema_name,
+                    name=t.name,
+                    kind=t.kind,
+                    layer=t.layer,
+                    label=t.label,
+                    odoo_model=t.odoo_model,
+                    tags=sorted({*t.tags, *t.auto_tags}),
+                    steward=t.steward,
+                    certified=t.certified,
+                    usage=t.usage_count,
+                    name_words=words(t.name),
+                )
+                for weight, text in (
+                    (TEXT, t.comment),
+                    (TEXT, t.description),
+                    (TAG, " ".join(doc.tags)),
+                    (LABEL, t.label),
+                    (NAME, t.odoo_model),
+                    (NAME, t.name),
+                ):
+                    for word in words(text):
+                        doc.fields[word] = max(doc.fields.get(word, 0.0), weight)
+                docs[t.id] = doc
+            rows = session.execute(
+                select(
+                    CatalogColumn.table_id,
+                    CatalogColumn.name,
+                    CatalogColumn.label,
+                    CatalogColumn.description,
+                    CatalogColumn.tags,
+                    CatalogColumn.auto_tags,
+                    CatalogColumn.selection,
+                ).where(CatalogColumn.dropped_at.is_(None))
+            )
+            for table_id, name, label, description, tags, auto_tags, selection in rows:
+                doc = docs.get(table_id)
+                if doc is None:
+                    continue
+                texts = [name, label, description, *(tags or []), *(auto_tags or [])]
+                texts += [pair[1] for pair in selection or [] if len(pair) > 1]
+                for word in words(*texts):
+                    doc.columns.setdefault(word, []).append(name)
+                for tag in {*(tags or []), *(auto_tags or [])}:
+                    if tag not in doc.tags:
+                        doc.tags.append(tag)
+        return SearchIndex(docs.values())
+
+    def search(
+        self,
+        query: str,
+        filters: dict[str, str] | None = None,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> SearchPage:
+        if len(query) > 200:
+            raise InvalidInputError("q: a search is at most 200 characters")
+        unknown = sorted(set(filters or {}) - set(FACETS))
+        if unknown:
+            raise InvalidInputError(f"{unknown[0]}: filter by one of {', '.join(FACETS)}")
+        connections = self._connections()
+        hits = self._index().search(query, allowed=set(connections))
+        for key, value in (filters or {}).items():
+            hits = [h for h in hits if _facet_value_matches(h.doc, key, value)]
+        page = hits[offset : offset + limit]
+        with self.workbench.sessions() as session:
+            rows = {
+                r.id: r
+                for r in session.scalars(
+                    select(CatalogTable).where(CatalogTable.id.in_([h.doc.id for h in page]))
+                )
+            }
+        return SearchPage(
+            query=query,
+            total=len(hits),
+            hits=[
+                SearchHit(
+                    table=self._out(rows[h.doc.id], connections),
+                    score=h.score,
+                    matched_columns=h.columns,
+                )
+                for h in page
+                if h.doc.id in rows
+            ],
+            facets=facets(hits),
+        )
+
+
+FACETS = ("connection", "schema", "layer", "kind", "tag", "steward")
+
+
+def _facet_value_matches(doc: Doc, key: str, value: str) -> bool:
+    if key == "tag":
+        return value in doc.tags
+    return getattr(doc, key) == value
+
+
+__all__ = ["CatalogService", "ColumnPatch", "TablePatch"]

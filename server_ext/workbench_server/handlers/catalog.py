@@ -1,0 +1,131 @@
+"""REST: /workbench/api/catalog — sources and scans, tables, search, curation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from pydantic import TypeAdapter
+
+from ..catalog import CatalogService, ColumnPatch, TablePatch
+from ..catalog.service import ScanOut, SourceOut, TableOut
+from ..errors import InvalidInputError
+from .base import WorkbenchHandler
+
+NAME = r"(?P<name>[a-z][a-z0-9_]{0,62})"
+TABLE = r"(?P<table_id>\d+)"
+_SOURCES = TypeAdapter(list[SourceOut])
+_SCANS = TypeAdapter(list[ScanOut])
+_TABLES = TypeAdapter(list[TableOut])
+MAX_PAGE = 500
+
+
+class _CatalogHandler(WorkbenchHandler):
+    auth_resource = "workbench.catalog"
+
+    @property
+    def catalog(self) -> CatalogService:
+        return CatalogService(self.workbench, self.principal)
+
+    def _int(self, name: str, default: int, high: int | None = None) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return default
+        if not raw.isdigit():
+            raise InvalidInputError(f"{name}: expected a whole number, got {raw!r}")
+        return min(int(raw), high) if high is not None else int(raw)
+
+    def _json_list(self, adapter: TypeAdapter, items: list) -> None:
+        self.finish(adapter.dump_json(items, by_alias=True))
+
+
+class SourcesHandler(_CatalogHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self._json_list(_SOURCES, await asyncio.to_thread(self.catalog.sources))
+
+
+class ScansHandler(_CatalogHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self._json_list(_SCANS, await asyncio.to_thread(self.catalog.scans, name))
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        timeout = float(self.settings.get("workbench_scan_timeout", 120.0))
+        scan = await asyncio.to_thread(self.catalog.scan, name, timeout)
+        self.write_json(scan, status=201)
+
+
+class TablesHandler(_CatalogHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        offset, limit = self._int("offset", 0), self._int("limit", 100, MAX_PAGE)
+        total, items = await asyncio.to_thread(
+            self.catalog.tables,
+            self.get_query_argument("connection", None),
+            self.get_query_argument("schema", None),
+            self.get_query_argument("include_dropped", "false") == "true",
+            offset,
+            limit,
+        )
+        payload = _TABLES.dump_python(items, mode="json", by_alias=True)
+        self.write_json({"total": total, "offset": offset, "limit": limit, "items": payload})
+
+
+class TableHandler(_CatalogHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, table_id: str) -> None:
+        self.write_json(await asyncio.to_thread(self.catalog.table, int(table_id)))
+
+    @tornado.web.authenticated
+    @authorized
+    async def patch(self, table_id: str) -> None:
+        patch = TablePatch.model_validate_json(self.request.body or b"{}")
+        self.write_json(await asyncio.to_thread(self.catalog.edit_table, int(table_id), patch))
+
+
+class ColumnHandler(_CatalogHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def patch(self, table_id: str, column: str) -> None:
+        patch = ColumnPatch.model_validate_json(self.request.body or b"{}")
+        self.write_json(
+            await asyncio.to_thread(self.catalog.edit_column, int(table_id), column, patch)
+        )
+
+
+class SearchHandler(_CatalogHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = self.get_query_argument("q", "")
+        filters = {
+            key: self.get_query_argument(key)
+            for key in self.request.query_arguments
+            if key not in ("q", "offset", "limit")
+        }
+        page = await asyncio.to_thread(
+            self.catalog.search,
+            query,
+            filters,
+            self._int("offset", 0),
+            self._int("limit", 20, 200),
+        )
+        self.write_json(page)
+
+
+ROUTES = [
+    ("catalog/sources", SourcesHandler),
+    (f"catalog/sources/{NAME}/scans", ScansHandler),
+    ("catalog/tables", TablesHandler),
+    (f"catalog/tables/{TABLE}", TableHandler),
+    (f"catalog/tables/{TABLE}/columns/(?P<column>[^/]+)", ColumnHandler),
+    ("catalog/search", SearchHandler),
+]

@@ -1,0 +1,146 @@
+"""The catalog over a real Odoo-shaped PostgreSQL database: discovery, Odoo labels,
+search, curation that survives re-scans, schema history, and failed scans."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.support.postgres import postgres_settings
+from workbench_server.catalog import CatalogService, ColumnPatch, TablePatch
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.errors import NotFoundError, SourceUnavailableError
+from workbench_server.principal import Principal, local_principal
+
+
+@pytest.fixture(scope="module")
+def odoo_copy(pg_cluster, odoo_db: str):
+    """A private copy of the Odoo database that tests may change."""
+    with pg_cluster.fresh_database() as url:
+        from workbench_server.demo import build_dataset, write_postgres
+
+        write_postgres(url, build_dataset())
+        yield url
+
+
+@pytest.fixture
+def catalog(workbench, odoo_db: str) -> CatalogService:
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="odoo", settings=postgres_settings(odoo_db))
+    )
+    return CatalogService(workbench, local_principal())
+
+
+def test_odoo_database_is_described_with_odoo_labels_and_relations(catalog) -> None:
+    scan = catalog.scan("odoo")
+    assert scan.status == "succeeded"
+    assert scan.stats["odoo"] is True
+    assert scan.stats["queries"] <= 6  # a fixed number, however many tables
+    line = catalog.find("odoo", "public", "account_move_line")
+    assert (line.label, line.odoo_model, line.module) == (
+        "Journal Item",
+        "account.move.line",
+        "account",
+    )
+    assert line.row_estimate is not None and line.size_bytes > 0
+    partner = next(c for c in line.columns if c.name == "partner_id")
+    assert partner.label == "Partner"
+    assert partner.relation == "res.partner"
+    assert partner.references == "public.res_partner.id"
+    assert partner.data_type == "integer"
+    move_id = next(c for c in line.columns if c.name == "move_id")
+    assert move_id.references == "public.account_move.id" and not move_id.nullable
+    assert next(c for c in line.columns if c.name == "id").primary_key
+    state = next(
+        c for c in catalog.find("odoo", "public", "account_move").columns if c.name == "state"
+    )
+    assert ["posted", "Posted"] in state.selection
+    partners = catalog.find("odoo", "public", "res_partner")
+    pii = {c.name for c in partners.columns if "pii" in c.auto_tags}
+    assert {"email", "phone", "street", "vat"} <= pii
+    assert "name" not in pii and "id" not in pii
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("journal items", {"account_move_line"}),
+        ("invoice", {"account_move", "account_move_line"}),
+        ("acount move", {"account_move"}),
+        ("account_move", {"account_move"}),
+        ("Journal Entry", {"account_move"}),
+        ("res.partner", {"res_partner"}),
+    ],
+)
+def test_search_ranks_the_right_table_first(catalog, query: str, first: set[str]) -> None:
+    catalog.scan("odoo")
+    page = catalog.search(query)
+    assert page.total > 0
+    assert page.hits[0].table.name in first, [h.table.name for h in page.hits[:5]]
+    assert page.facets["connection"] == {"odoo": page.total}
+
+
+def test_search_is_permission_filtered(workbench, catalog) -> None:
+    catalog.scan("odoo")
+    stranger = CatalogService(workbench, Principal(name="stranger"))
+    assert stranger.search("journal items").total == 0
+    table_id = catalog.find("odoo", "public", "account_move").id
+    with pytest.raises(NotFoundError):
+        stranger.table(table_id)
+
+
+def test_rescan_keeps_curation_and_records_history(workbench, pg_cluster, odoo_copy: str) -> None:
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="odoo_copy", settings=postgres_settings(odoo_copy))
+    )
+    catalog = CatalogService(workbench, local_principal())
+    catalog.scan("odoo_copy")
+    listed_before, _ = catalog.tables("odoo_copy")
+    move = catalog.find("odoo_copy", "public", "account_move")
+    assert move.history == []  # the first scan is the baseline
+    catalog.edit_table(
+        move.id, TablePatch(description="Posted and draft entries", tags=["Finance"])
+    )
+    catalog.edit_column(move.id, "ref", ColumnPatch(description="Supplier's reference"))
+    with psycopg.connect(odoo_copy, autocommit=True) as db:
+        db.execute("ALTER TABLE account_move ADD COLUMN close_batch varchar(20)")
+        db.execute("ALTER TABLE account_move ALTER COLUMN ref TYPE text")
+        db.execute("DROP TABLE hr_expense CASCADE")
+    scan = catalog.scan("odoo_copy")
+    assert scan.stats["changes"] == {"column_added": 1, "type_changed": 1, "table_dropped": 1}
+
+    move = catalog.find("odoo_copy", "public", "account_move")
+    assert move.description == "Posted and draft entries" and move.tags == ["finance"]
+    ref = next(c for c in move.columns if c.name == "ref")
+    assert ref.description == "Supplier's reference" and ref.data_type == "text"
+    assert "close_batch" in [c.name for c in move.columns]
+    assert {(h.change, h.column, h.old, h.new) for h in move.history} == {
+        ("column_added", "close_batch", None, "character varying(20)"),
+        ("type_changed", "ref", "character varying", "text"),
+    }
+    dropped = catalog.find("odoo_copy", "public", "hr_expense")
+    assert dropped.dropped_at is not None
+    assert [h.change for h in dropped.history] == ["table_dropped"]
+    listed, tables = catalog.tables("odoo_copy")
+    assert listed == listed_before - 1
+    assert "hr_expense" not in [t.name for t in tables]
+    _, with_dropped = catalog.tables("odoo_copy", include_dropped=True)
+    assert "hr_expense" in [t.name for t in with_dropped]
+    assert "hr_expense" not in [h.table.name for h in catalog.search("hr_expense").hits]
+
+
+def test_unreachable_source_fails_clearly_and_leaves_the_catalog(
+    workbench, catalog, odoo_db
+) -> None:
+    catalog.scan("odoo")
+    before = catalog.tables("odoo")
+    service = ConnectionService(workbench, local_principal())
+    from workbench_server.connections import ConnectionUpdate
+
+    service.update("odoo", ConnectionUpdate(settings={"host": "no-such-host.invalid"}))
+    with pytest.raises(
+        SourceUnavailableError, match=r"cannot scan connection 'odoo': host not found"
+    ):
+        catalog.scan("odoo")
+    assert catalog.tables("odoo") == before
+    assert [s.status for s in catalog.scans("odoo")] == ["failed", "succeeded"]
