@@ -3,6 +3,8 @@ search, curation that survives re-scans, schema history, and failed scans."""
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 
@@ -144,3 +146,37 @@ def test_unreachable_source_fails_clearly_and_leaves_the_catalog(
         catalog.scan("odoo")
     assert catalog.tables("odoo") == before
     assert [s.status for s in catalog.scans("odoo")] == ["failed", "succeeded"]
+
+
+def test_catalog_commands(home, catalog) -> None:
+    from tests.support.processes import base_env, run_workbench
+
+    env = base_env(home)
+    scanned = run_workbench("catalog", "scan", "odoo", env=env)
+    assert scanned.returncode == 0, scanned.stderr
+    assert re.match(r"odoo: \d+ tables, \d+ columns \(Odoo\); changes: none", scanned.stdout)
+    found = run_workbench("catalog", "search", "acount", "move", env=env)
+    assert found.stdout.splitlines()[0].startswith("odoo:public.account_move ")
+    described = run_workbench(
+        "catalog",
+        "describe",
+        "odoo",
+        "account_move",
+        "--description",
+        "Entries",
+        "--tag",
+        "gl",
+        env=env,
+    )
+    assert described.returncode == 0, described.stderr
+    shown = run_workbench("catalog", "show", "odoo", "public.account_move", env=env).stdout
+    assert (
+        shown.splitlines()[0] == "odoo:public.account_move (table) — Journal Entry [account.move]"
+    )
+    assert "  Entries" in shown and "tags: gl" in shown
+    assert re.search(r"^  partner_id +integer +Partner +-> public\.res_partner\.id", shown, re.M)
+    missing = run_workbench("catalog", "show", "odoo", "nope", env=env)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == (
+        "workbench: error: no table public.nope in the catalog of 'odoo'"
+    )

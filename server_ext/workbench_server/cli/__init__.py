@@ -28,6 +28,7 @@ LAZY_COMMANDS = {
     "connection": "workbench_server.cli.connection:connection",
     "secrets": "workbench_server.cli.connection:secrets",
     "pipeline": "workbench_server.cli.pipeline:pipeline",
+    "catalog": "workbench_server.cli.catalog:catalog",
 }
 
 

@@ -1,0 +1,154 @@
+"""``workbench catalog sources|scan|tables|show|search|describe``."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import InvalidInputError
+from . import home_option
+
+
+def _service(home: str | None):
+    from ..catalog import CatalogService
+    from ..principal import local_principal
+    from .connection import _workbench
+
+    return CatalogService(_workbench(home), local_principal())
+
+
+def _split(table: str) -> tuple[str, str]:
+    schema, dot, name = table.rpartition(".")
+    return (schema or "public", name) if dot else ("public", table)
+
+
+@click.group()
+def catalog() -> None:
+    """Discover, search and describe the tables of your connections."""
+
+
+@catalog.command()
+@home_option
+def sources(home: str | None) -> None:
+    """Connections and the state of their catalog."""
+    for source in _service(home).sources():
+        scan = source.last_scan
+        last = (
+            f"{scan.status} {scan.started_at:%Y-%m-%d %H:%M}"
+            + (f": {scan.error}" if scan.error else "")
+            if scan
+            else "never scanned"
+        )
+        click.echo(f"{source.connection:24} {source.kind:10} {source.tables:6} tables  {last}")
+
+
+@catalog.command()
+@home_option
+@click.argument("connection")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds the scan may take.")
+def scan(home: str | None, connection: str, timeout: float) -> None:
+    """Discover CONNECTION now (tables, columns, keys; Odoo labels) and record changes."""
+    result = _service(home).scan(connection, timeout)
+    changes = ", ".join(f"{k} {v}" for k, v in sorted(result.stats["changes"].items()))
+    click.echo(
+        f"{connection}: {result.stats['tables']} tables, {result.stats['columns']} columns"
+        f"{' (Odoo)' if result.stats['odoo'] else ''}; changes: {changes or 'none'}"
+    )
+
+
+@catalog.command()
+@home_option
+@click.argument("connection")
+@click.option("--schema", default=None)
+@click.option("--dropped", is_flag=True, help="Include tables that have disappeared.")
+def tables(home: str | None, connection: str, schema: str | None, dropped: bool) -> None:
+    """Tables of CONNECTION in the catalog."""
+    total, items = _service(home).tables(connection, schema, dropped, 0, 10_000)
+    for t in items:
+        flag = "  (dropped)" if t.dropped_at else ""
+        click.echo(f"{t.schema_name}.{t.name:40} {t.kind:18} {t.label or ''}{flag}")
+    click.echo(f"{total} tables", err=True)
+
+
+@catalog.command()
+@home_option
+@click.argument("connection")
+@click.argument("table", metavar="[SCHEMA.]TABLE")
+def show(home: str | None, connection: str, table: str) -> None:
+    """A table: its description, columns (Odoo labels, keys, tags) and history."""
+    detail = _service(home).find(connection, *_split(table))
+    title = f"{detail.connection}:{detail.schema_name}.{detail.name} ({detail.kind})"
+    click.echo(title + (f" — {detail.label} [{detail.odoo_model}]" if detail.label else ""))
+    for text in (detail.description, detail.comment):
+        if text:
+            click.echo(f"  {text}")
+    tags = sorted({*detail.tags, *detail.auto_tags})
+    if tags:
+        click.echo(f"  tags: {', '.join(tags)}")
+    for c in detail.columns:
+        if c.dropped_at:
+            continue
+        extras = [
+            "PK" if c.primary_key else "",
+            f"-> {c.references}" if c.references else "",
+            ",".join(sorted({*c.tags, *c.auto_tags})),
+        ]
+        click.echo(
+            f"  {c.name:32} {c.data_type:28} {c.label or '':28} {' '.join(e for e in extras if e)}"
+        )
+    for h in detail.history:
+        change = " ".join(x for x in (h.column, h.old and f"{h.old} ->", h.new) if x)
+        click.echo(f"  {h.at:%Y-%m-%d %H:%M} {h.change} {change}")
+
+
+@catalog.command()
+@home_option
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", default=10, show_default=True)
+def search(home: str | None, query: tuple[str, ...], limit: int) -> None:
+    """Find tables by name, Odoo label, description, tag or column."""
+    page = _service(home).search(" ".join(query), None, 0, limit)
+    for hit in page.hits:
+        t = hit.table
+        cols = f"  columns: {', '.join(hit.matched_columns)}" if hit.matched_columns else ""
+        click.echo(f"{t.connection}:{t.schema_name}.{t.name:36} {t.label or '':24}{cols}")
+    click.echo(f"{page.total} matches", err=True)
+
+
+@catalog.command()
+@home_option
+@click.argument("connection")
+@click.argument("table", metavar="[SCHEMA.]TABLE")
+@click.option("--column", default=None, help="Describe this column instead of the table.")
+@click.option("--description", default=None)
+@click.option("--tag", "tags", multiple=True, help="Set the tags (repeatable).")
+@click.option("--certify/--uncertify", default=None)
+def describe(
+    home: str | None,
+    connection: str,
+    table: str,
+    column: str | None,
+    description: str | None,
+    tags: tuple[str, ...],
+    certify: bool | None,
+) -> None:
+    """Set a description, tags or certification; kept across re-scans."""
+    from ..catalog import ColumnPatch, TablePatch
+
+    service = _service(home)
+    detail = service.find(connection, *_split(table))
+    changes: dict[str, object] = {}
+    if description is not None:
+        changes["description"] = description
+    if tags:
+        changes["tags"] = list(tags)
+    if column is not None:
+        if certify is not None:
+            raise InvalidInputError("--certify applies to tables, not columns")
+        service.edit_column(detail.id, column, ColumnPatch(**changes))
+    else:
+        if certify is not None:
+            changes["certified"] = certify
+        service.edit_table(detail.id, TablePatch(**changes))
+    click.echo(
+        f"{connection}:{detail.schema_name}.{detail.name}{'.' + column if column else ''}: updated"
+    )
