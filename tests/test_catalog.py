@@ -4,6 +4,7 @@ search, curation that survives re-scans, schema history, and failed scans."""
 from __future__ import annotations
 
 import re
+import time
 
 import psycopg
 import pytest
@@ -180,3 +181,58 @@ def test_catalog_commands(home, catalog) -> None:
     assert missing.stderr.strip() == (
         "workbench: error: no table public.nope in the catalog of 'odoo'"
     )
+
+
+def test_preview_is_bounded_and_masks_pii_for_those_who_may_not_see_it(
+    workbench, catalog, odoo_db: str
+) -> None:
+    catalog.scan("odoo")
+    lines = catalog.preview(catalog.find("odoo", "public", "account_move_line").id, limit=5)
+    assert len(lines.rows) == 5 and lines.notes == ["first 5 rows"]
+    assert [c.name for c in lines.columns][:2] == ["id", "move_id"]
+
+    from workbench_server.connections import ConnectionUpdate
+
+    ConnectionService(workbench, local_principal()).update(
+        "odoo", ConnectionUpdate(shared_groups=["finance"])
+    )
+    partners = catalog.find("odoo", "public", "res_partner").id
+    analyst = CatalogService(workbench, Principal(name="ana", groups=frozenset({"finance"})))
+    masked = analyst.preview(partners, limit=50)
+    email = [c.name for c in masked.columns].index("email")
+    assert masked.columns[email].masked
+    assert {row[email] for row in masked.rows} <= {"•••", None}
+    assert any(row[email] == "•••" for row in masked.rows)
+    assert "are masked" in masked.notes[-1]
+    reader = CatalogService(
+        workbench, Principal(name="ben", groups=frozenset({"finance", "pii-readers"}))
+    )
+    shown = reader.preview(partners, limit=50)
+    with psycopg.connect(odoo_db) as db:
+        emails = {r[0] for r in db.execute("SELECT email FROM res_partner")}
+    assert {row[email] for row in shown.rows} <= emails
+    assert not shown.columns[email].masked
+
+    small = catalog.preview(partners, limit=1000, max_bytes=2_000)
+    assert 0 < len(small.rows) < 50
+    assert small.notes == [f"cut at {len(small.rows)} rows: the preview is limited to 2,000 bytes"]
+
+
+def test_preview_of_a_slow_view_stops_at_its_timeout(workbench, pg_cluster) -> None:
+    with pg_cluster.fresh_database() as url:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute('CREATE TABLE "Odd ""Name""" (id int, note text)')
+            db.execute('INSERT INTO "Odd ""Name""" VALUES (1, %s)', ("quoted",))
+            db.execute("CREATE VIEW slow AS SELECT 1 AS x FROM pg_sleep(30)")
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(name="scratch", settings=postgres_settings(url))
+        )
+        catalog = CatalogService(workbench, local_principal())
+        catalog.scan("scratch")
+        odd = catalog.preview(catalog.find("scratch", "public", 'Odd "Name"').id)
+        assert odd.rows == [[1, "quoted"]] and odd.notes == []
+        started = time.monotonic()
+        slow = catalog.preview(catalog.find("scratch", "public", "slow").id, timeout_s=1)
+        assert time.monotonic() - started < 5
+        assert slow.rows == []
+        assert slow.notes == ["stopped: the table did not answer within 1 s (statement timeout)"]

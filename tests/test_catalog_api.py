@@ -73,6 +73,10 @@ async def test_scan_browse_search_and_curate(jp_fetch, odoo_db: str) -> None:
     assert [h["table"]["name"] for h in by_tag["hits"]] == ["account_move_line"]
     assert by_tag["facets"]["tag"]["ledger"] == 1
 
+    preview = await _json(jp_fetch, "tables", str(first["id"]), "preview", params={"limit": "3"})
+    assert len(preview["rows"]) == 3 and preview["notes"] == ["first 3 rows"]
+    assert preview["columns"][0] == {"name": "id", "type": "integer", "masked": False}
+
     assert await _error(jp_fetch, "tables", "999999") == (404, "no catalog table 999999")
     code, message = await _error(
         jp_fetch, "tables", str(first["id"]), method="PATCH", body=json.dumps({"tags": ["a b"]})

@@ -118,6 +118,20 @@ class SourceOut(BaseModel):
     last_scan: ScanOut | None
 
 
+class PreviewColumn(BaseModel):
+    name: str
+    type: str
+    masked: bool = False
+
+
+class PreviewOut(BaseModel):
+    table: str
+    columns: list[PreviewColumn]
+    rows: list[list[Any]]
+    notes: list[str]
+    elapsed_ms: float
+
+
 class SearchHit(BaseModel):
     table: TableOut
     score: float
@@ -148,6 +162,9 @@ class ColumnPatch(BaseModel):
 
 
 SCANNABLE = ("postgres",)
+# Members of this group (besides a connection's owner and admins) see pii-tagged values.
+PII_READERS = "pii-readers"
+MASK = "•••"
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -283,18 +300,12 @@ class CatalogService:
     def _discover(name: str, settings: Any, timeout: float) -> Discovery:
         import psycopg
 
-        from ..connections.probes import PG_REASONS, classify
         from .postgres import discover_postgres
 
         try:
             return discover_postgres(settings, timeout)
         except psycopg.Error as exc:
-            text = str(exc).strip()
-            message = text.splitlines()[-1] if text else type(exc).__name__
-            reason = classify(text, PG_REASONS).replace("_", " ")
-            raise SourceUnavailableError(
-                f"cannot scan connection {name!r}: {reason}: {message}"
-            ) from None
+            raise _unavailable("scan connection", name, exc) from None
 
     def _finish(self, scan_id: int, status: str, error: str | None = None) -> None:
         with self.workbench.sessions.begin() as session:
@@ -394,6 +405,66 @@ class CatalogService:
         if table_id is None:
             raise NotFoundError(f"no table {schema}.{name} in the catalog of {connection!r}")
         return self.table(table_id)
+
+    # -- previewing ------------------------------------------------------------------
+    def may_see_pii(self, connection: Connection) -> bool:
+        p = self.principal
+        return p.admin or p.name == connection.owner or PII_READERS in p.groups
+
+    def preview(
+        self,
+        table_id: int,
+        limit: int = 100,
+        max_bytes: int = 1_000_000,
+        timeout_s: float = 5.0,
+    ) -> PreviewOut:
+        """The first rows, read-only and bounded; pii values masked unless allowed."""
+        import psycopg
+
+        from .preview import preview_postgres
+
+        with self.workbench.sessions() as session:
+            row, connections = self._row(session, table_id)
+            connection = connections[row.connection_id]
+            schema, name = row.schema_name, row.name
+            pii = {
+                c.name
+                for c in session.scalars(
+                    select(CatalogColumn).where(CatalogColumn.table_id == table_id)
+                )
+                if "pii" in {*(c.tags or []), *(c.auto_tags or [])}
+            }
+        if connection.kind != "postgres":
+            raise InvalidInputError(f"previews of {connection.kind} connections are not available")
+        if row.dropped_at is not None:
+            raise NotFoundError(f"{schema}.{name} was dropped from {connection.name!r}")
+        settings = ConnectionService(self.workbench, self.principal).resolve(connection.name)
+        try:
+            found = preview_postgres(settings, schema, name, limit, max_bytes, timeout_s)
+        except psycopg.Error as exc:
+            raise _unavailable("preview a table of", connection.name, exc) from None
+        masked = set() if self.may_see_pii(connection) else pii
+        positions = [i for i, (column, _) in enumerate(found.columns) if column in masked]
+        for values in found.rows:
+            for i in positions:
+                if values[i] is not None:
+                    values[i] = MASK
+        notes = list(found.notes)
+        if positions:
+            notes.append(
+                f"{len(positions)} column(s) tagged pii are masked; ask the connection's owner "
+                f"for the {PII_READERS!r} group to see them"
+            )
+        return PreviewOut(
+            table=f"{schema}.{name}",
+            columns=[
+                PreviewColumn(name=column, type=type_, masked=column in masked)
+                for column, type_ in found.columns
+            ],
+            rows=found.rows,
+            notes=notes,
+            elapsed_ms=round(found.elapsed_ms, 1),
+        )
 
     # -- curating --------------------------------------------------------------------
     def edit_table(self, table_id: int, patch: TablePatch) -> TableDetail:
@@ -550,6 +621,19 @@ class CatalogService:
             ],
             facets=facets(hits),
         )
+
+
+def _unavailable(action: str, connection: str, exc: Exception) -> SourceUnavailableError:
+    """A one-line reason from a driver error: "cannot scan connection 'x': host not found: …"."""
+    from ..connections.probes import PG_REASONS, classify
+
+    text = str(exc).strip()
+    message = text.splitlines()[-1] if text else type(exc).__name__
+    reason = classify(text, PG_REASONS)
+    prefix = f"cannot {action} {connection!r}"
+    if reason == "error":
+        return SourceUnavailableError(f"{prefix}: {message}")
+    return SourceUnavailableError(f"{prefix}: {reason.replace('_', ' ')}: {message}")
 
 
 FACETS = ("connection", "schema", "layer", "kind", "tag", "steward")

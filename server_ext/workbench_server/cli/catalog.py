@@ -152,3 +152,19 @@ def describe(
     click.echo(
         f"{connection}:{detail.schema_name}.{detail.name}{'.' + column if column else ''}: updated"
     )
+
+
+@catalog.command()
+@home_option
+@click.argument("connection")
+@click.argument("table", metavar="[SCHEMA.]TABLE")
+@click.option("--limit", default=20, show_default=True)
+def preview(home: str | None, connection: str, table: str, limit: int) -> None:
+    """The first rows of a table (read-only, bounded; pii masked unless you may see it)."""
+    service = _service(home)
+    shown = service.preview(service.find(connection, *_split(table)).id, limit)
+    click.echo("\t".join(c.name for c in shown.columns))
+    for row in shown.rows:
+        click.echo("\t".join("" if v is None else str(v) for v in row))
+    for note in shown.notes:
+        click.echo(f"({note})", err=True)

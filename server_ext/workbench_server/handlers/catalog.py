@@ -101,6 +101,16 @@ class ColumnHandler(_CatalogHandler):
         )
 
 
+class PreviewHandler(_CatalogHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, table_id: str) -> None:
+        limit = self._int("limit", 100, 1000)
+        preview = await asyncio.to_thread(self.catalog.preview, int(table_id), limit)
+        self.set_header("Cache-Control", "no-store")
+        self.write_json(preview)
+
+
 class SearchHandler(_CatalogHandler):
     @tornado.web.authenticated
     @authorized
@@ -127,5 +137,6 @@ ROUTES = [
     ("catalog/tables", TablesHandler),
     (f"catalog/tables/{TABLE}", TableHandler),
     (f"catalog/tables/{TABLE}/columns/(?P<column>[^/]+)", ColumnHandler),
+    (f"catalog/tables/{TABLE}/preview", PreviewHandler),
     ("catalog/search", SearchHandler),
 ]
