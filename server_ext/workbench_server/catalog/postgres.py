@@ -9,10 +9,10 @@ runs in one read-only transaction with a statement timeout.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from .discovered import Discovery, FoundColumn, FoundTable, pii_tags
+from .odoo import harvest_odoo, odoo_schema
 
 if TYPE_CHECKING:
     from ..connections.kinds import PostgresConfig
@@ -109,10 +109,10 @@ def discover_postgres(cfg: PostgresConfig, timeout: float = 60.0) -> Discovery:
                         )
                     )
             _apply_keys(tables, keys)
-            odoo_schema = _odoo_schema(tables)
-            if odoo_schema is not None:
-                queries += _harvest_odoo(cur, tables, odoo_schema)
-    return Discovery(tables=list(tables.values()), queries=queries, odoo=odoo_schema is not None)
+            registry = odoo_schema(tables)
+            if registry is not None:
+                queries += harvest_odoo(lambda q: cur.execute(q).fetchall(), tables, registry)
+    return Discovery(tables=list(tables.values()), queries=queries, odoo=registry is not None)
 
 
 def _apply_keys(tables: dict[tuple[str, str], FoundTable], keys: list[tuple[Any, ...]]) -> None:
@@ -125,100 +125,3 @@ def _apply_keys(tables: dict[tuple[str, str], FoundTable], keys: list[tuple[Any,
             found.primary_key = True
         elif f_table is not None:
             found.references = f"{f_schema}.{f_table}.{f_column}"
-
-
-def _odoo_schema(tables: dict[tuple[str, str], FoundTable]) -> str | None:
-    """The schema holding Odoo's registry tables, if this is an Odoo database."""
-    for (schema, name), table in tables.items():
-        names = {c.name for c in table.columns}
-        if name == "ir_model" and {"model", "name"} <= names:
-            if (schema, "ir_model_fields") in tables:
-                return schema
-    return None
-
-
-def _harvest_odoo(cur: Any, tables: dict[tuple[str, str], FoundTable], schema: str) -> int:
-    """Labels, help, selections, relations and modules from Odoo's registry tables."""
-    from psycopg import sql
-
-    types = {
-        (t, c.name): c.data_type
-        for (s, t), table in tables.items()
-        if s == schema and t.startswith("ir_model")
-        for c in table.columns
-    }
-
-    def jsonb(table: str, column: str) -> bool:
-        return types.get((table, column)) == "jsonb"
-
-    def q(template: str) -> sql.Composed:
-        return sql.SQL(template).format(schema=sql.Identifier(schema))
-
-    has_info = ("ir_model", "info") in types
-    cur.execute(
-        q(
-            f"""
-            SELECT m.model, {_text("m.name", jsonb("ir_model", "name"))},
-                   {"m.info" if has_info else "NULL"},
-                   (SELECT d.module FROM {{schema}}.ir_model_data d
-                    WHERE d.model = 'ir.model' AND d.res_id = m.id ORDER BY d.id LIMIT 1)
-            FROM {{schema}}.ir_model m
-            """
-        )
-    )
-    models = cur.fetchall()
-    label_column = _text("f.field_description", jsonb("ir_model_fields", "field_description"))
-    help_column = _text("f.help", jsonb("ir_model_fields", "help"))
-    cur.execute(
-        q(
-            f"""
-            SELECT f.model, f.name, {label_column},
-                   {help_column if ("ir_model_fields", "help") in types else "NULL"},
-                   f.ttype, f.relation,
-                   (SELECT d.module FROM {{schema}}.ir_model_data d
-                    WHERE d.model = 'ir.model.fields' AND d.res_id = f.id ORDER BY d.id LIMIT 1)
-            FROM {{schema}}.ir_model_fields f
-            """
-        )
-    )
-    fields = cur.fetchall()
-    queries = 2
-    selections: dict[tuple[str, str], list[list[str]]] = defaultdict(list)
-    if (schema, "ir_model_fields_selection") in tables:
-        label = _text("s.name", jsonb("ir_model_fields_selection", "name"))
-        cur.execute(
-            q(
-                f"""
-                SELECT f.model, f.name, s.value, {label}
-                FROM {{schema}}.ir_model_fields_selection s
-                JOIN {{schema}}.ir_model_fields f ON f.id = s.field_id
-                ORDER BY f.model, f.name, s.sequence, s.id
-                """
-            )
-        )
-        for model, field, value, text in cur.fetchall():
-            selections[(model, field)].append([value, text])
-        queries += 1
-
-    by_model: dict[str, FoundTable] = {}
-    for model, label, info, module in models:
-        table = tables.get((schema, model.replace(".", "_")))
-        if table is None:
-            continue
-        table.odoo_model, table.label, table.module = model, label, module
-        if info and not table.comment:
-            table.comment = info
-        by_model[model] = table
-    columns = {model: {c.name: c for c in table.columns} for model, table in by_model.items()}
-    for model, name, label, help_text, ttype, relation, module in fields:
-        column = columns.get(model, {}).get(name)
-        if column is None:
-            continue  # not stored, or not a column of its own (one2many, many2many)
-        column.label, column.help, column.odoo_type = label, help_text, ttype
-        column.relation, column.module = relation, module
-        column.selection = selections.get((model, name), [])
-        if relation and column.references is None:
-            target = relation.replace(".", "_")
-            if (schema, target) in tables:
-                column.references = f"{schema}.{target}.id"
-    return queries
