@@ -236,3 +236,30 @@ def test_preview_of_a_slow_view_stops_at_its_timeout(workbench, pg_cluster) -> N
         assert time.monotonic() - started < 5
         assert slow.rows == []
         assert slow.notes == ["stopped: the table did not answer within 1 s (statement timeout)"]
+
+
+def test_duckdb_odoo_demo_is_described_like_postgres(workbench, tmp_path) -> None:
+    from workbench_server.demo import generate_odoo_demo
+
+    path = tmp_path / "odoo_demo.duckdb"
+    generate_odoo_demo(path)
+    service = ConnectionService(workbench, local_principal())
+    service.create(ConnectionCreate(name="demo", settings={"kind": "duckdb", "path": str(path)}))
+    catalog = CatalogService(workbench, local_principal())
+    scan = catalog.scan("demo")
+    assert scan.stats["odoo"] is True and scan.stats["queries"] <= 6
+    line = catalog.find("demo", "main", "account_move_line")
+    assert (line.label, line.odoo_model) == ("Journal Item", "account.move.line")
+    partner = next(c for c in line.columns if c.name == "partner_id")
+    assert (partner.label, partner.references) == ("Partner", "main.res_partner.id")
+    assert catalog.search("journal items").hits[0].table.name == "account_move_line"
+    rows = catalog.preview(line.id, limit=3)
+    assert len(rows.rows) == 3 and rows.columns[0].name == "id"
+
+    service.create(
+        ConnectionCreate(
+            name="gone", settings={"kind": "duckdb", "path": str(tmp_path / "missing.duckdb")}
+        )
+    )
+    with pytest.raises(SourceUnavailableError, match=r"missing\.duckdb does not exist"):
+        catalog.scan("gone")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..connections.kinds import PostgresConfig
+    from ..connections.kinds import DuckDBConfig, PostgresConfig
 
 MAX_ROWS = 1000
 MAX_VALUE_CHARS = 500
@@ -64,6 +64,57 @@ def preview_postgres(
         return stopped.preview
 
 
+def preview_duckdb(
+    cfg: DuckDBConfig,
+    schema: str,
+    table: str,
+    limit: int,
+    max_bytes: int,
+    timeout_s: float,
+) -> Preview:
+    """The same bounds on a DuckDB file, opened read-only; a timer interrupts the query."""
+    import threading
+
+    import duckdb
+
+    from .odoo import quote
+
+    started = time.perf_counter()
+    limit = max(1, min(limit, MAX_ROWS))
+    out = Preview(columns=[], rows=[])
+    with duckdb.connect(cfg.path, read_only=True) as con:
+        timer = threading.Timer(timeout_s, con.interrupt)
+        timer.start()
+        try:
+            result = con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)} LIMIT {limit}")
+            out.columns = [(d[0], str(d[1]).lower()) for d in result.description or []]
+            _fill(out, iter(lambda: result.fetchmany(100), []), limit, max_bytes)
+        except duckdb.InterruptException:
+            out.notes.append(f"stopped: the table did not answer within {timeout_s:g} s")
+        finally:
+            timer.cancel()
+    out.elapsed_ms = (time.perf_counter() - started) * 1000
+    return out
+
+
+def _fill(out: Preview, batches: Any, limit: int, max_bytes: int) -> None:
+    """Rows from ``batches`` into ``out`` up to ``limit`` rows and ``max_bytes``."""
+    size = 0
+    for batch in batches:
+        for record in batch:
+            row = [json_value(v) for v in record]
+            size += sum(len(str(v)) for v in row) + len(row)
+            if size > max_bytes and out.rows:
+                out.notes.append(
+                    f"cut at {len(out.rows)} rows: the preview is limited to {max_bytes:,} bytes"
+                )
+                return
+            out.rows.append(row)
+            if len(out.rows) >= limit:
+                out.notes.append(f"first {limit} rows")
+                return
+
+
 def _preview(
     cfg: PostgresConfig,
     schema: str,
@@ -103,24 +154,7 @@ def _preview(
                 )
             }
             out.columns = [(d.name, types.get(d.type_code, "?")) for d in cur.description or []]
-            size = 0
-            while len(out.rows) < limit:
-                batch = cur.fetchmany(100)
-                if not batch:
-                    break
-                for record in batch:
-                    row = [json_value(v) for v in record]
-                    size += sum(len(str(v)) for v in row) + len(row)
-                    if size > max_bytes and out.rows:
-                        out.notes.append(
-                            f"cut at {len(out.rows)} rows: the preview is limited to "
-                            f"{max_bytes:,} bytes"
-                        )
-                        out.elapsed_ms = (time.perf_counter() - started) * 1000
-                        return out
-                    out.rows.append(row)
-    if len(out.rows) == limit:
-        out.notes.append(f"first {limit} rows")
+            _fill(out, iter(lambda: cur.fetchmany(100), []), limit, max_bytes)
     out.elapsed_ms = (time.perf_counter() - started) * 1000
     return out
 

@@ -161,7 +161,7 @@ class ColumnPatch(BaseModel):
     tags: list[Tag] | None = Field(None, max_length=50)
 
 
-SCANNABLE = ("postgres",)
+SCANNABLE = ("postgres", "duckdb")
 # Members of this group (besides a connection's owner and admins) see pii-tagged values.
 PII_READERS = "pii-readers"
 MASK = "•••"
@@ -298,6 +298,13 @@ class CatalogService:
 
     @staticmethod
     def _discover(name: str, settings: Any, timeout: float) -> Discovery:
+        if settings.kind == "duckdb":
+            from .duckdb import DuckDBUnavailable, discover_duckdb
+
+            try:
+                return discover_duckdb(settings)
+            except DuckDBUnavailable as exc:
+                raise SourceUnavailableError(f"cannot scan connection {name!r}: {exc}") from None
         import psycopg
 
         from .postgres import discover_postgres
@@ -419,9 +426,10 @@ class CatalogService:
         timeout_s: float = 5.0,
     ) -> PreviewOut:
         """The first rows, read-only and bounded; pii values masked unless allowed."""
+        import duckdb
         import psycopg
 
-        from .preview import preview_postgres
+        from .preview import preview_duckdb, preview_postgres
 
         with self.workbench.sessions() as session:
             row, connections = self._row(session, table_id)
@@ -434,14 +442,17 @@ class CatalogService:
                 )
                 if "pii" in {*(c.tags or []), *(c.auto_tags or [])}
             }
-        if connection.kind != "postgres":
+        if connection.kind not in SCANNABLE:
             raise InvalidInputError(f"previews of {connection.kind} connections are not available")
         if row.dropped_at is not None:
             raise NotFoundError(f"{schema}.{name} was dropped from {connection.name!r}")
         settings = ConnectionService(self.workbench, self.principal).resolve(connection.name)
         try:
-            found = preview_postgres(settings, schema, name, limit, max_bytes, timeout_s)
-        except psycopg.Error as exc:
+            if connection.kind == "duckdb":
+                found = preview_duckdb(settings, schema, name, limit, max_bytes, timeout_s)
+            else:
+                found = preview_postgres(settings, schema, name, limit, max_bytes, timeout_s)
+        except (psycopg.Error, duckdb.Error) as exc:
             raise _unavailable("preview a table of", connection.name, exc) from None
         masked = set() if self.may_see_pii(connection) else pii
         positions = [i for i, (column, _) in enumerate(found.columns) if column in masked]
