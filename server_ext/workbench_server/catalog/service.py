@@ -8,12 +8,13 @@ admins.
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 
 from ..connections.service import ConnectionService
 from ..db.models import (
@@ -26,7 +27,7 @@ from ..db.models import (
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from ..principal import Principal
 from .discovered import Discovery
-from .search import LABEL, NAME, TAG, TEXT, Doc, SearchIndex, facets, words
+from .search import FACETS, LABEL, NAME, TAG, TEXT, Doc, SearchIndex, words
 from .store import merge
 
 if TYPE_CHECKING:
@@ -570,26 +571,29 @@ class CatalogService:
                     for word in words(text):
                         doc.fields[word] = max(doc.fields.get(word, 0.0), weight)
                 docs[t.id] = doc
+            # JSON arrives as text and is decoded only when not empty: most columns have
+            # no tags and no selection, and decoding 300,000 "[]" costs seconds.
             rows = session.execute(
                 select(
                     CatalogColumn.table_id,
                     CatalogColumn.name,
                     CatalogColumn.label,
                     CatalogColumn.description,
-                    CatalogColumn.tags,
-                    CatalogColumn.auto_tags,
-                    CatalogColumn.selection,
+                    cast(CatalogColumn.tags, Text),
+                    cast(CatalogColumn.auto_tags, Text),
+                    cast(CatalogColumn.selection, Text),
                 ).where(CatalogColumn.dropped_at.is_(None))
             )
-            for table_id, name, label, description, tags, auto_tags, selection in rows:
+            for table_id, name, label, description, *json_texts in rows:
                 doc = docs.get(table_id)
                 if doc is None:
                     continue
-                texts = [name, label, description, *(tags or []), *(auto_tags or [])]
-                texts += [pair[1] for pair in selection or [] if len(pair) > 1]
+                tags, auto_tags, selection = (_json_list(text) for text in json_texts)
+                texts = [name, label, description, *tags, *auto_tags]
+                texts += [pair[1] for pair in selection if len(pair) > 1]
                 for word in words(*texts):
                     doc.columns.setdefault(word, []).append(name)
-                for tag in {*(tags or []), *(auto_tags or [])}:
+                for tag in {*tags, *auto_tags}:
                     if tag not in doc.tags:
                         doc.tags.append(tag)
         return SearchIndex(docs.values())
@@ -607,10 +611,8 @@ class CatalogService:
         if unknown:
             raise InvalidInputError(f"{unknown[0]}: filter by one of {', '.join(FACETS)}")
         connections = self._connections()
-        hits = self._index().search(query, allowed=set(connections))
-        for key, value in (filters or {}).items():
-            hits = [h for h in hits if _facet_value_matches(h.doc, key, value)]
-        page = hits[offset : offset + limit]
+        result = self._index().search(query, set(connections), filters, offset, limit)
+        page = result.hits
         with self.workbench.sessions() as session:
             rows = {
                 r.id: r
@@ -620,7 +622,7 @@ class CatalogService:
             }
         return SearchPage(
             query=query,
-            total=len(hits),
+            total=result.total,
             hits=[
                 SearchHit(
                     table=self._out(rows[h.doc.id], connections),
@@ -630,8 +632,15 @@ class CatalogService:
                 for h in page
                 if h.doc.id in rows
             ],
-            facets=facets(hits),
+            facets=result.facets,
         )
+
+
+def _json_list(text: str | None) -> list[Any]:
+    if not text or text == "[]":
+        return []
+    value = json.loads(text)
+    return value if isinstance(value, list) else []
 
 
 def _unavailable(action: str, connection: str, exc: Exception) -> SourceUnavailableError:
@@ -645,15 +654,6 @@ def _unavailable(action: str, connection: str, exc: Exception) -> SourceUnavaila
     if reason == "error":
         return SourceUnavailableError(f"{prefix}: {message}")
     return SourceUnavailableError(f"{prefix}: {reason.replace('_', ' ')}: {message}")
-
-
-FACETS = ("connection", "schema", "layer", "kind", "tag", "steward")
-
-
-def _facet_value_matches(doc: Doc, key: str, value: str) -> bool:
-    if key == "tag":
-        return value in doc.tags
-    return getattr(doc, key) == value
 
 
 __all__ = ["CatalogService", "ColumnPatch", "TablePatch"]

@@ -4,14 +4,20 @@ Discovered fields are replaced; curated ones (description, tags, steward, certif
 are never touched. A table or column that disappeared is marked dropped, not deleted,
 so its curated metadata and history survive (and come back if it reappears). The first
 scan of a connection records no "added" history: everything is new then.
+
+Catalogs hold hundreds of thousands of columns, so this works in bulk: the existing
+rows are read as plain tuples (with a fingerprint of their discovered fields), compared
+in memory, and only what changed is written, with one executemany per kind of change.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ..db.models import CatalogChange, CatalogColumn, CatalogTable
@@ -57,119 +63,154 @@ class MergeStats:
         self.changes[change] = self.changes.get(change, 0) + 1
 
 
+def fingerprint(found: FoundTable | FoundColumn, fields: tuple[str, ...]) -> str:
+    # repr of plain values (str, int, bool, None, lists, insertion-ordered dicts) is stable.
+    text = repr(tuple(getattr(found, name) for name in fields))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _values(found: FoundTable | FoundColumn, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(found, name) for name in fields}
+
+
 def merge(
     session: Session, connection_id: int, scan_id: int, found: Discovery, first_scan: bool
 ) -> MergeStats:
     now = datetime.now(UTC)
     stats = MergeStats(tables=len(found.tables))
-    existing = {
-        (t.schema_name, t.name): t
-        for t in session.scalars(
-            select(CatalogTable).where(CatalogTable.connection_id == connection_id)
-        )
-    }
-    columns_of: dict[int, dict[str, CatalogColumn]] = {}
-    if existing:
-        for column in session.scalars(
-            select(CatalogColumn).where(
-                CatalogColumn.table_id.in_([t.id for t in existing.values()])
-            )
-        ):
-            columns_of.setdefault(column.table_id, {})[column.name] = column
+    changes: list[dict[str, Any]] = []
 
-    def record(table: CatalogTable, change: str, column: str | None = None, **values: str | None):
-        session.add(
-            CatalogChange(
-                table_id=table.id, scan_id=scan_id, change=change, column=column, at=now, **values
-            )
+    def record(table_id: int, change: str, column: str | None = None, **values: Any) -> None:
+        changes.append(
+            {
+                "table_id": table_id,
+                "scan_id": scan_id,
+                "change": change,
+                "column": column,
+                "old": values.get("old"),
+                "new": values.get("new"),
+                "at": now,
+            }
         )
         stats.count(change)
 
-    for found_table in found.tables:
-        row = existing.pop(found_table.key, None)
-        is_new = row is None
-        if row is None:
-            row = CatalogTable(
-                connection_id=connection_id,
-                schema_name=found_table.schema,
-                name=found_table.name,
-                first_seen=now,
-                tags=[],
-                usage_count=0,
-                certified=False,
+    T, C = CatalogTable, CatalogColumn
+    existing = {
+        (schema, name): (id_, print_, dropped)
+        for id_, schema, name, print_, dropped in session.execute(
+            select(T.id, T.schema_name, T.name, T.fingerprint, T.dropped_at).where(
+                T.connection_id == connection_id
             )
-            session.add(row)
-        changed = _assign(row, found_table, TABLE_FIELDS)
-        row.last_seen = now
-        session.flush()  # an id for new tables and their history
-        if is_new and not first_scan:
-            record(row, "table_added")
-        if row.dropped_at is not None:
-            row.dropped_at = None
-            record(row, "table_restored")
+        )
+    }
+    columns_of: dict[int, dict[str, tuple[int, str, str, datetime | None]]] = {}
+    for id_, table_id, name, type_, print_, dropped in session.execute(
+        select(C.id, C.table_id, C.name, C.data_type, C.fingerprint, C.dropped_at)
+        .join(T, T.id == C.table_id)
+        .where(T.connection_id == connection_id)
+    ):
+        columns_of.setdefault(table_id, {})[name] = (id_, type_, print_, dropped)
+
+    # Tables: insert the new ones (their ids are needed for their columns), update the rest.
+    new_tables = [t for t in found.tables if t.key not in existing]
+    if new_tables:
+        rows = [
+            {
+                "connection_id": connection_id,
+                "schema_name": t.schema,
+                "name": t.name,
+                **_values(t, TABLE_FIELDS),
+                "fingerprint": fingerprint(t, TABLE_FIELDS),
+                "tags": [],
+                "certified": False,
+                "usage_count": 0,
+                "first_seen": now,
+                "last_seen": now,
+                "updated_at": now,
+            }
+            for t in new_tables
+        ]
+        for id_, schema, name in session.execute(
+            insert(T).returning(T.id, T.schema_name, T.name, sort_by_parameter_order=True), rows
+        ):
+            existing[(schema, name)] = (id_, "", None)
+            if not first_scan:
+                record(id_, "table_added")
+    new_keys = {t.key for t in new_tables}
+    table_updates: list[dict[str, Any]] = []
+    column_inserts: list[dict[str, Any]] = []
+    column_updates: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for table in found.tables:
+        seen.add(table.key)
+        table_id, old_print, dropped = existing[table.key]
+        is_new = table.key in new_keys
+        changed = is_new
+        update_row: dict[str, Any] = {"id": table_id, "last_seen": now}
+        new_print = fingerprint(table, TABLE_FIELDS)
+        if not is_new and new_print != old_print:
+            update_row.update(_values(table, TABLE_FIELDS), fingerprint=new_print)
             changed = True
-        stats.columns += len(found_table.columns)
-        if _merge_columns(session, row, found_table, columns_of.get(row.id, {}), is_new, record):
+        if dropped is not None:
+            update_row["dropped_at"] = None
+            record(table_id, "table_restored")
             changed = True
-        if changed or is_new:
-            row.updated_at = now
-    for row in existing.values():
-        if row.dropped_at is None:
-            row.dropped_at = now
-            row.updated_at = now
-            record(row, "table_dropped")
+        stats.columns += len(table.columns)
+        old_columns = dict(columns_of.get(table_id, {}))
+        for column in table.columns:
+            print_ = fingerprint(column, COLUMN_FIELDS)
+            old = old_columns.pop(column.name, None)
+            if old is None:
+                column_inserts.append(
+                    {
+                        "table_id": table_id,
+                        "name": column.name,
+                        **_values(column, COLUMN_FIELDS),
+                        "fingerprint": print_,
+                        "tags": [],
+                    }
+                )
+                if not is_new:
+                    record(table_id, "column_added", column.name, new=column.data_type)
+                changed = True
+                continue
+            column_id, old_type, old_column_print, column_dropped = old
+            if old_column_print == print_ and column_dropped is None:
+                continue
+            values: dict[str, Any] = {"id": column_id, **_values(column, COLUMN_FIELDS)}
+            values["fingerprint"], values["dropped_at"] = print_, None
+            column_updates.append(values)
+            if column_dropped is not None:
+                record(table_id, "column_restored", column.name, new=column.data_type)
+            elif old_type != column.data_type:
+                record(table_id, "type_changed", column.name, old=old_type, new=column.data_type)
+            changed = True
+        for name, (column_id, old_type, _, column_dropped) in old_columns.items():
+            if column_dropped is None:
+                column_updates.append({"id": column_id, "dropped_at": now})
+                record(table_id, "column_dropped", name, old=old_type)
+                changed = True
+        if changed:
+            update_row["updated_at"] = now
+        table_updates.append(update_row)
+    for key, (table_id, _, dropped) in existing.items():
+        if key not in seen and dropped is None:
+            table_updates.append({"id": table_id, "dropped_at": now, "updated_at": now})
+            record(table_id, "table_dropped")
+
+    _bulk_update(session, T, table_updates)
+    if column_inserts:
+        session.execute(insert(C), column_inserts)
+    _bulk_update(session, C, column_updates)
+    if changes:
+        session.execute(insert(CatalogChange), changes)
     return stats
 
 
-def _assign(row: object, found: object, fields: tuple[str, ...]) -> bool:
-    changed = False
-    for name in fields:
-        value = getattr(found, name)
-        if getattr(row, name) != value:
-            setattr(row, name, value)
-            changed = True
-    return changed
-
-
-def _merge_columns(
-    session: Session,
-    table: CatalogTable,
-    found: FoundTable,
-    existing: dict[str, CatalogColumn],
-    table_is_new: bool,
-    record,
-) -> bool:
-    changed = False
-    remaining = dict(existing)
-    for found_column in found.columns:
-        column = remaining.pop(found_column.name, None)
-        if column is None:
-            column = CatalogColumn(table_id=table.id, name=found_column.name, tags=[])
-            session.add(column)
-            if not table_is_new:
-                record(table, "column_added", found_column.name, new=found_column.data_type)
-            changed = True
-        else:
-            if column.dropped_at is not None:
-                column.dropped_at = None
-                record(table, "column_restored", found_column.name, new=found_column.data_type)
-                changed = True
-            if column.data_type != found_column.data_type:
-                record(
-                    table,
-                    "type_changed",
-                    found_column.name,
-                    old=column.data_type,
-                    new=found_column.data_type,
-                )
-        if _assign(column, found_column, COLUMN_FIELDS):
-            changed = True
-    for column in remaining.values():
-        if column.dropped_at is None:
-            column.dropped_at = datetime.now(UTC)
-            record(table, "column_dropped", column.name, old=column.data_type)
-            changed = True
-    return changed
-
-
-__all__ = ["FoundColumn", "MergeStats", "merge"]
+def _bulk_update(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    """ORM bulk UPDATE by primary key, one executemany per set of columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        session.execute(update(model), group)

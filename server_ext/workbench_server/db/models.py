@@ -209,6 +209,8 @@ class CatalogTable(Base):
     module: Mapped[str | None] = mapped_column(String(200), nullable=True)
     auto_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A hash of the discovered fields: a re-scan compares one value, not fifteen.
+    fingerprint: Mapped[str] = mapped_column(String(32), default="")
     # Curated.
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -245,6 +247,7 @@ class CatalogColumn(Base):
     selection: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     module: Mapped[str | None] = mapped_column(String(200), nullable=True)
     auto_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    fingerprint: Mapped[str] = mapped_column(String(32), default="")
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     dropped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
