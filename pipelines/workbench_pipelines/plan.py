@@ -97,3 +97,17 @@ class Notice(BaseModel):
     logical_date: str
     error: str | None = None
     sla_deadline: str | None = None
+
+
+class CatalogScanRequest(BaseModel):
+    """Scan one connection into the catalog, acting for the connection's owner."""
+
+    connection: str
+
+
+class CatalogScanResult(BaseModel):
+    scan_id: int
+    status: str
+    tables: int = 0
+    columns: int = 0
+    changes: dict[str, int] = Field(default_factory=dict)

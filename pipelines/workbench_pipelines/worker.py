@@ -15,13 +15,19 @@ from workbench_server.settings import WorkbenchSettings
 from workbench_server.temporal import connect_with_retry
 
 from .activities import ping
+from .catalog_activities import CatalogActivities
 from .kernel_access import KernelAccess
 from .run_activities import RunActivities
-from .workflows import PingWorkflow, PipelineRunWorkflow, ScheduledRunWorkflow
+from .workflows import (
+    CatalogScanWorkflow,
+    PingWorkflow,
+    PipelineRunWorkflow,
+    ScheduledRunWorkflow,
+)
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [PingWorkflow, PipelineRunWorkflow, ScheduledRunWorkflow]
+WORKFLOWS = [PingWorkflow, PipelineRunWorkflow, ScheduledRunWorkflow, CatalogScanWorkflow]
 
 
 def worker_identity() -> str:
@@ -58,13 +64,21 @@ async def run_worker(
     kernel_access = KernelAccess(workbench)
     await kernel_access.start()
     runs = RunActivities(workbench, kernel_access)
+    catalog = CatalogActivities(workbench)
     identity = worker_identity()
     os.environ["WORKBENCH_WORKER_IDENTITY"] = identity
     worker = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[ping, runs.record_run, runs.run_step, runs.prepare_run, runs.notify],
+        activities=[
+            ping,
+            runs.record_run,
+            runs.run_step,
+            runs.prepare_run,
+            runs.notify,
+            catalog.catalog_scan,
+        ],
         identity=identity,
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=graceful_shutdown,

@@ -14,6 +14,8 @@ with workflow.unsafe.imports_passed_through():
 
     from .activities import WorkerInfo, ping
     from .plan import (
+        CatalogScanRequest,
+        CatalogScanResult,
         Notice,
         PreparedRun,
         PrepareRun,
@@ -195,4 +197,28 @@ class ScheduledRunWorkflow:
         )
         return await workflow.execute_child_workflow(
             PipelineRunWorkflow.run, prepared.plan, id=prepared.workflow_id
+        )
+
+
+@workflow.defn(name="workbench.CatalogScan")
+class CatalogScanWorkflow:
+    """Scan a connection into the catalog; a scan cut short by a dead worker is retried.
+
+    A source that is down is tried again twice, a minute apart; each attempt is recorded
+    as a scan (failed ones with their reason), and the catalog keeps its last good state.
+    """
+
+    @workflow.run
+    async def run(self, request: CatalogScanRequest) -> CatalogScanResult:
+        return await workflow.execute_activity(
+            "workbench.catalog_scan",
+            request,
+            result_type=CatalogScanResult,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(
+                maximum_attempts=3,
+                initial_interval=timedelta(seconds=60),
+                non_retryable_error_types=["NotFoundError", "InvalidInputError"],
+            ),
         )

@@ -168,3 +168,35 @@ def preview(home: str | None, connection: str, table: str, limit: int) -> None:
         click.echo("\t".join("" if v is None else str(v) for v in row))
     for note in shown.notes:
         click.echo(f"({note})", err=True)
+
+
+@catalog.command()
+@home_option
+@click.argument("connection")
+@click.option("--cron", default=None, help='When to scan, e.g. "0 3 * * *".')
+@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--off", is_flag=True, help="Stop scheduled scans.")
+def schedule(home: str | None, connection: str, cron: str | None, timezone: str, off: bool) -> None:
+    """Scan CONNECTION on a schedule, run by the pipeline worker (or show the schedule)."""
+    import asyncio
+
+    from ..catalog.schedules import delete_scan_schedule, get_scan_schedule, set_scan_schedule
+    from ..principal import local_principal
+    from .connection import _workbench
+
+    workbench = _workbench(home)
+    principal = local_principal()
+
+    async def go() -> None:
+        if off:
+            await delete_scan_schedule(workbench, principal, connection)
+            click.echo(f"{connection}: scheduled scans stopped")
+            return
+        if cron is not None:
+            shown = await set_scan_schedule(workbench, principal, connection, cron, timezone)
+        else:
+            shown = await get_scan_schedule(workbench, principal, connection)
+        upcoming = ", ".join(f"{t:%Y-%m-%d %H:%M %Z}" for t in shown.next_runs) or "none"
+        click.echo(f"{connection}: scans at {shown.cron!r} ({shown.timezone}); next: {upcoming}")
+
+    asyncio.run(go())

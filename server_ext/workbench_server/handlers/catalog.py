@@ -6,9 +6,15 @@ import asyncio
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from ..catalog import CatalogService, ColumnPatch, TablePatch
+from ..catalog.schedules import (
+    delete_scan_schedule,
+    get_scan_schedule,
+    set_scan_schedule,
+    start_scan,
+)
 from ..catalog.service import ScanOut, SourceOut, TableOut
 from ..errors import InvalidInputError
 from .base import WorkbenchHandler
@@ -56,9 +62,42 @@ class ScansHandler(_CatalogHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
+        if self.get_query_argument("wait", "true") == "false":  # run it on the worker
+            workflow_id = await start_scan(self.workbench, self.principal, name)
+            self.write_json({"workflow_id": workflow_id}, status=202)
+            return
         timeout = float(self.settings.get("workbench_scan_timeout", 120.0))
         scan = await asyncio.to_thread(self.catalog.scan, name, timeout)
         self.write_json(scan, status=201)
+
+
+class ScheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str
+    timezone: str = "UTC"
+
+
+class ScheduleHandler(_CatalogHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(await get_scan_schedule(self.workbench, self.principal, name))
+
+    @tornado.web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        body = ScheduleBody.model_validate_json(self.request.body or b"{}")
+        self.write_json(
+            await set_scan_schedule(self.workbench, self.principal, name, body.cron, body.timezone)
+        )
+
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await delete_scan_schedule(self.workbench, self.principal, name)
+        self.set_status(204)
+        self.finish()
 
 
 class TablesHandler(_CatalogHandler):
@@ -134,6 +173,7 @@ class SearchHandler(_CatalogHandler):
 ROUTES = [
     ("catalog/sources", SourcesHandler),
     (f"catalog/sources/{NAME}/scans", ScansHandler),
+    (f"catalog/sources/{NAME}/schedule", ScheduleHandler),
     ("catalog/tables", TablesHandler),
     (f"catalog/tables/{TABLE}", TableHandler),
     (f"catalog/tables/{TABLE}/columns/(?P<column>[^/]+)", ColumnHandler),
