@@ -8,8 +8,10 @@ import duckdb
 from sqlalchemy import delete, select
 
 from workbench_server.bootstrap import DEMO_CONNECTION, ensure_demo
+from workbench_server.catalog import CatalogService
 from workbench_server.core import Workbench
 from workbench_server.db.models import Connection
+from workbench_server.principal import local_principal
 
 
 def test_demo_is_generated_once_and_registered(workbench: Workbench, home: Path) -> None:
@@ -22,6 +24,9 @@ def test_demo_is_generated_once_and_registered(workbench: Workbench, home: Path)
     with duckdb.connect(str(path), read_only=True) as db:
         posted = db.execute("SELECT count(*) FROM account_move WHERE state = 'posted'").fetchone()
     assert posted[0] > 1000
+    # The demo is in the catalog from the first start: searchable, with Odoo's labels.
+    hits = CatalogService(workbench, local_principal()).search("journal items").hits
+    assert (hits[0].table.connection, hits[0].table.name) == (DEMO_CONNECTION, "account_move_line")
     mtime = path.stat().st_mtime_ns
     assert ensure_demo(workbench) is None  # second start: nothing regenerated
     assert path.stat().st_mtime_ns == mtime

@@ -63,4 +63,16 @@ def ensure_demo(workbench: Workbench) -> str | None:
             )
         )
     log.info("Generated demo Odoo data at %s", target)
+    _catalog_demo(workbench)
     return f"demo Odoo data generated at {target} (connection {DEMO_CONNECTION})"
+
+
+def _catalog_demo(workbench: Workbench) -> None:
+    """Put the demo tables in the catalog, so search and browse have something at once."""
+    from .catalog import CatalogService
+    from .errors import WorkbenchError
+
+    try:
+        CatalogService(workbench, local_principal()).scan(DEMO_CONNECTION)
+    except WorkbenchError as exc:  # the demo data is there; the catalog can be scanned later
+        log.warning("The demo data was not added to the catalog: %s", exc)
