@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-LAYERS = ("bronze", "silver", "gold")
+from workbench_server.lake_layout import LAYERS, dataset_key
+
 S3_RELIST_SECONDS = 30
 EXTENSION_WHEELS = {
     "postgres_scanner": "duckdb_extension_postgres_scanner",
@@ -41,23 +42,6 @@ def load_extension(db: duckdb.DuckDBPyConnection, name: str) -> None:
     module = importlib.import_module(EXTENSION_WHEELS[name])
     path = next(Path(module.__file__).parent.glob(f"extensions/*/{name}.duckdb_extension"))
     db.execute(f"LOAD {_literal(str(path))}")
-
-
-def _dataset_key(relative: list[str]) -> tuple[str, str] | None:
-    """(layer, name) of the dataset a Parquet file belongs to, from its path in the lake."""
-    if len(relative) >= 3 and relative[0] in LAYERS:
-        layer, name = relative[0], relative[1]
-    elif len(relative) == 2 and relative[0] in LAYERS and relative[1].endswith(".parquet"):
-        layer, name = relative[0], relative[1].removesuffix(".parquet")
-    elif len(relative) >= 2 and relative[0] not in LAYERS:
-        layer, name = "main", relative[0]
-    elif len(relative) == 1 and relative[0].endswith(".parquet"):
-        layer, name = "main", relative[0].removesuffix(".parquet")
-    else:
-        return None
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        return None
-    return layer, name
 
 
 class LakeSession:
@@ -147,8 +131,8 @@ class LakeSession:
         found: dict[tuple[str, str], str] = {}
         for file in sorted(files):
             relative = file[len(self.location) + 1 :].split("/")
-            key = _dataset_key(relative)
-            if key is None or any(part.startswith((".", "_")) for part in relative):
+            key = dataset_key(relative)
+            if key is None:
                 continue
             single = len(relative) == (2 if key[0] != "main" else 1)
             base = "/".join([self.location, *relative[: 1 if key[0] == "main" else 2]])

@@ -83,6 +83,7 @@ class TableOut(BaseModel):
     row_estimate: int | None
     size_bytes: int | None
     comment: str | None
+    extra: dict[str, Any]
     description: str | None
     tags: list[str]
     auto_tags: list[str]
@@ -162,7 +163,7 @@ class ColumnPatch(BaseModel):
     tags: list[Tag] | None = Field(None, max_length=50)
 
 
-SCANNABLE = ("postgres", "duckdb")
+SCANNABLE = ("postgres", "duckdb", "lake")
 # Members of this group (besides a connection's owner and admins) see pii-tagged values.
 PII_READERS = "pii-readers"
 MASK = "•••"
@@ -299,6 +300,13 @@ class CatalogService:
 
     @staticmethod
     def _discover(name: str, settings: Any, timeout: float) -> Discovery:
+        if settings.kind == "lake":
+            from .lake import LakeUnavailable, discover_lake
+
+            try:
+                return discover_lake(settings)
+            except LakeUnavailable as exc:
+                raise SourceUnavailableError(f"cannot scan connection {name!r}: {exc}") from None
         if settings.kind == "duckdb":
             from .duckdb import DuckDBUnavailable, discover_duckdb
 
@@ -430,6 +438,7 @@ class CatalogService:
         import duckdb
         import psycopg
 
+        from .lake import LakeUnavailable, preview_lake
         from .preview import preview_duckdb, preview_postgres
 
         with self.workbench.sessions() as session:
@@ -449,11 +458,13 @@ class CatalogService:
             raise NotFoundError(f"{schema}.{name} was dropped from {connection.name!r}")
         settings = ConnectionService(self.workbench, self.principal).resolve(connection.name)
         try:
-            if connection.kind == "duckdb":
+            if connection.kind == "lake":
+                found = preview_lake(settings, schema, name, limit)
+            elif connection.kind == "duckdb":
                 found = preview_duckdb(settings, schema, name, limit, max_bytes, timeout_s)
             else:
                 found = preview_postgres(settings, schema, name, limit, max_bytes, timeout_s)
-        except (psycopg.Error, duckdb.Error) as exc:
+        except (psycopg.Error, duckdb.Error, OSError, LakeUnavailable) as exc:
             raise _unavailable("preview a table of", connection.name, exc) from None
         masked = set() if self.may_see_pii(connection) else pii
         positions = [i for i, (column, _) in enumerate(found.columns) if column in masked]
