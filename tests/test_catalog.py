@@ -263,3 +263,17 @@ def test_duckdb_odoo_demo_is_described_like_postgres(workbench, tmp_path) -> Non
     )
     with pytest.raises(SourceUnavailableError, match=r"missing\.duckdb does not exist"):
         catalog.scan("gone")
+
+
+def test_usage_ranks_tables_people_query_higher(catalog, monkeypatch) -> None:
+    from workbench_server.catalog import service
+
+    catalog.scan("odoo")
+    assert catalog.record_usage("odoo", [(None, "res_country")], 40) == 1
+    assert catalog.search("res").hits[0].table.name == "res_country"
+    # New usage is taken in without rebuilding the index (every USAGE_REFRESH_S).
+    monkeypatch.setattr(service, "USAGE_REFRESH_S", 0.0)
+    catalog.record_usage("odoo", [("public", "res_partner")], 400)
+    assert catalog.search("res").hits[0].table.name == "res_partner"
+    assert catalog.record_usage("odoo", [(None, "no_such_table")]) == 0
+    assert catalog.record_usage("nope", [(None, "res_partner")]) == 0

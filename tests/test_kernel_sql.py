@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -288,3 +289,28 @@ async def test_datasets_written_later_are_queryable_at_once(
             "print(int(r.DataFrame()['s'][0]))"
         )
     ) == 10
+
+
+async def test_queries_count_as_catalog_usage(
+    kernel: KernelSession, workbench: Workbench, connections: ConnectionService
+) -> None:
+    from workbench_server.catalog import CatalogService
+
+    catalog = CatalogService(workbench, local_principal())
+    catalog.scan("odoo")
+    for _ in range(2):
+        ran = await kernel.run("%sql odoo SELECT count(*) FROM account_move WHERE state = 'posted'")
+        assert ran.status == "ok", ran.everything
+    joined = await kernel.run(
+        "%%sql lake\nWITH p AS (SELECT id FROM odoo.public.res_partner) SELECT count(*) FROM p"
+    )
+    assert joined.status == "ok", joined.everything
+
+    def usage(table: str) -> int:
+        return catalog.find("odoo", "public", table).usage_count
+
+    for _ in range(60):  # the kernel reports every few seconds, never during a query
+        if usage("account_move") == 2 and usage("res_partner") == 1:
+            break
+        await asyncio.sleep(0.5)
+    assert (usage("account_move"), usage("res_partner"), usage("account_move_line")) == (2, 1, 0)

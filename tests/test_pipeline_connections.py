@@ -14,6 +14,7 @@ import pytest
 from tests.support.notebooks import write_notebook
 from tests.support.postgres import postgres_settings
 from tests.support.processes import base_env, run_workbench
+from workbench_server.catalog import CatalogService
 from workbench_server.connections import ConnectionCreate, ConnectionService
 from workbench_server.principal import Principal, local_principal
 
@@ -51,6 +52,8 @@ def test_step_kernel_gets_owner_connections_only_while_it_runs(
     ConnectionService(workbench, Principal(name="someone-else")).create(
         ConnectionCreate(name="private", settings=postgres_settings(odoo_db))
     )
+    catalog = CatalogService(workbench, local_principal())
+    catalog.scan("finance")
     src, out = tmp_path / "src", tmp_path / "out.json"
     nb = write_notebook(src / "count.ipynb", STEP, parameters="target = ''")
     (src / "p.yaml").write_text(
@@ -72,6 +75,8 @@ def test_step_kernel_gets_owner_connections_only_while_it_runs(
     # Another user's connection does not exist for this run, by name or otherwise.
     assert re.search(r"no connection named 'private'", seen["private"]), seen["private"]
     assert seen["worker_db_url_visible"] is False
+    # The step's query counts as usage of the table, for catalog search.
+    assert catalog.find("finance", "public", "account_move").usage_count == 1
     # The token worked while the step ran and is refused now that it has finished.
     assert seen["api"].startswith("http://127.0.0.1:")
     request = urllib.request.Request(

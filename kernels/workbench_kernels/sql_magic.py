@@ -16,6 +16,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, needs_local_scope
 
 from .registry import LAKE, ConnectionError_, KernelConnections, error_message
+from .usage import REPORTER, tables_in
 
 # First words of SQL statements: a line starting with one of them names no connection.
 SQL_WORDS = frozenset(
@@ -78,7 +79,7 @@ class WorkbenchSqlMagics(Magics):
                 raise UsageError(f"connection {target!r}: {error_message(exc)}") from None
         previous = self._current()
         try:
-            return self.jupysql.execute(line, cell or "", local_ns)
+            result = self.jupysql.execute(line, cell or "", local_ns)
         except Exception as exc:  # jupysql's own errors are UsageErrors of many lines
             raise UsageError(f"connection {target!r}: {error_message(exc)}") from None
         finally:
@@ -86,6 +87,24 @@ class WorkbenchSqlMagics(Magics):
                 from sql.connection import ConnectionManager
 
                 ConnectionManager.current = previous
+        self._note_usage(target, query)
+        return result
+
+    def _note_usage(self, target: str | None, query: str) -> None:
+        """Count the catalog tables the query read (for search ranking); never raises."""
+        try:
+            settings = self.connections.settings
+            own = settings.get(target or "")
+            dialect = "postgres" if own is not None and own.kind == "postgres" else "duckdb"
+            keys = []
+            for catalog, schema, name in tables_in(query, dialect):
+                if catalog is not None and catalog in settings:  # a source attached to a lake
+                    keys.append((catalog, schema, name))
+                elif catalog is None and own is not None:
+                    keys.append((target or "", schema, name))
+            REPORTER.note(keys)
+        except Exception:  # noqa: S110 - usage is a hint; the query has succeeded
+            pass
 
     @staticmethod
     def _current() -> Any:

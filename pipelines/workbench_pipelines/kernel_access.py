@@ -26,8 +26,11 @@ from workbench_server.connections.kernel_access import (
     API_URL_ENV,
     KERNEL_CONNECTIONS_PATH,
     KERNEL_TOKEN_ENV,
+    KERNEL_USAGE_PATH,
+    KernelUsage,
     bearer_token,
     kernel_bootstrap,
+    record_kernel_usage,
 )
 from workbench_server.db.models import Pipeline, Run
 from workbench_server.principal import Principal
@@ -73,6 +76,26 @@ class _ConnectionsHandler(RequestHandler):
         self.finish(bootstrap.model_dump_json())
 
 
+class _UsageHandler(RequestHandler):
+    def initialize(self, access: KernelAccess) -> None:
+        self.access = access
+
+    async def post(self) -> None:
+        run_id = self.access.run_for(bearer_token(self.request.headers.get("Authorization", "")))
+        if run_id is None:
+            raise HTTPError(403)
+        try:
+            usage = KernelUsage.model_validate_json(self.request.body or b"{}")
+        except ValueError:
+            raise HTTPError(400) from None
+        workbench = self.access.workbench
+        await asyncio.to_thread(
+            lambda: record_kernel_usage(workbench, run_principal(workbench, run_id), usage)
+        )
+        self.set_status(204)
+        self.finish()
+
+
 class KernelAccess:
     """The worker's loopback endpoint and the tokens of the attempts running now."""
 
@@ -83,7 +106,12 @@ class KernelAccess:
         self._server: HTTPServer | None = None
 
     async def start(self) -> None:
-        app = Application([(KERNEL_CONNECTIONS_PATH, _ConnectionsHandler, {"access": self})])
+        app = Application(
+            [
+                (KERNEL_CONNECTIONS_PATH, _ConnectionsHandler, {"access": self}),
+                (KERNEL_USAGE_PATH, _UsageHandler, {"access": self}),
+            ]
+        )
         sockets = bind_sockets(0, "127.0.0.1")
         self._server = HTTPServer(app, xheaders=False)
         self._server.add_sockets(sockets)
@@ -109,7 +137,13 @@ class KernelAccess:
         token = secrets.token_urlsafe(32)
         self._grants[token] = run_id
         try:
-            yield kernel_environment({API_URL_ENV: self.url or "", KERNEL_TOKEN_ENV: token})
+            yield kernel_environment(
+                {
+                    API_URL_ENV: self.url or "",
+                    KERNEL_TOKEN_ENV: token,
+                    "WORKBENCH_KERNEL_CONTEXT": "pipeline",  # report usage at once
+                }
+            )
         finally:
             self._grants.pop(token, None)
 

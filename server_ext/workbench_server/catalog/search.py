@@ -130,9 +130,9 @@ class SearchIndex:
         self.name_rank = np.empty(n, dtype=np.int32)
         self.name_rank[self.sorted_ids] = np.arange(n, dtype=np.int32)
         self.name_length = np.asarray([max(1, len(d.name_words)) for d in self.docs], np.float32)
-        self.base = np.asarray(
-            [3 * np.log1p(d.usage) + (5 if d.certified else 0) for d in self.docs], np.float32
-        )
+        self.position = {doc.id: i for i, doc in enumerate(self.docs)}
+        self.base = np.zeros(n, dtype=np.float32)
+        self._set_base()
         self.connection_ids = np.asarray([d.connection_id for d in self.docs], dtype=np.int64)
         self.facet_values: dict[str, list[str]] = {}
         self.facet_codes: dict[str, np.ndarray] = {}
@@ -146,6 +146,18 @@ class SearchIndex:
             for tag in doc.tags:
                 tags[tag].append(i)
         self.tag_postings = {t: np.asarray(i, dtype=np.int32) for t, i in tags.items()}
+
+    def _set_base(self) -> None:
+        for i, doc in enumerate(self.docs):
+            self.base[i] = 3 * np.log1p(doc.usage) + (5 if doc.certified else 0)
+
+    def set_usage(self, usage: dict[int, int]) -> None:
+        """Take in new usage counts without rebuilding (they change with every query)."""
+        for table_id, count in usage.items():
+            i = self.position.get(table_id)
+            if i is not None:
+                self.docs[i].usage = count
+        self._set_base()
 
     def _candidates(self, word: str) -> list[tuple[str, float]]:
         """Words of the index that may stand for ``word``, with how much they count."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, func, or_, select, update
 
 from ..connections.service import ConnectionService
 from ..db.models import (
@@ -164,6 +165,8 @@ class ColumnPatch(BaseModel):
 
 
 SCANNABLE = ("postgres", "duckdb", "lake")
+# Usage counts change with every query; search takes them in this often (no rebuild).
+USAGE_REFRESH_S = 30.0
 # Members of this group (besides a connection's owner and admins) see pii-tagged values.
 PII_READERS = "pii-readers"
 MASK = "•••"
@@ -189,6 +192,7 @@ class _IndexCache:
         self.lock = threading.Lock()
         self.signature: tuple[Any, ...] | None = None
         self.index: SearchIndex | None = None
+        self.usage_at = 0.0
 
 
 _INDEXES: dict[str, _IndexCache] = {}
@@ -528,6 +532,32 @@ class CatalogService:
             row.updated_at = datetime.now(UTC)
         return self.table(table_id)
 
+    # -- usage -----------------------------------------------------------------------
+    def record_usage(
+        self, connection: str, tables: list[tuple[str | None, str]], count: int = 1
+    ) -> int:
+        """Count a query over ``tables`` of ``connection`` (search ranks used tables up).
+
+        A table named without its schema counts for every schema that has it. Unknown
+        connections and tables are ignored: usage is a hint, never an error.
+        """
+        found = next((c for c in self._connections().values() if c.name == connection), None)
+        if found is None or not tables:
+            return 0
+        conditions = [
+            (CatalogTable.name == name)
+            if schema is None
+            else ((CatalogTable.name == name) & (CatalogTable.schema_name == schema))
+            for schema, name in tables[:50]
+        ]
+        with self.workbench.sessions.begin() as session:
+            result = session.execute(
+                update(CatalogTable)
+                .where(CatalogTable.connection_id == found.id, or_(*conditions))
+                .values(usage_count=CatalogTable.usage_count + count)
+            )
+            return result.rowcount or 0
+
     # -- searching -------------------------------------------------------------------
     def _index(self) -> SearchIndex:
         cache = _INDEXES.setdefault(str(self.workbench.engine.url), _IndexCache())
@@ -545,6 +575,18 @@ class CatalogService:
             if cache.index is None or cache.signature != signature:
                 cache.index = self._build_index()
                 cache.signature = signature
+                cache.usage_at = time.monotonic()
+            elif time.monotonic() - cache.usage_at > USAGE_REFRESH_S:
+                with self.workbench.sessions() as session:
+                    usage = dict(
+                        session.execute(
+                            select(CatalogTable.id, CatalogTable.usage_count).where(
+                                CatalogTable.usage_count > 0
+                            )
+                        ).all()
+                    )
+                cache.index.set_usage(usage)
+                cache.usage_at = time.monotonic()
             return cache.index
 
     def _build_index(self) -> SearchIndex:

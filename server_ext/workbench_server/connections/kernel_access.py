@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..principal import Principal
 from .service import ConnectionService
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 KERNEL_AUTH_SCHEME = "WorkbenchKernel"
 KERNEL_CONNECTIONS_PATH = "/workbench/api/kernel/connections"
+KERNEL_USAGE_PATH = "/workbench/api/kernel/usage"
 KERNEL_TOKEN_ENV = "WORKBENCH_KERNEL_TOKEN"  # noqa: S105 - a variable name
 API_URL_ENV = "WORKBENCH_API_URL"
 
@@ -45,6 +46,27 @@ def kernel_bootstrap(workbench: Workbench, principal: Principal) -> KernelBootst
         connections.append(KernelConnection(name=name, kind=settings.kind, settings=values))
     lake = workbench.settings.workbench_home.lake
     return KernelBootstrap(connections=connections, lake=str(lake))
+
+
+class TableUse(BaseModel):
+    connection: str = Field(max_length=100)
+    schema_: str | None = Field(None, alias="schema", max_length=200)
+    name: str = Field(max_length=300)
+    count: int = Field(1, ge=1, le=1_000_000)
+
+
+class KernelUsage(BaseModel):
+    """How often a kernel's queries read which tables since its last report."""
+
+    tables: list[TableUse] = Field(default_factory=list, max_length=500)
+
+
+def record_kernel_usage(workbench: Workbench, principal: Principal, usage: KernelUsage) -> None:
+    from ..catalog import CatalogService
+
+    catalog = CatalogService(workbench, principal)
+    for use in usage.tables:
+        catalog.record_usage(use.connection, [(use.schema_, use.name)], use.count)
 
 
 def bearer_token(authorization: str) -> str | None:

@@ -9,24 +9,53 @@ this token works nowhere else.
 
 from __future__ import annotations
 
+import asyncio
+
 from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado.web import HTTPError
 
-from ..connections.kernel_access import bearer_token, kernel_bootstrap, same_token
+from ..connections.kernel_access import (
+    KernelUsage,
+    bearer_token,
+    kernel_bootstrap,
+    record_kernel_usage,
+    same_token,
+)
 from .base import WorkbenchHandler
 
 
-class KernelConnectionsHandler(WorkbenchHandler):
+class _KernelHandler(WorkbenchHandler):
     auth_resource = "workbench.kernel"
 
-    # Authenticated by the kernel token below instead of Jupyter's login.
-    @allow_unauthenticated
-    async def get(self) -> None:
+    def check_xsrf_cookie(self) -> None:
+        """No cookie authenticates here: the kernel token comes in a header a browser
+        never adds on its own, so cross-site requests cannot use it."""
+
+    def _check_kernel_token(self) -> None:
         token = bearer_token(self.request.headers.get("Authorization", ""))
         if not same_token(token, self.settings["workbench_kernel_token"]):
             raise HTTPError(403, "a workbench kernel token is required")
+
+
+class KernelConnectionsHandler(_KernelHandler):
+    # Authenticated by the kernel token instead of Jupyter's login.
+    @allow_unauthenticated
+    async def get(self) -> None:
+        self._check_kernel_token()
         self.set_header("Cache-Control", "no-store")
         self.write_json(kernel_bootstrap(self.workbench, self.principal))
 
 
-ROUTES = [("kernel/connections", KernelConnectionsHandler)]
+class KernelUsageHandler(_KernelHandler):
+    """Tables a kernel's query read, counted for search ranking."""
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        self._check_kernel_token()
+        usage = KernelUsage.model_validate_json(self.request.body or b"{}")
+        await asyncio.to_thread(record_kernel_usage, self.workbench, self.principal, usage)
+        self.set_status(204)
+        self.finish()
+
+
+ROUTES = [("kernel/connections", KernelConnectionsHandler), ("kernel/usage", KernelUsageHandler)]

@@ -1,0 +1,105 @@
+"""Which catalog tables this kernel's queries read, reported to the workbench in batches.
+
+After each ``%sql`` query the tables it names are found with sqlglot (in the
+connection's dialect; parse results are cached per query text) and counted in memory.
+A background thread sends the counts every few seconds, so a query never waits for
+this; a pipeline step's kernel (which may be stopped at once when its notebook ends)
+sends after every query instead. Usage is a ranking hint: failures are ignored.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import threading
+import urllib.request
+from collections import Counter
+from functools import lru_cache
+
+from workbench_server.connections.kernel_access import (
+    API_URL_ENV,
+    KERNEL_AUTH_SCHEME,
+    KERNEL_TOKEN_ENV,
+    KERNEL_USAGE_PATH,
+)
+
+FLUSH_EVERY_S = 5.0
+CONTEXT_ENV = "WORKBENCH_KERNEL_CONTEXT"  # "pipeline" in a step's kernel
+
+Key = tuple[str, str | None, str]  # connection, schema, table
+
+
+@lru_cache(maxsize=512)
+def tables_in(query: str, dialect: str) -> tuple[tuple[str | None, str | None, str], ...]:
+    """(catalog, schema, table) of every table a query reads or writes; () if unparsable."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        statements = sqlglot.parse(query, read=dialect)
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError):
+        return ()
+    found = []
+    for statement in statements:
+        if statement is None:
+            continue
+        ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
+        for table in statement.find_all(exp.Table):
+            if table.name and table.name not in ctes:
+                found.append((table.catalog or None, table.db or None, table.name))
+    return tuple(dict.fromkeys(found))
+
+
+class UsageReporter:
+    def __init__(self) -> None:
+        self.counts: Counter[Key] = Counter()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.immediate = os.environ.get(CONTEXT_ENV) == "pipeline"
+
+    def note(self, keys: list[Key]) -> None:
+        if not keys or not os.environ.get(API_URL_ENV):
+            return
+        with self.lock:
+            self.counts.update(keys)
+        if self.immediate:
+            self.flush()
+        elif self.thread is None:
+            self.thread = threading.Thread(target=self._loop, name="workbench-usage", daemon=True)
+            self.thread.start()
+            atexit.register(self.flush)
+
+    def _loop(self) -> None:
+        while True:
+            threading.Event().wait(FLUSH_EVERY_S)
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            counts, self.counts = self.counts, Counter()
+        if not counts:
+            return
+        body = {
+            "tables": [
+                {"connection": c, "schema": s, "name": n, "count": k}
+                for (c, s, n), k in counts.items()
+            ][:500]
+        }
+        request = urllib.request.Request(  # noqa: S310 - the workbench's own URL
+            os.environ.get(API_URL_ENV, "").rstrip("/") + KERNEL_USAGE_PATH,
+            data=json.dumps(body).encode(),
+            headers={
+                "Authorization": f"{KERNEL_AUTH_SCHEME} {os.environ.get(KERNEL_TOKEN_ENV, '')}",
+                "Content-Type": "application/json",
+            },
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                response.read()
+        except OSError:
+            pass  # a hint lost, nothing more
+
+
+REPORTER = UsageReporter()
