@@ -277,3 +277,53 @@ def test_usage_ranks_tables_people_query_higher(catalog, monkeypatch) -> None:
     assert catalog.search("res").hits[0].table.name == "res_partner"
     assert catalog.record_usage("odoo", [(None, "no_such_table")]) == 0
     assert catalog.record_usage("nope", [(None, "res_partner")]) == 0
+
+
+def test_odoo_api_is_described_through_the_external_api(workbench, odoo_api) -> None:
+    service = ConnectionService(workbench, local_principal())
+    service.create(
+        ConnectionCreate(
+            name="erp",
+            settings={
+                "kind": "odoo",
+                "url": odoo_api.url,
+                "database": odoo_api.db,
+                "login": odoo_api.login,
+                "api_key": odoo_api.api_key,
+            },
+        )
+    )
+    catalog = CatalogService(workbench, local_principal())
+    scan = catalog.scan("erp")
+    assert scan.stats["odoo"] is True and scan.stats["queries"] == 4
+    lines = catalog.find("erp", "odoo", "account.move.line")
+    assert (lines.kind, lines.label, lines.module) == ("model", "Journal Item", "account")
+    partner = next(c for c in lines.columns if c.name == "partner_id")
+    assert (partner.label, partner.relation, partner.references) == (
+        "Partner",
+        "res.partner",
+        "odoo.res.partner.id",
+    )
+    move = catalog.find("erp", "odoo", "account.move")
+    state = next(c for c in move.columns if c.name == "state")
+    assert ["posted", "Posted"] in state.selection
+    partners = catalog.find("erp", "odoo", "res.partner")
+    assert "pii" in next(c for c in partners.columns if c.name == "email").auto_tags
+    assert catalog.search("journal items").hits[0].table.name == "account.move.line"
+    preview = catalog.preview(partners.id, limit=3)
+    assert len(preview.rows) == 3 and "email" in [c.name for c in preview.columns]
+
+    service.create(
+        ConnectionCreate(
+            name="erp_bad",
+            settings={
+                "kind": "odoo",
+                "url": odoo_api.url,
+                "database": odoo_api.db,
+                "login": odoo_api.login,
+                "password": "wrong",
+            },
+        )
+    )
+    with pytest.raises(SourceUnavailableError, match="cannot scan connection 'erp_bad': auth"):
+        catalog.scan("erp_bad")

@@ -164,7 +164,7 @@ class ColumnPatch(BaseModel):
     tags: list[Tag] | None = Field(None, max_length=50)
 
 
-SCANNABLE = ("postgres", "duckdb", "lake")
+SCANNABLE = ("postgres", "duckdb", "lake", "odoo")
 # Usage counts change with every query; search takes them in this often (no rebuild).
 USAGE_REFRESH_S = 30.0
 # Members of this group (besides a connection's owner and admins) see pii-tagged values.
@@ -304,6 +304,17 @@ class CatalogService:
 
     @staticmethod
     def _discover(name: str, settings: Any, timeout: float) -> Discovery:
+        if settings.kind == "odoo":
+            from ..connections.odoo import OdooError
+            from .odoo_api import discover_odoo_api
+
+            try:
+                return discover_odoo_api(settings, timeout)
+            except OdooError as exc:
+                reason = exc.reason.replace("_", " ")
+                raise SourceUnavailableError(
+                    f"cannot scan connection {name!r}: {reason}: {exc}"
+                ) from None
         if settings.kind == "lake":
             from .lake import LakeUnavailable, discover_lake
 
@@ -442,33 +453,40 @@ class CatalogService:
         import duckdb
         import psycopg
 
+        from ..connections.odoo import OdooError
         from .lake import LakeUnavailable, preview_lake
+        from .odoo_api import UNPREVIEWABLE, preview_odoo_api
         from .preview import preview_duckdb, preview_postgres
 
         with self.workbench.sessions() as session:
             row, connections = self._row(session, table_id)
             connection = connections[row.connection_id]
             schema, name = row.schema_name, row.name
-            pii = {
-                c.name
-                for c in session.scalars(
-                    select(CatalogColumn).where(CatalogColumn.table_id == table_id)
+            known = list(
+                session.scalars(
+                    select(CatalogColumn)
+                    .where(CatalogColumn.table_id == table_id, CatalogColumn.dropped_at.is_(None))
+                    .order_by(CatalogColumn.position)
                 )
-                if "pii" in {*(c.tags or []), *(c.auto_tags or [])}
-            }
+            )
+            pii = {c.name for c in known if "pii" in {*(c.tags or []), *(c.auto_tags or [])}}
+            columns = [(c.name, c.data_type) for c in known]
         if connection.kind not in SCANNABLE:
             raise InvalidInputError(f"previews of {connection.kind} connections are not available")
         if row.dropped_at is not None:
             raise NotFoundError(f"{schema}.{name} was dropped from {connection.name!r}")
         settings = ConnectionService(self.workbench, self.principal).resolve(connection.name)
         try:
-            if connection.kind == "lake":
+            if connection.kind == "odoo":
+                readable = [c for c, t in columns if t not in UNPREVIEWABLE]
+                found = preview_odoo_api(settings, name, readable, limit, timeout_s * 4)
+            elif connection.kind == "lake":
                 found = preview_lake(settings, schema, name, limit)
             elif connection.kind == "duckdb":
                 found = preview_duckdb(settings, schema, name, limit, max_bytes, timeout_s)
             else:
                 found = preview_postgres(settings, schema, name, limit, max_bytes, timeout_s)
-        except (psycopg.Error, duckdb.Error, OSError, LakeUnavailable) as exc:
+        except (psycopg.Error, duckdb.Error, OSError, LakeUnavailable, OdooError) as exc:
             raise _unavailable("preview a table of", connection.name, exc) from None
         masked = set() if self.may_see_pii(connection) else pii
         positions = [i for i, (column, _) in enumerate(found.columns) if column in masked]
