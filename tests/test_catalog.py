@@ -123,6 +123,8 @@ def test_rescan_keeps_curation_and_records_history(workbench, pg_cluster, odoo_c
     }
     dropped = catalog.find("odoo_copy", "public", "hr_expense")
     assert dropped.dropped_at is not None
+    # Last seen by the first scan; dropped as of the second, which saw account_move.
+    assert dropped.last_seen < dropped.dropped_at == move.last_seen
     assert [h.change for h in dropped.history] == ["table_dropped"]
     listed, tables = catalog.tables("odoo_copy")
     assert listed == listed_before - 1

@@ -69,6 +69,13 @@ def fingerprint(found: FoundTable | FoundColumn, fields: tuple[str, ...]) -> str
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def table_fingerprint(table: FoundTable) -> str:
+    """The table's discovered fields and all of its columns': equal means nothing to do."""
+    parts = [tuple(getattr(table, name) for name in TABLE_FIELDS)]
+    parts += [(c.name, *(getattr(c, name) for name in COLUMN_FIELDS)) for c in table.columns]
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
 def _values(found: FoundTable | FoundColumn, fields: tuple[str, ...]) -> dict[str, Any]:
     return {name: getattr(found, name) for name in fields}
 
@@ -103,13 +110,6 @@ def merge(
             )
         )
     }
-    columns_of: dict[int, dict[str, tuple[int, str, str, datetime | None]]] = {}
-    for id_, table_id, name, type_, print_, dropped in session.execute(
-        select(C.id, C.table_id, C.name, C.data_type, C.fingerprint, C.dropped_at)
-        .join(T, T.id == C.table_id)
-        .where(T.connection_id == connection_id)
-    ):
-        columns_of.setdefault(table_id, {})[name] = (id_, type_, print_, dropped)
 
     # Tables: insert the new ones (their ids are needed for their columns), update the rest.
     new_tables = [t for t in found.tables if t.key not in existing]
@@ -120,7 +120,7 @@ def merge(
                 "schema_name": t.schema,
                 "name": t.name,
                 **_values(t, TABLE_FIELDS),
-                "fingerprint": fingerprint(t, TABLE_FIELDS),
+                "fingerprint": table_fingerprint(t),
                 "tags": [],
                 "certified": False,
                 "usage_count": 0,
@@ -141,21 +141,31 @@ def merge(
     column_inserts: list[dict[str, Any]] = []
     column_updates: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
+    # Tables whose fingerprint (own fields and all columns) is unchanged need no more work
+    # than "seen now"; only the others have their columns read and compared.
+    to_compare: list[tuple[FoundTable, int, bool]] = []
     for table in found.tables:
         seen.add(table.key)
+        stats.columns += len(table.columns)
         table_id, old_print, dropped = existing[table.key]
         is_new = table.key in new_keys
-        changed = is_new
-        update_row: dict[str, Any] = {"id": table_id, "last_seen": now}
-        new_print = fingerprint(table, TABLE_FIELDS)
-        if not is_new and new_print != old_print:
-            update_row.update(_values(table, TABLE_FIELDS), fingerprint=new_print)
-            changed = True
+        new_print = table_fingerprint(table)
+        if is_new:
+            to_compare.append((table, table_id, True))
+            continue
+        if new_print == old_print and dropped is None:
+            continue
+        update_row: dict[str, Any] = {"id": table_id, "updated_at": now, "fingerprint": new_print}
+        update_row.update(_values(table, TABLE_FIELDS))
         if dropped is not None:
             update_row["dropped_at"] = None
             record(table_id, "table_restored")
-            changed = True
-        stats.columns += len(table.columns)
+        table_updates.append(update_row)
+        to_compare.append((table, table_id, False))
+    columns_of = _columns_of(
+        session, [table_id for _, table_id, is_new in to_compare if not is_new]
+    )
+    for table, table_id, is_new in to_compare:
         old_columns = dict(columns_of.get(table_id, {}))
         for column in table.columns:
             print_ = fingerprint(column, COLUMN_FIELDS)
@@ -172,7 +182,6 @@ def merge(
                 )
                 if not is_new:
                     record(table_id, "column_added", column.name, new=column.data_type)
-                changed = True
                 continue
             column_id, old_type, old_column_print, column_dropped = old
             if old_column_print == print_ and column_dropped is None:
@@ -184,27 +193,44 @@ def merge(
                 record(table_id, "column_restored", column.name, new=column.data_type)
             elif old_type != column.data_type:
                 record(table_id, "type_changed", column.name, old=old_type, new=column.data_type)
-            changed = True
         for name, (column_id, old_type, _, column_dropped) in old_columns.items():
             if column_dropped is None:
                 column_updates.append({"id": column_id, "dropped_at": now})
                 record(table_id, "column_dropped", name, old=old_type)
-                changed = True
-        if changed:
-            update_row["updated_at"] = now
-        table_updates.append(update_row)
     for key, (table_id, _, dropped) in existing.items():
         if key not in seen and dropped is None:
             table_updates.append({"id": table_id, "dropped_at": now, "updated_at": now})
             record(table_id, "table_dropped")
 
     _bulk_update(session, T, table_updates)
+    # Every table still there was seen now (dropped ones keep when they were last seen).
+    session.execute(
+        update(T)
+        .where(T.connection_id == connection_id, T.dropped_at.is_(None))
+        .values(last_seen=now)
+        .execution_options(synchronize_session=False)
+    )
     if column_inserts:
         session.execute(insert(C), column_inserts)
     _bulk_update(session, C, column_updates)
     if changes:
         session.execute(insert(CatalogChange), changes)
     return stats
+
+
+def _columns_of(
+    session: Session, table_ids: list[int]
+) -> dict[int, dict[str, tuple[int, str, str, datetime | None]]]:
+    C = CatalogColumn
+    out: dict[int, dict[str, tuple[int, str, str, datetime | None]]] = {}
+    for start in range(0, len(table_ids), 500):
+        for id_, table_id, name, type_, print_, dropped in session.execute(
+            select(C.id, C.table_id, C.name, C.data_type, C.fingerprint, C.dropped_at).where(
+                C.table_id.in_(table_ids[start : start + 500])
+            )
+        ):
+            out.setdefault(table_id, {})[name] = (id_, type_, print_, dropped)
+    return out
 
 
 def _bulk_update(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
