@@ -329,3 +329,24 @@ def test_odoo_api_is_described_through_the_external_api(workbench, odoo_api) -> 
     )
     with pytest.raises(SourceUnavailableError, match="cannot scan connection 'erp_bad': auth"):
         catalog.scan("erp_bad")
+
+
+def test_search_follows_edits_without_a_full_rebuild(catalog, monkeypatch) -> None:
+    catalog.scan("odoo")
+    assert catalog.search("zanzibar").total == 0
+    from workbench_server.catalog import service
+
+    rebuilt = []
+    original = service.CatalogService._build_index
+    monkeypatch.setattr(
+        service.CatalogService,
+        "_build_index",
+        lambda self: rebuilt.append(1) or original(self),
+    )
+    move = catalog.find("odoo", "public", "account_move")
+    catalog.edit_table(move.id, TablePatch(description="Shipped to Zanzibar"))
+    assert [h.table.name for h in catalog.search("zanzibar").hits] == ["account_move"]
+    catalog.edit_table(move.id, TablePatch(description="Entries"))
+    assert catalog.search("zanzibar").total == 0
+    assert catalog.search("journal entry").hits[0].table.name == "account_move"
+    assert rebuilt == []  # only the edited table's document was rebuilt

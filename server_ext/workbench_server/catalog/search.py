@@ -147,6 +147,15 @@ class SearchIndex:
                 tags[tag].append(i)
         self.tag_postings = {t: np.asarray(i, dtype=np.int32) for t, i in tags.items()}
 
+    def replaced(self, fresh: dict[int, Doc], changed: set[int]) -> SearchIndex:
+        """A new index: these tables' documents replaced (dropped ones left out).
+
+        The documents of every other table are reused as they are, which is most of the
+        cost of building an index from the database.
+        """
+        docs = [d for d in self.docs if d.id not in changed]
+        return SearchIndex([*docs, *fresh.values()])
+
     def _set_base(self) -> None:
         for i, doc in enumerate(self.docs):
             self.base[i] = 3 * np.log1p(doc.usage) + (5 if doc.certified else 0)

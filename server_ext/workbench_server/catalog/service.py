@@ -590,6 +590,13 @@ class CatalogService:
                 ).one()
             )
         with cache.lock:
+            if (
+                cache.index is not None
+                and cache.signature is not None
+                and (cache.signature != signature)
+            ):
+                cache.index = self._refreshed(cache.index, cache.signature, signature)
+                cache.signature = signature
             if cache.index is None or cache.signature != signature:
                 cache.index = self._build_index()
                 cache.signature = signature
@@ -607,12 +614,35 @@ class CatalogService:
                 cache.usage_at = time.monotonic()
             return cache.index
 
+    def _refreshed(
+        self, index: SearchIndex, before: tuple[Any, ...], now: tuple[Any, ...]
+    ) -> SearchIndex | None:
+        """The index with only the tables changed since ``before`` rebuilt; None when a
+        full rebuild is due (connections changed, or too much changed to patch)."""
+        if before[2] != now[2] or before[1] is None:
+            return None
+        with self.workbench.sessions() as session:
+            changed = list(
+                session.scalars(
+                    select(CatalogTable.id).where(CatalogTable.updated_at > before[1]).limit(501)
+                )
+            )
+        if not changed or len(changed) > 500:
+            return None
+        fresh = self._docs(set(changed))
+        return index.replaced(fresh, set(changed))
+
     def _build_index(self) -> SearchIndex:
+        return SearchIndex(self._docs(None).values())
+
+    def _docs(self, only: set[int] | None) -> dict[int, Doc]:
+        """Search documents of the live tables (of ``only`` those ids, when given)."""
         with self.workbench.sessions() as session:
             names = dict(session.execute(select(Connection.id, Connection.name)).all())
-            tables = session.scalars(
-                select(CatalogTable).where(CatalogTable.dropped_at.is_(None))
-            ).all()
+            query = select(CatalogTable).where(CatalogTable.dropped_at.is_(None))
+            if only is not None:
+                query = query.where(CatalogTable.id.in_(only))
+            tables = session.scalars(query).all()
             docs: dict[int, Doc] = {}
             for t in tables:
                 doc = Doc(
@@ -644,17 +674,18 @@ class CatalogService:
                 docs[t.id] = doc
             # JSON arrives as text and is decoded only when not empty: most columns have
             # no tags and no selection, and decoding 300,000 "[]" costs seconds.
-            rows = session.execute(
-                select(
-                    CatalogColumn.table_id,
-                    CatalogColumn.name,
-                    CatalogColumn.label,
-                    CatalogColumn.description,
-                    cast(CatalogColumn.tags, Text),
-                    cast(CatalogColumn.auto_tags, Text),
-                    cast(CatalogColumn.selection, Text),
-                ).where(CatalogColumn.dropped_at.is_(None))
-            )
+            column_query = select(
+                CatalogColumn.table_id,
+                CatalogColumn.name,
+                CatalogColumn.label,
+                CatalogColumn.description,
+                cast(CatalogColumn.tags, Text),
+                cast(CatalogColumn.auto_tags, Text),
+                cast(CatalogColumn.selection, Text),
+            ).where(CatalogColumn.dropped_at.is_(None))
+            if only is not None:
+                column_query = column_query.where(CatalogColumn.table_id.in_(only))
+            rows = session.execute(column_query)
             for table_id, name, label, description, *json_texts in rows:
                 doc = docs.get(table_id)
                 if doc is None:
@@ -667,7 +698,7 @@ class CatalogService:
                 for tag in {*tags, *auto_tags}:
                     if tag not in doc.tags:
                         doc.tags.append(tag)
-        return SearchIndex(docs.values())
+        return docs
 
     def search(
         self,
