@@ -270,3 +270,43 @@ class CatalogChange(Base):
     old: Mapped[str | None] = mapped_column(Text, nullable=True)
     new: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- lineage -------------------------------------------------------------------------
+
+
+class LineageDataset(Base):
+    """A dataset lineage knows: ``namespace`` is a connection's name (or ``file``)."""
+
+    __tablename__ = "lineage_datasets"
+    __table_args__ = (UniqueConstraint("namespace", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(700))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LineageEdge(Base):
+    """``source`` feeds ``target`` through ``job``; with columns, column to column."""
+
+    __tablename__ = "lineage_edges"
+    __table_args__ = (
+        UniqueConstraint("source_id", "target_id", "source_column", "target_column", "job"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("lineage_datasets.id", ondelete="CASCADE"), index=True
+    )
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("lineage_datasets.id", ondelete="CASCADE"), index=True
+    )
+    # "" (not NULL) for a table-level edge, so the unique constraint holds on every database.
+    source_column: Mapped[str] = mapped_column(String(300), default="")
+    target_column: Mapped[str] = mapped_column(String(300), default="")
+    transformation: Mapped[str] = mapped_column(String(30), default="")
+    job: Mapped[str] = mapped_column(String(300))
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,259 @@
+"""Lineage edges in the metadata DB: record them from SQL, walk them up- or downstream.
+
+A dataset is ``(namespace, name)``: the namespace is the connection the SQL ran on (or
+the connection a lake query attached, or ``file`` for paths), the name is
+``schema.table``. Edges are table-level (no columns) or column-level; each names the job
+that made it (``notebook:<path>`` or ``<pipeline>.<step>``) and its last run. Users see
+only datasets of connections they may use (and namespaces that are no connection, such
+as the lake or files); edges to anything else are left out of every answer.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import and_, or_, select, tuple_
+
+from ..db.models import Connection, LineageDataset, LineageEdge
+from ..errors import InvalidInputError, NotFoundError
+from ..principal import Principal
+from .sql import SqlLineage
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+FILE = "file"
+MAX_DEPTH = 10
+FILE_LIKE = re.compile(r"[/\\]|\.(parquet|csv|json|ndjson|xlsx?)$", re.I)
+
+
+class DatasetRef(BaseModel):
+    namespace: str
+    name: str
+
+
+class EdgeOut(BaseModel):
+    source: DatasetRef
+    target: DatasetRef
+    source_column: str | None
+    target_column: str | None
+    transformation: str | None
+    job: str
+    run_id: str | None
+    last_seen: datetime
+
+
+class LineageGraph(BaseModel):
+    root: DatasetRef
+    column: str | None
+    direction: str
+    depth: int
+    datasets: list[DatasetRef]
+    edges: list[EdgeOut]
+
+
+class SqlContext(BaseModel):
+    """Where SQL ran: the connection, its kind, and connections a lake query may attach."""
+
+    connection: str
+    kind: str  # postgres, duckdb, lake, sqlalchemy
+    attachable: list[str] = []
+
+
+def resolve(name: str, context: SqlContext) -> tuple[str, str]:
+    """(namespace, schema.table) of a dataset as the SQL named it."""
+    if FILE_LIKE.search(name):
+        return FILE, name
+    parts = name.split(".")
+    if len(parts) == 3:
+        catalog, schema, table = parts
+        if catalog in context.attachable:
+            return catalog, f"{schema}.{table}"
+        return context.connection, f"{schema}.{table}"
+    if len(parts) == 2:
+        return context.connection, name
+    default = "public" if context.kind == "postgres" else "main"
+    return context.connection, f"{default}.{name}" if context.kind != "lake" else name
+
+
+class LineageService:
+    def __init__(self, workbench: Workbench, principal: Principal) -> None:
+        self.workbench = workbench
+        self.principal = principal
+
+    # -- recording -------------------------------------------------------------------
+    def record(
+        self, found: SqlLineage, context: SqlContext, job: str, run_id: str | None = None
+    ) -> int:
+        """Store the edges of ``found``; returns how many edges it touched."""
+        wanted: list[tuple[tuple[str, str], tuple[str, str], str, str, str]] = []
+        for statement in found.statements:
+            targets = [resolve(o, context) for o in statement.outputs]
+            sources = [resolve(i, context) for i in statement.inputs]
+            for target in targets:
+                wanted += [(source, target, "", "", "") for source in sources if source != target]
+                for column, origins in statement.columns.items():
+                    for origin in origins:
+                        if origin.column == "*":
+                            continue
+                        source = resolve(origin.dataset, context)
+                        wanted.append(
+                            (source, target, origin.column, column, origin.transformation)
+                        )
+        if not wanted:
+            return 0
+        now = datetime.now(UTC)
+        with self.workbench.sessions.begin() as session:
+            ids = self._dataset_ids(session, {k for w in wanted for k in (w[0], w[1])})
+            keys = {(ids[s], ids[t], sc, tc): how for s, t, sc, tc, how in wanted}
+            existing = {
+                (e.source_id, e.target_id, e.source_column, e.target_column): e
+                for e in session.scalars(
+                    select(LineageEdge).where(
+                        LineageEdge.job == job,
+                        tuple_(LineageEdge.source_id, LineageEdge.target_id).in_(
+                            list({(k[0], k[1]) for k in keys})
+                        ),
+                    )
+                )
+            }
+            for key, how in keys.items():
+                edge = existing.get(key)
+                if edge is None:
+                    session.add(
+                        LineageEdge(
+                            source_id=key[0],
+                            target_id=key[1],
+                            source_column=key[2],
+                            target_column=key[3],
+                            transformation=how,
+                            job=job,
+                            run_id=run_id,
+                            first_seen=now,
+                            last_seen=now,
+                        )
+                    )
+                else:
+                    edge.transformation, edge.run_id, edge.last_seen = how, run_id, now
+        return len(keys)
+
+    @staticmethod
+    def _dataset_ids(session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found = {
+            (d.namespace, d.name): d.id
+            for d in session.scalars(
+                select(LineageDataset).where(
+                    tuple_(LineageDataset.namespace, LineageDataset.name).in_(list(keys))
+                )
+            )
+        }
+        for namespace, name in keys - found.keys():
+            row = LineageDataset(namespace=namespace, name=name)
+            session.add(row)
+            session.flush()
+            found[(namespace, name)] = row.id
+        return found
+
+    # -- reading ---------------------------------------------------------------------
+    def _hidden_namespaces(self) -> set[str]:
+        with self.workbench.sessions() as session:
+            return {
+                c.name
+                for c in session.scalars(select(Connection))
+                if not self.principal.may_use(c.owner, c.shared_groups or [])
+            }
+
+    def graph(
+        self,
+        namespace: str,
+        name: str,
+        column: str | None = None,
+        direction: Literal["upstream", "downstream"] = "upstream",
+        depth: int = 3,
+    ) -> LineageGraph:
+        """Everything ``depth`` steps up- or downstream of a dataset (or of one column)."""
+        if direction not in ("upstream", "downstream"):
+            raise InvalidInputError("direction: upstream or downstream")
+        if not 1 <= depth <= MAX_DEPTH:
+            raise InvalidInputError(f"depth: 1 to {MAX_DEPTH}")
+        hidden = self._hidden_namespaces()
+        if namespace in hidden:
+            raise NotFoundError(f"no lineage for {namespace}:{name}")
+        up = direction == "upstream"
+        near, far = (
+            (LineageEdge.target_id, LineageEdge.source_id)
+            if up
+            else (LineageEdge.source_id, LineageEdge.target_id)
+        )
+        near_col, far_col = (
+            (LineageEdge.target_column, LineageEdge.source_column)
+            if up
+            else (LineageEdge.source_column, LineageEdge.target_column)
+        )
+        with self.workbench.sessions() as session:
+            root = session.scalar(
+                select(LineageDataset).where(
+                    LineageDataset.namespace == namespace, LineageDataset.name == name
+                )
+            )
+            if root is None:
+                raise NotFoundError(f"no lineage for {namespace}:{name}")
+            names = {root.id: (root.namespace, root.name)}
+            frontier: set[tuple[int, str]] = {(root.id, column or "")}
+            seen = set(frontier)
+            edges: list[LineageEdge] = []
+            for _ in range(depth):
+                if not frontier:
+                    break
+                if column is None:  # table-level edges only
+                    condition = and_(near.in_({d for d, _ in frontier}), near_col == "")
+                else:
+                    condition = or_(*(and_(near == d, near_col == c) for d, c in frontier))
+                level = list(session.scalars(select(LineageEdge).where(condition)))
+                missing = {getattr(e, far.key) for e in level} - names.keys()
+                if missing:
+                    for d in session.scalars(
+                        select(LineageDataset).where(LineageDataset.id.in_(missing))
+                    ):
+                        names[d.id] = (d.namespace, d.name)
+                next_frontier = set()
+                for edge in level:
+                    other = getattr(edge, far.key)
+                    if names[other][0] in hidden:
+                        continue
+                    edges.append(edge)
+                    key = (other, getattr(edge, far_col.key))
+                    if key not in seen:
+                        seen.add(key)
+                        next_frontier.add(key)
+                frontier = next_frontier
+            datasets = {names[e.source_id] for e in edges} | {names[e.target_id] for e in edges}
+            return LineageGraph(
+                root=DatasetRef(namespace=root.namespace, name=root.name),
+                column=column,
+                direction=direction,
+                depth=depth,
+                datasets=[
+                    DatasetRef(namespace=n, name=m) for n, m in sorted(datasets | {names[root.id]})
+                ],
+                edges=[
+                    EdgeOut(
+                        source=DatasetRef(
+                            namespace=names[e.source_id][0], name=names[e.source_id][1]
+                        ),
+                        target=DatasetRef(
+                            namespace=names[e.target_id][0], name=names[e.target_id][1]
+                        ),
+                        source_column=e.source_column or None,
+                        target_column=e.target_column or None,
+                        transformation=e.transformation or None,
+                        job=e.job,
+                        run_id=e.run_id,
+                        last_seen=e.last_seen,
+                    )
+                    for e in edges
+                ],
+            )

@@ -1,0 +1,82 @@
+"""Lineage edges from SQL, walked up- and downstream, table- and column-level."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.errors import NotFoundError
+from workbench_server.lineage import sql_lineage
+from workbench_server.lineage.service import LineageService, SqlContext
+from workbench_server.principal import Principal, local_principal
+
+SILVER = """
+CREATE TABLE silver.lines AS
+SELECT l.id, l.account_id, l.date, l.debit, l.credit
+FROM odoo.public.account_move_line AS l
+JOIN odoo.public.account_move AS m ON m.id = l.move_id
+WHERE m.state = 'posted'
+"""
+GOLD = """
+CREATE TABLE gold.balances AS
+SELECT account_id, date_trunc('month', date) AS month, sum(debit - credit) AS balance
+FROM silver.lines GROUP BY 1, 2
+"""
+
+
+def _record(workbench, principal=None) -> LineageService:
+    service = LineageService(workbench, principal or local_principal())
+    lake = SqlContext(connection="lake", kind="lake", attachable=["odoo"])
+    service.record(sql_lineage(SILVER), lake, "close.silver", run_id="r1")
+    service.record(sql_lineage(GOLD), lake, "close.gold", run_id="r1")
+    return service
+
+
+def test_a_gold_column_reaches_its_bronze_columns_through_each_step(workbench) -> None:
+    service = _record(workbench)
+    graph = service.graph("lake", "gold.balances", column="balance", depth=5)
+    hops = {
+        (e.source.namespace, e.source.name, e.source_column, e.target.name, e.target_column, e.job)
+        for e in graph.edges
+    }
+    assert hops == {
+        ("lake", "silver.lines", "debit", "gold.balances", "balance", "close.gold"),
+        ("lake", "silver.lines", "credit", "gold.balances", "balance", "close.gold"),
+        ("odoo", "public.account_move_line", "debit", "silver.lines", "debit", "close.silver"),
+        ("odoo", "public.account_move_line", "credit", "silver.lines", "credit", "close.silver"),
+    }
+    assert {e.transformation for e in graph.edges if e.job == "close.gold"} == {"aggregation"}
+    tables = service.graph("lake", "gold.balances", depth=5)
+    assert {(e.source.name, e.target.name) for e in tables.edges} == {
+        ("silver.lines", "gold.balances"),
+        ("public.account_move_line", "silver.lines"),
+        ("public.account_move", "silver.lines"),
+    }
+    one_level = service.graph("lake", "gold.balances", depth=1)
+    assert {e.source.name for e in one_level.edges} == {"silver.lines"}
+
+
+def test_impact_of_a_source_column_lists_everything_downstream(workbench) -> None:
+    service = _record(workbench)
+    impact = service.graph(
+        "odoo", "public.account_move_line", column="debit", direction="downstream", depth=5
+    )
+    assert {(e.target.name, e.target_column) for e in impact.edges} == {
+        ("silver.lines", "debit"),
+        ("gold.balances", "balance"),
+    }
+    # Recording the same SQL again updates the edges instead of adding new ones.
+    again = _record(workbench)
+    assert len(again.graph("lake", "gold.balances", column="balance", depth=5).edges) == 4
+
+
+def test_lineage_respects_connection_permissions(workbench) -> None:
+    ConnectionService(workbench, Principal(name="owner")).create(
+        ConnectionCreate(name="odoo", settings={"kind": "duckdb", "path": ":memory:"})
+    )
+    _record(workbench)
+    stranger = LineageService(workbench, Principal(name="stranger"))
+    graph = stranger.graph("lake", "gold.balances", depth=5)
+    assert {e.source.name for e in graph.edges} == {"silver.lines"}  # not odoo's tables
+    with pytest.raises(NotFoundError):
+        stranger.graph("odoo", "public.account_move_line", direction="downstream")
