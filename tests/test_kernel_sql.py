@@ -314,3 +314,33 @@ async def test_queries_count_as_catalog_usage(
             break
         await asyncio.sleep(0.5)
     assert (usage("account_move"), usage("res_partner"), usage("account_move_line")) == (2, 1, 0)
+
+
+async def test_tables_written_with_sql_get_their_lineage(
+    kernel: KernelSession, workbench: Workbench, connections: ConnectionService
+) -> None:
+    from workbench_server.errors import NotFoundError
+    from workbench_server.lineage.service import LineageService
+
+    ran = await kernel.run(
+        "%%sql lake\nCREATE TABLE posted_by_partner AS\n"
+        "SELECT partner_id, count(*) AS moves FROM odoo.public.account_move\n"
+        "WHERE state = 'posted' GROUP BY partner_id"
+    )
+    assert ran.status == "ok", ran.everything
+    service = LineageService(workbench, local_principal())
+    graph = None
+    for _ in range(60):  # reported off the query path, within seconds
+        try:
+            graph = service.graph("lake", "posted_by_partner", column="partner_id")
+            break
+        except NotFoundError:
+            await asyncio.sleep(0.5)
+    assert graph is not None
+    [edge] = graph.edges
+    assert (edge.source.namespace, edge.source.name, edge.source_column) == (
+        "odoo",
+        "public.account_move",
+        "partner_id",
+    )
+    assert (edge.transformation, edge.job) == ("identity", "kernel")

@@ -80,3 +80,37 @@ def test_lineage_respects_connection_permissions(workbench) -> None:
     assert {e.source.name for e in graph.edges} == {"silver.lines"}  # not odoo's tables
     with pytest.raises(NotFoundError):
         stranger.graph("odoo", "public.account_move_line", direction="downstream")
+
+
+@pytest.fixture
+def jp_server_config(home):
+    return {
+        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
+        "WorkbenchApp": {"home": str(home)},
+    }
+
+
+async def test_lineage_over_rest(jp_fetch, workbench) -> None:
+    import json
+
+    from tornado.httpclient import HTTPClientError
+
+    _record(workbench)
+    response = await jp_fetch(
+        "workbench",
+        "api",
+        "lineage",
+        params={"namespace": "lake", "name": "gold.balances", "column": "balance", "depth": "5"},
+    )
+    graph = json.loads(response.body)
+    assert len(graph["edges"]) == 4 and graph["direction"] == "upstream"
+    assert {"namespace": "odoo", "name": "public.account_move_line"} in graph["datasets"]
+    for params, code in (
+        ({"namespace": "lake", "name": "gold.balances", "direction": "sideways"}, 400),
+        ({"namespace": "lake", "name": "gold.balances", "depth": "99"}, 400),
+        ({"namespace": "lake", "name": "nothing"}, 404),
+        ({"name": "gold.balances"}, 400),
+    ):
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch("workbench", "api", "lineage", params=params)
+        assert info.value.code == code, params

@@ -16,11 +16,13 @@ from tests.support.postgres import postgres_settings
 from tests.support.processes import base_env, run_workbench
 from workbench_server.catalog import CatalogService
 from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.lineage.service import LineageService
 from workbench_server.principal import Principal, local_principal
 
 STEP = """\
 import json, os
 r = %sql finance SELECT count(*) AS n FROM account_move WHERE state = 'posted'
+%sql lake CREATE TABLE posted AS SELECT id, partner_id FROM finance.public.account_move
 try:
     get_ipython().run_line_magic("sql", "private SELECT 1")
     private = "usable"
@@ -75,8 +77,14 @@ def test_step_kernel_gets_owner_connections_only_while_it_runs(
     # Another user's connection does not exist for this run, by name or otherwise.
     assert re.search(r"no connection named 'private'", seen["private"]), seen["private"]
     assert seen["worker_db_url_visible"] is False
-    # The step's query counts as usage of the table, for catalog search.
-    assert catalog.find("finance", "public", "account_move").usage_count == 1
+    # The step's two queries (direct, and through the lake) count as usage, for search.
+    assert catalog.find("finance", "public", "account_move").usage_count == 2
+    # The step's SQL left lineage under the job <pipeline>.<step> and the run.
+    lineage = LineageService(workbench, local_principal()).graph("lake", "posted", depth=1)
+    [edge] = lineage.edges
+    assert (edge.source.namespace, edge.source.name) == ("finance", "public.account_move")
+    assert edge.job == "uses_connections.count"
+    assert edge.run_id == re.search(r"started run (\w+)", ran.stdout).group(1)
     # The token worked while the step ran and is refused now that it has finished.
     assert seen["api"].startswith("http://127.0.0.1:")
     request = urllib.request.Request(

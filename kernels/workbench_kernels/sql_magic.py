@@ -103,6 +103,8 @@ class WorkbenchSqlMagics(Magics):
                 elif catalog is None and own is not None:
                     keys.append((target or "", schema, name))
             REPORTER.note(keys)
+            if own is not None or target == LAKE:
+                REPORTER.note_write(target or LAKE, query, dialect)
         except Exception:  # noqa: S110 - usage is a hint; the query has succeeded
             pass
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import threading
 import urllib.request
 from collections import Counter
@@ -20,12 +21,17 @@ from functools import lru_cache
 from workbench_server.connections.kernel_access import (
     API_URL_ENV,
     KERNEL_AUTH_SCHEME,
+    KERNEL_LINEAGE_PATH,
     KERNEL_TOKEN_ENV,
     KERNEL_USAGE_PATH,
 )
 
 FLUSH_EVERY_S = 5.0
 CONTEXT_ENV = "WORKBENCH_KERNEL_CONTEXT"  # "pipeline" in a step's kernel
+# Statements that write data; the server parses them for lineage.
+WRITES = re.compile(
+    r"\b(create\s+(or\s+replace\s+)?(temp\w*\s+)?(table|view)|insert\s+into|copy)\b", re.I
+)
 
 Key = tuple[str, str | None, str]  # connection, schema, table
 
@@ -53,16 +59,30 @@ def tables_in(query: str, dialect: str) -> tuple[tuple[str | None, str | None, s
 
 class UsageReporter:
     def __init__(self) -> None:
+        self.writes: list[dict[str, str]] = []
         self.counts: Counter[Key] = Counter()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.immediate = os.environ.get(CONTEXT_ENV) == "pipeline"
 
+    def note_write(self, connection: str, sql: str, dialect: str) -> None:
+        """A statement that writes data: its lineage is worked out by the workbench."""
+        if not WRITES.search(sql):
+            return
+        notebook = os.environ.get("JPY_SESSION_NAME")
+        job = f"notebook:{notebook}" if notebook else "kernel"
+        item = {"connection": connection, "sql": sql, "dialect": dialect, "job": job}
+        with self.lock:
+            self.writes.append(item)
+        self.note([])
+
     def note(self, keys: list[Key]) -> None:
-        if not keys or not os.environ.get(API_URL_ENV):
+        if not os.environ.get(API_URL_ENV):
             return
         with self.lock:
             self.counts.update(keys)
+            if not self.counts and not self.writes:
+                return
         if self.immediate:
             self.flush()
         elif self.thread is None:
@@ -78,6 +98,9 @@ class UsageReporter:
     def flush(self) -> None:
         with self.lock:
             counts, self.counts = self.counts, Counter()
+            writes, self.writes = self.writes, []
+        for item in writes:
+            self._post(KERNEL_LINEAGE_PATH, item)
         if not counts:
             return
         body = {
@@ -86,8 +109,12 @@ class UsageReporter:
                 for (c, s, n), k in counts.items()
             ][:500]
         }
+        self._post(KERNEL_USAGE_PATH, body)
+
+    @staticmethod
+    def _post(path: str, body: object) -> None:
         request = urllib.request.Request(  # noqa: S310 - the workbench's own URL
-            os.environ.get(API_URL_ENV, "").rstrip("/") + KERNEL_USAGE_PATH,
+            os.environ.get(API_URL_ENV, "").rstrip("/") + path,
             data=json.dumps(body).encode(),
             headers={
                 "Authorization": f"{KERNEL_AUTH_SCHEME} {os.environ.get(KERNEL_TOKEN_ENV, '')}",

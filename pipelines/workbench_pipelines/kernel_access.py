@@ -25,11 +25,14 @@ from tornado.web import Application, HTTPError, RequestHandler
 from workbench_server.connections.kernel_access import (
     API_URL_ENV,
     KERNEL_CONNECTIONS_PATH,
+    KERNEL_LINEAGE_PATH,
     KERNEL_TOKEN_ENV,
     KERNEL_USAGE_PATH,
+    KernelSql,
     KernelUsage,
     bearer_token,
     kernel_bootstrap,
+    record_kernel_sql,
     record_kernel_usage,
 )
 from workbench_server.db.models import Pipeline, Run
@@ -96,13 +99,47 @@ class _UsageHandler(RequestHandler):
         self.finish()
 
 
+class _LineageHandler(RequestHandler):
+    """Writes a step's SQL made: lineage under the job ``<pipeline>.<step>`` and the run."""
+
+    def initialize(self, access: KernelAccess) -> None:
+        self.access = access
+
+    async def post(self) -> None:
+        step = self.access.step_for(bearer_token(self.request.headers.get("Authorization", "")))
+        if step is None:
+            raise HTTPError(403)
+        try:
+            item = KernelSql.model_validate_json(self.request.body or b"{}")
+        except ValueError:
+            raise HTTPError(400) from None
+        run_id, step_id = step
+        workbench = self.access.workbench
+
+        def record() -> None:
+            principal = run_principal(workbench, run_id)
+            item.job = f"{pipeline_of(workbench, run_id)}.{step_id}"
+            record_kernel_sql(workbench, principal, item, run_id)
+
+        await asyncio.to_thread(record)
+        self.set_status(204)
+        self.finish()
+
+
+def pipeline_of(workbench: Workbench, run_id: str) -> str:
+    with workbench.sessions() as session:
+        run = session.get(Run, run_id)
+        pipeline = session.get(Pipeline, run.pipeline_id) if run is not None else None
+        return pipeline.name if pipeline is not None else "pipeline"
+
+
 class KernelAccess:
     """The worker's loopback endpoint and the tokens of the attempts running now."""
 
     def __init__(self, workbench: Workbench) -> None:
         self.workbench = workbench
         self.url: str | None = None
-        self._grants: dict[str, str] = {}  # token -> run id
+        self._grants: dict[str, tuple[str, str]] = {}  # token -> (run id, step id)
         self._server: HTTPServer | None = None
 
     async def start(self) -> None:
@@ -110,6 +147,7 @@ class KernelAccess:
             [
                 (KERNEL_CONNECTIONS_PATH, _ConnectionsHandler, {"access": self}),
                 (KERNEL_USAGE_PATH, _UsageHandler, {"access": self}),
+                (KERNEL_LINEAGE_PATH, _LineageHandler, {"access": self}),
             ]
         )
         sockets = bind_sockets(0, "127.0.0.1")
@@ -123,19 +161,24 @@ class KernelAccess:
             await self._server.close_all_connections()
             self._server = None
 
-    def run_for(self, token: str | None) -> str | None:
+    def step_for(self, token: str | None) -> tuple[str, str] | None:
+        """(run id, step id) of the attempt holding ``token``."""
         if token is None:
             return None
-        for granted, run_id in self._grants.items():
+        for granted, step in self._grants.items():
             if secrets.compare_digest(granted, token):
-                return run_id
+                return step
         return None
 
+    def run_for(self, token: str | None) -> str | None:
+        step = self.step_for(token)
+        return step[0] if step is not None else None
+
     @contextmanager
-    def grant(self, run_id: str) -> Iterator[dict[str, str]]:
+    def grant(self, run_id: str, step_id: str = "") -> Iterator[dict[str, str]]:
         """The environment of one attempt's kernel; its token works until the block ends."""
         token = secrets.token_urlsafe(32)
-        self._grants[token] = run_id
+        self._grants[token] = (run_id, step_id)
         try:
             yield kernel_environment(
                 {

@@ -239,7 +239,7 @@ class RunActivities:
         folder.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._start_attempt, data.run_id, step.id, attempt, output, log)
         with (
-            self.kernel_access.grant(data.run_id)
+            self.kernel_access.grant(data.run_id, step.id)
             if self.kernel_access is not None
             else nullcontext(kernel_environment({}))
         ) as kernel_env:

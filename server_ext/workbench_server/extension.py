@@ -12,7 +12,7 @@ from traitlets import Float, Type, Unicode, default
 from ._version import __version__
 from .connections.kernel_access import API_URL_ENV, KERNEL_TOKEN_ENV
 from .core import Workbench
-from .handlers import catalog, connections, kernel, pipelines, system
+from .handlers import catalog, connections, kernel, lineage, pipelines, system
 from .home import WorkbenchHome, default_home
 from .settings import (
     DB_URL_ENV,
@@ -122,7 +122,7 @@ class WorkbenchApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(
             (rf"/{API_PREFIX}/{pattern}", handler)
-            for module in (system, connections, kernel, pipelines, catalog)
+            for module in (system, connections, kernel, pipelines, catalog, lineage)
             for pattern, handler in module.ROUTES
         )
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 KERNEL_AUTH_SCHEME = "WorkbenchKernel"
 KERNEL_CONNECTIONS_PATH = "/workbench/api/kernel/connections"
 KERNEL_USAGE_PATH = "/workbench/api/kernel/usage"
+KERNEL_LINEAGE_PATH = "/workbench/api/kernel/lineage"
 KERNEL_TOKEN_ENV = "WORKBENCH_KERNEL_TOKEN"  # noqa: S105 - a variable name
 API_URL_ENV = "WORKBENCH_API_URL"
 
@@ -67,6 +68,53 @@ def record_kernel_usage(workbench: Workbench, principal: Principal, usage: Kerne
     catalog = CatalogService(workbench, principal)
     for use in usage.tables:
         catalog.record_usage(use.connection, [(use.schema_, use.name)], use.count)
+
+
+class KernelSql(BaseModel):
+    """A statement a kernel ran that writes data, for lineage."""
+
+    connection: str = Field(max_length=100)
+    sql: str = Field(max_length=200_000)
+    dialect: str = Field("duckdb", pattern="^(duckdb|postgres)$")
+    job: str = Field("kernel", max_length=300)
+
+
+def record_kernel_sql(
+    workbench: Workbench, principal: Principal, item: KernelSql, run_id: str | None = None
+) -> int:
+    """Parse ``item.sql`` and store its lineage under ``item.job``; never raises on bad SQL."""
+    from ..lineage import sql_lineage
+    from ..lineage.service import LineageService, SqlContext
+
+    usable = {
+        name: kind
+        for name, kind, owner, groups in _connection_rows(workbench)
+        if principal.may_use(owner, groups or [])
+    }
+    kind = usable.get(item.connection, "lake" if item.connection == "lake" else None)
+    if kind is None:
+        return 0
+    context = SqlContext(
+        connection=item.connection,
+        kind=kind,
+        attachable=[n for n, k in usable.items() if k in ("postgres", "duckdb")],
+    )
+    found = sql_lineage(item.sql, item.dialect)
+    return LineageService(workbench, principal).record(found, context, item.job, run_id)
+
+
+def _connection_rows(workbench: Workbench) -> list[tuple[str, str, str, list[str]]]:
+    from sqlalchemy import select
+
+    from ..db.models import Connection
+
+    with workbench.sessions() as session:
+        return [
+            tuple(row)  # type: ignore[misc]
+            for row in session.execute(
+                select(Connection.name, Connection.kind, Connection.owner, Connection.shared_groups)
+            )
+        ]
 
 
 def bearer_token(authorization: str) -> str | None:

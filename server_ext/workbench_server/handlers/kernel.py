@@ -15,9 +15,11 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado.web import HTTPError
 
 from ..connections.kernel_access import (
+    KernelSql,
     KernelUsage,
     bearer_token,
     kernel_bootstrap,
+    record_kernel_sql,
     record_kernel_usage,
     same_token,
 )
@@ -58,4 +60,20 @@ class KernelUsageHandler(_KernelHandler):
         self.finish()
 
 
-ROUTES = [("kernel/connections", KernelConnectionsHandler), ("kernel/usage", KernelUsageHandler)]
+class KernelLineageHandler(_KernelHandler):
+    """Statements a kernel ran that write data: their lineage, job = the notebook."""
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        self._check_kernel_token()
+        item = KernelSql.model_validate_json(self.request.body or b"{}")
+        await asyncio.to_thread(record_kernel_sql, self.workbench, self.principal, item)
+        self.set_status(204)
+        self.finish()
+
+
+ROUTES = [
+    ("kernel/connections", KernelConnectionsHandler),
+    ("kernel/usage", KernelUsageHandler),
+    ("kernel/lineage", KernelLineageHandler),
+]

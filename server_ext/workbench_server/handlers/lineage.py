@@ -1,0 +1,41 @@
+"""REST: /workbench/api/lineage — the up- or downstream graph of a dataset or column."""
+
+from __future__ import annotations
+
+import asyncio
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+
+from ..errors import InvalidInputError
+from ..lineage.service import LineageService
+from .base import WorkbenchHandler
+
+
+class LineageHandler(WorkbenchHandler):
+    auth_resource = "workbench.lineage"
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        namespace = self.get_query_argument("namespace", None)
+        name = self.get_query_argument("name", None)
+        if not namespace or not name:
+            raise InvalidInputError("namespace and name are required")
+        depth = self.get_query_argument("depth", "3")
+        if not depth.isdigit():
+            raise InvalidInputError("depth: a whole number")
+        direction = self.get_query_argument("direction", "upstream")
+        service = LineageService(self.workbench, self.principal)
+        graph = await asyncio.to_thread(
+            service.graph,
+            namespace,
+            name,
+            self.get_query_argument("column", None),
+            direction,  # type: ignore[arg-type]
+            int(depth),
+        )
+        self.write_json(graph)
+
+
+ROUTES = [("lineage", LineageHandler)]
