@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, literal, select, tuple_
 
 from ..db.models import Connection, LineageDataset, LineageEdge
 from ..errors import InvalidInputError, NotFoundError
@@ -201,35 +201,33 @@ class LineageService:
             )
             if root is None:
                 raise NotFoundError(f"no lineage for {namespace}:{name}")
-            names = {root.id: (root.namespace, root.name)}
-            frontier: set[tuple[int, str]] = {(root.id, column or "")}
-            seen = set(frontier)
-            edges: list[LineageEdge] = []
-            for _ in range(depth):
-                if not frontier:
-                    break
-                if column is None:  # table-level edges only
-                    condition = and_(near.in_({d for d, _ in frontier}), near_col == "")
-                else:
-                    condition = or_(*(and_(near == d, near_col == c) for d, c in frontier))
-                level = list(session.scalars(select(LineageEdge).where(condition)))
-                missing = {getattr(e, far.key) for e in level} - names.keys()
-                if missing:
-                    for d in session.scalars(
-                        select(LineageDataset).where(LineageDataset.id.in_(missing))
-                    ):
-                        names[d.id] = (d.namespace, d.name)
-                next_frontier = set()
-                for edge in level:
-                    other = getattr(edge, far.key)
-                    if names[other][0] in hidden:
-                        continue
-                    edges.append(edge)
-                    key = (other, getattr(edge, far_col.key))
-                    if key not in seen:
-                        seen.add(key)
-                        next_frontier.add(key)
-                frontier = next_frontier
+            # One recursive query walks the graph (shallowest visit of each dataset and
+            # column); it never walks through a dataset the user may not see.
+            D = LineageDataset
+            walk = select(
+                literal(root.id).label("id"),
+                literal(column or "").label("col"),
+                literal(0).label("depth"),
+            ).cte("walk", recursive=True)
+            hidden_ids = (
+                list(session.scalars(select(D.id).where(D.namespace.in_(hidden)))) if hidden else []
+            )
+            allowed = far.not_in(hidden_ids) if hidden_ids else literal(True)
+            walk = walk.union(
+                select(far, far_col, walk.c.depth + 1)
+                .join(walk, and_(near == walk.c.id, near_col == walk.c.col))
+                .where(walk.c.depth < depth, allowed)
+            )
+            edge_ids = (
+                select(LineageEdge.id)
+                .join(walk, and_(near == walk.c.id, near_col == walk.c.col))
+                .where(walk.c.depth < depth, allowed)
+            )
+            edges = list(session.scalars(select(LineageEdge).where(LineageEdge.id.in_(edge_ids))))
+            ids = {e.source_id for e in edges} | {e.target_id for e in edges} | {root.id}
+            names = {
+                d.id: (d.namespace, d.name) for d in session.scalars(select(D).where(D.id.in_(ids)))
+            }
             datasets = {names[e.source_id] for e in edges} | {names[e.target_id] for e in edges}
             return LineageGraph(
                 root=DatasetRef(namespace=root.namespace, name=root.name),
