@@ -60,7 +60,8 @@ def test_step_kernel_gets_owner_connections_only_while_it_runs(
     nb = write_notebook(src / "count.ipynb", STEP, parameters="target = ''")
     (src / "p.yaml").write_text(
         f"name: uses_connections\nsteps:\n  - {{id: count, notebook: {nb.name}, "
-        f'parameters: {{target: "{out}"}}}}\n'
+        f'parameters: {{target: "{out}"}}, inputs: [finance.public.account_move, '
+        f"finance.public.res_partner], outputs: [lake.posted]}}\n"
     )
     env = base_env(home) | {
         "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
@@ -80,11 +81,13 @@ def test_step_kernel_gets_owner_connections_only_while_it_runs(
     # The step's two queries (direct, and through the lake) count as usage, for search.
     assert catalog.find("finance", "public", "account_move").usage_count == 2
     # The step's SQL left lineage under the job <pipeline>.<step> and the run.
+    # Declared inputs count too, even one the SQL never names (res_partner).
     lineage = LineageService(workbench, local_principal()).graph("lake", "posted", depth=1)
-    [edge] = lineage.edges
-    assert (edge.source.namespace, edge.source.name) == ("finance", "public.account_move")
-    assert edge.job == "uses_connections.count"
-    assert edge.run_id == re.search(r"started run (\w+)", ran.stdout).group(1)
+    run_id = re.search(r"started run (\w+)", ran.stdout).group(1)
+    assert {(e.source.namespace, e.source.name, e.job, e.run_id) for e in lineage.edges} == {
+        ("finance", "public.account_move", "uses_connections.count", run_id),
+        ("finance", "public.res_partner", "uses_connections.count", run_id),
+    }
     # The token worked while the step ran and is refused now that it has finished.
     assert seen["api"].startswith("http://127.0.0.1:")
     request = urllib.request.Request(

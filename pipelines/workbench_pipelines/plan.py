@@ -27,6 +27,8 @@ class StepPlan(BaseModel):
     retries: RetryPlan = Field(default_factory=RetryPlan)
     timeout_s: float = 3600.0
     kernel: str = "python3"
+    inputs: list[str] = Field(default_factory=list, description="declared datasets read")
+    outputs: list[str] = Field(default_factory=list, description="declared datasets written")
 
 
 class RunPlan(BaseModel):

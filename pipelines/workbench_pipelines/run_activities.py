@@ -164,6 +164,22 @@ class RunActivities:
                             StepRun(run_id=event.run_id, step_id=step_id, attempt=0, status=state)
                         )
 
+    # -- lineage ---------------------------------------------------------------------
+    def _declared_lineage(self, data: StepInput) -> None:
+        """The step's declared inputs feed its declared outputs; lineage never fails a run."""
+        from workbench_server.lineage.service import LineageService
+
+        from .kernel_access import pipeline_of, run_principal
+
+        try:
+            principal = run_principal(self.workbench, data.run_id)
+            job = f"{pipeline_of(self.workbench, data.run_id)}.{data.step.id}"
+            LineageService(self.workbench, principal).record_declared(
+                data.step.inputs, data.step.outputs, job, data.run_id
+            )
+        except Exception:  # logged; the step itself succeeded
+            activity.logger.warning("lineage of step %s not recorded", data.step.id, exc_info=True)
+
     # -- notifications ---------------------------------------------------------------
     @activity.defn(name="workbench.notify")
     async def notify(self, notice: Notice) -> None:
@@ -347,6 +363,8 @@ class RunActivities:
         await asyncio.to_thread(
             self._finish_attempt, data.run_id, step.id, attempt, "succeeded", duration
         )
+        if step.inputs or step.outputs:
+            await asyncio.to_thread(self._declared_lineage, data)
         return StepOutcome(
             step_id=step.id,
             attempt=attempt,

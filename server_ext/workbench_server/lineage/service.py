@@ -103,6 +103,14 @@ class LineageService:
                         wanted.append(
                             (source, target, origin.column, column, origin.transformation)
                         )
+        return self._store(wanted, job, run_id)
+
+    def _store(
+        self,
+        wanted: list[tuple[tuple[str, str], tuple[str, str], str, str, str]],
+        job: str,
+        run_id: str | None,
+    ) -> int:
         if not wanted:
             return 0
         now = datetime.now(UTC)
@@ -139,6 +147,24 @@ class LineageService:
                 else:
                     edge.transformation, edge.run_id, edge.last_seen = how, run_id, now
         return len(keys)
+
+    def record_declared(
+        self, inputs: list[str], outputs: list[str], job: str, run_id: str | None = None
+    ) -> int:
+        """Table-level edges a pipeline step declares (``namespace.schema.table`` names),
+        recorded whatever its SQL was, so lineage never depends on parsing it."""
+
+        def split(dotted: str) -> tuple[str, str]:
+            namespace, _, name = dotted.partition(".")
+            return namespace, name
+
+        wanted = [
+            (split(source), split(target), "", "", "")
+            for target in outputs
+            for source in inputs
+            if source != target
+        ]
+        return self._store(wanted, job, run_id)
 
     @staticmethod
     def _dataset_ids(session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -101,6 +101,8 @@ def build_plan(
                 ),
                 timeout_s=step.timeout.total_seconds(),
                 kernel=step.kernel,
+                inputs=list(step.inputs),
+                outputs=list(step.outputs),
             )
         )
     return RunPlan(
