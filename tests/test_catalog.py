@@ -350,3 +350,25 @@ def test_search_follows_edits_without_a_full_rebuild(catalog, monkeypatch) -> No
     assert catalog.search("zanzibar").total == 0
     assert catalog.search("journal entry").hits[0].table.name == "account_move"
     assert rebuilt == []  # only the edited table's document was rebuilt
+
+
+def test_a_scan_left_running_by_a_dead_process_is_marked_interrupted(workbench, catalog) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from workbench_server.db.models import CatalogScan
+
+    with workbench.sessions.begin() as session:
+        connection_id = catalog._connection("odoo").id
+        session.add(
+            CatalogScan(
+                connection_id=connection_id,
+                status="running",
+                requested_by="someone",
+                started_at=datetime.now(UTC) - timedelta(hours=2),
+                stats={},
+            )
+        )
+    catalog.scan("odoo")
+    latest, orphan = catalog.scans("odoo")
+    assert latest.status == "succeeded"
+    assert orphan.status == "interrupted" and "stopped before it finished" in orphan.error

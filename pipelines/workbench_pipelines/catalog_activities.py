@@ -8,6 +8,7 @@ scan acts for the connection's owner (the person who may read it), never as an a
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -30,7 +31,7 @@ class CatalogActivities:
     def __init__(self, workbench: Workbench) -> None:
         self.workbench = workbench
 
-    def _scan(self, request: CatalogScanRequest) -> CatalogScanResult:
+    def _scan(self, request: CatalogScanRequest, retry: bool) -> CatalogScanResult:
         from workbench_server.catalog import CatalogService
 
         with self.workbench.sessions() as session:
@@ -41,7 +42,11 @@ class CatalogActivities:
             raise ApplicationError(
                 f"no connection named {request.connection!r}", non_retryable=True
             )
-        result = CatalogService(self.workbench, Principal(name=owner)).scan(request.connection)
+        # A retry means the previous attempt's worker is gone: its scan row is interrupted.
+        retry_of = datetime.now(UTC) if retry else None
+        result = CatalogService(self.workbench, Principal(name=owner)).scan(
+            request.connection, interrupted_before=retry_of
+        )
         return CatalogScanResult(
             scan_id=result.id,
             status=result.status,
@@ -52,7 +57,8 @@ class CatalogActivities:
 
     @activity.defn(name="workbench.catalog_scan")
     async def catalog_scan(self, request: CatalogScanRequest) -> CatalogScanResult:
-        job = asyncio.ensure_future(asyncio.to_thread(self._scan, request))
+        retry = activity.info().attempt > 1
+        job = asyncio.ensure_future(asyncio.to_thread(self._scan, request, retry))
         while not job.done():
             activity.heartbeat()
             await asyncio.wait({job}, timeout=HEARTBEAT_EVERY_S)

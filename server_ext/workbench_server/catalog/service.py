@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -165,6 +165,8 @@ class ColumnPatch(BaseModel):
 
 
 SCANNABLE = ("postgres", "duckdb", "lake", "odoo")
+# Longer than any scan may run (the worker's activity allows 30 minutes).
+STALE_SCAN = timedelta(hours=1)
 # Usage counts change with every query; search takes them in this often (no rebuild).
 USAGE_REFRESH_S = 30.0
 # Members of this group (besides a connection's owner and admins) see pii-tagged values.
@@ -253,7 +255,9 @@ class CatalogService:
         return ScanOut(**values, connection=connection)
 
     # -- scanning --------------------------------------------------------------------
-    def scan(self, name: str, timeout: float = 60.0) -> ScanOut:
+    def scan(
+        self, name: str, timeout: float = 60.0, interrupted_before: datetime | None = None
+    ) -> ScanOut:
         """Discover the connection now and merge it into the catalog.
 
         Discovery happens before anything is written: a source that cannot be read
@@ -266,7 +270,23 @@ class CatalogService:
                 f"scan {', '.join(SCANNABLE)} connections"
             )
         settings = ConnectionService(self.workbench, self.principal).resolve(name)
+        # A scan whose process died stays "running"; once it is older than any scan may
+        # take (or its worker is known to be gone), it is marked as interrupted.
+        stale = interrupted_before or datetime.now(UTC) - STALE_SCAN
         with self.workbench.sessions.begin() as session:
+            session.execute(
+                update(CatalogScan)
+                .where(
+                    CatalogScan.connection_id == connection.id,
+                    CatalogScan.status == "running",
+                    CatalogScan.started_at < stale,
+                )
+                .values(
+                    status="interrupted",
+                    finished_at=datetime.now(UTC),
+                    error="the process running this scan stopped before it finished",
+                )
+            )
             first = not session.scalar(
                 select(func.count())
                 .select_from(CatalogScan)
