@@ -114,3 +114,22 @@ async def test_lineage_over_rest(jp_fetch, workbench) -> None:
         with pytest.raises(HTTPClientError) as info:
             await jp_fetch("workbench", "api", "lineage", params=params)
         assert info.value.code == code, params
+
+
+async def test_sql_whose_lineage_cannot_be_worked_out_leaves_a_warning(jp_fetch, workbench) -> None:
+    import json
+
+    from workbench_server.connections.kernel_access import KernelSql, record_kernel_sql
+
+    principal = local_principal()
+    bad = KernelSql(connection="lake", sql="CREATE TABLE x AS SELEC oops FROM", job="close.gold")
+    assert record_kernel_sql(workbench, principal, bad, run_id="r9") == 0
+    good = KernelSql(connection="lake", sql=GOLD, job="close.gold")
+    assert record_kernel_sql(workbench, principal, good, run_id="r9") > 0
+    [warning] = LineageService(workbench, principal).warnings(run_id="r9")
+    assert warning.job == "close.gold"
+    assert warning.message.startswith("SQL could not be parsed (duckdb):")
+    response = await jp_fetch("workbench", "api", "lineage", "warnings", params={"run_id": "r9"})
+    assert [w["message"] for w in json.loads(response.body)] == [warning.message]
+    other = LineageService(workbench, Principal(name="someone-else"))
+    assert other.warnings(run_id="r9") == []

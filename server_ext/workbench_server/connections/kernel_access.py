@@ -100,7 +100,9 @@ def record_kernel_sql(
         attachable=[n for n, k in usable.items() if k in ("postgres", "duckdb")],
     )
     found = sql_lineage(item.sql, item.dialect)
-    return LineageService(workbench, principal).record(found, context, item.job, run_id)
+    service = LineageService(workbench, principal)
+    service.record_warnings(found.warnings, item.job, run_id)
+    return service.record(found, context, item.job, run_id)
 
 
 def _connection_rows(workbench: Workbench) -> list[tuple[str, str, str, list[str]]]:

@@ -310,3 +310,16 @@ class LineageEdge(Base):
     run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LineageWarning(Base):
+    """SQL whose lineage could not be worked out (the run itself went on)."""
+
+    __tablename__ = "lineage_warnings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(300), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    principal: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -6,9 +6,10 @@ import asyncio
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
+from pydantic import TypeAdapter
 
 from ..errors import InvalidInputError
-from ..lineage.service import LineageService
+from ..lineage.service import LineageService, WarningOut
 from .base import WorkbenchHandler
 
 
@@ -38,4 +39,21 @@ class LineageHandler(WorkbenchHandler):
         self.write_json(graph)
 
 
-ROUTES = [("lineage", LineageHandler)]
+class LineageWarningsHandler(WorkbenchHandler):
+    auth_resource = "workbench.lineage"
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        service = LineageService(self.workbench, self.principal)
+        found = await asyncio.to_thread(
+            service.warnings,
+            self.get_query_argument("job", None),
+            self.get_query_argument("run_id", None),
+        )
+        self.finish(_WARNINGS.dump_json(found))
+
+
+_WARNINGS = TypeAdapter(list[WarningOut])
+
+ROUTES = [("lineage", LineageHandler), ("lineage/warnings", LineageWarningsHandler)]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 from sqlalchemy import and_, literal, select, tuple_
 
-from ..db.models import Connection, LineageDataset, LineageEdge
+from ..db.models import Connection, LineageDataset, LineageEdge, LineageWarning
 from ..errors import InvalidInputError, NotFoundError
 from ..principal import Principal
 from .sql import SqlLineage
@@ -44,6 +44,13 @@ class EdgeOut(BaseModel):
     job: str
     run_id: str | None
     last_seen: datetime
+
+
+class WarningOut(BaseModel):
+    job: str
+    run_id: str | None
+    message: str
+    created_at: datetime
 
 
 class LineageGraph(BaseModel):
@@ -165,6 +172,35 @@ class LineageService:
             if source != target
         ]
         return self._store(wanted, job, run_id)
+
+    def record_warnings(self, messages: list[str], job: str, run_id: str | None = None) -> None:
+        """Keep what could not be worked out, so a gap in lineage is visible, not silent."""
+        if not messages:
+            return
+        with self.workbench.sessions.begin() as session:
+            session.add_all(
+                LineageWarning(
+                    job=job, run_id=run_id, principal=self.principal.name, message=m[:2000]
+                )
+                for m in messages[:20]
+            )
+
+    def warnings(
+        self, job: str | None = None, run_id: str | None = None, limit: int = 100
+    ) -> list[WarningOut]:
+        """Recent parse warnings (the principal's own; all of them for an admin)."""
+        query = select(LineageWarning).order_by(LineageWarning.id.desc()).limit(limit)
+        if not self.principal.admin:
+            query = query.where(LineageWarning.principal == self.principal.name)
+        if job is not None:
+            query = query.where(LineageWarning.job == job)
+        if run_id is not None:
+            query = query.where(LineageWarning.run_id == run_id)
+        with self.workbench.sessions() as session:
+            return [
+                WarningOut(job=w.job, run_id=w.run_id, message=w.message, created_at=w.created_at)
+                for w in session.scalars(query)
+            ]
 
     @staticmethod
     def _dataset_ids(session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:

@@ -1,4 +1,4 @@
-"""lineage datasets and edges
+"""lineage datasets, edges and parse warnings
 
 Revision ID: 0005
 Revises: 0004
@@ -65,7 +65,20 @@ def upgrade() -> None:
         op.f("ix_lineage_edges_target_id"), "lineage_edges", ["target_id"], unique=False
     )
 
+    op.create_table(
+        "lineage_warnings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("job", sa.String(length=300), nullable=False),
+        sa.Column("run_id", sa.String(length=64), nullable=True),
+        sa.Column("principal", sa.String(length=200), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lineage_warnings")),
+    )
+    op.create_index(op.f("ix_lineage_warnings_job"), "lineage_warnings", ["job"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table("lineage_warnings")
     op.drop_table("lineage_edges")
     op.drop_table("lineage_datasets")
