@@ -32,6 +32,20 @@ class Bootstrap:
     lake: str | None = None
 
 
+def workbench_request(path: str, body: object = None) -> urllib.request.Request:
+    """A request to the workbench that started this kernel, with the kernel's token."""
+    url, token = os.environ.get(API_URL_ENV, ""), os.environ.get(KERNEL_TOKEN_ENV, "")
+    headers = {"Authorization": f"{KERNEL_AUTH_SCHEME} {token}"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return urllib.request.Request(  # noqa: S310 - our own server's URL
+        url.rstrip("/") + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers=headers,
+        method="GET" if body is None else "POST",
+    )
+
+
 def fetch_bootstrap(timeout: float = 10.0) -> Bootstrap:
     url, token = os.environ.get(API_URL_ENV), os.environ.get(KERNEL_TOKEN_ENV)
     if not url or not token:
@@ -39,10 +53,7 @@ def fetch_bootstrap(timeout: float = 10.0) -> Bootstrap:
             "this kernel was not started by a workbench server or pipeline worker, "
             "so it has no connections"
         )
-    request = urllib.request.Request(  # noqa: S310 - our own server's URL
-        url.rstrip("/") + KERNEL_CONNECTIONS_PATH,
-        headers={"Authorization": f"{KERNEL_AUTH_SCHEME} {token}"},
-    )
+    request = workbench_request(KERNEL_CONNECTIONS_PATH)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             payload = json.load(response)

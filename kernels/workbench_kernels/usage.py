@@ -10,7 +10,6 @@ sends after every query instead. Usage is a ranking hint: failures are ignored.
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import re
 import threading
@@ -20,11 +19,11 @@ from functools import lru_cache
 
 from workbench_server.connections.kernel_access import (
     API_URL_ENV,
-    KERNEL_AUTH_SCHEME,
     KERNEL_LINEAGE_PATH,
-    KERNEL_TOKEN_ENV,
     KERNEL_USAGE_PATH,
 )
+
+from .api import workbench_request
 
 FLUSH_EVERY_S = 5.0
 CONTEXT_ENV = "WORKBENCH_KERNEL_CONTEXT"  # "pipeline" in a step's kernel
@@ -113,15 +112,7 @@ class UsageReporter:
 
     @staticmethod
     def _post(path: str, body: object) -> None:
-        request = urllib.request.Request(  # noqa: S310 - the workbench's own URL
-            os.environ.get(API_URL_ENV, "").rstrip("/") + path,
-            data=json.dumps(body).encode(),
-            headers={
-                "Authorization": f"{KERNEL_AUTH_SCHEME} {os.environ.get(KERNEL_TOKEN_ENV, '')}",
-                "Content-Type": "application/json",
-            },
-            method="POST",
-        )
+        request = workbench_request(path, body)
         try:
             with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
                 response.read()

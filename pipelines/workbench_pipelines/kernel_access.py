@@ -16,8 +16,9 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError, RequestHandler
@@ -44,93 +45,89 @@ from .notify import SMTP_URL_ENV
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
 
+BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
+
 # The worker's own secrets: never inherited by a step's kernel.
 WORKER_ONLY_ENV = (DB_URL_ENV, "WORKBENCH_SECRETS_KEY_FILE", SMTP_URL_ENV)
 
 
-def run_principal(workbench: Workbench, run_id: str) -> Principal:
-    """Who a run acts for: the pipeline's owner, with no more rights than that user.
+def run_context(workbench: Workbench, run_id: str) -> tuple[Principal, str]:
+    """Who a run acts for, and its pipeline's name (which names the run's lineage jobs).
 
-    Group memberships live in the identity provider (team mode); until a run records
-    them, a run sees the owner's own connections and those shared with everyone.
+    A run acts for the pipeline's owner, with no more rights than that user. Group
+    memberships live in the identity provider (team mode); until a run records them, a
+    run sees the owner's own connections and those shared with everyone.
     """
     with workbench.sessions() as session:
         run = session.get(Run, run_id)
         pipeline = session.get(Pipeline, run.pipeline_id) if run is not None else None
         if pipeline is None:
             raise LookupError(f"run {run_id} does not exist")
-        return Principal(name=pipeline.owner)
+        return Principal(name=pipeline.owner), pipeline.name
 
 
-class _ConnectionsHandler(RequestHandler):
+class _StepHandler(RequestHandler):
+    """A request from the kernel of a running attempt, known by its token."""
+
     def initialize(self, access: KernelAccess) -> None:
         self.access = access
 
-    async def get(self) -> None:
-        run_id = self.access.run_for(bearer_token(self.request.headers.get("Authorization", "")))
-        if run_id is None:
+    def _step(self) -> tuple[str, str]:
+        """(run id, step id) of the attempt whose token came with the request, or 403."""
+        step = self.access.step_for(bearer_token(self.request.headers.get("Authorization", "")))
+        if step is None:
             raise HTTPError(403)
+        return step
+
+    def _body(self, model: type[BaseModelT]) -> BaseModelT:
+        try:
+            return model.model_validate_json(self.request.body or b"{}")
+        except ValueError:
+            raise HTTPError(400) from None
+
+    def _done(self) -> None:
+        self.set_status(204)
+        self.finish()
+
+
+class _ConnectionsHandler(_StepHandler):
+    async def get(self) -> None:
+        run_id, _ = self._step()
         workbench = self.access.workbench
         bootstrap = await asyncio.to_thread(
-            lambda: kernel_bootstrap(workbench, run_principal(workbench, run_id))
+            lambda: kernel_bootstrap(workbench, run_context(workbench, run_id)[0])
         )
         self.set_header("Cache-Control", "no-store")
         self.set_header("Content-Type", "application/json")
         self.finish(bootstrap.model_dump_json())
 
 
-class _UsageHandler(RequestHandler):
-    def initialize(self, access: KernelAccess) -> None:
-        self.access = access
-
+class _UsageHandler(_StepHandler):
     async def post(self) -> None:
-        run_id = self.access.run_for(bearer_token(self.request.headers.get("Authorization", "")))
-        if run_id is None:
-            raise HTTPError(403)
-        try:
-            usage = KernelUsage.model_validate_json(self.request.body or b"{}")
-        except ValueError:
-            raise HTTPError(400) from None
+        run_id, _ = self._step()
+        usage = self._body(KernelUsage)
         workbench = self.access.workbench
         await asyncio.to_thread(
-            lambda: record_kernel_usage(workbench, run_principal(workbench, run_id), usage)
+            lambda: record_kernel_usage(workbench, run_context(workbench, run_id)[0], usage)
         )
-        self.set_status(204)
-        self.finish()
+        self._done()
 
 
-class _LineageHandler(RequestHandler):
+class _LineageHandler(_StepHandler):
     """Writes a step's SQL made: lineage under the job ``<pipeline>.<step>`` and the run."""
 
-    def initialize(self, access: KernelAccess) -> None:
-        self.access = access
-
     async def post(self) -> None:
-        step = self.access.step_for(bearer_token(self.request.headers.get("Authorization", "")))
-        if step is None:
-            raise HTTPError(403)
-        try:
-            item = KernelSql.model_validate_json(self.request.body or b"{}")
-        except ValueError:
-            raise HTTPError(400) from None
-        run_id, step_id = step
+        run_id, step_id = self._step()
+        item = self._body(KernelSql)
         workbench = self.access.workbench
 
         def record() -> None:
-            principal = run_principal(workbench, run_id)
-            item.job = f"{pipeline_of(workbench, run_id)}.{step_id}"
+            principal, pipeline = run_context(workbench, run_id)
+            item.job = f"{pipeline}.{step_id}"
             record_kernel_sql(workbench, principal, item, run_id)
 
         await asyncio.to_thread(record)
-        self.set_status(204)
-        self.finish()
-
-
-def pipeline_of(workbench: Workbench, run_id: str) -> str:
-    with workbench.sessions() as session:
-        run = session.get(Run, run_id)
-        pipeline = session.get(Pipeline, run.pipeline_id) if run is not None else None
-        return pipeline.name if pipeline is not None else "pipeline"
+        self._done()
 
 
 class KernelAccess:
@@ -169,10 +166,6 @@ class KernelAccess:
             if secrets.compare_digest(granted, token):
                 return step
         return None
-
-    def run_for(self, token: str | None) -> str | None:
-        step = self.step_for(token)
-        return step[0] if step is not None else None
 
     @contextmanager
     def grant(self, run_id: str, step_id: str = "") -> Iterator[dict[str, str]]:

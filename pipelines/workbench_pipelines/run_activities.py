@@ -169,11 +169,11 @@ class RunActivities:
         """The step's declared inputs feed its declared outputs; lineage never fails a run."""
         from workbench_server.lineage.service import LineageService
 
-        from .kernel_access import pipeline_of, run_principal
+        from .kernel_access import run_context
 
         try:
-            principal = run_principal(self.workbench, data.run_id)
-            job = f"{pipeline_of(self.workbench, data.run_id)}.{data.step.id}"
+            principal, pipeline = run_context(self.workbench, data.run_id)
+            job = f"{pipeline}.{data.step.id}"
             LineageService(self.workbench, principal).record_declared(
                 data.step.inputs, data.step.outputs, job, data.run_id
             )

@@ -86,11 +86,7 @@ def record_kernel_sql(
     from ..lineage import sql_lineage
     from ..lineage.service import LineageService, SqlContext
 
-    usable = {
-        name: kind
-        for name, kind, owner, groups in _connection_rows(workbench)
-        if principal.may_use(owner, groups or [])
-    }
+    usable = {c.name: c.kind for c in ConnectionService(workbench, principal).list()}
     kind = usable.get(item.connection, "lake" if item.connection == "lake" else None)
     if kind is None:
         return 0
@@ -103,20 +99,6 @@ def record_kernel_sql(
     service = LineageService(workbench, principal)
     service.record_warnings(found.warnings, item.job, run_id)
     return service.record(found, context, item.job, run_id)
-
-
-def _connection_rows(workbench: Workbench) -> list[tuple[str, str, str, list[str]]]:
-    from sqlalchemy import select
-
-    from ..db.models import Connection
-
-    with workbench.sessions() as session:
-        return [
-            tuple(row)  # type: ignore[misc]
-            for row in session.execute(
-                select(Connection.name, Connection.kind, Connection.owner, Connection.shared_groups)
-            )
-        ]
 
 
 def bearer_token(authorization: str) -> str | None:
