@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from tests.support.kernels import KernelSession
 from tests.support.odoo_server import OdooServer
+from tests.support.openlineage import validate_event
 from tests.support.postgres import postgres_settings
 from workbench_server.connections import ConnectionCreate, ConnectionService
 from workbench_server.core import Workbench
@@ -33,9 +35,13 @@ def workbench_kernelspec(jp_data_dir: Path) -> None:
 
 @pytest.fixture
 def jp_server_config(home: Path, workbench_kernelspec: None):
+    events = home.parent / "openlineage.jsonl"  # where the server sends lineage events
     return {
         "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
+        "WorkbenchApp": {
+            "home": str(home),
+            "openlineage_transport": {"type": "file", "log_file_path": str(events), "append": True},
+        },
     }
 
 
@@ -344,3 +350,24 @@ async def test_tables_written_with_sql_get_their_lineage(
         "partner_id",
     )
     assert (edge.transformation, edge.job) == ("identity", "kernel")
+    # The statement was one OpenLineage run of the job, sent as START and COMPLETE.
+    sent = workbench.settings.home.parent / "openlineage.jsonl"
+    for _ in range(40):  # sent off the request's path, at once
+        if sent.exists() and len(sent.read_text().splitlines()) >= 2:
+            break
+        await asyncio.sleep(0.25)
+    events = [validate_event(json.loads(line)) for line in sent.read_text().splitlines()]
+    assert [(e.job.name, e.eventType.value) for e in events] == [
+        ("kernel", "START"),
+        ("kernel", "COMPLETE"),
+    ]
+    assert events[0].run.runId == events[1].run.runId
+    [output] = events[1].outputs
+    assert (output.namespace, output.name) == ("lake", "posted_by_partner")
+    [source] = output.facets["columnLineage"].fields["partner_id"].inputFields
+    assert (source.namespace, source.name, source.field) == (
+        "odoo",
+        "public.account_move",
+        "partner_id",
+    )
+    assert [(i.namespace, i.name) for i in events[1].inputs] == [("odoo", "public.account_move")]

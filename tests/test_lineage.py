@@ -104,7 +104,9 @@ async def test_lineage_over_rest(jp_fetch, workbench) -> None:
     )
     graph = json.loads(response.body)
     assert len(graph["edges"]) == 4 and graph["direction"] == "upstream"
-    assert {"namespace": "odoo", "name": "public.account_move_line"} in graph["datasets"]
+    assert {"namespace": "odoo", "name": "public.account_move_line", "table_id": None} in graph[
+        "datasets"
+    ]
     for params, code in (
         ({"namespace": "lake", "name": "gold.balances", "direction": "sideways"}, 400),
         ({"namespace": "lake", "name": "gold.balances", "depth": "99"}, 400),
@@ -123,9 +125,9 @@ async def test_sql_whose_lineage_cannot_be_worked_out_leaves_a_warning(jp_fetch,
 
     principal = local_principal()
     bad = KernelSql(connection="lake", sql="CREATE TABLE x AS SELEC oops FROM", job="close.gold")
-    assert record_kernel_sql(workbench, principal, bad, run_id="r9") == 0
+    assert record_kernel_sql(workbench, principal, bad, run_id="r9").edges == 0
     good = KernelSql(connection="lake", sql=GOLD, job="close.gold")
-    assert record_kernel_sql(workbench, principal, good, run_id="r9") > 0
+    assert record_kernel_sql(workbench, principal, good, run_id="r9").edges > 0
     [warning] = LineageService(workbench, principal).warnings(run_id="r9")
     assert warning.job == "close.gold"
     assert warning.message.startswith("SQL could not be parsed (duckdb):")

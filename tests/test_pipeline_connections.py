@@ -88,6 +88,10 @@ def test_step_kernel_gets_owner_connections_only_while_it_runs(
         ("finance", "public.account_move", "uses_connections.count", run_id),
         ("finance", "public.res_partner", "uses_connections.count", run_id),
     }
+    # Each dataset links to its catalog entry (the scanned finance tables).
+    tables = {e.source.name: e.source.table_id for e in lineage.edges}
+    assert tables["public.account_move"] == catalog.find("finance", "public", "account_move").id
+    assert lineage.root.table_id is None  # a session table of the lake, not in the catalog
     # The token worked while the step ran and is refused now that it has finished.
     assert seen["api"].startswith("http://127.0.0.1:")
     request = urllib.request.Request(

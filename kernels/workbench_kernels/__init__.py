@@ -22,6 +22,9 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     jupysql = shell.magics_manager.registry["SqlMagic"]
     connections = KernelConnections()
     connections.refresh()
+    if connections.lake_location:
+        # SQL writes lake datasets with it: COPY (...) TO '{{lake_root}}/silver/x.parquet'.
+        shell.push({"lake_root": connections.lake_location}, interactive=False)
     shell.register_magics(WorkbenchMagics(shell, connections))
     shell.register_magics(WorkbenchSqlMagics(shell, connections, jupysql))
     try:

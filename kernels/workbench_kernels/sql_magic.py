@@ -87,8 +87,19 @@ class WorkbenchSqlMagics(Magics):
                 from sql.connection import ConnectionManager
 
                 ConnectionManager.current = previous
-        self._note_usage(target, query)
+        self._note_usage(target, self._rendered(query, local_ns))
         return result
+
+    def _rendered(self, query: str, local_ns: dict[str, Any] | None) -> str:
+        """The SQL as jupysql ran it: ``{{variable}}`` filled in from the notebook."""
+        if "{{" not in query:
+            return query
+        try:
+            from jinja2 import Template
+
+            return Template(query).render({**self.shell.user_ns, **(local_ns or {})})
+        except Exception:  # jupysql has reported this already, if it is wrong
+            return query
 
     def _note_usage(self, target: str | None, query: str) -> None:
         """Count the catalog tables the query read (for search ranking); never raises."""

@@ -16,6 +16,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -31,6 +32,7 @@ from workbench_server.connections.kernel_access import (
     KERNEL_USAGE_PATH,
     KernelSql,
     KernelUsage,
+    RecordedSql,
     bearer_token,
     kernel_bootstrap,
     record_kernel_sql,
@@ -38,7 +40,7 @@ from workbench_server.connections.kernel_access import (
 )
 from workbench_server.db.models import Pipeline, Run
 from workbench_server.principal import Principal
-from workbench_server.settings import DB_URL_ENV
+from workbench_server.settings import DB_URL_ENV, OPENLINEAGE_TRANSPORT_ENV
 
 from .notify import SMTP_URL_ENV
 
@@ -48,7 +50,26 @@ if TYPE_CHECKING:
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 
 # The worker's own secrets: never inherited by a step's kernel.
-WORKER_ONLY_ENV = (DB_URL_ENV, "WORKBENCH_SECRETS_KEY_FILE", SMTP_URL_ENV)
+# (A lineage transport config may hold a consumer's API key.)
+WORKER_ONLY_ENV = (
+    DB_URL_ENV,
+    "WORKBENCH_SECRETS_KEY_FILE",
+    SMTP_URL_ENV,
+    OPENLINEAGE_TRANSPORT_ENV,
+    "OPENLINEAGE_URL",
+    "OPENLINEAGE_API_KEY",
+    "OPENLINEAGE_CONFIG",
+)
+
+
+@dataclass
+class Attempt:
+    """One running attempt: whose it is, its kernel's environment, the SQL it wrote with."""
+
+    run_id: str
+    step_id: str
+    env: dict[str, str]
+    sql: list[tuple[str, RecordedSql]] = field(default_factory=list)  # (statement, lineage)
 
 
 def run_context(workbench: Workbench, run_id: str) -> tuple[Principal, str]:
@@ -72,12 +93,14 @@ class _StepHandler(RequestHandler):
     def initialize(self, access: KernelAccess) -> None:
         self.access = access
 
-    def _step(self) -> tuple[str, str]:
-        """(run id, step id) of the attempt whose token came with the request, or 403."""
-        step = self.access.step_for(bearer_token(self.request.headers.get("Authorization", "")))
-        if step is None:
+    def _attempt(self) -> Attempt:
+        """The attempt whose token came with the request, or 403."""
+        attempt = self.access.attempt_for(
+            bearer_token(self.request.headers.get("Authorization", ""))
+        )
+        if attempt is None:
             raise HTTPError(403)
-        return step
+        return attempt
 
     def _body(self, model: type[BaseModelT]) -> BaseModelT:
         try:
@@ -92,7 +115,7 @@ class _StepHandler(RequestHandler):
 
 class _ConnectionsHandler(_StepHandler):
     async def get(self) -> None:
-        run_id, _ = self._step()
+        run_id = self._attempt().run_id
         workbench = self.access.workbench
         bootstrap = await asyncio.to_thread(
             lambda: kernel_bootstrap(workbench, run_context(workbench, run_id)[0])
@@ -104,7 +127,7 @@ class _ConnectionsHandler(_StepHandler):
 
 class _UsageHandler(_StepHandler):
     async def post(self) -> None:
-        run_id, _ = self._step()
+        run_id = self._attempt().run_id
         usage = self._body(KernelUsage)
         workbench = self.access.workbench
         await asyncio.to_thread(
@@ -117,14 +140,16 @@ class _LineageHandler(_StepHandler):
     """Writes a step's SQL made: lineage under the job ``<pipeline>.<step>`` and the run."""
 
     async def post(self) -> None:
-        run_id, step_id = self._step()
+        attempt = self._attempt()
         item = self._body(KernelSql)
         workbench = self.access.workbench
 
         def record() -> None:
-            principal, pipeline = run_context(workbench, run_id)
-            item.job = f"{pipeline}.{step_id}"
-            record_kernel_sql(workbench, principal, item, run_id)
+            principal, pipeline = run_context(workbench, attempt.run_id)
+            item.job = f"{pipeline}.{attempt.step_id}"
+            recorded = record_kernel_sql(workbench, principal, item, attempt.run_id)
+            if recorded is not None:  # for the attempt's OpenLineage events
+                attempt.sql.append((item.sql, recorded))
 
         await asyncio.to_thread(record)
         self._done()
@@ -136,7 +161,7 @@ class KernelAccess:
     def __init__(self, workbench: Workbench) -> None:
         self.workbench = workbench
         self.url: str | None = None
-        self._grants: dict[str, tuple[str, str]] = {}  # token -> (run id, step id)
+        self._grants: dict[str, Attempt] = {}  # token -> attempt
         self._server: HTTPServer | None = None
 
     async def start(self) -> None:
@@ -158,28 +183,33 @@ class KernelAccess:
             await self._server.close_all_connections()
             self._server = None
 
-    def step_for(self, token: str | None) -> tuple[str, str] | None:
-        """(run id, step id) of the attempt holding ``token``."""
+    def attempt_for(self, token: str | None) -> Attempt | None:
+        """The running attempt holding ``token``."""
         if token is None:
             return None
-        for granted, step in self._grants.items():
+        for granted, attempt in self._grants.items():
             if secrets.compare_digest(granted, token):
-                return step
+                return attempt
         return None
 
     @contextmanager
-    def grant(self, run_id: str, step_id: str = "") -> Iterator[dict[str, str]]:
-        """The environment of one attempt's kernel; its token works until the block ends."""
+    def grant(self, run_id: str, step_id: str = "") -> Iterator[Attempt]:
+        """One attempt, with its kernel's environment; its token works until the block ends."""
         token = secrets.token_urlsafe(32)
-        self._grants[token] = (run_id, step_id)
-        try:
-            yield kernel_environment(
+        attempt = Attempt(
+            run_id,
+            step_id,
+            kernel_environment(
                 {
                     API_URL_ENV: self.url or "",
                     KERNEL_TOKEN_ENV: token,
                     "WORKBENCH_KERNEL_CONTEXT": "pipeline",  # report usage at once
                 }
-            )
+            ),
+        )
+        self._grants[token] = attempt
+        try:
+            yield attempt
         finally:
             self._grants.pop(token, None)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
@@ -140,10 +141,30 @@ def execute(
                 kernel_env=kernel_env,
             )
         except PapermillExecutionError as exc:
-            return CellFailure(
+            failure = CellFailure(
                 cell_index=exc.cell_index,
                 ename=exc.ename,
                 evalue=exc.evalue,
                 traceback="\n".join(exc.traceback),
             )
+            if not failure.evalue:
+                _usage_error(output, failure)
+            return failure
     return None
+
+
+def _usage_error(output: Path, failure: CellFailure) -> None:
+    """IPython shows a UsageError (what ``%sql`` and ``%odoo`` raise for a bad query or
+    connection) as text on stderr, not as an error: take the message from there."""
+    try:
+        cell = nbformat.read(output, as_version=4).cells[failure.cell_index]
+    except (OSError, ValueError, IndexError):
+        return
+    text = "".join(
+        o.get("text", "")
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    ).strip()
+    if text.startswith("UsageError: "):
+        failure.ename, failure.evalue = "UsageError", text.removeprefix("UsageError: ")
+        failure.traceback = failure.traceback or text

@@ -20,9 +20,10 @@ from sqlalchemy import func, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workbench_server.db.models import Notification, Run, StepRun
+from workbench_server.db.models import Notification, Pipeline, Run, StepRun
+from workbench_server.lineage.openlineage import JobRun, RunState, WorkbenchRunFacet, run_uuid
 
-from .kernel_access import KernelAccess, kernel_environment
+from .kernel_access import Attempt, KernelAccess, kernel_environment
 from .notebook import Progress, execute
 from .notify import DeliveryFailed, NotConfigured, deliver
 from .plan import Notice, PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
@@ -31,6 +32,13 @@ if TYPE_CHECKING:
     from workbench_server.core import Workbench
 
 HEARTBEAT_EVERY_S = 2.0
+# A run's status as an OpenLineage event type.
+PIPELINE_STATES = {
+    "running": "START",
+    "succeeded": "COMPLETE",
+    "failed": "FAIL",
+    "cancelled": "ABORT",
+}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -143,6 +151,38 @@ class RunActivities:
     @activity.defn(name="workbench.record_run")
     async def record_run(self, event: RunEvent) -> None:
         await asyncio.to_thread(self._record_run, event)
+        if event.status in PIPELINE_STATES:
+            await asyncio.to_thread(self._pipeline_lineage, event)
+
+    def _pipeline_lineage(self, event: RunEvent) -> None:
+        """The pipeline run as the OpenLineage parent run of its step attempts."""
+        emitter = self.workbench.openlineage
+        if not emitter.enabled:
+            return
+        try:
+            with self.workbench.sessions() as session:
+                run = session.get(Run, event.run_id)
+                pipeline = session.get(Pipeline, run.pipeline_id) if run is not None else None
+                if pipeline is None:
+                    return
+                job_run = JobRun(
+                    namespace=emitter.namespace,
+                    job=pipeline.name,
+                    run_id=run_uuid(event.run_id),
+                    job_type="DAG",
+                    facet=WorkbenchRunFacet(
+                        pipeline=pipeline.name,
+                        version=run.version,
+                        logicalDate=run.logical_date,
+                        parameters=run.parameters or {},
+                        workbenchRunId=event.run_id,
+                    ),
+                )
+            state = PIPELINE_STATES[event.status]
+            error = (event.error or "failed") if state == "FAIL" else None
+            emitter.emit(job_run.event(RunState(state), error))
+        except Exception:  # lineage never fails a run
+            activity.logger.warning("no OpenLineage event for run %s", event.run_id, exc_info=True)
 
     def _record_run(self, event: RunEvent) -> None:
         with self.workbench.sessions.begin() as session:
@@ -179,6 +219,69 @@ class RunActivities:
             )
         except Exception:  # logged; the step itself succeeded
             activity.logger.warning("lineage of step %s not recorded", data.step.id, exc_info=True)
+
+    def _lineage_start(self, data: StepInput, attempt: int) -> JobRun | None:
+        """The attempt as an OpenLineage run, announced with START (when events go out)."""
+        emitter = self.workbench.openlineage
+        if not emitter.enabled:
+            return None
+        try:
+            with self.workbench.sessions() as session:
+                run = session.get(Run, data.run_id)
+                pipeline = session.get(Pipeline, run.pipeline_id) if run is not None else None
+                if pipeline is None:
+                    return None
+                job_run = JobRun(
+                    namespace=emitter.namespace,
+                    job=f"{pipeline.name}.{data.step.id}",
+                    run_id=run_uuid(data.run_id, data.step.id, attempt),
+                    job_type="STEP",
+                    facet=WorkbenchRunFacet(
+                        pipeline=pipeline.name,
+                        version=run.version,
+                        attempt=attempt,
+                        logicalDate=run.logical_date,
+                        parameters=data.step.parameters,
+                        workbenchRunId=data.run_id,
+                    ),
+                    parent=(pipeline.name, run_uuid(data.run_id)),
+                )
+            job_run.datasets.add_declared(data.step.inputs, data.step.outputs)
+            emitter.emit(job_run.event(RunState.START))
+        except Exception:  # lineage never fails a step
+            activity.logger.warning("no OpenLineage START for %s", data.step.id, exc_info=True)
+            return None
+        return job_run
+
+    def _lineage_end(
+        self,
+        job_run: JobRun,
+        granted: Attempt,
+        state: str,
+        error: BaseException | None = None,
+    ) -> None:
+        """COMPLETE with what the step's SQL read and wrote (and column lineage), or
+        FAIL / ABORT with the error and the failing cell's traceback."""
+        try:
+            for statement, recorded in granted.sql:
+                job_run.datasets.add_sql(recorded.found, recorded.context, statement)
+            trace = None
+            if state == "FAIL":
+                with self.workbench.sessions() as session:
+                    trace = session.scalar(
+                        select(StepRun.traceback)
+                        .where(StepRun.run_id == granted.run_id, StepRun.step_id == granted.step_id)
+                        .order_by(StepRun.attempt.desc())
+                        .limit(1)
+                    )
+            message = str(error) if error is not None and str(error) else None
+            if state == "ABORT":
+                message = None
+            elif state == "FAIL" and message is None:
+                message = type(error).__name__
+            self.workbench.openlineage.emit(job_run.event(RunState(state), message, trace))
+        except Exception:  # lineage never fails a step
+            activity.logger.warning("no OpenLineage %s for %s", state, job_run.job, exc_info=True)
 
     # -- notifications ---------------------------------------------------------------
     @activity.defn(name="workbench.notify")
@@ -257,9 +360,21 @@ class RunActivities:
         with (
             self.kernel_access.grant(data.run_id, step.id)
             if self.kernel_access is not None
-            else nullcontext(kernel_environment({}))
-        ) as kernel_env:
-            return await self._attempt(data, output, log, kernel_env)
+            else nullcontext(Attempt(data.run_id, step.id, kernel_environment({})))
+        ) as granted:
+            lineage = await asyncio.to_thread(self._lineage_start, data, attempt)
+            try:
+                outcome = await self._attempt(data, output, log, granted.env)
+            except BaseException as exc:
+                if lineage is not None:
+                    cancelled = isinstance(exc, asyncio.CancelledError)
+                    await asyncio.to_thread(
+                        self._lineage_end, lineage, granted, "ABORT" if cancelled else "FAIL", exc
+                    )
+                raise
+            if lineage is not None:
+                await asyncio.to_thread(self._lineage_end, lineage, granted, "COMPLETE")
+            return outcome
 
     async def _attempt(
         self, data: StepInput, output: Path, log: Path, kernel_env: dict[str, str]

@@ -24,6 +24,8 @@ from .settings import WorkbenchSettings
 if TYPE_CHECKING:
     from temporalio.client import Client
 
+    from .lineage.openlineage import LineageEmitter
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,15 @@ class Workbench:
     def secret_box(self) -> SecretBox:
         """Encrypts connection secrets with the key of this installation."""
         return SecretBox(self.settings.workbench_home.secrets_key)
+
+    @cached_property
+    def openlineage(self) -> LineageEmitter:
+        """Sends OpenLineage events to the configured consumer (or nowhere)."""
+        from .lineage.openlineage import LineageEmitter
+
+        return LineageEmitter(
+            self.settings.openlineage_transport, self.settings.openlineage_namespace
+        )
 
     async def temporal_client(self) -> Client:
         """A connected client, created on first use and reused afterwards."""
@@ -71,4 +82,6 @@ class Workbench:
         return HealthReport.of(dict(zip(names, checks, strict=True)))
 
     def close(self) -> None:
+        if "openlineage" in self.__dict__:
+            self.openlineage.close()
         self.engine.dispose()

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Type, Unicode, default
+from traitlets import Dict, Float, Type, Unicode, default
 
 from ._version import __version__
 from .connections.kernel_access import API_URL_ENV, KERNEL_TOKEN_ENV
@@ -16,11 +16,15 @@ from .handlers import catalog, connections, kernel, lineage, pipelines, system
 from .home import WorkbenchHome, default_home
 from .settings import (
     DB_URL_ENV,
+    DEFAULT_OPENLINEAGE_NAMESPACE,
     DEFAULT_TASK_QUEUE,
+    OPENLINEAGE_NAMESPACE_ENV,
+    OPENLINEAGE_TRANSPORT_ENV,
     TASK_QUEUE_ENV,
     TEMPORAL_ADDRESS_ENV,
     TEMPORAL_NAMESPACE_ENV,
     WorkbenchSettings,
+    json_object_env,
 )
 
 API_PREFIX = "workbench/api"
@@ -69,6 +73,20 @@ class WorkbenchApp(ExtensionApp):
     health_timeout = Float(
         3.0, config=True, help="Seconds each health check may take before its part counts as down."
     )
+    openlineage_transport = Dict(
+        config=True,
+        help="""Where OpenLineage events go: an openlineage-python transport config, e.g.
+        {"type": "http", "url": "http://marquez:5000", "auth": {"type": "api_key",
+        "apiKey": "..."}} or {"type": "file", "log_file_path": "/data/ol.jsonl",
+        "append": true}. Defaults to $WORKBENCH_OPENLINEAGE_TRANSPORT (JSON); when empty,
+        events go to openlineage-python's own OPENLINEAGE_URL / OPENLINEAGE_CONFIG if set,
+        else nowhere (lineage is still stored and served by the workbench).""",
+    )
+    openlineage_namespace = Unicode(
+        config=True,
+        help="""OpenLineage namespace of the workbench's jobs (notebooks, pipeline steps).
+        Defaults to $WORKBENCH_OPENLINEAGE_NAMESPACE or 'workbench'.""",
+    )
 
     @default("home")
     def _default_home(self) -> str:
@@ -90,6 +108,14 @@ class WorkbenchApp(ExtensionApp):
     def _default_task_queue(self) -> str:
         return os.environ.get(TASK_QUEUE_ENV) or DEFAULT_TASK_QUEUE
 
+    @default("openlineage_transport")
+    def _default_openlineage_transport(self) -> dict:
+        return json_object_env(OPENLINEAGE_TRANSPORT_ENV) or {}
+
+    @default("openlineage_namespace")
+    def _default_openlineage_namespace(self) -> str:
+        return os.environ.get(OPENLINEAGE_NAMESPACE_ENV) or DEFAULT_OPENLINEAGE_NAMESPACE
+
     def initialize_settings(self) -> None:
         settings = WorkbenchSettings(
             home=Path(self.home),
@@ -97,6 +123,8 @@ class WorkbenchApp(ExtensionApp):
             temporal_address=self.temporal_address or None,
             temporal_namespace=self.temporal_namespace,
             task_queue=self.task_queue,
+            openlineage_transport=self.openlineage_transport or None,
+            openlineage_namespace=self.openlineage_namespace,
         )
         self.workbench = Workbench(settings)
         self.settings.update(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigurationError
+from .lake_layout import LAYERS
 
 HOME_ENV = "WORKBENCH_HOME"
 KEY_FILE_ENV = "WORKBENCH_SECRETS_KEY_FILE"
@@ -93,6 +94,7 @@ class WorkbenchHome:
                 self.demo_dir,
                 self.logs,
                 self.run_dir,
+                *(self.lake / layer for layer in LAYERS),
             ):
                 folder.mkdir(parents=True, exist_ok=True)
             probe = self.run_dir / f".write-probe-{os.getpid()}"

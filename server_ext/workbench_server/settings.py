@@ -8,13 +8,30 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from .errors import ConfigurationError
 from .home import WorkbenchHome
 
 DB_URL_ENV = "WORKBENCH_DB_URL"
 TEMPORAL_ADDRESS_ENV = "WORKBENCH_TEMPORAL_ADDRESS"
 TEMPORAL_NAMESPACE_ENV = "WORKBENCH_TEMPORAL_NAMESPACE"
 TASK_QUEUE_ENV = "WORKBENCH_TASK_QUEUE"
+OPENLINEAGE_TRANSPORT_ENV = "WORKBENCH_OPENLINEAGE_TRANSPORT"
+OPENLINEAGE_NAMESPACE_ENV = "WORKBENCH_OPENLINEAGE_NAMESPACE"
 DEFAULT_TASK_QUEUE = "workbench"
+DEFAULT_OPENLINEAGE_NAMESPACE = "workbench"
+
+
+def json_object_env(name: str) -> dict | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{name}: expected a JSON object")
+    return value
 
 
 class WorkbenchSettings(BaseModel):
@@ -27,6 +44,12 @@ class WorkbenchSettings(BaseModel):
     )
     temporal_namespace: str = "default"
     task_queue: str = DEFAULT_TASK_QUEUE
+    openlineage_transport: dict | None = Field(
+        default=None,
+        description="an openlineage-python transport config (http, file, kafka, ...); "
+        "None sends lineage events nowhere unless OPENLINEAGE_URL/OPENLINEAGE_CONFIG is set",
+    )
+    openlineage_namespace: str = DEFAULT_OPENLINEAGE_NAMESPACE
 
     @property
     def workbench_home(self) -> WorkbenchHome:
@@ -44,6 +67,9 @@ class WorkbenchSettings(BaseModel):
             "temporal_address": os.environ.get(TEMPORAL_ADDRESS_ENV) or None,
             "temporal_namespace": os.environ.get(TEMPORAL_NAMESPACE_ENV) or "default",
             "task_queue": os.environ.get(TASK_QUEUE_ENV) or DEFAULT_TASK_QUEUE,
+            "openlineage_transport": json_object_env(OPENLINEAGE_TRANSPORT_ENV),
+            "openlineage_namespace": os.environ.get(OPENLINEAGE_NAMESPACE_ENV)
+            or DEFAULT_OPENLINEAGE_NAMESPACE,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
@@ -69,7 +95,10 @@ class WorkbenchSettings(BaseModel):
             DB_URL_ENV: self.db_url,
             TEMPORAL_NAMESPACE_ENV: self.temporal_namespace,
             TASK_QUEUE_ENV: self.task_queue,
+            OPENLINEAGE_NAMESPACE_ENV: self.openlineage_namespace,
         }
+        if self.openlineage_transport:
+            env[OPENLINEAGE_TRANSPORT_ENV] = json.dumps(self.openlineage_transport)
         if self.temporal_address:
             env[TEMPORAL_ADDRESS_ENV] = self.temporal_address
         return env

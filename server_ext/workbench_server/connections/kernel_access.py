@@ -9,6 +9,7 @@ payload, built here, for the one principal that kernel acts for.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -18,6 +19,8 @@ from .service import ConnectionService
 
 if TYPE_CHECKING:
     from ..core import Workbench
+    from ..lineage.service import SqlContext
+    from ..lineage.sql import SqlLineage
 
 KERNEL_AUTH_SCHEME = "WorkbenchKernel"
 KERNEL_CONNECTIONS_PATH = "/workbench/api/kernel/connections"
@@ -79,26 +82,43 @@ class KernelSql(BaseModel):
     job: str = Field("kernel", max_length=300)
 
 
+@dataclass
+class RecordedSql:
+    """A kernel statement's lineage as parsed and resolved, and how many edges it made."""
+
+    found: SqlLineage
+    context: SqlContext
+    edges: int
+
+
 def record_kernel_sql(
     workbench: Workbench, principal: Principal, item: KernelSql, run_id: str | None = None
-) -> int:
-    """Parse ``item.sql`` and store its lineage under ``item.job``; never raises on bad SQL."""
+) -> RecordedSql | None:
+    """Parse ``item.sql`` and store its lineage under ``item.job``; never raises on bad SQL.
+
+    None when the statement ran on a connection the principal may not use."""
     from ..lineage import sql_lineage
     from ..lineage.service import LineageService, SqlContext
 
-    usable = {c.name: c.kind for c in ConnectionService(workbench, principal).list()}
-    kind = usable.get(item.connection, "lake" if item.connection == "lake" else None)
-    if kind is None:
-        return 0
+    usable = {c.name: c for c in ConnectionService(workbench, principal).list()}
+    own = usable.get(item.connection)
+    if own is None and item.connection != "lake":
+        return None
+    kind = own.kind if own is not None else "lake"
+    if own is not None and own.kind == "lake":
+        lake_root = own.settings.get("location")
+    else:  # the default lake, which lake sessions of every kind see as files
+        lake_root = str(workbench.settings.workbench_home.lake)
     context = SqlContext(
         connection=item.connection,
         kind=kind,
-        attachable=[n for n, k in usable.items() if k in ("postgres", "duckdb")],
+        attachable=[n for n, c in usable.items() if c.kind in ("postgres", "duckdb")],
+        lake_root=lake_root,
     )
     found = sql_lineage(item.sql, item.dialect)
     service = LineageService(workbench, principal)
     service.record_warnings(found.warnings, item.job, run_id)
-    return service.record(found, context, item.job, run_id)
+    return RecordedSql(found, context, service.record(found, context, item.job, run_id))
 
 
 def bearer_token(authorization: str) -> str | None:

@@ -23,6 +23,7 @@ from ..connections.kernel_access import (
     record_kernel_usage,
     same_token,
 )
+from ..lineage.openlineage import emit_statement
 from .base import WorkbenchHandler
 
 
@@ -67,7 +68,13 @@ class KernelLineageHandler(_KernelHandler):
     async def post(self) -> None:
         self._check_kernel_token()
         item = KernelSql.model_validate_json(self.request.body or b"{}")
-        await asyncio.to_thread(record_kernel_sql, self.workbench, self.principal, item)
+
+        def record() -> None:
+            recorded = record_kernel_sql(self.workbench, self.principal, item)
+            if recorded is not None:
+                emit_statement(self.workbench.openlineage, item.job, recorded, item.sql)
+
+        await asyncio.to_thread(record)
         self.set_status(204)
         self.finish()
 

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 from sqlalchemy import and_, literal, select, tuple_
 
-from ..db.models import Connection, LineageDataset, LineageEdge, LineageWarning
+from ..db.models import CatalogTable, Connection, LineageDataset, LineageEdge, LineageWarning
 from ..errors import InvalidInputError, NotFoundError
+from ..lake_layout import dataset_key
 from ..principal import Principal
 from .sql import SqlLineage
 
@@ -33,6 +34,7 @@ FILE_LIKE = re.compile(r"[/\\]|\.(parquet|csv|json|ndjson|xlsx?)$", re.I)
 class DatasetRef(BaseModel):
     namespace: str
     name: str
+    table_id: int | None = None  # the catalog entry of this dataset, when there is one
 
 
 class EdgeOut(BaseModel):
@@ -68,12 +70,26 @@ class SqlContext(BaseModel):
     connection: str
     kind: str  # postgres, duckdb, lake, sqlalchemy
     attachable: list[str] = []
+    lake_root: str | None = None  # the lake's folder or s3://bucket/prefix
+
+
+def _lake_dataset(path: str, context: SqlContext) -> tuple[str, str] | None:
+    """A file written inside the lake is the lake dataset it belongs to (``layer.name``),
+    the same dataset the lake's views and catalog show."""
+    root = (context.lake_root or "").rstrip("/")
+    if not root or not path.startswith(root + "/"):
+        return None
+    key = dataset_key(path[len(root) + 1 :].split("/"))
+    if key is None:
+        return None
+    namespace = context.connection if context.kind == "lake" else "lake"
+    return namespace, ".".join(key)
 
 
 def resolve(name: str, context: SqlContext) -> tuple[str, str]:
     """(namespace, schema.table) of a dataset as the SQL named it."""
     if FILE_LIKE.search(name):
-        return FILE, name
+        return _lake_dataset(name, context) or (FILE, name)
     parts = name.split(".")
     if len(parts) == 3:
         catalog, schema, table = parts
@@ -228,6 +244,26 @@ class LineageService:
                 if not self.principal.may_use(c.owner, c.shared_groups or [])
             }
 
+    @staticmethod
+    def _catalog_refs(session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], DatasetRef]:
+        """Each dataset with the id of its catalog entry (a connection's table of that
+        schema and name), in one query."""
+        schema_name = CatalogTable.schema_name + literal(".") + CatalogTable.name
+        found = {
+            (namespace, dotted): table_id
+            for table_id, namespace, dotted in session.execute(
+                select(CatalogTable.id, Connection.name, schema_name)
+                .join(Connection, Connection.id == CatalogTable.connection_id)
+                .where(
+                    Connection.name.in_({n for n, _ in keys}),
+                    schema_name.in_({m for _, m in keys}),
+                )
+            )
+        }
+        return {
+            (n, m): DatasetRef(namespace=n, name=m, table_id=found.get((n, m))) for n, m in keys
+        }
+
     def graph(
         self,
         namespace: str,
@@ -291,22 +327,17 @@ class LineageService:
                 d.id: (d.namespace, d.name) for d in session.scalars(select(D).where(D.id.in_(ids)))
             }
             datasets = {names[e.source_id] for e in edges} | {names[e.target_id] for e in edges}
+            refs = self._catalog_refs(session, datasets | {names[root.id]})
             return LineageGraph(
-                root=DatasetRef(namespace=root.namespace, name=root.name),
+                root=refs[names[root.id]],
                 column=column,
                 direction=direction,
                 depth=depth,
-                datasets=[
-                    DatasetRef(namespace=n, name=m) for n, m in sorted(datasets | {names[root.id]})
-                ],
+                datasets=[refs[key] for key in sorted(refs)],
                 edges=[
                     EdgeOut(
-                        source=DatasetRef(
-                            namespace=names[e.source_id][0], name=names[e.source_id][1]
-                        ),
-                        target=DatasetRef(
-                            namespace=names[e.target_id][0], name=names[e.target_id][1]
-                        ),
+                        source=refs[names[e.source_id]],
+                        target=refs[names[e.target_id]],
                         source_column=e.source_column or None,
                         target_column=e.target_column or None,
                         transformation=e.transformation or None,
