@@ -371,3 +371,44 @@ async def test_tables_written_with_sql_get_their_lineage(
         "partner_id",
     )
     assert [(i.namespace, i.name) for i in events[1].inputs] == [("odoo", "public.account_move")]
+
+
+async def test_sql_handed_to_duckdb_from_python_gets_lineage(
+    kernel: KernelSession, workbench: Workbench, connections: ConnectionService
+) -> None:
+    from workbench_server.errors import NotFoundError
+    from workbench_server.lineage.service import LineageService
+
+    ran = await kernel.run(
+        "import duckdb\n"
+        "con = duckdb.connect()\n"
+        "con.execute('CREATE TABLE moves AS SELECT 1 AS id, 10.0 AS amount')\n"
+        'con.execute(f"COPY (SELECT id, amount * 2 AS doubled FROM moves) '
+        "TO '{lake_root}/silver/doubled.parquet'\")\n"
+        'duckdb.sql(f"COPY (SELECT doubled FROM '
+        "read_parquet('{lake_root}/silver/doubled.parquet')) "
+        "TO '{lake_root}/gold/doubled_total.parquet'\")"
+    )
+    assert ran.status == "ok", ran.everything
+    # A cell that fails after writing reports nothing: its work is not to be trusted.
+    failed = await kernel.run(
+        "con.execute(f\"COPY (SELECT 1 AS x) TO '{lake_root}/gold/never.parquet'\")\n"
+        "raise RuntimeError('after the write')"
+    )
+    assert failed.status == "error"
+    service = LineageService(workbench, local_principal())
+    graph = None
+    for _ in range(60):  # reported in the background, within seconds
+        try:
+            graph = service.graph("lake", "gold.doubled_total", column="doubled", depth=3)
+            break
+        except NotFoundError:
+            await asyncio.sleep(0.5)
+    assert graph is not None
+    hops = {(e.source.name, e.source_column, e.target.name, e.transformation) for e in graph.edges}
+    assert hops == {
+        ("silver.doubled", "doubled", "gold.doubled_total", "identity"),
+        ("moves", "amount", "silver.doubled", "expression"),
+    }
+    with pytest.raises(NotFoundError):
+        service.graph("lake", "gold.never")

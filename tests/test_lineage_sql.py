@@ -79,3 +79,21 @@ def test_sql_that_cannot_be_parsed_gives_a_warning_not_an_error() -> None:
     assert found.warnings[0].startswith("SQL could not be parsed (duckdb):")
     ambiguous = sql_lineage("CREATE TABLE x AS SELECT id FROM a JOIN b ON a.k = b.k")
     assert ambiguous.outputs == ["x"] and sorted(ambiguous.inputs) == ["a", "b"]
+
+
+def test_files_read_through_duckdb_table_functions_are_inputs() -> None:
+    found = sql_lineage(
+        "COPY (SELECT p.account_id, sum(p.debit) AS debit "
+        "FROM read_parquet('/lake/silver/lines.parquet') AS p "
+        "JOIN read_csv_auto('/drop/budget.csv') AS b USING (account_id) GROUP BY 1) "
+        "TO '/lake/gold/debits.parquet' (FORMAT parquet)"
+    )
+    [statement] = found.statements
+    assert statement.inputs == ["/lake/silver/lines.parquet", "/drop/budget.csv"]
+    assert statement.outputs == ["/lake/gold/debits.parquet"]
+    assert statement.columns["debit"] == [
+        ColumnSource("/lake/silver/lines.parquet", "debit", "aggregation")
+    ]
+    # A list of files is no one dataset: table level only, no guess.
+    many = sql_lineage("CREATE TABLE t AS SELECT a FROM read_parquet(['/a.parquet', '/b.parquet'])")
+    assert many.statements[0].inputs == []

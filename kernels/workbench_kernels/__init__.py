@@ -33,6 +33,11 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
         shell.register_magics(OdooMagics(shell, connections))
     except ImportError:  # pragma: no cover - shipped together
         pass
+    # SQL handed to DuckDB from Python counts for lineage like %sql does.
+    from .duckdb_capture import DuckDBCapture
+    from .usage import REPORTER
+
+    DuckDBCapture(lambda sql: REPORTER.note_write(LAKE, sql, "duckdb")).install(shell)
     if connections.unavailable is None:
         from sql.connection import ConnectionManager
 

@@ -112,6 +112,36 @@ def _files(statement: exp.Copy) -> list[str]:
     return [f.name for f in statement.args.get("files", []) if isinstance(f, exp.Literal)]
 
 
+# DuckDB's table functions over files: ``FROM read_parquet('s3://…/x.parquet')`` reads
+# that file as surely as ``FROM 's3://…/x.parquet'`` does.
+FILE_READERS = {
+    "read_parquet",
+    "parquet_scan",
+    "read_csv",
+    "read_csv_auto",
+    "read_json",
+    "read_json_auto",
+    "read_ndjson",
+    "delta_scan",
+}
+
+
+def _file_reads_as_tables(node: exp.Expression) -> exp.Expression:
+    """Rewrite a file-reading table function with one literal path into a table named by
+    the path, so that table and column lineage see the file as the dataset it is."""
+    if not isinstance(node, exp.Table) or not isinstance(node.this, exp.Func):
+        return node
+    function = node.this
+    name = (function.name if isinstance(function, exp.Anonymous) else function.sql_name()).lower()
+    first = function.expressions[0] if function.expressions else function.this
+    if name not in FILE_READERS or not isinstance(first, exp.Literal) or not first.is_string:
+        return node
+    table = exp.Table(this=exp.to_identifier(first.name, quoted=True))
+    if node.alias:
+        table.set("alias", node.args["alias"])
+    return table
+
+
 def _how(node: Node) -> str:
     """identity / aggregation / expression along one output column's lineage."""
     seen_expression = False
@@ -160,6 +190,7 @@ def sql_lineage(
                 f"SQL could not be parsed ({dialect}): statement starting {text[:60]!r}"
             )
             continue
+        statement = statement.transform(_file_reads_as_tables)
         kind, query, names = _target(statement)
         result = StatementLineage(
             kind=kind,
