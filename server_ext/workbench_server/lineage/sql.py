@@ -203,7 +203,8 @@ def sql_lineage(
         if query is None or not result.outputs:
             continue
         try:
-            nodes = lineage(None, query, schema=schema or {}, dialect=dialect)
+            # trim_selects=False: no copy of each SELECT per column (most of the time).
+            nodes = lineage(None, query, schema=schema or {}, dialect=dialect, trim_selects=False)
         except Exception as exc:
             out.warnings.append(
                 f"column lineage of {', '.join(result.outputs)} unavailable: "
