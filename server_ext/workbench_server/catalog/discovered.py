@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Column names that hold personal data in Odoo (partners, employees, bank accounts) and in
 # most business schemas. Tagged automatically; a steward can add or remove tags by hand.
@@ -16,17 +17,23 @@ PII_COLUMN = re.compile(
 PII_TABLE_HINT = re.compile(r"(partner|employee|contact|user|customer|person|applicant)")
 
 
+@lru_cache(maxsize=8192)
+def _personal(column: str) -> tuple[bool, bool]:
+    """(personal data by its name, personal whatever its table) — scans see the same
+    column names over and over (id, name, create_date ...)."""
+    name = column.lower()
+    return bool(PII_COLUMN.match(name)), name.startswith(("private_", "email", "phone"))
+
+
 def pii_tags(table: str, column: str) -> list[str]:
     """``['pii']`` when a column of a table about people holds personal data."""
-    name = column.lower()
-    if PII_COLUMN.match(name) and (
-        PII_TABLE_HINT.search(table.lower()) or name.startswith(("private_", "email", "phone"))
-    ):
+    personal, always = _personal(column)
+    if personal and (always or PII_TABLE_HINT.search(table.lower())):
         return ["pii"]
     return []
 
 
-@dataclass
+@dataclass(slots=True)
 class FoundColumn:
     name: str
     position: int
@@ -45,7 +52,7 @@ class FoundColumn:
     auto_tags: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class FoundTable:
     schema: str
     name: str

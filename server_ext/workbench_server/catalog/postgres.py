@@ -1,10 +1,11 @@
 """Discover a PostgreSQL database through pg_catalog, in a fixed number of queries.
 
-Three queries describe every schema at once (relations, columns, keys), whatever the
-number of tables. When the database is an Odoo database (it has ``ir_model``), three
-more read Odoo's own description of it: model and field labels, help texts, selection
-values, relations, and the module that defines each (``ir_model_data``). Everything
-runs in one read-only transaction with a statement timeout.
+Five queries describe every schema at once (relations, columns, keys, defaults,
+comments), whatever the number of tables. When the database is an Odoo database (it
+has ``ir_model``), three more read Odoo's own description of it: model and field
+labels, help texts, selection values, relations, and the module that defines each
+(``ir_model_data``). Everything runs in one read-only transaction with a statement
+timeout.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ KINDS = {
 # Sizes come from the planner's page counts (table + TOAST + indexes), like row counts:
 # estimates that cost no file access, so a thousand tables take no longer than ten.
 RELATIONS = f"""
-SELECT n.nspname, c.relname, c.relkind,
+SELECT c.oid, n.nspname, c.relname, c.relkind,
        CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END,
        CASE WHEN c.relkind IN ('r', 'm', 'p') THEN
          (c.relpages::bigint + coalesce(t.relpages, 0)
@@ -39,39 +40,36 @@ SELECT n.nspname, c.relname, c.relkind,
                       JOIN pg_class ic ON ic.oid = i.indexrelid
                       WHERE i.indrelid = c.oid), 0))
          * current_setting('block_size')::bigint
-       END,
-       d.description
+       END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-LEFT JOIN pg_description d
-  ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND {SYSTEM_SCHEMAS}
 """
 
+# Rows name their relation by oid (RELATIONS maps it): less to send than two names each.
 COLUMNS = f"""
-SELECT n.nspname, c.relname, a.attname, a.attnum, format_type(a.atttypid, a.atttypmod),
-       NOT a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), d.description
+SELECT a.attrelid, a.attname, a.attnum, format_type(a.atttypid, a.atttypmod),
+       NOT a.attnotnull
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-LEFT JOIN pg_description d
-  ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
 WHERE a.attnum > 0 AND NOT a.attisdropped
   AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND {SYSTEM_SCHEMAS}
 """
 
-KEYS = f"""
-SELECT n.nspname, c.relname, con.contype, a.attname, fn.nspname, fc.relname, fa.attname
+# Defaults and comments are few: read on their own, they cost a fraction of joining them
+# to every column (the default's parse tree would travel through the whole join).
+DEFAULTS = "SELECT adrelid, adnum, pg_get_expr(adbin, adrelid) FROM pg_attrdef"
+COMMENTS = (
+    "SELECT objoid, objsubid, description FROM pg_description WHERE classoid = 'pg_class'::regclass"
+)
+
+# Key columns come as attribute numbers, named from the columns already read: no join
+# per key column (unnesting and joining pg_attribute cost more than the columns query).
+KEYS = """
+SELECT con.conrelid, con.contype, con.conkey, con.confrelid, con.confkey
 FROM pg_constraint con
-JOIN pg_class c ON c.oid = con.conrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN LATERAL unnest(con.conkey, con.confkey) AS k(attnum, fattnum)
-JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-LEFT JOIN pg_class fc ON fc.oid = con.confrelid
-LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-LEFT JOIN pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = k.fattnum
-WHERE con.contype IN ('p', 'f') AND {SYSTEM_SCHEMAS}
+WHERE con.contype IN ('p', 'f')
 """
 
 
@@ -89,51 +87,61 @@ def discover_postgres(cfg: PostgresConfig, timeout: float = 60.0) -> Discovery:
         conn.read_only = True
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout)}s",))
-            cur.execute(RELATIONS)
-            relations = cur.fetchall()
-            cur.execute(COLUMNS)
-            columns = cur.fetchall()
-            cur.execute(KEYS)
-            keys = cur.fetchall()
-            queries = 3
+            relations, columns, keys, defaults, comments = (
+                cur.execute(query).fetchall()
+                for query in (RELATIONS, COLUMNS, KEYS, DEFAULTS, COMMENTS)
+            )
+            queries = 5
             tables: dict[tuple[str, str], FoundTable] = {}
-            for schema, name, kind, rows, size, comment in relations:
-                tables[(schema, name)] = FoundTable(
+            by_oid: dict[int, FoundTable] = {}
+            for oid, schema, name, kind, rows, size in relations:
+                by_oid[oid] = tables[(schema, name)] = FoundTable(
                     schema=schema,
                     name=name,
                     kind=KINDS[kind],
                     row_estimate=rows,
                     size_bytes=size,
-                    comment=comment,
                 )
-            for schema, table, name, pos, type_, nullable, default, comment in columns:
-                found = tables.get((schema, table))
+            by_attnum: dict[tuple[int, int], FoundColumn] = {}
+            for oid, name, pos, type_, nullable in columns:
+                found = by_oid.get(oid)
                 if found is not None:
-                    found.columns.append(
-                        FoundColumn(
-                            name=name,
-                            position=pos,
-                            data_type=type_,
-                            nullable=nullable,
-                            default=default,
-                            comment=comment,
-                            auto_tags=pii_tags(table, name),
-                        )
+                    column = FoundColumn(
+                        name, pos, type_, nullable, auto_tags=pii_tags(found.name, name)
                     )
-            _apply_keys(tables, keys)
+                    found.columns.append(column)
+                    by_attnum[(oid, pos)] = column
+            for oid, pos, default in defaults:
+                if (column := by_attnum.get((oid, pos))) is not None:
+                    column.default = default
+            for oid, pos, comment in comments:
+                if pos == 0 and (table := by_oid.get(oid)) is not None:
+                    table.comment = comment
+                elif (column := by_attnum.get((oid, pos))) is not None:
+                    column.comment = comment
+            _apply_keys(by_oid, by_attnum, keys)
             registry = odoo_schema(tables)
             if registry is not None:
                 queries += harvest_odoo(lambda q: cur.execute(q).fetchall(), tables, registry)
     return Discovery(tables=list(tables.values()), queries=queries, odoo=registry is not None)
 
 
-def _apply_keys(tables: dict[tuple[str, str], FoundTable], keys: list[tuple[Any, ...]]) -> None:
-    by_name = {key: {c.name: c for c in table.columns} for key, table in tables.items()}
-    for schema, table, kind, column, f_schema, f_table, f_column in keys:
-        found = by_name.get((schema, table), {}).get(column)
-        if found is None:
+def _apply_keys(
+    by_oid: dict[int, FoundTable],
+    by_attnum: dict[tuple[int, int], FoundColumn],
+    keys: list[tuple[Any, ...]],
+) -> None:
+    for oid, kind, attnums, f_oid, f_attnums in keys:
+        if oid not in by_oid:
             continue
-        if kind == "p":
-            found.primary_key = True
-        elif f_table is not None:
-            found.references = f"{f_schema}.{f_table}.{f_column}"
+        for position, attnum in enumerate(attnums):
+            found = by_attnum.get((oid, attnum))
+            if found is None:
+                continue
+            if kind == "p":
+                found.primary_key = True
+                continue
+            target = by_oid.get(f_oid)
+            f_column = by_attnum.get((f_oid, f_attnums[position])) if f_attnums else None
+            if target is not None and f_column is not None:
+                found.references = f"{target.schema}.{target.name}.{f_column.name}"
