@@ -19,6 +19,9 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     from .sql_magic import WorkbenchSqlMagics
 
     shell.run_line_magic("load_ext", "sql")
+    from .fast_paths import install
+
+    install()  # jupysql's per-query parsing, memoised (same results)
     jupysql = shell.magics_manager.registry["SqlMagic"]
     connections = KernelConnections()
     connections.refresh()
