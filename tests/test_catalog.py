@@ -372,3 +372,42 @@ def test_a_scan_left_running_by_a_dead_process_is_marked_interrupted(workbench, 
     latest, orphan = catalog.scans("odoo")
     assert latest.status == "succeeded"
     assert orphan.status == "interrupted" and "stopped before it finished" in orphan.error
+
+
+def test_odoo_user_without_technical_access_gets_a_catalog_through_fields_get(
+    workbench, odoo_db: str
+) -> None:
+    from tests.support.odoo_server import running_odoo
+
+    technical = {"ir.model", "ir.model.fields", "ir.model.fields.selection", "ir.model.data"}
+    denied = {"clerk": technical | {"hr.employee", "hr.expense"}}
+    with running_odoo(odoo_db, users={"clerk": "pw"}, api_keys={}, denied_models=denied) as odoo:
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(
+                name="erp_clerk",
+                settings={
+                    "kind": "odoo",
+                    "url": odoo.url,
+                    "database": odoo.db,
+                    "login": "clerk",
+                    "password": "pw",
+                    "models": ["account.move", "account.move.line", "hr.employee", "no.such"],
+                },
+            )
+        )
+        catalog = CatalogService(workbench, local_principal())
+        scan = catalog.scan("erp_clerk")
+    assert scan.status == "succeeded" and scan.stats["tables"] == 2
+    lines = catalog.find("erp_clerk", "odoo", "account.move.line")
+    partner = next(c for c in lines.columns if c.name == "partner_id")
+    assert (partner.label, partner.relation, partner.references) == (
+        "Partner",
+        "res.partner",
+        "odoo.res.partner.id",
+    )
+    state = next(
+        c for c in catalog.find("erp_clerk", "odoo", "account.move").columns if c.name == "state"
+    )
+    assert ["posted", "Posted"] in state.selection
+    with pytest.raises(NotFoundError):  # not readable for this login: not in its catalog
+        catalog.find("erp_clerk", "odoo", "hr.employee")

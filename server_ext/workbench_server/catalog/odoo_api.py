@@ -6,6 +6,12 @@ labels), ``ir.model.fields`` (labels, help, types, relations, required, stored),
 defines each model and field). Each model becomes a table ``odoo.<model>``; computed
 fields that are not stored are listed too, with a comment saying so. This needs an
 Odoo user who may read the technical models (an administrator, in a stock Odoo).
+
+A user who may not (Odoo answers AccessError) still gets a catalog: ``fields_get`` on
+each model of the connection's ``models`` setting, or of common business models, tells
+the same labels, help, types, relations and selections, two calls per model (models the
+user may not read, checked with ``check_access_rights``, are left out). Module names
+are not known that way.
 """
 
 from __future__ import annotations
@@ -21,6 +27,37 @@ if TYPE_CHECKING:
     from ..connections.kinds import OdooConfig
 
 SCHEMA = "odoo"
+# What an accounting and operations team reads most; a connection's ``models`` replaces it.
+BUSINESS_MODELS = (
+    "res.partner",
+    "res.company",
+    "res.currency",
+    "res.country",
+    "account.account",
+    "account.journal",
+    "account.move",
+    "account.move.line",
+    "account.payment",
+    "account.tax",
+    "account.analytic.account",
+    "account.analytic.line",
+    "account.bank.statement.line",
+    "product.product",
+    "product.template",
+    "product.category",
+    "sale.order",
+    "sale.order.line",
+    "purchase.order",
+    "purchase.order.line",
+    "stock.picking",
+    "stock.move",
+    "hr.employee",
+    "hr.department",
+    "hr.expense",
+    "hr.expense.sheet",
+    "project.project",
+    "project.task",
+)
 UNPREVIEWABLE = ("binary", "one2many", "many2many", "properties", "properties_definition")
 
 
@@ -31,10 +68,15 @@ def _id(value: Any) -> int | None:
 
 def discover_odoo_api(cfg: OdooConfig, timeout: float = 60.0) -> Discovery:
     """Raises :class:`~workbench_server.connections.odoo.OdooError` with a one-line reason."""
-    from ..connections.odoo import OdooClient
+    from ..connections.odoo import OdooClient, OdooError
 
     client = OdooClient(cfg, timeout)
-    models = list(client.search_read("ir.model", [], ["model", "name"], order="id"))
+    try:
+        models = list(client.search_read("ir.model", [], ["model", "name"], order="id"))
+    except OdooError as exc:
+        if exc.reason != "permission_denied":
+            raise
+        return _discover_with_fields_get(client, cfg.models or list(BUSINESS_MODELS))
     fields = list(
         client.search_read(
             "ir.model.fields",
@@ -82,28 +124,66 @@ def discover_odoo_api(cfg: OdooConfig, timeout: float = 60.0) -> Discovery:
         table = tables.get(row["model"])
         if table is None:
             continue
-        relation = row["relation"] or None
-        table.columns.append(
-            FoundColumn(
-                name=row["name"],
-                position=len(table.columns) + 1,
-                data_type=row["ttype"],
-                nullable=not row["required"],
-                comment=None if row["store"] else "computed, not stored",
-                primary_key=row["name"] == "id",
-                references=f"{SCHEMA}.{relation}.id"
-                if relation and row["ttype"] == "many2one"
-                else None,
-                label=row["field_description"] or None,
-                help=row["help"] or None,
-                odoo_type=row["ttype"],
-                relation=relation,
-                selection=selections.get(row["id"], []),
-                module=modules.get(("ir.model.fields", row["id"])),
-                auto_tags=pii_tags(row["model"].replace(".", "_"), row["name"]),
-            )
-        )
+        spec = {  # the row as fields_get would describe the field
+            "string": row["field_description"],
+            "help": row["help"],
+            "type": row["ttype"],
+            "relation": row["relation"],
+            "required": row["required"],
+            "store": row["store"],
+            "selection": selections.get(row["id"], []),
+        }
+        column = _column(row["model"], row["name"], len(table.columns) + 1, spec)
+        column.module = modules.get(("ir.model.fields", row["id"]))
+        table.columns.append(column)
     return Discovery(tables=list(tables.values()), queries=4, odoo=True)
+
+
+def _column(model: str, name: str, position: int, spec: dict[str, Any]) -> FoundColumn:
+    relation = spec.get("relation") or None
+    kind = spec.get("type", "")
+    return FoundColumn(
+        name=name,
+        position=position,
+        data_type=kind,
+        nullable=not spec.get("required", False),
+        comment=None if spec.get("store", True) else "computed, not stored",
+        primary_key=name == "id",
+        references=f"{SCHEMA}.{relation}.id" if relation and kind == "many2one" else None,
+        label=spec.get("string") or None,
+        help=spec.get("help") or None,
+        odoo_type=kind,
+        relation=relation,
+        selection=[list(pair) for pair in spec.get("selection") or []]
+        if isinstance(spec.get("selection"), list)
+        else [],
+        auto_tags=pii_tags(model.replace(".", "_"), name),
+    )
+
+
+def _discover_with_fields_get(client: Any, models: list[str]) -> Discovery:
+    from ..connections.odoo import OdooError
+
+    tables = []
+    for model in models:
+        try:  # fields_get answers for any model; only readable ones belong in the catalog
+            readable = client.execute_kw(
+                model, "check_access_rights", ["read"], {"raise_exception": False}
+            )
+            fields = client.fields_get(model) if readable else None
+        except OdooError as exc:  # not installed, or refused
+            if exc.reason in ("permission_denied", "error"):
+                continue
+            raise
+        if not fields:
+            continue
+        table = FoundTable(schema=SCHEMA, name=model, kind="model", odoo_model=model)
+        table.columns = [
+            _column(model, name, position, spec)
+            for position, (name, spec) in enumerate(fields.items(), start=1)
+        ]
+        tables.append(table)
+    return Discovery(tables=tables, queries=1 + 2 * len(models), odoo=True)
 
 
 def preview_odoo_api(

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     TypeAdapter,
     field_validator,
     model_validator,
@@ -86,6 +87,11 @@ class OdooConfig(KindConfig):
     password: SecretStr | None = None
     api_key: SecretStr | None = None
     protocol: Literal["xmlrpc", "jsonrpc"] = "xmlrpc"
+    models: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,127}$")]] = Field(
+        default_factory=list,
+        description="models the catalog describes with fields_get when the login may not "
+        "read Odoo's technical models (ir.model*); empty: common business models",
+    )
 
 
 class DuckDBConfig(KindConfig):

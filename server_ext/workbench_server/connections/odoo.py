@@ -49,6 +49,10 @@ def _network_error(exc: BaseException, url: str) -> OdooError:
     return OdooError("error", f"cannot reach {url}: {exc}")
 
 
+# Odoo's XML-RPC fault codes for its two access exceptions (odoo/service/wsgi_server.py).
+FAULT_REASONS = {3: "authentication_failed", 4: "permission_denied"}
+
+
 def _fault_message(text: str) -> str:
     """The last meaningful line of an Odoo traceback/fault string."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
@@ -104,6 +108,9 @@ class OdooClient:
         try:
             return getattr(proxy, method)(*args)
         except xmlrpc.client.Fault as fault:
+            if fault.faultCode in FAULT_REASONS:  # the message itself, first line first
+                first = fault.faultString.strip().splitlines() or ["Odoo refused"]
+                raise OdooError(FAULT_REASONS[fault.faultCode], first[0].strip()) from None
             raise OdooError(
                 _reason_of(fault.faultString), _fault_message(fault.faultString)
             ) from None
@@ -213,6 +220,7 @@ class OdooClient:
                     "required",
                     "readonly",
                     "selection",
+                    "store",
                 ]
             },
         )
