@@ -322,10 +322,21 @@ async def test_queries_count_as_catalog_usage(
     assert (usage("account_move"), usage("res_partner"), usage("account_move_line")) == (2, 1, 0)
 
 
+async def reported_lineage(service, namespace: str, name: str, **query):
+    """The lineage graph once the kernel has reported it (off the query path, in seconds)."""
+    from workbench_server.errors import NotFoundError
+
+    for _ in range(60):
+        try:
+            return service.graph(namespace, name, **query)
+        except NotFoundError:
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"no lineage for {namespace}:{name} after 30 s")
+
+
 async def test_tables_written_with_sql_get_their_lineage(
     kernel: KernelSession, workbench: Workbench, connections: ConnectionService
 ) -> None:
-    from workbench_server.errors import NotFoundError
     from workbench_server.lineage.service import LineageService
 
     ran = await kernel.run(
@@ -335,14 +346,7 @@ async def test_tables_written_with_sql_get_their_lineage(
     )
     assert ran.status == "ok", ran.everything
     service = LineageService(workbench, local_principal())
-    graph = None
-    for _ in range(60):  # reported off the query path, within seconds
-        try:
-            graph = service.graph("lake", "posted_by_partner", column="partner_id")
-            break
-        except NotFoundError:
-            await asyncio.sleep(0.5)
-    assert graph is not None
+    graph = await reported_lineage(service, "lake", "posted_by_partner", column="partner_id")
     [edge] = graph.edges
     assert (edge.source.namespace, edge.source.name, edge.source_column) == (
         "odoo",
@@ -397,14 +401,7 @@ async def test_sql_handed_to_duckdb_from_python_gets_lineage(
     )
     assert failed.status == "error"
     service = LineageService(workbench, local_principal())
-    graph = None
-    for _ in range(60):  # reported in the background, within seconds
-        try:
-            graph = service.graph("lake", "gold.doubled_total", column="doubled", depth=3)
-            break
-        except NotFoundError:
-            await asyncio.sleep(0.5)
-    assert graph is not None
+    graph = await reported_lineage(service, "lake", "gold.doubled_total", column="doubled", depth=3)
     hops = {(e.source.name, e.source_column, e.target.name, e.transformation) for e in graph.edges}
     assert hops == {
         ("silver.doubled", "doubled", "gold.doubled_total", "identity"),
