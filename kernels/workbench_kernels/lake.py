@@ -22,20 +22,14 @@ from urllib.parse import urlsplit
 import duckdb
 
 from workbench_server.lake_layout import LAYERS, dataset_key
+from workbench_server.sql_text import quote_identifier as _quote
+from workbench_server.sql_text import quote_literal as _literal
 
 S3_RELIST_SECONDS = 30
 EXTENSION_WHEELS = {
     "postgres_scanner": "duckdb_extension_postgres_scanner",
     "httpfs": "duckdb_extension_httpfs",
 }
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def load_extension(db: duckdb.DuckDBPyConnection, name: str) -> None:

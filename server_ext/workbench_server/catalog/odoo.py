@@ -13,14 +13,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from ..sql_text import quote_identifier as quote
 from .discovered import FoundTable
 
 Fetch = Callable[[str], list[tuple[Any, ...]]]
 JSON_TYPES = ("jsonb", "json")
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _text(column: str, is_json: bool) -> str:

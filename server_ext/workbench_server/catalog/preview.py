@@ -77,7 +77,7 @@ def preview_duckdb(
 
     import duckdb
 
-    from .odoo import quote
+    from ..sql_text import quote_identifier as quote
 
     started = time.perf_counter()
     limit = max(1, min(limit, MAX_ROWS))

@@ -19,6 +19,8 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
+from ..sql_text import quote_identifier as _quote
+from ..sql_text import quote_literal as _literal
 from .odoo_data import OdooDemoDataset, build_dataset
 from .odoo_schema import TABLES, Table, column_sql_type
 
@@ -55,14 +57,6 @@ def generate_odoo_demo(
     """Generate the Odoo demo dataset and write it to the DuckDB file ``path``
     (replacing it atomically if it exists)."""
     return write_duckdb(Path(path), build_dataset(seed, months, end_date))
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _duckdb_create(table: Table) -> str:
