@@ -324,37 +324,30 @@ class CatalogService:
 
     @staticmethod
     def _discover(name: str, settings: Any, timeout: float) -> Discovery:
-        if settings.kind == "odoo":
-            from ..connections.odoo import OdooError
-            from .odoo_api import discover_odoo_api
-
-            try:
-                return discover_odoo_api(settings, timeout)
-            except OdooError as exc:
-                reason = exc.reason.replace("_", " ")
-                raise SourceUnavailableError(
-                    f"cannot scan connection {name!r}: {reason}: {exc}"
-                ) from None
-        if settings.kind == "lake":
-            from .lake import LakeUnavailable, discover_lake
-
-            try:
-                return discover_lake(settings)
-            except LakeUnavailable as exc:
-                raise SourceUnavailableError(f"cannot scan connection {name!r}: {exc}") from None
-        if settings.kind == "duckdb":
-            from .duckdb import DuckDBUnavailable, discover_duckdb
-
-            try:
-                return discover_duckdb(settings)
-            except DuckDBUnavailable as exc:
-                raise SourceUnavailableError(f"cannot scan connection {name!r}: {exc}") from None
+        """Read the source; what makes it unreadable becomes one line naming the cause."""
         import psycopg
 
+        from ..connections.odoo import OdooError
+        from .duckdb import DuckDBUnavailable, discover_duckdb
+        from .lake import LakeUnavailable, discover_lake
+        from .odoo_api import discover_odoo_api
         from .postgres import discover_postgres
 
         try:
+            if settings.kind == "odoo":
+                return discover_odoo_api(settings, timeout)
+            if settings.kind == "lake":
+                return discover_lake(settings)
+            if settings.kind == "duckdb":
+                return discover_duckdb(settings)
             return discover_postgres(settings, timeout)
+        except OdooError as exc:
+            reason = exc.reason.replace("_", " ")
+            raise SourceUnavailableError(
+                f"cannot scan connection {name!r}: {reason}: {exc}"
+            ) from None
+        except (LakeUnavailable, DuckDBUnavailable) as exc:
+            raise SourceUnavailableError(f"cannot scan connection {name!r}: {exc}") from None
         except psycopg.Error as exc:
             raise _unavailable("scan connection", name, exc) from None
 
