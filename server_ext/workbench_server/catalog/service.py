@@ -27,7 +27,7 @@ from ..db.models import (
 )
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from ..principal import Principal
-from .discovered import Discovery
+from .discovered import Discovery, gc_paused
 from .search import FACETS, LABEL, NAME, TAG, TEXT, Doc, SearchIndex, words
 from .store import merge
 
@@ -305,11 +305,12 @@ class CatalogService:
             session.flush()
             scan_id = scan.id
         try:
-            found = self._discover(name, settings, timeout)
+            with gc_paused():  # tens of thousands of small objects, built and compared
+                found = self._discover(name, settings, timeout)
         except SourceUnavailableError as exc:
             self._finish(scan_id, "failed", error=str(exc))
             raise
-        with self.workbench.sessions.begin() as session:
+        with self.workbench.sessions.begin() as session, gc_paused():
             stats = merge(session, connection.id, scan_id, found, first)
             row = session.get(CatalogScan, scan_id)
             row.status, row.finished_at = "succeeded", datetime.now(UTC)
