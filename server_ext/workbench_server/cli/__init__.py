@@ -29,6 +29,8 @@ LAZY_COMMANDS = {
     "secrets": "workbench_server.cli.connection:secrets",
     "pipeline": "workbench_server.cli.pipeline:pipeline",
     "catalog": "workbench_server.cli.catalog:catalog",
+    "backup": "workbench_server.cli.backup:backup",
+    "restore": "workbench_server.cli.backup:restore",
 }
 
 
