@@ -1,9 +1,15 @@
-"""jupyterhub_config.py stays thin: configure(c) sets up the local mode."""
+"""jupyterhub_config.py stays thin: configure(c) sets up the local and team modes."""
 
 from __future__ import annotations
 
+import json
+import os
 import runpy
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from traitlets.config import Config
@@ -12,17 +18,176 @@ from workbench_hub.config import configure
 from workbench_server.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parents[1]
+CORE_ONLY = {"WORKBENCH_DB_URL", "WORKBENCH_HOME", "WORKBENCH_SECRETS_KEY_FILE"}
 
 
-def test_jupyterhub_config_file_applies_local_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("WORKBENCH_MODE", raising=False)
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("WORKBENCH_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+
+
+def test_jupyterhub_config_file_applies_local_mode(tmp_path: Path) -> None:
     c = Config()
     runpy.run_path(str(ROOT / "jupyterhub_config.py"), init_globals={"c": c})
     assert c.JupyterHub.ip == "127.0.0.1"
+    assert c.JupyterHub.authenticator_class == "shared-password"
+    assert c.JupyterHub.spawner_class == "simple"
+    assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'home' / 'hub' / 'jupyterhub.sqlite'}"
     assert c.Spawner.default_url == "/lab"
-    assert c.Spawner.environment == {"WORKBENCH_MODE": "local"}
+    # Passwords are made once, kept private in the hub's folder, and reused.
+    password = (tmp_path / "home" / "hub" / "user-password").read_text()
+    assert c.SharedPasswordAuthenticator.user_password == password
+    assert (tmp_path / "home" / "hub" / "admin-password").stat().st_mode & 0o777 == 0o600
+    again = Config()
+    configure(again)
+    assert again.SharedPasswordAuthenticator.user_password == password
+
+
+def test_the_core_runs_once_as_a_hub_service_and_user_servers_forward_to_it(
+    tmp_path: Path,
+) -> None:
+    c = Config()
+    configure(c, mode="local")
+    (service,) = c.JupyterHub.services
+    assert service["name"] == "workbench"
+    assert service["url"] == "http://127.0.0.1:8181"
+    assert service["command"][1:] == ["-m", "workbench_hub.service"]
+    assert service["environment"]["WORKBENCH_HOME"] == str(tmp_path / "home")
+    assert service["environment"]["WORKBENCH_DB_URL"].startswith("sqlite:///")
+    assert c.Spawner.environment == {
+        "WORKBENCH_MODE": "local",
+        "WORKBENCH_SERVICE_URL": "http://127.0.0.1:8181/services/workbench/",
+    }
+    assert "access:services!service=workbench" in c.Spawner.server_token_scopes
+    assert {"name": "user", "scopes": ["self", "access:services!service=workbench"]} in (
+        c.JupyterHub.load_roles
+    )
+
+
+def test_local_mode_stays_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKBENCH_HUB_IP", "0.0.0.0")
+    with pytest.raises(ConfigurationError, match="local mode listens on loopback only"):
+        configure(Config(), mode="local")
 
 
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="WORKBENCH_MODE='cloud' is not supported"):
         configure(Config(), mode="cloud")
+
+
+@pytest.fixture
+def issuer() -> Iterator[str]:
+    """An OpenID provider's discovery document, served over HTTP on loopback."""
+
+    class Discovery(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            if self.path != "/.well-known/openid-configuration":
+                self.send_error(404)
+                return
+            body = json.dumps(
+                {
+                    "issuer": base,
+                    "authorization_endpoint": f"{base}/auth",
+                    "token_endpoint": f"{base}/token",
+                    "userinfo_endpoint": f"{base}/me",
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Discovery)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def team_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, issuer: str) -> Config:
+    secret_file = tmp_path / "client_secret"
+    secret_file.write_text("s3cret\n")
+    for name, value in {
+        "WORKBENCH_OIDC_ISSUER": issuer,
+        "WORKBENCH_PUBLIC_URL": "https://workbench.example.com",
+        "WORKBENCH_OIDC_CLIENT_ID": "workbench",
+        "WORKBENCH_OIDC_CLIENT_SECRET_FILE": str(secret_file),
+        "WORKBENCH_OIDC_ALLOWED_GROUPS": "finance,ops",
+        "WORKBENCH_DB_URL": "postgresql://workbench:pw@postgres/workbench",
+    }.items():
+        monkeypatch.setenv(name, value)
+    c = Config()
+    configure(c, mode="team")
+    return c
+
+
+def test_team_mode_wires_oidc_and_a_container_per_user(team_config: Config, issuer: str) -> None:
+    c = team_config
+
+    oauth = c.GenericOAuthenticator
+    assert c.JupyterHub.authenticator_class == "generic-oauth"
+    assert (oauth.authorize_url, oauth.token_url, oauth.userdata_url) == (
+        f"{issuer}/auth",
+        f"{issuer}/token",
+        f"{issuer}/me",
+    )
+    assert oauth.client_secret == "s3cret"
+    assert oauth.oauth_callback_url == "https://workbench.example.com/hub/oauth_callback"
+    assert oauth.username_claim == "preferred_username"
+    assert oauth.manage_groups is True
+    assert oauth.auth_state_groups_key == "oauth_user.groups"
+    assert oauth.allowed_groups == {"finance", "ops"}
+    assert oauth.admin_groups == {"workbench-admins"}
+
+    docker = c.DockerSpawner
+    assert c.JupyterHub.spawner_class == "docker"
+    assert docker.allowed_images == ["workbench-singleuser:latest"]
+    assert docker.volumes == {"workbench-user-{username}": "/home/jovyan/work"}
+    assert docker.mem_limit == "4G" and docker.cpu_limit == 2.0
+
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert set(services) == {"workbench", "idle-culler"}
+    assert services["workbench"]["environment"]["WORKBENCH_DB_URL"].startswith("postgresql://")
+    # User containers get the service's address and nothing of the core's.
+    assert not CORE_ONLY & set(c.Spawner.environment)
+    assert "pw@" not in json.dumps(c.Spawner.environment)
+    assert c.Spawner.environment["WORKBENCH_SERVICE_URL"] == ("http://hub:8181/services/workbench/")
+
+
+def test_team_settings_are_accepted_by_the_classes_they_configure(team_config: Config) -> None:
+    generic = pytest.importorskip("oauthenticator.generic")
+    dockerspawner = pytest.importorskip("dockerspawner")
+    authenticator = generic.GenericOAuthenticator(config=team_config)
+    for name, value in team_config.GenericOAuthenticator.items():
+        assert getattr(authenticator, name) == value, name
+    user = SimpleNamespace(name="alice", escaped_name="alice", url="/user/alice/", id=1)
+    spawner = dockerspawner.DockerSpawner(config=team_config, user=user)
+    configurable = spawner.trait_names(config=True)
+    for section in ("DockerSpawner", "Spawner"):
+        assert set(team_config[section]) <= set(configurable), section
+    assert spawner.mem_limit == 4 * 1024**3
+    assert spawner.environment == team_config.Spawner.environment
+
+
+def test_team_mode_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORKBENCH_OIDC_ISSUER", raising=False)
+    with pytest.raises(ConfigurationError, match="team mode needs WORKBENCH_OIDC_ISSUER"):
+        configure(Config(), mode="team")
+
+
+def test_team_mode_reports_a_provider_that_does_not_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WORKBENCH_OIDC_ISSUER", "http://127.0.0.1:9")
+    monkeypatch.setenv("WORKBENCH_PUBLIC_URL", "https://workbench.example.com")
+    with pytest.raises(
+        ConfigurationError, match=r"OIDC discovery at http://127\.0\.0\.1:9/.* failed"
+    ):
+        configure(Config(), mode="team")

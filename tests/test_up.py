@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import signal
 import socket
 import sqlite3
@@ -192,3 +193,30 @@ def test_up_writes_state_for_other_commands_private_to_the_owner(tmp_path: Path)
         assert stopped.stderr.strip() == f"workbench: error: no workbench is running on home {home}"
     finally:
         up.kill()
+
+
+def test_up_hub_runs_a_hub_with_the_workbench_service_and_stops_it_all(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = base_env(home) | {"WORKBENCH_HUB_PASSWORD": "a-shared-password"}
+    up = WorkbenchUp("--hub", "--no-demo", env=env, cwd=tmp_path)
+    try:
+        up.wait_ready()
+        children = up.descendants()
+        assert "$WORKBENCH_HUB_PASSWORD" in up.output
+        assert "a-shared-password" not in up.output
+        assert _get(up, "/hub/api/").status_code == 200
+        # The core answers behind the hub's proxy, to hub tokens only.
+        assert _get(up, "/services/workbench/workbench/api/health").status_code == 403
+        with httpx.Client(base_url=up.url, timeout=30) as browser:
+            form = browser.get("/hub/login").text
+            xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)
+            signed_in = browser.post(
+                "/hub/login",
+                data={"username": "dave", "password": "a-shared-password", "_xsrf": xsrf},
+            )
+        assert signed_in.status_code == 302, signed_in.text
+    except BaseException:
+        up.kill()
+        raise
+    assert up.stop() == 0, up.output
+    assert still_alive(children) == []

@@ -1,18 +1,58 @@
 """``configure(c)``: the whole hub configuration behind a thin ``jupyterhub_config.py``.
 
-Today only the local mode exists: one machine, local processes, the workbench server
-extension and kernel in every user server. Team mode (OIDC login, DockerSpawner, the
-central workbench service) is built on top of this in its own issue.
+One setting picks the shape, ``WORKBENCH_MODE``:
+
+- ``local`` (default): one machine, no Docker. Users sign in with JupyterHub's
+  ``SharedPasswordAuthenticator`` (one password for users, a longer one for admins) and
+  their servers are local processes of the account running the hub
+  (``SimpleLocalProcessSpawner``, no system users). The hub listens on loopback only:
+  users are not isolated from each other by the operating system, so this mode is for
+  one person's machine, demos and tests, never for a network.
+- ``team``: OIDC login through the company's provider (``GenericOAuthenticator``, hub
+  groups and admins from the token's claims) and a container per user
+  (``DockerSpawner``), behind the TLS proxy of ``docker-compose.yml``.
+
+In both, the workbench core runs once as the hub-managed service ``workbench``
+(:mod:`workbench_hub.service`) and every user server forwards ``/workbench/api`` to it
+with its user's hub token; user servers get neither the metadata DB URL nor the key.
+
+Every setting comes from a ``WORKBENCH_*`` variable (listed in ``docs/deploy.md``);
+secrets also from ``<NAME>_FILE`` or a docker secret in ``/run/secrets``.
 """
 
 from __future__ import annotations
 
+import getpass
+import json
 import os
+import secrets
+import sys
+import urllib.request
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from workbench_server.errors import ConfigurationError
+from workbench_server.extension import SERVICE_URL_ENV
+from workbench_server.home import KEY_FILE_ENV, WorkbenchHome
+from workbench_server.settings import WorkbenchSettings
 
-MODES = ("local",)
+from .service import IDENTITY_CACHE_ENV
+
+MODES = ("local", "team")
+SERVICE = "workbench"
+DEFAULT_SERVICE_URL = {"local": "http://127.0.0.1:8181", "team": "http://hub:8181"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+# The user server's own hub token (JUPYTERHUB_API_TOKEN) is the user's identity at the
+# workbench service: it may reach the service and show the hub who and in which groups.
+SERVER_TOKEN_SCOPES = [
+    "users:activity!user",
+    "access:servers!server",
+    f"access:services!service={SERVICE}",
+    "read:users:name!user",
+    "read:users:groups!user",
+]
 
 
 def configure(c: Any, mode: str | None = None) -> None:
@@ -20,10 +60,199 @@ def configure(c: Any, mode: str | None = None) -> None:
     mode = mode or os.environ.get("WORKBENCH_MODE", "local")
     if mode not in MODES:
         raise ConfigurationError(f"WORKBENCH_MODE={mode!r} is not supported; use one of {MODES}")
-    c.JupyterHub.ip = os.environ.get("WORKBENCH_HUB_IP", "127.0.0.1")
+    service_url = os.environ.get(SERVICE_URL_ENV) or DEFAULT_SERVICE_URL[mode]
+    _common(c, mode, service_url)
+    if mode == "local":
+        _local(c, service_url)
+    else:
+        _team(c)
+
+
+def _common(c: Any, mode: str, service_url: str) -> None:
+    c.JupyterHub.port = int(os.environ.get("WORKBENCH_HUB_PORT") or 8000)
+    c.JupyterHub.services = [
+        {
+            "name": SERVICE,
+            "url": service_url,
+            "command": [sys.executable, "-m", "workbench_hub.service"],
+            "environment": _service_env(),
+            "display": False,
+        }
+    ]
+    c.JupyterHub.load_roles = [
+        # Every user may reach the workbench service (it decides what they see).
+        {"name": "user", "scopes": ["self", f"access:services!service={SERVICE}"]},
+    ]
+    c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
     c.Spawner.default_url = "/lab"
     c.Spawner.cmd = ["jupyterhub-singleuser"]
-    c.Spawner.environment = {"WORKBENCH_MODE": mode}
+    c.Spawner.environment = {
+        "WORKBENCH_MODE": mode,
+        SERVICE_URL_ENV: f"{service_url.rstrip('/')}/services/{SERVICE}/",
+    }
+    c.Spawner.args = ["--MappingKernelManager.default_kernel_name=workbench"]
+
+
+def _service_env() -> dict[str, str]:
+    """What the core needs, and only that (not the hub's own secrets)."""
+    env = WorkbenchSettings.from_env().child_env()
+    for name in (KEY_FILE_ENV, IDENTITY_CACHE_ENV, "PYTHONPATH"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def _local(c: Any, service_url: str) -> None:
+    ip = os.environ.get("WORKBENCH_HUB_IP", "127.0.0.1")
+    for what, host in (("WORKBENCH_HUB_IP", ip), (SERVICE_URL_ENV, urlsplit(service_url).hostname)):
+        if host not in LOOPBACK:
+            raise ConfigurationError(
+                f"{what}={host!r}: local mode listens on loopback only (its users share one "
+                "OS account and a password); use WORKBENCH_MODE=team to serve a network"
+            )
+    home = WorkbenchHome.resolve()
+    home.prepare()
+    state = home.root / "hub"
+    state.mkdir(mode=0o700, exist_ok=True)
+    c.JupyterHub.ip = ip
+    c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+    c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
+    c.JupyterHub.authenticator_class = "shared-password"
+    admin = os.environ.get("WORKBENCH_HUB_ADMIN") or getpass.getuser()
+    c.SharedPasswordAuthenticator.admin_users = {admin}
+    c.SharedPasswordAuthenticator.allow_all = True
+    c.SharedPasswordAuthenticator.user_password = _password(
+        "WORKBENCH_HUB_PASSWORD", state / "user-password", 16
+    )
+    c.SharedPasswordAuthenticator.admin_password = _password(
+        "WORKBENCH_HUB_ADMIN_PASSWORD", state / "admin-password", 32
+    )
+    c.JupyterHub.spawner_class = "simple"
+    # JupyterLab with its extensions can take longer than the default 30 s to answer on a
+    # small, busy machine; a slow start is better than a failed one.
+    c.Spawner.http_timeout = 90
+    c.Spawner.start_timeout = 120
+    # Each user's folder; the workbench home (key, DB) is not below it.
+    c.SimpleLocalProcessSpawner.home_dir_template = str(state / "users" / "{username}")
     if os.geteuid() == 0:
         # Single-user servers refuse to run as root unless told; local mode only.
-        c.Spawner.args = ["--allow-root"]
+        c.Spawner.args = [*c.Spawner.args, "--allow-root"]
+
+
+def _password(env: str, file: Path, length: int) -> str:
+    """``$env``, else the password kept in ``file`` (made on first start, mode 0600)."""
+    if os.environ.get(env):
+        return os.environ[env]
+    if not file.exists():
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(length))
+    return file.read_text().strip()
+
+
+def _team(c: Any) -> None:
+    c.JupyterHub.ip = os.environ.get("WORKBENCH_HUB_IP", "0.0.0.0")  # noqa: S104 - behind nginx
+    c.JupyterHub.hub_ip = "0.0.0.0"  # noqa: S104 - user containers call the hub API
+    c.JupyterHub.hub_connect_ip = os.environ.get("WORKBENCH_HUB_HOST", "hub")
+    c.JupyterHub.db_url = _secret("WORKBENCH_HUB_DB_URL", "sqlite:////srv/jupyterhub/hub.sqlite")
+    c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"  # noqa: S105
+    _oidc(c)
+    _docker(c)
+    _idle_culler(c)
+
+
+def _oidc(c: Any) -> None:
+    issuer = os.environ.get("WORKBENCH_OIDC_ISSUER", "").rstrip("/")
+    public_url = os.environ.get("WORKBENCH_PUBLIC_URL", "").rstrip("/")
+    if not issuer or not public_url:
+        raise ConfigurationError(
+            "team mode needs WORKBENCH_OIDC_ISSUER (the provider's issuer URL) and "
+            "WORKBENCH_PUBLIC_URL (https://your-host, where users open the workbench)"
+        )
+    provider = discover(issuer)
+    groups_claim = os.environ.get("WORKBENCH_OIDC_GROUPS_CLAIM", "groups")
+    c.JupyterHub.authenticator_class = "generic-oauth"
+    oauth = c.GenericOAuthenticator
+    oauth.login_service = os.environ.get("WORKBENCH_OIDC_NAME", "company login")
+    oauth.client_id = _secret("WORKBENCH_OIDC_CLIENT_ID")
+    oauth.client_secret = _secret("WORKBENCH_OIDC_CLIENT_SECRET")
+    oauth.oauth_callback_url = f"{public_url}/hub/oauth_callback"
+    oauth.authorize_url = provider["authorization_endpoint"]
+    oauth.token_url = provider["token_endpoint"]
+    oauth.userdata_url = provider["userinfo_endpoint"]
+    oauth.scope = os.environ.get("WORKBENCH_OIDC_SCOPES", "openid profile email groups").split()
+    oauth.username_claim = os.environ.get("WORKBENCH_OIDC_USERNAME_CLAIM", "preferred_username")
+    # Hub groups (and so workbench permissions) follow the provider's groups at each login.
+    oauth.manage_groups = True
+    oauth.auth_state_groups_key = f"oauth_user.{groups_claim}"
+    oauth.admin_groups = _names("WORKBENCH_OIDC_ADMIN_GROUPS", "workbench-admins")
+    oauth.allowed_groups = _names("WORKBENCH_OIDC_ALLOWED_GROUPS", "workbench-users")
+
+
+def discover(issuer: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The provider's OpenID configuration (``/.well-known/openid-configuration``)."""
+    url = f"{issuer}/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - https
+            document = json.load(response)
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(
+            f"OIDC discovery at {url} failed ({exc}); check WORKBENCH_OIDC_ISSUER"
+        ) from None
+    missing = {"authorization_endpoint", "token_endpoint", "userinfo_endpoint"} - set(document)
+    if missing:
+        raise ConfigurationError(f"OIDC discovery at {url} lacks {', '.join(sorted(missing))}")
+    return document
+
+
+def _docker(c: Any) -> None:
+    image = os.environ.get("WORKBENCH_SINGLEUSER_IMAGE", "workbench-singleuser:latest")
+    c.JupyterHub.spawner_class = "docker"
+    docker = c.DockerSpawner
+    docker.image = image
+    docker.allowed_images = sorted(_names("WORKBENCH_ALLOWED_IMAGES", image))
+    docker.network_name = os.environ.get("WORKBENCH_DOCKER_NETWORK", "workbench_internal")
+    docker.use_internal_ip = True
+    docker.remove = True
+    docker.notebook_dir = "/home/jovyan/work"
+    # One named volume per user keeps their notebooks across container restarts.
+    docker.volumes = {"workbench-user-{username}": "/home/jovyan/work"}
+    docker.mem_limit = os.environ.get("WORKBENCH_USER_MEM_LIMIT", "4G")
+    docker.cpu_limit = float(os.environ.get("WORKBENCH_USER_CPU_LIMIT") or 2)
+
+
+def _idle_culler(c: Any) -> None:
+    timeout = int(os.environ.get("WORKBENCH_IDLE_TIMEOUT") or 3600)
+    c.JupyterHub.services.append(
+        {
+            "name": "idle-culler",
+            "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout}"],
+        }
+    )
+    c.JupyterHub.load_roles.append(
+        {
+            "name": "idle-culler",
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            "services": ["idle-culler"],
+        }
+    )
+
+
+def _names(env: str, default: str) -> set[str]:
+    return {name.strip() for name in os.environ.get(env, default).split(",") if name.strip()}
+
+
+def _secret(name: str, default: str | None = None) -> str:
+    """``$NAME``, else the file named by ``$NAME_FILE``, else the docker secret ``name``."""
+    if os.environ.get(name):
+        return os.environ[name]
+    file = Path(os.environ.get(f"{name}_FILE") or f"/run/secrets/{name.lower()}")
+    if file.is_file():
+        return file.read_text().strip()
+    if default is not None:
+        return default
+    raise ConfigurationError(
+        f"{name} is not set: set it, point {name}_FILE at a file holding it, "
+        f"or give the hub the docker secret {name.lower()}"
+    )

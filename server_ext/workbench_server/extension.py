@@ -7,12 +7,14 @@ import secrets
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Dict, Float, Type, Unicode, default
+from traitlets import Bool, Dict, Float, Type, Unicode, default
 
 from ._version import __version__
 from .connections.kernel_access import API_URL_ENV, KERNEL_TOKEN_ENV
 from .core import Workbench
-from .handlers import catalog, connections, kernel, lineage, pipelines, system
+from .errors import ConfigurationError
+from .handlers import catalog, connections, forward, kernel, lineage, pipelines, system
+from .handlers.forward import ServiceForwarder
 from .home import WorkbenchHome, default_home
 from .settings import (
     DB_URL_ENV,
@@ -28,6 +30,8 @@ from .settings import (
 )
 
 API_PREFIX = "workbench/api"
+SERVICE_URL_ENV = "WORKBENCH_SERVICE_URL"
+HUB_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"  # noqa: S105 - a variable name
 
 
 class WorkbenchApp(ExtensionApp):
@@ -87,6 +91,29 @@ class WorkbenchApp(ExtensionApp):
         help="""OpenLineage namespace of the workbench's jobs (notebooks, pipeline steps).
         Defaults to $WORKBENCH_OPENLINEAGE_NAMESPACE or 'workbench'.""",
     )
+    service_url = Unicode(
+        config=True,
+        help="""Base URL of the hub's workbench service, e.g.
+        http://127.0.0.1:8181/services/workbench/. When set (JupyterHub sets it for every
+        user server, see workbench_hub.config), this server holds no core at all: no
+        metadata DB, no secrets key. It forwards every /workbench/api request, its
+        kernels' included, to the service with its own hub API token
+        ($JUPYTERHUB_API_TOKEN), and the service decides with the hub's users and groups
+        what this server's user may see and do. Defaults to $WORKBENCH_SERVICE_URL.""",
+    )
+    service_timeout = Float(
+        120.0,
+        config=True,
+        help="Seconds a request forwarded to the workbench service may take (service_url).",
+    )
+    kernels_via_hub = Bool(
+        False,
+        config=True,
+        help="""Set in the hub's workbench service, which starts no kernels: its kernel
+        routes (a user's connections with credentials) answer user servers calling for
+        their kernels with their user's hub token, instead of a kernel token of this
+        server.""",
+    )
 
     @default("home")
     def _default_home(self) -> str:
@@ -116,7 +143,14 @@ class WorkbenchApp(ExtensionApp):
     def _default_openlineage_namespace(self) -> str:
         return os.environ.get(OPENLINEAGE_NAMESPACE_ENV) or DEFAULT_OPENLINEAGE_NAMESPACE
 
+    @default("service_url")
+    def _default_service_url(self) -> str:
+        return os.environ.get(SERVICE_URL_ENV, "")
+
     def initialize_settings(self) -> None:
+        if self.service_url:
+            self._forward_to_service()
+            return
         settings = WorkbenchSettings(
             home=Path(self.home),
             db_url=self.db_url,
@@ -132,9 +166,23 @@ class WorkbenchApp(ExtensionApp):
             workbench_health_timeout=self.health_timeout,
             workbench_test_timeout=self.connection_test_timeout,
             workbench_principals=self.principal_provider_class(parent=self),
-            workbench_kernel_token=self._kernel_token(),
+            workbench_kernel_token=None if self.kernels_via_hub else self._kernel_token(),
         )
         self.log.info("Workbench %s using home %s", __version__, settings.home)
+
+    def _forward_to_service(self) -> None:
+        hub_token = os.environ.get(HUB_TOKEN_ENV)
+        if not hub_token:
+            raise ConfigurationError(
+                f"{SERVICE_URL_ENV} is set but {HUB_TOKEN_ENV} is not: only a JupyterHub user "
+                "server can use the workbench service; unset it to run the core here"
+            )
+        url = self.service_url if self.service_url.endswith("/") else self.service_url + "/"
+        self.settings.update(
+            workbench_service=ServiceForwarder(url, hub_token, self.service_timeout),
+            workbench_kernel_token=self._kernel_token(),
+        )
+        self.log.info("Workbench %s forwarding to the workbench service at %s", __version__, url)
 
     def _kernel_token(self) -> str:
         """Hand kernels started by this server a token and the API's address.
@@ -148,9 +196,14 @@ class WorkbenchApp(ExtensionApp):
         return token
 
     def initialize_handlers(self) -> None:
+        modules = (
+            (forward,)
+            if self.service_url
+            else (system, connections, kernel, pipelines, catalog, lineage)
+        )
         self.handlers.extend(
             (rf"/{API_PREFIX}/{pattern}", handler)
-            for module in (system, connections, kernel, pipelines, catalog, lineage)
+            for module in modules
             for pattern, handler in module.ROUTES
         )
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import psutil
 
-URL_RE = re.compile(r"(http://[\d.]+:\d+)/lab\?token=(\S+)")
+# JupyterLab's URL with its token, or (``up --hub``) the hub's login page.
+URL_RE = re.compile(r"(http://[\d.]+:\d+)/(?:lab\?token=(\S+)|hub/login)")
 
 
 def workbench_argv(*args: str) -> list[str]:
@@ -77,7 +78,7 @@ class WorkbenchUp:
                 continue
             match = URL_RE.search(line)
             if match:
-                self.url, self.token = match.group(1), match.group(2)
+                self.url, self.token = match.group(1), match.group(2) or ""
                 return self
         raise AssertionError(
             f"workbench up not ready (exit {self.proc.poll()}):\n{''.join(self.stdout)}"

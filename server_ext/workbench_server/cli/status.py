@@ -24,6 +24,11 @@ def status(home: str | None) -> None:
         state = json.loads(state_file.read_text())
     except FileNotFoundError:
         raise ConfigurationError(f"no workbench is running on home {workbench_home.root}") from None
+    if state.get("hub"):
+        raise ConfigurationError(
+            f"the workbench on home {workbench_home.root} runs as a hub at {state['url']}; "
+            "signed-in users see its health in JupyterLab's status bar"
+        )
     request = urllib.request.Request(  # noqa: S310 - the URL is our own, from state.json
         f"{state['url']}/workbench/api/health",
         headers={"Authorization": f"token {state['token']}"},

@@ -1,10 +1,16 @@
-"""``workbench up``: the whole local stack (Temporal, worker, JupyterLab) as one command."""
+"""``workbench up``: the whole local stack (Temporal, worker, JupyterLab) as one command.
+
+``workbench up --hub`` puts JupyterHub in JupyterLab's place: a multi-user hub on this
+machine (``WORKBENCH_MODE=local`` of :mod:`workbench_hub.config`), which runs the core as
+its workbench service and a JupyterLab per signed-in user.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import fcntl
+import getpass
 import json
 import logging
 import os
@@ -56,13 +62,12 @@ def _choose_port(ip: str, port: int | None, what: str, option: str) -> int:
     return port
 
 
-async def _http_ok(url: str, token: str) -> bool:
+async def _http_ok(url: str, token: str | None = None) -> bool:
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+    headers = {"Authorization": f"token {token}"} if token else {}
     try:
-        response = await AsyncHTTPClient().fetch(
-            url, headers={"Authorization": f"token {token}"}, request_timeout=5
-        )
+        response = await AsyncHTTPClient().fetch(url, headers=headers, request_timeout=5)
     except (HTTPClientError, OSError):
         return False
     return response.code == 200
@@ -80,6 +85,7 @@ class LocalStack:
         temporal_port: int,
         notebook_dir: Path,
         concurrency: int,
+        hub: bool = False,
     ) -> None:
         self.settings = settings
         self.home = settings.workbench_home
@@ -88,6 +94,7 @@ class LocalStack:
         self.temporal_port = temporal_port
         self.notebook_dir = notebook_dir
         self.concurrency = concurrency
+        self.hub = hub
         self.token = secrets.token_urlsafe(32)
         self.supervisor = Supervisor(subreaper=True)
 
@@ -123,6 +130,44 @@ class LocalStack:
             f"{self.lab_url}/workbench/api/health", self.token
         )
 
+    async def _hub_ready(self, _component: Component) -> bool:
+        # The hub adds the service's route only once the service answers.
+        return await _http_ok(f"{self.lab_url}/hub/api/") and await _http_ok(
+            f"{self.lab_url}/services/workbench/api"
+        )
+
+    def _hub_component(self) -> Component:
+        """JupyterHub in local mode, with the workbench service, on loopback ports."""
+        state = self.home.root / "hub"
+        state.mkdir(mode=0o700, exist_ok=True)
+        config = state / "jupyterhub_config.py"
+        config.write_text("from workbench_hub.config import configure\n\nconfigure(c)\n")
+        argv = [
+            sys.executable,
+            "-m",
+            "jupyterhub",
+            "-f",
+            str(config),
+            f"--JupyterHub.hub_port={free_port(self.ip)}",
+            f"--ConfigurableHTTPProxy.api_url=http://{self.ip}:{free_port(self.ip)}",
+        ]
+        env = self._env() | {
+            "WORKBENCH_MODE": "local",
+            "WORKBENCH_HUB_IP": self.ip,
+            "WORKBENCH_HUB_PORT": str(self.lab_port),
+            "WORKBENCH_SERVICE_URL": f"http://{self.ip}:{free_port(self.ip)}",
+        }
+        return Component(
+            "JupyterHub",
+            argv,
+            env,
+            self.home.logs / "hub.log",
+            self._hub_ready,
+            ready_timeout=120,
+            stop_timeout=60,
+            poll_interval=0.25,
+        )
+
     def components(self) -> list[Component]:
         logs = self.home.logs
         binary = temporal.temporal_binary()
@@ -154,6 +199,20 @@ class LocalStack:
         lab_env = self._env()
         # The token travels in the environment, never on a command line others can read.
         lab_env["JUPYTER_TOKEN"] = self.token
+        front = (
+            self._hub_component()
+            if self.hub
+            else Component(
+                "JupyterLab",
+                lab_argv,
+                lab_env,
+                logs / "lab.log",
+                self._lab_ready,
+                ready_timeout=90,
+                stop_timeout=20,
+                poll_interval=0.25,
+            )
+        )
         return [
             Component(
                 "Temporal",
@@ -172,16 +231,7 @@ class LocalStack:
                 ready_timeout=30,
                 stop_timeout=35,
             ),
-            Component(
-                "JupyterLab",
-                lab_argv,
-                lab_env,
-                logs / "lab.log",
-                self._lab_ready,
-                ready_timeout=90,
-                stop_timeout=20,
-                poll_interval=0.25,
-            ),
+            front,
         ]
 
     def _write_state(self) -> None:
@@ -192,7 +242,8 @@ class LocalStack:
                 {
                     "pid": os.getpid(),
                     "url": self.lab_url,
-                    "token": self.token,
+                    "token": None if self.hub else self.token,
+                    "hub": self.hub,
                     "temporal": self.settings.temporal_address,
                     "task_queue": self.settings.task_queue,
                 },
@@ -284,11 +335,25 @@ class LocalStack:
                 await asyncio.wait_for(stop.wait(), 0.5)
         return 0
 
+    def _password_source(self, env: str, who: str) -> str:
+        """Where a hub password is (never the password itself)."""
+        return f"${env}" if os.environ.get(env) else str(self.home.root / "hub" / f"{who}-password")
+
     def _banner(self, demo_note: str | None) -> None:
-        lines = [
-            f"Data Engineering Workbench {__version__} is ready.",
-            "",
-            f"    {self.lab_url}/lab?token={self.token}",
+        lines = [f"Data Engineering Workbench {__version__} is ready.", ""]
+        if self.hub:
+            admin = os.environ.get("WORKBENCH_HUB_ADMIN") or getpass.getuser()
+            lines += [
+                f"    {self.lab_url}/hub/login",
+                "",
+                "  A multi-user hub for this machine only. Sign in with any user name and",
+                f"  the password in {self._password_source('WORKBENCH_HUB_PASSWORD', 'user')};",
+                f"  admin {admin!r} with the one in "
+                f"{self._password_source('WORKBENCH_HUB_ADMIN_PASSWORD', 'admin')}.",
+            ]
+        else:
+            lines.append(f"    {self.lab_url}/lab?token={self.token}")
+        lines += [
             "",
             f"  Temporal:  {self.settings.temporal_address} "
             f"(task queue {self.settings.task_queue!r})",
@@ -346,6 +411,11 @@ class _Stopped(Exception):
     help="Notebook steps the worker runs at once.",
 )
 @click.option("--no-demo", is_flag=True, help="Do not generate or register the demo Odoo data.")
+@click.option(
+    "--hub",
+    is_flag=True,
+    help="Start a multi-user JupyterHub (this machine only, loopback) instead of JupyterLab.",
+)
 def up(
     home: str | None,
     ip: str,
@@ -355,8 +425,14 @@ def up(
     db_url: str | None,
     concurrency: int,
     no_demo: bool,
+    hub: bool,
 ) -> None:
-    """Start Temporal, a pipeline worker and JupyterLab; Ctrl-C stops them all."""
+    """Start Temporal, a pipeline worker and JupyterLab (or JupyterHub); Ctrl-C stops them all."""
+    if hub and ip not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigurationError(
+            f"--hub serves this machine only (its users share one OS account), not {ip}; "
+            "a team server is the Docker deployment described in docs/deploy.md"
+        )
     workbench_home = WorkbenchHome.resolve(home)
     workbench_home.prepare()
     lock = _lock_home(workbench_home)
@@ -377,6 +453,7 @@ def up(
             temporal_port=t_port,
             notebook_dir=Path(notebook_dir).absolute(),
             concurrency=concurrency,
+            hub=hub,
         )
         code = asyncio.run(stack.run(demo=not no_demo))
     finally:

@@ -4,7 +4,8 @@ Kernels cannot log in like a browser. The server extension gives the kernels it 
 a token of their own (``WORKBENCH_KERNEL_TOKEN`` in their environment, never on a
 command line or in a file); this route accepts only that token, and answers only with
 the connections the server's user may use. The browser token does not work here, and
-this token works nowhere else.
+this token works nowhere else. In the hub's workbench service there are no kernels: user
+servers call these routes for their kernels with their user's hub token instead.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ..lineage.openlineage import emit_statement
 from .base import WorkbenchHandler
 
 
-class _KernelHandler(WorkbenchHandler):
+class KernelRouteHandler(WorkbenchHandler):
     auth_resource = "workbench.kernel"
 
     def check_xsrf_cookie(self) -> None:
@@ -35,12 +36,19 @@ class _KernelHandler(WorkbenchHandler):
         never adds on its own, so cross-site requests cannot use it."""
 
     def _check_kernel_token(self) -> None:
+        expected = self.settings["workbench_kernel_token"]
+        if expected is None:
+            # The hub's workbench service: user servers pass their kernels' calls on with
+            # their user's hub token, and the service's identity provider checked it.
+            if self.current_user is None:
+                raise HTTPError(403, "a JupyterHub API token of a user server is required")
+            return
         token = bearer_token(self.request.headers.get("Authorization", ""))
-        if not same_token(token, self.settings["workbench_kernel_token"]):
+        if not same_token(token, expected):
             raise HTTPError(403, "a workbench kernel token is required")
 
 
-class KernelConnectionsHandler(_KernelHandler):
+class KernelConnectionsHandler(KernelRouteHandler):
     # Authenticated by the kernel token instead of Jupyter's login.
     @allow_unauthenticated
     async def get(self) -> None:
@@ -49,7 +57,7 @@ class KernelConnectionsHandler(_KernelHandler):
         self.write_json(kernel_bootstrap(self.workbench, self.principal))
 
 
-class KernelUsageHandler(_KernelHandler):
+class KernelUsageHandler(KernelRouteHandler):
     """Tables a kernel's query read, counted for search ranking."""
 
     @allow_unauthenticated
@@ -61,7 +69,7 @@ class KernelUsageHandler(_KernelHandler):
         self.finish()
 
 
-class KernelLineageHandler(_KernelHandler):
+class KernelLineageHandler(KernelRouteHandler):
     """Statements a kernel ran that write data: their lineage, job = the notebook."""
 
     @allow_unauthenticated

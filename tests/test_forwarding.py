@@ -1,0 +1,53 @@
+"""A user server in a hub mode holds no core: it forwards to the workbench service.
+
+The whole path through a real hub is in test_hub.py; here, the server on its own: what it
+does when the service does not answer, and that it never opens the metadata DB.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from workbench_server.supervisor import free_port
+
+
+@pytest.fixture
+def service_url() -> str:
+    return f"http://127.0.0.1:{free_port('127.0.0.1')}/services/workbench/"  # nothing listens
+
+
+@pytest.fixture
+def jp_server_config(home: Path, service_url: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "a-hub-token-of-this-server")
+    return {
+        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
+        "WorkbenchApp": {"home": str(home), "service_url": service_url},
+    }
+
+
+async def test_a_service_that_does_not_answer_is_named(jp_fetch, service_url: str) -> None:
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("workbench", "api", "connections")
+    assert info.value.code == 502
+    message = json.loads(info.value.response.body)["message"]
+    assert f"the workbench service at {service_url} did not answer" in message
+
+
+async def test_the_forwarding_server_opens_no_metadata_db(
+    jp_fetch, jp_serverapp, home: Path
+) -> None:
+    with pytest.raises(HTTPClientError):
+        await jp_fetch("workbench", "api", "pipelines")
+    assert "workbench" not in jp_serverapp.web_app.settings
+    assert not (home / "metadata.db").exists()
+    assert not (home / "secrets.key").exists()
+
+
+async def test_kernel_routes_still_want_the_kernel_token(jp_fetch) -> None:
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("workbench", "api", "kernel", "connections")
+    assert info.value.code == 403

@@ -1,0 +1,168 @@
+"""A real JupyterHub running the workbench for several users (local hub mode).
+
+JupyterHub, configurable-http-proxy, the hub-managed workbench service and one
+jupyterhub-singleuser process per user, all started from ``configure(c)``. Users sign
+in through the hub's login form; everything they do goes through the proxy to their
+own server, which forwards to the service with their hub identity.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.hub import Hub, running_hub
+from tests.support.postgres import postgres_settings
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("configurable-http-proxy") is None,
+    reason="configurable-http-proxy (npm install -g configurable-http-proxy) is not installed",
+)
+
+USERS = ("alice", "bob")  # each with a server; carol signs in but starts none
+BOOTSTRAP = (
+    "import json\n"
+    "from workbench_kernels.api import fetch_bootstrap\n"
+    "b = fetch_bootstrap()\n"
+    "print(json.dumps({n: c.get('password') for n, c in b.connections.items()}))\n"
+)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    with running_hub(tmp_path_factory.mktemp("hub")) as hub:
+        for name in (*USERS, "carol"):
+            hub.login(name)
+        hub.start_servers(*USERS)
+        yield hub
+
+
+def _names(hub: Hub, user: str) -> set[str]:
+    answer = hub.workbench(user, "GET", "connections")
+    assert answer.status_code == 200, answer.text
+    return {c["name"] for c in answer.json()}
+
+
+def _until(check, timeout: float = 15) -> None:
+    """Group changes reach the service once its short identity cache expires."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.3)
+
+
+def test_every_user_gets_a_server_whose_workbench_answers(hub: Hub) -> None:
+    for user in USERS:
+        for path in ("catalog/sources", "pipelines"):
+            answer = hub.workbench(user, "GET", path)
+            assert answer.status_code == 200, (user, path, answer.text)
+            assert isinstance(answer.json(), list)
+
+
+def test_private_connection_is_invisible_and_unusable_for_others(hub: Hub) -> None:
+    created = hub.workbench(
+        "alice",
+        "POST",
+        "connections",
+        json={"name": "alice_scratch", "settings": {"kind": "duckdb", "path": ":memory:"}},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["owner"] == "alice"
+    assert "alice_scratch" in _names(hub, "alice")
+    assert hub.workbench("alice", "POST", "connections/alice_scratch/test").json()["ok"]
+
+    assert "alice_scratch" not in _names(hub, "bob")
+    for method, path in (
+        ("GET", "connections/alice_scratch"),
+        ("POST", "connections/alice_scratch/test"),
+        ("PATCH", "connections/alice_scratch"),
+        ("DELETE", "connections/alice_scratch"),
+    ):
+        body = {"json": {"description": "mine now"}} if method == "PATCH" else {}
+        answer = hub.workbench("bob", method, path, **body)
+        assert answer.status_code == 404, (method, path, answer.text)
+    assert "alice_scratch" in _names(hub, "alice")
+    # Hub admins see and may change everything.
+    admin = hub.service(getpass.getuser(), "GET", "connections/alice_scratch")
+    assert admin.status_code == 200, admin.text
+
+
+def test_connection_shared_with_a_group_is_for_its_members_only(hub: Hub, pg_conninfo: str) -> None:
+    settings = postgres_settings(pg_conninfo)
+    created = hub.workbench(
+        "alice",
+        "POST",
+        "connections",
+        json={"name": "ledger", "shared_groups": ["finance"], "settings": settings},
+    )
+    assert created.status_code == 201, created.text
+    assert "ledger" not in _names(hub, "bob")  # no group "finance" yet
+
+    assert hub.api("POST", "groups/finance").status_code == 201
+    added = hub.api("POST", "groups/finance/users", json={"users": ["bob"]})
+    assert added.status_code == 200, added.text
+    _until(lambda: "ledger" in _names(hub, "bob"))
+    tested = hub.workbench("bob", "POST", "connections/ledger/test")
+    assert tested.status_code == 200 and tested.json()["ok"], tested.text
+    # Sharing lets members use a connection, not change it.
+    renamed = hub.workbench("bob", "PATCH", "connections/ledger", json={"description": "x"})
+    assert renamed.status_code == 403, renamed.text
+
+    # Carol, outside the group, asks the service itself with her own hub token.
+    listed = hub.service("carol", "GET", "connections")
+    assert listed.status_code == 200, listed.text
+    assert "ledger" not in {c["name"] for c in listed.json()}
+    assert hub.service("carol", "POST", "connections/ledger/test").status_code == 404
+    assert "ledger" not in hub.service("carol", "GET", "kernel/connections").text
+
+    # A kernel gets credentials through its own server, for its own user only.
+    bob_sees = json.loads(hub.run_in_kernel("bob", BOOTSTRAP).strip().splitlines()[-1])
+    assert bob_sees["ledger"] == settings["password"]
+    assert "alice_scratch" not in bob_sees
+
+
+def test_the_service_takes_hub_tokens_only_and_serves_workbench_routes_only(hub: Hub) -> None:
+    base = f"{hub.url}/services/workbench"
+    assert requests.get(f"{base}/workbench/api/connections", timeout=10).status_code == 403
+    # A signed-in browser has no way in either: no cookie counts here.
+    assert (
+        hub.sessions["alice"].get(f"{base}/workbench/api/connections", timeout=10).status_code
+        == 403
+    )
+    token = {"Authorization": f"token {hub.user_token('carol')}"}
+    assert (
+        requests.get(f"{base}/workbench/api/connections", headers=token, timeout=10).status_code
+        == 200
+    )
+    for other in ("api/contents", "api/kernels", "lab"):
+        assert requests.get(f"{base}/{other}", headers=token, timeout=10).status_code == 404
+
+
+def test_user_servers_hold_neither_the_metadata_db_nor_the_key(hub: Hub) -> None:
+    key = (hub.home / "secrets.key").read_text().strip()
+    assert key
+    environment = _process_environment(hub.server_pid("bob"))
+    assert not {"WORKBENCH_DB_URL", "WORKBENCH_HOME", "WORKBENCH_SECRETS_KEY_FILE"} & set(
+        environment
+    )
+    everything = json.dumps(environment)
+    for secret in (key, "secrets.key", "metadata.db", str(hub.home / "metadata.db")):
+        assert secret not in everything
+    # The user's own folder (the server's root) holds no copy either.
+    user_dir = Path(environment["HOME"])
+    for path in user_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size < 1_000_000:
+            assert key not in path.read_text(errors="replace"), path
+
+
+def _process_environment(pid: int) -> dict[str, str]:
+    """The environment the process was started with, as /proc/<pid>/environ has it."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
