@@ -11,7 +11,10 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { HealthStatusItem } from './components/HealthStatusItem';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { HealthModel } from './model';
+import { catalogPlugin } from './catalog/plugin';
 import { TRANSLATION_DOMAIN } from './tokens';
+
+export { CatalogCommandIDs } from './catalog/plugin';
 
 /**
  * Command ids of the workbench core.
@@ -99,6 +102,6 @@ const healthPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-const plugins: JupyterFrontEndPlugin<any>[] = [healthPlugin];
+const plugins: JupyterFrontEndPlugin<any>[] = [healthPlugin, catalogPlugin];
 
 export default plugins;

@@ -1,6 +1,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 
 import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 /**
  * URL path of the workbench REST API, relative to the server's base URL.
@@ -95,4 +96,49 @@ export function messageOf(body: unknown): string | null {
     }
   }
   return null;
+}
+
+/**
+ * The path of an endpoint with its query string; parameters that are
+ * undefined, null or empty are left out.
+ *
+ * @param endPoint Path below `/workbench/api/`, e.g. `catalog/search`.
+ * @param params Query parameters.
+ */
+export function withQuery(
+  endPoint: string,
+  params: { [key: string]: string | number | boolean | null | undefined }
+): string {
+  const kept: { [key: string]: string } = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') {
+      kept[key] = String(value);
+    }
+  }
+  return endPoint + URLExt.objectToQueryString(kept);
+}
+
+/**
+ * One sentence saying why a request failed, for the notification area: the
+ * server's own message when it sent one.
+ */
+export function describeError(
+  error: unknown,
+  trans: TranslationBundle = nullTranslator.load('workbench')
+): string {
+  if (error instanceof APIError) {
+    return (
+      messageOf(error.body) ??
+      trans.__('the workbench API answered HTTP %1', error.status)
+    );
+  }
+  if (error instanceof ServerConnection.NetworkError) {
+    return trans.__(
+      'no answer from the Jupyter server; check that it is running and reload the page'
+    );
+  }
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
 }

@@ -1,0 +1,132 @@
+/**
+ * The catalog and lineage endpoints of the workbench REST API.
+ */
+import { ServerConnection } from '@jupyterlab/services';
+
+import { requestAPI, withQuery } from '../request';
+import { FacetFilters, searchParams } from './facets';
+import {
+  IColumnPatch,
+  ILineageGraph,
+  IPreview,
+  ISearchPage,
+  ISource,
+  ITableDetail,
+  ITablePatch,
+  ITablesPage,
+  LineageDirection
+} from './tokens';
+
+/**
+ * Typed calls to `/workbench/api/catalog/...` and `/workbench/api/lineage`.
+ */
+export class CatalogAPI {
+  /**
+   * Create the client for a Jupyter server.
+   */
+  constructor(serverSettings: ServerConnection.ISettings) {
+    this._settings = serverSettings;
+  }
+
+  /**
+   * Every connection the user may use, with its catalog size.
+   */
+  sources(): Promise<ISource[]> {
+    return requestAPI<ISource[]>('catalog/sources', this._settings);
+  }
+
+  /**
+   * One page of tables, ordered by connection, schema and name.
+   */
+  tables(request: {
+    connection?: string;
+    schema?: string;
+    offset?: number;
+    limit?: number;
+  }): Promise<ITablesPage> {
+    return requestAPI<ITablesPage>(
+      withQuery('catalog/tables', request),
+      this._settings
+    );
+  }
+
+  /**
+   * A table with its columns and schema history.
+   */
+  table(id: number): Promise<ITableDetail> {
+    return requestAPI<ITableDetail>(`catalog/tables/${id}`, this._settings);
+  }
+
+  /**
+   * Change a table's description, tags, steward or certification.
+   */
+  editTable(id: number, patch: ITablePatch): Promise<ITableDetail> {
+    return requestAPI<ITableDetail>(`catalog/tables/${id}`, this._settings, {
+      method: 'PATCH',
+      body: JSON.stringify(patch)
+    });
+  }
+
+  /**
+   * Change a column's description or tags.
+   */
+  editColumn(
+    id: number,
+    column: string,
+    patch: IColumnPatch
+  ): Promise<ITableDetail> {
+    return requestAPI<ITableDetail>(
+      `catalog/tables/${id}/columns/${encodeURIComponent(column)}`,
+      this._settings,
+      { method: 'PATCH', body: JSON.stringify(patch) }
+    );
+  }
+
+  /**
+   * The first rows of a table (bounded and masked by the server).
+   */
+  preview(id: number, limit: number = 100): Promise<IPreview> {
+    return requestAPI<IPreview>(
+      withQuery(`catalog/tables/${id}/preview`, { limit }),
+      this._settings
+    );
+  }
+
+  /**
+   * One page of search results with facet counts.
+   */
+  search(
+    query: string,
+    filters: FacetFilters,
+    offset: number,
+    limit: number,
+    signal?: AbortSignal
+  ): Promise<ISearchPage> {
+    return requestAPI<ISearchPage>(
+      withQuery('catalog/search', searchParams(query, filters, offset, limit)),
+      this._settings,
+      // Not 'no-store' (Jupyter's default): for that, Jupyter appends a
+      // timestamp parameter to the URL as cache buster, which the search
+      // endpoint would take for an unknown facet and refuse. 'no-cache'
+      // still asks the server every time.
+      { signal, cache: 'no-cache' }
+    );
+  }
+
+  /**
+   * The lineage graph of a dataset, up- or downstream.
+   */
+  lineage(
+    namespace: string,
+    name: string,
+    direction: LineageDirection,
+    depth: number = 3
+  ): Promise<ILineageGraph> {
+    return requestAPI<ILineageGraph>(
+      withQuery('lineage', { namespace, name, direction, depth }),
+      this._settings
+    );
+  }
+
+  private _settings: ServerConnection.ISettings;
+}

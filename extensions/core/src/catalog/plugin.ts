@@ -1,0 +1,385 @@
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  Clipboard,
+  ICommandPalette,
+  MainAreaWidget,
+  Notification,
+  WidgetTracker
+} from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { describeError } from '../request';
+import { TRANSLATION_DOMAIN } from '../tokens';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { CatalogAPI } from './api';
+// The panel is in the sidebar from the start, so it is needed at activation.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { CatalogPanel } from './components/CatalogPanel';
+
+import { catalogIcon } from './components/icons';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { TableTab, TableView } from './components/TableView';
+import { buildQueryCell, qualifiedName } from './sql';
+import { IDatasetRef, ISource, ITable } from './tokens';
+
+/**
+ * Command ids of the catalog.
+ */
+export namespace CatalogCommandIDs {
+  /**
+   * Open the catalog panel, or with `id` a table's view (`tab` picks a tab).
+   */
+  export const open = 'workbench:catalog-open';
+
+  /**
+   * Focus the catalog search box (with `query`, search it).
+   */
+  export const search = 'workbench:catalog-search';
+
+  /**
+   * Add a cell reading the table to the current notebook.
+   */
+  export const insertQuery = 'workbench:catalog-insert-query';
+
+  /**
+   * Copy the table's SQL name.
+   */
+  export const copyName = 'workbench:catalog-copy-name';
+
+  /**
+   * Show the table's lineage.
+   */
+  export const openLineage = 'workbench:catalog-open-lineage';
+
+  /**
+   * Load the catalog panel again.
+   */
+  export const refresh = 'workbench:catalog-refresh';
+}
+
+/**
+ * Rank of the panel in the left sidebar: right after the file browser (100).
+ */
+const SIDEBAR_RANK = 150;
+
+const TABLE_ARGS = {
+  type: 'object',
+  properties: {
+    id: { type: 'number', description: 'Catalog id of the table' }
+  }
+};
+
+/**
+ * The data catalog: a sidebar panel to search and browse tables, a view per
+ * table, and commands to query a table from a notebook.
+ */
+export const catalogPlugin: JupyterFrontEndPlugin<void> = {
+  id: '@workbench/core:catalog',
+  description:
+    'Data catalog panel: search and browse the tables of the workbench connections, curate them, preview them and query them from notebooks.',
+  autoStart: true,
+  optional: [ICommandPalette, INotebookTracker, ILayoutRestorer, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    palette: ICommandPalette | null,
+    notebooks: INotebookTracker | null,
+    restorer: ILayoutRestorer | null,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const api = new CatalogAPI(app.serviceManager.serverSettings);
+    const { commands, shell } = app;
+
+    const notifyError = (what: string, error: unknown): string => {
+      const message = `${what}: ${describeError(error, trans)}`;
+      Notification.error(message, { autoClose: 10000 });
+      return message;
+    };
+
+    const tracker = new WidgetTracker<MainAreaWidget<TableView>>({
+      namespace: 'workbench-catalog-table'
+    });
+
+    const panel = new CatalogPanel({
+      api,
+      trans,
+      onOpen: table => void openTable(table.id, table),
+      onError: notifyError
+    });
+    shell.add(panel, 'left', { rank: SIDEBAR_RANK, type: 'Data Catalog' });
+
+    const openTable = (
+      id: number,
+      table: ITable | null = null,
+      tab: TableTab | null = null
+    ): MainAreaWidget<TableView> => {
+      let widget = tracker.find(w => w.content.tableId === id);
+      if (!widget) {
+        const content = new TableView({
+          api,
+          tableId: id,
+          table,
+          trans,
+          actions: {
+            insertQuery: t => void insertQuery(t),
+            copyName,
+            openDataset: dataset => void openDataset(dataset),
+            error: notifyError
+          }
+        });
+        widget = new MainAreaWidget({ content });
+        widget.id = `workbench-catalog-table-${id}`;
+        widget.title.icon = catalogIcon;
+        widget.title.closable = true;
+        const title = (t: ITable | null) => {
+          widget!.title.label = t ? t.name : trans.__('Table %1', id);
+          widget!.title.caption = t
+            ? `${t.connection} · ${t.schema}.${t.name}${t.label ? ` (${t.label})` : ''}`
+            : '';
+        };
+        title(table);
+        content.onTableLoaded = title;
+        shell.add(widget, 'main');
+        void tracker.add(widget);
+      }
+      if (tab) {
+        widget.content.showTab(tab);
+      }
+      shell.activateById(widget.id);
+      return widget;
+    };
+
+    // The table a command without an `id` acts on: the table view in front,
+    // else the table selected in the panel.
+    const currentTable = (): ITable | null => {
+      const view = tracker.currentWidget;
+      if (view && shell.currentWidget === view) {
+        return view.content.table;
+      }
+      return panel.selectedTable ?? view?.content.table ?? null;
+    };
+
+    const tableFor = async (args: { id?: unknown }): Promise<ITable | null> => {
+      if (typeof args.id === 'number') {
+        const open = tracker.find(w => w.content.tableId === args.id);
+        return open?.content.table ?? (await api.table(args.id));
+      }
+      const table = currentTable();
+      if (!table) {
+        Notification.warning(
+          trans.__(
+            'No catalog table selected: pick one in the Data Catalog panel first.'
+          ),
+          { autoClose: 5000 }
+        );
+      }
+      return table;
+    };
+
+    let sources: Promise<ISource[]> | null = null;
+    const connectionKind = async (connection: string): Promise<string> => {
+      sources = sources ?? api.sources();
+      try {
+        return (
+          (await sources).find(s => s.connection === connection)?.kind ?? ''
+        );
+      } catch {
+        sources = null;
+        return ''; // then it is queried as SQL, which is right for most
+      }
+    };
+
+    const insertQuery = async (table: ITable): Promise<void> => {
+      const notebook = notebooks?.currentWidget ?? null;
+      if (!notebook) {
+        Notification.error(
+          trans.__(
+            'Open a notebook first: the query of %1 goes into the current notebook.',
+            table.name
+          ),
+          {
+            autoClose: 8000,
+            actions: [
+              {
+                label: trans.__('New notebook'),
+                callback: () => {
+                  void commands
+                    .execute('notebook:create-new')
+                    .then(() => insertQuery(table));
+                }
+              }
+            ]
+          }
+        );
+        return;
+      }
+      await notebook.context.ready;
+      const source = buildQueryCell(
+        table,
+        await connectionKind(table.connection)
+      );
+      const content = notebook.content;
+      NotebookActions.insertBelow(content);
+      if (content.activeCell?.model.type !== 'code') {
+        NotebookActions.changeCellType(content, 'code');
+      }
+      content.activeCell?.model.sharedModel.setSource(source);
+      shell.activateById(notebook.id);
+      content.activeCell?.node.scrollIntoView({ block: 'nearest' });
+    };
+
+    const copyName = (table: ITable): void => {
+      const name = qualifiedName(table.schema, table.name);
+      Clipboard.copyToSystem(name);
+      Notification.info(trans.__('Copied %1', name), { autoClose: 3000 });
+    };
+
+    const openDataset = async (dataset: IDatasetRef): Promise<void> => {
+      const dot = dataset.name.indexOf('.');
+      const schema = dot > 0 ? dataset.name.slice(0, dot) : undefined;
+      const name = dot > 0 ? dataset.name.slice(dot + 1) : dataset.name;
+      try {
+        const page = await api.tables({
+          connection: dataset.namespace,
+          schema,
+          limit: 500
+        });
+        const found = page.items.find(t => t.name === name);
+        if (found) {
+          openTable(found.id, found);
+          return;
+        }
+        Notification.warning(
+          trans.__(
+            '%1 is not in the catalog: scan connection %2 to add it.',
+            dataset.name,
+            dataset.namespace
+          ),
+          { autoClose: 8000 }
+        );
+      } catch (error) {
+        notifyError(
+          trans.__('Opening %1:%2 failed', dataset.namespace, dataset.name),
+          error
+        );
+      }
+    };
+
+    const withTable =
+      (action: (table: ITable) => void | Promise<void>) =>
+      async (args: { id?: unknown }) => {
+        try {
+          const table = await tableFor(args);
+          if (table) {
+            await action(table);
+          }
+        } catch (error) {
+          notifyError(trans.__('The catalog action failed'), error);
+        }
+      };
+
+    commands.addCommand(CatalogCommandIDs.open, {
+      label: args =>
+        typeof args.id === 'number'
+          ? trans.__('Open Catalog Table')
+          : trans.__('Open Data Catalog'),
+      caption: trans.__('Show the data catalog, or a table of it'),
+      icon: args => (typeof args.id === 'number' ? undefined : catalogIcon),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            id: { type: 'number', description: 'Catalog id of a table' },
+            tab: {
+              type: 'string',
+              enum: ['columns', 'preview', 'lineage', 'history']
+            }
+          }
+        }
+      },
+      execute: args => {
+        if (typeof args.id === 'number') {
+          openTable(args.id, null, (args.tab as TableTab | undefined) ?? null);
+        } else {
+          shell.activateById(panel.id);
+        }
+      }
+    });
+
+    commands.addCommand(CatalogCommandIDs.search, {
+      label: trans.__('Search the Data Catalog'),
+      caption: trans.__('Find tables by name, label, column or description'),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: { query: { type: 'string' } }
+        }
+      },
+      execute: args => {
+        shell.activateById(panel.id);
+        panel.focusSearch(
+          typeof args.query === 'string' ? args.query : undefined
+        );
+      }
+    });
+
+    commands.addCommand(CatalogCommandIDs.insertQuery, {
+      label: trans.__('Insert Catalog Table Query into Notebook'),
+      caption: trans.__(
+        'Add a %%sql cell reading the selected table below the active cell'
+      ),
+      describedBy: { args: TABLE_ARGS },
+      execute: withTable(insertQuery)
+    });
+
+    commands.addCommand(CatalogCommandIDs.copyName, {
+      label: trans.__('Copy Catalog Table Name'),
+      caption: trans.__('Copy schema.table, quoted for SQL where needed'),
+      describedBy: { args: TABLE_ARGS },
+      execute: withTable(copyName)
+    });
+
+    commands.addCommand(CatalogCommandIDs.openLineage, {
+      label: trans.__('Open Catalog Table Lineage'),
+      caption: trans.__('Show what the selected table is made from and feeds'),
+      describedBy: { args: TABLE_ARGS },
+      execute: withTable(table => {
+        openTable(table.id, table, 'lineage');
+      })
+    });
+
+    commands.addCommand(CatalogCommandIDs.refresh, {
+      label: trans.__('Reload the Data Catalog'),
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => panel.refresh()
+    });
+
+    if (palette) {
+      const category = trans.__('Workbench');
+      for (const command of [
+        CatalogCommandIDs.open,
+        CatalogCommandIDs.search,
+        CatalogCommandIDs.insertQuery,
+        CatalogCommandIDs.copyName,
+        CatalogCommandIDs.openLineage,
+        CatalogCommandIDs.refresh
+      ]) {
+        palette.addItem({ command, category });
+      }
+    }
+
+    if (restorer) {
+      restorer.add(panel, 'workbench-catalog');
+      void restorer.restore(tracker, {
+        command: CatalogCommandIDs.open,
+        args: widget => ({ id: widget.content.tableId }),
+        name: widget => String(widget.content.tableId)
+      });
+    }
+  }
+};

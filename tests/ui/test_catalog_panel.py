@@ -1,0 +1,279 @@
+"""The Data Catalog panel as a user sees it: search, table view, preview, queries into a
+notebook, and descriptions edited in place, against the demo Odoo data."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from urllib.parse import parse_qs, urlparse
+
+from playwright.sync_api import Locator, Page, Route, expect
+
+from tests.ui.conftest import Workbench, wait_for_lab
+
+SEARCH = ".jp-WorkbenchCatalog-search input"
+RESULTS = ".jp-WorkbenchCatalog-results"
+TABLE_VIEW = ".jp-WorkbenchCatalogTable:visible"
+
+
+def open_catalog(page: Page) -> None:
+    """Show the catalog sidebar (its tab may already be open from the last layout)."""
+    panel = page.locator("#workbench-catalog")
+    if not panel.is_visible():
+        page.locator('.jp-SideBar [data-id="workbench-catalog"]').click()
+    expect(panel).to_be_visible()
+
+
+def search(page: Page, text: str, *, typed: bool = True) -> Locator:
+    """Type a query as a person would, key by key (else paste it); the results list."""
+    open_catalog(page)
+    box = page.locator(SEARCH)
+    box.fill("")
+    if typed:
+        box.press_sequentially(text, delay=25)
+    else:
+        box.fill(text)
+    expect(box).to_have_value(text)  # no key lost on the way
+    return page.locator(RESULTS)
+
+
+def result(page: Page, table: str) -> Locator:
+    return page.locator(f'{RESULTS} .jp-WorkbenchCatalog-result[data-table="{table}"]')
+
+
+def open_table(page: Page, query: str, table: str) -> Locator:
+    """Find a table by searching and open its view; the view."""
+    search(page, query)
+    result(page, table).click()
+    view = page.locator(TABLE_VIEW)
+    expect(view.locator(".jp-WorkbenchCatalogTable-name")).to_have_text(f"main.{table}")
+    return view
+
+
+def table_id(workbench: Workbench, name: str) -> int:
+    page = workbench.api.get("catalog/tables", params={"connection": "demo_odoo", "limit": 500})
+    page.raise_for_status()
+    return next(t["id"] for t in page.json()["items"] if t["name"] == name)
+
+
+def wait_until_layout_saved(workbench: Workbench, key: str) -> None:
+    """JupyterLab saves the layout a moment after it changes; a reload before that
+    would restore the layout before the change."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        answer = workbench.api.get(f"{workbench.url}/lab/api/workspaces/default")
+        if answer.status_code == 200 and key in answer.json().get("data", {}):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"JupyterLab did not save {key} in its layout within 15 s")
+
+
+def test_search_as_you_type_finds_journal_items(page: Page) -> None:
+    results = search(page, "journal items")
+    expect(result(page, "account_move_line")).to_be_visible()
+    # Odoo's label shows under the name: people search by what Odoo calls things.
+    expect(result(page, "account_move_line")).to_contain_text("Journal Item")
+
+    search(page, "account move")
+    expect(result(page, "account_move")).to_be_visible()
+    expect(result(page, "account_move_line")).to_be_visible()
+    names = results.locator(".jp-WorkbenchCatalog-result").evaluate_all(
+        "rows => rows.map(r => r.dataset.table)"
+    )
+    assert names[0] == "account_move", names
+    expect(page.locator(".jp-WorkbenchCatalog-summary")).to_have_text(re.compile(r"^\d+ tables?$"))
+
+    # Emptying the box brings back the browse tree.
+    page.locator(SEARCH).fill("")
+    expect(page.locator(".jp-WorkbenchCatalog-tree")).to_contain_text("demo_odoo")
+
+
+def test_facet_chip_filters_and_clears(page: Page) -> None:
+    search(page, "partner")
+    expect(result(page, "res_partner")).to_be_visible()
+    summary = page.locator(".jp-WorkbenchCatalog-summary")
+    expect(summary).to_have_text(re.compile(r"^\d+ tables$"))
+    unfiltered = int(summary.inner_text().split()[0])
+
+    chip = page.locator(".jp-WorkbenchCatalog-chip", has_text="pii")
+    count = int(chip.locator(".jp-WorkbenchCatalog-chipCount").inner_text())
+    assert 0 < count < unfiltered
+    chip.click()
+    expect(chip).to_have_attribute("aria-pressed", "true")
+    expect(summary).to_have_text(re.compile(rf"^{count} tables?$"))
+    expect(page.locator(f"{RESULTS} .jp-WorkbenchCatalog-result")).to_have_count(count)
+
+    chip.click()
+    expect(chip).to_have_attribute("aria-pressed", "false")
+    expect(summary).to_have_text(f"{unfiltered} tables")
+
+
+def synthetic_search(total: int):
+    """A search endpoint with ``total`` results, answering any page asked for."""
+
+    def answer(route: Route) -> None:
+        params = parse_qs(urlparse(route.request.url).query)
+        offset, limit = int(params["offset"][0]), int(params["limit"][0])
+        hits = [
+            {
+                "table": {
+                    "id": 100_000 + i,
+                    "connection": "warehouse",
+                    "schema": "public",
+                    "name": f"synthetic_{i:05d}",
+                    "kind": "table",
+                    "label": f"Synthetic {i}",
+                    "description": None,
+                    "certified": False,
+                    "tags": [],
+                    "auto_tags": [],
+                },
+                "score": 1.0,
+                "matched_columns": [],
+            }
+            for i in range(offset, min(total, offset + limit))
+        ]
+        body = {"query": params["q"][0], "total": total, "hits": hits, "facets": {}}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    return answer
+
+
+def test_ten_thousand_results_render_only_what_is_in_view(page: Page) -> None:
+    requested: list[str] = []
+    page.on(
+        "request",
+        lambda r: requested.append(r.url) if "/catalog/search" in r.url else None,
+    )
+    page.route("**/workbench/api/catalog/search?**", synthetic_search(10_000))
+    results = search(page, "synthetic")
+    expect(page.locator(".jp-WorkbenchCatalog-summary")).to_have_text("10000 tables")
+    expect(result(page, "synthetic_00000")).to_be_visible()
+    rendered = results.locator('[role="option"]').count()
+    assert 5 < rendered < 60, rendered
+
+    # Straight to the end: the last page is fetched and shown, the rows in between never.
+    results.evaluate("list => { list.scrollTop = list.scrollHeight; }")
+    expect(result(page, "synthetic_09999")).to_be_visible()
+    assert results.locator('[role="option"]').count() < 60
+    pages = sorted({parse_qs(urlparse(u).query)["offset"][0] for u in requested}, key=int)
+    assert len(pages) <= 4, pages
+
+    # The keyboard reaches the last row too, and Enter would open it.
+    results.focus()
+    page.keyboard.press("End")
+    expect(results.locator('[role="option"][aria-selected="true"]')).to_contain_text(
+        "synthetic_09999"
+    )
+
+
+def test_browse_tree_opens_a_table_with_the_keyboard(page: Page) -> None:
+    open_catalog(page)
+    tree = page.locator(".jp-WorkbenchCatalog-tree")
+    source = tree.get_by_role("treeitem", name=re.compile("demo_odoo"))
+    expect(source).to_have_attribute("aria-expanded", "false")
+    tree.focus()
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")  # the source; its only schema opens with it
+    expect(source).to_have_attribute("aria-expanded", "true")
+    table = tree.locator('[data-table="res_partner"]')
+    expect(table).to_be_visible()
+    table.click()
+    expect(page.locator(f"{TABLE_VIEW} .jp-WorkbenchCatalogTable-name")).to_have_text(
+        "main.res_partner"
+    )
+
+
+def test_table_view_preview_shows_rows(page: Page) -> None:
+    view = open_table(page, "journal items", "account_move_line")
+    expect(view.locator('[data-fact="connection"]')).to_have_text("demo_odoo")
+    expect(view.locator('[data-fact="rows"]')).to_have_text(re.compile(r"[\d,]+ rows"))
+    # The columns grid, with Odoo's labels.
+    expect(
+        view.locator('.jp-WorkbenchCatalogTable-columns tr[data-column="move_id"]')
+    ).to_contain_text("Journal Entry")
+
+    view.get_by_role("tab", name="Preview").click()
+    rows = view.locator(".jp-WorkbenchCatalogTable-preview tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() == 100
+    header = view.locator(".jp-WorkbenchCatalogTable-preview thead th").all_inner_texts()
+    assert "move_name" in header and "balance" in header
+    # The server cut the preview off at 100 rows and says so.
+    expect(view.locator(".jp-WorkbenchCatalogTable-note")).to_contain_text("100")
+
+
+def test_insert_query_into_notebook_and_run_it(page: Page) -> None:
+    page.locator('.jp-LauncherCard[title="Workbench (Python 3)"]').first.click()
+    notebook = page.locator(".jp-NotebookPanel:visible")
+    # The status bar, not the notebook's execution indicator: that one says "idle"
+    # before the kernel is even connected.
+    expect(page.locator("#jp-main-statusbar")).to_contain_text(
+        "Workbench (Python 3) | Idle", timeout=60_000
+    )
+
+    view = open_table(page, "account move", "account_move")
+    view.get_by_role("button", name="Insert query into notebook").click()
+
+    cells = notebook.locator(".jp-Cell")
+    expect(cells).to_have_count(2)
+    expect(cells.nth(1).locator(".jp-InputArea-editor .cm-line")).to_have_text(
+        ["%%sql demo_odoo", "SELECT * FROM main.account_move LIMIT 100"]
+    )
+    expect(cells.nth(1)).to_have_class(re.compile(r"\bjp-mod-active\b"))
+    notebook.locator("[data-command='notebook:run-cell-and-select-next']").click()
+    expect(cells.nth(1).locator(".jp-InputPrompt")).not_to_have_text("[ ]:")
+
+    output = cells.nth(1).locator(".jp-OutputArea-output")
+    table_rows = output.locator("table tbody tr")
+    expect(table_rows.first).to_be_visible(timeout=60_000)
+    assert table_rows.count() >= 1
+    expect(output.locator("table thead")).to_contain_text("move_type")
+    expect(cells.nth(1).locator("[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(
+        0
+    )
+    expect(cells.nth(1)).not_to_contain_text("Error")
+
+
+def test_description_edited_in_place_persists(page: Page, workbench: Workbench) -> None:
+    text = f"Customers and vendors ({uuid.uuid4().hex[:6]})"
+    view = open_table(page, "res partner", "res_partner")
+    view.get_by_role("button", name="Edit description of res_partner").click()
+    editor = view.get_by_role("textbox", name="description of res_partner")
+    editor.fill(text)
+    editor.press("Control+Enter")
+    shown = view.get_by_role("button", name="Edit description of res_partner")
+    expect(shown).to_have_text(text)
+
+    # Saved on the server...
+    detail = workbench.api.get(f"catalog/tables/{table_id(workbench, 'res_partner')}")
+    assert detail.json()["description"] == text
+
+    # ...and shown again after a reload, in the table view the layout restores.
+    wait_until_layout_saved(
+        workbench, f"workbench-catalog-table:{table_id(workbench, 'res_partner')}"
+    )
+    page.reload()
+    wait_for_lab(page)
+    expect(
+        page.locator(TABLE_VIEW).get_by_role("button", name="Edit description of res_partner")
+    ).to_have_text(text, timeout=30_000)
+
+    # A search finds the table by its new words. (Pasted: after a reload JupyterLab
+    # may still move the focus between restored widgets for a moment.)
+    search(page, text.split("(")[1].rstrip(")"), typed=False)
+    expect(result(page, "res_partner")).to_be_visible()
+
+
+def test_failed_edit_is_reported_with_the_servers_message(page: Page) -> None:
+    view = open_table(page, "journal items", "account_move_line")
+    view.get_by_role("button", name="Edit tags of account_move_line").click()
+    editor = view.get_by_role("textbox", name="tags of account_move_line")
+    editor.fill("finance, month/end")
+    editor.press("Enter")
+    toast = page.locator(".Toastify__toast", has_text="Saving main.account_move_line failed")
+    expect(toast).to_contain_text("tag 'month/end': use up to 50 letters")
+    # The editor stays open with what was typed, so nothing is lost.
+    expect(editor).to_have_value("finance, month/end")
