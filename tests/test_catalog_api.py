@@ -84,6 +84,12 @@ async def test_scan_browse_search_and_curate(jp_fetch, odoo_db: str) -> None:
     assert code == 400 and "tag 'a b'" in message
     code, message = await _error(jp_fetch, "search", params={"q": "x", "color": "red"})
     assert code == 400 and "color: filter by one of" in message
+    with pytest.raises(HTTPClientError) as info:  # the reason phrase is the status's own
+        await jp_fetch("workbench", "api", "catalog", "tables", "999999")
+    assert json.loads(info.value.response.body)["reason"] == "Not Found"
+    # JupyterLab's cache buster ("?1732...=") is no facet.
+    busted = await _json(jp_fetch, "search", params={"q": "journal", "1764100000000": ""})
+    assert busted["hits"]
 
 
 async def test_scan_of_unreachable_source_is_a_502_naming_the_cause(jp_fetch, odoo_db) -> None:

@@ -141,6 +141,11 @@ async def test_sql_odoo_lake_join_and_odoo_api(
 
     cell = await kernel.run("%%sql lake\nSELECT count(*) AS n FROM partner_segments")
     assert cell.status == "ok" and "60" in str(cell.displays)
+    # A cell on Odoo's database leaves the lake as the notebook's connection.
+    cell = await kernel.run("%%sql odoo\nSELECT count(*) AS n FROM res_partner")
+    assert cell.status == "ok", cell.everything
+    after = await kernel.run("%sql SELECT count(*) AS n FROM duckdb_tables()")
+    assert after.status == "ok", after.everything
 
     api_ids = await kernel.value(
         "df = %odoo search_read res.partner --domain \"[('customer_rank','>',0)]\" "

@@ -62,9 +62,11 @@ class WorkbenchSqlMagics(Magics):
                 self.connections.register(alias)
             except ConnectionError_ as exc:
                 raise UsageError(str(exc)) from None
-        one_off = cell is None and alias is not None and bool(rest.strip())
-        if one_off:
-            # The alias-first line form becomes jupysql's cell form, for this query only.
+        # A query that names its connection runs there and leaves the notebook's current
+        # connection (the lake) as it was; only `%sql NAME` alone switches to NAME.
+        one_off = alias is not None and bool((rest if cell is None else cell).strip())
+        if one_off and cell is None:
+            # The alias-first line form becomes jupysql's cell form.
             line, cell = alias, rest
         target = alias or self._current_alias()
         query = cell if cell is not None else line

@@ -98,11 +98,14 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
         mapped = _mapped_status(exc)
         if mapped is not None:
             status_code = mapped
+        elif exc is not None and not isinstance(exc, HTTPError):
+            status_code = 500
+        self.set_status(status_code)  # first: the reason phrase follows the status
+        if mapped is not None:
             message = _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
         elif isinstance(exc, HTTPError):
             message = exc.log_message or self._reason
         elif exc is not None:
-            status_code = 500
             message = f"internal error; the server log has the details (ref {self._error_ref})"
         else:
             message = self._reason
@@ -112,6 +115,5 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             body["errors"] = [
                 e.model_dump(mode="json") if isinstance(e, BaseModel) else e for e in details
             ]
-        self.set_status(status_code)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, default=str))

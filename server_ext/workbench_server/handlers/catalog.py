@@ -158,7 +158,8 @@ class SearchHandler(_CatalogHandler):
         filters = {
             key: self.get_query_argument(key)
             for key in self.request.query_arguments
-            if key not in ("q", "offset", "limit")
+            # (A bare number is a client's cache buster, e.g. JupyterLab's "?1732...".)
+            if key not in ("q", "offset", "limit") and not key.isdigit()
         }
         page = await asyncio.to_thread(
             self.catalog.search,
