@@ -348,6 +348,7 @@ function SearchResults(props: ICatalogBrowserProps): JSX.Element {
         role="status"
         aria-live="polite"
         data-status={search.status}
+        data-answered={search.answered}
       >
         {summary}
       </div>

@@ -1,0 +1,330 @@
+"""The Data Catalog panel in a real Chromium, next to the bare REST calls behind it.
+
+Fills the catalog of a fresh workbench home with 10,000 tables of 10 columns (100,000
+columns, one schema of a DuckDB connection, merged through the catalog's own store) on
+top of the demo data, starts ``workbench up`` on it, opens JupyterLab in Debian's Chromium
+with Playwright, and measures inside the page (``performance.now()``):
+
+- ``search_p50_ms`` / ``search_p95_ms``: from the last keystroke of a query in the panel's
+  search box (the whole query entered as one input event, like a paste or the last key)
+  to its results shown: the panel says it answers that query and its first result row is
+  in the page. A seeded mix of exact names, prefixes, words and misspellings. Next to
+  it, the same search as a bare ``fetch()`` of ``catalog/search`` from the same page,
+  answer parsed (``rest_search_p50_ms``/``rest_search_p95_ms``; ``search_vs_rest_ratio``
+  is the median of per-query ratios).
+- ``tree_first_paint_ms``: from clicking the schema holding the 10,000 tables in the
+  browse tree to its first table rows painted; next to a bare ``fetch()`` of the first
+  page of its tables (``rest_tables_ms``). ``tree_rows_in_dom`` counts the rows the
+  virtual list keeps in the page, ``tree_end_ms`` the time to reach the last table by
+  scrolling to the end (``End``), pages loaded on the way.
+
+    python benchmarks/ui.py [--queries 40] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the browser tests' helpers
+
+TABLES = 10_000
+COLUMNS = 10
+SCHEMA = "warehouse"
+CONNECTION = "bench"
+SEED = 20_261_126
+WORDS = (
+    "invoice payment ledger account journal partner customer vendor order sale purchase "
+    "stock product move line tax currency budget expense employee contract asset bank "
+    "statement reconcile analytic project timesheet"
+).split()
+
+# Types the query into the panel (React reads the native setter + input event) and
+# resolves with the time until the panel shows the answer to it (first row painted).
+TYPE_AND_WAIT = """
+async (q) => {
+  const input = document.querySelector('.jp-WorkbenchCatalog-search input');
+  const setValue = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+  const started = performance.now();
+  setValue.call(input, q);
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+  return await new Promise((resolve, reject) => {
+    const look = () => {
+      const summary = document.querySelector('.jp-WorkbenchCatalog-summary');
+      const answered = summary?.dataset.status === 'ready' && summary?.dataset.answered === q;
+      const row = document.querySelector(
+        '.jp-WorkbenchCatalog-results .jp-WorkbenchCatalog-result');
+      const none = summary?.textContent.startsWith('No tables');
+      if (answered && (row || none)) { resolve(performance.now() - started); return; }
+      if (performance.now() - started > 10000) {
+        reject(new Error(`no results for ${q}: ${summary?.dataset.status}`));
+        return;
+      }
+      setTimeout(look, 1);
+    };
+    look();
+  });
+}
+"""
+FETCH_JSON = """
+async ([url, token]) => {
+  const started = performance.now();
+  const response = await fetch(url, { headers: { Authorization: 'token ' + token } });
+  const body = await response.json();
+  if (!response.ok) throw new Error(JSON.stringify(body));
+  return performance.now() - started;
+}
+"""
+# Notes when the user last clicked or pressed a key (Playwright's own real input events):
+# the measure runs from the key that expanded the schema.
+NOTE_INPUT = """
+() => {
+  window.__wbInputAt = null;
+  for (const type of ['click', 'keydown']) {
+    document.addEventListener(type, () => { window.__wbInputAt = performance.now(); },
+                              { capture: true });
+  }
+}
+"""
+# Resolves with the time from that input until the schema's first table rows are in the
+# page, and how many rows the virtual list holds.
+ROWS_PAINTED = """
+async () => {
+  return await new Promise((resolve, reject) => {
+    const look = () => {
+      const rows = document.querySelectorAll('.jp-WorkbenchCatalog-tree [data-table^="t_"]');
+      const clicked = window.__wbInputAt;
+      if (clicked !== null && rows.length > 0) {
+        resolve([performance.now() - clicked, rows.length]);
+        return;
+      }
+      if (clicked !== null && performance.now() - clicked > 20000) {
+        reject(new Error('tree did not load'));
+        return;
+      }
+      setTimeout(look, 1);
+    };
+    look();
+  });
+}
+"""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def table_name(i: int) -> str:
+    return f"t_{i:05d}_{WORDS[i % len(WORDS)]}_{WORDS[(i * 7) % len(WORDS)]}"
+
+
+def fill_catalog(home: Path) -> list[str]:
+    """A DuckDB connection whose catalog has TABLES tables of COLUMNS columns."""
+    import duckdb
+
+    from workbench_server.catalog.discovered import Discovery, FoundColumn, FoundTable
+    from workbench_server.catalog.store import merge
+    from workbench_server.connections import ConnectionCreate, ConnectionService
+    from workbench_server.core import Workbench
+    from workbench_server.db.models import CatalogScan, Connection
+    from workbench_server.principal import local_principal
+    from workbench_server.settings import WorkbenchSettings
+
+    settings = WorkbenchSettings.from_env(home)
+    settings.workbench_home.prepare()
+    database = home / "bench.duckdb"
+    duckdb.connect(str(database)).close()
+    rng = random.Random(SEED)
+    names = [table_name(i) for i in range(TABLES)]
+    tables = [
+        FoundTable(
+            schema=SCHEMA,
+            name=name,
+            kind="table",
+            comment=f"{rng.choice(WORDS)} {rng.choice(WORDS)} of the {rng.choice(WORDS)} team",
+            columns=[
+                FoundColumn(f"{rng.choice(WORDS)}_{j}", j, rng.choice(("text", "integer")))
+                for j in range(COLUMNS)
+            ],
+        )
+        for name in names
+    ]
+    workbench = Workbench(settings)
+    try:
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(name=CONNECTION, settings={"kind": "duckdb", "path": str(database)})
+        )
+        with workbench.sessions.begin() as session:
+            connection_id = session.query(Connection.id).filter_by(name=CONNECTION).scalar()
+            scan = CatalogScan(
+                connection_id=connection_id, status="succeeded", requested_by="bench", stats={}
+            )
+            session.add(scan)
+            session.flush()
+            merge(session, connection_id, scan.id, Discovery(tables=tables), first_scan=True)
+    finally:
+        workbench.close()
+    return names
+
+
+def queries(names: list[str], count: int) -> list[str]:
+    rng = random.Random(SEED + 1)
+    out = []
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:
+            out.append(rng.choice(names))
+        elif kind == 1:
+            out.append(f"{rng.choice(WORDS)} {rng.choice(WORDS)}")
+        elif kind == 2:
+            out.append(rng.choice(names)[: rng.randint(4, 9)])
+        else:
+            word = rng.choice(WORDS)
+            cut = rng.randrange(1, len(word) - 1)
+            out.append(word[:cut] + word[cut + 1 :])
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui.conftest import (
+        CHROMIUM_ARGS,
+        VIEWPORT,
+        chromium_path,
+        open_lab,
+        start_workbench,
+        stop_workbench,
+    )
+
+    root = Path(tempfile.mkdtemp(prefix="wb-bench-ui-"))
+    log(f"filling a catalog of {TABLES:,} tables, {TABLES * COLUMNS:,} columns ...")
+    names = fill_catalog(root / "home")
+    log("starting workbench up ...")
+    up = start_workbench(root)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path(), args=CHROMIUM_ARGS
+            )
+            page = browser.new_page(viewport=VIEWPORT)
+            open_lab(page, up.url, up.token)
+            page.locator('.jp-SideBar [data-id="workbench-catalog"]').click()
+            page.wait_for_selector(".jp-WorkbenchCatalog-search input")
+            api = f"{up.url}/workbench/api/catalog"
+
+            log("searches ...")
+            mix = queries(names, args.queries)
+            page.evaluate(TYPE_AND_WAIT, names[0])  # the first search builds the index
+            page.evaluate(FETCH_JSON, [f"{api}/search?q=warm", up.token])
+            ui_ms, rest_ms, ratios = [], [], []
+            for query in mix:
+                # Each query starts from the last one's results, as when refining a search.
+                shown = page.evaluate(TYPE_AND_WAIT, query)
+                url = f"{api}/search?q={query.replace(' ', '+')}&limit=50"
+                bare = page.evaluate(FETCH_JSON, [url, up.token])
+                ui_ms.append(shown)
+                rest_ms.append(bare)
+                ratios.append(shown / bare)
+
+            log("browse tree ...")
+            paints, rests, ends, in_dom = [], [], [], 0
+            for _ in range(args.repeat):
+                # A fresh page with JupyterLab's default layout: nothing expanded yet.
+                page.close()
+                page = browser.new_page(viewport=VIEWPORT)
+                open_lab(page, up.url, up.token)
+                page.locator('.jp-SideBar [data-id="workbench-catalog"]').click()
+                page.wait_for_selector(".jp-WorkbenchCatalog-search input", timeout=60_000)
+                source = page.locator(
+                    ".jp-WorkbenchCatalog-tree .jp-WorkbenchCatalog-node",
+                    has_text=CONNECTION,
+                ).first
+                source.click()
+                page.wait_for_selector(
+                    f".jp-WorkbenchCatalog-tree .jp-WorkbenchCatalog-name:text-is('{SCHEMA}')"
+                )
+                # The source is the active row after its click: down to its schema, then
+                # open it with the keyboard, as the tree's keyboard test does.
+                page.keyboard.press("ArrowDown")
+                page.wait_for_selector(".jp-WorkbenchCatalog-tree .jp-mod-active", state="attached")
+                page.evaluate(NOTE_INPUT)
+                page.keyboard.press("ArrowRight")
+                painted, in_dom = page.evaluate(ROWS_PAINTED)
+                paints.append(painted)
+                rests.append(
+                    page.evaluate(
+                        FETCH_JSON,
+                        [
+                            f"{api}/tables?connection={CONNECTION}&schema={SCHEMA}&limit=500",
+                            up.token,
+                        ],
+                    )
+                )
+                started = time.perf_counter()
+                tree = page.locator(".jp-WorkbenchCatalog-tree")
+                last = names[-1]
+                deadline = time.monotonic() + 120
+                while not page.locator(f'[data-table="{last}"]').count():
+                    if time.monotonic() > deadline:
+                        page.screenshot(path="/tmp/ui-debug.png")
+                        seen = page.eval_on_selector_all(
+                            ".jp-WorkbenchCatalog-tree [data-table]",
+                            "rows => rows.map(r => r.dataset.table)",
+                        )
+                        raise RuntimeError(f"the last table never came into view: {seen[-3:]}")
+                    tree.focus()
+                    page.keyboard.press("End")
+                    page.wait_for_timeout(50)
+                ends.append((time.perf_counter() - started) * 1000)
+            browser.close()
+    finally:
+        stop_workbench(up)
+
+    figures = {
+        "search_p50_ms": round(percentile(ui_ms, 0.5), 1),
+        "search_p95_ms": round(percentile(ui_ms, 0.95), 1),
+        "rest_search_p50_ms": round(percentile(rest_ms, 0.5), 1),
+        "rest_search_p95_ms": round(percentile(rest_ms, 0.95), 1),
+        "search_vs_rest_ratio": round(statistics.median(ratios), 3),
+        "tree_first_paint_ms": round(statistics.median(paints), 1),
+        "rest_tables_ms": round(statistics.median(rests), 1),
+        "tree_rows_in_dom": in_dom,
+        "tree_end_ms": round(statistics.median(ends), 1),
+    }
+    print(f"catalog: {TABLES:,} tables, {TABLES * COLUMNS:,} columns (plus the demo data)")
+    for name, value in figures.items():
+        print(f"{name:24} {value:>10}")
+    units = {name: "ms" for name in figures}
+    units.update(search_vs_rest_ratio="ratio", tree_rows_in_dom="rows")
+    print(
+        json.dumps(
+            {
+                "benchmark": "ui",
+                "figures": figures,
+                "units": units,
+                "goals": {"search_p95_ms": "<= 150", "tree_first_paint_ms": "<= 1000"},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
