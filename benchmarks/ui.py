@@ -33,18 +33,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the browser tests' helpers
+sys.path.insert(0, str(ROOT))  # the browser tests' helpers and the catalog benchmark's mix
+
+from benchmarks.catalog import WORDS, percentile, queries  # noqa: E402 - after the path
 
 TABLES = 10_000
 COLUMNS = 10
 SCHEMA = "warehouse"
 CONNECTION = "bench"
 SEED = 20_261_126
-WORDS = (
-    "invoice payment ledger account journal partner customer vendor order sale purchase "
-    "stock product move line tax currency budget expense employee contract asset bank "
-    "statement reconcile analytic project timesheet"
-).split()
 
 # Types the query into the panel (React reads the native setter + input event) and
 # resolves with the time until the panel shows the answer to it (first row painted).
@@ -172,29 +169,6 @@ def fill_catalog(home: Path) -> list[str]:
     finally:
         workbench.close()
     return names
-
-
-def queries(names: list[str], count: int) -> list[str]:
-    rng = random.Random(SEED + 1)
-    out = []
-    for i in range(count):
-        kind = i % 4
-        if kind == 0:
-            out.append(rng.choice(names))
-        elif kind == 1:
-            out.append(f"{rng.choice(WORDS)} {rng.choice(WORDS)}")
-        elif kind == 2:
-            out.append(rng.choice(names)[: rng.randint(4, 9)])
-        else:
-            word = rng.choice(WORDS)
-            cut = rng.randrange(1, len(word) - 1)
-            out.append(word[:cut] + word[cut + 1 :])
-    return out
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

@@ -92,6 +92,17 @@ def _pg_env(url: str) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
+def _pg_run(tool: str, url: str, *args: str) -> None:
+    """Run pg_dump or pg_restore against ``url``; its last error line if it fails."""
+    connect, env = _pg_env(url)
+    done = subprocess.run(
+        [_pg_tool(tool), *connect, *args], env=env, capture_output=True, text=True, timeout=3600
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit code {done.returncode}"]
+        raise ConfigurationError(f"{tool} failed: {lines[-1]}")
+
+
 def backup(settings: WorkbenchSettings, archive: Path, include_runs: bool = True) -> BackupResult:
     home = settings.workbench_home
     if not home.secrets_key.exists():
@@ -115,16 +126,7 @@ def backup(settings: WorkbenchSettings, archive: Path, include_runs: bool = True
     with tempfile.TemporaryDirectory(prefix="workbench-backup-") as staging_dir:
         staging = Path(staging_dir)
         if postgres:
-            args, env = _pg_env(settings.db_url)
-            dump = subprocess.run(
-                [_pg_tool("pg_dump"), *args, "--format=custom", "--file", str(staging / PG_DUMP)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=3600,
-            )
-            if dump.returncode != 0:
-                raise ConfigurationError(f"pg_dump failed: {dump.stderr.strip().splitlines()[-1]}")
+            _pg_run("pg_dump", settings.db_url, "--format=custom", "--file", str(staging / PG_DUMP))
         else:
             _sqlite_copy(home.metadata_db, staging / SQLITE_DB)
         manifest["contents"].append(manifest["metadata_db"])
@@ -220,16 +222,7 @@ def _load_metadata(staging: Path, manifest: dict, settings: WorkbenchSettings) -
             "this backup holds a PostgreSQL metadata DB; set WORKBENCH_DB_URL to an empty "
             "PostgreSQL database to restore it"
         )
-    args, env = _pg_env(settings.db_url)
-    loaded = subprocess.run(
-        [_pg_tool("pg_restore"), *args, "--no-owner", "--exit-on-error", str(staging / PG_DUMP)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    if loaded.returncode != 0:
-        raise ConfigurationError(f"pg_restore failed: {loaded.stderr.strip().splitlines()[-1]}")
+    _pg_run("pg_restore", settings.db_url, "--no-owner", "--exit-on-error", str(staging / PG_DUMP))
 
 
 def _rewrite_paths(engine: Engine, old_home: str, new_home: str) -> None:
