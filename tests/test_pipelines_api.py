@@ -83,6 +83,9 @@ async def test_validate_deploy_run_and_read_the_executed_notebook(
     assert (deployed["name"], deployed["version"]) == ("hello", 1)
     listed = await _json(jp_fetch, "pipelines")
     assert [p["name"] for p in listed] == ["hello"]
+    # What the panel draws and its run dialog starts from.
+    assert listed[0]["depends_on"] == {"greet": []}
+    assert listed[0]["parameters"]["who"]["default"] == "world"
 
     run = await _json(
         jp_fetch,

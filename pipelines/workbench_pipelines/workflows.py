@@ -71,29 +71,55 @@ class PipelineRunWorkflow:
         self.states = {s.id: ("reused" if s.id in done else "pending") for s in plan.steps}
         pending = {s.id: s for s in plan.steps if s.id not in done}
         running: dict[str, asyncio.Task[bool]] = {}
-        while pending or running:
-            for step_id, step in list(pending.items()):
-                blocked = [
-                    d for d in step.depends_on if self.states[d] in ("failed", "upstream_failed")
-                ]
-                if blocked:
-                    self.states[step_id] = "upstream_failed"
-                    del pending[step_id]
-                elif all(d in done for d in step.depends_on):
-                    self.states[step_id] = "running"
-                    running[step_id] = asyncio.create_task(self._step(plan, step))
-                    del pending[step_id]
-            if not running:
-                continue
-            finished, _ = await workflow.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
-            for step_id, task in list(running.items()):
-                if task in finished:
-                    del running[step_id]
-                    if task.result():
-                        done.add(step_id)
-                        self.states[step_id] = "succeeded"
-                    else:
-                        self.states[step_id] = "failed"
+        try:
+            while pending or running:
+                for step_id, step in list(pending.items()):
+                    blocked = [
+                        d
+                        for d in step.depends_on
+                        if self.states[d] in ("failed", "upstream_failed")
+                    ]
+                    if blocked:
+                        self.states[step_id] = "upstream_failed"
+                        del pending[step_id]
+                    elif all(d in done for d in step.depends_on):
+                        self.states[step_id] = "running"
+                        running[step_id] = asyncio.create_task(self._step(plan, step))
+                        del pending[step_id]
+                if not running:
+                    continue
+                finished, _ = await workflow.wait(
+                    running.values(), return_when=asyncio.FIRST_COMPLETED
+                )
+                for step_id, task in list(running.items()):
+                    if task in finished:
+                        del running[step_id]
+                        if task.result():
+                            done.add(step_id)
+                            self.states[step_id] = "succeeded"
+                        else:
+                            self.states[step_id] = "failed"
+        except asyncio.CancelledError:
+            # Cancelled (by a user, or a schedule's overlap policy): the running steps are
+            # cancelled and waited for (their kernels stop, their attempts say so), then
+            # the run is recorded as cancelled.
+            for task in running.values():
+                task.cancel()
+            await asyncio.gather(*running.values(), return_exceptions=True)
+            for step_id, state in self.states.items():
+                if state in ("pending", "running"):
+                    self.states[step_id] = "cancelled"
+            if watch is not None:
+                watch.cancel()
+            await self._record(
+                RunEvent(
+                    run_id=plan.run_id,
+                    status="cancelled",
+                    error="cancelled",
+                    step_states=dict(self.states),
+                )
+            )
+            raise
         bad = sorted(
             s for s, state in self.states.items() if state in ("failed", "upstream_failed")
         )

@@ -42,6 +42,8 @@ class PipelineOut(BaseModel):
     current_version: int
     description: str
     steps: list[str]
+    depends_on: dict[str, list[str]] = {}  # step -> the steps it waits for (the DAG)
+    parameters: dict[str, Any] = {}  # name -> type, default, description, required
     schedule: dict[str, Any] | None
     updated_at: datetime
 
@@ -182,6 +184,8 @@ class PipelineRegistry:
             current_version=version.version,
             description=spec.description,
             steps=[s.id for s in spec.steps],
+            depends_on={s.id: list(s.depends_on) for s in spec.steps},
+            parameters={n: p.model_dump(mode="json") for n, p in spec.parameters.items()},
             schedule=spec.schedule.model_dump(mode="json") if spec.schedule else None,
             updated_at=pipeline.updated_at,
         )
