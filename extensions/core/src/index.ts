@@ -12,9 +12,11 @@ import { HealthStatusItem } from './components/HealthStatusItem';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { HealthModel } from './model';
 import { catalogPlugin } from './catalog/plugin';
+import { pipelinesPlugin } from './pipelines/plugin';
 import { TRANSLATION_DOMAIN } from './tokens';
 
 export { CatalogCommandIDs } from './catalog/plugin';
+export { PipelinesCommandIDs } from './pipelines/plugin';
 
 /**
  * Command ids of the workbench core.
@@ -102,6 +104,10 @@ const healthPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-const plugins: JupyterFrontEndPlugin<any>[] = [healthPlugin, catalogPlugin];
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  healthPlugin,
+  catalogPlugin,
+  pipelinesPlugin
+];
 
 export default plugins;

@@ -1,0 +1,161 @@
+import {
+  describeSchedule,
+  formatDuration,
+  formatTime,
+  initialParameters,
+  latestRuns,
+  parseRunForm,
+  runDuration,
+  stripAnsi
+} from '../pipelines/format';
+import { IRun } from '../pipelines/tokens';
+
+function run(
+  pipeline: string,
+  created: string,
+  extra: Partial<IRun> = {}
+): IRun {
+  return {
+    id: `${pipeline}-${created}`,
+    pipeline,
+    version: 1,
+    status: 'succeeded',
+    trigger: 'manual',
+    parameters: {},
+    logical_date: '2024-01-31',
+    repair_of: null,
+    created_at: created,
+    started_at: null,
+    finished_at: null,
+    error: null,
+    attempts: [],
+    ...extra
+  };
+}
+
+describe('formatDuration', () => {
+  it('reads like people write durations', () => {
+    expect(formatDuration(null)).toBe('');
+    expect(formatDuration(undefined)).toBe('');
+    expect(formatDuration(0.25)).toBe('250 ms');
+    expect(formatDuration(42.4)).toBe('42 s');
+    expect(formatDuration(185)).toBe('3 min 05 s');
+    expect(formatDuration(2 * 3600 + 7 * 60 + 30)).toBe('2 h 07 min');
+    expect(formatDuration(-3)).toBe('0 ms');
+  });
+
+  it('measures a run from its start to its end, or to now while it runs', () => {
+    const finished = run('p', '2024-01-31T10:00:00Z', {
+      started_at: '2024-01-31T10:00:00Z',
+      finished_at: '2024-01-31T10:01:30Z'
+    });
+    expect(runDuration(finished)).toBe(90);
+    const going = run('p', '2024-01-31T10:00:00Z', {
+      started_at: '2024-01-31T10:00:00Z'
+    });
+    expect(runDuration(going, Date.parse('2024-01-31T10:00:10Z'))).toBe(10);
+    expect(runDuration(run('p', '2024-01-31T10:00:00Z'))).toBeNull();
+  });
+
+  it('reads a time without an offset as UTC', () => {
+    expect(formatTime('2024-01-31T10:00:00')).toBe(
+      new Date(Date.UTC(2024, 0, 31, 10)).toLocaleString()
+    );
+    expect(formatTime(null)).toBe('');
+    expect(formatTime('not a time')).toBe('not a time');
+  });
+});
+
+describe('describeSchedule', () => {
+  it('says cron, interval, time zone and pause', () => {
+    expect(describeSchedule(null)).toBe('');
+    expect(describeSchedule({ cron: '0 6 * * *', timezone: 'UTC' })).toBe(
+      '0 6 * * *'
+    );
+    expect(
+      describeSchedule({
+        cron: '0 6 1 * *',
+        timezone: 'Europe/Paris',
+        paused: true
+      })
+    ).toBe('0 6 1 * * (Europe/Paris) · paused');
+    expect(describeSchedule({ cron: null, interval: 'PT15M' })).toBe(
+      'every PT15M'
+    );
+  });
+});
+
+describe('stripAnsi', () => {
+  it('removes colour escapes from a traceback', () => {
+    const traceback =
+      '\u001b[0;31mZeroDivisionError\u001b[0m: division by zero\n\u001b[1;32m----> 1\u001b[0m 1/0';
+    expect(stripAnsi(traceback)).toBe(
+      'ZeroDivisionError: division by zero\n----> 1 1/0'
+    );
+  });
+});
+
+describe('run parameters', () => {
+  it('prefills declared parameters with their defaults', () => {
+    expect(
+      initialParameters(
+        {
+          month: { type: 'string', default: '2024-01' },
+          dry_run: { type: 'boolean' }
+        },
+        run('p', '2024-01-31T10:00:00', { parameters: { month: 'old' } })
+      )
+    ).toEqual({ month: '2024-01', dry_run: null });
+  });
+
+  it('prefills from the last run when the server sends no declarations', () => {
+    expect(
+      initialParameters(
+        undefined,
+        run('p', '2024-01-31T10:00:00', { parameters: { month: '2023-12' } })
+      )
+    ).toEqual({ month: '2023-12' });
+    expect(initialParameters(undefined, null)).toEqual({});
+  });
+
+  it('parses a JSON object and a logical date', () => {
+    expect(parseRunForm('{"month": "2024-02", "n": 3}', '2024-02-29')).toEqual({
+      ok: true,
+      parameters: { month: '2024-02', n: 3 },
+      logicalDate: '2024-02-29'
+    });
+    expect(parseRunForm('  ', '')).toEqual({
+      ok: true,
+      parameters: {},
+      logicalDate: null
+    });
+  });
+
+  it('says what is wrong with the form', () => {
+    const bad = parseRunForm('{month: 1}', '');
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.error).toMatch(/not valid JSON/);
+    const list = parseRunForm('[1, 2]', '');
+    expect(!list.ok && list.error).toMatch(/must be a JSON object/);
+    const day = parseRunForm('{}', '2024-02-30');
+    expect(!day.ok && day.error).toMatch(/"2024-02-30" is not a date/);
+    const missing = parseRunForm('{"month": ""}', '', {
+      month: { type: 'string', required: true }
+    });
+    expect(!missing.ok && missing.error).toBe('Parameter "month" is required');
+  });
+});
+
+describe('latestRuns', () => {
+  it('keeps the newest run of each pipeline, whatever the order', () => {
+    const latest = latestRuns([
+      run('a', '2024-01-01T00:00:00Z'),
+      run('b', '2024-01-02T00:00:00Z'),
+      run('a', '2024-01-03T00:00:00Z'),
+      run('a', '2024-01-02T00:00:00Z')
+    ]);
+    expect(latest.get('a')!.created_at).toBe('2024-01-03T00:00:00Z');
+    expect(latest.get('b')!.created_at).toBe('2024-01-02T00:00:00Z');
+    expect(latest.size).toBe(2);
+  });
+});

@@ -1,0 +1,431 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { Poll } from '@lumino/polling';
+import * as React from 'react';
+
+import { PipelinesAPI } from '../api';
+import { buildDag, IDagLayout, isActive, layoutDag, stateClass } from '../dag';
+import {
+  describeSchedule,
+  formatDuration,
+  formatTime,
+  runDuration
+} from '../format';
+import { IAttempt, IPipeline, IRun } from '../tokens';
+import { DagGraph } from './DagGraph';
+import { PipelinesPanel } from './PipelinesPanel';
+import { StepDetails } from './StepDetails';
+
+/**
+ * How often an open pipeline view is polled while visible, in milliseconds.
+ */
+export const RUN_POLL_INTERVAL = 2000;
+
+/**
+ * Runs shown in the history table.
+ */
+const HISTORY_LIMIT = 25;
+
+/**
+ * What a pipeline view asks its plugin to do.
+ */
+export interface IPipelineActions {
+  /**
+   * Ask for parameters and start a run; resolves with it, or null.
+   */
+  runNow: (pipeline: IPipeline, lastRun: IRun | null) => Promise<IRun | null>;
+  /**
+   * Open an attempt's executed notebook.
+   */
+  openNotebook: (run: IRun, attempt: IAttempt) => Promise<void>;
+  error: PipelinesPanel.ErrorHandler;
+}
+
+/**
+ * A deployed pipeline: its DAG coloured by the selected run, the run history,
+ * run/cancel/repair, and the details of a step's attempt.
+ */
+export class PipelineView extends ReactWidget {
+  /**
+   * Create the view of one pipeline; it loads when first shown.
+   */
+  constructor(options: PipelineView.IOptions) {
+    super();
+    this._api = options.api;
+    this._trans = options.trans;
+    this._actions = options.actions;
+    this.pipelineName = options.name;
+    this.addClass('jp-WorkbenchPipeline');
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._load(),
+      frequency: { interval: RUN_POLL_INTERVAL, backoff: true, max: 60000 },
+      name: `@workbench/core:pipeline:${options.name}`,
+      standby: () => !this.isVisible || 'when-hidden'
+    });
+  }
+
+  /**
+   * Name of the pipeline shown.
+   */
+  readonly pipelineName: string;
+
+  /**
+   * The pipeline, once loaded.
+   */
+  get pipeline(): IPipeline | null {
+    return this._pipeline;
+  }
+
+  /**
+   * The newest run, if any.
+   */
+  get latestRun(): IRun | null {
+    return this._runs[0] ?? null;
+  }
+
+  /**
+   * Called when the pipeline is loaded (to title the tab).
+   */
+  onPipelineLoaded: ((pipeline: IPipeline) => void) | null = null;
+
+  /**
+   * Load the pipeline and its runs now.
+   */
+  async refresh(): Promise<void> {
+    await this._poll.refresh();
+    await this._poll.tick;
+  }
+
+  /**
+   * Ask for parameters and start a run, then show it.
+   */
+  async runNow(): Promise<void> {
+    const pipeline =
+      this._pipeline ?? (await this._api.pipeline(this.pipelineName));
+    const run = await this._actions.runNow(pipeline, this.latestRun);
+    if (run) {
+      this._follow(run);
+    }
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    super.dispose();
+  }
+
+  protected onAfterShow(): void {
+    if (!this._started) {
+      this._started = true;
+      void this._poll.start();
+    } else {
+      void this._poll.refresh();
+    }
+  }
+
+  protected render(): JSX.Element {
+    const trans = this._trans;
+    const pipeline = this._pipeline;
+    const run = this._selectedRun();
+    return (
+      <div className="jp-WorkbenchPipeline-body">
+        <div className="jp-WorkbenchPipeline-header">
+          <div>
+            <h1 className="jp-WorkbenchPipeline-name">{this.pipelineName}</h1>
+            {pipeline && (
+              <div className="jp-WorkbenchPipeline-meta">
+                {[
+                  pipeline.description,
+                  trans.__('version %1', pipeline.current_version),
+                  trans.__('owner %1', pipeline.owner),
+                  pipeline.schedule
+                    ? trans.__(
+                        'schedule %1',
+                        describeSchedule(pipeline.schedule)
+                      )
+                    : trans.__('no schedule')
+                ]
+                  .filter(Boolean)
+                  .join(' · ')}
+              </div>
+            )}
+          </div>
+          <div className="jp-WorkbenchPipeline-actions">
+            <button
+              className="jp-mod-styled jp-mod-accept jp-WorkbenchPipeline-runNow"
+              onClick={() => void this._guard(() => this.runNow())}
+            >
+              {trans.__('Run now')}
+            </button>
+            <button
+              className="jp-mod-styled jp-WorkbenchPipeline-cancel"
+              disabled={!run || !isActive(run)}
+              onClick={() => void this._cancel()}
+            >
+              {trans.__('Cancel run')}
+            </button>
+            <button
+              className="jp-mod-styled jp-WorkbenchPipeline-repair"
+              disabled={!run || !['failed', 'cancelled'].includes(run.status)}
+              onClick={() => void this._repair()}
+            >
+              {trans.__('Repair run')}
+            </button>
+          </div>
+        </div>
+        {this._error && (
+          <div className="jp-WorkbenchPipeline-error" role="alert">
+            {this._error}
+          </div>
+        )}
+        {run && (
+          <div className="jp-WorkbenchPipeline-runSummary" data-run={run.id}>
+            {trans.__('Run %1', run.id.slice(0, 8))}{' '}
+            <span
+              className={`jp-WorkbenchPipeline-badge ${stateClass(run.status)}`}
+            >
+              {run.status}
+            </span>
+            {run.error && (
+              <span className="jp-WorkbenchPipeline-runError">{run.error}</span>
+            )}
+          </div>
+        )}
+        {pipeline && this._renderDag(pipeline, run)}
+        {this._renderStep(run)}
+        {this._renderHistory()}
+      </div>
+    );
+  }
+
+  private _renderDag(pipeline: IPipeline, run: IRun | null): JSX.Element {
+    if (!this._dagLayout || this._layoutFor !== pipeline) {
+      const dag = buildDag(pipeline);
+      this._dagLayout = layoutDag(dag.nodes, dag.edges);
+      this._layoutFor = pipeline;
+    }
+    return (
+      <DagGraph
+        layout={this._dagLayout}
+        run={run}
+        selected={this._step}
+        label={this._trans.__('Steps of %1', pipeline.name)}
+        markerId={`jp-WorkbenchPipeline-arrow-${this.pipelineName}`}
+        onSelect={step => this._selectStep(step)}
+      />
+    );
+  }
+
+  private _renderStep(run: IRun | null): JSX.Element | null {
+    return (
+      <StepDetails
+        trans={this._trans}
+        run={run}
+        step={this._step}
+        onOpenNotebook={(r, attempt) =>
+          void this._guard(() => this._actions.openNotebook(r, attempt))
+        }
+      />
+    );
+  }
+
+  private _renderHistory(): JSX.Element {
+    const trans = this._trans;
+    const now = Date.now();
+    return (
+      <div className="jp-WorkbenchPipeline-history">
+        <h2>{trans.__('Runs')}</h2>
+        {this._loaded && this._runs.length === 0 ? (
+          <div className="jp-WorkbenchPipeline-placeholder">
+            {trans.__('No run yet: click Run now.')}
+          </div>
+        ) : (
+          <table className="jp-WorkbenchPipeline-runs">
+            <thead>
+              <tr>
+                <th>{trans.__('Status')}</th>
+                <th>{trans.__('Trigger')}</th>
+                <th>{trans.__('Started')}</th>
+                <th>{trans.__('Duration')}</th>
+                <th>{trans.__('Attempts')}</th>
+                <th>{trans.__('Run')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {this._runs.map(listed => {
+                const run = this._details.get(listed.id) ?? listed;
+                const detailed = this._details.has(listed.id);
+                const selected = run.id === this._selectedRun()?.id;
+                return (
+                  <tr
+                    key={run.id}
+                    data-run={run.id}
+                    data-state={run.status}
+                    className={selected ? 'jp-mod-selected' : ''}
+                    aria-selected={selected}
+                    onClick={() => this._selectRun(run.id)}
+                  >
+                    <td>
+                      <span
+                        className={`jp-WorkbenchPipeline-badge ${stateClass(run.status)}`}
+                      >
+                        {run.status}
+                      </span>
+                    </td>
+                    <td>
+                      {run.trigger}
+                      {run.repair_of ? ` (${run.repair_of.slice(0, 8)})` : ''}
+                    </td>
+                    <td>{formatTime(run.started_at ?? run.created_at)}</td>
+                    <td>{formatDuration(runDuration(run, now))}</td>
+                    <td>{detailed ? run.attempts.length : ''}</td>
+                    <td className="jp-WorkbenchPipeline-runId">
+                      {run.id.slice(0, 8)}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+      </div>
+    );
+  }
+
+  /**
+   * The run the DAG shows: the one picked in the table, else the newest.
+   */
+  private _selectedRun(): IRun | null {
+    const id = this._runId ?? this._runs[0]?.id ?? null;
+    if (!id) {
+      return null;
+    }
+    return this._details.get(id) ?? this._runs.find(r => r.id === id) ?? null;
+  }
+
+  private _selectRun(id: string): void {
+    this._runId = id;
+    this.update();
+    void this._poll.refresh();
+  }
+
+  private _selectStep(step: string): void {
+    this._step = this._step === step ? null : step;
+    this.update();
+  }
+
+  private _follow(run: IRun): void {
+    this._details.set(run.id, run);
+    if (!this._runs.some(r => r.id === run.id)) {
+      this._runs = [run, ...this._runs];
+    }
+    this._runId = run.id;
+    this.update();
+    void this._poll.refresh();
+  }
+
+  private async _cancel(): Promise<void> {
+    const run = this._selectedRun();
+    if (run) {
+      await this._guard(
+        async () => {
+          await this._api.cancel(run.id);
+          await this.refresh();
+        },
+        this._trans.__('Cancelling run %1 failed', run.id.slice(0, 8))
+      );
+    }
+  }
+
+  private async _repair(): Promise<void> {
+    const run = this._selectedRun();
+    if (run) {
+      await this._guard(
+        async () => {
+          this._follow(await this._api.repair(run.id));
+        },
+        this._trans.__('Repairing run %1 failed', run.id.slice(0, 8))
+      );
+    }
+  }
+
+  private async _guard(
+    action: () => Promise<void>,
+    what: string = this._trans.__('Pipeline %1', this.pipelineName)
+  ): Promise<void> {
+    try {
+      await action();
+    } catch (error) {
+      this._actions.error(what, error);
+    }
+  }
+
+  private async _load(): Promise<void> {
+    try {
+      const [pipeline, runs] = await Promise.all([
+        this._api.pipeline(this.pipelineName),
+        this._api.runs(this.pipelineName, HISTORY_LIMIT)
+      ]);
+      if (this._pipeline?.updated_at !== pipeline.updated_at) {
+        this._pipeline = pipeline;
+        this.onPipelineLoaded?.(pipeline);
+      }
+      this._runs = runs;
+      // Details (attempts) of the listed runs: fetched once for finished runs,
+      // which never change, and on every tick for the runs still going.
+      const wanted = runs.filter(
+        r =>
+          !this._details.has(r.id) ||
+          isActive(this._details.get(r.id)!) ||
+          isActive(r)
+      );
+      const details = await Promise.all(wanted.map(r => this._api.run(r.id)));
+      for (const detail of details) {
+        this._details.set(detail.id, detail);
+      }
+      this._error = null;
+    } catch (error) {
+      const message = this._actions.error(
+        this._trans.__('Loading pipeline %1 failed', this.pipelineName),
+        error,
+        this._error === null
+      );
+      this._error = message;
+      this.update();
+      throw error;
+    } finally {
+      this._loaded = true;
+    }
+    this.update();
+  }
+
+  private _actions: IPipelineActions;
+  private _api: PipelinesAPI;
+  private _details = new Map<string, IRun>();
+  private _error: string | null = null;
+  private _dagLayout: IDagLayout | null = null;
+  private _layoutFor: IPipeline | null = null;
+  private _loaded = false;
+  private _pipeline: IPipeline | null = null;
+  private _poll: Poll;
+  private _runId: string | null = null;
+  private _runs: IRun[] = [];
+  private _started = false;
+  private _step: string | null = null;
+  private _trans: TranslationBundle;
+}
+
+/**
+ * A namespace for PipelineView statics.
+ */
+export namespace PipelineView {
+  /**
+   * Options to create a pipeline view.
+   */
+  export interface IOptions {
+    api: PipelinesAPI;
+    name: string;
+    trans: TranslationBundle;
+    actions: IPipelineActions;
+  }
+}
