@@ -51,3 +51,15 @@ async def test_kernel_routes_still_want_the_kernel_token(jp_fetch) -> None:
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("workbench", "api", "kernel", "connections")
     assert info.value.code == 403
+
+
+async def test_only_workbench_routes_are_forwarded(
+    http_server_client, jp_base_url: str, jp_auth_header: dict
+) -> None:
+    # A path that would climb out of /workbench/api/ on the service is refused here (sent
+    # as is: an HTTP client may send what a browser would have normalised).
+    for path in ("../../hub/api/users", "catalog/../../x", "a//b", "catalog/./tables"):
+        answer = await http_server_client.fetch(
+            f"{jp_base_url}workbench/api/{path}", headers=jp_auth_header, raise_error=False
+        )
+        assert answer.code == 404, (path, answer.code)

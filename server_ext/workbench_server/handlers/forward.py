@@ -16,7 +16,7 @@ import tornado.web
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from ..errors import SourceUnavailableError
+from ..errors import NotFoundError, SourceUnavailableError
 from .base import WorkbenchHandler
 from .kernel import KernelRouteHandler
 
@@ -34,6 +34,9 @@ class ServiceForwarder:
     timeout: float
 
     async def forward(self, handler: tornado.web.RequestHandler, path: str) -> None:
+        if any(part in ("", ".", "..") for part in path.split("/")[:-1]) or "\\" in path:
+            # Only workbench routes go on: no way out of /workbench/api/ on the service.
+            raise NotFoundError(f"no workbench route {path!r}")
         request = handler.request
         target = f"{self.url}workbench/api/{path}"
         if request.query:
