@@ -160,3 +160,39 @@ async def test_bad_run_parameters_are_a_400_naming_the_field(jp_fetch, jp_root_d
         )
     assert info.value.code == 400
     assert "who" in json.loads(info.value.response.body)["message"]
+
+
+async def test_schedule_state_pause_and_resume_over_rest(jp_fetch, jp_root_dir: Path) -> None:
+    write_notebook(jp_root_dir / "nightly" / "tick.ipynb", "print(ds)", parameters="ds = ''")
+    (jp_root_dir / "nightly" / "p.yaml").write_text(
+        "name: nightly_close\nschedule:\n  cron: '0 3 * * *'\n"
+        "steps:\n  - {id: tick, notebook: tick.ipynb}\n"
+    )
+    await _json(
+        jp_fetch, "pipelines", "deploy", method="POST", body=json.dumps({"path": "nightly/p.yaml"})
+    )
+    state = await _json(jp_fetch, "pipelines", "nightly_close", "schedule")
+    assert state["paused"] is False and len(state["next_runs"]) == 5
+    assert all(run.endswith("+00:00") and "T03:00:00" in run for run in state["next_runs"])
+    paused = await _json(
+        jp_fetch, "pipelines", "nightly_close", "schedule", "pause", method="POST", body=b""
+    )
+    assert paused["paused"] is True
+    resumed = await _json(
+        jp_fetch, "pipelines", "nightly_close", "schedule", "resume", method="POST", body=b""
+    )
+    assert resumed["paused"] is False
+    (jp_root_dir / "nightly" / "adhoc.yaml").write_text(
+        "name: adhoc\nsteps:\n  - {id: tick, notebook: tick.ipynb}\n"
+    )
+    await _json(
+        jp_fetch,
+        "pipelines",
+        "deploy",
+        method="POST",
+        body=json.dumps({"path": "nightly/adhoc.yaml"}),
+    )
+    with pytest.raises(HTTPClientError) as unscheduled:
+        await _json(jp_fetch, "pipelines", "adhoc", "schedule", "pause", method="POST", body=b"")
+    assert unscheduled.value.code == 404
+    assert "has no schedule" in json.loads(unscheduled.value.response.body)["message"]

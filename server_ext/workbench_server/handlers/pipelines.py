@@ -11,7 +11,7 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from ..pipelines.registry import PipelineOut, PipelineRegistry
 from ..pipelines.runs import RunOut, RunService
 from .base import WorkbenchHandler
@@ -104,6 +104,31 @@ class PipelineHandler(_PipelineHandler):
         self.write_json(self.registry.get(name))
 
 
+class ScheduleHandler(_PipelineHandler):
+    """A pipeline's schedule: its state and next runs; pause, resume or trigger it."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        from ..pipelines.schedules import describe
+
+        self.registry.get(name)  # exists and may be seen
+        self.write_json(await describe(self.workbench, name))
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, name: str, action: str) -> None:
+        from ..pipelines.schedules import control, describe
+
+        pipeline = self.registry.get(name)
+        if not self.principal.may_change(pipeline.owner):
+            raise PermissionDeniedError(
+                f"only {pipeline.owner} or an admin may {action} the schedule of {name!r}"
+            )
+        await control(self.workbench, name, action)
+        self.write_json(await describe(self.workbench, name))
+
+
 class PipelineRunsHandler(_PipelineHandler):
     @tornado.web.authenticated
     @authorized
@@ -169,6 +194,8 @@ ROUTES = [
     ("pipelines/deploy", DeployHandler),
     (f"pipelines/{NAME}", PipelineHandler),
     (f"pipelines/{NAME}/runs", PipelineRunsHandler),
+    (f"pipelines/{NAME}/schedule", ScheduleHandler),
+    (f"pipelines/{NAME}/schedule/(?P<action>pause|resume|trigger)", ScheduleHandler),
     ("runs", RunsHandler),
     (f"runs/{RUN}", RunHandler),
     (f"runs/{RUN}/(?P<action>cancel|repair)", RunActionHandler),

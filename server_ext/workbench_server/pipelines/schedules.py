@@ -9,7 +9,7 @@ workflow. Temporal does the timing, catch-up, overlap policy, pausing and backfi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import (
     Schedule,
@@ -121,3 +121,18 @@ async def control(
     else:
         raise InvalidInputError(f"unknown schedule action {action!r}")
     return f"{action}: done"
+
+
+async def describe(workbench: Workbench, name: str) -> dict[str, Any]:
+    """Whether the schedule is paused, why, and when it runs next (up to five times)."""
+    client = await workbench.temporal_client()
+    if not await _exists(client, name):
+        raise NotFoundError(f"pipeline {name!r} has no schedule")
+    described = await client.get_schedule_handle(schedule_id(name)).describe()
+    state = described.schedule.state
+    return {
+        "paused": state.paused,
+        "note": state.note or None,
+        "next_runs": [t.isoformat() for t in described.info.next_action_times[:5]],
+        "recent_runs": [a.scheduled_at.isoformat() for a in described.info.recent_actions[-5:]],
+    }
