@@ -411,3 +411,57 @@ def test_odoo_user_without_technical_access_gets_a_catalog_through_fields_get(
     assert ["posted", "Posted"] in state.selection
     with pytest.raises(NotFoundError):  # not readable for this login: not in its catalog
         catalog.find("erp_clerk", "odoo", "hr.employee")
+
+
+def test_rescan_of_a_plain_database_sees_every_kind_of_change(workbench, pg_cluster) -> None:
+    """Outside Odoo a re-scan recognises unchanged tables from pg_catalog's rows without
+    rebuilding them; whatever changes a table's entry must still reach the catalog,
+    including a rename of the column another table's foreign key points to."""
+    with pg_cluster.fresh_database() as url:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(
+                "CREATE TABLE customer (id serial PRIMARY KEY, email text, region text);"
+                "CREATE TABLE invoice (id serial PRIMARY KEY,"
+                " customer_id integer REFERENCES customer (id), amount numeric(12,2) DEFAULT 0,"
+                " state text);"
+                "CREATE TABLE untouched (id integer PRIMARY KEY, note text);"
+                "COMMENT ON COLUMN invoice.state IS 'draft or posted'"
+            )
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(name="plain", settings=postgres_settings(url))
+        )
+        catalog = CatalogService(workbench, local_principal())
+        catalog.scan("plain")
+
+        def detail(table: str) -> dict:
+            found = catalog.find("plain", "public", table)
+            return {
+                "table": (found.kind, found.comment),
+                "columns": [c.model_dump(exclude={"dropped_at"}) for c in found.columns],
+            }
+
+        before = {t: detail(t) for t in ("customer", "invoice", "untouched")}
+        assert catalog.scan("plain").stats["changes"] == {}
+        assert {t: detail(t) for t in before} == before  # an unchanged re-scan changes nothing
+
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("ALTER TABLE customer RENAME COLUMN id TO customer_no")
+        scan = catalog.scan("plain")
+        assert scan.stats["changes"] == {"column_added": 1, "column_dropped": 1}  # the rename
+        invoice = {c["name"]: c for c in detail("invoice")["columns"]}
+        assert invoice["customer_id"]["references"] == "public.customer.customer_no"
+
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(
+                "ALTER TABLE invoice ALTER COLUMN amount SET DEFAULT 1;"
+                "COMMENT ON COLUMN invoice.state IS 'draft, posted or cancelled';"
+                "COMMENT ON TABLE invoice IS 'Customer invoices';"
+                "ALTER TABLE invoice ALTER COLUMN state SET NOT NULL"
+            )
+        assert catalog.scan("plain").stats["changes"] == {}  # none of these is in the history
+        invoice = {c["name"]: c for c in detail("invoice")["columns"]}
+        assert invoice["amount"]["default"] == "1"
+        assert invoice["state"]["comment"] == "draft, posted or cancelled"
+        assert invoice["state"]["nullable"] is False
+        assert detail("invoice")["table"] == ("table", "Customer invoices")
+        assert detail("untouched") == before["untouched"]

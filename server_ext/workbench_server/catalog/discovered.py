@@ -85,6 +85,13 @@ class FoundTable:
     module: str | None = None
     auto_tags: list[str] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
+    # A discoverer that can tell from the source's own description whether a table
+    # changed sets ``signature``, which then stands for the fingerprint of everything
+    # above. A table whose signature is the one the catalog holds comes ``unchanged``:
+    # without its columns, only their ``column_count``.
+    signature: str | None = None
+    unchanged: bool = False
+    column_count: int = 0
 
     @property
     def key(self) -> tuple[str, str]:

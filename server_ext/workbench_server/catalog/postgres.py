@@ -10,10 +10,12 @@ timeout.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .discovered import Discovery, FoundColumn, FoundTable, pii_tags
+from .discovered import PII_COLUMN, PII_TABLE_HINT, Discovery, FoundColumn, FoundTable, pii_tags
 from .odoo import harvest_odoo, odoo_schema
+from .store import COLUMN_FIELDS, TABLE_FIELDS, digest
 
 if TYPE_CHECKING:
     from ..connections.kinds import PostgresConfig
@@ -36,13 +38,13 @@ SELECT c.oid, n.nspname, c.relname, c.relkind,
        CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END,
        CASE WHEN c.relkind IN ('r', 'm', 'p') THEN
          (c.relpages::bigint + coalesce(t.relpages, 0)
-          + coalesce((SELECT sum(ic.relpages) FROM pg_index i
-                      JOIN pg_class ic ON ic.oid = i.indexrelid
-                      WHERE i.indrelid = c.oid), 0))
-         * current_setting('block_size')::bigint
+          + coalesce(ix.pages, 0)) * current_setting('block_size')::bigint
        END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+LEFT JOIN (SELECT i.indrelid, sum(ic.relpages) AS pages
+           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+           GROUP BY i.indrelid) ix ON ix.indrelid = c.oid
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition AND {SYSTEM_SCHEMAS}
 """
 
@@ -73,13 +75,36 @@ WHERE con.contype IN ('p', 'f')
 """
 
 
+# What turns pg_catalog rows into catalog entries, besides the rows themselves: changing
+# these rules (or this version, for a change elsewhere in this module) changes every
+# signature, so the next scan rebuilds and compares every table.
+SIGNATURE_SEED = digest(
+    (
+        "postgres/1",
+        KINDS,
+        PII_COLUMN.pattern,
+        PII_TABLE_HINT.pattern,
+        TABLE_FIELDS,
+        COLUMN_FIELDS,
+    )
+)
+
+
 def _text(column: str, jsonb: bool) -> str:
     """Odoo 16+ stores translatable labels as jsonb ({"en_US": ...}); older ones as text."""
     return f"coalesce({column}->>'en_US', {column}::text)" if jsonb else column
 
 
-def discover_postgres(cfg: PostgresConfig, timeout: float = 60.0) -> Discovery:
-    """Describe the database; raises ``psycopg.Error`` (e.g. unreachable) untouched."""
+def discover_postgres(
+    cfg: PostgresConfig, timeout: float = 60.0, known: Mapping[tuple[str, str], str] | None = None
+) -> Discovery:
+    """Describe the database; raises ``psycopg.Error`` (e.g. unreachable) untouched.
+
+    ``known`` maps tables to the fingerprint the catalog holds for them. Outside Odoo
+    databases every table gets a signature of its rows in pg_catalog, and a table whose
+    signature is the known one comes back ``unchanged``, without its columns: a re-scan
+    of a database that did not change builds nothing.
+    """
     import psycopg
 
     kwargs = cfg.psycopg_kwargs("workbench-catalog", min(timeout, 30.0))
@@ -91,57 +116,113 @@ def discover_postgres(cfg: PostgresConfig, timeout: float = 60.0) -> Discovery:
                 cur.execute(query).fetchall()
                 for query in (RELATIONS, COLUMNS, KEYS, DEFAULTS, COMMENTS)
             )
+            rows = _Rows(relations, columns, keys, defaults, comments)
+            # Odoo's labels come from other tables than the ones they describe: there the
+            # catalog compares what it builds, as for any other source.
+            odoo_like = any(
+                name == "ir_model" and (schema, "ir_model_fields") in rows.names
+                for schema, name in rows.names
+            )
+            tables = rows.build({} if odoo_like else rows.signatures(), known or {})
             queries = 5
-            tables: dict[tuple[str, str], FoundTable] = {}
-            by_oid: dict[int, FoundTable] = {}
-            for oid, schema, name, kind, rows, size in relations:
-                by_oid[oid] = tables[(schema, name)] = FoundTable(
-                    schema=schema,
-                    name=name,
-                    kind=KINDS[kind],
-                    row_estimate=rows,
-                    size_bytes=size,
-                )
-            by_attnum: dict[tuple[int, int], FoundColumn] = {}
-            for oid, name, pos, type_, nullable in columns:
-                found = by_oid.get(oid)
-                if found is not None:
-                    column = FoundColumn(
-                        name, pos, type_, nullable, auto_tags=pii_tags(found.name, name)
-                    )
-                    found.columns.append(column)
-                    by_attnum[(oid, pos)] = column
-            for oid, pos, default in defaults:
-                if (column := by_attnum.get((oid, pos))) is not None:
-                    column.default = default
-            for oid, pos, comment in comments:
-                if pos == 0 and (table := by_oid.get(oid)) is not None:
-                    table.comment = comment
-                elif (column := by_attnum.get((oid, pos))) is not None:
-                    column.comment = comment
-            _apply_keys(by_oid, by_attnum, keys)
             registry = odoo_schema(tables)
             if registry is not None:
                 queries += harvest_odoo(lambda q: cur.execute(q).fetchall(), tables, registry)
     return Discovery(tables=list(tables.values()), queries=queries, odoo=registry is not None)
 
 
-def _apply_keys(
-    by_oid: dict[int, FoundTable],
-    by_attnum: dict[tuple[int, int], FoundColumn],
-    keys: list[tuple[Any, ...]],
-) -> None:
-    for oid, kind, attnums, f_oid, f_attnums in keys:
-        if oid not in by_oid:
-            continue
-        for position, attnum in enumerate(attnums):
-            found = by_attnum.get((oid, attnum))
-            if found is None:
-                continue
-            if kind == "p":
-                found.primary_key = True
-                continue
-            target = by_oid.get(f_oid)
-            f_column = by_attnum.get((f_oid, f_attnums[position])) if f_attnums else None
-            if target is not None and f_column is not None:
-                found.references = f"{target.schema}.{target.name}.{f_column.name}"
+Rows = list[tuple[Any, ...]]
+
+
+def _grouped(rows: Rows) -> dict[int, Rows]:
+    """Rows by the relation (oid) they describe (first field), in the order sent."""
+    out: dict[int, Rows] = {}
+    for row in rows:
+        if (group := out.get(row[0])) is None:
+            out[row[0]] = group = []
+        group.append(row)
+    return out
+
+
+class _Rows:
+    """The five queries' rows, turned into signatures and found tables."""
+
+    def __init__(
+        self, relations: Rows, columns: Rows, keys: Rows, defaults: Rows, comments: Rows
+    ) -> None:
+        self.relations = relations
+        self.where = {oid: (schema, name) for oid, schema, name, *_ in relations}
+        self.names = set(self.where.values())
+        self.columns_of, self.keys_of, self.defaults_of, self.comments_of = map(
+            _grouped, (columns, keys, defaults, comments)
+        )
+
+    def _target(self, f_oid: int, f_attnum: int) -> str | None:
+        """ "schema.table.column" a foreign key points to (usually the first column)."""
+        if (where := self.where.get(f_oid)) is not None:
+            for row in self.columns_of.get(f_oid, ()):
+                if row[2] == f_attnum:
+                    return f"{where[0]}.{where[1]}.{row[1]}"
+        return None
+
+    def signatures(self) -> dict[int, tuple[str, int]]:
+        """Each relation's signature and column count. Everything a table's catalog entry
+        is built from goes in, foreign keys by the name of their target (renaming it
+        changes the table pointing to it), with the rules that derive the rest."""
+        out: dict[int, tuple[str, int]] = {}
+        for relation in self.relations:
+            oid = relation[0]
+            own = self.columns_of.get(oid, ())
+            keys = [
+                (kind, attnums, [self._target(f_oid, n) for n in f_attnums or ()])
+                for _, kind, attnums, f_oid, f_attnums in self.keys_of.get(oid, ())
+            ]
+            defaults, comments = self.defaults_of.get(oid), self.comments_of.get(oid)
+            signature = digest((SIGNATURE_SEED, relation, own, defaults, comments, keys))
+            out[oid] = (signature, len(own))
+        return out
+
+    def build(
+        self, signatures: dict[int, tuple[str, int]], known: Mapping[tuple[str, str], str]
+    ) -> dict[tuple[str, str], FoundTable]:
+        """Every relation as a found table; columns, keys and comments only for those
+        whose signature is not the known one."""
+        tables: dict[tuple[str, str], FoundTable] = {}
+        for oid, schema, name, kind, rows, size in self.relations:
+            signature, count = signatures.get(oid, (None, 0))
+            table = tables[(schema, name)] = FoundTable(
+                schema=schema,
+                name=name,
+                kind=KINDS[kind],
+                row_estimate=rows,
+                size_bytes=size,
+                signature=signature,
+            )
+            if signature is not None and known.get((schema, name)) == signature:
+                table.unchanged, table.column_count = True, count
+            else:
+                self._fill(oid, table)
+        return tables
+
+    def _fill(self, oid: int, table: FoundTable) -> None:
+        by_attnum: dict[int, FoundColumn] = {}
+        for _, name, pos, type_, nullable in self.columns_of.get(oid, ()):
+            column = FoundColumn(name, pos, type_, nullable, auto_tags=pii_tags(table.name, name))
+            table.columns.append(column)
+            by_attnum[pos] = column
+        for _, pos, default in self.defaults_of.get(oid, ()):
+            if (column := by_attnum.get(pos)) is not None:
+                column.default = default
+        for _, pos, comment in self.comments_of.get(oid, ()):
+            if pos == 0:
+                table.comment = comment
+            elif (column := by_attnum.get(pos)) is not None:
+                column.comment = comment
+        for _, kind, attnums, f_oid, f_attnums in self.keys_of.get(oid, ()):
+            for position, attnum in enumerate(attnums):
+                if (column := by_attnum.get(attnum)) is None:
+                    continue
+                if kind == "p":
+                    column.primary_key = True
+                elif f_attnums:
+                    column.references = self._target(f_oid, f_attnums[position])

@@ -304,9 +304,21 @@ class CatalogService:
             session.add(scan)
             session.flush()
             scan_id = scan.id
+            # What the catalog holds, so that a source can skip building what did not change.
+            known = {
+                (schema, table): fingerprint
+                for schema, table, fingerprint in session.execute(
+                    select(
+                        CatalogTable.schema_name, CatalogTable.name, CatalogTable.fingerprint
+                    ).where(
+                        CatalogTable.connection_id == connection.id,
+                        CatalogTable.dropped_at.is_(None),
+                    )
+                )
+            }
         try:
             with gc_paused():  # tens of thousands of small objects, built and compared
-                found = self._discover(name, settings, timeout)
+                found = self._discover(name, settings, timeout, known)
         except SourceUnavailableError as exc:
             self._finish(scan_id, "failed", error=str(exc))
             raise
@@ -324,7 +336,9 @@ class CatalogService:
         return self.scans(name, limit=1)[0]
 
     @staticmethod
-    def _discover(name: str, settings: Any, timeout: float) -> Discovery:
+    def _discover(
+        name: str, settings: Any, timeout: float, known: dict[tuple[str, str], str]
+    ) -> Discovery:
         """Read the source; what makes it unreadable becomes one line naming the cause."""
         import psycopg
 
@@ -341,7 +355,7 @@ class CatalogService:
                 return discover_lake(settings)
             if settings.kind == "duckdb":
                 return discover_duckdb(settings)
-            return discover_postgres(settings, timeout)
+            return discover_postgres(settings, timeout, known)
         except OdooError as exc:
             reason = exc.reason.replace("_", " ")
             raise SourceUnavailableError(

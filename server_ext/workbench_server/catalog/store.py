@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ..db.models import CatalogChange, CatalogColumn, CatalogTable
+from ..errors import ConflictError
 from .discovered import Discovery, FoundColumn, FoundTable
 
 TABLE_FIELDS = (
@@ -69,19 +70,21 @@ _TABLE_VALUES = attrgetter(*TABLE_FIELDS)
 _COLUMN_VALUES = attrgetter("name", *COLUMN_FIELDS)
 
 
-def _digest(values: object) -> str:
+def digest(values: object) -> str:
     # Pickles of plain values (str, int, bool, None, lists, insertion-ordered dicts) in a
-    # fixed protocol are stable, and several times cheaper to make than their repr.
+    # fixed protocol are stable, and several times cheaper to make than their repr. (A
+    # value shared by reference pickles differently from an equal copy; at worst that
+    # makes an unchanged entry look changed, which costs a comparison, never a wrong row.)
     return hashlib.blake2b(pickle.dumps(values, protocol=4), digest_size=16).hexdigest()
 
 
 def column_fingerprint(column: FoundColumn) -> str:
-    return _digest(_COLUMN_VALUES(column))
+    return digest(_COLUMN_VALUES(column))
 
 
 def table_fingerprint(table: FoundTable) -> str:
     """The table's discovered fields and all of its columns': equal means nothing to do."""
-    return _digest((_TABLE_VALUES(table), [_COLUMN_VALUES(c) for c in table.columns]))
+    return digest((_TABLE_VALUES(table), [_COLUMN_VALUES(c) for c in table.columns]))
 
 
 def _values(found: FoundTable | FoundColumn, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -128,7 +131,7 @@ def merge(
                 "schema_name": t.schema,
                 "name": t.name,
                 **_values(t, TABLE_FIELDS),
-                "fingerprint": table_fingerprint(t),
+                "fingerprint": t.signature or table_fingerprint(t),
                 "tags": [],
                 "certified": False,
                 "usage_count": 0,
@@ -154,10 +157,15 @@ def merge(
     to_compare: list[tuple[FoundTable, int, bool]] = []
     for table in found.tables:
         seen.add(table.key)
-        stats.columns += len(table.columns)
         table_id, old_print, dropped = existing[table.key]
         is_new = table.key in new_keys
-        new_print = table_fingerprint(table)
+        if table.unchanged:
+            if is_new or dropped is not None or table.signature != old_print:
+                raise ConflictError("the catalog changed during the scan; scan again")
+            stats.columns += table.column_count
+            continue
+        stats.columns += len(table.columns)
+        new_print = table.signature or table_fingerprint(table)
         if is_new:
             to_compare.append((table, table_id, True))
             continue
