@@ -63,3 +63,70 @@ async def test_only_workbench_routes_are_forwarded(
             f"{jp_base_url}workbench/api/{path}", headers=jp_auth_header, raise_error=False
         )
         assert answer.code == 404, (path, answer.code)
+
+
+async def test_a_pipeline_file_goes_to_the_service_as_a_bundle(
+    jp_fetch, jp_root_dir: Path, service_url: str
+) -> None:
+    """The service cannot read this server's files: deploying by path sends the YAML and
+    its notebooks; a file with errors is answered here, with its line."""
+    import tornado.httpserver
+    import tornado.web
+
+    from tests.support.notebooks import write_notebook
+
+    received: list[dict] = []
+
+    class Service(tornado.web.RequestHandler):
+        def post(self) -> None:
+            received.append(
+                {"auth": self.request.headers["Authorization"], **json.loads(self.request.body)}
+            )
+            self.set_status(201)
+            self.finish({"name": "hello", "version": 1, "content_hash": "x", "new_version": True})
+
+    port = int(service_url.split(":")[2].split("/")[0])
+    app = tornado.web.Application(
+        [(r"/services/workbench/workbench/api/pipelines/deploy", Service)]
+    )
+    server = tornado.httpserver.HTTPServer(app)
+    server.listen(port, "127.0.0.1")
+    try:
+        notebook = write_notebook(jp_root_dir / "flows" / "steps" / "greet.ipynb", "x = 1")
+        (jp_root_dir / "flows" / "hello.yaml").write_text(
+            "name: hello\nsteps:\n  - {id: greet, notebook: steps/greet.ipynb}\n"
+        )
+        answer = await jp_fetch(
+            "workbench",
+            "api",
+            "pipelines",
+            "deploy",
+            method="POST",
+            body=json.dumps({"path": "flows/hello.yaml"}),
+        )
+        assert answer.code == 201 and json.loads(answer.body)["name"] == "hello"
+        [sent] = received
+        assert sent["auth"] == "token a-hub-token-of-this-server"
+        assert sent["bundle"] == {
+            "file": "flows/hello.yaml",
+            "spec": (jp_root_dir / "flows" / "hello.yaml").read_text(),
+            "notebooks": {"steps/greet.ipynb": notebook.read_text()},
+        }
+
+        (jp_root_dir / "flows" / "broken.yaml").write_text(
+            "name: hello\nsteps:\n  - {id: greet, notebook: steps/missing.ipynb}\n"
+        )
+        broken = json.dumps({"path": "flows/broken.yaml"})
+        checked = await jp_fetch(
+            "workbench", "api", "pipelines", "validate", method="POST", body=broken
+        )
+        reply = json.loads(checked.body)
+        assert reply["valid"] is False and reply["errors"][0]["line"] == 3, reply
+        with pytest.raises(HTTPClientError) as refused:
+            await jp_fetch("workbench", "api", "pipelines", "deploy", method="POST", body=broken)
+        assert refused.value.code == 400
+        message = json.loads(refused.value.response.body)["message"]
+        assert message.startswith("flows/broken.yaml:3:") and "missing.ipynb" in message
+        assert len(received) == 1  # nothing invalid reached the service
+    finally:
+        server.stop()

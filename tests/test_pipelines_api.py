@@ -196,3 +196,40 @@ async def test_schedule_state_pause_and_resume_over_rest(jp_fetch, jp_root_dir: 
         await _json(jp_fetch, "pipelines", "adhoc", "schedule", "pause", method="POST", body=b"")
     assert unscheduled.value.code == 404
     assert "has no schedule" in json.loads(unscheduled.value.response.body)["message"]
+
+
+async def test_a_bundle_deploys_like_a_file_and_its_paths_stay_inside(
+    jp_fetch, home: Path, tmp_path: Path
+) -> None:
+    """What a user's server sends the workbench service in a hub (it cannot read the
+    user's files): the pipeline YAML and its notebooks."""
+    notebook = write_notebook(tmp_path / "steps" / "greet.ipynb", "x = 1", parameters="who = ''")
+    spec = SPEC.replace("greet.ipynb", "steps/greet.ipynb")
+    bundle = {"file": "flows/hello.yaml", "spec": spec, "notebooks": {}}
+    bundle["notebooks"]["steps/greet.ipynb"] = notebook.read_text()
+    deployed = await _json(
+        jp_fetch, "pipelines", "deploy", method="POST", body=json.dumps({"bundle": bundle})
+    )
+    assert (deployed["name"], deployed["version"]) == ("hello", 1)
+    assert (await _json(jp_fetch, "pipelines", "hello"))["steps"] == ["greet"]
+    snapshot = home / "pipelines" / "hello" / "v1"  # what the worker will run
+    assert (snapshot / "steps" / "greet.ipynb").read_text() == notebook.read_text()
+
+    async def refused(bundle: dict) -> str:
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch(
+                "workbench",
+                "api",
+                "pipelines",
+                "deploy",
+                method="POST",
+                body=json.dumps({"bundle": bundle}),
+            )
+        assert info.value.code == 400
+        return json.loads(info.value.response.body)["message"]
+
+    escape = {**bundle, "notebooks": {"../../escaped.ipynb": notebook.read_text()}}
+    assert "must be relative and stay inside the folder" in await refused(escape)
+    missing = {**bundle, "notebooks": {}}  # the spec names a notebook the bundle lacks
+    message = await refused(missing)
+    assert message.startswith("flows/hello.yaml:") and "steps/greet.ipynb" in message

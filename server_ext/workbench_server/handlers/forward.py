@@ -16,9 +16,10 @@ import tornado.web
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from ..errors import NotFoundError, SourceUnavailableError
+from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from .base import WorkbenchHandler
 from .kernel import KernelRouteHandler
+from .pipelines import FileRef, PipelineBundle, ValidateHandler, _PipelineHandler
 
 # Headers of the service's answer that the browser or kernel needs to see.
 PASSED_HEADERS = ("Content-Type", "Cache-Control", "Content-Disposition")
@@ -33,7 +34,10 @@ class ServiceForwarder:
     hub_token: str
     timeout: float
 
-    async def forward(self, handler: tornado.web.RequestHandler, path: str) -> None:
+    async def forward(
+        self, handler: tornado.web.RequestHandler, path: str, body: bytes | None = None
+    ) -> None:
+        """Pass the request on (with ``body``, JSON, instead of the request's if given)."""
         if any(part in ("", ".", "..") for part in path.split("/")[:-1]) or "\\" in path:
             # Only workbench routes go on: no way out of /workbench/api/ on the service.
             raise NotFoundError(f"no workbench route {path!r}")
@@ -42,15 +46,19 @@ class ServiceForwarder:
         if request.query:
             target += f"?{request.query}"
         headers = {"Authorization": f"token {self.hub_token}"}
-        if "Content-Type" in request.headers:
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        elif "Content-Type" in request.headers:
             headers["Content-Type"] = request.headers["Content-Type"]
+        if body is None and request.method in WITH_BODY:
+            body = request.body
         try:
             answer = await AsyncHTTPClient().fetch(
                 HTTPRequest(
                     target,
                     method=request.method or "GET",
                     headers=headers,
-                    body=request.body if request.method in WITH_BODY else None,
+                    body=body,
                     request_timeout=self.timeout,
                     follow_redirects=False,
                     allow_nonstandard_methods=True,
@@ -114,7 +122,40 @@ class KernelForwardHandler(KernelRouteHandler):
         await self.settings["workbench_service"].forward(self, path)
 
 
+class DeployHandler(_PipelineHandler):
+    """Deploy a pipeline file of this server's folder: the service cannot read it, so the
+    file and its notebooks go to it as a bundle, once they are known to be valid."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        from workbench_pipelines.validate import PipelineSpecError, check_file
+
+        ref = FileRef.model_validate_json(self.request.body or b"{}")
+        if ref.path is None:
+            raise InvalidInputError("path: the pipeline file to deploy is required")
+        spec_file = self._file(ref.path)
+        spec, errors = check_file(spec_file)
+        if errors or spec is None:
+            for error in errors:
+                error.file = ref.path
+            raise PipelineSpecError(errors)
+        bundle = PipelineBundle(
+            file=ref.path,
+            spec=spec_file.read_text(encoding="utf-8"),
+            notebooks={
+                step.notebook: (spec_file.parent / step.notebook).read_text(encoding="utf-8")
+                for step in spec.steps
+            },
+        )
+        body = FileRef(bundle=bundle).model_dump_json(exclude_none=True).encode()
+        await self.settings["workbench_service"].forward(self, "pipelines/deploy", body)
+
+
 ROUTES = [
     (r"(?P<path>kernel/.*)", KernelForwardHandler),
+    # Pipeline files live in this server's folder: checked here, deployed as a bundle.
+    ("pipelines/validate", ValidateHandler),
+    ("pipelines/deploy", DeployHandler),
     (r"(?P<path>.*)", ForwardHandler),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from workbench_pipelines.spec_types import NotebookPath
+
 from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from ..pipelines.registry import PipelineOut, PipelineRegistry
+from ..pipelines.registry import Deployment, PipelineOut, PipelineRegistry
 from ..pipelines.runs import RunOut, RunService
 from .base import WorkbenchHandler
 
@@ -20,12 +23,35 @@ NAME = r"(?P<name>[a-z][a-z0-9_-]{0,99})"
 RUN = r"(?P<run_id>[0-9a-f]{32})"
 
 
+class PipelineBundle(BaseModel):
+    """A pipeline file and its notebooks, as a user's server sends them to the workbench
+    service (which cannot read the user's files) to deploy."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(min_length=1, description="Where it lives in the user's folder.")
+    spec: str = Field(description="The pipeline YAML.")
+    notebooks: dict[NotebookPath, str] = Field(
+        default_factory=dict, description="Each step's notebook (JSON) by its path."
+    )
+
+    def write(self, folder: Path) -> Path:
+        """The files under ``folder`` (paths stay inside: NotebookPath refuses others)."""
+        spec_file = folder / "pipeline.yaml"
+        spec_file.write_text(self.spec, encoding="utf-8")
+        for relative, content in self.notebooks.items():
+            target = folder / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+        return spec_file
+
+
 class FileRef(BaseModel):
-    """A pipeline file in the server's root folder, or YAML text to check."""
+    """A pipeline file in the server's root folder, YAML text to check, or a bundle."""
 
     model_config = ConfigDict(extra="forbid")
     path: str | None = None
     text: str | None = None
+    bundle: PipelineBundle | None = None
 
 
 class RunRequest(BaseModel):
@@ -88,13 +114,27 @@ class DeployHandler(_PipelineHandler):
     @authorized
     async def post(self) -> None:
         ref = FileRef.model_validate_json(self.request.body or b"{}")
-        if ref.path is None:
+        if ref.bundle is not None:
+            deployment = self._deploy_bundle(ref.bundle)
+        elif ref.path is not None:
+            deployment = self.registry.deploy(self._file(ref.path))
+        else:
             raise InvalidInputError("path: the pipeline file to deploy is required")
-        deployment = self.registry.deploy(self._file(ref.path))
         from ..pipelines.schedules import sync_schedule
 
         await sync_schedule(self.workbench, self.registry.spec(deployment.name))
         self.write_json(deployment, status=201)
+
+    def _deploy_bundle(self, bundle: PipelineBundle) -> Deployment:
+        from workbench_pipelines.validate import PipelineSpecError
+
+        with tempfile.TemporaryDirectory(prefix="workbench-deploy-") as folder:
+            try:
+                return self.registry.deploy(bundle.write(Path(folder)))
+            except PipelineSpecError as exc:  # name the user's file, not the copy
+                for error in exc.errors:
+                    error.file = bundle.file
+                raise PipelineSpecError(exc.errors) from None
 
 
 class PipelineHandler(_PipelineHandler):
@@ -112,8 +152,9 @@ class ScheduleHandler(_PipelineHandler):
     async def get(self, name: str) -> None:
         from ..pipelines.schedules import describe
 
-        self.registry.get(name)  # exists and may be seen
-        self.write_json(await describe(self.workbench, name))
+        pipeline = self.registry.get(name)  # exists and may be seen
+        may_change = self.principal.may_change(pipeline.owner)  # the panel's buttons
+        self.write_json({**await describe(self.workbench, name), "may_change": may_change})
 
     @tornado.web.authenticated
     @authorized
@@ -126,7 +167,7 @@ class ScheduleHandler(_PipelineHandler):
                 f"only {pipeline.owner} or an admin may {action} the schedule of {name!r}"
             )
         await control(self.workbench, name, action)
-        self.write_json(await describe(self.workbench, name))
+        self.write_json({**await describe(self.workbench, name), "may_change": True})
 
 
 class PipelineRunsHandler(_PipelineHandler):
