@@ -133,6 +133,31 @@ def test_rescan_keeps_curation_and_records_history(workbench, pg_cluster, odoo_c
     assert "hr_expense" in [t.name for t in with_dropped]
     assert "hr_expense" not in [h.table.name for h in catalog.search("hr_expense").hits]
 
+    # Odoo's own description changes in its registry, not in the tables it describes: a
+    # relabelled field and a new selection value reach the catalog; the rest stays put.
+    def partner() -> dict:
+        return catalog.find("odoo_copy", "public", "res_partner").model_dump(exclude={"last_seen"})
+
+    partner_before = partner()
+    with psycopg.connect(odoo_copy, autocommit=True) as db:
+        db.execute(
+            'UPDATE ir_model_fields SET field_description = \'{"en_US": "Customer"}\''
+            " WHERE model = 'account.move.line' AND name = 'partner_id'"
+        )
+        db.execute(
+            "INSERT INTO ir_model_fields_selection (id, field_id, value, name, sequence)"
+            " SELECT max(s.id) + 1, f.id, 'blocked', '{\"en_US\": \"Blocked\"}', 99"
+            " FROM ir_model_fields_selection s, ir_model_fields f"
+            " WHERE f.model = 'account.move' AND f.name = 'state' GROUP BY f.id"
+        )
+    assert catalog.scan("odoo_copy").stats["changes"] == {}
+    line = catalog.find("odoo_copy", "public", "account_move_line")
+    assert next(c for c in line.columns if c.name == "partner_id").label == "Customer"
+    move = catalog.find("odoo_copy", "public", "account_move")
+    state = next(c for c in move.columns if c.name == "state")
+    assert state.selection[-1] == ["blocked", "Blocked"]
+    assert partner() == partner_before
+
 
 def test_unreachable_source_fails_clearly_and_leaves_the_catalog(
     workbench, catalog, odoo_db

@@ -9,8 +9,8 @@ the discovered tables and columns. The same SQL runs on PostgreSQL and DuckDB (O
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..sql_text import quote_identifier as quote
@@ -34,8 +34,35 @@ def odoo_schema(tables: dict[tuple[str, str], FoundTable]) -> str | None:
     return None
 
 
+@dataclass
+class OdooRegistry:
+    """Odoo's registry rows as read, grouped by the table each describes."""
+
+    schema: str
+    models: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # table -> model row
+    fields: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # table -> rows
+    selections: dict[tuple[str, str], list[list[str]]] = field(default_factory=dict)
+    queries: int = 0
+
+    def describing(self, table: str) -> tuple[Any, ...]:
+        """Everything the registry says about one table (for its scan signature)."""
+        rows = self.fields.get(table, [])
+        return (
+            self.models.get(table),
+            rows,
+            [self.selections.get((row[0], row[1])) for row in rows],
+        )
+
+
 def harvest_odoo(fetch: Fetch, tables: dict[tuple[str, str], FoundTable], schema: str) -> int:
     """Fill in labels, help, selections, relations and modules; returns queries made."""
+    registry = read_odoo(fetch, tables, schema)
+    apply_odoo(registry, tables)
+    return registry.queries
+
+
+def read_odoo(fetch: Fetch, tables: dict[tuple[str, str], FoundTable], schema: str) -> OdooRegistry:
+    """The registry's rows; ``tables`` must hold the ``ir_model*`` tables with columns."""
     types = {
         (t, c.name): c.data_type.lower()
         for (s, t), table in tables.items()
@@ -49,28 +76,29 @@ def harvest_odoo(fetch: Fetch, tables: dict[tuple[str, str], FoundTable], schema
         return _text(f"{alias}.{column}", types[(table, column)] in JSON_TYPES)
 
     s = quote(schema)
-    models = fetch(
+    registry = OdooRegistry(schema=schema, queries=2)
+    for row in fetch(
         f"""
         SELECT m.model, {text("m", "ir_model", "name")}, {text("m", "ir_model", "info")},
                (SELECT d.module FROM {s}.ir_model_data d
                 WHERE d.model = 'ir.model' AND d.res_id = m.id ORDER BY d.id LIMIT 1)
-        FROM {s}.ir_model m
+        FROM {s}.ir_model m ORDER BY m.model
         """
-    )
-    fields = fetch(
+    ):
+        registry.models[row[0].replace(".", "_")] = row
+    for row in fetch(
         f"""
         SELECT f.model, f.name, {text("f", "ir_model_fields", "field_description")},
                {text("f", "ir_model_fields", "help")}, f.ttype, f.relation,
                (SELECT d.module FROM {s}.ir_model_data d
                 WHERE d.model = 'ir.model.fields' AND d.res_id = f.id ORDER BY d.id LIMIT 1)
-        FROM {s}.ir_model_fields f
+        FROM {s}.ir_model_fields f ORDER BY f.model, f.name
         """
-    )
-    queries = 2
-    selections: dict[tuple[str, str], list[list[str]]] = defaultdict(list)
+    ):
+        registry.fields.setdefault(row[0].replace(".", "_"), []).append(row)
     if (schema, "ir_model_fields_selection") in tables:
         label = text("s", "ir_model_fields_selection", "name")
-        for model, field, value, shown in fetch(
+        for model, name, value, shown in fetch(
             f"""
             SELECT f.model, f.name, s.value, {label}
             FROM {s}.ir_model_fields_selection s
@@ -78,28 +106,31 @@ def harvest_odoo(fetch: Fetch, tables: dict[tuple[str, str], FoundTable], schema
             ORDER BY f.model, f.name, s.sequence, s.id
             """
         ):
-            selections[(model, field)].append([value, shown])
-        queries += 1
+            registry.selections.setdefault((model, name), []).append([value, shown])
+        registry.queries += 1
+    return registry
 
-    by_model: dict[str, FoundTable] = {}
-    for model, label, info, module in models:
-        table = tables.get((schema, model.replace(".", "_")))
-        if table is None:
+
+def apply_odoo(registry: OdooRegistry, tables: dict[tuple[str, str], FoundTable]) -> None:
+    """Labels, help, selections, relations and modules onto the tables' columns (tables
+    found ``unchanged`` have none, and keep what the catalog holds)."""
+    schema = registry.schema
+    for key, (model, label, info, module) in registry.models.items():
+        table = tables.get((schema, key))
+        if table is None or table.unchanged:
             continue
         table.odoo_model, table.label, table.module = model, label, module
         if info and not table.comment:
             table.comment = info
-        by_model[model] = table
-    columns = {model: {c.name: c for c in table.columns} for model, table in by_model.items()}
-    for model, name, label, help_text, ttype, relation, module in fields:
-        column = columns.get(model, {}).get(name)
-        if column is None:
-            continue  # not stored, or not a column of its own (one2many, many2many)
-        column.label, column.help, column.odoo_type = label, help_text, ttype
-        column.relation, column.module = relation, module
-        column.selection = selections.get((model, name), [])
-        if relation and column.references is None:
-            target = relation.replace(".", "_")
-            if (schema, target) in tables:
-                column.references = f"{schema}.{target}.id"
-    return queries
+        columns = {c.name: c for c in table.columns}
+        for _, name, label, help_text, ttype, relation, module in registry.fields.get(key, ()):
+            column = columns.get(name)
+            if column is None:
+                continue  # not stored, or not a column of its own (one2many, many2many)
+            column.label, column.help, column.odoo_type = label, help_text, ttype
+            column.relation, column.module = relation, module
+            column.selection = registry.selections.get((model, name), [])
+            if relation and column.references is None:
+                target = relation.replace(".", "_")
+                if (schema, target) in tables:
+                    column.references = f"{schema}.{target}.id"

@@ -10,11 +10,11 @@ timeout.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .discovered import PII_COLUMN, PII_TABLE_HINT, Discovery, FoundColumn, FoundTable, pii_tags
-from .odoo import harvest_odoo, odoo_schema
+from .odoo import OdooRegistry, apply_odoo, odoo_schema, read_odoo
 from .store import COLUMN_FIELDS, TABLE_FIELDS, digest
 
 if TYPE_CHECKING:
@@ -75,12 +75,13 @@ WHERE con.contype IN ('p', 'f')
 """
 
 
-# What turns pg_catalog rows into catalog entries, besides the rows themselves: changing
-# these rules (or this version, for a change elsewhere in this module) changes every
-# signature, so the next scan rebuilds and compares every table.
+# What turns pg_catalog and Odoo registry rows into catalog entries, besides the rows
+# themselves: changing these rules (or this version, for a change to how this module or
+# odoo.apply_odoo builds entries) changes every signature, so the next scan rebuilds and
+# compares every table.
 SIGNATURE_SEED = digest(
     (
-        "postgres/1",
+        "postgres/2",
         KINDS,
         PII_COLUMN.pattern,
         PII_TABLE_HINT.pattern,
@@ -90,20 +91,16 @@ SIGNATURE_SEED = digest(
 )
 
 
-def _text(column: str, jsonb: bool) -> str:
-    """Odoo 16+ stores translatable labels as jsonb ({"en_US": ...}); older ones as text."""
-    return f"coalesce({column}->>'en_US', {column}::text)" if jsonb else column
-
-
 def discover_postgres(
     cfg: PostgresConfig, timeout: float = 60.0, known: Mapping[tuple[str, str], str] | None = None
 ) -> Discovery:
     """Describe the database; raises ``psycopg.Error`` (e.g. unreachable) untouched.
 
-    ``known`` maps tables to the fingerprint the catalog holds for them. Outside Odoo
-    databases every table gets a signature of its rows in pg_catalog, and a table whose
-    signature is the known one comes back ``unchanged``, without its columns: a re-scan
-    of a database that did not change builds nothing.
+    ``known`` maps tables to the fingerprint the catalog holds for them. Every table gets
+    a signature of its rows in pg_catalog (and in an Odoo database, of what Odoo's
+    registry says about it); a table whose signature is the known one comes back
+    ``unchanged``, without its columns: a re-scan of a database that did not change
+    builds nothing.
     """
     import psycopg
 
@@ -117,18 +114,20 @@ def discover_postgres(
                 for query in (RELATIONS, COLUMNS, KEYS, DEFAULTS, COMMENTS)
             )
             rows = _Rows(relations, columns, keys, defaults, comments)
-            # Odoo's labels come from other tables than the ones they describe: there the
-            # catalog compares what it builds, as for any other source.
-            odoo_like = any(
-                name == "ir_model" and (schema, "ir_model_fields") in rows.names
-                for schema, name in rows.names
-            )
-            tables = rows.build({} if odoo_like else rows.signatures(), known or {})
-            queries = 5
-            registry = odoo_schema(tables)
+            # Odoo's registry tables are read first: their column types shape its queries.
+            odoo_tables = rows.build({}, {}, only=lambda name: name.startswith("ir_model"))
+            schema = odoo_schema(odoo_tables)
+            registry = None
+            if schema is not None:
+                registry = read_odoo(lambda q: cur.execute(q).fetchall(), odoo_tables, schema)
+            tables = rows.build(rows.signatures(registry), known or {})
             if registry is not None:
-                queries += harvest_odoo(lambda q: cur.execute(q).fetchall(), tables, registry)
-    return Discovery(tables=list(tables.values()), queries=queries, odoo=registry is not None)
+                apply_odoo(registry, tables)
+    return Discovery(
+        tables=list(tables.values()),
+        queries=5 + (registry.queries if registry else 0),
+        odoo=registry is not None,
+    )
 
 
 Rows = list[tuple[Any, ...]]
@@ -165,30 +164,44 @@ class _Rows:
                     return f"{where[0]}.{where[1]}.{row[1]}"
         return None
 
-    def signatures(self) -> dict[int, tuple[str, int]]:
+    def signatures(self, registry: OdooRegistry | None) -> dict[int, tuple[str, int]]:
         """Each relation's signature and column count. Everything a table's catalog entry
-        is built from goes in, foreign keys by the name of their target (renaming it
-        changes the table pointing to it), with the rules that derive the rest."""
+        is built from goes in: foreign keys by the name of their target (renaming it
+        changes the table pointing to it), Odoo's labels and whether the tables its
+        relations point to exist, and the rules that derive the rest."""
         out: dict[int, tuple[str, int]] = {}
         for relation in self.relations:
             oid = relation[0]
+            odoo = None
+            if registry is not None and relation[1] == registry.schema:
+                odoo = registry.describing(relation[2])
+                odoo += tuple(
+                    (registry.schema, row[5].replace(".", "_")) in self.names
+                    for row in registry.fields.get(relation[2], ())
+                    if row[5]
+                )
             own = self.columns_of.get(oid, ())
             keys = [
                 (kind, attnums, [self._target(f_oid, n) for n in f_attnums or ()])
                 for _, kind, attnums, f_oid, f_attnums in self.keys_of.get(oid, ())
             ]
             defaults, comments = self.defaults_of.get(oid), self.comments_of.get(oid)
-            signature = digest((SIGNATURE_SEED, relation, own, defaults, comments, keys))
+            signature = digest((SIGNATURE_SEED, relation, own, defaults, comments, keys, odoo))
             out[oid] = (signature, len(own))
         return out
 
     def build(
-        self, signatures: dict[int, tuple[str, int]], known: Mapping[tuple[str, str], str]
+        self,
+        signatures: dict[int, tuple[str, int]],
+        known: Mapping[tuple[str, str], str],
+        only: Callable[[str], bool] | None = None,
     ) -> dict[tuple[str, str], FoundTable]:
-        """Every relation as a found table; columns, keys and comments only for those
-        whose signature is not the known one."""
+        """Every relation (or those whose name passes ``only``) as a found table; columns,
+        keys and comments only for those whose signature is not the known one."""
         tables: dict[tuple[str, str], FoundTable] = {}
         for oid, schema, name, kind, rows, size in self.relations:
+            if only is not None and not only(name):
+                continue
             signature, count = signatures.get(oid, (None, 0))
             table = tables[(schema, name)] = FoundTable(
                 schema=schema,
