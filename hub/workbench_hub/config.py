@@ -10,7 +10,9 @@ One setting picks the shape, ``WORKBENCH_MODE``:
   one person's machine, demos and tests, never for a network.
 - ``team``: OIDC login through the company's provider (``GenericOAuthenticator``, hub
   groups and admins from the token's claims) and a container per user
-  (``DockerSpawner``), behind the TLS proxy of ``docker-compose.yml``.
+  (``DockerSpawner``), behind the TLS proxy of ``docker-compose.yml``. On a host without
+  Docker, and in tests, ``WORKBENCH_SPAWNER=local`` keeps all of that but starts user
+  servers as local processes of the hub's account (no isolation between them).
 
 In both, the workbench core runs once as the hub-managed service ``workbench``
 (:mod:`workbench_hub.service`) and every user server forwards ``/workbench/api`` to it
@@ -35,14 +37,16 @@ from urllib.parse import urlsplit
 from workbench_server.errors import ConfigurationError
 from workbench_server.extension import SERVICE_URL_ENV
 from workbench_server.home import KEY_FILE_ENV, WorkbenchHome
-from workbench_server.settings import WorkbenchSettings
+from workbench_server.settings import DB_URL_ENV, WorkbenchSettings
 
 from .service import IDENTITY_CACHE_ENV
 
 MODES = ("local", "team")
+SPAWNERS = ("docker", "local")
 SERVICE = "workbench"
-DEFAULT_SERVICE_URL = {"local": "http://127.0.0.1:8181", "team": "http://hub:8181"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Where a docker secret holding the workbench's Fernet key is mounted by default.
+KEY_SECRET = Path("/run/secrets/workbench_secrets_key")
 
 # The user server's own hub token (JUPYTERHUB_API_TOKEN) is the user's identity at the
 # workbench service: it may reach the service and show the hub who and in which groups.
@@ -60,12 +64,33 @@ def configure(c: Any, mode: str | None = None) -> None:
     mode = mode or os.environ.get("WORKBENCH_MODE", "local")
     if mode not in MODES:
         raise ConfigurationError(f"WORKBENCH_MODE={mode!r} is not supported; use one of {MODES}")
-    service_url = os.environ.get(SERVICE_URL_ENV) or DEFAULT_SERVICE_URL[mode]
+    spawner = spawner_kind(mode)
+    default_host = "hub" if spawner == "docker" else "127.0.0.1"
+    service_url = os.environ.get(SERVICE_URL_ENV) or f"http://{default_host}:8181"
     _common(c, mode, service_url)
     if mode == "local":
         _local(c, service_url)
     else:
-        _team(c)
+        _team(c, spawner)
+
+
+def spawner_kind(mode: str) -> str:
+    """``$WORKBENCH_SPAWNER``: ``docker`` (team default) or ``local`` (local processes).
+
+    Local mode always runs local processes. In team mode ``local`` keeps the provider
+    login, the groups, the workbench service and its PostgreSQL, and only swaps the
+    container per user for a process per user: for hosts without Docker, and for tests.
+    """
+    kind = os.environ.get("WORKBENCH_SPAWNER") or ("docker" if mode == "team" else "local")
+    if kind not in SPAWNERS:
+        raise ConfigurationError(
+            f"WORKBENCH_SPAWNER={kind!r} is not supported; use one of {SPAWNERS}"
+        )
+    if mode == "local" and kind != "local":
+        raise ConfigurationError(
+            "WORKBENCH_SPAWNER=docker needs WORKBENCH_MODE=team (local mode runs processes)"
+        )
+    return kind
 
 
 def _common(c: Any, mode: str, service_url: str) -> None:
@@ -75,7 +100,7 @@ def _common(c: Any, mode: str, service_url: str) -> None:
             "name": SERVICE,
             "url": service_url,
             "command": [sys.executable, "-m", "workbench_hub.service"],
-            "environment": _service_env(),
+            "environment": _service_env(mode),
             "display": False,
         }
     ]
@@ -93,12 +118,14 @@ def _common(c: Any, mode: str, service_url: str) -> None:
     c.Spawner.args = ["--MappingKernelManager.default_kernel_name=workbench"]
 
 
-def _service_env() -> dict[str, str]:
+def _service_env(mode: str) -> dict[str, str]:
     """What the core needs, and only that (not the hub's own secrets)."""
     env = WorkbenchSettings.from_env().child_env()
     for name in (KEY_FILE_ENV, IDENTITY_CACHE_ENV, "PYTHONPATH"):
         if os.environ.get(name):
             env[name] = os.environ[name]
+    if mode == "team" and KEY_FILE_ENV not in env and KEY_SECRET.is_file():
+        env[KEY_FILE_ENV] = str(KEY_SECRET)
     return env
 
 
@@ -128,15 +155,22 @@ def _local(c: Any, service_url: str) -> None:
     c.SharedPasswordAuthenticator.admin_password = _password(
         "WORKBENCH_HUB_ADMIN_PASSWORD", state / "admin-password", 32
     )
+    _local_processes(c, state / "users")
+
+
+def _local_processes(c: Any, users: Path) -> None:
+    """A ``jupyterhub-singleuser`` process per user, in ``users/<name>``, as the hub's
+    account: no isolation between users, hence loopback-only local mode, or team mode on
+    a host without Docker."""
     c.JupyterHub.spawner_class = "simple"
     # JupyterLab with its extensions can take longer than the default 30 s to answer on a
     # small, busy machine; a slow start is better than a failed one.
     c.Spawner.http_timeout = 90
     c.Spawner.start_timeout = 120
     # Each user's folder; the workbench home (key, DB) is not below it.
-    c.SimpleLocalProcessSpawner.home_dir_template = str(state / "users" / "{username}")
+    c.SimpleLocalProcessSpawner.home_dir_template = str(users / "{username}")
     if os.geteuid() == 0:
-        # Single-user servers refuse to run as root unless told; local mode only.
+        # Single-user servers refuse to run as root unless told (local processes only).
         c.Spawner.args = [*c.Spawner.args, "--allow-root"]
 
 
@@ -151,14 +185,22 @@ def _password(env: str, file: Path, length: int) -> str:
     return file.read_text().strip()
 
 
-def _team(c: Any) -> None:
+def _team(c: Any, spawner: str) -> None:
+    state = Path(os.environ.get("WORKBENCH_HUB_STATE_DIR") or "/srv/jupyterhub")
     c.JupyterHub.ip = os.environ.get("WORKBENCH_HUB_IP", "0.0.0.0")  # noqa: S104 - behind nginx
-    c.JupyterHub.hub_ip = "0.0.0.0"  # noqa: S104 - user containers call the hub API
-    c.JupyterHub.hub_connect_ip = os.environ.get("WORKBENCH_HUB_HOST", "hub")
-    c.JupyterHub.db_url = _secret("WORKBENCH_HUB_DB_URL", "sqlite:////srv/jupyterhub/hub.sqlite")
-    c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"  # noqa: S105
+    c.JupyterHub.db_url = _secret("WORKBENCH_HUB_DB_URL", f"sqlite:///{state / 'hub.sqlite'}")
+    c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+    c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
     _oidc(c)
-    _docker(c)
+    # The core's database (PostgreSQL; its password in the URL) goes to the service only.
+    c.JupyterHub.services[0]["environment"][DB_URL_ENV] = _secret(DB_URL_ENV)
+    if spawner == "docker":
+        c.JupyterHub.hub_ip = "0.0.0.0"  # noqa: S104 - user containers call the hub API
+        c.JupyterHub.hub_connect_ip = os.environ.get("WORKBENCH_HUB_HOST", "hub")
+        _docker(c)
+    else:
+        c.JupyterHub.hub_ip = "127.0.0.1"  # user servers are processes on this host
+        _local_processes(c, state / "users")
     _idle_culler(c)
 
 

@@ -2,7 +2,8 @@
 
 Started from ``configure(c)`` exactly as ``jupyterhub_config.py`` does, plus what a test
 needs: free ports, and a test-only hub service whose token may manage users and groups
-(the hub's own way to give a script admin rights).
+(the hub's own way to give a script admin rights). Local mode by default; team mode
+(OIDC login) with the ``WORKBENCH_*`` settings a test passes in ``env``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
+from tests.support.oidc import sign_in
 from workbench_server.supervisor import free_port
 
 IP = "127.0.0.1"
@@ -73,7 +75,7 @@ class Hub:
         return self.log.read_text(errors="replace")[-6000:]
 
     def login(self, name: str) -> requests.Session:
-        """Sign in through the hub's login form, as a browser does."""
+        """Sign in through the hub's login form, as a browser does (local mode)."""
         session = requests.Session()
         form = session.get(f"{self.url}/hub/login", timeout=10)
         xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.text)
@@ -87,6 +89,20 @@ class Hub:
         assert answer.status_code == 302, (answer.status_code, answer.text[:300])
         self.sessions[name] = session
         return session
+
+    def login_oidc(self, login: str, password: str, name: str | None = None) -> requests.Response:
+        """Sign in through the identity provider (team mode), as a browser does.
+
+        ``login`` is what the person types at the provider; ``name`` the hub user it should
+        become (default the same). Returns the hub's answer to the provider's redirect
+        back: a redirect into the hub when the hub accepts the user (the session is then
+        kept as ``name``'s), else the hub's refusal.
+        """
+        session = requests.Session()
+        answer = sign_in(session, f"{self.url}/hub/oauth_login", login, password)
+        if answer.status_code == 302:
+            self.sessions[name or login] = session
+        return answer
 
     def start_servers(self, *names: str, timeout: float = 90) -> None:
         """Ask for each user's server as that user (/hub/spawn); wait until all are ready."""
@@ -240,16 +256,22 @@ def _wait_http(url: str, family: Family, log: Path, timeout: float) -> None:
 
 
 @contextmanager
-def running_hub(root: Path) -> Iterator[Hub]:
-    """A hub on free loopback ports with its state, users and workbench home under root."""
+def running_hub(
+    root: Path, port: int | None = None, env: Mapping[str, str] | None = None
+) -> Iterator[Hub]:
+    """A hub on free loopback ports with its state, users and workbench home under root.
+
+    ``port`` is the proxy's (the hub's public URL); ``env`` adds or overrides settings,
+    e.g. ``WORKBENCH_MODE=team`` with the provider's.
+    """
     root.mkdir(parents=True, exist_ok=True)
     home = root / "home"
-    port, service_port = free_port(IP), free_port(IP)
+    port, service_port = port or free_port(IP), free_port(IP)
     config = root / "jupyterhub_config.py"
     config.write_text(CONFIG.format(hub_port=free_port(IP), proxy_api_port=free_port(IP)))
     admin_token, password = secrets.token_hex(32), secrets.token_urlsafe(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "JUPYTER"))}
-    env |= {
+    hub_env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "JUPYTER"))}
+    hub_env |= {
         "WORKBENCH_MODE": "local",
         "WORKBENCH_HOME": str(home),
         "WORKBENCH_HUB_PORT": str(port),
@@ -257,13 +279,14 @@ def running_hub(root: Path) -> Iterator[Hub]:
         "WORKBENCH_HUB_PASSWORD": password,
         "WORKBENCH_IDENTITY_CACHE_SECONDS": "1",
         "TEST_ADMIN_TOKEN": admin_token,
+        **(env or {}),
     }
     log = root / "hub.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config)],
             cwd=root,
-            env=env,
+            env=hub_env,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -1,0 +1,282 @@
+"""Team mode for real: OIDC login, hub groups from claims, and no core secret in user servers.
+
+The hub is configured by ``configure(c)`` alone with ``WORKBENCH_MODE=team``; it signs
+people in through a real OpenID Connect provider (``oidc-provider``: discovery,
+authorization code, token, userinfo), keeps the workbench's metadata in PostgreSQL (a
+role with a real password), and gets the encryption key as a file, as a docker secret
+would give it. Docker cannot run here, so ``WORKBENCH_SPAWNER=local`` starts user servers
+as processes; everything else is the team configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from psycopg import sql
+from traitlets.config import Config
+
+from tests.support.hub import IP, Hub, running_hub
+from tests.support.oidc import Account, running_provider, sign_in
+from tests.support.postgres import PostgresCluster, postgres_settings
+from workbench_hub.config import configure
+from workbench_server.errors import ConfigurationError
+from workbench_server.supervisor import free_port
+
+# Keyed by what people type at the provider; alice's hub name comes from her claim.
+ACCOUNTS = {
+    "a.liddell": Account(secrets.token_urlsafe(12), ("workbench-users", "finance"), "alice"),
+    "bob": Account(secrets.token_urlsafe(12), ("workbench-users",)),
+    "carol": Account(secrets.token_urlsafe(12), ("workbench-admins",)),
+    "mallory": Account(secrets.token_urlsafe(12), ("sales",)),  # not a workbench group
+}
+CORE_ONLY = {"WORKBENCH_DB_URL", "WORKBENCH_HOME", "WORKBENCH_SECRETS_KEY_FILE"}
+# Run in alice's kernel: everything it holds or can find in its user's folder, and what
+# the workbench gives it for her connections.
+PROBE = """\
+import json, os
+from pathlib import Path
+from workbench_kernels.api import fetch_bootstrap
+files = {}
+for top in {Path.home(), Path.cwd()}:
+    for path in top.rglob("*"):
+        if path.is_file() and path.stat().st_size < 1_000_000:
+            files[str(path)] = path.read_text(errors="replace")
+r = %sql alice_ledger SELECT current_user AS who
+print(json.dumps({
+    "environ": dict(os.environ),
+    "proc_environ": Path("/proc/self/environ").read_bytes().decode(errors="replace"),
+    "files": files,
+    "connections": {n: c.get("password") for n, c in fetch_bootstrap().connections.items()},
+    "who": str(r.DataFrame()["who"][0]),
+}))
+"""
+
+
+@dataclass
+class Role:
+    """A PostgreSQL login role with its password, and the URL of a database it may use."""
+
+    name: str
+    password: str
+    url: str
+
+
+@contextmanager
+def pg_role(cluster: PostgresCluster, own_database: bool) -> Iterator[Role]:
+    """A fresh role (and, with ``own_database``, a database it owns); dropped on exit."""
+    name = f"r_{uuid.uuid4().hex[:10]}"
+    password = secrets.token_urlsafe(18)
+    database = name if own_database else "postgres"
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(password)
+            )
+        )
+        if own_database:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(name), sql.Identifier(name)
+                )
+            )
+    url = f"postgresql://{name}:{password}@{cluster.host}:{cluster.port}/{database}"
+    try:
+        yield Role(name, password, url)
+    finally:
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            if own_database:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+@dataclass
+class Team:
+    hub: Hub
+    issuer: str
+    metadata: Role  # the workbench service's metadata DB login
+    key: str  # the workbench's Fernet key
+    users: Path  # where user servers keep their users' folders
+    client_secret: str  # the hub's OIDC client secret
+    refused: requests.Response  # the hub's answer to mallory's sign-in
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PostgresCluster) -> Iterator[Team]:
+    if shutil.which("configurable-http-proxy") is None:  # a failure, not a silent skip
+        pytest.fail("the hub tests need `npm install -g configurable-http-proxy` (.ci/run does it)")
+    root = tmp_path_factory.mktemp("team")
+    port = free_port(IP)
+    public_url = f"http://{IP}:{port}"
+    # Secrets as docker would mount them: files in a folder only the hub's account reads.
+    run_secrets = root / "run-secrets"
+    run_secrets.mkdir(mode=0o700)
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    client_secret = secrets.token_urlsafe(32)
+    for name, value in {"workbench_secrets_key": key, "oidc_client_secret": client_secret}.items():
+        (run_secrets / name).write_text(value + "\n")
+        (run_secrets / name).chmod(0o600)
+    state = root / "hub-state"
+    state.mkdir(mode=0o700)
+    client = {
+        "client_id": "workbench-hub",
+        "client_secret": client_secret,
+        "redirect_uris": [f"{public_url}/hub/oauth_callback"],
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+    }
+    with (
+        running_provider(root / "oidc", [client], ACCOUNTS) as provider,
+        pg_role(pg_cluster, own_database=True) as metadata,
+    ):
+        env = {
+            "WORKBENCH_MODE": "team",
+            "WORKBENCH_SPAWNER": "local",
+            "WORKBENCH_HUB_IP": IP,
+            "WORKBENCH_HUB_STATE_DIR": str(state),
+            "WORKBENCH_PUBLIC_URL": public_url,
+            "WORKBENCH_OIDC_ISSUER": provider.issuer,
+            "WORKBENCH_OIDC_CLIENT_ID": "workbench-hub",
+            "WORKBENCH_OIDC_CLIENT_SECRET_FILE": str(run_secrets / "oidc_client_secret"),
+            "WORKBENCH_DB_URL": metadata.url,
+            "WORKBENCH_SECRETS_KEY_FILE": str(run_secrets / "workbench_secrets_key"),
+        }
+        with running_hub(root / "hub", port=port, env=env) as hub:
+            for login in ("a.liddell", "bob", "carol"):
+                account = ACCOUNTS[login]
+                answer = hub.login_oidc(login, account.password, account.preferred_username)
+                assert answer.status_code == 302, (login, answer.status_code, answer.text[:300])
+            refused = hub.login_oidc("mallory", ACCOUNTS["mallory"].password)
+            hub.start_servers("alice")
+            yield Team(hub, provider.issuer, metadata, key, state / "users", client_secret, refused)
+
+
+def test_sign_in_maps_the_providers_claims_to_user_groups_and_admin(team: Team) -> None:
+    users = {
+        name: team.hub.api("GET", f"users/{name}").json() for name in ("alice", "bob", "carol")
+    }
+    assert sorted(users["alice"]["groups"]) == ["finance", "workbench-users"]
+    assert users["bob"]["groups"] == ["workbench-users"]
+    assert users["carol"]["groups"] == ["workbench-admins"]
+    assert [u["admin"] for u in users.values()] == [False, False, True]
+    # The hub user is the preferred_username claim, not what was typed at the provider.
+    assert team.hub.api("GET", "users/a.liddell").status_code == 404
+    # Signed in means the hub's pages open for them without another login.
+    home = team.hub.sessions["alice"].get(
+        f"{team.hub.url}/hub/home", allow_redirects=False, timeout=10
+    )
+    assert home.status_code == 200, home.status_code
+
+
+def test_a_user_outside_the_allowed_groups_is_refused(team: Team) -> None:
+    assert team.refused.status_code == 403, team.refused.text[:300]
+    assert team.hub.api("GET", "users/mallory").status_code == 404
+    assert "mallory" not in team.hub.sessions
+    # A wrong password never gets past the provider's form.
+    with pytest.raises(AssertionError, match="-> 401"):
+        sign_in(requests.Session(), f"{team.hub.url}/hub/oauth_login", "bob", "x")
+
+
+def test_a_signed_in_users_server_serves_the_workbench(team: Team) -> None:
+    for path in ("catalog/sources", "pipelines", "connections"):
+        answer = team.hub.workbench("alice", "GET", path)
+        assert answer.status_code == 200, (path, answer.text)
+        assert isinstance(answer.json(), list)
+
+
+def test_user_servers_and_kernels_hold_neither_the_db_password_nor_the_key(
+    team: Team, pg_cluster: PostgresCluster
+) -> None:
+    # The OIDC client secret is the hub's too: no user may hold it either.
+    hub, forbidden = team.hub, (team.metadata.password, team.key, team.client_secret)
+    with pg_role(pg_cluster, own_database=False) as ledger, pg_role(pg_cluster, False) as other:
+        created = hub.workbench(
+            "alice", "POST", "connections", json={"name": "alice_ledger", "settings": _pg(ledger)}
+        )
+        assert created.status_code == 201, created.text
+        # Bob's private connection, made with his own hub token (he has no server).
+        bobs = hub.service(
+            "bob", "POST", "connections", json={"name": "bob_private", "settings": _pg(other)}
+        )
+        assert bobs.status_code == 201, bobs.text
+        # The admin group's members are workbench admins too.
+        assert hub.service("carol", "GET", "connections/alice_ledger").status_code == 200
+        # The service keeps it in PostgreSQL, encrypted with the key from the secret file.
+        with psycopg.connect(team.metadata.url) as conn:
+            owner, secret = conn.execute(
+                "SELECT owner, secret FROM connections WHERE name = 'alice_ledger'"
+            ).fetchone()
+        assert owner == "alice"
+        assert ledger.password.encode() not in secret
+        assert ledger.password.encode() in Fernet(team.key).decrypt(bytes(secret))
+
+        server = _process_environment(hub.server_pid("alice"))
+        assert not CORE_ONLY & set(server), sorted(CORE_ONLY & set(server))
+        _assert_absent(forbidden, json.dumps(server), "alice's server environment")
+
+        seen = json.loads(hub.run_in_kernel("alice", PROBE).strip().splitlines()[-1])
+        assert not CORE_ONLY & set(seen["environ"])
+        for what in ("environ", "proc_environ", "files"):
+            _assert_absent(forbidden, json.dumps(seen[what]), f"alice's kernel {what}")
+        assert seen["files"], "the probe found no files at all in alice's folder"
+        # What the kernel does get: her own connection's credentials, and it works.
+        assert seen["connections"].get("alice_ledger") == ledger.password
+        assert "bob_private" not in seen["connections"]
+        assert other.password not in json.dumps(seen)
+        assert seen["who"] == ledger.name
+
+        folder = team.users / "alice"
+        assert folder.is_dir()
+        for path in folder.rglob("*"):
+            if path.is_file() and path.stat().st_size < 1_000_000:
+                _assert_absent(forbidden, path.read_text(errors="replace"), str(path))
+
+
+def test_team_mode_names_a_missing_metadata_db_and_an_unknown_spawner(
+    team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in [n for n in os.environ if n.startswith("WORKBENCH_")]:
+        monkeypatch.delenv(name)
+    for name, value in {
+        "WORKBENCH_HOME": str(tmp_path / "home"),
+        "WORKBENCH_OIDC_ISSUER": team.issuer,
+        "WORKBENCH_PUBLIC_URL": team.hub.url,
+        "WORKBENCH_OIDC_CLIENT_ID": "workbench-hub",
+        "WORKBENCH_OIDC_CLIENT_SECRET": team.client_secret,
+        "WORKBENCH_SPAWNER": "local",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match="WORKBENCH_DB_URL is not set"):
+        configure(Config(), mode="team")
+    monkeypatch.setenv("WORKBENCH_SPAWNER", "kubernetes")
+    with pytest.raises(ConfigurationError, match="WORKBENCH_SPAWNER='kubernetes' is not supp"):
+        configure(Config(), mode="team")
+
+
+def _pg(role: Role) -> dict[str, object]:
+    return postgres_settings(role.url)
+
+
+def _assert_absent(secrets_: tuple[str, ...], text: str, where: str) -> None:
+    for secret in secrets_:
+        assert secret not in text, f"a core secret is in {where}"
+
+
+def _process_environment(pid: int) -> dict[str, str]:
+    """The environment the process was started with, as /proc/<pid>/environ has it."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
