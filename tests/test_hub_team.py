@@ -116,7 +116,9 @@ class Team:
 
 
 @pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PostgresCluster) -> Iterator[Team]:
+def team(
+    tmp_path_factory: pytest.TempPathFactory, pg_cluster: PostgresCluster, temporal_address: str
+) -> Iterator[Team]:
     if shutil.which("configurable-http-proxy") is None:  # a failure, not a silent skip
         pytest.fail("the hub tests need `npm install -g configurable-http-proxy` (.ci/run does it)")
     root = tmp_path_factory.mktemp("team")
@@ -154,6 +156,7 @@ def team(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PostgresCluster) 
             "WORKBENCH_OIDC_CLIENT_SECRET_FILE": str(run_secrets / "oidc_client_secret"),
             "WORKBENCH_DB_URL": metadata.url,
             "WORKBENCH_SECRETS_KEY_FILE": str(run_secrets / "workbench_secrets_key"),
+            "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
         }
         with running_hub(root / "hub", port=port, env=env) as hub:
             for login in ("a.liddell", "bob", "carol"):
@@ -280,3 +283,46 @@ def _process_environment(pid: int) -> dict[str, str]:
     """The environment the process was started with, as /proc/<pid>/environ has it."""
     raw = Path(f"/proc/{pid}/environ").read_bytes()
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+def test_a_pipeline_in_the_users_folder_deploys_through_the_service(team: Team) -> None:
+    """The service cannot read alice's files: her server sends the pipeline and its
+    notebook; the deployed pipeline is hers."""
+    import nbformat
+
+    hub = team.hub
+    headers = {"Authorization": f"token {hub.user_token('alice')}"}
+    contents = f"{hub.url}/user/alice/api/contents"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("total = 1")])
+    for path, model in (
+        ("flows", {"type": "directory"}),
+        ("flows/close.ipynb", {"type": "notebook", "content": notebook}),
+        (
+            "flows/close.yaml",
+            {
+                "type": "file",
+                "format": "text",
+                "content": "name: month_close\nsteps:\n  - {id: close, notebook: close.ipynb}\n",
+            },
+        ),
+        (
+            "flows/broken.yaml",
+            {"type": "file", "format": "text", "content": "name: broken\nsteps: []\n"},
+        ),
+    ):
+        put = requests.put(f"{contents}/{path}", json=model, headers=headers, timeout=30)
+        assert put.status_code in (200, 201), (path, put.text)
+
+    deployed = hub.workbench("alice", "POST", "pipelines/deploy", json={"path": "flows/close.yaml"})
+    assert deployed.status_code == 201, deployed.text
+    assert deployed.json()["name"] == "month_close"
+    listed = {p["name"]: p for p in hub.workbench("alice", "GET", "pipelines").json()}
+    assert listed["month_close"]["owner"] == "alice"
+    assert listed["month_close"]["steps"] == ["close"]
+
+    broken = hub.workbench("alice", "POST", "pipelines/deploy", json={"path": "flows/broken.yaml"})
+    assert broken.status_code == 400
+    assert broken.json()["message"].startswith("flows/broken.yaml:2:")
+    # A path outside her folder is refused by her server; nothing reaches the service.
+    outside = hub.workbench("alice", "POST", "pipelines/deploy", json={"path": "../bob/x.yaml"})
+    assert outside.status_code == 400, outside.text
