@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import dockerfile
@@ -461,6 +462,7 @@ def test_worker_passes_the_image_healthcheck(
 def test_singleuser_server_keeps_notebooks_in_s3(s3_endpoint: str, tmp_path: Path) -> None:
     import boto3
 
+    from workbench_hub.config import ScopedS3Credentials
     from workbench_server.supervisor import free_port
 
     s3 = boto3.client(
@@ -471,13 +473,15 @@ def test_singleuser_server_keeps_notebooks_in_s3(s3_endpoint: str, tmp_path: Pat
         region_name="us-east-1",
     )
     s3.create_bucket(Bucket="notebooks")
+    # What the hub gives ada's container at spawn: her own temporary credentials.
+    spawner = SimpleNamespace(user=SimpleNamespace(name="ada"), environment={})
+    ScopedS3Credentials("notebooks", s3_endpoint, "workbench", "workbench-secret", 3600)(spawner)
+    assert spawner.environment["AWS_SESSION_TOKEN"]
+    assert "workbench-secret" not in spawner.environment.values()
     port, token = free_port("127.0.0.1"), "compose-test-token"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "WORKBENCH_"))}
     env |= {
-        "WORKBENCH_NOTEBOOKS_BUCKET": "notebooks",
-        "AWS_ENDPOINT_URL_S3": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "workbench",
-        "AWS_SECRET_ACCESS_KEY": "workbench-secret",
+        **spawner.environment,
         "JUPYTERHUB_USER": "ada",
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),

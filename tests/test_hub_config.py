@@ -161,6 +161,36 @@ def test_team_mode_wires_oidc_and_a_container_per_user(team_config: Config, issu
     assert c.Spawner.environment["WORKBENCH_SERVICE_URL"] == ("http://hub:8181/services/workbench/")
 
 
+def test_team_notebooks_in_s3_get_credentials_for_the_users_prefix_only(
+    team_config: Config, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str, tmp_path: Path
+) -> None:
+    assert "pre_spawn_hook" not in team_config.Spawner  # no bucket, no S3
+    secret = tmp_path / "minio_workbench_password"
+    secret.write_text("hub-only-secret\n")
+    monkeypatch.setenv("WORKBENCH_NOTEBOOKS_BUCKET", "notebooks")
+    monkeypatch.setenv("WORKBENCH_S3_ENDPOINT", s3_endpoint)
+    monkeypatch.setenv("WORKBENCH_S3_SECRET_KEY_FILE", str(secret))
+    c = Config()
+    configure(c, mode="team")
+    assert "hub-only-secret" not in json.dumps(c.Spawner.environment)
+    given = {}
+    for name in ("ada", "bob"):
+        spawner = SimpleNamespace(user=SimpleNamespace(name=name), environment={})
+        c.Spawner.pre_spawn_hook(spawner)
+        given[name] = spawner.environment
+        assert spawner.environment["WORKBENCH_NOTEBOOKS_BUCKET"] == "notebooks"
+        assert spawner.environment["AWS_SESSION_TOKEN"]
+        assert "hub-only-secret" not in spawner.environment.values()
+    assert given["ada"]["AWS_ACCESS_KEY_ID"] != given["bob"]["AWS_ACCESS_KEY_ID"]
+    # The policy MinIO enforces (moto here does not): ada's prefix and nothing else.
+    from workbench_hub.config import notebook_policy
+
+    resources = json.dumps(notebook_policy("notebooks", "ada"))
+    assert "notebooks/ada/*" in resources and "notebooks/*" not in resources
+    culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
+    assert f"--max-age={7 * 24 * 3600 - 3600}" in culler["command"]
+
+
 def test_team_settings_are_accepted_by_the_classes_they_configure(team_config: Config) -> None:
     import dockerspawner  # both are test dependencies: a missing one is a failure
     from oauthenticator import generic

@@ -27,9 +27,11 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import secrets
 import sys
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +46,7 @@ from .service import IDENTITY_CACHE_ENV
 MODES = ("local", "team")
 SPAWNERS = ("docker", "local")
 SERVICE = "workbench"
+NOTEBOOKS_BUCKET_ENV = "WORKBENCH_NOTEBOOKS_BUCKET"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Where a docker secret holding the workbench's Fernet key is mounted by default.
 KEY_SECRET = Path("/run/secrets/workbench_secrets_key")
@@ -201,7 +204,8 @@ def _team(c: Any, spawner: str) -> None:
     else:
         c.JupyterHub.hub_ip = "127.0.0.1"  # user servers are processes on this host
         _local_processes(c, state / "users")
-    _idle_culler(c)
+    lifetime = _notebooks_in_s3(c)
+    _idle_culler(c, max_age=lifetime)
 
 
 def _oidc(c: Any) -> None:
@@ -264,14 +268,104 @@ def _docker(c: Any) -> None:
     docker.cpu_limit = float(os.environ.get("WORKBENCH_USER_CPU_LIMIT") or 2)
 
 
-def _idle_culler(c: Any) -> None:
-    timeout = int(os.environ.get("WORKBENCH_IDLE_TIMEOUT") or 3600)
-    c.JupyterHub.services.append(
-        {
-            "name": "idle-culler",
-            "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout}"],
-        }
+def _notebooks_in_s3(c: Any) -> int | None:
+    """Users' notebooks in S3 (MinIO), each user reaching only their own prefix.
+
+    With ``WORKBENCH_NOTEBOOKS_BUCKET`` set, the hub asks the S3 endpoint's STS for
+    temporary credentials at every spawn (AssumeRole with a session policy that allows
+    ``<bucket>/<user>/`` only), signed with the MinIO user the hub alone holds the
+    password of, and gives them to the user's server (s3contents, in the singleuser
+    image). No user server holds a credential that reaches another user's notebooks.
+    Returns the credentials' lifetime in seconds: servers are restarted before it ends.
+    """
+    bucket = os.environ.get(NOTEBOOKS_BUCKET_ENV)
+    if not bucket:
+        return None
+    hours = int(os.environ.get("WORKBENCH_S3_CREDENTIALS_HOURS") or 24 * 7)
+    c.Spawner.pre_spawn_hook = ScopedS3Credentials(
+        bucket=bucket,
+        endpoint=os.environ.get("WORKBENCH_S3_ENDPOINT") or "http://minio:9000",
+        access_key=os.environ.get("WORKBENCH_S3_ACCESS_KEY") or "workbench",
+        secret_key=_secret("WORKBENCH_S3_SECRET_KEY"),
+        seconds=hours * 3600,
     )
+    return hours * 3600
+
+
+def notebook_policy(bucket: str, user: str) -> dict[str, Any]:
+    """An S3 session policy: list, read and write below ``<bucket>/<user>/`` only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketLocation"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [user, f"{user}/*"]}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                ],
+                "Resource": [f"arn:aws:s3:::{bucket}/{user}/*"],
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class ScopedS3Credentials:
+    """``Spawner.pre_spawn_hook``: the user's own S3 credentials into their server's env."""
+
+    bucket: str
+    endpoint: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    seconds: int
+
+    def __call__(self, spawner: Any) -> None:
+        import boto3
+
+        user = spawner.user.name
+        sts = boto3.client(
+            "sts",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        )
+        granted = sts.assume_role(
+            RoleArn="arn:minio:iam:::role/workbench-notebooks",  # MinIO ignores the role
+            RoleSessionName=re.sub(r"[^\w+=,.@-]", "-", user)[:64].ljust(2, "-"),
+            Policy=json.dumps(notebook_policy(self.bucket, user)),
+            DurationSeconds=self.seconds,
+        )["Credentials"]
+        spawner.environment.update(
+            {
+                NOTEBOOKS_BUCKET_ENV: self.bucket,
+                "AWS_ENDPOINT_URL_S3": self.endpoint,
+                "AWS_ACCESS_KEY_ID": granted["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": granted["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": granted["SessionToken"],
+            }
+        )
+
+
+def _idle_culler(c: Any, max_age: int | None = None) -> None:
+    timeout = int(os.environ.get("WORKBENCH_IDLE_TIMEOUT") or 3600)
+    command = [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={timeout}"]
+    if max_age:  # restart servers (even busy ones) before their credentials run out
+        command.append(f"--max-age={max(max_age - 3600, 3600)}")
+    c.JupyterHub.services.append({"name": "idle-culler", "command": command})
     c.JupyterHub.load_roles.append(
         {
             "name": "idle-culler",
