@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.odoo_server import OdooServer, running_odoo
 from tests.support.postgres import PostgresCluster, running_cluster
+from tests.support.processes import terminate
 from tests.support.temporal import dev_server
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -107,12 +108,7 @@ def spawn_worker(
 
 
 def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(40)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    terminate(proc, 40)
 
 
 @pytest.fixture

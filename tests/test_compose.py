@@ -36,6 +36,7 @@ import yaml
 from tests.support import nginx as nginx_support
 from tests.support.hub import running_hub
 from tests.support.postgres import find_bindir, running_cluster
+from tests.support.processes import terminate
 from tests.support.temporal import _wait as wait_for_temporal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -402,12 +403,7 @@ def temporal_with_ui() -> Iterator[tuple[str, str]]:
                 time.sleep(0.2)
         yield f"127.0.0.1:{port}", ui
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -539,12 +535,7 @@ def test_singleuser_server_keeps_notebooks_in_s3(s3_endpoint: str, tmp_path: Pat
         listing = requests.get(f"{url}/api/contents/", headers=headers, timeout=30).json()
         assert [item["name"] for item in listing["content"]] == ["month-end.ipynb"]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, 20)
 
 
 def test_nginx_passes_websockets_through() -> None:

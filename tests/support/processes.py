@@ -19,6 +19,16 @@ import psutil
 URL_RE = re.compile(r"(http://[\d.]+:\d+)/(?:lab\?token=(\S+)|hub/login)")
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def workbench_argv(*args: str) -> list[str]:
     """The installed console script when there is one, so tests exercise the install."""
     script = shutil.which("workbench", path=str(Path(sys.executable).parent)) or shutil.which(

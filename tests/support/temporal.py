@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.processes import terminate
 from workbench_server import temporal
 
 
@@ -19,12 +20,7 @@ def dev_server(workdir: Path) -> Iterator[str]:
         asyncio.run(_wait(address, proc))
         yield address
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
 
 
 async def _wait(address: str, proc: subprocess.Popen[bytes]) -> None:
