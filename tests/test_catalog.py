@@ -311,13 +311,7 @@ def test_odoo_api_is_described_through_the_external_api(workbench, odoo_api) -> 
     service.create(
         ConnectionCreate(
             name="erp",
-            settings={
-                "kind": "odoo",
-                "url": odoo_api.url,
-                "database": odoo_api.db,
-                "login": odoo_api.login,
-                "api_key": odoo_api.api_key,
-            },
+            settings=odoo_api.settings(),
         )
     )
     catalog = CatalogService(workbench, local_principal())
@@ -343,13 +337,7 @@ def test_odoo_api_is_described_through_the_external_api(workbench, odoo_api) -> 
     service.create(
         ConnectionCreate(
             name="erp_bad",
-            settings={
-                "kind": "odoo",
-                "url": odoo_api.url,
-                "database": odoo_api.db,
-                "login": odoo_api.login,
-                "password": "wrong",
-            },
+            settings=odoo_api.settings(password="wrong"),
         )
     )
     with pytest.raises(SourceUnavailableError, match="cannot scan connection 'erp_bad': auth"):
@@ -410,14 +398,11 @@ def test_odoo_user_without_technical_access_gets_a_catalog_through_fields_get(
         ConnectionService(workbench, local_principal()).create(
             ConnectionCreate(
                 name="erp_clerk",
-                settings={
-                    "kind": "odoo",
-                    "url": odoo.url,
-                    "database": odoo.db,
-                    "login": "clerk",
-                    "password": "pw",
-                    "models": ["account.move", "account.move.line", "hr.employee", "no.such"],
-                },
+                settings=odoo.settings(
+                    login="clerk",
+                    password="pw",
+                    models=["account.move", "account.move.line", "hr.employee", "no.such"],
+                ),
             )
         )
         catalog = CatalogService(workbench, local_principal())

@@ -217,14 +217,10 @@ def test_probe_other_kinds(workbench: Workbench, tmp_path: Path, pg_cluster) -> 
     assert _probe(workbench, "gone").reason == "not_found"
     with pg_cluster.fresh_database() as url, running_odoo(url) as odoo:
         write_postgres(url, build_dataset(months=1))
-        base = {"kind": "odoo", "url": odoo.url, "database": odoo.db, "login": odoo.login}
-        service.create(ConnectionCreate(name="erp", settings={**base, "api_key": odoo.api_key}))
-        service.create(
-            ConnectionCreate(
-                name="erp_json", settings={**base, "password": odoo.password, "protocol": "jsonrpc"}
-            )
-        )
-        service.create(ConnectionCreate(name="erp_bad", settings={**base, "password": "nope"}))
+        service.create(ConnectionCreate(name="erp", settings=odoo.settings()))
+        json_rpc = odoo.settings(password=odoo.password, protocol="jsonrpc")
+        service.create(ConnectionCreate(name="erp_json", settings=json_rpc))
+        service.create(ConnectionCreate(name="erp_bad", settings=odoo.settings(password="nope")))
         assert _probe(workbench, "erp").server_version == "Odoo 17.0"
         assert _probe(workbench, "erp_json").ok
         bad = _probe(workbench, "erp_bad")

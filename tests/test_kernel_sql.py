@@ -52,13 +52,7 @@ def connections(workbench: Workbench, odoo_db: str, odoo_api: OdooServer) -> Con
     service.create(
         ConnectionCreate(
             name="odoo_api",
-            settings={
-                "kind": "odoo",
-                "url": odoo_api.url,
-                "database": odoo_api.db,
-                "login": odoo_api.login,
-                "api_key": odoo_api.api_key,
-            },
+            settings=odoo_api.settings(),
         )
     )
     service.create(

@@ -95,6 +95,19 @@ class OdooServer:
         """The uid ``authenticate`` returns for :attr:`login`."""
         return self.users[self.login].uid
 
+    def settings(self, **override: object) -> dict[str, object]:
+        """An ``odoo`` connection's settings for this server (its first user and API key
+        unless ``override`` says otherwise; ``password=...`` replaces the key)."""
+        settings: dict[str, object] = {
+            "kind": "odoo",
+            "url": self.url,
+            "database": self.db,
+            "login": self.login,
+        }
+        if "password" not in override:
+            settings["api_key"] = self.api_key
+        return settings | override
+
 
 class _Service:
     """Odoo's ``common``, ``db`` and ``object`` services over one PostgreSQL database."""
