@@ -471,7 +471,8 @@ def test_singleuser_server_keeps_notebooks_in_s3(s3_endpoint: str, tmp_path: Pat
     s3.create_bucket(Bucket="notebooks")
     # What the hub gives ada's container at spawn: her own temporary credentials.
     spawner = SimpleNamespace(user=SimpleNamespace(name="ada"), environment={})
-    ScopedS3Credentials("notebooks", s3_endpoint, "workbench", "workbench-secret", 3600)(spawner)
+    hook = ScopedS3Credentials("notebooks", s3_endpoint, "workbench", "workbench-secret", 3600)
+    asyncio.run(hook(spawner))
     assert spawner.environment["AWS_SESSION_TOKEN"]
     assert "workbench-secret" not in spawner.environment.values()
     port, token = free_port("127.0.0.1"), "compose-test-token"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import runpy
@@ -159,6 +160,8 @@ def test_team_mode_wires_oidc_and_a_container_per_user(team_config: Config, issu
     assert not CORE_ONLY & set(c.Spawner.environment)
     assert "pw@" not in json.dumps(c.Spawner.environment)
     assert c.Spawner.environment["WORKBENCH_SERVICE_URL"] == ("http://hub:8181/services/workbench/")
+    # `hub` resolves to one of the hub container's networks: the service listens on all.
+    assert services["workbench"]["environment"]["WORKBENCH_SERVICE_BIND_IP"] == "0.0.0.0"
 
 
 def test_team_notebooks_in_s3_get_credentials_for_the_users_prefix_only(
@@ -176,7 +179,7 @@ def test_team_notebooks_in_s3_get_credentials_for_the_users_prefix_only(
     given = {}
     for name in ("ada", "bob"):
         spawner = SimpleNamespace(user=SimpleNamespace(name=name), environment={})
-        c.Spawner.pre_spawn_hook(spawner)
+        asyncio.run(c.Spawner.pre_spawn_hook(spawner))
         given[name] = spawner.environment
         assert spawner.environment["WORKBENCH_NOTEBOOKS_BUCKET"] == "notebooks"
         assert spawner.environment["AWS_SESSION_TOKEN"]

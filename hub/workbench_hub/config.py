@@ -24,6 +24,7 @@ secrets also from ``<NAME>_FILE`` or a docker secret in ``/run/secrets``.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
@@ -41,7 +42,7 @@ from workbench_server.extension import SERVICE_URL_ENV
 from workbench_server.home import KEY_FILE_ENV, WorkbenchHome
 from workbench_server.settings import DB_URL_ENV, WorkbenchSettings
 
-from .service import IDENTITY_CACHE_ENV
+from .service import BIND_IP_ENV, IDENTITY_CACHE_ENV
 
 MODES = ("local", "team")
 SPAWNERS = ("docker", "local")
@@ -200,6 +201,7 @@ def _team(c: Any, spawner: str) -> None:
     if spawner == "docker":
         c.JupyterHub.hub_ip = "0.0.0.0"  # noqa: S104 - user containers call the hub API
         c.JupyterHub.hub_connect_ip = os.environ.get("WORKBENCH_HUB_HOST", "hub")
+        c.JupyterHub.services[0]["environment"][BIND_IP_ENV] = "0.0.0.0"  # noqa: S104
         _docker(c)
     else:
         c.JupyterHub.hub_ip = "127.0.0.1"  # user servers are processes on this host
@@ -257,7 +259,7 @@ def _docker(c: Any) -> None:
     c.JupyterHub.spawner_class = "docker"
     docker = c.DockerSpawner
     docker.image = image
-    docker.allowed_images = sorted(_names("WORKBENCH_ALLOWED_IMAGES", image))
+    docker.allowed_images = sorted(_names("WORKBENCH_ALLOWED_IMAGES", image) | {image})
     docker.network_name = os.environ.get("WORKBENCH_DOCKER_NETWORK", "workbench_internal")
     docker.use_internal_ip = True
     docker.remove = True
@@ -332,10 +334,14 @@ class ScopedS3Credentials:
     secret_key: str = field(repr=False)
     seconds: int
 
-    def __call__(self, spawner: Any) -> None:
+    async def __call__(self, spawner: Any) -> None:
+        # boto3 blocks: off the hub's event loop.
+        spawner.environment.update(await asyncio.to_thread(self.grant, spawner.user.name))
+
+    def grant(self, user: str) -> dict[str, str]:
+        """Temporary credentials for ``user``'s prefix, as the environment of a server."""
         import boto3
 
-        user = spawner.user.name
         sts = boto3.client(
             "sts",
             endpoint_url=self.endpoint,
@@ -349,15 +355,13 @@ class ScopedS3Credentials:
             Policy=json.dumps(notebook_policy(self.bucket, user)),
             DurationSeconds=self.seconds,
         )["Credentials"]
-        spawner.environment.update(
-            {
-                NOTEBOOKS_BUCKET_ENV: self.bucket,
-                "AWS_ENDPOINT_URL_S3": self.endpoint,
-                "AWS_ACCESS_KEY_ID": granted["AccessKeyId"],
-                "AWS_SECRET_ACCESS_KEY": granted["SecretAccessKey"],
-                "AWS_SESSION_TOKEN": granted["SessionToken"],
-            }
-        )
+        return {
+            NOTEBOOKS_BUCKET_ENV: self.bucket,
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": granted["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": granted["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": granted["SessionToken"],
+        }
 
 
 def _idle_culler(c: Any, max_age: int | None = None) -> None:

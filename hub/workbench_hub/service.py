@@ -37,6 +37,8 @@ from workbench_server.home import WorkbenchHome
 from workbench_server.principal import Principal, PrincipalProvider
 
 IDENTITY_CACHE_ENV = "WORKBENCH_IDENTITY_CACHE_SECONDS"
+# Where the service listens when its URL names only one of the host's addresses.
+BIND_IP_ENV = "WORKBENCH_SERVICE_BIND_IP"
 
 
 class HubTokenIdentityProvider(JupyterHubIdentityProvider):
@@ -110,7 +112,9 @@ def service_config(service_url: str, prefix: str) -> Config:
     root.mkdir(exist_ok=True)
     c = Config()
     c.ServerApp.update(
-        ip=address.hostname or "127.0.0.1",
+        # In the team stack `hub` names one of the hub container's networks only: the
+        # service listens on all of them (every request needs a hub token anyway).
+        ip=os.environ.get(BIND_IP_ENV) or address.hostname or "127.0.0.1",
         port=address.port or 80,
         port_retries=0,
         base_url=prefix,
