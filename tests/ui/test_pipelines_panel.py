@@ -1,12 +1,14 @@
 """The Pipelines panel as a user sees it: a deployed two-step pipeline run from its view,
-its DAG turning green step by step, and a failing step's traceback, against a real
-``workbench up`` (Temporal dev server and pipeline worker)."""
+its DAG turning green step by step, a failing step's traceback, and a schedule's next run,
+pause, resume and trigger, against a real ``workbench up`` (Temporal dev server and
+pipeline worker)."""
 
 from __future__ import annotations
 
+import json
 import re
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.support.notebooks import write_notebook
 from tests.ui.conftest import Workbench
@@ -17,8 +19,9 @@ VIEW = ".jp-WorkbenchPipeline:visible"
 RUN_TIMEOUT_MS = 60_000
 
 
-def deploy(workbench: Workbench, name: str, last_cell: str) -> None:
-    """Write two notebooks (``load`` waits for ``extract``) and deploy them over REST."""
+def deploy(workbench: Workbench, name: str, last_cell: str, schedule: str = "") -> None:
+    """Write two notebooks (``load`` waits for ``extract``) and deploy them over REST;
+    ``schedule`` is the YAML of a ``schedule:`` mapping's body, if any."""
     folder = workbench.root / "notebooks" / name
     write_notebook(folder / "extract.ipynb", "rows = [1, 2, 3]", parameters="month = ''")
     write_notebook(folder / "load.ipynb", "total = 6", last_cell, parameters="month = ''")
@@ -27,7 +30,8 @@ def deploy(workbench: Workbench, name: str, last_cell: str) -> None:
         "description: Two steps for the browser tests.\n"
         "parameters:\n"
         "  month: {type: string, default: '2024-01'}\n"
-        "steps:\n"
+        + (f"schedule: {schedule}\n" if schedule else "")
+        + "steps:\n"
         "  - {id: extract, notebook: extract.ipynb}\n"
         "  - {id: load, notebook: load.ipynb, depends_on: [extract]}\n"
     )
@@ -162,3 +166,110 @@ def test_cancel_stops_a_running_run(page: Page, workbench: Workbench) -> None:
     expect(cancel).to_be_disabled(timeout=30_000)
     [run] = workbench.api.get("runs", params={"pipeline": "ui_slow"}).json()
     assert run["status"] == "cancelled"
+
+
+def schedule_bar(view: Locator) -> Locator:
+    return view.locator(".jp-WorkbenchPipeline-schedule")
+
+
+def test_schedule_shows_next_run_and_pauses_and_resumes(page: Page, workbench: Workbench) -> None:
+    # 03:00 UTC every day: its next run is always within a day.
+    deploy(workbench, "ui_nightly", "assert total == 6", schedule="{cron: '0 3 * * *'}")
+    deploy(workbench, "ui_adhoc", "assert total == 6")
+    item = page.locator(f'{PANEL} .jp-WorkbenchPipelines-item[data-pipeline="ui_nightly"]')
+    view = open_pipeline(page, "ui_nightly")
+    schedule = schedule_bar(view)
+    expect(schedule).to_have_attribute("data-schedule", "active")
+    expect(schedule).to_contain_text("Schedule 0 3 * * *")
+    next_run = schedule.locator(".jp-WorkbenchPipeline-nextRun")
+    # In the reader's time zone, and how far away: always within a day.
+    expect(next_run).to_have_text(
+        re.compile(r"^next run .+ \(in (\d+ (s|min|h)( \d+ min)?|1 day)\)$")
+    )
+    expect(item).to_have_attribute("data-schedule", "active")
+    expect(item.locator(".jp-WorkbenchPipelines-schedule")).to_have_text(
+        re.compile(r"^next run in (\d+ (s|min|h)|1 day)")
+    )
+
+    schedule.get_by_role("button", name="Pause").click()
+    expect(schedule).to_have_attribute("data-schedule", "paused")
+    expect(schedule.get_by_role("button", name="Pause")).to_have_count(0)
+    expect(schedule.get_by_role("button", name="Resume")).to_be_visible()
+    expect(next_run).to_have_count(0)
+    assert workbench.api.get("pipelines/ui_nightly/schedule").json()["paused"] is True
+    # The sidebar says so without waiting for its next poll.
+    expect(item).to_have_attribute("data-schedule", "paused", timeout=2_000)
+    expect(item).to_contain_text("schedule paused")
+
+    schedule.get_by_role("button", name="Resume").click()
+    expect(schedule).to_have_attribute("data-schedule", "active")
+    expect(next_run).to_be_visible()
+    assert workbench.api.get("pipelines/ui_nightly/schedule").json()["paused"] is False
+    expect(item).to_have_attribute("data-schedule", "active", timeout=2_000)
+
+    # A pipeline without a schedule shows none, and no schedule buttons.
+    adhoc = page.locator(f'{PANEL} .jp-WorkbenchPipelines-item[data-pipeline="ui_adhoc"]')
+    expect(adhoc).to_have_attribute("data-schedule", "none")
+    expect(adhoc).to_contain_text("no schedule")
+    adhoc.click()
+    adhoc_view = page.locator(VIEW)
+    expect(adhoc_view.locator(".jp-WorkbenchPipeline-name")).to_have_text("ui_adhoc")
+    expect(adhoc_view.locator(".jp-WorkbenchPipeline-meta")).to_contain_text("no schedule")
+    expect(schedule_bar(adhoc_view)).to_have_count(0)
+    expect(adhoc_view.get_by_role("button", name="Pause")).to_have_count(0)
+    expect(adhoc_view.get_by_role("button", name="Trigger now")).to_have_count(0)
+
+
+def test_trigger_now_starts_a_scheduled_run(page: Page, workbench: Workbench) -> None:
+    deploy(workbench, "ui_trigger", "assert total == 6", schedule="{cron: '0 3 1 1 *'}")
+    view = open_pipeline(page, "ui_trigger")
+    schedule = schedule_bar(view)
+    expect(schedule).to_have_attribute("data-schedule", "active")
+    schedule.get_by_role("button", name="Trigger now").click()
+    expect(
+        page.locator(".Toastify__toast", has_text="Schedule of ui_trigger triggered")
+    ).to_be_visible()
+    history = view.locator(".jp-WorkbenchPipeline-runs tbody tr")
+    expect(history).to_have_count(1, timeout=30_000)
+    expect(history.first).to_contain_text("schedule")
+    expect(node(view, "load")).to_have_attribute("data-state", "succeeded", timeout=RUN_TIMEOUT_MS)
+
+
+def test_refused_pause_shows_the_servers_message(page: Page, workbench: Workbench) -> None:
+    deploy(workbench, "ui_not_mine", "assert total == 6", schedule="{cron: '0 3 * * *'}")
+    # The local user administers everything; a team member who does not own the pipeline
+    # gets this answer from the server.
+    message = "only finance or an admin may pause the schedule of 'ui_not_mine'"
+
+    def refuse(route: Route) -> None:
+        route.fulfill(
+            status=403, content_type="application/json", body=json.dumps({"message": message})
+        )
+
+    page.route(re.compile(r"/workbench/api/pipelines/ui_not_mine/schedule/pause(\?.*)?$"), refuse)
+    view = open_pipeline(page, "ui_not_mine")
+    schedule = schedule_bar(view)
+    schedule.get_by_role("button", name="Pause").click()
+    toast = page.locator(".Toastify__toast", has_text="Pausing the schedule of ui_not_mine failed")
+    expect(toast).to_contain_text(message)
+    expect(schedule).to_have_attribute("data-schedule", "active")
+    expect(schedule.get_by_role("button", name="Pause")).to_be_enabled()
+    assert workbench.api.get("pipelines/ui_not_mine/schedule").json()["paused"] is False
+
+
+def test_schedule_of_someone_elses_pipeline_has_no_buttons(
+    page: Page, workbench: Workbench
+) -> None:
+    deploy(workbench, "ui_theirs", "assert total == 6", schedule="{cron: '0 3 * * *'}")
+
+    # What the server answers a team member who neither owns it nor administers.
+    def as_other_user(route: Route) -> None:
+        answer = route.fetch()
+        route.fulfill(response=answer, json={**answer.json(), "may_change": False})
+
+    page.route(re.compile(r"/workbench/api/pipelines/ui_theirs/schedule(\?.*)?$"), as_other_user)
+    view = open_pipeline(page, "ui_theirs")
+    schedule = schedule_bar(view)
+    expect(schedule).to_have_attribute("data-schedule", "active")
+    expect(schedule.locator(".jp-WorkbenchPipeline-nextRun")).to_be_visible()
+    expect(schedule.get_by_role("button")).to_have_count(0)

@@ -4,7 +4,14 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { requestAPI, withQuery } from '../request';
-import { IPipeline, IRun, IRunRequest } from './tokens';
+import {
+  IPipeline,
+  IRun,
+  IRunRequest,
+  ISchedule,
+  IValidation,
+  ScheduleAction
+} from './tokens';
 
 /**
  * Typed calls to `/workbench/api/pipelines/...` and `/workbench/api/runs/...`.
@@ -92,6 +99,38 @@ export class PipelinesAPI {
       `runs/${id}/steps/${encodeURIComponent(step)}/attempts/${attempt}/notebook`,
       this._settings
     );
+  }
+
+  /**
+   * The state and next runs of a pipeline's schedule (404 when it has none).
+   */
+  schedule(name: string): Promise<ISchedule> {
+    return requestAPI<ISchedule>(
+      `pipelines/${encodeURIComponent(name)}/schedule`,
+      this._settings
+    );
+  }
+
+  /**
+   * Pause, resume or trigger a pipeline's schedule; resolves with its new state.
+   */
+  controlSchedule(name: string, action: ScheduleAction): Promise<ISchedule> {
+    return requestAPI<ISchedule>(
+      `pipelines/${encodeURIComponent(name)}/schedule/${action}`,
+      this._settings,
+      { method: 'POST' }
+    );
+  }
+
+  /**
+   * Check a pipeline's YAML text; `path` (relative to the server's root) lets
+   * the server also check that its notebooks exist.
+   */
+  validate(text: string, path?: string): Promise<IValidation> {
+    return requestAPI<IValidation>('pipelines/validate', this._settings, {
+      method: 'POST',
+      body: JSON.stringify(path ? { text, path } : { text })
+    });
   }
 
   private _settings: ServerConnection.ISettings;

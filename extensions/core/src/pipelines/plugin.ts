@@ -26,6 +26,7 @@ import {
   readOnlyNotebook,
   RUNS_FOLDER
 } from './notebook';
+import { ScheduleModel } from './schedules';
 import { IAttempt, IPipeline, IRun } from './tokens';
 
 /**
@@ -67,7 +68,7 @@ const NAME_ARGS = {
 export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
   id: '@workbench/core:pipelines',
   description:
-    'Pipelines panel: deployed pipelines with their last run, a view per pipeline with its DAG coloured by run state, run history, run now, cancel, repair and failed step details.',
+    'Pipelines panel: deployed pipelines with their last run and next scheduled run, a view per pipeline with its DAG coloured by run state, run history, run now, cancel, repair, failed step details and schedule pause/resume/trigger; pipeline YAML files checked as they are edited.',
   autoStart: true,
   optional: [ICommandPalette, ILayoutRestorer, ITranslator],
   activate: (
@@ -78,6 +79,7 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const api = new PipelinesAPI(app.serviceManager.serverSettings);
+    const schedules = new ScheduleModel(api);
     const { commands, shell } = app;
     const contents = app.serviceManager.contents;
 
@@ -169,7 +171,13 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
     const openPipeline = (name: string): MainAreaWidget<PipelineView> => {
       let widget = tracker.find(w => w.content.pipelineName === name);
       if (!widget) {
-        const content = new PipelineView({ api, name, trans, actions });
+        const content = new PipelineView({
+          api,
+          name,
+          schedules,
+          trans,
+          actions
+        });
         widget = new MainAreaWidget({ content });
         widget.id = `workbench-pipeline-${name}`;
         widget.title.icon = pipelinesIcon;
@@ -189,6 +197,7 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
 
     const panel = new PipelinesPanel({
       api,
+      schedules,
       trans,
       onOpen: name => void openPipeline(name),
       onError: notifyError
@@ -266,6 +275,12 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
     ]) {
       palette?.addItem({ command, category: trans.__('Workbench') });
     }
+
+    // Pipeline YAML files opened in the text editor are checked as they are
+    // edited; loaded apart, as it is not needed to show the panel.
+    void import('./editorValidation').then(({ watchPipelineEditors }) =>
+      watchPipelineEditors(app, api, trans)
+    );
 
     if (restorer) {
       void restorer.restore(tracker, {

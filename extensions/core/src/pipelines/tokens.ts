@@ -76,3 +76,42 @@ export interface IRunRequest {
   parameters: { [name: string]: unknown };
   logical_date?: string;
 }
+
+/**
+ * A pipeline's Temporal Schedule as `GET pipelines/{name}/schedule` describes
+ * it: paused or not, why, and when it runs next (up to five times, ISO with
+ * offset). `may_change` says whether this user may pause, resume or trigger
+ * it (absent from older servers: then the buttons show and the server decides).
+ */
+export interface ISchedule {
+  paused: boolean;
+  note: string | null;
+  next_runs: string[];
+  recent_runs: string[];
+  may_change?: boolean;
+}
+
+/**
+ * What `POST pipelines/{name}/schedule/{action}` can do.
+ */
+export type ScheduleAction = 'pause' | 'resume' | 'trigger';
+
+/**
+ * One problem in a pipeline YAML text (`SpecError` of
+ * `workbench_pipelines.validate`); `line` and `column` count from 1.
+ */
+export interface ISpecError {
+  file: string;
+  line: number | null;
+  column: number | null;
+  path: string;
+  message: string;
+}
+
+/**
+ * Answer of `POST pipelines/validate`.
+ */
+export interface IValidation {
+  valid: boolean;
+  errors: ISpecError[];
+}

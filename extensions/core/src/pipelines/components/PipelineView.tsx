@@ -1,8 +1,8 @@
+import { Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget } from '@jupyterlab/ui-components';
-import { Poll } from '@lumino/polling';
 import * as React from 'react';
 
+import { describeError } from '../../request';
 import { PipelinesAPI } from '../api';
 import { buildDag, IDagLayout, isActive, layoutDag, stateClass } from '../dag';
 import {
@@ -11,7 +11,9 @@ import {
   formatTime,
   runDuration
 } from '../format';
-import { IAttempt, IPipeline, IRun } from '../tokens';
+import { PolledWidget } from '../polled';
+import { formatNextRun, ScheduleModel } from '../schedules';
+import { IAttempt, IPipeline, IRun, ScheduleAction } from '../tokens';
 import { DagGraph } from './DagGraph';
 import { PipelinesPanel } from './PipelinesPanel';
 import { StepDetails } from './StepDetails';
@@ -45,24 +47,22 @@ export interface IPipelineActions {
  * A deployed pipeline: its DAG coloured by the selected run, the run history,
  * run/cancel/repair, and the details of a step's attempt.
  */
-export class PipelineView extends ReactWidget {
+export class PipelineView extends PolledWidget {
   /**
    * Create the view of one pipeline; it loads when first shown.
    */
   constructor(options: PipelineView.IOptions) {
-    super();
+    super({
+      interval: RUN_POLL_INTERVAL,
+      name: `@workbench/core:pipeline:${options.name}`
+    });
     this._api = options.api;
+    this._schedules = options.schedules;
     this._trans = options.trans;
     this._actions = options.actions;
     this.pipelineName = options.name;
     this.addClass('jp-WorkbenchPipeline');
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._load(),
-      frequency: { interval: RUN_POLL_INTERVAL, backoff: true, max: 60000 },
-      name: `@workbench/core:pipeline:${options.name}`,
-      standby: () => !this.isVisible || 'when-hidden'
-    });
+    this._schedules.changed.connect(this._onScheduleChanged, this);
   }
 
   /**
@@ -90,14 +90,6 @@ export class PipelineView extends ReactWidget {
   onPipelineLoaded: ((pipeline: IPipeline) => void) | null = null;
 
   /**
-   * Load the pipeline and its runs now.
-   */
-  async refresh(): Promise<void> {
-    await this._poll.refresh();
-    await this._poll.tick;
-  }
-
-  /**
    * Ask for parameters and start a run, then show it.
    */
   async runNow(): Promise<void> {
@@ -110,17 +102,8 @@ export class PipelineView extends ReactWidget {
   }
 
   dispose(): void {
-    this._poll.dispose();
+    this._schedules.changed.disconnect(this._onScheduleChanged, this);
     super.dispose();
-  }
-
-  protected onAfterShow(): void {
-    if (!this._started) {
-      this._started = true;
-      void this._poll.start();
-    } else {
-      void this._poll.refresh();
-    }
   }
 
   protected render(): JSX.Element {
@@ -138,12 +121,7 @@ export class PipelineView extends ReactWidget {
                   pipeline.description,
                   trans.__('version %1', pipeline.current_version),
                   trans.__('owner %1', pipeline.owner),
-                  pipeline.schedule
-                    ? trans.__(
-                        'schedule %1',
-                        describeSchedule(pipeline.schedule)
-                      )
-                    : trans.__('no schedule')
+                  pipeline.schedule ? '' : trans.__('no schedule')
                 ]
                   .filter(Boolean)
                   .join(' · ')}
@@ -178,6 +156,7 @@ export class PipelineView extends ReactWidget {
             {this._error}
           </div>
         )}
+        {pipeline && this._renderSchedule(pipeline)}
         {run && (
           <div className="jp-WorkbenchPipeline-runSummary" data-run={run.id}>
             {trans.__('Run %1', run.id.slice(0, 8))}{' '}
@@ -196,6 +175,135 @@ export class PipelineView extends ReactWidget {
         {this._renderHistory()}
       </div>
     );
+  }
+
+  /**
+   * The schedule's state and next run, with pause/resume and trigger for
+   * those who may change it; nothing for a pipeline without a schedule.
+   */
+  private _renderSchedule(pipeline: IPipeline): JSX.Element | null {
+    if (!pipeline.schedule) {
+      return null;
+    }
+    const trans = this._trans;
+    const state = this._schedules.state(pipeline);
+    const schedule = this._schedules.get(pipeline.name);
+    const error = this._schedules.error(pipeline.name);
+    // The spec's `paused` is only the state at deployment: Temporal's counts.
+    const cron = describeSchedule({ ...pipeline.schedule, paused: false });
+    const next = schedule?.next_runs ?? [];
+    const busy = this._scheduleBusy;
+    const badge = {
+      active: [trans.__('active'), 'jp-mod-succeeded'],
+      paused: [trans.__('paused'), 'jp-mod-warn'],
+      unknown: [trans.__('loading…'), ''],
+      none: ['', '']
+    }[state];
+    return (
+      <div className="jp-WorkbenchPipeline-schedule" data-schedule={state}>
+        <span className="jp-WorkbenchPipeline-scheduleCron">
+          {trans.__('Schedule %1', cron)}
+        </span>
+        {(schedule || !error) && (
+          <span className={`jp-WorkbenchPipeline-badge ${badge[1]}`}>
+            {badge[0]}
+          </span>
+        )}
+        {state === 'active' && next.length > 0 && (
+          <span
+            className="jp-WorkbenchPipeline-nextRun"
+            title={trans.__(
+              'Next runs:\n%1',
+              next.map(t => formatNextRun(t)).join('\n')
+            )}
+          >
+            {trans.__('next run %1', formatNextRun(next[0]))}
+          </span>
+        )}
+        {state === 'paused' && schedule?.note && (
+          <span className="jp-WorkbenchPipeline-scheduleNote">
+            {schedule.note}
+          </span>
+        )}
+        {error !== null && !schedule && (
+          <span className="jp-WorkbenchPipeline-scheduleError">
+            {trans.__(
+              'schedule state unavailable: %1',
+              describeError(error, trans)
+            )}
+          </span>
+        )}
+        {schedule && schedule.may_change !== false && (
+          <span className="jp-WorkbenchPipeline-scheduleActions">
+            {schedule.paused ? (
+              <button
+                className="jp-mod-styled jp-WorkbenchPipeline-resume"
+                disabled={busy}
+                title={trans.__('Let the schedule start runs again')}
+                onClick={() => void this._controlSchedule('resume')}
+              >
+                {trans.__('Resume')}
+              </button>
+            ) : (
+              <button
+                className="jp-mod-styled jp-WorkbenchPipeline-pause"
+                disabled={busy}
+                title={trans.__('Stop the schedule from starting runs')}
+                onClick={() => void this._controlSchedule('pause')}
+              >
+                {trans.__('Pause')}
+              </button>
+            )}
+            <button
+              className="jp-mod-styled jp-WorkbenchPipeline-trigger"
+              disabled={busy}
+              title={trans.__(
+                'Start a scheduled run now, as if the schedule fired'
+              )}
+              onClick={() => void this._controlSchedule('trigger')}
+            >
+              {trans.__('Trigger now')}
+            </button>
+          </span>
+        )}
+      </div>
+    );
+  }
+
+  private async _controlSchedule(action: ScheduleAction): Promise<void> {
+    const pipeline = this._pipeline;
+    if (!pipeline || this._scheduleBusy) {
+      return;
+    }
+    const trans = this._trans;
+    const what = {
+      pause: trans.__('Pausing the schedule of %1 failed', pipeline.name),
+      resume: trans.__('Resuming the schedule of %1 failed', pipeline.name),
+      trigger: trans.__('Triggering the schedule of %1 failed', pipeline.name)
+    }[action];
+    this._scheduleBusy = true;
+    this.update();
+    try {
+      await this._schedules.control(pipeline, action);
+      if (action === 'trigger') {
+        Notification.success(
+          trans.__('Schedule of %1 triggered: a run starts now', pipeline.name),
+          { autoClose: 4000 }
+        );
+        void this.poll.refresh();
+      }
+    } catch (error) {
+      this._actions.error(what, error);
+    } finally {
+      this._scheduleBusy = false;
+      this.update();
+    }
+  }
+
+  private _onScheduleChanged(_: ScheduleModel, name: string): void {
+    if (name === this.pipelineName) {
+      this.update();
+    }
   }
 
   private _renderDag(pipeline: IPipeline, run: IRun | null): JSX.Element {
@@ -306,7 +414,7 @@ export class PipelineView extends ReactWidget {
   private _selectRun(id: string): void {
     this._runId = id;
     this.update();
-    void this._poll.refresh();
+    void this.poll.refresh();
   }
 
   private _selectStep(step: string): void {
@@ -321,7 +429,7 @@ export class PipelineView extends ReactWidget {
     }
     this._runId = run.id;
     this.update();
-    void this._poll.refresh();
+    void this.poll.refresh();
   }
 
   private async _cancel(): Promise<void> {
@@ -360,7 +468,7 @@ export class PipelineView extends ReactWidget {
     }
   }
 
-  private async _load(): Promise<void> {
+  protected async load(): Promise<void> {
     try {
       const [pipeline, runs] = await Promise.all([
         this._api.pipeline(this.pipelineName),
@@ -370,6 +478,8 @@ export class PipelineView extends ReactWidget {
         this._pipeline = pipeline;
         this.onPipelineLoaded?.(pipeline);
       }
+      // Shown once fetched (see `_onScheduleChanged`); never throws.
+      void this._schedules.load([pipeline]);
       this._runs = runs;
       // Details (attempts) of the listed runs: fetched once for finished runs,
       // which never change, and on every tick for the runs still going.
@@ -407,10 +517,10 @@ export class PipelineView extends ReactWidget {
   private _layoutFor: IPipeline | null = null;
   private _loaded = false;
   private _pipeline: IPipeline | null = null;
-  private _poll: Poll;
   private _runId: string | null = null;
   private _runs: IRun[] = [];
-  private _started = false;
+  private _scheduleBusy = false;
+  private _schedules: ScheduleModel;
   private _step: string | null = null;
   private _trans: TranslationBundle;
 }
@@ -425,6 +535,10 @@ export namespace PipelineView {
   export interface IOptions {
     api: PipelinesAPI;
     name: string;
+    /**
+     * The schedules, shared with the sidebar panel.
+     */
+    schedules: ScheduleModel;
     trans: TranslationBundle;
     actions: IPipelineActions;
   }

@@ -1,16 +1,13 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import {
-  ReactWidget,
-  refreshIcon,
-  ToolbarButtonComponent
-} from '@jupyterlab/ui-components';
-import { Poll } from '@lumino/polling';
+import { refreshIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { VirtualList } from '../../catalog/components/VirtualList';
 import { PipelinesAPI } from '../api';
 import { stateClass } from '../dag';
 import { describeSchedule, formatTime, latestRuns } from '../format';
+import { PolledWidget } from '../polled';
+import { formatNextRun, ScheduleModel, timeUntil } from '../schedules';
 import { IPipeline, IRun } from '../tokens';
 import { pipelinesIcon } from './icons';
 
@@ -28,15 +25,19 @@ const ROW_HEIGHT = 44;
 
 /**
  * The pipelines sidebar: every deployed pipeline with its last run and its
- * schedule, polled while the panel is in view.
+ * schedule (next run, or paused), polled while the panel is in view.
  */
-export class PipelinesPanel extends ReactWidget {
+export class PipelinesPanel extends PolledWidget {
   /**
    * Create the panel; polling starts when it is first shown.
    */
   constructor(options: PipelinesPanel.IOptions) {
-    super();
+    super({
+      interval: PIPELINES_POLL_INTERVAL,
+      name: '@workbench/core:pipelines'
+    });
     this._api = options.api;
+    this._schedules = options.schedules;
     this._trans = options.trans;
     this._onOpen = options.onOpen;
     this._onError = options.onError;
@@ -44,17 +45,7 @@ export class PipelinesPanel extends ReactWidget {
     this.title.icon = pipelinesIcon;
     this.title.caption = this._trans.__('Pipelines');
     this.addClass('jp-WorkbenchPipelines');
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._load(),
-      frequency: {
-        interval: PIPELINES_POLL_INTERVAL,
-        backoff: true,
-        max: 60000
-      },
-      name: '@workbench/core:pipelines',
-      standby: () => !this.isVisible || 'when-hidden'
-    });
+    this._schedules.changed.connect(this._onScheduleChanged, this);
   }
 
   /**
@@ -64,26 +55,9 @@ export class PipelinesPanel extends ReactWidget {
     return this._pipelines;
   }
 
-  /**
-   * Load the list now; resolves when it is shown.
-   */
-  async refresh(): Promise<void> {
-    await this._poll.refresh();
-    await this._poll.tick;
-  }
-
   dispose(): void {
-    this._poll.dispose();
+    this._schedules.changed.disconnect(this._onScheduleChanged, this);
     super.dispose();
-  }
-
-  protected onAfterShow(): void {
-    if (!this._started) {
-      this._started = true;
-      void this._poll.start();
-    } else {
-      void this._poll.refresh();
-    }
   }
 
   protected render(): JSX.Element {
@@ -145,7 +119,6 @@ export class PipelinesPanel extends ReactWidget {
     const trans = this._trans;
     const last = this._latest.get(pipeline.name) ?? null;
     const state = last?.status ?? 'none';
-    const schedule = describeSchedule(pipeline.schedule);
     const when = last
       ? formatTime(last.started_at ?? last.created_at)
       : trans.__('never run');
@@ -154,6 +127,7 @@ export class PipelinesPanel extends ReactWidget {
         className="jp-WorkbenchPipelines-item"
         data-pipeline={pipeline.name}
         data-state={state}
+        data-schedule={this._schedules.state(pipeline)}
         title={pipeline.description || pipeline.name}
       >
         <div className="jp-WorkbenchPipelines-itemName">
@@ -168,15 +142,50 @@ export class PipelinesPanel extends ReactWidget {
           )}
         </div>
         <div className="jp-WorkbenchPipelines-itemDetail">
-          {schedule
-            ? trans.__('%1 · schedule %2', when, schedule)
-            : trans.__('%1 · no schedule', when)}
+          {when} · {this._renderSchedule(pipeline)}
         </div>
       </div>
     );
   }
 
-  private async _load(): Promise<void> {
+  /**
+   * The next run, or that the schedule is paused, or that there is none.
+   */
+  private _renderSchedule(pipeline: IPipeline): React.ReactNode {
+    const trans = this._trans;
+    const state = this._schedules.state(pipeline);
+    if (state === 'none') {
+      return trans.__('no schedule');
+    }
+    // The spec's `paused` is only the state at deployment: Temporal's counts.
+    const cron = describeSchedule({ ...pipeline.schedule, paused: false });
+    const next = this._schedules.get(pipeline.name)?.next_runs[0];
+    // Short enough for the sidebar; the date and time are in the tooltip.
+    let text = trans.__('schedule %1', cron);
+    let title = trans.__('Schedule %1', cron);
+    if (state === 'paused') {
+      text = trans.__('schedule paused');
+      title = trans.__('Schedule %1, paused', cron);
+    } else if (state === 'active' && next) {
+      text = trans.__('next run %1', timeUntil(Date.parse(next), Date.now()));
+      title = trans.__('Schedule %1, next run %2', cron, formatNextRun(next));
+    }
+    return (
+      <span
+        className="jp-WorkbenchPipelines-schedule"
+        data-schedule={state}
+        title={title}
+      >
+        {text}
+      </span>
+    );
+  }
+
+  private _onScheduleChanged(): void {
+    this.update();
+  }
+
+  protected async load(): Promise<void> {
     let pipelines: IPipeline[];
     let runs: IRun[];
     try {
@@ -201,6 +210,8 @@ export class PipelinesPanel extends ReactWidget {
     this._pipelines = pipelines;
     this._latest = latestRuns(runs);
     this.update();
+    // Shown once fetched (see `_onScheduleChanged`); failures stay per row.
+    void this._schedules.load(pipelines);
   }
 
   private _active = -1;
@@ -211,8 +222,7 @@ export class PipelinesPanel extends ReactWidget {
   private _onError: PipelinesPanel.ErrorHandler;
   private _onOpen: (name: string) => void;
   private _pipelines: IPipeline[] = [];
-  private _poll: Poll;
-  private _started = false;
+  private _schedules: ScheduleModel;
   private _trans: TranslationBundle;
 }
 
@@ -235,6 +245,10 @@ export namespace PipelinesPanel {
    */
   export interface IOptions {
     api: PipelinesAPI;
+    /**
+     * The schedules, shared with the pipeline views.
+     */
+    schedules: ScheduleModel;
     trans: TranslationBundle;
     /**
      * Open a pipeline's view.
