@@ -173,6 +173,7 @@ async def test_schedule_state_pause_and_resume_over_rest(jp_fetch, jp_root_dir: 
     )
     state = await _json(jp_fetch, "pipelines", "nightly_close", "schedule")
     assert state["paused"] is False and len(state["next_runs"]) == 5
+    assert state["may_change"] is True  # the panel shows the buttons to owners and admins
     assert all(run.endswith("+00:00") and "T03:00:00" in run for run in state["next_runs"])
     paused = await _json(
         jp_fetch, "pipelines", "nightly_close", "schedule", "pause", method="POST", body=b""
