@@ -277,3 +277,121 @@ def test_failed_edit_is_reported_with_the_servers_message(page: Page) -> None:
     expect(toast).to_contain_text("tag 'month/end': use up to 50 letters")
     # The editor stays open with what was typed, so nothing is lost.
     expect(editor).to_have_value("finance, month/end")
+
+
+def test_clicking_a_schema_row_toggles_it_once(page: Page) -> None:
+    open_catalog(page)
+    tree = page.locator(".jp-WorkbenchCatalog-tree")
+    source = tree.get_by_role("treeitem", name=re.compile("^demo_odoo"))
+    source.click()  # its only schema opens with it
+    expect(source).to_have_attribute("aria-expanded", "true")
+    schema = tree.get_by_role("treeitem", name=re.compile(r"^main\b"))
+    expect(schema).to_have_attribute("aria-expanded", "true")
+    partners = tree.locator('[data-table="res_partner"]')
+    expect(partners).to_be_visible()
+
+    schema.click()
+    expect(schema).to_have_attribute("aria-expanded", "false")
+    expect(partners).to_have_count(0)
+    schema.click()
+    expect(schema).to_have_attribute("aria-expanded", "true")
+    expect(partners).to_be_visible()
+
+    # A double click (as in the file browser) must not open and close it again.
+    schema.click()
+    expect(schema).to_have_attribute("aria-expanded", "false")
+    schema.dblclick()
+    expect(schema).to_have_attribute("aria-expanded", "true")
+    expect(schema).to_have_attribute("aria-selected", "true")
+    page.wait_for_timeout(300)  # nothing collapses it afterwards either
+    expect(schema).to_have_attribute("aria-expanded", "true")
+    expect(partners).to_be_visible()
+
+
+def test_a_click_in_a_scrolled_tree_opens_the_row_under_the_pointer(page: Page) -> None:
+    page.set_viewport_size({"width": 1400, "height": 520})
+    open_catalog(page)
+    tree = page.locator(".jp-WorkbenchCatalog-tree")
+    tree.get_by_role("treeitem", name=re.compile("^demo_odoo")).click()
+    expect(tree.locator("[data-table]").first).to_be_visible()
+    # A search and back: the tree comes back with no active row and the focus in the
+    # search box, as when someone searched and then browses instead.
+    search(page, "partner")
+    page.locator(SEARCH).fill("")
+    expect(tree.locator("[data-table]").first).to_be_visible()
+
+    tree.evaluate("list => { list.scrollTop = list.scrollHeight; }")
+    assert tree.evaluate("list => list.scrollTop") > 0  # the tree is longer than its panel
+    last = tree.locator("[data-table]").last
+    name = last.get_attribute("data-table")
+    last.click()
+    expect(page.locator(f"{TABLE_VIEW} .jp-WorkbenchCatalogTable-name")).to_have_text(
+        f"main.{name}"
+    )
+    # The pressed row is the selected one; the tree did not jump to its top.
+    row = tree.locator('[role="treeitem"]', has=page.locator(f'[data-table="{name}"]'))
+    expect(row).to_have_attribute("aria-selected", "true")
+    assert tree.evaluate("list => list.scrollTop") > 0
+
+
+def record_lineage(workbench: Workbench, inputs: list[str], outputs: list[str], job: str) -> None:
+    """Lineage as a pipeline step declares it, written by the core of the running
+    workbench (same home, so same metadata DB)."""
+    from workbench_server.core import Workbench as Core
+    from workbench_server.lineage.service import LineageService
+    from workbench_server.principal import local_principal
+    from workbench_server.settings import WorkbenchSettings
+
+    core = Core(WorkbenchSettings.from_env(workbench.root / "home"), migrate=False)
+    try:
+        assert LineageService(core, local_principal()).record_declared(inputs, outputs, job)
+    finally:
+        core.close()
+
+
+def test_lineage_graph_shows_both_sides_and_opens_catalog_tables(
+    page: Page, workbench: Workbench
+) -> None:
+    record_lineage(
+        workbench,
+        ["demo_odoo.main.res_partner", "demo_odoo.main.account_journal"],
+        ["demo_odoo.main.account_move"],
+        "ui_test.moves",
+    )
+    record_lineage(
+        workbench, ["demo_odoo.main.account_move"], ["lake.gold.partner_moves"], "ui_test.gold"
+    )
+    view = open_table(page, "account move", "account_move")
+    view.get_by_role("button", name="Open lineage").click()
+    graph = view.locator(".jp-WorkbenchLineage")
+    root = graph.locator(".jp-WorkbenchLineage-node.jp-mod-root")
+    expect(root).to_contain_text("main.account_move")
+    partner = graph.locator('.jp-mod-upstream[data-dataset="demo_odoo:main.res_partner"]')
+    journal = graph.locator('.jp-mod-upstream[data-dataset="demo_odoo:main.account_journal"]')
+    gold = graph.locator('.jp-mod-downstream[data-dataset="lake:gold.partner_moves"]')
+    for node in (partner, journal, gold):
+        expect(node).to_be_visible()
+    expect(graph.locator(".jp-WorkbenchLineage-edge")).to_have_count(3)
+    # Upstream on the left of the table, downstream on its right.
+    left, middle, right = (n.bounding_box()["x"] for n in (partner, root, gold))
+    assert left < middle < right, (left, middle, right)
+    # Only datasets with a catalog entry open; the lake file has none.
+    expect(partner).to_have_attribute("role", "button")
+    expect(gold).not_to_have_attribute("role", "button")
+    expect(gold).to_have_attribute("aria-label", re.compile("not in the catalog"))
+    # The lists stay under the drawing.
+    expect(view.locator(".jp-WorkbenchCatalogTable-lineage").first).to_contain_text(
+        "demo_odoo:main.res_partner"
+    )
+
+    partner.click()
+    expect(page.locator(f"{TABLE_VIEW} .jp-WorkbenchCatalogTable-name")).to_have_text(
+        "main.res_partner"
+    )
+    # And from the keyboard: back to account_move's lineage, Enter on a node.
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="account_move").click()
+    journal.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"{TABLE_VIEW} .jp-WorkbenchCatalogTable-name")).to_have_text(
+        "main.account_journal"
+    )

@@ -12,10 +12,12 @@ import { HealthStatusItem } from './components/HealthStatusItem';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { HealthModel } from './model';
 import { catalogPlugin } from './catalog/plugin';
+import { connectionsPlugin } from './connections/plugin';
 import { pipelinesPlugin } from './pipelines/plugin';
 import { TRANSLATION_DOMAIN } from './tokens';
 
 export { CatalogCommandIDs } from './catalog/plugin';
+export { ConnectionsCommandIDs } from './connections/plugin';
 export { PipelinesCommandIDs } from './pipelines/plugin';
 
 /**
@@ -107,6 +109,7 @@ const healthPlugin: JupyterFrontEndPlugin<void> = {
 const plugins: JupyterFrontEndPlugin<any>[] = [
   healthPlugin,
   catalogPlugin,
+  connectionsPlugin,
   pipelinesPlugin
 ];
 

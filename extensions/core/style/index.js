@@ -1,3 +1,4 @@
 import './base.css';
 import './catalog.css';
+import './connections.css';
 import './pipelines.css';

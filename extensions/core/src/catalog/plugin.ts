@@ -13,6 +13,9 @@ import {
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
+// A command id only; the index loads the connections plugin anyway.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { ConnectionsCommandIDs } from '../connections/plugin';
 import { describeError } from '../request';
 import { TRANSLATION_DOMAIN } from '../tokens';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
@@ -109,7 +112,9 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
       api,
       trans,
       onOpen: table => void openTable(table.id, table),
-      onError: notifyError
+      onError: notifyError,
+      onManageConnections: () =>
+        void commands.execute(ConnectionsCommandIDs.manage)
     });
     shell.add(panel, 'left', { rank: SIDEBAR_RANK, type: 'Data Catalog' });
 
@@ -129,6 +134,7 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
             insertQuery: t => void insertQuery(t),
             copyName,
             openDataset: dataset => void openDataset(dataset),
+            openTable: tableId => void openTable(tableId),
             error: notifyError
           }
         });
@@ -240,6 +246,10 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
     };
 
     const openDataset = async (dataset: IDatasetRef): Promise<void> => {
+      if (typeof dataset.table_id === 'number') {
+        openTable(dataset.table_id);
+        return;
+      }
       const dot = dataset.name.indexOf('.');
       const schema = dot > 0 ? dataset.name.slice(0, dot) : undefined;
       const name = dot > 0 ? dataset.name.slice(dot + 1) : dataset.name;
@@ -356,7 +366,10 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
     commands.addCommand(CatalogCommandIDs.refresh, {
       label: trans.__('Reload the Data Catalog'),
       describedBy: { args: { type: 'object', properties: {} } },
-      execute: () => panel.refresh()
+      execute: () => {
+        sources = null; // a connection may have been added or removed
+        panel.refresh();
+      }
     });
 
     if (palette) {

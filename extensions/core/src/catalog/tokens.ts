@@ -191,11 +191,16 @@ export interface IColumnPatch {
 }
 
 /**
- * A lineage dataset: the connection (or `file`) and `schema.table`.
+ * A lineage dataset: the connection (or `file`) and `schema.table`
+ * (`DatasetRef`).
  */
 export interface IDatasetRef {
   namespace: string;
   name: string;
+  /**
+   * Catalog id of the dataset's table, when the catalog has it.
+   */
+  table_id?: number | null;
 }
 
 /**

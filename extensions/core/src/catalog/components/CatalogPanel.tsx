@@ -10,6 +10,7 @@ import {
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { connectionsIcon } from '../../connections/icons';
 import { CatalogAPI } from '../api';
 import { facetChips, FacetFilters, hasFilters, toggleFacet } from '../facets';
 import { IDLE_SEARCH, ISearchState, SearchController } from '../search';
@@ -42,6 +43,7 @@ export class CatalogPanel extends ReactWidget {
     this._trans = options.trans;
     this._onOpen = options.onOpen;
     this._onError = options.onError;
+    this._onManageConnections = options.onManageConnections ?? null;
     this.id = 'workbench-catalog';
     this.title.icon = catalogIcon;
     this.title.caption = this._trans.__('Data Catalog');
@@ -144,6 +146,7 @@ export class CatalogPanel extends ReactWidget {
         onLoadMore={key => void this._tree.loadMore(key)}
         onRetry={owner => this._tree.retry(owner)}
         onRefresh={() => this.refresh()}
+        onManageConnections={this._onManageConnections}
         onSelect={table => {
           this._selected = table;
         }}
@@ -158,6 +161,7 @@ export class CatalogPanel extends ReactWidget {
   private _externalQuery = { query: '', version: 0 };
   private _loaded = false;
   private _onError: (what: string, error: unknown) => void;
+  private _onManageConnections: (() => void) | null;
   private _onOpen: (table: ITable) => void;
   private _search: SearchController;
   private _searchState: ISearchState = IDLE_SEARCH;
@@ -185,6 +189,10 @@ export namespace CatalogPanel {
      * Tell people that something failed (`what` says what was attempted).
      */
     onError: (what: string, error: unknown) => void;
+    /**
+     * Open the connections dialog (no toolbar button without it).
+     */
+    onManageConnections?: () => void;
   }
 }
 
@@ -200,6 +208,7 @@ interface ICatalogBrowserProps {
   onLoadMore: (key: string) => void;
   onRetry: (owner: string) => void;
   onRefresh: () => void;
+  onManageConnections: (() => void) | null;
   onSelect: (table: ITable) => void;
   onOpen: (table: ITable) => void;
 }
@@ -213,11 +222,21 @@ function CatalogBrowser(props: ICatalogBrowserProps): JSX.Element {
         <h2 className="jp-WorkbenchCatalog-title">
           {trans.__('Data Catalog')}
         </h2>
-        <ToolbarButtonComponent
-          icon={refreshIcon}
-          tooltip={trans.__('Reload the catalog')}
-          onClick={props.onRefresh}
-        />
+        <div className="jp-WorkbenchCatalog-toolbar">
+          {props.onManageConnections && (
+            <ToolbarButtonComponent
+              icon={connectionsIcon}
+              className="jp-WorkbenchCatalog-connections"
+              tooltip={trans.__('Manage connections')}
+              onClick={props.onManageConnections}
+            />
+          )}
+          <ToolbarButtonComponent
+            icon={refreshIcon}
+            tooltip={trans.__('Reload the catalog')}
+            onClick={props.onRefresh}
+          />
+        </div>
       </div>
       <div className="jp-WorkbenchCatalog-search">
         <searchIcon.react

@@ -16,10 +16,17 @@ import {
   formatTimestamp,
   parseTags
 } from '../format';
-import { datasetLabel, datasetOf, ILineageRow, lineageRows } from '../lineage';
+import {
+  datasetLabel,
+  datasetOf,
+  ILineageRow,
+  lineageLayout,
+  lineageRows
+} from '../lineage';
 import {
   IColumn,
   IDatasetRef,
+  ILineageGraph,
   IPreview,
   ITable,
   ITableDetail,
@@ -27,6 +34,7 @@ import {
   LineageDirection
 } from '../tokens';
 import { InlineEdit } from './InlineEdit';
+import { LineageGraph } from './LineageGraph';
 
 /**
  * Tabs of a table view.
@@ -39,6 +47,19 @@ const TABS: TableTab[] = ['columns', 'preview', 'lineage', 'history'];
  * Rows a preview asks for.
  */
 export const PREVIEW_ROWS = 100;
+
+/**
+ * The lineage of a table: the graphs (null when nothing is recorded) and
+ * their datasets as lists.
+ */
+interface ILineage {
+  upstream: ILineageRow[];
+  downstream: ILineageRow[];
+  graphs: {
+    upstream: ILineageGraph | null;
+    downstream: ILineageGraph | null;
+  };
+}
 
 type Loadable<T> =
   | { status: 'idle' }
@@ -53,6 +74,10 @@ export interface ITableActions {
   insertQuery: (table: ITable) => void;
   copyName: (table: ITable) => void;
   openDataset: (dataset: IDatasetRef) => void;
+  /**
+   * Open the view of a catalog table.
+   */
+  openTable: (tableId: number) => void;
   /**
    * Report a failure in the notification area; returns the message shown.
    */
@@ -159,18 +184,19 @@ export class TableView extends ReactWidget {
     this._lineage = { status: 'loading' };
     this.update();
     const dataset = datasetOf(table);
-    const walk = async (direction: LineageDirection) => {
+    const walk = async (
+      direction: LineageDirection
+    ): Promise<ILineageGraph | null> => {
       try {
-        const graph = await this._api.lineage(
+        return await this._api.lineage(
           dataset.namespace,
           dataset.name,
           direction
         );
-        return lineageRows(graph);
       } catch (error) {
         // No lineage recorded for this table (yet) is an answer, not a failure.
         if (error instanceof APIError && error.status === 404) {
-          return [];
+          return null;
         }
         throw error;
       }
@@ -180,7 +206,14 @@ export class TableView extends ReactWidget {
         walk('upstream'),
         walk('downstream')
       ]);
-      this._lineage = { status: 'ready', value: { upstream, downstream } };
+      this._lineage = {
+        status: 'ready',
+        value: {
+          upstream: upstream ? lineageRows(upstream) : [],
+          downstream: downstream ? lineageRows(downstream) : [],
+          graphs: { upstream, downstream }
+        }
+      };
     } catch (error) {
       this._lineage = {
         status: 'error',
@@ -258,10 +291,7 @@ export class TableView extends ReactWidget {
   private _actions: ITableActions;
   private _api: CatalogAPI;
   private _detail: Loadable<ITableDetail> = { status: 'idle' };
-  private _lineage: Loadable<{
-    upstream: ILineageRow[];
-    downstream: ILineageRow[];
-  }> = { status: 'idle' };
+  private _lineage: Loadable<ILineage> = { status: 'idle' };
   private _preview: Loadable<IPreview> = { status: 'idle' };
   private _summary: ITable | null;
   private _tab: TableTab = 'columns';
@@ -294,7 +324,7 @@ interface ITableViewBodyProps {
   detail: Loadable<ITableDetail>;
   summary: ITable | null;
   preview: Loadable<IPreview>;
-  lineage: Loadable<{ upstream: ILineageRow[]; downstream: ILineageRow[] }>;
+  lineage: Loadable<ILineage>;
   tab: TableTab;
 }
 
@@ -484,8 +514,11 @@ function TableViewBody(props: ITableViewBodyProps): JSX.Element {
         {tab === 'lineage' && (
           <LineageLists
             state={props.lineage}
+            table={table}
             trans={trans}
+            markerId={`jp-WorkbenchLineage-arrow-${table.id}`}
             onOpen={props.actions.openDataset}
+            onOpenTable={props.actions.openTable}
           />
         )}
         {tab === 'history' &&
@@ -755,11 +788,25 @@ function PreviewGrid(props: {
 }
 
 function LineageLists(props: {
-  state: Loadable<{ upstream: ILineageRow[]; downstream: ILineageRow[] }>;
+  state: Loadable<ILineage>;
+  table: ITable;
   trans: TranslationBundle;
+  markerId: string;
   onOpen: (dataset: IDatasetRef) => void;
+  onOpenTable: (tableId: number) => void;
 }): JSX.Element {
-  const { state, trans } = props;
+  const { state, table, trans } = props;
+  const layout = React.useMemo(
+    () =>
+      state.status === 'ready'
+        ? lineageLayout(
+            { ...datasetOf(table), table_id: table.id },
+            state.value.graphs.upstream,
+            state.value.graphs.downstream
+          )
+        : null,
+    [state, table.id]
+  );
   if (state.status !== 'ready') {
     return <LoadState state={state} trans={trans} />;
   }
@@ -798,6 +845,14 @@ function LineageLists(props: {
   );
   return (
     <div className="jp-WorkbenchCatalogTable-lineageLists">
+      {layout && layout.nodes.length > 1 && (
+        <LineageGraph
+          layout={layout}
+          trans={trans}
+          markerId={props.markerId}
+          onOpenTable={props.onOpenTable}
+        />
+      )}
       {section(
         trans.__('Upstream (read by what wrote this table)'),
         state.value.upstream,

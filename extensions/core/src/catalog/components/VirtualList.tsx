@@ -37,7 +37,7 @@ export interface IVirtualListProps {
   onActiveChange: (index: number) => void;
 
   /**
-   * Enter on, or click of, a row.
+   * Enter on, or click of, a row (once for a double click).
    */
   onActivate: (index: number) => void;
 
@@ -82,6 +82,8 @@ export function VirtualList(props: IVirtualListProps): JSX.Element {
   const { rowCount, rowHeight, activeIndex, onRangeChange, rowKey, renderRow } =
     props;
   const ref = React.useRef<HTMLDivElement>(null);
+  // True while a row is pressed: the focus that follows is the mouse's.
+  const pressing = React.useRef(false);
   const [scrollTop, setScrollTop] = React.useState(0);
   const [height, setHeight] = React.useState(400);
   const idPrefix = React.useMemo(
@@ -160,11 +162,30 @@ export function VirtualList(props: IVirtualListProps): JSX.Element {
         aria-setsize={rowCount}
         {...(props.rowAria?.(index) ?? {})}
         onMouseDown={event => {
+          if (event.button !== 0) {
+            return;
+          }
           // Keep focus on the list (not on the row) so keys keep working.
+          // The pressed row becomes the active one first: focusing a list
+          // without an active row would make row 0 active and scroll it into
+          // view, moving the pressed row away before the click arrives.
           event.preventDefault();
-          ref.current?.focus();
+          pressing.current = true;
+          try {
+            if (index !== activeIndex) {
+              props.onActiveChange(index);
+            }
+            ref.current?.focus({ preventScroll: true });
+          } finally {
+            pressing.current = false;
+          }
         }}
-        onClick={() => {
+        onClick={event => {
+          // The second click of a double click would undo the first one
+          // (expand, then collapse again).
+          if (event.detail > 1) {
+            return;
+          }
           props.onActiveChange(index);
           props.onActivate(index);
         }}
@@ -189,7 +210,7 @@ export function VirtualList(props: IVirtualListProps): JSX.Element {
       onScroll={event => setScrollTop(event.currentTarget.scrollTop)}
       onKeyDown={onKeyDown}
       onFocus={() => {
-        if (activeIndex < 0 && rowCount > 0) {
+        if (!pressing.current && activeIndex < 0 && rowCount > 0) {
           props.onActiveChange(0);
         }
       }}

@@ -1,0 +1,191 @@
+import {
+  createBody,
+  emptyForm,
+  formOf,
+  formProblem,
+  kindSpecs,
+  patchBody
+} from '../connections/kinds';
+import { IConnection, SECRET_MASK } from '../connections/tokens';
+
+function connection(
+  settings: { [key: string]: unknown },
+  kind: string = 'postgres'
+): IConnection {
+  return {
+    name: 'erp',
+    kind,
+    description: 'ERP replica',
+    owner: 'ana',
+    shared_groups: [],
+    builtin: false,
+    settings: { kind, ...settings },
+    created_at: '2026-01-01T00:00:00',
+    updated_at: '2026-01-01T00:00:00'
+  };
+}
+
+const STORED = {
+  host: 'db.internal',
+  port: 5432,
+  database: 'odoo',
+  user: 'reader',
+  password: SECRET_MASK,
+  sslmode: 'require',
+  schema_: 'public'
+};
+
+describe('kindSpecs', () => {
+  it('covers every kind the server has, each secret field typed as a secret', () => {
+    const specs = kindSpecs();
+    expect(specs.map(k => k.kind)).toEqual([
+      'postgres',
+      'odoo',
+      'duckdb',
+      'lake',
+      'sqlalchemy'
+    ]);
+    const secrets: string[] = [];
+    for (const k of specs) {
+      for (const f of k.fields) {
+        if (f.type === 'secret') {
+          secrets.push(`${k.kind}.${f.name}`);
+        }
+      }
+    }
+    // `secret_fields` of connections/kinds.py
+    expect(secrets).toEqual([
+      'postgres.password',
+      'odoo.password',
+      'odoo.api_key',
+      'lake.secret_access_key',
+      'sqlalchemy.password'
+    ]);
+  });
+});
+
+describe('formOf', () => {
+  it('never fills a secret, whatever the server sent', () => {
+    const form = formOf(connection(STORED));
+    expect(form.values.password).toBe('');
+    expect(form.values.host).toBe('db.internal');
+    expect(form.values.port).toBe('5432');
+    // The server answers `schema_` (the Python field name) for `schema`.
+    expect(form.values.schema).toBe('public');
+  });
+});
+
+describe('createBody', () => {
+  it('sends typed values with their types and leaves out empty optional ones', () => {
+    const form = emptyForm('postgres');
+    form.name = ' erp ';
+    form.values = {
+      ...form.values,
+      host: ' db.internal ',
+      port: '6432',
+      database: 'odoo',
+      user: 'reader',
+      password: ' s3cret '
+    };
+    form.sharedGroups = 'finance, ops';
+    expect(createBody(form)).toEqual({
+      name: 'erp',
+      description: '',
+      shared_groups: ['finance', 'ops'],
+      settings: {
+        kind: 'postgres',
+        host: 'db.internal',
+        port: 6432,
+        database: 'odoo',
+        user: 'reader',
+        password: ' s3cret ', // as typed: spaces may be part of it
+        sslmode: 'prefer'
+      }
+    });
+  });
+
+  it('sends lists and checkboxes as JSON', () => {
+    const odoo = emptyForm('odoo');
+    odoo.values.models = 'res.partner,\naccount.move, ';
+    expect(createBody(odoo).settings.models).toEqual([
+      'res.partner',
+      'account.move'
+    ]);
+    const duck = emptyForm('duckdb');
+    duck.values.read_only = true;
+    expect(createBody(duck).settings).toEqual({
+      kind: 'duckdb',
+      path: ':memory:',
+      read_only: true
+    });
+  });
+});
+
+describe('patchBody', () => {
+  it('is null when nothing changed, so a stored password is not touched', () => {
+    const stored = connection(STORED);
+    expect(patchBody(stored, formOf(stored))).toBeNull();
+  });
+
+  it('sends only the changed fields, and no password unless one was typed', () => {
+    const stored = connection(STORED);
+    const form = formOf(stored);
+    form.values.host = 'db2.internal';
+    form.values.schema = '';
+    expect(patchBody(stored, form)).toEqual({
+      settings: { host: 'db2.internal', schema: null }
+    });
+    form.values.password = 'new one';
+    expect(patchBody(stored, form)?.settings?.password).toBe('new one');
+  });
+
+  it('removes a stored secret only when asked', () => {
+    const stored = connection(STORED);
+    const form = formOf(stored);
+    form.clear.password = true;
+    expect(patchBody(stored, form)).toEqual({ settings: { password: null } });
+    // Nothing stored: nothing to remove.
+    const bare = connection({ ...STORED, password: null });
+    const again = formOf(bare);
+    again.clear.password = true;
+    expect(patchBody(bare, again)).toBeNull();
+  });
+
+  it('sends description and groups when they changed', () => {
+    const stored = connection(STORED);
+    const form = formOf(stored);
+    form.description = 'ERP replica (read only)';
+    form.sharedGroups = 'finance';
+    expect(patchBody(stored, form)).toEqual({
+      description: 'ERP replica (read only)',
+      shared_groups: ['finance']
+    });
+  });
+});
+
+describe('formProblem', () => {
+  it('names the field that is wrong', () => {
+    const form = emptyForm('postgres');
+    expect(formProblem(form, true)).toMatch(/^Name: required/);
+    form.name = 'Odoo-Prod';
+    expect(formProblem(form, true)).toMatch(
+      /^Name "Odoo-Prod": use lower-case/
+    );
+    form.name = 'odoo_prod';
+    expect(formProblem(form, true)).toBe('Host: required.');
+    form.values = {
+      ...form.values,
+      host: 'h',
+      database: 'd',
+      user: 'u',
+      port: '99999'
+    };
+    expect(formProblem(form, true)).toBe(
+      'Port: a whole number from 1 to 65535, not "99999".'
+    );
+    form.values.port = '5432';
+    expect(formProblem(form, true)).toBeNull();
+    // A password is never required: the server may hold one already.
+    expect(formProblem(formOf(connection(STORED)), false)).toBeNull();
+  });
+});
