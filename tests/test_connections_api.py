@@ -56,6 +56,20 @@ async def test_crud_and_test_over_rest(jp_fetch, pg_conninfo: str) -> None:
     )
     assert json.loads(patched.body)["description"] == "renamed"
 
+    # Settings come back under the names they are sent with (`schema`, a Python keyword
+    # clash on the server), so what a client reads it can send back.
+    rescoped = await jp_fetch(
+        "workbench",
+        "api",
+        "connections",
+        "odoo",
+        method="PATCH",
+        body=json.dumps({"settings": {"schema": "accounting"}}).encode(),
+    )
+    assert json.loads(rescoped.body)["settings"]["schema"] == "accounting"
+    again = json.loads((await jp_fetch("workbench", "api", "connections", "odoo")).body)
+    assert again["settings"]["schema"] == "accounting" and "schema_" not in again["settings"]
+
     tested = json.loads(
         (
             await jp_fetch(

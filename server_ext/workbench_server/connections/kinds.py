@@ -34,8 +34,9 @@ class KindConfig(BaseModel):
     secret_fields: ClassVar[tuple[str, ...]] = ()
 
     def public(self) -> dict[str, Any]:
-        """Non-secret fields, as stored in clear in the metadata DB."""
-        return self.model_dump(mode="json", exclude=set(self.secret_fields))
+        """Non-secret fields by the names the API uses, as stored in clear in the
+        metadata DB."""
+        return self.model_dump(mode="json", by_alias=True, exclude=set(self.secret_fields))
 
     def secrets(self) -> dict[str, str]:
         """Secret fields that are set, with their clear values (only for encryption)."""

@@ -172,7 +172,12 @@ class ConnectionService:
             raise exc from None
 
     def _out(self, row: Connection) -> ConnectionOut:
-        settings = dict(row.config)
+        fields = KINDS[row.kind].model_fields
+        # By the API's names (rows stored before they were kept that way: `schema_`).
+        settings = {
+            (fields[key].alias or key) if key in fields else key: value
+            for key, value in row.config.items()
+        }
         secret_names = KINDS[row.kind].secret_fields
         for field in secret_names:
             settings[field] = MASK if field in row.secret_names else None

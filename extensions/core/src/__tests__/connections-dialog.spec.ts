@@ -69,7 +69,7 @@ const ERP: IConnection = {
     user: 'reader',
     password: SECRET_MASK,
     sslmode: 'prefer',
-    schema_: null
+    schema: null
   },
   created_at: '2026-01-01T00:00:00',
   updated_at: '2026-01-01T00:00:00'

@@ -32,7 +32,7 @@ const STORED = {
   user: 'reader',
   password: SECRET_MASK,
   sslmode: 'require',
-  schema_: 'public'
+  schema: 'public'
 };
 
 describe('kindSpecs', () => {
@@ -70,7 +70,6 @@ describe('formOf', () => {
     expect(form.values.password).toBe('');
     expect(form.values.host).toBe('db.internal');
     expect(form.values.port).toBe('5432');
-    // The server answers `schema_` (the Python field name) for `schema`.
     expect(form.values.schema).toBe('public');
   });
 });

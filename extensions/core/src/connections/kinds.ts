@@ -32,10 +32,6 @@ export interface IFieldSpec {
    * Name of the setting in request bodies.
    */
   name: string;
-  /**
-   * Name of the setting in the server's answers, when it differs.
-   */
-  readAs?: string;
   label: string;
   type: FieldType;
   required?: boolean;
@@ -106,7 +102,6 @@ export function kindSpecs(
         },
         {
           name: 'schema',
-          readAs: 'schema_',
           label: trans.__('Default schema'),
           type: 'text',
           help: trans.__('search_path of queries; empty: the server default')
@@ -284,11 +279,7 @@ export function emptyForm(kind: string = 'postgres'): IConnectionForm {
  * The value the server has for a field.
  */
 function stored(connection: IConnection, field: IFieldSpec): unknown {
-  const settings = connection.settings;
-  if (field.readAs && field.readAs in settings) {
-    return settings[field.readAs];
-  }
-  return settings[field.name];
+  return connection.settings[field.name];
 }
 
 /**
