@@ -433,7 +433,7 @@ def test_rescan_of_a_plain_database_sees_every_kind_of_change(workbench, pg_clus
                 "CREATE TABLE customer (id serial PRIMARY KEY, email text, region text);"
                 "CREATE TABLE invoice (id serial PRIMARY KEY,"
                 " customer_id integer REFERENCES customer (id), amount numeric(12,2) DEFAULT 0,"
-                " state text);"
+                " state text, vat numeric GENERATED ALWAYS AS (amount * 0.2) STORED);"
                 "CREATE TABLE untouched (id integer PRIMARY KEY, note text);"
                 "COMMENT ON COLUMN invoice.state IS 'draft or posted'"
             )
@@ -451,6 +451,9 @@ def test_rescan_of_a_plain_database_sees_every_kind_of_change(workbench, pg_clus
             }
 
         before = {t: detail(t) for t in ("customer", "invoice", "untouched")}
+        defaults = {c["name"]: c["default"] for c in before["invoice"]["columns"]}
+        assert defaults["amount"] == "0"
+        assert defaults["vat"] == "(amount * 0.2)"  # a generated column names its table's
         assert catalog.scan("plain").stats["changes"] == {}
         assert {t: detail(t) for t in before} == before  # an unchanged re-scan changes nothing
 
@@ -475,3 +478,24 @@ def test_rescan_of_a_plain_database_sees_every_kind_of_change(workbench, pg_clus
         assert invoice["state"]["nullable"] is False
         assert detail("invoice")["table"] == ("table", "Customer invoices")
         assert detail("untouched") == before["untouched"]
+
+        # A login allowed one connection only (a common limit for catalog readers): the
+        # columns, read over a second connection when the server allows one, come over
+        # the first, and the catalog is the same.
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(
+                "CREATE ROLE one_session LOGIN PASSWORD 'pw' CONNECTION LIMIT 1;"
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO one_session"
+            )
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(
+                name="limited", settings=postgres_settings(url, user="one_session", password="pw")
+            )
+        )
+        limited = catalog.scan("limited")
+        assert limited.status == "succeeded" and limited.stats["tables"] == 3
+        found = catalog.find("limited", "public", "invoice")
+        assert [c.model_dump(exclude={"dropped_at"}) for c in found.columns] == [
+            c.model_dump(exclude={"dropped_at"})
+            for c in catalog.find("plain", "public", "invoice").columns
+        ]
