@@ -1,12 +1,15 @@
 """Screenshots of the workbench panels for the docs, in the light and the dark theme.
 
-    python -m tests.ui.screenshots [--out docs/images] [--only catalog|pipelines]
+    python -m tests.ui.screenshots [--out docs/images] [--only catalog|connections|pipelines]
 
-Starts a throwaway workbench with the demo data (as the browser tests do), then: searches
-the catalog and opens a table on its Preview tab (``catalog-panel-light.png``,
-``catalog-panel-dark.png``); deploys and runs a small pipeline with a failing check and
-opens its view on the failed step (``pipelines-panel-light.png``,
-``pipelines-panel-dark.png``). Everything it starts is stopped before it exits.
+Starts a throwaway workbench with the demo data (as the browser tests do), then: records a
+little lineage around a table, searches the catalog and opens that table on its Lineage
+tab (``catalog-panel-light.png``, ``catalog-panel-dark.png``); deploys and runs a small
+scheduled pipeline with a failing check and opens its view on the failed step
+(``pipelines-panel-light.png``, ``pipelines-panel-dark.png``); adds a PostgreSQL
+connection (a throwaway cluster with the demo data, as the tests' ``odoo_db``) and shows
+it tested in the Connections dialog (``connections-dialog-light.png``,
+``connections-dialog-dark.png``). Everything it starts is stopped before it exits.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
+import psycopg
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.support.notebooks import write_notebook
+from tests.support.postgres import postgres_settings, running_cluster
 from tests.ui.conftest import (
     CHROMIUM_ARGS,
     ROOT,
@@ -33,6 +39,8 @@ from tests.ui.conftest import (
     start_workbench,
     stop_workbench,
 )
+from tests.ui.test_catalog_panel import open_catalog, record_lineage
+from tests.ui.test_connections_dialog import field, item, open_from_palette
 
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 
@@ -46,8 +54,33 @@ def set_theme(workbench: Workbench, theme: str) -> None:
     response.raise_for_status()
 
 
+def prepare_catalog(workbench: Workbench, stack: ExitStack) -> None:
+    """Lineage on both sides of the journal items, as pipeline steps declare it."""
+    record_lineage(
+        workbench,
+        ["demo_odoo.main.account_move", "demo_odoo.main.account_account"],
+        ["demo_odoo.main.account_move_line"],
+        "odoo.posting",
+    )
+    record_lineage(
+        workbench,
+        ["demo_odoo.main.account_move_line", "demo_odoo.main.res_partner"],
+        ["lake.bronze.journal_items"],
+        "month_end_demo.extract",
+    )
+    record_lineage(
+        workbench, ["lake.bronze.journal_items"], ["lake.gold.trial_balance"], "month_end_demo.tb"
+    )
+
+
+def settle(page: Page) -> None:
+    """The pointer off anything it would highlight; fonts and icons loaded."""
+    page.mouse.move(VIEWPORT["width"] - 10, VIEWPORT["height"] // 2)  # the empty right bar
+    page.wait_for_timeout(500)
+
+
 def show_catalog(page: Page, workbench: Workbench) -> None:
-    """Fresh layout, a search in the panel, a table's preview in the main area."""
+    """Fresh layout, a search in the panel, a table's lineage in the main area."""
     open_lab(page, workbench.url, workbench.token)
     panel = page.locator("#workbench-catalog")
     if not panel.is_visible():
@@ -56,18 +89,24 @@ def show_catalog(page: Page, workbench: Workbench) -> None:
     hit = page.locator('.jp-WorkbenchCatalog-result[data-table="account_move_line"]')
     hit.click()
     view = page.locator(".jp-WorkbenchCatalogTable:visible")
-    view.get_by_role("tab", name="Preview").click()
-    expect(view.locator(".jp-WorkbenchCatalogTable-preview tbody tr").first).to_be_visible()
+    view.get_by_role("tab", name="Lineage").click()
+    graph = view.locator(".jp-WorkbenchLineage")
+    expect(graph.locator(".jp-WorkbenchLineage-node.jp-mod-root")).to_contain_text(
+        "main.account_move_line"
+    )
+    expect(graph.locator(".jp-WorkbenchLineage-edge").first).to_be_visible()
     # The result stays highlighted as the one open; let fonts and icons settle.
-    page.wait_for_timeout(500)
+    settle(page)
 
 
-# A small month-end pipeline: four notebook steps, one failing check.
+# A small month-end pipeline, every morning at 06:00 UTC: four notebook steps, one
+# failing check.
 PIPELINE = """\
 name: month_end_demo
 description: Extract journal items, build the trial balance, check and report.
 parameters:
   month: {type: string, default: '2024-01'}
+schedule: {cron: '0 6 * * *'}
 steps:
   - {id: extract, notebook: extract.ipynb}
   - {id: trial_balance, notebook: trial_balance.ipynb, depends_on: [extract]}
@@ -76,7 +115,7 @@ steps:
 """
 
 
-def prepare_pipeline(workbench: Workbench) -> None:
+def prepare_pipeline(workbench: Workbench, stack: ExitStack) -> None:
     """Deploy the demo pipeline over REST and run it to its end (bounded)."""
     folder = workbench.root / "notebooks" / "month_end_demo"
     cells = {
@@ -113,26 +152,75 @@ def show_pipelines(page: Page, workbench: Workbench) -> None:
     view = page.locator(".jp-WorkbenchPipeline:visible")
     failed = view.locator('.jp-WorkbenchPipeline-node[data-step="check_balance"]')
     expect(failed).to_have_attribute("data-state", "failed")
+    expect(view.locator(".jp-WorkbenchPipeline-schedule")).to_have_attribute(
+        "data-schedule", "active"
+    )
+    expect(view.locator(".jp-WorkbenchPipeline-nextRun")).to_be_visible()
     failed.click()
     expect(view.locator(".jp-WorkbenchPipeline-traceback")).to_be_visible()
-    page.wait_for_timeout(500)
+    settle(page)
 
 
-SHOTS: dict[str, tuple[Callable[[Workbench], None] | None, Callable[[Page, Workbench], None]]] = {
-    "catalog": (None, show_catalog),
-    "pipelines": (prepare_pipeline, show_pipelines),
+CONNECTION = "odoo_erp"
+
+
+def prepare_connections(workbench: Workbench, stack: ExitStack) -> None:
+    """A throwaway PostgreSQL cluster (kept up until the end) with the demo data in a
+    database ``odoo``, added as a connection over REST and scanned into the catalog."""
+    from workbench_server.demo import build_dataset, write_postgres
+
+    # Not under the workbench's temporary folder: the cluster runs unprivileged as root.
+    cluster = stack.enter_context(running_cluster(Path(tempfile.mkdtemp(prefix="workbench-pg-"))))
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE odoo")
+    url = cluster.url("odoo")
+    write_postgres(url, build_dataset())
+    body = {
+        "name": CONNECTION,
+        "description": "Odoo 17 accounting database",
+        "settings": postgres_settings(url),
+    }
+    workbench.api.post("connections", json=body).raise_for_status()
+    # Scanned now, so the catalog behind the dialog counts its tables.
+    workbench.api.post(f"catalog/sources/{CONNECTION}/scans", timeout=120).raise_for_status()
+
+
+def show_connections(page: Page, workbench: Workbench) -> None:
+    """Fresh layout, the Connections dialog on the PostgreSQL connection, just tested."""
+    open_lab(page, workbench.url, workbench.token)
+    open_catalog(page)  # behind the dialog, with the connection as a source
+    expect(page.locator(".jp-WorkbenchCatalog-tree")).to_contain_text(CONNECTION)
+    dialog = open_from_palette(page)
+    item(dialog, CONNECTION).click()
+    expect(dialog.locator(".jp-WorkbenchConnections-heading")).to_contain_text(CONNECTION)
+    expect(field(dialog, "password")).to_have_value("")
+    dialog.get_by_role("button", name="Test", exact=True).click()
+    expect(dialog.locator(".jp-WorkbenchConnections-result")).to_have_attribute("data-ok", "true")
+    # The dialog says it already: wait for the notification to close by itself (the modal
+    # dialog takes the clicks on its close button).
+    settle(page)
+    expect(page.locator(".Toastify__toast")).to_have_count(0)
+
+
+Prepare = Callable[[Workbench, ExitStack], None]
+Show = Callable[[Page, Workbench], None]
+# Name -> (file name stem, setup done once, what to show in each theme).
+SHOTS: dict[str, tuple[str, Prepare, Show]] = {
+    "catalog": ("catalog-panel", prepare_catalog, show_catalog),
+    "pipelines": ("pipelines-panel", prepare_pipeline, show_pipelines),
+    "connections": ("connections-dialog", prepare_connections, show_connections),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    parser.add_argument("--only", choices=sorted(SHOTS), help="one panel (default: all)")
+    parser.add_argument("--only", choices=sorted(SHOTS), help="one shot (default: all)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     expect.set_options(timeout=UI_TIMEOUT_MS)
 
-    with tempfile.TemporaryDirectory(prefix="workbench-shots-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="workbench-shots-") as tmp, ExitStack() as stack:
         up = start_workbench(Path(tmp))
         workbench = Workbench(up, Path(tmp))
         try:
@@ -141,17 +229,16 @@ def main(argv: list[str] | None = None) -> int:
                     executable_path=chromium_path(), args=CHROMIUM_ARGS
                 )
                 try:
-                    for panel, (prepare, show) in SHOTS.items():
-                        if args.only and panel != args.only:
+                    for shot, (stem, prepare, show) in SHOTS.items():
+                        if args.only and shot != args.only:
                             continue
-                        if prepare is not None:
-                            prepare(workbench)
+                        prepare(workbench, stack)
                         for name, theme in THEMES.items():
                             set_theme(workbench, theme)
                             page = browser.new_page(viewport=VIEWPORT)
                             page.set_default_timeout(UI_TIMEOUT_MS)
                             show(page, workbench)
-                            path = args.out / f"{panel}-panel-{name}.png"
+                            path = args.out / f"{stem}-{name}.png"
                             page.screenshot(path=str(path))
                             page.close()
                             print(f"saved {path}")

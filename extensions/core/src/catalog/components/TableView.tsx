@@ -865,7 +865,7 @@ function LineageLists(props: {
       )}
       <p className="jp-WorkbenchCatalogTable-muted">
         {trans.__(
-          'Lineage comes from SQL that writes data (CREATE … AS, INSERT … SELECT, COPY) run with `%sql` in notebooks and pipeline steps.'
+          'Lineage comes from SQL that writes data (CREATE … AS, INSERT … SELECT, COPY) run with %sql in notebooks and pipeline steps, and from the inputs and outputs pipeline steps declare.'
         )}
       </p>
     </div>
