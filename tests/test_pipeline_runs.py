@@ -184,8 +184,14 @@ def test_failing_cell_is_recorded_and_downstream_marked(
     }
     attempts = [s for s in _steps(workbench, run_id) if s.step_id == "check"]
     assert [(s.attempt, s.status) for s in attempts] == [(1, "failed"), (2, "failed")]
-    assert attempts[-1].failing_cell == 2
-    assert attempts[-1].error == "cell 2: ValueError: ledger does not balance"
+    # The cell's place in the executed notebook people open (papermill adds a banner at
+    # the top and an anchor before it): the index, and counted from 1 in the message.
+    executed = nbformat.read(attempts[-1].output_notebook, as_version=4)
+    failing = executed.cells[attempts[-1].failing_cell]
+    assert failing.source == "raise ValueError('ledger does not balance')"
+    assert attempts[-1].error == (
+        f"cell {attempts[-1].failing_cell + 1}: ValueError: ledger does not balance"
+    )
     assert "raise ValueError('ledger does not balance')" in attempts[-1].traceback
     assert "\x1b[" not in attempts[-1].traceback
     report = [s for s in _steps(workbench, run_id) if s.step_id == "report"]

@@ -22,6 +22,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
+from papermill.execute import ERROR_MARKER_TAG
 
 ENGINE = "workbench"
 
@@ -141,25 +142,38 @@ def execute(
                 kernel_env=kernel_env,
             )
         except PapermillExecutionError as exc:
+            cells = _saved_cells(output)
             failure = CellFailure(
-                cell_index=exc.cell_index,
+                cell_index=_saved_index(cells, exc.cell_index),
                 ename=exc.ename,
                 evalue=exc.evalue,
                 traceback="\n".join(exc.traceback),
             )
-            if not failure.evalue:
-                _usage_error(output, failure)
+            if not failure.evalue and failure.cell_index < len(cells):
+                _usage_error(cells[failure.cell_index], failure)
             return failure
     return None
 
 
-def _usage_error(output: Path, failure: CellFailure) -> None:
+def _saved_cells(output: Path) -> list[Any]:
+    try:
+        return nbformat.read(output, as_version=4).cells
+    except (OSError, ValueError):
+        return []
+
+
+def _saved_index(cells: list[Any], executed_index: int) -> int:
+    """Where the failing cell is in the executed notebook as saved (what people open):
+    papermill adds a banner at the top and an anchor just before it."""
+    for index, cell in enumerate(cells[1:], start=1):
+        if ERROR_MARKER_TAG in cell.get("metadata", {}).get("tags", []):
+            return index + 1
+    return executed_index
+
+
+def _usage_error(cell: Any, failure: CellFailure) -> None:
     """IPython shows a UsageError (what ``%sql`` and ``%odoo`` raise for a bad query or
     connection) as text on stderr, not as an error: take the message from there."""
-    try:
-        cell = nbformat.read(output, as_version=4).cells[failure.cell_index]
-    except (OSError, ValueError, IndexError):
-        return
     text = "".join(
         o.get("text", "")
         for o in cell.get("outputs", [])

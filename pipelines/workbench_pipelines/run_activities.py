@@ -460,7 +460,8 @@ class RunActivities:
                 f"step {step.id}: {message}", non_retryable=await self._spent(data)
             ) from None
         if failure is not None:
-            message = f"cell {failure.cell_index}: {failure.ename}: {failure.evalue}"
+            # Counted from 1, in the executed notebook as saved (what people open).
+            message = f"cell {failure.cell_index + 1}: {failure.ename}: {failure.evalue}"
             await asyncio.to_thread(
                 self._finish_attempt,
                 data.run_id,

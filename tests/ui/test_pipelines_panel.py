@@ -109,7 +109,22 @@ def test_failed_step_shows_its_traceback(page: Page, workbench: Workbench) -> No
     )
     # ANSI colours stripped: no escape characters reach the page.
     assert "\x1b" not in details.locator(".jp-WorkbenchPipeline-traceback").inner_text()
-    expect(details.locator(".jp-WorkbenchPipeline-failingCell")).to_contain_text("Failing cell")
+    # Counted from 1 as people count cells (the API's index counts from 0), and it is the
+    # cell that raised.
+    [run] = workbench.api.get("runs", params={"pipeline": "ui_failing"}).json()
+    [load] = [
+        a
+        for a in workbench.api.get(f"runs/{run['id']}").json()["attempts"]
+        if a["step_id"] == "load"
+    ]
+    number = load["failing_cell"] + 1
+    expect(details.locator(".jp-WorkbenchPipeline-failingCell")).to_have_text(
+        f"Failing cell: {number} of the executed notebook"
+    )
+    executed = workbench.api.get(
+        f"runs/{run['id']}/steps/load/attempts/{load['attempt']}/notebook"
+    ).json()
+    assert "raise ValueError" in "".join(executed["cells"][number - 1]["source"])
     expect(view.get_by_role("button", name="Repair run")).to_be_enabled()
 
     # Repair starts a new run of the failed step only: extract is reused.

@@ -35,7 +35,7 @@ class AttemptOut(BaseModel):
     output_notebook: str | None
     log_file: str | None = None
     error: str | None
-    failing_cell: int | None
+    failing_cell: int | None  # index (from 0) of the cell in the executed notebook
     traceback: str | None
 
 

@@ -77,7 +77,11 @@ export function StepDetails(props: IStepDetailsProps): JSX.Element | null {
       {attempt?.failing_cell !== null &&
         attempt?.failing_cell !== undefined && (
           <div className="jp-WorkbenchPipeline-failingCell">
-            {trans.__('Failing cell: %1', attempt.failing_cell)}
+            {/* The API counts from 0; people count cells from 1. */}
+            {trans.__(
+              'Failing cell: %1 of the executed notebook',
+              attempt.failing_cell + 1
+            )}
           </div>
         )}
       {attempt?.error && (
