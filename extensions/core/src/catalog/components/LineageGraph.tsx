@@ -1,6 +1,8 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { ArrowMarker } from '../../components/ArrowMarker';
+
 import {
   ILineageLayout,
   ILineageNode,
@@ -108,20 +110,7 @@ export function LineageGraph(props: {
         )}
       >
         <defs>
-          <marker
-            id={markerId}
-            viewBox="0 0 10 10"
-            refX="10"
-            refY="5"
-            markerWidth="6"
-            markerHeight="6"
-            orient="auto-start-reverse"
-          >
-            <path
-              d="M 0 0 L 10 5 L 0 10 z"
-              className="jp-WorkbenchLineage-arrow"
-            />
-          </marker>
+          <ArrowMarker id={markerId} className="jp-WorkbenchLineage-arrow" />
         </defs>
         {layout.links.map(link => {
           const [[x1, y1], [x2, y2]] = link.points;

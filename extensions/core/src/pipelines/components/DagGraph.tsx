@@ -1,5 +1,7 @@
 import * as React from 'react';
 
+import { ArrowMarker } from '../../components/ArrowMarker';
+
 import {
   IDagLayout,
   lastAttempts,
@@ -59,20 +61,7 @@ export function DagGraph(props: IDagGraphProps): JSX.Element {
         aria-label={props.label}
       >
         <defs>
-          <marker
-            id={markerId}
-            viewBox="0 0 10 10"
-            refX="10"
-            refY="5"
-            markerWidth="6"
-            markerHeight="6"
-            orient="auto-start-reverse"
-          >
-            <path
-              d="M 0 0 L 10 5 L 0 10 z"
-              className="jp-WorkbenchPipeline-arrow"
-            />
-          </marker>
+          <ArrowMarker id={markerId} className="jp-WorkbenchPipeline-arrow" />
         </defs>
         {layout.edges.map(edge => {
           const [[x1, y1], [x2, y2]] = edge.points;

@@ -355,7 +355,9 @@ export class PipelineView extends PolledWidget {
                 <th>{trans.__('Trigger')}</th>
                 <th>{trans.__('Started')}</th>
                 <th>{trans.__('Duration')}</th>
-                <th>{trans.__('Attempts')}</th>
+                <th title={trans.__('Attempts of all steps, retries included')}>
+                  {trans.__('Step attempts')}
+                </th>
                 <th>{trans.__('Run')}</th>
               </tr>
             </thead>
