@@ -270,8 +270,7 @@ def test_every_service_is_started_by_a_test() -> None:
 
 
 def test_nginx_terminates_tls_in_front_of_a_real_hub(tmp_path: Path) -> None:
-    if not nginx_support.nginx_binary():
-        pytest.skip("nginx is not installed (.ci/run installs it)")
+    nginx_support.nginx_binary()  # fails with what to install when missing
     with running_hub(tmp_path / "hub") as hub, running_nginx_for(hub.url) as proxy:
         # Port 80 only redirects to the public HTTPS URL, path and query kept.
         plain = requests.get(f"{proxy.http_url}/hub/login?next=%2Fhub%2F", allow_redirects=False)
@@ -305,8 +304,6 @@ def running_nginx_for(url: str):
 
 def test_nginx_config_passes_nginx_t() -> None:
     binary = nginx_support.nginx_binary()
-    if not binary:
-        pytest.skip("nginx is not installed (.ci/run installs it)")
     work = Path(tempfile.mkdtemp(prefix="workbench-nginx-t-"))
     try:
         # Upstream on loopback: `hub` resolves only on the compose network.
@@ -552,8 +549,7 @@ def test_nginx_passes_websockets_through() -> None:
 
     from workbench_server.supervisor import free_port
 
-    if not nginx_support.nginx_binary():
-        pytest.skip("nginx is not installed (.ci/run installs it)")
+    nginx_support.nginx_binary()  # fails with what to install when missing
 
     class Echo(WebSocketHandler):
         def on_message(self, message: str | bytes) -> None:

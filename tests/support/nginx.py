@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from workbench_server.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,11 +50,15 @@ http {{
 """
 
 
-def nginx_binary() -> str | None:
-    return shutil.which("nginx") or next(
+def nginx_binary() -> str:
+    """Debian's nginx; a missing one fails the test with what to install (never a skip)."""
+    found = shutil.which("nginx") or next(
         (str(p) for p in (Path("/usr/sbin/nginx"), Path("/usr/local/sbin/nginx")) if p.exists()),
         None,
     )
+    if found is None:
+        pytest.fail("nginx is not installed: `apt-get install nginx gettext-base` (.ci/run does)")
+    return found
 
 
 def render(template: Path, env: dict[str, str]) -> str:
@@ -135,7 +141,6 @@ def check_config(binary: str, work: Path, main: Path) -> subprocess.CompletedPro
 def running_nginx(upstream: str) -> Iterator[Nginx]:
     """nginx terminating TLS on free loopback ports in front of ``upstream`` (host:port)."""
     binary = nginx_binary()
-    assert binary, "nginx is not installed (apt-get install nginx)"
     # Not under pytest's tmp dir: a root master's workers run as nobody and need to reach it.
     work = Path(tempfile.mkdtemp(prefix="workbench-nginx-"))
     work.chmod(0o755)
