@@ -37,7 +37,7 @@ from tests.support import nginx as nginx_support
 from tests.support.hub import running_hub
 from tests.support.postgres import find_bindir, running_cluster
 from tests.support.processes import terminate
-from tests.support.temporal import _wait as wait_for_temporal
+from tests.support.temporal import wait_for_temporal
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"

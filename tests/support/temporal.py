@@ -17,13 +17,13 @@ def dev_server(workdir: Path) -> Iterator[str]:
     """Start ``temporal server start-dev`` on 127.0.0.1; yield host:port; stop by PID."""
     proc, address = temporal.spawn_dev_server(workdir)
     try:
-        asyncio.run(_wait(address, proc))
+        asyncio.run(wait_for_temporal(address, proc))
         yield address
     finally:
         terminate(proc)
 
 
-async def _wait(address: str, proc: subprocess.Popen[bytes]) -> None:
+async def wait_for_temporal(address: str, proc: subprocess.Popen[bytes]) -> None:
     for _ in range(300):
         if proc.poll() is not None:
             raise RuntimeError(f"temporal dev server exited with {proc.returncode}")

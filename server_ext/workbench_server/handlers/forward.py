@@ -19,7 +19,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from .base import WorkbenchHandler
 from .kernel import KernelRouteHandler
-from .pipelines import FileRef, PipelineBundle, ValidateHandler, _PipelineHandler
+from .pipelines import FileRef, PipelineBaseHandler, PipelineBundle, ValidateHandler
 
 # Headers of the service's answer that the browser or kernel needs to see.
 PASSED_HEADERS = ("Content-Type", "Cache-Control", "Content-Disposition")
@@ -122,7 +122,7 @@ class KernelForwardHandler(KernelRouteHandler):
         await self.settings["workbench_service"].forward(self, path)
 
 
-class DeployHandler(_PipelineHandler):
+class DeployHandler(PipelineBaseHandler):
     """Deploy a pipeline file of this server's folder: the service cannot read it, so the
     file and its notebooks go to it as a bundle, once they are known to be valid."""
 

@@ -60,7 +60,7 @@ class RunRequest(BaseModel):
     logical_date: date | None = None
 
 
-class _PipelineHandler(WorkbenchHandler):
+class PipelineBaseHandler(WorkbenchHandler):
     auth_resource = "workbench.pipelines"
 
     @property
@@ -82,7 +82,7 @@ class _PipelineHandler(WorkbenchHandler):
         return path
 
 
-class PipelinesHandler(_PipelineHandler):
+class PipelinesHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
@@ -90,7 +90,7 @@ class PipelinesHandler(_PipelineHandler):
         self.finish(TypeAdapter(list[PipelineOut]).dump_json(self.registry.list()))
 
 
-class ValidateHandler(_PipelineHandler):
+class ValidateHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
@@ -109,7 +109,7 @@ class ValidateHandler(_PipelineHandler):
         )
 
 
-class DeployHandler(_PipelineHandler):
+class DeployHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
@@ -137,14 +137,14 @@ class DeployHandler(_PipelineHandler):
                 raise PipelineSpecError(exc.errors) from None
 
 
-class PipelineHandler(_PipelineHandler):
+class PipelineHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str) -> None:
         self.write_json(self.registry.get(name))
 
 
-class ScheduleHandler(_PipelineHandler):
+class ScheduleHandler(PipelineBaseHandler):
     """A pipeline's schedule: its state and next runs; pause, resume or trigger it."""
 
     @tornado.web.authenticated
@@ -170,7 +170,7 @@ class ScheduleHandler(_PipelineHandler):
         self.write_json({**await describe(self.workbench, name), "may_change": True})
 
 
-class PipelineRunsHandler(_PipelineHandler):
+class PipelineRunsHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
@@ -179,7 +179,7 @@ class PipelineRunsHandler(_PipelineHandler):
         self.write_json(run, status=201)
 
 
-class RunsHandler(_PipelineHandler):
+class RunsHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
@@ -189,14 +189,14 @@ class RunsHandler(_PipelineHandler):
         self.finish(TypeAdapter(list[RunOut]).dump_json(runs))
 
 
-class RunHandler(_PipelineHandler):
+class RunHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
         self.write_json(self.runs.get(run_id))
 
 
-class RunActionHandler(_PipelineHandler):
+class RunActionHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, run_id: str, action: str) -> None:
@@ -206,7 +206,7 @@ class RunActionHandler(_PipelineHandler):
             self.write_json(await self.runs.repair(run_id), status=201)
 
 
-class AttemptNotebookHandler(_PipelineHandler):
+class AttemptNotebookHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str, step: str, attempt: str) -> None:
@@ -214,7 +214,7 @@ class AttemptNotebookHandler(_PipelineHandler):
         self.finish(notebook, set_content_type="application/x-ipynb+json")
 
 
-class AttemptLogHandler(_PipelineHandler):
+class AttemptLogHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str, step: str, attempt: str) -> None:
