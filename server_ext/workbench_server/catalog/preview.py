@@ -72,17 +72,24 @@ def preview_duckdb(
     max_bytes: int,
     timeout_s: float,
 ) -> Preview:
-    """The same bounds on a DuckDB file, opened read-only; a timer interrupts the query."""
+    """The same bounds on a DuckDB file, opened read-only; a timer interrupts the query.
+
+    The file is the user's: its views run with external access off (see
+    :mod:`..connections.duckdb_files`), and one that reads files, URLs or other databases
+    is refused with :class:`PermissionDeniedError` instead of previewed.
+    """
     import threading
 
     import duckdb
 
+    from ..connections.duckdb_files import open_untrusted_duckdb, reads_outside
+    from ..errors import PermissionDeniedError
     from ..sql_text import quote_identifier as quote
 
     started = time.perf_counter()
     limit = max(1, min(limit, MAX_ROWS))
     out = Preview(columns=[], rows=[])
-    with duckdb.connect(cfg.path, read_only=True) as con:
+    with open_untrusted_duckdb(cfg.path) as con:
         timer = threading.Timer(timeout_s, con.interrupt)
         timer.start()
         try:
@@ -91,6 +98,13 @@ def preview_duckdb(
             _fill(out, iter(lambda: result.fetchmany(100), []), limit, max_bytes)
         except duckdb.InterruptException:
             out.notes.append(f"stopped: the table did not answer within {timeout_s:g} s")
+        except duckdb.Error as exc:
+            if not reads_outside(exc):
+                raise
+            raise PermissionDeniedError(
+                f"{schema}.{table} reads files, URLs or databases outside its DuckDB file, "
+                "which previews do not allow; query it from a notebook instead"
+            ) from None
         finally:
             timer.cancel()
     out.elapsed_ms = (time.perf_counter() - started) * 1000
