@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import runpy
 import threading
 from collections.abc import Iterator
@@ -15,8 +16,8 @@ from types import SimpleNamespace
 import pytest
 from traitlets.config import Config
 
-from workbench_hub.config import configure
-from workbench_server.errors import ConfigurationError
+from workbench_hub.config import ScopedS3Credentials, configure, notebook_policy
+from workbench_server.errors import ConfigurationError, InvalidInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE_ONLY = {"WORKBENCH_DB_URL", "WORKBENCH_HOME", "WORKBENCH_SECRETS_KEY_FILE"}
@@ -225,3 +226,93 @@ def test_team_mode_reports_a_provider_that_does_not_answer(
         ConfigurationError, match=r"OIDC discovery at http://127\.0\.0\.1:9/.* failed"
     ):
         configure(Config(), mode="team")
+
+
+# --- hub user names --------------------------------------------------------------------------
+
+UNSAFE_NAMES = ["*", "a*", "al?", "..", ".", "../alice", "al/ice", "", " bob", "bob ", "1bob"]
+UNSAFE_NAMES += ["-bob", "bo b", "bob\n", "bo%2fb", "a" * 33, "alice@example.com"]
+
+
+@pytest.mark.parametrize("mode", ["local", "team"])
+def test_unsafe_user_names_cannot_sign_in(mode: str, request: pytest.FixtureRequest) -> None:
+    from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+    from oauthenticator.generic import GenericOAuthenticator
+
+    if mode == "local":
+        c = Config()
+        configure(c, mode="local")
+        authenticator = SharedPasswordAuthenticator(config=c)
+        password = c.SharedPasswordAuthenticator.user_password
+
+        def sign_in(name: str) -> dict | None:
+            data = {"username": name, "password": password}
+            return asyncio.run(authenticator.get_authenticated_user(None, data))
+
+        # The whole sign-in path: normalised (lower-cased) first, then checked.
+        for name in UNSAFE_NAMES:
+            assert sign_in(name) is None, name
+        assert sign_in("Alice")["name"] == "alice"
+        assert sign_in("a.b-c_9")["name"] == "a.b-c_9"
+    else:
+        authenticator = GenericOAuthenticator(config=request.getfixturevalue("team_config"))
+    for name in UNSAFE_NAMES:
+        assert not authenticator.validate_username(authenticator.normalize_username(name)), name
+    assert authenticator.validate_username("a" * 32)
+
+
+@pytest.mark.parametrize("name", UNSAFE_NAMES)
+def test_no_s3_policy_or_credentials_for_an_unsafe_name(name: str) -> None:
+    with pytest.raises(InvalidInputError, match=r"hub user name .* is not allowed"):
+        notebook_policy("notebooks", name)
+    # Refused before any request to the S3 endpoint (there is none at this address).
+    grant = ScopedS3Credentials("notebooks", "http://127.0.0.1:9", "workbench", "x", 3600)
+    with pytest.raises(InvalidInputError):
+        grant.grant(name)
+
+
+def _like(pattern: str, value: str) -> bool:
+    """IAM's StringLike (and ARN matching): ``*`` any run of characters, ``?`` one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
+def _allowed(policy: dict, action: str, resource: str, prefix: str | None = None) -> bool:
+    """Whether ``policy`` allows the request, as AWS and MinIO evaluate an allow-only
+    policy: some statement matches the action and the resource, and each of its
+    conditions holds (a missing ``s3:prefix`` key fails a StringLike on it)."""
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        if not any(_like(a, action) for a in statement["Action"]):
+            continue
+        if not any(_like(r, resource) for r in statement["Resource"]):
+            continue
+        conditions = statement.get("Condition", {})
+        assert set(conditions) <= {"StringLike"}, conditions
+        values = {"s3:prefix": prefix}
+        if all(
+            values[key] is not None and any(_like(p, values[key]) for p in patterns)
+            for key, patterns in conditions.get("StringLike", {}).items()
+        ):
+            return True
+    return False
+
+
+def test_a_users_policy_reaches_no_other_users_keys() -> None:
+    """moto (the tests' S3 and STS) accepts a session policy but does not enforce it (its
+    assumed-role credentials carry the role's policies only), so this evaluates the
+    document itself, as MinIO does."""
+    policy = notebook_policy("notebooks", "al")
+    bucket = "arn:aws:s3:::notebooks"
+    # `al` lists, reads and writes below al/ ...
+    for prefix in ("al/", "al/reports/"):
+        assert _allowed(policy, "s3:ListBucket", bucket, prefix), prefix
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        assert _allowed(policy, action, f"{bucket}/al/close.ipynb")
+    # ... and nothing of alice's, nor the bucket's top, nor any prefix that starts like hers.
+    for prefix in ("al", "ali", "alice", "alice/", "alice/x", "", "*", None):
+        assert not _allowed(policy, "s3:ListBucket", bucket, prefix), prefix
+    for key in ("alice/close.ipynb", "al", "al.ipynb", "alice"):
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            assert not _allowed(policy, action, f"{bucket}/{key}"), (action, key)
+    assert not _allowed(policy, "s3:ListBucket", "arn:aws:s3:::other", "al/")

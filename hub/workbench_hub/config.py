@@ -14,6 +14,9 @@ One setting picks the shape, ``WORKBENCH_MODE``:
   Docker, and in tests, ``WORKBENCH_SPAWNER=local`` keeps all of that but starts user
   servers as local processes of the hub's account (no isolation between them).
 
+Hub user names are restricted (:mod:`workbench_hub.names`) in both modes: a name becomes
+a folder, an OS account and an S3 prefix.
+
 In both, the workbench core runs once as the hub-managed service ``workbench``
 (:mod:`workbench_hub.service`) and every user server forwards ``/workbench/api`` to it
 with its user's hub token; user servers get neither the metadata DB URL nor the key.
@@ -37,11 +40,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from workbench_server.errors import ConfigurationError
+from workbench_server.errors import ConfigurationError, InvalidInputError
 from workbench_server.extension import SERVICE_URL_ENV
 from workbench_server.home import KEY_FILE_ENV, WorkbenchHome
 from workbench_server.settings import DB_URL_ENV, WorkbenchSettings
 
+from .names import USER_NAME_PATTERN, check_user_name
 from .service import BIND_IP_ENV, IDENTITY_CACHE_ENV
 
 MODES = ("local", "team")
@@ -72,6 +76,7 @@ def configure(c: Any, mode: str | None = None) -> None:
     default_host = "hub" if spawner == "docker" else "127.0.0.1"
     service_url = os.environ.get(SERVICE_URL_ENV) or f"http://{default_host}:8181"
     _common(c, mode, service_url)
+    _user_names(c)
     if mode == "local":
         _local(c, service_url)
     else:
@@ -150,7 +155,11 @@ def _local(c: Any, service_url: str) -> None:
     c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
     c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
     c.JupyterHub.authenticator_class = "shared-password"
-    admin = os.environ.get("WORKBENCH_HUB_ADMIN") or getpass.getuser()
+    admin = (os.environ.get("WORKBENCH_HUB_ADMIN") or getpass.getuser()).lower()
+    try:
+        check_user_name(admin)
+    except InvalidInputError as exc:
+        raise ConfigurationError(f"{exc}; set WORKBENCH_HUB_ADMIN to such a name") from None
     c.SharedPasswordAuthenticator.admin_users = {admin}
     c.SharedPasswordAuthenticator.allow_all = True
     c.SharedPasswordAuthenticator.user_password = _password(
@@ -176,6 +185,12 @@ def _local_processes(c: Any, users: Path) -> None:
     if os.geteuid() == 0:
         # Single-user servers refuse to run as root unless told (local processes only).
         c.Spawner.args = [*c.Spawner.args, "--allow-root"]
+
+
+def _user_names(c: Any) -> None:
+    """Only names that are safe as a folder, an account and an S3 prefix may sign in
+    (checked by JupyterHub after it lower-cases them), with any authenticator."""
+    c.Authenticator.username_pattern = USER_NAME_PATTERN
 
 
 def _password(env: str, file: Path, length: int) -> str:
@@ -295,7 +310,12 @@ def _notebooks_in_s3(c: Any) -> int | None:
 
 
 def notebook_policy(bucket: str, user: str) -> dict[str, Any]:
-    """An S3 session policy: list, read and write below ``<bucket>/<user>/`` only."""
+    """An S3 session policy: list, read and write below ``<bucket>/<user>/`` only.
+
+    ``user`` must be a valid hub user name (no ``*`` or ``?``, which are wildcards in a
+    policy); prefixes end with ``/`` so that ``al`` reaches nothing of ``alice``.
+    """
+    user = check_user_name(user)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -308,7 +328,7 @@ def notebook_policy(bucket: str, user: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
                 "Resource": [f"arn:aws:s3:::{bucket}"],
-                "Condition": {"StringLike": {"s3:prefix": [user, f"{user}/*"]}},
+                "Condition": {"StringLike": {"s3:prefix": [f"{user}/", f"{user}/*"]}},
             },
             {
                 "Effect": "Allow",
@@ -342,6 +362,8 @@ class ScopedS3Credentials:
         """Temporary credentials for ``user``'s prefix, as the environment of a server."""
         import boto3
 
+        policy = json.dumps(notebook_policy(self.bucket, user))  # refuses unsafe names
+
         sts = boto3.client(
             "sts",
             endpoint_url=self.endpoint,
@@ -352,7 +374,7 @@ class ScopedS3Credentials:
         granted = sts.assume_role(
             RoleArn="arn:minio:iam:::role/workbench-notebooks",  # MinIO ignores the role
             RoleSessionName=re.sub(r"[^\w+=,.@-]", "-", user)[:64].ljust(2, "-"),
-            Policy=json.dumps(notebook_policy(self.bucket, user)),
+            Policy=policy,
             DurationSeconds=self.seconds,
         )["Credentials"]
         return {
