@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
+import pwd
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
@@ -163,3 +166,76 @@ def _process_environment(pid: int) -> dict[str, str]:
     """The environment the process was started with, as /proc/<pid>/environ has it."""
     raw = Path(f"/proc/{pid}/environ").read_bytes()
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+# Run in bob's kernel: try to read each path (a folder is listed), say what happened.
+READ_EACH = """\
+import json, os
+outcome = {}
+for path in json.loads(%r):
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        outcome[path] = "read"
+    except PermissionError:
+        outcome[path] = "denied"
+    except OSError as exc:
+        outcome[path] = type(exc).__name__
+print(json.dumps({"uid": os.getuid(), "outcome": outcome}))
+"""
+
+
+def test_users_read_nothing_of_each_other_nor_of_the_hub_and_the_workbench(hub: Hub) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("run the hub tests as root (as CI does): users then get OS accounts")
+    # Alice has a kernel running, whose connection file holds the key to drive it.
+    headers = {"Authorization": f"token {hub.user_token('alice')}"}
+    kernels = f"{hub.url}/user/alice/api/kernels"
+    kernel = requests.post(kernels, json={"name": "workbench"}, headers=headers, timeout=30)
+    assert kernel.status_code == 201, kernel.text
+    try:
+        alice_home = hub.users / "alice"
+        runtime = alice_home / ".local/share/jupyter/runtime"
+        connection = runtime / f"kernel-{kernel.json()['id']}.json"
+        _until(connection.exists)
+        server = hub.server_pid("alice")
+        kernel_pid = next(
+            p.pid
+            for p in psutil.Process(server).children(recursive=True)
+            if connection.name in " ".join(p.cmdline())
+        )
+        state = hub.home / "hub"
+        targets = [
+            alice_home,
+            connection,
+            *runtime.glob("jpserver-*.json"),  # her server's token
+            *(p for p in alice_home.rglob("*") if p.is_file() and runtime not in p.parents),
+            Path(f"/proc/{server}/environ"),  # her JUPYTERHUB_API_TOKEN
+            Path(f"/proc/{kernel_pid}/environ"),
+            Path(f"/proc/{hub.proc.pid}/environ"),
+            state,
+            state / "admin-password",
+            state / "jupyterhub_cookie_secret",
+            state / "jupyterhub.sqlite",
+            hub.home,
+            hub.home / "secrets.key",
+            hub.home / "metadata.db",
+        ]
+        assert all(path.exists() for path in targets), [p for p in targets if not p.exists()]
+        own = hub.users / "bob"  # what bob may read, so a refusal means something
+        paths = json.dumps([str(path) for path in (*targets, own)])
+        seen = json.loads(hub.run_in_kernel("bob", READ_EACH % paths).strip().splitlines()[-1])
+    finally:
+        requests.delete(f"{kernels}/{kernel.json()['id']}", headers=headers, timeout=30)
+    assert seen["uid"] == pwd.getpwnam(hub.account("bob")).pw_uid != 0
+    assert seen["outcome"] == {str(path): "denied" for path in targets} | {str(own): "read"}
+    # Each server runs as its user's account, never as root (no --allow-root).
+    for name in USERS:
+        server = psutil.Process(hub.server_pid(name))
+        assert server.uids().real == pwd.getpwnam(hub.account(name)).pw_uid
+        assert "--allow-root" not in server.cmdline()
+    home = (hub.users / "bob").stat()
+    assert (home.st_uid, home.st_mode & 0o777) == (pwd.getpwnam(hub.account("bob")).pw_uid, 0o700)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import re
 import runpy
+import secrets
+import shutil
+import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +22,7 @@ import pytest
 from traitlets.config import Config
 
 from workbench_hub.config import ScopedS3Credentials, configure, notebook_policy
+from workbench_hub.spawner import UserAccountSpawner
 from workbench_server.errors import ConfigurationError, InvalidInputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,11 +30,22 @@ CORE_ONLY = {"WORKBENCH_DB_URL", "WORKBENCH_HOME", "WORKBENCH_SECRETS_KEY_FILE"}
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, users_dir: Path) -> None:
     for name in list(os.environ):
         if name.startswith("WORKBENCH_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WORKBENCH_HUB_USERS_DIR", str(users_dir))
+
+
+@pytest.fixture
+def users_dir() -> Iterator[Path]:
+    """A folder for users' homes that other accounts can traverse (pytest's tmp_path is
+    private to root), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="workbench-users-"))
+    folder.chmod(0o711)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_jupyterhub_config_file_applies_local_mode(tmp_path: Path) -> None:
@@ -36,7 +53,11 @@ def test_jupyterhub_config_file_applies_local_mode(tmp_path: Path) -> None:
     runpy.run_path(str(ROOT / "jupyterhub_config.py"), init_globals={"c": c})
     assert c.JupyterHub.ip == "127.0.0.1"
     assert c.JupyterHub.authenticator_class == "shared-password"
-    assert c.JupyterHub.spawner_class == "simple"
+    # As root an OS account per user; otherwise the hub's own account for everyone.
+    assert c.JupyterHub.spawner_class == (
+        "workbench_hub.spawner.UserAccountSpawner" if os.geteuid() == 0 else "simple"
+    )
+    assert "--allow-root" not in c.Spawner.args
     assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'home' / 'hub' / 'jupyterhub.sqlite'}"
     assert c.Spawner.default_url == "/lab"
     # Passwords are made once, kept private in the hub's folder, and reused.
@@ -228,7 +249,7 @@ def test_team_mode_reports_a_provider_that_does_not_answer(
         configure(Config(), mode="team")
 
 
-# --- hub user names --------------------------------------------------------------------------
+# --- hub user names (item 4) and accounts per user (item 6) --------------------------------
 
 UNSAFE_NAMES = ["*", "a*", "al?", "..", ".", "../alice", "al/ice", "", " bob", "bob ", "1bob"]
 UNSAFE_NAMES += ["-bob", "bo b", "bob\n", "bo%2fb", "a" * 33, "alice@example.com"]
@@ -316,3 +337,103 @@ def test_a_users_policy_reaches_no_other_users_keys() -> None:
         for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
             assert not _allowed(policy, action, f"{bucket}/{key}"), (action, key)
     assert not _allowed(policy, "s3:ListBucket", "arn:aws:s3:::other", "al/")
+
+
+@pytest.fixture
+def account_prefix() -> Iterator[str]:
+    """A prefix no account on this machine has; accounts made with it are removed."""
+    from tests.support.hub import remove_accounts
+
+    prefix = f"wbt{secrets.token_hex(3)}-"
+    yield prefix
+    remove_accounts(prefix)
+
+
+def _spawner(name: str, prefix: str, users: Path, **config: object) -> UserAccountSpawner:
+    from types import SimpleNamespace
+
+    c = Config()
+    c.UserAccountSpawner.users_dir = str(users)
+    c.UserAccountSpawner.account_prefix = prefix
+    for key, value in config.items():
+        setattr(c.UserAccountSpawner, key, value)
+    user = SimpleNamespace(name=name, escaped_name=name, url=f"/user/{name}/", id=1)
+    return UserAccountSpawner(config=c, user=user)
+
+
+def test_each_user_gets_an_account_and_a_private_home(account_prefix: str, users_dir: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("run as root (as CI does): only root makes OS accounts")
+    spawner = _spawner("dora", account_prefix, users_dir)
+    entry = spawner.ensure_account()
+    assert entry.pw_name == f"{account_prefix}dora"
+    assert entry.pw_uid != 0 and entry.pw_dir == str(users_dir / "dora")
+    assert entry.pw_shell.endswith(("nologin", "false"))  # no login of its own
+    home = (users_dir / "dora").stat()
+    assert (home.st_uid, home.st_gid, home.st_mode & 0o777) == (entry.pw_uid, entry.pw_gid, 0o700)
+    env = spawner.user_env({})
+    assert (env["USER"], env["HOME"]) == (entry.pw_name, entry.pw_dir)
+    assert env["SHELL"] != entry.pw_shell  # the lab's terminals need a real shell
+    # The second time the same account, and a home widened meanwhile is private again.
+    (users_dir / "dora").chmod(0o755)
+    assert spawner.ensure_account().pw_uid == entry.pw_uid
+    assert (users_dir / "dora").stat().st_mode & 0o777 == 0o700
+    # The server process drops to the account before it runs anything.
+    whoami = subprocess.run(
+        ["id", "-un"], preexec_fn=spawner.make_preexec_fn("dora"), capture_output=True, text=True
+    )
+    assert whoami.stdout.strip() == entry.pw_name, whoami.stderr
+
+
+def test_users_never_run_as_root_or_as_someone_elses_account(
+    account_prefix: str, users_dir: Path
+) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("run as root (as CI does): only root makes OS accounts")
+    with pytest.raises(ConfigurationError, match=r"'root' \(uid 0\)"):
+        _spawner("alice", account_prefix, users_dir, accounts={"alice": "root"}).ensure_account()
+    with pytest.raises(ConfigurationError, match="mapped to the account 'nosuch"):
+        _spawner(
+            "alice", account_prefix, users_dir, accounts={"alice": "nosuch-x"}
+        ).ensure_account()
+    # Without a prefix, a hub user named like an existing account (here `nobody`, home
+    # /nonexistent) is not given it.
+    with pytest.raises(ConfigurationError, match="existing account 'nobody', whose home"):
+        _spawner("nobody", "", users_dir).ensure_account()
+    with pytest.raises(InvalidInputError):
+        _spawner("*", account_prefix, users_dir).ensure_account()
+    with pytest.raises(ConfigurationError, match="at most 32 characters"):
+        _spawner("a" * 30, account_prefix, users_dir).ensure_account()
+    # An admin may map a user to an existing ordinary account; it is used as it is.
+    mapped = _spawner("alice", account_prefix, users_dir, accounts={"alice": "nobody"})
+    assert mapped.ensure_account().pw_name == "nobody"
+    assert not any(e.pw_name.startswith(account_prefix) for e in pwd.getpwall())
+
+
+def test_a_hub_that_is_not_root_warns_that_users_share_its_account(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    c = Config()
+    with caplog.at_level("WARNING", logger="JupyterHub"):
+        configure(c, mode="local")
+    assert c.JupyterHub.spawner_class == "simple"
+    assert "--allow-root" not in c.Spawner.args
+    assert (
+        "every user can read every other user's files and data and the workbench's secrets "
+        "(key, database)"
+    ) in caplog.text
+
+
+def test_users_homes_must_be_reachable_and_outside_the_workbench_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("run as root (as CI does): only root makes OS accounts")
+    monkeypatch.setenv("WORKBENCH_HUB_USERS_DIR", str(tmp_path / "home" / "users"))
+    with pytest.raises(ConfigurationError, match="inside the workbench home"):
+        configure(Config(), mode="local")
+    # pytest's own temporary folders are root's alone: no account could reach a home there.
+    monkeypatch.setenv("WORKBENCH_HUB_USERS_DIR", str(tmp_path / "users"))
+    with pytest.raises(ConfigurationError, match="is not traversable by others; chmod o\\+x"):
+        configure(Config(), mode="local")

@@ -165,7 +165,7 @@ def team(
                 assert answer.status_code == 302, (login, answer.status_code, answer.text[:300])
             refused = hub.login_oidc("mallory", ACCOUNTS["mallory"].password)
             hub.start_servers("alice")
-            yield Team(hub, provider.issuer, metadata, key, state / "users", client_secret, refused)
+            yield Team(hub, provider.issuer, metadata, key, hub.users, client_secret, refused)
 
 
 def test_sign_in_maps_the_providers_claims_to_user_groups_and_admin(team: Team) -> None:

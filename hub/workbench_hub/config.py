@@ -4,15 +4,16 @@ One setting picks the shape, ``WORKBENCH_MODE``:
 
 - ``local`` (default): one machine, no Docker. Users sign in with JupyterHub's
   ``SharedPasswordAuthenticator`` (one password for users, a longer one for admins) and
-  their servers are local processes of the account running the hub
-  (``SimpleLocalProcessSpawner``, no system users). The hub listens on loopback only:
-  users are not isolated from each other by the operating system, so this mode is for
-  one person's machine, demos and tests, never for a network.
+  their servers are local processes. A hub run as root starts each as the user's own OS
+  account (:class:`workbench_hub.spawner.UserAccountSpawner`); any other hub can only
+  start them as its own account, where every user can read every other user's files and
+  the workbench's secrets. The hub listens on loopback only: this mode is for one
+  machine, demos and tests, never for a network.
 - ``team``: OIDC login through the company's provider (``GenericOAuthenticator``, hub
   groups and admins from the token's claims) and a container per user
   (``DockerSpawner``), behind the TLS proxy of ``docker-compose.yml``. On a host without
   Docker, and in tests, ``WORKBENCH_SPAWNER=local`` keeps all of that but starts user
-  servers as local processes of the hub's account (no isolation between them).
+  servers as local processes, as in local mode.
 
 Hub user names are restricted (:mod:`workbench_hub.names`) in both modes: a name becomes
 a folder, an OS account and an S3 prefix.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import logging
 import os
 import re
 import secrets
@@ -55,6 +57,16 @@ NOTEBOOKS_BUCKET_ENV = "WORKBENCH_NOTEBOOKS_BUCKET"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Where a docker secret holding the workbench's Fernet key is mounted by default.
 KEY_SECRET = Path("/run/secrets/workbench_secrets_key")
+# Users' homes when the hub runs as root (each user's own account); outside every
+# workbench home, which stays private to root.
+USERS_DIR_ENV = "WORKBENCH_HUB_USERS_DIR"
+ROOT_USERS_DIR = Path("/home/workbench-users")
+SHARED_ACCOUNT_WARNING = (
+    "user servers run as this hub's own OS account {account!r} (it is not root): every "
+    "user can read every other user's files and data and the workbench's secrets (key, "
+    "database); run the hub as root to give each user an OS account of their own"
+)
+log = logging.getLogger("JupyterHub")
 
 # The user server's own hub token (JUPYTERHUB_API_TOKEN) is the user's identity at the
 # workbench service: it may reach the service and show the hub who and in which groups.
@@ -143,8 +155,8 @@ def _local(c: Any, service_url: str) -> None:
     for what, host in (("WORKBENCH_HUB_IP", ip), (SERVICE_URL_ENV, urlsplit(service_url).hostname)):
         if host not in LOOPBACK:
             raise ConfigurationError(
-                f"{what}={host!r}: local mode listens on loopback only (its users share one "
-                "OS account and a password); use WORKBENCH_MODE=team to serve a network"
+                f"{what}={host!r}: local mode listens on loopback only (its users sign in with "
+                "one shared password); use WORKBENCH_MODE=team to serve a network"
             )
     home = WorkbenchHome.resolve()
     home.prepare()
@@ -172,19 +184,75 @@ def _local(c: Any, service_url: str) -> None:
 
 
 def _local_processes(c: Any, users: Path) -> None:
-    """A ``jupyterhub-singleuser`` process per user, in ``users/<name>``, as the hub's
-    account: no isolation between users, hence loopback-only local mode, or team mode on
-    a host without Docker."""
-    c.JupyterHub.spawner_class = "simple"
+    """A ``jupyterhub-singleuser`` process per user: local mode, or team mode on a host
+    without Docker.
+
+    As root, each user runs as their own OS account with a private home in
+    ``$WORKBENCH_HUB_USERS_DIR`` (default ``/home/workbench-users``), never as root.
+    Otherwise every user runs as the hub's account in ``users/<name>``, and the hub log
+    says at start what that lets users read.
+    """
     # JupyterLab with its extensions can take longer than the default 30 s to answer on a
     # small, busy machine; a slow start is better than a failed one.
     c.Spawner.http_timeout = 90
     c.Spawner.start_timeout = 120
+    if os.geteuid() == 0:
+        c.JupyterHub.spawner_class = "workbench_hub.spawner.UserAccountSpawner"
+        spawner = c.UserAccountSpawner
+        spawner.users_dir = str(_users_folder())
+        spawner.account_prefix = os.environ.get("WORKBENCH_HUB_SYSTEM_USER_PREFIX", "wb-")
+        spawner.accounts = _account_map()
+        return
+    log.warning(SHARED_ACCOUNT_WARNING.format(account=getpass.getuser()))
+    c.JupyterHub.spawner_class = "simple"
     # Each user's folder; the workbench home (key, DB) is not below it.
     c.SimpleLocalProcessSpawner.home_dir_template = str(users / "{username}")
-    if os.geteuid() == 0:
-        # Single-user servers refuse to run as root unless told (local processes only).
-        c.Spawner.args = [*c.Spawner.args, "--allow-root"]
+
+
+def _users_folder() -> Path:
+    """``$WORKBENCH_HUB_USERS_DIR``, made if missing: root's alone to write, and a path
+    every user's account can traverse (0711) but not list."""
+    users = Path(os.environ.get(USERS_DIR_ENV) or ROOT_USERS_DIR).absolute()
+    home = WorkbenchHome.resolve().root
+    if users == home or home in users.parents:
+        raise ConfigurationError(
+            f"{USERS_DIR_ENV}={users} is inside the workbench home {home}, which is private "
+            "to root: choose a folder outside it"
+        )
+    if not users.exists():
+        users.mkdir(parents=True)
+        users.chmod(0o711)
+    info = users.stat()
+    if info.st_uid != 0 or info.st_mode & 0o022:
+        raise ConfigurationError(
+            f"{USERS_DIR_ENV}={users} must be owned and writable by root only "
+            "(chown root and chmod 711 it), or users could swap each other's homes"
+        )
+    for folder in (users, *users.parents):
+        if not folder.stat().st_mode & 0o001:
+            raise ConfigurationError(
+                f"{USERS_DIR_ENV}={users}: users' accounts cannot reach their homes because "
+                f"{folder} is not traversable by others; chmod o+x {folder} or choose another "
+                "folder"
+            )
+    return users
+
+
+def _account_map() -> dict[str, str]:
+    """``$WORKBENCH_HUB_SYSTEM_USERS``: ``alice=asmith,bob=bjones``, hub user to account."""
+    accounts = {}
+    for pair in sorted(_names("WORKBENCH_HUB_SYSTEM_USERS", "")):
+        hub_name, _, account = (part.strip() for part in pair.partition("="))
+        try:
+            accounts[check_user_name(hub_name.lower())] = account
+        except InvalidInputError as exc:
+            raise ConfigurationError(f"WORKBENCH_HUB_SYSTEM_USERS: {exc}") from None
+        if not account:
+            raise ConfigurationError(
+                f"WORKBENCH_HUB_SYSTEM_USERS: {pair!r} names no account; write "
+                "hubname=account, separated by commas"
+            )
+    return accounts
 
 
 def _user_names(c: Any) -> None:

@@ -88,6 +88,10 @@ class WorkbenchHome:
         try:
             # The home holds the metadata DB and the key: private to its owner.
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Also when it existed before (made by hand, with the usual umask): a hub's
+            # users run as other accounts and must not reach metadata.db or hub/.
+            if self.root.stat().st_mode & 0o077 and self.root.stat().st_uid == os.geteuid():
+                self.root.chmod(0o700)
             for folder in (
                 self.temporal_dir,
                 self.lake,

@@ -4,6 +4,10 @@ Started from ``configure(c)`` exactly as ``jupyterhub_config.py`` does, plus wha
 needs: free ports, and a test-only hub service whose token may manage users and groups
 (the hub's own way to give a script admin rights). Local mode by default; team mode
 (OIDC login) with the ``WORKBENCH_*`` settings a test passes in ``env``.
+
+Run as root (as the tests and CI are), the hub starts each user's server as an OS account
+of its own: here with a prefix unique to the hub, homes in a folder of its own outside
+pytest's private temporary folders, and both removed when the hub stops.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+import pytest
 import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
@@ -59,7 +67,17 @@ class Hub:
     proc: subprocess.Popen[bytes]
     log: Path
     user_password: str
+    users: Path  # the folder of users' homes: <users>/<name>
+    account_prefix: str | None = None  # hub user alice runs as <prefix>alice (as root)
     sessions: dict[str, requests.Session] = field(default_factory=dict)
+
+    def account(self, name: str) -> str:
+        """The OS account the user's server runs as."""
+        return (
+            f"{self.account_prefix}{name}"
+            if self.account_prefix
+            else pwd.getpwuid(os.geteuid()).pw_name
+        )
 
     def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
         """The hub's REST API as the test-admin service."""
@@ -279,8 +297,21 @@ def running_hub(
         "WORKBENCH_HUB_PASSWORD": password,
         "WORKBENCH_IDENTITY_CACHE_SECONDS": "1",
         "TEST_ADMIN_TOKEN": admin_token,
-        **(env or {}),
     }
+    prefix = None
+    if os.geteuid() == 0:
+        _check_accounts_can_run_python()
+        # pytest's temporary folders are private to root: users' homes go elsewhere.
+        users = Path(tempfile.mkdtemp(prefix="workbench-users-"))
+        users.chmod(0o711)
+        prefix = f"wbt{secrets.token_hex(3)}-"
+        hub_env |= {
+            "WORKBENCH_HUB_USERS_DIR": str(users),
+            "WORKBENCH_HUB_SYSTEM_USER_PREFIX": prefix,
+        }
+    else:
+        users = Path((env or {}).get("WORKBENCH_HUB_STATE_DIR") or home / "hub") / "users"
+    hub_env |= dict(env or {})
     log = root / "hub.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -292,7 +323,7 @@ def running_hub(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    hub = Hub(f"http://{IP}:{port}", home, admin_token, proc, log, password)
+    hub = Hub(f"http://{IP}:{port}", home, admin_token, proc, log, password, users, prefix)
     family = Family(proc)
     try:
         _wait_http(f"{hub.url}/hub/api/", family, log, timeout=90)
@@ -300,6 +331,52 @@ def running_hub(
         yield hub
     finally:
         stop(family)
+        if prefix is not None:
+            remove_accounts(prefix)
+            shutil.rmtree(users, ignore_errors=True)
+
+
+def _check_accounts_can_run_python() -> None:
+    """Users' servers run as other accounts: they need this interpreter and checkout."""
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import jupyterhub.singleuser, workbench_hub, workbench_server"],
+            user=65534,  # nobody, as a user's account would be
+            group=65534,
+            extra_groups=[],
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except OSError as exc:  # the interpreter itself is out of reach
+        problem = str(exc)
+    else:
+        if probe.returncode == 0:
+            return
+        problem = (probe.stderr.strip().splitlines() or [f"exit code {probe.returncode}"])[-1]
+    pytest.fail(
+        "as root the hub runs each user's server as their own OS account, and another "
+        f"account cannot run {sys.executable} with this checkout ({problem}): make each "
+        "folder above the interpreter's real path and above the checkout traversable by "
+        "others (chmod o+x, as .ci/run does)"
+    )
+
+
+def remove_accounts(prefix: str) -> None:
+    """Delete the OS accounts (and their groups) whose names start with ``prefix``: only
+    those a test's hub made, each after whatever process it still runs."""
+    for entry in pwd.getpwall():
+        if not entry.pw_name.startswith(prefix):
+            continue
+        for proc in psutil.process_iter(["uids"]):
+            if proc.info["uids"] and proc.info["uids"].real == entry.pw_uid:
+                try:
+                    proc.kill()
+                    proc.wait(10)
+                except psutil.Error:
+                    continue
+        subprocess.run(["userdel", entry.pw_name], check=True, capture_output=True, timeout=60)
 
 
 def stop(family: Family, timeout: float = 30) -> None:
