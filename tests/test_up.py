@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.processes import WorkbenchUp, base_env, run_workbench, still_alive
 from workbench_server import temporal
+from workbench_server.cli.up import hub_accounts_note
 
 
 def _get(up: WorkbenchUp, path: str, token: str | None = None) -> httpx.Response:
@@ -220,3 +221,14 @@ def test_up_hub_runs_a_hub_with_the_workbench_service_and_stops_it_all(tmp_path:
         raise
     assert up.stop() == 0, up.output
     assert still_alive(children) == []
+
+
+def test_the_hub_banner_says_plainly_what_users_can_read_of_each_other() -> None:
+    shared = " ".join(line.strip() for line in hub_accounts_note(False, "ada"))
+    assert (
+        "runs as your OS account 'ada': every user can read every other user's files and "
+        "data and the workbench's secrets (key, database)."
+    ) in shared
+    # As root each user has an account of their own, and the banner says so instead.
+    own = " ".join(line.strip() for line in hub_accounts_note(True, "root"))
+    assert "OS account of their own" in own and "can read" not in own

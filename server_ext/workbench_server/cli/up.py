@@ -350,6 +350,7 @@ class LocalStack:
                 f"  the password in {self._password_source('WORKBENCH_HUB_PASSWORD', 'user')};",
                 f"  admin {admin!r} with the one in "
                 f"{self._password_source('WORKBENCH_HUB_ADMIN_PASSWORD', 'admin')}.",
+                *hub_accounts_note(os.geteuid() == 0, getpass.getuser()),
             ]
         else:
             lines.append(f"    {self.lab_url}/lab?token={self.token}")
@@ -364,6 +365,20 @@ class LocalStack:
             lines.append(f"  Demo:      {demo_note}")
         lines += ["", "Press Ctrl-C to stop."]
         click.echo("\n".join(lines))
+
+
+def hub_accounts_note(as_root: bool, account: str) -> list[str]:
+    """What the ``--hub`` banner says about what users can read of each other."""
+    if as_root:
+        return [
+            "  Each user's server runs as an OS account of their own, with a private home;",
+            "  the workbench home (key, database, hub state) is root's alone.",
+        ]
+    return [
+        f"  Every user's server runs as your OS account {account!r}: every user can read",
+        "  every other user's files and data and the workbench's secrets (key, database).",
+        "  Run it as root to give each user an OS account of their own.",
+    ]
 
 
 class _Stopped(Exception):
@@ -430,7 +445,7 @@ def up(
     """Start Temporal, a pipeline worker and JupyterLab (or JupyterHub); Ctrl-C stops them all."""
     if hub and ip not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigurationError(
-            f"--hub serves this machine only (its users share one OS account), not {ip}; "
+            f"--hub serves this machine only (its users sign in with one password), not {ip}; "
             "a team server is the Docker deployment described in docs/deploy.md"
         )
     workbench_home = WorkbenchHome.resolve(home)
