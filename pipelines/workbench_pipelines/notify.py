@@ -6,19 +6,27 @@ readable by chat tools that accept incoming webhooks. E-mail needs
 ``WORKBENCH_SMTP_URL`` (``smtp://[user:password@]host[:port][?starttls=true]`` or
 ``smtps://...``) and optionally ``WORKBENCH_SMTP_FROM``; without it, e-mail targets are
 recorded as skipped rather than silently dropped.
+
+A webhook's host must pass the workbench's network policy (``WORKBENCH_EGRESS_DENY`` /
+``WORKBENCH_EGRESS_ALLOW``, see ``workbench_server.connections.egress``): the URL is a
+user's, and the worker sits beside the metadata DB and Temporal. The POST goes to the
+address that was checked, without proxies or redirects. The SMTP server is the admin's
+and is not checked.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import smtplib
 import socket
 import ssl
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from workbench_server.connections.egress import EgressPolicy, UnknownHostError, http_connection
+from workbench_server.errors import NetworkPolicyError
 
 from .plan import Notice
 
@@ -70,22 +78,33 @@ def deliver(target: str, notice: Notice) -> None:
         raise NotConfigured(f"unknown kind of notification target {kind!r}")
 
 
-def post_webhook(url: str, notice: Notice) -> None:
-    payload = {**notice.model_dump(exclude={"targets"}), "text": subject(notice)}
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked by the spec
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "workbench-notify"},
-        method="POST",
-    )
+def post_webhook(url: str, notice: Notice, policy: EgressPolicy | None = None) -> None:
+    """POST ``notice`` to ``url`` if ``policy`` (default: the environment's) allows its host."""
+    policy = policy or EgressPolicy.from_env()
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
-            response.read(1024)
-    except urllib.error.HTTPError as exc:
-        raise DeliveryFailed(f"the webhook answered HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryFailed(f"the webhook could not be reached: {reason}") from None
+        target = policy.check_url(url, what="the webhook")
+    except NetworkPolicyError as exc:  # nothing was sent: the same for any port
+        raise DeliveryFailed(str(exc)) from None
+    except UnknownHostError as exc:
+        raise DeliveryFailed(f"the webhook could not be reached: {exc}") from None
+    payload = {**notice.model_dump(exclude={"targets"}), "text": subject(notice)}
+    parts = urlsplit(url)
+    conn = http_connection(url, target.address, TIMEOUT_S)
+    try:
+        conn.request(
+            "POST",
+            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+            body=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json", "User-Agent": "workbench-notify"},
+        )
+        response = conn.getresponse()
+        response.read(1024)
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryFailed(f"the webhook could not be reached: {exc}") from None
+    finally:
+        conn.close()
+    if response.status >= 300:  # redirects are not followed: they could lead anywhere
+        raise DeliveryFailed(f"the webhook answered HTTP {response.status} {response.reason}")
 
 
 def send_email(address: str, notice: Notice) -> None:

@@ -31,3 +31,20 @@ class ConfigurationError(WorkbenchError):
 
 class SourceUnavailableError(WorkbenchError):
     """A data source the request needs did not answer or refused; the message says why."""
+
+
+class NetworkPolicyError(PermissionDeniedError, SourceUnavailableError):
+    """The workbench's network policy forbids reaching a host on a user's behalf.
+
+    A permission error to callers (403), and a source the catalog could not read to the
+    code that records scans: the scan is kept as failed with this message. The message is
+    the same whether or not anything listens there.
+    """
+
+
+class RateLimitedError(WorkbenchError):
+    """The caller did this too often; ``retry_after`` says in how many seconds to retry."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

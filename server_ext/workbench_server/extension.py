@@ -7,10 +7,11 @@ import secrets
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Float, Type, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default
 
 from ._version import __version__
 from .connections.kernel_access import API_URL_ENV, KERNEL_TOKEN_ENV
+from .connections.limits import RateLimiter
 from .core import Workbench
 from .errors import ConfigurationError
 from .handlers import catalog, connections, forward, kernel, lineage, pipelines, system
@@ -26,7 +27,10 @@ from .settings import (
     TEMPORAL_ADDRESS_ENV,
     TEMPORAL_NAMESPACE_ENV,
     WorkbenchSettings,
+    egress_allow_from_env,
+    egress_deny_from_env,
     json_object_env,
+    tests_per_minute_from_env,
 )
 
 API_PREFIX = "workbench/api"
@@ -66,6 +70,34 @@ class WorkbenchApp(ExtensionApp):
     )
     connection_test_timeout = Float(
         10.0, config=True, help="Seconds a connection test may take before it reports a timeout."
+    )
+    egress_deny = List(
+        Unicode(),
+        config=True,
+        help="""Hosts that connection tests, catalog scans and previews, and webhook
+        notifications may not reach on a user's behalf: host names (a leading "*." for
+        every subdomain), IP addresses and CIDRs, e.g. ["postgres", "10.0.0.0/8"]. A name
+        is denied as written and at every address it resolves to. Link-local and cloud
+        metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200)
+        are denied whatever this says. A denied host gets one answer that does not tell
+        whether anything listens there. Defaults to $WORKBENCH_EGRESS_DENY (comma-
+        separated); unset, team mode ($WORKBENCH_MODE=team) denies the stack's own
+        services (postgres, temporal, temporal-ui, hub) and loopback, local mode nothing
+        more.""",
+    )
+    egress_allow = List(
+        Unicode(),
+        config=True,
+        help="""When not empty, the only hosts (names, addresses, CIDRs, as in egress_deny)
+        that connections and webhooks may reach; every address a name resolves to must be
+        allowed, and egress_deny still wins. Defaults to $WORKBENCH_EGRESS_ALLOW
+        (comma-separated), else empty: every host that is not denied.""",
+    )
+    connection_tests_per_minute = Int(
+        config=True,
+        help="""Connection tests one user may run in any minute; the next answers 429 with
+        Retry-After. 0 turns the limit off. Defaults to
+        $WORKBENCH_CONNECTION_TESTS_PER_MINUTE, else 10.""",
     )
     principal_provider_class = Type(
         default_value="workbench_server.principal.PrincipalProvider",
@@ -143,6 +175,18 @@ class WorkbenchApp(ExtensionApp):
     def _default_openlineage_namespace(self) -> str:
         return os.environ.get(OPENLINEAGE_NAMESPACE_ENV) or DEFAULT_OPENLINEAGE_NAMESPACE
 
+    @default("egress_deny")
+    def _default_egress_deny(self) -> list[str]:
+        return egress_deny_from_env()
+
+    @default("egress_allow")
+    def _default_egress_allow(self) -> list[str]:
+        return egress_allow_from_env()
+
+    @default("connection_tests_per_minute")
+    def _default_connection_tests_per_minute(self) -> int:
+        return tests_per_minute_from_env()
+
     @default("service_url")
     def _default_service_url(self) -> str:
         return os.environ.get(SERVICE_URL_ENV, "")
@@ -159,12 +203,18 @@ class WorkbenchApp(ExtensionApp):
             task_queue=self.task_queue,
             openlineage_transport=self.openlineage_transport or None,
             openlineage_namespace=self.openlineage_namespace,
+            egress_deny=list(self.egress_deny),
+            egress_allow=list(self.egress_allow),
+            connection_tests_per_minute=self.connection_tests_per_minute,
         )
         self.workbench = Workbench(settings)
         self.settings.update(
             workbench=self.workbench,
             workbench_health_timeout=self.health_timeout,
             workbench_test_timeout=self.connection_test_timeout,
+            workbench_test_limiter=RateLimiter(
+                settings.connection_tests_per_minute, "connection tests"
+            ),
             workbench_principals=self.principal_provider_class(parent=self),
             workbench_kernel_token=None if self.kernels_via_hub else self._kernel_token(),
         )

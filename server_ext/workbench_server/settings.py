@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from .errors import ConfigurationError
 from .home import WorkbenchHome
@@ -17,8 +17,16 @@ TEMPORAL_NAMESPACE_ENV = "WORKBENCH_TEMPORAL_NAMESPACE"
 TASK_QUEUE_ENV = "WORKBENCH_TASK_QUEUE"
 OPENLINEAGE_TRANSPORT_ENV = "WORKBENCH_OPENLINEAGE_TRANSPORT"
 OPENLINEAGE_NAMESPACE_ENV = "WORKBENCH_OPENLINEAGE_NAMESPACE"
+EGRESS_DENY_ENV = "WORKBENCH_EGRESS_DENY"
+EGRESS_ALLOW_ENV = "WORKBENCH_EGRESS_ALLOW"
+TESTS_PER_MINUTE_ENV = "WORKBENCH_CONNECTION_TESTS_PER_MINUTE"
+MODE_ENV = "WORKBENCH_MODE"
 DEFAULT_TASK_QUEUE = "workbench"
 DEFAULT_OPENLINEAGE_NAMESPACE = "workbench"
+DEFAULT_TESTS_PER_MINUTE = 10
+# The team stack's own services, and the hub container's loopback (where the service
+# runs beside the hub's API and proxy): no user's connection or webhook goes there.
+TEAM_EGRESS_DENY = ("postgres", "temporal", "temporal-ui", "hub", "127.0.0.0/8", "::1")
 
 
 def json_object_env(name: str) -> dict | None:
@@ -32,6 +40,35 @@ def json_object_env(name: str) -> dict | None:
     if not isinstance(value, dict):
         raise ConfigurationError(f"{name}: expected a JSON object")
     return value
+
+
+def names_env(name: str) -> list[str] | None:
+    """A comma-separated list from ``name``; None when the variable is not set."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def egress_deny_from_env() -> list[str]:
+    """``$WORKBENCH_EGRESS_DENY``; unset, the team stack's services in team mode."""
+    found = names_env(EGRESS_DENY_ENV)
+    if found is not None:
+        return found
+    return list(TEAM_EGRESS_DENY) if os.environ.get(MODE_ENV) == "team" else []
+
+
+def egress_allow_from_env() -> list[str]:
+    """``$WORKBENCH_EGRESS_ALLOW`` (empty: every host not denied)."""
+    return names_env(EGRESS_ALLOW_ENV) or []
+
+
+def tests_per_minute_from_env() -> int:
+    raw = os.environ.get(TESTS_PER_MINUTE_ENV, "").strip()
+    try:
+        return int(raw) if raw else DEFAULT_TESTS_PER_MINUTE
+    except ValueError:
+        raise ConfigurationError(f"{TESTS_PER_MINUTE_ENV}: not a whole number") from None
 
 
 class WorkbenchSettings(BaseModel):
@@ -50,6 +87,28 @@ class WorkbenchSettings(BaseModel):
         "None sends lineage events nowhere unless OPENLINEAGE_URL/OPENLINEAGE_CONFIG is set",
     )
     openlineage_namespace: str = DEFAULT_OPENLINEAGE_NAMESPACE
+    egress_deny: list[str] = Field(
+        default_factory=list,
+        description="host names, addresses and CIDRs that connections and webhooks may not "
+        "reach, besides link-local and cloud metadata addresses (always denied)",
+    )
+    egress_allow: list[str] = Field(
+        default_factory=list,
+        description="when not empty, the only hosts, addresses and CIDRs connections and "
+        "webhooks may reach (the deny list still wins)",
+    )
+    connection_tests_per_minute: int = Field(
+        default=DEFAULT_TESTS_PER_MINUTE,
+        description="connection tests one user may run in any minute; 0 for no limit",
+    )
+
+    @field_validator("egress_deny", "egress_allow")
+    @classmethod
+    def _egress_rules(cls, value: list[str]) -> list[str]:
+        from .connections.egress import parse_rules
+
+        parse_rules(value)  # a typo must stop the start, not open or close the network
+        return value
 
     @property
     def workbench_home(self) -> WorkbenchHome:
@@ -70,6 +129,9 @@ class WorkbenchSettings(BaseModel):
             "openlineage_transport": json_object_env(OPENLINEAGE_TRANSPORT_ENV),
             "openlineage_namespace": os.environ.get(OPENLINEAGE_NAMESPACE_ENV)
             or DEFAULT_OPENLINEAGE_NAMESPACE,
+            "egress_deny": egress_deny_from_env(),
+            "egress_allow": egress_allow_from_env(),
+            "connection_tests_per_minute": tests_per_minute_from_env(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
@@ -96,6 +158,10 @@ class WorkbenchSettings(BaseModel):
             TEMPORAL_NAMESPACE_ENV: self.temporal_namespace,
             TASK_QUEUE_ENV: self.task_queue,
             OPENLINEAGE_NAMESPACE_ENV: self.openlineage_namespace,
+            # Always passed, empty included: a child must not fall back to another default.
+            EGRESS_DENY_ENV: ",".join(self.egress_deny),
+            EGRESS_ALLOW_ENV: ",".join(self.egress_allow),
+            TESTS_PER_MINUTE_ENV: str(self.connection_tests_per_minute),
         }
         if self.openlineage_transport:
             env[OPENLINEAGE_TRANSPORT_ENV] = json.dumps(self.openlineage_transport)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Text, cast, func, or_, select, update
 
+from ..connections.egress import EgressPolicy
 from ..connections.service import ConnectionService
 from ..db.models import (
     CatalogChange,
@@ -318,8 +319,8 @@ class CatalogService:
             }
         try:
             with gc_paused():  # tens of thousands of small objects, built and compared
-                found = self._discover(name, settings, timeout, known)
-        except SourceUnavailableError as exc:
+                found = self._discover(name, settings, timeout, known, self._egress)
+        except SourceUnavailableError as exc:  # the network policy's refusal included
             self._finish(scan_id, "failed", error=str(exc))
             raise
         with self.workbench.sessions.begin() as session, gc_paused():
@@ -335,13 +336,23 @@ class CatalogService:
             }
         return self.scans(name, limit=1)[0]
 
+    @property
+    def _egress(self) -> EgressPolicy:
+        """Where scans and previews may connect for the principal (see connections.egress)."""
+        return EgressPolicy.from_settings(self.workbench.settings)
+
     @staticmethod
     def _discover(
-        name: str, settings: Any, timeout: float, known: dict[tuple[str, str], str]
+        name: str,
+        settings: Any,
+        timeout: float,
+        known: dict[tuple[str, str], str],
+        egress: EgressPolicy,
     ) -> Discovery:
         """Read the source; what makes it unreadable becomes one line naming the cause."""
         import psycopg
 
+        from ..connections.egress import UnknownHostError, pin
         from ..connections.odoo import OdooError
         from .duckdb import DuckDBUnavailable, discover_duckdb
         from .lake import LakeUnavailable, discover_lake
@@ -349,6 +360,7 @@ class CatalogService:
         from .postgres import discover_postgres
 
         try:
+            settings = pin(name, settings, egress)
             if settings.kind == "odoo":
                 return discover_odoo_api(settings, timeout)
             if settings.kind == "lake":
@@ -361,7 +373,7 @@ class CatalogService:
             raise SourceUnavailableError(
                 f"cannot scan connection {name!r}: {reason}: {exc}"
             ) from None
-        except (LakeUnavailable, DuckDBUnavailable) as exc:
+        except (LakeUnavailable, DuckDBUnavailable, UnknownHostError) as exc:
             raise SourceUnavailableError(f"cannot scan connection {name!r}: {exc}") from None
         except psycopg.Error as exc:
             raise _unavailable("scan connection", name, exc) from None
@@ -481,6 +493,7 @@ class CatalogService:
         import duckdb
         import psycopg
 
+        from ..connections.egress import UnknownHostError, pin
         from ..connections.odoo import OdooError
         from .lake import LakeUnavailable, preview_lake
         from .odoo_api import UNPREVIEWABLE, preview_odoo_api
@@ -505,6 +518,7 @@ class CatalogService:
             raise NotFoundError(f"{schema}.{name} was dropped from {connection.name!r}")
         settings = ConnectionService(self.workbench, self.principal).resolve(connection.name)
         try:
+            settings = pin(connection.name, settings, self._egress)
             if connection.kind == "odoo":
                 readable = [c for c, t in columns if t not in UNPREVIEWABLE]
                 found = preview_odoo_api(settings, name, readable, limit, timeout_s * 4)
@@ -514,6 +528,10 @@ class CatalogService:
                 found = preview_duckdb(settings, schema, name, limit, max_bytes, timeout_s)
             else:
                 found = preview_postgres(settings, schema, name, limit, max_bytes, timeout_s)
+        except UnknownHostError as exc:
+            raise SourceUnavailableError(
+                f"cannot preview a table of {connection.name!r}: {exc}"
+            ) from None
         except (psycopg.Error, duckdb.Error, OSError, LakeUnavailable, OdooError) as exc:
             raise _unavailable("preview a table of", connection.name, exc) from None
         masked = set() if self.may_see_pii(connection) else pii

@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     StringConstraints,
     TypeAdapter,
@@ -32,6 +33,10 @@ class KindConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # Set by connections.egress.pin on the server: the address(es) the network policy
+    # checked, which drivers connect to instead of resolving the host name again. Never
+    # stored or serialised; None (a kernel's own connection) resolves as usual.
+    _address: str | None = PrivateAttr(default=None)
 
     def public(self) -> dict[str, Any]:
         """Non-secret fields by the names the API uses, as stored in clear in the
@@ -64,8 +69,14 @@ class PostgresConfig(KindConfig):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 
     def psycopg_kwargs(self, application_name: str, connect_timeout: float) -> dict[str, Any]:
-        """Keyword arguments of ``psycopg.connect`` for this database (password included)."""
+        """Keyword arguments of ``psycopg.connect`` for this database (password included).
+
+        Pinned by the network policy, libpq connects to the checked ``hostaddr`` and keeps
+        ``host`` for TLS certificate checks.
+        """
+        pinned = {"hostaddr": self._address} if self._address and self._address.strip(",") else {}
         return {
+            **pinned,
             "host": self.host,
             "port": self.port,
             "dbname": self.database,
@@ -110,7 +121,7 @@ class LakeConfig(KindConfig):
     secret_fields: ClassVar[tuple[str, ...]] = ("secret_access_key",)
     location: str = Field(min_length=1, description="a folder, or s3://bucket/prefix")
     endpoint_url: AnyHttpUrl | None = None
-    region: str | None = None
+    region: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,32}$")
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
 

@@ -13,11 +13,12 @@ import json
 import socket
 import ssl
 import urllib.error
-import urllib.request
 import xmlrpc.client
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+from .egress import http_connection
 from .kinds import OdooConfig
 
 PAGE_SIZE = 2000
@@ -70,18 +71,20 @@ def _reason_of(name_or_text: str) -> str:
 
 
 class _TimeoutTransport(xmlrpc.client.SafeTransport):
-    def __init__(self, timeout: float, secure: bool) -> None:
+    """XML-RPC over one HTTP(S) connection with a timeout, opened to ``address`` if set."""
+
+    def __init__(self, url: str, timeout: float, address: str | None) -> None:
         super().__init__()
+        self._url = url
         self._timeout = timeout
-        self._secure = secure
+        self._address = address
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        if self._secure:
-            conn = super().make_connection(host)
-        else:
-            conn = xmlrpc.client.Transport.make_connection(self, host)
-        conn.timeout = self._timeout
-        return conn
+        if self._connection and host == self._connection[0]:
+            return self._connection[1]
+        _, self._extra_headers, _ = self.get_host_info(host)  # user:password@ in the URL
+        self._connection = host, http_connection(self._url, self._address, self._timeout)
+        return self._connection[1]
 
 
 class OdooClient:
@@ -102,7 +105,7 @@ class OdooClient:
             return self._jsonrpc(service, method, list(args))
         proxy = xmlrpc.client.ServerProxy(
             f"{self.url}/xmlrpc/2/{service}",
-            transport=_TimeoutTransport(self.timeout, self.url.startswith("https")),
+            transport=_TimeoutTransport(self.url, self.timeout, self.cfg._address),
             allow_none=True,
         )
         try:
@@ -128,18 +131,25 @@ class OdooClient:
             "id": next(self._ids),
             "params": {"service": service, "method": method, "args": args},
         }
-        request = urllib.request.Request(  # noqa: S310 - the URL is validated as http(s)
-            f"{self.url}/jsonrpc",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
+        path = urlsplit(f"{self.url}/jsonrpc")
+        conn = http_connection(self.url, self.cfg._address, self.timeout)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                reply = json.load(response)
-        except urllib.error.HTTPError as exc:
-            raise OdooError("error", f"{self.url} answered HTTP {exc.code} {exc.reason}") from None
+            conn.request(
+                "POST",
+                path.path + (f"?{path.query}" if path.query else ""),
+                body=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            if response.status >= 300:  # no redirects: they could lead anywhere
+                raise OdooError(
+                    "error", f"{self.url} answered HTTP {response.status} {response.reason}"
+                )
+            reply = json.load(response)
         except (OSError, http.client.HTTPException) as exc:
             raise _network_error(exc, self.url) from None
+        finally:
+            conn.close()
         if "error" in reply:
             data = reply["error"].get("data") or {}
             name = data.get("name", "")

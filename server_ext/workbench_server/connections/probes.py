@@ -3,6 +3,10 @@
 Each kind's probe returns the server's version; failures are classified into the reasons
 a person can act on (host not found, connection refused, authentication failed, database
 does not exist, TLS error, timeout) with the driver's own words as detail.
+
+Before anything is sent, the connection's hosts are checked against the workbench's
+network policy (:mod:`.egress`): a denied host is answered with reason ``denied`` and one
+message, whether anything listens there or not, so tests cannot map the network.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from ..errors import NetworkPolicyError
+from .egress import EgressPolicy, UnknownHostError, pin
 from .kinds import (
     DuckDBConfig,
     KindConfig,
@@ -35,6 +41,7 @@ Reason = Literal[
     "tls_error",
     "timeout",
     "not_found",
+    "denied",
     "error",
 ]
 
@@ -102,13 +109,19 @@ def _odoo(cfg: OdooConfig, timeout: float) -> str:
 def _duckdb(cfg: DuckDBConfig, _timeout: float) -> str:
     import duckdb
 
-    if cfg.path != ":memory:" and not Path(cfg.path).exists() and cfg.read_only:
+    from .duckdb_files import open_untrusted_duckdb
+
+    missing = cfg.path != ":memory:" and not Path(cfg.path).exists()
+    if missing and cfg.read_only:
         raise ProbeFailure("not_found", f"DuckDB file {cfg.path} does not exist")
     try:
-        with duckdb.connect(cfg.path, read_only=cfg.read_only) as db:
-            return f"DuckDB {db.execute('SELECT version()').fetchone()[0]}"
+        # The service never creates or writes a user's file: a writable connection whose
+        # file is not there yet gets it from its first write in a notebook.
+        with open_untrusted_duckdb(":memory:" if missing else cfg.path) as db:
+            version = f"DuckDB {db.execute('SELECT version()').fetchone()[0]}"
     except duckdb.Error as exc:
         raise ProbeFailure("error", str(exc).splitlines()[0]) from None
+    return f"{version} (new file: the first write creates it)" if missing else version
 
 
 def _lake(cfg: LakeConfig, _timeout: float) -> str:
@@ -141,6 +154,9 @@ S3_REASONS: list[tuple[str, Reason]] = [
 ]
 
 
+LIBPQ_DRIVERS = ("psycopg", "psycopg2")
+
+
 def _sqlalchemy(cfg: SqlAlchemyConfig, timeout: float) -> str:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
@@ -149,7 +165,10 @@ def _sqlalchemy(cfg: SqlAlchemyConfig, timeout: float) -> str:
     url = make_url(cfg.url)
     if cfg.password:
         url = url.set(password=cfg.password.get_secret_value())
-    engine = create_engine(url)
+    connect_args = {}
+    if cfg._address and cfg._address.strip(",") and url.get_driver_name() in LIBPQ_DRIVERS:
+        connect_args["hostaddr"] = cfg._address  # libpq connects to what the policy checked
+    engine = create_engine(url, connect_args=connect_args)
     try:
         with engine.connect() as conn:
             info = conn.dialect.server_version_info
@@ -171,14 +190,30 @@ PROBES: dict[str, Callable[..., str]] = {
 }
 
 
-async def probe(name: str, settings: KindConfig, timeout: float = 10.0) -> TestResult:
-    """Test a connection; never raises, always answers within about ``timeout`` seconds."""
+def _checked_probe(name: str, settings: KindConfig, timeout: float, policy: EgressPolicy) -> str:
+    try:
+        pinned = pin(name, settings, policy)
+    except UnknownHostError as exc:
+        raise ProbeFailure("host_not_found", str(exc)) from None
+    return PROBES[settings.kind](pinned, timeout)  # type: ignore[attr-defined]
+
+
+async def probe(
+    name: str, settings: KindConfig, timeout: float = 10.0, policy: EgressPolicy | None = None
+) -> TestResult:
+    """Test a connection; never raises, always answers within about ``timeout`` seconds.
+
+    ``policy`` decides which hosts may be reached (default: the one of
+    ``WORKBENCH_EGRESS_DENY``/``WORKBENCH_EGRESS_ALLOW``).
+    """
     started = time.perf_counter()
-    kind = settings.kind  # type: ignore[attr-defined]
+    policy = policy or EgressPolicy.from_env()
     try:
         version = await asyncio.wait_for(
-            asyncio.to_thread(PROBES[kind], settings, timeout), timeout
+            asyncio.to_thread(_checked_probe, name, settings, timeout, policy), timeout
         )
+    except NetworkPolicyError as exc:  # the same answer for open, closed and silent ports
+        return TestResult(ok=False, connection=name, reason="denied", message=str(exc))
     except TimeoutError:
         return TestResult(
             ok=False,

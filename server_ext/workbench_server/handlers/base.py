@@ -18,6 +18,7 @@ from ..errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
     SourceUnavailableError,
 )
 from ..principal import Principal
@@ -29,6 +30,7 @@ STATUS_OF: dict[type[Exception], int] = {
     PermissionDeniedError: 403,
     NotFoundError: 404,
     ConflictError: 409,
+    RateLimitedError: 429,
     ConfigurationError: 503,
     SourceUnavailableError: 502,
 }

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from pydantic import TypeAdapter
 
 from ..connections import ConnectionCreate, ConnectionOut, ConnectionService, ConnectionUpdate
+from ..connections.egress import EgressPolicy
+from ..connections.limits import RateLimiter
 from ..connections.probes import probe
+from ..errors import RateLimitedError
 from .base import WorkbenchHandler
 
 NAME = r"(?P<name>[a-z][a-z0-9_]{0,62})"
@@ -60,9 +65,19 @@ class ConnectionTestHandler(_ConnectionHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
+        limiter: RateLimiter | None = self.settings.get("workbench_test_limiter")
+        if limiter is not None:
+            limiter.acquire(self.principal.name)
         settings = self.connections.resolve(name)
         timeout = float(self.settings.get("workbench_test_timeout", 10.0))
-        self.write_json(await probe(name, settings, timeout))
+        policy = EgressPolicy.from_settings(self.workbench.settings)
+        self.write_json(await probe(name, settings, timeout, policy))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, RateLimitedError):
+            self.set_header("Retry-After", str(exc.retry_after))
+        super().write_error(status_code, **kwargs)
 
 
 ROUTES = [
