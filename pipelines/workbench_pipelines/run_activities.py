@@ -189,6 +189,8 @@ class RunActivities:
             run = session.get(Run, event.run_id)
             if run is None:
                 return
+            if run.status in ("succeeded", "failed", "cancelled") and event.status == "running":
+                return  # a late "running" (its activity outran by a cancel) changes nothing
             run.status = event.status
             if event.status == "running" and run.started_at is None:
                 run.started_at = _now()

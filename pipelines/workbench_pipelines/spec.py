@@ -38,6 +38,7 @@ from .spec_types import (
     ClockTime,
     DatasetName,
     Duration,
+    GroupName,
     Identifier,
     NotebookPath,
     NotificationTarget,
@@ -52,6 +53,7 @@ from .spec_types import (
 
 __all__ = [
     "TEMPLATE_NAMES",
+    "AccessSpec",
     "NotificationsSpec",
     "ParameterSpec",
     "PipelineSpec",
@@ -193,6 +195,28 @@ class RetrySpec(_Model):
         return self
 
 
+class AccessSpec(_Model):
+    """Who besides the owner and admins may see or run the pipeline, by hub group.
+
+    Viewers see the pipeline, its runs with their parameters, and every attempt's
+    executed notebook and log (which hold whatever data the notebooks printed).
+    Operators may also start runs (with parameters they choose), cancel and repair them,
+    and pause, resume or trigger the schedule. Every run acts with the owner's
+    connections, whoever started it: make a group an operator only if its members may
+    use what the owner's connections reach. Only the owner and admins deploy new
+    versions.
+    """
+
+    viewers: list[GroupName] = Field(
+        default_factory=list, description="Hub groups that see the pipeline and its runs."
+    )
+    operators: list[GroupName] = Field(
+        default_factory=list,
+        description="Hub groups that may also start, cancel and repair runs and control "
+        "the schedule; runs act with the owner's connections.",
+    )
+
+
 class StepSpec(_Model):
     """One notebook run as one activity of the pipeline's workflow."""
 
@@ -223,6 +247,7 @@ class PipelineSpec(_Model):
     schedule: ScheduleSpec | None = None
     sla: SlaSpec | None = None
     notifications: NotificationsSpec = Field(default_factory=NotificationsSpec)
+    access: AccessSpec = Field(default_factory=AccessSpec)
     steps: list[StepSpec] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -118,6 +118,10 @@ DatasetName = _named(
     "dataset name",
     "write dotted names such as 'lake.silver.invoices' or 'odoo.public.account_move'",
 )
+# JupyterHub group names (team mode takes them from the identity provider's claims).
+GroupName = _named(
+    r"^[^\s,*/]{1,200}$", "group name", "write a hub group's name, without spaces, ',', '*' or '/'"
+)
 NotificationTarget = _named(
     r"^(email:[^@\s]+@[^@\s]+\.[^@\s]+|webhook:https?://\S+)$",
     "notification target",

@@ -10,7 +10,7 @@ from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from temporalio.common import RetryPolicy
-    from temporalio.exceptions import ActivityError
+    from temporalio.exceptions import ActivityError, is_cancelled_exception
 
     from .activities import WorkerInfo, ping
     from .plan import (
@@ -65,13 +65,14 @@ class PipelineRunWorkflow:
 
     @workflow.run
     async def run(self, plan: RunPlan) -> RunEvent:
-        await self._record(RunEvent(run_id=plan.run_id, status="running"))
         watch = asyncio.create_task(self._watch_sla(plan)) if plan.sla_deadline else None
         done = set(plan.skip_steps)
         self.states = {s.id: ("reused" if s.id in done else "pending") for s in plan.steps}
         pending = {s.id: s for s in plan.steps if s.id not in done}
         running: dict[str, asyncio.Task[bool]] = {}
         try:
+            # Inside: a cancel that arrives while this is recorded still ends as cancelled.
+            await self._record(RunEvent(run_id=plan.run_id, status="running"))
             while pending or running:
                 for step_id, step in list(pending.items()):
                     blocked = [
@@ -99,10 +100,13 @@ class PipelineRunWorkflow:
                             self.states[step_id] = "succeeded"
                         else:
                             self.states[step_id] = "failed"
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as exc:
             # Cancelled (by a user, or a schedule's overlap policy): the running steps are
             # cancelled and waited for (their kernels stop, their attempts say so), then
-            # the run is recorded as cancelled.
+            # the run is recorded as cancelled. (A cancel that comes while the start is
+            # recorded arrives as that activity's ActivityError.)
+            if not is_cancelled_exception(exc):
+                raise
             for task in running.values():
                 task.cancel()
             await asyncio.gather(*running.values(), return_exceptions=True)

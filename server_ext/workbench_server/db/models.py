@@ -117,6 +117,7 @@ class Run(Base):
     workflow_id: Mapped[str] = mapped_column(String(200))
     repair_of: Mapped[str | None] = mapped_column(String(64), nullable=True)
     requested_by: Mapped[str] = mapped_column(String(200))
+    cancelled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

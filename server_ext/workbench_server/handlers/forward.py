@@ -99,6 +99,11 @@ class ForwardHandler(WorkbenchHandler):
 
     @tornado.web.authenticated
     @authorized
+    async def put(self, path: str) -> None:
+        await self._forward(path)
+
+    @tornado.web.authenticated
+    @authorized
     async def patch(self, path: str) -> None:
         await self._forward(path)
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from workbench_pipelines.spec_types import NotebookPath
 
-from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from ..errors import InvalidInputError, NotFoundError
 from ..pipelines.registry import Deployment, PipelineOut, PipelineRegistry
 from ..pipelines.runs import RunOut, RunService
 from .base import WorkbenchHandler
@@ -153,7 +153,8 @@ class ScheduleHandler(PipelineBaseHandler):
         from ..pipelines.schedules import describe
 
         pipeline = self.registry.get(name)  # exists and may be seen
-        may_change = self.principal.may_change(pipeline.owner)  # the panel's buttons
+        # The panel's buttons: operators may pause, resume and trigger.
+        may_change = pipeline.may_operate
         self.write_json({**await describe(self.workbench, name), "may_change": may_change})
 
     @tornado.web.authenticated
@@ -161,11 +162,7 @@ class ScheduleHandler(PipelineBaseHandler):
     async def post(self, name: str, action: str) -> None:
         from ..pipelines.schedules import control, describe
 
-        pipeline = self.registry.get(name)
-        if not self.principal.may_change(pipeline.owner):
-            raise PermissionDeniedError(
-                f"only {pipeline.owner} or an admin may {action} the schedule of {name!r}"
-            )
+        self.registry.require_operate(name, f"{action} the schedule of")
         await control(self.workbench, name, action)
         self.write_json({**await describe(self.workbench, name), "may_change": True})
 
@@ -183,7 +180,10 @@ class RunsHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        limit = min(int(self.get_query_argument("limit", "50")), 500)
+        raw = self.get_query_argument("limit", "50")
+        if not raw.isdigit() or not 1 <= int(raw) <= 500:
+            raise InvalidInputError("limit: a whole number from 1 to 500")
+        limit = int(raw)
         runs = self.runs.list(self.get_query_argument("pipeline", None), limit)
         self.set_header("Content-Type", "application/json")
         self.finish(TypeAdapter(list[RunOut]).dump_json(runs))

@@ -22,7 +22,7 @@ from workbench_pipelines.spec import PipelineSpec
 from workbench_pipelines.validate import load_spec
 
 from ..db.models import Pipeline, PipelineVersion
-from ..errors import NotFoundError, PermissionDeniedError
+from ..errors import ConflictError, NotFoundError, PermissionDeniedError
 from ..principal import Principal
 
 if TYPE_CHECKING:
@@ -46,6 +46,9 @@ class PipelineOut(BaseModel):
     parameters: dict[str, Any] = {}  # name -> type, default, description, required
     schedule: dict[str, Any] | None
     updated_at: datetime
+    access: dict[str, list[str]] = {}  # viewers and operators (hub groups)
+    may_operate: bool = False  # the caller may start, cancel and repair runs
+    may_change: bool = False  # the caller may deploy new versions
 
 
 def _content_hash(spec_file: Path, spec: PipelineSpec) -> str:
@@ -74,7 +77,13 @@ def _snapshot(spec_file: Path, spec: PipelineSpec, target: Path) -> None:
 
 
 class PipelineRegistry:
-    """Deployed pipelines as one principal may see and change them."""
+    """Deployed pipelines as one principal may see and change them.
+
+    Rights come from the owner, the admin flag and the current version's ``access``
+    (:class:`~workbench_pipelines.spec.AccessSpec`): viewers see a pipeline, its runs and
+    their artifacts; operators may also start, cancel and repair runs; only the owner and
+    admins deploy. A pipeline the principal may not see is reported as not found.
+    """
 
     def __init__(self, workbench: Workbench, principal: Principal) -> None:
         self.workbench = workbench
@@ -84,6 +93,47 @@ class PipelineRegistry:
     def root(self) -> Path:
         return self.workbench.settings.workbench_home.root / "pipelines"
 
+    # -- rights ----------------------------------------------------------------------
+    def may_view(self, owner: str, spec: PipelineSpec) -> bool:
+        return self.principal.may_use(owner, [*spec.access.viewers, *spec.access.operators])
+
+    def may_operate(self, owner: str, spec: PipelineSpec) -> bool:
+        return self.principal.may_use(owner, spec.access.operators)
+
+    def require_operate(self, name: str, what: str = "run") -> PipelineOut:
+        """The pipeline, if the principal may start, cancel and repair its runs."""
+        pipeline = self.get(name)
+        if not pipeline.may_operate:
+            raise PermissionDeniedError(
+                f"you may see pipeline {name!r} but not {what} it: ask {pipeline.owner} to "
+                "add one of your groups to its access.operators"
+            )
+        return pipeline
+
+    def visible_ids(self) -> dict[int, str] | None:
+        """Ids and names of the pipelines the principal may see; None means all (admin)."""
+        if self.principal.admin:
+            return None
+        with self.workbench.sessions() as session:
+            return {
+                pipeline.id: pipeline.name
+                for pipeline, version in self._current(session)
+                if self.may_view(pipeline.owner, PipelineSpec.model_validate(version.spec))
+            }
+
+    @staticmethod
+    def _current(session: Any) -> Any:
+        return session.execute(
+            select(Pipeline, PipelineVersion)
+            .join(
+                PipelineVersion,
+                (PipelineVersion.pipeline_id == Pipeline.id)
+                & (PipelineVersion.version == Pipeline.current_version),
+            )
+            .order_by(Pipeline.name)
+        )
+
+    # -- deploying -------------------------------------------------------------------
     def deploy(self, spec_file: Path) -> Deployment:
         """Validate (all errors at once, nothing stored on error) and snapshot."""
         spec_file = spec_file.resolve()
@@ -92,6 +142,19 @@ class PipelineRegistry:
         with self.workbench.sessions.begin() as session:
             pipeline = session.scalar(select(Pipeline).where(Pipeline.name == spec.name))
             if pipeline is not None and not self.principal.may_change(pipeline.owner):
+                current_spec = PipelineSpec.model_validate(
+                    session.scalar(
+                        select(PipelineVersion.spec).where(
+                            PipelineVersion.pipeline_id == pipeline.id,
+                            PipelineVersion.version == pipeline.current_version,
+                        )
+                    )
+                )
+                if not self.may_view(pipeline.owner, current_spec):
+                    # Say nothing of whose it is: its owner did not share it.
+                    raise ConflictError(
+                        f"the pipeline name {spec.name!r} is taken; choose another name"
+                    )
                 raise PermissionDeniedError(
                     f"pipeline {spec.name!r} belongs to {pipeline.owner}; "
                     "only they or an admin may deploy it"
@@ -139,32 +202,46 @@ class PipelineRegistry:
             name=spec.name, version=version, content_hash=content_hash, new_version=True
         )
 
+    # -- reading ---------------------------------------------------------------------
     def list(self) -> list[PipelineOut]:
+        """The pipelines the principal may see."""
         with self.workbench.sessions() as session:
-            rows = session.execute(
-                select(Pipeline, PipelineVersion)
-                .join(
-                    PipelineVersion,
-                    (PipelineVersion.pipeline_id == Pipeline.id)
-                    & (PipelineVersion.version == Pipeline.current_version),
-                )
-                .order_by(Pipeline.name)
-            )
-            return [self._out(p, v) for p, v in rows]
+            found = [
+                (pipeline, version, PipelineSpec.model_validate(version.spec))
+                for pipeline, version in self._current(session)
+            ]
+        return [self._out(p, v, spec) for p, v, spec in found if self.may_view(p.owner, spec)]
 
     def get(self, name: str) -> PipelineOut:
         pipeline, version = self.version(name)
-        return self._out(pipeline, version)
+        return self._out(pipeline, version, PipelineSpec.model_validate(version.spec))
 
     def version(self, name: str, number: int | None = None) -> tuple[Pipeline, PipelineVersion]:
+        """The pipeline and one of its versions (the current one by default), if the
+        principal may see the pipeline; else :class:`NotFoundError`, as if it did not exist."""
         with self.workbench.sessions() as session:
             pipeline = session.scalar(select(Pipeline).where(Pipeline.name == name))
-            if pipeline is None:
+            current = (
+                session.scalar(
+                    select(PipelineVersion).where(
+                        PipelineVersion.pipeline_id == pipeline.id,
+                        PipelineVersion.version == pipeline.current_version,
+                    )
+                )
+                if pipeline is not None
+                else None
+            )
+            if (
+                pipeline is None
+                or current is None
+                or not self.may_view(pipeline.owner, PipelineSpec.model_validate(current.spec))
+            ):
                 raise NotFoundError(f"no pipeline named {name!r}; deploy it first")
+            if number is None or number == current.version:
+                return pipeline, current
             version = session.scalar(
                 select(PipelineVersion).where(
-                    PipelineVersion.pipeline_id == pipeline.id,
-                    PipelineVersion.version == (number or pipeline.current_version),
+                    PipelineVersion.pipeline_id == pipeline.id, PipelineVersion.version == number
                 )
             )
             if version is None:
@@ -175,9 +252,8 @@ class PipelineRegistry:
         """The spec of the current version."""
         return PipelineSpec.model_validate(self.version(name)[1].spec)
 
-    @staticmethod
-    def _out(pipeline: Pipeline, version: PipelineVersion) -> PipelineOut:
-        spec = PipelineSpec.model_validate(version.spec)
+    def _out(self, pipeline: Pipeline, version: PipelineVersion, spec: PipelineSpec) -> PipelineOut:
+        """The current ``version`` of ``pipeline`` (whose ``spec`` also says who may do what)."""
         return PipelineOut(
             name=pipeline.name,
             owner=pipeline.owner,
@@ -188,4 +264,7 @@ class PipelineRegistry:
             parameters={n: p.model_dump(mode="json") for n, p in spec.parameters.items()},
             schedule=spec.schedule.model_dump(mode="json") if spec.schedule else None,
             updated_at=pipeline.updated_at,
+            access=spec.access.model_dump(mode="json"),
+            may_operate=self.may_operate(pipeline.owner, spec),
+            may_change=self.principal.may_change(pipeline.owner),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from workbench_pipelines.spec import PipelineSpec
 from ..db.models import Notification, Pipeline, PipelineVersion, Run, StepRun
 from ..errors import ConflictError, NotFoundError
 from ..principal import Principal
+from ..safe_files import read_beneath
 from .registry import PipelineRegistry
 
 if TYPE_CHECKING:
@@ -57,6 +59,8 @@ class RunOut(BaseModel):
     parameters: dict[str, Any]
     logical_date: str
     repair_of: str | None
+    requested_by: str  # who started it (a schedule: "scheduler"), or repaired it
+    cancelled_by: str | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -154,7 +158,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 class RunService:
-    """Runs of the pipelines a principal may use."""
+    """Runs of the pipelines a principal may see; starting, cancelling and repairing them
+    needs the right to operate the pipeline (see :class:`PipelineRegistry`)."""
 
     def __init__(self, workbench: Workbench, principal: Principal) -> None:
         self.workbench = workbench
@@ -176,6 +181,7 @@ class RunService:
         workflow_id: str | None = None,
     ) -> tuple[RunPlan, str]:
         """Record a queued run and resolve its plan; returns (plan, workflow id)."""
+        self.registry.require_operate(name, "repair runs of" if repair_of else "run")
         pipeline, version = self.registry.version(name, version_number)
         spec = PipelineSpec.model_validate(version.spec)
         resolved = spec.resolve_parameters(params or {})  # InvalidInputError names the field
@@ -228,8 +234,14 @@ class RunService:
         return self.get(plan.run_id)
 
     async def wait(self, run_id: str) -> RunOut:
+        """The run once it has ended, however it ended (its history says how)."""
+        from temporalio.client import WorkflowFailureError
+
         client = await self.workbench.temporal_client()
-        await client.get_workflow_handle(self._workflow_id(run_id)).result()
+        try:
+            await client.get_workflow_handle(self._workflow_id(run_id)).result()
+        except WorkflowFailureError:  # cancelled or terminated: recorded in the run
+            pass
         return self.get(run_id)
 
     def _workflow_id(self, run_id: str) -> str:
@@ -241,16 +253,22 @@ class RunService:
 
     async def cancel(self, run_id: str) -> RunOut:
         run = self.get(run_id)
+        self.registry.require_operate(run.pipeline, "cancel runs of")
         if run.status in FINISHED:
             raise ConflictError(f"run {run_id} already {run.status}")
+        with self.workbench.sessions.begin() as session:
+            row = session.get(Run, run_id)
+            if row is not None and row.cancelled_by is None:
+                row.cancelled_by = self.principal.name
         client = await self.workbench.temporal_client()
         await client.get_workflow_handle(self._workflow_id(run_id)).cancel()
-        return run
+        return self.get(run_id)
 
     async def repair(self, run_id: str) -> RunOut:
         """A new run of the same version, parameters and date that re-runs only the failed
         steps and their downstream; steps that succeeded are reused."""
         run = self.get(run_id)
+        self.registry.require_operate(run.pipeline, "repair runs of")
         if run.status not in ("failed", "cancelled"):
             raise ConflictError(f"run {run_id} is {run.status}; only failed runs are repaired")
         _, version = self.registry.version(run.pipeline, run.version)
@@ -292,13 +310,13 @@ class RunService:
             (a for a in run.attempts if a.step_id == step_id and a.attempt == attempt), None
         )
         name = getattr(found, field, None) if found is not None else None
-        path = Path(name) if name else None
-        if path is None or not path.is_file():
+        if not name or not Path(os.path.normpath(name)).is_relative_to(self._artifacts(run_id)):
             raise NotFoundError(f"run {run_id} has no {what} for {step_id} #{attempt}")
-        with path.open("rb") as stream:
-            if tail is not None:
-                stream.seek(max(0, path.stat().st_size - tail))
-            return stream.read()
+        # Step code writes beside these files: only the run's own, and never through a
+        # link, not even a link in place of the run's folder (the runs folder is trusted).
+        return read_beneath(
+            self._artifacts(run_id).parent, Path(name), f"{what} of {step_id} #{attempt}", tail
+        )
 
     def get(self, run_id: str) -> RunOut:
         with self.workbench.sessions() as session:
@@ -307,7 +325,8 @@ class RunService:
                 .join(Pipeline, Pipeline.id == Run.pipeline_id)
                 .where(Run.id == run_id)
             ).first()
-            if row is None:
+            visible = self.registry.visible_ids()
+            if row is None or (visible is not None and row[0].pipeline_id not in visible):
                 raise NotFoundError(f"no run {run_id!r}")
             run, name = row
             attempts = session.scalars(
@@ -325,8 +344,12 @@ class RunService:
             return out
 
     def list(self, name: str | None = None, limit: int = 50) -> list[RunOut]:
+        """The latest runs of the pipelines the principal may see (of one, if named)."""
+        visible = self.registry.visible_ids()
         with self.workbench.sessions() as session:
             query = select(Run, Pipeline.name).join(Pipeline, Pipeline.id == Run.pipeline_id)
+            if visible is not None:
+                query = query.where(Run.pipeline_id.in_(list(visible)))
             if name is not None:
                 query = query.where(Pipeline.name == name)
             rows = session.execute(query.order_by(Run.created_at.desc()).limit(limit))
@@ -343,6 +366,8 @@ class RunService:
             parameters=run.parameters,
             logical_date=run.logical_date,
             repair_of=run.repair_of,
+            requested_by=run.requested_by,
+            cancelled_by=run.cancelled_by,
             created_at=run.created_at,
             started_at=run.started_at,
             finished_at=run.finished_at,
