@@ -132,3 +132,19 @@ def test_sql_inside_the_file_cannot_turn_external_access_back_on(
                 con.execute(statement)
     assert not (user_file.parent / "other.duckdb").exists()
     assert not (user_file.parent / "out.csv").exists()
+
+
+def test_a_sqlalchemy_file_url_is_opened_read_only_and_never_created(
+    tmp_path: Path, user_file: Path
+) -> None:
+    import asyncio
+
+    from workbench_server.connections.kinds import SqlAlchemyConfig
+    from workbench_server.connections.probes import probe
+
+    missing = tmp_path / "nowhere.db"
+    result = asyncio.run(probe("s", SqlAlchemyConfig(url=f"sqlite:///{missing}")))
+    assert (result.ok, result.reason) == (False, "not_found")
+    assert not missing.exists()
+    duck = asyncio.run(probe("d", SqlAlchemyConfig(url=f"duckdb:///{user_file}")))
+    assert duck.ok and duck.server_version.startswith("DuckDB")

@@ -359,8 +359,10 @@ def http_connection(url: str, address: str | None, timeout: float) -> http.clien
     redirects: an answer is what that host said.
     """
     parts = urlsplit(url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "", parts.port, timeout=timeout)
+    secure = parts.scheme == "https"
+    cls = http.client.HTTPSConnection if secure else http.client.HTTPConnection
+    # The port always given: http.client would read "::1" as host ":" and port 1.
+    conn = cls(parts.hostname or "", parts.port or (443 if secure else 80), timeout=timeout)
     if address:
         # http.client opens its socket through this attribute (HTTPS wraps it afterwards).
         def _connect(

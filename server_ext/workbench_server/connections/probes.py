@@ -17,13 +17,14 @@ import ssl
 import time
 import xmlrpc.client
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
 from ..errors import NetworkPolicyError
-from .egress import EgressPolicy, UnknownHostError, pin
+from .egress import FILE_BACKENDS, EgressPolicy, UnknownHostError, pin
 from .kinds import (
     DuckDBConfig,
     KindConfig,
@@ -157,18 +158,42 @@ S3_REASONS: list[tuple[str, Reason]] = [
 LIBPQ_DRIVERS = ("psycopg", "psycopg2")
 
 
+def _database_file(backend: str, database: str | None) -> str:
+    """A SQLite or DuckDB URL names a file of the service's machine: opened read-only
+    (drivers would create a missing one, anywhere the service may write), never run."""
+    import sqlite3
+
+    path = database or ":memory:"
+    if path != ":memory:" and not Path(path).is_file():
+        raise ProbeFailure("not_found", f"{backend} file {path} does not exist")
+    if backend == "duckdb":
+        return _duckdb(DuckDBConfig(path=path, read_only=True), 0)
+    target = ":memory:" if path == ":memory:" else f"{Path(path).resolve().as_uri()}?mode=ro"
+    try:
+        with closing(sqlite3.connect(target, uri=True)) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        raise ProbeFailure("error", str(exc)) from None
+    return f"sqlite {sqlite3.sqlite_version}"
+
+
 def _sqlalchemy(cfg: SqlAlchemyConfig, timeout: float) -> str:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     url = make_url(cfg.url)
+    if url.get_backend_name() in FILE_BACKENDS:
+        return _database_file(url.get_backend_name(), url.database)
     if cfg.password:
         url = url.set(password=cfg.password.get_secret_value())
     connect_args = {}
     if cfg._address and cfg._address.strip(",") and url.get_driver_name() in LIBPQ_DRIVERS:
         connect_args["hostaddr"] = cfg._address  # libpq connects to what the policy checked
-    engine = create_engine(url, connect_args=connect_args)
+    try:
+        engine = create_engine(url, connect_args=connect_args)
+    except ImportError as exc:  # the dialect's driver is not installed on the server
+        raise ProbeFailure("error", f"no driver for {url.drivername} here: {exc}") from None
     try:
         with engine.connect() as conn:
             info = conn.dialect.server_version_info
