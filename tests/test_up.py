@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import hashlib
 import json
+import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -196,15 +201,33 @@ def test_up_writes_state_for_other_commands_private_to_the_owner(tmp_path: Path)
         up.kill()
 
 
-def test_up_hub_runs_a_hub_with_the_workbench_service_and_stops_it_all(tmp_path: Path) -> None:
+@pytest.fixture
+def users_dir() -> Iterator[Path]:
+    """Where a hub run as root makes users' homes (instead of /home/workbench-users):
+    traversable by their accounts, unlike pytest's tmp_path; removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="workbench-users-"))
+    folder.chmod(0o711)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_up_hub_runs_a_hub_with_the_workbench_service_and_stops_it_all(
+    tmp_path: Path, users_dir: Path
+) -> None:
     home = tmp_path / "home"
-    env = base_env(home) | {"WORKBENCH_HUB_PASSWORD": "a-shared-password"}
+    env = base_env(home) | {
+        "WORKBENCH_HUB_PASSWORD": "a-shared-password",
+        "WORKBENCH_HUB_USERS_DIR": str(users_dir),
+    }
     up = WorkbenchUp("--hub", "--no-demo", env=env, cwd=tmp_path)
     try:
         up.wait_ready()
         children = up.descendants()
         assert "$WORKBENCH_HUB_PASSWORD" in up.output
         assert "a-shared-password" not in up.output
+        assert hub_accounts_note(os.geteuid() == 0, getpass.getuser())[0] in up.output
+        # The home (key, database, hub state) is private to the account running the hub.
+        assert home.stat().st_mode & 0o777 == 0o700
         assert _get(up, "/hub/api/").status_code == 200
         # The core answers behind the hub's proxy, to hub tokens only.
         assert _get(up, "/services/workbench/workbench/api/health").status_code == 403
