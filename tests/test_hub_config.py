@@ -27,6 +27,7 @@ from workbench_server.errors import ConfigurationError, InvalidInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE_ONLY = {"WORKBENCH_DB_URL", "WORKBENCH_HOME", "WORKBENCH_SECRETS_KEY_FILE"}
+SERVICE_TOKEN = "service-token-from-a-docker-secret"
 
 
 @pytest.fixture(autouse=True)
@@ -137,6 +138,8 @@ def issuer() -> Iterator[str]:
 def team_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, issuer: str) -> Config:
     secret_file = tmp_path / "client_secret"
     secret_file.write_text("s3cret\n")
+    token_file = tmp_path / "workbench_service_api_token"
+    token_file.write_text(SERVICE_TOKEN + "\n")
     for name, value in {
         "WORKBENCH_OIDC_ISSUER": issuer,
         "WORKBENCH_PUBLIC_URL": "https://workbench.example.com",
@@ -144,6 +147,7 @@ def team_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, issuer: str) ->
         "WORKBENCH_OIDC_CLIENT_SECRET_FILE": str(secret_file),
         "WORKBENCH_OIDC_ALLOWED_GROUPS": "finance,ops",
         "WORKBENCH_DB_URL": "postgresql://workbench:pw@postgres/workbench",
+        "WORKBENCH_SERVICE_API_TOKEN_FILE": str(token_file),
     }.items():
         monkeypatch.setenv(name, value)
     c = Config()
@@ -177,13 +181,21 @@ def test_team_mode_wires_oidc_and_a_container_per_user(team_config: Config, issu
 
     services = {s["name"]: s for s in c.JupyterHub.services}
     assert set(services) == {"workbench", "idle-culler"}
-    assert services["workbench"]["environment"]["WORKBENCH_DB_URL"].startswith("postgresql://")
-    # User containers get the service's address and nothing of the core's.
+    # The core runs in a container of its own (docker-compose.yml's workbench-service):
+    # the hub knows it by URL and token, starts nothing and hands it nothing.
+    assert services["workbench"] == {
+        "name": "workbench",
+        "url": "http://workbench-service:8181",
+        "api_token": SERVICE_TOKEN,
+        "display": False,
+    }
+    # Neither the hub's services nor user containers get anything of the core's.
+    assert "pw@" not in json.dumps(c.JupyterHub.services)
     assert not CORE_ONLY & set(c.Spawner.environment)
     assert "pw@" not in json.dumps(c.Spawner.environment)
-    assert c.Spawner.environment["WORKBENCH_SERVICE_URL"] == ("http://hub:8181/services/workbench/")
-    # `hub` resolves to one of the hub container's networks: the service listens on all.
-    assert services["workbench"]["environment"]["WORKBENCH_SERVICE_BIND_IP"] == "0.0.0.0"
+    assert c.Spawner.environment["WORKBENCH_SERVICE_URL"] == (
+        "http://workbench-service:8181/services/workbench/"
+    )
 
 
 def test_team_notebooks_in_s3_get_credentials_for_the_users_prefix_only(
@@ -230,6 +242,34 @@ def test_team_settings_are_accepted_by_the_classes_they_configure(team_config: C
         assert set(team_config[section]) <= set(configurable), section
     assert spawner.mem_limit == 4 * 1024**3
     assert spawner.environment == team_config.Spawner.environment
+
+
+def test_team_mode_with_docker_needs_the_services_token(
+    team_config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WORKBENCH_SERVICE_API_TOKEN_FILE")
+    with pytest.raises(ConfigurationError, match="docker secret workbench_service_api_token"):
+        configure(Config(), mode="team")
+
+
+@pytest.mark.parametrize("external", [False, True], ids=["hub-managed", "external"])
+def test_team_mode_without_docker_starts_the_service_unless_it_has_a_token(
+    team_config: Config, monkeypatch: pytest.MonkeyPatch, external: bool
+) -> None:
+    monkeypatch.setenv("WORKBENCH_SPAWNER", "local")
+    if not external:
+        monkeypatch.delenv("WORKBENCH_SERVICE_API_TOKEN_FILE")
+    c = Config()
+    configure(c, mode="team")
+    service = c.JupyterHub.services[0]
+    assert service["url"] == "http://127.0.0.1:8181"
+    if external:
+        assert "command" not in service and "environment" not in service
+        assert service["api_token"] == SERVICE_TOKEN
+    else:
+        assert service["command"][1:] == ["-m", "workbench_hub.service"]
+        assert service["environment"]["WORKBENCH_DB_URL"].startswith("postgresql://")
+        assert "api_token" not in service
 
 
 def test_team_mode_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:

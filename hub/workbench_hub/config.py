@@ -18,9 +18,11 @@ One setting picks the shape, ``WORKBENCH_MODE``:
 Hub user names are restricted (:mod:`workbench_hub.names`) in both modes: a name becomes
 a folder, an OS account and an S3 prefix.
 
-In both, the workbench core runs once as the hub-managed service ``workbench``
-(:mod:`workbench_hub.service`) and every user server forwards ``/workbench/api`` to it
-with its user's hub token; user servers get neither the metadata DB URL nor the key.
+In both, the workbench core runs once as the hub service ``workbench``
+(:mod:`workbench_hub.service`; started by the hub, or with DockerSpawner in a container
+of its own, see :func:`workbench_service`) and every user server forwards
+``/workbench/api`` to it with its user's hub token; user servers get neither the
+metadata DB URL nor the key.
 
 Every setting comes from a ``WORKBENCH_*`` variable (listed in ``docs/deploy.md``);
 secrets also from ``<NAME>_FILE`` or a docker secret in ``/run/secrets``.
@@ -48,12 +50,14 @@ from workbench_server.home import KEY_FILE_ENV, WorkbenchHome
 from workbench_server.settings import DB_URL_ENV, WorkbenchSettings
 
 from .names import USER_NAME_PATTERN, check_user_name
-from .service import BIND_IP_ENV, IDENTITY_CACHE_ENV
+from .service import IDENTITY_CACHE_ENV
 
 MODES = ("local", "team")
 SPAWNERS = ("docker", "local")
 SERVICE = "workbench"
 NOTEBOOKS_BUCKET_ENV = "WORKBENCH_NOTEBOOKS_BUCKET"
+# The workbench service's API token at the hub, when the service runs on its own.
+SERVICE_TOKEN_ENV = "WORKBENCH_SERVICE_API_TOKEN"  # noqa: S105 - a variable name
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Where a docker secret holding the workbench's Fernet key is mounted by default.
 KEY_SECRET = Path("/run/secrets/workbench_secrets_key")
@@ -85,7 +89,7 @@ def configure(c: Any, mode: str | None = None) -> None:
     if mode not in MODES:
         raise ConfigurationError(f"WORKBENCH_MODE={mode!r} is not supported; use one of {MODES}")
     spawner = spawner_kind(mode)
-    default_host = "hub" if spawner == "docker" else "127.0.0.1"
+    default_host = "workbench-service" if spawner == "docker" else "127.0.0.1"
     service_url = os.environ.get(SERVICE_URL_ENV) or f"http://{default_host}:8181"
     _common(c, mode, service_url)
     _user_names(c)
@@ -116,15 +120,7 @@ def spawner_kind(mode: str) -> str:
 
 def _common(c: Any, mode: str, service_url: str) -> None:
     c.JupyterHub.port = int(os.environ.get("WORKBENCH_HUB_PORT") or 8000)
-    c.JupyterHub.services = [
-        {
-            "name": SERVICE,
-            "url": service_url,
-            "command": [sys.executable, "-m", "workbench_hub.service"],
-            "environment": _service_env(mode),
-            "display": False,
-        }
-    ]
+    c.JupyterHub.services = [workbench_service(mode, service_url)]
     c.JupyterHub.load_roles = [
         # Every user may reach the workbench service (it decides what they see).
         {"name": "user", "scopes": ["self", f"access:services!service={SERVICE}"]},
@@ -137,6 +133,28 @@ def _common(c: Any, mode: str, service_url: str) -> None:
         SERVICE_URL_ENV: f"{service_url.rstrip('/')}/services/{SERVICE}/",
     }
     c.Spawner.args = ["--MappingKernelManager.default_kernel_name=workbench"]
+
+
+def workbench_service(mode: str, service_url: str) -> dict[str, Any]:
+    """The hub's entry for the workbench service, external or started by the hub.
+
+    In team mode with an API token for the service (``$WORKBENCH_SERVICE_API_TOKEN``, the
+    file named by ``$WORKBENCH_SERVICE_API_TOKEN_FILE`` or the docker secret
+    ``workbench_service_api_token``) the service is external: it runs in a container of
+    its own (``workbench-service`` in ``docker-compose.yml``), with its own environment,
+    and the hub knows it by URL and token only. The hub then holds neither the metadata
+    DB password nor the secrets key. Without a token (local mode, or team mode with
+    ``WORKBENCH_SPAWNER=local``) the hub starts it as a process and hands it what the core
+    needs (:func:`_service_env`).
+    """
+    entry: dict[str, Any] = {"name": SERVICE, "url": service_url, "display": False}
+    token = _secret(SERVICE_TOKEN_ENV, "") if mode == "team" else ""
+    if token:
+        entry["api_token"] = token
+    else:
+        entry["command"] = [sys.executable, "-m", "workbench_hub.service"]
+        entry["environment"] = _service_env(mode)
+    return entry
 
 
 def _service_env(mode: str) -> dict[str, str]:
@@ -279,12 +297,22 @@ def _team(c: Any, spawner: str) -> None:
     c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
     c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
     _oidc(c)
-    # The core's database (PostgreSQL; its password in the URL) goes to the service only.
-    c.JupyterHub.services[0]["environment"][DB_URL_ENV] = _secret(DB_URL_ENV)
+    service = c.JupyterHub.services[0]
+    if "command" in service:
+        # Started by the hub: the core's database (PostgreSQL; its password in the URL)
+        # goes to the service's process only.
+        service["environment"][DB_URL_ENV] = _secret(DB_URL_ENV)
     if spawner == "docker":
-        c.JupyterHub.hub_ip = "0.0.0.0"  # noqa: S104 - user containers call the hub API
+        if "command" in service:
+            raise ConfigurationError(
+                "team mode with DockerSpawner runs the workbench service in its own "
+                "container: give the hub the service's API token (the docker secret "
+                f"workbench_service_api_token, {SERVICE_TOKEN_ENV} or "
+                f"{SERVICE_TOKEN_ENV}_FILE) and the service the same token"
+            )
+        # The hub API, for user containers and the workbench service.
+        c.JupyterHub.hub_ip = "0.0.0.0"  # noqa: S104 - on the compose networks only
         c.JupyterHub.hub_connect_ip = os.environ.get("WORKBENCH_HUB_HOST", "hub")
-        c.JupyterHub.services[0]["environment"][BIND_IP_ENV] = "0.0.0.0"  # noqa: S104
         _docker(c)
     else:
         c.JupyterHub.hub_ip = "127.0.0.1"  # user servers are processes on this host

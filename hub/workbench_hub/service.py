@@ -1,7 +1,11 @@
 """The workbench service: the core, run once, behind JupyterHub.
 
-JupyterHub starts it as a managed service (see :func:`workbench_hub.config.configure`)
-with its URL and API token in the environment. It is a Jupyter server that loads only
+JupyterHub starts it as a managed service with its URL and API token in the
+environment; in the team stack it is an external service instead, in a container of its
+own whose environment (``JUPYTERHUB_SERVICE_NAME``, ``JUPYTERHUB_SERVICE_URL``,
+``JUPYTERHUB_SERVICE_PREFIX``, ``JUPYTERHUB_API_URL``, ``JUPYTERHUB_API_TOKEN``) gives it
+the same (see :func:`workbench_hub.config.workbench_service`). It is a Jupyter server
+that loads only
 the workbench extension, so it serves the very routes of local mode
 (``/services/workbench/workbench/api/...``) and nothing else: no contents, no kernels,
 no terminals. It opens the metadata DB and holds the secrets key; user servers hold
@@ -12,7 +16,7 @@ user's server on the same origin could make a browser send those). JupyterHub sa
 a token is, in which groups, and whether an admin; that is the :class:`Principal` every
 permission check of the core is made against.
 
-Run by the hub as ``python -m workbench_hub.service``.
+Run as ``python -m workbench_hub.service``.
 """
 
 from __future__ import annotations
@@ -112,7 +116,7 @@ def service_config(service_url: str, prefix: str) -> Config:
     root.mkdir(exist_ok=True)
     c = Config()
     c.ServerApp.update(
-        # In the team stack `hub` names one of the hub container's networks only: the
+        # In the team stack its URL names one of its container's networks only: the
         # service listens on all of them (every request needs a hub token anyway).
         ip=os.environ.get(BIND_IP_ENV) or address.hostname or "127.0.0.1",
         port=address.port or 80,
@@ -123,8 +127,9 @@ def service_config(service_url: str, prefix: str) -> Config:
         # Every request carries a hub token; the Host check is for token-less servers.
         allow_remote_access=True,
         allow_unauthenticated_access=False,
-        # No kernels, terminals or files here: running as root (as in a hub container)
-        # gives users nothing to run code with.
+        # No kernels, terminals or files here: running as root (a local hub started by
+        # root) gives users nothing to run code with. The team stack's container runs
+        # it as an account of its own.
         allow_root=True,
         jpserver_extensions={"workbench_server": True},
         identity_provider_class=HubTokenIdentityProvider,
@@ -144,7 +149,10 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/"),
     )
     if not url:
-        sys.exit("workbench service: JUPYTERHUB_SERVICE_URL is not set; JupyterHub starts it")
+        sys.exit(
+            "workbench service: JUPYTERHUB_SERVICE_URL is not set; JupyterHub starts it, "
+            "or its container's environment gives it (docker-compose.yml)"
+        )
     app = WorkbenchService.instance(config=service_config(url, prefix))
     app.initialize(argv or [], find_extensions=False)
     app.start()
