@@ -215,6 +215,8 @@ def test_up_hub_runs_a_hub_with_the_workbench_service_and_stops_it_all(
     tmp_path: Path, users_dir: Path
 ) -> None:
     home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o755)  # made by hand, with the usual umask
     env = base_env(home) | {
         "WORKBENCH_HUB_PASSWORD": "a-shared-password",
         "WORKBENCH_HUB_USERS_DIR": str(users_dir),
@@ -226,7 +228,7 @@ def test_up_hub_runs_a_hub_with_the_workbench_service_and_stops_it_all(
         assert "$WORKBENCH_HUB_PASSWORD" in up.output
         assert "a-shared-password" not in up.output
         assert hub_accounts_note(os.geteuid() == 0, getpass.getuser())[0] in up.output
-        # The home (key, database, hub state) is private to the account running the hub.
+        # The home (key, database, hub state) is now private to the account running the hub.
         assert home.stat().st_mode & 0o777 == 0o700
         assert _get(up, "/hub/api/").status_code == 200
         # The core answers behind the hub's proxy, to hub tokens only.
