@@ -17,12 +17,15 @@ import importlib.resources
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -51,6 +54,11 @@ SERVICE_TESTS = {
     # A real JupyterHub from the repo's configure(c) (local mode: no Docker engine here
     # for DockerSpawner); team mode is checked by tests/test_hub_config.py.
     "hub": "tests/test_compose.py::test_nginx_terminates_tls_in_front_of_a_real_hub",
+    # The service with its container's environment and entrypoint, beside a hub set up by
+    # configure(c) for the team stack (DockerSpawner: it starts no server here).
+    "workbench-service": (
+        "tests/test_compose.py::test_workbench_service_runs_beside_the_hub_as_an_external_service"
+    ),
     "singleuser": "tests/test_compose.py::test_singleuser_server_keeps_notebooks_in_s3",
     "worker": "tests/test_compose.py::test_worker_passes_the_image_healthcheck",
     "postgres": "tests/test_compose.py::test_postgres_init_script_makes_both_databases",
@@ -159,15 +167,327 @@ def test_only_nginx_publishes_and_only_80_and_443(compose: dict[str, Any]) -> No
 
 def test_networks_follow_the_firewall_table(compose: dict[str, Any]) -> None:
     services, networks = compose["services"], compose["networks"]
-    # PostgreSQL, Temporal and its UI: no way in from users, no way out at all.
-    assert networks["backend"].get("internal") is True
-    for name in ("postgres", "temporal", "temporal-ui", "createbuckets"):
-        assert services[name]["networks"] == ["backend"], name
-    assert "backend" not in services["nginx"]["networks"]
-    # The hub tells DockerSpawner the network by name: it must be this one.
-    user_network = services["hub"]["environment"]["WORKBENCH_DOCKER_NETWORK"]
-    assert networks["workbench_internal"]["name"] == user_network
-    assert "workbench_internal" in services["hub"]["networks"]
+    # The hub tells DockerSpawner the network by name: it must be this one, and the hub,
+    # the service and the workers are on it (user containers reach the service there).
+    assert _user_network(compose) == "workbench_internal"
+    for name in ("hub", SERVICE, WORKER):
+        assert "workbench_internal" in _networks(services[name]), name
+    # Only nginx and the hub face the outside; everything holding state is internal.
+    for name in _networks_of(compose, *BACKEND, "minio"):
+        if name != "workbench_internal":
+            assert networks[name].get("internal") is True, name
+    assert _networks(services["createbuckets"]) <= _networks(services["minio"])
+
+
+# --- who reaches and writes what (issue 14) --------------------------------------------
+
+SERVICE, WORKER, HUB = "workbench-service", "worker", "hub"
+BACKEND = ("postgres", "temporal", "temporal-ui")
+DOCKER_SOCKET = "/var/run/docker.sock"
+# What the service and workers may ask connections, scans, previews and webhooks to reach.
+EGRESS_DENIED = {"postgres", "temporal", "temporal-ui", "hub"}
+
+
+def _networks(spec: dict[str, Any]) -> set[str]:
+    return set(spec.get("networks") or ())  # a list, or a mapping by name
+
+
+def _networks_of(compose: dict[str, Any], *services: str) -> set[str]:
+    return set().union(*(_networks(compose["services"][name]) for name in services))
+
+
+def _user_network(compose: dict[str, Any]) -> str:
+    """The compose network DockerSpawner attaches user containers to (by its name)."""
+    name = compose["services"][HUB]["environment"]["WORKBENCH_DOCKER_NETWORK"]
+    keys = [k for k, v in compose["networks"].items() if (v or {}).get("name", k) == name]
+    assert keys, f"DockerSpawner's network {name} is not a network of the compose file"
+    return keys[0]
+
+
+MOUNT = re.compile(r"^(\$\{[^}]*\}[^:]*|[^:]+):([^:]+)(?::([^:]+))?$")
+
+
+def _mounts(spec: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(source, target, read-only) of each of a service's volumes."""
+    found = []
+    for volume in spec.get("volumes", []):
+        if isinstance(volume, dict):
+            found.append((volume["source"], volume["target"], bool(volume.get("read_only"))))
+            continue
+        match = MOUNT.match(volume)
+        assert match, f"volume {volume!r} is not source:target[:mode]"
+        source, target, mode = match.groups()
+        found.append((source, target, "ro" in (mode or "").split(",")))
+    return found
+
+
+def _named(spec: dict[str, Any], compose: dict[str, Any], writable: bool | None = None) -> set:
+    """A service's named volumes (all, only those it may write, or only read-only ones)."""
+    return {
+        source
+        for source, _, read_only in _mounts(spec)
+        if source in compose["volumes"] and (writable is None or writable != read_only)
+    }
+
+
+def _final_stage(path: Path) -> list[Any]:
+    commands = dockerfile.parse_file(str(path))
+    last_from = max(i for i, c in enumerate(commands) if c.cmd == "FROM")
+    return commands[last_from:]
+
+
+def _account(compose: dict[str, Any], name: str) -> tuple[str, int | None, int | None]:
+    """(account, uid, gid) a service runs as: compose's ``user:``, else its Dockerfile's
+    last ``USER``; root when neither says (uids from the Dockerfile's useradd/groupadd)."""
+    spec = compose["services"][name]
+    built = _build(spec)
+    stage = _final_stage(built[1]) if built else []
+    account = str(
+        spec.get("user") or next((c.value[0] for c in reversed(stage) if c.cmd == "USER"), "root")
+    )
+    user, _, group = account.partition(":")
+    if user in ("root", "0"):
+        return "root", 0, 0
+    if user.isdigit():
+        return user, int(user), int(group) if group.isdigit() else None
+    script = " && ".join(c.value[0] for c in stage if c.cmd == "RUN")
+    added = re.search(rf"useradd ([^&;]*?)\b{re.escape(user)}\b", script)
+    assert added, f"{name}: USER {user} is not made by a useradd in its Dockerfile"
+    uid = re.search(r"--uid (\d+)", added.group(1))
+    group_name = re.search(r"--gid (\S+)", added.group(1))
+    gid = None
+    if group_name:
+        gid_text = group_name.group(1)
+        made = re.search(rf"groupadd --gid (\d+) {re.escape(gid_text)}\b", script)
+        gid = int(gid_text) if gid_text.isdigit() else int(made.group(1)) if made else None
+    return user, int(uid.group(1)) if uid else None, gid
+
+
+def _core(compose: dict[str, Any]) -> str:
+    """The service that runs the workbench core: the one besides the workers that holds
+    the secrets key (``workbench-service``; the hub, before it had a container of its own)."""
+    holders = [
+        name
+        for name, spec in compose["services"].items()
+        if name != WORKER
+        and "workbench_secrets_key"
+        in {s if isinstance(s, str) else s["source"] for s in spec.get("secrets", [])}
+    ]
+    assert len(holders) == 1, f"the secrets key is held by {holders} besides the workers"
+    return holders[0]
+
+
+def _user_container_volumes() -> dict[str, str]:
+    """DockerSpawner's volumes for each user's container, as configure(c) sets them."""
+    from traitlets.config import Config
+
+    from workbench_hub.config import _docker
+
+    c = Config()
+    _docker(c)
+    return dict(c.DockerSpawner.volumes)
+
+
+def test_nothing_users_can_drive_shares_a_network_with_postgres_or_temporal(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    databases = _networks_of(compose, *BACKEND)
+    # User code runs in user containers; the hub's proxy forwards users' requests (and
+    # the hub holds the engine's socket); nginx takes anyone's.
+    driven = {
+        name
+        for name, spec in services.items()
+        if name == PUBLIC_SERVICE or any(s == DOCKER_SOCKET for s, _, _ in _mounts(spec))
+    }
+    assert driven >= {HUB, PUBLIC_SERVICE}
+    assert _user_network(compose) not in databases, "user containers reach PostgreSQL"
+    for name in driven:
+        shared = _networks(services[name]) & databases
+        assert not shared, f"{name} shares {shared} with PostgreSQL or Temporal"
+    for network in databases:
+        assert compose["networks"][network].get("internal") is True, network
+
+
+def test_the_service_and_workers_reach_postgres_and_temporal_only(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    for name in (WORKER, _core(compose)):
+        mine = _networks(services[name])
+        neighbours = {
+            other for other, spec in services.items() if other != name and mine & _networks(spec)
+        }
+        reached = neighbours & {*BACKEND, "createbuckets"}
+        assert reached == {"postgres", "temporal"}, f"{name} reaches {sorted(reached)}"
+        # ... and refuses them, and the hub, as targets of what users ask it to reach.
+        denied = set(services[name]["environment"]["WORKBENCH_EGRESS_DENY"].split(","))
+        assert denied >= EGRESS_DENIED, f"{name} may be sent to {EGRESS_DENIED - denied}"
+
+
+def test_no_root_service_beside_docker_sock_mounts_what_others_write(
+    compose: dict[str, Any],
+) -> None:
+    services = _runtime_services(compose)
+    # User containers' volumes are DockerSpawner's, outside compose: none may be one of
+    # the compose file's (project-prefixed or by a fixed name).
+    user_volumes = {source.split("{")[0] for source in _user_container_volumes()}
+    for volume, spec in compose["volumes"].items():
+        for name in {f"workbench_{volume}", (spec or {}).get("name", volume)}:
+            assert not name.startswith(tuple(user_volumes)), f"{volume} is a user's volume"
+    for name, spec in services.items():
+        if not any(source == DOCKER_SOCKET for source, _, _ in _mounts(spec)):
+            continue
+        assert _account(compose, name)[0] == "root", f"{name}: docker.sock needs root"
+        named = _named(spec, compose)
+        for other, other_spec in services.items():
+            if other == name:
+                continue
+            written = named & _named(other_spec, compose, writable=True)
+            assert not written, f"{name} (root, docker.sock) mounts {written}, which {other} writes"
+            assert not named & _named(other_spec, compose), f"{name} shares with {other}"
+        binds = {s for s, _, _ in _mounts(spec) if s not in compose["volumes"]}
+        assert binds == {DOCKER_SOCKET}, f"{name} mounts host paths {binds}"
+        # ... nor the secrets that are the core's.
+        held = {(s if isinstance(s, str) else s["source"]) for s in spec.get("secrets", [])}
+        assert not held & {"workbench_db_password", "workbench_secrets_key"}, name
+
+
+def test_the_service_and_workers_share_no_writable_volume(compose: dict[str, Any]) -> None:
+    services, core = compose["services"], _core(compose)
+    service, worker = services[core], services[WORKER]
+    both_write = _named(service, compose, True) & _named(worker, compose, True)
+    assert not both_write, f"the service and the workers both write {both_write}"
+    # What one writes, the other reads read-only, at the same path (the paths the
+    # metadata DB keeps): snapshots from the service, run artifacts and lake from steps.
+    service_mounts = {s: (t, ro) for s, t, ro in _mounts(service)}
+    worker_mounts = {s: (t, ro) for s, t, ro in _mounts(worker)}
+    for volume in service_mounts.keys() & worker_mounts.keys():
+        assert service_mounts[volume][0] == worker_mounts[volume][0], volume
+    home = next(s for s, (t, _) in service_mounts.items() if t == "/srv/workbench")
+    assert home not in worker_mounts, "the workers mount the service's home"
+    for volume, target in (
+        ("workbench-pipelines", "/srv/workbench/pipelines"),
+        ("workbench-runs", "/srv/workbench/runs"),
+    ):
+        assert service_mounts[volume][0] == target == worker_mounts[volume][0]
+    assert worker_mounts["workbench-pipelines"][1] is True
+    assert service_mounts["workbench-runs"][1] is True
+    # Accounts of their own, neither root, with fixed ids (files on shared volumes).
+    accounts = {name: _account(compose, name) for name in (core, WORKER)}
+    for name, (account, uid, gid) in accounts.items():
+        assert account != "root" and uid and gid, f"{name} runs as {account} ({uid}:{gid})"
+    assert accounts[core][1] != accounts[WORKER][1]
+    # /run/workbench (the private copy of the key) is theirs.
+    for name, (_, uid, gid) in accounts.items():
+        tmpfs = " ".join(services[name].get("tmpfs", []))
+        assert f"uid={uid}" in tmpfs and f"gid={gid}" in tmpfs, f"{name}: {tmpfs}"
+
+
+def _secret_modes() -> dict[str, tuple[int, int]]:
+    """The (mode, group) each secret file ends up with after "5. Secrets" of the guide.
+
+    Files are made under ``umask 077`` by root; ``chmod``/``chgrp`` lines change them.
+    """
+    guide = DEPLOY_DOC.read_text()
+    block = guide[guide.index("### 5. Secrets") :]
+    block = block[block.index("```sh") : block.index("```", block.index("```sh") + 5)]
+    files = set(re.findall(r"> (secrets/\w+)", block))
+    state = {f: (0o600, 0) for f in files}
+    for line in block.splitlines():
+        words = line.split()
+        if len(words) < 3 or words[0] not in ("chmod", "chgrp"):
+            continue
+        targets = files if words[2:] == ["secrets/*"] else set(words[2:]) & files
+        for target in targets:
+            mode, group = state[target]
+            if words[0] == "chmod":
+                state[target] = (int(words[1], 8), group)
+            else:
+                state[target] = (mode, int(words[1]))
+    return {f.removeprefix("secrets/"): v for f, v in state.items()}
+
+
+def test_every_account_can_read_the_secrets_it_is_given(compose: dict[str, Any]) -> None:
+    """Outside swarm, compose mounts a file secret with the host file's owner and mode
+    (and ignores uid, gid and mode): a non-root service reads only what the guide makes
+    readable for it."""
+    modes = _secret_modes()
+    assert set(modes) == {
+        spec["file"].removeprefix("./secrets/") for spec in compose["secrets"].values()
+    }
+    for name, spec in _runtime_services(compose).items():
+        if not _build(spec):
+            continue  # images of others: the guide's comments say what they need
+        account, _, gid = _account(compose, name)
+        if account == "root":
+            continue
+        for secret in spec.get("secrets", []):
+            source = secret if isinstance(secret, str) else secret["source"]
+            file = compose["secrets"][source]["file"].removeprefix("./secrets/")
+            mode, group = modes[file]
+            readable = mode & 0o004 or (group == gid and mode & 0o040)
+            assert readable, f"{name} ({account}) cannot read secrets/{file} ({mode:o}, {group})"
+
+
+def _doc_table(header: str) -> list[list[str]]:
+    """The rows of the guide's table whose header line starts with ``header``."""
+    lines = DEPLOY_DOC.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def _ticked(cell: str) -> set[str]:
+    return set(re.findall(r"`([^`]+)`", cell))
+
+
+def test_the_deploy_guide_says_which_networks_each_service_is_on(
+    compose: dict[str, Any],
+) -> None:
+    services, runtime = compose["services"], _runtime_services(compose)
+    documented = {}
+    for cells in _doc_table("| service | image | what it does | networks |"):
+        name = re.match(r"`([^`]+)`", cells[0]).group(1)
+        documented[name] = set(re.findall(r"[a-z_]+", cells[-1])) & (
+            set(compose["networks"]) | {"user"}
+        )
+    assert set(documented) == set(services)
+    for name in services:
+        expected = _networks(services[name]) if name in runtime else {_user_network(compose)}
+        assert documented[name] - {"user"} == expected, name
+
+
+def test_the_deploy_guide_says_what_each_account_writes_reads_and_holds(
+    compose: dict[str, Any],
+) -> None:
+    services, runtime = compose["services"], _runtime_services(compose)
+    rows = {
+        re.match(r"`([^`]+)`", cells[0]).group(1): cells
+        for cells in _doc_table("| service | account | writes | reads, never writes | secrets |")
+    }
+    # Every service built from this repository runs the workbench's code: all are here.
+    ours = {name for name, spec in services.items() if (built := _build(spec)) and built[0] == ROOT}
+    assert set(rows) == ours
+    for name, (_, account_cell, writes, reads, secrets_cell) in rows.items():
+        account, uid, _ = _account(compose, name)
+        if account == "root":
+            assert account_cell.startswith("root"), name
+        else:
+            assert _ticked(account_cell) == {account} and f"uid {uid}" in account_cell, name
+        spec = services[name]
+        if name in runtime:
+            assert _ticked(writes) == _named(spec, compose, writable=True), name
+            assert _ticked(reads) == _named(spec, compose, writable=False), name
+            held = {s if isinstance(s, str) else s["source"] for s in spec.get("secrets", [])}
+            assert _ticked(secrets_cell) == held, name
+        else:  # user containers: what DockerSpawner mounts
+            volumes = {v.replace("{username}", "<name>") for v in _user_container_volumes()}
+            assert _ticked(writes) == volumes and not _ticked(reads) | _ticked(secrets_cell), name
 
 
 def test_every_service_has_a_healthcheck_and_a_restart_policy(compose: dict[str, Any]) -> None:
@@ -201,6 +521,10 @@ def test_every_service_has_a_healthcheck_and_a_restart_policy(compose: dict[str,
         ("postgres", "/var/lib/postgresql/data"),
         ("minio", "/data"),
         ("hub", "/srv/jupyterhub"),
+        ("workbench-service", "/srv/workbench"),
+        ("workbench-service", "/srv/workbench/pipelines"),
+        ("worker", "/srv/workbench/runs"),
+        ("worker", "/srv/workbench/lake"),
     ):
         mounts = {v.split(":")[1]: v.split(":")[0] for v in services[name]["volumes"]}
         assert mounts[target] in compose["volumes"], name
@@ -450,6 +774,244 @@ def test_worker_passes_the_image_healthcheck(
         assert (done.returncode, done.stdout.strip()) == (0, "healthy"), done.stderr
     finally:
         stop_worker(proc)
+
+
+EXTERNAL_HUB_CONFIG = """\
+import os
+from workbench_hub.config import configure
+
+configure(c)
+# On loopback here; in the stack the hub API listens on the hub's compose networks.
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.JupyterHub.services.append({{"name": "test-admin", "api_token": os.environ["TEST_ADMIN_TOKEN"]}})
+c.JupyterHub.load_roles.append(
+    {{"name": "test-admin", "scopes": ["admin:users", "tokens", "read:services"],
+      "services": ["test-admin"]}}
+)
+"""
+
+
+def _compose_environment(spec: dict[str, Any], given: dict[str, str], hosts: dict[str, str]):
+    """A service's ``environment`` as compose would give it (``given`` for .env settings,
+    else each ``${NAME:-default}``), with compose host names replaced by ``hosts``."""
+
+    def interpolate(match: re.Match[str]) -> str:
+        name, _, default = match.group(1).partition(":-")
+        name = name.split(":?")[0]
+        return given.get(name, default)
+
+    env = {}
+    for name, value in (spec.get("environment") or {}).items():
+        value = re.sub(r"\$\{([^}]*)\}", interpolate, str(value))
+        for host, here in hosts.items():
+            value = value.replace(host, here)
+        env[name] = value
+    return env
+
+
+def _secret_files(compose: dict[str, Any], name: str, folder: Path, values: dict[str, str]):
+    """The service's docker secrets as files in ``folder``, named by their targets."""
+    folder.mkdir(mode=0o700)
+    made = {}
+    for secret in compose["services"][name].get("secrets", []):
+        source = secret if isinstance(secret, str) else secret["source"]
+        target = source if isinstance(secret, str) else secret.get("target", source)
+        (folder / target).write_text(values[source] + "\n")
+        (folder / target).chmod(0o600)
+        made[target] = folder / target
+    return made
+
+
+@contextmanager
+def _discovery() -> Iterator[str]:
+    """An OpenID provider's discovery document (the hub reads it at start; nobody signs in
+    here: users and tokens come from the hub's API)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Discovery(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            body = json.dumps(
+                {f"{k}_endpoint": f"{base}/{k}" for k in ("authorization", "token", "userinfo")}
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Discovery)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def test_workbench_service_runs_beside_the_hub_as_an_external_service(
+    compose: dict[str, Any],
+    temporal_with_ui: tuple[str, str],
+    pg_conninfo: str,
+    tmp_path: Path,
+) -> None:
+    """The service as its container runs it (the compose file's environment and secrets,
+    the image's entrypoint and command), started by nobody but compose, beside a hub set
+    up by configure(c) from the hub's compose environment (team mode, DockerSpawner): the
+    hub routes /services/workbench/ to it, users reach it with their tokens, and the hub
+    holds neither the DB password nor the key."""
+    from cryptography.fernet import Fernet
+
+    from tests.support.hub import Family, stop
+    from workbench_server.supervisor import free_port
+
+    if shutil.which("configurable-http-proxy") is None:  # a failure, not a silent skip
+        pytest.fail("needs `npm install -g configurable-http-proxy` (.ci/run does it)")
+    ports: list[int] = []
+    while len(ports) < 4:
+        if (candidate := free_port("127.0.0.1")) not in ports:
+            ports.append(candidate)
+    proxy_port, hub_port, proxy_api_port, service_port = ports
+    hosts = {
+        "hub:8081": f"127.0.0.1:{hub_port}",
+        "workbench-service:8181": f"127.0.0.1:{service_port}",
+        "temporal:7233": temporal_with_ui[0],
+        "0.0.0.0": "127.0.0.1",
+    }
+    values = {
+        "workbench_service_api_token": secrets.token_hex(32),
+        "workbench_secrets_key": Fernet.generate_key().decode(),
+        "workbench_db_password": pg_conninfo.split(":")[2].split("@")[0],
+        "workbench_oidc_client_secret": secrets.token_urlsafe(16),
+        "minio_workbench_password": secrets.token_urlsafe(16),
+    }
+    entrypoint = (ROOT / "images" / "common" / "workbench-entrypoint.sh").read_text()
+    service_dir, base = (
+        tmp_path / "service",
+        {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "JUPYTER"))},
+    )
+    service_dir.mkdir()
+    _secret_files(compose, SERVICE, service_dir / "secrets", values)
+    service_env = base | _compose_environment(compose["services"][SERVICE], {}, hosts)
+    service_env |= {
+        "WORKBENCH_HOME": str(service_dir / "home"),  # the image's /srv/workbench
+        # From the secret workbench_db_password in the stack (the entrypoint).
+        "WORKBENCH_DB_URL": pg_conninfo,
+    }
+    text = entrypoint.replace("/run/secrets", str(service_dir / "secrets"))
+    text = text.replace("/run/workbench", str(service_dir / "private"))
+    _, dockerfile_path = _build(compose["services"][SERVICE])
+    command = next(c.value for c in reversed(_final_stage(dockerfile_path)) if c.cmd == "CMD")
+    argv = ["sh", "-c", text, "workbench-entrypoint"]
+    argv += [sys.executable if word == "python3" else word for word in command]
+
+    hub_dir = tmp_path / "hub"
+    hub_dir.mkdir()
+    hub_secrets = _secret_files(compose, HUB, hub_dir / "secrets", values)
+    admin_token = secrets.token_hex(32)
+    config = hub_dir / "jupyterhub_config.py"
+    config.write_text(EXTERNAL_HUB_CONFIG.format(hub_port=hub_port, proxy_api_port=proxy_api_port))
+    with _discovery() as issuer:
+        given = {
+            "WORKBENCH_DOMAIN": f"127.0.0.1:{proxy_port}",
+            "WORKBENCH_OIDC_ISSUER": issuer,
+            "WORKBENCH_OIDC_CLIENT_ID": "workbench",
+        }
+        hub_env = base | _compose_environment(compose["services"][HUB], given, hosts)
+        hub_env |= {
+            # Docker secrets are files in /run/secrets there; here <NAME>_FILE says where.
+            **{f"{target.upper()}_FILE": str(path) for target, path in hub_secrets.items()},
+            "WORKBENCH_HUB_IP": "127.0.0.1",
+            "WORKBENCH_HUB_HOST": "127.0.0.1",  # `hub` on the compose networks
+            "WORKBENCH_HUB_PORT": str(proxy_port),
+            "WORKBENCH_HUB_STATE_DIR": str(hub_dir / "state"),
+            "TEST_ADMIN_TOKEN": admin_token,
+        }
+        (hub_dir / "state").mkdir(mode=0o700)
+        with (service_dir / "service.log").open("ab") as log:
+            service = subprocess.Popen(
+                argv, env=service_env, stdout=log, stderr=subprocess.STDOUT, cwd=service_dir
+            )
+        with (hub_dir / "hub.log").open("ab") as log:
+            hub = subprocess.Popen(
+                [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+                env=hub_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=hub_dir,
+                start_new_session=True,
+            )
+        family = Family(hub)
+
+        def logs() -> str:
+            return "\n".join(
+                f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+                for path in (hub_dir / "hub.log", service_dir / "service.log")
+            )
+
+        proxy = f"http://127.0.0.1:{proxy_port}"
+        admin = {"Authorization": f"token {admin_token}"}
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                family.update()
+                assert hub.poll() is None and service.poll() is None, logs()
+                try:
+                    if requests.get(f"{proxy}/hub/api/", timeout=2).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, logs()
+                time.sleep(0.3)
+            made = requests.post(f"{proxy}/hub/api/users/alice", headers=admin, timeout=10)
+            assert made.status_code == 201, made.text
+            token = requests.post(
+                f"{proxy}/hub/api/users/alice/tokens", json={}, headers=admin, timeout=10
+            ).json()["token"]
+            url = f"{proxy}/services/workbench/workbench/api/connections"
+            while True:  # the service migrates its database before it answers
+                assert service.poll() is None, logs()
+                try:
+                    answer = requests.get(
+                        url, headers={"Authorization": f"token {token}"}, timeout=10
+                    )
+                    if answer.status_code not in (502, 503):
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, logs()
+                time.sleep(0.5)
+            assert (answer.status_code, answer.json()) == (200, []), answer.text[:300]
+            assert requests.get(url, timeout=10).status_code == 403
+            bad = requests.get(url, headers={"Authorization": "token nope"}, timeout=10)
+            assert bad.status_code == 403
+
+            # The hub started nothing for it and knows it by URL only.
+            known = requests.get(f"{proxy}/hub/api/services/workbench", headers=admin, timeout=10)
+            assert known.json()["url"] == f"http://127.0.0.1:{service_port}"
+            assert not known.json()["command"] and not known.json()["pid"]
+            family.update()
+            assert service.pid not in family.seen
+            # The entrypoint gave the service its token from the secret.
+            environ = Path(f"/proc/{service.pid}/environ").read_bytes().decode(errors="replace")
+            assert f"JUPYTERHUB_API_TOKEN={values['workbench_service_api_token']}" in environ
+            # Nothing of the core's reaches the hub: not its environment, not its processes.
+            for pid in (hub.pid, *family.seen):
+                try:
+                    seen = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+                except OSError:
+                    continue
+                assert "WORKBENCH_DB_URL" not in seen and "WORKBENCH_SECRETS_KEY" not in seen
+                assert values["workbench_secrets_key"] not in seen
+                assert values["workbench_db_password"] not in seen
+        finally:
+            stop(family)
+            terminate(service, 20)
 
 
 def test_singleuser_server_keeps_notebooks_in_s3(s3_endpoint: str, tmp_path: Path) -> None:

@@ -1,10 +1,13 @@
 #!/bin/sh
-# Entrypoint of the hub and worker images: turns docker secrets into what the workbench
-# reads, then runs the command.
+# Entrypoint of the hub, service and worker images: turns docker secrets into what the
+# workbench reads, then runs the command (as the image's account: the service and the
+# workers are not root, so /run/workbench is theirs, see docker-compose.yml).
 #   /run/secrets/workbench_secrets_key   → WORKBENCH_SECRETS_KEY_FILE (a private 0600 copy,
 #                                          whatever the mode of the file on the host)
 #   /run/secrets/workbench_db_password   → WORKBENCH_DB_URL for the compose file's
 #                                          PostgreSQL, unless WORKBENCH_DB_URL is set
+#   /run/secrets/jupyterhub_api_token    → JUPYTERHUB_API_TOKEN (the workbench service's
+#                                          token at the hub), unless it is set
 set -eu
 
 secrets=/run/secrets
@@ -25,6 +28,11 @@ password = open(sys.argv[1]).read().strip()
 print("postgresql://workbench:" + urllib.parse.quote(password, safe="") + "@postgres:5432/workbench")
 ' "$secrets/workbench_db_password")
     export WORKBENCH_DB_URL
+fi
+
+if [ -z "${JUPYTERHUB_API_TOKEN:-}" ] && [ -f "$secrets/jupyterhub_api_token" ]; then
+    JUPYTERHUB_API_TOKEN=$(tr -d '[:space:]' < "$secrets/jupyterhub_api_token")
+    export JUPYTERHUB_API_TOKEN
 fi
 
 exec "$@"
