@@ -135,3 +135,29 @@ async def test_sql_whose_lineage_cannot_be_worked_out_leaves_a_warning(jp_fetch,
     assert [w["message"] for w in json.loads(response.body)] == [warning.message]
     other = LineageService(workbench, Principal(name="someone-else"))
     assert other.warnings(run_id="r9") == []
+
+
+def test_declared_lineage_never_reaches_a_namespace_its_author_may_not_use(workbench) -> None:
+    """bob's pipeline declares an edge from alice's private connection: alice must not see
+    it in her lineage, and bob is told why it is missing."""
+    alice, bob = Principal(name="alice"), Principal(name="bob")
+    ConnectionService(workbench, alice).create(
+        ConnectionCreate(name="alice_ledger", settings={"kind": "duckdb", "path": ":memory:"})
+    )
+    stored = LineageService(workbench, bob).record_declared(
+        ["alice_ledger.public.account_move", "lake.bronze.moves"],
+        ["alice_ledger.public.summary", "lake.silver.moves"],
+        "bobs_flow.copy",
+        run_id="r9",
+    )
+    assert stored == 1  # lake.bronze.moves -> lake.silver.moves only
+    with pytest.raises(NotFoundError):
+        LineageService(workbench, alice).graph("alice_ledger", "public.summary")
+    with pytest.raises(NotFoundError):
+        LineageService(workbench, alice).graph("alice_ledger", "public.account_move", "downstream")
+    warnings = [w.message for w in LineageService(workbench, bob).warnings(job="bobs_flow.copy")]
+    assert any("may not use connection 'alice_ledger'" in m for m in warnings)
+    # alice's own pipeline records it.
+    assert LineageService(workbench, alice).record_declared(
+        ["alice_ledger.public.account_move"], ["alice_ledger.public.summary"], "close.x"
+    )

@@ -30,6 +30,7 @@ from workbench_server.connections.kernel_access import (
     KERNEL_LINEAGE_PATH,
     KERNEL_TOKEN_ENV,
     KERNEL_USAGE_PATH,
+    SERVER_ONLY_ENV,
     KernelSql,
     KernelUsage,
     RecordedSql,
@@ -40,26 +41,11 @@ from workbench_server.connections.kernel_access import (
 )
 from workbench_server.db.models import Pipeline, Run
 from workbench_server.principal import Principal
-from workbench_server.settings import DB_URL_ENV, OPENLINEAGE_TRANSPORT_ENV
-
-from .notify import SMTP_URL_ENV
 
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
 
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
-
-# The worker's own secrets: never inherited by a step's kernel.
-# (A lineage transport config may hold a consumer's API key.)
-WORKER_ONLY_ENV = (
-    DB_URL_ENV,
-    "WORKBENCH_SECRETS_KEY_FILE",
-    SMTP_URL_ENV,
-    OPENLINEAGE_TRANSPORT_ENV,
-    "OPENLINEAGE_URL",
-    "OPENLINEAGE_API_KEY",
-    "OPENLINEAGE_CONFIG",
-)
 
 
 @dataclass
@@ -216,7 +202,7 @@ class KernelAccess:
 
 def kernel_environment(extra: dict[str, str], base: Any = None) -> dict[str, str]:
     env = {k: v for k, v in (base if base is not None else os.environ).items()}
-    for name in WORKER_ONLY_ENV:
+    for name in SERVER_ONLY_ENV:
         env.pop(name, None)
     env.update(extra)
     return env

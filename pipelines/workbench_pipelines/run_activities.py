@@ -22,8 +22,9 @@ from temporalio.exceptions import ApplicationError
 
 from workbench_server.db.models import Notification, Pipeline, Run, StepRun
 from workbench_server.lineage.openlineage import JobRun, RunState, WorkbenchRunFacet, run_uuid
+from workbench_server.lineage.service import LineageService
 
-from .kernel_access import Attempt, KernelAccess, kernel_environment
+from .kernel_access import Attempt, KernelAccess, kernel_environment, run_context
 from .notebook import Progress, execute
 from .notify import DeliveryFailed, NotConfigured, deliver
 from .plan import Notice, PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
@@ -211,8 +212,6 @@ class RunActivities:
         """The step's declared inputs feed its declared outputs; lineage never fails a run."""
         from workbench_server.lineage.service import LineageService
 
-        from .kernel_access import run_context
-
         try:
             principal, pipeline = run_context(self.workbench, data.run_id)
             job = f"{pipeline}.{data.step.id}"
@@ -248,7 +247,16 @@ class RunActivities:
                     ),
                     parent=(pipeline.name, run_uuid(data.run_id)),
                 )
-            job_run.datasets.add_declared(data.step.inputs, data.step.outputs)
+            # Only datasets of namespaces the run may use (warnings come with the edges).
+            step = data.step
+            allowed = set(
+                LineageService(
+                    self.workbench, run_context(self.workbench, data.run_id)[0]
+                ).writable([*step.inputs, *step.outputs])
+            )
+            job_run.datasets.add_declared(
+                [n for n in step.inputs if n in allowed], [n for n in step.outputs if n in allowed]
+            )
             emitter.emit(job_run.event(RunState.START))
         except Exception:  # lineage never fails a step
             activity.logger.warning("no OpenLineage START for %s", data.step.id, exc_info=True)

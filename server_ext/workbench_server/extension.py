@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default
 
 from ._version import __version__
-from .connections.kernel_access import API_URL_ENV, KERNEL_TOKEN_ENV
 from .connections.limits import RateLimiter
 from .core import Workbench
 from .errors import ConfigurationError
 from .handlers import catalog, connections, forward, kernel, lineage, pipelines, system
 from .handlers.forward import ServiceForwarder
 from .home import WorkbenchHome, default_home
+from .kernel_tokens import KernelTokensMixin, give_kernels_tokens
 from .settings import (
     DB_URL_ENV,
     DEFAULT_OPENLINEAGE_NAMESPACE,
@@ -216,7 +215,7 @@ class WorkbenchApp(ExtensionApp):
                 settings.connection_tests_per_minute, "connection tests"
             ),
             workbench_principals=self.principal_provider_class(parent=self),
-            workbench_kernel_token=None if self.kernels_via_hub else self._kernel_token(),
+            workbench_kernels=None if self.kernels_via_hub else self._kernel_tokens(),
         )
         self.log.info("Workbench %s using home %s", __version__, settings.home)
 
@@ -230,20 +229,15 @@ class WorkbenchApp(ExtensionApp):
         url = self.service_url if self.service_url.endswith("/") else self.service_url + "/"
         self.settings.update(
             workbench_service=ServiceForwarder(url, hub_token, self.service_timeout),
-            workbench_kernel_token=self._kernel_token(),
+            workbench_kernels=self._kernel_tokens(),
         )
         self.log.info("Workbench %s forwarding to the workbench service at %s", __version__, url)
 
-    def _kernel_token(self) -> str:
-        """Hand kernels started by this server a token and the API's address.
-
-        Kernels inherit the server's environment, so that is where they go: not on a
-        command line (visible to every user of the machine) and not in a file.
-        """
-        token = secrets.token_urlsafe(32)
-        os.environ[KERNEL_TOKEN_ENV] = token
-        os.environ[API_URL_ENV] = self.serverapp.connection_url
-        return token
+    def _kernel_tokens(self) -> KernelTokensMixin:
+        """Hand each kernel this server starts a token of its own and the API's address,
+        in the kernel's environment: not on a command line (visible to every user of the
+        machine), not in a file, and not in the server's own environment."""
+        return give_kernels_tokens(self.serverapp.kernel_manager, self.serverapp.connection_url)
 
     def initialize_handlers(self) -> None:
         modules = (

@@ -8,7 +8,6 @@ payload, built here, for the one principal that kernel acts for.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,17 @@ KERNEL_USAGE_PATH = "/workbench/api/kernel/usage"
 KERNEL_LINEAGE_PATH = "/workbench/api/kernel/lineage"
 KERNEL_TOKEN_ENV = "WORKBENCH_KERNEL_TOKEN"  # noqa: S105 - a variable name
 API_URL_ENV = "WORKBENCH_API_URL"
+# What the server or worker holds and a kernel (user code) never inherits: the metadata
+# DB's URL (with its password), the key, the SMTP login, a lineage consumer's API key.
+SERVER_ONLY_ENV = (
+    "WORKBENCH_DB_URL",
+    "WORKBENCH_SECRETS_KEY_FILE",
+    "WORKBENCH_SMTP_URL",
+    "WORKBENCH_OPENLINEAGE_TRANSPORT",
+    "OPENLINEAGE_URL",
+    "OPENLINEAGE_API_KEY",
+    "OPENLINEAGE_CONFIG",
+)
 
 
 class KernelConnection(BaseModel):
@@ -125,7 +135,3 @@ def bearer_token(authorization: str) -> str | None:
     """The token of a ``WorkbenchKernel <token>`` Authorization header, else None."""
     scheme, _, token = authorization.partition(" ")
     return token if scheme == KERNEL_AUTH_SCHEME and token else None
-
-
-def same_token(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())

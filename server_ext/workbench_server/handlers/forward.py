@@ -16,13 +16,14 @@ import tornado.web
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
+from ..connections.kernel_access import KernelSql
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from .base import WorkbenchHandler
 from .kernel import KernelRouteHandler
 from .pipelines import FileRef, PipelineBaseHandler, PipelineBundle, ValidateHandler
 
 # Headers of the service's answer that the browser or kernel needs to see.
-PASSED_HEADERS = ("Content-Type", "Cache-Control", "Content-Disposition")
+PASSED_HEADERS = ("Content-Type", "Cache-Control", "Content-Disposition", "Retry-After")
 WITH_BODY = ("POST", "PUT", "PATCH")
 
 
@@ -123,8 +124,15 @@ class KernelForwardHandler(KernelRouteHandler):
 
     @allow_unauthenticated
     async def post(self, path: str) -> None:
-        self._check_kernel_token()
-        await self.settings["workbench_service"].forward(self, path)
+        kernel_id = self._check_kernel_token()
+        body = None
+        if path == "kernel/lineage" and kernel_id is not None:
+            # The job is the kernel's notebook as this server knows it, not the kernel's say.
+            item = KernelSql.model_validate_json(self.request.body or b"{}")
+            notebook = await self._notebook_of(kernel_id)
+            item.job = f"notebook:{notebook}" if notebook else "kernel"
+            body = item.model_dump_json().encode()
+        await self.settings["workbench_service"].forward(self, path, body)
 
 
 class DeployHandler(PipelineBaseHandler):

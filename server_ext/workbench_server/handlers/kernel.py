@@ -22,7 +22,6 @@ from ..connections.kernel_access import (
     kernel_bootstrap,
     record_kernel_sql,
     record_kernel_usage,
-    same_token,
 )
 from ..lineage.openlineage import emit_statement
 from .base import WorkbenchHandler
@@ -35,17 +34,30 @@ class KernelRouteHandler(WorkbenchHandler):
         """No cookie authenticates here: the kernel token comes in a header a browser
         never adds on its own, so cross-site requests cannot use it."""
 
-    def _check_kernel_token(self) -> None:
-        expected = self.settings["workbench_kernel_token"]
-        if expected is None:
-            # The hub's workbench service: user servers pass their kernels' calls on with
-            # their user's hub token, and the service's identity provider checked it.
+    def _check_kernel_token(self) -> str | None:
+        """The id of the kernel of this server making the request, or 403.
+
+        In the hub's workbench service (no kernels of its own) user servers pass their
+        kernels' calls on with their user's hub token instead; None there."""
+        kernels = self.settings["workbench_kernels"]
+        if kernels is None:
+            # The service's identity provider has checked the user server's hub token.
             if self.current_user is None:
                 raise HTTPError(403, "a JupyterHub API token of a user server is required")
-            return
-        token = bearer_token(self.request.headers.get("Authorization", ""))
-        if not same_token(token, expected):
+            return None
+        kernel_id = kernels.kernel_of_token(
+            bearer_token(self.request.headers.get("Authorization", ""))
+        )
+        if kernel_id is None:
             raise HTTPError(403, "a workbench kernel token is required")
+        return kernel_id
+
+    async def _notebook_of(self, kernel_id: str) -> str | None:
+        """The path (in this server's folder) of the notebook whose kernel this is."""
+        for session in await self.serverapp.session_manager.list_sessions():
+            if (session.get("kernel") or {}).get("id") == kernel_id:
+                return session.get("path")
+        return None
 
 
 class KernelConnectionsHandler(KernelRouteHandler):
@@ -74,8 +86,9 @@ class KernelLineageHandler(KernelRouteHandler):
 
     @allow_unauthenticated
     async def post(self) -> None:
-        self._check_kernel_token()
+        kernel_id = self._check_kernel_token()
         item = KernelSql.model_validate_json(self.request.body or b"{}")
+        item.job = await self._job(kernel_id, item.job)
 
         def record() -> None:
             recorded = record_kernel_sql(self.workbench, self.principal, item)
@@ -85,6 +98,16 @@ class KernelLineageHandler(KernelRouteHandler):
         await asyncio.to_thread(record)
         self.set_status(204)
         self.finish()
+
+    async def _job(self, kernel_id: str | None, claimed: str) -> str:
+        """The lineage job of a kernel's statement, decided here, never by the kernel:
+        ``notebook:<path>`` of the kernel's notebook on this server; in the hub's service,
+        the path a user server claims, under its user's name."""
+        if kernel_id is not None:
+            path = await self._notebook_of(kernel_id)
+            return f"notebook:{path}" if path else "kernel"
+        path = claimed.removeprefix("notebook:") if claimed.startswith("notebook:") else ""
+        return f"notebook:{self.principal.name}/{path.lstrip('/')}" if path else "kernel"
 
 
 ROUTES = [

@@ -181,6 +181,8 @@ class LineageService:
             namespace, _, name = dotted.partition(".")
             return namespace, name
 
+        allowed = set(self.writable([*inputs, *outputs], job, run_id))
+        inputs, outputs = [n for n in inputs if n in allowed], [n for n in outputs if n in allowed]
         wanted = [
             (split(source), split(target), "", "", "")
             for target in outputs
@@ -188,6 +190,27 @@ class LineageService:
             if source != target
         ]
         return self._store(wanted, job, run_id)
+
+    def writable(
+        self, names: list[str], job: str | None = None, run_id: str | None = None
+    ) -> list[str]:
+        """The declared datasets (``namespace.schema.table``) the principal may record
+        lineage of: not those of a connection they may not use (whose owner would see the
+        edges). Each one left out is kept as a warning of ``job``, if given."""
+        hidden = self._hidden_namespaces()
+        refused = [n for n in names if n.partition(".")[0] in hidden]
+        if job is None:
+            return [n for n in names if n not in refused]
+        self.record_warnings(
+            [
+                f"lineage of {name} not recorded: {self.principal.name} may not use "
+                f"connection {name.partition('.')[0]!r}"
+                for name in refused
+            ],
+            job,
+            run_id,
+        )
+        return [n for n in names if n not in refused]
 
     def record_warnings(self, messages: list[str], job: str, run_id: str | None = None) -> None:
         """Keep what could not be worked out, so a gap in lineage is visible, not silent."""
