@@ -19,6 +19,7 @@ from workbench_server.connections.kernel_access import (
     KERNEL_AUTH_SCHEME,
     KERNEL_CONNECTIONS_PATH,
     KERNEL_TOKEN_ENV,
+    KERNEL_USABLE_PATH,
 )
 
 
@@ -65,3 +66,14 @@ def fetch_bootstrap(timeout: float = 10.0) -> Bootstrap:
         },
         lake=payload.get("lake"),
     )
+
+
+def fetch_usable(names: list[str], timeout: float = 10.0) -> list[str]:
+    """Those of ``names`` this kernel's user may still use, as the workbench says now."""
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - our own server's URL
+            workbench_request(KERNEL_USABLE_PATH, {"names": names}), timeout=timeout
+        ) as response:
+            return list(json.load(response)["usable"])
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+        raise WorkbenchUnavailable(f"the workbench server did not answer: {exc}") from None

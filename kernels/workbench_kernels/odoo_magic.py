@@ -21,7 +21,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from workbench_server.connections.odoo import OdooClient, OdooError
 
-from .registry import KernelConnections
+from .registry import ConnectionError_, KernelConnections
 
 METHODS = ("search_read", "search_count", "fields_get")
 
@@ -59,6 +59,11 @@ class OdooMagics(Magics):
             name = next(iter(odoo))
         if name not in odoo:
             raise UsageError(f"%odoo: no Odoo connection named {name!r}")
+        try:
+            self.connections.check([name])  # still shared with this user?
+        except ConnectionError_ as exc:
+            self._clients.pop(name, None)
+            raise UsageError(f"%odoo: {exc}") from None
         client = self._clients.get(name)
         if client is None or client.cfg != odoo[name]:
             client = self._clients[name] = OdooClient(odoo[name])

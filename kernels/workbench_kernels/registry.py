@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from workbench_server.connections.kinds import KIND_ADAPTER, KindConfig
 
-from .api import Bootstrap, WorkbenchUnavailable, fetch_bootstrap
+from .api import Bootstrap, WorkbenchUnavailable, fetch_bootstrap, fetch_usable
 from .lake import LakeSession
 
 LAKE = "lake"
@@ -24,8 +24,13 @@ class ConnectionError_(Exception):
 class KernelConnections:
     """Names → settings, refreshed from the workbench; jupysql connections made lazily."""
 
-    def __init__(self, fetch: Callable[[], Bootstrap] = fetch_bootstrap) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[], Bootstrap] = fetch_bootstrap,
+        usable: Callable[[list[str]], list[str]] = fetch_usable,
+    ) -> None:
         self._fetch = fetch
+        self._usable = usable
         self.settings: dict[str, KindConfig] = {}
         self.problems: dict[str, str] = {}
         self.lake_location: str | None = None
@@ -52,6 +57,48 @@ class KernelConnections:
         self.settings, self.problems = settings, problems
         for session in self._lakes.values():
             session.sources = self._attachable()
+
+    def check(self, names: list[str]) -> None:
+        """Before ``names`` are used: ask the workbench whether this kernel's user still
+        may. Those unshared or deleted since are forgotten here (their jupysql connection
+        closed, their lake attachment dropped) and the first is raised as
+        :class:`ConnectionError_`. If the workbench cannot answer, nothing is used."""
+        names = [n for n in dict.fromkeys(names) if n in self.settings]
+        if not names:
+            return
+        try:
+            allowed = set(self._usable(names))
+        except WorkbenchUnavailable as exc:
+            raise ConnectionError_(
+                f"connection {names[0]!r}: cannot check with the workbench that you may "
+                f"still use it ({exc})"
+            ) from None
+        revoked = [n for n in names if n not in allowed]
+        for name in revoked:
+            self.forget(name)
+        if revoked:
+            raise ConnectionError_(
+                f"connection {revoked[0]!r} is no longer shared with you (or was removed); "
+                "ask its owner"
+            )
+
+    def forget(self, name: str) -> None:
+        """Drop connection ``name`` from this kernel, credentials and open handles too."""
+        self.settings.pop(name, None)
+        self._registered.discard(name)
+        try:
+            from sql.connection import ConnectionManager
+
+            connection = ConnectionManager.connections.pop(name, None)
+            if connection is not None:
+                if ConnectionManager.current is connection:
+                    ConnectionManager.current = None
+                connection.close()
+        except Exception:  # noqa: S110 - closing what may already be gone
+            pass
+        for session in self._lakes.values():
+            session.sources = self._attachable()
+            session.detach(name)
 
     def _attachable(self) -> dict[str, KindConfig]:
         return {n: s for n, s in self.settings.items() if s.kind in ("postgres", "duckdb")}

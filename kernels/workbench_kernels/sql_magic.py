@@ -57,11 +57,6 @@ class WorkbenchSqlMagics(Magics):
     def sql(self, line: str = "", cell: str | None = None, local_ns: Any = None) -> Any:
         """Run SQL: ``%sql [connection] QUERY`` or ``%%sql [connection]`` + query lines."""
         alias, rest = self._alias(line)
-        if alias is not None and self.connections.knows(alias):
-            try:
-                self.connections.register(alias)
-            except ConnectionError_ as exc:
-                raise UsageError(str(exc)) from None
         # A query that names its connection runs there and leaves the notebook's current
         # connection (the lake) as it was; only `%sql NAME` alone switches to NAME.
         one_off = alias is not None and bool((rest if cell is None else cell).strip())
@@ -73,6 +68,14 @@ class WorkbenchSqlMagics(Magics):
         lake = (
             self.connections.lake_session(target) if self.connections.knows(target or "") else None
         )
+        try:
+            # Rights are checked at every use: unsharing stops this kernel at once.
+            used = [n for n in (alias, target) if n]
+            self.connections.check(used + (lake.mentioned(query) if lake is not None else []))
+            if alias is not None and self.connections.knows(alias):
+                self.connections.register(alias)
+        except ConnectionError_ as exc:
+            raise UsageError(str(exc)) from None
         if lake is not None:
             try:
                 lake.refresh_views()

@@ -12,6 +12,7 @@ user code runs in the kernel.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -29,15 +30,18 @@ from workbench_server.connections.kernel_access import (
     KERNEL_CONNECTIONS_PATH,
     KERNEL_LINEAGE_PATH,
     KERNEL_TOKEN_ENV,
+    KERNEL_USABLE_PATH,
     KERNEL_USAGE_PATH,
     SERVER_ONLY_ENV,
     KernelSql,
     KernelUsage,
     RecordedSql,
+    UsableQuery,
     bearer_token,
     kernel_bootstrap,
     record_kernel_sql,
     record_kernel_usage,
+    usable_connections,
 )
 from workbench_server.db.models import Pipeline, Run
 from workbench_server.principal import Principal
@@ -111,6 +115,19 @@ class _ConnectionsHandler(_StepHandler):
         self.finish(bootstrap.model_dump_json())
 
 
+class _UsableHandler(_StepHandler):
+    async def post(self) -> None:
+        run_id = self._attempt().run_id
+        query = self._body(UsableQuery)
+        workbench = self.access.workbench
+        names = await asyncio.to_thread(
+            lambda: usable_connections(workbench, run_context(workbench, run_id)[0], query.names)
+        )
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"usable": names}))
+
+
 class _UsageHandler(_StepHandler):
     async def post(self) -> None:
         run_id = self._attempt().run_id
@@ -154,6 +171,7 @@ class KernelAccess:
         app = Application(
             [
                 (KERNEL_CONNECTIONS_PATH, _ConnectionsHandler, {"access": self}),
+                (KERNEL_USABLE_PATH, _UsableHandler, {"access": self}),
                 (KERNEL_USAGE_PATH, _UsageHandler, {"access": self}),
                 (KERNEL_LINEAGE_PATH, _LineageHandler, {"access": self}),
             ]

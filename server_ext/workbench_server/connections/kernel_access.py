@@ -25,6 +25,7 @@ KERNEL_AUTH_SCHEME = "WorkbenchKernel"
 KERNEL_CONNECTIONS_PATH = "/workbench/api/kernel/connections"
 KERNEL_USAGE_PATH = "/workbench/api/kernel/usage"
 KERNEL_LINEAGE_PATH = "/workbench/api/kernel/lineage"
+KERNEL_USABLE_PATH = "/workbench/api/kernel/connections/usable"
 KERNEL_TOKEN_ENV = "WORKBENCH_KERNEL_TOKEN"  # noqa: S105 - a variable name
 API_URL_ENV = "WORKBENCH_API_URL"
 # What the server or worker holds and a kernel (user code) never inherits: the metadata
@@ -60,6 +61,20 @@ def kernel_bootstrap(workbench: Workbench, principal: Principal) -> KernelBootst
         connections.append(KernelConnection(name=name, kind=settings.kind, settings=values))
     lake = workbench.settings.workbench_home.lake
     return KernelBootstrap(connections=connections, lake=str(lake))
+
+
+class UsableQuery(BaseModel):
+    """Connections a kernel is about to use, to ask whether it still may."""
+
+    names: list[str] = Field(max_length=100)
+
+
+def usable_connections(workbench: Workbench, principal: Principal, names: list[str]) -> list[str]:
+    """Those of ``names`` that ``principal`` may still use. Kernels ask before each use,
+    so that unsharing a connection (or deleting it) stops its use at once, not at the
+    next kernel restart; no secret is read or sent for this."""
+    usable = {c.name for c in ConnectionService(workbench, principal).list()}
+    return [name for name in names if name in usable]
 
 
 class TableUse(BaseModel):

@@ -18,10 +18,12 @@ from tornado.web import HTTPError
 from ..connections.kernel_access import (
     KernelSql,
     KernelUsage,
+    UsableQuery,
     bearer_token,
     kernel_bootstrap,
     record_kernel_sql,
     record_kernel_usage,
+    usable_connections,
 )
 from ..lineage.openlineage import emit_statement
 from .base import WorkbenchHandler
@@ -69,6 +71,20 @@ class KernelConnectionsHandler(KernelRouteHandler):
         self.write_json(kernel_bootstrap(self.workbench, self.principal))
 
 
+class KernelUsableHandler(KernelRouteHandler):
+    """Whether the kernel's user may still use the connections it is about to use."""
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        self._check_kernel_token()
+        query = UsableQuery.model_validate_json(self.request.body or b"{}")
+        names = await asyncio.to_thread(
+            usable_connections, self.workbench, self.principal, query.names
+        )
+        self.set_header("Cache-Control", "no-store")
+        self.write_json({"usable": names})
+
+
 class KernelUsageHandler(KernelRouteHandler):
     """Tables a kernel's query read, counted for search ranking."""
 
@@ -112,6 +128,7 @@ class KernelLineageHandler(KernelRouteHandler):
 
 ROUTES = [
     ("kernel/connections", KernelConnectionsHandler),
+    ("kernel/connections/usable", KernelUsableHandler),
     ("kernel/usage", KernelUsageHandler),
     ("kernel/lineage", KernelLineageHandler),
 ]
