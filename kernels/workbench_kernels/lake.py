@@ -11,9 +11,11 @@ DuckDB's exact version.
 
 from __future__ import annotations
 
+import getpass
 import importlib
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ class LakeSession:
         self.storage = storage
         self._bare: dict[str, str] = {}
         self._seen: object = object()  # matches no signature: the first refresh always runs
+        self._said_unreadable = False
         self.refresh_views()
 
     def _ensure_extension(self, name: str) -> None:
@@ -121,7 +124,19 @@ class LakeSession:
             ]
         else:
             root = Path(self.location)
-            files = [str(p) for p in root.rglob("*.parquet")] if root.is_dir() else []
+            try:
+                files = [str(p) for p in root.rglob("*.parquet")] if root.is_dir() else []
+            except PermissionError:
+                # A hub's users run as accounts of their own, which may not read the
+                # workbench's own lake folder: no lake tables here, said once.
+                if not self._said_unreadable:
+                    self._said_unreadable = True
+                    print(
+                        f"workbench: the lake folder {root} cannot be read by this account "
+                        f"({getpass.getuser()}); its tables are not available in this kernel",
+                        file=sys.stderr,
+                    )
+                files = []
         found: dict[tuple[str, str], str] = {}
         for file in sorted(files):
             relative = file[len(self.location) + 1 :].split("/")
@@ -178,10 +193,21 @@ class LakeSession:
 
     def attach_mentioned(self, query: str) -> None:
         """Attach the sources a query names (``name.``) that are not attached yet."""
-        for name, settings in self.sources.items():
-            if name in self._attached or not re.search(rf"\b{re.escape(name)}\s*\.", query):
-                continue
-            self.attach(name, settings)
+        for name in self.mentioned(query):
+            if name not in self._attached:
+                self.attach(name, self.sources[name])
+
+    def detach(self, name: str) -> None:
+        """Drop source ``name`` (its secret too) if it is attached."""
+        if name not in self._attached:
+            return
+        self._attached.discard(name)
+        self.db.execute(f"DETACH DATABASE IF EXISTS {_quote(name)}")
+        self.db.execute(f"DROP SECRET IF EXISTS {_quote(f'wb_{name}')}")
+
+    def mentioned(self, query: str) -> list[str]:
+        """The sources a query names (``name.``)."""
+        return [n for n in self.sources if re.search(rf"\b{re.escape(n)}\s*\.", query)]
 
     def attach(self, name: str, settings: Any) -> None:
         alias = _quote(name)
