@@ -88,8 +88,14 @@ def test_only_owner_groups_and_admins_see_a_connection(
         ConnectionService(workbench, CAROL).delete("shared")
     assert {c.name for c in ConnectionService(workbench, ADMIN).list()} == {"private", "shared"}
     ConnectionService(workbench, ADMIN).delete("private")
-    with pytest.raises(ConflictError, match="already exists"):
+    # A name held by a connection bob may not see is refused without saying so.
+    with pytest.raises(ConflictError) as taken:
         ConnectionService(workbench, BOB).create(pg_spec(pg_conninfo, name="shared"))
+    assert str(taken.value) == "the name 'shared' is not available; choose another"
+    with pytest.raises(ConflictError, match="already exists \\(alice's\\)"):
+        ConnectionService(workbench, CAROL).create(pg_spec(pg_conninfo, name="shared"))
+    assert [c.may_change for c in ConnectionService(workbench, CAROL).list()] == [False]
+    assert [c.may_change for c in ConnectionService(workbench, ALICE).list()] == [True]
 
 
 def test_rotation_reencrypts_without_loss(workbench: Workbench, pg_conninfo: str) -> None:

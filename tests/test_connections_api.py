@@ -113,7 +113,7 @@ async def test_bad_input_is_a_clear_400_and_stores_nothing(jp_fetch, pg_conninfo
     code, message = await _error(
         jp_fetch, "workbench", "api", "connections", method="POST", body=_body(pg_conninfo)
     )
-    assert (code, message) == (409, "a connection named 'odoo' already exists")
+    assert (code, message) == (409, "a connection named 'odoo' already exists (yours)")
 
 
 def test_cli_add_list_test_remove(tmp_path, pg_conninfo: str) -> None:

@@ -27,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from workbench_pipelines.plan import CatalogScanRequest
 from workbench_pipelines.spec_cron import cron_problem, timezone_problem
 
+from ..connections.service import usable_by
 from ..db.models import Connection
 from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from ..principal import Principal
@@ -53,7 +54,7 @@ def scan_schedule_id(name: str) -> str:
 def _owned(workbench: Workbench, principal: Principal, name: str, change: bool) -> Connection:
     with workbench.sessions() as session:
         row = session.scalar(select(Connection).where(Connection.name == name))
-    if row is None or not principal.may_use(row.owner, row.shared_groups or []):
+    if row is None or not usable_by(principal, row):
         raise NotFoundError(f"no connection named {name!r}")
     if change and not principal.may_change(row.owner):
         raise PermissionDeniedError(

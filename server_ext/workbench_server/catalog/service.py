@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Text, cast, func, or_, select, update
 
 from ..connections.egress import EgressPolicy
-from ..connections.service import ConnectionService
+from ..connections.service import ConnectionService, usable_by
 from ..db.models import (
     CatalogChange,
     CatalogColumn,
@@ -210,7 +210,7 @@ class CatalogService:
     def _connections(self) -> dict[int, Connection]:
         with self.workbench.sessions() as session:
             rows = session.scalars(select(Connection))
-            return {c.id: c for c in rows if self.principal.may_use(c.owner, c.shared_groups or [])}
+            return {c.id: c for c in rows if usable_by(self.principal, c)}
 
     def _connection(self, name: str) -> Connection:
         found = next((c for c in self._connections().values() if c.name == name), None)

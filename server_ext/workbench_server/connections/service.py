@@ -58,6 +58,13 @@ class ConnectionOut(BaseModel):
     settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    may_change: bool = False  # the caller may edit, share or remove it
+
+
+def usable_by(principal: Principal, row: Connection) -> bool:
+    """Whether ``principal`` may use (see, query, scan) connection ``row``: its owner,
+    members of a group it is shared with, admins; built-in ones (the demo) everyone."""
+    return row.builtin or principal.may_use(row.owner, row.shared_groups or [])
 
 
 class ConnectionService:
@@ -106,8 +113,19 @@ class ConnectionService:
             with self.workbench.sessions.begin() as session:
                 session.add(row)
         except IntegrityError:
-            raise ConflictError(f"a connection named {spec.name!r} already exists") from None
+            raise self._taken(spec.name) from None
         return self._out(row)
+
+    def _taken(self, name: str) -> ConflictError:
+        """Why ``name`` cannot be had. Names are one namespace (kernels, lineage and the
+        catalog know connections by them): a name held by a connection the principal may
+        not see is refused without saying whose, or that it is a connection at all."""
+        with self.workbench.sessions() as session:
+            row = session.scalar(select(Connection).where(Connection.name == name))
+            if row is not None and self._visible(row):
+                whose = "yours" if row.owner == self.principal.name else f"{row.owner}'s"
+                return ConflictError(f"a connection named {name!r} already exists ({whose})")
+        return ConflictError(f"the name {name!r} is not available; choose another")
 
     def update(self, name: str, patch: ConnectionUpdate) -> ConnectionOut:
         with self.workbench.sessions.begin() as session:
@@ -133,7 +151,7 @@ class ConnectionService:
 
     # -- helpers -------------------------------------------------------------------
     def _visible(self, row: Connection) -> bool:
-        return self.principal.may_use(row.owner, row.shared_groups)
+        return usable_by(self.principal, row)
 
     def _row(self, session: Session, name: str) -> Connection:
         row = session.scalar(select(Connection).where(Connection.name == name))
@@ -191,6 +209,7 @@ class ConnectionService:
             settings=settings,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            may_change=self.principal.may_change(row.owner),
         )
 
 

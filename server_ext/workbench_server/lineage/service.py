@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 from sqlalchemy import and_, literal, select, tuple_
 
+from ..connections.service import usable_by
 from ..db.models import CatalogTable, Connection, LineageDataset, LineageEdge, LineageWarning
 from ..errors import InvalidInputError, NotFoundError
 from ..lake_layout import dataset_key
@@ -264,7 +265,7 @@ class LineageService:
             return {
                 c.name
                 for c in session.scalars(select(Connection))
-                if not self.principal.may_use(c.owner, c.shared_groups or [])
+                if not usable_by(self.principal, c)
             }
 
     @staticmethod
