@@ -14,6 +14,7 @@ import os
 import pwd
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +22,14 @@ import psutil
 import pytest
 import requests
 
+from tests.conftest import spawn_worker, stop_worker
 from tests.support.hub import Hub, running_hub
 from tests.support.postgres import postgres_settings
+from tests.support.two_users import (
+    assert_runs_are_out_of_reach,
+    assert_viewers_read_but_do_not_run,
+    private_pipeline,
+)
 
 USERS = ("alice", "bob")  # each with a server; carol signs in but starts none
 BOOTSTRAP = (
@@ -34,14 +41,20 @@ BOOTSTRAP = (
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+def hub(tmp_path_factory: pytest.TempPathFactory, temporal_address: str) -> Iterator[Hub]:
     if shutil.which("configurable-http-proxy") is None:  # a failure, not a silent skip
         pytest.fail("the hub tests need `npm install -g configurable-http-proxy` (.ci/run does it)")
-    with running_hub(tmp_path_factory.mktemp("hub")) as hub:
-        for name in (*USERS, "carol"):
-            hub.login(name)
-        hub.start_servers(*USERS)
-        yield hub
+    queue = f"hub-{uuid.uuid4().hex[:8]}"
+    env = {"WORKBENCH_TEMPORAL_ADDRESS": temporal_address, "WORKBENCH_TASK_QUEUE": queue}
+    with running_hub(tmp_path_factory.mktemp("hub"), env=env) as hub:
+        worker = spawn_worker(hub.home, temporal_address, queue)
+        try:
+            for name in (*USERS, "carol"):
+                hub.login(name)
+            hub.start_servers(*USERS)
+            yield hub
+        finally:
+            stop_worker(worker)
 
 
 def _names(hub: Hub, user: str) -> set[str]:
@@ -239,3 +252,49 @@ def test_users_read_nothing_of_each_other_nor_of_the_hub_and_the_workbench(hub: 
         assert "--allow-root" not in server.cmdline()
     home = (hub.users / "bob").stat()
     assert (home.st_uid, home.st_mode & 0o777) == (pwd.getpwnam(hub.account("bob")).pw_uid, 0o700)
+
+
+def test_a_private_pipelines_runs_are_out_of_other_users_reach(hub: Hub) -> None:
+    run = private_pipeline(hub, "alice", "alice_close")
+    assert_runs_are_out_of_reach(lambda *a, **kw: hub.workbench("bob", *a, **kw), run)
+    # carol joins the pipeline's viewers: she reads its runs and notebooks, runs nothing.
+    assert hub.api("POST", "groups/auditors").status_code in (201, 409)
+    joined = hub.api("POST", "groups/auditors/users", json={"users": ["carol"]})
+    assert joined.status_code == 200, joined.text
+    assert_viewers_read_but_do_not_run(lambda *a, **kw: hub.service("carol", *a, **kw), run)
+
+
+UNSHARED = """\
+try:
+    print(get_ipython().run_line_magic("sql", "till SELECT 41 + 1 AS answer"))
+except Exception as exc:
+    print("refused:", exc)
+"""
+
+
+def test_unsharing_a_connection_stops_a_running_kernels_use_at_once(
+    hub: Hub, pg_conninfo: str
+) -> None:
+    created = hub.workbench(
+        "alice",
+        "POST",
+        "connections",
+        json={
+            "name": "till",
+            "shared_groups": ["tellers"],
+            "settings": postgres_settings(pg_conninfo),
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert hub.api("POST", "groups/tellers").status_code == 201
+    assert hub.api("POST", "groups/tellers/users", json={"users": ["bob"]}).status_code == 200
+    _until(lambda: "till" in _names(hub, "bob"))
+    with hub.kernel("bob") as run:
+        assert "42" in run(UNSHARED)
+        unshared = hub.workbench("alice", "PATCH", "connections/till", json={"shared_groups": []})
+        assert unshared.status_code == 200, unshared.text
+        refused = run(UNSHARED)
+        assert "refused: connection 'till' is no longer shared with you" in refused, refused
+        assert "42" not in refused
+        # And it stays refused: the kernel forgot it.
+        assert "no connection named 'till'" in run(UNSHARED)

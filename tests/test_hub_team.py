@@ -28,9 +28,15 @@ from cryptography.fernet import Fernet
 from psycopg import sql
 from traitlets.config import Config
 
+from tests.conftest import spawn_worker, stop_worker
 from tests.support.hub import IP, Hub, running_hub
 from tests.support.oidc import Account, running_provider, sign_in
 from tests.support.postgres import PostgresCluster, postgres_settings
+from tests.support.two_users import (
+    assert_runs_are_out_of_reach,
+    assert_viewers_read_but_do_not_run,
+    private_pipeline,
+)
 from workbench_hub.config import configure
 from workbench_server.errors import ConfigurationError
 from workbench_server.supervisor import free_port
@@ -134,6 +140,7 @@ def team(
         (run_secrets / name).chmod(0o600)
     state = root / "hub-state"
     state.mkdir(mode=0o700)
+    queue = f"team-{uuid.uuid4().hex[:8]}"
     client = {
         "client_id": "workbench-hub",
         "client_secret": client_secret,
@@ -157,15 +164,29 @@ def team(
             "WORKBENCH_DB_URL": metadata.url,
             "WORKBENCH_SECRETS_KEY_FILE": str(run_secrets / "workbench_secrets_key"),
             "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+            "WORKBENCH_TASK_QUEUE": queue,
         }
         with running_hub(root / "hub", port=port, env=env) as hub:
-            for login in ("a.liddell", "bob", "carol"):
-                account = ACCOUNTS[login]
-                answer = hub.login_oidc(login, account.password, account.preferred_username)
-                assert answer.status_code == 302, (login, answer.status_code, answer.text[:300])
-            refused = hub.login_oidc("mallory", ACCOUNTS["mallory"].password)
-            hub.start_servers("alice")
-            yield Team(hub, provider.issuer, metadata, key, hub.users, client_secret, refused)
+            # A pipeline worker of the team's, with the core's database and key.
+            worker = spawn_worker(
+                hub.home,
+                temporal_address,
+                queue,
+                extra_env={
+                    "WORKBENCH_DB_URL": metadata.url,
+                    "WORKBENCH_SECRETS_KEY_FILE": str(run_secrets / "workbench_secrets_key"),
+                },
+            )
+            try:
+                for login in ("a.liddell", "bob", "carol"):
+                    account = ACCOUNTS[login]
+                    answer = hub.login_oidc(login, account.password, account.preferred_username)
+                    assert answer.status_code == 302, (login, answer.status_code, answer.text[:300])
+                refused = hub.login_oidc("mallory", ACCOUNTS["mallory"].password)
+                hub.start_servers("alice")
+                yield Team(hub, provider.issuer, metadata, key, hub.users, client_secret, refused)
+            finally:
+                stop_worker(worker)
 
 
 def test_sign_in_maps_the_providers_claims_to_user_groups_and_admin(team: Team) -> None:
@@ -326,3 +347,17 @@ def test_a_pipeline_in_the_users_folder_deploys_through_the_service(team: Team) 
     # A path outside her folder is refused by her server; nothing reaches the service.
     outside = hub.workbench("alice", "POST", "pipelines/deploy", json={"path": "../bob/x.yaml"})
     assert outside.status_code == 400, outside.text
+
+
+def test_a_private_pipelines_runs_are_out_of_other_users_reach(team: Team) -> None:
+    """bob asks the service with his own hub token: nothing of alice's pipeline; once in
+    the pipeline's viewers group he reads its runs and runs nothing."""
+    hub = team.hub
+    run = private_pipeline(hub, "alice", "alice_ledger")
+    bob = lambda *a, **kw: hub.service("bob", *a, **kw)  # noqa: E731
+    assert_runs_are_out_of_reach(bob, run)
+    assert hub.api("POST", "groups/auditors").status_code in (201, 409)
+    assert hub.api("POST", "groups/auditors/users", json={"users": ["bob"]}).status_code == 200
+    assert_viewers_read_but_do_not_run(bob, run)
+    # An admin (carol, by the provider's claims) sees it all.
+    assert hub.service("carol", "GET", f"runs/{run['id']}").status_code == 200

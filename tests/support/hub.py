@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -178,16 +178,47 @@ class Hub:
 
     def run_in_kernel(self, name: str, code: str, timeout: float = 90) -> str:
         """Start a workbench kernel in the user's server, run ``code``, return its stdout."""
+        with self.kernel(name) as run:
+            return run(code, timeout)
+
+    @contextmanager
+    def kernel(self, name: str) -> Iterator[Callable[..., str]]:
+        """A workbench kernel in the user's server while the block lasts: yields
+        ``run(code, timeout=90)``, which returns the code's stdout."""
         token = self.user_token(name)
         headers = {"Authorization": f"token {token}"}
         kernels = f"{self.url}/user/{name}/api/kernels"
         kernel = requests.post(kernels, json={"name": "workbench"}, headers=headers, timeout=30)
         assert kernel.status_code == 201, kernel.text
-        try:
-            channels = f"{kernels}/{kernel.json()['id']}/channels".replace("http", "ws", 1)
+        channels = f"{kernels}/{kernel.json()['id']}/channels".replace("http", "ws", 1)
+
+        def run(code: str, timeout: float = 90) -> str:
             return asyncio.run(asyncio.wait_for(_execute(channels, headers, code), timeout))
+
+        try:
+            yield run
         finally:
             requests.delete(f"{kernels}/{kernel.json()['id']}", headers=headers, timeout=30)
+
+    def put_files(self, name: str, files: Mapping[str, str | dict]) -> None:
+        """Write files (text, or a notebook as a dict) into the user's folder through their
+        server's contents API, folders first, as the user's browser would."""
+        headers = {"Authorization": f"token {self.user_token(name)}"}
+        contents = f"{self.url}/user/{name}/api/contents"
+        folders = sorted({str(Path(p).parent) for p in files} - {"."}, key=len)
+        for folder in folders:
+            put = requests.put(
+                f"{contents}/{folder}", json={"type": "directory"}, headers=headers, timeout=30
+            )
+            assert put.status_code in (200, 201), (folder, put.text)
+        for path, content in files.items():
+            model = (
+                {"type": "notebook", "content": content}
+                if isinstance(content, dict)
+                else {"type": "file", "format": "text", "content": content}
+            )
+            put = requests.put(f"{contents}/{path}", json=model, headers=headers, timeout=30)
+            assert put.status_code in (200, 201), (path, put.text)
 
     def server_pid(self, name: str) -> int:
         """The process of the user's single-user server (a child of the hub)."""
