@@ -298,3 +298,55 @@ def test_unsharing_a_connection_stops_a_running_kernels_use_at_once(
         assert "42" not in refused
         # And it stays refused: the kernel forgot it.
         assert "no connection named 'till'" in run(UNSHARED)
+
+
+CLI = """\
+import json, os, subprocess, sys
+def workbench(*args):
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench_server.cli", *args], capture_output=True, text=True
+    )
+    return [done.returncode, done.stdout, done.stderr]
+print(json.dumps({
+    "deploy": workbench("pipeline", "deploy", "cli_flow/pipeline.yaml"),
+    "bad": workbench("pipeline", "deploy", "cli_flow/broken.yaml"),
+    "run": workbench("pipeline", "run", "cli_flow", "--wait"),
+    "runs": workbench("pipeline", "runs", "cli_flow"),
+    "connections": workbench("connection", "list"),
+    "stray_home": os.path.exists(os.path.expanduser("~/.workbench")),
+}))
+"""
+
+
+def test_the_cli_in_a_users_server_acts_through_the_service_as_that_user(hub: Hub) -> None:
+    """`workbench pipeline deploy` in bob's terminal (here: his kernel, same environment)
+    deploys as bob into the hub's workbench, not into a stray home of its own."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    hub.put_files(
+        "bob",
+        {
+            "cli_flow/step.ipynb": notebook,
+            "cli_flow/pipeline.yaml": (
+                "name: cli_flow\nsteps:\n  - {id: one, notebook: step.ipynb, kernel: python3}\n"
+            ),
+            "cli_flow/broken.yaml": "name: cli_flow\nsteps: []\n",
+        },
+    )
+    seen = json.loads(hub.run_in_kernel("bob", CLI, timeout=240).strip().splitlines()[-1])
+    code, out, err = seen["deploy"]
+    assert code == 0 and "cli_flow: deployed, version 1" in out, (out, err)
+    code, _, err = seen["bad"]
+    assert code == 1 and "cli_flow/broken.yaml:2:" in err, err
+    code, out, err = seen["run"]
+    assert code == 0 and "succeeded" in out, (out, err)
+    code, out, _ = seen["runs"]
+    assert code == 0 and "bob" in out
+    code, _, err = seen["connections"]
+    assert code == 1 and "hub's service" in err and "Traceback" not in err, err
+    assert seen["stray_home"] is False
+    mine = {p["name"]: p for p in hub.workbench("bob", "GET", "pipelines").json()}
+    assert mine["cli_flow"]["owner"] == "bob"
+    assert "cli_flow" not in {p["name"] for p in hub.workbench("alice", "GET", "pipelines").json()}

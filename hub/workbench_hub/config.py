@@ -45,9 +45,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workbench_server.errors import ConfigurationError, InvalidInputError
-from workbench_server.extension import SERVICE_URL_ENV
 from workbench_server.home import KEY_FILE_ENV, WorkbenchHome
-from workbench_server.settings import DB_URL_ENV, WorkbenchSettings
+from workbench_server.settings import DB_URL_ENV, SERVICE_URL_ENV, WorkbenchSettings
 
 from .names import USER_NAME_PATTERN, check_user_name
 from .service import IDENTITY_CACHE_ENV

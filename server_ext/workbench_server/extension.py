@@ -20,8 +20,10 @@ from .settings import (
     DB_URL_ENV,
     DEFAULT_OPENLINEAGE_NAMESPACE,
     DEFAULT_TASK_QUEUE,
+    HUB_TOKEN_ENV,
     OPENLINEAGE_NAMESPACE_ENV,
     OPENLINEAGE_TRANSPORT_ENV,
+    SERVICE_URL_ENV,
     TASK_QUEUE_ENV,
     TEMPORAL_ADDRESS_ENV,
     TEMPORAL_NAMESPACE_ENV,
@@ -33,8 +35,6 @@ from .settings import (
 )
 
 API_PREFIX = "workbench/api"
-SERVICE_URL_ENV = "WORKBENCH_SERVICE_URL"
-HUB_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"  # noqa: S105 - a variable name
 
 
 class WorkbenchApp(ExtensionApp):

@@ -12,6 +12,10 @@ from .errors import ConfigurationError
 from .home import WorkbenchHome
 
 DB_URL_ENV = "WORKBENCH_DB_URL"
+# Set in a JupyterHub user server (and its terminals): the hub's workbench service, and
+# the server's own hub token, the user's identity there.
+SERVICE_URL_ENV = "WORKBENCH_SERVICE_URL"
+HUB_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"  # noqa: S105 - a variable name
 TEMPORAL_ADDRESS_ENV = "WORKBENCH_TEMPORAL_ADDRESS"
 TEMPORAL_NAMESPACE_ENV = "WORKBENCH_TEMPORAL_NAMESPACE"
 TASK_QUEUE_ENV = "WORKBENCH_TASK_QUEUE"

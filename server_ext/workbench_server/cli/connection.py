@@ -17,10 +17,12 @@ from ..errors import InvalidInputError
 from . import home_option
 
 
-def _workbench(home: str | None):
+def _workbench(home: str | None, what: str = "manage connections and the catalog"):
     from ..core import Workbench
     from ..settings import WorkbenchSettings
+    from .remote import refuse_local_core_in_hub
 
+    refuse_local_core_in_hub(what)
     settings = WorkbenchSettings.from_env(home)
     settings.workbench_home.prepare()
     if settings.temporal_address is None:

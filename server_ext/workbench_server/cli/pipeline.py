@@ -50,17 +50,30 @@ def validate(file: Path, as_json: bool, notebook_root: Path | None) -> None:
 
 
 def _services(home: str | None):
+    """Pipelines and runs: of this machine's home, or in a hub user's terminal, of the
+    hub's workbench service as that user (see :mod:`.remote`)."""
+    from .remote import RemoteRegistry, RemoteRuns, service_from_env
+
+    client = service_from_env()
+    if client is not None and home is None:
+        return RemoteRegistry(client), RemoteRuns(client)
     from ..pipelines.registry import PipelineRegistry
     from ..pipelines.runs import RunService
     from ..principal import local_principal
     from .connection import _workbench
 
-    workbench = _workbench(home)
+    workbench = _workbench(home, "work with pipelines")
     return PipelineRegistry(workbench, local_principal()), RunService(workbench, local_principal())
 
 
 def _print_run(run) -> None:
     click.echo(f"run {run.id}  {run.pipeline} v{run.version}  {run.status}  ds={run.logical_date}")
+    started = f"  {run.trigger} by {run.requested_by}"
+    if run.repair_of:
+        started += f", repair of {run.repair_of}"
+    if run.cancelled_by:
+        started += f"; cancelled by {run.cancelled_by}"
+    click.echo(started)
     for attempt in run.attempts:
         line = f"  {attempt.step_id:24} #{attempt.attempt}  {attempt.status:15}"
         if attempt.duration_s is not None:
@@ -91,12 +104,13 @@ def deploy(home: str | None, file: Path) -> None:
         raise click.exceptions.Exit(1) from None
     state = "deployed" if result.new_version else "unchanged"
     click.echo(f"{result.name}: {state}, version {result.version} ({result.content_hash[:12]})")
-    if registry.workbench.settings.temporal_address:
+    workbench = getattr(registry, "workbench", None)  # the service syncs its own schedules
+    if workbench is not None and workbench.settings.temporal_address:
         import asyncio
 
         from ..pipelines.schedules import sync_schedule
 
-        click.echo(asyncio.run(sync_schedule(registry.workbench, registry.spec(result.name))))
+        click.echo(asyncio.run(sync_schedule(workbench, registry.spec(result.name))))
 
 
 @pipeline.command("list")
@@ -154,9 +168,12 @@ def runs(home: str | None, name: str | None, limit: int) -> None:
     """Recent runs (of pipeline NAME)."""
     _, service = _services(home)
     for item in service.list(name, limit):
+        who = item.requested_by + (
+            f", cancelled by {item.cancelled_by}" if item.cancelled_by else ""
+        )
         click.echo(
             f"{item.id}  {item.pipeline:24} v{item.version:<3} {item.status:10} "
-            f"{item.trigger:8} ds={item.logical_date}  {item.created_at:%Y-%m-%d %H:%M}"
+            f"{item.trigger:8} ds={item.logical_date}  {item.created_at:%Y-%m-%d %H:%M}  {who}"
         )
 
 
@@ -219,6 +236,10 @@ def schedule(home: str | None, name: str, action: str, start, end) -> None:
     from ..pipelines.schedules import control
 
     registry, _ = _services(home)
+    if not hasattr(registry, "workbench"):  # through the hub's service
+        click.echo(registry.control(name, action))
+        return
+    registry.require_operate(name, f"{action} the schedule of")
     start = start.replace(tzinfo=UTC) if start else None
     end = end.replace(tzinfo=UTC) if end else None
     click.echo(asyncio.run(control(registry.workbench, name, action, start, end)))

@@ -18,9 +18,10 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..connections.kernel_access import KernelSql
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
+from ..pipelines.bundle import PipelineBundle
 from .base import WorkbenchHandler
 from .kernel import KernelRouteHandler
-from .pipelines import FileRef, PipelineBaseHandler, PipelineBundle, ValidateHandler
+from .pipelines import FileRef, PipelineBaseHandler, ValidateHandler
 
 # Headers of the service's answer that the browser or kernel needs to see.
 PASSED_HEADERS = ("Content-Type", "Cache-Control", "Content-Disposition", "Retry-After")
@@ -142,25 +143,10 @@ class DeployHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        from workbench_pipelines.validate import PipelineSpecError, check_file
-
         ref = FileRef.model_validate_json(self.request.body or b"{}")
         if ref.path is None:
             raise InvalidInputError("path: the pipeline file to deploy is required")
-        spec_file = self._file(ref.path)
-        spec, errors = check_file(spec_file)
-        if errors or spec is None:
-            for error in errors:
-                error.file = ref.path
-            raise PipelineSpecError(errors)
-        bundle = PipelineBundle(
-            file=ref.path,
-            spec=spec_file.read_text(encoding="utf-8"),
-            notebooks={
-                step.notebook: (spec_file.parent / step.notebook).read_text(encoding="utf-8")
-                for step in spec.steps
-            },
-        )
+        bundle = PipelineBundle.of(self._file(ref.path), ref.path)
         body = FileRef(bundle=bundle).model_dump_json(exclude_none=True).encode()
         await self.settings["workbench_service"].forward(self, "pipelines/deploy", body)
 

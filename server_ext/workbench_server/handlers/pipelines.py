@@ -12,37 +12,14 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from workbench_pipelines.spec_types import NotebookPath
-
 from ..errors import InvalidInputError, NotFoundError
+from ..pipelines.bundle import PipelineBundle
 from ..pipelines.registry import Deployment, PipelineOut, PipelineRegistry
 from ..pipelines.runs import RunOut, RunService
 from .base import WorkbenchHandler
 
 NAME = r"(?P<name>[a-z][a-z0-9_-]{0,99})"
 RUN = r"(?P<run_id>[0-9a-f]{32})"
-
-
-class PipelineBundle(BaseModel):
-    """A pipeline file and its notebooks, as a user's server sends them to the workbench
-    service (which cannot read the user's files) to deploy."""
-
-    model_config = ConfigDict(extra="forbid")
-    file: str = Field(min_length=1, description="Where it lives in the user's folder.")
-    spec: str = Field(description="The pipeline YAML.")
-    notebooks: dict[NotebookPath, str] = Field(
-        default_factory=dict, description="Each step's notebook (JSON) by its path."
-    )
-
-    def write(self, folder: Path) -> Path:
-        """The files under ``folder`` (paths stay inside: NotebookPath refuses others)."""
-        spec_file = folder / "pipeline.yaml"
-        spec_file.write_text(self.spec, encoding="utf-8")
-        for relative, content in self.notebooks.items():
-            target = folder / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
-        return spec_file
 
 
 class FileRef(BaseModel):

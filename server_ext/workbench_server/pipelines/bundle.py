@@ -1,0 +1,56 @@
+"""A pipeline file and its notebooks in one message, for a core that cannot read them.
+
+In the hub modes the core (the workbench service) has no access to users' folders: a
+user's server, or the ``workbench`` command in the user's terminal, checks the file
+where it lives and sends it with its notebooks as a bundle, which the service deploys
+from a private temporary folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workbench_pipelines.spec_types import NotebookPath
+
+
+class PipelineBundle(BaseModel):
+    """A pipeline file and its notebooks, as sent to the workbench service to deploy."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(min_length=1, description="Where it lives in the user's folder.")
+    spec: str = Field(description="The pipeline YAML.")
+    notebooks: dict[NotebookPath, str] = Field(
+        default_factory=dict, description="Each step's notebook (JSON) by its path."
+    )
+
+    @classmethod
+    def of(cls, spec_file: Path, shown_as: str) -> PipelineBundle:
+        """The bundle of ``spec_file`` once it is known to be valid; its problems, each
+        named by ``shown_as`` (the path the user knows), raise ``PipelineSpecError``."""
+        from workbench_pipelines.validate import PipelineSpecError, check_file
+
+        spec, errors = check_file(spec_file)
+        if errors or spec is None:
+            for error in errors:
+                error.file = shown_as
+            raise PipelineSpecError(errors)
+        return cls(
+            file=shown_as,
+            spec=spec_file.read_text(encoding="utf-8"),
+            notebooks={
+                step.notebook: (spec_file.parent / step.notebook).read_text(encoding="utf-8")
+                for step in spec.steps
+            },
+        )
+
+    def write(self, folder: Path) -> Path:
+        """The files under ``folder`` (paths stay inside: NotebookPath refuses others)."""
+        spec_file = folder / "pipeline.yaml"
+        spec_file.write_text(self.spec, encoding="utf-8")
+        for relative, content in self.notebooks.items():
+            target = folder / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+        return spec_file
