@@ -72,13 +72,27 @@ const ERP: IConnection = {
     schema: null
   },
   created_at: '2026-01-01T00:00:00',
-  updated_at: '2026-01-01T00:00:00'
+  updated_at: '2026-01-01T00:00:00',
+  may_change: true
+};
+
+// What bob sees of a connection alice shared with his group.
+const SHARED: IConnection = {
+  ...ERP,
+  name: 'alice_erp',
+  owner: 'alice',
+  shared_groups: ['finance'],
+  description: 'Odoo replica',
+  may_change: false
 };
 
 class FakeAPI implements IConnectionsAPI {
+  constructor(readonly connections: IConnection[] = [ERP]) {}
   patches: IConnectionPatch[] = [];
+  removed: string[] = [];
+  tested: string[] = [];
   async list(): Promise<IConnection[]> {
-    return [ERP];
+    return this.connections;
   }
   async create(): Promise<IConnection> {
     throw new Error('not in this test');
@@ -87,11 +101,19 @@ class FakeAPI implements IConnectionsAPI {
     this.patches.push(patch);
     return { ...ERP, description: patch.description ?? ERP.description };
   }
-  async remove(): Promise<void> {
-    return;
+  async remove(name: string): Promise<void> {
+    this.removed.push(name);
   }
-  async test(): Promise<ITestResult> {
-    throw new Error('not in this test');
+  async test(name: string): Promise<ITestResult> {
+    this.tested.push(name);
+    return {
+      ok: true,
+      connection: name,
+      server_version: 'PostgreSQL 16',
+      latency_ms: 3,
+      reason: null,
+      message: `connection '${name}': PostgreSQL 16`
+    };
   }
 }
 
@@ -111,6 +133,23 @@ describe('ConnectionsManager', () => {
   let host: HTMLDivElement;
   let root: IRoot;
   let api: FakeAPI;
+
+  const mount = async (connections: IConnection[]) => {
+    React.act(() => root.unmount());
+    root = createRoot(host);
+    api = new FakeAPI(connections);
+    await React.act(async () => {
+      root.render(
+        React.createElement(ConnectionsManager, {
+          api,
+          trans,
+          onError: () => undefined,
+          onTested: () => undefined,
+          onChanged: () => undefined
+        })
+      );
+    });
+  };
 
   beforeEach(async () => {
     host = document.createElement('div');
@@ -166,6 +205,48 @@ describe('ConnectionsManager', () => {
     React.act(() => type(field('password'), 'n3w'));
     await submit();
     expect(api.patches[1]).toEqual({ settings: { password: 'n3w' } });
+  });
+
+  const buttons = () =>
+    Array.from(host.querySelectorAll('form button')).map(b => b.textContent);
+
+  it('offers Save and Remove for a connection the user may change', () => {
+    expect(buttons()).toEqual(['Save', 'Test', 'Remove…']);
+    expect(host.querySelector('[role="note"]')).toBeNull();
+  });
+
+  it("shows someone else's shared connection read-only, with Test only", async () => {
+    await mount([SHARED]);
+    expect(buttons()).toEqual(['Test']);
+    expect(host.querySelector('[role="note"]')!.textContent).toBe(
+      'Shared with you by alice; only alice or an admin can change it.'
+    );
+    // Its settings as text: no field to type in, the password only as stored.
+    expect(host.querySelectorAll('form input, form select')).toHaveLength(0);
+    const setting = (name: string) =>
+      host.querySelector(`[data-setting="${name}"] dd`)!.textContent;
+    expect(setting('host')).toBe('db.internal');
+    expect(setting('password')).toBe('stored, never shown');
+    expect(setting('schema')).toBe('not set');
+    expect(setting('shared_groups')).toBe('finance');
+    expect(host.textContent).not.toContain(SECRET_MASK);
+
+    // Enter cannot save it either; Test still connects.
+    await submit();
+    expect(api.patches).toEqual([]);
+    const test = Array.from(host.querySelectorAll('button')).find(
+      b => b.textContent === 'Test'
+    )!;
+    await React.act(async () => test.click());
+    expect(api.tested).toEqual(['alice_erp']);
+  });
+
+  it('says a built-in connection is changed by admins only', async () => {
+    await mount([{ ...SHARED, name: 'demo_odoo', builtin: true }]);
+    expect(host.querySelector('[role="note"]')!.textContent).toBe(
+      'Built-in; only an admin can change it.'
+    );
+    expect(buttons()).toEqual(['Test']);
   });
 });
 

@@ -21,7 +21,8 @@ function connection(
     builtin: false,
     settings: { kind, ...settings },
     created_at: '2026-01-01T00:00:00',
-    updated_at: '2026-01-01T00:00:00'
+    updated_at: '2026-01-01T00:00:00',
+    may_change: true
   };
 }
 

@@ -29,6 +29,12 @@ export interface IConnection {
   settings: { [field: string]: unknown };
   created_at: string;
   updated_at: string;
+  /**
+   * Whether the caller may edit, share or remove it: false for a connection
+   * shared with them by someone else, or a built-in one unless they are an
+   * admin. Every user may still use and test it.
+   */
+  may_change: boolean;
 }
 
 /**

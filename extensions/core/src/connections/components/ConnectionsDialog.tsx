@@ -15,7 +15,9 @@ import {
   kindSpecs,
   patchBody
 } from '../kinds';
+import { mayChange, readOnlyNote } from '../readOnly';
 import { IConnection, IConnectionsAPI, ITestResult } from '../tokens';
+import { ReadOnlyConnection } from './ReadOnlyConnection';
 
 /**
  * What the connections dialog needs from the application.
@@ -178,6 +180,8 @@ export function ConnectionsManager(
       ? null
       : (connections?.find(c => c.name === selected) ?? null);
   const isNew = current === null;
+  // Shared with the user by someone else, or built in: used and tested only.
+  const readOnly = current !== null && !mayChange(current);
 
   const show = (connection: IConnection | null) => {
     setSelected(connection?.name ?? null);
@@ -241,7 +245,7 @@ export function ConnectionsManager(
 
   const save = async (event: React.FormEvent) => {
     event.preventDefault();
-    if (busy) {
+    if (busy || readOnly) {
       return;
     }
     const found = formProblem(form, isNew, trans);
@@ -312,7 +316,7 @@ export function ConnectionsManager(
   };
 
   const remove = async () => {
-    if (!current || busy) {
+    if (!current || busy || readOnly) {
       return;
     }
     const name = current.name;
@@ -342,7 +346,8 @@ export function ConnectionsManager(
     specs.find(k => k.kind === kind)?.label ?? kind;
   const spec = specs.find(k => k.kind === form.kind) ?? null;
   const result = current ? tests[current.name] : undefined;
-  const unsaved = current !== null && patchBody(current, form) !== null;
+  const unsaved =
+    current !== null && !readOnly && patchBody(current, form) !== null;
 
   return (
     <div className="jp-WorkbenchConnections-layout" ref={rootRef}>
@@ -383,6 +388,8 @@ export function ConnectionsManager(
                   }`}
                   aria-current={c.name === selected}
                   data-connection={c.name}
+                  data-may-change={String(mayChange(c))}
+                  title={readOnlyNote(c, trans) ?? undefined}
                   onClick={() => {
                     chosen.current = true;
                     show(c);
@@ -473,7 +480,9 @@ export function ConnectionsManager(
             </div>
           </div>
         )}
-        {spec === null ? (
+        {readOnly ? (
+          <ReadOnlyConnection connection={current} spec={spec} trans={trans} />
+        ) : spec === null ? (
           <p className="jp-WorkbenchConnections-muted">
             {trans.__(
               'Connections of kind %1 cannot be edited here; use the workbench CLI.',
@@ -504,45 +513,49 @@ export function ConnectionsManager(
             ))}
           </div>
         )}
-        <div className="jp-WorkbenchConnections-grid">
-          <TextField
-            id={`${idPrefix}-description`}
-            field="description"
-            label={trans.__('Description')}
-            value={form.description}
-            onChange={value => setForm(f => ({ ...f, description: value }))}
-          />
-          <TextField
-            id={`${idPrefix}-groups`}
-            field="shared_groups"
-            label={trans.__('Shared with groups')}
-            value={form.sharedGroups}
-            help={trans.__('comma-separated; empty: only you (team mode)')}
-            onChange={value => setForm(f => ({ ...f, sharedGroups: value }))}
-          />
-        </div>
+        {!readOnly && (
+          <div className="jp-WorkbenchConnections-grid">
+            <TextField
+              id={`${idPrefix}-description`}
+              field="description"
+              label={trans.__('Description')}
+              value={form.description}
+              onChange={value => setForm(f => ({ ...f, description: value }))}
+            />
+            <TextField
+              id={`${idPrefix}-groups`}
+              field="shared_groups"
+              label={trans.__('Shared with groups')}
+              value={form.sharedGroups}
+              help={trans.__('comma-separated; empty: only you (team mode)')}
+              onChange={value => setForm(f => ({ ...f, sharedGroups: value }))}
+            />
+          </div>
+        )}
         {problem && (
           <div className="jp-WorkbenchConnections-problem" role="alert">
             {problem}
           </div>
         )}
         <div className="jp-WorkbenchConnections-actions">
-          <button
-            type="submit"
-            className="jp-mod-styled jp-mod-accept"
-            // Not `disabled` while busy: a disabled button loses the focus,
-            // and the dialog's keys (Escape, Enter) with it.
-            aria-disabled={busy !== null}
-            disabled={spec === null}
-          >
-            {isNew
-              ? busy === 'saving'
-                ? trans.__('Adding…')
-                : trans.__('Add')
-              : busy === 'saving'
-                ? trans.__('Saving…')
-                : trans.__('Save')}
-          </button>
+          {!readOnly && (
+            <button
+              type="submit"
+              className="jp-mod-styled jp-mod-accept"
+              // Not `disabled` while busy: a disabled button loses the focus,
+              // and the dialog's keys (Escape, Enter) with it.
+              aria-disabled={busy !== null}
+              disabled={spec === null}
+            >
+              {isNew
+                ? busy === 'saving'
+                  ? trans.__('Adding…')
+                  : trans.__('Add')
+                : busy === 'saving'
+                  ? trans.__('Saving…')
+                  : trans.__('Save')}
+            </button>
+          )}
           {!isNew && (
             <button
               type="button"
@@ -554,7 +567,7 @@ export function ConnectionsManager(
               {busy === 'testing' ? trans.__('Testing…') : trans.__('Test')}
             </button>
           )}
-          {!isNew && !confirming && (
+          {!isNew && !readOnly && !confirming && (
             <button
               type="button"
               className="jp-mod-styled jp-mod-warn jp-WorkbenchConnections-remove"
@@ -571,7 +584,7 @@ export function ConnectionsManager(
             </button>
           )}
         </div>
-        {!isNew && confirming && (
+        {!isNew && !readOnly && confirming && (
           <div className="jp-WorkbenchConnections-confirmRow" role="group">
             <span>
               {trans.__(
