@@ -26,8 +26,13 @@ from tests.conftest import spawn_worker, stop_worker
 from tests.support.hub import Hub, running_hub
 from tests.support.postgres import postgres_settings
 from tests.support.two_users import (
+    assert_artifacts_are_never_read_through_links,
+    assert_denied_hosts_answer_alike,
+    assert_duckdb_views_read_nothing_outside,
+    assert_lineage_stays_out_of_others_namespaces,
     assert_runs_are_out_of_reach,
     assert_viewers_read_but_do_not_run,
+    listening_on,
     private_pipeline,
 )
 
@@ -45,7 +50,12 @@ def hub(tmp_path_factory: pytest.TempPathFactory, temporal_address: str) -> Iter
     if shutil.which("configurable-http-proxy") is None:  # a failure, not a silent skip
         pytest.fail("the hub tests need `npm install -g configurable-http-proxy` (.ci/run does it)")
     queue = f"hub-{uuid.uuid4().hex[:8]}"
-    env = {"WORKBENCH_TEMPORAL_ADDRESS": temporal_address, "WORKBENCH_TASK_QUEUE": queue}
+    env = {
+        "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+        "WORKBENCH_TASK_QUEUE": queue,
+        # An address connection tests may not reach (besides the default metadata ones).
+        "WORKBENCH_EGRESS_DENY": "127.0.0.2/32",
+    }
     with running_hub(tmp_path_factory.mktemp("hub"), env=env) as hub:
         worker = spawn_worker(hub.home, temporal_address, queue)
         try:
@@ -350,3 +360,33 @@ def test_the_cli_in_a_users_server_acts_through_the_service_as_that_user(hub: Hu
     mine = {p["name"]: p for p in hub.workbench("bob", "GET", "pipelines").json()}
     assert mine["cli_flow"]["owner"] == "bob"
     assert "cli_flow" not in {p["name"] for p in hub.workbench("alice", "GET", "pipelines").json()}
+
+
+def test_what_a_user_makes_the_service_read_or_reach_is_refused(hub: Hub) -> None:
+    """bob's own server, bob's own files: views over files outside his DuckDB file, a
+    step that swaps a log for a link to a root-only file, probes of denied hosts, and
+    lineage declared into alice's private connection."""
+    assert_duckdb_views_read_nothing_outside(hub, "bob", "/etc/shadow")
+    assert_artifacts_are_never_read_through_links(hub, "bob", "/etc/shadow")
+    with listening_on("127.0.0.2") as (open_port, closed_port):
+        assert_denied_hosts_answer_alike(
+            lambda *a, **kw: hub.workbench("bob", *a, **kw), open_port, closed_port
+        )
+    assert_lineage_stays_out_of_others_namespaces(hub, "alice", "bob")
+
+
+def test_a_user_named_like_a_wildcard_or_a_path_cannot_sign_in(hub: Hub) -> None:
+    for name in ("*", "al*", "../alice", "alice/x"):
+        session = requests.Session()
+        form = session.get(f"{hub.url}/hub/login", timeout=10)
+        xsrf = session.cookies.get("_xsrf") or ""
+        answer = session.post(
+            f"{hub.url}/hub/login",
+            data={"username": name, "password": hub.user_password, "_xsrf": xsrf},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert form.status_code == 200
+        assert answer.status_code != 302, (name, answer.status_code)
+    users = {u["name"] for u in hub.api("GET", "users").json()}
+    assert not users & {"*", "al*", "../alice", "alice/x"}

@@ -33,8 +33,12 @@ from tests.support.hub import IP, Hub, running_hub
 from tests.support.oidc import Account, running_provider, sign_in
 from tests.support.postgres import PostgresCluster, postgres_settings
 from tests.support.two_users import (
+    assert_artifacts_are_never_read_through_links,
+    assert_denied_hosts_answer_alike,
+    assert_duckdb_views_read_nothing_outside,
     assert_runs_are_out_of_reach,
     assert_viewers_read_but_do_not_run,
+    listening_on,
     private_pipeline,
 )
 from workbench_hub.config import configure
@@ -361,3 +365,16 @@ def test_a_private_pipelines_runs_are_out_of_other_users_reach(team: Team) -> No
     assert_viewers_read_but_do_not_run(bob, run)
     # An admin (carol, by the provider's claims) sees it all.
     assert hub.service("carol", "GET", f"runs/{run['id']}").status_code == 200
+
+
+def test_what_a_user_makes_the_service_read_or_reach_is_refused(team: Team) -> None:
+    """alice, through her server: views over files outside her DuckDB file, a step that
+    swaps a log for a link to a root-only file, and probes of hosts team mode denies
+    (its defaults deny loopback, where the core's services listen here)."""
+    hub = team.hub
+    assert_duckdb_views_read_nothing_outside(hub, "alice", "/etc/shadow")
+    assert_artifacts_are_never_read_through_links(hub, "alice", "/etc/shadow")
+    with listening_on("127.0.0.2") as (open_port, closed_port):
+        assert_denied_hosts_answer_alike(
+            lambda *a, **kw: hub.workbench("alice", *a, **kw), open_port, closed_port
+        )
