@@ -113,3 +113,30 @@ def test_s3_lake_is_scanned_through_its_endpoint(workbench, s3_endpoint: str) ->
     assert [c.name for c in numbers.columns] == ["n", "day"]
     rows = catalog.preview(numbers.id, limit=100).rows
     assert sorted(r[0] for r in rows) == list(range(15))
+
+
+def test_files_and_folders_linked_into_the_lake_are_not_read(workbench, tmp_path) -> None:
+    """A pipeline step writes the lake with the rights of user code: a Parquet file or a
+    dataset folder it links to elsewhere (another user's data, anything the service may
+    read) is neither cataloged nor previewed."""
+    import os
+
+    lake = tmp_path / "lake"
+    _write(lake / "silver" / "ledger" / "part-0.parquet", pa.table({"balance": [10]}))
+    private = tmp_path / "private"
+    _write(private / "salaries" / "part-0.parquet", pa.table({"salary": [123456]}))
+    os.symlink(
+        private / "salaries" / "part-0.parquet", lake / "silver" / "ledger" / "part-1.parquet"
+    )
+    os.symlink(private / "salaries", lake / "silver" / "salaries")
+
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="files", settings={"kind": "lake", "location": str(lake)})
+    )
+    catalog = CatalogService(workbench, local_principal())
+    assert catalog.scan("files").stats["tables"] == 1
+    ledger = catalog.find("files", "silver", "ledger")
+    assert [c.name for c in ledger.columns] == ["balance"]
+    assert ledger.row_estimate == 1
+    preview = catalog.preview(ledger.id)
+    assert preview.rows == [[10]]

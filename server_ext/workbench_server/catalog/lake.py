@@ -10,6 +10,7 @@ first row groups they need.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -61,8 +62,17 @@ def _datasets(cfg: LakeConfig) -> tuple[FileSystem, dict[tuple[str, str], _Datas
         raise LakeUnavailable(f"cannot list {cfg.location}: {exc}") from None
     datasets: dict[tuple[str, str], _Dataset] = {}
     deltas: set[tuple[str, ...]] = set()
+    # Pipeline steps write the lake: in a local one, a file or folder a step swapped for
+    # a link could make the service read anything it may. Only what is really below the
+    # lake's folder counts (a link made after this check is a race left to the OS rights
+    # of the service's account).
+    real_root = None if cfg.is_s3 else os.path.realpath(root)
     for info in infos:
         relative = info.path[len(root) + 1 :].split("/")
+        if real_root is not None and os.path.realpath(info.path) != os.path.join(
+            real_root, *relative
+        ):
+            continue
         if "_delta_log" in relative:
             deltas.add(tuple(relative[: relative.index("_delta_log")]))
         if info.type != FileType.File or not info.path.endswith(".parquet"):
