@@ -28,8 +28,8 @@ MODE_ENV = "WORKBENCH_MODE"
 DEFAULT_TASK_QUEUE = "workbench"
 DEFAULT_OPENLINEAGE_NAMESPACE = "workbench"
 DEFAULT_TESTS_PER_MINUTE = 10
-# The team stack's own services, and the hub container's loopback (where the service
-# runs beside the hub's API and proxy): no user's connection or webhook goes there.
+# The team stack's own services (docker-compose.yml: PostgreSQL, Temporal and its UI, the
+# hub's API) and the service's own loopback: no user's connection or webhook goes there.
 TEAM_EGRESS_DENY = ("postgres", "temporal", "temporal-ui", "hub", "127.0.0.0/8", "::1")
 
 
