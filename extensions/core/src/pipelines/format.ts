@@ -194,3 +194,10 @@ export function latestRuns(runs: IRun[]): Map<string, IRun> {
   }
   return latest;
 }
+
+/**
+ * The short form of a run id shown in the panel (its first 8 characters).
+ */
+export function shortRunId(id: string): string {
+  return id.slice(0, 8);
+}

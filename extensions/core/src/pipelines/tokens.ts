@@ -15,9 +15,26 @@ export interface IParameterSpec {
 }
 
 /**
+ * Who besides the owner and admins may see or operate a pipeline, by hub
+ * group (`AccessSpec`).
+ */
+export interface IPipelineAccess {
+  /**
+   * Groups that see the pipeline, its runs and their artifacts.
+   */
+  viewers: string[];
+  /**
+   * Groups that may also start, cancel and repair runs and control the
+   * schedule.
+   */
+  operators: string[];
+}
+
+/**
  * A deployed pipeline (`PipelineOut`): `depends_on` gives the DAG's edges,
- * `parameters` the declared parameters the run dialog starts from (both optional
- * for servers older than this extension).
+ * `parameters` the declared parameters the run dialog starts from. These and
+ * the rights are optional for servers older than this extension: without
+ * `may_operate` the buttons show and the server decides.
  */
 export interface IPipeline {
   name: string;
@@ -29,6 +46,16 @@ export interface IPipeline {
   updated_at: string;
   depends_on?: { [step: string]: string[] };
   parameters?: { [name: string]: IParameterSpec };
+  access?: IPipelineAccess;
+  /**
+   * Whether the caller may start, cancel and repair runs and pause, resume or
+   * trigger the schedule (owner, admin, or a member of an operators group).
+   */
+  may_operate?: boolean;
+  /**
+   * Whether the caller may deploy new versions (owner or admin).
+   */
+  may_change?: boolean;
 }
 
 /**
@@ -49,6 +76,11 @@ export interface IAttempt {
 }
 
 /**
+ * What started a run (`RunOut.trigger`).
+ */
+export type RunTrigger = 'manual' | 'schedule' | 'repair';
+
+/**
  * A pipeline run (`RunOut`); `attempts` is empty in lists.
  */
 export interface IRun {
@@ -56,10 +88,25 @@ export interface IRun {
   pipeline: string;
   version: number;
   status: string;
+  /**
+   * A `RunTrigger`; typed as text so that a newer server's kinds still show.
+   */
   trigger: string;
   parameters: { [name: string]: unknown };
   logical_date: string;
+  /**
+   * For a repair run, the id of the run it repairs.
+   */
   repair_of: string | null;
+  /**
+   * Who started it: a user, `scheduler` for a schedule firing, or for a
+   * repair run who repaired it (absent from older servers).
+   */
+  requested_by?: string;
+  /**
+   * Who asked it to stop, if anyone did.
+   */
+  cancelled_by?: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -114,4 +161,15 @@ export interface ISpecError {
 export interface IValidation {
   valid: boolean;
   errors: ISpecError[];
+}
+
+/**
+ * Answer of `POST pipelines/deploy` (`Deployment`): the version now current,
+ * and whether this deploy created it (unchanged content creates none).
+ */
+export interface IDeployment {
+  name: string;
+  version: number;
+  content_hash: string;
+  new_version: boolean;
 }

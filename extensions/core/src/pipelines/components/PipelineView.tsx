@@ -5,17 +5,15 @@ import * as React from 'react';
 import { describeError } from '../../request';
 import { PipelinesAPI } from '../api';
 import { buildDag, IDagLayout, isActive, layoutDag, stateClass } from '../dag';
-import {
-  describeSchedule,
-  formatDuration,
-  formatTime,
-  runDuration
-} from '../format';
+import { describeSchedule, shortRunId } from '../format';
 import { PolledWidget } from '../polled';
+import { mayOperate, viewOnlyNote } from '../rights';
+import { runCancellation, runOriginText } from '../runOrigin';
 import { formatNextRun, ScheduleModel } from '../schedules';
 import { IAttempt, IPipeline, IRun, ScheduleAction } from '../tokens';
 import { DagGraph } from './DagGraph';
 import { PipelinesPanel } from './PipelinesPanel';
+import { RunHistory } from './RunHistory';
 import { StepDetails } from './StepDetails';
 
 /**
@@ -90,11 +88,17 @@ export class PipelineView extends PolledWidget {
   onPipelineLoaded: ((pipeline: IPipeline) => void) | null = null;
 
   /**
-   * Ask for parameters and start a run, then show it.
+   * Ask for parameters and start a run, then show it; a viewer is told why
+   * not instead of being asked for parameters the server would refuse.
    */
   async runNow(): Promise<void> {
     const pipeline =
       this._pipeline ?? (await this._api.pipeline(this.pipelineName));
+    const note = viewOnlyNote(pipeline, this._trans);
+    if (note !== null) {
+      Notification.warning(`${pipeline.name}: ${note}`, { autoClose: 8000 });
+      return;
+    }
     const run = await this._actions.runNow(pipeline, this.latestRun);
     if (run) {
       this._follow(run);
@@ -128,28 +132,7 @@ export class PipelineView extends PolledWidget {
               </div>
             )}
           </div>
-          <div className="jp-WorkbenchPipeline-actions">
-            <button
-              className="jp-mod-styled jp-mod-accept jp-WorkbenchPipeline-runNow"
-              onClick={() => void this._guard(() => this.runNow())}
-            >
-              {trans.__('Run now')}
-            </button>
-            <button
-              className="jp-mod-styled jp-WorkbenchPipeline-cancel"
-              disabled={!run || !isActive(run)}
-              onClick={() => void this._cancel()}
-            >
-              {trans.__('Cancel run')}
-            </button>
-            <button
-              className="jp-mod-styled jp-WorkbenchPipeline-repair"
-              disabled={!run || !['failed', 'cancelled'].includes(run.status)}
-              onClick={() => void this._repair()}
-            >
-              {trans.__('Repair run')}
-            </button>
-          </div>
+          {this._renderActions(pipeline, run)}
         </div>
         {this._error && (
           <div className="jp-WorkbenchPipeline-error" role="alert">
@@ -159,11 +142,19 @@ export class PipelineView extends PolledWidget {
         {pipeline && this._renderSchedule(pipeline)}
         {run && (
           <div className="jp-WorkbenchPipeline-runSummary" data-run={run.id}>
-            {trans.__('Run %1', run.id.slice(0, 8))}{' '}
+            {trans.__('Run %1', shortRunId(run.id))}{' '}
             <span
               className={`jp-WorkbenchPipeline-badge ${stateClass(run.status)}`}
             >
               {run.status}
+            </span>{' '}
+            <span className="jp-WorkbenchPipeline-runBy">
+              {[
+                trans.__('started by %1', runOriginText(run, trans)),
+                runCancellation(run, trans)
+              ]
+                .filter(Boolean)
+                .join(' · ')}
             </span>
             {run.error && (
               <span className="jp-WorkbenchPipeline-runError">{run.error}</span>
@@ -172,7 +163,65 @@ export class PipelineView extends PolledWidget {
         )}
         {pipeline && this._renderDag(pipeline, run)}
         {this._renderStep(run)}
-        {this._renderHistory()}
+        <RunHistory
+          trans={trans}
+          runs={this._runs}
+          details={this._details}
+          selected={run?.id ?? null}
+          loaded={this._loaded}
+          placeholder={
+            mayOperate(pipeline)
+              ? trans.__('No run yet: click Run now.')
+              : trans.__('No run yet.')
+          }
+          onSelect={id => this._selectRun(id)}
+        />
+      </div>
+    );
+  }
+
+  /**
+   * Run now, Cancel run and Repair run for those who may operate the
+   * pipeline; for a viewer, a note saying why there are none.
+   */
+  private _renderActions(
+    pipeline: IPipeline | null,
+    run: IRun | null
+  ): JSX.Element | null {
+    const trans = this._trans;
+    const note = viewOnlyNote(pipeline, trans);
+    if (note !== null) {
+      return (
+        <div className="jp-WorkbenchPipeline-viewOnly" role="note">
+          {note}
+        </div>
+      );
+    }
+    if (!mayOperate(pipeline)) {
+      return null; // not loaded yet
+    }
+    return (
+      <div className="jp-WorkbenchPipeline-actions">
+        <button
+          className="jp-mod-styled jp-mod-accept jp-WorkbenchPipeline-runNow"
+          onClick={() => void this._guard(() => this.runNow())}
+        >
+          {trans.__('Run now')}
+        </button>
+        <button
+          className="jp-mod-styled jp-WorkbenchPipeline-cancel"
+          disabled={!run || !isActive(run)}
+          onClick={() => void this._cancel()}
+        >
+          {trans.__('Cancel run')}
+        </button>
+        <button
+          className="jp-mod-styled jp-WorkbenchPipeline-repair"
+          disabled={!run || !['failed', 'cancelled'].includes(run.status)}
+          onClick={() => void this._repair()}
+        >
+          {trans.__('Repair run')}
+        </button>
       </div>
     );
   }
@@ -337,71 +386,6 @@ export class PipelineView extends PolledWidget {
     );
   }
 
-  private _renderHistory(): JSX.Element {
-    const trans = this._trans;
-    const now = Date.now();
-    return (
-      <div className="jp-WorkbenchPipeline-history">
-        <h2>{trans.__('Runs')}</h2>
-        {this._loaded && this._runs.length === 0 ? (
-          <div className="jp-WorkbenchPipeline-placeholder">
-            {trans.__('No run yet: click Run now.')}
-          </div>
-        ) : (
-          <table className="jp-WorkbenchPipeline-runs">
-            <thead>
-              <tr>
-                <th>{trans.__('Status')}</th>
-                <th>{trans.__('Trigger')}</th>
-                <th>{trans.__('Started')}</th>
-                <th>{trans.__('Duration')}</th>
-                <th title={trans.__('Attempts of all steps, retries included')}>
-                  {trans.__('Step attempts')}
-                </th>
-                <th>{trans.__('Run')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {this._runs.map(listed => {
-                const run = this._details.get(listed.id) ?? listed;
-                const detailed = this._details.has(listed.id);
-                const selected = run.id === this._selectedRun()?.id;
-                return (
-                  <tr
-                    key={run.id}
-                    data-run={run.id}
-                    data-state={run.status}
-                    className={selected ? 'jp-mod-selected' : ''}
-                    aria-selected={selected}
-                    onClick={() => this._selectRun(run.id)}
-                  >
-                    <td>
-                      <span
-                        className={`jp-WorkbenchPipeline-badge ${stateClass(run.status)}`}
-                      >
-                        {run.status}
-                      </span>
-                    </td>
-                    <td>
-                      {run.trigger}
-                      {run.repair_of ? ` (${run.repair_of.slice(0, 8)})` : ''}
-                    </td>
-                    <td>{formatTime(run.started_at ?? run.created_at)}</td>
-                    <td>{formatDuration(runDuration(run, now))}</td>
-                    <td>{detailed ? run.attempts.length : ''}</td>
-                    <td className="jp-WorkbenchPipeline-runId">
-                      {run.id.slice(0, 8)}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        )}
-      </div>
-    );
-  }
-
   /**
    * The run the DAG shows: the one picked in the table, else the newest.
    */
@@ -442,7 +426,7 @@ export class PipelineView extends PolledWidget {
           await this._api.cancel(run.id);
           await this.refresh();
         },
-        this._trans.__('Cancelling run %1 failed', run.id.slice(0, 8))
+        this._trans.__('Cancelling run %1 failed', shortRunId(run.id))
       );
     }
   }
@@ -454,7 +438,7 @@ export class PipelineView extends PolledWidget {
         async () => {
           this._follow(await this._api.repair(run.id));
         },
-        this._trans.__('Repairing run %1 failed', run.id.slice(0, 8))
+        this._trans.__('Repairing run %1 failed', shortRunId(run.id))
       );
     }
   }
