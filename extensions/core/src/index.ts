@@ -18,6 +18,7 @@ import { TRANSLATION_DOMAIN } from './tokens';
 
 export { CatalogCommandIDs } from './catalog/plugin';
 export { ConnectionsCommandIDs } from './connections/plugin';
+export { PipelineFileCommandIDs } from './pipelines/fileCommands';
 export { PipelinesCommandIDs } from './pipelines/plugin';
 
 /**

@@ -5,6 +5,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { requestAPI, withQuery } from '../request';
 import {
+  IDeployment,
   IPipeline,
   IRun,
   IRunRequest,
@@ -130,6 +131,29 @@ export class PipelinesAPI {
     return requestAPI<IValidation>('pipelines/validate', this._settings, {
       method: 'POST',
       body: JSON.stringify(path ? { text, path } : { text })
+    });
+  }
+
+  /**
+   * Check a pipeline file as saved (`path` relative to the server's root),
+   * its notebooks included.
+   */
+  validateFile(path: string): Promise<IValidation> {
+    return requestAPI<IValidation>('pipelines/validate', this._settings, {
+      method: 'POST',
+      body: JSON.stringify({ path })
+    });
+  }
+
+  /**
+   * Deploy a pipeline file as saved (`path` relative to the server's root): a
+   * new version, or the current one when nothing changed. An invalid file is
+   * refused with HTTP 400 and every problem in the body's `errors`.
+   */
+  deploy(path: string): Promise<IDeployment> {
+    return requestAPI<IDeployment>('pipelines/deploy', this._settings, {
+      method: 'POST',
+      body: JSON.stringify({ path })
     });
   }
 

@@ -9,6 +9,7 @@ import {
   Notification,
   WidgetTracker
 } from '@jupyterlab/apputils';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { describeError } from '../request';
@@ -20,6 +21,9 @@ import { PipelinesPanel } from './components/PipelinesPanel';
 import { pipelinesIcon } from './components/icons';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { IPipelineActions, PipelineView } from './components/PipelineView';
+// The commands and the context menu entry are registered at activation.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { addPipelineFileCommands } from './fileCommands';
 import { initialParameters } from './format';
 import {
   executedNotebookPath,
@@ -68,14 +72,20 @@ const NAME_ARGS = {
 export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
   id: '@workbench/core:pipelines',
   description:
-    'Pipelines panel: deployed pipelines with their last run and next scheduled run, a view per pipeline with its DAG coloured by run state, run history, run now, cancel, repair, failed step details and schedule pause/resume/trigger; pipeline YAML files checked as they are edited.',
+    'Pipelines panel: deployed pipelines with their last run and next scheduled run, a view per pipeline with its DAG coloured by run state, run history, run now, cancel, repair, failed step details and schedule pause/resume/trigger; pipeline YAML files checked as they are edited, and validated or deployed from the file browser or the palette.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer, ITranslator],
+  optional: [
+    ICommandPalette,
+    ILayoutRestorer,
+    ITranslator,
+    IFileBrowserFactory
+  ],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    browsers: IFileBrowserFactory | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const api = new PipelinesAPI(app.serviceManager.serverSettings);
@@ -275,6 +285,17 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
     ]) {
       palette?.addItem({ command, category: trans.__('Workbench') });
     }
+
+    addPipelineFileCommands({
+      app,
+      api,
+      trans,
+      palette,
+      browsers,
+      notifyError,
+      onDeployed: () => void commands.execute(PipelinesCommandIDs.refresh),
+      openPipeline: name => void openPipeline(name)
+    });
 
     // Pipeline YAML files opened in the text editor are checked as they are
     // edited; loaded apart, as it is not needed to show the panel.

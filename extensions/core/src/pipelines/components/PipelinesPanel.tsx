@@ -83,7 +83,7 @@ export class PipelinesPanel extends PolledWidget {
         {this._loaded && pipelines.length === 0 && !this._error ? (
           <div className="jp-WorkbenchPipelines-placeholder">
             {trans.__(
-              'No pipeline deployed yet: run `workbench pipeline deploy FILE.yaml`.'
+              'No pipeline deployed yet: right-click a pipeline YAML file in the file browser and choose Deploy Pipeline.'
             )}
           </div>
         ) : (
