@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from workbench_server.accounts import DEFAULT_PREFIX, PREFIX_ENV, account_map_from_env
 from workbench_server.errors import ConfigurationError, InvalidInputError
 from workbench_server.home import KEY_FILE_ENV, WorkbenchHome
 from workbench_server.settings import DB_URL_ENV, SERVICE_URL_ENV, WorkbenchSettings
@@ -217,7 +218,7 @@ def _local_processes(c: Any, users: Path) -> None:
         c.JupyterHub.spawner_class = "workbench_hub.spawner.UserAccountSpawner"
         spawner = c.UserAccountSpawner
         spawner.users_dir = str(_users_folder())
-        spawner.account_prefix = os.environ.get("WORKBENCH_HUB_SYSTEM_USER_PREFIX", "wb-")
+        spawner.account_prefix = os.environ.get(PREFIX_ENV, DEFAULT_PREFIX)
         spawner.accounts = _account_map()
         return
     log.warning(SHARED_ACCOUNT_WARNING.format(account=getpass.getuser()))
@@ -256,19 +257,14 @@ def _users_folder() -> Path:
 
 
 def _account_map() -> dict[str, str]:
-    """``$WORKBENCH_HUB_SYSTEM_USERS``: ``alice=asmith,bob=bjones``, hub user to account."""
+    """``$WORKBENCH_HUB_SYSTEM_USERS``: ``alice=asmith,bob=bjones``, hub user to account
+    (the same map the worker runs pipeline steps by), with hub names checked."""
     accounts = {}
-    for pair in sorted(_names("WORKBENCH_HUB_SYSTEM_USERS", "")):
-        hub_name, _, account = (part.strip() for part in pair.partition("="))
+    for hub_name, account in account_map_from_env().items():
         try:
-            accounts[check_user_name(hub_name.lower())] = account
+            accounts[check_user_name(hub_name)] = account
         except InvalidInputError as exc:
             raise ConfigurationError(f"WORKBENCH_HUB_SYSTEM_USERS: {exc}") from None
-        if not account:
-            raise ConfigurationError(
-                f"WORKBENCH_HUB_SYSTEM_USERS: {pair!r} names no account; write "
-                "hubname=account, separated by commas"
-            )
     return accounts
 
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import threading
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,8 @@ from jupyter_core.utils import run_sync
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from papermill.execute import ERROR_MARKER_TAG
+
+from workbench_server.accounts import StepAccount
 
 ENGINE = "workbench"
 
@@ -55,16 +61,38 @@ class Progress:
 
 
 class StepKernelManager(AsyncKernelManager):
-    """Starts the kernel with the environment the step was given (connections access)."""
+    """Starts the kernel with the environment the step was given (connections access),
+    as the step's OS account if it has one (its connection file then lives in the
+    attempt's working folder, which the account owns)."""
 
-    def __init__(self, *, env: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        env: dict[str, str] | None = None,
+        account: StepAccount | None = None,
+        workdir: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.step_env = env
+        self.account = account
+        if account is not None and workdir is not None:
+            self.connection_file = str(workdir / f"kernel-{uuid.uuid4().hex}.json")
 
     async def start_kernel(self, **kwargs: Any) -> None:  # type: ignore[override]
         if self.step_env is not None:
             kwargs["env"] = dict(self.step_env)
+        if self.account is not None:
+            kwargs.update(user=self.account.uid, group=self.account.gid, extra_groups=[])
+            env = kwargs.setdefault("env", dict(os.environ))
+            env.update(HOME=self.account.home, USER=self.account.name, LOGNAME=self.account.name)
         await super().start_kernel(**kwargs)
+
+    def write_connection_file(self, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+        written = super().write_connection_file(**kwargs)
+        if self.account is not None:  # the kernel, as the account, reads it
+            os.chown(self.connection_file, self.account.uid, self.account.gid)
+        return written
 
 
 class WorkbenchEngine(NBClientEngine):
@@ -74,6 +102,8 @@ class WorkbenchEngine(NBClientEngine):
     def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
         progress: Progress = kwargs.pop("progress")
         kernel_env: dict[str, str] | None = kwargs.pop("kernel_env", None)
+        account: StepAccount | None = kwargs.pop("account", None)
+        workdir: Path | None = kwargs.pop("workdir", None)
         progress.cells = len(nb_man.nb.cells)
         original = nb_man.cell_start
 
@@ -85,7 +115,12 @@ class WorkbenchEngine(NBClientEngine):
 
         nb_man.cell_start = cell_start
         # nbclient needs an async manager: a blocking one stalls its dead-kernel check.
-        progress.kernel = StepKernelManager(kernel_name=kernel_name, env=kernel_env)
+        progress.kernel = StepKernelManager(
+            kernel_name=kernel_name,
+            env=kernel_env,
+            account=account,
+            workdir=workdir,
+        )
         try:
             return super().execute_managed_notebook(
                 nb_man, kernel_name, km=progress.kernel, **kwargs
@@ -120,13 +155,16 @@ def execute(
     log: Path,
     cwd: Path,
     kernel_env: dict[str, str] | None = None,
+    account: StepAccount | None = None,
 ) -> CellFailure | None:
     """Run the notebook; return the failing cell if a cell raised, None on success.
 
     ``kernel_env`` replaces the environment the kernel would inherit from this process.
+    With an ``account``, the kernel runs as it, in a private copy of ``cwd`` it owns
+    (removed afterwards); papermill itself reads and writes as this process.
     """
     output.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as stream:
+    with log.open("w") as stream, _working_folder(cwd, account) as folder:
         try:
             papermill.execute_notebook(
                 str(notebook),
@@ -137,9 +175,11 @@ def execute(
                 progress_bar=False,
                 stdout_file=stream,
                 stderr_file=stream,
-                cwd=str(cwd),
+                cwd=str(folder),
                 progress=progress,
                 kernel_env=kernel_env,
+                account=account,
+                workdir=folder.parent if account is not None else None,
             )
         except PapermillExecutionError as exc:
             cells = _saved_cells(output)
@@ -153,6 +193,24 @@ def execute(
                 _usage_error(cells[failure.cell_index], failure)
             return failure
     return None
+
+
+@contextlib.contextmanager
+def _working_folder(cwd: Path, account: StepAccount | None) -> Iterator[Path]:
+    """Where the kernel runs: ``cwd`` itself, or for an account a copy of it that the
+    account owns (the pipeline's snapshot is in the workbench home, private to it)."""
+    if account is None:
+        yield cwd
+        return
+    folder = Path(tempfile.mkdtemp(prefix="workbench-step-"))
+    try:
+        copy = folder / "pipeline"
+        shutil.copytree(cwd, copy, symlinks=True)
+        for path in (folder, *folder.rglob("*")):
+            os.chown(path, account.uid, account.gid, follow_symlinks=False)
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _saved_cells(output: Path) -> list[Any]:

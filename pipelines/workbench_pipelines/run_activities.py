@@ -20,7 +20,9 @@ from sqlalchemy import func, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from workbench_server.accounts import step_account
 from workbench_server.db.models import Notification, Pipeline, Run, StepRun
+from workbench_server.errors import ConfigurationError
 from workbench_server.lineage.openlineage import JobRun, RunState, WorkbenchRunFacet, run_uuid
 from workbench_server.lineage.service import LineageService
 
@@ -394,6 +396,14 @@ class RunActivities:
         progress = Progress()
         started = time.monotonic()
         loop = asyncio.get_running_loop()
+        owner = (await asyncio.to_thread(run_context, self.workbench, data.run_id))[0].name
+        try:
+            account = step_account(owner)  # the owner's code runs as their account, if any
+        except ConfigurationError as exc:
+            await asyncio.to_thread(
+                self._finish_attempt, data.run_id, step.id, attempt, "failed", 0.0, str(exc)
+            )
+            raise ApplicationError(str(exc), type="StepAccount", non_retryable=True) from None
         job = loop.run_in_executor(
             None,
             execute,
@@ -405,6 +415,7 @@ class RunActivities:
             log,
             Path(step.notebook).parent,
             kernel_env,
+            account,
         )
         # Temporal tells a worker about an expired attempt only with a heartbeat reply,
         # seconds later; the step's own deadline, just before Temporal's, stops the

@@ -178,7 +178,7 @@ def assert_artifacts_are_never_read_through_links(hub: Hub, owner: str, secret: 
             ),
         },
     )
-    run = _deploy_and_finish(hub, owner, name)
+    run = deploy_and_finish(hub, owner, name)
     answer = hub.workbench(owner, "GET", f"runs/{run['id']}/steps/first/attempts/1/log")
     assert answer.status_code == 404, answer.text
     assert Path(secret).read_text().strip() not in answer.text
@@ -229,7 +229,7 @@ def assert_lineage_stays_out_of_others_namespaces(hub: Hub, owner: str, other: s
             ),
         },
     )
-    _deploy_and_finish(hub, other, name)
+    deploy_and_finish(hub, other, name)
     graph = hub.workbench(
         owner,
         "GET",
@@ -241,9 +241,12 @@ def assert_lineage_stays_out_of_others_namespaces(hub: Hub, owner: str, other: s
     assert any(private in w["message"] for w in warned.json()), warned.text
 
 
-def _deploy_and_finish(hub: Hub, owner: str, name: str) -> dict[str, Any]:
+def deploy_and_finish(hub: Hub, owner: str, folder: str, name: str | None = None) -> dict[str, Any]:
+    """Deploy ``folder/pipeline.yaml`` (pipeline ``name``, default the folder's name) as
+    ``owner`` through their server, run it and wait for it to succeed."""
+    name = name or folder
     deployed = hub.workbench(
-        owner, "POST", "pipelines/deploy", json={"path": f"{name}/pipeline.yaml"}
+        owner, "POST", "pipelines/deploy", json={"path": f"{folder}/pipeline.yaml"}
     )
     assert deployed.status_code == 201, deployed.text
     started = hub.workbench(owner, "POST", f"pipelines/{name}/runs", json={})

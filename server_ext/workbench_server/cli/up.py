@@ -24,6 +24,7 @@ import click
 
 from .. import temporal
 from .._version import __version__
+from ..accounts import STEP_ACCOUNTS_ENV
 from ..errors import ConfigurationError
 from ..home import WorkbenchHome
 from ..settings import WorkbenchSettings
@@ -109,6 +110,13 @@ class LocalStack:
         # jupysql's library phones home by default; a finance team's workbench does not.
         env.setdefault("PLOOMBER_STATS_ENABLED", "false")
         env.setdefault("PLOOMBER_VERSION_CHECK_DISABLED", "true")
+        return env
+
+    def _worker_env(self) -> dict[str, str]:
+        env = self._env()
+        if self.hub and os.geteuid() == 0:
+            # Users run as accounts of their own: so does their pipelines' code.
+            env.setdefault(STEP_ACCOUNTS_ENV, "hub")
         return env
 
     # Readiness of Temporal and the worker is judged cheaply here (a listening port, the
@@ -225,7 +233,7 @@ class LocalStack:
             Component(
                 "worker",
                 worker_argv,
-                self._env(),
+                self._worker_env(),
                 logs / "worker.log",
                 self._worker_ready,
                 ready_timeout=30,
