@@ -175,11 +175,8 @@ export function addPipelineFileCommands(options: IPipelineFileOptions): void {
 
   const deploy = async (file: IPipelineFile): Promise<void> => {
     const name = PathExt.basename(file.path);
-    const progress = Notification.emit(
-      trans.__('Deploying %1…', name),
-      'in-progress',
-      { autoClose: false }
-    );
+    // No "deploying…" notification to update: JupyterLab drops an update that
+    // comes before its toast is shown, and a deploy takes milliseconds.
     let deployment: IDeployment;
     try {
       // What is deployed is the file on disk: the editor's text first.
@@ -188,7 +185,6 @@ export function addPipelineFileCommands(options: IPipelineFileOptions): void {
       }
       deployment = await api.deploy(contents.localPath(file.path));
     } catch (error) {
-      Notification.dismiss(progress);
       const errors = specErrorsOf(error);
       if (errors) {
         await showProblems(
@@ -207,10 +203,7 @@ export function addPipelineFileCommands(options: IPipelineFileOptions): void {
       return;
     }
     options.onDeployed(deployment);
-    Notification.update({
-      id: progress,
-      message: deploymentSummary(deployment, trans),
-      type: 'success',
+    Notification.success(deploymentSummary(deployment, trans), {
       autoClose: 8000,
       actions: [
         {
