@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.support.processes import WorkbenchUp, base_env
+from tests.ui.principals import as_user, write_server_config
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where `npm run build` in extensions/core writes the labextension.
@@ -60,9 +61,18 @@ def lab_env(root: Path) -> dict[str, str]:
     leak between runs (and into the developer's own JupyterLab). The labextension is the
     checkout's build, put first on ``JUPYTER_PATH``, so the tests see the TypeScript as
     built last rather than whatever copy an earlier ``pip install`` left in the
-    environment.
+    environment. Requests with a test user's header act as that user (see
+    ``tests/ui/principals.py``).
     """
     env = base_env(root / "home")
+    config = write_server_config(root / "jupyter-config")
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        p for p in (str(config), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p
+    )
+    # The provider lives in this checkout's tests package.
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
     settings = root / "lab-settings"
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
@@ -189,7 +199,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 @pytest.fixture
 def page(browser: Browser, workbench: Workbench, request: pytest.FixtureRequest) -> Iterator[Page]:
     """JupyterLab, freshly loaded with its default layout, in a new browser context."""
-    context = browser.new_context(viewport=VIEWPORT)
+    yield from lab_page(browser, workbench, request)
+
+
+@pytest.fixture
+def bob_page(
+    browser: Browser, workbench: Workbench, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """JupyterLab as bob: a member of ``finance``, not an admin, owner of nothing yet."""
+    yield from lab_page(browser, workbench, request, as_user("bob"))
+
+
+def lab_page(
+    browser: Browser,
+    workbench: Workbench,
+    request: pytest.FixtureRequest,
+    headers: dict[str, str] | None = None,
+) -> Iterator[Page]:
+    """A fresh JupyterLab page whose every request carries ``headers``; a failing test
+    leaves its screenshot and the page's errors."""
+    context = browser.new_context(viewport=VIEWPORT, extra_http_headers=headers)
     context.set_default_timeout(UI_TIMEOUT_MS)
     page = context.new_page()
     errors: list[str] = []

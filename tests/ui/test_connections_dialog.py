@@ -1,6 +1,7 @@
 """The connections dialog as a user sees it: add a PostgreSQL connection (the test
 cluster's Odoo-shaped database), test it, find it in the catalog, edit it without ever
-seeing its password, a wrong password reported with the server's reason, and remove it."""
+seeing its password, a wrong password reported with the server's reason, and remove it;
+a connection someone else shared, or a built-in one, is shown read-only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.support.postgres import postgres_settings
 from tests.ui.conftest import Workbench, wait_for_lab
+from tests.ui.principals import GROUP, as_user
 from tests.ui.test_catalog_panel import open_catalog
 
 DIALOG = ".jp-WorkbenchConnectionsDialog"
@@ -196,3 +198,63 @@ def test_remove_a_connection(page: Page, workbench: Workbench, odoo_db: str) -> 
     expect(page.locator(DIALOG)).to_have_count(0)
     expect(tree_source(page, name)).to_have_count(0)
     expect(page.locator(TREE)).to_contain_text("demo_odoo")
+
+
+def test_a_connection_shared_with_you_is_read_only(
+    bob_page: Page, workbench: Workbench, odoo_db: str
+) -> None:
+    page = bob_page
+    db = urlsplit(odoo_db)
+    name = unique_name("alice_ledger")
+    answer = workbench.api.post(
+        "connections",
+        json={
+            "name": name,
+            "description": "Alice's ledger replica",
+            "shared_groups": [GROUP],
+            "settings": postgres_settings(odoo_db),
+        },
+        headers=as_user("alice"),
+    )
+    assert answer.status_code == 201, answer.text
+    # What bob may do is the server's say: use it, not change it.
+    mine = {c["name"]: c for c in workbench.api.get("connections", headers=as_user("bob")).json()}
+    assert mine[name]["may_change"] is False
+
+    dialog = open_from_palette(page)
+    item(dialog, name).click()
+    form = dialog.locator(".jp-WorkbenchConnections-form")
+    expect(form.get_by_role("note")).to_have_text(
+        "Shared with you by alice; only alice or an admin can change it."
+    )
+    # No Save, no Remove, nothing to type in: its settings are text.
+    expect(form.get_by_role("button", name="Save", exact=True)).to_have_count(0)
+    expect(form.get_by_role("button", name=re.compile("^Remove"))).to_have_count(0)
+    expect(form.locator("input, select")).to_have_count(0)
+    expect(form.locator('[data-setting="host"] dd')).to_have_text(db.hostname or "")
+    expect(form.locator('[data-setting="password"] dd')).to_have_text("stored, never shown")
+    expect(form.locator('[data-setting="description"] dd')).to_have_text("Alice's ledger replica")
+    expect(form).not_to_contain_text(db.password or "***set***")
+
+    # Using it is allowed, so Test stays and connects.
+    form.get_by_role("button", name="Test", exact=True).click()
+    status = dialog.locator(".jp-WorkbenchConnections-result")
+    expect(status).to_have_attribute("data-ok", "true")
+
+    # The demo is built in: only an admin changes it.
+    item(dialog, "demo_odoo").click()
+    expect(form.get_by_role("note")).to_have_text("Built-in; only an admin can change it.")
+    expect(form.get_by_role("button", name="Save", exact=True)).to_have_count(0)
+
+    # bob's own connections stay editable.
+    dialog.locator(".jp-WorkbenchConnections-add").click()
+    own = unique_name("bob_scratch")
+    field(dialog, "name").fill(own)
+    field(dialog, "kind").select_option("duckdb")
+    expect(field(dialog, "path")).to_have_value(":memory:")
+    dialog.get_by_role("button", name="Add", exact=True).click()
+    expect(item(dialog, own)).to_have_attribute("aria-current", "true")
+    expect(form.get_by_role("note")).to_have_count(0)
+    expect(form.get_by_role("button", name="Save", exact=True)).to_be_visible()
+    expect(form.get_by_role("button", name="Remove…")).to_be_visible()
+    assert workbench.api.get(f"connections/{own}").json()["owner"] == "bob"

@@ -1,7 +1,9 @@
 """The Pipelines panel as a user sees it: a deployed two-step pipeline run from its view,
-its DAG turning green step by step, a failing step's traceback, and a schedule's next run,
-pause, resume and trigger, against a real ``workbench up`` (Temporal dev server and
-pipeline worker)."""
+its DAG turning green step by step, a failing step's traceback, who started, repaired and
+cancelled each run, a schedule's next run, pause, resume and trigger, a pipeline file
+validated and deployed from the file browser, and what a viewer of someone else's
+pipeline sees, against a real ``workbench up`` (Temporal dev server and pipeline
+worker)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import re
 from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.support.notebooks import write_notebook
-from tests.ui.conftest import Workbench
+from tests.ui.conftest import Workbench, wait_for_lab
+from tests.ui.principals import GROUP, as_user
 
 PANEL = "#workbench-pipelines"
 VIEW = ".jp-WorkbenchPipeline:visible"
@@ -19,9 +22,12 @@ VIEW = ".jp-WorkbenchPipeline:visible"
 RUN_TIMEOUT_MS = 60_000
 
 
-def deploy(workbench: Workbench, name: str, last_cell: str, schedule: str = "") -> None:
-    """Write two notebooks (``load`` waits for ``extract``) and deploy them over REST;
-    ``schedule`` is the YAML of a ``schedule:`` mapping's body, if any."""
+def write_pipeline(
+    workbench: Workbench, name: str, last_cell: str, schedule: str = "", extra: str = ""
+) -> str:
+    """Write two notebooks (``load`` waits for ``extract``) and their pipeline file;
+    ``schedule`` is the YAML of a ``schedule:`` mapping's body, ``extra`` more top-level
+    YAML. The file's path in the server's folder."""
     folder = workbench.root / "notebooks" / name
     write_notebook(folder / "extract.ipynb", "rows = [1, 2, 3]", parameters="month = ''")
     write_notebook(folder / "load.ipynb", "total = 6", last_cell, parameters="month = ''")
@@ -31,11 +37,27 @@ def deploy(workbench: Workbench, name: str, last_cell: str, schedule: str = "") 
         "parameters:\n"
         "  month: {type: string, default: '2024-01'}\n"
         + (f"schedule: {schedule}\n" if schedule else "")
+        + extra
         + "steps:\n"
         "  - {id: extract, notebook: extract.ipynb}\n"
         "  - {id: load, notebook: load.ipynb, depends_on: [extract]}\n"
     )
-    answer = workbench.api.post("pipelines/deploy", json={"path": f"{name}/pipeline.yaml"})
+    return f"{name}/pipeline.yaml"
+
+
+def deploy(
+    workbench: Workbench,
+    name: str,
+    last_cell: str,
+    schedule: str = "",
+    extra: str = "",
+    user: str | None = None,
+) -> None:
+    """Write a pipeline (see :func:`write_pipeline`) and deploy it over REST, as the
+    local admin or as ``user``."""
+    path = write_pipeline(workbench, name, last_cell, schedule, extra)
+    headers = as_user(user) if user else None
+    answer = workbench.api.post("pipelines/deploy", json={"path": path}, headers=headers)
     assert answer.status_code == 201, answer.text
 
 
@@ -81,7 +103,12 @@ def test_run_now_turns_the_dag_green(page: Page, workbench: Workbench) -> None:
     history = view.locator(".jp-WorkbenchPipeline-runs tbody tr")
     expect(history).to_have_count(1)
     expect(history.first).to_have_attribute("data-state", "succeeded")
-    expect(history.first).to_contain_text("manual")
+    # Who started it: the local user, as the server recorded it.
+    [run] = workbench.api.get("runs", params={"pipeline": "ui_two_steps"}).json()
+    assert run["trigger"] == "manual" and run["requested_by"] not in ("", "scheduler")
+    expect(history.first.locator(".jp-WorkbenchPipeline-runOrigin")).to_have_text(
+        run["requested_by"]
+    )
 
     # The sidebar shows the last run's outcome too (polled every 5 s).
     item = page.locator(f'{PANEL} .jp-WorkbenchPipelines-item[data-pipeline="ui_two_steps"]')
@@ -131,7 +158,9 @@ def test_failed_step_shows_its_traceback(page: Page, workbench: Workbench) -> No
     view.get_by_role("button", name="Repair run").click()
     history = view.locator(".jp-WorkbenchPipeline-runs tbody tr")
     expect(history).to_have_count(2)
-    expect(history.first).to_contain_text("repair")
+    expect(history.first.locator(".jp-WorkbenchPipeline-runOrigin")).to_have_text(
+        f"{run['requested_by']}repair of {run['id'][:8]}"
+    )
     expect(node(view, "extract")).to_have_attribute("data-state", "reused", timeout=RUN_TIMEOUT_MS)
     expect(node(view, "load")).to_have_attribute("data-state", "failed", timeout=RUN_TIMEOUT_MS)
 
@@ -181,6 +210,11 @@ def test_cancel_stops_a_running_run(page: Page, workbench: Workbench) -> None:
     expect(cancel).to_be_disabled(timeout=30_000)
     [run] = workbench.api.get("runs", params={"pipeline": "ui_slow"}).json()
     assert run["status"] == "cancelled"
+    # The table says who cancelled it.
+    assert run["cancelled_by"] == run["requested_by"]
+    expect(view.locator(".jp-WorkbenchPipeline-runs tbody tr").first).to_contain_text(
+        f"cancelled by {run['cancelled_by']}"
+    )
 
 
 def schedule_bar(view: Locator) -> Locator:
@@ -288,3 +322,133 @@ def test_schedule_of_someone_elses_pipeline_has_no_buttons(
     expect(schedule).to_have_attribute("data-schedule", "active")
     expect(schedule.locator(".jp-WorkbenchPipeline-nextRun")).to_be_visible()
     expect(schedule.get_by_role("button")).to_have_count(0)
+
+
+def show_folder(page: Page, folder: str) -> Locator:
+    """The file browser, in ``folder`` (a folder of the server's root)."""
+    browser = page.locator("#filebrowser")
+    if not browser.is_visible():
+        page.locator('.jp-SideBar [data-id="filebrowser"]').click()
+    expect(browser).to_be_visible()
+    browser.locator(".jp-DirListing-itemText").get_by_text(folder, exact=True).dblclick()
+    expect(browser.locator(".jp-BreadCrumbs")).to_contain_text(folder)
+    return browser
+
+
+def file_menu(page: Page, file_name: str, command: str) -> None:
+    """Right-click a YAML file of the file browser and choose ``command``."""
+    page.locator(
+        '#filebrowser .jp-DirListing-item[data-file-type="yaml"]', has_text=file_name
+    ).click(button="right")
+    page.locator(f'.lm-Menu-item[data-command="{command}"]').click()
+
+
+DEPLOY = "workbench:pipeline-deploy-file"
+VALIDATE = "workbench:pipeline-validate-file"
+BROKEN = """name: ui_from_files
+shedule: {cron: '0 3 * * *'}
+steps:
+  - {id: extract, notebook: extract.ipynb}
+  - {id: load, notebook: load.ipynb, depends_on: [extract]}
+  - {id: report, notebook: report.ipynb}
+"""
+
+
+def test_deploy_and_validate_a_pipeline_file_from_the_file_browser(
+    page: Page, workbench: Workbench
+) -> None:
+    name = "ui_from_files"
+    path = write_pipeline(workbench, name, "assert total == 6")
+    page.reload()  # the files were written behind the page's back
+    wait_for_lab(page)
+    show_folder(page, name)
+
+    file_menu(page, "pipeline.yaml", DEPLOY)
+    toast = page.locator(".Toastify__toast", has_text=f"Deployed pipeline {name}")
+    expect(toast).to_contain_text(f"Deployed pipeline {name}: version 1.")
+    assert workbench.api.get(f"pipelines/{name}").json()["current_version"] == 1
+    # From the notification to the pipeline's view.
+    toast.get_by_role("button", name="Open", exact=True).click()
+    expect(page.locator(VIEW).locator(".jp-WorkbenchPipeline-name")).to_have_text(name)
+
+    # Nothing changed: no new version, and it says so.
+    file_menu(page, "pipeline.yaml", DEPLOY)
+    unchanged = page.locator(".Toastify__toast", has_text=f"Pipeline {name} unchanged")
+    expect(unchanged).to_contain_text(f"Pipeline {name} unchanged, still version 1.")
+
+    # A broken file: validate lists every problem with its line.
+    (workbench.root / "notebooks" / path).write_text(BROKEN)
+    file_menu(page, "pipeline.yaml", VALIDATE)
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog.locator(".jp-Dialog-header")).to_have_text("pipeline.yaml has 2 problems.")
+    problems = dialog.locator(".jp-WorkbenchSpecErrors li")
+    expected = [
+        re.compile(r"^line 2: shedule: unknown field 'shedule'; did you mean 'schedule'\?$"),
+        re.compile(r"^line 6: steps\[2\]\.notebook: notebook 'report\.ipynb' does not exist"),
+    ]
+    expect(problems).to_have_text(expected)
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)
+
+    # Deploying it is refused with the same problems; the deployed version stays.
+    file_menu(page, "pipeline.yaml", DEPLOY)
+    expect(dialog.locator(".jp-Dialog-header")).to_have_text(
+        "pipeline.yaml was not deployed: 2 problems"
+    )
+    expect(problems).to_have_text(expected)
+    assert workbench.api.get(f"pipelines/{name}").json()["current_version"] == 1
+
+    # Open File: the editor marks the problems at their lines.
+    dialog.get_by_role("button", name="Open File").click()
+    bar = page.locator(".jp-WorkbenchPipelineYaml:visible")
+    expect(bar).to_have_attribute("data-status", "invalid")
+
+    # From the palette, on the file in the editor: the same check, no Open File.
+    page.keyboard.press("Control+Shift+c")
+    palette = page.locator("#command-palette")
+    palette.locator("input").fill("Validate Pipeline")
+    palette.locator(f'.lm-CommandPalette-item[data-command="{VALIDATE}"]').click()
+    expect(dialog.locator(".jp-Dialog-header")).to_have_text("pipeline.yaml has 2 problems.")
+    expect(dialog.get_by_role("button", name="Open File")).to_have_count(0)
+    dialog.get_by_role("button", name="Close").click()
+
+
+def test_a_viewer_sees_who_ran_and_cancelled_but_cannot_run(
+    bob_page: Page, workbench: Workbench
+) -> None:
+    page = bob_page
+    name = "ui_alices"
+    deploy(
+        workbench,
+        name,
+        "import time\ntime.sleep(120)",
+        extra=f"access: {{viewers: [{GROUP}]}}\n",
+        user="alice",
+    )
+    started = workbench.api.post(f"pipelines/{name}/runs", json={}, headers=as_user("alice"))
+    assert started.status_code == 201, started.text
+    run_id = started.json()["id"]
+    cancelled = workbench.api.post(f"runs/{run_id}/cancel", headers=as_user("alice"))
+    assert cancelled.status_code == 202, cancelled.text
+    # The server's say: bob, in the viewers group, sees it and operates nothing.
+    seen = workbench.api.get(f"pipelines/{name}", headers=as_user("bob")).json()
+    assert seen["may_operate"] is False
+
+    view = open_pipeline(page, name)
+    expect(view.get_by_role("note")).to_have_text(
+        "View only: to run, cancel or repair runs, ask alice to add one of your groups "
+        "to its access.operators."
+    )
+    for label in ("Run now", "Cancel run", "Repair run"):
+        expect(view.get_by_role("button", name=label)).to_have_count(0)
+    row = view.locator(f'.jp-WorkbenchPipeline-runs tbody tr[data-run="{run_id}"]')
+    expect(row.locator(".jp-WorkbenchPipeline-runOrigin")).to_have_text("alice")
+    expect(row).to_have_attribute("data-state", "cancelled", timeout=RUN_TIMEOUT_MS)
+    expect(row).to_contain_text("cancelled by alice")
+
+    # Narrow (the sidebar open beside a small window): who and when stay, the
+    # attempts and run id columns go.
+    page.set_viewport_size({"width": 820, "height": 900})
+    expect(view.locator("th.jp-mod-wide").first).to_be_hidden()
+    expect(row.locator(".jp-WorkbenchPipeline-runOrigin")).to_be_visible()
+    expect(view.get_by_role("columnheader", name="Started by")).to_be_visible()
