@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -116,6 +117,10 @@ class Run(Base):
     logical_date: Mapped[str] = mapped_column(String(40))
     workflow_id: Mapped[str] = mapped_column(String(200))
     repair_of: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The one run that repairs this one: set once, so a run is never repaired twice.
+    repaired_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A repair that runs the pipeline's latest version instead of the repaired run's.
+    repair_latest: Mapped[bool] = mapped_column(default=False, server_default=false())
     requested_by: Mapped[str] = mapped_column(String(200))
     cancelled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -145,7 +150,12 @@ class StepRun(Base):
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     failing_cell: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The failing cell's index in the step's own notebook (without papermill's cells).
+    notebook_cell: Mapped[int | None] = mapped_column(Integer, nullable=True)
     traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A step reused by a repair: the attempt (of an earlier run) whose result it reuses.
+    reused_from_run: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reused_from_attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Notification(Base):
