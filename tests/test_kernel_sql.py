@@ -6,6 +6,7 @@ import asyncio
 import json
 import shutil
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -408,3 +409,77 @@ async def test_sql_handed_to_duckdb_from_python_gets_lineage(
     }
     with pytest.raises(NotFoundError):
         service.graph("lake", "gold.never")
+
+
+@pytest.fixture
+def odoo_amounts_db(pg_conninfo: str) -> str:
+    """The demo dataset with Odoo's own column types for amounts.
+
+    Odoo creates every ``fields.Monetary`` and every ``fields.Float`` with digits as
+    ``numeric`` without a precision; the demo declares them ``numeric(16,2)``, which
+    DuckDB's scanner reads exactly and so hid the problem.
+    """
+    from workbench_server.demo import build_dataset, write_postgres
+
+    write_postgres(pg_conninfo, build_dataset())
+    with psycopg.connect(pg_conninfo, autocommit=True) as conn:
+        columns = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND data_type = 'numeric'"
+        ).fetchall()
+        for table, column in columns:
+            conn.execute(
+                psycopg.sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE numeric").format(
+                    psycopg.sql.Identifier(table), psycopg.sql.Identifier(column)
+                )
+            )
+    return pg_conninfo
+
+
+async def test_odoo_amounts_through_the_lake_are_exact(
+    kernel: KernelSession,
+    connections: ConnectionService,
+    odoo_amounts_db: str,
+    segments: dict[int, str],
+) -> None:
+    connections.create(ConnectionCreate(name="odoo17", settings=postgres_settings(odoo_amounts_db)))
+    assert (await kernel.run("%workbench refresh")).status == "ok"
+    with psycopg.connect(odoo_amounts_db) as conn:
+        totals = conn.execute(
+            "SELECT sum(l.balance), sum(l.debit), sum(l.credit), sum(l.amount_residual) "
+            "FROM account_move_line l JOIN account_move m ON m.id = l.move_id "
+            "WHERE m.state = 'posted'"
+        ).fetchone()
+        by_partner = dict(
+            conn.execute(
+                "SELECT partner_id, sum(balance) FROM account_move_line "
+                "WHERE partner_id IS NOT NULL GROUP BY 1"
+            ).fetchall()
+        )
+    assert totals[0] == 0 and totals[1] == totals[2] != 0  # debits = credits, to the cent
+
+    got = await kernel.value(
+        "r = %sql lake SELECT sum(l.balance) AS balance, sum(l.debit) AS debit, "
+        "sum(l.credit) AS credit, sum(l.amount_residual) AS residual, "
+        "typeof(sum(l.balance)) AS type FROM odoo17.public.account_move_line l "
+        "JOIN odoo17.public.account_move m ON m.id = l.move_id WHERE m.state = 'posted'\n"
+        "import json; print(json.dumps([str(v) for v in r.DataFrame().iloc[0]]))"
+    )
+    *sums, type_ = got
+    assert type_.startswith("DECIMAL"), got
+    assert [Decimal(v) for v in sums] == list(totals), got
+    assert Decimal(sums[0]) == 0 and Decimal(sums[1]) - Decimal(sums[2]) == 0
+
+    # The README's example: Odoo's journal items joined with a lake table.
+    per_segment = await kernel.value(
+        "r = %sql lake SELECT s.segment, sum(l.balance) AS total FROM "
+        "odoo17.public.account_move_line l JOIN bronze.partner_segments s USING (partner_id) "
+        "GROUP BY 1\n"
+        "import json; print(json.dumps({s: str(t) for s, t in zip(r.DataFrame()['segment'], "
+        "r.DataFrame()['total'])}))"
+    )
+    expected: dict[str, Decimal] = {}
+    for partner, segment in segments.items():
+        if partner in by_partner:
+            expected[segment] = expected.get(segment, Decimal(0)) + by_partner[partner]
+    assert {s: Decimal(t) for s, t in per_segment.items()} == expected

@@ -4,6 +4,8 @@ Every dataset under the lake folder becomes a view named after its layer and fol
 (``silver.invoices``); PostgreSQL connections (Odoo's database) and DuckDB files are
 attached read-only under their connection names the first time a query mentions them,
 so ``SELECT ... FROM odoo.public.account_move JOIN gold.balances ...`` works in one query.
+PostgreSQL's unconstrained ``numeric`` (Odoo's amounts) reads as DECIMAL, never DOUBLE
+(lake_postgres.py).
 
 DuckDB cannot download extensions here; they come from their PyPI wheels, pinned to
 DuckDB's exact version.
@@ -26,6 +28,8 @@ import duckdb
 from workbench_server.lake_layout import LAYERS, dataset_key
 from workbench_server.sql_text import quote_identifier as _quote
 from workbench_server.sql_text import quote_literal as _literal
+
+from .lake_postgres import attach_postgres, detach_postgres
 
 S3_RELIST_SECONDS = 30
 EXTENSION_WHEELS = {
@@ -202,8 +206,7 @@ class LakeSession:
         if name not in self._attached:
             return
         self._attached.discard(name)
-        self.db.execute(f"DETACH DATABASE IF EXISTS {_quote(name)}")
-        self.db.execute(f"DROP SECRET IF EXISTS {_quote(f'wb_{name}')}")
+        detach_postgres(self.db, name)  # also right for DuckDB files: drops what exists
 
     def mentioned(self, query: str) -> list[str]:
         """The sources a query names (``name.``)."""
@@ -217,20 +220,7 @@ class LakeSession:
             self.db.execute(f"ATTACH {_literal(settings.path)} AS {alias} (READ_ONLY)")
         elif settings.kind == "postgres":
             self._ensure_extension("postgres_scanner")
-            # The password goes into a DuckDB secret, which duckdb_secrets() redacts;
-            # an ATTACH string would show it in duckdb_databases().
-            secret = _quote(f"wb_{name}")
-            parts = [
-                "TYPE postgres",
-                f"HOST {_literal(settings.host)}",
-                f"PORT {int(settings.port)}",
-                f"DATABASE {_literal(settings.database)}",
-                f"USER {_literal(settings.user)}",
-            ]
-            if settings.password is not None:
-                parts.append(f"PASSWORD {_literal(settings.password.get_secret_value())}")
-            self.db.execute(f"CREATE OR REPLACE SECRET {secret} ({', '.join(parts)})")
-            self.db.execute(f"ATTACH '' AS {alias} (TYPE postgres, SECRET {secret}, READ_ONLY)")
+            attach_postgres(self.db, name, settings)
         else:
             return
         self._attached.add(name)

@@ -1,0 +1,124 @@
+"""A PostgreSQL database in the lake session, with its ``numeric`` columns exact.
+
+DuckDB's postgres scanner reads a ``numeric`` column without a declared precision as
+DOUBLE, and it has no setting to do otherwise. Odoo declares every monetary field (and
+every float field with digits) that way, so ``sum(balance)`` over journal items came back
+as ``1.45e-11`` instead of 0. Here the database is attached under a hidden name and the
+connection's name is a DuckDB catalog of views over it, with the same schemas and tables:
+
+- a table without such columns is ``SELECT * FROM`` the scanned table (filters and
+  projections still reach PostgreSQL);
+- a table with them is read through ``postgres_query``, which casts those columns to
+  ``numeric(38, 10)`` in PostgreSQL, so DuckDB receives DECIMAL(38,10): exact for every
+  amount, and sums stay DECIMAL. PostgreSQL receives only the columns a query uses, but
+  its filters are applied in DuckDB. Values with more than 10 decimals (Odoo's
+  ``digits=0`` fields, such as currency rates) are rounded at the 10th.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from workbench_server.sql_text import quote_identifier as _quote
+from workbench_server.sql_text import quote_literal as _literal
+
+# DuckDB's widest DECIMAL is 38 digits; 10 decimals leave 28 for the integer part, and a
+# product of two such columns (quantity * price_unit) is DECIMAL(38,20) without overflow.
+EXACT_SCALE = 10
+EXACT_TYPE = f"numeric(38,{EXACT_SCALE})"
+# DuckDB's own catalogs of every database; PostgreSQL's stay readable with %sql <name>.
+SKIPPED_SCHEMAS = ("information_schema", "pg_catalog")
+
+# Columns the scanner would read as DOUBLE: numeric without a precision, or one wider
+# than DuckDB's DECIMAL (typmod is ((precision << 16) | scale) + 4).
+_INEXACT_COLUMNS = """
+SELECT n.nspname, c.relname, a.attname
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE a.atttypid = 'pg_catalog.numeric'::pg_catalog.regtype AND a.attnum > 0
+  AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+  AND (a.atttypmod < 0 OR ((a.atttypmod - 4) >> 16) & 65535 > 38)
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+"""
+
+
+def scanned_name(name: str) -> str:
+    """The hidden name the scanner's catalog of connection ``name`` is attached under."""
+    return f"wb_pg_{name}"
+
+
+def secret_name(name: str) -> str:
+    return f"wb_{name}"
+
+
+def attach_postgres(db: duckdb.DuckDBPyConnection, name: str, settings: Any) -> None:
+    """Attach PostgreSQL connection ``name`` read-only, as exact views named ``name``."""
+    # The password goes into a DuckDB secret, which duckdb_secrets() redacts; an ATTACH
+    # string would show it in duckdb_databases().
+    secret = _quote(secret_name(name))
+    parts = [
+        "TYPE postgres",
+        f"HOST {_literal(settings.host)}",
+        f"PORT {int(settings.port)}",
+        f"DATABASE {_literal(settings.database)}",
+        f"USER {_literal(settings.user)}",
+    ]
+    if settings.password is not None:
+        parts.append(f"PASSWORD {_literal(settings.password.get_secret_value())}")
+    db.execute(f"CREATE OR REPLACE SECRET {secret} ({', '.join(parts)})")
+    scanned = scanned_name(name)
+    db.execute(f"ATTACH '' AS {_quote(scanned)} (TYPE postgres, SECRET {secret}, READ_ONLY)")
+    try:
+        _create_views(db, name, scanned)
+    except Exception:
+        detach_postgres(db, name)
+        raise
+
+
+def detach_postgres(db: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop what :func:`attach_postgres` made (views, attachment and secret)."""
+    db.execute(f"DETACH DATABASE IF EXISTS {_quote(name)}")
+    db.execute(f"DETACH DATABASE IF EXISTS {_quote(scanned_name(name))}")
+    db.execute(f"DROP SECRET IF EXISTS {_quote(secret_name(name))}")
+
+
+def _create_views(db: duckdb.DuckDBPyConnection, name: str, scanned: str) -> None:
+    inexact: set[tuple[str, str, str]] = {
+        tuple(row)  # type: ignore[misc]
+        for row in db.execute(
+            "SELECT * FROM postgres_query(?, ?)", [scanned, _INEXACT_COLUMNS]
+        ).fetchall()
+    }
+    columns: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in db.execute(
+        "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+        "WHERE database_name = ? AND NOT list_contains(?, schema_name) "
+        "ORDER BY schema_name, table_name, column_index",
+        [scanned, list(SKIPPED_SCHEMAS)],
+    ).fetchall():
+        columns.setdefault((schema, table), []).append(column)
+    db.execute(f"ATTACH ':memory:' AS {_quote(name)}")
+    for schema in sorted({schema for schema, _ in columns}):
+        db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(name)}.{_quote(schema)}")
+    for (schema, table), names in columns.items():
+        target = f"{_quote(name)}.{_quote(schema)}.{_quote(table)}"
+        if any((schema, table, column) in inexact for column in names):
+            query = _exact_select(schema, table, names, inexact)
+            body = f"SELECT * FROM postgres_query({_literal(scanned)}, {_literal(query)})"
+        else:
+            body = f"SELECT * FROM {_quote(scanned)}.{_quote(schema)}.{_quote(table)}"
+        db.execute(f"CREATE VIEW {target} AS {body}")
+
+
+def _exact_select(
+    schema: str, table: str, names: list[str], inexact: set[tuple[str, str, str]]
+) -> str:
+    """PostgreSQL's SELECT of every column, the inexact ones cast to ``EXACT_TYPE``."""
+    items = [
+        f"{_quote(c)}::{EXACT_TYPE} AS {_quote(c)}" if (schema, table, c) in inexact else _quote(c)
+        for c in names
+    ]
+    return f"SELECT {', '.join(items)} FROM {_quote(schema)}.{_quote(table)}"
