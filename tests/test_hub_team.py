@@ -36,6 +36,7 @@ from tests.support.two_users import (
     assert_artifacts_are_never_read_through_links,
     assert_denied_hosts_answer_alike,
     assert_duckdb_views_read_nothing_outside,
+    assert_lineage_stays_out_of_others_namespaces,
     assert_runs_are_out_of_reach,
     assert_viewers_read_but_do_not_run,
     listening_on,
@@ -378,3 +379,5 @@ def test_what_a_user_makes_the_service_read_or_reach_is_refused(team: Team) -> N
         assert_denied_hosts_answer_alike(
             lambda *a, **kw: hub.workbench("alice", *a, **kw), open_port, closed_port
         )
+    # alice's pipeline declares it reads bob's private connection: bob sees nothing of it.
+    assert_lineage_stays_out_of_others_namespaces(hub, "bob", "alice")

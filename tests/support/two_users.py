@@ -208,7 +208,7 @@ def assert_lineage_stays_out_of_others_namespaces(hub: Hub, owner: str, other: s
     """``other``'s pipeline declares that it reads ``owner``'s private connection: after
     its run, ``owner``'s lineage of that connection shows nothing of it."""
     private = f"{owner}_books"
-    created = hub.workbench(
+    created = hub.service(  # the service itself, with the owner's token: no server needed
         owner,
         "POST",
         "connections",
@@ -230,7 +230,7 @@ def assert_lineage_stays_out_of_others_namespaces(hub: Hub, owner: str, other: s
         },
     )
     deploy_and_finish(hub, other, name)
-    graph = hub.workbench(
+    graph = hub.service(
         owner,
         "GET",
         f"lineage?namespace={private}&name=public.ledger&direction=downstream",
