@@ -185,12 +185,17 @@ def test_failing_cell_is_recorded_and_downstream_marked(
     attempts = [s for s in _steps(workbench, run_id) if s.step_id == "check"]
     assert [(s.attempt, s.status) for s in attempts] == [(1, "failed"), (2, "failed")]
     # The cell's place in the executed notebook people open (papermill adds a banner at
-    # the top and an anchor before it): the index, and counted from 1 in the message.
+    # the top, the parameters it injects and an anchor before it), and in the step's own
+    # notebook as its author counts (its third cell): indexes, counted from 1 in the message.
     executed = nbformat.read(attempts[-1].output_notebook, as_version=4)
     failing = executed.cells[attempts[-1].failing_cell]
     assert failing.source == "raise ValueError('ledger does not balance')"
+    own = nbformat.read(bad, as_version=4)
+    assert own.cells[attempts[-1].notebook_cell].source == failing.source
+    assert attempts[-1].notebook_cell == 2 < attempts[-1].failing_cell
     assert attempts[-1].error == (
-        f"cell {attempts[-1].failing_cell + 1}: ValueError: ledger does not balance"
+        f"cell 3 of bad.ipynb (cell {attempts[-1].failing_cell + 1} in the executed notebook): "
+        "ValueError: ledger does not balance"
     )
     assert "raise ValueError('ledger does not balance')" in attempts[-1].traceback
     assert "\x1b[" not in attempts[-1].traceback

@@ -31,6 +31,7 @@ from papermill.execute import ERROR_MARKER_TAG
 from workbench_server.accounts import StepAccount
 
 ENGINE = "workbench"
+INJECTED_TAG = "injected-parameters"  # papermill's cell with the run's parameters
 
 
 @dataclass
@@ -140,10 +141,11 @@ class StepStopped(Exception):
 
 @dataclass
 class CellFailure:
-    cell_index: int
+    cell_index: int  # in the executed notebook as saved (papermill's cells counted)
     ename: str
     evalue: str
     traceback: str
+    notebook_index: int | None = None  # in the step's own notebook, as its author counts
 
 
 def execute(
@@ -183,11 +185,13 @@ def execute(
             )
         except PapermillExecutionError as exc:
             cells = _saved_cells(output)
+            saved = _saved_index(cells, exc.cell_index)
             failure = CellFailure(
-                cell_index=_saved_index(cells, exc.cell_index),
+                cell_index=saved,
                 ename=exc.ename,
                 evalue=exc.evalue,
                 traceback="\n".join(exc.traceback),
+                notebook_index=_own_index(cells, saved),
             )
             if not failure.evalue and failure.cell_index < len(cells):
                 _usage_error(cells[failure.cell_index], failure)
@@ -227,6 +231,20 @@ def _saved_index(cells: list[Any], executed_index: int) -> int:
         if ERROR_MARKER_TAG in cell.get("metadata", {}).get("tags", []):
             return index + 1
     return executed_index
+
+
+def _own_index(cells: list[Any], saved_index: int) -> int | None:
+    """Where the cell at ``saved_index`` of the executed notebook is in the step's own
+    notebook: the cells papermill added before it (banner, injected parameters, anchor)
+    do not count."""
+    if not 0 <= saved_index < len(cells):
+        return None
+    return sum(1 for cell in cells[:saved_index] if not _added_by_papermill(cell))
+
+
+def _added_by_papermill(cell: Any) -> bool:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return ERROR_MARKER_TAG in tags or INJECTED_TAG in tags
 
 
 def _usage_error(cell: Any, failure: CellFailure) -> None:

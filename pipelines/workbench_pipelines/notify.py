@@ -63,7 +63,16 @@ def body(notice: Notice) -> str:
     ]
     if notice.sla_deadline:
         lines.append(f"SLA deadline: {notice.sla_deadline}")
-    if notice.error:
+    if notice.failed_steps:
+        lines += ["", f"failed steps: {', '.join(notice.failed_steps)}"]
+        lines += [f"  {step}: {error}" for step, error in notice.failed_steps.items()]
+    if notice.skipped_steps:
+        skipped = ", ".join(
+            f"{step} (after {' and '.join(causes)})"
+            for step, causes in notice.skipped_steps.items()
+        )
+        lines += ["", f"skipped because a step they depend on failed: {skipped}"]
+    if notice.error and not (notice.failed_steps or notice.skipped_steps):
         lines.append(f"error: {notice.error}")
     return "\n".join(lines) + "\n"
 

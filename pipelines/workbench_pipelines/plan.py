@@ -17,6 +17,10 @@ class RetryPlan(BaseModel):
     backoff_s: float = 10.0
     backoff_coefficient: float = 2.0
     max_backoff_s: float = 600.0
+    non_retryable: list[str] = Field(
+        default_factory=list, description="errors that fail the step at once (spec's form)"
+    )
+    retry_on: list[str] | None = Field(None, description="if set, the only errors retried")
 
 
 class StepPlan(BaseModel):
@@ -69,6 +73,18 @@ class RunEvent(BaseModel):
     step_states: dict[str, str] = Field(default_factory=dict)
 
 
+def failure_summary(failed: list[str], skipped: dict[str, list[str]]) -> str:
+    """A failed run's error in one line: which steps failed, and which did not run
+    because of which failure (``upstream_failed`` steps are not failures of their own)."""
+    parts = [f"failed: {', '.join(failed)}"] if failed else []
+    by_cause: dict[str, list[str]] = {}
+    for step, causes in skipped.items():
+        by_cause.setdefault(" and ".join(causes) or "an upstream step", []).append(step)
+    for cause, steps in sorted(by_cause.items()):
+        parts.append(f"skipped because {cause} failed: {', '.join(sorted(steps))}")
+    return "; ".join(parts)
+
+
 class ScheduledRunInput(BaseModel):
     """What a schedule firing carries: the pipeline; the rest is decided when it fires."""
 
@@ -99,6 +115,13 @@ class Notice(BaseModel):
     logical_date: str
     error: str | None = None
     sla_deadline: str | None = None
+    failed_steps: dict[str, str] = Field(
+        default_factory=dict, description="step -> its error, for steps that failed"
+    )
+    skipped_steps: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="step -> the failed steps it depended on (it did not run: upstream_failed)",
+    )
 
 
 class CatalogScanRequest(BaseModel):

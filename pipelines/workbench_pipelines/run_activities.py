@@ -1,8 +1,9 @@
 """Activities of a pipeline run: execute a step attempt, and keep the run history.
 
 The workflow never touches the metadata DB; these activities do. Each attempt records
-itself when it starts and when it ends, so the history shows every attempt, including
-one whose worker died (marked ``lost`` by the attempt that follows it).
+itself when it starts and when it ends (through short DB outages, see
+:mod:`.run_history`), so the history shows every attempt, including one whose worker
+died (marked ``lost`` by the attempt that follows it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -27,9 +28,18 @@ from workbench_server.lineage.openlineage import JobRun, RunState, WorkbenchRunF
 from workbench_server.lineage.service import LineageService
 
 from .kernel_access import Attempt, KernelAccess, kernel_environment, run_context
-from .notebook import Progress, execute
+from .notebook import CellFailure, Progress, execute
 from .notify import DeliveryFailed, NotConfigured, deliver
-from .plan import Notice, PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
+from .plan import Notice, PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome, StepPlan
+from .run_history import (
+    AttemptHistory,
+    AttemptLedger,
+    AttemptRecord,
+    HistoryUnavailable,
+    Started,
+)
+from .spec import TIMEOUT_ERROR
+from .spec_types import error_matches
 
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
@@ -55,79 +65,6 @@ class RunActivities:
     def __init__(self, workbench: Workbench, kernel_access: KernelAccess | None = None) -> None:
         self.workbench = workbench
         self.kernel_access = kernel_access
-
-    # -- history -------------------------------------------------------------------
-    def _start_attempt(self, run_id: str, step_id: str, attempt: int, out: Path, log: Path) -> None:
-        with self.workbench.sessions.begin() as session:
-            session.execute(
-                update(StepRun)
-                .where(StepRun.run_id == run_id, StepRun.step_id == step_id)
-                .where(StepRun.status == "running", StepRun.attempt < attempt)
-                .values(
-                    status="lost",
-                    error="the worker running this attempt stopped",
-                    finished_at=_now(),
-                )
-            )
-            existing = session.scalar(
-                select(StepRun).where(
-                    StepRun.run_id == run_id, StepRun.step_id == step_id, StepRun.attempt == attempt
-                )
-            )
-            if existing is None:
-                session.add(
-                    StepRun(
-                        run_id=run_id,
-                        step_id=step_id,
-                        attempt=attempt,
-                        status="running",
-                        started_at=_now(),
-                        output_notebook=str(out),
-                        log_file=str(log),
-                        worker=os.environ.get("WORKBENCH_WORKER_IDENTITY"),
-                    )
-                )
-
-    def _finish_attempt(
-        self,
-        run_id: str,
-        step_id: str,
-        attempt: int,
-        status: str,
-        duration: float,
-        error: str | None = None,
-        cell: int | None = None,
-        traceback: str | None = None,
-    ) -> None:
-        with self.workbench.sessions.begin() as session:
-            session.execute(
-                update(StepRun)
-                .where(
-                    StepRun.run_id == run_id, StepRun.step_id == step_id, StepRun.attempt == attempt
-                )
-                .values(
-                    status=status,
-                    finished_at=_now(),
-                    duration_s=round(duration, 3),
-                    error=error,
-                    failing_cell=cell,
-                    traceback=traceback,
-                )
-            )
-
-    def _budget_spent(self, run_id: str, step_id: str, budget: int) -> bool:
-        """Whether the step's own failures (not lost attempts) used up its attempts."""
-        with self.workbench.sessions() as session:
-            failures = session.scalar(
-                select(func.count())
-                .select_from(StepRun)
-                .where(
-                    StepRun.run_id == run_id,
-                    StepRun.step_id == step_id,
-                    StepRun.status.in_(("failed", "timed_out")),
-                )
-            )
-        return (failures or 0) >= budget
 
     @activity.defn(name="workbench.prepare_run")
     async def prepare_run(self, data: PrepareRun) -> PreparedRun:
@@ -355,20 +292,40 @@ class RunActivities:
             return status
 
     # -- execution -----------------------------------------------------------------
-    async def _spent(self, data: StepInput) -> bool:
-        return await asyncio.to_thread(
-            self._budget_spent, data.run_id, data.step.id, data.step.retries.attempts
-        )
-
     @activity.defn(name="workbench.run_step")
     async def run_step(self, data: StepInput) -> StepOutcome:
-        info = activity.info()
-        step, attempt = data.step, info.attempt
+        step, attempt = data.step, activity.info().attempt
         folder = Path(data.artifacts_dir) / step.id / f"attempt-{attempt}"
         output = folder / Path(step.notebook).name
         log = folder / "output.log"
         folder.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(self._start_attempt, data.run_id, step.id, attempt, output, log)
+        ledger = AttemptLedger(
+            AttemptHistory(self.workbench, data.run_id, step.id),
+            AttemptRecord(
+                attempt=attempt,
+                status="running",
+                started_at=_now(),
+                output_notebook=str(output),
+                log_file=str(log),
+                worker=os.environ.get("WORKBENCH_WORKER_IDENTITY"),
+            ),
+        )
+        try:
+            started = await ledger.start()
+        except HistoryUnavailable as exc:
+            raise ApplicationError(str(exc), type="HistoryUnavailable") from None
+        if started.done is not None:  # an earlier attempt succeeded; only its end was lost
+            if step.inputs or step.outputs:
+                await asyncio.to_thread(self._declared_lineage, data)
+            return StepOutcome(
+                step_id=step.id,
+                attempt=started.done.attempt,
+                status="succeeded",
+                output_notebook=started.done.output_notebook,
+                duration_s=started.done.duration_s or 0.0,
+            )
+        if started.final is not None:  # an earlier attempt's failure ends the step
+            raise ApplicationError(started.final.error or "failed", non_retryable=True)
         with (
             self.kernel_access.grant(data.run_id, step.id)
             if self.kernel_access is not None
@@ -376,43 +333,46 @@ class RunActivities:
         ) as granted:
             lineage = await asyncio.to_thread(self._lineage_start, data, attempt)
             try:
-                outcome = await self._attempt(data, output, log, granted.env)
+                outcome = await self._attempt(data, ledger, started, granted.env)
             except BaseException as exc:
                 if lineage is not None:
-                    cancelled = isinstance(exc, asyncio.CancelledError)
-                    await asyncio.to_thread(
-                        self._lineage_end, lineage, granted, "ABORT" if cancelled else "FAIL", exc
+                    state = (
+                        "ABORT"
+                        if isinstance(exc, asyncio.CancelledError)
+                        else "COMPLETE"
+                        if ledger.record.status == "succeeded"  # only its record was lost
+                        else "FAIL"
                     )
+                    await asyncio.to_thread(self._lineage_end, lineage, granted, state, exc)
+                if isinstance(exc, HistoryUnavailable):  # the next attempt records it
+                    raise ApplicationError(str(exc), type="HistoryUnavailable") from None
                 raise
             if lineage is not None:
                 await asyncio.to_thread(self._lineage_end, lineage, granted, "COMPLETE")
             return outcome
 
     async def _attempt(
-        self, data: StepInput, output: Path, log: Path, kernel_env: dict[str, str]
+        self, data: StepInput, ledger: AttemptLedger, started: Started, kernel_env: dict[str, str]
     ) -> StepOutcome:
         info = activity.info()
         step, attempt = data.step, info.attempt
         progress = Progress()
-        started = time.monotonic()
+        clock = time.monotonic()
         loop = asyncio.get_running_loop()
-        owner = (await asyncio.to_thread(run_context, self.workbench, data.run_id))[0].name
-        try:
-            account = step_account(owner)  # the owner's code runs as their account, if any
+        try:  # the owner's code runs as their account, if any
+            account = step_account(started.owner)
         except ConfigurationError as exc:
-            await asyncio.to_thread(
-                self._finish_attempt, data.run_id, step.id, attempt, "failed", 0.0, str(exc)
-            )
+            await ledger.finish("failed", duration_s=0.0, error=str(exc), final=True)
             raise ApplicationError(str(exc), type="StepAccount", non_retryable=True) from None
         job = loop.run_in_executor(
             None,
             execute,
             Path(step.notebook),
-            output,
+            Path(ledger.record.output_notebook or ""),
             step.parameters,
             step.kernel,
             progress,
-            log,
+            Path(ledger.record.log_file or ""),
             Path(step.notebook).parent,
             kernel_env,
             account,
@@ -425,7 +385,7 @@ class RunActivities:
         deadline = time.monotonic() + step.timeout_s - elapsed - min(2.0, step.timeout_s * 0.2)
         try:
             while not job.done():
-                activity.heartbeat({"cell": progress.cell, "cells": progress.cells})
+                ledger.beat(progress.cell, progress.cells)
                 await asyncio.wait(
                     {job}, timeout=min(HEARTBEAT_EVERY_S, max(0.05, deadline - time.monotonic()))
                 )
@@ -433,79 +393,79 @@ class RunActivities:
                     progress.halt()
                     await asyncio.gather(job, return_exceptions=True)
                     message = f"stopped after its {step.timeout_s:g} s timeout"
-                    await asyncio.to_thread(
-                        self._finish_attempt,
-                        data.run_id,
-                        step.id,
-                        attempt,
+                    final, note = _stop(step, started, TIMEOUT_ERROR, message)
+                    await ledger.finish(
                         "timed_out",
-                        time.monotonic() - started,
-                        message,
-                        progress.cell,
+                        duration_s=round(time.monotonic() - clock, 3),
+                        error=message + note,
+                        failing_cell=progress.cell,
+                        final=final,
                     )
-                    raise ApplicationError(
-                        f"step {step.id} {message}",
-                        type="StepTimeout",
-                        non_retryable=await self._spent(data),
-                    )
+                    raise ApplicationError(message, type="StepTimeout", non_retryable=final)
         except asyncio.CancelledError:
             progress.halt()  # kills the kernel: papermill returns promptly
             await asyncio.gather(job, return_exceptions=True)
             details = activity.cancellation_details()
-            status = "timed_out" if details and details.timed_out else "cancelled"
-            message = (
-                f"stopped after {step.timeout_s:g} s timeout"
-                if status == "timed_out"
-                else "cancelled"
-            )
-            await asyncio.to_thread(
-                self._finish_attempt,
-                data.run_id,
-                step.id,
-                attempt,
-                status,
-                time.monotonic() - started,
-                message,
-                progress.cell,
+            timed_out = bool(details and details.timed_out)
+            await ledger.finish(
+                "timed_out" if timed_out else "cancelled",
+                duration_s=round(time.monotonic() - clock, 3),
+                error=f"stopped after {step.timeout_s:g} s timeout" if timed_out else "cancelled",
+                failing_cell=progress.cell,
             )
             raise
-        duration = time.monotonic() - started
+        duration = round(time.monotonic() - clock, 3)
         try:
             failure = job.result()
         except Exception as exc:  # the notebook could not run at all
-            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            await asyncio.to_thread(
-                self._finish_attempt, data.run_id, step.id, attempt, "failed", duration, message
-            )
-            raise ApplicationError(
-                f"step {step.id}: {message}", non_retryable=await self._spent(data)
-            ) from None
+            name = type(exc).__name__
+            message = f"{name}: {exc}".splitlines()[0]
+            final, note = _stop(step, started, name, message)
+            await ledger.finish("failed", duration_s=duration, error=message + note, final=final)
+            raise ApplicationError(message, type=name, non_retryable=final) from None
         if failure is not None:
-            # Counted from 1, in the executed notebook as saved (what people open).
-            message = f"cell {failure.cell_index + 1}: {failure.ename}: {failure.evalue}"
-            await asyncio.to_thread(
-                self._finish_attempt,
-                data.run_id,
-                step.id,
-                attempt,
+            message = f"{_cell_words(step.notebook, failure)}: {failure.ename}: {failure.evalue}"
+            final, note = _stop(step, started, failure.ename, f"{failure.ename}: {failure.evalue}")
+            await ledger.finish(
                 "failed",
-                duration,
-                message,
-                failure.cell_index,
-                ANSI.sub("", failure.traceback),
+                duration_s=duration,
+                error=message + note,
+                failing_cell=failure.cell_index,
+                notebook_cell=failure.notebook_index,
+                traceback=ANSI.sub("", failure.traceback),
+                final=final,
             )
-            raise ApplicationError(
-                f"step {step.id} failed in {message}", non_retryable=await self._spent(data)
-            )
-        await asyncio.to_thread(
-            self._finish_attempt, data.run_id, step.id, attempt, "succeeded", duration
-        )
+            raise ApplicationError(message, type=failure.ename, non_retryable=final)
+        await ledger.finish("succeeded", duration_s=duration)
         if step.inputs or step.outputs:
             await asyncio.to_thread(self._declared_lineage, data)
         return StepOutcome(
             step_id=step.id,
             attempt=attempt,
             status="succeeded",
-            output_notebook=str(output),
-            duration_s=round(duration, 3),
+            output_notebook=ledger.record.output_notebook,
+            duration_s=duration,
         )
+
+
+def _cell_words(notebook: str, failure: CellFailure) -> str:
+    """Where the failing cell is, counted from 1: in the step's own notebook, as its
+    author counts, and in the executed notebook people open (with papermill's cells)."""
+    executed = f"cell {failure.cell_index + 1}"
+    if failure.notebook_index is None:
+        return executed
+    own = f"cell {failure.notebook_index + 1} of {Path(notebook).name}"
+    return f"{own} ({executed} in the executed notebook)"
+
+
+def _stop(step: StepPlan, started: Started, name: str, message: str) -> tuple[bool, str]:
+    """Whether this failure ends the step (no retry), and a note saying why when the
+    step had attempts left."""
+    retries = step.retries
+    if started.failures + 1 >= retries.attempts:
+        return True, ""
+    if error_matches(retries.non_retryable, name, message):
+        return True, f" (not retried: {name} is listed in retries.non_retryable)"
+    if retries.retry_on is not None and not error_matches(retries.retry_on, name, message):
+        return True, f" (not retried: {name} is not listed in retries.retry_on)"
+    return False, ""

@@ -38,6 +38,7 @@ from .spec_types import (
     ClockTime,
     DatasetName,
     Duration,
+    ErrorMatch,
     GroupName,
     Identifier,
     NotebookPath,
@@ -52,7 +53,9 @@ from .spec_types import (
 )
 
 __all__ = [
+    "DEFAULT_NON_RETRYABLE",
     "TEMPLATE_NAMES",
+    "TIMEOUT_ERROR",
     "AccessSpec",
     "NotificationsSpec",
     "ParameterSpec",
@@ -180,13 +183,56 @@ class NotificationsSpec(_Model):
     on_success: list[NotificationTarget] = Field(default_factory=list)
 
 
+# Errors that fail the same way however often they are retried: code that does not
+# compile or names what does not exist, a missing module, column or key, SQL the engine
+# cannot parse or bind. A step failing with one of these fails at once, without backoff.
+DEFAULT_NON_RETRYABLE: tuple[str, ...] = (
+    "SyntaxError",
+    "IndentationError",
+    "NameError",
+    "UnboundLocalError",
+    "ImportError",
+    "ModuleNotFoundError",
+    "AttributeError",
+    "TypeError",
+    "KeyError",
+    "NoSuchKernel",
+    "PapermillMissingParameterException",
+    "BinderException",  # DuckDB: unknown column or function, wrong types
+    "ParserException",  # DuckDB: SQL syntax
+    "UndefinedColumn",  # PostgreSQL (psycopg)
+    "UndefinedFunction",
+    "UsageError: Binder Error",  # the same through %sql
+    "UsageError: Parser Error",
+    "UsageError: UndefinedColumn",
+    "UsageError: UndefinedFunction",
+)
+TIMEOUT_ERROR = "Timeout"
+"""The error name of an attempt stopped by its step's timeout (for ``retry_on``)."""
+
+
 class RetrySpec(_Model):
-    """How a failed step is retried (Temporal's retry policy)."""
+    """How a failed step is retried (Temporal's retry policy), and which errors are not."""
 
     attempts: int = Field(1, ge=1, description="Total attempts, 1 = no retry.")
     backoff: Duration = Field("10s", validate_default=True, description="Wait before 1st retry.")
     backoff_coefficient: float = Field(2.0, ge=1.0, description="Growth of the wait per retry.")
     max_backoff: Duration | None = Field(None, description="Longest wait between attempts.")
+    non_retryable: list[ErrorMatch] = Field(
+        default_factory=lambda: list(DEFAULT_NON_RETRYABLE),
+        description="Errors that fail the step at once, however many attempts are left: "
+        "exception class names as the notebook shows them (e.g. KeyError), each optionally "
+        "followed by ': ' and text the message contains (e.g. 'UsageError: Binder Error'). "
+        "Giving the list replaces the default one (errors a retry cannot fix: "
+        + ", ".join(DEFAULT_NON_RETRYABLE)
+        + "); [] retries every error.",
+    )
+    retry_on: list[ErrorMatch] | None = Field(
+        None,
+        description="If given, only these errors are retried (same form as non_retryable; "
+        f"'{TIMEOUT_ERROR}' is an attempt stopped by the step's timeout); every other error "
+        "fails the step at once. non_retryable still wins.",
+    )
 
     @model_validator(mode="after")
     def _max_not_below_first(self) -> RetrySpec:

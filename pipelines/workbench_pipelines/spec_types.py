@@ -128,6 +128,25 @@ NotificationTarget = _named(
     "write 'email:someone@example.com' or 'webhook:https://...'",
 )
 
+# An error a step may fail with: the exception's class name as the notebook shows it,
+# optionally followed by ": " and text its message contains ("UsageError: Binder Error").
+ErrorMatch = _named(
+    r"^[A-Za-z_][A-Za-z0-9_.]*(: .+)?$",
+    "error",
+    "write an exception's class name such as 'KeyError', optionally followed by ': ' and "
+    "text its message contains, e.g. 'UsageError: Binder Error'",
+)
+
+
+def error_matches(patterns: list[str], name: str, message: str) -> bool:
+    """Whether an error called ``name`` (a class name, e.g. ``KeyError``) with ``message``
+    matches one of ``patterns`` (as :data:`ErrorMatch` reads them)."""
+    for pattern in patterns:
+        wanted, _, text = pattern.partition(": ")
+        if wanted.rpartition(".")[2] == name.rpartition(".")[2] and text in message:
+            return True
+    return False
+
 
 def _notebook_path(value: str) -> str:
     # Deploy snapshots these files: a path leaving the pipeline's folder could copy anything.

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ScheduledRunInput,
         StepInput,
         StepPlan,
+        failure_summary,
     )
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -48,7 +49,8 @@ class PipelineRunWorkflow:
     """Runs a pipeline's steps as activities, each as soon as its dependencies succeed.
 
     Independent steps run in parallel. A failed step (after its retries) marks its
-    downstream steps ``upstream_failed``; the others go on. Steps listed in
+    downstream steps ``upstream_failed`` (skipped because of it, not failed); the others
+    go on. Steps listed in
     ``skip_steps`` (a repair) count as already succeeded. A durable timer watches the
     SLA deadline: when it passes before the run ends, the miss is recorded and
     announced while the run goes on. The run's end is announced to its targets; a
@@ -57,6 +59,8 @@ class PipelineRunWorkflow:
 
     def __init__(self) -> None:
         self.states: dict[str, str] = {}
+        self.errors: dict[str, str] = {}  # failed step -> why
+        self.blocked_by: dict[str, list[str]] = {}  # skipped step -> the failed steps
         self.sla_missed = False
 
     @workflow.query
@@ -82,6 +86,9 @@ class PipelineRunWorkflow:
                     ]
                     if blocked:
                         self.states[step_id] = "upstream_failed"
+                        self.blocked_by[step_id] = sorted(
+                            {c for d in blocked for c in self.blocked_by.get(d, [d])}
+                        )
                         del pending[step_id]
                     elif all(d in done for d in step.depends_on):
                         self.states[step_id] = "running"
@@ -124,13 +131,12 @@ class PipelineRunWorkflow:
                 )
             )
             raise
-        bad = sorted(
-            s for s, state in self.states.items() if state in ("failed", "upstream_failed")
-        )
+        failed = sorted(s for s, state in self.states.items() if state == "failed")
+        bad = failed or self.blocked_by
         result = RunEvent(
             run_id=plan.run_id,
             status="failed" if bad else "succeeded",
-            error=f"failed steps: {', '.join(bad)}" if bad else None,
+            error=failure_summary(failed, self.blocked_by) if bad else None,
             step_states=dict(self.states),
         )
         if watch is not None:
@@ -165,6 +171,8 @@ class PipelineRunWorkflow:
             logical_date=plan.logical_date,
             error=error,
             sla_deadline=plan.sla_deadline,
+            failed_steps={s: self.errors.get(s, "failed") for s in sorted(self.errors)},
+            skipped_steps=dict(sorted(self.blocked_by.items())),
         )
         try:
             await workflow.execute_activity(
@@ -192,7 +200,9 @@ class PipelineRunWorkflow:
                 ),
                 cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
-        except ActivityError:
+        except ActivityError as exc:
+            if not is_cancelled_exception(exc):
+                self.errors[step.id] = str(exc.cause or exc)
             return False
         return True
 
