@@ -3,6 +3,7 @@ search, curation that survives re-scans, schema history, and failed scans."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -499,3 +500,83 @@ def test_rescan_of_a_plain_database_sees_every_kind_of_change(workbench, pg_clus
             c.model_dump(exclude={"dropped_at"})
             for c in catalog.find("plain", "public", "invoice").columns
         ]
+
+
+@pytest.fixture(scope="module")
+def odoo18_copy(pg_cluster):
+    """The demo database as Odoo 18 keeps company-dependent fields: ``ir_model_fields``
+    has ``company_dependent``, and the field is a jsonb column of the model's table with
+    the value for each company (``{"1": 17}``); Odoo 17 and older kept them in
+    ``ir_property`` instead, so they were no column at all."""
+    from workbench_server.demo import build_dataset, write_postgres
+
+    with pg_cluster.fresh_database() as url:
+        write_postgres(url, build_dataset())
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("ALTER TABLE ir_model_fields ADD COLUMN company_dependent boolean")
+            receivable, payable = (
+                db.execute(
+                    "SELECT min(id) FROM account_account WHERE account_type = %s", (kind,)
+                ).fetchone()[0]
+                for kind in ("asset_receivable", "liability_payable")
+            )
+            for name, label, relation, value in (
+                (
+                    "property_account_receivable_id",
+                    "Account Receivable",
+                    "account.account",
+                    receivable,
+                ),
+                ("property_account_payable_id", "Account Payable", "account.account", payable),
+                ("barcode", "Barcode", None, "0421"),
+            ):
+                db.execute(f"ALTER TABLE res_partner ADD COLUMN {name} jsonb")
+                db.execute(
+                    f"UPDATE res_partner SET {name} = jsonb_build_object('1', %s::jsonb)",
+                    (json.dumps(value),),
+                )
+                db.execute(
+                    "INSERT INTO ir_model_fields (id, name, complete_name, model, model_id,"
+                    " relation, field_description, ttype, store, state, company_dependent)"
+                    " SELECT (SELECT max(id) + 1 FROM ir_model_fields), %s::text, %s::text,"
+                    " 'res.partner', m.id, %s::text, jsonb_build_object('en_US', %s::text),"
+                    " %s::text, true, 'base', true"
+                    " FROM ir_model m WHERE m.model = 'res.partner'",
+                    (
+                        name,
+                        f"res.partner.{name}",
+                        relation,
+                        label,
+                        "many2one" if relation else "char",
+                    ),
+                )
+        yield url
+
+
+def test_company_dependent_fields_are_values_by_company_not_foreign_keys(
+    workbench, odoo18_copy: str
+) -> None:
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="odoo18", settings=postgres_settings(odoo18_copy))
+    )
+    catalog = CatalogService(workbench, local_principal())
+    assert catalog.scan("odoo18").status == "succeeded"
+    columns = {c.name: c for c in catalog.find("odoo18", "public", "res_partner").columns}
+    receivable = columns["property_account_receivable_id"]
+    assert receivable.company_dependent and receivable.references is None
+    assert (receivable.data_type, receivable.odoo_type, receivable.relation) == (
+        "jsonb",
+        "many2one",
+        "account.account",
+    )
+    assert receivable.label == "Account Receivable"
+    assert columns["barcode"].company_dependent and columns["barcode"].references is None
+    country = columns["country_id"]  # an ordinary many2one is still a key
+    assert not country.company_dependent and country.references == "public.res_country.id"
+    # What the catalog says is how to read it: the value for company 1 joins accounts.
+    with psycopg.connect(odoo18_copy) as db:
+        joined = db.execute(
+            "SELECT count(*) FROM res_partner p JOIN account_account a"
+            " ON a.id = (p.property_account_receivable_id ->> '1')::int"
+        ).fetchone()[0]
+        assert joined == db.execute("SELECT count(*) FROM res_partner").fetchone()[0]

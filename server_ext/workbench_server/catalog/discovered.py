@@ -65,6 +65,9 @@ class FoundColumn:
     help: str | None = None
     odoo_type: str | None = None
     relation: str | None = None  # the Odoo model a relational field points to
+    # Odoo 18 keeps a company-dependent field as jsonb of values by company id
+    # ({"1": 10}): it names ``relation`` but is no key, whatever its ttype.
+    company_dependent: bool = False
     selection: list[list[str]] = field(default_factory=list)
     module: str | None = None
     auto_tags: list[str] = field(default_factory=list)

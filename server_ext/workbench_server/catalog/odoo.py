@@ -1,9 +1,9 @@
 """Odoo's own description of its database, read from its registry tables.
 
 ``ir_model`` (model labels and docs), ``ir_model_fields`` (field labels, help, types,
-relations), ``ir_model_fields_selection`` (selection values) and ``ir_model_data``
-(which module defines what) become labels, help, selections, relations and modules of
-the discovered tables and columns. The same SQL runs on PostgreSQL and DuckDB (Odoo
+relations, company dependence), ``ir_model_fields_selection`` (selection values) and
+``ir_model_data`` (which module defines what) become labels, help, selections, relations
+and modules of the discovered tables and columns. The same SQL runs on PostgreSQL and DuckDB (Odoo
 16+ keeps translatable labels as JSON ``{"en_US": ...}``; older ones as text).
 """
 
@@ -76,6 +76,11 @@ def read_odoo(fetch: Fetch, tables: dict[tuple[str, str], FoundTable], schema: s
         return _text(f"{alias}.{column}", types[(table, column)] in JSON_TYPES)
 
     s = quote(schema)
+    # Odoo 18 stores company-dependent fields in the model's table (jsonb by company);
+    # earlier versions kept them in ir_property, so they were never columns.
+    company_dependent = (
+        "f.company_dependent" if ("ir_model_fields", "company_dependent") in types else "FALSE"
+    )
     registry = OdooRegistry(schema=schema, queries=2)
     for row in fetch(
         f"""
@@ -91,7 +96,8 @@ def read_odoo(fetch: Fetch, tables: dict[tuple[str, str], FoundTable], schema: s
         SELECT f.model, f.name, {text("f", "ir_model_fields", "field_description")},
                {text("f", "ir_model_fields", "help")}, f.ttype, f.relation,
                (SELECT d.module FROM {s}.ir_model_data d
-                WHERE d.model = 'ir.model.fields' AND d.res_id = f.id ORDER BY d.id LIMIT 1)
+                WHERE d.model = 'ir.model.fields' AND d.res_id = f.id ORDER BY d.id LIMIT 1),
+               coalesce({company_dependent}, FALSE)
         FROM {s}.ir_model_fields f ORDER BY f.model, f.name
         """
     ):
@@ -123,14 +129,19 @@ def apply_odoo(registry: OdooRegistry, tables: dict[tuple[str, str], FoundTable]
         if info and not table.comment:
             table.comment = info
         columns = {c.name: c for c in table.columns}
-        for _, name, label, help_text, ttype, relation, module in registry.fields.get(key, ()):
+        for row in registry.fields.get(key, ()):
+            _, name, label, help_text, ttype, relation, module, by_company = row
             column = columns.get(name)
             if column is None:
                 continue  # not stored, or not a column of its own (one2many, many2many)
             column.label, column.help, column.odoo_type = label, help_text, ttype
             column.relation, column.module = relation, module
             column.selection = registry.selections.get((model, name), [])
-            if relation and column.references is None:
+            column.company_dependent = bool(by_company)
+            if by_company:
+                # {"1": 10}: the value for each company, not an id to join on.
+                column.references = None
+            elif relation and column.references is None:
                 target = relation.replace(".", "_")
                 if (schema, target) in tables:
                     column.references = f"{schema}.{target}.id"

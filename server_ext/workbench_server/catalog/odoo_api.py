@@ -154,6 +154,9 @@ def _column(model: str, name: str, position: int, spec: dict[str, Any]) -> Found
         help=spec.get("help") or None,
         odoo_type=kind,
         relation=relation,
+        # Read through the API, such a field is the current company's value (a many2one
+        # reads as [id, name]), so it keeps its reference; in the database it is jsonb.
+        company_dependent=bool(spec.get("company_dependent")),
         selection=[list(pair) for pair in spec.get("selection") or []]
         if isinstance(spec.get("selection"), list)
         else [],

@@ -53,6 +53,7 @@ class ColumnOut(BaseModel):
     help: str | None
     odoo_type: str | None
     relation: str | None
+    company_dependent: bool = False
     selection: list[list[str]]
     module: str | None
     auto_tags: list[str]

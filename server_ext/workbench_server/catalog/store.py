@@ -50,6 +50,7 @@ COLUMN_FIELDS = (
     "help",
     "odoo_type",
     "relation",
+    "company_dependent",
     "selection",
     "module",
     "auto_tags",

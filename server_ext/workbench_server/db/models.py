@@ -255,6 +255,9 @@ class CatalogColumn(Base):
     help: Mapped[str | None] = mapped_column(Text, nullable=True)
     odoo_type: Mapped[str | None] = mapped_column(String(50), nullable=True)
     relation: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Odoo 18's company-dependent fields: a jsonb of values by company id ({"1": 10}),
+    # pointing to ``relation`` for a many2one but never a key to join on.
+    company_dependent: Mapped[bool] = mapped_column(default=False, server_default=false())
     selection: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     module: Mapped[str | None] = mapped_column(String(200), nullable=True)
     auto_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
