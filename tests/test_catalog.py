@@ -580,3 +580,197 @@ def test_company_dependent_fields_are_values_by_company_not_foreign_keys(
             " ON a.id = (p.property_account_receivable_id ->> '1')::int"
         ).fetchone()[0]
         assert joined == db.execute("SELECT count(*) FROM res_partner").fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def odoo_people_copy(pg_cluster):
+    """The demo database with the personal fields Odoo 17/18 keeps on users, partners,
+    bank accounts and employees (the demo leaves most of them out), and one user."""
+    from workbench_server.demo import build_dataset, write_postgres
+
+    with pg_cluster.fresh_database() as url:
+        write_postgres(url, build_dataset())
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(
+                "CREATE TABLE res_users (id serial PRIMARY KEY, login varchar NOT NULL,"
+                " password varchar, partner_id int REFERENCES res_partner (id),"
+                " company_id int REFERENCES res_company (id), active boolean, share boolean,"
+                " signature jsonb, totp_secret varchar, notification_type varchar)"
+            )
+            db.execute(
+                "INSERT INTO res_users (login, password, partner_id, company_id, active, share)"
+                " SELECT 'admin', %s, min(p.id), min(c.id), true, false"
+                " FROM res_partner p, res_company c",
+                (HASH,),
+            )
+            db.execute(
+                "CREATE TABLE res_partner_bank (id serial PRIMARY KEY,"
+                " acc_number varchar NOT NULL, sanitized_acc_number varchar,"
+                " acc_holder_name varchar, partner_id int, bank_id int, active boolean)"
+            )
+            db.execute(
+                "ALTER TABLE res_partner ADD COLUMN partner_latitude numeric,"
+                " ADD COLUMN partner_longitude numeric, ADD COLUMN signup_token varchar,"
+                " ADD COLUMN email_normalized varchar, ADD COLUMN phone_sanitized varchar"
+            )
+            db.execute(
+                "ALTER TABLE hr_employee ADD COLUMN pin varchar, ADD COLUMN barcode varchar,"
+                " ADD COLUMN distance_home_work int, ADD COLUMN distance_home_work_unit varchar,"
+                " ADD COLUMN km_home_work int, ADD COLUMN country_of_birth int,"
+                " ADD COLUMN place_of_birth varchar, ADD COLUMN country_id int,"
+                " ADD COLUMN visa_no varchar, ADD COLUMN visa_expire date,"
+                " ADD COLUMN permit_no varchar, ADD COLUMN work_permit_expiration_date date,"
+                " ADD COLUMN ssnid varchar, ADD COLUMN sinid varchar,"
+                " ADD COLUMN identification_id varchar, ADD COLUMN passport_id varchar,"
+                " ADD COLUMN gender varchar, ADD COLUMN marital varchar,"
+                " ADD COLUMN spouse_complete_name varchar, ADD COLUMN spouse_birthdate date,"
+                " ADD COLUMN children int, ADD COLUMN emergency_contact varchar,"
+                " ADD COLUMN emergency_phone varchar, ADD COLUMN private_car_plate varchar,"
+                " ADD COLUMN study_field varchar, ADD COLUMN study_school varchar,"
+                " ADD COLUMN certificate varchar, ADD COLUMN bank_account_id int,"
+                " ADD COLUMN legal_name varchar, ADD COLUMN x_studio_base_salary numeric"
+            )
+        yield url
+
+
+HASH = "$pbkdf2-sha512$600000$c2FsdHNhbHQ$" + "a" * 86
+
+PERSONAL = {
+    "res_users": {"login", "password", "signature", "totp_secret"},
+    "res_partner": {
+        "email",
+        "phone",
+        "mobile",
+        "street",
+        "street2",
+        "zip",
+        "city",
+        "vat",
+        "partner_latitude",
+        "partner_longitude",
+        "signup_token",
+        "email_normalized",
+        "phone_sanitized",
+    },
+    "res_partner_bank": {"acc_number", "sanitized_acc_number", "acc_holder_name"},
+    "hr_employee": {
+        "work_email",
+        "work_phone",
+        "mobile_phone",
+        "private_email",
+        "private_phone",
+        "private_street",
+        "private_city",
+        "private_zip",
+        "private_country_id",
+        "birthday",
+        "pin",
+        "barcode",
+        "distance_home_work",
+        "km_home_work",
+        "country_of_birth",
+        "place_of_birth",
+        "country_id",
+        "visa_no",
+        "visa_expire",
+        "permit_no",
+        "work_permit_expiration_date",
+        "ssnid",
+        "sinid",
+        "identification_id",
+        "passport_id",
+        "gender",
+        "marital",
+        "spouse_complete_name",
+        "spouse_birthdate",
+        "children",
+        "emergency_contact",
+        "emergency_phone",
+        "private_car_plate",
+        "study_field",
+        "study_school",
+        "certificate",
+        "bank_account_id",
+        "legal_name",
+    },
+}
+NOT_PERSONAL = {
+    "res_users": {"id", "partner_id", "company_id", "active", "share", "notification_type"},
+    "res_partner": {"id", "name", "is_company", "customer_rank", "country_id", "company_id"},
+    "res_partner_bank": {"id", "partner_id", "bank_id", "active"},
+    "hr_employee": {
+        "id",
+        "name",
+        "job_title",
+        "department_id",
+        "company_id",
+        "employee_type",
+        "distance_home_work_unit",
+        "x_studio_base_salary",
+    },
+    "res_company": {"street", "city", "zip", "vat", "name"},
+    "product_template": {"name", "list_price"},
+}
+
+
+def test_personal_fields_of_odoo_models_are_tagged_and_masked(
+    workbench, odoo_people_copy: str
+) -> None:
+    from workbench_server.connections import ConnectionUpdate
+
+    connections = ConnectionService(workbench, local_principal())
+    connections.create(
+        ConnectionCreate(name="people", settings=postgres_settings(odoo_people_copy))
+    )
+    catalog = CatalogService(workbench, local_principal())
+    catalog.scan("people")
+    for table in PERSONAL.keys() | NOT_PERSONAL.keys():
+        columns = {c.name: c for c in catalog.find("people", "public", table).columns}
+        tagged = {name for name, c in columns.items() if "pii" in c.auto_tags}
+        assert PERSONAL.get(table, set()) - tagged == set(), table
+        assert NOT_PERSONAL.get(table, set()) & tagged == set(), table
+
+    # The password hash is masked for anyone the connection is shared with.
+    connections.update("people", ConnectionUpdate(shared_groups=["finance"]))
+    users = catalog.find("people", "public", "res_users").id
+    analyst = CatalogService(workbench, Principal(name="ana", groups=frozenset({"finance"})))
+    preview = analyst.preview(users)
+    password = [c.name for c in preview.columns].index("password")
+    assert preview.columns[password].masked and preview.rows[0][password] == "•••"
+    assert HASH not in json.dumps(preview.rows)
+    assert catalog.preview(users).rows[0][password] == HASH  # the owner sees it
+
+
+def test_admins_add_pii_patterns_and_the_next_scan_applies_them(
+    workbench, odoo_people_copy: str
+) -> None:
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="people", settings=postgres_settings(odoo_people_copy))
+    )
+    catalog = CatalogService(workbench, local_principal())
+
+    def tagged(table: str) -> set[str]:
+        columns = catalog.find("people", "public", table).columns
+        return {c.name for c in columns if "pii" in c.auto_tags}
+
+    catalog.scan("people")
+    assert "x_studio_base_salary" not in tagged("hr_employee")
+    assert "ref" not in tagged("res_partner")
+    workbench.settings = workbench.settings.model_copy(
+        update={"pii_columns": ["X_STUDIO_.*salary.*", r"res_partner\.ref"]}
+    )
+    catalog.scan("people")  # nothing changed in the database: the rules did
+    assert "x_studio_base_salary" in tagged("hr_employee")
+    assert "ref" in tagged("res_partner")
+    assert "ref" not in tagged("account_move")  # the pattern named one table
+
+
+def test_pii_patterns_setting_is_checked(home, monkeypatch) -> None:
+    from workbench_server.settings import WorkbenchSettings
+
+    monkeypatch.setenv("WORKBENCH_PII_COLUMNS", r"x_.*salary, hr_employee\.x_nick")
+    settings = WorkbenchSettings.from_env(home)
+    assert settings.pii_columns == ["x_.*salary", r"hr_employee\.x_nick"]
+    monkeypatch.setenv("WORKBENCH_PII_COLUMNS", "x_((")
+    with pytest.raises(ValueError, match=r"PII column pattern 'x_\(\(' is not a regular"):
+        WorkbenchSettings.from_env(home)

@@ -31,6 +31,7 @@ from .settings import (
     egress_allow_from_env,
     egress_deny_from_env,
     json_object_env,
+    pii_columns_from_env,
     tests_per_minute_from_env,
 )
 
@@ -97,6 +98,17 @@ class WorkbenchApp(ExtensionApp):
         help="""Connection tests one user may run in any minute; the next answers 429 with
         Retry-After. 0 turns the limit off. Defaults to
         $WORKBENCH_CONNECTION_TESTS_PER_MINUTE, else 10.""",
+    )
+    pii_columns = List(
+        Unicode(),
+        config=True,
+        help="""Column names that catalog scans tag pii (previews mask them for anyone but
+        a connection's owner, admins and the pii-readers group), besides the personal-data
+        fields of Odoo's partners, users, bank accounts, employees, applicants and leads
+        and their common names. Each is a regular expression matched, whole and ignoring
+        case, against the column name or table.column: ["x_studio_.*salary.*",
+        "hr_employee\\.x_nickname"]. The next scan of each source applies a change.
+        Defaults to $WORKBENCH_PII_COLUMNS (comma-separated, or a JSON list).""",
     )
     principal_provider_class = Type(
         default_value="workbench_server.principal.PrincipalProvider",
@@ -182,6 +194,10 @@ class WorkbenchApp(ExtensionApp):
     def _default_egress_allow(self) -> list[str]:
         return egress_allow_from_env()
 
+    @default("pii_columns")
+    def _default_pii_columns(self) -> list[str]:
+        return pii_columns_from_env()
+
     @default("connection_tests_per_minute")
     def _default_connection_tests_per_minute(self) -> int:
         return tests_per_minute_from_env()
@@ -205,6 +221,7 @@ class WorkbenchApp(ExtensionApp):
             egress_deny=list(self.egress_deny),
             egress_allow=list(self.egress_allow),
             connection_tests_per_minute=self.connection_tests_per_minute,
+            pii_columns=list(self.pii_columns),
         )
         self.workbench = Workbench(settings)
         self.settings.update(

@@ -25,6 +25,7 @@ EGRESS_DENY_ENV = "WORKBENCH_EGRESS_DENY"
 EGRESS_ALLOW_ENV = "WORKBENCH_EGRESS_ALLOW"
 TESTS_PER_MINUTE_ENV = "WORKBENCH_CONNECTION_TESTS_PER_MINUTE"
 MODE_ENV = "WORKBENCH_MODE"
+PII_COLUMNS_ENV = "WORKBENCH_PII_COLUMNS"
 DEFAULT_TASK_QUEUE = "workbench"
 DEFAULT_OPENLINEAGE_NAMESPACE = "workbench"
 DEFAULT_TESTS_PER_MINUTE = 10
@@ -67,6 +68,21 @@ def egress_allow_from_env() -> list[str]:
     return names_env(EGRESS_ALLOW_ENV) or []
 
 
+def pii_columns_from_env() -> list[str]:
+    """``$WORKBENCH_PII_COLUMNS``: patterns separated by commas, or a JSON list (for a
+    pattern with a comma in it)."""
+    raw = os.environ.get(PII_COLUMNS_ENV, "").strip()
+    if raw.startswith("["):
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"{PII_COLUMNS_ENV}: not a JSON list ({exc})") from None
+        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+            raise ConfigurationError(f"{PII_COLUMNS_ENV}: expected a JSON list of strings")
+        return value
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
 def tests_per_minute_from_env() -> int:
     raw = os.environ.get(TESTS_PER_MINUTE_ENV, "").strip()
     try:
@@ -105,6 +121,11 @@ class WorkbenchSettings(BaseModel):
         default=DEFAULT_TESTS_PER_MINUTE,
         description="connection tests one user may run in any minute; 0 for no limit",
     )
+    pii_columns: list[str] = Field(
+        default_factory=list,
+        description="regular expressions of column names (or table.column) that catalog "
+        "scans tag pii, besides Odoo's and common personal-data columns",
+    )
 
     @field_validator("egress_deny", "egress_allow")
     @classmethod
@@ -113,6 +134,13 @@ class WorkbenchSettings(BaseModel):
 
         parse_rules(value)  # a typo must stop the start, not open or close the network
         return value
+
+    @field_validator("pii_columns")
+    @classmethod
+    def _pii_columns(cls, value: list[str]) -> list[str]:
+        from .catalog.pii import check_patterns
+
+        return check_patterns(value)  # a typo must stop the start, not tag nothing
 
     @property
     def workbench_home(self) -> WorkbenchHome:
@@ -136,6 +164,7 @@ class WorkbenchSettings(BaseModel):
             "egress_deny": egress_deny_from_env(),
             "egress_allow": egress_allow_from_env(),
             "connection_tests_per_minute": tests_per_minute_from_env(),
+            "pii_columns": pii_columns_from_env(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
@@ -166,6 +195,7 @@ class WorkbenchSettings(BaseModel):
             EGRESS_DENY_ENV: ",".join(self.egress_deny),
             EGRESS_ALLOW_ENV: ",".join(self.egress_allow),
             TESTS_PER_MINUTE_ENV: str(self.connection_tests_per_minute),
+            PII_COLUMNS_ENV: json.dumps(self.pii_columns),
         }
         if self.openlineage_transport:
             env[OPENLINEAGE_TRANSPORT_ENV] = json.dumps(self.openlineage_transport)

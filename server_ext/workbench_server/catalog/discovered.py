@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
-
-# Column names that hold personal data in Odoo (partners, employees, bank accounts) and in
-# most business schemas. Tagged automatically; a steward can add or remove tags by hand.
-PII_COLUMN = re.compile(
-    r"^(private_.*|e?mail|email_.*|.*_email|phone|mobile|.*_phone|.*_mobile|street2?|zip|city"
-    r"|vat|iban|acc_number|bank_account.*|birthday|birthdate|.*_birthdate|place_of_birth"
-    r"|ssnid|sinid|identification_id|passport_id|permit_no|visa_no|emergency_contact"
-    r"|spouse_.*|km_home_work|gender|marital)$"
-)
-PII_TABLE_HINT = re.compile(r"(partner|employee|contact|user|customer|person|applicant)")
 
 
 @contextmanager
@@ -33,22 +21,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-@lru_cache(maxsize=8192)
-def _personal(column: str) -> tuple[bool, bool]:
-    """(personal data by its name, personal whatever its table) — scans see the same
-    column names over and over (id, name, create_date ...)."""
-    name = column.lower()
-    return bool(PII_COLUMN.match(name)), name.startswith(("private_", "email", "phone"))
-
-
-def pii_tags(table: str, column: str) -> list[str]:
-    """``['pii']`` when a column of a table about people holds personal data."""
-    personal, always = _personal(column)
-    if personal and (always or PII_TABLE_HINT.search(table.lower())):
-        return ["pii"]
-    return []
 
 
 @dataclass(slots=True)

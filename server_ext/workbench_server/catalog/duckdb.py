@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .discovered import Discovery, FoundColumn, FoundTable, pii_tags
+from .discovered import Discovery, FoundColumn, FoundTable
 from .odoo import harvest_odoo, odoo_schema
+from .pii import DEFAULT_RULES, PiiRules
 
 if TYPE_CHECKING:
     import duckdb
@@ -43,7 +44,7 @@ class DuckDBUnavailable(Exception):
     """The file is missing or cannot be opened; ``str()`` says why."""
 
 
-def discover_duckdb(cfg: DuckDBConfig) -> Discovery:
+def discover_duckdb(cfg: DuckDBConfig, pii: PiiRules = DEFAULT_RULES) -> Discovery:
     import duckdb
 
     from ..connections.duckdb_files import open_untrusted_duckdb
@@ -54,12 +55,12 @@ def discover_duckdb(cfg: DuckDBConfig) -> Discovery:
         raise DuckDBUnavailable(f"DuckDB file {cfg.path} does not exist")
     try:
         with open_untrusted_duckdb(cfg.path) as con:
-            return _describe(con)
+            return _describe(con, pii)
     except duckdb.Error as exc:  # e.g. an Odoo-named view that reads outside the file
         raise DuckDBUnavailable(str(exc).splitlines()[0]) from None
 
 
-def _describe(con: duckdb.DuckDBPyConnection) -> Discovery:
+def _describe(con: duckdb.DuckDBPyConnection, pii: PiiRules) -> Discovery:
     tables: dict[tuple[str, str], FoundTable] = {}
     for schema, name, kind, rows, comment in con.execute(RELATIONS).fetchall():
         tables[(schema, name)] = FoundTable(
@@ -78,7 +79,7 @@ def _describe(con: duckdb.DuckDBPyConnection) -> Discovery:
                     nullable=nullable,
                     default=default,
                     comment=comment,
-                    auto_tags=pii_tags(table, name),
+                    auto_tags=pii.tags(table, name),
                 )
             )
     for schema, table, kind, names, target, target_names in con.execute(KEYS).fetchall():

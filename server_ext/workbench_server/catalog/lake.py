@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..lake_layout import MAIN, dataset_key, partition_values
-from .discovered import Discovery, FoundColumn, FoundTable, pii_tags
+from .discovered import Discovery, FoundColumn, FoundTable
+from .pii import DEFAULT_RULES, PiiRules
 from .preview import Preview, json_value
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def _datasets(cfg: LakeConfig) -> tuple[FileSystem, dict[tuple[str, str], _Datas
     return fs, datasets
 
 
-def discover_lake(cfg: LakeConfig) -> Discovery:
+def discover_lake(cfg: LakeConfig, pii: PiiRules = DEFAULT_RULES) -> Discovery:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -115,7 +116,7 @@ def discover_lake(cfg: LakeConfig) -> Discovery:
                 position=i + 1,
                 data_type=str(f.type),
                 nullable=f.nullable,
-                auto_tags=pii_tags(name, f.name),
+                auto_tags=pii.tags(name, f.name),
             )
             for i, f in enumerate(schema or [])
         ]

@@ -20,7 +20,8 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from .discovered import Discovery, FoundColumn, FoundTable, pii_tags
+from .discovered import Discovery, FoundColumn, FoundTable
+from .pii import DEFAULT_RULES, PiiRules
 from .preview import MAX_ROWS, Preview, json_value
 
 if TYPE_CHECKING:
@@ -66,7 +67,9 @@ def _id(value: Any) -> int | None:
     return value[0] if isinstance(value, list | tuple) and value else None
 
 
-def discover_odoo_api(cfg: OdooConfig, timeout: float = 60.0) -> Discovery:
+def discover_odoo_api(
+    cfg: OdooConfig, timeout: float = 60.0, pii: PiiRules = DEFAULT_RULES
+) -> Discovery:
     """Raises :class:`~workbench_server.connections.odoo.OdooError` with a one-line reason."""
     from ..connections.odoo import OdooClient, OdooError
 
@@ -76,7 +79,7 @@ def discover_odoo_api(cfg: OdooConfig, timeout: float = 60.0) -> Discovery:
     except OdooError as exc:
         if exc.reason != "permission_denied":
             raise
-        return _discover_with_fields_get(client, cfg.models or list(BUSINESS_MODELS))
+        return _discover_with_fields_get(client, cfg.models or list(BUSINESS_MODELS), pii)
     fields = list(
         client.search_read(
             "ir.model.fields",
@@ -133,13 +136,15 @@ def discover_odoo_api(cfg: OdooConfig, timeout: float = 60.0) -> Discovery:
             "store": row["store"],
             "selection": selections.get(row["id"], []),
         }
-        column = _column(row["model"], row["name"], len(table.columns) + 1, spec)
+        column = _column(row["model"], row["name"], len(table.columns) + 1, spec, pii)
         column.module = modules.get(("ir.model.fields", row["id"]))
         table.columns.append(column)
     return Discovery(tables=list(tables.values()), queries=4, odoo=True)
 
 
-def _column(model: str, name: str, position: int, spec: dict[str, Any]) -> FoundColumn:
+def _column(
+    model: str, name: str, position: int, spec: dict[str, Any], pii: PiiRules
+) -> FoundColumn:
     relation = spec.get("relation") or None
     kind = spec.get("type", "")
     return FoundColumn(
@@ -160,11 +165,11 @@ def _column(model: str, name: str, position: int, spec: dict[str, Any]) -> Found
         selection=[list(pair) for pair in spec.get("selection") or []]
         if isinstance(spec.get("selection"), list)
         else [],
-        auto_tags=pii_tags(model.replace(".", "_"), name),
+        auto_tags=pii.tags(model.replace(".", "_"), name),
     )
 
 
-def _discover_with_fields_get(client: Any, models: list[str]) -> Discovery:
+def _discover_with_fields_get(client: Any, models: list[str], pii: PiiRules) -> Discovery:
     from ..connections.odoo import OdooError
 
     tables = []
@@ -182,7 +187,7 @@ def _discover_with_fields_get(client: Any, models: list[str]) -> Discovery:
             continue
         table = FoundTable(schema=SCHEMA, name=model, kind="model", odoo_model=model)
         table.columns = [
-            _column(model, name, position, spec)
+            _column(model, name, position, spec, pii)
             for position, (name, spec) in enumerate(fields.items(), start=1)
         ]
         tables.append(table)

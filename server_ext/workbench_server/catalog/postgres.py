@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .discovered import PII_COLUMN, PII_TABLE_HINT, Discovery, FoundColumn, FoundTable, pii_tags
+from .discovered import Discovery, FoundColumn, FoundTable
 from .odoo import OdooRegistry, apply_odoo, odoo_schema, read_odoo
+from .pii import DEFAULT_RULES, PiiRules
 from .store import COLUMN_FIELDS, TABLE_FIELDS, digest
 
 if TYPE_CHECKING:
@@ -85,23 +86,17 @@ WHERE con.contype IN ('p', 'f')
 
 
 # What turns pg_catalog and Odoo registry rows into catalog entries, besides the rows
-# themselves: changing these rules (or this version, for a change to how this module or
-# odoo.apply_odoo builds entries) changes every signature, so the next scan rebuilds and
-# compares every table.
-SIGNATURE_SEED = digest(
-    (
-        "postgres/2",
-        KINDS,
-        PII_COLUMN.pattern,
-        PII_TABLE_HINT.pattern,
-        TABLE_FIELDS,
-        COLUMN_FIELDS,
-    )
-)
+# themselves and the PII rules (PiiRules.key): changing these (or this version, for a
+# change to how this module or odoo.apply_odoo builds entries) changes every signature,
+# so the next scan rebuilds and compares every table.
+SIGNATURE_SEED = digest(("postgres/3", KINDS, TABLE_FIELDS, COLUMN_FIELDS))
 
 
 def discover_postgres(
-    cfg: PostgresConfig, timeout: float = 60.0, known: Mapping[tuple[str, str], str] | None = None
+    cfg: PostgresConfig,
+    timeout: float = 60.0,
+    known: Mapping[tuple[str, str], str] | None = None,
+    pii: PiiRules = DEFAULT_RULES,
 ) -> Discovery:
     """Describe the database; raises ``psycopg.Error`` (e.g. unreachable) untouched.
 
@@ -129,7 +124,7 @@ def discover_postgres(
             columns = columns_read.result()
             if columns is None:  # no second connection to be had: read them here
                 columns = cur.execute(COLUMNS).fetchall()
-            rows = _Rows(relations, columns, keys, defaults, comments)
+            rows = _Rows(relations, columns, keys, defaults, comments, pii)
             # Odoo's registry tables are read first: their column types shape its queries.
             odoo_tables = rows.build({}, {}, only=lambda name: name.startswith("ir_model"))
             schema = odoo_schema(odoo_tables)
@@ -183,9 +178,17 @@ class _Rows:
     """The five queries' rows, turned into signatures and found tables."""
 
     def __init__(
-        self, relations: Rows, columns: Rows, keys: Rows, defaults: Rows, comments: Rows
+        self,
+        relations: Rows,
+        columns: Rows,
+        keys: Rows,
+        defaults: Rows,
+        comments: Rows,
+        pii: PiiRules = DEFAULT_RULES,
     ) -> None:
         self.relations = relations
+        self.pii = pii
+        self.seed = digest((SIGNATURE_SEED, pii.key))
         self.where = {oid: (schema, name) for oid, schema, name, *_ in relations}
         self.names = set(self.where.values())
         self.columns_of, self.keys_of, self.defaults_of, self.comments_of = map(
@@ -222,7 +225,7 @@ class _Rows:
                 for _, kind, attnums, f_oid, f_attnums in self.keys_of.get(oid, ())
             ]
             defaults, comments = self.defaults_of.get(oid), self.comments_of.get(oid)
-            signature = digest((SIGNATURE_SEED, relation, own, defaults, comments, keys, odoo))
+            signature = digest((self.seed, relation, own, defaults, comments, keys, odoo))
             out[oid] = (signature, len(own))
         return out
 
@@ -256,7 +259,9 @@ class _Rows:
     def _fill(self, oid: int, table: FoundTable) -> None:
         by_attnum: dict[int, FoundColumn] = {}
         for _, name, pos, type_, nullable in self.columns_of.get(oid, ()):
-            column = FoundColumn(name, pos, type_, nullable, auto_tags=pii_tags(table.name, name))
+            column = FoundColumn(
+                name, pos, type_, nullable, auto_tags=self.pii.tags(table.name, name)
+            )
             table.columns.append(column)
             by_attnum[pos] = column
         for _, pos, default in self.defaults_of.get(oid, ()):

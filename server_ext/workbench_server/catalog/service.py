@@ -29,6 +29,7 @@ from ..db.models import (
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from ..principal import Principal
 from .discovered import Discovery, gc_paused
+from .pii import PiiRules
 from .search import FACETS, LABEL, NAME, TAG, TEXT, Doc, SearchIndex, words
 from .store import merge
 
@@ -320,7 +321,14 @@ class CatalogService:
             }
         try:
             with gc_paused():  # tens of thousands of small objects, built and compared
-                found = self._discover(name, settings, timeout, known, self._egress)
+                found = self._discover(
+                    name,
+                    settings,
+                    timeout,
+                    known,
+                    self._egress,
+                    PiiRules.from_settings(self.workbench.settings),
+                )
         except SourceUnavailableError as exc:  # the network policy's refusal included
             self._finish(scan_id, "failed", error=str(exc))
             raise
@@ -349,6 +357,7 @@ class CatalogService:
         timeout: float,
         known: dict[tuple[str, str], str],
         egress: EgressPolicy,
+        pii: PiiRules,
     ) -> Discovery:
         """Read the source; what makes it unreadable becomes one line naming the cause."""
         import psycopg
@@ -363,12 +372,12 @@ class CatalogService:
         try:
             settings = pin(name, settings, egress)
             if settings.kind == "odoo":
-                return discover_odoo_api(settings, timeout)
+                return discover_odoo_api(settings, timeout, pii)
             if settings.kind == "lake":
-                return discover_lake(settings)
+                return discover_lake(settings, pii)
             if settings.kind == "duckdb":
-                return discover_duckdb(settings)
-            return discover_postgres(settings, timeout, known)
+                return discover_duckdb(settings, pii)
+            return discover_postgres(settings, timeout, known, pii)
         except OdooError as exc:
             reason = exc.reason.replace("_", " ")
             raise SourceUnavailableError(
