@@ -137,6 +137,17 @@ class RunActivities:
             if event.status in ("succeeded", "failed", "cancelled"):
                 run.finished_at = _now()
                 run.error = event.error
+                # Nothing runs once the run has ended: an attempt still "running" is one
+                # whose end never reached the history (e.g. the metadata DB was away).
+                session.execute(
+                    update(StepRun)
+                    .where(StepRun.run_id == event.run_id, StepRun.status == "running")
+                    .values(
+                        status="lost",
+                        finished_at=_now(),
+                        error="lost: its end never reached the history",
+                    )
+                )
                 attempted = set(
                     session.scalars(select(StepRun.step_id).where(StepRun.run_id == event.run_id))
                 )

@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-RECORD_PATIENCE_S = 180.0
-"""How long an attempt keeps trying to reach the metadata DB to record its start or end."""
+RECORD_PATIENCE_S = 1800.0
+"""How long an attempt keeps trying to reach the metadata DB to record its start or end;
+never past the attempt's own deadline (its step's timeout). Nothing else of the step can
+go on meanwhile, and giving up costs one of Temporal's attempts."""
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
 BEAT_EVERY_S = 2.0
@@ -131,6 +133,7 @@ async def keep_trying(
                 cause,
                 delay,
             )
+            beat()  # what is still unrecorded reaches Temporal even if this attempt dies
             await beating(asyncio.sleep(delay), beat)
             delay = min(delay * 2, RETRY_MAX_S)
 
@@ -296,10 +299,14 @@ class AttemptLedger:
             update={"status": status, "finished_at": _now(), **outcome}
         )
         self.carried.unrecorded.append(self.record)
-        await keep_trying(
-            lambda: self.history.finish(self.record),
-            f"the end of attempt {self.record.attempt}",
-            self.beat,
-            self._until(),
-        )
+        try:
+            await keep_trying(
+                lambda: self.history.finish(self.record),
+                f"the end of attempt {self.record.attempt}",
+                self.beat,
+                self._until(),
+            )
+        except HistoryUnavailable:
+            self.beat()  # the next attempt records it
+            raise
         self.carried.unrecorded.remove(self.record)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -88,6 +88,24 @@ class PostgresCluster:
     port: int
     user: str
     password: str
+    pg_ctl: list[str] = field(default_factory=list)  # pg_ctl -D DATA, as the cluster's user
+    options: str = ""
+
+    def stop(self) -> None:
+        """Stop the server (an outage: connections are cut, new ones refused)."""
+        subprocess.run([*self.pg_ctl, "-m", "fast", "-w", "stop"], check=True, capture_output=True)
+
+    def start(self) -> None:
+        """Start it again on the same port, with the same data."""
+        subprocess.run(
+            [*self.pg_ctl, "-o", self.options, "-l", self.log, "-w", "-t", "60", "start"],
+            check=True,
+            capture_output=True,
+        )
+
+    @property
+    def log(self) -> str:
+        return str(Path(self.pg_ctl[-1]).parent / "log")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
@@ -176,7 +194,14 @@ def running_cluster(workdir: Path) -> Iterator[PostgresCluster]:
         check=True,
         capture_output=True,
     )
-    cluster = PostgresCluster("127.0.0.1", port, "postgres", password)
+    cluster = PostgresCluster(
+        "127.0.0.1",
+        port,
+        "postgres",
+        password,
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(data)],
+        options,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:

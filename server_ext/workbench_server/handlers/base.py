@@ -9,6 +9,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import OperationalError
 from tornado.web import HTTPError
 
 from ..core import Workbench
@@ -33,6 +34,7 @@ STATUS_OF: dict[type[Exception], int] = {
     RateLimitedError: 429,
     ConfigurationError: 503,
     SourceUnavailableError: 502,
+    OperationalError: 503,  # the metadata DB is down or unreachable: try again later
 }
 
 
@@ -41,6 +43,12 @@ def _mapped_status(exc: BaseException | None) -> int | None:
         if cls in STATUS_OF:
             return STATUS_OF[cls]
     return None
+
+
+def _unavailable_message(exc: OperationalError) -> str:
+    """The driver's reason, never the SQL, its parameters or the DB's URL."""
+    reason = " ".join(line.strip() for line in str(exc.orig or "").splitlines() if line.strip())
+    return f"the metadata database is unavailable ({reason or 'no answer'}); try again shortly"
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -104,7 +112,13 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             status_code = 500
         self.set_status(status_code)  # first: the reason phrase follows the status
         if mapped is not None:
-            message = _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
+            message = (
+                _validation_message(exc)
+                if isinstance(exc, ValidationError)
+                else _unavailable_message(exc)
+                if isinstance(exc, OperationalError)
+                else str(exc)
+            )
         elif isinstance(exc, HTTPError):
             message = exc.log_message or self._reason
         elif exc is not None:
