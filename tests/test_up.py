@@ -257,3 +257,108 @@ def test_the_hub_banner_says_plainly_what_users_can_read_of_each_other() -> None
     # As root each user has an account of their own, and the banner says so instead.
     own = " ".join(line.strip() for line in hub_accounts_note(True, "root"))
     assert "OS account of their own" in own and "can read" not in own
+
+
+def _child(up: WorkbenchUp, marker: str) -> psutil.Process | None:
+    """The running child of ``workbench up`` whose command line names ``marker``."""
+    for child in psutil.Process(up.proc.pid).children():
+        try:
+            if marker in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def _until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what} within {timeout:g} s")
+
+
+def test_a_crashed_worker_or_temporal_is_restarted_while_jupyterlab_stays_up(
+    tmp_path: Path,
+) -> None:
+    home, notebooks = tmp_path / "home", tmp_path / "notebooks"
+    notebooks.mkdir()
+    up = WorkbenchUp("--notebook-dir", str(notebooks), "--no-demo", env=base_env(home))
+    up.wait_ready()
+    try:
+        lab = _child(up, "jupyterlab")
+        assert lab is not None
+        address = _banner_value(up, "Temporal")
+        for marker in ("workbench_server.cli worker", "temporal server start-dev"):
+            crashed = _child(up, marker)
+            assert crashed is not None, marker
+            crashed.kill()  # as the OOM killer would
+
+            def health_detail() -> str | None:
+                checks = _get(up, "/workbench/api/health", up.token).json()["checks"]
+                down = [c["detail"] for c in checks.values() if "restarting since" in c["detail"]]
+                return down[0] if down else None
+
+            # Meanwhile health says which part is down and that it is being restarted.
+            assert "exit code -9" in _until(health_detail, 20, "no restarting part in health")
+            _until(
+                lambda m=marker, old=crashed.pid: getattr(_child(up, m), "pid", old) != old,
+                60,
+                f"{marker} not started again",
+            )
+            _until(
+                lambda: _get(up, "/workbench/api/health", up.token).json()["status"] == "ok",
+                90,
+                "health not ok again",
+            )
+            assert (
+                getattr(_child(up, "jupyterlab"), "pid", None) == lab.pid
+            )  # the lab (and its kernels) stayed
+            assert up.proc.poll() is None
+        # Temporal came back on its own port with its history: runs go on.
+        workflow_id = f"after-restart-{uuid.uuid4().hex}"
+        assert asyncio.run(_run_ping(address, workflow_id)).startswith("workbench-worker-")
+        assert "worker stopped unexpectedly (exit code -9)" in up.output
+        assert "restarting it in 1 s" in up.output
+        assert up.stop(signal.SIGINT) == 0, up.output
+    finally:
+        up.kill()
+
+
+REAP = """\
+import subprocess, time, psutil
+from workbench_server.supervisor import Supervisor
+supervisor = Supervisor(subreaper=True)
+# A kernel's child that outlives the kernel is re-parented to the supervisor.
+subprocess.run(["sh", "-c", "sleep 0.2 & exit 0"], check=True)
+time.sleep(1.0)
+zombies = lambda: [c for c in psutil.Process().children() if c.status() == "zombie"]
+before = len(zombies())
+reaped = supervisor.reap_zombies()
+print(before, reaped, len(zombies()))
+"""
+
+
+def test_orphans_that_exit_under_the_supervisor_are_reaped() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", REAP], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1", "1", "0"], done.stdout + done.stderr
+
+
+def test_a_port_left_in_time_wait_by_a_crash_is_not_in_use() -> None:
+    """After a crash the old server's connections linger in TIME_WAIT: the port must not
+    be refused as "already in use" when nothing listens on it."""
+    from workbench_server.supervisor import port_in_use
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+    client.close()
+    server.close()
+    assert not port_in_use("127.0.0.1", port)

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import temporal
 from .db import make_engine, session_factory, upgrade_to_head
 from .errors import ConfigurationError
-from .health import HealthReport, database_probe, temporal_probe, timed, worker_probe
+from .health import (
+    HealthReport,
+    database_probe,
+    temporal_probe,
+    timed,
+    with_restarts,
+    worker_probe,
+)
 from .secrets import SecretBox
 from .settings import WorkbenchSettings
 
@@ -79,7 +86,8 @@ class Workbench:
             timed(temporal_probe(self.temporal_client), timeout),
             timed(worker_probe(self.temporal_client, self.settings.task_queue), timeout),
         )
-        return HealthReport.of(dict(zip(names, checks, strict=True)))
+        found = dict(zip(names, checks, strict=True))
+        return HealthReport.of(with_restarts(found, self.settings.workbench_home.run_dir))
 
     def close(self) -> None:
         if "openlineage" in self.__dict__:

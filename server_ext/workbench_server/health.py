@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
 Status = Literal["ok", "down"]
+# Written by `workbench up` in the home's run folder while it restarts a crashed part.
+COMPONENTS_FILE = "components.json"
 
 
 class Check(BaseModel):
@@ -96,3 +100,22 @@ def worker_probe(
         return f"{len(pollers)} worker(s) polling task queue {task_queue!r}"
 
     return probe
+
+
+def with_restarts(checks: dict[str, Check], run_dir: Path) -> dict[str, Check]:
+    """A part that ``workbench up`` is restarting is down, whatever a probe saw (Temporal
+    keeps listing a dead worker's pollers for a while), and its detail says why."""
+    try:
+        states = json.loads((run_dir / COMPONENTS_FILE).read_text())
+    except (OSError, ValueError):
+        return checks
+    for name, check in checks.items():
+        state = states.get(name) or {}
+        if state.get("status") == "restarting":
+            check.status = "down"
+            check.detail = (
+                f"restarting since {state.get('since')}: it stopped (exit code "
+                f"{state.get('exit_code')}, {state.get('restarts')} time(s) in a row): "
+                f"{state.get('reason')}"
+            )
+    return checks

@@ -58,6 +58,9 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 def port_in_use(ip: str, port: int) -> bool:
     """True when something already listens on ``ip:port`` (or it cannot be bound)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers bind: connections of a crashed predecessor still in TIME_WAIT do not
+        # make the port "in use" (they did, without this, after a crash).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((ip, port))
         except OSError:
@@ -124,6 +127,15 @@ class Supervisor:
             become_subreaper()
 
     def spawn(self, component: Component) -> None:
+        self._start(component)
+        self.components.append(component)
+
+    def restart(self, component: Component) -> None:
+        """Start a component that exited again (its log goes on in the same file)."""
+        assert not component.running()
+        self._start(component)
+
+    def _start(self, component: Component) -> None:
         component.log_path.parent.mkdir(parents=True, exist_ok=True)
         with component.log_path.open("ab") as log:
             log.write(
@@ -140,7 +152,6 @@ class Supervisor:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
-        self.components.append(component)
 
     async def wait_ready(self, component: Component) -> None:
         deadline = time.monotonic() + component.ready_timeout
@@ -166,6 +177,21 @@ class Supervisor:
                     + (f"; last log line: {reason}" if reason else "")
                 )
             await asyncio.sleep(component.poll_interval)
+
+    def reap_zombies(self) -> int:
+        """Collect exited processes that were re-parented to this subreaper (children of
+        kernels that timed out or were cancelled): without it they pile up as zombies
+        until the stack stops. Components are left to their own ``Popen``."""
+        ours = {c.process.pid for c in self.components if c.process is not None}
+        reaped = 0
+        for child in psutil.Process().children():
+            if child.pid in ours or child.pid in self._preexisting:
+                continue
+            with contextlib.suppress(psutil.Error, ChildProcessError):
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(child.pid, os.WNOHANG)
+                    reaped += 1
+        return reaped
 
     def exited(self) -> Component | None:
         """The first component that is no longer running, if any."""

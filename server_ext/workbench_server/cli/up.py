@@ -17,6 +17,8 @@ import os
 import secrets
 import signal
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -26,12 +28,17 @@ from .. import temporal
 from .._version import __version__
 from ..accounts import STEP_ACCOUNTS_ENV
 from ..errors import ConfigurationError
+from ..health import COMPONENTS_FILE
 from ..home import WorkbenchHome
 from ..settings import WorkbenchSettings
 from ..supervisor import Component, StartupError, Supervisor, free_port, port_in_use
 from . import home_option
 
 log = logging.getLogger(__name__)
+# A crashed worker or Temporal is restarted after 1, 2, 4 ... s, at most a minute apart;
+# one that then ran for a minute counts as recovered.
+RESTART_MAX_DELAY_S = 60.0
+RESTART_RESET_S = 60.0
 
 
 def _lock_home(home: WorkbenchHome) -> IO[str]:
@@ -291,13 +298,16 @@ class LocalStack:
             log.exception("workbench up failed while starting")
             await self.supervisor.stop_all()
             raise
+        with contextlib.suppress(FileNotFoundError):
+            (self.home.run_dir / COMPONENTS_FILE).unlink()  # a fresh start: all running
         self._write_state()
         self._banner(demo_note)
-        code = await self._watch(stop)
+        code = await self._watch(stop, lab_c)
         click.echo("Stopping the workbench ...", err=True)
         await self.supervisor.stop_all()
-        with contextlib.suppress(FileNotFoundError):
-            (self.home.run_dir / "state.json").unlink()
+        for name in ("state.json", COMPONENTS_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                (self.home.run_dir / name).unlink()
         click.echo("Stopped.", err=True)
         return code
 
@@ -328,20 +338,88 @@ class LocalStack:
             await start
         raise _Stopped
 
-    async def _watch(self, stop: asyncio.Event) -> int:
+    async def _watch(self, stop: asyncio.Event, front: Component) -> int:
+        """Keep the stack up until asked to stop. A crashed worker or Temporal dev
+        server is started again with backoff while JupyterLab and its kernels stay up
+        (health shows the part as down and restarting meanwhile); only the front (the lab
+        or the hub) ending stops everything."""
+        keepers = [
+            asyncio.create_task(self._keep_alive(component, stop))
+            for component in self.supervisor.components
+            if component is not front
+        ]
+        try:
+            while not stop.is_set():
+                self.supervisor.reap_zombies()
+                if not front.running():
+                    code = front.process.returncode if front.process else None
+                    click.echo(
+                        f"workbench: error: {front.name} stopped unexpectedly (exit code "
+                        f"{code}): {front.last_log_line() or 'no output'}; stopping the rest",
+                        err=True,
+                    )
+                    return 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+            return 0
+        finally:
+            for keeper in keepers:
+                keeper.cancel()
+            await asyncio.gather(*keepers, return_exceptions=True)
+
+    async def _keep_alive(self, component: Component, stop: asyncio.Event) -> None:
+        """Restart ``component`` whenever it exits: 1 s, 2 s, 4 s ... up to a minute
+        after failures in a row; a start that then runs for a minute resets the count."""
+        failures = 0
         while not stop.is_set():
-            gone = self.supervisor.exited()
-            if gone is not None:
-                code = gone.process.returncode if gone.process else None
-                click.echo(
-                    f"workbench: error: {gone.name} stopped unexpectedly (exit code {code}): "
-                    f"{gone.last_log_line() or 'no output'}; stopping the rest",
-                    err=True,
-                )
-                return 1
+            while component.running():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+                if stop.is_set():
+                    return
+            ran = time.monotonic() - component.started_at
+            failures = 1 if ran > RESTART_RESET_S else failures + 1
+            delay = min(RESTART_MAX_DELAY_S, 2.0 ** (failures - 1))
+            code = component.process.returncode if component.process else None
+            reason = component.last_log_line() or "no output"
+            click.echo(
+                f"workbench: {component.name} stopped unexpectedly (exit code {code}): "
+                f"{reason}; restarting it in {delay:g} s",
+                err=True,
+            )
+            self._component_state(component.name, "restarting", code, reason, failures)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.5)
-        return 0
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return
+            self.supervisor.restart(component)
+            try:
+                await self.supervisor.wait_ready(component)
+            except StartupError as exc:
+                click.echo(f"workbench: {exc}", err=True)
+                continue
+            click.echo(f"workbench: {component.name} is running again", err=True)
+            self._component_state(component.name, "running", code, reason, failures)
+
+    def _component_state(
+        self, name: str, status: str, code: int | None, reason: str, restarts: int
+    ) -> None:
+        """What health reports about a restarted part (``run/components.json``)."""
+        path = self.home.run_dir / COMPONENTS_FILE
+        try:
+            states = json.loads(path.read_text())
+        except (OSError, ValueError):
+            states = {}
+        states[name.lower()] = {
+            "status": status,
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            "exit_code": code,
+            "reason": reason,
+            "restarts": restarts,
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(states, handle)
 
     def _password_source(self, env: str, who: str) -> str:
         """Where a hub password is (never the password itself)."""
