@@ -3,11 +3,19 @@
 Line numbers come from PyYAML's composed node tree: each field path maps to the line and
 column of its value (and of its key), and each pydantic error location is walked down the
 document to the deepest path that exists there.
+
+Pipeline files come from users and are read by the service, so reading one is bounded:
+at most :data:`MAX_BYTES`, nested at most :data:`MAX_DEPTH` levels, and anchors and
+aliases may repeat at most :data:`MAX_ALIASED` values in all. An alias "bomb" (a few
+hundred bytes that expand to billions of values) is refused at the alias that crosses
+the budget, while it is composed, before anything is expanded.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
+import os
 import re
 import types
 from collections.abc import Mapping
@@ -23,6 +31,9 @@ from .spec import REFERENCE_ERROR, PipelineSpec
 from .spec_checks import Loc, reference_problems
 
 __all__ = [
+    "MAX_ALIASED",
+    "MAX_BYTES",
+    "MAX_DEPTH",
     "PipelineSpecError",
     "SpecError",
     "check_file",
@@ -60,13 +71,80 @@ class PipelineSpecError(InvalidInputError):
 
 # --- reading YAML ----------------------------------------------------------------------
 
+MAX_BYTES = 256 * 1024
+"""The largest pipeline file read (pipelines are small; data belongs in notebooks)."""
+MAX_DEPTH = 64
+"""How deeply mappings and lists may nest."""
+MAX_ALIASED = 10_000
+"""How many values aliases may repeat in all (``*defaults`` and ``<<: *defaults``)."""
+
+
+class _LimitExceeded(yaml.MarkedYAMLError):
+    """The document goes beyond one of the reading limits; ``problem`` says which."""
+
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 scalars, as editors' YAML language servers read them.
+    """SafeLoader with YAML 1.2 scalars, as editors' YAML language servers read them, and
+    bounded composition.
 
     PyYAML's YAML 1.1 rules would turn ``finish_by: 06:30`` into the integer 390,
     ``country: NO`` into False, a dated string into a ``date`` and ``code: 0100`` into 64.
+
+    PyYAML composes an alias as a second reference to its anchor's node, which costs
+    nothing; the cost comes later, from everything that walks the tree (our line
+    index, the constructor's output, pydantic). So while composing, each node's expanded
+    size is counted, and every alias adds its anchor's size to a budget.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliased = 0
+        self._sizes: dict[int, int] = {}  # id(node) -> values in it, aliases expanded
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # an undefined one is PyYAML's error to report
+                size = self._sizes.get(id(target))
+                if size is None:  # its anchor's node is still being composed
+                    raise _LimitExceeded(
+                        None,
+                        None,
+                        f"alias *{event.anchor} is used inside its own anchor "
+                        f"&{event.anchor}, which would repeat it for ever",
+                        event.start_mark,
+                    )
+                self._aliased += size
+                if self._aliased > MAX_ALIASED:
+                    raise _LimitExceeded(
+                        None,
+                        None,
+                        f"alias *{event.anchor} makes the aliases of this file repeat more "
+                        f"than {MAX_ALIASED:,} values; pipeline files may use anchors and "
+                        "aliases, but not to multiply their content",
+                        event.start_mark,
+                    )
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _LimitExceeded(
+                None,
+                None,
+                f"values nest more than {MAX_DEPTH} levels deep",
+                self.peek_event().start_mark,
+            )
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            children: list[yaml.Node] = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        self._sizes[id(node)] = 1 + sum(self._sizes.get(id(child), 1) for child in children)
+        return node
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -247,25 +325,91 @@ def _from_pydantic(error: dict[str, Any], source: _Source) -> tuple[Loc, Positio
 # --- the checks ------------------------------------------------------------------------
 
 
-def _notebook_problems(data: Any, folder: Path) -> list[tuple[Loc, str]]:
+def installed_kernels() -> set[str]:
+    """Names of the Jupyter kernels installed here.
+
+    Pipeline steps run with the same installation (the worker is a process of this
+    environment in local mode and an image built from the same package in team mode), so
+    a kernel this does not find would fail the step at run time, after its retries.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return set(KernelSpecManager().find_kernel_specs())
+
+
+def _notebook_error(path: Path) -> str | None:
+    """Why the notebook at ``path`` cannot run, or None if it is a valid notebook."""
+    import nbformat
+
+    try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return f"is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB (clear its outputs)"
+        with path.open(encoding="utf-8") as handle:
+            notebook = nbformat.read(handle, as_version=nbformat.NO_CONVERT)
+        nbformat.validate(notebook)
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot be read ({exc.strerror if isinstance(exc, OSError) else exc})"
+    except (ValueError, json.JSONDecodeError, nbformat.ValidationError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"is not a valid Jupyter notebook ({first[:200]})"
+    except Exception as exc:  # nbformat raises several kinds for a malformed notebook
+        return f"is not a valid Jupyter notebook ({type(exc).__name__})"
+    return None
+
+
+MAX_NOTEBOOK_BYTES = 64 * 2**20
+
+
+def _notebook_problems(data: Any, folder: Path, kernels: bool) -> list[tuple[Loc, str]]:
     steps = data.get("steps") if isinstance(data, Mapping) else None
     problems = []
+    installed: set[str] | None = None
     for i, step in enumerate(steps if isinstance(steps, list) else []):
         notebook = step.get("notebook") if isinstance(step, Mapping) else None
         if not isinstance(notebook, str) or Path(notebook).is_absolute() or ".." in notebook:
             continue  # the model reports such paths
+        if "\0" in notebook:
+            continue  # the model reports it
         if not (folder / notebook).is_file():
             message = f"notebook {notebook!r} does not exist (looked for {folder / notebook})"
             problems.append((("steps", i, "notebook"), message))
+            continue
+        reason = _notebook_error(folder / notebook)
+        if reason is not None:
+            problems.append((("steps", i, "notebook"), f"notebook {notebook!r} {reason}"))
+        kernel = step.get("kernel", "workbench")
+        if kernels and isinstance(kernel, str) and kernel:
+            installed = installed_kernels() if installed is None else installed
+            if kernel not in installed:
+                problems.append(
+                    (
+                        ("steps", i, "kernel"),
+                        f"kernel {kernel!r} is not installed where steps run; "
+                        f"installed: {', '.join(sorted(installed)) or 'none'}",
+                    )
+                )
     return problems
 
 
+def _too_large(size: int) -> str:
+    return (
+        f"the file has {size:,} bytes; a pipeline file may have at most {MAX_BYTES:,} "
+        "(keep data and long code in notebooks)"
+    )
+
+
 def check_text(
-    text: str, *, file: str = "<pipeline>", notebook_folder: Path | str | None = None
+    text: str,
+    *,
+    file: str = "<pipeline>",
+    notebook_folder: Path | str | None = None,
+    kernels: bool = True,
 ) -> tuple[PipelineSpec | None, list[SpecError]]:
     """The spec in ``text`` and every problem in it (the spec is None unless there are none).
 
-    Notebooks are looked up under ``notebook_folder``, and not at all when it is None.
+    Notebooks are looked up under ``notebook_folder``, and not at all when it is None;
+    each must be a valid notebook, and with ``kernels`` each step's kernel must be
+    installed here (false where steps do not run: a hub user's server, its terminal).
     """
 
     def error(loc: Loc, position: Position | None, message: str) -> SpecError:
@@ -274,8 +418,15 @@ def check_text(
             file=file, line=line, column=column, path=format_path(loc), message=message
         )
 
+    size = len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "replace"))
+    if size > MAX_BYTES:
+        return None, [error((), None, _too_large(size))]
     try:
         source = _Source(text)
+    except _LimitExceeded as exc:
+        mark = exc.problem_mark
+        position = (mark.line + 1, mark.column + 1) if mark else None
+        return None, [error((), position, str(exc.problem))]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         position = (mark.line + 1, mark.column + 1) if mark else None
@@ -302,7 +453,7 @@ def check_text(
     if notebook_folder is not None:
         errors += [
             error(loc, source.position(loc), message)
-            for loc, message in _notebook_problems(source.data, Path(notebook_folder))
+            for loc, message in _notebook_problems(source.data, Path(notebook_folder), kernels)
         ]
     unique = {(e.line, e.column, e.path, e.message): e for e in errors}
     ordered = sorted(unique.values(), key=lambda e: (e.line or 0, e.column or 0))
@@ -310,32 +461,43 @@ def check_text(
 
 
 def validate_text(
-    text: str, *, file: str = "<pipeline>", notebook_folder: Path | str | None = None
+    text: str,
+    *,
+    file: str = "<pipeline>",
+    notebook_folder: Path | str | None = None,
+    kernels: bool = True,
 ) -> list[SpecError]:
     """Every problem in a pipeline given as YAML text (for the REST endpoint), sorted by line."""
-    return check_text(text, file=file, notebook_folder=notebook_folder)[1]
+    return check_text(text, file=file, notebook_folder=notebook_folder, kernels=kernels)[1]
 
 
 def check_file(
-    path: Path | str, *, notebook_root: Path | str | None = None
+    path: Path | str, *, notebook_root: Path | str | None = None, kernels: bool = True
 ) -> tuple[PipelineSpec | None, list[SpecError]]:
     """The spec in the file at ``path`` and every problem in it, like :func:`check_text`."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # more is refused, so never read it all
+            size = os.fstat(handle.fileno()).st_size
+        text = raw.decode("utf-8") if len(raw) <= MAX_BYTES else None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return None, [SpecError(file=str(path), message=f"cannot read the file: {reason}")]
+    if text is None:
+        return None, [SpecError(file=str(path), message=_too_large(size))]
     folder = Path(notebook_root) if notebook_root is not None else path.parent
-    return check_text(text, file=str(path), notebook_folder=folder)
+    return check_text(text, file=str(path), notebook_folder=folder, kernels=kernels)
 
 
-def validate_file(path: Path | str, *, notebook_root: Path | str | None = None) -> list[SpecError]:
+def validate_file(
+    path: Path | str, *, notebook_root: Path | str | None = None, kernels: bool = True
+) -> list[SpecError]:
     """Every problem in the pipeline file at ``path``, sorted by line; empty when valid.
 
     Notebook paths are relative to the file's folder, or to ``notebook_root`` if given.
     """
-    return check_file(path, notebook_root=notebook_root)[1]
+    return check_file(path, notebook_root=notebook_root, kernels=kernels)[1]
 
 
 def load_spec(path: Path | str, *, notebook_root: Path | str | None = None) -> PipelineSpec:

@@ -13,29 +13,45 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench_pipelines.spec_types import NotebookPath
+from workbench_pipelines.validate import MAX_BYTES
+
+MAX_PATH = 1024
+MAX_NOTEBOOKS = 200
+# A bundle's JSON: its notebooks (each checked against MAX_NOTEBOOK_BYTES once written)
+# and the YAML, escaped. Larger requests are refused before they are parsed.
+MAX_BUNDLE_BYTES = 256 * 2**20
 
 
 class PipelineBundle(BaseModel):
     """A pipeline file and its notebooks, as sent to the workbench service to deploy."""
 
     model_config = ConfigDict(extra="forbid")
-    file: str = Field(min_length=1, description="Where it lives in the user's folder.")
-    spec: str = Field(description="The pipeline YAML.")
+    file: str = Field(
+        min_length=1, max_length=MAX_PATH, description="Where it lives in the user's folder."
+    )
+    # Longer YAML is refused with a message by the validation; this bounds memory.
+    spec: str = Field(max_length=4 * MAX_BYTES, description="The pipeline YAML.")
     notebooks: dict[NotebookPath, str] = Field(
-        default_factory=dict, description="Each step's notebook (JSON) by its path."
+        default_factory=dict,
+        max_length=MAX_NOTEBOOKS,
+        description="Each step's notebook (JSON) by its path.",
     )
 
     @classmethod
     def of(cls, spec_file: Path, shown_as: str) -> PipelineBundle:
         """The bundle of ``spec_file`` once it is known to be valid; its problems, each
-        named by ``shown_as`` (the path the user knows), raise ``PipelineSpecError``."""
+        named by ``shown_as`` (the path the user knows), raise ``PipelineSpecError``.
+
+        Steps do not run where a bundle is made (a hub user's server or terminal): the
+        service checks their kernels where they do, when it deploys the bundle."""
         from workbench_pipelines.validate import PipelineSpecError, check_file
 
-        spec, errors = check_file(spec_file)
+        spec, errors = check_file(spec_file, kernels=False)
         if errors or spec is None:
             for error in errors:
                 error.file = shown_as
             raise PipelineSpecError(errors)
+        # Checked above: the file is at most MAX_BYTES, each notebook a valid notebook.
         return cls(
             file=shown_as,
             spec=spec_file.read_text(encoding="utf-8"),
