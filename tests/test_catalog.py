@@ -271,6 +271,7 @@ def test_duckdb_odoo_demo_is_described_like_postgres(workbench, tmp_path) -> Non
 
     path = tmp_path / "odoo_demo.duckdb"
     generate_odoo_demo(path)
+    workbench.settings.data_roots = [str(tmp_path)]  # where the file is (test_data_roots)
     service = ConnectionService(workbench, local_principal())
     service.create(ConnectionCreate(name="demo", settings={"kind": "duckdb", "path": str(path)}))
     catalog = CatalogService(workbench, local_principal())

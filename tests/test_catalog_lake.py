@@ -21,6 +21,8 @@ def _write(path: Path, table: pa.Table) -> None:
 
 
 def test_lake_datasets_with_layers_partitions_and_merged_schemas(workbench, tmp_path) -> None:
+    # Where the lakes are, the missing one included (test_data_roots).
+    workbench.settings.data_roots = [str(tmp_path), "/no/such"]
     lake = tmp_path / "lake"
     events = lake / "bronze" / "events"
     _write(events / "year=2025" / "part-0.parquet", pa.table({"id": [1, 2], "amount": [1.5, 2.5]}))
@@ -121,6 +123,7 @@ def test_files_and_folders_linked_into_the_lake_are_not_read(workbench, tmp_path
     read) is neither cataloged nor previewed."""
     import os
 
+    workbench.settings.data_roots = [str(tmp_path)]  # where the lake is (test_data_roots)
     lake = tmp_path / "lake"
     _write(lake / "silver" / "ledger" / "part-0.parquet", pa.table({"balance": [10]}))
     private = tmp_path / "private"

@@ -204,9 +204,13 @@ def test_probe_says_why_it_failed(
     assert urlsplit(pg_conninfo).password not in result.message
 
 
-def test_probe_other_kinds(workbench: Workbench, tmp_path: Path, pg_cluster) -> None:
+def test_probe_other_kinds(
+    workbench: Workbench, tmp_path: Path, pg_cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.support.odoo_server import running_odoo
     from workbench_server.demo import build_dataset, write_postgres
+
+    monkeypatch.setenv("WORKBENCH_DATA_ROOTS", str(tmp_path))  # the lake folders below
 
     service = ConnectionService(workbench, ALICE)
     lake = tmp_path / "lake"

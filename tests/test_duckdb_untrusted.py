@@ -21,10 +21,11 @@ from workbench_server.connections.duckdb_files import open_untrusted_duckdb
 
 
 @pytest.fixture
-def jp_server_config(home):
+def jp_server_config(home, tmp_path):
     return {
         "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
+        # The users' files of these tests are in tmp_path (test_data_roots: which folders).
+        "WorkbenchApp": {"home": str(home), "data_roots": [str(tmp_path)]},
     }
 
 
@@ -135,9 +136,11 @@ def test_sql_inside_the_file_cannot_turn_external_access_back_on(
 
 
 def test_a_sqlalchemy_file_url_is_opened_read_only_and_never_created(
-    tmp_path: Path, user_file: Path
+    tmp_path: Path, user_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import asyncio
+
+    monkeypatch.setenv("WORKBENCH_DATA_ROOTS", str(tmp_path))  # where the files are
 
     from workbench_server.connections.kinds import SqlAlchemyConfig
     from workbench_server.connections.probes import probe

@@ -26,6 +26,7 @@ EGRESS_ALLOW_ENV = "WORKBENCH_EGRESS_ALLOW"
 TESTS_PER_MINUTE_ENV = "WORKBENCH_CONNECTION_TESTS_PER_MINUTE"
 MODE_ENV = "WORKBENCH_MODE"
 PII_COLUMNS_ENV = "WORKBENCH_PII_COLUMNS"
+DATA_ROOTS_ENV = "WORKBENCH_DATA_ROOTS"
 DEFAULT_TASK_QUEUE = "workbench"
 DEFAULT_OPENLINEAGE_NAMESPACE = "workbench"
 DEFAULT_TESTS_PER_MINUTE = 10
@@ -66,6 +67,13 @@ def egress_deny_from_env() -> list[str]:
 def egress_allow_from_env() -> list[str]:
     """``$WORKBENCH_EGRESS_ALLOW`` (empty: every host not denied)."""
     return names_env(EGRESS_ALLOW_ENV) or []
+
+
+def data_roots_from_env(home: Path) -> list[str]:
+    """``$WORKBENCH_DATA_ROOTS`` (``os.pathsep``-separated), else the home's default."""
+    from .connections.data_roots import data_roots_from_env as from_env
+
+    return from_env(home)
 
 
 def pii_columns_from_env() -> list[str]:
@@ -126,6 +134,12 @@ class WorkbenchSettings(BaseModel):
         description="regular expressions of column names (or table.column) that catalog "
         "scans tag pii, besides Odoo's and common personal-data columns",
     )
+    data_roots: list[str] | None = Field(
+        default=None,
+        description="folders that DuckDB files, lake folders and SQLite URLs of connections "
+        "must lie in (an entry may hold {username}, the connection's owner); None: the "
+        "default of connections.data_roots for the home",
+    )
 
     @field_validator("egress_deny", "egress_allow")
     @classmethod
@@ -134,6 +148,20 @@ class WorkbenchSettings(BaseModel):
 
         parse_rules(value)  # a typo must stop the start, not open or close the network
         return value
+
+    @field_validator("data_roots")
+    @classmethod
+    def _data_roots(cls, value: list[str] | None) -> list[str] | None:
+        from .connections.data_roots import check_entries
+
+        return None if value is None else check_entries(value)
+
+    @property
+    def allowed_data_roots(self) -> list[str]:
+        """``data_roots``, or the default for this home when not set."""
+        from .connections.data_roots import default_data_roots
+
+        return self.data_roots if self.data_roots is not None else default_data_roots(self.home)
 
     @field_validator("pii_columns")
     @classmethod
@@ -165,6 +193,7 @@ class WorkbenchSettings(BaseModel):
             "egress_allow": egress_allow_from_env(),
             "connection_tests_per_minute": tests_per_minute_from_env(),
             "pii_columns": pii_columns_from_env(),
+            "data_roots": data_roots_from_env(resolved.root),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
@@ -196,6 +225,7 @@ class WorkbenchSettings(BaseModel):
             EGRESS_ALLOW_ENV: ",".join(self.egress_allow),
             TESTS_PER_MINUTE_ENV: str(self.connection_tests_per_minute),
             PII_COLUMNS_ENV: json.dumps(self.pii_columns),
+            DATA_ROOTS_ENV: os.pathsep.join(self.allowed_data_roots),
         }
         if self.openlineage_transport:
             env[OPENLINEAGE_TRANSPORT_ENV] = json.dumps(self.openlineage_transport)

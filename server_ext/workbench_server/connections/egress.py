@@ -27,7 +27,9 @@ happens.
 
 Every server-side connect on a user's behalf goes through :func:`pin` (connection
 tests, scans, previews) or :meth:`EgressPolicy.check_url` (webhooks). The kernel's
-connections are the user's own code and are not checked here.
+connections are the user's own code and are not checked here. Files and folders
+(DuckDB, a local lake, SQLite URLs) are checked in :func:`pin` too, against the
+policy's :class:`~workbench_server.connections.data_roots.DataRoots`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import NetworkPolicyError, SourceUnavailableError
+from .data_roots import DataRoots, data_roots_from_env
 
 if TYPE_CHECKING:
     from ..settings import WorkbenchSettings
@@ -190,10 +193,17 @@ class Checked:
 class EgressPolicy:
     """Where the workbench may connect on a user's behalf (see the module's docstring)."""
 
-    def __init__(self, deny: Iterable[str] = (), allow: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        deny: Iterable[str] = (),
+        allow: Iterable[str] = (),
+        data_roots: DataRoots | None = None,
+    ) -> None:
         self.deny_networks, self.deny_names = parse_rules([*ALWAYS_DENIED, *deny])
         self.allow_networks, self.allow_names = parse_rules(allow)
         self._names = _NameCache()
+        # Where connections' files and folders may be (None: not checked, in tests).
+        self.data_roots = data_roots
 
     @property
     def restricted(self) -> bool:
@@ -203,14 +213,22 @@ class EgressPolicy:
     @classmethod
     def from_settings(cls, settings: WorkbenchSettings) -> EgressPolicy:
         """The policy of these settings (one object per distinct pair of lists)."""
-        return _policy(tuple(settings.egress_deny), tuple(settings.egress_allow))
+        return _policy(
+            tuple(settings.egress_deny),
+            tuple(settings.egress_allow),
+            DataRoots.from_settings(settings),
+        )
 
     @classmethod
     def from_env(cls) -> EgressPolicy:
-        """The policy of ``WORKBENCH_EGRESS_DENY``/``_ALLOW`` (processes without settings)."""
+        """The policy of ``WORKBENCH_EGRESS_DENY``/``_ALLOW`` and ``WORKBENCH_DATA_ROOTS``
+        (processes without settings)."""
+        from ..home import default_home
         from ..settings import egress_allow_from_env, egress_deny_from_env
 
-        return _policy(tuple(egress_deny_from_env()), tuple(egress_allow_from_env()))
+        home = default_home()
+        roots = DataRoots(tuple(data_roots_from_env(home)), home)
+        return _policy(tuple(egress_deny_from_env()), tuple(egress_allow_from_env()), roots)
 
     # -- deciding --------------------------------------------------------------------
     def _denied(self, address: Address) -> bool:
@@ -272,8 +290,10 @@ class EgressPolicy:
 
 
 @lru_cache(maxsize=8)
-def _policy(deny: tuple[str, ...], allow: tuple[str, ...]) -> EgressPolicy:
-    return EgressPolicy(deny, allow)
+def _policy(
+    deny: tuple[str, ...], allow: tuple[str, ...], data_roots: DataRoots | None = None
+) -> EgressPolicy:
+    return EgressPolicy(deny, allow, data_roots)
 
 
 # -- per kind: check the connection's hosts, hand the checked address to its driver --------
@@ -322,6 +342,8 @@ def pin(name: str, cfg: KindConfig, policy: EgressPolicy) -> KindConfig:
     from .kinds import LakeConfig, OdooConfig, PostgresConfig, SqlAlchemyConfig
 
     what = f"connection {name!r}"
+    if policy.data_roots is not None:  # a file or folder: resolved, below a data root
+        cfg = policy.data_roots.confine(name, cfg)
     pinned = cfg.model_copy()
     if isinstance(cfg, PostgresConfig):
         pinned._address = _postgres_hostaddr(cfg.host, cfg.port, policy, what)

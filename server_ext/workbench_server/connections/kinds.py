@@ -25,13 +25,15 @@ from pydantic import (
 )
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+# Host names, URLs, paths and logins are short; anything longer is a mistake or an attack.
+MAX_TEXT = 4096
 NAME_HELP = "lower-case letters, digits and _, starting with a letter (it becomes a %sql alias)"
 
 
 class KindConfig(BaseModel):
     """Base of every kind's settings."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
     secret_fields: ClassVar[tuple[str, ...]] = ()
     # Set by connections.egress.pin on the server: the address(es) the network policy
     # checked, which drivers connect to instead of resolving the host name again. Never
@@ -66,7 +68,9 @@ class PostgresConfig(KindConfig):
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
     schema_: str | None = Field(default=None, alias="schema", description="default search_path")
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT, populate_by_name=True
+    )
 
     def psycopg_kwargs(self, application_name: str, connect_timeout: float) -> dict[str, Any]:
         """Keyword arguments of ``psycopg.connect`` for this database (password included).
@@ -101,13 +105,17 @@ class OdooConfig(KindConfig):
     protocol: Literal["xmlrpc", "jsonrpc"] = "xmlrpc"
     models: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.]{0,127}$")]] = Field(
         default_factory=list,
+        max_length=1000,
         description="models the catalog describes with fields_get when the login may not "
         "read Odoo's technical models (ir.model*); empty: common business models",
     )
 
 
 class DuckDBConfig(KindConfig):
-    """A DuckDB database file, or an in-memory database."""
+    """A DuckDB database file, or an in-memory database.
+
+    The workbench opens the file itself (scans, previews, tests) only below its data
+    roots (:mod:`~workbench_server.connections.data_roots`)."""
 
     kind: Literal["duckdb"] = "duckdb"
     path: str = Field(default=":memory:", min_length=1)
@@ -115,7 +123,9 @@ class DuckDBConfig(KindConfig):
 
 
 class LakeConfig(KindConfig):
-    """A lake of Parquet/Delta datasets in a folder or an S3/MinIO bucket and prefix."""
+    """A lake of Parquet/Delta datasets in a folder or an S3/MinIO bucket and prefix.
+
+    A folder is read by the workbench only below its data roots."""
 
     kind: Literal["lake"] = "lake"
     secret_fields: ClassVar[tuple[str, ...]] = ("secret_access_key",)
