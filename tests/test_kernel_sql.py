@@ -335,7 +335,7 @@ async def reported_lineage(service, namespace: str, name: str, **query):
 
 
 async def test_tables_written_with_sql_get_their_lineage(
-    kernel: KernelSession, workbench: Workbench, connections: ConnectionService
+    kernel: KernelSession, workbench: Workbench, connections: ConnectionService, odoo_db: str
 ) -> None:
     from workbench_server.lineage.service import LineageService
 
@@ -368,13 +368,17 @@ async def test_tables_written_with_sql_get_their_lineage(
     assert events[0].run.runId == events[1].run.runId
     [output] = events[1].outputs
     assert (output.namespace, output.name) == ("lake", "posted_by_partner")
+    # Odoo's table as OpenLineage names PostgreSQL tables; the connection rides along.
+    pg = urlsplit(odoo_db)
+    account_move = (f"postgres://{pg.hostname}:{pg.port}", f"{pg.path[1:]}.public.account_move")
     [source] = output.facets["columnLineage"].fields["partner_id"].inputFields
-    assert (source.namespace, source.name, source.field) == (
-        "odoo",
-        "public.account_move",
-        "partner_id",
-    )
-    assert [(i.namespace, i.name) for i in events[1].inputs] == [("odoo", "public.account_move")]
+    assert (source.namespace, source.name, source.field) == (*account_move, "partner_id")
+    [read] = events[1].inputs
+    assert (read.namespace, read.name) == account_move
+    assert read.facets["dataSource"].name == "odoo"
+    assert [(i.namespace, i.name) for i in read.facets["symlinks"].identifiers] == [
+        ("odoo", "public.account_move")
+    ]
 
 
 async def test_sql_handed_to_duckdb_from_python_gets_lineage(
@@ -483,3 +487,38 @@ async def test_odoo_amounts_through_the_lake_are_exact(
         if partner in by_partner:
             expected[segment] = expected.get(segment, Decimal(0)) + by_partner[partner]
     assert {s: Decimal(t) for s, t in per_segment.items()} == expected
+
+
+async def test_a_notebooks_lineage_job_is_its_path_in_the_server(
+    jp_serverapp, jp_root_dir: Path, http_server_client, workbench: Workbench, connections, home
+) -> None:
+    """JupyterLab's kernels know their notebook by absolute path (JPY_SESSION_NAME); the
+    job is ``notebook:<path>`` as the server names it, in lineage and OpenLineage alike."""
+    from workbench_server.lineage.service import LineageService
+
+    (jp_root_dir / "reports").mkdir()
+    session = await jp_serverapp.session_manager.create_session(
+        path="reports/close.ipynb", name="close.ipynb", type="notebook", kernel_name="workbench"
+    )
+    kernel_id = session["kernel"]["id"]
+    client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=90)
+        ran = await KernelSession(client).run(
+            "%%sql lake\nCREATE TABLE posted AS SELECT id FROM odoo.public.account_move"
+        )
+        assert ran.status == "ok", ran.everything
+        service = LineageService(workbench, local_principal())
+        graph = await reported_lineage(service, "lake", "posted")
+    finally:
+        client.stop_channels()
+        await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id, now=True)
+    assert {e.job for e in graph.edges} == {"notebook:reports/close.ipynb"}
+    sent = home.parent / "openlineage.jsonl"
+    for _ in range(40):
+        if sent.exists() and len(sent.read_text().splitlines()) >= 2:
+            break
+        await asyncio.sleep(0.25)
+    events = [validate_event(json.loads(line)) for line in sent.read_text().splitlines()]
+    assert {e.job.name for e in events} == {"notebook:reports/close.ipynb"}

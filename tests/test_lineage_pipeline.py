@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -166,16 +167,29 @@ def test_gold_column_lineage_reaches_bronze_through_each_step_and_events_validat
     assert gold["run"]["facets"]["parent"]["job"]["name"] == "close"
     assert gold["run"]["facets"]["workbench"]["workbenchRunId"] == run_id
     assert "sum(debit - credit)" in gold["job"]["facets"]["sql"]["query"]
+    # Datasets as OpenLineage names them (a lake dataset is its folder), the workbench's
+    # own name in the symlinks facet.
     assert [(d["namespace"], d["name"]) for d in gold["inputs"]] == [
-        ("lake", "silver.posted_lines")
+        ("file", f"{lake}/silver/posted_lines")
     ]
     [output] = gold["outputs"]
-    assert (output["namespace"], output["name"]) == ("lake", "gold.monthly_balance")
+    assert (output["namespace"], output["name"]) == ("file", f"{lake}/gold/monthly_balance")
+    assert output["facets"]["symlinks"]["identifiers"] == [
+        {"namespace": "lake", "name": "gold.monthly_balance", "type": "TABLE"}
+    ]
     balance = output["facets"]["columnLineage"]["fields"]["balance"]["inputFields"]
     assert {(f["name"], f["field"], f["transformations"][0]["subtype"]) for f in balance} == {
-        ("silver.posted_lines", "debit", "AGGREGATION"),
-        ("silver.posted_lines", "credit", "AGGREGATION"),
+        (f"{lake}/silver/posted_lines", "debit", "AGGREGATION"),
+        (f"{lake}/silver/posted_lines", "credit", "AGGREGATION"),
     }
+    [bronze] = [
+        e for e in events if e["job"]["name"] == "close.bronze" and e["eventType"] == "COMPLETE"
+    ]
+    pg = urlsplit(odoo_db)
+    assert (
+        f"postgres://{pg.hostname}:{pg.port}",
+        f"{pg.path[1:]}.public.account_move_line",
+    ) in {(d["namespace"], d["name"]) for d in bronze["inputs"]}
     steps = [e for e in events if e["job"]["name"] != "close"]
     pipeline_runs = {e["run"]["runId"] for e in events if e["job"]["name"] == "close"}
     assert {e["run"]["facets"]["parent"]["run"]["runId"] for e in steps} == pipeline_runs

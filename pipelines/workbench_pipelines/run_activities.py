@@ -24,7 +24,13 @@ from temporalio.exceptions import ApplicationError
 from workbench_server.accounts import step_account
 from workbench_server.db.models import Notification, Pipeline, Run, StepRun
 from workbench_server.errors import ConfigurationError
-from workbench_server.lineage.openlineage import JobRun, RunState, WorkbenchRunFacet, run_uuid
+from workbench_server.lineage.openlineage import (
+    JobRun,
+    RunState,
+    WorkbenchRunFacet,
+    close_lost_attempts,
+    run_uuid,
+)
 from workbench_server.lineage.service import LineageService
 
 from .kernel_access import Attempt, KernelAccess, kernel_environment, run_context
@@ -118,7 +124,17 @@ class RunActivities:
                         workbenchRunId=event.run_id,
                     ),
                 )
+                # Attempts whose worker died reported no end: close them with the run.
+                lost = session.execute(
+                    select(StepRun.step_id, StepRun.attempt, StepRun.error).where(
+                        StepRun.run_id == event.run_id,
+                        StepRun.attempt > 0,
+                        StepRun.status.in_(("lost", "running")),
+                    )
+                ).all()
             state = PIPELINE_STATES[event.status]
+            if state != "START":
+                close_lost_attempts(emitter, job_run.facet, lost)
             error = (event.error or "failed") if state == "FAIL" else None
             emitter.emit(job_run.event(RunState(state), error))
         except Exception:  # lineage never fails a run

@@ -59,10 +59,12 @@ class Workbench:
     @cached_property
     def openlineage(self) -> LineageEmitter:
         """Sends OpenLineage events to the configured consumer (or nowhere)."""
-        from .lineage.openlineage import LineageEmitter
+        from .lineage.openlineage import DatasetNaming, LineageEmitter
 
         return LineageEmitter(
-            self.settings.openlineage_transport, self.settings.openlineage_namespace
+            self.settings.openlineage_transport,
+            self.settings.openlineage_namespace,
+            naming=DatasetNaming.of(self),
         )
 
     async def temporal_client(self) -> Client:

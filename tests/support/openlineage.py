@@ -25,11 +25,13 @@ import jsonschema
 from openlineage.client.event_v2 import InputDataset, OutputDataset, RunEvent
 from openlineage.client.facet_v2 import (
     column_lineage_dataset,
+    datasource_dataset,
     error_message_run,
     job_type_job,
     parent_run,
     processing_engine_run,
     sql_job,
+    symlinks_dataset,
     tags_job,
     tags_run,
 )
@@ -43,6 +45,8 @@ SPEC_FACETS: dict[str, type] = {
     "jobType": job_type_job.JobTypeJobFacet,
     "sql": sql_job.SQLJobFacet,
     "columnLineage": column_lineage_dataset.ColumnLineageDatasetFacet,
+    "dataSource": datasource_dataset.DatasourceDatasetFacet,
+    "symlinks": symlinks_dataset.SymlinksDatasetFacet,
 }
 # The client adds the tags of its config: same key, a class per place.
 TAGS = {"run": tags_run.TagsRunFacet, "job": tags_job.TagsJobFacet}
@@ -68,6 +72,10 @@ def _facets(values: Any, path: str) -> dict[str, Any]:
                 jsonschema.validate({key: value}, schema)
             except jsonschema.ValidationError as exc:
                 _fail(f"{path}.{key}", exc.message)
+            # A facet's _schemaURL points into its schema by the schema's $id.
+            definition = schema["properties"][key]["$ref"].removeprefix("#")
+            if value.get("_schemaURL") != f"{schema['$id']}#{definition}":
+                _fail(f"{path}.{key}._schemaURL", f"not {schema['$id']}#{definition}")
             built[key] = value
         elif key == "tags" and path.split(".")[-2] in TAGS:
             built[key] = _build(TAGS[path.split(".")[-2]], value, f"{path}.{key}")
