@@ -159,9 +159,22 @@ steps:
     logs = run_workbench("pipeline", "logs", run_id, "extract", env=env)
     assert logs.returncode == 0 and "ok ran" in logs.stdout, logs.stdout + logs.stderr
 
-    flag.write_text("ok")
-    repaired = run_workbench("pipeline", "repair", run_id, "--wait", env=env, timeout=300)
+    # Steps in the order they run (the DAG's), not alphabetically; report did not fail,
+    # it was skipped because check failed.
+    shown = run_workbench("pipeline", "show", run_id, env=env).stdout
+    order = re.findall(r"^  (\w+)\s+#\d+  ", shown, re.M)
+    assert order == ["extract", "side", "check", "report"], shown
+    assert "  error: failed: check; skipped because check failed: report\n" in shown
+
+    # The fix is in the notebook: deployed as version 2, the repair runs it.
+    write_notebook(src / "check.ipynb", "print('checked')", parameters="flag = ''")
+    assert run_workbench("pipeline", "deploy", str(src / "p.yaml"), env=env).returncode == 0
+    repaired = run_workbench(
+        "pipeline", "repair", run_id, "--latest", "--wait", env=env, timeout=300
+    )
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert f"repair of {run_id} on the latest version" in repaired.stdout
+    assert re.search(r"fragile v2 +succeeded", repaired.stdout), repaired.stdout
     states = dict(re.findall(r"^  (\w+)\s+#\d+  (\w+)", repaired.stdout, re.M))
     assert states == {
         "extract": "reused",
@@ -169,3 +182,8 @@ steps:
         "check": "succeeded",
         "report": "succeeded",
     }
+    assert re.search(rf"^  extract\s+#0  reused .*from run {run_id} #1$", repaired.stdout, re.M)
+    repair_id = re.search(r"started repair run (\w+)", repaired.stdout).group(1)
+    again = run_workbench("pipeline", "repair", run_id, env=env)
+    assert again.returncode == 1
+    assert f"already repaired by run {repair_id}" in again.stderr

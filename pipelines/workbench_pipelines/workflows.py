@@ -202,7 +202,8 @@ class PipelineRunWorkflow:
             )
         except ActivityError as exc:
             if not is_cancelled_exception(exc):
-                self.errors[step.id] = str(exc.cause or exc)
+                cause = exc.cause or exc
+                self.errors[step.id] = getattr(cause, "message", None) or str(cause)
             return False
         return True
 

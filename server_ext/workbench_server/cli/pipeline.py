@@ -71,15 +71,23 @@ def _print_run(run) -> None:
     started = f"  {run.trigger} by {run.requested_by}"
     if run.repair_of:
         started += f", repair of {run.repair_of}"
+        if run.repair_latest:
+            started += " on the latest version"
     if run.cancelled_by:
         started += f"; cancelled by {run.cancelled_by}"
+    if run.repaired_by:
+        started += f"; repaired by {run.repaired_by}"
     click.echo(started)
-    for attempt in run.attempts:
+    if run.error:
+        click.echo(f"  error: {run.error}")
+    for attempt in run.attempts:  # in the order the steps run
         line = f"  {attempt.step_id:24} #{attempt.attempt}  {attempt.status:15}"
         if attempt.duration_s is not None:
             line += f" {attempt.duration_s:7.1f}s"
         if attempt.error:
             line += f"  {attempt.error}"
+        if attempt.reused_from is not None:
+            line += f"  from run {attempt.reused_from.run_id} #{attempt.reused_from.attempt}"
         click.echo(line)
     if run.sla_missed_at is not None:
         click.echo(f"  SLA missed: due {run.sla_deadline:%Y-%m-%d %H:%M:%S %Z}")
@@ -215,11 +223,17 @@ def cancel(home: str | None, run_id: str) -> None:
 @pipeline.command()
 @home_option
 @click.argument("run_id")
-@click.option("--wait", is_flag=True)
-def repair(home: str | None, run_id: str, wait: bool) -> None:
-    """Re-run only the failed steps of RUN_ID and what depends on them."""
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="Run the pipeline's latest version (e.g. with a fixed notebook) instead of the "
+    "run's own; steps changed since are re-run too.",
+)
+@click.option("--wait", is_flag=True, help="Wait for the repair to finish; exit 1 if it failed.")
+def repair(home: str | None, run_id: str, latest: bool, wait: bool) -> None:
+    """Re-run only the failed steps of RUN_ID and what depends on them (once per run)."""
     _, service = _services(home)
-    _start_and_follow(service, lambda: service.repair(run_id), "repair run", wait)
+    _start_and_follow(service, lambda: service.repair(run_id, latest), "repair run", wait)
 
 
 @pipeline.command()

@@ -169,5 +169,6 @@ class RemoteRuns:
     async def cancel(self, run_id: str) -> RunOut:
         return RunOut.model_validate(self.client.call("POST", f"runs/{run_id}/cancel"))
 
-    async def repair(self, run_id: str) -> RunOut:
-        return RunOut.model_validate(self.client.call("POST", f"runs/{run_id}/repair"))
+    async def repair(self, run_id: str, latest: bool = False) -> RunOut:
+        answer = self.client.call("POST", f"runs/{run_id}/repair", {"latest": latest})
+        return RunOut.model_validate(answer)

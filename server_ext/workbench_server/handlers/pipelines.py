@@ -173,6 +173,14 @@ class RunHandler(PipelineBaseHandler):
         self.write_json(self.runs.get(run_id))
 
 
+class RepairRequest(BaseModel):
+    """``latest``: run the pipeline's current version (a fixed notebook) instead of the
+    repaired run's own."""
+
+    model_config = ConfigDict(extra="forbid")
+    latest: bool = False
+
+
 class RunActionHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -180,7 +188,8 @@ class RunActionHandler(PipelineBaseHandler):
         if action == "cancel":
             self.write_json(await self.runs.cancel(run_id), status=202)
         else:
-            self.write_json(await self.runs.repair(run_id), status=201)
+            request = RepairRequest.model_validate_json(self.request.body or b"{}")
+            self.write_json(await self.runs.repair(run_id, request.latest), status=201)
 
 
 class AttemptNotebookHandler(PipelineBaseHandler):

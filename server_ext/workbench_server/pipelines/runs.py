@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from workbench_pipelines.plan import RetryPlan, RunPlan, StepPlan
 from workbench_pipelines.spec import PipelineSpec
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
+class ReusedFrom(BaseModel):
+    """The attempt of an earlier run whose result a repair reused."""
+
+    run_id: str
+    attempt: int
+
+
 class AttemptOut(BaseModel):
     step_id: str
     attempt: int
@@ -38,7 +46,9 @@ class AttemptOut(BaseModel):
     log_file: str | None = None
     error: str | None
     failing_cell: int | None  # index (from 0) of the cell in the executed notebook
+    notebook_cell: int | None = None  # index (from 0) of that cell in the step's own notebook
     traceback: str | None
+    reused_from: ReusedFrom | None = None  # a reused step: whose notebook and log these are
 
 
 class NotificationOut(BaseModel):
@@ -59,6 +69,8 @@ class RunOut(BaseModel):
     parameters: dict[str, Any]
     logical_date: str
     repair_of: str | None
+    repaired_by: str | None = None  # the run that repairs this one (a run is repaired once)
+    repair_latest: bool = False  # a repair that ran the pipeline's latest version
     requested_by: str  # who started it (a schedule: "scheduler"), or repaired it
     cancelled_by: str | None = None
     created_at: datetime
@@ -94,6 +106,8 @@ def build_plan(
                 parameters=spec.render_parameters(step, params, logical_date),
                 depends_on=list(step.depends_on),
                 retries=RetryPlan(
+                    non_retryable=list(retries.non_retryable),
+                    retry_on=list(retries.retry_on) if retries.retry_on is not None else None,
                     attempts=retries.attempts,
                     backoff_s=retries.backoff.total_seconds(),
                     backoff_coefficient=retries.backoff_coefficient,
@@ -157,6 +171,63 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+@dataclass
+class Reused:
+    """The attempt (of ``run_id``) whose result a repair reuses for a step."""
+
+    run_id: str
+    attempt: int
+    output_notebook: str | None = None
+    log_file: str | None = None
+    duration_s: float | None = None
+
+
+@dataclass
+class Repair:
+    """What a repair run repairs: the run, whether it runs the latest version, the steps
+    it reuses and the attempts they come from."""
+
+    run_id: str
+    latest: bool = False
+    skip: list[str] = field(default_factory=list)
+    links: dict[str, Reused] = field(default_factory=dict)
+
+
+def _reused_row(run_id: str, step_id: str, reused: Reused | None) -> StepRun:
+    row = StepRun(run_id=run_id, step_id=step_id, attempt=0, status="reused")
+    if reused is not None:
+        row.reused_from_run, row.reused_from_attempt = reused.run_id, reused.attempt
+        row.output_notebook, row.log_file = reused.output_notebook, reused.log_file
+        row.duration_s = reused.duration_s
+    return row
+
+
+def _changed_steps(old: PipelineVersion, new: PipelineVersion) -> set[str]:
+    """Steps of version ``new`` that would not run as they ran in ``old``: new ones, and
+    those with another notebook, parameters, kernel or dependencies."""
+    if old.version == new.version:
+        return set()
+    before = {s.id: s for s in PipelineSpec.model_validate(old.spec).steps}
+    fields = {"notebook", "parameters", "kernel", "depends_on"}
+    changed = set()
+    for step in PipelineSpec.model_validate(new.spec).steps:
+        was = before.get(step.id)
+        if (
+            was is None
+            or was.model_dump(include=fields) != step.model_dump(include=fields)
+            or _notebook(old, was.notebook) != _notebook(new, step.notebook)
+        ):
+            changed.add(step.id)
+    return changed
+
+
+def _notebook(version: PipelineVersion, path: str) -> bytes | None:
+    try:
+        return (Path(version.snapshot_dir) / path).read_bytes()
+    except OSError:
+        return None
+
+
 class RunService:
     """Runs of the pipelines a principal may see; starting, cancelling and repairing them
     needs the right to operate the pipeline (see :class:`PipelineRegistry`)."""
@@ -175,19 +246,19 @@ class RunService:
         params: dict[str, Any] | None = None,
         logical_date: date | None = None,
         trigger: str = "manual",
-        repair_of: str | None = None,
-        skip_steps: list[str] | None = None,
+        repair: Repair | None = None,
         version_number: int | None = None,
         workflow_id: str | None = None,
     ) -> tuple[RunPlan, str]:
         """Record a queued run and resolve its plan; returns (plan, workflow id)."""
-        self.registry.require_operate(name, "repair runs of" if repair_of else "run")
+        self.registry.require_operate(name, "repair runs of" if repair else "run")
         pipeline, version = self.registry.version(name, version_number)
         spec = PipelineSpec.model_validate(version.spec)
         resolved = spec.resolve_parameters(params or {})  # InvalidInputError names the field
         day = logical_date or datetime.now(UTC).date()
         run_id = uuid.uuid4().hex
-        plan = build_plan(spec, version, run_id, resolved, day, self._artifacts(run_id), skip_steps)
+        skip = repair.skip if repair else []
+        plan = build_plan(spec, version, run_id, resolved, day, self._artifacts(run_id), skip)
         workflow_id = workflow_id or f"run-{name}-{run_id}"
         with self.workbench.sessions.begin() as session:
             session.add(
@@ -200,14 +271,37 @@ class RunService:
                     parameters=resolved,
                     logical_date=day.isoformat(),
                     workflow_id=workflow_id,
-                    repair_of=repair_of,
+                    repair_of=repair.run_id if repair else None,
+                    repair_latest=repair.latest if repair else False,
                     requested_by=self.principal.name,
                     sla_deadline=(
                         datetime.fromisoformat(plan.sla_deadline) if plan.sla_deadline else None
                     ),
                 )
             )
+            if repair is not None:
+                session.flush()
+                self._claim(session, repair.run_id, run_id)
+                for step_id in repair.skip:  # linked to the attempt that ran them
+                    session.add(_reused_row(run_id, step_id, repair.links.get(step_id)))
         return plan, workflow_id
+
+    @staticmethod
+    def _claim(session: Any, repaired: str, repair_id: str) -> None:
+        """Mark ``repaired`` as repaired by ``repair_id``, once: a second repair is refused
+        (checked and set in one statement, so two at the same time cannot both pass)."""
+        claimed = session.execute(
+            update(Run)
+            .where(Run.id == repaired, Run.repaired_by.is_(None))
+            .values(repaired_by=repair_id)
+        )
+        if claimed.rowcount != 1:
+            other = session.get(Run, repaired)
+            by = other.repaired_by if other is not None else None
+            raise ConflictError(
+                f"run {repaired} was already repaired by run {by}; open that run, and repair "
+                "it instead if it failed too"
+            )
 
     async def start(
         self,
@@ -215,23 +309,45 @@ class RunService:
         params: dict[str, Any] | None = None,
         logical_date: date | None = None,
         trigger: str = "manual",
-        repair_of: str | None = None,
-        skip_steps: list[str] | None = None,
+        repair: Repair | None = None,
         version_number: int | None = None,
     ) -> RunOut:
         plan, workflow_id = self.prepare(
-            name, params, logical_date, trigger, repair_of, skip_steps, version_number
+            name, params, logical_date, trigger, repair, version_number
         )
         from workbench_pipelines.workflows import PipelineRunWorkflow
 
-        client = await self.workbench.temporal_client()
-        await client.start_workflow(
-            PipelineRunWorkflow.run,
-            plan,
-            id=workflow_id,
-            task_queue=self.workbench.settings.task_queue,
-        )
+        try:
+            client = await self.workbench.temporal_client()
+            await client.start_workflow(
+                PipelineRunWorkflow.run,
+                plan,
+                id=workflow_id,
+                task_queue=self.workbench.settings.task_queue,
+            )
+        except Exception as exc:  # e.g. Temporal unreachable: nothing will run it
+            self._not_started(plan.run_id, repair, exc)
+            raise
         return self.get(plan.run_id)
+
+    def _not_started(self, run_id: str, repair: Repair | None, exc: Exception) -> None:
+        """A run whose workflow did not start ends failed, and frees what it repaired."""
+        with self.workbench.sessions.begin() as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(
+                    status="failed",
+                    finished_at=datetime.now(UTC),
+                    error=f"not started: {type(exc).__name__}: {exc}".splitlines()[0],
+                )
+            )
+            if repair is not None:
+                session.execute(
+                    update(Run)
+                    .where(Run.id == repair.run_id, Run.repaired_by == run_id)
+                    .values(repaired_by=None)
+                )
 
     async def wait(self, run_id: str) -> RunOut:
         """The run once it has ended, however it ended (its history says how)."""
@@ -264,28 +380,64 @@ class RunService:
         await client.get_workflow_handle(self._workflow_id(run_id)).cancel()
         return self.get(run_id)
 
-    async def repair(self, run_id: str) -> RunOut:
-        """A new run of the same version, parameters and date that re-runs only the failed
-        steps and their downstream; steps that succeeded are reused."""
+    async def repair(self, run_id: str, latest: bool = False) -> RunOut:
+        """A new run with the same parameters and date that re-runs only the failed steps
+        and their downstream; steps that succeeded are reused (their notebooks and logs
+        stay those of the attempts that ran them). A run is repaired once.
+
+        With ``latest``, the pipeline's current version runs instead of the run's own (a
+        fixed notebook is applied); a step reused must then be unchanged in it.
+        """
         run = self.get(run_id)
         self.registry.require_operate(run.pipeline, "repair runs of")
         if run.status not in ("failed", "cancelled"):
             raise ConflictError(f"run {run_id} is {run.status}; only failed runs are repaired")
-        _, version = self.registry.version(run.pipeline, run.version)
-        spec = PipelineSpec.model_validate(version.spec)
-        last = {a.step_id: a.status for a in run.attempts}
-        good = {s for s, state in last.items() if state in ("succeeded", "reused")}
+        if run.repaired_by is not None:
+            raise ConflictError(
+                f"run {run_id} was already repaired by run {run.repaired_by}; open that run, "
+                "and repair it instead if it failed too"
+            )
+        _, old = self.registry.version(run.pipeline, run.version)
+        _, new = self.registry.version(run.pipeline, None if latest else run.version)
+        spec = PipelineSpec.model_validate(new.spec)
+        good = {a.step_id for a in run.attempts if a.status in ("succeeded", "reused")}
+        good = good.intersection(s.id for s in spec.steps) - _changed_steps(old, new)
         rerun = set(spec.downstream([s.id for s in spec.steps if s.id not in good]))
         keep = sorted(good - rerun)
+        params = run.parameters
+        if latest:  # parameters the latest version no longer declares are left out
+            params = {k: v for k, v in params.items() if k in spec.parameters}
         return await self.start(
             run.pipeline,
-            run.parameters,
+            params,
             date.fromisoformat(run.logical_date),
             trigger="repair",
-            repair_of=run_id,
-            skip_steps=keep,
-            version_number=run.version,
+            repair=Repair(run_id, latest, keep, self._reused(run_id, keep)),
+            version_number=new.version,
         )
+
+    def _reused(self, run_id: str, step_ids: list[str]) -> dict[str, Reused]:
+        """For each step, the attempt that ran it: in ``run_id``, or in the run an earlier
+        repair reused it from."""
+        found = {}
+        with self.workbench.sessions() as session:
+            rows = session.scalars(
+                select(StepRun)
+                .where(StepRun.run_id == run_id, StepRun.step_id.in_(step_ids))
+                .where(StepRun.status.in_(("succeeded", "reused")))
+                .order_by(StepRun.attempt)
+            )
+            for row in rows:
+                if row.status == "succeeded":
+                    source, attempt = run_id, row.attempt
+                elif row.reused_from_run is not None and row.reused_from_attempt is not None:
+                    source, attempt = row.reused_from_run, row.reused_from_attempt
+                else:  # reused before reuses were linked
+                    continue
+                found[row.step_id] = Reused(
+                    source, attempt, row.output_notebook, row.log_file, row.duration_s
+                )
+        return found
 
     def executed_notebook(self, run_id: str, step_id: str, attempt: int) -> bytes:
         """The executed notebook of one attempt, as papermill wrote it."""
@@ -310,12 +462,15 @@ class RunService:
             (a for a in run.attempts if a.step_id == step_id and a.attempt == attempt), None
         )
         name = getattr(found, field, None) if found is not None else None
-        if not name or not Path(os.path.normpath(name)).is_relative_to(self._artifacts(run_id)):
+        # A reused step's files are those of the attempt (of an earlier run of the same
+        # pipeline) that ran it.
+        owner = found.reused_from.run_id if found is not None and found.reused_from else run_id
+        if not name or not Path(os.path.normpath(name)).is_relative_to(self._artifacts(owner)):
             raise NotFoundError(f"run {run_id} has no {what} for {step_id} #{attempt}")
         # Step code writes beside these files: only the run's own, and never through a
         # link, not even a link in place of the run's folder (the runs folder is trusted).
         return read_beneath(
-            self._artifacts(run_id).parent, Path(name), f"{what} of {step_id} #{attempt}", tail
+            self._artifacts(owner).parent, Path(name), f"{what} of {step_id} #{attempt}", tail
         )
 
     def get(self, run_id: str) -> RunOut:
@@ -329,15 +484,26 @@ class RunService:
             if row is None or (visible is not None and row[0].pipeline_id not in visible):
                 raise NotFoundError(f"no run {run_id!r}")
             run, name = row
-            attempts = session.scalars(
-                select(StepRun)
-                .where(StepRun.run_id == run_id)
-                .order_by(StepRun.step_id, StepRun.attempt)
+            spec = session.scalar(
+                select(PipelineVersion.spec).where(
+                    PipelineVersion.pipeline_id == run.pipeline_id,
+                    PipelineVersion.version == run.version,
+                )
+            )
+            # Steps in the order they run (the DAG's), each step's attempts in order.
+            order = (
+                {s: i for i, s in enumerate(PipelineSpec.model_validate(spec).topological_order())}
+                if spec is not None
+                else {}
+            )
+            attempts = sorted(
+                session.scalars(select(StepRun).where(StepRun.run_id == run_id)),
+                key=lambda a: (order.get(a.step_id, len(order)), a.step_id, a.attempt),
             )
             notices = session.scalars(
                 select(Notification).where(Notification.run_id == run_id).order_by(Notification.id)
             )
-            out = self._out(run, name, list(attempts))
+            out = self._out(run, name, attempts)
             out.notifications = [
                 NotificationOut.model_validate(n, from_attributes=True) for n in notices
             ]
@@ -366,6 +532,8 @@ class RunService:
             parameters=run.parameters,
             logical_date=run.logical_date,
             repair_of=run.repair_of,
+            repaired_by=run.repaired_by,
+            repair_latest=run.repair_latest,
             requested_by=run.requested_by,
             cancelled_by=run.cancelled_by,
             created_at=run.created_at,
@@ -386,7 +554,13 @@ class RunService:
                     log_file=a.log_file,
                     error=a.error,
                     failing_cell=a.failing_cell,
+                    notebook_cell=a.notebook_cell,
                     traceback=a.traceback,
+                    reused_from=(
+                        ReusedFrom(run_id=a.reused_from_run, attempt=a.reused_from_attempt)
+                        if a.reused_from_run is not None and a.reused_from_attempt is not None
+                        else None
+                    ),
                 )
                 for a in attempts
             ],
