@@ -17,6 +17,7 @@ import difflib
 import json
 import os
 import re
+import sys
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -326,15 +327,20 @@ def _from_pydantic(error: dict[str, Any], source: _Source) -> tuple[Loc, Positio
 
 
 def installed_kernels() -> set[str]:
-    """Names of the Jupyter kernels installed here.
+    """Names of the Jupyter kernels installed where pipeline steps run.
 
-    Pipeline steps run with the same installation (the worker is a process of this
-    environment in local mode and an image built from the same package in team mode), so
-    a kernel this does not find would fail the step at run time, after its retries.
+    Steps run in the worker, a process of this installation (in local mode a child of
+    ``workbench up``, in team mode an image built from the same package), which finds
+    kernels on Jupyter's paths and in this environment's ``share/jupyter/kernels``
+    (where the workbench kernel is installed with the package): both are looked at here,
+    the latter also when this process's Jupyter paths were changed (a test server's).
+    A kernel neither has would fail the step at run time, after its retries.
     """
     from jupyter_client.kernelspec import KernelSpecManager
 
-    return set(KernelSpecManager().find_kernel_specs())
+    shipped = Path(sys.prefix, "share", "jupyter", "kernels")
+    found = {spec.parent.name.lower() for spec in shipped.glob("*/kernel.json")}
+    return found | set(KernelSpecManager().find_kernel_specs())
 
 
 def _notebook_error(path: Path) -> str | None:
