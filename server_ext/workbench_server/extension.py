@@ -14,6 +14,7 @@ from .core import Workbench
 from .errors import ConfigurationError
 from .handlers import catalog, connections, forward, kernel, lineage, pipelines, system
 from .handlers.forward import ServiceForwarder
+from .handlers.redact import redact_request_logs
 from .home import WorkbenchHome, default_home
 from .kernel_tokens import KernelTokensMixin, give_kernels_tokens
 from .settings import (
@@ -28,6 +29,7 @@ from .settings import (
     TEMPORAL_ADDRESS_ENV,
     TEMPORAL_NAMESPACE_ENV,
     WorkbenchSettings,
+    data_roots_from_env,
     egress_allow_from_env,
     egress_deny_from_env,
     json_object_env,
@@ -98,6 +100,21 @@ class WorkbenchApp(ExtensionApp):
         help="""Connection tests one user may run in any minute; the next answers 429 with
         Retry-After. 0 turns the limit off. Defaults to
         $WORKBENCH_CONNECTION_TESTS_PER_MINUTE, else 10.""",
+    )
+    data_roots = List(
+        Unicode(),
+        config=True,
+        help="""Folders that connections' files may lie in: DuckDB files, local lake
+        folders and SQLite/DuckDB SQLAlchemy URLs, which this server opens for catalog
+        scans, previews and connection tests. Paths are resolved (links followed) and
+        must stay below one of these, checked when a connection is saved and again at
+        every open. An entry may hold {username}, the connection's owner
+        (/home/users/{username}). The workbench home's private files are never reached
+        through a folder that contains it. Defaults to $WORKBENCH_DATA_ROOTS (separated
+        by the OS path separator, ':'), else the home's demo and lake folders and: in team
+        mode nothing more; in a root hub each user's home in $WORKBENCH_HUB_USERS_DIR;
+        otherwise this account's home folder. With one user (no hub) the notebook folder
+        is added to either.""",
     )
     pii_columns = List(
         Unicode(),
@@ -202,6 +219,14 @@ class WorkbenchApp(ExtensionApp):
     def _default_connection_tests_per_minute(self) -> int:
         return tests_per_minute_from_env()
 
+    @default("data_roots")
+    def _default_data_roots(self) -> list[str]:
+        roots = data_roots_from_env(WorkbenchHome.resolve(self.home).root)
+        if not self.kernels_via_hub:
+            # One user, whose notebooks (and files beside them) are in the root folder.
+            roots.append(str(Path(self.serverapp.root_dir).absolute()))
+        return roots
+
     @default("service_url")
     def _default_service_url(self) -> str:
         return os.environ.get(SERVICE_URL_ENV, "")
@@ -222,6 +247,7 @@ class WorkbenchApp(ExtensionApp):
             egress_allow=list(self.egress_allow),
             connection_tests_per_minute=self.connection_tests_per_minute,
             pii_columns=list(self.pii_columns),
+            data_roots=list(self.data_roots),
         )
         self.workbench = Workbench(settings)
         self.settings.update(
@@ -257,6 +283,8 @@ class WorkbenchApp(ExtensionApp):
         return give_kernels_tokens(self.serverapp.kernel_manager, self.serverapp.connection_url)
 
     def initialize_handlers(self) -> None:
+        # Tornado logs failed requests with their full URI: no token in it may be logged.
+        redact_request_logs()
         modules = (
             (forward,)
             if self.service_url

@@ -10,6 +10,7 @@ as in local mode and notice nothing.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import tornado.web
@@ -18,7 +19,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..connections.kernel_access import KernelSql
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
-from ..pipelines.bundle import PipelineBundle
+from ..pipelines.bundle import MAX_BUNDLE_BYTES, PipelineBundle
 from .base import WorkbenchHandler
 from .kernel import KernelRouteHandler
 from .pipelines import FileRef, PipelineBaseHandler, ValidateHandler
@@ -26,6 +27,15 @@ from .pipelines import FileRef, PipelineBaseHandler, ValidateHandler
 # Headers of the service's answer that the browser or kernel needs to see.
 PASSED_HEADERS = ("Content-Type", "Cache-Control", "Content-Disposition", "Retry-After")
 WITH_BODY = ("POST", "PUT", "PATCH")
+
+
+def _without_tokens(query: str) -> str:
+    """The query without ``token=``: the browser's token for this server is no business
+    of the service (which knows this server by its hub token) and must not reach it."""
+    if "token" not in query:
+        return query
+    kept = [part for part in query.split("&") if part.partition("=")[0] != "token"]
+    return "&".join(kept)
 
 
 @dataclass(frozen=True)
@@ -45,8 +55,9 @@ class ServiceForwarder:
             raise NotFoundError(f"no workbench route {path!r}")
         request = handler.request
         target = f"{self.url}workbench/api/{path}"
-        if request.query:
-            target += f"?{request.query}"
+        query = _without_tokens(request.query)
+        if query:
+            target += f"?{query}"
         headers = {"Authorization": f"token {self.hub_token}"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -85,6 +96,8 @@ class ServiceForwarder:
 
 class ForwardHandler(WorkbenchHandler):
     """Every workbench route, for the browser user of this server."""
+
+    max_body_bytes = MAX_BUNDLE_BYTES  # the service bounds each route's body itself
 
     async def _forward(self, path: str) -> None:
         await self.settings["workbench_service"].forward(self, path)
@@ -146,7 +159,8 @@ class DeployHandler(PipelineBaseHandler):
         ref = FileRef.model_validate_json(self.request.body or b"{}")
         if ref.path is None:
             raise InvalidInputError("path: the pipeline file to deploy is required")
-        bundle = PipelineBundle.of(self._file(ref.path), ref.path)
+        # Off the event loop: checking reads the YAML and every notebook.
+        bundle = await asyncio.to_thread(PipelineBundle.of, self._file(ref.path), ref.path)
         body = FileRef(bundle=bundle).model_dump_json(exclude_none=True).encode()
         await self.settings["workbench_service"].forward(self, "pipelines/deploy", body)
 
