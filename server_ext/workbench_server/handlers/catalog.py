@@ -6,7 +6,7 @@ import asyncio
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..catalog import CatalogService, ColumnPatch, TablePatch
 from ..catalog.schedules import (
@@ -16,7 +16,7 @@ from ..catalog.schedules import (
     start_scan,
 )
 from ..catalog.service import ScanOut, SourceOut, TableOut
-from ..errors import InvalidInputError
+from ..errors import NotFoundError
 from .base import WorkbenchHandler
 
 NAME = r"(?P<name>[a-z][a-z0-9_]{0,62})"
@@ -25,6 +25,10 @@ _SOURCES = TypeAdapter(list[SourceOut])
 _SCANS = TypeAdapter(list[ScanOut])
 _TABLES = TypeAdapter(list[TableOut])
 MAX_PAGE = 500
+MAX_OFFSET = 10**9
+MAX_NAME = 1000  # a column name in a URL
+# Query arguments that are no search filter: Jupyter's own (a token in the URL, XSRF).
+NOT_FILTERS = ("q", "offset", "limit", "token", "_xsrf")
 
 
 class _CatalogHandler(WorkbenchHandler):
@@ -34,13 +38,12 @@ class _CatalogHandler(WorkbenchHandler):
     def catalog(self) -> CatalogService:
         return CatalogService(self.workbench, self.principal)
 
-    def _int(self, name: str, default: int, high: int | None = None) -> int:
-        raw = self.get_query_argument(name, None)
-        if raw is None:
-            return default
-        if not raw.isdigit():
-            raise InvalidInputError(f"{name}: expected a whole number, got {raw!r}")
-        return min(int(raw), high) if high is not None else int(raw)
+    def _page(self, default_limit: int, max_limit: int) -> tuple[int, int]:
+        """``offset`` and ``limit`` of a page (a limit above the page size is that size)."""
+        return (
+            self.query_int("offset", 0, high=MAX_OFFSET),
+            self.query_int("limit", default_limit, low=1, high=max_limit, clamp=True),
+        )
 
     def _json_list(self, adapter: TypeAdapter, items: list) -> None:
         self.finish(adapter.dump_json(items, by_alias=True))
@@ -62,7 +65,7 @@ class ScansHandler(_CatalogHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        if self.get_query_argument("wait", "true") == "false":  # run it on the worker
+        if not self.query_bool("wait", True):  # run it on the worker
             workflow_id = await start_scan(self.workbench, self.principal, name)
             self.write_json({"workflow_id": workflow_id}, status=202)
             return
@@ -74,8 +77,8 @@ class ScansHandler(_CatalogHandler):
 class ScheduleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cron: str
-    timezone: str = "UTC"
+    cron: str = Field(max_length=200)
+    timezone: str = Field("UTC", max_length=64)
 
 
 class ScheduleHandler(_CatalogHandler):
@@ -104,12 +107,12 @@ class TablesHandler(_CatalogHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        offset, limit = self._int("offset", 0), self._int("limit", 100, MAX_PAGE)
+        offset, limit = self._page(100, MAX_PAGE)
         total, items = await asyncio.to_thread(
             self.catalog.tables,
             self.get_query_argument("connection", None),
             self.get_query_argument("schema", None),
-            self.get_query_argument("include_dropped", "false") == "true",
+            self.query_bool("include_dropped", False),
             offset,
             limit,
         )
@@ -121,31 +124,35 @@ class TableHandler(_CatalogHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, table_id: str) -> None:
-        self.write_json(await asyncio.to_thread(self.catalog.table, int(table_id)))
+        table = self.path_id(table_id, "table")
+        self.write_json(await asyncio.to_thread(self.catalog.table, table))
 
     @tornado.web.authenticated
     @authorized
     async def patch(self, table_id: str) -> None:
+        table = self.path_id(table_id, "table")
         patch = TablePatch.model_validate_json(self.request.body or b"{}")
-        self.write_json(await asyncio.to_thread(self.catalog.edit_table, int(table_id), patch))
+        self.write_json(await asyncio.to_thread(self.catalog.edit_table, table, patch))
 
 
 class ColumnHandler(_CatalogHandler):
     @tornado.web.authenticated
     @authorized
     async def patch(self, table_id: str, column: str) -> None:
+        table = self.path_id(table_id, "table")
+        if len(column) > MAX_NAME:
+            raise NotFoundError(f"no column {column[:24]}… in table {table}")
         patch = ColumnPatch.model_validate_json(self.request.body or b"{}")
-        self.write_json(
-            await asyncio.to_thread(self.catalog.edit_column, int(table_id), column, patch)
-        )
+        self.write_json(await asyncio.to_thread(self.catalog.edit_column, table, column, patch))
 
 
 class PreviewHandler(_CatalogHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, table_id: str) -> None:
-        limit = self._int("limit", 100, 1000)
-        preview = await asyncio.to_thread(self.catalog.preview, int(table_id), limit)
+        table = self.path_id(table_id, "table")
+        limit = self.query_int("limit", 100, low=1, high=1000, clamp=True)
+        preview = await asyncio.to_thread(self.catalog.preview, table, limit)
         self.set_header("Cache-Control", "no-store")
         self.write_json(preview)
 
@@ -159,15 +166,10 @@ class SearchHandler(_CatalogHandler):
             key: self.get_query_argument(key)
             for key in self.request.query_arguments
             # (A bare number is a client's cache buster, e.g. JupyterLab's "?1732...".)
-            if key not in ("q", "offset", "limit") and not key.isdigit()
+            if key not in NOT_FILTERS and not key.isdigit()
         }
-        page = await asyncio.to_thread(
-            self.catalog.search,
-            query,
-            filters,
-            self._int("offset", 0),
-            self._int("limit", 20, 200),
-        )
+        offset, limit = self._page(20, 200)
+        page = await asyncio.to_thread(self.catalog.search, query, filters, offset, limit)
         self.write_json(page)
 
 

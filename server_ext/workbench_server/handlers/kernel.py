@@ -26,7 +26,10 @@ from ..connections.kernel_access import (
     usable_connections,
 )
 from ..lineage.openlineage import emit_statement
+from ..lineage.service import LineageService
 from .base import WorkbenchHandler
+
+TOO_DEEP = "SQL could not be parsed ({dialect}): it nests too deeply"
 
 
 class KernelRouteHandler(WorkbenchHandler):
@@ -106,8 +109,19 @@ class KernelLineageHandler(KernelRouteHandler):
         item = KernelSql.model_validate_json(self.request.body or b"{}")
         item.job = await self._job(kernel_id, item.job)
 
+        principal = self.principal
+
         def record() -> None:
-            recorded = record_kernel_sql(self.workbench, self.principal, item)
+            try:
+                recorded = record_kernel_sql(self.workbench, principal, item)
+            except RecursionError:
+                # sqlglot parses nested expressions recursively: SQL nested deeper than
+                # Python's stack has no lineage, and, as for SQL it cannot parse, a
+                # warning says so instead of a failure.
+                LineageService(self.workbench, principal).record_warnings(
+                    [TOO_DEEP.format(dialect=item.dialect)], item.job, None
+                )
+                return
             if recorded is not None:
                 emit_statement(self.workbench.openlineage, item.job, recorded, item.sql)
 

@@ -23,9 +23,8 @@ class LineageHandler(WorkbenchHandler):
         name = self.get_query_argument("name", None)
         if not namespace or not name:
             raise InvalidInputError("namespace and name are required")
-        depth = self.get_query_argument("depth", "3")
-        if not depth.isdigit():
-            raise InvalidInputError("depth: a whole number")
+        # The service checks the range (1 to its MAX_DEPTH); this, that it is a number.
+        depth = self.query_int("depth", 3, high=1000)
         direction = self.get_query_argument("direction", "upstream")
         service = LineageService(self.workbench, self.principal)
         graph = await asyncio.to_thread(
@@ -34,7 +33,7 @@ class LineageHandler(WorkbenchHandler):
             name,
             self.get_query_argument("column", None),
             direction,  # type: ignore[arg-type]
-            int(depth),
+            depth,
         )
         self.write_json(graph)
 

@@ -12,28 +12,32 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from workbench_pipelines.validate import MAX_BYTES
+
 from ..errors import InvalidInputError, NotFoundError
-from ..pipelines.bundle import PipelineBundle
+from ..pipelines.bundle import MAX_BUNDLE_BYTES, MAX_PATH, PipelineBundle
 from ..pipelines.registry import Deployment, PipelineOut, PipelineRegistry
 from ..pipelines.runs import RunOut, RunService
 from .base import WorkbenchHandler
 
 NAME = r"(?P<name>[a-z][a-z0-9_-]{0,99})"
 RUN = r"(?P<run_id>[0-9a-f]{32})"
+MAX_TAIL = 2**40  # bytes of a log's end; more is the whole log
 
 
 class FileRef(BaseModel):
     """A pipeline file in the server's root folder, YAML text to check, or a bundle."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str | None = None
-    text: str | None = None
+    path: str | None = Field(None, min_length=1, max_length=MAX_PATH)
+    # Longer text is refused with a message by the validation itself; this bounds memory.
+    text: str | None = Field(None, max_length=4 * MAX_BYTES)
     bundle: PipelineBundle | None = None
 
 
 class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict, max_length=200)
     logical_date: date | None = None
 
 
@@ -50,11 +54,17 @@ class PipelineBaseHandler(WorkbenchHandler):
 
     def _file(self, relative: str) -> Path:
         """A path inside the server's root folder (never outside it)."""
+        if "\0" in relative:
+            raise InvalidInputError("path: a file name cannot contain a NUL character")
         root = Path(self.serverapp.root_dir).resolve()
-        path = (root / relative).resolve()
-        if not path.is_relative_to(root):
-            raise InvalidInputError(f"path {relative!r} is outside the notebook folder")
-        if not path.is_file():
+        try:
+            path = (root / relative).resolve()
+            if not path.is_relative_to(root):
+                raise InvalidInputError(f"path {relative!r} is outside the notebook folder")
+            found = path.is_file()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise InvalidInputError(f"path {relative!r}: {exc.strerror or exc}") from None
+        if not found:
             raise NotFoundError(f"no file {relative!r}")
         return path
 
@@ -74,11 +84,20 @@ class ValidateHandler(PipelineBaseHandler):
         from workbench_pipelines.validate import validate_file, validate_text
 
         ref = FileRef.model_validate_json(self.request.body or b"{}")
+        # A hub user's server runs no steps: the service checks kernels when it deploys.
+        kernels = "workbench_service" not in self.settings
+        # Off the event loop: reading YAML and notebooks takes time in proportion to them.
         if ref.text is not None:
             folder = self._file(ref.path).parent if ref.path else None
-            errors = validate_text(ref.text, file=ref.path or "<pipeline>", notebook_folder=folder)
+            errors = await asyncio.to_thread(
+                validate_text,
+                ref.text,
+                file=ref.path or "<pipeline>",
+                notebook_folder=folder,
+                kernels=kernels,
+            )
         elif ref.path is not None:
-            errors = validate_file(self._file(ref.path))
+            errors = await asyncio.to_thread(validate_file, self._file(ref.path), kernels=kernels)
         else:
             raise InvalidInputError("give the pipeline as path or as text")
         self.write_json(
@@ -87,30 +106,36 @@ class ValidateHandler(PipelineBaseHandler):
 
 
 class DeployHandler(PipelineBaseHandler):
+    max_body_bytes = MAX_BUNDLE_BYTES  # a bundle carries its notebooks
+
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
         ref = FileRef.model_validate_json(self.request.body or b"{}")
+        registry = self.registry
+        # Off the event loop: validating reads the YAML and every notebook.
         if ref.bundle is not None:
-            deployment = self._deploy_bundle(ref.bundle)
+            deployment = await asyncio.to_thread(self._deploy_bundle, registry, ref.bundle)
         elif ref.path is not None:
-            deployment = self.registry.deploy(self._file(ref.path))
+            deployment = await asyncio.to_thread(registry.deploy, self._file(ref.path))
         else:
             raise InvalidInputError("path: the pipeline file to deploy is required")
         from ..pipelines.schedules import sync_schedule
 
-        await sync_schedule(self.workbench, self.registry.spec(deployment.name))
+        await sync_schedule(self.workbench, registry.spec(deployment.name))
         self.write_json(deployment, status=201)
 
-    def _deploy_bundle(self, bundle: PipelineBundle) -> Deployment:
+    @staticmethod
+    def _deploy_bundle(registry: PipelineRegistry, bundle: PipelineBundle) -> Deployment:
         from workbench_pipelines.validate import PipelineSpecError
 
         with tempfile.TemporaryDirectory(prefix="workbench-deploy-") as folder:
             try:
-                return self.registry.deploy(bundle.write(Path(folder)))
+                return registry.deploy(bundle.write(Path(folder)))
             except PipelineSpecError as exc:  # name the user's file, not the copy
                 for error in exc.errors:
                     error.file = bundle.file
+                    error.message = error.message.replace(folder, "<bundle>")
                 raise PipelineSpecError(exc.errors) from None
 
 
@@ -122,7 +147,7 @@ class PipelineHandler(PipelineBaseHandler):
 
 
 class ScheduleHandler(PipelineBaseHandler):
-    """A pipeline's schedule: its state and next runs; pause, resume or trigger it."""
+    """A pipeline's schedule: its state and next runs."""
 
     @tornado.web.authenticated
     @authorized
@@ -133,6 +158,10 @@ class ScheduleHandler(PipelineBaseHandler):
         # The panel's buttons: operators may pause, resume and trigger.
         may_change = pipeline.may_operate
         self.write_json({**await describe(self.workbench, name), "may_change": may_change})
+
+
+class ScheduleActionHandler(PipelineBaseHandler):
+    """Pause, resume or trigger a pipeline's schedule."""
 
     @tornado.web.authenticated
     @authorized
@@ -157,10 +186,7 @@ class RunsHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        raw = self.get_query_argument("limit", "50")
-        if not raw.isdigit() or not 1 <= int(raw) <= 500:
-            raise InvalidInputError("limit: a whole number from 1 to 500")
-        limit = int(raw)
+        limit = self.query_int("limit", 50, low=1, high=500)
         runs = self.runs.list(self.get_query_argument("pipeline", None), limit)
         self.set_header("Content-Type", "application/json")
         self.finish(TypeAdapter(list[RunOut]).dump_json(runs))
@@ -196,7 +222,8 @@ class AttemptNotebookHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str, step: str, attempt: str) -> None:
-        notebook = await asyncio.to_thread(self.runs.executed_notebook, run_id, step, int(attempt))
+        number = self.path_id(attempt, "attempt")
+        notebook = await asyncio.to_thread(self.runs.executed_notebook, run_id, step, number)
         self.finish(notebook, set_content_type="application/x-ipynb+json")
 
 
@@ -204,11 +231,10 @@ class AttemptLogHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str, step: str, attempt: str) -> None:
-        tail = self.get_query_argument("tail", None)
-        if tail is not None and not tail.isdigit():
-            raise InvalidInputError("tail must be a number of bytes")
+        number = self.path_id(attempt, "attempt")
+        tail = self.query_int("tail", -1, high=MAX_TAIL)  # -1: not given, the whole log
         text = await asyncio.to_thread(
-            self.runs.attempt_log, run_id, step, int(attempt), int(tail) if tail else None
+            self.runs.attempt_log, run_id, step, number, tail if tail >= 0 else None
         )
         self.finish(text, set_content_type="text/plain; charset=utf-8")
 
@@ -222,7 +248,7 @@ ROUTES = [
     (f"pipelines/{NAME}", PipelineHandler),
     (f"pipelines/{NAME}/runs", PipelineRunsHandler),
     (f"pipelines/{NAME}/schedule", ScheduleHandler),
-    (f"pipelines/{NAME}/schedule/(?P<action>pause|resume|trigger)", ScheduleHandler),
+    (f"pipelines/{NAME}/schedule/(?P<action>pause|resume|trigger)", ScheduleActionHandler),
     ("runs", RunsHandler),
     (f"runs/{RUN}", RunHandler),
     (f"runs/{RUN}/(?P<action>cancel|repair)", RunActionHandler),
