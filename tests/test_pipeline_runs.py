@@ -330,3 +330,45 @@ def test_step_that_fails_twice_then_succeeds_ends_green(
         (2, "failed"),
         (3, "succeeded"),
     ]
+
+
+def test_errors_a_retry_cannot_fix_fail_the_step_at_once(
+    workbench, worker, temporal_address: str, task_queue: str, tmp_path: Path
+) -> None:
+    """retries.retry_on and retries.non_retryable decide; the attempt says why it was
+    not retried."""
+    typo = write_notebook(tmp_path / "typo.ipynb", "print(totl)")
+    bad = write_notebook(tmp_path / "bad.ipynb", "raise ValueError('ledger does not balance')")
+    run_id = uuid.uuid4().hex
+    _register_run(workbench, run_id)
+    plan = _plan(
+        run_id,
+        tmp_path,
+        steps=[
+            # Only connection trouble is worth another try here.
+            StepPlan(
+                id="only_network",
+                notebook=str(bad),
+                retries=RetryPlan(attempts=3, backoff_s=0.2, retry_on=["ConnectionError"]),
+            ),
+            # An empty list retries everything, a NameError included.
+            StepPlan(
+                id="retry_all",
+                notebook=str(typo),
+                retries=RetryPlan(attempts=2, backoff_s=0.2, non_retryable=[]),
+            ),
+        ],
+    )
+    result = asyncio.run(_execute(temporal_address, task_queue, plan))
+    assert result.status == "failed"
+    attempts = [(s.step_id, s.attempt, s.status) for s in _steps(workbench, run_id)]
+    assert attempts == [
+        ("only_network", 1, "failed"),
+        ("retry_all", 1, "failed"),
+        ("retry_all", 2, "failed"),
+    ]
+    only_network = _steps(workbench, run_id)[0]
+    assert only_network.error.endswith(
+        "ValueError: ledger does not balance (not retried: ValueError is not listed in "
+        "retries.retry_on)"
+    )
