@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .timestamps import UTCDateTime
 
 # Stable constraint names so Alembic can alter them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -45,9 +46,7 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Connection(Base):
@@ -66,10 +65,8 @@ class Connection(Base):
     # Which secret fields are set, so listing never needs to decrypt anything.
     secret_names: Mapped[list[str]] = mapped_column(JSON, default=list)
     builtin: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Pipeline(Base):
@@ -81,10 +78,8 @@ class Pipeline(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     owner: Mapped[str] = mapped_column(String(200))
     current_version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class PipelineVersion(Base):
@@ -100,7 +95,7 @@ class PipelineVersion(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     snapshot_dir: Mapped[str] = mapped_column(Text)
     deployed_by: Mapped[str] = mapped_column(String(200))
-    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Run(Base):
@@ -123,12 +118,12 @@ class Run(Base):
     repair_latest: Mapped[bool] = mapped_column(default=False, server_default=false())
     requested_by: Mapped[str] = mapped_column(String(200))
     cancelled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    sla_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    sla_missed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sla_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sla_missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class StepRun(Base):
@@ -142,8 +137,8 @@ class StepRun(Base):
     step_id: Mapped[str] = mapped_column(String(100))
     attempt: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     duration_s: Mapped[float | None] = mapped_column(nullable=True)
     output_notebook: Mapped[str | None] = mapped_column(Text, nullable=True)
     log_file: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -171,8 +166,8 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 # --- catalog -------------------------------------------------------------------------
@@ -191,8 +186,8 @@ class CatalogScan(Base):
     )
     status: Mapped[str] = mapped_column(String(20))
     requested_by: Mapped[str] = mapped_column(String(200))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -228,11 +223,11 @@ class CatalogTable(Base):
     steward: Mapped[str | None] = mapped_column(String(200), nullable=True)
     certified: Mapped[bool] = mapped_column(default=False)
     usage_count: Mapped[int] = mapped_column(Integer, default=0)
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Any change to the table, its columns or their curated metadata (search reindexes).
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    dropped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    dropped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CatalogColumn(Base):
@@ -264,7 +259,7 @@ class CatalogColumn(Base):
     fingerprint: Mapped[str] = mapped_column(String(32), default="")
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    dropped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    dropped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CatalogChange(Base):
@@ -283,7 +278,7 @@ class CatalogChange(Base):
     column: Mapped[str | None] = mapped_column(String(300), nullable=True)
     old: Mapped[str | None] = mapped_column(Text, nullable=True)
     new: Mapped[str | None] = mapped_column(Text, nullable=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 # --- lineage -------------------------------------------------------------------------
@@ -298,7 +293,7 @@ class LineageDataset(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     namespace: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(700))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class LineageEdge(Base):
@@ -322,8 +317,8 @@ class LineageEdge(Base):
     transformation: Mapped[str] = mapped_column(String(30), default="")
     job: Mapped[str] = mapped_column(String(300))
     run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class LineageWarning(Base):
@@ -336,4 +331,4 @@ class LineageWarning(Base):
     run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     principal: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
