@@ -22,6 +22,8 @@ BIG = 6 * 1024 * 1024
 BAD_BODIES = {
     "not JSON": b"not json at all",
     "NUL bytes": b'{"name": "a\\u0000", "path": "x\\u0000.yaml", "text": "\\u0000"}',
+    "NUL in a path": b'{"path": "flows/x\\u0000.yaml"}',
+    "long path": b'{"path": "' + b"d/" * 3000 + b'x.yaml"}',
     "deeply nested": b"[" * 50_000 + b"]" * 50_000,
     "huge number": b'{"limit": 1' + b"0" * 5000 + b"}",
     "oversized string": b'{"description": "' + b"a" * BIG + b'"}',
