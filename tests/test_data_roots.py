@@ -98,19 +98,22 @@ def test_pin_confines_every_file_backed_kind(roots: DataRoots, tmp_path: Path) -
 
 
 def test_default_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("WORKBENCH_MODE", "team")
-    assert default_data_roots(home) == [str(home / "demo"), str(home / "lake")]
-    monkeypatch.delenv("WORKBENCH_MODE")
-    monkeypatch.setenv("WORKBENCH_HUB_USERS_DIR", "/srv/users")
-    defaults = default_data_roots(home)
-    assert defaults[:2] == [str(home / "demo"), str(home / "lake")]
     import os
 
-    if os.geteuid() == 0:
-        assert defaults[2:] == ["/srv/users/{username}"]
-    else:
-        assert str(Path.home()) in defaults
+    home = tmp_path / "home"
+    own = [str(home / "demo"), str(home / "lake")]
+    monkeypatch.setenv("WORKBENCH_MODE", "team")  # user servers in containers
+    assert default_data_roots(home) == own
+    monkeypatch.setenv("WORKBENCH_SPAWNER", "local")  # team mode without Docker
+    monkeypatch.setenv("WORKBENCH_HUB_USERS_DIR", "/srv/users")
+    monkeypatch.setenv("WORKBENCH_HUB_STATE_DIR", "/srv/hub")
+    root = os.geteuid() == 0
+    users = "/srv/users/{username}" if root else "/srv/hub/users/{username}"
+    assert default_data_roots(home) == [*own, users]
+    monkeypatch.delenv("WORKBENCH_MODE")
+    monkeypatch.delenv("WORKBENCH_SPAWNER")
+    local = [str(Path.home()), str(home / "hub" / "users" / "{username}")]
+    assert default_data_roots(home) == [*own, *(["/srv/users/{username}"] if root else local)]
 
 
 # --- through a real server ---------------------------------------------------------------

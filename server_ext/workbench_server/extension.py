@@ -111,10 +111,10 @@ class WorkbenchApp(ExtensionApp):
         every open. An entry may hold {username}, the connection's owner
         (/home/users/{username}). The workbench home's private files are never reached
         through a folder that contains it. Defaults to $WORKBENCH_DATA_ROOTS (separated
-        by the OS path separator, ':'), else the home's demo and lake folders and: in team
-        mode nothing more; in a root hub each user's home in $WORKBENCH_HUB_USERS_DIR;
-        otherwise this account's home folder. With one user (no hub) the notebook folder
-        is added to either.""",
+        by the OS path separator, ':'), else the home's demo and lake folders and the
+        users' folders where a hub's local spawner puts them, each to its user (none when
+        user servers run in containers); with one user, this account's home folder. With
+        one user (no hub) the notebook folder is added to either (see docs/deploy.md).""",
     )
     pii_columns = List(
         Unicode(),

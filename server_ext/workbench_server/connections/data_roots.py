@@ -40,9 +40,13 @@ if TYPE_CHECKING:
 
 DATA_ROOTS_ENV = "WORKBENCH_DATA_ROOTS"
 MODE_ENV = "WORKBENCH_MODE"
-# A root hub's users' homes (workbench_hub.config.USERS_DIR_ENV and its default).
+# Where the hub's local spawner puts users' folders (as workbench_hub.config does): a
+# root hub's users' homes, and the team hub's state folder.
+SPAWNER_ENV = "WORKBENCH_SPAWNER"
 HUB_USERS_DIR_ENV = "WORKBENCH_HUB_USERS_DIR"
 HUB_USERS_DIR = "/home/workbench-users"
+HUB_STATE_DIR_ENV = "WORKBENCH_HUB_STATE_DIR"
+HUB_STATE_DIR = "/srv/jupyterhub"
 OWNER = "{username}"
 FILE_BACKENDS = ("sqlite", "duckdb")
 
@@ -57,19 +61,24 @@ class OutsideDataRootsError(NetworkPolicyError):
 def default_data_roots(home: Path | str) -> list[str]:
     """The roots when none are configured.
 
-    The workbench home's ``demo`` and ``lake`` folders always. Then the users' files:
-    in team mode they live in the users' containers, out of the service's reach, so
-    nothing more; in a root hub each user's home (``$WORKBENCH_HUB_USERS_DIR/{username}``);
-    otherwise (one user, or a hub whose users all run as its account) the account's home
-    folder, and the hub's users' folders in the workbench home, each to its user.
+    The workbench home's ``demo`` and ``lake`` folders always. Then the users' files,
+    where the hub's spawner puts them: in containers (team mode's default, DockerSpawner)
+    they are out of the core's reach, so nothing more; as local processes, each user's
+    folder, to its user: as root, ``$WORKBENCH_HUB_USERS_DIR/{username}``; otherwise
+    ``users/{username}`` in the hub's state folder, and, outside team mode (one user, or a
+    local hub whose users share its account), the account's home folder.
     """
     layout = WorkbenchHome.resolve(home)
     roots = [str(layout.demo_dir), str(layout.lake)]
-    if os.environ.get(MODE_ENV) == "team":
+    team = os.environ.get(MODE_ENV) == "team"
+    if (os.environ.get(SPAWNER_ENV) or ("docker" if team else "local")) != "local":
         return roots
     if os.geteuid() == 0:
         users = os.environ.get(HUB_USERS_DIR_ENV) or HUB_USERS_DIR
         return [*roots, str(Path(users).absolute() / OWNER)]
+    if team:
+        state = Path(os.environ.get(HUB_STATE_DIR_ENV) or HUB_STATE_DIR)
+        return [*roots, str(state.absolute() / "users" / OWNER)]
     return [*roots, str(Path.home()), str(layout.root / "hub" / "users" / OWNER)]
 
 
