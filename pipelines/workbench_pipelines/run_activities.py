@@ -370,7 +370,8 @@ class RunActivities:
                         if ledger.record.status == "succeeded"  # only its record was lost
                         else "FAIL"
                     )
-                    await asyncio.to_thread(self._lineage_end, lineage, granted, state, exc)
+                    error = None if state == "COMPLETE" else exc
+                    await asyncio.to_thread(self._lineage_end, lineage, granted, state, error)
                 if isinstance(exc, HistoryUnavailable):  # the next attempt records it
                     raise ApplicationError(str(exc), type="HistoryUnavailable") from None
                 raise
