@@ -111,7 +111,13 @@ def test_rescan_keeps_curation_and_records_history(workbench, pg_cluster, odoo_c
         db.execute("ALTER TABLE account_move ALTER COLUMN ref TYPE text")
         db.execute("DROP TABLE hr_expense CASCADE")
     scan = catalog.scan("odoo_copy")
-    assert scan.stats["changes"] == {"column_added": 1, "type_changed": 1, "table_dropped": 1}
+    # Dropping hr_expense also took the key account_move_line.expense_id pointed with.
+    assert scan.stats["changes"] == {
+        "column_added": 1,
+        "type_changed": 1,
+        "table_dropped": 1,
+        "references_changed": 1,
+    }
 
     move = catalog.find("odoo_copy", "public", "account_move")
     assert move.description == "Posted and draft entries" and move.tags == ["finance"]
@@ -151,9 +157,13 @@ def test_rescan_keeps_curation_and_records_history(workbench, pg_cluster, odoo_c
             " FROM ir_model_fields_selection s, ir_model_fields f"
             " WHERE f.model = 'account.move' AND f.name = 'state' GROUP BY f.id"
         )
-    assert catalog.scan("odoo_copy").stats["changes"] == {}
+    # The relabel is history (the label is what people search and read by).
+    assert catalog.scan("odoo_copy").stats["changes"] == {"label_changed": 1}
     line = catalog.find("odoo_copy", "public", "account_move_line")
     assert next(c for c in line.columns if c.name == "partner_id").label == "Customer"
+    assert ("label_changed", "partner_id", "Partner", "Customer") in {
+        (h.change, h.column, h.old, h.new) for h in line.history
+    }
     move = catalog.find("odoo_copy", "public", "account_move")
     state = next(c for c in move.columns if c.name == "state")
     assert state.selection[-1] == ["blocked", "Blocked"]
@@ -175,6 +185,52 @@ def test_unreachable_source_fails_clearly_and_leaves_the_catalog(
         catalog.scan("odoo")
     assert catalog.tables("odoo") == before
     assert [s.status for s in catalog.scans("odoo")] == ["failed", "succeeded"]
+
+
+def test_catalog_show_says_what_people_curated_and_what_changed(
+    workbench, home, pg_cluster
+) -> None:
+    """``catalog show`` prints certification and column descriptions, and history that
+    says what a column was, with no dangling arrow for a dropped one."""
+    from tests.support.processes import base_env, run_workbench
+    from workbench_server.demo import build_dataset, write_postgres
+
+    with pg_cluster.fresh_database() as url:
+        write_postgres(url, build_dataset())
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(name="erp", settings=postgres_settings(url))
+        )
+        catalog = CatalogService(workbench, local_principal())
+        catalog.scan("erp")
+        move = catalog.find("erp", "public", "account_move")
+        catalog.edit_table(move.id, TablePatch(certified=True, steward="ana"))
+        catalog.edit_column(move.id, "ref", ColumnPatch(description="The vendor's own number"))
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("ALTER TABLE account_move DROP COLUMN invoice_origin")
+            db.execute("COMMENT ON TABLE account_move IS 'Entries of every journal'")
+            db.execute(
+                'UPDATE ir_model SET name = \'{"en_US": "Accounting Entry"}\''
+                " WHERE model = 'account.move'"
+            )
+        assert catalog.scan("erp").stats["changes"] == {
+            "column_dropped": 1,
+            "comment_changed": 1,
+            "label_changed": 1,
+        }
+        shown = run_workbench("catalog", "show", "erp", "account_move", env=base_env(home))
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "erp:public.account_move (table) — Accounting Entry [account.move]"
+    assert "  certified; steward: ana" in lines
+    ref = next(i for i, line in enumerate(lines) if line.startswith("  ref "))
+    assert lines[ref + 1].strip() == "The vendor's own number"
+    assert not any(line.rstrip().endswith("->") for line in lines), shown.stdout
+    history = [line.split(" ", 4)[-1] for line in lines if re.match(r"  \d{4}-", line)]
+    assert sorted(history) == [
+        "column_dropped invoice_origin (was character varying)",
+        "comment_changed Journal Entry -> Entries of every journal",
+        "label_changed Journal Entry -> Accounting Entry",
+    ]
 
 
 def test_catalog_commands(home, catalog) -> None:
@@ -462,7 +518,12 @@ def test_rescan_of_a_plain_database_sees_every_kind_of_change(workbench, pg_clus
         with psycopg.connect(url, autocommit=True) as db:
             db.execute("ALTER TABLE customer RENAME COLUMN id TO customer_no")
         scan = catalog.scan("plain")
-        assert scan.stats["changes"] == {"column_added": 1, "column_dropped": 1}  # the rename
+        # The rename, and the key of invoice that now points to the renamed column.
+        assert scan.stats["changes"] == {
+            "column_added": 1,
+            "column_dropped": 1,
+            "references_changed": 1,
+        }
         invoice = {c["name"]: c for c in detail("invoice")["columns"]}
         assert invoice["customer_id"]["references"] == "public.customer.customer_no"
 
@@ -473,7 +534,20 @@ def test_rescan_of_a_plain_database_sees_every_kind_of_change(workbench, pg_clus
                 "COMMENT ON TABLE invoice IS 'Customer invoices';"
                 "ALTER TABLE invoice ALTER COLUMN state SET NOT NULL"
             )
-        assert catalog.scan("plain").stats["changes"] == {}  # none of these is in the history
+        # Comments and nullability are history (a default is not).
+        assert catalog.scan("plain").stats["changes"] == {
+            "comment_changed": 2,
+            "nullable_changed": 1,
+        }
+        history = {
+            (h.change, h.column, h.old, h.new)
+            for h in catalog.find("plain", "public", "invoice").history
+        }
+        assert {
+            ("comment_changed", "state", "draft or posted", "draft, posted or cancelled"),
+            ("comment_changed", None, None, "Customer invoices"),
+            ("nullable_changed", "state", "yes", "no"),
+        } <= history
         invoice = {c["name"]: c for c in detail("invoice")["columns"]}
         assert invoice["amount"]["default"] == "1"
         assert invoice["state"]["comment"] == "draft, posted or cancelled"

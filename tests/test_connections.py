@@ -202,6 +202,12 @@ def test_probe_says_why_it_failed(
     assert result.message.startswith("connection 'odoo': ")
     assert "\n" not in result.message
     assert urlsplit(pg_conninfo).password not in result.message
+    if case == "refused":  # it names the server and says what happened, then libpq's hint
+        assert result.message == (
+            f"connection 'odoo': cannot connect to PostgreSQL at 127.0.0.1:{closed_port}: "
+            "connection refused (is the server running on that host and accepting TCP/IP "
+            "connections?)"
+        )
 
 
 def test_probe_other_kinds(

@@ -167,3 +167,48 @@ def test_cli_add_list_test_remove(tmp_path, pg_conninfo: str) -> None:
     missing = run_workbench("connection", "test", "odoo", env=env)
     assert missing.returncode == 1
     assert missing.stderr.strip() == "workbench: error: no connection named 'odoo'"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            "erp --kind postgres --set hots=db --set database=d".split(),
+            "workbench: error: connection 'erp': host is required (--set host=...); user is "
+            "required (--set user=...); 'hots' is not a field of a postgres connection (host, "
+            "port, database, user, password, sslmode, schema)",
+        ),
+        (
+            ["ERP 2", "--kind", "postgres", "--set", "host=db"],
+            "workbench: error: connection name 'ERP 2': use lower-case letters, digits and _, "
+            "starting with a letter (it becomes a %sql alias)",
+        ),
+        (
+            "erp --kind postgres --set host=h --set database=d --set user=u --set port=x".split(),
+            "workbench: error: connection 'erp': port: input should be a valid integer, "
+            "unable to parse string as an integer",
+        ),
+    ],
+)
+def test_cli_add_mistakes_are_one_line(tmp_path, args: list[str], expected: str) -> None:
+    """The CLI promises one line for a user's mistake: pydantic's report was a traceback,
+    and it quoted what was typed (a secret, for a mistyped field name)."""
+    added = run_workbench("connection", "add", *args, env=base_env(tmp_path / "home"))
+    assert added.returncode == 1
+    assert added.stderr.strip() == expected
+    assert "Traceback" not in added.stderr and added.stdout == ""
+
+
+def test_cli_add_help_lists_the_fields_of_each_kind(tmp_path) -> None:
+    shown = run_workbench("connection", "add", "--help", env=base_env(tmp_path / "home"))
+    assert shown.returncode == 0
+    fields = {
+        line.split()[0]: line.split(None, 1)[1]
+        for line in shown.stdout.split("Fields of each kind")[1].splitlines()[1:]
+        if line.strip()
+    }
+    assert fields["postgres"] == (
+        "host*, port=5432, database*, user*, password (secret), sslmode=prefer, schema"
+    )
+    assert set(fields) == {"postgres", "odoo", "duckdb", "lake", "sqlalchemy"}
+    assert "secret_access_key (secret)" in fields["lake"]

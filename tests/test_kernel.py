@@ -39,3 +39,27 @@ def test_kernel_spec_is_installed_and_loads_the_extension() -> None:
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_outside_a_workbench_sql_says_why_there_are_no_connections(monkeypatch) -> None:
+    """Started by plain Jupyter, the kernel has no workbench to ask: %sql says so, not
+    jupysql's "connection None: No active connection"."""
+    for name in ("WORKBENCH_API_URL", "WORKBENCH_KERNEL_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    manager, client = start_new_kernel(kernel_name="workbench", startup_timeout=60)
+    try:
+        for code in ("%sql SELECT 1", "%%sql\nSELECT 1", "%sql odoo SELECT 1"):
+            reply, outputs = _run(client, code)
+            assert (reply["status"], reply["ename"], reply["traceback"]) == (
+                "error",
+                "UsageError",
+                [],
+            ), code
+            shown = [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"]
+            assert shown == [
+                "UsageError: %sql: this kernel was not started by a workbench server or "
+                "pipeline worker, so it has no connections\n"
+            ], code
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

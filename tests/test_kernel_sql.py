@@ -522,3 +522,19 @@ async def test_a_notebooks_lineage_job_is_its_path_in_the_server(
         await asyncio.sleep(0.25)
     events = [validate_event(json.loads(line)) for line in sent.read_text().splitlines()]
     assert {e.job.name for e in events} == {"notebook:reports/close.ipynb"}
+
+
+async def test_a_query_on_a_named_connection_does_not_announce_a_switch(
+    kernel: KernelSession,
+) -> None:
+    """``%sql odoo ...`` runs there and the lake stays current: jupysql's "Switching to
+    connection" was printed on every such query, though nothing switched."""
+    for code in ("%sql odoo SELECT 1 AS n", "%%sql odoo\nSELECT 1 AS n", "%sql lake SELECT 1"):
+        ran = await kernel.run(code)
+        assert ran.status == "ok", ran.everything
+        assert "Switching to connection" not in ran.everything, code
+    current = await kernel.value(
+        "import json\nfrom sql.connection import ConnectionManager\n"
+        "print(json.dumps(ConnectionManager.current.alias))"
+    )
+    assert current == "lake"

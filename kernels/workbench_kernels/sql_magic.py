@@ -49,8 +49,14 @@ class WorkbenchSqlMagics(Magics):
         self.connections.refresh()  # maybe added since this kernel started
         if self.connections.knows(first):
             return first, rest
+        self._refuse_if_unavailable()
         names = ", ".join(sorted({LAKE, *self.connections.settings})) or "none"
         raise UsageError(f"no connection named {first!r}; you can use: {names}")
+
+    def _refuse_if_unavailable(self) -> None:
+        """Outside a workbench there is no connection: say why (not jupysql's words)."""
+        if self.connections.unavailable:
+            raise UsageError(f"%sql: {self.connections.unavailable}")
 
     @needs_local_scope
     @line_cell_magic
@@ -64,6 +70,8 @@ class WorkbenchSqlMagics(Magics):
             # The alias-first line form becomes jupysql's cell form.
             line, cell = alias, rest
         target = alias or self._current_alias()
+        if target is None:
+            self._refuse_if_unavailable()
         query = cell if cell is not None else line
         lake = (
             self.connections.lake_session(target) if self.connections.knows(target or "") else None
@@ -83,10 +91,18 @@ class WorkbenchSqlMagics(Magics):
             except Exception as exc:
                 raise UsageError(f"connection {target!r}: {error_message(exc)}") from None
         previous = self._current()
+        if one_off and line.strip() == alias:
+            # Run on the alias without asking jupysql to switch to it: it would say
+            # "Switching to connection", and this layer switches back right after.
+            from sql.connection import ConnectionManager
+
+            ConnectionManager.current = ConnectionManager.connections.get(alias, previous)
+            line = ""
         try:
             result = self.jupysql.execute(line, cell or "", local_ns)
         except Exception as exc:  # jupysql's own errors are UsageErrors of many lines
-            raise UsageError(f"connection {target!r}: {error_message(exc)}") from None
+            where = f"connection {target!r}" if target is not None else "%sql"
+            raise UsageError(f"{where}: {error_message(exc)}") from None
         finally:
             if one_off and previous is not None:
                 from sql.connection import ConnectionManager

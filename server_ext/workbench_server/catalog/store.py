@@ -3,7 +3,10 @@
 Discovered fields are replaced; curated ones (description, tags, steward, certified)
 are never touched. A table or column that disappeared is marked dropped, not deleted,
 so its curated metadata and history survive (and come back if it reappears). The first
-scan of a connection records no "added" history: everything is new then.
+scan of a connection records no "added" history: everything is new then. Besides added,
+dropped and retyped columns, history records what a re-scan found described anew: a
+relabelled Odoo field, a new comment or help, a changed key or nullability
+(``<field>_changed`` with the old and new value).
 
 Catalogs hold hundreds of thousands of columns, so this works in bulk: the existing
 rows are read as plain tuples (with a fingerprint of their discovered fields), compared
@@ -55,6 +58,26 @@ COLUMN_FIELDS = (
     "module",
     "auto_tags",
 )
+
+
+# Described fields whose change a re-scan records as history (the type has its own entry).
+TRACKED_TABLE_FIELDS = ("label", "comment", "odoo_model")
+TRACKED_COLUMN_FIELDS = (
+    "label",
+    "comment",
+    "help",
+    "nullable",
+    "references",
+    "relation",
+    "odoo_type",
+    "company_dependent",
+)
+
+
+def _shown(value: object) -> str | None:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return None if value is None else str(value)
 
 
 @dataclass
@@ -113,15 +136,29 @@ def merge(
         )
         stats.count(change)
 
+    def record_described(
+        table_id: int,
+        column: str | None,
+        old: tuple[Any, ...],
+        found: object,
+        fields: tuple[str, ...],
+    ) -> None:
+        for name, before in zip(fields, old, strict=True):
+            after = getattr(found, name)
+            if before != after and not (before in (None, "") and after in (None, "")):
+                record(table_id, f"{name}_changed", column, old=_shown(before), new=_shown(after))
+
     T, C = CatalogTable, CatalogColumn
-    existing = {
-        (schema, name): (id_, print_, dropped)
-        for id_, schema, name, print_, dropped in session.execute(
-            select(T.id, T.schema_name, T.name, T.fingerprint, T.dropped_at).where(
-                T.connection_id == connection_id
-            )
+    described = [getattr(T, name) for name in TRACKED_TABLE_FIELDS]
+    existing = {}
+    old_described: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for id_, schema, name, print_, dropped, *before in session.execute(
+        select(T.id, T.schema_name, T.name, T.fingerprint, T.dropped_at, *described).where(
+            T.connection_id == connection_id
         )
-    }
+    ):
+        existing[(schema, name)] = (id_, print_, dropped)
+        old_described[(schema, name)] = tuple(before)
 
     # Tables: insert the new ones (their ids are needed for their columns), update the rest.
     new_tables = [t for t in found.tables if t.key not in existing]
@@ -177,6 +214,8 @@ def merge(
         if dropped is not None:
             update_row["dropped_at"] = None
             record(table_id, "table_restored")
+        else:
+            record_described(table_id, None, old_described[table.key], table, TRACKED_TABLE_FIELDS)
         table_updates.append(update_row)
         to_compare.append((table, table_id, False))
     columns_of = _columns_of(
@@ -200,7 +239,7 @@ def merge(
                 if not is_new:
                     record(table_id, "column_added", column.name, new=column.data_type)
                 continue
-            column_id, old_type, old_column_print, column_dropped = old
+            column_id, old_type, old_column_print, column_dropped, before = old
             if old_column_print == print_ and column_dropped is None:
                 continue
             values: dict[str, Any] = {"id": column_id, **_values(column, COLUMN_FIELDS)}
@@ -208,9 +247,11 @@ def merge(
             column_updates.append(values)
             if column_dropped is not None:
                 record(table_id, "column_restored", column.name, new=column.data_type)
-            elif old_type != column.data_type:
+                continue
+            if old_type != column.data_type:
                 record(table_id, "type_changed", column.name, old=old_type, new=column.data_type)
-        for name, (column_id, old_type, _, column_dropped) in old_columns.items():
+            record_described(table_id, column.name, before, column, TRACKED_COLUMN_FIELDS)
+        for name, (column_id, old_type, _, column_dropped, _) in old_columns.items():
             if column_dropped is None:
                 column_updates.append({"id": column_id, "dropped_at": now})
                 record(table_id, "column_dropped", name, old=old_type)
@@ -235,18 +276,22 @@ def merge(
     return stats
 
 
-def _columns_of(
-    session: Session, table_ids: list[int]
-) -> dict[int, dict[str, tuple[int, str, str, datetime | None]]]:
+OldColumn = tuple[int, str, str, "datetime | None", tuple[Any, ...]]
+
+
+def _columns_of(session: Session, table_ids: list[int]) -> dict[int, dict[str, OldColumn]]:
+    """Columns of the tables as stored: id, type, fingerprint, when dropped, and the
+    values of TRACKED_COLUMN_FIELDS."""
     C = CatalogColumn
-    out: dict[int, dict[str, tuple[int, str, str, datetime | None]]] = {}
+    described = [getattr(C, name) for name in TRACKED_COLUMN_FIELDS]
+    out: dict[int, dict[str, OldColumn]] = {}
     for start in range(0, len(table_ids), 500):
-        for id_, table_id, name, type_, print_, dropped in session.execute(
-            select(C.id, C.table_id, C.name, C.data_type, C.fingerprint, C.dropped_at).where(
-                C.table_id.in_(table_ids[start : start + 500])
-            )
+        for id_, table_id, name, type_, print_, dropped, *before in session.execute(
+            select(
+                C.id, C.table_id, C.name, C.data_type, C.fingerprint, C.dropped_at, *described
+            ).where(C.table_id.in_(table_ids[start : start + 500]))
         ):
-            out.setdefault(table_id, {})[name] = (id_, type_, print_, dropped)
+            out.setdefault(table_id, {})[name] = (id_, type_, print_, dropped, tuple(before))
     return out
 
 

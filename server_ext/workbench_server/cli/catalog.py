@@ -74,30 +74,45 @@ def tables(home: str | None, connection: str, schema: str | None, dropped: bool)
 @click.argument("connection")
 @click.argument("table", metavar="[SCHEMA.]TABLE")
 def show(home: str | None, connection: str, table: str) -> None:
-    """A table: its description, columns (Odoo labels, keys, tags) and history."""
+    """A table: description, certification, columns (Odoo labels, keys, tags,
+    descriptions) and history."""
     detail = _service(home).find(connection, *_split(table))
     title = f"{detail.connection}:{detail.schema_name}.{detail.name} ({detail.kind})"
     click.echo(title + (f" — {detail.label} [{detail.odoo_model}]" if detail.label else ""))
     for text in (detail.description, detail.comment):
         if text:
             click.echo(f"  {text}")
+    if detail.certified or detail.steward:
+        certified = "certified" if detail.certified else "not certified"
+        click.echo(f"  {certified}" + (f"; steward: {detail.steward}" if detail.steward else ""))
     tags = sorted({*detail.tags, *detail.auto_tags})
     if tags:
         click.echo(f"  tags: {', '.join(tags)}")
     for c in detail.columns:
         if c.dropped_at:
             continue
-        extras = [
-            "PK" if c.primary_key else "",
-            f"-> {c.references}" if c.references else "",
-            ",".join(sorted({*c.tags, *c.auto_tags})),
-        ]
-        click.echo(
-            f"  {c.name:32} {c.data_type:28} {c.label or '':28} {' '.join(e for e in extras if e)}"
-        )
+        if c.company_dependent:  # a value per company, not a key to join on
+            link = f"per company -> {c.relation}" if c.relation else "per company"
+        else:
+            link = f"-> {c.references}" if c.references else ""
+        extras = ["PK" if c.primary_key else "", link, ",".join(sorted({*c.tags, *c.auto_tags}))]
+        line = f"  {c.name:32} {c.data_type:28} {c.label or '':28} "
+        click.echo((line + " ".join(e for e in extras if e)).rstrip())
+        if c.description:
+            click.echo(f"  {'':32} {c.description}")
     for h in detail.history:
-        change = " ".join(x for x in (h.column, h.old and f"{h.old} ->", h.new) if x)
-        click.echo(f"  {h.at:%Y-%m-%d %H:%M} {h.change} {change}")
+        click.echo(f"  {h.at:%Y-%m-%d %H:%M} {h.change} {_change(h.column, h.old, h.new)}".rstrip())
+
+
+def _change(column: str | None, old: str | None, new: str | None) -> str:
+    """What a history entry changed: ``old -> new``, or what was added, or what was."""
+    if old is not None and new is not None:
+        what = f"{old} -> {new}"
+    elif old is not None:
+        what = f"(was {old})"
+    else:
+        what = new or ""
+    return " ".join(x for x in (column, what) if x)
 
 
 @catalog.command()

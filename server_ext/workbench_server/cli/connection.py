@@ -12,9 +12,63 @@ import sys
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
+from ..connections.kinds import KINDS, NAME_HELP
 from ..errors import InvalidInputError
 from . import home_option
+
+
+def _fields(kind: str) -> list[str]:
+    """Settings of ``kind`` by their API names, secrets included."""
+    return [
+        field.alias or name for name, field in KINDS[kind].model_fields.items() if name != "kind"
+    ]
+
+
+def _kinds_help() -> str:
+    """Each kind's fields, for ``connection add --help`` (required ones marked *)."""
+    lines = ["\b", "Fields of each kind (* required; secret ones are prompted for):"]
+    for kind, config in KINDS.items():
+        shown = []
+        for name, field in config.model_fields.items():
+            if name == "kind":
+                continue
+            label = field.alias or name
+            if name in config.secret_fields:
+                label += " (secret)"
+            elif field.is_required():
+                label += "*"
+            elif (default := field.get_default(call_default_factory=True)) not in (
+                None,
+                "",
+                False,
+                [],
+            ):
+                label += f"={default}"
+            shown.append(label)
+        lines.append(f"  {kind:11} {', '.join(shown)}")
+    return "\n".join(lines)
+
+
+def _invalid(name: str, kind: str, exc: ValidationError) -> InvalidInputError:
+    """One line naming each wrong field and what to give instead, never a value (a
+    mistyped secret would be one)."""
+    known = ", ".join(_fields(kind))
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = [str(part) for part in error["loc"]]
+        if loc == ["name"]:
+            return InvalidInputError(f"connection name {name!r}: use {NAME_HELP}")
+        field = loc[2] if loc[:1] == ["settings"] and len(loc) > 2 else ".".join(loc)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{field!r} is not a field of a {kind} connection ({known})")
+        elif error["type"] == "missing":
+            problems.append(f"{field} is required (--set {field}=...)")
+        else:
+            problems.append(f"{field}: {message[:1].lower()}{message[1:]}")
+    return InvalidInputError(f"connection {name!r}: " + "; ".join(problems))
 
 
 def _workbench(home: str | None, what: str = "manage connections and the catalog"):
@@ -48,8 +102,6 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _read_secrets(kind: str, from_stdin: bool, prompt: bool) -> dict[str, str]:
-    from ..connections import KINDS
-
     fields = KINDS[kind].secret_fields
     if from_stdin:
         # One FIELD=VALUE per line, e.g. `printf 'password=%s\n' "$PW" | workbench ...`.
@@ -67,8 +119,6 @@ def _read_secrets(kind: str, from_stdin: bool, prompt: bool) -> dict[str, str]:
 
 
 def _refuse_secrets_in_args(kind: str, values: dict[str, Any]) -> None:
-    from ..connections import KINDS
-
     named = sorted(set(values) & set(KINDS[kind].secret_fields))
     if named:
         raise InvalidInputError(
@@ -82,7 +132,7 @@ def connection() -> None:
     """Manage data connections (Odoo, PostgreSQL, DuckDB, lake, SQLAlchemy)."""
 
 
-@connection.command("add")
+@connection.command("add", epilog=_kinds_help())
 @home_option
 @click.argument("name")
 @click.option(
@@ -107,20 +157,24 @@ def add(
     groups: tuple[str, ...],
     secrets_stdin: bool,
 ) -> None:
-    """Add connection NAME of a KIND; secrets are prompted for or read from stdin."""
+    """Add connection NAME of a KIND; secrets are prompted for or read from stdin.
+
+    NAME is what notebooks use (%sql NAME ...): lower-case letters, digits and _.
+    """
     from ..connections import ConnectionCreate
 
     values = _parse_sets(sets)
     _refuse_secrets_in_args(kind, values)
-    values.update(_read_secrets(kind, secrets_stdin, prompt=True))
-    spec = ConnectionCreate.model_validate(
-        {
-            "name": name,
-            "description": description,
-            "shared_groups": list(groups),
-            "settings": {**values, "kind": kind},
-        }
-    )
+
+    def validated(settings: dict[str, Any]) -> ConnectionCreate:
+        body = {"name": name, "description": description, "shared_groups": list(groups)}
+        try:
+            return ConnectionCreate.model_validate({**body, "settings": {**settings, "kind": kind}})
+        except ValidationError as exc:
+            raise _invalid(name, kind, exc) from None
+
+    validated(values)  # a mistake is reported before any secret is asked for
+    spec = validated({**values, **_read_secrets(kind, secrets_stdin, prompt=True)})
     created = _service(home).create(spec)
     click.echo(f"added connection {created.name!r} ({created.kind})")
 

@@ -12,6 +12,7 @@ message, whether anything listens there or not, so tests cannot map the network.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import ssl
 import time
@@ -91,8 +92,26 @@ def _postgres(cfg: PostgresConfig, timeout: float) -> str:
         with psycopg.connect(**cfg.psycopg_kwargs("workbench-connection-test", timeout)) as conn:
             return f"PostgreSQL {conn.info.parameter_status('server_version')}"
     except psycopg.OperationalError as exc:
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise ProbeFailure(classify(str(exc), PG_REASONS), message) from None
+        raise ProbeFailure(classify(str(exc), PG_REASONS), pg_failure(cfg, str(exc))) from None
+
+
+def pg_failure(cfg: PostgresConfig, text: str) -> str:
+    """libpq's error in one line that names the server: its first line says what failed
+    (``connection to server at "h", port p failed: Connection refused``), a tab-indented
+    hint may follow (``Is the server running on that host...``); one line of each."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return f"cannot connect to PostgreSQL at {cfg.host}:{cfg.port}"
+    detail = lines[0].rsplit(" failed: ", 1)[-1].removeprefix("connection failed: ")
+    detail = re.sub(r"^(FATAL|ERROR):\s+", "", detail).rstrip(".")
+    hint = next((line for line in lines[1:] if not line.startswith("connection to ")), None)
+    message = f"cannot connect to PostgreSQL at {cfg.host}:{cfg.port}: {_lower(detail)}"
+    return f"{message} ({_lower(hint).rstrip('.')})" if hint else message
+
+
+def _lower(text: str) -> str:
+    """A sentence's first letter in lower case, unless it starts an acronym (SSL ...)."""
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
 
 
 def _odoo(cfg: OdooConfig, timeout: float) -> str:
