@@ -268,7 +268,12 @@ def test_team_mode_without_docker_starts_the_service_unless_it_has_a_token(
         assert service["api_token"] == SERVICE_TOKEN
     else:
         assert service["command"][1:] == ["-m", "workbench_hub.service"]
-        assert service["environment"]["WORKBENCH_DB_URL"].startswith("postgresql://")
+        # The URL (with its password) goes in a file private to the hub's account, not in
+        # the service's environment.
+        assert "WORKBENCH_DB_URL" not in service["environment"]
+        db_url_file = Path(service["environment"]["WORKBENCH_DB_URL_FILE"])
+        assert db_url_file.read_text().startswith("postgresql://")
+        assert db_url_file.stat().st_mode & 0o777 == 0o600
         assert "api_token" not in service
 
 

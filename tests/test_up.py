@@ -362,3 +362,40 @@ def test_a_port_left_in_time_wait_by_a_crash_is_not_in_use() -> None:
     client.close()
     server.close()
     assert not port_in_use("127.0.0.1", port)
+
+
+def test_the_metadata_db_password_is_in_no_process_environment(tmp_path: Path, pg_cluster) -> None:
+    """With a PostgreSQL metadata DB, its password reaches the worker, JupyterLab and the
+    kernels as a file private to the account at most, never in an environment that
+    /proc/PID/environ shows (a kernel's code could read its server's)."""
+    from tests.test_hub_team import pg_role
+
+    home, notebooks = tmp_path / "home", tmp_path / "notebooks"
+    notebooks.mkdir()
+    with pg_role(pg_cluster, own_database=True) as role:
+        env = base_env(home) | {"WORKBENCH_DB_URL": role.url}
+        up = WorkbenchUp("--notebook-dir", str(notebooks), "--no-demo", env=env).wait_ready()
+        try:
+            health = _get(up, "/workbench/api/health", up.token).json()
+            assert health["checks"]["metadata_db"]["status"] == "ok", health
+            assert health["checks"]["metadata_db"]["detail"].startswith("postgresql")
+            kernel = httpx.post(
+                f"{up.url}/api/kernels",
+                json={},
+                headers={"Authorization": f"token {up.token}"},
+                timeout=60,
+            )
+            assert kernel.status_code == 201, kernel.text
+            _until(
+                lambda: any("ipykernel" in " ".join(p.cmdline()) for p in up.descendants()),
+                30,
+                "no kernel process",
+            )
+            for process in up.descendants():
+                environ = "\0".join(f"{k}={v}" for k, v in process.environ().items())
+                assert role.password not in environ, process.cmdline()
+            db_url_file = home / "run" / "db-url"
+            assert db_url_file.stat().st_mode & 0o777 == 0o600
+            assert up.stop(signal.SIGINT) == 0, up.output
+        finally:
+            up.kill()

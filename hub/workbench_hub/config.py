@@ -296,7 +296,10 @@ def _team(c: Any, spawner: str) -> None:
     if "command" in service:
         # Started by the hub: the core's database (PostgreSQL; its password in the URL)
         # goes to the service's process only.
-        service["environment"][DB_URL_ENV] = _secret(DB_URL_ENV)
+        # (As a file private to the hub's account, not in the service's environment.)
+        environment = service["environment"]
+        environment.pop(DB_URL_ENV, None)
+        environment.update(WorkbenchSettings.from_env(db_url=_secret(DB_URL_ENV)).db_url_env())
     if spawner == "docker":
         if "command" in service:
             raise ConfigurationError(

@@ -18,7 +18,6 @@ from .handlers.redact import redact_request_logs
 from .home import WorkbenchHome, default_home
 from .kernel_tokens import KernelTokensMixin, give_kernels_tokens
 from .settings import (
-    DB_URL_ENV,
     DEFAULT_OPENLINEAGE_NAMESPACE,
     DEFAULT_TASK_QUEUE,
     HUB_TOKEN_ENV,
@@ -30,6 +29,7 @@ from .settings import (
     TEMPORAL_NAMESPACE_ENV,
     WorkbenchSettings,
     data_roots_from_env,
+    db_url_from_env,
     egress_allow_from_env,
     egress_deny_from_env,
     json_object_env,
@@ -54,7 +54,8 @@ class WorkbenchApp(ExtensionApp):
     )
     db_url = Unicode(
         config=True,
-        help="""SQLAlchemy URL of the metadata DB. Defaults to $WORKBENCH_DB_URL, else a
+        help="""SQLAlchemy URL of the metadata DB. Defaults to $WORKBENCH_DB_URL, else the URL in
+        the file $WORKBENCH_DB_URL_FILE names (how children get one with a password), else a
         SQLite file in the home. PostgreSQL URLs use psycopg 3.""",
     )
     temporal_address = Unicode(
@@ -181,7 +182,7 @@ class WorkbenchApp(ExtensionApp):
 
     @default("db_url")
     def _default_db_url(self) -> str:
-        return os.environ.get(DB_URL_ENV) or WorkbenchHome.resolve(self.home).default_db_url
+        return db_url_from_env() or WorkbenchHome.resolve(self.home).default_db_url
 
     @default("temporal_address")
     def _default_temporal_address(self) -> str:

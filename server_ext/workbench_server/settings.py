@@ -12,6 +12,10 @@ from .errors import ConfigurationError
 from .home import WorkbenchHome
 
 DB_URL_ENV = "WORKBENCH_DB_URL"
+# A file (mode 0600) holding the URL: how children get a URL with a password, so that it
+# is in no process's environment (/proc/PID/environ), kernels' least of all.
+DB_URL_FILE_ENV = "WORKBENCH_DB_URL_FILE"
+DB_URL_FILE = "db-url"  # in the home's run folder
 # Set in a JupyterHub user server (and its terminals): the hub's workbench service, and
 # the server's own hub token, the user's identity there.
 SERVICE_URL_ENV = "WORKBENCH_SERVICE_URL"
@@ -33,6 +37,21 @@ DEFAULT_TESTS_PER_MINUTE = 10
 # The team stack's own services (docker-compose.yml: PostgreSQL, Temporal and its UI, the
 # hub's API) and the service's own loopback: no user's connection or webhook goes there.
 TEAM_EGRESS_DENY = ("postgres", "temporal", "temporal-ui", "hub", "127.0.0.0/8", "::1")
+
+
+def db_url_from_env() -> str | None:
+    """``$WORKBENCH_DB_URL``, else the URL in the file ``$WORKBENCH_DB_URL_FILE`` names."""
+    if os.environ.get(DB_URL_ENV):
+        return os.environ[DB_URL_ENV]
+    file = os.environ.get(DB_URL_FILE_ENV)
+    if not file:
+        return None
+    try:
+        return Path(file).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{DB_URL_FILE_ENV}={file} cannot be read ({exc.strerror})"
+        ) from None
 
 
 def json_object_env(name: str) -> dict | None:
@@ -182,7 +201,7 @@ class WorkbenchSettings(BaseModel):
         resolved = WorkbenchHome.resolve(home)
         values: dict[str, object] = {
             "home": resolved.root,
-            "db_url": os.environ.get(DB_URL_ENV) or resolved.default_db_url,
+            "db_url": db_url_from_env() or resolved.default_db_url,
             "temporal_address": os.environ.get(TEMPORAL_ADDRESS_ENV) or None,
             "temporal_namespace": os.environ.get(TEMPORAL_NAMESPACE_ENV) or "default",
             "task_queue": os.environ.get(TASK_QUEUE_ENV) or DEFAULT_TASK_QUEUE,
@@ -212,11 +231,28 @@ class WorkbenchSettings(BaseModel):
             }
         )
 
+    def db_url_env(self) -> dict[str, str]:
+        """The metadata DB for a child: the URL itself when it holds no password (SQLite),
+        else the path of a file in the home's run folder, private to this account."""
+        from sqlalchemy.engine import make_url
+
+        if make_url(self.db_url).password is None:
+            return {DB_URL_ENV: self.db_url}
+        run_dir = self.workbench_home.run_dir
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = run_dir / DB_URL_FILE
+        staged = run_dir / f".{DB_URL_FILE}-{os.getpid()}"
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.db_url)
+        os.replace(staged, path)
+        return {DB_URL_FILE_ENV: str(path)}
+
     def child_env(self) -> dict[str, str]:
         """Environment variables that hand these settings to a child process."""
         env = {
             "WORKBENCH_HOME": str(self.home),
-            DB_URL_ENV: self.db_url,
+            **self.db_url_env(),
             TEMPORAL_NAMESPACE_ENV: self.temporal_namespace,
             TASK_QUEUE_ENV: self.task_queue,
             OPENLINEAGE_NAMESPACE_ENV: self.openlineage_namespace,

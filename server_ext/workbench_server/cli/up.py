@@ -30,7 +30,7 @@ from ..accounts import STEP_ACCOUNTS_ENV
 from ..errors import ConfigurationError
 from ..health import COMPONENTS_FILE
 from ..home import WorkbenchHome
-from ..settings import WorkbenchSettings
+from ..settings import DB_URL_ENV, WorkbenchSettings
 from ..supervisor import Component, StartupError, Supervisor, free_port, port_in_use
 from . import home_option
 
@@ -111,7 +111,8 @@ class LocalStack:
         return f"http://{self.ip}:{self.lab_port}"
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
+        # Not the DB URL as given (with its password): child_env hands children a file.
+        env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN", DB_URL_ENV)}
         env.update(self.settings.child_env())
         env["PYTHONUNBUFFERED"] = "1"
         # jupysql's library phones home by default; a finance team's workbench does not.

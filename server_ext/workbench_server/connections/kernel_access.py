@@ -32,6 +32,7 @@ API_URL_ENV = "WORKBENCH_API_URL"
 # DB's URL (with its password), the key, the SMTP login, a lineage consumer's API key.
 SERVER_ONLY_ENV = (
     "WORKBENCH_DB_URL",
+    "WORKBENCH_DB_URL_FILE",
     "WORKBENCH_SECRETS_KEY_FILE",
     "WORKBENCH_SMTP_URL",
     "WORKBENCH_OPENLINEAGE_TRANSPORT",
