@@ -814,6 +814,13 @@ def test_personal_fields_of_odoo_models_are_tagged_and_masked(
     assert preview.columns[password].masked and preview.rows[0][password] == "•••"
     assert HASH not in json.dumps(preview.rows)
     assert catalog.preview(users).rows[0][password] == HASH  # the owner sees it
+    # A personal column added since the scan (auth_oauth installed) is masked too.
+    with psycopg.connect(odoo_people_copy, autocommit=True) as db:
+        db.execute("ALTER TABLE res_users ADD COLUMN oauth_access_token varchar")
+        db.execute("UPDATE res_users SET oauth_access_token = 'ya29.token'")
+    preview = analyst.preview(users)
+    token = [c.name for c in preview.columns].index("oauth_access_token")
+    assert preview.columns[token].masked and preview.rows[0][token] == "•••"
 
 
 def test_admins_add_pii_patterns_and_the_next_scan_applies_them(

@@ -544,6 +544,17 @@ class CatalogService:
             ) from None
         except (psycopg.Error, duckdb.Error, OSError, LakeUnavailable, OdooError) as exc:
             raise _unavailable("preview a table of", connection.name, exc) from None
+        if not self.may_see_pii(connection):
+            # A column the source gained since its last scan is not in the catalog yet:
+            # the scan's own rules decide whether it is masked.
+            rules = PiiRules.from_settings(self.workbench.settings)
+            scanned = {column for column, _ in columns}
+            table_name = name.replace(".", "_")
+            pii |= {
+                column
+                for column, _ in found.columns
+                if column not in scanned and rules.tags(table_name, column)
+            }
         masked = set() if self.may_see_pii(connection) else pii
         positions = [i for i, (column, _) in enumerate(found.columns) if column in masked]
         for values in found.rows:
