@@ -184,8 +184,3 @@ def check_patterns(patterns: list[str]) -> list[str]:
 
 
 DEFAULT_RULES = PiiRules()
-
-
-def pii_tags(table: str, column: str) -> list[str]:
-    """Tags by the built-in rules alone (no admin patterns)."""
-    return DEFAULT_RULES.tags(table, column)
