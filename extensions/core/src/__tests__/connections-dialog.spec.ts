@@ -91,6 +91,7 @@ class FakeAPI implements IConnectionsAPI {
   patches: IConnectionPatch[] = [];
   removed: string[] = [];
   tested: string[] = [];
+  failing = false;
   async list(): Promise<IConnection[]> {
     return this.connections;
   }
@@ -106,6 +107,16 @@ class FakeAPI implements IConnectionsAPI {
   }
   async test(name: string): Promise<ITestResult> {
     this.tested.push(name);
+    if (this.failing) {
+      return {
+        ok: false,
+        connection: name,
+        server_version: null,
+        latency_ms: 3,
+        reason: 'authentication_failed',
+        message: 'password authentication failed for user "odoo"'
+      } as ITestResult;
+    }
     return {
       ok: true,
       connection: name,
@@ -144,7 +155,6 @@ describe('ConnectionsManager', () => {
           api,
           trans,
           onError: () => undefined,
-          onTested: () => undefined,
           onChanged: () => undefined
         })
       );
@@ -162,7 +172,6 @@ describe('ConnectionsManager', () => {
           api,
           trans,
           onError: () => undefined,
-          onTested: () => undefined,
           onChanged: () => undefined
         })
       );
@@ -239,6 +248,20 @@ describe('ConnectionsManager', () => {
     )!;
     await React.act(async () => test.click());
     expect(api.tested).toEqual(['alice_erp']);
+  });
+
+  it("shows a test's outcome once, in the dialog, the reason first", async () => {
+    await mount([ERP]);
+    api.failing = true;
+    const test = Array.from(host.querySelectorAll('button')).find(
+      b => b.textContent === 'Test'
+    )!;
+    await React.act(async () => test.click());
+    const status = host.querySelector('[role="status"]')!;
+    expect(status.getAttribute('data-ok')).toBe('false');
+    expect(status.textContent).toBe(
+      '✗ Test of erp failed: authentication failed. password authentication failed for user "odoo"'
+    );
   });
 
   it('says a built-in connection is changed by admins only', async () => {

@@ -64,13 +64,6 @@ export const connectionsPlugin: JupyterFrontEndPlugin<void> = {
                 autoClose: 10000
               });
             },
-            onTested: (ok, message) => {
-              if (ok) {
-                Notification.success(message, { autoClose: 5000 });
-              } else {
-                Notification.error(message, { autoClose: 10000 });
-              }
-            },
             onChanged: () => {
               if (commands.hasCommand(CATALOG_REFRESH)) {
                 void commands.execute(CATALOG_REFRESH);
