@@ -487,6 +487,12 @@ async def test_odoo_amounts_through_the_lake_are_exact(
         if partner in by_partner:
             expected[segment] = expected.get(segment, Decimal(0)) + by_partner[partner]
     assert {s: Decimal(t) for s, t in per_segment.items()} == expected
+    # PostgreSQL's default schema still needs no naming.
+    short = await kernel.value(
+        "r = %sql lake SELECT sum(balance) AS b FROM odoo17.account_move_line\n"
+        "print(json.dumps(str(r.DataFrame()['b'][0])))"
+    )
+    assert Decimal(short) == 0
 
 
 async def test_a_notebooks_lineage_job_is_its_path_in_the_server(

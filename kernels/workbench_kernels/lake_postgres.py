@@ -17,6 +17,7 @@ connection's name is a DuckDB catalog of views over it, with the same schemas an
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 import duckdb
@@ -72,8 +73,18 @@ def attach_postgres(db: duckdb.DuckDBPyConnection, name: str, settings: Any) -> 
     scanned = scanned_name(name)
     db.execute(f"ATTACH '' AS {_quote(scanned)} (TYPE postgres, SECRET {secret}, READ_ONLY)")
     try:
+        db.execute("BEGIN")  # a thousand views in one catalog write, not one each
+        own = True
+    except duckdb.TransactionException:  # the notebook has a transaction open
+        own = False
+    try:
         _create_views(db, name, scanned)
+        if own:
+            db.execute("COMMIT")
     except Exception:
+        if own:
+            with suppress(duckdb.Error):
+                db.execute("ROLLBACK")
         detach_postgres(db, name)
         raise
 
@@ -111,6 +122,15 @@ def _create_views(db: duckdb.DuckDBPyConnection, name: str, scanned: str) -> Non
         else:
             body = f"SELECT * FROM {_quote(scanned)}.{_quote(schema)}.{_quote(table)}"
         db.execute(f"CREATE VIEW {target} AS {body}")
+    # The scanner's catalog had PostgreSQL's default schema, so ``odoo.res_partner``
+    # meant ``odoo.public.res_partner``; a DuckDB catalog's default schema is ``main``.
+    if "main" not in {schema for schema, _ in columns}:
+        for schema, table in columns:
+            if schema == "public":
+                db.execute(
+                    f"CREATE VIEW {_quote(name)}.main.{_quote(table)} AS "
+                    f"SELECT * FROM {_quote(name)}.public.{_quote(table)}"
+                )
 
 
 def _exact_select(
