@@ -217,6 +217,7 @@ def test_probe_other_kinds(
     from workbench_server.demo import build_dataset, write_postgres
 
     monkeypatch.setenv("WORKBENCH_DATA_ROOTS", str(tmp_path))  # the lake folders below
+    workbench.settings = workbench.settings.model_copy(update={"data_roots": [str(tmp_path)]})
 
     service = ConnectionService(workbench, ALICE)
     lake = tmp_path / "lake"

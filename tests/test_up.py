@@ -291,6 +291,11 @@ def test_a_crashed_worker_or_temporal_is_restarted_while_jupyterlab_stays_up(
         lab = _child(up, "jupyterlab")
         assert lab is not None
         address = _banner_value(up, "Temporal")
+        # The worker scans and previews with the lab's roots, its notebook folder too.
+        worker = _child(up, "workbench_server.cli worker")
+        assert worker is not None
+        roots = worker.environ()["WORKBENCH_DATA_ROOTS"].split(os.pathsep)
+        assert str(notebooks.absolute()) in roots
         for marker in ("workbench_server.cli worker", "temporal server start-dev"):
             crashed = _child(up, marker)
             assert crashed is not None, marker

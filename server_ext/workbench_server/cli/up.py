@@ -30,7 +30,7 @@ from ..accounts import STEP_ACCOUNTS_ENV
 from ..errors import ConfigurationError
 from ..health import COMPONENTS_FILE
 from ..home import WorkbenchHome
-from ..settings import DB_URL_ENV, WorkbenchSettings
+from ..settings import DATA_ROOTS_ENV, DB_URL_ENV, WorkbenchSettings
 from ..supervisor import Component, StartupError, Supervisor, free_port, port_in_use
 from . import home_option
 
@@ -548,6 +548,11 @@ def up(
         settings = WorkbenchSettings.from_env(
             workbench_home.root, db_url=db_url, temporal_address=f"{ip}:{t_port}"
         )
+        if not hub and DATA_ROOTS_ENV not in os.environ:
+            # The lab's notebook folder holds data too (the lab adds it to its own roots):
+            # the worker, which scans and previews on schedule, gets it from here.
+            roots = [*settings.allowed_data_roots, str(Path(notebook_dir).absolute())]
+            settings = settings.model_copy(update={"data_roots": roots})
         stack = LocalStack(
             settings,
             ip=ip,

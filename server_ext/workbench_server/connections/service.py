@@ -7,9 +7,9 @@ reported as not found, so names of private connections do not leak.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,13 +24,18 @@ if TYPE_CHECKING:
     from ..core import Workbench
 
 
+MAX_DESCRIPTION = 5000
+MAX_GROUPS = 200
+GroupName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class ConnectionCreate(BaseModel):
-    """Body of a create request."""
+    """Body of a create request (bounded: a description is a paragraph, groups a list)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=NAME_PATTERN, description=NAME_HELP)
-    description: str = ""
-    shared_groups: list[str] = Field(default_factory=list)
+    description: str = Field("", max_length=MAX_DESCRIPTION)
+    shared_groups: list[GroupName] = Field(default_factory=list, max_length=MAX_GROUPS)
     settings: KindSettings
 
 
@@ -41,9 +46,9 @@ class ConnectionUpdate(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    description: str | None = None
-    shared_groups: list[str] | None = None
-    settings: dict[str, Any] | None = None
+    description: str | None = Field(None, max_length=MAX_DESCRIPTION)
+    shared_groups: list[GroupName] | None = Field(None, max_length=MAX_GROUPS)
+    settings: dict[str, Any] | None = Field(None, max_length=50)
 
 
 class ConnectionOut(BaseModel):
@@ -98,6 +103,7 @@ class ConnectionService:
     # -- changing ------------------------------------------------------------------
     def create(self, spec: ConnectionCreate) -> ConnectionOut:
         settings = spec.settings
+        self._check_files(spec.name, settings, self.principal.name)
         row = Connection(
             name=spec.name,
             kind=settings.kind,
@@ -137,6 +143,7 @@ class ConnectionService:
                 row.shared_groups = sorted(set(patch.shared_groups))
             if patch.settings is not None:
                 settings = self._merged(row, patch.settings)
+                self._check_files(row.name, settings, row.owner)
                 row.config = settings.public()
                 row.secret = self.workbench.secret_box.seal(settings.secrets())
                 row.secret_names = sorted(settings.secrets())
@@ -158,6 +165,16 @@ class ConnectionService:
         if row is None or not self._visible(row):
             raise NotFoundError(f"no connection named {name!r}")
         return row
+
+    def _check_files(self, name: str, settings: KindConfig, owner: str) -> None:
+        """A file or folder the connection names must be below a data root (checked
+        again at every open: see :mod:`.data_roots`)."""
+        from .data_roots import DataRoots, OutsideDataRootsError
+
+        try:
+            DataRoots.from_settings(self.workbench.settings).confine(name, settings, owner=owner)
+        except OutsideDataRootsError as exc:
+            raise InvalidInputError(str(exc)) from None
 
     def _require_change(self, row: Connection) -> None:
         if not self.principal.may_change(row.owner):

@@ -26,10 +26,7 @@ from ..connections.kernel_access import (
     usable_connections,
 )
 from ..lineage.openlineage import emit_statement
-from ..lineage.service import LineageService
 from .base import WorkbenchHandler
-
-TOO_DEEP = "SQL could not be parsed ({dialect}): it nests too deeply"
 
 
 class KernelRouteHandler(WorkbenchHandler):
@@ -112,16 +109,7 @@ class KernelLineageHandler(KernelRouteHandler):
         principal = self.principal
 
         def record() -> None:
-            try:
-                recorded = record_kernel_sql(self.workbench, principal, item)
-            except RecursionError:
-                # sqlglot parses nested expressions recursively: SQL nested deeper than
-                # Python's stack has no lineage, and, as for SQL it cannot parse, a
-                # warning says so instead of a failure.
-                LineageService(self.workbench, principal).record_warnings(
-                    [TOO_DEEP.format(dialect=item.dialect)], item.job, None
-                )
-                return
+            recorded = record_kernel_sql(self.workbench, principal, item)
             if recorded is not None:
                 emit_statement(self.workbench.openlineage, item.job, recorded, item.sql)
 

@@ -175,12 +175,24 @@ def _sources(node: Node, how: str) -> list[ColumnSource]:
 def sql_lineage(
     sql: str, dialect: str = "duckdb", schema: dict[str, Any] | None = None
 ) -> SqlLineage:
+    """The datasets and columns ``sql`` reads and writes; what cannot be worked out is a
+    warning, never an error (lineage never fails the query or step it describes)."""
+    try:
+        return _sql_lineage(sql, dialect, schema)
+    except RecursionError:  # sqlglot parses and walks nested expressions recursively
+        out = SqlLineage()
+        out.warnings.append(f"SQL could not be parsed ({dialect}): it nests too deeply")
+        return out
+
+
+def _sql_lineage(sql: str, dialect: str, schema: dict[str, Any] | None) -> SqlLineage:
     out = SqlLineage()
     try:
         statements = sqlglot.parse(sql, read=dialect)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
         out.warnings.append(f"SQL could not be parsed ({dialect}): {str(exc).splitlines()[0]}")
         return out
+
     for statement in statements:
         if statement is None:
             continue
