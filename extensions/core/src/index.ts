@@ -13,6 +13,7 @@ import { HealthStatusItem } from './components/HealthStatusItem';
 import { HealthModel } from './model';
 import { catalogPlugin } from './catalog/plugin';
 import { connectionsPlugin } from './connections/plugin';
+import { defaultKernelPlugin } from './kernels/plugin';
 import { pipelinesPlugin } from './pipelines/plugin';
 import { TRANSLATION_DOMAIN } from './tokens';
 
@@ -111,6 +112,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   healthPlugin,
   catalogPlugin,
   connectionsPlugin,
+  defaultKernelPlugin,
   pipelinesPlugin
 ];
 

@@ -1,11 +1,16 @@
 import {
   describeSchedule,
+  formatAgo,
   formatDuration,
+  formValues,
   formatTime,
   initialParameters,
   latestRuns,
+  parseParameterForm,
   parseRunForm,
+  readableError,
   runDuration,
+  stateLabel,
   stripAnsi
 } from '../pipelines/format';
 import { IRun } from '../pipelines/tokens';
@@ -69,9 +74,11 @@ describe('formatDuration', () => {
 describe('describeSchedule', () => {
   it('says cron, interval, time zone and pause', () => {
     expect(describeSchedule(null)).toBe('');
+    // The zone always: next run times are shown beside the cron.
     expect(describeSchedule({ cron: '0 6 * * *', timezone: 'UTC' })).toBe(
-      '0 6 * * *'
+      '0 6 * * * (UTC)'
     );
+    expect(describeSchedule({ cron: '0 6 * * *' })).toBe('0 6 * * * (UTC)');
     expect(
       describeSchedule({
         cron: '0 6 1 * *',
@@ -157,5 +164,128 @@ describe('latestRuns', () => {
     expect(latest.get('a')!.created_at).toBe('2024-01-03T00:00:00Z');
     expect(latest.get('b')!.created_at).toBe('2024-01-02T00:00:00Z');
     expect(latest.size).toBe(2);
+  });
+});
+
+describe('stateLabel', () => {
+  it('says what a state means instead of its code', () => {
+    expect(stateLabel('upstream_failed')).toBe('skipped: upstream failed');
+    expect(stateLabel('timed_out')).toBe('timed out');
+    expect(stateLabel('succeeded')).toBe('succeeded');
+    expect(stateLabel('none')).toBe('');
+  });
+});
+
+describe('readableError', () => {
+  it("names the kernels' exceptions in words", () => {
+    expect(
+      readableError("ConnectionError_: connection 'odoo': host not found")
+    ).toBe("Connection error: connection 'odoo': host not found");
+    expect(readableError('cell 3: LakeError_: no dataset x')).toBe(
+      'cell 3: LakeError: no dataset x'
+    );
+    expect(readableError('KeyError: amount_')).toBe('KeyError: amount_');
+  });
+});
+
+describe('formatAgo', () => {
+  const now = Date.parse('2026-11-26T12:00:00Z');
+
+  it('says how long ago, briefly', () => {
+    expect(formatAgo('2026-11-26T11:59:40Z', now)).toBe('just now');
+    expect(formatAgo('2026-11-26T11:48:00Z', now)).toBe('12 min ago');
+    // SQLite's times came without a zone: they are UTC.
+    expect(formatAgo('2026-11-26T09:00:00', now)).toBe('3 h ago');
+    expect(formatAgo('2026-11-25T11:00:00Z', now)).toBe('1 day ago');
+    expect(formatAgo('2026-11-21T12:00:00Z', now)).toBe('5 days ago');
+    expect(formatAgo(null, now)).toBe('');
+  });
+});
+
+describe('the run form of typed parameters', () => {
+  const declared = {
+    company_id: {
+      type: 'integer',
+      default: 1,
+      description: 'Odoo company',
+      required: true
+    },
+    tolerance: { type: 'number', default: 0.01 },
+    dry_run: { type: 'boolean', default: false },
+    period_end: { type: 'date' },
+    lake_root: { type: 'string', default: '' }
+  };
+
+  it('starts from the defaults, or the values given', () => {
+    expect(formValues(declared, {})).toEqual({
+      company_id: '1',
+      tolerance: '0.01',
+      dry_run: false,
+      period_end: '',
+      lake_root: ''
+    });
+    expect(formValues(declared, { company_id: 3, dry_run: true })).toEqual(
+      expect.objectContaining({ company_id: '3', dry_run: true })
+    );
+  });
+
+  it('gives each parameter its type', () => {
+    expect(
+      parseParameterForm(
+        {
+          company_id: '3',
+          tolerance: '0.5',
+          dry_run: true,
+          period_end: '2024-01-31',
+          lake_root: '/data/lake'
+        },
+        declared
+      )
+    ).toEqual({
+      ok: true,
+      parameters: {
+        company_id: 3,
+        tolerance: 0.5,
+        dry_run: true,
+        period_end: '2024-01-31',
+        lake_root: '/data/lake'
+      }
+    });
+  });
+
+  it('leaves out an empty optional field, so the default applies', () => {
+    const parsed = parseParameterForm(
+      { ...formValues(declared, {}), tolerance: ' ' },
+      declared
+    );
+    expect(parsed).toEqual({
+      ok: true,
+      parameters: { company_id: 1, dry_run: false, lake_root: '' }
+    });
+  });
+
+  it('names the parameter whose value does not fit', () => {
+    const base = formValues(declared, {});
+    expect(
+      parseParameterForm({ ...base, company_id: 'abc' }, declared)
+    ).toEqual({
+      ok: false,
+      error: 'Parameter "company_id" must be a whole number, not "abc"'
+    });
+    expect(parseParameterForm({ ...base, company_id: '' }, declared)).toEqual({
+      ok: false,
+      error: 'Parameter "company_id" is required'
+    });
+    expect(
+      parseParameterForm({ ...base, period_end: '31/01/2024' }, declared)
+    ).toEqual({
+      ok: false,
+      error:
+        'Parameter "period_end" must be a date like 2024-01-31, not "31/01/2024"'
+    });
+    expect(parseParameterForm({ ...base, tolerance: 'x' }, declared)).toEqual({
+      ok: false,
+      error: 'Parameter "tolerance" must be a number, not "x"'
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { Widget } from '@lumino/widgets';
 
-import { PolledWidget } from '../pipelines/polled';
+import { PolledWidget } from '../components/PolledWidget';
 
 // The real ReactWidget pulls in ES modules jest does not transform here; the
 // poll's lifecycle only needs a lumino widget.

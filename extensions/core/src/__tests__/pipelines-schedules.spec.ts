@@ -180,12 +180,30 @@ describe('timeUntil', () => {
 });
 
 describe('formatNextRun', () => {
-  it('gives the local time and the distance', () => {
-    const now = Date.parse('2026-11-26T05:00:00Z');
-    const text = formatNextRun('2026-11-26T07:00:00+00:00', now);
-    expect(text).toMatch(/\(in 2 h\)$/);
-    expect(text.length).toBeGreaterThan('(in 2 h)'.length + 4);
+  const now = Date.parse('2026-11-26T05:00:00Z');
+
+  it("gives the time in the schedule's zone, labelled, and the distance", () => {
+    const text = formatNextRun('2026-11-26T07:00:00+00:00', now, 'UTC', 'UTC');
+    expect(text).toMatch(/07:00( AM)? UTC \(in 2 h\)$/);
     expect(formatNextRun(null, now)).toBe('');
     expect(formatNextRun('soon', now)).toBe('');
+  });
+
+  it("labels both zones when the reader's differs from the cron's", () => {
+    // 06:00 in Paris is 00:00 in New York: each time says its zone.
+    const text = formatNextRun(
+      '2026-12-01T05:00:00Z',
+      now,
+      'Europe/Paris',
+      'America/New_York'
+    );
+    expect(text).toMatch(
+      /06:00( AM)? Europe\/Paris \(.*(00|12):00( AM)? America\/New_York, in 5 days\)$/
+    );
+  });
+
+  it('says UTC once whatever the name of the zone', () => {
+    const text = formatNextRun('2026-11-26T07:00:00Z', now, 'UTC', 'Etc/UTC');
+    expect(text).toMatch(/07:00( AM)? UTC \(in 2 h\)$/);
   });
 });

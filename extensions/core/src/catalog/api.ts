@@ -9,6 +9,7 @@ import {
   IColumnPatch,
   ILineageGraph,
   IPreview,
+  IScan,
   ISearchPage,
   ISource,
   ITableDetail,
@@ -33,6 +34,30 @@ export class CatalogAPI {
    */
   sources(): Promise<ISource[]> {
     return requestAPI<ISource[]>('catalog/sources', this._settings);
+  }
+
+  /**
+   * Start a scan of a source on the worker; resolves with its workflow id.
+   */
+  async startScan(name: string): Promise<string> {
+    const started = await requestAPI<{ workflow_id: string }>(
+      withQuery(`catalog/sources/${encodeURIComponent(name)}/scans`, {
+        wait: false
+      }),
+      this._settings,
+      { method: 'POST' }
+    );
+    return started.workflow_id;
+  }
+
+  /**
+   * The latest scans of a source, newest first.
+   */
+  scans(name: string): Promise<IScan[]> {
+    return requestAPI<IScan[]>(
+      `catalog/sources/${encodeURIComponent(name)}/scans`,
+      this._settings
+    );
   }
 
   /**

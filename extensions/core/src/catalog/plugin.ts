@@ -6,6 +6,7 @@ import {
 import {
   Clipboard,
   ICommandPalette,
+  InputDialog,
   MainAreaWidget,
   Notification,
   WidgetTracker
@@ -17,6 +18,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ConnectionsCommandIDs } from '../connections/plugin';
 import { describeError } from '../request';
+import { defaultKernelName } from '../kernels/defaultKernel';
 import { TRANSLATION_DOMAIN } from '../tokens';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { CatalogAPI } from './api';
@@ -27,6 +29,7 @@ import { CatalogPanel } from './components/CatalogPanel';
 import { catalogIcon } from './components/icons';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { TableTab, TableView } from './components/TableView';
+import { ScanModel } from './scans';
 import { buildQueryCell, qualifiedName } from './sql';
 import { IDatasetRef, ISource, ITable } from './tokens';
 
@@ -63,6 +66,12 @@ export namespace CatalogCommandIDs {
    * Load the catalog panel again.
    */
   export const refresh = 'workbench:catalog-refresh';
+
+  /**
+   * Scan a connection (`name`; else the source selected in the panel, else
+   * one picked from a list) into the catalog, on the worker.
+   */
+  export const scan = 'workbench:catalog-scan';
 }
 
 /**
@@ -108,10 +117,13 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
       namespace: 'workbench-catalog-table'
     });
 
+    const scans = new ScanModel(api);
     const panel = new CatalogPanel({
       api,
+      scans,
       trans,
       onOpen: table => void openTable(table.id, table),
+      onScan: name => void commands.execute(CatalogCommandIDs.scan, { name }),
       onError: notifyError,
       onManageConnections: () =>
         void commands.execute(ConnectionsCommandIDs.manage)
@@ -203,19 +215,30 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
     const insertQuery = async (table: ITable): Promise<void> => {
       const notebook = notebooks?.currentWidget ?? null;
       if (!notebook) {
-        Notification.error(
+        // A hint, not a failure: it stays until acted on or dismissed, so
+        // its "New notebook" button does not vanish while being read.
+        Notification.info(
           trans.__(
             'Open a notebook first: the query of %1 goes into the current notebook.',
             table.name
           ),
           {
-            autoClose: 8000,
+            autoClose: false,
             actions: [
               {
                 label: trans.__('New notebook'),
+                caption: trans.__(
+                  'Create a notebook with the Workbench kernel and insert the query'
+                ),
+                displayType: 'accent',
                 callback: () => {
                   void commands
-                    .execute('notebook:create-new')
+                    .execute('notebook:create-new', {
+                      kernelName:
+                        defaultKernelName(
+                          app.serviceManager.kernelspecs.specs
+                        ) ?? undefined
+                    })
                     .then(() => insertQuery(table));
                 }
               }
@@ -372,6 +395,110 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    // The source a scan is for: named, right-clicked, selected, else picked.
+    const sourceToScan = async (args: {
+      name?: unknown;
+      fromMenu?: unknown;
+    }): Promise<string | null> => {
+      if (typeof args.name === 'string' && args.name) {
+        return args.name;
+      }
+      // The row right-clicked (only from the menu: the last right-click may
+      // have been long ago, elsewhere).
+      const clicked = args.fromMenu
+        ? app.contextMenuHitTest(node => node.dataset.source !== undefined)
+        : undefined;
+      if (clicked?.dataset.source) {
+        return clicked.dataset.source;
+      }
+      if (panel.selectedSource) {
+        return panel.selectedSource;
+      }
+      const scannable = (await api.sources()).filter(s => s.scannable);
+      if (scannable.length === 0) {
+        Notification.warning(
+          trans.__(
+            'No connection to scan: add one with Manage connections first.'
+          ),
+          { autoClose: 5000 }
+        );
+        return null;
+      }
+      const picked = await InputDialog.getItem({
+        title: trans.__('Scan a connection into the catalog'),
+        label: trans.__('Connection'),
+        items: scannable.map(s => s.connection),
+        okLabel: trans.__('Scan')
+      });
+      return picked.button.accept ? picked.value : null;
+    };
+
+    commands.addCommand(CatalogCommandIDs.scan, {
+      label: args =>
+        typeof args.name === 'string' && args.name
+          ? trans.__('Scan %1 into the Catalog', args.name)
+          : args.fromMenu
+            ? trans.__('Scan into the Catalog')
+            : trans.__('Scan Connection into the Catalog…'),
+      caption: trans.__(
+        "Describe a connection's tables and columns in the catalog (runs on the worker)"
+      ),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            name: { type: 'string', description: 'Name of a connection' },
+            fromMenu: {
+              type: 'boolean',
+              description: 'Scan the source right-clicked in the panel'
+            }
+          }
+        }
+      },
+      execute: async args => {
+        let name: string | null;
+        try {
+          name = await sourceToScan(args);
+        } catch (error) {
+          notifyError(trans.__('Listing the catalog sources failed'), error);
+          return;
+        }
+        if (!name) {
+          return;
+        }
+        // Progress and outcome show at the top of the panel; said here too
+        // only when the panel is not in view.
+        const done = await scans.scan(name);
+        if (panel.isVisible) {
+          return;
+        }
+        if (done.status === 'succeeded') {
+          const stats = done.scan?.stats ?? {};
+          Notification.success(
+            trans.__(
+              'Scanned %1 into the catalog: %2 tables, %3 columns',
+              name,
+              String(stats.tables ?? '?'),
+              String(stats.columns ?? '?')
+            ),
+            { autoClose: 5000 }
+          );
+        } else {
+          Notification.error(
+            trans.__('Scanning %1 failed: %2', name, done.error ?? ''),
+            { autoClose: 10000 }
+          );
+        }
+      }
+    });
+
+    app.contextMenu.addItem({
+      command: CatalogCommandIDs.scan,
+      args: { fromMenu: true },
+      selector: '.jp-WorkbenchCatalog-node[data-source]',
+      rank: 10
+    });
+
     if (palette) {
       const category = trans.__('Workbench');
       for (const command of [
@@ -380,6 +507,7 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
         CatalogCommandIDs.insertQuery,
         CatalogCommandIDs.copyName,
         CatalogCommandIDs.openLineage,
+        CatalogCommandIDs.scan,
         CatalogCommandIDs.refresh
       ]) {
         palette.addItem({ command, category });

@@ -76,14 +76,22 @@ export function describeSchedule(
   }
   let text = '';
   if (typeof schedule.cron === 'string') {
-    text = schedule.cron;
-    if (typeof schedule.timezone === 'string' && schedule.timezone !== 'UTC') {
-      text += ` (${schedule.timezone})`;
-    }
+    // Always with its zone: next run times are shown beside it.
+    text = `${schedule.cron} (${scheduleZone(schedule)})`;
   } else if (schedule.interval !== null && schedule.interval !== undefined) {
     text = `every ${String(schedule.interval)}`;
   }
   return schedule.paused ? `${text} · paused`.trim() : text;
+}
+
+/**
+ * The time zone a schedule's cron is read in (the spec's default is UTC).
+ */
+export function scheduleZone(
+  schedule: { [key: string]: unknown } | null
+): string {
+  const zone = schedule?.timezone;
+  return typeof zone === 'string' && zone ? zone : 'UTC';
 }
 
 /**
@@ -200,4 +208,153 @@ export function latestRuns(runs: IRun[]): Map<string, IRun> {
  */
 export function shortRunId(id: string): string {
   return id.slice(0, 8);
+}
+
+/**
+ * A step or run state as people read it: `upstream_failed` is a step that
+ * did not run because a step it depends on failed.
+ */
+export function stateLabel(state: string): string {
+  switch (state) {
+    case 'upstream_failed':
+      return 'skipped: upstream failed';
+    case 'none':
+      return '';
+    default:
+      return state.replace(/_/g, ' ');
+  }
+}
+
+/**
+ * An error message as people read it: the kernels' own exception classes
+ * end with `_` (not to shadow Python's), e.g. `ConnectionError_`, which
+ * means nothing to a reader.
+ */
+export function readableError(text: string): string {
+  return text
+    .replace(/\bConnectionError_(?=\W|$)/g, 'Connection error')
+    .replace(/\b([A-Z][A-Za-z]*(?:Error|Exception))_(?=\W|$)/g, '$1');
+}
+
+/**
+ * How long ago a server time was, short enough for the sidebar: `just now`,
+ * `12 min ago`, `3 h ago`, `5 days ago`, else the date; empty when unknown.
+ */
+export function formatAgo(
+  value: string | null | undefined,
+  now: number = Date.now()
+): string {
+  if (!value) {
+    return '';
+  }
+  const when = Date.parse(hasZone(value) ? value : `${value}Z`);
+  if (isNaN(when)) {
+    return value;
+  }
+  const minutes = Math.floor((now - when) / 60000);
+  if (minutes < 1) {
+    return 'just now';
+  }
+  if (minutes < 60) {
+    return `${minutes} min ago`;
+  }
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) {
+    return `${hours} h ago`;
+  }
+  const days = Math.floor(hours / 24);
+  if (days < 14) {
+    return days === 1 ? '1 day ago' : `${days} days ago`;
+  }
+  return new Date(when).toLocaleDateString();
+}
+
+/**
+ * The run form's fields as typed: text for most types, a flag for booleans.
+ */
+export type FormValues = { [name: string]: string | boolean };
+
+/**
+ * The run form's first values: each declared parameter's default (or the
+ * value `initial` gives it), as its input shows it.
+ */
+export function formValues(
+  declared: { [name: string]: IParameterSpec },
+  initial: { [name: string]: unknown }
+): FormValues {
+  const values: FormValues = {};
+  for (const [name, spec] of Object.entries(declared)) {
+    const value = name in initial ? initial[name] : spec.default;
+    if (spec.type === 'boolean') {
+      values[name] = value === true || value === 'true';
+    } else {
+      values[name] = value === null || value === undefined ? '' : String(value);
+    }
+  }
+  return values;
+}
+
+/**
+ * The declared parameters from the run form's fields, each of its type, or
+ * the first problem, naming the parameter. An empty optional field is left
+ * out, so the pipeline's default applies.
+ */
+export function parseParameterForm(
+  values: FormValues,
+  declared: { [name: string]: IParameterSpec }
+):
+  | { ok: true; parameters: { [name: string]: unknown } }
+  | { ok: false; error: string } {
+  const parameters: { [name: string]: unknown } = {};
+  for (const [name, spec] of Object.entries(declared)) {
+    const raw = values[name];
+    if (spec.type === 'boolean') {
+      parameters[name] = raw === true;
+      continue;
+    }
+    const text = typeof raw === 'string' ? raw.trim() : '';
+    if (!text) {
+      if (spec.required) {
+        return { ok: false, error: `Parameter "${name}" is required` };
+      }
+      if (spec.type === 'string' && typeof raw === 'string') {
+        parameters[name] = raw; // an empty text is a value of its own
+      }
+      continue;
+    }
+    switch (spec.type) {
+      case 'integer':
+        if (!/^[-+]?\d+$/.test(text)) {
+          return {
+            ok: false,
+            error: `Parameter "${name}" must be a whole number, not "${text}"`
+          };
+        }
+        parameters[name] = parseInt(text, 10);
+        break;
+      case 'number': {
+        const number = Number(text);
+        if (!isFinite(number)) {
+          return {
+            ok: false,
+            error: `Parameter "${name}" must be a number, not "${text}"`
+          };
+        }
+        parameters[name] = number;
+        break;
+      }
+      case 'date':
+        if (!isDate(text)) {
+          return {
+            ok: false,
+            error: `Parameter "${name}" must be a date like 2024-01-31, not "${text}"`
+          };
+        }
+        parameters[name] = text;
+        break;
+      default:
+        parameters[name] = typeof raw === 'string' ? raw : text;
+    }
+  }
+  return { ok: true, parameters };
 }

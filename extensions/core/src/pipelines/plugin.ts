@@ -135,12 +135,10 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
+    // Saving a folder that exists changes nothing; asking first whether it
+    // exists logged a 404 in the console the first time.
     const ensureFolder = async (path: string): Promise<void> => {
-      try {
-        await contents.get(path, { content: false });
-      } catch {
-        await contents.save(path, { type: 'directory' });
-      }
+      await contents.save(path, { type: 'directory' });
     };
 
     const openNotebook = async (
@@ -160,7 +158,11 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
         format: 'json',
         content: readOnlyNotebook(content)
       });
-      const widget = await commands.execute('docmanager:open', { path });
+      // A record of what ran: no kernel to start, nothing to run it with.
+      const widget = await commands.execute('docmanager:open', {
+        path,
+        kernelPreference: { shouldStart: false, canStart: false }
+      });
       // A record of what ran: never saved back over.
       const model = widget?.context?.model;
       if (model && 'readOnly' in model) {

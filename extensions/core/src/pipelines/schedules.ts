@@ -211,23 +211,62 @@ export function timeUntil(target: number, now: number): string {
 }
 
 /**
- * A next run time: the reader's local date and time, and how far away it is,
- * e.g. `Mon, 1 Dec, 06:00 (in 5 days)`; empty when not a time.
+ * The browser's time zone (IANA name), e.g. `Europe/Berlin`.
+ */
+export function browserZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+/**
+ * A time as a short date and time in a time zone, labelled with the zone:
+ * `Mon, 1 Dec, 06:00 Europe/Paris`; the browser's zone when none is given.
+ */
+export function formatInZone(when: number, zone: string): string {
+  let text: string;
+  try {
+    text = new Date(when).toLocaleString(undefined, {
+      weekday: 'short',
+      day: 'numeric',
+      month: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      timeZone: zone
+    });
+  } catch {
+    // An unknown zone name: the browser's own, labelled as such.
+    return formatInZone(when, browserZone());
+  }
+  return `${text} ${zone}`;
+}
+
+/**
+ * A next run time, labelled with its zones, and how far away it is: in the
+ * schedule's zone (that of its cron) and, when the reader's zone differs, in
+ * theirs too, e.g. `Mon, 1 Dec, 06:00 Europe/Paris (00:00 America/New_York,
+ * in 5 days)`; empty when not a time.
  */
 export function formatNextRun(
   iso: string | null | undefined,
-  now: number = Date.now()
+  now: number = Date.now(),
+  zone: string = 'UTC',
+  localZone: string = browserZone()
 ): string {
   const when = iso ? Date.parse(iso) : NaN;
   if (isNaN(when)) {
     return '';
   }
-  const local = new Date(when).toLocaleString(undefined, {
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    hour: '2-digit',
-    minute: '2-digit'
-  });
-  return `${local} (${timeUntil(when, now)})`;
+  const until = timeUntil(when, now);
+  const scheduled = formatInZone(when, zone);
+  if (sameZone(zone, localZone)) {
+    return `${scheduled} (${until})`;
+  }
+  return `${scheduled} (${formatInZone(when, localZone)}, ${until})`;
+}
+
+/**
+ * Whether two zone names are the same zone (`UTC` is also `Etc/UTC`).
+ */
+function sameZone(a: string, b: string): boolean {
+  const name = (zone: string) => zone.replace(/^Etc\//, '');
+  return name(a) === name(b);
 }

@@ -1,31 +1,11 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import {
-  copyIcon,
-  notebookIcon,
-  ReactWidget,
-  refreshIcon,
-  shareIcon
-} from '@jupyterlab/ui-components';
+import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { APIError } from '../../request';
 import { CatalogAPI } from '../api';
+import { datasetOf, lineageRows } from '../lineage';
 import {
-  formatCell,
-  formatRowEstimate,
-  formatTimestamp,
-  parseTags
-} from '../format';
-import {
-  datasetLabel,
-  datasetOf,
-  ILineageRow,
-  lineageLayout,
-  lineageRows
-} from '../lineage';
-import {
-  IColumn,
-  IDatasetRef,
   ILineageGraph,
   IPreview,
   ITable,
@@ -33,8 +13,14 @@ import {
   ITablePatch,
   LineageDirection
 } from '../tokens';
-import { InlineEdit } from './InlineEdit';
-import { LineageGraph } from './LineageGraph';
+import { ColumnsGrid } from './ColumnsGrid';
+import { HistoryList } from './HistoryList';
+import { ILineage, LineageLists } from './LineageLists';
+import { PreviewGrid } from './PreviewGrid';
+import { TableHeader } from './TableHeader';
+import { ITableActions, ITableEditor, Loadable, LoadState } from './tableParts';
+
+export type { ITableActions };
 
 /**
  * Tabs of a table view.
@@ -49,45 +35,9 @@ const TABS: TableTab[] = ['columns', 'preview', 'lineage', 'history'];
 export const PREVIEW_ROWS = 100;
 
 /**
- * The lineage of a table: the graphs (null when nothing is recorded) and
- * their datasets as lists.
- */
-interface ILineage {
-  upstream: ILineageRow[];
-  downstream: ILineageRow[];
-  graphs: {
-    upstream: ILineageGraph | null;
-    downstream: ILineageGraph | null;
-  };
-}
-
-type Loadable<T> =
-  | { status: 'idle' }
-  | { status: 'loading' }
-  | { status: 'ready'; value: T }
-  | { status: 'error'; error: string };
-
-/**
- * What a table view can ask the application to do.
- */
-export interface ITableActions {
-  insertQuery: (table: ITable) => void;
-  copyName: (table: ITable) => void;
-  openDataset: (dataset: IDatasetRef) => void;
-  /**
-   * Open the view of a catalog table.
-   */
-  openTable: (tableId: number) => void;
-  /**
-   * Report a failure in the notification area; returns the message shown.
-   */
-  error: (what: string, error: unknown) => string;
-}
-
-/**
  * One catalog table: details, columns, preview, lineage and history.
  */
-export class TableView extends ReactWidget {
+export class TableView extends ReactWidget implements ITableEditor {
   /**
    * Create a view of table `tableId`; it loads at once.
    */
@@ -346,119 +296,24 @@ function TableViewBody(props: ITableViewBodyProps): JSX.Element {
     lineage: trans.__('Lineage'),
     history: trans.__('History')
   };
-  const tags = table.tags;
   return (
     <div className="jp-WorkbenchCatalogTable-body">
-      <header className="jp-WorkbenchCatalogTable-header">
-        <div className="jp-WorkbenchCatalogTable-titleRow">
-          <h1 className="jp-WorkbenchCatalogTable-name">
-            <span className="jp-WorkbenchCatalogTable-schema">
-              {table.schema}.
-            </span>
-            {table.name}
-          </h1>
-          {table.label && (
-            <span className="jp-WorkbenchCatalogTable-label">
-              {table.label}
-            </span>
-          )}
-          <label className="jp-WorkbenchCatalogTable-certified">
-            <input
-              type="checkbox"
-              checked={table.certified}
-              onChange={event =>
-                void view.saveTable({ certified: event.currentTarget.checked })
-              }
-            />
-            {trans.__('Certified')}
-          </label>
-        </div>
-        <dl className="jp-WorkbenchCatalogTable-facts">
-          <dt>{trans.__('Connection')}</dt>
-          <dd data-fact="connection">{table.connection}</dd>
-          <dt>{trans.__('Kind')}</dt>
-          <dd data-fact="kind">{table.kind}</dd>
-          <dt>{trans.__('Rows')}</dt>
-          <dd data-fact="rows">
-            {formatRowEstimate(table.row_estimate) || trans.__('unknown')}
-          </dd>
-          {table.odoo_model && (
-            <>
-              <dt>{trans.__('Odoo model')}</dt>
-              <dd data-fact="odoo-model">{table.odoo_model}</dd>
-            </>
-          )}
-          {table.steward && (
-            <>
-              <dt>{trans.__('Steward')}</dt>
-              <dd data-fact="steward">{table.steward}</dd>
-            </>
-          )}
-        </dl>
-        <div className="jp-WorkbenchCatalogTable-description">
-          <InlineEdit
-            value={table.description ?? ''}
-            placeholder={trans.__('Add a description…')}
-            label={trans.__('description of %1', table.name)}
-            multiline
-            trans={trans}
-            onSave={value =>
-              view.saveTable({ description: value.trim() ? value : null })
-            }
-          />
-          {table.comment && table.comment !== table.label && (
-            <p className="jp-WorkbenchCatalogTable-comment">{table.comment}</p>
-          )}
-        </div>
-        <div className="jp-WorkbenchCatalogTable-tags">
-          <span className="jp-WorkbenchCatalogTable-tagsLabel">
-            {trans.__('Tags')}
-          </span>
-          <TagList tags={table.auto_tags} auto trans={trans} />
-          <InlineEdit
-            className="jp-WorkbenchCatalogTable-tagEditor"
-            value={tags.join(', ')}
-            placeholder={trans.__('Add tags…')}
-            label={trans.__('tags of %1', table.name)}
-            trans={trans}
-            onSave={value => view.saveTable({ tags: parseTags(value) })}
-          />
-        </div>
-        <div
-          className="jp-WorkbenchCatalogTable-actions"
-          role="toolbar"
-          aria-label={trans.__('Table actions')}
-        >
-          <ActionButton
-            icon={<notebookIcon.react tag="span" elementSize="normal" />}
-            label={trans.__('Insert query into notebook')}
-            onClick={() => props.actions.insertQuery(table)}
-          />
-          <ActionButton
-            icon={<copyIcon.react tag="span" elementSize="normal" />}
-            label={trans.__('Copy name')}
-            onClick={() => props.actions.copyName(table)}
-          />
-          <ActionButton
-            icon={<shareIcon.react tag="span" elementSize="normal" />}
-            label={trans.__('Open lineage')}
-            onClick={() => view.showTab('lineage')}
-          />
-          <ActionButton
-            icon={<refreshIcon.react tag="span" elementSize="normal" />}
-            label={trans.__('Reload')}
-            onClick={() => {
-              void view.reload();
-              if (props.preview.status !== 'idle') {
-                void view.loadPreview();
-              }
-              if (props.lineage.status !== 'idle') {
-                void view.loadLineage();
-              }
-            }}
-          />
-        </div>
-      </header>
+      <TableHeader
+        table={table}
+        trans={trans}
+        editor={view}
+        actions={props.actions}
+        onShowLineage={() => view.showTab('lineage')}
+        onReload={() => {
+          void view.reload();
+          if (props.preview.status !== 'idle') {
+            void view.loadPreview();
+          }
+          if (props.lineage.status !== 'idle') {
+            void view.loadLineage();
+          }
+        }}
+      />
       <div
         className="jp-WorkbenchCatalogTable-tabs"
         role="tablist"
@@ -504,12 +359,12 @@ function TableViewBody(props: ITableViewBodyProps): JSX.Element {
       >
         {tab === 'columns' &&
           (detail.status === 'ready' ? (
-            <ColumnsGrid table={detail.value} view={view} trans={trans} />
+            <ColumnsGrid table={detail.value} editor={view} trans={trans} />
           ) : (
             <LoadState state={detail} trans={trans} />
           ))}
         {tab === 'preview' && (
-          <PreviewGrid state={props.preview} view={view} trans={trans} />
+          <PreviewGrid state={props.preview} editor={view} trans={trans} />
         )}
         {tab === 'lineage' && (
           <LineageLists
@@ -528,389 +383,6 @@ function TableViewBody(props: ITableViewBodyProps): JSX.Element {
             <LoadState state={detail} trans={trans} />
           ))}
       </div>
-    </div>
-  );
-}
-
-function ActionButton(props: {
-  icon: JSX.Element;
-  label: string;
-  onClick: () => void;
-}): JSX.Element {
-  return (
-    <button
-      type="button"
-      className="jp-WorkbenchCatalogTable-action"
-      onClick={props.onClick}
-    >
-      {props.icon}
-      <span>{props.label}</span>
-    </button>
-  );
-}
-
-function LoadState(props: {
-  state: Loadable<unknown>;
-  trans: TranslationBundle;
-}): JSX.Element {
-  const { state, trans } = props;
-  return (
-    <div className="jp-WorkbenchCatalogTable-message" role="status">
-      {state.status === 'error'
-        ? trans.__('Failed: %1', state.error)
-        : trans.__('Loading…')}
-    </div>
-  );
-}
-
-function TagList(props: {
-  tags: string[];
-  auto?: boolean;
-  trans: TranslationBundle;
-}): JSX.Element | null {
-  if (props.tags.length === 0) {
-    return null;
-  }
-  return (
-    <span className="jp-WorkbenchCatalogTable-tagList">
-      {props.tags.map(tag => (
-        <span
-          key={tag}
-          className={`jp-WorkbenchCatalogTable-tag${tag === 'pii' ? ' jp-mod-pii' : ''}${
-            props.auto ? ' jp-mod-auto' : ''
-          }`}
-          title={
-            props.auto
-              ? props.trans.__('Set by the catalog scan')
-              : props.trans.__('Tag')
-          }
-        >
-          {tag}
-        </span>
-      ))}
-    </span>
-  );
-}
-
-function ColumnsGrid(props: {
-  table: ITableDetail;
-  view: TableView;
-  trans: TranslationBundle;
-}): JSX.Element {
-  const { table, view, trans } = props;
-  return (
-    <div className="jp-WorkbenchCatalogTable-gridWrap">
-      <table className="jp-WorkbenchCatalogTable-grid jp-WorkbenchCatalogTable-columns">
-        <thead>
-          <tr>
-            <th scope="col">{trans.__('Column')}</th>
-            <th scope="col">{trans.__('Type')}</th>
-            <th scope="col">{trans.__('Nullable')}</th>
-            <th scope="col">{trans.__('Odoo label')}</th>
-            <th scope="col">{trans.__('Description')}</th>
-            <th scope="col">{trans.__('Tags')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {table.columns.map(column => (
-            <ColumnRow
-              key={column.name}
-              column={column}
-              view={view}
-              trans={trans}
-            />
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
-}
-
-function ColumnRow(props: {
-  column: IColumn;
-  view: TableView;
-  trans: TranslationBundle;
-}): JSX.Element {
-  const { column, view, trans } = props;
-  const dropped = column.dropped_at !== null;
-  return (
-    <tr
-      data-column={column.name}
-      className={dropped ? 'jp-mod-dropped' : undefined}
-    >
-      <th scope="row" className="jp-WorkbenchCatalogTable-columnName">
-        {column.name}
-        {column.primary_key && (
-          <span
-            className="jp-WorkbenchCatalogTable-badge"
-            title={trans.__('Primary key')}
-          >
-            {trans.__('PK')}
-          </span>
-        )}
-        {column.references && (
-          <span
-            className="jp-WorkbenchCatalogTable-badge"
-            title={trans.__('References %1', column.references)}
-          >
-            {trans.__('FK')}
-          </span>
-        )}
-        {dropped && (
-          <span className="jp-WorkbenchCatalogTable-badge">
-            {trans.__('dropped')}
-          </span>
-        )}
-      </th>
-      <td className="jp-WorkbenchCatalogTable-type">
-        {column.data_type}
-        {column.odoo_type && column.odoo_type !== column.data_type && (
-          <span className="jp-WorkbenchCatalogTable-muted">
-            {' '}
-            ({column.odoo_type}
-            {column.relation ? ` → ${column.relation}` : ''})
-          </span>
-        )}
-      </td>
-      <td>{column.nullable ? trans.__('yes') : trans.__('no')}</td>
-      <td title={column.help ?? undefined}>{column.label ?? ''}</td>
-      <td className="jp-WorkbenchCatalogTable-columnDescription">
-        <InlineEdit
-          value={column.description ?? ''}
-          placeholder={
-            column.comment && column.comment !== column.label
-              ? column.comment
-              : trans.__('Add…')
-          }
-          label={trans.__('description of column %1', column.name)}
-          trans={trans}
-          onSave={value =>
-            view.saveColumn(column.name, {
-              description: value.trim() ? value : null
-            })
-          }
-        />
-      </td>
-      <td className="jp-WorkbenchCatalogTable-columnTags">
-        <TagList tags={column.auto_tags} auto trans={trans} />
-        <InlineEdit
-          value={column.tags.join(', ')}
-          placeholder={trans.__('Add…')}
-          label={trans.__('tags of column %1', column.name)}
-          trans={trans}
-          onSave={value =>
-            view.saveColumn(column.name, { tags: parseTags(value) })
-          }
-        />
-      </td>
-    </tr>
-  );
-}
-
-function PreviewGrid(props: {
-  state: Loadable<IPreview>;
-  view: TableView;
-  trans: TranslationBundle;
-}): JSX.Element {
-  const { state, view, trans } = props;
-  if (state.status !== 'ready') {
-    return (
-      <div className="jp-WorkbenchCatalogTable-message" role="status">
-        {state.status === 'error' ? (
-          <>
-            {trans.__('Failed: %1', state.error)}{' '}
-            <button
-              type="button"
-              className="jp-mod-styled"
-              onClick={() => void view.loadPreview()}
-            >
-              {trans.__('Retry')}
-            </button>
-          </>
-        ) : (
-          trans.__('Loading preview…')
-        )}
-      </div>
-    );
-  }
-  const preview = state.value;
-  return (
-    <>
-      <div className="jp-WorkbenchCatalogTable-notes" role="note">
-        <span>
-          {trans._n('%1 row', '%1 rows', preview.rows.length)} ·{' '}
-          {trans.__('%1 ms', preview.elapsed_ms)}
-        </span>
-        {preview.notes.map(note => (
-          <span key={note} className="jp-WorkbenchCatalogTable-note">
-            {note}
-          </span>
-        ))}
-      </div>
-      <div className="jp-WorkbenchCatalogTable-gridWrap">
-        <table className="jp-WorkbenchCatalogTable-grid jp-WorkbenchCatalogTable-preview">
-          <thead>
-            <tr>
-              {preview.columns.map(column => (
-                <th
-                  key={column.name}
-                  scope="col"
-                  title={
-                    column.masked
-                      ? trans.__('%1 (masked: tagged pii)', column.type)
-                      : column.type
-                  }
-                  className={column.masked ? 'jp-mod-masked' : undefined}
-                >
-                  {column.name}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {preview.rows.map((row, i) => (
-              <tr key={i}>
-                {row.map((value, j) => (
-                  <td
-                    key={j}
-                    className={value === null ? 'jp-mod-null' : undefined}
-                  >
-                    {formatCell(value)}
-                  </td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </>
-  );
-}
-
-function LineageLists(props: {
-  state: Loadable<ILineage>;
-  table: ITable;
-  trans: TranslationBundle;
-  markerId: string;
-  onOpen: (dataset: IDatasetRef) => void;
-  onOpenTable: (tableId: number) => void;
-}): JSX.Element {
-  const { state, table, trans } = props;
-  const layout = React.useMemo(
-    () =>
-      state.status === 'ready'
-        ? lineageLayout(
-            { ...datasetOf(table), table_id: table.id },
-            state.value.graphs.upstream,
-            state.value.graphs.downstream
-          )
-        : null,
-    [state, table.id]
-  );
-  if (state.status !== 'ready') {
-    return <LoadState state={state} trans={trans} />;
-  }
-  const section = (title: string, rows: ILineageRow[], empty: string) => (
-    <section className="jp-WorkbenchCatalogTable-lineage">
-      <h3>{title}</h3>
-      {rows.length === 0 ? (
-        <p className="jp-WorkbenchCatalogTable-muted">{empty}</p>
-      ) : (
-        <ul>
-          {rows.map(row => (
-            <li key={datasetLabel(row.dataset)}>
-              <button
-                type="button"
-                className="jp-WorkbenchCatalogTable-link"
-                title={trans.__('Open in the catalog')}
-                onClick={() => props.onOpen(row.dataset)}
-              >
-                {datasetLabel(row.dataset)}
-              </button>
-              <span className="jp-WorkbenchCatalogTable-muted">
-                {' '}
-                {trans._n('%1 step', '%1 steps', row.distance)} ·{' '}
-                {row.jobs.join(', ')}
-              </span>
-              {row.columns.length > 0 && (
-                <div className="jp-WorkbenchCatalogTable-muted">
-                  {row.columns.join('; ')}
-                </div>
-              )}
-            </li>
-          ))}
-        </ul>
-      )}
-    </section>
-  );
-  return (
-    <div className="jp-WorkbenchCatalogTable-lineageLists">
-      {layout && layout.nodes.length > 1 && (
-        <LineageGraph
-          layout={layout}
-          trans={trans}
-          markerId={props.markerId}
-          onOpenTable={props.onOpenTable}
-        />
-      )}
-      {section(
-        trans.__('Upstream (read by what wrote this table)'),
-        state.value.upstream,
-        trans.__('Nothing upstream recorded.')
-      )}
-      {section(
-        trans.__('Downstream (written from this table)'),
-        state.value.downstream,
-        trans.__('Nothing downstream recorded.')
-      )}
-      <p className="jp-WorkbenchCatalogTable-muted">
-        {trans.__(
-          'Lineage comes from SQL that writes data (CREATE … AS, INSERT … SELECT, COPY) run with %sql in notebooks and pipeline steps, and from the inputs and outputs pipeline steps declare.'
-        )}
-      </p>
-    </div>
-  );
-}
-
-function HistoryList(props: {
-  table: ITableDetail;
-  trans: TranslationBundle;
-}): JSX.Element {
-  const { table, trans } = props;
-  if (table.history.length === 0) {
-    return (
-      <p className="jp-WorkbenchCatalogTable-message">
-        {trans.__(
-          'No schema changes recorded since the table was first scanned on %1.',
-          formatTimestamp(table.first_seen)
-        )}
-      </p>
-    );
-  }
-  return (
-    <div className="jp-WorkbenchCatalogTable-gridWrap">
-      <table className="jp-WorkbenchCatalogTable-grid">
-        <thead>
-          <tr>
-            <th scope="col">{trans.__('When')}</th>
-            <th scope="col">{trans.__('Change')}</th>
-            <th scope="col">{trans.__('Column')}</th>
-            <th scope="col">{trans.__('Before')}</th>
-            <th scope="col">{trans.__('After')}</th>
-          </tr>
-        </thead>
-        <tbody>
-          {table.history.map((change, i) => (
-            <tr key={i}>
-              <td>{formatTimestamp(change.at)}</td>
-              <td>{change.change}</td>
-              <td>{change.column ?? ''}</td>
-              <td>{change.old ?? ''}</td>
-              <td>{change.new ?? ''}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
     </div>
   );
 }

@@ -10,7 +10,7 @@ import {
   stateClass,
   stepState
 } from '../dag';
-import { formatDuration } from '../format';
+import { formatDuration, stateLabel } from '../format';
 import { IRun } from '../tokens';
 
 /**
@@ -95,13 +95,13 @@ export function DagGraph(props: IDagGraphProps): JSX.Element {
                 }
               }}
             >
-              <title>{`${node.id}: ${state}`}</title>
+              <title>{`${node.id}: ${stateLabel(state)}`}</title>
               <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={6} ry={6} />
               <text x={10} y={15} className="jp-WorkbenchPipeline-nodeName">
                 {node.id.length > 20 ? `${node.id.slice(0, 19)}…` : node.id}
               </text>
               <text x={10} y={29} className="jp-WorkbenchPipeline-nodeState">
-                {state === 'none' ? '' : state}
+                {stateLabel(state)}
                 {attempt && attempt.attempt > 1 ? ` · #${attempt.attempt}` : ''}
                 {attempt?.duration_s !== null &&
                 attempt?.duration_s !== undefined

@@ -5,8 +5,13 @@ import * as React from 'react';
 import { describeError } from '../../request';
 import { PipelinesAPI } from '../api';
 import { buildDag, IDagLayout, isActive, layoutDag, stateClass } from '../dag';
-import { describeSchedule, shortRunId } from '../format';
-import { PolledWidget } from '../polled';
+import {
+  describeSchedule,
+  readableError,
+  scheduleZone,
+  shortRunId
+} from '../format';
+import { PolledWidget } from '../../components/PolledWidget';
 import { mayOperate, viewOnlyNote } from '../rights';
 import { runCancellation, runOriginText } from '../runOrigin';
 import { formatNextRun, ScheduleModel } from '../schedules';
@@ -117,7 +122,7 @@ export class PipelineView extends PolledWidget {
     return (
       <div className="jp-WorkbenchPipeline-body">
         <div className="jp-WorkbenchPipeline-header">
-          <div>
+          <div className="jp-WorkbenchPipeline-heading">
             <h1 className="jp-WorkbenchPipeline-name">{this.pipelineName}</h1>
             {pipeline && (
               <div className="jp-WorkbenchPipeline-meta">
@@ -157,7 +162,9 @@ export class PipelineView extends PolledWidget {
                 .join(' · ')}
             </span>
             {run.error && (
-              <span className="jp-WorkbenchPipeline-runError">{run.error}</span>
+              <span className="jp-WorkbenchPipeline-runError">
+                {readableError(run.error)}
+              </span>
             )}
           </div>
         )}
@@ -240,6 +247,7 @@ export class PipelineView extends PolledWidget {
     const error = this._schedules.error(pipeline.name);
     // The spec's `paused` is only the state at deployment: Temporal's counts.
     const cron = describeSchedule({ ...pipeline.schedule, paused: false });
+    const zone = scheduleZone(pipeline.schedule);
     const next = schedule?.next_runs ?? [];
     const busy = this._scheduleBusy;
     const badge = {
@@ -263,10 +271,10 @@ export class PipelineView extends PolledWidget {
             className="jp-WorkbenchPipeline-nextRun"
             title={trans.__(
               'Next runs:\n%1',
-              next.map(t => formatNextRun(t)).join('\n')
+              next.map(t => formatNextRun(t, Date.now(), zone)).join('\n')
             )}
           >
-            {trans.__('next run %1', formatNextRun(next[0]))}
+            {trans.__('next run %1', formatNextRun(next[0], Date.now(), zone))}
           </span>
         )}
         {state === 'paused' && schedule?.note && (

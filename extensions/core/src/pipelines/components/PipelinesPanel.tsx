@@ -1,12 +1,19 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { refreshIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
+import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { VirtualList } from '../../catalog/components/VirtualList';
 import { PipelinesAPI } from '../api';
 import { stateClass } from '../dag';
-import { describeSchedule, formatTime, latestRuns } from '../format';
-import { PolledWidget } from '../polled';
+import {
+  describeSchedule,
+  formatAgo,
+  formatTime,
+  latestRuns,
+  scheduleZone
+} from '../format';
+import { PolledWidget } from '../../components/PolledWidget';
+import { PanelHeader, setUpSidebarPanel } from '../../components/SidebarPanel';
 import { formatNextRun, ScheduleModel, timeUntil } from '../schedules';
 import { IPipeline, IRun } from '../tokens';
 import { pipelinesIcon } from './icons';
@@ -41,10 +48,12 @@ export class PipelinesPanel extends PolledWidget {
     this._trans = options.trans;
     this._onOpen = options.onOpen;
     this._onError = options.onError;
-    this.id = 'workbench-pipelines';
-    this.title.icon = pipelinesIcon;
-    this.title.caption = this._trans.__('Pipelines');
-    this.addClass('jp-WorkbenchPipelines');
+    setUpSidebarPanel(this, {
+      id: 'workbench-pipelines',
+      icon: pipelinesIcon,
+      caption: this._trans.__('Pipelines'),
+      className: 'jp-WorkbenchPipelines'
+    });
     this._schedules.changed.connect(this._onScheduleChanged, this);
   }
 
@@ -65,16 +74,16 @@ export class PipelinesPanel extends PolledWidget {
     const pipelines = this._pipelines;
     return (
       <div className="jp-WorkbenchPipelines-body">
-        <div className="jp-WorkbenchPipelines-header">
-          <h2 className="jp-WorkbenchPipelines-title">
-            {trans.__('Pipelines')}
-          </h2>
-          <ToolbarButtonComponent
-            icon={refreshIcon}
-            tooltip={trans.__('Load the pipelines again')}
-            onClick={() => void this.refresh()}
-          />
-        </div>
+        <PanelHeader
+          title={trans.__('Pipelines')}
+          actions={[
+            {
+              icon: refreshIcon,
+              tooltip: trans.__('Load the pipelines again'),
+              onClick: () => void this.refresh()
+            }
+          ]}
+        />
         {this._error && (
           <div className="jp-WorkbenchPipelines-error" role="alert">
             {this._error}
@@ -119,16 +128,21 @@ export class PipelinesPanel extends PolledWidget {
     const trans = this._trans;
     const last = this._latest.get(pipeline.name) ?? null;
     const state = last?.status ?? 'none';
-    const when = last
-      ? formatTime(last.started_at ?? last.created_at)
-      : trans.__('never run');
+    const started = last ? (last.started_at ?? last.created_at) : null;
+    // Short, so that the schedule fits the sidebar; the time is in the tooltip.
+    const when = started ? formatAgo(started) : trans.__('never run');
     return (
       <div
         className="jp-WorkbenchPipelines-item"
         data-pipeline={pipeline.name}
         data-state={state}
         data-schedule={this._schedules.state(pipeline)}
-        title={pipeline.description || pipeline.name}
+        title={[
+          pipeline.description || pipeline.name,
+          started ? trans.__('last run %1', formatTime(started)) : ''
+        ]
+          .filter(Boolean)
+          .join('\n')}
       >
         <div className="jp-WorkbenchPipelines-itemName">
           <span className={`jp-WorkbenchPipelines-dot ${stateClass(state)}`} />
@@ -168,7 +182,11 @@ export class PipelinesPanel extends PolledWidget {
       title = trans.__('Schedule %1, paused', cron);
     } else if (state === 'active' && next) {
       text = trans.__('next run %1', timeUntil(Date.parse(next), Date.now()));
-      title = trans.__('Schedule %1, next run %2', cron, formatNextRun(next));
+      title = trans.__(
+        'Schedule %1, next run %2',
+        cron,
+        formatNextRun(next, Date.now(), scheduleZone(pipeline.schedule))
+      );
     }
     return (
       <span

@@ -1,92 +1,251 @@
+/**
+ * The run dialog: a field per declared parameter (typed, with its default
+ * and description) and the logical date; JSON for advanced use, and for
+ * pipelines that declare no parameters.
+ */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { parseRunForm, ParsedRun } from '../format';
+import {
+  FormValues,
+  formValues,
+  parseParameterForm,
+  parseRunForm,
+  ParsedRun
+} from '../format';
 import { IParameterSpec } from '../tokens';
 
 /**
- * The fields of the run dialog: parameters as a JSON object and the logical
- * date (uncontrolled inputs, read when the dialog closes).
+ * What the dialog holds while it is open and between its tries.
  */
+interface IRunFormState {
+  /**
+   * The declared parameters' fields, as typed.
+   */
+  values: FormValues;
+  /**
+   * Whether the parameters are edited as JSON instead.
+   */
+  asJson: boolean;
+  json: string;
+  date: string;
+  problem: string | null;
+}
+
 class RunForm extends ReactWidget implements Dialog.IBodyWidget<ParsedRun> {
   constructor(
     trans: TranslationBundle,
-    parameters: string,
-    logicalDate: string,
-    declared: { [name: string]: IParameterSpec } | undefined,
-    problem: string | null
+    declared: { [name: string]: IParameterSpec },
+    state: IRunFormState
   ) {
     super();
     this._trans = trans;
     this._declared = declared;
-    this._problem = problem;
-    this._typed = { parameters, date: logicalDate };
+    this.state = state;
     this.addClass('jp-WorkbenchRunForm');
   }
 
   /**
-   * The parameters as typed (kept after the dialog has closed).
+   * The fields as typed (kept after the dialog has closed).
    */
-  get parametersText(): string {
-    return this._params.current?.value ?? this._typed.parameters;
-  }
-
-  /**
-   * The logical date as typed (kept after the dialog has closed).
-   */
-  get dateText(): string {
-    return this._date.current?.value ?? this._typed.date;
-  }
+  readonly state: IRunFormState;
 
   getValue(): ParsedRun {
-    this._typed = { parameters: this.parametersText, date: this.dateText };
-    return parseRunForm(
-      this._typed.parameters,
-      this._typed.date,
-      this._declared
-    );
+    const { state } = this;
+    if (state.asJson || !this._hasDeclared) {
+      return parseRunForm(state.json, state.date, this._declared);
+    }
+    const parsed = parseParameterForm(state.values, this._declared);
+    if (!parsed.ok) {
+      return parsed;
+    }
+    // The logical date is checked the same way in both modes.
+    const withDate = parseRunForm('', state.date);
+    return withDate.ok
+      ? { ...withDate, parameters: parsed.parameters }
+      : withDate;
   }
 
   protected render(): JSX.Element {
     const trans = this._trans;
+    const { state } = this;
+    const declared = Object.entries(this._declared);
     return (
       <>
-        <label>
-          {trans.__('Parameters (JSON object)')}
-          <textarea
-            ref={this._params}
-            className="jp-mod-styled jp-WorkbenchRunForm-parameters"
-            rows={8}
-            spellCheck={false}
-            defaultValue={this._typed.parameters}
-          />
-        </label>
-        <label>
-          {trans.__('Logical date (empty for today)')}
+        {declared.length > 0 && !state.asJson && (
+          <div className="jp-WorkbenchRunForm-fields">
+            {declared.map(([name, spec]) => (
+              <ParameterField
+                key={name}
+                name={name}
+                spec={spec}
+                value={state.values[name]}
+                trans={trans}
+                onChange={value => {
+                  state.values = { ...state.values, [name]: value };
+                  this.update();
+                }}
+              />
+            ))}
+          </div>
+        )}
+        {(state.asJson || declared.length === 0) && (
+          <label className="jp-WorkbenchRunForm-field">
+            <span className="jp-WorkbenchRunForm-label">
+              {declared.length === 0
+                ? trans.__(
+                    'Parameters (JSON object; this pipeline declares none)'
+                  )
+                : trans.__('Parameters (JSON object)')}
+            </span>
+            <textarea
+              className="jp-mod-styled jp-WorkbenchRunForm-parameters"
+              rows={8}
+              spellCheck={false}
+              value={state.json}
+              onChange={event => {
+                state.json = event.currentTarget.value;
+                this.update();
+              }}
+            />
+          </label>
+        )}
+        {declared.length > 0 && (
+          <label className="jp-WorkbenchRunForm-toggle">
+            <input
+              type="checkbox"
+              checked={state.asJson}
+              onChange={event => this._toggleJson(event.currentTarget.checked)}
+            />{' '}
+            {trans.__('Edit as JSON (advanced)')}
+          </label>
+        )}
+        <label className="jp-WorkbenchRunForm-field">
+          <span className="jp-WorkbenchRunForm-label">
+            {trans.__('Logical date (empty for today)')}
+          </span>
           <input
-            ref={this._date}
+            type="date"
             className="jp-mod-styled jp-WorkbenchRunForm-date"
-            placeholder={trans.__('YYYY-MM-DD')}
-            defaultValue={this._typed.date}
+            value={state.date}
+            onChange={event => {
+              state.date = event.currentTarget.value;
+              this.update();
+            }}
           />
         </label>
-        {this._problem && (
+        {state.problem && (
           <div className="jp-WorkbenchRunForm-error" role="alert">
-            {this._problem}
+            {state.problem}
           </div>
         )}
       </>
     );
   }
 
-  private _declared: { [name: string]: IParameterSpec } | undefined;
-  private _problem: string | null;
+  private get _hasDeclared(): boolean {
+    return Object.keys(this._declared).length > 0;
+  }
+
+  /**
+   * Switch between the fields and JSON, carrying the values across; a
+   * switch back from JSON that does not parse stays in JSON and says why.
+   */
+  private _toggleJson(asJson: boolean): void {
+    const { state } = this;
+    if (asJson) {
+      const parsed = parseParameterForm(state.values, this._declared);
+      const parameters = parsed.ok ? parsed.parameters : state.values;
+      state.json = JSON.stringify(parameters, null, 2);
+      state.asJson = true;
+      state.problem = null;
+    } else {
+      const parsed = parseRunForm(state.json, '');
+      if (!parsed.ok) {
+        state.problem = parsed.error;
+      } else {
+        state.values = formValues(this._declared, parsed.parameters);
+        state.asJson = false;
+        state.problem = null;
+      }
+    }
+    this.update();
+  }
+
+  private _declared: { [name: string]: IParameterSpec };
   private _trans: TranslationBundle;
-  private _typed: { parameters: string; date: string };
-  private _date = React.createRef<HTMLInputElement>();
-  private _params = React.createRef<HTMLTextAreaElement>();
+}
+
+/**
+ * One declared parameter: an input of its type, its description, and
+ * whether it is required.
+ */
+function ParameterField(props: {
+  name: string;
+  spec: IParameterSpec;
+  value: string | boolean | undefined;
+  trans: TranslationBundle;
+  onChange: (value: string | boolean) => void;
+}): JSX.Element {
+  const { name, spec, value, trans } = props;
+  const id = `jp-WorkbenchRunForm-${name}`;
+  const help = [
+    spec.description,
+    spec.default !== undefined && spec.default !== null && spec.default !== ''
+      ? trans.__('default %1', String(spec.default))
+      : ''
+  ]
+    .filter(Boolean)
+    .join(' · ');
+  if (spec.type === 'boolean') {
+    return (
+      <div className="jp-WorkbenchRunForm-field" data-parameter={name}>
+        <label>
+          <input
+            id={id}
+            type="checkbox"
+            checked={value === true}
+            onChange={event => props.onChange(event.currentTarget.checked)}
+          />{' '}
+          {name}
+        </label>
+        {help && <div className="jp-WorkbenchRunForm-help">{help}</div>}
+      </div>
+    );
+  }
+  const input = {
+    integer: { type: 'number', step: '1', inputMode: 'numeric' as const },
+    number: { type: 'number', step: 'any', inputMode: 'decimal' as const },
+    date: { type: 'date' }
+  }[spec.type] ?? { type: 'text' };
+  return (
+    <div className="jp-WorkbenchRunForm-field" data-parameter={name}>
+      <label htmlFor={id} className="jp-WorkbenchRunForm-label">
+        {name}
+        {spec.required && (
+          <span className="jp-WorkbenchRunForm-required"> *</span>
+        )}{' '}
+        <span className="jp-WorkbenchRunForm-type">{spec.type}</span>
+      </label>
+      <input
+        id={id}
+        className="jp-mod-styled"
+        {...input}
+        value={typeof value === 'string' ? value : ''}
+        required={spec.required}
+        aria-describedby={help ? `${id}-help` : undefined}
+        spellCheck={false}
+        onChange={event => props.onChange(event.currentTarget.value)}
+      />
+      {help && (
+        <div id={`${id}-help`} className="jp-WorkbenchRunForm-help">
+          {help}
+        </div>
+      )}
+    </div>
+  );
 }
 
 /**
@@ -102,17 +261,16 @@ export async function askRunParameters(
   parameters: { [name: string]: unknown };
   logicalDate: string | null;
 } | null> {
-  let parameters = JSON.stringify(initial, null, 2);
-  let logicalDate = '';
-  let problem: string | null = null;
+  const specs = declared ?? {};
+  let state: IRunFormState = {
+    values: formValues(specs, initial),
+    asJson: false,
+    json: JSON.stringify(initial, null, 2),
+    date: '',
+    problem: null
+  };
   for (;;) {
-    const body: RunForm = new RunForm(
-      trans,
-      parameters,
-      logicalDate,
-      declared,
-      problem
-    );
+    const body = new RunForm(trans, specs, state);
     const result: Dialog.IResult<ParsedRun> = await showDialog<ParsedRun>({
       title: trans.__('Run %1', pipeline),
       body,
@@ -130,8 +288,6 @@ export async function askRunParameters(
         logicalDate: result.value.logicalDate
       };
     }
-    parameters = body.parametersText;
-    logicalDate = body.dateText;
-    problem = result.value.error;
+    state = { ...body.state, problem: result.value.error };
   }
 }

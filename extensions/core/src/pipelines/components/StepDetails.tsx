@@ -2,7 +2,12 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { stateClass, stepState } from '../dag';
-import { formatDuration, stripAnsi } from '../format';
+import {
+  formatDuration,
+  readableError,
+  stateLabel,
+  stripAnsi
+} from '../format';
 import { IAttempt, IRun } from '../tokens';
 
 /**
@@ -46,7 +51,7 @@ export function StepDetails(props: IStepDetailsProps): JSX.Element | null {
       <div className="jp-WorkbenchPipeline-stepHeader">
         <h2>{step}</h2>
         <span className={`jp-WorkbenchPipeline-badge ${stateClass(state)}`}>
-          {state}
+          {stateLabel(state)}
         </span>
         {attempt && (
           <span>
@@ -86,7 +91,7 @@ export function StepDetails(props: IStepDetailsProps): JSX.Element | null {
         )}
       {attempt?.error && (
         <div className="jp-WorkbenchPipeline-stepError">
-          {stripAnsi(attempt.error)}
+          {readableError(stripAnsi(attempt.error))}
         </div>
       )}
       {attempt?.traceback && (
