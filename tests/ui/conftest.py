@@ -8,7 +8,6 @@ here (no ``playwright install``). A failing test leaves a screenshot in
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -73,11 +72,10 @@ def lab_env(root: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
     )
+    # Empty: the distribution's own defaults apply (no news pop-up over the buttons the
+    # tests click, as for every user).
     settings = root / "lab-settings"
-    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    # The "get news?" toast would cover buttons the tests click.
-    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    settings.mkdir(parents=True)
     env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(root / "lab-workspaces")
     if (LABEXTENSION / "package.json").exists():

@@ -80,8 +80,8 @@ def open_pipeline(page: Page, name: str) -> Locator:
 def run_now(page: Page, view: Locator) -> None:
     view.get_by_role("button", name="Run now").click()
     dialog = page.locator(".jp-Dialog")
-    # Prefilled with the parameters of the last run, or empty for a first run.
-    expect(dialog.locator(".jp-WorkbenchRunForm-parameters")).to_be_visible()
+    # A field per declared parameter, prefilled with its default.
+    expect(dialog.locator('[data-parameter="month"] input')).to_have_value("2024-01")
     dialog.get_by_role("button", name="Run").click()
     expect(dialog).to_be_hidden()
 
@@ -231,9 +231,10 @@ def test_schedule_shows_next_run_and_pauses_and_resumes(page: Page, workbench: W
     expect(schedule).to_have_attribute("data-schedule", "active")
     expect(schedule).to_contain_text("Schedule 0 3 * * *")
     next_run = schedule.locator(".jp-WorkbenchPipeline-nextRun")
-    # In the reader's time zone, and how far away: always within a day.
+    # In the cron's zone, labelled (and the reader's when it differs), and how far
+    # away: always within a day.
     expect(next_run).to_have_text(
-        re.compile(r"^next run .+ \(in (\d+ (s|min|h)( \d+ min)?|1 day)\)$")
+        re.compile(r"^next run .+ UTC \((.+, )?in (\d+ (s|min|h)( \d+ min)?|1 day)\)$")
     )
     expect(item).to_have_attribute("data-schedule", "active")
     expect(item.locator(".jp-WorkbenchPipelines-schedule")).to_have_text(

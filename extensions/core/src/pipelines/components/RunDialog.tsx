@@ -215,9 +215,11 @@ function ParameterField(props: {
       </div>
     );
   }
+  // Text for numbers: a number input the browser finds invalid disables the
+  // dialog's Run button without a word; ours says what is wrong.
   const input = {
-    integer: { type: 'number', step: '1', inputMode: 'numeric' as const },
-    number: { type: 'number', step: 'any', inputMode: 'decimal' as const },
+    integer: { type: 'text', inputMode: 'numeric' as const },
+    number: { type: 'text', inputMode: 'decimal' as const },
     date: { type: 'date' }
   }[spec.type] ?? { type: 'text' };
   return (
@@ -234,7 +236,7 @@ function ParameterField(props: {
         className="jp-mod-styled"
         {...input}
         value={typeof value === 'string' ? value : ''}
-        required={spec.required}
+        aria-required={spec.required}
         aria-describedby={help ? `${id}-help` : undefined}
         spellCheck={false}
         onChange={event => props.onChange(event.currentTarget.value)}
