@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import uuid
@@ -31,6 +32,7 @@ from papermill.execute import ERROR_MARKER_TAG
 from workbench_server.accounts import StepAccount
 
 ENGINE = "workbench"
+HOME_FOLDER = "home"  # a shared step account's home, in the attempt's working folder
 INJECTED_TAG = "injected-parameters"  # papermill's cell with the run's parameters
 
 
@@ -64,7 +66,7 @@ class Progress:
 class StepKernelManager(AsyncKernelManager):
     """Starts the kernel with the environment the step was given (connections access),
     as the step's OS account if it has one (its connection file then lives in the
-    attempt's working folder, which the account owns)."""
+    attempt's working folder, which only the account's group may enter)."""
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class StepKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self.step_env = env
         self.account = account
+        self.workdir = workdir
         if account is not None and workdir is not None:
             self.connection_file = str(workdir / f"kernel-{uuid.uuid4().hex}.json")
 
@@ -86,13 +89,19 @@ class StepKernelManager(AsyncKernelManager):
         if self.account is not None:
             kwargs.update(user=self.account.uid, group=self.account.gid, extra_groups=[])
             env = kwargs.setdefault("env", dict(os.environ))
-            env.update(HOME=self.account.home, USER=self.account.name, LOGNAME=self.account.name)
+            home = self.account.home
+            if self.account.shared and self.workdir is not None:
+                home = str(self.workdir / HOME_FOLDER)
+            env.update(HOME=home, USER=self.account.name, LOGNAME=self.account.name)
         await super().start_kernel(**kwargs)
 
     def write_connection_file(self, **kwargs: Any) -> tuple[str, dict[str, Any]]:
         written = super().write_connection_file(**kwargs)
-        if self.account is not None:  # the kernel, as the account, reads it
-            os.chown(self.connection_file, self.account.uid, self.account.gid)
+        if self.account is not None:
+            # The kernel reads it through the account's group; it stays the worker's, which
+            # reads it again after the launch (also without CAP_DAC_OVERRIDE).
+            os.chown(self.connection_file, -1, self.account.gid)
+            os.chmod(self.connection_file, 0o640)
         return written
 
 
@@ -202,19 +211,62 @@ def execute(
 @contextlib.contextmanager
 def _working_folder(cwd: Path, account: StepAccount | None) -> Iterator[Path]:
     """Where the kernel runs: ``cwd`` itself, or for an account a copy of it that the
-    account owns (the pipeline's snapshot is in the workbench home, private to it)."""
+    account owns (the pipeline's snapshot is in the workbench home, private to it).
+
+    The attempt's folder itself stays the worker's, open to the account's group only: the
+    worker writes the kernel's connection file there and starts the kernel in the copy,
+    which a worker without CAP_DAC_OVERRIDE (the team stack's) could not do in a folder
+    private to the account. A shared account also gets a fresh home there, so that no
+    step leaves start-up files or packages for the next owner's steps.
+    """
     if account is None:
         yield cwd
         return
     folder = Path(tempfile.mkdtemp(prefix="workbench-step-"))
     try:
+        os.chown(folder, os.geteuid(), account.gid)
+        folder.chmod(0o710)
         copy = folder / "pipeline"
         shutil.copytree(cwd, copy, symlinks=True)
-        for path in (folder, *folder.rglob("*")):
+        copy.chmod(0o755)  # the kernel's process enters it before it becomes the account
+        made = [copy, *copy.rglob("*")]
+        if account.shared:
+            (folder / HOME_FOLDER).mkdir(mode=0o700)
+            made.append(folder / HOME_FOLDER)
+        for path in made:
             os.chown(path, account.uid, account.gid, follow_symlinks=False)
         yield copy
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove(folder, account)
+
+
+def _remove(folder: Path, account: StepAccount) -> None:
+    """Remove an attempt's folder. What the step made inside is the account's, and the
+    worker may lack the right to delete in the account's folders: the account empties them."""
+    try:
+        inside = [str(path) for path in folder.iterdir()]
+    except OSError:
+        inside = []
+    if inside:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["sh", "-c", 'chmod -R u+rwX -- "$@" 2>/dev/null; rm -rf -- "$@"', "sh", *inside],
+                user=account.uid,
+                group=account.gid,
+                extra_groups=[],
+                cwd="/",
+                env={"PATH": os.defpath},
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=120,
+            )
+    for path in inside:  # emptied now; only the folder's owner may unlink them from it
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _saved_cells(output: Path) -> list[Any]:

@@ -51,6 +51,9 @@ class StepAccount:
     uid: int
     gid: int
     home: str
+    # One account for every owner's steps (``WORKBENCH_STEP_ACCOUNTS=<account>``): no
+    # step may leave anything there for the next one, so each gets a fresh home.
+    shared: bool = False
 
 
 def step_account(owner: str) -> StepAccount | None:
@@ -73,4 +76,11 @@ def step_account(owner: str) -> StepAccount | None:
             f"pipeline steps of {owner!r} would run as {account!r}, a privileged account; "
             f"{STEP_ACCOUNTS_ENV} must name an unprivileged one"
         )
-    return StepAccount(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+    # Steps run with their primary group only: one of the worker's groups (in the team
+    # stack, the group that reads the docker secrets) would let them read what it reads.
+    if entry.pw_gid in {os.getegid(), *os.getgroups()}:
+        raise ConfigurationError(
+            f"pipeline steps of {owner!r} would run as {account!r}, whose primary group "
+            f"(gid {entry.pw_gid}) is one of the worker's; give it a group of its own"
+        )
+    return StepAccount(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir, shared=how != "hub")
