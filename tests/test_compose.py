@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -236,6 +237,25 @@ def _final_stage(path: Path) -> list[Any]:
     return commands[last_from:]
 
 
+def _stage_script(path: Path) -> str:
+    """The RUN lines of a Dockerfile's final stage, as one shell script."""
+    return " && ".join(c.value[0] for c in _final_stage(path) if c.cmd == "RUN")
+
+
+def _useradd(script: str, user: str) -> tuple[int | None, int | None, str]:
+    """(uid, primary gid, the useradd's options) of an account the script makes."""
+    added = re.search(rf"useradd ([^&;]*?)\b{re.escape(user)}\b", script)
+    assert added, f"{user} is not made by a useradd in its Dockerfile"
+    uid = re.search(r"--uid (\d+)", added.group(1))
+    group_name = re.search(r"--gid (\S+)", added.group(1))
+    gid = None
+    if group_name:
+        gid_text = group_name.group(1)
+        made = re.search(rf"groupadd --gid (\d+) {re.escape(gid_text)}\b", script)
+        gid = int(gid_text) if gid_text.isdigit() else int(made.group(1)) if made else None
+    return int(uid.group(1)) if uid else None, gid, added.group(1)
+
+
 def _account(compose: dict[str, Any], name: str) -> tuple[str, int | None, int | None]:
     """(account, uid, gid) a service runs as: compose's ``user:``, else its Dockerfile's
     last ``USER``; root when neither says (uids from the Dockerfile's useradd/groupadd)."""
@@ -250,17 +270,8 @@ def _account(compose: dict[str, Any], name: str) -> tuple[str, int | None, int |
         return "root", 0, 0
     if user.isdigit():
         return user, int(user), int(group) if group.isdigit() else None
-    script = " && ".join(c.value[0] for c in stage if c.cmd == "RUN")
-    added = re.search(rf"useradd ([^&;]*?)\b{re.escape(user)}\b", script)
-    assert added, f"{name}: USER {user} is not made by a useradd in its Dockerfile"
-    uid = re.search(r"--uid (\d+)", added.group(1))
-    group_name = re.search(r"--gid (\S+)", added.group(1))
-    gid = None
-    if group_name:
-        gid_text = group_name.group(1)
-        made = re.search(rf"groupadd --gid (\d+) {re.escape(gid_text)}\b", script)
-        gid = int(gid_text) if gid_text.isdigit() else int(made.group(1)) if made else None
-    return user, int(uid.group(1)) if uid else None, gid
+    uid, gid, _ = _useradd(_stage_script(built[1]), user)
+    return user, uid, gid
 
 
 def _core(compose: dict[str, Any]) -> str:
@@ -373,9 +384,14 @@ def test_the_service_and_workers_share_no_writable_volume(compose: dict[str, Any
         assert service_mounts[volume][0] == target == worker_mounts[volume][0]
     assert worker_mounts["workbench-pipelines"][1] is True
     assert service_mounts["workbench-runs"][1] is True
-    # Accounts of their own, neither root, with fixed ids (files on shared volumes).
+    # Accounts of their own with fixed ids (files on shared volumes): the service never
+    # root; the workers root only boxed in to start steps as an account of their own.
     accounts = {name: _account(compose, name) for name in (core, WORKER)}
     for name, (account, uid, gid) in accounts.items():
+        if name == WORKER and account == "root":
+            problems = _boxed_root_problems(compose, name)
+            assert not problems, f"{name} runs as root, and: {'; '.join(problems)}"
+            continue
         assert account != "root" and uid and gid, f"{name} runs as {account} ({uid}:{gid})"
     assert accounts[core][1] != accounts[WORKER][1]
     # /run/workbench (the private copy of the key) is theirs.
@@ -384,34 +400,70 @@ def test_the_service_and_workers_share_no_writable_volume(compose: dict[str, Any
         assert f"uid={uid}" in tmpfs and f"gid={gid}" in tmpfs, f"{name}: {tmpfs}"
 
 
-def _secret_modes() -> dict[str, tuple[int, int]]:
-    """The (mode, group) each secret file ends up with after "5. Secrets" of the guide.
+def _secret_modes() -> dict[str, tuple[int, int, int]]:
+    """The (mode, owner, group) each secret file ends up with after "5. Secrets" of the
+    guide.
 
-    Files are made under ``umask 077`` by root; ``chmod``/``chgrp`` lines change them.
+    Files are made under ``umask 077`` by root; ``chmod``/``chgrp``/``chown`` lines
+    change them.
     """
     guide = DEPLOY_DOC.read_text()
     block = guide[guide.index("### 5. Secrets") :]
     block = block[block.index("```sh") : block.index("```", block.index("```sh") + 5)]
     files = set(re.findall(r"> (secrets/\w+)", block))
-    state = {f: (0o600, 0) for f in files}
+    state = {f: (0o600, 0, 0) for f in files}
     for line in block.splitlines():
         words = line.split()
-        if len(words) < 3 or words[0] not in ("chmod", "chgrp"):
+        if len(words) < 3 or words[0] not in ("chmod", "chgrp", "chown"):
             continue
         targets = files if words[2:] == ["secrets/*"] else set(words[2:]) & files
         for target in targets:
-            mode, group = state[target]
+            mode, owner, group = state[target]
             if words[0] == "chmod":
-                state[target] = (int(words[1], 8), group)
+                mode = int(words[1], 8)
+            elif words[0] == "chgrp":
+                group = int(words[1])
             else:
-                state[target] = (mode, int(words[1]))
+                user, _, new_group = words[1].partition(":")
+                owner, group = int(user), int(new_group) if new_group else group
+            state[target] = (mode, owner, group)
     return {f.removeprefix("secrets/"): v for f, v in state.items()}
+
+
+def _allows(state: tuple[int, int, int], uid: int, groups: set[int], wanted: int) -> bool:
+    """Whether a process of ``uid`` in ``groups``, without CAP_DAC_OVERRIDE (root included),
+    gets the ``wanted`` bits (4 read, 2 write, 1 search) of a file of (mode, owner, group):
+    the owner's bits if it owns it, else the group's if it is in it, else the others'."""
+    mode, owner, group = state
+    shift = 6 if uid == owner else 3 if group in groups else 0
+    return (mode >> shift) & wanted == wanted
+
+
+def _held(spec: dict[str, Any]) -> set[str]:
+    return {s if isinstance(s, str) else s["source"] for s in spec.get("secrets", [])}
+
+
+def _caps(values: list[Any] | None) -> set[str]:
+    return {str(value).upper().removeprefix("CAP_") for value in values or ()}
+
+
+def _groups(spec: dict[str, Any], gid: int | None) -> set[int]:
+    """The groups a service's processes are in: its account's and compose's group_add."""
+    return {gid or 0, *(int(group) for group in spec.get("group_add", []))}
+
+
+def _reads_without_dac_override(compose: dict[str, Any], name: str) -> bool:
+    """Whether a service's processes read files through owners, groups and modes only."""
+    spec = compose["services"][name]
+    if _account(compose, name)[0] != "root":
+        return True
+    return "ALL" in _caps(spec.get("cap_drop")) and "DAC_OVERRIDE" not in _caps(spec.get("cap_add"))
 
 
 def test_every_account_can_read_the_secrets_it_is_given(compose: dict[str, Any]) -> None:
     """Outside swarm, compose mounts a file secret with the host file's owner and mode
-    (and ignores uid, gid and mode): a non-root service reads only what the guide makes
-    readable for it."""
+    (and ignores uid, gid and mode): a non-root service, or root without DAC_OVERRIDE,
+    reads only what the guide makes readable for it."""
     modes = _secret_modes()
     assert set(modes) == {
         spec["file"].removeprefix("./secrets/") for spec in compose["secrets"].values()
@@ -419,15 +471,200 @@ def test_every_account_can_read_the_secrets_it_is_given(compose: dict[str, Any])
     for name, spec in _runtime_services(compose).items():
         if not _build(spec):
             continue  # images of others: the guide's comments say what they need
-        account, _, gid = _account(compose, name)
-        if account == "root":
-            continue
-        for secret in spec.get("secrets", []):
-            source = secret if isinstance(secret, str) else secret["source"]
+        if not _reads_without_dac_override(compose, name):
+            continue  # root as Docker leaves it reads any file
+        account, uid, gid = _account(compose, name)
+        for source in _held(spec):
             file = compose["secrets"][source]["file"].removeprefix("./secrets/")
-            mode, group = modes[file]
-            readable = mode & 0o004 or (group == gid and mode & 0o040)
-            assert readable, f"{name} ({account}) cannot read secrets/{file} ({mode:o}, {group})"
+            state = modes[file]
+            readable = _allows(state, uid or 0, _groups(spec, gid), 4)
+            assert readable, f"{name} ({account}) cannot read secrets/{file} {state}"
+
+
+# --- steps in the workers (issue 15) -------------------------------------------------
+
+STEP_ACCOUNTS_ENV = "WORKBENCH_STEP_ACCOUNTS"
+# What starting a step's kernel as another account takes, and all a root worker may keep:
+# setuid/setgid to switch, chown to hand the step its working copy and connection file,
+# kill to stop its kernel.
+STEP_SWITCH_CAPS = {"CHOWN", "SETUID", "SETGID", "KILL"}
+NO_NEW_PRIVILEGES = "no-new-privileges:true"
+
+
+def _boxed_root_problems(compose: dict[str, Any], name: str) -> list[str]:
+    """What keeps a root service that runs users' code from being boxed in: it may hold
+    no engine socket or host namespace, drops every capability but STEP_SWITCH_CAPS, gains
+    none back through set-user-id programs, and runs its steps as an unprivileged account
+    of its image that is in none of its groups."""
+    spec = compose["services"][name]
+    problems = []
+    if any(source == DOCKER_SOCKET for source, _, _ in _mounts(spec)):
+        problems.append(f"it mounts {DOCKER_SOCKET}")
+    if spec.get("privileged"):
+        problems.append("it is privileged")
+    for key in ("pid", "ipc", "network_mode", "userns_mode", "uts", "cgroup"):
+        if str(spec.get(key, "")).startswith("host"):
+            problems.append(f"{key}: host")
+    if spec.get("devices"):
+        problems.append("it is given devices")
+    if _caps(spec.get("cap_drop")) != {"ALL"}:
+        problems.append(f"cap_drop is {spec.get('cap_drop')}, not [ALL]")
+    if _caps(spec.get("cap_add")) != STEP_SWITCH_CAPS:
+        problems.append(f"cap_add is {spec.get('cap_add')}, not {sorted(STEP_SWITCH_CAPS)}")
+    if NO_NEW_PRIVILEGES not in (spec.get("security_opt") or []):
+        problems.append(f"security_opt lacks {NO_NEW_PRIVILEGES}")
+    step = (spec.get("environment") or {}).get(STEP_ACCOUNTS_ENV)
+    built = _build(spec)
+    if not step or step == "hub" or not built:
+        problems.append(f"{STEP_ACCOUNTS_ENV} names no account of its image ({step!r})")
+        return problems
+    uid, gid, options = _useradd(_stage_script(built[1]), step)
+    if not uid or not gid:
+        problems.append(f"{step} has no fixed uid and gid of its own ({uid}:{gid})")
+    if gid in _groups(spec, 0):
+        problems.append(f"{step}'s group {gid} is one of the worker's")
+    if re.search(r"(^|\s)(-G|--groups)\b", options):
+        problems.append(f"{step} is given other groups ({options.strip()})")
+    return problems
+
+
+def _image_folders(path: Path) -> dict[str, tuple[int, int, int]]:
+    """(mode, owner, group) of the folders a Dockerfile's final stage makes, after its
+    ``mkdir``, ``chown`` and ``chmod`` (numeric modes; owners by id or by the names its
+    useradd and groupadd make); folders of the base image are root's, 0755."""
+    script = _stage_script(path)
+    users = dict(re.findall(r"useradd --uid (\d+)[^&;]*?\s([\w-]+)\s*(?:&&|;|$)", script))
+    groups = dict(re.findall(r"groupadd --gid (\d+) ([\w-]+)", script))
+    users, groups = {v: int(k) for k, v in users.items()}, {v: int(k) for k, v in groups.items()}
+    folders: dict[str, tuple[int, int, int]] = {}
+    for command in re.split(r"&&|;", script):
+        words = shlex.split(command)
+        if not words or words[0] not in ("mkdir", "chown", "chmod"):
+            continue
+        options = {w for w in words[1:] if w.startswith("-")}
+        args = [w for w in words[1:] if not w.startswith("-")]
+        if words[0] == "mkdir":
+            for target in args:
+                for folder in [*reversed(Path(target).parents), Path(target)]:
+                    folders.setdefault(str(folder), (0o755, 0, 0))
+            continue
+        what, targets = args[0], args[1:]
+        for target in targets:
+            below = "-R" in options
+            changed = [f for f in folders if f == target or (below and f.startswith(target + "/"))]
+            for folder in changed or [target]:
+                mode, owner, group = folders.get(folder, (0o755, 0, 0))
+                if words[0] == "chmod":
+                    mode = int(what, 8)
+                else:
+                    user, _, new_group = what.partition(":")
+                    owner = int(user) if user.isdigit() else users[user]
+                    if new_group:
+                        group = int(new_group) if new_group.isdigit() else groups[new_group]
+                folders[folder] = (mode, owner, group)
+    return folders
+
+
+def _reaches(folders: dict[str, tuple[int, int, int]], target: str, uid: int, groups: set[int]):
+    """Whether ``uid`` may pass through every folder above ``target``."""
+    above = [str(p) for p in reversed(Path(target).parents)]
+    return all(_allows(folders.get(f, (0o755, 0, 0)), uid, groups, 1) for f in above)
+
+
+def _tmpfs_folder(entry: str) -> tuple[str, tuple[int, int, int]]:
+    target, _, options = entry.partition(":")
+    given = dict(o.partition("=")[::2] for o in options.split(",") if o)
+    mode = int(given.get("mode", "1777"), 8)
+    return target, (mode, int(given.get("uid", 0)), int(given.get("gid", 0)))
+
+
+def test_steps_run_as_an_account_that_reads_none_of_the_workers_secrets(
+    compose: dict[str, Any],
+) -> None:
+    """Steps are users' code: in the workers they run as an account of the image that can
+    read neither the metadata DB password nor the key (the files as "5. Secrets" makes
+    them, the worker's private copy, the worker's environment), writes the lake and
+    enters no other volume; the worker itself, root boxed in, reads the secrets."""
+    spec = compose["services"][WORKER]
+    step = (spec.get("environment") or {}).get(STEP_ACCOUNTS_ENV)
+    assert step and step != "hub", (
+        f"{WORKER}: steps run as the worker itself and read its secrets; set "
+        f"{STEP_ACCOUNTS_ENV} to an account of its image"
+    )
+    account, _, worker_gid = _account(compose, WORKER)
+    # Only root starts a process as another account; a non-root worker with the
+    # capabilities to do so could become root as well.
+    assert account == "root", f"{WORKER} runs as {account}, which cannot start steps as {step}"
+    problems = _boxed_root_problems(compose, WORKER)
+    assert not problems, f"{WORKER} runs as root, and: {'; '.join(problems)}"
+    _, dockerfile_path = _build(spec)
+    uid, gid, _ = _useradd(_stage_script(dockerfile_path), step)
+    assert uid and gid
+    step_groups, worker_groups = {gid}, _groups(spec, worker_gid)
+    # The image says so too, for a worker started without this compose file.
+    image_env = {
+        c.value[i]: c.value[i + 1]
+        for c in _final_stage(dockerfile_path)
+        if c.cmd == "ENV"
+        for i in range(0, len(c.value) - 1, 2)
+    }
+    assert image_env.get(STEP_ACCOUNTS_ENV) in (None, step), image_env
+
+    modes = _secret_modes()
+    for source in _held(spec):
+        file = compose["secrets"][source]["file"].removeprefix("./secrets/")
+        state = modes[file]
+        assert _allows(state, 0, worker_groups, 4), f"the worker cannot read {file} {state}"
+        assert not _allows(state, uid, step_groups, 4), f"{step} reads secrets/{file} {state}"
+    # The private copy of the key (and the DB URL in the worker's environment, which
+    # /proc shows to the same account only): the worker's alone.
+    for entry in spec.get("tmpfs", []):
+        target, state = _tmpfs_folder(entry)
+        if target == "/run/workbench":
+            assert not _allows(state, uid, step_groups, 1), f"{step} enters {target}"
+            break
+    else:
+        raise AssertionError(f"{WORKER} has no tmpfs /run/workbench of its own")
+
+    folders = _image_folders(dockerfile_path)
+    home = image_env.get("WORKBENCH_HOME", "/srv/workbench")
+    assert not _allows(folders[home], uid, step_groups, 4), f"{step} lists {home}"
+    for source, target, read_only in _mounts(spec):
+        if source not in compose["volumes"]:
+            continue
+        state = folders[target]
+        if source == "workbench-lake":
+            assert not read_only and _reaches(folders, target, uid, step_groups), target
+            assert _allows(state, uid, step_groups, 7), f"{step} cannot write {target} {state}"
+        else:
+            assert not _allows(state, uid, step_groups, 1), f"{step} enters {target} {state}"
+
+
+def test_a_new_volume_starts_out_right_whichever_image_mounts_it_first(
+    compose: dict[str, Any],
+) -> None:
+    """Docker copies the mount point's owner and mode into an empty named volume: the
+    service's and the workers' images make the folders of the volumes both mount alike,
+    and each account can do there what its mount says."""
+    services, core = compose["services"], _core(compose)
+    folders = {name: _image_folders(_build(services[name])[1]) for name in (core, WORKER)}
+    mounts = {name: {s: (t, ro) for s, t, ro in _mounts(services[name])} for name in folders}
+    shared = mounts[core].keys() & mounts[WORKER].keys() & compose["volumes"].keys()
+    assert shared >= {"workbench-pipelines", "workbench-runs", "workbench-lake"}
+    for volume in shared:
+        target = mounts[core][volume][0]
+        assert folders[core][target] == folders[WORKER][target], (volume, folders)
+    for name in folders:
+        account, uid, gid = _account(compose, name)
+        groups = _groups(services[name], gid)
+        for volume, (target, read_only) in mounts[name].items():
+            if volume not in compose["volumes"] or target not in folders[name]:
+                continue
+            wanted = 5 if read_only else 7
+            if volume == "workbench-lake" and name == WORKER:
+                continue  # written by the steps, checked above
+            state = folders[name][target]
+            assert _allows(state, uid or 0, groups, wanted), f"{name} ({account}): {target}"
 
 
 def _doc_table(header: str) -> list[list[str]]:
@@ -475,11 +712,17 @@ def test_the_deploy_guide_says_what_each_account_writes_reads_and_holds(
     assert set(rows) == ours
     for name, (_, account_cell, writes, reads, secrets_cell) in rows.items():
         account, uid, _ = _account(compose, name)
+        spec = services[name]
         if account == "root":
             assert account_cell.startswith("root"), name
+            if step := (spec.get("environment") or {}).get(STEP_ACCOUNTS_ENV):
+                # A boxed root says how, and as whom its steps run.
+                step_uid, _, _ = _useradd(_stage_script(_build(spec)[1]), step)
+                kept = _caps(spec.get("cap_add")) | {step}
+                assert _ticked(account_cell) >= kept, (name, kept - _ticked(account_cell))
+                assert f"uid {step_uid}" in account_cell and "no-new-privileges" in account_cell
         else:
             assert _ticked(account_cell) == {account} and f"uid {uid}" in account_cell, name
-        spec = services[name]
         if name in runtime:
             assert _ticked(writes) == _named(spec, compose, writable=True), name
             assert _ticked(reads) == _named(spec, compose, writable=False), name
@@ -488,6 +731,28 @@ def test_the_deploy_guide_says_what_each_account_writes_reads_and_holds(
         else:  # user containers: what DockerSpawner mounts
             volumes = {v.replace("{username}", "<name>") for v in _user_container_volumes()}
             assert _ticked(writes) == volumes and not _ticked(reads) | _ticked(secrets_cell), name
+
+
+def test_the_deploy_guide_says_what_steps_can_read_in_a_worker(compose: dict[str, Any]) -> None:
+    """The guide's table of a worker container's accounts: the step account writes what it
+    may write and names, among what it cannot read, each secret of the worker and each
+    volume it cannot enter."""
+    spec = compose["services"][WORKER]
+    step = (spec.get("environment") or {}).get(STEP_ACCOUNTS_ENV)
+    rows = _doc_table("| account | what runs as it | reads | writes | cannot read |")
+    assert rows and rows[0][0].startswith(_account(compose, WORKER)[0]), rows
+    cells = next((c for c in rows if _ticked(c[0]) == {step}), None)
+    assert cells, f"no row for {step} in the guide's table of a worker container"
+    _, dockerfile_path = _build(spec)
+    uid, gid, _ = _useradd(_stage_script(dockerfile_path), step)
+    folders = _image_folders(dockerfile_path)
+    volumes = {s: t for s, t, _ in _mounts(spec) if s in compose["volumes"]}
+    writable = {v for v, t in volumes.items() if _allows(folders[t], uid, {gid}, 3)}
+    closed = {v for v, t in volumes.items() if not _allows(folders[t], uid, {gid}, 1)}
+    _, _, reads, writes, cannot = cells
+    assert _ticked(writes) == writable, (writes, writable)
+    assert _ticked(cannot) == _held(spec) | closed, (cannot, _held(spec) | closed)
+    assert not _ticked(reads) & (_held(spec) | closed), reads
 
 
 def test_every_service_has_a_healthcheck_and_a_restart_policy(compose: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Entrypoint of the hub, service and worker images: turns docker secrets into what the
-# workbench reads, then runs the command (as the image's account: the service and the
-# workers are not root, so /run/workbench is theirs, see docker-compose.yml).
+# workbench reads, then runs the command as the container's account, whose tmpfs
+# /run/workbench is (docker-compose.yml): workbench-service in the service, root with
+# four capabilities in the workers, whose steps run as workbench-step and can enter
+# neither /run/workbench nor read the worker's environment.
 #   /run/secrets/workbench_secrets_key   → WORKBENCH_SECRETS_KEY_FILE (a private 0600 copy,
 #                                          whatever the mode of the file on the host)
 #   /run/secrets/workbench_db_password   → WORKBENCH_DB_URL for the compose file's
