@@ -9,13 +9,13 @@ from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..catalog import CatalogService, ColumnPatch, TablePatch
+from ..catalog.models import ScanOut, SourceOut, TableOut
 from ..catalog.schedules import (
     delete_scan_schedule,
     get_scan_schedule,
     set_scan_schedule,
     start_scan,
 )
-from ..catalog.service import ScanOut, SourceOut, TableOut
 from ..errors import NotFoundError
 from .base import WorkbenchHandler
 
