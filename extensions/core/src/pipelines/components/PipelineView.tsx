@@ -9,7 +9,8 @@ import {
   describeSchedule,
   readableError,
   scheduleZone,
-  shortRunId
+  shortRunId,
+  stateLabel
 } from '../format';
 import { PolledWidget } from '../../components/PolledWidget';
 import { mayOperate, viewOnlyNote } from '../rights';
@@ -151,7 +152,7 @@ export class PipelineView extends PolledWidget {
             <span
               className={`jp-WorkbenchPipeline-badge ${stateClass(run.status)}`}
             >
-              {run.status}
+              {stateLabel(run.status)}
             </span>{' '}
             <span className="jp-WorkbenchPipeline-runBy">
               {[

@@ -10,7 +10,8 @@ import {
   formatAgo,
   formatTime,
   latestRuns,
-  scheduleZone
+  scheduleZone,
+  stateLabel
 } from '../format';
 import { PolledWidget } from '../../components/PolledWidget';
 import { PanelHeader, setUpSidebarPanel } from '../../components/SidebarPanel';
@@ -151,7 +152,7 @@ export class PipelinesPanel extends PolledWidget {
             <span
               className={`jp-WorkbenchPipelines-badge ${stateClass(state)}`}
             >
-              {last.status}
+              {stateLabel(last.status)}
             </span>
           )}
         </div>

@@ -2,7 +2,13 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { stateClass } from '../dag';
-import { formatDuration, formatTime, runDuration, shortRunId } from '../format';
+import {
+  formatDuration,
+  formatTime,
+  runDuration,
+  shortRunId,
+  stateLabel
+} from '../format';
 import { runCancellation, runOrigin, runOriginText } from '../runOrigin';
 import { IRun } from '../tokens';
 
@@ -81,7 +87,7 @@ export function RunHistory(props: {
                     <span
                       className={`jp-WorkbenchPipeline-badge ${stateClass(run.status)}`}
                     >
-                      {run.status}
+                      {stateLabel(run.status)}
                     </span>
                     {cancellation && (
                       <div className="jp-WorkbenchPipeline-runBy">
