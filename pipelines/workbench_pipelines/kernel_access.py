@@ -35,7 +35,6 @@ from workbench_server.connections.kernel_access import (
     SERVER_ONLY_ENV,
     KernelSql,
     KernelUsage,
-    RecordedSql,
     UsableQuery,
     bearer_token,
     kernel_bootstrap,
@@ -44,6 +43,7 @@ from workbench_server.connections.kernel_access import (
     usable_connections,
 )
 from workbench_server.db.models import Pipeline, Run
+from workbench_server.lineage.service import RecordedSql
 from workbench_server.principal import Principal
 
 if TYPE_CHECKING:

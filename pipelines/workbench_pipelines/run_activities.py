@@ -29,6 +29,7 @@ from workbench_server.lineage.openlineage import (
     RunState,
     WorkbenchRunFacet,
     close_lost_attempts,
+    emitter_of,
     run_uuid,
 )
 from workbench_server.lineage.service import LineageService
@@ -102,7 +103,7 @@ class RunActivities:
 
     def _pipeline_lineage(self, event: RunEvent) -> None:
         """The pipeline run as the OpenLineage parent run of its step attempts."""
-        emitter = self.workbench.openlineage
+        emitter = emitter_of(self.workbench)
         if not emitter.enabled:
             return
         try:
@@ -189,7 +190,7 @@ class RunActivities:
 
     def _lineage_start(self, data: StepInput, attempt: int) -> JobRun | None:
         """The attempt as an OpenLineage run, announced with START (when events go out)."""
-        emitter = self.workbench.openlineage
+        emitter = emitter_of(self.workbench)
         if not emitter.enabled:
             return None
         try:
@@ -255,7 +256,7 @@ class RunActivities:
                 message = None
             elif state == "FAIL" and message is None:
                 message = type(error).__name__
-            self.workbench.openlineage.emit(job_run.event(RunState(state), message, trace))
+            emitter_of(self.workbench).emit(job_run.event(RunState(state), message, trace))
         except Exception:  # lineage never fails a step
             activity.logger.warning("no OpenLineage %s for %s", state, job_run.job, exc_info=True)
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,9 +33,9 @@ from .settings import WorkbenchSettings
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-    from .lineage.openlineage import LineageEmitter
-
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Workbench:
@@ -50,22 +52,25 @@ class Workbench:
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self._client: Client | None = None
         self._client_lock = asyncio.Lock()
+        self._resources: dict[str, Any] = {}
+        self._resources_lock = threading.Lock()
 
     @cached_property
     def secret_box(self) -> SecretBox:
         """Encrypts connection secrets with the key of this installation."""
         return SecretBox(self.settings.workbench_home.secrets_key)
 
-    @cached_property
-    def openlineage(self) -> LineageEmitter:
-        """Sends OpenLineage events to the configured consumer (or nowhere)."""
-        from .lineage.openlineage import DatasetNaming, LineageEmitter
+    def resource(self, name: str, make: Callable[[], T]) -> T:
+        """The installation's one ``name`` (such as the OpenLineage emitter), made by
+        ``make`` on first use and closed (its ``close()``, if any) with the workbench.
 
-        return LineageEmitter(
-            self.settings.openlineage_transport,
-            self.settings.openlineage_namespace,
-            naming=DatasetNaming.of(self),
-        )
+        The domain modules own what they keep per installation; the core holds it
+        without importing them (the import graph points from them to the core).
+        """
+        with self._resources_lock:
+            if name not in self._resources:
+                self._resources[name] = make()
+            return self._resources[name]
 
     async def temporal_client(self) -> Client:
         """A connected client, created on first use and reused afterwards."""
@@ -92,6 +97,10 @@ class Workbench:
         return HealthReport.of(with_restarts(found, self.settings.workbench_home.run_dir))
 
     def close(self) -> None:
-        if "openlineage" in self.__dict__:
-            self.openlineage.close()
+        with self._resources_lock:
+            resources, self._resources = list(self._resources.values()), {}
+        for resource in reversed(resources):
+            close = getattr(resource, "close", None)
+            if close is not None:
+                close()
         self.engine.dispose()

@@ -8,7 +8,6 @@ payload, built here, for the one principal that kernel acts for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -18,8 +17,7 @@ from .service import ConnectionService
 
 if TYPE_CHECKING:
     from ..core import Workbench
-    from ..lineage.service import SqlContext
-    from ..lineage.sql import SqlLineage
+    from ..lineage.service import RecordedSql
 
 KERNEL_AUTH_SCHEME = "WorkbenchKernel"
 KERNEL_CONNECTIONS_PATH = "/workbench/api/kernel/connections"
@@ -108,15 +106,6 @@ class KernelSql(BaseModel):
     job: str = Field("kernel", max_length=300)
 
 
-@dataclass
-class RecordedSql:
-    """A kernel statement's lineage as parsed and resolved, and how many edges it made."""
-
-    found: SqlLineage
-    context: SqlContext
-    edges: int
-
-
 def record_kernel_sql(
     workbench: Workbench, principal: Principal, item: KernelSql, run_id: str | None = None
 ) -> RecordedSql | None:
@@ -124,7 +113,7 @@ def record_kernel_sql(
 
     None when the statement ran on a connection the principal may not use."""
     from ..lineage import sql_lineage
-    from ..lineage.service import LineageService, SqlContext
+    from ..lineage.service import LineageService, RecordedSql, SqlContext
 
     usable = {c.name: c for c in ConnectionService(workbench, principal).list()}
     own = usable.get(item.connection)

@@ -25,7 +25,7 @@ from ..connections.kernel_access import (
     record_kernel_usage,
     usable_connections,
 )
-from ..lineage.openlineage import emit_statement
+from ..lineage.openlineage import emit_statement, emitter_of
 from .base import WorkbenchHandler
 
 
@@ -111,7 +111,7 @@ class KernelLineageHandler(KernelRouteHandler):
         def record() -> None:
             recorded = record_kernel_sql(self.workbench, principal, item)
             if recorded is not None:
-                emit_statement(self.workbench.openlineage, item.job, recorded, item.sql)
+                emit_statement(emitter_of(self.workbench), item.job, recorded, item.sql)
 
         await asyncio.to_thread(record)
         self.set_status(204)

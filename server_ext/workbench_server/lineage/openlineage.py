@@ -58,11 +58,10 @@ from openlineage.client.facet_v2 import (
 
 from .._version import __version__
 from ..lake_layout import LAYERS, MAIN
-from .service import FILE, SqlContext, resolve
+from .service import FILE, RecordedSql, SqlContext, resolve
 from .sql import SqlLineage
 
 if TYPE_CHECKING:
-    from ..connections.kernel_access import RecordedSql
     from ..core import Workbench
 
 log = logging.getLogger(__name__)
@@ -425,6 +424,19 @@ class DatasetNaming:
             inputs=[dataset(d, InputDataset) for d in event.inputs or []],
             outputs=[dataset(d, OutputDataset) for d in event.outputs or []],
         )
+
+
+def emitter_of(workbench: Workbench) -> LineageEmitter:
+    """The installation's emitter: sends OpenLineage events to the configured consumer
+    (or nowhere), made on first use and closed with the workbench."""
+    return workbench.resource(
+        "openlineage",
+        lambda: LineageEmitter(
+            workbench.settings.openlineage_transport,
+            workbench.settings.openlineage_namespace,
+            naming=DatasetNaming.of(workbench),
+        ),
+    )
 
 
 class LineageEmitter:

@@ -11,6 +11,7 @@ as the lake or files); edges to anything else are left out of every answer.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -72,6 +73,15 @@ class SqlContext(BaseModel):
     kind: str  # postgres, duckdb, lake, sqlalchemy
     attachable: list[str] = []
     lake_root: str | None = None  # the lake's folder or s3://bucket/prefix
+
+
+@dataclass
+class RecordedSql:
+    """A statement's lineage as parsed and resolved, and how many edges it made."""
+
+    found: SqlLineage
+    context: SqlContext
+    edges: int
 
 
 def _lake_dataset(path: str, context: SqlContext) -> tuple[str, str] | None:
