@@ -13,31 +13,16 @@ from sqlalchemy import select
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.openlineage import validate_event
+from tests.support.runs import record_run
 from workbench_pipelines.plan import RunEvent, RunPlan, StepPlan
 from workbench_pipelines.workflows import PipelineRunWorkflow
 from workbench_server import temporal
-from workbench_server.db.models import Pipeline, Run
+from workbench_server.db.models import Run
 from workbench_server.lineage.openlineage import run_uuid
 
 
 def _register(workbench, run_id: str) -> None:
-    with workbench.sessions.begin() as session:
-        pipeline = Pipeline(name="close", owner="tester", current_version=1)
-        session.add(pipeline)
-        session.flush()
-        session.add(
-            Run(
-                id=run_id,
-                pipeline_id=pipeline.id,
-                version=1,
-                status="queued",
-                trigger="manual",
-                parameters={},
-                logical_date="2026-10-31",
-                workflow_id=f"run-{run_id}",
-                requested_by="tester",
-            )
-        )
+    record_run(workbench, run_id, "close")
 
 
 async def _start(address: str, task_queue: str, plan: RunPlan) -> str:

@@ -25,6 +25,7 @@ from tornado.httpclient import HTTPClientError
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.postgres import PostgresCluster, running_cluster
+from tests.support.runs import record_run
 
 OUTAGE_S = 20
 
@@ -185,7 +186,7 @@ def test_an_end_the_db_could_not_take_is_recorded_by_the_next_attempt_not_run_ag
     from workbench_pipelines.workflows import PipelineRunWorkflow
     from workbench_server import temporal
     from workbench_server.core import Workbench
-    from workbench_server.db.models import Pipeline, Run, StepRun
+    from workbench_server.db.models import StepRun
     from workbench_server.settings import WorkbenchSettings
 
     monkeypatch.setattr(run_history, "RECORD_PATIENCE_S", 2.0)
@@ -205,23 +206,7 @@ def test_an_end_the_db_could_not_take_is_recorded_by_the_next_attempt_not_run_ag
     )
     core = Workbench(settings)
     run_id = uuid.uuid4().hex
-    with core.sessions.begin() as session:
-        pipeline = Pipeline(name="ledger", owner="tester", current_version=1)
-        session.add(pipeline)
-        session.flush()
-        session.add(
-            Run(
-                id=run_id,
-                pipeline_id=pipeline.id,
-                version=1,
-                status="queued",
-                trigger="manual",
-                parameters={},
-                logical_date="2026-10-31",
-                workflow_id=f"run-{run_id}",
-                requested_by="tester",
-            )
-        )
+    record_run(core, run_id, "ledger")
     plan = RunPlan(
         run_id=run_id,
         pipeline="ledger",

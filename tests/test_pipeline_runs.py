@@ -12,32 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.notebooks import write_notebook
+from tests.support.runs import record_run
 from workbench_pipelines.plan import RetryPlan, RunEvent, RunPlan, StepPlan
 from workbench_pipelines.workflows import PipelineRunWorkflow
 from workbench_server import temporal
-from workbench_server.db.models import Pipeline, Run, StepRun
+from workbench_server.db.models import Run, StepRun
 
 
 def _register_run(workbench, run_id: str) -> None:
-    with workbench.sessions.begin() as session:
-        pipeline = session.scalar(select(Pipeline).where(Pipeline.name == "diamond"))
-        if pipeline is None:
-            pipeline = Pipeline(name="diamond", owner="tester", current_version=1)
-            session.add(pipeline)
-            session.flush()
-        session.add(
-            Run(
-                id=run_id,
-                pipeline_id=pipeline.id,
-                version=1,
-                status="queued",
-                trigger="manual",
-                parameters={},
-                logical_date="2026-10-31",
-                workflow_id=f"run-{run_id}",
-                requested_by="tester",
-            )
-        )
+    record_run(workbench, run_id)
 
 
 def _plan(run_id: str, tmp_path: Path, steps: list[StepPlan]) -> RunPlan:

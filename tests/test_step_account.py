@@ -40,12 +40,13 @@ from sqlalchemy import select
 from tests.support.notebooks import write_notebook
 from tests.support.postgres import PostgresCluster, postgres_settings
 from tests.support.processes import terminate
+from tests.support.runs import record_run
 from workbench_pipelines.plan import RetryPlan, RunPlan, StepPlan
 from workbench_pipelines.workflows import PipelineRunWorkflow
 from workbench_server import temporal
 from workbench_server.connections import ConnectionCreate, ConnectionService
 from workbench_server.core import Workbench
-from workbench_server.db.models import Pipeline, Run, StepRun
+from workbench_server.db.models import StepRun
 from workbench_server.principal import Principal
 from workbench_server.settings import WorkbenchSettings
 from workbench_server.temporal import worker_argv
@@ -358,23 +359,7 @@ def _run_probe(box: BoxedWorker, address: str, parameters: dict[str, object]) ->
         parameters="paths = []\nfolders = []\nlake = ''",
     )
     run_id = uuid.uuid4().hex
-    with box.core.sessions.begin() as session:
-        pipeline = Pipeline(name="probe", owner=OWNER, current_version=1)
-        session.add(pipeline)
-        session.flush()
-        session.add(
-            Run(
-                id=run_id,
-                pipeline_id=pipeline.id,
-                version=1,
-                status="queued",
-                trigger="manual",
-                parameters={},
-                logical_date="2026-10-31",
-                workflow_id=f"run-{run_id}",
-                requested_by=OWNER,
-            )
-        )
+    record_run(box.core, run_id, "probe", OWNER)
     plan = RunPlan(
         run_id=run_id,
         pipeline="probe",
