@@ -21,7 +21,7 @@ class WorkerInfo(BaseModel):
 @activity.defn(name="workbench.ping")
 async def ping() -> WorkerInfo:
     """Prove that a worker picks up activities on the task queue (``workbench doctor``)."""
-    from workbench_server import __version__
+    from workbench_server._version import __version__
 
     info = activity.info()
     activity.logger.info("ping on %s", info.task_queue)

@@ -3,6 +3,10 @@
 Everything a step needs (absolute notebook path in the deployed snapshot, rendered
 parameters, retry and timeout settings) is decided before the workflow starts, so the
 workflow stays deterministic and a later edit of the pipeline cannot change a run.
+
+This module is the contract between the core and the worker: the core starts workflows
+by the names below with these inputs, and never imports the worker's code (workflows,
+activities); the worker defines its workflows under the same names.
 """
 
 from __future__ import annotations
@@ -10,6 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+# Workflow type names, as the worker registers them and the core starts them.
+PING_WORKFLOW = "workbench.Ping"
+PIPELINE_RUN_WORKFLOW = "workbench.PipelineRun"  # takes a RunPlan
+SCHEDULED_RUN_WORKFLOW = "workbench.ScheduledRun"  # takes a ScheduledRunInput
+CATALOG_SCAN_WORKFLOW = "workbench.CatalogScan"  # takes a CatalogScanRequest
 
 
 class RetryPlan(BaseModel):

@@ -14,6 +14,10 @@ with workflow.unsafe.imports_passed_through():
 
     from .activities import WorkerInfo, ping
     from .plan import (
+        CATALOG_SCAN_WORKFLOW,
+        PING_WORKFLOW,
+        PIPELINE_RUN_WORKFLOW,
+        SCHEDULED_RUN_WORKFLOW,
         CatalogScanRequest,
         CatalogScanResult,
         Notice,
@@ -35,7 +39,7 @@ LOST_ATTEMPT_ALLOWANCE = 3
 NOTIFY_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=5))
 
 
-@workflow.defn(name="workbench.Ping")
+@workflow.defn(name=PING_WORKFLOW)
 class PingWorkflow:
     """Round trip through a worker: used to check that the run engine works end to end."""
 
@@ -44,7 +48,7 @@ class PingWorkflow:
         return await workflow.execute_activity(ping, start_to_close_timeout=timedelta(seconds=10))
 
 
-@workflow.defn(name="workbench.PipelineRun")
+@workflow.defn(name=PIPELINE_RUN_WORKFLOW)
 class PipelineRunWorkflow:
     """Runs a pipeline's steps as activities, each as soon as its dependencies succeed.
 
@@ -216,7 +220,7 @@ class PipelineRunWorkflow:
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
-@workflow.defn(name="workbench.ScheduledRun")
+@workflow.defn(name=SCHEDULED_RUN_WORKFLOW)
 class ScheduledRunWorkflow:
     """One firing of a pipeline's schedule: record the run, then run it as a child."""
 
@@ -241,7 +245,7 @@ class ScheduledRunWorkflow:
         )
 
 
-@workflow.defn(name="workbench.CatalogScan")
+@workflow.defn(name=CATALOG_SCAN_WORKFLOW)
 class CatalogScanWorkflow:
     """Scan a connection into the catalog; a scan cut short by a dead worker is retried.
 

@@ -24,7 +24,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from workbench_pipelines.plan import CatalogScanRequest
+from workbench_pipelines.plan import CATALOG_SCAN_WORKFLOW, CatalogScanRequest
 from workbench_pipelines.spec_cron import cron_problem, timezone_problem
 
 from ..connections.service import usable_by
@@ -66,15 +66,13 @@ def _owned(workbench: Workbench, principal: Principal, name: str, change: bool) 
 async def set_scan_schedule(
     workbench: Workbench, principal: Principal, name: str, cron: str, timezone: str = "UTC"
 ) -> ScanSchedule:
-    from workbench_pipelines.workflows import CatalogScanWorkflow
-
     _owned(workbench, principal, name, change=True)
     problem = cron_problem(cron) or timezone_problem(timezone)
     if problem:
         raise InvalidInputError(problem)
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
-            CatalogScanWorkflow.run,
+            CATALOG_SCAN_WORKFLOW,
             CatalogScanRequest(connection=name),
             id=scan_schedule_id(name),
             task_queue=workbench.settings.task_queue,
@@ -128,13 +126,11 @@ async def delete_scan_schedule(workbench: Workbench, principal: Principal, name:
 
 async def start_scan(workbench: Workbench, principal: Principal, name: str) -> str:
     """Start one scan on the worker and return its workflow id (the request returns now)."""
-    from workbench_pipelines.workflows import CatalogScanWorkflow
-
     _owned(workbench, principal, name, change=False)
     client = await workbench.temporal_client()
     workflow_id = f"catalog-scan-{name}-{uuid.uuid4().hex[:12]}"
     await client.start_workflow(
-        CatalogScanWorkflow.run,
+        CATALOG_SCAN_WORKFLOW,
         CatalogScanRequest(connection=name),
         id=workflow_id,
         task_queue=workbench.settings.task_queue,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
-from workbench_pipelines.plan import RetryPlan, RunPlan, StepPlan
+from workbench_pipelines.plan import PIPELINE_RUN_WORKFLOW, RetryPlan, RunPlan, StepPlan
 from workbench_pipelines.spec import PipelineSpec
 
 from ..db.models import Notification, Pipeline, PipelineVersion, Run, StepRun
@@ -315,12 +315,10 @@ class RunService:
         plan, workflow_id = self.prepare(
             name, params, logical_date, trigger, repair, version_number
         )
-        from workbench_pipelines.workflows import PipelineRunWorkflow
-
         try:
             client = await self.workbench.temporal_client()
             await client.start_workflow(
-                PipelineRunWorkflow.run,
+                PIPELINE_RUN_WORKFLOW,
                 plan,
                 id=workflow_id,
                 task_queue=self.workbench.settings.task_queue,

@@ -24,7 +24,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from workbench_pipelines.plan import ScheduledRunInput
+from workbench_pipelines.plan import SCHEDULED_RUN_WORKFLOW, ScheduledRunInput
 from workbench_pipelines.spec import PipelineSpec
 
 from ..errors import InvalidInputError, NotFoundError
@@ -40,13 +40,11 @@ def schedule_id(name: str) -> str:
 
 
 def _schedule(spec: PipelineSpec, task_queue: str) -> Schedule:
-    from workbench_pipelines.workflows import ScheduledRunWorkflow
-
     assert spec.schedule is not None
     when = spec.schedule
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            ScheduledRunWorkflow.run,
+            SCHEDULED_RUN_WORKFLOW,
             ScheduledRunInput(pipeline=spec.name, timezone=when.timezone),
             id=f"scheduled-{spec.name}",
             task_queue=task_queue,
