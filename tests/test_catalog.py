@@ -351,13 +351,13 @@ def test_duckdb_odoo_demo_is_described_like_postgres(workbench, tmp_path) -> Non
 
 
 def test_usage_ranks_tables_people_query_higher(catalog, monkeypatch) -> None:
-    from workbench_server.catalog import searching
+    from workbench_server.catalog import snapshot
 
     catalog.scan("odoo")
     assert catalog.record_usage("odoo", [(None, "res_country")], 40) == 1
     assert catalog.search("res").hits[0].table.name == "res_country"
     # New usage is taken in without rebuilding the index (every USAGE_REFRESH_S).
-    monkeypatch.setattr(searching, "USAGE_REFRESH_S", 0.0)
+    monkeypatch.setattr(snapshot, "USAGE_REFRESH_S", 0.0)
     catalog.record_usage("odoo", [("public", "res_partner")], 400)
     assert catalog.search("res").hits[0].table.name == "res_partner"
     assert catalog.record_usage("odoo", [(None, "no_such_table")]) == 0
@@ -405,13 +405,11 @@ def test_odoo_api_is_described_through_the_external_api(workbench, odoo_api) -> 
 def test_search_follows_edits_without_a_full_rebuild(catalog, monkeypatch) -> None:
     catalog.scan("odoo")
     assert catalog.search("zanzibar").total == 0
-    from workbench_server.catalog import searching
+    from workbench_server.catalog import snapshot
 
     rebuilt = []
-    original = searching.build_index
-    monkeypatch.setattr(
-        searching, "build_index", lambda access: rebuilt.append(1) or original(access)
-    )
+    original = snapshot.build
+    monkeypatch.setattr(snapshot, "build", lambda *args: rebuilt.append(1) or original(*args))
     move = catalog.find("odoo", "public", "account_move")
     catalog.edit_table(move.id, TablePatch(description="Shipped to Zanzibar"))
     assert [h.table.name for h in catalog.search("zanzibar").hits] == ["account_move"]

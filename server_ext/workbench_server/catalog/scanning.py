@@ -16,6 +16,7 @@ from ..connections.egress import EgressPolicy
 from ..connections.service import ConnectionService
 from ..db.models import CatalogScan, CatalogTable
 from ..errors import InvalidInputError, SourceUnavailableError
+from . import snapshot
 from .access import CatalogAccess
 from .discovered import Discovery, gc_paused
 from .models import ScanOut, SourceOut
@@ -139,6 +140,7 @@ def scan(
         raise
     with workbench.sessions.begin() as session, gc_paused():
         stats = merge(session, connection.id, scan_id, found, first)
+        snapshot.mark_changed(session)
         row = session.get(CatalogScan, scan_id)
         row.status, row.finished_at = "succeeded", datetime.now(UTC)
         row.stats = {
@@ -148,6 +150,7 @@ def scan(
             "queries": found.queries,
             "odoo": found.odoo,
         }
+    snapshot.changed(workbench)
     return scans(access, name, limit=1)[0]
 
 

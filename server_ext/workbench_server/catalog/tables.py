@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from ..db.models import CatalogChange, CatalogColumn, CatalogTable
 from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from . import snapshot
 from .access import CatalogAccess, table_out
 from .models import ChangeOut, ColumnOut, ColumnPatch, TableDetail, TableOut, TablePatch
 
@@ -99,6 +100,7 @@ def edit_table(access: CatalogAccess, table_id: int, patch: TablePatch) -> Table
         for key, value in changes.items():
             setattr(row, key, value)
         row.updated_at = datetime.now(UTC)
+        snapshot.mark_changed(session)
     return table(access, table_id)
 
 
@@ -120,6 +122,7 @@ def edit_column(
         for key, value in changes.items():
             setattr(found, key, value)
         row.updated_at = datetime.now(UTC)
+        snapshot.mark_changed(session)
     return table(access, table_id)
 
 

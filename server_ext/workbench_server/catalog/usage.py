@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import or_, update
 
 from ..db.models import CatalogTable
+from . import snapshot
 from .access import CatalogAccess
 
 
@@ -32,4 +33,7 @@ def record_usage(
             .where(CatalogTable.connection_id == found.id, or_(*conditions))
             .values(usage_count=CatalogTable.usage_count + count)
         )
-        return result.rowcount or 0
+        counted = result.rowcount or 0
+    if counted:
+        snapshot.usage_changed(access.workbench)
+    return counted

@@ -1,0 +1,150 @@
+"""Search answers from memory and still shows what changed: at once for changes of this
+process (curation, scans, sharing and unsharing, usage), within a second for changes of
+other processes (a CLI command, the worker's scans), and never a deleted connection's
+tables under a new connection that took its id."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import event
+
+from tests.support.postgres import postgres_settings
+from tests.support.processes import base_env, run_workbench
+from workbench_server.catalog import CatalogService, TablePatch, snapshot
+from workbench_server.connections import ConnectionCreate, ConnectionService, ConnectionUpdate
+from workbench_server.principal import Principal, local_principal
+
+BOB = Principal(name="bob", groups=frozenset({"finance"}))
+
+
+@pytest.fixture
+def catalog(workbench, odoo_db: str) -> CatalogService:
+    """The local user's catalog of an Odoo database shared with the finance group."""
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(
+            name="odoo", shared_groups=["finance"], settings=postgres_settings(odoo_db)
+        )
+    )
+    catalog = CatalogService(workbench, local_principal())
+    catalog.scan("odoo")
+    return catalog
+
+
+def statements(workbench) -> list[str]:
+    """The SQL the metadata DB receives from now on."""
+    seen: list[str] = []
+    event.listen(workbench.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def until(check: Callable[[], bool], timeout: float) -> float:
+    """Seconds until ``check()`` held (fails after ``timeout``)."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < timeout, "not seen in time"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def in_another_process(home, code: str) -> None:
+    script = (
+        "from workbench_server.core import Workbench\n"
+        "from workbench_server.settings import WorkbenchSettings\n"
+        "from workbench_server.connections import *\n"
+        "from workbench_server.principal import local_principal\n"
+        f"wb = Workbench(WorkbenchSettings.from_env({str(home)!r}))\n"
+        "connections = ConnectionService(wb, local_principal())\n"
+        f"{code}\n"
+        "wb.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=base_env(home), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_search_reads_nothing_from_the_metadata_db_while_fresh(workbench, catalog) -> None:
+    assert catalog.search("journal items").hits[0].table.name == "account_move_line"
+    sent = statements(workbench)
+    for query in ("partner", "invoice", "acount move", "res.partner", "tax"):
+        assert catalog.search(query).total > 0
+        assert CatalogService(workbench, BOB).search(query).total > 0
+    assert sent == []
+    # Once a second it asks whether anything changed: one row, and the connections.
+    snapshot._held(workbench.engine).checked_at -= snapshot.MAX_STALENESS_S
+    catalog.search("partner")
+    assert len(sent) == 2
+    assert "catalog_tables" not in " ".join(sent)
+
+
+def test_unsharing_applies_to_the_next_search(workbench, catalog) -> None:
+    bob = CatalogService(workbench, BOB)
+    assert bob.search("journal items").total > 0
+    ConnectionService(workbench, local_principal()).update(
+        "odoo", ConnectionUpdate(shared_groups=[])
+    )
+    assert bob.search("journal items").total == 0
+    assert bob.search("journal items", {"connection": "odoo"}).facets == {}
+    ConnectionService(workbench, local_principal()).update(
+        "odoo", ConnectionUpdate(shared_groups=["finance"])
+    )
+    assert bob.search("journal items").total > 0
+
+
+def test_results_show_the_tables_as_they_are_now(workbench, catalog) -> None:
+    move = catalog.find("odoo", "public", "account_move")
+    catalog.edit_table(move.id, TablePatch(description="Shipped to Zanzibar", tags=["gl"]))
+    hit = catalog.search("zanzibar").hits[0].table
+    assert (hit.description, hit.tags) == ("Shipped to Zanzibar", ["gl"])
+    catalog.record_usage("odoo", [("public", "account_move")], 7)
+    assert catalog.search("zanzibar").hits[0].table.usage_count == 7
+    # A re-scan that changed nothing still says when the table was last seen.
+    catalog.scan("odoo")
+    _, listed = catalog.tables("odoo", "public", limit=500)
+    assert catalog.search("zanzibar").hits[0].table == next(
+        t for t in listed if t.name == "account_move"
+    )
+
+
+def test_changes_of_another_process_show_within_a_second(workbench, catalog, home) -> None:
+    bob = CatalogService(workbench, BOB)
+    assert bob.search("zanzibar").total == 0
+    described = run_workbench(
+        "catalog",
+        "describe",
+        "odoo",
+        "account_move",
+        "--description",
+        "Shipped to Zanzibar",
+        env=base_env(home),
+    )
+    assert described.returncode == 0, described.stderr
+    took = until(lambda: bob.search("zanzibar").total == 1, 5)
+    assert took <= snapshot.MAX_STALENESS_S + 0.3
+
+    in_another_process(home, "connections.update('odoo', ConnectionUpdate(shared_groups=[]))")
+    took = until(lambda: bob.search("journal items").total == 0, 5)
+    assert took <= snapshot.MAX_STALENESS_S + 0.3
+
+
+def test_a_new_connection_never_shows_a_deleted_ones_tables(
+    workbench, catalog, home, odoo_db
+) -> None:
+    """Another process removes the connection and makes one of the same name (SQLite
+    gives it the same id), shared with nobody: its tables were never scanned."""
+    bob = CatalogService(workbench, BOB)
+    assert bob.search("journal items").total > 0
+    settings = postgres_settings(odoo_db)
+    in_another_process(
+        home,
+        "connections.delete('odoo')\n"
+        f"connections.create(ConnectionCreate(name='odoo', settings={settings!r}))",
+    )
+    until(lambda: catalog.search("journal items").total == 0, 5)
+    assert bob.search("journal items").total == 0
+    assert catalog.search("journal items", {"connection": "odoo"}).total == 0
