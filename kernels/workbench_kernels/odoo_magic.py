@@ -21,7 +21,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from workbench_server.connections.odoo import OdooClient, OdooError
 
-from .registry import ConnectionError_, KernelConnections
+from .registry import KernelConnections, WorkbenchConnectionError
 
 METHODS = ("search_read", "search_count", "fields_get")
 
@@ -61,7 +61,7 @@ class OdooMagics(Magics):
             raise UsageError(f"%odoo: no Odoo connection named {name!r}")
         try:
             self.connections.check([name])  # still shared with this user?
-        except ConnectionError_ as exc:
+        except WorkbenchConnectionError as exc:
             self._clients.pop(name, None)
             raise UsageError(f"%odoo: {exc}") from None
         client = self._clients.get(name)

@@ -17,7 +17,7 @@ LAKE = "lake"
 SQL_KINDS = ("postgres", "duckdb", "sqlalchemy", "lake")
 
 
-class ConnectionError_(Exception):
+class WorkbenchConnectionError(Exception):
     """A connection cannot be used; ``str()`` names it and says why."""
 
 
@@ -62,14 +62,14 @@ class KernelConnections:
         """Before ``names`` are used: ask the workbench whether this kernel's user still
         may. Those unshared or deleted since are forgotten here (their jupysql connection
         closed, their lake attachment dropped) and the first is raised as
-        :class:`ConnectionError_`. If the workbench cannot answer, nothing is used."""
+        :class:`WorkbenchConnectionError`. If the workbench cannot answer, nothing is used."""
         names = [n for n in dict.fromkeys(names) if n in self.settings]
         if not names:
             return
         try:
             allowed = set(self._usable(names))
         except WorkbenchUnavailable as exc:
-            raise ConnectionError_(
+            raise WorkbenchConnectionError(
                 f"connection {names[0]!r}: cannot check with the workbench that you may "
                 f"still use it ({exc})"
             ) from None
@@ -77,7 +77,7 @@ class KernelConnections:
         for name in revoked:
             self.forget(name)
         if revoked:
-            raise ConnectionError_(
+            raise WorkbenchConnectionError(
                 f"connection {revoked[0]!r} is no longer shared with you (or was removed); "
                 "ask its owner"
             )
@@ -131,9 +131,9 @@ class KernelConnections:
             return lake.db
         settings = self.settings.get(name)
         if settings is None:
-            raise ConnectionError_(f"no connection named {name!r}")
+            raise WorkbenchConnectionError(f"no connection named {name!r}")
         if settings.kind not in SQL_KINDS:
-            raise ConnectionError_(
+            raise WorkbenchConnectionError(
                 f"connection {name!r} is Odoo's external API, not SQL: use %odoo with it"
             )
         if settings.kind == "duckdb":
@@ -153,7 +153,7 @@ class KernelConnections:
         try:
             ConnectionManager.set(descriptor, displaycon=False, alias=name)
         except Exception as exc:
-            raise ConnectionError_(f"connection {name!r}: {error_message(exc)}") from None
+            raise WorkbenchConnectionError(f"connection {name!r}: {error_message(exc)}") from None
         finally:
             if current is not None:
                 ConnectionManager.current = current

@@ -15,7 +15,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, needs_local_scope
 
-from .registry import LAKE, ConnectionError_, KernelConnections, error_message
+from .registry import LAKE, KernelConnections, WorkbenchConnectionError, error_message
 from .usage import REPORTER, tables_in
 
 # First words of SQL statements: a line starting with one of them names no connection.
@@ -82,7 +82,7 @@ class WorkbenchSqlMagics(Magics):
             self.connections.check(used + (lake.mentioned(query) if lake is not None else []))
             if alias is not None and self.connections.knows(alias):
                 self.connections.register(alias)
-        except ConnectionError_ as exc:
+        except WorkbenchConnectionError as exc:
             raise UsageError(str(exc)) from None
         if lake is not None:
             try:
