@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,6 +31,11 @@ NAME, LABEL, TAG, TEXT, COLUMN = 30.0, 24.0, 14.0, 8.0, 5.0
 PREFIX_FACTOR, FUZZY_FACTOR = 0.75, 0.6
 FUZZY_CUTOFF = 75
 FACETS = ("connection", "schema", "layer", "kind", "tag", "steward")
+# The matches of this many recent queries are kept (their first RANKED_KEPT, in order):
+# the next page of a result list, a facet filter toggled back, a query typed again after
+# a backspace or by a colleague with the same rights are answered without ranking again.
+# They are dropped with the index, and when usage counts (which rank) are taken in.
+RECENT_QUERIES, RANKED_KEPT = 256, 1_000
 
 
 def stem(word: str) -> str:
@@ -96,6 +102,17 @@ class Result:
     facets: dict[str, dict[str, int]]
 
 
+@dataclass
+class _Ranked:
+    """A query's matches, best first: all that a page of it needs."""
+
+    total: int
+    order: list[int]  # positions in the index of the first matches
+    scores: list[float]
+    candidates_of: list[list[tuple[str, float]]]  # per query word, the words it matched
+    facets: dict[str, dict[str, int]]
+
+
 class SearchIndex:
     def __init__(self, docs: Iterable[Doc]) -> None:
         self.docs = list(docs)
@@ -146,6 +163,16 @@ class SearchIndex:
             for tag in doc.tags:
                 tags[tag].append(i)
         self.tag_postings = {t: np.asarray(i, dtype=np.int32) for t, i in tags.items()}
+        # The same as (document, tag code) pairs, to count every tag's hits at once.
+        self.tag_names = list(self.tag_postings)
+        self.tag_docs = np.concatenate([np.zeros(0, np.int32), *self.tag_postings.values()])
+        self.tag_codes = np.repeat(
+            np.arange(len(self.tag_names), dtype=np.int32),
+            [len(i) for i in self.tag_postings.values()],
+        )
+        self._near: dict[int, list[str]] = {}
+        self._recent: OrderedDict[tuple[object, ...], _Ranked] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def replaced(self, fresh: dict[int, Doc], changed: set[int]) -> SearchIndex:
         """A new index: these tables' documents replaced (dropped ones left out).
@@ -157,8 +184,10 @@ class SearchIndex:
         return SearchIndex([*docs, *fresh.values()])
 
     def _set_base(self) -> None:
-        for i, doc in enumerate(self.docs):
-            self.base[i] = 3 * np.log1p(doc.usage) + (5 if doc.certified else 0)
+        n = len(self.docs)
+        usage = np.fromiter((doc.usage for doc in self.docs), dtype=np.float64, count=n)
+        certified = np.fromiter((doc.certified for doc in self.docs), dtype=np.float64, count=n)
+        self.base[:] = 3 * np.log1p(usage) + 5 * certified
 
     def set_usage(self, usage: dict[int, int]) -> None:
         """Take in new usage counts without rebuilding (they change with every query)."""
@@ -167,6 +196,8 @@ class SearchIndex:
             if i is not None:
                 self.docs[i].usage = count
         self._set_base()
+        with self._recent_lock:
+            self._recent.clear()
 
     def _candidates(self, word: str) -> list[tuple[str, float]]:
         """Words of the index that may stand for ``word``, with how much they count."""
@@ -180,7 +211,10 @@ class SearchIndex:
                     break
                 found.setdefault(other, PREFIX_FACTOR)
         if len(word) >= 4 and not word.isdigit():
-            near = [w for n in range(len(word) - 2, len(word) + 3) for w in self.by_length[n]]
+            near = self._near.get(len(word))
+            if near is None:  # (a benign race: two threads make the same list)
+                lengths = range(len(word) - 2, len(word) + 3)
+                near = self._near[len(word)] = [w for n in lengths for w in self.by_length[n]]
             for other, similarity, _ in process.extract(
                 word, near, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=8
             ):
@@ -195,19 +229,60 @@ class SearchIndex:
         offset: int = 0,
         limit: int = 20,
     ) -> Result:
-        n = len(self.docs)
-        query_words = sorted({stem(w) for w in WORD.findall(query.lower())})
-        if not query_words or not n:
+        """One page of the tables matching ``query`` (of connections ``allowed``, all when
+        None) with ``filters``, best first, with the facets of all matches."""
+        whole = "_".join(WORD.findall(query.lower()))
+        if not whole or not self.docs:
             return Result(0, [], {})
+        key = (
+            whole,
+            None if allowed is None else frozenset(allowed),
+            tuple(sorted((filters or {}).items())),
+        )
+        with self._recent_lock:
+            ranked = self._recent.get(key)
+            if ranked is not None:
+                self._recent.move_to_end(key)
+        if ranked is None or (
+            offset + limit > len(ranked.order) and ranked.total > len(ranked.order)
+        ):
+            ranked = self._rank(whole, allowed, filters, max(RANKED_KEPT, offset + limit))
+            with self._recent_lock:
+                self._recent[key] = ranked
+                while len(self._recent) > RECENT_QUERIES:
+                    self._recent.popitem(last=False)
+        page = []
+        shown = slice(offset, offset + limit)
+        for i, value in zip(ranked.order[shown], ranked.scores[shown], strict=True):
+            doc = self.docs[i]
+            matched: set[str] = set()
+            for candidates in ranked.candidates_of:
+                for candidate, _ in candidates:
+                    matched.update(doc.columns.get(candidate, ())[:5])
+            page.append(Hit(doc, round(value, 3), sorted(matched)[:10]))
+        return Result(ranked.total, page, ranked.facets)
+
+    def _rank(
+        self, whole: str, allowed: set[int] | None, filters: dict[str, str] | None, kept: int
+    ) -> _Ranked:
+        """Score every table for the query and order the matches (the first ``kept``)."""
+        n = len(self.docs)
+        query_words = sorted({stem(w) for w in whole.split("_")})
         total: np.ndarray | None = None
         candidates_of: list[list[tuple[str, float]]] = []
         for word in query_words:
             best = np.zeros(n, dtype=np.float32)
             candidates = self._candidates(word)
             candidates_of.append(candidates)
-            for candidate, factor in candidates:
-                idx, weight = self.postings[candidate]
-                best[idx] = np.maximum(best[idx], weight * factor)
+            if candidates:
+                # Every candidate's postings at once: per document, the best of them.
+                found = [self.postings[candidate] for candidate, _ in candidates]
+                factors = np.repeat(
+                    np.asarray([factor for _, factor in candidates], dtype=np.float32),
+                    [len(idx) for idx, _ in found],
+                )
+                weights = np.concatenate([weight for _, weight in found]) * factors
+                np.maximum.at(best, np.concatenate([idx for idx, _ in found]), weights)
             total = best if total is None else np.where((total > 0) & (best > 0), total + best, 0)
         assert total is not None
         keep = total > 0
@@ -217,9 +292,8 @@ class SearchIndex:
             keep &= self._facet_mask(key, value)
         hit_ids = np.nonzero(keep)[0]
         if not hit_ids.size:
-            return Result(0, [], {})
+            return _Ranked(0, [], [], candidates_of, {})
         score = total + self.base
-        whole = "_".join(WORD.findall(query.lower()))
         exact = np.asarray(self.exact.get(whole, []), dtype=np.int32)
         bonus = np.zeros(n, dtype=np.float32)
         lo = bisect.bisect_left(self.sorted_names, whole)
@@ -232,16 +306,14 @@ class SearchIndex:
                 covered[self.name_postings[word]] += 1
         score += bonus + 15 * np.minimum(covered / self.name_length, 1)
         hit_scores = score[hit_ids]
-        order = hit_ids[np.lexsort((self.name_rank[hit_ids], -hit_scores))]
-        page = []
-        for i in order[offset : offset + limit]:
-            doc = self.docs[int(i)]
-            matched: set[str] = set()
-            for candidates in candidates_of:
-                for candidate, _ in candidates:
-                    matched.update(doc.columns.get(candidate, ())[:5])
-            page.append(Hit(doc, round(float(score[i]), 3), sorted(matched)[:10]))
-        return Result(int(hit_ids.size), page, self._facets(hit_ids))
+        order = hit_ids[np.lexsort((self.name_rank[hit_ids], -hit_scores))][:kept]
+        return _Ranked(
+            int(hit_ids.size),
+            order.tolist(),
+            score[order].tolist(),
+            candidates_of,
+            self._facets(hit_ids),
+        )
 
     def _facet_mask(self, key: str, value: str) -> np.ndarray:
         mask = np.zeros(len(self.docs), dtype=bool)
@@ -255,20 +327,24 @@ class SearchIndex:
         return mask
 
     def _facets(self, hit_ids: np.ndarray) -> dict[str, dict[str, int]]:
+        """Per facet, its 50 most frequent values among the hits (ties: first seen)."""
         out: dict[str, dict[str, int]] = {}
         for facet, codes in self.facet_codes.items():
-            counts = np.bincount(codes[hit_ids], minlength=len(self.facet_values[facet]))
+            values = self.facet_values[facet]
+            counts = np.bincount(codes[hit_ids], minlength=len(values)).tolist()
+            ranked = sorted(range(len(values)), key=counts.__getitem__, reverse=True)
+            # (sorted() is stable, and reverse=True keeps equal counts in code order.)
             named = {
-                self.facet_values[facet][c]: int(counts[c])
-                for c in np.argsort(-counts, kind="stable")[:50]
-                if counts[c] and self.facet_values[facet][c] is not None
+                values[c]: counts[c] for c in ranked[:50] if counts[c] and values[c] is not None
             }
             if named:
                 out[facet] = named
         hits = np.zeros(len(self.docs), dtype=bool)
         hits[hit_ids] = True
-        tags = {t: int(np.count_nonzero(hits[i])) for t, i in self.tag_postings.items()}
-        tags = {t: c for t, c in sorted(tags.items(), key=lambda kv: (-kv[1], kv[0])) if c}
+        counts = np.bincount(
+            self.tag_codes[hits[self.tag_docs]], minlength=len(self.tag_names)
+        ).tolist()
+        tags = sorted((-c, t) for t, c in zip(self.tag_names, counts, strict=True) if c)
         if tags:
-            out["tag"] = dict(list(tags.items())[:50])
+            out["tag"] = {t: -c for c, t in tags[:50]}
         return out
