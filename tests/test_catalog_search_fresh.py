@@ -148,3 +148,57 @@ def test_a_new_connection_never_shows_a_deleted_ones_tables(
     until(lambda: catalog.search("journal items").total == 0, 5)
     assert bob.search("journal items").total == 0
     assert catalog.search("journal items", {"connection": "odoo"}).total == 0
+
+
+def test_an_event_loop_gets_the_same_page_from_memory_or_is_told_to_wait(
+    workbench, catalog, monkeypatch
+) -> None:
+    from workbench_server.catalog import searching
+
+    bob = CatalogService(workbench, BOB)
+    page = bob.search("journal items", {"kind": "table"}, 1, 3)
+    sent = bob.search_json_in_memory("journal items", {"kind": "table"}, 1, 3)
+    assert sent == page.model_dump_json(by_alias=True).encode()
+    # A check of the metadata DB is due: the caller hands the search to a thread.
+    snapshot._held(workbench.engine).checked_at -= snapshot.MAX_STALENESS_S
+    assert bob.search_json_in_memory("journal items") is None
+    assert (
+        bob.search_json("journal items")
+        == bob.search("journal items").model_dump_json(by_alias=True).encode()
+    )
+    assert bob.search_json_in_memory("journal items") is not None
+    monkeypatch.setattr(searching, "IN_MEMORY_DOCS", 10)  # a catalog too large for it
+    assert bob.search_json_in_memory("journal items") is None
+
+
+@pytest.mark.parametrize("who", [local_principal(), BOB, Principal(name="stranger")])
+def test_the_json_sent_is_the_page_serialized(workbench, catalog, who) -> None:
+    """The REST answer is built from each table's JSON kept in memory: byte for byte what
+    serializing the page gives, whatever the query, filters, page and rights."""
+    catalog.edit_table(
+        catalog.find("odoo", "public", "res_partner").id,
+        TablePatch(description='Contacts: "quotes", \\ back-slashes, émigré ✓', tags=["pii"]),
+    )
+    catalog.record_usage("odoo", [(None, "res_partner")], 3)
+    service = CatalogService(workbench, who)
+    for query in ("partner", "émigré", "acount move", "id", "res.partner", "x", "tax rate"):
+        for filters in (None, {"tag": "pii"}, {"kind": "table", "schema": "public"}):
+            for offset, limit in ((0, 20), (2, 3), (0, 200)):
+                page = service.search(query, filters, offset, limit)
+                sent = service.search_json(query, filters, offset, limit)
+                assert sent == page.model_dump_json(by_alias=True).encode(), (query, filters)
+
+
+def test_the_pages_of_a_result_list_are_ranked_once(workbench, catalog, monkeypatch) -> None:
+    index = snapshot.current(workbench).index
+    ranked = []
+    original = index._rank
+    monkeypatch.setattr(index, "_rank", lambda *args: ranked.append(args) or original(*args))
+    whole = catalog.search("id", limit=16)
+    assert whole.total > 16
+    pages = [catalog.search("id", offset=offset, limit=4) for offset in range(0, 16, 4)]
+    assert [h.table.id for p in pages for h in p.hits] == [h.table.id for h in whole.hits]
+    assert {p.total for p in pages} == {whole.total} and len(ranked) == 1
+    # New usage counts rank anew.
+    catalog.record_usage("odoo", [(None, whole.hits[-1].table.name)], 1000)
+    assert catalog.search("id", limit=1).hits[0].table.id == whole.hits[-1].table.id

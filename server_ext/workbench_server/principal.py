@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -38,4 +39,10 @@ class PrincipalProvider(LoggingConfigurable):
     """
 
     def principal(self, handler: Any) -> Principal:
+        return self._local
+
+    @cached_property
+    def _local(self) -> Principal:
+        # The account a server runs as does not change while it runs; asking for its
+        # name may cost a look-up in the password database, on every request.
         return local_principal()

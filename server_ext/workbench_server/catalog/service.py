@@ -121,7 +121,29 @@ class CatalogService:
         offset: int = 0,
         limit: int = 20,
     ) -> SearchPage:
+        """Tables matching ``query`` and ``filters``, best first (see :mod:`.search`)."""
         return searching.search(self.access, query, filters, offset, limit)
+
+    def search_json(
+        self,
+        query: str,
+        filters: dict[str, str] | None = None,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> bytes:
+        """:meth:`search`'s page as the REST API sends it (JSON, by the models' aliases)."""
+        return searching.search_json(self.access, query, filters, offset, limit)
+
+    def search_json_in_memory(
+        self,
+        query: str,
+        filters: dict[str, str] | None = None,
+        offset: int = 0,
+        limit: int = 20,
+    ) -> bytes | None:
+        """:meth:`search_json` if it can be had from memory at once (no read of the
+        metadata DB, a small index), else None: for callers on an event loop."""
+        return searching.search_json_in_memory(self.access, query, filters, offset, limit)
 
 
 __all__ = ["CatalogService", "ColumnPatch", "TablePatch"]

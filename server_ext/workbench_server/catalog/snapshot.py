@@ -30,6 +30,7 @@ import json
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,6 +80,7 @@ class Snapshot:
     stamps: dict[int, tuple[datetime, datetime]]  # table id -> (updated_at, last_seen)
     connections: dict[int, Rights]
     _summaries: dict[int, TableOut] = field(default_factory=dict)
+    _json: dict[int, bytes] = field(default_factory=dict)
 
     def usable(self, principal: Principal) -> set[int] | None:
         """Ids of the connections ``principal`` may use; None when that is all of them
@@ -96,8 +98,18 @@ class Snapshot:
             self._summaries[table_id] = out
         return out
 
+    def summary_json(self, table_id: int) -> bytes:
+        """The summary as JSON (by its REST names), made once."""
+        out = self._json.get(table_id)
+        if out is None:
+            summary = self.summary(table_id)
+            out = summary.__pydantic_serializer__.to_json(summary, by_alias=True)
+            self._json[table_id] = out
+        return out
+
     def _update(self, table_id: int, **values: Any) -> None:
         self.rows[table_id].update(values)
+        self._json.pop(table_id, None)
         out = self._summaries.get(table_id)
         if out is not None:
             for key, value in values.items():
@@ -120,14 +132,16 @@ class _Held:
 
 _HELD: dict[str, _Held] = {}
 _HELD_LOCK = threading.Lock()
+# Engines of one metadata DB (several cores of one process, e.g. in tests) share its
+# snapshot; the URL's text is looked up once per engine, not per search.
+_BY_ENGINE: weakref.WeakKeyDictionary[Engine, _Held] = weakref.WeakKeyDictionary()
 
 
 def _held(engine: Engine) -> _Held:
-    key = str(engine.url)
-    held = _HELD.get(key)
+    held = _BY_ENGINE.get(engine)
     if held is None:
         with _HELD_LOCK:
-            held = _HELD.setdefault(key, _Held())
+            held = _BY_ENGINE[engine] = _HELD.setdefault(str(engine.url), _Held())
     return held
 
 
@@ -303,6 +317,7 @@ def _patched(session: Session, old: Snapshot, connections: dict[int, Rights]) ->
         {id_: stamp for id_, stamp in old.stamps.items() if id_ not in gone} | stamps,
         connections,
         {id_: out for id_, out in old._summaries.items() if id_ not in changed | gone},
+        {id_: out for id_, out in old._json.items() if id_ not in changed | gone},
     )
     # A re-scan that found nothing new still says when each table was last seen.
     for id_, (updated, seen) in now.items():

@@ -169,8 +169,15 @@ class SearchHandler(_CatalogHandler):
             if key not in NOT_FILTERS and not key.isdigit()
         }
         offset, limit = self._page(20, 200)
-        page = await asyncio.to_thread(self.catalog.search, query, filters, offset, limit)
-        self.write_json(page)
+        catalog = self.catalog
+        # Most searches are answered from memory in a fraction of a millisecond, less
+        # than handing them to a thread costs; the others (a check of the metadata DB is
+        # due, a large catalog) go to one.
+        page = catalog.search_json_in_memory(query, filters, offset, limit)
+        if page is None:
+            page = await asyncio.to_thread(catalog.search_json, query, filters, offset, limit)
+        self.set_header("Content-Type", "application/json")
+        self.finish(page)
 
 
 ROUTES = [
