@@ -173,6 +173,7 @@ class SearchIndex:
         self._near: dict[int, list[str]] = {}
         self._recent: OrderedDict[tuple[object, ...], _Ranked] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._usage_taken = 0
 
     def replaced(self, fresh: dict[int, Doc], changed: set[int]) -> SearchIndex:
         """A new index: these tables' documents replaced (dropped ones left out).
@@ -197,6 +198,7 @@ class SearchIndex:
                 self.docs[i].usage = count
         self._set_base()
         with self._recent_lock:
+            self._usage_taken += 1
             self._recent.clear()
 
     def _candidates(self, word: str) -> list[tuple[str, float]]:
@@ -246,11 +248,13 @@ class SearchIndex:
         if ranked is None or (
             offset + limit > len(ranked.order) and ranked.total > len(ranked.order)
         ):
+            usage_seen = self._usage_taken
             ranked = self._rank(whole, allowed, filters, max(RANKED_KEPT, offset + limit))
             with self._recent_lock:
-                self._recent[key] = ranked
-                while len(self._recent) > RECENT_QUERIES:
-                    self._recent.popitem(last=False)
+                if usage_seen == self._usage_taken:  # (not ranked with old usage counts)
+                    self._recent[key] = ranked
+                    while len(self._recent) > RECENT_QUERIES:
+                        self._recent.popitem(last=False)
         page = []
         shown = slice(offset, offset + limit)
         for i, value in zip(ranked.order[shown], ranked.scores[shown], strict=True):

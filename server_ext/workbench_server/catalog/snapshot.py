@@ -107,13 +107,22 @@ class Snapshot:
             self._json[table_id] = out
         return out
 
+    def copy(self) -> Snapshot:
+        return Snapshot(
+            self.index,
+            dict(self.rows),
+            dict(self.stamps),
+            self.connections,
+            dict(self._summaries),
+            dict(self._json),
+        )
+
     def _update(self, table_id: int, **values: Any) -> None:
-        self.rows[table_id].update(values)
+        # Only on a snapshot no search sees yet: summaries already made stay as they were
+        # (a page holding one never changes), the next use makes a new one.
+        self.rows[table_id] = {**self.rows[table_id], **values}
+        self._summaries.pop(table_id, None)
         self._json.pop(table_id, None)
-        out = self._summaries.get(table_id)
-        if out is not None:
-            for key, value in values.items():
-                setattr(out, key, value)
 
 
 class _Held:
@@ -130,18 +139,23 @@ class _Held:
         self.usage_stale = False
 
 
-_HELD: dict[str, _Held] = {}
-_HELD_LOCK = threading.Lock()
 # Engines of one metadata DB (several cores of one process, e.g. in tests) share its
-# snapshot; the URL's text is looked up once per engine, not per search.
+# snapshot, found by engine (the URL's text is made once per engine, not per search) and
+# dropped with the last of them.
+_HELD: weakref.WeakValueDictionary[str, _Held] = weakref.WeakValueDictionary()
 _BY_ENGINE: weakref.WeakKeyDictionary[Engine, _Held] = weakref.WeakKeyDictionary()
+_HELD_LOCK = threading.Lock()
 
 
 def _held(engine: Engine) -> _Held:
     held = _BY_ENGINE.get(engine)
     if held is None:
         with _HELD_LOCK:
-            held = _BY_ENGINE[engine] = _HELD.setdefault(str(engine.url), _Held())
+            key = str(engine.url)
+            held = _HELD.get(key)
+            if held is None:
+                held = _HELD[key] = _Held()
+            _BY_ENGINE[engine] = held
     return held
 
 
@@ -270,10 +284,13 @@ def _refresh(workbench: Workbench, held: _Held) -> None:
                 held.snapshot = _patched(session, old, connections)
                 held.usage_at = checked
             else:
-                # Rights may have changed (shared, unshared): the rest stays.
+                # Rights may have changed (shared, unshared): the rest stays. (Searches
+                # under way see the old rights or the new, never a mix.)
                 old.connections = connections
                 if usage_due:
-                    _take_usage(session, old)
+                    fresh = old.copy()
+                    _take_usage(session, fresh)
+                    held.snapshot = fresh
                     held.usage_at = checked
     held.generation = generation
     held.checked_at = checked
