@@ -140,7 +140,6 @@ def scan(
         raise
     with workbench.sessions.begin() as session, gc_paused():
         stats = merge(session, connection.id, scan_id, found, first)
-        snapshot.mark_changed(session)
         row = session.get(CatalogScan, scan_id)
         row.status, row.finished_at = "succeeded", datetime.now(UTC)
         row.stats = {

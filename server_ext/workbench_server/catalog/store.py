@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from ..db.models import CatalogChange, CatalogColumn, CatalogTable
 from ..errors import ConflictError
 from .discovered import Discovery, FoundColumn, FoundTable
+from .snapshot import mark_changed
 
 TABLE_FIELDS = (
     "kind",
@@ -273,6 +274,7 @@ def merge(
     _bulk_update(session, C, column_updates)
     if changes:
         session.execute(insert(CatalogChange), changes)
+    mark_changed(session)  # every process's search takes the change in
     return stats
 
 
