@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 MAX_QUERY = 200
 # Up to this many tables a search costs about 0.2 ms (0.1 ms for a few hundred, measured
-# on 2 cores), less than a hop to a thread: :func:`search_in_memory` answers it on the
-# caller's thread. Larger catalogs (1.6 ms at 20,000 tables) are searched on a thread,
-# so that an event loop is never held long.
+# on 2 cores), less than a hop to a thread: :func:`search_json_in_memory` answers it on
+# the caller's thread. Larger catalogs (1.6 ms at 20,000 tables) are searched on a
+# thread, so that an event loop is never held long.
 IN_MEMORY_DOCS = 2_000
 
 
