@@ -110,12 +110,16 @@ async def test_lineage_over_rest(jp_fetch, workbench) -> None:
     for params, code in (
         ({"namespace": "lake", "name": "gold.balances", "direction": "sideways"}, 400),
         ({"namespace": "lake", "name": "gold.balances", "depth": "99"}, 400),
-        ({"namespace": "lake", "name": "nothing"}, 404),
         ({"name": "gold.balances"}, 400),
     ):
         with pytest.raises(HTTPClientError) as info:
             await jp_fetch("workbench", "api", "lineage", params=params)
         assert info.value.code == code, params
+    # A dataset without lineage: an empty graph, not an error the browser logs.
+    empty = await jp_fetch(
+        "workbench", "api", "lineage", params={"namespace": "lake", "name": "nothing"}
+    )
+    assert json.loads(empty.body)["edges"] == []
 
 
 async def test_sql_whose_lineage_cannot_be_worked_out_leaves_a_warning(jp_fetch, workbench) -> None:
@@ -151,13 +155,25 @@ def test_declared_lineage_never_reaches_a_namespace_its_author_may_not_use(workb
         run_id="r9",
     )
     assert stored == 1  # lake.bronze.moves -> lake.silver.moves only
-    with pytest.raises(NotFoundError):
-        LineageService(workbench, alice).graph("alice_ledger", "public.summary")
-    with pytest.raises(NotFoundError):
-        LineageService(workbench, alice).graph("alice_ledger", "public.account_move", "downstream")
+    mine = LineageService(workbench, alice)
+    assert mine.graph("alice_ledger", "public.summary").edges == []
+    assert mine.graph("alice_ledger", "public.account_move", direction="downstream").edges == []
     warnings = [w.message for w in LineageService(workbench, bob).warnings(job="bobs_flow.copy")]
     assert any("may not use connection 'alice_ledger'" in m for m in warnings)
     # alice's own pipeline records it.
     assert LineageService(workbench, alice).record_declared(
         ["alice_ledger.public.account_move"], ["alice_ledger.public.summary"], "close.x"
     )
+
+
+def test_a_dataset_without_lineage_has_an_empty_graph_and_a_hidden_one_none(workbench) -> None:
+    """The table view asks for the lineage of every table it shows: one with none
+    recorded answers an empty graph (a 404 was logged as an error in every browser);
+    one of a connection the caller may not use stays not found."""
+    ConnectionService(workbench, Principal(name="alice")).create(
+        ConnectionCreate(name="alice_ledger", settings={"kind": "duckdb", "path": ":memory:"})
+    )
+    graph = LineageService(workbench, local_principal()).graph("lake", "gold.nothing_yet")
+    assert (graph.root.name, graph.edges) == ("gold.nothing_yet", [])
+    with pytest.raises(NotFoundError):
+        LineageService(workbench, Principal(name="bob")).graph("alice_ledger", "public.x")

@@ -332,7 +332,13 @@ class LineageService:
                 )
             )
             if root is None:
-                raise NotFoundError(f"no lineage for {namespace}:{name}")
+                # Nothing recorded yet: an empty graph, not an error (the table view asks
+                # for every table it shows, most of which have no lineage).
+                ref = self._catalog_refs(session, {(namespace, name)})[(namespace, name)]
+                return LineageGraph(
+                    root=ref, column=column, direction=direction, depth=depth,
+                    datasets=[ref], edges=[],
+                )  # fmt: skip
             # One recursive query walks the graph (shallowest visit of each dataset and
             # column); it never walks through a dataset the user may not see.
             D = LineageDataset
