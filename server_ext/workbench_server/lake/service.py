@@ -1,0 +1,204 @@
+"""The lake's one facade: a :class:`Lake` writes, reads, lists versions and diffs its
+tables, delegating to the role modules (writes, reads, history, diff, maintenance)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import duckdb
+import pyarrow as pa
+
+from ..connections.kinds import LakeConfig
+from . import diff as _diff
+from . import engine, history, reads, tables, writes
+from .location import LakeLocation, default_lake, resolve_lake
+from .models import (
+    DeleteMarker,
+    TableDiff,
+    TableInfo,
+    TableName,
+    TableVersion,
+    WriteMode,
+    WriteResult,
+    WriterInfo,
+)
+from .settings import LakeSettings
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+    from ..principal import Principal
+    from ..settings import WorkbenchSettings
+
+
+class Lake:
+    """One lake (the default one, or a lake connection's) and its Delta tables.
+
+    >>> lake = Lake.at("/srv/lake")
+    >>> lake.write("silver.invoices", arrow_table, mode="merge", keys=["id"])
+    WriteResult(table='silver.invoices', version=3, ...)
+    >>> lake.read("silver.invoices", version=1)
+    """
+
+    def __init__(self, location: LakeLocation, settings: LakeSettings | None = None) -> None:
+        self.location = location
+        self.settings = settings or LakeSettings.from_env()
+
+    # -- finding a lake ---------------------------------------------------------------
+    @classmethod
+    def at(cls, root: str, storage: LakeConfig | None = None, name: str = "lake") -> Lake:
+        """The lake at a folder or ``s3://bucket/prefix`` (with its connection settings)."""
+        return cls(LakeLocation(root, name=name, storage=storage))
+
+    @classmethod
+    def default(cls, settings: WorkbenchSettings) -> Lake:
+        """The installation's lake (the home's ``lake`` folder), shared by all its users."""
+        return cls(default_lake(settings))
+
+    @classmethod
+    def of(cls, workbench: Workbench, principal: Principal, name: str | None = None) -> Lake:
+        """The default lake (``None``/``"lake"``) or lake connection ``name``, if
+        ``principal`` may use it (not found otherwise)."""
+        return cls(resolve_lake(workbench, principal, name))
+
+    @property
+    def name(self) -> str:
+        return self.location.name
+
+    def uri(self, table: TableName | str) -> str:
+        return self.location.uri(table)
+
+    def tables(self) -> list[TableInfo]:
+        """The lake's tables (Delta, and Parquet datasets not yet converted)."""
+        return tables.list_tables(self.location)
+
+    def exists(self, table: TableName | str) -> bool:
+        return tables.is_delta(self.location, table)
+
+    # -- writing ----------------------------------------------------------------------
+    def write(
+        self,
+        table: TableName | str,
+        data: Any,
+        *,
+        mode: WriteMode = "append",
+        keys: Sequence[str] | None = None,
+        partition_by: Sequence[str] | None = None,
+        replace_where: str | None = None,
+        delete_marker: DeleteMarker | None = None,
+        latest_by: str | None = None,
+        schema_mode: Literal["merge", "overwrite"] | None = None,
+        writer: WriterInfo | None = None,
+    ) -> WriteResult:
+        """Write ``data`` to ``table`` in one commit; see :func:`.writes.write`."""
+        return writes.write(
+            self.location,
+            table,
+            data,
+            mode=mode,
+            keys=keys,
+            partition_by=partition_by,
+            replace_where=replace_where,
+            delete_marker=delete_marker,
+            latest_by=latest_by,
+            schema_mode=schema_mode,
+            writer=writer,
+            settings=self.settings,
+        )
+
+    def scd2(
+        self,
+        table: TableName | str,
+        snapshot: Any,
+        *,
+        keys: Sequence[str],
+        tracked: Sequence[str] | None = None,
+        as_of: datetime | None = None,
+        writer: WriterInfo | None = None,
+    ) -> WriteResult:
+        """Apply a snapshot to an SCD2 dimension; see :func:`.writes.write_scd2`."""
+        return writes.write_scd2(
+            self.location,
+            table,
+            snapshot,
+            keys=keys,
+            tracked=tracked,
+            as_of=as_of,
+            writer=writer,
+            settings=self.settings,
+        )
+
+    def delete(
+        self, table: TableName | str, where: str | None = None, *, writer: WriterInfo | None = None
+    ) -> WriteResult:
+        return writes.delete(self.location, table, where, writer=writer)
+
+    def update(
+        self,
+        table: TableName | str,
+        set_values: dict[str, str],
+        where: str | None = None,
+        *,
+        writer: WriterInfo | None = None,
+    ) -> WriteResult:
+        return writes.update(self.location, table, set_values, where, writer=writer)
+
+    # -- reading ----------------------------------------------------------------------
+    def read(
+        self,
+        table: TableName | str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+    ) -> pa.Table:
+        """The table now, at ``version``, or as it was at ``as_of``."""
+        return reads.read(
+            self.location, table, version=version, as_of=as_of, columns=columns, where=where
+        )
+
+    def reader(
+        self,
+        table: TableName | str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        columns: Sequence[str] | None = None,
+        where: str | None = None,
+    ) -> pa.RecordBatchReader:
+        return reads.reader(
+            self.location, table, version=version, as_of=as_of, columns=columns, where=where
+        )
+
+    def connect(self, db: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection (or ``db``) set up to read this lake's tables."""
+        return engine.connect(self.location, db)
+
+    def scan_sql(self, table: TableName | str, version: int | None = None) -> str:
+        """``delta_scan('<uri>'[, version => v])`` for a connection from :meth:`connect`."""
+        return reads.source_sql(self.location, table, version)
+
+    # -- versions -----------------------------------------------------------------------
+    def version(self, table: TableName | str) -> int:
+        return history.latest_version(self.location, table)
+
+    def version_at(self, table: TableName | str, when: datetime) -> int:
+        return history.version_at(self.location, table, when)
+
+    def versions(
+        self, table: TableName | str, *, limit: int = 100, before: int | None = None
+    ) -> list[TableVersion]:
+        """Newest first: when, who (the writer), operation, rows added/updated/removed."""
+        return history.versions(self.location, table, limit=limit, before=before)
+
+    def diff(
+        self,
+        table: TableName | str,
+        from_version: int,
+        to_version: int,
+        keys: Sequence[str] | None = None,
+        limit: int = 50,
+    ) -> TableDiff:
+        return _diff.diff(self.location, table, from_version, to_version, keys, limit)

@@ -1,0 +1,580 @@
+"""Writes: the one module that changes lake tables (data, and maintenance commits).
+
+Every change is one Delta commit (delta-rs): readers see the version before or the
+version after, never half of it, and a write that fails (its stream raised, the process
+died) commits nothing; the files it had written are unreferenced and a vacuum removes
+them. Each commit records its writer (:class:`~.models.WriterInfo`) in the commit's
+custom metadata, and each function returns the version it made.
+
+Concurrency: delta-rs retries a blind append's commit itself when another writer took
+the version first. Other operations (merge, overwrite, delete, update, SCD2) conflict
+when a concurrent commit touched what they read; they are run again from the start, up
+to ``max_attempts`` times, from a source that can be read again (a stream is spooled to
+a local Parquet file first).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, QueryBuilder, convert_to_deltalake
+from deltalake import write_deltalake as _write_deltalake
+from deltalake.exceptions import (
+    CommitFailedError,
+    DeltaError,
+    DeltaProtocolError,
+    SchemaMismatchError,
+)
+
+from ..errors import ConflictError, InvalidInputError, SourceUnavailableError, WorkbenchError
+from ..sql_text import quote_identifier as _qi
+from ..sql_text import quote_literal as _ql
+from .location import LakeLocation
+from .models import DeleteMarker, TableName, WriteMode, WriteResult, WriterInfo
+from .scd2 import SCD2_COLUMNS, staged_changes
+from .settings import LakeSettings
+from .sources import Source
+from .tables import is_delta, open_table, parquet_files
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ATTEMPTS = 5
+# Commit retries delta-rs itself makes for a blind append (it only re-checks the log).
+APPEND_COMMIT_RETRIES = 100
+
+
+# -- the public functions ----------------------------------------------------------------
+def write(
+    location: LakeLocation,
+    table: TableName | str,
+    data: Any,
+    *,
+    mode: WriteMode = "append",
+    keys: Sequence[str] | None = None,
+    partition_by: Sequence[str] | None = None,
+    replace_where: str | None = None,
+    delete_marker: DeleteMarker | None = None,
+    latest_by: str | None = None,
+    schema_mode: Literal["merge", "overwrite"] | None = None,
+    writer: WriterInfo | None = None,
+    settings: LakeSettings | None = None,
+    max_attempts: int = DEFAULT_ATTEMPTS,
+) -> WriteResult:
+    """Write ``data`` (Arrow table or stream, pandas, DuckDB relation) to ``table``.
+
+    - ``mode="append"`` adds rows; ``"overwrite"`` replaces the table, or only the rows
+      matching ``replace_where`` (a SQL predicate, e.g. ``"company_id = 2"``);
+      ``"merge"`` upserts by ``keys``, deleting the key where the source row carries
+      ``delete_marker`` (e.g. bronze's ``_op = 'd'``), taking the last row per key by
+      ``latest_by`` when the source holds several.
+    - ``partition_by`` applies when the write creates the table (which it does, with
+      the layer's retention, when the table does not exist).
+    - ``schema_mode="merge"`` lets new columns in; a full overwrite replaces the schema.
+    """
+    table = TableName.parse(table)
+    if mode not in ("append", "overwrite", "merge"):
+        raise InvalidInputError(f"mode {mode!r}: use append, overwrite or merge")
+    keys = list(keys or [])
+    if mode == "merge" and not keys:
+        raise InvalidInputError(f"{table}: a merge needs keys= (the columns that identify a row)")
+    if replace_where is not None and mode != "overwrite":
+        raise InvalidInputError(f"{table}: replace_where= goes with mode='overwrite'")
+    if (delete_marker is not None or latest_by is not None) and mode != "merge":
+        raise InvalidInputError(f"{table}: delete_marker= and latest_by= go with mode='merge'")
+    writer = writer or WriterInfo.from_env(tool="python")
+    settings = settings or LakeSettings.from_env()
+    _refuse_parquet(location, table)
+    with Source(data) as source:
+        _check_columns(
+            table,
+            source.schema,
+            [*keys, *(partition_by or []), *([latest_by] if latest_by else [])],
+        )
+        if delete_marker is not None:
+            _check_columns(table, source.schema, [delete_marker.column])
+        if mode != "append":
+            source.spool()
+        created_schema = source.schema
+        if delete_marker is not None:  # the marker says what to do; it is not data
+            created_schema = created_schema.remove(
+                created_schema.get_field_index(delete_marker.column)
+            )
+        extra = {"mode": mode, **({"keys": keys} if keys else {})}
+
+        def attempt() -> WriteResult:
+            _create_if_missing(
+                location, table, created_schema, partition_by, writer, settings, extra
+            )
+            dt = open_table(location, table)
+            if mode == "merge":
+                return _merge(dt, table, source, keys, delete_marker, latest_by, writer, extra)
+            return _write(
+                dt, table, source, mode, partition_by, replace_where, schema_mode, writer, extra
+            )
+
+        return _with_retries(table, source, attempt, max_attempts)
+
+
+def write_scd2(
+    location: LakeLocation,
+    table: TableName | str,
+    snapshot: Any,
+    *,
+    keys: Sequence[str],
+    tracked: Sequence[str] | None = None,
+    as_of: datetime | None = None,
+    writer: WriterInfo | None = None,
+    settings: LakeSettings | None = None,
+    max_attempts: int = DEFAULT_ATTEMPTS,
+) -> WriteResult:
+    """Apply a source snapshot to an SCD type 2 dimension ``table``, in one commit.
+
+    For each key: a new key gets a current row; a key whose ``tracked`` columns (default:
+    every column but the keys) changed gets its current row closed (``valid_to`` =
+    ``as_of``, ``is_current`` false) and a new current row (``valid_from`` = ``as_of``);
+    a key missing from the snapshot gets its current row closed. Unchanged keys are not
+    touched. ``as_of`` defaults to now (UTC).
+    """
+    table = TableName.parse(table)
+    keys = list(keys)
+    if not keys:
+        raise InvalidInputError(f"{table}: SCD2 needs keys= (the columns that identify a row)")
+    as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+    writer = writer or WriterInfo.from_env(tool="scd2")
+    settings = settings or LakeSettings.from_env()
+    _refuse_parquet(location, table)
+    with Source(snapshot) as source:
+        clash = [c for c in SCD2_COLUMNS if c in source.schema.names]
+        if clash:
+            raise InvalidInputError(f"{table}: the snapshot may not have the columns {clash}")
+        _check_columns(table, source.schema, [*keys, *(tracked or [])])
+        source.spool()
+        stamp = pa.timestamp("us", tz="UTC")
+        schema = pa.schema(
+            [
+                *source.schema,
+                pa.field("valid_from", stamp),
+                pa.field("valid_to", stamp),
+                pa.field("is_current", pa.bool_()),
+            ]
+        )
+        # A dimension's rows are identified by key and valid_from (diff uses these).
+        extra = {"mode": "scd2", "keys": [*keys, "valid_from"], "as_of": as_of.isoformat()}
+
+        def attempt() -> WriteResult:
+            _create_if_missing(location, table, schema, None, writer, settings, extra)
+            dt = open_table(location, table)
+            staged = staged_changes(location, table, dt.version(), source, keys, tracked, as_of)
+            if staged.num_rows == 0:  # nothing changed: no commit
+                return WriteResult(table=str(table), version=dt.version(), operation="NONE")
+            predicate = " AND ".join(
+                [*(f"t.{_qi(k)} = s.{_qi('_wb_mk_' + k)}" for k in keys), "t.is_current"]
+            )
+            values = {_qi(c): f"s.{_qi(c)}" for c in source.schema.names}
+            metrics = (
+                dt.merge(
+                    staged,
+                    predicate,
+                    source_alias="s",
+                    target_alias="t",
+                    streamed_exec=False,
+                    commit_properties=_commit(writer, extra),
+                )
+                .when_matched_update(
+                    {"valid_to": "s._wb_as_of", "is_current": "false"}, predicate="s._wb_close"
+                )
+                .when_not_matched_insert(
+                    {
+                        **values,
+                        "valid_from": "s._wb_as_of",
+                        "valid_to": "s._wb_open",
+                        "is_current": "true",
+                    },
+                    predicate="s._wb_insert",
+                )
+                .execute()
+            )
+            return WriteResult(
+                table=str(table),
+                version=dt.version(),
+                operation="MERGE",
+                rows_added=metrics.get("num_target_rows_inserted"),
+                rows_updated=metrics.get("num_target_rows_updated"),
+                rows_removed=0,
+            )
+
+        return _with_retries(table, source, attempt, max_attempts)
+
+
+def delete(
+    location: LakeLocation,
+    table: TableName | str,
+    where: str | None = None,
+    *,
+    writer: WriterInfo | None = None,
+    max_attempts: int = DEFAULT_ATTEMPTS,
+) -> WriteResult:
+    """Delete the rows matching ``where`` (a SQL predicate; None: every row)."""
+    table = TableName.parse(table)
+    writer = writer or WriterInfo.from_env(tool="python")
+
+    def attempt() -> WriteResult:
+        dt = open_table(location, table)
+        metrics = dt.delete(where, commit_properties=_commit(writer, {"mode": "delete"}))
+        return WriteResult(
+            table=str(table),
+            version=dt.version(),
+            operation="DELETE",
+            rows_added=0,
+            rows_removed=metrics.get("num_deleted_rows"),
+        )
+
+    return _with_retries(table, None, attempt, max_attempts)
+
+
+def update(
+    location: LakeLocation,
+    table: TableName | str,
+    set_values: dict[str, str],
+    where: str | None = None,
+    *,
+    writer: WriterInfo | None = None,
+    max_attempts: int = DEFAULT_ATTEMPTS,
+) -> WriteResult:
+    """Set columns to SQL expressions (``{"status": "'paid'"}``) where ``where`` holds."""
+    table = TableName.parse(table)
+    writer = writer or WriterInfo.from_env(tool="python")
+    if not set_values:
+        raise InvalidInputError(f"{table}: an update needs at least one column to set")
+
+    def attempt() -> WriteResult:
+        dt = open_table(location, table)
+        metrics = dt.update(
+            updates={_qi(k): v for k, v in set_values.items()},
+            predicate=where,
+            commit_properties=_commit(writer, {"mode": "update"}),
+        )
+        return WriteResult(
+            table=str(table),
+            version=dt.version(),
+            operation="UPDATE",
+            rows_updated=metrics.get("num_updated_rows"),
+        )
+
+    return _with_retries(table, None, attempt, max_attempts)
+
+
+def compact(
+    location: LakeLocation, table: TableName | str, *, writer: WriterInfo
+) -> tuple[int, int, int]:
+    """Compact small files (OPTIMIZE); (version afterwards, files added, files removed)."""
+    table = TableName.parse(table)
+
+    def attempt() -> tuple[int, int, int]:
+        dt = open_table(location, table)
+        metrics = dt.optimize.compact(commit_properties=_commit(writer, {"mode": "optimize"}))
+        return dt.version(), metrics.get("numFilesAdded", 0), metrics.get("numFilesRemoved", 0)
+
+    return _with_retries(table, None, attempt, DEFAULT_ATTEMPTS)
+
+
+def vacuum_files(
+    location: LakeLocation, table: TableName | str, *, retention_hours: int, writer: WriterInfo
+) -> tuple[int, int]:
+    """Delete files no version younger than ``retention_hours`` needs; (version, files)."""
+    table = TableName.parse(table)
+    dt = open_table(location, table)
+    try:
+        deleted = dt.vacuum(
+            retention_hours=retention_hours,
+            dry_run=False,
+            enforce_retention_duration=False,  # the layer's retention (settings) governs
+            commit_properties=_commit(writer, {"mode": "vacuum"}),
+        )
+    except Exception as exc:
+        raise _domain_error(table, exc) from exc
+    return dt.version(), len(deleted)
+
+
+def convert(
+    location: LakeLocation,
+    table: TableName | str,
+    *,
+    partitions: pa.Schema | None,
+    writer: WriterInfo,
+    settings: LakeSettings,
+) -> int:
+    """Make the Parquet files of ``table``'s folder a Delta table in place (version 0).
+
+    Nothing is copied or moved: the one new object is the first commit of the log, put
+    only if absent. Until it exists Parquet readers read the files as before; once it
+    exists Delta readers read the same files.
+    """
+    table = TableName.parse(table)
+    try:
+        convert_to_deltalake(
+            location.uri(table),
+            mode="error",
+            partition_by=partitions,
+            partition_strategy="hive" if partitions is not None else None,
+            configuration=settings.table_configuration(table.layer),
+            storage_options=location.storage_options(),
+            commit_properties=_commit(writer, {"mode": "convert"}),
+        )
+    except Exception as exc:
+        raise _domain_error(table, exc) from exc
+    return open_table(location, table).version()
+
+
+# -- how each write is made ----------------------------------------------------------------
+def _write(
+    dt: DeltaTable,
+    table: TableName,
+    source: Source,
+    mode: str,
+    partition_by: Sequence[str] | None,
+    replace_where: str | None,
+    schema_mode: str | None,
+    writer: WriterInfo,
+    extra: dict[str, Any],
+) -> WriteResult:
+    replaced = _rows_replaced(dt, replace_where) if mode == "overwrite" else 0
+    if mode == "overwrite" and replace_where is None and schema_mode is None:
+        schema_mode = "overwrite"  # a full overwrite is a new table: CREATE OR REPLACE
+    data = source.open()
+    rows = data.num_rows if isinstance(data, pa.Table) else None
+    counted = _Counted(data) if rows is None else None
+    _write_deltalake(
+        dt,
+        counted.reader if counted is not None else data,
+        mode=mode,
+        partition_by=list(partition_by) if partition_by else None,
+        predicate=replace_where,
+        schema_mode=schema_mode,
+        commit_properties=_commit(
+            writer,
+            {**extra, **({"rows_replaced": replaced} if mode == "overwrite" else {})},
+            retries=APPEND_COMMIT_RETRIES if mode == "append" else 0,
+        ),
+    )
+    return WriteResult(
+        table=str(table),
+        version=dt.version(),
+        operation="WRITE",
+        rows_added=rows if counted is None else counted.rows,
+        rows_removed=replaced,
+    )
+
+
+def _merge(
+    dt: DeltaTable,
+    table: TableName,
+    source: Source,
+    keys: list[str],
+    marker: DeleteMarker | None,
+    latest_by: str | None,
+    writer: WriterInfo,
+    extra: dict[str, Any],
+) -> WriteResult:
+    data = source.open()
+    if latest_by is not None:
+        data = _latest_per_key(data, keys, latest_by)
+    target = set(pa.schema(dt.schema().to_arrow()).names)
+    missing = [k for k in keys if k not in target]
+    if missing:
+        raise InvalidInputError(f"{table} has no column {missing[0]!r} to merge by")
+    predicate = " AND ".join(f"t.{_qi(k)} = s.{_qi(k)}" for k in keys)
+    merger = dt.merge(
+        data,
+        predicate,
+        source_alias="s",
+        target_alias="t",
+        streamed_exec=not isinstance(data, pa.Table),
+        commit_properties=_commit(writer, extra),
+    )
+    if marker is not None:
+        except_cols = [marker.column] if marker.column not in target else None
+        is_delete = f"s.{_qi(marker.column)} = {_ql(marker.value)}"
+        merger = (
+            merger.when_matched_delete(predicate=is_delete)
+            .when_matched_update_all(except_cols=except_cols)
+            .when_not_matched_insert_all(
+                predicate=f"s.{_qi(marker.column)} IS NULL OR NOT ({is_delete})",
+                except_cols=except_cols,
+            )
+        )
+    else:
+        merger = merger.when_matched_update_all().when_not_matched_insert_all()
+    metrics = merger.execute()
+    return WriteResult(
+        table=str(table),
+        version=dt.version(),
+        operation="MERGE",
+        rows_added=metrics.get("num_target_rows_inserted"),
+        rows_updated=metrics.get("num_target_rows_updated"),
+        rows_removed=metrics.get("num_target_rows_deleted"),
+    )
+
+
+def _latest_per_key(
+    data: pa.Table | pa.RecordBatchReader, keys: list[str], latest_by: str
+) -> pa.Table:
+    """The last row of each key by ``latest_by`` (DuckDB; types kept as they were)."""
+    schema = data.schema
+    db = duckdb.connect(":memory:")
+    try:
+        db.execute("SET TimeZone = 'UTC'")
+        db.register("_wb_source", data)
+        partition = ", ".join(_qi(k) for k in keys)
+        return (
+            db.execute(
+                "SELECT * EXCLUDE (_wb_rank) FROM (SELECT *, row_number() OVER "
+                f"(PARTITION BY {partition} ORDER BY {_qi(latest_by)} DESC NULLS LAST) "
+                "AS _wb_rank FROM _wb_source) WHERE _wb_rank = 1"
+            )
+            .to_arrow_table()
+            .cast(schema)
+        )
+    finally:
+        db.close()
+
+
+def _rows_replaced(dt: DeltaTable, replace_where: str | None) -> int:
+    """Rows an overwrite replaces: all of them, or those matching its predicate."""
+    if replace_where is None:
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        return int(pc.sum(actions["num_records"]).as_py() or 0)
+    try:
+        found = (
+            QueryBuilder()
+            .register("t", dt)
+            .execute(f"SELECT count(*) AS n FROM t WHERE {replace_where}")
+        )
+        return int(pa.table(found.read_all())["n"][0].as_py())
+    except Exception as exc:
+        raise InvalidInputError(f"replace_where {replace_where!r}: {_first_line(exc)}") from None
+
+
+def _create_if_missing(
+    location: LakeLocation,
+    table: TableName,
+    schema: pa.Schema,
+    partition_by: Sequence[str] | None,
+    writer: WriterInfo,
+    settings: LakeSettings,
+    extra: dict[str, Any],
+) -> None:
+    """Create ``table`` (version 0, empty) with the layer's retention, unless it exists.
+
+    A table is created on its own commit so that two writers creating it at once agree
+    (one creates it, the other finds it) and each write after is a plain write.
+    """
+    if is_delta(location, table):
+        return
+    try:
+        DeltaTable.create(
+            location.uri(table),
+            schema,
+            mode="ignore",
+            partition_by=list(partition_by) if partition_by else None,
+            configuration=settings.table_configuration(table.layer),
+            storage_options=location.storage_options(),
+            commit_properties=_commit(writer, {**extra, "created": True}),
+        )
+    except Exception as exc:
+        if is_delta(location, table):
+            return  # another writer created it first
+        raise _domain_error(table, exc) from exc
+
+
+def _refuse_parquet(location: LakeLocation, table: TableName) -> None:
+    if not is_delta(location, table) and parquet_files(location, table):
+        raise ConflictError(
+            f"{table} is a Parquet dataset, read-only until converted: run "
+            "`workbench lake migrate` to make it a Delta table"
+        )
+
+
+def _check_columns(table: TableName, schema: pa.Schema, columns: Sequence[str]) -> None:
+    for column in columns:
+        if column not in schema.names:
+            raise InvalidInputError(
+                f"{table}: the data has no column {column!r} (it has {', '.join(schema.names)})"
+            )
+
+
+def _commit(
+    writer: WriterInfo, extra: dict[str, Any], retries: int | None = None
+) -> CommitProperties:
+    return CommitProperties(
+        custom_metadata=writer.commit_metadata(extra), max_commit_retries=retries
+    )
+
+
+def _with_retries(
+    table: TableName, source: Source | None, attempt: Callable[[], Any], max_attempts: int
+) -> Any:
+    """Run ``attempt``; again, after a short random pause, when its commit conflicted."""
+    for number in range(1, max_attempts + 1):
+        try:
+            result = attempt()
+        except CommitFailedError as exc:
+            replayable = source is None or source.replayable
+            if not replayable or number >= max_attempts:
+                raise ConflictError(
+                    f"{table}: concurrent writes changed what this write read, "
+                    f"{number} time(s) ({_first_line(exc)}); run it again"
+                ) from None
+            log.info("%s: commit conflict on attempt %d, retrying", table, number)
+            time.sleep(random.uniform(0.05, 0.25) * 2 ** (number - 1))  # noqa: S311
+            continue
+        except WorkbenchError:
+            raise
+        except Exception as exc:
+            if source is not None:
+                source.raise_caller_error()
+            raise _domain_error(table, exc) from exc
+        if isinstance(result, WriteResult):
+            return result.model_copy(update={"commit_attempts": number})
+        return result
+    raise AssertionError("unreachable")
+
+
+def _domain_error(table: TableName, exc: BaseException) -> BaseException:
+    """A delta-rs error as the workbench's own, with its first line as the reason."""
+    if isinstance(exc, WorkbenchError):
+        return exc
+    if isinstance(exc, SchemaMismatchError):
+        return InvalidInputError(f"{table}: the data does not fit the table: {_first_line(exc)}")
+    if isinstance(exc, (DeltaProtocolError, DeltaError)):
+        return InvalidInputError(f"{table}: {_first_line(exc)}")
+    if isinstance(exc, OSError):
+        return SourceUnavailableError(f"{table}: the lake storage failed: {_first_line(exc)}")
+    if type(exc) is Exception:  # how delta-rs reports Arrow errors (a cast that fails)
+        return InvalidInputError(f"{table}: the data does not fit the table: {_first_line(exc)}")
+    return exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+class _Counted:
+    """A stream that counts the rows passing through it."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self.rows = 0
+        self.reader = pa.RecordBatchReader.from_batches(reader.schema, self._batches(reader))
+
+    def _batches(self, reader: pa.RecordBatchReader):
+        for batch in reader:
+            self.rows += batch.num_rows
+            yield batch

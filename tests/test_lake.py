@@ -1,0 +1,314 @@
+"""The lake library on a local folder: writes (append, overwrite of a slice, merge with
+deletes, SCD2) with money exact to the cent, versions with their writers, reads as of a
+version or a time, diffs by key, failed writes, and two processes appending at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from workbench_server.errors import ConflictError, InvalidInputError, NotFoundError
+from workbench_server.lake import DeleteMarker, Lake, WriterInfo
+
+MONEY = pa.decimal128(18, 2)
+RUN = WriterInfo(pipeline="month_close", run_id="run-7", step="load", attempt=2, user="ana")
+
+
+def moves(ids: list[int], companies: list[int], amounts: list[str], **extra) -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "company_id": pa.array(companies, pa.int64()),
+            "amount": pa.array([Decimal(a) for a in amounts], MONEY),
+            **extra,
+        }
+    )
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake.at(str(tmp_path / "lake"))
+
+
+def test_writes_keep_money_exact_through_append_merge_and_replace_where(lake: Lake) -> None:
+    # A balanced journal: debits and credits to the cent, summing to exactly 0.
+    first = lake.write(
+        "silver.moves",
+        moves([1, 2, 3, 4], [1, 1, 2, 2], ["431623.85", "-431623.85", "0.10", "-0.10"]),
+        partition_by=["company_id"],
+        writer=RUN,
+    )
+    assert (first.version, first.operation, first.rows_added) == (1, "WRITE", 4)
+    table = lake.read("silver.moves")
+    assert table.schema.field("amount").type == MONEY
+    assert sum(table["amount"].to_pylist()) == Decimal("0.00")
+
+    # Merge from bronze-like rows: an update, an insert and a delete (_op = 'd').
+    merged = lake.write(
+        "silver.moves",
+        moves([2, 5, 3], [1, 2, 2], ["-431623.75", "-0.10", "0.10"], _op=["u", "u", "d"]),
+        mode="merge",
+        keys=["id"],
+        delete_marker=DeleteMarker(column="_op", value="d"),
+        writer=RUN,
+    )
+    assert (merged.version, merged.rows_added, merged.rows_updated, merged.rows_removed) == (
+        2,
+        1,
+        1,
+        1,
+    )
+    rows = {r["id"]: r["amount"] for r in lake.read("silver.moves").to_pylist()}
+    assert rows == {
+        1: Decimal("431623.85"),
+        2: Decimal("-431623.75"),
+        4: Decimal("-0.10"),
+        5: Decimal("-0.10"),
+    }
+    assert "_op" not in lake.read("silver.moves").column_names  # a marker, not data
+
+    # Company 2 is re-extracted: its slice is replaced, company 1 keeps its rows.
+    replaced = lake.write(
+        "silver.moves",
+        moves([6, 7], [2, 2], ["-0.10", "-0.10"]),
+        mode="overwrite",
+        replace_where="company_id = 2",
+    )
+    assert (replaced.rows_added, replaced.rows_removed) == (2, 2)
+    db = lake.connect()
+    total, kind = db.execute(
+        f"SELECT sum(amount), typeof(sum(amount)) FROM {lake.scan_sql('silver.moves')}"
+    ).fetchone()
+    assert (total, kind) == (Decimal("-0.10"), "DECIMAL(38,2)")
+    by_company = dict(
+        db.execute(
+            f"SELECT company_id, count(*) FROM {lake.scan_sql('silver.moves')} GROUP BY ALL"
+        ).fetchall()
+    )
+    assert by_company == {1: 2, 2: 2}
+
+
+def test_versions_show_writers_and_old_versions_read_back(lake: Lake) -> None:
+    lake.write("silver.partners", pa.table({"id": [1, 2], "name": ["A", "B"]}), writer=RUN)
+    time.sleep(0.05)
+    between = datetime.now(UTC)
+    time.sleep(0.05)
+    notebook = WriterInfo(notebook="analysis/close.ipynb", user="bo")
+    lake.write(
+        "silver.partners",
+        pa.table({"id": [2, 3], "name": ["B2", "C"]}),
+        mode="merge",
+        keys=["id"],
+        writer=notebook,
+    )
+    lake.write("silver.partners", pa.table({"id": [4], "name": ["D"]}), writer=notebook)
+
+    versions = lake.versions("silver.partners")
+    assert [(v.version, v.operation) for v in versions] == [
+        (3, "WRITE"),
+        (2, "MERGE"),
+        (1, "WRITE"),
+        (0, "CREATE TABLE"),
+    ]
+    assert versions[1].writer == notebook
+    assert versions[1].writer_text == "notebook analysis/close.ipynb by bo"
+    assert (versions[1].rows_added, versions[1].rows_updated, versions[1].keys) == (1, 1, ["id"])
+    assert versions[2].writer.run_id == "run-7" and versions[2].writer.attempt == 2
+    assert versions[2].rows_added == 2
+    assert versions[0].timestamp > versions[2].timestamp
+    assert [v.version for v in lake.versions("silver.partners", limit=2, before=3)] == [2, 1]
+
+    # Version 1 read back, by number, by time, and in DuckDB's own SQL.
+    assert sorted(lake.read("silver.partners", version=1)["name"].to_pylist()) == ["A", "B"]
+    assert lake.version_at("silver.partners", between) == 1
+    assert lake.read("silver.partners", as_of=between).num_rows == 2
+    db = lake.connect()
+    old = db.execute(f"SELECT count(*) FROM {lake.scan_sql('silver.partners', 1)}").fetchone()
+    assert old == (2,)
+    assert lake.read("silver.partners").num_rows == 4
+
+    # What changed from 1 to 3, by the keys the merge recorded.
+    diff = lake.diff("silver.partners", 1, 3)
+    assert (diff.keys, diff.added, diff.removed, diff.changed) == (["id"], 2, 0, 1)
+    assert [r["id"] for r in diff.added_rows] == [3, 4]
+    assert diff.changed_rows[0].model_dump() == {
+        "key": {"id": 2},
+        "before": {"name": "B"},
+        "after": {"name": "B2"},
+    }
+    back = lake.diff("silver.partners", 3, 1, keys=["id"])
+    assert (back.added, back.removed, back.changed) == (0, 2, 1)
+
+    with pytest.raises(NotFoundError, match="versions 0 to 3, not 9"):
+        lake.read("silver.partners", version=9)
+    with pytest.raises(NotFoundError, match="did not exist yet"):
+        lake.version_at("silver.partners", between - timedelta(days=1))
+
+
+def test_scd2_dimension_from_snapshots(lake: Lake) -> None:
+    jan, feb, mar = (datetime(2026, m, 1, tzinfo=UTC) for m in (1, 2, 3))
+    snapshot = pa.table({"partner_id": [1, 2, 3], "city": ["Lyon", "Gent", "Oslo"]})
+    first = lake.scd2("gold.dim_partner", snapshot, keys=["partner_id"], as_of=jan)
+    assert first.rows_added == 3
+    # 2 moved, 3 is gone from the source, 4 is new.
+    changed = pa.table({"partner_id": [1, 2, 4], "city": ["Lyon", "Gand", "Riga"]})
+    second = lake.scd2("gold.dim_partner", changed, keys=["partner_id"], as_of=feb)
+    assert (second.rows_added, second.rows_updated) == (2, 2)
+    same = lake.scd2("gold.dim_partner", changed, keys=["partner_id"], as_of=mar)
+    assert (same.operation, same.version) == ("NONE", second.version)
+
+    rows = sorted(
+        (r["partner_id"], r["city"], r["valid_from"].month, r["valid_to"], r["is_current"])
+        for r in lake.read("gold.dim_partner").to_pylist()
+    )
+    assert [(p, c, f, t.month if t else None, cur) for p, c, f, t, cur in rows] == [
+        (1, "Lyon", 1, None, True),
+        (2, "Gand", 2, None, True),
+        (2, "Gent", 1, 2, False),
+        (3, "Oslo", 1, 2, False),
+        (4, "Riga", 2, None, True),
+    ]
+    diff = lake.diff("gold.dim_partner", first.version, second.version)
+    assert diff.keys == ["partner_id", "valid_from"]
+    assert (diff.added, diff.removed, diff.changed) == (2, 0, 2)
+    with pytest.raises(InvalidInputError, match="more than one row"):
+        lake.scd2(
+            "gold.dim_partner",
+            pa.table({"partner_id": [1, 1], "city": ["a", "b"]}),
+            keys=["partner_id"],
+        )
+
+
+def test_a_write_that_fails_mid_stream_leaves_no_version(lake: Lake) -> None:
+    lake.write("bronze.lines", moves([1], [1], ["1.00"]))
+    schema = moves([1], [1], ["1.00"]).schema
+
+    def batches():
+        yield moves([2, 3], [1, 1], ["2.00", "3.00"]).to_batches()[0]
+        raise RuntimeError("the source database went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        lake.write("bronze.lines", pa.RecordBatchReader.from_batches(schema, batches()))
+    assert lake.version("bronze.lines") == 1
+    assert lake.read("bronze.lines")["id"].to_pylist() == [1]
+    # A streamed merge that fails while being spooled commits nothing either.
+    with pytest.raises(RuntimeError, match="went away"):
+        lake.write(
+            "bronze.lines",
+            pa.RecordBatchReader.from_batches(schema, batches()),
+            mode="merge",
+            keys=["id"],
+        )
+    assert lake.version("bronze.lines") == 1
+
+
+def test_bad_names_and_arguments_say_what_to_do(lake: Lake) -> None:
+    data = pa.table({"id": [1]})
+    with pytest.raises(InvalidInputError, match=r"layer\.name"):
+        lake.write("platinum.x", data)
+    with pytest.raises(InvalidInputError, match=r"layer\.name"):
+        lake.write("silver.../x", data)
+    with pytest.raises(InvalidInputError, match="needs keys"):
+        lake.write("silver.x", data, mode="merge")
+    with pytest.raises(InvalidInputError, match="no column 'nope'"):
+        lake.write("silver.x", data, mode="merge", keys=["nope"])
+    with pytest.raises(NotFoundError, match=r"no lake table silver\.x"):
+        lake.versions("silver.x")
+    lake.write("silver.x", data)
+    with pytest.raises(InvalidInputError, match=r"does not fit|Schema"):
+        lake.write("silver.x", pa.table({"id": ["text"]}))
+    assert lake.version("silver.x") == 1
+
+
+def _append_many(root: str, worker: int, count: int) -> None:
+    lake = Lake.at(root)
+    for i in range(count):
+        lake.write(
+            "bronze.events",
+            pa.table({"worker": [worker], "seq": [i]}),
+            writer=WriterInfo(pipeline="load", run_id=f"w{worker}", step="append", attempt=i),
+        )
+
+
+def _merge_many(root: str, worker: int, count: int) -> None:
+    lake = Lake.at(root)
+    for i in range(count):
+        lake.write(
+            "silver.counters",
+            pa.table({"key": [f"{worker}-{i}"], "value": [i]}),
+            mode="merge",
+            keys=["key"],
+        )
+
+
+@pytest.mark.timeout(180)
+def test_two_processes_appending_50_commits_each_lose_none(tmp_path: Path) -> None:
+    root = str(tmp_path / "lake")
+    # Spawned, not forked: delta-rs's runtime does not survive a fork.
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_many, args=(root, w, 50)) for w in (1, 2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(150)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    lake = Lake.at(root)
+    rows = lake.read("bronze.events")
+    assert rows.num_rows == 100
+    assert sorted(zip(rows["worker"].to_pylist(), rows["seq"].to_pylist(), strict=True)) == [
+        (w, i) for w in (1, 2) for i in range(50)
+    ]
+    versions = lake.versions("bronze.events", limit=1000)
+    writes = [v for v in versions if v.operation == "WRITE"]
+    assert len(writes) == 100 and lake.version("bronze.events") == 100  # + CREATE TABLE
+    assert {v.writer.run_id for v in writes} == {"w1", "w2"}
+
+
+@pytest.mark.timeout(180)
+def test_concurrent_merges_are_retried_until_each_lands(tmp_path: Path) -> None:
+    root = str(tmp_path / "lake")
+    Lake.at(root).write("silver.counters", pa.table({"key": ["seed"], "value": [0]}))
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_merge_many, args=(root, w, 10)) for w in (1, 2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(150)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    keys = Lake.at(root).read("silver.counters")["key"].to_pylist()
+    assert len(keys) == 21 and len(set(keys)) == 21
+
+
+def test_a_stream_merge_that_keeps_conflicting_says_so(lake: Lake, monkeypatch) -> None:
+    from deltalake.exceptions import CommitFailedError
+
+    from workbench_server.lake import writes
+
+    lake.write("silver.t", pa.table({"id": [1]}))
+    calls = []
+
+    def always_conflicts(*args, **kwargs):
+        calls.append(1)
+        raise CommitFailedError("a concurrent transaction deleted the same data")
+
+    monkeypatch.setattr(writes, "_merge", always_conflicts)
+    monkeypatch.setattr(writes.time, "sleep", lambda s: None)
+    with pytest.raises(ConflictError, match="5 time"):
+        lake.write("silver.t", pa.table({"id": [2]}), mode="merge", keys=["id"])
+    assert len(calls) == 5
+
+
+def test_duckdb_relations_and_pandas_are_written_too(lake: Lake) -> None:
+    relation = duckdb.sql("SELECT range AS id, range * 2 AS doubled FROM range(100000)")
+    result = lake.write("silver.numbers", relation)
+    assert result.rows_added == 100000
+    frame = lake.read("silver.numbers", where="id < 3").to_pandas()
+    lake.write("silver.numbers_copy", frame)
+    assert lake.read("silver.numbers_copy").num_rows == 3
