@@ -312,3 +312,84 @@ def test_duckdb_relations_and_pandas_are_written_too(lake: Lake) -> None:
     frame = lake.read("silver.numbers", where="id < 3").to_pandas()
     lake.write("silver.numbers_copy", frame)
     assert lake.read("silver.numbers_copy").num_rows == 3
+
+
+def test_optimize_and_vacuum_keep_each_layers_retention(lake: Lake) -> None:
+    from workbench_server.lake import writes
+
+    for i in range(5):
+        lake.write("silver.small", pa.table({"id": [i]}))
+    lake.write("bronze.raw", pa.table({"id": [1]}))
+    results = {(r.table, r.operation): r for r in lake.maintain()}
+    compacted = results[("silver.small", "optimize")]
+    assert (compacted.files_removed, compacted.files_added, compacted.error) == (5, 1, None)
+    assert lake.versions("silver.small")[0].operation == "OPTIMIZE"
+    assert sorted(lake.read("silver.small")["id"].to_pylist()) == [0, 1, 2, 3, 4]
+    # Files replaced a moment ago are within every layer's retention: nothing deleted.
+    assert results[("silver.small", "vacuum")].files_removed == 0
+    assert results[("silver.small", "vacuum")].retention_days == 30
+    assert results[("bronze.raw", "vacuum")].retention_days == 365
+    assert lake.read("silver.small", version=3).num_rows == 3
+    # Past the retention (here: none at all) an old version's files are gone, and
+    # reading it says so.
+    writes.vacuum_files(
+        lake.location, "silver.small", retention_hours=0, writer=WriterInfo(tool="test")
+    )
+    with pytest.raises(NotFoundError, match="can no longer be read"):
+        lake.read("silver.small", version=3)
+    assert lake.read("silver.small").num_rows == 5
+
+
+def test_parquet_datasets_are_read_only_until_migrated_in_place(lake: Lake) -> None:
+    import pyarrow.parquet as pq
+
+    root = Path(lake.location.root)
+    events = root / "bronze" / "events"
+    for year, ids in ((2025, [1, 2]), (2026, [3])):
+        (events / f"year={year}").mkdir(parents=True)
+        pq.write_table(pa.table({"id": ids}), events / f"year={year}" / "part-0.parquet")
+    (root / "silver").mkdir()
+    pq.write_table(
+        pa.table({"number": ["INV/1"], "amount": pa.array([Decimal("12.34")], MONEY)}),
+        root / "silver" / "invoices.parquet",
+    )
+    broken = root / "gold" / "mixed"
+    (broken / "year=2026").mkdir(parents=True)
+    pq.write_table(pa.table({"x": [1]}), broken / "year=2026" / "a.parquet")
+    pq.write_table(pa.table({"x": [2]}), broken / "b.parquet")
+    files_before = sorted(p.name for p in events.rglob("*.parquet"))
+
+    assert {t.table: t.format for t in lake.tables()} == {
+        "bronze.events": "parquet",
+        "gold.mixed": "parquet",
+        "silver.invoices": "parquet",
+    }
+    assert sorted(lake.read("bronze.events")["id"].to_pylist()) == [1, 2, 3]
+    with pytest.raises(ConflictError, match="workbench lake migrate"):
+        lake.write("bronze.events", pa.table({"id": [4]}))
+    with pytest.raises(NotFoundError, match="migrate"):
+        lake.versions("bronze.events")
+
+    results = {r.table: r for r in lake.migrate()}
+    assert results["bronze.events"].status == "converted"
+    assert results["bronze.events"].message == "version 0 partitioned by year"
+    assert results["silver.invoices"].status == "converted"
+    assert results["gold.mixed"].status == "failed"
+    assert "partitioned in different ways" in results["gold.mixed"].message
+
+    # The same files, now version 0 of a Delta table; the single file moved into a folder.
+    assert sorted(p.name for p in events.rglob("*.parquet")) == files_before
+    rows = lake.read("bronze.events").sort_by("id")
+    assert rows.to_pylist() == [
+        {"id": 1, "year": 2025},
+        {"id": 2, "year": 2025},
+        {"id": 3, "year": 2026},
+    ]
+    first = lake.versions("bronze.events")[0]
+    assert (first.version, first.operation, first.rows_added) == (0, "CONVERT", 3)
+    assert not (root / "silver" / "invoices.parquet").exists()
+    assert lake.read("silver.invoices")["amount"].to_pylist() == [Decimal("12.34")]
+    lake.write("bronze.events", pa.table({"id": [4], "year": [2026]}))
+    assert lake.read("bronze.events").num_rows == 4
+    again = {r.table: r.status for r in lake.migrate()}
+    assert again["bronze.events"] == again["silver.invoices"] == "already_delta"

@@ -12,10 +12,12 @@ import pyarrow as pa
 
 from ..connections.kinds import LakeConfig
 from . import diff as _diff
-from . import engine, history, reads, tables, writes
+from . import engine, history, maintenance, migrate, reads, tables, writes
 from .location import LakeLocation, default_lake, resolve_lake
 from .models import (
     DeleteMarker,
+    MaintenanceResult,
+    MigrationResult,
     TableDiff,
     TableInfo,
     TableName,
@@ -202,3 +204,28 @@ class Lake:
         limit: int = 50,
     ) -> TableDiff:
         return _diff.diff(self.location, table, from_version, to_version, keys, limit)
+
+    # -- maintenance ----------------------------------------------------------------------
+    def optimize(self, table: TableName | str | None = None) -> list[MaintenanceResult]:
+        """Compact small files of ``table`` (every Delta table by default)."""
+        return maintenance.maintain(
+            self.location, _names(table), do_vacuum=False, settings=self.settings
+        )
+
+    def vacuum(self, table: TableName | str | None = None) -> list[MaintenanceResult]:
+        """Delete files older versions no longer need, keeping each layer's retention."""
+        return maintenance.maintain(
+            self.location, _names(table), do_optimize=False, settings=self.settings
+        )
+
+    def maintain(self, tables: Sequence[str] | None = None) -> list[MaintenanceResult]:
+        """Optimize, then vacuum, each table (every Delta table by default)."""
+        return maintenance.maintain(self.location, tables, settings=self.settings)
+
+    def migrate(self) -> list[MigrationResult]:
+        """Convert the Parquet datasets of the layers to Delta tables, in place."""
+        return migrate.migrate(self.location, self.settings)
+
+
+def _names(table: TableName | str | None) -> list[str] | None:
+    return None if table is None else [str(TableName.parse(table))]

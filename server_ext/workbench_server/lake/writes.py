@@ -25,7 +25,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, QueryBuilder, convert_to_deltalake
+from deltalake import CommitProperties, DeltaTable, QueryBuilder, Schema, convert_to_deltalake
 from deltalake import write_deltalake as _write_deltalake
 from deltalake.exceptions import (
     CommitFailedError,
@@ -323,7 +323,7 @@ def convert(
         convert_to_deltalake(
             location.uri(table),
             mode="error",
-            partition_by=partitions,
+            partition_by=Schema.from_arrow(partitions) if partitions is not None else None,
             partition_strategy="hive" if partitions is not None else None,
             configuration=settings.table_configuration(table.layer),
             storage_options=location.storage_options(),
