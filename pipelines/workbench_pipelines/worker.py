@@ -17,6 +17,7 @@ from workbench_server.temporal import connect_with_retry
 from .activities import ping
 from .catalog_activities import CatalogActivities
 from .kernel_access import KernelAccess
+from .lake_maintenance import LakeMaintenanceActivities, LakeMaintenanceWorkflow
 from .run_activities import RunActivities
 from .workflows import (
     CatalogScanWorkflow,
@@ -27,7 +28,13 @@ from .workflows import (
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [PingWorkflow, PipelineRunWorkflow, ScheduledRunWorkflow, CatalogScanWorkflow]
+WORKFLOWS = [
+    PingWorkflow,
+    PipelineRunWorkflow,
+    ScheduledRunWorkflow,
+    CatalogScanWorkflow,
+    LakeMaintenanceWorkflow,
+]
 
 
 def worker_identity() -> str:
@@ -65,6 +72,7 @@ async def run_worker(
     await kernel_access.start()
     runs = RunActivities(workbench, kernel_access)
     catalog = CatalogActivities(workbench)
+    lake = LakeMaintenanceActivities(workbench)
     identity = worker_identity()
     os.environ["WORKBENCH_WORKER_IDENTITY"] = identity
     worker = Worker(
@@ -78,6 +86,7 @@ async def run_worker(
             runs.prepare_run,
             runs.notify,
             catalog.catalog_scan,
+            lake.lake_maintenance,
         ],
         identity=identity,
         max_concurrent_activities=max_concurrent_activities,

@@ -12,7 +12,7 @@ from ._version import __version__
 from .connections.limits import RateLimiter
 from .core import Workbench
 from .errors import ConfigurationError
-from .handlers import catalog, connections, forward, kernel, lineage, pipelines, system
+from .handlers import catalog, connections, forward, kernel, lake, lineage, pipelines, system
 from .handlers.forward import ServiceForwarder
 from .handlers.redact import redact_request_logs
 from .home import WorkbenchHome, default_home
@@ -289,7 +289,7 @@ class WorkbenchApp(ExtensionApp):
         modules = (
             (forward,)
             if self.service_url
-            else (system, connections, kernel, pipelines, catalog, lineage)
+            else (system, connections, kernel, pipelines, catalog, lineage, lake)
         )
         self.handlers.extend(
             (rf"/{API_PREFIX}/{pattern}", handler)

@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "secrets": "workbench_server.cli.connection:secrets",
     "pipeline": "workbench_server.cli.pipeline:pipeline",
     "catalog": "workbench_server.cli.catalog:catalog",
+    "lake": "workbench_server.cli.lake:lake",
     "backup": "workbench_server.cli.backup:backup",
     "restore": "workbench_server.cli.backup:restore",
 }

@@ -9,6 +9,7 @@ connection reach its tables.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -71,7 +72,11 @@ class LakeLocation:
         return options
 
     def filesystem(self) -> tuple[FileSystem, str]:
-        """pyarrow's filesystem for the lake and the root's path in it."""
+        """pyarrow's filesystem for the lake and the root's path in it (made once)."""
+        return self._filesystem
+
+    @cached_property
+    def _filesystem(self) -> tuple[FileSystem, str]:
         if self.is_s3:
             from ..connections.lake import s3_filesystem
 

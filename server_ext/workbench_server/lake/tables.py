@@ -17,8 +17,20 @@ _NAME = re.compile(NAME_PATTERN)
 
 
 def is_delta(location: LakeLocation, table: TableName | str) -> bool:
-    """Whether ``table`` is a Delta table (has a ``_delta_log`` with a commit)."""
-    return DeltaTable.is_deltatable(location.uri(table), storage_options=location.storage_options())
+    """Whether ``table`` is a Delta table: its log has a first commit, or a checkpoint
+    once old commits are cleaned up.
+
+    Asked through pyarrow's filesystem, which releases Python's GIL while it waits, not
+    with ``DeltaTable.is_deltatable`` (delta-rs 1.6 holds the GIL there, as in
+    ``history()``; see :mod:`.history`).
+    """
+    fs, _ = location.filesystem()
+    log = f"{location.fs_path(table)}/_delta_log"
+    try:
+        found = fs.get_file_info([f"{log}/{0:020d}.json", f"{log}/_last_checkpoint"])
+    except OSError as exc:
+        raise SourceUnavailableError(f"lake {location.name}: {_first_line(exc)}") from None
+    return any(info.type == FileType.File for info in found)
 
 
 def open_table(
