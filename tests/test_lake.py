@@ -111,11 +111,11 @@ def test_versions_show_writers_and_old_versions_read_back(lake: Lake) -> None:
     lake.write("silver.partners", pa.table({"id": [4], "name": ["D"]}), writer=notebook)
 
     versions = lake.versions("silver.partners")
-    assert [(v.version, v.operation) for v in versions] == [
-        (3, "WRITE"),
-        (2, "MERGE"),
-        (1, "WRITE"),
-        (0, "CREATE TABLE"),
+    assert [(v.version, v.operation, v.mode) for v in versions] == [
+        (3, "WRITE", "append"),
+        (2, "WRITE", "merge"),  # computed by DuckDB, committed as an overwrite
+        (1, "WRITE", "append"),
+        (0, "CREATE TABLE", "create"),
     ]
     assert versions[1].writer == notebook
     assert versions[1].writer_text == "notebook analysis/close.ipynb by bo"
@@ -271,6 +271,37 @@ def test_two_processes_appending_50_commits_each_lose_none(tmp_path: Path) -> No
     assert {v.writer.run_id for v in writes} == {"w1", "w2"}
 
 
+def _update_many(root: str, keys: list[int]) -> None:
+    lake = Lake.at(root)
+    for key in keys:
+        lake.write(
+            "silver.balances",
+            pa.table({"key": [key], "value": [key * 10]}),
+            mode="merge",
+            keys=["key"],
+        )
+
+
+@pytest.mark.timeout(180)
+def test_concurrent_updates_of_one_file_lose_none(tmp_path: Path) -> None:
+    """Each merge rewrites the table's one file: a commit that removes a file another
+    commit already replaced conflicts, and is computed again from the new version."""
+    root = str(tmp_path / "lake")
+    Lake.at(root).write("silver.balances", pa.table({"key": list(range(100)), "value": [0] * 100}))
+    ctx = multiprocessing.get_context("spawn")
+    ranges = [list(range(0, 15)), list(range(50, 65))]
+    procs = [ctx.Process(target=_update_many, args=(root, keys)) for keys in ranges]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(150)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    rows = Lake.at(root).read("silver.balances").to_pylist()
+    assert len(rows) == 100
+    updated = {r["key"]: r["value"] for r in rows if r["value"]}
+    assert updated == {k: k * 10 for k in [*ranges[0], *ranges[1]] if k}
+
+
 @pytest.mark.timeout(180)
 def test_concurrent_merges_are_retried_until_each_lands(tmp_path: Path) -> None:
     root = str(tmp_path / "lake")
@@ -393,3 +424,54 @@ def test_parquet_datasets_are_read_only_until_migrated_in_place(lake: Lake) -> N
     assert lake.read("bronze.events").num_rows == 4
     again = {r.table: r.status for r in lake.migrate()}
     assert again["bronze.events"] == again["silver.invoices"] == "already_delta"
+
+
+def test_both_ways_of_merging_give_the_same_table(tmp_path: Path) -> None:
+    """A table without partitions is merged copy-on-write by DuckDB, rewriting only the
+    files holding a changed key; a partitioned one by delta-rs's merge."""
+    results = {}
+    for name, partitions in (("duckdb", None), ("delta_rs", ["company_id"])):
+        lake = Lake.at(str(tmp_path / name))
+        for start in range(0, 400, 100):  # four files of 100 ids each
+            ids = list(range(start, start + 100))
+            lake.write(
+                "silver.lines", moves(ids, [1] * 100, ["1.00"] * 100), partition_by=partitions
+            )
+        changed = moves(
+            [301, 302, 350, 900], [1] * 4, ["-1.00", "2.50", "0", "9.99"], _op=["u", "u", "d", "u"]
+        )
+        merged = lake.write(
+            "silver.lines", changed, mode="merge", keys=["id"], delete_marker=DeleteMarker()
+        )
+        assert (merged.rows_added, merged.rows_updated, merged.rows_removed) == (1, 2, 1)
+        latest = lake.versions("silver.lines")[0]
+        assert (latest.mode, latest.rows_added, latest.rows_updated, latest.rows_removed) == (
+            "merge",
+            1,
+            2,
+            1,
+        )
+        log = Path(lake.uri("silver.lines")) / "_delta_log" / f"{merged.version:020d}.json"
+        removed = sum('"remove"' in line for line in log.read_text().splitlines())
+        results[name] = (latest.operation, removed, lake.read("silver.lines"))
+    assert results["duckdb"][:2] == ("WRITE", 1)  # one file of four rewritten
+    assert results["delta_rs"][0] == "MERGE"
+    for _, _, table in results.values():
+        assert table.num_rows == 400
+        assert sum(table["amount"].to_pylist()) == Decimal("400.00") - 3 + Decimal("11.49")
+        assert table.sort_by("id").to_pylist() == results["duckdb"][2].sort_by("id").to_pylist()
+
+    lake = Lake.at(str(tmp_path / "duckdb"))
+    with pytest.raises(InvalidInputError, match="latest_by"):
+        lake.write("silver.lines", moves([1, 1], [1, 1], ["1", "2"]), mode="merge", keys=["id"])
+    last = lake.write(
+        "silver.lines",
+        moves([1, 1], [1, 1], ["1", "2"], seq=[1, 2]),
+        mode="merge",
+        keys=["id"],
+        latest_by="seq",
+    )
+    assert last.rows_updated == 1
+    assert lake.read("silver.lines", where="id = 1")["amount"].to_pylist() == [Decimal("2.00")]
+    # Merged files carry statistics: a filter on the key still skips files.
+    assert lake.read("silver.lines", where="id BETWEEN 300 AND 310").num_rows == 11

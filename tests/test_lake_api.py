@@ -65,10 +65,10 @@ async def test_versions_and_diffs_of_the_default_lake(jp_fetch, home: Path) -> N
         }
     ]
     versions = await _json(jp_fetch, "tables", "silver.partners", "versions")
-    assert [(v["version"], v["operation"]) for v in versions] == [
-        (2, "MERGE"),
-        (1, "WRITE"),
-        (0, "CREATE TABLE"),
+    assert [(v["version"], v["operation"], v["mode"]) for v in versions] == [
+        (2, "WRITE", "merge"),  # computed by DuckDB, committed as Delta's WRITE
+        (1, "WRITE", "append"),
+        (0, "CREATE TABLE", "create"),
     ]
     merge = versions[0]
     assert merge["writer"]["run_id"] == "r-3" and merge["writer"]["user"] == "ana"

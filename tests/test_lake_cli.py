@@ -44,7 +44,8 @@ def test_versions_diff_and_show_from_the_terminal(home: Path) -> None:
     lines = versions.stdout.splitlines()
     assert lines[1].split()[:4] == ["2", lines[1].split()[1], lines[1].split()[2], "MERGE"]
     assert lines[1].endswith("pipeline close run r-9 step merge attempt 1")
-    assert re.search(r"WRITE\s+2\s+0\s+0", lines[2])
+    assert re.search(r"APPEND\s+2\s+0\s+0", lines[2])
+    assert lines[3].split()[3] == "CREATE"
 
     diff = run_workbench("lake", "diff", "silver.partners", "--from", "1", "--to", "2", env=env)
     assert diff.returncode == 0, diff.stderr

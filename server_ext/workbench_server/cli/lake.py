@@ -65,8 +65,10 @@ def versions(home: str | None, lake_name: str | None, table: str, limit: int) ->
         f"{'updated':>9} {'removed':>9}  writer"
     )
     for v in found:
+        # The workbench's own word (a merge DuckDB made is a Delta WRITE), else Delta's.
+        operation = (v.mode or v.operation).upper()
         click.echo(
-            f"{v.version:>7}  {v.timestamp:%Y-%m-%d %H:%M:%S}  {v.operation:12} "
+            f"{v.version:>7}  {v.timestamp:%Y-%m-%d %H:%M:%S}  {operation:12} "
             f"{_rows(v.rows_added):>9} {_rows(v.rows_updated):>9} {_rows(v.rows_removed):>9}"
             f"  {v.writer_text or '-'}"
         )

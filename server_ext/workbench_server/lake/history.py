@@ -70,6 +70,25 @@ def versions(
     return out
 
 
+def find_commit(location: LakeLocation, table: TableName | str, after: int, commit_id: str) -> int:
+    """The version of the commit a write tagged ``commit_id``, committed after ``after``."""
+    fs, _ = location.filesystem()
+    log = f"{location.fs_path(table)}/_delta_log"
+    version = after + 1
+    while True:
+        try:
+            with fs.open_input_stream(f"{log}/{version:020d}.json") as stream:
+                text = stream.read().decode("utf-8")
+        except FileNotFoundError:
+            raise NotFoundError(f"{table}: the commit {commit_id} is not in its log") from None
+        for line in text.splitlines():
+            if '"commitInfo"' in line:
+                custom = json.loads(line)["commitInfo"].get(COMMIT_KEY) or {}
+                if isinstance(custom, dict) and custom.get("commit_id") == commit_id:
+                    return version
+        version += 1
+
+
 def commit_info(location: LakeLocation, table: TableName | str, version: int) -> TableVersion:
     """Version ``version`` of ``table`` (not found if it does not exist or was cleaned up)."""
     found = versions(location, table, limit=1, before=version + 1)
@@ -117,6 +136,7 @@ def parse_commit(version: int, text: str) -> TableVersion:
         version=version,
         timestamp=datetime.fromtimestamp(int(info.get("timestamp", 0)) / 1000, UTC),
         operation=operation,
+        mode=custom.get("mode") if isinstance(custom.get("mode"), str) else None,
         writer=writer,
         writer_text=writer.describe() if writer else "",
         rows_added=added,
@@ -161,6 +181,8 @@ def _rows(
             metrics.get("num_target_rows_updated"),
             metrics.get("num_target_rows_deleted"),
         )
+    if "rows_inserted" in custom:  # a merge computed by DuckDB, committed as an overwrite
+        return custom.get("rows_inserted"), custom.get("rows_updated"), custom.get("rows_deleted")
     if operation == "WRITE":
         removed = custom.get("rows_replaced")
         if removed is None:

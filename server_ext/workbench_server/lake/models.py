@@ -158,7 +158,10 @@ class TableVersion(BaseModel):
 
     version: int
     timestamp: datetime
-    operation: str
+    operation: str = Field(description="Delta's operation: WRITE, MERGE, DELETE, OPTIMIZE…")
+    mode: str | None = Field(
+        None, description="the workbench's write: append, overwrite, merge, scd2, delete…"
+    )
     writer: WriterInfo | None = None
     writer_text: str = Field("", description="the writer in one line, for lists")
     rows_added: int | None = None

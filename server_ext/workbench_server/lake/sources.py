@@ -54,6 +54,11 @@ class Source:
     def replayable(self) -> bool:
         return self._stream is None
 
+    @property
+    def spool_path(self) -> str | None:
+        """The local Parquet file a stream was spooled to (DuckDB reads it directly)."""
+        return str(self._spool) if self._spool is not None else None
+
     def open(self) -> pa.Table | pa.RecordBatchReader:
         """The data: the table, the spooled file's batches, or the stream (once)."""
         if self.table is not None:

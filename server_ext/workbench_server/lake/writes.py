@@ -18,14 +18,21 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, QueryBuilder, Schema, convert_to_deltalake
+from deltalake import (
+    CommitProperties,
+    DeltaTable,
+    QueryBuilder,
+    Schema,
+    WriterProperties,
+    convert_to_deltalake,
+)
 from deltalake import write_deltalake as _write_deltalake
 from deltalake.exceptions import (
     CommitFailedError,
@@ -37,6 +44,7 @@ from deltalake.exceptions import (
 from ..errors import ConflictError, InvalidInputError, SourceUnavailableError, WorkbenchError
 from ..sql_text import quote_identifier as _qi
 from ..sql_text import quote_literal as _ql
+from . import history, merging
 from .location import LakeLocation
 from .models import DeleteMarker, TableName, WriteMode, WriteResult, WriterInfo
 from .scd2 import SCD2_COLUMNS, staged_changes
@@ -47,6 +55,9 @@ from .tables import is_delta, open_table, parquet_files
 log = logging.getLogger(__name__)
 
 DEFAULT_ATTEMPTS = 5
+# Row groups of DuckDB's own size: DuckDB reads a file's row groups in parallel, and
+# delta-rs's default (a million rows) left a 1M-row table to one thread.
+ROW_GROUP_ROWS = 122_880
 # Commit retries delta-rs itself makes for a blind append (it only re-checks the log).
 APPEND_COMMIT_RETRIES = 100
 
@@ -115,7 +126,9 @@ def write(
             )
             dt = open_table(location, table)
             if mode == "merge":
-                return _merge(dt, table, source, keys, delete_marker, latest_by, writer, extra)
+                return _merge(
+                    location, dt, table, source, keys, delete_marker, latest_by, writer, extra
+                )
             return _write(
                 dt, table, source, mode, partition_by, replace_where, schema_mode, writer, extra
             )
@@ -186,6 +199,7 @@ def write_scd2(
                     source_alias="s",
                     target_alias="t",
                     streamed_exec=False,
+                    writer_properties=_properties(),
                     commit_properties=_commit(writer, extra),
                 )
                 .when_matched_update(
@@ -228,7 +242,11 @@ def delete(
 
     def attempt() -> WriteResult:
         dt = open_table(location, table)
-        metrics = dt.delete(where, commit_properties=_commit(writer, {"mode": "delete"}))
+        metrics = dt.delete(
+            where,
+            writer_properties=_properties(),
+            commit_properties=_commit(writer, {"mode": "delete"}),
+        )
         return WriteResult(
             table=str(table),
             version=dt.version(),
@@ -260,6 +278,7 @@ def update(
         metrics = dt.update(
             updates={_qi(k): v for k, v in set_values.items()},
             predicate=where,
+            writer_properties=_properties(),
             commit_properties=_commit(writer, {"mode": "update"}),
         )
         return WriteResult(
@@ -280,7 +299,10 @@ def compact(
 
     def attempt() -> tuple[int, int, int]:
         dt = open_table(location, table)
-        metrics = dt.optimize.compact(commit_properties=_commit(writer, {"mode": "optimize"}))
+        metrics = dt.optimize.compact(
+            writer_properties=_properties(),
+            commit_properties=_commit(writer, {"mode": "optimize"}),
+        )
         return dt.version(), metrics.get("numFilesAdded", 0), metrics.get("numFilesRemoved", 0)
 
     return _with_retries(table, None, attempt, DEFAULT_ATTEMPTS)
@@ -359,6 +381,7 @@ def _write(
         partition_by=list(partition_by) if partition_by else None,
         predicate=replace_where,
         schema_mode=schema_mode,
+        writer_properties=_properties(),
         commit_properties=_commit(
             writer,
             {**extra, **({"rows_replaced": replaced} if mode == "overwrite" else {})},
@@ -375,6 +398,7 @@ def _write(
 
 
 def _merge(
+    location: LakeLocation,
     dt: DeltaTable,
     table: TableName,
     source: Source,
@@ -386,11 +410,46 @@ def _merge(
 ) -> WriteResult:
     data = source.open()
     if latest_by is not None:
-        data = _latest_per_key(data, keys, latest_by)
+        data = merging.latest_per_key(location, data, keys, latest_by)
     target = set(pa.schema(dt.schema().to_arrow()).names)
     missing = [k for k in keys if k not in target]
     if missing:
         raise InvalidInputError(f"{table} has no column {missing[0]!r} to merge by")
+    if isinstance(data, pa.Table):
+        merging.duplicated_keys(table, data, keys)
+    spooled = source.spool_path if latest_by is None else None
+    plan = (
+        merging.copy_on_write(
+            location, table, dt, data if isinstance(data, pa.Table) else spooled, keys, marker
+        )
+        if isinstance(data, pa.Table) or spooled
+        else None
+    )
+    if plan is not None:
+        if not plan.actions:  # nothing matched, nothing new: no commit
+            return WriteResult(table=str(table), version=dt.version(), operation="NONE")
+        counts = {
+            "rows_inserted": plan.inserted,
+            "rows_updated": plan.updated,
+            "rows_deleted": plan.deleted,
+        }
+        # This call leaves ``dt`` at the version it read: the commit is found by its id.
+        commit_id = uuid.uuid4().hex
+        read_version = dt.version()
+        dt.create_write_transaction(
+            plan.actions,
+            mode="append",
+            schema=dt.schema(),
+            commit_properties=_commit(writer, {**extra, **counts, "commit_id": commit_id}),
+        )
+        return WriteResult(
+            table=str(table),
+            version=history.find_commit(location, table, read_version, commit_id),
+            operation="MERGE",
+            rows_added=plan.inserted,
+            rows_updated=plan.updated,
+            rows_removed=plan.deleted,
+        )
     predicate = " AND ".join(f"t.{_qi(k)} = s.{_qi(k)}" for k in keys)
     merger = dt.merge(
         data,
@@ -398,6 +457,7 @@ def _merge(
         source_alias="s",
         target_alias="t",
         streamed_exec=not isinstance(data, pa.Table),
+        writer_properties=_properties(),
         commit_properties=_commit(writer, extra),
     )
     if marker is not None:
@@ -422,29 +482,6 @@ def _merge(
         rows_updated=metrics.get("num_target_rows_updated"),
         rows_removed=metrics.get("num_target_rows_deleted"),
     )
-
-
-def _latest_per_key(
-    data: pa.Table | pa.RecordBatchReader, keys: list[str], latest_by: str
-) -> pa.Table:
-    """The last row of each key by ``latest_by`` (DuckDB; types kept as they were)."""
-    schema = data.schema
-    db = duckdb.connect(":memory:")
-    try:
-        db.execute("SET TimeZone = 'UTC'")
-        db.register("_wb_source", data)
-        partition = ", ".join(_qi(k) for k in keys)
-        return (
-            db.execute(
-                "SELECT * EXCLUDE (_wb_rank) FROM (SELECT *, row_number() OVER "
-                f"(PARTITION BY {partition} ORDER BY {_qi(latest_by)} DESC NULLS LAST) "
-                "AS _wb_rank FROM _wb_source) WHERE _wb_rank = 1"
-            )
-            .to_arrow_table()
-            .cast(schema)
-        )
-    finally:
-        db.close()
 
 
 def _rows_replaced(dt: DeltaTable, replace_where: str | None) -> int:
@@ -487,7 +524,7 @@ def _create_if_missing(
             partition_by=list(partition_by) if partition_by else None,
             configuration=settings.table_configuration(table.layer),
             storage_options=location.storage_options(),
-            commit_properties=_commit(writer, {**extra, "created": True}),
+            commit_properties=_commit(writer, {**extra, "mode": "create"}),
         )
     except Exception as exc:
         if is_delta(location, table):
@@ -509,6 +546,10 @@ def _check_columns(table: TableName, schema: pa.Schema, columns: Sequence[str]) 
             raise InvalidInputError(
                 f"{table}: the data has no column {column!r} (it has {', '.join(schema.names)})"
             )
+
+
+def _properties() -> WriterProperties:
+    return WriterProperties(max_row_group_size=ROW_GROUP_ROWS)
 
 
 def _commit(
