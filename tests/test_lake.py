@@ -207,6 +207,19 @@ def test_a_write_that_fails_mid_stream_leaves_no_version(lake: Lake) -> None:
             keys=["id"],
         )
     assert lake.version("bronze.lines") == 1
+    # The same stream, whole this time, merges (spooled, then merged by DuckDB).
+    whole = moves([1, 2], [1, 1], ["5.00", "2.00"])
+    merged = lake.write(
+        "bronze.lines",
+        pa.RecordBatchReader.from_batches(schema, whole.to_batches()),
+        mode="merge",
+        keys=["id"],
+    )
+    assert (merged.version, merged.rows_added, merged.rows_updated) == (2, 1, 1)
+    assert sorted(lake.read("bronze.lines")["amount"].to_pylist()) == [
+        Decimal("2.00"),
+        Decimal("5.00"),
+    ]
 
 
 def test_bad_names_and_arguments_say_what_to_do(lake: Lake) -> None:
