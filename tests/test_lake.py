@@ -124,6 +124,8 @@ def test_versions_show_writers_and_old_versions_read_back(lake: Lake) -> None:
     assert versions[2].rows_added == 2
     assert versions[0].timestamp > versions[2].timestamp
     assert [v.version for v in lake.versions("silver.partners", limit=2, before=3)] == [2, 1]
+    assert [v.version for v in lake.written_by("silver.partners", "run-7")] == [1, 0]
+    assert lake.written_by("silver.partners", "run-7", step="other") == []
 
     # Version 1 read back, by number, by time, and in DuckDB's own SQL.
     assert sorted(lake.read("silver.partners", version=1)["name"].to_pylist()) == ["A", "B"]

@@ -70,6 +70,23 @@ def versions(
     return out
 
 
+def written_by(
+    location: LakeLocation,
+    table: TableName | str,
+    run_id: str,
+    step: str | None = None,
+    limit: int = MAX_VERSIONS,
+) -> list[TableVersion]:
+    """The versions a run (and step) wrote, newest first, among the last ``limit``."""
+    return [
+        v
+        for v in versions(location, table, limit=limit)
+        if v.writer is not None
+        and v.writer.run_id == run_id
+        and (step is None or v.writer.step == step)
+    ]
+
+
 def find_commit(location: LakeLocation, table: TableName | str, after: int, commit_id: str) -> int:
     """The version of the commit a write tagged ``commit_id``, committed after ``after``."""
     fs, _ = location.filesystem()

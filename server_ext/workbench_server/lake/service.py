@@ -195,6 +195,12 @@ class Lake:
         """Newest first: when, who (the writer), operation, rows added/updated/removed."""
         return history.versions(self.location, table, limit=limit, before=before)
 
+    def written_by(
+        self, table: TableName | str, run_id: str, step: str | None = None
+    ) -> list[TableVersion]:
+        """The versions of ``table`` a pipeline run (and step) wrote, newest first."""
+        return history.written_by(self.location, table, run_id, step)
+
     def diff(
         self,
         table: TableName | str,
