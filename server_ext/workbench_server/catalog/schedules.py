@@ -8,43 +8,29 @@ the connection's owner and admins may schedule its scans.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
 from sqlalchemy import select
-from temporalio.client import (
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleState,
-    ScheduleUpdate,
-)
-from temporalio.service import RPCError, RPCStatusCode
 
 from workbench_pipelines.plan import CATALOG_SCAN_WORKFLOW, CatalogScanRequest
-from workbench_pipelines.spec_cron import cron_problem, timezone_problem
 
 from ..connections.service import usable_by
+from ..cron_schedules import (
+    CronSchedule,
+    delete_cron_schedule,
+    put_cron_schedule,
+    read_cron_schedule,
+)
 from ..db.models import Connection
-from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from ..errors import NotFoundError, PermissionDeniedError
 from ..principal import Principal
 
 if TYPE_CHECKING:
     from ..core import Workbench
 
 
-class ScanSchedule(BaseModel):
+class ScanSchedule(CronSchedule):
     connection: str
-    cron: str
-    timezone: str
-    paused: bool = False
-    next_runs: list[datetime] = []
-
-
-CRON_NOTE = ", cron: "
 
 
 def scan_schedule_id(name: str) -> str:
@@ -67,61 +53,31 @@ async def set_scan_schedule(
     workbench: Workbench, principal: Principal, name: str, cron: str, timezone: str = "UTC"
 ) -> ScanSchedule:
     _owned(workbench, principal, name, change=True)
-    problem = cron_problem(cron) or timezone_problem(timezone)
-    if problem:
-        raise InvalidInputError(problem)
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            CATALOG_SCAN_WORKFLOW,
-            CatalogScanRequest(connection=name),
-            id=scan_schedule_id(name),
-            task_queue=workbench.settings.task_queue,
-        ),
-        spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=timezone),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        state=ScheduleState(note=f"catalog scan of {name}{CRON_NOTE}{cron}"),
+    await put_cron_schedule(
+        workbench,
+        scan_schedule_id(name),
+        CATALOG_SCAN_WORKFLOW,
+        CatalogScanRequest(connection=name),
+        cron,
+        timezone,
+        f"catalog scan of {name}",
     )
-    client = await workbench.temporal_client()
-    handle = client.get_schedule_handle(scan_schedule_id(name))
-    try:
-        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        await client.create_schedule(scan_schedule_id(name), schedule)
     return await get_scan_schedule(workbench, principal, name)
 
 
 async def get_scan_schedule(workbench: Workbench, principal: Principal, name: str) -> ScanSchedule:
     _owned(workbench, principal, name, change=False)
-    client = await workbench.temporal_client()
-    try:
-        described = await client.get_schedule_handle(scan_schedule_id(name)).describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise NotFoundError(f"connection {name!r} has no scan schedule") from None
-        raise
-    spec = described.schedule.spec
-    # The server turns cron strings into calendars; the note keeps the text we were given.
-    note = described.schedule.state.note or ""
-    return ScanSchedule(
-        connection=name,
-        cron=note.partition(CRON_NOTE)[2] or (spec.cron_expressions or [""])[0],
-        timezone=spec.time_zone_name or "UTC",
-        paused=described.schedule.state.paused,
-        next_runs=list(described.info.next_action_times[:3]),
+    found = await read_cron_schedule(
+        workbench, scan_schedule_id(name), f"connection {name!r} has no scan schedule"
     )
+    return ScanSchedule(connection=name, **found.model_dump())
 
 
 async def delete_scan_schedule(workbench: Workbench, principal: Principal, name: str) -> None:
     _owned(workbench, principal, name, change=True)
-    client = await workbench.temporal_client()
-    try:
-        await client.get_schedule_handle(scan_schedule_id(name)).delete()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise NotFoundError(f"connection {name!r} has no scan schedule") from None
-        raise
+    await delete_cron_schedule(
+        workbench, scan_schedule_id(name), f"connection {name!r} has no scan schedule"
+    )
 
 
 async def start_scan(workbench: Workbench, principal: Principal, name: str) -> str:

@@ -11,24 +11,15 @@ admin's), and maintenance runs as the owner.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-from temporalio.client import (
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleState,
-    ScheduleUpdate,
+from ..cron_schedules import (
+    CronSchedule,
+    delete_cron_schedule,
+    put_cron_schedule,
+    read_cron_schedule,
 )
-from temporalio.service import RPCError, RPCStatusCode
-
-from workbench_pipelines.spec_cron import cron_problem, timezone_problem
-
-from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from ..errors import NotFoundError, PermissionDeniedError
 from ..principal import Principal
 from .location import DEFAULT_LAKE
 from .models import LAKE_MAINTENANCE_WORKFLOW, LakeMaintenanceRequest
@@ -36,15 +27,9 @@ from .models import LAKE_MAINTENANCE_WORKFLOW, LakeMaintenanceRequest
 if TYPE_CHECKING:
     from ..core import Workbench
 
-CRON_NOTE = ", cron: "
 
-
-class MaintenanceSchedule(BaseModel):
+class MaintenanceSchedule(CronSchedule):
     lake: str
-    cron: str
-    timezone: str
-    paused: bool = False
-    next_runs: list[datetime] = []
 
 
 def schedule_id(lake: str | None) -> str:
@@ -86,29 +71,15 @@ async def set_maintenance_schedule(
     timezone: str = "UTC",
 ) -> MaintenanceSchedule:
     request = _request(workbench, principal, lake, change=True)
-    problem = cron_problem(cron) or timezone_problem(timezone)
-    if problem:
-        raise InvalidInputError(problem)
-    sid = schedule_id(lake)
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            LAKE_MAINTENANCE_WORKFLOW,
-            request,
-            id=sid,
-            task_queue=workbench.settings.task_queue,
-        ),
-        spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=timezone),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        state=ScheduleState(note=f"maintenance of lake {lake or DEFAULT_LAKE}{CRON_NOTE}{cron}"),
+    await put_cron_schedule(
+        workbench,
+        schedule_id(lake),
+        LAKE_MAINTENANCE_WORKFLOW,
+        request,
+        cron,
+        timezone,
+        f"maintenance of lake {lake or DEFAULT_LAKE}",
     )
-    client = await workbench.temporal_client()
-    handle = client.get_schedule_handle(sid)
-    try:
-        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        await client.create_schedule(sid, schedule)
     return await get_maintenance_schedule(workbench, principal, lake)
 
 
@@ -116,39 +87,19 @@ async def get_maintenance_schedule(
     workbench: Workbench, principal: Principal, lake: str | None
 ) -> MaintenanceSchedule:
     _request(workbench, principal, lake, change=False)
-    client = await workbench.temporal_client()
-    try:
-        described = await client.get_schedule_handle(schedule_id(lake)).describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise NotFoundError(
-                f"lake {lake or DEFAULT_LAKE!r} has no maintenance schedule"
-            ) from None
-        raise
-    note = described.schedule.state.note or ""
-    spec = described.schedule.spec
-    return MaintenanceSchedule(
-        lake=lake or DEFAULT_LAKE,
-        cron=note.partition(CRON_NOTE)[2] or (spec.cron_expressions or [""])[0],
-        timezone=spec.time_zone_name or "UTC",
-        paused=described.schedule.state.paused,
-        next_runs=list(described.info.next_action_times[:3]),
-    )
+    found = await read_cron_schedule(workbench, schedule_id(lake), _missing(lake))
+    return MaintenanceSchedule(lake=lake or DEFAULT_LAKE, **found.model_dump())
 
 
 async def delete_maintenance_schedule(
     workbench: Workbench, principal: Principal, lake: str | None
 ) -> None:
     _request(workbench, principal, lake, change=True)
-    client = await workbench.temporal_client()
-    try:
-        await client.get_schedule_handle(schedule_id(lake)).delete()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise NotFoundError(
-                f"lake {lake or DEFAULT_LAKE!r} has no maintenance schedule"
-            ) from None
-        raise
+    await delete_cron_schedule(workbench, schedule_id(lake), _missing(lake))
+
+
+def _missing(lake: str | None) -> str:
+    return f"lake {lake or DEFAULT_LAKE!r} has no maintenance schedule"
 
 
 async def start_maintenance(
