@@ -1,8 +1,10 @@
 """IPython extension loaded by the workbench kernel spec (``--ext workbench_kernels``).
 
 It loads jupysql, makes every connection the user may use available under its name
-(``%sql odoo SELECT ...``), makes the DuckDB ``lake`` connection the default, and adds
-``%workbench`` and ``%odoo``.
+(``%sql odoo SELECT ...``), makes the DuckDB ``lake`` connection the default (whose
+``CREATE TABLE silver.x AS ...`` and other writes to ``layer.name`` tables write Delta
+tables), adds ``%workbench`` and ``%odoo``, and sets up ``from workbench_kernels import
+lake`` (lake.py) for writes and time travel from Python.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     if connections.lake_location:
         # SQL writes lake datasets with it: COPY (...) TO '{{lake_root}}/silver/x.parquet'.
         shell.push({"lake_root": connections.lake_location}, interactive=False)
+    from . import lake
+
+    lake.install(connections)  # `from workbench_kernels import lake` in the notebook
     shell.register_magics(WorkbenchMagics(shell, connections))
     shell.register_magics(WorkbenchSqlMagics(shell, connections, jupysql))
     try:

@@ -31,6 +31,9 @@ class WorkbenchUnavailable(Exception):
 class Bootstrap:
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
     lake: str | None = None
+    # Who this kernel writes the lake for, when its starter says (a pipeline worker: the
+    # pipeline and the owner the run acts for).
+    writer: dict[str, Any] = field(default_factory=dict)
 
 
 def workbench_request(path: str, body: object = None) -> urllib.request.Request:
@@ -65,6 +68,7 @@ def fetch_bootstrap(timeout: float = 10.0) -> Bootstrap:
             c["name"]: {**c["settings"], "kind": c["kind"]} for c in payload["connections"]
         },
         lake=payload.get("lake"),
+        writer=payload.get("writer") or {},
     )
 
 

@@ -1,14 +1,19 @@
-"""The default ``lake`` connection: one DuckDB session over the lake and other sources.
+"""A lake connection (``lake``, or a lake connection's name): one DuckDB session over the
+lake's tables and the other sources.
 
-Every dataset under the lake folder becomes a view named after its layer and folder
-(``silver.invoices``); PostgreSQL connections (Odoo's database) and DuckDB files are
-attached read-only under their connection names the first time a query mentions them,
-so ``SELECT ... FROM odoo.public.account_move JOIN gold.balances ...`` works in one query.
-PostgreSQL's unconstrained ``numeric`` (Odoo's amounts) reads as DECIMAL, never DOUBLE
-(lake_postgres.py).
+Every table of the lake becomes a view named after its layer and folder
+(``silver.invoices``): a Delta table reads its current version with ``delta_scan`` (so a
+version another kernel or a pipeline commits shows at the next query), a Parquet dataset
+not yet converted reads its files. ``lake_at`` and ``lake_at_run`` read a Delta table as
+of a version, a time or a pipeline run (time_travel.py). PostgreSQL connections (Odoo's
+database) and DuckDB files are attached read-only under their connection names the first
+time a query mentions them, so ``SELECT ... FROM odoo.public.account_move JOIN
+gold.balances ...`` works in one query. PostgreSQL's unconstrained ``numeric`` (Odoo's
+amounts) reads as DECIMAL, never DOUBLE (lake_postgres.py).
 
 DuckDB cannot download extensions here; they come from their PyPI wheels, pinned to
-DuckDB's exact version.
+DuckDB's exact version. The lake library (``workbench_server.lake``) is imported the
+first time a Delta table is found or written, not when a kernel starts.
 """
 
 from __future__ import annotations
@@ -20,22 +25,30 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from workbench_server.lake_layout import LAYERS, dataset_key
+from workbench_server.lake_layout import LAYERS, MAIN, dataset_key
 from workbench_server.sql_text import quote_identifier as _quote
 from workbench_server.sql_text import quote_literal as _literal
 
 from .lake_postgres import attach_postgres, detach_postgres
 
+if TYPE_CHECKING:
+    from workbench_server.lake import Lake
+
+    from .time_travel import Resolver
+
 S3_RELIST_SECONDS = 30
+DEFAULT_LAKE = "lake"
 EXTENSION_WHEELS = {
     "postgres_scanner": "duckdb_extension_postgres_scanner",
     "httpfs": "duckdb_extension_httpfs",
 }
+FIRST_COMMIT = f"{0:020d}.json"
+DELTA_MARKERS = (FIRST_COMMIT, "_last_checkpoint")  # a folder with one is a Delta table
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def load_extension(db: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -45,135 +58,179 @@ def load_extension(db: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 class LakeSession:
-    """A DuckDB connection that knows the lake's datasets and the other sources."""
+    """A DuckDB connection that knows the lake's tables and the other sources."""
 
     def __init__(
-        self, location: str | None, sources: dict[str, Any], storage: Any | None = None
+        self,
+        location: str | None,
+        sources: dict[str, Any],
+        storage: Any | None = None,
+        name: str = DEFAULT_LAKE,
     ) -> None:
-        """``storage`` is the lake connection's settings (keys, endpoint) for S3 lakes."""
+        """``storage`` is the lake connection's settings (keys, endpoint) for S3 lakes;
+        ``name`` the connection's (``lake`` for the default lake)."""
         self.location = location.rstrip("/") if location else None
         self.sources = sources  # connection name -> settings (postgres / duckdb kinds)
+        self.name = name
         self.db = duckdb.connect(":memory:")
-        self._views: dict[str, str] = {}
+        self._views: dict[str, str] = {}  # layer.name -> the SQL it selects from
         self._attached: set[str] = set()
         self._extensions: set[str] = set()
         self.storage = storage
         self._bare: dict[str, str] = {}
         self._seen: object = object()  # matches no signature: the first refresh always runs
         self._said_unreadable = False
+        self._lake: Lake | None = None
+        self._delta_ready = False
+        self.resolver: Resolver | None = None  # time travel, once Delta tables are read
         self.refresh_views()
+
+    @property
+    def is_s3(self) -> bool:
+        return bool(self.location and self.location.startswith("s3://"))
+
+    @property
+    def lake(self) -> Lake:
+        """The lake library's handle on this lake (reads, writes, versions)."""
+        if self._lake is None:
+            if self.location is None:
+                raise LookupError(f"connection {self.name!r} has no lake folder or bucket")
+            from workbench_server.lake import Lake
+
+            self._lake = Lake.at(self.location, storage=self.storage, name=self.name)
+        return self._lake
 
     def _ensure_extension(self, name: str) -> None:
         if name not in self._extensions:
             load_extension(self.db, name)
             self._extensions.add(name)
 
+    def ensure_delta(self) -> None:
+        """Make the session read Delta tables (the library's engine set-up: the delta
+        extension, and for S3 httpfs with a secret scoped to the lake) and define the
+        time-travel functions."""
+        if self._delta_ready:
+            return
+        from workbench_server.lake import engine
+
+        from .time_travel import install
+
+        engine.connect(self.lake.location, self.db)
+        self._extensions.update({"httpfs", "s3"} if self.is_s3 else set())
+        install(self)
+        self._delta_ready = True
+
+    def table_sql(self, table: str, version: int | None = None) -> str:
+        """What reads ``table`` (as of ``version``) in this session: a ``delta_scan``,
+        or ``read_parquet`` of a dataset not yet converted (no versions)."""
+        self.ensure_delta()
+        return self.lake.scan_sql(table, version)
+
     def refresh_views(self, force: bool = False) -> list[str]:
-        """Create views for datasets that appeared since the last look; return all names.
+        """Create views for tables that appeared since the last look (and drop those that
+        went); return all names.
 
         This runs before every query, so it first compares a cheap signature of the lake
         (folder modification times; for S3 a 30-second clock) and does nothing when it
-        is unchanged. Replacing a view is not free: DuckDB re-reads Parquet footers.
+        is unchanged. A Delta table's view needs no refresh for its new versions: it
+        reads the latest one at each query.
         """
         signature = self._signature()
         if not force and signature == self._seen:
             return sorted(self._views)
-        for (layer, name), pattern in self._discover().items():
+        found = self._discover()
+        if any(kind == "delta" for kind, _ in found.values()) or (found and self.is_s3):
+            self.ensure_delta()
+        for (layer, name), (kind, where) in found.items():
             qualified = f"{layer}.{name}"
-            if self._views.get(qualified) == pattern:
+            source = self.lake.scan_sql(qualified) if kind == "delta" else _parquet(where)
+            if self._views.get(qualified) == source:
                 continue
             self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(layer)}")
             self.db.execute(
-                f"CREATE OR REPLACE VIEW {_quote(layer)}.{_quote(name)} AS SELECT * FROM "
-                f"read_parquet({_literal(pattern)}, hive_partitioning = true, "
-                "union_by_name = true)"
+                f"CREATE OR REPLACE VIEW {_quote(layer)}.{_quote(name)} AS SELECT * FROM {source}"
             )
-            self._views[qualified] = pattern
+            self._views[qualified] = source
+        for qualified in set(self._views) - {f"{k[0]}.{k[1]}" for k in found}:
+            layer, name = qualified.split(".", 1)
+            self.db.execute(f"DROP VIEW IF EXISTS {_quote(layer)}.{_quote(name)}")
+            del self._views[qualified]
         self._bare_names()
         self._seen = signature
         return sorted(self._views)
 
+    def knows(self, table: str) -> bool:
+        return table in self._views
+
     def _signature(self) -> object:
         if self.location is None:
             return None
-        if self.location.startswith("s3://"):
+        if self.is_s3:
             return int(time.monotonic() // S3_RELIST_SECONDS)
         stamps = []
         root = Path(self.location)
-        # The root, the layers, and each dataset folder: a new dataset, a new partition
-        # or a first file in an empty dataset folder changes one of these.
+        # The root, the layers, and each table folder and its Delta log: a new table, a
+        # new partition, a first file in an empty folder or a first commit changes one.
         for folder in (root, *(root / layer for layer in LAYERS)):
             try:
                 stamps.append((folder.name, folder.stat().st_mtime_ns))
-                stamps.extend(
-                    (entry.path, entry.stat().st_mtime_ns)
-                    for entry in os.scandir(folder)
-                    if entry.is_dir()
-                )
+                for entry in os.scandir(folder):
+                    if entry.is_dir():
+                        stamps.append((entry.path, entry.stat().st_mtime_ns))
+                        if folder != root:
+                            stamps.append(_mtime(f"{entry.path}/_delta_log"))
             except OSError:
                 stamps.append((folder.name, None))
         return tuple(stamps)
 
-    def _discover(self) -> dict[tuple[str, str], str]:
-        """(layer, dataset) -> the glob of its Parquet files, local folder or S3 alike."""
+    def _discover(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """(layer, name) -> ("delta", its folder) or ("parquet", the glob of its files)."""
         if self.location is None:
             return {}
-        if self.location.startswith("s3://"):
-            self._ensure_s3()
-            files = [
-                row[0]
-                for row in self.db.execute(
-                    "SELECT file FROM glob(?)", [f"{self.location}/**/*.parquet"]
-                ).fetchall()
-            ]
-        else:
-            root = Path(self.location)
-            try:
-                files = [str(p) for p in root.rglob("*.parquet")] if root.is_dir() else []
-            except PermissionError:
-                # A hub's users run as accounts of their own, which may not read the
-                # workbench's own lake folder: no lake tables here, said once.
-                if not self._said_unreadable:
-                    self._said_unreadable = True
-                    print(
-                        f"workbench: the lake folder {root} cannot be read by this account "
-                        f"({getpass.getuser()}); its tables are not available in this kernel",
-                        file=sys.stderr,
-                    )
-                files = []
-        found: dict[tuple[str, str], str] = {}
-        for file in sorted(files):
-            relative = file[len(self.location) + 1 :].split("/")
-            key = dataset_key(relative)
-            if key is None:
+        try:
+            paths = self._list_s3() if self.is_s3 else self._list_local()
+        except PermissionError:
+            # A hub's users run as accounts of their own, which may not read the
+            # workbench's own lake folder: no lake tables here, said once.
+            if not self._said_unreadable:
+                self._said_unreadable = True
+                print(
+                    f"workbench: the lake folder {self.location} cannot be read by this "
+                    f"account ({getpass.getuser()}); its tables are not available in this "
+                    "kernel",
+                    file=sys.stderr,
+                )
+            return {}
+        return group_tables(self.location, paths)
+
+    def _list_local(self) -> list[list[str]]:
+        """Relative paths of the Parquet files and Delta markers below the lake folder,
+        not walking into Delta tables (their data files are the log's to list)."""
+        root = Path(self.location or "")
+        if not root.is_dir():
+            return []
+        found: list[list[str]] = []
+        for folder, dirs, files in os.walk(root, onerror=_raise_permission):
+            relative = Path(folder).relative_to(root).parts
+            if "_delta_log" in dirs and len(relative) == 2 and relative[0] in LAYERS:
+                log = Path(folder) / "_delta_log"
+                found += [
+                    [*relative, "_delta_log", m] for m in DELTA_MARKERS if (log / m).is_file()
+                ]
+                dirs[:] = []
                 continue
-            single = len(relative) == (2 if key[0] != "main" else 1)
-            base = "/".join([self.location, *relative[: 1 if key[0] == "main" else 2]])
-            found[key] = file if single else f"{base}/**/*.parquet"
+            dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+            found += [[*relative, f] for f in files if f.endswith(".parquet")]
         return found
 
-    def _ensure_s3(self) -> None:
-        """An S3 secret scoped to the lake's bucket, from the lake connection's settings."""
-        if "s3" in self._extensions:
-            return
-        self._ensure_extension("httpfs")
-        parts = ["TYPE s3", f"SCOPE {_literal(self.location)}"]
-        cfg = self.storage
-        if cfg is not None:
-            if cfg.access_key_id:
-                parts.append(f"KEY_ID {_literal(cfg.access_key_id)}")
-            if cfg.secret_access_key is not None:
-                parts.append(f"SECRET {_literal(cfg.secret_access_key.get_secret_value())}")
-            parts.append(f"REGION {_literal(cfg.region or 'us-east-1')}")
-            if cfg.endpoint_url is not None:
-                endpoint = urlsplit(str(cfg.endpoint_url))
-                parts += [
-                    f"ENDPOINT {_literal(endpoint.netloc)}",
-                    "URL_STYLE 'path'",
-                    f"USE_SSL {'true' if endpoint.scheme == 'https' else 'false'}",
-                ]
-        self.db.execute(f"CREATE OR REPLACE SECRET wb_lake ({', '.join(parts)})")
-        self._extensions.add("s3")
+    def _list_s3(self) -> list[list[str]]:
+        from pyarrow.fs import FileSelector, FileType
+
+        fs, root = self.lake.location.filesystem()
+        infos = fs.get_file_info(FileSelector(root, recursive=True, allow_not_found=True))
+        return [
+            info.path[len(root) + 1 :].split("/") for info in infos if info.type == FileType.File
+        ]
 
     def _bare_names(self) -> None:
         """A dataset whose name is unique across layers is queryable by that name alone."""
@@ -181,8 +238,11 @@ class LakeSession:
         for qualified in self._views:
             layer, name = qualified.split(".", 1)
             layers_of.setdefault(name, []).append(layer)
+        for name in set(self._bare) - set(layers_of):
+            self.db.execute(f"DROP VIEW IF EXISTS main.{_quote(name)}")
+            del self._bare[name]
         for name, layers in layers_of.items():
-            unique = layers[0] if len(layers) == 1 and layers[0] != "main" else None
+            unique = layers[0] if len(layers) == 1 and layers[0] != MAIN else None
             if self._bare.get(name) == unique:
                 continue
             if unique is None:
@@ -224,3 +284,43 @@ class LakeSession:
         else:
             return
         self._attached.add(name)
+
+
+def group_tables(root: str, paths: list[list[str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """The lake's tables from the relative paths of its files: a folder holding a Delta
+    log's first commit (or checkpoint) is a Delta table; other Parquet files are grouped
+    into datasets by the lake layout (lake_layout.py)."""
+    delta: set[tuple[str, str]] = set()
+    for parts in paths:
+        if len(parts) == 4 and parts[2] == "_delta_log" and parts[3] in DELTA_MARKERS:
+            if parts[0] in LAYERS and _NAME.fullmatch(parts[1]):
+                delta.add((parts[0], parts[1]))
+    found: dict[tuple[str, str], tuple[str, str]] = {
+        key: ("delta", f"{root}/{key[0]}/{key[1]}") for key in delta
+    }
+    for parts in sorted(paths):
+        if not parts[-1].endswith(".parquet") or tuple(parts[:2]) in delta:
+            continue
+        key = dataset_key(parts)
+        if key is None or key in delta:
+            continue
+        single = len(parts) == (2 if key[0] != MAIN else 1)
+        base = "/".join([root, *parts[: 1 if key[0] == MAIN else 2]])
+        found[key] = ("parquet", "/".join([root, *parts]) if single else f"{base}/**/*.parquet")
+    return found
+
+
+def _parquet(where: str) -> str:
+    return f"read_parquet({_literal(where)}, hive_partitioning = true, union_by_name = true)"
+
+
+def _mtime(path: str) -> tuple[str, int | None]:
+    try:
+        return path, os.stat(path).st_mtime_ns
+    except OSError:
+        return path, None
+
+
+def _raise_permission(error: OSError) -> None:
+    if isinstance(error, PermissionError):
+        raise error

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from workbench_server.connections.kinds import KIND_ADAPTER, KindConfig
 
 from .api import Bootstrap, WorkbenchUnavailable, fetch_bootstrap, fetch_usable
-from .lake import LakeSession
+from .lake_session import LakeSession
+
+if TYPE_CHECKING:
+    from workbench_server.lake import WriterInfo
 
 LAKE = "lake"
+# Who a notebook's writes are by: JupyterHub's user name, else the account's.
+HUB_USER_ENV = "JUPYTERHUB_USER"
+WRITER_USER_ENV = "WORKBENCH_USER"  # set explicitly, it wins
+NOTEBOOK_ENV = "JPY_SESSION_NAME"  # the notebook's path, as JupyterLab starts kernels
 SQL_KINDS = ("postgres", "duckdb", "sqlalchemy", "lake")
 
 
@@ -34,6 +42,7 @@ class KernelConnections:
         self.settings: dict[str, KindConfig] = {}
         self.problems: dict[str, str] = {}
         self.lake_location: str | None = None
+        self.writer: dict[str, Any] = {}  # what the kernel's starter says of its writes
         self.unavailable: str | None = None
         self._lakes: dict[str, LakeSession] = {}
         self._registered: set[str] = set()
@@ -46,6 +55,7 @@ class KernelConnections:
             return
         self.unavailable = None
         self.lake_location = bootstrap.lake
+        self.writer = dict(bootstrap.writer)
         settings, problems = {}, {}
         for name, values in bootstrap.connections.items():
             try:
@@ -121,8 +131,23 @@ class KernelConnections:
         if name not in self._lakes:
             storage = own if own is not None and own.kind == "lake" else None
             location = storage.location if storage is not None else self.lake_location
-            self._lakes[name] = LakeSession(location, self._attachable(), storage)
+            self._lakes[name] = LakeSession(location, self._attachable(), storage, name)
         return self._lakes[name]
+
+    def writer_info(self, tool: str) -> WriterInfo:
+        """Who this kernel's lake writes are by: the pipeline run's step and attempt (a
+        step's kernel: the worker says which), or the notebook and its user."""
+        from workbench_server.lake import WriterInfo
+
+        given = {
+            k: v for k, v in self.writer.items() if k in WriterInfo.model_fields and v is not None
+        }
+        found = WriterInfo.from_env(
+            tool=tool,
+            notebook=os.environ.get(NOTEBOOK_ENV) or None,
+            user=None if os.environ.get(WRITER_USER_ENV) else os.environ.get(HUB_USER_ENV),
+        )
+        return WriterInfo.model_validate({**found.model_dump(), **given})
 
     def descriptor(self, name: str) -> Any:
         """What jupysql's ConnectionManager.set accepts for connection ``name``."""
@@ -178,6 +203,8 @@ def error_message(exc: BaseException) -> str:
     if not lines:
         return type(exc).__name__
     first = re.sub(r"^\([\w.]+\)\s*", "", lines[0])  # "(psycopg.errors.X) message"
+    # DuckDB's words around an error raised in a Python function (time travel's).
+    first = re.sub(r"^.*Python exception occurred while executing the UDF: \w+: ", "", first)
     position = next((line for line in lines[1:] if line.startswith("LINE ")), None)
     return f"{first} ({position})" if position else first
 

@@ -15,6 +15,12 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, needs_local_scope
 
+from workbench_server.lake_layout import LAYERS
+
+from . import lake_sql
+from .lake_session import LakeSession
+from .lake_sql import Passthrough, Statement, plan
+from .lake_writes import LakeWrites, describe
 from .registry import LAKE, KernelConnections, WorkbenchConnectionError, error_message
 from .usage import REPORTER, tables_in
 
@@ -26,6 +32,7 @@ SQL_WORDS = frozenset(
     "comment pivot unpivot prepare execute deallocate".split()
 )
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LAYER_NAMES = re.compile(rf"\b({'|'.join(LAYERS)})\s*\.", re.I)
 
 
 @magics_class
@@ -84,10 +91,13 @@ class WorkbenchSqlMagics(Magics):
                 self.connections.register(alias)
         except WorkbenchConnectionError as exc:
             raise UsageError(str(exc)) from None
+        statements = None
         if lake is not None:
             try:
                 lake.refresh_views()
+                self._look_again_for_new_tables(lake, query)
                 lake.attach_mentioned(query)
+                statements = plan(self._rendered(query, local_ns))
             except Exception as exc:
                 raise UsageError(f"connection {target!r}: {error_message(exc)}") from None
         previous = self._current()
@@ -99,7 +109,11 @@ class WorkbenchSqlMagics(Magics):
             ConnectionManager.current = ConnectionManager.connections.get(alias, previous)
             line = ""
         try:
-            result = self.jupysql.execute(line, cell or "", local_ns)
+            if statements is not None:
+                options = line if cell is not None else ""
+                result = self._run_on_lake(target or LAKE, lake, statements, options, local_ns)
+            else:
+                result = self.jupysql.execute(line, cell or "", local_ns)
         except Exception as exc:  # jupysql's own errors are UsageErrors of many lines
             where = f"connection {target!r}" if target is not None else "%sql"
             raise UsageError(f"{where}: {error_message(exc)}") from None
@@ -108,8 +122,45 @@ class WorkbenchSqlMagics(Magics):
                 from sql.connection import ConnectionManager
 
                 ConnectionManager.current = previous
-        self._note_usage(target, self._rendered(query, local_ns))
+        if statements is None:
+            self._note_usage(target, self._rendered(query, local_ns))
         return result
+
+    def _run_on_lake(
+        self,
+        target: str,
+        lake: LakeSession,
+        statements: list[Statement],
+        options: str,
+        local_ns: Any,
+    ) -> Any:
+        """Run a cell that writes lake tables, statement by statement: the writes through
+        the lake library (one version each), the others in DuckDB through jupysql (the
+        last one's result is the cell's)."""
+        writes = LakeWrites(lake, lambda: self.connections.writer_info("sql"))
+        result = None
+        for number, statement in enumerate(statements, start=1):
+            if isinstance(statement, Passthrough):
+                result = self.jupysql.execute(options, statement.text, local_ns)
+                self._note_usage(target, statement.text)
+                continue
+            written = writes.run(statement)
+            print(describe(statement.table, written, target))
+            self._note_usage(target, statement.text, writes=False)
+            lineage = lake_sql.lineage_sql(statement)
+            if lineage is not None and written is not None and written.operation != "NONE":
+                REPORTER.note_write(target, lineage, "duckdb")
+            result = None if number == len(statements) else result
+        return result
+
+    def _look_again_for_new_tables(self, lake: LakeSession, query: str) -> None:
+        """An S3 lake is listed every 30 s: look now when the query names a lake table
+        this kernel does not know yet (made by another kernel or a pipeline since)."""
+        if not lake.is_s3 or not LAYER_NAMES.search(query):
+            return
+        named = {f"{s}.{n}" for _, s, n in tables_in(query, "duckdb") if s in LAYERS}
+        if any(not lake.knows(table) for table in named):
+            lake.refresh_views(force=True)
 
     def _rendered(self, query: str, local_ns: dict[str, Any] | None) -> str:
         """The SQL as jupysql ran it: ``{{variable}}`` filled in from the notebook."""
@@ -122,7 +173,7 @@ class WorkbenchSqlMagics(Magics):
         except Exception:  # jupysql has reported this already, if it is wrong
             return query
 
-    def _note_usage(self, target: str | None, query: str) -> None:
+    def _note_usage(self, target: str | None, query: str, writes: bool = True) -> None:
         """Count the catalog tables the query read (for search ranking); never raises."""
         try:
             settings = self.connections.settings
@@ -135,7 +186,7 @@ class WorkbenchSqlMagics(Magics):
                 elif catalog is None and own is not None:
                     keys.append((target or "", schema, name))
             REPORTER.note(keys)
-            if own is not None or target == LAKE:
+            if writes and (own is not None or target == LAKE):
                 REPORTER.note_write(target or LAKE, query, dialect)
         except Exception:  # noqa: S110 - usage is a hint; the query has succeeded
             pass
