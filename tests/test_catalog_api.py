@@ -32,12 +32,14 @@ async def _error(jp_fetch, *path: str, **kwargs) -> tuple[int, str]:
 async def test_scan_browse_search_and_curate(jp_fetch, odoo_db: str) -> None:
     body = {"name": "odoo", "settings": postgres_settings(odoo_db)}
     await jp_fetch("workbench", "api", "connections", method="POST", body=json.dumps(body))
-    [source] = await _json(jp_fetch, "sources")
+    # The default lake is every user's source (the built-in connection `lake`).
+    lake, source = await _json(jp_fetch, "sources")
+    assert (lake["connection"], lake["kind"], lake["scannable"]) == ("lake", "lake", True)
     assert (source["connection"], source["tables"], source["last_scan"]) == ("odoo", 0, None)
 
     scan = await _json(jp_fetch, "sources", "odoo", "scans", method="POST", body=b"")
     assert scan["status"] == "succeeded" and scan["stats"]["odoo"] is True
-    [source] = await _json(jp_fetch, "sources")
+    _, source = await _json(jp_fetch, "sources")
     assert source["tables"] == scan["stats"]["tables"] > 10
 
     page = await _json(jp_fetch, "tables", params={"connection": "odoo", "limit": "5"})

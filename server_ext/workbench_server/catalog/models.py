@@ -107,6 +107,7 @@ class PreviewOut(BaseModel):
     rows: list[list[Any]]
     notes: list[str]
     elapsed_ms: float
+    version: int | None = Field(None, description="the lake table's version shown (None: now)")
 
 
 class SearchHit(BaseModel):

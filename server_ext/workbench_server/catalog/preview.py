@@ -95,7 +95,7 @@ def preview_duckdb(
         try:
             result = con.execute(f"SELECT * FROM {quote(schema)}.{quote(table)} LIMIT {limit}")
             out.columns = [(d[0], str(d[1]).lower()) for d in result.description or []]
-            _fill(out, iter(lambda: result.fetchmany(100), []), limit, max_bytes)
+            fill_rows(out, iter(lambda: result.fetchmany(100), []), limit, max_bytes)
         except duckdb.InterruptException:
             out.notes.append(f"stopped: the table did not answer within {timeout_s:g} s")
         except duckdb.Error as exc:
@@ -111,7 +111,7 @@ def preview_duckdb(
     return out
 
 
-def _fill(out: Preview, batches: Any, limit: int, max_bytes: int) -> None:
+def fill_rows(out: Preview, batches: Any, limit: int, max_bytes: int) -> None:
     """Rows from ``batches`` into ``out`` up to ``limit`` rows and ``max_bytes``."""
     size = 0
     for batch in batches:
@@ -168,7 +168,7 @@ def _preview(
                 )
             }
             out.columns = [(d.name, types.get(d.type_code, "?")) for d in cur.description or []]
-            _fill(out, iter(lambda: cur.fetchmany(100), []), limit, max_bytes)
+            fill_rows(out, iter(lambda: cur.fetchmany(100), []), limit, max_bytes)
     out.elapsed_ms = (time.perf_counter() - started) * 1000
     return out
 

@@ -12,6 +12,7 @@ from ..connections.service import ConnectionService
 from ..db.models import CatalogColumn
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from .access import PII_READERS, CatalogAccess
+from .default_lake import lake_location
 from .models import PreviewColumn, PreviewOut
 from .pii import PiiRules
 from .scanning import SCANNABLE, unavailable
@@ -25,8 +26,11 @@ def preview(
     limit: int = 100,
     max_bytes: int = 1_000_000,
     timeout_s: float = 5.0,
+    version: int | None = None,
 ) -> PreviewOut:
-    """The first rows, read-only and bounded; pii values masked unless allowed."""
+    """The first rows, read-only and bounded; pii values masked unless allowed.
+
+    ``version``: a lake table's rows as of that version of its Delta table."""
     import duckdb
     import psycopg
 
@@ -53,18 +57,27 @@ def preview(
         raise InvalidInputError(f"previews of {connection.kind} connections are not available")
     if row.dropped_at is not None:
         raise NotFoundError(f"{schema}.{name} was dropped from {connection.name!r}")
-    settings = ConnectionService(access.workbench, access.principal).resolve(connection.name)
+    if version is not None and connection.kind != "lake":
+        raise InvalidInputError(
+            f"{schema}.{name} is a table of {connection.kind} connection "
+            f"{connection.name!r}: only lake tables have versions to preview"
+        )
     try:
-        settings = pin(connection.name, settings, access.egress)
-        if connection.kind == "odoo":
-            readable = [c for c, t in columns if t not in UNPREVIEWABLE]
-            found = preview_odoo_api(settings, name, readable, limit, timeout_s * 4)
-        elif connection.kind == "lake":
-            found = preview_lake(settings, schema, name, limit)
-        elif connection.kind == "duckdb":
-            found = preview_duckdb(settings, schema, name, limit, max_bytes, timeout_s)
+        if connection.kind == "lake":
+            location = lake_location(access, connection)  # checked like any connection
+            found = preview_lake(location, schema, name, limit, max_bytes, timeout_s, version)
         else:
-            found = preview_postgres(settings, schema, name, limit, max_bytes, timeout_s)
+            settings = ConnectionService(access.workbench, access.principal).resolve(
+                connection.name
+            )
+            settings = pin(connection.name, settings, access.egress)
+            if connection.kind == "odoo":
+                readable = [c for c, t in columns if t not in UNPREVIEWABLE]
+                found = preview_odoo_api(settings, name, readable, limit, timeout_s * 4)
+            elif connection.kind == "duckdb":
+                found = preview_duckdb(settings, schema, name, limit, max_bytes, timeout_s)
+            else:
+                found = preview_postgres(settings, schema, name, limit, max_bytes, timeout_s)
     except UnknownHostError as exc:
         raise SourceUnavailableError(
             f"cannot preview a table of {connection.name!r}: {exc}"
@@ -103,4 +116,5 @@ def preview(
         rows=found.rows,
         notes=notes,
         elapsed_ms=round(found.elapsed_ms, 1),
+        version=version,
     )

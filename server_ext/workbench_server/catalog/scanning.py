@@ -16,8 +16,10 @@ from ..connections.egress import EgressPolicy
 from ..connections.service import ConnectionService
 from ..db.models import CatalogScan, CatalogTable
 from ..errors import InvalidInputError, SourceUnavailableError
+from ..lake.location import DEFAULT_LAKE
 from . import snapshot
 from .access import CatalogAccess
+from .default_lake import ensure_default_lake, lake_location
 from .discovered import Discovery, gc_paused
 from .models import ScanOut, SourceOut
 from .pii import PiiRules
@@ -34,7 +36,9 @@ def scan_out(row: CatalogScan, connection: str) -> ScanOut:
 
 
 def sources(access: CatalogAccess) -> list[SourceOut]:
-    """Every connection the principal may use, with its catalog's size and last scan."""
+    """Every connection the principal may use, with its catalog's size and last scan; the
+    default lake among them (as the built-in connection ``lake``)."""
+    ensure_default_lake(access.workbench)
     connections = access.connections()
     with access.workbench.sessions() as session:
         counts = dict(
@@ -74,6 +78,8 @@ def scan(
 ) -> ScanOut:
     """Discover the connection now and merge it into the catalog."""
     workbench = access.workbench
+    if name == DEFAULT_LAKE:
+        ensure_default_lake(workbench)
     connection = access.connection(name)
     if connection.kind not in SCANNABLE:
         raise InvalidInputError(
@@ -125,16 +131,13 @@ def scan(
                 )
             )
         }
+    pii = PiiRules.from_settings(workbench.settings)
     try:
         with gc_paused():  # tens of thousands of small objects, built and compared
-            found = discover(
-                name,
-                settings,
-                timeout,
-                known,
-                access.egress,
-                PiiRules.from_settings(workbench.settings),
-            )
+            if connection.kind == "lake":
+                found = discover_lake_source(access, connection, pii)
+            else:
+                found = discover(name, settings, timeout, known, access.egress, pii)
     except SourceUnavailableError as exc:  # the network policy's refusal included
         _finish(access, scan_id, "failed", error=str(exc))
         raise
@@ -153,6 +156,18 @@ def scan(
     return scans(access, name, limit=1)[0]
 
 
+def discover_lake_source(access: CatalogAccess, connection: Any, pii: PiiRules) -> Discovery:
+    """The default lake's or a lake connection's tables (see :mod:`.lake`)."""
+    from ..connections.egress import UnknownHostError
+    from .lake import LakeUnavailable, discover_lake
+
+    try:
+        location = lake_location(access, connection)  # the network policy's refusal too
+        return discover_lake(location, pii)
+    except (LakeUnavailable, UnknownHostError) as exc:
+        raise SourceUnavailableError(f"cannot scan connection {connection.name!r}: {exc}") from None
+
+
 def discover(
     name: str,
     settings: Any,
@@ -167,7 +182,6 @@ def discover(
     from ..connections.egress import UnknownHostError, pin
     from ..connections.odoo import OdooError
     from .duckdb import DuckDBUnavailable, discover_duckdb
-    from .lake import LakeUnavailable, discover_lake
     from .odoo_api import discover_odoo_api
     from .postgres import discover_postgres
 
@@ -175,15 +189,13 @@ def discover(
         settings = pin(name, settings, egress)
         if settings.kind == "odoo":
             return discover_odoo_api(settings, timeout, pii)
-        if settings.kind == "lake":
-            return discover_lake(settings, pii)
         if settings.kind == "duckdb":
             return discover_duckdb(settings, pii)
         return discover_postgres(settings, timeout, known, pii)
     except OdooError as exc:
         reason = exc.reason.replace("_", " ")
         raise SourceUnavailableError(f"cannot scan connection {name!r}: {reason}: {exc}") from None
-    except (LakeUnavailable, DuckDBUnavailable, UnknownHostError) as exc:
+    except (DuckDBUnavailable, UnknownHostError) as exc:
         raise SourceUnavailableError(f"cannot scan connection {name!r}: {exc}") from None
     except psycopg.Error as exc:
         raise unavailable("scan connection", name, exc) from None

@@ -3,8 +3,8 @@
 :class:`CatalogService` is the one entry point of handlers, the CLI, the worker and the
 kernel endpoints. Each of its roles lives in a module of its own: who may see what
 (:mod:`.access`), scanning (:mod:`.scanning`), reading and curating tables
-(:mod:`.tables`), previews (:mod:`.previewing`), usage (:mod:`.usage`) and search
-(:mod:`.searching`).
+(:mod:`.tables`), previews (:mod:`.previewing`), lake tables' versions (:mod:`.versions`),
+usage (:mod:`.usage`) and search (:mod:`.searching`).
 
 Every read is filtered to the connections the principal may use; a table of any other
 connection is "not found". Anyone who may use a connection may describe and tag its
@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from . import previewing, scanning, searching, tables, usage
+from . import previewing, scanning, searching, tables, usage, versions
 from .access import CatalogAccess
 from .models import (
     ColumnPatch,
@@ -33,6 +33,7 @@ from .models import (
 if TYPE_CHECKING:
     from ..core import Workbench
     from ..db.models import Connection
+    from ..lake import TableVersion
     from ..principal import Principal
 
 
@@ -98,9 +99,17 @@ class CatalogService:
         limit: int = 100,
         max_bytes: int = 1_000_000,
         timeout_s: float = 5.0,
+        version: int | None = None,
     ) -> PreviewOut:
-        """The first rows, read-only and bounded; pii values masked unless allowed."""
-        return previewing.preview(self.access, table_id, limit, max_bytes, timeout_s)
+        """The first rows, read-only and bounded; pii values masked unless allowed.
+        ``version``: a lake table as of that version."""
+        return previewing.preview(self.access, table_id, limit, max_bytes, timeout_s, version)
+
+    def versions(
+        self, table_id: int, limit: int = 100, before: int | None = None
+    ) -> list[TableVersion]:
+        """A lake table's versions, newest first: when, who, operation, rows changed."""
+        return versions.versions(self.access, table_id, limit, before)
 
     # -- usage -----------------------------------------------------------------------
     def record_usage(

@@ -17,6 +17,8 @@ from ..catalog.schedules import (
     start_scan,
 )
 from ..errors import NotFoundError
+from ..lake import TableVersion
+from ..lake.history import MAX_VERSIONS
 from .base import WorkbenchHandler
 
 NAME = r"(?P<name>[a-z][a-z0-9_]{0,62})"
@@ -24,6 +26,8 @@ TABLE = r"(?P<table_id>\d+)"
 _SOURCES = TypeAdapter(list[SourceOut])
 _SCANS = TypeAdapter(list[ScanOut])
 _TABLES = TypeAdapter(list[TableOut])
+_VERSIONS = TypeAdapter(list[TableVersion])
+MAX_VERSION = 2**62  # above any version a Delta table reaches
 MAX_PAGE = 500
 MAX_OFFSET = 10**9
 MAX_NAME = 1000  # a column name in a URL
@@ -44,6 +48,11 @@ class _CatalogHandler(WorkbenchHandler):
             self.query_int("offset", 0, high=MAX_OFFSET),
             self.query_int("limit", default_limit, low=1, high=max_limit, clamp=True),
         )
+
+    def _optional_int(self, name: str, low: int = 0) -> int | None:
+        if self.get_query_argument(name, None) is None:
+            return None
+        return self.query_int(name, 0, low=low, high=MAX_VERSION)
 
     def _json_list(self, adapter: TypeAdapter, items: list) -> None:
         self.finish(adapter.dump_json(items, by_alias=True))
@@ -152,9 +161,25 @@ class PreviewHandler(_CatalogHandler):
     async def get(self, table_id: str) -> None:
         table = self.path_id(table_id, "table")
         limit = self.query_int("limit", 100, low=1, high=1000, clamp=True)
-        preview = await asyncio.to_thread(self.catalog.preview, table, limit)
+        version = self._optional_int("version")
+        catalog = self.catalog
+        preview = await asyncio.to_thread(lambda: catalog.preview(table, limit, version=version))
         self.set_header("Cache-Control", "no-store")
         self.write_json(preview)
+
+
+class VersionsHandler(_CatalogHandler):
+    """A lake table's versions, newest first; ``?before=V`` pages back from version V."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, table_id: str) -> None:
+        table = self.path_id(table_id, "table")
+        limit = self.query_int("limit", 100, low=1, high=MAX_VERSIONS, clamp=True)
+        before = self._optional_int("before", low=1)
+        found = await asyncio.to_thread(self.catalog.versions, table, limit, before)
+        self.set_header("Cache-Control", "no-store")
+        self._json_list(_VERSIONS, found)
 
 
 class SearchHandler(_CatalogHandler):
@@ -188,5 +213,6 @@ ROUTES = [
     (f"catalog/tables/{TABLE}", TableHandler),
     (f"catalog/tables/{TABLE}/columns/(?P<column>[^/]+)", ColumnHandler),
     (f"catalog/tables/{TABLE}/preview", PreviewHandler),
+    (f"catalog/tables/{TABLE}/versions", VersionsHandler),
     ("catalog/search", SearchHandler),
 ]
