@@ -30,7 +30,16 @@ PACKAGES = {
 # run is handed (with the workflows' names). The core imports nothing else of the worker.
 CONTRACTS = {
     f"workbench_pipelines.{name}"
-    for name in ("plan", "spec", "spec_checks", "spec_cron", "spec_types", "validate")
+    for name in (
+        "plan",
+        "spec",
+        "spec_checks",
+        "spec_cron",
+        "spec_sql",
+        "spec_steps",
+        "spec_types",
+        "validate",
+    )
 }
 # Adapters that host or check the worker: `workbench worker` runs it, `workbench doctor`
 # pings it through Temporal.

@@ -35,7 +35,12 @@ class RetryPlan(BaseModel):
 
 class StepPlan(BaseModel):
     id: str
-    notebook: str = Field(description="absolute path inside the version's snapshot")
+    kind: str = Field("notebook", description="notebook, extract, merge, scd2 or sql")
+    notebook: str = Field("", description="absolute path inside the version's snapshot")
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="a declarative step's spec as JSON (a sql step's query inlined)",
+    )
     parameters: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
     retries: RetryPlan = Field(default_factory=RetryPlan)

@@ -1,4 +1,4 @@
-"""The pipeline spec: a YAML notebook DAG parsed into pydantic models.
+"""The pipeline spec: a YAML DAG of steps (notebooks and declarative kinds) as pydantic models.
 
 A :class:`PipelineSpec` that exists is valid on its own terms: every field has the right
 type, cron expressions and time zones are ones Temporal accepts, step ids are unique,
@@ -34,18 +34,25 @@ from .spec_checks import (
     template_context,
 )
 from .spec_cron import cron_problem, timezone_problem
+from .spec_steps import (
+    ExtractStep,
+    MergeStep,
+    NotebookStep,
+    Scd2Step,
+    SqlStep,
+    StepSpec,
+)
 from .spec_types import (
+    DEFAULT_NON_RETRYABLE,
+    TIMEOUT_ERROR,
     ClockTime,
-    DatasetName,
     Duration,
-    ErrorMatch,
     GroupName,
     Identifier,
-    NotebookPath,
     NotificationTarget,
     ParameterType,
     PipelineName,
-    StepId,
+    RetrySpec,
     coerce_parameter,
     custom_error,
     format_duration,
@@ -57,12 +64,17 @@ __all__ = [
     "TEMPLATE_NAMES",
     "TIMEOUT_ERROR",
     "AccessSpec",
+    "ExtractStep",
+    "MergeStep",
+    "NotebookStep",
     "NotificationsSpec",
     "ParameterSpec",
     "PipelineSpec",
     "RetrySpec",
+    "Scd2Step",
     "ScheduleSpec",
     "SlaSpec",
+    "SqlStep",
     "StepSpec",
     "coerce_parameter",
     "format_duration",
@@ -183,64 +195,6 @@ class NotificationsSpec(_Model):
     on_success: list[NotificationTarget] = Field(default_factory=list)
 
 
-# Errors that fail the same way however often they are retried: code that does not
-# compile or names what does not exist, a missing module, column or key, SQL the engine
-# cannot parse or bind. A step failing with one of these fails at once, without backoff.
-DEFAULT_NON_RETRYABLE: tuple[str, ...] = (
-    "SyntaxError",
-    "IndentationError",
-    "NameError",
-    "UnboundLocalError",
-    "ImportError",
-    "ModuleNotFoundError",
-    "AttributeError",
-    "TypeError",
-    "KeyError",
-    "NoSuchKernel",
-    "PapermillMissingParameterException",
-    "BinderException",  # DuckDB: unknown column or function, wrong types
-    "ParserException",  # DuckDB: SQL syntax
-    "UndefinedColumn",  # PostgreSQL (psycopg)
-    "UndefinedFunction",
-    "UsageError: Binder Error",  # the same through %sql
-    "UsageError: Parser Error",
-    "UsageError: UndefinedColumn",
-    "UsageError: UndefinedFunction",
-)
-TIMEOUT_ERROR = "Timeout"
-"""The error name of an attempt stopped by its step's timeout (for ``retry_on``)."""
-
-
-class RetrySpec(_Model):
-    """How a failed step is retried (Temporal's retry policy), and which errors are not."""
-
-    attempts: int = Field(1, ge=1, description="Total attempts, 1 = no retry.")
-    backoff: Duration = Field("10s", validate_default=True, description="Wait before 1st retry.")
-    backoff_coefficient: float = Field(2.0, ge=1.0, description="Growth of the wait per retry.")
-    max_backoff: Duration | None = Field(None, description="Longest wait between attempts.")
-    non_retryable: list[ErrorMatch] = Field(
-        default_factory=lambda: list(DEFAULT_NON_RETRYABLE),
-        description="Errors that fail the step at once, however many attempts are left: "
-        "exception class names as the notebook shows them (e.g. KeyError), each optionally "
-        "followed by ': ' and text the message contains (e.g. 'UsageError: Binder Error'). "
-        "Giving the list replaces the default one (errors a retry cannot fix: "
-        + ", ".join(DEFAULT_NON_RETRYABLE)
-        + "); [] retries every error.",
-    )
-    retry_on: list[ErrorMatch] | None = Field(
-        None,
-        description="If given, only these errors are retried (same form as non_retryable; "
-        f"'{TIMEOUT_ERROR}' is an attempt stopped by the step's timeout); every other error "
-        "fails the step at once. non_retryable still wins.",
-    )
-
-    @model_validator(mode="after")
-    def _max_not_below_first(self) -> RetrySpec:
-        if self.max_backoff is not None and self.max_backoff < self.backoff:
-            raise custom_error("retry", "max_backoff must not be shorter than backoff")
-        return self
-
-
 class AccessSpec(_Model):
     """Who besides the owner and admins may see or run the pipeline, by hub group.
 
@@ -263,28 +217,12 @@ class AccessSpec(_Model):
     )
 
 
-class StepSpec(_Model):
-    """One notebook run as one activity of the pipeline's workflow."""
-
-    id: StepId
-    notebook: NotebookPath = Field(description="Notebook path relative to the pipeline file.")
-    parameters: dict[Identifier, Any] = Field(
-        default_factory=dict,
-        description="Injected by papermill; strings may use {{ ds }} or {{ params.NAME }}.",
-    )
-    depends_on: list[str] = Field(default_factory=list)
-    retries: RetrySpec = Field(default_factory=RetrySpec)
-    timeout: Duration = Field("1h", validate_default=True, description="Longest attempt.")
-    kernel: str = Field("workbench", min_length=1, description="Jupyter kernel name.")
-    inputs: list[DatasetName] = Field(default_factory=list, description="Datasets read.")
-    outputs: list[DatasetName] = Field(default_factory=list, description="Datasets written.")
-
-
 # --- the pipeline ----------------------------------------------------------------------
 
 
 class PipelineSpec(_Model):
-    """A pipeline: parameters, an optional schedule, an SLA and a DAG of notebook steps."""
+    """A pipeline: parameters, an optional schedule, an SLA and a DAG of steps (notebooks,
+    and declarative extract, merge, scd2 and sql steps)."""
 
     name: PipelineName
     description: str = ""
@@ -381,7 +319,7 @@ class PipelineSpec(_Model):
         run_params: Mapping[str, Any] | None,
         logical_date: datetime | date,
     ) -> dict[str, Any]:
-        """The parameters papermill injects into ``step`` for one run.
+        """The parameters papermill injects into ``step`` (a sql step binds them) for one run.
 
         ``logical_date`` is the run's scheduled time; ``ds`` is its date in the schedule's
         time zone (a naive datetime or a date is taken to be in that zone). A value that is
@@ -392,7 +330,7 @@ class PipelineSpec(_Model):
         step = self.step(step) if isinstance(step, str) else step
         context = template_context(logical_date, self.timezone, self.resolve_parameters(run_params))
         rendered = {}
-        for name, value in step.parameters.items():
+        for name, value in getattr(step, "parameters", {}).items():
             try:
                 rendered[name] = render_value(value, context)
             except Exception as exc:  # jinja2 raises many kinds; the user needs one message

@@ -10,7 +10,16 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 
@@ -93,7 +102,7 @@ ClockTime = Annotated[
 ]
 
 
-def _named(pattern: str, what: str, rule: str) -> Any:
+def named(pattern: str, what: str, rule: str) -> Any:
     """A string type whose pattern shows in the JSON Schema and whose error says the rule."""
     compiled = re.compile(pattern)
 
@@ -107,22 +116,22 @@ def _named(pattern: str, what: str, rule: str) -> Any:
     ]
 
 
-PipelineName = _named(
+PipelineName = named(
     r"^[a-z][a-z0-9_-]*$", "pipeline name", "use lower-case letters, digits, '_' and '-'"
 )
-StepId = _named(r"^[a-z][a-z0-9_]*$", "step id", "use lower-case letters, digits and '_'")
+StepId = named(r"^[a-z][a-z0-9_]*$", "step id", "use lower-case letters, digits and '_'")
 # Step parameters become Python variables in the notebook (papermill), so identifiers only.
-Identifier = _named(r"^[A-Za-z_][A-Za-z0-9_]*$", "name", "use letters, digits and '_'")
-DatasetName = _named(
+Identifier = named(r"^[A-Za-z_][A-Za-z0-9_]*$", "name", "use letters, digits and '_'")
+DatasetName = named(
     r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){1,3}$",
     "dataset name",
     "write dotted names such as 'lake.silver.invoices' or 'odoo.public.account_move'",
 )
 # JupyterHub group names (team mode takes them from the identity provider's claims).
-GroupName = _named(
+GroupName = named(
     r"^[^\s,*/]{1,200}$", "group name", "write a hub group's name, without spaces, ',', '*' or '/'"
 )
-NotificationTarget = _named(
+NotificationTarget = named(
     r"^(email:[^@\s]+@[^@\s]+\.[^@\s]+|webhook:https?://\S+)$",
     "notification target",
     "write 'email:someone@example.com' or 'webhook:https://...'",
@@ -130,7 +139,7 @@ NotificationTarget = _named(
 
 # An error a step may fail with: the exception's class name as the notebook shows it,
 # optionally followed by ": " and text its message contains ("UsageError: Binder Error").
-ErrorMatch = _named(
+ErrorMatch = named(
     r"^[A-Za-z_][A-Za-z0-9_.]*(: .+)?$",
     "error",
     "write an exception's class name such as 'KeyError', optionally followed by ': ' and "
@@ -213,3 +222,71 @@ def coerce_parameter(kind: ParameterType, value: Any) -> Any:
     if ok is None:
         raise ValueError(f"expected {_TYPE_WORDS[kind]}, got {value!r}")
     return ok
+
+
+# --- retries ---------------------------------------------------------------------------
+
+# Errors that fail the same way however often they are retried: code that does not
+# compile or names what does not exist, a missing module, column or key, SQL the engine
+# cannot parse or bind. A step failing with one of these fails at once, without backoff.
+DEFAULT_NON_RETRYABLE: tuple[str, ...] = (
+    "SyntaxError",
+    "IndentationError",
+    "NameError",
+    "UnboundLocalError",
+    "ImportError",
+    "ModuleNotFoundError",
+    "AttributeError",
+    "TypeError",
+    "KeyError",
+    "NoSuchKernel",
+    "PapermillMissingParameterException",
+    "BinderException",  # DuckDB: unknown column or function, wrong types
+    "ParserException",  # DuckDB: SQL syntax
+    "UndefinedColumn",  # PostgreSQL (psycopg)
+    "UndefinedFunction",
+    "UsageError: Binder Error",  # the same through %sql
+    "UsageError: Parser Error",
+    "UsageError: UndefinedColumn",
+    "UsageError: UndefinedFunction",
+    # The workbench's own domain errors: a table, column or connection that does not
+    # exist or may not be used, data that does not fit its table (declarative steps).
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "NetworkPolicyError",
+)
+TIMEOUT_ERROR = "Timeout"
+"""The error name of an attempt stopped by its step's timeout (for ``retry_on``)."""
+
+
+class RetrySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    """How a failed step is retried (Temporal's retry policy), and which errors are not."""
+
+    attempts: int = Field(1, ge=1, description="Total attempts, 1 = no retry.")
+    backoff: Duration = Field("10s", validate_default=True, description="Wait before 1st retry.")
+    backoff_coefficient: float = Field(2.0, ge=1.0, description="Growth of the wait per retry.")
+    max_backoff: Duration | None = Field(None, description="Longest wait between attempts.")
+    non_retryable: list[ErrorMatch] = Field(
+        default_factory=lambda: list(DEFAULT_NON_RETRYABLE),
+        description="Errors that fail the step at once, however many attempts are left: "
+        "exception class names as the notebook shows them (e.g. KeyError), each optionally "
+        "followed by ': ' and text the message contains (e.g. 'UsageError: Binder Error'). "
+        "Giving the list replaces the default one (errors a retry cannot fix: "
+        + ", ".join(DEFAULT_NON_RETRYABLE)
+        + "); [] retries every error.",
+    )
+    retry_on: list[ErrorMatch] | None = Field(
+        None,
+        description="If given, only these errors are retried (same form as non_retryable; "
+        f"'{TIMEOUT_ERROR}' is an attempt stopped by the step's timeout); every other error "
+        "fails the step at once. non_retryable still wins.",
+    )
+
+    @model_validator(mode="after")
+    def _max_not_below_first(self) -> RetrySpec:
+        if self.max_backoff is not None and self.max_backoff < self.backoff:
+            raise custom_error("retry", "max_backoff must not be shorter than backoff")
+        return self

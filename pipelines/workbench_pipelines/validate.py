@@ -21,7 +21,7 @@ import sys
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -30,6 +30,8 @@ from workbench_server.errors import InvalidInputError
 
 from .spec import REFERENCE_ERROR, PipelineSpec
 from .spec_checks import Loc, reference_problems
+from .spec_sql import sql_file_problems
+from .spec_steps import KINDS, NotebookStep, StepSpec, model_of, step_kind
 
 __all__ = [
     "MAX_ALIASED",
@@ -232,24 +234,41 @@ def format_path(path: Loc) -> str:
 # --- pydantic errors to messages -------------------------------------------------------
 
 
-def _model_at(path: Loc) -> type[BaseModel] | None:
-    """The model class whose fields live at ``path`` (for "did you mean" suggestions)."""
+def _model_at(path: Loc, data: Any = None) -> type[BaseModel] | None:
+    """The model class whose fields live at ``path`` (for "did you mean" suggestions); a
+    step's model is the one its ``kind`` in ``data`` (the document) picks."""
     kind: Any = PipelineSpec
+    node = data
     for part in (*path, None):
         while get_origin(kind) in (Union, types.UnionType):
             kind = next(arg for arg in get_args(kind) if arg is not type(None))
+        if kind == StepSpec:
+            kind = model_of(node) or NotebookStep  # the step union: its kind decides
+        while get_origin(kind) is Annotated:
+            kind = get_args(kind)[0]
         if part is None:
             break
+        node = _child(node, part)
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             field = kind.model_fields.get(str(part))
             if field is None:
                 return None
             kind = field.annotation
+            if field.metadata:
+                kind = Annotated[(kind, *field.metadata)]
         elif get_origin(kind) in (list, dict):
             kind = get_args(kind)[-1]
         else:
             return None
     return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, Mapping):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 def _shown(value: Any) -> str:
@@ -276,12 +295,14 @@ _EXPECTED = {
 }
 
 
-def _message(error: dict[str, Any], path: Loc) -> str:
+def _message(error: dict[str, Any], path: Loc, data: Any = None) -> str:
     kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
     if kind == "missing":
         return f"missing required field {path[-1]!r}"
+    if kind == "union_tag_invalid":  # a step's kind
+        return f"unknown step kind {ctx.get('tag')!r}; kinds are: {', '.join(KINDS)}"
     if kind == "extra_forbidden":
-        model = _model_at(path[:-1])
+        model = _model_at(path[:-1], data)
         allowed = list(model.model_fields) if model else []
         close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
@@ -316,11 +337,13 @@ def _from_pydantic(error: dict[str, Any], source: _Source) -> tuple[Loc, Positio
         elif i == len(error["loc"]) - 1 and error["type"] == "missing":
             path.append(part)
         # Anything else is a union member's tag in pydantic's location, not a field.
+    if error["type"] == "union_tag_invalid" and isinstance(node, Mapping) and "kind" in node:
+        path.append("kind")
     loc = tuple(path)
     if error["type"] == "missing":
-        return loc, source.position(loc[:-1]), _message(error, loc)
+        return loc, source.position(loc[:-1]), _message(error, loc, source.data)
     key = at_key or error["type"] == "extra_forbidden"
-    return loc, source.position(loc, key=key), _message(error, loc)
+    return loc, source.position(loc, key=key), _message(error, loc, source.data)
 
 
 # --- the checks ------------------------------------------------------------------------
@@ -371,7 +394,9 @@ def _notebook_problems(data: Any, folder: Path, kernels: bool) -> list[tuple[Loc
     problems = []
     installed: set[str] | None = None
     for i, step in enumerate(steps if isinstance(steps, list) else []):
-        notebook = step.get("notebook") if isinstance(step, Mapping) else None
+        if not isinstance(step, Mapping) or step_kind(step) != "notebook":
+            continue  # declarative steps have no notebook (sql files: spec_sql)
+        notebook = step.get("notebook")
         if not isinstance(notebook, str) or Path(notebook).is_absolute() or ".." in notebook:
             continue  # the model reports such paths
         if "\0" in notebook:
@@ -413,8 +438,9 @@ def check_text(
 ) -> tuple[PipelineSpec | None, list[SpecError]]:
     """The spec in ``text`` and every problem in it (the spec is None unless there are none).
 
-    Notebooks are looked up under ``notebook_folder``, and not at all when it is None;
-    each must be a valid notebook, and with ``kernels`` each step's kernel must be
+    Notebooks and SQL files are looked up under ``notebook_folder``, and not at all when
+    it is None (inline queries are always checked); each notebook must be valid, each
+    query one DuckDB parses, and with ``kernels`` each notebook step's kernel must be
     installed here (false where steps do not run: a hub user's server, its terminal).
     """
 
@@ -461,6 +487,11 @@ def check_text(
             error(loc, source.position(loc), message)
             for loc, message in _notebook_problems(source.data, Path(notebook_folder), kernels)
         ]
+    folder = Path(notebook_folder) if notebook_folder is not None else None
+    errors += [
+        error(loc, source.position(loc), message)
+        for loc, message in sql_file_problems(source.data, folder)
+    ]
     unique = {(e.line, e.column, e.path, e.message): e for e in errors}
     ordered = sorted(unique.values(), key=lambda e: (e.line or 0, e.column or 0))
     return (spec if not ordered else None), ordered

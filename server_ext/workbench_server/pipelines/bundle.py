@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workbench_pipelines.spec import NotebookStep, SqlStep
+from workbench_pipelines.spec_steps import SqlPath
 from workbench_pipelines.spec_types import NotebookPath
 from workbench_pipelines.validate import MAX_BYTES
 
@@ -36,6 +38,11 @@ class PipelineBundle(BaseModel):
         max_length=MAX_NOTEBOOKS,
         description="Each step's notebook (JSON) by its path.",
     )
+    sql_files: dict[SqlPath, str] = Field(
+        default_factory=dict,
+        max_length=MAX_NOTEBOOKS,
+        description="Each sql step's query file by its path.",
+    )
 
     @classmethod
     def of(cls, spec_file: Path, shown_as: str) -> PipelineBundle:
@@ -58,6 +65,12 @@ class PipelineBundle(BaseModel):
             notebooks={
                 step.notebook: (spec_file.parent / step.notebook).read_text(encoding="utf-8")
                 for step in spec.steps
+                if isinstance(step, NotebookStep)
+            },
+            sql_files={
+                step.file: (spec_file.parent / step.file).read_text(encoding="utf-8")
+                for step in spec.steps
+                if isinstance(step, SqlStep) and step.file is not None
             },
         )
 
@@ -65,7 +78,7 @@ class PipelineBundle(BaseModel):
         """The files under ``folder`` (paths stay inside: NotebookPath refuses others)."""
         spec_file = folder / "pipeline.yaml"
         spec_file.write_text(self.spec, encoding="utf-8")
-        for relative, content in self.notebooks.items():
+        for relative, content in {**self.notebooks, **self.sql_files}.items():
             target = folder / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content, encoding="utf-8")

@@ -42,6 +42,7 @@ class PipelineOut(BaseModel):
     current_version: int
     description: str
     steps: list[str]
+    kinds: dict[str, str] = {}  # step -> notebook, extract, merge, scd2 or sql
     depends_on: dict[str, list[str]] = {}  # step -> the steps it waits for (the DAG)
     parameters: dict[str, Any] = {}  # name -> type, default, description, required
     schedule: dict[str, Any] | None
@@ -54,22 +55,24 @@ class PipelineOut(BaseModel):
 def _content_hash(spec_file: Path, spec: PipelineSpec) -> str:
     digest = hashlib.sha256(spec_file.read_bytes())
     for step in sorted(spec.steps, key=lambda s: s.id):
-        notebook = spec_file.parent / step.notebook
-        digest.update(f"\0{step.id}\0{step.notebook}\0".encode())
-        digest.update(notebook.read_bytes())
+        for name in step.files:  # a notebook, or a sql step's query file
+            digest.update(f"\0{step.id}\0{name}\0".encode())
+            digest.update((spec_file.parent / name).read_bytes())
     return digest.hexdigest()
 
 
 def _snapshot(spec_file: Path, spec: PipelineSpec, target: Path) -> None:
-    """Copy the spec and its notebooks; the folder appears whole or not at all."""
+    """Copy the spec and the files its steps run (notebooks, SQL files); the folder
+    appears whole or not at all."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         shutil.copy2(spec_file, staging / "pipeline.yaml")
         for step in spec.steps:
-            destination = staging / step.notebook
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(spec_file.parent / step.notebook, destination)
+            for name in step.files:
+                destination = staging / name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(spec_file.parent / name, destination)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -260,6 +263,7 @@ class PipelineRegistry:
             current_version=version.version,
             description=spec.description,
             steps=[s.id for s in spec.steps],
+            kinds={s.id: s.kind for s in spec.steps},
             depends_on={s.id: list(s.depends_on) for s in spec.steps},
             parameters={n: p.model_dump(mode="json") for n, p in spec.parameters.items()},
             schedule=spec.schedule.model_dump(mode="json") if spec.schedule else None,

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from workbench_pipelines.plan import PIPELINE_RUN_WORKFLOW, RetryPlan, RunPlan, StepPlan
-from workbench_pipelines.spec import PipelineSpec
+from workbench_pipelines.spec import NotebookStep, PipelineSpec, SqlStep, StepSpec
+from workbench_pipelines.spec_sql import read_sql_file
 
 from ..db.models import Notification, Pipeline, PipelineVersion, Run, StepRun
 from ..errors import ConflictError, NotFoundError
@@ -102,7 +103,9 @@ def build_plan(
         steps.append(
             StepPlan(
                 id=step.id,
-                notebook=str(snapshot / step.notebook),
+                kind=step.kind,
+                notebook=str(snapshot / step.notebook) if isinstance(step, NotebookStep) else "",
+                config=step_config(step, snapshot),
                 parameters=spec.render_parameters(step, params, logical_date),
                 depends_on=list(step.depends_on),
                 retries=RetryPlan(
@@ -118,9 +121,9 @@ def build_plan(
                     ),
                 ),
                 timeout_s=step.timeout.total_seconds(),
-                kernel=step.kernel,
-                inputs=list(step.inputs),
-                outputs=list(step.outputs),
+                kernel=step.kernel if isinstance(step, NotebookStep) else "",
+                inputs=list(step.inputs) if isinstance(step, NotebookStep) else [],
+                outputs=list(step.outputs) if isinstance(step, NotebookStep) else [],
             )
         )
     return RunPlan(
@@ -142,6 +145,22 @@ def build_plan(
             if targets
         },
     )
+
+
+def step_config(step: StepSpec, snapshot: Path) -> dict[str, Any]:
+    """A declarative step's spec for the worker, as JSON; a sql step's query is inlined
+    from the version's snapshot, so the plan says exactly what ran."""
+    if isinstance(step, NotebookStep):
+        return {}
+    config = step.model_dump(
+        mode="json", exclude={"id", "kind", "depends_on", "retries", "timeout", "parameters"}
+    )
+    if isinstance(step, SqlStep) and step.file is not None:
+        text, reason = read_sql_file(snapshot / step.file)
+        if text is None:
+            raise ConflictError(f"step {step.id!r}: SQL file {step.file!r} {reason}")
+        config["sql"] = text
+    return config
 
 
 def sla_deadline(spec: PipelineSpec, started: datetime) -> datetime | None:
@@ -204,24 +223,25 @@ def _reused_row(run_id: str, step_id: str, reused: Reused | None) -> StepRun:
 
 def _changed_steps(old: PipelineVersion, new: PipelineVersion) -> set[str]:
     """Steps of version ``new`` that would not run as they ran in ``old``: new ones, and
-    those with another notebook, parameters, kernel or dependencies."""
+    those whose definition (kind, notebook, parameters, kernel, dependencies, a
+    declarative step's settings) or files changed."""
     if old.version == new.version:
         return set()
     before = {s.id: s for s in PipelineSpec.model_validate(old.spec).steps}
-    fields = {"notebook", "parameters", "kernel", "depends_on"}
+    ignored = {"id", "retries", "timeout", "inputs", "outputs"}
     changed = set()
     for step in PipelineSpec.model_validate(new.spec).steps:
         was = before.get(step.id)
         if (
             was is None
-            or was.model_dump(include=fields) != step.model_dump(include=fields)
-            or _notebook(old, was.notebook) != _notebook(new, step.notebook)
+            or was.model_dump(exclude=ignored) != step.model_dump(exclude=ignored)
+            or [_file(old, f) for f in was.files] != [_file(new, f) for f in step.files]
         ):
             changed.add(step.id)
     return changed
 
 
-def _notebook(version: PipelineVersion, path: str) -> bytes | None:
+def _file(version: PipelineVersion, path: str) -> bytes | None:
     try:
         return (Path(version.snapshot_dir) / path).read_bytes()
     except OSError:

@@ -1,0 +1,113 @@
+"""The query of a ``sql`` step: checked when the pipeline is validated, read when it runs.
+
+A sql step holds one query (``SELECT``, ``WITH ... SELECT``, ``FROM ...``) whose result
+the step writes to its target table. DuckDB's own parser checks it, so what validates is
+what runs; the lake tables it reads (``layer.name``, the names the lake session gives
+them) are found with sqlglot, as lineage finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .spec_checks import Loc
+from .spec_steps import LAYERS, MAX_SQL_CHARS, step_kind
+
+
+def query_problem(sql: str) -> str | None:
+    """Why ``sql`` is not one query DuckDB can parse, or None."""
+    import duckdb
+
+    if not sql.strip():
+        return "the query is empty"
+    try:
+        with duckdb.connect() as db:
+            statements = db.extract_statements(sql)
+    except duckdb.Error as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        where = next((line for line in lines if line.startswith("LINE ")), "")
+        reason = lines[0] if lines else type(exc).__name__
+        return f"the query does not parse: {reason}" + (
+            f" ({where.split(':')[0].lower()} of the query)" if where else ""
+        )
+    if len(statements) != 1:
+        return (
+            f"the query has {len(statements)} statements: a sql step runs one query "
+            "(SELECT ...) and writes its result to the target"
+        )
+    if statements[0].type != duckdb.StatementType.SELECT:
+        kind = statements[0].type.name
+        return (
+            f"a sql step runs one query (SELECT ...), not {kind}: the step itself writes "
+            "its result to the target with the step's mode"
+        )
+    return None
+
+
+def lake_tables_read(sql: str) -> list[str]:
+    """The lake tables (``layer.name``) the query names, in the order it names them.
+
+    ``lake.silver.x`` and ``silver.x`` are the same table; CTE names are not tables.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return []
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    found: dict[str, None] = {}
+    for table in tree.find_all(exp.Table):
+        if table.db in LAYERS and table.name and not (not table.db and table.name in ctes):
+            found.setdefault(f"{table.db}.{table.name}")
+    return list(found)
+
+
+def read_sql_file(path: Path) -> tuple[str | None, str | None]:
+    """(the file's text, None), or (None, why it cannot be used)."""
+    try:
+        if path.stat().st_size > MAX_SQL_CHARS * 4:
+            return None, f"is larger than {MAX_SQL_CHARS * 4 // 1024} KB"
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None, "is not UTF-8 text"
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    if len(text) > MAX_SQL_CHARS:
+        return None, f"has more than {MAX_SQL_CHARS:,} characters"
+    return text, None
+
+
+def sql_file_problems(data: Any, folder: Path | None) -> list[tuple[Loc, str]]:
+    """Problems of the sql steps' queries: inline ones always, files under ``folder``
+    (not looked at when it is None)."""
+    steps = data.get("steps") if isinstance(data, Mapping) else None
+    problems: list[tuple[Loc, str]] = []
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(step, Mapping) or step_kind(step) != "sql":
+            continue
+        inline, file = step.get("sql"), step.get("file")
+        if isinstance(inline, str) and len(inline) <= MAX_SQL_CHARS:
+            problem = query_problem(inline)
+            if problem:
+                problems.append((("steps", i, "sql"), problem))
+        if folder is None or not isinstance(file, str) or "\0" in file:
+            continue
+        if file.startswith("/") or ".." in file.replace("\\", "/").split("/"):
+            continue  # the model reports such paths
+        path = folder / file
+        if not path.is_file():
+            problems.append(
+                (("steps", i, "file"), f"SQL file {file!r} does not exist (looked for {path})")
+            )
+            continue
+        text, reason = read_sql_file(path)
+        problem = f"SQL file {file!r} {reason}" if reason else query_problem(text or "")
+        if problem:
+            if not reason:
+                problem = f"{file}: {problem}"
+            problems.append((("steps", i, "file"), problem))
+    return problems

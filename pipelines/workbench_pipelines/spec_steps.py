@@ -1,0 +1,466 @@
+"""Step kinds of the pipeline spec: a notebook, or a declarative step that needs none.
+
+``kind`` picks the model (``notebook`` when absent, so existing pipelines read as
+before): ``extract`` copies source tables into bronze, ``merge`` keeps the latest row per
+key of a bronze table in silver, ``scd2`` keeps a dimension's history in gold, ``sql``
+writes a query's result to a lake table. Each declarative kind runs in the worker as an
+activity like a notebook step (retries, timeout, heartbeats) and names the lake tables
+it reads and writes, so lineage and the versions a run used are recorded for it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from .spec_types import (
+    DatasetName,
+    Duration,
+    Identifier,
+    NotebookPath,
+    RetrySpec,
+    StepId,
+    custom_error,
+    named,
+    parse_duration,
+)
+
+# The lake's layers and table names (workbench_server.lake.models.TableName, which the
+# contract may not import): a Delta table at <lake>/<layer>/<name>.
+LAYERS = ("bronze", "silver", "gold")
+_LAKE_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,127}"
+LakeTable = named(
+    rf"^(bronze|silver|gold)\.{_LAKE_NAME}$",
+    "lake table",
+    "write layer.name with a layer of bronze, silver or gold, e.g. silver.invoices",
+)
+ConnectionName = named(
+    r"^[a-z][a-z0-9_]{0,62}$",
+    "connection name",
+    "connections are named with lower-case letters, digits and _",
+)
+ColumnName = named(
+    rf"^{_LAKE_NAME}$", "column name", "use letters, digits and '_', starting with a letter"
+)
+SourceTable = named(
+    r"^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$",
+    "table name",
+    "write a table, or schema.table, e.g. account_move or public.account_move",
+)
+OdooModel = named(
+    r"^[a-z][a-z0-9_]{0,63}(\.[a-z0-9_]{1,64}){0,7}$",
+    "Odoo model",
+    "write the model's technical name, e.g. account.move.line",
+)
+Language = named(
+    r"^[a-z]{2,3}(_[A-Za-z0-9]{2,8}){0,2}$", "language", "write an Odoo language code, e.g. fr_FR"
+)
+# Types a declared column is cast to (SQL the merge step writes: hence a fixed list).
+SQL_TYPE = re.compile(
+    r"^(boolean|tinyint|smallint|integer|int|bigint|hugeint|double|real|float|date|time|"
+    r"timestamp|timestamptz|timestamp with time zone|varchar|text|blob|json|uuid|"
+    r"(decimal|numeric)\(\s*([1-9]|[12][0-9]|3[0-8])\s*,\s*([0-9]|[12][0-9]|3[0-8])\s*\))$",
+    re.I,
+)
+
+
+def _sql_type(value: str) -> str:
+    match = SQL_TYPE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise custom_error(
+            "sql_type",
+            f"{value!r} is not a column type: use boolean, integer, bigint, decimal(P,S), "
+            "double, date, timestamp, timestamptz, varchar, json or blob",
+        )
+    digits = re.search(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)", value)
+    if digits is not None and int(digits.group(2)) > int(digits.group(1)):
+        raise custom_error("sql_type", f"{value!r}: the scale may not exceed the precision")
+    return value.strip().lower()
+
+
+SqlType = Annotated[
+    str, AfterValidator(_sql_type), WithJsonSchema({"type": "string", "pattern": SQL_TYPE.pattern})
+]
+
+
+def _sql_path(value: str) -> str:
+    # Deploy snapshots these files, like notebooks: nothing outside the pipeline's folder.
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or ".." in parts:
+        raise custom_error(
+            "sql_file", f"SQL file path {value!r} must be relative and stay inside the folder"
+        )
+    if not value.endswith(".sql") or "\0" in value:
+        raise custom_error("sql_file", f"SQL file path {value!r} must name a .sql file")
+    return value
+
+
+SqlPath = Annotated[str, AfterValidator(_sql_path)]
+MAX_SQL_CHARS = 64 * 1024
+"""The longest SQL a step may hold (inline or in its file): one query, not a program."""
+
+DELETES_RE = re.compile(r"^(never|every run|every\s+(?P<every>\S+))$")
+
+
+def _deletes(value: Any) -> str:
+    text = " ".join(value.split()) if isinstance(value, str) else value
+    match = DELETES_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is not None and match.group("every"):
+        try:
+            parse_duration(match.group("every"))
+        except ValueError:
+            match = None
+    if match is None:
+        raise custom_error(
+            "deletes",
+            f"{value!r} is not a schedule: write 'every run', 'every 1d' (a "
+            "duration such as 12h or 7d) or 'never'",
+        )
+    return text
+
+
+DeleteSchedule = Annotated[
+    str,
+    BeforeValidator(_deletes),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(never|every run|every\s+(\d+(\.\d+)?[smhd])+)$",
+            "description": "When deleted rows are looked for by comparing keys: 'every "
+            "run', 'every 1d' or 'never'.",
+        }
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _StepBase(_Model):
+    """What every step has: its id, what it waits for, retries and a timeout."""
+
+    id: StepId
+    depends_on: list[str] = Field(default_factory=list)
+    retries: RetrySpec = Field(default_factory=RetrySpec)
+    timeout: Duration = Field("1h", validate_default=True, description="Longest attempt.")
+
+    @property
+    def files(self) -> list[str]:
+        """Files of the pipeline's folder the step runs (deploy snapshots them)."""
+        return []
+
+
+class NotebookStep(_StepBase):
+    """One notebook run with papermill (the default kind)."""
+
+    kind: Literal["notebook"] = "notebook"
+    notebook: NotebookPath = Field(description="Notebook path relative to the pipeline file.")
+    parameters: dict[Identifier, Any] = Field(
+        default_factory=dict,
+        description="Injected by papermill; strings may use {{ ds }} or {{ params.NAME }}.",
+    )
+    kernel: str = Field("workbench", min_length=1, description="Jupyter kernel name.")
+    inputs: list[DatasetName] = Field(default_factory=list, description="Datasets read.")
+    outputs: list[DatasetName] = Field(default_factory=list, description="Datasets written.")
+
+    @property
+    def files(self) -> list[str]:
+        return [self.notebook]
+
+
+def _table_entry(value: Any) -> Any:
+    return {"table": value} if isinstance(value, str) else value
+
+
+class _OrShorthand:
+    """JSON Schema of a model that may also be written as a string (``account_move``
+    for ``{table: account_move}``): editors accept both, as the spec does."""
+
+    def __init__(self, pattern: str, description: str) -> None:
+        self.string = {"type": "string", "pattern": pattern, "description": description}
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return {"anyOf": [self.string, handler(core_schema)]}
+
+
+class ExtractTable(_Model):
+    """One source table (or Odoo model) and the bronze table it is copied into."""
+
+    table: SourceTable | None = Field(
+        None, description="Source table (postgres, sqlalchemy), e.g. account_move."
+    )
+    model: OdooModel | None = Field(
+        None, description="Odoo model (odoo connections), e.g. account.move.line."
+    )
+    columns: list[ColumnName] | None = Field(
+        None, min_length=1, description="Columns to copy (default: all of them)."
+    )
+    keys: list[ColumnName] = Field(
+        default_factory=lambda: ["id"], min_length=1, description="Columns identifying a row."
+    )
+    cursor: ColumnName | None = Field(
+        "write_date",
+        description="Column whose growth marks changed rows (incremental mode); null: "
+        "none, the table is read whole each run.",
+    )
+    target: LakeTable | None = Field(
+        None, description="Bronze table (default: bronze.<table>, dots of a model as _)."
+    )
+
+    @model_validator(mode="after")
+    def _table_or_model(self) -> ExtractTable:
+        if (self.table is None) == (self.model is None):
+            raise custom_error("extract_table", "give either table or model (exactly one)")
+        if self.target is not None and not self.target.startswith("bronze."):
+            raise custom_error(
+                "extract_table",
+                f"target {self.target!r}: extracts write bronze tables (bronze.<name>); "
+                "a merge step makes the silver table",
+            )
+        if self.columns is not None:
+            missing = [k for k in self.keys if k not in self.columns]
+            if missing:
+                raise custom_error(
+                    "extract_table", f"columns must include the key column(s) {missing}"
+                )
+        return self
+
+    @property
+    def source_name(self) -> str:
+        return self.model if self.model is not None else str(self.table)
+
+    @property
+    def bronze(self) -> str:
+        """The bronze table written: the target, or bronze.<table> (<model> with _)."""
+        if self.target is not None:
+            return self.target
+        if self.model is not None:
+            return f"bronze.{self.model.replace('.', '_')}"
+        return f"bronze.{str(self.table).rpartition('.')[2]}"
+
+
+class ExtractStep(_StepBase):
+    """Copy tables of a postgres (Odoo's database), odoo (its API) or sqlalchemy
+    connection into bronze: append-only, with audit columns, exact types."""
+
+    kind: Literal["extract"]
+    source: ConnectionName = Field(description="A postgres, odoo or sqlalchemy connection.")
+    tables: list[
+        Annotated[
+            ExtractTable,
+            BeforeValidator(_table_entry),
+            _OrShorthand(r"^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$", "A table."),
+        ]
+    ] = Field(min_length=1, max_length=500, description="Tables (or Odoo models) to copy.")
+    mode: Literal["full", "incremental"] = Field(
+        "incremental",
+        description="full: every row each run; incremental: rows whose cursor "
+        "(write_date) passed the last run's watermark, and all rows the first time.",
+    )
+    overlap: Duration = Field(
+        "10m",
+        validate_default=True,
+        description="How far before the watermark an incremental run reads again, for "
+        "transactions that committed late (rows already in bronze are not added again).",
+    )
+    deletes: DeleteSchedule = Field(
+        "every 1d",
+        validate_default=True,
+        description="When deleted source rows are looked for by key comparison (a full "
+        "extract always compares).",
+    )
+    languages: list[Language] | None = Field(
+        None,
+        description="Languages of translated fields (text per language beside the raw "
+        "value); default: the database's active languages.",
+    )
+    lake: ConnectionName | None = Field(None, description="A lake connection (default: the lake).")
+
+    @field_validator("tables")
+    @classmethod
+    def _distinct_targets(cls, value: list[ExtractTable]) -> list[ExtractTable]:
+        seen: set[str] = set()
+        for table in value:
+            if table.bronze in seen:
+                raise custom_error(
+                    "extract_table", f"two tables are copied into {table.bronze}: give a target"
+                )
+            seen.add(table.bronze)
+        return value
+
+
+def _merge_entry(value: Any) -> Any:
+    if isinstance(value, str):
+        _, _, name = value.partition(".")
+        return {"source": value, "target": f"silver.{name}"}
+    return value
+
+
+class MergeTable(_Model):
+    """A bronze table and the silver table holding its latest row per key."""
+
+    source: LakeTable = Field(description="The bronze table, e.g. bronze.account_move.")
+    target: LakeTable = Field(description="The silver table, e.g. silver.account_move.")
+    keys: list[ColumnName] = Field(default_factory=lambda: ["id"], min_length=1)
+    columns: dict[ColumnName, SqlType] | None = Field(
+        None,
+        description="Declared schema: these columns only, cast to these types (default: "
+        "every column, typed as the source is).",
+    )
+
+    @model_validator(mode="after")
+    def _layers(self) -> MergeTable:
+        if self.target.startswith("bronze."):
+            raise custom_error("merge", f"target {self.target!r}: bronze is append-only")
+        if self.columns is not None:
+            missing = [k for k in self.keys if k not in self.columns]
+            if missing:
+                raise custom_error("merge", f"columns must include the key column(s) {missing}")
+        return self
+
+
+class MergeStep(_StepBase):
+    """Bronze -> silver: the latest row of each key, deletes applied, types enforced."""
+
+    kind: Literal["merge"]
+    tables: list[
+        Annotated[
+            MergeTable,
+            BeforeValidator(_merge_entry),
+            _OrShorthand(rf"^bronze\.{_LAKE_NAME}$", "A bronze table, merged into silver."),
+        ]
+    ] = Field(
+        min_length=1, max_length=500, description="bronze.x (into silver.x) or source/target."
+    )
+    lake: ConnectionName | None = Field(None, description="A lake connection (default: the lake).")
+
+
+class Scd2Step(_StepBase):
+    """Silver -> gold dimension with valid_from, valid_to and is_current (SCD type 2)."""
+
+    kind: Literal["scd2"]
+    source: LakeTable = Field(description="The current rows, e.g. silver.res_partner.")
+    target: LakeTable = Field(description="The dimension, e.g. gold.dim_partner.")
+    keys: list[ColumnName] = Field(default_factory=lambda: ["id"], min_length=1)
+    columns: list[ColumnName] | None = Field(
+        None, description="Columns kept (default: every column not starting with _)."
+    )
+    tracked: list[ColumnName] | None = Field(
+        None, description="Columns whose change opens a new version (default: all kept)."
+    )
+    lake: ConnectionName | None = Field(None, description="A lake connection (default: the lake).")
+
+    @model_validator(mode="after")
+    def _layers(self) -> Scd2Step:
+        if self.target.startswith("bronze."):
+            raise custom_error("scd2", f"target {self.target!r}: bronze is append-only")
+        if self.columns is not None:
+            missing = [c for c in [*self.keys, *(self.tracked or [])] if c not in self.columns]
+            if missing:
+                raise custom_error("scd2", f"columns must include {missing}")
+        return self
+
+
+class SqlStep(_StepBase):
+    """A query run in a lake DuckDB session whose result is written to ``target``."""
+
+    kind: Literal["sql"]
+    sql: str | None = Field(
+        None, max_length=MAX_SQL_CHARS, description="The query (SELECT ...), or give file."
+    )
+    file: SqlPath | None = Field(None, description="A .sql file relative to the pipeline file.")
+    target: LakeTable = Field(description="The lake table written, e.g. gold.trial_balance.")
+    mode: Literal["append", "overwrite", "merge"] = "overwrite"
+    keys: list[ColumnName] | None = Field(None, description="Columns to merge by (mode: merge).")
+    partition_by: list[ColumnName] | None = Field(None, description="When the table is made.")
+    replace_where: str | None = Field(
+        None, max_length=2000, description="Overwrite only rows matching this predicate."
+    )
+    parameters: dict[Identifier, Any] = Field(
+        default_factory=dict,
+        description="Bound as $name in the query; strings may use {{ ds }} or {{ params.NAME }}.",
+    )
+    lake: ConnectionName | None = Field(None, description="A lake connection (default: the lake).")
+
+    @model_validator(mode="after")
+    def _one_query(self) -> SqlStep:
+        if (self.sql is None) == (self.file is None):
+            raise custom_error("sql", "give either sql (the query) or file (exactly one)")
+        if self.mode == "merge" and not self.keys:
+            raise custom_error("sql", "mode merge needs keys (the columns that identify a row)")
+        if self.replace_where is not None and self.mode != "overwrite":
+            raise custom_error("sql", "replace_where goes with mode: overwrite")
+        if self.target.startswith("bronze.") and self.mode != "append":
+            raise custom_error("sql", f"target {self.target!r}: bronze is append-only")
+        return self
+
+    @property
+    def files(self) -> list[str]:
+        return [self.file] if self.file else []
+
+
+KINDS = ("notebook", "extract", "merge", "scd2", "sql")
+# Union tags as pydantic puts them in error locations: not a word a step's fields use,
+# so that locating an error in the YAML never mistakes a tag for a field.
+TAGS = {kind: f"kind={kind}" for kind in KINDS}
+MODELS: dict[str, type[_StepBase]] = {
+    "notebook": NotebookStep,
+    "extract": ExtractStep,
+    "merge": MergeStep,
+    "scd2": Scd2Step,
+    "sql": SqlStep,
+}
+
+
+def step_kind(value: Any) -> str:
+    """A step's kind as written (``notebook`` when it has none)."""
+    kind = value.get("kind", "notebook") if isinstance(value, dict) else value.kind
+    return kind if isinstance(kind, str) else "notebook"
+
+
+def _tag(value: Any) -> str | None:
+    kind = step_kind(value)
+    return TAGS.get(kind, kind)
+
+
+StepSpec = Annotated[
+    Annotated[NotebookStep, Tag(TAGS["notebook"])]
+    | Annotated[ExtractStep, Tag(TAGS["extract"])]
+    | Annotated[MergeStep, Tag(TAGS["merge"])]
+    | Annotated[Scd2Step, Tag(TAGS["scd2"])]
+    | Annotated[SqlStep, Tag(TAGS["sql"])],
+    Discriminator(_tag),
+]
+"""A step of any kind (``kind`` picks which; ``notebook`` by default)."""
+
+
+def model_of(value: Any) -> type[BaseModel] | None:
+    """The model a step given as raw data is read with (None for an unknown kind)."""
+    return MODELS.get(step_kind(value))
+
+
+def lake_tables(step: Any) -> tuple[list[str], list[str]]:
+    """(lake tables read, lake tables written) that a declarative step names."""
+    if isinstance(step, ExtractStep):
+        return [], [t.bronze for t in step.tables]
+    if isinstance(step, MergeStep):
+        return [t.source for t in step.tables], [t.target for t in step.tables]
+    if isinstance(step, Scd2Step):
+        return [step.source], [step.target]
+    if isinstance(step, SqlStep):
+        return [], [step.target]  # what the query reads is known once it is parsed
+    return [], []
