@@ -170,6 +170,57 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class RunTable(Base):
+    """A lake table version a step attempt read or wrote: what a run used, exactly.
+
+    ``version`` is the Delta version read (pinned for the whole attempt) or made by the
+    write; reading that version back gives the data the run saw or produced."""
+
+    __tablename__ = "run_tables"
+    __table_args__ = (
+        UniqueConstraint("run_id", "step_id", "attempt", "lake", "table_name", "access"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[str] = mapped_column(String(100))
+    attempt: Mapped[int] = mapped_column(Integer)
+    lake: Mapped[str] = mapped_column(String(100))  # "lake" or a lake connection's name
+    table_name: Mapped[str] = mapped_column(String(200))  # layer.name
+    access: Mapped[str] = mapped_column(String(10))  # read | write
+    version: Mapped[int] = mapped_column(Integer)
+    operation: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    rows_added: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rows_updated: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rows_removed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IngestWatermark(Base):
+    """How far an extract (source table -> bronze) or a merge (bronze -> silver) got.
+
+    An extract keeps the largest cursor value (``write_date``) and id it read, and when
+    it last compared keys for deletes; a merge keeps the bronze version it merged up to.
+    ``version`` is the target's version that recorded it (an extract) or the source's
+    (a merge)."""
+
+    __tablename__ = "ingest_watermarks"
+    __table_args__ = (UniqueConstraint("kind", "lake", "target", "source", "source_table"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # extract | merge
+    lake: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(200))  # layer.name
+    source: Mapped[str] = mapped_column(String(100))  # a connection, or the lake (merge)
+    source_table: Mapped[str] = mapped_column(String(300))
+    cursor_value: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cursor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deletes_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
 # --- catalog -------------------------------------------------------------------------
 # What a scan discovers is overwritten by the next scan; what people curate (description,
 # tags, owner, certified) lives in separate columns that scans never touch.
