@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
+from temporalio import activity
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError, RequestHandler
@@ -43,6 +44,7 @@ from workbench_server.connections.kernel_access import (
     usable_connections,
 )
 from workbench_server.db.models import Pipeline, Run
+from workbench_server.lake.models import WRITER_ENV
 from workbench_server.lineage.service import RecordedSql
 from workbench_server.principal import Principal
 
@@ -107,12 +109,19 @@ class _ConnectionsHandler(_StepHandler):
     async def get(self) -> None:
         run_id = self._attempt().run_id
         workbench = self.access.workbench
-        bootstrap = await asyncio.to_thread(
-            lambda: kernel_bootstrap(workbench, run_context(workbench, run_id)[0])
-        )
+
+        def bootstrap() -> dict[str, Any]:
+            principal, pipeline = run_context(workbench, run_id)
+            payload = kernel_bootstrap(workbench, principal).model_dump(mode="json")
+            # Who the step's lake writes are by: its pipeline, acting for the owner (the
+            # run, step and attempt are in the kernel's environment).
+            payload["writer"] = {"pipeline": pipeline, "user": principal.name}
+            return payload
+
+        payload = await asyncio.to_thread(bootstrap)
         self.set_header("Cache-Control", "no-store")
         self.set_header("Content-Type", "application/json")
-        self.finish(bootstrap.model_dump_json())
+        self.finish(json.dumps(payload))
 
 
 class _UsableHandler(_StepHandler):
@@ -198,8 +207,12 @@ class KernelAccess:
 
     @contextmanager
     def grant(self, run_id: str, step_id: str = "") -> Iterator[Attempt]:
-        """One attempt, with its kernel's environment; its token works until the block ends."""
+        """One attempt, with its kernel's environment; its token works until the block ends.
+
+        The environment also says which run, step and attempt the kernel works for
+        (``WORKBENCH_RUN_ID``, ``_STEP``, ``_ATTEMPT``), which every lake write records."""
         token = secrets.token_urlsafe(32)
+        number = activity.info().attempt if activity.in_activity() else None
         attempt = Attempt(
             run_id,
             step_id,
@@ -208,6 +221,9 @@ class KernelAccess:
                     API_URL_ENV: self.url or "",
                     KERNEL_TOKEN_ENV: token,
                     "WORKBENCH_KERNEL_CONTEXT": "pipeline",  # report usage at once
+                    WRITER_ENV["run_id"]: run_id,
+                    WRITER_ENV["step"]: step_id,
+                    **({WRITER_ENV["attempt"]: str(number)} if number is not None else {}),
                 }
             ),
         )
