@@ -30,7 +30,6 @@ INTEGER_TYPES = frozenset(
     "TINYINT SMALLINT INTEGER BIGINT HUGEINT UTINYINT USMALLINT UINTEGER UBIGINT UHUGEINT".split()
 )
 CACHE_SECONDS = 5.0  # DuckDB binds a macro's arguments more than once per query
-RUN_SEARCH_VERSIONS = 5000  # how far back a run's commits are looked for
 MACROS = """
 CREATE OR REPLACE MACRO lake_at(lake_table, point) AS TABLE
     SELECT * FROM delta_scan(
@@ -135,17 +134,9 @@ class Resolver:
         """The last version of ``table`` that run ``run`` wrote."""
         from workbench_server.errors import NotFoundError
 
-        lake = self.session.lake
-        before, looked = None, 0
-        while looked < RUN_SEARCH_VERSIONS:
-            page = lake.versions(table, limit=1000, before=before)
-            for version in page:
-                if version.writer is not None and version.writer.run_id == run:
-                    return version.version
-            looked += len(page)
-            if len(page) < 1000:
-                break
-            before = page[-1].version
+        written = self.session.lake.written_by(table, run)
+        if written:
+            return written[0].version
         raise NotFoundError(
             f"run {run} wrote no version of {table}: for a table a run only read, read it as "
             f"of the run's time, lake_at('{table}', TIMESTAMPTZ '<when the run ran>')"
