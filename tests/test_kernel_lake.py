@@ -439,12 +439,14 @@ async def test_sql_changes_a_table_one_version_at_a_time(
         ["6", "6.66"],
     ]
 
-    # A statement that fails half-way (a cast error in its third row) commits nothing.
+    # A statement that fails half-way (its 250,000th row, after batches went to the
+    # writer) commits nothing.
     failed = await kernel.run(
         "%%sql\nINSERT INTO silver.moves (id, company_id, amount)\n"
-        "SELECT CAST(x AS INTEGER), 1, 1 FROM (VALUES ('7'), ('8'), ('nine')) AS v(x)"
+        "SELECT CASE WHEN range = 250000 THEN error('row 250000 is bad') ELSE range END, 1, 1\n"
+        "FROM range(300000)"
     )
-    assert failed.status == "error" and "Could not convert string 'nine'" in failed.stderr
+    assert failed.status == "error" and "row 250000 is bad" in failed.stderr, failed.everything
     assert lake.version("silver.moves") == 5
     refused = await kernel.run("%sql DROP TABLE silver.moves")
     assert refused.status == "error" and "not dropped from %sql" in refused.stderr

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from workbench_server.errors import WorkbenchError
 from workbench_server.sql_text import quote_identifier as _qi
 
 from .lake_sql import (
@@ -85,8 +86,11 @@ class LakeWrites:
         }[type(statement)]
         try:
             return handler(statement)
-        except duckdb.Error as exc:
-            # The query's own error; where it points is in SQL this module wrapped it in.
+        except (LakeWriteError, WorkbenchError):
+            raise
+        except Exception as exc:
+            # The query's own error (DuckDB's, also when it stopped the stream half-way);
+            # where it points is in SQL this module wrapped the query in.
             raise LakeWriteError(f"{statement.table}: {_first_line(exc)}") from None
         finally:
             self.session.refresh_views(force=True)
