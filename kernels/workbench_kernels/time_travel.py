@@ -20,11 +20,24 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
-    from .lake_session import LakeSession
+    import duckdb
+
+    from workbench_server.lake import Lake
+
+
+class Session(Protocol):
+    """What time travel needs of a lake session (lake_session.LakeSession)."""
+
+    db: duckdb.DuckDBPyConnection
+    resolver: Resolver | None
+
+    @property
+    def lake(self) -> Lake: ...
+
 
 INTEGER_TYPES = frozenset(
     "TINYINT SMALLINT INTEGER BIGINT HUGEINT UTINYINT USMALLINT UINTEGER UBIGINT UHUGEINT".split()
@@ -45,7 +58,7 @@ CREATE OR REPLACE MACRO lake_at_run(lake_table, run_id) AS TABLE
 """
 
 
-def install(session: LakeSession) -> None:
+def install(session: Session) -> None:
     """Define ``lake_at`` and ``lake_at_run`` in the session (after the delta extension)."""
     resolver = Resolver(session)
     db = session.db
@@ -71,7 +84,7 @@ def install(session: LakeSession) -> None:
 class Resolver:
     """Versions of a session's lake tables, by number, time or run (briefly cached)."""
 
-    def __init__(self, session: LakeSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
         self._cache: dict[tuple[str, ...], tuple[float, int | str]] = {}
 
