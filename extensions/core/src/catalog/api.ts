@@ -15,6 +15,7 @@ import {
   ITableDetail,
   ITablePatch,
   ITablesPage,
+  ITableVersion,
   LineageDirection
 } from './tokens';
 
@@ -108,11 +109,30 @@ export class CatalogAPI {
   }
 
   /**
-   * The first rows of a table (bounded and masked by the server).
+   * The first rows of a table (bounded and masked by the server); of a lake
+   * table as of `version` when given.
    */
-  preview(id: number, limit: number = 100): Promise<IPreview> {
+  preview(
+    id: number,
+    limit: number = 100,
+    version: number | null = null
+  ): Promise<IPreview> {
     return requestAPI<IPreview>(
-      withQuery(`catalog/tables/${id}/preview`, { limit }),
+      withQuery(`catalog/tables/${id}/preview`, { limit, version }),
+      this._settings
+    );
+  }
+
+  /**
+   * A lake table's versions, newest first; `before` pages back from it.
+   */
+  versions(
+    id: number,
+    limit: number = 50,
+    before: number | null = null
+  ): Promise<ITableVersion[]> {
+    return requestAPI<ITableVersion[]>(
+      withQuery(`catalog/tables/${id}/versions`, { limit, before }),
       this._settings
     );
   }

@@ -148,6 +148,49 @@ export interface IPreview {
    */
   notes: string[];
   elapsed_ms: number;
+  /**
+   * The lake table's version shown; null for its current rows.
+   */
+  version?: number | null;
+}
+
+/**
+ * Who made a write to a lake table (`lake.WriterInfo`): a pipeline run's
+ * step and attempt, or a notebook and its user.
+ */
+export interface IWriter {
+  pipeline: string | null;
+  run_id: string | null;
+  step: string | null;
+  attempt: number | null;
+  notebook: string | null;
+  user: string | null;
+  tool: string | null;
+}
+
+/**
+ * One version of a lake table, from its commit (`lake.TableVersion`).
+ */
+export interface ITableVersion {
+  version: number;
+  timestamp: string;
+  /**
+   * Delta's operation: WRITE, MERGE, DELETE, OPTIMIZE…
+   */
+  operation: string;
+  /**
+   * The workbench's write: append, overwrite, merge, scd2, delete…
+   */
+  mode: string | null;
+  writer: IWriter | null;
+  /**
+   * The writer in one line, e.g. `pipeline close run r1 step load attempt 2`.
+   */
+  writer_text: string;
+  rows_added: number | null;
+  rows_updated: number | null;
+  rows_removed: number | null;
+  keys: string[] | null;
 }
 
 /**

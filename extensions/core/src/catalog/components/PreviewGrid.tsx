@@ -47,6 +47,15 @@ export function PreviewGrid(props: {
             {note}
           </span>
         ))}
+        {typeof preview.version === 'number' && (
+          <button
+            type="button"
+            className="jp-mod-styled jp-WorkbenchCatalogTable-current"
+            onClick={() => editor.previewVersion(null)}
+          >
+            {trans.__('Show current rows')}
+          </button>
+        )}
       </div>
       <div className="jp-WorkbenchCatalogTable-gridWrap">
         <table className="jp-WorkbenchCatalogTable-grid jp-WorkbenchCatalogTable-preview">

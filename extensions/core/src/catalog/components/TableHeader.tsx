@@ -11,8 +11,9 @@ import {
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { formatRowEstimate, parseTags } from '../format';
+import { formatRowEstimate, formatTimestamp, parseTags } from '../format';
 import { ITable } from '../tokens';
+import { lastWrite } from '../versions';
 import { InlineEdit } from './InlineEdit';
 import { ITableActions, ITableEditor, TagList } from './tableParts';
 
@@ -26,6 +27,7 @@ export function TableHeader(props: {
 }): JSX.Element {
   const { table, trans, editor } = props;
   const tags = table.tags;
+  const written = lastWrite(table);
   return (
     <header className="jp-WorkbenchCatalogTable-header">
       <div className="jp-WorkbenchCatalogTable-titleRow">
@@ -58,6 +60,30 @@ export function TableHeader(props: {
         <dd data-fact="rows">
           {formatRowEstimate(table.row_estimate) || trans.__('unknown')}
         </dd>
+        {written && written.version !== null && (
+          <>
+            <dt>{trans.__('Version')}</dt>
+            <dd data-fact="version">
+              {written.versions
+                ? trans.__('%1 (%2 listed)', written.version, written.versions)
+                : written.version}
+            </dd>
+          </>
+        )}
+        {written && written.when && (
+          <>
+            <dt>{trans.__('Last written')}</dt>
+            <dd data-fact="last-write" title={written.operation ?? undefined}>
+              {written.who
+                ? trans.__(
+                    '%1 UTC · %2',
+                    formatTimestamp(written.when),
+                    written.who
+                  )
+                : trans.__('%1 UTC', formatTimestamp(written.when))}
+            </dd>
+          </>
+        )}
         {table.odoo_model && (
           <>
             <dt>{trans.__('Odoo model')}</dt>

@@ -11,23 +11,27 @@ import {
   ITable,
   ITableDetail,
   ITablePatch,
+  ITableVersion,
   LineageDirection
 } from '../tokens';
+import { VERSIONS_PAGE } from '../versions';
 import { ColumnsGrid } from './ColumnsGrid';
 import { HistoryList } from './HistoryList';
 import { ILineage, LineageLists } from './LineageLists';
 import { PreviewGrid } from './PreviewGrid';
 import { TableHeader } from './TableHeader';
-import { ITableActions, ITableEditor, Loadable, LoadState } from './tableParts';
+import {
+  ITableActions,
+  ITableEditor,
+  Loadable,
+  LoadState,
+  TableTab,
+  tabsOf
+} from './tableParts';
+import { VersionsList } from './VersionsList';
 
-export type { ITableActions };
-
-/**
- * Tabs of a table view.
- */
-export type TableTab = 'columns' | 'preview' | 'lineage' | 'history';
-
-const TABS: TableTab[] = ['columns', 'preview', 'lineage', 'history'];
+export type { ITableActions, TableTab };
+export { tabsOf };
 
 /**
  * Rows a preview asks for.
@@ -35,7 +39,8 @@ const TABS: TableTab[] = ['columns', 'preview', 'lineage', 'history'];
 export const PREVIEW_ROWS = 100;
 
 /**
- * One catalog table: details, columns, preview, lineage and history.
+ * One catalog table: details, columns, preview, versions (of a lake table),
+ * lineage and history.
  */
 export class TableView extends ReactWidget implements ITableEditor {
   /**
@@ -80,6 +85,57 @@ export class TableView extends ReactWidget implements ITableEditor {
     if (tab === 'lineage' && this._lineage.status === 'idle') {
       void this.loadLineage();
     }
+    if (tab === 'versions' && this._versions.status === 'idle') {
+      void this.loadVersions();
+    }
+    this.update();
+  }
+
+  /**
+   * Preview the table as of `version` (null: its current rows).
+   */
+  previewVersion(version: number | null): void {
+    this._previewVersion = version;
+    this._tab = 'preview';
+    void this.loadPreview();
+  }
+
+  /**
+   * The version the preview shows; null for the current rows.
+   */
+  get previewedVersion(): number | null {
+    return this._previewVersion;
+  }
+
+  /**
+   * Load the newest versions again, or (`older`) the page after those listed.
+   */
+  async loadVersions(older: boolean = false): Promise<void> {
+    const listed =
+      older && this._versions.status === 'ready' ? this._versions.value : [];
+    const before = listed.length ? listed[listed.length - 1].version : null;
+    if (!older) {
+      this._versions = { status: 'loading' };
+      this.update();
+    }
+    try {
+      const page = await this._api.versions(
+        this.tableId,
+        VERSIONS_PAGE,
+        before
+      );
+      this._versions = { status: 'ready', value: [...listed, ...page] };
+      this._moreVersions =
+        page.length === VERSIONS_PAGE && page[page.length - 1].version > 0;
+    } catch (error) {
+      this._versions = {
+        status: 'error',
+        error: this._actions.error(
+          this._trans.__('Loading the versions of %1 failed', this._name()),
+          error
+        )
+      };
+    }
     this.update();
   }
 
@@ -108,14 +164,31 @@ export class TableView extends ReactWidget implements ITableEditor {
   async loadPreview(): Promise<void> {
     this._preview = { status: 'loading' };
     this.update();
+    const version = this._previewVersion;
     try {
-      const value = await this._api.preview(this.tableId, PREVIEW_ROWS);
+      const value = await this._api.preview(
+        this.tableId,
+        PREVIEW_ROWS,
+        version
+      );
+      if (version !== this._previewVersion) {
+        return; // another version was asked for meanwhile
+      }
       this._preview = { status: 'ready', value };
     } catch (error) {
+      if (version !== this._previewVersion) {
+        return;
+      }
       this._preview = {
         status: 'error',
         error: this._actions.error(
-          this._trans.__('Previewing %1 failed', this._name()),
+          version === null
+            ? this._trans.__('Previewing %1 failed', this._name())
+            : this._trans.__(
+                'Previewing %1 as of version %2 failed',
+                this._name(),
+                version
+              ),
           error
         )
       };
@@ -221,6 +294,8 @@ export class TableView extends ReactWidget implements ITableEditor {
         summary={this._summary}
         preview={this._preview}
         lineage={this._lineage}
+        versions={this._versions}
+        moreVersions={this._moreVersions}
         tab={this._tab}
       />
     );
@@ -242,10 +317,13 @@ export class TableView extends ReactWidget implements ITableEditor {
   private _api: CatalogAPI;
   private _detail: Loadable<ITableDetail> = { status: 'idle' };
   private _lineage: Loadable<ILineage> = { status: 'idle' };
+  private _moreVersions = false;
   private _preview: Loadable<IPreview> = { status: 'idle' };
+  private _previewVersion: number | null = null;
   private _summary: ITable | null;
   private _tab: TableTab = 'columns';
   private _trans: TranslationBundle;
+  private _versions: Loadable<ITableVersion[]> = { status: 'idle' };
 }
 
 /**
@@ -275,6 +353,8 @@ interface ITableViewBodyProps {
   summary: ITable | null;
   preview: Loadable<IPreview>;
   lineage: Loadable<ILineage>;
+  versions: Loadable<ITableVersion[]>;
+  moreVersions: boolean;
   tab: TableTab;
 }
 
@@ -290,9 +370,11 @@ function TableViewBody(props: ITableViewBodyProps): JSX.Element {
       </div>
     );
   }
+  const tabs = tabsOf(table);
   const tabLabels: { [tab in TableTab]: string } = {
     columns: trans.__('Columns'),
     preview: trans.__('Preview'),
+    versions: trans.__('Versions'),
     lineage: trans.__('Lineage'),
     history: trans.__('History')
   };
@@ -312,6 +394,9 @@ function TableViewBody(props: ITableViewBodyProps): JSX.Element {
           if (props.lineage.status !== 'idle') {
             void view.loadLineage();
           }
+          if (props.versions.status !== 'idle') {
+            void view.loadVersions();
+          }
         }}
       />
       <div
@@ -323,7 +408,8 @@ function TableViewBody(props: ITableViewBodyProps): JSX.Element {
             event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0;
           if (step) {
             event.preventDefault();
-            const next = TABS[(TABS.indexOf(tab) + step + TABS.length) % 4];
+            const next =
+              tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length];
             view.showTab(next);
             requestAnimationFrame(() =>
               view.node
@@ -333,7 +419,7 @@ function TableViewBody(props: ITableViewBodyProps): JSX.Element {
           }
         }}
       >
-        {TABS.map(name => (
+        {tabs.map(name => (
           <button
             key={name}
             type="button"
@@ -365,6 +451,17 @@ function TableViewBody(props: ITableViewBodyProps): JSX.Element {
           ))}
         {tab === 'preview' && (
           <PreviewGrid state={props.preview} editor={view} trans={trans} />
+        )}
+        {tab === 'versions' && (
+          <VersionsList
+            state={props.versions}
+            more={props.moreVersions}
+            shown={view.previewedVersion}
+            trans={trans}
+            onPreview={version => view.previewVersion(version)}
+            onMore={() => void view.loadVersions(true)}
+            onRetry={() => void view.loadVersions()}
+          />
         )}
         {tab === 'lineage' && (
           <LineageLists

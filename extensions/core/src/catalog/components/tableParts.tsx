@@ -5,6 +5,22 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { IDatasetRef, ITable, ITablePatch } from '../tokens';
+import { hasVersions } from '../versions';
+
+/**
+ * Tabs of a table view.
+ */
+export type TableTab =
+  'columns' | 'preview' | 'versions' | 'lineage' | 'history';
+
+/**
+ * The tabs a table has: Versions for a lake's Delta tables only.
+ */
+export function tabsOf(table: ITable): TableTab[] {
+  return hasVersions(table)
+    ? ['columns', 'preview', 'versions', 'lineage', 'history']
+    : ['columns', 'preview', 'lineage', 'history'];
+}
 
 /**
  * Something loaded on demand: not yet asked, loading, there, or failed.
@@ -43,6 +59,10 @@ export interface ITableEditor {
     patch: { description?: string | null; tags?: string[] }
   ): Promise<boolean>;
   loadPreview(): Promise<void>;
+  /**
+   * Preview a lake table as of `version` (null: its current rows).
+   */
+  previewVersion(version: number | null): void;
 }
 
 export function LoadState(props: {
