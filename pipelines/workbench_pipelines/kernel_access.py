@@ -56,12 +56,14 @@ BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 
 @dataclass
 class Attempt:
-    """One running attempt: whose it is, its kernel's environment, the SQL it wrote with."""
+    """One running attempt: whose it is, its kernel's environment, the SQL it wrote with
+    (and, for a declarative step, the lake table versions it read and wrote)."""
 
     run_id: str
     step_id: str
     env: dict[str, str]
     sql: list[tuple[str, RecordedSql]] = field(default_factory=list)  # (statement, lineage)
+    tables: list[Any] = field(default_factory=list)  # ingest.context.TableAccess
 
 
 def run_context(workbench: Workbench, run_id: str) -> tuple[Principal, str]:

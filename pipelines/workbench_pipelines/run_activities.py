@@ -34,10 +34,13 @@ from workbench_server.lineage.openlineage import (
 )
 from workbench_server.lineage.service import LineageService
 
+from .attempts import stop_decision
+from .ingest.activity import run_attempt as run_declarative
+from .ingest.lineage import with_versions
 from .kernel_access import Attempt, KernelAccess, kernel_environment, run_context
 from .notebook import CellFailure, Progress, execute
 from .notify import DeliveryFailed, NotConfigured, deliver
-from .plan import Notice, PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome, StepPlan
+from .plan import Notice, PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
 from .run_history import (
     AttemptHistory,
     AttemptLedger,
@@ -46,7 +49,6 @@ from .run_history import (
     Started,
 )
 from .spec import TIMEOUT_ERROR
-from .spec_types import error_matches
 
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
@@ -242,6 +244,13 @@ class RunActivities:
         try:
             for statement, recorded in granted.sql:
                 job_run.datasets.add_sql(recorded.found, recorded.context, statement)
+            if granted.tables:  # which version of each lake table (declarative steps)
+                for access in granted.tables:
+                    key = (access.lake, access.table)
+                    if access.access == "read":
+                        job_run.datasets.inputs.setdefault(key)
+                    else:
+                        job_run.datasets.outputs.setdefault(key, {})
             trace = None
             if state == "FAIL":
                 with self.workbench.sessions() as session:
@@ -256,7 +265,10 @@ class RunActivities:
                 message = None
             elif state == "FAIL" and message is None:
                 message = type(error).__name__
-            emitter_of(self.workbench).emit(job_run.event(RunState(state), message, trace))
+            event = job_run.event(RunState(state), message, trace)
+            if granted.tables:
+                event = with_versions(event, granted.tables)
+            emitter_of(self.workbench).emit(event)
         except Exception:  # lineage never fails a step
             activity.logger.warning("no OpenLineage %s for %s", state, job_run.job, exc_info=True)
 
@@ -324,7 +336,8 @@ class RunActivities:
     async def run_step(self, data: StepInput) -> StepOutcome:
         step, attempt = data.step, activity.info().attempt
         folder = Path(data.artifacts_dir) / step.id / f"attempt-{attempt}"
-        output = folder / Path(step.notebook).name
+        notebook = step.kind == "notebook"  # declarative steps execute no notebook
+        output = folder / Path(step.notebook).name if notebook else None
         log = folder / "output.log"
         folder.mkdir(parents=True, exist_ok=True)
         ledger = AttemptLedger(
@@ -333,7 +346,7 @@ class RunActivities:
                 attempt=attempt,
                 status="running",
                 started_at=_now(),
-                output_notebook=str(output),
+                output_notebook=str(output) if output is not None else None,
                 log_file=str(log),
                 worker=os.environ.get("WORKBENCH_WORKER_IDENTITY"),
             ),
@@ -361,7 +374,10 @@ class RunActivities:
         ) as granted:
             lineage = await asyncio.to_thread(self._lineage_start, data, attempt)
             try:
-                outcome = await self._attempt(data, ledger, started, granted.env)
+                if notebook:
+                    outcome = await self._attempt(data, ledger, started, granted.env)
+                else:
+                    outcome = await run_declarative(self.workbench, data, ledger, started, granted)
             except BaseException as exc:
                 if lineage is not None:
                     state = (
@@ -422,7 +438,7 @@ class RunActivities:
                     progress.halt()
                     await asyncio.gather(job, return_exceptions=True)
                     message = f"stopped after its {step.timeout_s:g} s timeout"
-                    final, note = _stop(step, started, TIMEOUT_ERROR, message)
+                    final, note = stop_decision(step, started, TIMEOUT_ERROR, message)
                     await ledger.finish(
                         "timed_out",
                         duration_s=round(time.monotonic() - clock, 3),
@@ -449,12 +465,14 @@ class RunActivities:
         except Exception as exc:  # the notebook could not run at all
             name = type(exc).__name__
             message = f"{name}: {exc}".splitlines()[0]
-            final, note = _stop(step, started, name, message)
+            final, note = stop_decision(step, started, name, message)
             await ledger.finish("failed", duration_s=duration, error=message + note, final=final)
             raise ApplicationError(message, type=name, non_retryable=final) from None
         if failure is not None:
             message = f"{_cell_words(step.notebook, failure)}: {failure.ename}: {failure.evalue}"
-            final, note = _stop(step, started, failure.ename, f"{failure.ename}: {failure.evalue}")
+            final, note = stop_decision(
+                step, started, failure.ename, f"{failure.ename}: {failure.evalue}"
+            )
             await ledger.finish(
                 "failed",
                 duration_s=duration,
@@ -485,16 +503,3 @@ def _cell_words(notebook: str, failure: CellFailure) -> str:
         return executed
     own = f"cell {failure.notebook_index + 1} of {Path(notebook).name}"
     return f"{own} ({executed} in the executed notebook)"
-
-
-def _stop(step: StepPlan, started: Started, name: str, message: str) -> tuple[bool, str]:
-    """Whether this failure ends the step (no retry), and a note saying why when the
-    step had attempts left."""
-    retries = step.retries
-    if started.failures + 1 >= retries.attempts:
-        return True, ""
-    if error_matches(retries.non_retryable, name, message):
-        return True, f" (not retried: {name} is listed in retries.non_retryable)"
-    if retries.retry_on is not None and not error_matches(retries.retry_on, name, message):
-        return True, f" (not retried: {name} is not listed in retries.retry_on)"
-    return False, ""

@@ -89,6 +89,13 @@ def _print_run(run) -> None:
         if attempt.reused_from is not None:
             line += f"  from run {attempt.reused_from.run_id} #{attempt.reused_from.attempt}"
         click.echo(line)
+    for table in run.tables:  # lake table versions the steps read and wrote
+        where = "" if table.lake == "lake" else f" (lake {table.lake})"
+        line = f"  {table.step_id:24} #{table.attempt}  {table.access:5} "
+        line += f"{table.table} v{table.version}"
+        if table.access == "write" and table.rows_added is not None:
+            line += f"  +{table.rows_added} ~{table.rows_updated or 0} -{table.rows_removed or 0}"
+        click.echo(line + where)
     if run.sla_missed_at is not None:
         click.echo(f"  SLA missed: due {run.sla_deadline:%Y-%m-%d %H:%M:%S %Z}")
     for notice in run.notifications:

@@ -17,7 +17,7 @@ from workbench_pipelines.plan import PIPELINE_RUN_WORKFLOW, RetryPlan, RunPlan, 
 from workbench_pipelines.spec import NotebookStep, PipelineSpec, SqlStep, StepSpec
 from workbench_pipelines.spec_sql import read_sql_file
 
-from ..db.models import Notification, Pipeline, PipelineVersion, Run, StepRun
+from ..db.models import Notification, Pipeline, PipelineVersion, Run, RunTable, StepRun
 from ..errors import ConflictError, NotFoundError
 from ..principal import Principal
 from ..safe_files import read_beneath
@@ -52,6 +52,22 @@ class AttemptOut(BaseModel):
     reused_from: ReusedFrom | None = None  # a reused step: whose notebook and log these are
 
 
+class RunTableOut(BaseModel):
+    """A lake table version a step attempt read or wrote (read it back with
+    ``Lake.read(table, version=...)`` or ``workbench lake show``)."""
+
+    step_id: str
+    attempt: int
+    lake: str
+    table: str
+    access: str  # read | write
+    version: int
+    operation: str | None = None
+    rows_added: int | None = None
+    rows_updated: int | None = None
+    rows_removed: int | None = None
+
+
 class NotificationOut(BaseModel):
     event: str
     target: str
@@ -82,6 +98,7 @@ class RunOut(BaseModel):
     sla_missed_at: datetime | None = None
     attempts: list[AttemptOut] = []
     notifications: list[NotificationOut] = []
+    tables: list[RunTableOut] = []  # lake table versions the run's steps read and wrote
 
 
 def build_plan(
@@ -521,7 +538,26 @@ class RunService:
             notices = session.scalars(
                 select(Notification).where(Notification.run_id == run_id).order_by(Notification.id)
             )
+            tables = sorted(
+                session.scalars(select(RunTable).where(RunTable.run_id == run_id)),
+                key=lambda t: (order.get(t.step_id, len(order)), t.step_id, t.attempt, t.id),
+            )
             out = self._out(run, name, attempts)
+            out.tables = [
+                RunTableOut(
+                    step_id=t.step_id,
+                    attempt=t.attempt,
+                    lake=t.lake,
+                    table=t.table_name,
+                    access=t.access,
+                    version=t.version,
+                    operation=t.operation,
+                    rows_added=t.rows_added,
+                    rows_updated=t.rows_updated,
+                    rows_removed=t.rows_removed,
+                )
+                for t in tables
+            ]
             out.notifications = [
                 NotificationOut.model_validate(n, from_attributes=True) for n in notices
             ]

@@ -1,0 +1,281 @@
+"""The extract step: source tables into bronze, in full or incrementally.
+
+Per table, in one DuckDB session:
+
+- **full** (``mode: full``, the first run, or a table without a cursor column) streams
+  every source row into bronze batch by batch (bounded memory); ``_op`` says ``i`` or
+  ``u`` against the keys bronze holds alive, and keys bronze holds that the source no
+  longer has are added as ``d`` rows.
+- **incremental** reads the rows whose cursor (``write_date``) is at least the watermark
+  minus the overlap window, stages them, and appends those bronze does not already hold
+  with the same cursor value: changed rows, and late commits inside the window, once.
+  When deletes are due (``deletes: every 1d``), keys are compared as in a full run.
+
+Each table's rows (upserts and deletes, and company-dependent values in their own
+table) are one append: one Delta version, or none if the step fails. The watermark and
+the versions are recorded after the commit; an attempt that finds its run already wrote
+a table (its end was lost) records that and moves on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from workbench_server.errors import InvalidInputError
+from workbench_server.lake import Lake
+from workbench_server.sql_text import quote_identifier as qi
+
+from ..spec_steps import ExtractStep, ExtractTable
+from . import extract_sql as q
+from . import watermarks
+from .connect import open_source
+from .context import StepContext, as_result
+from .lineage import extract_lineage
+from .session import step_session
+from .sources import Shape, Source
+from .streams import counted
+
+BATCH_ROWS = 64 * 1024
+
+
+def run_extract(ctx: StepContext) -> None:
+    spec = ExtractStep.model_validate({**ctx.config, "id": ctx.step_id, "kind": "extract"})
+    lake = ctx.lake(spec.lake)
+    with step_session(lake, ctx.progress) as db:
+        source = open_source(ctx, spec.source, db)
+        try:
+            languages: list[str] | None = spec.languages
+            for table in spec.tables:
+                ctx.progress.check()
+                if languages is None:
+                    languages = source.languages(db)
+                TableExtract(ctx, spec, table, source, lake, db, languages).run()
+        finally:
+            source.close()
+
+
+class TableExtract:
+    """One source table into its bronze table (and its company-dependent values)."""
+
+    def __init__(
+        self,
+        ctx: StepContext,
+        spec: ExtractStep,
+        table: ExtractTable,
+        source: Source,
+        lake: Lake,
+        db: duckdb.DuckDBPyConnection,
+        languages: list[str],
+    ) -> None:
+        self.ctx, self.spec, self.table, self.source = ctx, spec, table, source
+        self.lake, self.db, self.languages = lake, db, languages
+        self.bronze = table.bronze
+        self.side = self.bronze + q.SIDE_SUFFIX
+        self.keys = list(table.keys)
+        self.audit = q.Audit(ctx.run_id, datetime.now(UTC), source.name)
+
+    def run(self) -> None:
+        ctx = self.ctx
+        ctx.progress.table = self.bronze
+        if self._already_written():
+            return
+        shape = self.source.shape(self.db, self.table)
+        names = {c.name for c in shape.columns}
+        missing = [k for k in self.keys if k not in names]
+        if missing:
+            raise InvalidInputError(f"{shape.table} has no key column(s) {missing}")
+        cursor = self.table.cursor if self.table.cursor in names else None
+        mark = watermarks.load(
+            ctx.workbench, "extract", self.lake.name, self.bronze, self.source.name, shape.table
+        )
+        exists = self.lake.exists(self.bronze)
+        full = self.spec.mode == "full" or mark is None or not exists or cursor is None
+        deletes = exists and self._deletes_due(mark, full)
+        high = self.source.high_water(self.db, shape, cursor, self._int_key(shape))
+        scan = None
+        if exists:
+            version = self.lake.version(self.bronze)
+            scan = self.lake.scan_sql(self.bronze, version)
+        if full and not shape.by_company and (not exists or not deletes):
+            read, written = self._stream(shape, cursor, scan)
+        else:
+            read, written = self._staged(shape, cursor, scan, mark, full, deletes)
+        value, top = high
+        if not full:  # the largest cursor seen, not the table's now (rows may arrive meanwhile)
+            value, top = self._seen(cursor, mark)
+        # A full read compares every key, as a delete check does.
+        compared = deletes or full
+        checked = (
+            self.audit.extracted_at if compared else (mark.deletes_checked_at if mark else None)
+        )
+        new_mark = watermarks.Mark(value, top, self._version_written(), checked)
+        watermarks.save(
+            ctx.workbench,
+            "extract",
+            self.lake.name,
+            self.bronze,
+            self.source.name,
+            shape.table,
+            new_mark,
+            ctx.run_id,
+            ctx.tables,
+            (ctx.step_id, ctx.attempt),
+        )
+        extract_lineage(
+            ctx, self.source, shape, self.lake, self.bronze, self.side, self.languages, self.keys
+        )
+        ctx.log(
+            f"{shape.table} -> {self.bronze}: {'full' if full else 'incremental'}, "
+            f"{read} row(s) read, {written} written"
+            + (", deletes compared" if deletes else "")
+            + (f"; watermark {value}" if value is not None else "")
+        )
+        ctx.stats.setdefault(self.bronze, {}).update(
+            rows_read=read, rows_written=written, full=full, deletes_checked=deletes
+        )
+
+    # -- the two ways ------------------------------------------------------------------
+    def _stream(self, shape: Shape, cursor: str | None, scan: str | None) -> tuple[int, int]:
+        """Every source row straight into bronze (no staging: bounded memory)."""
+        rows = self.source.rows(self.db, shape, cursor, None)
+        known = None
+        if scan is not None:
+            self.db.execute(
+                "CREATE OR REPLACE TEMP TABLE wb_known AS "
+                + q.known_sql(scan, self.source.name, self.keys, cursor, None)
+            )
+            known = "wb_known"
+        sql = q.upserts_sql(
+            shape, self.languages, self.audit, rows, self.keys, known, cursor, False
+        )
+        written = self._append(self.bronze, sql)
+        return written, written
+
+    def _staged(
+        self,
+        shape: Shape,
+        cursor: str | None,
+        scan: str | None,
+        mark: watermarks.Mark | None,
+        full: bool,
+        deletes: bool,
+    ) -> tuple[int, int]:
+        """Rows staged in DuckDB first: compared with bronze, then appended."""
+        db = self.db
+        since = None
+        if not full and mark is not None and mark.cursor_value is not None:
+            since = mark.cursor_value.replace(tzinfo=None) - self.spec.overlap
+        rows = self.source.rows(db, shape, cursor, since)
+        db.execute(f"CREATE OR REPLACE TEMP TABLE wb_changed AS SELECT * FROM {rows}")
+        self.ctx.progress.check()
+        read = db.execute("SELECT count(*) FROM wb_changed").fetchone()[0]
+        known = None
+        if scan is not None:
+            within = None if deletes else "wb_changed"
+            db.execute(
+                "CREATE OR REPLACE TEMP TABLE wb_known AS "
+                + q.known_sql(scan, self.source.name, self.keys, cursor, within)
+            )
+            known = "wb_known"
+        out = q.upserts_sql(
+            shape, self.languages, self.audit, "wb_changed", self.keys, known, cursor, not full
+        )
+        if deletes and known is not None:
+            keys = self.source.keys(db, shape, self.keys)
+            db.execute(f"CREATE OR REPLACE TEMP TABLE wb_keys AS SELECT * FROM {keys}")
+            out += " UNION ALL BY NAME " + q.deletes_sql(self.audit, self.keys, known, "wb_keys")
+        db.execute(f"CREATE OR REPLACE TEMP TABLE wb_out AS {out}")
+        self.ctx.progress.check()
+        written = db.execute("SELECT count(*) FROM wb_out").fetchone()[0]
+        if written:
+            self._append(self.bronze, "SELECT * FROM wb_out")
+            if shape.by_company:
+                self._side(shape)
+        return read, written
+
+    def _side(self, shape: Shape) -> None:
+        side_known = None
+        if self.lake.exists(self.side):
+            scan = self.lake.scan_sql(self.side, self.lake.version(self.side))
+            self.db.execute(
+                "CREATE OR REPLACE TEMP TABLE wb_side_known AS "
+                + q.known_sql(scan, self.source.name, [*self.keys, "company_id"], None, None)
+            )
+            side_known = "wb_side_known"
+        self._append(self.side, q.side_sql(shape, self.audit, self.keys, "wb_out", side_known))
+
+    def _append(self, table: str, sql: str) -> int:
+        """Append the rows of ``sql`` to ``table`` (one commit); the rows written."""
+        try:
+            reader = self.db.execute(sql).to_arrow_reader(BATCH_ROWS)
+        except duckdb.Error as exc:
+            raise InvalidInputError(f"{table}: {_first_line(exc)}") from None
+        stream = counted(reader, self.ctx.progress)
+        result = self.lake.write(
+            table,
+            stream,
+            mode="append",
+            partition_by=q.PARTITIONS,
+            schema_mode="merge",  # a column the source gained is added
+            writer=self.ctx.writer,
+        )
+        self.ctx.wrote(self.lake, result)
+        return int(result.rows_added or 0)
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def _already_written(self) -> bool:
+        """Whether an earlier attempt of this run wrote the table (its end was lost):
+        recorded, and not written twice."""
+        if not self.lake.exists(self.bronze):
+            return False
+        done = self.lake.written_by(self.bronze, self.ctx.run_id, self.ctx.step_id)
+        if not done:
+            return False
+        self.ctx.wrote(self.lake, as_result(self.bronze, done[0]))
+        if self.lake.exists(self.side):
+            for side in self.lake.written_by(self.side, self.ctx.run_id, self.ctx.step_id)[:1]:
+                self.ctx.wrote(self.lake, as_result(self.side, side))
+        watermarks.record_all(
+            self.ctx.workbench, self.ctx.run_id, self.ctx.step_id, self.ctx.attempt, self.ctx.tables
+        )
+        self.ctx.log(f"{self.bronze}: written by an earlier attempt of this run (version "
+                     f"{done[0].version}); not read again")  # fmt: skip
+        return True
+
+    def _deletes_due(self, mark: watermarks.Mark | None, full: bool) -> bool:
+        schedule = self.spec.deletes
+        if schedule == "never":
+            return False
+        if full or schedule == "every run" or mark is None or mark.deletes_checked_at is None:
+            return True
+        from ..spec_types import parse_duration
+
+        every = parse_duration(schedule.split(None, 1)[1])
+        return self.audit.extracted_at - mark.deletes_checked_at >= every
+
+    def _int_key(self, shape: Shape) -> str | None:
+        column = shape.column(self.keys[0]) if len(self.keys) == 1 else None
+        return column.name if column and "INT" in column.type.upper() else None
+
+    def _seen(self, cursor: str | None, mark: watermarks.Mark | None) -> tuple[Any, int | None]:
+        """The largest cursor value and id among the rows read (the old mark if none)."""
+        parts = [f"max({qi(cursor)})" if cursor else "NULL", f"max({qi(self.keys[0])})"]
+        value, top = self.db.execute(f"SELECT {', '.join(parts)} FROM wb_changed").fetchone()
+        if value is None and mark is not None:
+            value = mark.cursor_value
+        if mark is not None and mark.cursor_id is not None:
+            top = max(int(top), mark.cursor_id) if isinstance(top, int) else mark.cursor_id
+        return value, top if isinstance(top, int) else None
+
+    def _version_written(self) -> int | None:
+        for access in reversed(self.ctx.tables):
+            if access.table == self.bronze and access.access == "write":
+                return access.version
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

@@ -1,0 +1,160 @@
+"""The DuckDB SQL of an extract: bronze rows from source rows, with audit columns.
+
+Bronze is append-only. Each row carries ``_run_id``, ``_extracted_at``, ``_source`` and
+``_op`` (``i`` a key bronze has not seen alive, ``u`` a key it has, ``d`` a key gone from
+the source), and the partition columns ``_company_id`` and ``_extracted_on``. What
+bronze already holds of a source (its live keys and their latest cursor value) is read
+from bronze itself, so a run that read rows again (the overlap window, an attempt that
+died after its commit) adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from workbench_server.sql_text import quote_identifier as qi
+from workbench_server.sql_text import quote_literal as ql
+
+from .sources import Shape
+
+PARTITIONS = ["_source", "_company_id", "_extracted_on"]
+AUDIT = ["_run_id", "_extracted_at", "_source", "_op", "_company_id", "_extracted_on"]
+SIDE_SUFFIX = "_by_company"  # bronze.res_partner -> bronze.res_partner_by_company
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The audit values every row of one extraction gets."""
+
+    run_id: str
+    extracted_at: datetime
+    source: str
+
+    def columns(self, op: str, company: str) -> str:
+        return ", ".join(
+            [
+                f"{ql(self.run_id)} AS _run_id",
+                f"TIMESTAMPTZ {ql(self.extracted_at.isoformat())} AS _extracted_at",
+                f"{ql(self.source)} AS _source",
+                f"{op} AS _op",
+                f"CAST({company} AS BIGINT) AS _company_id",
+                f"DATE {ql(self.extracted_at.date().isoformat())} AS _extracted_on",
+            ]
+        )
+
+
+def translation_name(column: str, language: str) -> str:
+    """``name`` in ``fr_FR``: ``name_fr_fr``."""
+    return f"{column}_{language.lower()}"
+
+
+def row_columns(shape: Shape, languages: list[str], alias: str = "c") -> str:
+    """The source columns, and each translated column's text per language."""
+    parts = [f"{alias}.{qi(c.name)}" for c in shape.columns]
+    taken = {c.name for c in shape.columns}
+    for column in shape.translated:
+        for language in languages:
+            name = translation_name(column.name, language)
+            if name not in taken:
+                path = ql(f'$."{language}"')
+                parts.append(
+                    f"json_extract_string({alias}.{qi(column.name)}, {path}) AS {qi(name)}"
+                )
+    return ", ".join(parts)
+
+
+def on_keys(keys: list[str], left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{qi(k)} = {right}.{qi(k)}" for k in keys)
+
+
+def known_sql(
+    scan: str, source: str, keys: list[str], cursor: str | None, within: str | None
+) -> str:
+    """What bronze holds of ``source`` per key: its latest op, cursor value and company
+    (``within``: only keys of that relation)."""
+    key_list = ", ".join(f"b.{qi(k)}" for k in keys)
+    cursor_expr = f"arg_max(b.{qi(cursor)}, b._extracted_at)" if cursor else "NULL"
+    restrict = f" SEMI JOIN {within} w ON {on_keys(keys, 'b', 'w')}" if within else ""
+    return (
+        f"SELECT {key_list}, arg_max(b._op, b._extracted_at) AS _op, {cursor_expr} AS _cursor, "
+        "arg_max(b._company_id, b._extracted_at) AS _company_id "
+        f"FROM {scan} b{restrict} WHERE b._source = {ql(source)} GROUP BY {key_list}"
+    )
+
+
+def upserts_sql(
+    shape: Shape,
+    languages: list[str],
+    audit: Audit,
+    rows: str,
+    keys: list[str],
+    known: str | None,
+    cursor: str | None,
+    only_changed: bool,
+) -> str:
+    """Source rows as bronze rows; with ``known``, ``_op`` says whether bronze has the key
+    alive, and ``only_changed`` leaves out rows whose cursor bronze already has."""
+    company = f"c.{qi(shape.company)}" if shape.company else "NULL"
+    columns = row_columns(shape, languages)
+    if known is None:
+        return f"SELECT {columns}, {audit.columns(ql('i'), company)} FROM {rows} c"
+    absent = f"k.{qi(keys[0])} IS NULL OR k._op = 'd'"
+    op = f"CASE WHEN {absent} THEN 'i' ELSE 'u' END"
+    sql = (
+        f"SELECT {columns}, {audit.columns(op, company)} FROM {rows} c "
+        f"LEFT JOIN {known} k ON {on_keys(keys, 'c', 'k')}"
+    )
+    if only_changed:
+        changed = f"k._cursor IS DISTINCT FROM c.{qi(cursor)}" if cursor else "true"
+        sql += f" WHERE {absent} OR {changed}"
+    return sql
+
+
+def deletes_sql(audit: Audit, keys: list[str], known: str, current_keys: str) -> str:
+    """A ``d`` row for each key bronze has alive that the source no longer has."""
+    return (
+        f"SELECT {', '.join(f'k.{qi(k)}' for k in keys)}, "
+        f"{audit.columns(ql('d'), 'k._company_id')} FROM {known} k "
+        f"WHERE k._op <> 'd' AND NOT EXISTS "
+        f"(SELECT 1 FROM {current_keys} s WHERE {on_keys(keys, 's', 'k')})"
+    )
+
+
+def side_sql(shape: Shape, audit: Audit, keys: list[str], main: str, side_known: str | None) -> str:
+    """Company-dependent values, one row per key and company: from the main rows just
+    written (``main``), and a ``d`` row for each (key, company) bronze had alive whose
+    key was written (changed or deleted) without a value for that company now."""
+    dependent = shape.by_company
+    key_cols = ", ".join(f"m.{qi(k)}" for k in keys)
+    pairs = " UNION ".join(
+        f"SELECT {key_cols}, TRY_CAST(j.key AS BIGINT) AS company_id FROM {main} m, "
+        f"json_each(m.{qi(c.name)}) j WHERE m._op <> 'd' AND m.{qi(c.name)} IS NOT NULL"
+        for c in dependent
+    )
+    values = ", ".join(
+        f"TRY_CAST(m.{qi(c.name)} ->> CAST(p.company_id AS VARCHAR) AS {c.company_type}) "
+        f"AS {qi(c.name)}"
+        for c in dependent
+    )
+    p_keys = ", ".join(f"p.{qi(k)}" for k in keys)
+    op = "'i'"
+    joined = ""
+    if side_known is not None:
+        joined = f" LEFT JOIN {side_known} k ON {on_keys([*keys, 'company_id'], 'p', 'k')}"
+        op = f"CASE WHEN k.{qi(keys[0])} IS NULL OR k._op = 'd' THEN 'i' ELSE 'u' END"
+    sql = (
+        f"SELECT {p_keys}, p.company_id, {values}, {audit.columns(op, 'p.company_id')} "
+        f"FROM ({pairs}) p JOIN {main} m ON {on_keys(keys, 'p', 'm')}{joined} "
+        "WHERE p.company_id IS NOT NULL"
+    )
+    if side_known is None:
+        return sql
+    gone = (
+        f"SELECT {', '.join(f'k.{qi(k)}' for k in keys)}, k.company_id, "
+        f"{audit.columns(ql('d'), 'k.company_id')} FROM {side_known} k "
+        f"SEMI JOIN {main} m ON {on_keys(keys, 'k', 'm')} "
+        f"WHERE k._op <> 'd' AND NOT EXISTS (SELECT 1 FROM ({pairs}) p "
+        f"WHERE {on_keys([*keys, 'company_id'], 'p', 'k')})"
+    )
+    return f"{sql} UNION ALL BY NAME {gone}"

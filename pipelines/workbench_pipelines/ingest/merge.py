@@ -1,0 +1,188 @@
+"""The merge step: a bronze table's latest row per key into silver, deletes applied.
+
+Only bronze rows added since the last merge are read (the rows of the runs whose
+commits came after the bronze version the last merge recorded; every row when that
+cannot be told). Of those, the last row of each key by ``_extracted_at`` wins, and only
+if it is newer than the row silver holds: merging the same rows again, or rows older
+than silver's, changes nothing. A ``d`` row deletes its key. Columns keep bronze's types
+(the source's), or are cast to the types the step declares; bronze's partition and
+``_op`` columns are left out.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from workbench_server.errors import InvalidInputError
+from workbench_server.lake import DeleteMarker, Lake
+from workbench_server.sql_text import quote_identifier as qi
+from workbench_server.sql_text import quote_literal as ql
+
+from ..spec_steps import MergeStep, MergeTable
+from . import watermarks
+from .context import StepContext, as_result, require_table
+from .lineage import copy_lineage
+from .session import step_session
+
+BRONZE_ONLY = ("_op", "_company_id", "_extracted_on")  # bronze's bookkeeping
+KEPT_AUDIT = ("_source", "_run_id", "_extracted_at")  # where each silver row came from
+IN_MEMORY_ROWS = 2_000_000  # larger changes are streamed to the merge
+MAX_RUNS = 500  # more runs to pick out than this: read every bronze row instead
+
+
+def run_merge(ctx: StepContext) -> None:
+    spec = MergeStep.model_validate({**ctx.config, "id": ctx.step_id, "kind": "merge"})
+    lake = ctx.lake(spec.lake)
+    with step_session(lake, ctx.progress) as db:
+        for table in spec.tables:
+            ctx.progress.check()
+            TableMerge(ctx, lake, db, table).run()
+
+
+class TableMerge:
+    def __init__(
+        self, ctx: StepContext, lake: Lake, db: duckdb.DuckDBPyConnection, table: MergeTable
+    ) -> None:
+        self.ctx, self.lake, self.db, self.table = ctx, lake, db, table
+        self.keys = list(table.keys)
+
+    def run(self) -> None:
+        ctx, lake, t = self.ctx, self.lake, self.table
+        ctx.progress.table = t.target
+        version = require_table(lake, t.source, f"merge of {t.source}")
+        ctx.read(lake, t.source, version)
+        mark = watermarks.load(ctx.workbench, "merge", lake.name, t.target, "lake", t.source)
+        exists = lake.exists(t.target)
+        done = lake.written_by(t.target, ctx.run_id, ctx.step_id) if exists else []
+        if done:  # an earlier attempt of this run merged it; only its end was lost
+            ctx.wrote(lake, as_result(t.target, done[0]))
+            self._save(version)
+            ctx.log(f"{t.source} -> {t.target}: merged by an earlier attempt of this run")
+            return
+        scan = lake.scan_sql(t.source, version)
+        columns = self._columns(scan)
+        kept = self._kept(columns)
+        where = self._new_rows(mark, version, exists, columns)
+        cast = {c: ty for c, ty in (t.columns or {}).items() if ty.upper() != columns[c].upper()}
+        projection = ", ".join(
+            f"CAST(c.{qi(c)} AS {cast[c]}) AS {qi(c)}" if c in cast else f"c.{qi(c)}" for c in kept
+        )
+        partition = ", ".join(qi(k) for k in self.keys)
+        latest = (
+            f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {partition} "
+            f"ORDER BY _extracted_at DESC) AS _wb_rank FROM {scan} "
+            f"WHERE {where}) WHERE _wb_rank = 1"
+        )
+        guard = "true"
+        if exists:
+            target_version = lake.version(t.target)
+            ctx.read(lake, t.target, target_version)
+            current = lake.scan_sql(t.target, target_version)
+            same = " AND ".join(f"s.{qi(k)} = c.{qi(k)}" for k in self.keys)
+            guard = (
+                f"NOT EXISTS (SELECT 1 FROM {current} s WHERE {same} "
+                "AND s._extracted_at >= c._extracted_at) AND (c._op IS DISTINCT FROM 'd' OR "
+                f"EXISTS (SELECT 1 FROM {current} s WHERE {same}))"
+            )
+        try:
+            self.db.execute(
+                f"CREATE OR REPLACE TEMP TABLE wb_merge AS SELECT {projection}, c._op "
+                f"FROM ({latest}) c WHERE {guard}"
+            )
+        except duckdb.Error as exc:
+            raise InvalidInputError(f"merge {t.source} -> {t.target}: {_first_line(exc)}") from None
+        ctx.progress.check()
+        changes = self.db.execute("SELECT count(*) FROM wb_merge").fetchone()[0]
+        if changes:
+            self._write(exists, changes)
+        self._save(version)
+        copy_lineage(ctx, lake, t.source, t.target, kept, set(cast), f"merge {t.source}")
+        ctx.log(
+            f"{t.source} v{version} -> {t.target}: {changes} change(s)"
+            + ("" if changes else ", nothing to merge")
+        )
+        ctx.stats.setdefault(t.target, {}).update(changes=changes, source_version=version)
+
+    def _write(self, exists: bool, changes: int) -> None:
+        t, ctx = self.table, self.ctx
+        if not exists:  # the first merge makes the table: the live rows, one commit
+            reader = self.db.execute(
+                "SELECT * EXCLUDE (_op) FROM wb_merge WHERE _op IS DISTINCT FROM 'd'"
+            ).to_arrow_reader(64 * 1024)
+            result = self.lake.write(t.target, reader, mode="overwrite", writer=ctx.writer)
+        else:
+            query = self.db.execute("SELECT * FROM wb_merge")
+            data = query.to_arrow_table() if changes <= IN_MEMORY_ROWS else query.to_arrow_reader()
+            result = self.lake.write(
+                t.target,
+                data,
+                mode="merge",
+                keys=self.keys,
+                delete_marker=DeleteMarker(column="_op", value="d"),
+                writer=ctx.writer,
+            )
+        ctx.wrote(self.lake, result)
+
+    def _columns(self, scan: str) -> dict[str, str]:
+        described = self.db.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+        columns = {row[0]: row[1] for row in described}
+        needed = [*self.keys, "_extracted_at", *(self.table.columns or {})]
+        missing = [c for c in needed if c not in columns]
+        if missing:
+            raise InvalidInputError(
+                f"merge of {self.table.source}: it has no column(s) {missing}"
+                + (
+                    " (a merge reads bronze tables written by extract steps)"
+                    if "_extracted_at" in missing
+                    else ""
+                )
+            )
+        return columns
+
+    def _kept(self, columns: dict[str, str]) -> list[str]:
+        declared = self.table.columns
+        if declared:
+            return [*declared, *(c for c in KEPT_AUDIT if c in columns and c not in declared)]
+        return [c for c in columns if c not in BRONZE_ONLY]
+
+    def _new_rows(
+        self, mark: watermarks.Mark | None, version: int, exists: bool, columns: dict[str, str]
+    ) -> str:
+        """A predicate for the bronze rows added after the last merge (``true``: all)."""
+        if mark is None or mark.version is None or not exists or "_run_id" not in columns:
+            return "true"
+        if mark.version == version:
+            return "false"
+        if mark.version > version or version - mark.version > MAX_RUNS:
+            return "true"  # bronze was made again, or too much happened: read it all
+        runs: set[str] = set()
+        for commit in self.lake.versions(self.table.source, limit=version - mark.version):
+            if commit.version <= mark.version or commit.mode in ("optimize", "vacuum"):
+                continue
+            if commit.operation.startswith(("OPTIMIZE", "VACUUM", "CREATE")):
+                continue
+            if commit.mode != "append" or commit.writer is None or not commit.writer.run_id:
+                return "true"  # written otherwise than by an extract: read it all
+            runs.add(commit.writer.run_id)
+        if not runs:
+            return "false"
+        return f"_run_id IN ({', '.join(ql(r) for r in sorted(runs))})"
+
+    def _save(self, version: int) -> None:
+        ctx, t = self.ctx, self.table
+        watermarks.save(
+            ctx.workbench,
+            "merge",
+            self.lake.name,
+            t.target,
+            "lake",
+            t.source,
+            watermarks.Mark(version=version),
+            ctx.run_id,
+            ctx.tables,
+            (ctx.step_id, ctx.attempt),
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
