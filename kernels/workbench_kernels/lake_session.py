@@ -139,6 +139,7 @@ class LakeSession:
         if not force and signature == self._seen:
             return sorted(self._views)
         found = self._discover()
+        complete = True
         if any(kind == "delta" for kind, _ in found.values()) or (found and self.is_s3):
             self.ensure_delta()
         for (layer, name), (kind, where) in found.items():
@@ -147,16 +148,24 @@ class LakeSession:
             if self._views.get(qualified) == source:
                 continue
             self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(layer)}")
-            self.db.execute(
-                f"CREATE OR REPLACE VIEW {_quote(layer)}.{_quote(name)} AS SELECT * FROM {source}"
-            )
+            try:
+                self.db.execute(
+                    f"CREATE OR REPLACE VIEW {_quote(layer)}.{_quote(name)} AS "
+                    f"SELECT * FROM {source}"
+                )
+            except duckdb.Error:
+                # A file another process is still writing (a pipeline step's COPY TO):
+                # the view is made at a later look, not in the way of this query.
+                complete = False
+                continue
             self._views[qualified] = source
         for qualified in set(self._views) - {f"{k[0]}.{k[1]}" for k in found}:
             layer, name = qualified.split(".", 1)
             self.db.execute(f"DROP VIEW IF EXISTS {_quote(layer)}.{_quote(name)}")
             del self._views[qualified]
         self._bare_names()
-        self._seen = signature
+        if complete:  # else look again at the next query, whatever the signature says
+            self._seen = signature
         return sorted(self._views)
 
     def knows(self, table: str) -> bool:
