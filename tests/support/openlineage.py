@@ -25,6 +25,7 @@ import jsonschema
 from openlineage.client.event_v2 import InputDataset, OutputDataset, RunEvent
 from openlineage.client.facet_v2 import (
     column_lineage_dataset,
+    dataset_version_dataset,
     datasource_dataset,
     error_message_run,
     job_type_job,
@@ -47,6 +48,7 @@ SPEC_FACETS: dict[str, type] = {
     "columnLineage": column_lineage_dataset.ColumnLineageDatasetFacet,
     "dataSource": datasource_dataset.DatasourceDatasetFacet,
     "symlinks": symlinks_dataset.SymlinksDatasetFacet,
+    "version": dataset_version_dataset.DatasetVersionDatasetFacet,
 }
 # The client adds the tags of its config: same key, a class per place.
 TAGS = {"run": tags_run.TagsRunFacet, "job": tags_job.TagsJobFacet}

@@ -148,7 +148,7 @@ class StepContext:
         )
 
     def _add(self, access: TableAccess) -> None:
-        self.tables = [
+        self.tables[:] = [  # in place: the attempt's lineage events hold this list
             t
             for t in self.tables
             if (t.lake, t.table, t.access) != (access.lake, access.table, access.access)
