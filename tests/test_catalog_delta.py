@@ -309,3 +309,35 @@ def test_delta_tables_in_an_s3_lake(workbench, s3_endpoint: str) -> None:
     assert moves.extra["last_writer"].startswith("pipeline close run r-7")
     assert sorted(r[0] for r in catalog.preview(moves.id, version=1).rows) == [1, 2, 3, 4]
     assert [v.version for v in catalog.versions(moves.id)] == [3, 2, 1, 0]
+
+
+def test_a_write_is_cataloged_by_scanning_only_its_table(workbench, tmp_path: Path) -> None:
+    """After a write (a notebook's CREATE TABLE, a pipeline step), the catalog takes in that
+    table alone: the rest of the lake is neither read nor changed."""
+    lake = Lake.default(workbench.settings)
+    lake.write("silver.moves", _moves([1], [1], ["1.00"]), writer=RUN)
+    lake.write("gold.totals", pa.table({"total": [1]}), writer=RUN)
+    catalog = CatalogService(workbench, Principal(name="bob"))
+    catalog.scan("lake")
+    totals_before = catalog.find("lake", "gold", "totals")
+
+    lake.write("silver.fresh", pa.table({"id": [1, 2]}), writer=RUN)
+    lake.write("gold.totals", pa.table({"total": [2]}), writer=RUN)  # not named below
+    scan = catalog.scan("lake", tables=["silver.fresh", "silver.gone"])
+    assert scan.stats["only"] == ["silver.fresh", "silver.gone"]
+    assert scan.stats["tables"] == 1 and scan.stats["changes"] == {"table_added": 1}
+    fresh = catalog.find("lake", "silver", "fresh")
+    assert (fresh.row_estimate, fresh.extra["version"]) == (2, 1)
+    totals = catalog.find("lake", "gold", "totals")
+    assert totals.extra == totals_before.extra and totals.last_seen == totals_before.last_seen
+    assert catalog.find("lake", "silver", "moves").dropped_at is None
+
+    # A named table that is gone is marked dropped; only a lake's tables can be named.
+    import shutil
+
+    shutil.rmtree(lake.location.root + "/silver/fresh")
+    assert catalog.scan("lake", tables=["silver.fresh"]).stats["changes"] == {"table_dropped": 1}
+    assert catalog.table(fresh.id).dropped_at is not None
+    for bad in (["fresh"], ["silver.x;drop"], [], ["silver.a"] * 1001):
+        with pytest.raises(InvalidInputError, match="tables: "):
+            catalog.scan("lake", tables=bad)

@@ -114,3 +114,29 @@ async def test_a_lake_connections_versions_are_its_users_only(jp_fetch, tmp_path
         assert await _error(
             jp_fetch, "tables", str(table), path, params=params, headers=as_user("eve")
         ) == (404, f"no catalog table {table}")
+
+
+async def test_a_scan_of_named_lake_tables(jp_fetch, home: Path) -> None:
+    lake = Lake.default(WorkbenchSettings.from_env(home))
+    _history(lake)
+    await _json(jp_fetch, "sources")  # the default lake's source
+    scan = await _json(
+        jp_fetch,
+        "sources",
+        "lake",
+        "scans",
+        method="POST",
+        body=b"",
+        params={"table": "silver.partners"},
+    )
+    assert scan["stats"]["only"] == ["silver.partners"] and scan["stats"]["tables"] == 1
+    code, message = await _error(
+        jp_fetch,
+        "sources",
+        "lake",
+        "scans",
+        method="POST",
+        body=b"",
+        params={"table": "silver.partners", "wait": "false"},
+    )
+    assert (code, message) == (400, "table: a scan of named tables runs at once (wait)")

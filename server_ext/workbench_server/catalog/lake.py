@@ -90,22 +90,23 @@ class _Walk:
             if not info.base_name.startswith((".", "_")) and self.inside(info.path)
         ]
 
-    def run(self) -> _Lake:
+    def run(self, only: set[tuple[str, str]] | None = None) -> _Lake:
+        """Every dataset of the lake, or only the ``(layer, name)`` ones in ``only``."""
         from pyarrow.fs import FileSelector, FileType
 
-        try:
-            top = self.fs.get_file_info(FileSelector(self.root, allow_not_found=False))
-        except (OSError, FileNotFoundError) as exc:
-            raise LakeUnavailable(f"cannot list {self.location.root}: {exc}") from None
         found: list[tuple[str, str, FileInfo]] = []  # (layer, name, entry)
         try:
-            for entry in top:
-                if entry.base_name.startswith((".", "_")) or not self.inside(entry.path):
-                    continue
-                if entry.type == FileType.Directory and entry.base_name in LAYERS:
-                    found += [(entry.base_name, _name(c), c) for c in self.children(entry.path)]
-                else:
-                    found.append((MAIN, _name(entry), entry))
+            if only is not None:
+                found = self._named(only)
+            else:
+                top = self.fs.get_file_info(FileSelector(self.root, allow_not_found=False))
+                for entry in top:
+                    if entry.base_name.startswith((".", "_")) or not self.inside(entry.path):
+                        continue
+                    if entry.type == FileType.Directory and entry.base_name in LAYERS:
+                        found += [(entry.base_name, _name(c), c) for c in self.children(entry.path)]
+                    else:
+                        found.append((MAIN, _name(entry), entry))
             with ThreadPoolExecutor(max_workers=READERS) as pool:
                 examined = list(pool.map(lambda item: self.examine(*item), found))
         except OSError as exc:
@@ -126,6 +127,23 @@ class _Walk:
         for dataset in parquet.values():
             dataset.files.sort()
         return _Lake(self.fs, parquet, deltas)
+
+    def _named(self, only: set[tuple[str, str]]) -> list[tuple[str, str, FileInfo]]:
+        """The folder and single file each named dataset may be (those that exist)."""
+        from pyarrow.fs import FileType
+
+        paths = []
+        for layer, name in sorted(only):
+            if not _NAME.fullmatch(name) or (layer != MAIN and layer not in LAYERS):
+                continue
+            folder = f"{self.root}/{name}" if layer == MAIN else f"{self.root}/{layer}/{name}"
+            paths += [(layer, name, folder), (layer, name, f"{folder}.parquet")]
+        infos = self.fs.get_file_info([path for _, _, path in paths]) if paths else []
+        return [
+            (layer, name, info)
+            for (layer, name, _), info in zip(paths, infos, strict=True)
+            if info.type != FileType.NotFound and self.inside(info.path)
+        ]
 
     def examine(
         self, layer: str, name: str, entry: FileInfo
@@ -165,8 +183,14 @@ def _name(entry: FileInfo) -> str:
     return entry.base_name.removesuffix(".parquet")
 
 
-def discover_lake(location: LakeLocation, pii: PiiRules = DEFAULT_RULES) -> Discovery:
-    lake = _Walk(location).run()
+def discover_lake(
+    location: LakeLocation,
+    pii: PiiRules = DEFAULT_RULES,
+    only: set[tuple[str, str]] | None = None,
+) -> Discovery:
+    """The lake's datasets, or only the ``(layer, name)`` ones in ``only`` (after a
+    write: far cheaper than the whole lake)."""
+    lake = _Walk(location).run(only)
     tables = [_parquet_table(lake.fs, dataset, pii) for dataset in lake.parquet.values()]
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         described = list(

@@ -7,6 +7,7 @@ is :func:`.store.merge`, in one transaction.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from .pii import PiiRules
 from .store import merge
 
 SCANNABLE = ("postgres", "duckdb", "lake", "odoo")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # Longer than any scan may run (the worker's activity allows 30 minutes).
 STALE_SCAN = timedelta(hours=1)
 
@@ -75,9 +77,15 @@ def scan(
     name: str,
     timeout: float = 60.0,
     interrupted_before: datetime | None = None,
+    tables: list[str] | None = None,
 ) -> ScanOut:
-    """Discover the connection now and merge it into the catalog."""
+    """Discover the connection now and merge it into the catalog.
+
+    ``tables`` (``layer.name``, of a lake source only): discover just those, e.g. after a
+    write, and leave the rest of the catalog as it is; one named that no longer exists
+    is marked dropped."""
     workbench = access.workbench
+    only = _named_tables(tables) if tables is not None else None
     if name == DEFAULT_LAKE:
         ensure_default_lake(workbench)
     connection = access.connection(name)
@@ -85,6 +93,11 @@ def scan(
         raise InvalidInputError(
             f"connection {name!r} is a {connection.kind} connection; the catalog can "
             f"scan {', '.join(SCANNABLE)} connections"
+        )
+    if only is not None and connection.kind != "lake":
+        raise InvalidInputError(
+            f"tables: only a lake's tables can be scanned one by one; {name!r} is a "
+            f"{connection.kind} connection"
         )
     settings = ConnectionService(workbench, access.principal).resolve(name)
     # A scan whose process died stays "running"; once it is older than any scan may
@@ -135,14 +148,14 @@ def scan(
     try:
         with gc_paused():  # tens of thousands of small objects, built and compared
             if connection.kind == "lake":
-                found = discover_lake_source(access, connection, pii)
+                found = discover_lake_source(access, connection, pii, only)
             else:
                 found = discover(name, settings, timeout, known, access.egress, pii)
     except SourceUnavailableError as exc:  # the network policy's refusal included
         _finish(access, scan_id, "failed", error=str(exc))
         raise
     with workbench.sessions.begin() as session, gc_paused():
-        stats = merge(session, connection.id, scan_id, found, first)
+        stats = merge(session, connection.id, scan_id, found, first, only)
         row = session.get(CatalogScan, scan_id)
         row.status, row.finished_at = "succeeded", datetime.now(UTC)
         row.stats = {
@@ -152,18 +165,45 @@ def scan(
             "queries": found.queries,
             "odoo": found.odoo,
         }
+        if only is not None:
+            row.stats["only"] = sorted(f"{layer}.{table}" for layer, table in only)
     snapshot.changed(workbench)
     return scans(access, name, limit=1)[0]
 
 
-def discover_lake_source(access: CatalogAccess, connection: Any, pii: PiiRules) -> Discovery:
-    """The default lake's or a lake connection's tables (see :mod:`.lake`)."""
+MAX_NAMED = 1000  # tables one scan may name
+
+
+def _named_tables(tables: list[str]) -> set[tuple[str, str]]:
+    """``layer.name`` -> (layer, name); one clear error for anything else."""
+    if not tables or len(tables) > MAX_NAMED:
+        raise InvalidInputError(f"tables: name 1 to {MAX_NAMED} tables as layer.name")
+    out = set()
+    for table in tables:
+        layer, dot, name = table.partition(".")
+        if not dot or not re.fullmatch(r"[a-z]+", layer) or not NAME.fullmatch(name):
+            raise InvalidInputError(
+                f"tables: {table[:80]!r} is not a lake table name (layer.name, e.g. "
+                "silver.invoices)"
+            )
+        out.add((layer, name))
+    return out
+
+
+def discover_lake_source(
+    access: CatalogAccess,
+    connection: Any,
+    pii: PiiRules,
+    only: set[tuple[str, str]] | None = None,
+) -> Discovery:
+    """The default lake's or a lake connection's tables (see :mod:`.lake`), or only the
+    ``(layer, name)`` ones in ``only``."""
     from ..connections.egress import UnknownHostError
     from .lake import LakeUnavailable, discover_lake
 
     try:
         location = lake_location(access, connection)  # the network policy's refusal too
-        return discover_lake(location, pii)
+        return discover_lake(location, pii, only)
     except (LakeUnavailable, UnknownHostError) as exc:
         raise SourceUnavailableError(f"cannot scan connection {connection.name!r}: {exc}") from None
 

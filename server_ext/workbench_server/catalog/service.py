@@ -54,14 +54,20 @@ class CatalogService:
         return scanning.sources(self.access)
 
     def scan(
-        self, name: str, timeout: float = 60.0, interrupted_before: datetime | None = None
+        self,
+        name: str,
+        timeout: float = 60.0,
+        interrupted_before: datetime | None = None,
+        tables: list[str] | None = None,
     ) -> ScanOut:
         """Discover the connection now and merge it into the catalog.
 
         Discovery happens before anything is written: a source that cannot be read
         leaves the catalog as it was, and the scan is recorded as failed with the reason.
+        ``tables`` (``layer.name`` of a lake source): only those, e.g. right after a write
+        (``scan("lake", tables=["silver.x"])``), leaving the others as they are.
         """
-        return scanning.scan(self.access, name, timeout, interrupted_before)
+        return scanning.scan(self.access, name, timeout, interrupted_before, tables)
 
     def scans(self, name: str, limit: int = 20) -> list[ScanOut]:
         return scanning.scans(self.access, name, limit)

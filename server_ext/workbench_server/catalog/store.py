@@ -117,8 +117,15 @@ def _values(found: FoundTable | FoundColumn, fields: tuple[str, ...]) -> dict[st
 
 
 def merge(
-    session: Session, connection_id: int, scan_id: int, found: Discovery, first_scan: bool
+    session: Session,
+    connection_id: int,
+    scan_id: int,
+    found: Discovery,
+    first_scan: bool,
+    only: set[tuple[str, str]] | None = None,
 ) -> MergeStats:
+    """Merge ``found`` into the connection's catalog; with ``only``, a discovery of just
+    those ``(schema, name)`` tables: the others are left as they are."""
     now = datetime.now(UTC)
     stats = MergeStats(tables=len(found.tables))
     changes: list[dict[str, Any]] = []
@@ -158,6 +165,8 @@ def merge(
             T.connection_id == connection_id
         )
     ):
+        if only is not None and (schema, name) not in only:
+            continue
         existing[(schema, name)] = (id_, print_, dropped)
         old_described[(schema, name)] = tuple(before)
 
@@ -263,12 +272,10 @@ def merge(
 
     _bulk_update(session, T, table_updates)
     # Every table still there was seen now (dropped ones keep when they were last seen).
-    session.execute(
-        update(T)
-        .where(T.connection_id == connection_id, T.dropped_at.is_(None))
-        .values(last_seen=now)
-        .execution_options(synchronize_session=False)
-    )
+    seen_now = update(T).where(T.connection_id == connection_id, T.dropped_at.is_(None))
+    if only is not None:
+        seen_now = seen_now.where(T.id.in_([table_id for table_id, _, _ in existing.values()]))
+    session.execute(seen_now.values(last_seen=now).execution_options(synchronize_session=False))
     if column_inserts:
         session.execute(insert(C), column_inserts)
     _bulk_update(session, C, column_updates)

@@ -16,7 +16,7 @@ from ..catalog.schedules import (
     set_scan_schedule,
     start_scan,
 )
-from ..errors import NotFoundError
+from ..errors import InvalidInputError, NotFoundError
 from ..lake import TableVersion
 from ..lake.history import MAX_VERSIONS
 from .base import WorkbenchHandler
@@ -74,12 +74,17 @@ class ScansHandler(_CatalogHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, name: str) -> None:
+        # ?table=silver.x&table=...: only those tables of a lake (e.g. after a write).
+        tables = self.get_query_arguments("table") or None
         if not self.query_bool("wait", True):  # run it on the worker
+            if tables:
+                raise InvalidInputError("table: a scan of named tables runs at once (wait)")
             workflow_id = await start_scan(self.workbench, self.principal, name)
             self.write_json({"workflow_id": workflow_id}, status=202)
             return
         timeout = float(self.settings.get("workbench_scan_timeout", 120.0))
-        scan = await asyncio.to_thread(self.catalog.scan, name, timeout)
+        catalog = self.catalog
+        scan = await asyncio.to_thread(lambda: catalog.scan(name, timeout, tables=tables))
         self.write_json(scan, status=201)
 
 
