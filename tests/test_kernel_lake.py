@@ -188,12 +188,21 @@ def odoo(workbench: Workbench, odoo_db: str) -> ConnectionService:
 class Kernels:
     """Workbench kernels of the server under test, started and restarted on demand."""
 
-    def __init__(self, manager) -> None:
-        self.manager = manager
+    def __init__(self, serverapp) -> None:
+        self.serverapp = serverapp
+        self.manager = serverapp.kernel_manager
         self.started: list[tuple[str, object]] = []
 
-    async def start(self) -> KernelSession:
-        kernel_id = await self.manager.start_kernel(kernel_name="workbench")
+    async def start(self, notebook: str | None = None) -> KernelSession:
+        """A kernel on its own, or the kernel of ``notebook`` (a path in the server's
+        folder), as JupyterLab starts one."""
+        if notebook is None:
+            kernel_id = await self.manager.start_kernel(kernel_name="workbench")
+        else:
+            made = await self.serverapp.session_manager.create_session(
+                path=notebook, name=Path(notebook).name, type="notebook", kernel_name="workbench"
+            )
+            kernel_id = made["kernel"]["id"]
         client = self.manager.get_kernel(kernel_id).client()
         client.start_channels()
         await client.wait_for_ready(timeout=90)
@@ -210,7 +219,7 @@ class Kernels:
 @pytest.fixture
 def kernels(jp_serverapp, jp_asyncio_loop, http_server_client, odoo) -> Iterator[Kernels]:
     """``http_server_client`` makes the server listen, so kernels can reach its API."""
-    started = Kernels(jp_serverapp.kernel_manager)
+    started = Kernels(jp_serverapp)
     yield started
     for kernel_id, client in started.started:
         client.stop_channels()
@@ -317,6 +326,11 @@ async def test_a_table_made_with_sql_is_everyones(
         f"r = %sql {alias} SELECT count(*) FROM posted_lines\nprint(list(r)[0][0])"
     )
     assert str(bare) == expected[0]
+    from_python = await other.value(
+        f"from workbench_kernels import lake\nprint(len(lake.connection('{alias}')"
+        ".read('silver.posted_lines')))"
+    )
+    assert str(from_python) == expected[0]
 
     # The catalog finds it on a scan, as a Delta table with its rows.
     catalog = CatalogService(workbench, local_principal())
@@ -453,6 +467,24 @@ async def test_sql_changes_a_table_one_version_at_a_time(
     assert len([line for line in refused.stderr.splitlines() if line.strip()]) == 1
     assert lake.version("silver.moves") == 5
 
+    # Types Delta has no equal for are written as the nearest it has, values intact.
+    await sql(
+        "CREATE TABLE silver.kinds AS SELECT 200::UTINYINT AS small, "
+        "18446744073709551615::UBIGINT AS big, TIME '10:30:00' AS clock, now() AS stamp"
+    )
+    assert await rows(
+        "SELECT small, big, clock, typeof(small), typeof(big), typeof(stamp) FROM silver.kinds"
+    ) == [
+        [
+            "200",
+            "18446744073709551615",
+            "10:30:00",
+            "SMALLINT",
+            "DECIMAL(20,0)",
+            "TIMESTAMP WITH TIME ZONE",
+        ]
+    ]
+
     # Time travel: by version, by time, by run.
     lake.write(
         "silver.moves",
@@ -487,8 +519,11 @@ async def test_sql_changes_a_table_one_version_at_a_time(
     ] or (operations[0] == "DELETE" and len(operations) == 8)
 
 
-async def test_python_writes_and_reads_with_the_kernels_lake(kernels: Kernels, home: Path) -> None:
-    kernel = await kernels.start()
+async def test_python_writes_and_reads_with_the_kernels_lake(
+    kernels: Kernels, home: Path, jp_root_dir: Path
+) -> None:
+    (jp_root_dir / "reports").mkdir()
+    kernel = await kernels.start("reports/close.ipynb")
     lake = Lake.at(str(home / "lake"))
     got = await kernel.value(
         "from decimal import Decimal\nimport json, pandas as pd\n"
@@ -520,3 +555,4 @@ async def test_python_writes_and_reads_with_the_kernels_lake(kernels: Kernels, h
     }
     [merge, *_] = lake.versions("bronze.moves")
     assert merge.writer.tool == "python" and merge.writer.user
+    assert merge.writer.notebook.endswith("reports/close.ipynb")  # the notebook wrote it
