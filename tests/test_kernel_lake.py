@@ -112,12 +112,27 @@ steps:
             "MERGE INTO silver.x t USING bronze.y s ON s.key = t.id\n"
             "WHEN MATCHED THEN UPDATE SET a = s.a\n"
             "WHEN NOT MATCHED THEN INSERT (id, a) VALUES (s.key, s.a)",
-            MergeInto("silver.x", "", "SELECT * FROM bronze.y", "s", (("id", "key"),), ("a",)),
+            MergeInto(
+                "silver.x",
+                "",
+                "SELECT * FROM bronze.y",
+                "s",
+                (("id", "key"),),
+                ("a",),
+                source_table="bronze.y",
+            ),
         ),
         (
             "MERGE INTO silver.x USING bronze.y AS s USING (id) WHEN MATCHED THEN DELETE",
             MergeInto(
-                "silver.x", "", "SELECT * FROM bronze.y", "s", (("id", "id"),), (), None, True
+                "silver.x",
+                "",
+                "SELECT * FROM bronze.y",
+                "s",
+                (("id", "id"),),
+                (),
+                delete_only=True,
+                source_table="bronze.y",
             ),
         ),
     ],
@@ -131,6 +146,26 @@ def test_statements_on_lake_tables_are_planned(sql: str, expected: object) -> No
     assert statement.__class__ is expected.__class__
     got = {k: v for k, v in vars(statement).items() if k != "text"}
     assert got == {k: v for k, v in vars(expected).items() if k != "text"}
+
+
+def test_a_merge_is_recorded_as_the_insert_of_its_sources_columns() -> None:
+    from workbench_kernels.lake_sql import lineage_sql
+    from workbench_server.lineage import sql_lineage
+
+    [merge] = plan(
+        "MERGE INTO silver.moves AS t USING bronze.moves AS s ON t.id = s.move_id\n"
+        "WHEN MATCHED AND s._op = 'd' THEN DELETE WHEN MATCHED THEN UPDATE SET *\n"
+        "WHEN NOT MATCHED THEN INSERT *"
+    )
+    # The write found these columns (UPDATE SET * writes every column of the table).
+    sql = lineage_sql(merge, [("id", "move_id"), ("amount", "amount")])
+    [statement] = sql_lineage(sql, "duckdb").statements
+    assert (statement.outputs, statement.inputs) == (["silver.moves"], ["bronze.moves"])
+    columns = {k: [(o.dataset, o.column) for o in v] for k, v in statement.columns.items()}
+    assert columns == {
+        "id": [("bronze.moves", "move_id")],
+        "amount": [("bronze.moves", "amount")],
+    }
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from .lake_sql import Passthrough, lineage_sql, plan
+from .lake_sql import Passthrough, plan
 from .lake_writes import LakeWrites, arrow_stream
 from .registry import LAKE
 from .usage import REPORTER
@@ -263,7 +263,7 @@ class NotebookLake:
                 continue
             relation = None
             written = writes.run(statement)
-            lineage = lineage_sql(statement)
+            lineage = writes.lineage(statement)
             if lineage is not None and written is not None and written.operation != "NONE":
                 self._lineage(lineage)
         return relation

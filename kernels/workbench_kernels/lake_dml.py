@@ -180,7 +180,7 @@ def merge(c: Cursor) -> Statement:
     node = _parse(c, table)
     if not isinstance(node, exp.Merge):
         raise Unsupported(f"{table}: this statement could not be read as a MERGE", table)
-    source_sql = _merge_source(c, table)
+    source_sql, source_table = _merge_source(c, table)
     using = node.args["using"]
     alias = using.alias or (using.name if isinstance(using, exp.Table) else "")
     if not alias:
@@ -207,7 +207,7 @@ def merge(c: Cursor) -> Statement:
     if delete_all:
         if update is not None or insert is not None or delete_marker is not None:
             raise Unsupported(f"{table}: {MERGE_SHAPE}", table)
-        return MergeInto(table, c.text, source_sql, alias, keys, (), None, True)
+        return MergeInto(table, c.text, source_sql, alias, keys, (), None, True, source_table)
     if update is None or insert is None:
         raise Unsupported(f"{table}: {MERGE_SHAPE}", table)
     key_names = {k for k, _ in keys}
@@ -225,11 +225,14 @@ def merge(c: Cursor) -> Statement:
             f"({', '.join(update)} vs {', '.join(insert)})",
             table,
         )
-    return MergeInto(table, c.text, source_sql, alias, keys, columns, delete_marker)
+    return MergeInto(
+        table, c.text, source_sql, alias, keys, columns, delete_marker, False, source_table
+    )
 
 
-def _merge_source(c: Cursor, table: str) -> str:
-    """The DuckDB query of ``USING <source>``, as written."""
+def _merge_source(c: Cursor, table: str) -> tuple[str, str | None]:
+    """The DuckDB query of ``USING <source>`` as written, and the table it names (if it
+    names one rather than a query)."""
     c.accept("AS") and c.name()
     if c.peek() not in ("USING",):
         c.name()  # an alias without AS
@@ -237,12 +240,13 @@ def _merge_source(c: Cursor, table: str) -> str:
         raise Unsupported(f"{table}: MERGE needs USING <source>", table)
     inner = c.group()
     if inner is not None:
-        return c.span(*inner).strip()
+        return c.span(*inner).strip(), None
     start = c.i
     parts = c.name()
     if not parts:
         raise Unsupported(f"{table}: MERGE's USING takes a table or (query)", table)
-    return f"SELECT * FROM {c.span(start, c.i)}"
+    name = c.span(start, c.i)
+    return f"SELECT * FROM {name}", name
 
 
 def _merge_keys(node, target: set[str], alias: str, table: str) -> tuple[tuple[str, str], ...]:

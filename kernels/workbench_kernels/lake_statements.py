@@ -4,6 +4,7 @@ out by lake_writes.py), and the token cursor both SQL readers share."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from workbench_server.lake_layout import LAYERS
@@ -85,6 +86,7 @@ class MergeInto:
     columns: tuple[str, ...] | None = None  # written besides the keys; None: all
     delete_marker: tuple[str, str] | None = None  # (source column, value)
     delete_only: bool = False
+    source_table: str | None = None  # USING names a table (not a query): its name
 
 
 @dataclass(frozen=True)
@@ -191,20 +193,26 @@ def check_name(table: str) -> None:
         )
 
 
-def lineage_sql(statement: LakeStatement) -> str | None:
-    """SQL the workbench's lineage reads for a lake write (None: no lineage to record)."""
+def lineage_sql(
+    statement: LakeStatement, written: Sequence[tuple[str, str]] | None = None
+) -> str | None:
+    """SQL the workbench's lineage reads for a lake write (None: no lineage to record).
+
+    A MERGE is the insert of its source's columns: ``written`` (target, source column)
+    pairs, as the write found them, or those the statement names."""
     if isinstance(statement, CreateTable) and statement.query is not None:
         return statement.text
     if isinstance(statement, InsertInto):
         return statement.text
     if isinstance(statement, MergeInto) and not statement.delete_only:
-        keys = [(t, s) for t, s in statement.keys]
-        columns = [(t, s) for t, s in keys] + [(c, c) for c in statement.columns or ()]
-        if statement.columns is None:
-            select = f"SELECT {statement.alias}.*"
-            target = statement.table
+        if written is None:
+            written = [*statement.keys, *((c, c) for c in statement.columns or ())]
+        alias = statement.alias
+        if statement.columns is None and not written:
+            select, target = f"SELECT {alias}.*", statement.table
         else:
-            select = "SELECT " + ", ".join(f"{statement.alias}.{s} AS {t}" for t, s in columns)
-            target = f"{statement.table} ({', '.join(t for t, _ in columns)})"
-        return f"INSERT INTO {target} {select} FROM ({statement.source}) AS {statement.alias}"
+            select = "SELECT " + ", ".join(f"{alias}.{s} AS {t}" for t, s in written)
+            target = f"{statement.table} ({', '.join(t for t, _ in written)})"
+        source = statement.source_table or f"({statement.source})"
+        return f"INSERT INTO {target} {select} FROM {source} AS {alias}"
     return None

@@ -26,6 +26,7 @@ from .lake_sql import (
     MergeInto,
     Refused,
     UpdateSet,
+    lineage_sql,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +68,11 @@ class LakeWrites:
     def __init__(self, session: LakeSession, writer: Callable[[], WriterInfo]) -> None:
         self.session = session
         self.writer = writer
+        self._merged: list[tuple[str, str]] | None = None  # the last MERGE's columns
+
+    def lineage(self, statement: LakeStatement) -> str | None:
+        """SQL for the lineage of ``statement``, once :meth:`run` has written it."""
+        return lineage_sql(statement, self._merged if isinstance(statement, MergeInto) else None)
 
     @property
     def db(self) -> duckdb.DuckDBPyConnection:
@@ -172,6 +178,7 @@ class LakeWrites:
             written = s.columns if s.columns is not None else tuple(target)
             key_names = {t for t, _ in pairs}
             pairs += [(c, c) for c in written if c not in key_names]
+        self._merged = pairs
         select = []
         for column, from_source in pairs:
             if column not in target:

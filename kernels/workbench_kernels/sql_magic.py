@@ -17,7 +17,6 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, needs_loca
 
 from workbench_server.lake_layout import LAYERS
 
-from . import lake_sql
 from .lake_session import LakeSession
 from .lake_sql import Passthrough, Statement, plan
 from .lake_writes import LakeWrites, describe
@@ -147,7 +146,7 @@ class WorkbenchSqlMagics(Magics):
             written = writes.run(statement)
             print(describe(statement.table, written, target))
             self._note_usage(target, statement.text, writes=False)
-            lineage = lake_sql.lineage_sql(statement)
+            lineage = writes.lineage(statement)
             if lineage is not None and written is not None and written.operation != "NONE":
                 REPORTER.note_write(target, lineage, "duckdb")
             result = None if number == len(statements) else result
