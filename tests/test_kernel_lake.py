@@ -555,7 +555,7 @@ async def test_sql_changes_a_table_one_version_at_a_time(
 
 
 async def test_python_writes_and_reads_with_the_kernels_lake(
-    kernels: Kernels, home: Path, jp_root_dir: Path
+    kernels: Kernels, home: Path, jp_root_dir: Path, workbench: Workbench
 ) -> None:
     (jp_root_dir / "reports").mkdir()
     kernel = await kernels.start("reports/close.ipynb")
@@ -591,3 +591,10 @@ async def test_python_writes_and_reads_with_the_kernels_lake(
     [merge, *_] = lake.versions("bronze.moves")
     assert merge.writer.tool == "python" and merge.writer.user
     assert merge.writer.notebook.endswith("reports/close.ipynb")  # the notebook wrote it
+    # A DuckDB relation written from Python has lineage: its SQL.
+    graph = await _lineage(
+        LineageService(workbench, local_principal()), "lake", "gold.totals", column="amount"
+    )
+    assert {(e.source.name, e.source_column, e.job) for e in graph.edges} == {
+        ("bronze.moves", "amount", "notebook:reports/close.ipynb")
+    }
