@@ -98,6 +98,7 @@ class NotebookLake:
         session = self.connections.lake_session(self.name)
         if session is None:
             raise LookupError(f"no lake connection named {self.name!r}")
+        session.refresh_views()  # cheap when nothing changed
         return session
 
     # -- writing ------------------------------------------------------------------------
@@ -230,7 +231,7 @@ class NotebookLake:
 
                 when = as_of if isinstance(as_of, datetime) else parse_time(str(as_of))
                 point = resolver.at(table, when)
-        elif not session.knows(table):
+        elif not session.knows(table) and session.is_s3:
             session.refresh_views(force=True)
         return session.db.sql(f"SELECT * FROM {session.table_sql(table, point)}")
 
@@ -251,7 +252,6 @@ class NotebookLake:
         """Run ``query`` in the kernel's lake session as ``%sql`` does (statements on lake
         tables write them); the last statement's relation, if it is a query."""
         session = self.session()
-        session.refresh_views()
         statements = plan(query)
         if statements is None:
             return session.db.sql(query)

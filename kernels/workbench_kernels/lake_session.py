@@ -83,7 +83,8 @@ class LakeSession:
         self._lake: Lake | None = None
         self._delta_ready = False
         self.resolver: Resolver | None = None  # time travel, once Delta tables are read
-        self.refresh_views()
+        # Views are made at the first look (refresh_views, before each query), where a
+        # lake that cannot be listed is an error of that query, not of the kernel's start.
 
     @property
     def is_s3(self) -> bool:
