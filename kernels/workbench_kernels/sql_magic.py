@@ -4,7 +4,9 @@ jupysql runs the SQL. This layer adds what it lacks: the alias-first line form
 ``%sql odoo SELECT ...`` (jupysql would send ``odoo SELECT ...`` to the database),
 connections created on first use from the workbench's list (refreshed when a name is
 unknown, so a connection added later needs no kernel restart), lake views kept current,
-and one-line errors that name the connection.
+statements that write lake tables (``CREATE TABLE silver.x AS ...``, INSERT, DELETE,
+UPDATE, MERGE on ``layer.name``) carried out through the lake library (lake_sql.py,
+lake_writes.py), and one-line errors that name the connection.
 """
 
 from __future__ import annotations
