@@ -127,6 +127,11 @@ class LakeSession:
         self.ensure_delta()
         return self.lake.scan_sql(table, version)
 
+    def _delta_scan(self, table: str) -> str:
+        from workbench_server.lake import engine
+
+        return engine.scan_sql(self.lake.location, table)
+
     def refresh_views(self, force: bool = False) -> list[str]:
         """Create views for tables that appeared since the last look (and drop those that
         went); return all names.
@@ -145,7 +150,8 @@ class LakeSession:
             self.ensure_delta()
         for (layer, name), (kind, where) in found.items():
             qualified = f"{layer}.{name}"
-            source = self.lake.scan_sql(qualified) if kind == "delta" else _parquet(where)
+            # Found as a Delta table already: the engine's scan, without asking storage again.
+            source = self._delta_scan(qualified) if kind == "delta" else _parquet(where)
             if self._views.get(qualified) == source:
                 continue
             self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(layer)}")
