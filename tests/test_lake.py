@@ -490,3 +490,27 @@ def test_both_ways_of_merging_give_the_same_table(tmp_path: Path) -> None:
     assert lake.read("silver.lines", where="id = 1")["amount"].to_pylist() == [Decimal("2.00")]
     # Merged files carry statistics: a filter on the key still skips files.
     assert lake.read("silver.lines", where="id BETWEEN 300 AND 310").num_rows == 11
+
+
+def test_types_delta_has_no_equal_of_keep_their_values(lake: Lake) -> None:
+    """pandas and Arrow data from notebooks and steps: unsigned integers (which wrapped
+    in the signed type of their width), nanosecond and zoned timestamps, times of day."""
+    import datetime as dt
+
+    data = pa.table(
+        {
+            "u8": pa.array([200], pa.uint8()),
+            "u32": pa.array([4_000_000_000], pa.uint32()),
+            "u64": pa.array([2**64 - 1], pa.uint64()),
+            "at": pa.array([dt.datetime(2026, 1, 1, 11, 0, 0, 123456)], pa.timestamp("ns", "UTC")),
+            "paris": pa.array([dt.datetime(2026, 1, 1, 11, 0)], pa.timestamp("us", "Europe/Paris")),
+            "opens": pa.array([dt.time(8, 30)], pa.time64("us")),
+        }
+    )
+    lake.write("silver.types", data)
+    [row] = lake.read("silver.types").to_pylist()
+    assert (row["u8"], row["u32"], row["u64"]) == (200, 4_000_000_000, Decimal(2**64 - 1))
+    utc = dt.UTC
+    assert row["at"] == dt.datetime(2026, 1, 1, 11, 0, 0, 123456, tzinfo=utc)
+    assert row["paris"] == dt.datetime(2026, 1, 1, 11, 0, tzinfo=utc)  # the same instant
+    assert row["opens"] == "08:30:00.000000"

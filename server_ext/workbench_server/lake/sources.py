@@ -48,7 +48,16 @@ class Source:
                 f"cannot write a {type(data).__name__}: give an Arrow table or record batch "
                 "reader, a pandas DataFrame or a DuckDB relation"
             )
-        self.schema: pa.Schema = (self.table if self.table is not None else self._stream).schema
+        given = (self.table if self.table is not None else self._stream).schema
+        self.schema: pa.Schema = delta_schema(given)
+        if self.schema != given:  # types Delta has no equal of, cast to the nearest it has
+            if self.table is not None:
+                self.table = self.table.cast(self.schema)
+            else:
+                stream, target = self._stream, self.schema
+                self._stream = pa.RecordBatchReader.from_batches(
+                    target, (batch.cast(target) for batch in stream)
+                )
 
     @property
     def replayable(self) -> bool:
@@ -119,3 +128,27 @@ class Source:
 def _is_pandas(data: Any) -> bool:
     module = type(data).__module__
     return module.startswith("pandas") and hasattr(data, "to_records")
+
+
+def delta_type(kind: pa.DataType) -> pa.DataType:
+    """The type a column of ``kind`` is written as: Delta has no unsigned integers (an
+    unsigned value would wrap in the signed type of its width), no time of day, and
+    timestamps in microseconds, zoned in UTC or not at all."""
+    if pa.types.is_unsigned_integer(kind):
+        return {8: pa.int16(), 16: pa.int32(), 32: pa.int64()}.get(
+            kind.bit_width, pa.decimal128(20, 0)
+        )
+    if pa.types.is_timestamp(kind):
+        return pa.timestamp("us", "UTC" if kind.tz is not None else None)
+    if pa.types.is_time(kind):
+        return pa.string()
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return pa.list_(pa.field("element", delta_type(kind.value_type), True))
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(delta_type(f.type)) for f in kind])
+    return kind
+
+
+def delta_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with each column's type as Delta stores it (:func:`delta_type`)."""
+    return pa.schema([f.with_type(delta_type(f.type)) for f in schema], metadata=schema.metadata)
