@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import pwd
-import re
 import runpy
 import secrets
 import shutil
@@ -21,6 +20,7 @@ from types import SimpleNamespace
 import pytest
 from traitlets.config import Config
 
+from tests.support.s3_policy import allowed
 from workbench_hub.config import ScopedS3Credentials, configure, notebook_policy
 from workbench_hub.spawner import UserAccountSpawner
 from workbench_server.errors import ConfigurationError, InvalidInputError
@@ -337,31 +337,7 @@ def test_no_s3_policy_or_credentials_for_an_unsafe_name(name: str) -> None:
         grant.grant(name)
 
 
-def _like(pattern: str, value: str) -> bool:
-    """IAM's StringLike (and ARN matching): ``*`` any run of characters, ``?`` one."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
-
-
-def _allowed(policy: dict, action: str, resource: str, prefix: str | None = None) -> bool:
-    """Whether ``policy`` allows the request, as AWS and MinIO evaluate an allow-only
-    policy: some statement matches the action and the resource, and each of its
-    conditions holds (a missing ``s3:prefix`` key fails a StringLike on it)."""
-    for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
-        if not any(_like(a, action) for a in statement["Action"]):
-            continue
-        if not any(_like(r, resource) for r in statement["Resource"]):
-            continue
-        conditions = statement.get("Condition", {})
-        assert set(conditions) <= {"StringLike"}, conditions
-        values = {"s3:prefix": prefix}
-        if all(
-            values[key] is not None and any(_like(p, values[key]) for p in patterns)
-            for key, patterns in conditions.get("StringLike", {}).items()
-        ):
-            return True
-    return False
+_allowed = allowed
 
 
 def test_a_users_policy_reaches_no_other_users_keys() -> None:
@@ -382,6 +358,150 @@ def test_a_users_policy_reaches_no_other_users_keys() -> None:
         for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
             assert not _allowed(policy, action, f"{bucket}/{key}"), (action, key)
     assert not _allowed(policy, "s3:ListBucket", "arn:aws:s3:::other", "al/")
+
+
+# --- the team lake: users read its layers and write their sandbox (issue 16) --------------
+
+LAKE = "arn:aws:s3:::lake"
+
+
+def _prefixes(policy: dict) -> list[str]:
+    """Every key prefix a policy names: its ``s3:prefix`` conditions and the key part of
+    its object ARNs (without their final ``*``)."""
+    found = []
+    for statement in policy["Statement"]:
+        for pattern in statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix", []):
+            found.append(pattern.removesuffix("*"))
+        for resource in statement["Resource"]:
+            key = resource.split(":::", 1)[1].partition("/")[2]
+            if key or "/" in resource.split(":::", 1)[1]:
+                assert key.endswith("*") and "*" not in key[:-1], resource
+                found.append(key[:-1])
+    return found
+
+
+def test_team_lake_credentials_read_the_layers_and_write_the_users_sandbox(
+    team_config: Config, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str, tmp_path: Path
+) -> None:
+    secret = tmp_path / "minio_workbench_password"
+    secret.write_text("hub-only-secret\n")
+    monkeypatch.setenv("WORKBENCH_LAKE_URI", "s3://lake/main")
+    monkeypatch.setenv("WORKBENCH_S3_ENDPOINT", s3_endpoint)
+    monkeypatch.setenv("WORKBENCH_S3_SECRET_KEY_FILE", str(secret))
+    c = Config()
+    configure(c, mode="team")  # the lake alone (no notebooks bucket) is enough
+    given = {}
+    for name in ("ada", "bob"):
+        spawner = SimpleNamespace(user=SimpleNamespace(name=name), environment={})
+        asyncio.run(c.Spawner.pre_spawn_hook(spawner))
+        given[name] = spawner.environment
+        assert spawner.environment["WORKBENCH_LAKE_URI"] == "s3://lake/main"
+        assert spawner.environment["WORKBENCH_LAKE_SANDBOX_URI"] == f"s3://lake/sandbox/{name}"
+        assert "WORKBENCH_NOTEBOOKS_BUCKET" not in spawner.environment
+        assert "hub-only-secret" not in json.dumps(spawner.environment)
+    assert given["ada"]["AWS_ACCESS_KEY_ID"] != given["bob"]["AWS_ACCESS_KEY_ID"]
+    # The credentials are the STS session's, for that user (moto records the session name).
+    import boto3
+
+    who = boto3.client(
+        "sts",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=given["ada"]["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=given["ada"]["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=given["ada"]["AWS_SESSION_TOKEN"],
+    ).get_caller_identity()
+    assert who["Arn"].endswith("/ada")
+    # A lake in a folder gives no S3 credentials; a bad S3 URI stops the hub.
+    monkeypatch.setenv("WORKBENCH_LAKE_URI", "/srv/workbench/lake")
+    assert "pre_spawn_hook" not in _configured(mode="team").Spawner
+    for bad in ("s3://lake/sandbox", "s3://Lake/main", "s3://lake/ma*n", "s3://lake/../x"):
+        monkeypatch.setenv("WORKBENCH_LAKE_URI", bad)
+        with pytest.raises(ConfigurationError, match="WORKBENCH_LAKE_URI="):
+            configure(Config(), mode="team")
+
+
+def _configured(mode: str) -> Config:
+    c = Config()
+    configure(c, mode=mode)
+    return c
+
+
+def test_a_users_lake_policy_reads_layers_and_writes_their_sandbox_only() -> None:
+    """As MinIO evaluates it (moto does not enforce session policies): ``al`` reads the
+    shared layers, reads and writes ``sandbox/al/``, and writes no shared table, reads no
+    one else's sandbox (not even ``alice``'s), and keeps their notebooks prefix."""
+    from workbench_hub.s3 import LakeScope, user_policy
+
+    lake = LakeScope.parse("s3://lake/main")
+    policy = user_policy("notebooks", lake, "al")
+    assert len(json.dumps(policy, separators=(",", ":"))) < 2048  # AWS's session limit
+    reads = ("s3:GetObject",)
+    writes = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
+    for layer in ("bronze", "silver", "gold"):
+        key = f"main/{layer}/moves/_delta_log/00000000000000000003.json"
+        assert _allowed(policy, "s3:GetObject", f"{LAKE}/{key}"), key
+        for action in writes:
+            assert not _allowed(policy, action, f"{LAKE}/{key}"), (action, key)
+        for prefix in (f"main/{layer}/", f"main/{layer}/moves/"):
+            assert _allowed(policy, "s3:ListBucket", LAKE, prefix), prefix
+    assert _allowed(policy, "s3:ListBucket", LAKE, "main/")  # the layers' names
+    own = "sandbox/al/silver/x/part-0.parquet"
+    for action in (*reads, *writes):
+        assert _allowed(policy, action, f"{LAKE}/{own}"), action
+    assert _allowed(policy, "s3:ListBucket", LAKE, "sandbox/al/silver/")
+    for key in (
+        "sandbox/alice/silver/x/part-0.parquet",
+        "sandbox/al",
+        "sandbox/ali/x",
+        "main/other/x",
+        "main/silverx/t/part-0.parquet",
+        "mainx/silver/t/part-0.parquet",
+        "main",
+        "x",
+    ):
+        for action in (*reads, *writes):
+            assert not _allowed(policy, action, f"{LAKE}/{key}"), (action, key)
+    for prefix in ("", "*", "sandbox/", "sandbox/alice/", "sandbox/al", "main", "main/x", None):
+        assert not _allowed(policy, "s3:ListBucket", LAKE, prefix), prefix
+    # The notebooks part is as before: al's prefix only.
+    assert _allowed(policy, "s3:PutObject", "arn:aws:s3:::notebooks/al/close.ipynb")
+    assert not _allowed(policy, "s3:GetObject", "arn:aws:s3:::notebooks/alice/close.ipynb")
+    assert not _allowed(policy, "s3:GetObject", "arn:aws:s3:::lake-other/main/silver/x")
+
+
+def test_workers_write_the_layers_and_the_service_reads_them() -> None:
+    from workbench_hub.s3 import LakeScope, service_lake_policy, worker_lake_policy
+
+    lake = LakeScope.parse("s3://lake/main/")
+    worker, service = worker_lake_policy(lake), service_lake_policy(lake)
+    table = f"{LAKE}/main/gold/balances/part-0.parquet"
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        assert _allowed(worker, action, table), action
+    assert _allowed(service, "s3:GetObject", table)
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert not _allowed(service, action, table), action
+    for policy in (worker, service):
+        assert _allowed(policy, "s3:ListBucket", LAKE, "main/gold/")
+        for key in ("sandbox/ada/silver/x/p.parquet", "main/x", "notebooks/ada/x.ipynb"):
+            assert not _allowed(policy, "s3:GetObject", f"{LAKE}/{key}"), key
+        assert not _allowed(policy, "s3:ListBucket", LAKE, "sandbox/ada/")
+
+
+@pytest.mark.parametrize("uri", ["s3://lake/main", "s3://lake", "s3://team-lake/a/b"])
+def test_every_lake_policy_prefix_ends_with_a_slash(uri: str) -> None:
+    from workbench_hub.s3 import LakeScope, service_lake_policy, user_policy, worker_lake_policy
+
+    lake = LakeScope.parse(uri)
+    for policy in (
+        user_policy("notebooks", lake, "al"),
+        worker_lake_policy(lake),
+        service_lake_policy(lake),
+    ):
+        prefixes = _prefixes(policy)
+        assert prefixes and all(p == "" or p.endswith("/") for p in prefixes), prefixes
+        # A lake at the bucket's top: its layers only, never the whole bucket (sandboxes).
+        assert "" not in prefixes or lake.prefix, prefixes
 
 
 @pytest.fixture

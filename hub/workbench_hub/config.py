@@ -30,16 +30,13 @@ secrets also from ``<NAME>_FILE`` or a docker secret in ``/run/secrets``.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 import logging
 import os
-import re
 import secrets
 import sys
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,12 +47,20 @@ from workbench_server.home import KEY_FILE_ENV, WorkbenchHome
 from workbench_server.settings import DB_URL_ENV, SERVICE_URL_ENV, WorkbenchSettings
 
 from .names import USER_NAME_PATTERN, check_user_name
+from .s3 import (
+    LAKE_URI_ENV,
+    NOTEBOOKS_BUCKET_ENV,
+    LakeScope,
+    ScopedS3Credentials,
+    notebook_policy,
+)
 from .service import IDENTITY_CACHE_ENV
+
+__all__ = ["ScopedS3Credentials", "configure", "notebook_policy"]
 
 MODES = ("local", "team")
 SPAWNERS = ("docker", "local")
 SERVICE = "workbench"
-NOTEBOOKS_BUCKET_ENV = "WORKBENCH_NOTEBOOKS_BUCKET"
 # The workbench service's API token at the hub, when the service runs on its own.
 SERVICE_TOKEN_ENV = "WORKBENCH_SERVICE_API_TOKEN"  # noqa: S105 - a variable name
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -315,7 +320,7 @@ def _team(c: Any, spawner: str) -> None:
     else:
         c.JupyterHub.hub_ip = "127.0.0.1"  # user servers are processes on this host
         _local_processes(c, state / "users")
-    lifetime = _notebooks_in_s3(c)
+    lifetime = _scoped_s3(c)
     _idle_culler(c, max_age=lifetime)
 
 
@@ -379,18 +384,23 @@ def _docker(c: Any) -> None:
     docker.cpu_limit = float(os.environ.get("WORKBENCH_USER_CPU_LIMIT") or 2)
 
 
-def _notebooks_in_s3(c: Any) -> int | None:
-    """Users' notebooks in S3 (MinIO), each user reaching only their own prefix.
+def _scoped_s3(c: Any) -> int | None:
+    """Users' notebooks and their part of the team lake in S3 (MinIO), each user reaching
+    only their own prefixes (:mod:`workbench_hub.s3`).
 
-    With ``WORKBENCH_NOTEBOOKS_BUCKET`` set, the hub asks the S3 endpoint's STS for
-    temporary credentials at every spawn (AssumeRole with a session policy that allows
-    ``<bucket>/<user>/`` only), signed with the MinIO user the hub alone holds the
-    password of, and gives them to the user's server (s3contents, in the singleuser
-    image). No user server holds a credential that reaches another user's notebooks.
-    Returns the credentials' lifetime in seconds: servers are restarted before it ends.
+    With ``WORKBENCH_NOTEBOOKS_BUCKET`` set, or ``WORKBENCH_LAKE_URI`` an ``s3://`` URI,
+    the hub asks the S3 endpoint's STS for temporary credentials at every spawn
+    (AssumeRole with a session policy: ``<bucket>/<user>/`` for notebooks; the lake's
+    layers to read and ``sandbox/<user>/`` to write), signed with the MinIO user the hub
+    alone holds the password of, and gives them to the user's server (s3contents, in the
+    singleuser image, and its kernels). No user server holds a credential that reaches
+    another user's notebooks or sandbox, or writes the shared layers. Returns the
+    credentials' lifetime in seconds: servers are restarted before it ends.
     """
-    bucket = os.environ.get(NOTEBOOKS_BUCKET_ENV)
-    if not bucket:
+    bucket = os.environ.get(NOTEBOOKS_BUCKET_ENV) or None
+    lake_uri = os.environ.get(LAKE_URI_ENV) or ""
+    lake = LakeScope.parse(lake_uri) if lake_uri.startswith("s3://") else None
+    if bucket is None and lake is None:
         return None
     hours = int(os.environ.get("WORKBENCH_S3_CREDENTIALS_HOURS") or 24 * 7)
     c.Spawner.pre_spawn_hook = ScopedS3Credentials(
@@ -399,85 +409,9 @@ def _notebooks_in_s3(c: Any) -> int | None:
         access_key=os.environ.get("WORKBENCH_S3_ACCESS_KEY") or "workbench",
         secret_key=_secret("WORKBENCH_S3_SECRET_KEY"),
         seconds=hours * 3600,
+        lake=lake,
     )
     return hours * 3600
-
-
-def notebook_policy(bucket: str, user: str) -> dict[str, Any]:
-    """An S3 session policy: list, read and write below ``<bucket>/<user>/`` only.
-
-    ``user`` must be a valid hub user name (no ``*`` or ``?``, which are wildcards in a
-    policy); prefixes end with ``/`` so that ``al`` reaches nothing of ``alice``.
-    """
-    user = check_user_name(user)
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetBucketLocation"],
-                "Resource": [f"arn:aws:s3:::{bucket}"],
-            },
-            {
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
-                "Resource": [f"arn:aws:s3:::{bucket}"],
-                "Condition": {"StringLike": {"s3:prefix": [f"{user}/", f"{user}/*"]}},
-            },
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:GetObjectVersion",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                ],
-                "Resource": [f"arn:aws:s3:::{bucket}/{user}/*"],
-            },
-        ],
-    }
-
-
-@dataclass(frozen=True)
-class ScopedS3Credentials:
-    """``Spawner.pre_spawn_hook``: the user's own S3 credentials into their server's env."""
-
-    bucket: str
-    endpoint: str
-    access_key: str
-    secret_key: str = field(repr=False)
-    seconds: int
-
-    async def __call__(self, spawner: Any) -> None:
-        # boto3 blocks: off the hub's event loop.
-        spawner.environment.update(await asyncio.to_thread(self.grant, spawner.user.name))
-
-    def grant(self, user: str) -> dict[str, str]:
-        """Temporary credentials for ``user``'s prefix, as the environment of a server."""
-        import boto3
-
-        policy = json.dumps(notebook_policy(self.bucket, user))  # refuses unsafe names
-
-        sts = boto3.client(
-            "sts",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        )
-        granted = sts.assume_role(
-            RoleArn="arn:minio:iam:::role/workbench-notebooks",  # MinIO ignores the role
-            RoleSessionName=re.sub(r"[^\w+=,.@-]", "-", user)[:64].ljust(2, "-"),
-            Policy=policy,
-            DurationSeconds=self.seconds,
-        )["Credentials"]
-        return {
-            NOTEBOOKS_BUCKET_ENV: self.bucket,
-            "AWS_ENDPOINT_URL_S3": self.endpoint,
-            "AWS_ACCESS_KEY_ID": granted["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": granted["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": granted["SessionToken"],
-        }
 
 
 def _idle_culler(c: Any, max_age: int | None = None) -> None:
