@@ -289,7 +289,7 @@ def preview_lake(
     the lake library), a Parquet dataset's as its files lie (it has no versions)."""
     from ..errors import NotFoundError
 
-    lake = _Walk(location).run()
+    lake = _Walk(location).run({(schema, table)})  # that dataset's folder alone
     found = lake.delta.get((schema, table))
     if found is not None:
         try:
