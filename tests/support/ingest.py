@@ -163,3 +163,28 @@ def run_pipeline(workbench, principal, name: str, address: str, task_queue: str)
 
 def attempt_log(home: Path, run_id: str, step: str, attempt: int = 1) -> str:
     return (home / "runs" / run_id / step / f"attempt-{attempt}" / "output.log").read_text()
+
+
+def step_context(workbench, principal, kind: str, config: dict[str, Any], **given: Any):
+    """An attempt of a declarative step, as the worker makes one (its run recorded)."""
+    import uuid as _uuid
+
+    from tests.support.runs import record_run
+    from workbench_pipelines.ingest.context import Progress, StepContext
+
+    run_id = given.pop("run_id", None) or _uuid.uuid4().hex
+    if given.pop("record", True):
+        record_run(workbench, run_id, pipeline="steps", owner=principal.name)
+    return StepContext(
+        workbench=workbench,
+        principal=principal,
+        pipeline="steps",
+        run_id=run_id,
+        step_id=given.pop("step_id", kind),
+        attempt=given.pop("attempt", 1),
+        config=config,
+        parameters=given.pop("parameters", {}),
+        progress=given.pop("progress", None) or Progress(),
+        kind=kind,
+        **given,
+    )

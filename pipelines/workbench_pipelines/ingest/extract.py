@@ -94,7 +94,11 @@ class TableExtract:
         exists = self.lake.exists(self.bronze)
         full = self.spec.mode == "full" or mark is None or not exists or cursor is None
         deletes = exists and self._deletes_due(mark, full)
-        high = self.source.high_water(self.db, shape, cursor, self._int_key(shape))
+        # A full read's watermark is the table's high water before it reads (rows written
+        # meanwhile are read again next time); an incremental one's, what it read.
+        high = (
+            self.source.high_water(self.db, shape, cursor, self._int_key(shape)) if full else None
+        )
         scan = None
         if exists:
             version = self.lake.version(self.bronze)
@@ -103,9 +107,7 @@ class TableExtract:
             read, written = self._stream(shape, cursor, scan)
         else:
             read, written = self._staged(shape, cursor, scan, mark, full, deletes)
-        value, top = high
-        if not full:  # the largest cursor seen, not the table's now (rows may arrive meanwhile)
-            value, top = self._seen(cursor, mark)
+        value, top = high if high is not None else self._seen(cursor, mark)
         # A full read compares every key, as a delete check does.
         compared = deletes or full
         checked = (
@@ -229,8 +231,8 @@ class TableExtract:
     def _already_written(self) -> bool:
         """Whether an earlier attempt of this run wrote the table (its end was lost):
         recorded, and not written twice."""
-        if not self.lake.exists(self.bronze):
-            return False
+        if self.ctx.attempt == 1 or not self.lake.exists(self.bronze):
+            return False  # a first attempt has no earlier one
         done = self.lake.written_by(self.bronze, self.ctx.run_id, self.ctx.step_id)
         if not done:
             return False

@@ -53,7 +53,9 @@ class TableMerge:
         ctx.read(lake, t.source, version)
         mark = watermarks.load(ctx.workbench, "merge", lake.name, t.target, "lake", t.source)
         exists = lake.exists(t.target)
-        done = lake.written_by(t.target, ctx.run_id, ctx.step_id) if exists else []
+        done = (
+            lake.written_by(t.target, ctx.run_id, ctx.step_id) if exists and ctx.attempt > 1 else []
+        )
         if done:  # an earlier attempt of this run merged it; only its end was lost
             ctx.wrote(lake, as_result(t.target, done[0]))
             self._save(version)

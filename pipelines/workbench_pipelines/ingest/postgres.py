@@ -16,6 +16,7 @@ registry (``ir_model_fields``) says which jsonb columns are translations and, fr
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
     from ..spec_steps import ExtractTable
 
-ALIAS = "wb_source"
 EXACT = "numeric(38,10)"
 # PostgreSQL types DuckDB's scanner reads as they are; any other is read as its text.
 NATIVE = {
@@ -91,8 +91,9 @@ class PostgresSource:
 
     kind = "postgres"
 
-    def __init__(self, name: str, db: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, name: str, db: duckdb.DuckDBPyConnection, alias: str) -> None:
         self.name = name
+        self.alias = alias  # attached under a name of its own (sessions share a database)
         self._db = db
         self._odoo: dict[str, Any] | None = None
 
@@ -103,15 +104,16 @@ class PostgresSource:
         from workbench_server.lake.engine import load_extension
 
         load_extension(db, "postgres_scanner")
+        alias = f"wb_source_{uuid.uuid4().hex[:12]}"
         try:
-            db.execute(f"ATTACH {ql(conninfo(kwargs))} AS {ALIAS} (TYPE postgres, READ_ONLY)")
+            db.execute(f"ATTACH {ql(conninfo(kwargs))} AS {alias} (TYPE postgres, READ_ONLY)")
         except duckdb.Error as exc:
             raise SourceUnavailableError(f"connection {name!r}: {_first_line(exc)}") from None
-        return cls(name, db)
+        return cls(name, db, alias)
 
     def query(self, sql: str) -> str:
         """A DuckDB relation of ``sql`` run by PostgreSQL."""
-        return f"postgres_query({ql(ALIAS)}, {ql(sql)})"
+        return f"postgres_query({ql(self.alias)}, {ql(sql)})"
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
         try:
@@ -237,7 +239,7 @@ class PostgresSource:
 
     def close(self) -> None:
         try:
-            self._db.execute(f"DETACH {ALIAS}")
+            self._db.execute(f"DETACH {self.alias}")
         except duckdb.Error:
             pass
 

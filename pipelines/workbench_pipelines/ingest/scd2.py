@@ -24,7 +24,7 @@ def run_scd2(ctx: StepContext) -> None:
     ctx.progress.table = spec.target
     version = require_table(lake, spec.source, f"scd2 of {spec.source}")
     ctx.read(lake, spec.source, version)
-    if lake.exists(spec.target):
+    if ctx.attempt > 1 and lake.exists(spec.target):  # an earlier attempt's commit?
         done = lake.written_by(spec.target, ctx.run_id, ctx.step_id)
         if done:
             ctx.wrote(lake, as_result(spec.target, done[0]))

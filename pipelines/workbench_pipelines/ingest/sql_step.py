@@ -38,13 +38,13 @@ def run_sql(ctx: StepContext) -> None:
     sql = str(ctx.config.get("sql") or "")
     lake = ctx.lake(spec.lake)
     ctx.progress.table = spec.target
-    if lake.exists(spec.target):
+    if ctx.attempt > 1 and lake.exists(spec.target):  # an earlier attempt's commit?
         done = lake.written_by(spec.target, ctx.run_id, ctx.step_id)
         if done:
             ctx.wrote(lake, as_result(spec.target, done[0]))
             ctx.log(f"{spec.target}: written by an earlier attempt of this run")
             return
-    with step_session(lake, ctx.progress) as db:
+    with step_session(lake, ctx.progress, private=True) as db:
         schema = _pin_tables(ctx, lake, db, sql)
         _lock(db, lake)
         used = set(PARAMETER.findall(sql))

@@ -1,0 +1,225 @@
+"""Declarative steps one by one, as the worker's activity runs them (without Temporal):
+what a failure leaves (no version), what a retry does (no second write), when deletes
+are looked for, the other sources (Odoo's API, any SQLAlchemy database), what a sql
+step may reach, and a merge's declared types."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from tests.support.ingest import make_source, step_context
+from tests.support.postgres import postgres_settings
+from workbench_pipelines.ingest import watermarks
+from workbench_pipelines.ingest.context import Progress, StepStopped
+from workbench_pipelines.ingest.extract import run_extract
+from workbench_pipelines.ingest.merge import run_merge
+from workbench_pipelines.ingest.sql_step import run_sql
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.errors import InvalidInputError, PermissionDeniedError
+from workbench_server.lake import Lake
+from workbench_server.principal import local_principal
+
+LINES = {"source": "odoo", "tables": ["account_move_line"], "deletes": "every 1d"}
+
+
+@pytest.fixture
+def source(pg_cluster):
+    with pg_cluster.fresh_database() as url:
+        make_source(url)
+        yield url
+
+
+@pytest.fixture
+def odoo(workbench, source):
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="odoo", settings=postgres_settings(source))
+    )
+    return source
+
+
+def _lake(workbench) -> Lake:
+    return Lake.default(workbench.settings)
+
+
+class _StopAfterFirstBatch(Progress):
+    def check(self) -> None:
+        if self.rows:
+            raise StepStopped("stopped")
+
+
+def test_a_step_stopped_or_failing_mid_stream_leaves_no_version(workbench, odoo, monkeypatch):
+    import workbench_pipelines.ingest.extract as extract
+
+    me, lake = local_principal(), _lake(workbench)
+    monkeypatch.setattr(extract, "BATCH_ROWS", 500)  # several batches
+    ctx = step_context(workbench, me, "extract", LINES, progress=_StopAfterFirstBatch())
+    with pytest.raises(StepStopped):
+        run_extract(ctx)
+    assert lake.exists("bronze.account_move_line")  # made empty, version 0, by the write
+    assert lake.version("bronze.account_move_line") == 0
+    assert lake.read("bronze.account_move_line").num_rows == 0 and ctx.tables == []
+
+    run_extract(step_context(workbench, me, "extract", LINES))
+    run_merge(step_context(workbench, me, "merge", {"tables": ["bronze.account_move_line"]}))
+    failing = {
+        "sql": "SELECT id, CASE WHEN id > 5000 THEN error('boom at ' || id) ELSE id END AS x "
+        "FROM silver.account_move_line ORDER BY id",
+        "target": "gold.x",
+    }
+    run_sql(step_context(workbench, me, "sql", {**failing, "sql": "SELECT 1 AS id, 1 AS x"}))
+    ctx = step_context(workbench, me, "sql", failing)
+    with pytest.raises(InvalidInputError, match="boom at"):
+        run_sql(ctx)
+    assert lake.version("gold.x") == 1 and lake.read("gold.x").num_rows == 1
+    assert [t.access for t in ctx.tables] == ["read"]
+
+
+def test_a_retry_finds_the_commit_of_the_attempt_whose_end_was_lost(workbench, odoo):
+    me, lake = local_principal(), _lake(workbench)
+    first = step_context(workbench, me, "extract", LINES)
+    run_extract(first)
+    again = step_context(
+        workbench, me, "extract", LINES, run_id=first.run_id, attempt=2, record=False
+    )
+    run_extract(again)
+    assert lake.version("bronze.account_move_line") == 1  # not written twice
+    assert [(t.table, t.access, t.version) for t in again.tables] == [
+        ("bronze.account_move_line", "write", 1)
+    ]
+    assert again.stats == {}  # nothing read from the source
+
+
+def test_deletes_are_looked_for_on_their_schedule(workbench, odoo):
+    me, lake = local_principal(), _lake(workbench)
+    run_extract(step_context(workbench, me, "extract", LINES))
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("DELETE FROM account_move_line WHERE id IN (11, 12)")
+    ctx = step_context(workbench, me, "extract", LINES)
+    run_extract(ctx)
+    assert ctx.stats["bronze.account_move_line"]["deletes_checked"] is False  # within 1d
+    assert lake.read("bronze.account_move_line", where="_op = 'd'").num_rows == 0
+    # A day later they are due: the keys are compared, the deleted rows marked.
+    mark = watermarks.load(
+        workbench, "extract", "lake", "bronze.account_move_line", "odoo", "public.account_move_line"
+    )
+    earlier = datetime.now(UTC) - timedelta(days=1, minutes=1)
+    watermarks.save(
+        workbench, "extract", "lake", "bronze.account_move_line", "odoo",
+        "public.account_move_line", watermarks.Mark(mark.cursor_value, mark.cursor_id,
+        mark.version, earlier), ctx.run_id,
+    )  # fmt: skip
+    ctx = step_context(workbench, me, "extract", LINES)
+    run_extract(ctx)
+    assert ctx.stats["bronze.account_move_line"]["deletes_checked"] is True
+    gone = lake.read("bronze.account_move_line", where="_op = 'd'").to_pylist()
+    assert sorted(r["id"] for r in gone) == [11, 12]
+    assert all(r["company_id"] is None and r["_company_id"] == 1 for r in gone)
+
+
+def test_an_odoo_api_source_reads_models_with_exact_amounts(workbench, odoo, odoo_api):
+    me, lake = local_principal(), _lake(workbench)
+    ConnectionService(workbench, me).create(
+        ConnectionCreate(name="odoo_rpc", settings=odoo_api.settings())
+    )
+    config = {
+        "source": "odoo_rpc",
+        "tables": [
+            {
+                "model": "account.move.line",
+                "columns": ["id", "move_id", "account_id", "balance", "debit", "write_date"],
+            },
+            {"model": "account.account"},
+        ],
+        "languages": ["en_US"],
+    }
+    ctx = step_context(workbench, me, "extract", config)
+    run_extract(ctx)
+    lines = lake.read("bronze.account_move_line")
+    assert str(lines.schema.field("balance").type) == "decimal128(38, 10)"
+    assert str(lines.schema.field("move_id").type) == "int64"  # the many2one's id
+    db = lake.connect()
+    scan = lake.scan_sql("bronze.account_move_line")
+    ours = db.execute(f"SELECT count(*), sum(balance), sum(debit) FROM {scan}").fetchone()
+    with psycopg.connect(odoo) as pg:
+        theirs = pg.execute(
+            "SELECT count(*), sum(balance), sum(debit) FROM account_move_line"
+        ).fetchone()
+    assert ours == theirs
+    names = lake.read("bronze.account_account", columns=["id", "name_en_us"]).to_pylist()
+    assert names and all(r["name_en_us"] for r in names)
+    assert ctx.lineage and ctx.lineage[0][1].context.attachable == ["odoo_rpc"]
+
+
+def test_a_sqlalchemy_source_reads_any_database(workbench):
+    me, lake = local_principal(), _lake(workbench)
+    path = workbench.settings.workbench_home.demo_dir / "shop.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(f"sqlite:///{path}")
+    meta = sa.MetaData()
+    orders = sa.Table(
+        "orders", meta,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("amount", sa.Numeric(12, 2)),
+        sa.Column("write_date", sa.DateTime),
+    )  # fmt: skip
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(orders.insert(), [
+            {"id": i, "amount": Decimal(f"{i}.10"), "write_date": datetime(2026, 1, 1, 0, i)}
+            for i in range(1, 51)
+        ])  # fmt: skip
+    engine.dispose()
+    ConnectionService(workbench, me).create(
+        ConnectionCreate(name="shop", settings={"kind": "sqlalchemy", "url": f"sqlite:///{path}"})
+    )
+    run_extract(step_context(workbench, me, "extract", {"source": "shop", "tables": ["orders"]}))
+    got = lake.read("bronze.orders")
+    assert str(got.schema.field("amount").type) == "decimal128(12, 2)"
+    assert sum(got.column("amount").to_pylist()) == sum(Decimal(f"{i}.10") for i in range(1, 51))
+
+
+def test_a_sql_step_reaches_nothing_but_the_lake(workbench, odoo, tmp_path):
+    me, lake = local_principal(), _lake(workbench)
+    run_extract(step_context(workbench, me, "extract", LINES))
+    secret = tmp_path / "secret.csv"
+    secret.write_text("key\nhunter2\n")
+    ctx = step_context(
+        workbench, me, "sql",
+        {"sql": f"SELECT * FROM read_csv('{secret}')", "target": "gold.leak"},
+    )  # fmt: skip
+    with pytest.raises(PermissionDeniedError, match="lake tables only"):
+        run_sql(ctx)
+    assert not lake.exists("gold.leak")
+    # Parameters are bound, never pasted into the SQL.
+    ctx = step_context(
+        workbench, me, "sql",
+        {"sql": "SELECT count(*) AS n, $label AS label FROM bronze.account_move_line "
+         "WHERE company_id = $company", "target": "gold.counted"},
+        parameters={"company": 1, "label": "x'); DROP TABLE y; --", "unused": 3},
+    )  # fmt: skip
+    run_sql(ctx)
+    assert lake.read("gold.counted").to_pylist() == [{"n": 6396, "label": "x'); DROP TABLE y; --"}]
+
+
+def test_a_merge_enforces_the_declared_types(workbench, odoo):
+    me, lake = local_principal(), _lake(workbench)
+    run_extract(step_context(workbench, me, "extract", LINES))
+    table = {
+        "source": "bronze.account_move_line",
+        "target": "silver.lines",
+        "columns": {"id": "bigint", "balance": "decimal(18,2)", "name": "varchar"},
+    }
+    run_merge(step_context(workbench, me, "merge", {"tables": [table]}))
+    schema = lake.read("silver.lines").schema
+    assert schema.names == ["id", "balance", "name", "_source", "_run_id", "_extracted_at"]
+    assert str(schema.field("id").type) == "int64"
+    assert str(schema.field("balance").type) == "decimal128(18, 2)"
+    bad = {**table, "target": "silver.bad", "columns": {"id": "bigint", "name": "integer"}}
+    with pytest.raises(InvalidInputError, match=r"silver\.bad"):
+        run_merge(step_context(workbench, me, "merge", {"tables": [bad]}))
+    assert not lake.exists("silver.bad")
