@@ -13,9 +13,17 @@ then measures, alternating the contenders in each repetition after a warm-up:
   ``Lake.write(mode="merge")`` (a new Delta version), vs the same merge in plain DuckDB
   over Parquet, which rewrites the table into new Parquet files (what a notebook does
   without a table format). Goal: <= 1.5.
-- The extract figures of the issue (``extract_vs_copy_throughput``, ``incremental_ratio``,
-  ``extract_peak_rss_mb``) belong to the extract step kind and are measured by
-  :func:`measure_extract` once it exists; until then they are reported as not measured.
+- ``extract_vs_copy_throughput``: a full extract of the 1M-row ``account_move_line``
+  table from PostgreSQL into bronze by the extract step's own code (as the worker runs
+  it: DuckDB's postgres scanner, audit columns, a partitioned Delta append, watermark and
+  lineage recorded) vs a raw binary ``COPY (SELECT ...) TO STDOUT`` of the same rows into
+  memory, as throughput (copy time / extract time). Goal: >= 0.5.
+- ``incremental_ratio``: an incremental extract after 1% of the rows changed (write_date
+  moved, as Odoo does) vs the full extract. The table has an index on write_date, as an
+  incremental source should; ``incremental_no_index_ratio`` is the same without it (Odoo
+  does not index write_date). Goal: <= 0.05.
+- ``extract_peak_rss_mb``: the peak resident memory of a process doing the full extract
+  (its baseline, after imports, is reported beside it). Goal: <= 1000.
 
 A ratio is the median of the per-repetition ratios (both measured back to back), which
 cancels most of the load other work puts on a shared machine.
@@ -36,6 +44,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -44,6 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server_ext"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
 from workbench_server.lake import DeleteMarker, Lake, WriterInfo
 from workbench_server.lake.engine import load_extension
 
@@ -198,15 +208,230 @@ def _parts(table: pa.Table, count: int) -> list[pa.Table]:
 
 
 # -- extraction (the extract step kind's figures) --------------------------------------------
-def measure_extract() -> dict[str, float]:
-    """Full extract of 1M ``account_move_line`` rows from PostgreSQL into bronze vs a raw
-    binary ``COPY (SELECT ...) TO STDOUT`` into memory (``extract_vs_copy_throughput``,
-    goal >= 0.5), incremental with 1% changed vs full (``incremental_ratio``, <= 0.05),
-    and the extract's peak RSS (``extract_peak_rss_mb``, <= 1000).
+# An account_move_line-shaped table (35 columns: ids, companies, dates, labels, fifteen
+# NUMERIC(16,2) amounts, write_date) made in PostgreSQL itself, seeded by the row number.
+EXTRACT_TABLE = """
+CREATE TABLE account_move_line AS
+SELECT g AS id, g / 4 AS move_id, 'INV/2026/' || (g / 4)::text AS move_name,
+  date '2025-01-01' + (g % 700) AS date, NULL::varchar AS ref, 'posted'::varchar AS parent_state,
+  1 + g % 5 AS journal_id, 1 + g % 3 AS company_id, 1 AS company_currency_id,
+  1 + g % 400 AS account_id, 10 AS sequence, 'Line ' || g::text AS name,
+  (1 + g % 7)::numeric(16,2) AS quantity,
+  round(((g::bigint * 7919) % 100000)::numeric / 100, 2)::numeric(16,2) AS price_unit,
+  0::numeric(16,2) AS discount,
+  CASE WHEN g % 2 = 0 THEN round(((g::bigint * 104729) % 10000000)::numeric / 100, 2)
+       ELSE 0 END::numeric(16,2) AS debit,
+  CASE WHEN g % 2 = 1 THEN round(((g::bigint * 104729) % 10000000)::numeric / 100, 2)
+       ELSE 0 END::numeric(16,2) AS credit,
+  ((1 - 2 * (g % 2)) * round(((g::bigint * 104729) % 10000000)::numeric / 100, 2))::numeric(16,2)
+    AS balance,
+  ((1 - 2 * (g % 2)) * round(((g::bigint * 104729) % 10000000)::numeric / 100, 2))::numeric(16,2)
+    AS amount_currency,
+  0::numeric(16,2) AS amount_residual, 0::numeric(16,2) AS amount_residual_currency,
+  round(((g::bigint * 7919) % 100000)::numeric / 100, 2)::numeric(16,2) AS price_subtotal,
+  round(((g::bigint * 7919) % 100000)::numeric / 100, 2)::numeric(16,2) AS price_total,
+  1 AS currency_id, 1 + g % 5000 AS partner_id, NULLIF(g % 50, 0) AS product_id,
+  NULL::int AS tax_line_id, 0::numeric(16,2) AS tax_base_amount,
+  'product'::varchar AS display_type, date '2025-01-31' + (g % 700) AS date_maturity,
+  (g % 3 = 0) AS reconciled, NULL::varchar AS matching_number, NULL::int AS expense_id,
+  timestamp '2026-01-01' + (g % 100000) * interval '1 minute' AS create_date,
+  timestamp '2026-01-01' + (g % 100000) * interval '1 minute' AS write_date
+FROM generate_series(1, {rows}) g;
+ALTER TABLE account_move_line ADD PRIMARY KEY (id);
+"""
+# Odoo does not index write_date; an incremental source should (the figure without the
+# index is reported beside it).
+CURSOR_INDEX = "CREATE INDEX account_move_line_write_date ON account_move_line (write_date)"
+EXTRACT_STEP = {"source": "bench_pg", "mode": "incremental", "deletes": "every 1d"}
 
-    Measured by the engineer who lands the extract step kind; until then nothing.
-    """
-    return {}
+
+def _extract_home(home: Path, url: str) -> Any:
+    """A workbench home with the source connection and a pipeline run to write for."""
+    from urllib.parse import urlsplit
+
+    from workbench_server.connections import ConnectionCreate, ConnectionService
+    from workbench_server.core import Workbench
+    from workbench_server.db.models import Pipeline, Run
+    from workbench_server.principal import local_principal
+    from workbench_server.settings import WorkbenchSettings
+
+    settings = WorkbenchSettings.from_env(home)
+    settings.workbench_home.prepare()
+    workbench = Workbench(settings)
+    parts = urlsplit(url)
+    settings_pg = {
+        "kind": "postgres",
+        "host": parts.hostname,
+        "port": parts.port,
+        "database": parts.path.lstrip("/"),
+        "user": parts.username,
+        "password": parts.password,
+    }
+    me = local_principal()
+    ConnectionService(workbench, me).create(ConnectionCreate(name="bench_pg", settings=settings_pg))
+    with workbench.sessions.begin() as session:
+        pipeline = Pipeline(name="benchmark", owner=me.name, current_version=1)
+        session.add(pipeline)
+        session.flush()
+        session.add(
+            Run(
+                id="bench",
+                pipeline_id=pipeline.id,
+                version=1,
+                status="running",
+                trigger="manual",
+                parameters={},
+                logical_date="2026-12-01",
+                workflow_id="bench",
+                requested_by=me.name,
+            )
+        )
+    return workbench
+
+
+def _extract(workbench: Any, target: str, attempt: int) -> tuple[float, dict[str, Any]]:
+    """One run of the extract step's code (as the worker runs it) into ``target``."""
+    from workbench_pipelines.ingest.context import Progress, StepContext
+    from workbench_pipelines.ingest.extract import run_extract
+    from workbench_server.principal import local_principal
+
+    config = {**EXTRACT_STEP, "tables": [{"table": "account_move_line", "target": target}]}
+    ctx = StepContext(
+        workbench, local_principal(), "benchmark", "bench", "extract", attempt, config, {},
+        Progress(), kind="extract",
+    )  # fmt: skip
+    started = time.perf_counter()
+    run_extract(ctx)
+    return time.perf_counter() - started, ctx.stats[target]
+
+
+def _copy_raw(url: str) -> tuple[float, int]:
+    """The raw tool: binary COPY of the same SELECT into memory (seconds, bytes)."""
+    import io
+
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(url) as db:
+        buffer = io.BytesIO()
+        with db.cursor().copy(
+            "COPY (SELECT * FROM account_move_line) TO STDOUT (FORMAT BINARY)"
+        ) as copy:
+            for block in copy:
+                buffer.write(block)
+    return time.perf_counter() - started, buffer.tell()
+
+
+def _change(url: str, round_no: int, share: float = CHANGED) -> int:
+    """Update ``share`` of the rows as Odoo does (write_date now); the rows updated."""
+    import psycopg
+
+    step = round(1 / share)
+    with psycopg.connect(url, autocommit=True) as db:
+        # Each round's changes spread over a day after the last round's, as changes are.
+        changed = db.execute(
+            "UPDATE account_move_line SET name = name || '*', write_date = "
+            "timestamp '2026-06-01' + %s * interval '1 day' + (id %% 86400) * interval '1 second' "
+            f"WHERE id %% {step} = %s",
+            (round_no, round_no % step),
+        ).rowcount
+        db.execute("VACUUM ANALYZE account_move_line")
+    return changed
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM; getrusage's ru_maxrss on Linux keeps the
+    parent's across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def extract_child(home: str, target: str) -> None:
+    """``--extract-child``: one full extract in this process, then its peak RSS (JSON)."""
+    from workbench_server.core import Workbench
+    from workbench_server.settings import WorkbenchSettings
+
+    workbench = Workbench(WorkbenchSettings.from_env(Path(home)))
+    baseline = _peak_rss_mb()
+    seconds, stats = _extract(workbench, target, 1)
+    peak = _peak_rss_mb()
+    workbench.close()
+    print(json.dumps({"seconds": seconds, "rows": stats["rows_written"], "peak_rss_mb": peak,
+                      "baseline_rss_mb": baseline}))  # fmt: skip
+
+
+def measure_extract(rows: int, repeat: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Full extract of ``rows`` journal items from PostgreSQL into bronze vs a raw binary
+    ``COPY (SELECT ...) TO STDOUT`` into memory, alternating, after a warm-up; then
+    incremental with 1% changed vs full (with and without an index on write_date); and
+    the peak RSS of a full extract in a process of its own."""
+    import subprocess
+
+    import psycopg
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.postgres import running_cluster
+
+    root = Path(tempfile.mkdtemp(prefix="wb-bench-extract-"))
+    root.chmod(0o755)  # the cluster may run as another account
+    times: dict[str, list[float]] = {"copy_raw": [], "extract_full": [], "extract_incremental": []}
+    extra: dict[str, float] = {}
+    try:
+        with running_cluster(root / "pg") as cluster:
+            with psycopg.connect(cluster.url(), autocommit=True) as db:
+                db.execute("CREATE DATABASE bench")
+            url = cluster.url("bench")
+            with psycopg.connect(url, autocommit=True) as db:
+                db.execute(EXTRACT_TABLE.format(rows=int(rows)))
+                db.execute(CURSOR_INDEX)
+                db.execute("VACUUM ANALYZE account_move_line")
+            workbench = _extract_home(root / "home", url)
+            try:
+                _copy_raw(url)  # warm-up: caches, the extension, the first table
+                _extract(workbench, "bronze.aml_warm", 1)
+                written = []
+                for round_no in range(repeat):
+                    target = f"bronze.aml_{round_no}"
+                    order = ["copy_raw", "extract_full"]
+                    if round_no % 2:
+                        order.reverse()
+                    for name in order:
+                        if name == "copy_raw":
+                            times[name].append(_copy_raw(url)[0] * 1000)
+                        else:
+                            seconds, stats = _extract(workbench, target, 1)
+                            assert stats["rows_written"] == rows, stats
+                            times[name].append(seconds * 1000)
+                    changed = _change(url, round_no + 1)
+                    seconds, stats = _extract(workbench, target, 1)
+                    assert not stats["full"] and stats["rows_written"] == changed, stats
+                    times["extract_incremental"].append(seconds * 1000)
+                    written.append(changed)
+                extra["incremental_rows_changed"] = statistics.median(written)
+                with psycopg.connect(url, autocommit=True) as db:
+                    db.execute("DROP INDEX account_move_line_write_date")
+                plain = []
+                for round_no in range(repeat, repeat + 3):
+                    _change(url, round_no + 1)
+                    seconds, stats = _extract(workbench, f"bronze.aml_{repeat - 1}", 1)
+                    assert not stats["full"], stats
+                    plain.append(seconds * 1000)
+                extra["incremental_no_index_ms"] = statistics.median(plain)
+            finally:
+                workbench.close()
+            child = subprocess.run(
+                [sys.executable, __file__, "--extract-child", str(root / "home"), "bronze.aml_rss"],
+                capture_output=True, text=True, check=True, timeout=600,
+            )  # fmt: skip
+            measured = json.loads(child.stdout.strip().splitlines()[-1])
+            assert measured["rows"] == rows, measured
+            extra["extract_peak_rss_mb"] = measured["peak_rss_mb"]
+            extra["extract_baseline_rss_mb"] = measured["baseline_rss_mb"]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return times, extra
 
 
 EXTRACT_GOALS = {
@@ -242,14 +467,14 @@ def main() -> None:
         del table
         as_of = measure_as_of(lake, args.repeat)
         merge = measure_merge(lake, root, args.rows, args.repeat, rng)
-        extract = measure_extract()
+        extract_times, extract = measure_extract(args.rows, args.repeat)
         version = lake.version(TABLE)
         check = lake.read(TABLE, columns=["balance"])
         total = pc.sum(check["balance"]).as_py()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    times = {**as_of, **merge}
+    times = {**as_of, **merge, **extract_times}
     med = {k: statistics.median(v) for k, v in times.items()}
 
     def paired(numerator: str, denominator: str) -> float:
@@ -275,7 +500,15 @@ def main() -> None:
         "read_old_version_ms": med["workbench_old"],
         "merge_ms": med["workbench_merge"],
         "duckdb_parquet_merge_ms": med["duckdb_parquet_merge"],
-        **extract,
+        "extract_vs_copy_throughput": paired("copy_raw", "extract_full"),
+        "incremental_ratio": paired("extract_incremental", "extract_full"),
+        "incremental_no_index_ratio": extract["incremental_no_index_ms"] / med["extract_full"],
+        "extract_peak_rss_mb": extract["extract_peak_rss_mb"],
+        "extract_baseline_rss_mb": extract["extract_baseline_rss_mb"],
+        "extract_full_ms": med["extract_full"],
+        "copy_raw_ms": med["copy_raw"],
+        "extract_incremental_ms": med["extract_incremental"],
+        "extract_rows_per_s": args.rows / (med["extract_full"] / 1000),
     }
     goals = {"as_of_ratio": "<= 1.2", "merge_ratio": "<= 1.5"}
     for name, goal in EXTRACT_GOALS.items():
@@ -283,10 +516,24 @@ def main() -> None:
             goals[name] = goal
         else:
             print(f"{name:44} not measured yet (the extract step kind; goal {goal})")
-    for name in ("as_of_ratio", "merge_ratio", "duckdb_as_of_ratio"):
+    for name in (
+        "as_of_ratio",
+        "merge_ratio",
+        "duckdb_as_of_ratio",
+        "extract_vs_copy_throughput",
+        "incremental_ratio",
+        "incremental_no_index_ratio",
+        "extract_peak_rss_mb",
+    ):
         print(f"{name:44} {figures[name]:10.3f}  goal {goals.get(name, '-')}")
     units = {
-        k: "ratio" if k.endswith(("_ratio", "_throughput")) else "MB" if k.endswith("_mb") else "ms"
+        k: "ratio"
+        if k.endswith(("_ratio", "_throughput"))
+        else "MB"
+        if k.endswith("_mb")
+        else "rows/s"
+        if k.endswith("_per_s")
+        else "ms"
         for k in figures
     }
     print(
@@ -302,4 +549,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--extract-child":
+        extract_child(sys.argv[2], sys.argv[3])
+    else:
+        main()
