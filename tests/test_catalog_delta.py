@@ -341,3 +341,33 @@ def test_a_write_is_cataloged_by_scanning_only_its_table(workbench, tmp_path: Pa
     for bad in (["fresh"], ["silver.x;drop"], [], ["silver.a"] * 1001):
         with pytest.raises(InvalidInputError, match="tables: "):
             catalog.scan("lake", tables=bad)
+
+
+def test_a_linked_log_file_is_not_read_and_a_linked_lake_root_is_fine(
+    workbench, tmp_path: Path
+) -> None:
+    """A commit file swapped for a link to a file of the service's (delta-rs would read
+    it, and its error could show what it read) leaves the table out; a lake whose folder
+    is itself reached through a link (as the admin set it up) is read as usual."""
+    workbench.settings.data_roots = [str(tmp_path)]
+    real = tmp_path / "disks" / "lake"
+    lake = Lake.at(str(real), name="files")
+    lake.write("silver.ledger", pa.table({"balance": [10]}), writer=RUN)
+    lake.write("silver.tampered", pa.table({"balance": [20]}), writer=RUN)
+    secret = tmp_path / "service-secret.txt"
+    secret.write_text('{"not": "a commit"} the service key: s3cr3t\n')
+    commit = real / "silver" / "tampered" / "_delta_log" / f"{1:020d}.json"
+    commit.unlink()
+    os.symlink(secret, commit)
+    linked_root = tmp_path / "lake-link"
+    os.symlink(real, linked_root)
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="files", settings={"kind": "lake", "location": str(linked_root)})
+    )
+    catalog = CatalogService(workbench, local_principal())
+    assert catalog.scan("files").stats["tables"] == 1
+    ledger = catalog.find("files", "silver", "ledger")
+    assert ledger.extra["version"] == 1 and catalog.preview(ledger.id).rows == [[10]]
+    assert catalog.preview(ledger.id, version=1).rows == [[10]]
+    with pytest.raises(NotFoundError):
+        catalog.find("files", "silver", "tampered")

@@ -57,6 +57,7 @@ class DeltaFolder:
     name: str
     path: str  # in the lake's filesystem
     commits: int  # commit files in its log: the versions that can be listed
+    unsafe: str | None = None  # why it must not be read (a file of its log is a link)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -94,6 +95,8 @@ def describe(location: LakeLocation, folder: DeltaFolder, pii: PiiRules) -> Foun
     """The catalog entry of a Delta table, from its log (raises :class:`UnsafeTable`)."""
     import pyarrow as pa
 
+    if folder.unsafe:
+        raise UnsafeTable(folder.unsafe)
     dt = open_folder(location, folder)
     schema = pa.schema(dt.schema().to_arrow())
     partitions = list(dt.metadata().partition_columns)
@@ -188,13 +191,18 @@ def check_files(location: LakeLocation, folder: str, paths: list[str]) -> None:
         relative.append(path)
     if location.is_s3:
         return
-    real = os.path.realpath(folder)
-    if real != os.path.normpath(folder) or os.path.realpath(f"{folder}/_delta_log") != (
+    _, root = location.filesystem()
+    # Where the folder really is when nothing below the lake's root is a link (the root
+    # itself may be reached through one).
+    real = os.path.join(os.path.realpath(root), os.path.relpath(folder, root))
+    if os.path.realpath(folder) != real or os.path.realpath(f"{folder}/_delta_log") != (
         f"{real}/_delta_log"
     ):
         raise UnsafeTable("its folder or its log is a link")
     for path in relative:
-        if os.path.realpath(os.path.join(real, path)) != os.path.normpath(os.path.join(real, path)):
+        if os.path.realpath(os.path.join(folder, path)) != os.path.normpath(
+            os.path.join(real, path)
+        ):
             raise UnsafeTable(f"its file {path[:200]} is a link")
 
 
@@ -214,6 +222,8 @@ def preview(
 
     started = time.perf_counter()
     limit = max(1, min(limit, MAX_ROWS))
+    if folder.unsafe:
+        raise UnsafeTable(folder.unsafe)
     table = folder.table()
     if table is None:
         if version is not None:

@@ -164,7 +164,10 @@ class _Walk:
         names = {info.base_name for info in log_files}
         commits = sum(1 for n in names if delta.COMMIT_FILE.fullmatch(n))
         if commits or "_last_checkpoint" in names:
-            return DeltaFolder(layer, name, entry.path, commits)
+            # delta-rs would read a linked log file, and its error could show what it read.
+            linked = next((i.base_name for i in log_files if not self.inside(i.path)), None)
+            unsafe = f"its log file {linked} is a link" if linked else None
+            return DeltaFolder(layer, name, entry.path, commits, unsafe)
         files = []
         for info in self.fs.get_file_info(FileSelector(entry.path, recursive=True)):
             relative = info.path[len(entry.path) + 1 :].split("/")
