@@ -255,12 +255,31 @@ def test_the_json_schema_validates_every_kind() -> None:
 
 
 def test_deploy_snapshots_sql_files_and_plans_declarative_steps(folder: Path, workbench) -> None:
+    from workbench_pipelines.validate import PipelineSpecError
+    from workbench_server.connections import ConnectionCreate, ConnectionService
     from workbench_server.pipelines.registry import PipelineRegistry
     from workbench_server.pipelines.runs import RunService
     from workbench_server.principal import local_principal
 
     me = local_principal()
     registry = PipelineRegistry(workbench, me)
+    # The connections steps name must be the deployer's to use, of the right kind.
+    with pytest.raises(PipelineSpecError) as refused:
+        registry.deploy(folder / "pipeline.yaml")
+    assert [f"{e.line}:{e.column}: {e.path}: {e.message}" for e in refused.value.errors] == [
+        "7:13: steps[0].source: no connection named 'odoo_db' that you may use (yours: none)"
+    ]
+    service = ConnectionService(workbench, me)
+    service.create(ConnectionCreate(name="odoo_db", settings={"kind": "duckdb"}))
+    with pytest.raises(PipelineSpecError, match="'odoo_db' is a duckdb connection; source"):
+        registry.deploy(folder / "pipeline.yaml")
+    service.delete("odoo_db")
+    service.create(
+        ConnectionCreate(
+            name="odoo_db",
+            settings={"kind": "postgres", "host": "db", "database": "odoo", "user": "u"},
+        )
+    )
     first = registry.deploy(folder / "pipeline.yaml")
     snapshot = registry.root / "odoo_lake" / f"v{first.version}"
     assert (snapshot / "sql" / "balances.sql").read_text().startswith("SELECT company_id")

@@ -1,4 +1,5 @@
-"""The query of a ``sql`` step: checked when the pipeline is validated, read when it runs.
+"""What a declarative step names outside the spec, checked when the pipeline is
+validated: a sql step's query, and the connections steps read and write.
 
 A sql step holds one query (``SELECT``, ``WITH ... SELECT``, ``FROM ...``) whose result
 the step writes to its target table. DuckDB's own parser checks it, so what validates is
@@ -110,4 +111,37 @@ def sql_file_problems(data: Any, folder: Path | None) -> list[tuple[Loc, str]]:
             if not reason:
                 problem = f"{file}: {problem}"
             problems.append((("steps", i, "file"), problem))
+    return problems
+
+
+SOURCE_KINDS = ("postgres", "odoo", "sqlalchemy")
+DEFAULT_LAKE = "lake"  # the installation's lake: every user's, no connection needed
+
+
+def connection_problems(data: Any, connections: Mapping[str, str]) -> list[tuple[Loc, str]]:
+    """Connections named by declarative steps that are not among ``connections`` (those
+    the deployer may use, name -> kind), or not of a kind the step reads or writes."""
+    steps = data.get("steps") if isinstance(data, Mapping) else None
+    usable = ", ".join(sorted(connections)) or "none"
+    problems: list[tuple[Loc, str]] = []
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(step, Mapping) or step_kind(step) == "notebook":
+            continue
+        wanted = [("lake", ("lake",))]
+        if step_kind(step) == "extract":
+            wanted.append(("source", SOURCE_KINDS))
+        for field, kinds in wanted:
+            name = step.get(field)
+            if not isinstance(name, str) or (field == "lake" and name == DEFAULT_LAKE):
+                continue
+            kind = connections.get(name)
+            if kind is None:
+                message = f"no connection named {name!r} that you may use (yours: {usable})"
+            elif kind not in kinds:
+                message = f"connection {name!r} is a {kind} connection; {field} takes " + (
+                    "a lake connection" if field == "lake" else "postgres, odoo or sqlalchemy"
+                )
+            else:
+                continue
+            problems.append((("steps", i, field), message))
     return problems

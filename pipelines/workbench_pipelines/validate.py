@@ -30,7 +30,7 @@ from workbench_server.errors import InvalidInputError
 
 from .spec import REFERENCE_ERROR, PipelineSpec
 from .spec_checks import Loc, reference_problems
-from .spec_sql import sql_file_problems
+from .spec_sql import connection_problems, sql_file_problems
 from .spec_steps import KINDS, NotebookStep, StepSpec, model_of, step_kind
 
 __all__ = [
@@ -435,6 +435,7 @@ def check_text(
     file: str = "<pipeline>",
     notebook_folder: Path | str | None = None,
     kernels: bool = True,
+    connections: Mapping[str, str] | None = None,
 ) -> tuple[PipelineSpec | None, list[SpecError]]:
     """The spec in ``text`` and every problem in it (the spec is None unless there are none).
 
@@ -442,6 +443,8 @@ def check_text(
     it is None (inline queries are always checked); each notebook must be valid, each
     query one DuckDB parses, and with ``kernels`` each notebook step's kernel must be
     installed here (false where steps do not run: a hub user's server, its terminal).
+    With ``connections`` (name -> kind, those the deployer may use), the connections
+    declarative steps name must be among them and of a kind they read.
     """
 
     def error(loc: Loc, position: Position | None, message: str) -> SpecError:
@@ -492,6 +495,11 @@ def check_text(
         error(loc, source.position(loc), message)
         for loc, message in sql_file_problems(source.data, folder)
     ]
+    if connections is not None:
+        errors += [
+            error(loc, source.position(loc), message)
+            for loc, message in connection_problems(source.data, connections)
+        ]
     unique = {(e.line, e.column, e.path, e.message): e for e in errors}
     ordered = sorted(unique.values(), key=lambda e: (e.line or 0, e.column or 0))
     return (spec if not ordered else None), ordered
@@ -509,7 +517,11 @@ def validate_text(
 
 
 def check_file(
-    path: Path | str, *, notebook_root: Path | str | None = None, kernels: bool = True
+    path: Path | str,
+    *,
+    notebook_root: Path | str | None = None,
+    kernels: bool = True,
+    connections: Mapping[str, str] | None = None,
 ) -> tuple[PipelineSpec | None, list[SpecError]]:
     """The spec in the file at ``path`` and every problem in it, like :func:`check_text`."""
     path = Path(path)
@@ -524,7 +536,9 @@ def check_file(
     if text is None:
         return None, [SpecError(file=str(path), message=_too_large(size))]
     folder = Path(notebook_root) if notebook_root is not None else path.parent
-    return check_text(text, file=str(path), notebook_folder=folder, kernels=kernels)
+    return check_text(
+        text, file=str(path), notebook_folder=folder, kernels=kernels, connections=connections
+    )
 
 
 def validate_file(
@@ -537,9 +551,14 @@ def validate_file(
     return check_file(path, notebook_root=notebook_root, kernels=kernels)[1]
 
 
-def load_spec(path: Path | str, *, notebook_root: Path | str | None = None) -> PipelineSpec:
+def load_spec(
+    path: Path | str,
+    *,
+    notebook_root: Path | str | None = None,
+    connections: Mapping[str, str] | None = None,
+) -> PipelineSpec:
     """The validated spec in ``path``; raises :class:`PipelineSpecError` with every problem."""
-    spec, errors = check_file(path, notebook_root=notebook_root)
+    spec, errors = check_file(path, notebook_root=notebook_root, connections=connections)
     if errors or spec is None:
         raise PipelineSpecError(errors)
     return spec

@@ -139,8 +139,12 @@ class PipelineRegistry:
     # -- deploying -------------------------------------------------------------------
     def deploy(self, spec_file: Path) -> Deployment:
         """Validate (all errors at once, nothing stored on error) and snapshot."""
+        from ..connections.service import ConnectionService
+
         spec_file = spec_file.resolve()
-        spec = load_spec(spec_file)  # raises PipelineSpecError listing every problem
+        usable = {c.name: c.kind for c in ConnectionService(self.workbench, self.principal).list()}
+        # raises PipelineSpecError listing every problem (with the connections it names)
+        spec = load_spec(spec_file, connections=usable)
         content_hash = _content_hash(spec_file, spec)
         with self.workbench.sessions.begin() as session:
             pipeline = session.scalar(select(Pipeline).where(Pipeline.name == spec.name))
