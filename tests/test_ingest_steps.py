@@ -223,3 +223,42 @@ def test_a_merge_enforces_the_declared_types(workbench, odoo):
     with pytest.raises(InvalidInputError, match=r"silver\.bad"):
         run_merge(step_context(workbench, me, "merge", {"tables": [bad]}))
     assert not lake.exists("silver.bad")
+
+
+def test_an_integer_cursor_reads_only_rows_past_the_last_id(workbench, odoo):
+    """``cursor: id`` for an append-only table: the id is the watermark."""
+    me, lake = local_principal(), _lake(workbench)
+    config = {
+        "source": "odoo",
+        "tables": [{"table": "account_move_line", "cursor": "id", "target": "bronze.lines"}],
+    }
+    run_extract(step_context(workbench, me, "extract", config))
+    with psycopg.connect(odoo, autocommit=True) as db:
+        (top,) = db.execute("SELECT max(id) FROM account_move_line").fetchone()
+        db.execute(
+            "INSERT INTO account_move_line SELECT * FROM account_move_line WHERE id <= 3"
+            .replace("SELECT *", "SELECT id + %s AS id, " + ", ".join(
+                f"{c}" for c in _columns(db, "account_move_line")[1:]
+            )),
+            (top,),
+        )  # fmt: skip
+    ctx = step_context(workbench, me, "extract", config)
+    run_extract(ctx)
+    stats = ctx.stats["bronze.lines"]
+    assert not stats["full"] and stats["rows_read"] == 4 and stats["rows_written"] == 3
+    mark = watermarks.load(
+        workbench, "extract", "lake", "bronze.lines", "odoo", "public.account_move_line"
+    )
+    assert mark.cursor_id == top + 3 and mark.cursor_value is None
+    assert lake.read("bronze.lines").num_rows == top + 3
+
+
+def _columns(db, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+            "ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+    ]

@@ -19,7 +19,7 @@ a table (its end was lost) records that and moves on.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -88,11 +88,15 @@ class TableExtract:
         if missing:
             raise InvalidInputError(f"{shape.table} has no key column(s) {missing}")
         cursor = self.table.cursor if self.table.cursor in names else None
+        # A timestamp cursor (write_date) is read again within the overlap window; an
+        # integer one (cursor: id, an append-only table) from the last id on.
+        self.int_cursor = cursor is not None and "INT" in shape.column(cursor).type.upper()
         mark = watermarks.load(
             ctx.workbench, "extract", self.lake.name, self.bronze, self.source.name, shape.table
         )
         exists = self.lake.exists(self.bronze)
-        full = self.spec.mode == "full" or mark is None or not exists or cursor is None
+        since = self._since(mark) if mark is not None else None
+        full = self.spec.mode == "full" or since is None or not exists or cursor is None
         deletes = exists and self._deletes_due(mark, full)
         # A full read's watermark is the table's high water before it reads (rows written
         # meanwhile are read again next time); an incremental one's, what it read.
@@ -106,13 +110,17 @@ class TableExtract:
         if full and not shape.by_company and (not exists or not deletes):
             read, written = self._stream(shape, cursor, scan)
         else:
-            read, written = self._staged(shape, cursor, scan, mark, full, deletes)
+            read, written = self._staged(shape, cursor, scan, None if full else since, deletes)
         value, top = high if high is not None else self._seen(cursor, mark)
+        if self.int_cursor:  # the cursor is the id watermark
+            value, top = None, value
         # A full read compares every key, as a delete check does.
         compared = deletes or full
         checked = (
             self.audit.extracted_at if compared else (mark.deletes_checked_at if mark else None)
         )
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime.combine(value, datetime.min.time())
         new_mark = watermarks.Mark(value, top, self._version_written(), checked)
         watermarks.save(
             ctx.workbench,
@@ -157,19 +165,12 @@ class TableExtract:
         return written, written
 
     def _staged(
-        self,
-        shape: Shape,
-        cursor: str | None,
-        scan: str | None,
-        mark: watermarks.Mark | None,
-        full: bool,
-        deletes: bool,
+        self, shape: Shape, cursor: str | None, scan: str | None, since: Any, deletes: bool
     ) -> tuple[int, int]:
-        """Rows staged in DuckDB first: compared with bronze, then appended."""
+        """Rows staged in DuckDB first (all, or those from ``since`` on), compared with
+        bronze, then appended."""
         db = self.db
-        since = None
-        if not full and mark is not None and mark.cursor_value is not None:
-            since = mark.cursor_value.replace(tzinfo=None) - self.spec.overlap
+        full = since is None
         rows = self.source.rows(db, shape, cursor, since)
         db.execute(f"CREATE OR REPLACE TEMP TABLE wb_changed AS SELECT * FROM {rows}")
         self.ctx.progress.check()
@@ -262,12 +263,21 @@ class TableExtract:
         column = shape.column(self.keys[0]) if len(self.keys) == 1 else None
         return column.name if column and "INT" in column.type.upper() else None
 
+    def _since(self, mark: watermarks.Mark) -> Any:
+        """Where an incremental read starts: the watermark less the overlap window, or
+        the last id of an integer cursor (None: no watermark yet)."""
+        if self.int_cursor:
+            return mark.cursor_id
+        if mark.cursor_value is None:
+            return None
+        return mark.cursor_value.replace(tzinfo=None) - self.spec.overlap
+
     def _seen(self, cursor: str | None, mark: watermarks.Mark | None) -> tuple[Any, int | None]:
         """The largest cursor value and id among the rows read (the old mark if none)."""
         parts = [f"max({qi(cursor)})" if cursor else "NULL", f"max({qi(self.keys[0])})"]
         value, top = self.db.execute(f"SELECT {', '.join(parts)} FROM wb_changed").fetchone()
         if value is None and mark is not None:
-            value = mark.cursor_value
+            value = mark.cursor_id if self.int_cursor else mark.cursor_value
         if mark is not None and mark.cursor_id is not None:
             top = max(int(top), mark.cursor_id) if isinstance(top, int) else mark.cursor_id
         return value, top if isinstance(top, int) else None
