@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .spec_checks import Loc
-from .spec_steps import LAYERS, MAX_SQL_CHARS, step_kind
+from .spec_steps import step_kind
+from .spec_types import LAYERS, MAX_SQL_CHARS
 
 
 def query_problem(sql: str) -> str | None:

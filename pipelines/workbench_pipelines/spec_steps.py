@@ -10,140 +10,39 @@ it reads and writes, so lineage and the versions a run used are recorded for it.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     Tag,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from .spec_types import (
+    LAKE_NAME,
+    MAX_SQL_CHARS,
+    ColumnName,
+    ConnectionName,
     DatasetName,
+    DeleteSchedule,
     Duration,
     Identifier,
+    LakeTable,
+    Language,
     NotebookPath,
+    OdooModel,
     RetrySpec,
+    SourceTable,
+    SqlPath,
+    SqlType,
     StepId,
     custom_error,
-    named,
-    parse_duration,
 )
-
-# The lake's layers and table names (workbench_server.lake.models.TableName, which the
-# contract may not import): a Delta table at <lake>/<layer>/<name>.
-LAYERS = ("bronze", "silver", "gold")
-_LAKE_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,127}"
-LakeTable = named(
-    rf"^(bronze|silver|gold)\.{_LAKE_NAME}$",
-    "lake table",
-    "write layer.name with a layer of bronze, silver or gold, e.g. silver.invoices",
-)
-ConnectionName = named(
-    r"^[a-z][a-z0-9_]{0,62}$",
-    "connection name",
-    "connections are named with lower-case letters, digits and _",
-)
-ColumnName = named(
-    rf"^{_LAKE_NAME}$", "column name", "use letters, digits and '_', starting with a letter"
-)
-SourceTable = named(
-    r"^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$",
-    "table name",
-    "write a table, or schema.table, e.g. account_move or public.account_move",
-)
-OdooModel = named(
-    r"^[a-z][a-z0-9_]{0,63}(\.[a-z0-9_]{1,64}){0,7}$",
-    "Odoo model",
-    "write the model's technical name, e.g. account.move.line",
-)
-Language = named(
-    r"^[a-z]{2,3}(_[A-Za-z0-9]{2,8}){0,2}$", "language", "write an Odoo language code, e.g. fr_FR"
-)
-# Types a declared column is cast to (SQL the merge step writes: hence a fixed list).
-SQL_TYPE = re.compile(
-    r"^(boolean|tinyint|smallint|integer|int|bigint|hugeint|double|real|float|date|time|"
-    r"timestamp|timestamptz|timestamp with time zone|varchar|text|blob|json|uuid|"
-    r"(decimal|numeric)\(\s*([1-9]|[12][0-9]|3[0-8])\s*,\s*([0-9]|[12][0-9]|3[0-8])\s*\))$",
-    re.I,
-)
-
-
-def _sql_type(value: str) -> str:
-    match = SQL_TYPE.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise custom_error(
-            "sql_type",
-            f"{value!r} is not a column type: use boolean, integer, bigint, decimal(P,S), "
-            "double, date, timestamp, timestamptz, varchar, json or blob",
-        )
-    digits = re.search(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)", value)
-    if digits is not None and int(digits.group(2)) > int(digits.group(1)):
-        raise custom_error("sql_type", f"{value!r}: the scale may not exceed the precision")
-    return value.strip().lower()
-
-
-SqlType = Annotated[
-    str, AfterValidator(_sql_type), WithJsonSchema({"type": "string", "pattern": SQL_TYPE.pattern})
-]
-
-
-def _sql_path(value: str) -> str:
-    # Deploy snapshots these files, like notebooks: nothing outside the pipeline's folder.
-    parts = value.replace("\\", "/").split("/")
-    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or ".." in parts:
-        raise custom_error(
-            "sql_file", f"SQL file path {value!r} must be relative and stay inside the folder"
-        )
-    if not value.endswith(".sql") or "\0" in value:
-        raise custom_error("sql_file", f"SQL file path {value!r} must name a .sql file")
-    return value
-
-
-SqlPath = Annotated[str, AfterValidator(_sql_path)]
-MAX_SQL_CHARS = 64 * 1024
-"""The longest SQL a step may hold (inline or in its file): one query, not a program."""
-
-DELETES_RE = re.compile(r"^(never|every run|every\s+(?P<every>\S+))$")
-
-
-def _deletes(value: Any) -> str:
-    text = " ".join(value.split()) if isinstance(value, str) else value
-    match = DELETES_RE.fullmatch(text) if isinstance(text, str) else None
-    if match is not None and match.group("every"):
-        try:
-            parse_duration(match.group("every"))
-        except ValueError:
-            match = None
-    if match is None:
-        raise custom_error(
-            "deletes",
-            f"{value!r} is not a schedule: write 'every run', 'every 1d' (a "
-            "duration such as 12h or 7d) or 'never'",
-        )
-    return text
-
-
-DeleteSchedule = Annotated[
-    str,
-    BeforeValidator(_deletes),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^(never|every run|every\s+(\d+(\.\d+)?[smhd])+)$",
-            "description": "When deleted rows are looked for by comparing keys: 'every "
-            "run', 'every 1d' or 'never'.",
-        }
-    ),
-]
 
 
 class _Model(BaseModel):
@@ -341,7 +240,7 @@ class MergeStep(_StepBase):
         Annotated[
             MergeTable,
             BeforeValidator(_merge_entry),
-            _OrShorthand(rf"^bronze\.{_LAKE_NAME}$", "A bronze table, merged into silver."),
+            _OrShorthand(rf"^bronze\.{LAKE_NAME}$", "A bronze table, merged into silver."),
         ]
     ] = Field(
         min_length=1, max_length=500, description="bronze.x (into silver.x) or source/target."
@@ -451,16 +350,3 @@ StepSpec = Annotated[
 def model_of(value: Any) -> type[BaseModel] | None:
     """The model a step given as raw data is read with (None for an unknown kind)."""
     return MODELS.get(step_kind(value))
-
-
-def lake_tables(step: Any) -> tuple[list[str], list[str]]:
-    """(lake tables read, lake tables written) that a declarative step names."""
-    if isinstance(step, ExtractStep):
-        return [], [t.bronze for t in step.tables]
-    if isinstance(step, MergeStep):
-        return [t.source for t in step.tables], [t.target for t in step.tables]
-    if isinstance(step, Scd2Step):
-        return [step.source], [step.target]
-    if isinstance(step, SqlStep):
-        return [], [step.target]  # what the query reads is known once it is parsed
-    return [], []

@@ -290,3 +290,113 @@ class RetrySpec(BaseModel):
         if self.max_backoff is not None and self.max_backoff < self.backoff:
             raise custom_error("retry", "max_backoff must not be shorter than backoff")
         return self
+
+
+# --- what declarative steps name: lake tables, connections, columns, types ------------
+
+# The lake's layers and table names (workbench_server.lake.models.TableName, which the
+# contract may not import): a Delta table at <lake>/<layer>/<name>.
+LAYERS = ("bronze", "silver", "gold")
+LAKE_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,127}"
+LakeTable = named(
+    rf"^(bronze|silver|gold)\.{LAKE_NAME}$",
+    "lake table",
+    "write layer.name with a layer of bronze, silver or gold, e.g. silver.invoices",
+)
+ConnectionName = named(
+    r"^[a-z][a-z0-9_]{0,62}$",
+    "connection name",
+    "connections are named with lower-case letters, digits and _",
+)
+ColumnName = named(
+    rf"^{LAKE_NAME}$", "column name", "use letters, digits and '_', starting with a letter"
+)
+SourceTable = named(
+    r"^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}$",
+    "table name",
+    "write a table, or schema.table, e.g. account_move or public.account_move",
+)
+OdooModel = named(
+    r"^[a-z][a-z0-9_]{0,63}(\.[a-z0-9_]{1,64}){0,7}$",
+    "Odoo model",
+    "write the model's technical name, e.g. account.move.line",
+)
+Language = named(
+    r"^[a-z]{2,3}(_[A-Za-z0-9]{2,8}){0,2}$", "language", "write an Odoo language code, e.g. fr_FR"
+)
+# Types a declared column is cast to (SQL the merge step writes: hence a fixed list).
+SQL_TYPE = re.compile(
+    r"^(boolean|tinyint|smallint|integer|int|bigint|hugeint|double|real|float|date|time|"
+    r"timestamp|timestamptz|timestamp with time zone|varchar|text|blob|json|uuid|"
+    r"(decimal|numeric)\(\s*([1-9]|[12][0-9]|3[0-8])\s*,\s*([0-9]|[12][0-9]|3[0-8])\s*\))$",
+    re.I,
+)
+
+
+def _sql_type(value: str) -> str:
+    match = SQL_TYPE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise custom_error(
+            "sql_type",
+            f"{value!r} is not a column type: use boolean, integer, bigint, decimal(P,S), "
+            "double, date, timestamp, timestamptz, varchar, json or blob",
+        )
+    digits = re.search(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)", value)
+    if digits is not None and int(digits.group(2)) > int(digits.group(1)):
+        raise custom_error("sql_type", f"{value!r}: the scale may not exceed the precision")
+    return value.strip().lower()
+
+
+SqlType = Annotated[
+    str, AfterValidator(_sql_type), WithJsonSchema({"type": "string", "pattern": SQL_TYPE.pattern})
+]
+
+
+def _sql_path(value: str) -> str:
+    # Deploy snapshots these files, like notebooks: nothing outside the pipeline's folder.
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or ".." in parts:
+        raise custom_error(
+            "sql_file", f"SQL file path {value!r} must be relative and stay inside the folder"
+        )
+    if not value.endswith(".sql") or "\0" in value:
+        raise custom_error("sql_file", f"SQL file path {value!r} must name a .sql file")
+    return value
+
+
+SqlPath = Annotated[str, AfterValidator(_sql_path)]
+MAX_SQL_CHARS = 64 * 1024
+"""The longest SQL a step may hold (inline or in its file): one query, not a program."""
+
+DELETES_RE = re.compile(r"^(never|every run|every\s+(?P<every>\S+))$")
+
+
+def _deletes(value: Any) -> str:
+    text = " ".join(value.split()) if isinstance(value, str) else value
+    match = DELETES_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is not None and match.group("every"):
+        try:
+            parse_duration(match.group("every"))
+        except ValueError:
+            match = None
+    if match is None:
+        raise custom_error(
+            "deletes",
+            f"{value!r} is not a schedule: write 'every run', 'every 1d' (a "
+            "duration such as 12h or 7d) or 'never'",
+        )
+    return text
+
+
+DeleteSchedule = Annotated[
+    str,
+    BeforeValidator(_deletes),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(never|every run|every\s+(\d+(\.\d+)?[smhd])+)$",
+            "description": "When deleted rows are looked for by comparing keys: 'every "
+            "run', 'every 1d' or 'never'.",
+        }
+    ),
+]

@@ -13,8 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench_pipelines.spec import NotebookStep, SqlStep
-from workbench_pipelines.spec_steps import SqlPath
-from workbench_pipelines.spec_types import NotebookPath
+from workbench_pipelines.spec_types import NotebookPath, SqlPath
 from workbench_pipelines.validate import MAX_BYTES
 
 MAX_PATH = 1024
