@@ -105,6 +105,18 @@ class ValidateHandler(PipelineBaseHandler):
         )
 
 
+class SchemaHandler(PipelineBaseHandler):
+    """The JSON Schema of pipeline files as this server's spec defines it: the step kinds
+    it knows and their fields, for editors (the pipeline editor's palette and forms)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from workbench_pipelines.schema import pipeline_json_schema
+
+        self.write_json(pipeline_json_schema())
+
+
 class DeployHandler(PipelineBaseHandler):
     max_body_bytes = MAX_BUNDLE_BYTES  # a bundle carries its notebooks
 
@@ -245,6 +257,8 @@ ROUTES = [
     ("pipelines", PipelinesHandler),
     ("pipelines/validate", ValidateHandler),
     ("pipelines/deploy", DeployHandler),
+    # A name with a dot is no pipeline name, so this never hides a pipeline.
+    (r"pipelines/schema\.json", SchemaHandler),
     (f"pipelines/{NAME}", PipelineHandler),
     (f"pipelines/{NAME}/runs", PipelineRunsHandler),
     (f"pipelines/{NAME}/schedule", ScheduleHandler),
