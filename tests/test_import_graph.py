@@ -26,12 +26,14 @@ PACKAGES = {
     "workbench_kernels": ROOT / "kernels" / "workbench_kernels",
     "workbench_hub": ROOT / "hub" / "workbench_hub",
 }
-# What the core and the worker share: the pipeline spec, its validation, and the plan a
-# run is handed (with the workflows' names). The core imports nothing else of the worker.
+# What the core and the worker share: the pipeline spec (with its step kinds and their
+# JSON Schema), its validation, and the plan a run is handed (with the workflows' names).
+# The core imports nothing else of the worker.
 CONTRACTS = {
     f"workbench_pipelines.{name}"
     for name in (
         "plan",
+        "schema",
         "spec",
         "spec_checks",
         "spec_cron",
