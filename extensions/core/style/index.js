@@ -2,3 +2,4 @@ import './base.css';
 import './catalog.css';
 import './connections.css';
 import './pipelines.css';
+import './builder.css';

@@ -157,5 +157,16 @@ export class PipelinesAPI {
     });
   }
 
+  /**
+   * The JSON Schema of pipeline files, as this server's spec defines it
+   * (its step kinds included).
+   */
+  schema(): Promise<{ [key: string]: unknown }> {
+    return requestAPI<{ [key: string]: unknown }>(
+      'pipelines/schema.json',
+      this._settings
+    );
+  }
+
   private _settings: ServerConnection.ISettings;
 }

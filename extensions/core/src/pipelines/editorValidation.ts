@@ -13,7 +13,7 @@ import type { BoxPanel, Widget } from '@lumino/widgets';
 
 import { APIError, describeError } from '../request';
 import { PipelinesAPI } from './api';
-import { ValidationBar } from './components/ValidationBar';
+import { ValidationBar, ValidationState } from './components/ValidationBar';
 import { problemsExtension, setProblems } from './diagnostics';
 import { IValidation } from './tokens';
 import {
@@ -89,6 +89,9 @@ export class PipelineYamlValidator implements IDisposable {
     this._api = options.api;
     this._trans = options.trans;
     this._localPath = options.localPath;
+    this._always = options.always ?? false;
+    this._onGoTo = options.onGoTo ?? null;
+    this._onState = options.onState ?? null;
     this._debouncer = new Debouncer(() => this._check(), VALIDATE_DELAY);
     const context = this._widget.context;
     void context.ready.then(() => {
@@ -136,12 +139,12 @@ export class PipelineYamlValidator implements IDisposable {
       return;
     }
     const path = this._widget.context.path;
-    if (!this._bar && !isYamlPath(path)) {
+    if (!this._bar && !isYamlPath(path) && !this._always) {
       return;
     }
     const text = this._widget.context.model.toString();
     if (!this._bar) {
-      if (!isPipelineYaml(path, text)) {
+      if (!this._always && !isPipelineYaml(path, text)) {
         return;
       }
       this._attach();
@@ -157,7 +160,7 @@ export class PipelineYamlValidator implements IDisposable {
     } catch (error) {
       if (seq === this._seq && this._bar) {
         this._bar.checking = false;
-        this._bar.state = { status: 'failed', error: describeError(error) };
+        this._setState({ status: 'failed', error: describeError(error) });
         this._show([]);
       }
       return;
@@ -171,11 +174,24 @@ export class PipelineYamlValidator implements IDisposable {
     }
     this._bar.checking = false;
     const problems = placeProblems(validation.errors, text);
-    this._bar.state =
+    this._setState(
       problems.length === 0
         ? { status: 'valid' }
-        : { status: 'invalid', problems };
+        : { status: 'invalid', problems }
+    );
     this._show(problems);
+  }
+
+  private _setState(state: ValidationState): void {
+    this._bar!.state = state;
+    this._onState?.(state);
+  }
+
+  /**
+   * Check the text now rather than after the quiet time.
+   */
+  async checkNow(): Promise<void> {
+    await this._check();
   }
 
   private async _validate(text: string, path: string): Promise<IValidation> {
@@ -196,7 +212,8 @@ export class PipelineYamlValidator implements IDisposable {
   private _attach(): void {
     this._bar = new ValidationBar({
       trans: this._trans,
-      onGoTo: problem => this._goTo(problem)
+      onGoTo: problem =>
+        this._onGoTo ? this._onGoTo(problem) : this._goTo(problem)
     });
     const header = this._widget.contentHeader;
     if (header) {
@@ -233,7 +250,10 @@ export class PipelineYamlValidator implements IDisposable {
     view.focus();
   }
 
+  private _always: boolean;
   private _api: PipelinesAPI;
+  private _onGoTo: ((problem: IProblem) => void) | null;
+  private _onState: ((state: ValidationState) => void) | null;
   private _bar: ValidationBar | null = null;
   private _debouncer: Debouncer;
   private _disposed = false;
@@ -260,6 +280,19 @@ export namespace PipelineYamlValidator {
      * The path relative to the server's root (without a drive prefix).
      */
     localPath: (path: string) => string;
+    /**
+     * Check the file whatever its name and content (the pipeline editor's:
+     * it was opened as a pipeline).
+     */
+    always?: boolean;
+    /**
+     * Show a problem (default: move the text editor's cursor to its line).
+     */
+    onGoTo?: (problem: IProblem) => void;
+    /**
+     * Called with each result shown.
+     */
+    onState?: (state: ValidationState) => void;
   }
 }
 

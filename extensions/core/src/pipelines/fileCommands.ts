@@ -39,6 +39,11 @@ export namespace PipelineFileCommandIDs {
 const YAML_ITEM = '.jp-DirListing-item[data-file-type="yaml"]';
 
 /**
+ * Class of the pipeline editor's content: its file is a pipeline file too.
+ */
+export const PIPELINE_EDITOR_CLASS = 'jp-WorkbenchBuilder-host';
+
+/**
  * A document widget in the main area, as far as used here (typed locally:
  * `@jupyterlab/docregistry` is not a dependency of this package).
  */
@@ -110,7 +115,10 @@ export function addPipelineFileCommands(options: IPipelineFileOptions): void {
     const widget = shell.currentWidget as IOpenDocument | null;
     if (
       !widget?.context ||
-      !widget.content?.hasClass('jp-FileEditor') ||
+      !(
+        widget.content?.hasClass('jp-FileEditor') ||
+        widget.content?.hasClass(PIPELINE_EDITOR_CLASS)
+      ) ||
       !isYamlPath(widget.context.path)
     ) {
       return null;
@@ -173,7 +181,7 @@ export function addPipelineFileCommands(options: IPipelineFileOptions): void {
     }
   };
 
-  const deploy = async (file: IPipelineFile): Promise<void> => {
+  const deploy = async (file: IPipelineFile): Promise<IDeployment | null> => {
     const name = PathExt.basename(file.path);
     // No "deploying…" notification to update: JupyterLab drops an update that
     // comes before its toast is shown, and a deploy takes milliseconds.
@@ -200,7 +208,7 @@ export function addPipelineFileCommands(options: IPipelineFileOptions): void {
       } else {
         options.notifyError(trans.__('Deploying %1 failed', name), error);
       }
-      return;
+      return null;
     }
     options.onDeployed(deployment);
     Notification.success(deploymentSummary(deployment, trans), {
@@ -213,22 +221,25 @@ export function addPipelineFileCommands(options: IPipelineFileOptions): void {
         }
       ]
     });
+    return deployment;
   };
 
+  // Deploy resolves with the deployment (null when it failed): the pipeline
+  // editor runs what it deployed.
   const act =
-    (action: (file: IPipelineFile) => Promise<void>) =>
-    async (args: { [key: string]: unknown }): Promise<void> => {
+    <T>(action: (file: IPipelineFile) => Promise<T>) =>
+    async (args: { [key: string]: unknown }): Promise<T | null> => {
       const file = target(args);
       if (!file) {
         noFile();
-        return;
+        return null;
       }
       if (busy.has(file.path)) {
-        return;
+        return null;
       }
       busy.add(file.path);
       try {
-        await action(file);
+        return await action(file);
       } finally {
         busy.delete(file.path);
       }

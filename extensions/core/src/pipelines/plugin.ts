@@ -12,6 +12,9 @@ import {
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
+// Registers a widget factory and commands at activation.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { addPipelineEditor } from '../builder/plugin';
 import { describeError } from '../request';
 import { TRANSLATION_DOMAIN } from '../tokens';
 import { PipelinesAPI } from './api';
@@ -72,7 +75,7 @@ const NAME_ARGS = {
 export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
   id: '@workbench/core:pipelines',
   description:
-    'Pipelines panel: deployed pipelines with their last run and next scheduled run, a view per pipeline with its DAG coloured by run state, run history, run now, cancel, repair, failed step details and schedule pause/resume/trigger; pipeline YAML files checked as they are edited, and validated or deployed from the file browser or the palette.',
+    'Pipelines panel and Pipeline Editor: deployed pipelines with their last run and next scheduled run, a view per pipeline with its DAG coloured by run state, run history, run now, cancel, repair, failed step details and schedule pause/resume/trigger; pipeline YAML files checked as they are edited, and validated or deployed from the file browser or the palette; a visual editor of pipeline YAML files (Open With > Pipeline Editor).',
   autoStart: true,
   optional: [
     ICommandPalette,
@@ -297,6 +300,22 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
       notifyError,
       onDeployed: () => void commands.execute(PipelinesCommandIDs.refresh),
       openPipeline: name => void openPipeline(name)
+    });
+
+    // The Pipeline Editor runs a pipeline with the same dialog as the panel.
+    addPipelineEditor({
+      app,
+      api,
+      trans,
+      palette,
+      browsers,
+      runPipeline: async name => {
+        const [pipeline, runs] = await Promise.all([
+          api.pipeline(name),
+          api.runs(name, 1)
+        ]);
+        return startRun(pipeline, runs[0] ?? null);
+      }
     });
 
     // Pipeline YAML files opened in the text editor are checked as they are
