@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class DenyByHeader(Authorizer):
     """Refuses the resource a request names in ``X-Test-Deny`` (everything else allowed)."""
 
-    def is_authorized(self, handler, user, action, resource) -> bool:  # noqa: ANN001
+    def is_authorized(self, handler, user, action, resource) -> bool:
         return handler.request.headers.get("X-Test-Deny") != resource
 
 
