@@ -262,3 +262,53 @@ def _columns(db, table: str) -> list[str]:
             (table,),
         ).fetchall()
     ]
+
+
+def test_an_incremental_read_tells_new_rows_from_changed_ones_and_adds_none_twice(workbench, odoo):
+    """New and changed rows get ``i`` and ``u`` (told by Odoo's create_date where it can,
+    looked up in bronze where it cannot), and rows read again in the overlap window, or
+    committed late inside it, are added once."""
+    me, lake = local_principal(), _lake(workbench)
+    table = "bronze.account_move_line"
+    with psycopg.connect(odoo, autocommit=True) as db:
+        (top,) = db.execute("SELECT max(write_date) FROM account_move_line").fetchone()
+        # Inside the 10-minute overlap window below the watermark: one row to be read
+        # again unchanged, one created there that changes later.
+        db.execute(
+            "UPDATE account_move_line SET write_date = %s WHERE id = 3",
+            (top - timedelta(minutes=3),),
+        )
+        db.execute(
+            "UPDATE account_move_line SET create_date = %s, write_date = %s WHERE id = 4",
+            (top - timedelta(minutes=2), top - timedelta(minutes=2)),
+        )
+    run_extract(step_context(workbench, me, "extract", LINES))
+
+    later, late = top + timedelta(hours=1), top - timedelta(minutes=5)
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute(
+            "UPDATE account_move_line SET name = 'changed', write_date = %s WHERE id IN (1, 4)",
+            (later,),
+        )
+        db.execute("CREATE TEMP TABLE copies AS SELECT * FROM account_move_line WHERE id = 2")
+        # A new row, and one a transaction that began before the last run committed late
+        # (its dates inside the window, below the watermark).
+        for new_id, stamp in ((900001, later), (900002, late)):
+            db.execute(
+                "UPDATE copies SET id = %s, create_date = %s, write_date = %s",
+                (new_id, stamp, stamp),
+            )
+            db.execute("INSERT INTO account_move_line SELECT * FROM copies")
+    ctx = step_context(workbench, me, "extract", LINES)
+    run_extract(ctx)
+    assert ctx.stats[table]["full"] is False
+    written = lake.read(table, where=f"_run_id = '{ctx.run_id}'").to_pylist()
+    assert {r["id"]: r["_op"] for r in written} == {1: "u", 4: "u", 900001: "i", 900002: "i"}
+    assert {r["name"] for r in written if r["id"] in (1, 4)} == {"changed"}
+
+    again = step_context(workbench, me, "extract", LINES)
+    run_extract(again)
+    assert again.stats[table]["rows_read"] >= 3  # the window is read again...
+    assert again.stats[table]["rows_written"] == 0  # ...and nothing in it added twice
+    ids = [r["id"] for r in lake.read(table, where="_op <> 'd'").to_pylist()]
+    assert len(ids) == len(set(ids)) + 2  # only rows 1 and 4 have a second version

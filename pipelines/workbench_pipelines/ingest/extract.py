@@ -9,6 +9,10 @@ Per table, in one DuckDB session:
 - **incremental** reads the rows whose cursor (``write_date``) is at least the watermark
   minus the overlap window, stages them, and appends those bronze does not already hold
   with the same cursor value: changed rows, and late commits inside the window, once.
+  A table with Odoo's ``create_date`` tells new rows (created after the watermark) from
+  changed ones (created before the window) by it, and looks up in bronze only the rows
+  read again in the window (in bronze's files of that window) and those created inside
+  it; others look every key read up in bronze.
   When deletes are due (``deletes: every 1d``), keys are compared as in a full run.
 
 Each table's rows (upserts and deletes, and company-dependent values in their own
@@ -35,10 +39,11 @@ from .connect import open_source
 from .context import StepContext, as_result
 from .lineage import extract_lineage
 from .session import step_session
-from .sources import Shape, Source
+from .sources import Shape, Source, sql_literal
 from .streams import counted
 
 BATCH_ROWS = 64 * 1024
+CREATED = "create_date"  # Odoo's creation time of every row
 
 
 def run_extract(ctx: StepContext) -> None:
@@ -76,6 +81,7 @@ class TableExtract:
         self.side = self.bronze + q.SIDE_SUFFIX
         self.keys = list(table.keys)
         self.audit = q.Audit(ctx.run_id, datetime.now(UTC), source.name)
+        self.mark: watermarks.Mark | None = None
 
     def run(self) -> None:
         ctx = self.ctx
@@ -91,7 +97,7 @@ class TableExtract:
         # A timestamp cursor (write_date) is read again within the overlap window; an
         # integer one (cursor: id, an append-only table) from the last id on.
         self.int_cursor = cursor is not None and "INT" in shape.column(cursor).type.upper()
-        mark = watermarks.load(
+        mark = self.mark = watermarks.load(
             ctx.workbench, "extract", self.lake.name, self.bronze, self.source.name, shape.table
         )
         exists = self.lake.exists(self.bronze)
@@ -176,16 +182,20 @@ class TableExtract:
         self.ctx.progress.check()
         read = db.execute("SELECT count(*) FROM wb_changed").fetchone()[0]
         known = None
-        if scan is not None:
-            within = None if deletes else "wb_changed"
-            db.execute(
-                "CREATE OR REPLACE TEMP TABLE wb_known AS "
-                + q.known_sql(scan, self.source.name, self.keys, cursor, within)
+        created = self._created_column(shape, cursor) if not (full or deletes) else None
+        if scan is not None and created is not None:
+            out = self._by_creation(shape, cursor, created, scan, since)
+        else:
+            if scan is not None:
+                within = None if deletes else "wb_changed"
+                db.execute(
+                    "CREATE OR REPLACE TEMP TABLE wb_known AS "
+                    + q.known_sql(scan, self.source.name, self.keys, cursor, within)
+                )
+                known = "wb_known"
+            out = q.upserts_sql(
+                shape, self.languages, self.audit, "wb_changed", self.keys, known, cursor, not full
             )
-            known = "wb_known"
-        out = q.upserts_sql(
-            shape, self.languages, self.audit, "wb_changed", self.keys, known, cursor, not full
-        )
         if deletes and known is not None:
             keys = self.source.keys(db, shape, self.keys)
             db.execute(f"CREATE OR REPLACE TEMP TABLE wb_keys AS SELECT * FROM {keys}")
@@ -198,6 +208,59 @@ class TableExtract:
             if shape.by_company:
                 self._side(shape)
         return read, written
+
+    def _by_creation(self, shape: Shape, cursor: str, created: str, scan: str, since: Any) -> str:
+        """The bronze rows of an incremental read (staged in ``wb_changed``), told new or
+        changed by their creation time (Odoo's ``create_date``) instead of looking every
+        key up in bronze: only rows read again in the overlap window are compared with
+        bronze (by key and cursor value, in bronze's files of that window), and only rows
+        created inside it are looked up by key."""
+        db, keys = self.db, ", ".join(qi(k) for k in self.keys)
+        window = (sql_literal(since), sql_literal(self.mark.cursor_value))
+        low, high = window
+        db.execute(
+            f"CREATE OR REPLACE TEMP TABLE wb_again AS SELECT {keys}, {qi(cursor)} "
+            f"FROM wb_changed WHERE {qi(cursor)} <= {high}"
+        )
+        seen = None
+        if db.execute("SELECT count(*) FROM wb_again").fetchone()[0]:
+            db.execute(
+                "CREATE OR REPLACE TEMP TABLE wb_seen AS "
+                + q.seen_sql(scan, self.source.name, self.keys, cursor, window, "wb_again")
+            )
+            seen = "wb_seen"
+        db.execute(
+            f"CREATE OR REPLACE TEMP TABLE wb_unsure AS SELECT {keys} FROM wb_changed "
+            f"WHERE {qi(created)} IS NULL OR {qi(created)} BETWEEN {low} AND {high}"
+        )
+        known = None
+        if db.execute("SELECT count(*) FROM wb_unsure").fetchone()[0]:
+            db.execute(
+                "CREATE OR REPLACE TEMP TABLE wb_known AS "
+                + q.known_sql(scan, self.source.name, self.keys, cursor, "wb_unsure")
+            )
+            known = "wb_known"
+        return q.created_upserts_sql(
+            shape, self.languages, self.audit, "wb_changed", self.keys, cursor,
+            (created, low, high), known, seen,
+        )  # fmt: skip
+
+    def _created_column(self, shape: Shape, cursor: str | None) -> str | None:
+        """The creation-time column an incremental read can tell new rows by (Odoo's
+        ``create_date``), if the table has one besides its timestamp cursor and a
+        watermark to compare it with."""
+        column = shape.column(CREATED)
+        if (
+            cursor is None
+            or cursor == CREATED
+            or self.int_cursor
+            or column is None
+            or "TIMESTAMP" not in column.type.upper()
+            or self.mark is None
+            or not isinstance(self.mark.cursor_value, datetime)
+        ):
+            return None
+        return CREATED
 
     def _side(self, shape: Shape) -> None:
         side_known = None

@@ -111,6 +111,61 @@ def upserts_sql(
     return sql
 
 
+def seen_sql(
+    scan: str, source: str, keys: list[str], cursor: str, window: tuple[str, str], within: str
+) -> str:
+    """The rows of ``within`` (key and cursor value) that bronze already holds, looking
+    only at bronze rows whose cursor lies in ``window`` (two SQL literals): the rows an
+    incremental run read again in its overlap window. The cursor bounds let the scan
+    skip every file whose statistics lie outside the window."""
+    low, high = window
+    return (
+        f"SELECT DISTINCT {', '.join(f'b.{qi(k)}' for k in keys)}, b.{qi(cursor)} AS _cursor "
+        f"FROM {scan} b SEMI JOIN {within} w ON {on_keys(keys, 'b', 'w')} "
+        f"AND b.{qi(cursor)} = w.{qi(cursor)} WHERE b._source = {ql(source)} "
+        f"AND b.{qi(cursor)} >= {low} AND b.{qi(cursor)} <= {high}"
+    )
+
+
+def created_upserts_sql(
+    shape: Shape,
+    languages: list[str],
+    audit: Audit,
+    rows: str,
+    keys: list[str],
+    cursor: str,
+    created: tuple[str, str, str],
+    known: str | None,
+    seen: str | None,
+) -> str:
+    """Source rows of an incremental read as bronze rows, ``_op`` told by their creation
+    time where it can: ``created`` is the creation column and the window's bounds (SQL
+    literals); a row created after the window (after the last run's watermark) is new to
+    bronze, one created before it was read by an earlier run, and one created inside it
+    is looked up in ``known`` (its keys' latest bronze rows). Rows ``seen`` (the same key
+    and cursor value already in bronze) are left out."""
+    column, low, high = created
+    company = f"c.{qi(shape.company)}" if shape.company else "NULL"
+    created_at = f"c.{qi(column)}"
+    looked_up = "'u'"
+    joined = ""
+    if known is not None:
+        looked_up = f"CASE WHEN k.{qi(keys[0])} IS NULL OR k._op = 'd' THEN 'i' ELSE 'u' END"
+        joined = f" LEFT JOIN {known} k ON {on_keys(keys, 'c', 'k')}"
+    op = (
+        f"CASE WHEN {created_at} > {high} THEN 'i' WHEN {created_at} < {low} THEN 'u' "
+        f"ELSE {looked_up} END"
+    )
+    sql = f"SELECT {row_columns(shape, languages)}, {audit.columns(op, company)} FROM {rows} c"
+    sql += joined
+    if seen is not None:
+        sql += (
+            f" WHERE NOT EXISTS (SELECT 1 FROM {seen} s "
+            f"WHERE {on_keys(keys, 's', 'c')} AND s._cursor = c.{qi(cursor)})"
+        )
+    return sql
+
+
 def deletes_sql(audit: Audit, keys: list[str], known: str, current_keys: str) -> str:
     """A ``d`` row for each key bronze has alive that the source no longer has."""
     return (
