@@ -51,6 +51,7 @@ export interface IStepKind {
 export type FieldType =
   | 'text'
   | 'longtext'
+  | 'scalar'
   | 'duration'
   | 'number'
   | 'integer'
@@ -218,7 +219,8 @@ export class PipelineSchema {
         return this.resolve(values).properties ? 'records' : 'map';
       }
     }
-    return schema.type === undefined ? 'text' : 'yaml';
+    // No type: any value (a parameter's default), typed as a YAML scalar.
+    return schema.type === undefined ? 'scalar' : 'yaml';
   }
 
   /**

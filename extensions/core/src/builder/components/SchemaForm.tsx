@@ -274,9 +274,9 @@ function MapField(props: {
             />
             {!records && (
               <DraftInput
-                value={toText('text', value)}
+                value={toText('scalar', value)}
                 label={trans.__('Value of %1', name)}
-                normalize={text => toText('text', scalarFromText(text))}
+                normalize={text => toText('scalar', scalarFromText(text))}
                 onText={text =>
                   write(
                     entries.map(([k, v]) => [

@@ -22,6 +22,14 @@ export function toText(type: FieldType, value: Value | undefined): string {
   if (type === 'yaml') {
     return stringify(value, { lineWidth: 0 }).replace(/\n$/, '');
   }
+  if (
+    type === 'scalar' &&
+    typeof value === 'string' &&
+    scalarFromText(value) !== value
+  ) {
+    // Text that would read back as a number, a boolean or other text: quoted.
+    return JSON.stringify(value);
+  }
   if (isObject(value) || Array.isArray(value)) {
     return JSON.stringify(value);
   }
@@ -38,6 +46,9 @@ export function fromText(
   required: boolean
 ): Value | undefined | Error {
   const trimmed = text.trim();
+  if (type === 'scalar') {
+    return scalarFromText(text);
+  }
   if (trimmed === '' && type !== 'longtext') {
     return required ? '' : undefined;
   }
