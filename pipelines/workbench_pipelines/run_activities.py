@@ -33,6 +33,7 @@ from workbench_server.lineage.openlineage import (
     run_uuid,
 )
 from workbench_server.lineage.service import LineageService
+from workbench_server.metrics import instruments
 
 from .attempts import stop_decision
 from .ingest.activity import run_attempt as run_declarative
@@ -144,10 +145,16 @@ class RunActivities:
             activity.logger.warning("no OpenLineage event for run %s", event.run_id, exc_info=True)
 
     def _record_run(self, event: RunEvent) -> None:
+        ended: tuple[str, float | None] | None = None
         with self.workbench.sessions.begin() as session:
             run = session.get(Run, event.run_id)
             if run is None:
                 return
+            if event.status in ("succeeded", "failed", "cancelled") and run.status != event.status:
+                pipeline = session.get(Pipeline, run.pipeline_id)
+                start = run.started_at or run.created_at
+                seconds = (_now() - start).total_seconds() if start is not None else None
+                ended = (pipeline.name if pipeline is not None else "", seconds)
             if run.status in ("succeeded", "failed", "cancelled") and event.status == "running":
                 return  # a late "running" (its activity outran by a cancel) changes nothing
             run.status = event.status
@@ -175,6 +182,8 @@ class RunActivities:
                         session.add(
                             StepRun(run_id=event.run_id, step_id=step_id, attempt=0, status=state)
                         )
+        if ended is not None:  # once the end is written: not again for a retried record
+            instruments.run_finished(ended[0], event.status, ended[1])
 
     # -- lineage ---------------------------------------------------------------------
     def _declared_lineage(self, data: StepInput) -> None:
@@ -373,6 +382,7 @@ class RunActivities:
             else nullcontext(Attempt(data.run_id, step.id, kernel_environment({})))
         ) as granted:
             lineage = await asyncio.to_thread(self._lineage_start, data, attempt)
+            clock = time.monotonic()
             try:
                 if notebook:
                     outcome = await self._attempt(data, ledger, started, granted.env)
@@ -392,6 +402,13 @@ class RunActivities:
                 if isinstance(exc, HistoryUnavailable):  # the next attempt records it
                     raise ApplicationError(str(exc), type="HistoryUnavailable") from None
                 raise
+            finally:
+                instruments.step_finished(
+                    step.kind,
+                    step.kernel if notebook else None,
+                    ledger.record.status,
+                    time.monotonic() - clock,
+                )
             if lineage is not None:
                 await asyncio.to_thread(self._lineage_end, lineage, granted, "COMPLETE")
             return outcome

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from temporalio.worker import Worker
 
+from workbench_server.metrics.exposition import worker_metrics_server
 from workbench_server.settings import WorkbenchSettings
 from workbench_server.temporal import connect_with_retry
 
@@ -68,6 +69,7 @@ async def run_worker(
     from workbench_server.core import Workbench
 
     workbench = Workbench(settings)
+    metrics = worker_metrics_server(settings.workbench_home.root)
     kernel_access = KernelAccess(workbench)
     await kernel_access.start()
     runs = RunActivities(workbench, kernel_access)
@@ -103,9 +105,13 @@ async def run_worker(
                 f"on {settings.temporal_address}",
                 flush=True,
             )
+            if metrics is not None:
+                print(f"worker {identity} metrics on http://{metrics.address}/metrics", flush=True)
             await stop.wait()
             log.info("worker %s shutting down", identity)
     finally:
+        if metrics is not None:
+            metrics.stop()
         await kernel_access.stop()
         workbench.close()
     log.info("worker %s stopped", identity)

@@ -12,11 +12,23 @@ from ._version import __version__
 from .connections.limits import RateLimiter
 from .core import Workbench
 from .errors import ConfigurationError
-from .handlers import catalog, connections, forward, kernel, lake, lineage, pipelines, system
+from .handlers import (
+    catalog,
+    connections,
+    forward,
+    kernel,
+    lake,
+    lineage,
+    metrics,
+    pipelines,
+    system,
+)
 from .handlers.forward import ServiceForwarder
 from .handlers.redact import redact_request_logs
 from .home import WorkbenchHome, default_home
 from .kernel_tokens import KernelTokensMixin, give_kernels_tokens
+from .metrics.exposition import server_registry
+from .metrics.token import ScrapeToken
 from .settings import (
     DEFAULT_OPENLINEAGE_NAMESPACE,
     DEFAULT_TASK_QUEUE,
@@ -260,8 +272,19 @@ class WorkbenchApp(ExtensionApp):
             ),
             workbench_principals=self.principal_provider_class(parent=self),
             workbench_kernels=None if self.kernels_via_hub else self._kernel_tokens(),
+            workbench_metrics=server_registry(self.workbench),
+            workbench_scrape_token=self._scrape_token(settings.home),
         )
         self.log.info("Workbench %s using home %s", __version__, settings.home)
+
+    def _scrape_token(self, home: Path) -> ScrapeToken | None:
+        """The token /workbench/metrics asks for; without one the route answers 503 and
+        the rest of the server works as before."""
+        try:
+            return ScrapeToken.for_home(home)
+        except (ConfigurationError, OSError) as exc:
+            self.log.error("Workbench metrics are off: %s", exc)
+            return None
 
     def _forward_to_service(self) -> None:
         hub_token = os.environ.get(HUB_TOKEN_ENV)
@@ -296,6 +319,8 @@ class WorkbenchApp(ExtensionApp):
             for module in modules
             for pattern, handler in module.ROUTES
         )
+        if not self.service_url:  # the service exports its figures, not each user server
+            self.handlers.extend((rf"/{pattern}", handler) for pattern, handler in metrics.ROUTES)
 
     async def stop_extension(self) -> None:
         workbench: Workbench | None = getattr(self, "workbench", None)

@@ -1,0 +1,155 @@
+"""/workbench/metrics and a worker's /metrics: Prometheus text behind the scrape token only.
+
+A scrape without the token, or with a Jupyter login instead of it, gets nothing; the
+scrape token opens nothing but the metrics. Run totals come from the run history, so a
+server started afresh reports the runs its predecessor saw.
+"""
+
+from __future__ import annotations
+
+import stat
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from workbench_server.errors import ConfigurationError
+from workbench_server.metrics.token import TOKEN_FILE, ScrapeToken
+
+
+@pytest.fixture
+def jp_server_config(home: Path):
+    return {
+        # Deny by default, as a locked-down server runs: the scrape must not need a login.
+        "ServerApp": {
+            "jpserver_extensions": {"workbench_server": True},
+            "allow_unauthenticated_access": False,
+        },
+        "WorkbenchApp": {"home": str(home)},
+    }
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a scrape by name and labels (parsed as Prometheus parses it)."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_token_file_is_private_and_checked_in_full(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("WORKBENCH_METRICS_TOKEN_FILE", raising=False)
+    token = ScrapeToken.for_home(tmp_path / "home")
+    path = tmp_path / "home" / TOKEN_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert ScrapeToken.for_home(tmp_path / "home") == token  # reused, not replaced
+    assert token.allows(f"Bearer {token.token}")
+    assert token.allows(f"bearer  {token.token} ")
+    for wrong in (None, "", token.token, f"token {token.token}", f"Bearer {token.token[:-1]}"):
+        assert not token.allows(wrong), wrong
+    path.chmod(0o644)
+    with pytest.raises(ConfigurationError, match="chmod 600"):
+        ScrapeToken.for_home(tmp_path / "home")
+    # A file named by the environment is used as it is, never created.
+    monkeypatch.setenv("WORKBENCH_METRICS_TOKEN_FILE", str(tmp_path / "absent"))
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        ScrapeToken.for_home(tmp_path / "home")
+
+
+async def test_server_metrics_need_the_scrape_token_and_open_nothing_else(
+    jp_fetch, jp_serverapp, jp_http_port, jp_base_url, jp_auth_header, home: Path
+) -> None:
+    from workbench_server.db.models import Pipeline, Run
+
+    token = (home / TOKEN_FILE).read_text().strip()
+    client = AsyncHTTPClient()
+    base = f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
+
+    async def get(path: str, headers: dict[str, str]):
+        request = HTTPRequest(base + path, headers=headers, follow_redirects=False)
+        return await client.fetch(request, raise_error=False)
+
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (await get("workbench/metrics", {})).code == 403
+    assert (await get("workbench/metrics", dict(jp_auth_header))).code == 403
+    assert (await get("workbench/metrics", {"Authorization": "Bearer " + "x" * 43})).code == 403
+    # The scrape token is no login: the API, the contents and the kernels stay shut.
+    for path in ("workbench/api/health", "api/contents", "api/kernels", "metrics"):
+        assert (await get(path, bearer)).code in (401, 403), path
+
+    # Runs in the history (as a worker records them) before this scrape.
+    core = jp_serverapp.web_app.settings["workbench"]
+    with core.sessions.begin() as session:
+        pipeline = Pipeline(name="month_close", owner="me", current_version=1)
+        session.add(pipeline)
+        session.flush()
+        for i, status in enumerate(("succeeded", "succeeded", "failed", "running")):
+            ended = None if status == "running" else datetime(2026, 12, 1, i, tzinfo=UTC)
+            session.add(
+                Run(
+                    id=f"run-{i}",
+                    pipeline_id=pipeline.id,
+                    version=1,
+                    status=status,
+                    trigger="manual",
+                    parameters={},
+                    logical_date="2026-12-01",
+                    workflow_id=f"wf-{i}",
+                    requested_by="me",
+                    started_at=datetime(2026, 12, 1, tzinfo=UTC),
+                    finished_at=ended,
+                )
+            )
+    response = await get("workbench/metrics", bearer)
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=")
+    found = samples(response.body.decode())
+    runs = (("pipeline_name", "month_close"),)
+    assert found[("workbench_pipeline_runs_total", (*runs, ("status", "succeeded")))] == 2
+    assert found[("workbench_pipeline_runs_total", (*runs, ("status", "failed")))] == 1
+    assert ("workbench_pipeline_runs_total", (*runs, ("status", "running"))) not in found
+    assert found[("workbench_pipeline_runs_active", (*runs, ("status", "running")))] == 1
+    # The latest ended run (run-2, finished last) failed.
+    assert found[("workbench_pipeline_last_run_success", runs)] == 0
+    home_disk = [v for (name, labels), v in found.items() if name == "workbench_disk_used_bytes"]
+    assert home_disk and all(v > 0 for v in home_disk)
+    assert found[("process_resident_memory_bytes", ())] > 10_000_000
+    # jupyter-server's own metrics stay behind its own login.
+    assert not any(name.startswith("http_request") for name, _ in found)
+
+
+def test_worker_endpoint_serves_its_process_for_the_token_only(tmp_path: Path, monkeypatch) -> None:
+    from workbench_server.metrics.exposition import METRICS_PORT_ENV, worker_metrics_server
+    from workbench_server.metrics.instruments import step_finished
+
+    monkeypatch.delenv("WORKBENCH_METRICS_TOKEN_FILE", raising=False)
+    monkeypatch.setenv(METRICS_PORT_ENV, "0")
+    server = worker_metrics_server(tmp_path)
+    assert server is not None
+    try:
+        host, port = server.server_address[:2]
+        assert host == "127.0.0.1"
+        token = (tmp_path / TOKEN_FILE).read_text().strip()
+        url = f"http://127.0.0.1:{port}/metrics"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=10)
+        assert refused.value.code == 401
+        step_finished("notebook", "workbench", "failed", 1.5)
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            found = samples(response.read().decode())
+        key = (("kernel_type", "workbench"), ("status", "failed"))
+        assert found[("workbench_notebook_executions_total", key)] >= 1
+        step = (("status", "failed"), ("step_kind", "notebook"))
+        assert found[("workbench_step_duration_seconds_count", step)] >= 1
+        assert found[("process_cpu_seconds_total", ())] > 0
+    finally:
+        server.stop()
+    monkeypatch.setenv(METRICS_PORT_ENV, "http")
+    with pytest.raises(ConfigurationError, match="port number"):
+        worker_metrics_server(tmp_path)
