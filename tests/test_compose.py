@@ -565,12 +565,6 @@ def _image_folders(path: Path) -> dict[str, tuple[int, int, int]]:
     return folders
 
 
-def _reaches(folders: dict[str, tuple[int, int, int]], target: str, uid: int, groups: set[int]):
-    """Whether ``uid`` may pass through every folder above ``target``."""
-    above = [str(p) for p in reversed(Path(target).parents)]
-    return all(_allows(folders.get(f, (0o755, 0, 0)), uid, groups, 1) for f in above)
-
-
 def _tmpfs_folder(entry: str) -> tuple[str, tuple[int, int, int]]:
     target, _, options = entry.partition(":")
     given = dict(o.partition("=")[::2] for o in options.split(",") if o)
@@ -583,8 +577,8 @@ def test_steps_run_as_an_account_that_reads_none_of_the_workers_secrets(
 ) -> None:
     """Steps are users' code: in the workers they run as an account of the image that can
     read neither the metadata DB password nor the key (the files as "5. Secrets" makes
-    them, the worker's private copy, the worker's environment), writes the lake and
-    enters no other volume; the worker itself, root boxed in, reads the secrets."""
+    them, the worker's private copy, the worker's environment) and enters no volume (the
+    lake is in MinIO); the worker itself, root boxed in, reads the secrets."""
     spec = compose["services"][WORKER]
     step = (spec.get("environment") or {}).get(STEP_ACCOUNTS_ENV)
     assert step and step != "hub", (
@@ -629,15 +623,11 @@ def test_steps_run_as_an_account_that_reads_none_of_the_workers_secrets(
     folders = _image_folders(dockerfile_path)
     home = image_env.get("WORKBENCH_HOME", "/srv/workbench")
     assert not _allows(folders[home], uid, step_groups, 4), f"{step} lists {home}"
-    for source, target, read_only in _mounts(spec):
+    for source, target, _ in _mounts(spec):
         if source not in compose["volumes"]:
             continue
         state = folders[target]
-        if source == "workbench-lake":
-            assert not read_only and _reaches(folders, target, uid, step_groups), target
-            assert _allows(state, uid, step_groups, 7), f"{step} cannot write {target} {state}"
-        else:
-            assert not _allows(state, uid, step_groups, 1), f"{step} enters {target} {state}"
+        assert not _allows(state, uid, step_groups, 1), f"{step} enters {target} {state}"
 
 
 def test_a_new_volume_starts_out_right_whichever_image_mounts_it_first(
@@ -650,7 +640,7 @@ def test_a_new_volume_starts_out_right_whichever_image_mounts_it_first(
     folders = {name: _image_folders(_build(services[name])[1]) for name in (core, WORKER)}
     mounts = {name: {s: (t, ro) for s, t, ro in _mounts(services[name])} for name in folders}
     shared = mounts[core].keys() & mounts[WORKER].keys() & compose["volumes"].keys()
-    assert shared >= {"workbench-pipelines", "workbench-runs", "workbench-lake"}
+    assert shared >= {"workbench-pipelines", "workbench-runs"}
     for volume in shared:
         target = mounts[core][volume][0]
         assert folders[core][target] == folders[WORKER][target], (volume, folders)
@@ -661,8 +651,6 @@ def test_a_new_volume_starts_out_right_whichever_image_mounts_it_first(
             if volume not in compose["volumes"] or target not in folders[name]:
                 continue
             wanted = 5 if read_only else 7
-            if volume == "workbench-lake" and name == WORKER:
-                continue  # written by the steps, checked above
             state = folders[name][target]
             assert _allows(state, uid or 0, groups, wanted), f"{name} ({account}): {target}"
 
@@ -781,24 +769,37 @@ def test_users_servers_get_scoped_credentials_and_no_minio_secret(
         assert secret.upper() not in json.dumps(container), secret
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the lake library opens the default lake in the workbench home only "
-        "(lake.location.default_lake); once it reads WORKBENCH_LAKE_URI, set that for "
-        "workbench-service and worker in docker-compose.yml, drop the workbench-lake volume "
-        "and remove this marker"
-    ),
-)
 def test_the_core_opens_the_team_lake_where_the_hub_scopes_it(
     compose: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The service and the workers open the lake the hub scopes users' credentials to,
+    each as its own MinIO user with its password from its docker secret, and keep no
+    lake on a volume."""
     from workbench_server.lake import Lake
     from workbench_server.settings import WorkbenchSettings
 
     uri = compose["services"][HUB]["environment"]["WORKBENCH_LAKE_URI"]
-    monkeypatch.setenv("WORKBENCH_LAKE_URI", uri)
-    assert Lake.default(WorkbenchSettings.from_env(tmp_path / "home")).location.root == uri
+    values = {source: secrets.token_urlsafe(16) for source in compose["secrets"]}
+    users = {SERVICE: "workbench-lake-reader", WORKER: "workbench-lake"}
+    for name, user in users.items():
+        spec = compose["services"][name]
+        assert not any(target.endswith("/lake") for _, target, _ in _mounts(spec)), name
+        folder = tmp_path / name
+        folder.mkdir()
+        made = _secret_files(compose, name, folder / "secrets", values)
+        env = _compose_environment(spec, {}, {"/run/secrets": str(folder / "secrets")})
+        with monkeypatch.context() as patch:
+            for variable in [v for v in os.environ if v.startswith(("WORKBENCH_", "AWS_"))]:
+                patch.delenv(variable)
+            for variable, value in env.items():
+                patch.setenv(variable, value)
+            lake = Lake.default(WorkbenchSettings.from_env(folder / "home")).location
+        assert lake.root == uri, name
+        assert lake.storage.access_key_id == user, name
+        password = made["minio_lake_reader_password" if name == SERVICE else "minio_lake_password"]
+        assert lake.storage.secret_access_key.get_secret_value() == password.read_text().strip()
+        assert str(lake.storage.endpoint_url).rstrip("/") == "http://minio:9000", name
+    assert "workbench-lake" not in compose["volumes"]
 
 
 def _doc_table(header: str) -> list[list[str]]:
@@ -923,7 +924,6 @@ def test_every_service_has_a_healthcheck_and_a_restart_policy(compose: dict[str,
         ("workbench-service", "/srv/workbench"),
         ("workbench-service", "/srv/workbench/pipelines"),
         ("worker", "/srv/workbench/runs"),
-        ("worker", "/srv/workbench/lake"),
     ):
         mounts = {v.split(":")[1]: v.split(":")[0] for v in services[name]["volumes"]}
         assert mounts[target] in compose["volumes"], name
@@ -1296,7 +1296,9 @@ def test_workbench_service_runs_beside_the_hub_as_an_external_service(
     )
     service_dir.mkdir()
     _secret_files(compose, SERVICE, service_dir / "secrets", values)
-    service_env = base | _compose_environment(compose["services"][SERVICE], {}, hosts)
+    # Secrets the service reads itself (its lake password): where the test put them.
+    here = hosts | {"/run/secrets": str(service_dir / "secrets")}
+    service_env = base | _compose_environment(compose["services"][SERVICE], {}, here)
     service_env |= {
         "WORKBENCH_HOME": str(service_dir / "home"),  # the image's /srv/workbench
         # From the secret workbench_db_password in the stack (the entrypoint).

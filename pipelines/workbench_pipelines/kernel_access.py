@@ -45,6 +45,7 @@ from workbench_server.connections.kernel_access import (
 )
 from workbench_server.db.models import Pipeline, Run
 from workbench_server.lake.models import WRITER_ENV
+from workbench_server.lake_env import KEY_ENV_NAMES, LAKE_URI_ENV
 from workbench_server.lineage.service import RecordedSql
 from workbench_server.principal import Principal
 
@@ -237,8 +238,12 @@ class KernelAccess:
 
 
 def kernel_environment(extra: dict[str, str], base: Any = None) -> dict[str, str]:
+    """The environment of a step's kernel: the worker's, without what is the worker's own
+    (the DB URL, the key file and, with a lake in S3, the worker's login to it), and
+    ``extra``."""
     env = {k: v for k, v in (base if base is not None else os.environ).items()}
-    for name in SERVER_ONLY_ENV:
+    dropped = SERVER_ONLY_ENV + (KEY_ENV_NAMES if env.get(LAKE_URI_ENV) else ())
+    for name in dropped:
         env.pop(name, None)
     env.update(extra)
     return env

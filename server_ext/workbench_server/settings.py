@@ -8,8 +8,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
+from .connections.kinds import LakeConfig
 from .errors import ConfigurationError
 from .home import WorkbenchHome
+from .lake_env import LAKE_ENDPOINT_ENV, LAKE_URI_ENV, lake_from_env
 
 DB_URL_ENV = "WORKBENCH_DB_URL"
 # A file (mode 0600) holding the URL: how children get a URL with a password, so that it
@@ -159,6 +161,12 @@ class WorkbenchSettings(BaseModel):
         "must lie in (an entry may hold {username}, the connection's owner); None: the "
         "default of connections.data_roots for the home",
     )
+    lake: LakeConfig | None = Field(
+        default=None,
+        description="the default lake when it is not the home's lake folder: a folder or "
+        "s3://bucket/prefix with its endpoint, region and keys ($WORKBENCH_LAKE_URI, "
+        "see workbench_server.lake_env)",
+    )
 
     @field_validator("egress_deny", "egress_allow")
     @classmethod
@@ -193,6 +201,12 @@ class WorkbenchSettings(BaseModel):
     def workbench_home(self) -> WorkbenchHome:
         return WorkbenchHome(self.home)
 
+    @property
+    def lake_root(self) -> str:
+        """Where the default lake is: ``lake``'s folder or ``s3://bucket/prefix``, else the
+        home's ``lake`` folder."""
+        return self.lake.location if self.lake is not None else str(self.workbench_home.lake)
+
     @classmethod
     def from_env(
         cls, home: str | os.PathLike[str] | None = None, **overrides: object
@@ -213,6 +227,7 @@ class WorkbenchSettings(BaseModel):
             "connection_tests_per_minute": tests_per_minute_from_env(),
             "pii_columns": pii_columns_from_env(),
             "data_roots": data_roots_from_env(resolved.root),
+            "lake": lake_from_env(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
@@ -267,4 +282,12 @@ class WorkbenchSettings(BaseModel):
             env[OPENLINEAGE_TRANSPORT_ENV] = json.dumps(self.openlineage_transport)
         if self.temporal_address:
             env[TEMPORAL_ADDRESS_ENV] = self.temporal_address
+        if self.lake is not None:
+            # Where the lake is; its keys reach a child as they reached this process (the
+            # environment or files it names), never copied into an environment here.
+            env[LAKE_URI_ENV] = self.lake.location
+            if self.lake.endpoint_url is not None:
+                env[LAKE_ENDPOINT_ENV] = str(self.lake.endpoint_url)
+            if self.lake.region:
+                env["AWS_REGION"] = self.lake.region
         return env

@@ -52,14 +52,14 @@ class KernelBootstrap(BaseModel):
 
 
 def kernel_bootstrap(workbench: Workbench, principal: Principal) -> KernelBootstrap:
-    """Every connection ``principal`` may use, secrets in clear text, and the lake folder."""
+    """Every connection ``principal`` may use, secrets in clear text, and where the default
+    lake is (a kernel reaches an S3 lake with the credentials of its own environment)."""
     connections = []
     for name, settings in ConnectionService(workbench, principal).resolve_all().items():
         values = settings.model_dump(mode="json", by_alias=True)
         values.update(settings.secrets())  # clear text, for this kernel only
         connections.append(KernelConnection(name=name, kind=settings.kind, settings=values))
-    lake = workbench.settings.workbench_home.lake
-    return KernelBootstrap(connections=connections, lake=str(lake))
+    return KernelBootstrap(connections=connections, lake=workbench.settings.lake_root)
 
 
 class UsableQuery(BaseModel):
@@ -123,7 +123,7 @@ def record_kernel_sql(
     if own is not None and own.kind == "lake":
         lake_root = own.settings.get("location")
     else:  # the default lake, which lake sessions of every kind see as files
-        lake_root = str(workbench.settings.workbench_home.lake)
+        lake_root = workbench.settings.lake_root
     context = SqlContext(
         connection=item.connection,
         kind=kind,

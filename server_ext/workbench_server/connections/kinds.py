@@ -128,12 +128,15 @@ class LakeConfig(KindConfig):
     A folder is read by the workbench only below its data roots."""
 
     kind: Literal["lake"] = "lake"
-    secret_fields: ClassVar[tuple[str, ...]] = ("secret_access_key",)
+    secret_fields: ClassVar[tuple[str, ...]] = ("secret_access_key", "session_token")
     location: str = Field(min_length=1, description="a folder, or s3://bucket/prefix")
     endpoint_url: AnyHttpUrl | None = None
     region: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,32}$")
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = Field(
+        default=None, description="with temporary credentials (STS): their session token"
+    )
 
     @field_validator("location")
     @classmethod

@@ -18,6 +18,7 @@ def s3_filesystem(cfg: LakeConfig) -> S3FileSystem:
     return S3FileSystem(
         access_key=cfg.access_key_id,
         secret_key=cfg.secret_access_key.get_secret_value() if cfg.secret_access_key else None,
+        session_token=cfg.session_token.get_secret_value() if cfg.session_token else None,
         endpoint_override=endpoint,
         region=cfg.region or "us-east-1",
         scheme=endpoint.split("://", 1)[0] if endpoint else "https",

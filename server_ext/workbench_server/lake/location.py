@@ -1,13 +1,15 @@
 """Where a lake's tables live: a folder or ``s3://bucket/prefix``, and how to reach it.
 
 Each table ``layer.name`` is a Delta table at ``<root>/<layer>/<name>``. The default lake
-is the workbench home's ``lake`` folder, shared by every user of the installation; a
+is ``$WORKBENCH_LAKE_URI`` (the team stack's bucket) or else the workbench home's
+``lake`` folder, shared by every user of the installation; a
 ``lake`` connection names another folder or bucket, and only those who may use the
 connection reach its tables.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -64,6 +66,8 @@ class LakeLocation:
             options["AWS_ACCESS_KEY_ID"] = cfg.access_key_id
         if cfg.secret_access_key is not None:
             options["AWS_SECRET_ACCESS_KEY"] = cfg.secret_access_key.get_secret_value()
+        if cfg.session_token is not None:
+            options["AWS_SESSION_TOKEN"] = cfg.session_token.get_secret_value()
         if cfg.endpoint_url is not None:
             endpoint = str(cfg.endpoint_url).rstrip("/")
             options["AWS_ENDPOINT_URL"] = endpoint
@@ -100,6 +104,8 @@ class LakeLocation:
             parts.append(f"KEY_ID {quote_literal(cfg.access_key_id)}")
         if cfg.secret_access_key is not None:
             parts.append(f"SECRET {quote_literal(cfg.secret_access_key.get_secret_value())}")
+        if cfg.session_token is not None:
+            parts.append(f"SESSION_TOKEN {quote_literal(cfg.session_token.get_secret_value())}")
         parts.append(f"REGION {quote_literal(cfg.region or 'us-east-1')}")
         if cfg.endpoint_url is not None:
             endpoint = urlsplit(str(cfg.endpoint_url))
@@ -108,12 +114,17 @@ class LakeLocation:
                 "URL_STYLE 'path'",
                 f"USE_SSL {'true' if endpoint.scheme == 'https' else 'false'}",
             ]
-        return f"CREATE OR REPLACE SECRET wb_lake ({', '.join(parts)})"
+        # One secret per lake: a session that reads two lakes (a user's sandbox and the
+        # team's) keeps both, each scoped to its own root.
+        name = f"wb_lake_{hashlib.sha256(self.root.encode()).hexdigest()[:12]}"
+        return f"CREATE OR REPLACE SECRET {name} ({', '.join(parts)})"
 
 
 def default_lake(settings: WorkbenchSettings) -> LakeLocation:
-    """The installation's own lake: the home's ``lake`` folder."""
-    return LakeLocation(str(settings.workbench_home.lake))
+    """The installation's own lake: ``$WORKBENCH_LAKE_URI`` (a folder, or S3 with the
+    keys, endpoint and region the environment gives; see :mod:`..lake_env`) when set,
+    else the home's ``lake`` folder."""
+    return LakeLocation(settings.lake_root, storage=settings.lake)
 
 
 def connection_lake(workbench: Workbench, principal: Principal, name: str) -> LakeLocation:

@@ -335,7 +335,7 @@ class DatasetNaming:
                 ).first()
             if row is None:
                 if name == "lake":  # the workbench's own lake, not a connection
-                    return Location("lake", root=str(workbench.settings.workbench_home.lake))
+                    return Location("lake", root=workbench.settings.lake_root)
                 return None
             kind, config = row
             if kind == "postgres":

@@ -1,0 +1,198 @@
+"""The team stack's lake: the default lake in an S3 bucket (``$WORKBENCH_LAKE_URI``), as
+the service, the workers and users' servers open it with the keys they are given.
+
+A real S3 endpoint (moto's server); for temporary credentials, moto enforces its
+authentication during the test, so a request without the session token is refused as
+MinIO refuses it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import pyarrow as pa
+import pytest
+
+from workbench_server.errors import (
+    ConfigurationError,
+    SourceUnavailableError,
+)
+from workbench_server.lake import Lake
+from workbench_server.settings import WorkbenchSettings
+
+AWS_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*AWS_ENV, *(f"{n}_FILE" for n in AWS_ENV)):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("WORKBENCH_LAKE_URI", "WORKBENCH_LAKE_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _s3(endpoint: str, service: str = "s3", **keys: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        aws_access_key_id=keys.get("key", "wb-admin"),
+        aws_secret_access_key=keys.get("secret", "wb-admin-secret"),
+        aws_session_token=keys.get("token"),
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str) -> str:
+    name = f"team-{uuid.uuid4().hex[:10]}"
+    _s3(s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def _keys(bucket: str, endpoint: str, prefix: str) -> list[str]:
+    found = _s3(endpoint).list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return sorted(o["Key"] for o in found)
+
+
+def test_the_default_lake_is_the_bucket_workbench_lake_uri_names(
+    s3_endpoint: str, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As docker-compose.yml sets up the service and the workers: the URI, the endpoint,
+    the access key id, and the secret key in a file (a docker secret)."""
+    secret = tmp_path / "minio_lake_password"
+    secret.write_text("lake-writer-secret\n")
+    monkeypatch.setenv("WORKBENCH_LAKE_URI", f"s3://{bucket}/main")
+    monkeypatch.setenv("WORKBENCH_LAKE_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "workbench-lake")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY_FILE", str(secret))
+    settings = WorkbenchSettings.from_env(tmp_path / "home")
+    assert "lake-writer-secret" not in repr(settings) + str(settings)
+
+    lake = Lake.default(settings)
+    assert (lake.name, lake.location.root) == ("lake", f"s3://{bucket}/main")
+    written = lake.write("silver.moves", pa.table({"id": [1, 2], "amount": [10, -10]}))
+    assert written.version == 1  # version 0 creates the table
+    # In the bucket, not in the home folder.
+    assert _keys(bucket, s3_endpoint, "main/silver/moves/_delta_log/")
+    assert not (tmp_path / "home" / "lake" / "silver").exists()
+    assert [t.table for t in lake.tables()] == ["silver.moves"]
+    db = lake.connect()
+    total = db.execute(f"SELECT sum(amount), count(*) FROM {lake.scan_sql('silver.moves')}")
+    assert total.fetchone() == (0, 2)
+    # A child (the worker `workbench up` starts) is told where the lake is, not its keys.
+    child = settings.child_env()
+    assert child["WORKBENCH_LAKE_URI"] == f"s3://{bucket}/main"
+    assert child["WORKBENCH_LAKE_ENDPOINT_URL"].rstrip("/") == s3_endpoint
+    assert "lake-writer-secret" not in json.dumps(child)
+
+
+def test_a_folder_uri_is_the_default_lake_and_unset_is_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    assert Lake.default(WorkbenchSettings.from_env(home)).location.root == str(home / "lake")
+    monkeypatch.setenv("WORKBENCH_LAKE_URI", str(tmp_path / "shared-lake"))
+    lake = Lake.default(WorkbenchSettings.from_env(home))
+    lake.write("gold.kpis", pa.table({"k": [1]}))
+    assert (tmp_path / "shared-lake" / "gold" / "kpis" / "_delta_log").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("WORKBENCH_LAKE_URI", "lake/main", "absolute"),
+        ("WORKBENCH_LAKE_URI", "s3://Team_Lake/main", "not a valid S3 bucket name"),
+        ("WORKBENCH_LAKE_URI", "gs://lake/main", "s3://bucket/prefix"),
+        ("WORKBENCH_LAKE_ENDPOINT_URL", "minio:9000", "WORKBENCH_LAKE_ENDPOINT_URL"),
+        ("AWS_SECRET_ACCESS_KEY_FILE", "/nonexistent/secret", "cannot be read"),
+    ],
+)
+def test_a_bad_lake_setting_stops_the_start_and_says_which(
+    variable: str, value: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKBENCH_LAKE_URI", "s3://lake/main")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as raised:
+        WorkbenchSettings.from_env(tmp_path / "home")
+    assert variable in str(raised.value) and says in str(raised.value)
+
+
+@contextmanager
+def _enforced_auth() -> Iterator[None]:
+    """moto checks signatures, keys and session tokens (and IAM policies) while this runs."""
+    from moto import settings as moto_settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    before = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    ActionAuthenticatorMixin.request_count = 0
+    try:
+        yield
+    finally:
+        moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = before
+
+
+def _temporary_credentials(endpoint: str, bucket: str) -> dict[str, str]:
+    """STS AssumeRole, as the hub asks MinIO for a user's credentials."""
+    role = f"lake-{uuid.uuid4().hex[:8]}"
+    iam = _s3(endpoint, "iam")
+    trust = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+    made = iam.create_role(
+        RoleName=role,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )
+    reach = {"Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}*"]}
+    iam.put_role_policy(
+        RoleName=role,
+        PolicyName="lake",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [reach]}),
+    )
+    return _s3(endpoint, "sts").assume_role(
+        RoleArn=made["Role"]["Arn"], RoleSessionName="ada", DurationSeconds=900
+    )["Credentials"]
+
+
+def test_temporary_credentials_reach_the_lake_with_their_session_token(
+    s3_endpoint: str, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the hub gives a user's server (AWS_ENDPOINT_URL_S3 and temporary keys) opens
+    the lake for delta-rs's writes, pyarrow's listings and DuckDB's reads; the same keys
+    without the session token are refused."""
+    granted = _temporary_credentials(s3_endpoint, bucket)
+    monkeypatch.setenv("WORKBENCH_LAKE_URI", f"s3://{bucket}/main")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", granted["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", granted["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", granted["SessionToken"])
+    settings = WorkbenchSettings.from_env(tmp_path / "home")
+    assert granted["SessionToken"] not in repr(settings)
+
+    with _enforced_auth():
+        lake = Lake.default(settings)
+        lake.write("silver.moves", pa.table({"id": [1, 2, 3]}))
+        lake.write("silver.moves", pa.table({"id": [4]}))
+        assert [t.table for t in lake.tables()] == ["silver.moves"]
+        assert lake.read("silver.moves", version=1).num_rows == 3
+        db = lake.connect()
+        assert db.execute(f"SELECT count(*) FROM {lake.scan_sql('silver.moves')}").fetchone() == (
+            4,
+        )
+        monkeypatch.delenv("AWS_SESSION_TOKEN")
+        without = Lake.default(WorkbenchSettings.from_env(tmp_path / "home"))
+        with pytest.raises(SourceUnavailableError, match="ACCESS_DENIED"):
+            without.tables()
+        with pytest.raises(SourceUnavailableError, match="ACCESS_DENIED"):
+            without.write("silver.other", pa.table({"id": [1]}))
