@@ -222,14 +222,14 @@ def test_probe_other_kinds(
     service = ConnectionService(workbench, ALICE)
     lake = tmp_path / "lake"
     lake.mkdir()
-    service.create(ConnectionCreate(name="lake", settings={"kind": "lake", "location": str(lake)}))
+    service.create(ConnectionCreate(name="files", settings={"kind": "lake", "location": str(lake)}))
     service.create(
         ConnectionCreate(
             name="gone", settings={"kind": "lake", "location": str(tmp_path / "missing")}
         )
     )
     service.create(ConnectionCreate(name="mem", settings={"kind": "duckdb"}))
-    assert _probe(workbench, "lake").ok
+    assert _probe(workbench, "files").ok
     assert _probe(workbench, "mem").server_version.startswith("DuckDB")
     assert _probe(workbench, "gone").reason == "not_found"
     with pg_cluster.fresh_database() as url, running_odoo(url) as odoo:

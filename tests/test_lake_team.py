@@ -8,6 +8,7 @@ MinIO refuses it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -18,11 +19,17 @@ import boto3
 import pyarrow as pa
 import pytest
 
+from workbench_server.catalog import CatalogService
+from workbench_server.connections import ConnectionCreate, ConnectionService, ConnectionUpdate
+from workbench_server.connections.probes import probe
 from workbench_server.errors import (
     ConfigurationError,
+    ConflictError,
+    PermissionDeniedError,
     SourceUnavailableError,
 )
 from workbench_server.lake import Lake
+from workbench_server.principal import Principal
 from workbench_server.settings import WorkbenchSettings
 
 AWS_ENV = (
@@ -196,3 +203,46 @@ def test_temporary_credentials_reach_the_lake_with_their_session_token(
             without.tables()
         with pytest.raises(SourceUnavailableError, match="ACCESS_DENIED"):
             without.write("silver.other", pa.table({"id": [1]}))
+
+
+# -- what the service never does on a user's behalf ----------------------------------------
+ADA = Principal(name="ada", groups=frozenset({"finance"}))
+
+
+def test_an_s3_lake_connection_without_keys_is_not_opened_with_the_services_own(
+    workbench, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service holds S3 credentials of its own (the team lake's reader, an instance
+    role); a user's lake connection that names a bucket but no keys must not borrow them:
+    browsing, scanning and testing it are refused, saying to add the keys."""
+    _s3(s3_endpoint).put_object(Bucket=bucket, Key="main/gold/pay/p.parquet", Body=b"PAR1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "workbench-lake-reader")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-services-own")
+    service = ConnectionService(workbench, ADA)
+    settings = {"kind": "lake", "location": f"s3://{bucket}/main", "endpoint_url": s3_endpoint}
+    service.create(ConnectionCreate(name="borrowed", settings=settings))
+
+    with pytest.raises(PermissionDeniedError) as refused:
+        Lake.of(workbench, ADA, "borrowed").tables()
+    assert "'borrowed'" in str(refused.value) and "access_key_id" in str(refused.value)
+    with pytest.raises(SourceUnavailableError, match="access_key_id"):
+        CatalogService(workbench, ADA).scan("borrowed")
+    tested = asyncio.run(probe("borrowed", service.resolve("borrowed")))
+    assert (tested.ok, tested.reason) == (False, "denied") and "access_key_id" in tested.message
+
+    # With its own keys, the same connection opens.
+    service.update(
+        "borrowed", ConnectionUpdate(settings={"access_key_id": "ada", "secret_access_key": "x"})
+    )
+    assert Lake.of(workbench, ADA, "borrowed").tables()[0].table == "gold.pay"
+
+
+def test_no_connection_can_be_named_lake(workbench) -> None:
+    """``lake`` is the default lake in every kernel (``%sql lake``), the catalog and
+    lineage: a user's connection of that name would stand in for it."""
+    service = ConnectionService(workbench, ADA)
+    with pytest.raises(ConflictError) as refused:
+        service.create(ConnectionCreate(name="lake", settings={"kind": "duckdb"}))
+    assert "default lake" in str(refused.value)
+    assert [c.name for c in service.list() if not c.builtin] == []
+    assert Lake.of(workbench, ADA, "lake").location.root == workbench.settings.lake_root

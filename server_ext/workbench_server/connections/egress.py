@@ -81,6 +81,13 @@ class UnknownHostError(SourceUnavailableError):
         self.host = host
 
 
+class KeylessS3Error(NetworkPolicyError):
+    """An S3 lake connection without keys: opened by the workbench, it would reach the
+    bucket with the workbench's own credentials (its environment, instance role or
+    ``~/.aws``) on the user's behalf. Refused like a denied host: 403 to callers, a
+    failed scan in the catalog, ``denied`` for a connection test."""
+
+
 def denied_message(what: str, host: str) -> str:
     """The one answer for every denied host: it names the host and nothing about it."""
     return f"{what}: host {host} is not allowed by this workbench's network policy (ask an admin)"
@@ -357,6 +364,12 @@ def pin(name: str, cfg: KindConfig, policy: EgressPolicy) -> KindConfig:
             policy.check_url(str(cfg.endpoint_url), what=what)
         else:
             policy.check(f"s3.{cfg.region or 'us-east-1'}.amazonaws.com", 443, what=what)
+        if not cfg.access_key_id or cfg.secret_access_key is None:
+            raise KeylessS3Error(
+                f"{what}: an S3 lake needs its own access_key_id and secret_access_key; "
+                "the workbench does not lend its own S3 credentials to a connection "
+                "(add the keys to the connection)"
+            )
     elif isinstance(cfg, SqlAlchemyConfig):
         backend, hosts, port = _sqlalchemy_hosts(cfg.url)
         if backend == "postgresql":

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from ..core import Workbench
 
 
+# Names that are the workbench's own, never a user's connection: ``lake`` is the
+# default lake (``%sql lake``, the catalog's built-in source, lineage's ``lake:``
+# datasets); a connection of that name would take its place in a kernel.
+RESERVED_NAMES = {"lake": "the workbench's default lake (%sql lake)"}
 MAX_DESCRIPTION = 5000
 MAX_GROUPS = 200
 GroupName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -102,6 +106,10 @@ class ConnectionService:
 
     # -- changing ------------------------------------------------------------------
     def create(self, spec: ConnectionCreate) -> ConnectionOut:
+        if spec.name in RESERVED_NAMES:
+            raise ConflictError(
+                f"the name {spec.name!r} is {RESERVED_NAMES[spec.name]}; choose another"
+            )
         settings = spec.settings
         self._check_files(spec.name, settings, self.principal.name)
         row = Connection(
