@@ -112,6 +112,7 @@ async def test_server_metrics_need_the_scrape_token_and_open_nothing_else(
     runs = (("pipeline_name", "month_close"),)
     assert found[("workbench_pipeline_runs_total", (*runs, ("status", "succeeded")))] == 2
     assert found[("workbench_pipeline_runs_total", (*runs, ("status", "failed")))] == 1
+    assert found[("workbench_pipeline_runs_total", (*runs, ("status", "cancelled")))] == 0
     assert ("workbench_pipeline_runs_total", (*runs, ("status", "running"))) not in found
     assert found[("workbench_pipeline_runs_active", (*runs, ("status", "running")))] == 1
     # The latest ended run (run-2, finished last) failed.

@@ -76,6 +76,10 @@ class MetadataCollector(Collector):
     def _read(self) -> _Figures:
         out = _Figures()
         with self.workbench.sessions() as session:
+            # Every final status of every pipeline exists from deployment on, at 0: a
+            # series that appears at 1 would hide its first run from increase().
+            for name in session.scalars(select(Pipeline.name)):
+                out.runs.update({(name, status): 0 for status in ENDED})
             counts = session.execute(
                 select(Pipeline.name, Run.status, func.count())
                 .join(Run, Run.pipeline_id == Pipeline.id)
