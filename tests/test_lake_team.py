@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import boto3
@@ -21,6 +22,7 @@ import pytest
 
 from workbench_server.catalog import CatalogService
 from workbench_server.connections import ConnectionCreate, ConnectionService, ConnectionUpdate
+from workbench_server.connections.kinds import LakeConfig
 from workbench_server.connections.probes import probe
 from workbench_server.errors import (
     ConfigurationError,
@@ -246,3 +248,73 @@ def test_no_connection_can_be_named_lake(workbench) -> None:
     assert "default lake" in str(refused.value)
     assert [c.name for c in service.list() if not c.builtin] == []
     assert Lake.of(workbench, ADA, "lake").location.root == workbench.settings.lake_root
+
+
+# -- a user's kernel in team mode ----------------------------------------------------------
+def test_a_users_kernel_reads_the_team_lake_and_writes_their_sandbox(
+    s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With what the hub gives ada's server (the lake's and her sandbox's URIs, the
+    endpoint, temporary credentials), her kernel's ``lake`` reads the team's tables, and
+    what she writes goes to her sandbox, which her session then reads in place of the
+    team's table of that name; the team's tables are never changed from a notebook."""
+    from workbench_kernels import lake as notebook
+    from workbench_kernels.api import Bootstrap
+    from workbench_kernels.lake_writes import LakeWriteError
+    from workbench_kernels.registry import KernelConnections
+
+    money = pa.decimal128(18, 2)
+    pipelines = Lake.at(
+        f"s3://{bucket}/main",
+        storage=LakeConfig(
+            location=f"s3://{bucket}/main",
+            endpoint_url=s3_endpoint,
+            access_key_id="workbench-lake",
+            secret_access_key="x",
+        ),
+    )
+    amounts = pa.array([Decimal("100.10"), Decimal("-40.05"), Decimal("-60.05")], money)
+    pipelines.write("silver.moves", pa.table({"id": [1, 2, 3], "amount": amounts}))
+    granted = _temporary_credentials(s3_endpoint, bucket)
+    for name, value in {
+        "WORKBENCH_LAKE_URI": f"s3://{bucket}/main",
+        "WORKBENCH_LAKE_SANDBOX_URI": f"s3://{bucket}/sandbox/ada",
+        "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": granted["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": granted["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": granted["SessionToken"],
+        "JUPYTERHUB_USER": "ada",
+    }.items():
+        monkeypatch.setenv(name, value)
+    # The service says where its own lake is; the kernel goes by its own environment.
+    connections = KernelConnections(
+        fetch=lambda: Bootstrap(lake="/srv/workbench/lake"), usable=lambda names: names
+    )
+    connections.refresh()
+    notebook.install(connections)
+    lake = notebook.connection()
+
+    with _enforced_auth():
+        assert lake.sql("SELECT sum(amount) FROM silver.moves").fetchone() == (Decimal("0.00"),)
+        lake.sql("CREATE TABLE gold.mine AS SELECT id, amount FROM silver.moves WHERE id > 1")
+        lake.sql("INSERT INTO gold.mine VALUES (9, 1.25)")
+        assert lake.sql("SELECT count(*), sum(amount) FROM gold.mine").fetchone() == (
+            3,
+            Decimal("-98.85"),
+        )
+        with pytest.raises(LakeWriteError, match=r"silver\.moves is the team's"):
+            lake.sql("INSERT INTO silver.moves VALUES (4, 1.00)")
+        with pytest.raises(PermissionDeniedError, match="your sandbox"):
+            lake.write("silver.moves", pa.table({"id": [4], "amount": pa.array([1], money)}))
+        # Her own copy of a team table: read in its place in her session.
+        lake.sql("CREATE TABLE silver.moves AS SELECT * FROM silver.moves WHERE id = 1")
+        assert lake.sql("SELECT count(*) FROM silver.moves").fetchone() == (1,)
+        assert lake.read("silver.moves", version=1)["id"].tolist() == [1]
+        assert [v for v in lake.versions("gold.mine").index] == [2, 1, 0]
+        assert set(lake.tables()["table"]) == {"gold.mine", "silver.moves"}
+
+    keys = _keys(bucket, s3_endpoint, "")
+    assert any(k.startswith("sandbox/ada/gold/mine/_delta_log/") for k in keys)
+    assert any(k.startswith("sandbox/ada/silver/moves/_delta_log/") for k in keys)
+    assert not any(k.startswith("main/gold/") for k in keys)
+    assert pipelines.version("silver.moves") == 1 and pipelines.read("silver.moves").num_rows == 3

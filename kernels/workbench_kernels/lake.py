@@ -126,6 +126,8 @@ class NotebookLake:
 
         session = self.session()
         session.ensure_delta()
+        if mode != "overwrite" or replace_where is not None:
+            session.check_changeable(table)
         if isinstance(delete_marker, tuple):
             delete_marker = DeleteMarker(column=delete_marker[0], value=delete_marker[1])
         result = session.lake.write(
@@ -177,6 +179,7 @@ class NotebookLake:
         ``is_current``): changed keys get a new current row, missing ones are closed."""
         session = self.session()
         session.ensure_delta()
+        session.check_changeable(table)
         result = session.lake.scd2(
             table,
             arrow_stream(snapshot) if _is_relation(snapshot) else snapshot,
@@ -191,6 +194,7 @@ class NotebookLake:
     def delete(self, table: str, where: str | None = None) -> WriteResult:
         """Delete the rows matching ``where`` (a SQL condition; None: every row)."""
         session = self.session()
+        session.check_changeable(table)
         return session.lake.delete(table, where, writer=self.connections.writer_info("python"))
 
     def update(
@@ -198,6 +202,7 @@ class NotebookLake:
     ) -> WriteResult:
         """Set columns to SQL expressions (``{"state": "'posted'"}``) where ``where`` holds."""
         session = self.session()
+        session.check_changeable(table)
         return session.lake.update(
             table, set_values, where, writer=self.connections.writer_info("python")
         )
@@ -273,7 +278,7 @@ class NotebookLake:
         """The table's versions, newest first: when, what, who, rows changed."""
         import pandas as pd
 
-        found = self.session().lake.versions(table, limit=limit)
+        found = self.session().lake_for(table).versions(table, limit=limit)
         return pd.DataFrame(
             [
                 {
@@ -300,13 +305,14 @@ class NotebookLake:
         limit: int = 50,
     ) -> TableDiff:
         """Rows added, removed and changed by key between two versions."""
-        return self.session().lake.diff(table, from_version, to_version, keys, limit)
+        session = self.session()
+        return session.lake_for(table).diff(table, from_version, to_version, keys, limit)
 
     def tables(self) -> pd.DataFrame:
         """The lake's tables: Delta tables, and Parquet datasets not yet converted."""
         import pandas as pd
 
-        found = self.session().lake.tables()
+        found = self.session().tables()
         return pd.DataFrame([t.model_dump() for t in found])
 
     def _lineage(self, sql: str) -> None:

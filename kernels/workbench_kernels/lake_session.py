@@ -66,10 +66,19 @@ class LakeSession:
         sources: dict[str, Any],
         storage: Any | None = None,
         name: str = DEFAULT_LAKE,
+        sandbox: Any | None = None,
+        problem: str | None = None,
     ) -> None:
         """``storage`` is the lake connection's settings (keys, endpoint) for S3 lakes;
-        ``name`` the connection's (``lake`` for the default lake)."""
+        ``name`` the connection's (``lake`` for the default lake). ``sandbox`` (team
+        mode: the user's own lake, whose settings the hub gives their server) is where
+        writes go; its tables are read in place of the lake's of the same name.
+        ``problem`` says why the lake cannot be opened, when it cannot."""
         self.location = location.rstrip("/") if location else None
+        self.sandbox = sandbox
+        self.problem = problem
+        self._own: set[str] = set()  # layer.name of the tables read from the sandbox
+        self._sandbox_lake: Lake | None = None
         self.sources = sources  # connection name -> settings (postgres / duckdb kinds)
         self.name = name
         self.db = duckdb.connect(":memory:")
@@ -88,18 +97,70 @@ class LakeSession:
 
     @property
     def is_s3(self) -> bool:
-        return bool(self.location and self.location.startswith("s3://"))
+        return any(root.startswith("s3://") for root in self._roots())
+
+    def _roots(self) -> list[str]:
+        roots = [self.location] if self.location else []
+        return roots + ([self.sandbox.location] if self.sandbox is not None else [])
 
     @property
-    def lake(self) -> Lake:
-        """The lake library's handle on this lake (reads, writes, versions)."""
+    def shared(self) -> Lake:
+        """The lake library's handle on this lake (the team's, in team mode)."""
         if self._lake is None:
             if self.location is None:
-                raise LookupError(f"connection {self.name!r} has no lake folder or bucket")
+                raise LookupError(
+                    self.problem or f"connection {self.name!r} has no lake folder or bucket"
+                )
             from workbench_server.lake import Lake
 
             self._lake = Lake.at(self.location, storage=self.storage, name=self.name)
         return self._lake
+
+    @property
+    def lake(self) -> Lake:
+        """The lake writes go to: the user's sandbox in team mode, else this lake."""
+        if self.sandbox is None:
+            return self.shared
+        if self._sandbox_lake is None:
+            from workbench_server.lake import Lake
+
+            self._sandbox_lake = Lake.at(
+                self.sandbox.location, storage=self.sandbox, name=self.name
+            )
+        return self._sandbox_lake
+
+    def lake_for(self, table: str) -> Lake:
+        """Where ``table`` is read from (versions, time travel): the user's sandbox when
+        they have a table of that name there, else this lake."""
+        if self.sandbox is not None and _qualified(table) in self._own:
+            return self.lake
+        return self.shared
+
+    def owns(self, table: str) -> bool:
+        """Whether the user's sandbox holds ``table`` (team mode)."""
+        return _qualified(table) in self._own
+
+    def check_changeable(self, table: str) -> None:
+        """In team mode, refuse a change (append, merge, delete...) to a table only the
+        team's lake holds: it would start a table of that name in the sandbox with only
+        the change in it. Replacing it (CREATE OR REPLACE, mode="overwrite") is fine."""
+        if self.sandbox is None or self.lake.exists(table) or not self.shared.exists(table):
+            return
+        from workbench_server.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(
+            f"{table} is the team's (pipelines write it); your tables are in your sandbox: "
+            f"CREATE TABLE {table} AS SELECT * FROM {table} (or a write with "
+            "mode='overwrite') makes your own copy there, which this kernel then reads in "
+            "its place"
+        )
+
+    def tables(self) -> list[Any]:
+        """The lake's tables (TableInfo), the sandbox's in place of those of its names."""
+        found = {t.table: t for t in self.shared.tables()}
+        if self.sandbox is not None:
+            found.update({t.table: t for t in self.lake.tables()})
+        return sorted(found.values(), key=lambda t: t.table)
 
     def _ensure_extension(self, name: str) -> None:
         if name not in self._extensions:
@@ -116,7 +177,9 @@ class LakeSession:
 
         from .time_travel import install
 
-        engine.connect(self.lake.location, self.db)
+        engine.connect(self.shared.location, self.db)
+        if self.sandbox is not None:  # a secret of its own, scoped to the sandbox
+            engine.connect(self.lake.location, self.db)
         self._extensions.update({"httpfs", "s3"} if self.is_s3 else set())
         install(self)
         self._delta_ready = True
@@ -125,12 +188,12 @@ class LakeSession:
         """What reads ``table`` (as of ``version``) in this session: a ``delta_scan``,
         or ``read_parquet`` of a dataset not yet converted (no versions)."""
         self.ensure_delta()
-        return self.lake.scan_sql(table, version)
+        return self.lake_for(table).scan_sql(table, version)
 
     def _delta_scan(self, table: str) -> str:
         from workbench_server.lake import engine
 
-        return engine.scan_sql(self.lake.location, table)
+        return engine.scan_sql(self.lake_for(table).location, table)
 
     def refresh_views(self, force: bool = False) -> list[str]:
         """Create views for tables that appeared since the last look (and drop those that
@@ -184,45 +247,59 @@ class LakeSession:
         if self.is_s3:
             return int(time.monotonic() // S3_RELIST_SECONDS)
         stamps = []
-        root = Path(self.location)
         # The root, the layers, and each table folder and its Delta log: a new table, a
         # new partition, a first file in an empty folder or a first commit changes one.
-        for folder in (root, *(root / layer for layer in LAYERS)):
-            try:
-                stamps.append((folder.name, folder.stat().st_mtime_ns))
-                for entry in os.scandir(folder):
-                    if entry.is_dir():
-                        stamps.append((entry.path, entry.stat().st_mtime_ns))
-                        if folder != root:
-                            stamps.append(_mtime(f"{entry.path}/_delta_log"))
-            except OSError:
-                stamps.append((folder.name, None))
+        for root in map(Path, self._roots()):
+            for folder in (root, *(root / layer for layer in LAYERS)):
+                try:
+                    stamps.append((folder.name, folder.stat().st_mtime_ns))
+                    for entry in os.scandir(folder):
+                        if entry.is_dir():
+                            stamps.append((entry.path, entry.stat().st_mtime_ns))
+                            if folder != root:
+                                stamps.append(_mtime(f"{entry.path}/_delta_log"))
+                except OSError:
+                    stamps.append((folder.name, None))
         return tuple(stamps)
 
     def _discover(self) -> dict[tuple[str, str], tuple[str, str]]:
-        """(layer, name) -> ("delta", its folder) or ("parquet", the glob of its files)."""
+        """(layer, name) -> ("delta", its folder) or ("parquet", the glob of its files);
+        the sandbox's tables in place of the lake's of the same name."""
         if self.location is None:
             return {}
+        found = self._discover_at(self.location)
+        if self.sandbox is not None:
+            own = self._discover_at(self.sandbox.location, self.lake)
+            self._own = {f"{layer}.{name}" for layer, name in own}
+            found.update(own)
+        return found
+
+    def _discover_at(
+        self, location: str, lake: Lake | None = None
+    ) -> dict[tuple[str, str], tuple[str, str]]:
         try:
-            paths = self._list_s3() if self.is_s3 else self._list_local()
+            if location.startswith("s3://"):
+                paths = self._list_s3(lake or self.shared)
+            else:
+                paths = self._list_local(location)
         except PermissionError:
             # A hub's users run as accounts of their own, which may not read the
             # workbench's own lake folder: no lake tables here, said once.
             if not self._said_unreadable:
                 self._said_unreadable = True
                 print(
-                    f"workbench: the lake folder {self.location} cannot be read by this "
+                    f"workbench: the lake folder {location} cannot be read by this "
                     f"account ({getpass.getuser()}); its tables are not available in this "
                     "kernel",
                     file=sys.stderr,
                 )
             return {}
-        return group_tables(self.location, paths)
+        return group_tables(location, paths)
 
-    def _list_local(self) -> list[list[str]]:
+    def _list_local(self, location: str) -> list[list[str]]:
         """Relative paths of the Parquet files and Delta markers below the lake folder,
         not walking into Delta tables (their data files are the log's to list)."""
-        root = Path(self.location or "")
+        root = Path(location)
         if not root.is_dir():
             return []
         found: list[list[str]] = []
@@ -239,10 +316,10 @@ class LakeSession:
             found += [[*relative, f] for f in files if f.endswith(".parquet")]
         return found
 
-    def _list_s3(self) -> list[list[str]]:
+    def _list_s3(self, lake: Lake) -> list[list[str]]:
         from pyarrow.fs import FileSelector, FileType
 
-        fs, root = self.lake.location.filesystem()
+        fs, root = lake.location.filesystem()
         infos = fs.get_file_info(FileSelector(root, recursive=True, allow_not_found=True))
         return [
             info.path[len(root) + 1 :].split("/") for info in infos if info.type == FileType.File
@@ -324,6 +401,15 @@ def group_tables(root: str, paths: list[list[str]]) -> dict[tuple[str, str], tup
         base = "/".join([root, *parts[: 1 if key[0] == MAIN else 2]])
         found[key] = ("parquet", "/".join([root, *parts]) if single else f"{base}/**/*.parquet")
     return found
+
+
+def _qualified(table: str) -> str:
+    from workbench_server.lake import TableName
+
+    try:
+        return str(TableName.parse(table))
+    except ValueError:
+        return table  # not a lake table's name: none of the sandbox's
 
 
 def _parquet(where: str) -> str:

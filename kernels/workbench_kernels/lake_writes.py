@@ -231,6 +231,10 @@ class LakeWrites:
         ``values`` (expressions) bound against them first, for DuckDB's clear errors."""
         lake = self.session.lake
         if not lake.exists(table):
+            try:
+                self.session.check_changeable(table)  # a team table, in team mode
+            except WorkbenchError as exc:
+                raise LakeWriteError(str(exc)) from None
             lake.version(table)  # says it is a Parquet dataset, if it is one
             raise LakeWriteError(
                 f"no lake table {table} in {lake.name}: CREATE TABLE {table} AS ... makes it"

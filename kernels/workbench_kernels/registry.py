@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from workbench_server.connections.kinds import KIND_ADAPTER, KindConfig
+from workbench_server.lake_env import LAKE_SANDBOX_ENV, LAKE_URI_ENV, lake_from_env
 
 from .api import Bootstrap, WorkbenchUnavailable, fetch_bootstrap, fetch_usable
 from .lake_session import LakeSession
@@ -129,10 +130,28 @@ class KernelConnections:
         if name != LAKE and (own is None or own.kind != "lake"):
             return None
         if name not in self._lakes:
-            storage = own if own is not None and own.kind == "lake" else None
-            location = storage.location if storage is not None else self.lake_location
-            self._lakes[name] = LakeSession(location, self._attachable(), storage, name)
+            if name == LAKE and os.environ.get(LAKE_URI_ENV):
+                self._lakes[name] = self._team_lake()
+            else:
+                storage = own if own is not None and own.kind == "lake" else None
+                location = storage.location if storage is not None else self.lake_location
+                self._lakes[name] = LakeSession(location, self._attachable(), storage, name)
         return self._lakes[name]
+
+    def _team_lake(self) -> LakeSession:
+        """The default lake where this kernel's environment says (team mode: the hub
+        gives a user's server ``WORKBENCH_LAKE_URI``, the endpoint and the user's own
+        temporary credentials, and ``WORKBENCH_LAKE_SANDBOX_URI``, where they write),
+        opened with those credentials, never with anything of the workbench's."""
+        from workbench_server.errors import ConfigurationError
+
+        try:
+            team = lake_from_env()
+            sandbox = lake_from_env(LAKE_SANDBOX_ENV)
+        except ConfigurationError as exc:
+            return LakeSession(None, self._attachable(), problem=f"the lake: {exc}")
+        location = team.location if team is not None else self.lake_location
+        return LakeSession(location, self._attachable(), team, LAKE, sandbox=sandbox)
 
     def writer_info(self, tool: str) -> WriterInfo:
         """Who this kernel's lake writes are by: the pipeline run's step and attempt (a

@@ -107,7 +107,7 @@ class Resolver:
         name = str(TableName.parse(_given(table, "a lake table (e.g. 'silver.invoices')")))
 
         def compute() -> str:
-            lake = self.session.lake
+            lake = self.session.lake_for(name)
             if not lake.exists(name):
                 # The library says whether it is a Parquet dataset (no versions) or absent.
                 lake.version(name)
@@ -130,13 +130,13 @@ class Resolver:
         """``version`` if ``table`` has it (delta_scan's own error names no table)."""
         from workbench_server.errors import NotFoundError
 
-        latest = self.session.lake.version(table)
+        latest = self.session.lake_for(table).version(table)
         if not 0 <= version <= latest:
             raise NotFoundError(f"{table} has versions 0 to {latest}, not {version}")
         return version
 
     def at(self, table: str, when: datetime) -> int:
-        return self.session.lake.version_at(table, when)
+        return self.session.lake_for(table).version_at(table, when)
 
     def run_version(self, table: str | None, run: str | None) -> int:
         table = _given(table, "a lake table")
@@ -147,7 +147,7 @@ class Resolver:
         """The last version of ``table`` that run ``run`` wrote."""
         from workbench_server.errors import NotFoundError
 
-        written = self.session.lake.written_by(table, run)
+        written = self.session.lake_for(table).written_by(table, run)
         if written:
             return written[0].version
         raise NotFoundError(
