@@ -179,6 +179,13 @@ class WorkbenchApp(ExtensionApp):
         config=True,
         help="Seconds a request forwarded to the workbench service may take (service_url).",
     )
+    metrics_cache_seconds = Float(
+        15.0,
+        config=True,
+        help="""How long /workbench/metrics reuses the totals it read from the metadata DB
+        (runs, step attempts, catalog scans): however often Prometheus scrapes, the DB is
+        queried at most once in this many seconds.""",
+    )
     kernels_via_hub = Bool(
         False,
         config=True,
@@ -272,7 +279,7 @@ class WorkbenchApp(ExtensionApp):
             ),
             workbench_principals=self.principal_provider_class(parent=self),
             workbench_kernels=None if self.kernels_via_hub else self._kernel_tokens(),
-            workbench_metrics=server_registry(self.workbench),
+            workbench_metrics=server_registry(self.workbench, self.metrics_cache_seconds),
             workbench_scrape_token=self._scrape_token(settings.home),
         )
         self.log.info("Workbench %s using home %s", __version__, settings.home)

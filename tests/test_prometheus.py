@@ -1,0 +1,241 @@
+"""A real Prometheus (Debian's) scrapes a running workbench server and a worker.
+
+After one run that succeeds and one that fails, PromQL over Prometheus' HTTP API gives
+the right count per status, and the worker's own figures (notebook executions) are
+there too; the shipped rules load and evaluate in this Prometheus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from tornado.httpclient import AsyncHTTPClient
+
+from tests.conftest import spawn_worker, stop_worker
+from tests.support.notebooks import write_notebook
+from tests.support.processes import terminate
+from workbench_server.supervisor import free_port
+
+RULES = Path(__file__).resolve().parents[1] / "images" / "prometheus" / "workbench.rules.yml"
+SPEC = """\
+name: metered
+parameters:
+  fail: {type: boolean, default: false}
+steps:
+  - id: work
+    notebook: work.ipynb
+    kernel: python3
+    parameters: {fail: "{{ params.fail }}"}
+"""
+
+
+@pytest.fixture
+def jp_server_config(home: Path, temporal_address: str, task_queue: str):
+    return {
+        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
+        "WorkbenchApp": {
+            "home": str(home),
+            "temporal_address": temporal_address,
+            "task_queue": task_queue,
+            "metrics_cache_seconds": 1.0,
+        },
+    }
+
+
+@pytest.fixture
+def jp_base_url() -> str:
+    """A base URL Prometheus can name: it escapes the path it is given (pytest-jupyter's
+    "/a%40b/" would be asked for as "/a%2540b/")."""
+    return "/wb/"
+
+
+@pytest.fixture
+def metered_worker(home: Path, temporal_address: str, task_queue: str) -> Iterator[int]:
+    """A real worker serving its /metrics on a free loopback port (yields the port)."""
+    port = free_port("127.0.0.1")
+    proc = spawn_worker(
+        home, temporal_address, task_queue, extra_env={"WORKBENCH_METRICS_PORT": str(port)}
+    )
+    yield port
+    stop_worker(proc)
+
+
+def start_prometheus(folder: Path, config: dict) -> tuple[subprocess.Popen[bytes], str]:
+    """Debian's Prometheus on a free loopback port with ``config``; its own data folder."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus is not installed: `apt-get install prometheus` (.ci/run does)")
+    (folder / "data").mkdir(parents=True)
+    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port("127.0.0.1")
+    log = (folder / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def fetch_json(url: str, **params: str) -> dict:
+    from tornado.httputil import url_concat
+
+    response = await AsyncHTTPClient().fetch(url_concat(url, params), raise_error=False)
+    assert response.code == 200, (url, response.code, response.body[:300])
+    return json.loads(response.body)
+
+
+async def until(what: str, check, timeout: float, log: Path) -> object:
+    """``await check()`` until it returns something true, at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = await check()
+        except (OSError, AssertionError) as exc:  # not up yet
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        await asyncio.sleep(0.5)
+    tail = await asyncio.to_thread(lambda: log.read_text(errors="replace")[-2000:])
+    pytest.fail(f"{what} not within {timeout:g} s (last: {last!r})\n{tail}")
+
+
+async def test_prometheus_counts_runs_per_status_from_server_and_worker(
+    jp_fetch,
+    jp_root_dir: Path,
+    jp_http_port,
+    jp_base_url,
+    home: Path,
+    metered_worker: int,
+    tmp_path: Path,
+) -> None:
+    write_notebook(
+        jp_root_dir / "flows" / "work.ipynb",
+        "if fail:\n    raise RuntimeError('month not closed')",
+        parameters="fail = False",
+    )
+    (jp_root_dir / "flows" / "metered.yaml").write_text(SPEC)
+    await jp_fetch(
+        "workbench",
+        "api",
+        "pipelines",
+        "deploy",
+        method="POST",
+        body=json.dumps({"path": "flows/metered.yaml"}),
+    )
+    token_file = home / "metrics-token"
+    prometheus, url = start_prometheus(
+        tmp_path / "prometheus",
+        {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(RULES)],
+            "scrape_configs": [
+                {
+                    "job_name": "workbench",
+                    "metrics_path": f"{jp_base_url}workbench/metrics",
+                    "authorization": {"credentials_file": str(token_file)},
+                    "static_configs": [{"targets": [f"127.0.0.1:{jp_http_port}"]}],
+                },
+                {
+                    "job_name": "workbench-worker",
+                    "authorization": {"credentials_file": str(token_file)},
+                    "static_configs": [{"targets": [f"127.0.0.1:{metered_worker}"]}],
+                },
+            ],
+        },
+    )
+    log = tmp_path / "prometheus" / "prometheus.log"
+    try:
+        await until(
+            "Prometheus ready",
+            lambda: AsyncHTTPClient().fetch(url + "/-/ready"),
+            30,
+            log,
+        )
+
+        async def query(promql: str) -> list[dict]:
+            body = await fetch_json(url + "/api/v1/query", query=promql)
+            assert body["status"] == "success", body
+            return body["data"]["result"]
+
+        async def both_up() -> bool:
+            found = {r["metric"]["job"]: r["value"][1] for r in await query("up")}
+            return found == {"workbench": "1", "workbench-worker": "1"}
+
+        await until("both targets scraped", both_up, 60, log)
+
+        for fail in (False, True):
+            run = json.loads(
+                (
+                    await jp_fetch(
+                        "workbench",
+                        "api",
+                        "pipelines",
+                        "metered",
+                        "runs",
+                        method="POST",
+                        body=json.dumps({"parameters": {"fail": fail}}),
+                    )
+                ).body
+            )
+            for _ in range(600):
+                response = await jp_fetch("workbench", "api", "runs", run["id"])
+                run = json.loads(response.body)
+                if run["status"] in ("succeeded", "failed"):
+                    break
+                await asyncio.sleep(0.2)
+            assert run["status"] == ("failed" if fail else "succeeded"), run
+
+        async def per_status() -> dict[str, str] | None:
+            result = await query('workbench_pipeline_runs_total{pipeline_name="metered"}')
+            found = {r["metric"]["status"]: r["value"][1] for r in result}
+            return found if found.get("failed") == "1" else None
+
+        counts = await until("the runs in Prometheus", per_status, 60, log)
+        assert counts == {"succeeded": "1", "failed": "1", "cancelled": "0"}
+        assert {r["metric"]["job"] for r in await query("workbench_pipeline_runs_total")} == {
+            "workbench"  # the history's totals come from the server only: never twice
+        }
+
+        async def notebooks() -> dict[str, str] | None:
+            result = await query('workbench_notebook_executions_total{kernel_type="python3"}')
+            found = {r["metric"]["status"]: r["value"][1] for r in result}
+            return found if len(found) == 2 else None
+
+        executions = await until("the worker's notebook executions", notebooks, 30, log)
+        assert executions == {"succeeded": "1", "failed": "1"}
+        durations = await query("workbench_pipeline_run_duration_seconds_count")
+        assert sorted((r["metric"]["job"], r["metric"]["status"]) for r in durations) == [
+            ("workbench-worker", "failed"),
+            ("workbench-worker", "succeeded"),
+        ]
+        memory = await query("process_resident_memory_bytes")
+        assert {r["metric"]["job"] for r in memory} == {"workbench", "workbench-worker"}
+
+        rules = (await fetch_json(url + "/api/v1/rules"))["data"]["groups"][0]["rules"]
+        assert sorted(r["name"] for r in rules) == [
+            "DiskSpace",
+            "HighErrorRate",
+            "PipelineFailed",
+            "ServiceDown",
+            "SlowQueries",
+        ]
+        assert all(r["health"] == "ok" for r in rules), rules
+    finally:
+        terminate(prometheus, 15)
