@@ -318,3 +318,81 @@ def test_a_users_kernel_reads_the_team_lake_and_writes_their_sandbox(
     assert any(k.startswith("sandbox/ada/silver/moves/_delta_log/") for k in keys)
     assert not any(k.startswith("main/gold/") for k in keys)
     assert pipelines.version("silver.moves") == 1 and pipelines.read("silver.moves").num_rows == 3
+
+
+# -- a notebook step in the workers --------------------------------------------------------
+STEP = """\
+import os
+import pyarrow as pa
+from workbench_server.lake import Lake
+from workbench_server.lake_env import lake_from_env
+
+assert "AWS_SECRET_ACCESS_KEY_FILE" not in os.environ, "the worker's login reached the step"
+found = lake_from_env()
+Lake.at(found.location, storage=found).write(
+    "bronze.from_step", pa.table({"key": [os.environ["AWS_ACCESS_KEY_ID"]]})
+)
+"""
+LAKE_PIPELINE = """\
+name: lake_step
+steps:
+  - {id: load, notebook: load.ipynb, kernel: python3}
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_notebook_step_writes_the_team_lake_with_temporary_credentials_of_its_own(
+    s3_endpoint: str,
+    bucket: str,
+    tmp_path: Path,
+    home: Path,
+    workbench,
+    temporal_address: str,
+    task_queue: str,
+) -> None:
+    """A worker set up as compose does (the lake, its MinIO login, the password in a
+    file) runs a notebook step: the step's kernel gets neither the login nor the file,
+    but credentials of its own from the lake's STS, whose session policy is the workers'
+    scope (the layers of the lake, nothing else), and writes the team lake with them."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sts.models import sts_backends
+
+    from tests.conftest import spawn_worker, stop_worker
+    from tests.support.notebooks import write_notebook
+    from tests.support.processes import base_env, run_workbench
+    from workbench_hub.s3 import LakeScope, worker_lake_policy
+
+    secret = tmp_path / "minio_lake_password"
+    secret.write_text("lake-writer-secret\n")
+    uri = f"s3://{bucket}/main"
+    lake_env = {
+        "WORKBENCH_LAKE_URI": uri,
+        "WORKBENCH_LAKE_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "workbench-lake",
+        "AWS_SECRET_ACCESS_KEY_FILE": str(secret),
+    }
+    src = tmp_path / "src"
+    write_notebook(src / "load.ipynb", STEP)
+    (src / "lake_step.yaml").write_text(LAKE_PIPELINE)
+    env = base_env(home) | {
+        "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+        "WORKBENCH_TASK_QUEUE": task_queue,
+    }
+    worker = spawn_worker(home, temporal_address, task_queue, extra_env=lake_env)
+    try:
+        deployed = run_workbench("pipeline", "deploy", str(src / "lake_step.yaml"), env=env)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        ran = run_workbench("pipeline", "run", "lake_step", "--wait", env=env, timeout=240)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+    finally:
+        stop_worker(worker)
+
+    admin = LakeConfig(
+        location=uri, endpoint_url=s3_endpoint, access_key_id="x", secret_access_key="y"
+    )
+    (key,) = Lake.at(uri, storage=admin).read("bronze.from_step")["key"].to_pylist()
+    assert key != "workbench-lake"
+    role = sts_backends[DEFAULT_ACCOUNT_ID]["global"].get_assumed_role_from_access_key(key)
+    assert role is not None, "the step's key is no STS session's"
+    assert json.loads(role.policy) == worker_lake_policy(LakeScope.parse(uri))
+    assert role.session_name.startswith("load-1-")

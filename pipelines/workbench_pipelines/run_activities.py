@@ -13,7 +13,7 @@ import os
 import re
 import time
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from workbench_server.accounts import step_account
 from workbench_server.db.models import Notification, Pipeline, Run, StepRun
-from workbench_server.errors import ConfigurationError
+from workbench_server.errors import ConfigurationError, SourceUnavailableError
 from workbench_server.lineage.openlineage import (
     JobRun,
     RunState,
@@ -39,6 +39,7 @@ from .attempts import stop_decision
 from .ingest.activity import run_attempt as run_declarative
 from .ingest.lineage import with_versions
 from .kernel_access import Attempt, KernelAccess, kernel_environment, run_context
+from .lake_credentials import step_lake_env
 from .notebook import CellFailure, Progress, execute
 from .notify import DeliveryFailed, NotConfigured, deliver
 from .plan import Notice, PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
@@ -426,6 +427,16 @@ class RunActivities:
         except ConfigurationError as exc:
             await ledger.finish("failed", duration_s=0.0, error=str(exc), final=True)
             raise ApplicationError(str(exc), type="StepAccount", non_retryable=True) from None
+        try:  # the workers' scope of a lake in S3, for this attempt only (lake_credentials)
+            kernel_env = kernel_env | await asyncio.to_thread(
+                step_lake_env,
+                self.workbench.settings,
+                f"{step.id}-{attempt}-{data.run_id}",
+                timedelta(seconds=step.timeout_s),
+            )
+        except (ConfigurationError, SourceUnavailableError) as exc:
+            await ledger.finish("failed", duration_s=0.0, error=str(exc))
+            raise ApplicationError(str(exc), type="LakeCredentials") from None
         job = loop.run_in_executor(
             None,
             execute,
