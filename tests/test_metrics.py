@@ -154,3 +154,30 @@ def test_worker_endpoint_serves_its_process_for_the_token_only(tmp_path: Path, m
     monkeypatch.setenv(METRICS_PORT_ENV, "http")
     with pytest.raises(ConfigurationError, match="port number"):
         worker_metrics_server(tmp_path)
+
+
+def test_openlineage_events_sent_and_failed_are_counted() -> None:
+    from tests.support.receivers import webhook_receiver
+    from workbench_server.lineage.openlineage import JobRun, LineageEmitter, RunState
+    from workbench_server.metrics.instruments import REGISTRY
+    from workbench_server.supervisor import free_port
+
+    def count(status: str) -> float:
+        return REGISTRY.get_sample_value("workbench_openlineage_events_total", {"status": status})
+
+    def event():
+        return JobRun("workbench", "close.gold", "0" * 32, "STEP").event(RunState.COMPLETE)
+
+    sent, failed = count("sent") or 0, count("failed") or 0
+    with webhook_receiver() as consumer:
+        emitter = LineageEmitter({"type": "http", "url": consumer.url, "timeout": 5}, "workbench")
+        assert emitter.emit(event()) and emitter.emit(event())
+        emitter.close()
+    assert len(consumer.received) == 2
+    assert (count("sent"), count("failed") or 0) == (sent + 2, failed)
+    down = f"http://127.0.0.1:{free_port('127.0.0.1')}"
+    retry = {"total": 1, "backoff_factor": 0.1}
+    emitter = LineageEmitter({"type": "http", "url": down, "timeout": 2, "retry": retry}, "wb")
+    assert emitter.emit(event())
+    emitter.close()
+    assert (count("sent"), count("failed")) == (sent + 2, failed + 1)

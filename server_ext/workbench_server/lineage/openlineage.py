@@ -58,6 +58,7 @@ from openlineage.client.facet_v2 import (
 
 from .._version import __version__
 from ..lake_layout import LAYERS, MAIN
+from ..metrics.instruments import openlineage_event
 from .service import FILE, RecordedSql, SqlContext, resolve
 from .sql import SqlLineage
 
@@ -485,6 +486,7 @@ class LineageEmitter:
             self._queue.put_nowait(event)
         except queue.Full:
             log.warning("OpenLineage event for %s dropped: the consumer is behind", event.job.name)
+            openlineage_event(sent=False)
             return False
         return True
 
@@ -497,8 +499,10 @@ class LineageEmitter:
                     except Exception:  # sent with the workbench's names, not lost
                         log.warning("OpenLineage datasets of %s not renamed", event.job.name)
                 self._client.emit(event)
+                openlineage_event(sent=True)
             except Exception as exc:
                 log.warning("OpenLineage event for %s not sent: %s", event.job.name, exc)
+                openlineage_event(sent=False)
             finally:
                 self._queue.task_done()
         self._queue.task_done()
