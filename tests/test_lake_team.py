@@ -396,3 +396,27 @@ def test_a_notebook_step_writes_the_team_lake_with_temporary_credentials_of_its_
     assert role is not None, "the step's key is no STS session's"
     assert json.loads(role.policy) == worker_lake_policy(LakeScope.parse(uri))
     assert role.session_name.startswith("load-1-")
+
+
+def test_testing_the_built_in_lake_tests_the_installations_lake(
+    workbench, s3_endpoint: str, bucket: str
+) -> None:
+    """The catalog's built-in ``lake`` is tested as the installation opens it, with its
+    own keys (which stay in the service), not refused as a connection without keys."""
+    from workbench_server.catalog.default_lake import ensure_default_lake
+
+    workbench.settings = workbench.settings.model_copy(
+        update={
+            "lake": LakeConfig(
+                location=f"s3://{bucket}/main",
+                endpoint_url=s3_endpoint,
+                access_key_id="workbench-lake-reader",
+                secret_access_key="reader-secret",
+            )
+        }
+    )
+    ensure_default_lake(workbench)
+    service = ConnectionService(workbench, ADA)
+    assert service.resolve("lake").secrets() == {}  # what kernels get: no key
+    tested = asyncio.run(probe("lake", service.resolve_for_test("lake")))
+    assert tested.ok, tested.message

@@ -209,7 +209,7 @@ def test(home: str | None, name: str, timeout: float) -> None:
     """Connect once and report the server version and latency, or why it failed."""
     from ..connections.probes import probe
 
-    result = asyncio.run(probe(name, _service(home).resolve(name), timeout))
+    result = asyncio.run(probe(name, _service(home).resolve_for_test(name), timeout))
     click.echo(result.message, err=not result.ok)
     sys.exit(0 if result.ok else 1)
 

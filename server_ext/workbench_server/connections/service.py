@@ -99,6 +99,17 @@ class ConnectionService:
             row = self._row(session, name)
             return self._settings(row)
 
+    def resolve_for_test(self, name: str) -> KindConfig:
+        """What a connection test connects with: the built-in default lake as the
+        installation opens it (``$WORKBENCH_LAKE_URI`` with its own keys, which never
+        leave this process), any other connection as :meth:`resolve` gives it."""
+        with self.workbench.sessions() as session:
+            row = self._row(session, name)
+            lake = self.workbench.settings.lake
+            if row.builtin and row.kind == "lake" and name in RESERVED_NAMES and lake:
+                return lake
+            return self._settings(row)
+
     def resolve_all(self) -> dict[str, KindConfig]:
         with self.workbench.sessions() as session:
             rows = session.scalars(select(Connection).order_by(Connection.name))

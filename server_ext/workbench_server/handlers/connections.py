@@ -68,7 +68,7 @@ class ConnectionTestHandler(_ConnectionHandler):
         limiter: RateLimiter | None = self.settings.get("workbench_test_limiter")
         if limiter is not None:
             limiter.acquire(self.principal.name)
-        settings = self.connections.resolve(name)
+        settings = self.connections.resolve_for_test(name)
         timeout = float(self.settings.get("workbench_test_timeout", 10.0))
         policy = EgressPolicy.from_settings(self.workbench.settings)
         self.write_json(await probe(name, settings, timeout, policy))
