@@ -540,3 +540,47 @@ async def test_a_query_on_a_named_connection_does_not_announce_a_switch(
         "print(json.dumps(ConnectionManager.current.alias))"
     )
     assert current == "lake"
+
+
+async def test_sql_timings_reach_the_servers_query_histogram(
+    kernel: KernelSession, jp_http_port, jp_base_url, home: Path
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    from tornado.httpclient import AsyncHTTPClient
+
+    token = (home / "metrics-token").read_text().strip()
+
+    async def histogram() -> dict[tuple[str, str, str], float]:
+        response = await AsyncHTTPClient().fetch(
+            f"http://127.0.0.1:{jp_http_port}{jp_base_url}workbench/metrics",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        return {
+            (s.name, s.labels["query_type"], s.labels["data_source"]): s.value
+            for family in text_string_to_metric_families(response.body.decode())
+            if family.name == "workbench_query_duration_seconds"
+            for s in family.samples
+            if not s.name.endswith("_bucket")
+        }
+
+    before = await histogram()
+    for cell in (
+        "%sql odoo SELECT pg_sleep(0.3), 1",
+        "%%sql lake\nWITH p AS (SELECT 1 AS one) SELECT * FROM p",
+        "%sql odoo",  # a switch runs no query: not timed
+    ):
+        ran = await kernel.run(cell)
+        assert ran.status == "ok", ran.everything
+
+    def grew(found, key: tuple[str, str, str]) -> float:
+        return found.get(key, 0.0) - before.get(key, 0.0)
+
+    for _ in range(60):  # reported every few seconds, off the query's path
+        found = await histogram()
+        if grew(found, ("workbench_query_duration_seconds_count", "select", "lake")):
+            break
+        await asyncio.sleep(0.5)
+    assert grew(found, ("workbench_query_duration_seconds_count", "select", "postgres")) == 1
+    assert grew(found, ("workbench_query_duration_seconds_sum", "select", "postgres")) >= 0.3
+    assert grew(found, ("workbench_query_duration_seconds_count", "select", "lake")) == 1
+    assert not any(grew(found, key) for key in found if key[1] == "other")

@@ -181,3 +181,21 @@ def test_openlineage_events_sent_and_failed_are_counted() -> None:
     assert emitter.emit(event())
     emitter.close()
     assert (count("sent"), count("failed")) == (sent + 2, failed + 1)
+
+
+def test_query_types_are_a_small_known_set() -> None:
+    from workbench_server.metrics.queries import query_type
+
+    cases = {
+        "SELECT 1": "select",
+        "  (select 1)": "select",
+        "with p as (select 1) select * from p": "select",
+        "FROM silver.invoices": "select",
+        "insert into t values (1)": "insert",
+        "CREATE OR REPLACE TABLE t AS SELECT 1": "create",
+        "desc t": "describe",
+        "vacuum": "other",
+        "pg_sleep_but_not_sql_at_all(); drop": "other",
+        "": "other",
+    }
+    assert {sql: query_type(sql) for sql in cases} == cases

@@ -12,6 +12,7 @@ lake_writes.py), and one-line errors that name the connection.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -23,6 +24,7 @@ from .lake_session import LakeSession
 from .lake_sql import Passthrough, Statement, plan
 from .lake_writes import LakeWrites, describe
 from .registry import LAKE, KernelConnections, WorkbenchConnectionError, error_message
+from .timings import TIMER
 from .usage import REPORTER, tables_in
 
 # First words of SQL statements: a line starting with one of them names no connection.
@@ -109,6 +111,7 @@ class WorkbenchSqlMagics(Magics):
 
             ConnectionManager.current = ConnectionManager.connections.get(alias, previous)
             line = ""
+        started = time.perf_counter()
         try:
             if statements is not None:
                 options = line if cell is not None else ""
@@ -119,6 +122,8 @@ class WorkbenchSqlMagics(Magics):
             where = f"connection {target!r}" if target is not None else "%sql"
             raise UsageError(f"{where}: {error_message(exc)}") from None
         finally:
+            if one_off or alias is None:  # `%sql NAME` alone switches; it runs no query
+                TIMER.note(query, self._kind(target), time.perf_counter() - started)
             if one_off and previous is not None:
                 from sql.connection import ConnectionManager
 
@@ -191,6 +196,11 @@ class WorkbenchSqlMagics(Magics):
                 REPORTER.note_write(target or LAKE, query, dialect)
         except Exception:  # noqa: S110 - usage is a hint; the query has succeeded
             pass
+
+    def _kind(self, target: str | None) -> str | None:
+        """The kind of the connection a query ran on (``lake`` for the lake)."""
+        own = self.connections.settings.get(target or "")
+        return own.kind if own is not None else "lake" if target == LAKE else None
 
     @staticmethod
     def _current() -> Any:

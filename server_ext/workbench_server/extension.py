@@ -328,6 +328,9 @@ class WorkbenchApp(ExtensionApp):
         )
         if not self.service_url:  # the service exports its figures, not each user server
             self.handlers.extend((rf"/{pattern}", handler) for pattern, handler in metrics.ROUTES)
+            self.handlers.extend(
+                (rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in metrics.API_ROUTES
+            )
 
     async def stop_extension(self) -> None:
         workbench: Workbench | None = getattr(self, "workbench", None)

@@ -15,6 +15,8 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..metrics.exposition import UNAUTHORIZED, exposition
+from ..metrics.queries import KERNEL_QUERY_TIMINGS_PATH, QueryTimings, observe
+from .kernel import KernelRouteHandler
 
 PATH = "workbench/metrics"
 
@@ -46,3 +48,20 @@ class MetricsHandler(ExtensionHandlerMixin, JupyterHandler):
 
 
 ROUTES = [(PATH, MetricsHandler)]
+
+
+class KernelQueryTimingsHandler(KernelRouteHandler):
+    """``%sql`` timings a kernel of this server reports (its kernel token, not a login)."""
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        self._check_kernel_token()
+        observe(QueryTimings.model_validate_json(self.request.body or b"{}"))
+        self.set_status(204)
+        self.finish()
+
+
+# Under /workbench/api/, beside the other kernel routes.
+API_ROUTES = [
+    (KERNEL_QUERY_TIMINGS_PATH.removeprefix("/workbench/api/"), KernelQueryTimingsHandler)
+]
