@@ -65,9 +65,13 @@ def lake_from_env(uri_env: str = LAKE_URI_ENV) -> LakeConfig | None:
         shown = uri if variable == uri_env else os.environ.get(variable, "")
         if variable in KEY_ENVS.values():
             shown = "..."  # never echo a key
+        hint = (
+            f" ({uri_env} takes an absolute folder path or s3://bucket/prefix)"
+            if variable == uri_env
+            else ""
+        )
         raise ConfigurationError(
-            f"{variable}={shown!r}: {problem['msg'].removeprefix('Value error, ')} "
-            f"({uri_env} takes an absolute folder path or s3://bucket/prefix)"
+            f"{variable}={shown!r}: {problem['msg'].removeprefix('Value error, ')}{hint}"
         ) from None
 
 
