@@ -446,3 +446,23 @@ def test_pipeline_steps_run_as_their_owners_account(hub: Hub) -> None:
     seen = json.loads(log.split("PROBE ", 1)[1].splitlines()[0])
     assert seen["user"] == f"{hub.account_prefix}bob"
     assert set(seen["tried"].values()) == {"PermissionError"}, seen["tried"]
+
+
+def test_the_services_metrics_open_to_the_scrape_token_only(hub: Hub) -> None:
+    """Prometheus scrapes the service (the one holder of the run history) with the scrape
+    token; no hub token opens the metrics, and the scrape token opens nothing else."""
+    url = f"{hub.url}/services/workbench/workbench/metrics"
+    scrape = {"Authorization": f"Bearer {(hub.home / 'metrics-token').read_text().strip()}"}
+    user = {"Authorization": f"token {hub.user_token('carol')}"}
+    assert requests.get(url, timeout=10).status_code == 403
+    assert requests.get(url, headers=user, timeout=10).status_code == 403
+    answer = requests.get(url, headers=scrape, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert "workbench_disk_used_bytes{" in answer.text
+    assert "process_resident_memory_bytes " in answer.text
+    base = f"{hub.url}/services/workbench/workbench/api"
+    for path in ("connections", "pipelines", "kernel/connections"):
+        assert requests.get(f"{base}/{path}", headers=scrape, timeout=10).status_code == 403
+    # A user's own server exports nothing: the service does.
+    mine = hub.sessions["alice"].get(f"{hub.url}/user/alice/workbench/metrics", timeout=10)
+    assert mine.status_code == 404
