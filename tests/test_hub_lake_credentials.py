@@ -174,3 +174,38 @@ print(sorted(o["Key"] for o in found))
 """
     out = stack.hub.run_in_kernel("ada", code).strip().splitlines()[-1]
     assert out == "['sandbox/ada/silver/x/part-0.parquet']"
+
+
+def test_a_users_kernel_reads_the_team_lake_and_writes_their_sandbox(stack: Stack) -> None:
+    """The kernel's own lake, in a server the hub spawned: ``lake`` reads the team's
+    tables and what al's notebook writes lands in his sandbox, never in the layers."""
+    import pyarrow as pa
+
+    from workbench_server.connections.kinds import LakeConfig
+    from workbench_server.lake import Lake
+
+    uri = "s3://lake/main"
+    pipelines = LakeConfig(
+        location=uri, endpoint_url=stack.s3, access_key_id="workbench-lake", secret_access_key="x"
+    )
+    Lake.at(uri, storage=pipelines).write("silver.moves", pa.table({"id": [1, 2, 3]}))
+    code = """\
+from workbench_kernels import lake
+print(lake.sql("SELECT count(*) FROM silver.moves").fetchone()[0])
+lake.sql("CREATE TABLE gold.mine AS SELECT id FROM silver.moves WHERE id > 1")
+print(lake.sql("SELECT count(*) FROM gold.mine").fetchone()[0])
+print(lake.versions("gold.mine").iloc[0]["writer"])
+"""
+    out = stack.hub.run_in_kernel("al", code).strip().splitlines()
+    assert out[-3:-1] == ["3", "2"], out
+    assert out[-1].endswith("by al"), out
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.s3,
+        aws_access_key_id="workbench",
+        aws_secret_access_key="x",
+        region_name="us-east-1",
+    )
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake").get("Contents", [])]
+    assert any(k.startswith("sandbox/al/gold/mine/_delta_log/") for k in keys), keys
+    assert not any(k.startswith("main/gold/") for k in keys), keys
