@@ -93,8 +93,12 @@ async def test_a_pipeline_file_goes_to_the_service_as_a_bundle(
     server.listen(port, "127.0.0.1")
     try:
         notebook = write_notebook(jp_root_dir / "flows" / "steps" / "greet.ipynb", "x = 1")
+        sql = jp_root_dir / "flows" / "sql" / "totals.sql"
+        sql.parent.mkdir(parents=True)
+        sql.write_text("SELECT 1 AS total\n")
         (jp_root_dir / "flows" / "hello.yaml").write_text(
             "name: hello\nsteps:\n  - {id: greet, notebook: steps/greet.ipynb}\n"
+            "  - {id: totals, kind: sql, file: sql/totals.sql, target: gold.totals}\n"
         )
         answer = await jp_fetch(
             "workbench",
@@ -111,6 +115,7 @@ async def test_a_pipeline_file_goes_to_the_service_as_a_bundle(
             "file": "flows/hello.yaml",
             "spec": (jp_root_dir / "flows" / "hello.yaml").read_text(),
             "notebooks": {"steps/greet.ipynb": notebook.read_text()},
+            "sql_files": {"sql/totals.sql": "SELECT 1 AS total\n"},
         }
 
         (jp_root_dir / "flows" / "broken.yaml").write_text(
