@@ -262,6 +262,7 @@ def test_a_users_kernel_reads_the_team_lake_and_writes_their_sandbox(
     from workbench_kernels.api import Bootstrap
     from workbench_kernels.lake_writes import LakeWriteError
     from workbench_kernels.registry import KernelConnections
+    from workbench_kernels.usage import REPORTER
 
     money = pa.decimal128(18, 2)
     pipelines = Lake.at(
@@ -293,6 +294,7 @@ def test_a_users_kernel_reads_the_team_lake_and_writes_their_sandbox(
     connections.refresh()
     notebook.install(connections)
     lake = notebook.connection()
+    REPORTER.writes.clear()
 
     with _enforced_auth():
         assert lake.sql("SELECT sum(amount) FROM silver.moves").fetchone() == (Decimal("0.00"),)
@@ -312,6 +314,8 @@ def test_a_users_kernel_reads_the_team_lake_and_writes_their_sandbox(
         assert lake.read("silver.moves", version=1)["id"].tolist() == [1]
         assert [v for v in lake.versions("gold.mine").index] == [2, 1, 0]
         assert set(lake.tables()["table"]) == {"gold.mine", "silver.moves"}
+    # Her own silver.moves is not the team's: no lineage says her notebook wrote that.
+    assert REPORTER.writes == []
 
     keys = _keys(bucket, s3_endpoint, "")
     assert any(k.startswith("sandbox/ada/gold/mine/_delta_log/") for k in keys)

@@ -144,7 +144,7 @@ class NotebookLake:
         )
         session.refresh_views(force=True)
         if _is_relation(data) and result.operation != "NONE":
-            self._lineage(f"INSERT INTO {table} {data.sql_query()}")
+            self._lineage(session, f"INSERT INTO {table} {data.sql_query()}")
         return result
 
     def merge(
@@ -270,7 +270,7 @@ class NotebookLake:
             written = writes.run(statement)
             lineage = writes.lineage(statement)
             if lineage is not None and written is not None and written.operation != "NONE":
-                self._lineage(lineage)
+                self._lineage(session, lineage)
         return relation
 
     # -- history ------------------------------------------------------------------------
@@ -315,8 +315,9 @@ class NotebookLake:
         found = self.session().tables()
         return pd.DataFrame([t.model_dump() for t in found])
 
-    def _lineage(self, sql: str) -> None:
-        REPORTER.note_write(self.name, sql, "duckdb")
+    def _lineage(self, session: LakeSession, sql: str) -> None:
+        if session.records_lineage:
+            REPORTER.note_write(self.name, sql, "duckdb")
 
 
 def _is_relation(data: Any) -> bool:

@@ -140,6 +140,14 @@ class LakeSession:
         """Whether the user's sandbox holds ``table`` (team mode)."""
         return _qualified(table) in self._own
 
+    @property
+    def records_lineage(self) -> bool:
+        """Whether this session's table writes are reported for lineage. Not into a
+        sandbox: the workbench names lake datasets ``lake:<layer>.<name>`` by the team's
+        lake, so a user's own ``silver.moves`` would be recorded as a write of the team's
+        table by their notebook, a false entry in its audit trail."""
+        return self.sandbox is None
+
     def check_changeable(self, table: str) -> None:
         """In team mode, refuse a change (append, merge, delete...) to a table only the
         team's lake holds: it would start a table of that name in the sandbox with only

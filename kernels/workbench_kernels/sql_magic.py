@@ -154,7 +154,8 @@ class WorkbenchSqlMagics(Magics):
             print(describe(statement.table, written, target))
             self._note_usage(target, statement.text, writes=False)
             lineage = writes.lineage(statement)
-            if lineage is not None and written is not None and written.operation != "NONE":
+            written_now = written is not None and written.operation != "NONE"
+            if lineage is not None and written_now and lake.records_lineage:
                 REPORTER.note_write(target, lineage, "duckdb")
             result = None if number == len(statements) else result
         return result
