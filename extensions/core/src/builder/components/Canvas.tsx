@@ -6,6 +6,7 @@ import {
   Controls,
   Edge,
   EdgeChange,
+  getViewportForBounds,
   MarkerType,
   MiniMap,
   NodeChange,
@@ -34,6 +35,8 @@ const NODE_TYPES = { step: StepNode };
  * Fit the view to the steps, but never larger than their real size.
  */
 const FIT_VIEW = { maxZoom: 1, padding: 0.1 };
+
+const MIN_ZOOM = 0.05;
 
 /**
  * A node to draw: its data and where it goes.
@@ -84,35 +87,42 @@ export interface ICanvasProps {
 export function Canvas(props: ICanvasProps): JSX.Element {
   const flow = useReactFlow();
   const wrapper = React.useRef<HTMLDivElement>(null);
-  const [nodes, setNodes] = React.useState<StepNodeType[]>([]);
+  // The first render draws the steps already (no empty frame before them).
+  const [nodes, setNodes] = React.useState<StepNodeType[]>(() =>
+    toFlowNodes(props.nodes, props.selected, new Map())
+  );
   const latest = React.useRef(props);
   latest.current = props;
 
   React.useEffect(() => {
-    setNodes(previous => {
-      const before = new Map(previous.map(n => [n.id, n]));
-      return props.nodes.map(node => {
-        const old = before.get(node.key);
-        const dragging = old?.dragging;
-        return {
-          id: node.key,
-          type: 'step',
-          position: dragging ? old!.position : node.position,
-          data: node.data,
-          selected: props.selected.has(node.key),
-          width: NODE_WIDTH,
-          height: NODE_HEIGHT,
-          measured: old?.measured,
-          dragging
-        };
-      });
-    });
+    setNodes(previous =>
+      toFlowNodes(
+        props.nodes,
+        props.selected,
+        new Map(previous.map(n => [n.id, n]))
+      )
+    );
   }, [props.nodes, props.selected]);
 
+  // Fit the view to the steps: their sizes are fixed, so the viewport follows
+  // from the layout at once, without waiting for React Flow to measure them.
+  // (An effect: React Flow's own, which set up its zoom, have run by then.)
   React.useEffect(() => {
-    if (props.fitKey > 0) {
-      requestAnimationFrame(() => void flow.fitView(FIT_VIEW));
+    const node = wrapper.current;
+    if (props.fitKey === 0 || !node || props.nodes.length === 0) {
+      return;
     }
+    const bounds = boundsOf(props.nodes);
+    flow.setViewport(
+      getViewportForBounds(
+        bounds,
+        node.clientWidth,
+        node.clientHeight,
+        MIN_ZOOM,
+        FIT_VIEW.maxZoom,
+        FIT_VIEW.padding
+      )
+    );
   }, [props.fitKey]);
 
   const edges = React.useMemo<Edge[]>(
@@ -295,7 +305,7 @@ export function Canvas(props: ICanvasProps): JSX.Element {
         deleteKeyCode={null}
         selectionKeyCode="Shift"
         multiSelectionKeyCode={['Meta', 'Control', 'Shift']}
-        minZoom={0.05}
+        minZoom={MIN_ZOOM}
         maxZoom={2}
         proOptions={{ hideAttribution: true }}
       >
@@ -312,4 +322,51 @@ export function Canvas(props: ICanvasProps): JSX.Element {
       </ReactFlow>
     </div>
   );
+}
+
+/**
+ * React Flow's nodes for the steps, keeping where a step being dragged is and
+ * what React Flow measured.
+ */
+function toFlowNodes(
+  nodes: ICanvasNode[],
+  selected: ReadonlySet<string>,
+  before: Map<string, StepNodeType>
+): StepNodeType[] {
+  return nodes.map(node => {
+    const old = before.get(node.key);
+    const dragging = old?.dragging;
+    return {
+      id: node.key,
+      type: 'step',
+      position: dragging ? old!.position : node.position,
+      data: node.data,
+      selected: selected.has(node.key),
+      width: NODE_WIDTH,
+      height: NODE_HEIGHT,
+      measured: old?.measured,
+      dragging
+    };
+  });
+}
+
+/**
+ * The rectangle the steps take on the canvas.
+ */
+function boundsOf(nodes: ICanvasNode[]): {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+} {
+  const xs = nodes.map(n => n.position.x);
+  const ys = nodes.map(n => n.position.y);
+  const x = Math.min(...xs);
+  const y = Math.min(...ys);
+  return {
+    x,
+    y,
+    width: Math.max(...xs) + NODE_WIDTH - x,
+    height: Math.max(...ys) + NODE_HEIGHT - y
+  };
 }
