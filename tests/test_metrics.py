@@ -64,7 +64,7 @@ def test_token_file_is_private_and_checked_in_full(tmp_path: Path, monkeypatch) 
 async def test_server_metrics_need_the_scrape_token_and_open_nothing_else(
     jp_fetch, jp_serverapp, jp_http_port, jp_base_url, jp_auth_header, home: Path
 ) -> None:
-    from workbench_server.db.models import Pipeline, Run
+    from workbench_server.db.models import Notification, Pipeline, Run
 
     token = (home / TOKEN_FILE).read_text().strip()
     client = AsyncHTTPClient()
@@ -105,6 +105,10 @@ async def test_server_metrics_need_the_scrape_token_and_open_nothing_else(
                     finished_at=ended,
                 )
             )
+        session.flush()
+        session.add(
+            Notification(run_id="run-2", event="failure", target="https://x", status="failed")
+        )
     response = await get("workbench/metrics", bearer)
     assert response.code == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=")
@@ -117,6 +121,8 @@ async def test_server_metrics_need_the_scrape_token_and_open_nothing_else(
     assert found[("workbench_pipeline_runs_active", (*runs, ("status", "running")))] == 1
     # The latest ended run (run-2, finished last) failed.
     assert found[("workbench_pipeline_last_run_success", runs)] == 0
+    failure = (("event", "failure"), ("status", "failed"))
+    assert found[("workbench_notifications_total", failure)] == 1
     home_disk = [v for (name, labels), v in found.items() if name == "workbench_disk_used_bytes"]
     assert home_disk and all(v > 0 for v in home_disk)
     assert found[("process_resident_memory_bytes", ())] > 10_000_000

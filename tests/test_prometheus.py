@@ -220,10 +220,18 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
 
         executions = await until("the worker's notebook executions", notebooks, 30, log)
         assert executions == {"succeeded": "1", "failed": "1"}
-        durations = await query("workbench_pipeline_run_duration_seconds_count")
-        assert sorted((r["metric"]["job"], r["metric"]["status"]) for r in durations) == [
-            ("workbench-worker", "failed"),
-            ("workbench-worker", "succeeded"),
+
+        async def durations() -> list[tuple[str, str, str]] | None:
+            # Observed when the worker records a run's end: just after its last step.
+            result = await query("workbench_pipeline_run_duration_seconds_count")
+            found = sorted(
+                (r["metric"]["job"], r["metric"]["status"], r["value"][1]) for r in result
+            )
+            return found if len(found) >= 2 else None
+
+        assert await until("the worker's run durations", durations, 30, log) == [
+            ("workbench-worker", "failed", "1"),
+            ("workbench-worker", "succeeded", "1"),
         ]
         memory = await query("process_resident_memory_bytes")
         assert {r["metric"]["job"] for r in memory} == {"workbench", "workbench-worker"}

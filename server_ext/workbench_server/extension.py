@@ -27,7 +27,7 @@ from .handlers.forward import ServiceForwarder
 from .handlers.redact import redact_request_logs
 from .home import WorkbenchHome, default_home
 from .kernel_tokens import KernelTokensMixin, give_kernels_tokens
-from .metrics.exposition import server_registry
+from .metrics.exposition import ServerMetrics
 from .metrics.token import ScrapeToken
 from .settings import (
     DEFAULT_OPENLINEAGE_NAMESPACE,
@@ -279,7 +279,7 @@ class WorkbenchApp(ExtensionApp):
             ),
             workbench_principals=self.principal_provider_class(parent=self),
             workbench_kernels=None if self.kernels_via_hub else self._kernel_tokens(),
-            workbench_metrics=server_registry(self.workbench, self.metrics_cache_seconds),
+            workbench_metrics=ServerMetrics(self.workbench, self.metrics_cache_seconds),
             workbench_scrape_token=self._scrape_token(settings.home),
         )
         self.log.info("Workbench %s using home %s", __version__, settings.home)

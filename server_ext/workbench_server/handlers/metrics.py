@@ -40,8 +40,10 @@ class MetricsHandler(ExtensionHandlerMixin, JupyterHandler):
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.finish(UNAUTHORIZED)
             return
+        metrics = self.settings["workbench_metrics"]
+        await metrics.refresh()
         # The DB part is cached, but a cache refresh is a query: off the event loop.
-        body = await asyncio.to_thread(exposition, self.settings["workbench_metrics"])
+        body = await asyncio.to_thread(exposition, metrics.registry)
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.set_header("Cache-Control", "no-store")
         self.finish(body)

@@ -26,7 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
-from ..db.models import CatalogScan, Pipeline, PipelineVersion, Run, StepRun
+from ..db.models import CatalogScan, Notification, Pipeline, PipelineVersion, Run, StepRun
 
 if TYPE_CHECKING:
     from ..core import Workbench
@@ -47,6 +47,7 @@ class _Figures:
     sla_misses: dict[str, int] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
     scans: dict[str, int] = field(default_factory=dict)
+    notifications: dict[tuple[str, str], int] = field(default_factory=dict)
     pg_active: int | None = None
 
 
@@ -133,6 +134,14 @@ class MetadataCollector(Collector):
                     select(CatalogScan.status, func.count()).group_by(CatalogScan.status)
                 ).all()
             )
+            out.notifications = {
+                (event, status): count
+                for event, status, count in session.execute(
+                    select(Notification.event, Notification.status, func.count()).group_by(
+                        Notification.event, Notification.status
+                    )
+                )
+            }
             if session.get_bind().dialect.name == "postgresql":
                 out.pg_active = session.scalar(
                     text("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'")
@@ -203,6 +212,15 @@ class MetadataCollector(Collector):
         for status, count in sorted(figures.scans.items()):
             scans.add_metric([status], count)
         yield scans
+        notices = CounterMetricFamily(
+            "workbench_notifications",
+            "Run notifications (e-mail, webhooks) by event and fate: sent, failed (after "
+            "its retries), skipped.",
+            labels=["event", "status"],
+        )
+        for (event, status), count in sorted(figures.notifications.items()):
+            notices.add_metric([event, status], count)
+        yield notices
         if figures.pg_active is not None:
             yield GaugeMetricFamily(
                 "workbench_postgres_connections_active",

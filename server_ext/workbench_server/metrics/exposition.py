@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from ..errors import ConfigurationError
 from .collectors import DiskCollector, MetadataCollector, volumes_of
 from .instruments import REGISTRY
+from .task_queue import TaskQueueCollector
 from .token import ScrapeToken
 
 if TYPE_CHECKING:
@@ -41,13 +42,26 @@ class _Process(Collector):
         yield from REGISTRY.collect()
 
 
-def server_registry(workbench: Workbench, ttl: float = 15.0) -> CollectorRegistry:
-    """What the workbench server (or the hub's service) exports for ``workbench``."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Process())
-    registry.register(MetadataCollector(workbench, ttl))
-    registry.register(DiskCollector(volumes_of(workbench)))
-    return registry
+class ServerMetrics:
+    """What the workbench server (or the hub's service) exports for ``workbench``: this
+    process's instruments, the metadata DB's totals, disk use, and the task queue."""
+
+    def __init__(self, workbench: Workbench, ttl: float = 15.0) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Process())
+        self.registry.register(MetadataCollector(workbench, ttl))
+        self.registry.register(DiskCollector(volumes_of(workbench)))
+        self.task_queue: TaskQueueCollector | None = None
+        if workbench.settings.temporal_address:
+            self.task_queue = TaskQueueCollector(
+                workbench.temporal_client, workbench.settings.task_queue, ttl
+            )
+            self.registry.register(self.task_queue)
+
+    async def refresh(self) -> None:
+        """Fetch what only the event loop can (Temporal's figures), before a scrape."""
+        if self.task_queue is not None:
+            await self.task_queue.refresh()
 
 
 def exposition(registry: CollectorRegistry) -> bytes:

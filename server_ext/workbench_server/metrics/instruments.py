@@ -65,7 +65,11 @@ OPENLINEAGE_EVENTS = Counter(
 
 
 def step_finished(kind: str, kernel: str | None, status: str, seconds: float) -> None:
-    """Count one step attempt's end (and, for a notebook, one notebook execution)."""
+    """Count one step attempt's end (and, for a notebook, one notebook execution).
+
+    An attempt whose end could not be recorded (still ``running`` in its record) counts
+    as ``lost``, as the run history will call it."""
+    status = "lost" if status == "running" else status
     STEP_DURATION.labels(kind, status).observe(seconds)
     if kernel is not None:
         NOTEBOOK_EXECUTIONS.labels(kernel, status).inc()
