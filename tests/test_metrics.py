@@ -205,3 +205,28 @@ def test_query_types_are_a_small_known_set() -> None:
         "": "other",
     }
     assert {sql: query_type(sql) for sql in cases} == cases
+
+
+def test_container_cpu_and_memory_from_cgroup_v1_and_v2(tmp_path: Path) -> None:
+    from workbench_server.metrics.cgroup import ROOT, CgroupCollector
+
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "memory.current").write_text("524288000\n")
+    (v2 / "memory.max").write_text("max\n")
+    (v2 / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 2000000\n")
+    assert CgroupCollector(v2).figures() == (524288000, None, 2.5)
+    (v2 / "memory.max").write_text("1073741824\n")
+    assert CgroupCollector(v2).figures()[1] == 1073741824
+    v1 = tmp_path / "v1"
+    (v1 / "memory").mkdir(parents=True)
+    (v1 / "cpuacct").mkdir()
+    (v1 / "memory" / "memory.usage_in_bytes").write_text("4096\n")
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (v1 / "cpuacct" / "cpuacct.usage").write_text("1500000000\n")
+    assert CgroupCollector(v1).figures() == (4096, None, 1.5)
+    assert list(CgroupCollector(tmp_path / "none").collect()) == []
+    # This machine's own cgroup, as the endpoints export it.
+    if (ROOT / "memory.current").exists() or (ROOT / "memory" / "memory.usage_in_bytes").exists():
+        used, _, cpu = CgroupCollector().figures()
+        assert used > 0 and cpu > 0

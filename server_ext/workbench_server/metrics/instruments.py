@@ -14,13 +14,17 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.process_collector import ProcessCollector
 
+from .cgroup import CgroupCollector
+
 # No ``_created`` series beside each counter and histogram: they double the series a
 # scrape carries and no rule here reads them.
 disable_created_metrics()
 REGISTRY = CollectorRegistry(auto_describe=True)
-"""This process's workbench metrics (and its CPU, memory and open files)."""
+"""This process's workbench metrics (and its CPU, memory and open files, and its
+container's)."""
 
 ProcessCollector(registry=REGISTRY)
+REGISTRY.register(CgroupCollector())
 
 # Steps take from under a second (declarative) to hours (month-end notebooks).
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400)
