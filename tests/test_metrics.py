@@ -7,6 +7,7 @@ server started afresh reports the runs its predecessor saw.
 
 from __future__ import annotations
 
+import os
 import stat
 import urllib.error
 import urllib.request
@@ -47,14 +48,24 @@ def test_token_file_is_private_and_checked_in_full(tmp_path: Path, monkeypatch) 
     token = ScrapeToken.for_home(tmp_path / "home")
     path = tmp_path / "home" / TOKEN_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert ScrapeToken.for_home(tmp_path / "home") == token  # reused, not replaced
+    assert ScrapeToken.for_home(tmp_path / "home").token == token.token  # reused
     assert token.allows(f"Bearer {token.token}")
     assert token.allows(f"bearer  {token.token} ")
     for wrong in (None, "", token.token, f"token {token.token}", f"Bearer {token.token[:-1]}"):
         assert not token.allows(wrong), wrong
-    path.chmod(0o644)
+    # Rotated by rewriting the file: the old token stops working, no restart needed.
+    old, new = token.token, "n" * 40
+    path.write_text(new + "\n")
+    os.utime(path, ns=(1, 1))  # a new modification time even within the same tick
+    assert token.allows(f"Bearer {new}") and not token.allows(f"Bearer {old}")
+    path.chmod(0o644)  # readable by others: every scrape refused until fixed
+    os.utime(path, ns=(2, 2))
+    assert not token.allows(f"Bearer {new}")
     with pytest.raises(ConfigurationError, match="chmod 600"):
         ScrapeToken.for_home(tmp_path / "home")
+    path.chmod(0o600)
+    os.utime(path, ns=(3, 3))
+    assert token.allows(f"Bearer {new}")
     # A file named by the environment is used as it is, never created.
     monkeypatch.setenv("WORKBENCH_METRICS_TOKEN_FILE", str(tmp_path / "absent"))
     with pytest.raises(ConfigurationError, match="cannot be read"):

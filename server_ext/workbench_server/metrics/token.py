@@ -10,9 +10,10 @@ so that a local server and its worker share one.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
-from dataclasses import dataclass
+import threading
 from pathlib import Path
 
 from ..errors import ConfigurationError
@@ -20,6 +21,8 @@ from ..errors import ConfigurationError
 TOKEN_FILE_ENV = "WORKBENCH_METRICS_TOKEN_FILE"  # noqa: S105 - a variable name
 TOKEN_FILE = "metrics-token"  # noqa: S105 - a file name in the workbench home
 _MIN_LENGTH = 16
+
+log = logging.getLogger(__name__)
 
 
 def token_path(home: Path) -> Path:
@@ -65,11 +68,19 @@ def read_token(path: Path) -> str:
     return text
 
 
-@dataclass(frozen=True)
 class ScrapeToken:
-    """Checks the ``Authorization: Bearer ...`` header of a scrape."""
+    """Checks the ``Authorization: Bearer ...`` header of a scrape.
 
-    token: str
+    The file is read again when it changes (its modification time or size), so a token
+    is rotated by writing the new one where Prometheus and the workbench read it, with no
+    restart. A file that turns unreadable or readable by others refuses every scrape
+    until it is fixed (the log says why)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._seen = self._stamp()
+        self._token: str | None = read_token(path)
 
     @classmethod
     def for_home(cls, home: Path) -> ScrapeToken:
@@ -78,11 +89,33 @@ class ScrapeToken:
         path = token_path(home)
         if not os.environ.get(TOKEN_FILE_ENV):
             ensure_token_file(path)
-        return cls(read_token(path))
+        return cls(path)
+
+    @property
+    def token(self) -> str | None:
+        """The token now in the file (None while the file is unusable)."""
+        stamp = self._stamp()
+        with self._lock:
+            if stamp != self._seen:
+                self._seen = stamp
+                try:
+                    self._token = read_token(self.path)
+                except ConfigurationError as exc:
+                    log.error("metrics scrapes are refused: %s", exc)
+                    self._token = None
+            return self._token
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
 
     def allows(self, authorization: str | None) -> bool:
         """Whether the header carries this token; compared in constant time."""
         scheme, _, given = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "bearer":
+        token = self.token
+        if scheme.lower() != "bearer" or token is None:
             return False
-        return secrets.compare_digest(given.strip().encode(), self.token.encode())
+        return secrets.compare_digest(given.strip().encode(), token.encode())
