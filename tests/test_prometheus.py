@@ -2,7 +2,10 @@
 
 After one run that succeeds and one that fails, PromQL over Prometheus' HTTP API gives
 the right count per status, and the worker's own figures (notebook executions) are
-there too; the shipped rules load and evaluate in this Prometheus.
+there too; the shipped rules load and evaluate in this Prometheus. The pipeline has an
+SLA, so its failure fires PipelineFailed, which reaches a real Alertmanager (Debian's,
+with the shipped routing example) for the P1 receivers; the next run's success
+resolves it in both.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from workbench_server.supervisor import free_port
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "images" / "prometheus" / "workbench.rules.yml"
 DASHBOARD = ROOT / "docs" / "grafana" / "workbench-dashboard.json"
+ALERTMANAGER = ROOT / "images" / "prometheus" / "alertmanager.yml"
 # Metrics of the dashboard that have no series in this test: nothing happened for them
-# (no %sql query, pipeline with an SLA, lineage consumer or notification; SQLite; a
-# machine outside a container).
+# (no %sql query, SLA miss, lineage consumer or notification; SQLite; a machine outside
+# a container).
 NOT_YET_SEEN = {
-    "workbench_pipeline_critical",
     "workbench_query_duration_seconds",
     "workbench_pipeline_sla_misses_total",
     "workbench_openlineage_events_total",
@@ -45,6 +48,7 @@ SPEC = """\
 name: metered
 parameters:
   fail: {type: boolean, default: false}
+sla: {max_duration: 1h}
 steps:
   - id: work
     notebook: work.ipynb
@@ -108,6 +112,34 @@ def start_prometheus(folder: Path, config: dict) -> tuple[subprocess.Popen[bytes
     return proc, f"http://127.0.0.1:{port}"
 
 
+def start_alertmanager(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Debian's Alertmanager with the shipped routing example, on a free loopback port
+    (its receivers' secrets are absent: nothing is delivered, every alert is listed)."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        pytest.fail(
+            "alertmanager is not installed: `apt-get install prometheus-alertmanager` "
+            "(.ci/run does)"
+        )
+    folder.mkdir(parents=True)
+    port = free_port("127.0.0.1")
+    log = (folder / "alertmanager.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={ALERTMANAGER}",
+            f"--storage.path={folder}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # one instance: no gossip port
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    return proc, f"http://127.0.0.1:{port}"
+
+
 async def fetch_json(url: str, **params: str) -> dict:
     from tornado.httputil import url_concat
 
@@ -156,11 +188,15 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
         body=json.dumps({"path": "flows/metered.yaml"}),
     )
     token_file = home / "metrics-token"
+    alertmanager, am_url = start_alertmanager(tmp_path / "alertmanager")
     prometheus, url = start_prometheus(
         tmp_path / "prometheus",
         {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(RULES)],
+            "alerting": {
+                "alertmanagers": [{"static_configs": [{"targets": [am_url.split("//")[1]]}]}]
+            },
             "scrape_configs": [
                 {
                     "job_name": "workbench",
@@ -196,7 +232,7 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
 
         await until("both targets scraped", both_up, 60, log)
 
-        for fail in (False, True):
+        async def run_pipeline(fail: bool) -> None:
             run = json.loads(
                 (
                     await jp_fetch(
@@ -217,6 +253,9 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
                     break
                 await asyncio.sleep(0.2)
             assert run["status"] == ("failed" if fail else "succeeded"), run
+
+        for fail in (False, True):
+            await run_pipeline(fail)
 
         async def per_status() -> dict[str, str] | None:
             result = await query('workbench_pipeline_runs_total{pipeline_name="metered"}')
@@ -273,5 +312,30 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
             "SlowQueries",
         ]
         assert all(r["health"] == "ok" for r in rules), rules
+
+        # The failed run of a pipeline with an SLA pages: PipelineFailed reaches
+        # Alertmanager, routed to the P1 receivers.
+        async def paged() -> list[dict] | None:
+            alerts = await fetch_json(am_url + "/api/v2/alerts")
+            found = [a for a in alerts if a["labels"]["alertname"] == "PipelineFailed"]
+            return found or None
+
+        (alert,) = await until("PipelineFailed in Alertmanager", paged, 60, log)
+        assert alert["labels"]["pipeline_name"] == "metered"
+        assert alert["labels"]["severity"] == "P1"
+        assert alert["status"]["state"] == "active"
+        assert sorted(r["name"] for r in alert["receivers"]) == ["chat", "pager-escalate"]
+
+        # A run that succeeds resolves it, in Prometheus and in Alertmanager.
+        await run_pipeline(False)
+
+        async def resolved() -> bool:
+            firing = await query('ALERTS{alertname="PipelineFailed"}')
+            alerts = await fetch_json(am_url + "/api/v2/alerts", active="true")
+            still = [a for a in alerts if a["labels"]["alertname"] == "PipelineFailed"]
+            return not firing and not still
+
+        await until("PipelineFailed resolved", resolved, 60, log)
     finally:
         terminate(prometheus, 15)
+        terminate(alertmanager, 15)
