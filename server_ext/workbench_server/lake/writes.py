@@ -512,7 +512,9 @@ def _create_if_missing(
     """Create ``table`` (version 0, empty) with the layer's retention, unless it exists.
 
     A table is created on its own commit so that two writers creating it at once agree
-    (one creates it, the other finds it) and each write after is a plain write.
+    (one creates it, the other finds it) and each write after is a plain write. The
+    create is never retried: delta-rs would commit the loser's create again as the next
+    version (a second, empty CREATE TABLE in the table's history).
     """
     if is_delta(location, table):
         return
@@ -524,7 +526,7 @@ def _create_if_missing(
             partition_by=list(partition_by) if partition_by else None,
             configuration=settings.table_configuration(table.layer),
             storage_options=location.storage_options(),
-            commit_properties=_commit(writer, {**extra, "mode": "create"}),
+            commit_properties=_commit(writer, {**extra, "mode": "create"}, retries=0),
         )
     except Exception as exc:
         if is_delta(location, table):
