@@ -167,6 +167,11 @@ def test_build_a_diamond_deploy_and_run_it_from_the_editor(
     deployed = workbench.api.get("pipelines/ui_diamond").json()
     assert deployed["schedule"]["cron"] == "0 6 * * *"
 
+    # Opened again later, the editor shows the latest run's state from the start.
+    editor = open_in_pipeline_editor(page, workbench, "diamond", "pipeline.yaml")
+    for name in DIAMOND:
+        expect(node(editor, name)).to_have_attribute("data-state", "succeeded")
+
 
 def test_text_and_canvas_show_each_other_and_undo_redo(page: Page, workbench: Workbench) -> None:
     folder = workbench.root / "notebooks" / "sync"
@@ -191,11 +196,13 @@ def test_text_and_canvas_show_each_other_and_undo_redo(page: Page, workbench: Wo
     expect(text).to_be_visible()
 
     # Typed in the text: a step renamed shows on the canvas, its arrow kept.
+    # (Selected, then replaced in one input: one step of the history, however slowly the
+    # keys would come.)
     code_line(text, "- id: load").click()
     page.keyboard.press("End")
     for _ in range(len("load   # waits for extract")):
-        page.keyboard.press("Backspace")
-    page.keyboard.type("publish   # waits for extract")
+        page.keyboard.press("Shift+ArrowLeft")
+    page.keyboard.insert_text("publish   # waits for extract")
     expect(node(editor, "publish")).to_be_visible()
     expect(node(editor, "load")).to_have_count(0)
     expect(editor.locator(".react-flow__edge")).to_have_count(1)

@@ -1,4 +1,5 @@
 import { TranslationBundle } from '@jupyterlab/translation';
+import type { Message } from '@lumino/messaging';
 import { ReactFlowProvider } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import * as React from 'react';
@@ -121,6 +122,15 @@ export class BuilderPanel extends PolledWidget {
     this.model.changed.disconnect(this._onModelChanged, this);
     this.model.dispose();
     super.dispose();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    // Put into its document once loaded, when the document is shown already:
+    // no show message comes, and the latest run must be polled all the same.
+    if (this.isVisible) {
+      this.onAfterShow();
+    }
   }
 
   protected async load(): Promise<void> {
