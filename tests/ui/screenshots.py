@@ -1,6 +1,6 @@
 """Screenshots of the workbench panels for the docs, in the light and the dark theme.
 
-    python -m tests.ui.screenshots [--out docs/images] [--only catalog|connections|pipelines]
+    python -m tests.ui.screenshots [--out docs/images] [--only builder|catalog|...]
 
 Starts a throwaway workbench with the demo data (as the browser tests do), then: records a
 little lineage around a table, searches the catalog and opens that table on its Lineage
@@ -9,7 +9,9 @@ scheduled pipeline with a failing check and opens its view on the failed step
 (``pipelines-panel-light.png``, ``pipelines-panel-dark.png``); adds a PostgreSQL
 connection (a throwaway cluster with the demo data, as the tests' ``odoo_db``) and shows
 it tested in the Connections dialog (``connections-dialog-light.png``,
-``connections-dialog-dark.png``). Everything it starts is stopped before it exits.
+``connections-dialog-dark.png``); opens the pipeline's file in the Pipeline Editor, a step
+selected (``pipeline-editor-light.png``,
+``pipeline-editor-dark.png``). Everything it starts is stopped before it exits.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from tests.ui.conftest import (
 )
 from tests.ui.test_catalog_panel import open_catalog, record_lineage
 from tests.ui.test_connections_dialog import field, item, open_from_palette
+from tests.ui.test_pipeline_builder import open_in_pipeline_editor
 
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 
@@ -161,6 +164,23 @@ def show_pipelines(page: Page, workbench: Workbench) -> None:
     settle(page)
 
 
+def prepare_builder(workbench: Workbench, stack: ExitStack) -> None:
+    """The demo pipeline deployed and run (as for the Pipelines panel), once."""
+    if workbench.api.get("pipelines/month_end_demo").status_code != 200:
+        prepare_pipeline(workbench, stack)
+
+
+def show_builder(page: Page, workbench: Workbench) -> None:
+    """The demo pipeline in the Pipeline Editor beside its notebooks, coloured by its run,
+    a step's properties open."""
+    editor = open_in_pipeline_editor(page, workbench, "month_end_demo", "pipeline.yaml")
+    failed = editor.locator('.jp-WorkbenchBuilder-node[data-step="check_balance"]')
+    expect(failed).to_have_attribute("data-state", "failed")
+    editor.locator('.jp-WorkbenchBuilder-node[data-step="trial_balance"]').click()
+    expect(editor.locator('[data-properties="step"]')).to_be_visible()
+    settle(page)
+
+
 CONNECTION = "odoo_erp"
 
 
@@ -208,6 +228,7 @@ Show = Callable[[Page, Workbench], None]
 SHOTS: dict[str, tuple[str, Prepare, Show]] = {
     "catalog": ("catalog-panel", prepare_catalog, show_catalog),
     "pipelines": ("pipelines-panel", prepare_pipeline, show_pipelines),
+    "builder": ("pipeline-editor", prepare_builder, show_builder),
     "connections": ("connections-dialog", prepare_connections, show_connections),
 }
 

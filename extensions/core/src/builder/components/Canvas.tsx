@@ -39,6 +39,11 @@ const FIT_VIEW = { maxZoom: 1, padding: 0.1 };
 const MIN_ZOOM = 0.05;
 
 /**
+ * The minimap's size: an overview, small beside the steps themselves.
+ */
+const MINIMAP_SIZE = { width: 144, height: 96 };
+
+/**
  * A node to draw: its data and where it goes.
  */
 export interface ICanvasNode {
@@ -315,6 +320,7 @@ export function Canvas(props: ICanvasProps): JSX.Element {
           pannable
           zoomable
           className="jp-WorkbenchBuilder-minimap"
+          style={MINIMAP_SIZE}
           nodeClassName={node =>
             `jp-WorkbenchBuilder-miniNode ${(node.data as IStepNodeData).problems.length ? 'jp-mod-invalid' : ''}`
           }
