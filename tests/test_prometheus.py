@@ -33,9 +33,11 @@ RULES = ROOT / "images" / "prometheus" / "workbench.rules.yml"
 DASHBOARD = ROOT / "docs" / "grafana" / "workbench-dashboard.json"
 ALERTMANAGER = ROOT / "images" / "prometheus" / "alertmanager.yml"
 # Metrics of the dashboard that have no series in this test: nothing happened for them
-# (no %sql query, SLA miss, lineage consumer or notification; SQLite; a machine outside
-# a container).
+# (no %sql query, SLA miss or risk, lineage consumer or notification; SQLite; a machine
+# outside a container).
 NOT_YET_SEEN = {
+    "workbench_pipeline_sla_at_risk",
+    "workbench_pipeline_sla_deadline_timestamp_seconds",
     "workbench_query_duration_seconds",
     "workbench_pipeline_sla_misses_total",
     "workbench_openlineage_events_total",
@@ -309,6 +311,7 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
             "HighErrorRate",
             "PipelineFailed",
             "ServiceDown",
+            "SlaAtRisk",
             "SlowQueries",
         ]
         assert all(r["health"] == "ok" for r in rules), rules

@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from ..db.models import CatalogScan, Notification, Pipeline, PipelineVersion, Run, StepRun
+from ..sla.risk import AtRisk, at_risk
 
 if TYPE_CHECKING:
     from ..core import Workbench
@@ -48,6 +49,7 @@ class _Figures:
     attempts: dict[str, int] = field(default_factory=dict)
     scans: dict[str, int] = field(default_factory=dict)
     notifications: dict[tuple[str, str], int] = field(default_factory=dict)
+    at_risk: list[AtRisk] = field(default_factory=list)
     pg_active: int | None = None
 
 
@@ -142,6 +144,10 @@ class MetadataCollector(Collector):
                     )
                 )
             }
+            try:
+                out.at_risk = at_risk(session)
+            except Exception:  # the other figures still count
+                log.warning("metrics: SLA risks could not be worked out", exc_info=True)
             if session.get_bind().dialect.name == "postgresql":
                 out.pg_active = session.scalar(
                     text("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'")
@@ -212,6 +218,26 @@ class MetadataCollector(Collector):
         for status, count in sorted(figures.scans.items()):
             scans.add_metric([status], count)
         yield scans
+        risks = GaugeMetricFamily(
+            "workbench_pipeline_sla_at_risk",
+            "1 while a pipeline with an SLA has not succeeded since a pipeline upstream of it "
+            "(by the datasets they share) failed or ran past its deadline, and its own "
+            "deadline has not passed.",
+            labels=["pipeline_name", "upstream", "reason"],
+        )
+        deadlines = GaugeMetricFamily(
+            "workbench_pipeline_sla_deadline_timestamp_seconds",
+            "The deadline (Unix time) of each pipeline at risk, when it is known.",
+            labels=["pipeline_name"],
+        )
+        for risk in figures.at_risk:
+            risks.add_metric([risk.pipeline, risk.upstream, risk.reason], 1)
+        for pipeline, deadline in sorted(
+            {r.pipeline: r.deadline for r in figures.at_risk if r.deadline}.items()
+        ):
+            deadlines.add_metric([pipeline], deadline.timestamp())
+        yield risks
+        yield deadlines
         notices = CounterMetricFamily(
             "workbench_notifications",
             "Run notifications (e-mail, webhooks) by event and fate: sent, failed (after "

@@ -1,0 +1,1 @@
+"""SLA tracking beyond one run: what upstream trouble puts at risk downstream."""

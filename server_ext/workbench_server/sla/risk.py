@@ -1,0 +1,199 @@
+"""Which pipelines' SLAs are at risk because a pipeline upstream of them is in trouble.
+
+Pipeline A is upstream of B when a dataset A writes is one B reads: the datasets the
+steps of their current versions declare (``inputs``, ``outputs``) and those lineage
+recorded for their steps' runs (jobs named ``pipeline.step``), followed transitively.
+
+An upstream pipeline is in trouble when its latest ended run failed or was cancelled
+(and none has succeeded since), or when a run of it is still going past its own SLA
+deadline. A downstream pipeline with an SLA is then at risk, from the moment the trouble
+began, until it succeeds again or its deadline passes (a passed deadline is a miss, which
+the run history reports as such): its deadline is that of its run in progress, else the
+next ``finish_by`` of its SLA, else unknown (an SLA of ``max_duration`` only, with no run
+yet), which still counts as at risk: it will run on data that is not there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from ..db.models import LineageDataset, LineageEdge, Pipeline, PipelineVersion, Run
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+ENDED_BADLY = ("failed", "cancelled")
+GOING = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """Why a pipeline cannot be relied on now, and since when."""
+
+    reason: str  # "failed" (its latest ended run) or "late" (a run past its deadline)
+    since: datetime
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    """A pipeline whose SLA an upstream pipeline's trouble puts at risk."""
+
+    pipeline: str
+    upstream: str
+    reason: str
+    since: datetime
+    deadline: datetime | None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def datasets_of(session: Session) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(reads, writes): the datasets (``namespace.name``) each pipeline reads and writes."""
+    reads: dict[str, set[str]] = defaultdict(set)
+    writes: dict[str, set[str]] = defaultdict(set)
+    for name, spec in session.execute(
+        select(Pipeline.name, PipelineVersion.spec).join(
+            PipelineVersion,
+            (PipelineVersion.pipeline_id == Pipeline.id)
+            & (PipelineVersion.version == Pipeline.current_version),
+        )
+    ):
+        for step in (spec or {}).get("steps") or ():
+            reads[name].update(step.get("inputs") or ())
+            writes[name].update(step.get("outputs") or ())
+    names = set(session.scalars(select(Pipeline.name)))
+    source, target = LineageDataset.__table__.alias("s"), LineageDataset.__table__.alias("t")
+    for job, s_ns, s_name, t_ns, t_name in session.execute(
+        select(
+            LineageEdge.job, source.c.namespace, source.c.name, target.c.namespace, target.c.name
+        )
+        .join(source, source.c.id == LineageEdge.source_id)
+        .join(target, target.c.id == LineageEdge.target_id)
+        .where(LineageEdge.job.like("%.%"))
+        .distinct()
+    ):
+        pipeline = job.partition(".")[0]
+        if pipeline in names:
+            reads[pipeline].add(f"{s_ns}.{s_name}")
+            writes[pipeline].add(f"{t_ns}.{t_name}")
+    return reads, writes
+
+
+def upstream_of(reads: dict[str, set[str]], writes: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Every pipeline upstream of each pipeline, transitively (never itself)."""
+    direct = {
+        b: {a for a, made in writes.items() if a != b and made & needed}
+        for b, needed in reads.items()
+    }
+    closed: dict[str, set[str]] = {}
+    for pipeline in direct:
+        seen: set[str] = set()
+        todo = list(direct[pipeline])
+        while todo:
+            other = todo.pop()
+            if other not in seen and other != pipeline:
+                seen.add(other)
+                todo.extend(direct.get(other, ()))
+        closed[pipeline] = seen
+    return closed
+
+
+def troubles(session: Session, now: datetime) -> dict[str, Trouble]:
+    """Pipelines in trouble now: failed last, or running past their deadline."""
+    found: dict[str, Trouble] = {}
+    latest = (
+        select(Run.pipeline_id, func.max(Run.finished_at).label("at"))
+        .where(Run.status.in_(("succeeded", *ENDED_BADLY)))
+        .group_by(Run.pipeline_id)
+        .subquery()
+    )
+    for name, status, finished in session.execute(
+        select(Pipeline.name, Run.status, Run.finished_at)
+        .join(Run, Run.pipeline_id == Pipeline.id)
+        .join(latest, (latest.c.pipeline_id == Run.pipeline_id) & (latest.c.at == Run.finished_at))
+    ):
+        if status in ENDED_BADLY:
+            found[name] = Trouble("failed", _aware(finished))
+    for name, deadline in session.execute(
+        select(Pipeline.name, Run.sla_deadline)
+        .join(Run, Run.pipeline_id == Pipeline.id)
+        .where(Run.status.in_(GOING), Run.sla_deadline.is_not(None))
+    ):
+        deadline = _aware(deadline)
+        if deadline < now and name not in found:
+            found[name] = Trouble("late", deadline)
+    return found
+
+
+def _deadline(spec: dict[str, Any], going: datetime | None, now: datetime) -> datetime | None:
+    """The deadline ahead of a pipeline: its run's, else its next ``finish_by``."""
+    if going is not None:
+        return going
+    if not (spec.get("sla") or {}).get("finish_by"):
+        return None
+    from workbench_pipelines.spec import PipelineSpec
+
+    from ..pipelines.runs import sla_deadline
+
+    parsed = PipelineSpec.model_validate(spec)
+    # The next finish_by from now: a max_duration counts from a start there is not yet.
+    sla = parsed.sla.model_copy(update={"max_duration": None})
+    return sla_deadline(parsed.model_copy(update={"sla": sla}), now)
+
+
+def at_risk(session: Session, now: datetime | None = None) -> list[AtRisk]:
+    """Every (pipeline with an SLA, upstream pipeline in trouble) pair at risk now."""
+    now = now or datetime.now(UTC)
+    reads, writes = datasets_of(session)
+    upstream = upstream_of(reads, writes)
+    trouble = troubles(session, now)
+    if not trouble:
+        return []
+    specs = dict(
+        session.execute(
+            select(Pipeline.name, PipelineVersion.spec).join(
+                PipelineVersion,
+                (PipelineVersion.pipeline_id == Pipeline.id)
+                & (PipelineVersion.version == Pipeline.current_version),
+            )
+        ).all()
+    )
+    succeeded = dict(
+        session.execute(
+            select(Pipeline.name, func.max(Run.finished_at))
+            .join(Run, Run.pipeline_id == Pipeline.id)
+            .where(Run.status == "succeeded")
+            .group_by(Pipeline.name)
+        ).all()
+    )
+    going = dict(
+        session.execute(
+            select(Pipeline.name, func.min(Run.sla_deadline))
+            .join(Run, Run.pipeline_id == Pipeline.id)
+            .where(Run.status.in_(GOING))
+            .group_by(Pipeline.name)
+        ).all()
+    )
+    found = []
+    for pipeline, spec in sorted(specs.items()):
+        if not (spec or {}).get("sla"):
+            continue
+        for other in sorted(upstream.get(pipeline, ())):
+            problem = trouble.get(other)
+            if problem is None:
+                continue
+            done = _aware(succeeded.get(pipeline))
+            if done is not None and done >= problem.since:
+                continue  # it has succeeded since: this round is safe
+            deadline = _deadline(spec, _aware(going.get(pipeline)), now)
+            if deadline is not None and deadline <= now:
+                continue  # missed, not at risk: the run history says so
+            found.append(AtRisk(pipeline, other, problem.reason, problem.since, deadline))
+    return found
