@@ -17,8 +17,13 @@ with Playwright, and measures inside the page (``performance.now()``):
   page of its tables (``rest_tables_ms``). ``tree_rows_in_dom`` counts the rows the
   virtual list keeps in the page, ``tree_end_ms`` the time to reach the last table by
   scrolling to the end (``End``), pages loaded on the way.
+- The Pipeline Editor on a 200-step pipeline (see ``benchmarks/ui_builder.py``):
+  ``builder_open_ms``, Open With > Pipeline Editor to all steps laid out and painted, next
+  to JupyterLab's text editor opening the same file (``text_open_ms``); and
+  ``builder_edit_ms``, a keystroke in the properties panel to the YAML text showing it,
+  next to a key typed in the text editor itself (``text_keystroke_ms``).
 
-    python benchmarks/ui.py [--queries 40] [--repeat 5]
+    python benchmarks/ui.py [--queries 40] [--repeat 5] [--only catalog|builder]
 """
 
 from __future__ import annotations
@@ -31,10 +36,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+    from tests.support.processes import WorkbenchUp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the browser tests' helpers and the catalog benchmark's mix
 
+from benchmarks import ui_builder  # noqa: E402 - after the path
 from benchmarks.catalog import WORDS, percentile, queries  # noqa: E402 - after the path
 
 TABLES = 10_000
@@ -136,7 +148,9 @@ def fill_catalog(home: Path) -> list[str]:
 
     settings = WorkbenchSettings.from_env(home)
     settings.workbench_home.prepare()
-    database = home / "bench.duckdb"
+    # In a folder connections may use (the home's demo folder is one of its data roots).
+    database = home / "demo" / "bench.duckdb"
+    database.parent.mkdir(parents=True, exist_ok=True)
     duckdb.connect(str(database)).close()
     rng = random.Random(SEED)
     names = [table_name(i) for i in range(TABLES)]
@@ -175,7 +189,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--only", choices=("catalog", "builder"), help="measure one panel (default: both)"
+    )
     args = parser.parse_args()
+    catalog = args.only in (None, "catalog")
+    builder = args.only in (None, "builder")
 
     from playwright.sync_api import sync_playwright
 
@@ -183,96 +202,133 @@ def main() -> None:
         CHROMIUM_ARGS,
         VIEWPORT,
         chromium_path,
-        open_lab,
         start_workbench,
         stop_workbench,
     )
 
     root = Path(tempfile.mkdtemp(prefix="wb-bench-ui-"))
-    log(f"filling a catalog of {TABLES:,} tables, {TABLES * COLUMNS:,} columns ...")
-    names = fill_catalog(root / "home")
+    names: list[str] = []
+    if catalog:
+        log(f"filling a catalog of {TABLES:,} tables, {TABLES * COLUMNS:,} columns ...")
+        names = fill_catalog(root / "home")
     log("starting workbench up ...")
     up = start_workbench(root)
+    figures: dict[str, float] = {}
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=chromium_path(), args=CHROMIUM_ARGS
             )
-            page = browser.new_page(viewport=VIEWPORT)
-            open_lab(page, up.url, up.token)
-            page.locator('.jp-SideBar [data-id="workbench-catalog"]').click()
-            page.wait_for_selector(".jp-WorkbenchCatalog-search input")
-            api = f"{up.url}/workbench/api/catalog"
-
-            log("searches ...")
-            mix = queries(names, args.queries)
-            page.evaluate(TYPE_AND_WAIT, names[0])  # the first search builds the index
-            page.evaluate(FETCH_JSON, [f"{api}/search?q=warm", up.token])
-            ui_ms, rest_ms, ratios = [], [], []
-            for query in mix:
-                # Each query starts from the last one's results, as when refining a search.
-                shown = page.evaluate(TYPE_AND_WAIT, query)
-                url = f"{api}/search?q={query.replace(' ', '+')}&limit=50"
-                bare = page.evaluate(FETCH_JSON, [url, up.token])
-                ui_ms.append(shown)
-                rest_ms.append(bare)
-                ratios.append(shown / bare)
-
-            log("browse tree ...")
-            paints, rests, ends, in_dom = [], [], [], 0
-            for _ in range(args.repeat):
-                # A fresh page with JupyterLab's default layout: nothing expanded yet.
-                page.close()
+            if builder:
+                log("pipeline editor ...")
                 page = browser.new_page(viewport=VIEWPORT)
-                open_lab(page, up.url, up.token)
-                page.locator('.jp-SideBar [data-id="workbench-catalog"]').click()
-                page.wait_for_selector(".jp-WorkbenchCatalog-search input", timeout=60_000)
-                source = page.locator(
-                    ".jp-WorkbenchCatalog-tree .jp-WorkbenchCatalog-node",
-                    has_text=CONNECTION,
-                ).first
-                source.click()
-                page.wait_for_selector(
-                    f".jp-WorkbenchCatalog-tree .jp-WorkbenchCatalog-name:text-is('{SCHEMA}')"
-                )
-                # The source is the active row after its click: down to its schema, then
-                # open it with the keyboard, as the tree's keyboard test does.
-                page.keyboard.press("ArrowDown")
-                page.wait_for_selector(".jp-WorkbenchCatalog-tree .jp-mod-active", state="attached")
-                page.evaluate(NOTE_INPUT)
-                page.keyboard.press("ArrowRight")
-                painted, in_dom = page.evaluate(ROWS_PAINTED)
-                paints.append(painted)
-                rests.append(
-                    page.evaluate(
-                        FETCH_JSON,
-                        [
-                            f"{api}/tables?connection={CONNECTION}&schema={SCHEMA}&limit=500",
-                            up.token,
-                        ],
-                    )
-                )
-                started = time.perf_counter()
-                tree = page.locator(".jp-WorkbenchCatalog-tree")
-                last = names[-1]
-                deadline = time.monotonic() + 120
-                while not page.locator(f'[data-table="{last}"]').count():
-                    if time.monotonic() > deadline:
-                        page.screenshot(path="/tmp/ui-debug.png")
-                        seen = page.eval_on_selector_all(
-                            ".jp-WorkbenchCatalog-tree [data-table]",
-                            "rows => rows.map(r => r.dataset.table)",
-                        )
-                        raise RuntimeError(f"the last table never came into view: {seen[-3:]}")
-                    tree.focus()
-                    page.keyboard.press("End")
-                    page.wait_for_timeout(50)
-                ends.append((time.perf_counter() - started) * 1000)
+                page.set_default_timeout(60_000)
+                lab = f"{up.url}/lab?token={up.token}"
+                figures.update(ui_builder.measure(page, lab, root / "notebooks", args.repeat))
+                page.close()
+            if catalog:
+                figures.update(measure_catalog(browser, up, names, args))
             browser.close()
     finally:
         stop_workbench(up)
 
-    figures = {
+    if catalog:
+        print(f"catalog: {TABLES:,} tables, {TABLES * COLUMNS:,} columns (plus the demo data)")
+    if builder:
+        print(f"pipeline editor: {ui_builder.STEPS} steps")
+    for name, value in figures.items():
+        print(f"{name:28} {value:>10}")
+    units = {name: "ms" for name in figures}
+    units.update(
+        search_vs_rest_ratio="ratio", tree_rows_in_dom="rows", builder_open_vs_text_ratio="ratio"
+    )
+    goals = {}
+    if catalog:
+        goals.update({"search_p95_ms": "<= 150", "tree_first_paint_ms": "<= 1000"})
+    if builder:
+        goals.update({"builder_open_ms": "<= 1000", "builder_edit_ms": "<= 50"})
+    units = {name: unit for name, unit in units.items() if name in figures}
+    print(json.dumps({"benchmark": "ui", "figures": figures, "units": units, "goals": goals}))
+
+
+def measure_catalog(
+    browser: Browser, up: WorkbenchUp, names: list[str], args: argparse.Namespace
+) -> dict[str, float]:
+    """Searches and the browse tree of the catalog panel; the figures."""
+    from tests.ui.conftest import VIEWPORT, open_lab
+
+    page = browser.new_page(viewport=VIEWPORT)
+    open_lab(page, up.url, up.token)
+    page.locator('.jp-SideBar [data-id="workbench-catalog"]').click()
+    page.wait_for_selector(".jp-WorkbenchCatalog-search input")
+    api = f"{up.url}/workbench/api/catalog"
+
+    log("searches ...")
+    mix = queries(names, args.queries)
+    page.evaluate(TYPE_AND_WAIT, names[0])  # the first search builds the index
+    page.evaluate(FETCH_JSON, [f"{api}/search?q=warm", up.token])
+    ui_ms, rest_ms, ratios = [], [], []
+    for query in mix:
+        # Each query starts from the last one's results, as when refining a search.
+        shown = page.evaluate(TYPE_AND_WAIT, query)
+        url = f"{api}/search?q={query.replace(' ', '+')}&limit=50"
+        bare = page.evaluate(FETCH_JSON, [url, up.token])
+        ui_ms.append(shown)
+        rest_ms.append(bare)
+        ratios.append(shown / bare)
+
+    log("browse tree ...")
+    paints, rests, ends, in_dom = [], [], [], 0
+    for _ in range(args.repeat):
+        # A fresh page with JupyterLab's default layout: nothing expanded yet.
+        page.close()
+        page = browser.new_page(viewport=VIEWPORT)
+        open_lab(page, up.url, up.token)
+        page.locator('.jp-SideBar [data-id="workbench-catalog"]').click()
+        page.wait_for_selector(".jp-WorkbenchCatalog-search input", timeout=60_000)
+        source = page.locator(
+            ".jp-WorkbenchCatalog-tree .jp-WorkbenchCatalog-node",
+            has_text=CONNECTION,
+        ).first
+        source.click()
+        page.wait_for_selector(
+            f".jp-WorkbenchCatalog-tree .jp-WorkbenchCatalog-name:text-is('{SCHEMA}')"
+        )
+        # The source is the active row after its click: down to its schema, then
+        # open it with the keyboard, as the tree's keyboard test does.
+        page.keyboard.press("ArrowDown")
+        page.wait_for_selector(".jp-WorkbenchCatalog-tree .jp-mod-active", state="attached")
+        page.evaluate(NOTE_INPUT)
+        page.keyboard.press("ArrowRight")
+        painted, in_dom = page.evaluate(ROWS_PAINTED)
+        paints.append(painted)
+        rests.append(
+            page.evaluate(
+                FETCH_JSON,
+                [
+                    f"{api}/tables?connection={CONNECTION}&schema={SCHEMA}&limit=500",
+                    up.token,
+                ],
+            )
+        )
+        started = time.perf_counter()
+        tree = page.locator(".jp-WorkbenchCatalog-tree")
+        last = names[-1]
+        deadline = time.monotonic() + 120
+        while not page.locator(f'[data-table="{last}"]').count():
+            if time.monotonic() > deadline:
+                page.screenshot(path="/tmp/ui-debug.png")
+                seen = page.eval_on_selector_all(
+                    ".jp-WorkbenchCatalog-tree [data-table]",
+                    "rows => rows.map(r => r.dataset.table)",
+                )
+                raise RuntimeError(f"the last table never came into view: {seen[-3:]}")
+            tree.focus()
+            page.keyboard.press("End")
+            page.wait_for_timeout(50)
+        ends.append((time.perf_counter() - started) * 1000)
+    page.close()
+    return {
         "search_p50_ms": round(percentile(ui_ms, 0.5), 1),
         "search_p95_ms": round(percentile(ui_ms, 0.95), 1),
         "rest_search_p50_ms": round(percentile(rest_ms, 0.5), 1),
@@ -283,21 +339,6 @@ def main() -> None:
         "tree_rows_in_dom": in_dom,
         "tree_end_ms": round(statistics.median(ends), 1),
     }
-    print(f"catalog: {TABLES:,} tables, {TABLES * COLUMNS:,} columns (plus the demo data)")
-    for name, value in figures.items():
-        print(f"{name:24} {value:>10}")
-    units = {name: "ms" for name in figures}
-    units.update(search_vs_rest_ratio="ratio", tree_rows_in_dom="rows")
-    print(
-        json.dumps(
-            {
-                "benchmark": "ui",
-                "figures": figures,
-                "units": units,
-                "goals": {"search_p95_ms": "<= 150", "tree_first_paint_ms": "<= 1000"},
-            }
-        )
-    )
 
 
 if __name__ == "__main__":
