@@ -124,6 +124,15 @@ async def test_upstream_trouble_flags_downstream_slas_until_it_succeeds(
     assert found == {("report", "load", "failed"): 1, ("summary", "load", "failed"): 1}
     # Flagged before report's deadline: its next finish_by, about two hours from now.
     assert 0 < deadline - datetime.now(UTC).timestamp() <= 2 * 3600 + 60
+    # The same, for the panels and the CLI, over REST.
+    listed = json.loads((await jp_fetch("workbench", "api", "sla", "at-risk")).body)
+    assert [(r["pipeline"], r["upstream"], r["reason"]) for r in listed] == [
+        ("report", "load", "failed"),
+        ("summary", "load", "failed"),
+    ]
+    due = {r["pipeline"]: r["deadline"] for r in listed}
+    assert datetime.fromisoformat(due["report"]).timestamp() == pytest.approx(deadline)
+    assert due["summary"] is None  # max_duration only, and no run yet
 
     # report succeeding on its own does not clear summary: load is still in trouble.
     await run("report", fail=False)

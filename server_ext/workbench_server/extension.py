@@ -21,6 +21,7 @@ from .handlers import (
     lineage,
     metrics,
     pipelines,
+    sla,
     system,
 )
 from .handlers.forward import ServiceForwarder
@@ -319,7 +320,7 @@ class WorkbenchApp(ExtensionApp):
         modules = (
             (forward,)
             if self.service_url
-            else (system, connections, kernel, pipelines, catalog, lineage, lake)
+            else (system, connections, kernel, pipelines, catalog, lineage, lake, sla)
         )
         self.handlers.extend(
             (rf"/{API_PREFIX}/{pattern}", handler)

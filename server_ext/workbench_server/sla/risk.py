@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from ..db.models import LineageDataset, LineageEdge, Pipeline, PipelineVersion, Run
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from ..core import Workbench
 
 ENDED_BADLY = ("failed", "cancelled")
 GOING = ("queued", "running")
@@ -197,3 +200,32 @@ def at_risk(session: Session, now: datetime | None = None) -> list[AtRisk]:
                 continue  # missed, not at risk: the run history says so
             found.append(AtRisk(pipeline, other, problem.reason, problem.since, deadline))
     return found
+
+
+class SlaRiskOut(BaseModel):
+    """A pipeline at risk, as a user may see it: an upstream pipeline they may not see is
+    not named."""
+
+    pipeline: str
+    upstream: str | None
+    reason: str
+    since: datetime
+    deadline: datetime | None
+
+
+def visible_risks(workbench: Workbench, visible: dict[int, str] | None) -> list[SlaRiskOut]:
+    """The pipelines at risk now among those named in ``visible`` (None: all)."""
+    with workbench.sessions() as session:
+        found = at_risk(session)
+    names = None if visible is None else set(visible.values())
+    return [
+        SlaRiskOut(
+            pipeline=r.pipeline,
+            upstream=r.upstream if names is None or r.upstream in names else None,
+            reason=r.reason,
+            since=r.since,
+            deadline=r.deadline,
+        )
+        for r in found
+        if names is None or r.pipeline in names
+    ]
