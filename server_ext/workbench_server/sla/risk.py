@@ -154,11 +154,11 @@ def _deadline(spec: dict[str, Any], going: datetime | None, now: datetime) -> da
 def at_risk(session: Session, now: datetime | None = None) -> list[AtRisk]:
     """Every (pipeline with an SLA, upstream pipeline in trouble) pair at risk now."""
     now = now or datetime.now(UTC)
-    reads, writes = datasets_of(session)
-    upstream = upstream_of(reads, writes)
     trouble = troubles(session, now)
     if not trouble:
-        return []
+        return []  # the usual case: no need to read the lineage graph
+    reads, writes = datasets_of(session)
+    upstream = upstream_of(reads, writes)
     specs = dict(
         session.execute(
             select(Pipeline.name, PipelineVersion.spec).join(
