@@ -3,7 +3,8 @@ server and pipeline worker): a four-step diamond built from notebooks dragged ou
 file browser and connected port to port, a step parameter and a schedule set in the
 properties panel, saved, valid for the server, deployed and run green from the editor's
 toolbar with the canvas showing the run; the YAML text and the canvas showing each other's
-edits; undo and redo."""
+edits; undo and redo; a kind from the palette, Delete, copy and paste with the keyboard,
+and the server's problems on a step and its field."""
 
 from __future__ import annotations
 
@@ -233,3 +234,51 @@ def test_text_and_canvas_show_each_other_and_undo_redo(page: Page, workbench: Wo
     expect(code_line(text, "timeout: 45m")).to_have_count(1)
     node(editor, "publish").click()
     expect(properties.locator('[data-field="steps.1.timeout"] input')).to_have_value("45m")
+
+
+def test_palette_keys_and_the_servers_problems(page: Page, workbench: Workbench) -> None:
+    folder = workbench.root / "notebooks" / "keys"
+    write_notebook(folder / "extract.ipynb", "x = 1")
+    (folder / "pipeline.yaml").write_text(
+        "name: ui_keys\n"
+        "steps:\n"
+        "  - id: extract\n"
+        "    notebook: extract.ipynb\n"
+        "  - id: load\n"
+        "    notebook: missing.ipynb\n"
+        "    depends_on: [extract]\n"
+    )
+    editor = open_in_pipeline_editor(page, workbench, "keys", "pipeline.yaml")
+    canvas = editor.locator(".jp-WorkbenchBuilder-canvas")
+
+    # The server's check marks the step and, once selected, its field.
+    expect(node(editor, "load")).to_have_class(re.compile(r"\bjp-mod-invalid\b"))
+    expect(node(editor, "extract")).not_to_have_class(re.compile(r"\bjp-mod-invalid\b"))
+    node(editor, "load").click()
+    field = editor.locator('[data-field="steps.1.notebook"]')
+    expect(field).to_have_class(re.compile(r"\bjp-mod-invalid\b"))
+    expect(field.locator(".jp-WorkbenchBuilder-problem")).to_contain_text("missing.ipynb")
+
+    # A kind dragged from the palette is a new step of that kind, selected; Delete
+    # removes it again.
+    box = canvas.bounding_box()
+    assert box is not None
+    editor.locator('.jp-WorkbenchBuilder-paletteItem[data-kind="sql"]').drag_to(
+        canvas, target_position={"x": box["width"] * 0.5, "y": box["height"] * 0.85}
+    )
+    added = editor.locator('.jp-WorkbenchBuilder-node[data-kind="sql"]')
+    expect(added).to_have_count(1)
+    expect(editor.locator('.jp-WorkbenchBuilder-properties[data-step="sql"]')).to_be_visible()
+    added.click()
+    page.keyboard.press("Delete")
+    expect(added).to_have_count(0)
+
+    # Copy and paste a step with the keyboard: a copy with a new id; Ctrl+Z takes it back.
+    node(editor, "extract").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(editor.locator(".jp-WorkbenchBuilder-node")).to_have_count(3)
+    expect(node(editor, "extract_2")).to_be_visible()
+    page.keyboard.press("Control+z")
+    expect(editor.locator(".jp-WorkbenchBuilder-node")).to_have_count(2)
+    expect(node(editor, "extract_2")).to_have_count(0)
