@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from ..db.models import CatalogScan, Notification, Pipeline, PipelineVersion, Run, StepRun
-from ..sla.risk import AtRisk, at_risk
+from ..sla.risk import AtRisk, at_risk, latest_ended
 
 if TYPE_CHECKING:
     from ..core import Workbench
@@ -92,21 +92,8 @@ class MetadataCollector(Collector):
                 target = out.runs if status in ENDED else out.active
                 target[(name, status)] = count
             # Each pipeline's latest ended run (by end time): failed or not.
-            latest = (
-                select(Run.pipeline_id, func.max(Run.finished_at).label("at"))
-                .where(Run.status.in_(ENDED))
-                .group_by(Run.pipeline_id)
-                .subquery()
-            )
-            for name, status in session.execute(
-                select(Pipeline.name, Run.status)
-                .join(Run, Run.pipeline_id == Pipeline.id)
-                .join(
-                    latest,
-                    (latest.c.pipeline_id == Run.pipeline_id) & (latest.c.at == Run.finished_at),
-                )
-            ):
-                out.last_ok[name] = min(out.last_ok.get(name, 1), int(status == "succeeded"))
+            for name, status, _ in latest_ended(session):
+                out.last_ok[name] = int(status == "succeeded")
             for name, spec in session.execute(
                 select(Pipeline.name, PipelineVersion.spec).join(
                     PipelineVersion,

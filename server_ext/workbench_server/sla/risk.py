@@ -108,22 +108,37 @@ def upstream_of(reads: dict[str, set[str]], writes: dict[str, set[str]]) -> dict
     return closed
 
 
+def latest_ended(session: Session) -> list[tuple[str, str, datetime]]:
+    """(pipeline, status, finished_at) of each pipeline's latest ended run: one row each
+    (a window function: a join on the latest end time returns every run that ties)."""
+    ranked = (
+        select(
+            Run.pipeline_id,
+            Run.status,
+            Run.finished_at,
+            func.row_number()
+            .over(partition_by=Run.pipeline_id, order_by=Run.finished_at.desc())
+            .label("rank"),
+        )
+        .where(Run.status.in_(("succeeded", *ENDED_BADLY)))
+        .subquery()
+    )
+    return [
+        (name, status, _aware(finished))
+        for name, status, finished in session.execute(
+            select(Pipeline.name, ranked.c.status, ranked.c.finished_at)
+            .join(ranked, ranked.c.pipeline_id == Pipeline.id)
+            .where(ranked.c.rank == 1)
+        )
+    ]
+
+
 def troubles(session: Session, now: datetime) -> dict[str, Trouble]:
     """Pipelines in trouble now: failed last, or running past their deadline."""
     found: dict[str, Trouble] = {}
-    latest = (
-        select(Run.pipeline_id, func.max(Run.finished_at).label("at"))
-        .where(Run.status.in_(("succeeded", *ENDED_BADLY)))
-        .group_by(Run.pipeline_id)
-        .subquery()
-    )
-    for name, status, finished in session.execute(
-        select(Pipeline.name, Run.status, Run.finished_at)
-        .join(Run, Run.pipeline_id == Pipeline.id)
-        .join(latest, (latest.c.pipeline_id == Run.pipeline_id) & (latest.c.at == Run.finished_at))
-    ):
+    for name, status, finished in latest_ended(session):
         if status in ENDED_BADLY:
-            found[name] = Trouble("failed", _aware(finished))
+            found[name] = Trouble("failed", finished)
     for name, deadline in session.execute(
         select(Pipeline.name, Run.sla_deadline)
         .join(Run, Run.pipeline_id == Pipeline.id)
