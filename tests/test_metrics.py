@@ -241,3 +241,58 @@ def test_container_cpu_and_memory_from_cgroup_v1_and_v2(tmp_path: Path) -> None:
     if (ROOT / "memory.current").exists() or (ROOT / "memory" / "memory.usage_in_bytes").exists():
         used, _, cpu = CgroupCollector().figures()
         assert used > 0 and cpu > 0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata(request: pytest.FixtureRequest, tmp_path: Path):
+    """The core on SQLite or on a real PostgreSQL."""
+    from workbench_server.core import Workbench
+    from workbench_server.settings import WorkbenchSettings
+
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
+    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
+    settings.workbench_home.prepare()
+    core = Workbench(settings)
+    yield core
+    core.close()
+
+
+def test_db_totals_on_sqlite_and_postgresql(metadata) -> None:
+    from workbench_server.db.models import Pipeline, Run
+    from workbench_server.metrics.collectors import MetadataCollector
+
+    day = datetime(2026, 12, 1, tzinfo=UTC)
+    # (pipeline, status, hour it ended): close failed last, ledger succeeded last.
+    ended = [("close", "succeeded", 1), ("close", "failed", 3), ("close", "cancelled", 2)]
+    ended += [("ledger", "failed", 1), ("ledger", "succeeded", 2), ("ledger", "succeeded", 2)]
+    with metadata.sessions.begin() as session:
+        ids = {}
+        for name in ("close", "ledger", "idle"):
+            pipeline = Pipeline(name=name, owner="me", current_version=1)
+            session.add(pipeline)
+            session.flush()
+            ids[name] = pipeline.id
+        for number, (name, status, hour) in enumerate(ended):
+            session.add(
+                Run(
+                    id=f"r{number}",
+                    pipeline_id=ids[name],
+                    version=1,
+                    status=status,
+                    trigger="manual",
+                    parameters={},
+                    logical_date="2026-12-01",
+                    workflow_id=f"w{number}",
+                    requested_by="me",
+                    started_at=day,
+                    finished_at=day.replace(hour=hour),
+                )
+            )
+    figures = MetadataCollector(metadata, ttl=0).figures()
+    assert figures is not None
+    assert figures.runs[("close", "failed")] == figures.runs[("close", "cancelled")] == 1
+    assert figures.runs[("ledger", "succeeded")] == 2
+    assert figures.runs[("idle", "failed")] == 0  # there from deployment on
+    assert figures.last_ok == {"close": 0, "ledger": 1}
+    postgres = metadata.engine.dialect.name == "postgresql"
+    assert (figures.pg_active is not None and figures.pg_active >= 1) == postgres
