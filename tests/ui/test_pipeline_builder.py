@@ -273,6 +273,11 @@ def test_palette_keys_and_the_servers_problems(page: Page, workbench: Workbench)
     page.keyboard.press("Delete")
     expect(added).to_have_count(0)
 
+    # extract cannot wait for load, which waits for it.
+    node(editor, "extract").click()
+    waits = editor.locator('.jp-WorkbenchBuilder-properties[data-step="extract"]')
+    expect(waits.get_by_label("load", exact=True)).to_be_disabled()
+
     # Copy and paste a step with the keyboard: a copy with a new id; Ctrl+Z takes it back.
     node(editor, "extract").click()
     page.keyboard.press("Control+c")

@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import { IGraphStep } from '../spec';
+import { IGraphStep, wouldCycle } from '../spec';
 import { Path } from '../yamlEdit';
 import { isObject, Value } from '../yamlRender';
 import { DraftInput } from './fields';
@@ -132,22 +132,36 @@ export function Properties(props: IPropertiesProps): JSX.Element {
             {trans.__('No other step yet.')}
           </div>
         )}
-        {others.map(other => (
-          <label key={other.index} className="jp-WorkbenchBuilder-dep">
-            <input
-              type="checkbox"
-              checked={step.dependsOn.includes(other.id)}
-              onChange={event =>
-                props.onToggleDependency(
-                  step.id,
-                  other.id,
-                  event.currentTarget.checked
-                )
+        {others.map(other => {
+          const waits = step.dependsOn.includes(other.id);
+          // A step that waits for this one, directly or not, cannot be waited for.
+          const cycle = !waits && wouldCycle(props.steps, other.id, step.id);
+          return (
+            <label
+              key={other.index}
+              className="jp-WorkbenchBuilder-dep"
+              title={
+                cycle
+                  ? trans.__('%1 waits for %2 already', other.id, step.id)
+                  : undefined
               }
-            />{' '}
-            {other.id}
-          </label>
-        ))}
+            >
+              <input
+                type="checkbox"
+                checked={waits}
+                disabled={cycle}
+                onChange={event =>
+                  props.onToggleDependency(
+                    step.id,
+                    other.id,
+                    event.currentTarget.checked
+                  )
+                }
+              />{' '}
+              {other.id}
+            </label>
+          );
+        })}
         {depProblems.map((message, index) => (
           <div key={index} className="jp-WorkbenchBuilder-problem" role="alert">
             {message}
