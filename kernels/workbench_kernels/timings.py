@@ -3,9 +3,8 @@
 A query only notes its time in memory (a lock and an append); a background thread sends
 what was noted every few seconds, so timing never slows a query down by a request. The
 server turns the reports into the ``workbench_query_duration_seconds`` histogram; a lost
-report is a gap in a chart, so failures are ignored. A pipeline step's kernel reports
-nothing yet: the worker's kernel routes (workbench_pipelines.kernel_access) have no
-timings route, and a request after every query there would cost more than it tells.
+report is a gap in a chart, so failures are ignored. A pipeline step's kernel (which may
+be stopped as soon as its notebook ends) sends after every query instead, to its worker.
 """
 
 from __future__ import annotations
@@ -30,7 +29,8 @@ class QueryTimer:
         self.noted: list[dict[str, object]] = []
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
-        self.off = os.environ.get(CONTEXT_ENV) == "pipeline"
+        self.off = False  # True: note nothing (benchmarks/metrics.py compares the two)
+        self.immediate = os.environ.get(CONTEXT_ENV) == "pipeline"
 
     def note(self, sql: str, source: str | None, seconds: float) -> None:
         """One query's time; ``source`` is its connection's kind (``lake`` for the lake)."""
@@ -45,7 +45,9 @@ class QueryTimer:
             if len(self.noted) >= MAX_TIMINGS:
                 return  # a report is bounded; past it, a busy loop's timings are dropped
             self.noted.append(item)
-        if self.thread is None:
+        if self.immediate:
+            self.flush()
+        elif self.thread is None:
             self.thread = threading.Thread(target=self._loop, name="workbench-timings", daemon=True)
             self.thread.start()
             atexit.register(self.flush)

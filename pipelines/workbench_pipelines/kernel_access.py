@@ -47,6 +47,7 @@ from workbench_server.db.models import Pipeline, Run
 from workbench_server.lake.models import WRITER_ENV
 from workbench_server.lake_env import KEY_ENV_NAMES, LAKE_URI_ENV
 from workbench_server.lineage.service import RecordedSql
+from workbench_server.metrics.queries import KERNEL_QUERY_TIMINGS_PATH, QueryTimings, observe
 from workbench_server.principal import Principal
 
 if TYPE_CHECKING:
@@ -170,6 +171,15 @@ class _LineageHandler(_StepHandler):
         self._done()
 
 
+class _QueryTimingsHandler(_StepHandler):
+    """``%sql`` timings of a step's kernel, into this worker's query histogram."""
+
+    async def post(self) -> None:
+        self._attempt()
+        observe(self._body(QueryTimings))
+        self._done()
+
+
 class KernelAccess:
     """The worker's loopback endpoint and the tokens of the attempts running now."""
 
@@ -186,6 +196,7 @@ class KernelAccess:
                 (KERNEL_USABLE_PATH, _UsableHandler, {"access": self}),
                 (KERNEL_USAGE_PATH, _UsageHandler, {"access": self}),
                 (KERNEL_LINEAGE_PATH, _LineageHandler, {"access": self}),
+                (KERNEL_QUERY_TIMINGS_PATH, _QueryTimingsHandler, {"access": self}),
             ]
         )
         sockets = bind_sockets(0, "127.0.0.1")
