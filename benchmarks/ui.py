@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -231,6 +232,7 @@ def main() -> None:
             browser.close()
     finally:
         stop_workbench(up)
+        shutil.rmtree(root, ignore_errors=True)
 
     if catalog:
         print(f"catalog: {TABLES:,} tables, {TABLES * COLUMNS:,} columns (plus the demo data)")
