@@ -69,6 +69,13 @@ SERVICE_TESTS = {
     "minio": "tests/test_compose.py::test_singleuser_server_keeps_notebooks_in_s3",
     # `mc` is not installable here: the test makes the bucket through the same S3 API.
     "createbuckets": "tests/test_compose.py::test_singleuser_server_keeps_notebooks_in_s3",
+    # Debian's Prometheus and Alertmanager, with the files images/prometheus/ mounts.
+    "prometheus": (
+        "tests/test_prometheus.py::test_prometheus_counts_runs_per_status_from_server_and_worker"
+    ),
+    "alertmanager": (
+        "tests/test_prometheus.py::test_prometheus_counts_runs_per_status_from_server_and_worker"
+    ),
 }
 LOCAL_SERVICE_TESTS = {"workbench": "tests/test_up.py"}
 
@@ -985,7 +992,11 @@ def test_every_service_is_started_by_a_test() -> None:
             file, _, function = reference.partition("::")
             tree = ast.parse((ROOT / file).read_text())
             if function:
-                names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+                names = {
+                    n.name
+                    for n in ast.walk(tree)
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                }
                 assert function in names, reference
 
 
@@ -1288,6 +1299,7 @@ def test_workbench_service_runs_beside_the_hub_as_an_external_service(
         "workbench_oidc_client_secret": secrets.token_urlsafe(16),
         "minio_workbench_password": secrets.token_urlsafe(16),
         "minio_lake_reader_password": secrets.token_urlsafe(16),
+        "workbench_metrics_token": secrets.token_hex(32),
     }
     entrypoint = (ROOT / "images" / "common" / "workbench-entrypoint.sh").read_text()
     service_dir, base = (
@@ -1402,6 +1414,13 @@ def test_workbench_service_runs_beside_the_hub_as_an_external_service(
             # The entrypoint gave the service its token from the secret.
             environ = Path(f"/proc/{service.pid}/environ").read_bytes().decode(errors="replace")
             assert f"JUPYTERHUB_API_TOKEN={values['workbench_service_api_token']}" in environ
+            # ... and Prometheus' scrape token, as a private copy: the metrics answer to it.
+            metrics = f"{proxy}/services/workbench/workbench/metrics"
+            scrape = {"Authorization": f"Bearer {values['workbench_metrics_token']}"}
+            scraped = requests.get(metrics, headers=scrape, timeout=10)
+            assert scraped.status_code == 200, scraped.text[:300]
+            assert "workbench_disk_used_bytes" in scraped.text
+            assert requests.get(metrics, timeout=10).status_code == 403
             # Nothing of the core's reaches the hub: not its environment, not its processes.
             for pid in (hub.pid, *family.seen):
                 try:

@@ -10,6 +10,8 @@
 #                                          PostgreSQL, unless WORKBENCH_DB_URL is set
 #   /run/secrets/jupyterhub_api_token    → JUPYTERHUB_API_TOKEN (the workbench service's
 #                                          token at the hub), unless it is set
+#   /run/secrets/workbench_metrics_token → WORKBENCH_METRICS_TOKEN_FILE (a private 0600
+#                                          copy: the scrape token of /metrics)
 set -eu
 
 secrets=/run/secrets
@@ -35,6 +37,11 @@ fi
 if [ -z "${JUPYTERHUB_API_TOKEN:-}" ] && [ -f "$secrets/jupyterhub_api_token" ]; then
     JUPYTERHUB_API_TOKEN=$(tr -d '[:space:]' < "$secrets/jupyterhub_api_token")
     export JUPYTERHUB_API_TOKEN
+fi
+
+if [ -z "${WORKBENCH_METRICS_TOKEN_FILE:-}" ] && [ -f "$secrets/workbench_metrics_token" ]; then
+    install -m 600 "$secrets/workbench_metrics_token" "$private/metrics-token"
+    export WORKBENCH_METRICS_TOKEN_FILE="$private/metrics-token"
 fi
 
 exec "$@"
