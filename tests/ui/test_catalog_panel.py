@@ -94,6 +94,8 @@ def test_facet_chip_filters_and_clears(page: Page) -> None:
     search(page, "partner")
     expect(result(page, "res_partner")).to_be_visible()
     summary = page.locator(".jp-WorkbenchCatalog-summary")
+    # The counts of the whole query, not of an answer to the keys typed before its end.
+    expect(summary).to_have_attribute("data-answered", "partner")
     expect(summary).to_have_text(re.compile(r"^\d+ tables$"))
     unfiltered = int(summary.inner_text().split()[0])
 
