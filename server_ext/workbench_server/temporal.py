@@ -142,8 +142,11 @@ async def connect_with_retry(
             await asyncio.sleep(0.2)
 
 
-async def live_pollers(client: Client, task_queue: str) -> list[str]:
-    """Identities of workers that polled ``task_queue`` for workflow tasks recently."""
+async def live_pollers(
+    client: Client, task_queue: str, fresh_for: timedelta = POLLER_FRESH_FOR
+) -> list[str]:
+    """Identities of workers that polled ``task_queue`` for workflow tasks in the last
+    ``fresh_for``."""
     from temporalio.api.enums.v1 import TaskQueueType
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -159,6 +162,6 @@ async def live_pollers(client: Client, task_queue: str) -> list[str]:
     alive = []
     for poller in response.pollers:
         last = poller.last_access_time.ToDatetime(tzinfo=UTC)
-        if now - last <= POLLER_FRESH_FOR:
+        if now - last <= fresh_for:
             alive.append(poller.identity)
     return alive

@@ -383,3 +383,56 @@ class LineageWarning(Base):
     principal: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Alert(Base):
+    """One firing of a built-in alert rule, from the evaluation that found it to the one
+    that found it gone. ``active_key`` is the dedup key while it fires and NULL after,
+    so one condition fires once at a time however many servers evaluate."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(300), index=True)
+    active_key: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
+    rule: Mapped[str] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(2))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # firing | resolved
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AlertEvent(Base):
+    """An alert's history: fired, notified (per channel, sent or failed), silenced,
+    acknowledged, resolved."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    action: Mapped[str | None] = mapped_column(String(10), nullable=True)  # trigger | resolve
+    status: Mapped[str | None] = mapped_column(String(20), nullable=True)  # sent | failed
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AlertSilence(Base):
+    """No notices for alerts of ``rule`` (any rule when NULL) whose labels include
+    ``labels``, until ``ends_at``."""
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,138 @@
+"""What each kind of rule finds now: one :class:`Firing` per condition that holds."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from ..db.models import Pipeline, PipelineVersion, Run
+from ..metrics.collectors import volumes_of
+from ..sla.risk import ENDED_BADLY, latest_ended
+from ..temporal import live_pollers
+from .rules import DiskSpaceRule, ErrorRateRule, PipelineFailedRule, Rule, ServiceDownRule
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+
+@dataclass(frozen=True)
+class Firing:
+    """A condition that holds: ``rule`` with ``labels`` is its identity (the dedup key)."""
+
+    rule: str
+    severity: str
+    labels: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def dedup_key(self) -> str:
+        inner = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return f"{self.rule}{{{inner}}}"
+
+
+def _firing(rule: Rule, labels: dict[str, str], summary: str) -> Firing:
+    text = rule.summary.format(**labels) if rule.summary else summary
+    return Firing(rule.name, rule.severity, labels, text)
+
+
+def pipeline_failed(workbench: Workbench, rule: PipelineFailedRule) -> list[Firing]:
+    with workbench.sessions() as session:
+        specs = dict(
+            session.execute(
+                select(Pipeline.name, PipelineVersion.spec).join(
+                    PipelineVersion,
+                    (PipelineVersion.pipeline_id == Pipeline.id)
+                    & (PipelineVersion.version == Pipeline.current_version),
+                )
+            ).all()
+        )
+        latest = latest_ended(session)
+    critical = {name for name, spec in specs.items() if spec.get("sla")} | set(rule.pipelines)
+    return [
+        _firing(
+            rule,
+            {"pipeline": name},
+            f"the latest run of critical pipeline {name} {status} at {finished:%Y-%m-%d %H:%M} UTC",
+        )
+        for name, status, finished in latest
+        if name in critical and status in ENDED_BADLY
+    ]
+
+
+def disk_space(workbench: Workbench, rule: DiskSpaceRule) -> list[Firing]:
+    found = []
+    for volume, path in sorted(volumes_of(workbench).items()):
+        try:
+            usage = shutil.disk_usage(path)
+        except OSError:
+            continue
+        used = 100.0 * (usage.total - usage.free) / usage.total if usage.total else 0.0
+        if used > rule.threshold_percent:
+            found.append(
+                _firing(
+                    rule,
+                    {"volume": volume},
+                    f"the {volume} file system ({path}) is {used:.1f}% full "
+                    f"(more than {rule.threshold_percent:g}%)",
+                )
+            )
+    return found
+
+
+def error_rate(workbench: Workbench, rule: ErrorRateRule, now: datetime) -> list[Firing]:
+    since = now - timedelta(seconds=rule.window_seconds)
+    with workbench.sessions() as session:
+        counts = dict(
+            session.execute(
+                select(Run.status, func.count())
+                .where(Run.finished_at >= since, Run.status.in_(("succeeded", "failed")))
+                .group_by(Run.status)
+            ).all()
+        )
+    total = sum(counts.values())
+    failed = counts.get("failed", 0)
+    if total < rule.min_runs or 100.0 * failed / total <= rule.threshold_percent:
+        return []
+    return [
+        _firing(
+            rule,
+            {},
+            f"{failed} of the {total} pipeline runs that ended in the last "
+            f"{rule.window_seconds} s failed (more than {rule.threshold_percent:g}%)",
+        )
+    ]
+
+
+async def service_down(workbench: Workbench, rule: ServiceDownRule) -> list[Firing]:
+    """Raises when Temporal cannot be asked: the rule is then not evaluated (neither
+    fired nor resolved), and the engine logs why."""
+    queue = workbench.settings.task_queue
+    client = await workbench.temporal_client()
+    pollers = await live_pollers(client, queue, timedelta(seconds=rule.for_seconds))
+    if pollers:
+        return []
+    return [
+        _firing(
+            rule,
+            {"task_queue": queue},
+            f"no worker has polled task queue {queue!r} for {rule.for_seconds} s",
+        )
+    ]
+
+
+async def evaluate(workbench: Workbench, rule: Rule, now: datetime | None = None) -> list[Firing]:
+    """What ``rule`` finds now (raises when it cannot be evaluated)."""
+    import asyncio
+
+    now = now or datetime.now(UTC)
+    if isinstance(rule, PipelineFailedRule):
+        return await asyncio.to_thread(pipeline_failed, workbench, rule)
+    if isinstance(rule, DiskSpaceRule):
+        return await asyncio.to_thread(disk_space, workbench, rule)
+    if isinstance(rule, ErrorRateRule):
+        return await asyncio.to_thread(error_rate, workbench, rule, now)
+    return await service_down(workbench, rule)

@@ -1,0 +1,251 @@
+"""Evaluating the rules: alert state and history in the metadata DB, notices sent once.
+
+Each evaluation compares what the rules find with the alerts firing in the DB:
+
+- a condition that is new fires an alert (one row; its ``active_key`` is unique, so a
+  second server evaluating at the same moment cannot fire it twice);
+- a firing alert is sent to each channel of its rule once (a channel that failed is
+  tried again at the next evaluations, up to ``MAX_ATTEMPTS``), unless a silence
+  matches it: then nothing is sent until the silence ends;
+- an alert whose condition is gone (or whose rule was removed) is resolved, and the
+  channels that were told it fired are told it resolved.
+
+State lives in the DB, not in the process: a server that restarts carries on where the
+last evaluation left off, and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..connections.egress import EgressPolicy
+from ..db.models import Alert, AlertEvent, AlertSilence
+from ..errors import WorkbenchError
+from . import conditions, rules
+from .channels import DeliveryFailed, Notice, deliver
+from .conditions import Firing
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+"""Trigger notices tried per channel and alert before the engine gives up on it."""
+IDLE_INTERVAL_S = 30.0
+"""How often the engine looks for an alerts.yaml when the home has none (or a bad one)."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    alert_id: int
+    channel: str
+    notice: Notice
+
+
+def silenced(alert: Alert, silences: list[AlertSilence]) -> AlertSilence | None:
+    """The first silence that covers ``alert`` (by rule and labels), if any."""
+    for silence in silences:
+        if silence.rule not in (None, alert.rule):
+            continue
+        if all(alert.labels.get(k) == v for k, v in silence.labels.items()):
+            return silence
+    return None
+
+
+class AlertEngine:
+    """The rules of ``home``/alerts.yaml evaluated against ``workbench``."""
+
+    def __init__(self, workbench: Workbench, home: Path | None = None) -> None:
+        self.workbench = workbench
+        self.home = home or workbench.settings.workbench_home.root
+        self.policy = EgressPolicy.from_settings(workbench.settings)
+        self._last_problem: str | None = None
+
+    def config(self) -> rules.AlertsConfig | None:
+        """The rules now; a broken file is logged (once per problem) and treated as none."""
+        try:
+            found = rules.load(self.home)
+        except (WorkbenchError, OSError) as exc:
+            if str(exc) != self._last_problem:
+                log.error("Alert rules not loaded: %s", exc)
+                self._last_problem = str(exc)
+            return None
+        self._last_problem = None
+        return found
+
+    async def evaluate(self, now: datetime | None = None) -> rules.AlertsConfig | None:
+        """One evaluation of every rule, and the notices it calls for."""
+        config = self.config()
+        if config is None:
+            return None
+        now = now or datetime.now(UTC)
+        found: dict[str, Firing] = {}
+        evaluated: set[str] = set()
+        for rule in config.rules:
+            try:
+                firings = await conditions.evaluate(self.workbench, rule, now)
+            except Exception as exc:  # one rule that cannot be read leaves the rest
+                log.warning("Alert rule %s not evaluated: %s", rule.name, exc)
+                continue
+            evaluated.add(rule.name)
+            found.update((f.dedup_key, f) for f in firings)
+        outgoing = await asyncio.to_thread(self._reconcile, config, found, evaluated, now)
+        if outgoing:
+            await asyncio.to_thread(self._send, config, outgoing)
+        return config
+
+    # -- state ---------------------------------------------------------------------
+    def _reconcile(
+        self,
+        config: rules.AlertsConfig,
+        found: dict[str, Firing],
+        evaluated: set[str],
+        now: datetime,
+    ) -> list[Outgoing]:
+        by_name = {rule.name: rule for rule in config.rules}
+        with self.workbench.sessions() as session:
+            firing = {
+                a.dedup_key: a
+                for a in session.scalars(select(Alert).where(Alert.status == "firing"))
+            }
+        for key, condition in found.items():
+            if key not in firing:
+                fired = self._fire(condition, now)
+                if fired is not None:
+                    firing[key] = fired
+        outgoing: list[Outgoing] = []
+        with self.workbench.sessions() as session:
+            silences = list(session.scalars(select(AlertSilence).where(AlertSilence.ends_at > now)))
+            for key, detached in firing.items():
+                alert = session.get(Alert, detached.id)
+                if alert is None or alert.status != "firing":
+                    continue
+                rule = by_name.get(alert.rule)
+                gone = rule is None or (alert.rule in evaluated and key not in found)
+                history = list(
+                    session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert.id))
+                )
+                told = {
+                    e.channel
+                    for e in history
+                    if e.event == "notified" and e.action == "trigger" and e.status == "sent"
+                }
+                if gone:
+                    alert.status, alert.resolved_at, alert.active_key = "resolved", now, None
+                    session.add(AlertEvent(alert_id=alert.id, event="resolved", at=now))
+                    notice = self._notice(config, alert, "resolve")
+                    outgoing += [Outgoing(alert.id, name, notice) for name in sorted(told)]
+                    continue
+                if key in found and found[key].summary != alert.summary:
+                    alert.summary = found[key].summary
+                tries = {
+                    name: sum(
+                        1
+                        for e in history
+                        if e.event == "notified" and e.channel == name and e.action == "trigger"
+                    )
+                    for name in rule.channels
+                }
+                due = [n for n in rule.channels if n not in told and tries[n] < MAX_ATTEMPTS]
+                if not due:
+                    continue
+                silence = silenced(alert, silences)
+                if silence is not None:
+                    if not any(e.event == "silenced" for e in history):
+                        until = f"{silence.ends_at:%Y-%m-%d %H:%M} UTC"
+                        detail = f"silence {silence.id} until {until}"
+                        session.add(
+                            AlertEvent(alert_id=alert.id, event="silenced", detail=detail, at=now)
+                        )
+                    continue
+                notice = self._notice(config, alert, "trigger")
+                outgoing += [Outgoing(alert.id, name, notice) for name in due]
+            session.commit()
+        return outgoing
+
+    def _fire(self, condition: Firing, now: datetime) -> Alert | None:
+        with self.workbench.sessions() as session:
+            alert = Alert(
+                dedup_key=condition.dedup_key,
+                active_key=condition.dedup_key,
+                rule=condition.rule,
+                severity=condition.severity,
+                labels=condition.labels,
+                summary=condition.summary,
+                status="firing",
+                started_at=now,
+            )
+            session.add(alert)
+            try:
+                session.flush()
+                session.add(AlertEvent(alert_id=alert.id, event="fired", at=now))
+                session.commit()
+            except IntegrityError:  # another evaluator fired it a moment ago
+                session.rollback()
+                return None
+            session.refresh(alert)
+            session.expunge(alert)
+            return alert
+
+    def _notice(self, config: rules.AlertsConfig, alert: Alert, action: str) -> Notice:
+        return Notice(
+            action=action,  # type: ignore[arg-type]
+            dedup_key=f"workbench:{alert.dedup_key}:{alert.id}",
+            rule=alert.rule,
+            severity=alert.severity,
+            summary=alert.summary,
+            labels=dict(alert.labels),
+            source=config.source,
+        )
+
+    def _send(self, config: rules.AlertsConfig, outgoing: list[Outgoing]) -> None:
+        events = []
+        for item in outgoing:
+            channel = config.channels[item.channel]
+            try:
+                deliver(item.channel, channel, item.notice, self.policy)
+                status, detail = "sent", None
+            except DeliveryFailed as exc:
+                status, detail = "failed", str(exc)
+                log.warning("Alert %s to %s: %s", item.notice.dedup_key, item.channel, exc)
+            events.append(
+                AlertEvent(
+                    alert_id=item.alert_id,
+                    event="notified",
+                    channel=item.channel,
+                    action=item.notice.action,
+                    status=status,
+                    detail=detail,
+                    at=datetime.now(UTC),
+                )
+            )
+        with self.workbench.sessions() as session:
+            session.add_all(events)
+            session.commit()
+
+    # -- the loop --------------------------------------------------------------------
+    async def run_forever(self) -> None:
+        """Evaluate every ``interval_seconds`` of the file until cancelled; an evaluation
+        that fails is logged and the next one comes as usual."""
+        while True:
+            started = asyncio.get_running_loop().time()
+            interval = IDLE_INTERVAL_S
+            try:
+                config = await self.evaluate()
+                if config is not None:
+                    interval = config.interval_seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Alert evaluation failed; trying again at the next interval")
+            elapsed = asyncio.get_running_loop().time() - started
+            await asyncio.sleep(max(0.0, interval - elapsed))

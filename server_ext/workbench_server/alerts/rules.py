@@ -1,0 +1,184 @@
+"""``alerts.yaml``: the built-in engine's rules and channels, validated with line numbers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import InvalidInputError
+
+ALERTS_FILE = "alerts.yaml"
+MAX_FILE_BYTES = 256 * 1024
+
+Severity = Literal["P1", "P2", "P3"]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SlackChannel(_Strict):
+    """A Slack-compatible incoming webhook: ``{"text": ...}`` (Slack, Mattermost, ...)."""
+
+    type: Literal["slack"]
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+
+
+class WebhookChannel(_Strict):
+    """A generic webhook (n8n, PagerDuty's Events API v2 at
+    https://events.pagerduty.com/v2/enqueue): the body is a PagerDuty v2 event."""
+
+    type: Literal["webhook", "pagerduty"]
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    routing_key: str = Field(default="", max_length=200)
+
+
+class EmailChannel(_Strict):
+    """E-mail through the SMTP server of ``smtp_url`` (else $WORKBENCH_SMTP_URL)."""
+
+    type: Literal["email"]
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    smtp_url: str = Field(default="", pattern=r"^(smtps?://.*)?$")
+
+
+Channel = Annotated[SlackChannel | WebhookChannel | EmailChannel, Field(discriminator="type")]
+
+
+class _Rule(_Strict):
+    name: Name
+    severity: Severity
+    channels: list[str] = Field(default_factory=list)
+    summary: str = Field(default="", max_length=500)
+
+
+class PipelineFailedRule(_Rule):
+    """The latest ended run of a critical pipeline (one with an ``sla``, or named in
+    ``pipelines``) failed or was cancelled; resolves when a later run succeeds."""
+
+    kind: Literal["pipeline_failed"]
+    pipelines: list[str] = Field(default_factory=list)
+
+
+class DiskSpaceRule(_Rule):
+    """The file system of the home or a local lake is more than ``threshold_percent`` full."""
+
+    kind: Literal["disk_space"]
+    threshold_percent: float = Field(default=80.0, ge=0, le=100)
+
+
+class ErrorRateRule(_Rule):
+    """More than ``threshold_percent`` of the runs that ended in the last
+    ``window_seconds`` failed (at least ``min_runs`` runs)."""
+
+    kind: Literal["error_rate"]
+    threshold_percent: float = Field(default=5.0, ge=0, le=100)
+    window_seconds: int = Field(default=300, ge=1, le=7 * 86400)
+    min_runs: int = Field(default=1, ge=1)
+
+
+class ServiceDownRule(_Rule):
+    """No worker has polled the task queue for ``for_seconds`` (Temporal's poller record)."""
+
+    kind: Literal["service_down"]
+    for_seconds: int = Field(default=120, ge=1, le=86400)
+
+
+Rule = Annotated[
+    PipelineFailedRule | DiskSpaceRule | ErrorRateRule | ServiceDownRule,
+    Field(discriminator="kind"),
+]
+
+
+class AlertsConfig(_Strict):
+    """The whole file."""
+
+    interval_seconds: float = Field(default=30.0, gt=0, le=3600)
+    source: str = Field(default="workbench", max_length=200)
+    channels: dict[Name, Channel] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_channels(self) -> AlertsConfig:
+        seen: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            if rule.name in seen:
+                raise ValueError(f"rules[{i}]: a second rule named {rule.name!r}")
+            seen.add(rule.name)
+            for channel in rule.channels:
+                if channel not in self.channels:
+                    raise ValueError(
+                        f"rules[{i}].channels: no channel {channel!r} under channels "
+                        f"(there are: {', '.join(sorted(self.channels)) or 'none'})"
+                    )
+        return self
+
+
+def _positions(text: str) -> dict[tuple[Any, ...], int]:
+    """The line of every value in ``text``, by field path."""
+    lines: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
+        lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    walk(value, (*path, key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def parse(text: str, where: str = ALERTS_FILE) -> AlertsConfig:
+    """The rules in ``text``; raises :class:`InvalidInputError` naming each problem's line."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InvalidInputError(f"{where}{line}: not valid YAML ({exc})") from None
+    try:
+        return AlertsConfig.model_validate(data or {})
+    except ValidationError as exc:
+        lines = _positions(text)
+        problems = []
+        for error in exc.errors():
+            loc = tuple(part for part in error["loc"] if not _is_tag(part))
+            path = loc
+            while path not in lines and path:
+                path = path[:-1]
+            line = lines.get(path)
+            field = ".".join(str(p) for p in loc) or "(top)"
+            message = re.sub(r"^Value error, ", "", error["msg"])
+            problems.append(f"{where}{f':{line}' if line else ''}: {field}: {message}")
+        raise InvalidInputError("; ".join(problems)) from None
+
+
+def _is_tag(part: Any) -> bool:
+    # pydantic names the union member it tried (its discriminator value) in the path.
+    return (
+        part in ("slack", "webhook", "pagerduty", "email")
+        or str(part).endswith("_rule")
+        or (part in ("pipeline_failed", "disk_space", "error_rate", "service_down"))
+    )
+
+
+def load(home: Path) -> AlertsConfig | None:
+    """The home's rules, or None when it has no ``alerts.yaml`` (the engine stays idle)."""
+    path = home / ALERTS_FILE
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    if size > MAX_FILE_BYTES:
+        raise InvalidInputError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes")
+    return parse(path.read_text(encoding="utf-8"), str(path))

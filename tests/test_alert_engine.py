@@ -1,0 +1,274 @@
+"""The built-in alert engine (issue 19, must-show 2): rules from the home's alerts.yaml,
+evaluated every interval, notices to real webhooks, once per firing, resolved when the
+condition clears, held back by silences."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import spawn_worker, stop_worker
+from tests.support.notebooks import write_notebook
+from tests.support.processes import base_env, run_workbench
+from tests.support.receivers import Webhooks, webhook_receiver
+from workbench_server import temporal
+from workbench_server.alerts.engine import AlertEngine
+from workbench_server.alerts.rules import parse
+from workbench_server.core import Workbench
+from workbench_server.db.models import Alert, AlertEvent, AlertSilence
+from workbench_server.errors import InvalidInputError
+from workbench_server.settings import WorkbenchSettings
+
+
+def test_a_bad_rules_file_names_the_line_and_field() -> None:
+    text = """\
+channels:
+  chat: {type: slack, url: http://127.0.0.1:9/hook}
+rules:
+  - name: DiskSpace
+    kind: disk_space
+    severity: P1
+    threshold_percent: 180
+  - {name: Down, kind: service_down, severity: P4, channels: [pager]}
+"""
+    with pytest.raises(InvalidInputError) as caught:
+        parse(text, "alerts.yaml")
+    message = str(caught.value)
+    assert "alerts.yaml:7: rules.0.threshold_percent" in message
+    assert "alerts.yaml:8: rules.1.severity" in message
+    with pytest.raises(InvalidInputError, match="no channel 'pager' under channels"):
+        parse(text.replace("180", "80").replace("P4", "P1"))
+
+
+def _disk_rules(hooks: str, threshold: float) -> str:
+    return f"""\
+interval_seconds: 1
+channels:
+  chat: {{type: slack, url: "{hooks}/chat"}}
+  pager: {{type: pagerduty, url: "{hooks}/pager", routing_key: rk-test}}
+rules:
+  - {{name: DiskSpace, kind: disk_space, severity: P2, threshold_percent: {threshold},
+     channels: [chat, pager]}}
+"""
+
+
+def _posts(hooks: Webhooks, path: str) -> list[dict]:
+    return [payload for _, where, payload in hooks.received if where == path]
+
+
+def test_disk_rule_fires_once_resolves_and_is_silenced(workbench: Workbench) -> None:
+    home = workbench.settings.workbench_home.root
+    engine = AlertEngine(workbench)
+    with webhook_receiver() as hooks:
+        # A threshold every disk is above: the rule fires, once, however often it is evaluated.
+        (home / "alerts.yaml").write_text(_disk_rules(hooks.url, 0.0001))
+        for _ in range(3):
+            asyncio.run(engine.evaluate())
+        # One alert per volume (the home, and the lake folder in it).
+        chat = _posts(hooks, "/chat")
+        assert sorted(re.search(r"the (\w+) file system", p["text"]).group(1) for p in chat) == [
+            "home",
+            "lake",
+        ]
+        assert all(re.match(r"\[P2\] FIRING DiskSpace: .* is .*% full", p["text"]) for p in chat)
+        pages = _posts(hooks, "/pager")
+        assert len(pages) == 2
+        page = pages[0]
+        assert page["routing_key"] == "rk-test"
+        assert page["event_action"] == "trigger"
+        assert page["payload"]["severity"] == "error"
+        assert page["payload"]["source"] == "workbench"
+        assert "DiskSpace" in page["payload"]["summary"]
+        keys = {p["dedup_key"] for p in pages}
+        assert len(keys) == 2
+
+        # Raised above any disk: resolved, with the same dedup keys, on both channels.
+        (home / "alerts.yaml").write_text(_disk_rules(hooks.url, 100))
+        asyncio.run(engine.evaluate())
+        asyncio.run(engine.evaluate())
+        assert [p["text"][:15] for p in _posts(hooks, "/chat")] == [
+            *["[P2] FIRING Dis"] * 2,
+            *["[P2] RESOLVED D"] * 2,
+        ]
+        resolves = _posts(hooks, "/pager")[2:]
+        assert {(p["event_action"], p["dedup_key"]) for p in resolves} == {
+            ("resolve", key) for key in keys
+        }
+
+        # Under a silence of the rule it fires again (in the history), but nobody is told.
+        with workbench.sessions() as session:
+            session.add(
+                AlertSilence(
+                    rule="DiskSpace",
+                    labels={},
+                    ends_at=datetime.now(UTC) + timedelta(hours=1),
+                    created_by="test",
+                )
+            )
+            session.commit()
+        (home / "alerts.yaml").write_text(_disk_rules(hooks.url, 0.0001))
+        asyncio.run(engine.evaluate())
+        asyncio.run(engine.evaluate())
+        assert len(hooks.received) == 8
+        with workbench.sessions() as session:
+            alerts = session.query(Alert).order_by(Alert.id).all()
+            assert [a.status for a in alerts] == ["resolved"] * 2 + ["firing"] * 2
+            events = [e.event for e in session.query(AlertEvent).filter_by(alert_id=alerts[3].id)]
+            assert events == ["fired", "silenced"]
+
+
+FLAKY = """\
+name: month_close
+sla: {{max_duration: 1h}}
+steps:
+  - {{id: close, notebook: close.ipynb, kernel: python3, parameters: {{fail: {fail}}}}}
+"""
+
+
+@contextmanager
+def running(engine: AlertEngine) -> Iterator[None]:
+    """The engine's own loop, in a thread, as the server runs it."""
+    stop = threading.Event()
+
+    async def main() -> None:
+        task = asyncio.create_task(engine.run_forever())
+        await asyncio.to_thread(stop.wait)
+        task.cancel()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def _wait_for(check, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+async def _pollers(address: str, task_queue: str) -> list[str]:
+    client = await temporal.connect(address, "default")
+    return await temporal.live_pollers(client, task_queue)
+
+
+@pytest.mark.timeout(400)
+def test_failing_critical_pipeline_pages_p1_and_resolves_after_success(
+    tmp_path: Path, home: Path, temporal_address: str, task_queue: str
+) -> None:
+    interval = 2.0
+    src = tmp_path / "src"
+    write_notebook(
+        src / "close.ipynb",
+        "if fail:\n    raise ValueError('ledger does not balance')",
+        parameters="fail = False",
+    )
+    env = base_env(home) | {
+        "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+        "WORKBENCH_TASK_QUEUE": task_queue,
+    }
+    settings = WorkbenchSettings.from_env(
+        home, temporal_address=temporal_address, task_queue=task_queue
+    )
+    settings.workbench_home.prepare()
+    core = Workbench(settings)
+    worker = spawn_worker(home, temporal_address, task_queue)
+    try:
+        _wait_for(lambda: asyncio.run(_pollers(temporal_address, task_queue)), 60)
+        with webhook_receiver() as hooks:
+            (home / "alerts.yaml").write_text(
+                f"""\
+interval_seconds: {interval}
+source: test-workbench
+channels:
+  pager: {{type: webhook, url: "{hooks.url}/n8n", routing_key: rk-close}}
+rules:
+  - {{name: PipelineFailed, kind: pipeline_failed, severity: P1, channels: [pager]}}
+  - {{name: ServiceDown, kind: service_down, severity: P1, channels: [pager], for_seconds: 120}}
+"""
+            )
+            with running(AlertEngine(core)):
+                (src / "close.yaml").write_text(FLAKY.format(fail="true"))
+                assert (
+                    run_workbench("pipeline", "deploy", str(src / "close.yaml"), env=env).returncode
+                    == 0
+                )
+                failed = run_workbench(
+                    "pipeline", "run", "month_close", "--wait", env=env, timeout=240
+                )
+                assert failed.returncode == 1, failed.stdout + failed.stderr
+                ended = time.time()
+                _wait_for(lambda: _posts(hooks, "/n8n"), interval + 10)
+                arrived, _, page = hooks.received[0]
+                # Within one evaluation interval of the run's end (and the time to send).
+                assert arrived - ended <= interval + 1.0
+                assert page["event_action"] == "trigger"
+                assert page["payload"]["severity"] == "critical"
+                assert page["payload"]["source"] == "test-workbench"
+                assert page["payload"]["custom_details"] == {
+                    "pipeline": "month_close",
+                    "priority": "P1",
+                }
+                assert "[P1] FIRING PipelineFailed" in page["payload"]["summary"]
+                assert "month_close" in page["payload"]["summary"]
+                # The worker polls its queue: ServiceDown does not fire.
+                time.sleep(interval * 2)
+                assert len(_posts(hooks, "/n8n")) == 1
+
+                (src / "close.yaml").write_text(FLAKY.format(fail="false"))
+                assert (
+                    run_workbench("pipeline", "deploy", str(src / "close.yaml"), env=env).returncode
+                    == 0
+                )
+                ok = run_workbench("pipeline", "run", "month_close", "--wait", env=env, timeout=240)
+                assert ok.returncode == 0, ok.stdout + ok.stderr
+                _wait_for(lambda: len(_posts(hooks, "/n8n")) == 2, interval + 10)
+                resolve = _posts(hooks, "/n8n")[1]
+                assert resolve == {
+                    "routing_key": "rk-close",
+                    "event_action": "resolve",
+                    "dedup_key": page["dedup_key"],
+                }
+    finally:
+        stop_worker(worker)
+        core.close()
+
+
+@pytest.mark.timeout(120)
+def test_service_down_fires_when_no_worker_polls_the_queue(
+    home: Path, temporal_address: str, task_queue: str
+) -> None:
+    settings = WorkbenchSettings.from_env(
+        home, temporal_address=temporal_address, task_queue=task_queue
+    )
+    settings.workbench_home.prepare()
+    core = Workbench(settings)
+    try:
+        with webhook_receiver() as hooks:
+            (home / "alerts.yaml").write_text(
+                f"""\
+channels:
+  chat: {{type: slack, url: "{hooks.url}/chat"}}
+rules:
+  - {{name: ServiceDown, kind: service_down, severity: P1, channels: [chat], for_seconds: 1}}
+"""
+            )
+            asyncio.run(AlertEngine(core).evaluate())
+            [notice] = _posts(hooks, "/chat")
+            assert notice["text"] == (
+                f"[P1] FIRING ServiceDown: no worker has polled task queue '{task_queue}' for 1 s"
+            )
+    finally:
+        core.close()
