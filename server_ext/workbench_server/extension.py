@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from pathlib import Path
 
@@ -9,10 +11,12 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default
 
 from ._version import __version__
+from .alerts.engine import AlertEngine
 from .connections.limits import RateLimiter
 from .core import Workbench
 from .errors import ConfigurationError
 from .handlers import (
+    alerts,
     catalog,
     connections,
     forward,
@@ -320,7 +324,7 @@ class WorkbenchApp(ExtensionApp):
         modules = (
             (forward,)
             if self.service_url
-            else (system, connections, kernel, pipelines, catalog, lineage, lake, sla)
+            else (system, connections, kernel, pipelines, catalog, lineage, lake, sla, alerts)
         )
         self.handlers.extend(
             (rf"/{API_PREFIX}/{pattern}", handler)
@@ -333,7 +337,19 @@ class WorkbenchApp(ExtensionApp):
                 (rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in metrics.API_ROUTES
             )
 
+    async def _start_jupyter_server_extension(self, serverapp: object) -> None:
+        """Start the built-in alert engine once the server's loop runs (not in a server
+        that forwards to the hub's service: the service evaluates the rules)."""
+        workbench: Workbench | None = getattr(self, "workbench", None)
+        if workbench is not None:
+            self._alerts_task = asyncio.create_task(AlertEngine(workbench).run_forever())
+
     async def stop_extension(self) -> None:
+        task: asyncio.Task | None = getattr(self, "_alerts_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         workbench: Workbench | None = getattr(self, "workbench", None)
         if workbench is not None:
             workbench.close()

@@ -1,0 +1,100 @@
+"""``/workbench/api/alerts``: the server's own engine fires an alert, everyone sees it
+with its history, only admins acknowledge it and silence alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.support.receivers import Webhooks, webhook_receiver
+from tests.ui.principals import HeaderPrincipalProvider, as_user
+
+PROVIDER = f"{HeaderPrincipalProvider.__module__}.{HeaderPrincipalProvider.__name__}"
+
+
+@pytest.fixture
+def hooks() -> Iterator[Webhooks]:
+    with webhook_receiver() as received:
+        yield received
+
+
+@pytest.fixture
+def jp_server_config(home: Path, hooks: Webhooks):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "alerts.yaml").write_text(
+        f"""\
+interval_seconds: 0.5
+channels:
+  chat: {{type: slack, url: "{hooks.url}/chat"}}
+rules:
+  - {{name: DiskSpace, kind: disk_space, severity: P2, threshold_percent: 0.0001,
+     channels: [chat]}}
+"""
+    )
+    return {
+        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
+        "WorkbenchApp": {"home": str(home), "principal_provider_class": PROVIDER},
+    }
+
+
+async def _json(jp_fetch, *path: str, **kwargs):
+    response = await jp_fetch("workbench", "api", "alerts", *path, **kwargs)
+    return response.code, json.loads(response.body)
+
+
+async def _refused(jp_fetch, *path: str, **kwargs) -> tuple[int, str]:
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("workbench", "api", "alerts", *path, **kwargs)
+    return info.value.code, json.loads(info.value.response.body)["message"]
+
+
+async def test_the_servers_engine_fires_and_admins_acknowledge_and_silence(
+    jp_fetch, jp_serverapp, hooks: Webhooks
+) -> None:
+    await jp_serverapp._post_start()  # as the server does once its loop runs
+    for _ in range(200):
+        _, alerts = await _json(jp_fetch, params={"status": "firing"})
+        if len(alerts) == 2 and len(hooks.received) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(a["labels"]["volume"] for a in alerts) == ["home", "lake"]
+    alert = alerts[0]
+    assert (alert["rule"], alert["severity"], alert["status"]) == ("DiskSpace", "P2", "firing")
+    assert [(e["event"], e["channel"], e["status"]) for e in alert["history"]] == [
+        ("fired", None, None),
+        ("notified", "chat", "sent"),
+    ]
+    # Another user sees the alerts but may not acknowledge or silence them.
+    _, seen = await _json(jp_fetch, headers=as_user("bob"))
+    assert {a["id"] for a in seen} == {a["id"] for a in alerts}
+    assert await _refused(
+        jp_fetch, str(alert["id"]), "acknowledge", method="POST", body="{}", headers=as_user("bob")
+    ) == (403, "only an admin may acknowledge an alert")
+    silence = json.dumps({"rule": "DiskSpace", "minutes": 60, "comment": "disk ordered"})
+    assert await _refused(
+        jp_fetch, "silences", method="POST", body=silence, headers=as_user("bob")
+    ) == (403, "only an admin may silence alerts")
+
+    code, acked = await _json(jp_fetch, str(alert["id"]), "acknowledge", method="POST", body="{}")
+    assert code == 200 and acked["acknowledged_by"]
+    assert acked["history"][-1]["event"] == "acknowledged"
+
+    code, made = await _json(jp_fetch, "silences", method="POST", body=silence)
+    assert code == 201 and made["active"] and made["rule"] == "DiskSpace"
+    _, active = await _json(jp_fetch, "silences")
+    assert [s["id"] for s in active] == [made["id"]]
+    _, ended = await _json(jp_fetch, "silences", str(made["id"]), method="DELETE")
+    assert not ended["active"]
+    _, active = await _json(jp_fetch, "silences")
+    assert active == []
+
+    code, message = await _refused(jp_fetch, "silences", method="POST", body='{"rule": "x"}')
+    assert code == 400 and "minutes or ends_at" in message
+    # Evaluated every half second, still one notice per alert.
+    await asyncio.sleep(1.5)
+    assert len(hooks.received) == 2
