@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.processes import base_env, run_workbench
-from tests.support.receivers import Webhooks, webhook_receiver
+from tests.support.receivers import Webhooks, smtp_server, webhook_receiver
 from workbench_server import temporal
 from workbench_server.alerts.engine import AlertEngine
 from workbench_server.alerts.rules import parse
@@ -187,15 +187,18 @@ def test_failing_critical_pipeline_pages_p1_and_resolves_after_success(
     worker = spawn_worker(home, temporal_address, task_queue)
     try:
         _wait_for(lambda: asyncio.run(_pollers(temporal_address, task_queue)), 60)
-        with webhook_receiver() as hooks:
+        with webhook_receiver() as hooks, smtp_server() as mailbox:
             (home / "alerts.yaml").write_text(
                 f"""\
 interval_seconds: {interval}
 source: test-workbench
 channels:
   pager: {{type: webhook, url: "{hooks.url}/n8n", routing_key: rk-close}}
+  chat: {{type: slack, url: "{hooks.url}/chat"}}
+  controllers: {{type: email, to: [controller@example.com], smtp_url: "{mailbox.url}"}}
 rules:
-  - {{name: PipelineFailed, kind: pipeline_failed, severity: P1, channels: [pager]}}
+  - {{name: PipelineFailed, kind: pipeline_failed, severity: P1, channels: [pager, controllers]}}
+  - {{name: HighErrorRate, kind: error_rate, severity: P2, channels: [chat], window_seconds: 600}}
   - {{name: ServiceDown, kind: service_down, severity: P1, channels: [pager], for_seconds: 120}}
 """
             )
@@ -226,6 +229,14 @@ rules:
                 # The worker polls its queue: ServiceDown does not fire.
                 time.sleep(interval * 2)
                 assert len(_posts(hooks, "/n8n")) == 1
+                [mail] = mailbox.messages
+                assert mail["To"] == "controller@example.com"
+                assert mail["Subject"].startswith("[workbench] [P1] FIRING PipelineFailed:")
+                # One run of one ended, and it failed: more than 5% of runs failed.
+                [rate] = _posts(hooks, "/chat")
+                assert rate["text"].startswith(
+                    "[P2] FIRING HighErrorRate: 1 of the 1 pipeline runs that ended"
+                )
 
                 (src / "close.yaml").write_text(FLAKY.format(fail="false"))
                 assert (
@@ -234,13 +245,19 @@ rules:
                 )
                 ok = run_workbench("pipeline", "run", "month_close", "--wait", env=env, timeout=240)
                 assert ok.returncode == 0, ok.stdout + ok.stderr
-                _wait_for(lambda: len(_posts(hooks, "/n8n")) == 2, interval + 10)
+                _wait_for(
+                    lambda: len(mailbox.messages) == 2 and len(_posts(hooks, "/n8n")) == 2,
+                    interval + 10,
+                )
                 resolve = _posts(hooks, "/n8n")[1]
                 assert resolve == {
                     "routing_key": "rk-close",
                     "event_action": "resolve",
                     "dedup_key": page["dedup_key"],
                 }
+                assert mailbox.messages[1]["Subject"].startswith(
+                    "[workbench] [P1] RESOLVED PipelineFailed:"
+                )
     finally:
         stop_worker(worker)
         core.close()
@@ -272,3 +289,22 @@ rules:
             )
     finally:
         core.close()
+
+
+def test_a_channel_to_a_denied_address_is_not_called(workbench: Workbench) -> None:
+    home = workbench.settings.workbench_home.root
+    (home / "alerts.yaml").write_text(
+        """\
+channels:
+  metadata: {type: slack, url: "http://169.254.169.254/latest/hook"}
+rules:
+  - {name: DiskSpace, kind: disk_space, severity: P3, threshold_percent: 0, channels: [metadata]}
+"""
+    )
+    asyncio.run(AlertEngine(workbench).evaluate())
+    with workbench.sessions() as session:
+        failed = session.query(AlertEvent).filter_by(event="notified").all()
+    assert failed and all(e.status == "failed" for e in failed)
+    assert all("169.254.169.254" in e.detail and "not" in e.detail for e in failed), [
+        e.detail for e in failed
+    ]
