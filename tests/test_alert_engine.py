@@ -282,7 +282,12 @@ rules:
   - {{name: ServiceDown, kind: service_down, severity: P1, channels: [chat], for_seconds: 1}}
 """
             )
-            asyncio.run(AlertEngine(core).evaluate())
+            engine = AlertEngine(core)
+            # Not before the engine has watched for for_seconds: workers start with it.
+            asyncio.run(engine.evaluate())
+            assert hooks.received == []
+            time.sleep(1.1)
+            asyncio.run(engine.evaluate())
             [notice] = _posts(hooks, "/chat")
             assert notice["text"] == (
                 f"[P1] FIRING ServiceDown: no worker has polled task queue '{task_queue}' for 1 s"

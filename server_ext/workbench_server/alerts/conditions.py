@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,9 @@ from .rules import DiskSpaceRule, ErrorRateRule, PipelineFailedRule, Rule, Servi
 
 if TYPE_CHECKING:
     from ..core import Workbench
+
+TEMPORAL_TIMEOUT_S = 10.0
+NEVER = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -107,12 +111,21 @@ def error_rate(workbench: Workbench, rule: ErrorRateRule, now: datetime) -> list
     ]
 
 
-async def service_down(workbench: Workbench, rule: ServiceDownRule) -> list[Firing]:
+async def service_down(
+    workbench: Workbench, rule: ServiceDownRule, watched_for: timedelta
+) -> list[Firing]:
     """Raises when Temporal cannot be asked: the rule is then not evaluated (neither
-    fired nor resolved), and the engine logs why."""
+    fired nor resolved), and the engine logs why.
+
+    Nothing fires before the engine has watched for ``for_seconds``: workers started
+    with the server may not have polled yet, and a page at every start is noise."""
+    if watched_for < timedelta(seconds=rule.for_seconds):
+        return []
     queue = workbench.settings.task_queue
-    client = await workbench.temporal_client()
-    pollers = await live_pollers(client, queue, timedelta(seconds=rule.for_seconds))
+    client = await asyncio.wait_for(workbench.temporal_client(), TEMPORAL_TIMEOUT_S)
+    pollers = await asyncio.wait_for(
+        live_pollers(client, queue, timedelta(seconds=rule.for_seconds)), TEMPORAL_TIMEOUT_S
+    )
     if pollers:
         return []
     return [
@@ -124,10 +137,11 @@ async def service_down(workbench: Workbench, rule: ServiceDownRule) -> list[Firi
     ]
 
 
-async def evaluate(workbench: Workbench, rule: Rule, now: datetime | None = None) -> list[Firing]:
-    """What ``rule`` finds now (raises when it cannot be evaluated)."""
-    import asyncio
-
+async def evaluate(
+    workbench: Workbench, rule: Rule, now: datetime | None = None, watched_for: timedelta = NEVER
+) -> list[Firing]:
+    """What ``rule`` finds now (raises when it cannot be evaluated); ``watched_for`` is
+    how long the engine has been evaluating."""
     now = now or datetime.now(UTC)
     if isinstance(rule, PipelineFailedRule):
         return await asyncio.to_thread(pipeline_failed, workbench, rule)
@@ -135,4 +149,4 @@ async def evaluate(workbench: Workbench, rule: Rule, now: datetime | None = None
         return await asyncio.to_thread(disk_space, workbench, rule)
     if isinstance(rule, ErrorRateRule):
         return await asyncio.to_thread(error_rate, workbench, rule, now)
-    return await service_down(workbench, rule)
+    return await service_down(workbench, rule, watched_for)

@@ -69,6 +69,8 @@ class AlertEngine:
         self.home = home or workbench.settings.workbench_home.root
         self.policy = EgressPolicy.from_settings(workbench.settings)
         self._last_problem: str | None = None
+        self._rule_problems: dict[str, str] = {}
+        self.started = datetime.now(UTC)
 
     def config(self) -> rules.AlertsConfig | None:
         """The rules now; a broken file is logged (once per problem) and treated as none."""
@@ -92,10 +94,14 @@ class AlertEngine:
         evaluated: set[str] = set()
         for rule in config.rules:
             try:
-                firings = await conditions.evaluate(self.workbench, rule, now)
+                firings = await conditions.evaluate(self.workbench, rule, now, now - self.started)
             except Exception as exc:  # one rule that cannot be read leaves the rest
-                log.warning("Alert rule %s not evaluated: %s", rule.name, exc)
+                problem = str(exc) or type(exc).__name__
+                if self._rule_problems.get(rule.name) != problem:  # once, not every interval
+                    log.warning("Alert rule %s not evaluated: %s", rule.name, problem)
+                    self._rule_problems[rule.name] = problem
                 continue
+            self._rule_problems.pop(rule.name, None)
             evaluated.add(rule.name)
             found.update((f.dedup_key, f) for f in firings)
         outgoing = await asyncio.to_thread(self._reconcile, config, found, evaluated, now)
