@@ -46,6 +46,8 @@ rules:
     assert "alerts.yaml:8: rules.1.severity" in message
     with pytest.raises(InvalidInputError, match="no channel 'pager' under channels"):
         parse(text.replace("180", "80").replace("P4", "P1"))
+    with pytest.raises(InvalidInputError, match=r"^alerts.yaml:2: channels.email.url: "):
+        parse("channels:\n  email: {type: slack, url: 'ftp://x'}\n")
 
 
 def _disk_rules(hooks: str, threshold: float) -> str:

@@ -13,6 +13,7 @@ from tornado.httpclient import HTTPClientError
 
 from tests.support.receivers import Webhooks, webhook_receiver
 from tests.ui.principals import HeaderPrincipalProvider, as_user
+from workbench_server.db.models import Alert
 
 PROVIDER = f"{HeaderPrincipalProvider.__module__}.{HeaderPrincipalProvider.__name__}"
 
@@ -69,7 +70,23 @@ async def test_the_servers_engine_fires_and_admins_acknowledge_and_silence(
         ("fired", None, None),
         ("notified", "chat", "sent"),
     ]
-    # Another user sees the alerts but may not acknowledge or silence them.
+    # An alert about a pipeline bob may not see (as PipelineFailed raises them).
+    workbench = jp_serverapp.web_app.settings["workbench"]
+    with workbench.sessions() as session:
+        session.add(
+            Alert(
+                dedup_key="PipelineFailed{pipeline=payroll}",
+                rule="PipelineFailed",
+                severity="P1",
+                labels={"pipeline": "payroll"},
+                summary="the latest run of critical pipeline payroll failed",
+                status="resolved",
+            )
+        )
+        session.commit()
+    _, everything = await _json(jp_fetch)
+    assert len(everything) == 3
+    # Another user sees the alerts (not that one) but may not acknowledge or silence them.
     _, seen = await _json(jp_fetch, headers=as_user("bob"))
     assert {a["id"] for a in seen} == {a["id"] for a in alerts}
     assert await _refused(

@@ -152,7 +152,7 @@ def parse(text: str, where: str = ALERTS_FILE) -> AlertsConfig:
         lines = _positions(text)
         problems = []
         for error in exc.errors():
-            loc = tuple(part for part in error["loc"] if not _is_tag(part))
+            loc = _without_tag(tuple(error["loc"]))
             path = loc
             while path not in lines and path:
                 path = path[:-1]
@@ -163,13 +163,12 @@ def parse(text: str, where: str = ALERTS_FILE) -> AlertsConfig:
         raise InvalidInputError("; ".join(problems)) from None
 
 
-def _is_tag(part: Any) -> bool:
-    # pydantic names the union member it tried (its discriminator value) in the path.
-    return (
-        part in ("slack", "webhook", "pagerduty", "email")
-        or str(part).endswith("_rule")
-        or (part in ("pipeline_failed", "disk_space", "error_rate", "service_down"))
-    )
+def _without_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic names the member of a tagged union it tried (``rules.0.disk_space.x``,
+    ``channels.chat.slack.url``): the file has no such level, so it is left out."""
+    if len(loc) > 2 and loc[0] in ("rules", "channels"):
+        return loc[:2] + loc[3:]
+    return loc
 
 
 def load(home: Path) -> AlertsConfig | None:

@@ -101,14 +101,24 @@ def _out(alert: Alert, events: list[AlertEvent]) -> AlertOut:
 
 
 def list_alerts(
-    workbench: Workbench, status: Literal["firing", "resolved", "all"], limit: int
+    workbench: Workbench,
+    status: Literal["firing", "resolved", "all"],
+    limit: int,
+    pipelines: set[str] | None = None,
 ) -> list[AlertOut]:
-    """Firing alerts first, then the latest resolved ones, each with its history."""
+    """Firing alerts first, then the latest resolved ones, each with its history.
+
+    With ``pipelines`` (the names the caller may see; None: all), an alert about another
+    pipeline is left out, as the SLA risks are."""
     query = select(Alert).order_by(Alert.status, Alert.started_at.desc(), Alert.id.desc())
     if status != "all":
         query = query.where(Alert.status == status)
     with workbench.sessions() as session:
-        alerts = list(session.scalars(query.limit(limit)))
+        alerts = [
+            a
+            for a in session.scalars(query.limit(limit))
+            if pipelines is None or a.labels.get("pipeline", None) in (None, *pipelines)
+        ]
         events: dict[int, list[AlertEvent]] = {a.id: [] for a in alerts}
         if alerts:
             for event in session.scalars(

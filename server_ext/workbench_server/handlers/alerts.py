@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 
 from ..alerts import service
 from ..errors import InvalidInputError
+from ..pipelines.registry import PipelineRegistry
 from .base import WorkbenchHandler
 
 
@@ -26,7 +27,13 @@ class AlertsHandler(AlertsBaseHandler):
         if status not in ("firing", "resolved", "all"):
             raise InvalidInputError("status: firing, resolved or all")
         limit = self.query_int("limit", 100, low=1, high=1000)
-        alerts = await asyncio.to_thread(service.list_alerts, self.workbench, status, limit)
+
+        def find() -> list[service.AlertOut]:
+            visible = PipelineRegistry(self.workbench, self.principal).visible_ids()
+            names = None if visible is None else set(visible.values())
+            return service.list_alerts(self.workbench, status, limit, names)
+
+        alerts = await asyncio.to_thread(find)
         self.set_header("Content-Type", "application/json")
         self.finish(TypeAdapter(list[service.AlertOut]).dump_json(alerts))
 
