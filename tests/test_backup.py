@@ -53,6 +53,8 @@ def test_backup_then_restore_into_an_empty_home_brings_everything_back(
     assert ran.returncode == 0, ran.stdout + ran.stderr
     run_id = re.search(r"started run (\w+)", ran.stdout).group(1)
 
+    rules = "rules:\n  - {name: DiskSpace, kind: disk_space, severity: P2}\n"
+    (home / "alerts.yaml").write_text(rules)
     archive = tmp_path / "out" / "home.tar.gz"
     made = run_workbench("backup", "--output", str(archive), env=base_env(home))
     assert made.returncode == 0, made.stderr
@@ -64,6 +66,7 @@ def test_backup_then_restore_into_an_empty_home_brings_everything_back(
     other = tmp_path / "elsewhere" / "home"
     restored = run_workbench("restore", str(archive), env=base_env(other))
     assert restored.returncode == 0, restored.stderr
+    assert (other / "alerts.yaml").read_text() == rules  # the alert rules came along
     again = Workbench(WorkbenchSettings.from_env(other))
     try:
         # Secrets still decrypt (the key came along), under the same name and owner.

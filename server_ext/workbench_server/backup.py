@@ -46,6 +46,8 @@ SQLITE_DB = "metadata.db"
 PG_DUMP = "metadata.pgdump"
 TEMPORAL_DB = "temporal/temporal.db"
 FOLDERS = ("pipelines", "runs", "demo")
+# Configuration kept in the home: the built-in alert engine's rules and channels.
+HOME_FILES = ("alerts.yaml",)
 # Columns that hold absolute paths into the home (rewritten on restore).
 PATH_COLUMNS = (
     ("pipeline_versions", "snapshot_dir"),
@@ -135,6 +137,10 @@ def backup(settings: WorkbenchSettings, archive: Path, include_runs: bool = True
         if home.temporal_db.exists():
             _sqlite_copy(home.temporal_db, staging / TEMPORAL_DB)
             manifest["contents"].append(TEMPORAL_DB)
+        for name in HOME_FILES:
+            if (home.root / name).is_file():
+                shutil.copy2(home.root / name, staging / name)
+                manifest["contents"].append(name)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
         # Written under another name and renamed: never a half-written archive.
         partial = archive.with_name(f".{archive.name}.partial")
@@ -195,6 +201,9 @@ def restore(archive: Path, settings: WorkbenchSettings) -> dict:
             if (staging / TEMPORAL_DB).exists():
                 home.temporal_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(staging / TEMPORAL_DB, home.temporal_db)
+            for name in HOME_FILES:
+                if (staging / name).is_file():
+                    shutil.copy2(staging / name, home.root / name)
             # The key last: a home with a key and no DB would look restored.
             shutil.copy2(staging / "secrets.key", home.secrets_key)
             os.chmod(home.secrets_key, 0o600)
