@@ -23,7 +23,14 @@ from workbench_server import temporal
 from workbench_server.alerts.engine import AlertEngine
 from workbench_server.alerts.rules import parse
 from workbench_server.core import Workbench
-from workbench_server.db.models import Alert, AlertEvent, AlertSilence
+from workbench_server.db.models import (
+    Alert,
+    AlertEvent,
+    AlertSilence,
+    Pipeline,
+    PipelineVersion,
+    Run,
+)
 from workbench_server.errors import InvalidInputError
 from workbench_server.settings import WorkbenchSettings
 
@@ -327,3 +334,80 @@ rules:
     assert all("169.254.169.254" in e.detail and "not" in e.detail for e in failed), [
         e.detail for e in failed
     ]
+
+
+def _pipeline(session, pid: int, name: str, spec: dict) -> None:
+    session.add(Pipeline(id=pid, name=name, owner="me", current_version=1))
+    session.add(
+        PipelineVersion(
+            pipeline_id=pid,
+            version=1,
+            content_hash="0" * 64,
+            spec={"name": name, **spec},
+            snapshot_dir="",
+            deployed_by="me",
+        )
+    )
+
+
+def _ended(session, run_id: str, pid: int, status: str) -> None:
+    now = datetime.now(UTC)
+    session.add(
+        Run(
+            id=run_id,
+            pipeline_id=pid,
+            version=1,
+            status=status,
+            trigger="manual",
+            parameters={},
+            logical_date=f"{now:%Y-%m-%d}",
+            workflow_id=run_id,
+            requested_by="me",
+            started_at=now,
+            finished_at=now,
+        )
+    )
+
+
+def test_sla_at_risk_fires_for_the_downstream_pipeline_until_it_succeeds(
+    workbench: Workbench,
+) -> None:
+    home = workbench.settings.workbench_home.root
+    with webhook_receiver() as hooks:
+        (home / "alerts.yaml").write_text(
+            f"""\
+channels:
+  chat: {{type: slack, url: "{hooks.url}/chat"}}
+rules:
+  - {{name: SlaAtRisk, kind: sla_at_risk, severity: P2, channels: [chat]}}
+"""
+        )
+        engine = AlertEngine(workbench)
+        with workbench.sessions.begin() as session:
+            step = {"id": "a", "notebook": "a.ipynb"}
+            _pipeline(
+                session, 1, "extract", {"steps": [{**step, "outputs": ["lake.bronze.moves"]}]}
+            )
+            _pipeline(
+                session,
+                2,
+                "close",
+                {
+                    "sla": {"max_duration": "1h"},
+                    "steps": [{**step, "inputs": ["lake.bronze.moves"]}],
+                },
+            )
+            _ended(session, "r1", 1, "failed")
+        asyncio.run(engine.evaluate())
+        [notice] = _posts(hooks, "/chat")
+        assert re.fullmatch(
+            r"\[P2\] FIRING SlaAtRisk: the SLA of close \(deadline unknown\) is at risk: "
+            r"upstream pipeline extract failed at .* UTC",
+            notice["text"],
+        ), notice["text"]
+        with workbench.sessions.begin() as session:
+            _ended(session, "r2", 2, "succeeded")
+        asyncio.run(engine.evaluate())
+        assert _posts(hooks, "/chat")[1]["text"].startswith(
+            "[P2] RESOLVED SlaAtRisk: the SLA of close"
+        )

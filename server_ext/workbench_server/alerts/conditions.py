@@ -12,9 +12,16 @@ from sqlalchemy import func, select
 
 from ..db.models import Pipeline, PipelineVersion, Run
 from ..metrics.collectors import volumes_of
-from ..sla.risk import ENDED_BADLY, latest_ended
+from ..sla.risk import ENDED_BADLY, at_risk, latest_ended
 from ..temporal import live_pollers
-from .rules import DiskSpaceRule, ErrorRateRule, PipelineFailedRule, Rule, ServiceDownRule
+from .rules import (
+    DiskSpaceRule,
+    ErrorRateRule,
+    PipelineFailedRule,
+    Rule,
+    ServiceDownRule,
+    SlaAtRiskRule,
+)
 
 if TYPE_CHECKING:
     from ..core import Workbench
@@ -111,6 +118,23 @@ def error_rate(workbench: Workbench, rule: ErrorRateRule, now: datetime) -> list
     ]
 
 
+def sla_at_risk(workbench: Workbench, rule: SlaAtRiskRule, now: datetime) -> list[Firing]:
+    with workbench.sessions() as session:
+        risks = at_risk(session, now)
+    found = []
+    for risk in risks:
+        due = f"due {risk.deadline:%Y-%m-%d %H:%M} UTC" if risk.deadline else "deadline unknown"
+        found.append(
+            _firing(
+                rule,
+                {"pipeline": risk.pipeline, "upstream": risk.upstream},
+                f"the SLA of {risk.pipeline} ({due}) is at risk: upstream pipeline "
+                f"{risk.upstream} {risk.reason} at {risk.since:%Y-%m-%d %H:%M} UTC",
+            )
+        )
+    return found
+
+
 async def service_down(
     workbench: Workbench, rule: ServiceDownRule, watched_for: timedelta
 ) -> list[Firing]:
@@ -149,4 +173,6 @@ async def evaluate(
         return await asyncio.to_thread(disk_space, workbench, rule)
     if isinstance(rule, ErrorRateRule):
         return await asyncio.to_thread(error_rate, workbench, rule, now)
+    if isinstance(rule, SlaAtRiskRule):
+        return await asyncio.to_thread(sla_at_risk, workbench, rule, now)
     return await service_down(workbench, rule, watched_for)

@@ -88,8 +88,15 @@ class ServiceDownRule(_Rule):
     for_seconds: int = Field(default=120, ge=1, le=86400)
 
 
+class SlaAtRiskRule(_Rule):
+    """A pipeline upstream of one with an SLA (by the datasets they share) failed or is
+    running past its deadline, and the downstream pipeline has not succeeded since."""
+
+    kind: Literal["sla_at_risk"]
+
+
 Rule = Annotated[
-    PipelineFailedRule | DiskSpaceRule | ErrorRateRule | ServiceDownRule,
+    PipelineFailedRule | DiskSpaceRule | ErrorRateRule | ServiceDownRule | SlaAtRiskRule,
     Field(discriminator="kind"),
 ]
 

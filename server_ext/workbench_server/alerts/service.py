@@ -108,8 +108,8 @@ def list_alerts(
 ) -> list[AlertOut]:
     """Firing alerts first, then the latest resolved ones, each with its history.
 
-    With ``pipelines`` (the names the caller may see; None: all), an alert about another
-    pipeline is left out, as the SLA risks are."""
+    With ``pipelines`` (the names the caller may see; None: all), an alert that names
+    another pipeline (its ``pipeline`` or ``upstream`` label) is left out."""
     query = select(Alert).order_by(Alert.status, Alert.started_at.desc(), Alert.id.desc())
     if status != "all":
         query = query.where(Alert.status == status)
@@ -117,7 +117,8 @@ def list_alerts(
         alerts = [
             a
             for a in session.scalars(query.limit(limit))
-            if pipelines is None or a.labels.get("pipeline", None) in (None, *pipelines)
+            if pipelines is None
+            or all(a.labels.get(k) in (None, *pipelines) for k in ("pipeline", "upstream"))
         ]
         events: dict[int, list[AlertEvent]] = {a.id: [] for a in alerts}
         if alerts:
