@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
@@ -233,11 +234,13 @@ rules:
                     "pipeline", "run", "month_close", "--wait", env=env, timeout=240
                 )
                 assert failed.returncode == 1, failed.stdout + failed.stderr
-                ended = time.time()
                 _wait_for(lambda: _posts(hooks, "/n8n"), interval + 10)
                 arrived, _, page = hooks.received[0]
                 # Within one evaluation interval of the run's end (and the time to send).
-                assert arrived - ended <= interval + 1.0
+                with core.sessions() as session:
+                    [finished] = session.scalars(select(Run.finished_at))
+                ended = finished.replace(tzinfo=UTC).timestamp()
+                assert 0 < arrived - ended <= interval + 1.0, arrived - ended
                 assert page["event_action"] == "trigger"
                 assert page["payload"]["severity"] == "critical"
                 assert page["payload"]["source"] == "test-workbench"
