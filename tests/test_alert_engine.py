@@ -414,3 +414,35 @@ rules:
         assert _posts(hooks, "/chat")[1]["text"].startswith(
             "[P2] RESOLVED SlaAtRisk: the SLA of close"
         )
+
+
+def test_a_grouping_channel_gets_one_message_per_evaluation(workbench: Workbench) -> None:
+    home = workbench.settings.workbench_home.root
+    engine = AlertEngine(workbench)
+    with webhook_receiver() as hooks:
+
+        def rules(threshold: float) -> str:
+            return f"""\
+channels:
+  chat: {{type: slack, url: "{hooks.url}/chat", group: true}}
+rules:
+  - {{name: DiskSpace, kind: disk_space, severity: P2, threshold_percent: {threshold},
+     channels: [chat]}}
+"""
+
+        (home / "alerts.yaml").write_text(rules(0.0001))
+        asyncio.run(engine.evaluate())
+        [fired] = _posts(hooks, "/chat")
+        first, *lines = fired["text"].splitlines()
+        assert first == "2 alerts (2 firing)"
+        assert sorted(line.split(" file system")[0] for line in lines) == [
+            "[P2] FIRING DiskSpace: the home",
+            "[P2] FIRING DiskSpace: the lake",
+        ]
+        (home / "alerts.yaml").write_text(rules(100))
+        asyncio.run(engine.evaluate())
+        resolved = _posts(hooks, "/chat")[1]["text"]
+        assert resolved.startswith("2 alerts (2 resolved)\n[P2] RESOLVED DiskSpace")
+        with workbench.sessions() as session:
+            sent = session.query(AlertEvent).filter_by(event="notified", status="sent").count()
+        assert sent == 4  # each alert's history has its own notices

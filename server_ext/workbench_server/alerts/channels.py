@@ -91,7 +91,7 @@ def post_json(url: str, body: dict, policy: EgressPolicy, what: str) -> None:
         raise DeliveryFailed(f"{what} answered HTTP {response.status} {response.reason}")
 
 
-def send_email(channel: EmailChannel, notice: Notice) -> None:
+def send_email(channel: EmailChannel, notices: list[Notice]) -> None:
     url = channel.smtp_url or os.environ.get(SMTP_URL_ENV, "")
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
@@ -100,11 +100,17 @@ def send_email(channel: EmailChannel, notice: Notice) -> None:
             "(smtp://host:port or smtps://host)"
         )
     message = EmailMessage()
-    message["Subject"] = f"[workbench] {notice.text}"[:300]
+    message["Subject"] = f"[workbench] {grouped_text(notices).splitlines()[0]}"[:300]
     message["From"] = os.environ.get(SMTP_FROM_ENV) or f"workbench@{socket.getfqdn()}"
     message["To"] = ", ".join(channel.to)
-    labels = "\n".join(f"  {k}: {v}" for k, v in sorted(notice.labels.items()))
-    message.set_content(f"{notice.text}\n\nalert: {notice.dedup_key}\n{labels}\n")
+    message.set_content(
+        "\n\n".join(
+            f"{n.text}\n\nalert: {n.dedup_key}\n"
+            + "\n".join(f"  {k}: {v}" for k, v in sorted(n.labels.items()))
+            for n in notices
+        )
+        + "\n"
+    )
     secure = parts.scheme == "smtps"
     port = parts.port or (465 if secure else 25)
     try:
@@ -123,12 +129,28 @@ def send_email(channel: EmailChannel, notice: Notice) -> None:
         raise DeliveryFailed(f"the SMTP server {parts.hostname}:{port} refused: {exc}") from None
 
 
-def deliver(name: str, channel: Channel, notice: Notice, policy: EgressPolicy) -> None:
-    """Send ``notice`` to ``channel``; raises :class:`DeliveryFailed` saying why not."""
+def grouped_text(notices: list[Notice]) -> str:
+    """One notice's text, or a first line counting several and then each on its line."""
+    if len(notices) == 1:
+        return notices[0].text
+    firing = sum(1 for n in notices if n.action == "trigger")
+    counts = ", ".join(
+        f"{count} {state}"
+        for count, state in ((firing, "firing"), (len(notices) - firing, "resolved"))
+        if count
+    )
+    return f"{len(notices)} alerts ({counts})\n" + "\n".join(n.text for n in notices)
+
+
+def deliver(name: str, channel: Channel, notices: list[Notice], policy: EgressPolicy) -> None:
+    """Send ``notices`` (several only to a channel that groups them) to ``channel``;
+    raises :class:`DeliveryFailed` saying why not. A PagerDuty event is one alert, so a
+    webhook channel gets one request each."""
     what = f"alert channel {name!r}"
     if isinstance(channel, SlackChannel):
-        post_json(channel.url, {"text": notice.text}, policy, what)
+        post_json(channel.url, {"text": grouped_text(notices)}, policy, what)
     elif isinstance(channel, EmailChannel):
-        send_email(channel, notice)
+        send_email(channel, notices)
     else:
-        post_json(channel.url, pagerduty_event(notice, channel.routing_key), policy, what)
+        for notice in notices:
+            post_json(channel.url, pagerduty_event(notice, channel.routing_key), policy, what)

@@ -214,26 +214,40 @@ class AlertEngine:
         )
 
     def _send(self, config: rules.AlertsConfig, outgoing: list[Outgoing]) -> None:
-        events = []
+        """Each notice to its channel; a channel with ``group: true`` gets all of one
+        evaluation's notices in one message."""
+        batches: list[list[Outgoing]] = []
+        grouped: dict[str, list[Outgoing]] = {}
         for item in outgoing:
-            channel = config.channels[item.channel]
+            if getattr(config.channels[item.channel], "group", False):
+                if item.channel not in grouped:
+                    grouped[item.channel] = []
+                    batches.append(grouped[item.channel])
+                grouped[item.channel].append(item)
+            else:
+                batches.append([item])
+        events = []
+        for batch in batches:
+            name = batch[0].channel
+            notices = [item.notice for item in batch]
             try:
-                deliver(item.channel, channel, item.notice, self.policy)
+                deliver(name, config.channels[name], notices, self.policy)
                 status, detail = "sent", None
             except DeliveryFailed as exc:
                 status, detail = "failed", str(exc)
-                log.warning("Alert %s to %s: %s", item.notice.dedup_key, item.channel, exc)
-            events.append(
+                log.warning("%d alert notice(s) to %s: %s", len(batch), name, exc)
+            events += [
                 AlertEvent(
                     alert_id=item.alert_id,
                     event="notified",
-                    channel=item.channel,
+                    channel=name,
                     action=item.notice.action,
                     status=status,
                     detail=detail,
                     at=datetime.now(UTC),
                 )
-            )
+                for item in batch
+            ]
         with self.workbench.sessions() as session:
             session.add_all(events)
             session.commit()

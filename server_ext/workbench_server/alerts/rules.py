@@ -27,6 +27,7 @@ class SlackChannel(_Strict):
 
     type: Literal["slack"]
     url: str = Field(pattern=r"^https?://", max_length=2000)
+    group: bool = Field(default=False, description="all notices of one evaluation in one message")
 
 
 class WebhookChannel(_Strict):
@@ -44,6 +45,7 @@ class EmailChannel(_Strict):
     type: Literal["email"]
     to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
     smtp_url: str = Field(default="", pattern=r"^(smtps?://.*)?$")
+    group: bool = Field(default=False, description="all notices of one evaluation in one mail")
 
 
 Channel = Annotated[SlackChannel | WebhookChannel | EmailChannel, Field(discriminator="type")]
