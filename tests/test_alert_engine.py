@@ -446,3 +446,35 @@ rules:
         with workbench.sessions() as session:
             sent = session.query(AlertEvent).filter_by(event="notified", status="sent").count()
         assert sent == 4  # each alert's history has its own notices
+
+
+def test_a_resolve_notice_that_failed_is_sent_again(workbench: Workbench) -> None:
+    home = workbench.settings.workbench_home.root
+    engine = AlertEngine(workbench)
+    with webhook_receiver() as hooks:
+
+        def rules(path: str, threshold: float) -> str:
+            return f"""\
+channels:
+  chat: {{type: slack, url: "{hooks.url}{path}", group: true}}
+rules:
+  - {{name: DiskSpace, kind: disk_space, severity: P2, threshold_percent: {threshold},
+     channels: [chat]}}
+"""
+
+        (home / "alerts.yaml").write_text(rules("/chat", 0.0001))
+        asyncio.run(engine.evaluate())
+        # The chat service answers 500 when the disk clears: the resolve notice fails...
+        (home / "alerts.yaml").write_text(rules("/fail", 100))
+        asyncio.run(engine.evaluate())
+        assert [p["text"].split("\n")[0] for _, _, p in hooks.received] == [
+            "2 alerts (2 firing)",
+            "2 alerts (2 resolved)",
+        ]
+        assert [path for _, path, _ in hooks.received] == ["/chat", "/fail"]
+        # ... and is sent again at the next evaluation, once it answers.
+        (home / "alerts.yaml").write_text(rules("/chat", 100))
+        asyncio.run(engine.evaluate())
+        asyncio.run(engine.evaluate())
+        assert [path for _, path, _ in hooks.received] == ["/chat", "/fail", "/chat"]
+        assert hooks.received[2][2]["text"].startswith("2 alerts (2 resolved)")

@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ..connections.egress import EgressPolicy
 from ..db.models import Alert, AlertEvent, AlertSilence
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 """Trigger notices tried per channel and alert before the engine gives up on it."""
+RESOLVE_RETRY_FOR = timedelta(hours=1)
+"""How long after an alert resolved a failed resolve notice is still tried again."""
 IDLE_INTERVAL_S = 30.0
 """How often the engine looks for an alerts.yaml when the home has none (or a bad one)."""
 
@@ -149,7 +152,8 @@ class AlertEngine:
                     alert.status, alert.resolved_at, alert.active_key = "resolved", now, None
                     session.add(AlertEvent(alert_id=alert.id, event="resolved", at=now))
                     notice = self._notice(config, alert, "resolve")
-                    outgoing += [Outgoing(alert.id, name, notice) for name in sorted(told)]
+                    still = sorted(told & set(config.channels))  # a channel may be gone
+                    outgoing += [Outgoing(alert.id, name, notice) for name in still]
                     continue
                 if key in found and found[key].summary != alert.summary:
                     alert.summary = found[key].summary
@@ -175,7 +179,43 @@ class AlertEngine:
                     continue
                 notice = self._notice(config, alert, "trigger")
                 outgoing += [Outgoing(alert.id, name, notice) for name in due]
+            outgoing += self._unsent_resolves(session, config, now)
             session.commit()
+        return outgoing
+
+    def _unsent_resolves(
+        self, session: Session, config: rules.AlertsConfig, now: datetime
+    ) -> list[Outgoing]:
+        """Resolve notices that failed, again (up to ``MAX_ATTEMPTS`` each, for alerts
+        resolved in the last ``RESOLVE_RETRY_FOR``), to channels still in the file."""
+        alerts = list(
+            session.scalars(
+                select(Alert).where(
+                    Alert.status == "resolved", Alert.resolved_at > now - RESOLVE_RETRY_FOR
+                )
+            )
+        )
+        if not alerts:
+            return []
+        history: dict[int, list[AlertEvent]] = {a.id: [] for a in alerts}
+        for event in session.scalars(
+            select(AlertEvent).where(
+                AlertEvent.alert_id.in_(list(history)), AlertEvent.event == "notified"
+            )
+        ):
+            history[event.alert_id].append(event)
+        outgoing = []
+        for alert in alerts:
+            events = history[alert.id]
+            told = {e.channel for e in events if e.action == "trigger" and e.status == "sent"}
+            for name in sorted(told & set(config.channels)):
+                resolves = [e for e in events if e.channel == name and e.action == "resolve"]
+                # None yet: this evaluation's own resolve notice is already on its way.
+                if not resolves or any(e.status == "sent" for e in resolves):
+                    continue
+                if len(resolves) < MAX_ATTEMPTS:
+                    notice = self._notice(config, alert, "resolve")
+                    outgoing.append(Outgoing(alert.id, name, notice))
         return outgoing
 
     def _fire(self, condition: Firing, now: datetime) -> Alert | None:
