@@ -271,7 +271,9 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
         }
 
         async def notebooks() -> dict[str, str] | None:
-            result = await query('workbench_notebook_executions_total{kernel_type="python3"}')
+            result = await query(
+                'workbench_notebook_executions_total{kernel_type="python3",job="workbench-worker"}'
+            )
             found = {r["metric"]["status"]: r["value"][1] for r in result}
             return found if len(found) == 2 else None
 
@@ -280,7 +282,11 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
 
         async def durations() -> list[tuple[str, str, str]] | None:
             # Observed when the worker records a run's end: just after its last step.
-            result = await query("workbench_pipeline_run_duration_seconds_count")
+            # (The worker's own series: this test's server shares its process, and so
+            # its default registry, with runs of earlier tests.)
+            result = await query(
+                'workbench_pipeline_run_duration_seconds_count{job="workbench-worker"}'
+            )
             found = sorted(
                 (r["metric"]["job"], r["metric"]["status"], r["value"][1]) for r in result
             )
