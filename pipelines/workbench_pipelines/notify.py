@@ -16,31 +16,21 @@ and is not checked.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import smtplib
 import socket
-import ssl
 from email.message import EmailMessage
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from workbench_server.connections.egress import EgressPolicy, UnknownHostError, http_connection
-from workbench_server.errors import NetworkPolicyError
+from workbench_server.connections.egress import EgressPolicy
+from workbench_server.delivery import post_json, send_mail, valid_smtp_url
 
 from .plan import Notice
 
 SMTP_URL_ENV = "WORKBENCH_SMTP_URL"
 SMTP_FROM_ENV = "WORKBENCH_SMTP_FROM"
-TIMEOUT_S = 10.0
 
 
 class NotConfigured(Exception):
     """This kind of target cannot be reached from this installation."""
-
-
-class DeliveryFailed(Exception):
-    """The target was tried and did not accept the message; ``str()`` says why."""
 
 
 def subject(notice: Notice) -> str:
@@ -89,60 +79,19 @@ def deliver(target: str, notice: Notice) -> None:
 
 def post_webhook(url: str, notice: Notice, policy: EgressPolicy | None = None) -> None:
     """POST ``notice`` to ``url`` if ``policy`` (default: the environment's) allows its host."""
-    policy = policy or EgressPolicy.from_env()
-    try:
-        target = policy.check_url(url, what="the webhook")
-    except NetworkPolicyError as exc:  # nothing was sent: the same for any port
-        raise DeliveryFailed(str(exc)) from None
-    except UnknownHostError as exc:
-        raise DeliveryFailed(f"the webhook could not be reached: {exc}") from None
     payload = {**notice.model_dump(exclude={"targets"}), "text": subject(notice)}
-    parts = urlsplit(url)
-    conn = http_connection(url, target.address, TIMEOUT_S)
-    try:
-        conn.request(
-            "POST",
-            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-            body=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json", "User-Agent": "workbench-notify"},
-        )
-        response = conn.getresponse()
-        response.read(1024)
-    except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryFailed(f"the webhook could not be reached: {exc}") from None
-    finally:
-        conn.close()
-    if response.status >= 300:  # redirects are not followed: they could lead anywhere
-        raise DeliveryFailed(f"the webhook answered HTTP {response.status} {response.reason}")
+    post_json(url, payload, policy or EgressPolicy.from_env(), "the webhook", "workbench-notify")
 
 
 def send_email(address: str, notice: Notice) -> None:
     url = os.environ.get(SMTP_URL_ENV)
     if not url:
         raise NotConfigured(f"no SMTP server configured (set {SMTP_URL_ENV})")
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+    if not valid_smtp_url(url):
         raise NotConfigured(f"{SMTP_URL_ENV} must look like smtp://host:port or smtps://host")
     message = EmailMessage()
     message["Subject"] = subject(notice)
     message["From"] = os.environ.get(SMTP_FROM_ENV) or f"workbench@{socket.getfqdn()}"
     message["To"] = address
     message.set_content(body(notice))
-    secure = parts.scheme == "smtps"
-    port = parts.port or (465 if secure else 25)
-    try:
-        client: smtplib.SMTP = (
-            smtplib.SMTP_SSL(
-                parts.hostname, port, timeout=TIMEOUT_S, context=ssl.create_default_context()
-            )
-            if secure
-            else smtplib.SMTP(parts.hostname, port, timeout=TIMEOUT_S)
-        )
-        with client:
-            if not secure and parse_qs(parts.query).get("starttls", ["false"])[0] == "true":
-                client.starttls(context=ssl.create_default_context())
-            if parts.username:
-                client.login(unquote(parts.username), unquote(parts.password or ""))
-            client.send_message(message)
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryFailed(f"the SMTP server {parts.hostname}:{port} refused: {exc}") from None
+    send_mail(url, message)

@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from workbench_server.accounts import step_account
 from workbench_server.db.models import Notification, Pipeline, Run, StepRun
+from workbench_server.delivery import DeliveryFailed
 from workbench_server.errors import ConfigurationError, SourceUnavailableError
 from workbench_server.lineage.openlineage import (
     JobRun,
@@ -41,7 +42,7 @@ from .ingest.lineage import with_versions
 from .kernel_access import Attempt, KernelAccess, kernel_environment, run_context
 from .lake_credentials import step_lake_env
 from .notebook import CellFailure, Progress, execute
-from .notify import DeliveryFailed, NotConfigured, deliver
+from .notify import NotConfigured, deliver
 from .plan import Notice, PreparedRun, PrepareRun, RunEvent, StepInput, StepOutcome
 from .run_history import (
     AttemptHistory,

@@ -3,32 +3,23 @@
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import smtplib
 import socket
-import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Literal
-from urllib.parse import unquote, urlsplit
 
-from ..connections.egress import EgressPolicy, UnknownHostError, http_connection
-from ..errors import NetworkPolicyError, WorkbenchError
+from ..connections.egress import EgressPolicy
+from ..delivery import DeliveryFailed, post_json, send_mail, valid_smtp_url
 from .rules import Channel, EmailChannel, SlackChannel
 
-TIMEOUT_S = 10.0
 SMTP_URL_ENV = "WORKBENCH_SMTP_URL"
 SMTP_FROM_ENV = "WORKBENCH_SMTP_FROM"
+AGENT = "workbench-alerts"
 # PagerDuty's severities for the plan's P1-P3.
 PD_SEVERITY = {"P1": "critical", "P2": "error", "P3": "warning"}
 
 Action = Literal["trigger", "resolve"]
-
-
-class DeliveryFailed(WorkbenchError):
-    """A notice did not reach its channel; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -65,36 +56,9 @@ def pagerduty_event(notice: Notice, routing_key: str) -> dict:
     return event
 
 
-def post_json(url: str, body: dict, policy: EgressPolicy, what: str) -> None:
-    try:
-        target = policy.check_url(url, what=what)
-    except NetworkPolicyError as exc:
-        raise DeliveryFailed(str(exc)) from None
-    except UnknownHostError as exc:
-        raise DeliveryFailed(f"{what} could not be reached: {exc}") from None
-    parts = urlsplit(url)
-    conn = http_connection(url, target.address, TIMEOUT_S)
-    try:
-        conn.request(
-            "POST",
-            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-            body=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "User-Agent": "workbench-alerts"},
-        )
-        response = conn.getresponse()
-        response.read(1024)
-    except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryFailed(f"{what} could not be reached: {exc}") from None
-    finally:
-        conn.close()
-    if response.status >= 300:  # redirects are not followed: they could lead anywhere
-        raise DeliveryFailed(f"{what} answered HTTP {response.status} {response.reason}")
-
-
 def send_email(channel: EmailChannel, notices: list[Notice]) -> None:
     url = channel.smtp_url or os.environ.get(SMTP_URL_ENV, "")
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+    if not valid_smtp_url(url):
         raise DeliveryFailed(
             f"no SMTP server: give the channel an smtp_url or set {SMTP_URL_ENV} "
             "(smtp://host:port or smtps://host)"
@@ -111,22 +75,7 @@ def send_email(channel: EmailChannel, notices: list[Notice]) -> None:
         )
         + "\n"
     )
-    secure = parts.scheme == "smtps"
-    port = parts.port or (465 if secure else 25)
-    try:
-        client = (
-            smtplib.SMTP_SSL(
-                parts.hostname, port, timeout=TIMEOUT_S, context=ssl.create_default_context()
-            )
-            if secure
-            else smtplib.SMTP(parts.hostname, port, timeout=TIMEOUT_S)
-        )
-        with client:
-            if parts.username:
-                client.login(unquote(parts.username), unquote(parts.password or ""))
-            client.send_message(message)
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryFailed(f"the SMTP server {parts.hostname}:{port} refused: {exc}") from None
+    send_mail(url, message)
 
 
 def grouped_text(notices: list[Notice]) -> str:
@@ -148,9 +97,11 @@ def deliver(name: str, channel: Channel, notices: list[Notice], policy: EgressPo
     webhook channel gets one request each."""
     what = f"alert channel {name!r}"
     if isinstance(channel, SlackChannel):
-        post_json(channel.url, {"text": grouped_text(notices)}, policy, what)
+        post_json(channel.url, {"text": grouped_text(notices)}, policy, what, AGENT)
     elif isinstance(channel, EmailChannel):
         send_email(channel, notices)
     else:
         for notice in notices:
-            post_json(channel.url, pagerduty_event(notice, channel.routing_key), policy, what)
+            post_json(
+                channel.url, pagerduty_event(notice, channel.routing_key), policy, what, AGENT
+            )
