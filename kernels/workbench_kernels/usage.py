@@ -9,11 +9,8 @@ sends after every query instead. Usage is a ranking hint: failures are ignored.
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
-import threading
-import urllib.request
 from collections import Counter
 from functools import lru_cache
 
@@ -23,10 +20,8 @@ from workbench_server.connections.kernel_access import (
     KERNEL_USAGE_PATH,
 )
 
-from .api import workbench_request
+from .reporting import BatchedReporter
 
-FLUSH_EVERY_S = 5.0
-CONTEXT_ENV = "WORKBENCH_KERNEL_CONTEXT"  # "pipeline" in a step's kernel
 # Statements that write data; the server parses them for lineage.
 WRITES = re.compile(
     r"\b(create\s+(or\s+replace\s+)?(temp\w*\s+)?(table|view)|insert\s+into|copy)\b", re.I
@@ -56,13 +51,13 @@ def tables_in(query: str, dialect: str) -> tuple[tuple[str | None, str | None, s
     return tuple(dict.fromkeys(found))
 
 
-class UsageReporter:
+class UsageReporter(BatchedReporter):
+    name = "workbench-usage"
+
     def __init__(self) -> None:
+        super().__init__()
         self.writes: list[dict[str, str]] = []
         self.counts: Counter[Key] = Counter()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-        self.immediate = os.environ.get(CONTEXT_ENV) == "pipeline"
 
     def note_write(self, connection: str, sql: str, dialect: str) -> None:
         """A statement that writes data: its lineage is worked out by the workbench."""
@@ -82,42 +77,19 @@ class UsageReporter:
             self.counts.update(keys)
             if not self.counts and not self.writes:
                 return
-        if self.immediate:
-            self.flush()
-        elif self.thread is None:
-            self.thread = threading.Thread(target=self._loop, name="workbench-usage", daemon=True)
-            self.thread.start()
-            atexit.register(self.flush)
+        self.noted()
 
-    def _loop(self) -> None:
-        while True:
-            threading.Event().wait(FLUSH_EVERY_S)
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock:
-            counts, self.counts = self.counts, Counter()
-            writes, self.writes = self.writes, []
-        for item in writes:
-            self._post(KERNEL_LINEAGE_PATH, item)
-        if not counts:
-            return
-        body = {
-            "tables": [
+    def take(self) -> list[tuple[str, object]]:
+        counts, self.counts = self.counts, Counter()
+        writes, self.writes = self.writes, []
+        requests: list[tuple[str, object]] = [(KERNEL_LINEAGE_PATH, item) for item in writes]
+        if counts:
+            tables = [
                 {"connection": c, "schema": s, "name": n, "count": k}
                 for (c, s, n), k in counts.items()
-            ][:500]
-        }
-        self._post(KERNEL_USAGE_PATH, body)
-
-    @staticmethod
-    def _post(path: str, body: object) -> None:
-        request = workbench_request(path, body)
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-                response.read()
-        except OSError:
-            pass  # a hint lost, nothing more
+            ]
+            requests.append((KERNEL_USAGE_PATH, {"tables": tables[:500]}))
+        return requests
 
 
 REPORTER = UsageReporter()
