@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from ..db.models import Pipeline, PipelineVersion, Run
+from ..db.models import Run
 from ..metrics.collectors import volumes_of
-from ..sla.risk import ENDED_BADLY, at_risk, latest_ended
+from ..sla.risk import ENDED_BADLY, at_risk, current_specs, latest_ended
 from ..temporal import live_pollers
 from .rules import (
     DiskSpaceRule,
@@ -52,15 +52,7 @@ def _firing(rule: Rule, labels: dict[str, str], summary: str) -> Firing:
 
 def pipeline_failed(workbench: Workbench, rule: PipelineFailedRule) -> list[Firing]:
     with workbench.sessions() as session:
-        specs = dict(
-            session.execute(
-                select(Pipeline.name, PipelineVersion.spec).join(
-                    PipelineVersion,
-                    (PipelineVersion.pipeline_id == Pipeline.id)
-                    & (PipelineVersion.version == Pipeline.current_version),
-                )
-            ).all()
-        )
+        specs = current_specs(session)
         latest = latest_ended(session)
     critical = {name for name, spec in specs.items() if spec.get("sla")} | set(rule.pipelines)
     return [

@@ -108,6 +108,19 @@ def upstream_of(reads: dict[str, set[str]], writes: dict[str, set[str]]) -> dict
     return closed
 
 
+def current_specs(session: Session) -> dict[str, dict[str, Any]]:
+    """Each pipeline's spec as its current version has it, by name."""
+    return dict(
+        session.execute(
+            select(Pipeline.name, PipelineVersion.spec).join(
+                PipelineVersion,
+                (PipelineVersion.pipeline_id == Pipeline.id)
+                & (PipelineVersion.version == Pipeline.current_version),
+            )
+        ).all()
+    )
+
+
 def latest_ended(session: Session) -> list[tuple[str, str, datetime]]:
     """(pipeline, status, finished_at) of each pipeline's latest ended run: one row each
     (a window function: a join on the latest end time returns every run that ties)."""
@@ -174,15 +187,7 @@ def at_risk(session: Session, now: datetime | None = None) -> list[AtRisk]:
         return []  # the usual case: no need to read the lineage graph
     reads, writes = datasets_of(session)
     upstream = upstream_of(reads, writes)
-    specs = dict(
-        session.execute(
-            select(Pipeline.name, PipelineVersion.spec).join(
-                PipelineVersion,
-                (PipelineVersion.pipeline_id == Pipeline.id)
-                & (PipelineVersion.version == Pipeline.current_version),
-            )
-        ).all()
-    )
+    specs = current_specs(session)
     succeeded = dict(
         session.execute(
             select(Pipeline.name, func.max(Run.finished_at))
