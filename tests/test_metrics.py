@@ -130,6 +130,8 @@ async def test_server_metrics_need_the_scrape_token_and_open_nothing_else(
     assert found[("workbench_pipeline_runs_total", (*runs, ("status", "cancelled")))] == 0
     assert ("workbench_pipeline_runs_total", (*runs, ("status", "running"))) not in found
     assert found[("workbench_pipeline_runs_active", (*runs, ("status", "running")))] == 1
+    # None queued: 0, not absent, so a chart of it never says "no data".
+    assert found[("workbench_pipeline_runs_active", (*runs, ("status", "queued")))] == 0
     # The latest ended run (run-2, finished last) failed.
     assert found[("workbench_pipeline_last_run_success", runs)] == 0
     failure = (("event", "failure"), ("status", "failed"))

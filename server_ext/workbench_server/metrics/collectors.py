@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENDED = ("succeeded", "failed", "cancelled")
+GOING = ("queued", "running")
 """Run states that are final: counted in ``workbench_pipeline_runs_total``. Runs still
 queued or running are a gauge (they move on)."""
 
@@ -80,9 +81,12 @@ class MetadataCollector(Collector):
         out = _Figures()
         with self.workbench.sessions() as session:
             # Every final status of every pipeline exists from deployment on, at 0: a
-            # series that appears at 1 would hide its first run from increase().
+            # series that appears at 1 would hide its first run from increase(). The
+            # runs going on are 0 too, not absent, when none is (a chart shows 0, not
+            # "no data").
             for name in session.scalars(select(Pipeline.name)):
                 out.runs.update({(name, status): 0 for status in ENDED})
+                out.active.update({(name, status): 0 for status in GOING})
             counts = session.execute(
                 select(Pipeline.name, Run.status, func.count())
                 .join(Run, Run.pipeline_id == Pipeline.id)
