@@ -24,6 +24,7 @@ from .handlers import (
     lake,
     lineage,
     metrics,
+    operations,
     pipelines,
     sla,
     system,
@@ -324,7 +325,18 @@ class WorkbenchApp(ExtensionApp):
         modules = (
             (forward,)
             if self.service_url
-            else (system, connections, kernel, pipelines, catalog, lineage, lake, sla, alerts)
+            else (
+                system,
+                connections,
+                kernel,
+                pipelines,
+                catalog,
+                lineage,
+                lake,
+                sla,
+                alerts,
+                operations,
+            )
         )
         self.handlers.extend(
             (rf"/{API_PREFIX}/{pattern}", handler)

@@ -44,6 +44,13 @@ class TaskQueueCollector(Collector):
         self._read_at = -float("inf")
         self._lock = asyncio.Lock()
 
+    @property
+    def figures(self) -> dict[str, tuple[int, float, int]] | None:
+        """The latest figures by type (``workflow``, ``activity``): backlog count, the
+        oldest waiting task's age in seconds, pollers; None when Temporal did not answer
+        the last fetch (or none was made yet)."""
+        return self._figures
+
     async def refresh(self) -> None:
         """Fetch the figures when they are older than ``ttl``; never raises."""
         async with self._lock:
