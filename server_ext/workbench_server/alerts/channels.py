@@ -31,11 +31,13 @@ class Notice:
     summary: str
     labels: dict[str, str]
     source: str
+    note: str = ""  # e.g. "escalated: not acknowledged 15m"
 
     @property
     def text(self) -> str:
         state = "FIRING" if self.action == "trigger" else "RESOLVED"
-        return f"[{self.severity}] {state} {self.rule}: {self.summary}"
+        note = f" ({self.note})" if self.note else ""
+        return f"[{self.severity}] {state} {self.rule}: {self.summary}{note}"
 
 
 def pagerduty_event(notice: Notice, routing_key: str) -> dict:
@@ -51,7 +53,11 @@ def pagerduty_event(notice: Notice, routing_key: str) -> dict:
             "severity": PD_SEVERITY[notice.severity],
             "source": notice.source,
             "component": notice.rule,
-            "custom_details": {**notice.labels, "priority": notice.severity},
+            "custom_details": {
+                **notice.labels,
+                "priority": notice.severity,
+                **({"escalation": notice.note} if notice.note else {}),
+            },
         }
     return event
 

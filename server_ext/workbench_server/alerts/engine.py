@@ -7,6 +7,10 @@ Each evaluation compares what the rules find with the alerts firing in the DB:
 - a firing alert is sent to each channel of its rule once (a channel that failed is
   tried again at the next evaluations, up to ``MAX_ATTEMPTS``), unless a silence
   matches it: then nothing is sent until the silence ends;
+- a firing alert nobody acknowledged (and no silence covers) escalates by its rule's
+  ``escalate`` steps, each once its delay since the firing has passed: the step's
+  channels are told (and, at a higher severity, those told before, again); an
+  acknowledgement or the resolve stops it, and each step is in the alert's history;
 - an alert whose condition is gone (or whose rule was removed) is resolved, and the
   channels that were told it fired are told it resolved.
 
@@ -52,6 +56,34 @@ class Outgoing:
     alert_id: int
     channel: str
     notice: Notice
+    level: int = 0
+
+
+def targets(rule: rules.Rule, level: int) -> list[str]:
+    """The channels told at escalation ``level`` (0: the rule's own): the step's ``to``,
+    else the rule's channels again; with a new severity, every channel told before too."""
+    if level == 0:
+        return list(rule.channels)
+    step = rule.escalate[level - 1]
+    found = list(step.to or rule.channels)
+    before = rule.escalate[level - 2].severity if level > 1 else None
+    if step.severity is not None and step.severity != (before or rule.severity):
+        found += [c for lower in range(level) for c in targets(rule, lower)]
+    return list(dict.fromkeys(found))
+
+
+def _due(history: list[AlertEvent], channel: str, level: int) -> bool:
+    """Whether ``channel`` is still to be told of the alert at ``level``: not told yet,
+    and tried fewer than ``MAX_ATTEMPTS`` times."""
+    tries = [
+        e
+        for e in history
+        if e.event == "notified"
+        and e.channel == channel
+        and e.action == "trigger"
+        and (e.level or 0) == level
+    ]
+    return len(tries) < MAX_ATTEMPTS and not any(e.status == "sent" for e in tries)
 
 
 def silenced(alert: Alert, silences: list[AlertSilence]) -> AlertSilence | None:
@@ -157,18 +189,18 @@ class AlertEngine:
                     continue
                 if key in found and found[key].summary != alert.summary:
                     alert.summary = found[key].summary
-                tries = {
-                    name: sum(
-                        1
-                        for e in history
-                        if e.event == "notified" and e.channel == name and e.action == "trigger"
-                    )
-                    for name in rule.channels
-                }
-                due = [n for n in rule.channels if n not in told and tries[n] < MAX_ATTEMPTS]
+                silence = silenced(alert, silences)
+                if silence is None and alert.acknowledged_at is None:
+                    self._escalate(session, rule, alert, now)
+                due = [
+                    (level, name)
+                    # A step removed from the file since it was taken is not told again.
+                    for level in range(min(alert.escalation_level, len(rule.escalate)) + 1)
+                    for name in targets(rule, level)
+                    if _due(history, name, level)
+                ]
                 if not due:
                     continue
-                silence = silenced(alert, silences)
                 if silence is not None:
                     if not any(e.event == "silenced" for e in history):
                         until = f"{silence.ends_at:%Y-%m-%d %H:%M} UTC"
@@ -177,8 +209,12 @@ class AlertEngine:
                             AlertEvent(alert_id=alert.id, event="silenced", detail=detail, at=now)
                         )
                     continue
-                notice = self._notice(config, alert, "trigger")
-                outgoing += [Outgoing(alert.id, name, notice) for name in due]
+                outgoing += [
+                    Outgoing(
+                        alert.id, name, self._notice(config, alert, "trigger", rule, level), level
+                    )
+                    for level, name in due
+                ]
             outgoing += self._unsent_resolves(session, config, now)
             session.commit()
         return outgoing
@@ -218,6 +254,32 @@ class AlertEngine:
                     outgoing.append(Outgoing(alert.id, name, notice))
         return outgoing
 
+    def _escalate(self, session: Session, rule: rules.Rule, alert: Alert, now: datetime) -> None:
+        """Take every escalation step of ``rule`` whose delay has passed since ``alert``
+        fired (several at once after a pause of the engine), each once."""
+        started = (
+            alert.started_at if alert.started_at.tzinfo else alert.started_at.replace(tzinfo=UTC)
+        )
+        while alert.escalation_level < len(rule.escalate):
+            step = rule.escalate[alert.escalation_level]
+            if now < started + step.after:
+                return
+            alert.escalation_level += 1
+            before = alert.severity
+            alert.severity = step.severity or alert.severity
+            told = ", ".join(targets(rule, alert.escalation_level)) or "no channel"
+            raised = f"; {before} -> {alert.severity}" if alert.severity != before else ""
+            detail = f"not acknowledged {_duration(step.after)} after firing: to {told}{raised}"
+            session.add(
+                AlertEvent(
+                    alert_id=alert.id,
+                    event="escalated",
+                    level=alert.escalation_level,
+                    detail=detail,
+                    at=now,
+                )
+            )
+
     def _fire(self, condition: Firing, now: datetime) -> Alert | None:
         with self.workbench.sessions() as session:
             alert = Alert(
@@ -242,7 +304,17 @@ class AlertEngine:
             session.expunge(alert)
             return alert
 
-    def _notice(self, config: rules.AlertsConfig, alert: Alert, action: str) -> Notice:
+    def _notice(
+        self,
+        config: rules.AlertsConfig,
+        alert: Alert,
+        action: str,
+        rule: rules.Rule | None = None,
+        level: int = 0,
+    ) -> Notice:
+        note = ""
+        if level and rule is not None and level <= len(rule.escalate):
+            note = f"escalated: not acknowledged {_duration(rule.escalate[level - 1].after)}"
         return Notice(
             action=action,  # type: ignore[arg-type]
             dedup_key=f"workbench:{alert.dedup_key}:{alert.id}",
@@ -251,6 +323,7 @@ class AlertEngine:
             summary=alert.summary,
             labels=dict(alert.labels),
             source=config.source,
+            note=note,
         )
 
     def _send(self, config: rules.AlertsConfig, outgoing: list[Outgoing]) -> None:
@@ -285,6 +358,7 @@ class AlertEngine:
                     status=status,
                     detail=detail,
                     at=datetime.now(UTC),
+                    level=item.level,
                 )
                 for item in batch
             ]
@@ -309,3 +383,11 @@ class AlertEngine:
                 log.exception("Alert evaluation failed; trying again at the next interval")
             elapsed = asyncio.get_running_loop().time() - started
             await asyncio.sleep(max(0.0, interval - elapsed))
+
+
+def _duration(delay: timedelta) -> str:
+    """``15m``, ``1h30m``, ``90s``: a delay as alerts.yaml writes it."""
+    seconds = int(delay.total_seconds())
+    parts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h")]
+    parts += [(seconds % 3600 // 60, "m"), (seconds % 60, "s")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"

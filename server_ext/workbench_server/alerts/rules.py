@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import InvalidInputError
 
 ALERTS_FILE = "alerts.yaml"
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 MAX_FILE_BYTES = 256 * 1024
 
 Severity = Literal["P1", "P2", "P3"]
@@ -51,11 +60,52 @@ class EmailChannel(_Strict):
 Channel = Annotated[SlackChannel | WebhookChannel | EmailChannel, Field(discriminator="type")]
 
 
+class Escalation(_Strict):
+    """One step of escalation: an alert still firing, not acknowledged (nor silenced),
+    ``after`` its firing is sent ``to`` further channels (the rule's own again when
+    none are named), at ``severity`` when given (then the channels told before are told
+    again, at the new severity)."""
+
+    after: timedelta = Field(description="'15m', '1h', '90s' or seconds, from the firing")
+    to: list[str] = Field(default_factory=list)
+    severity: Severity | None = None
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return _parse_duration(value)
+
+
 class _Rule(_Strict):
     name: Name
     severity: Severity
     channels: list[str] = Field(default_factory=list)
     summary: str = Field(default="", max_length=500)
+    escalate: list[Escalation] = Field(default_factory=list, max_length=10)
+
+    @field_validator("escalate", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _escalation_goes_up(self) -> _Rule:
+        severity, after = self.severity, timedelta(0)
+        for i, step in enumerate(self.escalate):
+            if step.after <= after:
+                raise ValueError(
+                    f"escalate[{i}].after: each step comes later than the one before "
+                    f"(give more than {after.total_seconds():g} s)"
+                )
+            if step.severity is not None and step.severity > severity:
+                raise ValueError(
+                    f"escalate[{i}].severity: {step.severity} is lower than {severity}; "
+                    "an escalation keeps or raises the severity (P1 is the highest)"
+                )
+            if not step.to and step.severity is None and not self.channels:
+                raise ValueError(f"escalate[{i}]: give to (channels) or a higher severity")
+            after, severity = step.after, step.severity or severity
+        return self
 
 
 class PipelineFailedRule(_Rule):
@@ -118,13 +168,32 @@ class AlertsConfig(_Strict):
             if rule.name in seen:
                 raise ValueError(f"rules[{i}]: a second rule named {rule.name!r}")
             seen.add(rule.name)
-            for channel in rule.channels:
+            named = [("channels", c) for c in rule.channels] + [
+                (f"escalate[{j}].to", c) for j, step in enumerate(rule.escalate) for c in step.to
+            ]
+            for where, channel in named:
                 if channel not in self.channels:
                     raise ValueError(
-                        f"rules[{i}].channels: no channel {channel!r} under channels "
+                        f"rules[{i}].{where}: no channel {channel!r} under channels "
                         f"(there are: {', '.join(sorted(self.channels)) or 'none'})"
                     )
         return self
+
+
+def _parse_duration(value: Any) -> Any:
+    """``"15m"``, ``"1h30m"``, ``"90s"``, ``"1d"`` (or a number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip() and (match := _DURATION.fullmatch(value.strip())):
+        days, hours, minutes, secs = (int(part or 0) for part in match.groups())
+        seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
+    else:
+        raise ValueError(f"{value!r} is not a duration: write e.g. '15m', '1h30m' or '90s'")
+    if not 0 < seconds <= 7 * 86400:
+        raise ValueError(f"{value!r}: a duration above zero and at most 7 days, e.g. '15m'")
+    return timedelta(seconds=seconds)
 
 
 def _positions(text: str) -> dict[tuple[Any, ...], int]:

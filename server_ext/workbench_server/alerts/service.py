@@ -30,6 +30,7 @@ class AlertEventOut(BaseModel):
     detail: str | None
     actor: str | None
     at: datetime
+    level: int = 0  # the escalation level a notice or an escalation belongs to
 
 
 class AlertOut(BaseModel):
@@ -45,6 +46,7 @@ class AlertOut(BaseModel):
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     history: list[AlertEventOut]
+    escalation_level: int = 0  # escalation steps taken (0: none)
 
 
 class SilenceIn(BaseModel):

@@ -404,11 +404,14 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # 0 until the rule's first escalation step is taken, then 1, 2, ...
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AlertEvent(Base):
     """An alert's history: fired, notified (per channel, sent or failed), silenced,
-    acknowledged, resolved."""
+    escalated, acknowledged, resolved. ``level`` is the escalation level a notice or an
+    escalation belongs to (0: the rule's own channels)."""
 
     __tablename__ = "alert_events"
 
@@ -421,6 +424,7 @@ class AlertEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AlertSilence(Base):
