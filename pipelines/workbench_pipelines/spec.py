@@ -46,6 +46,7 @@ from .spec_types import (
     DEFAULT_NON_RETRYABLE,
     TIMEOUT_ERROR,
     ClockTime,
+    DatasetName,
     Duration,
     GroupName,
     Identifier,
@@ -65,6 +66,7 @@ __all__ = [
     "TIMEOUT_ERROR",
     "AccessSpec",
     "ExtractStep",
+    "FreshnessSpec",
     "MergeStep",
     "NotebookStep",
     "NotificationsSpec",
@@ -187,6 +189,63 @@ class SlaSpec(_Model):
         return self
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_SETS = {"daily": WEEKDAYS, "weekdays": WEEKDAYS[:5]}
+
+
+class FreshnessSpec(_Model):
+    """A dataset this pipeline keeps fresh: written no longer than ``max_age`` ago, or
+    written by ``updated_by`` on each of ``days``. At risk before it misses when a
+    pipeline that writes it (or feeds one that does) fails or runs late."""
+
+    dataset: DatasetName = Field(
+        description="The dataset, e.g. 'lake.gold.trial_balance' ('gold.trial_balance' "
+        "is the default lake's)."
+    )
+    max_age: Duration | None = Field(
+        None, description="Longest time since its last write, e.g. '26h'."
+    )
+    updated_by: ClockTime | None = Field(
+        None, description="HH:MM by which each due day's write must be there."
+    )
+    timezone: str | None = Field(
+        None, description="IANA time zone of updated_by (the schedule's, else UTC)."
+    )
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS),
+        description="Days updated_by applies to: names (mon ... sun), 'weekdays' or 'daily'.",
+    )
+
+    @field_validator("dataset")
+    @classmethod
+    def _default_lake(cls, value: str) -> str:
+        return f"lake.{value}" if value.count(".") == 1 else value
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _day_set(cls, value: Any) -> Any:
+        if isinstance(value, str) and value in _DAY_SETS:
+            return list(_DAY_SETS[value])
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, value: str | None) -> str | None:
+        problem = timezone_problem(value) if value is not None else None
+        if problem:
+            raise custom_error("timezone", problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FreshnessSpec:
+        if (self.max_age is None) == (self.updated_by is None):
+            raise custom_error("freshness", "give either max_age or updated_by (one of them)")
+        if not self.days:
+            raise custom_error("freshness", "days: name at least one day, e.g. weekdays")
+        return self
+
+
 class NotificationsSpec(_Model):
     """Who hears about runs: targets such as ``email:x@y.com`` or ``webhook:https://...``."""
 
@@ -230,9 +289,23 @@ class PipelineSpec(_Model):
     parameters: dict[Identifier, ParameterSpec] = Field(default_factory=dict)
     schedule: ScheduleSpec | None = None
     sla: SlaSpec | None = None
+    freshness: list[FreshnessSpec] = Field(
+        default_factory=list,
+        description="Datasets this pipeline keeps fresh, each with its freshness SLA.",
+    )
     notifications: NotificationsSpec = Field(default_factory=NotificationsSpec)
     access: AccessSpec = Field(default_factory=AccessSpec)
     steps: list[StepSpec] = Field(min_length=1)
+
+    @field_validator("freshness")
+    @classmethod
+    def _one_sla_per_dataset(cls, value: list[FreshnessSpec]) -> list[FreshnessSpec]:
+        seen: set[str] = set()
+        for entry in value:
+            if entry.dataset in seen:
+                raise custom_error("freshness", f"{entry.dataset} is listed twice")
+            seen.add(entry.dataset)
+        return value
 
     @model_validator(mode="after")
     def _references_are_sound(self) -> PipelineSpec:

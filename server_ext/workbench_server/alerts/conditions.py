@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 
 from ..db.models import Run
 from ..metrics.collectors import volumes_of
+from ..sla.freshness import freshness
 from ..sla.risk import ENDED_BADLY, at_risk, current_specs, latest_ended
 from ..temporal import live_pollers
 from .rules import (
+    DatasetFreshnessRule,
     DiskSpaceRule,
     ErrorRateRule,
     PipelineFailedRule,
@@ -127,6 +129,37 @@ def sla_at_risk(workbench: Workbench, rule: SlaAtRiskRule, now: datetime) -> lis
     return found
 
 
+def _at(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "unknown"
+
+
+def dataset_freshness(
+    workbench: Workbench, rule: DatasetFreshnessRule, now: datetime
+) -> list[Firing]:
+    with workbench.sessions() as session:
+        found = freshness(session, now)
+    firings = []
+    for item in found:
+        sla = item.declared
+        if item.status not in rule.states or (rule.datasets and sla.dataset not in rule.datasets):
+            continue
+        labels = {"dataset": sla.dataset, "pipeline": sla.pipeline, "state": item.status}
+        if item.status == "at_risk":
+            labels["upstream"] = item.upstream or ""
+            summary = (
+                f"{sla.dataset} ({sla.rule}, due {_at(item.due)}) is at risk: pipeline "
+                f"{item.upstream} {item.reason} at {_at(item.since)}"
+            )
+        else:
+            written = f"last written {_at(item.last_write)}" if item.last_write else "never written"
+            summary = (
+                f"{sla.dataset} missed its freshness SLA ({sla.rule}, due {_at(item.due)}): "
+                f"{written}"
+            )
+        firings.append(_firing(rule, labels, summary))
+    return firings
+
+
 async def service_down(
     workbench: Workbench, rule: ServiceDownRule, watched_for: timedelta
 ) -> list[Firing]:
@@ -167,4 +200,6 @@ async def evaluate(
         return await asyncio.to_thread(error_rate, workbench, rule, now)
     if isinstance(rule, SlaAtRiskRule):
         return await asyncio.to_thread(sla_at_risk, workbench, rule, now)
+    if isinstance(rule, DatasetFreshnessRule):
+        return await asyncio.to_thread(dataset_freshness, workbench, rule, now)
     return await service_down(workbench, rule, watched_for)

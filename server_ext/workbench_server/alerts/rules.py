@@ -147,8 +147,25 @@ class SlaAtRiskRule(_Rule):
     kind: Literal["sla_at_risk"]
 
 
+class DatasetFreshnessRule(_Rule):
+    """A dataset's freshness SLA (declared under ``freshness:`` in the pipeline that
+    keeps it) is at risk (a pipeline that writes it, or one upstream of that, failed or
+    is late since its last write) or missed; resolves when the dataset is written."""
+
+    kind: Literal["dataset_freshness"]
+    states: list[Literal["at_risk", "missed"]] = Field(
+        default_factory=lambda: ["at_risk", "missed"], min_length=1
+    )
+    datasets: list[str] = Field(default_factory=list, description="only these (all if empty)")
+
+
 Rule = Annotated[
-    PipelineFailedRule | DiskSpaceRule | ErrorRateRule | ServiceDownRule | SlaAtRiskRule,
+    PipelineFailedRule
+    | DiskSpaceRule
+    | ErrorRateRule
+    | ServiceDownRule
+    | SlaAtRiskRule
+    | DatasetFreshnessRule,
     Field(discriminator="kind"),
 ]
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from ..db.models import CatalogScan, Notification, Pipeline, PipelineVersion, Run, StepRun
+from ..sla.freshness import STATUSES, Freshness, freshness
 from ..sla.risk import AtRisk, at_risk, latest_ended
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ class _Figures:
     scans: dict[str, int] = field(default_factory=dict)
     notifications: dict[tuple[str, str], int] = field(default_factory=dict)
     at_risk: list[AtRisk] = field(default_factory=list)
+    freshness: list[Freshness] = field(default_factory=list)
     pg_active: int | None = None
 
 
@@ -139,6 +142,10 @@ class MetadataCollector(Collector):
                 out.at_risk = at_risk(session)
             except Exception:  # the other figures still count
                 log.warning("metrics: SLA risks could not be worked out", exc_info=True)
+            try:
+                out.freshness = freshness(session)
+            except Exception:
+                log.warning("metrics: dataset freshness could not be worked out", exc_info=True)
             if session.get_bind().dialect.name == "postgresql":
                 out.pg_active = session.scalar(
                     text("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'")
@@ -187,12 +194,16 @@ class MetadataCollector(Collector):
         yield critical
         misses = CounterMetricFamily(
             "workbench_pipeline_sla_misses",
-            "Runs that missed their pipeline's SLA deadline, by pipeline.",
-            labels=["pipeline_name"],
+            "Runs that missed their pipeline's SLA deadline, by pipeline (dataset empty); "
+            "and the freshness SLA misses of each dataset a pipeline declares (dataset set).",
+            labels=["pipeline_name", "dataset"],
         )
         for name, count in sorted(figures.sla_misses.items()):
-            misses.add_metric([name], count)
+            misses.add_metric([name, ""], count)
+        for item in figures.freshness:
+            misses.add_metric([item.declared.pipeline, item.declared.dataset], item.misses)
         yield misses
+        yield from _freshness_metrics(figures.freshness)
         attempts = CounterMetricFamily(
             "workbench_step_attempts",
             "Step attempts by outcome (succeeded, failed, timed_out, cancelled, lost, running).",
@@ -244,6 +255,41 @@ class MetadataCollector(Collector):
                 "Active connections of the metadata DB's PostgreSQL (pg_stat_activity).",
                 value=figures.pg_active,
             )
+
+
+def _freshness_metrics(found: list[Freshness]) -> Iterator:
+    """Each dataset's age and where it stands against its freshness SLA."""
+    now = datetime.now(UTC)
+    age = GaugeMetricFamily(
+        "workbench_dataset_freshness_seconds",
+        "Seconds since the last write of each dataset with a freshness SLA.",
+        labels=["dataset"],
+    )
+    for dataset, seconds in sorted(
+        {f.declared.dataset: f.age(now) for f in found if f.last_write}.items()
+    ):
+        age.add_metric([dataset], seconds)
+    yield age
+    status = GaugeMetricFamily(
+        "workbench_dataset_sla_status",
+        "1 for the status (ok, at_risk, missed) a dataset's freshness SLA has now, 0 for "
+        "the others; at_risk: a pipeline that writes it, or one upstream, failed or is late.",
+        labels=["dataset", "pipeline_name", "status"],
+    )
+    due = GaugeMetricFamily(
+        "workbench_dataset_sla_deadline_timestamp_seconds",
+        "When (Unix time) each dataset must next be written (or the deadline it missed).",
+        labels=["dataset", "pipeline_name"],
+    )
+    for f in found:
+        for name in STATUSES:
+            status.add_metric(
+                [f.declared.dataset, f.declared.pipeline, name], float(f.status == name)
+            )
+        if f.due is not None:
+            due.add_metric([f.declared.dataset, f.declared.pipeline], f.due.timestamp())
+    yield status
+    yield due
 
 
 class DiskCollector(Collector):
