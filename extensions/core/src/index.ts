@@ -14,11 +14,13 @@ import { HealthModel } from './model';
 import { catalogPlugin } from './catalog/plugin';
 import { connectionsPlugin } from './connections/plugin';
 import { defaultKernelPlugin } from './kernels/plugin';
+import { operationsPlugin } from './operations/plugin';
 import { pipelinesPlugin } from './pipelines/plugin';
 import { TRANSLATION_DOMAIN } from './tokens';
 
 export { CatalogCommandIDs } from './catalog/plugin';
 export { ConnectionsCommandIDs } from './connections/plugin';
+export { OperationsCommandIDs } from './operations/plugin';
 export { PipelineFileCommandIDs } from './pipelines/fileCommands';
 export { PipelinesCommandIDs } from './pipelines/plugin';
 
@@ -113,6 +115,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   catalogPlugin,
   connectionsPlugin,
   defaultKernelPlugin,
+  operationsPlugin,
   pipelinesPlugin
 ];
 

@@ -3,3 +3,4 @@ import './catalog.css';
 import './connections.css';
 import './pipelines.css';
 import './builder.css';
+import './operations.css';
