@@ -48,6 +48,7 @@ from workbench_server.lake.models import WRITER_ENV
 from workbench_server.lake_env import KEY_ENV_NAMES, LAKE_URI_ENV
 from workbench_server.lineage.service import RecordedSql
 from workbench_server.metrics.queries import KERNEL_QUERY_TIMINGS_PATH, QueryTimings, observe
+from workbench_server.metrics.query_log import record
 from workbench_server.principal import Principal
 
 if TYPE_CHECKING:
@@ -176,7 +177,10 @@ class _QueryTimingsHandler(_StepHandler):
 
     async def post(self) -> None:
         self._attempt()
-        observe(self._body(QueryTimings))
+        report = self._body(QueryTimings)
+        observe(report)
+        # Stored for the built-in engine's SlowQueries rule, which reads every process's.
+        await asyncio.to_thread(record, self.access.workbench, report)
         self._done()
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from ..db.models import Run
 from ..metrics.collectors import volumes_of
+from ..metrics.query_log import window
 from ..sla.freshness import freshness
 from ..sla.risk import ENDED_BADLY, at_risk, current_specs, latest_ended
 from ..temporal import live_pollers
@@ -23,6 +24,7 @@ from .rules import (
     Rule,
     ServiceDownRule,
     SlaAtRiskRule,
+    SlowQueriesRule,
 )
 
 if TYPE_CHECKING:
@@ -129,6 +131,28 @@ def sla_at_risk(workbench: Workbench, rule: SlaAtRiskRule, now: datetime) -> lis
     return found
 
 
+def slow_queries(workbench: Workbench, rule: SlowQueriesRule, now: datetime) -> list[Firing]:
+    found = []
+    for queries in window(workbench, now - timedelta(seconds=rule.window_seconds)):
+        if queries.count < rule.min_queries:
+            continue
+        value = queries.quantile(rule.quantile)
+        if value <= rule.threshold_seconds:
+            continue
+        labels = {"query_type": queries.query_type, "data_source": queries.data_source}
+        found.append(
+            _firing(
+                rule,
+                labels,
+                f"the {rule.quantile * 100:g}th percentile of the {queries.count} "
+                f"{queries.query_type} queries on {queries.data_source} in the last "
+                f"{rule.window_seconds} s is about {value:.1f} s "
+                f"(more than {rule.threshold_seconds:g} s)",
+            )
+        )
+    return found
+
+
 def _at(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "unknown"
 
@@ -202,4 +226,6 @@ async def evaluate(
         return await asyncio.to_thread(sla_at_risk, workbench, rule, now)
     if isinstance(rule, DatasetFreshnessRule):
         return await asyncio.to_thread(dataset_freshness, workbench, rule, now)
+    if isinstance(rule, SlowQueriesRule):
+        return await asyncio.to_thread(slow_queries, workbench, rule, now)
     return await service_down(workbench, rule, watched_for)

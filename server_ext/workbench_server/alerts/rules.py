@@ -133,6 +133,18 @@ class ErrorRateRule(_Rule):
     min_runs: int = Field(default=1, ge=1)
 
 
+class SlowQueriesRule(_Rule):
+    """The ``quantile`` (0.95) of the ``%sql`` query times kernels reported in the last
+    ``window_seconds`` is above ``threshold_seconds``, per kind of query and data source
+    (at least ``min_queries`` queries)."""
+
+    kind: Literal["slow_queries"]
+    threshold_seconds: float = Field(default=30.0, gt=0)
+    window_seconds: int = Field(default=300, ge=10, le=3600)
+    quantile: float = Field(default=0.95, gt=0, lt=1)
+    min_queries: int = Field(default=1, ge=1)
+
+
 class ServiceDownRule(_Rule):
     """No worker has polled the task queue for ``for_seconds`` (Temporal's poller record)."""
 
@@ -165,7 +177,8 @@ Rule = Annotated[
     | ErrorRateRule
     | ServiceDownRule
     | SlaAtRiskRule
-    | DatasetFreshnessRule,
+    | DatasetFreshnessRule
+    | SlowQueriesRule,
     Field(discriminator="kind"),
 ]
 

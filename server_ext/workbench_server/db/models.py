@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -440,3 +441,20 @@ class AlertSilence(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class QueryTimingBatch(Base):
+    """``%sql`` queries one kernel report held of one kind and data source: how many,
+    their total time, and how many fell in each bucket of
+    ``workbench_query_duration_seconds`` (not cumulative; the last is above the
+    largest bound). Kept for an hour, for the built-in engine's SlowQueries rule."""
+
+    __tablename__ = "query_timings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    query_type: Mapped[str] = mapped_column(String(20))
+    data_source: Mapped[str] = mapped_column(String(20))
+    count: Mapped[int] = mapped_column(Integer)
+    sum_seconds: Mapped[float] = mapped_column(Float)
+    buckets: Mapped[list[int]] = mapped_column(JSON)

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..metrics.exposition import UNAUTHORIZED, exposition
 from ..metrics.queries import KERNEL_QUERY_TIMINGS_PATH, QueryTimings, observe
+from ..metrics.query_log import record
 from .kernel import KernelRouteHandler
 
 PATH = "workbench/metrics"
@@ -58,7 +59,10 @@ class KernelQueryTimingsHandler(KernelRouteHandler):
     @allow_unauthenticated
     async def post(self) -> None:
         self._check_kernel_token()
-        observe(QueryTimings.model_validate_json(self.request.body or b"{}"))
+        report = QueryTimings.model_validate_json(self.request.body or b"{}")
+        observe(report)
+        # For the built-in engine's SlowQueries rule too (it has no Prometheus to ask).
+        await asyncio.to_thread(record, self.workbench, report)
         self.set_status(204)
         self.finish()
 
