@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from tornado.httpclient import HTTPClientError
 
+from tests.support.processes import base_env, run_workbench
 from tests.support.receivers import webhook_receiver
 from tests.ui.principals import HeaderPrincipalProvider, as_user
 from workbench_pipelines.validate import check_text
@@ -336,3 +337,21 @@ async def test_rest_lists_the_datasets_a_user_may_see(jp_fetch, jp_serverapp) ->
     with pytest.raises(HTTPClientError) as refused:
         await listed(params={"status": "late"})
     assert refused.value.code == 400
+
+
+def test_the_cli_lists_them_and_fails_on_a_miss(workbench: Workbench, home: Path) -> None:
+    with workbench.sessions.begin() as session:
+        _close_and_extract(session, {"max_age": "26h"})
+        _run(session, "c1", 2, "succeeded", NOW - timedelta(hours=20))
+        _run(session, "e1", 1, "failed", NOW - timedelta(minutes=5))
+    listed = run_workbench("pipeline", "freshness", env=base_env(home))
+    assert listed.returncode == 0, listed.stderr
+    [line] = listed.stdout.splitlines()
+    assert line.split()[:3] == ["lake.gold.trial_balance", "at_risk", "20.0"]
+    assert line.endswith("no older than 1d2h  [close, 0 missed] (failed: extract)")
+    with workbench.sessions.begin() as session:
+        session.get(Run, "c1").finished_at = NOW - timedelta(hours=30)
+    missed = run_workbench("pipeline", "freshness", "--json", env=base_env(home))
+    assert missed.returncode == 1
+    [item] = json.loads(missed.stdout)
+    assert (item["status"], item["reason"], item["misses"]) == ("missed", "stale", 1)

@@ -264,3 +264,53 @@ def schedule(home: str | None, name: str, action: str, start, end) -> None:
     start = start.replace(tzinfo=UTC) if start else None
     end = end.replace(tzinfo=UTC) if end else None
     click.echo(asyncio.run(control(registry.workbench, name, action, start, end)))
+
+
+@pipeline.command()
+@home_option
+@click.option(
+    "--status",
+    type=click.Choice(["ok", "at_risk", "missed"]),
+    default=None,
+    help="Only the datasets with this status.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def freshness(home: str | None, status: str | None, as_json: bool) -> None:
+    """Datasets with a freshness SLA (pipelines' freshness lists): age, status, deadline.
+
+    Exits with 1 when one is missed, so a script or a cron job can act on it.
+    """
+    from pydantic import TypeAdapter
+
+    from ..sla.freshness import DatasetSlaOut, visible_freshness
+    from .remote import service_from_env
+
+    client = service_from_env()
+    if client is not None and home is None:
+        found = TypeAdapter(list[DatasetSlaOut]).validate_python(
+            client.call("GET", "sla/datasets", status=status)
+        )
+    else:
+        from .connection import _workbench
+
+        workbench = _workbench(home, "list dataset freshness")
+        try:
+            found = visible_freshness(workbench, None, status)  # type: ignore[arg-type]
+        finally:
+            workbench.close()
+    if as_json:
+        click.echo(TypeAdapter(list[DatasetSlaOut]).dump_json(found, indent=2).decode())
+    for item in [] if as_json else found:
+        age = (
+            "never written" if item.age_seconds is None else f"{item.age_seconds / 3600:.1f} h old"
+        )
+        due = f"due {item.due:%Y-%m-%d %H:%M} UTC" if item.due else "no deadline"
+        why = ""
+        if item.status == "at_risk":
+            why = f" ({item.reason}: {item.upstream or 'a pipeline you may not see'})"
+        click.echo(
+            f"{item.dataset:40} {item.status:8} {age:14} {due:26} {item.rule}  "
+            f"[{item.pipeline}, {item.misses} missed]{why}"
+        )
+    if any(item.status == "missed" for item in found):
+        raise click.exceptions.Exit(1)
