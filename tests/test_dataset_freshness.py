@@ -355,3 +355,27 @@ def test_the_cli_lists_them_and_fails_on_a_miss(workbench: Workbench, home: Path
     assert missed.returncode == 1
     [item] = json.loads(missed.stdout)
     assert (item["status"], item["reason"], item["misses"]) == ("missed", "stale", 1)
+
+
+def test_a_redeploy_that_keeps_the_sla_keeps_its_history(metadata: Workbench) -> None:
+    with metadata.sessions.begin() as session:
+        _close_and_extract(session, {"max_age": "26h"}, deployed=NOW - timedelta(hours=30))
+        session.flush()
+        close = session.get(Pipeline, 2)
+        first = session.query(PipelineVersion).filter_by(pipeline_id=2).one()
+        spec = dict(first.spec)
+        spec["freshness"] = [{"dataset": "gold.trial_balance", "max_age": "26h"}]
+        session.add(
+            PipelineVersion(
+                pipeline_id=2,
+                version=2,
+                content_hash="1" * 64,
+                spec=spec,
+                snapshot_dir="",
+                deployed_by="me",
+                deployed_at=NOW - timedelta(hours=1),
+            )
+        )
+        close.current_version = 2
+    # Never written in the 30 hours since version 1 asked for 26: missed, not a fresh start.
+    assert _status(metadata, NOW) == ("missed", "never written", None, 1)

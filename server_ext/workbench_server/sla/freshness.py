@@ -48,7 +48,7 @@ from ..db.models import (
     Run,
     RunTable,
 )
-from .risk import Trouble, datasets_of, troubles, upstream_of
+from .risk import Trouble, current_specs, datasets_of, troubles, upstream_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -106,6 +106,11 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
+def _full_name(dataset: str) -> str:
+    """``gold.x`` is the default lake's ``lake.gold.x``, as the spec reads it."""
+    return f"lake.{dataset}" if dataset.count(".") == 1 else dataset
+
+
 def _duration(delay: timedelta) -> str:
     from workbench_pipelines.spec import format_duration
 
@@ -119,7 +124,12 @@ def declared(session: Session) -> list[Declared]:
     """Every freshness SLA of the pipelines' current versions."""
     from workbench_pipelines.spec import FreshnessSpec
 
-    versions: dict[str, list[tuple[int, datetime, dict[str, Any]]]] = defaultdict(list)
+    keeping = {
+        name: spec for name, spec in current_specs(session).items() if (spec or {}).get("freshness")
+    }
+    if not keeping:
+        return []  # the usual case: one read of the current specs, no history
+    versions: dict[str, dict[int, tuple[datetime, dict[str, Any]]]] = defaultdict(dict)
     current: dict[str, int] = {}
     for name, now_at, version, deployed, spec in session.execute(
         select(
@@ -128,27 +138,27 @@ def declared(session: Session) -> list[Declared]:
             PipelineVersion.version,
             PipelineVersion.deployed_at,
             PipelineVersion.spec,
-        ).join(PipelineVersion, PipelineVersion.pipeline_id == Pipeline.id)
+        )
+        .join(PipelineVersion, PipelineVersion.pipeline_id == Pipeline.id)
+        .where(
+            Pipeline.name.in_(list(keeping)), PipelineVersion.version <= Pipeline.current_version
+        )
     ):
         current[name] = now_at
-        versions[name].append((version, _aware(deployed), spec or {}))
+        versions[name][version] = (_aware(deployed), spec or {})
     found = []
-    for name, rows in sorted(versions.items()):
-        rows.sort(key=lambda row: row[0])
-        by_version = {v: (deployed, spec) for v, deployed, spec in rows}
-        if current[name] not in by_version:
-            continue
-        spec = by_version[current[name]][1]
+    for name, by_version in sorted(versions.items()):
+        deployed, spec = by_version[current[name]]
         timezone = (spec.get("schedule") or {}).get("timezone") or "UTC"
         for raw in spec.get("freshness") or ():
             entry = FreshnessSpec.model_validate(raw)
-            since = by_version[current[name]][0]
+            since = deployed
             # Back through the versions that declared it too: a redeploy keeps its history.
             for version in range(current[name] - 1, 0, -1):
                 earlier = by_version.get(version)
-                if earlier is None or not any(
-                    f.get("dataset") == entry.dataset for f in earlier[1].get("freshness") or ()
-                ):
+                if earlier is None or entry.dataset not in {
+                    _full_name(f.get("dataset", "")) for f in earlier[1].get("freshness") or ()
+                }:
                     break
                 since = earlier[0]
             found.append(
