@@ -37,11 +37,23 @@ def served(tmp_path: Path, monkeypatch):
         server.stop()
 
 
+# What Prometheus asks for: the endpoint answers Prometheus' text format, uncompressed,
+# as it did before it served snapshots (no OpenMetrics, no gzip).
+PROMETHEUS_ASKS = {
+    "Accept": "application/openmetrics-text;version=1.0.0;q=0.5,"
+    "text/plain;version=0.0.4;q=0.3,*/*;q=0.1",
+    "Accept-Encoding": "gzip",
+}
+
+
 def scrape(server: MetricsServer, token: str | None, path: str = "/metrics") -> bytes:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(f"http://{server.address}{path}", headers=headers)
+    request = urllib.request.Request(
+        f"http://{server.address}{path}", headers={**PROMETHEUS_ASKS, **headers}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.headers["Content-Type"] == CONTENT_TYPE_LATEST  # as before
+        assert response.headers["Content-Type"] == CONTENT_TYPE_LATEST
+        assert response.headers.get("Content-Encoding") is None
         return response.read()
 
 
