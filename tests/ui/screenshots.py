@@ -11,7 +11,10 @@ connection (a throwaway cluster with the demo data, as the tests' ``odoo_db``) a
 it tested in the Connections dialog (``connections-dialog-light.png``,
 ``connections-dialog-dark.png``); opens the pipeline's file in the Pipeline Editor, a step
 selected (``pipeline-editor-light.png``,
-``pipeline-editor-dark.png``). Everything it starts is stopped before it exits.
+``pipeline-editor-dark.png``); makes runs of three pipelines, one failing upstream of
+another's SLA, lets the alert engine fire on it, silences one alert and opens the
+Operations view (``operations-light.png``, ``operations-dark.png``). Everything it starts
+is stopped before it exits.
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ from tests.ui.conftest import (
 )
 from tests.ui.test_catalog_panel import open_catalog, record_lineage
 from tests.ui.test_connections_dialog import field, item, open_from_palette
+from tests.ui.test_operations_view import (
+    make_runs,
+    open_operations,
+    wait_for_alerts,
+    write_alert_rules,
+)
 from tests.ui.test_pipeline_builder import open_in_pipeline_editor
 
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
@@ -222,6 +231,37 @@ def show_connections(page: Page, workbench: Workbench) -> None:
     expect(page.locator(".Toastify__toast")).to_have_count(0)
 
 
+def prepare_operations(workbench: Workbench, stack: ExitStack) -> None:
+    """Alert rules in the home, the runs of the Operations view's test, and its failed
+    pipeline's alert silenced for a day."""
+    write_alert_rules(workbench.root / "home")  # the idle engine reads it within 30 s
+    make_runs(workbench)
+    wait_for_alerts(workbench, {"PipelineFailed", "SlaAtRisk"})
+    workbench.api.post(
+        "alerts/silences",
+        json={
+            "rule": "PipelineFailed",
+            "labels": {"pipeline": "ops_load"},
+            "minutes": 1440,
+            "comment": "invoice export fixed upstream, re-run tonight",
+        },
+    ).raise_for_status()
+
+
+def show_operations(page: Page, workbench: Workbench) -> None:
+    """Fresh layout, the Operations view with its alerts and the SLA at risk, the left
+    sidebar closed and the page tall enough for the whole view."""
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1000})
+    open_lab(page, workbench.url, workbench.token)
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    view = open_operations(page)
+    expect(view.locator('[data-rule="PipelineFailed"]')).to_have_attribute("data-silenced", "true")
+    expect(view.locator('tr[data-pipeline="ops_report"] [data-col="sla"]')).to_have_attribute(
+        "data-sla", "at-risk"
+    )
+    settle(page)
+
+
 Prepare = Callable[[Workbench, ExitStack], None]
 Show = Callable[[Page, Workbench], None]
 # Name -> (file name stem, setup done once, what to show in each theme).
@@ -230,6 +270,7 @@ SHOTS: dict[str, tuple[str, Prepare, Show]] = {
     "pipelines": ("pipelines-panel", prepare_pipeline, show_pipelines),
     "builder": ("pipeline-editor", prepare_builder, show_builder),
     "connections": ("connections-dialog", prepare_connections, show_connections),
+    "operations": ("operations", prepare_operations, show_operations),
 }
 
 

@@ -161,7 +161,8 @@ def test_figures_match_the_runs_made(page: Page, workbench: Workbench) -> None:
 
     # 4 of the 5 runs made succeeded.
     expect(figure(view, "success-rate")).to_have_text("80 %")
-    expect(figure(view, "runs")).to_have_text("5 (1 failed, 0 cancelled)")
+    expect(figure(view, "runs")).to_have_text("5")
+    expect(view.locator('[data-figure="runs"]')).to_contain_text("1 failed · 0 cancelled")
     expect(figure(view, "sla")).to_have_text("0 · 1")
     expect(
         view.locator(".jp-WorkbenchOperations-tile.jp-mod-bad[data-figure='runs']")
@@ -256,7 +257,7 @@ def test_a_team_member_sees_their_pipelines_and_no_admin_actions(
     # ops_private is not bob's to see: not in the table, not in the figures.
     expect(view.locator("tr[data-pipeline]")).to_have_count(2)
     expect(view.locator('tr[data-pipeline="ops_private"]')).to_have_count(0)
-    expect(figure(view, "runs")).to_have_text("4 (1 failed, 0 cancelled)")
+    expect(figure(view, "runs")).to_have_text("4")
     expect(figure(view, "success-rate")).to_have_text("75 %")
     expect(view.locator(".jp-WorkbenchOperations-since")).to_contain_text("as bob")
 

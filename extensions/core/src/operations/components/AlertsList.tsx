@@ -114,7 +114,7 @@ export function AlertsList(props: {
                   </button>
                 ) : (
                   <button
-                    className="jp-mod-styled jp-mod-warn"
+                    className="jp-mod-styled"
                     disabled={busy}
                     onClick={() => actions.silence(alert)}
                   >

@@ -12,8 +12,12 @@ import {
 import { IRunFigures } from '../tokens';
 
 const TREND_HEIGHT = 80;
-const BAR_WIDTH = 14;
-const BAR_GAP = 4;
+/**
+ * The width the trend aims at: a week gets wide bars, 30 days or 24 hours
+ * narrower ones, each between 10 and 56 px with its gap.
+ */
+const TREND_WIDTH = 720;
+const LABEL_WIDTH = 56;
 
 /**
  * The window's headline figures: success rate against the goal, runs,
@@ -26,7 +30,8 @@ export function FigureTiles(props: {
 }): JSX.Element {
   const { runs, atRisk, trans } = props;
   const totals = runs.totals;
-  const tiles: [string, string, string, string][] = [
+  // key, label, value, modifier, detail
+  const tiles: [string, string, string, string, string?][] = [
     [
       'success-rate',
       trans.__('Success rate'),
@@ -36,13 +41,9 @@ export function FigureTiles(props: {
     [
       'runs',
       trans.__('Runs ended'),
-      trans.__(
-        '%1 (%2 failed, %3 cancelled)',
-        totals.runs,
-        totals.failed,
-        totals.cancelled
-      ),
-      totals.failed > 0 ? 'jp-mod-bad' : ''
+      String(totals.runs),
+      totals.failed > 0 ? 'jp-mod-bad' : '',
+      trans.__('%1 failed · %2 cancelled', totals.failed, totals.cancelled)
     ],
     [
       'p50',
@@ -61,14 +62,21 @@ export function FigureTiles(props: {
   ];
   return (
     <div className="jp-WorkbenchOperations-tiles">
-      {tiles.map(([key, label, value, mod]) => (
+      {tiles.map(([key, label, value, mod, detail]) => (
         <div
           key={key}
           className={`jp-WorkbenchOperations-tile ${mod}`}
           data-figure={key}
         >
           <div className="jp-WorkbenchOperations-tileValue">{value}</div>
-          <div className="jp-WorkbenchOperations-tileLabel">{label}</div>
+          <div className="jp-WorkbenchOperations-tileLabel">
+            {label}
+            {detail && (
+              <span className="jp-WorkbenchOperations-tileDetail">
+                {detail}
+              </span>
+            )}
+          </div>
         </div>
       ))}
     </div>
@@ -86,13 +94,18 @@ export function TrendChart(props: {
   const { runs, trans } = props;
   const trend = runs.trend;
   const bars = trendBars(trend, TREND_HEIGHT);
-  const width = trend.length * (BAR_WIDTH + BAR_GAP);
+  const slot = Math.min(
+    56,
+    Math.max(10, Math.floor(TREND_WIDTH / trend.length))
+  );
+  const barWidth = Math.round(slot * 0.75);
+  const width = trend.length * slot;
   const p95 = sparklinePath(
     trend.map(b => b.p95_s),
-    width - BAR_WIDTH,
+    width - slot,
     TREND_HEIGHT - 4
   );
-  const every = Math.max(1, Math.ceil(trend.length / 8)); // at most 8 labels
+  const every = Math.ceil(LABEL_WIDTH / slot); // labels never overlap
   return (
     <figure className="jp-WorkbenchOperations-trend">
       <svg
@@ -102,7 +115,7 @@ export function TrendChart(props: {
         aria-label={trans.__('Runs per %1 and p95 duration', runs.bucket)}
       >
         {trend.map((bucket, i) => {
-          const x = i * (BAR_WIDTH + BAR_GAP);
+          const x = i * slot;
           const bar = bars[i];
           let y = TREND_HEIGHT;
           const parts = (['succeeded', 'failed', 'cancelled'] as const).map(
@@ -114,7 +127,7 @@ export function TrendChart(props: {
                   className={`jp-WorkbenchOperations-bar jp-mod-${part}`}
                   x={x}
                   y={y}
-                  width={BAR_WIDTH}
+                  width={barWidth}
                   height={bar[part]}
                 />
               ) : null;
@@ -135,7 +148,7 @@ export function TrendChart(props: {
                 className="jp-WorkbenchOperations-barSlot"
                 x={x}
                 y={0}
-                width={BAR_WIDTH}
+                width={barWidth}
                 height={TREND_HEIGHT}
               />
               {parts}
@@ -155,7 +168,7 @@ export function TrendChart(props: {
           <path
             className="jp-WorkbenchOperations-p95"
             d={p95}
-            transform={`translate(${BAR_WIDTH / 2} 2)`}
+            transform={`translate(${barWidth / 2} 2)`}
           />
         )}
       </svg>
