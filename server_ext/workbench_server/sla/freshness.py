@@ -325,14 +325,6 @@ def freshness(session: Session, now: datetime | None = None) -> list[Freshness]:
             producers[dataset].add(pipeline)
     for sla in slas:
         producers[sla.dataset].add(sla.pipeline)
-    for dataset, pipeline in session.execute(
-        select(RunTable.lake + "." + RunTable.table_name, Pipeline.name)
-        .join(Run, Run.id == RunTable.run_id)
-        .join(Pipeline, Pipeline.id == Run.pipeline_id)
-        .where(RunTable.access == "write")
-        .distinct()
-    ):
-        producers[dataset].add(pipeline)
     datasets = {sla.dataset for sla in slas}
     history = writes(session, datasets, {d: producers[d] for d in datasets}, now)
     trouble = troubles(session, now)

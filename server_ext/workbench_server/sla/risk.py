@@ -1,8 +1,9 @@
 """Which pipelines' SLAs are at risk because a pipeline upstream of them is in trouble.
 
 Pipeline A is upstream of B when a dataset A writes is one B reads: the datasets the
-steps of their current versions declare (``inputs``, ``outputs``) and those lineage
-recorded for their steps' runs (jobs named ``pipeline.step``), followed transitively.
+steps of their current versions declare (``inputs``, ``outputs``), those lineage
+recorded for their steps' runs (jobs named ``pipeline.step``) and the lake table
+versions their runs read and wrote, followed transitively.
 
 An upstream pipeline is in trouble when its latest ended run failed or was cancelled
 (and none has succeeded since), or when a run of it is still going past its own SLA
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from ..db.models import LineageDataset, LineageEdge, Pipeline, PipelineVersion, Run
+from ..db.models import LineageDataset, LineageEdge, Pipeline, PipelineVersion, Run, RunTable
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -86,6 +87,15 @@ def datasets_of(session: Session) -> tuple[dict[str, set[str]], dict[str, set[st
         if pipeline in names:
             reads[pipeline].add(f"{s_ns}.{s_name}")
             writes[pipeline].add(f"{t_ns}.{t_name}")
+    # The lake tables runs read and wrote (declarative steps): a step that writes a query
+    # of no table (no lineage edge) still writes its target.
+    for name, lake, table, access in session.execute(
+        select(Pipeline.name, RunTable.lake, RunTable.table_name, RunTable.access)
+        .join(Run, Run.id == RunTable.run_id)
+        .join(Pipeline, Pipeline.id == Run.pipeline_id)
+        .distinct()
+    ):
+        (writes if access == "write" else reads)[name].add(f"{lake}.{table}")
     return reads, writes
 
 
