@@ -24,9 +24,10 @@ a table (its end was lost) records that and moves on.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 from workbench_server.errors import InvalidInputError
 from workbench_server.lake import Lake
@@ -40,7 +41,10 @@ from .context import StepContext, as_result
 from .lineage import extract_lineage
 from .session import step_session
 from .sources import Shape, Source, sql_literal
-from .streams import counted
+from .streams import counted, nonempty
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 BATCH_ROWS = 64 * 1024
 CREATED = "create_date"  # Odoo's creation time of every row
@@ -82,6 +86,7 @@ class TableExtract:
         self.keys = list(table.keys)
         self.audit = q.Audit(ctx.run_id, datetime.now(UTC), source.name)
         self.mark: watermarks.Mark | None = None
+        self.opened: DeltaTable | None = None
 
     def run(self) -> None:
         ctx = self.ctx
@@ -110,9 +115,9 @@ class TableExtract:
             self.source.high_water(self.db, shape, cursor, self._int_key(shape)) if full else None
         )
         scan = None
-        if exists:
-            version = self.lake.version(self.bronze)
-            scan = self.lake.scan_sql(self.bronze, version)
+        if exists:  # the version read is the one written to next (opened once)
+            self.opened = self.lake.open(self.bronze)
+            scan = self.lake.scan_sql(self.bronze, self.opened.version())
         if full and not shape.by_company and (not exists or not deletes):
             read, written = self._stream(shape, cursor, scan)
         else:
@@ -200,13 +205,14 @@ class TableExtract:
             keys = self.source.keys(db, shape, self.keys)
             db.execute(f"CREATE OR REPLACE TEMP TABLE wb_keys AS SELECT * FROM {keys}")
             out += " UNION ALL BY NAME " + q.deletes_sql(self.audit, self.keys, known, "wb_keys")
-        db.execute(f"CREATE OR REPLACE TEMP TABLE wb_out AS {out}")
+        if not shape.by_company:  # straight into bronze; nothing when no row is new
+            return read, self._append(self.bronze, out, skip_empty=True)
+        db.execute(f"CREATE OR REPLACE TEMP TABLE wb_out AS {out}")  # the side table reads it
         self.ctx.progress.check()
         written = db.execute("SELECT count(*) FROM wb_out").fetchone()[0]
         if written:
             self._append(self.bronze, "SELECT * FROM wb_out")
-            if shape.by_company:
-                self._side(shape)
+            self._side(shape)
         return read, written
 
     def _by_creation(self, shape: Shape, cursor: str, created: str, scan: str, since: Any) -> str:
@@ -273,12 +279,17 @@ class TableExtract:
             side_known = "wb_side_known"
         self._append(self.side, q.side_sql(shape, self.audit, self.keys, "wb_out", side_known))
 
-    def _append(self, table: str, sql: str) -> int:
-        """Append the rows of ``sql`` to ``table`` (one commit); the rows written."""
+    def _append(self, table: str, sql: str, *, skip_empty: bool = False) -> int:
+        """Append the rows of ``sql`` to ``table`` in one commit (``skip_empty``: none if
+        it has no row, else an empty one, which creates a new table); the rows written."""
         try:
-            reader = self.db.execute(sql).to_arrow_reader(BATCH_ROWS)
+            reader: pa.RecordBatchReader | None = self.db.execute(sql).to_arrow_reader(BATCH_ROWS)
+            if skip_empty:
+                reader = nonempty(reader)
         except duckdb.Error as exc:
             raise InvalidInputError(f"{table}: {_first_line(exc)}") from None
+        if reader is None:
+            return 0
         stream = counted(reader, self.ctx.progress)
         result = self.lake.write(
             table,
@@ -287,6 +298,7 @@ class TableExtract:
             partition_by=q.PARTITIONS,
             schema_mode="merge",  # a column the source gained is added
             writer=self.ctx.writer,
+            opened=self.opened if table == self.bronze else None,
         )
         self.ctx.wrote(self.lake, result)
         return int(result.rows_added or 0)

@@ -29,6 +29,8 @@ from .models import (
 from .settings import LakeSettings
 
 if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
     from ..core import Workbench
     from ..principal import Principal
     from ..settings import WorkbenchSettings
@@ -92,6 +94,7 @@ class Lake:
         latest_by: str | None = None,
         schema_mode: Literal["merge", "overwrite"] | None = None,
         writer: WriterInfo | None = None,
+        opened: DeltaTable | None = None,
     ) -> WriteResult:
         """Write ``data`` to ``table`` in one commit; see :func:`.writes.write`."""
         return writes.write(
@@ -107,6 +110,7 @@ class Lake:
             schema_mode=schema_mode,
             writer=writer,
             settings=self.settings,
+            opened=opened,
         )
 
     def scd2(
@@ -185,6 +189,11 @@ class Lake:
     # -- versions -----------------------------------------------------------------------
     def version(self, table: TableName | str) -> int:
         return history.latest_version(self.location, table)
+
+    def open(self, table: TableName | str) -> DeltaTable:
+        """The Delta table as it is now (``.version()``), to hand to :meth:`write`
+        (``opened=``) when the version read is to be written next."""
+        return tables.open_table(self.location, table)
 
     def version_at(self, table: TableName | str, when: datetime) -> int:
         return history.version_at(self.location, table, when)

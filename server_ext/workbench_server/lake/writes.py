@@ -78,6 +78,7 @@ def write(
     writer: WriterInfo | None = None,
     settings: LakeSettings | None = None,
     max_attempts: int = DEFAULT_ATTEMPTS,
+    opened: DeltaTable | None = None,
 ) -> WriteResult:
     """Write ``data`` (Arrow table or stream, pandas, DuckDB relation) to ``table``.
 
@@ -89,6 +90,8 @@ def write(
     - ``partition_by`` applies when the write creates the table (which it does, with
       the layer's retention, when the table does not exist).
     - ``schema_mode="merge"`` lets new columns in; a full overwrite replaces the schema.
+    - ``opened``: the table as the caller opened it (to read its version) is brought up
+      to date and written instead of being opened again, which reads its whole log.
     """
     table = TableName.parse(table)
     if mode not in ("append", "overwrite", "merge"):
@@ -120,11 +123,17 @@ def write(
             )
         extra = {"mode": mode, **({"keys": keys} if keys else {})}
 
+        handles = [opened] if opened is not None else []
+
         def attempt() -> WriteResult:
             _create_if_missing(
                 location, table, created_schema, partition_by, writer, settings, extra
             )
-            dt = open_table(location, table)
+            if handles:  # the first attempt; a retry reads the table afresh
+                dt = handles.pop()
+                dt.update_incremental()
+            else:
+                dt = open_table(location, table)
             if mode == "merge":
                 return _merge(
                     location, dt, table, source, keys, delete_marker, latest_by, writer, extra

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import and_, literal, select, tuple_
+from sqlalchemy import and_, literal, select, tuple_, update
 
 from ..connections.service import usable_by
 from ..db.models import CatalogTable, Connection, LineageDataset, LineageEdge, LineageWarning
@@ -151,35 +151,50 @@ class LineageService:
         with self.workbench.sessions.begin() as session:
             ids = self._dataset_ids(session, {k for w in wanted for k in (w[0], w[1])})
             keys = {(ids[s], ids[t], sc, tc): how for s, t, sc, tc, how in wanted}
+            pairs = list({(k[0], k[1]) for k in keys})
             existing = {
-                (e.source_id, e.target_id, e.source_column, e.target_column): e
-                for e in session.scalars(
-                    select(LineageEdge).where(
+                (source_id, target_id, source_column, target_column): edge_id
+                for edge_id, source_id, target_id, source_column, target_column in session.execute(
+                    select(
+                        LineageEdge.id,
+                        LineageEdge.source_id,
+                        LineageEdge.target_id,
+                        LineageEdge.source_column,
+                        LineageEdge.target_column,
+                    ).where(
                         LineageEdge.job == job,
-                        tuple_(LineageEdge.source_id, LineageEdge.target_id).in_(
-                            list({(k[0], k[1]) for k in keys})
-                        ),
+                        tuple_(LineageEdge.source_id, LineageEdge.target_id).in_(pairs),
                     )
                 )
             }
+            # Edges seen again get one UPDATE per transformation, not one each: a step's
+            # every run touches every edge of its table.
+            seen: dict[str, list[int]] = {}
             for key, how in keys.items():
-                edge = existing.get(key)
-                if edge is None:
-                    session.add(
-                        LineageEdge(
-                            source_id=key[0],
-                            target_id=key[1],
-                            source_column=key[2],
-                            target_column=key[3],
-                            transformation=how,
-                            job=job,
-                            run_id=run_id,
-                            first_seen=now,
-                            last_seen=now,
-                        )
+                edge_id = existing.get(key)
+                if edge_id is not None:
+                    seen.setdefault(how, []).append(edge_id)
+                    continue
+                session.add(
+                    LineageEdge(
+                        source_id=key[0],
+                        target_id=key[1],
+                        source_column=key[2],
+                        target_column=key[3],
+                        transformation=how,
+                        job=job,
+                        run_id=run_id,
+                        first_seen=now,
+                        last_seen=now,
                     )
-                else:
-                    edge.transformation, edge.run_id, edge.last_seen = how, run_id, now
+                )
+            for how, edge_ids in seen.items():
+                session.execute(
+                    update(LineageEdge)
+                    .where(LineageEdge.id.in_(edge_ids))
+                    .values(transformation=how, run_id=run_id, last_seen=now)
+                    .execution_options(synchronize_session=False)
+                )
         return len(keys)
 
     def record_declared(
