@@ -306,9 +306,11 @@ def test_an_incremental_read_tells_new_rows_from_changed_ones_and_adds_none_twic
     assert {r["id"]: r["_op"] for r in written} == {1: "u", 4: "u", 900001: "i", 900002: "i"}
     assert {r["name"] for r in written if r["id"] in (1, 4)} == {"changed"}
 
+    version = lake.version(table)
     again = step_context(workbench, me, "extract", LINES)
     run_extract(again)
     assert again.stats[table]["rows_read"] >= 3  # the window is read again...
     assert again.stats[table]["rows_written"] == 0  # ...and nothing in it added twice
+    assert lake.version(table) == version  # nor an empty version
     ids = [r["id"] for r in lake.read(table, where="_op <> 'd'").to_pylist()]
     assert len(ids) == len(set(ids)) + 2  # only rows 1 and 4 have a second version
