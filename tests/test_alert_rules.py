@@ -29,7 +29,7 @@ PLAN = {
     "PipelineFailed": "P1",
 }
 # Beyond the plan's table: its SLA tracking.
-SLA = {"SlaAtRisk": "P2"}
+SLA = {"SlaAtRisk": "P2", "DatasetFreshnessAtRisk": "P2", "DatasetFreshnessMissed": "P2"}
 
 
 def tool(name: str, package: str) -> str:
@@ -75,6 +75,7 @@ def test_each_rule_fires_and_resolves() -> None:
         (("alertname=DiskSpace", "severity=P2"), "email-and-chat"),
         (("alertname=SlowQueries", "severity=P3"), "chat"),
         (("alertname=SlaAtRisk", "severity=P2"), "pager"),
+        (("alertname=DatasetFreshnessMissed", "severity=P2"), "pager"),
     ],
 )
 def test_alertmanager_example_routes_each_severity(labels: tuple[str, ...], receivers: str) -> None:

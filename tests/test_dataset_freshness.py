@@ -379,3 +379,27 @@ def test_a_redeploy_that_keeps_the_sla_keeps_its_history(metadata: Workbench) ->
         close.current_version = 2
     # Never written in the 30 hours since version 1 asked for 26: missed, not a fresh start.
     assert _status(metadata, NOW) == ("missed", "never written", None, 1)
+
+
+def test_metrics_name_the_upstream_of_a_risk(metadata: Workbench) -> None:
+    with metadata.sessions.begin() as session:
+        _close_and_extract(session, {"max_age": "26h"})
+        _run(session, "c1", 2, "succeeded", NOW - timedelta(hours=20))
+        _run(session, "e1", 1, "failed", NOW - timedelta(minutes=5))
+    samples = _samples(metadata)
+    risks = {labels: v for (name, labels), v in samples.items() if name.endswith("_at_risk")}
+    assert risks == {
+        (
+            ("dataset", "lake.gold.trial_balance"),
+            ("pipeline_name", "close"),
+            ("reason", "failed"),
+            ("upstream", "extract"),
+        ): 1.0
+    }
+    due = samples[
+        (
+            "workbench_dataset_sla_deadline_timestamp_seconds",
+            (("dataset", "lake.gold.trial_balance"), ("pipeline_name", "close")),
+        )
+    ]
+    assert due == (NOW + timedelta(hours=6)).timestamp()

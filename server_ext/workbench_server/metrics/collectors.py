@@ -276,6 +276,12 @@ def _freshness_metrics(found: list[Freshness]) -> Iterator:
         "the others; at_risk: a pipeline that writes it, or one upstream, failed or is late.",
         labels=["dataset", "pipeline_name", "status"],
     )
+    risks = GaugeMetricFamily(
+        "workbench_dataset_sla_at_risk",
+        "1 while a dataset's freshness SLA is at risk: upstream, a pipeline that writes it "
+        "or one feeding such a pipeline, failed or is late since the dataset's last write.",
+        labels=["dataset", "pipeline_name", "upstream", "reason"],
+    )
     due = GaugeMetricFamily(
         "workbench_dataset_sla_deadline_timestamp_seconds",
         "When (Unix time) each dataset must next be written (or the deadline it missed).",
@@ -288,7 +294,11 @@ def _freshness_metrics(found: list[Freshness]) -> Iterator:
             )
         if f.due is not None:
             due.add_metric([f.declared.dataset, f.declared.pipeline], f.due.timestamp())
+        if f.status == "at_risk":
+            labels = [f.declared.dataset, f.declared.pipeline, f.upstream or "", f.reason or ""]
+            risks.add_metric(labels, 1)
     yield status
+    yield risks
     yield due
 
 
