@@ -217,7 +217,8 @@ class Snapshot:
         due: tuple[float, _Scraper, float] | None = None
         for name, scraper in list(self._scrapers.items()):
             interval = scraper.interval()
-            if now - scraper.last > 3 * (interval or FORGET_AFTER) + self.max_age:
+            forget = 3 * interval if interval is not None else FORGET_AFTER
+            if now - scraper.last > forget + self.max_age:
                 del self._scrapers[name]  # it stopped scraping (or changed its cadence)
                 continue
             if interval is None or scraper.last + interval == scraper.prepared:
