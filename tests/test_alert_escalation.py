@@ -177,3 +177,34 @@ rules:
                 "escalate: [{after: 1h, to: [chat]}, {after: 30m, severity: P1}]",
             )
         )
+
+
+def test_a_higher_severity_tells_everyone_told_before_again_and_only_then() -> None:
+    from workbench_server.alerts.engine import targets
+
+    config = parse(
+        """\
+channels:
+  chat: {type: slack, url: "http://127.0.0.1:9/chat"}
+  pager: {type: slack, url: "http://127.0.0.1:9/pager"}
+  phone: {type: slack, url: "http://127.0.0.1:9/phone"}
+rules:
+  - name: DiskSpace
+    kind: disk_space
+    severity: P3
+    channels: [chat]
+    escalate:
+      - {after: 10m, to: [pager], severity: P2}
+      - {after: 20m, to: [phone]}
+      - {after: 30m, to: [phone], severity: P2}
+      - {after: 40m, severity: P1}
+"""
+    )
+    [rule] = config.rules
+    assert [targets(rule, level) for level in range(5)] == [
+        ["chat"],
+        ["pager", "chat"],  # P3 -> P2: chat hears it again
+        ["phone"],
+        ["phone"],  # P2 already: a reminder to phone only
+        ["chat", "pager", "phone"],  # P2 -> P1: everyone, the rule's channels first
+    ]

@@ -66,8 +66,10 @@ def targets(rule: rules.Rule, level: int) -> list[str]:
         return list(rule.channels)
     step = rule.escalate[level - 1]
     found = list(step.to or rule.channels)
-    before = rule.escalate[level - 2].severity if level > 1 else None
-    if step.severity is not None and step.severity != (before or rule.severity):
+    before = rule.severity
+    for earlier in rule.escalate[: level - 1]:
+        before = earlier.severity or before
+    if step.severity is not None and step.severity != before:
         found += [c for lower in range(level) for c in targets(rule, lower)]
     return list(dict.fromkeys(found))
 
