@@ -36,7 +36,8 @@ rules:
 
 def pipelines() -> dict[str, str]:
     """ops_load writes the invoices that ops_report (with an SLA two hours from now)
-    reads; both are shared with finance. ops_private is the admin's alone."""
+    reads to write the report (kept no older than 26 h); both are shared with finance.
+    ops_private is the admin's alone."""
     finish_by = (datetime.now(UTC) + timedelta(hours=2)).strftime("%H:%M")
     shared = f"access: {{viewers: [{GROUP}]}}\n"
     return {
@@ -51,8 +52,12 @@ def pipelines() -> dict[str, str]:
         "ops_report": "name: ops_report\ndescription: The controllers' morning report.\n"
         + shared
         + f'sla: {{finish_by: "{finish_by}"}}\n'
+        "freshness:\n  - {dataset: gold.report, max_age: 26h}\n"
         "steps:\n"
-        "  - {id: build, notebook: work.ipynb, inputs: [lake.silver.invoices]}\n",
+        "  - id: build\n"
+        "    notebook: work.ipynb\n"
+        "    inputs: [lake.silver.invoices]\n"
+        "    outputs: [lake.gold.report]\n",
         "ops_private": "name: ops_private\nsteps:\n  - {id: sum, notebook: work.ipynb}\n",
     }
 
@@ -163,7 +168,8 @@ def test_figures_match_the_runs_made(page: Page, workbench: Workbench) -> None:
     expect(figure(view, "success-rate")).to_have_text("80 %")
     expect(figure(view, "runs")).to_have_text("5")
     expect(view.locator('[data-figure="runs"]')).to_contain_text("1 failed · 0 cancelled")
-    expect(figure(view, "sla")).to_have_text("0 · 1")
+    # ops_report's SLA and its report's freshness, both at risk.
+    expect(figure(view, "sla")).to_have_text("0 · 2")
     expect(
         view.locator(".jp-WorkbenchOperations-tile.jp-mod-bad[data-figure='runs']")
     ).to_be_visible()
@@ -193,6 +199,10 @@ def test_figures_match_the_runs_made(page: Page, workbench: Workbench) -> None:
     risk = view.locator('.jp-WorkbenchOperations-risk[data-pipeline="ops_report"]')
     expect(risk).to_contain_text("upstream ops_load failed · due")
     expect(cell(view, "ops_load", "sla")).to_contain_text("no SLA")
+    fresh = view.locator('.jp-WorkbenchOperations-datasets tr[data-dataset="lake.gold.report"]')
+    expect(fresh).to_have_attribute("data-status", "at_risk")
+    expect(fresh).to_contain_text("no older than 1d2h")
+    expect(fresh.locator('[data-col="state"]')).to_have_text("at risk ops_load failed")
 
     # The parts are up, the worker polls the task queue, and nothing waits in it.
     health = view.locator('[data-section="health"]')

@@ -6,6 +6,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { requestAPI, withQuery } from '../request';
 import {
   IAlert,
+  IDatasetSla,
   IOperationsSummary,
   ISilence,
   ISilenceRequest,
@@ -52,6 +53,13 @@ export class OperationsAPI {
    */
   atRisk(): Promise<ISlaRisk[]> {
     return requestAPI<ISlaRisk[]>('sla/at-risk', this._settings);
+  }
+
+  /**
+   * The freshness SLAs of datasets, with their state now.
+   */
+  datasetSlas(): Promise<IDatasetSla[]> {
+    return requestAPI<IDatasetSla[]>('sla/datasets', this._settings);
   }
 
   /**

@@ -181,3 +181,41 @@ export interface ISlaRisk {
   since: string;
   deadline: string | null;
 }
+
+/**
+ * A dataset's freshness SLA and where it stands (`sla.freshness.DatasetSlaOut`).
+ */
+export interface IDatasetSla {
+  /**
+   * `namespace.name`, e.g. `lake.gold.trial_balance`.
+   */
+  dataset: string;
+  /**
+   * The pipeline that declares it.
+   */
+  pipeline: string;
+  /**
+   * The SLA in words, e.g. `no older than 26h`.
+   */
+  rule: string;
+  max_age_seconds: number | null;
+  updated_by: string | null;
+  timezone: string | null;
+  status: 'ok' | 'at_risk' | 'missed';
+  last_write: string | null;
+  age_seconds: number | null;
+  /**
+   * The deadline ahead (ok, at risk) or the one missed.
+   */
+  due: string | null;
+  misses: number;
+  /**
+   * At risk: `failed` or `late`; missed: `stale` or `never written`.
+   */
+  reason: string | null;
+  /**
+   * At risk: the pipeline in trouble (null when the caller may not see it).
+   */
+  upstream: string | null;
+  since: string | null;
+}

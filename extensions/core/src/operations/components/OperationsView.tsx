@@ -6,8 +6,15 @@ import { PolledWidget } from '../../components/PolledWidget';
 import { describeError } from '../../request';
 import { OperationsAPI } from '../api';
 import { bucketLabel, WINDOWS } from '../format';
-import { IAlert, IOperationsSummary, ISilence, ISlaRisk } from '../tokens';
+import {
+  IAlert,
+  IDatasetSla,
+  IOperationsSummary,
+  ISilence,
+  ISlaRisk
+} from '../tokens';
 import { AlertsList } from './AlertsList';
+import { DatasetFreshness } from './DatasetFreshness';
 import { HealthPanel } from './HealthPanel';
 import { PipelineTable, riskText } from './PipelineTable';
 import { FigureTiles, TrendChart } from './RunFigures';
@@ -70,11 +77,12 @@ export class OperationsView extends PolledWidget {
 
   protected async load(): Promise<void> {
     // Each part on its own: alerts still show when the run figures fail.
-    const [summary, alerts, silences, risks] = await Promise.all([
+    const [summary, alerts, silences, risks, datasets] = await Promise.all([
       settle(this._api.summary(this._window)),
       settle(this._api.firingAlerts()),
       settle(this._api.silences()),
-      settle(this._api.atRisk())
+      settle(this._api.atRisk()),
+      settle(this._api.datasetSlas())
     ]);
     const trans = this._trans;
     const failed = (what: string, result: Settled<unknown>) =>
@@ -86,7 +94,9 @@ export class OperationsView extends PolledWidget {
       alerts:
         failed(trans.__('Alerts not loaded'), alerts) ??
         failed(trans.__('Silences not loaded'), silences),
-      risks: failed(trans.__('SLA risks not loaded'), risks)
+      risks:
+        failed(trans.__('SLA risks not loaded'), risks) ??
+        failed(trans.__('Dataset freshness not loaded'), datasets)
     };
     if ('value' in summary) {
       this._summary = summary.value;
@@ -99,6 +109,9 @@ export class OperationsView extends PolledWidget {
     }
     if ('value' in risks) {
       this._risks = risks.value;
+    }
+    if ('value' in datasets) {
+      this._datasets = datasets.value;
     }
     this._loaded = true;
     this.update();
@@ -160,7 +173,10 @@ export class OperationsView extends PolledWidget {
           <>
             <FigureTiles
               runs={summary.runs}
-              atRisk={this._risks.length}
+              atRisk={
+                this._risks.length +
+                this._datasets.filter(d => d.status === 'at_risk').length
+              }
               trans={trans}
             />
             <section className="jp-WorkbenchOperations-section">
@@ -201,12 +217,12 @@ export class OperationsView extends PolledWidget {
           )}
         </section>
         <section className="jp-WorkbenchOperations-section" data-section="sla">
-          <h2>{trans.__('SLAs at risk')}</h2>
+          <h2>{trans.__('SLAs: predicted misses')}</h2>
           {this._renderError('risks')}
           {this._loaded && this._risks.length === 0 && !this._errors.risks && (
             <div className="jp-WorkbenchOperations-empty" data-risks="none">
               {trans.__(
-                'No SLA is at risk: no pipeline upstream of one is late or failed.'
+                'No pipeline SLA is at risk: no pipeline upstream of one is late or failed.'
               )}
             </div>
           )}
@@ -223,6 +239,7 @@ export class OperationsView extends PolledWidget {
               ))}
             </ul>
           )}
+          <DatasetFreshness datasets={this._datasets} trans={trans} />
         </section>
         {summary && (
           <>
@@ -348,6 +365,7 @@ export class OperationsView extends PolledWidget {
   private _alerts: IAlert[] = [];
   private _silences: ISilence[] = [];
   private _risks: ISlaRisk[] = [];
+  private _datasets: IDatasetSla[] = [];
   private _errors: { [section in Section]: string | null } = {
     summary: null,
     alerts: null,
