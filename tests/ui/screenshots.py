@@ -251,7 +251,7 @@ def prepare_operations(workbench: Workbench, stack: ExitStack) -> None:
 def show_operations(page: Page, workbench: Workbench) -> None:
     """Fresh layout, the Operations view with its alerts and the SLA at risk, the left
     sidebar closed and the page tall enough for the whole view."""
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1000})
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1040})
     open_lab(page, workbench.url, workbench.token)
     page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
     view = open_operations(page)
