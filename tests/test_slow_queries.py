@@ -168,3 +168,27 @@ async def test_a_notebooks_slow_sql_pages_through_the_servers_engine(
             ("select", "postgres"),
             ("select", "lake"),
         }
+
+
+def test_for_seconds_waits_until_the_queries_have_been_slow_that_long(
+    metadata: Workbench,
+) -> None:
+    home = metadata.settings.workbench_home.root
+    now = datetime.now(UTC)
+    slow = _report(*[("select", "postgres", 45.0)] * 3)
+    record(metadata, slow, now - timedelta(seconds=90))  # one slow burst
+    with webhook_receiver() as hooks:
+        (home / "alerts.yaml").write_text(
+            _rules(hooks.url).replace("channels: [chat]}", "for_seconds: 300, channels: [chat]}")
+        )
+        engine = AlertEngine(metadata)
+        asyncio.run(engine.evaluate(now))
+        assert hooks.received == []  # slow for 90 s only, not for 5 minutes
+        # Slow every minute since: after 5 minutes of it, SlowQueries fires.
+        for minute in range(1, 7):
+            record(metadata, slow, now + timedelta(minutes=minute) - timedelta(seconds=30))
+        asyncio.run(engine.evaluate(now + timedelta(minutes=3)))
+        assert hooks.received == []
+        asyncio.run(engine.evaluate(now + timedelta(minutes=6)))
+        [fired] = [p["text"] for _, _, p in hooks.received]
+        assert fired.startswith("[P3] FIRING SlowQueries: the 95th percentile of the ")

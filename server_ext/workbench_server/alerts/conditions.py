@@ -132,25 +132,32 @@ def sla_at_risk(workbench: Workbench, rule: SlaAtRiskRule, now: datetime) -> lis
 
 
 def slow_queries(workbench: Workbench, rule: SlowQueriesRule, now: datetime) -> list[Firing]:
-    found = []
-    for queries in window(workbench, now - timedelta(seconds=rule.window_seconds)):
-        if queries.count < rule.min_queries:
-            continue
-        value = queries.quantile(rule.quantile)
-        if value <= rule.threshold_seconds:
-            continue
-        labels = {"query_type": queries.query_type, "data_source": queries.data_source}
-        found.append(
-            _firing(
-                rule,
-                labels,
-                f"the {rule.quantile * 100:g}th percentile of the {queries.count} "
-                f"{queries.query_type} queries on {queries.data_source} in the last "
-                f"{rule.window_seconds} s is about {value:.1f} s "
-                f"(more than {rule.threshold_seconds:g} s)",
-            )
+    def slow(end: datetime) -> dict[tuple[str, str], tuple[int, float]]:
+        found = {}
+        for queries in window(workbench, end - timedelta(seconds=rule.window_seconds), end):
+            value = queries.quantile(rule.quantile)
+            if queries.count >= rule.min_queries and value > rule.threshold_seconds:
+                found[(queries.query_type, queries.data_source)] = (queries.count, value)
+        return found
+
+    found = slow(now)
+    # Held for for_seconds: the timings are kept, so the windows ending each minute
+    # before now are worked out again (no state to lose when the server restarts).
+    back = 60
+    while found and back <= rule.for_seconds:
+        earlier = slow(now - timedelta(seconds=back))
+        found = {key: value for key, value in found.items() if key in earlier}
+        back += 60
+    return [
+        _firing(
+            rule,
+            {"query_type": kind, "data_source": source},
+            f"the {rule.quantile * 100:g}th percentile of the {count} {kind} queries on "
+            f"{source} in the last {rule.window_seconds} s is about {value:.1f} s "
+            f"(more than {rule.threshold_seconds:g} s)",
         )
-    return found
+        for (kind, source), (count, value) in sorted(found.items())
+    ]
 
 
 def _at(moment: datetime | None) -> str:

@@ -136,13 +136,20 @@ class ErrorRateRule(_Rule):
 class SlowQueriesRule(_Rule):
     """The ``quantile`` (0.95) of the ``%sql`` query times kernels reported in the last
     ``window_seconds`` is above ``threshold_seconds``, per kind of query and data source
-    (at least ``min_queries`` queries)."""
+    (at least ``min_queries`` queries), and has been for ``for_seconds`` (Prometheus'
+    ``for``: the windows ending each minute since then are slow too)."""
 
     kind: Literal["slow_queries"]
     threshold_seconds: float = Field(default=30.0, gt=0)
-    window_seconds: int = Field(default=300, ge=10, le=3600)
+    window_seconds: int = Field(default=300, ge=10, le=1800)
     quantile: float = Field(default=0.95, gt=0, lt=1)
     min_queries: int = Field(default=1, ge=1)
+    for_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=1800,
+        description="only when it has held this long (checked each minute)",
+    )
 
 
 class ServiceDownRule(_Rule):

@@ -112,11 +112,17 @@ class QueryWindow:
         return 0.0
 
 
-def window(workbench: Workbench, since: datetime) -> list[QueryWindow]:
-    """The queries reported since ``since``, summed by kind and data source."""
+def window(
+    workbench: Workbench, since: datetime, until: datetime | None = None
+) -> list[QueryWindow]:
+    """The queries reported from ``since`` to ``until`` (now), summed by kind and data
+    source."""
     sums: dict[tuple[str, str], list] = {}
+    query = select(QueryTimingBatch).where(QueryTimingBatch.at >= since)
+    if until is not None:
+        query = query.where(QueryTimingBatch.at <= until)
     with workbench.sessions() as session:
-        for row in session.scalars(select(QueryTimingBatch).where(QueryTimingBatch.at >= since)):
+        for row in session.scalars(query):
             key = (row.query_type, row.data_source)
             total = sums.setdefault(key, [0, 0.0, [0] * (len(QUERY_BUCKETS) + 1)])
             total[0] += row.count
