@@ -218,3 +218,30 @@ async def test_summary_over_rest_per_user(jp_fetch, jp_serverapp, task_queue: st
     assert refused.value.code == 400
     body = json.loads(refused.value.response.body)
     assert body["message"] == "window: a number of days from 1d to 90d, e.g. 7d"
+
+
+def test_without_temporal_the_figures_still_come_with_the_reason(workbench) -> None:
+    import asyncio
+
+    from workbench_server.operations.runs import Window
+    from workbench_server.operations.summary import summary
+
+    with workbench.sessions.begin() as session:
+        add_pipeline(session, 1, "close")
+        add_run(session, 1, 1, "succeeded", datetime.now(UTC))
+    found = asyncio.run(
+        summary(
+            workbench,
+            Window.parse("7d"),
+            None,
+            user="alice",
+            admin=False,
+            collector=None,
+            timeout=1.0,
+        )
+    )
+    assert found.runs.totals.runs == 1
+    assert (found.queue.types, found.queue.detail) == ([], "Temporal is not configured")
+    assert found.workers == []
+    temporal = found.health.checks["temporal"]
+    assert temporal.status == "down" and "WORKBENCH_TEMPORAL_ADDRESS" in temporal.detail
