@@ -191,7 +191,8 @@ def test_figures_match_the_runs_made(page: Page, workbench: Workbench) -> None:
     seconds = (
         datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["started_at"])
     ).total_seconds()
-    expect(cell(view, "ops_report", "p50")).to_have_text(f"{round(seconds)} s")
+    shown = f"{round(seconds * 1000)} ms" if seconds < 1 else f"{round(seconds)} s"
+    expect(cell(view, "ops_report", "p50")).to_have_text(shown)
 
     # ops_report's SLA is at risk because ops_load failed, before its deadline.
     expect(cell(view, "ops_report", "sla")).to_have_attribute("data-sla", "at-risk")
@@ -310,3 +311,10 @@ def test_an_unavailable_api_is_said_in_words(page: Page, workbench: Workbench) -
     # The alerts still show: each part loads on its own.
     expect(alert_item(view, "PipelineFailed")).to_be_visible()
     assert "Traceback" not in view.inner_text()
+
+
+def test_the_launcher_opens_it(page: Page, workbench: Workbench) -> None:
+    card = page.locator('.jp-LauncherCard[data-category="Workbench"]', has_text="Operations")
+    expect(card).to_have_text("Operations")
+    card.click()
+    expect(page.locator(VIEW).locator('[data-figure="success-rate"]')).to_be_visible()

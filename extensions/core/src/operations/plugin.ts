@@ -8,6 +8,7 @@ import {
   MainAreaWidget,
   WidgetTracker
 } from '@jupyterlab/apputils';
+import { ILauncher } from '@jupyterlab/launcher';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { TRANSLATION_DOMAIN } from '../tokens';
@@ -28,19 +29,20 @@ const WIDGET_ID = 'workbench-operations';
 
 /**
  * The Operations view: a main-area page with the run figures, trend, SLAs,
- * alerts, task queue and health, opened from the palette.
+ * alerts, task queue and health, opened from the palette or the launcher.
  */
 export const operationsPlugin: JupyterFrontEndPlugin<void> = {
   id: '@workbench/core:operations',
   description:
     'Operations view: pipeline success rate, durations and their trend, SLA state and predicted misses, firing alerts with acknowledge and silence (admins), the task queue backlog, workers and the health of each part.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer, ITranslator],
+  optional: [ICommandPalette, ILayoutRestorer, ITranslator, ILauncher],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    launcher: ILauncher | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const api = new OperationsAPI(app.serviceManager.serverSettings);
@@ -50,12 +52,23 @@ export const operationsPlugin: JupyterFrontEndPlugin<void> = {
     });
 
     commands.addCommand(OperationsCommandIDs.open, {
-      label: trans.__('Open Operations'),
+      label: args =>
+        args.isLauncher ? trans.__('Operations') : trans.__('Open Operations'),
       caption: trans.__(
         'Pipeline success rate, durations, SLAs, alerts, task queue and health'
       ),
       icon: operationsIcon,
-      describedBy: { args: { type: 'object', properties: {} } },
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            isLauncher: {
+              type: 'boolean',
+              description: 'Labelled for the launcher (a card: "Operations")'
+            }
+          }
+        }
+      },
       execute: async () => {
         let widget = tracker.find(w => w.id === WIDGET_ID);
         if (!widget) {
@@ -85,6 +98,12 @@ export const operationsPlugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({
       command: OperationsCommandIDs.open,
       category: trans.__('Workbench')
+    });
+    launcher?.add({
+      command: OperationsCommandIDs.open,
+      args: { isLauncher: true },
+      category: trans.__('Workbench'),
+      rank: 10
     });
     restorer?.restore(tracker, {
       command: OperationsCommandIDs.open,
