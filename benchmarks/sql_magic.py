@@ -12,8 +12,9 @@ its connections and its magic in class- and module-level state:
   ``shell.run_line_magic("sql", query)``.
 - ``workbench``: a real ``InteractiveShell`` set up by the kernel extension's own
   ``load_ipython_extension`` (jupysql, ``WorkbenchSqlMagics``, the ``lake`` connection made
-  current), with ``KernelConnections`` fed by a local ``Bootstrap`` instead of the workbench
-  server; then ``shell.run_line_magic("sql", "lake " + query)``, the alias-first form.
+  current, all loaded by the first ``%config SqlMagic...``), with ``KernelConnections``
+  fed by a local ``Bootstrap`` instead of the workbench server; then
+  ``shell.run_line_magic("sql", "lake " + query)``, the alias-first form.
 
 Both shells get the same jupysql settings (displaycon off, feedback 0, autopandas off,
 named parameters disabled), so the two differ only by the workbench layer.
@@ -212,9 +213,11 @@ def workbench_ops(lake: Path) -> dict[str, Op]:
     registry.KernelConnections = LocalConnections  # type: ignore[misc]
     try:
         workbench_kernels.load_ipython_extension(shell)
+        # The first %config SqlMagic loads jupysql, the workbench's %sql and the
+        # connections (the kernel loads them at first use, not at start).
+        configure_jupysql(shell)
     finally:
         registry.KernelConnections = original  # type: ignore[misc]
-    configure_jupysql(shell)
     from sql.connection import ConnectionManager
 
     current = ConnectionManager.current

@@ -5,6 +5,9 @@ It loads jupysql, makes every connection the user may use available under its na
 ``CREATE TABLE silver.x AS ...`` and other writes to ``layer.name`` tables write Delta
 tables), adds ``%workbench`` and ``%odoo``, and sets up ``from workbench_kernels import
 lake`` (lake.py) for writes and time travel from Python.
+
+Each of these is loaded when a cell first needs it, not when the kernel starts
+(extension.py): a kernel that runs no SQL starts about as fast as plain ipykernel.
 """
 
 from __future__ import annotations
@@ -16,41 +19,9 @@ if TYPE_CHECKING:
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:
-    from .magics import WorkbenchMagics
-    from .registry import LAKE, KernelConnections
-    from .sql_magic import WorkbenchSqlMagics
+    from .extension import KernelExtension
 
-    shell.run_line_magic("load_ext", "sql")
-    from .fast_paths import install
-
-    install()  # jupysql's per-query parsing, memoised (same results)
-    jupysql = shell.magics_manager.registry["SqlMagic"]
-    connections = KernelConnections()
-    connections.refresh()
-    if connections.lake_location:
-        # SQL writes lake datasets with it: COPY (...) TO '{{lake_root}}/silver/x.parquet'.
-        shell.push({"lake_root": connections.lake_location}, interactive=False)
-    from . import lake
-
-    lake.install(connections)  # `from workbench_kernels import lake` in the notebook
-    shell.register_magics(WorkbenchMagics(shell, connections))
-    shell.register_magics(WorkbenchSqlMagics(shell, connections, jupysql))
-    try:
-        from .odoo_magic import OdooMagics
-
-        shell.register_magics(OdooMagics(shell, connections))
-    except ImportError:  # pragma: no cover - shipped together
-        pass
-    # SQL handed to DuckDB from Python counts for lineage like %sql does.
-    from .duckdb_capture import DuckDBCapture
-    from .usage import REPORTER
-
-    DuckDBCapture(lambda sql: REPORTER.note_write(LAKE, sql, "duckdb")).install(shell)
-    if connections.unavailable is None:
-        from sql.connection import ConnectionManager
-
-        connections.register(LAKE)
-        ConnectionManager.current = ConnectionManager.connections[LAKE]
+    KernelExtension(shell).install()
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:

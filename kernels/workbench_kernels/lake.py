@@ -60,19 +60,26 @@ _connections: KernelConnections | None = None
 
 
 def install(connections: KernelConnections) -> None:
-    """Called by the kernel extension: the API uses this kernel's connections."""
+    """Use ``connections`` (in a workbench kernel, the API uses the kernel's own, fetched
+    from the workbench at its first use: extension.py)."""
     global _connections
     _connections = connections
 
 
 def connection(name: str = LAKE) -> NotebookLake:
     """The lake of connection ``name`` (``lake``: the workbench's own)."""
-    if _connections is None:
+    connections = _connections
+    if connections is None:
+        from .extension import current
+
+        extension = current()  # in a workbench kernel: its connections, fetched now
+        connections = extension.connections() if extension is not None else None
+    if connections is None:
         raise RuntimeError(
             "workbench_kernels.lake works in a Workbench kernel: it writes with the kernel's "
             "lake connection and records the notebook as the writer"
         )
-    return NotebookLake(_connections, name)
+    return NotebookLake(connections, name)
 
 
 def __getattr__(name: str) -> Any:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from .registry import LAKE, KernelConnections
+if TYPE_CHECKING:
+    from .registry import KernelConnections
 
 SUBCOMMANDS = ("connections", "refresh", "version", "home")
 
@@ -18,7 +19,11 @@ class WorkbenchMagics(Magics):
 
     def __init__(self, shell: Any, connections: KernelConnections | None = None) -> None:
         super().__init__(shell)
-        self.connections = connections or KernelConnections()
+        if connections is None:
+            from .registry import KernelConnections
+
+            connections = KernelConnections()
+        self.connections = connections
 
     @line_magic
     def workbench(self, line: str) -> Any:
@@ -45,6 +50,8 @@ class WorkbenchMagics(Magics):
 
     def _table(self) -> Any:
         import pandas as pd
+
+        from .registry import LAKE
 
         rows = [{"name": LAKE, "kind": "lake", "use with": "%sql lake … (default)"}]
         for name, settings in sorted(self.connections.settings.items()):

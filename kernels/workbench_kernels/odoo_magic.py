@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import ast
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from workbench_server.connections.odoo import OdooClient, OdooError
+if TYPE_CHECKING:
+    # Imported when first used, not when the kernel starts (extension.py).
+    from workbench_server.connections.odoo import OdooClient
 
-from .registry import KernelConnections, WorkbenchConnectionError
+    from .registry import KernelConnections
 
 METHODS = ("search_read", "search_count", "fields_get")
 
@@ -48,6 +50,10 @@ class OdooMagics(Magics):
         self._clients: dict[str, OdooClient] = {}
 
     def _connection(self, name: str | None) -> tuple[str, OdooClient]:
+        from workbench_server.connections.odoo import OdooClient
+
+        from .registry import WorkbenchConnectionError
+
         odoo = {n: s for n, s in self.connections.settings.items() if s.kind == "odoo"}
         if name is None or name not in odoo:
             self.connections.refresh()
@@ -87,6 +93,8 @@ class OdooMagics(Magics):
             raise UsageError(f"%odoo: {exc}") from None
         if args.method not in METHODS:
             raise UsageError(f"%odoo: method must be one of {', '.join(METHODS)}")
+        from workbench_server.connections.odoo import OdooError
+
         name, client = self._connection(args.connection)
         fields = [f.strip() for f in args.fields.split(",") if f.strip()]
         try:
