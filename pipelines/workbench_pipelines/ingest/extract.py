@@ -23,11 +23,10 @@ a table (its end was lost) records that and moves on.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from workbench_server.errors import InvalidInputError
 from workbench_server.lake import Lake
@@ -41,13 +40,14 @@ from .context import StepContext, as_result
 from .lineage import extract_lineage
 from .session import step_session
 from .sources import Shape, Source, sql_literal
-from .streams import counted, nonempty
+from .streams import counted
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 BATCH_ROWS = 64 * 1024
 CREATED = "create_date"  # Odoo's creation time of every row
+EXTRACTED_MARGIN = timedelta(days=1)
 
 
 def run_extract(ctx: StepContext) -> None:
@@ -205,14 +205,16 @@ class TableExtract:
             keys = self.source.keys(db, shape, self.keys)
             db.execute(f"CREATE OR REPLACE TEMP TABLE wb_keys AS SELECT * FROM {keys}")
             out += " UNION ALL BY NAME " + q.deletes_sql(self.audit, self.keys, known, "wb_keys")
-        if not shape.by_company:  # straight into bronze; nothing when no row is new
-            return read, self._append(self.bronze, out, skip_empty=True)
-        db.execute(f"CREATE OR REPLACE TEMP TABLE wb_out AS {out}")  # the side table reads it
+        # Staged, not streamed into the append: streaming this query (upserts and a
+        # delete check over 1M keys) into the writer hung DuckDB 1.5.5 on the shared
+        # database, idle, where staging it never has.
+        db.execute(f"CREATE OR REPLACE TEMP TABLE wb_out AS {out}")
         self.ctx.progress.check()
         written = db.execute("SELECT count(*) FROM wb_out").fetchone()[0]
         if written:
             self._append(self.bronze, "SELECT * FROM wb_out")
-            self._side(shape)
+            if shape.by_company:
+                self._side(shape)
         return read, written
 
     def _by_creation(self, shape: Shape, cursor: str, created: str, scan: str, since: Any) -> str:
@@ -224,6 +226,12 @@ class TableExtract:
         db, keys = self.db, ", ".join(qi(k) for k in self.keys)
         window = (sql_literal(since), sql_literal(self.mark.cursor_value))
         low, high = window
+        # A row written (or created) at ``since`` or later can only be in bronze in the
+        # files of runs that extracted it after that: the key lookup of rows created in
+        # the window skips older runs' files (a full load's above all) instead of reading
+        # every key bronze holds. A day's margin covers clocks apart and a cursor kept in
+        # local time rather than UTC.
+        recent = since - EXTRACTED_MARGIN
         db.execute(
             f"CREATE OR REPLACE TEMP TABLE wb_again AS SELECT {keys}, {qi(cursor)} "
             f"FROM wb_changed WHERE {qi(cursor)} <= {high}"
@@ -232,19 +240,24 @@ class TableExtract:
         if db.execute("SELECT count(*) FROM wb_again").fetchone()[0]:
             db.execute(
                 "CREATE OR REPLACE TEMP TABLE wb_seen AS "
-                + q.seen_sql(scan, self.source.name, self.keys, cursor, window, "wb_again")
+                + q.seen_sql(scan, self.source.name, self.keys, cursor, window, "wb_again", recent)
             )
             seen = "wb_seen"
         db.execute(
-            f"CREATE OR REPLACE TEMP TABLE wb_unsure AS SELECT {keys} FROM wb_changed "
+            f"CREATE OR REPLACE TEMP TABLE wb_unsure AS SELECT {keys}, {qi(created)} IS NULL "
+            f"AS _undated FROM wb_changed "
             f"WHERE {qi(created)} IS NULL OR {qi(created)} BETWEEN {low} AND {high}"
         )
         known = None
-        if db.execute("SELECT count(*) FROM wb_unsure").fetchone()[0]:
-            db.execute(
-                "CREATE OR REPLACE TEMP TABLE wb_known AS "
-                + q.known_sql(scan, self.source.name, self.keys, cursor, "wb_unsure")
+        unsure, undated = db.execute(
+            "SELECT count(*), count(*) FILTER (WHERE _undated) FROM wb_unsure"
+        ).fetchone()
+        if unsure:  # a row without a creation time may be in any run's files
+            since_run = None if undated else recent
+            known_rows = q.known_sql(
+                scan, self.source.name, self.keys, cursor, "wb_unsure", since_run
             )
+            db.execute(f"CREATE OR REPLACE TEMP TABLE wb_known AS {known_rows}")
             known = "wb_known"
         return q.created_upserts_sql(
             shape, self.languages, self.audit, "wb_changed", self.keys, cursor,
@@ -279,17 +292,12 @@ class TableExtract:
             side_known = "wb_side_known"
         self._append(self.side, q.side_sql(shape, self.audit, self.keys, "wb_out", side_known))
 
-    def _append(self, table: str, sql: str, *, skip_empty: bool = False) -> int:
-        """Append the rows of ``sql`` to ``table`` in one commit (``skip_empty``: none if
-        it has no row, else an empty one, which creates a new table); the rows written."""
+    def _append(self, table: str, sql: str) -> int:
+        """Append the rows of ``sql`` to ``table`` (one commit); the rows written."""
         try:
-            reader: pa.RecordBatchReader | None = self.db.execute(sql).to_arrow_reader(BATCH_ROWS)
-            if skip_empty:
-                reader = nonempty(reader)
+            reader = self.db.execute(sql).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:
             raise InvalidInputError(f"{table}: {_first_line(exc)}") from None
-        if reader is None:
-            return 0
         stream = counted(reader, self.ctx.progress)
         result = self.lake.write(
             table,

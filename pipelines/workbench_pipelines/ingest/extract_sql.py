@@ -11,7 +11,7 @@ died after its commit) adds nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from workbench_server.sql_text import quote_identifier as qi
 from workbench_server.sql_text import quote_literal as ql
@@ -69,17 +69,37 @@ def on_keys(keys: list[str], left: str, right: str) -> str:
 
 
 def known_sql(
-    scan: str, source: str, keys: list[str], cursor: str | None, within: str | None
+    scan: str,
+    source: str,
+    keys: list[str],
+    cursor: str | None,
+    within: str | None,
+    extracted_since: datetime | None = None,
 ) -> str:
     """What bronze holds of ``source`` per key: its latest op, cursor value and company
-    (``within``: only keys of that relation)."""
+    (``within``: only keys of that relation; ``extracted_since``: only rows extracted
+    from then on, see :func:`extracted_since_sql`)."""
     key_list = ", ".join(f"b.{qi(k)}" for k in keys)
     cursor_expr = f"arg_max(b.{qi(cursor)}, b._extracted_at)" if cursor else "NULL"
     restrict = f" SEMI JOIN {within} w ON {on_keys(keys, 'b', 'w')}" if within else ""
     return (
         f"SELECT {key_list}, arg_max(b._op, b._extracted_at) AS _op, {cursor_expr} AS _cursor, "
         "arg_max(b._company_id, b._extracted_at) AS _company_id "
-        f"FROM {scan} b{restrict} WHERE b._source = {ql(source)} GROUP BY {key_list}"
+        f"FROM {scan} b{restrict} WHERE b._source = {ql(source)}"
+        f"{extracted_since_sql(extracted_since)} GROUP BY {key_list}"
+    )
+
+
+def extracted_since_sql(since: datetime | None) -> str:
+    """`` AND`` the bronze row was extracted at ``since`` (UTC) or later: a condition on
+    the partition (``_extracted_on``) and on ``_extracted_at`` (one value per file), so
+    the scan skips every older run's files without opening them."""
+    if since is None:
+        return ""
+    stamp = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+    return (
+        f" AND b._extracted_on >= DATE {ql(stamp.date().isoformat())}"
+        f" AND b._extracted_at >= TIMESTAMPTZ {ql(stamp.isoformat())}"
     )
 
 
@@ -112,18 +132,26 @@ def upserts_sql(
 
 
 def seen_sql(
-    scan: str, source: str, keys: list[str], cursor: str, window: tuple[str, str], within: str
+    scan: str,
+    source: str,
+    keys: list[str],
+    cursor: str,
+    window: tuple[str, str],
+    within: str,
+    extracted_since: datetime | None = None,
 ) -> str:
     """The rows of ``within`` (key and cursor value) that bronze already holds, looking
     only at bronze rows whose cursor lies in ``window`` (two SQL literals): the rows an
     incremental run read again in its overlap window. The cursor bounds let the scan
-    skip every file whose statistics lie outside the window."""
+    skip every file whose statistics lie outside the window, ``extracted_since`` every
+    file of runs before it."""
     low, high = window
     return (
         f"SELECT DISTINCT {', '.join(f'b.{qi(k)}' for k in keys)}, b.{qi(cursor)} AS _cursor "
         f"FROM {scan} b SEMI JOIN {within} w ON {on_keys(keys, 'b', 'w')} "
         f"AND b.{qi(cursor)} = w.{qi(cursor)} WHERE b._source = {ql(source)} "
         f"AND b.{qi(cursor)} >= {low} AND b.{qi(cursor)} <= {high}"
+        f"{extracted_since_sql(extracted_since)}"
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -22,15 +21,3 @@ def counted(reader: pa.RecordBatchReader, progress: Progress) -> pa.RecordBatchR
         progress.check()
 
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
-
-
-def nonempty(reader: pa.RecordBatchReader) -> pa.RecordBatchReader | None:
-    """``reader`` unchanged but for its leading empty batches, or None if it has no row:
-    a query's result is streamed into a write without counting it first, and a result
-    without rows makes no commit."""
-    for batch in reader:
-        if batch.num_rows:
-            return pa.RecordBatchReader.from_batches(
-                reader.schema, itertools.chain([batch], reader)
-            )
-    return None
