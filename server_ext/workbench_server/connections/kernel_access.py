@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from ..principal import Principal
-from .service import ConnectionService
+
+# The connection service (with the ORM and the DB models) is imported where it is used:
+# kernels import this module for its paths and names, at their first %sql.
 
 if TYPE_CHECKING:
     from ..core import Workbench
@@ -54,6 +56,8 @@ class KernelBootstrap(BaseModel):
 def kernel_bootstrap(workbench: Workbench, principal: Principal) -> KernelBootstrap:
     """Every connection ``principal`` may use, secrets in clear text, and where the default
     lake is (a kernel reaches an S3 lake with the credentials of its own environment)."""
+    from .service import ConnectionService
+
     connections = []
     for name, settings in ConnectionService(workbench, principal).resolve_all().items():
         values = settings.model_dump(mode="json", by_alias=True)
@@ -72,6 +76,8 @@ def usable_connections(workbench: Workbench, principal: Principal, names: list[s
     """Those of ``names`` that ``principal`` may still use. Kernels ask before each use,
     so that unsharing a connection (or deleting it) stops its use at once, not at the
     next kernel restart; no secret is read or sent for this."""
+    from .service import ConnectionService
+
     usable = {c.name for c in ConnectionService(workbench, principal).list()}
     return [name for name in names if name in usable]
 
@@ -114,6 +120,7 @@ def record_kernel_sql(
     None when the statement ran on a connection the principal may not use."""
     from ..lineage import sql_lineage
     from ..lineage.service import LineageService, RecordedSql, SqlContext
+    from .service import ConnectionService
 
     usable = {c.name: c for c in ConnectionService(workbench, principal).list()}
     own = usable.get(item.connection)
