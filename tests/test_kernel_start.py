@@ -116,3 +116,34 @@ async def test_odoo_and_workbench_first_say_what_they_said(start) -> None:
     assert ran.stderr.startswith("UsageError: %odoo: method must be one of"), ran.everything
     ran = await kernel.run("%workbench connections")
     assert ran.status == "ok" and "lake" in json.dumps(ran.displays), ran.everything
+
+
+def test_after_import_runs_once_and_never_fails_the_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """How DuckDB is watched from its import on: the callback runs right after the
+    module's code, once; the module keeps its own loader; a failing callback is said on
+    stderr and the import still succeeds."""
+    import importlib
+    import sys
+
+    from workbench_kernels.after_import import when_imported
+
+    for name in ("wb_probe_a", "wb_probe_b"):
+        (tmp_path / f"{name}.py").write_text("VALUE = 7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen: list[int] = []
+    when_imported("wb_probe_a", lambda module: seen.append(module.VALUE))
+    when_imported("wb_probe_b", lambda module: 1 / 0)
+    try:
+        module = importlib.import_module("wb_probe_a")
+        importlib.reload(module)
+        assert seen == [7]
+        assert type(module.__loader__).__name__ == "SourceFileLoader"
+        assert importlib.import_module("wb_probe_b").VALUE == 7
+        assert "after importing wb_probe_b: division by zero" in capsys.readouterr().err
+        when_imported("wb_probe_a", lambda module: seen.append(-module.VALUE))  # imported: now
+        assert seen == [7, -7]
+    finally:
+        for name in ("wb_probe_a", "wb_probe_b"):
+            sys.modules.pop(name, None)

@@ -10,11 +10,11 @@ kernel starts with only this module of the workbench's loaded, and:
   ``%sqlcmd``, ``%sqlrender``): the first one used loads jupysql, the workbench's
   ``%sql`` over it and the connections, makes the ``lake`` the current connection,
   and hands its line (and cell) to the real magic, which has taken the stand-in's place;
-- ``%config`` and ``%load_ext`` load the same first when their line is about jupysql
-  (``%config SqlMagic.autopandas = True``, ``%config`` alone, ``%load_ext sql``), so
-  they act as they did when jupysql was loaded at start;
-- ``lake_root`` is set before the first cell that names it runs (and by the first
-  ``%sql``, ``%workbench`` or ``lake`` use);
+- ``%config``, ``%load_ext`` and ``%reload_ext`` load the same first when their line is
+  about jupysql (``%config SqlMagic.autopandas = True``, ``%config`` alone, ``%load_ext
+  sql``), so they act as they did when jupysql was loaded at start;
+- ``lake_root`` is set when the connections are fetched, and before the first cell that
+  names it runs;
 - ``from workbench_kernels import lake`` fetches the connections at its first use;
 - SQL handed to DuckDB from Python is watched from the moment ``duckdb`` is imported
   (after_import.py, duckdb_capture.py).
