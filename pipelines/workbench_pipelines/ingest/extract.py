@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 from workbench_server.errors import InvalidInputError
 from workbench_server.lake import Lake
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
 BATCH_ROWS = 64 * 1024
 CREATED = "create_date"  # Odoo's creation time of every row
 EXTRACTED_MARGIN = timedelta(days=1)
+# An incremental read of at most this many rows is turned into bronze rows in memory
+# (about 40 MB of Arrow for 100,000 journal items); a larger one is staged in DuckDB,
+# which spills to disk.
+IN_MEMORY_ROWS = 100_000
 
 
 def run_extract(ctx: StepContext) -> None:
@@ -205,6 +210,16 @@ class TableExtract:
             keys = self.source.keys(db, shape, self.keys)
             db.execute(f"CREATE OR REPLACE TEMP TABLE wb_keys AS SELECT * FROM {keys}")
             out += " UNION ALL BY NAME " + q.deletes_sql(self.audit, self.keys, known, "wb_keys")
+        if not (deletes or shape.by_company) and read <= IN_MEMORY_ROWS:
+            # A small read's bronze rows are made in memory in one statement: no staging
+            # table to fill, count and read again (half of the DuckDB time of an
+            # incremental run of 10,000 rows).
+            try:
+                made = db.execute(out).to_arrow_table()
+            except duckdb.Error as exc:
+                raise InvalidInputError(f"{self.bronze}: {_first_line(exc)}") from None
+            self.ctx.progress.check()
+            return read, self._append(self.bronze, made) if made.num_rows else 0
         # Staged, not streamed into the append: streaming this query (upserts and a
         # delete check over 1M keys) into the writer hung DuckDB 1.5.5 on the shared
         # database, idle, where staging it never has.
@@ -292,16 +307,21 @@ class TableExtract:
             side_known = "wb_side_known"
         self._append(self.side, q.side_sql(shape, self.audit, self.keys, "wb_out", side_known))
 
-    def _append(self, table: str, sql: str) -> int:
-        """Append the rows of ``sql`` to ``table`` (one commit); the rows written."""
-        try:
-            reader = self.db.execute(sql).to_arrow_reader(BATCH_ROWS)
-        except duckdb.Error as exc:
-            raise InvalidInputError(f"{table}: {_first_line(exc)}") from None
-        stream = counted(reader, self.ctx.progress)
+    def _append(self, table: str, rows: str | pa.Table) -> int:
+        """Append ``rows`` (a query's, or made already) to ``table`` in one commit; the
+        rows written."""
+        if isinstance(rows, pa.Table):
+            data: pa.Table | pa.RecordBatchReader = rows
+            self.ctx.progress.rows += rows.num_rows
+        else:
+            try:
+                reader = self.db.execute(rows).to_arrow_reader(BATCH_ROWS)
+            except duckdb.Error as exc:
+                raise InvalidInputError(f"{table}: {_first_line(exc)}") from None
+            data = counted(reader, self.ctx.progress)
         result = self.lake.write(
             table,
-            stream,
+            data,
             mode="append",
             partition_by=q.PARTITIONS,
             schema_mode="merge",  # a column the source gained is added
