@@ -147,3 +147,11 @@ def test_after_import_runs_once_and_never_fails_the_import(
     finally:
         for name in ("wb_probe_a", "wb_probe_b"):
             sys.modules.pop(name, None)
+
+
+def test_the_sql_stand_in_says_what_the_sql_magic_says() -> None:
+    """``%sql?`` before the first query shows the workbench %sql's own help."""
+    from workbench_kernels.extension import JupysqlStandIns
+    from workbench_kernels.sql_magic import WorkbenchSqlMagics
+
+    assert JupysqlStandIns.sql.__doc__ == WorkbenchSqlMagics.sql.__doc__
