@@ -37,6 +37,15 @@ from workbench_server.sla.freshness import freshness
 
 PROVIDER = f"{HeaderPrincipalProvider.__module__}.{HeaderPrincipalProvider.__name__}"
 NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def _now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOW is when each test starts, not when the module was collected: the metrics and
+    REST tests compare ages with the server's own clock, minutes later in a full run."""
+    monkeypatch.setitem(globals(), "NOW", datetime.now(UTC).replace(microsecond=0))
+
+
 STEP = {"id": "a", "notebook": "a.ipynb"}
 
 
@@ -84,10 +93,11 @@ def _run(session, run_id: str, pid: int, status: str, finished: datetime) -> Non
 
 
 def _close_and_extract(
-    session, freshness_sla: dict[str, Any], deployed: datetime = NOW - timedelta(hours=25)
+    session, freshness_sla: dict[str, Any], deployed: datetime | None = None
 ) -> None:
     """extract writes silver.moves; close reads it, writes gold.trial_balance, and
-    keeps it fresh by ``freshness_sla``; both deployed at ``deployed``."""
+    keeps it fresh by ``freshness_sla``; both deployed at ``deployed`` (25 h ago)."""
+    deployed = deployed or NOW - timedelta(hours=25)
     _pipeline(
         session, 1, "extract", {"steps": [{**STEP, "outputs": ["lake.silver.moves"]}]}, deployed
     )
