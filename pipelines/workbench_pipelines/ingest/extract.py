@@ -23,6 +23,7 @@ a table (its end was lost) records that and moves on.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,7 @@ EXTRACTED_MARGIN = timedelta(days=1)
 # (about 40 MB of Arrow for 100,000 journal items); a larger one is staged in DuckDB,
 # which spills to disk.
 IN_MEMORY_ROWS = 100_000
+_OPENER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="extract-open")
 
 
 def run_extract(ctx: StepContext) -> None:
@@ -98,6 +100,8 @@ class TableExtract:
         ctx.progress.table = self.bronze
         if self._already_written():
             return
+        # Bronze's log is read while the source's catalog and the watermark are.
+        opening = _OPENER.submit(self._open_bronze)
         shape = self.source.shape(self.db, self.table)
         names = {c.name for c in shape.columns}
         missing = [k for k in self.keys if k not in names]
@@ -110,7 +114,8 @@ class TableExtract:
         mark = self.mark = watermarks.load(
             ctx.workbench, "extract", self.lake.name, self.bronze, self.source.name, shape.table
         )
-        exists = self.lake.exists(self.bronze)
+        self.opened = opening.result()  # the version read is the one written to next
+        exists = self.opened is not None
         since = self._since(mark) if mark is not None else None
         full = self.spec.mode == "full" or since is None or not exists or cursor is None
         deletes = exists and self._deletes_due(mark, full)
@@ -120,8 +125,7 @@ class TableExtract:
             self.source.high_water(self.db, shape, cursor, self._int_key(shape)) if full else None
         )
         scan = None
-        if exists:  # the version read is the one written to next (opened once)
-            self.opened = self.lake.open(self.bronze)
+        if self.opened is not None:
             scan = self.lake.scan_sql(self.bronze, self.opened.version())
         if full and not shape.by_company and (not exists or not deletes):
             read, written = self._stream(shape, cursor, scan)
@@ -332,6 +336,9 @@ class TableExtract:
         return int(result.rows_added or 0)
 
     # -- bookkeeping -------------------------------------------------------------------
+    def _open_bronze(self) -> DeltaTable | None:
+        return self.lake.open(self.bronze) if self.lake.exists(self.bronze) else None
+
     def _already_written(self) -> bool:
         """Whether an earlier attempt of this run wrote the table (its end was lost):
         recorded, and not written twice."""
