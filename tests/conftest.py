@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -17,6 +18,14 @@ from tests.support.processes import terminate
 from tests.support.temporal import dev_server
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workbench_kernelspec(jp_data_dir: Path) -> None:
+    """pytest-jupyter isolates Jupyter's data paths: put the shipped kernel spec there."""
+    shutil.copytree(REPO / "kernels" / "specs" / "workbench", jp_data_dir / "kernels" / "workbench")
 
 
 @pytest.fixture(scope="session")

@@ -198,14 +198,6 @@ def test_what_the_lake_cannot_do_is_said_with_what_to_do(sql: str, says: str) ->
 
 # -- real kernels -------------------------------------------------------------------------
 @pytest.fixture
-def workbench_kernelspec(jp_data_dir: Path) -> None:
-    """pytest-jupyter isolates Jupyter's data paths: put the shipped kernel spec there."""
-    import shutil
-
-    shutil.copytree(ROOT / "kernels" / "specs" / "workbench", jp_data_dir / "kernels" / "workbench")
-
-
-@pytest.fixture
 def jp_server_config(home: Path, workbench_kernelspec: None):
     return {
         "ServerApp": {"jpserver_extensions": {"workbench_server": True}},

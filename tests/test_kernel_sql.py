@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -25,13 +24,6 @@ from workbench_server.core import Workbench
 from workbench_server.principal import local_principal
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def workbench_kernelspec(jp_data_dir: Path) -> None:
-    """pytest-jupyter isolates Jupyter's data paths: put the shipped kernel spec there."""
-    target = jp_data_dir / "kernels" / "workbench"
-    shutil.copytree(ROOT / "kernels" / "specs" / "workbench", target)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ fresh kernel, since what comes first is what is tested."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,12 +17,6 @@ from tests.support.kernels import KernelSession
 ROOT = Path(__file__).resolve().parents[1]
 # What the extension loaded at start before, and a cell that needs none of it must not wait for.
 HEAVY = ("sql", "pandas", "sqlalchemy", "duckdb", "sqlglot", "workbench_server")
-
-
-@pytest.fixture
-def workbench_kernelspec(jp_data_dir: Path) -> None:
-    """pytest-jupyter isolates Jupyter's data paths: put the shipped kernel spec there."""
-    shutil.copytree(ROOT / "kernels" / "specs" / "workbench", jp_data_dir / "kernels" / "workbench")
 
 
 @pytest.fixture

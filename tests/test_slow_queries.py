@@ -6,7 +6,6 @@ query and data source; resolved when the slow queries leave the window."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -103,11 +102,6 @@ def test_only_the_p95_counts_not_one_slow_query(metadata: Workbench) -> None:
     [queries] = window(metadata, now - timedelta(minutes=5))
     assert queries.quantile(0.95) < 1
     assert queries.quantile(0.999) > 60
-
-
-@pytest.fixture
-def workbench_kernelspec(jp_data_dir: Path) -> None:
-    shutil.copytree(ROOT / "kernels" / "specs" / "workbench", jp_data_dir / "kernels" / "workbench")
 
 
 @pytest.fixture
