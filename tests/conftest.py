@@ -22,6 +22,20 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata(request: pytest.FixtureRequest, tmp_path: Path):
+    """The core (a fresh home's Workbench) on SQLite or on a real PostgreSQL."""
+    from workbench_server.core import Workbench
+    from workbench_server.settings import WorkbenchSettings
+
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
+    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
+    settings.workbench_home.prepare()
+    core = Workbench(settings)
+    yield core
+    core.close()
+
+
 @pytest.fixture
 def workbench_kernelspec(jp_data_dir: Path) -> None:
     """pytest-jupyter isolates Jupyter's data paths: put the shipped kernel spec there."""

@@ -74,17 +74,6 @@ def _posts(hooks: Webhooks, path: str) -> list[dict]:
     return [payload for _, where, payload in hooks.received if where == path]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def metadata(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workbench]:
-    """The core on SQLite or on a real PostgreSQL."""
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
-    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
-    settings.workbench_home.prepare()
-    core = Workbench(settings)
-    yield core
-    core.close()
-
-
 def test_disk_rule_fires_once_resolves_and_is_silenced(metadata: Workbench) -> None:
     workbench = metadata
     home = workbench.settings.workbench_home.root

@@ -6,9 +6,7 @@ where the last one left off."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,19 +17,8 @@ from workbench_server.alerts.rules import parse
 from workbench_server.core import Workbench
 from workbench_server.errors import InvalidInputError
 from workbench_server.principal import Principal
-from workbench_server.settings import WorkbenchSettings
 
 ADMIN = Principal(name="controller", admin=True)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def metadata(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workbench]:
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
-    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
-    settings.workbench_home.prepare()
-    core = Workbench(settings)
-    yield core
-    core.close()
 
 
 def _rules(hooks: str, threshold: float) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from workbench_server.db.models import (
     RunTable,
 )
 from workbench_server.metrics.collectors import MetadataCollector
-from workbench_server.settings import WorkbenchSettings
 from workbench_server.sla.freshness import freshness
 
 PROVIDER = f"{HeaderPrincipalProvider.__module__}.{HeaderPrincipalProvider.__name__}"
@@ -47,16 +45,6 @@ def _now(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 STEP = {"id": "a", "notebook": "a.ipynb"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def metadata(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workbench]:
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
-    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
-    settings.workbench_home.prepare()
-    core = Workbench(settings)
-    yield core
-    core.close()
 
 
 def _pipeline(session, pid: int, name: str, spec: dict[str, Any], deployed: datetime) -> None:

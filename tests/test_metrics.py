@@ -245,20 +245,6 @@ def test_container_cpu_and_memory_from_cgroup_v1_and_v2(tmp_path: Path) -> None:
         assert used > 0 and cpu > 0
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def metadata(request: pytest.FixtureRequest, tmp_path: Path):
-    """The core on SQLite or on a real PostgreSQL."""
-    from workbench_server.core import Workbench
-    from workbench_server.settings import WorkbenchSettings
-
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
-    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
-    settings.workbench_home.prepare()
-    core = Workbench(settings)
-    yield core
-    core.close()
-
-
 def test_db_totals_on_sqlite_and_postgresql(metadata) -> None:
     from workbench_server.db.models import Pipeline, Run
     from workbench_server.metrics.collectors import MetadataCollector

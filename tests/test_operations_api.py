@@ -86,20 +86,6 @@ def fill(session) -> None:
     add_run(session, 9, 2, "succeeded", today, seconds=600)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def metadata(request: pytest.FixtureRequest, tmp_path: Path):
-    """The core on SQLite or on a real PostgreSQL."""
-    from workbench_server.core import Workbench
-    from workbench_server.settings import WorkbenchSettings
-
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
-    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
-    settings.workbench_home.prepare()
-    core = Workbench(settings)
-    yield core
-    core.close()
-
-
 def test_window_figures_on_sqlite_and_postgresql(metadata) -> None:
     from workbench_server.operations.runs import Window, run_figures
 

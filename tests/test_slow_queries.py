@@ -21,7 +21,6 @@ from workbench_server.core import Workbench
 from workbench_server.metrics.queries import QueryTiming, QueryTimings
 from workbench_server.metrics.query_log import record, window
 from workbench_server.principal import local_principal
-from workbench_server.settings import WorkbenchSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,16 +33,6 @@ rules:
   - {{name: SlowQueries, kind: slow_queries, severity: P3, threshold_seconds: {threshold},
      channels: [chat]}}
 """
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def metadata(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workbench]:
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
-    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
-    settings.workbench_home.prepare()
-    core = Workbench(settings)
-    yield core
-    core.close()
 
 
 def _report(*timings: tuple[str, str, float]) -> QueryTimings:
