@@ -543,3 +543,47 @@ def test_types_delta_has_no_equal_of_keep_their_values(lake: Lake) -> None:
     assert row["at"] == dt.datetime(2026, 1, 1, 11, 0, 0, 123456, tzinfo=utc)
     assert row["paris"] == dt.datetime(2026, 1, 1, 11, 0, tzinfo=utc)  # the same instant
     assert row["opens"] == "08:30:00.000000"
+
+
+def test_files_of_a_version_are_chosen_by_partition_and_statistics(lake: Lake) -> None:
+    # A wide table (Delta keeps statistics of the first 32 columns by default) whose
+    # cursor comes last, as bronze's audit columns do: asked for, its range is kept too.
+    def batch(first: int, day: int, source: str) -> pa.Table:
+        ids = list(range(first, first + 3))
+        wide = {f"c{i}": pa.array([i] * 3, pa.int64()) for i in range(40)}
+        stamp = datetime(2026, 6, day, 12)
+        return pa.table({"id": ids, **wide, "_source": [source] * 3, "written": [stamp] * 3})
+
+    for first, day, source in [(1, 1, "odoo"), (4, 2, "odoo"), (7, 3, "odoo"), (10, 2, "crm")]:
+        lake.write(
+            "bronze.lines", batch(first, day, source), partition_by=["_source"],
+            stats_columns=["written"],
+        )  # fmt: skip
+    opened = lake.open("bronze.lines")
+    day2 = (datetime(2026, 6, 2), datetime(2026, 6, 2, 23))
+
+    chosen = lake.files_sql(
+        "bronze.lines", opened, equal={"_source": "odoo"}, ranges={"written": day2}
+    )
+    assert chosen is not None and chosen.count(".parquet") == 1  # one file of four
+    db = lake.connect()
+    try:
+        ours = db.execute(f"SELECT id, _source FROM {chosen} WHERE _source = 'odoo' ORDER BY id")
+        assert ours.fetchall() == [(4, "odoo"), (5, "odoo"), (6, "odoo")]
+        # The same rows as through Delta, partition column typed as Delta keeps it.
+        where = "_source = 'odoo' AND written BETWEEN '2026-06-02' AND '2026-06-02 23:00'"
+        theirs = db.execute(
+            f"SELECT id, _source FROM {lake.scan_sql('bronze.lines')} WHERE {where} ORDER BY id"
+        ).fetchall()
+        assert theirs == [(4, "odoo"), (5, "odoo"), (6, "odoo")]
+    finally:
+        db.close()
+    # An open end, and a range no file holds.
+    later = lake.files_sql("bronze.lines", opened, ranges={"written": (day2[0], None)})
+    assert later is not None and later.count(".parquet") == 3
+    none = (datetime(2027, 1, 1), None)
+    assert lake.files_sql("bronze.lines", opened, ranges={"written": none}) == ""
+
+    # A partition value a path would not give back as written: read through Delta.
+    lake.write("bronze.lines", batch(20, 4, "odoo crm"), stats_columns=["written"])
+    assert lake.files_sql("bronze.lines", lake.open("bronze.lines")) is None

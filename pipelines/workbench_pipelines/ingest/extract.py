@@ -23,6 +23,7 @@ a table (its end was lost) records that and moves on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -63,11 +64,16 @@ def run_extract(ctx: StepContext) -> None:
     with step_session(lake, ctx.progress) as db:
         source = open_source(ctx, spec.source, db)
         try:
-            languages: list[str] | None = spec.languages
+            found: list[list[str]] = [spec.languages] if spec.languages is not None else []
+
+            def languages() -> list[str]:
+                """The source's languages, asked once, when a table has translations."""
+                if not found:
+                    found.append(source.languages(db))
+                return found[0]
+
             for table in spec.tables:
                 ctx.progress.check()
-                if languages is None:
-                    languages = source.languages(db)
                 TableExtract(ctx, spec, table, source, lake, db, languages).run()
         finally:
             source.close()
@@ -84,10 +90,11 @@ class TableExtract:
         source: Source,
         lake: Lake,
         db: duckdb.DuckDBPyConnection,
-        languages: list[str],
+        languages: Callable[[], list[str]],
     ) -> None:
         self.ctx, self.spec, self.table, self.source = ctx, spec, table, source
-        self.lake, self.db, self.languages = lake, db, languages
+        self.lake, self.db, self._languages = lake, db, languages
+        self.languages: list[str] = []  # those of a table with translated columns
         self.bronze = table.bronze
         self.side = self.bronze + q.SIDE_SUFFIX
         self.keys = list(table.keys)
@@ -103,6 +110,8 @@ class TableExtract:
         # Bronze's log is read while the source's catalog and the watermark are.
         opening = _OPENER.submit(self._open_bronze)
         shape = self.source.shape(self.db, self.table)
+        if shape.translated:
+            self.languages = self._languages()
         names = {c.name for c in shape.columns}
         missing = [k for k in self.keys if k not in names]
         if missing:
@@ -175,7 +184,7 @@ class TableExtract:
         if scan is not None:
             self.db.execute(
                 "CREATE OR REPLACE TEMP TABLE wb_known AS "
-                + q.known_sql(scan, self.source.name, self.keys, cursor, None)
+                + q.known_sql(self._files(scan) or scan, self.source.name, self.keys, cursor, None)
             )
             known = "wb_known"
         sql = q.upserts_sql(
@@ -202,9 +211,10 @@ class TableExtract:
         else:
             if scan is not None:
                 within = None if deletes else "wb_changed"
+                files = self._files(scan) or scan
                 db.execute(
                     "CREATE OR REPLACE TEMP TABLE wb_known AS "
-                    + q.known_sql(scan, self.source.name, self.keys, cursor, within)
+                    + q.known_sql(files, self.source.name, self.keys, cursor, within)
                 )
                 known = "wb_known"
             out = q.upserts_sql(
@@ -256,10 +266,13 @@ class TableExtract:
             f"FROM wb_changed WHERE {qi(cursor)} <= {high}"
         )
         seen = None
-        if db.execute("SELECT count(*) FROM wb_again").fetchone()[0]:
+        # Only bronze's files whose statistics overlap the window and the recent runs.
+        bounds = {cursor: (since, _naive(self.mark.cursor_value)), q.EXTRACTED_AT: (recent, None)}
+        files = self._files(scan, bounds)
+        if files and db.execute("SELECT count(*) FROM wb_again").fetchone()[0]:
             db.execute(
                 "CREATE OR REPLACE TEMP TABLE wb_seen AS "
-                + q.seen_sql(scan, self.source.name, self.keys, cursor, window, "wb_again", recent)
+                + q.seen_sql(files, self.source.name, self.keys, cursor, window, "wb_again", recent)
             )
             seen = "wb_seen"
         db.execute(
@@ -273,8 +286,9 @@ class TableExtract:
         ).fetchone()
         if unsure:  # a row without a creation time may be in any run's files
             since_run = None if undated else recent
+            files = self._files(scan, {q.EXTRACTED_AT: (since_run, None)}) or scan
             known_rows = q.known_sql(
-                scan, self.source.name, self.keys, cursor, "wb_unsure", since_run
+                files, self.source.name, self.keys, cursor, "wb_unsure", since_run
             )
             db.execute(f"CREATE OR REPLACE TEMP TABLE wb_known AS {known_rows}")
             known = "wb_known"
@@ -331,11 +345,28 @@ class TableExtract:
             schema_mode="merge",  # a column the source gained is added
             writer=self.ctx.writer,
             opened=self.opened if table == self.bronze else None,
+            stats_columns=self._stats_columns(),
         )
         self.ctx.wrote(self.lake, result)
         return int(result.rows_added or 0)
 
     # -- bookkeeping -------------------------------------------------------------------
+    def _files(self, scan: str, ranges: dict[str, tuple[Any, Any]] | None = None) -> str:
+        """Bronze's files (of the version opened) that can hold this source's rows with
+        values within ``ranges``, by the partitions and statistics in its log, as one
+        scan (no second read of the log); ``scan`` if they cannot be read as plain
+        Parquet; "" if no file can hold such rows."""
+        assert self.opened is not None
+        found = self.lake.files_sql(
+            self.bronze, self.opened, equal={"_source": self.source.name}, ranges=ranges
+        )
+        return scan if found is None else found
+
+    def _stats_columns(self) -> list[str]:
+        """The columns whose range each bronze file records: the keys, the cursor, the
+        creation time and the audit columns the lookups above skip files by."""
+        return [*self.keys, self.table.cursor, CREATED, q.EXTRACTED_AT, "_op"]
+
     def _open_bronze(self) -> DeltaTable | None:
         return self.lake.open(self.bronze) if self.lake.exists(self.bronze) else None
 
@@ -397,6 +428,10 @@ class TableExtract:
             if access.table == self.bronze and access.access == "write":
                 return access.version
         return None
+
+
+def _naive(value: Any) -> Any:
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
 
 
 def _first_line(exc: BaseException) -> str:

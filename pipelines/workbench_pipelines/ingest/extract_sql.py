@@ -19,6 +19,7 @@ from workbench_server.sql_text import quote_literal as ql
 from .sources import Shape
 
 PARTITIONS = ["_source", "_company_id", "_extracted_on"]
+EXTRACTED_AT = "_extracted_at"
 AUDIT = ["_run_id", "_extracted_at", "_source", "_op", "_company_id", "_extracted_on"]
 SIDE_SUFFIX = "_by_company"  # bronze.res_partner -> bronze.res_partner_by_company
 

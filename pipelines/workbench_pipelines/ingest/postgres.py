@@ -40,15 +40,30 @@ NATIVE = {
     "int2", "int4", "int8", "float4", "float8", "numeric", "bool", "text", "varchar",
     "bpchar", "date", "timestamp", "timestamptz", "time", "jsonb", "json", "bytea", "uuid",
 }  # fmt: skip
+# The table's columns, and (``{registry}``) the columns of Odoo's field registry in its
+# schema, in one round trip.
 _COLUMNS = """
-SELECT a.attname::text, t.typname::text, a.atttypmod, n.nspname::text, c.relname::text
+SELECT a.attname::text, t.typname::text, a.atttypmod, n.nspname::text, c.relname::text,
+       a.attnum
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 WHERE c.oid = to_regclass({table}) AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum
+UNION ALL
+SELECT a.attname::text, NULL, NULL, NULL, c.relname::text, -1
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+WHERE {registry} AND c.relname IN ('ir_model', 'ir_model_fields')
+  AND c.relnamespace = (SELECT relnamespace FROM pg_catalog.pg_class
+                        WHERE oid = to_regclass({table}))
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY 6
 """
+# The DuckDB types of a select list, by the PostgreSQL types of its columns: the same
+# for every run of a worker that reads the table again, so asked once (a round trip).
+_DESCRIBED: dict[tuple[Any, ...], list[str]] = {}
+_DESCRIBED_MAX = 512
 _ODOO_FIELDS = """
 SELECT f.name::text AS name, coalesce(f.translate::text, 'false') AS translate,
        {company_dependent} AS company_dependent, f.ttype::text AS ttype
@@ -127,9 +142,13 @@ class PostgresSource:
             raise InvalidInputError(
                 f"connection {self.name!r} is a database: name tables (table:), not models"
             )
-        found = self.fetch(_COLUMNS.format(table=ql(table.table)))
+        registry = "true" if self._odoo is None else "false"  # asked once per source
+        rows = self.fetch(_COLUMNS.format(table=ql(table.table), registry=registry))
+        found = [row for row in rows if row[5] > 0]
         if not found:
             raise NotFoundError(f"connection {self.name!r} has no table {table.table!r}")
+        if self._odoo is None:
+            self._odoo = {"columns": {(row[4], row[0]) for row in rows if row[5] < 0}}
         schema, relation = found[0][3], found[0][4]
         odoo = self._odoo_fields(schema, relation)
         wanted = table.columns or [row[0] for row in found]
@@ -144,9 +163,10 @@ class PostgresSource:
             typname, typmod = types[name]
             selected.append(_select(name, typname, typmod))
         sql = f"SELECT {', '.join(selected)} FROM {qi(schema)}.{qi(relation)}"
-        described = db.execute(f"DESCRIBE SELECT * FROM {self.query(sql + ' LIMIT 0')}").fetchall()
         columns = []
-        for (name, duck_type, *_), wanted_name in zip(described, wanted, strict=True):
+        for name, duck_type, wanted_name in zip(
+            wanted, self._describe(db, sql, [types[n] for n in wanted]), wanted, strict=True
+        ):
             translate, by_company, ttype = odoo.get(wanted_name, ("false", False, None))
             jsonb = types[wanted_name][0] in ("jsonb", "json")
             columns.append(
@@ -170,17 +190,23 @@ class PostgresSource:
             extra={"select": sql, "schema": schema, "relation": relation},
         )
 
+    def _describe(
+        self, db: duckdb.DuckDBPyConnection, sql: str, types: list[tuple[str, int]]
+    ) -> list[str]:
+        """The DuckDB type of each column ``sql`` selects (its PostgreSQL types given)."""
+        key = (self.name, sql, tuple(types))
+        described = _DESCRIBED.get(key)
+        if described is None:
+            found = db.execute(f"DESCRIBE SELECT * FROM {self.query(sql + ' LIMIT 0')}").fetchall()
+            described = [row[1] for row in found]
+            if len(_DESCRIBED) >= _DESCRIBED_MAX:
+                _DESCRIBED.clear()
+            _DESCRIBED[key] = described
+        return described
+
     def _odoo_fields(self, schema: str, relation: str) -> dict[str, tuple[str, bool, str]]:
         """Odoo's registry of the table's fields: (translate, company-dependent, type)."""
-        if self._odoo is None:
-            have = self.fetch(
-                "SELECT c.relname::text, a.attname::text FROM pg_catalog.pg_attribute a "
-                "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
-                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                f"WHERE n.nspname = {ql(schema)} AND a.attnum > 0 AND NOT a.attisdropped "
-                "AND c.relname IN ('ir_model', 'ir_model_fields')"
-            )
-            self._odoo = {"columns": {(t, c) for t, c in have}}
+        assert self._odoo is not None  # read with the table's columns
         columns = self._odoo["columns"]
         if ("ir_model_fields", "ttype") not in columns or ("ir_model", "model") not in columns:
             return {}

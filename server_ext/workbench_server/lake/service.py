@@ -3,7 +3,7 @@ tables, delegating to the role modules (writes, reads, history, diff, maintenanc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -95,6 +95,7 @@ class Lake:
         schema_mode: Literal["merge", "overwrite"] | None = None,
         writer: WriterInfo | None = None,
         opened: DeltaTable | None = None,
+        stats_columns: Sequence[str] = (),
     ) -> WriteResult:
         """Write ``data`` to ``table`` in one commit; see :func:`.writes.write`."""
         return writes.write(
@@ -111,6 +112,7 @@ class Lake:
             writer=writer,
             settings=self.settings,
             opened=opened,
+            stats_columns=stats_columns,
         )
 
     def scd2(
@@ -185,6 +187,18 @@ class Lake:
     def scan_sql(self, table: TableName | str, version: int | None = None) -> str:
         """``delta_scan('<uri>'[, version => v])`` for a connection from :meth:`connect`."""
         return reads.source_sql(self.location, table, version)
+
+    def files_sql(
+        self,
+        table: TableName | str,
+        opened: DeltaTable,
+        *,
+        equal: Mapping[str, Any] | None = None,
+        ranges: Mapping[str, tuple[Any, Any]] | None = None,
+    ) -> str | None:
+        """The files of ``opened`` that can hold the rows asked for, as one scan; see
+        :func:`.reads.files_sql`."""
+        return reads.files_sql(self.location, table, opened, equal=equal, ranges=ranges)
 
     # -- versions -----------------------------------------------------------------------
     def version(self, table: TableName | str) -> int:

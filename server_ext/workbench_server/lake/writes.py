@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -55,6 +56,9 @@ from .tables import is_delta, open_table, parquet_files
 log = logging.getLogger(__name__)
 
 DEFAULT_ATTEMPTS = 5
+# Delta keeps each file's statistics of the first 32 data columns unless told otherwise.
+STATS_DEFAULT_COLUMNS = 32
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Row groups of DuckDB's own size: DuckDB reads a file's row groups in parallel, and
 # delta-rs's default (a million rows) left a 1M-row table to one thread.
 ROW_GROUP_ROWS = 122_880
@@ -79,6 +83,7 @@ def write(
     settings: LakeSettings | None = None,
     max_attempts: int = DEFAULT_ATTEMPTS,
     opened: DeltaTable | None = None,
+    stats_columns: Sequence[str] = (),
 ) -> WriteResult:
     """Write ``data`` (Arrow table or stream, pandas, DuckDB relation) to ``table``.
 
@@ -92,6 +97,10 @@ def write(
     - ``schema_mode="merge"`` lets new columns in; a full overwrite replaces the schema.
     - ``opened``: the table as the caller opened it (to read its version) is brought up
       to date and written instead of being opened again, which reads its whole log.
+    - ``stats_columns``: columns whose least and greatest value each file records in
+      the log besides the first 32 (Delta's default) and the keys, so that readers skip
+      files by them (e.g. a cursor and audit columns at the end of a wide table); applies
+      when the write creates the table.
     """
     table = TableName.parse(table)
     if mode not in ("append", "overwrite", "merge"):
@@ -122,13 +131,15 @@ def write(
                 created_schema.get_field_index(delete_marker.column)
             )
         extra = {"mode": mode, **({"keys": keys} if keys else {})}
+        configuration = _stats_configuration(created_schema, partition_by, [*keys, *stats_columns])
 
         handles = [opened] if opened is not None else []
 
         def attempt() -> WriteResult:
             _create_if_missing(
-                location, table, created_schema, partition_by, writer, settings, extra
-            )
+                location, table, created_schema, partition_by, writer, settings, extra,
+                configuration,
+            )  # fmt: skip
             if handles:  # the first attempt; a retry reads the table afresh
                 dt = handles.pop()
                 dt.update_incremental()
@@ -517,8 +528,10 @@ def _create_if_missing(
     writer: WriterInfo,
     settings: LakeSettings,
     extra: dict[str, Any],
+    configuration: dict[str, str] | None = None,
 ) -> None:
-    """Create ``table`` (version 0, empty) with the layer's retention, unless it exists.
+    """Create ``table`` (version 0, empty) with the layer's retention (and
+    ``configuration``), unless it exists.
 
     A table is created on its own commit so that two writers creating it at once agree
     (one creates it, the other finds it) and each write after is a plain write. The
@@ -533,7 +546,7 @@ def _create_if_missing(
             schema,
             mode="ignore",
             partition_by=list(partition_by) if partition_by else None,
-            configuration=settings.table_configuration(table.layer),
+            configuration={**settings.table_configuration(table.layer), **(configuration or {})},
             storage_options=location.storage_options(),
             commit_properties=_commit(writer, {**extra, "mode": "create"}, retries=0),
         )
@@ -541,6 +554,25 @@ def _create_if_missing(
         if is_delta(location, table):
             return  # another writer created it first
         raise _domain_error(table, exc) from exc
+
+
+def _stats_configuration(
+    schema: pa.Schema, partition_by: Sequence[str] | None, wanted: Sequence[str]
+) -> dict[str, str]:
+    """``delta.dataSkippingStatsColumns`` for a new table whose ``wanted`` columns are not
+    all among the first 32 data columns (whose statistics Delta keeps by default): those
+    32 and the wanted ones. Nothing when the default covers them."""
+    partitions = set(partition_by or [])
+    data = [name for name in schema.names if name not in partitions]
+    default = data[:STATS_DEFAULT_COLUMNS]
+    extra = [name for name in dict.fromkeys(wanted) if name in data and name not in default]
+    if not extra:
+        return {}
+    listed = ",".join(
+        name if _PLAIN_NAME.fullmatch(name) else "`" + name.replace("`", "``") + "`"
+        for name in [*default, *extra]
+    )
+    return {"delta.dataSkippingStatsColumns": listed}
 
 
 def _refuse_parquet(location: LakeLocation, table: TableName) -> None:
