@@ -26,7 +26,10 @@ then measures, alternating the contenders in each repetition after a warm-up:
   (its baseline, after imports, is reported beside it). Goal: <= 1000.
 
 A ratio is the median of the per-repetition ratios (both measured back to back), which
-cancels most of the load other work puts on a shared machine.
+cancels most of the load other work puts on a shared machine. Each timed extract and
+copy starts after ``os.sync()``: the files an earlier run wrote (a full extract's 100 MB)
+and the source's updates are written out first, so that their writeback, which this
+machine's disk turns into stalls of 50-100 ms, lands in no run's time.
 
     python benchmarks/lake.py [--rows 1000000] [--repeat 5]
 """
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -300,9 +304,16 @@ def _extract(workbench: Any, target: str, attempt: int) -> tuple[float, dict[str
         workbench, local_principal(), "benchmark", "bench", "extract", attempt, config, {},
         Progress(), kind="extract",
     )  # fmt: skip
+    _settle()
     started = time.perf_counter()
     run_extract(ctx)
     return time.perf_counter() - started, ctx.stats[target]
+
+
+def _settle() -> None:
+    """Write what earlier runs left in the page cache (a full extract's files, the
+    source's updates) before a timed run, so that their writeback lands in no one's time."""
+    os.sync()
 
 
 def _copy_raw(url: str) -> tuple[float, int]:
@@ -311,6 +322,7 @@ def _copy_raw(url: str) -> tuple[float, int]:
 
     import psycopg
 
+    _settle()
     started = time.perf_counter()
     with psycopg.connect(url) as db:
         buffer = io.BytesIO()
