@@ -12,6 +12,8 @@ import shutil
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -404,3 +406,30 @@ def test_the_metadata_db_password_is_in_no_process_environment(tmp_path: Path, p
             assert up.stop(signal.SIGINT) == 0, up.output
         finally:
             up.kill()
+
+
+def test_the_supervisor_keeps_no_data_libraries(tmp_path: Path) -> None:
+    # `workbench up` lives as long as the stack: reading its settings and making its
+    # components must not load the lake's Arrow, DuckDB and Delta libraries (90 MB held
+    # all day); the migrations and demo data run in a child process instead.
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from workbench_server.cli.up import LocalStack\n"
+        "from workbench_server.settings import WorkbenchSettings\n"
+        "settings = WorkbenchSettings.from_env(None)\n"
+        "stack = LocalStack(settings, ip='127.0.0.1', lab_port=1, temporal_port=2,\n"
+        "                   notebook_dir=Path('.'), concurrency=4)\n"
+        "stack.components(); stack._env()\n"
+        "heavy = ('duckdb', 'pyarrow', 'deltalake', 'pandas')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        env=base_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "[]"

@@ -76,3 +76,39 @@ def _catalog_demo(workbench: Workbench) -> None:
         CatalogService(workbench, local_principal()).scan(DEMO_CONNECTION)
     except WorkbenchError as exc:  # the demo data is there; the catalog can be scanned later
         log.warning("The demo data was not added to the catalog: %s", exc)
+
+
+def prepare(demo: bool) -> dict[str, str | None]:
+    """What ``workbench up`` has done before the banner, in a process of its own: the
+    metadata DB brought up to date (opening the core migrates it) and, with ``demo``, the
+    demo data. ``{"error": ...}`` when the core cannot open; ``{"note": ...}`` otherwise
+    (what was done, or why the demo data is missing: the workbench starts without it)."""
+    from .errors import WorkbenchError
+    from .settings import WorkbenchSettings
+
+    try:
+        workbench = Workbench(WorkbenchSettings.from_env(None))
+    except WorkbenchError as exc:
+        return {"error": str(exc)}
+    try:
+        if not demo:
+            return {"note": None}
+        try:
+            return {"note": ensure_demo(workbench)}
+        except Exception as exc:
+            log.exception("demo data generation failed")
+            logs = workbench.settings.workbench_home.logs / "workbench.log"
+            return {"note": f"demo data could not be generated ({exc}); see {logs}"}
+    finally:
+        workbench.close()
+
+
+if __name__ == "__main__":
+    # ``python -m workbench_server.bootstrap [--no-demo]``, run by ``workbench up`` with
+    # the stack's environment: the long-lived supervisor never imports the core (the
+    # lake's Arrow, DuckDB and Delta libraries alone are 90 MB it would keep all day).
+    import json
+    import sys
+
+    logging.basicConfig(level=logging.WARNING)
+    print(json.dumps(prepare(demo="--no-demo" not in sys.argv[1:])), flush=True)

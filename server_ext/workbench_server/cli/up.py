@@ -278,15 +278,11 @@ class LocalStack:
             # serialised by a lock, so the lab extension and this process cannot clash.
             for component in (temporal_c, lab_c, worker_c):
                 self.supervisor.spawn(component)
-            from ..core import Workbench
-
-            workbench = await asyncio.to_thread(Workbench, self.settings)
-            demo_task = asyncio.create_task(self._prepare_demo(workbench, demo))
+            prepared = asyncio.create_task(self._prepare(demo))
             await self._ready_or_stop(temporal_c, stop)
             await self._ready_or_stop(worker_c, stop)
-            demo_note = await demo_task
+            demo_note = await prepared
             await self._ready_or_stop(lab_c, stop)
-            workbench.close()
         except StartupError as exc:
             await self.supervisor.stop_all()
             raise ConfigurationError(str(exc)) from None
@@ -312,19 +308,28 @@ class LocalStack:
         click.echo("Stopped.", err=True)
         return code
 
-    async def _prepare_demo(self, workbench: object, demo: bool) -> str | None:
-        if not demo:
-            return None
-        from ..bootstrap import ensure_demo
-
+    async def _prepare(self, demo: bool) -> str | None:
+        """Migrations and the demo data, in a child process (see :mod:`..bootstrap`); the
+        banner's note about the demo data. A core that cannot open stops the start."""
+        argv = [sys.executable, "-m", "workbench_server.bootstrap"]
+        child = await asyncio.create_subprocess_exec(
+            *argv,
+            *([] if demo else ["--no-demo"]),
+            env=self._env(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await child.communicate()
         try:
-            return await asyncio.to_thread(ensure_demo, workbench)
-        except Exception as exc:
-            # Demo data is a convenience: the workbench starts without it.
-            log.exception("demo data generation failed")
-            return (
-                f"demo data could not be generated ({exc}); see {self.home.logs / 'workbench.log'}"
-            )
+            answer = json.loads(out.decode().strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+            raise StartupError(
+                f"preparing the workbench home failed (exit code {child.returncode}): {last}"
+            ) from None
+        if answer.get("error"):
+            raise StartupError(answer["error"])
+        return answer.get("note")
 
     async def _ready_or_stop(self, component: Component, stop: asyncio.Event) -> None:
         start = asyncio.create_task(self.supervisor.wait_ready(component))
