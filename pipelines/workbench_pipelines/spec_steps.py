@@ -165,10 +165,23 @@ class ExtractStep(_StepBase):
             _OrShorthand(r"^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$", "A table."),
         ]
     ] = Field(min_length=1, max_length=500, description="Tables (or Odoo models) to copy.")
-    mode: Literal["full", "incremental"] = Field(
+    mode: Literal["full", "incremental", "cdc"] = Field(
         "incremental",
         description="full: every row each run; incremental: rows whose cursor "
-        "(write_date) passed the last run's watermark, and all rows the first time.",
+        "(write_date) passed the last run's watermark, and all rows the first time; cdc: "
+        "the changes PostgreSQL's logical replication reports (a postgres connection; a "
+        "snapshot the first time), see docs/cdc.md.",
+    )
+    follow: Duration | None = Field(
+        None,
+        description="mode cdc: keep streaming changes this long (give the step a longer "
+        "timeout); default: stop once the changes committed before the run are in bronze.",
+    )
+    batch_rows: int = Field(
+        10_000, ge=1, le=1_000_000, description="mode cdc: most changes per bronze commit."
+    )
+    batch_seconds: float = Field(
+        1.0, gt=0, le=3600, description="mode cdc: longest wait before changes are committed."
     )
     overlap: Duration = Field(
         "10m",

@@ -137,8 +137,11 @@ def _reachable_copy(bindir: Path, target: Path) -> Path:
 
 
 @contextmanager
-def running_cluster(workdir: Path) -> Iterator[PostgresCluster]:
-    """initdb + start on a free port; stop (fast) and remove on exit."""
+def running_cluster(
+    workdir: Path, settings: dict[str, str] | None = None
+) -> Iterator[PostgresCluster]:
+    """initdb + start on a free port; stop (fast) and remove on exit. ``settings`` are
+    extra server settings (``{"wal_level": "logical"}``), passed as ``-c name=value``."""
     bindir = find_bindir()
     prefix = _run_as()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -176,6 +179,8 @@ def running_cluster(workdir: Path) -> Iterator[PostgresCluster]:
     options = (
         f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={sockets} -c fsync=off"
     )
+    for name, value in (settings or {}).items():
+        options += f" -c {name}={value}"
     subprocess.run(
         [
             *prefix,

@@ -61,6 +61,12 @@ _OPENER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="extract-open")
 def run_extract(ctx: StepContext) -> None:
     spec = ExtractStep.model_validate({**ctx.config, "id": ctx.step_id, "kind": "extract"})
     lake = ctx.lake(spec.lake)
+    if spec.mode == "cdc":  # PostgreSQL's logical replication: see .cdc
+        from .cdc import run_cdc
+
+        with step_session(lake, ctx.progress) as db:
+            run_cdc(ctx, spec, lake, db)
+        return
     with step_session(lake, ctx.progress) as db:
         source = open_source(ctx, spec.source, db)
         try:

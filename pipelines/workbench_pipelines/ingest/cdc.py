@@ -1,0 +1,668 @@
+"""``mode: cdc`` of the extract step: PostgreSQL's logical replication into bronze.
+
+Why a mode of the extract step rather than a service of its own: the step already runs
+on the workers as a Temporal activity that heartbeats, is retried after a crash (its
+heartbeat stops) or a timeout, runs as the pipeline's owner with their connection and
+the network policy, records every version it wrote in the run history and lineage, and
+can be scheduled (``schedule:``) or kept streaming (``follow: 8h`` with a longer
+``timeout:``). What makes a restart exact lives in the lake, not in the worker.
+
+The workbench makes, per source, pipeline and step, a publication of the step's tables
+and a replication slot with the built-in ``pgoutput`` plugin, both named
+``wb_<source>_<pipeline>_<step>`` (:func:`slot_name`). psycopg2's
+``LogicalReplicationConnection`` speaks the replication protocol (psycopg 3 has none);
+:mod:`.pgoutput` decodes its messages.
+
+- **Snapshot, then the stream.** The first run creates the slot with an exported
+  snapshot and copies every table as of that snapshot (``COPY`` in a ``REPEATABLE
+  READ`` transaction that adopts it), so the stream starts exactly where the copy ends.
+  Its rows carry the slot's consistent point as ``_lsn``.
+- **Micro-batches.** Whole transactions are buffered and written per table as one Delta
+  append every ``batch_rows`` changes or ``batch_seconds``, in bronze's layout (audit
+  columns, partitions by source, company and extraction date), with ``_op`` (``i``,
+  ``u``, ``d``), ``_lsn`` (the end of the transaction's commit record, as a number) and
+  ``_committed_at``. Each change's ``_extracted_at`` is a microsecond after the one
+  before, so the merge step's "latest by ``_extracted_at``" orders a key's changes as
+  they were committed.
+- **Exactly once by LSN.** The slot is acknowledged (flush LSN) only after a batch's
+  commits are in the lake. On start, each table's last LSN is read from bronze itself
+  (``max(_lsn)`` of the source's rows: the rows and their LSN are committed together),
+  and a transaction already there is skipped: a kill -9 between the lake's commit and
+  the acknowledgement writes nothing twice, one before the commit loses nothing.
+- Values arrive as text and are cast in DuckDB to exactly the types the extract gives
+  (the scanner's description of the same select: ``numeric(p,s)`` DECIMAL(p,s),
+  unconstrained ``numeric`` DECIMAL(38,10)). An unchanged TOASTed value (``u``) takes
+  the key's previous value, from the batch or from bronze. A deleted row has its key
+  columns (REPLICA IDENTITY DEFAULT, Odoo's primary keys) and NULLs. A Relation message
+  with new columns gets them described and added (``schema_mode="merge"``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import select
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from workbench_server.errors import InvalidInputError, SourceUnavailableError
+from workbench_server.sql_text import quote_identifier as qi
+from workbench_server.sql_text import quote_literal as ql
+
+from . import extract_sql as q
+from . import pgoutput, watermarks
+from .lineage import extract_lineage
+from .postgres import PostgresSource
+from .sources import Shape
+
+if TYPE_CHECKING:
+    from workbench_server.lake import Lake
+
+    from ..spec_steps import ExtractStep, ExtractTable
+    from .context import StepContext
+
+KIND = "cdc"  # the watermarks' kind
+IDLE_S = 0.25  # no message this long: ask the server where its WAL is
+MAX_NAME = 63  # PostgreSQL's identifiers
+CDC_COLUMNS = ("_lsn", "_committed_at")
+
+
+def slot_name(source: str, pipeline: str, step: str) -> str:
+    """``wb_<source>_<pipeline>_<step>`` in the letters slots allow (a-z, 0-9, _), cut
+    with a hash of the whole when longer than PostgreSQL's 63 characters."""
+    name = re.sub(r"[^a-z0-9_]", "_", f"wb_{source}_{pipeline}_{step}".lower())
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_NAME - 11]}_{digest}"
+
+
+def libpq_of(ctx: StepContext, name: str) -> dict[str, Any]:
+    """libpq settings of the owner's connection ``name`` (a PostgreSQL database)."""
+    from workbench_server.connections.kinds import PostgresConfig, SqlAlchemyConfig
+
+    cfg = ctx.connection(name)
+    if isinstance(cfg, PostgresConfig):
+        return cfg.psycopg_kwargs("workbench-cdc", 30)
+    if isinstance(cfg, SqlAlchemyConfig):
+        from sqlalchemy.engine import make_url
+
+        from .postgres import libpq_kwargs
+
+        url = make_url(cfg.url)
+        if url.get_backend_name() == "postgresql":
+            return {**libpq_kwargs(url, cfg), "application_name": "workbench-cdc"}
+    raise InvalidInputError(
+        f"connection {name!r} is a {cfg.kind} connection: mode cdc reads PostgreSQL's logical "
+        "replication (a postgres connection)"
+    )
+
+
+@dataclass
+class Table:
+    """One replicated table: its spec, its shape as bronze keeps it, how far bronze is."""
+
+    spec: ExtractTable
+    shape: Shape
+    keys: list[str]
+    languages: list[str]
+    done: int = 0  # the last LSN bronze holds of this source's changes
+    mark: watermarks.Mark | None = None
+    rows: list[tuple[tuple[str, ...], tuple[object, ...], str, int, datetime | None]] = field(
+        default_factory=list
+    )
+
+    @property
+    def bronze(self) -> str:
+        return self.spec.bronze
+
+
+class CdcExtract:
+    """One attempt of a cdc extract step."""
+
+    def __init__(
+        self, ctx: StepContext, spec: ExtractStep, lake: Lake, db: duckdb.DuckDBPyConnection
+    ) -> None:
+        self.ctx, self.spec, self.lake, self.db = ctx, spec, lake, db
+        self.kwargs = libpq_of(ctx, spec.source)
+        self.name = slot_name(spec.source, ctx.pipeline, ctx.step_id)
+        self.source = PostgresSource.attach(spec.source, self.kwargs, db)
+        self.tables: dict[str, Table] = {}  # by schema.relation
+        self.by_oid: dict[int, pgoutput.Relation] = {}
+        self.last_at = datetime.now(UTC)  # the last _extracted_at given
+        self.pending = 0
+        self.written = 0
+        self.skipped = 0
+
+    # -- the run ---------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._shapes()
+            self._publication()
+            slot = self._slot()
+            if slot is None:
+                self._create_and_snapshot()
+            else:
+                missing = [t.bronze for t in self.tables.values() if t.mark is None]
+                if missing:
+                    raise InvalidInputError(
+                        f"{', '.join(missing)}: new to the slot {self.name}, which streams only "
+                        f"from where it stands; drop it (workbench cdc drop {self.spec.source} "
+                        f"{self.name}) and the next run copies every table again"
+                    )
+            self._stream()
+        finally:
+            self.source.close()
+        for table in self.tables.values():
+            extract_lineage(
+                self.ctx, self.source, table.shape, self.lake, table.bronze,
+                table.bronze + q.SIDE_SUFFIX, table.languages, table.keys,
+            )  # fmt: skip
+        self.ctx.log(
+            f"cdc {self.name}: {self.written} change(s) written, {self.skipped} already in "
+            "the lake skipped"
+        )
+
+    def _shapes(self) -> None:
+        languages: list[str] | None = self.spec.languages
+        for spec in self.spec.tables:
+            shape = self.source.shape(self.db, spec)
+            if shape.by_company:
+                raise InvalidInputError(
+                    f"{shape.table}: company-dependent fields ("
+                    f"{', '.join(c.name for c in shape.by_company)}) are not replicated yet; "
+                    "list the other columns (columns:) or use mode incremental"
+                )
+            if shape.translated and languages is None:
+                languages = self.source.languages(self.db)
+            missing = [k for k in spec.keys if shape.column(k) is None]
+            if missing:
+                raise InvalidInputError(f"{shape.table} has no key column(s) {missing}")
+            shape.sql = shape.extra["select"]
+            table = Table(spec, shape, list(spec.keys), languages if shape.translated else [])
+            table.mark = watermarks.load(
+                self.ctx.workbench, KIND, self.lake.name, spec.bronze, self.spec.source, shape.table
+            )
+            table.done = self._done(table)
+            self.tables[shape.table] = table
+
+    def _done(self, table: Table) -> int:
+        """The last LSN of this source's changes in bronze (0: none)."""
+        if not self.lake.exists(table.bronze):
+            return 0
+        scan = self.lake.scan_sql(table.bronze, self.lake.version(table.bronze))
+        columns = {r[0] for r in self.db.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+        if "_lsn" not in columns:
+            return 0
+        (found,) = self.db.execute(
+            f"SELECT max(_lsn) FROM {scan} WHERE _source = {ql(self.spec.source)}"
+        ).fetchone()
+        return int(found or 0)
+
+    # -- publication and slot ----------------------------------------------------------
+    def _sql(self):
+        import psycopg
+
+        try:
+            return psycopg.connect(**self.kwargs, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise SourceUnavailableError(f"connection {self.spec.source!r}: {exc}") from None
+
+    def _publication(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        wanted = sorted(self.tables)
+        tables = sql.SQL(", ").join(
+            sql.Identifier(*name.split(".", 1)) for name in wanted
+        )  # schema.relation
+        with self._sql() as conn:
+            try:
+                found = conn.execute(
+                    "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
+                    "WHERE pubname = %s",
+                    (self.name,),
+                ).fetchall()
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_publication WHERE pubname = %s", (self.name,)
+                ).fetchone()
+                if not exists:
+                    conn.execute(
+                        sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
+                            sql.Identifier(self.name), tables
+                        )
+                    )
+                elif sorted(r[0] for r in found) != wanted:
+                    conn.execute(
+                        sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(
+                            sql.Identifier(self.name), tables
+                        )
+                    )
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise InvalidInputError(
+                    f"connection {self.spec.source!r} may not publish its tables ({exc}); "
+                    "the connection's role must own them (or a superuser creates the "
+                    f"publication {self.name}); workbench doctor --cdc "
+                    f"{self.spec.source} says what else is missing"
+                ) from None
+
+    def _slot(self) -> int | None:
+        with self._sql() as conn:
+            row = conn.execute(
+                "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
+                "WHERE slot_name = %s AND database = current_database()",
+                (self.name,),
+            ).fetchone()
+        return None if row is None else pgoutput.parse_lsn(row[0] or "0/0")
+
+    def _replication(self):
+        import psycopg2
+        from psycopg2.extras import LogicalReplicationConnection
+
+        kwargs = {k: v for k, v in self.kwargs.items() if v is not None}
+        try:
+            return psycopg2.connect(connection_factory=LogicalReplicationConnection, **kwargs)
+        except psycopg2.OperationalError as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SourceUnavailableError(
+                f"connection {self.spec.source!r}: no replication connection: {text}; "
+                f"workbench doctor --cdc {self.spec.source} says what to change"
+            ) from None
+
+    def _create_and_snapshot(self) -> None:
+        """Create the slot exporting its snapshot, copy every table as of it (the
+        replication connection stays open meanwhile, which keeps the snapshot)."""
+        import psycopg2
+
+        replication = self._replication()
+        try:
+            cur = replication.cursor()
+            try:
+                cur.execute(
+                    f"CREATE_REPLICATION_SLOT {qi(self.name)} LOGICAL pgoutput EXPORT_SNAPSHOT"
+                )
+            except psycopg2.Error as exc:
+                raise InvalidInputError(
+                    f"connection {self.spec.source!r}: the slot {self.name} cannot be created "
+                    f"({str(exc).strip().splitlines()[0]}); workbench doctor --cdc "
+                    f"{self.spec.source} says what to change"
+                ) from None
+            _, consistent, snapshot, _ = cur.fetchone()
+            point = pgoutput.parse_lsn(consistent)
+            self.ctx.log(f"cdc {self.name}: slot created at {consistent}, copying the tables")
+            with self._sql() as conn:
+                conn.autocommit = False
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                conn.execute(f"SET TRANSACTION SNAPSHOT {ql(snapshot)}")
+                for table in self.tables.values():
+                    self.ctx.progress.check()
+                    self._copy(conn, table, point)
+                conn.rollback()
+        finally:
+            replication.close()
+
+    def _copy(self, conn, table: Table, point: int) -> None:
+        shape = table.shape
+        names = [c.name for c in shape.columns]
+        with tempfile.TemporaryDirectory(prefix="workbench-cdc-") as folder:
+            path = Path(folder) / "rows.csv"
+            with path.open("wb") as out:
+                with conn.cursor().copy(
+                    f"COPY ({shape.extra['select']}) TO STDOUT (FORMAT csv)"
+                ) as copy:
+                    for chunk in copy:
+                        out.write(chunk)
+            if path.stat().st_size:
+                columns = "{" + ", ".join(f"{ql(n)}: 'VARCHAR'" for n in names) + "}"
+                text = (
+                    f"read_csv({ql(str(path))}, header = false, columns = {columns}, "
+                    "quote = '\"', escape = '\"', delim = ',', allow_quoted_nulls = false)"
+                )
+            else:
+                text = (
+                    "(SELECT "
+                    + ", ".join(f"NULL::VARCHAR AS {qi(n)}" for n in names)
+                    + " WHERE false)"
+                )
+            self.db.execute(f"CREATE OR REPLACE TEMP TABLE wb_cdc_snap AS {_typed(shape, text)}")
+        audit = q.Audit(self.ctx.run_id, self._stamp(), self.spec.source)
+        known = None
+        out = ""
+        if self.lake.exists(table.bronze):  # again after the slot was dropped: i, u and d
+            scan = self.lake.scan_sql(table.bronze, self.lake.version(table.bronze))
+            self.db.execute(
+                "CREATE OR REPLACE TEMP TABLE wb_cdc_known AS "
+                + q.known_sql(scan, self.spec.source, table.keys, None, None)
+            )
+            known = "wb_cdc_known"
+            keys = ", ".join(qi(k) for k in table.keys)
+            self.db.execute(
+                f"CREATE OR REPLACE TEMP TABLE wb_cdc_keys AS SELECT {keys} FROM wb_cdc_snap"
+            )
+            out = " UNION ALL BY NAME " + q.deletes_sql(audit, table.keys, known, "wb_cdc_keys")
+        rows = q.upserts_sql(
+            shape, table.languages, audit, "wb_cdc_snap", table.keys, known, None, False
+        )
+        final = (
+            f"SELECT *, CAST({point} AS BIGINT) AS _lsn, NULL::TIMESTAMPTZ AS _committed_at "
+            f"FROM ({rows}{out})"
+        )
+        written = self._append(table, self.db.execute(final).to_arrow_table())
+        table.done = point
+        self._save(table, point)
+        self.ctx.log(f"{shape.table} -> {table.bronze}: snapshot, {written} row(s)")
+
+    # -- the stream --------------------------------------------------------------------
+    def _stream(self) -> None:
+        import psycopg2
+
+        with self._sql() as conn:
+            (target,) = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        target_lsn = pgoutput.parse_lsn(target)
+        follow = self.spec.follow
+        until = time.monotonic() + follow.total_seconds() if follow is not None else None
+        replication = self._replication()
+        try:
+            cur = replication.cursor()
+            try:
+                cur.start_replication(
+                    slot_name=self.name,
+                    decode=False,
+                    options={"proto_version": "1", "publication_names": self.name},
+                )
+            except psycopg2.Error as exc:
+                raise SourceUnavailableError(
+                    f"slot {self.name}: {str(exc).strip().splitlines()[0]}"
+                ) from None
+            self._consume(cur, target_lsn, until)
+        finally:
+            replication.close()
+
+    def _consume(self, cur, target: int, until: float | None) -> None:
+        """Read the slot until caught up with ``target`` (or, following, until
+        ``until``), committing micro-batches to the lake and acknowledging each after."""
+        spec, progress = self.spec, self.ctx.progress
+        txn: list[tuple[Table, str, tuple[str, ...], tuple[object, ...]]] | None = None
+        begun: pgoutput.Begin | None = None
+        acked = last_end = kept_alive = 0
+        first_pending = 0.0
+        last_message = asked_at = time.monotonic()
+        asked: int | None = None  # wal_end when a keepalive was asked for
+        while True:
+            progress.check()
+            message = cur.read_message()
+            now = time.monotonic()
+            if message is not None:
+                last_message, asked = now, None
+                decoded = pgoutput.decode(message.payload)
+                if isinstance(decoded, pgoutput.Begin):
+                    txn, begun = [], decoded
+                elif isinstance(decoded, pgoutput.Relation):
+                    self._relation(decoded)
+                elif isinstance(decoded, pgoutput.Change) and txn is not None:
+                    txn.extend(self._rows(decoded))
+                elif isinstance(decoded, pgoutput.Truncate):
+                    self.ctx.log(
+                        f"cdc {self.name}: a TRUNCATE of {len(decoded.relations)} table(s) was "
+                        "not applied (compare keys with a full extract)"
+                    )
+                elif isinstance(decoded, pgoutput.Commit) and txn is not None:
+                    last_end = decoded.end_lsn
+                    committed = begun.committed_at if begun else decoded.committed_at
+                    for table, op, names, values in txn:
+                        if decoded.end_lsn <= table.done:
+                            self.skipped += 1  # in the lake already (a restart)
+                            continue
+                        table.rows.append((names, values, op, decoded.end_lsn, committed))
+                        if not self.pending:
+                            first_pending = now
+                        self.pending += 1
+                    txn = begun = None
+                    if self.pending >= spec.batch_rows or (
+                        self.pending and now - first_pending >= spec.batch_seconds
+                    ):
+                        self._flush(cur, last_end)
+                        acked = last_end
+                continue
+            # Nothing to read now.
+            idle = now - last_message >= IDLE_S
+            ending = until is not None and now >= until
+            if self.pending and (idle or ending or now - first_pending >= spec.batch_seconds):
+                self._flush(cur, last_end)
+                acked = last_end
+            if asked is not None and (cur.wal_end or 0) != asked:
+                # The keepalive asked for: how far the server has sent (every transaction
+                # committed before it was sent, and none came since it was asked for).
+                kept_alive, asked = max(kept_alive, cur.wal_end or 0), None
+            if txn is None and not self.pending:
+                position = max(last_end, kept_alive)
+                if position > acked:  # nothing unwritten before it: the slot may move on
+                    cur.send_feedback(flush_lsn=position, write_lsn=position)
+                    acked = position
+                if (until is None and position >= target) or ending:
+                    return
+            elif until is not None and now >= until + 60:
+                return  # a transaction still arriving a minute past the end: the next run
+            if idle and (asked is None or now - asked_at > 2):
+                cur.send_feedback(reply=True)  # a keepalive back, with the server's position
+                asked, asked_at = cur.wal_end or 0, now
+            select.select([cur], [], [], 0.05 if self.pending or txn is not None else IDLE_S)
+
+    def _relation(self, relation: pgoutput.Relation) -> None:
+        self.by_oid[relation.oid] = relation
+        table = self.tables.get(relation.qualified)
+        if table is None or table.spec.columns:
+            return
+        known = {c.name for c in table.shape.columns}
+        if any(c.name not in known for c in relation.columns):  # a column was added
+            shape = self.source.shape(self.db, table.spec)
+            shape.sql = shape.extra["select"]
+            table.shape = shape
+            self.ctx.log(f"{shape.table}: new column(s) added to {table.bronze}")
+
+    def _rows(self, change: pgoutput.Change):
+        relation = self.by_oid.get(change.relation)
+        if relation is None:
+            raise SourceUnavailableError(f"slot {self.name}: a change before its relation")
+        table = self.tables.get(relation.qualified)
+        if table is None:
+            return []
+        names = tuple(c.name for c in relation.columns)
+        out = []
+        if change.old is not None and change.op in ("u", "d"):
+            old_key = _key(names, change.old, table.keys)
+            new_key = _key(names, change.new, table.keys) if change.new is not None else None
+            if change.op == "d" or old_key != new_key:  # a delete, or an update of the key
+                out.append((table, "d", names, change.old))
+        if change.new is not None:
+            out.append((table, change.op, names, change.new))
+        return out
+
+    # -- writing -----------------------------------------------------------------------
+    def _flush(self, cur, end_lsn: int) -> None:
+        for table in self.tables.values():
+            if table.rows:
+                self.ctx.progress.check()
+                lsn = max(r[3] for r in table.rows)
+                written = self._append(table, self._batch(table))
+                table.rows.clear()
+                table.done = lsn
+                self.written += written
+                self._save(table, lsn)
+        self.pending = 0
+        cur.send_feedback(flush_lsn=end_lsn, write_lsn=end_lsn)  # only now: it is in the lake
+
+    def _batch(self, table: Table) -> pa.Table:
+        """The table's pending changes as bronze rows (typed, TOAST filled, audited)."""
+        shape = table.shape
+        names = [c.name for c in shape.columns]
+        index = {n: i for i, n in enumerate(names)}
+        count = len(table.rows)
+        texts: list[list[object]] = [[None] * count for _ in names]
+        unchanged: dict[str, list[bool]] = {}
+        ops, lsns, commits = [], [], []
+        for row, (columns, values, op, lsn, committed) in enumerate(table.rows):
+            for name, value in zip(columns, values, strict=True):
+                i = index.get(name)
+                if i is None:
+                    continue
+                if value is pgoutput.UNCHANGED:
+                    unchanged.setdefault(name, [False] * count)[row] = True
+                elif isinstance(value, bytes):  # binary values are not asked for
+                    texts[i][row] = value.decode("utf-8", "replace")
+                else:
+                    texts[i][row] = value
+            ops.append(op)
+            lsns.append(lsn)
+            commits.append(committed)
+        arrays = {n: pa.array(texts[i], pa.string()) for i, n in enumerate(names)}
+        arrays.update({f"_wb_u{index[n]}": pa.array(v, pa.bool_()) for n, v in unchanged.items()})
+        arrays["_op"] = pa.array(ops, pa.string())
+        arrays["_lsn"] = pa.array(lsns, pa.int64())
+        arrays["_committed_at"] = pa.array(commits, pa.timestamp("us", tz="UTC"))
+        arrays["_wb_seq"] = pa.array(range(count), pa.int64())
+        incoming = pa.table(arrays)
+        db = self.db
+        db.register("wb_cdc_in", incoming)
+        try:
+            extra = ", ".join(
+                [
+                    "_op",
+                    "_lsn",
+                    "_committed_at",
+                    "_wb_seq",
+                    *(f"_wb_u{index[n]}" for n in unchanged),
+                ]
+            )
+            db.execute(
+                "CREATE OR REPLACE TEMP TABLE wb_cdc_typed AS " + _typed(shape, "wb_cdc_in", extra)
+            )
+        except duckdb.Error as exc:
+            raise InvalidInputError(f"{table.bronze}: {_first_line(exc)}") from None
+        finally:
+            db.unregister("wb_cdc_in")
+        if unchanged:
+            self._fill_toasted(table, [n for n in names if n in unchanged], index)
+        base = self._stamp(count)
+        company = f"c.{qi(shape.company)}" if shape.company else "NULL"
+        audit = ", ".join(
+            [
+                f"{ql(self.ctx.run_id)} AS _run_id",
+                f"TIMESTAMPTZ {ql(base.isoformat())} + to_microseconds(c._wb_seq) AS _extracted_at",
+                f"{ql(self.spec.source)} AS _source",
+                "c._op AS _op",
+                f"CAST({company} AS BIGINT) AS _company_id",
+                f"DATE {ql(base.date().isoformat())} AS _extracted_on",
+                "c._lsn AS _lsn",
+                "c._committed_at AS _committed_at",
+            ]
+        )
+        sql = (
+            f"SELECT {q.row_columns(shape, table.languages)}, {audit} "
+            "FROM wb_cdc_typed c ORDER BY c._wb_seq"
+        )
+        return db.execute(sql).to_arrow_table()
+
+    def _fill_toasted(self, table: Table, columns: list[str], index: dict[str, int]) -> None:
+        """Unchanged TOASTed values: the key's value before, in this batch or in bronze."""
+        keys = table.keys
+        same = " AND ".join(f"p.{qi(k)} = t.{qi(k)}" for k in keys)
+        flagged = " OR ".join(f"_wb_u{index[c]}" for c in columns)
+        previous = None
+        if self.lake.exists(table.bronze):
+            scan = self.lake.scan_sql(table.bronze, self.lake.version(table.bronze))
+            key_list = ", ".join(f"b.{qi(k)}" for k in keys)
+            values = ", ".join(f"arg_max(b.{qi(c)}, b._extracted_at) AS {qi(c)}" for c in columns)
+            on = " AND ".join(f"b.{qi(k)} = w.{qi(k)}" for k in keys)
+            self.db.execute(
+                f"CREATE OR REPLACE TEMP TABLE wb_cdc_prev AS SELECT {key_list}, {values} "
+                f"FROM {scan} b SEMI JOIN (SELECT * FROM wb_cdc_typed WHERE {flagged}) w ON {on} "
+                f"WHERE b._source = {ql(self.spec.source)} AND b._op <> 'd' GROUP BY {key_list}"
+            )
+            previous = "wb_cdc_prev"
+        for column in columns:
+            flag, c = f"_wb_u{index[column]}", qi(column)
+            in_batch = (
+                f"(SELECT p.{c} FROM wb_cdc_typed p WHERE {same} AND p._wb_seq < t._wb_seq "
+                f"AND NOT coalesce(p.{flag}, false) AND p._op <> 'd' "
+                "ORDER BY p._wb_seq DESC LIMIT 1)"
+            )
+            before = f"(SELECT p.{c} FROM {previous} p WHERE {same})" if previous else "NULL"
+            # The value before is the last one sent for the key (an unchanged value is the
+            # same as the one before it), else bronze's.
+            self.db.execute(
+                f"UPDATE wb_cdc_typed t SET {c} = coalesce({in_batch}, {before}), "
+                f"{flag} = false WHERE {flag}"
+            )
+
+    def _append(self, table: Table, rows: pa.Table) -> int:
+        if not rows.num_rows:
+            return 0
+        result = self.lake.write(
+            table.bronze,
+            rows,
+            mode="append",
+            partition_by=q.PARTITIONS,
+            schema_mode="merge",
+            writer=self.ctx.writer,
+            stats_columns=[*table.keys, q.EXTRACTED_AT, "_op", "_lsn"],
+        )
+        self.ctx.wrote(self.lake, result)
+        self.ctx.progress.rows += rows.num_rows
+        return int(result.rows_added or 0)
+
+    def _save(self, table: Table, lsn: int) -> None:
+        version = next(
+            (a.version for a in reversed(self.ctx.tables) if a.table == table.bronze), None
+        )
+        table.mark = watermarks.Mark(None, lsn, version, None)
+        watermarks.save(
+            self.ctx.workbench, KIND, self.lake.name, table.bronze, self.spec.source,
+            table.shape.table, table.mark, self.ctx.run_id, self.ctx.tables,
+            (self.ctx.step_id, self.ctx.attempt),
+        )  # fmt: skip
+
+    def _stamp(self, count: int = 1) -> datetime:
+        """An ``_extracted_at`` after every one given before, with ``count`` microseconds
+        for the batch's rows."""
+        now = datetime.now(UTC)
+        base = max(now, self.last_at + timedelta(microseconds=1))
+        self.last_at = base + timedelta(microseconds=count)
+        return base
+
+
+def _typed(shape: Shape, relation: str, extra: str = "") -> str:
+    """Text values of ``relation`` cast to the shape's (the extract's) types."""
+    parts = []
+    for column in shape.columns:
+        c = qi(column.name)
+        kind = column.type.upper()
+        if kind in ("VARCHAR", "TEXT"):
+            parts.append(c)
+        elif kind == "BLOB":  # bytea's text is \x and hex digits
+            parts.append(f"from_hex(substr({c}, 3)) AS {c}")
+        else:
+            parts.append(f"CAST({c} AS {column.type}) AS {c}")
+    return f"SELECT {', '.join(parts)}{', ' + extra if extra else ''} FROM {relation}"
+
+
+def _key(names: tuple[str, ...], values: tuple[object, ...] | None, keys: list[str]):
+    if values is None:
+        return None
+    found = dict(zip(names, values, strict=True))
+    return tuple(found.get(k) for k in keys)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def run_cdc(ctx: StepContext, spec: ExtractStep, lake: Lake, db: duckdb.DuckDBPyConnection) -> None:
+    CdcExtract(ctx, spec, lake, db).run()
