@@ -86,7 +86,10 @@ async def test_every_workbench_route_refuses_anonymous_access(jp_serverapp, jp_f
                     body=b"{}" if method in {"POST", "PUT", "PATCH"} else None,
                     allow_nonstandard_methods=True,
                 )
-            assert info.value.code == 403, f"{method} {path} answered {info.value.code}"
+            # MCP clients expect 401 with WWW-Authenticate (the MCP spec's authorization).
+            mcp = path.endswith("workbench/mcp") and method in {"GET", "POST", "DELETE"}
+            expected = 401 if mcp else 403
+            assert info.value.code == expected, f"{method} {path} answered {info.value.code}"
 
 
 def _example_path(pattern: str) -> str:

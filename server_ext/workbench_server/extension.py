@@ -11,6 +11,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default
 
 from ._version import __version__
+from .agents import http as agents_http
 from .alerts.engine import AlertEngine
 from .connections.limits import RateLimiter
 from .core import Workbench
@@ -287,6 +288,7 @@ class WorkbenchApp(ExtensionApp):
             workbench_kernels=None if self.kernels_via_hub else self._kernel_tokens(),
             workbench_metrics=ServerMetrics(self.workbench, self.metrics_cache_seconds),
             workbench_scrape_token=self._scrape_token(settings.home),
+            workbench_mcp=agents_http.McpHttp(self.workbench),
         )
         self.log.info("Workbench %s using home %s", __version__, settings.home)
 
@@ -348,6 +350,9 @@ class WorkbenchApp(ExtensionApp):
             self.handlers.extend(
                 (rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in metrics.API_ROUTES
             )
+            # Agents (MCP over streamable HTTP); in a user server of a hub, agents connect
+            # to the hub's workbench service instead (docs/agents.md).
+            self.handlers.extend((rf"/{pattern}", h) for pattern, h in agents_http.ROUTES)
 
     async def _start_jupyter_server_extension(self, serverapp: object) -> None:
         """Start the built-in alert engine once the server's loop runs (not in a server
@@ -362,6 +367,9 @@ class WorkbenchApp(ExtensionApp):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        mcp: agents_http.McpHttp | None = self.settings.get("workbench_mcp")
+        if mcp is not None:
+            await mcp.close()
         workbench: Workbench | None = getattr(self, "workbench", None)
         if workbench is not None:
             workbench.close()

@@ -32,6 +32,7 @@ LAZY_COMMANDS = {
     "lake": "workbench_server.cli.lake:lake",
     "backup": "workbench_server.cli.backup:backup",
     "restore": "workbench_server.cli.backup:restore",
+    "mcp": "workbench_server.cli.mcp:mcp",
 }
 
 

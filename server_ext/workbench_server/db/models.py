@@ -458,3 +458,21 @@ class QueryTimingBatch(Base):
     count: Mapped[int] = mapped_column(Integer)
     sum_seconds: Mapped[float] = mapped_column(Float)
     buckets: Mapped[list[int]] = mapped_column(JSON)
+
+
+class AgentCall(Base):
+    """One call of an agent's (MCP) tool or resource, audited: who (the principal the
+    call ran as), over which transport, what it asked (arguments, long values cut), how
+    it ended (``ok``, ``refused``, ``error``) and in how long."""
+
+    __tablename__ = "agent_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    principal: Mapped[str] = mapped_column(String(200), index=True)
+    transport: Mapped[str] = mapped_column(String(20))
+    tool: Mapped[str] = mapped_column(String(100))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    elapsed_ms: Mapped[float] = mapped_column(Float)

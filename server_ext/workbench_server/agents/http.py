@@ -1,0 +1,228 @@
+"""``/workbench/mcp``: the MCP server over streamable HTTP, inside jupyter-server.
+
+Why a bridge, and this one: jupyter-server is a tornado application and the MCP SDK's
+HTTP transport is ASGI (Starlette). Mounting a second web server on another port would
+need its own authentication, TLS and proxy route; wrapping tornado in an ASGI server is
+not possible inside a running Jupyter server. The SDK's
+:class:`~mcp.server.streamable_http_manager.StreamableHTTPSessionManager` is a plain
+ASGI callable that needs only a running task group (its ``run()``), and tornado runs on
+the same asyncio loop that anyio uses. So :class:`McpHandler`, an ordinary workbench
+handler, authenticates the request exactly as every REST handler does (Jupyter's
+identity provider: a server token, or in the hub's service a hub API token; the
+workbench's principal provider for users and groups), then hands the request to the
+session manager as one ASGI call: the body once, a disconnect when tornado sees the
+connection close, and the answer (JSON, or an SSE stream flushed event by event)
+written back through tornado. The SDK keeps every protocol decision (sessions,
+versions, SSE, errors); the handler keeps every security decision.
+
+The caller's :class:`Principal` travels in the request's ASGI scope (read by each call,
+see :mod:`.server`), and as the scope's ``user``, to which the SDK binds a session: a
+session made with one user's token answers 404 to anyone else's.
+
+The session manager starts with the first MCP request (importing the SDK costs
+start-up time that a server without agents need not pay) and stops with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.decorator import allow_unauthenticated
+from tornado.iostream import StreamClosedError
+from tornado.web import HTTPError
+
+from ..handlers.base import WorkbenchHandler
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+log = logging.getLogger(__name__)
+
+PATH = "workbench/mcp"
+MAX_BODY_BYTES = 4 * 1024 * 1024
+# Headers of the caller's request the SDK never needs: the credentials stay here.
+DROPPED_REQUEST_HEADERS = {b"authorization", b"cookie", b"x-xsrftoken"}
+# Headers tornado sets itself from what is written.
+DROPPED_RESPONSE_HEADERS = {"content-length", "transfer-encoding", "connection"}
+
+
+class McpHttp:
+    """The session manager of one server, run in a task of its own from first use."""
+
+    def __init__(self, workbench: Workbench) -> None:
+        self.workbench = workbench
+        self._manager: Any = None
+        self._task: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def manager(self) -> Any:
+        async with self._lock:
+            if self._task is None:
+                from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+                from .server import WorkbenchMcp
+
+                mcp = WorkbenchMcp(self.workbench, transport="http")
+                self._manager = StreamableHTTPSessionManager(
+                    app=mcp.server._lowlevel_server,
+                    # One JSON answer per request: no stream to hold open for a tool call.
+                    json_response=True,
+                    stateless=False,
+                    max_request_body_size=MAX_BODY_BYTES,
+                )
+                self._task = asyncio.create_task(self._run(), name="workbench-mcp")
+        await self._ready.wait()
+        return self._manager
+
+    async def _run(self) -> None:
+        try:
+            async with self._manager.run():
+                self._ready.set()
+                await self._stop.wait()
+        except Exception:
+            log.exception("The MCP session manager stopped")
+            raise
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._stop.set()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, 10)
+
+
+class McpHandler(WorkbenchHandler):
+    """Streamable HTTP (POST, GET for the server's stream, DELETE to end a session)."""
+
+    auth_resource = "workbench.agents"
+    max_body_bytes = MAX_BODY_BYTES
+
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
+        self._closed = asyncio.Event()
+
+    def check_xsrf_cookie(self) -> None:
+        """MCP clients send a token, never a browser's cookies: a request authenticated
+        by cookie alone is refused below, so no XSRF check is needed or possible."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 401:  # (set here: sending an error clears earlier headers)
+            self.set_header("WWW-Authenticate", 'Bearer realm="workbench"')
+        super().write_error(status_code, **kwargs)
+
+    def on_connection_close(self) -> None:
+        self._closed.set()
+
+    @allow_unauthenticated  # answered 401 below, as MCP clients expect, not 403
+    async def get(self) -> None:
+        await self._serve()
+
+    @allow_unauthenticated
+    async def post(self) -> None:
+        await self._serve()
+
+    @allow_unauthenticated
+    async def delete(self) -> None:
+        await self._serve()
+
+    async def _serve(self) -> None:
+        user = self.current_user
+        if user is None or not self.token_authenticated_by_header:
+            raise HTTPError(
+                401,
+                "send a workbench token: Authorization: token <your Jupyter or hub API token>",
+            )
+        if not self.authorizer.is_authorized(
+            self, user, _action(self.request.method), "workbench.agents"
+        ):
+            raise HTTPError(403, "this token may not use the workbench's agents")
+        principal = self.principal
+        http: McpHttp = self.settings["workbench_mcp"]
+        manager = await http.manager()
+        await manager.handle_request(self._scope(principal), self._receive, self._send)
+        if not self._finished:
+            self.finish()
+
+    @property
+    def token_authenticated_by_header(self) -> bool:
+        """A token in the Authorization header (or the ``token`` query argument), never a
+        cookie: another user's page on the same origin could make a browser send one."""
+        header = self.request.headers.get("Authorization", "")
+        query = self.get_query_argument("token", None)
+        return bool(header.strip()) or bool(query)
+
+    def _scope(self, principal: Any) -> dict[str, Any]:
+        from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+        from mcp.server.auth.provider import AccessToken
+
+        from .server import PRINCIPAL_KEY
+
+        request = self.request
+        host, _, port = (request.host or "127.0.0.1").partition(":")
+        query = "&".join(
+            part for part in (request.query or "").split("&") if part.partition("=")[0] != "token"
+        )
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": request.version.removeprefix("HTTP/") or "1.1",
+            "method": request.method,
+            "scheme": request.protocol,
+            "path": request.path,
+            "raw_path": request.path.encode("latin-1", "replace"),
+            "root_path": "",
+            "query_string": query.encode("latin-1", "replace"),
+            "headers": [
+                (name.lower().encode("latin-1"), value.encode("latin-1", "replace"))
+                for name, value in request.headers.get_all()
+                if name.lower().encode("latin-1") not in DROPPED_REQUEST_HEADERS
+            ],
+            "client": (request.remote_ip or "", 0),
+            "server": (host, int(port) if port.isdigit() else 0),
+            # The SDK binds a session to this identity: one user cannot use another's.
+            "user": AuthenticatedUser(
+                AccessToken(token="", client_id=f"workbench:{principal.name}", scopes=[])
+            ),
+            PRINCIPAL_KEY: principal,
+        }
+
+    async def _receive(self) -> dict[str, Any]:
+        if not getattr(self, "_body_sent", False):
+            self._body_sent = True
+            return {"type": "http.request", "body": self.request.body or b"", "more_body": False}
+        await self._closed.wait()
+        return {"type": "http.disconnect"}
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self._finished or self._closed.is_set():
+            return
+        if message["type"] == "http.response.start":
+            self.set_status(message["status"])
+            self.clear_header("Content-Type")
+            for raw_name, raw_value in message.get("headers") or []:
+                name = raw_name.decode("latin-1")
+                if name.lower() not in DROPPED_RESPONSE_HEADERS:
+                    self.add_header(name, raw_value.decode("latin-1"))
+        elif message["type"] == "http.response.body":
+            body = message.get("body") or b""
+            if body:
+                self.write(body)
+            if message.get("more_body"):
+                try:
+                    await self.flush()
+                except StreamClosedError:
+                    self._closed.set()
+            else:
+                self.finish()
+                self._closed.set()
+
+
+def _action(method: str | None) -> str:
+    return "read" if method in ("GET", "HEAD") else "write"
+
+
+ROUTES = [(PATH, McpHandler)]

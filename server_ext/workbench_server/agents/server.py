@@ -1,0 +1,289 @@
+"""The workbench's MCP server: the agents' tools and resources, each call as its caller.
+
+One :class:`~mcp.server.mcpserver.MCPServer` serves both transports. Over streamable HTTP
+(:mod:`.http`) the caller is the user whose Jupyter or hub token authenticated the HTTP
+request: the tornado handler resolves the token to a :class:`Principal` exactly as every
+REST handler does and puts it in the ASGI scope of that request, where each call reads
+it (``ctx.request_context.request``), per request, never per session. Over stdio
+(``workbench mcp``) the caller is the account that started the process, as for every
+other CLI command.
+
+Every call is audited (:mod:`.audit`) with its outcome; a domain error (not found,
+permission denied, invalid input) is the tool's error message, and anything else is an
+internal error whose details stay in the server log under a reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp_types import ToolAnnotations
+
+from .._version import __version__
+from ..errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    WorkbenchError,
+)
+from ..principal import Principal
+from . import audit
+from .tools import AgentTools
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+
+log = logging.getLogger(__name__)
+
+PRINCIPAL_KEY = "workbench.principal"
+"""Where the HTTP bridge puts the caller's :class:`Principal` in a request's ASGI scope."""
+
+INSTRUCTIONS = """\
+The Data Engineering Workbench: a finance team's lakehouse on Odoo data. Find tables with
+search_catalog, read their columns with describe_table (or the table schema resource),
+look at rows with preview_table (pii columns are masked unless you may see them), follow
+where data comes from and goes with lineage, and answer questions with query_sql
+(read-only SELECT on the lake's bronze/silver/gold tables, named layer.name, or on a
+postgres/duckdb connection you may use; results are capped in rows, bytes and time).
+list_pipelines, run_pipeline and run_status start and follow pipeline runs you may
+operate. Everything runs as your workbench user and is audited."""
+
+READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+# Refusals the caller can act on: their message is the answer.
+REFUSED = (NotFoundError, PermissionDeniedError, InvalidInputError)
+
+
+class WorkbenchMcp:
+    """The MCP server of one workbench; ``principal`` is the stdio caller (None: HTTP)."""
+
+    def __init__(
+        self, workbench: Workbench, principal: Principal | None = None, transport: str = "http"
+    ) -> None:
+        self.workbench = workbench
+        self.default_principal = principal
+        self.transport = transport
+        self.server: MCPServer = MCPServer(
+            name="workbench",
+            title="Data Engineering Workbench",
+            instructions=INSTRUCTIONS,
+            version=__version__,
+            log_level="WARNING",
+        )
+        self._register()
+
+    # -- who is calling, and the audited call -----------------------------------------
+    def principal_of(self, ctx: Context) -> Principal:
+        try:
+            request = ctx.request_context.request
+        except ValueError:
+            request = None
+        scope = getattr(request, "scope", None) or {}
+        found = scope.get(PRINCIPAL_KEY)
+        if isinstance(found, Principal):
+            return found
+        if self.default_principal is not None and request is None:
+            return self.default_principal
+        raise ToolError("not authenticated: send the workbench token of a user")
+
+    async def call(
+        self,
+        ctx: Context,
+        name: str,
+        arguments: dict[str, Any],
+        work: Callable[[AgentTools], Any],
+        error: type[Exception] = ToolError,
+    ) -> Any:
+        """``work`` as the caller (off the event loop unless it is a coroutine), audited."""
+        principal = self.principal_of(ctx)
+        tools = AgentTools(self.workbench, principal)
+        started = time.perf_counter()
+
+        def audited(outcome: str, message: str | None) -> None:
+            audit.record(
+                self.workbench,
+                principal.name,
+                self.transport,
+                name,
+                arguments,
+                outcome,
+                message,
+                (time.perf_counter() - started) * 1000,
+            )
+
+        def blocking() -> Any:
+            try:
+                result = work(tools)
+            except Exception as exc:
+                raise _Failed(exc) from exc
+            audited("ok", None)
+            return result
+
+        try:
+            if inspect.iscoroutinefunction(work):
+                try:
+                    result = await work(tools)
+                except Exception as exc:
+                    raise _Failed(exc) from exc
+                await asyncio.to_thread(audited, "ok", None)
+                return result
+            return await asyncio.to_thread(blocking)
+        except _Failed as failed:
+            exc = failed.cause
+            if isinstance(exc, REFUSED):
+                message, outcome = str(exc), "refused"
+            elif isinstance(exc, WorkbenchError):  # unavailable, misconfigured, limited
+                message, outcome = str(exc), "error"
+            else:
+                ref = uuid.uuid4().hex[:12]
+                log.error("Agent tool %s failed (ref %s)", name, ref, exc_info=exc)
+                message, outcome = (
+                    f"internal error; the server log has the details (ref {ref})",
+                    "error",
+                )
+            await asyncio.to_thread(audited, outcome, message)
+            raise error(message) from None
+
+    # -- tools and resources -----------------------------------------------------------
+    def _register(self) -> None:
+        mcp = self.server
+
+        @mcp.tool(annotations=READ)
+        async def search_catalog(ctx: Context, query: str, limit: int = 10) -> dict:
+            """Search the data catalog (tables of the lake and of connections you may use)
+            by words in names, Odoo labels, descriptions and columns; best matches first.
+            Each hit's `ref` (connection.schema.name) names the table in other tools."""
+            args = {"query": query, "limit": limit}
+            return await self.call(ctx, "search_catalog", args, lambda t: t.search(query, limit))
+
+        @mcp.tool(annotations=READ)
+        async def describe_table(ctx: Context, table: str) -> dict:
+            """A catalog table's metadata: description, owner and certification, Odoo model,
+            and every column with its type, label, key and tags (pii among them). `table`
+            is a catalog id, connection.schema.name, or layer.name of the lake."""
+            return await self.call(
+                ctx, "describe_table", {"table": table}, lambda t: t.describe(table)
+            )
+
+        @mcp.tool(annotations=READ)
+        async def preview_table(ctx: Context, table: str, limit: int = 20) -> dict:
+            """The first rows of a table (at most 200), read-only. Columns tagged pii are
+            masked (•••) unless you own the connection, administer, or are in pii-readers."""
+            return await self.call(
+                ctx,
+                "preview_table",
+                {"table": table, "limit": limit},
+                lambda t: t.preview(table, limit),
+            )
+
+        @mcp.tool(annotations=READ)
+        async def lineage(
+            ctx: Context,
+            table: str,
+            direction: Literal["upstream", "downstream"] = "upstream",
+            depth: int = 3,
+            column: str | None = None,
+        ) -> dict:
+            """Where a dataset's data comes from (upstream) or goes to (downstream): the
+            datasets and the jobs (pipeline steps, notebooks) between them, `depth` steps
+            away; with `column`, that column's lineage. `table` is connection.schema.name
+            or layer.name of the lake."""
+            args = {"table": table, "direction": direction, "depth": depth, "column": column}
+            return await self.call(
+                ctx, "lineage", args, lambda t: t.lineage(table, direction, depth, column)
+            )
+
+        @mcp.tool(annotations=READ)
+        async def query_sql(
+            ctx: Context,
+            sql: str,
+            connection: str = "lake",
+            limit: int = 100,
+            timeout_s: float = 10.0,
+        ) -> dict:
+            """Run one read-only query (SELECT, WITH ... SELECT, UNION) and get its rows.
+            On the lake (connection "lake", the default) name tables layer.name, e.g.
+            `SELECT account, sum(balance) FROM gold.trial_balance GROUP BY 1`; on a
+            postgres or duckdb connection you may use, the source's own SQL. At most 1000
+            rows, 1 MB and 30 s; statements that write are refused."""
+            args = {"sql": sql, "connection": connection, "limit": limit, "timeout_s": timeout_s}
+            return await self.call(
+                ctx, "query_sql", args, lambda t: t.query(sql, connection, limit, timeout_s)
+            )
+
+        @mcp.tool(annotations=READ)
+        async def list_pipelines(ctx: Context) -> dict:
+            """The pipelines you may see: steps, parameters, schedule, and whether you may
+            run them (may_operate)."""
+            return await self.call(
+                ctx, "list_pipelines", {}, lambda t: {"pipelines": t.pipelines()}
+            )
+
+        @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False))
+        async def run_pipeline(
+            ctx: Context,
+            name: str,
+            parameters: dict[str, Any] | None = None,
+        ) -> dict:
+            """Start a run of pipeline `name` (its current version) with `parameters`;
+            answers the run's id and status. Follow it with run_status. Needs the
+            pipeline's operator rights."""
+
+            async def start(t: AgentTools) -> Any:
+                return await t.run_pipeline(name, parameters)
+
+            args = {"name": name, "parameters": parameters or {}}
+            return await self.call(ctx, "run_pipeline", args, start)
+
+        @mcp.tool(annotations=READ)
+        async def run_status(ctx: Context, run_id: str) -> dict:
+            """A pipeline run's status (queued, running, succeeded, failed, cancelled), its
+            steps' attempts, error, and the lake table versions it read and wrote."""
+            return await self.call(
+                ctx, "run_status", {"run_id": run_id}, lambda t: t.run_status(run_id)
+            )
+
+        @mcp.tool(annotations=READ)
+        async def list_runs(
+            ctx: Context,
+            pipeline: str | None = None,
+            limit: int = 20,
+        ) -> dict:
+            """The latest runs you may see, newest first, of one pipeline or of all."""
+            args = {"pipeline": pipeline, "limit": limit}
+            return await self.call(
+                ctx, "list_runs", args, lambda t: {"runs": t.runs(pipeline, limit)}
+            )
+
+        @mcp.resource(
+            "workbench://tables/{ref}/schema",
+            name="table_schema",
+            description="A catalog table's columns (type, label, key, tags, pii) as JSON; "
+            "ref is connection.schema.name or layer.name of the lake.",
+            mime_type="application/json",
+        )
+        async def table_schema(ctx: Context, ref: str) -> str:
+            import json
+
+            found = await self.call(
+                ctx, "resource:table_schema", {"ref": ref}, lambda t: t.schema(ref), ResourceError
+            )
+            return json.dumps(found)
+
+
+class _Failed(Exception):
+    """A tool's own exception, carried out of its thread to be audited and answered."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+__all__ = ["PRINCIPAL_KEY", "WorkbenchMcp"]

@@ -1,0 +1,242 @@
+"""What an agent may do, as one principal: each tool calls the workbench's own services.
+
+Nothing here checks a permission of its own or reads the metadata DB around a service:
+the catalog filters tables and masks pii for the principal, the connection service
+resolves only connections the principal may use, the pipeline registry and run service
+decide who may see and run what. An agent can do exactly what its user can do through
+the REST API, no more.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..catalog import CatalogService
+from ..catalog.default_lake import ensure_default_lake
+from ..errors import InvalidInputError
+from . import sql as readonly
+
+if TYPE_CHECKING:
+    from ..core import Workbench
+    from ..principal import Principal
+
+DEFAULT_LAKE = "lake"
+SQL_KINDS = ("lake", "postgres", "duckdb")
+_REF = re.compile(r"[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+){0,2}")
+
+
+class AgentTools:
+    """The agents' tools for ``principal`` of ``workbench`` (blocking: run off a loop)."""
+
+    def __init__(self, workbench: Workbench, principal: Principal) -> None:
+        self.workbench = workbench
+        self.principal = principal
+
+    @property
+    def catalog(self) -> CatalogService:
+        return CatalogService(self.workbench, self.principal)
+
+    # -- the catalog ------------------------------------------------------------------
+    def table_id(self, table: str | int) -> int:
+        """A catalog table by id, ``connection.schema.name``, or ``schema.name`` of the lake."""
+        if isinstance(table, int) or (isinstance(table, str) and table.isdigit()):
+            return int(table)
+        if not isinstance(table, str) or not _REF.fullmatch(table):
+            raise InvalidInputError(
+                "table: a catalog id, connection.schema.name, or layer.name of the lake "
+                "(e.g. gold.trial_balance)"
+            )
+        parts = table.split(".")
+        if len(parts) == 1:
+            raise InvalidInputError(
+                f"table: {table!r} needs its schema (schema.name, or connection.schema.name)"
+            )
+        connection, schema, name = parts if len(parts) == 3 else (DEFAULT_LAKE, *parts)
+        return self.catalog.find(connection, schema, name).id
+
+    def search(
+        self, query: str, limit: int = 10, filters: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        page = self.catalog.search(query, filters or None, 0, max(1, min(limit, 50)))
+        return {
+            "query": page.query,
+            "total": page.total,
+            "tables": [
+                {
+                    "id": hit.table.id,
+                    "ref": f"{hit.table.connection}.{hit.table.schema_name}.{hit.table.name}",
+                    "kind": hit.table.kind,
+                    "label": hit.table.label,
+                    "description": hit.table.description,
+                    "odoo_model": hit.table.odoo_model,
+                    "rows": hit.table.row_estimate,
+                    "score": round(hit.score, 3),
+                    "matched_columns": hit.matched_columns,
+                }
+                for hit in page.hits
+            ],
+        }
+
+    def describe(self, table: str | int) -> dict[str, Any]:
+        detail = self.catalog.table(self.table_id(table))
+        out = detail.model_dump(mode="json", by_alias=True, exclude={"history"})
+        out["ref"] = f"{detail.connection}.{detail.schema_name}.{detail.name}"
+        return out
+
+    def schema(self, table: str | int) -> dict[str, Any]:
+        """Columns only: the table schema resource's content."""
+        detail = self.catalog.table(self.table_id(table))
+        return {
+            "table": f"{detail.connection}.{detail.schema_name}.{detail.name}",
+            "description": detail.description,
+            "columns": [
+                {
+                    "name": c.name,
+                    "type": c.data_type,
+                    "nullable": c.nullable,
+                    "primary_key": c.primary_key,
+                    "label": c.label,
+                    "references": c.references,
+                    "tags": sorted({*c.tags, *c.auto_tags}),
+                    "pii": "pii" in {*c.tags, *c.auto_tags},
+                }
+                for c in detail.columns
+            ],
+        }
+
+    def preview(self, table: str | int, limit: int = 20) -> dict[str, Any]:
+        found = self.catalog.preview(self.table_id(table), max(1, min(limit, 200)))
+        return found.model_dump(mode="json")
+
+    # -- lineage ------------------------------------------------------------------------
+    def lineage(
+        self,
+        table: str,
+        direction: Literal["upstream", "downstream"] = "upstream",
+        depth: int = 3,
+        column: str | None = None,
+    ) -> dict[str, Any]:
+        from ..lineage.service import LineageService
+
+        if not isinstance(table, str) or not _REF.fullmatch(table) or table.count(".") == 0:
+            raise InvalidInputError(
+                "table: connection.schema.name, or layer.name of the lake (e.g. gold.x)"
+            )
+        parts = table.split(".")
+        namespace, name = (
+            (parts[0], ".".join(parts[1:])) if len(parts) == 3 else (DEFAULT_LAKE, table)
+        )
+        graph = LineageService(self.workbench, self.principal).graph(
+            namespace, name, column, direction, depth
+        )
+        return graph.model_dump(mode="json")
+
+    # -- read-only SQL ------------------------------------------------------------------
+    def query(
+        self,
+        sql: str,
+        connection: str = DEFAULT_LAKE,
+        limit: int = 100,
+        timeout_s: float = 10.0,
+    ) -> dict[str, Any]:
+        from ..connections.egress import EgressPolicy, pin
+        from ..connections.service import ConnectionService
+
+        limit = max(1, min(int(limit), readonly.MAX_ROWS))
+        timeout_s = max(0.1, min(float(timeout_s), readonly.MAX_SECONDS))
+        catalog = self.catalog
+        if connection == DEFAULT_LAKE:
+            ensure_default_lake(self.workbench)  # made with the catalog's first listing
+        row = catalog.access.connection(connection)  # NotFound for one the caller may not use
+        if row.kind not in SQL_KINDS:
+            raise InvalidInputError(
+                f"connection {connection!r} is a {row.kind} connection; SQL runs on the lake "
+                "and on postgres and duckdb connections (preview its tables instead)"
+            )
+        if row.kind == "lake":
+            query = readonly.read_only_query(sql, "duckdb")
+            result = readonly.run_on_lake(catalog, query, limit, readonly.MAX_BYTES, timeout_s)
+            result.source = connection
+            return result.as_dict()
+        settings = ConnectionService(self.workbench, self.principal).resolve(connection)
+        settings = pin(connection, settings, EgressPolicy.from_settings(self.workbench.settings))
+        if row.kind == "postgres":
+            query = readonly.read_only_query(sql, "postgres")
+            readonly.mask_pii(catalog, row, query, "public")
+            return readonly.run_on_postgres(
+                settings, query, limit, readonly.MAX_BYTES, timeout_s, connection
+            ).as_dict()
+        query = readonly.read_only_query(sql, "duckdb")
+        readonly.mask_pii(catalog, row, query, "main")
+        return readonly.run_on_duckdb_file(
+            settings, query, limit, readonly.MAX_BYTES, timeout_s, connection
+        ).as_dict()
+
+    # -- pipelines ----------------------------------------------------------------------
+    def pipelines(self) -> list[dict[str, Any]]:
+        from ..pipelines.registry import PipelineRegistry
+
+        return [
+            p.model_dump(
+                mode="json",
+                include={
+                    "name",
+                    "owner",
+                    "description",
+                    "steps",
+                    "parameters",
+                    "schedule",
+                    "current_version",
+                    "may_operate",
+                },
+            )
+            for p in PipelineRegistry(self.workbench, self.principal).list()
+        ]
+
+    async def run_pipeline(
+        self, name: str, parameters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        from ..pipelines.runs import RunService
+
+        run = await RunService(self.workbench, self.principal).start(name, parameters or {})
+        return _run(run)
+
+    def run_status(self, run_id: str) -> dict[str, Any]:
+        from ..pipelines.runs import RunService
+
+        if not isinstance(run_id, str) or not re.fullmatch(r"[0-9a-f]{32}", run_id):
+            raise InvalidInputError("run_id: the 32 hexadecimal characters run_pipeline answered")
+        return _run(RunService(self.workbench, self.principal).get(run_id))
+
+    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        from ..pipelines.runs import RunService
+
+        found = RunService(self.workbench, self.principal).list(pipeline, max(1, min(limit, 200)))
+        return [_run(r, steps=False) for r in found]
+
+
+def _run(run: Any, steps: bool = True) -> dict[str, Any]:
+    out = run.model_dump(
+        mode="json",
+        include={
+            "id",
+            "pipeline",
+            "version",
+            "status",
+            "trigger",
+            "parameters",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "tables",
+        },
+    )
+    if steps:
+        out["steps"] = [
+            {k: v for k, v in a.items() if k in ("step_id", "attempt", "status", "error")}
+            for a in (x.model_dump(mode="json") for x in run.attempts)
+        ]
+    return out

@@ -1,0 +1,455 @@
+"""Agents through MCP: the SDK's own client against a real workbench.
+
+Over streamable HTTP, against a real jupyter-server with the workbench extension (its
+token, a real Temporal and worker for pipeline runs), and against a real JupyterHub's
+workbench service with two users' own hub API tokens (what one may see of the other's
+connections, pii masked for a non-owner); over stdio, ``workbench mcp`` as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pyarrow as pa
+import pytest
+import requests
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from tests.support.notebooks import write_notebook
+from workbench_server.lake import Lake
+from workbench_server.settings import WorkbenchSettings
+
+
+@pytest.fixture
+def jp_server_config(home: Path, temporal_address: str, task_queue: str):
+    return {
+        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
+        "WorkbenchApp": {
+            "home": str(home),
+            "temporal_address": temporal_address,
+            "task_queue": task_queue,
+        },
+    }
+
+
+def mcp_client(url: str, token: str | None) -> Client:
+    """The SDK's client over streamable HTTP, sending ``token`` as Jupyter expects it."""
+    headers = {"Authorization": f"token {token}"} if token else {}
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=120.0))
+    return Client(streamable_http_client(url, http_client=http), raise_exceptions=True)
+
+
+def result(answer: Any) -> dict[str, Any]:
+    """A tool's structured answer; fails with the tool's message if it was an error."""
+    assert not answer.is_error, answer.content[0].text
+    return json.loads(answer.content[0].text)
+
+
+def refusal(answer: Any) -> str:
+    assert answer.is_error, answer.content[0].text[:300]
+    return answer.content[0].text
+
+
+@pytest.fixture
+def mcp_url(jp_serverapp, jp_http_port: int, jp_base_url: str, http_server_client) -> str:
+    return f"http://127.0.0.1:{jp_http_port}{jp_base_url}workbench/mcp"
+
+
+@pytest.fixture
+def token(jp_serverapp) -> str:
+    return jp_serverapp.identity_provider.token
+
+
+@pytest.fixture
+def lake_tables(home: Path) -> Lake:
+    lake = Lake.default(WorkbenchSettings.from_env(home))
+    lake.write(
+        "silver.invoices",
+        pa.table({"id": [1, 2, 3], "partner": ["Azure", "Gemini", "Azure"], "amount": [10, 20, 5]}),
+    )
+    return lake
+
+
+async def test_tools_search_describe_query_and_audit(
+    mcp_url: str, token: str, jp_fetch, lake_tables: Lake, home: Path
+) -> None:
+    await jp_fetch(
+        "workbench", "api", "catalog", "sources", "lake", "scans", method="POST", body=b""
+    )
+    async with mcp_client(mcp_url, token) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {
+            "search_catalog",
+            "describe_table",
+            "preview_table",
+            "lineage",
+            "query_sql",
+            "list_pipelines",
+            "run_pipeline",
+            "run_status",
+        } <= names
+        found = result(await client.call_tool("search_catalog", {"query": "invoices"}))
+        assert found["tables"][0]["ref"] == "lake.silver.invoices", found
+        described = result(await client.call_tool("describe_table", {"table": "silver.invoices"}))
+        assert [c["name"] for c in described["columns"]] == ["id", "partner", "amount"]
+        rows = result(
+            await client.call_tool(
+                "query_sql",
+                {
+                    "sql": "SELECT partner, sum(amount) AS total FROM silver.invoices i "
+                    "GROUP BY partner ORDER BY partner"
+                },
+            )
+        )
+        assert rows["rows"] == [["Azure", 15], ["Gemini", 20]]
+        assert [c["name"] for c in rows["columns"]] == ["partner", "total"]
+        capped = result(
+            await client.call_tool(
+                "query_sql", {"sql": "SELECT * FROM range(5000) t(x)", "limit": 10}
+            )
+        )
+        assert capped["row_count"] == 10 and capped["notes"] == ["first 10 rows"]
+        schema = await client.read_resource("workbench://tables/silver.invoices/schema")
+        assert [c["name"] for c in json.loads(schema.contents[0].text)["columns"]] == [
+            "id",
+            "partner",
+            "amount",
+        ]
+
+    from workbench_server.agents.audit import calls
+    from workbench_server.core import Workbench
+    from workbench_server.principal import local_principal
+
+    core = Workbench(WorkbenchSettings.from_env(home))
+    try:
+        audited = calls(core, local_principal())
+    finally:
+        core.close()
+    tools = [c.tool for c in reversed(audited)]
+    assert tools == [
+        "search_catalog",
+        "describe_table",
+        "query_sql",
+        "query_sql",
+        "resource:table_schema",
+    ]
+    assert all(c.outcome == "ok" and c.transport == "http" for c in audited)
+    assert audited[1].arguments["limit"] == 10  # what was asked, never what came back
+    assert "rows" not in json.dumps([c.arguments for c in audited])
+
+
+WRITES = [
+    "DELETE FROM silver.invoices",
+    "INSERT INTO silver.invoices VALUES (4, 'x', 1)",
+    "UPDATE silver.invoices SET amount = 0",
+    "CREATE TABLE silver.copy AS SELECT * FROM silver.invoices",
+    "DROP TABLE silver.invoices",
+    "COPY silver.invoices TO '/tmp/out.csv'",
+    "ATTACH '/tmp/other.duckdb' AS other",
+    "SET threads = 1",
+    "WITH gone AS (DELETE FROM silver.invoices RETURNING *) SELECT * FROM gone",
+    "SELECT * INTO silver.copy FROM silver.invoices",
+]
+
+
+async def test_statements_that_write_are_refused_and_files_stay_out_of_reach(
+    mcp_url: str, token: str, jp_fetch, lake_tables: Lake
+) -> None:
+    await jp_fetch(
+        "workbench", "api", "catalog", "sources", "lake", "scans", method="POST", body=b""
+    )
+    async with mcp_client(mcp_url, token) as client:
+        for sql in WRITES:
+            message = refusal(await client.call_tool("query_sql", {"sql": sql}))
+            assert "read-only" in message or "write" in message, (sql, message)
+        two = refusal(await client.call_tool("query_sql", {"sql": "SELECT 1; SELECT 2"}))
+        assert "exactly one statement" in two
+        # The sandbox reads the tables the query names and nothing of the server's.
+        for sql in (
+            "SELECT * FROM read_text('/etc/passwd')",
+            "SELECT * FROM read_parquet('/etc/*.parquet')",
+        ):
+            message = refusal(await client.call_tool("query_sql", {"sql": sql}))
+            assert "root:" not in message and "disabled" in message, message
+        unknown = refusal(
+            await client.call_tool("query_sql", {"sql": "SELECT * FROM gold.nowhere"})
+        )
+        assert "no table gold.nowhere in the catalog of 'lake'" in unknown
+    # Still three rows: nothing was written.
+    assert lake_tables.read("silver.invoices").num_rows == 3
+
+
+async def test_a_missing_or_bad_token_is_refused_with_401(mcp_url: str, token: str) -> None:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        for auth in ({}, {"Authorization": "token not-the-token"}):
+            answer = await http.post(mcp_url, json=body, headers=headers | auth)
+            assert answer.status_code == 401, answer.text
+            assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+            assert "send a workbench token" in answer.json()["message"]
+        ok = await http.post(
+            mcp_url, json=body, headers=headers | {"Authorization": f"token {token}"}
+        )
+        assert ok.status_code == 200 and ok.json()["result"]["serverInfo"]["name"] == "workbench"
+    with pytest.raises(BaseException) as refused:  # the SDK raises a group of errors
+        async with mcp_client(mcp_url, "wrong") as client:
+            await client.list_tools()
+    # (The SDK's client reports any HTTP error status as one MCPError.)
+    assert any(isinstance(e, MCPError) for e in _leaves(refused.value)), refused.value
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+SPEC = """\
+name: books
+parameters:
+  who: {type: string, default: world}
+steps:
+  - id: greet
+    notebook: greet.ipynb
+    kernel: python3
+    parameters: {who: "{{ params.who }}"}
+"""
+
+
+async def test_run_a_pipeline_and_read_its_status(
+    mcp_url: str, token: str, jp_fetch, jp_root_dir: Path, worker
+) -> None:
+    write_notebook(jp_root_dir / "flows" / "greet.ipynb", "print(f'hello {who}')", "who = ''")
+    (jp_root_dir / "flows" / "books.yaml").write_text(SPEC)
+    await jp_fetch(
+        "workbench",
+        "api",
+        "pipelines",
+        "deploy",
+        method="POST",
+        body=json.dumps({"path": "flows/books.yaml"}),
+    )
+    async with mcp_client(mcp_url, token) as client:
+        listed = result(await client.call_tool("list_pipelines", {}))["pipelines"]
+        assert [(p["name"], p["may_operate"]) for p in listed] == [("books", True)]
+        started = result(
+            await client.call_tool("run_pipeline", {"name": "books", "parameters": {"who": "ai"}})
+        )
+        assert started["pipeline"] == "books" and started["parameters"] == {"who": "ai"}
+        deadline = time.monotonic() + 120
+        while (status := result(await client.call_tool("run_status", {"run_id": started["id"]})))[
+            "status"
+        ] not in ("succeeded", "failed", "cancelled"):
+            assert time.monotonic() < deadline, status
+            await asyncio_sleep(0.5)
+        assert status["status"] == "succeeded", status
+        assert status["steps"][0]["step_id"] == "greet"
+        assert status["steps"][0]["status"] == "succeeded"
+        missing = refusal(await client.call_tool("run_pipeline", {"name": "nope"}))
+        assert "nope" in missing
+        bad = refusal(await client.call_tool("run_status", {"run_id": "../../etc"}))
+        assert "32 hexadecimal" in bad
+    # The same run through REST: the agent saw what the panel sees.
+    rest = json.loads((await jp_fetch("workbench", "api", "runs", started["id"])).body)
+    assert rest["status"] == "succeeded" and rest["requested_by"] == status["requested_by"]
+
+
+async def asyncio_sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+async def test_the_stdio_server_as_a_subprocess(home: Path, lake_tables: Lake) -> None:
+    from workbench_server.catalog import CatalogService
+    from workbench_server.core import Workbench
+    from workbench_server.principal import local_principal
+
+    core = Workbench(WorkbenchSettings.from_env(home))
+    try:
+        CatalogService(core, local_principal()).scan("lake")
+    finally:
+        core.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "workbench_server.cli", "mcp"],
+        env=env | {"WORKBENCH_HOME": str(home)},
+    )
+    async with Client(params, raise_exceptions=True) as client:
+        assert "query_sql" in {t.name for t in (await client.list_tools()).tools}
+        found = result(await client.call_tool("search_catalog", {"query": "invoices"}))
+        assert [t["ref"] for t in found["tables"]] == ["lake.silver.invoices"]
+        preview = result(await client.call_tool("preview_table", {"table": "silver.invoices"}))
+        assert sorted(preview["rows"]) == [[1, "Azure", 10], [2, "Gemini", 20], [3, "Azure", 5]]
+        refused = refusal(await client.call_tool("query_sql", {"sql": "DROP TABLE silver.x"}))
+        assert "read-only" in refused
+
+
+# -- two users of a real JupyterHub, each with their own hub API token ---------------------
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.support.hub import running_hub
+
+    if shutil.which("configurable-http-proxy") is None:  # a failure, not a silent skip
+        pytest.fail("the hub tests need `npm install -g configurable-http-proxy` (.ci/run does it)")
+    with running_hub(tmp_path_factory.mktemp("hub")) as hub:
+        for name in ("alice", "bob"):
+            assert hub.api("POST", f"users/{name}").status_code in (201, 409)
+        assert hub.api("POST", "groups/finance").status_code in (201, 409)
+        joined = hub.api("POST", "groups/finance/users", json={"users": ["bob"]})
+        assert joined.status_code == 200, joined.text
+        yield hub
+
+
+def _service_mcp(hub: Any) -> str:
+    return f"{hub.url}/services/workbench/workbench/mcp"
+
+
+def test_one_users_token_never_reaches_anothers_private_connection(hub: Any, odoo_db: str) -> None:
+    from tests.support.postgres import postgres_settings
+
+    for name, shared in (("alice_books", ["finance"]), ("alice_private", [])):
+        body = {"name": name, "shared_groups": shared, "settings": postgres_settings(odoo_db)}
+        created = hub.service("alice", "POST", "connections", json=body)
+        assert created.status_code == 201, created.text
+        scanned = hub.service("alice", "POST", f"catalog/sources/{name}/scans")
+        assert scanned.status_code == 201, scanned.text
+    alice, bob = hub.user_token("alice"), hub.user_token("bob")
+
+    async def as_bob() -> None:
+        async with mcp_client(_service_mcp(hub), bob) as client:
+            found = result(await client.call_tool("search_catalog", {"query": "res_partner"}))
+            refs = {t["ref"] for t in found["tables"]}
+            assert "alice_books.public.res_partner" in refs
+            assert not any(ref.startswith("alice_private.") for ref in refs), refs
+            for tool, args in (
+                ("query_sql", {"sql": "SELECT 1", "connection": "alice_private"}),
+                ("preview_table", {"table": "alice_private.public.res_partner"}),
+                ("describe_table", {"table": "alice_private.public.res_partner"}),
+                ("lineage", {"table": "alice_private.public.res_partner"}),
+            ):
+                message = refusal(await client.call_tool(tool, args))
+                assert "no connection named 'alice_private'" in message or "alice_private" in (
+                    message
+                ), (tool, message)
+                assert "@" not in message  # nothing of the connection's rows or settings
+
+    anyio_run(as_bob)
+    # The session one token made is not another's: bob cannot use alice's session id.
+    session_id = anyio_run(_session_id, _service_mcp(hub), alice)
+    stolen = requests.post(
+        _service_mcp(hub),
+        json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        headers={
+            "Authorization": f"token {bob}",
+            "Mcp-Session-Id": session_id,
+            "Mcp-Protocol-Version": "2025-06-18",
+            "Accept": "application/json, text/event-stream",
+        },
+        timeout=30,
+    )
+    assert stolen.status_code == 404, stolen.text
+
+
+def test_preview_masks_pii_for_a_non_owner(hub: Any) -> None:
+    alice, bob = hub.user_token("alice"), hub.user_token("bob")
+
+    async def preview(token: str) -> dict[str, Any]:
+        async with mcp_client(_service_mcp(hub), token) as client:
+            return result(
+                await client.call_tool(
+                    "preview_table", {"table": "alice_books.public.res_partner", "limit": 5}
+                )
+            )
+
+    owner, other = anyio_run(preview, alice), anyio_run(preview, bob)
+    email = [c["name"] for c in owner["columns"]].index("email")
+    assert owner["columns"][email]["masked"] is False
+    assert any("@" in str(row[email]) for row in owner["rows"]), owner["rows"]
+    assert other["columns"][email]["masked"] is True
+    assert {row[email] for row in other["rows"]} <= {"•••", None}
+    assert any("pii" in note for note in other["notes"])
+    # The rest of the row is the same for both.
+    name = [c["name"] for c in owner["columns"]].index("name")
+    assert [r[name] for r in owner["rows"]] == [r[name] for r in other["rows"]]
+
+
+async def _session_id(url: str, token: str) -> str:
+    """Open a session as the token's user (the handshake-era initialize), its id."""
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    async with httpx2.AsyncClient(timeout=30) as http:
+        answer = await http.post(
+            url,
+            json=body,
+            headers={
+                "Authorization": f"token {token}",
+                "Accept": "application/json, text/event-stream",
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.headers["mcp-session-id"]
+
+
+def anyio_run(function: Any, *args: Any) -> Any:
+    import anyio
+
+    return anyio.run(function, *args)
+
+
+def test_sql_masks_pii_for_a_non_owner_whatever_the_query_does(hub: Any) -> None:
+    alice, bob = hub.user_token("alice"), hub.user_token("bob")
+    sql = (
+        "SELECT p.name, p.email, lower(p.email) AS lowered FROM res_partner p "
+        "WHERE p.email IS NOT NULL ORDER BY p.id LIMIT 3"
+    )
+
+    async def query(token: str, text: str) -> Any:
+        async with mcp_client(_service_mcp(hub), token) as client:
+            return await client.call_tool("query_sql", {"sql": text, "connection": "alice_books"})
+
+    owner, other = result(anyio_run(query, alice, sql)), result(anyio_run(query, bob, sql))
+    assert all("@" in row[1] and "@" in row[2] for row in owner["rows"]), owner["rows"]
+    assert [row[0] for row in other["rows"]] == [row[0] for row in owner["rows"]]
+    assert all(row[1] == "•••" and row[2] == "•••" for row in other["rows"]), other["rows"]
+    # Probing the value through a filter finds nothing: the filter sees the mask too.
+    email = owner["rows"][0][1]
+    probe = f"SELECT count(*) FROM res_partner WHERE email = '{email}'"
+    assert result(anyio_run(query, alice, probe))["rows"] == [[1]]
+    assert result(anyio_run(query, bob, probe))["rows"] == [[0]]
+    # A table the catalog does not know cannot be masked: refused for bob, not for alice.
+    unknown = "SELECT * FROM pg_stat_activity"
+    assert not anyio_run(query, alice, unknown).is_error
+    assert "is not in the catalog" in refusal(anyio_run(query, bob, unknown))
