@@ -20,6 +20,7 @@ import pytest
 
 from tests.support.ingest import assert_same_rows, make_source, source_rows, step_context
 from tests.support.postgres import postgres_settings, running_cluster
+from tests.support.processes import base_env, run_workbench
 from workbench_pipelines.ingest import pgoutput
 from workbench_pipelines.ingest.cdc import slot_name
 from workbench_pipelines.ingest.extract import run_extract
@@ -205,6 +206,111 @@ def test_a_consumer_killed_mid_stream_loses_and_repeats_nothing(workbench, odoo,
     assert_same_rows(
         _silver(workbench, "account_move_line"), source_rows(odoo, "account_move_line")
     )
+
+
+def _slots(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as db:
+        return dict(
+            db.execute(
+                "SELECT slot_name::text, plugin::text FROM pg_replication_slots "
+                "WHERE database = current_database()"
+            ).fetchall()
+        )
+
+
+def test_slot_lag_is_a_metric_and_dropping_the_slot_frees_the_source(workbench, odoo, home):
+    from workbench_server.metrics.cdc import CdcCollector
+
+    _cdc(workbench)
+    slot = slot_name("odoo", "steps", "extract")
+    assert _slots(odoo) == {slot: "pgoutput"}
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("UPDATE account_move_line SET balance = balance + 1 WHERE id < 500")
+
+    def figures() -> dict[str, float]:
+        found = {}
+        for family in CdcCollector(workbench, ttl=0).collect():
+            for sample in family.samples:
+                found[sample.name] = sample.value
+        return found
+
+    waiting = figures()  # nobody reads the slot: the WAL of 499 updates waits for it
+    assert waiting["workbench_cdc_source_up"] == 1
+    assert waiting["workbench_cdc_slot_active"] == 0
+    assert waiting["workbench_cdc_slot_lag_bytes"] > 20_000
+    assert waiting["workbench_cdc_slot_retained_bytes"] >= waiting["workbench_cdc_slot_lag_bytes"]
+    _cdc(workbench)
+    assert figures()["workbench_cdc_slot_lag_bytes"] < waiting["workbench_cdc_slot_lag_bytes"] / 10
+
+    env = base_env(home)
+    listed = run_workbench("cdc", "slots", "odoo", env=env)
+    assert listed.returncode == 0 and listed.stdout.startswith(f"{slot}  idle"), listed.stderr
+    dropped = run_workbench("cdc", "drop", "odoo", "--pipeline", "steps", "--yes", env=env)
+    assert dropped.returncode == 0, dropped.stderr
+    assert dropped.stdout.strip() == f"dropped slot {slot} and its publication"
+    assert _slots(odoo) == {}
+    with psycopg.connect(odoo) as db:
+        assert db.execute("SELECT count(*) FROM pg_publication").fetchone()[0] == 0
+    refused = run_workbench("cdc", "drop", "odoo", "pg_other_slot", "--yes", env=env)
+    assert refused.returncode == 1
+    assert "'pg_other_slot' is not a workbench slot" in refused.stderr
+
+    # The next run makes the slot again and copies the tables again: deleted rows too.
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("DELETE FROM account_move_line WHERE id = 20")
+    _cdc(workbench)
+    _merge(workbench)
+    assert_same_rows(
+        _silver(workbench, "account_move_line"), source_rows(odoo, "account_move_line")
+    )
+
+
+def test_doctor_says_a_source_needs_wal_level_logical(workbench, home, pg_cluster):
+    with pg_cluster.fresh_database() as url:  # the shared cluster: wal_level replica
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(name="plain", settings=postgres_settings(url))
+        )
+        result = run_workbench("doctor", "--cdc", "plain", env=base_env(home))
+    line = next(line for line in result.stdout.splitlines() if "cdc plain" in line)
+    assert line.startswith("FAIL"), result.stdout
+    assert (
+        "plain: logical replication not possible: wal_level is replica, logical is needed: "
+        "run ALTER SYSTEM SET wal_level = logical as a superuser and restart PostgreSQL"
+    ) in line
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_checks_say_what_a_role_lacks_and_what_to_run(workbench, home, odoo):
+    import asyncio
+
+    from workbench_server.connections.probes import probe
+
+    service = ConnectionService(workbench, local_principal())
+    ready = asyncio.run(probe("odoo", service.resolve_for_test("odoo")))
+    assert ready.ok and ready.replication.startswith("logical replication ready (wal_level logical")
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("DROP ROLE IF EXISTS reader")
+        db.execute("CREATE ROLE reader LOGIN PASSWORD 'pw-reader'")
+    try:
+        service.create(
+            ConnectionCreate(
+                name="reader",
+                settings=postgres_settings(odoo, user="reader", password="pw-reader"),
+            )
+        )
+        tested = asyncio.run(probe("reader", service.resolve_for_test("reader")))
+        assert tested.ok  # it connects; what cdc would need is said beside
+        assert (
+            "role reader may not replicate: as a superuser (or the RDS master user) run "
+            'ALTER ROLE "reader" REPLICATION' in tested.replication
+        )
+        assert "role reader does not own" in tested.replication
+        checked = run_workbench("cdc", "check", "reader", env=base_env(home))
+        assert checked.returncode == 1 and "may not replicate" in checked.stderr
+    finally:
+        with psycopg.connect(odoo, autocommit=True) as db:
+            db.execute("DROP OWNED BY reader")
+            db.execute("DROP ROLE reader")
 
 
 def test_the_pgoutput_decoder_reads_each_message_kind():

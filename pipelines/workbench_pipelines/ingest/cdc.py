@@ -39,8 +39,6 @@ and a replication slot with the built-in ``pgoutput`` plugin, both named
 
 from __future__ import annotations
 
-import hashlib
-import re
 import select
 import tempfile
 import time
@@ -52,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from workbench_server.connections.replication import slot_name
 from workbench_server.errors import InvalidInputError, SourceUnavailableError
 from workbench_server.sql_text import quote_identifier as qi
 from workbench_server.sql_text import quote_literal as ql
@@ -70,18 +69,7 @@ if TYPE_CHECKING:
 
 KIND = "cdc"  # the watermarks' kind
 IDLE_S = 0.25  # no message this long: ask the server where its WAL is
-MAX_NAME = 63  # PostgreSQL's identifiers
 CDC_COLUMNS = ("_lsn", "_committed_at")
-
-
-def slot_name(source: str, pipeline: str, step: str) -> str:
-    """``wb_<source>_<pipeline>_<step>`` in the letters slots allow (a-z, 0-9, _), cut
-    with a hash of the whole when longer than PostgreSQL's 63 characters."""
-    name = re.sub(r"[^a-z0-9_]", "_", f"wb_{source}_{pipeline}_{step}".lower())
-    if len(name) <= MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    return f"{name[: MAX_NAME - 11]}_{digest}"
 
 
 def libpq_of(ctx: StepContext, name: str) -> dict[str, Any]:
@@ -444,14 +432,15 @@ class CdcExtract:
             if txn is None and not self.pending:
                 position = max(last_end, kept_alive)
                 if position > acked:  # nothing unwritten before it: the slot may move on
-                    cur.send_feedback(flush_lsn=position, write_lsn=position)
+                    cur.send_feedback(flush_lsn=position, write_lsn=position, force=True)
                     acked = position
                 if (until is None and position >= target) or ending:
                     return
             elif until is not None and now >= until + 60:
                 return  # a transaction still arriving a minute past the end: the next run
             if idle and (asked is None or now - asked_at > 2):
-                cur.send_feedback(reply=True)  # a keepalive back, with the server's position
+                # A keepalive back, with the server's position.
+                cur.send_feedback(reply=True, force=True)
                 asked, asked_at = cur.wal_end or 0, now
             select.select([cur], [], [], 0.05 if self.pending or txn is not None else IDLE_S)
 
@@ -497,7 +486,9 @@ class CdcExtract:
                 self.written += written
                 self._save(table, lsn)
         self.pending = 0
-        cur.send_feedback(flush_lsn=end_lsn, write_lsn=end_lsn)  # only now: it is in the lake
+        # Only now, with the batch in the lake; sent at once (psycopg2 would wait its
+        # status interval, and a run may end before it).
+        cur.send_feedback(flush_lsn=end_lsn, write_lsn=end_lsn, force=True)
 
     def _batch(self, table: Table) -> pa.Table:
         """The table's pending changes as bronze rows (typed, TOAST filled, audited)."""

@@ -30,6 +30,7 @@ LAZY_COMMANDS = {
     "pipeline": "workbench_server.cli.pipeline:pipeline",
     "catalog": "workbench_server.cli.catalog:catalog",
     "lake": "workbench_server.cli.lake:lake",
+    "cdc": "workbench_server.cli.cdc:cdc",
     "backup": "workbench_server.cli.backup:backup",
     "restore": "workbench_server.cli.backup:restore",
     "mcp": "workbench_server.cli.mcp:mcp",

@@ -211,6 +211,8 @@ def test(home: str | None, name: str, timeout: float) -> None:
 
     result = asyncio.run(probe(name, _service(home).resolve_for_test(name), timeout))
     click.echo(result.message, err=not result.ok)
+    if result.replication:
+        click.echo(result.replication)
     sys.exit(0 if result.ok else 1)
 
 

@@ -109,12 +109,49 @@ def _round_trip(settings: WorkbenchSettings) -> Callable[[], Result]:
     return check
 
 
+def _cdc(settings: WorkbenchSettings, name: str) -> Callable[[], Result]:
+    """Whether connection ``name`` (a PostgreSQL source) allows logical replication."""
+
+    def check() -> Result:
+        from ..connections import ConnectionService
+        from ..connections.egress import EgressPolicy, pin
+        from ..connections.kinds import PostgresConfig
+        from ..connections.replication import check as readiness
+        from ..core import Workbench
+        from ..principal import local_principal
+
+        workbench = Workbench(settings)
+        try:
+            cfg = ConnectionService(workbench, local_principal()).resolve(name)
+        finally:
+            workbench.close()
+        if not isinstance(cfg, PostgresConfig):
+            return False, (
+                f"connection {name!r} is a {cfg.kind} connection: change data capture "
+                "reads a postgres connection"
+            )
+        pinned = pin(name, cfg, EgressPolicy.from_settings(settings))
+        found = readiness(pinned.psycopg_kwargs("workbench-doctor", 10))
+        return found.ok, f"{name}: {found.summary()}"
+
+    return check
+
+
 @click.command()
 @home_option
 @click.option("--ip", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="A port you intend to use for JupyterLab.")
-def doctor(home: str | None, ip: str, port: int | None) -> None:
-    """Check Python, the prebuilt extension, the temporal binary, ports, home and DB."""
+@click.option(
+    "--cdc",
+    "cdc",
+    multiple=True,
+    metavar="CONNECTION",
+    help="Also check that this postgres connection allows change data capture (logical "
+    "replication), and say what to change if not. May be given several times.",
+)
+def doctor(home: str | None, ip: str, port: int | None, cdc: tuple[str, ...] = ()) -> None:
+    """Check Python, the prebuilt extension, the temporal binary, ports, home and DB
+    (and, with --cdc, a source's logical replication)."""
     workbench_home = WorkbenchHome.resolve(home)
     settings = WorkbenchSettings.from_env(workbench_home.root)
     checks: list[tuple[str, Callable[[], Result]]] = [
@@ -127,6 +164,7 @@ def doctor(home: str | None, ip: str, port: int | None) -> None:
     ]
     if settings.temporal_address:
         checks.append(("run engine", _round_trip(settings)))
+    checks.extend((f"cdc {name}", _cdc(settings, name)) for name in cdc)
     failed = 0
     for name, check in checks:
         try:

@@ -64,6 +64,7 @@ class TestResult(BaseModel):
     latency_ms: float | None = None
     reason: Reason | None = None
     message: str
+    replication: str | None = None  # PostgreSQL: whether change data capture is possible
 
 
 # (substring of the driver's message, reason) — checked in order, first match wins.
@@ -85,14 +86,22 @@ def classify(message: str, table: list[tuple[str, Reason]]) -> Reason:
     return next((reason for needle, reason in table if needle in message), "error")
 
 
-def _postgres(cfg: PostgresConfig, timeout: float) -> str:
+def _postgres(cfg: PostgresConfig, timeout: float) -> tuple[str, str | None]:
     import psycopg
 
+    from .replication import check
+
+    kwargs = cfg.psycopg_kwargs("workbench-connection-test", timeout)
     try:
-        with psycopg.connect(**cfg.psycopg_kwargs("workbench-connection-test", timeout)) as conn:
-            return f"PostgreSQL {conn.info.parameter_status('server_version')}"
+        with psycopg.connect(**kwargs) as conn:
+            version = f"PostgreSQL {conn.info.parameter_status('server_version')}"
     except psycopg.OperationalError as exc:
         raise ProbeFailure(classify(str(exc), PG_REASONS), pg_failure(cfg, str(exc))) from None
+    try:  # what change data capture would need (docs/cdc.md); never fails the test
+        replication = check(kwargs).summary()
+    except Exception as exc:
+        replication = f"logical replication not checked: {str(exc).strip()[:200]}"
+    return version, replication
 
 
 def pg_failure(cfg: PostgresConfig, text: str) -> str:
@@ -225,7 +234,7 @@ def _sqlalchemy(cfg: SqlAlchemyConfig, timeout: float) -> str:
         engine.dispose()
 
 
-PROBES: dict[str, Callable[..., str]] = {
+PROBES: dict[str, Callable[..., str | tuple[str, str | None]]] = {
     "postgres": _postgres,
     "odoo": _odoo,
     "duckdb": _duckdb,
@@ -234,7 +243,9 @@ PROBES: dict[str, Callable[..., str]] = {
 }
 
 
-def _checked_probe(name: str, settings: KindConfig, timeout: float, policy: EgressPolicy) -> str:
+def _checked_probe(
+    name: str, settings: KindConfig, timeout: float, policy: EgressPolicy
+) -> str | tuple[str, str | None]:
     try:
         pinned = pin(name, settings, policy)
     except UnknownHostError as exc:
@@ -253,9 +264,10 @@ async def probe(
     started = time.perf_counter()
     policy = policy or EgressPolicy.from_env()
     try:
-        version = await asyncio.wait_for(
+        found = await asyncio.wait_for(
             asyncio.to_thread(_checked_probe, name, settings, timeout, policy), timeout
         )
+        version, replication = found if isinstance(found, tuple) else (found, None)
     except NetworkPolicyError as exc:  # the same answer for open, closed and silent ports
         return TestResult(ok=False, connection=name, reason="denied", message=str(exc))
     except TimeoutError:
@@ -280,4 +292,5 @@ async def probe(
         server_version=version,
         latency_ms=latency,
         message=f"connection {name!r}: {version}, {latency:g} ms",
+        replication=replication,
     )

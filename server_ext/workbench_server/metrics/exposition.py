@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.registry import Collector
 
 from ..errors import ConfigurationError
+from .cdc import CdcCollector
 from .collectors import DiskCollector, MetadataCollector, volumes_of
 from .instruments import REGISTRY
 from .task_queue import TaskQueueCollector
@@ -60,6 +61,7 @@ class ServerMetrics:
         self.registry.register(_Process())
         self.registry.register(MetadataCollector(workbench, ttl))
         self.registry.register(DiskCollector(volumes_of(workbench)))
+        self.registry.register(CdcCollector(workbench))
         self.task_queue: TaskQueueCollector | None = None
         if workbench.settings.temporal_address:
             self.task_queue = TaskQueueCollector(
