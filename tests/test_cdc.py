@@ -208,6 +208,49 @@ def test_a_consumer_killed_mid_stream_loses_and_repeats_nothing(workbench, odoo,
     )
 
 
+PIPELINE = """
+name: odoo_live
+steps:
+  - id: extract
+    kind: extract
+    source: odoo
+    mode: cdc
+    tables: [account_move_line, account_account]
+  - id: silver
+    kind: merge
+    depends_on: [extract]
+    tables: [bronze.account_move_line, bronze.account_account]
+"""
+
+
+@pytest.mark.timeout(600)
+def test_a_pipeline_on_the_worker_streams_changes_to_silver(
+    tmp_path, home, workbench, worker, odoo, temporal_address, task_queue
+):
+    from tests.support.ingest import attempt_log, run_pipeline
+    from workbench_server.pipelines.registry import PipelineRegistry
+
+    me = local_principal()
+    (tmp_path / "pipeline.yaml").write_text(PIPELINE)
+    PipelineRegistry(workbench, me).deploy(tmp_path / "pipeline.yaml")
+    first = run_pipeline(workbench, me, "odoo_live", temporal_address, task_queue)
+    assert first.status == "succeeded", [(a.step_id, a.error) for a in first.attempts]
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("UPDATE account_move_line SET name = 'changed' WHERE id IN (1, 2)")
+        db.execute("DELETE FROM account_move_line WHERE id = 3")
+    second = run_pipeline(workbench, me, "odoo_live", temporal_address, task_queue)
+    assert second.status == "succeeded", [(a.step_id, a.error) for a in second.attempts]
+    assert "cdc wb_odoo_odoo_live_extract: 3 change(s) written" in attempt_log(
+        home, second.id, "extract"
+    )
+    written = [t for t in second.tables if t.access == "write" and t.table.startswith("bronze.")]
+    assert [(t.table, t.rows_added) for t in written] == [("bronze.account_move_line", 3)]
+    lake = Lake.default(workbench.settings)
+    assert_same_rows(
+        lake.read("silver.account_move_line").to_pylist(), source_rows(odoo, "account_move_line")
+    )
+
+
 def _slots(url: str) -> dict[str, str]:
     with psycopg.connect(url) as db:
         return dict(
