@@ -27,6 +27,7 @@ from .plan import Notice
 
 SMTP_URL_ENV = "WORKBENCH_SMTP_URL"
 SMTP_FROM_ENV = "WORKBENCH_SMTP_FROM"
+PUBLIC_URL_ENV = "WORKBENCH_PUBLIC_URL"  # where people open the workbench (approval links)
 
 
 class NotConfigured(Exception):
@@ -38,6 +39,9 @@ def subject(notice: Notice) -> str:
         "failure": "failed",
         "success": "succeeded",
         "sla_miss": f"missed its SLA ({notice.sla_deadline})",
+        "approval_requested": f"waits for your approval of {notice.step_id}",
+        "approval_escalated": f"still waits for approval of {notice.step_id}",
+        "approval_timeout": f"approval of {notice.step_id} timed out; it still waits",
     }.get(notice.event, notice.event)
     return f"[workbench] {notice.pipeline} run for {notice.logical_date} {what}"
 
@@ -53,6 +57,9 @@ def body(notice: Notice) -> str:
     ]
     if notice.sla_deadline:
         lines.append(f"SLA deadline: {notice.sla_deadline}")
+    if notice.step_id:
+        lines += ["", notice.message or f"approval step {notice.step_id} waits for a decision"]
+        lines += ["", *approval_links(notice)]
     if notice.failed_steps:
         lines += ["", f"failed steps: {', '.join(notice.failed_steps)}"]
         lines += [f"  {step}: {error}" for step, error in notice.failed_steps.items()]
@@ -65,6 +72,26 @@ def body(notice: Notice) -> str:
     if notice.error and not (notice.failed_steps or notice.skipped_steps):
         lines.append(f"error: {notice.error}")
     return "\n".join(lines) + "\n"
+
+
+def approval_links(notice: Notice) -> list[str]:
+    """How to decide: signed links (with ``WORKBENCH_PUBLIC_URL``, openable ones), or
+    where the run is decided in the workbench."""
+    if not notice.links:
+        return [
+            f"decide in the Pipelines panel, or: workbench approve {notice.run_id} "
+            f"{notice.step_id} [--reject --reason ...]"
+        ]
+    base = os.environ.get(PUBLIC_URL_ENV, "").rstrip("/")
+    lines = []
+    for decision, token in notice.links.items():
+        if base:
+            lines.append(f"{decision}: {base}/workbench/api/approvals/link?token={token}")
+        else:
+            lines.append(
+                f'{decision}: POST {{"token": "{token}"}} to /workbench/api/approvals/link'
+            )
+    return [*lines, "each link works once, until it expires"]
 
 
 def deliver(target: str, notice: Notice) -> None:

@@ -20,6 +20,8 @@ PING_WORKFLOW = "workbench.Ping"
 PIPELINE_RUN_WORKFLOW = "workbench.PipelineRun"  # takes a RunPlan
 SCHEDULED_RUN_WORKFLOW = "workbench.ScheduledRun"  # takes a ScheduledRunInput
 CATALOG_SCAN_WORKFLOW = "workbench.CatalogScan"  # takes a CatalogScanRequest
+# Signal of a run's workflow carrying an ApprovalDecision for one of its approval steps.
+APPROVAL_SIGNAL = "workbench.approval_decision"
 
 
 class RetryPlan(BaseModel):
@@ -64,6 +66,40 @@ class RunPlan(BaseModel):
     notifications: dict[str, list[str]] = Field(
         default_factory=dict, description="event (failure, success, sla_miss) -> targets"
     )
+
+
+class ApprovalConfig(BaseModel):
+    """An approval step as its plan carries it (``StepPlan.config``), resolved at start:
+    the message rendered, the approvers named (the owner and operators by default)."""
+
+    message: str = ""
+    users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list)
+    escalate_after_s: float | None = None
+    escalate_notify: list[str] = Field(default_factory=list)
+    timeout_s: float | None = None
+    on_timeout: str = "reject"
+
+
+class ApprovalDecision(BaseModel):
+    """A decision on one approval step, as recorded in the metadata DB and then signalled."""
+
+    step_id: str
+    approved: bool
+    decided_by: str
+    reason: str = ""
+    via: str = Field("rest", description="rest, cli, panel, link, mcp or timeout")
+
+
+class ApprovalRequest(BaseModel):
+    """What the activities of an approval gate are given."""
+
+    run_id: str
+    pipeline: str
+    logical_date: str
+    step_id: str
+    config: ApprovalConfig
 
 
 class StepInput(BaseModel):
@@ -136,6 +172,13 @@ class Notice(BaseModel):
     skipped_steps: dict[str, list[str]] = Field(
         default_factory=dict,
         description="step -> the failed steps it depended on (it did not run: upstream_failed)",
+    )
+    step_id: str | None = Field(None, description="the approval step (approval events)")
+    message: str | None = Field(None, description="what the approvers are asked")
+    links: dict[str, str] = Field(
+        default_factory=dict,
+        description="approve/reject -> signed token (approval_requested: POST it to "
+        "/workbench/api/approvals/link)",
     )
 
 

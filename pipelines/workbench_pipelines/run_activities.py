@@ -22,6 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workbench_server.accounts import step_account
+from workbench_server.approvals.service import cancel_pending
 from workbench_server.db.models import Notification, Pipeline, Run, StepRun
 from workbench_server.delivery import DeliveryFailed
 from workbench_server.errors import ConfigurationError, SourceUnavailableError
@@ -176,6 +177,7 @@ class RunActivities:
                         error="lost: its end never reached the history",
                     )
                 )
+                cancel_pending(session, event.run_id)  # a gate left waiting is closed
                 attempted = set(
                     session.scalars(select(StepRun.step_id).where(StepRun.run_id == event.run_id))
                 )

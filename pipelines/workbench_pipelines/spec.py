@@ -35,6 +35,7 @@ from .spec_checks import (
 )
 from .spec_cron import cron_problem, timezone_problem
 from .spec_steps import (
+    ApprovalStep,
     ExtractStep,
     MergeStep,
     NotebookStep,
@@ -65,6 +66,7 @@ __all__ = [
     "TEMPLATE_NAMES",
     "TIMEOUT_ERROR",
     "AccessSpec",
+    "ApprovalStep",
     "ExtractStep",
     "FreshnessSpec",
     "MergeStep",

@@ -193,6 +193,10 @@ def reference_problems(data: Any) -> list[Problem]:
         {n for n in parameters if isinstance(n, str)} if isinstance(parameters, Mapping) else set()
     )
     for i, step in enumerate(steps):
+        message = step.get("message") if isinstance(step, Mapping) else None
+        if isinstance(message, str):  # an approval's question may name parameters
+            loc = ("steps", i, "message")
+            problems.extend((loc, problem) for problem in template_problems(message, declared))
         values = step.get("parameters") if isinstance(step, Mapping) else None
         if not isinstance(values, Mapping):
             continue

@@ -6,6 +6,8 @@ key of a bronze table in silver, ``scd2`` keeps a dimension's history in gold, `
 writes a query's result to a lake table. Each declarative kind runs in the worker as an
 activity like a notebook step (retries, timeout, heartbeats) and names the lake tables
 it reads and writes, so lineage and the versions a run used are recorded for it.
+``approval`` runs nothing: the run waits (durably, in its workflow) until a permitted
+person approves or rejects it.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from .spec_types import (
     DatasetName,
     DeleteSchedule,
     Duration,
+    GroupName,
     Identifier,
     LakeTable,
     Language,
     NotebookPath,
+    NotificationTarget,
     OdooModel,
     RetrySpec,
     SourceTable,
@@ -325,7 +329,79 @@ class SqlStep(_StepBase):
         return [self.file] if self.file else []
 
 
-KINDS = ("notebook", "extract", "merge", "scd2", "sql")
+class Approvers(_Model):
+    """Who may approve or reject: hub users and members of hub groups (admins always may)."""
+
+    users: list[GroupName] = Field(default_factory=list, description="Hub user names.")
+    groups: list[GroupName] = Field(default_factory=list, description="Hub group names.")
+
+    @model_validator(mode="after")
+    def _someone(self) -> Approvers:
+        if not self.users and not self.groups:
+            raise custom_error("approval", "approvers: name at least one user or group")
+        return self
+
+
+class Escalation(_Model):
+    """Who else hears about a gate still waiting ``after`` it was requested."""
+
+    after: Duration = Field(description="Delay after the request, e.g. '4h'.")
+    notify: list[NotificationTarget] = Field(
+        min_length=1, description="Targets such as email:cfo@example.com or webhook:https://..."
+    )
+
+
+class ApprovalStep(_StepBase):
+    """The run waits here until a permitted person approves (the next steps run) or
+    rejects (the run fails with the reason); nothing is held while it waits."""
+
+    kind: Literal["approval"]
+    message: str = Field(
+        "",
+        max_length=4000,
+        description="What the approvers are asked; may use {{ ds }} or {{ params.NAME }}.",
+    )
+    approvers: Approvers | None = Field(
+        None, description="Who may decide (default: the pipeline's owner and operators)."
+    )
+    notify: list[NotificationTarget] = Field(
+        default_factory=list,
+        description="Told when the approval is requested, with signed approve/reject links.",
+    )
+    escalate: Escalation | None = Field(
+        None, description="Who else is told when nobody has decided after a delay."
+    )
+    timeout: Duration | None = Field(  # type: ignore[assignment]
+        None,
+        description="How long the gate waits in all (default: until someone decides).",
+    )
+    on_timeout: Literal["reject", "wait"] = Field(
+        "reject",
+        description="At the timeout: reject (the run fails), or tell the escalation "
+        "targets and keep waiting.",
+    )
+
+    @model_validator(mode="after")
+    def _sound_timing(self) -> ApprovalStep:
+        if self.timeout is not None and self.timeout.total_seconds() <= 0:
+            raise custom_error("approval", "timeout must be longer than 0s")
+        if (
+            self.escalate is not None
+            and self.timeout is not None
+            and self.escalate.after >= self.timeout
+        ):
+            raise custom_error(
+                "approval", "escalate.after must be shorter than timeout, or nobody is told"
+            )
+        if self.on_timeout == "wait" and self.timeout is not None and self.escalate is None:
+            raise custom_error(
+                "approval",
+                "on_timeout: wait tells the escalation targets: add escalate (after, notify)",
+            )
+        return self
+
+
+KINDS = ("notebook", "extract", "merge", "scd2", "sql", "approval")
 # Union tags as pydantic puts them in error locations: not a word a step's fields use,
 # so that locating an error in the YAML never mistakes a tag for a field.
 TAGS = {kind: f"kind={kind}" for kind in KINDS}
@@ -335,6 +411,7 @@ MODELS: dict[str, type[_StepBase]] = {
     "merge": MergeStep,
     "scd2": Scd2Step,
     "sql": SqlStep,
+    "approval": ApprovalStep,
 }
 
 
@@ -354,7 +431,8 @@ StepSpec = Annotated[
     | Annotated[ExtractStep, Tag(TAGS["extract"])]
     | Annotated[MergeStep, Tag(TAGS["merge"])]
     | Annotated[Scd2Step, Tag(TAGS["scd2"])]
-    | Annotated[SqlStep, Tag(TAGS["sql"])],
+    | Annotated[SqlStep, Tag(TAGS["sql"])]
+    | Annotated[ApprovalStep, Tag(TAGS["approval"])],
     Discriminator(_tag),
 ]
 """A step of any kind (``kind`` picks which; ``notebook`` by default)."""

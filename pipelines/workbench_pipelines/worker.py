@@ -16,6 +16,7 @@ from workbench_server.settings import WorkbenchSettings
 from workbench_server.temporal import connect_with_retry
 
 from .activities import ping
+from .approval_activities import ApprovalActivities
 from .catalog_activities import CatalogActivities
 from .kernel_access import KernelAccess
 from .lake_maintenance import LakeMaintenanceActivities, LakeMaintenanceWorkflow
@@ -73,6 +74,7 @@ async def run_worker(
     kernel_access = KernelAccess(workbench)
     await kernel_access.start()
     runs = RunActivities(workbench, kernel_access)
+    gates = ApprovalActivities(workbench, runs)
     catalog = CatalogActivities(workbench)
     lake = LakeMaintenanceActivities(workbench)
     identity = worker_identity()
@@ -87,6 +89,10 @@ async def run_worker(
             runs.run_step,
             runs.prepare_run,
             runs.notify,
+            gates.approval_open,
+            gates.approval_notify,
+            gates.approval_expire,
+            gates.approval_settle,
             catalog.catalog_scan,
             lake.lake_maintenance,
         ],

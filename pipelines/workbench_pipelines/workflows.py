@@ -13,11 +13,16 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.exceptions import ActivityError, is_cancelled_exception
 
     from .activities import WorkerInfo, ping
+    from .approval_activities import ESCALATED, REQUESTED, TIMED_OUT, ApprovalNotice, ApprovalSettle
     from .plan import (
+        APPROVAL_SIGNAL,
         CATALOG_SCAN_WORKFLOW,
         PING_WORKFLOW,
         PIPELINE_RUN_WORKFLOW,
         SCHEDULED_RUN_WORKFLOW,
+        ApprovalConfig,
+        ApprovalDecision,
+        ApprovalRequest,
         CatalogScanRequest,
         CatalogScanResult,
         Notice,
@@ -66,10 +71,17 @@ class PipelineRunWorkflow:
         self.errors: dict[str, str] = {}  # failed step -> why
         self.blocked_by: dict[str, list[str]] = {}  # skipped step -> the failed steps
         self.sla_missed = False
+        self.decisions: dict[str, ApprovalDecision] = {}  # approval step -> its decision
+        self.rejections: list[str] = []  # "gate rejected by X: why", for the run's error
 
     @workflow.query
     def step_states(self) -> dict[str, str]:
         return dict(self.states)
+
+    @workflow.signal(name=APPROVAL_SIGNAL)
+    def approval_decision(self, decision: ApprovalDecision) -> None:
+        """A decision the core recorded (it decides once: a second one is ignored)."""
+        self.decisions.setdefault(decision.step_id, decision)
 
     @workflow.run
     async def run(self, plan: RunPlan) -> RunEvent:
@@ -96,7 +108,11 @@ class PipelineRunWorkflow:
                         del pending[step_id]
                     elif all(d in done for d in step.depends_on):
                         self.states[step_id] = "running"
-                        running[step_id] = asyncio.create_task(self._step(plan, step))
+                        running[step_id] = asyncio.create_task(
+                            self._approval(plan, step)
+                            if step.kind == "approval"
+                            else self._step(plan, step)
+                        )
                         del pending[step_id]
                 if not running:
                     continue
@@ -137,10 +153,13 @@ class PipelineRunWorkflow:
             raise
         failed = sorted(s for s, state in self.states.items() if state == "failed")
         bad = failed or self.blocked_by
+        error = failure_summary(failed, self.blocked_by) if bad else None
+        if error and self.rejections:
+            error = f"{error}; {'; '.join(self.rejections)}"
         result = RunEvent(
             run_id=plan.run_id,
             status="failed" if bad else "succeeded",
-            error=failure_summary(failed, self.blocked_by) if bad else None,
+            error=error,
             step_states=dict(self.states),
         )
         if watch is not None:
@@ -210,6 +229,77 @@ class PipelineRunWorkflow:
                 self.errors[step.id] = getattr(cause, "message", None) or str(cause)
             return False
         return True
+
+    async def _approval(self, plan: RunPlan, step: StepPlan) -> bool:
+        """Wait for a decision on an approval step: durably (a signal; timers for the
+        escalation and the timeout), holding no activity or worker slot meanwhile."""
+        config = ApprovalConfig.model_validate(step.config)
+        request = ApprovalRequest(
+            run_id=plan.run_id,
+            pipeline=plan.pipeline,
+            logical_date=plan.logical_date,
+            step_id=step.id,
+            config=config,
+        )
+        await workflow.execute_activity(
+            "workbench.approval_open", request, start_to_close_timeout=timedelta(seconds=30)
+        )
+        await self._tell(request, REQUESTED, config.notify)
+        opened = workflow.now()
+        escalate_at = config.escalate_after_s if config.escalate_notify else None
+        timeout_at = config.timeout_s
+        decided = lambda: step.id in self.decisions  # noqa: E731
+        while not decided():
+            elapsed = (workflow.now() - opened).total_seconds()
+            due = [t for t in (escalate_at, timeout_at) if t is not None]
+            wait = max(min(due) - elapsed, 0.001) if due else None
+            try:
+                await workflow.wait_condition(decided, timeout=wait)
+            except TimeoutError:
+                elapsed = (workflow.now() - opened).total_seconds()
+                if escalate_at is not None and elapsed >= escalate_at:
+                    escalate_at = None
+                    await self._tell(request, ESCALATED, config.escalate_notify)
+                if timeout_at is not None and elapsed >= timeout_at:
+                    timeout_at = None
+                    if config.on_timeout == "reject":
+                        decision = await workflow.execute_activity(
+                            "workbench.approval_expire",
+                            request,
+                            start_to_close_timeout=timedelta(seconds=30),
+                            result_type=ApprovalDecision,
+                        )
+                        self.decisions.setdefault(step.id, decision)
+                    else:
+                        await self._tell(request, TIMED_OUT, config.escalate_notify)
+        decision = self.decisions[step.id]
+        await workflow.execute_activity(
+            "workbench.approval_settle",
+            ApprovalSettle(run_id=plan.run_id, decision=decision),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        if decision.approved:
+            return True
+        why = f"rejected by {decision.decided_by}: {decision.reason or 'no reason given'}"
+        self.errors[step.id] = why
+        self.rejections.append(f"{step.id} {why}")
+        return False
+
+    async def _tell(self, request: ApprovalRequest, event: str, targets: list[str]) -> None:
+        """Notify about a gate; a target that cannot be reached never decides anything."""
+        if not targets and event == REQUESTED:
+            return
+        try:
+            await workflow.execute_activity(
+                "workbench.approval_notify",
+                ApprovalNotice(request=request, event=event, targets=targets),
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.warning(
+                "run %s: %s notification failed: %s", request.run_id, event, exc
+            )
 
     async def _record(self, event: RunEvent) -> None:
         await workflow.execute_activity(

@@ -18,6 +18,7 @@ from .core import Workbench
 from .errors import ConfigurationError
 from .handlers import (
     alerts,
+    approvals,
     catalog,
     connections,
     forward,
@@ -332,6 +333,7 @@ class WorkbenchApp(ExtensionApp):
                 connections,
                 kernel,
                 pipelines,
+                approvals,
                 catalog,
                 lineage,
                 lake,

@@ -28,6 +28,8 @@ LAZY_COMMANDS = {
     "connection": "workbench_server.cli.connection:connection",
     "secrets": "workbench_server.cli.connection:secrets",
     "pipeline": "workbench_server.cli.pipeline:pipeline",
+    "approve": "workbench_server.cli.approve:approve",
+    "approvals": "workbench_server.cli.approve:approvals",
     "catalog": "workbench_server.cli.catalog:catalog",
     "lake": "workbench_server.cli.lake:lake",
     "cdc": "workbench_server.cli.cdc:cdc",

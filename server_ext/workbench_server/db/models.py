@@ -171,6 +171,32 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class Approval(Base):
+    """An approval step of a run: asked of whom, and who decided, when and why.
+
+    Written when the gate opens (``pending``); a decision moves it to ``approved`` or
+    ``rejected`` once, in one conditional update, so two people (or a link used twice)
+    cannot both decide. ``cancelled`` when the run ended while it waited.
+    """
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("run_id", "step_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    approvers: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"users": [...], "groups": [...]}
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    via: Mapped[str | None] = mapped_column(String(20), nullable=True)
+
+
 class RunTable(Base):
     """A lake table version a step attempt read or wrote: what a run used, exactly.
 

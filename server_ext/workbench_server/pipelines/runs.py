@@ -13,12 +13,20 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
-from workbench_pipelines.plan import PIPELINE_RUN_WORKFLOW, RetryPlan, RunPlan, StepPlan
-from workbench_pipelines.spec import NotebookStep, PipelineSpec, SqlStep, StepSpec
+from workbench_pipelines.plan import (
+    PIPELINE_RUN_WORKFLOW,
+    ApprovalConfig,
+    RetryPlan,
+    RunPlan,
+    StepPlan,
+)
+from workbench_pipelines.spec import ApprovalStep, NotebookStep, PipelineSpec, SqlStep, StepSpec
+from workbench_pipelines.spec_checks import render_value, template_context
 from workbench_pipelines.spec_sql import read_sql_file
 
-from ..db.models import Notification, Pipeline, PipelineVersion, Run, RunTable, StepRun
-from ..errors import ConflictError, NotFoundError
+from ..approvals.models import ApprovalOut, approval_out
+from ..db.models import Approval, Notification, Pipeline, PipelineVersion, Run, RunTable, StepRun
+from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..principal import Principal
 from ..safe_files import read_beneath
 from .registry import PipelineRegistry
@@ -99,6 +107,7 @@ class RunOut(BaseModel):
     attempts: list[AttemptOut] = []
     notifications: list[NotificationOut] = []
     tables: list[RunTableOut] = []  # lake table versions the run's steps read and wrote
+    approvals: list[ApprovalOut] = []  # its approval gates: asked of whom, decided how
 
 
 def build_plan(
@@ -110,6 +119,7 @@ def build_plan(
     artifacts: Path,
     skip_steps: list[str] | None = None,
     now: datetime | None = None,
+    owner: str | None = None,
 ) -> RunPlan:
     """Everything the workflow needs, resolved now: paths in the snapshot, parameters,
     the SLA deadline (counted from ``now``, when the run starts) and who to notify."""
@@ -122,7 +132,11 @@ def build_plan(
                 id=step.id,
                 kind=step.kind,
                 notebook=str(snapshot / step.notebook) if isinstance(step, NotebookStep) else "",
-                config=step_config(step, snapshot),
+                config=(
+                    approval_config(spec, step, params, logical_date, owner)
+                    if isinstance(step, ApprovalStep)
+                    else step_config(step, snapshot)
+                ),
                 parameters=spec.render_parameters(step, params, logical_date),
                 depends_on=list(step.depends_on),
                 retries=RetryPlan(
@@ -137,7 +151,7 @@ def build_plan(
                         else max(600.0, retries.backoff.total_seconds())
                     ),
                 ),
-                timeout_s=step.timeout.total_seconds(),
+                timeout_s=step.timeout.total_seconds() if step.timeout is not None else 0.0,
                 kernel=step.kernel if isinstance(step, NotebookStep) else "",
                 inputs=list(step.inputs) if isinstance(step, NotebookStep) else [],
                 outputs=list(step.outputs) if isinstance(step, NotebookStep) else [],
@@ -178,6 +192,37 @@ def step_config(step: StepSpec, snapshot: Path) -> dict[str, Any]:
             raise ConflictError(f"step {step.id!r}: SQL file {step.file!r} {reason}")
         config["sql"] = text
     return config
+
+
+def approval_config(
+    spec: PipelineSpec,
+    step: ApprovalStep,
+    params: dict[str, Any],
+    logical_date: date,
+    owner: str | None,
+) -> dict[str, Any]:
+    """An approval step for the worker: its message rendered for this run, its approvers
+    named (by default the pipeline's owner and its operators' groups)."""
+    context = template_context(logical_date, spec.timezone, spec.resolve_parameters(params))
+    try:
+        message = str(render_value(step.message, context)) if step.message else ""
+    except Exception as exc:  # jinja2 raises many kinds; the user needs one message
+        raise InvalidInputError(f"step {step.id!r} message: cannot render it: {exc}") from exc
+    if step.approvers is not None:
+        users, groups = list(step.approvers.users), list(step.approvers.groups)
+    else:
+        users, groups = [owner] if owner else [], list(spec.access.operators)
+    escalate = step.escalate
+    return ApprovalConfig(
+        message=message,
+        users=users,
+        groups=groups,
+        notify=list(step.notify),
+        escalate_after_s=escalate.after.total_seconds() if escalate else None,
+        escalate_notify=list(escalate.notify) if escalate else [],
+        timeout_s=step.timeout.total_seconds() if step.timeout is not None else None,
+        on_timeout=step.on_timeout,
+    ).model_dump()
 
 
 def sla_deadline(spec: PipelineSpec, started: datetime) -> datetime | None:
@@ -295,7 +340,16 @@ class RunService:
         day = logical_date or datetime.now(UTC).date()
         run_id = uuid.uuid4().hex
         skip = repair.skip if repair else []
-        plan = build_plan(spec, version, run_id, resolved, day, self._artifacts(run_id), skip)
+        plan = build_plan(
+            spec,
+            version,
+            run_id,
+            resolved,
+            day,
+            self._artifacts(run_id),
+            skip,
+            owner=pipeline.owner,
+        )
         workflow_id = workflow_id or f"run-{name}-{run_id}"
         with self.workbench.sessions.begin() as session:
             session.add(
@@ -561,6 +615,10 @@ class RunService:
             out.notifications = [
                 NotificationOut.model_validate(n, from_attributes=True) for n in notices
             ]
+            gates = session.scalars(
+                select(Approval).where(Approval.run_id == run_id).order_by(Approval.id)
+            )
+            out.approvals = [approval_out(g, name, self.principal) for g in gates]
             return out
 
     def list(self, name: str | None = None, limit: int = 50) -> list[RunOut]:
