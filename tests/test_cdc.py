@@ -373,15 +373,17 @@ def test_the_pgoutput_decoder_reads_each_message_kind():
     assert decoded.qualified == "public.t" and [c.key for c in decoded.columns] == [True, False]
     update = b"U" + struct.pack("!I", 42) + b"N" + struct.pack("!h", 3) + text("1") + b"u" + b"n"
     change = pgoutput.decode(update)
-    assert change.new == ("1", pgoutput.UNCHANGED, None) and change.old is None
+    assert change.new == (b"1", pgoutput.UNCHANGED, None) and change.old is None
     delete = b"D" + struct.pack("!I", 42) + b"K" + struct.pack("!h", 2) + text("1") + b"n"
-    assert pgoutput.decode(delete).old == ("1", None)
+    assert pgoutput.decode(delete).old == (b"1", None)
     commit = b"C\0" + struct.pack("!qqq", 10, 20, 5)
     assert pgoutput.decode(commit).end_lsn == 20
     assert pgoutput.lsn_text(0x16B374D848) == "16/B374D848"
     assert pgoutput.parse_lsn("16/B374D848") == 0x16B374D848
     with pytest.raises(pgoutput.DecodeError):
         pgoutput.decode(b"I" + struct.pack("!I", 42) + b"X")
+    with pytest.raises(pgoutput.DecodeError, match="ends early"):
+        pgoutput.decode(update[:-3])
 
 
 def test_slot_names_follow_source_pipeline_and_step():

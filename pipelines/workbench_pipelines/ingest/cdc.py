@@ -124,6 +124,7 @@ class CdcExtract:
         self.source = PostgresSource.attach(spec.source, self.kwargs, db)
         self.tables: dict[str, Table] = {}  # by schema.relation
         self.by_oid: dict[int, pgoutput.Relation] = {}
+        self.layouts: dict[int, tuple[str, ...]] = {}  # a relation's column names
         self.last_at = datetime.now(UTC)  # the last _extracted_at given
         self.pending = 0
         self.written = 0
@@ -446,6 +447,7 @@ class CdcExtract:
 
     def _relation(self, relation: pgoutput.Relation) -> None:
         self.by_oid[relation.oid] = relation
+        self.layouts[relation.oid] = tuple(c.name for c in relation.columns)
         table = self.tables.get(relation.qualified)
         if table is None or table.spec.columns:
             return
@@ -463,7 +465,7 @@ class CdcExtract:
         table = self.tables.get(relation.qualified)
         if table is None:
             return []
-        names = tuple(c.name for c in relation.columns)
+        names = self.layouts[change.relation]
         out = []
         if change.old is not None and change.op in ("u", "d"):
             old_key = _key(names, change.old, table.keys)
@@ -496,24 +498,37 @@ class CdcExtract:
         names = [c.name for c in shape.columns]
         index = {n: i for i, n in enumerate(names)}
         count = len(table.rows)
-        texts: list[list[object]] = [[None] * count for _ in names]
+        columns: list[list[object] | tuple[object, ...]] = [[None] * count for _ in names]
         unchanged: dict[str, list[bool]] = {}
-        ops, lsns, commits = [], [], []
-        for row, (columns, values, op, lsn, committed) in enumerate(table.rows):
-            for name, value in zip(columns, values, strict=True):
-                i = index.get(name)
-                if i is None:
+        layouts = {r[0] for r in table.rows}
+        if len(layouts) == 1:  # as usual, every change with the same columns: transposed
+            (layout,) = layouts
+            transposed = zip(*(r[1] for r in table.rows), strict=True)
+            for name, values in zip(layout, transposed, strict=True):
+                if name not in index:
                     continue
-                if value is pgoutput.UNCHANGED:
-                    unchanged.setdefault(name, [False] * count)[row] = True
-                elif isinstance(value, bytes):  # binary values are not asked for
-                    texts[i][row] = value.decode("utf-8", "replace")
-                else:
-                    texts[i][row] = value
-            ops.append(op)
-            lsns.append(lsn)
-            commits.append(committed)
-        arrays = {n: pa.array(texts[i], pa.string()) for i, n in enumerate(names)}
+                if pgoutput.UNCHANGED in values:
+                    flags = [v is pgoutput.UNCHANGED for v in values]
+                    unchanged[name] = flags
+                    values = tuple(None if f else v for v, f in zip(values, flags, strict=True))
+                columns[index[name]] = values
+        else:  # a column came or went within the batch
+            for row, (layout, values, *_) in enumerate(table.rows):
+                for name, value in zip(layout, values, strict=True):
+                    i = index.get(name)
+                    if i is None:
+                        continue
+                    if value is pgoutput.UNCHANGED:
+                        unchanged.setdefault(name, [False] * count)[row] = True
+                    else:
+                        columns[i][row] = value  # type: ignore[index]
+        ops = [r[2] for r in table.rows]
+        lsns = [r[3] for r in table.rows]
+        commits = [r[4] for r in table.rows]
+        # Text forms arrive as UTF-8 bytes: checked and made text by Arrow, column-wise.
+        arrays = {
+            n: pa.array(columns[i], pa.binary()).cast(pa.string()) for i, n in enumerate(names)
+        }
         arrays.update({f"_wb_u{index[n]}": pa.array(v, pa.bool_()) for n, v in unchanged.items()})
         arrays["_op"] = pa.array(ops, pa.string())
         arrays["_lsn"] = pa.array(lsns, pa.int64())
