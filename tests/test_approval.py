@@ -501,7 +501,7 @@ steps:
   - id: signoff
     kind: approval
     message: "Sign off {{ params.perod }}"
-    approvers: {users: [], groups: []}
+    approvers: {}
   - id: other
     kind: approval
     escalate: {after: 2h, notify: ["webhook:https://chat.example.com/x"]}
