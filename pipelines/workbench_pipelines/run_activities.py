@@ -36,6 +36,7 @@ from workbench_server.lineage.openlineage import (
 )
 from workbench_server.lineage.service import LineageService
 from workbench_server.metrics import instruments
+from workbench_server.webhooks.events import RUN_STATUS_EVENTS
 
 from .attempts import stop_decision
 from .ingest.activity import run_attempt as run_declarative
@@ -53,6 +54,7 @@ from .run_history import (
     Started,
 )
 from .spec import TIMEOUT_ERROR
+from .webhook_delivery import queue_webhooks, start_pending
 
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
@@ -104,6 +106,7 @@ class RunActivities:
     @activity.defn(name="workbench.record_run")
     async def record_run(self, event: RunEvent) -> None:
         await asyncio.to_thread(self._record_run, event)
+        await self._start_webhooks(event.run_id)
         if event.status in PIPELINE_STATES:
             await asyncio.to_thread(self._pipeline_lineage, event)
 
@@ -160,6 +163,7 @@ class RunActivities:
                 ended = (pipeline.name if pipeline is not None else "", seconds)
             if run.status in ("succeeded", "failed", "cancelled") and event.status == "running":
                 return  # a late "running" (its activity outran by a cancel) changes nothing
+            changed = run.status != event.status
             run.status = event.status
             if event.status == "running" and run.started_at is None:
                 run.started_at = _now()
@@ -186,8 +190,18 @@ class RunActivities:
                         session.add(
                             StepRun(run_id=event.run_id, step_id=step_id, attempt=0, status=state)
                         )
+            if changed and event.status in RUN_STATUS_EVENTS:
+                session.flush()
+                queue_webhooks(session, event.run_id, RUN_STATUS_EVENTS[event.status])
         if ended is not None:  # once the end is written: not again for a retried record
             instruments.run_finished(ended[0], event.status, ended[1])
+
+    async def _start_webhooks(self, run_id: str) -> None:
+        """Start delivering the run's queued webhook events; never fails the caller."""
+        try:
+            await start_pending(self.workbench, run_id)
+        except Exception:  # left queued: the run's next event or a retry starts them
+            activity.logger.warning("webhooks of run %s not started", run_id, exc_info=True)
 
     # -- lineage ---------------------------------------------------------------------
     def _declared_lineage(self, data: StepInput) -> None:
@@ -294,17 +308,20 @@ class RunActivities:
         that Temporal tries again; targets already reached are not messaged twice.
         """
         failed = await asyncio.to_thread(self._notify, notice)
+        await self._start_webhooks(notice.run_id)
         if failed:
             raise ApplicationError(f"could not notify {', '.join(failed)}")
 
     def _notify(self, notice: Notice) -> list[str]:
         if notice.event == "sla_miss":
             with self.workbench.sessions.begin() as session:
-                session.execute(
+                missed = session.execute(
                     update(Run)
                     .where(Run.id == notice.run_id, Run.sla_missed_at.is_(None))
                     .values(sla_missed_at=_now())
                 )
+                if missed.rowcount == 1:
+                    queue_webhooks(session, notice.run_id, "run.sla_missed")
         failed = []
         for target in notice.targets:
             if self._notification(notice, target) in ("sent", "skipped"):

@@ -235,9 +235,21 @@ class AttemptHistory:
         return started
 
     def finish(self, record: AttemptRecord) -> None:
-        """Record how the attempt ended."""
+        """Record how the attempt ended (a failure that ends the step is announced to
+        the pipeline's webhook targets)."""
         with self.workbench.sessions.begin() as session:
             self._write(session, record)
+            if record.final and record.status in FAILURES:
+                from .webhook_delivery import queue_webhooks
+
+                session.flush()
+                step = {
+                    "id": self.step_id,
+                    "attempt": record.attempt,
+                    "status": record.status,
+                    "error": record.error,
+                }
+                queue_webhooks(session, self.run_id, "step.failed", step)
 
 
 def _record_of(row: StepRun) -> AttemptRecord:
@@ -310,3 +322,10 @@ class AttemptLedger:
             self.beat()  # the next attempt records it
             raise
         self.carried.unrecorded.remove(self.record)
+        if self.record.final and self.record.status in FAILURES:
+            from .webhook_delivery import start_pending
+
+            try:
+                await start_pending(self.history.workbench, self.history.run_id)
+            except Exception:  # left queued: the run's end starts it
+                activity.logger.warning("step.failed webhooks not started", exc_info=True)

@@ -21,6 +21,7 @@ from .catalog_activities import CatalogActivities
 from .kernel_access import KernelAccess
 from .lake_maintenance import LakeMaintenanceActivities, LakeMaintenanceWorkflow
 from .run_activities import RunActivities
+from .webhook_delivery import WebhookActivities, WebhookDeliveryWorkflow, webhook_queue
 from .workflows import (
     CatalogScanWorkflow,
     PingWorkflow,
@@ -100,12 +101,23 @@ async def run_worker(
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=graceful_shutdown,
     )
+    # Deliveries on a queue and slots of their own: never in a step's way, nor it in theirs.
+    webhooks = WebhookActivities(workbench)
+    hooks_worker = Worker(
+        client,
+        task_queue=webhook_queue(settings.task_queue),
+        workflows=[WebhookDeliveryWorkflow],
+        activities=[webhooks.deliver],
+        identity=identity,
+        max_concurrent_activities=8,
+        graceful_shutdown_timeout=graceful_shutdown,
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with worker:
+        async with worker, hooks_worker:
             print(
                 f"worker {identity} polling task queue {settings.task_queue!r} "
                 f"on {settings.temporal_address}",

@@ -30,6 +30,7 @@ from .handlers import (
     pipelines,
     sla,
     system,
+    webhooks,
 )
 from .handlers.forward import ServiceForwarder
 from .handlers.redact import redact_request_logs
@@ -340,6 +341,7 @@ class WorkbenchApp(ExtensionApp):
                 sla,
                 alerts,
                 operations,
+                webhooks,
             )
         )
         self.handlers.extend(

@@ -502,3 +502,97 @@ class AgentCall(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     elapsed_ms: Mapped[float] = mapped_column(Float)
+
+
+class TriggerCredential(Base):
+    """A pipeline's trigger secret (n8n and other callers start runs with it): sealed like
+    a connection's secrets, shown once. Refused calls are counted here for its owner."""
+
+    __tablename__ = "trigger_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), unique=True
+    )
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    last_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_refused_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class TriggerNonce(Base):
+    """A signature a trigger call was accepted with, remembered for the replay window."""
+
+    __tablename__ = "trigger_nonces"
+    __table_args__ = (UniqueConstraint("credential_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credential_id: Mapped[int] = mapped_column(
+        ForeignKey("trigger_credentials.id", ondelete="CASCADE")
+    )
+    digest: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class WebhookTarget(Base):
+    """Where a pipeline's run events go (``run_id`` set: one run's callback only), with
+    the events wanted and the sealed signing secret."""
+
+    __tablename__ = "webhook_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event of a run for one target: the outbox row written with the state change it
+    announces, then delivered (and retried) by a Temporal workflow of its own."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("event_key", "target_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_targets.id", ondelete="SET NULL"), nullable=True
+    )
+    event_id: Mapped[str] = mapped_column(String(40))
+    event_key: Mapped[str] = mapped_column(String(200))  # run, event and step: written once
+    event: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery and its answer (status, time taken, or why it failed)."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (UniqueConstraint("delivery_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

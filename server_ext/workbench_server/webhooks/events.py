@@ -1,0 +1,354 @@
+"""Run events for webhook targets: the targets a pipeline's owner configured, and the
+outbox of deliveries written in the same transaction as the state change announced.
+
+A delivery row is written once per event and target (``event_key``), so an activity
+Temporal retries never announces the same thing twice; the event's ``id`` is the same for
+every target, for receivers that de-duplicate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import or_, select
+
+from ..connections.egress import EgressPolicy, UnknownHostError
+from ..db.models import (
+    Pipeline,
+    Run,
+    RunTable,
+    StepRun,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookTarget,
+)
+from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from ..pipelines.registry import PipelineRegistry
+from ..principal import Principal
+from . import signing
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..core import Workbench
+
+EVENTS = (
+    "run.started",
+    "run.succeeded",
+    "run.failed",
+    "run.cancelled",
+    "step.failed",
+    "run.sla_missed",
+)
+END_EVENTS = ["run.succeeded", "run.failed", "run.cancelled"]
+RUN_STATUS_EVENTS = {
+    "running": "run.started",
+    "succeeded": "run.succeeded",
+    "failed": "run.failed",
+    "cancelled": "run.cancelled",
+}
+MAX_TARGETS = 20
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def status_path(pipeline: str, run_id: str) -> str:
+    """Below the server's base URL: where the trigger credential reads a run's state."""
+    return f"workbench/api/pipelines/{pipeline}/trigger/runs/{run_id}"
+
+
+class TargetIn(BaseModel):
+    """A webhook target: an http(s) URL and the events it wants (all when left out)."""
+
+    url: str = Field(min_length=8, max_length=2000)
+    events: list[str] = Field(default_factory=lambda: list(EVENTS), min_length=1, max_length=10)
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, events: list[str]) -> list[str]:
+        unknown = sorted(set(events) - set(EVENTS))
+        if unknown:
+            raise ValueError(f"unknown events {unknown}: choose from {', '.join(EVENTS)}")
+        return sorted(set(events), key=EVENTS.index)
+
+
+class TargetOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    created_by: str
+    created_at: datetime
+
+
+class TargetSecret(TargetOut):
+    """The answer to creating a target: the one time its signing secret is shown."""
+
+    secret: str
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    at: datetime
+    status_code: int | None
+    duration_ms: float
+    error: str | None
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event: str
+    event_id: str
+    url: str
+    target_id: int | None
+    status: str  # queued | sending | retrying | delivered | failed
+    attempts: int
+    created_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+    history: list[AttemptOut] = []
+
+
+def check_url(workbench: Workbench, url: str, what: str) -> None:
+    """Refuse a target the network policy would refuse to deliver to, when it is set."""
+    try:
+        EgressPolicy.from_settings(workbench.settings).check_url(url, what=what)
+    except UnknownHostError as exc:
+        raise InvalidInputError(f"{what}: {exc}; give a host this server can resolve") from None
+
+
+class TargetService:
+    """Webhook targets of one pipeline: its owner and admins manage them (they receive
+    the runs' parameters and outputs)."""
+
+    def __init__(self, workbench: Workbench, principal: Principal) -> None:
+        self.workbench = workbench
+        self.principal = principal
+
+    def _pipeline_id(self, name: str) -> int:
+        out = PipelineRegistry(self.workbench, self.principal).get(name)
+        if not self.principal.may_change(out.owner):
+            raise PermissionDeniedError(
+                f"only {out.owner} (the owner of pipeline {name!r}) and admins may see and "
+                "change its webhook targets"
+            )
+        with self.workbench.sessions() as session:
+            found = session.scalar(select(Pipeline.id).where(Pipeline.name == name))
+        if found is None:
+            raise NotFoundError(f"no pipeline {name!r}")
+        return found
+
+    def list(self, name: str) -> list[TargetOut]:
+        pipeline_id = self._pipeline_id(name)
+        with self.workbench.sessions() as session:
+            rows = session.scalars(
+                select(WebhookTarget)
+                .where(WebhookTarget.pipeline_id == pipeline_id, WebhookTarget.run_id.is_(None))
+                .order_by(WebhookTarget.id)
+            )
+            return [TargetOut.model_validate(r, from_attributes=True) for r in rows]
+
+    def create(self, name: str, target: TargetIn) -> TargetSecret:
+        pipeline_id = self._pipeline_id(name)
+        check_url(self.workbench, target.url, f"webhook target {target.url!r}")
+        secret = signing.new_secret()
+        with self.workbench.sessions.begin() as session:
+            count = len(
+                session.scalars(
+                    select(WebhookTarget.id).where(
+                        WebhookTarget.pipeline_id == pipeline_id, WebhookTarget.run_id.is_(None)
+                    )
+                ).all()
+            )
+            if count >= MAX_TARGETS:
+                raise InvalidInputError(
+                    f"pipeline {name!r} has {count} webhook targets, the most it may have: "
+                    "delete one first"
+                )
+            row = WebhookTarget(
+                pipeline_id=pipeline_id,
+                url=target.url,
+                events=target.events,
+                secret=self.workbench.secret_box.seal({"secret": secret}) or b"",
+                created_by=self.principal.name,
+                created_at=_now(),
+            )
+            session.add(row)
+            session.flush()
+            out = TargetOut.model_validate(row, from_attributes=True)
+        return TargetSecret(**out.model_dump(), secret=secret)
+
+    def delete(self, name: str, target_id: int) -> None:
+        pipeline_id = self._pipeline_id(name)
+        with self.workbench.sessions.begin() as session:
+            row = session.get(WebhookTarget, target_id)
+            if row is None or row.pipeline_id != pipeline_id or row.run_id is not None:
+                raise NotFoundError(f"pipeline {name!r} has no webhook target {target_id}")
+            session.delete(row)
+
+
+def add_run_callback(
+    session: Session, run_id: str, pipeline_id: int, url: str, sealed: bytes, by: str
+) -> None:
+    """One run's own target (a trigger call's ``callback_url``): its end only, signed with
+    the trigger secret the caller holds."""
+    session.add(
+        WebhookTarget(
+            pipeline_id=pipeline_id,
+            run_id=run_id,
+            url=url,
+            events=END_EVENTS,
+            secret=sealed,
+            created_by=by,
+            created_at=_now(),
+        )
+    )
+
+
+def run_payload(session: Session, run: Run, pipeline: str, end: bool) -> dict[str, Any]:
+    """The run as events show it; at its end, with its outputs: the lake table versions
+    its steps wrote and each step's final state."""
+    body: dict[str, Any] = {
+        "id": run.id,
+        "pipeline": pipeline,
+        "version": run.version,
+        "status": run.status,
+        "trigger": run.trigger,
+        "requested_by": run.requested_by,
+        "parameters": run.parameters,
+        "logical_date": run.logical_date,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "error": run.error,
+        "status_path": status_path(pipeline, run.id),
+    }
+    if end:
+        steps: dict[str, str] = {}
+        for step_id, status in session.execute(
+            select(StepRun.step_id, StepRun.status)
+            .where(StepRun.run_id == run.id)
+            .order_by(StepRun.attempt)
+        ):
+            steps[step_id] = status  # the last attempt's
+        tables = [
+            {
+                "step": t.step_id,
+                "lake": t.lake,
+                "table": t.table_name,
+                "version": t.version,
+                "operation": t.operation,
+                "rows_added": t.rows_added,
+                "rows_updated": t.rows_updated,
+                "rows_removed": t.rows_removed,
+            }
+            for t in session.scalars(
+                select(RunTable)
+                .where(RunTable.run_id == run.id, RunTable.access == "write")
+                .order_by(RunTable.id)
+            )
+        ]
+        body["outputs"] = {"steps": steps, "tables": tables}
+    return body
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def enqueue(
+    session: Session,
+    run_id: str,
+    event: str,
+    step: dict[str, Any] | None = None,
+) -> int:
+    """Write the deliveries of ``event`` of a run (inside the caller's transaction);
+    returns how many are new."""
+    run = session.get(Run, run_id)
+    if run is None:
+        return 0
+    targets = [
+        t
+        for t in session.scalars(
+            select(WebhookTarget).where(
+                WebhookTarget.pipeline_id == run.pipeline_id,
+                or_(WebhookTarget.run_id.is_(None), WebhookTarget.run_id == run_id),
+            )
+        )
+        if event in (t.events or [])
+    ]
+    if not targets:
+        return 0
+    key = f"{run_id}:{event}:{(step or {}).get('id', '')}"
+    done = set(
+        session.scalars(select(WebhookDelivery.target_id).where(WebhookDelivery.event_key == key))
+    )
+    targets = [t for t in targets if t.id not in done]
+    if not targets:
+        return 0
+    pipeline = session.get(Pipeline, run.pipeline_id)
+    event_id = f"evt_{uuid.uuid4().hex}"
+    payload: dict[str, Any] = {
+        "id": event_id,
+        "type": event,
+        "created_at": _now().isoformat(),
+        "run": run_payload(session, run, pipeline.name if pipeline else "", event in END_EVENTS),
+    }
+    if step is not None:
+        payload["step"] = step
+    for target in targets:
+        session.add(
+            WebhookDelivery(
+                run_id=run_id,
+                target_id=target.id,
+                event_id=event_id,
+                event_key=key,
+                event=event,
+                url=target.url,
+                payload=payload,
+                status="queued",
+                attempts=0,
+                created_at=_now(),
+            )
+        )
+    return len(targets)
+
+
+def deliveries(session: Session, run_id: str) -> list[DeliveryOut]:
+    rows = list(
+        session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.run_id == run_id)
+            .order_by(WebhookDelivery.id)
+        )
+    )
+    history: dict[int, list[AttemptOut]] = {}
+    if rows:
+        for attempt in session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_([r.id for r in rows]))
+            .order_by(WebhookAttempt.attempt)
+        ):
+            history.setdefault(attempt.delivery_id, []).append(
+                AttemptOut.model_validate(attempt, from_attributes=True)
+            )
+    return [
+        DeliveryOut(
+            id=r.id,
+            event=r.event,
+            event_id=r.event_id,
+            url=r.url,
+            target_id=r.target_id,
+            status=r.status,
+            attempts=r.attempts,
+            created_at=r.created_at,
+            delivered_at=r.delivered_at,
+            last_error=r.last_error,
+            history=history.get(r.id, []),
+        )
+        for r in rows
+    ]
