@@ -299,3 +299,25 @@ async def test_deliveries_are_retried_while_the_receiver_is_down_even_across_a_r
     finally:
         stop_worker(worker)
         down.stop()
+
+
+def test_trigger_and_target_secrets_survive_a_key_rotation(workbench, tmp_path: Path) -> None:
+    from workbench_server.connections.service import rotate_secrets
+    from workbench_server.pipelines.registry import PipelineRegistry
+    from workbench_server.principal import local_principal
+    from workbench_server.webhooks.events import TargetIn, TargetService
+    from workbench_server.webhooks.send import attempt
+    from workbench_server.webhooks.triggers import TriggerService, authenticate
+
+    write_notebook(tmp_path / "greet.ipynb", "print(who)", parameters="who = ''")
+    (tmp_path / "pipeline.yaml").write_text(SPEC.format(name="rotated"))
+    me = local_principal()
+    PipelineRegistry(workbench, me).deploy(tmp_path / "pipeline.yaml")
+    secret = TriggerService(workbench, me).rotate("rotated").secret
+    TargetService(workbench, me).create("rotated", TargetIn(url="http://127.0.0.1:9/x"))
+    assert rotate_secrets(workbench) >= 2
+    caller = authenticate(
+        workbench, "rotated", f"Bearer {secret}", "", b"", single_use=False, source="test"
+    )
+    assert caller.pipeline == "rotated"
+    assert attempt(workbench, 10**9, 1, last=True).retry is False  # no such delivery: no error

@@ -254,14 +254,19 @@ def rotate_secrets(workbench: Workbench) -> int:
 
     See :mod:`workbench_server.secrets` for why this order loses nothing if interrupted.
     """
+    from ..db.models import TriggerCredential, WebhookTarget
     from ..secrets import begin_rotation, finish_rotation
 
     key_path = workbench.secret_box.key_path
     _, rotator = begin_rotation(key_path)
+    count = 0
     with workbench.sessions.begin() as session:
-        rows = session.scalars(select(Connection).where(Connection.secret.is_not(None))).all()
-        for row in rows:
-            row.secret = rotator.rotate(row.secret)
+        # Connections, pipelines' trigger secrets and webhook targets' signing secrets.
+        for model in (Connection, TriggerCredential, WebhookTarget):
+            rows = session.scalars(select(model).where(model.secret.is_not(None))).all()
+            for row in rows:
+                row.secret = rotator.rotate(row.secret)
+            count += len(rows)
     finish_rotation(key_path)
     workbench.__dict__.pop("secret_box", None)  # drop the cached box holding the old key
-    return len(rows)
+    return count
