@@ -30,6 +30,8 @@ PLAN = {
 }
 # Beyond the plan's table: its SLA tracking.
 SLA = {"SlaAtRisk": "P2", "DatasetFreshnessAtRisk": "P2", "DatasetFreshnessMissed": "P2"}
+# Beyond it too: change data capture slots keeping WAL on a source (docs/cdc.md).
+SLA["CdcSlotLag"] = "P2"
 
 
 def tool(name: str, package: str) -> str:
