@@ -5,6 +5,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { requestAPI, withQuery } from '../request';
 import {
+  IApproval,
   IDeployment,
   IPipeline,
   IRun,
@@ -86,6 +87,24 @@ export class PipelinesAPI {
     return requestAPI<IRun>(`runs/${id}/repair`, this._settings, {
       method: 'POST'
     });
+  }
+
+  /**
+   * Approve or reject a run's waiting approval step; a rejection needs a
+   * reason. Resolves with the decided approval.
+   */
+  decide(
+    id: string,
+    step: string,
+    approve: boolean,
+    reason: string
+  ): Promise<IApproval> {
+    const action = approve ? 'approve' : 'reject';
+    return requestAPI<IApproval>(
+      `runs/${id}/approvals/${encodeURIComponent(step)}/${action}`,
+      this._settings,
+      { method: 'POST', body: JSON.stringify({ reason, via: 'panel' }) }
+    );
   }
 
   /**

@@ -114,6 +114,39 @@ export interface IRun {
   sla_deadline?: string | null;
   sla_missed_at?: string | null;
   attempts: IAttempt[];
+  /**
+   * Its approval gates (absent from lists and from older servers).
+   */
+  approvals?: IApproval[];
+}
+
+/**
+ * An approval step of a run (`ApprovalOut`): asked of whom, decided how.
+ */
+export interface IApproval {
+  run_id: string;
+  pipeline: string;
+  step_id: string;
+  /**
+   * `pending`, `approved`, `rejected` or `cancelled`.
+   */
+  status: string;
+  message: string;
+  approvers: { users: string[]; groups: string[] };
+  requested_at: string;
+  expires_at: string | null;
+  escalated_at: string | null;
+  decided_by: string | null;
+  decided_at: string | null;
+  reason: string | null;
+  /**
+   * `rest`, `panel`, `cli`, `mcp`, `link` or `timeout`.
+   */
+  via: string | null;
+  /**
+   * Whether this user may approve or reject it now.
+   */
+  may_decide: boolean;
 }
 
 /**

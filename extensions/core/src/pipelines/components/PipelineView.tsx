@@ -1,4 +1,4 @@
-import { Notification } from '@jupyterlab/apputils';
+import { InputDialog, Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
@@ -16,7 +16,14 @@ import { PolledWidget } from '../../components/PolledWidget';
 import { mayOperate, viewOnlyNote } from '../rights';
 import { runCancellation, runOriginText } from '../runOrigin';
 import { formatNextRun, ScheduleModel } from '../schedules';
-import { IAttempt, IPipeline, IRun, ScheduleAction } from '../tokens';
+import {
+  IApproval,
+  IAttempt,
+  IPipeline,
+  IRun,
+  ScheduleAction
+} from '../tokens';
+import { ApprovalBanner } from './ApprovalBanner';
 import { DagGraph } from './DagGraph';
 import { PipelinesPanel } from './PipelinesPanel';
 import { RunHistory } from './RunHistory';
@@ -168,6 +175,14 @@ export class PipelineView extends PolledWidget {
               </span>
             )}
           </div>
+        )}
+        {run && (
+          <ApprovalBanner
+            trans={trans}
+            approvals={run.approvals ?? []}
+            onApprove={approval => void this._decide(approval, true)}
+            onReject={approval => void this._decide(approval, false)}
+          />
         )}
         {pipeline && this._renderDag(pipeline, run)}
         {this._renderStep(run)}
@@ -438,6 +453,45 @@ export class PipelineView extends PolledWidget {
         this._trans.__('Cancelling run %1 failed', shortRunId(run.id))
       );
     }
+  }
+
+  /**
+   * Approve a waiting gate, or ask why and reject it (a rejection fails the
+   * run with that reason).
+   */
+  private async _decide(approval: IApproval, approve: boolean): Promise<void> {
+    const trans = this._trans;
+    let reason = '';
+    if (!approve) {
+      const asked = await InputDialog.getText({
+        title: trans.__('Reject %1', approval.step_id),
+        label: trans.__('Why? The run fails with this reason.'),
+        okLabel: trans.__('Reject'),
+        placeholder: trans.__('e.g. totals do not tie out')
+      });
+      if (!asked.button.accept) {
+        return;
+      }
+      reason = (asked.value ?? '').trim();
+      if (!reason) {
+        Notification.warning(
+          trans.__('Say why you reject: nothing was decided.')
+        );
+        return;
+      }
+    }
+    await this._guard(
+      async () => {
+        await this._api.decide(
+          approval.run_id,
+          approval.step_id,
+          approve,
+          reason
+        );
+        await this.refresh();
+      },
+      trans.__('Deciding %1 failed', approval.step_id)
+    );
   }
 
   private async _repair(): Promise<void> {
