@@ -42,7 +42,6 @@ from __future__ import annotations
 import select
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,14 +56,14 @@ from workbench_server.sql_text import quote_literal as ql
 
 from . import extract_sql as q
 from . import pgoutput, watermarks
+from .cdc_batch import Table, bronze_rows, typed_sql
 from .lineage import extract_lineage
 from .postgres import PostgresSource
-from .sources import Shape
 
 if TYPE_CHECKING:
     from workbench_server.lake import Lake
 
-    from ..spec_steps import ExtractStep, ExtractTable
+    from ..spec_steps import ExtractStep
     from .context import StepContext
 
 KIND = "cdc"  # the watermarks' kind
@@ -91,25 +90,6 @@ def libpq_of(ctx: StepContext, name: str) -> dict[str, Any]:
         f"connection {name!r} is a {cfg.kind} connection: mode cdc reads PostgreSQL's logical "
         "replication (a postgres connection)"
     )
-
-
-@dataclass
-class Table:
-    """One replicated table: its spec, its shape as bronze keeps it, how far bronze is."""
-
-    spec: ExtractTable
-    shape: Shape
-    keys: list[str]
-    languages: list[str]
-    done: int = 0  # the last LSN bronze holds of this source's changes
-    mark: watermarks.Mark | None = None
-    rows: list[tuple[tuple[str, ...], tuple[object, ...], str, int, datetime | None]] = field(
-        default_factory=list
-    )
-
-    @property
-    def bronze(self) -> str:
-        return self.spec.bronze
 
 
 class CdcExtract:
@@ -320,7 +300,7 @@ class CdcExtract:
                     + ", ".join(f"NULL::VARCHAR AS {qi(n)}" for n in names)
                     + " WHERE false)"
                 )
-            self.db.execute(f"CREATE OR REPLACE TEMP TABLE wb_cdc_snap AS {_typed(shape, text)}")
+            self.db.execute(f"CREATE OR REPLACE TEMP TABLE wb_cdc_snap AS {typed_sql(shape, text)}")
         audit = q.Audit(self.ctx.run_id, self._stamp(), self.spec.source)
         known = None
         out = ""
@@ -493,120 +473,8 @@ class CdcExtract:
         cur.send_feedback(flush_lsn=end_lsn, write_lsn=end_lsn, force=True)
 
     def _batch(self, table: Table) -> pa.Table:
-        """The table's pending changes as bronze rows (typed, TOAST filled, audited)."""
-        shape = table.shape
-        names = [c.name for c in shape.columns]
-        index = {n: i for i, n in enumerate(names)}
-        count = len(table.rows)
-        columns: list[list[object] | tuple[object, ...]] = [[None] * count for _ in names]
-        unchanged: dict[str, list[bool]] = {}
-        layouts = {r[0] for r in table.rows}
-        if len(layouts) == 1:  # as usual, every change with the same columns: transposed
-            (layout,) = layouts
-            transposed = zip(*(r[1] for r in table.rows), strict=True)
-            for name, values in zip(layout, transposed, strict=True):
-                if name not in index:
-                    continue
-                if pgoutput.UNCHANGED in values:
-                    flags = [v is pgoutput.UNCHANGED for v in values]
-                    unchanged[name] = flags
-                    values = tuple(None if f else v for v, f in zip(values, flags, strict=True))
-                columns[index[name]] = values
-        else:  # a column came or went within the batch
-            for row, (layout, values, *_) in enumerate(table.rows):
-                for name, value in zip(layout, values, strict=True):
-                    i = index.get(name)
-                    if i is None:
-                        continue
-                    if value is pgoutput.UNCHANGED:
-                        unchanged.setdefault(name, [False] * count)[row] = True
-                    else:
-                        columns[i][row] = value  # type: ignore[index]
-        ops = [r[2] for r in table.rows]
-        lsns = [r[3] for r in table.rows]
-        commits = [r[4] for r in table.rows]
-        # Text forms arrive as UTF-8 bytes: checked and made text by Arrow, column-wise.
-        arrays = {
-            n: pa.array(columns[i], pa.binary()).cast(pa.string()) for i, n in enumerate(names)
-        }
-        arrays.update({f"_wb_u{index[n]}": pa.array(v, pa.bool_()) for n, v in unchanged.items()})
-        arrays["_op"] = pa.array(ops, pa.string())
-        arrays["_lsn"] = pa.array(lsns, pa.int64())
-        arrays["_committed_at"] = pa.array(commits, pa.timestamp("us", tz="UTC"))
-        arrays["_wb_seq"] = pa.array(range(count), pa.int64())
-        incoming = pa.table(arrays)
-        db = self.db
-        db.register("wb_cdc_in", incoming)
-        try:
-            extra = ", ".join(
-                [
-                    "_op",
-                    "_lsn",
-                    "_committed_at",
-                    "_wb_seq",
-                    *(f"_wb_u{index[n]}" for n in unchanged),
-                ]
-            )
-            db.execute(
-                "CREATE OR REPLACE TEMP TABLE wb_cdc_typed AS " + _typed(shape, "wb_cdc_in", extra)
-            )
-        except duckdb.Error as exc:
-            raise InvalidInputError(f"{table.bronze}: {_first_line(exc)}") from None
-        finally:
-            db.unregister("wb_cdc_in")
-        if unchanged:
-            self._fill_toasted(table, [n for n in names if n in unchanged], index)
-        base = self._stamp(count)
-        company = f"c.{qi(shape.company)}" if shape.company else "NULL"
-        audit = ", ".join(
-            [
-                f"{ql(self.ctx.run_id)} AS _run_id",
-                f"TIMESTAMPTZ {ql(base.isoformat())} + to_microseconds(c._wb_seq) AS _extracted_at",
-                f"{ql(self.spec.source)} AS _source",
-                "c._op AS _op",
-                f"CAST({company} AS BIGINT) AS _company_id",
-                f"DATE {ql(base.date().isoformat())} AS _extracted_on",
-                "c._lsn AS _lsn",
-                "c._committed_at AS _committed_at",
-            ]
-        )
-        sql = (
-            f"SELECT {q.row_columns(shape, table.languages)}, {audit} "
-            "FROM wb_cdc_typed c ORDER BY c._wb_seq"
-        )
-        return db.execute(sql).to_arrow_table()
-
-    def _fill_toasted(self, table: Table, columns: list[str], index: dict[str, int]) -> None:
-        """Unchanged TOASTed values: the key's value before, in this batch or in bronze."""
-        keys = table.keys
-        same = " AND ".join(f"p.{qi(k)} = t.{qi(k)}" for k in keys)
-        flagged = " OR ".join(f"_wb_u{index[c]}" for c in columns)
-        previous = None
-        if self.lake.exists(table.bronze):
-            scan = self.lake.scan_sql(table.bronze, self.lake.version(table.bronze))
-            key_list = ", ".join(f"b.{qi(k)}" for k in keys)
-            values = ", ".join(f"arg_max(b.{qi(c)}, b._extracted_at) AS {qi(c)}" for c in columns)
-            on = " AND ".join(f"b.{qi(k)} = w.{qi(k)}" for k in keys)
-            self.db.execute(
-                f"CREATE OR REPLACE TEMP TABLE wb_cdc_prev AS SELECT {key_list}, {values} "
-                f"FROM {scan} b SEMI JOIN (SELECT * FROM wb_cdc_typed WHERE {flagged}) w ON {on} "
-                f"WHERE b._source = {ql(self.spec.source)} AND b._op <> 'd' GROUP BY {key_list}"
-            )
-            previous = "wb_cdc_prev"
-        for column in columns:
-            flag, c = f"_wb_u{index[column]}", qi(column)
-            in_batch = (
-                f"(SELECT p.{c} FROM wb_cdc_typed p WHERE {same} AND p._wb_seq < t._wb_seq "
-                f"AND NOT coalesce(p.{flag}, false) AND p._op <> 'd' "
-                "ORDER BY p._wb_seq DESC LIMIT 1)"
-            )
-            before = f"(SELECT p.{c} FROM {previous} p WHERE {same})" if previous else "NULL"
-            # The value before is the last one sent for the key (an unchanged value is the
-            # same as the one before it), else bronze's.
-            self.db.execute(
-                f"UPDATE wb_cdc_typed t SET {c} = coalesce({in_batch}, {before}), "
-                f"{flag} = false WHERE {flag}"
-            )
+        base = self._stamp(len(table.rows))
+        return bronze_rows(self.db, self.lake, self.spec.source, self.ctx.run_id, table, base)
 
     def _append(self, table: Table, rows: pa.Table) -> int:
         if not rows.num_rows:
@@ -644,30 +512,11 @@ class CdcExtract:
         return base
 
 
-def _typed(shape: Shape, relation: str, extra: str = "") -> str:
-    """Text values of ``relation`` cast to the shape's (the extract's) types."""
-    parts = []
-    for column in shape.columns:
-        c = qi(column.name)
-        kind = column.type.upper()
-        if kind in ("VARCHAR", "TEXT"):
-            parts.append(c)
-        elif kind == "BLOB":  # bytea's text is \x and hex digits
-            parts.append(f"from_hex(substr({c}, 3)) AS {c}")
-        else:
-            parts.append(f"CAST({c} AS {column.type}) AS {c}")
-    return f"SELECT {', '.join(parts)}{', ' + extra if extra else ''} FROM {relation}"
-
-
 def _key(names: tuple[str, ...], values: tuple[object, ...] | None, keys: list[str]):
     if values is None:
         return None
     found = dict(zip(names, values, strict=True))
     return tuple(found.get(k) for k in keys)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def run_cdc(ctx: StepContext, spec: ExtractStep, lake: Lake, db: duckdb.DuckDBPyConnection) -> None:
