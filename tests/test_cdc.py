@@ -123,6 +123,23 @@ def test_one_transaction_of_inserts_updates_and_deletes_reaches_bronze_and_silve
     assert [(r["id"], r["x_note"], r["_op"]) for r in noted] == [(2, "noted", "u")]
 
 
+def test_a_table_added_to_the_step_is_copied_with_the_others_again(workbench, odoo):
+    lake = Lake.default(workbench.settings)
+    _cdc(workbench, tables=["account_account"])
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("UPDATE account_account SET code = code || 'y' WHERE id = 3")
+        db.execute("UPDATE account_move_line SET name = 'before the copy' WHERE id = 8")
+    _cdc(workbench)  # account_move_line is new: a new slot, both tables copied again
+    assert lake.read("bronze.account_account", where="id = 3 AND _op = 'u'").num_rows == 1
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("UPDATE account_move_line SET name = 'after' WHERE id = 9")
+    _cdc(workbench)
+    _merge(workbench)
+    for table in TABLES:
+        assert_same_rows(_silver(workbench, table), source_rows(odoo, table))
+    assert len(_slots(odoo)) == 1
+
+
 CONSUMER = textwrap.dedent(
     """
     import sys

@@ -121,11 +121,17 @@ class CdcExtract:
             else:
                 missing = [t.bronze for t in self.tables.values() if t.mark is None]
                 if missing:
-                    raise InvalidInputError(
-                        f"{', '.join(missing)}: new to the slot {self.name}, which streams only "
-                        f"from where it stands; drop it (workbench cdc drop {self.spec.source} "
-                        f"{self.name}) and the next run copies every table again"
+                    # A table new to the step, or a first copy that did not finish: the
+                    # slot streams only from where it stands, so it is made again with a
+                    # new snapshot and every table copied again, compared with bronze (what
+                    # changed meanwhile becomes u and d rows; silver ends up the same).
+                    self.ctx.log(
+                        f"cdc {self.name}: {', '.join(missing)} not copied yet: the slot is "
+                        "made again and every table copied as of its snapshot"
                     )
+                    with self._sql() as conn:
+                        conn.execute("SELECT pg_drop_replication_slot(%s)", (self.name,))
+                    self._create_and_snapshot()
             self._stream()
         finally:
             self.source.close()
