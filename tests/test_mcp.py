@@ -27,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.support.notebooks import write_notebook
+from workbench_server.errors import NotFoundError
 from workbench_server.lake import Lake
 from workbench_server.settings import WorkbenchSettings
 
@@ -98,6 +99,8 @@ async def test_tools_search_describe_query_and_audit(
             "list_pipelines",
             "run_pipeline",
             "run_status",
+            "list_approvals",
+            "decide_approval",
         } <= names
         found = result(await client.call_tool("search_catalog", {"query": "invoices"}))
         assert found["tables"][0]["ref"] == "lake.silver.invoices", found
@@ -133,7 +136,10 @@ async def test_tools_search_describe_query_and_audit(
 
     core = Workbench(WorkbenchSettings.from_env(home))
     try:
-        audited = calls(core, local_principal())
+        deadline = time.monotonic() + 10  # the server writes its calls within a second
+        while len(audited := calls(core, local_principal())) < 5:
+            assert time.monotonic() < deadline, audited
+            await asyncio_sleep(0.1)
     finally:
         core.close()
     tools = [c.tool for c in reversed(audited)]
@@ -164,7 +170,7 @@ WRITES = [
 
 
 async def test_statements_that_write_are_refused_and_files_stay_out_of_reach(
-    mcp_url: str, token: str, jp_fetch, lake_tables: Lake
+    mcp_url: str, token: str, jp_fetch, lake_tables: Lake, home: Path
 ) -> None:
     await jp_fetch(
         "workbench", "api", "catalog", "sources", "lake", "scans", method="POST", body=b""
@@ -188,6 +194,28 @@ async def test_statements_that_write_are_refused_and_files_stay_out_of_reach(
         assert "no table gold.nowhere in the catalog of 'lake'" in unknown
     # Still three rows: nothing was written.
     assert lake_tables.read("silver.invoices").num_rows == 3
+    # Each refusal is in the audit log, with what was asked and why it was refused.
+    audited = await _audited(home, len(WRITES) + 4)
+    delete = next(c for c in audited if c.arguments["sql"] == WRITES[0])
+    assert (delete.outcome, delete.tool, delete.transport) == ("refused", "query_sql", "http")
+    assert "DELETE" in delete.message
+
+
+async def _audited(home: Path, at_least: int) -> list[Any]:
+    """The audit log's rows, once the server has written ``at_least`` of them."""
+    from workbench_server.agents.audit import calls
+    from workbench_server.core import Workbench
+    from workbench_server.principal import local_principal
+
+    core = Workbench(WorkbenchSettings.from_env(home))
+    try:
+        deadline = time.monotonic() + 10  # the server writes its calls within a second
+        while len(found := calls(core, local_principal())) < at_least:
+            assert time.monotonic() < deadline, found
+            await asyncio_sleep(0.1)
+        return found
+    finally:
+        core.close()
 
 
 async def test_a_missing_or_bad_token_is_refused_with_401(mcp_url: str, token: str) -> None:
@@ -234,11 +262,16 @@ steps:
     notebook: greet.ipynb
     kernel: python3
     parameters: {who: "{{ params.who }}"}
+  - id: signoff
+    kind: approval
+    depends_on: [greet]
+    message: "Sign off the books for {{ params.who }}"
+    approvers: {users: [carol]}
 """
 
 
-async def test_run_a_pipeline_and_read_its_status(
-    mcp_url: str, token: str, jp_fetch, jp_root_dir: Path, worker
+async def test_run_a_pipeline_read_its_status_and_decide_its_approval(
+    mcp_url: str, token: str, jp_fetch, jp_root_dir: Path, worker, jp_serverapp
 ) -> None:
     write_notebook(jp_root_dir / "flows" / "greet.ipynb", "print(f'hello {who}')", "who = ''")
     (jp_root_dir / "flows" / "books.yaml").write_text(SPEC)
@@ -257,15 +290,46 @@ async def test_run_a_pipeline_and_read_its_status(
             await client.call_tool("run_pipeline", {"name": "books", "parameters": {"who": "ai"}})
         )
         assert started["pipeline"] == "books" and started["parameters"] == {"who": "ai"}
+        run_id = started["id"]
+        # The run waits at its approval gate; the agent (an admin here) sees it and decides.
         deadline = time.monotonic() + 120
-        while (status := result(await client.call_tool("run_status", {"run_id": started["id"]})))[
+        while not (waiting := result(await client.call_tool("list_approvals", {}))["approvals"]):
+            status = result(await client.call_tool("run_status", {"run_id": run_id}))
+            assert status["status"] not in ("succeeded", "failed", "cancelled"), status
+            assert time.monotonic() < deadline, status
+            await asyncio_sleep(0.5)
+        [gate] = waiting
+        assert (gate["run_id"], gate["step_id"], gate["may_decide"]) == (run_id, "signoff", True)
+        assert gate["message"] == "Sign off the books for ai"
+        # Someone who may not see the pipeline cannot decide it, whatever they send.
+        from workbench_server.agents.tools import AgentTools
+        from workbench_server.principal import Principal
+
+        core = jp_serverapp.web_app.settings["workbench"]
+        with pytest.raises(NotFoundError, match="no run"):
+            await AgentTools(core, Principal(name="mallory")).decide(run_id, "signoff", True)
+        decided = result(
+            await client.call_tool(
+                "decide_approval",
+                {"run_id": run_id, "step_id": "signoff", "approve": True, "reason": "tied out"},
+            )
+        )
+        assert (decided["status"], decided["via"]) == ("approved", "mcp")
+        again = refusal(
+            await client.call_tool(
+                "decide_approval",
+                {"run_id": run_id, "step_id": "signoff", "approve": False, "reason": "late"},
+            )
+        )
+        assert "approved" in again
+        while (status := result(await client.call_tool("run_status", {"run_id": run_id})))[
             "status"
         ] not in ("succeeded", "failed", "cancelled"):
             assert time.monotonic() < deadline, status
             await asyncio_sleep(0.5)
         assert status["status"] == "succeeded", status
-        assert status["steps"][0]["step_id"] == "greet"
-        assert status["steps"][0]["status"] == "succeeded"
+        steps = {s["step_id"]: s["status"] for s in status["steps"]}
+        assert steps["greet"] == "succeeded", status
         missing = refusal(await client.call_tool("run_pipeline", {"name": "nope"}))
         assert "nope" in missing
         bad = refusal(await client.call_tool("run_status", {"run_id": "../../etc"}))
@@ -453,3 +517,27 @@ def test_sql_masks_pii_for_a_non_owner_whatever_the_query_does(hub: Any) -> None
     unknown = "SELECT * FROM pg_stat_activity"
     assert not anyio_run(query, alice, unknown).is_error
     assert "is not in the catalog" in refusal(anyio_run(query, bob, unknown))
+
+
+def test_lake_sql_masks_pii_for_a_user_who_may_not_see_it(workbench: Any) -> None:
+    """The lake is every user's; its pii columns are for admins and pii-readers."""
+    from workbench_server.agents.tools import AgentTools
+    from workbench_server.catalog import CatalogService
+    from workbench_server.principal import Principal, local_principal
+
+    lake = Lake.default(workbench.settings)
+    lake.write(
+        "silver.partners",
+        pa.table({"id": [1, 2], "name": ["Azure", "Gemini"], "email": ["a@x.io", "g@x.io"]}),
+    )
+    CatalogService(workbench, local_principal()).scan("lake")
+    sql = "SELECT name, email, upper(email) AS loud FROM silver.partners ORDER BY id"
+    admin = AgentTools(workbench, local_principal()).query(sql)
+    assert admin["rows"] == [["Azure", "a@x.io", "A@X.IO"], ["Gemini", "g@x.io", "G@X.IO"]]
+    ana = Principal(name="ana", groups=frozenset({"finance"}))
+    assert AgentTools(workbench, ana).query(sql)["rows"] == [
+        ["Azure", "•••", "•••"],
+        ["Gemini", "•••", "•••"],
+    ]
+    reader = Principal(name="rita", groups=frozenset({"pii-readers"}))
+    assert AgentTools(workbench, reader).query(sql)["rows"] == admin["rows"]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import ToolAnnotations
+from pydantic_core import to_json
 
 from .._version import __version__
 from ..errors import (
@@ -54,7 +55,8 @@ where data comes from and goes with lineage, and answer questions with query_sql
 (read-only SELECT on the lake's bronze/silver/gold tables, named layer.name, or on a
 postgres/duckdb connection you may use; results are capped in rows, bytes and time).
 list_pipelines, run_pipeline and run_status start and follow pipeline runs you may
-operate. Everything runs as your workbench user and is audited."""
+operate; list_approvals and decide_approval answer approval gates you are an approver
+of. Everything runs as your workbench user and is audited."""
 
 READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 # Refusals the caller can act on: their message is the answer.
@@ -100,8 +102,12 @@ class WorkbenchMcp:
         arguments: dict[str, Any],
         work: Callable[[AgentTools], Any],
         error: type[Exception] = ToolError,
+        at_once: Callable[[AgentTools], Any] | None = None,
     ) -> Any:
-        """``work`` as the caller (off the event loop unless it is a coroutine), audited."""
+        """``work`` as the caller (off the event loop unless it is a coroutine), audited.
+
+        ``at_once``: a way to the answer that needs no I/O (an index in memory), tried on
+        the loop first; None from it means "not now", and ``work`` runs as usual."""
         principal = self.principal_of(ctx)
         tools = AgentTools(self.workbench, principal)
         started = time.perf_counter()
@@ -126,15 +132,23 @@ class WorkbenchMcp:
             audited("ok", None)
             return result
 
+        if at_once is not None:
+            try:
+                quick = at_once(tools)
+            except Exception:
+                quick = None  # the thread's run says what is wrong, and audits it
+            if quick is not None:
+                audited("ok", None)
+                return _text(quick)
         try:
             if inspect.iscoroutinefunction(work):
                 try:
                     result = await work(tools)
                 except Exception as exc:
                     raise _Failed(exc) from exc
-                await asyncio.to_thread(audited, "ok", None)
-                return result
-            return await asyncio.to_thread(blocking)
+                audited("ok", None)
+                return _text(result)
+            return _text(await asyncio.to_thread(blocking))
         except _Failed as failed:
             exc = failed.cause
             if isinstance(exc, REFUSED):
@@ -148,23 +162,29 @@ class WorkbenchMcp:
                     f"internal error; the server log has the details (ref {ref})",
                     "error",
                 )
-            await asyncio.to_thread(audited, outcome, message)
+            audited(outcome, message)
             raise error(message) from None
 
     # -- tools and resources -----------------------------------------------------------
     def _register(self) -> None:
         mcp = self.server
 
-        @mcp.tool(annotations=READ)
-        async def search_catalog(ctx: Context, query: str, limit: int = 10) -> dict:
+        @mcp.tool(annotations=READ, structured_output=False)
+        async def search_catalog(ctx: Context, query: str, limit: int = 10) -> str:
             """Search the data catalog (tables of the lake and of connections you may use)
             by words in names, Odoo labels, descriptions and columns; best matches first.
             Each hit's `ref` (connection.schema.name) names the table in other tools."""
             args = {"query": query, "limit": limit}
-            return await self.call(ctx, "search_catalog", args, lambda t: t.search(query, limit))
+            return await self.call(
+                ctx,
+                "search_catalog",
+                args,
+                lambda t: t.search(query, limit),
+                at_once=lambda t: t.search_in_memory(query, limit),
+            )
 
-        @mcp.tool(annotations=READ)
-        async def describe_table(ctx: Context, table: str) -> dict:
+        @mcp.tool(annotations=READ, structured_output=False)
+        async def describe_table(ctx: Context, table: str) -> str:
             """A catalog table's metadata: description, owner and certification, Odoo model,
             and every column with its type, label, key and tags (pii among them). `table`
             is a catalog id, connection.schema.name, or layer.name of the lake."""
@@ -172,8 +192,8 @@ class WorkbenchMcp:
                 ctx, "describe_table", {"table": table}, lambda t: t.describe(table)
             )
 
-        @mcp.tool(annotations=READ)
-        async def preview_table(ctx: Context, table: str, limit: int = 20) -> dict:
+        @mcp.tool(annotations=READ, structured_output=False)
+        async def preview_table(ctx: Context, table: str, limit: int = 20) -> str:
             """The first rows of a table (at most 200), read-only. Columns tagged pii are
             masked (•••) unless you own the connection, administer, or are in pii-readers."""
             return await self.call(
@@ -183,14 +203,14 @@ class WorkbenchMcp:
                 lambda t: t.preview(table, limit),
             )
 
-        @mcp.tool(annotations=READ)
+        @mcp.tool(annotations=READ, structured_output=False)
         async def lineage(
             ctx: Context,
             table: str,
             direction: Literal["upstream", "downstream"] = "upstream",
             depth: int = 3,
             column: str | None = None,
-        ) -> dict:
+        ) -> str:
             """Where a dataset's data comes from (upstream) or goes to (downstream): the
             datasets and the jobs (pipeline steps, notebooks) between them, `depth` steps
             away; with `column`, that column's lineage. `table` is connection.schema.name
@@ -200,14 +220,14 @@ class WorkbenchMcp:
                 ctx, "lineage", args, lambda t: t.lineage(table, direction, depth, column)
             )
 
-        @mcp.tool(annotations=READ)
+        @mcp.tool(annotations=READ, structured_output=False)
         async def query_sql(
             ctx: Context,
             sql: str,
             connection: str = "lake",
             limit: int = 100,
             timeout_s: float = 10.0,
-        ) -> dict:
+        ) -> str:
             """Run one read-only query (SELECT, WITH ... SELECT, UNION) and get its rows.
             On the lake (connection "lake", the default) name tables layer.name, e.g.
             `SELECT account, sum(balance) FROM gold.trial_balance GROUP BY 1`; on a
@@ -218,20 +238,23 @@ class WorkbenchMcp:
                 ctx, "query_sql", args, lambda t: t.query(sql, connection, limit, timeout_s)
             )
 
-        @mcp.tool(annotations=READ)
-        async def list_pipelines(ctx: Context) -> dict:
+        @mcp.tool(annotations=READ, structured_output=False)
+        async def list_pipelines(ctx: Context) -> str:
             """The pipelines you may see: steps, parameters, schedule, and whether you may
             run them (may_operate)."""
             return await self.call(
                 ctx, "list_pipelines", {}, lambda t: {"pipelines": t.pipelines()}
             )
 
-        @mcp.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False))
+        @mcp.tool(
+            annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False),
+            structured_output=False,
+        )
         async def run_pipeline(
             ctx: Context,
             name: str,
             parameters: dict[str, Any] | None = None,
-        ) -> dict:
+        ) -> str:
             """Start a run of pipeline `name` (its current version) with `parameters`;
             answers the run's id and status. Follow it with run_status. Needs the
             pipeline's operator rights."""
@@ -242,25 +265,50 @@ class WorkbenchMcp:
             args = {"name": name, "parameters": parameters or {}}
             return await self.call(ctx, "run_pipeline", args, start)
 
-        @mcp.tool(annotations=READ)
-        async def run_status(ctx: Context, run_id: str) -> dict:
+        @mcp.tool(annotations=READ, structured_output=False)
+        async def run_status(ctx: Context, run_id: str) -> str:
             """A pipeline run's status (queued, running, succeeded, failed, cancelled), its
             steps' attempts, error, and the lake table versions it read and wrote."""
             return await self.call(
                 ctx, "run_status", {"run_id": run_id}, lambda t: t.run_status(run_id)
             )
 
-        @mcp.tool(annotations=READ)
+        @mcp.tool(annotations=READ, structured_output=False)
         async def list_runs(
             ctx: Context,
             pipeline: str | None = None,
             limit: int = 20,
-        ) -> dict:
+        ) -> str:
             """The latest runs you may see, newest first, of one pipeline or of all."""
             args = {"pipeline": pipeline, "limit": limit}
             return await self.call(
                 ctx, "list_runs", args, lambda t: {"runs": t.runs(pipeline, limit)}
             )
+
+        @mcp.tool(annotations=READ, structured_output=False)
+        async def list_approvals(ctx: Context) -> str:
+            """Approval gates of pipeline runs that wait for a decision you may take, oldest
+            first: run, step, message, approvers, since when."""
+            return await self.call(
+                ctx, "list_approvals", {}, lambda t: {"approvals": t.approvals()}
+            )
+
+        @mcp.tool(
+            annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=True),
+            structured_output=False,
+        )
+        async def decide_approval(
+            ctx: Context, run_id: str, step_id: str, approve: bool, reason: str = ""
+        ) -> str:
+            """Approve (the run goes on) or reject (the run fails with `reason`) a pending
+            approval step of a run. Only its approvers (and admins) may decide; the
+            decision is recorded as made by you through MCP."""
+
+            async def decide(t: AgentTools) -> Any:
+                return await t.decide(run_id, step_id, approve, reason)
+
+            args = {"run_id": run_id, "step_id": step_id, "approve": approve, "reason": reason}
+            return await self.call(ctx, "decide_approval", args, decide)
 
         @mcp.resource(
             "workbench://tables/{ref}/schema",
@@ -270,12 +318,15 @@ class WorkbenchMcp:
             mime_type="application/json",
         )
         async def table_schema(ctx: Context, ref: str) -> str:
-            import json
-
-            found = await self.call(
+            return await self.call(
                 ctx, "resource:table_schema", {"ref": ref}, lambda t: t.schema(ref), ResourceError
             )
-            return json.dumps(found)
+
+
+def _text(result: Any) -> str:
+    """A tool's answer as compact JSON text: what agents read (fewer tokens than indented
+    JSON) and what a program parses."""
+    return to_json(result, fallback=str).decode()
 
 
 class _Failed(Exception):

@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
+from sqlalchemy import select
+
 from ..catalog import CatalogService
 from ..catalog.default_lake import ensure_default_lake
-from ..errors import InvalidInputError
+from ..db.models import CatalogTable
+from ..errors import InvalidInputError, NotFoundError
 from . import sql as readonly
 
 if TYPE_CHECKING:
@@ -53,12 +56,42 @@ class AgentTools:
                 f"table: {table!r} needs its schema (schema.name, or connection.schema.name)"
             )
         connection, schema, name = parts if len(parts) == 3 else (DEFAULT_LAKE, *parts)
-        return self.catalog.find(connection, schema, name).id
+        # The connection as the caller may use it (not found otherwise), then the id alone:
+        # the services that take the id check the caller's rights again.
+        row = self.catalog.access.connection(connection)
+        with self.workbench.sessions() as session:
+            found = session.scalar(
+                select(CatalogTable.id).where(
+                    CatalogTable.connection_id == row.id,
+                    CatalogTable.schema_name == schema,
+                    CatalogTable.name == name,
+                )
+            )
+        if found is None:
+            raise NotFoundError(f"no table {schema}.{name} in the catalog of {connection!r}")
+        return found
 
     def search(
         self, query: str, limit: int = 10, filters: dict[str, str] | None = None
     ) -> dict[str, Any]:
         page = self.catalog.search(query, filters or None, 0, max(1, min(limit, 50)))
+        return self._hits(page)
+
+    def search_in_memory(self, query: str, limit: int = 10) -> dict[str, Any] | None:
+        """:meth:`search` if the catalog's index in memory answers at once (no read of the
+        metadata DB), else None: for callers on an event loop, as the REST search does."""
+        from ..catalog import searching
+
+        catalog = self.catalog
+        searching.check(query, None)
+        snapshot = searching.snapshots.fresh(self.workbench)
+        if snapshot is None or len(snapshot.index.docs) > searching.IN_MEMORY_DOCS:
+            return None
+        limit = max(1, min(limit, 50))
+        return self._hits(searching.page(snapshot, catalog.access, query, None, 0, limit))
+
+    @staticmethod
+    def _hits(page: Any) -> dict[str, Any]:
         return {
             "query": page.query,
             "total": page.total,
@@ -214,6 +247,33 @@ class AgentTools:
 
         found = RunService(self.workbench, self.principal).list(pipeline, max(1, min(limit, 200)))
         return [_run(r, steps=False) for r in found]
+
+    # -- approvals ----------------------------------------------------------------------
+    def approvals(self) -> list[dict[str, Any]]:
+        """Pending approvals the principal may decide, oldest first."""
+        from ..approvals.service import ApprovalService
+
+        return [
+            a.model_dump(mode="json", exclude={"escalated_at"})
+            for a in ApprovalService(self.workbench, self.principal).pending()
+        ]
+
+    async def decide(
+        self, run_id: str, step_id: str, approve: bool, reason: str = ""
+    ) -> dict[str, Any]:
+        """Approve or reject a pending approval the principal may decide (the approval
+        service checks who may; its answer is refused otherwise)."""
+        from ..approvals.service import ApprovalService
+
+        if not isinstance(run_id, str) or not re.fullmatch(r"[0-9a-f]{32}", run_id):
+            raise InvalidInputError("run_id: the 32 hexadecimal characters of the run")
+        if not isinstance(step_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,99}", step_id):
+            raise InvalidInputError("step_id: the approval step's id in the pipeline")
+        if len(reason) > 2000:
+            raise InvalidInputError("reason: at most 2,000 characters")
+        service = ApprovalService(self.workbench, self.principal)
+        decided = await service.decide(run_id, step_id, approve, reason, via="mcp")
+        return decided.model_dump(mode="json", exclude={"escalated_at"})
 
 
 def _run(run: Any, steps: bool = True) -> dict[str, Any]:

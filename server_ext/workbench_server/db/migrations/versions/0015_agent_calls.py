@@ -1,19 +1,15 @@
 """The audit log of agents' (MCP) tool calls
 
 Revision ID: 0015
-Revises: 0013 (0012 while 0013 has not landed)
+Revises: 0013
 Create Date: 2026-12-06
 """
-
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-# 0013 and 0014 were reserved for work landing in parallel with this one; the chain
-# stays linear whichever lands first. Once 0013 is in, this is simply "0013".
-down_revision = "0013" if any(Path(__file__).parent.glob("0013_*.py")) else "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
