@@ -340,6 +340,26 @@ def test_doctor_says_a_source_needs_wal_level_logical(workbench, home, pg_cluste
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_cdc_step_on_a_source_without_logical_replication_says_what_to_do(workbench, pg_cluster):
+    from workbench_server.errors import InvalidInputError
+
+    with pg_cluster.fresh_database() as url:  # wal_level replica
+        make_source(url)
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(name="odoo", settings=postgres_settings(url))
+        )
+        with pytest.raises(InvalidInputError) as failed:
+            _cdc(workbench)
+        assert str(failed.value) == (
+            "connection 'odoo': the slot wb_odoo_steps_extract cannot be created (logical "
+            "decoding requires wal_level >= logical); workbench doctor --cdc odoo says what "
+            "to change"
+        )
+        assert _slots(url) == {}  # and the source is left as it was
+        with psycopg.connect(url) as db:
+            assert db.execute("SELECT count(*) FROM pg_publication").fetchone()[0] == 0
+
+
 def test_the_checks_say_what_a_role_lacks_and_what_to_run(workbench, home, odoo):
     import asyncio
 

@@ -114,10 +114,15 @@ class CdcExtract:
     def run(self) -> None:
         try:
             self._shapes()
-            self._publication()
+            created = self._publication()
             slot = self._slot()
             if slot is None:
-                self._create_and_snapshot()
+                try:
+                    self._create_and_snapshot()
+                except InvalidInputError:  # e.g. wal_level: leave the source as it was
+                    if created:
+                        self._drop_publication()
+                    raise
             else:
                 missing = [t.bronze for t in self.tables.values() if t.mark is None]
                 if missing:
@@ -190,7 +195,15 @@ class CdcExtract:
         except psycopg.OperationalError as exc:
             raise SourceUnavailableError(f"connection {self.spec.source!r}: {exc}") from None
 
-    def _publication(self) -> None:
+    def _drop_publication(self) -> None:
+        from psycopg import sql
+
+        with self._sql() as conn:
+            conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(self.name)))
+
+    def _publication(self) -> bool:
+        """Make the step's publication, or make it list the step's tables; whether it was
+        made now."""
         import psycopg
         from psycopg import sql
 
@@ -214,6 +227,7 @@ class CdcExtract:
                             sql.Identifier(self.name), tables
                         )
                     )
+                    return True
                 elif sorted(r[0] for r in found) != wanted:
                     conn.execute(
                         sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(
@@ -227,6 +241,7 @@ class CdcExtract:
                     f"publication {self.name}); workbench doctor --cdc "
                     f"{self.spec.source} says what else is missing"
                 ) from None
+        return False
 
     def _slot(self) -> int | None:
         with self._sql() as conn:
