@@ -276,7 +276,11 @@ async def test_a_signed_link_rejects_once_and_not_after_expiry_or_tampering(
     with webhook_receiver() as hooks:
         run_id = await _deploy_and_start(api, jp_root_dir, "close", out, hooks.url)
         await _pending(api, run_id)
-        [notice] = [p for _, path, p in hooks.received if path == "/requested"]
+
+        async def told():  # the approvers are told just after the gate opens
+            return [p for _, path, p in hooks.received if path == "/requested"]
+
+        [notice] = await _until(told, what="the approval request at the webhook")
     reject = notice["links"]["reject"]
     key = jp_serverapp.web_app.settings["workbench"].settings.workbench_home.secrets_key
 
@@ -288,6 +292,8 @@ async def test_a_signed_link_rejects_once_and_not_after_expiry_or_tampering(
     assert code == 403 and "expired" in body["message"], body
     code, body = await api("POST", "approvals/link", {"token": "nonsense"}, login=False)
     assert code == 400 and "token" in body["message"], body
+    code, body = await api("POST", "approvals/link", {}, login=False)
+    assert code == 403 and "token" in body["message"], body
     assert (await api("GET", f"runs/{run_id}/approvals/signoff"))[1]["status"] == "pending"
 
     # Opening the link only shows what it will do (mail scanners fetch links).

@@ -28,6 +28,7 @@ GROUP_VALUES = (
     "cancel",
     "repair",
     "trigger",
+    "approve",
     "kernel/connections",
     "a" * 62,
 )

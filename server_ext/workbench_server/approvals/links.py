@@ -68,9 +68,12 @@ def make_token(
 def verify(secrets_key: Path, token: str, now: float | None = None) -> LinkClaims:
     """The token's claims if it is genuine and not expired.
 
-    A malformed token is a 400; a forged, altered or expired one a 403 that says which.
+    No token is a 403, a malformed one a 400; a forged, altered or expired one a 403
+    that says which.
     """
-    if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+    if not token:  # no credential at all: refused like any anonymous request
+        raise PermissionDeniedError("this route needs the token of an approval link")
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
         raise InvalidInputError("token: not an approval link token; copy the whole link")
     payload, _, signature = token.partition(".")
     expected = hmac.new(_key(secrets_key), payload.encode(), hashlib.sha256).digest()
