@@ -297,7 +297,7 @@ async def test_a_signed_link_rejects_once_and_not_after_expiry_or_tampering(
     assert (await api("GET", f"runs/{run_id}/approvals/signoff"))[1]["status"] == "pending"
 
     # Opening the link only shows what it will do (mail scanners fetch links).
-    code, page = await api("GET", f"approvals/link?token={reject}", login=False)
+    code, page = await api("GET", f"approvals/link?link_token={reject}", login=False)
     assert code == 200 and "Reject step signoff" in page
     assert (await api("GET", f"runs/{run_id}/approvals/signoff"))[1]["status"] == "pending"
 

@@ -86,7 +86,7 @@ def approval_links(notice: Notice) -> list[str]:
     lines = []
     for decision, token in notice.links.items():
         if base:
-            lines.append(f"{decision}: {base}/workbench/api/approvals/link?token={token}")
+            lines.append(f"{decision}: {base}/workbench/api/approvals/link?link_token={token}")
         else:
             lines.append(
                 f'{decision}: POST {{"token": "{token}"}} to /workbench/api/approvals/link'

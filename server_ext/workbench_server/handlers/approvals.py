@@ -84,14 +84,18 @@ class MakeLinkHandler(ApprovalBaseHandler):
             run_id, step, request.decision == "approve", timedelta(hours=request.hours)
         )
         self.write_json(
-            {"token": token, "path": f"approvals/link?token={token}", "hours": request.hours},
+            {"token": token, "path": f"approvals/link?link_token={token}", "hours": request.hours},
             status=201,
         )
 
 
 class SignedLinkHandler(WorkbenchHandler):
     """The token is the credential: whoever holds a genuine, unexpired link may take the
-    one decision it carries, once. No login (an e-mail reader or n8n has none)."""
+    one decision it carries, once. No login (an e-mail reader or n8n has none).
+
+    In the URL and the page's form it is ``link_token`` (not ``token``, which
+    jupyter-server would take for a login attempt); a JSON body says ``token``.
+    """
 
     def check_xsrf_cookie(self) -> None:
         """No cookie authenticates here: a cross-site form would need the token itself."""
@@ -99,7 +103,7 @@ class SignedLinkHandler(WorkbenchHandler):
     @allow_unauthenticated
     async def get(self) -> None:
         """A confirmation page: link scanners that fetch links decide nothing."""
-        token = self.get_query_argument("token", "")
+        token = self.get_query_argument("link_token", "")
         claims = verify(self.workbench.settings.workbench_home.secrets_key, token)
         what = "Approve" if claims.approve else "Reject"
         self.set_header("Content-Type", "text/html; charset=utf-8")
@@ -109,7 +113,7 @@ class SignedLinkHandler(WorkbenchHandler):
             "<!doctype html><meta charset=utf-8><title>Workbench approval</title>"
             f"<h1>{what} step {html.escape(claims.step_id)} of run "
             f"{html.escape(claims.run_id)}?</h1>"
-            '<form method="post"><input type="hidden" name="token" value="'
+            '<form method="post"><input type="hidden" name="link_token" value="'
             f'{html.escape(token)}"><p><label>Reason<br><textarea name="reason" rows="3" '
             f'cols="60"></textarea></label></p><button type="submit">{what}</button></form>'
         )
@@ -120,7 +124,7 @@ class SignedLinkHandler(WorkbenchHandler):
         form = kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
         if form:
             request = TokenRequest(
-                token=self.get_body_argument("token", ""),
+                token=self.get_body_argument("link_token", ""),
                 reason=self.get_body_argument("reason", ""),
             )
         else:
