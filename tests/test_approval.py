@@ -491,6 +491,54 @@ def test_a_gate_nobody_decides_is_escalated_then_rejected_at_its_timeout(
     assert ("approval_escalated", "sent") in sent
 
 
+WAITING = """\
+name: waiting
+steps:
+  - id: signoff
+    kind: approval
+    escalate: {after: 1s, notify: ["webhook:HOOKS/escalate"]}
+    timeout: 3s
+    on_timeout: wait
+  - {id: pay, notebook: step.ipynb, kernel: python3, depends_on: [signoff],
+     parameters: {out: "OUT/pay"}}
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_gate_that_waits_past_its_timeout_says_so_and_still_takes_a_decision(
+    workbench, worker, home: Path, temporal_address: str, task_queue: str, tmp_path: Path
+) -> None:
+    workbench.settings.temporal_address = temporal_address
+    workbench.settings.task_queue = task_queue
+    out = tmp_path / "out"
+    out.mkdir()
+    with webhook_receiver() as hooks:
+        spec = WAITING.replace("HOOKS", hooks.url).replace("OUT", str(out))
+        PipelineRegistry(workbench, ALICE).deploy(_folder(tmp_path / "flows", "waiting", spec))
+        run = asyncio.run(RunService(workbench, ALICE).start("waiting"))
+        told = _wait_for(
+            lambda: (
+                [p["event"] for p in _escalations(hooks)]
+                == [
+                    "approval_escalated",
+                    "approval_timeout",
+                ]
+            ),
+            seconds=60,
+            what="the escalation, then the timeout notice",
+        )
+        assert told
+        # Past its timeout the gate still waits, and a decision still counts.
+        assert RunService(workbench, ALICE).get(run.id).status == "running"
+        decided = asyncio.run(
+            ApprovalService(workbench, ALICE).decide(run.id, "signoff", True, "late but fine")
+        )
+        assert decided.status == "approved"
+        done = asyncio.run(RunService(workbench, ALICE).wait(run.id))
+    assert done.status == "succeeded", done.error
+    assert (out / "pay").read_text() == "ran\n"
+
+
 def _escalations(hooks: Webhooks) -> list[dict[str, Any]]:
     return [p for _, path, p in hooks.received if path == "/escalate"]
 
