@@ -241,6 +241,9 @@ async def test_trigger_url_starts_a_run_and_its_events_arrive_signed(
         ("run.succeeded", "delivered"),
     }
     assert all(d["history"][-1]["status_code"] == 204 for d in found)
+    # ... and comes with the run, for the pipelines panel's run view.
+    _, shown, _ = await api("GET", f"runs/{run['id']}")
+    assert [d["id"] for d in shown["deliveries"]] == [d["id"] for d in found]
     code, _, _ = await api("GET", f"runs/{'0' * 32}/deliveries")
     assert code == 404
 

@@ -131,6 +131,9 @@ async def start_pending(workbench: object, run_id: str) -> None:
                 delivery_id,
                 id=f"webhook-{run_id}-{delivery_id}",
                 task_queue=queue,
+                # The worker of that queue lives in this process: its first workflow
+                # task comes back with the start, not through a poll (less delay).
+                request_eager_start=True,
             )
         except WorkflowAlreadyStartedError:
             pass

@@ -29,6 +29,7 @@ from ..db.models import Approval, Notification, Pipeline, PipelineVersion, Run, 
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..principal import Principal
 from ..safe_files import read_beneath
+from ..webhooks.events import DeliveryOut, deliveries
 from .registry import PipelineRegistry
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class RunOut(BaseModel):
     notifications: list[NotificationOut] = []
     tables: list[RunTableOut] = []  # lake table versions the run's steps read and wrote
     approvals: list[ApprovalOut] = []  # its approval gates: asked of whom, decided how
+    deliveries: list[DeliveryOut] = []  # its webhook events and each attempt's answer
 
 
 def build_plan(
@@ -619,6 +621,7 @@ class RunService:
                 select(Approval).where(Approval.run_id == run_id).order_by(Approval.id)
             )
             out.approvals = [approval_out(g, name, self.principal) for g in gates]
+            out.deliveries = deliveries(session, run_id)
             return out
 
     def list(self, name: str | None = None, limit: int = 50) -> list[RunOut]:

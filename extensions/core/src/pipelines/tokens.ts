@@ -118,6 +118,46 @@ export interface IRun {
    * Its approval gates (absent from lists and from older servers).
    */
   approvals?: IApproval[];
+  /**
+   * Its webhook events and every attempt to deliver them (absent from lists
+   * and from older servers).
+   */
+  deliveries?: IWebhookDelivery[];
+}
+
+/**
+ * One POST of a webhook delivery and the answer (`AttemptOut` of
+ * `workbench_server.webhooks.events`).
+ */
+export interface IWebhookAttempt {
+  attempt: number;
+  at: string;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+/**
+ * One event of a run for one webhook target (`DeliveryOut`).
+ */
+export interface IWebhookDelivery {
+  id: number;
+  /**
+   * `run.started`, `run.succeeded`, `run.failed`, `step.failed`, ...
+   */
+  event: string;
+  event_id: string;
+  url: string;
+  target_id: number | null;
+  /**
+   * `queued`, `sending`, `retrying`, `delivered` or `failed`.
+   */
+  status: string;
+  attempts: number;
+  created_at: string;
+  delivered_at: string | null;
+  last_error: string | null;
+  history: IWebhookAttempt[];
 }
 
 /**

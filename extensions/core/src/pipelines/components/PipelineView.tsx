@@ -24,6 +24,7 @@ import {
   ScheduleAction
 } from '../tokens';
 import { ApprovalBanner } from './ApprovalBanner';
+import { RunDeliveries } from './RunDeliveries';
 import { DagGraph } from './DagGraph';
 import { PipelinesPanel } from './PipelinesPanel';
 import { RunHistory } from './RunHistory';
@@ -183,6 +184,9 @@ export class PipelineView extends PolledWidget {
             onApprove={approval => void this._decide(approval, true)}
             onReject={approval => void this._decide(approval, false)}
           />
+        )}
+        {run && (
+          <RunDeliveries trans={trans} deliveries={run.deliveries ?? []} />
         )}
         {pipeline && this._renderDag(pipeline, run)}
         {this._renderStep(run)}
