@@ -28,6 +28,7 @@ from workbench_server import temporal
 from workbench_server.approvals import links
 from workbench_server.approvals.events import ApprovalEvent, approval_events
 from workbench_server.approvals.service import ApprovalService
+from workbench_server.errors import ConflictError
 from workbench_server.pipelines.registry import PipelineRegistry
 from workbench_server.pipelines.runs import RunService
 from workbench_server.principal import Principal
@@ -414,13 +415,17 @@ def test_the_gate_survives_a_killed_worker_and_a_restarted_temporal(
         first.kill()  # SIGKILL while the gate waits
         first.wait()
         dev_server.stop()
-        dev_server.start()  # the same DB file: Temporal remembers the waiting run
-        second = spawn_worker(home, dev_server.address, task_queue, log_name="worker-2.log")
-
         env = base_env(home) | {
             "WORKBENCH_TEMPORAL_ADDRESS": dev_server.address,
             "WORKBENCH_TASK_QUEUE": task_queue,
         }
+        # A decision that cannot reach the run (Temporal is down) is taken back.
+        down = run_workbench("approve", run.id, "signoff", "--reason", "too early", env=env)
+        assert down.returncode == 1 and "try again" in down.stderr, down.stderr
+        assert [g.status for g in ApprovalService(workbench, DAVE).pending()] == ["pending"]
+        dev_server.start()  # the same DB file: Temporal remembers the waiting run
+        second = spawn_worker(home, dev_server.address, task_queue, log_name="worker-2.log")
+
         refused = run_workbench("approve", run.id, "signoff", "--reject", env=env)
         assert refused.returncode == 1 and "reason" in refused.stderr, refused.stderr
         decided = run_workbench(
@@ -444,6 +449,30 @@ def test_the_gate_survives_a_killed_worker_and_a_restarted_temporal(
     [shown] = done.approvals
     assert shown.status == "approved" and shown.reason == "ok after restart"
     assert shown.via == "cli"
+
+
+@pytest.mark.timeout(300)
+def test_a_decision_for_a_run_that_ended_meanwhile_closes_the_gate(
+    workbench, worker, temporal_address: str, task_queue: str, tmp_path: Path
+) -> None:
+    workbench.settings.temporal_address = temporal_address
+    workbench.settings.task_queue = task_queue
+    spec = _spec("close", tmp_path).replace("    approvers: {users: [carol]}\n", "")
+    spec = spec.replace('    notify: ["webhook:http://127.0.0.1:9/requested"]\n', "")
+    PipelineRegistry(workbench, ALICE).deploy(_folder(tmp_path / "flows", "close", spec))
+    run = asyncio.run(RunService(workbench, ALICE).start("close"))
+    _wait_for(lambda: ApprovalService(workbench, ALICE).pending(), what="the gate to wait")
+
+    async def terminate_run() -> None:  # as an operator could with the Temporal CLI
+        client = await temporal.connect(temporal_address)
+        await client.get_workflow_handle(f"run-close-{run.id}").terminate("gone")
+
+    asyncio.run(terminate_run())
+    gates = ApprovalService(workbench, ALICE)
+    with pytest.raises(ConflictError, match="ended before the decision reached it"):
+        asyncio.run(gates.decide(run.id, "signoff", True, "too late"))
+    assert gates.get(run.id, "signoff").status == "cancelled"
+    assert gates.pending() == []
 
 
 # --- escalation and timeout ---------------------------------------------------------------

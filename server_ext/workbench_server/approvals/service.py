@@ -228,17 +228,30 @@ async def record_and_signal(
         client = await workbench.temporal_client()
         await client.get_workflow_handle(workflow_id).signal(APPROVAL_SIGNAL, decision)
     except Exception as exc:
-        with workbench.sessions.begin() as session:  # taken back: nothing was decided
+        # The workflow is gone (the run ended meanwhile): the gate closes. Anything else
+        # (Temporal unreachable): the decision is taken back, to be tried again.
+        ended = _workflow_gone(exc)
+        with workbench.sessions.begin() as session:
             session.execute(
                 update(Approval)
                 .where(
                     Approval.run_id == run_id,
                     Approval.step_id == decision.step_id,
                     Approval.status == status,
-                    Approval.decided_at == decided_at,
+                    Approval.decided_by == decision.decided_by,
                 )
-                .values(status="pending", decided_by=None, decided_at=None, reason=None, via=None)
+                .values(
+                    status="cancelled" if ended else "pending",
+                    decided_by=None,
+                    decided_at=_now() if ended else None,
+                    reason=None,
+                    via=None,
+                )
             )
+        if ended:
+            raise ConflictError(
+                f"run {run_id} ended before the decision reached it; nothing was decided"
+            ) from exc
         raise SourceUnavailableError(
             f"the decision could not reach run {run_id} ({type(exc).__name__}); nothing was "
             "decided: try again shortly"
@@ -246,6 +259,12 @@ async def record_and_signal(
     out = approval_out(row, pipeline, None)
     emit(workbench, "decided", out)
     return out
+
+
+def _workflow_gone(exc: Exception) -> bool:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    return isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND
 
 
 def emit(workbench: Workbench, kind: EventKind, out: ApprovalOut) -> None:
