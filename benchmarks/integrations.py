@@ -1,9 +1,9 @@
 """Integrations (issue 18): agents through MCP next to the REST API, in the same run.
 
 **MCP vs REST.** Starts a jupyter-server with the workbench extension on a fresh home
-with a seeded lake (tables scanned into the catalog). Then, after a warm-up, alternates
-blocks of the same question asked two ways by one client of the same HTTP library
-(httpx2, which the MCP SDK's client uses):
+with a seeded lake (tables scanned into the catalog). Then, after a warm-up, asks the
+same question three ways, one call of each after the other (the first rotating), by
+one client of the same HTTP library (httpx2, which the MCP SDK's client uses):
 
 - REST: ``GET /workbench/api/catalog/search?q=...`` and ``GET
   /workbench/api/catalog/tables/<id>/preview?limit=20``;
@@ -15,13 +15,13 @@ blocks of the same question asked two ways by one client of the same HTTP librar
 
 Each MCP call does what its REST twin does plus what an agent's call costs: JSON-RPC,
 the SDK's argument and result validation on both sides, and the audit row. Reports the
-median time per call of each, ``mcp_vs_rest_ratio`` (the SDK's client; the larger of
-the two MCP/REST ratios; goal <= 1.5) and ``mcp_wire_vs_rest_ratio`` (the server's
-share, same pairs).
+median time of a call of each (over every call of every round), ``mcp_vs_rest_ratio``
+(the SDK's client; the larger of the two MCP/REST ratios; goal <= 1.5) and
+``mcp_wire_vs_rest_ratio`` (the server's share, same pairs).
 
-**Webhook delay.** ``webhook_delay_ms`` (run end to delivery, p95, goal <= 500) belongs
-to the webhook/n8n work; its measurement goes in :func:`measure_webhook_delay`, which
-until then reports nothing (null in the JSON line).
+**Webhook delay.** ``webhook_delay_ms`` (run end to delivery, p95, goal <= 500) is the
+webhook/n8n work's figure: :func:`measure_webhook_delay` runs its benchmark
+(``benchmarks/webhook_delay.py``).
 
     python benchmarks/integrations.py [--repeat 5] [--block 200]
 """
@@ -197,23 +197,30 @@ async def measure_mcp_vs_rest(base: str, token: str, repeat: int, block: int) ->
             sides = ("rest", "mcp", "wire")
             per_call: dict[str, list[float]] = {f"{k}_{side}": [] for k in pairs for side in sides}
 
-            async def timed(call: Any, n: int) -> float:
+            async def timed(call: Any, i: int) -> float:
                 started = time.perf_counter()
-                for i in range(n):
-                    await call(i)
-                return (time.perf_counter() - started) / n * 1000
+                await call(i)
+                return (time.perf_counter() - started) * 1000
 
+            latencies: dict[str, list[float]] = {key: [] for key in per_call}
             for calls in pairs.values():  # warm-up
                 for call in calls:
-                    await timed(call, 20)
-            for round_ in range(repeat):
+                    for i in range(20):
+                        await timed(call, i)
+            for _ in range(repeat):
                 for name, calls in pairs.items():
-                    # Rotate which goes first, so none always meets a warmer server.
+                    # One call of each side after the other, the first side rotating: a
+                    # burst of load on this shared machine hits all three alike.
                     order = list(zip(sides, calls, strict=True))
-                    shift = round_ % len(order)
-                    for side, call in order[shift:] + order[:shift]:
-                        per_call[f"{name}_{side}"].append(await timed(call, block))
-    medians = {k: statistics.median(v) for k, v in per_call.items()}
+                    found: dict[str, list[float]] = {side: [] for side in sides}
+                    for i in range(block):
+                        shift = i % len(order)
+                        for side, call in order[shift:] + order[:shift]:
+                            found[side].append(await timed(call, i))
+                    for side, values in found.items():
+                        per_call[f"{name}_{side}"].append(statistics.median(values))
+                        latencies[f"{name}_{side}"].extend(values)
+    medians = {k: statistics.median(v) for k, v in latencies.items()}
     ratios = {
         f"{k}_{side}": medians[f"{k}_{side}"] / medians[f"{k}_rest"]
         for k in ("search", "preview")
@@ -238,8 +245,8 @@ def measure_webhook_delay(home: Path) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="rounds of blocks")
-    parser.add_argument("--block", type=int, default=200, help="calls per block")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds")
+    parser.add_argument("--block", type=int, default=200, help="calls of each side per round")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="workbench-bench-integrations-"))
@@ -267,7 +274,7 @@ def main() -> None:
             f"{ratios[f'{name}_mcp']:9.2f} {medians[f'{name}_wire']:8.2f} "
             f"{ratios[f'{name}_wire']:9.2f}"
         )
-    print("per block (ms per call):")
+    print("median of each round (ms per call):")
     for key, values in mcp["runs"].items():
         print(f"  {key:14} " + " ".join(f"{v:6.2f}" for v in values))
     if webhook_delay_ms is None:

@@ -61,6 +61,8 @@ class McpHttp:
         self._lock = asyncio.Lock()
 
     async def manager(self) -> Any:
+        if self._ready.is_set():  # every request but the first ones
+            return self._manager
         async with self._lock:
             if self._task is None:
                 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
