@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -439,6 +440,10 @@ def test_the_gate_survives_a_killed_worker_and_a_restarted_temporal(
             return got if got.status in ("succeeded", "failed", "cancelled") else None
 
         done = _wait_for(ended, seconds=180, what="the run to end")
+        shown = run_workbench("pipeline", "show", run.id, env=env)
+        assert re.search(
+            r"approval signoff +approved by \S+ \(cli\) .*: ok after restart", shown.stdout
+        ), shown.stdout
     finally:
         first.kill()
         if second is not None:

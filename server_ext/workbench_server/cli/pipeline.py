@@ -98,6 +98,15 @@ def _print_run(run) -> None:
         click.echo(line + where)
     if run.sla_missed_at is not None:
         click.echo(f"  SLA missed: due {run.sla_deadline:%Y-%m-%d %H:%M:%S %Z}")
+    for gate in run.approvals:  # who decided, how, when and why
+        line = f"  approval {gate.step_id:15} {gate.status}"
+        if gate.decided_by:
+            line += f" by {gate.decided_by} ({gate.via})"
+        if gate.decided_at is not None:
+            line += f" {gate.decided_at:%Y-%m-%d %H:%M:%S %Z}"
+        if gate.reason:
+            line += f": {gate.reason}"
+        click.echo(line)
     for notice in run.notifications:
         detail = f"  {notice.detail}" if notice.detail else ""
         click.echo(f"  notify {notice.event:8} {notice.target}: {notice.status}{detail}")
