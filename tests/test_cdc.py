@@ -421,6 +421,18 @@ def test_the_pgoutput_decoder_reads_each_message_kind():
         pgoutput.decode(b"I" + struct.pack("!I", 42) + b"X")
     with pytest.raises(pgoutput.DecodeError, match="ends early"):
         pgoutput.decode(update[:-3])
+    # A batch's tuples decoded column by column, as one by one.
+    insert = b"I" + struct.pack("!I", 42) + b"N" + struct.pack("!h", 3)
+    batch = [insert + text("1") + b"n" + text("héllo"), update[:6] + update[6:]]
+    (ids, _), (second, unchanged), (third, _) = pgoutput.columns(batch, 6, 3)
+    assert ids.cast("large_string").to_pylist() == ["1", "1"]
+    assert second.to_pylist() == [None, None] and unchanged.tolist() == [False, True]
+    assert third.cast("large_string").to_pylist() == ["héllo", None]
+    assert [pgoutput.tuple_at(m, 6) for m in batch] == [
+        (b"1", None, "héllo".encode()),
+        (b"1", pgoutput.UNCHANGED, None),
+    ]
+    assert pgoutput.columns(batch, 6, 2) is None  # not the columns said: one by one
 
 
 def test_slot_names_follow_source_pipeline_and_step():

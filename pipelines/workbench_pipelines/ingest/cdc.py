@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from .context import StepContext
 
 KIND = "cdc"  # the watermarks' kind
+_INSERT, _UPDATE, _DELETE, _NEW = (ord(c) for c in "IUDN")
 IDLE_S = 0.25  # no message this long: ask the server where its WAL is
 CDC_COLUMNS = ("_lsn", "_committed_at")
 
@@ -105,6 +106,7 @@ class CdcExtract:
         self.tables: dict[str, Table] = {}  # by schema.relation
         self.by_oid: dict[int, pgoutput.Relation] = {}
         self.layouts: dict[int, tuple[str, ...]] = {}  # a relation's column names
+        self.table_of: dict[int, Table | None] = {}  # None: a table not replicated here
         self.last_at = datetime.now(UTC)  # the last _extracted_at given
         self.pending = 0
         self.written = 0
@@ -379,7 +381,10 @@ class CdcExtract:
         """Read the slot until caught up with ``target`` (or, following, until
         ``until``), committing micro-batches to the lake and acknowledging each after."""
         spec, progress = self.spec, self.ctx.progress
-        txn: list[tuple[Table, str, tuple[str, ...], tuple[object, ...]]] | None = None
+        # The open transaction's changes, in parallel lists: no object per change that
+        # the garbage collector would walk again and again (a catch-up holds many).
+        txn = _Changes()
+        in_txn = False
         begun: pgoutput.Begin | None = None
         acked = last_end = kept_alive = 0
         first_pending = 0.0
@@ -391,30 +396,39 @@ class CdcExtract:
             now = time.monotonic()
             if message is not None:
                 last_message, asked = now, None
-                decoded = pgoutput.decode(message.payload)
+                payload = message.payload
+                fast = self._fast(payload) if in_txn else None
+                if fast is not None:  # a change, its values decoded with its batch's
+                    if fast[0] is not None:
+                        txn.add(*fast)
+                    continue
+                decoded = pgoutput.decode(payload)
                 if isinstance(decoded, pgoutput.Begin):
-                    txn, begun = [], decoded
+                    txn, begun, in_txn = _Changes(), decoded, True
                 elif isinstance(decoded, pgoutput.Relation):
                     self._relation(decoded)
-                elif isinstance(decoded, pgoutput.Change) and txn is not None:
-                    txn.extend(self._rows(decoded))
+                elif isinstance(decoded, pgoutput.Change) and in_txn:
+                    for change in self._rows(decoded):
+                        txn.add(*change)
                 elif isinstance(decoded, pgoutput.Truncate):
                     self.ctx.log(
                         f"cdc {self.name}: a TRUNCATE of {len(decoded.relations)} table(s) was "
                         "not applied (compare keys with a full extract)"
                     )
-                elif isinstance(decoded, pgoutput.Commit) and txn is not None:
-                    last_end = decoded.end_lsn
+                elif isinstance(decoded, pgoutput.Commit) and in_txn:
+                    end = last_end = decoded.end_lsn
                     committed = begun.committed_at if begun else decoded.committed_at
-                    for table, op, names, values in txn:
-                        if decoded.end_lsn <= table.done:
+                    for table, op, layout, values in zip(
+                        txn.tables, txn.ops, txn.layouts, txn.values, strict=True
+                    ):
+                        if end <= table.done:
                             self.skipped += 1  # in the lake already (a restart)
                             continue
-                        table.rows.append((names, values, op, decoded.end_lsn, committed))
+                        table.add(layout, values, op, end, committed)
                         if not self.pending:
                             first_pending = now
                         self.pending += 1
-                    txn = begun = None
+                    txn, begun, in_txn = _Changes(), None, False
                     if self.pending >= spec.batch_rows or (
                         self.pending and now - first_pending >= spec.batch_seconds
                     ):
@@ -431,7 +445,7 @@ class CdcExtract:
                 # The keepalive asked for: how far the server has sent (every transaction
                 # committed before it was sent, and none came since it was asked for).
                 kept_alive, asked = max(kept_alive, cur.wal_end or 0), None
-            if txn is None and not self.pending:
+            if not in_txn and not self.pending:
                 position = max(last_end, kept_alive)
                 if position > acked:  # nothing unwritten before it: the slot may move on
                     cur.send_feedback(flush_lsn=position, write_lsn=position, force=True)
@@ -444,12 +458,27 @@ class CdcExtract:
                 # A keepalive back, with the server's position.
                 cur.send_feedback(reply=True, force=True)
                 asked, asked_at = cur.wal_end or 0, now
-            select.select([cur], [], [], 0.05 if self.pending or txn is not None else IDLE_S)
+            select.select([cur], [], [], 0.05 if self.pending or in_txn else IDLE_S)
+
+    def _fast(self, payload: bytes):
+        """An insert, an update that kept its key, or a delete of a known relation, with
+        its tuple left undecoded (``(None, ...)`` for a table not replicated here); None
+        for any other message."""
+        kind = payload[0]
+        if kind == _INSERT or kind == _DELETE or (kind == _UPDATE and payload[5] == _NEW):
+            oid = int.from_bytes(payload[1:5], "big")
+            if oid not in self.layouts:
+                return None  # decoded, and refused, the slow way
+            op = "i" if kind == _INSERT else "d" if kind == _DELETE else "u"
+            table = self.table_of[oid]
+            return (table, op, self.layouts[oid], payload)  # its tuple from byte 6 on
+        return None
 
     def _relation(self, relation: pgoutput.Relation) -> None:
         self.by_oid[relation.oid] = relation
         self.layouts[relation.oid] = tuple(c.name for c in relation.columns)
         table = self.tables.get(relation.qualified)
+        self.table_of[relation.oid] = table
         if table is None or table.spec.columns:
             return
         known = {c.name for c in table.shape.columns}
@@ -480,11 +509,11 @@ class CdcExtract:
     # -- writing -----------------------------------------------------------------------
     def _flush(self, cur, end_lsn: int) -> None:
         for table in self.tables.values():
-            if table.rows:
+            if table.ops:
                 self.ctx.progress.check()
-                lsn = max(r[3] for r in table.rows)
+                lsn = max(table.lsns)
                 written = self._append(table, self._batch(table))
-                table.rows.clear()
+                table.clear()
                 table.done = lsn
                 self.written += written
                 self._save(table, lsn)
@@ -494,7 +523,7 @@ class CdcExtract:
         cur.send_feedback(flush_lsn=end_lsn, write_lsn=end_lsn, force=True)
 
     def _batch(self, table: Table) -> pa.Table:
-        base = self._stamp(len(table.rows))
+        base = self._stamp(len(table.ops))
         return bronze_rows(self.db, self.lake, self.spec.source, self.ctx.run_id, table, base)
 
     def _append(self, table: Table, rows: pa.Table) -> int:
@@ -531,6 +560,22 @@ class CdcExtract:
         base = max(now, self.last_at + timedelta(microseconds=1))
         self.last_at = base + timedelta(microseconds=count)
         return base
+
+
+class _Changes:
+    """A transaction's changes so far: per change its table, op, columns and values."""
+
+    def __init__(self) -> None:
+        self.tables: list[Table] = []
+        self.ops: list[str] = []
+        self.layouts: list[tuple[str, ...]] = []
+        self.values: list[Any] = []
+
+    def add(self, table: Table, op: str, layout: tuple[str, ...], values: Any) -> None:
+        self.tables.append(table)
+        self.ops.append(op)
+        self.layouts.append(layout)
+        self.values.append(values)
 
 
 def _key(names: tuple[str, ...], values: tuple[object, ...] | None, keys: list[str]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -41,9 +41,27 @@ class Table:
     languages: list[str]
     done: int = 0  # the last LSN bronze holds of this source's changes
     mark: watermarks.Mark | None = None
-    rows: list[tuple[tuple[str, ...], tuple[object, ...], str, int, datetime | None]] = field(
-        default_factory=list
-    )
+    # The pending changes, in parallel lists (no object per change for the garbage
+    # collector to walk): columns, values (a decoded tuple, or the message holding the
+    # tuple from byte 6 on), op, LSN of the commit, commit time.
+    layouts: list[tuple[str, ...]] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+    ops: list[str] = field(default_factory=list)
+    lsns: list[int] = field(default_factory=list)
+    commits: list[datetime | None] = field(default_factory=list)
+
+    def add(
+        self, layout: tuple[str, ...], values: Any, op: str, lsn: int, committed: datetime | None
+    ) -> None:
+        self.layouts.append(layout)
+        self.values.append(values)
+        self.ops.append(op)
+        self.lsns.append(lsn)
+        self.commits.append(committed)
+
+    def clear(self) -> None:
+        for part in (self.layouts, self.values, self.ops, self.lsns, self.commits):
+            part.clear()
 
     @property
     def bronze(self) -> str:
@@ -64,23 +82,24 @@ def bronze_rows(
     shape = table.shape
     names = [c.name for c in shape.columns]
     index = {n: i for i, n in enumerate(names)}
-    count = len(table.rows)
-    columns: list[list[object] | tuple[object, ...]] = [[None] * count for _ in names]
-    unchanged: dict[str, list[bool]] = {}
-    layouts = {r[0] for r in table.rows}
-    if len(layouts) == 1:  # as usual, every change with the same columns: transposed
+    count = len(table.ops)
+    columns: list[Any] = [[None] * count for _ in names]
+    unchanged: dict[str, Any] = {}
+    layouts = set(table.layouts)
+    decoded = None
+    if len(layouts) == 1 and all(type(v) is bytes for v in table.values):
         (layout,) = layouts
-        transposed = zip(*(r[1] for r in table.rows), strict=True)
-        for name, values in zip(layout, transposed, strict=True):
-            if name not in index:
-                continue
-            if pgoutput.UNCHANGED in values:
-                flags = [v is pgoutput.UNCHANGED for v in values]
-                unchanged[name] = flags
-                values = tuple(None if f else v for v, f in zip(values, flags, strict=True))
-            columns[index[name]] = values
-    else:  # a column came or went within the batch
-        for row, (layout, values, *_) in enumerate(table.rows):
+        decoded = pgoutput.columns(table.values, 6, len(layout))
+    if decoded is not None:  # as usual: every change with the same columns, decoded at once
+        for name, (array, flags) in zip(layout, decoded, strict=True):
+            if name in index:
+                columns[index[name]] = array
+                if flags is not None:
+                    unchanged[name] = flags
+    else:  # a column came or went within the batch, or a key changed: one by one
+        for row, (layout, values) in enumerate(zip(table.layouts, table.values, strict=True)):
+            if type(values) is bytes:
+                values = pgoutput.tuple_at(values, 6)
             for name, value in zip(layout, values, strict=True):
                 i = index.get(name)
                 if i is None:
@@ -88,12 +107,15 @@ def bronze_rows(
                 if value is pgoutput.UNCHANGED:
                     unchanged.setdefault(name, [False] * count)[row] = True
                 else:
-                    columns[i][row] = value  # type: ignore[index]
-    ops = [r[2] for r in table.rows]
-    lsns = [r[3] for r in table.rows]
-    commits = [r[4] for r in table.rows]
+                    columns[i][row] = value
+    ops, lsns, commits = table.ops, table.lsns, table.commits
     # Text forms arrive as UTF-8 bytes: checked and made text by Arrow, column-wise.
-    arrays = {n: pa.array(columns[i], pa.binary()).cast(pa.string()) for i, n in enumerate(names)}
+    arrays = {
+        n: (c if isinstance(c, pa.Array) else pa.array(c, pa.large_binary())).cast(
+            pa.large_string()
+        )
+        for n, c in zip(names, columns, strict=True)
+    }
     arrays.update({f"_wb_u{index[n]}": pa.array(v, pa.bool_()) for n, v in unchanged.items()})
     arrays["_op"] = pa.array(ops, pa.string())
     arrays["_lsn"] = pa.array(lsns, pa.int64())
