@@ -185,9 +185,18 @@ async def test_statements_that_write_are_refused_and_files_stay_out_of_reach(
         for sql in (
             "SELECT * FROM read_text('/etc/passwd')",
             "SELECT * FROM read_parquet('/etc/*.parquet')",
+            "SELECT * FROM query_table('__wb_t0')",
+            "SELECT * FROM duckdb_views()",
         ):
             message = refusal(await client.call_tool("query_sql", {"sql": sql}))
-            assert "root:" not in message and "disabled" in message, message
+            assert "root:" not in message and "are not run" in message, message
+        # Whatever a function would read, the sandbox has no files to give it.
+        for sql in (
+            "SELECT content FROM (SELECT 1) t, read_text('/etc/passwd')",
+            "SELECT read_blob('/etc/passwd') AS x",
+        ):
+            message = refusal(await client.call_tool("query_sql", {"sql": sql}))
+            assert "root:" not in message, message
         unknown = refusal(
             await client.call_tool("query_sql", {"sql": "SELECT * FROM gold.nowhere"})
         )
@@ -348,11 +357,15 @@ async def asyncio_sleep(seconds: float) -> None:
 async def test_the_stdio_server_as_a_subprocess(home: Path, lake_tables: Lake) -> None:
     from workbench_server.catalog import CatalogService
     from workbench_server.core import Workbench
+    from workbench_server.lineage.service import LineageService
     from workbench_server.principal import local_principal
 
     core = Workbench(WorkbenchSettings.from_env(home))
     try:
         CatalogService(core, local_principal()).scan("lake")
+        LineageService(core, local_principal()).record_declared(
+            ["lake.silver.invoices"], ["lake.gold.revenue"], job="close.summarize"
+        )
     finally:
         core.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
@@ -369,6 +382,14 @@ async def test_the_stdio_server_as_a_subprocess(home: Path, lake_tables: Lake) -
         assert sorted(preview["rows"]) == [[1, "Azure", 10], [2, "Gemini", 20], [3, "Azure", 5]]
         refused = refusal(await client.call_tool("query_sql", {"sql": "DROP TABLE silver.x"}))
         assert "read-only" in refused
+        graph = result(
+            await client.call_tool(
+                "lineage", {"table": "silver.invoices", "direction": "downstream"}
+            )
+        )
+        assert [(e["target"]["name"], e["job"]) for e in graph["edges"]] == [
+            ("gold.revenue", "close.summarize")
+        ], graph
 
 
 # -- two users of a real JupyterHub, each with their own hub API token ---------------------

@@ -216,8 +216,16 @@ def run_on_lake(
     datasets: dict[str, Any] = {}
     named: dict[tuple[str, str, str], tuple[str, list[str], set[str]]] = {}
     for table in list(query.find_all(exp.Table)):
+        if isinstance(table.this, exp.GenerateSeries):
+            continue  # range() and generate_series(): numbers, nothing read
         if not isinstance(table.this, exp.Identifier):
-            continue  # a table function (range, unnest): it runs in the sandbox
+            # Others could read the sandbox's own tables by name (query_table('…')),
+            # around the masks, or list them (duckdb_views()).
+            raise PermissionDeniedError(
+                "lake queries read lake tables by name (layer.name) and may use range() or "
+                f"generate_series(); table functions such as {table.this.sql()[:40]} are "
+                "not run"
+            )
         if not table.db and not table.catalog and table.name.lower() in ctes:
             continue
         if not table.db:
