@@ -603,3 +603,20 @@ steps:
     assert "at least one user or group" in errors[(8, "steps[0].approvers")]
     assert "shorter than timeout" in errors[(9, "steps[1]")]
     assert "reject" in errors[(15, "steps[2].on_timeout")]
+
+
+def test_two_approval_steps_do_not_share_a_target(tmp_path: Path) -> None:
+    text = """\
+name: gated
+steps:
+  - id: first
+    kind: approval
+    notify: ["webhook:https://n8n.example.com/a"]
+  - id: second
+    kind: approval
+    depends_on: [first]
+    notify: ["webhook:https://n8n.example.com/b", "webhook:https://n8n.example.com/a"]
+"""
+    [error] = validate_text(text, file="p.yaml")
+    assert (error.line, error.path) == (9, "steps[1].notify[1]")
+    assert "approval step 'first' already" in error.message

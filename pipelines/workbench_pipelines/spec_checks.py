@@ -202,6 +202,38 @@ def reference_problems(data: Any) -> list[Problem]:
             continue
         for loc, text in _strings(values, ("steps", i, "parameters")):
             problems.extend((loc, message) for message in template_problems(text, declared))
+    problems.extend(_shared_gate_targets(steps))
+    return problems
+
+
+def _shared_gate_targets(steps: list[Any]) -> list[Problem]:
+    """A run tells a target about an approval event once (notifications are kept per
+    run, event and target), so two approval steps may not share one."""
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], str] = {}
+    for i, step in enumerate(steps):
+        if not isinstance(step, Mapping) or step.get("kind") != "approval":
+            continue
+        escalate = step.get("escalate")
+        lists: list[tuple[Loc, str, Any]] = [(("notify",), "requested", step.get("notify"))]
+        if isinstance(escalate, Mapping):
+            lists.append((("escalate", "notify"), "escalated", escalate.get("notify")))
+        for where, event, targets in lists:
+            if not isinstance(targets, list):
+                continue
+            for j, target in enumerate(targets):
+                if not isinstance(target, str):
+                    continue
+                first = seen.setdefault((event, target), str(step.get("id")))
+                if first != str(step.get("id")):
+                    problems.append(
+                        (
+                            ("steps", i, *where, j),
+                            f"{target} is told about approval step {first!r} already; "
+                            "a run tells a target about one approval step: use another "
+                            "target (e.g. another webhook path)",
+                        )
+                    )
     return problems
 
 
