@@ -562,3 +562,30 @@ def test_lake_sql_masks_pii_for_a_user_who_may_not_see_it(workbench: Any) -> Non
     ]
     reader = Principal(name="rita", groups=frozenset({"pii-readers"}))
     assert AgentTools(workbench, reader).query(sql)["rows"] == admin["rows"]
+
+
+async def test_a_handshake_era_client_and_the_stdio_relay(
+    mcp_url: str, token: str, jp_fetch, lake_tables: Lake
+) -> None:
+    """A 2025 client (initialize, a session, its id on each request) gets the same tools;
+    ``workbench mcp --url`` relays a local agent's stdio to the server with a token."""
+    await jp_fetch(
+        "workbench", "api", "catalog", "sources", "lake", "scans", method="POST", body=b""
+    )
+    http = httpx2.AsyncClient(headers={"Authorization": f"token {token}"}, timeout=30)
+    legacy = Client(streamable_http_client(mcp_url, http_client=http), mode="legacy")
+    async with legacy as client:
+        assert client.protocol_version.startswith("2025")
+        found = result(await client.call_tool("search_catalog", {"query": "invoices"}))
+        assert [t["ref"] for t in found["tables"]] == ["lake.silver.invoices"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    relay = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "workbench_server.cli", "mcp", "--url", mcp_url],
+        env=env | {"WORKBENCH_TOKEN": token},
+    )
+    async with Client(relay, raise_exceptions=True) as client:
+        rows = result(
+            await client.call_tool("query_sql", {"sql": "SELECT count(*) FROM silver.invoices"})
+        )
+        assert rows["rows"] == [[3]]
