@@ -458,6 +458,15 @@ def test_one_users_token_never_reaches_anothers_private_connection(hub: Any, odo
         timeout=30,
     )
     assert stolen.status_code == 404, stolen.text
+    # The service knows callers by hub API tokens only: none, or a wrong one, is a 401.
+    for auth in ({}, {"Authorization": "token not-a-hub-token"}):
+        refused = requests.post(
+            _service_mcp(hub),
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Accept": "application/json, text/event-stream", **auth},
+            timeout=30,
+        )
+        assert refused.status_code == 401, (auth, refused.status_code, refused.text)
 
 
 def test_preview_masks_pii_for_a_non_owner(hub: Any) -> None:
