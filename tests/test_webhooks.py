@@ -324,3 +324,45 @@ def test_trigger_and_target_secrets_survive_a_key_rotation(workbench, tmp_path: 
     )
     assert caller.pipeline == "rotated"
     assert attempt(workbench, 10**9, 1, last=True).retry is False  # no such delivery: no error
+
+
+GATED = """\
+name: gated
+steps:
+  - id: signoff
+    kind: approval
+    message: "Sign off the close"
+  - {id: greet, notebook: greet.ipynb, kernel: python3, depends_on: [signoff]}
+"""
+
+
+async def test_an_approval_gate_is_announced_to_webhook_targets(
+    api: Api, jp_root_dir: Path, worker, sink: Sink
+) -> None:
+    write_notebook(jp_root_dir / "gated" / "greet.ipynb", "print('approved')")
+    (jp_root_dir / "gated" / "pipeline.yaml").write_text(GATED)
+    code, body, _ = await api("POST", "pipelines/deploy", {"path": "gated/pipeline.yaml"})
+    assert code == 201, body
+    code, target, _ = await api(
+        "POST",
+        "pipelines/gated/webhooks",
+        {"url": sink.url + "/gates", "events": ["approval.requested", "run.succeeded"]},
+    )
+    assert code == 201
+    _, run, _ = await api("POST", "pipelines/gated/runs", {})
+
+    async def asked() -> bool:
+        return bool(sink.events("approval.requested"))
+
+    await _until(asked, 120, "approval.requested")
+    event = _verified(target["secret"], sink.events("approval.requested")[0])
+    assert event["run"]["id"] == run["id"]
+    assert event["step"]["id"] == "signoff" and event["step"]["message"] == "Sign off the close"
+    code, body, _ = await api("POST", f"runs/{run['id']}/approvals/signoff/approve", {})
+    assert code == 200, body
+
+    async def done() -> bool:
+        return bool(sink.events("run.succeeded"))
+
+    await _until(done, 120, "run.succeeded after the approval")
+    assert len(sink.events("approval.requested")) == 1

@@ -99,10 +99,33 @@ def queue_webhooks(session: Any, run_id: str, event: str, step: dict | None = No
         log.warning("webhook event %s of run %s not queued", event, run_id, exc_info=True)
 
 
-async def start_pending(workbench: object, run_id: str) -> None:
+def on_approval(workbench: Any, loop: asyncio.AbstractEventLoop, client: Any, event: Any) -> None:
+    """An approval gate opened (the approvals' event hook, in this worker): queue
+    ``approval.requested`` for the run's targets and start delivering it on the worker's
+    loop. Fired at least once per gate; the delivery is written once."""
+    if event.kind != "requested":
+        return
+    step = {
+        "id": event.step_id,
+        "message": event.message,
+        "approvers": event.approvers,
+        "status": event.status,
+    }
+    with workbench.sessions.begin() as session:
+        queue_webhooks(session, event.run_id, "approval.requested", step)
+    started = asyncio.run_coroutine_threadsafe(start_pending(workbench, event.run_id, client), loop)
+    started.add_done_callback(
+        lambda done: (
+            done.exception()
+            and log.warning("approval.requested of run %s not started", event.run_id)
+        )
+    )
+
+
+async def start_pending(workbench: object, run_id: str, client: Any = None) -> None:
     """Start the delivery workflow of each queued delivery of a run (from an activity,
-    after the transaction that queued them). Never fails the caller: a delivery left
-    queued is started by the next event of the run, or by a retry of this activity."""
+    or with the worker's ``client``, after the transaction that queued them). A delivery
+    left queued is started by the run's next event, or by a retry of the activity."""
     from sqlalchemy import select, update
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -121,7 +144,7 @@ async def start_pending(workbench: object, run_id: str) -> None:
     ids = await asyncio.to_thread(queued)
     if not ids:
         return
-    client = activity.client()
+    client = client or activity.client()
     queue = webhook_queue(workbench.settings.task_queue)  # type: ignore[attr-defined]
     started = []
     for delivery_id in ids:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -11,6 +12,7 @@ from datetime import timedelta
 
 from temporalio.worker import Worker
 
+from workbench_server.approvals.events import approval_events
 from workbench_server.metrics.exposition import worker_metrics_server
 from workbench_server.settings import WorkbenchSettings
 from workbench_server.temporal import connect_with_retry
@@ -21,7 +23,12 @@ from .catalog_activities import CatalogActivities
 from .kernel_access import KernelAccess
 from .lake_maintenance import LakeMaintenanceActivities, LakeMaintenanceWorkflow
 from .run_activities import RunActivities
-from .webhook_delivery import WebhookActivities, WebhookDeliveryWorkflow, webhook_queue
+from .webhook_delivery import (
+    WebhookActivities,
+    WebhookDeliveryWorkflow,
+    on_approval,
+    webhook_queue,
+)
 from .workflows import (
     CatalogScanWorkflow,
     PingWorkflow,
@@ -103,6 +110,9 @@ async def run_worker(
     )
     # Deliveries on a queue and slots of their own: never in a step's way, nor it in theirs.
     webhooks = WebhookActivities(workbench)
+    approval_events(workbench).subscribe(
+        functools.partial(on_approval, workbench, asyncio.get_running_loop(), client)
+    )
     hooks_worker = Worker(
         client,
         task_queue=webhook_queue(settings.task_queue),

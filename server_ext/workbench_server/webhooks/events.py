@@ -42,6 +42,7 @@ EVENTS = (
     "run.cancelled",
     "step.failed",
     "run.sla_missed",
+    "approval.requested",
 )
 END_EVENTS = ["run.succeeded", "run.failed", "run.cancelled"]
 RUN_STATUS_EVENTS = {
