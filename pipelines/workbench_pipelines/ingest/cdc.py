@@ -69,6 +69,7 @@ if TYPE_CHECKING:
 KIND = "cdc"  # the watermarks' kind
 _INSERT, _UPDATE, _DELETE, _NEW = (ord(c) for c in "IUDN")
 IDLE_S = 0.25  # no message this long: ask the server where its WAL is
+DRAINED_S = 1.0  # nothing sent nor moved on this long (asked twice): caught up
 CDC_COLUMNS = ("_lsn", "_committed_at")
 
 
@@ -388,14 +389,16 @@ class CdcExtract:
         begun: pgoutput.Begin | None = None
         acked = last_end = kept_alive = 0
         first_pending = 0.0
-        last_message = asked_at = time.monotonic()
+        last_message = asked_at = moved_at = time.monotonic()
         asked: int | None = None  # wal_end when a keepalive was asked for
+        asks = 0  # keepalives asked for since the server last sent or moved on
         while True:
             progress.check()
             message = cur.read_message()
             now = time.monotonic()
             if message is not None:
-                last_message, asked = now, None
+                last_message = moved_at = now
+                asked, asks = None, 0
                 payload = message.payload
                 fast = self._fast(payload) if in_txn else None
                 if fast is not None:  # a change, its values decoded with its batch's
@@ -445,19 +448,24 @@ class CdcExtract:
                 # The keepalive asked for: how far the server has sent (every transaction
                 # committed before it was sent, and none came since it was asked for).
                 kept_alive, asked = max(kept_alive, cur.wal_end or 0), None
+                moved_at, asks = now, 0
             if not in_txn and not self.pending:
                 position = max(last_end, kept_alive)
                 if position > acked:  # nothing unwritten before it: the slot may move on
                     cur.send_feedback(flush_lsn=position, write_lsn=position, force=True)
                     acked = position
-                if (until is None and position >= target) or ending:
+                # Caught up: past the WAL written before the run, or the server has had
+                # nothing to send for a while (its position stays short of that target
+                # until it writes another record, which may take 15 s).
+                drained = now - moved_at >= DRAINED_S and asks >= 2
+                if (until is None and (position >= target or drained)) or ending:
                     return
             elif until is not None and now >= until + 60:
                 return  # a transaction still arriving a minute past the end: the next run
-            if idle and (asked is None or now - asked_at > 2):
+            if idle and (asked is None or now - asked_at > 2 * IDLE_S):
                 # A keepalive back, with the server's position.
                 cur.send_feedback(reply=True, force=True)
-                asked, asked_at = cur.wal_end or 0, now
+                asked, asked_at, asks = cur.wal_end or 0, now, asks + 1
             select.select([cur], [], [], 0.05 if self.pending or in_txn else IDLE_S)
 
     def _fast(self, payload: bytes):
