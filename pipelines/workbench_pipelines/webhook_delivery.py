@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
@@ -26,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.exceptions import ActivityError, ApplicationError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WEBHOOK_WORKFLOW = "workbench.webhook_delivery"
 DELIVER_ACTIVITY = "workbench.deliver_webhook"
@@ -35,6 +38,19 @@ FIRST_RETRY_S = 1.0
 BACKOFF = 2.0
 MAX_INTERVAL_S = 300.0
 MAX_ATTEMPTS = 12
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _off_loop(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """Run ``function`` in the deliveries' own threads: the loop's default executor is
+    where notebook steps run (papermill holds a thread each), and a delivery must not
+    queue behind them."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhooks")
+    return asyncio.get_running_loop().run_in_executor(_POOL, function, *args)
 
 
 def webhook_queue(task_queue: str) -> str:
@@ -77,7 +93,7 @@ class WebhookActivities:
         from workbench_server.webhooks.send import attempt
 
         number = activity.info().attempt
-        outcome = await asyncio.to_thread(
+        outcome = await _off_loop(
             attempt, self.workbench, delivery_id, number, number >= MAX_ATTEMPTS
         )
         if outcome.delivered:
@@ -141,7 +157,7 @@ async def start_pending(workbench: object, run_id: str, client: Any = None) -> N
                 )
             )
 
-    ids = await asyncio.to_thread(queued)
+    ids = await _off_loop(queued)
     if not ids:
         return
     client = client or activity.client()
@@ -170,4 +186,4 @@ async def start_pending(workbench: object, run_id: str, client: Any = None) -> N
                 .values(status="sending")
             )
 
-    await asyncio.to_thread(mark)
+    await _off_loop(mark)
