@@ -43,8 +43,8 @@ def n8n(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N8n]:
     if not installed():
         pytest.fail(HOW_TO_INSTALL, pytrace=False)
     server = N8n(tmp_path_factory.mktemp("n8n"))
-    server.start()
     try:
+        server.start()
         server.set_up_owner()
         yield server
     finally:

@@ -110,10 +110,18 @@ class N8n:
             "DB_SQLITE_POOL_SIZE": "2",
         }
         self.folder.mkdir(parents=True, exist_ok=True)
-        log = (self.folder / "n8n.log").open("ab")
-        self.proc = subprocess.Popen(
-            [str(BINARY), "start"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        with (self.folder / "n8n.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(BINARY), "start"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()  # never leave it running behind a failed start
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while True:
             try:
