@@ -366,3 +366,23 @@ async def test_an_approval_gate_is_announced_to_webhook_targets(
 
     await _until(done, 120, "run.succeeded after the approval")
     assert len(sink.events("approval.requested")) == 1
+
+
+def test_targets_the_network_policy_denies_are_refused(workbench, tmp_path: Path) -> None:
+    from workbench_server.errors import NetworkPolicyError
+    from workbench_server.pipelines.registry import PipelineRegistry
+    from workbench_server.principal import local_principal
+    from workbench_server.webhooks.events import TargetIn, TargetService
+
+    write_notebook(tmp_path / "greet.ipynb", "print(who)", parameters="who = ''")
+    (tmp_path / "pipeline.yaml").write_text(SPEC.format(name="fenced"))
+    me = local_principal()
+    PipelineRegistry(workbench, me).deploy(tmp_path / "pipeline.yaml")
+    workbench.settings.egress_deny = ["127.0.0.0/8"]
+    with pytest.raises(NetworkPolicyError, match=r"127\.0\.0\.1"):
+        TargetService(workbench, me).create("fenced", TargetIn(url="http://127.0.0.1:9/hook"))
+    # Cloud metadata addresses are refused whatever the settings say.
+    workbench.settings.egress_deny = []
+    with pytest.raises(NetworkPolicyError):
+        TargetService(workbench, me).create("fenced", TargetIn(url="http://169.254.169.254/"))
+    assert TargetService(workbench, me).list("fenced") == []
