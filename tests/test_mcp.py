@@ -458,6 +458,17 @@ def test_one_users_token_never_reaches_anothers_private_connection(hub: Any, odo
         timeout=30,
     )
     assert stolen.status_code == 404, stolen.text
+    # Each user reads their own calls in the audit log; another's only as an admin.
+    own = hub.service("bob", "GET", "agents/calls")
+    assert own.status_code == 200, own.text
+    assert own.json() and {c["principal"] for c in own.json()} == {"bob"}
+    refused = {c["tool"]: c["outcome"] for c in own.json()}
+    assert refused["query_sql"] == "refused" and refused["search_catalog"] == "ok"
+    others = hub.service("bob", "GET", "agents/calls?user=alice")
+    assert others.status_code == 403, others.text
+    assert "only admins" in others.json()["message"]
+    bad = hub.service("bob", "GET", "agents/calls?limit=abc")
+    assert bad.status_code == 400 and "limit" in bad.json()["message"]
     # The service knows callers by hub API tokens only: none, or a wrong one, is a 401.
     for auth in ({}, {"Authorization": "token not-a-hub-token"}):
         refused = requests.post(

@@ -30,11 +30,15 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from jupyter_server.auth.decorator import allow_unauthenticated
+import tornado.web
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized
+from pydantic import TypeAdapter
 from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError
 
+from ..errors import InvalidInputError
 from ..handlers.base import WorkbenchHandler
+from . import audit
 
 if TYPE_CHECKING:
     from ..core import Workbench
@@ -227,4 +231,26 @@ def _action(method: str | None) -> str:
     return "read" if method in ("GET", "HEAD") else "write"
 
 
-ROUTES = [(PATH, McpHandler)]
+_CALLS = TypeAdapter(list[audit.AgentCallOut])
+
+
+class CallsHandler(WorkbenchHandler):
+    """``GET /workbench/api/agents/calls[?user=NAME][&limit=N]``: the audit log of agents'
+    calls, newest first: one's own; an admin's, everyone's (or ``user``'s)."""
+
+    auth_resource = "workbench.agents"
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        limit = self.query_int("limit", 100, low=1, high=1000, clamp=True)
+        who = self.get_query_argument("user", None)
+        if who is not None and not 0 < len(who) <= 200:
+            raise InvalidInputError("user: a user name (at most 200 characters)")
+        found = await asyncio.to_thread(audit.calls, self.workbench, self.principal, who, limit)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(_CALLS.dump_json(found))
+
+
+ROUTES = [(PATH, McpHandler), ("workbench/api/agents/calls", CallsHandler)]
