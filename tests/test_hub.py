@@ -466,3 +466,42 @@ def test_the_services_metrics_open_to_the_scrape_token_only(hub: Hub) -> None:
     # A user's own server exports nothing: the service does.
     mine = hub.sessions["alice"].get(f"{hub.url}/user/alice/workbench/metrics", timeout=10)
     assert mine.status_code == 404
+
+
+def test_a_pipelines_trigger_url_works_through_the_hub(hub: Hub) -> None:
+    """n8n's way in (docs/n8n.md) in team mode: the owner makes the trigger secret through
+    their server; the service's URL behind the hub's proxy starts a run with it alone,
+    refuses anything else, and others cannot make or read the secret."""
+    run = private_pipeline(hub, "alice", "alice_trigger")
+    made = hub.workbench("alice", "POST", "pipelines/alice_trigger/trigger/secret")
+    assert made.status_code == 201, made.text
+    secret = made.json()["secret"]
+    assert made.json()["trigger_url"].endswith(
+        "/services/workbench/workbench/api/pipelines/alice_trigger/trigger"
+    )
+    for user in ("bob", "carol"):  # not the owner; carol may only view (auditors)
+        other = hub.workbench(user, "POST", "pipelines/alice_trigger/trigger/secret")
+        assert other.status_code in (403, 404), other.text
+        assert secret not in other.text
+    url = f"{hub.url}/services/workbench/workbench/api/pipelines/alice_trigger/trigger"
+    wrong = requests.post(url, json={}, headers={"Authorization": "Bearer wbsec_x"}, timeout=30)
+    assert wrong.status_code == 401, wrong.text
+    # A hub token is no trigger secret either.
+    hub_token = {"Authorization": f"token {hub.user_token('alice')}"}
+    assert requests.post(url, json={}, headers=hub_token, timeout=30).status_code == 401
+    bearer = {"Authorization": f"Bearer {secret}"}
+    started = requests.post(url, json={"parameters": {}}, headers=bearer, timeout=30)
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    status_url = f"{url}/runs/{run_id}"
+    deadline = time.monotonic() + 120
+    while True:
+        state = requests.get(status_url, headers=bearer, timeout=30)
+        assert state.status_code == 200, state.text
+        if state.json()["status"] in ("succeeded", "failed"):
+            break
+        assert time.monotonic() < deadline, state.text
+        time.sleep(0.5)
+    assert state.json()["status"] == "succeeded" and state.json()["trigger"] == "trigger_url"
+    assert run["id"] != run_id
+    assert requests.get(status_url, timeout=30).status_code == 401
