@@ -609,3 +609,49 @@ async def test_a_handshake_era_client_and_the_stdio_relay(
             await client.call_tool("query_sql", {"sql": "SELECT count(*) FROM silver.invoices"})
         )
         assert rows["rows"] == [[3]]
+
+
+def test_sql_on_a_duckdb_file_as_its_owner_and_as_a_group_member(
+    workbench: Any, tmp_path: Path
+) -> None:
+    """A shared DuckDB file: its owner reads every value; a member of the group it is
+    shared with reads pii masked; nobody writes, and a statement timeout stops a query."""
+    import duckdb
+
+    from workbench_server.agents.tools import AgentTools
+    from workbench_server.catalog import CatalogService
+    from workbench_server.connections import ConnectionCreate, ConnectionService
+    from workbench_server.errors import PermissionDeniedError
+    from workbench_server.principal import Principal
+
+    path = tmp_path / "crm.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE res_partner (id INT, name TEXT, email TEXT)")
+        con.execute("INSERT INTO res_partner VALUES (1, 'Azure', 'a@x.io'), (2, 'Deco', NULL)")
+    workbench.settings.data_roots = [str(tmp_path)]
+    owner = Principal(name="olga", groups=frozenset({"sales"}))
+    ConnectionService(workbench, owner).create(
+        ConnectionCreate(
+            name="crm", shared_groups=["sales"], settings={"kind": "duckdb", "path": str(path)}
+        )
+    )
+    CatalogService(workbench, owner).scan("crm")
+    sql = "SELECT id, name, email FROM res_partner ORDER BY id"
+    assert AgentTools(workbench, owner).query(sql, "crm")["rows"] == [
+        [1, "Azure", "a@x.io"],
+        [2, "Deco", None],
+    ]
+    member = Principal(name="sam", groups=frozenset({"sales"}))
+    assert AgentTools(workbench, member).query(sql, "crm")["rows"] == [
+        [1, "Azure", "•••"],
+        [2, "Deco", None],
+    ]
+    with pytest.raises(PermissionDeniedError, match="read-only"):
+        AgentTools(workbench, owner).query("DELETE FROM res_partner", "crm")
+    slow = AgentTools(workbench, owner).query(
+        "SELECT count(*) FROM range(100000000000) a", "crm", timeout_s=0.5
+    )
+    assert slow["rows"] == [] and "did not finish within 0.5 s" in slow["notes"][0]
+    stranger = Principal(name="eve")
+    with pytest.raises(NotFoundError, match="no connection named 'crm'"):
+        AgentTools(workbench, stranger).query(sql, "crm")
