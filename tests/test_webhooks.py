@@ -256,6 +256,14 @@ async def test_trigger_url_starts_a_run_and_its_events_arrive_signed(
     again = {"Authorization": f"Bearer {rotated['secret']}"}
     code, _, _ = await api("POST", "pipelines/hello/trigger", {}, headers=again, login=False)
     assert code == 401
+    # A target's signing secret is replaced the same way: later events are signed anew.
+    path = f"pipelines/hello/webhooks/{target['id']}/secret"
+    code, _, _ = await api("POST", path, headers=as_user("bob"))
+    assert code == 403
+    code, renewed, _ = await api("POST", path)
+    assert code == 201 and renewed["secret"] not in (target["secret"], secret)
+    code, _, _ = await api("POST", f"pipelines/hello/webhooks/{10**9}/secret")
+    assert code == 404
     code, _, _ = await api("DELETE", f"pipelines/hello/webhooks/{target['id']}")
     assert code == 204
 

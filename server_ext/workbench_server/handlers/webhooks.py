@@ -228,6 +228,20 @@ class WebhookTargetHandler(PipelineAdminHandler):
         self.finish()
 
 
+class WebhookTargetSecretHandler(PipelineAdminHandler):
+    """POST: a new signing secret for a target (shown once)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, name: str, target_id: str) -> None:
+        number = self.path_id(target_id, "webhook target")
+        made = await asyncio.to_thread(
+            TargetService(self.workbench, self.principal).rotate, name, number
+        )
+        self.set_header("Cache-Control", "no-store")
+        self.write_json(made, status=201)
+
+
 class RunDeliveriesHandler(PipelineAdminHandler):
     """Every webhook delivery of a run and each attempt's answer (who may see the run)."""
 
@@ -250,5 +264,6 @@ ROUTES = [
     (f"pipelines/{NAME}/trigger/secret", TriggerSecretHandler),
     (f"pipelines/{NAME}/webhooks", WebhookTargetsHandler),
     (rf"pipelines/{NAME}/webhooks/(?P<target_id>\d+)", WebhookTargetHandler),
+    (rf"pipelines/{NAME}/webhooks/(?P<target_id>\d+)/secret", WebhookTargetSecretHandler),
     (f"runs/{RUN}/deliveries", RunDeliveriesHandler),
 ]

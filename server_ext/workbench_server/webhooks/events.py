@@ -183,6 +183,19 @@ class TargetService:
             out = TargetOut.model_validate(row, from_attributes=True)
         return TargetSecret(**out.model_dump(), secret=secret)
 
+    def rotate(self, name: str, target_id: int) -> TargetSecret:
+        """A new signing secret for a target (shown in this answer only); deliveries
+        from now on, retries included, are signed with it."""
+        pipeline_id = self._pipeline_id(name)
+        secret = signing.new_secret()
+        with self.workbench.sessions.begin() as session:
+            row = session.get(WebhookTarget, target_id)
+            if row is None or row.pipeline_id != pipeline_id or row.run_id is not None:
+                raise NotFoundError(f"pipeline {name!r} has no webhook target {target_id}")
+            row.secret = self.workbench.secret_box.seal({"secret": secret}) or b""
+            out = TargetOut.model_validate(row, from_attributes=True)
+        return TargetSecret(**out.model_dump(), secret=secret)
+
     def delete(self, name: str, target_id: int) -> None:
         pipeline_id = self._pipeline_id(name)
         with self.workbench.sessions.begin() as session:
