@@ -12,6 +12,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tests.support.receivers import Webhooks, webhook_receiver
+from tests.support.servers import workbench_server
 from tests.ui.principals import HeaderPrincipalProvider, as_user
 from workbench_server.db.models import Alert
 
@@ -37,10 +38,7 @@ rules:
      channels: [chat]}}
 """
     )
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home), "principal_provider_class": PROVIDER},
-    }
+    return workbench_server(home, principal_provider_class=PROVIDER)
 
 
 async def _json(jp_fetch, *path: str, **kwargs):

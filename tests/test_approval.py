@@ -22,6 +22,7 @@ from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.processes import base_env, run_workbench, terminate
 from tests.support.receivers import Webhooks, webhook_receiver
+from tests.support.servers import workbench_server
 from tests.support.temporal import wait_for_temporal
 from tests.ui.principals import HeaderPrincipalProvider, as_user
 from workbench_pipelines.validate import validate_text
@@ -81,15 +82,12 @@ def _folder(root: Path, name: str, spec: str) -> Path:
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-            "principal_provider_class": PROVIDER,
-        },
-    }
+    return workbench_server(
+        home,
+        temporal_address=temporal_address,
+        task_queue=task_queue,
+        principal_provider_class=PROVIDER,
+    )
 
 
 class Api:

@@ -8,14 +8,12 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tests.support.postgres import postgres_settings
+from tests.support.servers import workbench_server
 
 
 @pytest.fixture
 def jp_server_config(home):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
-    }
+    return workbench_server(home)
 
 
 async def _json(jp_fetch, *path: str, **kwargs):

@@ -11,14 +11,12 @@ from tornado.httpclient import HTTPClientError
 
 from tests.support.postgres import postgres_settings
 from tests.support.processes import base_env, run_workbench, workbench_argv
+from tests.support.servers import workbench_server
 
 
 @pytest.fixture
 def jp_server_config(home):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
-    }
+    return workbench_server(home)
 
 
 def _body(url: str, name: str = "odoo", **overrides: object) -> bytes:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 from tornado.httpclient import HTTPClientError
 
+from tests.support.servers import workbench_server
 from workbench_server.connections.data_roots import (
     DataRoots,
     OutsideDataRootsError,
@@ -121,10 +122,7 @@ def test_default_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def jp_server_config(home: Path):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
-    }
+    return workbench_server(home)
 
 
 async def _call(jp_fetch, *path: str, **kwargs) -> tuple[int, dict | list]:

@@ -18,6 +18,7 @@ from tornado.httpclient import HTTPClientError
 
 from tests.support.processes import base_env, run_workbench
 from tests.support.receivers import webhook_receiver
+from tests.support.servers import workbench_server
 from tests.ui.principals import HeaderPrincipalProvider, as_user
 from workbench_pipelines.validate import check_text
 from workbench_server.alerts.engine import AlertEngine
@@ -293,10 +294,7 @@ rules:
 
 @pytest.fixture
 def jp_server_config(home: Path):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home), "principal_provider_class": PROVIDER},
-    }
+    return workbench_server(home, principal_provider_class=PROVIDER)
 
 
 async def test_rest_lists_the_datasets_a_user_may_see(jp_fetch, jp_serverapp) -> None:

@@ -22,6 +22,7 @@ from tests.support.notebooks import write_notebook
 from tests.support.postgres import postgres_settings
 from tests.support.processes import base_env, run_workbench
 from tests.support.receivers import webhook_receiver
+from tests.support.servers import workbench_server
 from workbench_server.catalog import CatalogService
 from workbench_server.connections import ConnectionCreate, ConnectionService
 from workbench_server.connections.egress import EgressPolicy, UnknownHostError
@@ -44,10 +45,7 @@ def egress_deny() -> list[str]:
 
 @pytest.fixture
 def jp_server_config(home, egress_deny):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home), "egress_deny": egress_deny},
-    }
+    return workbench_server(home, egress_deny=egress_deny)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from tests.support.servers import workbench_server
 from workbench_server.supervisor import free_port
 
 
@@ -23,10 +24,7 @@ def service_url() -> str:
 @pytest.fixture
 def jp_server_config(home: Path, service_url: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "a-hub-token-of-this-server")
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home), "service_url": service_url},
-    }
+    return workbench_server(home, service_url=service_url)
 
 
 async def test_a_service_that_does_not_answer_is_named(jp_fetch, service_url: str) -> None:

@@ -21,6 +21,7 @@ from tests.support.kernels import KernelSession
 from tests.support.notebooks import write_notebook
 from tests.support.postgres import postgres_settings
 from tests.support.processes import base_env, run_workbench
+from tests.support.servers import workbench_server
 from workbench_kernels.lake_sql import (
     CreateTable,
     DeleteFrom,
@@ -199,10 +200,7 @@ def test_what_the_lake_cannot_do_is_said_with_what_to_do(sql: str, says: str) ->
 # -- real kernels -------------------------------------------------------------------------
 @pytest.fixture
 def jp_server_config(home: Path, workbench_kernelspec: None):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
-    }
+    return workbench_server(home)
 
 
 @pytest.fixture

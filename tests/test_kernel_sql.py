@@ -19,6 +19,7 @@ from tests.support.kernels import KernelSession
 from tests.support.odoo_server import OdooServer
 from tests.support.openlineage import validate_event
 from tests.support.postgres import postgres_settings
+from tests.support.servers import workbench_server
 from workbench_server.connections import ConnectionCreate, ConnectionService
 from workbench_server.core import Workbench
 from workbench_server.principal import local_principal
@@ -29,13 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def jp_server_config(home: Path, workbench_kernelspec: None):
     events = home.parent / "openlineage.jsonl"  # where the server sends lineage events
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "openlineage_transport": {"type": "file", "log_file_path": str(events), "append": True},
-        },
-    }
+    return workbench_server(
+        home, openlineage_transport={"type": "file", "log_file_path": str(events), "append": True}
+    )
 
 
 @pytest.fixture

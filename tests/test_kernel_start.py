@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.support.kernels import KernelSession
+from tests.support.servers import workbench_server
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the extension loaded at start before, and a cell that needs none of it must not wait for.
@@ -21,10 +22,7 @@ HEAVY = ("sql", "pandas", "sqlalchemy", "duckdb", "sqlglot", "workbench_server")
 
 @pytest.fixture
 def jp_server_config(home: Path, workbench_kernelspec: None):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
-    }
+    return workbench_server(home)
 
 
 @pytest.fixture

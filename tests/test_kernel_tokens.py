@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.kernels import KernelSession
+from tests.support.servers import workbench_server
 from workbench_server.connections.kernel_access import KERNEL_TOKEN_ENV
 from workbench_server.core import Workbench
 from workbench_server.lineage.service import LineageService
@@ -43,10 +44,7 @@ def jp_server_config(home: Path, monkeypatch: pytest.MonkeyPatch):
     # What the server itself holds and a kernel must not inherit.
     monkeypatch.setenv("JUPYTER_TOKEN", "the-servers-own-token")
     monkeypatch.setenv("WORKBENCH_SECRETS_KEY_FILE", str(home / "secrets.key"))
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
-    }
+    return workbench_server(home)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from tests.support.servers import workbench_server
 from tests.ui.principals import HeaderPrincipalProvider, as_user
 from workbench_server.lake import Lake, WriterInfo
 from workbench_server.settings import WorkbenchSettings
@@ -19,14 +20,7 @@ PROVIDER = f"{HeaderPrincipalProvider.__module__}.{HeaderPrincipalProvider.__nam
 
 @pytest.fixture
 def jp_server_config(home: Path, tmp_path: Path):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "data_roots": [str(tmp_path)],
-            "principal_provider_class": PROVIDER,
-        },
-    }
+    return workbench_server(home, data_roots=[str(tmp_path)], principal_provider_class=PROVIDER)
 
 
 async def _json(jp_fetch, *path: str, **kwargs):

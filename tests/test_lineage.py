@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.servers import workbench_server
 from workbench_server.connections import ConnectionCreate, ConnectionService
 from workbench_server.errors import NotFoundError
 from workbench_server.lineage import sql_lineage
@@ -84,10 +85,7 @@ def test_lineage_respects_connection_permissions(workbench) -> None:
 
 @pytest.fixture
 def jp_server_config(home):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
-    }
+    return workbench_server(home)
 
 
 async def test_lineage_over_rest(jp_fetch, workbench) -> None:

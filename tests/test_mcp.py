@@ -27,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.support.notebooks import write_notebook
+from tests.support.servers import workbench_server
 from workbench_server.errors import NotFoundError
 from workbench_server.lake import Lake
 from workbench_server.settings import WorkbenchSettings
@@ -34,14 +35,7 @@ from workbench_server.settings import WorkbenchSettings
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-        },
-    }
+    return workbench_server(home, temporal_address=temporal_address, task_queue=task_queue)
 
 
 def mcp_client(url: str, token: str | None) -> Client:

@@ -13,6 +13,7 @@ from tornado.httpclient import AsyncHTTPClient
 
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
+from tests.support.servers import workbench_server
 
 SPEC = """\
 name: queued
@@ -25,15 +26,9 @@ steps:
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-            "metrics_cache_seconds": 0.5,
-        },
-    }
+    return workbench_server(
+        home, temporal_address=temporal_address, task_queue=task_queue, metrics_cache_seconds=0.5
+    )
 
 
 async def test_backlog_and_pollers_of_the_task_queue(

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
+from tests.support.servers import workbench_server
 from workbench_server.supervisor import free_port
 
 SPEC = """\
@@ -24,14 +25,7 @@ steps:
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-        },
-    }
+    return workbench_server(home, temporal_address=temporal_address, task_queue=task_queue)
 
 
 def scrape(port: int, token: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.n8n_peer import HOW_TO_INSTALL, N8n, installed
+from tests.support.servers import workbench_server
 from tests.test_webhooks import Api, _deploy, _until
 from workbench_server.webhooks import signing
 
@@ -53,14 +54,7 @@ def n8n(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N8n]:
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-        },
-    }
+    return workbench_server(home, temporal_address=temporal_address, task_queue=task_queue)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from tests.support.servers import workbench_server
 from tests.ui.principals import HeaderPrincipalProvider, as_user
 
 PROVIDER = f"{HeaderPrincipalProvider.__module__}.{HeaderPrincipalProvider.__name__}"
@@ -147,17 +148,14 @@ def test_windows_of_hours_and_refusals() -> None:
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "principal_provider_class": PROVIDER,
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-            "metrics_cache_seconds": 0.1,
-            "health_timeout": 2.0,
-        },
-    }
+    return workbench_server(
+        home,
+        principal_provider_class=PROVIDER,
+        temporal_address=temporal_address,
+        task_queue=task_queue,
+        metrics_cache_seconds=0.1,
+        health_timeout=2.0,
+    )
 
 
 async def _summary(jp_fetch, **kwargs) -> dict:

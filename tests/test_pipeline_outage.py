@@ -26,6 +26,7 @@ from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.postgres import PostgresCluster, running_cluster
 from tests.support.runs import record_run
+from tests.support.servers import workbench_server
 
 OUTAGE_S = 20
 
@@ -69,15 +70,9 @@ def metadata_url(cluster: PostgresCluster) -> Iterator[str]:
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str, metadata_url: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "db_url": metadata_url,
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-        },
-    }
+    return workbench_server(
+        home, db_url=metadata_url, temporal_address=temporal_address, task_queue=task_queue
+    )
 
 
 async def _json(jp_fetch, *path: str, **kwargs):

@@ -16,6 +16,7 @@ from tornado.httpclient import HTTPClientError
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.receivers import smtp_server
+from tests.support.servers import workbench_server
 from workbench_pipelines.plan import RetryPlan
 from workbench_pipelines.spec import DEFAULT_NON_RETRYABLE, PipelineSpec
 from workbench_pipelines.spec_types import error_matches
@@ -23,14 +24,7 @@ from workbench_pipelines.spec_types import error_matches
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-        },
-    }
+    return workbench_server(home, temporal_address=temporal_address, task_queue=task_queue)
 
 
 # extract -> check -> report, extract -> side; check's retries would wait a minute each.

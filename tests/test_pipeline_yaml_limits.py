@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
+from tests.support.servers import workbench_server
 from workbench_pipelines.validate import (
     MAX_ALIASED,
     MAX_BYTES,
@@ -80,10 +81,7 @@ def test_too_deep_and_too_large_files_are_refused(tmp_path: Path) -> None:
 
 @pytest.fixture
 def jp_server_config(home: Path):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
-    }
+    return workbench_server(home)
 
 
 # 6 levels (531,441 values) took the server's event loop 2 s before the fix, 9 levels

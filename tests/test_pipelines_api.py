@@ -10,18 +10,12 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tests.support.notebooks import write_notebook
+from tests.support.servers import workbench_server
 
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-        },
-    }
+    return workbench_server(home, temporal_address=temporal_address, task_queue=task_queue)
 
 
 SPEC = """\

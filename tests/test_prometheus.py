@@ -26,6 +26,7 @@ from tornado.httpclient import AsyncHTTPClient
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.processes import terminate
+from tests.support.servers import workbench_server
 from workbench_server.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,15 +62,9 @@ steps:
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-            "metrics_cache_seconds": 1.0,
-        },
-    }
+    return workbench_server(
+        home, temporal_address=temporal_address, task_queue=task_queue, metrics_cache_seconds=1.0
+    )
 
 
 @pytest.fixture

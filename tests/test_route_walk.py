@@ -15,6 +15,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.httputil import url_concat
 
 from tests.support.routes import workbench_routes
+from tests.support.servers import workbench_server
 
 BAD_VALUES = ("abc", "1e3", "-1", "9" * 40, "1\x00", "x" * 5000, "", "nan")
 ALWAYS_TRIED = ("limit", "offset", "token")
@@ -34,14 +35,7 @@ BAD_BODIES = {
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-        },
-    }
+    return workbench_server(home, temporal_address=temporal_address, task_queue=task_queue)
 
 
 def _problem(code: int, body: bytes) -> str | None:

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tornado.httpclient import AsyncHTTPClient
 
 from tests.support.notebooks import write_notebook
+from tests.support.servers import workbench_server
 
 FINISH_BY = (datetime.now(UTC) + timedelta(hours=2)).strftime("%H:%M")
 SPECS = {
@@ -57,15 +58,9 @@ steps:
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-            "metrics_cache_seconds": 0.2,
-        },
-    }
+    return workbench_server(
+        home, temporal_address=temporal_address, task_queue=task_queue, metrics_cache_seconds=0.2
+    )
 
 
 async def test_upstream_trouble_flags_downstream_slas_until_it_succeeds(

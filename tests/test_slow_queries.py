@@ -15,6 +15,7 @@ import pytest
 from tests.support.kernels import KernelSession
 from tests.support.postgres import postgres_settings
 from tests.support.receivers import webhook_receiver
+from tests.support.servers import workbench_server
 from workbench_server.alerts.engine import AlertEngine
 from workbench_server.connections import ConnectionCreate, ConnectionService
 from workbench_server.core import Workbench
@@ -95,10 +96,7 @@ def test_only_the_p95_counts_not_one_slow_query(metadata: Workbench) -> None:
 
 @pytest.fixture
 def jp_server_config(home: Path, workbench_kernelspec: None):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {"home": str(home)},
-    }
+    return workbench_server(home)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
+from tests.support.servers import workbench_server
 from tests.support.webhook_sink import Sink
 from tests.ui.principals import HeaderPrincipalProvider, as_user
 from workbench_server.supervisor import free_port
@@ -40,15 +41,12 @@ steps:
 
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str):
-    return {
-        "ServerApp": {"jpserver_extensions": {"workbench_server": True}},
-        "WorkbenchApp": {
-            "home": str(home),
-            "temporal_address": temporal_address,
-            "task_queue": task_queue,
-            "principal_provider_class": PROVIDER,
-        },
-    }
+    return workbench_server(
+        home,
+        temporal_address=temporal_address,
+        task_queue=task_queue,
+        principal_provider_class=PROVIDER,
+    )
 
 
 @pytest.fixture
