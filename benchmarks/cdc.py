@@ -48,14 +48,33 @@ CHUNK = 10_000
 TXN_ROWS = 100
 
 
-def _ctx(workbench: Any, step: str, config: dict[str, Any], kind: str = "extract") -> Any:
+def _ctx(
+    workbench: Any, step: str, config: dict[str, Any], kind: str = "extract", run: str = "bench"
+) -> Any:
     from workbench_pipelines.ingest.context import Progress, StepContext
     from workbench_server.principal import local_principal
 
     return StepContext(
-        workbench, local_principal(), "benchmark", "bench", step, 1, config, {}, Progress(),
+        workbench, local_principal(), "benchmark", run, step, 1, config, {}, Progress(),
         kind=kind,
     )  # fmt: skip
+
+
+def _record_run(workbench: Any, run_id: str) -> None:
+    """A run of the benchmark's pipeline (as ``_extract_home`` makes ``bench``)."""
+    from sqlalchemy import select
+
+    from workbench_server.db.models import Pipeline, Run
+
+    with workbench.sessions.begin() as session:
+        pipeline = session.scalar(select(Pipeline).where(Pipeline.name == "benchmark"))
+        session.add(
+            Run(
+                id=run_id, pipeline_id=pipeline.id, version=1, status="running",
+                trigger="manual", parameters={}, logical_date="2026-12-01",
+                workflow_id=run_id, requested_by=pipeline.owner,
+            )
+        )  # fmt: skip
 
 
 def _cdc_config(table: str, target: str, **extra: Any) -> dict[str, Any]:
@@ -67,11 +86,13 @@ def _cdc_config(table: str, target: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _run(workbench: Any, step: str, config: dict[str, Any], kind: str = "extract") -> float:
+def _run(
+    workbench: Any, step: str, config: dict[str, Any], kind: str = "extract", run: str = "bench"
+) -> float:
     from workbench_pipelines.ingest.extract import run_extract
     from workbench_pipelines.ingest.merge import run_merge
 
-    ctx = _ctx(workbench, step, config, kind)
+    ctx = _ctx(workbench, step, config, kind, run)
     lake_bench._settle()
     started = time.perf_counter()
     (run_extract if kind == "extract" else run_merge)(ctx)
@@ -161,13 +182,18 @@ def child(role: str, home: str, seconds: float) -> None:
 
     workbench = Workbench(WorkbenchSettings.from_env(Path(home)))
     config = _cdc_config("aml_live", "bronze.live", follow=f"{seconds}s", batch_seconds=1)
-    if role == "cdc":
-        _run(workbench, "live", config)
+    if role == "cdc":  # a run of its own, as a following step is: the merge reads its rows
+        _run(workbench, "live", config, run="live")
         return
     deadline = time.monotonic() + seconds
+    turn = 0
     while time.monotonic() < deadline:
+        turn += 1
         try:
-            _run(workbench, "merge_live", {"tables": ["bronze.live"]}, kind="merge")
+            _run(
+                workbench, "merge_live", {"tables": ["bronze.live"]}, kind="merge",
+                run=f"merge-{turn}",
+            )  # fmt: skip
         except Exception as exc:  # bronze not made yet
             print(f"merge: {exc}", file=sys.stderr)
             time.sleep(0.2)
@@ -184,6 +210,8 @@ def measure_latency(url: str, home: Path, workbench: Any, seconds: float, rate: 
     config = _cdc_config("aml_live", "bronze.live")
     _run(workbench, "live", config)  # the slot and the snapshot
     _run(workbench, "merge_live", {"tables": ["bronze.live"]}, kind="merge")  # silver.live
+    for run_id in ["live", *(f"merge-{turn}" for turn in range(1, 1000))]:
+        _record_run(workbench, run_id)
     committed: dict[int, float] = {}
     seen: dict[int, float] = {}
     run_for = seconds + 15
