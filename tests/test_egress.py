@@ -106,6 +106,7 @@ async def test_open_closed_and_silent_denied_ports_answer_alike(
             "latency_ms": None,
             "reason": "denied",
             "message": _denial("target", "127.0.0.1"),
+            "replication": None,  # not checked: nothing was reached
         }
     )
 
