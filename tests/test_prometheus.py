@@ -308,6 +308,7 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
 
         rules = (await fetch_json(url + "/api/v1/rules"))["data"]["groups"][0]["rules"]
         assert sorted(r["name"] for r in rules) == [
+            "CdcSlotLag",
             "DatasetFreshnessAtRisk",
             "DatasetFreshnessMissed",
             "DiskSpace",
