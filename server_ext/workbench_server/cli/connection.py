@@ -129,14 +129,16 @@ def _refuse_secrets_in_args(kind: str, values: dict[str, Any]) -> None:
 
 @click.group()
 def connection() -> None:
-    """Manage data connections (Odoo, PostgreSQL, DuckDB, lake, SQLAlchemy)."""
+    """Manage data connections (Odoo, PostgreSQL, DuckDB, lake, SQLAlchemy, Superset)."""
 
 
 @connection.command("add", epilog=_kinds_help())
 @home_option
 @click.argument("name")
 @click.option(
-    "--kind", required=True, type=click.Choice(["postgres", "odoo", "duckdb", "lake", "sqlalchemy"])
+    "--kind",
+    required=True,
+    type=click.Choice(["postgres", "odoo", "duckdb", "lake", "sqlalchemy", "superset"]),
 )
 @click.option(
     "--set",

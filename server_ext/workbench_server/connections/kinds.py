@@ -181,8 +181,19 @@ class SqlAlchemyConfig(KindConfig):
         return self
 
 
+class SupersetConfig(KindConfig):
+    """An Apache Superset the workbench publishes lake tables to, as datasets (its REST
+    API, logged in as ``user``; see docs/superset.md)."""
+
+    kind: Literal["superset"] = "superset"
+    secret_fields: ClassVar[tuple[str, ...]] = ("password",)
+    url: AnyHttpUrl
+    user: str = Field(min_length=1, max_length=256)
+    password: SecretStr | None = None
+
+
 KindSettings = Annotated[
-    PostgresConfig | OdooConfig | DuckDBConfig | LakeConfig | SqlAlchemyConfig,
+    PostgresConfig | OdooConfig | DuckDBConfig | LakeConfig | SqlAlchemyConfig | SupersetConfig,
     Field(discriminator="kind"),
 ]
 KIND_ADAPTER: TypeAdapter[KindSettings] = TypeAdapter(KindSettings)
@@ -192,4 +203,5 @@ KINDS: dict[str, type[KindConfig]] = {
     "duckdb": DuckDBConfig,
     "lake": LakeConfig,
     "sqlalchemy": SqlAlchemyConfig,
+    "superset": SupersetConfig,
 }

@@ -33,6 +33,7 @@ from .kinds import (
     OdooConfig,
     PostgresConfig,
     SqlAlchemyConfig,
+    SupersetConfig,
 )
 
 Reason = Literal[
@@ -234,12 +235,27 @@ def _sqlalchemy(cfg: SqlAlchemyConfig, timeout: float) -> str:
         engine.dispose()
 
 
+def _superset(cfg: SupersetConfig, timeout: float) -> str:
+    from ..superset.client import SupersetClient, SupersetError
+
+    try:
+        client = SupersetClient(cfg, timeout=timeout).login()
+        return f"Superset {client.version()}"
+    except SupersetError as exc:
+        text = str(exc)
+        reason: Reason = "authentication_failed" if "refused the login" in text else "error"
+        if "cannot reach" in text:
+            reason = classify(text, S3_REASONS)
+        raise ProbeFailure(reason, text) from None
+
+
 PROBES: dict[str, Callable[..., str | tuple[str, str | None]]] = {
     "postgres": _postgres,
     "odoo": _odoo,
     "duckdb": _duckdb,
     "lake": _lake,
     "sqlalchemy": _sqlalchemy,
+    "superset": _superset,
 }
 
 

@@ -1,0 +1,52 @@
+"""``workbench publish layer.table --to SUPERSET``: a lake table as a Superset dataset."""
+
+from __future__ import annotations
+
+import click
+
+from . import home_option
+
+
+@click.command()
+@home_option
+@click.argument("table", metavar="LAYER.TABLE")
+@click.option("--to", "to", required=True, help="The superset connection to publish to.")
+@click.option("--lake", default=None, help="A lake connection (default: the workbench's lake).")
+@click.option(
+    "--include-pii", is_flag=True, help="Publish pii-tagged columns too (left out by default)."
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Overwrite descriptions and labels edited in Superset."
+)
+def publish(
+    home: str | None, table: str, to: str, lake: str | None, include_pii: bool, overwrite: bool
+) -> None:
+    """Publish lake TABLE to Superset as a dataset, with the catalog's descriptions, column
+    labels, certification and owners (see docs/superset.md)."""
+    from pydantic import ValidationError
+
+    from ..errors import InvalidInputError
+    from ..principal import local_principal
+    from ..superset.publish import PublishRequest
+    from ..superset.publish import publish as run
+    from .connection import _workbench
+
+    try:
+        request = PublishRequest(
+            table=table, to=to, lake=lake, include_pii=include_pii, overwrite=overwrite
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(f"{where}: {first['msg']}") from None
+    result = run(_workbench(home), local_principal(), request)
+    verb = "created" if result.created else "updated"
+    click.echo(
+        f"{result.table}: dataset {result.dataset_id} {verb} in {to} "
+        f"({result.rows} rows, version {result.version}, {len(result.columns)} columns)"
+    )
+    if result.excluded_pii:
+        click.echo(f"left out (pii): {', '.join(result.excluded_pii)}")
+    if result.kept_edits:
+        click.echo(f"kept as edited in Superset: {', '.join(result.kept_edits)}")
+    click.echo(result.dataset_url)

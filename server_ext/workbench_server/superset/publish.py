@@ -1,0 +1,344 @@
+"""Publishing lake tables to Superset as datasets, with the catalog's metadata.
+
+``publish(workbench, principal, "gold.trial_balance", to="bi")``:
+
+1. The caller must be allowed to use the Superset connection and to read the lake table
+   (another user's private lake is "not found"); publishing pii-tagged columns needs the
+   right to see them (the lake connection's owner, admins, ``pii-readers``) *and* asking
+   for it.
+2. The table's columns (pii ones left out) are copied into the Superset connection's
+   serving DuckDB file (:mod:`.serving`), which Superset reads through its ``duckdb``
+   driver as one database.
+3. The dataset is created if missing (its columns refreshed from the file otherwise) and
+   the catalog's description, column labels (the catalog's, else Odoo's through column
+   lineage) and descriptions, certification and owners are written to it.
+
+Manual edits in Superset are kept, as preset-cli does: each field the workbench wrote is
+remembered in the dataset's ``extra`` (``workbench``); a field whose value in Superset is
+no longer what the workbench wrote was edited there and is left alone (``overwrite``
+writes it anyway).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from ..catalog import CatalogService
+from ..catalog.pii import PiiRules
+from ..connections.egress import EgressPolicy, UnknownHostError, pin
+from ..connections.kinds import SupersetConfig
+from ..connections.service import ConnectionService
+from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from ..lake.models import TableName
+from . import serving
+from .client import SupersetClient, SupersetError
+
+if TYPE_CHECKING:
+    from ..catalog.models import TableDetail
+    from ..core import Workbench
+    from ..principal import Principal
+
+DATABASE_PREFIX = "workbench"  # Superset database name: workbench_<superset connection>
+DEFAULT_LAKE = "lake"
+MARK = "workbench"  # key of what the workbench wrote, in the dataset's extra
+
+
+class PublishRequest(BaseModel):
+    """What to publish where (the REST body, the CLI's arguments, a step's settings)."""
+
+    model_config = {"extra": "forbid"}
+
+    table: str = Field(max_length=140, description="the lake table, layer.name")
+    to: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="a superset connection")
+    lake: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,62}$", description="lake connection")
+    include_pii: bool = Field(False, description="publish pii-tagged columns too")
+    overwrite: bool = Field(False, description="overwrite edits made in Superset")
+
+
+class PublishResult(BaseModel):
+    table: str
+    superset: str
+    database_id: int
+    dataset_id: int
+    dataset_url: str
+    created: bool
+    rows: int
+    version: int | None
+    columns: list[str]
+    excluded_pii: list[str]
+    kept_edits: list[str] = Field(description="fields edited in Superset and left as they were")
+
+
+def publish(workbench: Workbench, principal: Principal, request: PublishRequest) -> PublishResult:
+    from ..lake import Lake
+
+    table = TableName.parse(request.table)
+    cfg = _superset_settings(workbench, principal, request.to)
+    lake = Lake.of(workbench, principal, request.lake)  # others' private lakes: not found
+    if not lake.exists(table):
+        raise NotFoundError(f"no lake table {table} in {lake.name}")
+    catalog = CatalogService(workbench, principal)
+    catalog_name = request.lake or DEFAULT_LAKE
+    detail = _catalog_entry(catalog, catalog_name, table)
+    connection = catalog.access.connection(catalog_name)
+    if request.include_pii and not catalog.may_see_pii(connection):
+        raise PermissionDeniedError(
+            f"publishing the pii columns of {table} is for those who may see them (the "
+            f"owner of {catalog_name!r}, admins, pii-readers)"
+        )
+
+    version = lake.version(table)
+    actual = _columns(lake, table, version)
+    pii = _pii_columns(workbench, detail, table, actual)
+    columns = [c for c in actual if request.include_pii or c not in pii]
+    if not columns:
+        raise InvalidInputError(f"every column of {table} is tagged pii: nothing to publish")
+    schema = table.layer if request.lake is None else f"{request.lake}_{table.layer}"
+    path = serving.serving_path(workbench.settings.home, request.to)
+
+    client = SupersetClient(cfg).login()  # a bad URL or password fails before any copy
+    served = serving.publish_table(path, lake, str(table), columns, schema, table.name, version)
+    database_id = _database(client, request.to, path)
+    dataset_id, created = _dataset(client, database_id, schema, table.name)
+    labels = _lineage_labels(workbench, principal, catalog, catalog_name, table, detail, columns)
+    kept = _sync_metadata(client, dataset_id, detail, labels, principal, request)
+    return PublishResult(
+        table=str(table),
+        superset=request.to,
+        database_id=database_id,
+        dataset_id=dataset_id,
+        dataset_url=f"{client.url}/explore/?datasource_type=table&datasource_id={dataset_id}",
+        created=created,
+        rows=served.rows,
+        version=version,
+        columns=columns,
+        excluded_pii=sorted(set(actual) - set(columns)),
+        kept_edits=kept,
+    )
+
+
+def _superset_settings(workbench: Workbench, principal: Principal, name: str) -> SupersetConfig:
+    cfg = ConnectionService(workbench, principal).resolve(name)  # not usable: not found
+    if not isinstance(cfg, SupersetConfig):
+        raise InvalidInputError(f"connection {name!r} is a {cfg.kind} connection, not superset")
+    try:
+        pinned = pin(name, cfg, EgressPolicy.from_settings(workbench.settings))
+    except UnknownHostError as exc:
+        raise SupersetError(f"cannot reach Superset at {cfg.url}: {exc}") from None
+    assert isinstance(pinned, SupersetConfig)
+    return pinned
+
+
+def _catalog_entry(catalog: CatalogService, connection: str, table: TableName) -> TableDetail:
+    from ..catalog.default_lake import ensure_default_lake
+
+    if connection == DEFAULT_LAKE:
+        ensure_default_lake(catalog.workbench)
+    try:
+        return catalog.find(connection, table.layer, table.name)
+    except NotFoundError:  # written since the last scan: describe it now
+        catalog.scan(connection, tables=[str(table)])
+        return catalog.find(connection, table.layer, table.name)
+
+
+def _columns(lake: Any, table: TableName, version: int | None) -> list[str]:
+    db = lake.connect()
+    try:
+        described = db.execute(f"DESCRIBE SELECT * FROM {lake.scan_sql(table, version)}")
+        return [row[0] for row in described.fetchall()]
+    finally:
+        db.close()
+
+
+def _pii_columns(
+    workbench: Workbench, detail: TableDetail, table: TableName, actual: list[str]
+) -> set[str]:
+    tagged = {
+        c.name
+        for c in detail.columns
+        if c.dropped_at is None and "pii" in {*(c.tags or []), *(c.auto_tags or [])}
+    }
+    # A column added since the last scan: the scan's own rules decide.
+    known = {c.name for c in detail.columns}
+    rules = PiiRules.from_settings(workbench.settings)
+    table_name = f"{table.layer}_{table.name}"
+    return tagged | {c for c in actual if c not in known and rules.tags(table_name, c)}
+
+
+def _lineage_labels(
+    workbench: Workbench,
+    principal: Principal,
+    catalog: CatalogService,
+    namespace: str,
+    table: TableName,
+    detail: TableDetail,
+    columns: list[str],
+) -> dict[str, str]:
+    """Each column's label: the catalog's, else the nearest labelled column upstream
+    (column lineage), e.g. the Odoo field a gold column was computed from."""
+    from ..lineage.service import LineageService
+
+    labels = {c.name: c.label for c in detail.columns if c.label}
+    lineage = LineageService(workbench, principal)
+    for column in columns:
+        if column in labels:
+            continue
+        try:
+            graph = lineage.graph(namespace, str(table), column=column, depth=5)
+        except (NotFoundError, PermissionDeniedError, InvalidInputError):
+            continue
+        for edge in graph.edges:
+            if edge.source.table_id is None or not edge.source_column:
+                continue
+            try:
+                source = catalog.table(edge.source.table_id)
+            except NotFoundError:
+                continue
+            found = next(
+                (c.label for c in source.columns if c.name == edge.source_column and c.label),
+                None,
+            )
+            if found:
+                labels[column] = found
+                break
+    return labels
+
+
+def _database(client: SupersetClient, connection: str, path: Any) -> int:
+    """The Superset database reading the serving file (made, or pointed at it, once)."""
+    name = f"{DATABASE_PREFIX}_{connection}"
+    uri = f"duckdb:///{path}"
+    extra = json.dumps(
+        {
+            "engine_params": {
+                # Read-only, and no files or network beyond the serving file itself.
+                "connect_args": {"read_only": True, "config": {"enable_external_access": False}}
+            },
+            "allows_virtual_table_explore": False,
+        }
+    )
+    found = client.find("database", database_name=name)
+    body = {
+        "database_name": name,
+        "sqlalchemy_uri": uri,
+        "expose_in_sqllab": False,
+        "allow_dml": False,
+        "allow_file_upload": False,
+        "extra": extra,
+    }
+    if found:
+        database_id = int(found[0]["id"])
+        current = client.call("GET", f"/api/v1/database/{database_id}", what="database")
+        if current.get("result", {}).get("sqlalchemy_uri") != uri:
+            client.call("PUT", f"/api/v1/database/{database_id}", body, what="update its database")
+        return database_id
+    made = client.call("POST", "/api/v1/database/", body, what="create the serving database")
+    return int(made["id"])
+
+
+def _dataset(client: SupersetClient, database_id: int, schema: str, name: str) -> tuple[int, bool]:
+    for found in client.find("dataset", table_name=name, schema=schema):
+        if int(found.get("database", {}).get("id", -1)) == database_id:
+            dataset_id = int(found["id"])
+            client.call("PUT", f"/api/v1/dataset/{dataset_id}/refresh", what="refresh the dataset")
+            return dataset_id, False
+    made = client.call(
+        "POST",
+        "/api/v1/dataset/",
+        {"database": database_id, "schema": schema, "table_name": name},
+        what=f"create dataset {schema}.{name}",
+    )
+    return int(made["id"]), True
+
+
+def _sync_metadata(
+    client: SupersetClient,
+    dataset_id: int,
+    detail: TableDetail,
+    labels: dict[str, str],
+    principal: Principal,
+    request: PublishRequest,
+) -> list[str]:
+    """Write the catalog's metadata to the dataset; returns the fields left alone because
+    they were edited in Superset."""
+    current = client.call("GET", f"/api/v1/dataset/{dataset_id}", what="dataset")["result"]
+    try:
+        extra = json.loads(current.get("extra") or "{}")
+    except ValueError:
+        extra = {}
+    extra = extra if isinstance(extra, dict) else {}
+    before = extra.get(MARK, {}) if isinstance(extra.get(MARK), dict) else {}
+    before_columns = before.get("columns", {}) if isinstance(before.get("columns"), dict) else {}
+    kept: list[str] = []
+
+    def merged(field: str, now: Any, new: str | None, wrote: Any) -> str | None:
+        if request.overwrite or now in (None, "") or now == wrote or now == new:
+            return new
+        kept.append(field)
+        return now
+
+    description = merged(
+        "description",
+        current.get("description"),
+        detail.description or detail.comment or detail.label,
+        before.get("description"),
+    )
+    by_name = {c.name: c for c in detail.columns if c.dropped_at is None}
+    columns, wrote_columns = [], {}
+    for column in current.get("columns", []):
+        name = column["column_name"]
+        entry = by_name.get(name)
+        new_label = labels.get(name)
+        new_text = (entry.description or entry.comment or entry.help) if entry else None
+        was = before_columns.get(name, {}) if isinstance(before_columns.get(name), dict) else {}
+        columns.append(
+            {
+                "id": column["id"],
+                "column_name": name,
+                "verbose_name": merged(
+                    f"{name}.label", column.get("verbose_name"), new_label, was.get("label")
+                ),
+                "description": merged(
+                    f"{name}.description", column.get("description"), new_text, was.get("text")
+                ),
+            }
+        )
+        wrote_columns[name] = {"label": new_label, "text": new_text}
+
+    certified_by = detail.steward or principal.name
+    if detail.certified:
+        extra["certification"] = {
+            "certified_by": certified_by,
+            "details": "certified in the workbench catalog",
+        }
+    elif before.get("certified"):
+        extra.pop("certification", None)  # ours, and the catalog no longer certifies it
+    extra[MARK] = {
+        "source": f"{request.lake or DEFAULT_LAKE}:{request.table}",
+        "published_by": principal.name,
+        "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "description": description if "description" not in kept else before.get("description"),
+        "certified": detail.certified,
+        "columns": wrote_columns,
+    }
+    wanted = [n for n in {detail.steward, principal.name} if n]
+    owners = {int(o["id"]) for o in current.get("owners", []) if "id" in o}
+    me = client.me()
+    owners |= {me} if me is not None else set()
+    owners |= set(client.user_ids(wanted))
+    client.call(
+        "PUT",
+        f"/api/v1/dataset/{dataset_id}",
+        {
+            "description": description,
+            "extra": json.dumps(extra),
+            "owners": sorted(owners),
+            "columns": columns,
+        },
+        what=f"update dataset {dataset_id}",
+    )
+    return kept

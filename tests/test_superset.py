@@ -1,0 +1,283 @@
+"""Superset through a real Superset started by the tests (issue 18, must-show 1).
+
+A gold table computed from the Odoo-shaped database is published: the dataset exists
+with the catalog's description, Odoo's column labels (through column lineage) and the
+certification; a chart-data query answers what the same query on the lake answers, to
+the cent; a description changed in the catalog reaches the dataset on re-publish, while
+an edit made in Superset is kept; pii columns stay out (of the dataset and of the file
+Superset reads); another user's private lake table cannot be published; a bad URL or
+password says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pyarrow as pa
+import pytest
+
+from tests.support.postgres import postgres_settings
+from tests.support.superset_peer import ADMIN, HOW_TO_INSTALL, Superset, installed
+from workbench_server.catalog import CatalogService, TablePatch
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.connections.kinds import SupersetConfig
+from workbench_server.errors import NotFoundError, PermissionDeniedError
+from workbench_server.lake import Lake
+from workbench_server.lineage import sql_lineage
+from workbench_server.lineage.service import LineageService, SqlContext
+from workbench_server.principal import Principal
+from workbench_server.superset import PublishRequest, SupersetClient, SupersetError, publish
+from workbench_server.superset.serving import serving_path
+from workbench_server.supervisor import free_port
+
+GOLD_SQL = """
+CREATE TABLE gold.partner_balances AS
+SELECT l.partner_id, p.email, sum(l.debit - l.credit) AS balance
+FROM odoo.public.account_move_line AS l
+JOIN odoo.public.res_partner AS p ON p.id = l.partner_id
+GROUP BY 1, 2
+"""
+SOURCE_SQL = """
+SELECT l.partner_id, p.email, sum(l.debit - l.credit)::numeric(18, 2) AS balance
+FROM account_move_line AS l JOIN res_partner AS p ON p.id = l.partner_id
+GROUP BY 1, 2 ORDER BY 1
+"""
+ALICE = Principal(name="alice", groups=frozenset({"finance"}))
+BOB = Principal(name="bob", groups=frozenset({"finance"}))
+
+
+@pytest.fixture(scope="session")
+def superset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
+    if not installed():
+        pytest.fail(HOW_TO_INSTALL, pytrace=False)
+    server = Superset(tmp_path_factory.mktemp("superset"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def _superset_connection(workbench: Any, who: Principal, name: str, url: str, password: str):
+    ConnectionService(workbench, who).create(
+        ConnectionCreate(
+            name=name,
+            settings={"kind": "superset", "url": url, "user": ADMIN[0], "password": password},
+        )
+    )
+
+
+@pytest.fixture
+def published(workbench: Any, odoo_db: str, superset: Superset) -> dict[str, Any]:
+    """Alice's world: the Odoo database scanned, a gold table computed from it (with its
+    lineage), and a superset connection ``bi``."""
+    ConnectionService(workbench, ALICE).create(
+        ConnectionCreate(name="odoo", settings=postgres_settings(odoo_db))
+    )
+    catalog = CatalogService(workbench, ALICE)
+    catalog.scan("odoo")
+    with psycopg.connect(odoo_db) as pg:
+        rows = pg.execute(SOURCE_SQL).fetchall()
+    data = pa.table(
+        {
+            "partner_id": pa.array([r[0] for r in rows], pa.int64()),
+            "email": pa.array([r[1] for r in rows], pa.string()),
+            "balance": pa.array([r[2] for r in rows], pa.decimal128(18, 2)),
+        }
+    )
+    Lake.default(workbench.settings).write("gold.partner_balances", data, mode="overwrite")
+    context = SqlContext(connection="lake", kind="lake", attachable=["odoo"])
+    LineageService(workbench, ALICE).record(sql_lineage(GOLD_SQL), context, "gold.build")
+    catalog.scan("lake", tables=["gold.partner_balances"])
+    _superset_connection(workbench, ALICE, "bi", superset.url, ADMIN[1])
+    return {"catalog": catalog, "rows": rows}
+
+
+def _client(workbench: Any) -> SupersetClient:
+    cfg = ConnectionService(workbench, ALICE).resolve("bi")
+    assert isinstance(cfg, SupersetConfig)
+    return SupersetClient(cfg).login()
+
+
+def _dataset(client: SupersetClient, dataset_id: int) -> dict[str, Any]:
+    return client.call("GET", f"/api/v1/dataset/{dataset_id}")["result"]
+
+
+def _chart_balances(client: SupersetClient, dataset_id: int) -> dict[int, Decimal]:
+    """SUM(balance) by partner through /api/v1/chart/data, as a chart asks for it."""
+    query = {
+        "datasource": {"id": dataset_id, "type": "table"},
+        "queries": [
+            {
+                "columns": ["partner_id"],
+                "metrics": [
+                    {"expressionType": "SQL", "sqlExpression": "SUM(balance)", "label": "total"}
+                ],
+                "orderby": [["partner_id", True]],
+                "row_limit": 10_000,
+            }
+        ],
+        "result_format": "json",
+        "result_type": "full",
+    }
+    answer = client.call("POST", "/api/v1/chart/data", query)["result"][0]
+    assert answer["status"] == "success", answer
+    return {
+        row["partner_id"]: Decimal(str(row["total"])).quantize(Decimal("0.01"))
+        for row in answer["data"]
+    }
+
+
+def _lake_balances(workbench: Any) -> dict[int, Decimal]:
+    """The same query on the lake (DuckDB over the Delta table, as %sql runs it)."""
+    lake = Lake.default(workbench.settings)
+    db = lake.connect()
+    try:
+        rows = db.execute(
+            f"SELECT partner_id, SUM(balance) FROM {lake.scan_sql('gold.partner_balances')} "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    finally:
+        db.close()
+    return {partner: total for partner, total in rows}
+
+
+def test_publish_syncs_the_catalog_and_a_chart_equals_the_lake(
+    workbench: Any, published: dict[str, Any]
+) -> None:
+    catalog: CatalogService = published["catalog"]
+    detail = catalog.find("lake", "gold", "partner_balances")
+    catalog.edit_table(detail.id, TablePatch(description="Open balance per partner"))
+    # The default lake is every user's: an admin certifies its tables and names stewards.
+    CatalogService(workbench, Principal(name="ada", admin=True)).edit_table(
+        detail.id, TablePatch(certified=True, steward="alice")
+    )
+    odoo_lines = catalog.find("odoo", "public", "account_move_line")
+    partner_label = next(c.label for c in odoo_lines.columns if c.name == "partner_id")
+    assert partner_label  # Odoo's label of the field, from the scan
+
+    result = publish(workbench, ALICE, PublishRequest(table="gold.partner_balances", to="bi"))
+    assert result.created and result.rows == len(published["rows"])
+    assert result.columns == ["partner_id", "balance"] and result.excluded_pii == ["email"]
+
+    client = _client(workbench)
+    dataset = _dataset(client, result.dataset_id)
+    assert (dataset["schema"], dataset["table_name"]) == ("gold", "partner_balances")
+    assert dataset["description"] == "Open balance per partner"
+    columns = {c["column_name"]: c for c in dataset["columns"]}
+    assert set(columns) == {"partner_id", "balance"}  # no email: pii stays out
+    assert columns["partner_id"]["verbose_name"] == partner_label
+    assert json.loads(dataset["extra"])["certification"]["certified_by"] == "alice"
+    # Not even Superset's SQL can reach the pii column: the file it reads has none.
+    with duckdb.connect(str(serving_path(workbench.settings.home, "bi")), read_only=True) as db:
+        served = [r[0] for r in db.execute("DESCRIBE gold.partner_balances").fetchall()]
+    assert served == ["partner_id", "balance"]
+
+    lake = _lake_balances(workbench)
+    assert _chart_balances(client, result.dataset_id) == lake
+    assert sum(lake.values()) == sum(r[2] for r in published["rows"])  # to the cent
+
+    # A description changed in the catalog reaches the dataset; an edit made in Superset
+    # (a column description) is kept.
+    catalog.edit_table(detail.id, TablePatch(description="Balance per partner, all moves"))
+    client.call(
+        "PUT",
+        f"/api/v1/dataset/{result.dataset_id}",
+        {
+            "columns": [
+                {**_column_body(columns["balance"]), "description": "edited in Superset"},
+                _column_body(columns["partner_id"]),
+            ]
+        },
+    )
+    again = publish(workbench, ALICE, PublishRequest(table="gold.partner_balances", to="bi"))
+    assert not again.created and again.dataset_id == result.dataset_id
+    assert again.kept_edits == ["balance.description"]
+    dataset = _dataset(client, result.dataset_id)
+    assert dataset["description"] == "Balance per partner, all moves"
+    columns = {c["column_name"]: c for c in dataset["columns"]}
+    assert columns["balance"]["description"] == "edited in Superset"
+    assert columns["partner_id"]["verbose_name"] == partner_label
+
+    # New rows in the lake reach Superset's charts with the next publish.
+    Lake.default(workbench.settings).write(
+        "gold.partner_balances",
+        pa.table(
+            {
+                "partner_id": pa.array([999_999], pa.int64()),
+                "email": pa.array(["new@example.com"]),
+                "balance": pa.array([Decimal("0.01")], pa.decimal128(18, 2)),
+            }
+        ),
+        mode="append",
+    )
+    publish(workbench, ALICE, PublishRequest(table="gold.partner_balances", to="bi"))
+    charted = _chart_balances(client, result.dataset_id)
+    assert charted[999_999] == Decimal("0.01") and charted == _lake_balances(workbench)
+
+
+def _column_body(column: dict[str, Any]) -> dict[str, Any]:
+    return {k: column[k] for k in ("id", "column_name", "verbose_name", "description")}
+
+
+def test_others_private_tables_and_pii_are_not_for_everyone(
+    workbench: Any, published: dict[str, Any], tmp_path: Path
+) -> None:
+    # Alice's own lake connection, private to her.
+    folder = tmp_path / "alice_lake"
+    folder.mkdir()
+    workbench.settings.data_roots = [*workbench.settings.allowed_data_roots, str(tmp_path)]
+    ConnectionService(workbench, ALICE).create(
+        ConnectionCreate(name="alice_lake", settings={"kind": "lake", "location": str(folder)})
+    )
+    Lake.of(workbench, ALICE, "alice_lake").write(
+        "gold.salaries", pa.table({"team": ["a"], "total": [1]}), mode="overwrite"
+    )
+    _superset_connection(workbench, BOB, "bob_bi", published_url(workbench), ADMIN[1])
+    with pytest.raises(NotFoundError, match="alice_lake"):
+        publish(
+            workbench,
+            BOB,
+            PublishRequest(table="gold.salaries", lake="alice_lake", to="bob_bi"),
+        )
+    # Nor may Bob use Alice's superset connection, or publish pii he may not see.
+    with pytest.raises(NotFoundError, match="'bi'"):
+        publish(workbench, BOB, PublishRequest(table="gold.partner_balances", to="bi"))
+    with pytest.raises(PermissionDeniedError, match="pii"):
+        publish(
+            workbench,
+            BOB,
+            PublishRequest(table="gold.partner_balances", to="bob_bi", include_pii=True),
+        )
+    # Alice publishes her own private table; she may publish pii of her own lake.
+    mine = publish(
+        workbench, ALICE, PublishRequest(table="gold.salaries", lake="alice_lake", to="bi")
+    )
+    assert mine.columns == ["team", "total"]
+    dataset = _dataset(_client(workbench), mine.dataset_id)
+    assert (dataset["schema"], dataset["table_name"]) == ("alice_lake_gold", "salaries")
+
+
+def published_url(workbench: Any) -> str:
+    return str(ConnectionService(workbench, ALICE).resolve("bi").url)
+
+
+def test_a_bad_url_or_password_says_so(workbench: Any, superset: Superset) -> None:
+    Lake.default(workbench.settings).write(
+        "gold.totals", pa.table({"total": [Decimal("1.00")]}), mode="overwrite"
+    )
+    _superset_connection(workbench, ALICE, "wrong_password", superset.url, "not-the-password")
+    nowhere = f"http://127.0.0.1:{free_port('127.0.0.1')}"
+    _superset_connection(workbench, ALICE, "nowhere", nowhere, ADMIN[1])
+    with pytest.raises(SupersetError, match="refused the login of 'admin': wrong user or password"):
+        publish(workbench, ALICE, PublishRequest(table="gold.totals", to="wrong_password"))
+    with pytest.raises(SupersetError, match=f"cannot reach Superset at {nowhere}"):
+        publish(workbench, ALICE, PublishRequest(table="gold.totals", to="nowhere"))
+    # Nothing was copied for Superset when it could not be reached.
+    assert not serving_path(workbench.settings.home, "nowhere").exists()
