@@ -281,3 +281,53 @@ def test_a_bad_url_or_password_says_so(workbench: Any, superset: Superset) -> No
         publish(workbench, ALICE, PublishRequest(table="gold.totals", to="nowhere"))
     # Nothing was copied for Superset when it could not be reached.
     assert not serving_path(workbench.settings.home, "nowhere").exists()
+
+
+@pytest.fixture
+def jp_server_config(home: Path):
+    from tests.support.servers import workbench_server
+
+    return workbench_server(home)
+
+
+async def test_rest_connection_dialog_test_and_publish(jp_fetch, home: Path, superset: Superset):
+    """What the connections dialog and the catalog's action send: the password is
+    write-only, the connection test names a wrong password, publish answers the dataset."""
+    from tornado.httpclient import HTTPClientError
+
+    from workbench_server.settings import WorkbenchSettings
+
+    async def call(*path: str, body: Any = None) -> Any:
+        kwargs = {"method": "POST", "body": json.dumps(body)} if body is not None else {}
+        return json.loads((await jp_fetch("workbench", "api", *path, **kwargs)).body)
+
+    async def refused(*path: str, body: Any) -> tuple[int, str]:
+        with pytest.raises(HTTPClientError) as info:
+            await call(*path, body=body)
+        return info.value.code, json.loads(info.value.response.body)["message"]
+
+    settings = {"kind": "superset", "url": superset.url, "user": ADMIN[0]}
+    await call("connections", body={"name": "bi", "settings": {**settings, "password": ADMIN[1]}})
+    await call("connections", body={"name": "bad", "settings": {**settings, "password": "nope"}})
+    shown = await call("connections", "bi")
+    assert shown["settings"]["password"] == "***set***"  # never the password itself
+    tested = await call("connections", "bi", "test", body={})
+    assert tested["ok"] and tested["server_version"].startswith("Superset"), tested
+    wrong = await call("connections", "bad", "test", body={})
+    assert (wrong["ok"], wrong["reason"]) == (False, "authentication_failed")
+    assert "wrong user or password" in wrong["message"]
+
+    Lake.default(WorkbenchSettings.from_env(home)).write(
+        "gold.totals", pa.table({"total": [Decimal("12.34")]}), mode="overwrite"
+    )
+    done = await call("superset", "publish", body={"table": "gold.totals", "to": "bi"})
+    assert (done["table"], done["rows"], done["columns"]) == ("gold.totals", 1, ["total"])
+    assert done["dataset_url"].startswith(superset.url)
+    assert await refused("superset", "publish", body={"table": "gold.nope", "to": "bi"}) == (
+        404,
+        "no lake table gold.nope in lake",
+    )
+    code, message = await refused("superset", "publish", body={"table": "gold.totals", "to": "bad"})
+    assert code == 502 and "wrong user or password" in message
+    code, message = await refused("superset", "publish", body={"table": "x", "to": "bi"})
+    assert code == 400 and "not a lake table name" in message

@@ -29,6 +29,7 @@ from .handlers import (
     operations,
     pipelines,
     sla,
+    superset,
     system,
     webhooks,
 )
@@ -342,6 +343,7 @@ class WorkbenchApp(ExtensionApp):
                 alerts,
                 operations,
                 webhooks,
+                superset,
             )
         )
         self.handlers.extend(

@@ -128,12 +128,9 @@ class SupersetClient:
 
     def version(self) -> str:
         """Superset's version (for the connection test)."""
-        status, parsed, _ = self._send("GET", "/api/v1/menu/")
-        if status == 200 and isinstance(parsed, dict):
-            navbar = parsed.get("result", {}).get("navbar_right", {})
-            found = navbar.get("version_string") if isinstance(navbar, dict) else None
-            if found:
-                return str(found)
+        status, parsed, _ = self._send("GET", "/version")
+        if status == 200 and isinstance(parsed, dict) and parsed.get("version_string"):
+            return str(parsed["version_string"])[:40]
         return "?"
 
     # -- objects -----------------------------------------------------------------------
