@@ -148,6 +148,9 @@ class PrepareRun(BaseModel):
     scheduled_at: str = Field(description="ISO time the schedule fired for")
     timezone: str = "UTC"
     trigger: str
+    key: str | None = Field(
+        None, description="tells apart the runs one workflow starts (on_change: several)"
+    )
 
 
 class PreparedRun(BaseModel):

@@ -97,7 +97,8 @@ class RunActivities:
                 None,
                 local.date(),
                 data.trigger,
-                workflow_id=f"run-{data.pipeline}-{activity.info().workflow_run_id}",
+                workflow_id=f"run-{data.pipeline}-{activity.info().workflow_run_id}"
+                + (f"-{data.key}" if data.key else ""),
             )
             return PreparedRun(plan=plan, workflow_id=workflow_id)
 

@@ -176,6 +176,58 @@ class ScheduleSpec(_Model):
         return self
 
 
+ChangeOverlap = Literal["buffer_one", "allow_all"]
+
+
+class OnChangeSpec(_Model):
+    """Runs started when datasets change: after each committed batch of a change data
+    capture step (``mode: cdc``) or a declarative step's write of one of ``datasets``.
+
+    Changes are coalesced: the changes that arrive while ``debounce`` runs, or while a
+    run started by them is still running, start one run after it (``buffer_one``), never
+    a second one beside it; ``allow_all`` starts a run per change even while others run.
+    """
+
+    datasets: list[DatasetName] = Field(
+        min_length=1,
+        max_length=50,
+        description="The datasets whose changes start a run, e.g. 'lake.bronze.res_partner' "
+        "('bronze.res_partner' is the default lake's).",
+    )
+    debounce: Duration | None = Field(
+        None,
+        description="Wait this long after a change for more before starting a run, e.g. '2s' "
+        "(default: start at once; changes during a run wait for it anyway).",
+    )
+    overlap: ChangeOverlap = Field(
+        "buffer_one",
+        description="buffer_one: changes during a run start one run after it; allow_all: "
+        "a run per change, also beside a running one.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, str):  # on_change: bronze.res_partner
+            return {"datasets": [value]}
+        if isinstance(value, list):  # on_change: [bronze.a, bronze.b]
+            return {"datasets": value}
+        return value
+
+    @field_validator("datasets")
+    @classmethod
+    def _default_lake(cls, value: list[str]) -> list[str]:
+        full = [f"lake.{d}" if d.count(".") == 1 else d for d in value]
+        return sorted(set(full), key=full.index)
+
+    @field_validator("debounce")
+    @classmethod
+    def _short_debounce(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value > timedelta(hours=1):
+            raise custom_error("duration", "debounce must be at most 1h")
+        return value
+
+
 class SlaSpec(_Model):
     """When a run must be done; missing it notifies ``notifications.on_sla_miss``."""
 
@@ -290,6 +342,11 @@ class PipelineSpec(_Model):
     owner: str | None = Field(None, description="User or group responsible for the pipeline.")
     parameters: dict[Identifier, ParameterSpec] = Field(default_factory=dict)
     schedule: ScheduleSpec | None = None
+    on_change: OnChangeSpec | None = Field(
+        None,
+        description="Start a run when datasets change (e.g. a cdc step's bronze tables), "
+        "once per batch of changes.",
+    )
     sla: SlaSpec | None = None
     freshness: list[FreshnessSpec] = Field(
         default_factory=list,

@@ -22,6 +22,7 @@ from .approval_activities import ApprovalActivities
 from .catalog_activities import CatalogActivities
 from .kernel_access import KernelAccess
 from .lake_maintenance import LakeMaintenanceActivities, LakeMaintenanceWorkflow
+from .on_change import OnChangeWorkflow
 from .run_activities import RunActivities
 from .webhook_delivery import (
     WebhookActivities,
@@ -44,6 +45,7 @@ WORKFLOWS = [
     ScheduledRunWorkflow,
     CatalogScanWorkflow,
     LakeMaintenanceWorkflow,
+    OnChangeWorkflow,
 ]
 
 

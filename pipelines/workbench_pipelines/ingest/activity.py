@@ -25,6 +25,7 @@ from ..plan import StepInput, StepOutcome
 from ..run_history import AttemptLedger, Started
 from ..spec import TIMEOUT_ERROR
 from . import watermarks
+from .changes import announce, changes_of
 from .context import Progress, StepContext, StepStopped
 from .runner import run_kind
 
@@ -57,6 +58,8 @@ async def run_attempt(
         progress=progress,
         log_file=Path(ledger.record.log_file) if ledger.record.log_file else None,
         kind=step.kind,
+        loop=asyncio.get_running_loop(),
+        client=activity.client(),
     )
     granted.sql = ctx.lineage  # the attempt's OpenLineage events carry them
     granted.tables = ctx.tables
@@ -114,6 +117,8 @@ async def run_attempt(
             final=final,
         )
         raise ApplicationError(message, type=name, non_retryable=final) from None
+    if not ctx.announced:
+        await asyncio.to_thread(announce, ctx, changes_of(ctx, ctx.tables))
     await ledger.finish("succeeded", duration_s=duration)
     return StepOutcome(step_id=step.id, attempt=attempt, status="succeeded", duration_s=duration)
 

@@ -57,6 +57,7 @@ from workbench_server.sql_text import quote_literal as ql
 from . import extract_sql as q
 from . import pgoutput, watermarks
 from .cdc_batch import Table, bronze_rows, typed_sql
+from .changes import announce, changes_of
 from .lineage import extract_lineage
 from .postgres import PostgresSource
 
@@ -115,6 +116,7 @@ class CdcExtract:
 
     # -- the run ---------------------------------------------------------------------
     def run(self) -> None:
+        self.ctx.announced = True  # batch by batch, the snapshot copy as one
         try:
             self._shapes()
             created = self._publication()
@@ -294,10 +296,12 @@ class CdcExtract:
                 conn.autocommit = False
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 conn.execute(f"SET TRANSACTION SNAPSHOT {ql(snapshot)}")
+                known = self._versions()
                 for table in self.tables.values():
                     self.ctx.progress.check()
                     self._copy(conn, table, point)
                 conn.rollback()
+            self._announce(known)
         finally:
             replication.close()
 
@@ -516,6 +520,7 @@ class CdcExtract:
 
     # -- writing -----------------------------------------------------------------------
     def _flush(self, cur, end_lsn: int) -> None:
+        known = self._versions()
         for table in self.tables.values():
             if table.ops:
                 self.ctx.progress.check()
@@ -529,6 +534,20 @@ class CdcExtract:
         # Only now, with the batch in the lake; sent at once (psycopg2 would wait its
         # status interval, and a run may end before it).
         cur.send_feedback(flush_lsn=end_lsn, write_lsn=end_lsn, force=True)
+        # The batch's new versions: one notice per batch to the catalog, the webhook
+        # targets and the pipelines that listen (after the acknowledgement: a notice
+        # never holds the slot back).
+        self._announce(known)
+
+    def _versions(self) -> set[tuple[str, int]]:
+        return {(a.table, a.version) for a in self.ctx.tables if a.access == "write"}
+
+    def _announce(self, known: set[tuple[str, int]]) -> None:
+        """Tell of the versions written since ``known`` (see .changes)."""
+        new = [
+            a for a in self.ctx.tables if a.access == "write" and (a.table, a.version) not in known
+        ]
+        announce(self.ctx, changes_of(self.ctx, new))
 
     def _batch(self, table: Table) -> pa.Table:
         base = self._stamp(len(table.ops))

@@ -96,6 +96,11 @@ class StepContext:
     lineage: list[tuple[str, RecordedSql]] = field(default_factory=list)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)  # per table written
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The worker's loop and Temporal client: changes are signalled through them from the
+    # step's thread (see .changes); None outside a worker.
+    loop: Any = None
+    client: Any = None
+    announced: bool = False  # the step told of its changes itself, batch by batch (cdc)
     _lakes: dict[str | None, Lake] = field(default_factory=dict)
 
     @property

@@ -8,6 +8,7 @@ every target, for receivers that de-duplicate.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ EVENTS = (
     "step.failed",
     "run.sla_missed",
     "approval.requested",
+    "dataset.updated",
 )
 END_EVENTS = ["run.succeeded", "run.failed", "run.cancelled"]
 RUN_STATUS_EVENTS = {
@@ -279,9 +281,11 @@ def enqueue(
     run_id: str,
     event: str,
     step: dict[str, Any] | None = None,
+    dataset: dict[str, Any] | None = None,
 ) -> int:
     """Write the deliveries of ``event`` of a run (inside the caller's transaction);
-    returns how many are new."""
+    returns how many are new. ``dataset.updated`` carries ``dataset`` (its name and
+    version tell one event from another)."""
     run = session.get(Run, run_id)
     if run is None:
         return 0
@@ -298,6 +302,10 @@ def enqueue(
     if not targets:
         return 0
     key = f"{run_id}:{event}:{(step or {}).get('id', '')}"
+    if dataset is not None:
+        key = f"{run_id}:{event}:{dataset.get('name')}@{dataset.get('version')}"
+        if len(key) > 200:  # the column's size; long names stay apart by their digest
+            key = key[:150] + ":" + hashlib.sha256(key.encode()).hexdigest()[:40]
     done = set(
         session.scalars(select(WebhookDelivery.target_id).where(WebhookDelivery.event_key == key))
     )
@@ -314,6 +322,8 @@ def enqueue(
     }
     if step is not None:
         payload["step"] = step
+    if dataset is not None:
+        payload["dataset"] = dataset
     for target in targets:
         session.add(
             WebhookDelivery(

@@ -13,6 +13,7 @@ import {
   ISearchPage,
   ISource,
   ITableDetail,
+  ITableFreshness,
   ITablePatch,
   ITablesPage,
   ITableVersion,
@@ -81,6 +82,17 @@ export class CatalogAPI {
    */
   table(id: number): Promise<ITableDetail> {
     return requestAPI<ITableDetail>(`catalog/tables/${id}`, this._settings);
+  }
+
+  /**
+   * A table's version and last write as the catalog knows them now (cheap:
+   * polled while the table is open).
+   */
+  freshness(id: number): Promise<ITableFreshness> {
+    return requestAPI<ITableFreshness>(
+      `catalog/tables/${id}/freshness`,
+      this._settings
+    );
   }
 
   /**

@@ -74,6 +74,20 @@ export interface ITable {
 }
 
 /**
+ * A table's freshness as the catalog knows it now (`TableFreshness`): what
+ * the panel polls while the table is open.
+ */
+export interface ITableFreshness {
+  id: number;
+  version: number | null;
+  versions: number | null;
+  last_write: string | null;
+  last_writer: string | null;
+  last_operation: string | null;
+  row_estimate: number | null;
+}
+
+/**
  * A column of a catalog table (`ColumnOut`).
  */
 export interface IColumn {

@@ -1,7 +1,7 @@
 /**
  * A lake table's versions as the table view shows them.
  */
-import { ITable, ITableVersion } from './tokens';
+import { ITable, ITableFreshness, ITableVersion } from './tokens';
 
 /**
  * Layers whose Delta tables the lake library keeps versions of.
@@ -90,5 +90,39 @@ export function lastWrite(table: ITable): {
     when: str(extra.last_write),
     who: str(extra.last_writer),
     operation: str(extra.last_operation)
+  };
+}
+
+/**
+ * `table` with the freshness the server reported, or null when nothing the
+ * panel shows changed (an older version than shown is ignored too).
+ */
+export function withFreshness<T extends ITable>(
+  table: T,
+  fresh: ITableFreshness
+): T | null {
+  const extra = table.extra ?? {};
+  const shown = typeof extra.version === 'number' ? extra.version : null;
+  if (fresh.version !== null && shown !== null && fresh.version < shown) {
+    return null;
+  }
+  const changed =
+    fresh.version !== shown ||
+    fresh.last_write !== (extra.last_write ?? null) ||
+    fresh.row_estimate !== table.row_estimate;
+  if (!changed) {
+    return null;
+  }
+  return {
+    ...table,
+    row_estimate: fresh.row_estimate,
+    extra: {
+      ...extra,
+      version: fresh.version,
+      versions: fresh.versions ?? extra.versions,
+      last_write: fresh.last_write,
+      last_writer: fresh.last_writer,
+      last_operation: fresh.last_operation
+    }
   };
 }

@@ -1,5 +1,6 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { Poll } from '@lumino/polling';
 import * as React from 'react';
 
 import { APIError } from '../../request';
@@ -14,7 +15,7 @@ import {
   ITableVersion,
   LineageDirection
 } from '../tokens';
-import { VERSIONS_PAGE } from '../versions';
+import { lastWrite, VERSIONS_PAGE, withFreshness } from '../versions';
 import { ColumnsGrid } from './ColumnsGrid';
 import { HistoryList } from './HistoryList';
 import { ILineage, LineageLists } from './LineageLists';
@@ -39,6 +40,12 @@ export { tabsOf };
 export const PREVIEW_ROWS = 100;
 
 /**
+ * How often an open lake table asks whether it was written, in ms: a cdc
+ * batch commits every second or so, and the read is one row on the server.
+ */
+export const FRESHNESS_INTERVAL = 2000;
+
+/**
  * One catalog table: details, columns, preview, versions (of a lake table),
  * lineage and history.
  */
@@ -54,7 +61,30 @@ export class TableView extends ReactWidget implements ITableEditor {
     this.tableId = options.tableId;
     this.addClass('jp-WorkbenchCatalogTable');
     this._summary = options.table ?? null;
+    // Short polling of a cheap read while the table is shown (see the server's
+    // handlers/catalog_live.py for why not a push stream): the version and
+    // last write follow each commit without a reload.
+    this._freshness = new Poll({
+      auto: false,
+      factory: () => this._checkFreshness(),
+      frequency: {
+        interval: FRESHNESS_INTERVAL,
+        backoff: true,
+        max: 60000
+      },
+      name: '@workbench/catalog:freshness',
+      standby: () =>
+        !this.isVisible ||
+        this._detail.status !== 'ready' ||
+        lastWrite(this._detail.value) === null
+    });
+    void this._freshness.start();
     void this.reload();
+  }
+
+  dispose(): void {
+    this._freshness.dispose();
+    super.dispose();
   }
 
   /**
@@ -301,6 +331,20 @@ export class TableView extends ReactWidget implements ITableEditor {
     );
   }
 
+  private async _checkFreshness(): Promise<void> {
+    if (this._detail.status !== 'ready') {
+      return;
+    }
+    const fresh = await this._api.freshness(this.tableId);
+    if (this._detail.status !== 'ready') {
+      return; // reloaded meanwhile
+    }
+    const updated = withFreshness(this._detail.value, fresh);
+    if (updated) {
+      this._setDetail(updated);
+    }
+  }
+
   private _setDetail(detail: ITableDetail): void {
     this._detail = { status: 'ready', value: detail };
     this._summary = detail;
@@ -316,6 +360,7 @@ export class TableView extends ReactWidget implements ITableEditor {
   private _actions: ITableActions;
   private _api: CatalogAPI;
   private _detail: Loadable<ITableDetail> = { status: 'idle' };
+  private _freshness: Poll;
   private _lineage: Loadable<ILineage> = { status: 'idle' };
   private _moreVersions = false;
   private _preview: Loadable<IPreview> = { status: 'idle' };

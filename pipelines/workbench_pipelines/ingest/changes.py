@@ -1,0 +1,224 @@
+"""Telling the installation that datasets changed: after each committed batch of a cdc
+step, and after a declarative step that wrote tables.
+
+Three things hear of a change, each after the lake commit it describes and none able to
+undo it (a failure is logged; the data is in the lake either way):
+
+- the catalog: the table's entry gets its new version and last write at once, rather than
+  at the next scan, so its freshness (the panel, the freshness SLAs) is live;
+- webhook targets of the writing run's pipeline (n8n, agents): a ``dataset.updated``
+  event per table and version, queued in the outbox and delivered like run events;
+- pipelines that listen (``on_change:``): one signal per batch to each one's
+  :class:`~workbench_pipelines.on_change.OnChangeWorkflow`, which coalesces and runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from workbench_server.connections.service import usable_by
+from workbench_server.db.models import CatalogTable, Connection, Pipeline, PipelineVersion
+from workbench_server.lake.location import DEFAULT_LAKE
+from workbench_server.principal import Principal
+
+from ..on_change import (
+    CHANGE_SIGNAL,
+    ON_CHANGE_WORKFLOW,
+    ChangeNotice,
+    DatasetChange,
+    OnChangeInput,
+    on_change_workflow_id,
+)
+
+if TYPE_CHECKING:
+    from workbench_server.core import Workbench
+
+    from .context import StepContext, TableAccess
+
+log = logging.getLogger(__name__)
+EVENT = "dataset.updated"
+SIGNAL_TIMEOUT_S = 10.0
+
+
+def changes_of(ctx: StepContext, accesses: list[TableAccess]) -> list[DatasetChange]:
+    """The tables ``accesses`` wrote (a write that changed nothing is no change)."""
+    now = datetime.now(UTC).isoformat()
+    return [
+        DatasetChange(
+            dataset=f"{a.lake}.{a.table}",
+            version=a.version,
+            operation=a.operation,
+            rows_added=a.rows_added,
+            rows_updated=a.rows_updated,
+            rows_removed=a.rows_removed,
+            run_id=ctx.run_id,
+            pipeline=ctx.pipeline,
+            committed_at=now,
+        )
+        for a in accesses
+        if a.access == "write" and (a.operation or "").upper() != "NONE"
+    ]
+
+
+def announce(ctx: StepContext, changes: list[DatasetChange]) -> None:
+    """Tell the catalog, the webhook targets and the listening pipelines (from the step's
+    thread; waits for the signals, a few milliseconds)."""
+    if not changes:
+        return
+    workbench = ctx.workbench
+    try:
+        _catalog(workbench, changes, ctx.writer.describe())
+    except Exception:
+        log.warning("catalog not updated after a write of run %s", ctx.run_id, exc_info=True)
+    try:
+        queued = _queue_webhooks(workbench, ctx.run_id, changes)
+    except Exception:
+        log.warning("%s of run %s not queued", EVENT, ctx.run_id, exc_info=True)
+        queued = False
+    try:
+        notices = listeners(workbench, changes, ctx.pipeline)
+    except Exception:
+        log.warning("on_change listeners not read", exc_info=True)
+        notices = {}
+    if ctx.loop is None or ctx.client is None or not (queued or notices):
+        return
+    done = asyncio.run_coroutine_threadsafe(
+        _send(workbench, ctx.client, ctx.run_id, queued, notices), ctx.loop
+    )
+    try:
+        done.result(timeout=SIGNAL_TIMEOUT_S)
+    except Exception:
+        log.warning("changes of run %s not signalled", ctx.run_id, exc_info=True)
+
+
+def _catalog(workbench: Workbench, changes: list[DatasetChange], writer: str) -> None:
+    """The written tables' catalog entries as of the new versions (entries the catalog
+    has; a table it has not scanned yet comes with the next scan)."""
+    with workbench.sessions.begin() as session:
+        for change in changes:
+            lake, layer, name = change.dataset.split(".", 2)
+            row = session.scalar(
+                select(CatalogTable)
+                .join(Connection, Connection.id == CatalogTable.connection_id)
+                .where(
+                    Connection.name == lake,
+                    Connection.kind == "lake",
+                    CatalogTable.schema_name == layer,
+                    CatalogTable.name == name,
+                    CatalogTable.dropped_at.is_(None),
+                )
+            )
+            if row is None:
+                continue
+            extra = dict(row.extra or {})
+            if isinstance(extra.get("version"), int) and extra["version"] > change.version:
+                continue  # a newer version is known already
+            extra.update(
+                version=change.version,
+                last_write=change.committed_at,
+                last_writer=writer,
+                last_operation=(change.operation or "").lower() or None,
+            )
+            if isinstance(extra.get("versions"), int):
+                extra["versions"] = max(extra["versions"], change.version + 1)
+            row.extra = extra  # a new dict: the JSON column sees the change
+            if row.row_estimate is not None:
+                delta = (change.rows_added or 0) - (change.rows_removed or 0)
+                if (change.operation or "").lower() in ("append", "merge", "write"):
+                    row.row_estimate = max(0, row.row_estimate + delta)
+
+
+def _queue_webhooks(workbench: Workbench, run_id: str, changes: list[DatasetChange]) -> bool:
+    from workbench_server.webhooks.events import enqueue
+
+    count = 0
+    with workbench.sessions.begin() as session:
+        for change in changes:
+            body = {
+                "name": change.dataset,
+                "version": change.version,
+                "operation": change.operation,
+                "rows_added": change.rows_added,
+                "rows_updated": change.rows_updated,
+                "rows_removed": change.rows_removed,
+                "committed_at": change.committed_at,
+            }
+            count += enqueue(session, run_id, EVENT, dataset=body)
+    return count > 0
+
+
+def listeners(
+    workbench: Workbench, changes: list[DatasetChange], writer: str
+) -> dict[str, ChangeNotice]:
+    """The notice for each pipeline whose current version listens to one of the changed
+    datasets (never the writing pipeline itself: it would trigger itself forever), and
+    whose owner may use the lake the change is in."""
+    changed = {c.dataset for c in changes}
+    out: dict[str, ChangeNotice] = {}
+    with workbench.sessions() as session:
+        rows = session.execute(
+            select(Pipeline.name, Pipeline.owner, PipelineVersion.spec).join(
+                PipelineVersion,
+                (PipelineVersion.pipeline_id == Pipeline.id)
+                & (PipelineVersion.version == Pipeline.current_version),
+            )
+        ).all()
+        lakes: dict[str, Connection | None] = {}
+        for name, owner, spec in rows:
+            on_change = (spec or {}).get("on_change")
+            if not on_change or name == writer:
+                continue
+            wanted = changed.intersection(on_change.get("datasets") or [])
+            if not wanted:
+                continue
+            principal = Principal(name=owner)
+            visible = []
+            for dataset in sorted(wanted):
+                lake = dataset.split(".", 1)[0]
+                if lake not in lakes:
+                    lakes[lake] = session.scalar(select(Connection).where(Connection.name == lake))
+                connection = lakes[lake]
+                if (connection is None and lake == DEFAULT_LAKE) or (
+                    connection is not None and usable_by(principal, connection)
+                ):  # the default lake (every user's) has no row until the catalog lists it
+                    visible.append(dataset)
+            if visible:
+                out[name] = ChangeNotice(
+                    changes=[c for c in changes if c.dataset in visible],
+                    debounce_s=_seconds(on_change.get("debounce")),
+                    overlap=on_change.get("overlap") or "buffer_one",
+                )
+    return out
+
+
+def _seconds(value: Any) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    from ..spec_types import parse_duration
+
+    return parse_duration(value).total_seconds()
+
+
+async def _send(
+    workbench: Workbench, client: Any, run_id: str, queued: bool, notices: dict[str, ChangeNotice]
+) -> None:
+    from ..webhook_delivery import start_pending
+
+    for pipeline, notice in notices.items():
+        await client.start_workflow(
+            ON_CHANGE_WORKFLOW,
+            OnChangeInput(pipeline=pipeline),
+            id=on_change_workflow_id(pipeline),
+            task_queue=workbench.settings.task_queue,
+            start_signal=CHANGE_SIGNAL,
+            start_signal_args=[notice],
+        )
+    if queued:
+        await start_pending(workbench, run_id, client)

@@ -1,0 +1,198 @@
+"""Change notifications (issue 21, must-show 2): a pipeline with ``on_change:`` runs once
+per committed batch of a cdc step that follows a real PostgreSQL (``wal_level=logical``)
+on a real Temporal and worker, and keeps a live silver table equal to the source; the
+batch's ``dataset.updated`` event reaches a webhook target and the catalog's entry of
+the bronze table gets the batch's version at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import psycopg
+import pytest
+
+from tests.support.ingest import assert_same_rows, source_rows
+from tests.support.webhook_sink import Sink
+from tests.test_cdc import logical_cluster, odoo  # noqa: F401 (fixtures)
+from workbench_server import temporal
+from workbench_server.lake import Lake
+from workbench_server.principal import local_principal
+
+FOLLOW = """
+name: odoo_live
+steps:
+  - id: extract
+    kind: extract
+    source: odoo
+    mode: cdc
+    tables: [account_move_line]
+    follow: 5m
+    batch_seconds: 0.3
+    timeout: 6m
+"""
+LIVE_SILVER = """
+name: silver_live
+on_change: bronze.account_move_line
+steps:
+  - id: silver
+    kind: merge
+    tables: [bronze.account_move_line]
+"""
+
+
+def _runs(workbench, me, name: str) -> list:
+    from workbench_server.pipelines.runs import RunService
+
+    return [r for r in RunService(workbench, me).list(name) if r.trigger == "on_change"]
+
+
+def _until(check, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.mark.timeout(400)
+def test_a_pipeline_on_change_runs_once_per_cdc_batch_and_keeps_silver_live(
+    tmp_path,
+    workbench,
+    worker,
+    odoo,
+    temporal_address,
+    task_queue,  # noqa: F811
+):
+    from workbench_server.catalog.access import CatalogAccess
+    from workbench_server.catalog.live import freshness
+    from workbench_server.pipelines.registry import PipelineRegistry
+    from workbench_server.pipelines.runs import RunService
+    from workbench_server.webhooks.events import TargetIn, TargetService
+
+    me = local_principal()
+    registry = PipelineRegistry(workbench, me)
+    for name, text in (("odoo_live", FOLLOW), ("silver_live", LIVE_SILVER)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "pipeline.yaml").write_text(text)
+        registry.deploy(tmp_path / name / "pipeline.yaml")
+    sink = Sink(0).start()
+    TargetService(workbench, me).create(
+        "odoo_live", TargetIn(url=sink.url + "/changes", events=["dataset.updated"])
+    )
+    lake = Lake.default(workbench.settings)
+
+    def finished(count: int):
+        def check():
+            runs = _runs(workbench, me, "silver_live")
+            ended = [r for r in runs if r.status in ("succeeded", "failed", "cancelled")]
+            return runs if len(ended) >= count and len(runs) == len(ended) else None
+
+        return check
+
+    service = RunService(workbench, me)
+    plan, workflow_id = service.prepare("odoo_live")
+
+    async def start():
+        client = await temporal.connect(temporal_address)
+        await client.start_workflow(
+            "workbench.PipelineRun", plan, id=workflow_id, task_queue=task_queue
+        )
+
+    asyncio.run(start())
+    try:
+        # The first batch is the snapshot copy: one run, silver made from it.
+        runs = _until(finished(1), 180, "the run after the snapshot")
+        assert [r.status for r in runs] == ["succeeded"]
+        assert_same_rows(
+            lake.read("silver.account_move_line").to_pylist(),
+            source_rows(odoo, "account_move_line"),
+        )
+        # The catalog knows bronze (a scan), then follows its versions batch by batch.
+        scanned = _scan(workbench)
+        assert scanned is not None
+
+        for round_, statements in enumerate(
+            (
+                [  # one transaction of 300 inserts, updates and a delete: one batch
+                    "INSERT INTO account_move_line SELECT (jsonb_populate_record(l, "
+                    "jsonb_build_object('id', 800000 + g, 'name', 'new ' || g))).* "
+                    "FROM account_move_line l, generate_series(1, 300) g WHERE l.id = 1",
+                    "UPDATE account_move_line SET name = 'changed' WHERE id IN (1, 2, 3)",
+                    "DELETE FROM account_move_line WHERE id = 4",
+                ],
+                ["UPDATE account_move_line SET name = 'again' WHERE id = 800001"],
+            ),
+            start=2,
+        ):
+            before = lake.version("bronze.account_move_line")
+            with psycopg.connect(odoo) as db:
+                for statement in statements:
+                    db.execute(statement)
+                db.commit()
+            runs = _until(finished(round_), 120, f"run {round_}")
+            version = lake.version("bronze.account_move_line")
+            assert version == before + 1  # one batch, one bronze commit
+            assert len(runs) == round_  # one run for it, not one per row
+            assert all(r.status == "succeeded" for r in runs)
+            # Silver, merged by that run, is the source as of the transaction.
+            assert_same_rows(
+                lake.read("silver.account_move_line").to_pylist(),
+                source_rows(odoo, "account_move_line"),
+            )
+            # The catalog's entry has the batch's version without a scan.
+            live = freshness(CatalogAccess(workbench, me), scanned)
+            assert live.version == version
+            assert "run " + plan.run_id in (live.last_writer or "")
+        time.sleep(3)  # nothing else changed: no further run
+        assert len(_runs(workbench, me, "silver_live")) == 3
+
+        # n8n and agents hear of each batch: table, version and rows changed.
+        events = _until(
+            lambda: (
+                [r.event for r in sink.events("dataset.updated")]
+                if len(sink.events("dataset.updated")) >= 3
+                else None
+            ),
+            60,
+            "dataset.updated events",
+        )
+        by_version = {e["dataset"]["version"]: e["dataset"] for e in events}
+        big = by_version[before]  # the version of the 300-row transaction's batch
+        assert big["name"] == "lake.bronze.account_move_line"
+        assert big["rows_added"] == 300 + 3 + 1  # inserts, updates, the delete
+        assert all(e["run"]["pipeline"] == "odoo_live" for e in events)
+    finally:
+        sink.stop()
+
+        async def cancel():
+            client = await temporal.connect(temporal_address)
+            handle = client.get_workflow_handle(workflow_id)
+            await handle.cancel()
+            with contextlib.suppress(Exception):  # ends cancelled: its slot is let go
+                await asyncio.wait_for(handle.result(), 60)
+
+        asyncio.run(cancel())
+
+
+def _scan(workbench) -> int | None:
+    """Scan the default lake into the catalog; the catalog id of bronze.account_move_line."""
+    from sqlalchemy import select
+
+    from workbench_server.catalog import CatalogService
+    from workbench_server.db.models import CatalogTable, Connection
+
+    CatalogService(workbench, local_principal()).scan("lake")
+    with workbench.sessions() as session:
+        return session.scalar(
+            select(CatalogTable.id)
+            .join(Connection, Connection.id == CatalogTable.connection_id)
+            .where(
+                Connection.name == "lake",
+                CatalogTable.schema_name == "bronze",
+                CatalogTable.name == "account_move_line",
+            )
+        )
