@@ -44,7 +44,8 @@ describe('kindSpecs', () => {
       'odoo',
       'duckdb',
       'lake',
-      'sqlalchemy'
+      'sqlalchemy',
+      'superset'
     ]);
     const secrets: string[] = [];
     for (const k of specs) {
@@ -60,7 +61,8 @@ describe('kindSpecs', () => {
       'odoo.password',
       'odoo.api_key',
       'lake.secret_access_key',
-      'sqlalchemy.password'
+      'sqlalchemy.password',
+      'superset.password'
     ]);
   });
 });

@@ -215,6 +215,29 @@ export function kindSpecs(
         },
         { name: 'password', label: trans.__('Password'), type: 'secret' }
       ]
+    },
+    {
+      kind: 'superset',
+      label: trans.__('Apache Superset (publish datasets)'),
+      fields: [
+        {
+          name: 'url',
+          label: trans.__('URL'),
+          type: 'text',
+          required: true,
+          placeholder: trans.__('https://superset.example.com')
+        },
+        {
+          name: 'user',
+          label: trans.__('User'),
+          type: 'text',
+          required: true,
+          help: trans.__(
+            'a Superset user who may create databases and datasets (e.g. Alpha)'
+          )
+        },
+        { name: 'password', label: trans.__('Password'), type: 'secret' }
+      ]
     }
   ];
 }
