@@ -331,3 +331,40 @@ async def test_rest_connection_dialog_test_and_publish(jp_fetch, home: Path, sup
     assert code == 502 and "wrong user or password" in message
     code, message = await refused("superset", "publish", body={"table": "x", "to": "bi"})
     assert code == 400 and "not a lake table name" in message
+
+
+PIPELINE = """\
+name: close_bi
+steps:
+  - id: publish
+    kind: publish
+    table: gold.partner_balances
+    to: {to}
+"""
+
+
+def test_a_publish_step_validates_its_connection_and_republishes_as_the_owner(
+    workbench: Any, published: dict[str, Any]
+) -> None:
+    from tests.support.ingest import step_context
+    from workbench_pipelines.ingest.runner import run_kind
+    from workbench_pipelines.validate import check_text
+
+    spec, errors = check_text(PIPELINE.format(to="bi"), connections={"bi": "superset"})
+    assert errors == [] and spec is not None and spec.steps[0].kind == "publish"
+    _, errors = check_text(PIPELINE.format(to="odoo"), connections={"odoo": "postgres"})
+    assert [(e.line, e.message) for e in errors] == [
+        (6, "connection 'odoo' is a postgres connection; to takes a superset connection")
+    ]
+
+    config = {"table": "gold.partner_balances", "to": "bi"}
+    ctx = step_context(workbench, ALICE, "publish", config)
+    run_kind(ctx)  # what the worker's activity runs for the step
+    stats = ctx.stats["gold.partner_balances"]
+    assert stats["rows"] == len(published["rows"]) and stats["published_to"] == "bi"
+    assert [(t.table, t.access) for t in ctx.tables] == [("gold.partner_balances", "read")]
+    client = _client(workbench)
+    assert _chart_balances(client, stats["dataset_id"]) == _lake_balances(workbench)
+    # The step runs as the pipeline's owner: Bob's pipeline cannot publish to Alice's.
+    with pytest.raises(NotFoundError, match="'bi'"):
+        run_kind(step_context(workbench, BOB, "publish", config))

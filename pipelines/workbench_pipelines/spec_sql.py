@@ -131,6 +131,8 @@ def connection_problems(data: Any, connections: Mapping[str, str]) -> list[tuple
         wanted = [("lake", ("lake",))]
         if step_kind(step) == "extract":
             wanted.append(("source", SOURCE_KINDS))
+        if step_kind(step) == "publish":
+            wanted.append(("to", ("superset",)))
         for field, kinds in wanted:
             name = step.get(field)
             if not isinstance(name, str) or (field == "lake" and name == DEFAULT_LAKE):
@@ -139,8 +141,9 @@ def connection_problems(data: Any, connections: Mapping[str, str]) -> list[tuple
             if kind is None:
                 message = f"no connection named {name!r} that you may use (yours: {usable})"
             elif kind not in kinds:
+                takes = {"lake": "a lake connection", "to": "a superset connection"}
                 message = f"connection {name!r} is a {kind} connection; {field} takes " + (
-                    "a lake connection" if field == "lake" else "postgres, odoo or sqlalchemy"
+                    takes.get(field, "postgres, odoo or sqlalchemy")
                 )
             else:
                 continue

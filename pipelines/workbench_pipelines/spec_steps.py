@@ -329,6 +329,18 @@ class SqlStep(_StepBase):
         return [self.file] if self.file else []
 
 
+class PublishStep(_StepBase):
+    """A lake table published to Superset as a dataset (see docs/superset.md): its
+    non-pii columns copied for Superset, the catalog's metadata synced to the dataset."""
+
+    kind: Literal["publish"]
+    table: LakeTable = Field(description="The lake table published, e.g. gold.trial_balance.")
+    to: ConnectionName = Field(description="The superset connection published to.")
+    lake: ConnectionName | None = Field(None, description="A lake connection (default: the lake).")
+    include_pii: bool = Field(False, description="Publish pii-tagged columns too.")
+    overwrite: bool = Field(False, description="Overwrite descriptions edited in Superset.")
+
+
 class Approvers(_Model):
     """Who may approve or reject: hub users and members of hub groups (admins always may)."""
 
@@ -401,7 +413,7 @@ class ApprovalStep(_StepBase):
         return self
 
 
-KINDS = ("notebook", "extract", "merge", "scd2", "sql", "approval")
+KINDS = ("notebook", "extract", "merge", "scd2", "sql", "approval", "publish")
 # Union tags as pydantic puts them in error locations: not a word a step's fields use,
 # so that locating an error in the YAML never mistakes a tag for a field.
 TAGS = {kind: f"kind={kind}" for kind in KINDS}
@@ -412,6 +424,7 @@ MODELS: dict[str, type[_StepBase]] = {
     "scd2": Scd2Step,
     "sql": SqlStep,
     "approval": ApprovalStep,
+    "publish": PublishStep,
 }
 
 
@@ -432,7 +445,8 @@ StepSpec = Annotated[
     | Annotated[MergeStep, Tag(TAGS["merge"])]
     | Annotated[Scd2Step, Tag(TAGS["scd2"])]
     | Annotated[SqlStep, Tag(TAGS["sql"])]
-    | Annotated[ApprovalStep, Tag(TAGS["approval"])],
+    | Annotated[ApprovalStep, Tag(TAGS["approval"])]
+    | Annotated[PublishStep, Tag(TAGS["publish"])],
     Discriminator(_tag),
 ]
 """A step of any kind (``kind`` picks which; ``notebook`` by default)."""

@@ -20,7 +20,14 @@ def run_kind(ctx: StepContext) -> None:
 def _runners() -> dict[str, Callable[[StepContext], None]]:
     from .extract import run_extract
     from .merge import run_merge
+    from .publish import run_publish
     from .scd2 import run_scd2
     from .sql_step import run_sql
 
-    return {"extract": run_extract, "merge": run_merge, "scd2": run_scd2, "sql": run_sql}
+    return {
+        "extract": run_extract,
+        "merge": run_merge,
+        "scd2": run_scd2,
+        "sql": run_sql,
+        "publish": run_publish,
+    }
