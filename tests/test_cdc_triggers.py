@@ -13,12 +13,16 @@ import time
 import psycopg
 import pytest
 
+from tests import test_cdc
 from tests.support.ingest import assert_same_rows, source_rows
 from tests.support.webhook_sink import Sink
-from tests.test_cdc import logical_cluster, odoo  # noqa: F401 (fixtures)
 from workbench_server import temporal
 from workbench_server.lake import Lake
 from workbench_server.principal import local_principal
+
+# A PostgreSQL with wal_level=logical and the Odoo-like source, as tests/test_cdc.py has.
+logical_cluster = test_cdc.logical_cluster
+odoo = test_cdc.odoo
 
 FOLLOW = """
 name: odoo_live
@@ -65,7 +69,7 @@ def test_a_pipeline_on_change_runs_once_per_cdc_batch_and_keeps_silver_live(
     worker,
     odoo,
     temporal_address,
-    task_queue,  # noqa: F811
+    task_queue,
 ):
     from workbench_server.catalog.access import CatalogAccess
     from workbench_server.catalog.live import freshness
@@ -196,3 +200,52 @@ def _scan(workbench) -> int | None:
                 CatalogTable.name == "account_move_line",
             )
         )
+
+
+def test_merges_during_one_long_cdc_run_read_only_its_new_batches(workbench, odoo):
+    """A cdc step that follows writes every batch under one run id: each merge reads the
+    rows past the last LSN it merged, not the whole run again (what made live silver
+    slower with every batch), and silver stays equal to the source."""
+    import uuid
+
+    from tests.support.ingest import step_context
+    from workbench_pipelines.ingest.extract import run_extract
+    from workbench_pipelines.ingest.merge import LSN_KIND, run_merge
+    from workbench_pipelines.ingest.watermarks import load_sources
+
+    me = local_principal()
+    lake = Lake.default(workbench.settings)
+    cdc = {"source": "odoo", "tables": ["account_move_line"], "mode": "cdc"}
+    follow = uuid.uuid4().hex  # one run id for every batch, as under follow
+
+    def batch(statement: str | None = None) -> None:
+        if statement:
+            with psycopg.connect(odoo, autocommit=True) as db:
+                db.execute(statement)
+        run_extract(step_context(workbench, me, "extract", cdc, run_id=follow, record=False))
+
+    def merge():
+        ctx = step_context(workbench, me, "merge", {"tables": ["bronze.account_move_line"]})
+        run_merge(ctx)
+        return ctx
+
+    from tests.support.runs import record_run
+
+    record_run(workbench, follow, pipeline="steps", owner=me.name)
+    batch()  # the snapshot
+    merge()
+    copied = lake.read("bronze.account_move_line").num_rows
+    marks = load_sources(workbench, LSN_KIND, "lake", "silver.account_move_line",
+                         "bronze.account_move_line")  # fmt: skip
+    assert list(marks) == ["odoo"] and marks["odoo"].cursor_id > 0
+    for round_ in range(3):
+        batch(f"UPDATE account_move_line SET name = 'round {round_}' WHERE id = {round_ + 1}")
+        ctx = merge()
+        read = ctx.stats["silver.account_move_line"]
+        assert read["changes"] == 1
+        assert read["read"] == 1, read  # the one new row, not the run's {copied} rows
+        assert_same_rows(
+            lake.read("silver.account_move_line").to_pylist(),
+            source_rows(odoo, "account_move_line"),
+        )
+    assert copied > 100

@@ -28,6 +28,7 @@ BRONZE_ONLY = ("_op", "_company_id", "_extracted_on")  # bronze's bookkeeping
 KEPT_AUDIT = ("_source", "_run_id", "_extracted_at")  # where each silver row came from
 IN_MEMORY_ROWS = 2_000_000  # larger changes are streamed to the merge
 MAX_RUNS = 500  # more runs to pick out than this: read every bronze row instead
+LSN_KIND = "merge_lsn"  # a merge's last LSN per source of change data capture
 
 
 def run_merge(ctx: StepContext) -> None:
@@ -45,6 +46,7 @@ class TableMerge:
     ) -> None:
         self.ctx, self.lake, self.db, self.table = ctx, lake, db, table
         self.keys = list(table.keys)
+        self._read = 0
 
     def run(self) -> None:
         ctx, lake, t = self.ctx, self.lake, self.table
@@ -65,6 +67,9 @@ class TableMerge:
         columns = self._columns(scan)
         kept = self._kept(columns)
         where = self._new_rows(mark, version, exists, columns)
+        lsns = self._lsns(where, columns)
+        if lsns is not None and where not in ("true", "false"):
+            where = f"({where}) AND {lsns}"
         cast = {c: ty for c, ty in (t.columns or {}).items() if ty.upper() != columns[c].upper()}
         projection = ", ".join(
             f"CAST(c.{qi(c)} AS {cast[c]}) AS {qi(c)}" if c in cast else f"c.{qi(c)}" for c in kept
@@ -91,6 +96,8 @@ class TableMerge:
                 f"CREATE OR REPLACE TEMP TABLE wb_merge AS SELECT {projection}, c._op "
                 f"FROM ({latest}) c WHERE {guard}"
             )
+            # The bronze rows this merge read (new since the last one), for the stats.
+            (self._read,) = self.db.execute(f"SELECT count(*) FROM {scan} WHERE {where}").fetchone()
         except duckdb.Error as exc:
             raise InvalidInputError(f"merge {t.source} -> {t.target}: {_first_line(exc)}") from None
         ctx.progress.check()
@@ -98,12 +105,16 @@ class TableMerge:
         if changes:
             self._write(exists, changes)
         self._save(version)
+        if "_lsn" in columns and "_source" in columns and where != "false":
+            self._save_lsns(scan, where, full=where == "true")
         copy_lineage(ctx, lake, t.source, t.target, kept, set(cast), f"merge {t.source}")
         ctx.log(
             f"{t.source} v{version} -> {t.target}: {changes} change(s)"
             + ("" if changes else ", nothing to merge")
         )
-        ctx.stats.setdefault(t.target, {}).update(changes=changes, source_version=version)
+        ctx.stats.setdefault(t.target, {}).update(
+            changes=changes, source_version=version, read=self._read
+        )
 
     def _write(self, exists: bool, changes: int) -> None:
         t, ctx = self.table, self.ctx
@@ -169,6 +180,54 @@ class TableMerge:
         if not runs:
             return "false"
         return f"_run_id IN ({', '.join(ql(r) for r in sorted(runs))})"
+
+    def _lsns(self, where: str, columns: dict[str, str]) -> str | None:
+        """Of the new rows of change data capture (``_lsn``), only those past each
+        source's last merged LSN: a cdc step that follows for hours writes every batch
+        under one run id, and without this each merge would read all the run's rows
+        again. A source's LSNs only grow in its bronze rows (the step skips what bronze
+        has), and the files' statistics on ``_lsn`` let the scan skip the older files."""
+        if "_lsn" not in columns or "_source" not in columns or where in ("true", "false"):
+            return None
+        t = self.table
+        marks = watermarks.load_sources(
+            self.ctx.workbench, LSN_KIND, self.lake.name, t.target, t.source
+        )
+        past = {s: m.cursor_id for s, m in marks.items() if m.cursor_id is not None}
+        if not past:
+            return None
+        cases = " ".join(f"WHEN {ql(s)} THEN {int(x)}" for s, x in sorted(past.items()))
+        return f"(_lsn IS NULL OR _lsn > CASE _source {cases} ELSE -1 END)"
+
+    def _save_lsns(self, scan: str, where: str, full: bool) -> None:
+        """Each source's last LSN among the rows this merge read."""
+        ctx, t = self.ctx, self.table
+        found = self.db.execute(
+            f"SELECT _source, max(_lsn) FROM {scan} WHERE ({where}) AND _lsn IS NOT NULL "
+            "GROUP BY _source"
+        ).fetchall()
+        lake = self.lake.name
+        known = (
+            {}
+            if full
+            else watermarks.load_sources(ctx.workbench, LSN_KIND, lake, t.target, t.source)
+        )
+        for source, lsn in found:
+            if source is None or lsn is None:
+                continue
+            before = known.get(source)
+            if before is not None and before.cursor_id is not None and before.cursor_id >= lsn:
+                continue
+            watermarks.save(
+                ctx.workbench,
+                LSN_KIND,
+                self.lake.name,
+                t.target,
+                source,
+                t.source,
+                watermarks.Mark(cursor_id=int(lsn)),
+                ctx.run_id,
+            )
 
     def _save(self, version: int) -> None:
         ctx, t = self.ctx, self.table

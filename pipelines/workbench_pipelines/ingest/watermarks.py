@@ -56,6 +56,25 @@ def load(
         return Mark(row.cursor_value, row.cursor_id, row.version, row.deletes_checked_at)
 
 
+def load_sources(
+    workbench: Workbench, kind: str, lake: str, target: str, source_table: str
+) -> dict[str, Mark]:
+    """Every source's mark of ``kind`` for one target and source table, by source."""
+    with workbench.sessions() as session:
+        rows = session.scalars(
+            select(IngestWatermark).where(
+                IngestWatermark.kind == kind,
+                IngestWatermark.lake == lake,
+                IngestWatermark.target == target,
+                IngestWatermark.source_table == source_table,
+            )
+        )
+        return {
+            r.source: Mark(r.cursor_value, r.cursor_id, r.version, r.deletes_checked_at)
+            for r in rows
+        }
+
+
 def save(
     workbench: Workbench,
     kind: str,
