@@ -249,3 +249,36 @@ def test_merges_during_one_long_cdc_run_read_only_its_new_batches(workbench, odo
             source_rows(odoo, "account_move_line"),
         )
     assert copied > 100
+
+
+def test_on_change_mistakes_are_named_with_their_line():
+    from workbench_pipelines.spec import PipelineSpec
+    from workbench_pipelines.validate import validate_text
+
+    text = """name: x
+on_change:
+  datasets: [bronze.ok, 'not a name']
+  debounce: 2h
+  overlap: sometimes
+steps:
+  - id: s
+    kind: merge
+    tables: [bronze.a]
+"""
+    found = [str(e) for e in validate_text(text)]
+    assert found == [
+        "<pipeline>:3:25: on_change.datasets[1]: 'not a name' is not a valid dataset name: "
+        "write dotted names such as 'lake.silver.invoices' or 'odoo.public.account_move'",
+        "<pipeline>:4:13: on_change.debounce: debounce must be at most 1h",
+        "<pipeline>:5:12: on_change.overlap: expected 'buffer_one' or 'allow_all', got 'sometimes'",
+    ]
+    # The short forms: one dataset, or a list; the default lake's name filled in.
+    steps = [{"id": "s", "kind": "merge", "tables": ["bronze.a"]}]
+    one = PipelineSpec.model_validate({"name": "x", "on_change": "bronze.a", "steps": steps})
+    two = PipelineSpec.model_validate(
+        {"name": "x", "on_change": ["bronze.a", "other.bronze.b"], "steps": steps}
+    )
+    assert one.on_change is not None and one.on_change.datasets == ["lake.bronze.a"]
+    assert one.on_change.overlap == "buffer_one" and one.on_change.debounce is None
+    assert two.on_change is not None
+    assert two.on_change.datasets == ["lake.bronze.a", "other.bronze.b"]
