@@ -22,6 +22,7 @@ from .approval_activities import ApprovalActivities
 from .catalog_activities import CatalogActivities
 from .kernel_access import KernelAccess
 from .lake_maintenance import LakeMaintenanceActivities, LakeMaintenanceWorkflow
+from .notebook import preload
 from .on_change import OnChangeWorkflow
 from .run_activities import RunActivities
 from .webhook_delivery import (
@@ -74,6 +75,7 @@ async def run_worker(
         raise ConfigurationError(
             "no Temporal address: pass --temporal or set WORKBENCH_TEMPORAL_ADDRESS"
         )
+    preload()  # before any thread of this process imports anything
     client = await connect_with_retry(
         settings.temporal_address, settings.temporal_namespace, within=connect_timeout
     )

@@ -15,14 +15,13 @@ from sqlalchemy import Engine, text
 from ._version import __version__
 from .db import current_revision, head_revision
 from .errors import WorkbenchError
+from .home import COMPONENTS_FILE
 from .temporal import live_pollers
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
 Status = Literal["ok", "down"]
-# Written by `workbench up` in the home's run folder while it restarts a crashed part.
-COMPONENTS_FILE = "components.json"
 
 
 class Check(BaseModel):

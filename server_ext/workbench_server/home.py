@@ -25,6 +25,9 @@ from .lake_layout import LAYERS
 
 HOME_ENV = "WORKBENCH_HOME"
 KEY_FILE_ENV = "WORKBENCH_SECRETS_KEY_FILE"
+# Written by `workbench up` in the home's run folder while it restarts a crashed part
+# (read by the health checks).
+COMPONENTS_FILE = "components.json"
 
 
 def default_home() -> Path:

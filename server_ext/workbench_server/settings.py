@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -248,10 +249,10 @@ class WorkbenchSettings(BaseModel):
 
     def db_url_env(self) -> dict[str, str]:
         """The metadata DB for a child: the URL itself when it holds no password (SQLite),
-        else the path of a file in the home's run folder, private to this account."""
-        from sqlalchemy.engine import make_url
-
-        if make_url(self.db_url).password is None:
+        else the path of a file in the home's run folder, private to this account.
+        (``urlsplit`` reads the password as SQLAlchemy's ``make_url`` does, without loading
+        SQLAlchemy into ``workbench up``'s supervisor.)"""
+        if urlsplit(self.db_url).password is None:
             return {DB_URL_ENV: self.db_url}
         run_dir = self.workbench_home.run_dir
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

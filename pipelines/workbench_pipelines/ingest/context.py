@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench_server.errors import NotFoundError
-from workbench_server.lake import Lake, TableVersion, WriteResult, WriterInfo
+from workbench_server.lake.models import TableVersion, WriteResult, WriterInfo
 
 if TYPE_CHECKING:
     import duckdb
 
     from workbench_server.connections.kinds import KindConfig
     from workbench_server.core import Workbench
+    from workbench_server.lake import Lake
     from workbench_server.lineage.service import RecordedSql
     from workbench_server.principal import Principal
 
@@ -122,6 +123,8 @@ class StepContext:
     def lake(self, name: str | None = None) -> Lake:
         """The default lake, or lake connection ``name`` if the owner may use it."""
         if name not in self._lakes:
+            from workbench_server.lake import Lake
+
             self._lakes[name] = Lake.of(self.workbench, self.principal, name)
         return self._lakes[name]
 

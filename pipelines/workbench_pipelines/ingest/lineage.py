@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from workbench_server.lineage.service import LineageService, RecordedSql, SqlContext
-from workbench_server.lineage.sql import ColumnSource, SqlLineage, StatementLineage
+from workbench_server.lineage.statements import ColumnSource, SqlLineage, StatementLineage
 
 from .extract_sql import translation_name
 

@@ -44,10 +44,11 @@ from ..connections.service import usable_by
 from ..db.models import CatalogColumn, CatalogTable, Connection, Setting
 from ..principal import Principal
 from .models import TableOut
-from .search import LABEL, NAME, TAG, TEXT, Doc, SearchIndex, words
+from .search import LABEL, NAME, TAG, TEXT, Doc, words
 
 if TYPE_CHECKING:
     from ..core import Workbench
+    from .search_index import SearchIndex
 
 GENERATION_KEY = "catalog.generation"
 # Changes made by other processes show in a search within this many seconds.
@@ -302,6 +303,8 @@ def _identities(connections: dict[int, Rights]) -> dict[int, tuple[str, datetime
 
 def build(session: Session, connections: dict[int, Rights]) -> Snapshot:
     """A snapshot of every live table, from scratch."""
+    from .search_index import SearchIndex
+
     rows, stamps, docs = _read(session, connections, None)
     return Snapshot(SearchIndex(docs.values()), rows, stamps, connections)
 

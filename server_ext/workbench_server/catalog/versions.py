@@ -6,11 +6,15 @@ only a Delta table of a lake's layers has them: the lake library reads them from
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import NotFoundError
-from ..lake import Lake, LakeSettings, TableName, TableVersion
 from ..lake_layout import LAYERS
 from .access import CatalogAccess
 from .default_lake import lake_location
+
+if TYPE_CHECKING:
+    from ..lake import TableVersion
 
 
 def versions(
@@ -34,5 +38,7 @@ def versions(
             f"{shown} is outside the lake's layers ({', '.join(LAYERS)}): its versions "
             "are not listed"
         )
+    from ..lake import Lake, LakeSettings, TableName
+
     lake = Lake(lake_location(access, connection), LakeSettings())
     return lake.versions(TableName.parse(shown), limit=limit, before=before)

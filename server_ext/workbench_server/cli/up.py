@@ -28,8 +28,7 @@ from .. import temporal
 from .._version import __version__
 from ..accounts import STEP_ACCOUNTS_ENV
 from ..errors import ConfigurationError
-from ..health import COMPONENTS_FILE
-from ..home import WorkbenchHome
+from ..home import COMPONENTS_FILE, WorkbenchHome
 from ..settings import DATA_ROOTS_ENV, DB_URL_ENV, WorkbenchSettings
 from ..supervisor import Component, StartupError, Supervisor, free_port, port_in_use
 from . import home_option

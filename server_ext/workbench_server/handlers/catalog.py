@@ -17,8 +17,7 @@ from ..catalog.schedules import (
     start_scan,
 )
 from ..errors import InvalidInputError, NotFoundError
-from ..lake import TableVersion
-from ..lake.history import MAX_VERSIONS
+from ..lake.models import MAX_VERSIONS, TableVersion
 from .base import WorkbenchHandler
 
 NAME = r"(?P<name>[a-z][a-z0-9_]{0,62})"

@@ -14,10 +14,7 @@ from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..errors import InvalidInputError, NotFoundError
-from ..lake import Lake, TableName, TableVersion
-from ..lake.diff import MAX_LISTED
-from ..lake.history import MAX_VERSIONS
-from ..lake.models import NAME_PATTERN, TableInfo
+from ..lake.models import MAX_LISTED, MAX_VERSIONS, NAME_PATTERN, TableInfo, TableName, TableVersion
 from ..lake.schedules import (
     delete_maintenance_schedule,
     get_maintenance_schedule,
@@ -47,6 +44,8 @@ class _LakeHandler(WorkbenchHandler):
     def opener(self):
         """Opens the asked-for lake; called on the event loop, run in a thread (opening a
         lake connection reads the metadata DB)."""
+        from ..lake import Lake
+
         workbench, principal, name = self.workbench, self.principal, self.lake_name()
         return lambda: Lake.of(workbench, principal, name)
 

@@ -20,10 +20,9 @@ from ..sql_text import quote_identifier as _qi
 from . import engine
 from .history import versions
 from .location import LakeLocation
-from .models import ChangedRow, TableDiff, TableName
+from .models import MAX_LISTED, ChangedRow, TableDiff, TableName
 from .reads import resolve_version
 
-MAX_LISTED = 1000
 KEYS_LOOKBACK = 200  # versions searched for the keys a write recorded
 
 

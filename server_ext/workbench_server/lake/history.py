@@ -18,10 +18,9 @@ from pydantic import ValidationError
 
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from .location import LakeLocation
-from .models import COMMIT_KEY, TableName, TableVersion, WriterInfo
+from .models import COMMIT_KEY, MAX_VERSIONS, TableName, TableVersion, WriterInfo
 from .tables import open_table
 
-MAX_VERSIONS = 1000
 READERS = 8  # commit files read at once (S3 round trips overlap)
 
 

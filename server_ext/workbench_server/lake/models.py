@@ -23,6 +23,8 @@ _TABLE = re.compile(rf"(?P<layer>[a-z]+)\.(?P<name>{NAME_PATTERN})")
 # The worker starts maintenance by this workflow type name (a Temporal Schedule does).
 LAKE_MAINTENANCE_WORKFLOW = "workbench.LakeMaintenance"
 COMMIT_KEY = "workbench"  # the commit's custom metadata key holding the writer
+MAX_VERSIONS = 1000  # versions one history request lists
+MAX_LISTED = 1000  # changed rows one diff lists
 
 
 class TableName(BaseModel):

@@ -60,10 +60,10 @@ from .._version import __version__
 from ..lake_layout import LAYERS, MAIN
 from ..metrics.instruments import openlineage_event
 from .service import FILE, RecordedSql, SqlContext, resolve
-from .sql import SqlLineage
 
 if TYPE_CHECKING:
     from ..core import Workbench
+    from .sql import SqlLineage
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from ..db.models import CatalogTable, Connection, LineageDataset, LineageEdge, L
 from ..errors import InvalidInputError, NotFoundError
 from ..lake_layout import dataset_key
 from ..principal import Principal
-from .sql import SqlLineage
 
 if TYPE_CHECKING:
     from ..core import Workbench
+    from .sql import SqlLineage
 
 FILE = "file"
 MAX_DEPTH = 10

@@ -13,45 +13,17 @@ resolved (``SELECT *`` without a schema), gives what can be known plus a warning
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.lineage import Node, lineage
 
+from .statements import ColumnSource, SqlLineage, StatementLineage
+
 # sqlglot logs what it cannot resolve as warnings on stderr (noise in a notebook); the
 # same facts come back here as SqlLineage.warnings instead.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
-
-
-@dataclass(frozen=True)
-class ColumnSource:
-    dataset: str
-    column: str
-    transformation: str  # identity | aggregation | expression
-
-
-@dataclass
-class StatementLineage:
-    kind: str  # create_table_as | create_view | insert | copy | select | other
-    inputs: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-    columns: dict[str, list[ColumnSource]] = field(default_factory=dict)
-
-
-@dataclass
-class SqlLineage:
-    statements: list[StatementLineage] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def inputs(self) -> list[str]:
-        return list(dict.fromkeys(d for s in self.statements for d in s.inputs))
-
-    @property
-    def outputs(self) -> list[str]:
-        return list(dict.fromkeys(d for s in self.statements for d in s.outputs))
 
 
 def dataset_name(table: exp.Table) -> str:
