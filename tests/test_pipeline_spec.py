@@ -77,19 +77,29 @@ def test_month_end_close_template_is_valid() -> None:
     spec = load_spec(TEMPLATE)
     assert spec.schedule is not None and spec.schedule.cron == "0 6 1 * *"
     assert spec.topological_order() == [
-        "extract_odoo",
-        "clean_journal_items",
+        "extract",
+        "silver",
+        "period",
+        "accounts",
         "trial_balance",
-        "reconcile_ar",
-        "reconcile_ap",
+        "open_items",
+        "open_items_by_partner",
+        "checks",
+        "close_runs",
         "report",
     ]
-    assert spec.step("reconcile_ap").depends_on == spec.step("reconcile_ar").depends_on
+    # The gold tables of one close are replaced by source, company and period only.
+    for step in ("trial_balance", "open_items", "open_items_by_partner", "checks"):
+        assert spec.step(step).replace_where == (
+            "source = $source AND company_id = $company_id AND period = $period"
+        )
 
 
 def test_template_notebooks_take_the_parameters_their_steps_pass() -> None:
     spec = load_spec(TEMPLATE)
-    for step in spec.steps:
+    notebooks = [step for step in spec.steps if step.kind == "notebook"]
+    assert notebooks
+    for step in notebooks:
         notebook = nbformat.read(TEMPLATE.parent / step.notebook, as_version=4)
         nbformat.validate(notebook)
         tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
@@ -101,14 +111,15 @@ def test_template_notebooks_take_the_parameters_their_steps_pass() -> None:
 def test_template_parameters_render_for_the_closed_month() -> None:
     spec = load_spec(TEMPLATE)
     logical = datetime(2024, 2, 1, 5, 0, tzinfo=ZoneInfo("UTC"))  # 06:00 in Paris
-    assert spec.render_parameters("reconcile_ap", {"company_id": "3"}, logical) == {
-        "run_date": "2024-02-01",
+    assert spec.render_parameters("trial_balance", {"company_id": "3"}, logical) == {
+        "source": "odoo",
         "company_id": 3,
-        "lake_root": "",  # the workbench's own lake
-        "account_type": "liability_payable",
-        "output": "ap_open_items",
-        "tolerance": 0.01,
+        "period": "2024-01",  # the month before the run's date
     }
+    january = datetime(2025, 1, 1, 5, 0, tzinfo=ZoneInfo("UTC"))
+    assert spec.render_parameters("checks", {}, january)["period"] == "2024-12"
+    given = spec.render_parameters("report", {"period": "2023-04"}, january)
+    assert given == {"source": "odoo", "company_id": 1, "period": "2023-04"}
 
 
 # --- one problem, one exact message ----------------------------------------------------
@@ -479,7 +490,7 @@ def test_spec_round_trips_through_json(folder: Path) -> None:
 
 def test_cli_validate_valid_and_invalid(folder: Path) -> None:
     result = run_workbench("pipeline", "validate", str(TEMPLATE))
-    assert (result.returncode, result.stdout) == (0, f"{TEMPLATE}: valid (6 steps)\n")
+    assert (result.returncode, result.stdout) == (0, f"{TEMPLATE}: valid (10 steps)\n")
 
     path = write(folder, CASES["cycle"][0])
     result = run_workbench("pipeline", "validate", str(path))

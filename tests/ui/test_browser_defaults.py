@@ -1,14 +1,16 @@
 """What a data engineer meets in the browser before doing anything special (issue 15
 item 16): a Lab load without errors or pop-ups, new notebooks on the Workbench kernel,
 scanning a connection from the catalog, the shipped month-end template run from its
-parameter form on the demo data, its schedule's zones, and its executed notebooks opened
-without a kernel. Against a real ``workbench up`` with the demo data, in Chromium."""
+parameter form on an Odoo 17-shaped PostgreSQL database, its schedule's zones, and its
+executed notebooks opened without a kernel. Against a real ``workbench up`` with the
+demo data, in Chromium."""
 
 from __future__ import annotations
 
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
@@ -53,8 +55,21 @@ def console_page(
 
 
 @pytest.fixture(scope="module")
-def template(workbench: Workbench) -> str:
-    """The shipped month-end close template, copied as a user would and deployed."""
+def template(workbench: Workbench, pg_cluster) -> Iterator[str]:
+    """The shipped month-end close template, copied as a user would and deployed, with
+    the Odoo connection it closes (``odoo``: an Odoo 17-shaped database, two companies)."""
+    from tests.support.odoo_close import build_close_source
+    from tests.support.postgres import postgres_settings
+
+    with pg_cluster.fresh_database() as url:
+        # Entries up to the end of last month: the run closes the month before today.
+        build_close_source(url, "17.0", last=date.today().replace(day=1) - timedelta(days=1))
+        body = {"name": "odoo", "settings": postgres_settings(url)}
+        workbench.api.post("connections", json=body).raise_for_status()
+        yield _deploy_template(workbench)
+
+
+def _deploy_template(workbench: Workbench) -> str:
     target = workbench.root / "notebooks" / "templates"
     shutil.copytree(ROOT / "pipelines" / "templates", target)
     answer = workbench.api.post("pipelines/deploy", json={"path": "templates/month_end_close.yaml"})
@@ -209,7 +224,8 @@ def test_the_template_runs_on_the_demo_from_its_parameter_form(
     company = dialog.locator('[data-parameter="company_id"]')
     expect(company.locator("input")).to_have_value("1")
     expect(company).to_contain_text("Odoo company (res_company.id) to close.")
-    expect(dialog.locator('[data-parameter="odoo_connection"] input')).to_have_value("demo_odoo")
+    # Empty: the month before the run's date (the data ends there).
+    expect(dialog.locator('[data-parameter="period"] input')).to_have_value("")
     expect(dialog.locator(".jp-WorkbenchRunForm-parameters")).to_have_count(0)
     # A value of the wrong type is named before anything starts.
     company.locator("input").fill("1.5")
@@ -221,8 +237,8 @@ def test_the_template_runs_on_the_demo_from_its_parameter_form(
     expect(page.locator(".jp-Dialog")).to_have_count(0)
 
     nodes = view.locator(".jp-WorkbenchPipeline-node")
-    expect(nodes).to_have_count(6)
-    for step in ("extract_odoo", "trial_balance", "report"):
+    expect(nodes).to_have_count(10)
+    for step in ("extract", "trial_balance", "checks", "report"):
         expect(view.locator(f'.jp-WorkbenchPipeline-node[data-step="{step}"]')).to_have_attribute(
             "data-state", "succeeded", timeout=180_000
         )
@@ -232,17 +248,17 @@ def test_the_template_runs_on_the_demo_from_its_parameter_form(
     # Times carry their zone on a later read too.
     assert run["created_at"].endswith(("Z", "+00:00")), run["created_at"]
 
-    # Its declared inputs are the demo's catalog tables: lineage links them.
+    # Lineage runs from Odoo's table through bronze and silver to the close's gold tables.
     lineage = workbench.api.get(
         "lineage",
         params={
-            "namespace": "demo_odoo",
-            "name": "main.account_move_line",
+            "namespace": "odoo",
+            "name": "public.account_move_line",
             "direction": "downstream",
+            "depth": 5,
         },
     ).json()
-    assert lineage["root"]["table_id"] is not None
-    assert {"namespace": "lake", "name": "bronze.account_move_line"} in [
+    assert {"namespace": "lake", "name": "gold.trial_balance"} in [
         {"namespace": d["namespace"], "name": d["name"]} for d in lineage["datasets"]
     ]
 

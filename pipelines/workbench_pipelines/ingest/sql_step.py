@@ -6,7 +6,10 @@ its version when the step started: the versions recorded as read are exactly wha
 query saw, and reading them back reproduces the output. The session is locked before
 the query runs: it reaches no file, folder or URL but the lake's, loads no extension and
 cannot change that (the query is the pipeline owner's code, run inside the worker).
-Parameters are bound (``$company``), never pasted into the SQL.
+Parameters are bound (``$company``), never pasted into the SQL; in ``replace_where`` (a
+predicate the lake evaluates, not DuckDB) they become quoted literals. The view
+``pinned_versions`` (table_name, version, run_id) lists the tables the query pinned, so a
+query can record the versions it used.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def run_sql(ctx: StepContext) -> None:
             mode=spec.mode,
             keys=spec.keys,
             partition_by=spec.partition_by,
-            replace_where=spec.replace_where,
+            replace_where=_bind(spec.replace_where, ctx.parameters, ctx.step_id),
             writer=ctx.writer,
         )
     ctx.wrote(lake, result)
@@ -91,6 +94,15 @@ def _pin_tables(
         )
         columns = db.execute(f"DESCRIBE {qi(layer)}.{qi(name)}").fetchall()
         schema.setdefault(layer, {})[name] = {row[0]: row[1] for row in columns}
+    pinned = [(t.table, t.version) for t in ctx.tables if t.access == "read"]
+    db.execute(
+        "CREATE TEMP TABLE pinned_versions (table_name VARCHAR, version BIGINT, run_id VARCHAR)"
+    )
+    if pinned:
+        db.executemany(
+            "INSERT INTO pinned_versions VALUES (?, ?, ?)",
+            [(table, version, ctx.run_id) for table, version in pinned],
+        )
     # lake.silver.x (the kernel's name for the default lake's tables) is the same table.
     if schema and lake.name not in RESERVED:
         db.execute(f"ATTACH ':memory:' AS {qi(lake.name)}")
@@ -110,6 +122,29 @@ def _lock(db: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     db.execute(f"SET allowed_directories = [{ql(root)}]")
     db.execute("SET enable_external_access = false")
     db.execute("SET lock_configuration = true")
+
+
+def _bind(predicate: str | None, values: dict, step_id: str) -> str | None:
+    """``replace_where`` with each ``$name`` replaced by its parameter as a literal."""
+    if predicate is None:
+        return None
+
+    def literal(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise InvalidInputError(
+                f"sql step {step_id}: replace_where names ${name}, which is not a parameter"
+            )
+        value = values[name]
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return repr(value)
+        return ql(str(value))
+
+    return PARAMETER.sub(literal, predicate)
 
 
 def _first(exc: BaseException) -> str:

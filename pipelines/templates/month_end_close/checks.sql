@@ -1,0 +1,154 @@
+-- The checks a controller makes before signing off, one row each with its numbers.
+-- status: passed, failed (the close cannot be trusted: the run fails), warning (look at
+-- it before signing off) or info.
+WITH p AS (
+  SELECT * FROM gold.close_periods
+  WHERE source = $source AND company_id = CAST($company_id AS BIGINT) AND period = $period
+),
+tb AS (
+  SELECT * FROM gold.trial_balance
+  WHERE source = $source AND company_id = CAST($company_id AS BIGINT) AND period = $period
+),
+tie AS (
+  SELECT * FROM gold.open_items_by_partner
+  WHERE source = $source AND company_id = CAST($company_id AS BIGINT) AND period = $period
+),
+acc AS (
+  SELECT * FROM silver.account_by_company WHERE company_id = CAST($company_id AS BIGINT)
+),
+posted AS (
+  SELECT l.* FROM silver.account_move_line l
+  JOIN p ON l.company_id = p.company_id AND l.date <= p.period_end
+  WHERE l.parent_state = 'posted'
+),
+company AS (
+  SELECT c.currency_id FROM silver.res_company c WHERE c.id = CAST($company_id AS BIGINT)
+),
+suspense AS (  -- the company's and its bank journals' suspense accounts
+  SELECT p.suspense_account_id AS account_id FROM p WHERE p.suspense_account_id IS NOT NULL
+  UNION
+  SELECT j.suspense_account_id FROM silver.account_journal j
+  WHERE j.company_id = CAST($company_id AS BIGINT) AND j.suspense_account_id IS NOT NULL
+),
+lock_dates AS (
+  SELECT name, value FROM p
+  CROSS JOIN LATERAL (VALUES
+    ('fiscalyear_lock_date', p.fiscalyear_lock_date),
+    ('tax_lock_date', p.tax_lock_date),
+    ('period_lock_date', p.period_lock_date),
+    ('sale_lock_date', p.sale_lock_date),
+    ('purchase_lock_date', p.purchase_lock_date),
+    ('hard_lock_date', p.hard_lock_date)
+  ) AS t(name, value)
+  WHERE (p.odoo_version = '18.0' AND name <> 'period_lock_date')
+     OR (p.odoo_version <> '18.0' AND name IN ('fiscalyear_lock_date', 'tax_lock_date', 'period_lock_date'))
+),
+rows AS (
+  SELECT 'trial_balance_sums_to_zero' AS check_name,
+         CASE WHEN sum(closing) = 0 AND sum(opening) = 0 AND sum(period_balance) = 0
+              THEN 'passed' ELSE 'failed' END AS status,
+         sum(closing) AS amount, count(*) AS items,
+         'opening ' || sum(opening) || ', period ' || sum(period_balance) || ', closing '
+           || sum(closing) || ' over ' || count(*) || ' accounts' AS detail
+  FROM tb
+  UNION ALL
+  SELECT 'opening_plus_period_equals_closing',
+         CASE WHEN count(*) FILTER (WHERE opening + period_balance <> closing) = 0
+              THEN 'passed' ELSE 'failed' END,
+         sum(abs(opening + period_balance - closing)),
+         count(*) FILTER (WHERE opening + period_balance <> closing),
+         'accounts whose opening + period differs from closing'
+  FROM tb
+  UNION ALL
+  SELECT 'closing_equals_ledger',
+         CASE WHEN count(*) = 0 THEN 'passed' ELSE 'failed' END,
+         coalesce(sum(abs(diff)), 0), count(*),
+         'balance-sheet accounts whose closing differs from all their posted items to period end'
+  FROM (
+    SELECT tb.account_id, tb.closing - coalesce(l.balance, 0) AS diff
+    FROM tb JOIN acc ON acc.account_id = tb.account_id AND acc.include_initial_balance
+              AND acc.account_type <> 'equity_unaffected'
+    LEFT JOIN (SELECT account_id, sum(balance) AS balance FROM posted GROUP BY 1) l
+      ON l.account_id = tb.account_id
+    WHERE tb.closing <> coalesce(l.balance, 0)
+  )
+  UNION ALL
+  SELECT CASE t.account_type WHEN 'asset_receivable' THEN 'receivables_tie_out'
+                             ELSE 'payables_tie_out' END,
+         CASE WHEN count(*) FILTER (WHERE difference <> 0) = 0 THEN 'passed' ELSE 'failed' END,
+         sum(open_items_amount),
+         sum(open_items),
+         count(DISTINCT partner_id) || ' partner(s); ' || count(*) FILTER (WHERE difference <> 0)
+           || ' differ from the ledger by ' || sum(abs(difference))
+  FROM (SELECT * FROM tie UNION ALL BY NAME
+        SELECT k AS account_type, 0 AS open_items, 0 AS open_items_amount, 0 AS difference
+        FROM (VALUES ('asset_receivable'), ('liability_payable')) v(k)) t
+  GROUP BY t.account_type
+  UNION ALL
+  SELECT 'draft_entries_in_period',
+         CASE WHEN count(*) = 0 THEN 'passed' ELSE 'warning' END,
+         coalesce(sum(m.amount_total), 0), count(*),
+         'entries of the month not posted (draft)'
+  FROM silver.account_move m JOIN p ON m.company_id = p.company_id
+    AND m.date BETWEEN p.period_start AND p.period_end
+  WHERE m.state = 'draft'
+  UNION ALL
+  SELECT 'lock_date:' || name,
+         CASE WHEN value >= (SELECT period_end FROM p) THEN 'passed' ELSE 'warning' END,
+         NULL, NULL,
+         CASE WHEN value IS NULL THEN 'not set: the month can still be changed'
+              WHEN value >= (SELECT period_end FROM p) THEN 'locked up to ' || value
+              ELSE 'locked up to ' || value || ' only: the month can still be changed' END
+  FROM lock_dates
+  UNION ALL
+  SELECT 'suspense_cleared',
+         CASE WHEN coalesce(sum(l.balance), 0) = 0 THEN 'passed' ELSE 'warning' END,
+         coalesce(sum(l.balance), 0), count(l.id),
+         'balance at period end of the bank suspense account(s)'
+  FROM suspense s LEFT JOIN posted l ON l.account_id = s.account_id
+  UNION ALL
+  SELECT 'outstanding_receipts_cleared',
+         CASE WHEN coalesce(sum(l.balance), 0) = 0 THEN 'passed' ELSE 'warning' END,
+         coalesce(sum(l.balance), 0), count(l.id),
+         'balance at period end of the outstanding receipts account'
+  FROM p LEFT JOIN posted l ON l.account_id = p.outstanding_receipts_account_id
+  UNION ALL
+  SELECT 'outstanding_payments_cleared',
+         CASE WHEN coalesce(sum(l.balance), 0) = 0 THEN 'passed' ELSE 'warning' END,
+         coalesce(sum(l.balance), 0), count(l.id),
+         'balance at period end of the outstanding payments account'
+  FROM p LEFT JOIN posted l ON l.account_id = p.outstanding_payments_account_id
+  UNION ALL
+  SELECT 'unreconciled_bank_lines',
+         CASE WHEN count(b.id) = 0 THEN 'passed' ELSE 'warning' END,
+         coalesce(sum(b.amount), 0), count(b.id),
+         'bank statement lines dated by period end not reconciled'
+  FROM silver.account_bank_statement_line b
+  JOIN silver.account_move m ON m.id = b.move_id
+  JOIN p ON m.company_id = p.company_id AND m.date <= p.period_end
+  WHERE NOT coalesce(b.is_reconciled, false) AND m.state = 'posted'
+  UNION ALL
+  SELECT 'foreign_currency:' || coalesce(c.name, CAST(l.currency_id AS VARCHAR)),
+         'info',
+         sum(l.balance), count(*),
+         'balance-sheet items in this currency: ' || sum(l.amount_currency) || ' '
+           || coalesce(c.name, '?') || ' booked at ' || sum(l.balance)
+           || ' company currency; revalue at the period-end rate'
+  FROM posted l
+  JOIN acc ON acc.account_id = l.account_id AND acc.include_initial_balance
+  LEFT JOIN silver.res_currency c ON c.id = l.currency_id
+  WHERE l.currency_id <> (SELECT currency_id FROM company)
+  GROUP BY c.name, l.currency_id
+  HAVING sum(l.amount_currency) <> 0
+)
+SELECT
+  CAST($source AS VARCHAR) AS source,
+  CAST($company_id AS BIGINT) AS company_id,
+  CAST($period AS VARCHAR) AS period,
+  check_name,
+  status,
+  CAST(amount AS DECIMAL(38, 10)) AS amount,
+  CAST(items AS BIGINT) AS items,
+  detail
+FROM rows
+ORDER BY check_name
