@@ -134,14 +134,13 @@ def _chart_balances(client: SupersetClient, dataset_id: int) -> dict[int, Decima
     }
 
 
-def _lake_balances(workbench: Any) -> dict[int, Decimal]:
+def _lake_balances(workbench: Any, table: str = "gold.partner_balances") -> dict[int, Decimal]:
     """The same query on the lake (DuckDB over the Delta table, as %sql runs it)."""
     lake = Lake.default(workbench.settings)
     db = lake.connect()
     try:
         rows = db.execute(
-            f"SELECT partner_id, SUM(balance) FROM {lake.scan_sql('gold.partner_balances')} "
-            "GROUP BY 1 ORDER BY 1"
+            f"SELECT partner_id, SUM(balance) FROM {lake.scan_sql(table)} GROUP BY 1 ORDER BY 1"
         ).fetchall()
     finally:
         db.close()
@@ -357,14 +356,48 @@ def test_a_publish_step_validates_its_connection_and_republishes_as_the_owner(
         (6, "connection 'odoo' is a postgres connection; to takes a superset connection")
     ]
 
-    config = {"table": "gold.partner_balances", "to": "bi"}
+    # A table of its own: Superset on a SQLite metadata DB keeps dataset names unique
+    # across databases, and the session's Superset has the other tests' datasets.
+    lake = Lake.default(workbench.settings)
+    lake.write("gold.step_balances", lake.read("gold.partner_balances"), mode="overwrite")
+    config = {"table": "gold.step_balances", "to": "bi"}
     ctx = step_context(workbench, ALICE, "publish", config)
     run_kind(ctx)  # what the worker's activity runs for the step
-    stats = ctx.stats["gold.partner_balances"]
+    stats = ctx.stats["gold.step_balances"]
     assert stats["rows"] == len(published["rows"]) and stats["published_to"] == "bi"
-    assert [(t.table, t.access) for t in ctx.tables] == [("gold.partner_balances", "read")]
+    assert [(t.table, t.access) for t in ctx.tables] == [("gold.step_balances", "read")]
     client = _client(workbench)
-    assert _chart_balances(client, stats["dataset_id"]) == _lake_balances(workbench)
+    charted = _chart_balances(client, stats["dataset_id"])
+    assert charted == _lake_balances(workbench, "gold.step_balances")
     # The step runs as the pipeline's owner: Bob's pipeline cannot publish to Alice's.
     with pytest.raises(NotFoundError, match="'bi'"):
         run_kind(step_context(workbench, BOB, "publish", config))
+
+
+def test_the_cli_adds_the_connection_and_publishes(home: Path, superset: Superset) -> None:
+    from click.testing import CliRunner
+
+    from workbench_server.cli import cli
+    from workbench_server.settings import WorkbenchSettings
+
+    runner = CliRunner()
+    added = runner.invoke(
+        cli,
+        [
+            *("connection", "add", "bi", "--home", str(home), "--kind", "superset"),
+            *("--secrets-stdin", "--set", f"url={superset.url}", "--set", f"user={ADMIN[0]}"),
+        ],
+        input=f"password={ADMIN[1]}\n",
+    )
+    assert added.exit_code == 0, added.output
+    Lake.default(WorkbenchSettings.from_env(home)).write(
+        "gold.cli_totals", pa.table({"total": [Decimal("12.34")]}), mode="overwrite"
+    )
+    done = runner.invoke(cli, ["publish", "gold.cli_totals", "--to", "bi", "--home", str(home)])
+    assert done.exit_code == 0, done.output
+    assert "gold.cli_totals: dataset" in done.output and "created in bi (1 rows" in done.output
+    again = runner.invoke(cli, ["publish", "gold.cli_totals", "--to", "bi", "--home", str(home)])
+    assert "updated in bi" in again.output
+    wrong = runner.invoke(cli, ["publish", "totals", "--to", "bi", "--home", str(home)])
+    assert wrong.exit_code == 1
+    assert wrong.output.startswith("workbench: error: 'totals' is not a lake table name")

@@ -21,6 +21,7 @@ writes it anyway).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -209,8 +210,11 @@ def _lineage_labels(
 
 
 def _database(client: SupersetClient, connection: str, path: Any) -> int:
-    """The Superset database reading the serving file (made, or pointed at it, once)."""
-    name = f"{DATABASE_PREFIX}_{connection}"
+    """The Superset database reading the serving file (made once). Its name carries a
+    digest of the file's path: two installations publishing to one Superset under the
+    same connection name never take over each other's database."""
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+    name = f"{DATABASE_PREFIX}_{connection}_{digest}"
     uri = f"duckdb:///{path}"
     extra = json.dumps(
         {
@@ -246,12 +250,24 @@ def _dataset(client: SupersetClient, database_id: int, schema: str, name: str) -
             dataset_id = int(found["id"])
             client.call("PUT", f"/api/v1/dataset/{dataset_id}/refresh", what="refresh the dataset")
             return dataset_id, False
-    made = client.call(
-        "POST",
-        "/api/v1/dataset/",
-        {"database": database_id, "schema": schema, "table_name": name},
-        what=f"create dataset {schema}.{name}",
-    )
+    try:
+        made = client.call(
+            "POST",
+            "/api/v1/dataset/",
+            {"database": database_id, "schema": schema, "table_name": name},
+            what=f"create dataset {schema}.{name}",
+        )
+    except SupersetError as exc:
+        others = client.find("dataset", table_name=name)
+        if others:  # e.g. a SQLite metadata DB keeps dataset names unique across databases
+            where = ", ".join(
+                f"{o.get('database', {}).get('database_name')}.{o.get('schema')}" for o in others
+            )
+            raise SupersetError(
+                f"{exc}; Superset already has a dataset named {name!r} ({where}): its "
+                "metadata DB may keep dataset names unique, rename or remove that one"
+            ) from None
+        raise
     return int(made["id"]), True
 
 
