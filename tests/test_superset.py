@@ -401,3 +401,17 @@ def test_the_cli_adds_the_connection_and_publishes(home: Path, superset: Superse
     wrong = runner.invoke(cli, ["publish", "totals", "--to", "bi", "--home", str(home)])
     assert wrong.exit_code == 1
     assert wrong.output.startswith("workbench: error: 'totals' is not a lake table name")
+
+
+def test_a_notebooks_sql_on_a_superset_connection_says_what_it_is() -> None:
+    from workbench_kernels.api import Bootstrap
+    from workbench_kernels.registry import KernelConnections, WorkbenchConnectionError
+
+    settings = {"kind": "superset", "url": "http://bi.example.com", "user": "u", "password": "p"}
+    connections = KernelConnections(
+        fetch=lambda: Bootstrap(connections={"bi": settings}), usable=lambda names: names
+    )
+    connections.refresh()
+    assert connections.problems == {}
+    with pytest.raises(WorkbenchConnectionError, match="is a Superset, not SQL"):
+        connections.descriptor("bi")

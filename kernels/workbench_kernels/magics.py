@@ -57,7 +57,10 @@ class WorkbenchMagics(Magics):
         for name, settings in sorted(self.connections.settings.items()):
             if name == LAKE:
                 continue
-            use = "%odoo … (external API)" if settings.kind == "odoo" else f"%sql {name} …"
+            use = {
+                "odoo": "%odoo … (external API)",
+                "superset": f"workbench publish gold.… --to {name}",
+            }.get(settings.kind, f"%sql {name} …")
             rows.append({"name": name, "kind": settings.kind, "use with": use})
         for name, problem in sorted(self.connections.problems.items()):
             rows.append({"name": name, "kind": "?", "use with": problem})

@@ -176,6 +176,11 @@ class KernelConnections:
         settings = self.settings.get(name)
         if settings is None:
             raise WorkbenchConnectionError(f"no connection named {name!r}")
+        if settings.kind == "superset":
+            raise WorkbenchConnectionError(
+                f"connection {name!r} is a Superset, not SQL: publish lake tables to it "
+                f"(workbench publish gold.TABLE --to {name})"
+            )
         if settings.kind not in SQL_KINDS:
             raise WorkbenchConnectionError(
                 f"connection {name!r} is Odoo's external API, not SQL: use %odoo with it"
