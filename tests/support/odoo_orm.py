@@ -44,14 +44,20 @@ def call_kw(
     method: str,
     args: Sequence[object],
     kwargs: dict[str, object],
+    writable: frozenset[str] = frozenset(),
 ) -> object:
     """Run ``model_name.method(*args, **kwargs)`` like Odoo's ``execute_kw`` does, for a
-    user who may not read the models in ``denied``."""
+    user who may not read the models in ``denied``; ``create`` works on the models in
+    ``writable`` (the stand-in is read-only otherwise)."""
     if method.startswith("_"):
         raise AccessError(f"Private methods (such as {method}) cannot be called remotely.")
     model = registry.get(model_name)
     if model is None:
         raise UserError(f"Object {model_name} doesn't exist")
+    if method == "create" and model_name in writable:
+        options = dict(kwargs)
+        options.pop("context", None)
+        return _Records(conn, registry, denied, model, {}).create(*args, **options)
     if method in _WRITE_METHODS:
         raise NotImplementedError(
             f"The Odoo test stand-in is read-only: {model_name}.{method}() is not available"
@@ -166,6 +172,56 @@ class _Records:
                 "Contact your administrator to request access if necessary."
             )
         return allowed
+
+    def create(self, vals_list: object) -> int | list[int]:
+        """Insert one record (a dict: its id comes back) or several (a list: their ids),
+        checking field names, stored-ness and required fields as Odoo's ORM does."""
+        self.check_access_rights("create")
+        many = isinstance(vals_list, list)
+        rows = vals_list if isinstance(vals_list, list) else [vals_list]
+        ids: list[int] = []
+        # One writer at a time: ids are max(id) + 1, as the demo tables have no sequences.
+        self.conn.execute(
+            sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(sql.Identifier(self.model.table))
+        )
+        for vals in rows:
+            if not isinstance(vals, dict):
+                raise TypeError(f"create() takes dicts of values, not {type(vals).__name__}")
+            names = [n for n in vals if n != "id"]
+            for name in names:
+                fld = self.model.fields.get(name)
+                if fld is None:
+                    raise ValueError(f"Invalid field {name!r} on model {self.model.name!r}")
+                if not fld.store:
+                    raise ValueError(f"Field {name!r} on {self.model.name!r} is not stored")
+            missing = [
+                f.string
+                for n, f in self.model.fields.items()
+                if f.required and n not in ("id", "display_name") and vals.get(n) in (None, False)
+            ]
+            if missing:
+                raise UserError(
+                    f"The operation cannot be completed: missing required field(s) "
+                    f"{', '.join(missing)} on {self.model.label}"
+                )
+            row = self.conn.execute(
+                sql.SQL("SELECT coalesce(max(id), 0) + 1 FROM {}").format(
+                    sql.Identifier(self.model.table)
+                )
+            ).fetchone()
+            new_id = cast(int, row[0]) if row else 1
+            values = [None if vals[n] is False else vals[n] for n in names]
+            self.conn.execute(
+                sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    sql.Identifier(self.model.table),
+                    sql.SQL(", ").join(sql.Identifier(n) for n in ["id", *names]),
+                    sql.SQL(", ").join(sql.Placeholder() for _ in range(len(names) + 1)),
+                ),
+                [new_id, *values],
+            )
+            ids.append(new_id)
+        self.conn.commit()
+        return ids if many else ids[0]
 
     # -- SQL -------------------------------------------------------------------------------
 

@@ -112,8 +112,15 @@ class OdooServer:
 class _Service:
     """Odoo's ``common``, ``db`` and ``object`` services over one PostgreSQL database."""
 
-    def __init__(self, conninfo: str, db_name: str, users: Mapping[str, OdooUser]) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        db_name: str,
+        users: Mapping[str, OdooUser],
+        writable: frozenset[str] = frozenset(),
+    ) -> None:
         self.conninfo = conninfo
+        self.writable = writable
         self.db_name = db_name
         self.users = dict(users)
         self._by_uid = {user.uid: user for user in users.values()}
@@ -180,6 +187,7 @@ class _Service:
                 method,
                 args,
                 kwargs or {},
+                self.writable,
             )
         finally:
             self._release(conn)
@@ -204,7 +212,8 @@ class _Service:
             return self._idle.get_nowait()
         except queue.Empty:
             conn = psycopg.connect(self.conninfo, application_name="odoo-stand-in")
-            conn.read_only = True  # the stand-in serves reads only; make that a guarantee
+            # The stand-in serves reads only unless a test made some models writable.
+            conn.read_only = not self.writable
             return conn
 
     def _release(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
@@ -343,6 +352,7 @@ def running_odoo(
     users: Mapping[str, str] | None = None,
     api_keys: Mapping[str, str | list[str]] | None = None,
     denied_models: Mapping[str, frozenset[str] | set[str]] | None = None,
+    writable: frozenset[str] | set[str] = frozenset(),
 ) -> Iterator[OdooServer]:
     """Serve Odoo's external API for the database at ``conninfo`` on a free local port.
 
@@ -352,6 +362,8 @@ def running_odoo(
     ``denied_models`` maps logins to models they may not read (default: the portal user
     may not read HR models, :data:`DEFAULT_DENIED_MODELS`). The yielded
     :class:`OdooServer` carries the URL, ``db_name`` and the first user's credentials.
+    ``writable`` names models whose ``create`` works (on a database of the test's own,
+    never the session's shared one); every other write is refused.
     """
     passwords = dict(users) if users is not None else {"admin": "admin", "portal": "portal"}
     if not passwords:
@@ -369,7 +381,7 @@ def running_odoo(
         )
         for uid, (login, password) in enumerate(passwords.items(), start=2)
     }
-    service = _Service(conninfo, db_name, accounts)
+    service = _Service(conninfo, db_name, accounts, frozenset(writable))
     httpd = _HttpServer(service)
     port = httpd.server_address[1]
     thread = threading.Thread(
