@@ -187,6 +187,15 @@ class ExtractStep(_StepBase):
     batch_seconds: float = Field(
         1.0, gt=0, le=3600, description="mode cdc: longest wait before changes are committed."
     )
+    catchup_copy_mb: int | None = Field(
+        None,
+        ge=1,
+        le=10_000_000,
+        description="mode cdc: a backlog of more WAL than this (MB) is caught up by copying "
+        "the tables again as of a new snapshot, compared with bronze, rather than by "
+        "decoding every change: faster for a large backlog, but bronze then holds the net "
+        "effect per key (one u or d row), not each change; default: always stream.",
+    )
     overlap: Duration = Field(
         "10m",
         validate_default=True,

@@ -130,7 +130,26 @@ class CdcExtract:
                     raise
             else:
                 missing = [t.bronze for t in self.tables.values() if t.mark is None]
-                if missing:
+                backlog = self._backlog() if self.spec.catchup_copy_mb else 0
+                if not missing and backlog > (self.spec.catchup_copy_mb or 0) * 2**20:
+                    # A large backlog: copying the tables as of a new snapshot is faster
+                    # than decoding each change. Their marks go first, so a copy cut
+                    # short is made again by the next run (the "missing" case below).
+                    self.ctx.log(
+                        f"cdc {self.name}: {backlog / 2**20:.0f} MB of WAL behind, more "
+                        f"than catchup_copy_mb ({self.spec.catchup_copy_mb}): caught up by "
+                        "copying the tables again as of a new snapshot"
+                    )
+                    for table in self.tables.values():
+                        watermarks.forget(
+                            self.ctx.workbench, KIND, self.lake.name, table.bronze,
+                            self.spec.source, table.shape.table,
+                        )  # fmt: skip
+                        table.mark = None
+                    with self._sql() as conn:
+                        conn.execute("SELECT pg_drop_replication_slot(%s)", (self.name,))
+                    self._create_and_snapshot()
+                elif missing:
                     # A table new to the step, or a first copy that did not finish: the
                     # slot streams only from where it stands, so it is made again with a
                     # new snapshot and every table copied again, compared with bronze (what
@@ -256,6 +275,16 @@ class CdcExtract:
                 (self.name,),
             ).fetchone()
         return None if row is None else pgoutput.parse_lsn(row[0] or "0/0")
+
+    def _backlog(self) -> int:
+        """Bytes of WAL the slot has not had acknowledged."""
+        with self._sql() as conn:
+            row = conn.execute(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
+                "FROM pg_replication_slots WHERE slot_name = %s AND database = current_database()",
+                (self.name,),
+            ).fetchone()
+        return int(row[0] or 0) if row else 0
 
     def _replication(self):
         import psycopg2

@@ -75,6 +75,18 @@ def load_sources(
         }
 
 
+def forget(
+    workbench: Workbench, kind: str, lake: str, target: str, source: str, source_table: str
+) -> None:
+    """Drop one mark: the next run starts that source table over."""
+    from sqlalchemy import delete
+
+    with workbench.sessions.begin() as session:
+        session.execute(
+            delete(IngestWatermark).where(*_key(kind, lake, target, source, source_table))
+        )
+
+
 def save(
     workbench: Workbench,
     kind: str,
