@@ -5,6 +5,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { requestAPI, withQuery } from '../request';
 import { FacetFilters, searchParams } from './facets';
+import { IPublishRequest, IPublishResult } from './publish';
 import {
   IColumnPatch,
   ILineageGraph,
@@ -183,6 +184,16 @@ export class CatalogAPI {
       withQuery('lineage', { namespace, name, direction, depth }),
       this._settings
     );
+  }
+
+  /**
+   * Publish a lake table to a Superset connection as a dataset.
+   */
+  publish(request: IPublishRequest): Promise<IPublishResult> {
+    return requestAPI<IPublishResult>('superset/publish', this._settings, {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
   }
 
   private _settings: ServerConnection.ISettings;

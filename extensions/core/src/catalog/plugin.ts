@@ -30,6 +30,7 @@ import { catalogIcon } from './components/icons';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { TableTab, TableView } from './components/TableView';
 import { ScanModel } from './scans';
+import { publishRequest, publishSummary, supersetTargets } from './publish';
 import { buildQueryCell, qualifiedName } from './sql';
 import { IDatasetRef, ISource, ITable } from './tokens';
 
@@ -145,6 +146,7 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
           actions: {
             insertQuery: t => void insertQuery(t),
             copyName,
+            publish: t => void publish(t),
             openDataset: dataset => void openDataset(dataset),
             openTable: tableId => void openTable(tableId),
             error: notifyError
@@ -260,6 +262,78 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
       content.activeCell?.model.sharedModel.setSource(source);
       shell.activateById(notebook.id);
       content.activeCell?.node.scrollIntoView({ block: 'nearest' });
+    };
+
+    const publish = async (table: ITable): Promise<void> => {
+      let all: ISource[];
+      try {
+        all = await api.sources();
+      } catch (error) {
+        notifyError(trans.__('Publishing %1 failed', table.name), error);
+        return;
+      }
+      const targets = supersetTargets(all);
+      if (!targets.length) {
+        Notification.info(
+          trans.__(
+            'Add a superset connection first: %1 is published to it.',
+            table.name
+          ),
+          {
+            autoClose: false,
+            actions: [
+              {
+                label: trans.__('Connections'),
+                callback: () =>
+                  void commands.execute(ConnectionsCommandIDs.manage)
+              }
+            ]
+          }
+        );
+        return;
+      }
+      let to = targets[0];
+      if (targets.length > 1) {
+        const picked = await InputDialog.getItem({
+          title: trans.__('Publish %1 to', table.name),
+          items: targets
+        });
+        if (!picked.button.accept || !picked.value) {
+          return;
+        }
+        to = picked.value;
+      }
+      const request = publishRequest(table, all, to);
+      if (!request) {
+        Notification.warning(
+          trans.__('Only lake tables can be published to Superset.'),
+          { autoClose: 5000 }
+        );
+        return;
+      }
+      const id = Notification.emit(
+        trans.__('Publishing %1 to %2…', request.table, to),
+        'in-progress',
+        { autoClose: false }
+      );
+      try {
+        const result = await api.publish(request);
+        Notification.update({
+          id,
+          message: publishSummary(result, trans),
+          type: 'success',
+          autoClose: 10000,
+          actions: [
+            {
+              label: trans.__('Open in Superset'),
+              callback: () => window.open(result.dataset_url, '_blank')
+            }
+          ]
+        });
+      } catch (error) {
+        Notification.dismiss(id);
+        notifyError(trans.__('Publishing %1 failed', table.name), error);
+      }
     };
 
     const copyName = (table: ITable): void => {

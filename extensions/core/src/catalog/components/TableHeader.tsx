@@ -5,6 +5,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
   copyIcon,
+  launchIcon,
   notebookIcon,
   refreshIcon,
   shareIcon
@@ -146,6 +147,14 @@ export function TableHeader(props: {
           label={trans.__('Open lineage')}
           onClick={props.onShowLineage}
         />
+        {props.actions.publish &&
+          ['bronze', 'silver', 'gold'].includes(table.schema) && (
+            <ActionButton
+              icon={<launchIcon.react tag="span" elementSize="normal" />}
+              label={trans.__('Publish to Superset')}
+              onClick={() => props.actions.publish?.(table)}
+            />
+          )}
         <ActionButton
           icon={<refreshIcon.react tag="span" elementSize="normal" />}
           label={trans.__('Reload')}

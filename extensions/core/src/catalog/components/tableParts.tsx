@@ -37,6 +37,10 @@ export type Loadable<T> =
 export interface ITableActions {
   insertQuery: (table: ITable) => void;
   copyName: (table: ITable) => void;
+  /**
+   * Publish a lake table to Superset (absent: the action is not offered).
+   */
+  publish?: (table: ITable) => void;
   openDataset: (dataset: IDatasetRef) => void;
   /**
    * Open the view of a catalog table.
