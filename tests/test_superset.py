@@ -161,13 +161,30 @@ def test_publish_syncs_the_catalog_and_a_chart_equals_the_lake(
     partner_label = next(c.label for c in odoo_lines.columns if c.name == "partner_id")
     assert partner_label  # Odoo's label of the field, from the scan
 
+    # Alice has a Superset account of her own (the steward becomes an owner).
+    client = _client(workbench)
+    alpha = client.find("security/roles", name="Alpha")[0]["id"]
+    alice_id = client.call(
+        "POST",
+        "/api/v1/security/users/",
+        {
+            "first_name": "Alice",
+            "last_name": "Finance",
+            "username": "alice",
+            "email": "alice@example.com",
+            "active": True,
+            "password": "alice-password-1",
+            "roles": [alpha],
+        },
+    )["id"]
+
     result = publish(workbench, ALICE, PublishRequest(table="gold.partner_balances", to="bi"))
     assert result.created and result.rows == len(published["rows"])
     assert result.columns == ["partner_id", "balance"] and result.excluded_pii == ["email"]
 
-    client = _client(workbench)
     dataset = _dataset(client, result.dataset_id)
     assert (dataset["schema"], dataset["table_name"]) == ("gold", "partner_balances")
+    assert alice_id in {o["id"] for o in dataset["owners"]}
     assert dataset["description"] == "Open balance per partner"
     columns = {c["column_name"]: c for c in dataset["columns"]}
     assert set(columns) == {"partner_id", "balance"}  # no email: pii stays out
