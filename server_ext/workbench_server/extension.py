@@ -27,6 +27,7 @@ from .handlers import (
     lake,
     lineage,
     metrics,
+    ocr,
     operations,
     pipelines,
     sla,
@@ -346,6 +347,7 @@ class WorkbenchApp(ExtensionApp):
                 operations,
                 webhooks,
                 superset,
+                ocr,
             )
         )
         self.handlers.extend(

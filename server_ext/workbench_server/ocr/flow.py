@@ -110,6 +110,8 @@ class Outcome(BaseModel):
     partner_id: int | None = None
     odoo_expense_id: int | None = None
     odoo_attachment_id: int | None = None
+    uploaded_by: str | None = None
+    reviewed_by: str | None = None
     ocr_seconds: float = 0.0
     seen_before: bool = False
 
@@ -152,7 +154,7 @@ def _outcome(row: dict[str, Any], seen_before: bool = False) -> Outcome:
         document_id=row["document_id"], filename=row["file_name"], status=row["status"],
         reason=row["reason"], fields=_fields_of(row), partner_id=row["partner_id"],
         odoo_expense_id=row["odoo_expense_id"], odoo_attachment_id=row["odoo_attachment_id"],
-        seen_before=seen_before,
+        uploaded_by=row["uploaded_by"], reviewed_by=row["reviewed_by"], seen_before=seen_before,
     )  # fmt: skip
 
 

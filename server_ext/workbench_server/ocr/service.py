@@ -1,0 +1,97 @@
+"""The OCR flow for one principal: which lake, which Odoo connection, who sees what.
+
+Anyone may upload a document; a non-admin sees only the documents they uploaded. Admins
+review: they see the whole queue and approve or reject (a person does not approve their
+own expense).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..connections.egress import EgressPolicy, pin
+from ..connections.kinds import OdooConfig
+from ..connections.odoo import OdooClient, OdooError
+from ..connections.service import ConnectionService
+from ..core import Workbench
+from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from ..lake.location import LakeLocation
+from ..principal import Principal
+from . import flow
+from .engines import OcrEngine, default_engine
+
+__all__ = ["OcrService"]
+
+
+class OcrService:
+    """Documents, the review queue and decisions, as ``principal`` may see and make them."""
+
+    def __init__(
+        self,
+        workbench: Workbench,
+        principal: Principal,
+        location: LakeLocation,
+        engine: OcrEngine | None = None,
+    ) -> None:
+        self.workbench = workbench
+        self.principal = principal
+        self.location = location
+        self.engine = engine or default_engine()
+
+    def _client(self, connection: str) -> OdooClient:
+        cfg = ConnectionService(self.workbench, self.principal).resolve(connection)
+        if not isinstance(cfg, OdooConfig):
+            raise InvalidInputError(f"connection {connection!r} is not an Odoo connection")
+        pinned = pin(connection, cfg, EgressPolicy.from_settings(self.workbench.settings))
+        assert isinstance(pinned, OdooConfig)
+        return OdooClient(pinned, timeout=60)
+
+    def _mine(self, outcome: flow.Outcome, uploaded_by: str | None) -> None:
+        if not self.principal.admin and uploaded_by != self.principal.name:
+            raise NotFoundError(f"no document {outcome.document_id}")
+
+    def upload(
+        self, data: bytes, filename: str, connection: str, settings: flow.FlowSettings
+    ) -> flow.Outcome:
+        client = self._client(connection)
+        try:
+            return flow.process_document(
+                self.location, data, filename, self.engine, client, settings,
+                source="rest", user=self.principal.name,
+            )  # fmt: skip
+        except OdooError as exc:
+            raise InvalidInputError(f"Odoo connection {connection!r}: {exc}") from None
+
+    def queue(self) -> list[flow.Outcome]:
+        waiting = flow.review_queue(self.location)
+        if self.principal.admin:
+            return waiting
+        return [o for o in waiting if o.uploaded_by == self.principal.name]
+
+    def get(self, document_id: str) -> tuple[flow.Outcome, bytes, str]:
+        outcome, content, mimetype = flow.document(self.location, document_id)
+        self._mine(outcome, outcome.uploaded_by)
+        return outcome, content, mimetype
+
+    def _reviewer(self, document_id: str) -> flow.Outcome:
+        outcome, _content, _type = self.get(document_id)
+        if not self.principal.admin:
+            raise PermissionDeniedError("only an administrator reviews documents")
+        return outcome
+
+    def approve(
+        self,
+        document_id: str,
+        edits: dict[str, Any],
+        connection: str,
+        settings: flow.FlowSettings,
+    ) -> flow.Outcome:
+        self._reviewer(document_id)
+        client = self._client(connection)
+        return flow.approve(
+            self.location, client, settings, document_id, edits, self.principal.name
+        )
+
+    def reject(self, document_id: str, reason: str) -> flow.Outcome:
+        self._reviewer(document_id)
+        return flow.reject(self.location, document_id, reason, self.principal.name)
