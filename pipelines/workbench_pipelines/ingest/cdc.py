@@ -117,6 +117,7 @@ class CdcExtract:
     # -- the run ---------------------------------------------------------------------
     def run(self) -> None:
         self.ctx.announced = True  # batch by batch, the snapshot copy as one
+        caught_up = False
         try:
             self._shapes()
             created = self._publication()
@@ -149,6 +150,7 @@ class CdcExtract:
                     with self._sql() as conn:
                         conn.execute("SELECT pg_drop_replication_slot(%s)", (self.name,))
                     self._create_and_snapshot()
+                    caught_up = self.spec.follow is None
                 elif missing:
                     # A table new to the step, or a first copy that did not finish: the
                     # slot streams only from where it stands, so it is made again with a
@@ -161,7 +163,11 @@ class CdcExtract:
                     with self._sql() as conn:
                         conn.execute("SELECT pg_drop_replication_slot(%s)", (self.name,))
                     self._create_and_snapshot()
-            self._stream()
+            if not caught_up:
+                # (After a catch-up copy, unless following: the copy is as of a snapshot
+                # taken after the run started, which is all a run that does not follow
+                # reads; the next run streams from there.)
+                self._stream()
         finally:
             self.source.close()
         for table in self.tables.values():
@@ -321,15 +327,20 @@ class CdcExtract:
             _, consistent, snapshot, _ = cur.fetchone()
             point = pgoutput.parse_lsn(consistent)
             self.ctx.log(f"cdc {self.name}: slot created at {consistent}, copying the tables")
-            with self._sql() as conn:
-                conn.autocommit = False
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                conn.execute(f"SET TRANSACTION SNAPSHOT {ql(snapshot)}")
+            # psycopg2 for the copy: its copy_expert writes COPY's rows to the file in C
+            # (psycopg 3 hands them to Python one row at a time).
+            conn = psycopg2.connect(**{k: v for k, v in self.kwargs.items() if v is not None})
+            try:
+                conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+                with conn.cursor() as snap:
+                    snap.execute(f"SET TRANSACTION SNAPSHOT {ql(snapshot)}")
                 known = self._versions()
                 for table in self.tables.values():
                     self.ctx.progress.check()
                     self._copy(conn, table, point)
                 conn.rollback()
+            finally:
+                conn.close()
             self._announce(known)
         finally:
             replication.close()
@@ -339,12 +350,8 @@ class CdcExtract:
         names = [c.name for c in shape.columns]
         with tempfile.TemporaryDirectory(prefix="workbench-cdc-") as folder:
             path = Path(folder) / "rows.csv"
-            with path.open("wb") as out:
-                with conn.cursor().copy(
-                    f"COPY ({shape.extra['select']}) TO STDOUT (FORMAT csv)"
-                ) as copy:
-                    for chunk in copy:
-                        out.write(chunk)
+            with path.open("wb") as out, conn.cursor() as cur:
+                cur.copy_expert(f"COPY ({shape.extra['select']}) TO STDOUT (FORMAT csv)", out)
             if path.stat().st_size:
                 columns = "{" + ", ".join(f"{ql(n)}: 'VARCHAR'" for n in names) + "}"
                 text = (
