@@ -432,3 +432,82 @@ def test_a_notebooks_sql_on_a_superset_connection_says_what_it_is() -> None:
     assert connections.problems == {}
     with pytest.raises(WorkbenchConnectionError, match="is a Superset, not SQL"):
         connections.descriptor("bi")
+
+
+def test_a_starter_dashboard_of_published_tables(workbench: Any, superset: Superset) -> None:
+    from workbench_server.superset.dashboard import DashboardRequest, starter_dashboard
+
+    lake = Lake.default(workbench.settings)
+    money = pa.decimal128(18, 2)
+    lake.write(
+        "gold.dash_trial_balance",
+        pa.table(
+            {
+                "account": ["101000", "401000"],
+                "balance": pa.array([Decimal("150.25"), Decimal("-150.25")], money),
+            }
+        ),
+        mode="overwrite",
+    )
+    lake.write(
+        "gold.dash_ar_ageing",
+        pa.table({"bucket": ["0-30", "31-60"], "open": pa.array([Decimal("9.99")] * 2, money)}),
+        mode="overwrite",
+    )
+    _superset_connection(workbench, ALICE, "bi", superset.url, ADMIN[1])
+    request = DashboardRequest(
+        title="Finance close (test)",
+        to="bi",
+        tables=["gold.dash_trial_balance", "gold.dash_ar_ageing"],
+    )
+    made = starter_dashboard(workbench, ALICE, request)
+    client = _client(workbench)
+    charts = client.call("GET", f"/api/v1/dashboard/{made.dashboard_id}/charts")["result"]
+    assert sorted(c["slice_name"] for c in charts) == [
+        "Finance close (test): gold.dash_ar_ageing",
+        "Finance close (test): gold.dash_trial_balance",
+    ]
+    # A chart's data: the trial balance as published, to the cent.
+    chart = client.call("GET", f"/api/v1/chart/{made.charts['gold.dash_trial_balance']}")
+    params = json.loads(chart["result"]["params"])
+    query = {
+        "datasource": {"id": int(params["datasource"].split("__")[0]), "type": "table"},
+        "queries": [{"columns": params["all_columns"], "row_limit": 100}],
+        "result_format": "json",
+        "result_type": "full",
+    }
+    rows = client.call("POST", "/api/v1/chart/data", query)["result"][0]["data"]
+    assert {r["account"]: Decimal(str(r["balance"])) for r in rows} == {
+        "101000": Decimal("150.25"),
+        "401000": Decimal("-150.25"),
+    }
+    # Made again: the same dashboard and charts, not copies.
+    again = starter_dashboard(workbench, ALICE, request)
+    assert (again.dashboard_id, again.charts) == (made.dashboard_id, made.charts)
+
+
+def test_the_cli_makes_a_starter_dashboard(home: Path, superset: Superset) -> None:
+    from click.testing import CliRunner
+
+    from workbench_server.cli import cli
+    from workbench_server.settings import WorkbenchSettings
+
+    runner = CliRunner()
+    added = runner.invoke(
+        cli,
+        [
+            *("connection", "add", "bi", "--home", str(home), "--kind", "superset"),
+            *("--secrets-stdin", "--set", f"url={superset.url}", "--set", f"user={ADMIN[0]}"),
+        ],
+        input=f"password={ADMIN[1]}\n",
+    )
+    assert added.exit_code == 0, added.output
+    Lake.default(WorkbenchSettings.from_env(home)).write(
+        "gold.cli_ap_ageing", pa.table({"open": [Decimal("1.00")]}), mode="overwrite"
+    )
+    made = runner.invoke(
+        cli,
+        ["superset-dashboard", "AP (cli)", "gold.cli_ap_ageing", "--to", "bi", "--home", str(home)],
+    )
+    assert made.exit_code == 0, made.output
+    assert "with 1 chart(s)" in made.output and f"{superset.url}/superset/dashboard/" in made.output

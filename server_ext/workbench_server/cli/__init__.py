@@ -37,6 +37,7 @@ LAZY_COMMANDS = {
     "restore": "workbench_server.cli.backup:restore",
     "mcp": "workbench_server.cli.mcp:mcp",
     "publish": "workbench_server.cli.publish:publish",
+    "superset-dashboard": "workbench_server.cli.publish:dashboard",
 }
 
 

@@ -50,3 +50,30 @@ def publish(
     if result.kept_edits:
         click.echo(f"kept as edited in Superset: {', '.join(result.kept_edits)}")
     click.echo(result.dataset_url)
+
+
+@click.command("superset-dashboard")
+@home_option
+@click.argument("title")
+@click.argument("tables", nargs=-1, required=True, metavar="LAYER.TABLE...")
+@click.option("--to", "to", required=True, help="The superset connection to publish to.")
+@click.option("--lake", default=None, help="A lake connection (default: the workbench's lake).")
+def dashboard(home: str | None, title: str, tables: tuple[str, ...], to: str, lake: str | None):
+    """A starter dashboard TITLE in Superset: TABLES published (pii left out), one table
+    chart each (e.g. gold.trial_balance gold.ar_ageing gold.ap_ageing of the close)."""
+    from pydantic import ValidationError
+
+    from ..errors import InvalidInputError
+    from ..principal import local_principal
+    from ..superset.dashboard import DashboardRequest, starter_dashboard
+    from .connection import _workbench
+
+    try:
+        request = DashboardRequest(title=title, to=to, tables=list(tables), lake=lake)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(f"{where}: {first['msg']}") from None
+    made = starter_dashboard(_workbench(home), local_principal(), request)
+    click.echo(f"dashboard {made.dashboard_id} with {len(made.charts)} chart(s)")
+    click.echo(made.dashboard_url)
