@@ -80,7 +80,11 @@ async def worker_series(bench: Bench, warmup: int, runs: int, every: int) -> Ser
         await bench.workbench_run(SINGLE)
         if done % every == 0 or done == runs:
             series.append((done, rss_mb(bench.worker.pid)))
-            log(f"worker after {done} runs: {series[-1][1]:.1f} MB")
+            proc = psutil.Process(bench.worker.pid)
+            log(
+                f"worker after {done} runs: {series[-1][1]:.1f} MB, "
+                f"{proc.num_threads()} threads, {proc.num_fds()} open files"
+            )
     return series
 
 
