@@ -80,11 +80,12 @@ CREATE TABLE res_company (
   account_journal_payment_debit_account_id int, account_journal_payment_credit_account_id int,
   create_date timestamp, write_date timestamp);
 """
-LOCKS = {
+LOCKS = {  # and, from 17, branches (parent_id, parent_path)
     "16.0": "period_lock_date date, fiscalyear_lock_date date, tax_lock_date date",
-    "17.0": "period_lock_date date, fiscalyear_lock_date date, tax_lock_date date",
+    "17.0": "period_lock_date date, fiscalyear_lock_date date, tax_lock_date date, "
+    "parent_id int, parent_path varchar",
     "18.0": "fiscalyear_lock_date date, tax_lock_date date, sale_lock_date date, "
-    "purchase_lock_date date, hard_lock_date date",
+    "purchase_lock_date date, hard_lock_date date, parent_id int, parent_path varchar",
 }
 ACCOUNT_16_17 = """
 CREATE TABLE account_account (
@@ -250,6 +251,8 @@ def _fill(db: psycopg.Connection, version: str, rng: random.Random, last: date) 
                 stamp,
             ),
         )
+    if version != "16.0":
+        db.execute("UPDATE res_company SET parent_path = id || '/'")
     for company in COMPANIES:
         _company_entries(db, rng, company, accounts[company], customers, stamp, last)
 
