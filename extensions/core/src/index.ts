@@ -16,6 +16,7 @@ import { connectionsPlugin } from './connections/plugin';
 import { defaultKernelPlugin } from './kernels/plugin';
 import { operationsPlugin } from './operations/plugin';
 import { pipelinesPlugin } from './pipelines/plugin';
+import { receiptsPlugin } from './ocr/plugin';
 import { TRANSLATION_DOMAIN } from './tokens';
 
 export { CatalogCommandIDs } from './catalog/plugin';
@@ -116,7 +117,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   connectionsPlugin,
   defaultKernelPlugin,
   operationsPlugin,
-  pipelinesPlugin
+  pipelinesPlugin,
+  receiptsPlugin
 ];
 
 export default plugins;

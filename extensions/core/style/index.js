@@ -4,3 +4,4 @@ import './connections.css';
 import './pipelines.css';
 import './builder.css';
 import './operations.css';
+import './receipts.css';
