@@ -33,6 +33,7 @@ from workbench_server.lineage import sql_lineage
 from workbench_server.lineage.service import LineageService, SqlContext
 from workbench_server.principal import Principal
 from workbench_server.superset import PublishRequest, SupersetClient, SupersetError, publish
+from workbench_server.superset.serving import served as served_tables
 from workbench_server.superset.serving import serving_path
 from workbench_server.supervisor import free_port
 
@@ -194,6 +195,15 @@ def test_publish_syncs_the_catalog_and_a_chart_equals_the_lake(
     with duckdb.connect(str(serving_path(workbench.settings.home, "bi")), read_only=True) as db:
         served = [r[0] for r in db.execute("DESCRIBE gold.partner_balances").fetchall()]
     assert served == ["partner_id", "balance"]
+    # The file says what it serves: which lake table, which Delta version, how many rows.
+    (listed,) = served_tables(serving_path(workbench.settings.home, "bi"))
+    assert (listed.schema, listed.table, listed.source, listed.rows, listed.version) == (
+        "gold",
+        "partner_balances",
+        "lake:gold.partner_balances",
+        result.rows,
+        result.version,
+    )
 
     lake = _lake_balances(workbench)
     assert _chart_balances(client, result.dataset_id) == lake
