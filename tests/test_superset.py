@@ -521,3 +521,79 @@ def test_the_cli_makes_a_starter_dashboard(home: Path, superset: Superset) -> No
     )
     assert made.exit_code == 0, made.output
     assert "with 1 chart(s)" in made.output and f"{superset.url}/superset/dashboard/" in made.output
+
+
+RUN_PIPELINE = """\
+name: totals_bi
+steps:
+  - id: totals
+    kind: sql
+    sql: SELECT month, sum(amount) AS total FROM silver.run_moves GROUP BY month
+    target: gold.run_totals
+  - id: to_superset
+    kind: publish
+    depends_on: [totals]
+    table: gold.run_totals
+    to: bi
+"""
+
+
+def test_a_pipeline_run_publishes_on_a_real_worker(
+    tmp_path: Path,
+    workbench: Any,
+    worker: Any,
+    superset: Superset,
+    temporal_address: str,
+    task_queue: str,
+) -> None:
+    """The publish step deployed and run by a Temporal worker after the sql step that
+    writes the table: Superset's chart then shows what the run wrote."""
+    from tests.support.ingest import run_pipeline
+    from workbench_server.pipelines.registry import PipelineRegistry
+    from workbench_server.principal import local_principal
+
+    me = local_principal()
+    ConnectionService(workbench, me).create(
+        ConnectionCreate(
+            name="bi",
+            settings={
+                "kind": "superset",
+                "url": superset.url,
+                "user": ADMIN[0],
+                "password": ADMIN[1],
+            },
+        )
+    )
+    Lake.default(workbench.settings).write(
+        "silver.run_moves",
+        pa.table(
+            {
+                "month": [1, 1, 2],
+                "amount": pa.array(
+                    [Decimal("10.10"), Decimal("0.01"), Decimal("-5.00")], pa.decimal128(18, 2)
+                ),
+            }
+        ),
+        mode="overwrite",
+    )
+    (tmp_path / "totals_bi").mkdir()
+    (tmp_path / "totals_bi" / "pipeline.yaml").write_text(RUN_PIPELINE)
+    PipelineRegistry(workbench, me).deploy(tmp_path / "totals_bi" / "pipeline.yaml")
+    run = run_pipeline(workbench, me, "totals_bi", temporal_address, task_queue)
+    assert run.status == "succeeded", [(a.step_id, a.error) for a in run.attempts]
+
+    cfg = ConnectionService(workbench, me).resolve("bi")
+    assert isinstance(cfg, SupersetConfig)
+    client = SupersetClient(cfg).login()
+    (found,) = client.find("dataset", table_name="run_totals")
+    query = {
+        "datasource": {"id": found["id"], "type": "table"},
+        "queries": [{"columns": ["month", "total"], "row_limit": 10}],
+        "result_format": "json",
+        "result_type": "full",
+    }
+    rows = client.call("POST", "/api/v1/chart/data", query)["result"][0]["data"]
+    assert {r["month"]: Decimal(str(r["total"])) for r in rows} == {
+        1: Decimal("10.11"),
+        2: Decimal("-5.00"),
+    }
