@@ -135,3 +135,27 @@ async def test_upload_review_and_approve_over_rest(jp_fetch, odoo, tmp_path: Pat
 async def test_bad_uploads_say_what_is_wrong(jp_fetch, params, body, status, message) -> None:
     code, text = await _error(jp_fetch, "documents", method="POST", body=body, params=params)
     assert code == status and message in text
+
+
+async def test_the_lake_inbox_is_read_once(jp_fetch, odoo, home: Path, tmp_path: Path) -> None:
+    """Files dropped into the lake's inbox/receipts/ folder become expenses; a second scan
+    reads nothing again and makes nothing twice."""
+    from workbench_server.lake import Lake
+    from workbench_server.settings import WorkbenchSettings
+
+    server, url = odoo
+    connection = {"name": "erp", "settings": server.settings()}
+    await jp_fetch("workbench", "api", "connections", method="POST", body=json.dumps(connection))
+    inbox = Path(Lake.default(WorkbenchSettings.from_env(home)).location.root) / "inbox/receipts"
+    vendor = demo_vendors(url)[3]
+    receipts = generate_receipts(inbox, [vendor], count=2, seed=31337)
+    (inbox / "notes.txt").write_text("not a receipt")
+    params = {"odoo": "erp", "employee_id": str(expense_setup(url))}
+
+    _code, first = await _call(jp_fetch, "inbox", method="POST", body=b"", params=params)
+    assert [(o["filename"], o["status"]) for o in first] == [
+        (r.path.name, "created") for r in receipts
+    ], first
+    _code, second = await _call(jp_fetch, "inbox", method="POST", body=b"", params=params)
+    assert all(o["seen_before"] for o in second) and len(second) == 2
+    assert [o["odoo_expense_id"] for o in second] == [o["odoo_expense_id"] for o in first]

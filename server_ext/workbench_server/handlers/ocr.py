@@ -2,6 +2,8 @@
 
 - ``POST ocr/documents?filename=F&odoo=CONN`` with the file as the body: read, matched,
   and an ``hr.expense`` made in Odoo, or the document put in the review queue;
+- ``POST ocr/inbox?odoo=CONN``: every document in the lake's ``inbox/receipts/`` (a
+  folder, or an S3 prefix) through the same flow;
 - ``GET ocr/review``: the queue (an admin sees all of it, others their own uploads);
 - ``GET ocr/documents/<id>`` and ``.../file``: a document's fields and its file;
 - ``POST ocr/documents/<id>/approve?odoo=CONN`` ``{"fields": {...}}`` and
@@ -96,6 +98,16 @@ class DocumentsHandler(_OcrHandler):
         self.write_json(outcome, status=200 if outcome.seen_before else 201)
 
 
+class InboxHandler(_OcrHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        connection, settings, service = self._connection(), self._flow_settings(), self._service()
+        outcomes = await asyncio.to_thread(lambda: service().scan_inbox(connection, settings))
+        self.set_header("Content-Type", "application/json")
+        self.finish(_OUTCOMES.dump_json(outcomes))
+
+
 class ReviewHandler(_OcrHandler):
     @tornado.web.authenticated
     @authorized
@@ -153,6 +165,7 @@ class RejectHandler(_OcrHandler):
 
 ROUTES = [
     (r"ocr/documents", DocumentsHandler),
+    (r"ocr/inbox", InboxHandler),
     (r"ocr/review", ReviewHandler),
     (rf"ocr/documents/{DOCUMENT}", DocumentHandler),
     (rf"ocr/documents/{DOCUMENT}/file", DocumentFileHandler),

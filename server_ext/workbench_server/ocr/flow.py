@@ -31,7 +31,7 @@ from ..lake.tables import is_delta, open_table
 from ..lake.writes import write
 from .engines import OcrEngine, suffix_of
 from .extract import extract_fields
-from .models import DOCUMENT_TYPES, Extracted
+from .models import DOCUMENT_TYPES, MAX_DOCUMENT_BYTES, Extracted
 from .odoo_expenses import ExpenseDraft, Matches, create_expense, match
 
 __all__ = ["BRONZE", "SILVER", "FlowSettings", "Outcome", "approve", "process_document",
@@ -258,7 +258,7 @@ def _run(
                 f"{filename}: cannot approve without "
                 + ", ".join(missing + [n for n, v in (("a partner matched by VAT or vendor",
                 found.partner_id), ("an employee", found.employee_id)) if v is None])
-            )  # fmt: skip
+            )
         if found.product_id is None:
             raise InvalidInputError("no expensable product in Odoo (can_be_expensed)")
     row: dict[str, Any] = {
@@ -341,7 +341,7 @@ def approve(
             new = _run(
                 location, client, settings, document_id, row["file_name"], bronze["sha1"],
                 bronze["content"], fields, row["uploaded_by"], reviewed_by=user,
-            )  # fmt: skip
+            )
         except OdooError as exc:
             raise InvalidInputError(f"Odoo refused: {exc}") from None
         new["source"] = row["source"]
@@ -389,6 +389,50 @@ def scan_inbox(
                 client,
                 settings,
                 source=f"inbox:{path.name}",
+                user=user,
+            )
+        )
+    return outcomes
+
+
+INBOX = "inbox/receipts"
+
+
+def scan_lake_inbox(
+    location: LakeLocation,
+    engine: OcrEngine,
+    client: OdooClient,
+    settings: FlowSettings,
+    *,
+    user: str | None = None,
+    limit: int = 200,
+) -> list[Outcome]:
+    """Every PDF, PNG and JPEG in the lake's ``inbox/receipts/`` (a folder of a local lake,
+    a prefix of an S3 one), by name; files already processed are answered from silver."""
+    from pyarrow.fs import FileSelector, FileType
+
+    fs, root = location.filesystem()
+    found = fs.get_file_info(FileSelector(f"{root}/{INBOX}", allow_not_found=True))
+    files = sorted(
+        (info for info in found if info.type == FileType.File
+         and Path(info.base_name).suffix.lower() in DOCUMENT_TYPES),
+        key=lambda info: info.base_name,
+    )  # fmt: skip
+    outcomes = []
+    for info in files[:limit]:
+        if info.size is not None and info.size > MAX_DOCUMENT_BYTES:
+            raise InvalidInputError(f"{INBOX}/{info.base_name}: larger than 20 MB")
+        with fs.open_input_stream(info.path) as stream:
+            data = stream.read()
+        outcomes.append(
+            process_document(
+                location,
+                data,
+                info.base_name,
+                engine,
+                client,
+                settings,
+                source=f"inbox:{info.base_name}",
                 user=user,
             )
         )

@@ -62,6 +62,15 @@ class OcrService:
         except OdooError as exc:
             raise InvalidInputError(f"Odoo connection {connection!r}: {exc}") from None
 
+    def scan_inbox(self, connection: str, settings: flow.FlowSettings) -> list[flow.Outcome]:
+        client = self._client(connection)
+        try:
+            return flow.scan_lake_inbox(
+                self.location, self.engine, client, settings, user=self.principal.name
+            )
+        except OdooError as exc:
+            raise InvalidInputError(f"Odoo connection {connection!r}: {exc}") from None
+
     def queue(self) -> list[flow.Outcome]:
         waiting = flow.review_queue(self.location)
         if self.principal.admin:
