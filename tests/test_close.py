@@ -50,10 +50,10 @@ GOLD_TABLES = (
 )
 
 
-def close(workbench, address: str, queue: str, company: int, period: str):
+def close(workbench, address: str, queue: str, company: int, period: str, **more):
     service = RunService(workbench, local_principal())
     plan, _ = service.prepare(
-        PIPELINE, {"company_id": company, "period": period}, logical_date=date(2026, 12, 1)
+        PIPELINE, {"company_id": company, "period": period, **more}, logical_date=date(2026, 12, 1)
     )
     asyncio.run(_run(address, queue, plan))
     return service.get(plan.run_id)
@@ -147,10 +147,13 @@ def test_close_on_each_odoo_version(
 ) -> None:
     version, url = odoo
     lake = Lake.of(workbench, local_principal(), None)
-    run = lambda company, period: close(workbench, temporal_address, task_queue, company, period)  # noqa: E731
+
+    def run(company: int, period: str, **more):
+        return close(workbench, temporal_address, task_queue, company, period, **more)
 
     # -- a past month across the calendar company's year boundary -------------------------
-    first = run(1, "2026-01")
+    reports = home.parent / "reports"
+    first = run(1, "2026-01", report_folder=str(reports), pdf=version == "18.0")
     assert first.status == "succeeded", failure(first)
     (period_row,) = rows(lake, "gold.close_periods", 1, "2026-01")
     assert period_row["odoo_version"] == version
@@ -267,6 +270,11 @@ def test_close_on_each_odoo_version(
     text = executed[0].read_text()
     assert "Month-end close 2026-01: Calendar Year SA" in text
     assert "trial_balance_sums_to_zero" in text
+    # The same HTML in the report folder, and (once, it takes Chromium) a PDF of it.
+    html = (reports / "close-odoo-1-2026-01.html").read_text()
+    assert "Month-end close 2026-01: Calendar Year SA" in html and "</html>" in html
+    if version == "18.0":
+        assert (reports / "close-odoo-1-2026-01.pdf").read_bytes().startswith(b"%PDF-")
 
 
 def test_a_sql_step_replaces_its_own_partition_and_lists_the_versions_it_pinned(workbench):

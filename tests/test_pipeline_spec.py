@@ -118,8 +118,14 @@ def test_template_parameters_render_for_the_closed_month() -> None:
     }
     january = datetime(2025, 1, 1, 5, 0, tzinfo=ZoneInfo("UTC"))
     assert spec.render_parameters("checks", {}, january)["period"] == "2024-12"
-    given = spec.render_parameters("report", {"period": "2023-04"}, january)
-    assert given == {"source": "odoo", "company_id": 1, "period": "2023-04"}
+    given = spec.render_parameters("report", {"period": "2023-04", "pdf": "true"}, january)
+    assert given == {
+        "source": "odoo",
+        "company_id": 1,
+        "period": "2023-04",
+        "report_folder": "",
+        "pdf": True,
+    }
 
 
 # --- one problem, one exact message ----------------------------------------------------
