@@ -22,7 +22,7 @@ from PIL import Image
 
 from tests.support.ocr_setup import CachedEngine, demo_vendors, expense_setup, writable_odoo
 from tests.support.receipts import FONTS, Receipt, Vendor, generate_receipts, render_receipt
-from workbench_server.connections.kinds import OdooConfig
+from workbench_server.connections.kinds import OcrConfig, OdooConfig
 from workbench_server.connections.odoo import OdooClient
 from workbench_server.errors import ConflictError, InvalidInputError
 from workbench_server.lake.location import LakeLocation
@@ -30,7 +30,6 @@ from workbench_server.lake.tables import open_table
 from workbench_server.ocr import flow
 from workbench_server.ocr.engines import HttpOcrEngine
 from workbench_server.ocr.extract import extract_fields
-from workbench_server.ocr.models import HttpOcrSettings
 
 COUNT = 24
 
@@ -285,7 +284,8 @@ def test_the_company_ocr_service_over_http(receipts):
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        settings = HttpOcrSettings(
+        settings = OcrConfig(
+            engine="http",
             url=f"http://127.0.0.1:{httpd.server_address[1]}/ocr",
             token="s3cret",
             body="json",

@@ -123,6 +123,40 @@ async def test_upload_review_and_approve_over_rest(jp_fetch, odoo, tmp_path: Pat
     assert (await _call(jp_fetch, "review"))[1] == []
 
 
+async def test_an_ocr_connection_chooses_the_engine(jp_fetch, odoo, tmp_path: Path) -> None:
+    """An ``ocr`` connection: the offline engine tests fine and reads an upload; another
+    kind of connection is refused by name."""
+    server, url = odoo
+    for body in (
+        {"name": "erp", "settings": server.settings()},
+        {"name": "scanner", "settings": {"kind": "ocr", "engine": "rapidocr"}},
+    ):
+        await jp_fetch("workbench", "api", "connections", method="POST", body=json.dumps(body))
+    tested = await jp_fetch(
+        "workbench", "api", "connections", "scanner", "test", method="POST", body=b""
+    )
+    result = json.loads(tested.body)
+    assert result["ok"] and "rapidocr-onnxruntime 1.4.4" in result["server_version"], result
+    [receipt] = generate_receipts(tmp_path / "r", demo_vendors(url)[4:5], count=1, seed=555)
+    params = {"odoo": "erp", "ocr": "scanner", "employee_id": str(expense_setup(url))}
+    code, done = await _call(
+        jp_fetch,
+        "documents",
+        method="POST",
+        body=receipt.path.read_bytes(),
+        params={**params, "filename": receipt.path.name},
+    )
+    assert code == 201 and done["status"] == "created", done
+    code, message = await _error(
+        jp_fetch,
+        "documents",
+        method="POST",
+        body=b"x",
+        params={**params, "ocr": "erp", "filename": "a.png"},
+    )
+    assert code == 400 and "'erp' is not an OCR connection" in message
+
+
 @pytest.mark.parametrize(
     ("params", "body", "status", "message"),
     [

@@ -346,7 +346,14 @@ def pin(name: str, cfg: KindConfig, policy: EgressPolicy) -> KindConfig:
     The one place per kind that decides what a server-side connect may reach. Raises
     :class:`NetworkPolicyError` (naming the connection) or :class:`UnknownHostError`.
     """
-    from .kinds import LakeConfig, OdooConfig, PostgresConfig, SqlAlchemyConfig, SupersetConfig
+    from .kinds import (
+        LakeConfig,
+        OcrConfig,
+        OdooConfig,
+        PostgresConfig,
+        SqlAlchemyConfig,
+        SupersetConfig,
+    )
 
     what = f"connection {name!r}"
     if policy.data_roots is not None:  # a file or folder: resolved, below a data root
@@ -355,6 +362,8 @@ def pin(name: str, cfg: KindConfig, policy: EgressPolicy) -> KindConfig:
     if isinstance(cfg, PostgresConfig):
         pinned._address = _postgres_hostaddr(cfg.host, cfg.port, policy, what)
     elif isinstance(cfg, OdooConfig | SupersetConfig):
+        pinned._address = policy.check_url(str(cfg.url), what=what).address
+    elif isinstance(cfg, OcrConfig) and cfg.url is not None:
         pinned._address = policy.check_url(str(cfg.url), what=what).address
     elif isinstance(cfg, LakeConfig) and cfg.is_s3:
         # pyarrow's S3 client (the AWS SDK) resolves the name itself and takes no address:

@@ -192,8 +192,41 @@ class SupersetConfig(KindConfig):
     password: SecretStr | None = None
 
 
+class OcrConfig(KindConfig):
+    """An OCR engine for receipts and bills (docs/ocr.md): ``rapidocr``, offline with the
+    models its wheel ships, or ``http``, the company's own OCR service: the document is
+    POSTed raw (``body: raw``) or base64 in JSON field ``document_field``; the reply's
+    list of lines is at the dotted ``lines_path``, each line's text and score (0-1, or
+    0-100 with ``confidence_scale: 100``) in ``text_field`` and ``confidence_field``."""
+
+    kind: Literal["ocr"] = "ocr"
+    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+    engine: Literal["rapidocr", "http"] = "rapidocr"
+    url: AnyHttpUrl | None = None
+    token: SecretStr | None = Field(default=None, description="sent as Authorization: Bearer")
+    body: Literal["raw", "json"] = "raw"
+    document_field: str = Field(default="document", max_length=128)
+    lines_path: str = Field(default="lines", max_length=256)
+    text_field: str = Field(default="text", max_length=128)
+    confidence_field: str = Field(default="confidence", max_length=128)
+    confidence_scale: float = Field(default=1.0, gt=0, le=1000)
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _url_for_http(self) -> OcrConfig:
+        if self.engine == "http" and self.url is None:
+            raise ValueError("an http OCR engine needs the service's url")
+        return self
+
+
 KindSettings = Annotated[
-    PostgresConfig | OdooConfig | DuckDBConfig | LakeConfig | SqlAlchemyConfig | SupersetConfig,
+    PostgresConfig
+    | OdooConfig
+    | DuckDBConfig
+    | LakeConfig
+    | SqlAlchemyConfig
+    | SupersetConfig
+    | OcrConfig,
     Field(discriminator="kind"),
 ]
 KIND_ADAPTER: TypeAdapter[KindSettings] = TypeAdapter(KindSettings)
@@ -204,4 +237,5 @@ KINDS: dict[str, type[KindConfig]] = {
     "lake": LakeConfig,
     "sqlalchemy": SqlAlchemyConfig,
     "superset": SupersetConfig,
+    "ocr": OcrConfig,
 }

@@ -25,11 +25,12 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..errors import NetworkPolicyError
-from .egress import FILE_BACKENDS, EgressPolicy, UnknownHostError, pin
+from .egress import FILE_BACKENDS, EgressPolicy, UnknownHostError, http_connection, pin
 from .kinds import (
     DuckDBConfig,
     KindConfig,
     LakeConfig,
+    OcrConfig,
     OdooConfig,
     PostgresConfig,
     SqlAlchemyConfig,
@@ -249,6 +250,27 @@ def _superset(cfg: SupersetConfig, timeout: float) -> str:
         raise ProbeFailure(reason, text) from None
 
 
+def _ocr(cfg: OcrConfig, timeout: float) -> str:
+    """The offline engine: its package is there; a service: its host answers a connect."""
+    if cfg.engine == "rapidocr":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')} (offline)"
+        except PackageNotFoundError:
+            raise ProbeFailure(
+                "error", "rapidocr-onnxruntime is not installed on the workbench server"
+            ) from None
+    conn = http_connection(str(cfg.url), cfg._address, timeout)
+    try:
+        conn.connect()
+    except OSError as exc:
+        raise ProbeFailure("connection_refused", f"OCR service {cfg.url}: {exc}") from None
+    finally:
+        conn.close()
+    return f"OCR service at {cfg.url}"
+
+
 PROBES: dict[str, Callable[..., str | tuple[str, str | None]]] = {
     "postgres": _postgres,
     "odoo": _odoo,
@@ -256,6 +278,7 @@ PROBES: dict[str, Callable[..., str | tuple[str, str | None]]] = {
     "lake": _lake,
     "sqlalchemy": _sqlalchemy,
     "superset": _superset,
+    "ocr": _ocr,
 }
 
 

@@ -9,7 +9,8 @@
 - ``POST ocr/documents/<id>/approve?odoo=CONN`` ``{"fields": {...}}`` and
   ``.../reject`` ``{"reason": "..."}``: an admin's decision.
 
-``?lake=NAME`` picks a lake connection, as for /workbench/api/lake.
+``?lake=NAME`` picks a lake connection, as for /workbench/api/lake; ``?ocr=NAME`` an
+``ocr`` connection (the company's OCR service; default: the offline engine).
 """
 
 from __future__ import annotations
@@ -59,10 +60,15 @@ class _OcrHandler(WorkbenchHandler):
         name = self.get_query_argument("lake", None)
         if name is not None and not _LAKE.fullmatch(name):
             raise NotFoundError(f"no lake connection named {name[:64]!r}")
+        ocr = self.get_query_argument("ocr", None)
+        if ocr is not None and not _CONNECTION.fullmatch(ocr):
+            raise InvalidInputError("ocr: the name of an OCR connection (default: offline)")
         workbench, principal = self.workbench, self.principal
-        engine = self.settings.get("workbench_ocr_engine")
         return lambda: OcrService(
-            workbench, principal, Lake.of(workbench, principal, name).location, engine
+            workbench,
+            principal,
+            Lake.of(workbench, principal, name).location,
+            ocr_connection=ocr,
         )
 
     def _connection(self) -> str:

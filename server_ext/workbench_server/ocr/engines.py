@@ -10,17 +10,27 @@ unless a page has a text layer, which is read as it is (exact, and much faster).
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 import math
 import threading
-import urllib.request
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+from ..connections.egress import http_connection
+from ..connections.kinds import OcrConfig
 from ..errors import InvalidInputError
-from .models import DOCUMENT_TYPES, MAX_DOCUMENT_BYTES, HttpOcrSettings, OcrLine, OcrResult
+from .models import DOCUMENT_TYPES, MAX_DOCUMENT_BYTES, OcrLine, OcrResult
 
-__all__ = ["HttpOcrEngine", "OcrEngine", "RapidOcrEngine", "default_engine", "document_pages"]
+__all__ = [
+    "HttpOcrEngine",
+    "OcrEngine",
+    "RapidOcrEngine",
+    "default_engine",
+    "document_pages",
+    "engine_for",
+]
 
 MAX_PAGES = 5
 RENDER_DPI = 200
@@ -152,11 +162,15 @@ def _combine(name: str, images: list[Any], texts: list[list[str]], read_image: A
 
 
 class HttpOcrEngine:
-    """The company's OCR service: the document goes out, lines of text come back."""
+    """The company's OCR service (an ``ocr`` connection with ``engine: http``): the
+    document goes out, lines of text come back. Connects to the address the network
+    policy checked when the connection was pinned."""
 
     name = "http"
 
-    def __init__(self, settings: HttpOcrSettings) -> None:
+    def __init__(self, settings: OcrConfig) -> None:
+        if settings.url is None:
+            raise InvalidInputError("an http OCR engine needs the service's url")
         self.settings = settings
 
     def read(self, data: bytes, filename: str) -> OcrResult:
@@ -173,13 +187,20 @@ class HttpOcrEngine:
             body, headers = data, {"Content-Type": content_type}
         if s.token is not None:
             headers["Authorization"] = f"Bearer {s.token.get_secret_value()}"
-        # The URL is an AnyHttpUrl (http or https only), never file: or a custom scheme.
-        request = urllib.request.Request(str(s.url), data=body, headers=headers, method="POST")  # noqa: S310
+        url = urlsplit(str(s.url))
+        conn = http_connection(str(s.url), s._address, s.timeout_s)
         try:
-            with urllib.request.urlopen(request, timeout=s.timeout_s) as response:  # noqa: S310
-                reply = json.load(response)
-        except (OSError, ValueError) as exc:
+            conn.request("POST", url.path + (f"?{url.query}" if url.query else ""), body, headers)
+            response = conn.getresponse()
+            if response.status >= 300:  # no redirects: they could lead anywhere
+                raise InvalidInputError(
+                    f"OCR service {s.url} answered HTTP {response.status} on {filename}"
+                )
+            reply = json.load(response)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             raise InvalidInputError(f"OCR service {s.url} failed on {filename}: {exc}") from None
+        finally:
+            conn.close()
         items: Any = reply
         for part in s.lines_path.split(".") if s.lines_path else []:
             items = items.get(part) if isinstance(items, dict) else None
@@ -197,6 +218,13 @@ class HttpOcrEngine:
                 OcrLine(text=item[s.text_field], confidence=max(0.0, min(1.0, score)), y=i * 20.0)
             )
         return OcrResult(engine=self.name, lines=lines)
+
+
+def engine_for(settings: OcrConfig | None) -> OcrEngine:
+    """The engine an ``ocr`` connection names (None: the offline default)."""
+    if settings is None or settings.engine == "rapidocr":
+        return default_engine()
+    return HttpOcrEngine(settings)
 
 
 def default_engine() -> OcrEngine:

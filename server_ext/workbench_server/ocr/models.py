@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, Field
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 DOCUMENT_TYPES = {
@@ -55,25 +55,3 @@ class Extracted(BaseModel):
         """The fields a person must check: missing or read with less than ``threshold``."""
         needed = ("vendor", "date", "total", "currency")
         return [name for name in needed if self.confidence.get(name, 0.0) < threshold]
-
-
-class HttpOcrSettings(BaseModel):
-    """The company's own OCR service: where to POST a document and how to read its reply.
-
-    The document goes as the raw body (``body: raw``, its content type in the header) or
-    base64 in a JSON field (``body: json``, in ``document_field``). The reply is JSON:
-    ``lines_path`` is the dotted path of its list of lines; in each line ``text_field``
-    and ``confidence_field`` (a 0-1 or 0-100 score) name the text and score."""
-
-    model_config = ConfigDict(extra="forbid")
-    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
-
-    url: AnyHttpUrl
-    token: SecretStr | None = Field(default=None, description="sent as Authorization: Bearer")
-    body: Literal["raw", "json"] = "raw"
-    document_field: str = "document"
-    lines_path: str = "lines"
-    text_field: str = "text"
-    confidence_field: str = "confidence"
-    confidence_scale: float = Field(default=1.0, gt=0, description="100 for 0-100 scores")
-    timeout_s: float = Field(default=60.0, gt=0, le=600)

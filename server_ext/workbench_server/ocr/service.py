@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..connections.egress import EgressPolicy, pin
-from ..connections.kinds import OdooConfig
+from ..connections.kinds import OcrConfig, OdooConfig
 from ..connections.odoo import OdooClient, OdooError
 from ..connections.service import ConnectionService
 from ..core import Workbench
@@ -18,7 +18,7 @@ from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from ..lake.location import LakeLocation
 from ..principal import Principal
 from . import flow
-from .engines import OcrEngine, default_engine
+from .engines import OcrEngine, default_engine, engine_for
 
 __all__ = ["OcrService"]
 
@@ -32,11 +32,23 @@ class OcrService:
         principal: Principal,
         location: LakeLocation,
         engine: OcrEngine | None = None,
+        ocr_connection: str | None = None,
     ) -> None:
         self.workbench = workbench
         self.principal = principal
         self.location = location
-        self.engine = engine or default_engine()
+        self.engine = engine or (
+            self._engine(ocr_connection) if ocr_connection else default_engine()
+        )
+
+    def _engine(self, connection: str) -> OcrEngine:
+        """The engine of ``ocr`` connection ``connection``, checked by the network policy."""
+        cfg = ConnectionService(self.workbench, self.principal).resolve(connection)
+        if not isinstance(cfg, OcrConfig):
+            raise InvalidInputError(f"connection {connection!r} is not an OCR connection")
+        pinned = pin(connection, cfg, EgressPolicy.from_settings(self.workbench.settings))
+        assert isinstance(pinned, OcrConfig)
+        return engine_for(pinned)
 
     def _client(self, connection: str) -> OdooClient:
         cfg = ConnectionService(self.workbench, self.principal).resolve(connection)
