@@ -597,3 +597,27 @@ def test_a_pipeline_run_publishes_on_a_real_worker(
         1: Decimal("10.11"),
         2: Decimal("-5.00"),
     }
+
+
+def test_publishes_at_the_same_time_queue_and_lose_nothing(
+    workbench: Any, superset: Superset
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    lake = Lake.default(workbench.settings)
+    for name in ("conc_a", "conc_b"):
+        lake.write(f"gold.{name}", pa.table({"n": [1, 2, 3]}), mode="overwrite")
+    _superset_connection(workbench, ALICE, "bi", superset.url, ADMIN[1])
+    tables = ["gold.conc_a", "gold.conc_b", "gold.conc_a", "gold.conc_b"]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(
+            pool.map(lambda t: publish(workbench, ALICE, PublishRequest(table=t, to="bi")), tables)
+        )
+    # Each table made once, then found: one dataset per table, none lost from the file.
+    assert sorted(r.created for r in results) == [False, False, True, True]
+    assert len({r.dataset_id for r in results}) == 2
+    listed = served_tables(serving_path(workbench.settings.home, "bi"))
+    assert sorted((t.schema, t.table, t.rows) for t in listed) == [
+        ("gold", "conc_a", 3),
+        ("gold", "conc_b", 3),
+    ]

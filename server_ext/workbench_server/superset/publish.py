@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -101,12 +102,15 @@ def publish(workbench: Workbench, principal: Principal, request: PublishRequest)
     schema = table.layer if request.lake is None else f"{request.lake}_{table.layer}"
     path = serving.serving_path(workbench.settings.home, request.to)
 
-    client = SupersetClient(cfg).login()  # a bad URL or password fails before any copy
-    served = serving.publish_table(path, lake, str(table), columns, schema, table.name, version)
-    database_id = _database(client, request.to, path)
-    dataset_id, created = _dataset(client, database_id, schema, table.name)
     labels = _lineage_labels(workbench, principal, catalog, catalog_name, table, detail, columns)
-    kept = _sync_metadata(client, dataset_id, detail, labels, principal, request)
+    client = SupersetClient(cfg).login()  # a bad URL or password fails before any copy
+    # One publish at a time per Superset connection, copy and REST calls alike: two at
+    # once would both find no dataset and both try to create it.
+    with serving.locked(path):
+        served = serving.publish_table(path, lake, str(table), columns, schema, table.name, version)
+        database_id = _database(client, request.to, path)
+        dataset_id, created = _dataset(client, database_id, schema, table.name)
+        kept = _sync_metadata(client, dataset_id, detail, labels, principal, request)
     return PublishResult(
         table=str(table),
         superset=request.to,
@@ -135,15 +139,28 @@ def _superset_settings(workbench: Workbench, principal: Principal, name: str) ->
 
 
 def _catalog_entry(catalog: CatalogService, connection: str, table: TableName) -> TableDetail:
+    """The table's catalog entry; a table written since the last scan is scanned now.
+
+    Two publishes of a new table at once both scan it: the second's insert of the same
+    entry fails (the catalog's unique key) or its scan is recorded as failed; it then
+    finds the entry the first one made (a few bounded tries)."""
+    from sqlalchemy.exc import IntegrityError
+
     from ..catalog.default_lake import ensure_default_lake
 
     if connection == DEFAULT_LAKE:
         ensure_default_lake(catalog.workbench)
-    try:
-        return catalog.find(connection, table.layer, table.name)
-    except NotFoundError:  # written since the last scan: describe it now
-        catalog.scan(connection, tables=[str(table)])
-        return catalog.find(connection, table.layer, table.name)
+    for attempt in range(3):
+        try:
+            return catalog.find(connection, table.layer, table.name)
+        except NotFoundError:
+            if attempt:
+                time.sleep(0.2 * attempt)
+            try:
+                catalog.scan(connection, tables=[str(table)])
+            except IntegrityError:
+                pass  # another publish (or scan) added it at the same moment
+    return catalog.find(connection, table.layer, table.name)
 
 
 def _columns(lake: Any, table: TableName, version: int | None) -> list[str]:

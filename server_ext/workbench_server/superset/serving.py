@@ -53,7 +53,9 @@ def serving_path(home: Path, connection: str) -> Path:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """Hold the serving file's writer lock (one publish at a time per Superset
+    connection, across processes). :func:`publish_table` expects it held."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -73,49 +75,48 @@ def publish_table(
     version: int | None,
 ) -> Served:
     """Copy ``columns`` of lake ``table`` (as of ``version``) into the serving file as
-    ``schema.name``; other published tables stay as they were."""
+    ``schema.name``; other published tables stay as they were. The caller holds
+    :func:`locked` for ``path``."""
     if not columns:
         raise ValueError("no column to publish")
-    with _locked(path):
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        db = duckdb.connect(str(temp))
         try:
-            db = duckdb.connect(str(temp))
-            try:
-                lake.connect(db)
-                if path.exists():
-                    _copy_others(db, path, schema, name)
-                db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(schema)}")
-                db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(BOOKKEEPING)}")
-                db.execute(
-                    f"CREATE TABLE IF NOT EXISTS {qi(BOOKKEEPING)}.published (schema_name "
-                    "VARCHAR, table_name VARCHAR, source VARCHAR, version BIGINT, rows BIGINT, "
-                    "published_at TIMESTAMPTZ)"
-                )
-                listed = ", ".join(qi(c) for c in columns)
-                db.execute(
-                    f"CREATE TABLE {qi(schema)}.{qi(name)} AS SELECT {listed} "
-                    f"FROM {lake.scan_sql(table, version)}"
-                )
-                rows = db.execute(f"SELECT count(*) FROM {qi(schema)}.{qi(name)}").fetchone()[0]
-                at = datetime.now(UTC)
-                db.execute(
-                    f"DELETE FROM {qi(BOOKKEEPING)}.published "
-                    "WHERE schema_name = ? AND table_name = ?",
-                    [schema, name],
-                )
-                db.execute(
-                    f"INSERT INTO {qi(BOOKKEEPING)}.published VALUES (?, ?, ?, ?, ?, ?)",
-                    [schema, name, f"{lake.name}:{table}", version, rows, at],
-                )
-                db.execute("CHECKPOINT")
-            finally:
-                db.close()
-            os.replace(temp, path)
+            lake.connect(db)
+            if path.exists():
+                _copy_others(db, path, schema, name)
+            db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(schema)}")
+            db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(BOOKKEEPING)}")
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS {qi(BOOKKEEPING)}.published (schema_name "
+                "VARCHAR, table_name VARCHAR, source VARCHAR, version BIGINT, rows BIGINT, "
+                "published_at TIMESTAMPTZ)"
+            )
+            listed = ", ".join(qi(c) for c in columns)
+            db.execute(
+                f"CREATE TABLE {qi(schema)}.{qi(name)} AS SELECT {listed} "
+                f"FROM {lake.scan_sql(table, version)}"
+            )
+            rows = db.execute(f"SELECT count(*) FROM {qi(schema)}.{qi(name)}").fetchone()[0]
+            at = datetime.now(UTC)
+            db.execute(
+                f"DELETE FROM {qi(BOOKKEEPING)}.published WHERE schema_name = ? AND table_name = ?",
+                [schema, name],
+            )
+            db.execute(
+                f"INSERT INTO {qi(BOOKKEEPING)}.published VALUES (?, ?, ?, ?, ?, ?)",
+                [schema, name, f"{lake.name}:{table}", version, rows, at],
+            )
+            db.execute("CHECKPOINT")
         finally:
-            with suppress(FileNotFoundError):
-                temp.unlink()
-            with suppress(FileNotFoundError):
-                temp.with_name(temp.name + ".wal").unlink()
+            db.close()
+        os.replace(temp, path)
+    finally:
+        with suppress(FileNotFoundError):
+            temp.unlink()
+        with suppress(FileNotFoundError):
+            temp.with_name(temp.name + ".wal").unlink()
     return Served(schema, name, rows, f"{lake.name}:{table}", version, at)
 
 
