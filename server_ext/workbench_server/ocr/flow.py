@@ -35,7 +35,7 @@ from .models import DOCUMENT_TYPES, MAX_DOCUMENT_BYTES, Extracted
 from .odoo_expenses import ExpenseDraft, Matches, create_expense, match
 
 __all__ = ["BRONZE", "SILVER", "FlowSettings", "Outcome", "approve", "process_document",
-           "reject", "review_queue", "scan_inbox"]  # fmt: skip
+           "reject", "review_queue", "scan_lake_inbox"]  # fmt: skip
 
 BRONZE = "bronze.ocr_documents"
 SILVER = "silver.ocr_expenses"
@@ -256,8 +256,17 @@ def _run(
         if missing or found.partner_id is None or found.employee_id is None:
             raise InvalidInputError(
                 f"{filename}: cannot approve without "
-                + ", ".join(missing + [n for n, v in (("a partner matched by VAT or vendor",
-                found.partner_id), ("an employee", found.employee_id)) if v is None])
+                + ", ".join(
+                    missing
+                    + [
+                        n
+                        for n, v in (
+                            ("a partner matched by VAT or vendor", found.partner_id),
+                            ("an employee", found.employee_id),
+                        )
+                        if v is None
+                    ]
+                )
             )
         if found.product_id is None:
             raise InvalidInputError("no expensable product in Odoo (can_be_expensed)")
@@ -339,8 +348,16 @@ def approve(
             fields.confidence[name] = 1.0  # a person typed it
         try:
             new = _run(
-                location, client, settings, document_id, row["file_name"], bronze["sha1"],
-                bronze["content"], fields, row["uploaded_by"], reviewed_by=user,
+                location,
+                client,
+                settings,
+                document_id,
+                row["file_name"],
+                bronze["sha1"],
+                bronze["content"],
+                fields,
+                row["uploaded_by"],
+                reviewed_by=user,
             )
         except OdooError as exc:
             raise InvalidInputError(f"Odoo refused: {exc}") from None
@@ -363,36 +380,6 @@ def reject(location: LakeLocation, document_id: str, reason: str, user: str) -> 
                    updated_at=_now())  # fmt: skip
         _write_silver(location, row, user)
         return _outcome(row)
-
-
-def scan_inbox(
-    location: LakeLocation,
-    inbox: Path,
-    engine: OcrEngine,
-    client: OdooClient,
-    settings: FlowSettings,
-    *,
-    user: str | None = None,
-    limit: int = 500,
-) -> list[Outcome]:
-    """Every PDF, PNG and JPEG in the ``inbox`` folder (not below it), by name; a file
-    already processed is answered from silver, not read again."""
-    outcomes = []
-    files = sorted(p for p in inbox.iterdir() if p.is_file() and p.suffix.lower() in DOCUMENT_TYPES)
-    for path in files[:limit]:
-        outcomes.append(
-            process_document(
-                location,
-                path.read_bytes(),
-                path.name,
-                engine,
-                client,
-                settings,
-                source=f"inbox:{path.name}",
-                user=user,
-            )
-        )
-    return outcomes
 
 
 INBOX = "inbox/receipts"
