@@ -323,7 +323,27 @@ def measure_close(args: argparse.Namespace) -> Figures:
     return out
 
 
-FIGURES: dict[str, Callable[[argparse.Namespace], Figures]] = {"close": measure_close}
+def measure_receipts(args: argparse.Namespace) -> Figures:
+    """receipts: benchmarks/ocr.py — generated receipts through the OCR -> Odoo expenses
+    flow vs raw RapidOCR on the same files (receipts_per_min, per-receipt latency)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ocr import measure  # benchmarks/ocr.py
+
+    found = measure(count=args.receipts, passes=2)
+    out = Figures()
+    for key, value in found["figures"].items():
+        name = key if "receipts" in key else f"receipts_{key}"
+        out.figures[name] = value
+        out.units[name] = found["units"][key]
+        if key in found["goals"]:
+            out.goals[name] = found["goals"][key]
+    return out
+
+
+FIGURES: dict[str, Callable[[argparse.Namespace], Figures]] = {
+    "close": measure_close,
+    "receipts": measure_receipts,
+}
 
 
 def main() -> None:
@@ -331,6 +351,7 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(FIGURES), help="figures: " + ", ".join(FIGURES))
     parser.add_argument("--rows", type=int, default=1_000_000, help="journal items (close)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--receipts", type=int, default=24, help="documents (receipts)")
     args = parser.parse_args()
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in FIGURES]
