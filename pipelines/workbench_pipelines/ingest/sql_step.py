@@ -92,8 +92,15 @@ def _pin_tables(
         db.execute(
             f"CREATE VIEW {qi(layer)}.{qi(name)} AS SELECT * FROM {lake.scan_sql(table, version)}"
         )
-        columns = db.execute(f"DESCRIBE {qi(layer)}.{qi(name)}").fetchall()
-        schema.setdefault(layer, {})[name] = {row[0]: row[1] for row in columns}
+        schema.setdefault(layer, {})[name] = {}
+    # The views' columns as bound when they were made (a DESCRIBE per view would read
+    # each table's Delta log once more).
+    for layer, name, column, kind in db.execute(
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = 'memory' ORDER BY schema_name, table_name, column_index"
+    ).fetchall():
+        if name in schema.get(layer, {}):
+            schema[layer][name][column] = kind
     pinned = [(t.table, t.version) for t in ctx.tables if t.access == "read"]
     db.execute(
         "CREATE TEMP TABLE pinned_versions (table_name VARCHAR, version BIGINT, run_id VARCHAR)"
