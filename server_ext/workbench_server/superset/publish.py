@@ -36,7 +36,6 @@ from ..connections.kinds import SupersetConfig
 from ..connections.service import ConnectionService
 from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from ..lake.models import TableName
-from . import serving
 from .client import SupersetClient, SupersetError
 
 if TYPE_CHECKING:
@@ -100,6 +99,8 @@ def publish(workbench: Workbench, principal: Principal, request: PublishRequest)
     if not columns:
         raise InvalidInputError(f"every column of {table} is tagged pii: nothing to publish")
     schema = table.layer if request.lake is None else f"{request.lake}_{table.layer}"
+    from . import serving  # DuckDB: loaded by the first publish, not with the server
+
     path = serving.serving_path(workbench.settings.home, request.to)
 
     labels = _lineage_labels(workbench, principal, catalog, catalog_name, table, detail, columns)
