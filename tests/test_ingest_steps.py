@@ -206,6 +206,21 @@ def test_a_sql_step_reaches_nothing_but_the_lake(workbench, odoo, tmp_path):
     assert lake.read("gold.counted").to_pylist() == [{"n": 6396, "label": "x'); DROP TABLE y; --"}]
 
 
+def test_each_sql_step_gets_a_database_no_other_step_used(workbench):
+    # The worker makes the next step's database ahead (a spare): it is a new one, not
+    # the one the step before filled and locked.
+    me, lake = local_principal(), _lake(workbench)
+    for _ in range(2):  # twice: the second pair takes spares made during the first
+        first = {"sql": "CREATE TEMP TABLE left_behind AS SELECT 42 AS x; SELECT 1 AS id",
+                 "target": "gold.first"}  # fmt: skip
+        run_sql(step_context(workbench, me, "sql", first))
+        second = {"sql": "SELECT count(*) AS n FROM duckdb_tables() "
+                  "WHERE table_name = 'left_behind'", "target": "gold.second"}  # fmt: skip
+        run_sql(step_context(workbench, me, "sql", second))
+        assert lake.read("gold.first").column("id").to_pylist() == [1]
+        assert lake.read("gold.second").column("n").to_pylist() == [0]
+
+
 def test_a_merge_enforces_the_declared_types(workbench, odoo):
     me, lake = local_principal(), _lake(workbench)
     run_extract(step_context(workbench, me, "extract", LINES))
