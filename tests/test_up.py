@@ -57,6 +57,22 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+DATA_LIBRARIES = ("duckdb", "pyarrow", "deltalake", "pandas", "numpy", "sqlglot", "rapidfuzz")
+
+
+def _data_libraries_loaded(proc: psutil.Process) -> set[str]:
+    """The data libraries whose compiled code ``proc`` has loaded (a library imported by
+    Python maps its extension modules; one never imported maps nothing)."""
+    found = set()
+    for mapped in proc.memory_maps():
+        _, _, installed = mapped.path.rpartition("/site-packages/")
+        for library in DATA_LIBRARIES:
+            # duckdb's own extension module is _duckdb.*.so, beside its package
+            if installed.startswith((f"{library}/", f"_{library}.")):
+                found.add(library)
+    return found
+
+
 def _processes_mentioning(text: str) -> list[str]:
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
@@ -134,6 +150,11 @@ def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_pa
         assert names == ["demo_odoo"]
         assert "Demo:" not in second.output  # not generated twice
         tree = second.descendants()
+        # Idle, JupyterLab's server and the worker hold none of the data libraries (about
+        # 350 MB between them): a search, a lake request or a step loads what it needs.
+        for part in ("jupyterlab", "workbench_server.cli worker"):
+            proc = next(p for p in tree if part in " ".join(p.cmdline()))
+            assert _data_libraries_loaded(proc) == set(), part
         assert second.stop(signal.SIGTERM) == 0, second.output
         assert still_alive(tree) == []
     finally:
@@ -421,7 +442,7 @@ def test_the_supervisor_keeps_no_data_libraries(tmp_path: Path) -> None:
         "stack = LocalStack(settings, ip='127.0.0.1', lab_port=1, temporal_port=2,\n"
         "                   notebook_dir=Path('.'), concurrency=4)\n"
         "stack.components(); stack._env()\n"
-        "heavy = ('duckdb', 'pyarrow', 'deltalake', 'pandas')\n"
+        "heavy = ('duckdb', 'pyarrow', 'deltalake', 'pandas', 'sqlalchemy')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     found = subprocess.run(

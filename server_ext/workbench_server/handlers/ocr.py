@@ -25,8 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..errors import InvalidInputError, NotFoundError
 from ..ocr.engines import suffix_of
-from ..ocr.flow import FlowSettings, Outcome
-from ..ocr.models import MAX_DOCUMENT_BYTES
+from ..ocr.models import MAX_DOCUMENT_BYTES, FlowSettings, Outcome
 from .base import WorkbenchHandler
 
 DOCUMENT = r"(?P<document_id>[0-9a-f]{64})"

@@ -17,11 +17,10 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, Field
 
 from ..connections.odoo import OdooClient, OdooError
 from ..errors import ConflictError, InvalidInputError, NotFoundError
@@ -31,7 +30,13 @@ from ..lake.tables import is_delta, open_table
 from ..lake.writes import write
 from .engines import OcrEngine, suffix_of
 from .extract import extract_fields
-from .models import DOCUMENT_TYPES, MAX_DOCUMENT_BYTES, Extracted
+from .models import (
+    DOCUMENT_TYPES,
+    MAX_DOCUMENT_BYTES,
+    Extracted,
+    FlowSettings,
+    Outcome,
+)
 from .odoo_expenses import ExpenseDraft, Matches, create_expense, match
 
 __all__ = ["BRONZE", "SILVER", "FlowSettings", "Outcome", "approve", "process_document",
@@ -39,7 +44,6 @@ __all__ = ["BRONZE", "SILVER", "FlowSettings", "Outcome", "approve", "process_do
 
 BRONZE = "bronze.ocr_documents"
 SILVER = "silver.ocr_expenses"
-Status = Literal["created", "review", "rejected"]
 _MONEY = pa.decimal128(16, 2)
 _SILVER_SCHEMA = pa.schema(
     [
@@ -87,33 +91,6 @@ _BRONZE_SCHEMA = pa.schema(
 # One document at a time through matching and creation: the same file uploaded twice at
 # once must not make two expenses (Odoo's external API has no unique constraint for it).
 _DOCUMENT_LOCK = threading.Lock()
-
-
-class FlowSettings(BaseModel):
-    """How documents become expenses."""
-
-    threshold: float = Field(
-        default=0.9, ge=0, le=1, description="fields read with less confidence go to review"
-    )
-    employee_id: int | None = Field(default=None, description="the employee expenses are for")
-    work_email: str | None = Field(default=None, description="else the employee by e-mail")
-
-
-class Outcome(BaseModel):
-    """What became of one document."""
-
-    document_id: str
-    filename: str
-    status: Status
-    reason: str | None = None
-    fields: Extracted
-    partner_id: int | None = None
-    odoo_expense_id: int | None = None
-    odoo_attachment_id: int | None = None
-    uploaded_by: str | None = None
-    reviewed_by: str | None = None
-    ocr_seconds: float = 0.0
-    seen_before: bool = False
 
 
 def _now() -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -55,3 +55,33 @@ class Extracted(BaseModel):
         """The fields a person must check: missing or read with less than ``threshold``."""
         needed = ("vendor", "date", "total", "currency")
         return [name for name in needed if self.confidence.get(name, 0.0) < threshold]
+
+
+Status = Literal["created", "review", "rejected"]
+
+
+class FlowSettings(BaseModel):
+    """How documents become expenses."""
+
+    threshold: float = Field(
+        default=0.9, ge=0, le=1, description="fields read with less confidence go to review"
+    )
+    employee_id: int | None = Field(default=None, description="the employee expenses are for")
+    work_email: str | None = Field(default=None, description="else the employee by e-mail")
+
+
+class Outcome(BaseModel):
+    """What became of one document."""
+
+    document_id: str
+    filename: str
+    status: Status
+    reason: str | None = None
+    fields: Extracted
+    partner_id: int | None = None
+    odoo_expense_id: int | None = None
+    odoo_attachment_id: int | None = None
+    uploaded_by: str | None = None
+    reviewed_by: str | None = None
+    ocr_seconds: float = 0.0
+    seen_before: bool = False
