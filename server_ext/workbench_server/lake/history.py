@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from pyarrow.fs import FileSelector, FileType
 from pydantic import ValidationError
 
 from ..errors import InvalidInputError, NotFoundError, SourceUnavailableError
@@ -25,6 +26,24 @@ READERS = 8  # commit files read at once (S3 round trips overlap)
 
 
 def latest_version(location: LakeLocation, table: TableName | str) -> int:
+    """The newest version: the highest commit file in the log (a commit file is written
+    once, whole, and a log clean-up keeps the newest), found by listing the log rather
+    than by opening the table (which reads the log: 10-30 ms a table, paid by every sql
+    step for each table it reads). A log without commit files is left to delta-rs."""
+    fs, _ = location.filesystem()
+    try:
+        found = fs.get_file_info(FileSelector(f"{location.fs_path(table)}/_delta_log"))
+    except OSError:  # no such table, or the storage failed: delta-rs says which
+        found = []
+    versions = [
+        int(info.base_name[:-5])
+        for info in found
+        if info.type == FileType.File
+        and info.base_name.endswith(".json")
+        and info.base_name[:-5].isdigit()
+    ]
+    if versions:
+        return max(versions)
     return open_table(location, table).version()
 
 
