@@ -90,38 +90,8 @@ def use(home: Path) -> None:
             answer.read()
 
 
-def bare_lab_rss(workdir: Path, idle: float) -> float:
-    """RSS in MB of a bare JupyterLab server after ``idle`` seconds."""
-    port, token = free_port(), secrets.token_hex(16)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            f"--ServerApp.port={port}",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.root_dir={workdir}",
-        ],
-        env=dict(os.environ, JUPYTER_TOKEN=token),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}"):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(idle)
-        return psutil.Process(proc.pid).memory_info().rss / 2**20
-    finally:
-        stop(proc)
-
-
-def bare_lab(workdir: Path) -> float:
+def start_bare_lab(workdir: Path) -> tuple[subprocess.Popen[bytes], float]:
+    """A bare JupyterLab, and the seconds until /api/status answered 200."""
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_TOKEN=token)
     argv = [
@@ -140,16 +110,29 @@ def bare_lab(workdir: Path) -> float:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
     )
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if response.status == 200:
+                    return proc, time.perf_counter() - started
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("bare jupyter lab exited") from None
+            time.sleep(0.05)
+
+
+def bare_lab(workdir: Path) -> float:
+    proc, elapsed = start_bare_lab(workdir)
+    stop(proc)
+    return elapsed
+
+
+def bare_lab_rss(workdir: Path, idle: float) -> float:
+    """RSS in MB of a bare JupyterLab server after ``idle`` seconds."""
+    proc, _ = start_bare_lab(workdir)
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=2) as response:
-                    if response.status == 200:
-                        return time.perf_counter() - started
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("bare jupyter lab exited") from None
-                time.sleep(0.05)
+        time.sleep(idle)
+        return psutil.Process(proc.pid).memory_info().rss / 2**20
     finally:
         stop(proc)
 
