@@ -54,13 +54,15 @@ def test_steps_leave_no_threads_or_open_files_behind(tmp_path: Path) -> None:
 
 def test_the_worker_imports_papermill_without_remote_storage_clients() -> None:
     # papermill's I/O module imports every storage client it finds (boto3, gcsfs, Azure,
-    # Arrow) for remote paths a step never has; the worker preloads it without them, and
-    # they still import normally afterwards, for the lake steps.
+    # Arrow) for remote paths a step never has, and jsonschema an IRI grammar nbformat
+    # never uses; the worker preloads papermill without them, and they still import
+    # normally afterwards, for the lake steps.
     code = (
         "import sys\n"
         "from workbench_pipelines.notebook import preload\n"
         "preload()\n"
-        "print(sorted(m for m in ('boto3', 'gcsfs', 'pyarrow') if m in sys.modules))\n"
+        "left_out = ('boto3', 'gcsfs', 'pyarrow', 'rfc3987_syntax')\n"
+        "print(sorted(m for m in left_out if m in sys.modules))\n"
         "import pyarrow, boto3\n"
         "from papermill.engines import papermill_engines\n"
         "print(papermill_engines.get_engine('workbench').__name__)\n"
