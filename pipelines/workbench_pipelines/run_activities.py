@@ -26,14 +26,7 @@ from workbench_server.approvals.service import cancel_pending
 from workbench_server.db.models import Notification, Pipeline, Run, StepRun
 from workbench_server.delivery import DeliveryFailed
 from workbench_server.errors import ConfigurationError, SourceUnavailableError
-from workbench_server.lineage.openlineage import (
-    JobRun,
-    RunState,
-    WorkbenchRunFacet,
-    close_lost_attempts,
-    emitter_of,
-    run_uuid,
-)
+from workbench_server.lineage.export import export_configured
 from workbench_server.lineage.service import LineageService
 from workbench_server.metrics import instruments
 from workbench_server.webhooks.events import RUN_STATUS_EVENTS
@@ -58,6 +51,7 @@ from .webhook_delivery import queue_webhooks, start_pending
 
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
+    from workbench_server.lineage.openlineage import JobRun
 
 HEARTBEAT_EVERY_S = 2.0
 # A run's status as an OpenLineage event type.
@@ -113,6 +107,17 @@ class RunActivities:
 
     def _pipeline_lineage(self, event: RunEvent) -> None:
         """The pipeline run as the OpenLineage parent run of its step attempts."""
+        if not export_configured(self.workbench.settings):
+            return
+        from workbench_server.lineage.openlineage import (
+            JobRun,
+            RunState,
+            WorkbenchRunFacet,
+            close_lost_attempts,
+            emitter_of,
+            run_uuid,
+        )
+
         emitter = emitter_of(self.workbench)
         if not emitter.enabled:
             return
@@ -220,6 +225,16 @@ class RunActivities:
 
     def _lineage_start(self, data: StepInput, attempt: int) -> JobRun | None:
         """The attempt as an OpenLineage run, announced with START (when events go out)."""
+        if not export_configured(self.workbench.settings):
+            return None
+        from workbench_server.lineage.openlineage import (
+            JobRun,
+            RunState,
+            WorkbenchRunFacet,
+            emitter_of,
+            run_uuid,
+        )
+
         emitter = emitter_of(self.workbench)
         if not emitter.enabled:
             return None
@@ -269,6 +284,8 @@ class RunActivities:
     ) -> None:
         """COMPLETE with what the step's SQL read and wrote (and column lineage), or
         FAIL / ABORT with the error and the failing cell's traceback."""
+        from workbench_server.lineage.openlineage import RunState, emitter_of
+
         try:
             for statement, recorded in granted.sql:
                 job_run.datasets.add_sql(recorded.found, recorded.context, statement)

@@ -25,7 +25,7 @@ from ..connections.kernel_access import (
     record_kernel_usage,
     usable_connections,
 )
-from ..lineage.openlineage import emit_statement, emitter_of
+from ..lineage.export import export_configured
 from .base import WorkbenchHandler
 
 
@@ -110,7 +110,9 @@ class KernelLineageHandler(KernelRouteHandler):
 
         def record() -> None:
             recorded = record_kernel_sql(self.workbench, principal, item)
-            if recorded is not None:
+            if recorded is not None and export_configured(self.workbench.settings):
+                from ..lineage.openlineage import emit_statement, emitter_of
+
                 emit_statement(emitter_of(self.workbench), item.job, recorded, item.sql)
 
         await asyncio.to_thread(record)

@@ -59,6 +59,7 @@ from openlineage.client.facet_v2 import (
 from .._version import __version__
 from ..lake_layout import LAYERS, MAIN
 from ..metrics.instruments import openlineage_event
+from .export import CLIENT_ENV
 from .service import FILE, RecordedSql, SqlContext, resolve
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ WORKBENCH_FACET_SCHEMA = (
 )
 LOST = "lost: its worker stopped or lost touch with Temporal before the attempt ended"
 # openlineage-python's own settings, which it reads when the workbench has no transport.
-CLIENT_ENV = ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG")
 
 # How the workbench's transformation kinds read as OpenLineage transformations.
 TRANSFORMATIONS = {
