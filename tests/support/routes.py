@@ -31,6 +31,7 @@ GROUP_VALUES = (
     "approve",
     "kernel/connections",
     "a" * 62,
+    "f" * 64,  # an OCR document's id (its SHA-256)
 )
 _GROUP = re.compile(r"\(\?P<(\w+)>")
 # Query arguments a handler reads, found in its source (so new ones are covered too).
