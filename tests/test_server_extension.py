@@ -101,7 +101,7 @@ def _example_path(pattern: str) -> str:
 
     def sample(match: re.Match[str]) -> str:
         inner = match.group(2)
-        candidates = ["sample", "0" * 32, "1", *inner.split("|")]
+        candidates = ["sample", "0" * 32, "1", "f" * 64, *inner.split("|")]
         return next(c for c in candidates if re.fullmatch(inner, c))
 
     path = re.sub(r"\(\?P<(\w+)>((?:[^()]|\([^()]*\))*)\)", sample, pattern)
