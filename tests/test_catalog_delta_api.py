@@ -104,7 +104,14 @@ async def test_a_lake_connections_versions_are_its_users_only(jp_fetch, tmp_path
     await _json(jp_fetch, "sources", "finance_lake", "scans", method="POST", body=b"")
     table = await _table_id(jp_fetch, "finance_lake")
     assert len(await _json(jp_fetch, "tables", str(table), "versions")) == 3
-    for path, params in (("versions", {}), ("preview", {"version": "1"}), ("preview", {})):
+    fresh = await _json(jp_fetch, "tables", str(table), "freshness")
+    assert (fresh["version"], fresh["versions"]) == (2, 3)
+    for path, params in (
+        ("versions", {}),
+        ("preview", {"version": "1"}),
+        ("preview", {}),
+        ("freshness", {}),
+    ):
         assert await _error(
             jp_fetch, "tables", str(table), path, params=params, headers=as_user("eve")
         ) == (404, f"no catalog table {table}")
