@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from tests.support.routes import GROUP_VALUES
 from workbench_server import __version__
 
 
@@ -97,11 +98,12 @@ async def test_every_workbench_route_refuses_anonymous_access(jp_serverapp, jp_f
 
 
 def _example_path(pattern: str) -> str:
-    """Turn a route regex into a concrete path each of whose groups matches its regex."""
+    """Turn a route regex into a concrete path each of whose groups matches its regex
+    (values from the route walks' shared list)."""
 
     def sample(match: re.Match[str]) -> str:
         inner = match.group(2)
-        candidates = ["sample", "0" * 32, "1", "f" * 64, *inner.split("|")]
+        candidates = [*GROUP_VALUES, *inner.split("|")]
         return next(c for c in candidates if re.fullmatch(inner, c))
 
     path = re.sub(r"\(\?P<(\w+)>((?:[^()]|\([^()]*\))*)\)", sample, pattern)
