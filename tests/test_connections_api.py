@@ -208,6 +208,15 @@ def test_cli_add_help_lists_the_fields_of_each_kind(tmp_path) -> None:
     assert fields["postgres"] == (
         "host*, port=5432, database*, user*, password (secret), sslmode=prefer, schema"
     )
-    assert set(fields) == {"postgres", "odoo", "duckdb", "lake", "sqlalchemy", "superset", "ocr"}
+    assert set(fields) == {
+        "postgres",
+        "odoo",
+        "duckdb",
+        "lake",
+        "sqlalchemy",
+        "superset",
+        "ocr",
+        "embedding",
+    }
     assert "secret_access_key (secret)" in fields["lake"]
     assert fields["superset"] == "url*, user*, password (secret)"

@@ -37,6 +37,7 @@ CONTRACTS = {
         "spec",
         "spec_checks",
         "spec_cron",
+        "spec_rag",
         "spec_sql",
         "spec_steps",
         "spec_types",

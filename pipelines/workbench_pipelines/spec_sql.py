@@ -133,6 +133,8 @@ def connection_problems(data: Any, connections: Mapping[str, str]) -> list[tuple
             wanted.append(("source", SOURCE_KINDS))
         if step_kind(step) == "publish":
             wanted.append(("to", ("superset",)))
+        if step_kind(step) == "rag":
+            wanted.append(("embedding", ("embedding",)))
         for field, kinds in wanted:
             name = step.get(field)
             if not isinstance(name, str) or (field == "lake" and name == DEFAULT_LAKE):
@@ -141,7 +143,11 @@ def connection_problems(data: Any, connections: Mapping[str, str]) -> list[tuple
             if kind is None:
                 message = f"no connection named {name!r} that you may use (yours: {usable})"
             elif kind not in kinds:
-                takes = {"lake": "a lake connection", "to": "a superset connection"}
+                takes = {
+                    "lake": "a lake connection",
+                    "to": "a superset connection",
+                    "embedding": "an embedding connection",
+                }
                 message = f"connection {name!r} is a {kind} connection; {field} takes " + (
                     takes.get(field, "postgres, odoo or sqlalchemy")
                 )

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from .spec_rag import REDACTIONS, RagSource, Redaction
 from .spec_types import (
     LAKE_NAME,
     MAX_SQL_CHARS,
@@ -350,6 +351,48 @@ class PublishStep(_StepBase):
     overwrite: bool = Field(False, description="Overwrite descriptions edited in Superset.")
 
 
+class RagStep(_StepBase):
+    """Tables and documents made into chunks of text for retrieval (RAG), with metadata
+    (source, key, columns, lineage, version read), personal data left out, and vectors
+    when an embedding connection is given; merged into ``target`` by chunk id (see
+    docs/rag.md)."""
+
+    kind: Literal["rag"]
+    sources: list[RagSource] = Field(
+        min_length=1, max_length=50, description="Lake tables, document folders, receipts."
+    )
+    target: LakeTable = Field(description="The gold table of chunks, e.g. gold.rag_chunks.")
+    chunk_size: int = Field(1000, ge=20, le=100_000, description="Longest chunk, in chunk_unit.")
+    chunk_overlap: int = Field(
+        100, ge=0, le=50_000, description="How much of a chunk the next one repeats."
+    )
+    chunk_unit: Literal["characters", "tokens"] = Field(
+        "characters",
+        description="characters, or tokens: words (runs of non-space), about 0.75 of a "
+        "model's token each.",
+    )
+    redact: list[Redaction] = Field(
+        default_factory=lambda: list(REDACTIONS),
+        description="Free-text patterns replaced (best effort): email, iban, phone.",
+    )
+    embedding: ConnectionName | None = Field(
+        None, description="An embedding connection: vectors added to the chunks (default: none)."
+    )
+    lake: ConnectionName | None = Field(None, description="A lake connection (default: the lake).")
+
+    @model_validator(mode="after")
+    def _sound(self) -> RagStep:
+        if not self.target.startswith("gold."):
+            raise custom_error("rag", f"target {self.target!r}: chunks go to a gold table")
+        if self.chunk_overlap >= self.chunk_size:
+            raise custom_error("rag", "chunk_overlap must be smaller than chunk_size")
+        labels = [s.label for s in self.sources]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise custom_error("rag", f"sources: {', '.join(twice)} given more than once")
+        return self
+
+
 class Approvers(_Model):
     """Who may approve or reject: hub users and members of hub groups (admins always may)."""
 
@@ -422,7 +465,7 @@ class ApprovalStep(_StepBase):
         return self
 
 
-KINDS = ("notebook", "extract", "merge", "scd2", "sql", "approval", "publish")
+KINDS = ("notebook", "extract", "merge", "scd2", "sql", "approval", "publish", "rag")
 # Union tags as pydantic puts them in error locations: not a word a step's fields use,
 # so that locating an error in the YAML never mistakes a tag for a field.
 TAGS = {kind: f"kind={kind}" for kind in KINDS}
@@ -434,6 +477,7 @@ MODELS: dict[str, type[_StepBase]] = {
     "sql": SqlStep,
     "approval": ApprovalStep,
     "publish": PublishStep,
+    "rag": RagStep,
 }
 
 
@@ -455,7 +499,8 @@ StepSpec = Annotated[
     | Annotated[Scd2Step, Tag(TAGS["scd2"])]
     | Annotated[SqlStep, Tag(TAGS["sql"])]
     | Annotated[ApprovalStep, Tag(TAGS["approval"])]
-    | Annotated[PublishStep, Tag(TAGS["publish"])],
+    | Annotated[PublishStep, Tag(TAGS["publish"])]
+    | Annotated[RagStep, Tag(TAGS["rag"])],
     Discriminator(_tag),
 ]
 """A step of any kind (``kind`` picks which; ``notebook`` by default)."""

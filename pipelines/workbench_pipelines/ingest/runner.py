@@ -21,6 +21,7 @@ def _runners() -> dict[str, Callable[[StepContext], None]]:
     from .extract import run_extract
     from .merge import run_merge
     from .publish import run_publish
+    from .rag import run_rag
     from .scd2 import run_scd2
     from .sql_step import run_sql
 
@@ -30,4 +31,5 @@ def _runners() -> dict[str, Callable[[StepContext], None]]:
         "scd2": run_scd2,
         "sql": run_sql,
         "publish": run_publish,
+        "rag": run_rag,
     }

@@ -347,6 +347,7 @@ def pin(name: str, cfg: KindConfig, policy: EgressPolicy) -> KindConfig:
     :class:`NetworkPolicyError` (naming the connection) or :class:`UnknownHostError`.
     """
     from .kinds import (
+        EmbeddingConfig,
         LakeConfig,
         OcrConfig,
         OdooConfig,
@@ -361,7 +362,7 @@ def pin(name: str, cfg: KindConfig, policy: EgressPolicy) -> KindConfig:
     pinned = cfg.model_copy()
     if isinstance(cfg, PostgresConfig):
         pinned._address = _postgres_hostaddr(cfg.host, cfg.port, policy, what)
-    elif isinstance(cfg, OdooConfig | SupersetConfig):
+    elif isinstance(cfg, OdooConfig | SupersetConfig | EmbeddingConfig):
         pinned._address = policy.check_url(str(cfg.url), what=what).address
     elif isinstance(cfg, OcrConfig) and cfg.url is not None:
         pinned._address = policy.check_url(str(cfg.url), what=what).address

@@ -219,6 +219,24 @@ class OcrConfig(KindConfig):
         return self
 
 
+class EmbeddingConfig(KindConfig):
+    """An embeddings API speaking OpenAI's protocol (``POST {url}/embeddings`` with
+    ``model`` and ``input``; OpenAI, Azure-style gateways, vLLM, Ollama, LiteLLM ...):
+    the rag step adds a vector to each chunk with it (docs/rag.md). ``url`` is the API's
+    base (``https://api.openai.com/v1``) or its full ``.../embeddings`` address."""
+
+    kind: Literal["embedding"] = "embedding"
+    secret_fields: ClassVar[tuple[str, ...]] = ("api_key",)
+    url: AnyHttpUrl
+    model: str = Field(min_length=1, max_length=256)
+    api_key: SecretStr | None = Field(default=None, description="sent as Authorization: Bearer")
+    dimensions: int | None = Field(
+        default=None, ge=1, le=16384, description="asked of models that can shorten vectors"
+    )
+    batch_size: int = Field(default=64, ge=1, le=2048, description="texts per request")
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+
+
 KindSettings = Annotated[
     PostgresConfig
     | OdooConfig
@@ -226,7 +244,8 @@ KindSettings = Annotated[
     | LakeConfig
     | SqlAlchemyConfig
     | SupersetConfig
-    | OcrConfig,
+    | OcrConfig
+    | EmbeddingConfig,
     Field(discriminator="kind"),
 ]
 KIND_ADAPTER: TypeAdapter[KindSettings] = TypeAdapter(KindSettings)
@@ -238,4 +257,5 @@ KINDS: dict[str, type[KindConfig]] = {
     "sqlalchemy": SqlAlchemyConfig,
     "superset": SupersetConfig,
     "ocr": OcrConfig,
+    "embedding": EmbeddingConfig,
 }
