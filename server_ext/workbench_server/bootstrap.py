@@ -10,6 +10,7 @@ from sqlalchemy import select
 from .connections.kinds import DuckDBConfig
 from .core import Workbench
 from .db.models import Connection, Setting
+from .prepared import DEMO_FILE, forget, mark_prepared
 from .principal import local_principal
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def ensure_demo(workbench: Workbench) -> str | None:
     """
     from .demo import generate_odoo_demo
 
-    target = workbench.settings.workbench_home.demo_dir / "odoo_demo.duckdb"
+    target = workbench.settings.workbench_home.demo_dir / DEMO_FILE
     with workbench.sessions.begin() as session:
         offered = session.get(Setting, DEMO_SETTING)
         if offered is not None and target.exists():
@@ -90,15 +91,17 @@ def prepare(demo: bool) -> dict[str, str | None]:
         workbench = Workbench(WorkbenchSettings.from_env(None))
     except WorkbenchError as exc:
         return {"error": str(exc)}
+    run_dir = workbench.settings.workbench_home.run_dir
+    forget(run_dir)
     try:
-        if not demo:
-            return {"note": None}
-        try:
-            return {"note": ensure_demo(workbench)}
-        except Exception as exc:
-            log.exception("demo data generation failed")
-            logs = workbench.settings.workbench_home.logs / "workbench.log"
-            return {"note": f"demo data could not be generated ({exc}); see {logs}"}
+        note = ensure_demo(workbench) if demo else None
+    except Exception as exc:
+        log.exception("demo data generation failed")
+        logs = workbench.settings.workbench_home.logs / "workbench.log"
+        return {"note": f"demo data could not be generated ({exc}); see {logs}"}
+    else:
+        mark_prepared(run_dir, workbench.settings.db_url, demo)
+        return {"note": note}
     finally:
         workbench.close()
 

@@ -29,6 +29,7 @@ from .._version import __version__
 from ..accounts import STEP_ACCOUNTS_ENV
 from ..errors import ConfigurationError
 from ..home import COMPONENTS_FILE, WorkbenchHome
+from ..prepared import DEMO_FILE, is_prepared
 from ..settings import DATA_ROOTS_ENV, DB_URL_ENV, WorkbenchSettings
 from ..supervisor import Component, StartupError, Supervisor, free_port, port_in_use
 from . import home_option
@@ -309,7 +310,12 @@ class LocalStack:
 
     async def _prepare(self, demo: bool) -> str | None:
         """Migrations and the demo data, in a child process (see :mod:`..bootstrap`); the
-        banner's note about the demo data. A core that cannot open stops the start."""
+        banner's note about the demo data. A core that cannot open stops the start.
+        Skipped on a home already prepared for this version, DB and choice of demo
+        (:mod:`..prepared`): it would only spend a core's second the others need."""
+        demo_file = self.home.demo_dir / DEMO_FILE
+        if is_prepared(self.home.run_dir, self.settings.db_url, demo, demo_file):
+            return None
         argv = [sys.executable, "-m", "workbench_server.bootstrap"]
         child = await asyncio.create_subprocess_exec(
             *argv,
