@@ -102,6 +102,9 @@ def start_bare_lab(workdir: Path) -> tuple[subprocess.Popen[bytes], float]:
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         f"--ServerApp.root_dir={workdir}",
+        # The workbench's own server extension is enabled in this environment's
+        # jupyter-config: a bare JupyterLab is one without it (it costs about 1 s of CPU).
+        '--ServerApp.jpserver_extensions={"workbench_server": false}',
     ]
     if os.geteuid() == 0:
         argv.append("--allow-root")
