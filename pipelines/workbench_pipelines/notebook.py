@@ -25,16 +25,27 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from workbench_server.accounts import StepAccount
 
+if TYPE_CHECKING:
+    from .kernel_pool import KernelPool
+
 ENGINE = "workbench"
 HOME_FOLDER = "home"  # a shared step account's home, in the attempt's working folder
 INJECTED_TAG = "injected-parameters"  # papermill's cell with the run's parameters
+READY_REPLY_S = 1.0  # how long a kernel_info request waits for its reply before it is resent
+IOPUB_CHECK_S = 0.2  # how long the first IOPub message may take to show the channel works
+KILL_POLL_S = 0.005  # how often a killed kernel is checked for having exited
+PRELUDE_TIMEOUT_S = 30.0
+# The history nbclient gives the kernels it starts (none on disk, none shared between
+# steps); kernels started ahead (kernel_pool) get the same.
+HISTORY_ARGUMENT = "--HistoryManager.hist_file=:memory:"
 
 
 @dataclass
@@ -64,6 +75,61 @@ class Progress:
                 os.kill(pid, signal.SIGKILL)
 
 
+class StepKernelClient(AsyncKernelClient):
+    """The step kernel's client: ready as soon as the kernel answers on both channels.
+
+    jupyter_client's ``wait_for_ready`` ends by draining IOPub until 0.2 s pass without a
+    message: every step waited those 0.2 s for nothing. What it drains (the kernel_info
+    request's busy/idle statuses) cannot reach a cell, since nbclient keeps only the
+    messages whose parent is the cell's own request; so what is there is dropped and
+    nothing is waited for. The rest is as upstream: kernel_info is asked until it is
+    answered, and until an IOPub message arrives too (a PUB socket drops what it sends
+    before the subscriber has joined, so a cell's first output could otherwise be lost).
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+        import time
+        from queue import Empty
+
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=READY_REPLY_S)
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:
+                    await self.iopub_channel.get_msg(timeout=IOPUB_CHECK_S)
+                except Empty:
+                    pass  # IOPub not joined yet: ask again
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+        for _ in range(100):  # bounded: a kernel is idle once it has answered
+            if not await self.iopub_channel.msg_ready():
+                break
+            await self.iopub_channel.get_msg(timeout=0)
+        prelude = getattr(self.parent, "prelude", None)
+        if prelude:  # a kernel started ahead: the attempt's environment and folder
+            reply = await self.execute_interactive(
+                prelude,
+                silent=True,
+                store_history=False,
+                allow_stdin=False,
+                timeout=PRELUDE_TIMEOUT_S,
+                output_hook=lambda msg: None,
+            )
+            content = reply["content"]
+            if content.get("status") != "ok":
+                why = f"{content.get('ename', 'error')}: {content.get('evalue', '')}"
+                raise RuntimeError(f"the kernel started ahead could not be set up: {why}")
+
+
 class StepKernelManager(AsyncKernelManager):
     """Starts the kernel with the environment the step was given (connections access),
     as the step's OS account if it has one (its connection file then lives in the
@@ -82,6 +148,11 @@ class StepKernelManager(AsyncKernelManager):
         self.account = account
         self.workdir = workdir
         self.clients: list[Any] = []
+        self.client_factory = StepKernelClient
+        # Set when a kernel started ahead is given to an attempt (kernel_pool): code its
+        # client runs once ready, and the file that code reads.
+        self.prelude: str | None = None
+        self.prelude_file: Path | None = None
         if account is not None and workdir is not None:
             self.connection_file = str(workdir / f"kernel-{uuid.uuid4().hex}.json")
 
@@ -102,6 +173,11 @@ class StepKernelManager(AsyncKernelManager):
         made = super().client(**kwargs)
         self.clients.append(made)
         return made
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        """Until the killed kernel has exited: checked every few ms, not every 0.1 s (a
+        SIGKILLed process is gone at once, and each step waited up to 0.1 s to notice)."""
+        await super()._async_wait(pollinterval=min(pollinterval, KILL_POLL_S))
 
     def close_clients(self) -> None:
         """Stop the clients' channels and their zmq context. nbclient does so only for a
@@ -164,6 +240,8 @@ def _engine() -> str:
             kernel_env: dict[str, str] | None = kwargs.pop("kernel_env", None)
             account: StepAccount | None = kwargs.pop("account", None)
             workdir: Path | None = kwargs.pop("workdir", None)
+            pool: KernelPool | None = kwargs.pop("pool", None)
+            kernel_cwd: Path | None = kwargs.pop("kernel_cwd", None)
             progress.cells = len(nb_man.nb.cells)
             original = nb_man.cell_start
 
@@ -175,7 +253,11 @@ def _engine() -> str:
 
             nb_man.cell_start = cell_start
             # nbclient needs an async manager: a blocking one stalls its dead-kernel check.
-            progress.kernel = StepKernelManager(
+            spare = None
+            if pool is not None and account is None and kernel_cwd is not None:
+                env = kernel_env if kernel_env is not None else dict(os.environ)
+                spare = pool.take(kernel_name, env, kernel_cwd)
+            progress.kernel = spare or StepKernelManager(
                 kernel_name=kernel_name,
                 env=kernel_env,
                 account=account,
@@ -191,6 +273,8 @@ def _engine() -> str:
                 progress.kernel.close_clients()
                 if progress.kernel.has_kernel:
                     run_sync(progress.kernel.shutdown_kernel)(now=True)
+                if progress.kernel.prelude_file is not None:  # its prelude never ran
+                    progress.kernel.prelude_file.unlink(missing_ok=True)
 
     papermill_engines.register(ENGINE, WorkbenchEngine)
     return ENGINE
@@ -219,12 +303,14 @@ def execute(
     cwd: Path,
     kernel_env: dict[str, str] | None = None,
     account: StepAccount | None = None,
+    pool: KernelPool | None = None,
 ) -> CellFailure | None:
     """Run the notebook; return the failing cell if a cell raised, None on success.
 
     ``kernel_env`` replaces the environment the kernel would inherit from this process.
     With an ``account``, the kernel runs as it, in a private copy of ``cwd`` it owns
-    (removed afterwards); papermill itself reads and writes as this process.
+    (removed afterwards); papermill itself reads and writes as this process. Without
+    one, a kernel of ``pool`` started ahead is used when there is one.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -246,6 +332,8 @@ def execute(
                 kernel_env=kernel_env,
                 account=account,
                 workdir=folder.parent if account is not None else None,
+                pool=pool,
+                kernel_cwd=folder,
             )
         except PapermillExecutionError as exc:
             cells = _saved_cells(output)

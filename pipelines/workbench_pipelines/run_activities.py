@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from workbench_server.core import Workbench
     from workbench_server.lineage.openlineage import JobRun
 
+    from .kernel_pool import KernelPool
+
 HEARTBEAT_EVERY_S = 2.0
 # A run's status as an OpenLineage event type.
 PIPELINE_STATES = {
@@ -71,9 +73,15 @@ def _now() -> datetime:
 class RunActivities:
     """Activities bound to one installation's metadata DB."""
 
-    def __init__(self, workbench: Workbench, kernel_access: KernelAccess | None = None) -> None:
+    def __init__(
+        self,
+        workbench: Workbench,
+        kernel_access: KernelAccess | None = None,
+        kernel_pool: KernelPool | None = None,
+    ) -> None:
         self.workbench = workbench
         self.kernel_access = kernel_access
+        self.kernel_pool = kernel_pool  # kernels started ahead for the next steps
 
     @activity.defn(name="workbench.prepare_run")
     async def prepare_run(self, data: PrepareRun) -> PreparedRun:
@@ -487,6 +495,7 @@ class RunActivities:
             Path(step.notebook).parent,
             kernel_env,
             account,
+            self.kernel_pool,
         )
         # Temporal tells a worker about an expired attempt only with a heartbeat reply,
         # seconds later; the step's own deadline, just before Temporal's, stops the

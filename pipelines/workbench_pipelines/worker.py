@@ -20,7 +20,8 @@ from workbench_server.temporal import connect_with_retry
 from .activities import ping
 from .approval_activities import ApprovalActivities
 from .catalog_activities import CatalogActivities
-from .kernel_access import KernelAccess
+from .kernel_access import KernelAccess, kernel_environment
+from .kernel_pool import KernelPool
 from .lake_maintenance import LakeMaintenanceActivities, LakeMaintenanceWorkflow
 from .notebook import preload
 from .on_change import OnChangeWorkflow
@@ -85,7 +86,10 @@ async def run_worker(
     metrics = worker_metrics_server(settings.workbench_home.root)
     kernel_access = KernelAccess(workbench)
     await kernel_access.start()
-    runs = RunActivities(workbench, kernel_access)
+    # The next step's kernel starts while nothing waits for it (the worker's own secrets
+    # are not in its environment: see kernel_environment).
+    kernel_pool = KernelPool(lambda: kernel_environment({}))
+    runs = RunActivities(workbench, kernel_access, kernel_pool)
     gates = ApprovalActivities(workbench, runs)
     catalog = CatalogActivities(workbench)
     lake = LakeMaintenanceActivities(workbench)
@@ -144,6 +148,7 @@ async def run_worker(
     finally:
         if metrics is not None:
             metrics.stop()
+        await asyncio.to_thread(kernel_pool.close)
         await kernel_access.stop()
         workbench.close()
     log.info("worker %s stopped", identity)
