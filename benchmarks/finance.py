@@ -196,7 +196,7 @@ def raw_close(lake: Any, period: str) -> float:
         for table in (
             "account_move_line", "account_move", "account_account", "account_partial_reconcile",
             "account_journal", "account_bank_statement_line", "res_company", "res_partner",
-            "res_currency", "ir_module_module",
+            "res_currency", "res_currency_rate", "ir_module_module",
         ):  # fmt: skip
             scan = lake.scan_sql("silver." + table)
             db.execute(f"CREATE OR REPLACE VIEW silver.{table} AS SELECT * FROM {scan}")

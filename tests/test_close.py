@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import psycopg
@@ -27,6 +27,8 @@ import pytest
 
 from tests.support.ingest import _run
 from tests.support.odoo_close import (
+    COMPANIES,
+    RATES,
     VERSIONS,
     build_close_source,
     ledger_balances,
@@ -113,6 +115,7 @@ def check_close(lake: Lake, url: str, company: int, period: str, fy_start: date)
     ties = rows(lake, "gold.open_items_by_partner", company, period)
     assert ties and all(t["difference"] == 0 for t in ties)
     checks = {c["check_name"]: c for c in rows(lake, "gold.close_checks", company, period)}
+    assert_fx_revaluation(url, company, end, checks)
     for name in (
         "trial_balance_sums_to_zero",
         "opening_plus_period_equals_closing",
@@ -122,6 +125,49 @@ def check_close(lake: Lake, url: str, company: int, period: str, fy_start: date)
     ):
         assert checks[name]["status"] == "passed", checks[name]
     return checks
+
+
+def rate_of(currency: int, company: int, end: date) -> Decimal:
+    """Odoo's rate of ``currency`` for ``company`` at ``end``, from the RATES the source was
+    built with: the company's own rates before shared ones, the latest dated by ``end``."""
+    dated = [r for r in RATES if r[1] == currency and r[2] in (company, None) and r[0] <= end]
+    if not dated:
+        return Decimal(1)
+    own = [r for r in dated if r[2] == company]
+    return max(own or dated, key=lambda r: r[0])[3]
+
+
+def assert_fx_revaluation(url: str, company: int, end: date, checks: dict) -> None:
+    """Each foreign currency's balance per balance-sheet account, revalued here at the
+    period-end rate (to the cent, half up), against the close's fx_revaluation rows."""
+    home = COMPANIES[company][1]
+    with psycopg.connect(url) as db:
+        found = db.execute(
+            """
+            SELECT c.name, l.currency_id,
+                   coalesce(to_jsonb(a) ->> 'code', to_jsonb(a) -> 'code_store' ->> %(c)s),
+                   sum(l.amount_currency), sum(l.balance)
+            FROM account_move_line l JOIN account_account a ON a.id = l.account_id
+            JOIN res_currency c ON c.id = l.currency_id
+            WHERE l.company_id = %(company)s AND l.parent_state = 'posted' AND l.date <= %(end)s
+              AND l.currency_id <> %(home)s AND a.account_type NOT IN ('income', 'expense')
+            GROUP BY 1, 2, 3
+            """,
+            {"c": str(company), "company": company, "end": end, "home": home},
+        ).fetchall()
+    expected = {}
+    for name, currency, code, amount_currency, booked in found:
+        rate = rate_of(currency, company, end) / rate_of(home, company, end)
+        value = (amount_currency / rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        expected[f"fx_revaluation:{name}:{code}"] = value - booked
+    assert expected, (company, end)
+    got = {n: c for n, c in checks.items() if n.startswith("fx_revaluation:")}
+    assert set(got) == set(expected)
+    for name, difference in expected.items():
+        assert got[name]["amount"] == difference, (name, got[name])
+        assert isinstance(got[name]["amount"], Decimal)
+        status = "passed" if abs(difference) <= Decimal("0.01") else "warning"
+        assert got[name]["status"] == status, got[name]
 
 
 @pytest.fixture(params=VERSIONS)
@@ -181,6 +227,11 @@ def test_close_on_each_odoo_version(
     assert checks["unreconciled_bank_lines"]["items"] == 13  # one a month since Jan 2025
     assert checks["suspense_cleared"]["status"] == "warning"
     assert checks["foreign_currency:GBP"]["status"] == "info"
+    # GBP rose from 0.85 (booked) to 0.86 per EUR on 20 January: the GBP receivable is worth
+    # less in EUR, a loss not booked.
+    receivable = checks["fx_revaluation:GBP:121000"]
+    assert receivable["status"] == "warning" and receivable["amount"] < 0
+    assert "at 0.86" in receivable["detail"] and "unrealized loss of" in receivable["detail"]
     first_tb = rows(lake, "gold.trial_balance", 1, "2026-01")
 
     # -- the other company: its fiscal year starts on 1 April -------------------------------

@@ -15,8 +15,9 @@ declare them (odoo/addons/account/models/*.py, odoo/addons/base/models/res_compa
 
 The data: two companies, one on the calendar year (EUR) and one whose fiscal year ends on
 31 March (USD), with invoices, bills, payments reconciled later (some partly), draft
-entries, a foreign-currency invoice, unreconciled bank lines, from January 2025 to
-November 2026. Small: a few hundred journal items.
+entries, a foreign-currency (GBP) invoice a month and GBP rates (``RATES``),
+unreconciled bank lines, from January 2025 to November 2026. Small: a few hundred
+journal items.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ CREATE TABLE ir_module_module (
 CREATE TABLE res_currency (
   id serial PRIMARY KEY, name varchar NOT NULL, symbol varchar, rounding numeric,
   decimal_places int, active boolean, create_date timestamp, write_date timestamp);
+CREATE TABLE res_currency_rate (
+  id serial PRIMARY KEY, name date NOT NULL, rate numeric, currency_id int NOT NULL,
+  company_id int, create_date timestamp, write_date timestamp);
 CREATE TABLE res_partner (
   id serial PRIMARY KEY, name varchar, company_id int, is_company boolean, active boolean,
   vat varchar, create_date timestamp, write_date timestamp);
@@ -130,6 +134,21 @@ GROUP = {
 # company id -> (name, currency id, fiscal year's last day, last month)
 COMPANIES = {1: ("Calendar Year SA", 1, 31, "12"), 2: ("April Year Inc", 2, 31, "3")}
 
+# Odoo's rates (res_currency_rate): units of the currency per 1 company currency, for one
+# company or (company_id NULL) for all: (date, currency id, company id, rate). Company 2's
+# own GBP and USD rates come before the shared ones, whatever their dates.
+RATES = [
+    (date(2025, 1, 1), 3, None, Decimal("0.85")),
+    (date(2026, 1, 20), 3, None, Decimal("0.86")),
+    (date(2026, 2, 1), 3, None, Decimal("0.9")),
+    (date(2026, 11, 15), 3, None, Decimal("0.85")),
+    (date(2025, 1, 1), 2, None, Decimal("1.08")),
+    (date(2025, 1, 1), 3, 2, Decimal("0.8")),
+    (date(2026, 4, 10), 3, 2, Decimal("0.825")),
+    (date(2026, 5, 1), 3, 2, Decimal("0.7")),
+    (date(2025, 1, 1), 2, 2, Decimal("1.0")),
+]
+
 
 def build_close_source(url: str, version: str, seed: int = 17, last: date = LAST) -> None:
     """Create the close's tables in the (empty) database at ``url`` as Odoo ``version``
@@ -157,6 +176,11 @@ def _fill(db: psycopg.Connection, version: str, rng: random.Random, last: date) 
         "write_date) VALUES (1, 'EUR', '€', 0.01, 2, true, %s), (2, 'USD', '$', 0.01, 2, "
         "true, %s), (3, 'GBP', '£', 0.01, 2, true, %s)",
         (stamp, stamp, stamp),
+    )
+    db.cursor().executemany(
+        "INSERT INTO res_currency_rate (name, rate, currency_id, company_id, write_date) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        [(day, rate, currency, company, stamp) for day, currency, company, rate in RATES],
     )
     partners = {}
     for company in COMPANIES:
@@ -457,3 +481,50 @@ def ledger_balances(url: str, company: int, end: date, since: date | None = None
             (company, end, since or date(1900, 1, 1)),
         ).fetchall()
     return dict(rows)
+
+
+def register_company_model(url: str, version: str) -> None:
+    """``ir_model`` rows for ``res.company`` as ``version`` declares its lock dates, so the
+    Odoo stand-in (tests/support/odoo_server.py) serves the close's database over RPC."""
+    columns = [column.split()[0] for column in LOCKS[version].split(", ")]
+    locks = [name for name in columns if name.endswith("_lock_date")]
+    fields = [
+        ("name", "char", "Company Name", True),
+        ("currency_id", "many2one", "Currency", True),
+        ("fiscalyear_last_day", "integer", "Fiscalyear Last Day", True),
+        *[(name, "date", name.replace("_", " ").title(), False) for name in locks],
+    ]
+    with psycopg.connect(url, autocommit=False) as db:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS ir_model (id serial PRIMARY KEY, model varchar NOT NULL,"
+            ' name jsonb, "order" varchar);'
+            "CREATE TABLE IF NOT EXISTS ir_model_fields (id serial PRIMARY KEY, model varchar,"
+            " name varchar, ttype varchar, field_description jsonb, help jsonb, relation varchar,"
+            " required boolean, readonly boolean, store boolean, translate boolean);"
+            "CREATE TABLE IF NOT EXISTS ir_model_fields_selection (id serial PRIMARY KEY,"
+            " field_id int, value varchar, name jsonb, sequence int)"
+        )
+        db.execute(
+            'INSERT INTO ir_model (model, name, "order") VALUES '
+            "('res.company', '{\"en_US\": \"Companies\"}', 'sequence, name'), "
+            "('res.currency', '{\"en_US\": \"Currency\"}', 'name')"
+        )
+        for name, ttype, label, required in fields:
+            db.execute(
+                "INSERT INTO ir_model_fields (model, name, ttype, field_description, relation, "
+                "required, readonly, store, translate) VALUES ('res.company', %s, %s, %s, %s, "
+                "%s, false, true, false)",
+                (
+                    name,
+                    ttype,
+                    json.dumps({"en_US": label}),
+                    "res.currency" if ttype == "many2one" else None,
+                    required,
+                ),
+            )
+        db.execute(
+            "INSERT INTO ir_model_fields (model, name, ttype, field_description, required, "
+            "readonly, store, translate) VALUES ('res.currency', 'name', 'char', "
+            '\'{"en_US": "Currency"}\', true, false, true, false)'
+        )
+        db.commit()

@@ -21,8 +21,53 @@ posted AS (
   JOIN p ON l.company_id = p.company_id AND l.date <= p.period_end
   WHERE l.parent_state = 'posted'
 ),
-company AS (
-  SELECT c.currency_id FROM silver.res_company c WHERE c.id = CAST($company_id AS BIGINT)
+company AS (  -- its currency, and its root company (18 keeps rates on the root)
+  SELECT c.currency_id,
+         coalesce(TRY_CAST(split_part(json_extract_string(to_json(c), '$.parent_path'), '/', 1)
+                           AS BIGINT), c.id) AS root_id
+  FROM silver.res_company c WHERE c.id = CAST($company_id AS BIGINT)
+),
+rate_at_end AS (  -- Odoo's _get_rates at period end: units of a currency per 1 company
+  -- currency; the company's own rate before a shared one (company_id NULL), the latest
+  -- dated by period end, else the earliest there is (a currency without rates is 1)
+  SELECT currency_id, rate, rate_date FROM (
+    SELECT r.currency_id, r.rate, r.name AS rate_date,
+           row_number() OVER (PARTITION BY r.currency_id
+                              ORDER BY r.name <= p.period_end DESC, r.company_id IS NULL,
+                                       CASE WHEN r.name <= p.period_end THEN r.name END DESC,
+                                       r.name, r.id) AS n
+    FROM silver.res_currency_rate r CROSS JOIN p CROSS JOIN company co
+    WHERE r.rate > 0 AND (r.company_id IS NULL OR r.company_id IN (p.company_id, co.root_id))
+  ) WHERE n = 1
+),
+fx AS (  -- foreign-currency balances of balance-sheet accounts, revalued at period end
+  SELECT f.*, cur.name AS currency, a.code,
+         coalesce(r.rate, 1) AS rate, r.rate_date, coalesce(cr.rate, 1) AS company_rate,
+         cc.name AS company_currency, cc.rounding,
+         -- amount_currency * company_rate / rate, rounded half away from zero to the
+         -- company currency's rounding, exactly: in integers (DuckDB divides DECIMALs as
+         -- DOUBLE), every DECIMAL(38,10) scaled by 10^10
+         CAST(CAST(sign(num) * ((2 * abs(num) + den) // (2 * den)) AS DECIMAL(38, 0))
+              * cc.rounding AS DECIMAL(38, 10)) AS revalued
+  FROM (
+    SELECT l.currency_id, l.account_id, sum(l.amount_currency) AS amount_currency,
+           sum(l.balance) AS booked, count(*) AS items
+    FROM posted l
+    JOIN acc ON acc.account_id = l.account_id AND acc.include_initial_balance
+    WHERE l.currency_id <> (SELECT currency_id FROM company)
+    GROUP BY l.currency_id, l.account_id
+  ) f
+  JOIN acc a ON a.account_id = f.account_id
+  CROSS JOIN company co
+  JOIN silver.res_currency cc ON cc.id = co.currency_id
+  LEFT JOIN silver.res_currency cur ON cur.id = f.currency_id
+  LEFT JOIN rate_at_end r ON r.currency_id = f.currency_id
+  LEFT JOIN rate_at_end cr ON cr.currency_id = co.currency_id
+  CROSS JOIN LATERAL (SELECT
+    CAST(CAST(f.amount_currency AS DECIMAL(38, 10)) * 10000000000 AS HUGEINT)
+      * CAST(CAST(coalesce(cr.rate, 1) AS DECIMAL(38, 10)) * 10000000000 AS HUGEINT) AS num,
+    CAST(CAST(coalesce(r.rate, 1) AS DECIMAL(38, 10)) * 10000000000 AS HUGEINT)
+      * CAST(CAST(cc.rounding AS DECIMAL(38, 10)) * 10000000000 AS HUGEINT) AS den)
 ),
 suspense AS (  -- the company's and its bank journals' suspense accounts
   SELECT p.suspense_account_id AS account_id FROM p WHERE p.suspense_account_id IS NOT NULL
@@ -133,13 +178,29 @@ rows AS (
          sum(l.balance), count(*),
          'balance-sheet items in this currency: ' || sum(l.amount_currency) || ' '
            || coalesce(c.name, '?') || ' booked at ' || sum(l.balance)
-           || ' company currency; revalue at the period-end rate'
+           || ' company currency (fx_revaluation rows: at the period-end rate)'
   FROM posted l
   JOIN acc ON acc.account_id = l.account_id AND acc.include_initial_balance
   LEFT JOIN silver.res_currency c ON c.id = l.currency_id
   WHERE l.currency_id <> (SELECT currency_id FROM company)
   GROUP BY c.name, l.currency_id
   HAVING sum(l.amount_currency) <> 0
+  UNION ALL
+  SELECT 'fx_revaluation:' || coalesce(currency, CAST(currency_id AS VARCHAR)) || ':'
+           || coalesce(code, CAST(account_id AS VARCHAR)),
+         CASE WHEN abs(revalued - booked) <= rounding THEN 'passed' ELSE 'warning' END,
+         revalued - booked, items,
+         amount_currency || ' ' || coalesce(currency, '?') || ' at '
+           || CASE WHEN rate_date IS NULL THEN 'no rate (1)'
+                   ELSE rate || ' per ' || company_rate || ' ' || company_currency
+                        || ' (rate of ' || rate_date || ')' END
+           || ' = ' || revalued || ' ' || company_currency || ', booked ' || booked || ': '
+           || CASE WHEN abs(revalued - booked) <= rounding THEN 'nothing to revalue'
+                   WHEN revalued > booked THEN 'unrealized gain of ' || (revalued - booked)
+                   ELSE 'unrealized loss of ' || (booked - revalued) END
+           || ' not booked'
+  FROM fx
+  WHERE amount_currency <> 0 OR booked <> 0
 )
 SELECT
   CAST($source AS VARCHAR) AS source,
