@@ -133,6 +133,8 @@ def connection_problems(data: Any, connections: Mapping[str, str]) -> list[tuple
             wanted.append(("source", SOURCE_KINDS))
         if step_kind(step) == "publish":
             wanted.append(("to", ("superset",)))
+        if step_kind(step) == "odoo_lock":
+            wanted.append(("connection", ("odoo",)))
         if step_kind(step) == "rag":
             wanted.append(("embedding", ("embedding",)))
         for field, kinds in wanted:

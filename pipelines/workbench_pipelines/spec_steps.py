@@ -6,6 +6,7 @@ key of a bronze table in silver, ``scd2`` keeps a dimension's history in gold, `
 writes a query's result to a lake table. Each declarative kind runs in the worker as an
 activity like a notebook step (retries, timeout, heartbeats) and names the lake tables
 it reads and writes, so lineage and the versions a run used are recorded for it.
+``odoo_lock`` sets a company's lock dates in Odoo after a close's sign-off.
 ``approval`` runs nothing: the run waits (durably, in its workflow) until a permitted
 person approves or rejects it.
 """
@@ -465,7 +466,60 @@ class ApprovalStep(_StepBase):
         return self
 
 
-KINDS = ("notebook", "extract", "merge", "scd2", "sql", "approval", "publish", "rag")
+LOCK_DATES = (
+    "period_lock_date",
+    "fiscalyear_lock_date",
+    "tax_lock_date",
+    "sale_lock_date",
+    "purchase_lock_date",
+    "hard_lock_date",
+)
+LockDate = Literal[
+    "period_lock_date",
+    "fiscalyear_lock_date",
+    "tax_lock_date",
+    "sale_lock_date",
+    "purchase_lock_date",
+    "hard_lock_date",
+]
+
+
+class OdooLockStep(_StepBase):
+    """After sign-off: the company's lock dates in Odoo moved up to the closed period's
+    end through the external API, never lowered, and what was set (before and after)
+    recorded in ``record`` (see docs/close.md)."""
+
+    kind: Literal["odoo_lock"]
+    connection: ConnectionName = Field(description="The odoo connection (external API) written.")
+    lock_dates: list[LockDate] | None = Field(
+        None,
+        min_length=1,
+        description="Lock dates set. Odoo 16 and 17: period_lock_date (the default), "
+        "fiscalyear_lock_date, tax_lock_date; 18: sale_lock_date and purchase_lock_date (the "
+        "default), hard_lock_date (cannot be lowered again), fiscalyear_lock_date, tax_lock_date.",
+    )
+    record: LakeTable = Field(
+        "gold.odoo_lock_dates", description="Lake table each lock date set is appended to."
+    )
+    parameters: dict[Identifier, Any] = Field(
+        default_factory=dict,
+        description="company_id (res.company id) and period (YYYY-MM, locked to its last "
+        "day); strings may use {{ ds }} or {{ params.NAME }}.",
+    )
+
+    @model_validator(mode="after")
+    def _company_and_period(self) -> OdooLockStep:
+        missing = [name for name in ("company_id", "period") if name not in self.parameters]
+        if missing:
+            raise custom_error(
+                "odoo_lock", f"parameters: give {' and '.join(missing)} (the company and month)"
+            )
+        if self.lock_dates and len(set(self.lock_dates)) != len(self.lock_dates):
+            raise custom_error("odoo_lock", "lock_dates: a lock date is named twice")
+        return self
+
+
+KINDS = ("notebook", "extract", "merge", "scd2", "sql", "approval", "publish", "odoo_lock", "rag")
 # Union tags as pydantic puts them in error locations: not a word a step's fields use,
 # so that locating an error in the YAML never mistakes a tag for a field.
 TAGS = {kind: f"kind={kind}" for kind in KINDS}
@@ -477,6 +531,7 @@ MODELS: dict[str, type[_StepBase]] = {
     "sql": SqlStep,
     "approval": ApprovalStep,
     "publish": PublishStep,
+    "odoo_lock": OdooLockStep,
     "rag": RagStep,
 }
 
@@ -499,6 +554,7 @@ StepSpec = Annotated[
     | Annotated[Scd2Step, Tag(TAGS["scd2"])]
     | Annotated[SqlStep, Tag(TAGS["sql"])]
     | Annotated[ApprovalStep, Tag(TAGS["approval"])]
+    | Annotated[OdooLockStep, Tag(TAGS["odoo_lock"])]
     | Annotated[PublishStep, Tag(TAGS["publish"])]
     | Annotated[RagStep, Tag(TAGS["rag"])],
     Discriminator(_tag),

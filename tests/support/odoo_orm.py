@@ -45,10 +45,14 @@ def call_kw(
     args: Sequence[object],
     kwargs: dict[str, object],
     writable: frozenset[str] = frozenset(),
+    denied_writes: frozenset[str] = frozenset(),
+    version: str = "17.0",
 ) -> object:
     """Run ``model_name.method(*args, **kwargs)`` like Odoo's ``execute_kw`` does, for a
-    user who may not read the models in ``denied``; ``create`` works on the models in
-    ``writable`` (the stand-in is read-only otherwise)."""
+    user who may not read the models in ``denied`` (nor change those in ``denied_writes``);
+    ``create`` works on the models in ``writable`` (the stand-in is read-only otherwise),
+    and ``write`` on ``res.company``'s lock dates when it is writable, as Odoo ``version``
+    checks them."""
     if method.startswith("_"):
         raise AccessError(f"Private methods (such as {method}) cannot be called remotely.")
     model = registry.get(model_name)
@@ -57,7 +61,12 @@ def call_kw(
     if method == "create" and model_name in writable:
         options = dict(kwargs)
         options.pop("context", None)
-        return _Records(conn, registry, denied, model, {}).create(*args, **options)
+        return _Records(conn, registry, denied, model, {}, denied_writes).create(*args, **options)
+    if method == "write" and model_name == "res.company" and model_name in writable:
+        options = dict(kwargs)
+        options.pop("context", None)
+        records = _Records(conn, registry, denied, model, {}, denied_writes)
+        return records.write_lock_dates(*args, version=version, **options)
     if method in _WRITE_METHODS:
         raise NotImplementedError(
             f"The Odoo test stand-in is read-only: {model_name}.{method}() is not available"
@@ -82,8 +91,10 @@ class _Records:
         denied: frozenset[str],
         model: Model,
         context: dict[str, object],
+        denied_writes: frozenset[str] = frozenset(),
     ) -> None:
         self.conn = conn
+        self.denied_writes = denied_writes
         self.registry = registry
         self.denied = denied
         self.model = model
@@ -163,7 +174,9 @@ class _Records:
         """Whether the user may ``operation`` (read/write/create/unlink) this model."""
         if operation not in _OPERATION_VERBS:
             raise ValueError(f"Invalid access mode {operation!r}")
-        allowed = self.model.name not in self.denied
+        allowed = self.model.name not in self.denied and (
+            operation == "read" or self.model.name not in self.denied_writes
+        )
         if not allowed and raise_exception:
             raise AccessError(
                 f"You are not allowed to {_OPERATION_VERBS[operation]} '{self.model.label}'"
@@ -222,6 +235,70 @@ class _Records:
             ids.append(new_id)
         self.conn.commit()
         return ids if many else ids[0]
+
+    def write_lock_dates(self, ids: object, vals: object, *, version: str) -> bool:
+        """``res.company.write`` of lock dates, refused as Odoo refuses it: by access
+        rights, for a field the version does not have, and by its lock checks (16/17
+        ``_validate_fiscalyear_lock``, 18 ``_validate_locks``): a fiscal-year (18: or hard)
+        lock date with unposted entries or unreconciled bank statement lines on or before
+        it, and, in 18, a hard lock date lowered or removed."""
+        self.check_access_rights("write")
+        wanted = [ids] if isinstance(ids, int) else list(cast(Sequence[int], ids))
+        if not isinstance(vals, dict):
+            raise TypeError(f"write() takes a dict of values, not {type(vals).__name__}")
+        for name in vals:
+            fld = self.model.fields.get(name)
+            if fld is None or not name.endswith("_lock_date"):
+                # The stand-in writes lock dates only; Odoo would write the rest too.
+                raise ValueError(f"Invalid field {name!r} on model {self.model.name!r}")
+        values = {n: (None if v is False else date.fromisoformat(str(v))) for n, v in vals.items()}
+        current = {
+            row[0]: row[1]
+            for row in self.conn.execute(
+                "SELECT id, to_jsonb(c) FROM res_company c WHERE id = ANY(%s)", [wanted]
+            )
+        }
+        if version.startswith("18") and "hard_lock_date" in values:
+            for company in current.values():
+                old = cast(dict, company).get("hard_lock_date")
+                new = values["hard_lock_date"]
+                if old and (new is None or new < date.fromisoformat(old)):
+                    raise UserError("The Hard Lock Date cannot be decreased or removed.")
+        checked = ["fiscalyear_lock_date"] + (
+            ["hard_lock_date"] if version.startswith("18") else []
+        )
+        locked = [values[n] for n in checked if values.get(n)]
+        if locked:
+            limit = max(locked)
+            drafts = self.conn.execute(
+                "SELECT count(*) FROM account_move WHERE company_id = ANY(%s) "
+                "AND state = 'draft' AND date <= %s",
+                [wanted, limit],
+            ).fetchone()
+            if drafts and drafts[0]:
+                raise UserError(
+                    "There are still unposted entries in the period you want to lock. "
+                    "You should either post or delete them."
+                )
+            open_lines = self.conn.execute(
+                "SELECT count(*) FROM account_bank_statement_line b JOIN account_move m "
+                "ON m.id = b.move_id WHERE m.company_id = ANY(%s) AND NOT b.is_reconciled "
+                "AND m.date <= %s AND m.state IN ('draft', 'posted')",
+                [wanted, limit],
+            ).fetchone()
+            if open_lines and open_lines[0]:
+                raise UserError(
+                    "There are still unreconciled bank statement lines in the period you "
+                    "want to lock. You should either reconcile or delete them."
+                )
+        self.conn.execute(
+            sql.SQL("UPDATE res_company SET {}, write_date = now() WHERE id = ANY(%s)").format(
+                sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(n)) for n in values)
+            ),
+            [*values.values(), wanted],
+        )
+        self.conn.commit()
+        return True
 
     # -- SQL -------------------------------------------------------------------------------
 

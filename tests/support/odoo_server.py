@@ -69,6 +69,7 @@ class OdooUser:
     password: str
     api_keys: tuple[str, ...] = ()
     denied_models: frozenset[str] = frozenset()
+    denied_writes: frozenset[str] = frozenset()
 
     def accepts(self, secret: object) -> bool:
         """Whether ``secret`` is this user's password or one of their API keys."""
@@ -118,9 +119,11 @@ class _Service:
         db_name: str,
         users: Mapping[str, OdooUser],
         writable: frozenset[str] = frozenset(),
+        version: Mapping[str, object] = VERSION,
     ) -> None:
         self.conninfo = conninfo
         self.writable = writable
+        self.version = dict(version)
         self.db_name = db_name
         self.users = dict(users)
         self._by_uid = {user.uid: user for user in users.values()}
@@ -139,7 +142,7 @@ class _Service:
             if method == "list":
                 return [self.db_name]
             if method == "server_version":
-                return VERSION["server_version"]
+                return self.version["server_version"]
             raise KeyError(method)
         if service == "object":
             if method == "execute_kw":
@@ -151,7 +154,7 @@ class _Service:
         raise KeyError(service)
 
     def _common_version(self) -> dict[str, object]:
-        return VERSION
+        return self.version
 
     def _common_authenticate(
         self, db: str, login: str, password: str, user_agent_env: object
@@ -188,6 +191,8 @@ class _Service:
                 args,
                 kwargs or {},
                 self.writable,
+                user.denied_writes,
+                str(self.version["server_serie"]),
             )
         finally:
             self._release(conn)
@@ -311,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         answer: dict[str, object] = {"jsonrpc": "2.0", "id": request.get("id")}
         try:
             if path == "/web/webclient/version_info":
-                answer["result"] = VERSION
+                answer["result"] = self.server.service.version
             else:
                 answer["result"] = self._jsonrpc_call(**params)
             payload = json.dumps(answer)
@@ -353,6 +358,8 @@ def running_odoo(
     api_keys: Mapping[str, str | list[str]] | None = None,
     denied_models: Mapping[str, frozenset[str] | set[str]] | None = None,
     writable: frozenset[str] | set[str] = frozenset(),
+    denied_writes: Mapping[str, frozenset[str] | set[str]] | None = None,
+    version: str = "17.0",
 ) -> Iterator[OdooServer]:
     """Serve Odoo's external API for the database at ``conninfo`` on a free local port.
 
@@ -363,7 +370,10 @@ def running_odoo(
     may not read HR models, :data:`DEFAULT_DENIED_MODELS`). The yielded
     :class:`OdooServer` carries the URL, ``db_name`` and the first user's credentials.
     ``writable`` names models whose ``create`` works (on a database of the test's own,
-    never the session's shared one); every other write is refused.
+    never the session's shared one), and ``write`` of lock dates on ``res.company`` when it
+    is among them; every other write is refused. ``denied_writes`` maps logins to models
+    they may read but not change (Odoo's access rights). ``version`` is the Odoo version
+    the server says it runs (``common.version()``), "16.0", "17.0" or "18.0".
     """
     passwords = dict(users) if users is not None else {"admin": "admin", "portal": "portal"}
     if not passwords:
@@ -378,10 +388,17 @@ def running_odoo(
             password=password,
             api_keys=_as_tuple(keys.get(login)),
             denied_models=frozenset(denied.get(login, ())),
+            denied_writes=frozenset((denied_writes or {}).get(login, ())),
         )
         for uid, (login, password) in enumerate(passwords.items(), start=2)
     }
-    service = _Service(conninfo, db_name, accounts, frozenset(writable))
+    major = int(version.split(".")[0])
+    served = VERSION | {
+        "server_version": version,
+        "server_version_info": [major, 0, 0, "final", 0, ""],
+        "server_serie": version,
+    }
+    service = _Service(conninfo, db_name, accounts, frozenset(writable), served)
     httpd = _HttpServer(service)
     port = httpd.server_address[1]
     thread = threading.Thread(

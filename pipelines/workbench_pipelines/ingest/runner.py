@@ -20,6 +20,7 @@ def run_kind(ctx: StepContext) -> None:
 def _runners() -> dict[str, Callable[[StepContext], None]]:
     from .extract import run_extract
     from .merge import run_merge
+    from .odoo_lock import run_odoo_lock
     from .publish import run_publish
     from .rag import run_rag
     from .scd2 import run_scd2
@@ -32,4 +33,5 @@ def _runners() -> dict[str, Callable[[StepContext], None]]:
         "sql": run_sql,
         "publish": run_publish,
         "rag": run_rag,
+        "odoo_lock": run_odoo_lock,
     }
