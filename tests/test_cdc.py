@@ -140,6 +140,34 @@ def test_a_table_added_to_the_step_is_copied_with_the_others_again(workbench, od
     assert len(_slots(odoo)) == 1
 
 
+def test_the_copy_reads_as_of_the_slots_snapshot(workbench, odoo, monkeypatch):
+    """The copy goes through DuckDB's postgres scanner, whose transaction adopts the
+    slot's exported snapshot: a change committed after the slot was made and before the
+    copy read the table is not in the copy, only in the stream after it (once)."""
+    from workbench_pipelines.ingest.cdc import CdcExtract
+
+    versions = CdcExtract._versions  # asked once the slot is made, before the copy starts
+    changed = []
+
+    def change_first(self):
+        if not changed:
+            with psycopg.connect(odoo, autocommit=True) as db:
+                db.execute("UPDATE account_move_line SET name = 'after the slot' WHERE id = 11")
+                db.execute("DELETE FROM account_move_line WHERE id = 12")
+            changed.append(True)
+        return versions(self)
+
+    monkeypatch.setattr(CdcExtract, "_versions", change_first)
+    _cdc(workbench, tables=["account_move_line"])
+    rows = Lake.default(workbench.settings).read("bronze.account_move_line").to_pylist()
+    copied = {r["id"]: r for r in rows if r["_committed_at"] is None}
+    streamed = sorted((r["_op"], r["id"], r["name"]) for r in rows if r["_committed_at"])
+    assert changed
+    assert copied[11]["name"] != "after the slot" and 12 in copied
+    assert streamed == [("d", 12, None), ("u", 11, "after the slot")]
+    assert {r["_lsn"] for r in copied.values()} == {min(r["_lsn"] for r in rows)}
+
+
 CONSUMER = textwrap.dedent(
     """
     import sys

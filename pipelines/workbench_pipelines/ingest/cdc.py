@@ -14,8 +14,9 @@ and a replication slot with the built-in ``pgoutput`` plugin, both named
 :mod:`.pgoutput` decodes its messages.
 
 - **Snapshot, then the stream.** The first run creates the slot with an exported
-  snapshot and copies every table as of that snapshot (``COPY`` in a ``REPEATABLE
-  READ`` transaction that adopts it), so the stream starts exactly where the copy ends.
+  snapshot and copies every table as of that snapshot (DuckDB's postgres scanner, as
+  a full extract reads, in a transaction that adopts it), so the stream starts exactly
+  where the copy ends.
   Its rows carry the slot's consistent point as ``_lsn``.
 - **Micro-batches.** Whole transactions are buffered and written per table as one Delta
   append every ``batch_rows`` changes or ``batch_seconds``, in bronze's layout (audit
@@ -40,10 +41,8 @@ and a replication slot with the built-in ``pgoutput`` plugin, both named
 from __future__ import annotations
 
 import select
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -56,10 +55,11 @@ from workbench_server.sql_text import quote_literal as ql
 
 from . import extract_sql as q
 from . import pgoutput, watermarks
-from .cdc_batch import Table, bronze_rows, typed_sql
+from .cdc_batch import Table, bronze_rows, first_line
 from .changes import announce, changes_of
 from .lineage import extract_lineage
 from .postgres import PostgresSource
+from .streams import counted
 
 if TYPE_CHECKING:
     from workbench_server.lake import Lake
@@ -72,6 +72,7 @@ _INSERT, _UPDATE, _DELETE, _NEW = (ord(c) for c in "IUDN")
 IDLE_S = 0.25  # no message this long: ask the server where its WAL is
 DRAINED_S = 1.0  # nothing sent nor moved on this long (asked twice): caught up
 CDC_COLUMNS = ("_lsn", "_committed_at")
+COPY_BATCH_ROWS = 64 * 1024  # rows per Arrow batch of a snapshot copy (as the extract)
 
 
 def libpq_of(ctx: StepContext, name: str) -> dict[str, Any]:
@@ -327,44 +328,35 @@ class CdcExtract:
             _, consistent, snapshot, _ = cur.fetchone()
             point = pgoutput.parse_lsn(consistent)
             self.ctx.log(f"cdc {self.name}: slot created at {consistent}, copying the tables")
-            # psycopg2 for the copy: its copy_expert writes COPY's rows to the file in C
-            # (psycopg 3 hands them to Python one row at a time).
-            conn = psycopg2.connect(**{k: v for k, v in self.kwargs.items() if v is not None})
+            # The copy through DuckDB's postgres scanner, as a full extract reads (binary
+            # COPY decoded in C++, typed as the extract types): within one DuckDB
+            # transaction the scanner keeps one PostgreSQL transaction on one connection,
+            # and that transaction adopts the slot's snapshot before its first query.
+            known = self._versions()
+            self.db.execute("BEGIN TRANSACTION")
             try:
-                conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
-                with conn.cursor() as snap:
-                    snap.execute(f"SET TRANSACTION SNAPSHOT {ql(snapshot)}")
-                known = self._versions()
+                adopt = f"SET TRANSACTION SNAPSHOT {ql(snapshot)}"
+                try:
+                    self.db.execute(f"CALL postgres_execute({ql(self.source.alias)}, {ql(adopt)})")
+                except duckdb.Error as exc:
+                    raise SourceUnavailableError(
+                        f"connection {self.spec.source!r}: the slot's snapshot could not be "
+                        f"adopted: {first_line(exc)}"
+                    ) from None
                 for table in self.tables.values():
                     self.ctx.progress.check()
-                    self._copy(conn, table, point)
-                conn.rollback()
+                    self._copy(table, point)
             finally:
-                conn.close()
+                self.db.execute("ROLLBACK")  # read only: nothing to keep
             self._announce(known)
         finally:
             replication.close()
 
-    def _copy(self, conn, table: Table, point: int) -> None:
+    def _copy(self, table: Table, point: int) -> None:
+        """``table`` as of the snapshot the open DuckDB transaction's PostgreSQL
+        transaction adopted, into bronze in one append (``_lsn`` the slot's start)."""
         shape = table.shape
-        names = [c.name for c in shape.columns]
-        with tempfile.TemporaryDirectory(prefix="workbench-cdc-") as folder:
-            path = Path(folder) / "rows.csv"
-            with path.open("wb") as out, conn.cursor() as cur:
-                cur.copy_expert(f"COPY ({shape.extra['select']}) TO STDOUT (FORMAT csv)", out)
-            if path.stat().st_size:
-                columns = "{" + ", ".join(f"{ql(n)}: 'VARCHAR'" for n in names) + "}"
-                text = (
-                    f"read_csv({ql(str(path))}, header = false, columns = {columns}, "
-                    "quote = '\"', escape = '\"', delim = ',', allow_quoted_nulls = false)"
-                )
-            else:
-                text = (
-                    "(SELECT "
-                    + ", ".join(f"NULL::VARCHAR AS {qi(n)}" for n in names)
-                    + " WHERE false)"
-                )
-            self.db.execute(f"CREATE OR REPLACE TEMP TABLE wb_cdc_snap AS {typed_sql(shape, text)}")
+        rows = self.source.query(shape.extra["select"])
         audit = q.Audit(self.ctx.run_id, self._stamp(), self.spec.source)
         known = None
         out = ""
@@ -374,20 +366,31 @@ class CdcExtract:
                 "CREATE OR REPLACE TEMP TABLE wb_cdc_known AS "
                 + q.known_sql(scan, self.spec.source, table.keys, None, None)
             )
-            known = "wb_cdc_known"
-            keys = ", ".join(qi(k) for k in table.keys)
-            self.db.execute(
-                f"CREATE OR REPLACE TEMP TABLE wb_cdc_keys AS SELECT {keys} FROM wb_cdc_snap"
-            )
-            out = " UNION ALL BY NAME " + q.deletes_sql(audit, table.keys, known, "wb_cdc_keys")
-        rows = q.upserts_sql(
-            shape, table.languages, audit, "wb_cdc_snap", table.keys, known, None, False
-        )
+            (any_known,) = self.db.execute("SELECT count(*) > 0 FROM wb_cdc_known").fetchone()
+            if any_known:  # (none: every row is new, as in a first copy)
+                # Staged: read twice (the rows, their keys), and streaming the
+                # comparison with bronze into the writer hung DuckDB 1.5.5 (see the
+                # extract's _staged).
+                self.db.execute(f"CREATE OR REPLACE TEMP TABLE wb_cdc_snap AS SELECT * FROM {rows}")
+                rows, known = "wb_cdc_snap", "wb_cdc_known"
+                keys = ", ".join(qi(k) for k in table.keys)
+                self.db.execute(
+                    f"CREATE OR REPLACE TEMP TABLE wb_cdc_keys AS SELECT {keys} FROM {rows}"
+                )
+                out = " UNION ALL BY NAME " + q.deletes_sql(audit, table.keys, known, "wb_cdc_keys")
+        upserts = q.upserts_sql(shape, table.languages, audit, rows, table.keys, known, None, False)
         final = (
             f"SELECT *, CAST({point} AS BIGINT) AS _lsn, NULL::TIMESTAMPTZ AS _committed_at "
-            f"FROM ({rows}{out})"
+            f"FROM ({upserts}{out})"
         )
-        written = self._append(table, self.db.execute(final).to_arrow_table())
+        if known is not None:
+            self.db.execute(f"CREATE OR REPLACE TEMP TABLE wb_cdc_out AS {final}")
+            final = "SELECT * FROM wb_cdc_out"
+        try:
+            reader = self.db.execute(final).to_arrow_reader(COPY_BATCH_ROWS)
+        except duckdb.Error as exc:
+            raise SourceUnavailableError(f"{shape.table}: {first_line(exc)}") from None
+        written = self._append(table, counted(reader, self.ctx.progress))
         table.done = point
         self._save(table, point)
         self.ctx.log(f"{shape.table} -> {table.bronze}: snapshot, {written} row(s)")
@@ -589,8 +592,8 @@ class CdcExtract:
         base = self._stamp(len(table.ops))
         return bronze_rows(self.db, self.lake, self.spec.source, self.ctx.run_id, table, base)
 
-    def _append(self, table: Table, rows: pa.Table) -> int:
-        if not rows.num_rows:
+    def _append(self, table: Table, rows: pa.Table | pa.RecordBatchReader) -> int:
+        if isinstance(rows, pa.Table) and not rows.num_rows:
             return 0
         result = self.lake.write(
             table.bronze,
@@ -602,7 +605,8 @@ class CdcExtract:
             stats_columns=[*table.keys, q.EXTRACTED_AT, "_op", "_lsn"],
         )
         self.ctx.wrote(self.lake, result)
-        self.ctx.progress.rows += rows.num_rows
+        if isinstance(rows, pa.Table):  # a stream is counted as it is read
+            self.ctx.progress.rows += rows.num_rows
         return int(result.rows_added or 0)
 
     def _save(self, table: Table, lsn: int) -> None:
