@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from ..db.models import AgentCall
 from ..errors import PermissionDeniedError
@@ -85,8 +85,10 @@ class AuditLog:
         if not rows:
             return
         try:
+            # One executemany of plain rows: the ORM's unit of work cost ~0.1 ms of CPU
+            # per row, in a thread that shares the server's interpreter with its loop.
             with self.workbench.sessions.begin() as session:
-                session.add_all(AgentCall(**row) for row in rows)
+                session.execute(insert(AgentCall), rows)
         except Exception:
             log.exception("Could not write %d agent call(s) to the audit log", len(rows))
             with self._lock:

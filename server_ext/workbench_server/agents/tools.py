@@ -75,39 +75,50 @@ class AgentTools:
         self, query: str, limit: int = 10, filters: dict[str, str] | None = None
     ) -> dict[str, Any]:
         page = self.catalog.search(query, filters or None, 0, max(1, min(limit, 50)))
-        return self._hits(page)
+        return self._hits(
+            page.query, page.total, ((h.table, h.score, h.matched_columns) for h in page.hits)
+        )
 
     def search_in_memory(self, query: str, limit: int = 10) -> dict[str, Any] | None:
         """:meth:`search` if the catalog's index in memory answers at once (no read of the
-        metadata DB), else None: for callers on an event loop, as the REST search does."""
+        metadata DB), else None: for callers on an event loop, as the REST search does.
+
+        Straight from the index's hits and the snapshot's shared table summaries, as the
+        REST search's JSON is: no page model is built and validated per call (that was
+        half of this tool's time)."""
         from ..catalog import searching
 
-        catalog = self.catalog
         searching.check(query, None)
         snapshot = searching.snapshots.fresh(self.workbench)
         if snapshot is None or len(snapshot.index.docs) > searching.IN_MEMORY_DOCS:
             return None
         limit = max(1, min(limit, 50))
-        return self._hits(searching.page(snapshot, catalog.access, query, None, 0, limit))
+        found = snapshot.index.search(query, snapshot.usable(self.principal), None, 0, limit)
+        return self._hits(
+            query,
+            found.total,
+            ((snapshot.summary(h.doc.id), h.score, h.columns) for h in found.hits),
+        )
 
     @staticmethod
-    def _hits(page: Any) -> dict[str, Any]:
+    def _hits(query: str, total: int, hits: Any) -> dict[str, Any]:
+        """``hits``: (table summary, score, matched columns) of each result."""
         return {
-            "query": page.query,
-            "total": page.total,
+            "query": query,
+            "total": total,
             "tables": [
                 {
-                    "id": hit.table.id,
-                    "ref": f"{hit.table.connection}.{hit.table.schema_name}.{hit.table.name}",
-                    "kind": hit.table.kind,
-                    "label": hit.table.label,
-                    "description": hit.table.description,
-                    "odoo_model": hit.table.odoo_model,
-                    "rows": hit.table.row_estimate,
-                    "score": round(hit.score, 3),
-                    "matched_columns": hit.matched_columns,
+                    "id": table.id,
+                    "ref": f"{table.connection}.{table.schema_name}.{table.name}",
+                    "kind": table.kind,
+                    "label": table.label,
+                    "description": table.description,
+                    "odoo_model": table.odoo_model,
+                    "rows": table.row_estimate,
+                    "score": round(score, 3),
+                    "matched_columns": columns,
                 }
-                for hit in page.hits
+                for table, score, columns in hits
             ],
         }
 
