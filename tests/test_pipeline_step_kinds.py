@@ -110,7 +110,7 @@ CASES = {
             source: odoo
         """,
         "4:11: steps[0].kind: unknown step kind 'extrakt'; kinds are: notebook, extract, "
-        "merge, scd2, sql, approval, publish, rag",
+        "merge, scd2, sql, approval, publish, odoo_lock, rag",
     ),
     "misspelt field of a kind": (
         """

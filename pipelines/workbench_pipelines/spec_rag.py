@@ -147,10 +147,17 @@ class RagSource(BaseModel):
                 + (f" (this source gives {' and '.join(given)})" if given else ""),
             )
         if self.table is None:
+            # By value, not by what was written: a spec read back from its JSON (a
+            # deployed version) carries every field with its default.
             extra = [
                 name
-                for name in ("template", "columns", "keys", "include_pii")
-                if name in self.model_fields_set
+                for name, given in (
+                    ("template", self.template is not None),
+                    ("columns", self.columns is not None),
+                    ("keys", self.keys != ["id"]),
+                    ("include_pii", self.include_pii),
+                )
+                if given
             ]
             if extra:
                 raise custom_error(

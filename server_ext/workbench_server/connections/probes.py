@@ -28,6 +28,7 @@ from ..errors import NetworkPolicyError
 from .egress import FILE_BACKENDS, EgressPolicy, UnknownHostError, http_connection, pin
 from .kinds import (
     DuckDBConfig,
+    EmbeddingConfig,
     KindConfig,
     LakeConfig,
     OcrConfig,
@@ -271,6 +272,27 @@ def _ocr(cfg: OcrConfig, timeout: float) -> str:
     return f"OCR service at {cfg.url}"
 
 
+def _embedding(cfg: EmbeddingConfig, timeout: float) -> str:
+    """One text embedded, once (no retry): the URL, the key and the model all work."""
+    from ..errors import WorkbenchError
+    from ..rag.embeddings import EmbeddingClient
+
+    client = EmbeddingClient("test", cfg.model_copy(update={"timeout_s": timeout}), attempts=1)
+    try:
+        (vector,) = client.embed(["connection test"])
+    except WorkbenchError as exc:
+        text = str(exc).replace("embedding connection 'test' ", "")
+        reason: Reason = "error"
+        if "HTTP 401" in text or "HTTP 403" in text:
+            reason = "authentication_failed"
+        elif "HTTP 404" in text:
+            reason = "not_found"
+        elif "no answer" in text:
+            reason = classify(text, S3_REASONS)
+        raise ProbeFailure(reason, text) from None
+    return f"{cfg.model} ({len(vector)} dimensions) at {cfg.url}"
+
+
 PROBES: dict[str, Callable[..., str | tuple[str, str | None]]] = {
     "postgres": _postgres,
     "odoo": _odoo,
@@ -279,6 +301,7 @@ PROBES: dict[str, Callable[..., str | tuple[str, str | None]]] = {
     "sqlalchemy": _sqlalchemy,
     "superset": _superset,
     "ocr": _ocr,
+    "embedding": _embedding,
 }
 
 

@@ -40,11 +40,13 @@ class EmbeddingClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         check: Callable[[], None] | None = None,
+        attempts: int = ATTEMPTS,
     ) -> None:
         self.name = name
         self.settings = settings
         self.requests = 0
         self.retries = 0
+        self.attempts = attempts
         self._sleep = sleep
         self._check = check or (lambda: None)
         url = str(settings.url).rstrip("/")
@@ -68,7 +70,7 @@ class EmbeddingClient:
         if self.settings.dimensions is not None:
             body["dimensions"] = self.settings.dimensions
         pause = FIRST_PAUSE_S
-        for attempt in range(1, ATTEMPTS + 1):
+        for attempt in range(1, self.attempts + 1):
             self.requests += 1
             status, reply, wait = self._post(json.dumps(body).encode())
             if status == 200:
@@ -76,9 +78,9 @@ class EmbeddingClient:
             reason = _reason(status, reply)
             if status not in _RETRIED_STATUS and status != 0:
                 raise InvalidInputError(f"{self._what} answered {reason}")
-            if attempt == ATTEMPTS:
+            if attempt == self.attempts:
                 raise SourceUnavailableError(
-                    f"{self._what} failed {ATTEMPTS} times, last with {reason}"
+                    f"{self._what} failed {attempt} time(s), last with {reason}"
                 )
             self.retries += 1
             self._check()
