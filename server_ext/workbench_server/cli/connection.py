@@ -138,7 +138,7 @@ def connection() -> None:
 @click.option(
     "--kind",
     required=True,
-    type=click.Choice(["postgres", "odoo", "duckdb", "lake", "sqlalchemy", "superset"]),
+    type=click.Choice(list(KINDS)),
 )
 @click.option(
     "--set",

@@ -281,7 +281,7 @@ def _embedding(cfg: EmbeddingConfig, timeout: float) -> str:
     try:
         (vector,) = client.embed(["connection test"])
     except WorkbenchError as exc:
-        text = str(exc).replace("embedding connection 'test' ", "")
+        text = str(exc).replace(f"{client._what} ", f"embeddings API {client.url} ")
         reason: Reason = "error"
         if "HTTP 401" in text or "HTTP 403" in text:
             reason = "authentication_failed"

@@ -80,7 +80,9 @@ class EmbeddingClient:
                 raise InvalidInputError(f"{self._what} answered {reason}")
             if attempt == self.attempts:
                 raise SourceUnavailableError(
-                    f"{self._what} failed {attempt} time(s), last with {reason}"
+                    f"{self._what} failed {attempt} times, last with {reason}"
+                    if attempt > 1
+                    else f"{self._what} failed: {reason}"
                 )
             self.retries += 1
             self._check()
