@@ -258,3 +258,38 @@ def test_a_connection_shared_with_you_is_read_only(
     expect(form.get_by_role("button", name="Save", exact=True)).to_be_visible()
     expect(form.get_by_role("button", name="Remove…")).to_be_visible()
     assert workbench.api.get(f"connections/{own}").json()["owner"] == "bob"
+
+
+def test_add_an_ocr_service_connection(page: Page, workbench: Workbench) -> None:
+    """The ocr kind: the offline engine needs nothing more; the http engine shows its
+    URL, token and reply mapping, and the token is stored write-only."""
+    name = unique_name("ocr")
+    dialog = open_from_catalog(page)
+    dialog.locator(".jp-WorkbenchConnections-add").click()
+    field(dialog, "name").fill(name)
+    field(dialog, "kind").select_option("ocr")
+    expect(field(dialog, "engine")).to_have_value("rapidocr")
+    expect(field(dialog, "url")).to_have_count(0)  # nothing to set for the offline engine
+    field(dialog, "engine").select_option("http")
+    expect(field(dialog, "url")).to_be_visible()
+    expect(field(dialog, "document_field")).to_have_count(0)  # raw body: no field name
+    dialog.get_by_role("button", name="Add", exact=True).click()
+    problem = dialog.locator(".jp-WorkbenchConnections-problem")
+    expect(problem).to_contain_text("Service URL: required.")
+
+    field(dialog, "url").fill("https://ocr.example.com/v1/read")
+    field(dialog, "token").fill("ocr-t0ken")
+    field(dialog, "body").select_option("json")
+    field(dialog, "document_field").fill("image")
+    field(dialog, "lines_path").fill("result.lines")
+    field(dialog, "confidence_scale").fill("100")
+    dialog.get_by_role("button", name="Add", exact=True).click()
+    expect(item(dialog, name)).to_be_visible()
+    expect(field(dialog, "token")).to_have_value("")
+
+    answer = workbench.api.get(f"connections/{name}")
+    settings = answer.json()["settings"]
+    assert settings["engine"] == "http" and settings["url"] == "https://ocr.example.com/v1/read"
+    assert settings["body"] == "json" and settings["document_field"] == "image"
+    assert settings["lines_path"] == "result.lines" and settings["confidence_scale"] == 100
+    assert settings["token"] == "***set***" and "ocr-t0ken" not in answer.text

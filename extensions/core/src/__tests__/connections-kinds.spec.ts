@@ -1,6 +1,7 @@
 import {
   createBody,
   emptyForm,
+  fieldShown,
   formOf,
   formProblem,
   kindSpecs,
@@ -45,6 +46,7 @@ describe('kindSpecs', () => {
       'duckdb',
       'lake',
       'sqlalchemy',
+      'ocr',
       'superset'
     ]);
     const secrets: string[] = [];
@@ -62,6 +64,7 @@ describe('kindSpecs', () => {
       'odoo.api_key',
       'lake.secret_access_key',
       'sqlalchemy.password',
+      'ocr.token',
       'superset.password'
     ]);
   });
@@ -189,5 +192,98 @@ describe('formProblem', () => {
     expect(formProblem(form, true)).toBeNull();
     // A password is never required: the server may hold one already.
     expect(formProblem(formOf(connection(STORED)), false)).toBeNull();
+  });
+});
+
+describe('the ocr kind', () => {
+  const shown = (form: ReturnType<typeof emptyForm>) =>
+    kindSpecs()
+      .find(k => k.kind === 'ocr')!
+      .fields.filter(f => fieldShown(f, form.values))
+      .map(f => f.name);
+
+  it('offers the offline engine by default, with none of the service settings', () => {
+    const form = emptyForm('ocr');
+    form.name = 'receipts_ocr';
+    expect(form.values.engine).toBe('rapidocr');
+    expect(shown(form)).toEqual(['engine']);
+    expect(formProblem(form, true)).toBeNull();
+    // Hidden settings are left to the server's defaults.
+    expect(createBody(form).settings).toEqual({
+      kind: 'ocr',
+      engine: 'rapidocr'
+    });
+  });
+
+  it('asks an http engine for its URL and sends the mapping with its types', () => {
+    const form = emptyForm('ocr');
+    form.name = 'company_ocr';
+    form.values = { ...form.values, engine: 'http' };
+    expect(shown(form)).toEqual([
+      'engine',
+      'url',
+      'token',
+      'body',
+      'lines_path',
+      'text_field',
+      'confidence_field',
+      'confidence_scale',
+      'timeout_s'
+    ]);
+    expect(formProblem(form, true)).toBe('Service URL: required.');
+    form.values = {
+      ...form.values,
+      url: ' https://ocr.example.com/v1/read ',
+      token: 'tok3n',
+      body: 'json',
+      document_field: 'image',
+      lines_path: 'result.lines',
+      confidence_scale: '0'
+    };
+    expect(shown(form)).toContain('document_field');
+    expect(formProblem(form, true)).toBe(
+      'Confidence scale: a number greater than 0 and at most 1000, not "0".'
+    );
+    form.values = { ...form.values, confidence_scale: '100', timeout_s: '2.5' };
+    expect(formProblem(form, true)).toBeNull();
+    expect(createBody(form).settings).toEqual({
+      kind: 'ocr',
+      engine: 'http',
+      url: 'https://ocr.example.com/v1/read',
+      token: 'tok3n',
+      body: 'json',
+      document_field: 'image',
+      lines_path: 'result.lines',
+      text_field: 'text',
+      confidence_field: 'confidence',
+      confidence_scale: 100,
+      timeout_s: 2.5
+    });
+  });
+
+  it('keeps a stored token unless one is typed, like every secret', () => {
+    const stored = connection(
+      {
+        engine: 'http',
+        url: 'https://ocr.example.com/v1/read',
+        token: SECRET_MASK,
+        body: 'raw',
+        document_field: 'document',
+        lines_path: 'lines',
+        text_field: 'text',
+        confidence_field: 'confidence',
+        confidence_scale: 1,
+        timeout_s: 60
+      },
+      'ocr'
+    );
+    const form = formOf(stored);
+    expect(form.values.token).toBe('');
+    expect(form.values.confidence_scale).toBe('1');
+    expect(patchBody(stored, form)).toBeNull();
+    form.values = { ...form.values, lines_path: 'data.lines' };
+    expect(patchBody(stored, form)).toEqual({
+      settings: { lines_path: 'data.lines' }
+    });
   });
 });

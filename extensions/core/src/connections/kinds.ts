@@ -42,6 +42,20 @@ export interface IFieldSpec {
   options?: string[];
   placeholder?: string;
   help?: string;
+  /**
+   * Numbers: whole numbers only (the default), the smallest and largest
+   * allowed (default 1 and 65535, a port), or, for a decimal number, the
+   * value it must be greater than.
+   */
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  above?: number;
+  /**
+   * Shown (and checked) only while other fields have these values, e.g. an
+   * OCR service's URL only for the http engine.
+   */
+  shownWhen?: { [field: string]: string };
 }
 
 /**
@@ -217,6 +231,102 @@ export function kindSpecs(
       ]
     },
     {
+      kind: 'ocr',
+      label: trans.__('OCR (receipts and bills)'),
+      fields: [
+        {
+          name: 'engine',
+          label: trans.__('Engine'),
+          type: 'select',
+          options: ['rapidocr', 'http'],
+          initial: 'rapidocr',
+          help: trans.__(
+            'rapidocr: offline, on this machine, with the models its wheel ships; http: your own OCR service'
+          )
+        },
+        {
+          name: 'url',
+          label: trans.__('Service URL'),
+          type: 'text',
+          required: true,
+          placeholder: trans.__('https://ocr.example.com/v1/read'),
+          shownWhen: { engine: 'http' }
+        },
+        {
+          name: 'token',
+          label: trans.__('Token'),
+          type: 'secret',
+          help: trans.__('sent as Authorization: Bearer'),
+          shownWhen: { engine: 'http' }
+        },
+        {
+          name: 'body',
+          label: trans.__('Request body'),
+          type: 'select',
+          options: ['raw', 'json'],
+          initial: 'raw',
+          help: trans.__(
+            'raw: the file as it is; json: base64 in the document field'
+          ),
+          shownWhen: { engine: 'http' }
+        },
+        {
+          name: 'document_field',
+          label: trans.__('Document field'),
+          type: 'text',
+          initial: 'document',
+          shownWhen: { engine: 'http', body: 'json' }
+        },
+        {
+          name: 'lines_path',
+          label: trans.__('Lines path'),
+          type: 'text',
+          initial: 'lines',
+          help: trans.__(
+            "dotted path of the reply's list of lines, e.g. result.lines"
+          ),
+          shownWhen: { engine: 'http' }
+        },
+        {
+          name: 'text_field',
+          label: trans.__('Text field'),
+          type: 'text',
+          initial: 'text',
+          help: trans.__("each line's text"),
+          shownWhen: { engine: 'http' }
+        },
+        {
+          name: 'confidence_field',
+          label: trans.__('Confidence field'),
+          type: 'text',
+          initial: 'confidence',
+          help: trans.__("each line's score"),
+          shownWhen: { engine: 'http' }
+        },
+        {
+          name: 'confidence_scale',
+          label: trans.__('Confidence scale'),
+          type: 'number',
+          initial: '1',
+          integer: false,
+          above: 0,
+          max: 1000,
+          help: trans.__('1 for scores from 0 to 1, 100 for percentages'),
+          shownWhen: { engine: 'http' }
+        },
+        {
+          name: 'timeout_s',
+          label: trans.__('Timeout (s)'),
+          type: 'number',
+          initial: '60',
+          integer: false,
+          above: 0,
+          max: 600,
+          shownWhen: { engine: 'http' }
+        }
+      ]
+    },
+    {
       kind: 'superset',
       label: trans.__('Apache Superset (publish datasets)'),
       fields: [
@@ -249,6 +359,20 @@ const SPECS = kindSpecs();
  */
 export function kindSpec(kind: string): IKindSpec | null {
   return SPECS.find(spec => spec.kind === kind) ?? null;
+}
+
+/**
+ * Whether a field is shown (and checked, and sent) for the values typed:
+ * fields that depend on others (an OCR service's URL on the http engine)
+ * are hidden otherwise.
+ */
+export function fieldShown(
+  field: IFieldSpec,
+  values: { [field: string]: string | boolean }
+): boolean {
+  return Object.entries(field.shownWhen ?? {}).every(
+    ([name, wanted]) => values[name] === wanted
+  );
 }
 
 /**
@@ -384,20 +508,55 @@ export function formProblem(
     );
   }
   for (const field of spec.fields) {
+    if (!fieldShown(field, form.values)) {
+      continue;
+    }
     const value = form.values[field.name];
     if (field.required && typeof value === 'string' && !value.trim()) {
       return trans.__('%1: required.', field.label);
     }
     if (field.type === 'number' && typeof value === 'string' && value.trim()) {
-      const n = Number(value.trim());
-      if (!Number.isInteger(n) || n < 1 || n > 65535) {
-        return trans.__(
-          '%1: a whole number from 1 to 65535, not "%2".',
-          field.label,
-          value.trim()
-        );
+      const problem = numberProblem(field, value.trim(), trans);
+      if (problem) {
+        return problem;
       }
     }
+  }
+  return null;
+}
+
+/**
+ * What is wrong with a number typed into `field`, or null.
+ */
+function numberProblem(
+  field: IFieldSpec,
+  text: string,
+  trans: TranslationBundle
+): string | null {
+  const n = Number(text);
+  const max = field.max ?? 65535;
+  if (field.integer === false) {
+    const above = field.above ?? 0;
+    if (!Number.isFinite(n) || n <= above || n > max) {
+      return trans.__(
+        '%1: a number greater than %2 and at most %3, not "%4".',
+        field.label,
+        String(above),
+        String(max),
+        text
+      );
+    }
+    return null;
+  }
+  const min = field.min ?? 1;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    return trans.__(
+      '%1: a whole number from %2 to %3, not "%4".',
+      field.label,
+      String(min),
+      String(max),
+      text
+    );
   }
   return null;
 }
@@ -437,6 +596,9 @@ function requestValue(
 export function createBody(form: IConnectionForm): IConnectionCreate {
   const settings: IConnectionCreate['settings'] = { kind: form.kind };
   for (const field of kindSpec(form.kind)?.fields ?? []) {
+    if (!fieldShown(field, form.values)) {
+      continue; // the server's default (an http setting of an offline engine)
+    }
     const value = requestValue(field, form.values[field.name]);
     if (value !== undefined) {
       settings[field.name] = value;

@@ -9,6 +9,7 @@ import * as React from 'react';
 
 import {
   emptyForm,
+  fieldShown,
   hasStoredSecret,
   IConnectionForm,
   IKindSpec
@@ -125,29 +126,33 @@ export function ConnectionForm(props: IConnectionFormProps): JSX.Element {
         </p>
       ) : (
         <div className="jp-WorkbenchConnections-grid">
-          {spec.fields.map(field => (
-            <SettingField
-              key={`${form.kind}:${field.name}`}
-              id={`${idPrefix}-${field.name}`}
-              spec={field}
-              form={form}
-              stored={current !== null && hasStoredSecret(current, field.name)}
-              isNew={isNew}
-              trans={trans}
-              onChange={value =>
-                setForm(f => ({
-                  ...f,
-                  values: { ...f.values, [field.name]: value }
-                }))
-              }
-              onClear={clear =>
-                setForm(f => ({
-                  ...f,
-                  clear: { ...f.clear, [field.name]: clear }
-                }))
-              }
-            />
-          ))}
+          {spec.fields
+            .filter(f => fieldShown(f, form.values))
+            .map(field => (
+              <SettingField
+                key={`${form.kind}:${field.name}`}
+                id={`${idPrefix}-${field.name}`}
+                spec={field}
+                form={form}
+                stored={
+                  current !== null && hasStoredSecret(current, field.name)
+                }
+                isNew={isNew}
+                trans={trans}
+                onChange={value =>
+                  setForm(f => ({
+                    ...f,
+                    values: { ...f.values, [field.name]: value }
+                  }))
+                }
+                onClear={clear =>
+                  setForm(f => ({
+                    ...f,
+                    clear: { ...f.clear, [field.name]: clear }
+                  }))
+                }
+              />
+            ))}
         </div>
       )}
       {!readOnly && (
