@@ -87,6 +87,10 @@ def _sources(workbench: Any) -> tuple[Lake, Path]:
     docs = Path(lake.location.root) / "docs" / "handbook"
     docs.mkdir(parents=True)
     (docs / "expenses.md").write_text(HANDBOOK)
+    # A link to a file outside the lake is not followed (the worker's own files).
+    outside = docs.parents[3] / "outside.txt"
+    outside.write_text("worker secret")
+    (docs / "linked.txt").symlink_to(outside)
     _pdf(docs / "refunds.pdf", ["Refunds are paid within 14 days.", "Ask finance@acme.example."])
     return lake, docs
 
@@ -126,6 +130,9 @@ def test_a_pipeline_makes_chunks_without_pii_and_keeps_them_in_step_with_the_sou
     # The PDF's text layer and the Markdown are read.
     text = "\n".join(c["text"] for c in chunks)
     assert "Refunds are paid within 14 days." in text and "# Expenses" in text
+    assert "worker secret" not in text
+    log = attempt_log(workbench.settings.home, first.id, "chunks")
+    assert "skipped linked.txt: a link to outside the lake" in log
     # PII: the pii-tagged columns (email; city, in a table about customers) are left out,
     # e-mails, the IBAN and phone numbers in free text are replaced.
     assert not [s for s in SECRETS if s in text], [s for s in SECRETS if s in text]

@@ -208,6 +208,9 @@ def _documents(ctx: StepContext, lake: Lake, folder: str, step: str) -> SourceRe
     for info in files:
         ctx.progress.check()
         relative = info.path[len(base) :].lstrip("/")
+        if not lake.location.is_s3 and not _inside(info.path, root):
+            skipped.append(f"{relative}: a link to outside the lake")
+            continue
         if info.size is not None and info.size > MAX_DOCUMENT_BYTES:
             skipped.append(f"{relative}: larger than {MAX_DOCUMENT_BYTES // 2**20} MB")
             continue
@@ -231,6 +234,15 @@ def _documents(ctx: StepContext, lake: Lake, folder: str, step: str) -> SourceRe
         }
         texts.append(SourceText(label, relative, text, None, metadata))
     return SourceRead(texts, skipped=skipped)
+
+
+def _inside(path: str, root: str) -> bool:
+    """Whether a local file really is below the lake's folder: a symbolic link in it
+    could otherwise hand the worker's files (its key, its home) to the chunks."""
+    import os
+
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return os.path.commonpath([real, top]) == top
 
 
 def document_text(name: str, data: bytes) -> tuple[str, int | None]:
