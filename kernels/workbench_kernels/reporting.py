@@ -28,7 +28,13 @@ class BatchedReporter:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
-        self.immediate = os.environ.get(CONTEXT_ENV) == "pipeline"
+
+    @property
+    def immediate(self) -> bool:
+        # Read when something is noted, not when the module was imported: a pipeline
+        # step's kernel may have been started ahead and given its step's environment
+        # just before its first cell (pipelines/workbench_pipelines/kernel_pool.py).
+        return os.environ.get(CONTEXT_ENV) == "pipeline"
 
     def take(self) -> list[tuple[str, object]]:
         """The (API path, JSON body) requests for what was noted; empties it."""
