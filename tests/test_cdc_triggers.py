@@ -342,3 +342,82 @@ def test_a_large_backlog_is_caught_up_by_a_new_snapshot_copy(tmp_path, workbench
     again = lake.read("bronze.account_move_line", where=f"_run_id = '{ctx.run_id}'")
     assert [(r["id"], r["_op"]) for r in again.to_pylist()] == [(7, "u")]
     merged()
+
+
+NOTEBOOK_WRITER = """
+name: nb_writer
+steps:
+  - {id: totals, notebook: totals.ipynb}
+  - {id: files, notebook: files.ipynb, depends_on: [totals]}
+"""
+NOTEBOOK_LISTENER = """
+name: nb_listener
+on_change: silver.nb_totals
+steps:
+  - {id: look, notebook: look.ipynb}
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_notebook_step_announces_the_lake_tables_it_wrote(
+    tmp_path, workbench, worker, temporal_address, task_queue
+):
+    """A notebook step that writes a lake table through its kernel's lake session tells
+    of it as a declarative step does: the pipelines listening to it run (once), its own
+    webhook targets get dataset.updated with the version written; a step that wrote no
+    Delta table (a Parquet file COPY) tells of nothing."""
+    from tests.support.notebooks import write_notebook
+    from workbench_server.pipelines.registry import PipelineRegistry
+    from workbench_server.pipelines.runs import RunService
+    from workbench_server.webhooks.events import TargetIn, TargetService
+
+    me = local_principal()
+    write_notebook(
+        tmp_path / "writer" / "totals.ipynb",
+        "%%sql lake\nCREATE OR REPLACE TABLE silver.nb_totals AS "
+        "SELECT range AS id, range * 1.5 AS amount FROM range(4)",
+    )
+    write_notebook(
+        tmp_path / "writer" / "files.ipynb",
+        "%%sql lake\nCOPY (SELECT 1 AS id) TO '{{lake_root}}/silver/nb_file.parquet' "
+        "(FORMAT parquet)",
+    )
+    write_notebook(tmp_path / "listener" / "look.ipynb", "print('heard')")
+    registry = PipelineRegistry(workbench, me)
+    for name, text in (("writer", NOTEBOOK_WRITER), ("listener", NOTEBOOK_LISTENER)):
+        (tmp_path / name / "pipeline.yaml").write_text(text)
+        registry.deploy(tmp_path / name / "pipeline.yaml")
+    sink = Sink(0).start()
+    TargetService(workbench, me).create(
+        "nb_writer", TargetIn(url=sink.url + "/changes", events=["dataset.updated"])
+    )
+    service = RunService(workbench, me)
+    plan, workflow_id = service.prepare("nb_writer")
+
+    async def run():
+        client = await temporal.connect(temporal_address)
+        handle = await client.start_workflow(
+            "workbench.PipelineRun", plan, id=workflow_id, task_queue=task_queue
+        )
+        await asyncio.wait_for(handle.result(), 200)
+
+    try:
+        asyncio.run(run())
+        assert service.get(plan.run_id).status == "succeeded"
+        version = Lake.default(workbench.settings).version("silver.nb_totals")
+        events = _until(
+            lambda: sink.events("dataset.updated") or None, 60, "a dataset.updated event"
+        )
+        heard = _until(
+            lambda: [r for r in _runs(workbench, me, "nb_listener") if r.status == "succeeded"],
+            120,
+            "the listening pipeline's run",
+        )
+        time.sleep(3)  # one run for the one change
+        assert len(_runs(workbench, me, "nb_listener")) == len(heard) == 1
+        assert [e.event["dataset"]["name"] for e in events] == ["lake.silver.nb_totals"]
+        assert events[0].event["dataset"]["version"] == version
+        assert events[0].event["dataset"]["rows_added"] == 4
+        assert events[0].event["run"]["pipeline"] == "nb_writer"
+    finally:
+        sink.stop()

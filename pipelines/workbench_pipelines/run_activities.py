@@ -456,9 +456,43 @@ class RunActivities:
                     ledger.record.status,
                     time.monotonic() - clock,
                 )
+            if notebook and granted.sql:
+                await self._announce_notebook(data, outcome.attempt, granted)
             if lineage is not None:
                 await asyncio.to_thread(self._lineage_end, lineage, granted, "COMPLETE")
             return outcome
+
+    async def _announce_notebook(self, data: StepInput, attempt: int, granted: Attempt) -> None:
+        """The lake tables a notebook step wrote, told as a declarative step's are (the
+        catalog, ``dataset.updated``, ``on_change:`` pipelines); never fails the step."""
+        from .ingest.changes import announce, notebook_changes
+        from .ingest.context import Progress as StepProgress
+        from .ingest.context import StepContext
+
+        loop, client = asyncio.get_running_loop(), activity.client()
+
+        def tell() -> None:
+            principal, pipeline = run_context(self.workbench, data.run_id)
+            ctx = StepContext(
+                workbench=self.workbench,
+                principal=principal,
+                pipeline=pipeline,
+                run_id=data.run_id,
+                step_id=data.step.id,
+                attempt=attempt,
+                config={},
+                parameters={},
+                progress=StepProgress(),
+                kind="notebook",
+                loop=loop,
+                client=client,
+            )
+            announce(ctx, notebook_changes(ctx, granted.sql))
+
+        try:
+            await asyncio.to_thread(tell)
+        except Exception:
+            activity.logger.warning("changes of step %s not announced", data.step.id, exc_info=True)
 
     async def _attempt(
         self, data: StepInput, ledger: AttemptLedger, started: Started, kernel_env: dict[str, str]

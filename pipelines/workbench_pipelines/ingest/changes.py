@@ -1,5 +1,6 @@
 """Telling the installation that datasets changed: after each committed batch of a cdc
-step, and after a declarative step that wrote tables.
+step, after a declarative step that wrote tables, and after a notebook step that wrote
+lake tables through its kernel's lake session (:func:`notebook_changes`).
 
 Three things hear of a change, each after the lake commit it describes and none able to
 undo it (a failure is logged; the data is in the lake either way):
@@ -37,6 +38,7 @@ from ..on_change import (
 
 if TYPE_CHECKING:
     from workbench_server.core import Workbench
+    from workbench_server.lineage.service import RecordedSql
 
     from .context import StepContext, TableAccess
 
@@ -63,6 +65,76 @@ def changes_of(ctx: StepContext, accesses: list[TableAccess]) -> list[DatasetCha
         for a in accesses
         if a.access == "write" and (a.operation or "").upper() != "NONE"
     ]
+
+
+def notebook_changes(
+    ctx: StepContext, recorded: list[tuple[str, RecordedSql]]
+) -> list[DatasetChange]:
+    """The lake tables a notebook step's attempt wrote, as changes.
+
+    The worker learns of a notebook's writes from its kernel's lineage reports (each
+    ``%sql`` write and ``lake.write`` of a relation, sent before the next cell runs):
+    their outputs that are tables of a lake the owner may use are candidates, and each
+    table's commit log says which versions this run's step and attempt wrote (the
+    kernel stamps its commits with them), so a statement that wrote nothing, or a table
+    another writer changed meanwhile, is no change of this step. The newest version per
+    table is announced, with the rows of every commit the attempt made to it."""
+    from workbench_server.lake import Lake
+    from workbench_server.lineage.service import resolve
+
+    wanted: set[tuple[str, str]] = set()
+    for _statement, found in recorded:
+        if found.context.kind != "lake":
+            continue
+        for statement in found.found.statements:
+            for output in statement.outputs:
+                namespace, name = resolve(output, found.context)
+                if name.count(".") == 1:  # layer.table
+                    wanted.add((namespace, name))
+    changes = []
+    lakes: dict[str, Lake | None] = {}
+    for namespace, name in sorted(wanted):
+        if namespace not in lakes:
+            try:
+                lakes[namespace] = Lake.of(
+                    ctx.workbench, ctx.principal, None if namespace == DEFAULT_LAKE else namespace
+                )
+            except Exception:  # not a lake (an attached database), or not the owner's
+                lakes[namespace] = None
+        lake = lakes[namespace]
+        if lake is None:
+            continue
+        try:
+            versions = [
+                v
+                for v in lake.written_by(name, ctx.run_id, ctx.step_id)
+                if v.writer is None or v.writer.attempt in (None, ctx.attempt)
+            ]
+        except Exception:  # not a Delta table (a file COPY wrote): no versions to tell
+            log.debug("no versions of %s.%s", namespace, name, exc_info=True)
+            continue
+        if not versions:
+            continue
+        newest = versions[0]
+
+        def total(field: str, of: list = versions) -> int | None:
+            counts = [getattr(v, field) for v in of if getattr(v, field) is not None]
+            return sum(counts) if counts else None
+
+        changes.append(
+            DatasetChange(
+                dataset=f"{lake.name}.{name}",
+                version=newest.version,
+                operation=newest.operation,
+                rows_added=total("rows_added"),
+                rows_updated=total("rows_updated"),
+                rows_removed=total("rows_removed"),
+                run_id=ctx.run_id,
+                pipeline=ctx.pipeline,
+                committed_at=newest.timestamp.isoformat(),
+            )
+        )
+    return changes
 
 
 def announce(ctx: StepContext, changes: list[DatasetChange]) -> None:
