@@ -47,7 +47,8 @@ describe('kindSpecs', () => {
       'lake',
       'sqlalchemy',
       'ocr',
-      'superset'
+      'superset',
+      'embedding'
     ]);
     const secrets: string[] = [];
     for (const k of specs) {
@@ -65,7 +66,8 @@ describe('kindSpecs', () => {
       'lake.secret_access_key',
       'sqlalchemy.password',
       'ocr.token',
-      'superset.password'
+      'superset.password',
+      'embedding.api_key'
     ]);
   });
 });
@@ -285,5 +287,47 @@ describe('the ocr kind', () => {
     expect(patchBody(stored, form)).toEqual({
       settings: { lines_path: 'data.lines' }
     });
+  });
+});
+
+describe('the embedding kind', () => {
+  it('needs the URL and model, keeps the key write-only and sends numbers as numbers', () => {
+    const form = emptyForm('embedding');
+    form.name = 'vectors';
+    expect(formProblem(form, true)).toBe('URL: required.');
+    form.values = {
+      ...form.values,
+      url: ' https://api.openai.com/v1 ',
+      model: 'text-embedding-3-small',
+      api_key: 'sk-s3cret',
+      dimensions: '0'
+    };
+    expect(formProblem(form, true)).toBe(
+      'Dimensions: a whole number from 1 to 16384, not "0".'
+    );
+    form.values = { ...form.values, dimensions: '' };
+    expect(formProblem(form, true)).toBeNull();
+    expect(createBody(form).settings).toEqual({
+      kind: 'embedding',
+      url: 'https://api.openai.com/v1',
+      model: 'text-embedding-3-small',
+      api_key: 'sk-s3cret',
+      batch_size: 64,
+      timeout_s: 60
+    });
+    const stored = connection(
+      {
+        url: 'https://api.openai.com/v1',
+        model: 'text-embedding-3-small',
+        api_key: SECRET_MASK,
+        dimensions: null,
+        batch_size: 64,
+        timeout_s: 60
+      },
+      'embedding'
+    );
+    const edit = formOf(stored);
+    expect(edit.values.api_key).toBe('');
+    expect(patchBody(stored, edit)).toBeNull();
   });
 });

@@ -348,6 +348,60 @@ export function kindSpecs(
         },
         { name: 'password', label: trans.__('Password'), type: 'secret' }
       ]
+    },
+    {
+      kind: 'embedding',
+      label: trans.__('Embeddings API (OpenAI-compatible)'),
+      fields: [
+        {
+          name: 'url',
+          label: trans.__('URL'),
+          type: 'text',
+          required: true,
+          placeholder: trans.__('https://api.openai.com/v1'),
+          help: trans.__(
+            "the API's base (/embeddings is added) or its full /embeddings address"
+          )
+        },
+        {
+          name: 'model',
+          label: trans.__('Model'),
+          type: 'text',
+          required: true,
+          placeholder: trans.__('text-embedding-3-small')
+        },
+        {
+          name: 'api_key',
+          label: trans.__('API key'),
+          type: 'secret',
+          help: trans.__('sent as Authorization: Bearer')
+        },
+        {
+          name: 'dimensions',
+          label: trans.__('Dimensions'),
+          type: 'number',
+          max: 16384,
+          help: trans.__(
+            "for models that can shorten their vectors; empty: the model's"
+          )
+        },
+        {
+          name: 'batch_size',
+          label: trans.__('Texts per request'),
+          type: 'number',
+          initial: '64',
+          max: 2048
+        },
+        {
+          name: 'timeout_s',
+          label: trans.__('Timeout (s)'),
+          type: 'number',
+          initial: '60',
+          integer: false,
+          above: 0,
+          max: 600
+        }
+      ]
     }
   ];
 }

@@ -13,7 +13,14 @@ export const SECRET_MASK = '***set***';
  * Kinds of connection the server knows (`connections.kinds.KINDS`).
  */
 export type ConnectionKind =
-  'postgres' | 'odoo' | 'duckdb' | 'lake' | 'sqlalchemy' | 'superset';
+  | 'postgres'
+  | 'odoo'
+  | 'duckdb'
+  | 'lake'
+  | 'sqlalchemy'
+  | 'ocr'
+  | 'superset'
+  | 'embedding';
 
 /**
  * A connection as users see it (`ConnectionOut`): secrets appear only as
