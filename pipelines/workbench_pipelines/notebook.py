@@ -25,16 +25,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from workbench_server.accounts import StepAccount
-
-if TYPE_CHECKING:
-    from .kernel_pool import KernelPool
 
 ENGINE = "workbench"
 HOME_FOLDER = "home"  # a shared step account's home, in the attempt's working folder
@@ -278,6 +275,13 @@ def _engine() -> str:
 
     papermill_engines.register(ENGINE, WorkbenchEngine)
     return ENGINE
+
+
+class KernelPool(Protocol):
+    """Where kernels started ahead come from (kernel_pool.KernelPool in the worker)."""
+
+    def take(self, kernel_name: str, env: dict[str, str], cwd: Path) -> StepKernelManager | None:
+        """A kernel of ``kernel_name`` set up for an attempt, or None."""
 
 
 class StepStopped(Exception):

@@ -334,8 +334,16 @@ class RunService:
         version_number: int | None = None,
         workflow_id: str | None = None,
     ) -> tuple[RunPlan, str]:
-        """Record a queued run and resolve its plan; returns (plan, workflow id)."""
+        """Record a queued run and resolve its plan; returns (plan, workflow id).
+
+        With a ``workflow_id`` that a run already has (its workflow recorded it, then
+        asked again: a retried or replayed bookkeeping activity), that run's plan again:
+        one workflow, one run."""
         self.registry.require_operate(name, "repair runs of" if repair else "run")
+        if workflow_id is not None and repair is None:
+            recorded = self._prepared(name, workflow_id)
+            if recorded is not None:
+                return recorded, workflow_id
         pipeline, version = self.registry.version(name, version_number)
         spec = PipelineSpec.model_validate(version.spec)
         resolved = spec.resolve_parameters(params or {})  # InvalidInputError names the field
@@ -378,6 +386,32 @@ class RunService:
                 for step_id in repair.skip:  # linked to the attempt that ran them
                     session.add(_reused_row(run_id, step_id, repair.links.get(step_id)))
         return plan, workflow_id
+
+    def _prepared(self, name: str, workflow_id: str) -> RunPlan | None:
+        """The plan of the run already recorded for ``workflow_id``, if there is one. Such
+        a run has not started (its workflow never got the plan), so it is still queued:
+        only the few queued runs are looked at (status is indexed, the workflow id not)."""
+        with self.workbench.sessions() as session:
+            run = session.scalar(
+                select(Run).where(Run.status == "queued", Run.workflow_id == workflow_id)
+            )
+            if run is None:
+                return None
+            run_id, number, params = run.id, run.version, dict(run.parameters or {})
+            day, created = date.fromisoformat(run.logical_date), run.created_at
+        pipeline, version = self.registry.version(name, number)
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)  # SQLite hands back naive UTC times
+        return build_plan(
+            PipelineSpec.model_validate(version.spec),
+            version,
+            run_id,
+            params,
+            day,
+            self._artifacts(run_id),
+            now=created,
+            owner=pipeline.owner,
+        )
 
     @staticmethod
     def _claim(session: Any, repaired: str, repair_id: str) -> None:
