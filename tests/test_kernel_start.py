@@ -79,9 +79,12 @@ async def test_config_before_the_first_query_applies(start) -> None:
     kernel, _ = await first(start, "%config SqlMagic.autopandas = True")
     ran = await kernel.run("r = %sql SELECT 42 AS answer\nprint(type(r).__name__, r['answer'][0])")
     assert ran.stdout.strip() == "DataFrame 42", ran.everything
-    listed = await start()
+    # The workbench's own %sql settings load it too (plain lake queries go to jupysql).
+    listed, _ = await first(start, "%config WorkbenchSqlMagics.direct = False")
     ran = await listed.run("%config")
-    assert "SqlMagic" in ran.stdout, ran.everything
+    assert "SqlMagic" in ran.stdout and "WorkbenchSqlMagics" in ran.stdout, ran.everything
+    ran = await listed.run("r = %sql SELECT 1 AS one\nprint(type(r).__module__)")
+    assert ran.stdout.strip() == "sql.run.resultset", ran.everything
 
 
 async def test_load_ext_sql_first_keeps_the_workbench_sql(start) -> None:

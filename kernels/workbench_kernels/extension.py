@@ -47,8 +47,9 @@ if TYPE_CHECKING:
     from .registry import KernelConnections
 
 LAKE_ROOT = "lake_root"
-# %config lines about jupysql's classes (or none: %config alone lists every class).
-JUPYSQL_CLASSES = re.compile(r"^\s*$|\bSql(Magic|PlotMagic|CmdMagic)\b")
+# %config lines about jupysql's classes or the workbench's %sql (or none: %config alone
+# lists every class).
+JUPYSQL_CLASSES = re.compile(r"^\s*$|\b(Sql(Magic|PlotMagic|CmdMagic)|WorkbenchSqlMagics)\b")
 _current: KernelExtension | None = None
 
 

@@ -6,7 +6,8 @@ connections created on first use from the workbench's list (refreshed when a nam
 unknown, so a connection added later needs no kernel restart), lake views kept current,
 statements that write lake tables (``CREATE TABLE silver.x AS ...``, INSERT, DELETE,
 UPDATE, MERGE on ``layer.name``) carried out through the lake library (lake_sql.py,
-lake_writes.py), and one-line errors that name the connection.
+lake_writes.py), one-line errors that name the connection, and plain lake queries run
+without jupysql's per-query parsing (direct_sql.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, needs_local_scope
+from traitlets import Bool
 
 from workbench_server.lake_layout import LAYERS
 
+from . import direct_sql
 from .lake_session import LakeSession
 from .lake_sql import Passthrough, Statement, plan
 from .lake_writes import LakeWrites, describe
@@ -36,11 +39,20 @@ SQL_WORDS = frozenset(
 )
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LAYER_NAMES = re.compile(rf"\b({'|'.join(LAYERS)})\s*\.", re.I)
+JUPYSQL = object()  # what _direct returns for a query that is jupysql's to run
 
 
 @magics_class
 class WorkbenchSqlMagics(Magics):
     """Replaces jupysql's ``sql`` magic with one that understands workbench aliases."""
+
+    direct = Bool(
+        True,
+        config=True,
+        help="Run plain queries on a lake (no options, one statement) on its DuckDB "
+        "connection without jupysql's per-query parsing, returning the same ResultSet; "
+        "False sends every query through jupysql.",
+    )
 
     def __init__(self, shell: Any, connections: KernelConnections, jupysql: Any) -> None:
         super().__init__(shell)
@@ -51,6 +63,8 @@ class WorkbenchSqlMagics(Magics):
         """(alias named by the first word, the rest of the line)."""
         first, _, rest = line.strip().partition(" ")
         if not first or not IDENTIFIER.fullmatch(first) or first.lower() in SQL_WORDS:
+            return None, line
+        if rest.lstrip().startswith("<<"):  # `%%sql name <<`: jupysql's assignment
             return None, line
         from sql.connection import ConnectionManager
 
@@ -104,20 +118,23 @@ class WorkbenchSqlMagics(Magics):
             except Exception as exc:
                 raise UsageError(f"connection {target!r}: {error_message(exc)}") from None
         previous = self._current()
-        if one_off and line.strip() == alias:
+        if one_off:
             # Run on the alias without asking jupysql to switch to it: it would say
-            # "Switching to connection", and this layer switches back right after.
+            # "Switching to connection", and this layer switches back right after. What
+            # follows the alias on a cell's line is jupysql's (`--save x`, `x <<`).
             from sql.connection import ConnectionManager
 
             ConnectionManager.current = ConnectionManager.connections.get(alias, previous)
-            line = ""
+            line = "" if line.strip() == alias else rest
         started = time.perf_counter()
         try:
             if statements is not None:
                 options = line if cell is not None else ""
                 result = self._run_on_lake(target or LAKE, lake, statements, options, local_ns)
             else:
-                result = self.jupysql.execute(line, cell or "", local_ns)
+                result = self._direct(target, lake, line, cell, local_ns)
+                if result is JUPYSQL:
+                    result = self.jupysql.execute(line, cell or "", local_ns)
         except Exception as exc:  # jupysql's own errors are UsageErrors of many lines
             where = f"connection {target!r}" if target is not None else "%sql"
             raise UsageError(f"{where}: {error_message(exc)}") from None
@@ -131,6 +148,38 @@ class WorkbenchSqlMagics(Magics):
         if statements is None:
             self._note_usage(target, self._rendered(query, local_ns))
         return result
+
+    def _direct(
+        self,
+        target: str | None,
+        lake: LakeSession | None,
+        line: str,
+        cell: str | None,
+        local_ns: dict[str, Any] | None,
+    ) -> Any:
+        """The result of a plain lake query run by direct_sql.py, or JUPYSQL when the
+        query is jupysql's to run (options on the line, anything direct_sql declines)."""
+        if not self.direct or lake is None or target is None:
+            return JUPYSQL
+        if cell is not None:
+            if line.strip():
+                return JUPYSQL  # options for jupysql (`%%sql lake --save x`)
+            text = cell
+        elif "-" in line or len(line.split()) < 2:
+            return JUPYSQL  # options or a comment in the line, or a lone word
+        else:
+            text = line
+        conn = direct_sql.lake_connection(target, lake.db)
+        if conn is None:
+            return JUPYSQL
+
+        def namespace() -> dict[str, Any]:
+            return {**self.shell.user_ns, **(local_ns or {})}
+
+        sql = direct_sql.statement(text, self.jupysql, namespace)
+        if sql is None:
+            return JUPYSQL
+        return direct_sql.run(conn, sql, self.jupysql)
 
     def _run_on_lake(
         self,
@@ -181,18 +230,25 @@ class WorkbenchSqlMagics(Magics):
             return query
 
     def _note_usage(self, target: str | None, query: str, writes: bool = True) -> None:
-        """Count the catalog tables the query read (for search ranking); never raises."""
+        """Count the catalog tables the query read (for search ranking); never raises.
+        The query is parsed for its tables when the report is made, not here."""
+        if not REPORTER.enabled:
+            return
         try:
             settings = self.connections.settings
             own = settings.get(target or "")
             dialect = "postgres" if own is not None and own.kind == "postgres" else "duckdb"
-            keys = []
-            for catalog, schema, name in tables_in(query, dialect):
-                if catalog is not None and catalog in settings:  # a source attached to a lake
-                    keys.append((catalog, schema, name))
-                elif catalog is None and own is not None:
-                    keys.append((target or "", schema, name))
-            REPORTER.note(keys)
+
+            def find_tables() -> list[tuple[str, str | None, str]]:
+                keys = []
+                for catalog, schema, name in tables_in(query, dialect):
+                    if catalog is not None and catalog in settings:  # a source on a lake
+                        keys.append((catalog, schema, name))
+                    elif catalog is None and own is not None:
+                        keys.append((target or "", schema, name))
+                return keys
+
+            REPORTER.note_query(find_tables)
             if writes and (own is not None or target == LAKE):
                 REPORTER.note_write(target or LAKE, query, dialect)
         except Exception:  # noqa: S110 - usage is a hint; the query has succeeded

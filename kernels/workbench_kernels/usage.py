@@ -1,10 +1,12 @@
 """Which catalog tables this kernel's queries read, reported to the workbench in batches.
 
-After each ``%sql`` query the tables it names are found with sqlglot (in the
-connection's dialect; parse results are cached per query text) and counted in memory.
-A background thread sends the counts every few seconds, so a query never waits for
-this; a pipeline step's kernel (which may be stopped at once when its notebook ends)
-sends after every query instead. Usage is a ranking hint: failures are ignored.
+After each ``%sql`` query the query is noted in memory; the tables it names are found
+with sqlglot (in the connection's dialect; parse results are cached per query text) when
+the report is made, and counted. A background thread makes and sends the report every
+few seconds, so a query never waits for this, not even for the parse (a few
+milliseconds for a query not seen before); a pipeline step's kernel (which may be
+stopped at once when its notebook ends) sends after every query instead. A kernel with
+no workbench to report to notes nothing. Usage is a ranking hint: failures are ignored.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 
 from workbench_server.connections.kernel_access import (
@@ -58,6 +61,35 @@ class UsageReporter(BatchedReporter):
         super().__init__()
         self.writes: list[dict[str, str]] = []
         self.counts: Counter[Key] = Counter()
+        self.pending: list[Callable[[], list[Key]]] = []  # finds a query's tables
+
+    @property
+    def enabled(self) -> bool:
+        """Whether there is a workbench to report to (a kernel it started)."""
+        return bool(os.environ.get(API_URL_ENV))
+
+    def note_query(self, find_tables: Callable[[], list[Key]]) -> None:
+        """A query ran; ``find_tables`` (which parses it) is called when the report is
+        made, off the query's path."""
+        if not self.enabled:
+            return
+        with self.lock:
+            self.pending.append(find_tables)
+        self.noted()
+
+    def flush(self) -> None:
+        with self.lock:
+            pending, self.pending = self.pending, []
+        found: Counter[Key] = Counter()
+        for find_tables in pending:
+            try:
+                found.update(find_tables())
+            except Exception:  # noqa: S112 - a hint lost, nothing more
+                continue
+        if found:
+            with self.lock:
+                self.counts.update(found)
+        super().flush()
 
     def note_write(self, connection: str, sql: str, dialect: str) -> None:
         """A statement that writes data: its lineage is worked out by the workbench."""
@@ -71,7 +103,7 @@ class UsageReporter(BatchedReporter):
         self.note([])
 
     def note(self, keys: list[Key]) -> None:
-        if not os.environ.get(API_URL_ENV):
+        if not self.enabled:
             return
         with self.lock:
             self.counts.update(keys)
