@@ -135,6 +135,8 @@ def connection_problems(data: Any, connections: Mapping[str, str]) -> list[tuple
             wanted.append(("to", ("superset",)))
         if step_kind(step) == "odoo_lock":
             wanted.append(("connection", ("odoo",)))
+        if step_kind(step) == "ocr_inbox":
+            wanted.extend([("odoo", ("odoo",)), ("ocr", ("ocr",))])
         if step_kind(step) == "rag":
             wanted.append(("embedding", ("embedding",)))
         for field, kinds in wanted:
@@ -149,6 +151,9 @@ def connection_problems(data: Any, connections: Mapping[str, str]) -> list[tuple
                     "lake": "a lake connection",
                     "to": "a superset connection",
                     "embedding": "an embedding connection",
+                    "connection": "an odoo connection",
+                    "odoo": "an odoo connection",
+                    "ocr": "an ocr connection",
                 }
                 message = f"connection {name!r} is a {kind} connection; {field} takes " + (
                     takes.get(field, "postgres, odoo or sqlalchemy")

@@ -7,6 +7,7 @@ writes a query's result to a lake table. Each declarative kind runs in the worke
 activity like a notebook step (retries, timeout, heartbeats) and names the lake tables
 it reads and writes, so lineage and the versions a run used are recorded for it.
 ``odoo_lock`` sets a company's lock dates in Odoo after a close's sign-off.
+``ocr_inbox`` turns the receipts in the lake's inbox into Odoo expenses.
 ``approval`` runs nothing: the run waits (durably, in its workflow) until a permitted
 person approves or rejects it.
 """
@@ -466,6 +467,30 @@ class ApprovalStep(_StepBase):
         return self
 
 
+class OcrInboxStep(_StepBase):
+    """Receipts and bills dropped in the lake's inbox (``inbox/receipts/``) read by OCR,
+    matched in Odoo and made ``hr.expense`` records with the file attached: each file
+    once (by its SHA-256), the low-confidence or unmatched ones left in the review queue
+    (see docs/ocr.md)."""
+
+    kind: Literal["ocr_inbox"]
+    odoo: ConnectionName = Field(description="The odoo connection expenses are made in.")
+    ocr: ConnectionName | None = Field(
+        None, description="An ocr connection (default: the offline engine)."
+    )
+    lake: ConnectionName | None = Field(None, description="A lake connection (default: the lake).")
+    employee_id: int | None = Field(
+        None, ge=1, description="The hr.employee the expenses are for (or give work_email)."
+    )
+    work_email: str | None = Field(
+        None, max_length=254, description="Else the employee with this work e-mail."
+    )
+    threshold: float = Field(
+        0.9, ge=0, le=1, description="Fields read with less confidence go to review."
+    )
+    limit: int = Field(200, ge=1, le=5000, description="Most files looked at per run.")
+
+
 LOCK_DATES = (
     "period_lock_date",
     "fiscalyear_lock_date",
@@ -519,7 +544,18 @@ class OdooLockStep(_StepBase):
         return self
 
 
-KINDS = ("notebook", "extract", "merge", "scd2", "sql", "approval", "publish", "odoo_lock", "rag")
+KINDS = (
+    "notebook",
+    "extract",
+    "merge",
+    "scd2",
+    "sql",
+    "approval",
+    "publish",
+    "odoo_lock",
+    "ocr_inbox",
+    "rag",
+)
 # Union tags as pydantic puts them in error locations: not a word a step's fields use,
 # so that locating an error in the YAML never mistakes a tag for a field.
 TAGS = {kind: f"kind={kind}" for kind in KINDS}
@@ -532,6 +568,7 @@ MODELS: dict[str, type[_StepBase]] = {
     "approval": ApprovalStep,
     "publish": PublishStep,
     "odoo_lock": OdooLockStep,
+    "ocr_inbox": OcrInboxStep,
     "rag": RagStep,
 }
 
@@ -555,6 +592,7 @@ StepSpec = Annotated[
     | Annotated[SqlStep, Tag(TAGS["sql"])]
     | Annotated[ApprovalStep, Tag(TAGS["approval"])]
     | Annotated[OdooLockStep, Tag(TAGS["odoo_lock"])]
+    | Annotated[OcrInboxStep, Tag(TAGS["ocr_inbox"])]
     | Annotated[PublishStep, Tag(TAGS["publish"])]
     | Annotated[RagStep, Tag(TAGS["rag"])],
     Discriminator(_tag),

@@ -20,6 +20,7 @@ def run_kind(ctx: StepContext) -> None:
 def _runners() -> dict[str, Callable[[StepContext], None]]:
     from .extract import run_extract
     from .merge import run_merge
+    from .ocr_inbox import run_ocr_inbox
     from .odoo_lock import run_odoo_lock
     from .publish import run_publish
     from .rag import run_rag
@@ -34,4 +35,5 @@ def _runners() -> dict[str, Callable[[StepContext], None]]:
         "publish": run_publish,
         "rag": run_rag,
         "odoo_lock": run_odoo_lock,
+        "ocr_inbox": run_ocr_inbox,
     }
