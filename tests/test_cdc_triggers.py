@@ -421,3 +421,92 @@ def test_a_notebook_step_announces_the_lake_tables_it_wrote(
         assert events[0].event["run"]["pipeline"] == "nb_writer"
     finally:
         sink.stop()
+
+
+PAUSE_WRITER = """
+name: pz_writer
+steps:
+  - id: write
+    kind: sql
+    sql: "SELECT range AS id FROM range(3)"
+    target: silver.pz_source
+"""
+PAUSE_LISTENER = """
+name: pz_listener
+on_change: silver.pz_source
+steps:
+  - id: count
+    kind: sql
+    sql: "SELECT count(*) AS n FROM silver.pz_source"
+    target: gold.pz_count
+"""
+
+
+@pytest.mark.timeout(300)
+def test_pausing_a_pipeline_pauses_its_on_change_trigger_and_resuming_runs_once(
+    tmp_path, home, workbench, worker, temporal_address, task_queue
+):
+    """``workbench pipeline schedule NAME pause`` on a pipeline with ``on_change:`` (and
+    no schedule): changes start no run while it is paused; resuming starts one run for
+    the changes made meanwhile (two writes, one run), and none when nothing changed."""
+    from tests.support.processes import base_env, run_workbench
+    from workbench_server.pipelines.registry import PipelineRegistry
+    from workbench_server.pipelines.runs import RunService
+
+    me = local_principal()
+    registry = PipelineRegistry(workbench, me)
+    for name, text in (("writer", PAUSE_WRITER), ("listener", PAUSE_LISTENER)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "pipeline.yaml").write_text(text)
+        registry.deploy(tmp_path / name / "pipeline.yaml")
+    env = base_env(home) | {
+        "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+        "WORKBENCH_TASK_QUEUE": task_queue,
+    }
+    service = RunService(workbench, me)
+
+    def write():
+        plan, workflow_id = service.prepare("pz_writer")
+
+        async def run():
+            client = await temporal.connect(temporal_address)
+            handle = await client.start_workflow(
+                "workbench.PipelineRun", plan, id=workflow_id, task_queue=task_queue
+            )
+            await asyncio.wait_for(handle.result(), 120)
+
+        asyncio.run(run())
+        assert service.get(plan.run_id).status == "succeeded"
+
+    def schedule(action: str) -> str:
+        done = run_workbench("pipeline", "schedule", "pz_listener", action, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def finished():
+        runs = _runs(workbench, me, "pz_listener")
+        return runs if runs and all(r.status == "succeeded" for r in runs) else None
+
+    # Not paused: a write runs the listener once.
+    write()
+    assert len(_until(finished, 120, "the listener's run")) == 1
+    # Paused: two writes, no run.
+    assert "on_change" in schedule("pause")
+    write()
+    write()
+    time.sleep(4)
+    assert len(_runs(workbench, me, "pz_listener")) == 1
+    # Resumed: one run for both writes.
+    schedule("resume")
+    runs = _until(lambda: (r := finished()) and len(r) == 2 and r, 120, "the run on resume")
+    time.sleep(3)
+    assert len(_runs(workbench, me, "pz_listener")) == len(runs) == 2
+    # Paused and resumed with nothing written meanwhile: no run.
+    schedule("pause")
+    schedule("resume")
+    time.sleep(4)
+    assert len(_runs(workbench, me, "pz_listener")) == 2
+    # A pipeline with neither a schedule nor on_change: nothing to pause, said so.
+    none = run_workbench("pipeline", "schedule", "pz_writer", "pause", env=env)
+    assert none.returncode != 0
+    assert "has no schedule and no on_change trigger" in none.stdout + none.stderr

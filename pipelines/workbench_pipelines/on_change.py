@@ -12,7 +12,12 @@ the trigger ``on_change`` like any run.
 - one run per batch: each signal carries a batch's changes (every table it wrote); a
   run starts when changes are pending and no run of its own is running;
 - changes that arrive during ``debounce`` or during a run are coalesced into the next
-  run (``overlap: buffer_one``); ``allow_all`` starts a run per signal without waiting.
+  run (``overlap: buffer_one``); ``allow_all`` starts a run per signal without waiting;
+- a paused pipeline (``workbench pipeline schedule NAME pause``, the panel's button)
+  starts no run: the pause is a signal (:data:`PAUSE_SIGNAL`) that keeps the workflow
+  waiting, and the changes that arrive meanwhile are kept, folded into one notice (the
+  newest version per dataset), so resuming starts one run if anything changed during
+  the pause, and none otherwise. A run already running when the pause came finishes.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
 
 ON_CHANGE_WORKFLOW = "workbench.OnChange"
 CHANGE_SIGNAL = "workbench.dataset_changed"
+PAUSE_SIGNAL = "workbench.on_change_paused"  # True: pause, False: resume
+PAUSED_QUERY = "paused"
 IDLE = timedelta(hours=1)  # no change this long: the workflow ends (a change restarts it)
 RUNS_PER_HISTORY = 200  # then continue as new, so the history stays short
 
@@ -65,6 +72,7 @@ class OnChangeInput(BaseModel):
     pending: list[ChangeNotice] = Field(
         default_factory=list, description="notices carried over a continue-as-new"
     )
+    paused: bool = Field(False, description="paused, carried over a continue-as-new")
 
 
 @workflow.defn(name=ON_CHANGE_WORKFLOW)
@@ -75,10 +83,23 @@ class OnChangeWorkflow:
     def __init__(self) -> None:
         self.pending: list[ChangeNotice] = []
         self.started = 0
+        self.paused: bool | None = None  # None: as the input says (no signal yet)
 
     @workflow.signal(name=CHANGE_SIGNAL)
     def changed(self, notice: ChangeNotice) -> None:
         self.pending.append(notice)
+        if self.paused and len(self.pending) > 1:
+            self.pending = [_folded(self.pending)]  # a long pause keeps one notice
+
+    @workflow.signal(name=PAUSE_SIGNAL)
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if paused and len(self.pending) > 1:
+            self.pending = [_folded(self.pending)]
+
+    @workflow.query(name=PAUSED_QUERY)
+    def is_paused(self) -> bool:
+        return bool(self.paused)
 
     @workflow.query
     def runs_started(self) -> int:
@@ -87,16 +108,31 @@ class OnChangeWorkflow:
     @workflow.run
     async def run(self, data: OnChangeInput) -> int:
         self.pending = [*data.pending, *self.pending]
+        if self.paused is None:
+            self.paused = data.paused
         beside: list = []  # allow_all: runs not waited for
         while True:
+            if self.paused:  # no run until resumed; the workflow stays to keep changes
+                try:
+                    await workflow.wait_condition(lambda: not self.paused, timeout=IDLE)
+                except TimeoutError:
+                    if workflow.info().is_continue_as_new_suggested():
+                        break
+                continue
             try:
-                await workflow.wait_condition(lambda: bool(self.pending), timeout=IDLE)
+                await workflow.wait_condition(
+                    lambda: bool(self.pending) or bool(self.paused), timeout=IDLE
+                )
             except TimeoutError:
                 if not self.pending:
                     break
+            if self.paused:
+                continue
             debounce = max(n.debounce_s for n in self.pending)
             if debounce > 0:
                 await workflow.sleep(debounce)  # more changes join this run meanwhile
+                if self.paused:
+                    continue
             notices, self.pending = self.pending, []
             overlap = notices[-1].overlap
             prepared = await self._prepare(data.pipeline, notices)
@@ -129,8 +165,12 @@ class OnChangeWorkflow:
                 await child
             except ChildWorkflowError:
                 pass
-        if self.pending or self.started >= RUNS_PER_HISTORY:
-            workflow.continue_as_new(OnChangeInput(pipeline=data.pipeline, pending=self.pending))
+        if self.pending or self.paused or self.started >= RUNS_PER_HISTORY:
+            workflow.continue_as_new(
+                OnChangeInput(
+                    pipeline=data.pipeline, pending=self.pending, paused=bool(self.paused)
+                )
+            )
         return self.started
 
     async def _prepare(self, pipeline: str, notices: list[ChangeNotice]) -> PreparedRun | None:
@@ -158,3 +198,29 @@ class OnChangeWorkflow:
                 "on_change: no run of %s for %d change(s): %s", pipeline, count, exc
             )
             return None
+
+
+def _folded(notices: list[ChangeNotice]) -> ChangeNotice:
+    """``notices`` as one: every dataset they changed at its newest version, the rows
+    changed added up, the last notice's settings."""
+    by_dataset: dict[str, DatasetChange] = {}
+    for notice in notices:
+        for change in notice.changes:
+            before = by_dataset.get(change.dataset)
+            if before is None:
+                by_dataset[change.dataset] = change
+                continue
+            newer, older = (
+                (change, before) if change.version >= before.version else (before, change)
+            )
+            by_dataset[change.dataset] = newer.model_copy(
+                update={
+                    field: (getattr(newer, field) or 0) + (getattr(older, field) or 0)
+                    for field in ("rows_added", "rows_updated", "rows_removed")
+                    if getattr(newer, field) is not None or getattr(older, field) is not None
+                }
+            )
+    last = notices[-1]
+    return ChangeNotice(
+        changes=list(by_dataset.values()), debounce_s=last.debounce_s, overlap=last.overlap
+    )

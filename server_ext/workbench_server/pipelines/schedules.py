@@ -4,11 +4,17 @@ A deployed pipeline with a ``schedule`` has one Temporal Schedule, ``pipeline-NA
 Each firing starts ``ScheduledRunWorkflow``, which records the run (logical date = the
 scheduled time in the schedule's time zone) and runs the deployed version as a child
 workflow. Temporal does the timing, catch-up, overlap policy, pausing and backfills.
+
+Pausing a pipeline pauses its ``on_change:`` trigger too (with or without a schedule):
+the pipeline's on-change workflow is told (a signal, starting it if it is not running)
+and starts no run until resumed; changes meanwhile make one run on resume (see
+:mod:`workbench_pipelines.on_change`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from temporalio.client import (
@@ -28,6 +34,8 @@ from workbench_pipelines.plan import SCHEDULED_RUN_WORKFLOW, ScheduledRunInput
 from workbench_pipelines.spec import PipelineSpec
 
 from ..errors import InvalidInputError, NotFoundError
+
+QUERY_TIMEOUT = timedelta(seconds=5)  # the on-change workflow's state (a worker answers)
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -97,10 +105,22 @@ async def control(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> str:
-    """pause | resume | trigger | backfill (start..end) | delete."""
+    """pause | resume | trigger | backfill (start..end) | delete. Pause and resume also
+    apply to the pipeline's ``on_change:`` trigger."""
     client = await workbench.temporal_client()
-    if not await _exists(client, name):
-        raise NotFoundError(f"pipeline {name!r} has no schedule")
+    scheduled = await _exists(client, name)
+    listens = action in ("pause", "resume") and await asyncio.to_thread(_listens, workbench, name)
+    if not scheduled and not listens:
+        raise NotFoundError(
+            f"pipeline {name!r} has no schedule"
+            + (" and no on_change trigger" if action in ("pause", "resume") else "")
+        )
+    if action not in ("pause", "resume", "trigger", "delete", "backfill"):
+        raise InvalidInputError(f"unknown schedule action {action!r}")
+    if listens:
+        await _pause_on_change(client, workbench, name, action == "pause")
+    if not scheduled:
+        return f"{action}: done (the on_change trigger)"
     handle = client.get_schedule_handle(schedule_id(name))
     if action == "pause":
         await handle.pause(note="paused from the workbench")
@@ -110,27 +130,103 @@ async def control(
         await handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
     elif action == "delete":
         await handle.delete()
-    elif action == "backfill":
+    else:  # backfill
         if start is None or end is None or end < start:
             raise InvalidInputError("backfill needs a start and an end after it")
         await handle.backfill(
             ScheduleBackfill(start_at=start, end_at=end, overlap=ScheduleOverlapPolicy.ALLOW_ALL)
         )
-    else:
-        raise InvalidInputError(f"unknown schedule action {action!r}")
     return f"{action}: done"
 
 
+def _listens(workbench: Workbench, name: str) -> bool:
+    """Whether the current version of pipeline ``name`` has an ``on_change:`` trigger."""
+    from sqlalchemy import select
+
+    from ..db.models import Pipeline, PipelineVersion
+
+    with workbench.sessions() as session:
+        spec = session.scalar(
+            select(PipelineVersion.spec)
+            .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
+            .where(Pipeline.name == name, PipelineVersion.version == Pipeline.current_version)
+        )
+    return bool((spec or {}).get("on_change"))
+
+
+async def _pause_on_change(client: Client, workbench: Workbench, name: str, paused: bool) -> None:
+    from temporalio.client import WorkflowExecutionStatus
+
+    from workbench_pipelines.on_change import (
+        ON_CHANGE_WORKFLOW,
+        PAUSE_SIGNAL,
+        OnChangeInput,
+        on_change_workflow_id,
+    )
+
+    workflow_id = on_change_workflow_id(name)
+    if paused:  # started if not running: it keeps the changes until resumed
+        await client.start_workflow(
+            ON_CHANGE_WORKFLOW,
+            OnChangeInput(pipeline=name),
+            id=workflow_id,
+            task_queue=workbench.settings.task_queue,
+            start_signal=PAUSE_SIGNAL,
+            start_signal_args=[True],
+        )
+        return
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return  # never started: nothing paused
+        raise
+    if described.status == WorkflowExecutionStatus.RUNNING:
+        await handle.signal(PAUSE_SIGNAL, False)
+
+
+async def _on_change_paused(client: Client, name: str) -> bool | None:
+    """Whether the on_change trigger is paused (None: its workflow did not answer)."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    from workbench_pipelines.on_change import PAUSED_QUERY, on_change_workflow_id
+
+    handle = client.get_workflow_handle(on_change_workflow_id(name))
+    try:
+        described = await handle.describe()
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            return False
+        return bool(await handle.query(PAUSED_QUERY, rpc_timeout=QUERY_TIMEOUT))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        return None
+    except Exception:  # no worker to answer: unknown
+        return None
+
+
 async def describe(workbench: Workbench, name: str) -> dict[str, Any]:
-    """Whether the schedule is paused, why, and when it runs next (up to five times)."""
+    """Whether the schedule is paused, why, and when it runs next (up to five times);
+    for a pipeline with ``on_change:``, whether that trigger is paused
+    (``on_change_paused``; without a schedule, ``paused`` says the same)."""
     client = await workbench.temporal_client()
-    if not await _exists(client, name):
+    scheduled = await _exists(client, name)
+    listens = await asyncio.to_thread(_listens, workbench, name)
+    if not scheduled and not listens:
         raise NotFoundError(f"pipeline {name!r} has no schedule")
-    described = await client.get_schedule_handle(schedule_id(name)).describe()
-    state = described.schedule.state
-    return {
-        "paused": state.paused,
-        "note": state.note or None,
-        "next_runs": [t.isoformat() for t in described.info.next_action_times[:5]],
-        "recent_runs": [a.scheduled_at.isoformat() for a in described.info.recent_actions[-5:]],
-    }
+    out: dict[str, Any] = {"paused": False, "note": None, "next_runs": [], "recent_runs": []}
+    if scheduled:
+        described = await client.get_schedule_handle(schedule_id(name)).describe()
+        state = described.schedule.state
+        out = {
+            "paused": state.paused,
+            "note": state.note or None,
+            "next_runs": [t.isoformat() for t in described.info.next_action_times[:5]],
+            "recent_runs": [a.scheduled_at.isoformat() for a in described.info.recent_actions[-5:]],
+        }
+    if listens:
+        out["on_change_paused"] = await _on_change_paused(client, name)
+        if not scheduled:
+            out["paused"] = bool(out["on_change_paused"])
+    return out
