@@ -38,7 +38,7 @@ from tornado.web import HTTPError
 
 from ..errors import InvalidInputError
 from ..handlers.base import WorkbenchHandler
-from . import audit
+from . import audit, hooks_http
 
 if TYPE_CHECKING:
     from ..core import Workbench
@@ -253,4 +253,8 @@ class CallsHandler(WorkbenchHandler):
         self.finish(_CALLS.dump_json(found))
 
 
-ROUTES = [(PATH, McpHandler), ("workbench/api/agents/calls", CallsHandler)]
+ROUTES = [
+    (PATH, McpHandler),
+    ("workbench/api/agents/calls", CallsHandler),
+    *hooks_http.ROUTES,
+]

@@ -36,6 +36,7 @@ LAZY_COMMANDS = {
     "backup": "workbench_server.cli.backup:backup",
     "restore": "workbench_server.cli.backup:restore",
     "mcp": "workbench_server.cli.mcp:mcp",
+    "agent": "workbench_server.cli.agent:agent",
     "publish": "workbench_server.cli.publish:publish",
     "superset-dashboard": "workbench_server.cli.publish:dashboard",
 }

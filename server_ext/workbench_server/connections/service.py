@@ -254,15 +254,16 @@ def rotate_secrets(workbench: Workbench) -> int:
 
     See :mod:`workbench_server.secrets` for why this order loses nothing if interrupted.
     """
-    from ..db.models import TriggerCredential, WebhookTarget
+    from ..db.models import AgentHook, TriggerCredential, WebhookTarget
     from ..secrets import begin_rotation, finish_rotation
 
     key_path = workbench.secret_box.key_path
     _, rotator = begin_rotation(key_path)
     count = 0
     with workbench.sessions.begin() as session:
-        # Connections, pipelines' trigger secrets and webhook targets' signing secrets.
-        for model in (Connection, TriggerCredential, WebhookTarget):
+        # Connections, pipelines' trigger secrets, webhook targets' and agents' signing
+        # secrets.
+        for model in (Connection, TriggerCredential, WebhookTarget, AgentHook):
             rows = session.scalars(select(model).where(model.secret.is_not(None))).all()
             for row in rows:
                 row.secret = rotator.rotate(row.secret)

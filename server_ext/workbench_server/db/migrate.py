@@ -25,7 +25,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions. Kept here so that the common case — the
 # schema is already current — costs one query and no Alembic import at start-up; a test
 # checks it against Alembic's own idea of the head.
-HEAD_REVISION = "0016"
+HEAD_REVISION = "0017"
 
 # Arbitrary but fixed key for pg_advisory_lock, so concurrent starts migrate one at a time.
 PG_MIGRATION_LOCK = 0x5742_4D49_4752  # "WBMIGR"

@@ -579,6 +579,10 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # An agent's delivery (its registration; target_id is then None). Not a foreign key:
+    # the column was added to a table SQLite cannot alter in place; the registration's
+    # deletion deletes its deliveries (agents/hooks.py).
+    agent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class WebhookAttempt(Base):
@@ -596,3 +600,22 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     duration_ms: Mapped[float] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AgentHook(Base):
+    """An agent registered by a user to hear events (a webhook endpoint of the user's
+    own): the events it wants, the sealed signing secret, and the owner's groups and
+    admin flag as last seen (events are chosen by what the owner may see)."""
+
+    __tablename__ = "agent_hooks"
+    __table_args__ = (UniqueConstraint("owner", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    owner_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    owner_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

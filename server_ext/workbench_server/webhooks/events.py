@@ -22,7 +22,6 @@ from ..db.models import (
     Run,
     RunTable,
     StepRun,
-    WebhookAttempt,
     WebhookDelivery,
     WebhookTarget,
 )
@@ -282,10 +281,15 @@ def enqueue(
     event: str,
     step: dict[str, Any] | None = None,
     dataset: dict[str, Any] | None = None,
+    workbench: Workbench | None = None,
 ) -> int:
-    """Write the deliveries of ``event`` of a run (inside the caller's transaction);
-    returns how many are new. ``dataset.updated`` carries ``dataset`` (its name and
-    version tell one event from another)."""
+    """Write the deliveries of ``event`` of a run (inside the caller's transaction), to
+    the pipeline's webhook targets and to the agents whose owners may see it
+    (:mod:`..agents.hooks`); returns how many are new. ``dataset.updated`` carries
+    ``dataset`` (its name and version tell one event from another); ``workbench`` lets
+    an agent's event read a table's columns the catalog does not know yet."""
+    from ..agents.hooks import enqueue_for_agents
+
     run = session.get(Run, run_id)
     if run is None:
         return 0
@@ -299,19 +303,20 @@ def enqueue(
         )
         if event in (t.events or [])
     ]
-    if not targets:
-        return 0
     key = f"{run_id}:{event}:{(step or {}).get('id', '')}"
     if dataset is not None:
         key = f"{run_id}:{event}:{dataset.get('name')}@{dataset.get('version')}"
         if len(key) > 200:  # the column's size; long names stay apart by their digest
             key = key[:150] + ":" + hashlib.sha256(key.encode()).hexdigest()[:40]
+    agents = enqueue_for_agents(session, run, event, key, step, dataset, workbench)
+    if not targets:
+        return agents
     done = set(
         session.scalars(select(WebhookDelivery.target_id).where(WebhookDelivery.event_key == key))
     )
     targets = [t for t in targets if t.id not in done]
     if not targets:
-        return 0
+        return agents
     pipeline = session.get(Pipeline, run.pipeline_id)
     event_id = f"evt_{uuid.uuid4().hex}"
     payload: dict[str, Any] = {
@@ -339,40 +344,19 @@ def enqueue(
                 created_at=_now(),
             )
         )
-    return len(targets)
+    return len(targets) + agents
 
 
 def deliveries(session: Session, run_id: str) -> list[DeliveryOut]:
+    """A run's deliveries to its pipeline's targets and callbacks. Agents' deliveries
+    are their owners' alone (an agent's URL is private): they are listed per agent."""
+    from ..agents.hooks import delivery_list
+
     rows = list(
         session.scalars(
             select(WebhookDelivery)
-            .where(WebhookDelivery.run_id == run_id)
+            .where(WebhookDelivery.run_id == run_id, WebhookDelivery.agent_id.is_(None))
             .order_by(WebhookDelivery.id)
         )
     )
-    history: dict[int, list[AttemptOut]] = {}
-    if rows:
-        for attempt in session.scalars(
-            select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id.in_([r.id for r in rows]))
-            .order_by(WebhookAttempt.attempt)
-        ):
-            history.setdefault(attempt.delivery_id, []).append(
-                AttemptOut.model_validate(attempt, from_attributes=True)
-            )
-    return [
-        DeliveryOut(
-            id=r.id,
-            event=r.event,
-            event_id=r.event_id,
-            url=r.url,
-            target_id=r.target_id,
-            status=r.status,
-            attempts=r.attempts,
-            created_at=r.created_at,
-            delivered_at=r.delivered_at,
-            last_error=r.last_error,
-            history=history.get(r.id, []),
-        )
-        for r in rows
-    ]
+    return delivery_list(session, rows)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from ..connections.egress import EgressPolicy, UnknownHostError, http_connection
-from ..db.models import WebhookAttempt, WebhookDelivery, WebhookTarget
+from ..db.models import AgentHook, WebhookAttempt, WebhookDelivery, WebhookTarget
 from ..errors import NetworkPolicyError
 from . import signing
 
@@ -61,11 +61,15 @@ def attempt(workbench: Workbench, delivery_id: int, number: int, last: bool) -> 
             return Outcome(False, False, "the delivery no longer exists (its run was deleted)")
         if row.status == "delivered":
             return Outcome(True, False)
-        target = session.get(WebhookTarget, row.target_id) if row.target_id else None
+        if row.agent_id is not None:  # an agent's event: signed with the agent's secret
+            target: AgentHook | WebhookTarget | None = session.get(AgentHook, row.agent_id)
+        else:
+            target = session.get(WebhookTarget, row.target_id) if row.target_id else None
         url, event, event_id, payload = row.url, row.event, row.event_id, row.payload
         sealed = target.secret if target is not None else None
+        gone = "its agent was removed" if row.agent_id else "its webhook target was deleted"
     if sealed is None:
-        outcome = Outcome(False, False, "its webhook target was deleted")
+        outcome = Outcome(False, False, gone)
         _record(workbench, delivery_id, number, None, 0.0, outcome, last=True)
         return outcome
     secret = workbench.secret_box.open(sealed, what=f"webhook target of delivery {delivery_id}")
