@@ -266,6 +266,9 @@ async def test_agents_hear_what_their_owners_may_see_with_its_data_context(
     assert shared and any(u["name"] == "silver.agent_private" for u in shared[0]["upstream"]), (
         shared
     )
+    # Not scanned into the catalog yet: its columns come from its Delta log.
+    assert shared[0]["table_id"] is None
+    assert [c["name"] for c in shared[0]["columns"]] == ["id", "amount"], shared
 
     # Each agent's deliveries are listed to its owner, each with its answer; a run's own
     # list (its pipeline's viewers) shows no agent's URL.

@@ -220,7 +220,7 @@ def _queue_webhooks(workbench: Workbench, run_id: str, changes: list[DatasetChan
                 "rows_removed": change.rows_removed,
                 "committed_at": change.committed_at,
             }
-            count += enqueue(session, run_id, EVENT, dataset=body)
+            count += enqueue(session, run_id, EVENT, dataset=body, workbench=workbench)
     return count > 0
 
 
