@@ -221,6 +221,72 @@ def test_each_sql_step_gets_a_database_no_other_step_used(workbench):
         assert lake.read("gold.second").column("n").to_pylist() == [0]
 
 
+def test_a_sql_step_runs_its_queries_in_one_session_each_reading_the_last_ones_output(
+    workbench, odoo
+):
+    me, lake = local_principal(), _lake(workbench)
+    run_extract(step_context(workbench, me, "extract", LINES))
+    config = {
+        "queries": [
+            {"sql": "SELECT company_id, count(*) AS n FROM bronze.account_move_line "
+             "WHERE company_id = $company GROUP BY ALL", "target": "gold.per_company"},
+            {"sql": "SELECT sum(n) AS n FROM gold.per_company", "target": "gold.total",
+             "mode": "append"},
+            {"sql": "SELECT table_name, version FROM pinned_versions", "target": "gold.pins"},
+            {"sql": "SELECT n, (SELECT count(*) FROM gold.total) AS totals FROM gold.total "
+             "JOIN gold.per_company USING (n)", "target": "gold.both"},
+        ]
+    }  # fmt: skip
+    ctx = step_context(workbench, me, "sql", config, parameters={"company": 1})
+    run_sql(ctx)
+    per_company = lake.read("gold.per_company").to_pylist()
+    assert [r["company_id"] for r in per_company] == [1] and per_company[0]["n"] > 0
+    # The second query read what the first wrote (in this session), not an older version.
+    assert lake.read("gold.total").column("n").to_pylist() == [per_company[0]["n"]]
+    assert lake.read("gold.pins").num_rows == 0  # the third names no lake table
+    assert lake.read("gold.both").to_pylist() == [{"n": per_company[0]["n"], "totals": 1}]
+    written = {t.table: t.version for t in ctx.tables if t.access == "write"}
+    read = {t.table: t.version for t in ctx.tables if t.access == "read"}
+    assert set(written) == {"gold.per_company", "gold.total", "gold.pins", "gold.both"}
+    assert (
+        read["gold.per_company"] == written["gold.per_company"] == lake.version("gold.per_company")
+    )
+    assert read["gold.total"] == written["gold.total"]
+    # Lineage per output: each query's target has its own column edges.
+    outputs = {
+        (output, column)
+        for _, recorded in ctx.lineage
+        if recorded.edges
+        for statement in recorded.found.statements
+        for output in statement.outputs
+        for column in statement.columns
+    }
+    assert {("gold.per_company", "n"), ("gold.total", "n"), ("gold.both", "totals")} <= outputs
+
+    # A failing query: the ones before it are committed, it and those after are not; the
+    # retry (attempt 2) runs only what is missing and reads the earlier commits.
+    config = {
+        "queries": [
+            {"sql": "SELECT 7 AS x", "target": "gold.first_of_two"},
+            {"sql": "SELECT x / 0 AS y, no_such_column FROM gold.first_of_two",
+             "target": "gold.second_of_two"},
+            {"sql": "SELECT 1 AS z", "target": "gold.third_of_two"},
+        ]
+    }  # fmt: skip
+    run_id = ctx.run_id + "-retry"
+    with pytest.raises(InvalidInputError, match=r"writing gold\.second_of_two.*no_such_column"):
+        run_sql(step_context(workbench, me, "sql", config, run_id=run_id))
+    assert lake.exists("gold.first_of_two") and not lake.exists("gold.second_of_two")
+    assert not lake.exists("gold.third_of_two")
+    first_version = lake.version("gold.first_of_two")
+    config["queries"][1]["sql"] = "SELECT x + 1 AS y FROM gold.first_of_two"
+    retry = step_context(workbench, me, "sql", config, run_id=run_id, attempt=2, record=False)
+    run_sql(retry)
+    assert lake.version("gold.first_of_two") == first_version  # not written twice
+    assert lake.read("gold.second_of_two").column("y").to_pylist() == [8]
+    assert lake.read("gold.third_of_two").column("z").to_pylist() == [1]
+
+
 def test_a_merge_enforces_the_declared_types(workbench, odoo):
     me, lake = local_principal(), _lake(workbench)
     run_extract(step_context(workbench, me, "extract", LINES))

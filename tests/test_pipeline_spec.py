@@ -76,23 +76,25 @@ def test_month_end_close_template_is_valid() -> None:
     assert validate_file(TEMPLATE) == []
     spec = load_spec(TEMPLATE)
     assert spec.schedule is not None and spec.schedule.cron == "0 6 1 * *"
-    assert spec.topological_order() == [
-        "extract",
-        "silver",
-        "period",
-        "accounts",
-        "trial_balance",
-        "open_items",
-        "open_items_by_partner",
-        "checks",
-        "close_runs",
-        "report",
+    assert spec.topological_order() == ["extract", "silver", "close", "report"]
+    # The close's queries run in one sql step, in this order (each reads the ones before).
+    queries = {q.target: q for q in spec.step("close").all_queries}
+    assert list(queries) == [
+        "gold.close_periods",
+        "silver.account_by_company",
+        "gold.trial_balance",
+        "gold.open_items",
+        "gold.open_items_by_partner",
+        "gold.close_checks",
+        "gold.close_runs",
     ]
     # The gold tables of one close are replaced by source, company and period only.
-    for step in ("trial_balance", "open_items", "open_items_by_partner", "checks"):
-        assert spec.step(step).replace_where == (
+    for table in ("trial_balance", "open_items", "open_items_by_partner", "close_checks"):
+        assert queries[f"gold.{table}"].replace_where == (
             "source = $source AND company_id = $company_id AND period = $period"
         )
+    assert queries["gold.close_periods"].mode == "merge"
+    assert queries["gold.close_runs"].mode == "append"
 
 
 def test_template_notebooks_take_the_parameters_their_steps_pass() -> None:
@@ -111,13 +113,13 @@ def test_template_notebooks_take_the_parameters_their_steps_pass() -> None:
 def test_template_parameters_render_for_the_closed_month() -> None:
     spec = load_spec(TEMPLATE)
     logical = datetime(2024, 2, 1, 5, 0, tzinfo=ZoneInfo("UTC"))  # 06:00 in Paris
-    assert spec.render_parameters("trial_balance", {"company_id": "3"}, logical) == {
+    assert spec.render_parameters("close", {"company_id": "3"}, logical) == {
         "source": "odoo",
         "company_id": 3,
         "period": "2024-01",  # the month before the run's date
     }
     january = datetime(2025, 1, 1, 5, 0, tzinfo=ZoneInfo("UTC"))
-    assert spec.render_parameters("checks", {}, january)["period"] == "2024-12"
+    assert spec.render_parameters("close", {}, january)["period"] == "2024-12"
     given = spec.render_parameters("report", {"period": "2023-04", "pdf": "true"}, january)
     assert given == {
         "source": "odoo",
@@ -496,7 +498,7 @@ def test_spec_round_trips_through_json(folder: Path) -> None:
 
 def test_cli_validate_valid_and_invalid(folder: Path) -> None:
     result = run_workbench("pipeline", "validate", str(TEMPLATE))
-    assert (result.returncode, result.stdout) == (0, f"{TEMPLATE}: valid (10 steps)\n")
+    assert (result.returncode, result.stdout) == (0, f"{TEMPLATE}: valid (4 steps)\n")
 
     path = write(folder, CASES["cycle"][0])
     result = run_workbench("pipeline", "validate", str(path))

@@ -110,7 +110,7 @@ CASES = {
             source: odoo
         """,
         "4:11: steps[0].kind: unknown step kind 'extrakt'; kinds are: notebook, extract, "
-        "merge, scd2, sql, approval, publish, odoo_lock, rag",
+        "merge, scd2, sql, approval, publish, odoo_lock, ocr_inbox, rag",
     ),
     "misspelt field of a kind": (
         """
@@ -197,6 +197,55 @@ CASES = {
             mode: merge
         """,
         "3:5: steps[0]: mode merge needs keys (the columns that identify a row)",
+    ),
+    "queries beside a target": (
+        """
+        name: k
+        steps:
+          - id: a
+            kind: sql
+            target: gold.x
+            queries: [{sql: SELECT 1 AS x, target: gold.y}]
+        """,
+        "3:5: steps[0]: give either queries or target (a query's fields go in each entry of "
+        "queries)",
+    ),
+    "two queries writing one table": (
+        """
+        name: k
+        steps:
+          - id: a
+            kind: sql
+            queries:
+              - {sql: SELECT 1 AS x, target: gold.x}
+              - {sql: SELECT 2 AS x, target: gold.x}
+        """,
+        "3:5: steps[0]: queries: gold.x is the target of more than one query",
+    ),
+    "a missing sql file among queries": (
+        """
+        name: k
+        steps:
+          - id: a
+            kind: sql
+            queries:
+              - {sql: SELECT 1 AS x, target: gold.x}
+              - {file: missing.sql, target: gold.y}
+        """,
+        "7:16: steps[0].queries[1].file: SQL file 'missing.sql' does not exist (looked for "
+        "{folder}/missing.sql)",
+    ),
+    "a query among queries that is not one": (
+        """
+        name: k
+        steps:
+          - id: a
+            kind: sql
+            queries:
+              - {sql: "DROP TABLE silver.x", target: gold.x}
+        """,
+        "6:15: steps[0].queries[0].sql: a sql step runs one query (SELECT ...), not DROP: the "
+        "step itself writes its result to the target with the step's mode",
     ),
     "a column type that is not one": (
         """
@@ -297,3 +346,41 @@ def test_deploy_snapshots_sql_files_and_plans_declarative_steps(folder: Path, wo
     assert steps["balances"].config["sql"] == "SELECT 1 AS company_id, 0 AS balance\n"
     assert steps["balances"].parameters == {"company": 2}
     assert steps["report"].kind == "notebook" and steps["report"].notebook.endswith("report.ipynb")
+
+
+def test_a_sql_step_with_several_queries_snapshots_and_inlines_each(
+    folder: Path, workbench
+) -> None:
+    from workbench_server.pipelines.registry import PipelineRegistry
+    from workbench_server.pipelines.runs import RunService
+    from workbench_server.principal import local_principal
+
+    (folder / "sql" / "totals.sql").write_text("SELECT sum(balance) AS total FROM gold.balances\n")
+    (folder / "pipeline.yaml").write_text(
+        textwrap.dedent(
+            """
+            name: several
+            steps:
+              - id: gold
+                kind: sql
+                parameters: {company: 3}
+                queries:
+                  - file: sql/balances.sql
+                    target: gold.balances
+                    replace_where: "company_id = $company"
+                  - {file: sql/totals.sql, target: gold.totals, mode: append}
+            """
+        )
+    )
+    assert _errors(folder, (folder / "pipeline.yaml").read_text()) == []
+    me = local_principal()
+    deployed = PipelineRegistry(workbench, me).deploy(folder / "pipeline.yaml")
+    snapshot = PipelineRegistry(workbench, me).root / "several" / f"v{deployed.version}"
+    assert (snapshot / "sql" / "totals.sql").read_text().startswith("SELECT sum(balance)")
+    plan, _ = RunService(workbench, me).prepare("several", {})
+    (step,) = plan.steps
+    queries = step.config["queries"]
+    assert [q["target"] for q in queries] == ["gold.balances", "gold.totals"]
+    assert queries[0]["sql"].startswith("SELECT company_id") and queries[0]["replace_where"]
+    assert queries[1]["sql"] == "SELECT sum(balance) AS total FROM gold.balances\n"
+    assert queries[1]["mode"] == "append"

@@ -91,27 +91,38 @@ def sql_file_problems(data: Any, folder: Path | None) -> list[tuple[Loc, str]]:
     for i, step in enumerate(steps if isinstance(steps, list) else []):
         if not isinstance(step, Mapping) or step_kind(step) != "sql":
             continue
-        inline, file = step.get("sql"), step.get("file")
-        if isinstance(inline, str) and len(inline) <= MAX_SQL_CHARS:
-            problem = query_problem(inline)
-            if problem:
-                problems.append((("steps", i, "sql"), problem))
-        if folder is None or not isinstance(file, str) or "\0" in file:
-            continue
-        if file.startswith("/") or ".." in file.replace("\\", "/").split("/"):
-            continue  # the model reports such paths
-        path = folder / file
-        if not path.is_file():
-            problems.append(
-                (("steps", i, "file"), f"SQL file {file!r} does not exist (looked for {path})")
-            )
-            continue
-        text, reason = read_sql_file(path)
-        problem = f"SQL file {file!r} {reason}" if reason else query_problem(text or "")
+        queries = step.get("queries")
+        if isinstance(queries, list):
+            for j, query in enumerate(queries):
+                if isinstance(query, Mapping):
+                    problems += _query_problems(query, folder, ("steps", i, "queries", j))
+        else:
+            problems += _query_problems(step, folder, ("steps", i))
+    return problems
+
+
+def _query_problems(query: Mapping, folder: Path | None, at: Loc) -> list[tuple[Loc, str]]:
+    """Problems of one query (``sql`` inline or ``file``) of a sql step, located at ``at``."""
+    problems: list[tuple[Loc, str]] = []
+    inline, file = query.get("sql"), query.get("file")
+    if isinstance(inline, str) and len(inline) <= MAX_SQL_CHARS:
+        problem = query_problem(inline)
         if problem:
-            if not reason:
-                problem = f"{file}: {problem}"
-            problems.append((("steps", i, "file"), problem))
+            problems.append(((*at, "sql"), problem))
+    if folder is None or not isinstance(file, str) or "\0" in file:
+        return problems
+    if file.startswith("/") or ".." in file.replace("\\", "/").split("/"):
+        return problems  # the model reports such paths
+    path = folder / file
+    if not path.is_file():
+        problems.append(((*at, "file"), f"SQL file {file!r} does not exist (looked for {path})"))
+        return problems
+    text, reason = read_sql_file(path)
+    problem = f"SQL file {file!r} {reason}" if reason else query_problem(text or "")
+    if problem:
+        if not reason:
+            problem = f"{file}: {problem}"
+        problems.append(((*at, "file"), problem))
     return problems
 
 

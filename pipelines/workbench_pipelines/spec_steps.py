@@ -303,10 +303,9 @@ class Scd2Step(_StepBase):
         return self
 
 
-class SqlStep(_StepBase):
-    """A query run in a lake DuckDB session whose result is written to ``target``."""
+class SqlQuery(_Model):
+    """One query of a sql step and the lake table its result is written to."""
 
-    kind: Literal["sql"]
     sql: str | None = Field(
         None, max_length=MAX_SQL_CHARS, description="The query (SELECT ...), or give file."
     )
@@ -318,6 +317,57 @@ class SqlStep(_StepBase):
     replace_where: str | None = Field(
         None, max_length=2000, description="Overwrite only rows matching this predicate."
     )
+
+    @model_validator(mode="after")
+    def _one_query(self) -> SqlQuery:
+        _check_query(self)
+        return self
+
+
+def _check_query(query: SqlQuery | SqlStep) -> None:
+    if (query.sql is None) == (query.file is None):
+        raise custom_error("sql", "give either sql (the query) or file (exactly one)")
+    if query.mode == "merge" and not query.keys:
+        raise custom_error("sql", "mode merge needs keys (the columns that identify a row)")
+    if query.replace_where is not None and query.mode != "overwrite":
+        raise custom_error("sql", "replace_where goes with mode: overwrite")
+    if query.target and query.target.startswith("bronze.") and query.mode != "append":
+        raise custom_error("sql", f"target {query.target!r}: bronze is append-only")
+
+
+ONE_QUERY_FIELDS = ("sql", "file", "target", "mode", "keys", "partition_by", "replace_where")
+MAX_QUERIES = 20
+
+
+class SqlStep(_StepBase):
+    """A query run in a lake DuckDB session whose result is written to ``target``; or
+    several (``queries``), run one after the other in the same session, each written to
+    its own target before the next runs (which reads it as written)."""
+
+    kind: Literal["sql"]
+    sql: str | None = Field(
+        None, max_length=MAX_SQL_CHARS, description="The query (SELECT ...), or give file."
+    )
+    file: SqlPath | None = Field(None, description="A .sql file relative to the pipeline file.")
+    target: LakeTable | None = Field(
+        None, description="The lake table written, e.g. gold.trial_balance (unless queries)."
+    )
+    mode: Literal["append", "overwrite", "merge"] = "overwrite"
+    keys: list[ColumnName] | None = Field(None, description="Columns to merge by (mode: merge).")
+    partition_by: list[ColumnName] | None = Field(None, description="When the table is made.")
+    replace_where: str | None = Field(
+        None, max_length=2000, description="Overwrite only rows matching this predicate."
+    )
+    queries: list[SqlQuery] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_QUERIES,
+        description=(
+            "Several queries run in order in one DuckDB session, each with its own sql or "
+            "file, target, mode, keys, partition_by and replace_where (instead of the "
+            "step's); a query reads the tables written by the ones before it as written."
+        ),
+    )
     parameters: dict[Identifier, Any] = Field(
         default_factory=dict,
         description="Bound as $name in the query; strings may use {{ ds }} or {{ params.NAME }}.",
@@ -326,19 +376,41 @@ class SqlStep(_StepBase):
 
     @model_validator(mode="after")
     def _one_query(self) -> SqlStep:
-        if (self.sql is None) == (self.file is None):
-            raise custom_error("sql", "give either sql (the query) or file (exactly one)")
-        if self.mode == "merge" and not self.keys:
-            raise custom_error("sql", "mode merge needs keys (the columns that identify a row)")
-        if self.replace_where is not None and self.mode != "overwrite":
-            raise custom_error("sql", "replace_where goes with mode: overwrite")
-        if self.target.startswith("bronze.") and self.mode != "append":
-            raise custom_error("sql", f"target {self.target!r}: bronze is append-only")
+        if self.queries is not None:
+            # (a stored spec is dumped with every field: a default is not "given")
+            given = [
+                f
+                for f in ONE_QUERY_FIELDS
+                if getattr(self, f) != type(self).model_fields[f].get_default()
+            ]
+            if given:
+                raise custom_error(
+                    "sql",
+                    f"give either queries or {', '.join(given)} (a query's fields go in "
+                    "each entry of queries)",
+                )
+            targets = [q.target for q in self.queries]
+            twice = sorted({t for t in targets if targets.count(t) > 1})
+            if twice:
+                raise custom_error(
+                    "sql", f"queries: {', '.join(twice)} is the target of more than one query"
+                )
+            return self
+        if self.target is None:
+            raise custom_error("sql", "give target (the lake table written), or queries")
+        _check_query(self)
         return self
 
     @property
+    def all_queries(self) -> list[SqlQuery]:
+        """The step's queries in the order they run (one unless ``queries``)."""
+        if self.queries is not None:
+            return list(self.queries)
+        return [SqlQuery.model_validate({f: getattr(self, f) for f in ONE_QUERY_FIELDS})]
+
+    @property
     def files(self) -> list[str]:
-        return [self.file] if self.file else []
+        return [q.file for q in self.all_queries if q.file]
 
 
 class PublishStep(_StepBase):

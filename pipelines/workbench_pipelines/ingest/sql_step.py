@@ -24,7 +24,7 @@ from workbench_server.sql_text import quote_identifier as qi
 from workbench_server.sql_text import quote_literal as ql
 
 from ..spec_sql import lake_tables_read
-from ..spec_steps import SqlStep
+from ..spec_steps import ONE_QUERY_FIELDS, SqlQuery, SqlStep
 from .context import StepContext, as_result, require_table
 from .lineage import query_lineage
 from .session import step_session
@@ -35,21 +35,68 @@ RESERVED = ("memory", "temp", "system", "main")  # DuckDB's own catalog names
 
 
 def run_sql(ctx: StepContext) -> None:
-    spec = SqlStep.model_validate(
-        {**ctx.config, "id": ctx.step_id, "kind": "sql", "file": None, "parameters": {}}
-    )
-    sql = str(ctx.config.get("sql") or "")
+    spec = _spec(ctx)
     lake = ctx.lake(spec.lake)
-    ctx.progress.table = spec.target
-    if ctx.attempt > 1 and lake.exists(spec.target):  # an earlier attempt's commit?
-        done = lake.written_by(spec.target, ctx.run_id, ctx.step_id)
-        if done:
-            ctx.wrote(lake, as_result(spec.target, done[0]))
-            ctx.log(f"{spec.target}: written by an earlier attempt of this run")
-            return
+    pending: list[SqlQuery] = []
+    for query in spec.all_queries:
+        if ctx.attempt > 1 and lake.exists(query.target):  # an earlier attempt's commit?
+            done = lake.written_by(query.target, ctx.run_id, ctx.step_id)
+            if done:
+                ctx.wrote(lake, as_result(query.target, done[0]))
+                ctx.log(f"{query.target}: written by an earlier attempt of this run")
+                continue
+        pending.append(query)
+    if not pending:
+        return
     with step_session(lake, ctx.progress, private=True) as db:
-        schema = _pin_tables(ctx, lake, db, sql)
-        _lock(db, lake)
+        session = _Session(ctx, lake, db, several=spec.queries is not None)
+        for query in pending:
+            session.run(query)
+
+
+def _spec(ctx: StepContext) -> SqlStep:
+    """The step as the plan gives it: each query inlined (``sql``; ``file`` names where
+    it came from)."""
+    config = {k: v for k, v in ctx.config.items() if v is not None}
+    if "queries" in config:
+        config = {k: v for k, v in config.items() if k not in ONE_QUERY_FIELDS}
+        config["queries"] = [
+            {k: v for k, v in query.items() if v is not None and k != "file"}
+            for query in config["queries"]
+        ]
+    else:
+        config.pop("file", None)
+        config.setdefault("sql", "")
+    return SqlStep.model_validate({**config, "id": ctx.step_id, "kind": "sql", "parameters": {}})
+
+
+class _Session:
+    """The step's DuckDB session: a view per lake table its queries name, made when a
+    query first names it (as of its version then), and made again at the new version
+    once a query of the step has written it, so a query reads what the ones before it
+    wrote. The session is locked once the first query's views are made."""
+
+    def __init__(
+        self, ctx: StepContext, lake: Lake, db: duckdb.DuckDBPyConnection, *, several: bool
+    ) -> None:
+        self.ctx, self.lake, self.db = ctx, lake, db
+        self.several = several  # errors name the query's target
+        self.pinned: dict[str, int] = {}  # table -> the version its view reads
+        self.columns: dict[str, dict[str, str]] = {}  # table -> its view's columns
+        self.layers: set[str] = set()
+        self.locked = False
+        self.alias = lake.name not in RESERVED  # lake.silver.x is silver.x
+        if self.alias:
+            db.execute(f"ATTACH ':memory:' AS {qi(lake.name)}")
+
+    def run(self, query: SqlQuery) -> None:
+        ctx, lake, db = self.ctx, self.lake, self.db
+        sql = query.sql or ""
+        ctx.progress.table = query.target
+        schema = self._pin(lake_tables_read(sql))
+        if not self.locked:
+            _lock(db, lake)
+            self.locked = True
         used = set(PARAMETER.findall(sql))
         values = {k: v for k, v in ctx.parameters.items() if k in used}
         try:
@@ -59,68 +106,76 @@ def run_sql(ctx: StepContext) -> None:
                 f"sql step {ctx.step_id}: the query may read lake tables only ({_first(exc)})"
             ) from None
         except duckdb.Error as exc:
-            raise InvalidInputError(f"sql step {ctx.step_id}: {_first(exc)}") from None
+            which = f" (the query writing {query.target})" if self.several else ""
+            raise InvalidInputError(f"sql step {ctx.step_id}{which}: {_first(exc)}") from None
         result = lake.write(
-            spec.target,
+            query.target,
             counted(reader, ctx.progress),
-            mode=spec.mode,
-            keys=spec.keys,
-            partition_by=spec.partition_by,
-            replace_where=_bind(spec.replace_where, ctx.parameters, ctx.step_id),
+            mode=query.mode,
+            keys=query.keys,
+            partition_by=query.partition_by,
+            replace_where=_bind(query.replace_where, ctx.parameters, ctx.step_id),
             writer=ctx.writer,
         )
-    ctx.wrote(lake, result)
-    query_lineage(ctx, lake, spec.target, sql, schema)
-    read = ", ".join(f"{t.table} v{t.version}" for t in ctx.tables if t.access == "read")
-    ctx.log(
-        f"{read or 'no lake table'} -> {spec.target} ({spec.mode}): version {result.version}, "
-        f"{result.rows_added} row(s) added, {result.rows_removed or 0} removed"
-    )
-    ctx.stats[spec.target] = {"version": result.version, "rows_added": result.rows_added}
-
-
-def _pin_tables(
-    ctx: StepContext, lake: Lake, db: duckdb.DuckDBPyConnection, sql: str
-) -> dict[str, dict[str, dict[str, str]]]:
-    """A view per lake table the query names, as of its version now; their columns."""
-    schema: dict[str, dict[str, dict[str, str]]] = {}
-    for table in lake_tables_read(sql):
-        version = require_table(lake, table, f"sql step {ctx.step_id}")
-        ctx.read(lake, table, version)
-        layer, name = table.split(".")
-        db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(layer)}")
-        db.execute(
-            f"CREATE VIEW {qi(layer)}.{qi(name)} AS SELECT * FROM {lake.scan_sql(table, version)}"
+        ctx.wrote(lake, result)
+        read = ", ".join(f"{t} v{self.pinned[t]}" for t in lake_tables_read(sql))
+        self.pinned.pop(query.target, None)  # a later query reads it as written now
+        query_lineage(ctx, lake, query.target, sql, schema)
+        ctx.log(
+            f"{read or 'no lake table'} -> {query.target} ({query.mode}): version "
+            f"{result.version}, {result.rows_added} row(s) added, "
+            f"{result.rows_removed or 0} removed"
         )
-        schema.setdefault(layer, {})[name] = {}
-    # The views' columns as bound when they were made (a DESCRIBE per view would read
-    # each table's Delta log once more).
-    for layer, name, column, kind in db.execute(
-        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
-        "WHERE database_name = 'memory' ORDER BY schema_name, table_name, column_index"
-    ).fetchall():
-        if name in schema.get(layer, {}):
-            schema[layer][name][column] = kind
-    pinned = [(t.table, t.version) for t in ctx.tables if t.access == "read"]
-    db.execute(
-        "CREATE TEMP TABLE pinned_versions (table_name VARCHAR, version BIGINT, run_id VARCHAR)"
-    )
-    if pinned:
-        db.executemany(
-            "INSERT INTO pinned_versions VALUES (?, ?, ?)",
-            [(table, version, ctx.run_id) for table, version in pinned],
-        )
-    # lake.silver.x (the kernel's name for the default lake's tables) is the same table.
-    if schema and lake.name not in RESERVED:
-        db.execute(f"ATTACH ':memory:' AS {qi(lake.name)}")
-        for layer, tables in schema.items():
-            db.execute(f"CREATE SCHEMA {qi(lake.name)}.{qi(layer)}")
-            for name in tables:
+        ctx.stats[query.target] = {"version": result.version, "rows_added": result.rows_added}
+
+    def _pin(self, tables: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+        """A view per table the query names (new ones as of their version now), the
+        ``pinned_versions`` view of them, and their columns by layer."""
+        ctx, lake, db = self.ctx, self.lake, self.db
+        fresh = [t for t in tables if t not in self.pinned]
+        for table in fresh:
+            version = require_table(lake, table, f"sql step {ctx.step_id}")
+            ctx.read(lake, table, version)
+            layer, name = table.split(".")
+            if layer not in self.layers:
+                db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(layer)}")
+                if self.alias:
+                    db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(lake.name)}.{qi(layer)}")
+                self.layers.add(layer)
+            db.execute(
+                f"CREATE OR REPLACE VIEW {qi(layer)}.{qi(name)} AS "
+                f"SELECT * FROM {lake.scan_sql(table, version)}"
+            )
+            if self.alias:
                 db.execute(
-                    f"CREATE VIEW {qi(lake.name)}.{qi(layer)}.{qi(name)} AS "
+                    f"CREATE OR REPLACE VIEW {qi(lake.name)}.{qi(layer)}.{qi(name)} AS "
                     f"SELECT * FROM memory.{qi(layer)}.{qi(name)}"
                 )
-    return schema
+            self.pinned[table] = version
+            self.columns[table] = {}
+        if fresh:
+            # The views' columns as bound when they were made (a DESCRIBE per view would
+            # read each table's Delta log once more).
+            for layer, name, column, kind in db.execute(
+                "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+                "WHERE database_name = 'memory' ORDER BY schema_name, table_name, column_index"
+            ).fetchall():
+                if f"{layer}.{name}" in fresh:
+                    self.columns[f"{layer}.{name}"][column] = kind
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE pinned_versions "
+            "(table_name VARCHAR, version BIGINT, run_id VARCHAR)"
+        )
+        if tables:
+            db.executemany(
+                "INSERT INTO pinned_versions VALUES (?, ?, ?)",
+                [(table, self.pinned[table], ctx.run_id) for table in tables],
+            )
+        schema: dict[str, dict[str, dict[str, str]]] = {}
+        for table in tables:
+            layer, name = table.split(".")
+            schema.setdefault(layer, {})[name] = dict(self.columns[table])
+        return schema
 
 
 def _lock(db: duckdb.DuckDBPyConnection, lake: Lake) -> None:

@@ -67,9 +67,10 @@ class PipelineBundle(BaseModel):
                 if isinstance(step, NotebookStep)
             },
             sql_files={
-                step.file: (spec_file.parent / step.file).read_text(encoding="utf-8")
+                file: (spec_file.parent / file).read_text(encoding="utf-8")
                 for step in spec.steps
-                if isinstance(step, SqlStep) and step.file is not None
+                if isinstance(step, SqlStep)
+                for file in step.files
             },
         )
 

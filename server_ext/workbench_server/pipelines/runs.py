@@ -188,11 +188,15 @@ def step_config(step: StepSpec, snapshot: Path) -> dict[str, Any]:
     config = step.model_dump(
         mode="json", exclude={"id", "kind", "depends_on", "retries", "timeout", "parameters"}
     )
-    if isinstance(step, SqlStep) and step.file is not None:
-        text, reason = read_sql_file(snapshot / step.file)
-        if text is None:
-            raise ConflictError(f"step {step.id!r}: SQL file {step.file!r} {reason}")
-        config["sql"] = text
+    if isinstance(step, SqlStep):
+        entries = config["queries"] if step.queries is not None else [config]
+        for entry in entries:
+            if entry.get("file") is None:
+                continue
+            text, reason = read_sql_file(snapshot / entry["file"])
+            if text is None:
+                raise ConflictError(f"step {step.id!r}: SQL file {entry['file']!r} {reason}")
+            entry["sql"] = text
     return config
 
 
