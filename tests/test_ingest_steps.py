@@ -121,6 +121,66 @@ def test_deletes_are_looked_for_on_their_schedule(workbench, odoo):
     assert all(r["company_id"] is None and r["_company_id"] == 1 for r in gone)
 
 
+def test_a_delete_check_compares_keys_only_when_their_checksums_differ(workbench, odoo):
+    """``deletes: every run`` sums the source's keys (count, sum, squares) against the
+    keys bronze holds alive; the keys are compared one by one only when they differ, so
+    a delete is caught, also when an insert keeps the count, or even the count and sum."""
+    me, lake = local_principal(), _lake(workbench)
+    every_run = {**LINES, "deletes": "every run"}
+    columns = None
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("DELETE FROM account_move_line WHERE id BETWEEN 100 AND 130")  # a gap
+        columns = _columns(db, "account_move_line")
+    run_extract(step_context(workbench, me, "extract", every_run))
+
+    def extract() -> dict:
+        ctx = step_context(workbench, me, "extract", every_run)
+        run_extract(ctx)
+        return ctx.stats["bronze.account_move_line"]
+
+    def deleted() -> list[int]:
+        gone = lake.read("bronze.account_move_line", where="_op = 'd'").column("id")
+        return sorted(gone.to_pylist())
+
+    def copy_as(db, new_id: int, of: int) -> None:  # a row created now, with a new id
+        rest = [c for c in columns if c not in ("id", "create_date", "write_date")]
+        db.execute(
+            f"INSERT INTO account_move_line (id, create_date, write_date, {', '.join(rest)}) "
+            f"SELECT %s, now(), now(), {', '.join(rest)} FROM account_move_line WHERE id = %s",
+            (new_id, of),
+        )
+
+    # Nothing deleted: the checksums match, no key is compared.
+    stats = extract()
+    assert stats["deletes_checked"] is True and stats["keys_compared"] is False
+    # New and changed rows, nothing deleted: still matching, the rows written.
+    with psycopg.connect(odoo, autocommit=True) as db:
+        (top,) = db.execute("SELECT max(id) FROM account_move_line").fetchone()
+        copy_as(db, top + 1, 5)
+        db.execute("UPDATE account_move_line SET write_date = now() WHERE id = 6")
+    stats = extract()
+    assert stats["keys_compared"] is False and stats["rows_written"] == 2
+    assert deleted() == []
+    # One deleted, one inserted (the count kept): compared, the delete found.
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("DELETE FROM account_move_line WHERE id = 11")
+        copy_as(db, top + 2, 5)
+    stats = extract()
+    assert stats["keys_compared"] is True and deleted() == [11]
+    # Two deleted, two inserted into the gap with the same sum (99 + 131 = 110 + 120):
+    # the sum of squares differs.
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute("DELETE FROM account_move_line WHERE id IN (99, 131)")
+        copy_as(db, 110, 5)
+        copy_as(db, 120, 5)
+    stats = extract()
+    assert stats["keys_compared"] is True and deleted() == [11, 99, 131]
+    live = lake.read("bronze.account_move_line", where="id IN (110, 120)").column("_op")
+    assert sorted(live.to_pylist()) == ["i", "i"]
+    # And matching again afterwards.
+    assert extract()["keys_compared"] is False
+
+
 def test_an_odoo_api_source_reads_models_with_exact_amounts(workbench, odoo, odoo_api):
     me, lake = local_principal(), _lake(workbench)
     ConnectionService(workbench, me).create(

@@ -205,6 +205,24 @@ def deletes_sql(audit: Audit, keys: list[str], known: str, current_keys: str) ->
     )
 
 
+# Keys' checksum: count, sum and sum of squares modulo a prime (which fit 64-bit
+# integers whatever the key), summed exactly by PostgreSQL and DuckDB alike.
+CHECKSUM_PRIME = 1_000_003
+
+
+def live_keys_sql(rows: str, source: str | None, key: str) -> str:
+    """The checksum of the keys alive in bronze rows ``rows`` (of ``source``): a key is
+    alive after an ``i`` row and dead after a ``d`` row, which alternate, so the keys
+    alive are the ``i`` rows counted +1 and the ``d`` rows -1, with no lookup per key."""
+    where = "_op IN ('i', 'd')" + (f" AND _source = {ql(source)}" if source is not None else "")
+    w = "CAST(CASE WHEN _op = 'i' THEN 1 ELSE -1 END AS HUGEINT)"
+    k, p = f"CAST({qi(key)} AS BIGINT)", CHECKSUM_PRIME
+    return (
+        f"SELECT coalesce(sum({w}), 0), coalesce(sum({w} * {k}), 0), "
+        f"coalesce(sum({w} * (({k} % {p}) * ({k} % {p}))), 0) FROM {rows} WHERE {where}"
+    )
+
+
 def side_sql(shape: Shape, audit: Audit, keys: list[str], main: str, side_known: str | None) -> str:
     """Company-dependent values, one row per key and company: from the main rows just
     written (``main``), and a ``d`` row for each (key, company) bronze had alive whose

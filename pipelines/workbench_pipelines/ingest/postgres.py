@@ -263,6 +263,23 @@ class PostgresSource:
         table = f"{qi(shape.extra['schema'])}.{qi(shape.extra['relation'])}"
         return self.query(f"SELECT {', '.join(qi(k) for k in keys)} FROM {table}")
 
+    def key_checksum(
+        self, db: duckdb.DuckDBPyConnection, shape: Shape, key: str
+    ) -> tuple[int, int, int]:
+        """The checksum of the table's integer keys now (see extract_sql.live_keys_sql),
+        summed by PostgreSQL: three numbers cross the wire, not every key. As text, so
+        the exact sums do not become DOUBLE on the way."""
+        from .extract_sql import CHECKSUM_PRIME as p
+
+        table = f"{qi(shape.extra['schema'])}.{qi(shape.extra['relation'])}"
+        k = f"{qi(key)}::int8"
+        sums = (
+            f"count(*)::text AS n, coalesce(sum({k}), 0)::text AS s, "
+            f"coalesce(sum(({k} % {p}) * ({k} % {p})), 0)::text AS q"
+        )
+        row = self.fetch(f"SELECT {sums} FROM {table}")[0]
+        return int(row[0]), int(row[1]), int(row[2])
+
     def close(self) -> None:
         try:
             self._db.execute(f"DETACH {self.alias}")
