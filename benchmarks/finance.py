@@ -23,6 +23,16 @@ and ``workbench worker`` (own home, task queue, cluster). The first run copies e
 ``close_sql_steps_ratio``: the sql steps' own time (their attempts, median per step,
 summed) over raw DuckDB's, which leaves out the extract, the merge and the report.
 
+Also measured, to say what the ratio compares and what bounds it:
+
+- ``close_raw_cold_s``: raw DuckDB as a user's script runs it - a fresh Python process
+  that opens a DuckDB connection, loads the delta extension, names the silver tables
+  (``delta_scan``) and runs the same SQL files (still writing nothing to the lake).
+- ``pipeline_floor_s``: a pipeline of one sql step (``SELECT 1``, written to a gold
+  table) run end to end the same way: what any step costs on Temporal, the worker and
+  the lake's commit whatever the query.
+- the load average (1 minute) at each repetition: the machine is shared.
+
     python benchmarks/finance.py [--only close] [--rows 1000000] [--repeat 3]
 """
 
@@ -185,6 +195,19 @@ def run_close(workbench: Any, address: str, queue: str, period: str) -> tuple[fl
     return elapsed, run
 
 
+def silver_read() -> list[str]:
+    """The silver tables the close's SQL reads (those it makes itself left out)."""
+    from workbench_pipelines.spec_sql import lake_tables_read
+
+    made = {target for _, target in CLOSE_SQL}
+    found: dict[str, None] = {}
+    for file, _ in CLOSE_SQL:
+        for table in lake_tables_read((TEMPLATE / "month_end_close" / file).read_text()):
+            if table.startswith("silver.") and table not in made:
+                found.setdefault(table)
+    return list(found)
+
+
 def raw_close(lake: Any, period: str) -> float:
     """The template's SQL, run in one DuckDB connection on the silver tables."""
     from workbench_pipelines.spec_sql import lake_tables_read
@@ -193,13 +216,9 @@ def raw_close(lake: Any, period: str) -> float:
     try:
         for layer in ("silver", "gold"):
             db.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
-        for table in (
-            "account_move_line", "account_move", "account_account", "account_partial_reconcile",
-            "account_journal", "account_bank_statement_line", "res_company", "res_partner",
-            "res_currency", "res_currency_rate", "ir_module_module",
-        ):  # fmt: skip
-            scan = lake.scan_sql("silver." + table)
-            db.execute(f"CREATE OR REPLACE VIEW silver.{table} AS SELECT * FROM {scan}")
+        for table in silver_read():
+            scan = lake.scan_sql(table)
+            db.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {scan}")
         params = {"source": "odoo", "company_id": 1, "period": period}
         started = time.perf_counter()
         for file, target in CLOSE_SQL:
@@ -216,6 +235,86 @@ def raw_close(lake: Any, period: str) -> float:
         return time.perf_counter() - started
     finally:
         db.close()
+
+
+COLD_SCRIPT = """
+import json, sys, duckdb
+job = json.loads(sys.stdin.read())
+db = duckdb.connect()
+db.execute("LOAD '" + job["delta"].replace("'", "''") + "'")
+db.execute("SET TimeZone = 'UTC'")
+for layer in ("silver", "gold"):
+    db.execute(f"CREATE SCHEMA {layer}")
+for name, scan in job["views"].items():
+    db.execute(f"CREATE VIEW {name} AS SELECT * FROM {scan}")
+for target, sql, params in job["queries"]:
+    db.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}", params or None)
+"""
+
+
+def raw_close_cold(lake: Any, period: str) -> float:
+    """The same SQL as :func:`raw_close` from a fresh process, as a user's script: the
+    interpreter, DuckDB's import, the delta extension and each table's log read cold."""
+    from workbench_pipelines.spec_sql import lake_tables_read
+    from workbench_server.lake.engine import extension_path
+
+    params = {"source": "odoo", "company_id": 1, "period": period}
+    views = {table: lake.scan_sql(table) for table in silver_read()}
+    queries = []
+    for file, target in CLOSE_SQL:
+        sql = (TEMPLATE / "month_end_close" / file).read_text()
+        if file == "close_runs.sql":
+            values = ", ".join(f"('{t}', 0, 'raw')" for t in lake_tables_read(sql))
+            queries.append(
+                ("pinned_versions",
+                 f"SELECT * FROM (VALUES {values}) v(table_name, version, run_id)", {})
+            )  # fmt: skip
+        used = {k: v for k, v in params.items() if f"${k}" in sql}
+        queries.append((target, sql, used))
+    job = json.dumps({"delta": extension_path("delta"), "views": views, "queries": queries})
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", COLD_SCRIPT], input=job, text=True, check=True, timeout=600
+    )
+    return time.perf_counter() - started
+
+
+FLOOR = """\
+name: bench-floor
+description: One sql step, to measure what any step costs end to end.
+steps:
+  - id: one
+    kind: sql
+    sql: SELECT 1 AS x
+    target: gold.bench_floor
+"""
+
+
+def run_floor(workbench: Any, address: str, queue: str) -> float:
+    from workbench_pipelines.workflows import PipelineRunWorkflow
+    from workbench_server import temporal
+    from workbench_server.pipelines.runs import RunService
+    from workbench_server.principal import local_principal
+
+    service = RunService(workbench, local_principal())
+    plan, _ = service.prepare("bench-floor", {}, logical_date=date(2026, 12, 1))
+
+    async def go() -> None:
+        client = await temporal.connect(address)
+        await client.execute_workflow(
+            PipelineRunWorkflow.run, plan, id=f"run-{plan.run_id}", task_queue=queue
+        )
+
+    started = time.perf_counter()
+    asyncio.run(go())
+    elapsed = time.perf_counter() - started
+    if service.get(plan.run_id).status != "succeeded":
+        raise RuntimeError(f"floor run {plan.run_id} did not succeed")
+    return elapsed
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):6.2f} s ({min(values):.2f}-{max(values):.2f})"
 
 
 def measure_close(args: argparse.Namespace) -> Figures:
@@ -256,6 +355,8 @@ def measure_close(args: argparse.Namespace) -> Figures:
             )
             shutil.copytree(TEMPLATE, root / "src")
             PipelineRegistry(workbench, me).deploy(root / "src" / "month_end_close.yaml")
+            (root / "src" / "floor.yaml").write_text(FLOOR)
+            PipelineRegistry(workbench, me).deploy(root / "src" / "floor.yaml")
             worker = spawn_worker(home, address, queue)
             lake = Lake.of(workbench, me, None)
 
@@ -266,12 +367,26 @@ def measure_close(args: argparse.Namespace) -> Figures:
             ).to_pylist()
             assert tb and sum(r["closing"] for r in tb) == 0, "trial balance does not sum to 0"
             raw_close(lake, PERIOD)  # warm-up
+            raw_close_cold(lake, PERIOD)
+            run_floor(workbench, address, queue)
             ours: list[float] = []
             raw: list[float] = []
+            cold: list[float] = []
+            floor: list[float] = []
+            loads: list[float] = []
             steps: dict[str, list[float]] = {}
             for i in range(args.repeat):
-                order = ("wb", "raw") if i % 2 == 0 else ("raw", "wb")
+                loads.append(os.getloadavg()[0])
+                order = (
+                    ("wb", "raw", "cold", "floor") if i % 2 == 0 else ("floor", "cold", "raw", "wb")
+                )
                 for who in order:
+                    if who == "cold":
+                        cold.append(raw_close_cold(lake, PERIOD))
+                        continue
+                    if who == "floor":
+                        floor.append(run_floor(workbench, address, queue))
+                        continue
                     if who == "wb":
                         elapsed, run = run_close(workbench, address, queue, PERIOD)
                         ours.append(elapsed)
@@ -281,7 +396,11 @@ def measure_close(args: argparse.Namespace) -> Figures:
                                 steps.setdefault(a.step_id, []).append(spent)
                     else:
                         raw.append(raw_close(lake, PERIOD))
-                log(f"repetition {i + 1}: workbench {ours[-1]:.2f}s, raw DuckDB {raw[-1]:.2f}s")
+                log(
+                    f"repetition {i + 1} (load {loads[-1]:.1f}): workbench {ours[-1]:.2f}s, "
+                    f"raw DuckDB {raw[-1]:.2f}s warm, {cold[-1]:.2f}s cold; "
+                    f"one-step pipeline {floor[-1]:.2f}s"
+                )
     finally:
         stop(worker, 40)
         if workbench is not None:
@@ -296,11 +415,16 @@ def measure_close(args: argparse.Namespace) -> Figures:
     )
     print(f"\nclose of {items:,} journal items, company 1, {PERIOD} ({args.repeat} repetitions)")
     print(f"  first close, full extract included   {first:8.2f} s")
-    print(f"  workbench close, end to end (median) {statistics.median(ours):8.2f} s")
-    print(f"  raw DuckDB, same SQL (median)        {statistics.median(raw):8.2f} s")
+    print(f"  load average (1 min) over the repetitions: {min(loads):.1f}-{max(loads):.1f}")
+    print(f"  workbench close, end to end (median, spread) {spread(ours)}")
+    print(f"  raw DuckDB, same SQL, warm connection        {spread(raw)}")
+    print(f"  raw DuckDB, same SQL, fresh process (cold)   {spread(cold)}")
+    print(f"  a one-step pipeline (SELECT 1), end to end   {spread(floor)}")
     print(f"  close_overhead_ratio                 {ratio:8.2f}   (goal <= 2)")
+    cold_ratio = statistics.median(ours) / statistics.median(cold)
+    print(f"  against the cold raw figure          {cold_ratio:8.2f}")
     for step, times in steps.items():
-        print(f"    step {step:24s} {statistics.median(times):6.2f} s")
+        print(f"    step {step:24s} {spread(times)}")
     sql_ratio = sql_steps / statistics.median(raw)
     print(f"  sql steps only (summed medians)      {sql_steps:8.2f} s, ratio {sql_ratio:.2f}")
     out.figures.update(
@@ -310,6 +434,10 @@ def measure_close(args: argparse.Namespace) -> Figures:
         first_close_s=round(first, 2),
         close_sql_steps_ratio=round(sql_ratio, 2),
         close_journal_items=items,
+        close_raw_cold_s=round(statistics.median(cold), 2),
+        close_overhead_ratio_cold=round(cold_ratio, 2),
+        pipeline_floor_s=round(statistics.median(floor), 2),
+        close_load_avg_max=round(max(loads), 1),
     )
     out.units.update(
         close_overhead_ratio="ratio",
@@ -318,6 +446,10 @@ def measure_close(args: argparse.Namespace) -> Figures:
         first_close_s="s",
         close_sql_steps_ratio="ratio",
         close_journal_items="rows",
+        close_raw_cold_s="s",
+        close_overhead_ratio_cold="ratio",
+        pipeline_floor_s="s",
+        close_load_avg_max="load",
     )
     out.goals["close_overhead_ratio"] = "<= 2"
     return out
