@@ -417,3 +417,26 @@ def test_the_connection_test_embeds_one_text() -> None:
         result = asyncio.run(probe("vectors", bad, timeout=10))
         assert (result.ok, result.reason) == (False, "authentication_failed")
         assert "HTTP 401" in result.message and "'vectors'" in result.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail jane.doe@example.co.uk now", "mail [email] now"),
+        (
+            "IBAN DE89 3704 0044 0532 0130 00 AND GB82 WEST 1234 5698 7654 32",
+            "IBAN [iban] AND [iban]",
+        ),
+        ("REF AB12 DE89370400440532013000.", "REF AB12 [iban]."),
+        ("call 0612345678 0698765432 or (030) 1234-5678", "call [phone] [phone] or [phone]"),
+        # Look-alikes stay: a reference failing the IBAN checksum, dates, amounts, ids.
+        ("ref AB12 3456 7890 1234 of 2026-12-07: 1 234.50 EUR, order 00123", None),
+        ("INV/2026/0001 and XDE89370400440532013000", None),
+    ],
+)
+def test_free_text_redaction_finds_what_it_says_and_keeps_look_alikes(
+    text: str, expected: str | None
+) -> None:
+    from workbench_server.rag.redaction import redact
+
+    assert redact(text)[0] == (text if expected is None else expected)

@@ -158,6 +158,15 @@ def _chunks(
             text, found = redact(item.text, spec.redact)
             redacted.update(found)
             pieces = chunk_text(text, spec.chunk_size, spec.chunk_overlap, spec.chunk_unit)
+            # The text's metadata is serialised once; each chunk adds its own part (one
+            # json.dumps per chunk of the whole was a fifth of the step).
+            shared = {
+                **item.metadata,
+                "source": item.source,
+                "source_key": item.key,
+                **({"redacted": dict(found)} if found else {}),
+            }
+            rest = json.dumps(shared, sort_keys=True, ensure_ascii=False)[1:]
             for piece in pieces:
                 cid = chunk_id(item.source, item.key, piece.index)
                 if cid in owners:
@@ -166,20 +175,14 @@ def _chunks(
                         "than once; give keys that identify a row"
                     )
                 owners[cid] = item
-                metadata = {
-                    **item.metadata,
-                    "source": item.source,
-                    "source_key": item.key,
-                    "chunk": {
-                        "index": piece.index,
-                        "of": len(pieces),
-                        "start": piece.start,
-                        "end": piece.end,
-                        **settings,
-                    },
-                    **({"redacted": dict(found)} if found else {}),
+                place = {
+                    "index": piece.index,
+                    "of": len(pieces),
+                    "start": piece.start,
+                    "end": piece.end,
+                    **settings,
                 }
-                text_json = json.dumps(metadata, sort_keys=True, ensure_ascii=False)
+                text_json = '{"chunk": ' + json.dumps(place, sort_keys=True) + ", " + rest
                 chunks.append(
                     {
                         "chunk_id": cid,
@@ -219,14 +222,24 @@ def _existing(lake: Lake, target: str) -> dict[str, tuple[str, str | None]]:
 def _changes(changed: list[dict[str, Any]], gone: list[str], ctx: StepContext) -> pa.Table:
     import pyarrow as pa
 
-    now = ctx.started
-    rows = [
-        {**c, "run_id": ctx.run_id, "prepared_at": now, MARKER: None}
-        for c in sorted(changed, key=lambda c: c["chunk_id"])
-    ]
-    rows += [{"chunk_id": cid, MARKER: DELETE} for cid in gone]
+    rows = sorted(changed, key=lambda c: c["chunk_id"])
     schema = chunk_schema().append(pa.field(MARKER, pa.string()))
-    return pa.Table.from_pylist(rows, schema=schema)
+    given = {"run_id": ctx.run_id, "prepared_at": ctx.started, MARKER: None}
+    columns = []
+    for field in schema:  # column by column: from_pylist of dicts cost a tenth of the step
+        values = (
+            [given[field.name]] * len(rows)
+            if field.name in given
+            else [c[field.name] for c in rows]
+        )
+        if field.name == "chunk_id":
+            values += gone
+        elif field.name == MARKER:
+            values += [DELETE] * len(gone)
+        else:
+            values += [None] * len(gone)
+        columns.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _marker() -> Any:
