@@ -83,6 +83,7 @@ class LakeSession:
         self.name = name
         self.db = duckdb.connect(":memory:")
         self._views: dict[str, str] = {}  # layer.name -> the SQL it selects from
+        self._delta_folders: frozenset[str] = frozenset()  # local Delta tables' folders
         self._attached: set[str] = set()
         self._extensions: set[str] = set()
         self.storage = storage
@@ -216,6 +217,9 @@ class LakeSession:
         if not force and signature == self._seen:
             return sorted(self._views)
         found = self._discover()
+        self._delta_folders = frozenset(
+            os.path.normpath(where) for kind, where in found.values() if kind == "delta"
+        )
         complete = True
         if any(kind == "delta" for kind, _ in found.values()) or (found and self.is_s3):
             self.ensure_delta()
@@ -257,12 +261,18 @@ class LakeSession:
         stamps = []
         # The root, the layers, and each table folder and its Delta log: a new table, a
         # new partition, a first file in an empty folder or a first commit changes one.
+        # A Delta table's view reads its latest version at each query, so once it is
+        # known only its going matters, which its layer's folder shows: its own folders
+        # are not looked at (two stat calls per table, before every query).
+        delta = self._delta_folders
         for root in map(Path, self._roots()):
             for folder in (root, *(root / layer for layer in LAYERS)):
                 try:
                     stamps.append((folder.name, folder.stat().st_mtime_ns))
                     for entry in os.scandir(folder):
-                        if entry.is_dir():
+                        if entry.path in delta:
+                            stamps.append((entry.path, None))
+                        elif entry.is_dir():
                             stamps.append((entry.path, entry.stat().st_mtime_ns))
                             if folder != root:
                                 stamps.append(_mtime(f"{entry.path}/_delta_log"))
