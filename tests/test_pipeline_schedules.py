@@ -102,3 +102,51 @@ def test_every_minute_schedule_fires_twice_then_pauses(
     time.sleep(70)
     assert len(_runs(workbench)) == count
     assert run_workbench("pipeline", "schedule", "ticker", "delete", env=env).returncode == 0
+
+
+def test_a_firing_runs_its_pipeline_in_its_own_workflow_and_can_be_cancelled(
+    tmp_path: Path, home: Path, workbench, worker, temporal_address: str, task_queue: str
+) -> None:
+    # No child workflow between a firing and its run (one round trip less before the run
+    # is running): the firing's workflow is the run's, so a cancel and the run's step
+    # states reach the run through it, as for a run started by hand.
+    import asyncio
+
+    from workbench_server import temporal
+    from workbench_server.pipelines.runs import RunService
+    from workbench_server.principal import Principal
+
+    env = base_env(home) | {
+        "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+        "WORKBENCH_TASK_QUEUE": task_queue,
+    }
+    write_notebook(tmp_path / "src" / "slow.ipynb", "import time\ntime.sleep(120)")
+    (tmp_path / "src" / "p.yaml").write_text(
+        "name: slowly\nschedule:\n  cron: '0 6 * * *'\n  paused: true\n"
+        "steps:\n  - id: wait\n    notebook: slow.ipynb\n    kernel: python3\n"
+    )
+    deployed = run_workbench("pipeline", "deploy", str(tmp_path / "src" / "p.yaml"), env=env)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    fired = run_workbench("pipeline", "schedule", "slowly", "trigger", env=env)
+    assert fired.returncode == 0, fired.stderr
+    run = _wait_for(lambda: next((r for r in _runs(workbench) if r.status == "running"), None), 120)
+    assert run is not None, [(r.status, r.error) for r in _runs(workbench)]
+    assert run.workflow_id.startswith("scheduled-slowly")  # the firing's own workflow
+
+    workbench.settings.temporal_address = temporal_address
+    workbench.settings.task_queue = task_queue
+
+    async def states() -> dict[str, str]:
+        client = await temporal.connect(temporal_address)
+        handle = client.get_workflow_handle(run.workflow_id)
+        return await handle.query("step_states")
+
+    assert _wait_for(lambda: asyncio.run(states()) == {"wait": "running"}, 60)
+    service = RunService(workbench, Principal(name="root", admin=True))
+    asyncio.run(service.cancel(run.id))
+    ended = _wait_for(
+        lambda: next((r for r in _runs(workbench) if r.id == run.id and r.finished_at), None),
+        90,
+    )
+    assert ended is not None and ended.status == "cancelled", ended
+    assert run_workbench("pipeline", "schedule", "slowly", "delete", env=env).returncode == 0

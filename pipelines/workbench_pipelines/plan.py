@@ -151,6 +151,9 @@ class PrepareRun(BaseModel):
     key: str | None = Field(
         None, description="tells apart the runs one workflow starts (on_change: several)"
     )
+    workflow_id: str | None = Field(
+        None, description="the run's workflow when it is the caller itself (a schedule's)"
+    )
 
 
 class PreparedRun(BaseModel):

@@ -99,7 +99,8 @@ class RunActivities:
                 None,
                 local.date(),
                 data.trigger,
-                workflow_id=f"run-{data.pipeline}-{activity.info().workflow_run_id}"
+                workflow_id=data.workflow_id
+                or f"run-{data.pipeline}-{activity.info().workflow_run_id}"
                 + (f"-{data.key}" if data.key else ""),
             )
             return PreparedRun(plan=plan, workflow_id=workflow_id)

@@ -48,6 +48,9 @@ NOTIFY_RETRY = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(second
 # firing, most of it spent on two such round trips). Runs started before keep their
 # regular activities when they replay (workflow.patched).
 LOCAL_BOOKKEEPING = "run-bookkeeping-local"
+# A schedule's firing runs its pipeline in its own workflow, not in a child one: the
+# child's start was one more round trip before the run was recorded running.
+SCHEDULED_INLINE = "scheduled-run-inline"
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 
 
@@ -92,6 +95,9 @@ class PipelineRunWorkflow:
 
     @workflow.run
     async def run(self, plan: RunPlan) -> RunEvent:
+        return await self._run_plan(plan)
+
+    async def _run_plan(self, plan: RunPlan) -> RunEvent:
         watch = asyncio.create_task(self._watch_sla(plan)) if plan.sla_deadline else None
         done = set(plan.skip_steps)
         self.states = {s.id: ("reused" if s.id in done else "pending") for s in plan.steps}
@@ -323,11 +329,14 @@ SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
 @workflow.defn(name=SCHEDULED_RUN_WORKFLOW)
-class ScheduledRunWorkflow:
-    """One firing of a pipeline's schedule: record the run, then run it as a child."""
+class ScheduledRunWorkflow(PipelineRunWorkflow):
+    """One firing of a pipeline's schedule: record the run, then run it in this workflow
+    (the run's workflow id is this one's: a cancel, an approval's signal, a query reach
+    it here). Firings that started before ran the run as a child workflow, and still do
+    when they replay."""
 
     @workflow.run
-    async def run(self, data: ScheduledRunInput) -> RunEvent:
+    async def run(self, data: ScheduledRunInput) -> RunEvent:  # type: ignore[override]
         when = workflow.info().typed_search_attributes.get(SCHEDULED_START) or workflow.now()
         # The logical date is the scheduled time's date in the schedule's time zone; the
         # activity converts it (time zone data is off limits inside the workflow sandbox).
@@ -337,6 +346,15 @@ class ScheduledRunWorkflow:
             timezone=data.timezone,
             trigger="schedule",
         )
+        if workflow.patched(SCHEDULED_INLINE):
+            prepare.workflow_id = workflow.info().workflow_id
+            inline: PreparedRun = await workflow.execute_local_activity(
+                "workbench.prepare_run",
+                prepare,
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+                result_type=PreparedRun,
+            )
+            return await self._run_plan(inline.plan)
         if workflow.patched(LOCAL_BOOKKEEPING):
             prepared = await workflow.execute_local_activity(
                 "workbench.prepare_run",
