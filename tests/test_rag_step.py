@@ -440,3 +440,55 @@ def test_free_text_redaction_finds_what_it_says_and_keeps_look_alikes(
     from workbench_server.rag.redaction import redact
 
     assert redact(text)[0] == (text if expected is None else expected)
+
+
+def test_documents_and_tables_of_a_lake_in_s3(workbench: Any, s3_endpoint: str) -> None:
+    """A lake connection to an S3 bucket (moto): the folder is a prefix, read through the
+    lake's own filesystem; its table is read and the chunks written there."""
+    import uuid
+
+    import boto3
+
+    me = local_principal()
+    bucket = f"rag-{uuid.uuid4().hex[:10]}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="wb-key",
+        aws_secret_access_key="wb-secret",
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket=bucket)
+    ConnectionService(workbench, me).create(
+        ConnectionCreate(
+            name="s3lake",
+            settings={
+                "kind": "lake",
+                "location": f"s3://{bucket}/finance",
+                "endpoint_url": s3_endpoint,
+                "access_key_id": "wb-key",
+                "secret_access_key": "wb-secret",
+            },
+        )
+    )
+    lake = Lake.of(workbench, me, "s3lake")
+    lake.write("silver.customers", pa.table(CUSTOMERS), mode="overwrite")
+    s3.put_object(Bucket=bucket, Key="finance/docs/policy.txt", Body=b"Pay within 30 days.")
+    s3.put_object(
+        Bucket=bucket, Key="finance/docs/sub/more.md", Body=b"# More\nCall +44 20 7946 0958"
+    )
+    config = {
+        "target": "gold.rag_chunks",
+        "lake": "s3lake",
+        "sources": [{"table": "silver.customers", "columns": ["name"]}, {"documents": "docs"}],
+    }
+    run_rag(step_context(workbench, me, "rag", config))
+    texts = {c["source_key"]: c["text"] for c in lake.read("gold.rag_chunks").to_pylist()}
+    assert texts == {
+        "id=1": "name: Ann Perrin",
+        "id=2": "name: Bob Stone",
+        "id=3": "name: Cid Moreau",
+        "policy.txt": "Pay within 30 days.",
+        "sub/more.md": "# More\nCall [phone]",
+    }
+    assert not Lake.default(workbench.settings).exists("gold.rag_chunks")
