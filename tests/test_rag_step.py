@@ -276,6 +276,8 @@ def test_pii_columns_are_kept_only_when_asked_by_someone_who_may_see_them(workbe
     run_rag(step_context(workbench, local_principal(), "rag", config))
     texts = {c["source_key"]: c["text"] for c in _chunks(lake)}
     assert texts["id=1"] == "name: Ann Perrin\nemail: [email]"  # kept, and still redacted
+    (meta,) = {c["metadata"] for c in _chunks(lake) if c["source_key"] == "id=1"}
+    assert json.loads(meta)["pii_included"] == ["email"]
     # Without include_pii the column is left out of 'column: value' text altogether.
     run_rag(
         step_context(

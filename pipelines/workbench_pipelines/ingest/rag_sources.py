@@ -104,6 +104,8 @@ def _table(ctx: StepContext, lake: Lake, source: RagSource, step: str) -> Source
         "columns": used,
         "upstream": upstream,
         **({"pii_left_out": left_out} if left_out else {}),
+        # Kept on request (include_pii): said in each chunk, for whoever reads it later.
+        **({"pii_included": kept} if (kept := [c for c in used if c in pii]) else {}),
     }
     texts: list[SourceText] = []
     read = list(dict.fromkeys([*source.keys, *used]))
