@@ -1,0 +1,34 @@
+"""Runs that were under way when the worker was upgraded go on with the new code.
+
+The histories here were recorded with the worker from before the run bookkeeping became
+local activities and a schedule's firing stopped starting a child workflow: a firing that
+prepared its run with a regular activity and ran it as a child, and a run that recorded
+itself with regular activities. The current workflows must replay both exactly (Temporal
+replays a workflow's history on whichever worker picks it up next).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workbench_pipelines.workflows import PipelineRunWorkflow, ScheduledRunWorkflow
+
+HISTORIES = Path(__file__).parent / "support" / "histories"
+
+
+@pytest.mark.parametrize("name", ["scheduled_run_child.json", "pipeline_run_activities.json"])
+async def test_runs_from_before_the_upgrade_replay(name: str) -> None:
+    recorded = json.loads((HISTORIES / name).read_text())
+    history = WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])
+    replayer = Replayer(
+        workflows=[ScheduledRunWorkflow, PipelineRunWorkflow],
+        data_converter=pydantic_data_converter,
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
