@@ -6,6 +6,7 @@ import json
 import re
 import urllib.error
 import urllib.request
+from datetime import UTC
 from pathlib import Path
 
 import psycopg
@@ -16,11 +17,12 @@ from tests.support.postgres import postgres_settings
 from tests.support.processes import base_env, run_workbench
 from workbench_server.catalog import CatalogService
 from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.db.models import Run
 from workbench_server.lineage.service import LineageService
 from workbench_server.principal import Principal, local_principal
 
 STEP = """\
-import json, os
+import json, os, psutil
 r = %sql finance SELECT count(*) AS n FROM account_move WHERE state = 'posted'
 %sql lake CREATE TABLE posted AS SELECT id, partner_id FROM finance.public.account_move
 try:
@@ -34,6 +36,7 @@ open(target, "w").write(json.dumps({
     "worker_db_url_visible": "WORKBENCH_DB_URL" in os.environ,
     "api": os.environ.get("WORKBENCH_API_URL"),
     "token": os.environ.get("WORKBENCH_KERNEL_TOKEN"),
+    "kernel_started": psutil.Process().create_time(),
 }))
 """
 
@@ -101,3 +104,17 @@ def test_step_kernel_gets_owner_connections_only_while_it_runs(
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
+
+    # The next run's step gets the kernel the worker started ahead (before that run was
+    # asked for), with this run's own token and the same connections, and nothing else.
+    again = run_workbench("pipeline", "run", "uses_connections", "--wait", env=env, timeout=240)
+    assert again.returncode == 0, again.stdout + again.stderr
+    second = json.loads(out.read_text())
+    with workbench.sessions() as session:
+        asked = session.get(Run, re.search(r"started run (\w+)", again.stdout).group(1))
+        asked_at = asked.created_at.replace(tzinfo=asked.created_at.tzinfo or UTC)
+    assert second["kernel_started"] < asked_at.timestamp()
+    assert second["posted"] == seen["posted"]
+    assert second["private"] == seen["private"]
+    assert second["worker_db_url_visible"] is False
+    assert second["token"] and second["token"] != seen["token"]
