@@ -37,6 +37,14 @@ def test_what_changes_in_the_folder_is_seen_at_the_next_query(tmp_path: Path) ->
     assert count(session, "bronze.raw") == 1
     assert "delta_scan" in session._views["bronze.raw"]
 
+    # A first file in an empty folder, then a second file next to it.
+    (lake / "bronze" / "later").mkdir()
+    assert "bronze.later" not in session.refresh_views()
+    pq.write_table(pa.table({"id": [1]}), lake / "bronze" / "later" / "part-0.parquet")
+    assert count(session, "bronze.later") == 1
+    pq.write_table(pa.table({"id": [2, 3]}), lake / "bronze" / "later" / "part-1.parquet")
+    assert count(session, "bronze.later") == 3
+
     # A table that goes is gone at the next query, and the others stay.
     shutil.rmtree(lake / "silver" / "moves")
     assert "silver.moves" not in session.refresh_views()
