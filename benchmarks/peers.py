@@ -58,6 +58,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pipelines as wb  # the workbench side and the notebook, as benchmarks/pipelines.py
 
+# The peers' environments have plain ipykernel only: every tool runs the notebook on
+# ``python3`` (benchmarks/pipelines.py's default is the workbench's own kernel).
+wb.KERNEL = "python3"
+
 CHAIN = 5
 PEER_PACKAGES = {
     "scheduler": ["jupyter-scheduler==2.12.1", "ipykernel", "papermill"],
