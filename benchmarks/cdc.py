@@ -19,6 +19,11 @@ A PostgreSQL cluster with ``wal_level=logical`` and an ``account_move_line``-sha
   transaction, ``raw_receive_p95_s``.)
 
     python benchmarks/cdc.py [--rows 1000000] [--repeat 2] [--seconds 30] [--rate 1000]
+                             [--catchup-copy-mb 64] [--no-latency]
+
+With ``--catchup-copy-mb`` the catch-up is the step's copy as of a new snapshot (read
+through DuckDB's postgres scanner, as the full extract reads), the way a step with
+``catchup_copy_mb`` catches a large backlog up; without it the backlog is streamed.
 """
 
 from __future__ import annotations

@@ -259,7 +259,10 @@ def repair(home: str | None, run_id: str, latest: bool, wait: bool) -> None:
 @click.option("--from", "start", type=click.DateTime(), help="Backfill from (inclusive).")
 @click.option("--to", "end", type=click.DateTime(), help="Backfill to (inclusive).")
 def schedule(home: str | None, name: str, action: str, start, end) -> None:
-    """Pause, resume, trigger now, backfill a date range, or delete a pipeline's schedule."""
+    """Pause, resume, trigger now, backfill a date range, or delete a pipeline's schedule.
+
+    Pause and resume also apply to the pipeline's on_change trigger (runs on dataset
+    changes), with or without a schedule: resuming runs once if anything changed."""
     import asyncio
     from datetime import UTC
 
