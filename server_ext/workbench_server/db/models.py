@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -562,7 +563,11 @@ class WebhookDelivery(Base):
     announces, then delivered (and retried) by a Temporal workflow of its own."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("event_key", "target_id"),)
+    __table_args__ = (
+        UniqueConstraint("event_key", "target_id"),
+        # An agent's event is written once too (its rows have no target).
+        Index("ix_webhook_deliveries_agent_event", "agent_id", "event_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
@@ -582,7 +587,7 @@ class WebhookDelivery(Base):
     # An agent's delivery (its registration; target_id is then None). Not a foreign key:
     # the column was added to a table SQLite cannot alter in place; the registration's
     # deletion deletes its deliveries (agents/hooks.py).
-    agent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    agent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class WebhookAttempt(Base):

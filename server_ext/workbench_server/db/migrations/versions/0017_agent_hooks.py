@@ -33,11 +33,18 @@ def upgrade() -> None:
     # A plain nullable column: added in place on SQLite (no copy of the outbox table).
     with op.batch_alter_table("webhook_deliveries") as batch:
         batch.add_column(sa.Column("agent_id", sa.Integer(), nullable=True))
-    op.create_index(op.f("ix_webhook_deliveries_agent_id"), "webhook_deliveries", ["agent_id"])
+    # An agent's event is written once (its rows have no target for the outbox's unique
+    # constraint to cover); agent_id first, so it also finds an agent's deliveries.
+    op.create_index(
+        "ix_webhook_deliveries_agent_event",
+        "webhook_deliveries",
+        ["agent_id", "event_key"],
+        unique=True,
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_webhook_deliveries_agent_id"), table_name="webhook_deliveries")
+    op.drop_index("ix_webhook_deliveries_agent_event", table_name="webhook_deliveries")
     op.execute("DELETE FROM webhook_deliveries WHERE agent_id IS NOT NULL")
     with op.batch_alter_table("webhook_deliveries") as batch:
         batch.drop_column("agent_id")
