@@ -27,9 +27,11 @@ import pytest
 
 from tests.support.ingest import _run
 from tests.support.odoo_close import (
+    BUCKETS,
     COMPANIES,
     RATES,
     VERSIONS,
+    ageing_at,
     build_close_source,
     ledger_balances,
     open_items_at,
@@ -48,6 +50,7 @@ GOLD_TABLES = (
     "gold.trial_balance",
     "gold.open_items",
     "gold.open_items_by_partner",
+    "gold.ar_ap_ageing",
     "gold.close_checks",
 )
 
@@ -116,15 +119,42 @@ def check_close(lake: Lake, url: str, company: int, period: str, fy_start: date)
     assert ties and all(t["difference"] == 0 for t in ties)
     checks = {c["check_name"]: c for c in rows(lake, "gold.close_checks", company, period)}
     assert_fx_revaluation(url, company, end, checks)
+    assert_ageing(lake, url, company, period, end, checks)
     for name in (
         "trial_balance_sums_to_zero",
         "opening_plus_period_equals_closing",
         "closing_equals_ledger",
         "receivables_tie_out",
         "payables_tie_out",
+        "receivables_ageing_ties_out",
+        "payables_ageing_ties_out",
     ):
         assert checks[name]["status"] == "passed", checks[name]
     return checks
+
+
+def assert_ageing(lake: Lake, url: str, company: int, period: str, end: date, checks) -> None:
+    """gold.ar_ap_ageing against the ageing computed here in Python Decimal from the source's
+    rows (tests/support/odoo_close.ageing_at), bucket by bucket to the cent; its check rows
+    tie the buckets to the open items per account type."""
+    aged = rows(lake, "gold.ar_ap_ageing", company, period)
+    ours = {(r["account_type"], r["partner_id"]): r for r in aged}
+    theirs = ageing_at(url, company, end)
+    assert set(ours) == set(theirs), (period, set(ours) ^ set(theirs))
+    for key, expected in theirs.items():
+        got = ours[key]
+        assert all(isinstance(got[b], Decimal) for b in (*BUCKETS, "total")), got
+        assert {b: got[b] for b in (*BUCKETS, "total")} == expected, (key, got, expected)
+        assert got["kind"] == ("receivable" if key[0] == "asset_receivable" else "payable")
+    # The test data spreads due dates: the receivables reach most buckets.
+    receivable = [r for r in aged if r["account_type"] == "asset_receivable"]
+    assert sum(1 for b in BUCKETS if any(r[b] != 0 for r in receivable)) >= 3, receivable
+    items = rows(lake, "gold.open_items", company, period)
+    for kind, name in (("asset_receivable", "receivables"), ("liability_payable", "payables")):
+        check = checks[f"{name}_ageing_ties_out"]
+        open_total = sum((i["open_amount"] for i in items if i["account_type"] == kind), Decimal(0))
+        assert check["amount"] == open_total, check
+        assert check["items"] == sum(1 for i in items if i["account_type"] == kind)
 
 
 def rate_of(currency: int, company: int, end: date) -> Decimal:

@@ -85,11 +85,18 @@ def test_month_end_close_template_is_valid() -> None:
         "gold.trial_balance",
         "gold.open_items",
         "gold.open_items_by_partner",
+        "gold.ar_ap_ageing",
         "gold.close_checks",
         "gold.close_runs",
     ]
     # The gold tables of one close are replaced by source, company and period only.
-    for table in ("trial_balance", "open_items", "open_items_by_partner", "close_checks"):
+    for table in (
+        "trial_balance",
+        "open_items",
+        "open_items_by_partner",
+        "ar_ap_ageing",
+        "close_checks",
+    ):
         assert queries[f"gold.{table}"].replace_where == (
             "source = $source AND company_id = $company_id AND period = $period"
         )

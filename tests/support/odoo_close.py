@@ -59,7 +59,7 @@ CREATE TABLE account_move (
   write_date timestamp);
 CREATE TABLE account_move_line (
   id serial PRIMARY KEY, move_id int NOT NULL, move_name varchar, date date,
-  parent_state varchar, journal_id int, company_id int, company_currency_id int,
+  date_maturity date, parent_state varchar, journal_id int, company_id int, company_currency_id int,
   account_id int, partner_id int, currency_id int NOT NULL, name varchar,
   display_type varchar, debit numeric, credit numeric, balance numeric,
   amount_currency numeric, amount_residual numeric, amount_residual_currency numeric,
@@ -299,7 +299,9 @@ def _company_entries(
     misc = _journal(db, company, "MISC", "general", None)
     counter = {"n": 0}
 
-    def move(day, journal, kind, lines, state="posted", partner=None, foreign=None):
+    def move(day, journal, kind, lines, state="posted", partner=None, foreign=None, due=None):
+        # due: the receivable/payable lines' date_maturity (NULL otherwise, as on Odoo's
+        # payment lines here: the close then ages them by their date)
         counter["n"] += 1
         name = f"C{company}/{day:%Y}/{counter['n']:05d}" if state == "posted" else "/"
         total = sum((d for _, d, _, _ in lines), Decimal(0))
@@ -318,16 +320,17 @@ def _company_entries(
                 amount_currency = (balance * rate).quantize(CENT)
             ids.append(
                 db.execute(
-                    "INSERT INTO account_move_line (move_id, move_name, date, parent_state, "
-                    "journal_id, company_id, company_currency_id, account_id, partner_id, "
-                    "currency_id, name, display_type, debit, credit, balance, amount_currency, "
-                    "amount_residual, amount_residual_currency, reconciled, write_date) VALUES "
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'product', %s, %s, %s, %s, "
-                    "%s, %s, false, %s) RETURNING id",
+                    "INSERT INTO account_move_line (move_id, move_name, date, date_maturity, "
+                    "parent_state, journal_id, company_id, company_currency_id, account_id, "
+                    "partner_id, currency_id, name, display_type, debit, credit, balance, "
+                    "amount_currency, amount_residual, amount_residual_currency, reconciled, "
+                    "write_date) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                    "'product', %s, %s, %s, %s, %s, %s, false, %s) RETURNING id",
                     (
                         move_id,
                         name,
                         day,
+                        due if account in (acc["receivable"], acc["payable"]) else None,
                         state,
                         journal,
                         company,
@@ -370,6 +373,14 @@ def _company_entries(
     def money(low: int, high: int) -> Decimal:
         return Decimal(rng.randint(low * 100, high * 100)) / 100
 
+    # Payment terms of invoices and bills (due date = date + days; None leaves date_maturity
+    # NULL), drawn from their own generator so the entries themselves stay as they were.
+    terms = random.Random(1000 + company)
+
+    def due(day: date) -> date | None:
+        days = terms.choice((None, 0, 15, 30, 45, 60))
+        return None if days is None else day + timedelta(days=days)
+
     capital = Decimal("50000.00")
     move(FIRST, misc, "entry", [(acc["bank"], capital, 0, None), (acc["equity"], 0, capital, None)])
     month = FIRST
@@ -383,6 +394,7 @@ def _company_entries(
                 "out_invoice",
                 [(acc["receivable"], amount, 0, partner), (acc["income"], 0, amount, partner)],
                 partner=partner,
+                due=due(day),
             )
             paid = rng.random()
             if paid < 0.8:  # paid 0-70 days later (some after the month's end), some in part
@@ -403,6 +415,7 @@ def _company_entries(
                 "in_invoice",
                 [(acc["expense"], cost, 0, partner), (acc["payable"], 0, cost, partner)],
                 partner=partner,
+                due=due(day),
             )
             if rng.random() < 0.7:
                 pay_day = min(day + timedelta(days=rng.randint(5, 50)), last)
@@ -470,6 +483,45 @@ def open_items_at(url: str, company: int, account_type: str, end: date) -> dict[
             {"end": end, "company": company, "kind": account_type},
         ).fetchall()
     return {partner: total for partner, total in rows if total != 0}
+
+
+BUCKETS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "over_90")
+
+
+def ageing_at(url: str, company: int, end: date) -> dict[tuple[str, Any], dict[str, Decimal]]:
+    """AR/AP ageing at ``end``, in Python: each posted receivable/payable item's open amount
+    (its balance less the partial reconciles dated (max_date) by ``end``, read as rows and
+    summed here in Decimal) into a bucket by days past its due date (``date_maturity``, else
+    its date) at ``end``; per (account type, partner) the buckets and their total."""
+    with psycopg.connect(url) as db:
+        items = db.execute(
+            "SELECT l.id, a.account_type, l.partner_id, l.balance, l.date, l.date_maturity "
+            "FROM account_move_line l JOIN account_account a ON a.id = l.account_id "
+            "WHERE l.company_id = %s AND l.parent_state = 'posted' AND l.date <= %s "
+            "AND a.account_type IN ('asset_receivable', 'liability_payable')",
+            (company, end),
+        ).fetchall()
+        partials = db.execute(
+            "SELECT debit_move_id, credit_move_id, amount, max_date FROM account_partial_reconcile"
+        ).fetchall()
+    matched: dict[int, Decimal] = {}
+    for debit_line, credit_line, amount, max_date in partials:
+        if max_date <= end:
+            matched[debit_line] = matched.get(debit_line, Decimal(0)) - amount
+            matched[credit_line] = matched.get(credit_line, Decimal(0)) + amount
+    ageing: dict[tuple[str, Any], dict[str, Decimal]] = {}
+    for line, kind, partner, balance, day, maturity in items:
+        open_amount = balance + matched.get(line, Decimal(0))
+        if open_amount == 0:
+            continue
+        late = (end - (maturity or day)).days
+        bucket = BUCKETS[
+            0 if late <= 0 else 1 if late <= 30 else 2 if late <= 60 else 3 if late <= 90 else 4
+        ]
+        row = ageing.setdefault((kind, partner), dict.fromkeys((*BUCKETS, "total"), Decimal(0)))
+        row[bucket] += open_amount
+        row["total"] += open_amount
+    return ageing
 
 
 def ledger_balances(url: str, company: int, end: date, since: date | None = None) -> dict:

@@ -88,6 +88,23 @@ lock_dates AS (
   WHERE (p.odoo_version = '18.0' AND name <> 'period_lock_date')
      OR (p.odoo_version <> '18.0' AND name IN ('fiscalyear_lock_date', 'tax_lock_date', 'period_lock_date'))
 ),
+ageing AS (  -- per account type: the ageing's buckets and total against the open items
+  SELECT v.k AS account_type,
+         (SELECT coalesce(sum(g.not_due + g.days_1_30 + g.days_31_60 + g.days_61_90 + g.over_90), 0)
+          FROM gold.ar_ap_ageing g
+          WHERE g.source = $source AND g.company_id = CAST($company_id AS BIGINT)
+            AND g.period = $period AND g.account_type = v.k) AS buckets,
+         (SELECT coalesce(sum(g.total), 0) FROM gold.ar_ap_ageing g
+          WHERE g.source = $source AND g.company_id = CAST($company_id AS BIGINT)
+            AND g.period = $period AND g.account_type = v.k) AS total,
+         (SELECT coalesce(sum(o.open_amount), 0) FROM gold.open_items o
+          WHERE o.source = $source AND o.company_id = CAST($company_id AS BIGINT)
+            AND o.period = $period AND o.account_type = v.k) AS open_amount,
+         (SELECT count(*) FROM gold.open_items o
+          WHERE o.source = $source AND o.company_id = CAST($company_id AS BIGINT)
+            AND o.period = $period AND o.account_type = v.k) AS open_items
+  FROM (VALUES ('asset_receivable'), ('liability_payable')) v(k)
+),
 rows AS (
   SELECT 'trial_balance_sums_to_zero' AS check_name,
          CASE WHEN sum(closing) = 0 AND sum(opening) = 0 AND sum(period_balance) = 0
@@ -129,6 +146,14 @@ rows AS (
         SELECT k AS account_type, 0 AS open_items, 0 AS open_items_amount, 0 AS difference
         FROM (VALUES ('asset_receivable'), ('liability_payable')) v(k)) t
   GROUP BY t.account_type
+  UNION ALL
+  SELECT CASE account_type WHEN 'asset_receivable' THEN 'receivables_ageing_ties_out'
+                           ELSE 'payables_ageing_ties_out' END,
+         CASE WHEN buckets = open_amount AND total = open_amount THEN 'passed' ELSE 'failed' END,
+         buckets, open_items,
+         'ageing buckets sum to ' || buckets || ' (total ' || total || '); open items '
+           || open_amount || ' over ' || open_items || ' item(s)'
+  FROM ageing
   UNION ALL
   SELECT 'draft_entries_in_period',
          CASE WHEN count(*) = 0 THEN 'passed' ELSE 'warning' END,

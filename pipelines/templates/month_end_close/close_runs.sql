@@ -23,6 +23,7 @@ read AS (  -- naming the tables pins them: pinned_versions lists them at their v
   UNION ALL SELECT count(*) FROM gold.trial_balance
   UNION ALL SELECT count(*) FROM gold.open_items
   UNION ALL SELECT count(*) FROM gold.open_items_by_partner
+  UNION ALL SELECT count(*) FROM gold.ar_ap_ageing
 )
 SELECT
   CAST($source AS VARCHAR) AS source,

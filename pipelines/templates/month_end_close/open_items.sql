@@ -2,6 +2,7 @@
 -- item's balance less what the partial reconciliations made by then matched
 -- (account_partial_reconcile.max_date, the later of its two items' dates, <= period end).
 -- Today's amount_residual is not used: it knows about payments made after the month.
+-- due_date: the item's date_maturity (Odoo's due date), its date when it has none.
 WITH p AS (
   SELECT * FROM gold.close_periods
   WHERE source = $source AND company_id = CAST($company_id AS BIGINT) AND period = $period
@@ -12,8 +13,8 @@ acc AS (
     AND account_type IN ('asset_receivable', 'liability_payable')
 ),
 items AS (
-  SELECT l.id, l.move_id, l.move_name, l.date, l.partner_id, l.account_id, acc.code,
-         acc.account_type, l.balance
+  SELECT l.id, l.move_id, l.move_name, l.date, l.date_maturity, l.partner_id, l.account_id,
+         acc.code, acc.account_type, l.balance
   FROM silver.account_move_line l
   JOIN acc ON acc.account_id = l.account_id
   JOIN p ON l.company_id = p.company_id AND l.date <= p.period_end
@@ -41,6 +42,7 @@ SELECT
   i.move_id,
   i.move_name,
   i.date,
+  coalesce(i.date_maturity, i.date) AS due_date,  -- the item's date when it has no due date
   CAST(i.balance AS DECIMAL(38, 10)) AS balance,
   CAST(coalesce(m.amount, 0) AS DECIMAL(38, 10)) AS matched_by_period_end,
   CAST(i.balance + coalesce(m.amount, 0) AS DECIMAL(38, 10)) AS open_amount
