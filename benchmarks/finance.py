@@ -67,6 +67,7 @@ CLOSE_SQL = [  # (file, target) in the order the template runs them
     ("trial_balance.sql", "gold.trial_balance"),
     ("open_items.sql", "gold.open_items"),
     ("open_items_by_partner.sql", "gold.open_items_by_partner"),
+    ("ar_ap_ageing.sql", "gold.ar_ap_ageing"),
     ("checks.sql", "gold.close_checks"),
     ("close_runs.sql", "gold.close_runs"),
 ]
