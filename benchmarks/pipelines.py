@@ -257,7 +257,10 @@ class Bench:
         total = time.perf_counter() - started
         done = datetime.now(UTC)
         if finished.status != "succeeded":
-            raise RuntimeError(f"{name} run {run.id} ended {finished.status}: {finished.error}")
+            why = [f"{a.step_id}#{a.attempt}: {a.error}" for a in finished.attempts if a.error]
+            raise RuntimeError(
+                f"{name} run {run.id} ended {finished.status}: {finished.error} {why[:3]}"
+            )
         return Timed(total, requested, done, finished)
 
     async def wait_for_worker(self, timeout: float = 60.0) -> None:

@@ -33,13 +33,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_event_loop, run_sync
 
 from .notebook import HISTORY_ARGUMENT, StepKernelManager
 
 log = logging.getLogger(__name__)
 
-POOLED_KERNELS = ("workbench",)  # the default kernel of a notebook step
+# The default kernel of a notebook step, and plain ipykernel's: Python kernels, which the
+# prelude (Python code) can set up. Another kernel's steps start their own.
+POOLED_KERNELS = ("workbench", "python3")
 IDLE_S = 600.0
 
 # Run silently (no history, no execution count, nothing on IOPub but busy/idle) in the
@@ -120,11 +122,14 @@ class KernelPool:
         return spare.manager
 
     def close(self) -> None:
-        """Stop the spares (and any being started); later takes get none."""
+        """Stop the spares (and any being started); later takes get none. Once."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             spares = list(self._spares.values())
             self._spares.clear()
+            self._starter.submit(_close_loop)  # the starter thread's own, made by run_sync
         self._starter.shutdown(wait=True)
         for spare in spares:
             spare.expiry.cancel()
@@ -163,10 +168,18 @@ class KernelPool:
             if spare is None or spare.expiry is not threading.current_thread():
                 return
             del self._spares[kernel_name]
-        self._stop(spare)
+            # Stopped by the starter's thread, whose event loop lasts: a loop made in this
+            # short-lived timer thread would hold its file descriptors until collected.
+            self._starter.submit(self._stop, spare)
 
     @staticmethod
     def _stop(spare: _Spare) -> None:
+        spare.expiry.cancel()
         with contextlib.suppress(Exception):
             if spare.manager.has_kernel:
                 run_sync(spare.manager.shutdown_kernel)(now=True)
+
+
+def _close_loop() -> None:
+    """Close the event loop run_sync made for this thread (the thread is ending)."""
+    ensure_event_loop().close()
