@@ -50,7 +50,7 @@ from ..db.models import (
 from ..errors import InvalidInputError, NotFoundError
 from ..principal import Principal
 from ..webhooks import signing
-from ..webhooks.events import EVENTS, AttemptOut, DeliveryOut, check_url, run_payload
+from ..webhooks.payloads import EVENTS, AttemptOut, DeliveryOut, check_url, run_payload
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

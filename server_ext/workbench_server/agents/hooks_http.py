@@ -14,7 +14,7 @@ from jupyter_server.auth.decorator import authorized
 from pydantic import TypeAdapter
 
 from ..handlers.base import WorkbenchHandler
-from ..webhooks.events import DeliveryOut
+from ..webhooks.payloads import DeliveryOut
 from .hooks import AgentHookService, AgentIn, AgentOut
 
 _AGENTS = TypeAdapter(list[AgentOut])

@@ -17,16 +17,13 @@ from ..errors import NotFoundError
 from ..pipelines.runs import RunService
 from ..webhooks import signing
 from ..webhooks.events import (
-    DeliveryOut,
     TargetIn,
     TargetOut,
     TargetService,
     add_run_callback,
-    check_url,
     deliveries,
-    run_payload,
-    status_path,
 )
+from ..webhooks.payloads import DeliveryOut, check_url, run_payload, status_path
 from ..webhooks.triggers import TriggerRefused, TriggerService, authenticate
 from .base import WorkbenchHandler
 from .pipelines import NAME, RUN

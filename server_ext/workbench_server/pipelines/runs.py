@@ -29,7 +29,8 @@ from ..db.models import Approval, Notification, Pipeline, PipelineVersion, Run, 
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..principal import Principal
 from ..safe_files import read_beneath
-from ..webhooks.events import DeliveryOut, deliveries
+from ..webhooks.events import deliveries
+from ..webhooks.payloads import DeliveryOut
 from .registry import PipelineRegistry
 
 if TYPE_CHECKING:

@@ -16,12 +16,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import or_, select
 
-from ..connections.egress import EgressPolicy, UnknownHostError
 from ..db.models import (
     Pipeline,
     Run,
-    RunTable,
-    StepRun,
     WebhookDelivery,
     WebhookTarget,
 )
@@ -29,22 +26,18 @@ from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from ..pipelines.registry import PipelineRegistry
 from ..principal import Principal
 from . import signing
+from .payloads import (
+    EVENTS,
+    DeliveryOut,
+    check_url,
+    run_payload,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ..core import Workbench
 
-EVENTS = (
-    "run.started",
-    "run.succeeded",
-    "run.failed",
-    "run.cancelled",
-    "step.failed",
-    "run.sla_missed",
-    "approval.requested",
-    "dataset.updated",
-)
 END_EVENTS = ["run.succeeded", "run.failed", "run.cancelled"]
 RUN_STATUS_EVENTS = {
     "running": "run.started",
@@ -57,11 +50,6 @@ MAX_TARGETS = 20
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def status_path(pipeline: str, run_id: str) -> str:
-    """Below the server's base URL: where the trigger credential reads a run's state."""
-    return f"workbench/api/pipelines/{pipeline}/trigger/runs/{run_id}"
 
 
 class TargetIn(BaseModel):
@@ -91,36 +79,6 @@ class TargetSecret(TargetOut):
     """The answer to creating a target: the one time its signing secret is shown."""
 
     secret: str
-
-
-class AttemptOut(BaseModel):
-    attempt: int
-    at: datetime
-    status_code: int | None
-    duration_ms: float
-    error: str | None
-
-
-class DeliveryOut(BaseModel):
-    id: int
-    event: str
-    event_id: str
-    url: str
-    target_id: int | None
-    status: str  # queued | sending | retrying | delivered | failed
-    attempts: int
-    created_at: datetime
-    delivered_at: datetime | None
-    last_error: str | None
-    history: list[AttemptOut] = []
-
-
-def check_url(workbench: Workbench, url: str, what: str) -> None:
-    """Refuse a target the network policy would refuse to deliver to, when it is set."""
-    try:
-        EgressPolicy.from_settings(workbench.settings).check_url(url, what=what)
-    except UnknownHostError as exc:
-        raise InvalidInputError(f"{what}: {exc}; give a host this server can resolve") from None
 
 
 class TargetService:
@@ -222,57 +180,6 @@ def add_run_callback(
             created_at=_now(),
         )
     )
-
-
-def run_payload(session: Session, run: Run, pipeline: str, end: bool) -> dict[str, Any]:
-    """The run as events show it; at its end, with its outputs: the lake table versions
-    its steps wrote and each step's final state."""
-    body: dict[str, Any] = {
-        "id": run.id,
-        "pipeline": pipeline,
-        "version": run.version,
-        "status": run.status,
-        "trigger": run.trigger,
-        "requested_by": run.requested_by,
-        "parameters": run.parameters,
-        "logical_date": run.logical_date,
-        "created_at": _iso(run.created_at),
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "error": run.error,
-        "status_path": status_path(pipeline, run.id),
-    }
-    if end:
-        steps: dict[str, str] = {}
-        for step_id, status in session.execute(
-            select(StepRun.step_id, StepRun.status)
-            .where(StepRun.run_id == run.id)
-            .order_by(StepRun.attempt)
-        ):
-            steps[step_id] = status  # the last attempt's
-        tables = [
-            {
-                "step": t.step_id,
-                "lake": t.lake,
-                "table": t.table_name,
-                "version": t.version,
-                "operation": t.operation,
-                "rows_added": t.rows_added,
-                "rows_updated": t.rows_updated,
-                "rows_removed": t.rows_removed,
-            }
-            for t in session.scalars(
-                select(RunTable)
-                .where(RunTable.run_id == run.id, RunTable.access == "write")
-                .order_by(RunTable.id)
-            )
-        ]
-        body["outputs"] = {"steps": steps, "tables": tables}
-    return body
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def enqueue(
