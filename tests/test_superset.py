@@ -312,8 +312,11 @@ def test_a_bad_url_or_password_says_so(workbench: Any, superset: Superset) -> No
 @pytest.fixture
 def jp_server_config(home: Path):
     from tests.support.servers import workbench_server
+    from tests.test_pipeline_schema_api import DenyByHeader
 
-    return workbench_server(home)
+    config = workbench_server(home)
+    config["ServerApp"]["authorizer_class"] = DenyByHeader  # X-Test-Deny: a resource refused
+    return config
 
 
 async def test_rest_connection_dialog_test_and_publish(jp_fetch, home: Path, superset: Superset):
@@ -621,3 +624,231 @@ def test_publishes_at_the_same_time_queue_and_lose_nothing(
         ("gold", "conc_a", 3),
         ("gold", "conc_b", 3),
     ]
+
+
+def _close_tables(lake: Lake, periods: list[tuple[int, str]]) -> None:
+    """The month-end close's gold tables as its queries write them (the columns the
+    dashboard reads, DECIMAL(38, 10) money), for the closes ``periods`` (company, month)."""
+    money = pa.decimal128(38, 10)
+    tb: dict[str, list[Any]] = {k: [] for k in ("source", "company_id", "period", "code")}
+    tb |= {k: [] for k in ("account_name", "account_type", "opening", "debit", "credit")}
+    tb["closing"] = []
+    aged: dict[str, list[Any]] = {k: [] for k in ("source", "company_id", "period", "kind")}
+    aged |= {k: [] for k in ("account_type", "partner_id", "partner_name", *BUCKET_COLUMNS)}
+    aged["total"] = []
+    checks: dict[str, list[Any]] = {k: [] for k in ("source", "company_id", "period")}
+    checks |= {k: [] for k in ("check_name", "status", "amount", "items", "detail")}
+    for n, (company, period) in enumerate(periods):
+        for code, name, kind, amount in (
+            ("121000", "Receivable", "asset_receivable", Decimal("1234.56") + n),
+            ("400000", "Sales", "income", -Decimal("1234.56") - n),
+        ):
+            for key, value in zip(
+                tb,
+                ("odoo", company, period, code, name, kind, Decimal(0), max(amount, Decimal(0))),
+                strict=False,
+            ):
+                tb[key].append(value)
+            tb["credit"].append(max(-amount, Decimal(0)))
+            tb["closing"].append(amount)
+        for partner, account_type, buckets in (
+            (7, "asset_receivable", ("100.10", "20.02", "0", "3.33", f"{1000 + n}.99")),
+            (8, "asset_receivable", ("0.01", "0", "40.40", "0", "0")),
+            (7, "liability_payable", ("-55.55", "-0.45", "0", "0", f"-{n}.01")),
+        ):
+            values = [Decimal(b) for b in buckets]
+            kind = "receivable" if account_type == "asset_receivable" else "payable"
+            row = ("odoo", company, period, kind, account_type, partner, f"Partner {partner}")
+            for key, value in zip(aged, (*row, *values, sum(values)), strict=True):
+                aged[key].append(value)
+        for name, status in (("trial_balance_sums_to_zero", "passed"), ("suspense", "warning")):
+            row = ("odoo", company, period, name, status, Decimal(0), 1, f"{name} {period}")
+            for key, value in zip(checks, row, strict=True):
+                checks[key].append(value)
+    decimals = {"opening", "debit", "credit", "closing", "amount", "total", *BUCKET_COLUMNS}
+
+    def table(columns: dict[str, list[Any]]) -> pa.Table:
+        return pa.table(
+            {k: pa.array(v, money) if k in decimals else pa.array(v) for k, v in columns.items()}
+        )
+
+    lake.write("gold.trial_balance", table(tb), mode="overwrite")
+    lake.write("gold.ar_ap_ageing", table(aged), mode="overwrite")
+    lake.write("gold.close_checks", table(checks), mode="overwrite")
+
+
+BUCKET_COLUMNS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "over_90")
+
+
+def _chart_data(client: SupersetClient, chart_id: int) -> tuple[dict[str, Any], list[dict]]:
+    """The chart's saved definition, and the data Superset answers for its saved query."""
+    chart = client.call("GET", f"/api/v1/chart/{chart_id}")["result"]
+    context = json.loads(chart["query_context"])
+    answer = client.call("POST", "/api/v1/chart/data", context)["result"][0]
+    assert answer["status"] == "success", answer
+    return chart, answer["data"]
+
+
+def _lake_ageing(workbench: Any, company: int, period: str) -> dict[str, dict[str, Decimal]]:
+    """The ageing chart's query run by DuckDB over the lake's Delta table."""
+    from workbench_server.superset.finance import ageing_metrics
+
+    metrics = ageing_metrics()
+    lake = Lake.default(workbench.settings)
+    db = lake.connect()
+    try:
+        found = db.execute(
+            f"SELECT kind, {', '.join(m['sqlExpression'] for m in metrics)} "
+            f"FROM {lake.scan_sql('gold.ar_ap_ageing')} "
+            "WHERE source = 'odoo' AND company_id = ? AND period = ? GROUP BY kind",
+            [company, period],
+        ).fetchall()
+    finally:
+        db.close()
+    return {row[0]: {m["label"]: v for m, v in zip(metrics, row[1:], strict=True)} for row in found}
+
+
+def test_the_finance_dashboard_of_the_close(workbench: Any, superset: Superset, home: Path) -> None:
+    """No tables named: the close's trial balance, AR/AP ageing (a bar chart) and checks of
+    the latest close; the ageing chart's data equals the same query on the lake to the
+    cent; made again after a later close it is the same dashboard and charts, showing it."""
+    from click.testing import CliRunner
+
+    from workbench_server.cli import cli
+    from workbench_server.principal import local_principal
+    from workbench_server.superset.dashboard import DashboardRequest, starter_dashboard
+
+    me = local_principal()  # the CLI's user below
+    lake = Lake.default(workbench.settings)
+    _superset_connection(workbench, me, "bi", superset.url, ADMIN[1])
+    with pytest.raises(NotFoundError, match="run the month-end close"):
+        starter_dashboard(workbench, me, DashboardRequest(to="bi"))
+    _close_tables(lake, [(1, "2026-10"), (2, "2026-11"), (1, "2026-11")])
+
+    made = starter_dashboard(workbench, me, DashboardRequest(to="bi"))
+    assert made.close == "odoo, company 1, 2026-11"  # the latest month, its first company
+    assert set(made.charts) == {"Trial balance", "AR/AP ageing", "Close checks"}
+    cfg = ConnectionService(workbench, me).resolve("bi")
+    assert isinstance(cfg, SupersetConfig)
+    client = SupersetClient(cfg).login()
+    (dashboard,) = client.find("dashboard", dashboard_title="Finance close")
+    assert dashboard["id"] == made.dashboard_id
+    on_board = client.call("GET", f"/api/v1/dashboard/{made.dashboard_id}/charts")["result"]
+    assert {c["slice_name"]: c["form_data"]["viz_type"] for c in on_board} == {
+        "Finance close: Trial balance": "table",
+        "Finance close: AR/AP ageing": "echarts_timeseries_bar",
+        "Finance close: Close checks": "table",
+    }
+
+    chart, data = _chart_data(client, made.charts["AR/AP ageing"])
+    assert chart["viz_type"] == "echarts_timeseries_bar"
+    charted = {
+        row["kind"]: {
+            label: Decimal(str(v)).quantize(Decimal("0.01"))
+            for label, v in row.items()
+            if label != "kind"
+        }
+        for row in data
+    }
+    expected = _lake_ageing(workbench, 1, "2026-11")
+    assert charted == expected
+    # To the cent, against the rows written: receivables of partners 7 and 8, payables
+    # turned into what is owed.
+    assert expected["receivable"] == {
+        "not due": Decimal("100.11"),
+        "1-30 days": Decimal("20.02"),
+        "31-60 days": Decimal("40.40"),
+        "61-90 days": Decimal("3.33"),
+        "over 90 days": Decimal("1002.99"),
+    }
+    assert expected["payable"]["not due"] == Decimal("55.55")
+    assert expected["payable"]["over 90 days"] == Decimal("2.01")
+
+    _, rows = _chart_data(client, made.charts["Trial balance"])
+    assert [(r["code"], Decimal(str(r["closing"]))) for r in rows] == [
+        ("121000", Decimal("1236.56")),
+        ("400000", Decimal("-1236.56")),
+    ]
+    _, rows = _chart_data(client, made.charts["Close checks"])
+    assert [r["detail"] for r in rows] == ["suspense 2026-11", "trial_balance_sums_to_zero 2026-11"]
+
+    # A later close, the dashboard made again (by the CLI): the same dashboard and charts,
+    # now showing December.
+    _close_tables(lake, [(1, "2026-10"), (2, "2026-11"), (1, "2026-11"), (1, "2026-12")])
+    again = CliRunner().invoke(cli, ["superset-dashboard", "--to", "bi", "--home", str(home)])
+    assert again.exit_code == 0, again.output
+    assert "with 3 chart(s) for the close of odoo, company 1, 2026-12" in again.output
+    assert f"/superset/dashboard/{made.dashboard_id}/" in again.output
+    assert len(client.find("chart", slice_name="Finance close: AR/AP ageing")) == 1
+    _, data = _chart_data(client, made.charts["AR/AP ageing"])
+    over_90 = {r["kind"]: Decimal(str(r["over 90 days"])).quantize(Decimal("0.01")) for r in data}
+    assert over_90 == {"receivable": Decimal("1003.99"), "payable": Decimal("3.01")}
+    assert over_90 == {
+        k: v["over 90 days"] for k, v in _lake_ageing(workbench, 1, "2026-12").items()
+    }
+    # A company or month without a close says so.
+    with pytest.raises(NotFoundError, match="no close of company 2 and period 2026-12"):
+        starter_dashboard(workbench, me, DashboardRequest(to="bi", company_id=2, period="2026-12"))
+
+
+async def test_rest_dashboard_route(jp_fetch, jp_http_port, jp_base_url, home: Path, superset):
+    """POST /workbench/api/superset/dashboard: signed in and authorised, a clear 400 for a
+    bad body, 404 for a connection or close that is not there, then a dashboard."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+    from workbench_server.settings import WorkbenchSettings
+
+    async def post(body: Any, **headers: str) -> tuple[int, Any]:
+        try:
+            answer = await jp_fetch(
+                "workbench",
+                "api",
+                "superset",
+                "dashboard",
+                method="POST",
+                body=body if isinstance(body, str) else json.dumps(body),
+                headers=headers,
+            )
+        except HTTPClientError as exc:
+            return exc.code, json.loads(exc.response.body)
+        return answer.code, json.loads(answer.body)
+
+    # Without the server's token: refused before anything runs.
+    anonymous = await AsyncHTTPClient().fetch(
+        f"http://127.0.0.1:{jp_http_port}{jp_base_url}workbench/api/superset/dashboard",
+        method="POST",
+        body='{"to": "bi"}',
+        raise_error=False,
+    )
+    assert anonymous.code in (401, 403)
+    code, _ = await post({"to": "bi"}, **{"X-Test-Deny": "workbench.catalog"})
+    assert code == 403
+
+    code, answer = await post({"to": "bi"})
+    assert code == 404 and "'bi'" in answer["message"], answer
+    code, answer = await post({"to": "bi", "period": "2026-13"})
+    assert code == 400 and "period" in answer["message"], answer
+    code, answer = await post({"to": "bi", "surprise": 1})
+    assert code == 400 and "surprise" in answer["message"], answer
+    code, answer = await post("{not json")
+    assert code == 400, answer
+
+    settings = {"kind": "superset", "url": superset.url, "user": ADMIN[0], "password": ADMIN[1]}
+    await jp_fetch(
+        "workbench",
+        "api",
+        "connections",
+        method="POST",
+        body=json.dumps({"name": "bi", "settings": settings}),
+    )
+    code, answer = await post({"to": "bi"})  # no close in this lake yet
+    assert code == 404 and "run the month-end close" in answer["message"], answer
+    Lake.default(WorkbenchSettings.from_env(home)).write(
+        "gold.rest_dash_totals", pa.table({"total": [Decimal("12.34")]}), mode="overwrite"
+    )
+    body = {"to": "bi", "title": "REST dashboard (test)", "tables": ["gold.rest_dash_totals"]}
+    code, answer = await post(body)
+    assert code == 200 and list(answer["charts"]) == ["gold.rest_dash_totals"], answer
+    assert answer["dashboard_url"].startswith(f"{superset.url}/superset/dashboard/")
+    code, again = await post(body)
+    assert (again["dashboard_id"], again["charts"]) == (answer["dashboard_id"], answer["charts"])

@@ -54,13 +54,29 @@ def publish(
 
 @click.command("superset-dashboard")
 @home_option
-@click.argument("title")
-@click.argument("tables", nargs=-1, required=True, metavar="LAYER.TABLE...")
+@click.argument("title", required=False)
+@click.argument("tables", nargs=-1, metavar="[LAYER.TABLE...]")
 @click.option("--to", "to", required=True, help="The superset connection to publish to.")
 @click.option("--lake", default=None, help="A lake connection (default: the workbench's lake).")
-def dashboard(home: str | None, title: str, tables: tuple[str, ...], to: str, lake: str | None):
-    """A starter dashboard TITLE in Superset: TABLES published (pii left out), one table
-    chart each (e.g. gold.trial_balance gold.ar_ageing gold.ap_ageing of the close)."""
+@click.option(
+    "--company", "company_id", type=int, default=None, help="Finance dashboard: the company."
+)
+@click.option("--period", default=None, help="Finance dashboard: the month, YYYY-MM.")
+def dashboard(
+    home: str | None,
+    title: str | None,
+    tables: tuple[str, ...],
+    to: str,
+    lake: str | None,
+    company_id: int | None,
+    period: str | None,
+) -> None:
+    """A starter dashboard TITLE in Superset (default "Finance close").
+
+    With no TABLES: the finance dashboard over the month-end close's gold tables (trial
+    balance, AR/AP ageing as a bar chart, close checks) for the latest close, or the
+    --company and --period given. With TABLES: each published (pii left out) with a table
+    chart of its own. Made again, the same dashboard and charts are updated."""
     from pydantic import ValidationError
 
     from ..errors import InvalidInputError
@@ -68,12 +84,16 @@ def dashboard(home: str | None, title: str, tables: tuple[str, ...], to: str, la
     from ..superset.dashboard import DashboardRequest, starter_dashboard
     from .connection import _workbench
 
+    given = {"title": title} if title is not None else {}
     try:
-        request = DashboardRequest(title=title, to=to, tables=list(tables), lake=lake)
+        request = DashboardRequest(
+            **given, to=to, tables=list(tables), lake=lake, company_id=company_id, period=period
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInputError(f"{where}: {first['msg']}") from None
     made = starter_dashboard(_workbench(home), local_principal(), request)
-    click.echo(f"dashboard {made.dashboard_id} with {len(made.charts)} chart(s)")
+    shown = f" for the close of {made.close}" if made.close else ""
+    click.echo(f"dashboard {made.dashboard_id} with {len(made.charts)} chart(s){shown}")
     click.echo(made.dashboard_url)

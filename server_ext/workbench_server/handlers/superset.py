@@ -1,8 +1,13 @@
-"""REST: /workbench/api/superset/publish — a lake table published as a Superset dataset.
+"""REST: /workbench/api/superset/publish — a lake table published as a Superset dataset;
+/workbench/api/superset/dashboard — a starter dashboard.
 
-POST ``{"table": "gold.x", "to": "<superset connection>", "lake": null, "include_pii":
-false, "overwrite": false}``: answers the dataset (id, URL) and what was published. The
-caller needs the Superset connection and the lake table; others' are "not found"."""
+POST publish ``{"table": "gold.x", "to": "<superset connection>", "lake": null,
+"include_pii": false, "overwrite": false}``: answers the dataset (id, URL) and what was
+published. POST dashboard ``{"to": "<superset connection>", "title": "Finance close",
+"tables": [], "lake": null, "company_id": null, "period": null}``: no tables, the finance
+dashboard of the month-end close's gold tables; answers the dashboard (id, URL) and its
+charts. The caller needs the Superset connection and the lake tables; others' are "not
+found"."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import asyncio
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
+from ..superset.dashboard import DashboardRequest, starter_dashboard
 from ..superset.publish import PublishRequest, publish
 from .base import WorkbenchHandler
 
@@ -27,4 +33,16 @@ class PublishHandler(WorkbenchHandler):
         self.write_json(result)
 
 
-ROUTES = [("superset/publish", PublishHandler)]
+class DashboardHandler(WorkbenchHandler):
+    auth_resource = "workbench.catalog"
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = DashboardRequest.model_validate_json(self.request.body or b"{}")
+        workbench, principal = self.workbench, self.principal
+        result = await asyncio.to_thread(starter_dashboard, workbench, principal, request)
+        self.write_json(result)
+
+
+ROUTES = [("superset/publish", PublishHandler), ("superset/dashboard", DashboardHandler)]
