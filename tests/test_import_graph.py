@@ -41,6 +41,7 @@ CONTRACTS = {
         "spec_sql",
         "spec_steps",
         "spec_types",
+        "triggers",
         "validate",
     )
 }

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -32,47 +31,18 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.exceptions import ActivityError, ChildWorkflowError
 
     from .plan import PIPELINE_RUN_WORKFLOW, PreparedRun, PrepareRun, RunEvent
+    from .triggers import (
+        CHANGE_SIGNAL,
+        ON_CHANGE_WORKFLOW,
+        PAUSE_SIGNAL,
+        PAUSED_QUERY,
+        ChangeNotice,
+        DatasetChange,
+        OnChangeInput,
+    )
 
-ON_CHANGE_WORKFLOW = "workbench.OnChange"
-CHANGE_SIGNAL = "workbench.dataset_changed"
-PAUSE_SIGNAL = "workbench.on_change_paused"  # True: pause, False: resume
-PAUSED_QUERY = "paused"
 IDLE = timedelta(hours=1)  # no change this long: the workflow ends (a change restarts it)
 RUNS_PER_HISTORY = 200  # then continue as new, so the history stays short
-
-
-def on_change_workflow_id(pipeline: str) -> str:
-    return f"on-change-{pipeline}"
-
-
-class DatasetChange(BaseModel):
-    """One table version a committed batch (or step) wrote."""
-
-    dataset: str = Field(description="lake.layer.table")
-    version: int
-    operation: str | None = None
-    rows_added: int | None = None
-    rows_updated: int | None = None
-    rows_removed: int | None = None
-    run_id: str = Field(description="the run whose step wrote it")
-    pipeline: str = Field(description="the pipeline of that run")
-    committed_at: str = Field(description="ISO time the batch was committed")
-
-
-class ChangeNotice(BaseModel):
-    """A batch's changes for one listening pipeline, with its spec's settings."""
-
-    changes: list[DatasetChange]
-    debounce_s: float = 0.0
-    overlap: str = "buffer_one"
-
-
-class OnChangeInput(BaseModel):
-    pipeline: str
-    pending: list[ChangeNotice] = Field(
-        default_factory=list, description="notices carried over a continue-as-new"
-    )
-    paused: bool = Field(False, description="paused, carried over a continue-as-new")
 
 
 @workflow.defn(name=ON_CHANGE_WORKFLOW)

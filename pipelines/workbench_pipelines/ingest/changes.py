@@ -27,7 +27,7 @@ from workbench_server.db.models import CatalogTable, Connection, Pipeline, Pipel
 from workbench_server.lake.location import DEFAULT_LAKE
 from workbench_server.principal import Principal
 
-from ..on_change import (
+from ..triggers import (
     CHANGE_SIGNAL,
     ON_CHANGE_WORKFLOW,
     ChangeNotice,

@@ -157,7 +157,7 @@ def _listens(workbench: Workbench, name: str) -> bool:
 async def _pause_on_change(client: Client, workbench: Workbench, name: str, paused: bool) -> None:
     from temporalio.client import WorkflowExecutionStatus
 
-    from workbench_pipelines.on_change import (
+    from workbench_pipelines.triggers import (
         ON_CHANGE_WORKFLOW,
         PAUSE_SIGNAL,
         OnChangeInput,
@@ -190,7 +190,7 @@ async def _on_change_paused(client: Client, name: str) -> bool | None:
     """Whether the on_change trigger is paused (None: its workflow did not answer)."""
     from temporalio.client import WorkflowExecutionStatus
 
-    from workbench_pipelines.on_change import PAUSED_QUERY, on_change_workflow_id
+    from workbench_pipelines.triggers import PAUSED_QUERY, on_change_workflow_id
 
     handle = client.get_workflow_handle(on_change_workflow_id(name))
     try:
