@@ -160,7 +160,9 @@ def start_and_run(server: Server, spec: str) -> dict[str, float]:
     kernel_id = server.call("POST", "/api/kernels", {"name": spec})["id"]
     client = BlockingKernelClient()
     client.load_connection_file(str(server.runtime / f"kernel-{kernel_id}.json"))
-    client.start_channels()
+    # No heartbeat: it calls a kernel dead after one second without an answer, which a
+    # loaded machine's kernel start can take (the server watches its kernels anyway).
+    client.start_channels(hb=False)
     try:
         client.wait_for_ready(timeout=120)
         ready = time.perf_counter() - started

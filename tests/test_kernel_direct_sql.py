@@ -102,6 +102,7 @@ def same_both_ways(shell: Any, code: str) -> dict[str, Any]:
         "%%sql lake\n-- what each account holds\nSELECT account /* the key */, count(*) AS n\n"
         "FROM bronze.events GROUP BY 1 ORDER BY 1;\n",
         "%%sql lake\nSELECT {{ limit }} AS n, '{{ word }}' AS w",
+        "%sql lake SELECT {{ limit }} AS n, '{word}' AS braces",  # jinja's, as in jupysql
         "%%sql lake\nCREATE OR REPLACE TABLE scratch AS SELECT 1 AS a",
         "%sql lake SELECT a FROM scratch",
     ],
@@ -110,6 +111,8 @@ def test_plain_lake_queries_give_what_jupysql_gives(shell: Any, code: str) -> No
     shell.user_ns.update(limit=3, word="three")
     got = same_both_ways(shell, code)
     assert "Running query in 'lake'" in str(got["shown"])  # displaycon, as jupysql says it
+    if "{word}" in code:  # IPython's own expansion would have made it {limit} and three
+        assert got["rows"] == [(3, "{word}")]
     if "ORDER BY id" in code:
         assert "Truncated to displaylimit of 10" in got["stdout"]  # the result as shown
         assert got["rows"][-1][0] == ROWS - 1

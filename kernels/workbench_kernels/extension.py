@@ -198,6 +198,7 @@ class JupysqlStandIns(Magics):
         kwargs = {"local_ns": local_ns} if getattr(real, "needs_local_scope", False) else {}
         return real(*args, **kwargs)
 
+    @no_var_expand
     @needs_local_scope
     @line_cell_magic
     def sql(self, line: str = "", cell: str | None = None, local_ns: Any = None) -> Any:

@@ -17,7 +17,13 @@ import time
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, needs_local_scope
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    magics_class,
+    needs_local_scope,
+    no_var_expand,
+)
 from traitlets import Bool
 
 from workbench_server.lake_layout import LAYERS
@@ -82,6 +88,8 @@ class WorkbenchSqlMagics(Magics):
         if self.connections.unavailable:
             raise UsageError(f"%sql: {self.connections.unavailable}")
 
+    # As jupysql's own: ``{{name}}`` is jinja's (IPython's expansion made it ``{name}``).
+    @no_var_expand
     @needs_local_scope
     @line_cell_magic
     def sql(self, line: str = "", cell: str | None = None, local_ns: Any = None) -> Any:
