@@ -354,6 +354,7 @@ def test_close_on_each_odoo_version(
     # The same HTML in the report folder, and (once, it takes Chromium) a PDF of it.
     html = (reports / "close-odoo-1-2026-01.html").read_text()
     assert "Month-end close 2026-01: Calendar Year SA" in html and "</html>" in html
+    assert "AR/AP ageing at period end" in html and "over_90" in html
     if version == "18.0":
         assert (reports / "close-odoo-1-2026-01.pdf").read_bytes().startswith(b"%PDF-")
 
@@ -380,6 +381,14 @@ def test_a_sql_step_replaces_its_own_partition_and_lists_the_versions_it_pinned(
     for name in ("one", "it's two", "it's two"):
         run_sql(step_context(workbench, me, "sql", step, parameters={"name": name}))
     assert sorted(r["shout"] for r in lake.read("gold.names").to_pylist()) == ["it's two!", "one!"]
+    # A new version of the query with one more column (as the close's open items gained
+    # due_date) replaces its partition in the table written before; others read NULL.
+    grown = {**step, "sql": step["sql"].replace("AS shout", "AS shout, 7 AS due")}
+    run_sql(step_context(workbench, me, "sql", grown, parameters={"name": "one"}))
+    assert {r["name"]: r["due"] for r in lake.read("gold.names").to_pylist()} == {
+        "one": 7,
+        "it's two": None,
+    }
     with pytest.raises(InvalidInputError, match=r"replace_where names \$nope"):
         run_sql(
             step_context(

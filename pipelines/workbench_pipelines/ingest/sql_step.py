@@ -115,6 +115,9 @@ class _Session:
             keys=query.keys,
             partition_by=query.partition_by,
             replace_where=_bind(query.replace_where, ctx.parameters, ctx.step_id),
+            # A query that gained a column (a template's new version) replaces its own
+            # partition with it; the other partitions' rows read NULL there.
+            schema_mode="merge" if query.replace_where else None,
             writer=ctx.writer,
         )
         ctx.wrote(lake, result)
