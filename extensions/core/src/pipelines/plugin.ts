@@ -27,7 +27,6 @@ import { IPipelineActions, PipelineView } from './components/PipelineView';
 // The commands and the context menu entry are registered at activation.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { addPipelineFileCommands } from './fileCommands';
-import { initialParameters } from './format';
 import {
   executedNotebookPath,
   readOnlyNotebook,
@@ -113,6 +112,7 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
       lastRun: IRun | null
     ): Promise<IRun | null> => {
       const { askRunParameters } = await import('./components/RunDialog');
+      const { initialParameters } = await import('./format');
       const asked = await askRunParameters(
         trans,
         pipeline.name,
