@@ -50,7 +50,14 @@ from ..db.models import (
 from ..errors import InvalidInputError, NotFoundError
 from ..principal import Principal
 from ..webhooks import signing
-from ..webhooks.payloads import EVENTS, AttemptOut, DeliveryOut, check_url, run_payload
+from ..webhooks.payloads import (
+    EVENTS,
+    AttemptOut,
+    DeliveryOut,
+    check_url,
+    known_events,
+    run_payload,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -95,10 +102,7 @@ class AgentIn(BaseModel):
     @field_validator("events")
     @classmethod
     def _known(cls, events: list[str]) -> list[str]:
-        unknown = sorted(set(events) - set(EVENTS))
-        if unknown:
-            raise ValueError(f"unknown events {unknown}: choose from {', '.join(EVENTS)}")
-        return sorted(set(events), key=EVENTS.index)
+        return known_events(events)
 
 
 class AgentOut(BaseModel):

@@ -30,6 +30,7 @@ from .payloads import (
     EVENTS,
     DeliveryOut,
     check_url,
+    known_events,
     run_payload,
 )
 
@@ -61,10 +62,7 @@ class TargetIn(BaseModel):
     @field_validator("events")
     @classmethod
     def _known(cls, events: list[str]) -> list[str]:
-        unknown = sorted(set(events) - set(EVENTS))
-        if unknown:
-            raise ValueError(f"unknown events {unknown}: choose from {', '.join(EVENTS)}")
-        return sorted(set(events), key=EVENTS.index)
+        return known_events(events)
 
 
 class TargetOut(BaseModel):

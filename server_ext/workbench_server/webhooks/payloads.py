@@ -31,6 +31,14 @@ EVENTS = (
 )
 
 
+def known_events(events: list[str]) -> list[str]:
+    """``events`` without repeats, in :data:`EVENTS`' order; an unknown one is refused."""
+    unknown = sorted(set(events) - set(EVENTS))
+    if unknown:
+        raise ValueError(f"unknown events {unknown}: choose from {', '.join(EVENTS)}")
+    return sorted(set(events), key=EVENTS.index)
+
+
 def status_path(pipeline: str, run_id: str) -> str:
     """Below the server's base URL: where the trigger credential reads a run's state."""
     return f"workbench/api/pipelines/{pipeline}/trigger/runs/{run_id}"
