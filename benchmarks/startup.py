@@ -104,7 +104,7 @@ def start_bare_lab(workdir: Path) -> tuple[subprocess.Popen[bytes], float]:
         f"--ServerApp.root_dir={workdir}",
         # The workbench's own server extension is enabled in this environment's
         # jupyter-config: a bare JupyterLab is one without it (it costs about 1 s of CPU).
-        '--ServerApp.jpserver_extensions={"workbench_server": false}',
+        '--ServerApp.jpserver_extensions={"workbench_server": False}',
     ]
     if os.geteuid() == 0:
         argv.append("--allow-root")
