@@ -56,6 +56,7 @@ from ..webhooks.payloads import (
     DeliveryOut,
     check_url,
     known_events,
+    queued_delivery,
     run_payload,
 )
 
@@ -333,18 +334,14 @@ def enqueue_for_agents(
             continue
         payload = _payload(session, event_id, event, run, pipeline, sees_run, step, context, agent)
         session.add(
-            WebhookDelivery(
+            queued_delivery(
                 run_id=run.id,
-                target_id=None,
                 agent_id=agent.id,
                 event_id=event_id,
-                event_key=key,
+                key=key,
                 event=event,
                 url=agent.url,
                 payload=payload,
-                status="queued",
-                attempts=0,
-                created_at=_now(),
             )
         )
         count += 1

@@ -31,6 +31,7 @@ from .payloads import (
     DeliveryOut,
     check_url,
     known_events,
+    queued_delivery,
     run_payload,
 )
 
@@ -236,17 +237,14 @@ def enqueue(
         payload["dataset"] = dataset
     for target in targets:
         session.add(
-            WebhookDelivery(
+            queued_delivery(
                 run_id=run_id,
                 target_id=target.id,
                 event_id=event_id,
-                event_key=key,
+                key=key,
                 event=event,
                 url=target.url,
                 payload=payload,
-                status="queued",
-                attempts=0,
-                created_at=_now(),
             )
         )
     return len(targets) + agents

@@ -4,14 +4,14 @@ targets) and :mod:`..agents.hooks` (users' agents), which both queue into the ou
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from ..connections.egress import EgressPolicy, UnknownHostError
-from ..db.models import Run, RunTable, StepRun
+from ..db.models import Run, RunTable, StepRun, WebhookDelivery
 from ..errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -123,3 +123,31 @@ def run_payload(session: Session, run: Run, pipeline: str, end: bool) -> dict[st
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+def queued_delivery(
+    *,
+    run_id: str,
+    event_id: str,
+    key: str,
+    event: str,
+    url: str,
+    payload: dict[str, Any],
+    target_id: int | None = None,
+    agent_id: int | None = None,
+) -> WebhookDelivery:
+    """An outbox row for one event and receiver (a pipeline's target or a user's agent),
+    waiting for the worker's delivery workflow."""
+    return WebhookDelivery(
+        run_id=run_id,
+        target_id=target_id,
+        agent_id=agent_id,
+        event_id=event_id,
+        event_key=key,
+        event=event,
+        url=url,
+        payload=payload,
+        status="queued",
+        attempts=0,
+        created_at=datetime.now(UTC),
+    )
