@@ -98,7 +98,7 @@ def test_a_step_gets_a_kernel_started_ahead_set_up_as_its_own(
     second, counts_second = _run(notebook, tmp_path / "out-2.ipynb", 2, "workbench", pool)
 
     assert second["pid"] == spare  # the step ran in the kernel started ahead
-    assert not psutil.pid_exists(spare) or psutil.Process(spare).status() == "zombie"
+    assert not _alive(spare)
     # ... as if it had been started for the step: its environment (not the spare's), its
     # folder (a module next to the notebook imports), no name of the set-up, the same
     # execution counts, nothing of the step before.
@@ -125,7 +125,7 @@ def test_kernels_not_pooled_and_a_closed_pool_start_their_own(
     _run(_notebook(tmp_path / "wb", "workbench"), tmp_path / "out-2.ipynb", 2, "workbench", pool)
     spare = _spare_pid(pool, "workbench")
     pool.close()  # the worker stops: so does the spare, and nothing is started again
-    assert not psutil.pid_exists(spare) or psutil.Process(spare).status() == "zombie"
+    assert not _alive(spare)
     assert pool.take("workbench", dict(os.environ), tmp_path) is None
     assert not pool._folder.exists()
 
