@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import uuid
@@ -31,6 +32,8 @@ def metadata(request: pytest.FixtureRequest, tmp_path: Path):
     url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
     settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
     settings.workbench_home.prepare()
+    if url is None:
+        _copy_migrated(request.getfixturevalue("migrated_sqlite"), settings)
     core = Workbench(settings)
     yield core
     core.close()
@@ -92,14 +95,42 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A metadata DB migrated to head once per session (all of Alembic's migrations
+    take 0.3-0.7 s on a loaded machine); fixtures that only need a migrated core copy it."""
+    from workbench_server.core import Workbench
+    from workbench_server.settings import WorkbenchSettings
+
+    folder = tmp_path_factory.mktemp("migrated")
+    settings = WorkbenchSettings.from_env(folder / "home", db_url=f"sqlite:///{folder / 'm.db'}")
+    Workbench(settings).close()
+    template = folder / "metadata.db"
+    source, copy = sqlite3.connect(folder / "m.db"), sqlite3.connect(template)
+    try:
+        source.backup(copy)  # one self-contained file (the DB runs in WAL mode)
+    finally:
+        source.close()
+        copy.close()
+    return template
+
+
+def _copy_migrated(template: Path, settings) -> None:
+    """Put the migrated template where the core opens its SQLite DB (a fresh home's)."""
+    target = settings.workbench_home.metadata_db
+    if settings.db_url == settings.workbench_home.default_db_url and not target.exists():
+        shutil.copyfile(template, target)
+
+
 @pytest.fixture
-def workbench(home: Path):
-    """The core on a fresh home (SQLite metadata DB, migrated)."""
+def workbench(home: Path, migrated_sqlite: Path):
+    """The core on a fresh home (SQLite metadata DB, migrated: a copy of the session's)."""
     from workbench_server.core import Workbench
     from workbench_server.settings import WorkbenchSettings
 
     settings = WorkbenchSettings.from_env(home)
     settings.workbench_home.prepare()
+    _copy_migrated(migrated_sqlite, settings)
     core = Workbench(settings)
     yield core
     core.close()
