@@ -20,6 +20,7 @@ from workbench_pipelines.ingest.extract import run_extract
 from workbench_pipelines.ingest.merge import run_merge
 from workbench_pipelines.ingest.sql_step import run_sql
 from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.db.models import RunTable
 from workbench_server.errors import InvalidInputError, PermissionDeniedError
 from workbench_server.lake import Lake
 from workbench_server.principal import local_principal
@@ -455,3 +456,48 @@ def test_an_incremental_read_tells_new_rows_from_changed_ones_and_adds_none_twic
     assert lake.version(table) == version  # nor an empty version
     ids = [r["id"] for r in lake.read(table, where="_op <> 'd'").to_pylist()]
     assert len(ids) == len(set(ids)) + 2  # only rows 1 and 4 have a second version
+
+
+def test_a_merge_with_nothing_new_in_bronze_writes_nothing_and_records_what_it_used(
+    workbench, odoo
+):
+    """A merge whose bronze table has no version since the last merge reads no row and
+    commits nothing, yet records the versions it stands on (bronze and silver) and its
+    columns' lineage as a merge that found changes does; the next bronze rows merge."""
+    me, lake = local_principal(), _lake(workbench)
+    table = {
+        "source": "bronze.account_move_line",
+        "target": "silver.lines",
+        "columns": {"id": "bigint", "balance": "decimal(18,2)", "name": "varchar"},
+    }
+    run_extract(step_context(workbench, me, "extract", LINES))
+    first = step_context(workbench, me, "merge", {"tables": [table]})
+    run_merge(first)
+    bronze, silver = lake.version("bronze.account_move_line"), lake.version("silver.lines")
+
+    again = step_context(workbench, me, "merge", {"tables": [table]})
+    run_merge(again)
+    assert lake.version("silver.lines") == silver  # no empty version
+    assert again.stats["silver.lines"] == {"changes": 0, "source_version": bronze, "read": 0}
+    used = {(t.table, t.access, t.version) for t in again.tables}
+    assert used == {("bronze.account_move_line", "read", bronze), ("silver.lines", "read", silver)}
+    with workbench.sessions() as session:
+        recorded = session.scalars(
+            sa.select(RunTable.table_name).where(RunTable.run_id == again.run_id)
+        ).all()
+    assert sorted(recorded) == ["bronze.account_move_line", "silver.lines"]
+    (edges,) = [found for _, found in again.lineage]
+    (statement,) = edges.found.statements
+    assert statement.columns["balance"][0].transformation == "expression"  # cast
+    assert statement.columns["name"][0].transformation == "identity"
+
+    with psycopg.connect(odoo, autocommit=True) as db:
+        db.execute(
+            "UPDATE account_move_line SET name = 'renamed', write_date = "
+            "(SELECT max(write_date) FROM account_move_line) + interval '1 hour' WHERE id = 1"
+        )
+    run_extract(step_context(workbench, me, "extract", LINES))
+    later = step_context(workbench, me, "merge", {"tables": [table]})
+    run_merge(later)
+    assert later.stats["silver.lines"]["changes"] == 1
+    assert lake.read("silver.lines", where="id = 1").to_pylist()[0]["name"] == "renamed"

@@ -67,10 +67,15 @@ class TableMerge:
         columns = self._columns(scan)
         kept = self._kept(columns)
         where = self._new_rows(mark, version, exists, columns)
+        cast = {c: ty for c, ty in (t.columns or {}).items() if ty.upper() != columns[c].upper()}
+        if where == "false":  # no bronze row since the last merge: silver is as merged
+            ctx.read(lake, t.target, lake.version(t.target))
+            self._save(version)
+            self._done(version, kept, set(cast), 0)
+            return
         lsns = self._lsns(where, columns)
         if lsns is not None and where not in ("true", "false"):
             where = f"({where}) AND {lsns}"
-        cast = {c: ty for c, ty in (t.columns or {}).items() if ty.upper() != columns[c].upper()}
         projection = ", ".join(
             f"CAST(c.{qi(c)} AS {cast[c]}) AS {qi(c)}" if c in cast else f"c.{qi(c)}" for c in kept
         )
@@ -105,9 +110,14 @@ class TableMerge:
         if changes:
             self._write(exists, changes)
         self._save(version)
-        if "_lsn" in columns and "_source" in columns and where != "false":
+        if "_lsn" in columns and "_source" in columns:
             self._save_lsns(scan, where, full=where == "true")
-        copy_lineage(ctx, lake, t.source, t.target, kept, set(cast), f"merge {t.source}")
+        self._done(version, kept, set(cast), changes)
+
+    def _done(self, version: int, kept: list[str], cast: set[str], changes: int) -> None:
+        """The columns' lineage, the log and the stats of a merge saved."""
+        ctx, t = self.ctx, self.table
+        copy_lineage(ctx, self.lake, t.source, t.target, kept, cast, f"merge {t.source}")
         ctx.log(
             f"{t.source} v{version} -> {t.target}: {changes} change(s)"
             + ("" if changes else ", nothing to merge")

@@ -120,18 +120,21 @@ def save(
 def record_tables(
     session, run_id: str, step_id: str, attempt: int, accesses: list[TableAccess]
 ) -> None:
-    """Upsert the attempt's table versions (one row per table and access)."""
-    for access in accesses:
-        row = session.scalar(
+    """Upsert the attempt's table versions (one row per table and access). The attempt's
+    rows are read in one query: a step saves after each table, with every access so far,
+    and a query per access made an eleven-table merge ask about 130 times."""
+    rows = {
+        (row.lake, row.table_name, row.access): row
+        for row in session.scalars(
             select(RunTable).where(
                 RunTable.run_id == run_id,
                 RunTable.step_id == step_id,
                 RunTable.attempt == attempt,
-                RunTable.lake == access.lake,
-                RunTable.table_name == access.table,
-                RunTable.access == access.access,
             )
         )
+    }
+    for access in accesses:
+        row = rows.get((access.lake, access.table, access.access))
         if row is None:
             row = RunTable(
                 run_id=run_id,
@@ -142,6 +145,7 @@ def record_tables(
                 access=access.access,
             )
             session.add(row)
+            rows[(access.lake, access.table, access.access)] = row
         row.version, row.operation = access.version, access.operation
         row.rows_added, row.rows_updated = access.rows_added, access.rows_updated
         row.rows_removed = access.rows_removed
