@@ -8,7 +8,8 @@ the JSON object of every figure measured (see /work/shared/benchmarks.md).
 close: the shipped month-end close template (pipelines/templates/month_end_close.yaml)
 on an Odoo 17-shaped PostgreSQL database with ``--rows`` journal items (default 1M: half
 the moves invoices, a quarter payments reconciled with them through
-account_partial_reconcile, two companies, 23 months), run on a real Temporal dev server
+account_partial_reconcile, two companies, 23 months; rows created and written on their
+day, never after the clock, as Odoo stamps them), run on a real Temporal dev server
 and ``workbench worker`` (own home, task queue, cluster). The first run copies every row
 (``first_close_s``, extract included). Then, alternating, after one warm-up of each:
 
@@ -25,9 +26,11 @@ summed) over raw DuckDB's, which leaves out the extract, the merge and the repor
 
 Also measured, to say what the ratio compares and what bounds it:
 
-- ``close_raw_cold_s``: raw DuckDB as a user's script runs it - a fresh Python process
-  that opens a DuckDB connection, loads the delta extension, names the silver tables
-  (``delta_scan``) and runs the same SQL files (still writing nothing to the lake).
+- ``close_raw_cold_s`` (and ``close_overhead_ratio_cold``): raw DuckDB as a user's
+  script runs it - a fresh Python process that opens a DuckDB connection, loads the delta
+  extension, names the silver tables (``delta_scan``), runs the same SQL files and writes
+  each result to a Delta table of its own (replaced whole with deltalake: no merge or
+  replace_where, no versions recorded, no lineage, no report).
 - ``pipeline_floor_s``: a pipeline of one sql step (``SELECT 1``, written to a gold
   table) run end to end the same way: what any step costs on Temporal, the worker and
   the lake's commit whatever the query.
@@ -98,17 +101,27 @@ SELECT g, 1 + (g / 4) % 2 AS company_id,
          AS date,
        round(((((g / 4) * 4 + 2) * 7919) % 400000) / 100.0 + 1, 2)::numeric AS amount
 FROM generate_series(1::bigint, %(moves)s) g;
+-- Rows were created and written on their day, as Odoo stamps them (UTC), never after the
+-- clock: an entry dated ahead (the data runs to mid-December) was written in the day before
+-- the run. An incremental extract reads only what changed since the last run.
+CREATE TEMP TABLE stamped AS
+SELECT g, LEAST(date + time '18:00',
+                (now() AT TIME ZONE 'UTC') - interval '1 day' - (g % 86400) * interval '1 second')
+         AS stamp
+FROM mv;
 INSERT INTO account_move (id, name, date, state, move_type, journal_id, company_id, partner_id,
-                          currency_id, amount_total, write_date)
-SELECT 10000000 + g, 'BULK/' || g, date, CASE WHEN g % 97 = 0 THEN 'draft' ELSE 'posted' END,
+                          currency_id, amount_total, create_date, write_date)
+SELECT 10000000 + mv.g, 'BULK/' || mv.g, date,
+       CASE WHEN mv.g % 97 = 0 THEN 'draft' ELSE 'posted' END,
        CASE WHEN kind = 'invoice' THEN 'out_invoice' ELSE 'entry' END,
        (SELECT id FROM jr WHERE jr.company_id = mv.company_id
           AND jr.type = CASE WHEN kind = 'invoice' THEN 'sale' ELSE 'bank' END),
-       company_id, partner_id, company_id, amount, date + time '18:00'
-FROM mv;
+       company_id, partner_id, company_id, amount, s.stamp, s.stamp
+FROM mv JOIN stamped s ON s.g = mv.g;
 INSERT INTO account_move_line (id, move_id, move_name, date, parent_state, journal_id, company_id,
   company_currency_id, account_id, partner_id, currency_id, name, display_type, debit, credit,
-  balance, amount_currency, amount_residual, amount_residual_currency, reconciled, write_date)
+  balance, amount_currency, amount_residual, amount_residual_currency, reconciled, create_date,
+  write_date)
 SELECT 20000000 + 2 * g + side, m.id, m.name, m.date, m.state, m.journal_id, m.company_id,
        m.company_id,
        (SELECT id FROM acc WHERE acc.company_id = m.company_id AND acc.account_type =
@@ -118,18 +131,17 @@ SELECT 20000000 + 2 * g + side, m.id, m.name, m.date, m.state, m.journal_id, m.c
        CASE WHEN side = 0 THEN mv.amount ELSE 0 END, CASE WHEN side = 1 THEN mv.amount ELSE 0 END,
        CASE WHEN side = 0 THEN mv.amount ELSE -mv.amount END,
        CASE WHEN side = 0 THEN mv.amount ELSE -mv.amount END,
-       0, 0, false, m.write_date
+       0, 0, false, m.create_date, m.write_date
 FROM mv JOIN account_move m ON m.id = 10000000 + mv.g CROSS JOIN (VALUES (0), (1)) s(side);
--- Rows were written on their day (write_date), as Odoo's are: an incremental extract
--- reads only what changed since the last run, not every row stamped in the same second.
 -- Each payment (g % 4 = 3) clears the invoice before it (g - 1): receivable debit of the
 -- invoice (side 0) against the payment's receivable credit (side 0 of a payment is the
 -- bank; its receivable line is side 1).
 INSERT INTO account_partial_reconcile (debit_move_id, credit_move_id, amount,
-  debit_amount_currency, credit_amount_currency, company_id, max_date, write_date)
-SELECT 20000000 + 2 * (g - 1), 20000000 + 2 * g + 1, amount, amount, amount, company_id, date,
-       date + time '18:00'
-FROM mv WHERE kind = 'payment' AND g %% 97 <> 0 AND (g - 1) %% 97 <> 0;
+  debit_amount_currency, credit_amount_currency, company_id, max_date, create_date, write_date)
+SELECT 20000000 + 2 * (mv.g - 1), 20000000 + 2 * mv.g + 1, amount, amount, amount, company_id,
+       date, s.stamp, s.stamp
+FROM mv JOIN stamped s ON s.g = mv.g
+WHERE kind = 'payment' AND mv.g %% 97 <> 0 AND (mv.g - 1) %% 97 <> 0;
 """
 
 
@@ -240,6 +252,7 @@ def raw_close(lake: Any, period: str) -> float:
 
 COLD_SCRIPT = """
 import json, sys, duckdb
+from deltalake import write_deltalake
 job = json.loads(sys.stdin.read())
 db = duckdb.connect()
 db.execute("LOAD '" + job["delta"].replace("'", "''") + "'")
@@ -250,12 +263,17 @@ for name, scan in job["views"].items():
     db.execute(f"CREATE VIEW {name} AS SELECT * FROM {scan}")
 for target, sql, params in job["queries"]:
     db.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}", params or None)
+    if target != "pinned_versions":  # each result kept as a Delta table, as the close's
+        rows = db.table(target).to_arrow_table()
+        write_deltalake(job["out"] + "/" + target, rows, mode="overwrite")
 """
 
 
-def raw_close_cold(lake: Any, period: str) -> float:
+def raw_close_cold(lake: Any, period: str, out: Path) -> float:
     """The same SQL as :func:`raw_close` from a fresh process, as a user's script: the
-    interpreter, DuckDB's import, the delta extension and each table's log read cold."""
+    interpreter, DuckDB's import, the delta extension and each table's log read cold,
+    and each query's result written to a Delta table of its own in ``out`` (replaced
+    whole: no merge or replace_where, no versions recorded, no lineage)."""
     from workbench_pipelines.spec_sql import lake_tables_read
     from workbench_server.lake.engine import extension_path
 
@@ -272,7 +290,9 @@ def raw_close_cold(lake: Any, period: str) -> float:
             )  # fmt: skip
         used = {k: v for k, v in params.items() if f"${k}" in sql}
         queries.append((target, sql, used))
-    job = json.dumps({"delta": extension_path("delta"), "views": views, "queries": queries})
+    job = json.dumps(
+        {"delta": extension_path("delta"), "views": views, "queries": queries, "out": str(out)}
+    )
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", COLD_SCRIPT], input=job, text=True, check=True, timeout=600
@@ -368,7 +388,7 @@ def measure_close(args: argparse.Namespace) -> Figures:
             ).to_pylist()
             assert tb and sum(r["closing"] for r in tb) == 0, "trial balance does not sum to 0"
             raw_close(lake, PERIOD)  # warm-up
-            raw_close_cold(lake, PERIOD)
+            raw_close_cold(lake, PERIOD, root / "raw-out")
             run_floor(workbench, address, queue)
             ours: list[float] = []
             raw: list[float] = []
@@ -383,7 +403,7 @@ def measure_close(args: argparse.Namespace) -> Figures:
                 )
                 for who in order:
                     if who == "cold":
-                        cold.append(raw_close_cold(lake, PERIOD))
+                        cold.append(raw_close_cold(lake, PERIOD, root / "raw-out"))
                         continue
                     if who == "floor":
                         floor.append(run_floor(workbench, address, queue))

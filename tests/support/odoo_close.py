@@ -34,6 +34,7 @@ VERSIONS = ("16.0", "17.0", "18.0")
 FIRST = date(2025, 1, 1)
 LAST = date(2026, 11, 30)
 CENT = Decimal("0.01")
+JOURNALS_AT = datetime(2026, 12, 1, 8, 0)  # when the journals were made, as Odoo stamps rows
 
 COMMON = """
 CREATE TABLE ir_module_module (
@@ -284,8 +285,18 @@ def _fill(db: psycopg.Connection, version: str, rng: random.Random, last: date) 
 def _journal(db, company: int, code: str, kind: str, account: int | None, suspense=None) -> int:
     return db.execute(
         "INSERT INTO account_journal (name, code, type, company_id, default_account_id, "
-        "suspense_account_id, active) VALUES (%s, %s, %s, %s, %s, %s, true) RETURNING id",
-        (json.dumps({"en_US": code}), code, kind, company, account, suspense),
+        "suspense_account_id, active, create_date, write_date) "
+        "VALUES (%s, %s, %s, %s, %s, %s, true, %s, %s) RETURNING id",
+        (
+            json.dumps({"en_US": code}),
+            code,
+            kind,
+            company,
+            account,
+            suspense,
+            JOURNALS_AT,
+            JOURNALS_AT,
+        ),
     ).fetchone()[0]
 
 
