@@ -87,6 +87,7 @@ from workbench_server.settings import WorkbenchSettings
 SEED = 20_240_601
 DEFAULT_KERNEL = "workbench"  # a notebook step's default kernel; --kernel python3 for ipykernel
 KERNEL = DEFAULT_KERNEL
+FORK = True  # spare kernels forked from the worker's fork server (--no-fork: started)
 CHAIN = 10
 FANOUT = 50
 INTERVAL_S = 10
@@ -169,6 +170,8 @@ def printed(notebook: Path) -> str:
 # -- processes ------------------------------------------------------------------------------
 def spawn_worker(home: Path, address: str, queue: str, concurrency: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    if not FORK:  # the kernel pool starts its spares instead of forking them
+        env["WORKBENCH_KERNEL_FORK"] = "0"
     argv = temporal.worker_argv(
         home=home, address=address, task_queue=queue, concurrency=concurrency
     )
@@ -282,7 +285,7 @@ class Bench:
 
 def cpu_seconds(bench: Bench) -> dict[str, float]:
     """CPU time used so far by the worker, by its kernels (exited ones: the worker waited
-    for them), and by the Temporal dev server."""
+    for them, or its kernel fork server did), and by the Temporal dev server."""
     worker = psutil.Process(bench.worker.pid)
     own = worker.cpu_times()
     live = 0.0
@@ -291,7 +294,7 @@ def cpu_seconds(bench: Bench) -> dict[str, float]:
             times = child.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        live += times.user + times.system
+        live += times.user + times.system + times.children_user + times.children_system
     server = psutil.Process(bench.server_pid).cpu_times()
     return {
         "worker": own.user + own.system,
@@ -569,6 +572,7 @@ def report(res: Results, args: argparse.Namespace) -> None:
             {
                 "benchmark": "pipelines",
                 "kernel": KERNEL,
+                "kernel_fork": FORK,
                 "figures": {k: round(v, 3) for k, v in figures.items()},
                 "units": units,
                 "goals": {
@@ -598,9 +602,15 @@ def main() -> None:
         default=[4, 2],
         help="worker --concurrency values for the parallel run; the first is the headline",
     )
+    parser.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="the worker starts its spare kernels instead of forking them (before/after)",
+    )
     args = parser.parse_args()
-    global KERNEL
+    global KERNEL, FORK
     KERNEL = args.kernel
+    FORK = not args.no_fork
 
     root = Path(tempfile.mkdtemp(prefix="wb-bench-pipelines-"))
     home, src = root / "home", root / "src"

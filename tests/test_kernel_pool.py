@@ -145,3 +145,161 @@ def test_a_spare_nobody_takes_is_stopped(tmp_path: Path) -> None:
     finally:
         pool.close()
         gc.collect()
+
+
+RANDOM_PROBE = (
+    "import json, os, random, sys\n"
+    "print(json.dumps({'pid': os.getpid(), 'ppid': os.getppid(), 'sid': os.getsid(0),"
+    " 'random': random.random(), 'argv': sys.argv, 'path': sys.path}))"
+)
+
+
+def _forked_notebook(folder: Path) -> Path:
+    notebook = _notebook(folder, "workbench")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(RANDOM_PROBE))
+    nbformat.write(nb, notebook)
+    return notebook
+
+
+def _cells(out: Path) -> list:
+    return [
+        (c.get("execution_count"), [o.get("output_type") for o in c.get("outputs", [])])
+        for c in nbformat.read(out, as_version=4).cells
+    ]
+
+
+def test_spares_are_forked_from_a_server_that_imported_ipykernel(
+    tmp_path: Path, pool: KernelPool
+) -> None:
+    """A spare is a child of the pool's fork server, set up as a started kernel: its own
+    session, random state, argv and folder, the same executed notebook."""
+    notebook = _forked_notebook(tmp_path / "pipeline")
+    started, _ = _run(notebook, tmp_path / "out-1.ipynb", 1, "workbench", pool)  # not forked
+    spare = _spare_pid(pool, "workbench")
+    server = pool._forker._server.pid
+    assert psutil.Process(spare).ppid() == server  # forked, not started by this process
+    seen = []
+    for seed in (2, 3):
+        probe, _ = _run(notebook, tmp_path / f"out-{seed}.ipynb", seed, "workbench", pool)
+        cells = nbformat.read(tmp_path / f"out-{seed}.ipynb", as_version=4).cells
+        step = json.loads(cells[-2].outputs[0]["text"])
+        assert step["step"] == f"step-{seed}" and step["cwd"] == str(notebook.parent)
+        assert step["helper"] == 42 and step["leak"] is None and step["names"] == []
+        assert probe["ppid"] == server and probe["sid"] == probe["pid"]
+        assert probe["argv"][0] == started["argv"][0]  # ipykernel_launcher's file, as with -m
+        assert probe["argv"][1] == "-f" and "--ext=workbench_kernels" in probe["argv"]
+        assert probe["path"] == started["path"]  # the kernel's folder where IPython puts it
+        seen.append(probe)
+        _spare_pid(pool, "workbench")
+    assert seen[0]["random"] != seen[1]["random"]  # reseeded in every child
+    assert _cells(tmp_path / "out-1.ipynb") == _cells(tmp_path / "out-2.ipynb")
+    pool.close()
+    assert not _alive(server)
+
+
+def test_a_forked_kernel_is_interrupted_and_killed_through_its_manager(
+    tmp_path: Path, pool: KernelPool
+) -> None:
+    from jupyter_core.utils import run_sync
+
+    pool.take("workbench", {}, tmp_path)  # starts a spare
+    _spare_pid(pool, "workbench")
+    manager = pool.take("workbench", dict(os.environ), tmp_path)
+    assert manager is not None and psutil.Process(manager.provisioner.pid).ppid() != os.getpid()
+    client = manager.client()
+    client.start_channels()
+    try:
+        run_sync(client.wait_for_ready)(timeout=60)
+        started = time.monotonic()
+        msg_id = client.execute("import time\ntime.sleep(60)")
+        time.sleep(1.0)
+        run_sync(manager.interrupt_kernel)()
+        reply = run_sync(client._async_get_shell_msg)(timeout=30)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert time.monotonic() - started < 30
+        pid = manager.provisioner.pid
+        run_sync(manager.shutdown_kernel)(now=True)
+        assert not _alive(pid)
+        assert not manager.has_kernel
+    finally:
+        manager.close_clients()
+
+
+ORPHAN = """
+import os, sys, time
+from workbench_pipelines.kernel_pool import KernelPool
+pool = KernelPool(lambda: dict(os.environ), kernels=("python3",))
+pool.take("python3", {}, sys.argv[1])
+deadline = time.monotonic() + 90
+while "python3" not in pool._spares and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(pool._spares["python3"].manager.provisioner.pid, pool._forker._server.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_dead_worker_takes_its_fork_server_and_forked_kernels_with_it(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    worker = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        kernel, server = map(int, worker.stdout.readline().split())
+        assert psutil.Process(kernel).ppid() == server
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while (_alive(kernel) or _alive(server)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(server) and not _alive(kernel)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+
+
+def test_what_the_server_cannot_fork_is_started(tmp_path: Path) -> None:
+    """A kernel whose interpreter settings differ from the server's is started as usual."""
+    pool = KernelPool(lambda: dict(os.environ, PYTHONOPTIMIZE="1"), kernels=("python3",))
+    pool._forker._env = dict(os.environ)  # the server starts without them
+    try:
+        pool.take("python3", {}, tmp_path)
+        spare = _spare_pid(pool, "python3")
+        assert psutil.Process(spare).ppid() == os.getpid()
+    finally:
+        pool.close()
+        gc.collect()
+
+
+def test_an_expired_spare_leaves_the_fork_server_to_the_kernels_steps_still_use(
+    tmp_path: Path,
+) -> None:
+    """A spare's expiry stops the fork server only once none of its kernels runs: a step
+    running in a forked kernel when the next spare expires keeps its kernel."""
+    from jupyter_core.utils import run_sync
+
+    pool = KernelPool(lambda: dict(os.environ), kernels=("python3",), idle_s=2.0)
+    try:
+        pool.take("python3", {}, tmp_path)
+        _spare_pid(pool, "python3")
+        busy = pool.take("python3", dict(os.environ), tmp_path)  # a step's, from now on
+        assert busy is not None
+        kernel, server = busy.provisioner.pid, pool._forker._server.pid
+        _spare_pid(pool, "python3")  # the next one, which nobody takes
+        deadline = time.monotonic() + 30
+        while pool._spares and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pool._spares == {}
+        time.sleep(2.5)  # a forked kernel notices its server's end within a second
+        assert _alive(kernel) and _alive(server)
+        run_sync(busy.shutdown_kernel)(now=True)
+        assert pool._forker.close_if_idle()
+        assert not _alive(server)
+    finally:
+        pool.close()
+        gc.collect()

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from jupyter_core.utils import ensure_event_loop, run_sync
 
+from .kernel_fork import KernelForker
 from .notebook import HISTORY_ARGUMENT, StepKernelManager
 
 log = logging.getLogger(__name__)
@@ -79,11 +80,15 @@ class KernelPool:
         base_env: Callable[[], dict[str, str]],
         kernels: Iterable[str] = POOLED_KERNELS,
         idle_s: float = IDLE_S,
+        fork: bool = True,
     ) -> None:
         self.kernels = frozenset(kernels)
         self.idle_s = idle_s
         self._base_env = base_env
         self._folder = Path(tempfile.mkdtemp(prefix="workbench-kernels-"))  # 0700
+        # Spares are forked from a process that has imported ipykernel (kernel_fork.py):
+        # started with the first spare, stopped with the pool or when no spare is left.
+        self._forker = KernelForker(base_env(), str(self._folder)) if fork else None
         self._spares: dict[str, _Spare] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -134,6 +139,8 @@ class KernelPool:
         for spare in spares:
             spare.expiry.cancel()
             self._stop(spare)
+        if self._forker is not None:
+            self._forker.close()
         with contextlib.suppress(OSError):
             for leftover in self._folder.iterdir():
                 leftover.unlink()
@@ -145,6 +152,7 @@ class KernelPool:
                 return
         env = self._base_env()
         manager = StepKernelManager(kernel_name=kernel_name, env=env)
+        manager.forker = self._forker
         try:
             run_sync(manager.start_kernel)(
                 extra_arguments=[HISTORY_ARGUMENT], cwd=str(self._folder)
@@ -171,6 +179,8 @@ class KernelPool:
             # Stopped by the starter's thread, whose event loop lasts: a loop made in this
             # short-lived timer thread would hold its file descriptors until collected.
             self._starter.submit(self._stop, spare)
+            if not self._spares and self._forker is not None:  # idle: no fork server,
+                self._starter.submit(self._forker.close_if_idle)  # unless a step's kernel
 
     @staticmethod
     def _stop(spare: _Spare) -> None:

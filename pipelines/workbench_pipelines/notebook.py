@@ -150,6 +150,9 @@ class StepKernelManager(AsyncKernelManager):
         # client runs once ready, and the file that code reads.
         self.prelude: str | None = None
         self.prelude_file: Path | None = None
+        # Set by kernel_pool for a spare: forks the kernel from its fork server
+        # (kernel_fork.py) instead of starting an interpreter. Never for an account.
+        self.forker: KernelForker | None = None
         if account is not None and workdir is not None:
             self.connection_file = str(workdir / f"kernel-{uuid.uuid4().hex}.json")
 
@@ -164,6 +167,14 @@ class StepKernelManager(AsyncKernelManager):
                 home = str(self.workdir / HOME_FOLDER)
             env.update(HOME=home, USER=self.account.name, LOGNAME=self.account.name)
         await super().start_kernel(**kwargs)
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> Any:  # type: ignore[override]
+        if self.forker is not None and self.account is None and self.provisioner is None:
+            from .kernel_fork import forked_provisioner
+
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
+            self.provisioner = forked_provisioner(self.forker, self)
+        return await super()._async_pre_start_kernel(**kw)
 
     def client(self, **kwargs: Any) -> Any:
         """A client of the kernel (nbclient's), kept so that :meth:`close_clients` can stop it."""
@@ -275,6 +286,13 @@ def _engine() -> str:
 
     papermill_engines.register(ENGINE, WorkbenchEngine)
     return ENGINE
+
+
+class KernelForker(Protocol):
+    """Forks kernels from a process that has imported ipykernel (kernel_fork.KernelForker)."""
+
+    def spawn(self, argv: list[str], env: dict[str, str], cwd: str) -> Any:
+        """The forked kernel's process, or None to start it as usual."""
 
 
 class KernelPool(Protocol):

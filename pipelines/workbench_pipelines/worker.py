@@ -88,7 +88,11 @@ async def run_worker(
     await kernel_access.start()
     # The next step's kernel starts while nothing waits for it (the worker's own secrets
     # are not in its environment: see kernel_environment).
-    kernel_pool = KernelPool(lambda: kernel_environment({}))
+    # Spares are forked from a process that has imported ipykernel (kernel_fork.py);
+    # WORKBENCH_KERNEL_FORK=0 starts them as separate interpreters instead.
+    kernel_pool = KernelPool(
+        lambda: kernel_environment({}), fork=os.environ.get("WORKBENCH_KERNEL_FORK") != "0"
+    )
     runs = RunActivities(workbench, kernel_access, kernel_pool)
     gates = ApprovalActivities(workbench, runs)
     catalog = CatalogActivities(workbench)
