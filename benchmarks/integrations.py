@@ -15,7 +15,8 @@ one client of the same HTTP library (httpx2, which the MCP SDK's client uses):
 
 Each MCP call does what its REST twin does plus what an agent's call costs: JSON-RPC,
 the SDK's argument and result validation on both sides, and the audit row. Reports the
-median time of a call of each (over every call of every round), ``mcp_vs_rest_ratio``
+median time of a call of each (over every call of every round), the CPU a call costs
+in the client and in the server's process (apart from the load), ``mcp_vs_rest_ratio``
 (the SDK's client; the larger of the two MCP/REST ratios; goal <= 1.5) and
 ``mcp_wire_vs_rest_ratio`` (the server's share, same pairs).
 
@@ -127,8 +128,11 @@ def start_server(home: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], st
 # -- MCP vs REST -------------------------------------------------------------------------
 
 
-async def measure_mcp_vs_rest(base: str, token: str, repeat: int, block: int) -> dict[str, Any]:
+async def measure_mcp_vs_rest(
+    base: str, token: str, repeat: int, block: int, server_pid: int | None = None
+) -> dict[str, Any]:
     import httpx2
+    import psutil
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
@@ -154,9 +158,31 @@ async def measure_mcp_vs_rest(base: str, token: str, repeat: int, block: int) ->
             answer.raise_for_status()
             assert len(answer.json()["rows"]) == 20
 
+        # The server imports the SDK and starts its session manager with the first MCP
+        # request (seconds on a loaded machine). Done here, not inside the client's
+        # connect: the client's server/discover probe waits 10 s at most and then falls
+        # back to the pre-2026 initialize handshake (a session-bound path, not the one an
+        # agent's client takes on a warm server), which made some runs measure that one.
+        for _ in range(2):
+            warm = await rest.post(
+                f"{base}/workbench/mcp",
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 0,
+                    "method": "tools/call",
+                    "params": {
+                        "name": "search_catalog",
+                        "arguments": {"query": "invoice"},
+                        "_meta": ENVELOPE,
+                    },
+                },
+                headers={**WIRE, "Mcp-Name": "search_catalog"},
+            )
+            warm.raise_for_status()
         http = httpx2.AsyncClient(headers=headers, timeout=60)
         transport = streamable_http_client(f"{base}/workbench/mcp", http_client=http)
         async with Client(transport, raise_exceptions=True) as agent:
+            protocol = agent.protocol_version
 
             async def mcp_search(i: int) -> None:
                 q = SEARCH_TERMS[i % len(SEARCH_TERMS)]
@@ -197,10 +223,29 @@ async def measure_mcp_vs_rest(base: str, token: str, repeat: int, block: int) ->
             sides = ("rest", "mcp", "wire")
             per_call: dict[str, list[float]] = {f"{k}_{side}": [] for k in pairs for side in sides}
 
-            async def timed(call: Any, i: int) -> float:
+            # CPU of each call, apart from the wall time the machine's load stretches:
+            # the client's (this process) and the server's (its process, every thread),
+            # read around the timed part.
+            server = psutil.Process(server_pid) if server_pid else None
+            cpu: dict[str, list[float]] = {key: [0.0, 0.0, 0] for key in per_call}
+
+            def server_cpu() -> float:
+                if server is None:
+                    return 0.0
+                times = server.cpu_times()
+                return times.user + times.system
+
+            async def timed(call: Any, i: int, key: str | None = None) -> float:
+                client0, server0 = time.process_time(), server_cpu()
                 started = time.perf_counter()
                 await call(i)
-                return (time.perf_counter() - started) * 1000
+                elapsed = (time.perf_counter() - started) * 1000
+                if key is not None:
+                    spent = cpu[key]
+                    spent[0] += time.process_time() - client0
+                    spent[1] += server_cpu() - server0
+                    spent[2] += 1
+                return elapsed
 
             latencies: dict[str, list[float]] = {key: [] for key in per_call}
             for calls in pairs.values():  # warm-up
@@ -216,7 +261,7 @@ async def measure_mcp_vs_rest(base: str, token: str, repeat: int, block: int) ->
                     for i in range(block):
                         shift = i % len(order)
                         for side, call in order[shift:] + order[:shift]:
-                            found[side].append(await timed(call, i))
+                            found[side].append(await timed(call, i, f"{name}_{side}"))
                     for side, values in found.items():
                         per_call[f"{name}_{side}"].append(statistics.median(values))
                         latencies[f"{name}_{side}"].extend(values)
@@ -226,7 +271,16 @@ async def measure_mcp_vs_rest(base: str, token: str, repeat: int, block: int) ->
         for k in ("search", "preview")
         for side in ("mcp", "wire")
     }
-    return {"medians_ms": medians, "ratios": ratios, "runs": per_call}
+    cpu_ms = {
+        key: {"client": c * 1000 / n, "server": sv * 1000 / n} for key, (c, sv, n) in cpu.items()
+    }
+    return {
+        "medians_ms": medians,
+        "ratios": ratios,
+        "runs": per_call,
+        "cpu_ms": cpu_ms,
+        "protocol": protocol,
+    }
 
 
 # -- webhook delay (issue 18's n8n/webhook part) -----------------------------------------
@@ -260,7 +314,7 @@ def main() -> None:
     try:
         seed_lake(home)
         proc, base, token = start_server(home, workdir)
-        mcp = asyncio.run(measure_mcp_vs_rest(base, token, args.repeat, args.block))
+        mcp = asyncio.run(measure_mcp_vs_rest(base, token, args.repeat, args.block, proc.pid))
         webhook_delay_ms = None if args.mcp_only else measure_webhook_delay(home)
     finally:
         if proc is not None:
@@ -290,6 +344,10 @@ def main() -> None:
     for name, values in rounds.items():
         print(f"{name} MCP/REST per round: " + " ".join(f"{v:.2f}" for v in values))
     print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (1, 5, 15 min)")
+    print(f"MCP protocol negotiated by the SDK's client: {mcp['protocol']}")
+    print("CPU per call (ms; client = this process, server = the server's process):")
+    for key, spent in mcp["cpu_ms"].items():
+        print(f"  {key:14} client {spent['client']:6.3f}  server {spent['server']:6.3f}")
     print("median of each round (ms per call):")
     for key, values in mcp["runs"].items():
         print(f"  {key:14} " + " ".join(f"{v:6.2f}" for v in values))
@@ -308,6 +366,11 @@ def main() -> None:
         # mcp_vs_rest_ratio (the larger of the two) of the rounds: the lowest and highest.
         "mcp_vs_rest_ratio_round_min": round(min(map(max, *rounds.values())), 3),
         "mcp_vs_rest_ratio_round_max": round(max(map(max, *rounds.values())), 3),
+        **{
+            f"cpu_{where}_{key}_ms": round(spent[where], 3)
+            for key, spent in mcp["cpu_ms"].items()
+            for where in ("client", "server")
+        },
         "load_average_5m": round(load[1], 2),
         "webhook_delay_ms": webhook_delay_ms,
     }
