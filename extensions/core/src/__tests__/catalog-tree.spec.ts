@@ -39,7 +39,8 @@ function table(id: number, schema: string, name: string): ITable {
 
 /**
  * `GET catalog/tables` over a fixed list, as the server answers it: ordered
- * by schema and name, filtered by schema, `limit=0` counts only.
+ * by schema and name, filtered by schema, a limit from 1 to 500 (anything
+ * else is a 400 there).
  */
 function fakeServer(counts: { [schema: string]: number }) {
   const all: ITable[] = [];
@@ -52,6 +53,9 @@ function fakeServer(counts: { [schema: string]: number }) {
   const requests: string[] = [];
   const fetch: TablesFetcher = async ({ schema, offset, limit }) => {
     requests.push(`${schema ?? '*'}@${offset}+${limit}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      throw new Error('limit: a whole number from 1 to 500');
+    }
     const rows = schema ? all.filter(t => t.schema === schema) : all;
     const page: ITablesPage = {
       total: rows.length,
@@ -88,9 +92,9 @@ describe('discoverSchemas', () => {
     // Not 53 pages of 200: a count per big schema and a page after each.
     expect(server.requests).toEqual([
       '*@0+200',
-      'big@0+0',
+      'big@0+1',
       '*@10005+200',
-      'd@0+0',
+      'd@0+1',
       '*@10456+200'
     ]);
   });
@@ -234,8 +238,10 @@ describe('TreeModel', () => {
     await model.loadMore(key);
     await model.loadMore(key); // all loaded: no request
     expect(model.state.tables[key].items).toHaveLength(5);
+    // The lone schema is larger than a page: counted first (with a limit the
+    // server accepts; `limit=0` was a 400 and the schema never opened).
     expect(server.requests.filter(r => r.startsWith('main@'))).toEqual([
-      'main@0+0',
+      'main@0+1',
       'main@0+2',
       'main@2+2',
       'main@4+2'

@@ -40,8 +40,9 @@ export const TREE_PAGE_SIZE = 200;
  * schemas. Reading every table to find them would cost a request per 500
  * tables; instead, each page is split into runs of one schema, and past the
  * last run (which may go on beyond the page) the next request starts right
- * after it, using the count of that schema alone (`limit=0`). That is about
- * two requests per schema whatever the number of tables.
+ * after it, using the count of that schema alone (its `total`, asked with
+ * `limit=1`: the server refuses `limit=0`). That is about two requests per
+ * schema whatever the number of tables.
  */
 export async function discoverSchemas(
   connection: string,
@@ -75,7 +76,7 @@ export async function discoverSchemas(
         connection,
         schema: last.name,
         offset: 0,
-        limit: 0
+        limit: 1
       });
       last.tables = Math.max(counted.total, last.tables);
     }
