@@ -12,9 +12,10 @@ with Playwright, and measures inside the page (``performance.now()``):
   it, the same search as a bare ``fetch()`` of ``catalog/search`` from the same page,
   answer parsed (``rest_search_p50_ms``/``rest_search_p95_ms``; ``search_vs_rest_ratio``
   is the median of per-query ratios).
-- ``tree_first_paint_ms``: from clicking the schema holding the 10,000 tables in the
-  browse tree to its first table rows painted; next to a bare ``fetch()`` of the first
-  page of its tables (``rest_tables_ms``). ``tree_rows_in_dom`` counts the rows the
+- ``tree_first_paint_ms``: from clicking the source holding the 10,000 tables in the
+  browse tree (the panel lists its schemas and opens its only one, ``warehouse``, by
+  itself) to that schema's first table rows painted; next to a bare ``fetch()`` of the
+  first page of its tables (``rest_tables_ms``). ``tree_rows_in_dom`` counts the rows the
   virtual list keeps in the page, ``tree_end_ms`` the time to reach the last table by
   scrolling to the end (``End``), pages loaded on the way.
 - The Pipeline Editor on a 200-step pipeline (see ``benchmarks/ui_builder.py``):
@@ -59,7 +60,7 @@ SEED = 20_261_126
 # Types the query into the panel (React reads the native setter + input event) and
 # resolves with the time until the panel shows the answer to it (first row painted).
 TYPE_AND_WAIT = """
-async (q) => {
+async ([q, limitMs]) => {
   const input = document.querySelector('.jp-WorkbenchCatalog-search input');
   const setValue = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
   const started = performance.now();
@@ -73,7 +74,7 @@ async (q) => {
         '.jp-WorkbenchCatalog-results .jp-WorkbenchCatalog-result');
       const none = summary?.textContent.startsWith('No tables');
       if (answered && (row || none)) { resolve(performance.now() - started); return; }
-      if (performance.now() - started > 10000) {
+      if (performance.now() - started > limitMs) {
         reject(new Error(`no results for ${q}: ${summary?.dataset.status}`));
         return;
       }
@@ -93,7 +94,7 @@ async ([url, token]) => {
 }
 """
 # Notes when the user last clicked or pressed a key (Playwright's own real input events):
-# the measure runs from the key that expanded the schema.
+# the measure runs from the click that opened the source.
 NOTE_INPUT = """
 () => {
   window.__wbInputAt = null;
@@ -246,7 +247,7 @@ def main() -> None:
     )
     goals = {}
     if catalog:
-        goals.update({"search_p95_ms": "<= 150", "tree_first_paint_ms": "<= 1000"})
+        goals.update({"search_p95_ms": "<= 80", "tree_first_paint_ms": "<= 1000"})
     if builder:
         goals.update({"builder_open_ms": "<= 1000", "builder_edit_ms": "<= 50"})
     units = {name: unit for name, unit in units.items() if name in figures}
@@ -267,12 +268,13 @@ def measure_catalog(
 
     log("searches ...")
     mix = queries(names, args.queries)
-    page.evaluate(TYPE_AND_WAIT, names[0])  # the first search builds the index
+    # The first search builds the server's index: seconds on a loaded machine.
+    page.evaluate(TYPE_AND_WAIT, [names[0], 180_000])
     page.evaluate(FETCH_JSON, [f"{api}/search?q=warm", up.token])
     ui_ms, rest_ms, ratios = [], [], []
     for query in mix:
         # Each query starts from the last one's results, as when refining a search.
-        shown = page.evaluate(TYPE_AND_WAIT, query)
+        shown = page.evaluate(TYPE_AND_WAIT, [query, 10_000])
         url = f"{api}/search?q={query.replace(' ', '+')}&limit=50"
         bare = page.evaluate(FETCH_JSON, [url, up.token])
         ui_ms.append(shown)
@@ -299,23 +301,24 @@ def measure_catalog(
             ".jp-WorkbenchCatalog-tree .jp-WorkbenchCatalog-node",
             has=page.locator(f".jp-WorkbenchCatalog-name:text-is('{CONNECTION}')"),
         ).first
-        source.click()
-        page.wait_for_selector(
-            f".jp-WorkbenchCatalog-tree .jp-WorkbenchCatalog-name:text-is('{SCHEMA}')"
-        )
-        # The source is the active row after its click: down to its schema, then
-        # open it with the keyboard, as the tree's keyboard test does.
-        page.keyboard.press("ArrowDown")
-        page.wait_for_selector(".jp-WorkbenchCatalog-tree .jp-mod-active", state="attached")
+        source.wait_for()
+        # One click: the panel lists the source's schemas and opens its only one itself
+        # (clicking or pressing a key on that schema afterwards would close it again).
         page.evaluate(NOTE_INPUT)
-        page.keyboard.press("ArrowRight")
+        source.click()
         painted, in_dom = page.evaluate(ROWS_PAINTED)
+        schema_row = page.locator(
+            ".jp-WorkbenchCatalog-tree [role=treeitem]",
+            has=page.locator(f".jp-WorkbenchCatalog-name:text-is('{SCHEMA}')"),
+        ).first
+        if schema_row.get_attribute("aria-expanded") != "true":
+            raise RuntimeError(f"the source's only schema {SCHEMA!r} did not open by itself")
         paints.append(painted)
         rests.append(
             page.evaluate(
                 FETCH_JSON,
                 [
-                    f"{api}/tables?connection={CONNECTION}&schema={SCHEMA}&limit=500",
+                    f"{api}/tables?connection={CONNECTION}&schema={SCHEMA}&limit=200",
                     up.token,
                 ],
             )
