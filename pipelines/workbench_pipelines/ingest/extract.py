@@ -23,6 +23,7 @@ a table (its end was lost) records that and moves on.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -56,6 +57,10 @@ EXTRACTED_MARGIN = timedelta(days=1)
 # which spills to disk.
 IN_MEMORY_ROWS = 100_000
 _OPENER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="extract-open")
+# Bronze's live-key checksums by (lake, table, table id, version, source, key).
+_LIVE_KEYS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_LIVE_KEYS_LOCK = threading.Lock()
+LIVE_KEYS_KEPT = 1024
 
 
 def run_extract(ctx: StepContext) -> None:
@@ -354,14 +359,39 @@ class TableExtract:
         key = self._checksum_key(shape)
         if key is None or scan is None:
             return False
-        files = self._files(scan, {"_op": ("d", "i")})
-        before = (0, 0, 0)
-        if files:
-            before = self.db.execute(q.live_keys_sql(files, self.source.name, key)).fetchone()
+        before = self._live_keys(scan, key)
         added = self.db.execute(q.live_keys_sql(rows, None, key)).fetchone()
         source = self.source.key_checksum(self.db, shape, key)  # type: ignore[attr-defined]
         after = tuple(int(a or 0) + int(b or 0) for a, b in zip(before, added, strict=True))
         return source is not None and after == tuple(source)
+
+    def _live_keys(self, scan: str, key: str) -> tuple[Any, ...]:
+        """The checksum of the keys alive in the bronze version opened (this source's),
+        kept per worker by the table's id and version: a version's files never change,
+        and a run that appends nothing finds the same version the next time (summing
+        bronze's keys was a third of a no-change extract's time at 1M journal items)."""
+        assert self.opened is not None
+        known = (
+            self.lake.location.root,
+            self.bronze,
+            self.opened.metadata().id,
+            self.opened.version(),
+            self.source.name,
+            key,
+        )
+        found = _LIVE_KEYS.get(known)
+        if found is None:
+            files = self._files(scan, {"_op": ("d", "i")})
+            found = (0, 0, 0)
+            if files:
+                found = tuple(
+                    self.db.execute(q.live_keys_sql(files, self.source.name, key)).fetchone()
+                )
+            with _LIVE_KEYS_LOCK:
+                if len(_LIVE_KEYS) >= LIVE_KEYS_KEPT:
+                    _LIVE_KEYS.pop(next(iter(_LIVE_KEYS)))
+                _LIVE_KEYS[known] = found
+        return found
 
     def _created_column(self, shape: Shape, cursor: str | None) -> str | None:
         """The creation-time column an incremental read can tell new rows by (Odoo's
