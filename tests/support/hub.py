@@ -13,6 +13,7 @@ pytest's private temporary folders, and both removed when the hub stops.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import pwd
@@ -367,8 +368,12 @@ def running_hub(
             shutil.rmtree(users, ignore_errors=True)
 
 
+@functools.cache
 def _check_accounts_can_run_python() -> None:
-    """Users' servers run as other accounts: they need this interpreter and checkout."""
+    """Users' servers run as other accounts: they need this interpreter and checkout.
+
+    Checked once per test session (the probe imports JupyterHub and the workbench as
+    another account: 5-20 s on a loaded machine) once it has passed."""
     try:
         probe = subprocess.run(
             [sys.executable, "-c", "import jupyterhub.singleuser, workbench_hub, workbench_server"],
