@@ -85,21 +85,30 @@ describe('SearchController', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
-  it('waits for typing to pause, then searches the last query only', async () => {
+  it('searches a key after a pause at once, and merges keys typed faster', async () => {
     const { controller, calls } = setup();
     controller.setQuery('a');
+    expect(calls.map(c => c.query)).toEqual(['a']);
+    expect(controller.state.status).toBe('loading');
     jest.advanceTimersByTime(100);
     controller.setQuery('ac');
+    expect(calls[0].signal.aborted).toBe(true);
     jest.advanceTimersByTime(100);
     controller.setQuery('acc');
-    expect(calls).toHaveLength(0);
+    expect(calls).toHaveLength(1);
     jest.advanceTimersByTime(149);
-    expect(calls).toHaveLength(0);
+    expect(calls).toHaveLength(1);
     jest.advanceTimersByTime(1);
     expect(calls.map(c => [c.query, c.offset, c.limit])).toEqual([
+      ['a', 0, 10],
       ['acc', 0, 10]
     ]);
     expect(controller.state.status).toBe('loading');
+    // A pause as long as the debounce: the next key searches at once again.
+    jest.advanceTimersByTime(150);
+    controller.setQuery('acco');
+    expect(calls.map(c => c.query)).toEqual(['a', 'acc', 'acco']);
+    expect(calls[1].signal.aborted).toBe(true);
   });
 
   it('drops the answer of a stale query even when it arrives last', async () => {
