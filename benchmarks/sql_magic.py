@@ -16,8 +16,11 @@ its connections and its magic in class- and module-level state:
   fed by a local ``Bootstrap`` instead of the workbench server; then
   ``shell.run_line_magic("sql", "lake " + query)``, the alias-first form.
 
-Both shells get the same jupysql settings (displaycon off, feedback 0, autopandas off,
-named parameters disabled), so the two differ only by the workbench layer.
+All three run DuckDB with the same settings (threads, memory_limit, insertion order,
+object cache: DuckDB's defaults on every side), checked before anything is timed and
+printed with the figures. Both shells get the same jupysql settings (displaycon off,
+feedback 0, autopandas off, named parameters disabled), so the two differ only by the
+workbench layer.
 
 Like with like: with autopandas off, ``%sql`` returns jupysql's ``ResultSet``, which has
 fetched only 2 rows (the query itself has run to the end in DuckDB). Every contender
@@ -76,6 +79,11 @@ AGGREGATE = (
     "GROUP BY account ORDER BY account"
 )
 CONTENDERS = ("duckdb", "jupysql", "workbench")
+# What decides an aggregate's speed besides the query: all three must run with the same.
+SETTINGS = (
+    "SELECT current_setting('threads'), current_setting('memory_limit'), "
+    "current_setting('preserve_insertion_order'), current_setting('enable_object_cache')"
+)
 # phase -> contender -> the operations timed in that phase (the first is the headline one)
 PHASES: dict[str, dict[str, tuple[str, ...]]] = {
     "one_row": {
@@ -177,6 +185,7 @@ def duckdb_ops(lake: Path) -> dict[str, Op]:
     db.execute(f"CREATE SCHEMA plain; CREATE VIEW plain.events AS FROM read_parquet('{plain}')")
     plain_aggregate = AGGREGATE.replace("bronze.events", "plain.events")
     return {
+        "settings": lambda: db.execute(SETTINGS).fetchall(),
         "one_row": lambda: db.execute(ONE_ROW).fetchall(),
         "aggregate": lambda: db.execute(AGGREGATE).fetchall(),
         "aggregate_plain_scan": lambda: db.execute(plain_aggregate).fetchall(),
@@ -189,6 +198,7 @@ def jupysql_ops(lake: Path) -> dict[str, Op]:
     configure_jupysql(shell)
     shell.user_ns["plain_db"] = raw_connection(lake)
     shell.run_line_magic("sql", "plain_db --alias plain")
+    plain_db = shell.user_ns["plain_db"]
 
     def line(query: str) -> Rows:
         return list(shell.run_line_magic("sql", query))
@@ -197,6 +207,7 @@ def jupysql_ops(lake: Path) -> dict[str, Op]:
         return list(shell.run_cell_magic("sql", "plain", query))
 
     return {
+        "settings": lambda: plain_db.execute(SETTINGS).fetchall(),
         "one_row": lambda: line(ONE_ROW),
         "one_row_alias_cell": lambda: cell(ONE_ROW),
         "aggregate": lambda: line(AGGREGATE),
@@ -241,7 +252,9 @@ def workbench_ops(lake: Path, direct: bool = True) -> dict[str, Op]:
         # on every run shows the cost of a query the kernel has not seen yet.
         return line(f"lake {AGGREGATE} -- run {next(runs)}")
 
+    lake_db = current._connection  # the lake session's own DuckDB connection
     return {
+        "settings": lambda: lake_db.execute(SETTINGS).fetchall(),
         "aggregate_new_text": new_text,
         "one_row": lambda: line(f"lake {ONE_ROW}"),
         "one_row_current": lambda: line(ONE_ROW),
@@ -363,6 +376,9 @@ def main() -> None:
         made_s = time.perf_counter() - started
         for kind in CONTENDERS:
             contenders[kind] = Contender(kind, lake, direct=not args.jupysql_path)
+        settings = {kind: c.run("settings", True)[1] for kind, c in contenders.items()}
+        if len({repr(rows) for rows in settings.values()}) != 1:
+            raise RuntimeError(f"the contenders' DuckDB settings differ: {settings}")
         warm_up(contenders)
         times = measure(contenders, repeat)
     finally:
@@ -375,6 +391,11 @@ def main() -> None:
     print(f"lake: {ROWS:,} rows in {FILES} Parquet files, written in {made_s:.1f}s")
     path = "jupysql's path (direct off)" if args.jupysql_path else "direct path"
     print(f"workbench on its {path}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    threads, memory, order, cache = settings["duckdb"][0]
+    print(
+        f"DuckDB settings, the same in all three: threads {threads}, memory_limit {memory}, "
+        f"preserve_insertion_order {order}, enable_object_cache {cache}"
+    )
     print(f"{'measure':50} {'median':>9} {'min':>9} {'max':>9}  runs")
     for (kind, name), label in LABELS.items():
         values = times[f"{kind}.{name}"]
