@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -29,14 +30,30 @@ def metadata(request: pytest.FixtureRequest, tmp_path: Path):
     from workbench_server.core import Workbench
     from workbench_server.settings import WorkbenchSettings
 
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_conninfo")
-    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
-    settings.workbench_home.prepare()
-    if url is None:
-        _copy_migrated(request.getfixturevalue("migrated_sqlite"), settings)
-    core = Workbench(settings)
-    yield core
-    core.close()
+    with contextlib.ExitStack() as stack:
+        url = None
+        if request.param == "postgresql":  # a copy of a database migrated once
+            cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+            template = cluster.template("metadata", _migrate_postgres)
+            url = stack.enter_context(cluster.fresh_database(template=template))
+        settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=url)
+        settings.workbench_home.prepare()
+        if url is None:
+            _copy_migrated(request.getfixturevalue("migrated_sqlite"), settings)
+        core = Workbench(settings)
+        yield core
+        core.close()
+
+
+def _migrate_postgres(url: str) -> None:
+    from workbench_server.core import Workbench
+    from workbench_server.settings import WorkbenchSettings
+
+    home = Path(tempfile.mkdtemp(prefix="workbench-migrate-"))
+    try:
+        Workbench(WorkbenchSettings.from_env(home / "home", db_url=url)).close()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
