@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import Locator, Page, Route, expect
@@ -397,3 +398,73 @@ def test_lineage_graph_shows_both_sides_and_opens_catalog_tables(
     expect(page.locator(f"{TABLE_VIEW} .jp-WorkbenchCatalogTable-name")).to_have_text(
         "main.account_journal"
     )
+
+
+def add_source_of_one_big_schema(workbench: Workbench, name: str, tables: int) -> None:
+    """A DuckDB connection ``name`` whose catalog holds ``tables`` tables in one schema,
+    ``warehouse`` (merged through the catalog's own store, as a scan would)."""
+    import duckdb
+
+    from workbench_server.catalog.discovered import Discovery, FoundColumn, FoundTable
+    from workbench_server.catalog.store import merge
+    from workbench_server.connections import ConnectionCreate, ConnectionService
+    from workbench_server.core import Workbench as Core
+    from workbench_server.db.models import CatalogScan, Connection
+    from workbench_server.principal import local_principal
+    from workbench_server.settings import WorkbenchSettings
+
+    home = Path(workbench.root) / "home"
+    database = home / "demo" / f"{name}.duckdb"  # the home's demo folder is a data root
+    duckdb.connect(str(database)).close()
+    core = Core(WorkbenchSettings.from_env(home))
+    try:
+        ConnectionService(core, local_principal()).create(
+            ConnectionCreate(name=name, settings={"kind": "duckdb", "path": str(database)})
+        )
+        found = [
+            FoundTable(
+                schema="warehouse",
+                name=f"t_{i:03d}",
+                kind="table",
+                columns=[FoundColumn("id", 0, "integer")],
+            )
+            for i in range(tables)
+        ]
+        with core.sessions.begin() as session:
+            connection_id = session.query(Connection.id).filter_by(name=name).scalar()
+            scan = CatalogScan(
+                connection_id=connection_id, status="succeeded", requested_by="test", stats={}
+            )
+            session.add(scan)
+            session.flush()
+            merge(session, connection_id, scan.id, Discovery(tables=found), first_scan=True)
+    finally:
+        core.close()
+
+
+def test_a_source_whose_only_schema_is_longer_than_a_page_opens_it(
+    page: Page, workbench: Workbench
+) -> None:
+    # More tables than the tree asks for at once (200): the panel counts the schema with
+    # a second request, which the server once refused (limit=0), and the schema never
+    # opened. Last in this module: the other tests see the demo sources only.
+    add_source_of_one_big_schema(workbench, "wide_dwh", 250)
+    page.reload()
+    wait_for_lab(page)
+    open_catalog(page)
+    tree = page.locator(".jp-WorkbenchCatalog-tree")
+    source = tree.get_by_role("treeitem", name=re.compile("^wide_dwh"))
+    source.click()
+    schema = tree.get_by_role("treeitem", name=re.compile(r"^warehouse\b"))
+    expect(schema).to_have_attribute("aria-expanded", "true")
+    expect(schema).to_contain_text("250")  # counted, not just the first page's 200
+    expect(tree.locator('[data-table="t_000"]')).to_be_visible()
+    expect(tree).not_to_contain_text("retry")
+    # Its last table comes with the next page, scrolled to.
+    tree.focus()
+    for _ in range(20):
+        if tree.locator('[data-table="t_249"]').count():
+            break
+        page.keyboard.press("End")
+        page.wait_for_timeout(100)
+    expect(tree.locator('[data-table="t_249"]')).to_be_visible()
