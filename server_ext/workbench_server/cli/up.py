@@ -226,7 +226,9 @@ class LocalStack:
                 self._lab_ready,
                 ready_timeout=90,
                 stop_timeout=20,
-                poll_interval=0.25,
+                # The banner follows the lab's readiness by half of this on average; a
+                # refused connection or one health answer costs next to nothing.
+                poll_interval=0.1,
             )
         )
         return [
