@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support.ingest import assert_same_rows, make_source, source_rows, step_context
+from tests.support.ingest import assert_same_rows, source_database, source_rows, step_context
 from tests.support.postgres import postgres_settings, running_cluster
 from tests.support.processes import base_env, run_workbench
 from workbench_pipelines.ingest import pgoutput
@@ -45,8 +45,7 @@ def logical_cluster():
 
 @pytest.fixture
 def odoo(workbench, logical_cluster):
-    with logical_cluster.fresh_database() as url:
-        make_source(url)
+    with source_database(logical_cluster) as url:
         ConnectionService(workbench, local_principal()).create(
             ConnectionCreate(name="odoo", settings=postgres_settings(url))
         )
@@ -371,8 +370,7 @@ def test_doctor_says_a_source_needs_wal_level_logical(workbench, home, pg_cluste
 def test_a_cdc_step_on_a_source_without_logical_replication_says_what_to_do(workbench, pg_cluster):
     from workbench_server.errors import InvalidInputError
 
-    with pg_cluster.fresh_database() as url:  # wal_level replica
-        make_source(url)
+    with source_database(pg_cluster) as url:  # wal_level replica
         ConnectionService(workbench, local_principal()).create(
             ConnectionCreate(name="odoo", settings=postgres_settings(url))
         )

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from tests.support.ingest import make_source, step_context
+from tests.support.ingest import source_database, step_context
 from tests.support.postgres import postgres_settings
 from workbench_pipelines.ingest import watermarks
 from workbench_pipelines.ingest.context import Progress, StepStopped
@@ -30,8 +30,7 @@ LINES = {"source": "odoo", "tables": ["account_move_line"], "deletes": "every 1d
 
 @pytest.fixture
 def source(pg_cluster):
-    with pg_cluster.fresh_database() as url:
-        make_source(url)
+    with source_database(pg_cluster) as url:
         yield url
 
 

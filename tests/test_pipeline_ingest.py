@@ -20,8 +20,8 @@ from tests.support.ingest import (
     assert_same_rows,
     attempt_log,
     change_source,
-    make_source,
     run_pipeline,
+    source_database,
     source_rows,
 )
 from tests.support.postgres import postgres_settings
@@ -64,8 +64,7 @@ steps:
 
 @pytest.fixture
 def source(pg_cluster):
-    with pg_cluster.fresh_database() as url:
-        make_source(url)
+    with source_database(pg_cluster) as url:
         yield url
 
 
