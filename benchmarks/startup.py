@@ -8,12 +8,18 @@ process (supervisor, Temporal, JupyterLab, worker), beside a bare JupyterLab's a
 same idle time, and once more after first use (a catalog search and the lake's table
 list over REST, which load the search index's and the lake's libraries on demand).
 
+Wall times on a shared machine swing with its load, so the table also gives each
+start's spread, the load average before and after, and the CPU seconds each process
+(with the children it waited for) spent until ready: the work a start costs, which the
+load does not change. On two cores that sum, not one process's wall time, bounds a start.
+
     python benchmarks/startup.py [--repeat 5] [--idle 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import secrets
@@ -31,6 +37,8 @@ from pathlib import Path
 import psutil
 
 URL_MARK = "/lab?token="
+# CPU seconds until ready, per start, by process: "bare lab", "up jupyterlab", ...
+CPU: dict[str, list[float]] = collections.defaultdict(list)
 
 
 def free_port() -> int:
@@ -68,6 +76,25 @@ def part_of(proc: psutil.Process) -> str:
         if mark in f"{cmdline} ":
             return name
     return "other"
+
+
+def cpu_s(p: psutil.Process) -> float:
+    """CPU seconds of ``p`` and of the children it has waited for."""
+    t = p.cpu_times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def tree_cpu(proc: subprocess.Popen[bytes]) -> dict[str, float]:
+    """CPU seconds spent so far by each part of a process tree (its root too)."""
+    parts: dict[str, float] = {}
+    root = psutil.Process(proc.pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            name = part_of(p) if p.pid != root.pid else "root"
+            parts[name] = parts.get(name, 0.0) + cpu_s(p)
+        except psutil.Error:
+            continue
+    return parts
 
 
 def stack_parts(proc: subprocess.Popen[bytes]) -> dict[str, float]:
@@ -117,7 +144,9 @@ def start_bare_lab(workdir: Path) -> tuple[subprocess.Popen[bytes], float]:
         try:
             with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status == 200:
-                    return proc, time.perf_counter() - started
+                    elapsed = time.perf_counter() - started
+                    CPU["bare lab"].append(sum(tree_cpu(proc).values()))
+                    return proc, elapsed
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError("bare jupyter lab exited") from None
@@ -155,6 +184,8 @@ def workbench_up(
     for line in proc.stdout:
         if URL_MARK.encode() in line:
             elapsed = time.perf_counter() - started
+            for part, seconds in tree_cpu(proc).items():
+                CPU["up " + ("supervisor" if part == "root" else part)].append(seconds)
             if keep:
                 return elapsed, proc
             stop(proc)
@@ -179,16 +210,20 @@ def main() -> None:
         "--idle", type=float, default=20.0, help="seconds idle before measuring memory"
     )
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="wb-bench-startup-"))
     home, workdir = root / "home", root / "notebooks"
     workdir.mkdir()
     try:
         first_start, _ = workbench_up(home, workdir)  # generates demo data, creates DBs
         bare_lab(workdir)  # warm-up: file caches, __pycache__
+        CPU.clear()
         lab_times, up_times = [], []
         for _ in range(args.repeat):
             lab_times.append(bare_lab(workdir))
             up_times.append(workbench_up(home, workdir)[0])
+        cpu = {name: statistics.median(runs) for name, runs in CPU.items()}
+        load_after = os.getloadavg()[0]
         _, proc = workbench_up(home, workdir, keep=True)
         assert proc is not None
         time.sleep(args.idle)
@@ -204,17 +239,21 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     lab_s, up_s = statistics.median(lab_times), statistics.median(up_times)
-    print(f"{'measure':38} {'median':>9}  runs")
-    print(
-        f"{'bare jupyter lab to /api/status 200':38} {lab_s:8.2f}s  "
-        + " ".join(f"{t:.2f}" for t in lab_times)
-    )
-    print(
-        f"{'workbench up to all-ready (warm home)':38} {up_s:8.2f}s  "
-        + " ".join(f"{t:.2f}" for t in up_times)
-    )
+    print(f"{'measure':38} {'median':>9}  spread  runs")
+    for label, median, runs in (
+        ("bare jupyter lab to /api/status 200", lab_s, lab_times),
+        ("workbench up to all-ready (warm home)", up_s, up_times),
+    ):
+        spread = max(runs) - min(runs)
+        print(f"{label:38} {median:8.2f}s  {spread:5.2f}s  " + " ".join(f"{t:.2f}" for t in runs))
     print(f"{'workbench up, first start (demo data)':38} {first_start:8.2f}s")
     print(f"{'ratio workbench / bare lab':38} {up_s / lab_s:8.2f}")
+    print(f"{'load average (1 min) before / after':38} {load_before:8.1f}   {load_after:.1f}")
+    print("CPU seconds until ready (median of the timed starts):")
+    for name in sorted(cpu):
+        print(f"{'  ' + name:38} {cpu[name]:7.2f}s")
+    up_cpu = sum(v for k, v in cpu.items() if k.startswith("up "))
+    print(f"{'  workbench up, all processes':38} {up_cpu:7.2f}s")
     print(f"{'idle stack RSS (sum over processes)':38} {rss_mb:7.0f}MB")
     print(f"{'idle stack PSS (shared pages split)':38} {pss_mb:7.0f}MB")
     for name in sorted(parts):
@@ -234,6 +273,14 @@ def main() -> None:
                     "idle_pss_mb": round(pss_mb),
                     "after_use_rss_mb": round(used_mb),
                     "bare_lab_rss_mb": round(lab_rss),
+                    "load_avg_1m": round(max(load_before, load_after), 1),
+                    "bare_lab_cpu_s": round(cpu.get("bare lab", 0.0), 2),
+                    "up_cpu_s": round(up_cpu, 2),
+                    **{
+                        f"{name.replace(' ', '_')}_cpu_s": round(seconds, 2)
+                        for name, seconds in cpu.items()
+                        if name.startswith("up ")
+                    },
                     **{f"idle_{name}_rss_mb": round(mb) for name, mb in parts.items()},
                 },
                 "units": {
@@ -245,6 +292,8 @@ def main() -> None:
                     "idle_pss_mb": "MB",
                     "after_use_rss_mb": "MB",
                     "bare_lab_rss_mb": "MB",
+                    "bare_lab_cpu_s": "s",
+                    "up_cpu_s": "s",
                 },
                 "goals": {"ready_s": "<= 10", "ready_ratio": "<= 1.25", "idle_rss_mb": "< 500"},
             }
