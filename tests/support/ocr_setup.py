@@ -23,14 +23,19 @@ __all__ = ["CachedEngine", "demo_vendors", "expense_setup", "writable_odoo"]
 
 @contextmanager
 def writable_odoo(pg_cluster: PostgresCluster) -> Iterator[tuple[OdooServer, str]]:
-    """A fresh demo Odoo database with attachments, whose stand-in creates expenses."""
-    from workbench_server.demo import build_dataset, write_postgres
-
-    with pg_cluster.fresh_database() as url:
-        write_postgres(url, build_dataset())
-        add_attachment_model(url)
+    """A fresh demo Odoo database with attachments, whose stand-in creates expenses: a
+    copy of one loaded once per cluster."""
+    template = pg_cluster.template("odoo_attachments", _demo_with_attachments)
+    with pg_cluster.fresh_database(template=template) as url:
         with running_odoo(url, writable={"hr.expense", "ir.attachment"}) as server:
             yield server, url
+
+
+def _demo_with_attachments(url: str) -> None:
+    from workbench_server.demo import build_dataset, write_postgres
+
+    write_postgres(url, build_dataset())
+    add_attachment_model(url)
 
 
 def demo_vendors(conninfo: str, with_vat: int = 5, without_vat: int = 1) -> list[Vendor]:
