@@ -6,7 +6,6 @@ code, never in a traceback.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 import os
@@ -14,31 +13,88 @@ import platform
 import sys
 
 import click
+from click.utils import make_default_short_help
 
-from .. import temporal
 from .._version import __version__
 from ..errors import WorkbenchError
 
 # Subcommands living in their own modules, imported only when run: `workbench up` should
-# not pay for what `workbench doctor` imports, and start-up time is measured.
-LAZY_COMMANDS = {
-    "up": "workbench_server.cli.up:up",
-    "status": "workbench_server.cli.status:status",
-    "doctor": "workbench_server.cli.doctor:doctor",
-    "connection": "workbench_server.cli.connection:connection",
-    "secrets": "workbench_server.cli.connection:secrets",
-    "pipeline": "workbench_server.cli.pipeline:pipeline",
-    "approve": "workbench_server.cli.approve:approve",
-    "approvals": "workbench_server.cli.approve:approvals",
-    "catalog": "workbench_server.cli.catalog:catalog",
-    "lake": "workbench_server.cli.lake:lake",
-    "cdc": "workbench_server.cli.cdc:cdc",
-    "backup": "workbench_server.cli.backup:backup",
-    "restore": "workbench_server.cli.backup:restore",
-    "mcp": "workbench_server.cli.mcp:mcp",
-    "agent": "workbench_server.cli.agent:agent",
-    "publish": "workbench_server.cli.publish:publish",
-    "superset-dashboard": "workbench_server.cli.publish:dashboard",
+# not pay for what `workbench doctor` imports, and start-up time is measured. Beside each,
+# the first paragraph of its help, which `workbench --help` lists without importing any
+# of them (tests/test_cli.py checks it against the command's own help).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "up": (
+        "workbench_server.cli.up:up",
+        "Start Temporal, a pipeline worker and JupyterLab (or JupyterHub); Ctrl-C stops them all.",
+    ),
+    "status": (
+        "workbench_server.cli.status:status",
+        "Ask the running workbench for its health; exit 0 only when every part is ok.",
+    ),
+    "doctor": (
+        "workbench_server.cli.doctor:doctor",
+        "Check Python, the prebuilt extension, the temporal binary, ports, home and DB "
+        "(and, with --cdc, a source's logical replication).",
+    ),
+    "connection": (
+        "workbench_server.cli.connection:connection",
+        "Manage data connections (Odoo, PostgreSQL, DuckDB, lake, SQLAlchemy, Superset).",
+    ),
+    "secrets": (
+        "workbench_server.cli.connection:secrets",
+        "Manage the key that encrypts connection secrets.",
+    ),
+    "pipeline": (
+        "workbench_server.cli.pipeline:pipeline",
+        "Notebook pipelines defined in YAML files.",
+    ),
+    "approve": (
+        "workbench_server.cli.approve:approve",
+        "Approve (or --reject) approval STEP of run RUN_ID; its next steps run, or the run "
+        "fails with the reason.",
+    ),
+    "approvals": (
+        "workbench_server.cli.approve:approvals",
+        "Approvals waiting for a decision that you may take.",
+    ),
+    "catalog": (
+        "workbench_server.cli.catalog:catalog",
+        "Discover, search and describe the tables of your connections.",
+    ),
+    "lake": (
+        "workbench_server.cli.lake:lake",
+        "The lake's Delta tables: versions, diffs, maintenance, migration from Parquet.",
+    ),
+    "cdc": (
+        "workbench_server.cli.cdc:cdc",
+        "Change data capture: a source's readiness, its slots, dropping one.",
+    ),
+    "backup": (
+        "workbench_server.cli.backup:backup",
+        "Back up the metadata DB, the secrets key, pipelines and run history.",
+    ),
+    "restore": (
+        "workbench_server.cli.backup:restore",
+        "Restore ARCHIVE (from `workbench backup`) into an empty home.",
+    ),
+    "mcp": (
+        "workbench_server.cli.mcp:mcp",
+        "Serve the workbench's MCP tools on stdin/stdout (for Claude Desktop and other agents).",
+    ),
+    "agent": (
+        "workbench_server.cli.agent:agent",
+        "Agents that hear events (dataset updated, run finished, approval requested) of "
+        "what you may see, signed, at a URL of yours.",
+    ),
+    "publish": (
+        "workbench_server.cli.publish:publish",
+        "Publish lake TABLE to Superset as a dataset, with the catalog's descriptions, column "
+        "labels, certification and owners (see docs/superset.md).",
+    ),
+    "superset-dashboard": (
+        "workbench_server.cli.publish:dashboard",
+        'A starter dashboard TITLE in Superset (default "Finance close").',
+    ),
 }
 
 
@@ -48,9 +104,24 @@ class WorkbenchGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS:
-            module, attribute = LAZY_COMMANDS[name].split(":")
+            module, attribute = LAZY_COMMANDS[name][0].split(":")
             return getattr(importlib.import_module(module), attribute)
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``workbench --help`` as click writes it, from the help of
+        each lazy command above: click's own imports every subcommand's module (SQLAlchemy,
+        the models, pydantic: seconds on a busy machine) to print one line of each."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in LAZY_COMMANDS:
+                rows.append((name, make_default_short_help(LAZY_COMMANDS[name][1], limit)))
+            elif not self.commands[name].hidden:
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -130,6 +201,8 @@ def worker(
     connect_timeout: float,
 ) -> None:
     """Run a pipeline worker that polls the task queue until SIGINT/SIGTERM."""
+    import asyncio
+
     from workbench_pipelines.worker import run_worker
 
     from ..settings import WorkbenchSettings
@@ -151,7 +224,9 @@ def main() -> None:
     code = _run()
     sys.stdout.flush()
     sys.stderr.flush()
-    if temporal.clients_created:
+    # Only a command that connected to Temporal has imported the module that says so.
+    temporal = sys.modules.get("workbench_server.temporal")
+    if temporal is not None and temporal.clients_created:
         # The Temporal SDK's Rust threads can abort the interpreter at shutdown
         # (temporalio/sdk-python#300); everything is flushed, so leave without teardown.
         os._exit(code)

@@ -6,7 +6,6 @@ import asyncio
 
 import click
 
-from ..approvals.models import ApprovalOut
 from . import home_option
 
 
@@ -27,6 +26,7 @@ def _local(home: str | None):
 def approve(home: str | None, run_id: str, step: str, reject: bool, reason: str) -> None:
     """Approve (or --reject) approval STEP of run RUN_ID; its next steps run, or the run
     fails with the reason."""
+    from ..approvals.models import ApprovalOut
     from .remote import service_from_env
 
     client = service_from_env()
@@ -46,6 +46,7 @@ def approve(home: str | None, run_id: str, step: str, reject: bool, reason: str)
 @home_option
 def approvals(home: str | None) -> None:
     """Approvals waiting for a decision that you may take."""
+    from ..approvals.models import ApprovalOut
     from .remote import service_from_env
 
     client = service_from_env()

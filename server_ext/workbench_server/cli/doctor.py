@@ -14,7 +14,6 @@ from collections.abc import Callable
 import click
 
 from .. import temporal
-from ..db import current_revision, head_revision, make_engine
 from ..errors import WorkbenchError
 from ..home import WorkbenchHome
 from ..settings import WorkbenchSettings
@@ -72,6 +71,8 @@ def _ports(ip: str, port: int | None) -> Callable[[], Result]:
 
 def _database(settings: WorkbenchSettings) -> Callable[[], Result]:
     def check() -> Result:
+        from ..db import current_revision, head_revision, make_engine  # SQLAlchemy: ~0.5 s
+
         engine = make_engine(settings.db_url)
         try:
             current, head = current_revision(engine), head_revision()
