@@ -225,6 +225,48 @@ def test_a_write_that_fails_mid_stream_leaves_no_version(lake: Lake) -> None:
     ]
 
 
+def test_a_first_write_that_fails_leaves_no_table(lake: Lake, tmp_path: Path) -> None:
+    """A table is made by its first write: when that write fails (a query that stops
+    half-way, a merge with a key twice), no empty table is left behind for readers and
+    the catalog to see, and the same first write, corrected, makes it as usual (a
+    notebook's CREATE TABLE once said it "already exists" after its query failed)."""
+    schema = moves([1], [1], ["1.00"]).schema
+
+    def batches():
+        yield moves([2, 3], [1, 1], ["2.00", "3.00"]).to_batches()[0]
+        raise RuntimeError("the source database went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        lake.write("bronze.fresh", pa.RecordBatchReader.from_batches(schema, batches()))
+    # A DuckDB query whose cast fails past its first batches, as a notebook's CREATE
+    # TABLE ... AS hands it over.
+    db = duckdb.connect()
+    failing = db.sql(
+        "SELECT CAST(CASE WHEN i = 200000 THEN 'x' ELSE i::VARCHAR END AS INTEGER) AS id "
+        "FROM range(300000) t(i)"
+    )
+    with pytest.raises(Exception, match="Could not convert"):
+        lake.write("silver.fresh_cast", failing)
+    with pytest.raises(InvalidInputError, match="more than one row"):
+        lake.write(
+            "gold.fresh_merge", moves([1, 1], [1, 1], ["1.00", "2.00"]), mode="merge", keys=["id"]
+        )
+    for name in ("bronze.fresh", "silver.fresh_cast", "gold.fresh_merge"):
+        assert not lake.exists(name), name
+        layer, table = name.split(".")
+        assert not (tmp_path / "lake" / layer / table).exists(), name
+    assert [t.table for t in lake.tables()] == []  # nor does the lake list them
+
+    made = lake.write("bronze.fresh", moves([1], [1], ["1.00"]))
+    assert made.version == 1
+    assert [v.operation for v in lake.versions("bronze.fresh")] == ["WRITE", "CREATE TABLE"]
+    # A table that exists keeps its versions when a later write fails.
+    with pytest.raises(RuntimeError, match="went away"):
+        lake.write("bronze.fresh", pa.RecordBatchReader.from_batches(schema, batches()))
+    assert lake.version("bronze.fresh") == 1
+    assert lake.read("bronze.fresh")["id"].to_pylist() == [1]
+
+
 def test_bad_names_and_arguments_say_what_to_do(lake: Lake) -> None:
     data = pa.table({"id": [1]})
     with pytest.raises(InvalidInputError, match=r"layer\.name"):

@@ -21,6 +21,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -41,6 +42,7 @@ from deltalake.exceptions import (
     DeltaProtocolError,
     SchemaMismatchError,
 )
+from pyarrow.fs import FileSelector
 
 from ..errors import ConflictError, InvalidInputError, SourceUnavailableError, WorkbenchError
 from ..sql_text import quote_identifier as _qi
@@ -134,12 +136,14 @@ def write(
         configuration = _stats_configuration(created_schema, partition_by, [*keys, *stats_columns])
 
         handles = [opened] if opened is not None else []
+        created: list[bool] = []
 
         def attempt() -> WriteResult:
-            _create_if_missing(
+            if _create_if_missing(
                 location, table, created_schema, partition_by, writer, settings, extra,
                 configuration,
-            )  # fmt: skip
+            ):  # fmt: skip
+                created.append(True)
             if handles:  # the first attempt; a retry reads the table afresh
                 dt = handles.pop()
                 dt.update_incremental()
@@ -153,7 +157,8 @@ def write(
                 dt, table, source, mode, partition_by, replace_where, schema_mode, writer, extra
             )
 
-        return _with_retries(table, source, attempt, max_attempts)
+        with _dropped_if_left_empty(location, table, created):
+            return _with_retries(table, source, attempt, max_attempts)
 
 
 def write_scd2(
@@ -202,8 +207,11 @@ def write_scd2(
         # A dimension's rows are identified by key and valid_from (diff uses these).
         extra = {"mode": "scd2", "keys": [*keys, "valid_from"], "as_of": as_of.isoformat()}
 
+        created: list[bool] = []
+
         def attempt() -> WriteResult:
-            _create_if_missing(location, table, schema, None, writer, settings, extra)
+            if _create_if_missing(location, table, schema, None, writer, settings, extra):
+                created.append(True)
             dt = open_table(location, table)
             staged = staged_changes(location, table, dt.version(), source, keys, tracked, as_of)
             if staged.num_rows == 0:  # nothing changed: no commit
@@ -245,7 +253,8 @@ def write_scd2(
                 rows_removed=0,
             )
 
-        return _with_retries(table, source, attempt, max_attempts)
+        with _dropped_if_left_empty(location, table, created):
+            return _with_retries(table, source, attempt, max_attempts)
 
 
 def delete(
@@ -529,22 +538,23 @@ def _create_if_missing(
     settings: LakeSettings,
     extra: dict[str, Any],
     configuration: dict[str, str] | None = None,
-) -> None:
+) -> bool:
     """Create ``table`` (version 0, empty) with the layer's retention (and
-    ``configuration``), unless it exists.
+    ``configuration``), unless it exists; whether this call created it.
 
     A table is created on its own commit so that two writers creating it at once agree
     (one creates it, the other finds it) and each write after is a plain write. The
     create is never retried: delta-rs would commit the loser's create again as the next
-    version (a second, empty CREATE TABLE in the table's history).
+    version (a second, empty CREATE TABLE in the table's history). The loser's create
+    fails (``mode="error"``, its commit not retried) and it finds the table.
     """
     if is_delta(location, table):
-        return
+        return False
     try:
         DeltaTable.create(
             location.uri(table),
             schema,
-            mode="ignore",
+            mode="error",
             partition_by=list(partition_by) if partition_by else None,
             configuration={**settings.table_configuration(table.layer), **(configuration or {})},
             storage_options=location.storage_options(),
@@ -552,8 +562,39 @@ def _create_if_missing(
         )
     except Exception as exc:
         if is_delta(location, table):
-            return  # another writer created it first
+            return False  # another writer created it first
         raise _domain_error(table, exc) from exc
+    return True
+
+
+@contextmanager
+def _dropped_if_left_empty(location: LakeLocation, table: TableName, created: list[bool]):
+    """Remove ``table`` when the write that ``created`` it failed and its log still holds
+    only that empty create: a failed first write leaves no table (readers, the catalog
+    and a notebook's ``CREATE TABLE`` would otherwise find an empty one).
+
+    A table another write has committed to since (its log has a version 1) is kept.
+    """
+    try:
+        yield
+    except BaseException:
+        if created:
+            _drop_if_only_created(location, table)
+        raise
+
+
+def _drop_if_only_created(location: LakeLocation, table: TableName) -> None:
+    fs, _ = location.filesystem()
+    folder = location.fs_path(table)
+    try:
+        entries = fs.get_file_info(FileSelector(f"{folder}/_delta_log", allow_not_found=True))
+        names = {info.base_name for info in entries}
+        if names != {f"{0:020d}.json"}:  # another commit, a checkpoint: not ours alone
+            return
+        fs.delete_file(f"{folder}/_delta_log/{0:020d}.json")  # no longer a Delta table
+        fs.delete_dir(folder)  # with the files the failed write left
+    except OSError as exc:  # the write's own error matters more; say what is left
+        log.warning("%s: could not remove the empty table a failed write made: %s", table, exc)
 
 
 def _stats_configuration(
