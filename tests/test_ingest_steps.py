@@ -322,6 +322,12 @@ def test_a_sql_step_runs_its_queries_in_one_session_each_reading_the_last_ones_o
         for column in statement.columns
     }
     assert {("gold.per_company", "n"), ("gold.total", "n"), ("gold.both", "totals")} <= outputs
+    # A query may name a table with the lake's name before it, as the notebooks do (the
+    # session then makes those names too; a step whose queries never do goes without).
+    qualified = {"sql": "SELECT n FROM lake.gold.total JOIN \"LAKE\" . gold.per_company "
+                 "USING (n)", "target": "gold.qualified"}  # fmt: skip
+    run_sql(step_context(workbench, me, "sql", qualified))
+    assert lake.read("gold.qualified").to_pylist() == [{"n": per_company[0]["n"]}]
 
     # A failing query: the ones before it are committed, it and those after are not; the
     # retry (attempt 2) runs only what is missing and reads the earlier commits.

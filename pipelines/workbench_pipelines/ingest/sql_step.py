@@ -49,7 +49,9 @@ def run_sql(ctx: StepContext) -> None:
     if not pending:
         return
     with step_session(lake, ctx.progress, private=True) as db:
-        session = _Session(ctx, lake, db, several=spec.queries is not None)
+        session = _Session(
+            ctx, lake, db, several=spec.queries is not None, alias=_names_lake(lake, pending)
+        )
         for query in pending:
             session.run(query)
 
@@ -77,7 +79,13 @@ class _Session:
     wrote. The session is locked once the first query's views are made."""
 
     def __init__(
-        self, ctx: StepContext, lake: Lake, db: duckdb.DuckDBPyConnection, *, several: bool
+        self,
+        ctx: StepContext,
+        lake: Lake,
+        db: duckdb.DuckDBPyConnection,
+        *,
+        several: bool,
+        alias: bool,
     ) -> None:
         self.ctx, self.lake, self.db = ctx, lake, db
         self.several = several  # errors name the query's target
@@ -85,7 +93,7 @@ class _Session:
         self.columns: dict[str, dict[str, str]] = {}  # table -> its view's columns
         self.layers: set[str] = set()
         self.locked = False
-        self.alias = lake.name not in RESERVED  # lake.silver.x is silver.x
+        self.alias = alias  # lake.silver.x is silver.x (made only when a query says so)
         if self.alias:
             db.execute(f"ATTACH ':memory:' AS {qi(lake.name)}")
 
@@ -179,6 +187,20 @@ class _Session:
             layer, name = table.split(".")
             schema.setdefault(layer, {})[name] = dict(self.columns[table])
         return schema
+
+
+def _names_lake(lake: Lake, queries: list[SqlQuery]) -> bool:
+    """Whether a query may name a table with the lake's name before it
+    (``lake.silver.x``): then each pinned table gets that second view too. Most name
+    ``silver.x`` only, and the second views cost about as much as the first (a third of
+    the pinning of the close's eight queries). A word that only looks like it (a column
+    or alias so named) makes them for nothing, which is harmless."""
+    if lake.name in RESERVED:
+        return False
+    named = re.compile(
+        rf'(?<![\w$"]){re.escape(lake.name)}\s*\.|"{re.escape(lake.name)}"\s*\.', re.I
+    )
+    return any(named.search(query.sql or "") for query in queries)
 
 
 def _lock(db: duckdb.DuckDBPyConnection, lake: Lake) -> None:
