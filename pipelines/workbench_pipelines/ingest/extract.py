@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -233,11 +233,32 @@ class TableExtract:
         """Rows staged in DuckDB first (all, or those from ``since`` on), compared with
         bronze, then appended. ``verify``: nothing is appended (None) unless the keys
         bronze would then hold alive have the source's checksum (:meth:`_keys_match`)."""
+        rows = self.source.rows(self.db, shape, cursor, since)
+        self.db.execute(f"CREATE OR REPLACE TEMP TABLE wb_changed AS SELECT * FROM {rows}")
+        self.ctx.progress.check()
+        # The source's keys are summed (after the rows were read) while bronze's side is
+        # worked out here: the source's round trip is most of a no-change table's time.
+        checksum = self._source_checksum_later(shape) if verify else None
+        try:
+            return self._staged_rows(shape, cursor, scan, since, deletes, checksum)
+        finally:
+            if checksum is not None:  # never left running on the source after this
+                wait([checksum])
+
+    def _staged_rows(
+        self,
+        shape: Shape,
+        cursor: str | None,
+        scan: str | None,
+        since: Any,
+        deletes: bool,
+        checksum: Future | None,
+    ) -> tuple[int, int] | None:
+        """:meth:`_staged` once the rows read are in ``wb_changed``; ``checksum``: the
+        source's, being summed (a verifying read)."""
         db = self.db
         full = since is None
-        rows = self.source.rows(db, shape, cursor, since)
-        db.execute(f"CREATE OR REPLACE TEMP TABLE wb_changed AS SELECT * FROM {rows}")
-        self.ctx.progress.check()
+        verify = checksum is not None
         read = db.execute("SELECT count(*) FROM wb_changed").fetchone()[0]
         known = None
         created = self._created_column(shape, cursor) if not (full or deletes) else None
@@ -271,7 +292,7 @@ class TableExtract:
             if verify:
                 db.register("wb_made", made)
                 try:
-                    if not self._keys_match(shape, scan, "wb_made"):
+                    if not self._keys_match(shape, scan, "wb_made", checksum):
                         return None
                 finally:
                     db.unregister("wb_made")
@@ -281,7 +302,7 @@ class TableExtract:
         # database, idle, where staging it never has.
         db.execute(f"CREATE OR REPLACE TEMP TABLE wb_out AS {out}")
         self.ctx.progress.check()
-        if verify and not self._keys_match(shape, scan, "wb_out"):
+        if verify and not self._keys_match(shape, scan, "wb_out", checksum):
             return None
         written = db.execute("SELECT count(*) FROM wb_out").fetchone()[0]
         if written:
@@ -347,7 +368,23 @@ class TableExtract:
         key = self._int_key(shape)
         return key if key and hasattr(self.source, "key_checksum") else None
 
-    def _keys_match(self, shape: Shape, scan: str | None, rows: str) -> bool:
+    def _source_checksum_later(self, shape: Shape) -> Future | None:
+        """The source's key checksum, asked now on a connection of its own (the step's
+        goes on with bronze meanwhile); None if the table has no such key."""
+        key = self._checksum_key(shape)
+        if key is None:
+            return None
+        cursor = self.ctx.progress.watch(self.db.cursor())  # the same source attached
+
+        def ask() -> tuple[int, int, int] | None:
+            try:
+                return self.source.key_checksum(cursor, shape, key)  # type: ignore[attr-defined]
+            finally:
+                cursor.close()
+
+        return _OPENER.submit(ask)
+
+    def _keys_match(self, shape: Shape, scan: str | None, rows: str, checksum: Future) -> bool:
         """Whether the keys bronze holds alive once ``rows`` (this run's bronze rows) are
         appended have the same checksum (count, sum, sum of squares modulo a prime) as
         the source's keys read now, after the rows: then no key was deleted. A key
@@ -361,7 +398,7 @@ class TableExtract:
             return False
         before = self._live_keys(scan, key)
         added = self.db.execute(q.live_keys_sql(rows, None, key)).fetchone()
-        source = self.source.key_checksum(self.db, shape, key)  # type: ignore[attr-defined]
+        source = checksum.result()
         after = tuple(int(a or 0) + int(b or 0) for a, b in zip(before, added, strict=True))
         return source is not None and after == tuple(source)
 

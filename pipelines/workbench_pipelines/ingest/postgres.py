@@ -130,9 +130,11 @@ class PostgresSource:
         """A DuckDB relation of ``sql`` run by PostgreSQL."""
         return f"postgres_query({ql(self.alias)}, {ql(sql)})"
 
-    def fetch(self, sql: str) -> list[tuple[Any, ...]]:
+    def fetch(self, sql: str, db: duckdb.DuckDBPyConnection | None = None) -> list[tuple[Any, ...]]:
+        """``sql``'s rows, run by PostgreSQL (on ``db``: another connection of the
+        database the source is attached to)."""
         try:
-            return self._db.execute(f"SELECT * FROM {self.query(sql)}").fetchall()
+            return (db or self._db).execute(f"SELECT * FROM {self.query(sql)}").fetchall()
         except duckdb.Error as exc:
             raise SourceUnavailableError(f"connection {self.name!r}: {_first_line(exc)}") from None
 
@@ -277,7 +279,7 @@ class PostgresSource:
             f"count(*)::text AS n, coalesce(sum({k}), 0)::text AS s, "
             f"coalesce(sum(({k} % {p}) * ({k} % {p})), 0)::text AS q"
         )
-        row = self.fetch(f"SELECT {sums} FROM {table}")[0]
+        row = self.fetch(f"SELECT {sums} FROM {table}", db)[0]
         return int(row[0]), int(row[1]), int(row[2])
 
     def close(self) -> None:
