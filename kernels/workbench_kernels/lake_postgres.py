@@ -34,15 +34,21 @@ SKIPPED_SCHEMAS = ("information_schema", "pg_catalog")
 
 # Columns the scanner would read as DOUBLE: numeric without a precision, or one wider
 # than DuckDB's DECIMAL (typmod is ((precision << 16) | scale) + 4).
-_INEXACT_COLUMNS = """
-SELECT n.nspname, c.relname, a.attname
+_INEXACT = """a.atttypid = 'pg_catalog.numeric'::pg_catalog.regtype
+  AND (a.atttypmod < 0 OR ((a.atttypmod - 4) >> 16) & 65535 > 38)"""
+# Every column of the tables that have such columns, in order, as PostgreSQL names them:
+# DuckDB's catalog renames a column whose name differs from an earlier one only by case
+# ("Amount", "amount" -> "amount_1"), a name PostgreSQL does not know.
+_INEXACT_TABLES_COLUMNS = f"""
+SELECT n.nspname, c.relname, a.attname, {_INEXACT} AS inexact
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE a.atttypid = 'pg_catalog.numeric'::pg_catalog.regtype AND a.attnum > 0
-  AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
-  AND (a.atttypmod < 0 OR ((a.atttypmod - 4) >> 16) & 65535 > 38)
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND c.oid IN (SELECT a.attrelid FROM pg_catalog.pg_attribute a
+                WHERE {_INEXACT} AND a.attnum > 0 AND NOT a.attisdropped)
+ORDER BY n.nspname, c.relname, a.attnum
 """
 
 
@@ -97,12 +103,12 @@ def detach_postgres(db: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 def _create_views(db: duckdb.DuckDBPyConnection, name: str, scanned: str) -> None:
-    inexact: set[tuple[str, str, str]] = {
-        tuple(row)  # type: ignore[misc]
-        for row in db.execute(
-            "SELECT * FROM postgres_query(?, ?)", [scanned, _INEXACT_COLUMNS]
-        ).fetchall()
-    }
+    # (schema, table) -> its columns as PostgreSQL names them, each with whether it is inexact
+    exact_reads: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+    for schema, table, column, inexact in db.execute(
+        "SELECT * FROM postgres_query(?, ?)", [scanned, _INEXACT_TABLES_COLUMNS]
+    ).fetchall():
+        exact_reads.setdefault((schema, table), []).append((column, bool(inexact)))
     columns: dict[tuple[str, str], list[str]] = {}
     for schema, table, column in db.execute(
         "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
@@ -116,8 +122,8 @@ def _create_views(db: duckdb.DuckDBPyConnection, name: str, scanned: str) -> Non
         db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(name)}.{_quote(schema)}")
     for (schema, table), names in columns.items():
         target = f"{_quote(name)}.{_quote(schema)}.{_quote(table)}"
-        if any((schema, table, column) in inexact for column in names):
-            query = _exact_select(schema, table, names, inexact)
+        if (schema, table) in exact_reads:
+            query = _exact_select(schema, table, exact_reads[(schema, table)], names)
             body = f"SELECT * FROM postgres_query({_literal(scanned)}, {_literal(query)})"
         else:
             body = f"SELECT * FROM {_quote(scanned)}.{_quote(schema)}.{_quote(table)}"
@@ -134,11 +140,15 @@ def _create_views(db: duckdb.DuckDBPyConnection, name: str, scanned: str) -> Non
 
 
 def _exact_select(
-    schema: str, table: str, names: list[str], inexact: set[tuple[str, str, str]]
+    schema: str, table: str, columns: list[tuple[str, bool]], names: list[str]
 ) -> str:
-    """PostgreSQL's SELECT of every column, the inexact ones cast to ``EXACT_TYPE``."""
+    """PostgreSQL's SELECT of every column, the inexact ones cast to ``EXACT_TYPE``, each
+    named as the scanner names it (``names``, in the same order), as a table without
+    inexact columns reads; a result with two columns named alike fails in DuckDB."""
+    if len(names) != len(columns):  # the table changed between the two catalog reads
+        names = [c for c, _ in columns]
     items = [
-        f"{_quote(c)}::{EXACT_TYPE} AS {_quote(c)}" if (schema, table, c) in inexact else _quote(c)
-        for c in names
+        f"{_quote(c)}::{EXACT_TYPE} AS {_quote(n)}" if inexact else f"{_quote(c)} AS {_quote(n)}"
+        for (c, inexact), n in zip(columns, names, strict=True)
     ]
     return f"SELECT {', '.join(items)} FROM {_quote(schema)}.{_quote(table)}"

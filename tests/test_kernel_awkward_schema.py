@@ -1,0 +1,119 @@
+"""A PostgreSQL database no one here designed, used from a real kernel as an analyst would:
+mixed-case names that differ only by case, spaces, quotes, reserved words, unicode,
+``numeric`` without a precision, NULLs, time zones and large text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support.kernels import KernelSession
+from tests.support.postgres import postgres_settings
+from tests.support.servers import workbench_server
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.core import Workbench
+from workbench_server.principal import local_principal
+
+AWKWARD = r"""
+CREATE SCHEMA "Sales Data";
+CREATE TABLE "Sales Data"."Order Lines" (
+  "ID" serial PRIMARY KEY,
+  "Customer Name" text,
+  "select" text,
+  "Amount" numeric,
+  "amount" numeric(12,2),
+  "Créé le" timestamptz,
+  notes text,
+  "weird""quote" text,
+  "order" integer
+);
+INSERT INTO "Sales Data"."Order Lines"
+  ("Customer Name", "select", "Amount", "amount", "Créé le", notes, "weird""quote", "order")
+VALUES
+  ('Zoë Café', 'a', 1234567.8912345678, 10.10, '2024-03-31 23:30:00+02',
+   repeat('x', 200000), 'q"1', 1),
+  (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  ('O''Brien & Co', 'b', 0.1, 0.20, '2024-01-01 00:00:00-08', 'short', 'q2', 3);
+CREATE TABLE public."User" (id int PRIMARY KEY, "Name" text, balance numeric);
+INSERT INTO public."User" VALUES (1, 'alice', 0.30), (2, 'bob', -1.005);
+"""
+
+
+@pytest.fixture
+def jp_server_config(home: Path, workbench_kernelspec: None):
+    return workbench_server(home)
+
+
+@pytest.fixture
+def awkward_db(pg_conninfo: str) -> str:
+    with psycopg.connect(pg_conninfo, autocommit=True) as conn:
+        conn.execute(AWKWARD)
+    return pg_conninfo
+
+
+@pytest.fixture
+def connections(workbench: Workbench, awkward_db: str) -> ConnectionService:
+    service = ConnectionService(workbench, local_principal())
+    service.create(ConnectionCreate(name="shop", settings=postgres_settings(awkward_db)))
+    return service
+
+
+@pytest.fixture
+def kernel(
+    jp_serverapp, jp_asyncio_loop, http_server_client, connections
+) -> Iterator[KernelSession]:
+    manager = jp_serverapp.kernel_manager
+    run = jp_asyncio_loop.run_until_complete
+    kernel_id = run(manager.start_kernel(kernel_name="workbench"))
+    client = manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    run(client.wait_for_ready(timeout=90))
+    yield KernelSession(client)
+    client.stop_channels()
+    run(manager.shutdown_kernel(kernel_id, now=True))
+
+
+async def test_columns_differing_only_by_case_read_through_the_lake(
+    kernel: KernelSession,
+) -> None:
+    """``"Amount" numeric`` beside ``"amount" numeric(12,2)`` in one table: DuckDB names
+    the second ``amount_1``. The exact view asked PostgreSQL for ``amount_1``, so the whole
+    connection failed to attach and every lake query on it (even of other tables) failed."""
+    other = await kernel.value(
+        'r = %sql lake SELECT sum(balance) AS s FROM shop.public."User"\n'
+        "import json; print(json.dumps(str(r.DataFrame()['s'][0])))"
+    )
+    assert Decimal(other) == Decimal("-0.705")
+
+    rows = await kernel.value(
+        'r = %sql lake SELECT "ID", "Amount", amount_1, "Customer Name", "weird""quote" '
+        'FROM shop."Sales Data"."Order Lines" ORDER BY "ID"\n'
+        "import json; print(json.dumps([[None if v is None else str(v) for v in row] "
+        "for row in r]))"
+    )
+    assert [[n, a and Decimal(a), b and Decimal(b), c, q] for n, a, b, c, q in rows] == [
+        ["1", Decimal("1234567.8912345678"), Decimal("10.10"), "Zoë Café", 'q"1'],
+        ["2", None, None, None, None],
+        ["3", Decimal("0.1"), Decimal("0.20"), "O'Brien & Co", "q2"],
+    ], rows
+
+    # Copied into the lake, the amounts stay exact.
+    made = await kernel.run(
+        "%%sql lake\nCREATE OR REPLACE TABLE silver.order_lines AS "
+        'SELECT * FROM shop."Sales Data"."Order Lines"'
+    )
+    assert made.status == "ok" and "silver.order_lines: version" in made.stdout, made.everything
+    total = await kernel.value(
+        'r = %sql lake SELECT sum("Amount") AS a, sum(amount_1) AS b, '
+        "max(length(notes)) AS n FROM silver.order_lines\n"
+        "import json; print(json.dumps([str(v) for v in list(r)[0]]))"
+    )
+    assert [Decimal(total[0]), Decimal(total[1]), int(total[2])] == [
+        Decimal("1234567.9912345678"),
+        Decimal("10.30"),
+        200000,
+    ]
