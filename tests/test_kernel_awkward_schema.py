@@ -117,3 +117,30 @@ async def test_columns_differing_only_by_case_read_through_the_lake(
         Decimal("10.30"),
         200000,
     ]
+
+
+async def test_tables_differing_only_by_case_are_both_readable_through_the_lake(
+    kernel: KernelSession, awkward_db: str
+) -> None:
+    """PostgreSQL holds ``"User"`` and ``"user"`` side by side; DuckDB's names are not
+    case sensitive, so the second view clashed with the first ("View with name user
+    already exists!") and no table of the connection could be read in the lake."""
+    with psycopg.connect(awkward_db, autocommit=True) as conn:
+        conn.execute('CREATE TABLE public."user" (id int, note text)')
+        conn.execute("INSERT INTO public.\"user\" VALUES (7, 'lower-case user')")
+    first = await kernel.value(
+        'r = %sql lake SELECT "Name" FROM shop.public."User" ORDER BY id\n'
+        "import json; print(json.dumps([row[0] for row in r]))"
+    )
+    assert first == ["alice", "bob"]
+    # The second gets DuckDB's own suffix for a name taken, as a column would.
+    second = await kernel.value(
+        "r = %sql lake SELECT note FROM shop.public.user_1\n"
+        "import json; print(json.dumps([row[0] for row in r]))"
+    )
+    assert second == ["lower-case user"]
+    # Other tables of the connection are unaffected, in the default schema too.
+    count = await kernel.value(
+        'r = %sql lake SELECT count(*) FROM shop."Sales Data"."Order Lines"\nprint(list(r)[0][0])'
+    )
+    assert count == 3

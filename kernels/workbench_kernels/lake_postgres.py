@@ -120,8 +120,9 @@ def _create_views(db: duckdb.DuckDBPyConnection, name: str, scanned: str) -> Non
     db.execute(f"ATTACH ':memory:' AS {_quote(name)}")
     for schema in sorted({schema for schema, _ in columns}):
         db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(name)}.{_quote(schema)}")
+    views = _view_names(list(columns))
     for (schema, table), names in columns.items():
-        target = f"{_quote(name)}.{_quote(schema)}.{_quote(table)}"
+        target = f"{_quote(name)}.{_quote(schema)}.{_quote(views[(schema, table)])}"
         if (schema, table) in exact_reads:
             query = _exact_select(schema, table, exact_reads[(schema, table)], names)
             body = f"SELECT * FROM postgres_query({_literal(scanned)}, {_literal(query)})"
@@ -130,13 +131,32 @@ def _create_views(db: duckdb.DuckDBPyConnection, name: str, scanned: str) -> Non
         db.execute(f"CREATE VIEW {target} AS {body}")
     # The scanner's catalog had PostgreSQL's default schema, so ``odoo.res_partner``
     # meant ``odoo.public.res_partner``; a DuckDB catalog's default schema is ``main``.
-    if "main" not in {schema for schema, _ in columns}:
+    if "main" not in {schema.lower() for schema, _ in columns}:
         for schema, table in columns:
             if schema == "public":
+                view = _quote(views[(schema, table)])
                 db.execute(
-                    f"CREATE VIEW {_quote(name)}.main.{_quote(table)} AS "
-                    f"SELECT * FROM {_quote(name)}.public.{_quote(table)}"
+                    f"CREATE VIEW {_quote(name)}.main.{view} AS "
+                    f"SELECT * FROM {_quote(name)}.public.{view}"
                 )
+
+
+def _view_names(tables: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The name of each table's view. DuckDB's names are not case sensitive, PostgreSQL's
+    are: of tables (or schemas) whose names differ only by case (``"User"`` and
+    ``"user"``), the first keeps its name and the next get DuckDB's suffix for a name
+    taken (``user_1``), as its scanner does for such columns; one clash made the whole
+    connection fail to attach."""
+    taken: set[tuple[str, str]] = set()
+    views: dict[tuple[str, str], str] = {}
+    for schema, table in tables:
+        view, n = table, 0
+        while (schema.lower(), view.lower()) in taken:
+            n += 1
+            view = f"{table}_{n}"
+        taken.add((schema.lower(), view.lower()))
+        views[(schema, table)] = view
+    return views
 
 
 def _exact_select(
