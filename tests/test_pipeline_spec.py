@@ -489,6 +489,45 @@ def test_run_parameters_are_checked(folder: Path) -> None:
     }
 
 
+def test_a_number_parameter_is_a_finite_number(folder: Path) -> None:
+    """An amount too large for a float (1e400), infinity or NaN, from the command line,
+    a form or JSON, is refused naming the parameter: it once reached the notebook as
+    None (JSON has no infinity), the run going on with no amount at all."""
+    path = write(
+        folder,
+        """
+        name: run
+        parameters:
+          amount: {type: number, default: 0.1}
+        steps:
+          - id: a
+            notebook: a.ipynb
+        """,
+    )
+    spec = load_spec(path)
+    for bad in ("1e400", "-1e999", "NaN", "-inf", "Infinity", float("inf"), float("nan")):
+        assert [str(e) for e in validate_run_parameters(spec, {"amount": bad})] == [
+            f"parameters.amount: run parameter 'amount': expected a number, got {bad!r}"
+        ], bad
+    assert spec.resolve_parameters({"amount": "1234567.10"}) == {"amount": 1234567.1}
+    assert spec.resolve_parameters({"amount": "-2e3"}) == {"amount": -2000.0}
+    assert spec.resolve_parameters({}) == {"amount": 0.1}
+    assert errors_of(
+        folder,
+        """
+        name: run
+        parameters:
+          amount: {type: number, default: .inf}
+        steps:
+          - id: a
+            notebook: a.ipynb
+        """,
+    ) == [
+        f"{folder / 'pipeline.yaml'}:3:35: parameters.amount.default: default expected a number, "
+        "got inf"
+    ]
+
+
 def test_spec_round_trips_through_json(folder: Path) -> None:
     spec = load_spec(TEMPLATE)
     dumped = json.loads(spec.model_dump_json())

@@ -6,6 +6,7 @@ publishes a JSON Schema that matches what it accepts (editors validate against i
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
@@ -211,6 +212,9 @@ def coerce_parameter(kind: ParameterType, value: Any) -> Any:
                 ok = float(value) if "." in value or "e" in value.lower() else int(value)
             except ValueError:
                 ok = None
+        # JSON has no infinity or NaN: such a value reached the notebook as None.
+        if isinstance(ok, float) and not math.isfinite(ok):
+            ok = None
     elif kind == "date":
         if isinstance(value, date) and not isinstance(value, datetime):
             ok = value.isoformat()
