@@ -57,15 +57,18 @@ def test_backfill_of_three_days_gives_three_runs_with_their_ds(
         env,
         '  cron: "0 6 * * *"\n  timezone: Europe/Brussels\n  paused: true\n  overlap: allow_all',
     )
+    # Days as a user types them: --to is inclusive, in the schedule's time zone (06:00 in
+    # Brussels is 04:00 UTC; the 3rd's firing was left out when --to meant its midnight
+    # UTC).
     filled = run_workbench(
         "pipeline",
         "schedule",
         "backfilled",
         "backfill",
         "--from",
-        "2026-10-01T00:00:00",
+        "2026-10-01",
         "--to",
-        "2026-10-03T23:00:00",
+        "2026-10-03",
         env=env,
     )
     assert filled.returncode == 0, filled.stderr
@@ -80,6 +83,16 @@ def test_backfill_of_three_days_gives_three_runs_with_their_ds(
     assert runs, [(r.logical_date, r.status) for r in _runs(workbench)]
     assert sorted(r.logical_date for r in runs) == ["2026-10-01", "2026-10-02", "2026-10-03"]
     assert {r.trigger for r in runs} == {"schedule"}
+    assert filled.stdout.strip() == (
+        "backfill: done, the firings from 2026-10-01 00:00 to 2026-10-03 24:00 Europe/Brussels"
+    )
+    bad = run_workbench(
+        "pipeline", "schedule", "backfilled", "backfill", "--from", "2026-10-32", "--to",
+        "2026-10-03", env=env,
+    )  # fmt: skip
+    assert bad.returncode != 0
+    assert "--from: '2026-10-32' is not a day (YYYY-MM-DD)" in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr
     assert run_workbench("pipeline", "schedule", "backfilled", "delete", env=env).returncode == 0
 
 

@@ -256,25 +256,29 @@ def repair(home: str | None, run_id: str, latest: bool, wait: bool) -> None:
 @home_option
 @click.argument("name")
 @click.argument("action", type=click.Choice(["pause", "resume", "trigger", "backfill", "delete"]))
-@click.option("--from", "start", type=click.DateTime(), help="Backfill from (inclusive).")
-@click.option("--to", "end", type=click.DateTime(), help="Backfill to (inclusive).")
+@click.option(
+    "--from",
+    "start",
+    help="Backfill from this day (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM), inclusive, in "
+    "the schedule's time zone.",
+)
+@click.option("--to", "end", help="Backfill to this day (the whole day) or time, inclusive.")
 def schedule(home: str | None, name: str, action: str, start, end) -> None:
     """Pause, resume, trigger now, backfill a date range, or delete a pipeline's schedule.
 
     Pause and resume also apply to the pipeline's on_change trigger (runs on dataset
     changes), with or without a schedule: resuming runs once if anything changed."""
     import asyncio
-    from datetime import UTC
 
-    from ..pipelines.schedules import control
+    from ..pipelines.schedules import control, parse_backfill_bound
 
     registry, _ = _services(home)
     if not hasattr(registry, "workbench"):  # through the hub's service
         click.echo(registry.control(name, action))
         return
     registry.require_operate(name, f"{action} the schedule of")
-    start = start.replace(tzinfo=UTC) if start else None
-    end = end.replace(tzinfo=UTC) if end else None
+    start = parse_backfill_bound("--from", start) if start else None
+    end = parse_backfill_bound("--to", end) if end else None
     click.echo(asyncio.run(control(registry.workbench, name, action, start, end)))
 
 

@@ -14,8 +14,9 @@ and starts no run until resumed; changes meanwhile make one run on resume (see
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from temporalio.client import (
     Schedule,
@@ -98,15 +99,64 @@ async def _exists(client: Client, name: str) -> bool:
     return True
 
 
+def parse_backfill_bound(option: str, text: str) -> date | datetime:
+    """A backfill bound as a person types it: a day (``2026-10-03``) or a time
+    (``2026-10-03T06:00``, ``2026-10-03 06:00:00``, with or without a UTC offset)."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        raise InvalidInputError(
+            f"{option}: {text!r} is not a day (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM, "
+            "optionally with seconds and a UTC offset)"
+        ) from None
+
+
+def _backfill_range(
+    start: date | datetime | None, end: date | datetime | None, zone: ZoneInfo
+) -> tuple[datetime, datetime, str]:
+    """The instants a backfill covers and how to say so. A day is the whole day and a time
+    without an offset is a time in the schedule's time zone, where its cron fires: ``--to
+    2026-10-03`` includes the 3rd's firings (it once meant that day's midnight UTC, which
+    left them out)."""
+    if start is None or end is None:
+        raise InvalidInputError("backfill needs a start and an end after it")
+
+    def instant(bound: date | datetime, end_of_day: bool) -> tuple[datetime, str]:
+        if not isinstance(bound, datetime):
+            day = bound + timedelta(days=1) if end_of_day else bound
+            at = datetime.combine(day, time(0), zone)
+            return at, f"{bound.isoformat()} {'24:00' if end_of_day else '00:00'}"
+        at = bound if bound.tzinfo is not None else bound.replace(tzinfo=zone)
+        return at, at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    start_at, start_text = instant(start, end_of_day=False)
+    end_at, end_text = instant(end, end_of_day=True)
+    if isinstance(end, datetime):
+        end_at += timedelta(milliseconds=1)  # a firing at the given time is included
+    if end_at <= start_at:
+        raise InvalidInputError("backfill needs a start and an end after it")
+    # Firings in [start, end): Temporal's range, widened by a millisecond at the start (a
+    # firing at the start is included) and ending a millisecond before the day after.
+    return (
+        start_at - timedelta(milliseconds=1),
+        end_at - timedelta(milliseconds=1),
+        f"the firings from {start_text} to {end_text} {zone.key}",
+    )
+
+
 async def control(
     workbench: Workbench,
     name: str,
     action: str,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: date | datetime | None = None,
+    end: date | datetime | None = None,
 ) -> str:
     """pause | resume | trigger | backfill (start..end) | delete. Pause and resume also
-    apply to the pipeline's ``on_change:`` trigger."""
+    apply to the pipeline's ``on_change:`` trigger. A backfill's bounds are days (the
+    whole day) or times, in the schedule's time zone unless they carry an offset."""
     client = await workbench.temporal_client()
     scheduled = await _exists(client, name)
     listens = action in ("pause", "resume") and await asyncio.to_thread(_listens, workbench, name)
@@ -131,12 +181,30 @@ async def control(
     elif action == "delete":
         await handle.delete()
     else:  # backfill
-        if start is None or end is None or end < start:
-            raise InvalidInputError("backfill needs a start and an end after it")
+        zone = ZoneInfo(await asyncio.to_thread(_schedule_timezone, workbench, name))
+        start_at, end_at, covered = _backfill_range(start, end, zone)
         await handle.backfill(
-            ScheduleBackfill(start_at=start, end_at=end, overlap=ScheduleOverlapPolicy.ALLOW_ALL)
+            ScheduleBackfill(
+                start_at=start_at, end_at=end_at, overlap=ScheduleOverlapPolicy.ALLOW_ALL
+            )
         )
+        return f"backfill: done, {covered}"
     return f"{action}: done"
+
+
+def _schedule_timezone(workbench: Workbench, name: str) -> str:
+    """The time zone of the current version's schedule of pipeline ``name`` (UTC)."""
+    from sqlalchemy import select
+
+    from ..db.models import Pipeline, PipelineVersion
+
+    with workbench.sessions() as session:
+        spec = session.scalar(
+            select(PipelineVersion.spec)
+            .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
+            .where(Pipeline.name == name, PipelineVersion.version == Pipeline.current_version)
+        )
+    return ((spec or {}).get("schedule") or {}).get("timezone") or "UTC"
 
 
 def _listens(workbench: Workbench, name: str) -> bool:
