@@ -144,3 +144,54 @@ async def test_tables_differing_only_by_case_are_both_readable_through_the_lake(
         'r = %sql lake SELECT count(*) FROM shop."Sales Data"."Order Lines"\nprint(list(r)[0][0])'
     )
     assert count == 3
+
+
+async def test_a_money_column_reads_as_an_exact_decimal_in_the_lake(
+    kernel: KernelSession, awkward_db: str
+) -> None:
+    """PostgreSQL's ``money`` came into the lake as text formatted for the server's locale
+    (``$1,234.56``): not summable, not comparable with the amounts beside it."""
+    with psycopg.connect(awkward_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.wallet (id int, cash money)")
+        conn.execute("INSERT INTO public.wallet VALUES (1, '1234.56'), (2, '-0.01'), (3, NULL)")
+    got = await kernel.value(
+        "r = %sql lake SELECT sum(cash) AS total, typeof(sum(cash)) AS t, "
+        "max(cash) AS top FROM shop.public.wallet\n"
+        "import json; print(json.dumps([str(v) for v in list(r)[0]]))"
+    )
+    total, kind, top = got
+    assert kind.startswith("DECIMAL"), got
+    assert (Decimal(total), Decimal(top)) == (Decimal("1234.55"), Decimal("1234.56"))
+
+
+async def test_a_lake_table_written_with_sql_is_in_the_catalog_at_once(
+    kernel: KernelSession, workbench: Workbench
+) -> None:
+    """The README: a ``%sql`` write is "seen at once by other kernels, pipeline steps and
+    the catalog". The catalog learnt of it only at the next scan of the lake: an analyst
+    who made ``gold.customer_totals`` did not find it in the panel."""
+    import asyncio
+    import time
+
+    from workbench_server.catalog import CatalogService
+    from workbench_server.errors import NotFoundError
+
+    made = await kernel.run(
+        "%%sql lake\nCREATE OR REPLACE TABLE gold.customer_totals AS "
+        'SELECT "Customer Name" AS customer, sum("Amount") AS total '
+        'FROM shop."Sales Data"."Order Lines" GROUP BY 1'
+    )
+    assert made.status == "ok", made.everything
+    catalog = CatalogService(workbench, local_principal())
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            found = catalog.find("lake", "gold", "customer_totals")
+            break
+        except NotFoundError:
+            assert time.monotonic() < deadline, "gold.customer_totals never reached the catalog"
+            await asyncio.sleep(0.2)
+    assert [c.name for c in found.columns] == ["customer", "total"]
+    assert found.row_estimate == 3
+    hits = catalog.search("customer_totals").hits
+    assert [(h.table.connection, h.table.name) for h in hits][:1] == [("lake", "customer_totals")]

@@ -12,7 +12,8 @@ connection's name is a DuckDB catalog of views over it, with the same schemas an
   ``numeric(38, 10)`` in PostgreSQL, so DuckDB receives DECIMAL(38,10): exact for every
   amount, and sums stay DECIMAL. PostgreSQL receives only the columns a query uses, but
   its filters are applied in DuckDB. Values with more than 10 decimals (Odoo's
-  ``digits=0`` fields, such as currency rates) are rounded at the 10th.
+  ``digits=0`` fields, such as currency rates) are rounded at the 10th. A ``money``
+  column (which the scanner reads as text in the server's locale) is cast the same way.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ EXACT_TYPE = f"numeric(38,{EXACT_SCALE})"
 SKIPPED_SCHEMAS = ("information_schema", "pg_catalog")
 
 # Columns the scanner would read as DOUBLE: numeric without a precision, or one wider
-# than DuckDB's DECIMAL (typmod is ((precision << 16) | scale) + 4).
-_INEXACT = """a.atttypid = 'pg_catalog.numeric'::pg_catalog.regtype
-  AND (a.atttypmod < 0 OR ((a.atttypmod - 4) >> 16) & 65535 > 38)"""
+# than DuckDB's DECIMAL (typmod is ((precision << 16) | scale) + 4); and ``money``, which
+# it reads as text in the server's locale ("$1,234.56").
+_INEXACT = """(a.atttypid = 'pg_catalog.numeric'::pg_catalog.regtype
+  AND (a.atttypmod < 0 OR ((a.atttypmod - 4) >> 16) & 65535 > 38)
+  OR a.atttypid = 'pg_catalog.money'::pg_catalog.regtype)"""
 # Every column of the tables that have such columns, in order, as PostgreSQL names them:
 # DuckDB's catalog renames a column whose name differs from an earlier one only by case
 # ("Amount", "amount" -> "amount_1"), a name PostgreSQL does not know.

@@ -8,6 +8,7 @@ payload, built here, for the one principal that kernel acts for.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -20,6 +21,8 @@ from ..principal import Principal
 if TYPE_CHECKING:
     from ..core import Workbench
     from ..lineage.service import RecordedSql
+
+log = logging.getLogger(__name__)
 
 KERNEL_AUTH_SCHEME = "WorkbenchKernel"
 KERNEL_CONNECTIONS_PATH = "/workbench/api/kernel/connections"
@@ -141,6 +144,28 @@ def record_kernel_sql(
     service = LineageService(workbench, principal)
     service.record_warnings(found.warnings, item.job, run_id)
     return RecordedSql(found, context, service.record(found, context, item.job, run_id))
+
+
+def catalog_lake_writes(workbench: Workbench, principal: Principal, recorded: RecordedSql) -> None:
+    """Scan into the catalog the lake tables a kernel's statement wrote, and only them, so
+    a table made with ``%sql`` is found in the panel at once, not after the next scan of
+    the lake. Never raises: the write happened; a failed scan is logged and recorded."""
+    from ..catalog import CatalogService
+    from ..lineage.service import resolve
+
+    context = recorded.context
+    lakes = {"lake"} | ({context.connection} if context.kind == "lake" else set())
+    written: dict[str, set[str]] = {}
+    for statement in recorded.found.statements:
+        for output in statement.outputs:
+            namespace, name = resolve(output, context)
+            if namespace in lakes and name.count(".") == 1:
+                written.setdefault(namespace, set()).add(name)
+    for namespace, tables in written.items():
+        try:
+            CatalogService(workbench, principal).scan(namespace, tables=sorted(tables))
+        except Exception as exc:
+            log.warning("catalog scan of %s in %s after a write failed: %s", tables, namespace, exc)
 
 
 def bearer_token(authorization: str) -> str | None:

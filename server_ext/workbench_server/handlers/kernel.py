@@ -20,6 +20,7 @@ from ..connections.kernel_access import (
     KernelUsage,
     UsableQuery,
     bearer_token,
+    catalog_lake_writes,
     kernel_bootstrap,
     record_kernel_sql,
     record_kernel_usage,
@@ -110,6 +111,8 @@ class KernelLineageHandler(KernelRouteHandler):
 
         def record() -> None:
             recorded = record_kernel_sql(self.workbench, principal, item)
+            if recorded is not None:
+                catalog_lake_writes(self.workbench, principal, recorded)
             if recorded is not None and export_configured(self.workbench.settings):
                 from ..lineage.openlineage import emit_statement, emitter_of
 
