@@ -3,8 +3,10 @@
 The histories here were recorded with the worker from before the run bookkeeping became
 local activities and a schedule's firing stopped starting a child workflow: a firing that
 prepared its run with a regular activity and ran it as a child, and a run that recorded
-itself with regular activities. The current workflows must replay both exactly (Temporal
-replays a workflow's history on whichever worker picks it up next).
+itself with regular activities; and a firing from before it recorded its run as running
+when it recorded it (two local activities, queued then running, in its own workflow). The
+current workflows must replay each exactly (Temporal replays a workflow's history on
+whichever worker picks it up next).
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from workbench_pipelines.workflows import PipelineRunWorkflow, ScheduledRunWorkf
 HISTORIES = Path(__file__).parent / "support" / "histories"
 
 
-@pytest.mark.parametrize("name", ["scheduled_run_child.json", "pipeline_run_activities.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "scheduled_run_child.json",
+        "pipeline_run_activities.json",
+        "scheduled_run_inline.json",
+        "scheduled_run_recorded_running.json",  # the current firing, as a guard for the next
+    ],
+)
 async def test_runs_from_before_the_upgrade_replay(name: str) -> None:
     recorded = json.loads((HISTORIES / name).read_text())
     history = WorkflowHistory.from_json(recorded["workflow_id"], recorded["history"])

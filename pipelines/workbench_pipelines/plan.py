@@ -154,6 +154,9 @@ class PrepareRun(BaseModel):
     workflow_id: str | None = Field(
         None, description="the run's workflow when it is the caller itself (a schedule's)"
     )
+    running: bool = Field(
+        False, description="record the run as running at once: the caller runs it next"
+    )
 
 
 class PreparedRun(BaseModel):

@@ -85,7 +85,9 @@ class RunActivities:
 
     @activity.defn(name="workbench.prepare_run")
     async def prepare_run(self, data: PrepareRun) -> PreparedRun:
-        """Record a scheduled run and resolve its plan from the deployed version."""
+        """Record a scheduled run and resolve its plan from the deployed version; with
+        ``running``, record it as running in the same transaction and announce its start
+        as :meth:`record_run` does (webhooks, OpenLineage)."""
         from zoneinfo import ZoneInfo
 
         from workbench_server.pipelines.runs import RunService
@@ -102,10 +104,16 @@ class RunActivities:
                 workflow_id=data.workflow_id
                 or f"run-{data.pipeline}-{activity.info().workflow_run_id}"
                 + (f"-{data.key}" if data.key else ""),
+                running=data.running,
             )
             return PreparedRun(plan=plan, workflow_id=workflow_id)
 
-        return await asyncio.to_thread(prepare)
+        prepared = await asyncio.to_thread(prepare)
+        if data.running:
+            await self._start_webhooks(prepared.plan.run_id)
+            started = RunEvent(run_id=prepared.plan.run_id, status="running")
+            await asyncio.to_thread(self._pipeline_lineage, started)
+        return prepared
 
     @activity.defn(name="workbench.record_run")
     async def record_run(self, event: RunEvent) -> None:

@@ -51,6 +51,9 @@ LOCAL_BOOKKEEPING = "run-bookkeeping-local"
 # A schedule's firing runs its pipeline in its own workflow, not in a child one: the
 # child's start was one more round trip before the run was recorded running.
 SCHEDULED_INLINE = "scheduled-run-inline"
+# A schedule's firing records its run as running when it records it: one local activity
+# and one transaction before the run is running, not two of each.
+SCHEDULED_STARTED = "scheduled-run-recorded-running"
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 
 
@@ -97,7 +100,7 @@ class PipelineRunWorkflow:
     async def run(self, plan: RunPlan) -> RunEvent:
         return await self._run_plan(plan)
 
-    async def _run_plan(self, plan: RunPlan) -> RunEvent:
+    async def _run_plan(self, plan: RunPlan, recorded_running: bool = False) -> RunEvent:
         watch = asyncio.create_task(self._watch_sla(plan)) if plan.sla_deadline else None
         done = set(plan.skip_steps)
         self.states = {s.id: ("reused" if s.id in done else "pending") for s in plan.steps}
@@ -105,7 +108,8 @@ class PipelineRunWorkflow:
         running: dict[str, asyncio.Task[bool]] = {}
         try:
             # Inside: a cancel that arrives while this is recorded still ends as cancelled.
-            await self._record(RunEvent(run_id=plan.run_id, status="running"))
+            if not recorded_running:
+                await self._record(RunEvent(run_id=plan.run_id, status="running"))
             while pending or running:
                 for step_id, step in list(pending.items()):
                     blocked = [
@@ -330,10 +334,10 @@ SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 @workflow.defn(name=SCHEDULED_RUN_WORKFLOW)
 class ScheduledRunWorkflow(PipelineRunWorkflow):
-    """One firing of a pipeline's schedule: record the run, then run it in this workflow
-    (the run's workflow id is this one's: a cancel, an approval's signal, a query reach
-    it here). Firings that started before ran the run as a child workflow, and still do
-    when they replay."""
+    """One firing of a pipeline's schedule: record the run as running, then run it in this
+    workflow (the run's workflow id is this one's: a cancel, an approval's signal, a query
+    reach it here). Firings that started before recorded it queued and then running, or
+    ran it as a child workflow, and still do when they replay."""
 
     @workflow.run
     async def run(self, data: ScheduledRunInput) -> RunEvent:  # type: ignore[override]
@@ -346,6 +350,32 @@ class ScheduledRunWorkflow(PipelineRunWorkflow):
             timezone=data.timezone,
             trigger="schedule",
         )
+        if workflow.patched(SCHEDULED_STARTED):
+            prepare.workflow_id = workflow.info().workflow_id
+            prepare.running = True
+            recording = workflow.start_local_activity(
+                "workbench.prepare_run",
+                prepare,
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+                result_type=PreparedRun,
+            )
+            try:
+                started: PreparedRun = await asyncio.shield(recording)
+            except asyncio.CancelledError:
+                # Cancelled while its run was recorded running: it is ended as cancelled.
+                started = await recording
+                states = {step.id: "cancelled" for step in started.plan.steps}
+                self.states = dict(states)
+                await self._record(
+                    RunEvent(
+                        run_id=started.plan.run_id,
+                        status="cancelled",
+                        error="cancelled",
+                        step_states=states,
+                    )
+                )
+                raise
+            return await self._run_plan(started.plan, recorded_running=True)
         if workflow.patched(SCHEDULED_INLINE):
             prepare.workflow_id = workflow.info().workflow_id
             inline: PreparedRun = await workflow.execute_local_activity(

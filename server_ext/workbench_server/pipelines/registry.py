@@ -107,11 +107,21 @@ class PipelineRegistry:
         """The pipeline, if the principal may start, cancel and repair its runs."""
         pipeline = self.get(name)
         if not pipeline.may_operate:
-            raise PermissionDeniedError(
-                f"you may see pipeline {name!r} but not {what} it: ask {pipeline.owner} to "
-                "add one of your groups to its access.operators"
-            )
+            raise self._not_operator(name, pipeline.owner, what)
         return pipeline
+
+    def check_operate(self, name: str, owner: str, spec: PipelineSpec, what: str = "run") -> None:
+        """As :meth:`require_operate`, for a pipeline already read (``spec``: its current
+        version's)."""
+        if not self.may_operate(owner, spec):
+            raise self._not_operator(name, owner, what)
+
+    @staticmethod
+    def _not_operator(name: str, owner: str, what: str) -> PermissionDeniedError:
+        return PermissionDeniedError(
+            f"you may see pipeline {name!r} but not {what} it: ask {owner} to "
+            "add one of your groups to its access.operators"
+        )
 
     def visible_ids(self) -> dict[int, str] | None:
         """Ids and names of the pipelines the principal may see; None means all (admin)."""

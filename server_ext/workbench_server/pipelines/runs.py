@@ -338,19 +338,29 @@ class RunService:
         repair: Repair | None = None,
         version_number: int | None = None,
         workflow_id: str | None = None,
+        running: bool = False,
     ) -> tuple[RunPlan, str]:
         """Record a queued run and resolve its plan; returns (plan, workflow id).
 
-        With a ``workflow_id`` that a run already has (its workflow recorded it, then
-        asked again: a retried or replayed bookkeeping activity), that run's plan again:
-        one workflow, one run."""
-        self.registry.require_operate(name, "repair runs of" if repair else "run")
+        With ``running``, the run is recorded as running at once (its caller is the
+        workflow that runs it next: a schedule's firing), with its ``run.started`` webhook
+        events, in the same transaction. With a ``workflow_id`` that a run already has
+        (its workflow recorded it, then asked again: a retried or replayed bookkeeping
+        activity), that run's plan again: one workflow, one run."""
+        # The pipeline and its current version are read once: the right to operate is
+        # the current version's, the run's version is that one unless another is named.
+        pipeline, current = self.registry.version(name)
+        spec = PipelineSpec.model_validate(current.spec)
+        what = "repair runs of" if repair else "run"
+        self.registry.check_operate(name, pipeline.owner, spec, what)
         if workflow_id is not None and repair is None:
             recorded = self._prepared(name, workflow_id)
             if recorded is not None:
                 return recorded, workflow_id
-        pipeline, version = self.registry.version(name, version_number)
-        spec = PipelineSpec.model_validate(version.spec)
+        version = current
+        if version_number is not None and version_number != current.version:
+            pipeline, version = self.registry.version(name, version_number)
+            spec = PipelineSpec.model_validate(version.spec)
         resolved = spec.resolve_parameters(params or {})  # InvalidInputError names the field
         day = logical_date or datetime.now(UTC).date()
         run_id = uuid.uuid4().hex
@@ -366,13 +376,16 @@ class RunService:
             owner=pipeline.owner,
         )
         workflow_id = workflow_id or f"run-{name}-{run_id}"
+        now = datetime.now(UTC)
         with self.workbench.sessions.begin() as session:
             session.add(
                 Run(
                     id=run_id,
                     pipeline_id=pipeline.id,
                     version=version.version,
-                    status="queued",
+                    status="running" if running else "queued",
+                    created_at=now,
+                    started_at=now if running else None,
                     trigger=trigger,
                     parameters=resolved,
                     logical_date=day.isoformat(),
@@ -390,15 +403,24 @@ class RunService:
                 self._claim(session, repair.run_id, run_id)
                 for step_id in repair.skip:  # linked to the attempt that ran them
                     session.add(_reused_row(run_id, step_id, repair.links.get(step_id)))
+            if running:
+                from workbench_pipelines.webhook_delivery import queue_webhooks
+
+                session.flush()
+                queue_webhooks(session, run_id, "run.started")
         return plan, workflow_id
 
     def _prepared(self, name: str, workflow_id: str) -> RunPlan | None:
-        """The plan of the run already recorded for ``workflow_id``, if there is one. Such
-        a run has not started (its workflow never got the plan), so it is still queued:
-        only the few queued runs are looked at (status is indexed, the workflow id not)."""
+        """The plan of the run already recorded for ``workflow_id``, if there is one. Its
+        workflow never got the plan, so none of its steps has run: it is still queued, or
+        running if it was recorded running at once (or the workflow task that got the plan
+        was lost and retried). Only those few runs are looked at (status is indexed, the
+        workflow id not)."""
         with self.workbench.sessions() as session:
             run = session.scalar(
-                select(Run).where(Run.status == "queued", Run.workflow_id == workflow_id)
+                select(Run).where(
+                    Run.status.in_(("queued", "running")), Run.workflow_id == workflow_id
+                )
             )
             if run is None:
                 return None
