@@ -90,9 +90,15 @@ def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_pa
 
     first = WorkbenchUp("--notebook-dir", str(notebooks), env=env).wait_ready()
     try:
-        # 1. Health answers 200 with every part healthy, with the token; 403 without.
-        health = _get(first, "/workbench/api/health", first.token)
-        assert health.status_code == 200, health.text
+        # 1. Health answers 200 with every part healthy (the worker, started as the URL
+        # is printed, within seconds), with the token; 403 without.
+        health = _until(
+            lambda: (
+                (h := _get(first, "/workbench/api/health", first.token)).status_code == 200 and h
+            ),
+            60,
+            "health not ok",
+        )
         assert {name: c["status"] for name, c in health.json()["checks"].items()} == {
             "metadata_db": "ok",
             "temporal": "ok",
@@ -137,8 +143,11 @@ def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_pa
 
     second = WorkbenchUp("--notebook-dir", str(notebooks), env=env).wait_ready()
     try:
-        health = _get(second, "/workbench/api/health", second.token)
-        assert health.status_code == 200, health.text
+        _until(
+            lambda: _get(second, "/workbench/api/health", second.token).status_code == 200,
+            60,
+            "health not ok",
+        )
         assert second.token != first.token
         # Temporal history, metadata and demo data are the same ones as before.
         address = _banner_value(second, "Temporal")
@@ -159,6 +168,67 @@ def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_pa
         assert still_alive(tree) == []
     finally:
         second.kill()
+
+
+FIRST_PIPELINE = """\
+name: first
+steps:
+  - id: book
+    kind: sql
+    sql: SELECT 1 AS id, CAST(12.50 AS DECIMAL(12, 2)) AS amount
+    target: silver.first_run
+"""
+
+
+def test_a_run_requested_as_the_url_is_printed_is_accepted_and_runs_once_the_worker_polls(
+    tmp_path: Path,
+) -> None:
+    """What the URL promises: the lab serves its page, the workbench's API answers (its
+    core may still be opening: the request waits), and a run requested at once is
+    accepted; the worker, started as the URL is printed, runs it when it polls."""
+    home, notebooks = tmp_path / "home", tmp_path / "notebooks"
+    (notebooks / "first").mkdir(parents=True)
+    (notebooks / "first" / "pipeline.yaml").write_text(FIRST_PIPELINE)
+    up = WorkbenchUp("--notebook-dir", str(notebooks), "--no-demo", env=base_env(home))
+    up.wait_ready()
+    auth = {"Authorization": f"token {up.token}"}
+    try:
+        # The worker is held before it polls (as a slow start would leave it), so the
+        # case is the same on a quiet machine as on a busy one.
+        worker = _until(lambda: _child(up, "workbench_server.cli worker"), 30, "no worker started")
+        worker.suspend()
+        assert "polling task queue" not in (home / "logs" / "worker.log").read_text()
+        page = httpx.get(f"{up.url}/lab", headers=auth, timeout=60)
+        assert page.status_code == 200 and "jupyter-config-data" in page.text
+        deployed = httpx.post(
+            f"{up.url}/workbench/api/pipelines/deploy",
+            json={"path": "first/pipeline.yaml"},
+            headers=auth,
+            timeout=60,
+        )
+        assert deployed.status_code == 201, deployed.text
+        started = httpx.post(
+            f"{up.url}/workbench/api/pipelines/first/runs", json={}, headers=auth, timeout=60
+        )
+        assert started.status_code == 201, started.text
+        run_id = started.json()["id"]
+        worker_health = _get(up, "/workbench/api/health", up.token).json()["checks"]["worker"]
+        assert worker_health["status"] == "down"
+        assert "starting since" in worker_health["detail"], worker_health
+        time.sleep(2.0)  # the run waits; nothing fails it meanwhile
+        waiting = _get(up, f"/workbench/api/runs/{run_id}", up.token).json()
+        assert waiting["status"] not in ("failed", "cancelled", "succeeded"), waiting
+        worker.resume()
+
+        def ended() -> dict | None:
+            found = _get(up, f"/workbench/api/runs/{run_id}", up.token).json()
+            return found if found["status"] in ("succeeded", "failed", "cancelled") else None
+
+        assert _until(ended, 120, "the run did not end")["status"] == "succeeded"
+        assert _get(up, "/workbench/api/health", up.token).status_code == 200
+        assert up.stop(signal.SIGINT) == 0, up.output
+    finally:
+        up.kill()
 
 
 def test_port_in_use_is_one_line_and_starts_nothing(tmp_path: Path) -> None:
@@ -211,6 +281,12 @@ def test_up_writes_state_for_other_commands_private_to_the_owner(tmp_path: Path)
         state = home / "run" / "state.json"
         assert state.stat().st_mode & 0o777 == 0o600
         assert json.loads(state.read_text())["url"] == up.url
+        # The worker, started as the URL is printed, polls within seconds.
+        _until(
+            lambda: _get(up, "/workbench/api/health", up.token).status_code == 200,
+            60,
+            "health not ok",
+        )
         status = run_workbench("status", env=base_env(home))
         assert status.returncode == 0, status.stdout + status.stderr
         assert status.stdout.startswith(f"ok       {up.url}")

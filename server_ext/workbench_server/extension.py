@@ -4,62 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import tornado.web
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
 from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default
 
 from ._version import __version__
-from .agents import http as agents_http
-from .alerts.engine import AlertEngine
-from .connections.limits import RateLimiter
-from .core import Workbench
 from .errors import ConfigurationError
-from .handlers import (
-    alerts,
-    approvals,
-    catalog,
-    catalog_live,
-    connections,
-    forward,
-    kernel,
-    lake,
-    lineage,
-    metrics,
-    ocr,
-    operations,
-    pipelines,
-    sla,
-    superset,
-    system,
-    webhooks,
-)
-from .handlers.forward import ServiceForwarder
-from .handlers.redact import redact_request_logs
-from .home import WorkbenchHome, default_home
-from .kernel_tokens import KernelTokensMixin, give_kernels_tokens
-from .metrics.exposition import ServerMetrics
-from .metrics.token import ScrapeToken
-from .settings import (
-    DEFAULT_OPENLINEAGE_NAMESPACE,
-    DEFAULT_TASK_QUEUE,
-    HUB_TOKEN_ENV,
-    OPENLINEAGE_NAMESPACE_ENV,
-    OPENLINEAGE_TRANSPORT_ENV,
-    SERVICE_URL_ENV,
-    TASK_QUEUE_ENV,
-    TEMPORAL_ADDRESS_ENV,
-    TEMPORAL_NAMESPACE_ENV,
-    WorkbenchSettings,
-    data_roots_from_env,
-    db_url_from_env,
-    egress_allow_from_env,
-    egress_deny_from_env,
-    json_object_env,
-    pii_columns_from_env,
-    tests_per_minute_from_env,
-)
+from .home import ROUTES_READY, WorkbenchHome, default_home
+
+if TYPE_CHECKING:
+    from .core import Workbench
+    from .core_router import CoreRouter
 
 API_PREFIX = "workbench/api"
 
@@ -207,52 +169,84 @@ class WorkbenchApp(ExtensionApp):
         server.""",
     )
 
+    core_in_background = Bool(
+        False,
+        config=True,
+        help="""Open the core (metadata DB, SQLAlchemy, Temporal's client, the workbench's
+        handlers: about 1 s of CPU) once the server runs instead of before it listens.
+        Workbench requests that come sooner wait for it and are then served as usual; if
+        it cannot open, they answer 503 with the reason. `workbench up` sets it: the lab
+        is up about that much sooner.""",
+    )
+
     @default("home")
     def _default_home(self) -> str:
         return str(default_home())
 
     @default("db_url")
     def _default_db_url(self) -> str:
+        from .settings import db_url_from_env
+
         return db_url_from_env() or WorkbenchHome.resolve(self.home).default_db_url
 
     @default("temporal_address")
     def _default_temporal_address(self) -> str:
+        from .settings import TEMPORAL_ADDRESS_ENV
+
         return os.environ.get(TEMPORAL_ADDRESS_ENV, "")
 
     @default("temporal_namespace")
     def _default_temporal_namespace(self) -> str:
+        from .settings import TEMPORAL_NAMESPACE_ENV
+
         return os.environ.get(TEMPORAL_NAMESPACE_ENV) or "default"
 
     @default("task_queue")
     def _default_task_queue(self) -> str:
+        from .settings import DEFAULT_TASK_QUEUE, TASK_QUEUE_ENV
+
         return os.environ.get(TASK_QUEUE_ENV) or DEFAULT_TASK_QUEUE
 
     @default("openlineage_transport")
     def _default_openlineage_transport(self) -> dict:
+        from .settings import OPENLINEAGE_TRANSPORT_ENV, json_object_env
+
         return json_object_env(OPENLINEAGE_TRANSPORT_ENV) or {}
 
     @default("openlineage_namespace")
     def _default_openlineage_namespace(self) -> str:
+        from .settings import DEFAULT_OPENLINEAGE_NAMESPACE, OPENLINEAGE_NAMESPACE_ENV
+
         return os.environ.get(OPENLINEAGE_NAMESPACE_ENV) or DEFAULT_OPENLINEAGE_NAMESPACE
 
     @default("egress_deny")
     def _default_egress_deny(self) -> list[str]:
+        from .settings import egress_deny_from_env
+
         return egress_deny_from_env()
 
     @default("egress_allow")
     def _default_egress_allow(self) -> list[str]:
+        from .settings import egress_allow_from_env
+
         return egress_allow_from_env()
 
     @default("pii_columns")
     def _default_pii_columns(self) -> list[str]:
+        from .settings import pii_columns_from_env
+
         return pii_columns_from_env()
 
     @default("connection_tests_per_minute")
     def _default_connection_tests_per_minute(self) -> int:
+        from .settings import tests_per_minute_from_env
+
         return tests_per_minute_from_env()
 
     @default("data_roots")
     def _default_data_roots(self) -> list[str]:
+        from .settings import data_roots_from_env
+
         roots = data_roots_from_env(WorkbenchHome.resolve(self.home).root)
         if not self.kernels_via_hub:
             # One user, whose notebooks (and files beside them) are in the root folder.
@@ -261,12 +255,29 @@ class WorkbenchApp(ExtensionApp):
 
     @default("service_url")
     def _default_service_url(self) -> str:
+        from .settings import SERVICE_URL_ENV
+
         return os.environ.get(SERVICE_URL_ENV, "")
 
     def initialize_settings(self) -> None:
         if self.service_url:
             self._forward_to_service()
             return
+        if self.core_in_background:
+            # Kernels started before the core opens get their tokens all the same.
+            if not self.kernels_via_hub:
+                self.settings.update(workbench_kernels=self._kernel_tokens())
+            return
+        self.settings.update(self._open_core())
+
+    def _open_core(self) -> dict[str, Any]:
+        """The core and what the handlers find in the server's settings."""
+        from .agents import http as agents_http
+        from .connections.limits import RateLimiter
+        from .core import Workbench
+        from .metrics.exposition import ServerMetrics
+        from .settings import WorkbenchSettings
+
         settings = WorkbenchSettings(
             home=Path(self.home),
             db_url=self.db_url,
@@ -282,24 +293,26 @@ class WorkbenchApp(ExtensionApp):
             data_roots=list(self.data_roots),
         )
         self.workbench = Workbench(settings)
-        self.settings.update(
-            workbench=self.workbench,
-            workbench_health_timeout=self.health_timeout,
-            workbench_test_timeout=self.connection_test_timeout,
-            workbench_test_limiter=RateLimiter(
+        self.log.info("Workbench %s using home %s", __version__, settings.home)
+        return {
+            "workbench": self.workbench,
+            "workbench_health_timeout": self.health_timeout,
+            "workbench_test_timeout": self.connection_test_timeout,
+            "workbench_test_limiter": RateLimiter(
                 settings.connection_tests_per_minute, "connection tests"
             ),
-            workbench_principals=self.principal_provider_class(parent=self),
-            workbench_kernels=None if self.kernels_via_hub else self._kernel_tokens(),
-            workbench_metrics=ServerMetrics(self.workbench, self.metrics_cache_seconds),
-            workbench_scrape_token=self._scrape_token(settings.home),
-            workbench_mcp=agents_http.McpHttp(self.workbench),
-        )
-        self.log.info("Workbench %s using home %s", __version__, settings.home)
+            "workbench_principals": self.principal_provider_class(parent=self),
+            "workbench_kernels": None if self.kernels_via_hub else self._kernel_tokens(),
+            "workbench_metrics": ServerMetrics(self.workbench, self.metrics_cache_seconds),
+            "workbench_scrape_token": self._scrape_token(settings.home),
+            "workbench_mcp": agents_http.McpHttp(self.workbench),
+        }
 
-    def _scrape_token(self, home: Path) -> ScrapeToken | None:
+    def _scrape_token(self, home: Path) -> Any:
         """The token /workbench/metrics asks for; without one the route answers 503 and
         the rest of the server works as before."""
+        from .metrics.token import ScrapeToken
+
         try:
             return ScrapeToken.for_home(home)
         except (ConfigurationError, OSError) as exc:
@@ -307,6 +320,9 @@ class WorkbenchApp(ExtensionApp):
             return None
 
     def _forward_to_service(self) -> None:
+        from .handlers.forward import ServiceForwarder
+        from .settings import HUB_TOKEN_ENV, SERVICE_URL_ENV
+
         hub_token = os.environ.get(HUB_TOKEN_ENV)
         if not hub_token:
             raise ConfigurationError(
@@ -320,66 +336,157 @@ class WorkbenchApp(ExtensionApp):
         )
         self.log.info("Workbench %s forwarding to the workbench service at %s", __version__, url)
 
-    def _kernel_tokens(self) -> KernelTokensMixin:
+    def _kernel_tokens(self) -> Any:
         """Hand each kernel this server starts a token of its own and the API's address,
         in the kernel's environment: not on a command line (visible to every user of the
         machine), not in a file, and not in the server's own environment."""
+        from .kernel_tokens import give_kernels_tokens
+
         return give_kernels_tokens(self.serverapp.kernel_manager, self.serverapp.connection_url)
 
-    def initialize_handlers(self) -> None:
-        # Tornado logs failed requests with their full URI: no token in it may be logged.
-        redact_request_logs()
-        modules = (
-            (forward,)
-            if self.service_url
-            else (
-                system,
-                connections,
-                kernel,
-                pipelines,
-                approvals,
-                catalog,
-                catalog_live,
-                lineage,
-                lake,
-                sla,
-                alerts,
-                operations,
-                webhooks,
-                superset,
-                ocr,
-            )
-        )
-        self.handlers.extend(
+    def _routes(self) -> list[tuple[str, type]]:
+        """The workbench's URL table (patterns relative to the server's base URL)."""
+        from .handlers import forward
+
+        if self.service_url:
+            return [(rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in forward.ROUTES]
+        modules = [importlib.import_module(f".handlers.{name}", __package__) for name in HANDLERS]
+        routes = [
             (rf"/{API_PREFIX}/{pattern}", handler)
             for module in modules
             for pattern, handler in module.ROUTES
-        )
-        if not self.service_url:  # the service exports its figures, not each user server
-            self.handlers.extend((rf"/{pattern}", handler) for pattern, handler in metrics.ROUTES)
-            self.handlers.extend(
-                (rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in metrics.API_ROUTES
+        ]
+        # The service exports its figures, not each user server.
+        from .agents import http as agents_http
+        from .handlers import metrics
+
+        routes += [(rf"/{pattern}", handler) for pattern, handler in metrics.ROUTES]
+        routes += [
+            (rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in metrics.API_ROUTES
+        ]
+        # Agents (MCP over streamable HTTP); in a user server of a hub, agents connect
+        # to the hub's workbench service instead (docs/agents.md).
+        routes += [(rf"/{pattern}", handler) for pattern, handler in agents_http.ROUTES]
+        return routes
+
+    def initialize_handlers(self) -> None:
+        from .handlers.redact import redact_request_logs
+
+        # Tornado logs failed requests with their full URI: no token in it may be logged.
+        redact_request_logs()
+        if self.core_in_background and not self.service_url:
+            from .core_router import CoreRouter
+
+            web_app = self.serverapp.web_app
+            self._core_router: CoreRouter | None = CoreRouter(
+                web_app, url_path_join(web_app.settings["base_url"], "workbench/")
             )
-            # Agents (MCP over streamable HTTP); in a user server of a hub, agents connect
-            # to the hub's workbench service instead (docs/agents.md).
-            self.handlers.extend((rf"/{pattern}", h) for pattern, h in agents_http.ROUTES)
+            # Tornado's own add_handlers: jupyter-server's checks each handler class for
+            # authentication, which the routes get when they exist (_open_core_in_background).
+            tornado.web.Application.add_handlers(web_app, ".*$", [self._core_router.rule()])
+            self.log.info("%s; the core opens in the background", ROUTES_READY)
+            return
+        self.handlers.extend(self._routes())
+        self.log.info(ROUTES_READY)
 
     async def _start_jupyter_server_extension(self, serverapp: object) -> None:
-        """Start the built-in alert engine once the server's loop runs (not in a server
-        that forwards to the hub's service: the service evaluates the rules)."""
+        """Open the core now if it opens in the background, then start the built-in alert
+        engine (not in a server that forwards to the hub's service: the service evaluates
+        the rules)."""
+        router: CoreRouter | None = getattr(self, "_core_router", None)
+        if router is not None:
+            self._opening = asyncio.create_task(self._open_core_in_background(router))
+            return
+        self._start_alerts()
+
+    def _start_alerts(self) -> None:
         workbench: Workbench | None = getattr(self, "workbench", None)
         if workbench is not None:
+            from .alerts.engine import AlertEngine
+
             self._alerts_task = asyncio.create_task(AlertEngine(workbench).run_forever())
 
+    async def _open_core_in_background(self, router: CoreRouter) -> None:
+        started = time.perf_counter()
+        try:
+            # The imports, most of the cost, in a thread: the server keeps answering (the
+            # lab's page, kernels) meanwhile. The objects are made on the server's loop.
+            await asyncio.to_thread(_import_core)
+            web_app = self.serverapp.web_app
+            web_app.settings.update(self._open_core())
+            kwargs = {"name": self.name}
+            routes = [
+                (url_path_join(web_app.settings["base_url"], pattern), handler, kwargs)
+                for pattern, handler in self._routes()
+            ]
+            check = getattr(web_app, "_check_handler_auth", None)
+            unchecked = [m for p, h, _ in routes for m in (check(p, h) if check else [])]
+            if unchecked:
+                self.log.warning("Workbench endpoints without authentication: %s", unchecked)
+        except Exception as exc:
+            self.log.exception("The workbench could not start")
+            router.failed(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return
+        router.open(routes)
+        self.log.info(
+            "Workbench core open %.2f s after the server started", time.perf_counter() - started
+        )
+        self._start_alerts()
+
     async def stop_extension(self) -> None:
+        opening: asyncio.Task | None = getattr(self, "_opening", None)
+        if opening is not None and not opening.done():
+            opening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await opening
         task: asyncio.Task | None = getattr(self, "_alerts_task", None)
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        mcp: agents_http.McpHttp | None = self.settings.get("workbench_mcp")
+        mcp = self.settings.get("workbench_mcp") or self.serverapp.web_app.settings.get(
+            "workbench_mcp"
+        )
         if mcp is not None:
             await mcp.close()
         workbench: Workbench | None = getattr(self, "workbench", None)
         if workbench is not None:
             workbench.close()
+
+
+# The handler modules of /workbench/api, in the order their routes are matched.
+HANDLERS = (
+    "system",
+    "connections",
+    "kernel",
+    "pipelines",
+    "approvals",
+    "catalog",
+    "catalog_live",
+    "lineage",
+    "lake",
+    "sla",
+    "alerts",
+    "operations",
+    "webhooks",
+    "superset",
+    "ocr",
+)
+
+
+def _import_core() -> None:
+    """Import what opening the core and its handlers needs (run in a thread)."""
+    for name in (
+        ".core",
+        ".settings",
+        ".agents.http",
+        ".alerts.engine",
+        ".connections.limits",
+        ".metrics.exposition",
+        ".metrics.token",
+        ".principal",
+        ".handlers.metrics",
+        *(f".handlers.{handler}" for handler in HANDLERS),
+    ):
+        importlib.import_module(name, __package__)
+    from alembic import command  # noqa: F401  the core checks its schema with Alembic

@@ -103,13 +103,20 @@ def worker_probe(
 
 def with_restarts(checks: dict[str, Check], run_dir: Path) -> dict[str, Check]:
     """A part that ``workbench up`` is restarting is down, whatever a probe saw (Temporal
-    keeps listing a dead worker's pollers for a while), and its detail says why."""
+    keeps listing a dead worker's pollers for a while), and its detail says why; one it is
+    still starting, if not polling yet, says so."""
     try:
         states = json.loads((run_dir / COMPONENTS_FILE).read_text())
     except (OSError, ValueError):
         return checks
     for name, check in checks.items():
         state = states.get(name) or {}
+        if state.get("status") == "starting" and check.status == "down":
+            # `workbench up` printed its URL before the worker polled: say so, not why not.
+            check.detail = (
+                f"starting since {state.get('since')}; runs requested meanwhile wait in "
+                "the task queue and run when it polls"
+            )
         if state.get("status") == "restarting":
             check.status = "down"
             check.detail = (

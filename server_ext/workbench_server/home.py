@@ -25,9 +25,12 @@ from .lake_layout import LAYERS
 
 HOME_ENV = "WORKBENCH_HOME"
 KEY_FILE_ENV = "WORKBENCH_SECRETS_KEY_FILE"
-# Written by `workbench up` in the home's run folder while it restarts a crashed part
-# (read by the health checks).
+# Written by `workbench up` in the home's run folder while it starts the worker or
+# restarts a crashed part (read by the health checks).
 COMPONENTS_FILE = "components.json"
+# What the server extension logs once the workbench's routes are in place: `workbench up`
+# looks for it in the lab's log before it prints the URL.
+ROUTES_READY = "Workbench routes ready"
 
 
 def default_home() -> Path:
