@@ -186,6 +186,38 @@ def test_failing_cell_is_recorded_and_downstream_marked(
     assert [(s.attempt, s.status) for s in report] == [(0, "upstream_failed")]
 
 
+def test_a_huge_error_is_recorded_cut_and_kept_whole_in_the_executed_notebook(
+    workbench, worker, temporal_address: str, task_queue: str, tmp_path: Path
+) -> None:
+    """A cell that raises with a 3 MB message (a dump of data in the exception) once put
+    the whole of it in the step's error and traceback, attempt after attempt: into the
+    metadata DB, Temporal's history, every run page and `workbench pipeline show`. They
+    are cut with a note; the executed notebook keeps the error whole."""
+    nbs = tmp_path / "snapshot"
+    bad = write_notebook(
+        nbs / "dump.ipynb",
+        "def deep(n):\n    if n == 0:\n        raise ValueError('rows: ' + 'x' * 3_000_000)\n"
+        "    return deep(n - 1)\ndeep(200)",
+    )
+    run_id = uuid.uuid4().hex
+    _register_run(workbench, run_id)
+    plan = _plan(run_id, tmp_path, steps=[StepPlan(id="dump", notebook=str(bad))])
+    result = asyncio.run(_execute(temporal_address, task_queue, plan))
+    assert (result.status, result.step_states) == ("failed", {"dump": "failed"})
+    (attempt,) = _steps(workbench, run_id)
+    assert attempt.error.startswith("cell 2 of dump.ipynb (cell ")
+    assert "ValueError: rows: xxxx" in attempt.error
+    assert len(attempt.error) < 5_000, len(attempt.error)
+    assert attempt.error.endswith(" characters more: the executed notebook has them)")
+    assert len(attempt.traceback) < 70_000, len(attempt.traceback)
+    assert "characters more: the executed notebook has them" in attempt.traceback
+    assert "deep(200)" in attempt.traceback  # where it started, and where it ended:
+    assert attempt.traceback.rstrip().endswith("x")
+    executed = nbformat.read(attempt.output_notebook, as_version=4)
+    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert len(errors[0].evalue) == len("rows: ") + 3_000_000
+
+
 def test_timeout_stops_the_step_and_its_kernel(
     workbench, worker, temporal_address: str, task_queue: str, tmp_path: Path
 ) -> None:

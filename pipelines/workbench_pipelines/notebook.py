@@ -369,8 +369,31 @@ def execute(
             )
             if not failure.evalue and failure.cell_index < len(cells):
                 _usage_error(cells[failure.cell_index], failure)
+            failure.evalue = _cut(failure.evalue, MAX_ERROR_CHARS, 0)
+            failure.traceback = _cut(failure.traceback, MAX_TRACEBACK_CHARS, TRACEBACK_HEAD_CHARS)
             return failure
     return None
+
+
+# What a failure records of the error (the step's error, the run history, Temporal's
+# history, every run page): an exception carrying a dump of data (megabytes) was kept
+# whole in each attempt's row. The executed notebook keeps the error whole.
+MAX_ERROR_CHARS = 2_000
+MAX_TRACEBACK_CHARS = 64_000
+TRACEBACK_HEAD_CHARS = 16_000  # where it started; the rest of the room is where it ended
+
+
+def _cut(text: str, limit: int, head: int) -> str:
+    """``text``, or its first ``head`` and last characters within ``limit``, with a note
+    of how much was left out."""
+    if len(text) <= limit:
+        return text
+    tail = limit - head
+    left_out = len(text) - head - tail
+    note = f"({left_out:,} characters more: the executed notebook has them)"
+    if head == 0:
+        return f"{text[:limit]}... {note}"
+    return f"{text[:head]}\n... {note} ...\n{text[-tail:]}"
 
 
 @contextlib.contextmanager
