@@ -19,8 +19,6 @@ import secrets
 import uuid
 from typing import Any
 
-from .connections.kernel_access import API_URL_ENV, KERNEL_TOKEN_ENV, SERVER_ONLY_ENV
-
 # The server's own credentials: a kernel that holds them could act as the server.
 SERVER_TOKENS_ENV = ("JUPYTER_TOKEN", "JPY_API_TOKEN")
 
@@ -42,6 +40,10 @@ class KernelTokensMixin:
         )
 
     def kernel_environment(self, kernel_id: str, given: dict[str, str] | None) -> dict[str, str]:
+        # Here, not at the top: the server installs this mixin before it listens, and the
+        # module (pydantic, the principal's model) costs the lab's start ~50 ms of CPU.
+        from .connections.kernel_access import API_URL_ENV, KERNEL_TOKEN_ENV, SERVER_ONLY_ENV
+
         env = dict(given if given is not None else os.environ)
         for name in (*SERVER_ONLY_ENV, *SERVER_TOKENS_ENV):
             env.pop(name, None)
