@@ -214,6 +214,16 @@ async def test_only_permitted_people_decide_and_an_approval_lets_the_run_go_on(
         assert code == 400 and "reason" in body["message"], body
         code, body = await api("POST", f"runs/{run_id}/approvals/nope/approve", user="carol")
         assert code == 404, body
+        assert body["message"] == (
+            f"close has no step 'nope' in run {run_id}; its approval steps: signoff"
+        )
+        # A step of another kind says so (it once read "no approval 'publish' (yet)").
+        code, body = await api("POST", f"runs/{run_id}/approvals/publish/approve", user="carol")
+        assert code == 404, body
+        assert body["message"] == (
+            "step 'publish' of close is a notebook step, not an approval; its approval "
+            "steps: signoff"
+        )
         code, body = await api(
             "POST", f"runs/{run_id}/approvals/signoff/approve", {"via": "fax"}, user="carol"
         )

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from workbench_pipelines.plan import APPROVAL_SIGNAL, ApprovalDecision, ApprovalRequest
 
-from ..db.models import Approval, Pipeline, Run, StepRun
+from ..db.models import Approval, Pipeline, PipelineVersion, Run, StepRun
 from ..errors import (
     ConflictError,
     InvalidInputError,
@@ -97,13 +97,21 @@ class ApprovalService:
             run_visible = session.execute(
                 select(Run.pipeline_id).where(Run.id == run_id)
             ).scalar_one_or_none()
+            spec = None
+            if found is None and run_visible is not None:
+                spec = session.scalar(
+                    select(PipelineVersion.spec)
+                    .join(
+                        Run,
+                        (Run.pipeline_id == PipelineVersion.pipeline_id)
+                        & (Run.version == PipelineVersion.version),
+                    )
+                    .where(Run.id == run_id)
+                )
         if run_visible is None or (visible is not None and run_visible not in visible):
             raise NotFoundError(f"no run {run_id!r}")
         if found is None:
-            raise NotFoundError(
-                f"run {run_id} has no approval {step_id!r} (yet): the run reaches it after "
-                "the steps it depends on"
-            )
+            raise NotFoundError(_no_approval(run_id, step_id, spec or {}))
         return found[0], found[1]
 
     # -- deciding --------------------------------------------------------------------
@@ -437,4 +445,23 @@ def cancel_pending(session: Any, run_id: str) -> None:
         update(StepRun)
         .where(StepRun.run_id == run_id, StepRun.status == "waiting")
         .values(status="cancelled", finished_at=_now())
+    )
+
+
+def _no_approval(run_id: str, step_id: str, spec: dict[str, Any]) -> str:
+    """Why run ``run_id`` has no approval ``step_id``: no such step, a step of another
+    kind, or a gate the run has not reached yet (its version's ``spec`` says which)."""
+    steps = {step.get("id"): step.get("kind") or "notebook" for step in spec.get("steps", [])}
+    gates = ", ".join(sorted(s for s, kind in steps.items() if kind == "approval")) or "none"
+    name = spec.get("name", "the pipeline")
+    if step_id not in steps:
+        return f"{name} has no step {step_id!r} in run {run_id}; its approval steps: {gates}"
+    if steps[step_id] != "approval":
+        return (
+            f"step {step_id!r} of {name} is a {steps[step_id]} step, not an approval; "
+            f"its approval steps: {gates}"
+        )
+    return (
+        f"run {run_id} has no approval {step_id!r} yet: the run reaches it after the steps "
+        "it depends on"
     )
