@@ -4,14 +4,17 @@ mixed-case names that differ only by case, spaces, quotes, reserved words, unico
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pytest
 
 from tests.support.kernels import KernelSession
+from tests.support.odoo_server import OdooServer
 from tests.support.postgres import postgres_settings
 from tests.support.servers import workbench_server
 from workbench_server.connections import ConnectionCreate, ConnectionService
@@ -195,3 +198,62 @@ async def test_a_lake_table_written_with_sql_is_in_the_catalog_at_once(
     assert found.row_estimate == 3
     hits = catalog.search("customer_totals").hits
     assert [(h.table.connection, h.table.name) for h in hits][:1] == [("lake", "customer_totals")]
+
+
+async def test_odoo_amounts_read_with_the_odoo_magic_are_decimal(
+    kernel: KernelSession, workbench: Workbench, odoo_db: str, odoo_api: OdooServer
+) -> None:
+    """Odoo's external API sends amounts as floats; ``%odoo search_read`` gave a float64
+    column, whose sum over balanced journal items is not 0 (money is Decimal end to end,
+    as ``%sql`` and the lake give it)."""
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="erp_api", settings=odoo_api.settings())
+    )
+    with psycopg.connect(odoo_db) as conn:
+        expected = conn.execute(
+            "SELECT sum(balance), sum(debit), count(*) FROM account_move_line "
+            "WHERE parent_state = 'posted'"
+        ).fetchone()
+    got = await kernel.value(
+        "r = %odoo search_read account.move.line --domain \"[('parent_state','=','posted')]\" "
+        "--fields balance,debit,name\n"
+        "import json; print(json.dumps([str(r['balance'].sum()), str(r['debit'].sum()), "
+        "len(r), type(r['balance'].iloc[0]).__name__, str(r['name'].dtype)]))"
+    )
+    assert got[3] == "Decimal", got
+    assert (Decimal(got[0]), Decimal(got[1]), got[2]) == tuple(expected), (got, expected)
+    assert "float" not in got[4] and "decimal" not in got[4].lower()  # text stays text
+
+
+async def test_jupysqls_other_magics_fail_in_one_line_not_a_traceback(
+    kernel: KernelSession, workbench: Workbench
+) -> None:
+    """jupysql's ``%sqlcmd profile`` does not quote column names, and ``%sqlplot`` needs
+    matplotlib, which the workbench does not ship: both showed the analyst a raw Python
+    traceback (DuckDB's ParserException, ModuleNotFoundError) instead of one line."""
+    # Written by someone else (another kernel or a pipeline step): this kernel's first
+    # magic is %sqlcmd, and the lake's tables must be there for it as for %sql.
+    from workbench_server.lake import Lake
+
+    Lake.default(workbench.settings).write(
+        "silver.lines", pa.table({"Customer Name": ["Zoë"], "Amount": [Decimal("1.10")]})
+    )
+    profiled = await kernel.run("%sqlcmd profile --table silver.lines")
+    assert profiled.error.get("ename") == "UsageError", profiled.everything
+    assert profiled.error.get("traceback") == [], profiled.everything
+    assert "Traceback" not in profiled.everything
+    assert profiled.stderr.startswith("UsageError: %sqlcmd on connection 'lake': "), (
+        profiled.everything
+    )
+    assert 'syntax error at or near "Name"' in profiled.stderr
+
+    if importlib.util.find_spec("matplotlib") is None:
+        plotted = await kernel.run("%sqlplot histogram --table silver.lines --column Amount")
+        assert plotted.error.get("ename") == "UsageError", plotted.everything
+        assert "Traceback" not in plotted.everything
+        assert "matplotlib" in plotted.stderr and "pip install" in plotted.stderr
+
+    # jupysql's own one-line errors stay as they were.
+    unknown = await kernel.run("%sqlcmd nonsense")
+    assert "has no command: 'nonsense'" in unknown.stderr, unknown.everything
+    assert "Traceback" not in unknown.everything

@@ -115,6 +115,8 @@ class KernelExtension:
         jupysql = self.shell.magics_manager.registry["SqlMagic"]
         connections = self.connections()
         self.shell.register_magics(WorkbenchSqlMagics(self.shell, connections, jupysql))
+        for name in ONE_LINE_ERRORS:
+            _errors_in_one_line(self.shell, name, connections)
         self._sql_ready = True
         for name, original in self._guarded.items():
             self.shell.magics_manager.magics["line"][name] = original
@@ -150,6 +152,41 @@ class KernelExtension:
         from .duckdb_capture import DuckDBCapture
 
         DuckDBCapture(_report_duckdb_sql).install(self.shell)
+
+
+# jupysql's magics besides %sql: their errors from the database or a missing optional
+# package (matplotlib for %sqlplot) reached the user as raw tracebacks, and on a lake they
+# did not see tables written since the kernel's last %sql.
+ONE_LINE_ERRORS = ("sqlcmd", "sqlplot")
+
+
+def _errors_in_one_line(shell: InteractiveShell, name: str, connections: Any) -> None:
+    """jupysql's line magic ``name`` on the lake's current tables (as ``%sql`` sees them),
+    its errors one line naming the connection, as ``%sql``'s are; jupysql's own usage
+    errors (already one line) pass as they are."""
+    real = shell.magics_manager.magics["line"].get(name)
+    if real is None:
+        return
+
+    @wraps(real)
+    def one_line(*args: Any, **kwargs: Any) -> Any:
+        from sql.connection import ConnectionManager
+
+        alias = getattr(ConnectionManager.current, "alias", None)
+        try:
+            lake = connections.lake_session(alias) if alias else None
+            if lake is not None:
+                lake.refresh_views()  # what %sql does before each query
+            return real(*args, **kwargs)
+        except Exception as exc:
+            if isinstance(exc, UsageError) or hasattr(exc, "_render_traceback_"):
+                raise
+            from .registry import error_message
+
+            where = f" on connection {alias!r}" if alias else ""
+            raise UsageError(f"%{name}{where}: {error_message(exc)}") from None
+
+    shell.magics_manager.magics["line"][name] = one_line
 
 
 def _report_duckdb_sql(sql: str) -> None:

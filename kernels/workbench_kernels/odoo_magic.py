@@ -6,7 +6,9 @@
     %odoo search_count account.move --domain "[('state','=','posted')]"
 
 With several Odoo connections, pick one with ``-c NAME``. Large results are fetched page
-by page.
+by page. Amounts (Odoo's ``monetary`` and ``float`` fields, which its API sends as floats)
+are ``Decimal`` in the frame, as ``%sql`` gives them: the float's shortest repr is the
+decimal Odoo stored, and a sum of them is exact.
 """
 
 from __future__ import annotations
@@ -26,6 +28,21 @@ if TYPE_CHECKING:
     from .registry import KernelConnections
 
 METHODS = ("search_read", "search_count", "fields_get")
+# Field types Odoo's API sends as floats though they hold decimals (numeric in PostgreSQL).
+DECIMAL_TYPES = frozenset({"monetary", "float"})
+
+
+def _as_decimal(value: Any) -> Any:
+    """An amount as Odoo sent it (float, int or False when unset) as a Decimal or None."""
+    from decimal import Decimal
+
+    if isinstance(value, bool) or value is None:
+        return None if value is False or value is None else value
+    if isinstance(value, float):
+        return Decimal(float.__repr__(value))  # also for numpy floats
+    if isinstance(value, int):
+        return Decimal(value)
+    return value
 
 
 def _domain(text: str) -> list[Any]:
@@ -48,6 +65,7 @@ class OdooMagics(Magics):
         super().__init__(shell)
         self.connections = connections
         self._clients: dict[str, OdooClient] = {}
+        self._amounts: dict[tuple[int, str], frozenset[str]] = {}  # (client, model) -> fields
 
     def _connection(self, name: str | None) -> tuple[str, OdooClient]:
         from workbench_server.connections.odoo import OdooClient
@@ -118,4 +136,16 @@ class OdooMagics(Magics):
             )
         )
         frame = pd.DataFrame.from_records(records, columns=["id", *fields] if fields else None)
+        for column in self._amount_fields(client, args.model) & set(frame.columns):
+            frame[column] = frame[column].map(_as_decimal).astype(object)
         return frame.set_index("id") if "id" in frame.columns else frame
+
+    def _amount_fields(self, client: OdooClient, model: str) -> frozenset[str]:
+        """The model's fields that hold decimals (asked once per connection and model)."""
+        key = (id(client), model)
+        if key not in self._amounts:
+            described = client.execute_kw(model, "fields_get", [], {"attributes": ["type"]})
+            self._amounts[key] = frozenset(
+                name for name, field in described.items() if field.get("type") in DECIMAL_TYPES
+            )
+        return self._amounts[key]
