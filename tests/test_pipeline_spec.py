@@ -227,6 +227,30 @@ CASES = {
         "5:23: steps[0].parameters.day: unknown template variable 'date' in '{{ date }}'; "
         "use ds, ds_nodash, logical_date or params.NAME",
     ),
+    # A filter or test jinja does not know is found only when the template is compiled,
+    # past parsing: validate once ended in a traceback.
+    "unknown filter": (
+        """
+        name: vars
+        steps:
+          - id: a
+            notebook: a.ipynb
+            parameters: {day: "{{ ds | upperr }}"}
+        """,
+        "5:23: steps[0].parameters.day: template error in '{{ ds | upperr }}': "
+        "No filter named 'upperr'.",
+    ),
+    "unknown test": (
+        """
+        name: vars
+        steps:
+          - id: a
+            notebook: a.ipynb
+            parameters: {day: "{{ ds is dated }}"}
+        """,
+        "5:23: steps[0].parameters.day: template error in '{{ ds is dated }}': "
+        "No test named 'dated'.",
+    ),
     "wrong type": (
         """
         name: types

@@ -142,12 +142,14 @@ def template_problems(text: str, declared: set[str]) -> list[str]:
         tree = _ENV.parse(text)
     except TemplateSyntaxError as exc:
         return [f"template syntax error in {text!r}: {exc.message}"]
+    try:  # compiles the template: an unknown filter or test is found here, not by parse
+        undeclared = meta.find_undeclared_variables(tree)
+    except TemplateSyntaxError as exc:  # TemplateAssertionError: no filter named ...
+        return [f"template error in {text!r}: {exc.message}"]
     problems = [
         f"unknown template variable {name!r} in {text!r}; "
         "use ds, ds_nodash, logical_date or params.NAME"
-        for name in sorted(
-            meta.find_undeclared_variables(tree) - TEMPLATE_NAMES - set(_ENV.globals)
-        )
+        for name in sorted(undeclared - TEMPLATE_NAMES - set(_ENV.globals))
     ]
     used: list[str] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
