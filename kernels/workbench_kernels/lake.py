@@ -98,14 +98,16 @@ class NotebookLake:
     def __repr__(self) -> str:
         return f"<lake {self.name!r}>"
 
-    def session(self) -> LakeSession:
-        """The kernel's DuckDB session on this lake (rights checked again at each use)."""
+    def session(self, views: bool = True) -> LakeSession:
+        """The kernel's DuckDB session on this lake (rights checked again at each use),
+        with a view per lake table (``views``: what queries by name need)."""
         if self.name != LAKE:
             self.connections.check([self.name])
         session = self.connections.lake_session(self.name)
         if session is None:
             raise LookupError(f"no lake connection named {self.name!r}")
-        session.refresh_views()  # cheap when nothing changed
+        if views:
+            session.refresh_views()  # cheap when nothing changed
         return session
 
     # -- writing ------------------------------------------------------------------------
@@ -226,7 +228,13 @@ class NotebookLake:
         """``table`` now, at ``version``, as it was at ``as_of`` (a time with its zone, or
         ISO text; without a zone, UTC) or as pipeline run ``run`` wrote it: a DuckDB
         relation in the kernel's lake session (``.df()``, ``.arrow()``, joins...)."""
-        session = self.session()
+        session = self.session(views=False)
+        if session.sandbox is not None or session.is_s3:
+            # Which lake holds the table (the user's sandbox or the team's; on S3, what
+            # exists) comes with the listing the views are made from. A local lake's
+            # table is read by its own scan: making a view of every table in the lake
+            # first (a Delta log read each) was most of a close report's time.
+            session.refresh_views()
         given = [p for p in (version, as_of, run) if p is not None]
         if len(given) > 1:
             raise ValueError("give one of version=, as_of= and run=")
