@@ -234,3 +234,32 @@ def test_results_are_not_held_by_the_connection(shell: Any) -> None:
     for n in range(20):
         shell.run_cell(f"%sql lake SELECT {n} AS n")
     assert len(held) <= before
+
+
+def test_a_cursor_serves_the_next_query_only_once_its_rows_are_read(shell: Any) -> None:
+    """A read query's cursor goes on to the next query once every row has been read:
+    a result still being read keeps its rows, and an earlier result's ``.DataFrame()``
+    (which re-runs its query, as jupysql's) leaves a later result's rows alone."""
+    magics(shell).direct = True
+    everything = [(i,) for i in range(ROWS)]
+    shell.run_cell("partly = %sql lake SELECT id FROM bronze.events ORDER BY id")
+    shell.run_cell("one = %sql lake SELECT 1 AS one")  # read whole at once: cursor goes on
+    shell.run_cell("later = %sql lake SELECT id FROM bronze.events ORDER BY id DESC")
+    assert shell.user_ns["one"].DataFrame().to_dict("list") == {"one": [1]}
+    assert list(shell.user_ns["later"]) == everything[::-1]
+    assert list(shell.user_ns["partly"]) == everything
+    assert list(shell.user_ns["one"]) == [(1,)]
+    frame = shell.user_ns["later"].DataFrame()  # read to its end, its cursor gone on
+    assert frame["id"].tolist() == list(range(ROWS))[::-1]
+
+
+def test_a_statement_that_sets_something_keeps_a_session_of_its_own(shell: Any) -> None:
+    """As with jupysql, each statement that is not a query runs in a session of its own:
+    a ``SET`` of the session does not reach the next query, even after a query whose
+    cursor went on."""
+    code = "%sql lake SELECT current_setting('search_path') AS path"
+    before = same_both_ways(shell, code)["rows"]
+    for direct in (True, False):
+        run(shell, "%sql lake SELECT 1 AS one", direct)
+        run(shell, "%sql lake SET search_path = 'bronze'", direct)
+    assert same_both_ways(shell, code)["rows"] == before

@@ -26,7 +26,7 @@ from typing import Any
 
 from sql import display
 from sql.connection import ConnectionManager, DBAPIConnection
-from sql.run.resultset import ResultSet
+from sql.run.resultset import ResultSet, _statement_is_select
 from sql.run.run import select_df_type
 
 from . import fast_paths
@@ -35,6 +35,7 @@ from . import fast_paths
 # DataFrame named in a query among the notebook's variables (jupysql sets it per cursor).
 SCAN_ALL_FRAMES = "SET GLOBAL python_scan_all_frames = true"
 PREPARED = "_workbench_scans_all_frames"  # marks a jupysql connection set up so
+SPARE = "_workbench_spare_cursor"  # a jupysql connection's cursor no result needs any more
 LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 
 
@@ -55,15 +56,28 @@ class LakeResultSet(ResultSet):
     cursor): the cursor is read as it is, without the per-access checks jupysql's
     ``sqlaproxy`` makes for other drivers (MSSQL re-opening closed results, DuckDB
     through SQLAlchemy re-running an outdated one), which do not apply to a cursor of its
-    own. Per one-row query that was a fifth of what the kernel adds to DuckDB's time."""
+    own. Per one-row query that was a fifth of what the kernel adds to DuckDB's time.
 
-    def __init__(self, cursor: Any, config: Any, statement: str, conn: Any) -> None:
+    A query's cursor serves the next query once every row of it has been read (a
+    one-row result as soon as it is made, a longer one when it is read to its end):
+    making a DuckDB cursor (a session of its own) and dropping it cost more, on a cold
+    one-row query, than everything else the kernel does. Only a query's (``SELECT``,
+    ``FROM``, ``WITH``, ``PIVOT``: what jupysql re-runs for ``.DataFrame()``) is handed
+    on, so a ``SET``, a ``USE`` or a ``CREATE TEMP TABLE`` stays in a session of its own
+    as with jupysql, and a result not read to its end keeps its cursor (its rows are
+    still there to read). A result whose cursor went on gets a cursor again if it needs
+    one (``.DataFrame()`` re-runs its query, as jupysql does)."""
+
+    def __init__(
+        self, cursor: Any, config: Any, statement: str, conn: Any, reusable: bool = False
+    ) -> None:
         self._closed = False
         self._config = config
         self._statement = statement
         self._sqlaproxy = cursor
         self._conn = conn
-        self._dialect = conn._get_sqlglot_dialect()
+        self._reusable = reusable
+        self._dialect = "duckdb"  # conn._get_sqlglot_dialect() of a DuckDB connection
         self._is_dbapi_results = True  # a DuckDB cursor has a description
         description = cursor.description
         self._keys = [column[0] for column in description] if description is not None else []
@@ -81,7 +95,39 @@ class LakeResultSet(ResultSet):
 
     @property
     def sqlaproxy(self) -> Any:
-        return self._sqlaproxy
+        cursor = self._sqlaproxy
+        if cursor is None:  # handed on to a later query once every row was read
+            cursor = self._sqlaproxy = _cursor(self._conn)
+        return cursor
+
+    def fetchmany(self, size: int) -> None:
+        if self._mark_fetching_as_done:
+            return
+        before = len(self._results)
+        super().fetchmany(size)
+        if len(self._results) - before < size:  # the cursor has no more rows
+            self._hand_on()
+
+    def fetchall(self) -> None:
+        if self._mark_fetching_as_done:
+            return
+        super().fetchall()
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Give this query's cursor to the next query: every row has been read."""
+        if self._reusable and self._sqlaproxy is not None:
+            vars(self._conn)[SPARE] = self._sqlaproxy
+            self._sqlaproxy = None
+
+    def __iter__(self) -> Any:
+        self.fetchall()
+        return iter(self._results)
+
+    def close(self) -> None:
+        if self._sqlaproxy is not None:
+            self._sqlaproxy.close()
+        self._closed = True
 
     def _init_table(self) -> None:
         self.field_names  # noqa: B018 - the column names, read while the cursor has them
@@ -149,18 +195,26 @@ def lake_connection(alias: str, db: Any) -> Any:
     return None
 
 
+def _cursor(conn: Any) -> Any:
+    """A cursor of the DuckDB connection behind ``conn``: the one a read query handed
+    on, else a new one."""
+    return vars(conn).pop(SPARE, None) or conn._connection.cursor()
+
+
 def run(conn: Any, sql: str, jupysql: Any) -> Any:
     """Run ``sql`` on jupysql connection ``conn`` as jupysql would, without its parsing."""
     db = conn._connection
     if not getattr(conn, PREPARED, False):
         db.execute(SCAN_ALL_FRAMES)
         setattr(conn, PREPARED, True)
-    if jupysql.displaycon and jupysql.feedback >= 1:
+    feedback = jupysql.feedback
+    if feedback >= 1 and jupysql.displaycon:
         display.message(f"Running query in {conn.alias!r}")
-    cursor = db.cursor()
+    cursor = _cursor(conn)
     cursor.execute(sql)
     if conn._requires_manual_commit:
         db.commit()
-    if jupysql.feedback >= 1 and cursor.rowcount > 0:
+    if feedback >= 1 and cursor.rowcount > 0:
         display.message_success(f"{cursor.rowcount} rows affected.")
-    return select_df_type(LakeResultSet(cursor, jupysql, sql, conn), jupysql)
+    result = LakeResultSet(cursor, jupysql, sql, conn, _statement_is_select(sql))
+    return select_df_type(result, jupysql)

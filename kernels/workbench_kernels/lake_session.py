@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import time
+from os import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,7 +259,13 @@ class LakeSession:
             return None
         if self.is_s3:
             return int(time.monotonic() // S3_RELIST_SECONDS)
-        return tuple(_mtime(folder) for folder in self._watched)
+        times = []
+        for folder in self._watched:
+            try:
+                times.append(stat(folder).st_mtime_ns)
+            except OSError:
+                times.append(None)  # gone since the look: it differs, so look again
+        return self._watched, times
 
     def _folders_to_watch(self, found: dict[tuple[str, str], tuple[str, str]]) -> list[str]:
         """The root, the layers, and each table folder and its Delta log: a new table, a
@@ -266,25 +273,31 @@ class LakeSession:
         Listed at each look, not before each query: a folder that comes or goes changes
         its parent's time, which is watched, and the next look lists it. A Delta table
         the look found is left out: its view reads its latest version at each query, and
-        its going shows in its layer's folder. Before each query this is a stat call per
-        folder (a folder listing took 30-45 µs on a loaded machine)."""
+        its going shows in its layer's folder. A folder that does not exist at the look
+        (a layer not made yet, the Delta log of a Parquet dataset) is not watched: its
+        coming changes its parent's time. Before each query this is a stat call per
+        folder (a folder listing took 30-45 µs on a loaded machine; a stat of a missing
+        folder raises in Python, several times a found one's cost)."""
         if self.location is None or self.is_s3:
             return []
         delta = {os.path.normpath(where) for kind, where in found.values() if kind == "delta"}
         watched = []
         for root in map(os.path.normpath, self._roots()):
+            watched.append(root)  # the lake's folder itself, even before it exists
             for folder in (root, *(os.path.join(root, layer) for layer in LAYERS)):
-                watched.append(folder)
                 try:
                     with os.scandir(folder) as entries:
+                        if folder != root:
+                            watched.append(folder)
                         for entry in entries:
                             if entry.path in delta or not entry.is_dir():
                                 continue
                             if folder == root and entry.name in LAYERS:
-                                continue  # watched already
+                                continue  # watched, if it exists, when it is listed
                             watched.append(entry.path)
-                            if folder != root:
-                                watched.append(os.path.join(entry.path, "_delta_log"))
+                            log = os.path.join(entry.path, "_delta_log")
+                            if folder != root and os.path.isdir(log):
+                                watched.append(log)
                 except OSError:
                     continue
         return watched
@@ -390,7 +403,9 @@ class LakeSession:
 
     def mentioned(self, query: str) -> list[str]:
         """The sources a query names (``name.``)."""
-        return [n for n in self.sources if re.search(rf"\b{re.escape(n)}\s*\.", query)]
+        return [
+            n for n in self.sources if n in query and re.search(rf"\b{re.escape(n)}\s*\.", query)
+        ]
 
     def attach(self, name: str, settings: Any) -> None:
         alias = _quote(name)
@@ -441,13 +456,6 @@ def _qualified(table: str) -> str:
 
 def _parquet(where: str) -> str:
     return f"read_parquet({_literal(where)}, hive_partitioning = true, union_by_name = true)"
-
-
-def _mtime(path: str) -> tuple[str, int | None]:
-    try:
-        return path, os.stat(path).st_mtime_ns
-    except OSError:
-        return path, None
 
 
 def _raise_permission(error: OSError) -> None:

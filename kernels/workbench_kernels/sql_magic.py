@@ -24,6 +24,7 @@ from IPython.core.magic import (
     needs_local_scope,
     no_var_expand,
 )
+from sql.connection import ConnectionManager
 from traitlets import Bool
 
 from workbench_server.lake_layout import LAYERS
@@ -72,8 +73,6 @@ class WorkbenchSqlMagics(Magics):
             return None, line
         if rest.lstrip().startswith("<<"):  # `%%sql name <<`: jupysql's assignment
             return None, line
-        from sql.connection import ConnectionManager
-
         if self.connections.knows(first) or first in ConnectionManager.connections:
             return first, rest
         self.connections.refresh()  # maybe added since this kernel started
@@ -130,8 +129,6 @@ class WorkbenchSqlMagics(Magics):
             # Run on the alias without asking jupysql to switch to it: it would say
             # "Switching to connection", and this layer switches back right after. What
             # follows the alias on a cell's line is jupysql's (`--save x`, `x <<`).
-            from sql.connection import ConnectionManager
-
             ConnectionManager.current = ConnectionManager.connections.get(alias, previous)
             line = "" if line.strip() == alias else rest
         started = time.perf_counter()
@@ -150,8 +147,6 @@ class WorkbenchSqlMagics(Magics):
             if one_off or alias is None:  # `%sql NAME` alone switches; it runs no query
                 TIMER.note(query, self._kind(target), time.perf_counter() - started)
             if one_off and previous is not None:
-                from sql.connection import ConnectionManager
-
                 ConnectionManager.current = previous
         if statements is None:
             self._note_usage(target, self._rendered(query, local_ns))
@@ -269,8 +264,6 @@ class WorkbenchSqlMagics(Magics):
 
     @staticmethod
     def _current() -> Any:
-        from sql.connection import ConnectionManager
-
         return ConnectionManager.current
 
     def _current_alias(self) -> str | None:
