@@ -353,6 +353,24 @@ def test_a_sql_step_runs_its_queries_in_one_session_each_reading_the_last_ones_o
     assert lake.read("gold.third_of_two").column("z").to_pylist() == [1]
 
 
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("SELECT n FROM lake.gold.total", True),
+        ('SELECT n FROM "LAKE" . gold.total', True),
+        ("-- as lake.read(table, version=...) reads it\nSELECT 1 FROM gold.total", False),
+        ("SELECT 'lake.gold.total' AS s /* lake.x */ FROM gold.total", False),
+        ("SELECT t.lake FROM gold.total t", False),
+    ],
+)
+def test_a_sql_step_tells_a_lake_qualified_name_from_a_comment_or_string(sql, named):
+    # The close's own queries mention lake.read(...) in a comment: the lake-named views
+    # (a second Delta log read per pinned table) are made only for a real name.
+    from workbench_pipelines.ingest.sql_step import _names
+
+    assert _names(sql, "lake") is named
+
+
 def test_a_merge_enforces_the_declared_types(workbench, odoo):
     me, lake = local_principal(), _lake(workbench)
     run_extract(step_context(workbench, me, "extract", LINES))

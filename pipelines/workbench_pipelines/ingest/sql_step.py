@@ -15,6 +15,7 @@ query can record the versions it used.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import duckdb
 
@@ -190,17 +191,34 @@ class _Session:
 
 
 def _names_lake(lake: Lake, queries: list[SqlQuery]) -> bool:
-    """Whether a query may name a table with the lake's name before it
-    (``lake.silver.x``): then each pinned table gets that second view too. Most name
-    ``silver.x`` only, and the second views cost about as much as the first (a third of
-    the pinning of the close's eight queries). A word that only looks like it (a column
-    or alias so named) makes them for nothing, which is harmless."""
+    """Whether a query names a table with the lake's name before it (``lake.silver.x``):
+    then each pinned table gets that second view too. Most name ``silver.x`` only, and
+    the second views cost about as much as the first (each binds the table's view again,
+    reading its Delta log). Told by DuckDB's own tokenizer, so the name in a comment or
+    a string does not count; a column or alias so named makes them for nothing."""
     if lake.name in RESERVED:
         return False
-    named = re.compile(
-        rf'(?<![\w$"]){re.escape(lake.name)}\s*\.|"{re.escape(lake.name)}"\s*\.', re.I
-    )
-    return any(named.search(query.sql or "") for query in queries)
+    return any(_names(query.sql or "", lake.name.lower()) for query in queries)
+
+
+_WORD = re.compile(r'"((?:[^"]|"")*)"|[^\s."]+')
+_NAMES = (duckdb.token_type.identifier, duckdb.token_type.keyword)
+
+
+def _names(sql: str, name: str) -> bool:
+    """Whether ``name`` followed by a dot is in ``sql``, outside comments and strings."""
+    try:
+        tokens = duckdb.tokenize(sql)
+    except duckdb.Error:
+        return True  # unsure: the second views are made, as before
+    for (start, kind), (after, following) in pairwise(tokens):
+        if kind in _NAMES and following == duckdb.token_type.operator and sql[after] == ".":
+            word = _WORD.match(sql, start)
+            if word is not None:
+                text = word.group(1).replace('""', '"') if word.group(1) is not None else word[0]
+                if text.lower() == name:
+                    return True
+    return False
 
 
 def _lock(db: duckdb.DuckDBPyConnection, lake: Lake) -> None:
