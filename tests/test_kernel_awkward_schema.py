@@ -198,6 +198,10 @@ async def test_a_lake_table_written_with_sql_is_in_the_catalog_at_once(
     assert found.row_estimate == 3
     hits = catalog.search("customer_totals").hits
     assert [(h.table.connection, h.table.name) for h in hits][:1] == [("lake", "customer_totals")]
+    # Searched as the SQL names it, with its layer (schema): every query word had to be a
+    # word of the table's name, labels or columns, so "gold" matched nothing.
+    hits = catalog.search("gold.customer_totals").hits
+    assert [(h.table.connection, h.table.name) for h in hits][:1] == [("lake", "customer_totals")]
 
 
 async def test_odoo_amounts_read_with_the_odoo_magic_are_decimal(

@@ -4,9 +4,10 @@ Results are tables. A table scores from its own words (name, Odoo model and labe
 tags, description, comment) and, less, from its columns' words (names, labels, tags,
 selection values). Per query word the best match counts: exact word > prefix (typing)
 > a close spelling (rapidfuzz over words of similar length, so "acount" finds
-"account"). Every query word must match somewhere. On top: the whole query as the exact
-name, model or label (+100) or as a prefix of the name (+50); how much of the name the
-query covers; usage (queries through ``%sql`` and pipelines) and certification.
+"account"). Every query word must match somewhere (the schema counts, least). On top:
+the whole query as the exact name, ``schema.name``, model or label (+100) or as a prefix
+of the name (+50); how much of the name the query covers; usage (queries through ``%sql``
+and pipelines) and certification.
 
 Scoring is vectorised with numpy over posting lists, so a query costs about the same
 for a hundred tables or ten thousand. The index (:mod:`.search_index`, with numpy and
@@ -23,6 +24,9 @@ from functools import lru_cache
 WORD = re.compile(r"[a-z0-9]+")
 # How much a word found in each place is worth.
 NAME, LABEL, TAG, TEXT, COLUMN = 30.0, 24.0, 14.0, 8.0, 5.0
+# The table's schema (a lake table's layer), so a name searched as SQL writes it
+# ("gold.customer_totals", "public.res_partner") finds it; less than any other place.
+SCHEMA = 3.0
 PREFIX_FACTOR, FUZZY_FACTOR = 0.75, 0.6
 FUZZY_CUTOFF = 75
 FACETS = ("connection", "schema", "layer", "kind", "tag", "steward")

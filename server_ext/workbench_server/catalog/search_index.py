@@ -55,7 +55,9 @@ class SearchIndex:
                 weight.append(max(doc.fields.get(word, 0.0), column_score))
             for word in doc.name_words:
                 name_postings[word].append(i)
-            for key in {doc.name.lower(), phrase(doc.odoo_model), phrase(doc.label)} - {""}:
+            qualified = phrase(f"{doc.schema} {doc.name}")  # schema.name as SQL writes it
+            keys = {doc.name.lower(), qualified, phrase(doc.odoo_model), phrase(doc.label)}
+            for key in keys - {""}:
                 self.exact[key].append(i)
         self.postings = {
             w: (np.asarray(i, dtype=np.int32), np.asarray(s, dtype=np.float32))

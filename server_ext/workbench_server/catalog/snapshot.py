@@ -44,7 +44,7 @@ from ..connections.service import usable_by
 from ..db.models import CatalogColumn, CatalogTable, Connection, Setting
 from ..principal import Principal
 from .models import TableOut
-from .search import LABEL, NAME, TAG, TEXT, Doc, words
+from .search import LABEL, NAME, SCHEMA, TAG, TEXT, Doc, words
 
 if TYPE_CHECKING:
     from ..core import Workbench
@@ -394,6 +394,7 @@ def _read(
             name_words=words(t.name),
         )
         for weight, text in (
+            (SCHEMA, t.schema_name),
             (TEXT, t.comment),
             (TEXT, t.description),
             (TAG, " ".join(doc.tags)),
