@@ -265,7 +265,15 @@ def unavailable(action: str, connection: str, exc: Exception) -> SourceUnavailab
     from ..connections.probes import PG_REASONS, classify
 
     text = str(exc).strip()
-    message = text.splitlines()[-1] if text else type(exc).__name__
+    # libpq's first line names the server ('connection to server at "h", port p failed:
+    # Connection refused'); a tab-indented hint may follow ("Is the server running on that
+    # host...?"), and a query's error is followed by its LINE and caret: the first line
+    # says which and why, the hint is kept beside it.
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    message = lines[0] if lines else type(exc).__name__
+    hint = next((line for line in lines[1:] if line.startswith(("Is the server", "HINT:"))), None)
+    if hint is not None:
+        message = f"{message} ({hint.rstrip('.?')})"
     reason = classify(text, PG_REASONS)
     prefix = f"cannot {action} {connection!r}"
     if reason == "error":
