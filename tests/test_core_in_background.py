@@ -16,6 +16,7 @@ import re
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from tests.support.processes import base_env, workbench_argv
 from tests.test_server_extension import _example_path
 from workbench_server import __version__
 
@@ -112,3 +113,32 @@ async def test_a_core_that_cannot_open_answers_503_with_the_reason(jp_serverapp,
     assert anonymous.value.code == 403
     # The rest of the server works on.
     assert (await jp_fetch("api", "status")).code == 200
+
+
+@pytest.mark.parametrize("core_db_url", ["postgresql+psycopg://nobody:pw@127.0.0.1:1/nothing"])
+async def test_workbench_status_says_why_in_one_line_when_the_core_cannot_open(
+    jp_serverapp, jp_fetch, jp_http_port, jp_base_url, jp_auth_header, tmp_path
+):
+    await _start_extensions(jp_serverapp)
+    with pytest.raises(HTTPClientError):  # the core has failed to open
+        await asyncio.wait_for(jp_fetch("workbench", "api", "version"), 120)
+    # `workbench status` on a home whose running workbench is this server.
+    home = tmp_path / "status-home"
+    (home / "run").mkdir(parents=True)
+    token = jp_auth_header["Authorization"].split()[1]
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url.rstrip('/')}"
+    (home / "run" / "state.json").write_text(json.dumps({"url": url, "token": token}))
+    child = await asyncio.create_subprocess_exec(
+        *workbench_argv("status"),
+        env=base_env(home),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(child.communicate(), 120)
+    assert child.returncode == 1
+    assert err.decode().strip().splitlines() == [
+        f"workbench: error: the workbench at {url} answered: the workbench could not start: "
+        "cannot open the metadata DB postgresql+psycopg://nobody:***@127.0.0.1:1/nothing: "
+        'connection failed: connection to server at "127.0.0.1", port 1 failed: '
+        "Connection refused"
+    ], err.decode()

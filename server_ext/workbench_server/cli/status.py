@@ -40,6 +40,10 @@ def status(home: str | None) -> None:
         report = json.load(exc)
     except OSError as exc:
         raise ConfigurationError(f"the workbench at {state['url']} does not answer: {exc}") from exc
+    if "checks" not in report:  # e.g. 503: the workbench's core could not open
+        raise ConfigurationError(
+            f"the workbench at {state['url']} answered: {report.get('error') or report}"
+        )
     click.echo(f"{report['status']:8} {state['url']}")
     for name, check in report["checks"].items():
         click.echo(f"  {check['status']:6} {name:12} {check['detail']}")
