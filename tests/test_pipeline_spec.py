@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -484,6 +485,30 @@ def test_templates_are_sandboxed_and_strict(folder: Path) -> None:
     spec.steps[0].parameters = {"x": "{{ params.nope }}"}
     with pytest.raises(InvalidInputError, match="has no attribute 'nope'"):
         spec.render_parameters("a", {}, date(2024, 1, 1))
+
+
+def test_a_parameter_too_large_to_pass_is_refused_when_the_run_starts(folder: Path) -> None:
+    """A template that makes a huge value is refused naming the step and parameter,
+    without making it: 30 MB of text once went to Temporal, whose 4 MB limit ended the
+    run's start in a raw RPCError traceback; '9 ** 99999999' held the server's CPU."""
+    spec = diamond(folder).model_copy(deep=True)
+    cases = {
+        "blob": "{{ 'x' * 30000000 }}",
+        "list": "{{ [0] * params.company_id * 10000000 }}",
+        "text": "{{ ds }} {{ 'y' * 200000 }}",
+        "power": "{{ 9 ** 99999999 }}",
+    }
+    for name, template in cases.items():
+        spec.steps[0].parameters = {name: template}
+        started = time.monotonic()
+        with pytest.raises(InvalidInputError) as refused:
+            spec.render_parameters("a", {"company_id": 3}, date(2024, 1, 1))
+        assert time.monotonic() - started < 2, name
+        message = str(refused.value)
+        assert message.startswith(f"step 'a' parameter {name!r}: cannot render "), message
+        assert ("digits" if name == "power" else "more than the 100,000") in message, message
+    spec.steps[0].parameters = {"ok": "{{ 'ab' * 3 }}", "n": "{{ 2 ** 10 }}", "m": "{{ 3 * 4 }}"}
+    assert spec.render_parameters("a", {}, date(2024, 1, 1)) == {"ok": "ababab", "n": 1024, "m": 12}
 
 
 def test_run_parameters_are_checked(folder: Path) -> None:

@@ -7,6 +7,7 @@ raw document too, so that a spec with a type error *and* a cycle reports both at
 from __future__ import annotations
 
 import heapq
+import math
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 Loc = tuple[str | int, ...]
@@ -26,9 +28,43 @@ TEMPLATE_NAMES = frozenset({"ds", "ds_nodash", "logical_date", "params"})
 # Sandboxed because specs come from users and are rendered inside the worker; strict so
 # that a misspelt name fails the run instead of silently passing an empty string. The
 # output is a notebook parameter, not HTML, hence no autoescaping.
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-)
+# A rendered value is a notebook parameter that travels in the run's plan through
+# Temporal (4 MB a message): a template may not make more than this, nor compute its way
+# there ('x' * n, [0] * n, 9 ** n are refused before they are made).
+MAX_RENDERED_CHARS = 100_000
+MAX_POWER_DIGITS = 4_300  # Python's own bound on the digits of an int made text
+
+
+class _BoundedEnvironment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if (
+                    isinstance(sequence, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(sequence) * times > MAX_RENDERED_CHARS
+                ):
+                    raise SecurityError(_too_large(len(sequence) * times))
+        if operator == "**" and isinstance(left, int | float) and isinstance(right, int | float):
+            size = abs(right) * math.log10(abs(left)) if abs(left) > 1 else 0
+            if size > MAX_POWER_DIGITS:
+                raise SecurityError(
+                    f"{left} ** {right} has about {size:,.0f} digits, more than a parameter "
+                    f"holds ({MAX_POWER_DIGITS:,})"
+                )
+        return super().call_binop(context, operator, left, right)
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"renders to {size:,} characters or items, more than the {MAX_RENDERED_CHARS:,} a "
+        "parameter holds: pass large data through a file or a lake table"
+    )
+
+
+_ENV = _BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 # A value that is exactly one {{ expression }}: rendered to the expression's own type.
 _SINGLE_EXPRESSION = re.compile(r"\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%|\{#).)*)\}\}", re.S)
 
@@ -292,5 +328,9 @@ def render_value(value: Any, context: dict[str, Any]) -> Any:
         result = _ENV.compile_expression(single.group("expr"), undefined_to_none=False)(**context)
         if isinstance(result, Undefined):
             str(result)  # StrictUndefined raises here, with Jinja's own message
-        return _plain(result)
-    return _ENV.from_string(value).render(context)
+        result = _plain(result)
+    else:
+        result = _ENV.from_string(value).render(context)
+    if isinstance(result, str | list | tuple) and len(result) > MAX_RENDERED_CHARS:
+        raise ValueError(_too_large(len(result)))
+    return result
