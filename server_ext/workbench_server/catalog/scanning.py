@@ -270,7 +270,7 @@ def unavailable(action: str, connection: str, exc: Exception) -> SourceUnavailab
     # host...?"), and a query's error is followed by its LINE and caret: the first line
     # says which and why, the hint is kept beside it.
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    message = lines[0] if lines else type(exc).__name__
+    message = lines[0].removeprefix("connection failed: ") if lines else type(exc).__name__
     hint = next((line for line in lines[1:] if line.startswith(("Is the server", "HINT:"))), None)
     if hint is not None:
         message = f"{message} ({hint.rstrip('.?')})"
