@@ -30,8 +30,11 @@ after one untimed warm-up of each, which also checks that both print the same nu
    TemporalScheduledStartTime) is matched (by workflow run id) with the workbench run it
    produced. ``schedule_delay_s`` = median of (run recorded as running - scheduled time),
    the strictest reading of "the run started"; Temporal's own start of the scheduled
-   workflow and the run being recorded (queued) are reported as parts of it. The first
-   firing is a warm-up and left out. The schedule is deleted afterwards.
+   workflow and the run being recorded (queued) are reported as parts of it, and
+   ``schedule_after_start_s``, the median of each firing's (run running - Temporal's
+   start of its workflow): the part after Temporal's scheduler, which a change to the
+   worker moves and the scheduler's own noise does not. The first firing is a warm-up and
+   left out. The schedule is deleted afterwards.
 4. throughput: one run of 50 independent steps; ``parallel_steps_per_min`` = 50 / wall
    time x 60 with the worker at the first ``--concurrency`` value (default 4, the shipped
    default of ``workbench worker`` and ``workbench up``); other values are measured too,
@@ -372,6 +375,7 @@ async def schedule_firings(bench: Bench, firings: int) -> list[dict[str, float]]
                         "temporal": seconds(action.scheduled_at, action.started_at),
                         "queued": seconds(action.scheduled_at, run.created_at),
                         "running": seconds(action.scheduled_at, run.started_at),
+                        "after_start": seconds(action.started_at, run.started_at),
                     }
                 )
     finally:
@@ -486,7 +490,10 @@ async def measure(bench: Bench, args: argparse.Namespace) -> Results:
 def report(res: Results, args: argparse.Namespace) -> None:
     wb, pm = median(res.single_wb), median(res.single_pm)
     chain_wb, chain_pm = median(res.chain_wb), median(res.chain_pm)
-    delay = {k: median([f[k] for f in res.firings]) for k in ("temporal", "queued", "running")}
+    delay = {
+        k: median([f[k] for f in res.firings])
+        for k in ("temporal", "queued", "running", "after_start")
+    }
     headline = args.concurrency[0]
     figures: dict[str, float] = {
         "step_overhead_s": wb - pm,
@@ -508,6 +515,7 @@ def report(res: Results, args: argparse.Namespace) -> None:
         "chain_step_gap_s": median(res.chain_gaps),
         "schedule_temporal_start_s": delay["temporal"],
         "schedule_recorded_s": delay["queued"],
+        "schedule_after_start_s": delay["after_start"],
         "parallel_concurrency": headline,
         "papermill_sequential_steps_per_min": CHAIN / chain_pm * 60,
     }
@@ -554,6 +562,10 @@ def report(res: Results, args: argparse.Namespace) -> None:
     )
     print(f"{'    scheduled -> Temporal started workflow':46} {delay['temporal']:8.3f}s")
     print(f"{'    scheduled -> run recorded (prepare_run)':46} {delay['queued']:8.3f}s")
+    print(
+        f"{'    Temporal started workflow -> run running':46} {delay['after_start']:8.3f}s  "
+        f"{runs([f['after_start'] for f in res.firings])}"
+    )
     for concurrency, per_min in res.parallel.items():
         print(f"{f'workbench, {FANOUT} independent steps, c={concurrency}':46} {per_min:7.1f}/min")
         cpu = res.parallel_cpu[concurrency]
