@@ -35,8 +35,14 @@ Also measured, to say what the ratio compares and what bounds it:
   table) run end to end the same way: what any step costs on Temporal, the worker and
   the lake's commit whatever the query.
 - the load average (1 minute) at each repetition: the machine is shared.
+- with ``--against DIR`` (another checkout of the workbench, e.g. ``git archive`` of an
+  older commit unpacked there): a second worker runs that code on its own task queue,
+  same lake and source, and its closes alternate with this code's in each repetition
+  (A/B, then B/A): ``close_against_s``, and how many repetitions this code won. On a
+  shared machine, before/after figures from separate runs differ by the load more
+  than by most changes.
 
-    python benchmarks/finance.py [--only close] [--rows 1000000] [--repeat 3]
+    python benchmarks/finance.py [--only close] [--rows 1000000] [--repeat 3] [--against DIR]
 """
 
 from __future__ import annotations
@@ -159,12 +165,18 @@ def make_source(url: str, rows: int) -> int:
     return count
 
 
-def spawn_worker(home: Path, address: str, queue: str) -> subprocess.Popen[bytes]:
+def spawn_worker(
+    home: Path, address: str, queue: str, code: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A worker of this checkout, or (``code``) of another one's sources."""
     from workbench_server import temporal
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    if code is not None:
+        parts = ("hub", "kernels", "pipelines", "server_ext")
+        env["PYTHONPATH"] = os.pathsep.join(str(code / part) for part in parts)
     argv = temporal.worker_argv(home=home, address=address, task_queue=queue)
-    with (home / "worker-bench.log").open("ab") as out:
+    with (home / f"worker-bench{'-against' if code else ''}.log").open("ab") as out:
         return subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
         )
@@ -350,9 +362,12 @@ def measure_close(args: argparse.Namespace) -> Figures:
 
     root = Path(tempfile.mkdtemp(prefix="wb-bench-finance-"))
     root.chmod(0o755)  # the cluster may run as another account
-    server = worker = None
+    server = worker = other = None
     workbench = None
     out = Figures()
+    against = Path(args.against).resolve() if args.against else None
+    if against is not None and not (against / "pipelines" / "workbench_pipelines").is_dir():
+        raise SystemExit(f"--against {against}: not a checkout of the workbench")
     try:
         with running_cluster(root / "pg") as cluster:
             import psycopg
@@ -379,6 +394,9 @@ def measure_close(args: argparse.Namespace) -> Figures:
             (root / "src" / "floor.yaml").write_text(FLOOR)
             PipelineRegistry(workbench, me).deploy(root / "src" / "floor.yaml")
             worker = spawn_worker(home, address, queue)
+            other_queue = f"bench-against-{uuid.uuid4().hex[:10]}"
+            if against is not None:
+                other = spawn_worker(home, address, other_queue, against)
             lake = Lake.of(workbench, me, None)
 
             first, run = run_close(workbench, address, queue, PERIOD)
@@ -390,6 +408,9 @@ def measure_close(args: argparse.Namespace) -> Figures:
             raw_close(lake, PERIOD)  # warm-up
             raw_close_cold(lake, PERIOD, root / "raw-out")
             run_floor(workbench, address, queue)
+            if other is not None:
+                run_close(workbench, address, other_queue, PERIOD)  # its warm-up
+            theirs: list[float] = []
             ours: list[float] = []
             raw: list[float] = []
             cold: list[float] = []
@@ -401,7 +422,14 @@ def measure_close(args: argparse.Namespace) -> Figures:
                 order = (
                     ("wb", "raw", "cold", "floor") if i % 2 == 0 else ("floor", "cold", "raw", "wb")
                 )
+                if other is not None:  # the other code's close next to this one's
+                    at = order.index("wb")
+                    order = (*order[:at], *(("wb", "other") if i % 2 == 0 else ("other", "wb")),
+                             *order[at + 1:])  # fmt: skip
                 for who in order:
+                    if who == "other":
+                        theirs.append(run_close(workbench, address, other_queue, PERIOD)[0])
+                        continue
                     if who == "cold":
                         cold.append(raw_close_cold(lake, PERIOD, root / "raw-out"))
                         continue
@@ -421,8 +449,10 @@ def measure_close(args: argparse.Namespace) -> Figures:
                     f"repetition {i + 1} (load {loads[-1]:.1f}): workbench {ours[-1]:.2f}s, "
                     f"raw DuckDB {raw[-1]:.2f}s warm, {cold[-1]:.2f}s cold; "
                     f"one-step pipeline {floor[-1]:.2f}s"
+                    + (f"; --against's close {theirs[-1]:.2f}s" if theirs else "")
                 )
     finally:
+        stop(other, 40)
         stop(worker, 40)
         if workbench is not None:
             workbench.close()
@@ -446,6 +476,13 @@ def measure_close(args: argparse.Namespace) -> Figures:
     print(f"  against the cold raw figure          {cold_ratio:8.2f}")
     for step, times in steps.items():
         print(f"    step {step:24s} {spread(times)}")
+    if theirs:
+        won = sum(1 for a, b in zip(ours, theirs, strict=True) if a < b)
+        print(f"  --against {against}: close {spread(theirs)}, ratio "
+              f"{statistics.median(theirs) / statistics.median(raw):.2f}; this code faster in "
+              f"{won} of {len(ours)} repetitions")  # fmt: skip
+        out.figures.update(close_against_s=round(statistics.median(theirs), 2), close_won=won)
+        out.units.update(close_against_s="s", close_won="repetitions")
     sql_ratio = sql_steps / statistics.median(raw)
     print(f"  sql steps only (summed medians)      {sql_steps:8.2f} s, ratio {sql_ratio:.2f}")
     out.figures.update(
@@ -505,6 +542,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="journal items (close)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--receipts", type=int, default=24, help="documents (receipts)")
+    parser.add_argument(
+        "--against", default="", help="close: another checkout whose worker's closes alternate"
+    )
     args = parser.parse_args()
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in FIGURES]
