@@ -403,6 +403,8 @@ class LakeSession:
 
     def mentioned(self, query: str) -> list[str]:
         """The sources a query names (``name.``)."""
+        if not self.sources:
+            return []
         return [
             n for n in self.sources if n in query and re.search(rf"\b{re.escape(n)}\s*\.", query)
         ]

@@ -144,11 +144,14 @@ class WorkbenchSqlMagics(Magics):
             where = f"connection {target!r}" if target is not None else "%sql"
             raise UsageError(f"{where}: {error_message(exc)}") from None
         finally:
-            if one_off or alias is None:  # `%sql NAME` alone switches; it runs no query
+            # Timings and usage are for the workbench that started this kernel (none in
+            # a bare IPython): asked once per query, not by each.
+            reporting = REPORTER.enabled
+            if reporting and (one_off or alias is None):  # `%sql NAME` alone runs nothing
                 TIMER.note(query, self._kind(target), time.perf_counter() - started)
             if one_off and previous is not None:
                 ConnectionManager.current = previous
-        if statements is None:
+        if reporting and statements is None:
             self._note_usage(target, self._rendered(query, local_ns))
         return result
 
