@@ -166,3 +166,17 @@ async def test_a_lake_connection_is_read_only_by_those_who_may_use_it(
         403,
         "the default lake is every user's: only an admin may schedule its maintenance",
     )
+
+
+async def test_a_bad_maintenance_schedule_names_the_field(jp_fetch) -> None:
+    """A cron or time zone the schedule cannot take is a 400 that says which field is
+    wrong (the message said "hour '25' is not a value in 0-23" of nothing named)."""
+    for body, expected in (
+        ({"cron": "0 25 * * *"}, "cron: bad cron expression '0 25 * * *': hour '25' is not"),
+        ({"cron": "0 3 * *"}, "cron: bad cron expression '0 3 * *'"),
+        ({"cron": "0 3 * * *", "timezone": "Mars/Olympus"}, "timezone: unknown time zone"),
+    ):
+        code, message = await _error(
+            jp_fetch, "maintenance", "schedule", method="PUT", body=json.dumps(body)
+        )
+        assert code == 400 and message.startswith(expected), (body, message)

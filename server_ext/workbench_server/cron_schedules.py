@@ -50,9 +50,11 @@ async def put_cron_schedule(
 ) -> None:
     """Start ``workflow`` with ``request`` on ``cron`` (skipping a firing while the last
     one runs); ``what`` names the job in the schedule's note."""
-    problem = cron_problem(cron) or timezone_problem(timezone)
-    if problem:
-        raise InvalidInputError(problem)
+    # Named as a pipeline file's schedule names them: which field, and what is wrong.
+    if problem := cron_problem(cron):
+        raise InvalidInputError(f"cron: bad cron expression {cron!r}: {problem}")
+    if problem := timezone_problem(timezone):
+        raise InvalidInputError(f"timezone: {problem}")
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             workflow, request, id=schedule_id, task_queue=workbench.settings.task_queue
