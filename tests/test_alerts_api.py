@@ -113,3 +113,30 @@ async def test_the_servers_engine_fires_and_admins_acknowledge_and_silence(
     # Evaluated every half second, still one notice per alert.
     await asyncio.sleep(1.5)
     assert len(hooks.received) == 2
+
+
+async def test_silences_that_name_a_pipeline_are_shown_only_to_who_may_see_it(
+    jp_fetch, jp_serverapp
+) -> None:
+    """An admin silences alerts of a private pipeline: another user listing the silences
+    (the Operations view does) must not learn that pipeline's name from its labels, nor
+    from an upstream label; a silence naming no pipeline stays listed for everyone."""
+    made = {}
+    for key, body in {
+        "private": {"labels": {"pipeline": "payroll_layoffs"}, "comment": "known"},
+        "upstream": {"labels": {"upstream": "payroll_layoffs"}, "comment": "known"},
+        "rule": {"rule": "DiskSpace", "comment": "disk ordered"},
+    }.items():
+        code, made[key] = await _json(
+            jp_fetch, "silences", method="POST", body=json.dumps({**body, "minutes": 60})
+        )
+        assert code == 201, made[key]
+    _, as_admin = await _json(jp_fetch, "silences")
+    assert {s["id"] for s in as_admin} == {s["id"] for s in made.values()}
+    for ended in ("false", "true"):
+        code, as_bob = await _json(
+            jp_fetch, "silences", params={"ended": ended}, headers=as_user("bob")
+        )
+        assert code == 200
+        assert [s["id"] for s in as_bob] == [made["rule"]["id"]], as_bob
+        assert "payroll_layoffs" not in json.dumps(as_bob)

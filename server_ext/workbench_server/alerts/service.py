@@ -1,7 +1,8 @@
 """Alerts, their history, acknowledgements and silences, as the REST API serves them.
 
-Anyone who may use the workbench sees the alerts (they name pipelines and volumes, not
-data); only admins acknowledge them and make or end silences.
+Anyone who may use the workbench sees the alerts and silences (they name pipelines and
+volumes, not data; not those naming a pipeline they may not see); only admins
+acknowledge them and make or end silences.
 """
 
 from __future__ import annotations
@@ -102,6 +103,14 @@ def _out(alert: Alert, events: list[AlertEvent]) -> AlertOut:
     )
 
 
+def _may_see(labels: dict[str, str], pipelines: set[str] | None) -> bool:
+    """Whether labels name only pipelines in ``pipelines`` (None: all may be seen), in
+    their ``pipeline`` or ``upstream`` label."""
+    return pipelines is None or all(
+        labels.get(k) in (None, *pipelines) for k in ("pipeline", "upstream")
+    )
+
+
 def list_alerts(
     workbench: Workbench,
     status: Literal["firing", "resolved", "all"],
@@ -116,12 +125,7 @@ def list_alerts(
     if status != "all":
         query = query.where(Alert.status == status)
     with workbench.sessions() as session:
-        alerts = [
-            a
-            for a in session.scalars(query.limit(limit))
-            if pipelines is None
-            or all(a.labels.get(k) in (None, *pipelines) for k in ("pipeline", "upstream"))
-        ]
+        alerts = [a for a in session.scalars(query.limit(limit)) if _may_see(a.labels, pipelines)]
         events: dict[int, list[AlertEvent]] = {a.id: [] for a in alerts}
         if alerts:
             for event in session.scalars(
@@ -170,13 +174,22 @@ def _silence_out(silence: AlertSilence, now: datetime) -> SilenceOut:
     )
 
 
-def list_silences(workbench: Workbench, include_ended: bool) -> list[SilenceOut]:
+def list_silences(
+    workbench: Workbench, include_ended: bool, pipelines: set[str] | None = None
+) -> list[SilenceOut]:
+    """The silences, latest end first. With ``pipelines`` (the names the caller may see;
+    None: all), a silence whose labels name another pipeline is left out, as its alerts
+    are: an admin's silence of a private pipeline would name it to everyone."""
     now = datetime.now(UTC)
     query = select(AlertSilence).order_by(AlertSilence.ends_at.desc())
     if not include_ended:
         query = query.where(AlertSilence.ends_at > now)
     with workbench.sessions() as session:
-        return [_silence_out(s, now) for s in session.scalars(query.limit(500))]
+        return [
+            _silence_out(s, now)
+            for s in session.scalars(query.limit(500))
+            if _may_see(s.labels or {}, pipelines)
+        ]
 
 
 def create_silence(workbench: Workbench, principal: Principal, request: SilenceIn) -> SilenceOut:

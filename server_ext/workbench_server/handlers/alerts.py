@@ -52,7 +52,13 @@ class SilencesHandler(AlertsBaseHandler):
     @authorized
     async def get(self) -> None:
         ended = self.query_bool("ended", False)
-        silences = await asyncio.to_thread(service.list_silences, self.workbench, ended)
+
+        def find() -> list[service.SilenceOut]:
+            visible = PipelineRegistry(self.workbench, self.principal).visible_ids()
+            names = None if visible is None else set(visible.values())
+            return service.list_silences(self.workbench, ended, names)
+
+        silences = await asyncio.to_thread(find)
         self.set_header("Content-Type", "application/json")
         self.finish(TypeAdapter(list[service.SilenceOut]).dump_json(silences))
 
