@@ -6,7 +6,6 @@ import pytest
 
 from tests.support.servers import workbench_server
 from workbench_server.connections import ConnectionCreate, ConnectionService
-from workbench_server.errors import NotFoundError
 from workbench_server.lineage import sql_lineage
 from workbench_server.lineage.service import LineageService, SqlContext
 from workbench_server.principal import Principal, local_principal
@@ -79,8 +78,9 @@ def test_lineage_respects_connection_permissions(workbench) -> None:
     stranger = LineageService(workbench, Principal(name="stranger"))
     graph = stranger.graph("lake", "gold.balances", depth=5)
     assert {e.source.name for e in graph.edges} == {"silver.lines"}  # not odoo's tables
-    with pytest.raises(NotFoundError):
-        stranger.graph("odoo", "public.account_move_line", direction="downstream")
+    # odoo's own graph: as of a name nobody has, nothing of what it feeds.
+    hidden = stranger.graph("odoo", "public.account_move_line", direction="downstream")
+    assert (hidden.edges, [d.name for d in hidden.datasets]) == ([], ["public.account_move_line"])
 
 
 @pytest.fixture
@@ -164,14 +164,30 @@ def test_declared_lineage_never_reaches_a_namespace_its_author_may_not_use(workb
     )
 
 
-def test_a_dataset_without_lineage_has_an_empty_graph_and_a_hidden_one_none(workbench) -> None:
+def test_a_dataset_without_lineage_has_an_empty_graph_and_a_hidden_one_too(workbench) -> None:
     """The table view asks for the lineage of every table it shows: one with none
-    recorded answers an empty graph (a 404 was logged as an error in every browser);
-    one of a connection the caller may not use stays not found."""
-    ConnectionService(workbench, Principal(name="alice")).create(
+    recorded answers an empty graph (a 404 was logged as an error in every browser).
+    One of a connection the caller may not use answers exactly as a name nobody has:
+    a 404 there (and 200 for a made-up name) told bob that 'alice_ledger' is someone's
+    connection, and its catalog id would too."""
+    alice = Principal(name="alice")
+    ConnectionService(workbench, alice).create(
         ConnectionCreate(name="alice_ledger", settings={"kind": "duckdb", "path": ":memory:"})
     )
     graph = LineageService(workbench, local_principal()).graph("lake", "gold.nothing_yet")
     assert (graph.root.name, graph.edges) == ("gold.nothing_yet", [])
-    with pytest.raises(NotFoundError):
-        LineageService(workbench, Principal(name="bob")).graph("alice_ledger", "public.x")
+    # alice's lineage of her table, recorded, with its edge.
+    assert LineageService(workbench, alice).record_declared(
+        ["alice_ledger.public.x"], ["alice_ledger.public.y"], "close.x"
+    )
+    own = LineageService(workbench, alice).graph("alice_ledger", "public.y")
+    assert [e.source.name for e in own.edges] == ["public.x"]
+    bob = LineageService(workbench, Principal(name="bob"))
+    for direction in ("upstream", "downstream"):
+        for name in ("public.x", "public.y"):
+            hidden = bob.graph("alice_ledger", name, direction=direction)
+            unknown = bob.graph("nobodys_ledger", name, direction=direction)
+            assert hidden.edges == [] and hidden.root.table_id is None
+            assert hidden.model_dump_json().replace("alice_ledger", "N") == (
+                unknown.model_dump_json().replace("nobodys_ledger", "N")
+            )

@@ -20,7 +20,7 @@ from sqlalchemy import and_, literal, select, tuple_, update
 
 from ..connections.service import usable_by
 from ..db.models import CatalogTable, Connection, LineageDataset, LineageEdge, LineageWarning
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import InvalidInputError
 from ..lake_layout import dataset_key
 from ..principal import Principal
 
@@ -328,7 +328,13 @@ class LineageService:
             raise InvalidInputError(f"depth: 1 to {MAX_DEPTH}")
         hidden = self._hidden_namespaces()
         if namespace in hidden:
-            raise NotFoundError(f"no lineage for {namespace}:{name}")
+            # As for a name nobody has: an empty graph, no catalog id. A 404 here (200
+            # for an unknown name) told that the name is someone's connection.
+            ref = DatasetRef(namespace=namespace, name=name, table_id=None)
+            return LineageGraph(
+                root=ref, column=column, direction=direction, depth=depth,
+                datasets=[ref], edges=[],
+            )  # fmt: skip
         up = direction == "upstream"
         near, far = (
             (LineageEdge.target_id, LineageEdge.source_id)
