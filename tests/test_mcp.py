@@ -429,13 +429,18 @@ def test_one_users_token_never_reaches_anothers_private_connection(hub: Any, odo
                 ("query_sql", {"sql": "SELECT 1", "connection": "alice_private"}),
                 ("preview_table", {"table": "alice_private.public.res_partner"}),
                 ("describe_table", {"table": "alice_private.public.res_partner"}),
-                ("lineage", {"table": "alice_private.public.res_partner"}),
             ):
                 message = refusal(await client.call_tool(tool, args))
                 assert "no connection named 'alice_private'" in message or "alice_private" in (
                     message
                 ), (tool, message)
                 assert "@" not in message  # nothing of the connection's rows or settings
+            # Lineage answers as for a name nobody has: an empty graph, no catalog id.
+            for namespace in ("alice_private", "nobodys_ledger"):
+                graph = result(
+                    await client.call_tool("lineage", {"table": f"{namespace}.public.res_partner"})
+                )
+                assert graph["edges"] == [] and graph["root"]["table_id"] is None, graph
 
     anyio_run(as_bob)
     # The session one token made is not another's: bob cannot use alice's session id.
