@@ -7,6 +7,7 @@ import json
 import textwrap
 import time
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from tests.support.processes import run_workbench
 from workbench_pipelines.schema import render
 from workbench_pipelines.spec import PipelineSpec
 from workbench_pipelines.spec_cron import cron_problem
+from workbench_pipelines.spec_types import untag_decimals
 from workbench_pipelines.validate import (
     PipelineSpecError,
     load_spec,
@@ -574,6 +576,63 @@ def test_a_number_parameter_is_a_finite_number(folder: Path) -> None:
     ) == [
         f"{folder / 'pipeline.yaml'}:3:35: parameters.amount.default: default expected a number, "
         "got inf"
+    ]
+
+
+def test_a_decimal_parameter_keeps_its_digits(folder: Path) -> None:
+    """Money is Decimal end to end: a decimal parameter is kept as written (no float in
+    between), refused naming the parameter when it is not a finite number, and reaches
+    a step as an exact Decimal."""
+    path = write(
+        folder,
+        """
+        name: run
+        parameters:
+          amount: {type: decimal, default: '10.10'}
+        steps:
+          - id: a
+            notebook: a.ipynb
+            parameters:
+              amount: "{{ params.amount }}"
+              label: "pay {{ params.amount }}"
+        """,
+    )
+    spec = load_spec(path)
+    assert spec.resolve_parameters({}) == {"amount": "10.10"}
+    assert spec.resolve_parameters({"amount": " 1234567.10 "}) == {"amount": "1234567.10"}
+    assert spec.resolve_parameters({"amount": "12345678901234567.89"}) == {
+        "amount": "12345678901234567.89"
+    }
+    assert spec.resolve_parameters({"amount": 42}) == {"amount": "42"}
+    assert spec.resolve_parameters({"amount": 0.1}) == {"amount": "0.1"}  # a JSON number
+    for bad in ("NaN", "-inf", "Infinity", "sNaN", "1,5", "12abc", "", True, float("nan")):
+        assert [str(e) for e in validate_run_parameters(spec, {"amount": bad})] == [
+            "parameters.amount: run parameter 'amount': expected an exact decimal number "
+            f"(such as 1234567.10), got {bad!r}"
+        ], bad
+    # A JSON number with more digits than a float keeps has lost them already.
+    [problem] = validate_run_parameters(spec, {"amount": 12345678901234567.89})
+    assert "parameters.amount: run parameter 'amount':" in str(problem)
+    assert "give the amount as a string" in str(problem)
+    rendered = spec.render_parameters("a", {"amount": "1234567.10"}, date(2024, 1, 31))
+    assert untag_decimals(rendered) == {"amount": Decimal("1234567.10"), "label": "pay 1234567.10"}
+    assert type(untag_decimals(rendered)["amount"]) is Decimal
+    assert json.loads(json.dumps(rendered)) == rendered  # it travels through Temporal
+    # YAML reads an unquoted 10.10 as the float 10.1: refused, not rounded.
+    assert errors_of(
+        folder,
+        """
+        name: run
+        parameters:
+          amount: {type: decimal, default: 10.10}
+        steps:
+          - id: a
+            notebook: a.ipynb
+        """,
+    ) == [
+        f"{folder / 'pipeline.yaml'}:3:36: parameters.amount.default: default 10.1 of a "
+        "decimal parameter is read as a binary floating-point number: write it quoted, as "
+        "text (default: '10.1')"
     ]
 
 

@@ -24,6 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +33,8 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from workbench_server.accounts import StepAccount
+
+from .spec_types import untag_decimals
 
 ENGINE = "workbench"
 HOME_FOLDER = "home"  # a shared step account's home, in the attempt's working folder
@@ -243,6 +246,15 @@ def _engine() -> str:
         """nbclient engine that reports the running cell and uses a kernel we can kill."""
 
         @classmethod
+        def execute_notebook(cls, nb: Any, kernel_name: str, **kwargs: Any) -> Any:
+            # papermill keeps the parameters in the notebook's metadata, saved as JSON:
+            # a decimal is kept there as its text.
+            papermill = nb.metadata.get("papermill", {})
+            if _has_decimal(papermill.get("parameters")):
+                papermill["parameters"] = _decimals_as_text(papermill["parameters"])
+            return super().execute_notebook(nb, kernel_name, **kwargs)
+
+        @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
             progress: Progress = kwargs.pop("progress")
             kernel_env: dict[str, str] | None = kwargs.pop("kernel_env", None)
@@ -285,7 +297,51 @@ def _engine() -> str:
                     progress.kernel.prelude_file.unlink(missing_ok=True)
 
     papermill_engines.register(ENGINE, WorkbenchEngine)
+    _register_translator()
     return ENGINE
+
+
+def _register_translator() -> None:
+    """Inject a decimal parameter as ``Decimal("1234567.10")``: papermill's own Python
+    translator writes any type it does not know as a string."""
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    class WorkbenchPythonTranslator(PythonTranslator):
+        @classmethod
+        def translate(cls, val: Any) -> str:
+            if isinstance(val, Decimal):
+                return f'Decimal("{val}")'  # digits, sign, point and exponent only
+            return super().translate(val)
+
+        @classmethod
+        def codify(cls, parameters: dict[str, Any], comment: str = "Parameters") -> str:
+            content = super().codify(parameters, comment)
+            if not _has_decimal(parameters):
+                return content
+            first, _, rest = content.partition("\n")
+            return f"{first}\nfrom decimal import Decimal\n\n{rest}"
+
+    papermill_translators.register("python", WorkbenchPythonTranslator)
+
+
+def _decimals_as_text(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _decimals_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decimals_as_text(item) for item in value]
+    return value
+
+
+def _has_decimal(value: Any) -> bool:
+    if isinstance(value, Decimal):
+        return True
+    if isinstance(value, dict):
+        return any(_has_decimal(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_decimal(item) for item in value)
+    return False
 
 
 class KernelForker(Protocol):
@@ -343,7 +399,7 @@ def execute(
             papermill.execute_notebook(
                 str(notebook),
                 str(output),
-                parameters=parameters,
+                parameters=untag_decimals(parameters),
                 kernel_name=kernel,
                 engine_name=_engine(),
                 progress_bar=False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import (
@@ -98,7 +99,9 @@ class _Model(BaseModel):
 class ParameterSpec(_Model):
     """A typed pipeline parameter; runs may override its default."""
 
-    type: ParameterType = Field(description="string, integer, number, boolean or date.")
+    type: ParameterType = Field(
+        description="string, integer, number, decimal (exact, for money), boolean or date."
+    )
     default: Any = Field(None, description="Value used when a run does not give one.")
     description: str = ""
     required: bool = Field(False, description="Every run must give a value (no default).")
@@ -109,6 +112,13 @@ class ParameterSpec(_Model):
         kind = info.data.get("type")
         if value is None or kind is None:
             return value
+        if kind == "decimal" and isinstance(value, float):
+            # YAML reads 10.10 as a binary float: its digits as written are gone.
+            raise custom_error(
+                "parameter_type",
+                f"default {value!r} of a decimal parameter is read as a binary "
+                f"floating-point number: write it quoted, as text (default: '{value!r}')",
+            )
         try:
             return coerce_parameter(kind, value)
         except ValueError as exc:
@@ -460,7 +470,11 @@ class PipelineSpec(_Model):
         :class:`~workbench_server.errors.InvalidInputError`.
         """
         step = self.step(step) if isinstance(step, str) else step
-        context = template_context(logical_date, self.timezone, self.resolve_parameters(run_params))
+        params = self.resolve_parameters(run_params)
+        for name, parameter in self.parameters.items():
+            if parameter.type == "decimal" and params.get(name) is not None:
+                params[name] = Decimal(params[name])  # tagged for the step, exact
+        context = template_context(logical_date, self.timezone, params)
         rendered = {}
         for name, value in getattr(step, "parameters", {}).items():
             try:

@@ -12,12 +12,15 @@ import re
 from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .spec_types import tag_decimal
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
@@ -308,6 +311,8 @@ def _plain(value: Any) -> Any:
     # Rendered values travel through Temporal and papermill: JSON types only.
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return tag_decimal(value)
     if isinstance(value, str | int | float | bool | type(None) | list | dict):
         return value
     if isinstance(value, tuple):

@@ -6,9 +6,12 @@ publishes a JSON Schema that matches what it accepts (editors validate against i
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -175,11 +178,12 @@ NotebookPath = Annotated[str, AfterValidator(_notebook_path)]
 
 # --- parameters ------------------------------------------------------------------------
 
-ParameterType = Literal["string", "integer", "number", "boolean", "date"]
+ParameterType = Literal["string", "integer", "number", "decimal", "boolean", "date"]
 _TYPE_WORDS = {
     "string": "a string",
     "integer": "an integer",
     "number": "a number",
+    "decimal": "an exact decimal number (such as 1234567.10)",
     "boolean": "true or false",
     "date": "a date (YYYY-MM-DD)",
 }
@@ -189,10 +193,13 @@ def coerce_parameter(kind: ParameterType, value: Any) -> Any:
     """Check ``value`` against a parameter type and return its JSON form.
 
     Strings are accepted for every type (command-line and form input arrive as text);
-    dates come back as ISO strings so that they travel through Temporal and papermill.
+    dates come back as ISO strings so that they travel through Temporal and papermill,
+    and so do decimals, as written ("1234567.10", never through a binary float).
     Raises ``ValueError`` with a one-sentence message.
     """
     ok: Any = None
+    if kind == "decimal":
+        return _decimal_text(value)
     if kind == "string":
         ok = value if isinstance(value, str) else None
     elif isinstance(value, bool):
@@ -226,6 +233,62 @@ def coerce_parameter(kind: ParameterType, value: Any) -> Any:
     if ok is None:
         raise ValueError(f"expected {_TYPE_WORDS[kind]}, got {value!r}")
     return ok
+
+
+_DECIMAL_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+# A JSON number has at most this many significant digits that a float keeps: its
+# shortest repr gives back the number as written (less trailing zeros), no more.
+_FLOAT_DIGITS = 15
+
+
+def _decimal_text(value: Any) -> str:
+    """A decimal parameter's JSON form: its text as written, checked to be a finite number."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected {_TYPE_WORDS['decimal']}, got {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected {_TYPE_WORDS['decimal']}, got {value!r}")
+        text = repr(value)
+        if len(Decimal(text).as_tuple().digits) > _FLOAT_DIGITS:
+            raise ValueError(
+                f"{value!r} came as a binary floating-point number with more digits than it "
+                'keeps exactly: give the amount as a string ("12345678901234567.89")'
+            )
+        value = text
+    if isinstance(value, int | Decimal):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected {_TYPE_WORDS['decimal']}, got {value!r}")
+    text = value.strip()
+    number = None
+    if _DECIMAL_RE.fullmatch(text):
+        with contextlib.suppress(InvalidOperation):
+            number = Decimal(text)
+    if number is None or not number.is_finite():
+        raise ValueError(f"expected {_TYPE_WORDS['decimal']}, got {value!r}")
+    return str(number)
+
+
+# Rendered step parameters travel through Temporal as JSON: a decimal goes as
+# {"$decimal": "1234567.10"} and becomes decimal.Decimal again where it is used (the
+# notebook's injected parameters, a sql step's bound values).
+DECIMAL_TAG = "$decimal"
+
+
+def tag_decimal(value: Decimal) -> dict[str, str]:
+    """The JSON form of a Decimal inside a step's rendered parameters."""
+    return {DECIMAL_TAG: str(value)}
+
+
+def untag_decimals(value: Any) -> Any:
+    """``value`` with every tagged decimal (lists and mappings too) a Decimal again."""
+    if isinstance(value, list):
+        return [untag_decimals(item) for item in value]
+    if isinstance(value, Mapping):
+        if len(value) == 1 and isinstance(value.get(DECIMAL_TAG), str):
+            return Decimal(value[DECIMAL_TAG])
+        return {key: untag_decimals(item) for key, item in value.items()}
+    return value
 
 
 # --- retries ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ query can record the versions it used.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from itertools import pairwise
 
 import duckdb
@@ -26,6 +27,7 @@ from workbench_server.sql_text import quote_literal as ql
 
 from ..spec_sql import lake_tables_read
 from ..spec_steps import ONE_QUERY_FIELDS, SqlQuery, SqlStep
+from ..spec_types import untag_decimals
 from .context import StepContext, as_result, require_table
 from .lineage import query_lineage
 from .session import step_session
@@ -107,7 +109,8 @@ class _Session:
             _lock(db, lake)
             self.locked = True
         used = set(PARAMETER.findall(sql))
-        values = {k: v for k, v in ctx.parameters.items() if k in used}
+        # A decimal parameter binds as a Decimal: DuckDB's DECIMAL, never DOUBLE.
+        values = {k: untag_decimals(v) for k, v in ctx.parameters.items() if k in used}
         try:
             reader = db.execute(sql, values or None).to_arrow_reader(64 * 1024)
         except duckdb.PermissionException as exc:
@@ -240,9 +243,11 @@ def _bind(predicate: str | None, values: dict, step_id: str) -> str | None:
             raise InvalidInputError(
                 f"sql step {step_id}: replace_where names ${name}, which is not a parameter"
             )
-        value = values[name]
+        value = untag_decimals(values[name])
         if value is None:
             return "NULL"
+        if isinstance(value, Decimal):
+            return format(value, "f")  # an exact DECIMAL literal (1E+3 would be DOUBLE)
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float):

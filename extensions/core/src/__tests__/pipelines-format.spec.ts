@@ -289,3 +289,22 @@ describe('the run form of typed parameters', () => {
     });
   });
 });
+
+describe('parseParameterForm with a decimal parameter', () => {
+  const declared = { amount: { type: 'decimal', required: true } };
+
+  it('sends the amount as written, not through a JS number', () => {
+    expect(
+      parseParameterForm({ amount: ' 12345678901234567.10 ' }, declared)
+    ).toEqual({ ok: true, parameters: { amount: '12345678901234567.10' } });
+  });
+
+  it('names the parameter whose value is not a decimal number', () => {
+    for (const bad of ['NaN', 'Infinity', '1,5', '12abc']) {
+      expect(parseParameterForm({ amount: bad }, declared)).toEqual({
+        ok: false,
+        error: `Parameter "amount" must be a decimal number like 1234567.10, not "${bad}"`
+      });
+    }
+  });
+});

@@ -343,6 +343,16 @@ export function parseParameterForm(
         parameters[name] = number;
         break;
       }
+      case 'decimal':
+        // Sent as its text: a JS number would round 12345678901234567.89.
+        if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) {
+          return {
+            ok: false,
+            error: `Parameter "${name}" must be a decimal number like 1234567.10, not "${text}"`
+          };
+        }
+        parameters[name] = text;
+        break;
       case 'date':
         if (!isDate(text)) {
           return {

@@ -220,6 +220,7 @@ function ParameterField(props: {
   const input = {
     integer: { type: 'text', inputMode: 'numeric' as const },
     number: { type: 'text', inputMode: 'decimal' as const },
+    decimal: { type: 'text', inputMode: 'decimal' as const },
     date: { type: 'date' }
   }[spec.type] ?? { type: 'text' };
   return (
