@@ -48,7 +48,13 @@ no options, one statement), not through jupysql's parsing, and returns jupysql's
 ``WorkbenchSqlMagics.direct = False`` instead (every query through jupysql, as before).
 The load average is printed with the figures: on a loaded machine, rerun.
 
+``--against DIR`` adds a fourth contender, the workbench with the kernel package found in
+DIR (``DIR/workbench_kernels``, e.g. an older commit's ``kernels/`` unpacked there with
+``git archive COMMIT kernels | tar -x -C /tmp/x``, then ``--against /tmp/x/kernels``),
+alternating with the others: before/after in the same run, whatever the load.
+
     python benchmarks/sql_magic.py [--one-row-repeat 60] [--aggregate-repeat 21] [--jupysql-path]
+                                   [--against DIR]
 """
 
 from __future__ import annotations
@@ -269,12 +275,23 @@ BUILDERS: dict[str, Callable[[Path], dict[str, Op]]] = {
 }
 
 
-def worker(kind: str, lake: str, pipe: Connection, direct: bool = True) -> None:
-    """Runs in a spawned process: answers (name, want_rows) with (ms, rows or row count)."""
+def worker(
+    kind: str, lake: str, pipe: Connection, direct: bool = True, kernels: str | None = None
+) -> None:
+    """Runs in a spawned process: answers (name, want_rows) with (ms, rows or row count).
+    ``kernels``: the folder to import ``workbench_kernels`` from (``--against``)."""
     sys.stdout = sys.stderr  # jupysql's chatter (e.g. "Closing lake" at exit) stays off stdout
     try:
+        if kernels is not None:
+            sys.path.insert(0, kernels)
+            kind = "workbench"
         build = BUILDERS[kind]
         ops = workbench_ops(Path(lake), direct) if kind == "workbench" else build(Path(lake))
+        if kernels is not None:
+            import workbench_kernels
+
+            if not workbench_kernels.__file__.startswith(kernels):
+                raise RuntimeError(f"--against imported {workbench_kernels.__file__}")
     except BaseException as exc:
         pipe.send(("error", f"{type(exc).__name__}: {exc}"))
         raise
@@ -291,12 +308,14 @@ def worker(kind: str, lake: str, pipe: Connection, direct: bool = True) -> None:
 
 
 class Contender:
-    def __init__(self, kind: str, lake: Path, direct: bool = True) -> None:
+    def __init__(
+        self, kind: str, lake: Path, direct: bool = True, kernels: str | None = None
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.kind = kind
         self.pipe, child = context.Pipe()
         self.process = context.Process(
-            target=worker, args=(kind, str(lake), child, direct), daemon=True
+            target=worker, args=(kind, str(lake), child, direct, kernels), daemon=True
         )
         self.process.start()
         child.close()
@@ -365,8 +384,22 @@ def main() -> None:
         action="store_true",
         help="the workbench sends every query through jupysql (WorkbenchSqlMagics.direct off)",
     )
+    parser.add_argument(
+        "--against",
+        metavar="DIR",
+        help="also time the workbench with the workbench_kernels package in DIR (A/B)",
+    )
     args = parser.parse_args()
     repeat = {"one_row": args.one_row_repeat, "aggregate": args.aggregate_repeat}
+    against = None
+    if args.against:
+        against = str(Path(args.against).resolve())
+        if not (Path(against) / "workbench_kernels" / "__init__.py").is_file():
+            parser.error(f"--against: no workbench_kernels package in {against}")
+        PHASES["one_row"]["against"] = ("one_row",)
+        PHASES["aggregate"]["against"] = ("aggregate",)
+        LABELS[("against", "one_row")] = "workbench from --against: %sql lake SELECT 1"
+        LABELS[("against", "aggregate")] = "workbench from --against: aggregate"
 
     root = Path(tempfile.mkdtemp(prefix="wb-bench-sql-magic-"))
     contenders: dict[str, Contender] = {}
@@ -376,6 +409,10 @@ def main() -> None:
         made_s = time.perf_counter() - started
         for kind in CONTENDERS:
             contenders[kind] = Contender(kind, lake, direct=not args.jupysql_path)
+        if against is not None:
+            contenders["against"] = Contender(
+                "against", lake, direct=not args.jupysql_path, kernels=against
+            )
         settings = {kind: c.run("settings", True)[1] for kind, c in contenders.items()}
         if len({repr(rows) for rows in settings.values()}) != 1:
             raise RuntimeError(f"the contenders' DuckDB settings differ: {settings}")
@@ -434,6 +471,14 @@ def main() -> None:
         "one_row_vs_jupysql_best_ratio": best("workbench.one_row", "jupysql.one_row"),
         "aggregate_vs_duckdb_best_ratio": best("workbench.aggregate", "duckdb.aggregate"),
     }
+    if against is not None:
+        print(f"--against: workbench_kernels from {against}")
+        figures["against_one_row_vs_jupysql_ratio"] = paired("against.one_row", "jupysql.one_row")
+        figures["against_aggregate_vs_duckdb_ratio"] = paired(
+            "against.aggregate", "duckdb.aggregate"
+        )
+        figures["one_row_vs_against_ratio"] = paired("workbench.one_row", "against.one_row")
+        figures["aggregate_vs_against_ratio"] = paired("workbench.aggregate", "against.aggregate")
     for label, key in (
         ("ratio workbench / jupysql, 1-row", "one_row_vs_jupysql_ratio"),
         ("ratio workbench / raw duckdb, aggregate", "aggregate_vs_duckdb_ratio"),
@@ -442,8 +487,13 @@ def main() -> None:
         ("ratio workbench / jupysql, aggregate", "workbench_aggregate_vs_jupysql_ratio"),
         ("best runs' ratio workbench / jupysql, 1-row", "one_row_vs_jupysql_best_ratio"),
         ("best runs' ratio workbench / raw duckdb, aggregate", "aggregate_vs_duckdb_best_ratio"),
+        ("ratio --against / jupysql, 1-row", "against_one_row_vs_jupysql_ratio"),
+        ("ratio --against / raw duckdb, aggregate", "against_aggregate_vs_duckdb_ratio"),
+        ("ratio workbench / --against, 1-row", "one_row_vs_against_ratio"),
+        ("ratio workbench / --against, aggregate", "aggregate_vs_against_ratio"),
     ):
-        print(f"{label:50} {figures[key]:9.3f}")
+        if key in figures:
+            print(f"{label:50} {figures[key]:9.3f}")
     rounded = {k: round(v, 3) for k, v in figures.items()}
     units = {k: "ratio" if k.endswith("_ratio") else "ms" for k in figures}
     print(
