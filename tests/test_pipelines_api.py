@@ -228,3 +228,56 @@ async def test_a_bundle_deploys_like_a_file_and_its_paths_stay_inside(
     missing = {**bundle, "notebooks": {}}  # the spec names a notebook the bundle lacks
     message = await refused(missing)
     assert message.startswith("flows/hello.yaml:") and "steps/greet.ipynb" in message
+
+
+async def test_a_decimal_parameter_over_rest_is_exact_or_refused_by_name(
+    jp_fetch, jp_root_dir: Path, worker
+) -> None:
+    """Issue 17: an amount sent as JSON text keeps its digits in run history and reaches
+    the notebook as a Decimal; NaN (which Python's JSON reads) and non-numbers are a 400
+    naming the parameter."""
+    write_notebook(
+        jp_root_dir / "pay" / "pay.ipynb",
+        "assert type(amount) is Decimal and amount == Decimal('1234567.10'), repr(amount)",
+        parameters="amount = 0",
+    )
+    (jp_root_dir / "pay" / "pay.yaml").write_text(
+        "name: pay\nparameters:\n  amount: {type: decimal, default: '0.10'}\nsteps:\n"
+        "  - {id: pay, notebook: pay.ipynb, kernel: python3, "
+        'parameters: {amount: "{{ params.amount }}"}}\n'
+    )
+    await _json(
+        jp_fetch, "pipelines", "deploy", method="POST", body=json.dumps({"path": "pay/pay.yaml"})
+    )
+    listed = await _json(jp_fetch, "pipelines")
+    declared = listed[0]["parameters"]["amount"]  # what the run form starts from
+    assert (declared["type"], declared["default"]) == ("decimal", "0.10")
+    for bad in ('"NaN"', "NaN", '"12,50"', "true"):
+        with pytest.raises(HTTPClientError) as refused:
+            await jp_fetch(
+                "workbench",
+                "api",
+                "pipelines",
+                "pay",
+                "runs",
+                method="POST",
+                body='{"parameters": {"amount": ' + bad + "}}",
+            )
+        assert refused.value.code == 400, bad
+        message = json.loads(refused.value.response.body)["message"]
+        assert "run parameter 'amount': expected an exact decimal number" in message, message
+    run = await _json(
+        jp_fetch,
+        "pipelines",
+        "pay",
+        "runs",
+        method="POST",
+        body=json.dumps({"parameters": {"amount": "1234567.10"}}),
+    )
+    for _ in range(300):
+        run = await _json(jp_fetch, "runs", run["id"])
+        if run["status"] in ("succeeded", "failed"):
+            break
+        await asyncio.sleep(0.2)
+    assert run["status"] == "succeeded", run
+    assert run["parameters"] == {"amount": "1234567.10"}
