@@ -13,7 +13,11 @@ import pytest
 from tests.support.postgres import postgres_settings
 from workbench_server.catalog import CatalogService, ColumnPatch, TablePatch
 from workbench_server.connections import ConnectionCreate, ConnectionService
-from workbench_server.errors import NotFoundError, SourceUnavailableError
+from workbench_server.errors import (
+    NotFoundError,
+    PermissionDeniedError,
+    SourceUnavailableError,
+)
 from workbench_server.principal import Principal, local_principal
 
 
@@ -852,3 +856,50 @@ def test_pii_patterns_setting_is_checked(home, monkeypatch) -> None:
     monkeypatch.setenv("WORKBENCH_PII_COLUMNS", "x_((")
     with pytest.raises(ValueError, match=r"PII column pattern 'x_\(\(' is not a regular"):
         WorkbenchSettings.from_env(home)
+
+
+def test_a_pii_tag_is_removed_only_by_the_connections_owner_or_an_admin(workbench, home) -> None:
+    """bob uses alice's connection through a group and is no pii reader: the column
+    alice tagged pii by hand is masked in his previews. Untagging it himself unmasked it
+    for him and everyone (his PATCH was accepted); now it is refused and stays masked.
+    Describing the column, and tagging another one pii, he still may."""
+    import duckdb
+
+    path = home / "demo" / "staff.duckdb"  # a folder connections may use
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as db:
+        db.execute("CREATE TABLE staff AS SELECT 'Ana' AS name, 5400.00 AS salary")
+    alice = Principal(name="alice")
+    bob = Principal(name="bob", groups=frozenset({"finance"}))
+    ConnectionService(workbench, alice).create(
+        ConnectionCreate(
+            name="alice_staff",
+            shared_groups=["finance"],
+            settings={"kind": "duckdb", "path": str(path)},
+        )
+    )
+    owner, member = CatalogService(workbench, alice), CatalogService(workbench, bob)
+    owner.scan("alice_staff")
+    table = owner.find("alice_staff", "main", "staff")
+    owner.edit_column(table.id, "salary", ColumnPatch(tags=["pii", "money"]))
+
+    def salary_seen_by_bob() -> object:
+        preview = member.preview(table.id, limit=5)
+        return preview.rows[0][[c.name for c in preview.columns].index("salary")]
+
+    assert salary_seen_by_bob() == "•••"
+    for patch in (ColumnPatch(tags=["money"]), ColumnPatch(tags=[])):
+        with pytest.raises(PermissionDeniedError, match="pii"):
+            member.edit_column(table.id, "salary", patch)
+    owner.edit_table(table.id, TablePatch(tags=["pii"]))
+    with pytest.raises(PermissionDeniedError, match="pii"):
+        member.edit_table(table.id, TablePatch(tags=[]))
+    assert salary_seen_by_bob() == "•••"
+    # What bob may do: describe it, keep its tags as they are, tag another column pii.
+    member.edit_column(table.id, "salary", ColumnPatch(description="gross", tags=["pii", "money"]))
+    member.edit_column(table.id, "name", ColumnPatch(tags=["pii"]))
+    preview = member.preview(table.id, limit=5)
+    assert preview.rows[0] == ["•••", "•••"]
+    # The owner (and an admin) may untag.
+    owner.edit_column(table.id, "salary", ColumnPatch(tags=["money"]))
+    assert salary_seen_by_bob() != "•••"

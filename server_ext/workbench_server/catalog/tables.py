@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from ..db.models import CatalogChange, CatalogColumn, CatalogTable
+from ..db.models import CatalogChange, CatalogColumn, CatalogTable, Connection
 from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from . import snapshot
 from .access import CatalogAccess, table_out
@@ -97,6 +97,7 @@ def edit_table(access: CatalogAccess, table_id: int, patch: TablePatch) -> Table
                 )
         if "tags" in changes:
             changes["tags"] = clean_tags(changes["tags"] or [])
+            _check_pii_kept(access, connections[row.connection_id], row.tags, changes["tags"])
         for key, value in changes.items():
             setattr(row, key, value)
         row.updated_at = datetime.now(UTC)
@@ -108,7 +109,7 @@ def edit_column(
     access: CatalogAccess, table_id: int, column: str, patch: ColumnPatch
 ) -> TableDetail:
     with access.workbench.sessions.begin() as session:
-        row, _ = access.row(session, table_id)
+        row, connections = access.row(session, table_id)
         found = session.scalar(
             select(CatalogColumn).where(
                 CatalogColumn.table_id == table_id, CatalogColumn.name == column
@@ -119,11 +120,26 @@ def edit_column(
         changes = patch.model_dump(exclude_unset=True)
         if "tags" in changes:
             changes["tags"] = clean_tags(changes["tags"] or [])
+            _check_pii_kept(access, connections[row.connection_id], found.tags, changes["tags"])
         for key, value in changes.items():
             setattr(found, key, value)
         row.updated_at = datetime.now(UTC)
         snapshot.mark_changed(session)
     return table(access, table_id)
+
+
+def _check_pii_kept(
+    access: CatalogAccess, connection: Connection, before: list[str] | None, after: list[str]
+) -> None:
+    """Only the connection's owner or an admin takes a ``pii`` tag off: previews mask what
+    it tags for everyone else, so a user of a shared connection who removed it unmasked it
+    for themselves and all. Adding one (more masking) is anyone's."""
+    if "pii" in (before or []) and "pii" not in after:
+        if not access.principal.may_change(connection.owner):
+            raise PermissionDeniedError(
+                "only the connection's owner or an admin may remove a pii tag (it masks "
+                "the column in previews)"
+            )
 
 
 def clean_tags(tags: list[str]) -> list[str]:
