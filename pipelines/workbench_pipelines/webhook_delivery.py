@@ -104,15 +104,11 @@ class WebhookActivities:
 
 
 def queue_webhooks(session: Any, run_id: str, event: str, step: dict | None = None) -> None:
-    """Queue ``event``'s deliveries inside the caller's transaction, in a savepoint: a
-    webhook that cannot be queued is logged and never undoes the state change."""
-    from workbench_server.webhooks.events import enqueue
+    """The server's :func:`~workbench_server.webhooks.events.queue_webhooks`, imported when
+    the worker first queues an event (it brings the webhooks' models and payloads)."""
+    from workbench_server.webhooks.events import queue_webhooks as queue
 
-    try:
-        with session.begin_nested():
-            enqueue(session, run_id, event, step)
-    except Exception:
-        log.warning("webhook event %s of run %s not queued", event, run_id, exc_info=True)
+    queue(session, run_id, event, step)
 
 
 def on_approval(workbench: Any, loop: asyncio.AbstractEventLoop, client: Any, event: Any) -> None:

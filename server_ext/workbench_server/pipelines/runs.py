@@ -404,7 +404,7 @@ class RunService:
                 for step_id in repair.skip:  # linked to the attempt that ran them
                     session.add(_reused_row(run_id, step_id, repair.links.get(step_id)))
             if running:
-                from workbench_pipelines.webhook_delivery import queue_webhooks
+                from ..webhooks.events import queue_webhooks
 
                 session.flush()
                 queue_webhooks(session, run_id, "run.started")

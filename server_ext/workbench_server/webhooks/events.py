@@ -9,6 +9,7 @@ every target, for receivers that de-duplicate.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ from .payloads import (
     queued_delivery,
     run_payload,
 )
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -248,6 +251,17 @@ def enqueue(
             )
         )
     return len(targets) + agents
+
+
+def queue_webhooks(session: Any, run_id: str, event: str, step: dict | None = None) -> None:
+    """Queue ``event``'s deliveries inside the caller's transaction, in a savepoint: a
+    webhook that cannot be queued is logged and never undoes the state change. Used by
+    the server (a firing recorded running) and the worker (every other run event)."""
+    try:
+        with session.begin_nested():
+            enqueue(session, run_id, event, step)
+    except Exception:
+        log.warning("webhook event %s of run %s not queued", event, run_id, exc_info=True)
 
 
 def deliveries(session: Session, run_id: str) -> list[DeliveryOut]:
