@@ -4,7 +4,10 @@ mixed-case names that differ only by case, spaces, quotes, reserved words, unico
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -75,7 +78,7 @@ def kernel(
     client = manager.get_kernel(kernel_id).client()
     client.start_channels()
     run(client.wait_for_ready(timeout=90))
-    yield KernelSession(client)
+    yield KernelSession(client, manager.get_kernel(kernel_id).interrupt_kernel)
     client.stop_channels()
     run(manager.shutdown_kernel(kernel_id, now=True))
 
@@ -261,3 +264,39 @@ async def test_jupysqls_other_magics_fail_in_one_line_not_a_traceback(
     unknown = await kernel.run("%sqlcmd nonsense")
     assert "has no command: 'nonsense'" in unknown.stderr, unknown.everything
     assert "Traceback" not in unknown.everything
+
+
+async def test_an_interrupted_query_says_so_in_one_line_and_the_next_runs_clean(
+    kernel: KernelSession, awkward_db: str
+) -> None:
+    """Kernel > Interrupt during a long PostgreSQL query showed a 23-frame
+    KeyboardInterrupt traceback, and the next query on the connection printed jupysql's
+    JupySQLRollbackPerformed warning with a file path: the transaction the cancel left
+    aborted was never rolled back."""
+    assert kernel.interrupt is not None
+    running = asyncio.ensure_future(kernel.run("%sql shop SELECT pg_sleep(60) AS slept"))
+    sleeping = (
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+        "AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"
+    )
+    with psycopg.connect(awkward_db, autocommit=True) as conn:
+        deadline = time.monotonic() + 60
+        while not conn.execute(sleeping).fetchone()[0]:
+            assert time.monotonic() < deadline, "the query never reached PostgreSQL"
+            assert not running.done(), running.result().everything
+            await asyncio.sleep(0.1)
+        await kernel.interrupt()
+        outcome = await asyncio.wait_for(running, 30)
+        # Cancelled on the server, not left sleeping for the rest of its minute.
+        deadline = time.monotonic() + 10
+        while conn.execute(sleeping).fetchone()[0]:
+            assert time.monotonic() < deadline, "the query still runs in PostgreSQL"
+            await asyncio.sleep(0.1)
+    assert outcome.status == "error", outcome.everything
+    assert outcome.error["ename"] == "UsageError", outcome.everything
+    assert outcome.error["evalue"] == "connection 'shop': query interrupted"
+    assert "KeyboardInterrupt" not in outcome.everything
+    after = await kernel.run('%sql shop SELECT count(*) AS n FROM public."User"')
+    assert after.status == "ok", after.everything
+    assert "ROLLBACK" not in after.everything and "Rollback" not in after.everything
+    assert "2" in json.dumps(after.displays)

@@ -140,6 +140,14 @@ class WorkbenchSqlMagics(Magics):
                 result = self._direct(target, lake, line, cell, local_ns)
                 if result is JUPYSQL:
                     result = self.jupysql.execute(line, cell or "", local_ns)
+        except KeyboardInterrupt:
+            # Kernel > Interrupt: psycopg has cancelled the statement on the server; the
+            # transaction it leaves aborted is rolled back here, or the next query on the
+            # connection would print jupysql's rollback warning. One line, as the lake's
+            # interrupted query gives (DuckDB's own error), not IPython's long traceback.
+            _roll_back(ConnectionManager.current)
+            where = f"connection {target!r}" if target is not None else "%sql"
+            raise UsageError(f"{where}: query interrupted") from None
         except Exception as exc:  # jupysql's own errors are UsageErrors of many lines
             where = f"connection {target!r}" if target is not None else "%sql"
             raise UsageError(f"{where}: {error_message(exc)}") from None
@@ -272,3 +280,15 @@ class WorkbenchSqlMagics(Magics):
     def _current_alias(self) -> str | None:
         current = self._current()
         return getattr(current, "alias", None) if current is not None else None
+
+
+def _roll_back(connection: Any) -> None:
+    """Roll back what an interrupted query left open on a jupysql connection (a
+    SQLAlchemy one; the lake's DuckDB has nothing to undo). Never raises: the connection
+    may be gone, and jupysql still rolls back on the next query's error."""
+    engine_connection = getattr(connection, "_connection", None)
+    try:
+        if engine_connection is not None and hasattr(engine_connection, "rollback"):
+            engine_connection.rollback()
+    except Exception:  # noqa: S110 - best effort, see above
+        pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +25,10 @@ class Outcome:
 class KernelSession:
     """An async client on a kernel of the server under test."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, interrupt: Callable[[], Awaitable[None]] | None = None) -> None:
         self.client = client
         self.seen: list[Outcome] = []
+        self.interrupt = interrupt  # the kernel manager's interrupt_kernel, where given
 
     async def run(self, code: str, timeout: float = 120) -> Outcome:
         outcome = Outcome(status="?")
