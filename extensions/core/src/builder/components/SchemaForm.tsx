@@ -55,13 +55,29 @@ export function SchemaFields(props: {
         <SchemaField
           key={field.key}
           context={props.context}
-          field={field}
+          field={asDeclared(field, object)}
           value={object[field.key]}
           path={[...props.path, field.key]}
         />
       ))}
     </>
   );
+}
+
+/**
+ * A field as the object it belongs to declares it: a decimal parameter's
+ * default is text, so `10.10` typed keeps its digits (as a YAML number it
+ * would be the float 10.1, which the server refuses for a decimal).
+ */
+export function asDeclared(
+  field: IField,
+  object: { [key: string]: Value }
+): IField {
+  return field.key === 'default' &&
+    field.type === 'scalar' &&
+    object.type === 'decimal'
+    ? { ...field, type: 'text' }
+    : field;
 }
 
 /**
