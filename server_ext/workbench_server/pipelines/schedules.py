@@ -192,8 +192,8 @@ async def control(
     return f"{action}: done"
 
 
-def _schedule_timezone(workbench: Workbench, name: str) -> str:
-    """The time zone of the current version's schedule of pipeline ``name`` (UTC)."""
+def _current_spec(workbench: Workbench, name: str) -> dict:
+    """The spec of the current version of pipeline ``name`` ({} if it has none)."""
     from sqlalchemy import select
 
     from ..db.models import Pipeline, PipelineVersion
@@ -204,22 +204,17 @@ def _schedule_timezone(workbench: Workbench, name: str) -> str:
             .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
             .where(Pipeline.name == name, PipelineVersion.version == Pipeline.current_version)
         )
-    return ((spec or {}).get("schedule") or {}).get("timezone") or "UTC"
+    return spec or {}
+
+
+def _schedule_timezone(workbench: Workbench, name: str) -> str:
+    """The time zone of the current version's schedule of pipeline ``name`` (UTC)."""
+    return (_current_spec(workbench, name).get("schedule") or {}).get("timezone") or "UTC"
 
 
 def _listens(workbench: Workbench, name: str) -> bool:
     """Whether the current version of pipeline ``name`` has an ``on_change:`` trigger."""
-    from sqlalchemy import select
-
-    from ..db.models import Pipeline, PipelineVersion
-
-    with workbench.sessions() as session:
-        spec = session.scalar(
-            select(PipelineVersion.spec)
-            .join(Pipeline, PipelineVersion.pipeline_id == Pipeline.id)
-            .where(Pipeline.name == name, PipelineVersion.version == Pipeline.current_version)
-        )
-    return bool((spec or {}).get("on_change"))
+    return bool(_current_spec(workbench, name).get("on_change"))
 
 
 async def _pause_on_change(client: Client, workbench: Workbench, name: str, paused: bool) -> None:
