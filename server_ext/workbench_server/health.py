@@ -21,7 +21,7 @@ from .temporal import live_pollers
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-Status = Literal["ok", "down"]
+Status = Literal["ok", "starting", "down"]
 
 
 class Check(BaseModel):
@@ -33,16 +33,21 @@ class Check(BaseModel):
 
 
 class HealthReport(BaseModel):
-    """``status`` is ok when every check is ok, down when none is, degraded otherwise."""
+    """``status`` is ok when every check is ok, starting when the others are ok and some
+    part is still starting (``workbench up`` printed its URL before the worker polled:
+    runs wait in the task queue meanwhile), down when none is ok, degraded otherwise."""
 
-    status: Literal["ok", "degraded", "down"]
+    status: Literal["ok", "starting", "degraded", "down"]
     version: str
     checks: dict[str, Check]
 
     @classmethod
     def of(cls, checks: dict[str, Check]) -> HealthReport:
         states = {check.status for check in checks.values()}
-        overall = "ok" if states == {"ok"} else "down" if states == {"down"} else "degraded"
+        if states <= {"ok", "starting"}:
+            overall = "ok" if states == {"ok"} else "starting"
+        else:
+            overall = "down" if states == {"down"} else "degraded"
         return cls(status=overall, version=__version__, checks=checks)
 
 
@@ -113,6 +118,7 @@ def with_restarts(checks: dict[str, Check], run_dir: Path) -> dict[str, Check]:
         state = states.get(name) or {}
         if state.get("status") == "starting" and check.status == "down":
             # `workbench up` printed its URL before the worker polled: say so, not why not.
+            check.status = "starting"
             check.detail = (
                 f"starting since {state.get('since')}; runs requested meanwhile wait in "
                 "the task queue and run when it polls"

@@ -123,7 +123,7 @@ export interface INotice {
  */
 const KNOWN_PARTS = ['metadata_db', 'temporal', 'worker'];
 
-const HEALTH_STATUSES = ['ok', 'degraded', 'down'];
+const HEALTH_STATUSES = ['ok', 'starting', 'degraded', 'down'];
 
 /**
  * Return the body as a health report if it has the report's shape, else null.
@@ -275,8 +275,8 @@ export function noticeFor(
     return null;
   }
   if (next.severity === 'ok') {
-    // Only a recovery is news; a healthy start is not.
-    return previousKey === 'pending'
+    // Only a recovery is news; a healthy start (after starting) is not.
+    return previousKey === 'pending' || previousKey.startsWith('starting:')
       ? null
       : {
           type: 'success',
@@ -331,9 +331,11 @@ function summarizeReport(
   const severity: Severity =
     report.status === 'ok'
       ? 'ok'
-      : report.status === 'degraded'
-        ? 'warning'
-        : 'error';
+      : report.status === 'starting'
+        ? 'unknown'
+        : report.status === 'degraded'
+          ? 'warning'
+          : 'error';
 
   const down = failing.map(line => line.name).join(', ');
   let label: string;
@@ -345,6 +347,14 @@ function summarizeReport(
         'Workbench %1: all %2 parts are ok.',
         report.version,
         lines.length
+      );
+      break;
+    case 'starting':
+      label = trans.__('Workbench: starting');
+      title = trans.__(
+        'Workbench %1 is starting: %2 starting; runs wait for it.',
+        report.version,
+        down
       );
       break;
     case 'degraded':
@@ -380,7 +390,12 @@ function partLine(
     id,
     name: partName(id, trans),
     status: check.status,
-    severity: check.status === 'ok' ? 'ok' : 'error',
+    severity:
+      check.status === 'ok'
+        ? 'ok'
+        : check.status === 'starting'
+          ? 'unknown'
+          : 'error',
     detail: check.detail,
     latency: formatLatency(check.latency_ms)
   };

@@ -11,12 +11,14 @@ export const TRANSLATION_DOMAIN = 'workbench';
 /**
  * State of one part of the workbench (`health.Status`).
  */
-export type CheckStatus = 'ok' | 'down';
+export type CheckStatus = 'ok' | 'starting' | 'down';
 
 /**
- * Overall state: ok when every part is ok, down when none is, else degraded.
+ * Overall state: ok when every part is ok, starting when the others are ok
+ * and a part is still starting (the worker before its first poll), down when
+ * none is ok, else degraded.
  */
-export type HealthStatus = 'ok' | 'degraded' | 'down';
+export type HealthStatus = 'ok' | 'starting' | 'degraded' | 'down';
 
 /**
  * The state of one part (`health.Check`).

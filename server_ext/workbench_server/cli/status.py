@@ -46,5 +46,5 @@ def status(home: str | None) -> None:
         )
     click.echo(f"{report['status']:8} {state['url']}")
     for name, check in report["checks"].items():
-        click.echo(f"  {check['status']:6} {name:12} {check['detail']}")
+        click.echo(f"  {check['status']:8} {name:12} {check['detail']}")
     sys.exit(0 if report["status"] == "ok" else 1)

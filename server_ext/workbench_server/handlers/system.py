@@ -33,7 +33,8 @@ class HealthHandler(WorkbenchHandler):
     @authorized
     async def get(self) -> None:
         report = await self.workbench.health(self.settings["workbench_health_timeout"])
-        self.write_json(report, status=200 if report.status == "ok" else 503)
+        # Starting is no failure: the lab serves and runs wait for the worker's first poll.
+        self.write_json(report, status=503 if report.status in ("degraded", "down") else 200)
 
 
 class VersionHandler(WorkbenchHandler):

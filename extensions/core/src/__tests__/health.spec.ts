@@ -246,6 +246,28 @@ describe('noticeFor', () => {
     expect(noticeFor(bad, summaryOf(503, other))).not.toBeNull();
   });
 
+  it('stays quiet while the worker starts after the URL, and when it is up', () => {
+    // `workbench up` prints its URL before the worker's first poll: a page
+    // opened at once saw "Pipeline worker down", then "healthy again".
+    const body = report({ status: 'starting' });
+    body.checks.worker = {
+      status: 'starting',
+      detail:
+        'starting since 2026-12-07T08:00:00+00:00; runs requested meanwhile wait',
+      latency_ms: 0.3
+    };
+    const starting = summaryOf(200, body);
+    expect(starting.label).toBe('Workbench: starting');
+    expect(starting.severity).toBe('unknown');
+    expect(starting.problems).toEqual([
+      `Pipeline worker: ${body.checks.worker.detail}`
+    ]);
+    expect(noticeFor(pending, starting)).toBeNull();
+    expect(noticeFor(starting, ok)).toBeNull();
+    // A part that fails while another starts is still news.
+    expect(noticeFor(starting, bad)).not.toBeNull();
+  });
+
   it('announces recovery', () => {
     expect(noticeFor(bad, ok)).toEqual({
       type: 'success',
