@@ -16,7 +16,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from tests.support.kernels import KernelSession
+from tests.support.kernels import KernelSession, workbench_kernel
 from tests.support.odoo_server import OdooServer
 from tests.support.postgres import postgres_settings
 from tests.support.servers import workbench_server
@@ -72,15 +72,8 @@ def connections(workbench: Workbench, awkward_db: str) -> ConnectionService:
 def kernel(
     jp_serverapp, jp_asyncio_loop, http_server_client, connections
 ) -> Iterator[KernelSession]:
-    manager = jp_serverapp.kernel_manager
-    run = jp_asyncio_loop.run_until_complete
-    kernel_id = run(manager.start_kernel(kernel_name="workbench"))
-    client = manager.get_kernel(kernel_id).client()
-    client.start_channels()
-    run(client.wait_for_ready(timeout=90))
-    yield KernelSession(client, manager.get_kernel(kernel_id).interrupt_kernel)
-    client.stop_channels()
-    run(manager.shutdown_kernel(kernel_id, now=True))
+    with workbench_kernel(jp_serverapp, jp_asyncio_loop) as session:
+        yield session
 
 
 async def test_columns_differing_only_by_case_read_through_the_lake(

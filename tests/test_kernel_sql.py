@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.kernels import KernelSession
+from tests.support.kernels import KernelSession, workbench_kernel
 from tests.support.odoo_server import OdooServer
 from tests.support.openlineage import validate_event
 from tests.support.postgres import postgres_settings
@@ -81,15 +81,8 @@ def kernel(
 
     ``http_server_client`` makes the server listen, so the kernel can reach its API.
     """
-    manager = jp_serverapp.kernel_manager
-    run = jp_asyncio_loop.run_until_complete
-    kernel_id = run(manager.start_kernel(kernel_name="workbench"))
-    client = manager.get_kernel(kernel_id).client()
-    client.start_channels()
-    run(client.wait_for_ready(timeout=90))
-    yield KernelSession(client)
-    client.stop_channels()
-    run(manager.shutdown_kernel(kernel_id, now=True))
+    with workbench_kernel(jp_serverapp, jp_asyncio_loop) as session:
+        yield session
 
 
 async def test_sql_odoo_lake_join_and_odoo_api(

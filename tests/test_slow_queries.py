@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kernels import KernelSession
+from tests.support.kernels import KernelSession, workbench_kernel
 from tests.support.postgres import postgres_settings
 from tests.support.receivers import webhook_receiver
 from tests.support.servers import workbench_server
@@ -107,15 +107,8 @@ def kernel(
     ConnectionService(workbench, local_principal()).create(
         ConnectionCreate(name="ledger", settings=postgres_settings(pg_conninfo))
     )
-    manager = jp_serverapp.kernel_manager
-    run = jp_asyncio_loop.run_until_complete
-    kernel_id = run(manager.start_kernel(kernel_name="workbench"))
-    client = manager.get_kernel(kernel_id).client()
-    client.start_channels()
-    run(client.wait_for_ready(timeout=90))
-    yield KernelSession(client)
-    client.stop_channels()
-    run(manager.shutdown_kernel(kernel_id, now=True))
+    with workbench_kernel(jp_serverapp, jp_asyncio_loop) as session:
+        yield session
 
 
 async def test_a_notebooks_slow_sql_pages_through_the_servers_engine(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,3 +58,21 @@ class KernelSession:
         outcome = await self.run(expression_code)
         assert outcome.status == "ok", outcome.everything
         return json.loads(outcome.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def workbench_kernel(serverapp: Any, loop: Any) -> Iterator[KernelSession]:
+    """A workbench kernel started by ``serverapp`` on ``loop`` (pytest-jupyter runs no
+    async fixtures; the test's ``http_server_client`` makes the server listen, so the
+    kernel can reach its API), shut down afterwards."""
+    manager = serverapp.kernel_manager
+    run = loop.run_until_complete
+    kernel_id = run(manager.start_kernel(kernel_name="workbench"))
+    client = manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    try:
+        run(client.wait_for_ready(timeout=90))
+        yield KernelSession(client, manager.get_kernel(kernel_id).interrupt_kernel)
+    finally:
+        client.stop_channels()
+        run(manager.shutdown_kernel(kernel_id, now=True))
