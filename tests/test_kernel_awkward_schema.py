@@ -293,3 +293,36 @@ async def test_an_interrupted_query_says_so_in_one_line_and_the_next_runs_clean(
     assert after.status == "ok", after.everything
     assert "ROLLBACK" not in after.everything and "Rollback" not in after.everything
     assert "2" in json.dumps(after.displays)
+
+
+async def test_an_amount_too_wide_for_the_lake_names_its_table_and_column(
+    kernel: KernelSession, awkward_db: str
+) -> None:
+    """A ``numeric(50,4)`` value with more than 28 digits before the point does not fit the
+    lake's DECIMAL(38,10): the analyst saw only DuckDB's bare "numeric field overflow",
+    naming neither the table nor the column, nor what to do about it."""
+    with psycopg.connect(awkward_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.ledger (id int, note text, huge numeric(50,4))")
+        conn.execute(
+            "INSERT INTO public.ledger VALUES (1, 'ok', 12.5), "
+            "(2, 'wide', 123456789012345678901234567890.1234)"
+        )
+    failed = await kernel.run("%sql lake SELECT sum(huge) FROM shop.public.ledger")
+    assert failed.status == "error", failed.everything
+    message = failed.error["evalue"]
+    assert "Traceback" not in failed.everything
+    assert "connection 'shop'" in message, message
+    assert "public.ledger" in message and "huge" in message, message
+    assert "28" in message and "%sql shop" in message, message
+    # Only the columns read: the table's other columns still read through the lake.
+    fine = await kernel.value(
+        "r = %sql lake SELECT note FROM shop.public.ledger ORDER BY id\n"
+        "import json; print(json.dumps([row[0] for row in r]))"
+    )
+    assert fine == ["ok", "wide"]
+    # The advice works: read in PostgreSQL itself, as text, the value is whole.
+    read = await kernel.value(
+        "r = %sql shop SELECT huge::text AS h FROM public.ledger WHERE id = 2\n"
+        "import json; print(json.dumps(list(r)[0][0]))"
+    )
+    assert read == "123456789012345678901234567890.1234"

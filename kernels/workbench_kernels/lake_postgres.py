@@ -14,10 +14,14 @@ connection's name is a DuckDB catalog of views over it, with the same schemas an
   its filters are applied in DuckDB. Values with more than 10 decimals (Odoo's
   ``digits=0`` fields, such as currency rates) are rounded at the 10th. A ``money``
   column (which the scanner reads as text in the server's locale) is cast the same way.
+  A value with more than 28 digits before the point (a ``numeric(50,4)`` column can hold
+  one) does not fit: PostgreSQL refuses the cast with a bare "numeric field overflow",
+  and :func:`too_wide` finds, once a query failed so, which table and column hold it.
 """
 
 from __future__ import annotations
 
+import re
 from contextlib import suppress
 from typing import Any
 
@@ -53,6 +57,11 @@ WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm', 'f', 
                 WHERE {_INEXACT} AND a.attnum > 0 AND NOT a.attisdropped)
 ORDER BY n.nspname, c.relname, a.attnum
 """
+
+
+# PostgreSQL's words when a value does not fit ``EXACT_TYPE`` (DuckDB relays them).
+OVERFLOW = "numeric field overflow"
+INTEGER_DIGITS = 38 - EXACT_SCALE
 
 
 def scanned_name(name: str) -> str:
@@ -175,3 +184,36 @@ def _exact_select(
         for (c, inexact), n in zip(columns, names, strict=True)
     ]
     return f"SELECT {', '.join(items)} FROM {_quote(schema)}.{_quote(table)}"
+
+
+def too_wide(db: duckdb.DuckDBPyConnection, name: str, query: str) -> list[tuple[str, str, str]]:
+    """The (schema, table, column) of connection ``name`` holding a value too wide for
+    ``EXACT_TYPE``, among the tables ``query`` names (its columns first): asked after a
+    query failed with :data:`OVERFLOW`, so the error can say where. Scans those tables
+    in PostgreSQL once; nothing on the query path."""
+    scanned = scanned_name(name)
+    tables: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column, inexact in db.execute(
+        "SELECT * FROM postgres_query(?, ?)", [scanned, _INEXACT_TABLES_COLUMNS]
+    ).fetchall():
+        if inexact and _names(query, table):
+            tables.setdefault((schema, table), []).append(column)
+    found = []
+    limit = f"1e{INTEGER_DIGITS}"
+    for (schema, table), columns in tables.items():
+        checks = ", ".join(
+            f"bool_or(round(abs({_quote(c)}::numeric), {EXACT_SCALE}) >= {limit})" for c in columns
+        )
+        sql = f"SELECT {checks} FROM {_quote(schema)}.{_quote(table)}"
+        (flags,) = db.execute("SELECT * FROM postgres_query(?, ?)", [scanned, sql]).fetchall() or [
+            ()
+        ]
+        wide = [c for c, flag in zip(columns, flags, strict=False) if flag]
+        # The columns the query names come first: those are the ones it read.
+        wide.sort(key=lambda c: not _names(query, c))
+        found += [(schema, table, c) for c in wide]
+    return found
+
+
+def _names(query: str, word: str) -> bool:
+    return re.search(rf"(?<![\w$]){re.escape(word)}(?![\w$])", query, re.IGNORECASE) is not None

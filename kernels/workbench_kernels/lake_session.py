@@ -34,7 +34,7 @@ from workbench_server.lake_layout import LAYERS, MAIN, dataset_key
 from workbench_server.sql_text import quote_identifier as _quote
 from workbench_server.sql_text import quote_literal as _literal
 
-from .lake_postgres import attach_postgres, detach_postgres
+from .lake_postgres import INTEGER_DIGITS, OVERFLOW, attach_postgres, detach_postgres, too_wide
 
 if TYPE_CHECKING:
     from workbench_server.lake import Lake
@@ -400,6 +400,41 @@ class LakeSession:
             return
         self._attached.discard(name)
         detach_postgres(self.db, name)  # also right for DuckDB files: drops what exists
+
+    def explain_overflow(self, query: str, message: str) -> str | None:
+        """What to tell the analyst when ``query`` failed with PostgreSQL's bare "numeric
+        field overflow": which connection, table and column hold a value too wide for the
+        lake's DECIMAL, and how to read it (None for another error)."""
+        if OVERFLOW not in message:
+            return None
+        postgres = [
+            n
+            for n in self.mentioned(query)
+            if n in self._attached and getattr(self.sources[n], "kind", None) == "postgres"
+        ]
+        for name in postgres:
+            try:
+                found = too_wide(self.db, name, query)
+            except duckdb.Error:  # e.g. the notebook's transaction is aborted: say less
+                continue
+            if found:
+                schema, table, column = found[0]
+                return (
+                    f"connection {name!r}, table {schema}.{table}, column {column}: a value "
+                    f"has more than {INTEGER_DIGITS} digits before the decimal point, more "
+                    f"than the lake's DECIMAL(38,10) holds (numeric field overflow). Read it "
+                    f"in PostgreSQL with %sql {name} (e.g. SELECT "
+                    f"{_quote(column)}::text, or ::float8 knowing it is approximate), or "
+                    f"leave the column out of the lake query"
+                )
+        if not postgres:
+            return None
+        return (
+            f"connection {', '.join(map(repr, postgres))}: a numeric value has more than "
+            f"{INTEGER_DIGITS} digits before the decimal point, more than the lake's "
+            f"DECIMAL(38,10) holds (numeric field overflow). Read that column in PostgreSQL "
+            f"with %sql NAME (e.g. as ::text), or leave it out of the lake query"
+        )
 
     def mentioned(self, query: str) -> list[str]:
         """The sources a query names (``name.``)."""

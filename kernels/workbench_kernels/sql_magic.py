@@ -150,7 +150,9 @@ class WorkbenchSqlMagics(Magics):
             raise UsageError(f"{where}: query interrupted") from None
         except Exception as exc:  # jupysql's own errors are UsageErrors of many lines
             where = f"connection {target!r}" if target is not None else "%sql"
-            raise UsageError(f"{where}: {error_message(exc)}") from None
+            message = error_message(exc)
+            explained = lake.explain_overflow(query, message) if lake is not None else None
+            raise UsageError(explained or f"{where}: {message}") from None
         finally:
             # Timings and usage are for the workbench that started this kernel (none in
             # a bare IPython): asked once per query, not by each.
