@@ -68,6 +68,29 @@ async def test_version(jp_fetch):
     assert body["components"]["jupyterlab"].startswith("4.")
 
 
+async def test_an_api_path_no_route_matches_answers_json_not_jupyters_page(jp_fetch):
+    """A malformed run id (or a misspelt route) under /workbench/api fell through to
+    Jupyter's HTML 404 page, where every other API answer is JSON with a message."""
+    for parts in (
+        ("runs", "not-a-run-id"),
+        ("pipelines", "Bad Name", "runs"),
+        ("catalogue",),
+        ("runs", "0" * 32, "steps", "Greet", "attempts", "1", "log"),
+    ):
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch("workbench", "api", *parts)
+        response = info.value.response
+        assert info.value.code == 404, parts
+        assert response.headers["Content-Type"].startswith("application/json"), parts
+        body = json.loads(response.body)
+        assert body["reason"] == "Not Found" and "check the URL" in body["message"], body
+        assert "<html" not in response.body.decode().lower()
+    # Jupyter's own pages and API keep their own answers.
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("api", "contents", "no-such-file.txt")
+    assert info.value.code == 404
+
+
 async def test_every_workbench_route_refuses_anonymous_access(jp_serverapp, jp_fetch):
     patterns = [
         rule.matcher.regex.pattern

@@ -201,6 +201,14 @@ async def test_trigger_url_starts_a_run_and_its_events_arrive_signed(
     status_url = started["status_url"]
     code, _, _ = await api("GET", status_url, login=False)
     assert code == 401
+    # A malformed run id is told so in JSON (it was Jupyter's HTML 404 page), and only
+    # to the credential's holder.
+    bad = status_url.rsplit("/", 1)[0] + "/not-a-run"
+    code, body, headers = await api("GET", bad, headers=bearer, login=False)
+    assert code == 404 and headers["Content-Type"].startswith("application/json"), body
+    assert "no run 'not-a-run'" in body["message"] and "32 hexadecimal" in body["message"]
+    code, body, _ = await api("GET", bad, login=False)
+    assert code == 401, body
 
     async def ended() -> dict[str, Any] | None:
         code, run, _ = await api("GET", status_url, headers=bearer, login=False)

@@ -347,9 +347,13 @@ class WorkbenchApp(ExtensionApp):
     def _routes(self) -> list[tuple[str, type]]:
         """The workbench's URL table (patterns relative to the server's base URL)."""
         from .handlers import forward
+        from .handlers.base import UnknownRouteHandler
 
+        # Last: an API path no route matches answers JSON, not Jupyter's HTML 404.
+        unknown = (rf"/{API_PREFIX}/.*", UnknownRouteHandler)
         if self.service_url:
-            return [(rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in forward.ROUTES]
+            routes = [(rf"/{API_PREFIX}/{pattern}", h) for pattern, h in forward.ROUTES]
+            return [*routes, unknown]
         modules = [importlib.import_module(f".handlers.{name}", __package__) for name in HANDLERS]
         routes = [
             (rf"/{API_PREFIX}/{pattern}", handler)
@@ -367,7 +371,7 @@ class WorkbenchApp(ExtensionApp):
         # Agents (MCP over streamable HTTP); in a user server of a hub, agents connect
         # to the hub's workbench service instead (docs/agents.md).
         routes += [(rf"/{pattern}", handler) for pattern, handler in agents_http.ROUTES]
-        return routes
+        return [*routes, unknown]
 
     def initialize_handlers(self) -> None:
         from .handlers.redact import redact_request_logs

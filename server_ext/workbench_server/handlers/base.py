@@ -227,3 +227,19 @@ class WorkbenchHandler(ExtensionHandlerMixin, APIHandler):
             ]
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, default=str))
+
+
+class UnknownRouteHandler(WorkbenchHandler):
+    """The last workbench route: a path under the API that no route matches (a misspelt
+    name, a malformed id) answers a JSON 404 as every other API answer, not Jupyter's HTML
+    page; to a caller who is not signed in, 403 as the workbench's routes do."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.current_user is None:
+            raise HTTPError(403)
+        raise NotFoundError(
+            f"no workbench API answers {self.request.method} {self.request.path[:200]}: "
+            "check the URL (a run id is 32 hexadecimal characters, a pipeline name lower "
+            "case letters, digits, - and _)"
+        )

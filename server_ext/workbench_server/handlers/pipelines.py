@@ -21,7 +21,8 @@ from ..pipelines.runs import RunOut, RunService
 from .base import WorkbenchHandler
 
 NAME = r"(?P<name>[a-z][a-z0-9_-]{0,99})"
-RUN = r"(?P<run_id>[0-9a-f]{32})"
+RUN_ID = r"[0-9a-f]{32}"
+RUN = rf"(?P<run_id>{RUN_ID})"
 MAX_TAIL = 2**40  # bytes of a log's end; more is the whole log
 
 

@@ -4,6 +4,7 @@ login), the trigger secret's management, webhook targets, and a run's deliveries
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date
 from typing import Any
 
@@ -26,7 +27,7 @@ from ..webhooks.events import (
 from ..webhooks.payloads import DeliveryOut, check_url, run_payload, status_path
 from ..webhooks.triggers import TriggerRefused, TriggerService, authenticate
 from .base import WorkbenchHandler
-from .pipelines import NAME, RUN
+from .pipelines import NAME, RUN, RUN_ID
 
 
 class TriggerRequest(BaseModel):
@@ -145,6 +146,11 @@ class TriggerStatusHandler(TriggerCallHandler):
         if caller is None:
             return
         self.set_header("Cache-Control", "no-store")
+        if not re.fullmatch(RUN_ID, run_id):
+            raise NotFoundError(
+                f"pipeline {name!r} has no run {run_id[:40]!r}: a run id is 32 hexadecimal "
+                "characters, as the trigger's answer gave it (run_id, status_url)"
+            )
         self.write_json(await asyncio.to_thread(self._status, name, run_id))
 
     def _status(self, name: str, run_id: str) -> dict[str, Any]:
@@ -257,7 +263,8 @@ class RunDeliveriesHandler(PipelineAdminHandler):
 
 ROUTES = [
     (f"pipelines/{NAME}/trigger", TriggerHandler),
-    (f"pipelines/{NAME}/trigger/runs/{RUN}", TriggerStatusHandler),
+    # Any id: a malformed one is told so (JSON 404) to the credential's holder.
+    (f"pipelines/{NAME}/trigger/runs/(?P<run_id>[^/]+)", TriggerStatusHandler),
     (f"pipelines/{NAME}/trigger/secret", TriggerSecretHandler),
     (f"pipelines/{NAME}/webhooks", WebhookTargetsHandler),
     (rf"pipelines/{NAME}/webhooks/(?P<target_id>\d+)", WebhookTargetHandler),
