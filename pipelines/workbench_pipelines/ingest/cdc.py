@@ -55,7 +55,7 @@ from workbench_server.sql_text import quote_literal as ql
 
 from . import extract_sql as q
 from . import pgoutput, watermarks
-from .cdc_batch import Table, bronze_rows, first_line
+from .cdc_batch import MOVED, Table, bronze_rows, first_line
 from .changes import announce, changes_of
 from .lineage import extract_lineage
 from .postgres import PostgresSource
@@ -121,6 +121,7 @@ class CdcExtract:
         caught_up = False
         try:
             self._shapes()
+            self._identities()
             created = self._publication()
             slot = self._slot()
             if slot is None:
@@ -203,6 +204,42 @@ class CdcExtract:
             )
             table.done = self._done(table)
             self.tables[shape.table] = table
+
+    def _identities(self) -> None:
+        """Refuse, before anything is published, a table whose changes PostgreSQL could
+        not send with their keys: a published table without a replica identity (no
+        primary key, or ``REPLICA IDENTITY NOTHING``) gets its UPDATEs and DELETEs
+        refused in the application, and a delete sends only the identity's columns."""
+        with self._sql() as conn:
+            for name, table in self.tables.items():
+                schema, relation = name.split(".", 1)
+                row = conn.execute(
+                    "SELECT c.relreplident::text, (SELECT array_agg(a.attname::text ORDER BY "
+                    "a.attnum) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                    "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = c.oid AND CASE "
+                    "c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident "
+                    "ELSE false END) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND c.relname = %s",
+                    (schema, relation),
+                ).fetchone()
+                if row is None or row[0] == "f":  # FULL: every column, any key
+                    continue
+                identity = list(row[1] or [])
+                quoted = f"{qi(schema)}.{qi(relation)}"
+                if not identity:
+                    raise InvalidInputError(
+                        f"{name} has no primary key (nor another replica identity): published, "
+                        "PostgreSQL would refuse its UPDATEs and DELETEs and a delete could "
+                        "not name its row; give it a primary key, or have its owner run "
+                        f"ALTER TABLE {quoted} REPLICA IDENTITY FULL (or use mode: incremental)"
+                    )
+                if not set(table.keys) <= set(identity):
+                    raise InvalidInputError(
+                        f"{name}: the step's keys {table.keys} are not within its replica "
+                        f"identity {identity}, the only columns a delete sends; use keys: "
+                        f"{identity}, or have its owner run ALTER TABLE {quoted} REPLICA "
+                        "IDENTITY FULL"
+                    )
 
     def _done(self, table: Table) -> int:
         """The last LSN of this source's changes in bronze (0: none)."""
@@ -553,6 +590,9 @@ class CdcExtract:
             new_key = _key(names, change.new, table.keys) if change.new is not None else None
             if change.op == "d" or old_key != new_key:  # a delete, or an update of the key
                 out.append((table, "d", names, change.old))
+                if change.new is not None:  # the new key's row, right after the old's
+                    out.append((table, MOVED, names, change.new))
+                    return out
         if change.new is not None:
             out.append((table, change.op, names, change.new))
         return out

@@ -68,6 +68,11 @@ class Table:
         return self.spec.bronze
 
 
+# The op of an update that changed the key, kept until bronze's rows are made (where it
+# is ``u``): its unchanged TOASTed values are the old key's, the change just before it.
+MOVED = "m"
+
+
 def bronze_rows(
     db: duckdb.DuckDBPyConnection,
     lake: Lake,
@@ -148,7 +153,7 @@ def bronze_rows(
             f"{ql(run_id)} AS _run_id",
             f"TIMESTAMPTZ {ql(base.isoformat())} + to_microseconds(c._wb_seq) AS _extracted_at",
             f"{ql(source)} AS _source",
-            "c._op AS _op",
+            f"CASE c._op WHEN {ql(MOVED)} THEN 'u' ELSE c._op END AS _op",
             f"CAST({company} AS BIGINT) AS _company_id",
             f"DATE {ql(base.date().isoformat())} AS _extracted_on",
             "c._lsn AS _lsn",
@@ -170,16 +175,29 @@ def fill_toasted(
     columns: list[str],
     index: dict[str, int],
 ) -> None:
-    """Unchanged TOASTed values: the key's value before, in this batch or in bronze."""
+    """Unchanged TOASTed values: the key's value before, in this batch or in bronze. An
+    update that changed the key (``MOVED``) takes the old key's, which the change just
+    before it (the old key's ``d``) names."""
     keys = table.keys
-    same = " AND ".join(f"p.{qi(k)} = t.{qi(k)}" for k in keys)
+    # Each row's key to look its values up by: its own, or a moved row's old key.
+    looked = [f"_wb_k{j}" for j in range(len(keys))]
+    db.execute(
+        "CREATE OR REPLACE TEMP TABLE wb_cdc_typed AS SELECT *, "
+        + ", ".join(
+            f"CASE WHEN _op = {ql(MOVED)} THEN lag({qi(k)}) OVER (ORDER BY _wb_seq) "
+            f"ELSE {qi(k)} END AS {lk}"
+            for k, lk in zip(keys, looked, strict=True)
+        )
+        + " FROM wb_cdc_typed"
+    )
+    same = " AND ".join(f"p.{qi(k)} = t.{lk}" for k, lk in zip(keys, looked, strict=True))
     flagged = " OR ".join(f"_wb_u{index[c]}" for c in columns)
     previous = None
     if lake.exists(table.bronze):
         scan = lake.scan_sql(table.bronze, lake.version(table.bronze))
         key_list = ", ".join(f"b.{qi(k)}" for k in keys)
         values = ", ".join(f"arg_max(b.{qi(c)}, b._extracted_at) AS {qi(c)}" for c in columns)
-        on = " AND ".join(f"b.{qi(k)} = w.{qi(k)}" for k in keys)
+        on = " AND ".join(f"b.{qi(k)} = w.{lk}" for k, lk in zip(keys, looked, strict=True))
         db.execute(
             f"CREATE OR REPLACE TEMP TABLE wb_cdc_prev AS SELECT {key_list}, {values} "
             f"FROM {scan} b SEMI JOIN (SELECT * FROM wb_cdc_typed WHERE {flagged}) w ON {on} "
@@ -188,18 +206,25 @@ def fill_toasted(
         previous = "wb_cdc_prev"
     for column in columns:
         flag, c = f"_wb_u{index[column]}", qi(column)
+        earlier = f"{same} AND p._wb_seq < t._wb_seq AND p._op <> 'd'"
         in_batch = (
-            f"(SELECT p.{c} FROM wb_cdc_typed p WHERE {same} AND p._wb_seq < t._wb_seq "
-            f"AND NOT coalesce(p.{flag}, false) AND p._op <> 'd' "
-            "ORDER BY p._wb_seq DESC LIMIT 1)"
+            f"(SELECT p.{c} FROM wb_cdc_typed p WHERE {earlier} "
+            f"AND NOT coalesce(p.{flag}, false) ORDER BY p._wb_seq DESC LIMIT 1)"
         )
         before = f"(SELECT p.{c} FROM {previous} p WHERE {same})" if previous else "NULL"
         # The value before is the last one sent for the key (an unchanged value is the
-        # same as the one before it), else bronze's.
-        db.execute(
-            f"UPDATE wb_cdc_typed t SET {c} = coalesce({in_batch}, {before}), "
-            f"{flag} = false WHERE {flag}"
-        )
+        # same as the one before it), else bronze's. Rows whose key has an earlier row
+        # still unfilled wait for it (a moved key updated again in the same batch): a
+        # pass per such link, at most one per row.
+        ready = f"NOT EXISTS (SELECT 1 FROM wb_cdc_typed p WHERE {earlier} AND p.{flag})"
+        for _ in range(len(table.ops)):
+            (left,) = db.execute(
+                f"UPDATE wb_cdc_typed t SET {c} = coalesce({in_batch}, {before}), "
+                f"{flag} = false WHERE {flag} AND {ready}"
+            ).fetchone()
+            if not left:
+                break
+        db.execute(f"UPDATE wb_cdc_typed SET {c} = NULL, {flag} = false WHERE {flag}")
 
 
 def typed_sql(shape: Shape, relation: str, extra: str = "") -> str:

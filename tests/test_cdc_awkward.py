@@ -1,0 +1,142 @@
+"""``mode: cdc`` on tables Odoo does not make, as a data engineer meets them: no primary
+key, keys that are not the table's replica identity, a composite key, ``REPLICA
+IDENTITY FULL``, large text left unchanged by an update and key changes. Real
+PostgreSQL with ``wal_level=logical``; silver compared with the source by key."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support.ingest import step_context
+from tests.support.postgres import postgres_settings, running_cluster
+from workbench_pipelines.ingest.extract import run_extract
+from workbench_pipelines.ingest.merge import run_merge
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.errors import InvalidInputError
+from workbench_server.lake import Lake
+from workbench_server.principal import local_principal
+
+
+@pytest.fixture(scope="module")
+def logical_cluster():
+    folder = Path(tempfile.mkdtemp(prefix="workbench-pg-cdc-awkward-"))
+    settings = {"wal_level": "logical", "max_replication_slots": "8", "max_wal_senders": "8"}
+    with running_cluster(folder, settings) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def source(workbench, logical_cluster):
+    with logical_cluster.fresh_database() as url:
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(name="src", settings=postgres_settings(url))
+        )
+        try:
+            yield url
+        finally:
+            with psycopg.connect(url, autocommit=True) as db:
+                for (slot,) in db.execute(
+                    "SELECT slot_name FROM pg_replication_slots WHERE database = current_database()"
+                ).fetchall():
+                    db.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+
+
+def _cdc(workbench, tables) -> None:
+    config = {"source": "src", "tables": tables, "mode": "cdc"}
+    run_extract(step_context(workbench, local_principal(), "extract", config))
+
+
+def _publications(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as db:
+        return db.execute("SELECT pubname, tablename FROM pg_publication_tables").fetchall()
+
+
+def _by_key(rows, keys, columns):
+    return {tuple(r[k] for k in keys): tuple(r[c] for c in columns) for r in rows}
+
+
+def test_a_table_without_a_primary_key_is_refused_and_its_writes_keep_working(workbench, source):
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE notes (id int, body text)")
+        db.execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
+    with pytest.raises(InvalidInputError) as refused:
+        _cdc(workbench, ["notes"])
+    message = str(refused.value)
+    assert "public.notes" in message and "primary key" in message
+    assert "REPLICA IDENTITY FULL" in message  # what to run instead
+    # Published, the table's UPDATEs and DELETEs would fail in the application
+    # ("cannot update table ... does not have a replica identity"): nothing is left.
+    assert _publications(source) == []
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("UPDATE notes SET body = 'changed' WHERE id = 1")
+        db.execute("DELETE FROM notes WHERE id = 2")
+        db.execute("ALTER TABLE notes REPLICA IDENTITY FULL")  # as the message says
+    _cdc(workbench, ["notes"])
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("UPDATE notes SET body = 'again' WHERE id = 1")
+        db.execute("INSERT INTO notes VALUES (3, 'c')")
+        db.execute("DELETE FROM notes WHERE id = 3")
+    _cdc(workbench, ["notes"])
+    run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.notes"]}))
+    silver = Lake.default(workbench.settings).read("silver.notes").to_pylist()
+    assert _by_key(silver, ["id"], ["body"]) == {(1,): ("again",)}
+
+
+def test_keys_that_are_not_the_replica_identity_are_refused(workbench, source):
+    """A delete sends the replica identity's columns only: keyed by other columns, it
+    would reach bronze without its key, and silver would keep the deleted row."""
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE codes (id int PRIMARY KEY, code text NOT NULL, v text)")
+        db.execute("INSERT INTO codes VALUES (1, 'x', 'a')")
+    with pytest.raises(InvalidInputError) as refused:
+        _cdc(workbench, [{"table": "codes", "keys": ["code"]}])
+    assert "['code']" in str(refused.value) and "['id']" in str(refused.value)
+    assert _publications(source) == []
+
+
+def test_composite_keys_full_identity_toasted_text_and_key_changes_reach_silver(workbench, source):
+    big = "".join(f"{i:08x}" for i in range(4000))  # 32 kB: stored out of line
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute(
+            "CREATE TABLE pairs (a int, b text, amount numeric(12, 2), body text, "
+            "PRIMARY KEY (a, b))"
+        )
+        db.execute("CREATE TABLE docs (id int PRIMARY KEY, title text, body text)")
+        db.execute("ALTER TABLE docs REPLICA IDENTITY FULL")
+        db.execute(
+            "INSERT INTO pairs SELECT g, 'k' || g, g + 0.01, %s || g FROM generate_series(1, 5) g",
+            (big,),
+        )
+        db.execute(
+            "INSERT INTO docs SELECT g, 't' || g, %s || g FROM generate_series(1, 5) g", (big,)
+        )
+    tables = [{"table": "pairs", "keys": ["a", "b"]}, "docs"]
+    _cdc(workbench, tables)
+    with psycopg.connect(source) as db:  # one transaction
+        db.execute("UPDATE pairs SET amount = amount + 1 WHERE a = 1")  # body unchanged
+        db.execute("UPDATE pairs SET b = 'moved' WHERE a = 2")  # a key change
+        db.execute("DELETE FROM pairs WHERE a = 3")
+        db.execute("UPDATE docs SET title = 'new' WHERE id = 1")
+        db.execute("UPDATE docs SET id = 100 WHERE id = 2")
+        db.execute("DELETE FROM docs WHERE id = 3")
+        db.commit()
+    _cdc(workbench, tables)
+    run_merge(
+        step_context(
+            workbench, local_principal(), "merge",
+            {"tables": [{"source": "bronze.pairs", "target": "silver.pairs", "keys": ["a", "b"]},
+                        "bronze.docs"]},
+        )
+    )  # fmt: skip
+    lake = Lake.default(workbench.settings)
+    with psycopg.connect(source) as db:
+        pairs = db.execute("SELECT a, b, amount, body FROM pairs").fetchall()
+        docs = db.execute("SELECT id, title, body FROM docs").fetchall()
+    silver_pairs = _by_key(lake.read("silver.pairs").to_pylist(), ["a", "b"], ["amount", "body"])
+    assert silver_pairs == {(a, b): (amount, body) for a, b, amount, body in pairs}
+    silver_docs = _by_key(lake.read("silver.docs").to_pylist(), ["id"], ["title", "body"])
+    assert silver_docs == {(i,): (t, body) for i, t, body in docs}
