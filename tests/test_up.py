@@ -165,6 +165,12 @@ def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_pa
         for part in ("jupyterlab", "workbench_server.cli worker"):
             proc = next(p for p in tree if part in " ".join(p.cmdline()))
             assert _data_libraries_loaded(proc) == set(), part
+        # Once up, `workbench up` (the same process) is a small keeper that holds nothing
+        # of what starting needed (click, pydantic, asyncio: 40 MB all day).
+        keeper = psutil.Process(second.proc.pid)
+        assert "up_keeper.py" in " ".join(keeper.cmdline())
+        assert [m.path for m in keeper.memory_maps() if "/site-packages/" in m.path] == []
+        assert keeper.memory_info().rss < 25 * 2**20
         assert second.stop(signal.SIGTERM) == 0, second.output
         assert still_alive(tree) == []
     finally:

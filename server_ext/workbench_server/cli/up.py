@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # one that then ran for a minute counts as recovered.
 RESTART_MAX_DELAY_S = 60.0
 RESTART_RESET_S = 60.0
+WORKER_POLLING = "polling task queue"  # the worker's log line once it polls
+# The stop signals; blocked while handing over to the keeper, which then receives them.
+KEEPER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _lock_home(home: WorkbenchHome) -> IO[str]:
@@ -94,8 +97,11 @@ class LocalStack:
         notebook_dir: Path,
         concurrency: int,
         hub: bool = False,
+        hand_over: bool = False,
     ) -> None:
         self.settings = settings
+        # Once the stack is up, become the small keeper (only `workbench up` itself).
+        self.hand_over = hand_over
         self.home = settings.workbench_home
         self.ip = ip
         self.lab_port = lab_port
@@ -139,7 +145,7 @@ class LocalStack:
         return True
 
     async def _worker_ready(self, component: Component) -> bool:
-        return "polling task queue" in component.output_since_start()
+        return WORKER_POLLING in component.output_since_start()
 
     async def _lab_ready(self, component: Component) -> bool:
         # The lab answers, with the workbench's routes in place (the extension says so in
@@ -309,6 +315,8 @@ class LocalStack:
         self._component_state(worker_c.name, "starting", None, "", 0)
         self._write_state()
         self._banner(demo_note)
+        if self.hand_over:
+            self._hand_over(lab_c, worker_c)  # returns only if it could not
         started = asyncio.create_task(self._worker_started(worker_c))
         code = await self._watch(stop, lab_c)
         started.cancel()
@@ -321,6 +329,61 @@ class LocalStack:
                 (self.home.run_dir / name).unlink()
         click.echo("Stopped.", err=True)
         return code
+
+    def _hand_over(self, front: Component, worker: Component) -> None:
+        """Become the small keeper of :mod:`.up_keeper` (the same process: its children,
+        lock, subreaper role and terminal stay): keeping the stack up needs none of the
+        40 MB that starting it imported. Returns only when that cannot be done, and the
+        stack is then kept from here as before."""
+        parts = []
+        for component in self.supervisor.components:
+            if component is front:
+                ready: dict[str, object] = {"kind": "none"}
+            elif component is worker:
+                ready = {"kind": "log", "text": WORKER_POLLING}
+            else:
+                ready = {"kind": "port", "ip": self.ip, "port": self.temporal_port}
+            parts.append(
+                {
+                    "name": component.name,
+                    "argv": component.argv,
+                    "env": component.env,
+                    "log_path": str(component.log_path),
+                    "ready": ready,
+                    "ready_timeout": component.ready_timeout,
+                    "stop_timeout": component.stop_timeout,
+                    "poll_interval": component.poll_interval,
+                    "pid": component.pid,
+                    "started_at": component.started_at,
+                    "log_offset": component._log_offset,
+                    "starting": component is worker,
+                }
+            )
+        spec = {
+            "parts": parts,
+            "front": front.name,
+            "run_dir": str(self.home.run_dir),
+            "components_file": COMPONENTS_FILE,
+            "workbench_log": str(self.home.logs / "workbench.log"),
+            "restart_max_delay": RESTART_MAX_DELAY_S,
+            "restart_reset": RESTART_RESET_S,
+        }
+        keeper = Path(__file__).with_name("up_keeper.py")
+        # Children were started with close_fds: only this exec inherits the spec's fd.
+        fd = os.memfd_create("workbench-up-keeper", 0)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, KEEPER_SIGNALS)
+        try:
+            os.write(fd, json.dumps(spec).encode())
+            os.lseek(fd, 0, os.SEEK_SET)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # -S: the keeper needs only the standard library, not site-packages' hooks.
+            argv = [sys.executable, "-S", str(keeper), "up", str(fd)]
+            os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and script
+        except OSError as exc:
+            log.warning("could not hand over to %s (%s); keeping the stack from here", keeper, exc)
+            os.close(fd)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     async def _worker_started(self, worker: Component) -> None:
         """Health says "starting" for the worker until it polls (or its keeper, should it
@@ -573,6 +636,7 @@ def up(
     workbench_home = WorkbenchHome.resolve(home)
     workbench_home.prepare()
     lock = _lock_home(workbench_home)
+    os.set_inheritable(lock.fileno(), True)  # held on by the keeper the process becomes
     handler = logging.FileHandler(workbench_home.logs / "workbench.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("workbench_server").addHandler(handler)
@@ -596,6 +660,7 @@ def up(
             notebook_dir=Path(notebook_dir).absolute(),
             concurrency=concurrency,
             hub=hub,
+            hand_over=True,
         )
         code = asyncio.run(stack.run(demo=not no_demo))
     finally:
