@@ -505,3 +505,31 @@ def test_a_pipelines_trigger_url_works_through_the_hub(hub: Hub) -> None:
     assert state.json()["status"] == "succeeded" and state.json()["trigger"] == "trigger_url"
     assert run["id"] != run_id
     assert requests.get(status_url, timeout=30).status_code == 401
+
+
+LAKE_FROM_A_NOTEBOOK = """\
+ip = get_ipython()
+for cell in ("SELECT count(*) AS n FROM gold.balances",
+             "CREATE TABLE gold.mine AS SELECT 1 AS a"):
+    try:
+        ip.run_cell_magic("sql", "lake", cell)
+    except Exception as exc:
+        print("ERROR", type(exc).__name__, exc)
+"""
+
+
+def test_a_users_notebook_is_told_why_the_homes_lake_is_out_of_reach(hub: Hub) -> None:
+    """On a hub run as root, a user's account may not read the workbench home's lake
+    (docs/deploy.md). The kernel said so naming the lake's folder inside the private
+    home, and a write failed with a raw "[Errno 13] Permission denied: '/.../lake/gold'":
+    neither what is wrong nor what the admin should do, and a path users should not see."""
+    if not hub.account_prefix:
+        pytest.skip("users have accounts of their own only on a hub run as root")
+    out = hub.run_in_kernel("alice", LAKE_FROM_A_NOTEBOOK)
+    assert out.count("ERROR") == 2, out
+    assert "Errno" not in out and "Permission denied" not in out, out
+    assert str(hub.home) not in out and "/lake" not in out, out
+    assert "cannot read the workbench's lake" in out, out
+    assert "docs/deploy.md" in out, out
+    # What the admin is to do is named, not only that something failed.
+    assert "administrator" in out, out

@@ -327,12 +327,7 @@ class LakeSession:
             # workbench's own lake folder: no lake tables here, said once.
             if not self._said_unreadable:
                 self._said_unreadable = True
-                print(
-                    f"workbench: the lake folder {location} cannot be read by this "
-                    f"account ({getpass.getuser()}); its tables are not available in this "
-                    "kernel",
-                    file=sys.stderr,
-                )
+                print(f"workbench: {unreadable_lake()}", file=sys.stderr)
             return {}
         return group_tables(location, paths)
 
@@ -400,6 +395,17 @@ class LakeSession:
             return
         self._attached.discard(name)
         detach_postgres(self.db, name)  # also right for DuckDB files: drops what exists
+
+    def explain_denied(self, message: str) -> str | None:
+        """What to tell the analyst, instead of an "[Errno 13] Permission denied" naming a
+        path in the workbench's private home, when this account may not use the lake
+        folder (a hub started as root); None for another error."""
+        location = self.location
+        if location is None or location.startswith("s3://") or not DENIED.search(message):
+            return None
+        if location not in message and os.access(location, os.R_OK | os.X_OK):
+            return None  # another folder's (a DuckDB file's, say): its own words
+        return unreadable_lake()
 
     def explain_overflow(self, query: str, message: str) -> str | None:
         """What to tell the analyst when ``query`` failed with PostgreSQL's bare "numeric
@@ -493,6 +499,21 @@ def _qualified(table: str) -> str:
 
 def _parquet(where: str) -> str:
     return f"read_parquet({_literal(where)}, hive_partitioning = true, union_by_name = true)"
+
+
+DENIED = re.compile(r"permission denied|errno 13|os error 13", re.IGNORECASE)
+
+
+def unreadable_lake() -> str:
+    """Why this kernel has no lake, without the lake's path (inside the workbench's
+    private home) and with what the administrator can do."""
+    return (
+        f"this account ({getpass.getuser()}) cannot read the workbench's lake, so lake "
+        "tables are neither read nor written in this kernel: on a hub started as root, "
+        "users' accounts may not read the workbench home, where the lake is. Ask the "
+        "administrator for a lake users can use (docs/deploy.md, 'Started as root'); "
+        "other connections work as before"
+    )
 
 
 def _raise_permission(error: OSError) -> None:

@@ -151,7 +151,11 @@ class WorkbenchSqlMagics(Magics):
         except Exception as exc:  # jupysql's own errors are UsageErrors of many lines
             where = f"connection {target!r}" if target is not None else "%sql"
             message = error_message(exc)
-            explained = lake.explain_overflow(query, message) if lake is not None else None
+            explained = (
+                lake.explain_overflow(query, message) or lake.explain_denied(message)
+                if lake is not None
+                else None
+            )
             raise UsageError(explained or f"{where}: {message}") from None
         finally:
             # Timings and usage are for the workbench that started this kernel (none in
