@@ -103,3 +103,51 @@ def test_an_attempt_lost_with_its_worker_is_closed_when_the_run_ends(
     assert events[-1]["run"]["runId"] == run_uuid(run_id)
     with workbench.sessions() as session:
         assert session.scalar(select(Run.status).where(Run.id == run_id)) == "succeeded"
+
+
+def test_a_steps_decimal_parameter_is_recorded_as_written(
+    workbench, home: Path, temporal_address: str, task_queue: str, tmp_path: Path
+) -> None:
+    """A decimal travels to the worker as {"$decimal": "1234567.10"}; the step's recorded
+    parameters (its OpenLineage run facet, which lineage consumers show on the run's
+    page and in their REST API) showed that wire form instead of "1234567.10"."""
+    notebook = write_notebook(
+        tmp_path / "pay.ipynb",
+        "assert type(amount).__name__ == 'Decimal' and str(amount) == '1234567.10', amount",
+        parameters="amount = 0",
+    )
+    run_id = uuid.uuid4().hex
+    _register(workbench, run_id)
+    parameters = {"amount": {"$decimal": "1234567.10"}, "lines": [{"$decimal": "0.10"}, 2]}
+    plan = RunPlan(
+        run_id=run_id,
+        pipeline="close",
+        version=1,
+        logical_date="2026-10-31",
+        artifacts_dir=str(tmp_path / "artifacts"),
+        steps=[StepPlan(id="pay", notebook=str(notebook), parameters=parameters)],
+    )
+    sent = tmp_path / "openlineage.jsonl"
+    env = {
+        "WORKBENCH_OPENLINEAGE_TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(sent), "append": True}
+        )
+    }
+    worker = spawn_worker(home, temporal_address, task_queue, extra_env=env)
+    try:
+        result = asyncio.run(
+            _result(temporal_address, asyncio.run(_start(temporal_address, task_queue, plan)))
+        )
+    finally:
+        stop_worker(worker)
+    assert result.status == "succeeded", result  # the notebook still got a Decimal
+    events = [json.loads(line) for line in sent.read_text().splitlines() if line.strip()]
+    [start] = [
+        e
+        for e in events
+        if e["eventType"] == "START" and e["run"]["runId"] == run_uuid(run_id, "pay", 1)
+    ]
+    validate_event(start)
+    recorded = start["run"]["facets"]["workbench"]["parameters"]
+    assert recorded == {"amount": "1234567.10", "lines": ["0.10", 2]}, recorded
+    assert "$decimal" not in json.dumps(events)

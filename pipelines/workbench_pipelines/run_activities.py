@@ -47,6 +47,7 @@ from .run_history import (
     Started,
 )
 from .spec import TIMEOUT_ERROR
+from .spec_types import decimals_as_text
 from .webhook_delivery import queue_webhooks, start_pending
 
 if TYPE_CHECKING:
@@ -271,7 +272,8 @@ class RunActivities:
                         version=run.version,
                         attempt=attempt,
                         logicalDate=run.logical_date,
-                        parameters=data.step.parameters,
+                        # As written ("1234567.10"), not the worker's {"$decimal": ...}.
+                        parameters=decimals_as_text(data.step.parameters),
                         workbenchRunId=data.run_id,
                     ),
                     parent=(pipeline.name, run_uuid(data.run_id)),

@@ -291,6 +291,18 @@ def untag_decimals(value: Any) -> Any:
     return value
 
 
+def decimals_as_text(value: Any) -> Any:
+    """``value`` with every tagged decimal its text again, as the run's parameters show
+    it ("1234567.10"): for what records a step's parameters for people to read."""
+    if isinstance(value, list):
+        return [decimals_as_text(item) for item in value]
+    if isinstance(value, Mapping):
+        if len(value) == 1 and isinstance(value.get(DECIMAL_TAG), str):
+            return value[DECIMAL_TAG]
+        return {key: decimals_as_text(item) for key, item in value.items()}
+    return value
+
+
 # --- retries ---------------------------------------------------------------------------
 
 # Errors that fail the same way however often they are retried: code that does not
