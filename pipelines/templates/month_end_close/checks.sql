@@ -40,7 +40,18 @@ rate_at_end AS (  -- Odoo's _get_rates at period end: units of a currency per 1 
     WHERE r.rate > 0 AND (r.company_id IS NULL OR r.company_id IN (p.company_id, co.root_id))
   ) WHERE n = 1
 ),
-fx AS (  -- foreign-currency balances of balance-sheet accounts, revalued at period end
+fx_accounts AS (  -- what Odoo's unrealized currency gains/losses report revalues: the
+  -- receivable and payable items in a foreign currency, and accounts kept in a foreign
+  -- currency (account_account.currency_id, e.g. a USD bank account). Not a company-currency
+  -- bank, tax or other account's foreign-currency lines: what they hold was converted when
+  -- booked (a USD invoice's tax is owed in EUR), there is nothing to revalue
+  SELECT acc.account_id FROM acc
+  LEFT JOIN silver.account_account a ON a.id = acc.account_id
+  WHERE acc.account_type IN ('asset_receivable', 'liability_payable')
+     OR TRY_CAST(json_extract_string(to_json(a), '$.currency_id') AS BIGINT)
+          <> (SELECT currency_id FROM company)
+),
+fx AS (  -- foreign-currency balances of those accounts, revalued at period end
   SELECT f.*, cur.name AS currency, a.code,
          coalesce(r.rate, 1) AS rate, r.rate_date, coalesce(cr.rate, 1) AS company_rate,
          cc.name AS company_currency, cc.rounding,
@@ -53,7 +64,7 @@ fx AS (  -- foreign-currency balances of balance-sheet accounts, revalued at per
     SELECT l.currency_id, l.account_id, sum(l.amount_currency) AS amount_currency,
            sum(l.balance) AS booked, count(*) AS items
     FROM posted l
-    JOIN acc ON acc.account_id = l.account_id AND acc.include_initial_balance
+    JOIN fx_accounts x ON x.account_id = l.account_id
     WHERE l.currency_id <> (SELECT currency_id FROM company)
     GROUP BY l.currency_id, l.account_id
   ) f
@@ -201,11 +212,11 @@ rows AS (
   SELECT 'foreign_currency:' || coalesce(c.name, CAST(l.currency_id AS VARCHAR)),
          'info',
          sum(l.balance), count(*),
-         'balance-sheet items in this currency: ' || sum(l.amount_currency) || ' '
-           || coalesce(c.name, '?') || ' booked at ' || sum(l.balance)
-           || ' company currency (fx_revaluation rows: at the period-end rate)'
+         'receivables, payables and foreign-currency accounts in this currency: '
+           || sum(l.amount_currency) || ' ' || coalesce(c.name, '?') || ' booked at '
+           || sum(l.balance) || ' company currency (fx_revaluation rows: at the period-end rate)'
   FROM posted l
-  JOIN acc ON acc.account_id = l.account_id AND acc.include_initial_balance
+  JOIN fx_accounts x ON x.account_id = l.account_id
   LEFT JOIN silver.res_currency c ON c.id = l.currency_id
   WHERE l.currency_id <> (SELECT currency_id FROM company)
   GROUP BY c.name, l.currency_id
@@ -222,8 +233,8 @@ rows AS (
            || ' = ' || revalued || ' ' || company_currency || ', booked ' || booked || ': '
            || CASE WHEN abs(revalued - booked) <= rounding THEN 'nothing to revalue'
                    WHEN revalued > booked THEN 'unrealized gain of ' || (revalued - booked)
-                   ELSE 'unrealized loss of ' || (booked - revalued) END
-           || ' not booked'
+                                               || ' not booked'
+                   ELSE 'unrealized loss of ' || (booked - revalued) || ' not booked' END
   FROM fx
   WHERE amount_currency <> 0 OR booked <> 0
 )

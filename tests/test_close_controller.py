@@ -1,0 +1,167 @@
+"""The month-end close checked by a controller on books no fixture generator wrote
+(tests/support/odoo_controller.py, issue 17): every number of the gold tables against
+PostgreSQL computed here, and against the figures worked out by hand for the stories in
+those books (exchange differences, a credit note, payments across periods and after the
+period end, a locked period, JPY, a fiscal year ending in March, drafts and cancelled
+entries, rounding lines, taxes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.support.ingest import _run
+from tests.support.odoo_controller import build, open_items, trial_balance
+from tests.support.postgres import postgres_settings
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.lake import Lake
+from workbench_server.pipelines.registry import PipelineRegistry
+from workbench_server.pipelines.runs import RunService
+from workbench_server.principal import local_principal
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "pipelines" / "templates"
+CENT = Decimal("0.01")
+
+
+def close(workbench, address, queue, company: int, period: str, **more):
+    service = RunService(workbench, local_principal())
+    plan, _ = service.prepare(
+        "month-end-close",
+        {"company_id": company, "period": period, **more},
+        logical_date=date(2026, 5, 1),
+    )
+    asyncio.run(_run(address, queue, plan))
+    run = service.get(plan.run_id)
+    return run, " | ".join(f"{a.step_id}: {a.error}" for a in run.attempts if a.error)
+
+
+def gold(lake: Lake, table: str, company: int, period: str) -> list[dict]:
+    where = f"source = 'odoo' AND company_id = {company} AND period = '{period}'"
+    return lake.read(table, where=where).to_pylist()
+
+
+@pytest.mark.timeout(900)
+def test_a_controller_ties_the_close_out_to_the_cent(
+    pg_cluster, workbench, worker, temporal_address, task_queue, tmp_path
+) -> None:
+    with pg_cluster.fresh_database() as url:
+        build(url)
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(name="odoo", settings=postgres_settings(url))
+        )
+        shutil.copytree(TEMPLATES, tmp_path / "src")
+        PipelineRegistry(workbench, local_principal()).deploy(
+            tmp_path / "src" / "month_end_close.yaml"
+        )
+        lake = Lake.of(workbench, local_principal(), None)
+        reports = tmp_path / "reports"
+        closes = {
+            (1, "2026-01"): date(2026, 1, 1),
+            (1, "2026-02"): date(2026, 1, 1),
+            (2, "2026-03"): date(2025, 4, 1),
+            (2, "2026-04"): date(2026, 4, 1),
+        }
+        for (company, period), fy_start in closes.items():
+            run, why = close(
+                workbench,
+                temporal_address,
+                task_queue,
+                company,
+                period,
+                report_folder=str(reports),
+            )
+            assert run.status == "succeeded", why
+            # Every account of the trial balance against PostgreSQL, to the cent.
+            tb = {
+                r["code"]: [r["opening"], r["debit"], r["credit"], r["closing"]]
+                for r in gold(lake, "gold.trial_balance", company, period)
+            }
+            assert tb == trial_balance(url, company, period, fy_start), (company, period)
+            # Every open receivable and payable item at period end.
+            items = {
+                r["move_line_id"]: r["open_amount"]
+                for r in gold(lake, "gold.open_items", company, period)
+            }
+            assert items == open_items(url, company, period), (company, period)
+
+        # Figures worked out by hand. FY 2025's result (income 1,000, expenses 500) opens
+        # 2026 in undistributed profits; company 2's year ending 31 March 2026 (700 from the
+        # year before, then 1,000 + 398.75 - 300) is carried into April.
+        assert tb_row(lake, 1, "2026-02", "999999")["opening"] == Decimal("-500")
+        april = {r["code"]: r for r in gold(lake, "gold.trial_balance", 2, "2026-04")}
+        assert april["999999"]["opening"] == Decimal("-1798.75")
+        assert april["400000"]["opening"] == 0 and april["400000"]["closing"] == -200
+        march = {r["code"]: r for r in gold(lake, "gold.trial_balance", 2, "2026-03")}
+        assert march["400000"]["opening"] == -1000  # from 1 April 2025 only
+        assert march["999999"]["opening"] == -700
+        # February: the receivables left open are the JPY invoice (76.92), an invoice paid
+        # on 3 March (300) and one not due (100); the USD invoice (paid with its exchange
+        # difference), the credit-noted one, the one paid in two months and the one paid on
+        # 27 February but reconciled on 5 March are closed. Half the GBP bill is owed.
+        assert tb_row(lake, 1, "2026-02", "121000")["closing"] == Decimal("476.92")
+        assert tb_row(lake, 1, "2026-02", "641000")["debit"] == Decimal("19.64")
+        assert tb_row(lake, 1, "2026-02", "442000")["credit"] == Decimal("0.05")
+        aged = {
+            r["partner_name"]: [r[b] for b in ("not_due", "days_1_30", "days_31_60", "total")]
+            for r in gold(lake, "gold.ar_ap_ageing", 1, "2026-02")
+        }
+        assert aged == {
+            "Delta KK": [0, 300, Decimal("76.92"), Decimal("376.92")],
+            "Epsilon SL": [100, 0, 0, 100],
+            "Supplier Two": [-500, 0, 0, -500],
+        }
+        checks = {c["check_name"]: c for c in gold(lake, "gold.close_checks", 1, "2026-02")}
+        assert (
+            checks["draft_entries_in_period"]["items"],
+            checks["draft_entries_in_period"]["amount"],
+        ) == (1, 999)  # the cancelled one is not a draft
+        assert checks["suspense_cleared"]["amount"] == -50
+        assert checks["lock_date:period_lock_date"]["status"] == "warning"
+        jan = {c["check_name"]: c for c in gold(lake, "gold.close_checks", 1, "2026-01")}
+        assert jan["lock_date:period_lock_date"]["status"] == "passed"
+
+        # Unrealized exchange differences as Odoo's report makes them: the receivables and
+        # payables in a foreign currency and the USD bank account, at the period-end rate.
+        # The USD invoice's tax (owed in EUR) and the EUR bank's GBP payment were converted
+        # when booked: no revaluation (the close warned of a 15.91 gain on the tax account).
+        assert fx(checks) == {
+            "fx_revaluation:USD:101410": (Decimal("-72.03"), "warning"),  # 1210 USD at 1.20
+            "fx_revaluation:GBP:211000": (Decimal("11.49"), "warning"),  # -425 GBP at 0.87
+            "fx_revaluation:JPY:121000": (Decimal("1.21"), "warning"),  # 12345 JPY at 158
+        }
+        assert (
+            "1210.0000000000 USD booked at 1080.3600000000"
+            in (checks["foreign_currency:USD"]["detail"])
+        )
+        assert fx(jan) == {
+            "fx_revaluation:USD:121000": (Decimal("52.38"), "warning"),  # 1210 USD at 1.05
+            "fx_revaluation:GBP:211000": (Decimal("0"), "passed"),
+            "fx_revaluation:JPY:121000": (Decimal("0"), "passed"),
+        }
+        assert jan["fx_revaluation:GBP:211000"]["detail"].endswith(": nothing to revalue")
+        company2 = {c["check_name"]: c for c in gold(lake, "gold.close_checks", 2, "2026-03")}
+        assert fx(company2) == {"fx_revaluation:USD:121000": (Decimal("0"), "passed")}
+
+        # A month without entries is refused, naming it.
+        run, why = close(workbench, temporal_address, task_queue, 2, "2026-02")
+        assert run.status == "failed"
+        assert "company 2 has no posted journal item in 2026-02" in why
+
+
+def tb_row(lake: Lake, company: int, period: str, code: str) -> dict:
+    (row,) = [r for r in gold(lake, "gold.trial_balance", company, period) if r["code"] == code]
+    return row
+
+
+def fx(checks: dict) -> dict:
+    return {
+        name: (c["amount"].quantize(CENT), c["status"])
+        for name, c in checks.items()
+        if name.startswith("fx_revaluation:")
+    }
