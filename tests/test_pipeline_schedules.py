@@ -84,7 +84,8 @@ def test_backfill_of_three_days_gives_three_runs_with_their_ds(
     assert sorted(r.logical_date for r in runs) == ["2026-10-01", "2026-10-02", "2026-10-03"]
     assert {r.trigger for r in runs} == {"schedule"}
     assert filled.stdout.strip() == (
-        "backfill: done, the firings from 2026-10-01 00:00 to 2026-10-03 24:00 Europe/Brussels"
+        "backfill: done, 3 runs: the firings from 2026-10-01 00:00 to 2026-10-03 24:00 "
+        "Europe/Brussels"
     )
     bad = run_workbench(
         "pipeline", "schedule", "backfilled", "backfill", "--from", "2026-10-32", "--to",
@@ -94,6 +95,48 @@ def test_backfill_of_three_days_gives_three_runs_with_their_ds(
     assert "--from: '2026-10-32' is not a day (YYYY-MM-DD)" in bad.stderr, bad.stderr
     assert "Traceback" not in bad.stderr
     assert run_workbench("pipeline", "schedule", "backfilled", "delete", env=env).returncode == 0
+
+
+def test_a_backfill_over_years_says_how_many_runs_and_starts_none_unasked(
+    tmp_path: Path, home: Path, workbench, temporal_address: str, task_queue: str
+) -> None:
+    """``backfill --from 2019-01-01 --to 2024-12-31`` on a daily schedule started 2,192
+    runs at once, with no question and no word of how many."""
+    import asyncio
+
+    from workbench_server import temporal
+    from workbench_server.pipelines.schedules import schedule_id
+
+    env = base_env(home) | {
+        "WORKBENCH_TEMPORAL_ADDRESS": temporal_address,
+        "WORKBENCH_TASK_QUEUE": task_queue,
+    }
+    _deploy(
+        tmp_path, "yearly", env, '  cron: "30 6 * * *"\n  timezone: Europe/Paris\n  paused: true'
+    )
+    years = ("--from", "2019-01-01", "--to", "2024-12-31")
+    refused = run_workbench("pipeline", "schedule", "yearly", "backfill", *years, env=env)
+    assert refused.returncode != 0, refused.stdout
+    assert "this starts 2192 runs of yearly" in refused.stderr, refused.stderr
+    assert "nothing was started" in refused.stderr and "--yes" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    async def actions() -> int:
+        client = await temporal.connect(temporal_address)
+        described = await client.get_schedule_handle(schedule_id("yearly")).describe()
+        return described.info.num_actions
+
+    time.sleep(2)  # a backfill's firings are taken within a second
+    assert asyncio.run(actions()) == 0
+    # Below the threshold nothing is asked; the answer says how many.
+    few = run_workbench(
+        "pipeline", "schedule", "yearly", "backfill", "--from", "2026-10-01T06:30",
+        "--to", "2026-10-01T06:30", env=env,
+    )  # fmt: skip
+    assert few.returncode == 0, few.stderr
+    assert few.stdout.startswith("backfill: done, 1 run: the firings from"), few.stdout
+    assert _wait_for(lambda: asyncio.run(actions()) == 1, 30)
+    assert run_workbench("pipeline", "schedule", "yearly", "delete", env=env).returncode == 0
 
 
 # A cron schedule that fires every 20 seconds: Temporal's 7-field form (second first, year

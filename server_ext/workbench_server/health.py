@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -68,10 +69,38 @@ async def timed(probe: Callable[[], Awaitable[str]], timeout: float) -> Check:
     )
 
 
+# Less free space than this on the file system of a SQLite metadata DB and it is down:
+# SQLite needs room for its journal, so a commit (a run started, a step's outcome, an
+# alert) already fails with "database or disk is full" while reads still answer.
+MIN_FREE_BYTES = 1024 * 1024
+
+
+def unwritable_reason(path: Path) -> str | None:
+    """Why nothing can be written on the file system holding ``path``, or None: it is
+    mounted read-only, or has less than ``MIN_FREE_BYTES`` free for this user."""
+    try:
+        stat = os.statvfs(path)
+    except OSError:
+        return None  # a path that cannot be looked at: the other checks say why
+    if stat.f_flag & os.ST_RDONLY:
+        return f"the file system holding {path} is read-only"
+    free = stat.f_bavail * stat.f_frsize
+    if free < MIN_FREE_BYTES:
+        return f"the file system holding {path} is full ({free:,} bytes free)"
+    return None
+
+
 def database_probe(engine: Engine) -> Callable[[], Awaitable[str]]:
     def check() -> str:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            reason = unwritable_reason(Path(engine.url.database))
+            if reason:
+                raise WorkbenchError(
+                    f"{reason}: the metadata DB can be read but nothing can be saved "
+                    "(runs cannot start, steps' outcomes are not recorded)"
+                )
         current, head = current_revision(engine), head_revision()
         if current != head:
             raise WorkbenchError(

@@ -129,6 +129,21 @@ class WorkbenchGroup(click.Group):
         except WorkbenchError as exc:
             click.echo(f"workbench: error: {exc}", err=True)
             ctx.exit(1)
+        except Exception as exc:
+            # The metadata DB refused (disk full, read-only, PostgreSQL gone): one line with
+            # the driver's reason, as the REST API's 503 says it, not SQLAlchemy's traceback.
+            exc_module = sys.modules.get("sqlalchemy.exc")
+            if exc_module is None or not isinstance(exc, exc_module.OperationalError):
+                raise
+            reason = " ".join(
+                line.strip() for line in str(exc.orig or "").splitlines() if line.strip()
+            )
+            click.echo(
+                f"workbench: error: the metadata database is unavailable "
+                f"({reason or 'no answer'}); workbench status and doctor say more",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 home_option = click.option(

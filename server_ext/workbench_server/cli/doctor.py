@@ -54,7 +54,12 @@ def _temporal_binary() -> Result:
 
 def _home(home: WorkbenchHome) -> Callable[[], Result]:
     def check() -> Result:
+        from ..health import unwritable_reason
+
         home.prepare()
+        reason = unwritable_reason(home.root)
+        if reason:  # an empty probe file fits on a full disk: the DB's next commit does not
+            return False, f"home {home.root}: {reason}"
         return True, f"home {home.root} is writable, secrets key mode 0600"
 
     return check

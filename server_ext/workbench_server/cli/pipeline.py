@@ -263,14 +263,29 @@ def repair(home: str | None, run_id: str, latest: bool, wait: bool) -> None:
     "the schedule's time zone.",
 )
 @click.option("--to", "end", help="Backfill to this day (the whole day) or time, inclusive.")
-def schedule(home: str | None, name: str, action: str, start, end) -> None:
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Start a backfill of many runs without asking (more than 100 are asked about).",
+)
+def schedule(home: str | None, name: str, action: str, start, end, yes: bool) -> None:
     """Pause, resume, trigger now, backfill a date range, or delete a pipeline's schedule.
 
     Pause and resume also apply to the pipeline's on_change trigger (runs on dataset
-    changes), with or without a schedule: resuming runs once if anything changed."""
+    changes), with or without a schedule: resuming runs once if anything changed. A
+    backfill says how many runs it starts; above 100 it asks first (--yes to go ahead
+    without asking, as a script must)."""
     import asyncio
+    import sys
 
-    from ..pipelines.schedules import control, parse_backfill_bound
+    from ..pipelines.schedules import (
+        BACKFILL_CONFIRM_ABOVE,
+        COUNT_AT_MOST,
+        backfill_size,
+        control,
+        parse_backfill_bound,
+    )
 
     registry, _ = _services(home)
     if not hasattr(registry, "workbench"):  # through the hub's service
@@ -279,6 +294,23 @@ def schedule(home: str | None, name: str, action: str, start, end) -> None:
     registry.require_operate(name, f"{action} the schedule of")
     start = parse_backfill_bound("--from", start) if start else None
     end = parse_backfill_bound("--to", end) if end else None
+    if action == "backfill":
+        count, covered = asyncio.run(backfill_size(registry.workbench, name, start, end))
+        if count > BACKFILL_CONFIRM_ABOVE and not yes:
+            many = f"more than {count - 1}" if count >= COUNT_AT_MOST else str(count)
+            question = f"backfill: this starts {many} runs of {name}, {covered}"
+            if not sys.stdin.isatty():
+                raise click.ClickException(
+                    f"{question}; nothing was started. Run again with --yes to start them, "
+                    "or give a shorter range"
+                )
+            if not click.confirm(f"{question}. Start them?", default=False):
+                click.echo("backfill: nothing was started")
+                return
+        done = asyncio.run(control(registry.workbench, name, action, start, end))
+        runs = f"{count} run" + ("" if count == 1 else "s")
+        click.echo(done.replace("backfill: done,", f"backfill: done, {runs}:", 1))
+        return
     click.echo(asyncio.run(control(registry.workbench, name, action, start, end)))
 
 

@@ -147,6 +147,55 @@ def _backfill_range(
     )
 
 
+# A backfill that starts more runs than this asks first (the CLI's --yes answers it).
+BACKFILL_CONFIRM_ABOVE = 100
+
+
+async def backfill_size(
+    workbench: Workbench,
+    name: str,
+    start: date | datetime | None,
+    end: date | datetime | None,
+) -> tuple[int, str]:
+    """How many runs a backfill of ``start``..``end`` starts (Temporal's own count of the
+    schedule's firings in that range), and the range as :func:`control` says it."""
+    client = await workbench.temporal_client()
+    if not await _exists(client, name):
+        raise NotFoundError(f"pipeline {name!r} has no schedule")
+    zone = ZoneInfo(await asyncio.to_thread(_schedule_timezone, workbench, name))
+    start_at, end_at, covered = _backfill_range(start, end, zone)
+    return await _matching_times(client, schedule_id(name), start_at, end_at), covered
+
+
+# Temporal lists at most 1,000 matching times an answer; counting stops past this many.
+MATCHING_TIMES_PAGE = 1000
+COUNT_AT_MOST = 100_000
+
+
+async def _matching_times(client: Client, schedule: str, start: datetime, end: datetime) -> int:
+    """The firings of ``schedule`` in the range (Temporal's own calendar, as its backfill
+    uses), asked a page at a time; past :data:`COUNT_AT_MOST` it says that many."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from temporalio.api.workflowservice.v1 import ListScheduleMatchingTimesRequest
+
+    last = Timestamp()
+    last.FromDatetime(end)
+    first = Timestamp()
+    first.FromDatetime(start)
+    count = 0
+    while count < COUNT_AT_MOST:
+        answer = await client.workflow_service.list_schedule_matching_times(
+            ListScheduleMatchingTimesRequest(
+                namespace=client.namespace, schedule_id=schedule, start_time=first, end_time=last
+            )
+        )
+        count += len(answer.start_time)
+        if len(answer.start_time) < MATCHING_TIMES_PAGE:
+            break
+        first = answer.start_time[-1]  # the next page starts after the last time listed
+    return min(count, COUNT_AT_MOST)
+
+
 async def control(
     workbench: Workbench,
     name: str,
