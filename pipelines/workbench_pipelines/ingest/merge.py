@@ -80,10 +80,16 @@ class TableMerge:
             f"CAST(c.{qi(c)} AS {cast[c]}) AS {qi(c)}" if c in cast else f"c.{qi(c)}" for c in kept
         )
         partition = ", ".join(qi(k) for k in self.keys)
+        # A row whose key is NULL is no key's row: merged, it would match no silver row
+        # and be added again by every merge that reads it. Such rows are left out (and
+        # counted in the log). Rows of one key extracted together (the same
+        # _extracted_at: the source holds the key twice) have no latest: refused below.
+        no_key = " OR ".join(f"{qi(k)} IS NULL" for k in self.keys)
         latest = (
             f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {partition} "
-            f"ORDER BY _extracted_at DESC) AS _wb_rank FROM {scan} "
-            f"WHERE {where}) WHERE _wb_rank = 1"
+            f"ORDER BY _extracted_at DESC) AS _wb_rank, count(*) OVER (PARTITION BY "
+            f"{partition}, _extracted_at) AS _wb_ties FROM {scan} "
+            f"WHERE ({where}) AND NOT ({no_key})) WHERE _wb_rank = 1"
         )
         guard = "true"
         if exists:
@@ -98,13 +104,21 @@ class TableMerge:
             )
         try:
             self.db.execute(
-                f"CREATE OR REPLACE TEMP TABLE wb_merge AS SELECT {projection}, c._op "
-                f"FROM ({latest}) c WHERE {guard}"
+                f"CREATE OR REPLACE TEMP TABLE wb_merge AS SELECT {projection}, c._op, "
+                f"c._wb_ties FROM ({latest}) c WHERE {guard}"
             )
             # The bronze rows this merge read (new since the last one), for the stats.
-            (self._read,) = self.db.execute(f"SELECT count(*) FROM {scan} WHERE {where}").fetchone()
+            self._read, keyless = self.db.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE {no_key}) FROM {scan} WHERE {where}"
+            ).fetchone()
         except duckdb.Error as exc:
             raise InvalidInputError(f"merge {t.source} -> {t.target}: {_first_line(exc)}") from None
+        self._refuse_ties()
+        if keyless:
+            ctx.log(
+                f"{t.source} -> {t.target}: {keyless} row(s) with a NULL key "
+                f"({', '.join(self.keys)}) left out: silver keeps one row per key"
+            )
         ctx.progress.check()
         changes = self.db.execute("SELECT count(*) FROM wb_merge").fetchone()[0]
         if changes:
@@ -113,6 +127,25 @@ class TableMerge:
         if "_lsn" in columns and "_source" in columns:
             self._save_lsns(scan, where, full=where == "true")
         self._done(version, kept, set(cast), changes)
+
+    def _refuse_ties(self) -> None:
+        """Refuse keys whose latest rows were extracted together (the source holds the
+        key more than once): which one silver keeps would be chance."""
+        keys = ", ".join(qi(k) for k in self.keys)
+        tied = self.db.execute(
+            f"SELECT {keys} FROM wb_merge WHERE _wb_ties > 1 ORDER BY {keys}"
+        ).fetchall()
+        if tied:
+            names = ", ".join(self.keys)
+            shown = ", ".join(f"({names})=({', '.join(map(str, k))})" for k in tied[:3])
+            raise InvalidInputError(
+                f"merge {self.table.source} -> {self.table.target}: {len(tied)} key(s) have "
+                f"several rows extracted together, e.g. {shown}: the source holds them more "
+                "than once, and silver keeps one row per key; merge by columns that tell "
+                "the rows apart (keys:), or remove the duplicates at the source and run a "
+                "full extract"
+            )
+        self.db.execute("ALTER TABLE wb_merge DROP COLUMN _wb_ties")
 
     def _done(self, version: int, kept: list[str], cast: set[str], changes: int) -> None:
         """The columns' lineage, the log and the stats of a merge saved."""
