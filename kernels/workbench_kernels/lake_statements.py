@@ -177,9 +177,11 @@ class Cursor:
 
 
 def layer_table(parts: list[str]) -> str | None:
-    """``layer.name`` when ``parts`` name a lake table, else None."""
-    if len(parts) == 2 and parts[0] in LAYERS:
-        return f"{parts[0]}.{parts[1]}"
+    """``layer.name`` when ``parts`` name a lake table, else None. The layer is
+    DuckDB's schema, whose names are not case sensitive: ``SILVER.x`` is ``silver.x``
+    (read as the lake's view, it must not be written to the kernel's memory)."""
+    if len(parts) == 2 and parts[0].lower() in LAYERS:
+        return f"{parts[0].lower()}.{parts[1]}"
     return None
 
 

@@ -1,0 +1,34 @@
+"""Lake table names as people type them in a real workbench kernel: DuckDB's schema
+names are not case sensitive, so ``SILVER.x`` and ``"Silver".x`` are the lake's
+``silver.x`` and must be written to the lake, not to the kernel's memory (where they
+were gone at the next restart and seen by no other kernel, pipeline or catalog)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_kernel_lake import Kernels, jp_server_config, kernels, odoo  # noqa: F401
+from workbench_server.lake import Lake
+
+
+@pytest.mark.timeout(300)
+async def test_a_layer_in_capitals_writes_the_lake(kernels: Kernels, home: Path) -> None:  # noqa: F811
+    lake = Lake.at(str(home / "lake"))
+    first = await kernels.start()
+    made = await first.run(
+        '%sql CREATE TABLE "Silver".totals AS SELECT 1.25::DECIMAL(12, 2) AS amount'
+    )
+    assert made.status == "ok", made.everything
+    assert "silver.totals: version 1" in made.stdout
+    added = await first.run("%sql INSERT INTO SILVER.totals VALUES (2.50)")
+    assert added.status == "ok", added.everything
+    amounts = lake.read("silver.totals").column("amount").to_pylist()
+    assert sorted(str(v) for v in amounts) == ["1.25", "2.50"]  # Decimal, in the lake
+    other = await kernels.start()  # another kernel sees the lake's table, exact
+    seen = await other.value(
+        "import json\nr = %sql SELECT sum(amount)::VARCHAR AS s, typeof(sum(amount)) AS t "
+        "FROM silver.totals\nprint(json.dumps(list(r[0])))"
+    )
+    assert seen == ["3.75", "DECIMAL(38,2)"]
