@@ -9,6 +9,7 @@ entries, rounding lines, taxes).
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from datetime import date
 from decimal import Decimal
@@ -147,6 +148,14 @@ def test_a_controller_ties_the_close_out_to_the_cent(
         assert jan["fx_revaluation:GBP:211000"]["detail"].endswith(": nothing to revalue")
         company2 = {c["check_name"]: c for c in gold(lake, "gold.close_checks", 2, "2026-03")}
         assert fx(company2) == {"fx_revaluation:USD:121000": (Decimal("0"), "passed")}
+
+        # The report reads as a controller expects: amounts to the cent, not 0E-10 or
+        # 476.9200000000.
+        html = (reports / "close-odoo-1-2026-02.html").read_text()
+        assert "Totals: opening 0.00, debit 6,460.00,\ncredit 6,460.00, closing 0.00." in html
+        assert "<td>476.92</td>" in html and "<td>102,916.49</td>" in html
+        assert "E-10" not in html
+        assert not re.search(r"<td>-?[0-9,]+\.[0-9]{10}</td>", html)  # an amount cell
 
         # A month without entries is refused, naming it.
         run, why = close(workbench, temporal_address, task_queue, 2, "2026-02")
