@@ -17,7 +17,14 @@ start's spread, the load average before and after, and the CPU seconds each proc
 (with the children it waited for) spent until ready: the work a start costs, which the
 load does not change. On two cores that sum, not one process's wall time, bounds a start.
 
-    python benchmarks/startup.py [--repeat 5] [--idle 20]
+``--against DIR`` adds a third contender in every repetition: ``workbench up`` with the
+packages of an older checkout unpacked in DIR (``git archive COMMIT server_ext pipelines
+kernels hub | tar -x -C DIR``, and the built ``server_ext/workbench_server/labextension``
+copied beside it), imported first through PYTHONPATH, on the same home. Its idle memory is
+measured too, and the ratios of this code to it (``ready_vs_against_ratio``,
+``idle_rss_vs_against_mb``): a before/after pair from one run, at one load.
+
+    python benchmarks/startup.py [--repeat 5] [--idle 20] [--against DIR]
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from pathlib import Path
 import psutil
 
 URL_MARK = "/lab?token="
+# An older checkout's package folders, in DIR of --against.
+PACKAGE_DIRS = ("server_ext", "pipelines", "kernels", "hub")
 # CPU seconds until ready, per start, by process: "bare lab", "up jupyterlab", ...
 CPU: dict[str, list[float]] = collections.defaultdict(list)
 # Seconds from the banner until the workbench's API answered / health was ok, per start.
@@ -176,9 +185,15 @@ def bare_lab_rss(workdir: Path, idle: float) -> float:
 
 
 def workbench_up(
-    home: Path, workdir: Path, keep: bool = False
+    home: Path, workdir: Path, keep: bool = False, against: Path | None = None
 ) -> tuple[float, subprocess.Popen[bytes] | None]:
+    """Seconds until ``workbench up`` printed its URL (with --against's code from DIR)."""
     env = dict(os.environ, WORKBENCH_HOME=str(home))
+    label = "up"
+    if against is not None:
+        label = "against"
+        paths = [str(against / d) for d in PACKAGE_DIRS if (against / d).is_dir()]
+        env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")]).rstrip(":")
     started = time.perf_counter()
     proc = subprocess.Popen(
         [*workbench_cmd(), "up", "--notebook-dir", str(workdir)],
@@ -191,8 +206,8 @@ def workbench_up(
         if URL_MARK.encode() in line:
             elapsed = time.perf_counter() - started
             for part, seconds in tree_cpu(proc).items():
-                CPU["up " + ("supervisor" if part == "root" else part)].append(seconds)
-            after_banner(line.decode())
+                CPU[f"{label} " + ("supervisor" if part == "root" else part)].append(seconds)
+            after_banner(line.decode(), label)
             if keep:
                 return elapsed, proc
             stop(proc)
@@ -200,7 +215,7 @@ def workbench_up(
     raise RuntimeError(f"workbench up exited with {proc.wait()} before it was ready")
 
 
-def after_banner(line: str) -> None:
+def after_banner(line: str, label: str = "up") -> None:
     """Seconds from the banner until the workbench's API answers a request made right
     then (it waits for the core), and until health is ok (the worker polls)."""
     url, _, token = line.strip().partition(URL_MARK)
@@ -215,7 +230,7 @@ def after_banner(line: str) -> None:
                         break
             except OSError:
                 time.sleep(0.05)
-        AFTER[name].append(time.perf_counter() - shown)
+        AFTER[name if label == "up" else f"{label} {name}"].append(time.perf_counter() - shown)
 
 
 def stack_memory(proc: subprocess.Popen[bytes]) -> tuple[float, float]:
@@ -234,7 +249,16 @@ def main() -> None:
     parser.add_argument(
         "--idle", type=float, default=20.0, help="seconds idle before measuring memory"
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="an older checkout's packages (server_ext, pipelines, ...) to compare with",
+    )
     args = parser.parse_args()
+    against = args.against.resolve() if args.against else None
+    if against is not None and not (against / "server_ext" / "workbench_server").is_dir():
+        parser.error(f"--against: no server_ext/workbench_server in {against}")
     load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="wb-bench-startup-"))
     home, workdir = root / "home", root / "notebooks"
@@ -244,10 +268,12 @@ def main() -> None:
         bare_lab(workdir)  # warm-up: file caches, __pycache__
         CPU.clear()
         AFTER.clear()
-        lab_times, up_times = [], []
+        lab_times, up_times, against_times = [], [], []
         for _ in range(args.repeat):
             lab_times.append(bare_lab(workdir))
             up_times.append(workbench_up(home, workdir)[0])
+            if against is not None:
+                against_times.append(workbench_up(home, workdir, against=against)[0])
         cpu = {name: statistics.median(runs) for name, runs in CPU.items()}
         after = {name: statistics.median(runs) for name, runs in AFTER.items()}
         load_after = os.getloadavg()[0]
@@ -261,16 +287,29 @@ def main() -> None:
         used_mb, _ = stack_memory(proc)
         used_parts = stack_parts(proc)
         stop(proc)
+        against_rss = against_parts = None
+        if against is not None:
+            _, proc = workbench_up(home, workdir, keep=True, against=against)
+            assert proc is not None
+            time.sleep(args.idle)
+            against_rss, _ = stack_memory(proc)
+            against_parts = stack_parts(proc)
+            stop(proc)
         lab_rss = bare_lab_rss(workdir, args.idle)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
     lab_s, up_s = statistics.median(lab_times), statistics.median(up_times)
     print(f"{'measure':38} {'median':>9}  spread  runs")
-    for label, median, runs in (
+    rows = [
         ("bare jupyter lab to /api/status 200", lab_s, lab_times),
         ("workbench up to its URL (warm home)", up_s, up_times),
-    ):
+    ]
+    if against_times:
+        rows.append(
+            ("--against's workbench up to its URL", statistics.median(against_times), against_times)
+        )
+    for label, median, runs in rows:
         spread = max(runs) - min(runs)
         print(f"{label:38} {median:8.2f}s  {spread:5.2f}s  " + " ".join(f"{t:.2f}" for t in runs))
     print(f"{'workbench up, first start (demo data)':38} {first_start:8.2f}s")
@@ -280,6 +319,7 @@ def main() -> None:
     for name in sorted(cpu):
         print(f"{'  ' + name:38} {cpu[name]:7.2f}s")
     up_cpu = sum(v for k, v in cpu.items() if k.startswith("up "))
+    against_cpu = sum(v for k, v in cpu.items() if k.startswith("against "))
     print(f"{'  workbench up, all processes':38} {up_cpu:7.2f}s")
     print("after the banner (median of the timed starts):")
     print(f"{'  workbench API answers':38} {after.get('api', 0.0):7.2f}s")
@@ -290,6 +330,25 @@ def main() -> None:
         print(f"{'  idle ' + name:38} {parts[name]:7.0f}MB  after use {used_parts[name]:.0f}MB")
     print(f"{'stack RSS after a search and lake list':38} {used_mb:7.0f}MB")
     print(f"{'bare jupyter lab idle RSS':38} {lab_rss:7.0f}MB")
+    extra: dict[str, float] = {}
+    if against is not None and against_rss is not None and against_parts is not None:
+        against_s = statistics.median(against_times)
+        print(f"--against: {against}")
+        print(f"{'  ratio --against / bare lab':38} {against_s / lab_s:8.2f}")
+        print(f"{'  ratio this code / --against':38} {up_s / against_s:8.2f}")
+        print(f"{'  CPU until ready, all processes':38} {against_cpu:7.2f}s")
+        print(f"{'  idle stack RSS':38} {against_rss:7.0f}MB")
+        for name in sorted(against_parts):
+            print(f"{'  idle ' + name:38} {against_parts[name]:7.0f}MB")
+        extra = {
+            "against_ready_s": round(against_s, 2),
+            "against_ratio": round(against_s / lab_s, 2),
+            "ready_vs_against_ratio": round(up_s / against_s, 2),
+            "against_cpu_s": round(against_cpu, 2),
+            "against_idle_rss_mb": round(against_rss),
+            "idle_rss_vs_against_mb": round(rss_mb - against_rss),
+            **{f"against_idle_{n}_rss_mb": round(mb) for n, mb in against_parts.items()},
+        }
     print(
         json.dumps(
             {
@@ -314,6 +373,7 @@ def main() -> None:
                         if name.startswith("up ")
                     },
                     **{f"idle_{name}_rss_mb": round(mb) for name, mb in parts.items()},
+                    **extra,
                 },
                 "units": {
                     "ready_s": "s",
