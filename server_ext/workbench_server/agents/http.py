@@ -51,6 +51,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 DROPPED_REQUEST_HEADERS = {b"authorization", b"cookie", b"x-xsrftoken"}
 # Headers tornado sets itself from what is written.
 DROPPED_RESPONSE_HEADERS = {"content-length", "transfer-encoding", "connection"}
+MAX_USERS_KEPT = 10_000
 
 
 class McpHttp:
@@ -63,6 +64,7 @@ class McpHttp:
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._users: dict[str, Any] = {}
 
     async def manager(self) -> Any:
         if self._ready.is_set():  # every request but the first ones
@@ -84,6 +86,23 @@ class McpHttp:
                 self._task = asyncio.create_task(self._run(), name="workbench-mcp")
         await self._ready.wait()
         return self._manager
+
+    def user(self, name: str) -> Any:
+        """The SDK's identity of user ``name`` (to which it binds a session), made once per
+        user: it holds the name alone (never a token), so every request of the user can
+        share it instead of building two models per call."""
+        found = self._users.get(name)
+        if found is None:
+            from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+            from mcp.server.auth.provider import AccessToken
+
+            if len(self._users) >= MAX_USERS_KEPT:
+                self._users.clear()
+            found = AuthenticatedUser(
+                AccessToken(token="", client_id=f"workbench:{name}", scopes=[])
+            )
+            self._users[name] = found
+        return found
 
     async def _run(self) -> None:
         try:
@@ -162,16 +181,19 @@ class McpHandler(WorkbenchHandler):
         return bool(header.strip()) or bool(query)
 
     def _scope(self, principal: Any) -> dict[str, Any]:
-        from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-        from mcp.server.auth.provider import AccessToken
-
         from .server import PRINCIPAL_KEY
 
         request = self.request
         host, _, port = (request.host or "127.0.0.1").partition(":")
-        query = "&".join(
-            part for part in (request.query or "").split("&") if part.partition("=")[0] != "token"
-        )
+        query = request.query or ""
+        if "token" in query:
+            query = "&".join(part for part in query.split("&") if part.partition("=")[0] != "token")
+        headers = []
+        for name, value in request.headers.get_all():
+            raw = name.lower().encode("latin-1")
+            if raw not in DROPPED_REQUEST_HEADERS:
+                headers.append((raw, value.encode("latin-1", "replace")))
+        http: McpHttp = self.settings["workbench_mcp"]
         return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -182,17 +204,11 @@ class McpHandler(WorkbenchHandler):
             "raw_path": request.path.encode("latin-1", "replace"),
             "root_path": "",
             "query_string": query.encode("latin-1", "replace"),
-            "headers": [
-                (name.lower().encode("latin-1"), value.encode("latin-1", "replace"))
-                for name, value in request.headers.get_all()
-                if name.lower().encode("latin-1") not in DROPPED_REQUEST_HEADERS
-            ],
+            "headers": headers,
             "client": (request.remote_ip or "", 0),
             "server": (host, int(port) if port.isdigit() else 0),
             # The SDK binds a session to this identity: one user cannot use another's.
-            "user": AuthenticatedUser(
-                AccessToken(token="", client_id=f"workbench:{principal.name}", scopes=[])
-            ),
+            "user": http.user(principal.name),
             PRINCIPAL_KEY: principal,
         }
 
