@@ -181,10 +181,10 @@ class _Session:
             "CREATE OR REPLACE TEMP TABLE pinned_versions "
             "(table_name VARCHAR, version BIGINT, run_id VARCHAR)"
         )
-        if tables:
-            db.executemany(
-                "INSERT INTO pinned_versions VALUES (?, ?, ?)",
-                [(table, self.pinned[table], ctx.run_id) for table in tables],
+        if tables:  # one insert (an executemany was a statement per table)
+            db.execute(
+                "INSERT INTO pinned_versions VALUES " + ", ".join("(?, ?, ?)" for _ in tables),
+                [value for table in tables for value in (table, self.pinned[table], ctx.run_id)],
             )
         schema: dict[str, dict[str, dict[str, str]]] = {}
         for table in tables:
