@@ -140,3 +140,43 @@ def test_composite_keys_full_identity_toasted_text_and_key_changes_reach_silver(
     assert silver_pairs == {(a, b): (amount, body) for a, b, amount, body in pairs}
     silver_docs = _by_key(lake.read("silver.docs").to_pylist(), ["id"], ["title", "body"])
     assert silver_docs == {(i,): (t, body) for i, t, body in docs}
+
+
+def _slots(url: str) -> list[str]:
+    with psycopg.connect(url) as db:
+        return [r[0] for r in db.execute("SELECT slot_name FROM pg_replication_slots").fetchall()]
+
+
+def test_a_connection_whose_slot_is_still_on_its_database_is_not_removed(workbench, source):
+    """Removed with its slot left, the source would keep every WAL segment from then on
+    (its disk fills) with nothing left in the workbench to see it: the slot metrics and
+    ``workbench cdc drop`` read the source through the connection."""
+    from workbench_server.connections.replication import drop
+    from workbench_server.errors import ConflictError
+
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+    _cdc(workbench, ["notes"])
+    (slot,) = _slots(source)
+    service = ConnectionService(workbench, local_principal())
+    with pytest.raises(ConflictError) as refused:
+        service.delete("src")
+    assert slot in str(refused.value) and f"workbench cdc drop src {slot}" in str(refused.value)
+    assert service.get("src").name == "src"  # still there, so the slot can be dropped
+    drop(postgres_settings_kwargs(source), slot)  # what `workbench cdc drop` does
+    service.delete("src")
+    assert [c.name for c in service.list() if c.name == "src"] == []
+
+
+def test_a_connection_never_replicated_is_removed_without_reaching_its_database(workbench):
+    service = ConnectionService(workbench, local_principal())
+    settings = postgres_settings("postgresql://u:p@127.0.0.1:1/nowhere")  # nothing listens
+    service.create(ConnectionCreate(name="gone", settings=settings))
+    service.delete("gone")
+    assert [c.name for c in service.list() if c.name == "gone"] == []
+
+
+def postgres_settings_kwargs(url: str) -> dict[str, object]:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return conninfo_to_dict(url)

@@ -173,7 +173,43 @@ class ConnectionService:
         with self.workbench.sessions.begin() as session:
             row = self._row(session, name)
             self._require_change(row)
+            self._refuse_while_replicated(session, row)
             session.delete(row)
+
+    def _refuse_while_replicated(self, session: Session, row: Connection) -> None:
+        """A postgres connection that change data capture read keeps its slots on the
+        database until they are dropped, and each keeps every WAL segment written since
+        (the source's disk fills): refuse to remove it while one is there, since the
+        slot metrics and ``workbench cdc drop`` reach it through this connection. Only
+        connections a cdc step used are asked (a source that cannot be reached has
+        nothing to check)."""
+        import re
+
+        from ..db.models import IngestWatermark
+        from .replication import SLOT_PREFIX, slots
+
+        if row.kind != "postgres" or not session.scalar(
+            select(IngestWatermark.id)
+            .where(IngestWatermark.kind == "cdc", IngestWatermark.source == row.name)
+            .limit(1)
+        ):
+            return
+        prefix = re.sub(r"[^a-z0-9_]", "_", f"{SLOT_PREFIX}{row.name}_".lower())
+        try:
+            from .egress import EgressPolicy, pin
+
+            policy = EgressPolicy.from_settings(self.workbench.settings)
+            cfg = pin(row.name, self._settings(row), policy)
+            found = [s.name for s in slots(cfg.psycopg_kwargs("workbench-cdc", 5))]
+        except Exception:  # unreachable or no longer allowed: nothing to ask
+            return
+        held = [n for n in found if n.startswith(prefix)]
+        if held:
+            raise ConflictError(
+                f"connection {row.name!r} still has replication slot(s) {', '.join(held)} on "
+                "its database, which keep every WAL segment written since until dropped; "
+                "drop them first: " + "; ".join(f"workbench cdc drop {row.name} {n}" for n in held)
+            )
 
     # -- helpers -------------------------------------------------------------------
     def _visible(self, row: Connection) -> bool:
