@@ -5,7 +5,9 @@ condition clears, held back by silences."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -307,6 +309,72 @@ rules:
             )
     finally:
         core.close()
+
+
+@pytest.mark.timeout(300)
+def test_service_down_fires_when_temporal_itself_stops_answering_and_resolves(
+    tmp_path: Path, home: Path, task_queue: str
+) -> None:
+    """A Temporal that hangs (SIGSTOP: up, listening, silent) stops every run while its
+    last pollers still look fine: the rule was "not evaluated" for as long as it lasted,
+    so the engine that runs in the server to page when Temporal is gone never did."""
+    from tests.support.processes import terminate
+    from tests.support.temporal import wait_for_temporal
+
+    (tmp_path / "t").mkdir()
+    proc, address = temporal.spawn_dev_server(tmp_path / "t")
+    worker = None
+    settings = WorkbenchSettings.from_env(home, temporal_address=address, task_queue=task_queue)
+    settings.workbench_home.prepare()
+    core = Workbench(settings)
+    try:
+        asyncio.run(wait_for_temporal(address, proc))
+        worker = spawn_worker(home, address, task_queue)
+        _wait_for(lambda: asyncio.run(_pollers(address, task_queue)), 90)
+        with webhook_receiver() as hooks:
+            (home / "alerts.yaml").write_text(
+                f"""\
+channels:
+  chat: {{type: slack, url: "{hooks.url}/chat"}}
+rules:
+  - {{name: ServiceDown, kind: service_down, severity: P1, channels: [chat], for_seconds: 2}}
+"""
+            )
+            engine = AlertEngine(core)
+            engine.started -= timedelta(seconds=10)  # watched long enough already
+            asyncio.run(engine.evaluate())
+            assert hooks.received == []  # a worker polls
+
+            os.kill(proc.pid, signal.SIGSTOP)
+            asyncio.run(engine.evaluate())  # silent since now: not for 2 s yet
+            assert hooks.received == []
+            time.sleep(2.1)
+            asyncio.run(engine.evaluate())
+            asyncio.run(engine.evaluate())  # once, however often it is evaluated
+            [notice] = _posts(hooks, "/chat")
+            assert notice["text"].startswith(
+                f"[P1] FIRING ServiceDown: Temporal at {address} has not answered for "
+            ), notice
+            assert "(no answer within 10 s)" in notice["text"], notice
+            assert f"no run of task queue '{task_queue}' starts" in notice["text"], notice
+
+            os.kill(proc.pid, signal.SIGCONT)  # back, and its worker polls again
+            deadline = time.monotonic() + 90
+            while len(_posts(hooks, "/chat")) < 2:
+                assert time.monotonic() < deadline, hooks.received
+                asyncio.run(engine.evaluate())
+                time.sleep(0.5)
+            resolved = _posts(hooks, "/chat")[1]["text"]
+            assert resolved.startswith("[P1] RESOLVED ServiceDown: "), resolved
+        with core.sessions() as session:
+            [alert] = session.scalars(select(Alert)).all()
+            assert alert.status == "resolved"
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        if worker is not None:
+            stop_worker(worker)
+        core.close()
+        terminate(proc)
 
 
 def test_a_channel_to_a_denied_address_is_not_called(workbench: Workbench) -> None:

@@ -217,6 +217,27 @@ async def service_down(
     ]
 
 
+def temporal_silent(
+    workbench: Workbench, rule: ServiceDownRule, silent_for: timedelta, reason: str
+) -> list[Firing]:
+    """ServiceDown while Temporal itself does not answer: no run starts and no step runs,
+    whatever the workers do. It fires once Temporal has been silent for ``for_seconds``
+    (as the workers' rule: one slow answer is no outage), with the labels of the
+    workers' alert, so an outage of both is one alert, resolved when workers poll again."""
+    if silent_for < timedelta(seconds=rule.for_seconds):
+        return []
+    queue = workbench.settings.task_queue
+    address = workbench.settings.temporal_address or "(not set)"
+    return [
+        _firing(
+            rule,
+            {"task_queue": queue},
+            f"Temporal at {address} has not answered for {int(silent_for.total_seconds())} s "
+            f"({reason}): no run of task queue {queue!r} starts or goes on",
+        )
+    ]
+
+
 async def evaluate(
     workbench: Workbench, rule: Rule, now: datetime | None = None, watched_for: timedelta = NEVER
 ) -> list[Firing]:

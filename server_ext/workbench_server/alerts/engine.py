@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..connections.egress import EgressPolicy
 from ..db.models import Alert, AlertEvent, AlertSilence
-from ..errors import WorkbenchError
+from ..errors import ConfigurationError, WorkbenchError
 from . import conditions, rules
 from .channels import DeliveryFailed, Notice, deliver
 from .conditions import Firing
@@ -108,6 +108,8 @@ class AlertEngine:
         self._last_problem: str | None = None
         self._rule_problems: dict[str, str] = {}
         self.started = datetime.now(UTC)
+        # Since when Temporal has not answered the service_down rule (None: it answers).
+        self._temporal_silent_since: datetime | None = None
 
     def config(self) -> rules.AlertsConfig | None:
         """The rules now; a broken file is logged (once per problem) and treated as none."""
@@ -134,10 +136,26 @@ class AlertEngine:
                 firings = await conditions.evaluate(self.workbench, rule, now, now - self.started)
             except Exception as exc:  # one rule that cannot be read leaves the rest
                 problem = str(exc) or type(exc).__name__
+                if isinstance(exc, TimeoutError):
+                    problem = f"no answer within {conditions.TEMPORAL_TIMEOUT_S:g} s"
+                down = isinstance(rule, rules.ServiceDownRule) and not isinstance(
+                    exc, ConfigurationError
+                )
                 if self._rule_problems.get(rule.name) != problem:  # once, not every interval
-                    log.warning("Alert rule %s not evaluated: %s", rule.name, problem)
+                    what = "Temporal does not answer" if down else "not evaluated"
+                    log.warning("Alert rule %s: %s: %s", rule.name, what, problem)
                     self._rule_problems[rule.name] = problem
+                if not down:
+                    continue
+                # Temporal itself does not answer: that is the outage this rule is for.
+                since = self._temporal_silent_since = self._temporal_silent_since or now
+                firings = conditions.temporal_silent(self.workbench, rule, now - since, problem)
+                if firings:  # before for_seconds nothing is known: an alert stays as it is
+                    evaluated.add(rule.name)
+                    found.update((f.dedup_key, f) for f in firings)
                 continue
+            if isinstance(rule, rules.ServiceDownRule):
+                self._temporal_silent_since = None
             self._rule_problems.pop(rule.name, None)
             evaluated.add(rule.name)
             found.update((f.dedup_key, f) for f in firings)
