@@ -326,3 +326,32 @@ async def test_an_amount_too_wide_for_the_lake_names_its_table_and_column(
         "import json; print(json.dumps(list(r)[0][0]))"
     )
     assert read == "123456789012345678901234567890.1234"
+
+
+async def test_odoo_amounts_show_their_currencys_digits(
+    kernel: KernelSession, workbench: Workbench, odoo_db: str, odoo_api: OdooServer
+) -> None:
+    """``%odoo`` showed a monetary 1250.00 as ``1250.0`` (the float's shortest repr): exact,
+    but not how Odoo or the ledger writes it. The field's currency (Odoo's field metadata)
+    gives its digits; the currency's column is read for that and not added to the frame."""
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="erp_api", settings=odoo_api.settings())
+    )
+    with psycopg.connect(odoo_db) as conn:
+        line_id, debit = conn.execute(
+            "SELECT id, debit FROM account_move_line WHERE debit > 0 AND debit = trunc(debit) "
+            "ORDER BY id LIMIT 1"
+        ).fetchone()
+    got = await kernel.value(
+        f"r = %odoo search_read account.move.line --domain \"[('id','=',{line_id})]\" "
+        "--fields debit,credit,name\n"
+        "import json; print(json.dumps([str(r['debit'].iloc[0]), str(r['credit'].iloc[0]), "
+        "list(r.columns)]))"
+    )
+    assert got == [f"{int(debit)}.00", "0.00", ["debit", "credit", "name"]], got
+    # Every field read, the currency among them: the same digits.
+    everything = await kernel.value(
+        f"r = %odoo search_read account.move.line --domain \"[('id','=',{line_id})]\"\n"
+        "import json; print(json.dumps(str(r['debit'].iloc[0])))"
+    )
+    assert everything == f"{int(debit)}.00"

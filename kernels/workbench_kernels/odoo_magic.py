@@ -8,7 +8,10 @@
 With several Odoo connections, pick one with ``-c NAME``. Large results are fetched page
 by page. Amounts (Odoo's ``monetary`` and ``float`` fields, which its API sends as floats)
 are ``Decimal`` in the frame, as ``%sql`` gives them: the float's shortest repr is the
-decimal Odoo stored, and a sum of them is exact.
+decimal Odoo stored, and a sum of them is exact. A monetary amount shows its currency's
+digits (``1250.00``, not ``1250.0``): Odoo's field metadata names the field's currency
+(``currency_field``) and the currency its ``decimal_places``; a value with more digits
+than that keeps them all.
 """
 
 from __future__ import annotations
@@ -45,6 +48,26 @@ def _as_decimal(value: Any) -> Any:
     return value
 
 
+def _many2one_id(value: Any) -> int | None:
+    """The record id of a many2one value as Odoo's API sends it ([id, name] or False)."""
+    if isinstance(value, list | tuple) and value and isinstance(value[0], int):
+        return value[0]
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _with_digits(value: Any, places: int | None) -> Any:
+    """A Decimal amount written with its currency's ``places`` digits (1250.0 ->
+    1250.00); never rounded: a value with more digits keeps them."""
+    from decimal import Decimal
+
+    if places is None or not isinstance(value, Decimal) or not value.is_finite():
+        return value
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -places:
+        return value.quantize(Decimal(1).scaleb(-places))
+    return value
+
+
 def _domain(text: str) -> list[Any]:
     try:
         value = ast.literal_eval(text)
@@ -65,7 +88,9 @@ class OdooMagics(Magics):
         super().__init__(shell)
         self.connections = connections
         self._clients: dict[str, OdooClient] = {}
-        self._amounts: dict[tuple[int, str], frozenset[str]] = {}  # (client, model) -> fields
+        # (client, model) -> {amount field: its currency field, or None}
+        self._amounts: dict[tuple[int, str], dict[str, str | None]] = {}
+        self._places: dict[tuple[int, int], int] = {}  # (client, currency id) -> digits
 
     def _connection(self, name: str | None) -> tuple[str, OdooClient]:
         from workbench_server.connections.odoo import OdooClient
@@ -130,22 +155,61 @@ class OdooMagics(Magics):
         domain = _domain(args.domain)
         if args.method == "search_count":
             return client.execute_kw(args.model, "search_count", [domain])
+        amounts = self._amount_fields(client, args.model)
+        # A monetary field's currency is read too (then dropped), for its digits.
+        extra = [
+            c for f in fields if (c := amounts.get(f)) is not None and c not in fields and c != "id"
+        ]
+        extra = list(dict.fromkeys(extra))
+        asked = [*fields, *extra] if fields else None
         records = list(
-            client.search_read(
-                args.model, domain, fields or None, limit=args.limit, order=args.order
-            )
+            client.search_read(args.model, domain, asked, limit=args.limit, order=args.order)
         )
-        frame = pd.DataFrame.from_records(records, columns=["id", *fields] if fields else None)
-        for column in self._amount_fields(client, args.model) & set(frame.columns):
-            frame[column] = frame[column].map(_as_decimal).astype(object)
+        frame = pd.DataFrame.from_records(records, columns=["id", *asked] if asked else None)
+        for column in set(amounts) & set(frame.columns):
+            values = frame[column].map(_as_decimal)
+            currency = amounts[column]
+            if currency is not None and currency in frame.columns:
+                places = self._decimal_places(client, frame[currency])
+                values = pd.Series(
+                    [
+                        _with_digits(v, places.get(_many2one_id(c)))
+                        for v, c in zip(values, frame[currency], strict=True)
+                    ],
+                    index=frame.index,
+                )
+            frame[column] = values.astype(object)
+        frame = frame.drop(columns=extra)
         return frame.set_index("id") if "id" in frame.columns else frame
 
-    def _amount_fields(self, client: OdooClient, model: str) -> frozenset[str]:
-        """The model's fields that hold decimals (asked once per connection and model)."""
+    def _amount_fields(self, client: OdooClient, model: str) -> dict[str, str | None]:
+        """The model's fields that hold decimals, each with its currency field when it is
+        monetary (asked once per connection and model)."""
         key = (id(client), model)
         if key not in self._amounts:
-            described = client.execute_kw(model, "fields_get", [], {"attributes": ["type"]})
-            self._amounts[key] = frozenset(
-                name for name, field in described.items() if field.get("type") in DECIMAL_TYPES
+            described = client.execute_kw(
+                model, "fields_get", [], {"attributes": ["type", "currency_field"]}
             )
+            self._amounts[key] = {
+                name: field.get("currency_field") or None
+                if field.get("type") == "monetary"
+                else None
+                for name, field in described.items()
+                if field.get("type") in DECIMAL_TYPES
+            }
         return self._amounts[key]
+
+    def _decimal_places(self, client: OdooClient, currencies: Any) -> dict[int, int]:
+        """Currency id -> its decimal places, for the currencies in a many2one column
+        (res.currency is asked once per connection for those not known yet)."""
+        ids = {i for c in currencies if (i := _many2one_id(c)) is not None}
+        missing = sorted(i for i in ids if (id(client), i) not in self._places)
+        if missing:
+            # read, not search_read: an archived currency is still an amount's currency.
+            for row in client.execute_kw(
+                "res.currency", "read", [missing], {"fields": ["decimal_places"]}
+            ):
+                places = row.get("decimal_places")
+                if isinstance(places, int) and not isinstance(places, bool) and places >= 0:
+                    self._places[(id(client), row["id"])] = places
+        return {i: self._places[(id(client), i)] for i in ids if (id(client), i) in self._places}

@@ -8,7 +8,7 @@ whatever Odoo-shaped schema the test loaded, exactly as a real server's registry
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg
 from psycopg import sql
@@ -76,6 +76,7 @@ class Field:
     store: bool = True
     translate: bool = False
     selection: tuple[tuple[str, str], ...] = ()
+    currency_field: str | None = None  # a monetary field's currency (a many2one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,16 @@ def load_registry(conn: psycopg.Connection[tuple[object, ...]]) -> Registry:
         )
     for model in models.values():
         model.fields.setdefault("display_name", _DISPLAY_NAME)
+        # Odoo's default currency of a monetary field: the model's currency_id (the demo's
+        # models with monetary fields have it or, for company amounts, company_currency_id).
+        currency = next((c for c in CURRENCY_FIELDS if c in model.fields), None)
+        for name, fld in list(model.fields.items()):
+            if fld.ttype == "monetary" and currency is not None:
+                model.fields[name] = replace(fld, currency_field=currency)
     return models
+
+
+CURRENCY_FIELDS = ("currency_id", "company_currency_id")
 
 
 def field_sql(model: Model, fld: Field, alias: str) -> sql.Composable:

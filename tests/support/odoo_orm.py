@@ -464,4 +464,6 @@ def _describe(fld: Field) -> dict[str, object]:
         description.update(relation=fld.relation, domain=[], context={})
     if fld.ttype == "selection":
         description["selection"] = [list(pair) for pair in fld.selection]
+    if fld.ttype == "monetary" and fld.currency_field:
+        description["currency_field"] = fld.currency_field
     return description
