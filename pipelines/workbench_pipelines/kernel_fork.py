@@ -63,6 +63,10 @@ PRELOAD = (
 )
 # Imported when installed: the default kernel's extension (it loads lazily itself).
 PRELOAD_OPTIONAL = ("workbench_kernels",)
+# What a spare may import ahead, in the forked child (the server must not: importing them
+# starts threads), before its kernel starts: the lake API a report notebook imports
+# (DuckDB, Arrow, delta-rs and the lake library; 0.2-0.8 s). Nothing of it is run.
+PRELOADABLE = frozenset({"workbench_kernels.lake"})
 MAX_MESSAGE = 1 << 20
 REPLY_TIMEOUT_S = 10.0
 REAP_EVERY_S = 0.5
@@ -133,6 +137,9 @@ def _check(request: dict[str, Any]) -> None:
     ]
     if changed:  # read when an interpreter starts, so a fork would not have them
         raise ValueError(f"different interpreter settings: {sorted(changed)}")
+    unknown = sorted(set(request.get("preload", ())) - PRELOADABLE)
+    if unknown:
+        raise ValueError(f"not preloadable: {unknown}")
     if threading.active_count() != 1 or ("zmq" in sys.modules and _has_zmq_context()):
         raise RuntimeError("the fork server holds threads or a zmq context")
 
@@ -145,6 +152,7 @@ def _has_zmq_context() -> bool:
 
 def _child(request: dict[str, Any]) -> int:
     """In the forked child: become the kernel the request describes and run it."""
+    import importlib
     import random
 
     os.setsid()
@@ -158,6 +166,9 @@ def _child(request: dict[str, Any]) -> int:
     os.environ.update(request["env"])
     os.environ["JPY_PARENT_PID"] = str(os.getppid())
     random.seed()
+    for name in request.get("preload", ()):  # checked against PRELOADABLE
+        with contextlib.suppress(Exception):  # the notebook's own import says what fails
+            importlib.import_module(name)
     # What ``python -m ipykernel_launcher ARGS`` does (the server took the working folder
     # off sys.path already; the shell puts '' back as it starts). ipykernel read
     # JPY_PARENT_PID when the server imported it, so the parent is given here: the
@@ -252,16 +263,20 @@ class KernelForker:
         self._broken = False
         self._children: weakref.WeakSet[ForkedProcess] = weakref.WeakSet()
 
-    def spawn(self, argv: list[str], env: dict[str, str], cwd: str) -> ForkedProcess | None:
+    def spawn(
+        self, argv: list[str], env: dict[str, str], cwd: str, preload: tuple[str, ...] = ()
+    ) -> ForkedProcess | None:
         """A kernel forked with ``argv`` (``python -m ipykernel_launcher ...``), ``env``
-        and ``cwd``, or None when it cannot be forked (then start it as before)."""
+        and ``cwd``, having imported ``preload`` (of :data:`PRELOADABLE`), or None when it
+        cannot be forked (then start it as before)."""
         with self._lock:
             if self._broken:
                 return None
             try:
                 channel = self._ensure()
                 channel.settimeout(REPLY_TIMEOUT_S)
-                channel.sendall(json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode())
+                request = {"argv": argv, "env": env, "cwd": cwd, "preload": list(preload)}
+                channel.sendall(json.dumps(request).encode())
                 message, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 1)
             except (OSError, ValueError, RuntimeError):
                 log.warning("the kernel fork server stopped answering", exc_info=True)
@@ -344,7 +359,8 @@ def forked_provisioner(forker: KernelForker, manager: Any) -> Any:
             cwd = kwargs.get("cwd") or os.getcwd()
             process = None
             if env is not None:
-                process = forker.spawn(list(cmd), dict(env), str(cwd))
+                preload = tuple(getattr(manager, "preload", ()))
+                process = forker.spawn(list(cmd), dict(env), str(cwd), preload)
             if process is None:
                 return await super().launch_kernel(cmd, **kwargs)
             self.process = process

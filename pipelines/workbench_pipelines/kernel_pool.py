@@ -90,18 +90,24 @@ class KernelPool:
         # started with the first spare, stopped with the pool or when no spare is left.
         self._forker = KernelForker(base_env(), str(self._folder)) if fork else None
         self._spares: dict[str, _Spare] = {}
+        self._preload: dict[str, tuple[str, ...]] = {}  # per kernel name, for its next spare
         self._lock = threading.Lock()
         self._closed = False
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-pool")
 
-    def take(self, kernel_name: str, env: dict[str, str], cwd: Path) -> StepKernelManager | None:
+    def take(
+        self, kernel_name: str, env: dict[str, str], cwd: Path, preload: tuple[str, ...] = ()
+    ) -> StepKernelManager | None:
         """The spare of ``kernel_name``, set up for an attempt with ``env`` in ``cwd``
-        (its prelude runs when its client is ready), or None; a new spare is started."""
+        (its prelude runs when its client is ready), or None; a new spare is started,
+        which imports ``preload`` ahead (what this attempt's notebook uses: the step
+        after is likely the same notebook)."""
         if kernel_name not in self.kernels:
             return None
         with self._lock:
             if self._closed:
                 return None
+            self._preload[kernel_name] = tuple(preload)
             spare = self._spares.pop(kernel_name, None)
             self._starter.submit(self._start, kernel_name)
         if spare is None:
@@ -150,9 +156,11 @@ class KernelPool:
         with self._lock:
             if self._closed or kernel_name in self._spares:
                 return
+            preload = self._preload.get(kernel_name, ())
         env = self._base_env()
         manager = StepKernelManager(kernel_name=kernel_name, env=env)
         manager.forker = self._forker
+        manager.preload = preload
         try:
             run_sync(manager.start_kernel)(
                 extra_arguments=[HISTORY_ARGUMENT], cwd=str(self._folder)
