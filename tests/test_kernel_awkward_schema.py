@@ -253,6 +253,20 @@ async def test_jupysqls_other_magics_fail_in_one_line_not_a_traceback(
         assert "Traceback" not in plotted.everything
         assert "matplotlib" in plotted.stderr and "pip install" in plotted.stderr
 
+    # jupysql lists tables and columns of SQLAlchemy connections only: on the lake it said
+    # "not with DBAPI connections", which tells an analyst nothing; now what works instead.
+    for command in ("tables", "columns --table silver.lines"):
+        listed = await kernel.run(f"%sqlcmd {command}")
+        assert listed.error.get("ename") == "UsageError", listed.everything
+        assert "DBAPI" not in listed.everything, listed.everything
+        assert f"%sqlcmd {command.split()[0]} on connection 'lake'" in listed.stderr
+        assert "SHOW ALL TABLES" in listed.stderr and "DESCRIBE" in listed.stderr
+    # On a PostgreSQL connection jupysql answers them.
+    await kernel.run("%sql shop")
+    tables = await kernel.run("%sqlcmd tables --schema public")
+    assert tables.status == "ok" and "User" in json.dumps(tables.displays), tables.everything
+    await kernel.run("%sql lake")
+
     # jupysql's own one-line errors stay as they were.
     unknown = await kernel.run("%sqlcmd nonsense")
     assert "has no command: 'nonsense'" in unknown.stderr, unknown.everything

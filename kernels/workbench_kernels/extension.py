@@ -158,6 +158,8 @@ class KernelExtension:
 # package (matplotlib for %sqlplot) reached the user as raw tracebacks, and on a lake they
 # did not see tables written since the kernel's last %sql.
 ONE_LINE_ERRORS = ("sqlcmd", "sqlplot")
+# jupysql's refusal of %sqlcmd tables/columns on a connection that is not SQLAlchemy's.
+SQLALCHEMY_ONLY = "is only supported with SQLAlchemy connections"
 
 
 def _errors_in_one_line(shell: InteractiveShell, name: str, connections: Any) -> None:
@@ -173,12 +175,23 @@ def _errors_in_one_line(shell: InteractiveShell, name: str, connections: Any) ->
         from sql.connection import ConnectionManager
 
         alias = getattr(ConnectionManager.current, "alias", None)
+        lake = None
         try:
             lake = connections.lake_session(alias) if alias else None
             if lake is not None:
                 lake.refresh_views()  # what %sql does before each query
             return real(*args, **kwargs)
         except Exception as exc:
+            if lake is not None and SQLALCHEMY_ONLY in str(exc):
+                # jupysql lists tables and columns of SQLAlchemy connections only; the
+                # lake is DuckDB's own connection. Say what works instead.
+                command = (args[0] if args else "").split()[:1] or ["tables"]
+                raise UsageError(
+                    f"%{name} {command[0]} on connection {alias!r}: jupysql answers it only "
+                    "on a PostgreSQL or other SQLAlchemy connection (after %sql NAME); on "
+                    "the lake, %sql SHOW ALL TABLES lists its tables and %sql DESCRIBE "
+                    "silver.x a table's columns"
+                ) from None
             if isinstance(exc, UsageError) or hasattr(exc, "_render_traceback_"):
                 raise
             from .registry import error_message
