@@ -27,17 +27,20 @@ _CURRENCIES = {"EUR": "EUR", "€": "EUR", "USD": "USD", "$": "USD", "GBP": "GBP
 _CURRENCY = re.compile(r"(EUR|USD|GBP|CHF|SEK|DKK|NOK|PLN)|[€$£]")
 _TOTAL = re.compile(r"total|amount\s*due|summe|gesamt", re.I)
 _SUBTOTAL = re.compile(r"sub\s*-?\s*total|net\s+amount|untaxed", re.I)
-_TAX = re.compile(r"(?<![a-z])(?:vat|tax|mwst|ust|tva|iva)(?![a-z])", re.I)
-# "VAT ID: DE123456789", "Tax ID 12-3456789", "USt-IdNr. DE ...": the label, then the id
-# up to the end of its box (ids of every country: letters first or digits first).
+# "Sales tax" read as "Salestax8.25%"; "taxi" is not a tax
+_TAX = re.compile(r"(?:(?<![a-z])|sales)(?:vat|tax|mwst|ust|tva|iva)(?![a-z])", re.I)
+# "VAT ID: DE123456789", "Tax ID 12-3456789", "USt-IdNr. DE ...", "BTW nr NL...": the label,
+# then the id up to the end of its box (ids of every country: letters first or digits
+# first). OCR drops the spaces and reads "Id" as "ld" ("USt-ldNr:DE636383989").
 _VAT_ID = re.compile(
-    r"(?:vat|tax|ust|tva|btw|gst|nif|rfc|mwst)[\s.-]*(?:id|no|number|reg|idnr)?\.?\s*[:#]?\s*"
+    r"(?:vat|tax|ust|tva|btw|gst|nif|rfc|mwst)[\s.-]*(?:[il]dnr|[il]d|nr|no|number|reg)?\.?\s*[:#]?\s*"
     r"([0-9A-Z][0-9A-Z.-]*(?: [0-9A-Z.-]+)*)",
     re.I,
 )
 _DATE_LABEL = re.compile(r"date|datum", re.I)
-_ISO = re.compile(r"\b(20\d{2})[-/.](\d{1,2})[-/.](\d{1,2})\b")
-_DMY = re.compile(r"\b(\d{1,2})[./-](\d{1,2})[./-](20\d{2})\b")
+# digits on neither side, not word boundaries: OCR reads "Date 2026-02-17" as "Date2026-02-17"
+_ISO = re.compile(r"(?<!\d)(20\d{2})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
+_DMY = re.compile(r"(?<!\d)(\d{1,2})[./-](\d{1,2})[./-](20\d{2})(?!\d)")
 _LINE = re.compile(r"^(?P<desc>.*?[A-Za-z].*?)\s*(?P<qty>\d+)\s*[xX\u00d7]\s*(?P<unit>\d[\d.,]*)")
 _NOT_VENDOR = re.compile(
     r"receipt|invoice|bill\b|date|vat\W*id|tax\W*id|street|road|\d{3,}|\d\s*x\s*\d", re.I
