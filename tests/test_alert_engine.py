@@ -305,9 +305,47 @@ rules:
             asyncio.run(engine.evaluate())
             [notice] = _posts(hooks, "/chat")
             assert notice["text"] == (
-                f"[P1] FIRING ServiceDown: no worker has polled task queue '{task_queue}' for 1 s"
+                # The window is at least a long poll's (90 s): none at all here.
+                f"[P1] FIRING ServiceDown: no worker has polled task queue '{task_queue}' for 90 s"
             )
     finally:
+        core.close()
+
+
+@pytest.mark.timeout(300)
+def test_service_down_stays_quiet_while_an_idle_worker_long_polls(
+    home: Path, temporal_address: str, task_queue: str
+) -> None:
+    """An idle worker holds one poll open for up to ~70 s and Temporal notes its access
+    when a poll starts: with for_seconds 30, a running workbench up paged ServiceDown P1
+    and resolved it every minute all morning, its worker healthy throughout."""
+    settings = WorkbenchSettings.from_env(
+        home, temporal_address=temporal_address, task_queue=task_queue
+    )
+    settings.workbench_home.prepare()
+    core = Workbench(settings)
+    worker = spawn_worker(home, temporal_address, task_queue)
+    try:
+        _wait_for(lambda: asyncio.run(_pollers(temporal_address, task_queue)), 90)
+        with webhook_receiver() as hooks:
+            (home / "alerts.yaml").write_text(
+                f"""\
+channels:
+  chat: {{type: slack, url: "{hooks.url}/chat"}}
+rules:
+  - {{name: ServiceDown, kind: service_down, severity: P1, channels: [chat], for_seconds: 5}}
+"""
+            )
+            engine = AlertEngine(core)
+            engine.started -= timedelta(seconds=10)
+            end = time.monotonic() + 25  # five windows of 5 s, all within one long poll
+            while time.monotonic() < end:
+                asyncio.run(engine.evaluate())
+                time.sleep(1)
+            assert worker.poll() is None
+            assert hooks.received == []
+    finally:
+        stop_worker(worker)
         core.close()
 
 

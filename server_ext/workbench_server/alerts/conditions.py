@@ -15,7 +15,7 @@ from ..metrics.collectors import volumes_of
 from ..metrics.query_log import window
 from ..sla.freshness import freshness
 from ..sla.risk import ENDED_BADLY, at_risk, current_specs, latest_ended
-from ..temporal import live_pollers
+from ..temporal import POLLER_FRESH_FOR, live_pollers
 from .rules import (
     DatasetFreshnessRule,
     DiskSpaceRule,
@@ -202,17 +202,19 @@ async def service_down(
     if watched_for < timedelta(seconds=rule.for_seconds):
         return []
     queue = workbench.settings.task_queue
+    # A worker with nothing to do holds one long poll open for up to ~70 s, and Temporal
+    # records a poller's access when the poll starts: a window shorter than that saw
+    # idle, healthy workers as gone (for_seconds 30 paged P1 and resolved every minute).
+    gone_after = max(timedelta(seconds=rule.for_seconds), POLLER_FRESH_FOR)
     client = await asyncio.wait_for(workbench.temporal_client(), TEMPORAL_TIMEOUT_S)
-    pollers = await asyncio.wait_for(
-        live_pollers(client, queue, timedelta(seconds=rule.for_seconds)), TEMPORAL_TIMEOUT_S
-    )
+    pollers = await asyncio.wait_for(live_pollers(client, queue, gone_after), TEMPORAL_TIMEOUT_S)
     if pollers:
         return []
     return [
         _firing(
             rule,
             {"task_queue": queue},
-            f"no worker has polled task queue {queue!r} for {rule.for_seconds} s",
+            f"no worker has polled task queue {queue!r} for {int(gone_after.total_seconds())} s",
         )
     ]
 
