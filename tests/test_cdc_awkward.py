@@ -180,3 +180,38 @@ def postgres_settings_kwargs(url: str) -> dict[str, object]:
     from psycopg.conninfo import conninfo_to_dict
 
     return conninfo_to_dict(url)
+
+
+def test_a_column_retyped_mid_stream_says_which_and_how_to_go_on(workbench, source):
+    """Bronze cannot hold a column in two types: the step stops at the change (nothing
+    acknowledged), says which column and how bronze is rebuilt, and after that rebuild
+    streams on from there: no change lost or written twice."""
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE t (id int PRIMARY KEY, amount numeric(10, 2))")
+        db.execute("INSERT INTO t VALUES (1, 1.10)")
+    _cdc(workbench, ["t"])
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("ALTER TABLE t ALTER COLUMN amount TYPE numeric(14, 4)")
+        db.execute("INSERT INTO t VALUES (2, 4.1234)")
+    for _ in range(2):  # the same answer at every run until bronze is rebuilt
+        with pytest.raises(InvalidInputError) as refused:
+            _cdc(workbench, ["t"])
+        message = str(refused.value)
+        assert "amount" in message and "DECIMAL(10,2)" in message
+        assert "DECIMAL(14,4)" in message and "CREATE OR REPLACE TABLE bronze.t" in message
+    lake = Lake.default(workbench.settings)
+    db = lake.connect()  # the rebuild the message gives, through the lake library
+    rebuilt = db.sql(
+        "SELECT * REPLACE (CAST(amount AS DECIMAL(14,4)) AS amount) FROM "
+        + lake.scan_sql("bronze.t", lake.version("bronze.t"))
+    ).arrow()
+    lake.write(
+        "bronze.t",
+        rebuilt,
+        mode="overwrite",
+        partition_by=["_source", "_company_id", "_extracted_on"],
+    )
+    _cdc(workbench, ["t"])
+    run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.t"]}))
+    silver = lake.read("silver.t").to_pylist()
+    assert sorted((r["id"], str(r["amount"])) for r in silver) == [(1, "1.1000"), (2, "4.1234")]

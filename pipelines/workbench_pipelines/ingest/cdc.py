@@ -635,19 +635,50 @@ class CdcExtract:
     def _append(self, table: Table, rows: pa.Table | pa.RecordBatchReader) -> int:
         if isinstance(rows, pa.Table) and not rows.num_rows:
             return 0
-        result = self.lake.write(
-            table.bronze,
-            rows,
-            mode="append",
-            partition_by=q.PARTITIONS,
-            schema_mode="merge",
-            writer=self.ctx.writer,
-            stats_columns=[*table.keys, q.EXTRACTED_AT, "_op", "_lsn"],
-        )
+        try:
+            result = self.lake.write(
+                table.bronze,
+                rows,
+                mode="append",
+                partition_by=q.PARTITIONS,
+                schema_mode="merge",
+                writer=self.ctx.writer,
+                stats_columns=[*table.keys, q.EXTRACTED_AT, "_op", "_lsn"],
+            )
+        except InvalidInputError as exc:
+            raise self._retyped(table, rows) or exc from None
         self.ctx.wrote(self.lake, result)
         if isinstance(rows, pa.Table):  # a stream is counted as it is read
             self.ctx.progress.rows += rows.num_rows
         return int(result.rows_added or 0)
+
+    def _retyped(self, table: Table, rows: pa.Table | pa.RecordBatchReader) -> Exception | None:
+        """Columns the source retyped (``ALTER COLUMN ... TYPE``) that bronze holds in
+        their old type, said with the way on; None when that is not why a write failed.
+        Nothing of the batch was acknowledged, so after the rebuild the step streams on
+        from the change."""
+        try:
+            held = pa.schema(self.lake.open(table.bronze).schema().to_arrow())
+        except Exception:
+            return None
+        changed = [
+            (f.name, held.field(f.name).type)
+            for f in rows.schema
+            if f.name in held.names and held.field(f.name).type != f.type
+        ]
+        if not changed:
+            return None
+        new = {c.name: c.type.upper().replace(" ", "") for c in table.shape.columns}
+        old = {n: _duck(t) for n, t in changed}
+        casts = ", ".join(f"CAST({qi(n)} AS {new[n]}) AS {qi(n)}" for n, _ in changed)
+        said = ", ".join(f"{n} ({old[n]} in bronze, {new[n]} now)" for n, _ in changed)
+        return InvalidInputError(
+            f"{table.bronze}: the source changed the type of {said}, and a table holds one "
+            f"type per column; rebuild bronze in the new type, e.g. %sql CREATE OR REPLACE "
+            f"TABLE {table.bronze} PARTITIONED BY ({', '.join(q.PARTITIONS)}) AS SELECT * "
+            f"REPLACE ({casts}) FROM {table.bronze}, then run the step again: it goes on "
+            "from this change (none was acknowledged)"
+        )
 
     def _save(self, table: Table, lsn: int) -> None:
         version = next(
@@ -694,3 +725,16 @@ def _key(names: tuple[str, ...], values: tuple[object, ...] | None, keys: list[s
 
 def run_cdc(ctx: StepContext, spec: ExtractStep, lake: Lake, db: duckdb.DuckDBPyConnection) -> None:
     CdcExtract(ctx, spec, lake, db).run()
+
+
+def _duck(arrow_type: pa.DataType) -> str:
+    """DuckDB's name of an Arrow type bronze holds (for saying it)."""
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    names = {
+        pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT", pa.float32(): "REAL", pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN", pa.date32(): "DATE", pa.string(): "VARCHAR",
+        pa.large_string(): "VARCHAR",
+    }  # fmt: skip
+    return names.get(arrow_type, "VARCHAR")
