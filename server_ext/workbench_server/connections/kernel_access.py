@@ -138,6 +138,7 @@ def record_kernel_sql(
         connection=item.connection,
         kind=kind,
         attachable=[n for n, c in usable.items() if c.kind in ("postgres", "duckdb")],
+        attached_schemas={n: "public" for n, c in usable.items() if c.kind == "postgres"},
         lake_root=lake_root,
     )
     found = sql_lineage(item.sql, item.dialect)

@@ -21,7 +21,7 @@ from sqlalchemy import and_, literal, select, tuple_, update
 from ..connections.service import usable_by
 from ..db.models import CatalogTable, Connection, LineageDataset, LineageEdge, LineageWarning
 from ..errors import InvalidInputError
-from ..lake_layout import dataset_key
+from ..lake_layout import LAYERS, dataset_key
 from ..principal import Principal
 
 if TYPE_CHECKING:
@@ -72,6 +72,9 @@ class SqlContext(BaseModel):
     connection: str
     kind: str  # postgres, duckdb, lake, sqlalchemy
     attachable: list[str] = []
+    # An attached connection's schema for names without one (``shop.orders``):
+    # PostgreSQL's ``public``, else DuckDB's ``main``.
+    attached_schemas: dict[str, str] = {}
     lake_root: str | None = None  # the lake's folder or s3://bucket/prefix
 
 
@@ -108,6 +111,10 @@ def resolve(name: str, context: SqlContext) -> tuple[str, str]:
             return catalog, f"{schema}.{table}"
         return context.connection, f"{schema}.{table}"
     if len(parts) == 2:
+        if context.kind == "lake" and parts[0] in context.attachable and parts[0] not in LAYERS:
+            # DuckDB reads ``shop.orders`` as the attached database's default schema.
+            schema = context.attached_schemas.get(parts[0], "main")
+            return parts[0], f"{schema}.{parts[1]}"
         return context.connection, name
     default = "public" if context.kind == "postgres" else "main"
     return context.connection, f"{default}.{name}" if context.kind != "lake" else name
