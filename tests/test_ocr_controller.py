@@ -15,7 +15,11 @@ from decimal import Decimal
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.support.ocr_setup import CachedEngine
+from tests.support.ocr_setup import CachedEngine, expense_setup, writable_odoo
+from workbench_server.connections.kinds import OdooConfig
+from workbench_server.connections.odoo import OdooClient
+from workbench_server.lake.location import LakeLocation
+from workbench_server.ocr import flow
 from workbench_server.ocr.extract import extract_fields
 
 FONTS = "/usr/share/fonts/truetype/"
@@ -72,6 +76,12 @@ def render(rows, font: str, kind: str = "PNG") -> bytes:
 
 
 @pytest.fixture(scope="module")
+def odoo(pg_cluster):
+    with writable_odoo(pg_cluster) as (server, url):
+        yield server, url
+
+
+@pytest.fixture(scope="module")
 def engine() -> CachedEngine:
     return CachedEngine()
 
@@ -103,3 +113,69 @@ def test_receipts_are_read_through_the_spaces_ocr_drops(engine) -> None:
     }
     # lines + taxes = total: the rental's total is as sure as its tax now
     assert found["rental.png"].confidence["total"] >= 0.99
+
+
+def test_a_receipt_in_another_currency_is_left_for_odoo_to_convert(odoo, engine, tmp_path) -> None:
+    server, url = odoo
+    client = OdooClient(OdooConfig.model_validate(server.settings()))
+    settings = flow.FlowSettings(employee_id=expense_setup(url))
+    lake = LakeLocation(str(tmp_path / "lake"))
+
+    def read(model: str, ids: list[int], fields: list[str]) -> dict:
+        return client.execute_kw(model, "read", [ids], {"fields": fields})[0]
+
+    usd = client.execute_kw("res.company", "read", [[1]], {"fields": ["currency_id"]})[0]
+    assert usd["currency_id"][1] == "USD"  # the stand-in's company books in USD
+    before = client.execute_kw("hr.expense", "search_count", [[]])
+    money = ["total_amount_currency", "total_amount", "tax_amount", "currency_id"]
+
+    # A German receipt in EUR: its tax id after "USt-IdNr:" (it read "NR"), booked in EUR
+    # and left for Odoo to convert: the flow gave Odoo 45.60 as the USD amount too.
+    hardware = render(HARDWARE, "dejavu/DejaVuSans.ttf")
+    done = flow.process_document(lake, hardware, "baumarkt.png", engine, client, settings)
+    assert done.status == "created", done
+    fields = done.fields
+    assert (fields.vendor, fields.vat, fields.date) == (
+        "Iron Labs AG",
+        "DE636383989",
+        date(2026, 2, 13),
+    )
+    assert (fields.total, fields.taxes, fields.currency) == (
+        Decimal("45.60"),
+        Decimal("7.28"),
+        "EUR",
+    )
+    expense = read("hr.expense", [done.odoo_expense_id], money)
+    assert expense["currency_id"][1] == "EUR"
+    assert Decimal(str(expense["total_amount_currency"])) == Decimal("45.60")
+    assert expense["total_amount"] in (None, False, 0)  # Odoo's to convert, not 45.60 USD
+    assert expense["tax_amount"] in (None, False, 0)
+
+    # A US rental in the company's own currency: its sales tax ("Salestax8.25%" once read)
+    # checks the total, and the company-currency amounts are the receipt's.
+    rental = render(RENTAL, "liberation/LiberationMono-Regular.ttf")
+    done = flow.process_document(lake, rental, "rental.png", engine, client, settings)
+    assert done.status == "created", done
+    assert (done.fields.total, done.fields.taxes, done.fields.currency) == (
+        Decimal("1299.00"),
+        Decimal("99.00"),
+        "USD",
+    )
+    expense = read("hr.expense", [done.odoo_expense_id], money)
+    assert expense["currency_id"][1] == "USD"
+    assert Decimal(str(expense["total_amount"])) == Decimal("1299.00")
+    assert Decimal(str(expense["tax_amount"])) == Decimal("99.00")
+
+    # The Dutch lunch: date and tax id read through the dropped spaces ("Date2026-02-17",
+    # "BTWnrNL..."); the euro sign is lost by the OCR, so it waits for a person, for
+    # its currency only.
+    lunch = render(LUNCH, "liberation/LiberationSerif-Regular.ttf", "JPEG")
+    waiting = flow.process_document(lake, lunch, "lunch.jpg", engine, client, settings)
+    assert waiting.status == "review"
+    assert waiting.reason == "low confidence or missing: currency"
+    assert (waiting.fields.date, waiting.fields.vat) == (date(2026, 2, 17), "NL192496024B01")
+
+    # The same file again under another name: the same expense, no second one.
+    again = flow.process_document(lake, hardware, "scan-2.png", engine, client, settings)
+    assert again.seen_before
+    assert client.execute_kw("hr.expense", "search_count", [[]]) == before + 2

@@ -196,6 +196,12 @@ def _company_id(client: OdooClient, employee_id: int) -> int:
     return int(found[0]["company_id"][0])
 
 
+def _company_currency_id(client: OdooClient, company_id: int) -> int | None:
+    found = client.execute_kw("res.company", "read", [[company_id]], {"fields": ["currency_id"]})
+    currency = found[0].get("currency_id") if found else None
+    return int(currency[0]) if currency else None
+
+
 def create_expense(client: OdooClient, draft: ExpenseDraft) -> tuple[int, int, bool]:
     """(expense id, attachment id, created): the expense for ``draft`` with its document
     attached; an expense that already carries this file is returned, not made again."""
@@ -214,28 +220,30 @@ def create_expense(client: OdooClient, draft: ExpenseDraft) -> tuple[int, int, b
         )
     # Odoo's API takes money as floats; the Decimal is exact to the cent, and so is the float's
     # decimal repr, which is what Odoo rounds by the currency's precision.
-    expense_id = client.execute_kw(
-        "hr.expense",
-        "create",
-        [
-            {
-                "name": draft.name,
-                "date": draft.date.isoformat(),
-                "employee_id": draft.employee_id,
-                "product_id": draft.product_id,
-                "quantity": 1,
-                "price_unit": float(draft.total),
-                "total_amount_currency": float(draft.total),
-                "total_amount": float(draft.total),
-                "tax_amount": float(draft.taxes) if draft.taxes is not None else 0.0,
-                "currency_id": _currency_id(client, draft.currency),
-                "company_id": _company_id(client, draft.employee_id),
-                "payment_mode": "own_account",
-                "state": "draft",
-                "description": f"Vendor: {draft.partner_name}\nDocument: {draft.reference}",
-            }
-        ],
-    )
+    currency_id = _currency_id(client, draft.currency)
+    company_id = _company_id(client, draft.employee_id)
+    values: dict[str, Any] = {
+        "name": draft.name,
+        "date": draft.date.isoformat(),
+        "employee_id": draft.employee_id,
+        "product_id": draft.product_id,
+        "quantity": 1,
+        "price_unit": float(draft.total),
+        "total_amount_currency": float(draft.total),
+        "currency_id": currency_id,
+        "company_id": company_id,
+        "payment_mode": "own_account",
+        "state": "draft",
+        "description": f"Vendor: {draft.partner_name}\nDocument: {draft.reference}",
+    }
+    if currency_id == _company_currency_id(client, company_id):
+        # total_amount and tax_amount are in the company's currency (Odoo 17). A receipt in
+        # another currency leaves them to Odoo, which converts total_amount_currency at its
+        # rate of the expense's date: given the receipt's figure, Odoo took it as the
+        # company-currency amount and booked the expense at a rate of 1 (45.60 EUR as 45.60 USD).
+        values["total_amount"] = float(draft.total)
+        values["tax_amount"] = float(draft.taxes) if draft.taxes is not None else 0.0
+    expense_id = client.execute_kw("hr.expense", "create", [values])
     attachment_id = client.execute_kw(
         "ir.attachment",
         "create",
