@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tests.support.ocr_setup import CachedEngine, expense_setup, writable_odoo
 from workbench_server.connections.kinds import OdooConfig
 from workbench_server.connections.odoo import OdooClient
+from workbench_server.errors import InvalidInputError
 from workbench_server.lake.location import LakeLocation
 from workbench_server.ocr import flow
 from workbench_server.ocr.extract import extract_fields
@@ -175,7 +176,25 @@ def test_a_receipt_in_another_currency_is_left_for_odoo_to_convert(odoo, engine,
     assert waiting.reason == "low confidence or missing: currency"
     assert (waiting.fields.date, waiting.fields.vat) == (date(2026, 2, 17), "NL192496024B01")
 
+    # A person corrects it: a mistyped amount is named with what was typed (it was
+    # pydantic's dump: "1 validation error for Extracted ... errors.pydantic.dev"), then
+    # the currency given makes the expense, with the document attached.
+    with pytest.raises(InvalidInputError) as refused:
+        flow.approve(lake, client, settings, waiting.document_id, {"total": "60,5O"}, "carol")
+    assert str(refused.value) == ("lunch.jpg: total '60,5O': input should be a valid decimal")
+    done = flow.approve(lake, client, settings, waiting.document_id, {"currency": "EUR"}, "carol")
+    assert done.status == "created" and done.reviewed_by == "carol"
+    expense = read("hr.expense", [done.odoo_expense_id], money)
+    assert Decimal(str(expense["total_amount_currency"])) == Decimal("60.50")
+    assert expense["currency_id"][1] == "EUR"
+    attached = client.execute_kw(
+        "ir.attachment", "search_read",
+        [[["res_model", "=", "hr.expense"], ["res_id", "=", done.odoo_expense_id]]],
+        {"fields": ["name", "file_size"]},
+    )  # fmt: skip
+    assert [(a["name"], a["file_size"]) for a in attached] == [("lunch.jpg", len(lunch))]
+
     # The same file again under another name: the same expense, no second one.
     again = flow.process_document(lake, hardware, "scan-2.png", engine, client, settings)
     assert again.seen_before
-    assert client.execute_kw("hr.expense", "search_count", [[]]) == before + 2
+    assert client.execute_kw("hr.expense", "search_count", [[]]) == before + 3

@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import ValidationError
 
 from ..connections.odoo import OdooClient, OdooError
 from ..errors import ConflictError, InvalidInputError, NotFoundError
@@ -319,6 +320,13 @@ def approve(
         merged = fields.model_dump() | edits
         try:
             fields = Extracted.model_validate(merged)
+        except ValidationError as exc:  # each field named with what was given, not pydantic's dump
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])} {error.get('input')!r}: "
+                f"{error['msg'][:1].lower()}{error['msg'][1:]}"
+                for error in exc.errors()
+            )
+            raise InvalidInputError(f"{row['file_name']}: {problems}") from None
         except ValueError as exc:
             raise InvalidInputError(f"{row['file_name']}: {exc}") from None
         for name in edits:
