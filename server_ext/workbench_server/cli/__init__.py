@@ -130,19 +130,23 @@ class WorkbenchGroup(click.Group):
             click.echo(f"workbench: error: {exc}", err=True)
             ctx.exit(1)
         except Exception as exc:
-            # The metadata DB refused (disk full, read-only, PostgreSQL gone): one line with
-            # the driver's reason, as the REST API's 503 says it, not SQLAlchemy's traceback.
+            # The metadata DB refused (disk full, read-only, PostgreSQL gone) or is not one
+            # (a damaged file): one line with the driver's reason, as the REST API's 503
+            # says it, not SQLAlchemy's traceback. Other DB errors are bugs: traceback.
             exc_module = sys.modules.get("sqlalchemy.exc")
-            if exc_module is None or not isinstance(exc, exc_module.OperationalError):
+            if exc_module is None or not (
+                isinstance(exc, exc_module.OperationalError)
+                or type(exc) is exc_module.DatabaseError
+            ):
                 raise
             reason = " ".join(
                 line.strip() for line in str(exc.orig or "").splitlines() if line.strip()
             )
-            click.echo(
-                f"workbench: error: the metadata database is unavailable "
-                f"({reason or 'no answer'}); workbench status and doctor say more",
-                err=True,
-            )
+            if isinstance(exc, exc_module.OperationalError):
+                message = f"is unavailable ({reason or 'no answer'}); workbench status says more"
+            else:
+                message = f"cannot be read ({reason}); restore it from a backup (docs/backup.md)"
+            click.echo(f"workbench: error: the metadata database {message}", err=True)
             ctx.exit(1)
 
 
