@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.support.ingest import _run
@@ -157,10 +158,50 @@ def test_a_controller_ties_the_close_out_to_the_cent(
         assert "E-10" not in html
         assert not re.search(r"<td>-?[0-9,]+\.[0-9]{10}</td>", html)  # an amount cell
 
+        # Each close's opening balances against the close of the month before, as written:
+        # the same (at company 2's fiscal year start, March's income and expense moved to
+        # undistributed profits), or nothing to compare with.
+        for (company, period), status in {
+            (1, "2026-01"): "info",
+            (1, "2026-02"): "passed",
+            (2, "2026-03"): "info",
+            (2, "2026-04"): "passed",
+        }.items():
+            check = checks_of(lake, company, period)["previous_close_unchanged"]
+            assert check["status"] == status, (company, period, check)
+        # An entry dated in closed January, posted after its close: February's close says
+        # its opening balances differ from January's close, until January is closed again.
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(
+                "WITH m AS (INSERT INTO account_move (name, date, state, move_type, journal_id, "
+                "company_id, currency_id, amount_total, create_date, write_date) SELECT "
+                "'LATE/1', '2026-01-20', 'posted', 'entry', min(id), 1, 1, 10, now(), now() "
+                "FROM account_journal WHERE company_id = 1 AND code = 'MISC' RETURNING id) "
+                "INSERT INTO account_move_line (move_id, move_name, date, parent_state, "
+                "company_id, company_currency_id, account_id, currency_id, debit, credit, "
+                "balance, amount_currency, create_date, write_date) SELECT m.id, 'LATE/1', "
+                "'2026-01-20', 'posted', 1, 1, a.id, 1, d, c, d - c, d - c, now(), now() "
+                "FROM m, account_account a JOIN (VALUES ('600000', 10.00, 0), "
+                "('212000', 0, 10.00)) v(code, d, c) ON v.code = a.code WHERE a.company_id = 1"
+            )
+        run, why = close(workbench, temporal_address, task_queue, 1, "2026-02")
+        assert run.status == "succeeded", why
+        check = checks_of(lake, 1, "2026-02")["previous_close_unchanged"]
+        assert (check["status"], check["amount"], check["items"]) == ("warning", 20, 2), check
+        for period in ("2026-01", "2026-02"):
+            run, why = close(workbench, temporal_address, task_queue, 1, period)
+            assert run.status == "succeeded", why
+        check = checks_of(lake, 1, "2026-02")["previous_close_unchanged"]
+        assert check["status"] == "passed", check
+
         # A month without entries is refused, naming it.
         run, why = close(workbench, temporal_address, task_queue, 2, "2026-02")
         assert run.status == "failed"
         assert "company 2 has no posted journal item in 2026-02" in why
+
+
+def checks_of(lake: Lake, company: int, period: str) -> dict:
+    return {c["check_name"]: c for c in gold(lake, "gold.close_checks", company, period)}
 
 
 def tb_row(lake: Lake, company: int, period: str, code: str) -> dict:

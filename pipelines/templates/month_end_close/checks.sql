@@ -99,6 +99,26 @@ lock_dates AS (
   WHERE (p.odoo_version = '18.0' AND name <> 'period_lock_date')
      OR (p.odoo_version <> '18.0' AND name IN ('fiscalyear_lock_date', 'tax_lock_date', 'period_lock_date'))
 ),
+prev AS (  -- the previous month's close as it was written, if there was one
+  SELECT t.* FROM gold.trial_balance t CROSS JOIN p
+  WHERE t.source = $source AND t.company_id = p.company_id
+    AND t.period = strftime(p.period_start - INTERVAL 1 MONTH, '%Y-%m')
+),
+expected_opening AS (  -- what that close's closing says this month opens with: the same,
+  -- but at the start of a fiscal year income and expense go to undistributed profits
+  SELECT CASE WHEN p.period_start = p.fiscal_year_start
+                   AND NOT coalesce(a.include_initial_balance, true)
+              THEN (SELECT min(account_id) FROM acc WHERE account_type = 'equity_unaffected')
+              ELSE pr.account_id END AS account_id,
+         sum(pr.closing) AS opening
+  FROM prev pr CROSS JOIN p LEFT JOIN acc a ON a.account_id = pr.account_id
+  GROUP BY 1
+),
+reopened AS (  -- accounts whose opening differs from the previous close's closing
+  SELECT coalesce(tb.opening, 0) - coalesce(e.opening, 0) AS diff
+  FROM expected_opening e FULL JOIN tb ON tb.account_id IS NOT DISTINCT FROM e.account_id
+  WHERE (SELECT count(*) FROM prev) > 0 AND coalesce(tb.opening, 0) <> coalesce(e.opening, 0)
+),
 ageing AS (  -- per account type: the ageing's buckets and total against the open items
   SELECT v.k AS account_type,
          (SELECT coalesce(sum(g.not_due + g.days_1_30 + g.days_31_60 + g.days_61_90 + g.over_90), 0)
@@ -165,6 +185,19 @@ rows AS (
          'ageing buckets sum to ' || buckets || ' (total ' || total || '); open items '
            || open_amount || ' over ' || open_items || ' item(s)'
   FROM ageing
+  UNION ALL
+  SELECT 'previous_close_unchanged',
+         CASE WHEN (SELECT count(*) FROM prev) = 0 THEN 'info'
+              WHEN count(*) = 0 THEN 'passed' ELSE 'warning' END,
+         coalesce(sum(abs(diff)), 0), count(*),
+         CASE WHEN (SELECT count(*) FROM prev) = 0
+              THEN 'no close of the month before to compare the opening balances with'
+              WHEN count(*) = 0
+              THEN 'the opening balances are the closing balances of the month before as closed'
+              ELSE count(*) || ' account(s) open differently from the close of the month before'
+                   || ' as it was written (by ' || sum(abs(diff)) || ' in all): entries dated'
+                   || ' in a closed month changed since; close it again' END
+  FROM reopened
   UNION ALL
   SELECT 'draft_entries_in_period',
          CASE WHEN count(*) = 0 THEN 'passed' ELSE 'warning' END,
