@@ -81,6 +81,56 @@ WRITES: tuple[type[exp.Expression], ...] = tuple(
 )
 
 
+# PostgreSQL functions that a read-only transaction still runs: they act outside the
+# query (signal or end other sessions, take locks, notify, reload, reset statistics),
+# change the session (set_config), read the server's files or other databases
+# (pg_read_file, lo_*, dblink), or run SQL given as text (query_to_xml('select email
+# ...')), which this check cannot see and pii masks cannot reach. Refused for everyone.
+PG_REFUSED_FUNCTIONS = frozenset(
+    {
+        "pg_terminate_backend",
+        "pg_cancel_backend",
+        "pg_notify",
+        "set_config",
+        "pg_reload_conf",
+        "pg_rotate_logfile",
+        "pg_promote",
+        "pg_stat_file",
+    }
+)
+PG_REFUSED_PREFIXES = (
+    "pg_advisory_",
+    "pg_try_advisory_",
+    "pg_stat_reset",
+    "pg_ls_",
+    "pg_read_",
+    "pg_file_",
+    "pg_switch_",
+    "pg_create_",
+    "pg_drop_",
+    "pg_replication_",
+    "pg_logical_",
+    "pg_backup_",
+    "pg_log_",
+    "lo_",
+    "dblink",
+)
+# pg_catalog's views of column statistics hold the columns' values (most common values,
+# histogram bounds): not for a caller who may not see the pii columns among them.
+PG_STATISTICS = frozenset(
+    {"pg_stats", "pg_statistic", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic_ext_data"}
+)
+
+
+def _refused_pg_function(name: str) -> bool:
+    name = name.lower()
+    return (
+        name in PG_REFUSED_FUNCTIONS
+        or name.startswith(PG_REFUSED_PREFIXES)
+        or "_to_xml" in name  # query_to_xml, table_to_xml, cursor_to_xml, schema_..., ...
+    )
+
+
 @dataclass
 class QueryResult:
     """What a read-only query returned, cut to the bounds, with notes on any cut."""
@@ -130,6 +180,14 @@ def read_only_query(sql: str, dialect: str) -> exp.Query:
                 f"only read-only queries are run; this one contains {node.key.upper()}, "
                 "which writes, locks or changes the session"
             )
+        if dialect == "postgres" and isinstance(node, exp.Func):
+            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            if _refused_pg_function(name):
+                raise PermissionDeniedError(
+                    f"only read-only queries are run; {name.lower()}() acts outside the query "
+                    "(other sessions, locks, settings, server files or SQL given as text) and "
+                    "is not run: query the tables themselves"
+                )
     return statement
 
 
@@ -185,6 +243,11 @@ def mask_pii(
             continue
         schema = table.db or default_schema
         if schema.lower() in ("pg_catalog", "information_schema"):
+            if table.name.lower() in PG_STATISTICS:
+                raise PermissionDeniedError(
+                    f"{schema}.{table.name} holds values of the tables' columns, pii among "
+                    "them, which you may not see; query the tables themselves"
+                )
             continue
         try:
             detail = catalog.find(connection.name, schema, table.name)

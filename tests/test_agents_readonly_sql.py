@@ -1,0 +1,89 @@
+"""query_sql on a real PostgreSQL as an agent would try it: what a read-only transaction
+still lets through (functions that act outside the query, SQL given as text, statistics
+that hold column values) is refused before it reaches the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.support.postgres import postgres_settings
+
+
+@pytest.fixture
+def books(workbench: Any, odoo_db: str) -> Any:
+    """Olga's Odoo database, scanned, shared with her group ``sales``."""
+    from workbench_server.catalog import CatalogService
+    from workbench_server.connections import ConnectionCreate, ConnectionService
+    from workbench_server.principal import Principal
+
+    owner = Principal(name="olga", groups=frozenset({"sales"}))
+    ConnectionService(workbench, owner).create(
+        ConnectionCreate(name="books", shared_groups=["sales"], settings=postgres_settings(odoo_db))
+    )
+    CatalogService(workbench, owner).scan("books")
+    return owner
+
+
+def test_pii_stays_masked_through_sql_in_text_and_statistics(
+    workbench: Any, odoo_db: str, books: Any
+) -> None:
+    from workbench_server.agents.tools import AgentTools
+    from workbench_server.errors import PermissionDeniedError
+    from workbench_server.principal import Principal
+
+    with psycopg.connect(odoo_db, autocommit=True) as con:  # as any live Odoo database is
+        con.execute("ANALYZE res_partner")
+        emails = {r[0] for r in con.execute("SELECT email FROM res_partner WHERE email > ''")}
+    # The statistics hold the column's values: its owner reads them there.
+    stats = (
+        "SELECT histogram_bounds::text, most_common_vals::text FROM pg_catalog.pg_stats "
+        "WHERE tablename = 'res_partner' AND attname = 'email'"
+    )
+    assert any(e in str(AgentTools(workbench, books).query(stats, "books")) for e in emails)
+    member = AgentTools(workbench, Principal(name="sam", groups=frozenset({"sales"})))
+    plain = member.query("SELECT email FROM res_partner WHERE email > '' LIMIT 3", "books")
+    assert {r[0] for r in plain["rows"]} == {"•••"}
+    for sql in (
+        "SELECT query_to_xml('select email from res_partner', true, false, '')",
+        "SELECT pg_catalog.table_to_xml('res_partner', true, false, '')",
+        "SELECT cursor_to_xml('c', 10, true, false, '')",
+        stats,
+    ):
+        try:
+            answer = str(member.query(sql, "books")["rows"])
+        except PermissionDeniedError as refused:
+            answer = str(refused)
+        leaked = sorted(e for e in emails if e in answer)
+        assert not leaked, (sql, leaked[:3])
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT pg_advisory_lock(42)",
+        "SELECT set_config('statement_timeout', '0', false)",
+        "SELECT pg_notify('odoo_bus', 'hello')",
+        "SELECT pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+        "WHERE application_name = 'odoo-worker'",
+        "SELECT pg_read_file('/etc/hostname')",
+        "WITH t AS (SELECT pg_catalog.pg_cancel_backend(1)) SELECT * FROM t",
+    ],
+)
+def test_functions_that_act_outside_the_query_are_refused(
+    workbench: Any, odoo_db: str, books: Any, sql: str
+) -> None:
+    """A read-only transaction still signals other sessions, takes locks, notifies, sets
+    the session and reads the server's files: as the connection's owner too, refused,
+    with a message that says what to do instead."""
+    from workbench_server.agents.tools import AgentTools
+    from workbench_server.errors import PermissionDeniedError
+
+    with psycopg.connect(odoo_db, application_name="odoo-worker") as odoo:
+        with pytest.raises(PermissionDeniedError, match="read-only") as refused:
+            AgentTools(workbench, books).query(sql, "books")
+        assert "(" in str(refused.value) and "not run" in str(refused.value)
+        # Odoo's own session is still there.
+        assert odoo.execute("SELECT 1").fetchone() == (1,)
