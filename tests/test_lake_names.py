@@ -32,3 +32,24 @@ async def test_a_layer_in_capitals_writes_the_lake(kernels: Kernels, home: Path)
         "FROM silver.totals\nprint(json.dumps(list(r[0])))"
     )
     assert seen == ["3.75", "DECIMAL(38,2)"]
+
+
+@pytest.mark.timeout(300)
+async def test_a_name_in_another_case_is_the_same_table(kernels: Kernels, home: Path) -> None:  # noqa: F811
+    """``gold.positive`` after ``gold.Positive``: DuckDB reads both as one view, so the
+    writes must go to that one table, not make a second whose rows no query shows."""
+    first = await kernels.start()
+    made = await first.run("%sql CREATE TABLE gold.Positive AS SELECT 1 AS x")
+    assert made.status == "ok", made.everything
+    again = await first.run("%sql CREATE TABLE gold.positive AS SELECT 2 AS x")
+    assert again.status == "error" and "gold.Positive already exists" in again.everything
+    added = await first.run("%sql INSERT INTO gold.POSITIVE VALUES (3)")
+    assert added.status == "ok" and "gold.Positive: version 2" in added.stdout, added.everything
+    replaced = await first.run("%sql CREATE OR REPLACE TABLE gold.positive AS SELECT 4 AS x")
+    assert replaced.status == "ok" and "gold.Positive: version 3" in replaced.stdout
+    seen = await first.value(
+        "import json\nr = %sql SELECT list(x ORDER BY x) AS xs FROM gold.positive\n"
+        "print(json.dumps(r[0][0]))"
+    )
+    assert seen == [4]
+    assert sorted(p.name for p in (home / "lake" / "gold").iterdir()) == ["Positive"]

@@ -9,6 +9,7 @@ DECIMAL). DELETE and UPDATE are delta-rs's, on the table's files.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -69,10 +70,37 @@ class LakeWrites:
         self.session = session
         self.writer = writer
         self._merged: list[tuple[str, str]] | None = None  # the last MERGE's columns
+        self._names: dict[str, str] = {}  # a table as written -> the lake's own name
 
     def lineage(self, statement: LakeStatement) -> str | None:
         """SQL for the lineage of ``statement``, once :meth:`run` has written it."""
+        statement = self._named(statement)
         return lineage_sql(statement, self._merged if isinstance(statement, MergeInto) else None)
+
+    def name_of(self, table: str) -> str:
+        """The lake's own name of ``table`` as a statement wrote it (``gold.Positive``
+        for ``gold.positive``), once :meth:`run` has written it."""
+        return self._names.get(table, table)
+
+    def _named(self, statement: LakeStatement) -> LakeStatement:
+        table = getattr(statement, "table", None)
+        if table is None or self._names.get(table, table) == table:
+            return statement
+        return dataclasses.replace(statement, table=self._names[table])
+
+    def _resolve(self, statement: LakeStatement) -> LakeStatement:
+        """The statement on the lake's table of that name in any case: DuckDB's names
+        are not case sensitive, so ``gold.positive`` and ``gold.Positive`` are one view,
+        and a write must go to the table that view reads rather than make another."""
+        table = getattr(statement, "table", None)
+        if not table or isinstance(statement, Refused):
+            return statement
+        lake = self.session.lake
+        if not lake.exists(table):
+            same = [t.table for t in lake.tables() if t.table.lower() == table.lower()]
+            if same:
+                self._names[table] = same[0]
+        return self._named(statement)
 
     @property
     def db(self) -> duckdb.DuckDBPyConnection:
@@ -83,6 +111,7 @@ class LakeWrites:
         if isinstance(statement, Refused):
             raise LakeWriteError(statement.message)
         self.session.ensure_delta()
+        statement = self._resolve(statement)
         handler = {
             CreateTable: self._create,
             InsertInto: self._insert,

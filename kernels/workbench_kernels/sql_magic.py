@@ -220,7 +220,7 @@ class WorkbenchSqlMagics(Magics):
                 self._note_usage(target, statement.text)
                 continue
             written = writes.run(statement)
-            print(describe(statement.table, written, target))
+            print(describe(writes.name_of(statement.table), written, target))
             self._note_usage(target, statement.text, writes=False)
             lineage = writes.lineage(statement)
             written_now = written is not None and written.operation != "NONE"
