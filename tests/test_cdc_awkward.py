@@ -215,3 +215,27 @@ def test_a_column_retyped_mid_stream_says_which_and_how_to_go_on(workbench, sour
     run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.t"]}))
     silver = lake.read("silver.t").to_pylist()
     assert sorted((r["id"], str(r["amount"])) for r in silver) == [(1, "1.1000"), (2, "4.1234")]
+
+
+def test_a_table_dropped_while_followed_is_named_and_the_others_lose_nothing(workbench, source):
+    from workbench_server.errors import NotFoundError
+
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE kept (id int PRIMARY KEY, amount numeric(12, 2))")
+        db.execute("CREATE TABLE gone (id int PRIMARY KEY, v text)")
+        db.execute("INSERT INTO kept VALUES (1, 1.00)")
+    _cdc(workbench, ["kept", "gone"])
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("UPDATE kept SET amount = 2.00 WHERE id = 1")
+        db.execute("DROP TABLE gone")
+        db.execute("INSERT INTO kept VALUES (2, 3.00)")
+    with pytest.raises(NotFoundError) as refused:
+        _cdc(workbench, ["kept", "gone"])
+    assert "gone" in str(refused.value) and "remove it from the step's tables" in str(refused.value)
+    _cdc(workbench, ["kept"])  # as the message says
+    bronze = Lake.default(workbench.settings).read("bronze.kept").to_pylist()
+    assert sorted((r["id"], str(r["amount"]), r["_op"]) for r in bronze) == [
+        (1, "1.00", "i"),
+        (1, "2.00", "u"),
+        (2, "3.00", "i"),
+    ]

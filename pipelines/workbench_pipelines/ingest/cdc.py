@@ -49,7 +49,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench_server.connections.replication import slot_name
-from workbench_server.errors import InvalidInputError, SourceUnavailableError
+from workbench_server.errors import InvalidInputError, NotFoundError, SourceUnavailableError
 from workbench_server.sql_text import quote_identifier as qi
 from workbench_server.sql_text import quote_literal as ql
 
@@ -185,7 +185,13 @@ class CdcExtract:
     def _shapes(self) -> None:
         languages: list[str] | None = self.spec.languages
         for spec in self.spec.tables:
-            shape = self.source.shape(self.db, spec)
+            try:
+                shape = self.source.shape(self.db, spec)
+            except NotFoundError as exc:  # e.g. dropped since the last run
+                raise NotFoundError(
+                    f"{exc}: if it was dropped, remove it from the step's tables; the others "
+                    "go on from where they stopped"
+                ) from None
             if shape.by_company:
                 raise InvalidInputError(
                     f"{shape.table}: company-dependent fields ("
