@@ -105,7 +105,19 @@ def _read_secrets(kind: str, from_stdin: bool, prompt: bool) -> dict[str, str]:
     fields = KINDS[kind].secret_fields
     if from_stdin:
         # One FIELD=VALUE per line, e.g. `printf 'password=%s\n' "$PW" | workbench ...`.
-        return _parse_sets(tuple(line for line in sys.stdin.read().splitlines() if line.strip()))
+        secrets: dict[str, str] = {}
+        for number, line in enumerate(sys.stdin.read().splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key.strip():
+                # The line is not shown: it may well be the secret itself.
+                raise InvalidInputError(
+                    f"--secrets-stdin: line {number} is not FIELD=VALUE (e.g. "
+                    f"password=...; secret fields of {kind}: {', '.join(fields) or 'none'})"
+                )
+            secrets[key.strip()] = value
+        return secrets
     if prompt and fields and sys.stdin.isatty():
         secrets = {}
         for field in fields:
