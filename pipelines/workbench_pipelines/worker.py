@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from datetime import timedelta
 
 from temporalio.worker import Worker
@@ -136,8 +137,26 @@ async def run_worker(
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    parent = os.getppid()
+
+    def on_signal() -> None:
+        if os.getppid() != parent:
+            # The process that started this worker is gone (workbench up killed: its
+            # parent-death signal is this SIGTERM) and Temporal went with it. Letting the
+            # running steps finish only ran them a second time: nobody takes their results,
+            # and the next start runs them again (as it did, both attempts to the end).
+            # Stop now; the next start finds the attempts lost and runs them once more.
+            print(
+                f"worker {identity}: the process that started it is gone; stopping now "
+                "(running steps run again on the next start)",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(1)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         async with worker, hooks_worker:
             print(
