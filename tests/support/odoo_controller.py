@@ -20,7 +20,7 @@ from decimal import Decimal as D
 
 import psycopg
 
-from tests.support.odoo_close import ACCOUNT_16_17, COMMON, COMPANY, LOCKS
+from tests.support.odoo_close import ACCOUNT_16_17, ACCOUNT_18, COMMON, COMPANY, LOCKS
 
 STAMP = datetime(2026, 4, 30, 18, 0)
 CHART = [  # key, code, name, type, reconcile, currency key
@@ -190,15 +190,19 @@ class Book:
         )
 
 
-def build(url: str) -> None:
+def build(url: str, version: str = "17.0") -> None:
+    """The books as Odoo ``version`` (16.0, 17.0 or 18.0) stores them. 18 keeps the code in
+    code_store (one account per company here) and has sale and purchase lock dates (set
+    where 16 and 17 have the period lock date) instead of a period lock date."""
+    major = version.split(".")[0]
     with psycopg.connect(url) as db:
         db.execute(COMMON)
-        db.execute(COMPANY.format(locks=LOCKS["17.0"]))
-        db.execute(ACCOUNT_16_17)
+        db.execute(COMPANY.format(locks=LOCKS[version]))
+        db.execute(ACCOUNT_18 if major == "18" else ACCOUNT_16_17)
         db.execute(
             "INSERT INTO ir_module_module (name, state, latest_version, write_date) "
-            "VALUES ('base','installed','17.0.1.3',%s),('account','installed','17.0.1.2',%s)",
-            (STAMP, STAMP),
+            "VALUES ('base','installed',%s,%s),('account','installed',%s,%s)",
+            (f"{major}.0.1.3", STAMP, f"{major}.0.1.2", STAMP),
         )
         for cid, name, rounding in (
             (EUR, "EUR", "0.01"),
@@ -250,6 +254,26 @@ def build(url: str) -> None:
         ):
             acc = {}
             for key, code, name, kind, rec, acur in CHART:
+                if major == "18":
+                    acc[key] = db.execute(
+                        "INSERT INTO account_account (name, code_store, account_type, "
+                        "internal_group, reconcile, currency_id, deprecated, write_date) "
+                        "VALUES (%s,%s,%s,%s,%s,%s,false,%s) RETURNING id",
+                        (
+                            json.dumps({"en_US": name}),
+                            json.dumps({str(company): code}),
+                            kind,
+                            GROUP[kind],
+                            rec,
+                            acur,
+                            STAMP,
+                        ),
+                    ).fetchone()[0]
+                    db.execute(
+                        "INSERT INTO account_account_res_company_rel VALUES (%s, %s)",
+                        (acc[key], company),
+                    )
+                    continue
                 acc[key] = db.execute(
                     "INSERT INTO account_account (name, code, company_id, account_type, "
                     "internal_group, include_initial_balance, reconcile, currency_id, deprecated, "
@@ -266,10 +290,12 @@ def build(url: str) -> None:
                         STAMP,
                     ),
                 ).fetchone()[0]
+            lock_columns = "period_lock_date, fiscalyear_lock_date, tax_lock_date"
+            if major == "18":
+                lock_columns = "sale_lock_date, fiscalyear_lock_date, tax_lock_date"
             db.execute(
                 "INSERT INTO res_company (id, name, partner_id, currency_id, active, "
-                "fiscalyear_last_day, fiscalyear_last_month, period_lock_date, "
-                "fiscalyear_lock_date, tax_lock_date, parent_path, "
+                f"fiscalyear_last_day, fiscalyear_last_month, {lock_columns}, parent_path, "
                 "account_journal_suspense_account_id, account_journal_payment_debit_account_id, "
                 "account_journal_payment_credit_account_id, write_date) VALUES "
                 "(%s,%s,%s,%s,true,31,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
@@ -287,6 +313,8 @@ def build(url: str) -> None:
                     STAMP,
                 ),
             )
+            if major == "18":
+                db.execute("UPDATE res_company SET purchase_lock_date = sale_lock_date")
             journals = {}
             for code, kind, default, susp in (
                 ("INV", "sale", "income", None),
@@ -637,7 +665,11 @@ def trial_balance(url: str, company: int, period: str, fy_start: date) -> dict[s
         found = db.execute(
             """
             WITH l AS (
-              SELECT l.*, a.code, a.include_initial_balance AS bs
+              SELECT l.*,
+                     coalesce(to_jsonb(a) ->> 'code', to_jsonb(a) -> 'code_store' ->> %(key)s)
+                       AS code,
+                     coalesce((to_jsonb(a) ->> 'include_initial_balance')::boolean,
+                              a.internal_group NOT IN ('income', 'expense')) AS bs
               FROM account_move_line l JOIN account_account a ON a.id = l.account_id
               WHERE l.company_id = %(c)s AND l.parent_state = 'posted' AND l.date <= %(end)s)
             SELECT code,
@@ -647,12 +679,13 @@ def trial_balance(url: str, company: int, period: str, fy_start: date) -> dict[s
               coalesce(sum(balance) FILTER (WHERE bs OR date >= %(fy)s), 0)
             FROM l GROUP BY code
             """,
-            {"c": company, "end": end, "start": start, "fy": fy_start},
+            {"c": company, "key": str(company), "end": end, "start": start, "fy": fy_start},
         ).fetchall()
         carried = db.execute(
             "SELECT coalesce(sum(l.balance), 0) FROM account_move_line l JOIN account_account a "
             "ON a.id = l.account_id WHERE l.company_id = %s AND l.parent_state = 'posted' "
-            "AND NOT a.include_initial_balance AND l.date < %s",
+            "AND NOT coalesce((to_jsonb(a) ->> 'include_initial_balance')::boolean, "
+            "a.internal_group NOT IN ('income', 'expense')) AND l.date < %s",
             (company, fy_start),
         ).fetchone()[0]
     balances = {code: list(values) for code, *values in found}
