@@ -4,6 +4,7 @@ that hold column values) is refused before it reaches the database."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
@@ -87,3 +88,40 @@ def test_functions_that_act_outside_the_query_are_refused(
         assert "(" in str(refused.value) and "not run" in str(refused.value)
         # Odoo's own session is still there.
         assert odoo.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_rows_past_the_limit_are_never_fetched_into_the_server(
+    workbench: Any, odoo_db: str, books: Any
+) -> None:
+    """A query whose result is 300 MB answers its first 5 rows without the server ever
+    holding the rest (the bounds are on what is read, not only on what is shown)."""
+    import resource
+
+    from workbench_server.agents.tools import AgentTools
+
+    tools = AgentTools(workbench, books)
+    tools.query("SELECT 1", "books")  # the driver and the catalog loaded
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    answer = tools.query(
+        "SELECT g, repeat('x', 1000) AS filler FROM generate_series(1, 300000) g ORDER BY g",
+        "books",
+        limit=5,
+    )
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 - peak
+    assert [row[0] for row in answer["rows"]] == [1, 2, 3, 4, 5]
+    assert answer["notes"] == ["first 5 rows"]
+    assert grown < 100, f"the server's peak memory grew by {grown} MB for 5 rows"
+    # An error past the first rows (here a division by zero at row 250) is still the
+    # query's error, not the server's.
+    from workbench_server.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="division by zero"):
+        tools.query("SELECT 1 / (250 - g) FROM generate_series(1, 400) g", "books", limit=1000)
+    # Past the time bound the answer says so, rows or none: the bound is the whole
+    # answer's, not each fetch's (here every batch of rows alone is within it).
+    started = time.perf_counter()
+    slow = tools.query(
+        "SELECT g, pg_sleep(0.01) FROM generate_series(1, 1000) g", "books", 1000, 2.0
+    )
+    assert "did not finish within 2 s" in slow["notes"][-1], slow
+    assert time.perf_counter() - started < 6

@@ -347,7 +347,10 @@ def run_on_lake(
 def run_on_postgres(
     cfg: Any, query: exp.Query, limit: int, max_bytes: int, timeout_s: float, source: str
 ) -> QueryResult:
-    """``query`` in a read-only transaction with a statement timeout."""
+    """``query`` in a read-only transaction with a statement timeout, through a server-side
+    cursor: rows are fetched a few at a time as the bounds allow, so a result of any size
+    costs the server no more than the rows it answers (a client-side cursor would receive
+    all of it first)."""
     import psycopg
 
     from ..catalog.preview import Preview, fill_rows
@@ -356,30 +359,36 @@ def run_on_postgres(
     out = Preview(columns=[], rows=[])
     with psycopg.connect(**cfg.psycopg_kwargs("workbench-agent", timeout_s)) as conn:
         conn.read_only = True
-        with conn.transaction(force_rollback=True), conn.cursor() as cur:
-            cur.execute(
+        with conn.transaction(force_rollback=True):
+            conn.execute(
                 "SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout_s * 1000)}",)
             )
+            cur = conn.cursor(name="workbench_agent_query")
+            # Each FETCH is a statement of its own: the whole answer is bounded here.
+            timer = threading.Timer(timeout_s, conn.cancel_safe)
+            timer.start()
             try:
                 cur.execute(query.sql(dialect="postgres"))
+                types = {
+                    row[0]: row[1]
+                    for row in conn.execute(
+                        "SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)",
+                        ([d.type_code for d in cur.description or []],),
+                    )
+                }
+                out.columns = [(d.name, types.get(d.type_code, "?")) for d in cur.description or []]
+                fill_rows(out, iter(lambda: cur.fetchmany(50), []), limit, max_bytes)
             except psycopg.errors.QueryCanceled:
                 out.notes.append(f"stopped: the query did not finish within {timeout_s:g} s")
-                return _result(source, out, started)
             except psycopg.errors.ReadOnlySqlTransaction:
                 raise PermissionDeniedError(
                     "the database refused: the query tried to write in a read-only transaction"
                 ) from None
             except psycopg.Error as exc:
                 raise InvalidInputError(f"sql: {_first_line(exc)}") from None
-            types = {
-                row[0]: row[1]
-                for row in conn.execute(
-                    "SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)",
-                    ([d.type_code for d in cur.description or []],),
-                )
-            }
-            out.columns = [(d.name, types.get(d.type_code, "?")) for d in cur.description or []]
-            fill_rows(out, iter(lambda: cur.fetchmany(200), []), limit, max_bytes)
+            finally:
+                timer.cancel()
+                cur.close()  # CLOSE, or nothing in a transaction the error ended
     return _result(source, out, started)
 
 
