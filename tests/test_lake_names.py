@@ -53,3 +53,20 @@ async def test_a_name_in_another_case_is_the_same_table(kernels: Kernels, home: 
     )
     assert seen == [4]
     assert sorted(p.name for p in (home / "lake" / "gold").iterdir()) == ["Positive"]
+
+
+def test_the_library_refuses_a_new_table_whose_name_differs_only_by_case(tmp_path) -> None:
+    """Python's ``lake.write`` and pipeline targets: ``gold.positive`` beside
+    ``gold.Positive`` would be a second table that SQL cannot tell from the first."""
+    import pyarrow as pa
+
+    from workbench_server.errors import InvalidInputError
+
+    lake = Lake.at(str(tmp_path / "lake"))
+    lake.write("gold.Positive", pa.table({"x": [1]}))
+    with pytest.raises(InvalidInputError) as refused:
+        lake.write("gold.positive", pa.table({"x": [2]}))
+    assert "gold.Positive" in str(refused.value)
+    assert [t.table for t in lake.tables()] == ["gold.Positive"]
+    lake.write("gold.Positive", pa.table({"x": [3]}))  # its own name: as before
+    assert sorted(lake.read("gold.Positive").column("x").to_pylist()) == [1, 3]

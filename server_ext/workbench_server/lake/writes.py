@@ -53,7 +53,7 @@ from .models import DeleteMarker, TableName, WriteMode, WriteResult, WriterInfo
 from .scd2 import SCD2_COLUMNS, staged_changes
 from .settings import LakeSettings
 from .sources import Source
-from .tables import is_delta, open_table, parquet_files
+from .tables import is_delta, list_tables, open_table, parquet_files
 
 log = logging.getLogger(__name__)
 
@@ -550,6 +550,21 @@ def _create_if_missing(
     """
     if is_delta(location, table):
         return False
+    # SQL reads lake names in any case (one DuckDB view for gold.Positive and
+    # gold.positive): a second table of the same name in another case could not be read.
+    twin = next(
+        (
+            t.table
+            for t in list_tables(location)
+            if t.table.lower() == str(table).lower() and t.table != str(table)
+        ),
+        None,
+    )
+    if twin is not None:
+        raise InvalidInputError(
+            f"{table}: the lake has {twin}, and SQL reads lake names in any case (one view "
+            f"for both); write {twin}"
+        )
     try:
         DeltaTable.create(
             location.uri(table),
