@@ -239,3 +239,24 @@ def test_a_table_dropped_while_followed_is_named_and_the_others_lose_nothing(wor
         (1, "2.00", "u"),
         (2, "3.00", "i"),
     ]
+
+
+def test_a_replica_identity_using_an_index_keys_the_table_by_that_index(workbench, source):
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE codes (id int PRIMARY KEY, code text NOT NULL, v text)")
+        db.execute("CREATE UNIQUE INDEX codes_code ON codes (code)")
+        db.execute("ALTER TABLE codes REPLICA IDENTITY USING INDEX codes_code")
+        db.execute("INSERT INTO codes VALUES (1, 'a', 'x'), (2, 'b', 'y')")
+    with pytest.raises(InvalidInputError) as refused:  # id is not what a delete sends
+        _cdc(workbench, ["codes"])
+    assert "['id']" in str(refused.value) and "['code']" in str(refused.value)
+    tables = [{"table": "codes", "keys": ["code"]}]
+    _cdc(workbench, tables)
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("UPDATE codes SET v = 'z' WHERE code = 'a'")
+        db.execute("DELETE FROM codes WHERE code = 'b'")
+    _cdc(workbench, tables)
+    merge = {"tables": [{"source": "bronze.codes", "target": "silver.codes", "keys": ["code"]}]}
+    run_merge(step_context(workbench, local_principal(), "merge", merge))
+    silver = Lake.default(workbench.settings).read("silver.codes").to_pylist()
+    assert _by_key(silver, ["code"], ["v"]) == {("a",): ("z",)}
