@@ -125,3 +125,40 @@ def test_rows_past_the_limit_are_never_fetched_into_the_server(
     )
     assert "did not finish within 2 s" in slow["notes"][-1], slow
     assert time.perf_counter() - started < 6
+
+
+MEMORY_HOG = "SELECT length(string_agg(repeat('x', 1000), '')) FROM range(1500000)"
+
+
+def test_a_duckdb_query_is_bounded_in_memory(workbench: Any, tmp_path: Any) -> None:
+    """The lake's sandbox and a DuckDB file run in the server's process: a query that
+    would hold gigabytes (DuckDB allows 80 % of the machine) fails at 1 GB, saying so."""
+    import resource
+
+    import duckdb
+
+    from workbench_server.agents.tools import AgentTools
+    from workbench_server.catalog import CatalogService
+    from workbench_server.connections import ConnectionCreate, ConnectionService
+    from workbench_server.errors import InvalidInputError
+    from workbench_server.principal import local_principal
+
+    path = tmp_path / "crm.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    workbench.settings.data_roots = [str(tmp_path)]
+    me = local_principal()
+    ConnectionService(workbench, me).create(
+        ConnectionCreate(name="crm", settings={"kind": "duckdb", "path": str(path)})
+    )
+    CatalogService(workbench, me).scan("crm")
+    tools = AgentTools(workbench, me)
+    assert tools.query("SELECT count(*) FROM range(10)")["rows"] == [[10]]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    for connection in ("lake", "crm"):
+        with pytest.raises(InvalidInputError, match="more than the 1GB of memory"):
+            tools.query(MEMORY_HOG, connection)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 - peak
+    assert grown < 1200, f"the server's peak memory grew by {grown} MB"
+    # An ordinary query still runs after it, on the same bounds.
+    assert tools.query("SELECT sum(range) FROM range(1000000)", "crm")["rows"] == [[499999500000]]

@@ -44,6 +44,11 @@ MAX_ROWS = 1000
 MAX_BYTES = 1_000_000
 MAX_SECONDS = 30.0
 MAX_SQL_CHARS = 100_000
+# What a DuckDB query (the lake's sandbox, a DuckDB file) may hold in memory, in the
+# server's process, with no spilling to disk: past it the query fails with DuckDB's
+# "Out of Memory Error" (DuckDB's default is 80 % of the machine's memory).
+MAX_MEMORY = "1GB"
+DUCKDB_BOUNDS = {"memory_limit": MAX_MEMORY, "max_temp_directory_size": "0GB"}
 
 # Nodes that change data, the schema, the session or the transaction, wherever they sit.
 WRITES: tuple[type[exp.Expression], ...] = tuple(
@@ -323,7 +328,9 @@ def run_on_lake(
             )
     sql = query.sql(dialect="duckdb")
     out = Preview(columns=[], rows=[])
-    db = duckdb.connect(":memory:", config={"enable_external_access": False, "threads": 2})
+    db = duckdb.connect(
+        ":memory:", config={"enable_external_access": False, "threads": 2, **DUCKDB_BOUNDS}
+    )
     try:
         for name, dataset in datasets.items():
             db.register(name, dataset)
@@ -335,6 +342,8 @@ def run_on_lake(
             fill_rows(out, iter(lambda: result.fetchmany(200), []), limit, max_bytes)
         except duckdb.InterruptException:
             out.notes.append(f"stopped: the query did not finish within {timeout_s:g} s")
+        except duckdb.OutOfMemoryException as exc:
+            raise InvalidInputError(_out_of_memory(exc)) from None
         except duckdb.Error as exc:
             raise InvalidInputError(f"sql: {_first_line(exc)}") from None
         finally:
@@ -403,7 +412,7 @@ def run_on_duckdb_file(
 
     started = time.perf_counter()
     out = Preview(columns=[], rows=[])
-    with open_untrusted_duckdb(cfg.path) as con:
+    with open_untrusted_duckdb(cfg.path, **DUCKDB_BOUNDS) as con:
         timer = threading.Timer(timeout_s, con.interrupt)
         timer.start()
         try:
@@ -412,6 +421,8 @@ def run_on_duckdb_file(
             fill_rows(out, iter(lambda: result.fetchmany(200), []), limit, max_bytes)
         except duckdb.InterruptException:
             out.notes.append(f"stopped: the query did not finish within {timeout_s:g} s")
+        except duckdb.OutOfMemoryException as exc:
+            raise InvalidInputError(_out_of_memory(exc)) from None
         except duckdb.Error as exc:
             if reads_outside(exc):
                 raise PermissionDeniedError(
@@ -430,6 +441,13 @@ def _result(source: str, out: Any, started: float) -> QueryResult:
         rows=out.rows,
         notes=list(out.notes),
         elapsed_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _out_of_memory(exc: BaseException) -> str:
+    return (
+        f"sql: the query needs more than the {MAX_MEMORY} of memory a query may hold "
+        f"({_first_line(exc)}); aggregate, filter or limit inside the query"
     )
 
 

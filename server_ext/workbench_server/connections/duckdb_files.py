@@ -31,15 +31,17 @@ UNTRUSTED_CONFIG: dict[str, Any] = {
 }
 
 
-def open_untrusted_duckdb(path: str) -> duckdb.DuckDBPyConnection:
+def open_untrusted_duckdb(path: str, **bounds: Any) -> duckdb.DuckDBPyConnection:
     """``path`` opened read-only with external access off and the configuration locked.
 
     ``:memory:`` gives a fresh in-memory database (it cannot be read-only, and holds
-    nothing a user put there). Raises ``duckdb.Error`` as ``duckdb.connect`` does.
+    nothing a user put there). ``bounds`` are more settings, set before the lock (e.g.
+    ``memory_limit``). Raises ``duckdb.Error`` as ``duckdb.connect`` does.
     """
     import duckdb
 
-    return duckdb.connect(path, read_only=path != ":memory:", config=dict(UNTRUSTED_CONFIG))
+    config = {**bounds, **UNTRUSTED_CONFIG}
+    return duckdb.connect(path, read_only=path != ":memory:", config=config)
 
 
 def reads_outside(exc: BaseException) -> bool:
