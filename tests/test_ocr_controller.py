@@ -198,3 +198,36 @@ def test_a_receipt_in_another_currency_is_left_for_odoo_to_convert(odoo, engine,
     again = flow.process_document(lake, hardware, "scan-2.png", engine, client, settings)
     assert again.seen_before
     assert client.execute_kw("hr.expense", "search_count", [[]]) == before + 3
+
+
+REFUND = [
+    ("Iron Labs AG", ""),
+    ("Hauptstrasse 5, 80331 Muenchen", ""),
+    ("USt-IdNr: DE636383989", ""),
+    ("Datum: 16.02.2026", ""),
+    ("RETOURE / Gutschrift", ""),
+    ("", ""),
+    ("Kabel 1 x -12,50", "-12,50"),
+    ("Subtotal", "-12,50"),
+    ("MwSt 19%", "-2,38"),
+    ("Summe EUR", "-14,88"),
+]
+
+
+def test_a_refund_receipt_is_not_paid_back_as_an_expense(odoo, engine, tmp_path) -> None:
+    """A returned cable's credit slip (-14.88): its minus was dropped, and the flow made an
+    expense of +14.88 by itself, with every field sure."""
+    server, url = odoo
+    client = OdooClient(OdooConfig.model_validate(server.settings()))
+    settings = flow.FlowSettings(employee_id=expense_setup(url))
+    before = client.execute_kw("hr.expense", "search_count", [[]])
+    refund = render(REFUND, "dejavu/DejaVuSans.ttf")
+    outcome = flow.process_document(
+        LakeLocation(str(tmp_path / "lake")), refund, "gutschrift.png", engine, client, settings
+    )
+    assert (outcome.fields.total, outcome.fields.taxes) == (Decimal("-14.88"), Decimal("-2.38"))
+    assert outcome.status == "review" and outcome.odoo_expense_id is None
+    assert outcome.reason == (
+        "total -14.88 is not an amount to pay back (a refund or credit note?)"
+    )
+    assert client.execute_kw("hr.expense", "search_count", [[]]) == before

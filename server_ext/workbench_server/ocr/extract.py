@@ -92,9 +92,23 @@ def _row(boxes: list[OcrLine]) -> tuple[str, float, list[OcrLine]]:
     return "  ".join(b.text for b in boxes), min(b.confidence for b in boxes), boxes
 
 
+# a minus right before an amount ("-14,88", "- 14,88") or right after it ("14,88-"), not a
+# dashed leader ("Total ------ 12.50")
+_MINUS_BEFORE = re.compile(r"(?<![-\u2212])[-\u2212] ?$")
+_MINUS_AFTER = re.compile(r"^[-\u2212](?![-\u2212\d])")
+
+
 def _amounts(text: str) -> list[Decimal]:
-    found = [parse_amount(m.group()) for m in _AMOUNT.finditer(text)]
-    return [a for a in found if a is not None]
+    """The amounts on a row, with their sign: a refund's total is negative."""
+    found = []
+    for m in _AMOUNT.finditer(text):
+        value = parse_amount(m.group())
+        if value is None:
+            continue
+        if _MINUS_BEFORE.search(text[: m.start()]) or _MINUS_AFTER.match(text[m.end() :]):
+            value = -value
+        found.append(value)
+    return found
 
 
 def _date_in(text: str) -> date | None:

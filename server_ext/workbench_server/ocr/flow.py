@@ -145,6 +145,9 @@ def _write_silver(location: LakeLocation, row: dict[str, Any], user: str | None)
 
 def _decide(fields: Extracted, found: Matches, settings: FlowSettings) -> str | None:
     """Why the document needs a person, or None when it can go to Odoo by itself."""
+    if fields.total is not None and fields.total <= 0:
+        # a refund or credit note: made by itself, it paid the employee back its amount
+        return f"total {fields.total} is not an amount to pay back (a refund or credit note?)"
     low = fields.low_fields(settings.threshold)
     if low:
         return "low confidence or missing: " + ", ".join(low)
