@@ -243,6 +243,14 @@ async def test_a_missing_or_bad_token_is_refused_with_401(mcp_url: str, token: s
             mcp_url, json=body, headers=headers | {"Authorization": f"token {token}"}
         )
         assert ok.status_code == 200 and ok.json()["result"]["serverInfo"]["name"] == "workbench"
+        # The token goes with every request: no login cookie is handed to the agent's client
+        # (a REST call with the same token gets one, for a browser's next requests).
+        assert "set-cookie" not in ok.headers and not http.cookies
+        rest = await http.get(
+            mcp_url.replace("/workbench/mcp", "/workbench/api/version"),
+            headers={"Authorization": f"token {token}"},
+        )
+        assert rest.status_code == 200 and "set-cookie" in rest.headers
     with pytest.raises(BaseException) as refused:  # the SDK raises a group of errors
         async with mcp_client(mcp_url, "wrong") as client:
             await client.list_tools()

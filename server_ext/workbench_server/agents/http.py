@@ -134,6 +134,14 @@ class McpHandler(WorkbenchHandler):
         """MCP clients send a token, never a browser's cookies: a request authenticated
         by cookie alone is refused below, so no XSRF check is needed or possible."""
 
+    def set_cookie(self, *args: Any, **kwargs: Any) -> None:
+        """No cookie is handed out here. Jupyter's identity provider gives a request
+        authenticated by token a login cookie, for a browser's next requests; an MCP client
+        sends its token with every request and its cookie is refused anyway (see
+        :attr:`token_authenticated_by_header`). A login cookie is a credential the agent's
+        HTTP client would keep and send back with every call for nothing (the client's
+        cookie jar and the server's check of the signed cookie cost CPU on each)."""
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 401:  # (set here: sending an error clears earlier headers)
             self.set_header("WWW-Authenticate", 'Bearer realm="workbench"')
