@@ -494,3 +494,24 @@ def test_documents_and_tables_of_a_lake_in_s3(workbench: Any, s3_endpoint: str) 
         "sub/more.md": "# More\nCall [phone]",
     }
     assert not Lake.default(workbench.settings).exists("gold.rag_chunks")
+
+
+def test_a_pii_key_is_refused_rather_than_written_into_every_chunk(workbench: Any) -> None:
+    """A contacts list from a spreadsheet has no id: keyed by its e-mail column (tagged
+    pii), the addresses would be each chunk's source_key and metadata, in a gold table
+    every user of the lake reads, while the text says the column was left out."""
+    lake = Lake.default(workbench.settings)
+    lake.write("silver.customers", pa.table(CUSTOMERS), mode="overwrite")
+    source = {"table": "silver.customers", "keys": ["email"], "columns": ["name", "note"]}
+    config = {"target": "gold.rag_chunks", "sources": [source]}
+    bob = Principal(name="bob", admin=False)
+    with pytest.raises(InvalidInputError, match=r"keys.*email.*pii") as refused:
+        run_rag(step_context(workbench, bob, "rag", config))
+    assert "ann@perrin.example" not in str(refused.value)
+    assert not lake.exists("gold.rag_chunks")
+    # Asked for by someone who may see it, the key is kept, and said so in each chunk.
+    keep = {"target": "gold.rag_chunks", "sources": [{**source, "include_pii": True}]}
+    run_rag(step_context(workbench, local_principal(), "rag", keep))
+    chunks = _chunks(lake)
+    assert "email=ann@perrin.example" in {c["source_key"] for c in chunks}
+    assert all(json.loads(c["metadata"])["pii_included"] == ["email"] for c in chunks)

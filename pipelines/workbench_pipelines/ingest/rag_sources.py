@@ -94,6 +94,14 @@ def _table(ctx: StepContext, lake: Lake, source: RagSource, step: str) -> Source
             f"columns ({', '.join(sorted(pii))}): the owner of lake {lake.name!r}, admins "
             "and pii-readers"
         )
+    pii_keys = [k for k in source.keys if k in pii]
+    if pii_keys and not source.include_pii:
+        # A key is each chunk's source_key and metadata: it cannot be left out or masked.
+        raise InvalidInputError(
+            f"rag step {step}: keys of {table} include {', '.join(pii_keys)}, tagged pii, "
+            "which each chunk would hold as its source_key: key by columns that are not pii "
+            "(e.g. id), or set include_pii: true on the source (for those who may see pii)"
+        )
     left_out = [] if source.include_pii else [c for c in dict.fromkeys(wanted) if c in pii]
     used = [c for c in dict.fromkeys(wanted) if c not in left_out]
     upstream = upstream_of(ctx, lake, table)
@@ -105,7 +113,11 @@ def _table(ctx: StepContext, lake: Lake, source: RagSource, step: str) -> Source
         "upstream": upstream,
         **({"pii_left_out": left_out} if left_out else {}),
         # Kept on request (include_pii): said in each chunk, for whoever reads it later.
-        **({"pii_included": kept} if (kept := [c for c in used if c in pii]) else {}),
+        **(
+            {"pii_included": kept}
+            if (kept := [c for c in dict.fromkeys([*source.keys, *used]) if c in pii])
+            else {}
+        ),
     }
     texts: list[SourceText] = []
     read = list(dict.fromkeys([*source.keys, *used]))
