@@ -52,7 +52,7 @@ def diff(
     if not keys:
         raise InvalidInputError(
             f"{table}: no keys recorded by its writes; name the columns that identify a row "
-            "(--key in the CLI, key= in REST)"
+            "(keys=[...] in Python, --key in the CLI, key= in REST)"
         )
     db = engine.connect(location)
     try:
