@@ -143,3 +143,30 @@ def test_files_and_folders_linked_into_the_lake_are_not_read(workbench, tmp_path
     assert ledger.row_estimate == 1
     preview = catalog.preview(ledger.id)
     assert preview.rows == [[10]]
+
+
+def test_personal_columns_named_as_spreadsheets_name_them_are_tagged(workbench) -> None:
+    """A table loaded from a spreadsheet or CSV names its columns for people: 'E-Mail',
+    'Email Address', 'Kunde E-Mail', 'Phone Number'. Untagged, they would be copied to
+    Superset, shown to agents and put into RAG chunks as any other column."""
+    from workbench_server.lake import Lake
+
+    Lake.default(workbench.settings).write(
+        "silver.customer_list",
+        pa.table(
+            {
+                "Customer": ["Ann Perrin"],
+                "E-Mail": ["ann@perrin.example"],
+                "Email Address": ["ann.perrin@example.com"],
+                "Kunde E-Mail": ["ann@kunde.example"],
+                "Phone Number": ["+33 6 12 34 56 78"],
+                "IBAN": ["DE89370400440532013000"],
+                "Open Amount": [12.5],
+            }
+        ),
+    )
+    catalog = CatalogService(workbench, local_principal())
+    catalog.scan("lake")
+    found = catalog.find("lake", "silver", "customer_list")
+    tagged = {c.name for c in found.columns if "pii" in c.auto_tags}
+    assert tagged == {"E-Mail", "Email Address", "Kunde E-Mail", "Phone Number", "IBAN"}

@@ -116,6 +116,8 @@ ODOO_FIELDS = frozenset(
 )
 
 _ANYWHERE = re.compile("|".join(ANYWHERE))
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_E_MAIL = re.compile(r"(^|_)e_mail(?=_|$)")
 _ABOUT_PEOPLE = re.compile("|".join(ABOUT_PEOPLE))
 
 
@@ -147,7 +149,7 @@ class PiiRules:
     @property
     def key(self) -> tuple[object, ...]:
         """Everything the tags depend on: a change re-tags every table at the next scan."""
-        return ("pii/2", ANYWHERE, ABOUT_PEOPLE, PEOPLE_TABLES.pattern, ODOO_FIELDS, self.extra)
+        return ("pii/3", ANYWHERE, ABOUT_PEOPLE, PEOPLE_TABLES.pattern, ODOO_FIELDS, self.extra)
 
     def tags(self, table: str, column: str) -> list[str]:
         """``['pii']`` when ``column`` of ``table`` holds personal data, else ``[]``."""
@@ -161,6 +163,14 @@ class PiiRules:
         return list(found)
 
     def _personal(self, table: str, column: str) -> bool:
+        if self._personal_as_named(table, column):
+            return True
+        # A spreadsheet's or CSV's header ('E-Mail', 'Email Address', 'Kunde E-Mail',
+        # 'Phone Number'): the same words, spelt with spaces and hyphens.
+        plain = _E_MAIL.sub(r"\1email", _NOT_WORD.sub("_", column).strip("_"))
+        return plain != column and self._personal_as_named(table, plain)
+
+    def _personal_as_named(self, table: str, column: str) -> bool:
         if _ANYWHERE.fullmatch(column) or (table, column) in ODOO_FIELDS:
             return True
         if _ABOUT_PEOPLE.fullmatch(column) and PEOPLE_TABLES.search(table):
