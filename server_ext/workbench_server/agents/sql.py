@@ -120,11 +120,20 @@ PG_REFUSED_PREFIXES = (
     "lo_",
     "dblink",
 )
-# pg_catalog's views of column statistics hold the columns' values (most common values,
-# histogram bounds): not for a caller who may not see the pii columns among them.
+# pg_catalog's views that hold the tables' values: column statistics (most common values,
+# histogram bounds) and other sessions' SQL text (Odoo's "... WHERE email = '...'"): not
+# for a caller who may not see the pii columns among them.
 PG_STATISTICS = frozenset(
-    {"pg_stats", "pg_statistic", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic_ext_data"}
+    {
+        "pg_stats",
+        "pg_statistic",
+        "pg_stats_ext",
+        "pg_stats_ext_exprs",
+        "pg_statistic_ext_data",
+        "pg_stat_activity",
+    }
 )
+PG_STATISTICS_FUNCTIONS = frozenset({"pg_stat_get_activity"})
 
 
 def _refused_pg_function(name: str) -> bool:
@@ -237,6 +246,12 @@ def mask_pii(
     tables masked."""
     if catalog.access.may_see_pii(connection):
         return 0
+    for function in query.find_all(exp.Anonymous):
+        if function.name.lower() in PG_STATISTICS_FUNCTIONS:
+            raise PermissionDeniedError(
+                f"{function.name.lower()}() shows other sessions' SQL, with the values they "
+                "name, pii among them, which you may not see; query the tables themselves"
+            )
     ctes, count = _ctes(query), 0
     for table in list(query.find_all(exp.Table)):
         if not isinstance(table.this, exp.Identifier):
@@ -250,8 +265,9 @@ def mask_pii(
         if schema.lower() in ("pg_catalog", "information_schema"):
             if table.name.lower() in PG_STATISTICS:
                 raise PermissionDeniedError(
-                    f"{schema}.{table.name} holds values of the tables' columns, pii among "
-                    "them, which you may not see; query the tables themselves"
+                    f"{schema}.{table.name} holds values of the tables' columns (statistics, "
+                    "sessions' SQL), pii among them, which you may not see; query the tables "
+                    "themselves"
                 )
             continue
         try:
