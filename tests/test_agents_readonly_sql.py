@@ -170,3 +170,56 @@ def test_a_duckdb_query_is_bounded_in_memory(workbench: Any, tmp_path: Any) -> N
     assert grown < 1200, f"the server's peak memory grew by {grown} MB"
     # An ordinary query still runs after it, on the same bounds.
     assert tools.query("SELECT sum(range) FROM range(1000000)", "crm")["rows"] == [[499999500000]]
+
+
+def test_functions_of_the_source_cannot_read_around_the_masks(
+    workbench: Any, odoo_db: str, books: Any, tmp_path: Any
+) -> None:
+    """A function defined in the database (a DuckDB macro, a PostgreSQL SQL function)
+    reads its tables inside itself, where the masks put on the query's tables do not
+    reach: for a caller who may not see pii, only the engine's own functions run."""
+    import duckdb
+
+    from workbench_server.agents.tools import AgentTools
+    from workbench_server.catalog import CatalogService
+    from workbench_server.connections import ConnectionCreate, ConnectionService
+    from workbench_server.errors import PermissionDeniedError
+    from workbench_server.principal import Principal
+
+    path = tmp_path / "crm.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE res_partner (id INT, name TEXT, email TEXT)")
+        con.execute("INSERT INTO res_partner VALUES (1, 'Azure', 'a@x.io')")
+        con.execute("CREATE MACRO contact_of(i) AS (SELECT max(email) FROM res_partner)")
+    workbench.settings.data_roots = [str(tmp_path)]
+    ConnectionService(workbench, books).create(
+        ConnectionCreate(
+            name="crm", shared_groups=["sales"], settings={"kind": "duckdb", "path": str(path)}
+        )
+    )
+    CatalogService(workbench, books).scan("crm")
+    with psycopg.connect(odoo_db, autocommit=True) as con:  # an Odoo module's helper
+        con.execute(
+            "CREATE OR REPLACE FUNCTION partner_contact(pid int) RETURNS text LANGUAGE sql "
+            "STABLE AS $$ SELECT email FROM res_partner WHERE id = pid $$"
+        )
+        (email,) = con.execute("SELECT partner_contact(1)").fetchone()
+    try:
+        member = AgentTools(workbench, Principal(name="sam", groups=frozenset({"sales"})))
+        owner = AgentTools(workbench, books)
+        for sql, connection, value in (
+            ("SELECT contact_of(1) AS c", "crm", "a@x.io"),
+            ("SELECT public.partner_contact(1) AS c", "books", email),
+            ("SELECT partner_contact(id) AS c FROM res_partner WHERE id = 1", "books", email),
+        ):
+            assert owner.query(sql, connection)["rows"] == [[value]]
+            with pytest.raises(PermissionDeniedError, match="contact") as refused:
+                member.query(sql, connection)
+            assert value not in str(refused.value)
+            assert "built-in" in str(refused.value)
+        # The engines' own functions still run for the member.
+        plain = member.query("SELECT lower(name), length(email) FROM res_partner", "crm")
+        assert plain["rows"] == [["azure", 3]]
+    finally:
+        with psycopg.connect(odoo_db, autocommit=True) as con:
+            con.execute("DROP FUNCTION partner_contact(int)")

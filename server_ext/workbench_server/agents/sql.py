@@ -205,6 +205,26 @@ def read_only_query(sql: str, dialect: str) -> exp.Query:
     return statement
 
 
+def called_functions(query: exp.Expression) -> set[str]:
+    """The names of the functions ``query`` calls, lower-cased."""
+    return {
+        (f.name if isinstance(f, exp.Anonymous) else f.sql_name()).lower()
+        for f in query.find_all(exp.Func)
+    }
+
+
+def refuse_defined(query: exp.Expression, defined: set[str]) -> None:
+    """For a caller who may not see pii: a function defined in the database (a macro, a
+    SQL function) reads its tables inside itself, where the masks do not reach."""
+    found = sorted(called_functions(query) & defined)
+    if found:
+        raise PermissionDeniedError(
+            f"{', '.join(found)}() is defined in the database and reads its tables where "
+            "pii masks do not reach; for a caller who may not see pii only built-in "
+            "functions run: query the tables themselves"
+        )
+
+
 def _ctes(query: exp.Expression) -> set[str]:
     return {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
 
@@ -370,7 +390,13 @@ def run_on_lake(
 
 
 def run_on_postgres(
-    cfg: Any, query: exp.Query, limit: int, max_bytes: int, timeout_s: float, source: str
+    cfg: Any,
+    query: exp.Query,
+    limit: int,
+    max_bytes: int,
+    timeout_s: float,
+    source: str,
+    builtin_only: bool = False,
 ) -> QueryResult:
     """``query`` in a read-only transaction with a statement timeout, through a server-side
     cursor: rows are fetched a few at a time as the bounds allow, so a result of any size
@@ -388,6 +414,24 @@ def run_on_postgres(
             conn.execute(
                 "SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout_s * 1000)}",)
             )
+            if builtin_only and (names := sorted(called_functions(query))):
+                # Functions of the database's schemas, not of an extension (unaccent...).
+                refuse_defined(
+                    query,
+                    {
+                        row[0]
+                        for row in conn.execute(
+                            "SELECT DISTINCT lower(p.proname) FROM pg_proc p"
+                            " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                            " WHERE lower(p.proname) = ANY(%s)"
+                            " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                            " AND NOT EXISTS (SELECT 1 FROM pg_depend d"
+                            "  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid"
+                            "  AND d.deptype = 'e')",
+                            (names,),
+                        )
+                    },
+                )
             cur = conn.cursor(name="workbench_agent_query")
             # Each FETCH is a statement of its own: the whole answer is bounded here.
             timer = threading.Timer(timeout_s, conn.cancel_safe)
@@ -418,7 +462,13 @@ def run_on_postgres(
 
 
 def run_on_duckdb_file(
-    cfg: Any, query: exp.Query, limit: int, max_bytes: int, timeout_s: float, source: str
+    cfg: Any,
+    query: exp.Query,
+    limit: int,
+    max_bytes: int,
+    timeout_s: float,
+    source: str,
+    builtin_only: bool = False,
 ) -> QueryResult:
     """``query`` on a user's DuckDB file, opened read-only with external access off."""
     import duckdb
@@ -429,6 +479,11 @@ def run_on_duckdb_file(
     started = time.perf_counter()
     out = Preview(columns=[], rows=[])
     with open_untrusted_duckdb(cfg.path, **DUCKDB_BOUNDS) as con:
+        if builtin_only and called_functions(query):
+            macros = (
+                "SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE NOT internal"
+            )
+            refuse_defined(query, {row[0] for row in con.execute(macros).fetchall()})
         timer = threading.Timer(timeout_s, con.interrupt)
         timer.start()
         try:

@@ -205,16 +205,18 @@ class AgentTools:
             return result.as_dict()
         settings = ConnectionService(self.workbench, self.principal).resolve(connection)
         settings = pin(connection, settings, EgressPolicy.from_settings(self.workbench.settings))
+        # A function defined in the database reads around the masks: built-ins only then.
+        builtin_only = not catalog.access.may_see_pii(row)
         if row.kind == "postgres":
             query = readonly.read_only_query(sql, "postgres")
             readonly.mask_pii(catalog, row, query, "public")
             return readonly.run_on_postgres(
-                settings, query, limit, readonly.MAX_BYTES, timeout_s, connection
+                settings, query, limit, readonly.MAX_BYTES, timeout_s, connection, builtin_only
             ).as_dict()
         query = readonly.read_only_query(sql, "duckdb")
         readonly.mask_pii(catalog, row, query, "main")
         return readonly.run_on_duckdb_file(
-            settings, query, limit, readonly.MAX_BYTES, timeout_s, connection
+            settings, query, limit, readonly.MAX_BYTES, timeout_s, connection, builtin_only
         ).as_dict()
 
     # -- pipelines ----------------------------------------------------------------------
