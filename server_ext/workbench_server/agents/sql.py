@@ -404,61 +404,91 @@ def run_on_postgres(
     all of it first)."""
     import psycopg
 
-    from ..catalog.preview import Preview, fill_rows
+    from ..catalog.preview import Preview
 
     started = time.perf_counter()
     out = Preview(columns=[], rows=[])
     with psycopg.connect(**cfg.psycopg_kwargs("workbench-agent", timeout_s)) as conn:
         conn.read_only = True
-        with conn.transaction(force_rollback=True):
-            conn.execute(
-                "SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout_s * 1000)}",)
-            )
-            if builtin_only and (names := sorted(called_functions(query))):
-                # Functions of the database's schemas, not of an extension (unaccent...).
-                refuse_defined(
-                    query,
-                    {
-                        row[0]
-                        for row in conn.execute(
-                            "SELECT DISTINCT lower(p.proname) FROM pg_proc p"
-                            " JOIN pg_namespace n ON n.oid = p.pronamespace"
-                            " WHERE lower(p.proname) = ANY(%s)"
-                            " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                            " AND NOT EXISTS (SELECT 1 FROM pg_depend d"
-                            "  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid"
-                            "  AND d.deptype = 'e')",
-                            (names,),
-                        )
-                    },
-                )
-            cur = conn.cursor(name="workbench_agent_query")
-            # Each FETCH is a statement of its own: the whole answer is bounded here.
-            timer = threading.Timer(timeout_s, conn.cancel_safe)
-            timer.start()
-            try:
-                cur.execute(query.sql(dialect="postgres"))
-                types = {
-                    row[0]: row[1]
-                    for row in conn.execute(
-                        "SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)",
-                        ([d.type_code for d in cur.description or []],),
-                    )
-                }
-                out.columns = [(d.name, types.get(d.type_code, "?")) for d in cur.description or []]
-                fill_rows(out, iter(lambda: cur.fetchmany(50), []), limit, max_bytes)
-            except psycopg.errors.QueryCanceled:
-                out.notes.append(f"stopped: the query did not finish within {timeout_s:g} s")
-            except psycopg.errors.ReadOnlySqlTransaction:
-                raise PermissionDeniedError(
-                    "the database refused: the query tried to write in a read-only transaction"
-                ) from None
-            except psycopg.Error as exc:
-                raise InvalidInputError(f"sql: {_first_line(exc)}") from None
-            finally:
-                timer.cancel()
-                cur.close()  # CLOSE, or nothing in a transaction the error ended
+        cur = conn.cursor(name="workbench_agent_query")
+        try:
+            _on_postgres(conn, cur, query, limit, max_bytes, timeout_s, builtin_only, out)
+        finally:
+            cur.close()  # after the rollback that ended it: no CLOSE to send
     return _result(source, out, started)
+
+
+def _on_postgres(
+    conn: Any,
+    cur: Any,
+    query: exp.Query,
+    limit: int,
+    max_bytes: int,
+    timeout_s: float,
+    builtin_only: bool,
+    out: Any,
+) -> None:
+    import psycopg
+
+    from ..catalog.preview import fill_rows
+
+    def batches() -> Any:
+        # As many rows as the limit asks in one FETCH (at most 100); a short batch is the
+        # last: no FETCH that only learns the end.
+        size = min(limit, 100)
+        while True:
+            rows = cur.fetchmany(size)
+            if rows:
+                yield rows
+            if len(rows) < size:
+                return
+
+    with conn.transaction(force_rollback=True):
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, true)", (f"{int(timeout_s * 1000)}",)
+        )
+        if builtin_only and (names := sorted(called_functions(query))):
+            # Functions of the database's schemas, not of an extension (unaccent...).
+            refuse_defined(
+                query,
+                {
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT DISTINCT lower(p.proname) FROM pg_proc p"
+                        " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                        " WHERE lower(p.proname) = ANY(%s)"
+                        " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                        " AND NOT EXISTS (SELECT 1 FROM pg_depend d"
+                        "  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid"
+                        "  AND d.deptype = 'e')",
+                        (names,),
+                    )
+                },
+            )
+        # Each FETCH is a statement of its own: the whole answer is bounded here.
+        timer = threading.Timer(timeout_s, conn.cancel_safe)
+        timer.start()
+        try:
+            cur.execute(query.sql(dialect="postgres"))
+            types = {
+                row[0]: row[1]
+                for row in conn.execute(
+                    "SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)",
+                    ([d.type_code for d in cur.description or []],),
+                )
+            }
+            out.columns = [(d.name, types.get(d.type_code, "?")) for d in cur.description or []]
+            fill_rows(out, batches(), limit, max_bytes)
+        except psycopg.errors.QueryCanceled:
+            out.notes.append(f"stopped: the query did not finish within {timeout_s:g} s")
+        except psycopg.errors.ReadOnlySqlTransaction:
+            raise PermissionDeniedError(
+                "the database refused: the query tried to write in a read-only transaction"
+            ) from None
+        except psycopg.Error as exc:
+            raise InvalidInputError(f"sql: {_first_line(exc)}") from None
+        finally:
+            timer.cancel()
 
 
 def run_on_duckdb_file(
