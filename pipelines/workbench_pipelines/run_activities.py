@@ -572,10 +572,20 @@ class RunActivities:
             await asyncio.gather(job, return_exceptions=True)
             details = activity.cancellation_details()
             timed_out = bool(details and details.timed_out)
+            error = f"stopped after {step.timeout_s:g} s timeout" if timed_out else "cancelled"
+            ran_for = (_now() - info.started_time).total_seconds()
+            if timed_out and ran_for < step.timeout_s - 5 and info.heartbeat_timeout:
+                # Not the step's deadline: its heartbeats stopped reaching Temporal (down,
+                # its disk full, or this worker stalled), which times an attempt out too.
+                error = (
+                    f"stopped after {ran_for:.0f} s: no heartbeat reached Temporal for "
+                    f"{info.heartbeat_timeout.total_seconds():g} s (Temporal unreachable or "
+                    "failing, or this worker stalled)"
+                )
             await ledger.finish(
                 "timed_out" if timed_out else "cancelled",
                 duration_s=round(time.monotonic() - clock, 3),
-                error=f"stopped after {step.timeout_s:g} s timeout" if timed_out else "cancelled",
+                error=error,
                 failing_cell=progress.cell,
             )
             raise
