@@ -195,11 +195,13 @@ def workbench_up(
         paths = [str(against / d) for d in PACKAGE_DIRS if (against / d).is_dir()]
         env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")]).rstrip(":")
     started = time.perf_counter()
+    # Its messages go to a file: a start that fails says why (one failed at load 17).
+    errors = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [*workbench_cmd(), "up", "--notebook-dir", str(workdir)],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors,
     )
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -212,7 +214,10 @@ def workbench_up(
                 return elapsed, proc
             stop(proc)
             return elapsed, None
-    raise RuntimeError(f"workbench up exited with {proc.wait()} before it was ready")
+    code = proc.wait()
+    errors.seek(0)
+    said = errors.read().decode(errors="replace").strip().splitlines()[-3:]
+    raise RuntimeError(f"{label}: workbench up exited with {code} before it was ready: {said}")
 
 
 def after_banner(line: str, label: str = "up") -> None:
