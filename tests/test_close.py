@@ -16,6 +16,7 @@ versions it pinned after the source and the close changed.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -263,6 +264,7 @@ def test_close_on_each_odoo_version(
     assert receivable["status"] == "warning" and receivable["amount"] < 0
     assert "at 0.86" in receivable["detail"] and "unrealized loss of" in receivable["detail"]
     first_tb = rows(lake, "gold.trial_balance", 1, "2026-01")
+    first_ties = rows(lake, "gold.open_items_by_partner", 1, "2026-01")
 
     # -- the other company: its fiscal year starts on 1 April -------------------------------
     april = run(2, "2026-04")
@@ -355,6 +357,22 @@ def test_close_on_each_odoo_version(
     html = (reports / "close-odoo-1-2026-01.html").read_text()
     assert "Month-end close 2026-01: Calendar Year SA" in html and "</html>" in html
     assert "AR/AP ageing at period end" in html and "over_90" in html
+    # A controller reads partners by name beside their amounts, accounts by code and name.
+    with psycopg.connect(url) as db:
+        names = dict(db.execute("SELECT id, name FROM res_partner").fetchall())
+    assert first_ties
+    for t in first_ties:
+        kind = "receivable" if t["account_type"] == "asset_receivable" else "payable"
+        name = names[t["partner_id"]] if t["partner_id"] is not None else "(no partner)"
+        assert t["partner_name"] == name, t
+        shown = re.search(
+            rf"<tr><td>{kind}</td><td>{re.escape(name)}</td><td>([-0-9,.]+)</td>", html
+        )
+        assert shown and Decimal(shown[1].replace(",", "")) == t["ledger_balance"], (t, shown)
+    assert "<th>partner_id</th>" not in html
+    for r in first_tb:
+        assert f"<tr><td>{r['code']}</td><td>{r['account_name']}</td><td>" in html, r
+        assert not r["account_name"].startswith("account "), r
     if version == "18.0":
         assert (reports / "close-odoo-1-2026-01.pdf").read_bytes().startswith(b"%PDF-")
 

@@ -160,6 +160,16 @@ def test_a_controller_ties_the_close_out_to_the_cent(
         assert "<td>476.92</td>" in html and "<td>102,916.49</td>" in html
         assert "E-10" not in html
         assert not re.search(r"<td>-?[0-9,]+\.[0-9]{10}</td>", html)  # an amount cell
+        # Receivables and payables by partner name, beside the partner's open amount (the
+        # report showed partner ids: 6, 7, 10), and receivable/payable for Odoo's types.
+        assert (
+            "<tr><td>receivable</td><td>Delta KK</td><td>376.92</td><td>376.92</td>"
+            "<td>0.00</td></tr>" in html
+        )
+        assert "<tr><td>payable</td><td>Supplier Two</td><td>-500.00</td><td>-500.00</td>" in html
+        assert "<th>partner_id</th>" not in html and "asset_receivable" not in html
+        # Accounts by code and name (18 keeps the code per company in code_store).
+        assert "<tr><td>121000</td><td>Receivable</td><td>" in html, html
 
         # Each close's opening balances against the close of the month before, as written:
         # the same (at company 2's fiscal year start, March's income and expense moved to
@@ -189,15 +199,35 @@ def test_a_controller_ties_the_close_out_to_the_cent(
                 "'code', to_jsonb(a) -> 'code_store' ->> '1') "
                 "WHERE coalesce((to_jsonb(a) ->> 'company_id')::int, 1) = 1"
             )
+            # Meanwhile Epsilon SL was renamed: two partners named Delta KK, one with a ref.
+            (epsilon,) = db.execute(
+                "UPDATE res_partner SET name = 'Delta KK', ref = 'E-1', write_date = now() "
+                "WHERE name = 'Epsilon SL' RETURNING id"
+            ).fetchone()
+            (delta,) = db.execute(
+                "SELECT id FROM res_partner WHERE name = 'Delta KK' AND id <> %s", (epsilon,)
+            ).fetchone()
         run, why = close(workbench, temporal_address, task_queue, 1, "2026-02")
         assert run.status == "succeeded", why
         check = checks_of(lake, 1, "2026-02")["previous_close_unchanged"]
         assert (check["status"], check["amount"], check["items"]) == ("warning", 20, 2), check
         for period in ("2026-01", "2026-02"):
-            run, why = close(workbench, temporal_address, task_queue, 1, period)
+            run, why = close(
+                workbench, temporal_address, task_queue, 1, period, report_folder=str(reports)
+            )
             assert run.status == "succeeded", why
         check = checks_of(lake, 1, "2026-02")["previous_close_unchanged"]
         assert check["status"] == "passed", check
+        # Two partners of one name are told apart: by the ref where one has it, else the id.
+        html = (reports / "close-odoo-1-2026-02.html").read_text()
+        assert f"<tr><td>receivable</td><td>Delta KK (id {delta})</td><td>376.92</td>" in html
+        assert "<tr><td>receivable</td><td>Delta KK (ref E-1)</td><td>100.00</td>" in html
+        assert "<td>Delta KK</td>" not in html and "Epsilon" not in html
+        aged = {
+            r["partner_id"]: r["partner_name"]
+            for r in gold(lake, "gold.ar_ap_ageing", 1, "2026-02")
+        }
+        assert aged[delta] == f"Delta KK (id {delta})" and aged[epsilon] == "Delta KK (ref E-1)"
 
         # A month without entries is refused, naming it.
         run, why = close(workbench, temporal_address, task_queue, 2, "2026-02")

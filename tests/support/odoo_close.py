@@ -47,8 +47,8 @@ CREATE TABLE res_currency_rate (
   id serial PRIMARY KEY, name date NOT NULL, rate numeric, currency_id int NOT NULL,
   company_id int, create_date timestamp, write_date timestamp);
 CREATE TABLE res_partner (
-  id serial PRIMARY KEY, name varchar, company_id int, is_company boolean, active boolean,
-  vat varchar, create_date timestamp, write_date timestamp);
+  id serial PRIMARY KEY, name varchar, ref varchar, company_id int, is_company boolean,
+  active boolean, vat varchar, create_date timestamp, write_date timestamp);
 CREATE TABLE account_journal (
   id serial PRIMARY KEY, name jsonb NOT NULL, code varchar NOT NULL, type varchar NOT NULL,
   company_id int NOT NULL, default_account_id int, suspense_account_id int, currency_id int,

@@ -26,6 +26,27 @@ aged AS (
          max(days_overdue) AS max_days_overdue
   FROM items
   GROUP BY account_type, partner_id
+),
+named AS (  -- the partners of these rows, by name (res_partner.name: plain varchar in
+  -- 16, 17 and 18)
+  SELECT rp.id, nullif(trim(CAST(rp.name AS VARCHAR)), '') AS name
+  FROM silver.res_partner rp
+  WHERE rp.id IN (SELECT partner_id FROM aged)
+),
+namesakes AS (  -- every partner named as one of them (without case and outer spaces), its ref
+  SELECT rp.id, nullif(trim(CAST(rp.name AS VARCHAR)), '') AS name,
+         nullif(trim(json_extract_string(to_json(rp), '$.ref')), '') AS ref
+  FROM silver.res_partner rp
+  WHERE lower(trim(CAST(rp.name AS VARCHAR))) IN (SELECT lower(name) FROM named)
+),
+partners AS (  -- a partner as a controller reads it: its name; where another partner has the
+  -- same name, its ref beside it (when none of the namesakes shares that ref) or else its id
+  SELECT id,
+         CASE WHEN count(*) OVER (PARTITION BY lower(name)) = 1 THEN name
+              WHEN ref IS NOT NULL AND count(*) OVER (PARTITION BY lower(name), ref) = 1
+                THEN name || ' (ref ' || ref || ')'
+              ELSE name || ' (id ' || id || ')' END AS partner_name
+  FROM namesakes
 )
 SELECT
   CAST($source AS VARCHAR) AS source,
@@ -34,8 +55,8 @@ SELECT
   a.account_type,
   CASE a.account_type WHEN 'asset_receivable' THEN 'receivable' ELSE 'payable' END AS kind,
   a.partner_id,
-  coalesce(CAST(rp.name AS VARCHAR), CASE WHEN a.partner_id IS NULL THEN '(no partner)'
-                                          ELSE 'partner ' || a.partner_id END) AS partner_name,
+  coalesce(rp.partner_name, CASE WHEN a.partner_id IS NULL THEN '(no partner)'
+                                 ELSE 'partner ' || a.partner_id END) AS partner_name,
   CAST(a.not_due AS DECIMAL(38, 10)) AS not_due,
   CAST(a.days_1_30 AS DECIMAL(38, 10)) AS days_1_30,
   CAST(a.days_31_60 AS DECIMAL(38, 10)) AS days_31_60,
@@ -45,5 +66,5 @@ SELECT
   CAST(a.items AS BIGINT) AS items,
   CAST(a.max_days_overdue AS BIGINT) AS max_days_overdue
 FROM aged a
-LEFT JOIN silver.res_partner rp ON rp.id = a.partner_id
+LEFT JOIN partners rp ON rp.id = a.partner_id
 ORDER BY a.account_type, a.partner_id
