@@ -150,6 +150,10 @@ def test_a_controller_ties_the_close_out_to_the_cent(
             "fx_revaluation:JPY:121000": (Decimal("0"), "passed"),
         }
         assert jan["fx_revaluation:GBP:211000"]["detail"].endswith(": nothing to revalue")
+        # The account by code and name in the detail the report shows.
+        assert checks["fx_revaluation:USD:101410"]["detail"].startswith("101410 Bank USD: 1210"), (
+            checks["fx_revaluation:USD:101410"]["detail"]
+        )
         company2 = {c["check_name"]: c for c in gold(lake, "gold.close_checks", 2, "2026-03")}
         assert fx(company2) == {"fx_revaluation:USD:121000": (Decimal("0"), "passed")}
 
@@ -170,6 +174,7 @@ def test_a_controller_ties_the_close_out_to_the_cent(
         assert "<th>partner_id</th>" not in html and "asset_receivable" not in html
         # Accounts by code and name (18 keeps the code per company in code_store).
         assert "<tr><td>121000</td><td>Receivable</td><td>" in html, html
+        assert "<td>101410 Bank USD: 1210" in html  # the FX check names its account too
 
         # Each close's opening balances against the close of the month before, as written:
         # the same (at company 2's fiscal year start, March's income and expense moved to

@@ -52,7 +52,7 @@ fx_accounts AS (  -- what Odoo's unrealized currency gains/losses report revalue
           <> (SELECT currency_id FROM company)
 ),
 fx AS (  -- foreign-currency balances of those accounts, revalued at period end
-  SELECT f.*, cur.name AS currency, a.code,
+  SELECT f.*, cur.name AS currency, a.code, a.account_name,
          coalesce(r.rate, 1) AS rate, r.rate_date, coalesce(cr.rate, 1) AS company_rate,
          cc.name AS company_currency, cc.rounding,
          -- amount_currency * company_rate / rate, rounded half away from zero to the
@@ -259,7 +259,9 @@ rows AS (
            || coalesce(code, CAST(account_id AS VARCHAR)),
          CASE WHEN abs(revalued - booked) <= rounding THEN 'passed' ELSE 'warning' END,
          revalued - booked, items,
-         amount_currency || ' ' || coalesce(currency, '?') || ' at '
+         -- the account by code and name, as the controller finds it in the trial balance
+         coalesce(code, 'account ' || account_id) || coalesce(' ' || account_name, '') || ': '
+           || amount_currency || ' ' || coalesce(currency, '?') || ' at '
            || CASE WHEN rate_date IS NULL THEN 'no rate (1)'
                    ELSE rate || ' per ' || company_rate || ' ' || company_currency
                         || ' (rate of ' || rate_date || ')' END
