@@ -84,13 +84,18 @@ def prepare(demo: bool) -> dict[str, str | None]:
     metadata DB brought up to date (opening the core migrates it) and, with ``demo``, the
     demo data. ``{"error": ...}`` when the core cannot open; ``{"note": ...}`` otherwise
     (what was done, or why the demo data is missing: the workbench starts without it)."""
-    from .errors import WorkbenchError
+    from .errors import WorkbenchError, metadata_db_failure
     from .settings import WorkbenchSettings
 
     try:
         workbench = Workbench(WorkbenchSettings.from_env(None))
     except WorkbenchError as exc:
         return {"error": str(exc)}
+    except Exception as exc:  # a damaged or refusing metadata DB: one line, as the CLI's
+        message = metadata_db_failure(exc)
+        if message is None:
+            raise
+        return {"error": message}
     run_dir = workbench.settings.workbench_home.run_dir
     forget(run_dir)
     try:

@@ -4,6 +4,8 @@ Adapters translate these in exactly one place each (the REST base handler maps t
 HTTP statuses, the CLI to a one-line message and a non-zero exit code).
 """
 
+import sys
+
 
 class WorkbenchError(Exception):
     """Base class: ``str(error)`` is a one-sentence, user-facing explanation."""
@@ -48,3 +50,26 @@ class RateLimitedError(WorkbenchError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def metadata_db_failure(exc: BaseException) -> str | None:
+    """One line for a metadata DB that refused (disk full, read-only, PostgreSQL gone) or
+    is not one (a damaged file), with the driver's reason, as the REST API's 503 says it;
+    ``None`` for any other error (other DB errors are bugs: their traceback is kept).
+    SQLAlchemy is looked up, not imported: a process that never loaded it has no such
+    error, and the CLI's ``--help`` stays light."""
+    exc_module = sys.modules.get("sqlalchemy.exc")
+    if exc_module is None or not (
+        isinstance(exc, exc_module.OperationalError) or type(exc) is exc_module.DatabaseError
+    ):
+        return None
+    reason = " ".join(line.strip() for line in str(exc.orig or "").splitlines() if line.strip())
+    if isinstance(exc, exc_module.OperationalError):
+        return (
+            f"the metadata database is unavailable ({reason or 'no answer'}); "
+            "workbench status says more"
+        )
+    return (
+        f"the metadata database cannot be read ({reason}); "
+        "restore it from a backup (docs/backup.md)"
+    )

@@ -52,7 +52,23 @@ def is_prepared(run_dir: Path, db_url: str, demo: bool, demo_file: Path) -> bool
         return False
     if demo and not demo_file.exists():
         return False
+    if not _sqlite_file_intact(db_url):
+        return False  # preparing again says why it cannot be read, before the banner
     return recorded == fingerprint(db_url, demo)
+
+
+def _sqlite_file_intact(db_url: str) -> bool:
+    """Whether the SQLite file behind ``db_url`` still starts as one (a damaged file, a bad
+    copy, would otherwise be found only by the lab and the worker after the banner said
+    ready). True for other databases: they are checked by opening them."""
+    if not db_url.startswith("sqlite:///"):
+        return True
+    path = db_url.removeprefix("sqlite:///").split("?", 1)[0]
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def mark_prepared(run_dir: Path, db_url: str, demo: bool) -> None:

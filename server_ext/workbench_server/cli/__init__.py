@@ -16,7 +16,7 @@ import click
 from click.utils import make_default_short_help
 
 from .._version import __version__
-from ..errors import WorkbenchError
+from ..errors import WorkbenchError, metadata_db_failure
 
 # Subcommands living in their own modules, imported only when run: `workbench up` should
 # not pay for what `workbench doctor` imports, and start-up time is measured. Beside each,
@@ -130,23 +130,11 @@ class WorkbenchGroup(click.Group):
             click.echo(f"workbench: error: {exc}", err=True)
             ctx.exit(1)
         except Exception as exc:
-            # The metadata DB refused (disk full, read-only, PostgreSQL gone) or is not one
-            # (a damaged file): one line with the driver's reason, as the REST API's 503
-            # says it, not SQLAlchemy's traceback. Other DB errors are bugs: traceback.
-            exc_module = sys.modules.get("sqlalchemy.exc")
-            if exc_module is None or not (
-                isinstance(exc, exc_module.OperationalError)
-                or type(exc) is exc_module.DatabaseError
-            ):
+            # The metadata DB refused or is damaged: one line, not SQLAlchemy's traceback.
+            message = metadata_db_failure(exc)
+            if message is None:
                 raise
-            reason = " ".join(
-                line.strip() for line in str(exc.orig or "").splitlines() if line.strip()
-            )
-            if isinstance(exc, exc_module.OperationalError):
-                message = f"is unavailable ({reason or 'no answer'}); workbench status says more"
-            else:
-                message = f"cannot be read ({reason}); restore it from a backup (docs/backup.md)"
-            click.echo(f"workbench: error: the metadata database {message}", err=True)
+            click.echo(f"workbench: error: {message}", err=True)
             ctx.exit(1)
 
 
