@@ -18,7 +18,6 @@ import secrets
 import signal
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ from ..prepared import DEMO_FILE, is_prepared
 from ..settings import DATA_ROOTS_ENV, DB_URL_ENV, WorkbenchSettings
 from ..supervisor import Component, StartupError, Supervisor, free_port, port_in_use
 from . import home_option
+from .up_keeper import write_component_state
 
 log = logging.getLogger(__name__)
 # A crashed worker or Temporal is restarted after 1, 2, 4 ... s, at most a minute apart;
@@ -532,21 +532,9 @@ class LocalStack:
         self, name: str, status: str, code: int | None, reason: str, restarts: int
     ) -> None:
         """What health reports about a restarted part (``run/components.json``)."""
-        path = self.home.run_dir / COMPONENTS_FILE
-        try:
-            states = json.loads(path.read_text())
-        except (OSError, ValueError):
-            states = {}
-        states[name.lower()] = {
-            "status": status,
-            "since": datetime.now(UTC).isoformat(timespec="seconds"),
-            "exit_code": code,
-            "reason": reason,
-            "restarts": restarts,
-        }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(states, handle)
+        write_component_state(
+            str(self.home.run_dir / COMPONENTS_FILE), name, status, code, reason, restarts
+        )
 
     def _password_source(self, env: str, who: str) -> str:
         """Where a hub password is (never the password itself)."""

@@ -39,6 +39,28 @@ def _now() -> float:
     return time.monotonic()
 
 
+def write_component_state(
+    path: str, name: str, status: str, code: int | None, reason: str, restarts: int
+) -> None:
+    """What health reports about a restarted part (``run/components.json``); the
+    supervisor writes it the same way before it hands over."""
+    try:
+        with open(path) as handle:
+            states = json.load(handle)
+    except (OSError, ValueError):
+        states = {}
+    states[name.lower()] = {
+        "status": status,
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exit_code": code,
+        "reason": reason,
+        "restarts": restarts,
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(states, handle)
+
+
 class Part:
     """One process of the stack, as the supervisor handed it over."""
 
@@ -194,22 +216,9 @@ class Keeper:
     def component_state(
         self, name: str, status: str, code: int | None, reason: str, restarts: int
     ) -> None:
-        path = os.path.join(self.run_dir, self.components_file)
-        try:
-            with open(path) as handle:
-                states = json.load(handle)
-        except (OSError, ValueError):
-            states = {}
-        states[name.lower()] = {
-            "status": status,
-            "since": datetime.now(UTC).isoformat(timespec="seconds"),
-            "exit_code": code,
-            "reason": reason,
-            "restarts": restarts,
-        }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(states, handle)
+        write_component_state(
+            os.path.join(self.run_dir, self.components_file), name, status, code, reason, restarts
+        )
 
     # -- the loop ----------------------------------------------------------------------
 
