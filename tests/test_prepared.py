@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from workbench_server import prepared
 
-URL = "sqlite:////home/x/metadata.db"
+URL = "sqlite:////tmp/wb-prepared-test/metadata.db"  # rebound per test to a real file
+
+
+@pytest.fixture(autouse=True)
+def metadata_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real SQLite file behind ``URL``: a prepared home's DB must still be one."""
+    db = tmp_path / "metadata.db"
+    sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.close()
+    monkeypatch.setitem(globals(), "URL", f"sqlite:///{db}")
+    return db
 
 
 @pytest.fixture
@@ -48,6 +58,20 @@ def test_a_prepared_home_is_recognised_until_something_it_depends_on_changes(
     assert prepared.is_prepared(run_dir, URL, False, demo_file)
     (versions / "9999_next.py").write_text("")
     assert not prepared.is_prepared(run_dir, URL, False, demo_file)
+
+
+def test_a_damaged_or_missing_sqlite_db_means_prepare_again(
+    home: tuple[Path, Path], metadata_db: Path
+) -> None:
+    """Preparing opens the DB and says why it cannot be read, before up's banner."""
+    run_dir, demo_file = home
+    prepared.mark_prepared(run_dir, URL, True)
+    assert prepared.is_prepared(run_dir, URL, True, demo_file)
+    with metadata_db.open("r+b") as handle:
+        handle.write(b"not a database")
+    assert not prepared.is_prepared(run_dir, URL, True, demo_file)
+    metadata_db.unlink()
+    assert not prepared.is_prepared(run_dir, URL, True, demo_file)
 
 
 @pytest.mark.parametrize("content", ["", "not json", "[1, 2]", json.dumps({"fingerprint": 3})])
