@@ -72,6 +72,16 @@ rules:
 """
 
 
+def _service_down_rule(hooks: str, for_seconds: int) -> str:
+    return f"""\
+channels:
+  chat: {{type: slack, url: "{hooks}/chat"}}
+rules:
+  - {{name: ServiceDown, kind: service_down, severity: P1, channels: [chat],
+     for_seconds: {for_seconds}}}
+"""
+
+
 def _posts(hooks: Webhooks, path: str) -> list[dict]:
     return [payload for _, where, payload in hooks.received if where == path]
 
@@ -289,14 +299,7 @@ def test_service_down_fires_when_no_worker_polls_the_queue(
     core = Workbench(settings)
     try:
         with webhook_receiver() as hooks:
-            (home / "alerts.yaml").write_text(
-                f"""\
-channels:
-  chat: {{type: slack, url: "{hooks.url}/chat"}}
-rules:
-  - {{name: ServiceDown, kind: service_down, severity: P1, channels: [chat], for_seconds: 1}}
-"""
-            )
+            (home / "alerts.yaml").write_text(_service_down_rule(hooks.url, 1))
             engine = AlertEngine(core)
             # Not before the engine has watched for for_seconds: workers start with it.
             asyncio.run(engine.evaluate())
@@ -328,14 +331,7 @@ def test_service_down_stays_quiet_while_an_idle_worker_long_polls(
     try:
         _wait_for(lambda: asyncio.run(_pollers(temporal_address, task_queue)), 90)
         with webhook_receiver() as hooks:
-            (home / "alerts.yaml").write_text(
-                f"""\
-channels:
-  chat: {{type: slack, url: "{hooks.url}/chat"}}
-rules:
-  - {{name: ServiceDown, kind: service_down, severity: P1, channels: [chat], for_seconds: 5}}
-"""
-            )
+            (home / "alerts.yaml").write_text(_service_down_rule(hooks.url, 5))
             engine = AlertEngine(core)
             engine.started -= timedelta(seconds=10)
             end = time.monotonic() + 25  # five windows of 5 s, all within one long poll
@@ -370,14 +366,7 @@ def test_service_down_fires_when_temporal_itself_stops_answering_and_resolves(
         worker = spawn_worker(home, address, task_queue)
         _wait_for(lambda: asyncio.run(_pollers(address, task_queue)), 90)
         with webhook_receiver() as hooks:
-            (home / "alerts.yaml").write_text(
-                f"""\
-channels:
-  chat: {{type: slack, url: "{hooks.url}/chat"}}
-rules:
-  - {{name: ServiceDown, kind: service_down, severity: P1, channels: [chat], for_seconds: 2}}
-"""
-            )
+            (home / "alerts.yaml").write_text(_service_down_rule(hooks.url, 2))
             engine = AlertEngine(core)
             engine.started -= timedelta(seconds=10)  # watched long enough already
             asyncio.run(engine.evaluate())
