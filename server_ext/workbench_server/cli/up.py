@@ -41,6 +41,16 @@ log = logging.getLogger(__name__)
 RESTART_MAX_DELAY_S = 60.0
 RESTART_RESET_S = 60.0
 WORKER_POLLING = "polling task queue"  # the worker's log line once it polls
+# Temporal is alive while its HTTP API answers: a dev server that is stopped or hung
+# still accepts connections on its ports (the kernel completes the handshake). One that
+# misses this many probes in a row, one every interval, each given the timeout, is
+# killed and restarted by the keeper (cli/up_keeper.py): 15-30 s after it stopped.
+TEMPORAL_LIVENESS = {
+    "path": "/api/v1/system-info",
+    "interval": 5.0,
+    "timeout": 5.0,
+    "failures": 3,
+}
 # The stop signals; blocked while handing over to the keeper, which then receives them.
 KEEPER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -134,6 +144,7 @@ class LocalStack:
         self.hub = hub
         self.token = secrets.token_urlsafe(32)
         self.supervisor = Supervisor(subreaper=True)
+        self.temporal_http_port = 0  # chosen with Temporal's command line
 
     @property
     def lab_url(self) -> str:
@@ -219,11 +230,12 @@ class LocalStack:
     def components(self) -> list[Component]:
         logs = self.home.logs
         binary = temporal.temporal_binary()
+        self.temporal_http_port = free_port(self.ip)
         temporal_argv = temporal.dev_server_args(
             binary,
             ip=self.ip,
             port=self.temporal_port,
-            http_port=free_port(self.ip),
+            http_port=self.temporal_http_port,
             metrics_port=free_port(self.ip),
             db_file=self.home.temporal_db,
         )
@@ -365,12 +377,14 @@ class LocalStack:
         stack is then kept from here as before."""
         parts = []
         for component in self.supervisor.components:
+            live = None
             if component is front:
                 ready: dict[str, object] = {"kind": "none"}
             elif component is worker:
                 ready = {"kind": "log", "text": WORKER_POLLING}
             else:
                 ready = {"kind": "port", "ip": self.ip, "port": self.temporal_port}
+                live = TEMPORAL_LIVENESS | {"ip": self.ip, "port": self.temporal_http_port}
             parts.append(
                 {
                     "name": component.name,
@@ -385,6 +399,7 @@ class LocalStack:
                     "started_at": component.started_at,
                     "log_offset": component._log_offset,
                     "starting": component is worker,
+                    "live": live,
                 }
             )
         spec = {

@@ -13,6 +13,14 @@ ran for a minute resets the count) and health learns of it through ``run/compone
 the front (JupyterLab or the hub) ending stops everything; Ctrl-C (SIGINT, SIGTERM,
 SIGHUP) stops the components in reverse start order, then whatever they left behind.
 
+A part may come with a liveness probe (Temporal does: a GET of its HTTP API's
+``/api/v1/system-info``, which its frontend answers). A process that is stopped
+(SIGSTOP) or hung still accepts TCP connections, its kernel completing the handshake,
+so the probe waits for an HTTP answer. One that misses ``failures`` probes in a row is
+killed (SIGKILL to its process group: a stopped process ignores SIGTERM until resumed)
+and started again like one that crashed, health saying why. The probes run in the same
+``select`` loop as everything else: a hung part never blocks Ctrl-C or the others.
+
 It reads what to keep from the file descriptor named on its command line (a memfd the
 supervisor wrote: command lines and environments stay out of files and of ``ps``).
 Nothing here may import a module outside the standard library.
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import select
@@ -86,6 +95,11 @@ class Part:
         self.restarted = False  # a start by this keeper (its messages say so)
         self.last_exit: tuple[int | None, str] = (None, "")
         self.next_check = 0.0
+        self.live = LivenessProbe(spec["live"]) if spec.get("live") else None
+        if self.live is not None:
+            self.live.reset(_now())
+        # Why this keeper killed the part (it stopped answering), for its exit's report.
+        self.killed_because = ""
 
     def running(self) -> bool:
         return self.pid is not None and self.returncode is None
@@ -121,7 +135,101 @@ class Part:
             self.log_offset = log.tell()
             self.started_at = _now()
             self.returncode = None
+            self.killed_because = ""
             self.pid = _spawn(self.argv, self.env, log.fileno())
+        if self.live is not None:
+            self.live.reset(self.started_at)
+
+
+class LivenessProbe:
+    """Is a part still answering? An HTTP GET on loopback, without blocking: its socket
+    waits in the keeper's ``select`` with the rest (see the module's docstring)."""
+
+    def __init__(self, spec: dict) -> None:
+        self.address = (spec["ip"], spec["port"])
+        self.request = (
+            f"GET {spec['path']} HTTP/1.1\r\nHost: {spec['ip']}:{spec['port']}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+        self.interval: float = spec["interval"]
+        self.timeout: float = spec["timeout"]
+        self.failures: int = spec["failures"]
+        self.sock: socket.socket | None = None
+        self.sent = False
+        self.answer = b""
+        self.deadline = 0.0
+        self.next_at = 0.0
+        self.misses = 0
+        self.last_error = ""
+
+    def reset(self, now: float) -> None:
+        """A new start of the part: no misses, the first probe an interval on."""
+        self.close()
+        self.misses = 0
+        self.next_at = now + self.interval
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def begin(self, now: float) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        err = sock.connect_ex(self.address)
+        if err not in (0, errno.EINPROGRESS):
+            sock.close()
+            self.finish(now, False, f"connection refused ({os.strerror(err)})")
+            return
+        self.sock, self.sent, self.answer = sock, False, b""
+        self.deadline = now + self.timeout
+
+    def on_writable(self, now: float) -> None:
+        assert self.sock is not None
+        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self.finish(now, False, f"connection failed ({os.strerror(err)})")
+            return
+        try:
+            self.sock.send(self.request)  # a few dozen bytes: one send
+        except OSError as exc:
+            self.finish(now, False, f"connection failed ({exc.strerror})")
+            return
+        self.sent = True
+
+    def on_readable(self, now: float) -> None:
+        assert self.sock is not None
+        try:
+            data = self.sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.finish(now, False, f"connection failed ({exc.strerror})")
+            return
+        self.answer += data
+        if b"\r\n" in self.answer or not data:
+            status = self.answer.split(b"\r\n", 1)[0].split(b" ")
+            if len(status) > 1 and status[1] == b"200":
+                self.finish(now, True, "")
+            else:
+                line = b" ".join(status[1:3]).decode(errors="replace")
+                self.finish(now, False, f"answered {line or 'nothing'}")
+
+    def expire(self, now: float) -> None:
+        if self.sock is not None and now >= self.deadline:
+            self.finish(now, False, f"no answer within {self.timeout:g} s")
+
+    def finish(self, now: float, ok: bool, error: str) -> None:
+        self.close()
+        self.next_at = now + self.interval
+        self.misses = 0 if ok else self.misses + 1
+        self.last_error = error
+
+    def dead(self) -> bool:
+        return self.misses >= self.failures
+
+    def wake_at(self) -> float:
+        return self.deadline if self.sock is not None else self.next_at
 
 
 def _spawn(argv: list[str], env: dict[str, str], log_fd: int) -> int:
@@ -263,11 +371,22 @@ class Keeper:
             if any(p.state == "starting" for p in self.parts):
                 timeout = 0.1
             waiting = [p.restart_at - _now() for p in self.parts if p.state == "waiting"]
-            timeout = max(0.0, min([timeout, *waiting]))
+            probes = [p.live for p in self.parts if p.live is not None and p.state == "up"]
+            probing = [probe.wake_at() - _now() for probe in probes]
+            timeout = max(0.0, min([timeout, *waiting, *probing]))
+            readers = [wake_r] + [p.sock for p in probes if p.sock is not None and p.sent]
+            writers = [p.sock for p in probes if p.sock is not None and not p.sent]
             with contextlib.suppress(InterruptedError):
-                if select.select([wake_r], [], [], timeout)[0]:
+                readable, writable, _ = select.select(readers, writers, [], timeout)
+                if wake_r in readable:
                     with contextlib.suppress(BlockingIOError):
                         os.read(wake_r, 512)
+                now = _now()
+                for probe in probes:
+                    if probe.sock is not None and probe.sock in writable:
+                        probe.on_writable(now)
+                    elif probe.sock is not None and probe.sock in readable:
+                        probe.on_readable(now)
         self.say("Stopping the workbench ...")
         self.stop_all()
         for name in ("state.json", self.components_file):
@@ -309,6 +428,8 @@ class Keeper:
         elif part.state == "up":
             if not part.running():
                 self.exited(part)
+            elif part.live is not None:
+                self.probe(part, now)
         elif part.state == "waiting" and now >= part.restart_at:
             part.start()
             part.restarted = True
@@ -316,11 +437,33 @@ class Keeper:
             part.deadline = part.started_at + part.ready_timeout
             part.next_check = 0.0
 
+    def probe(self, part: Part, now: float) -> None:
+        """Start a liveness probe that is due, give up on one that took too long, and
+        kill the part once it missed too many in a row (it is then restarted as a
+        crashed one is, when its exit is reaped)."""
+        live = part.live
+        assert live is not None
+        live.expire(now)
+        if live.dead():
+            silent = live.failures * live.interval
+            part.killed_because = (
+                f"it stopped answering (its liveness check failed {live.misses} times in a "
+                f"row over {silent:g} s: {live.last_error}), so the keeper killed it"
+            )
+            self.say(f"workbench: {part.name} does not answer: {part.killed_because}")
+            self.log(f"{part.name} does not answer: {part.killed_because}")
+            live.reset(now)
+            with contextlib.suppress(ProcessLookupError):
+                # Its process group: a stopped process holds SIGTERM until resumed.
+                os.killpg(part.pid, signal.SIGKILL)
+        elif live.sock is None and now >= live.next_at:
+            live.begin(now)
+
     def exited(self, part: Part) -> None:
         ran = _now() - part.started_at
         part.failures = 1 if ran > self.reset_after else part.failures + 1
         delay = min(self.max_delay, 2.0 ** (part.failures - 1))
-        reason = part.last_log_line() or "no output"
+        reason = part.killed_because or part.last_log_line() or "no output"
         part.last_exit = (part.returncode, reason)
         self.say(
             f"workbench: {part.name} stopped unexpectedly (exit code {part.returncode}): "
