@@ -13,6 +13,14 @@ ran for a minute resets the count) and health learns of it through ``run/compone
 the front (JupyterLab or the hub) ending stops everything; Ctrl-C (SIGINT, SIGTERM,
 SIGHUP) stops the components in reverse start order, then whatever they left behind.
 
+Logs are kept from filling the disk: every ``log_check`` seconds a log in the home's
+``logs/`` (each part's and ``workbench.log``) larger than ``log_max_bytes`` is copied
+to ``NAME.1`` (the older copies move to ``.2`` ... ``.keep``, the oldest is dropped) and
+truncated. Copy and truncate, not rename: each part's stdout and stderr *are* that file,
+opened with O_APPEND, and a process cannot be told to reopen its stdout; with O_APPEND
+its next write goes to the new end, so the file holds no hole. Lines written between
+the copy and the truncation (microseconds) are lost, as with logrotate's copytruncate.
+
 A part may come with a liveness probe (Temporal does: a GET of its HTTP API's
 ``/api/v1/system-info``, which its frontend answers). A process that is stopped
 (SIGSTOP) or hung still accepts TCP connections, its kernel completing the handshake,
@@ -255,6 +263,27 @@ def _spawn(argv: list[str], env: dict[str, str], log_fd: int) -> int:
     return pid
 
 
+def rotate_log(path: str, max_bytes: int, keep: int) -> bool:
+    """Copy ``path`` to ``path.1`` and truncate it when it is larger than ``max_bytes``
+    (see the module's docstring); ``path.1`` ... go one up, beyond ``keep`` dropped.
+    Whether it rotated."""
+    try:
+        if os.stat(path).st_size <= max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    for n in range(keep - 1, 0, -1):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(f"{path}.{n}", f"{path}.{n + 1}")
+    with open(path, "rb") as src:
+        fd = os.open(f"{path}.1", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        os.truncate(path, 0)
+    return True
+
+
 def _proc_table() -> dict[int, tuple[int, str, int]]:
     """pid -> (parent pid, state, start time) of every process."""
     table = {}
@@ -306,6 +335,10 @@ class Keeper:
         self.workbench_log: str = spec["workbench_log"]
         self.max_delay: float = spec["restart_max_delay"]
         self.reset_after: float = spec["restart_reset"]
+        self.log_max_bytes: int = spec.get("log_max_bytes", 0)
+        self.log_keep: int = spec.get("log_keep", 5)
+        self.log_check: float = spec.get("log_check", 10.0)
+        self.next_log_check = 0.0
         self.stopping = False
 
     # -- what others read ------------------------------------------------------------
@@ -367,6 +400,8 @@ class Keeper:
             for part in self.parts:
                 if part is not self.front:
                     self.tend(part)
+            if self.log_max_bytes and _now() >= self.next_log_check:
+                self.rotate_logs()
             timeout = 0.5
             if any(p.state == "starting" for p in self.parts):
                 timeout = 0.1
@@ -394,6 +429,21 @@ class Keeper:
                 os.unlink(os.path.join(self.run_dir, name))
         self.say("Stopped.")
         return code
+
+    def rotate_logs(self) -> None:
+        """Rotate the logs grown past their size (see the module's docstring). A part
+        still starting is left for the next check: its readiness is read in its log."""
+        self.next_log_check = _now() + self.log_check
+        for part in self.parts:
+            if part.state == "starting":
+                continue
+            try:
+                if rotate_log(part.log_path, self.log_max_bytes, self.log_keep):
+                    part.log_offset = 0  # what it writes from now on is since its start
+            except OSError as exc:  # a full disk, say: the next check tries again
+                self.log(f"could not rotate {part.log_path}: {exc}")
+        with contextlib.suppress(OSError):
+            rotate_log(self.workbench_log, self.log_max_bytes, self.log_keep)
 
     def _on_signal(self, _signum: int, _frame: object) -> None:
         self.stopping = True
