@@ -67,6 +67,10 @@ PRELOAD_OPTIONAL = ("workbench_kernels",)
 # starts threads), before its kernel starts: the lake API a report notebook imports
 # (DuckDB, Arrow, delta-rs and the lake library; 0.2-0.8 s). Nothing of it is run.
 PRELOADABLE = frozenset({"workbench_kernels.lake"})
+# Run after a preloaded module's import, in the same child: the lake API's DuckDB database
+# with the delta extension loaded (0.2-0.3 s of a report's first read), which the kernel's
+# first lake session takes. Engine set-up only: no lake, connection or secret yet.
+AHEAD = {"workbench_kernels.lake": ("workbench_kernels.lake_session", "prepare_ahead")}
 MAX_MESSAGE = 1 << 20
 REPLY_TIMEOUT_S = 10.0
 REAP_EVERY_S = 0.5
@@ -169,6 +173,9 @@ def _child(request: dict[str, Any]) -> int:
     for name in request.get("preload", ()):  # checked against PRELOADABLE
         with contextlib.suppress(Exception):  # the notebook's own import says what fails
             importlib.import_module(name)
+            if name in AHEAD:
+                module, function = AHEAD[name]
+                getattr(importlib.import_module(module), function)()
     # What ``python -m ipykernel_launcher ARGS`` does (the server took the working folder
     # off sys.path already; the shell puts '' back as it starts). ipykernel read
     # JPY_PARENT_PID when the server imported it, so the parent is given here: the

@@ -6,8 +6,9 @@ kernel while nothing waits for it instead: once a step has taken the spare of it
 name, another is started in the background for the step after.
 
 Nothing passes from one step to another. A spare is a fresh kernel process that has run
-no code (after a notebook that imports the lake API it has imported that module too, see
-:meth:`KernelPool.take`: no name set, nothing run); it serves one attempt and is killed
+no code (after a notebook that imports the lake API it has imported that module too and
+made its DuckDB database with the delta extension, see :meth:`KernelPool.take`: no name
+set, no table read); it serves one attempt and is killed
 with it, like any step's kernel. What is
 the attempt's own reaches the spare when the attempt takes it, before any cell runs: its
 environment (the connections token, the run and step, a lake's scoped credentials) and
