@@ -275,14 +275,39 @@ def test_a_component_failing_to_start_stops_the_others(tmp_path: Path) -> None:
     home = tmp_path / "home"
     config_dir = tmp_path / "jupyter-config"
     config_dir.mkdir()
-    # A broken user config makes JupyterLab exit during start-up, after Temporal and the
-    # worker are already running: both must be stopped and the error must name the part.
+    # A broken user config makes JupyterLab exit during start-up, while Temporal starts:
+    # Temporal must be stopped and the error must name the part and why.
     (config_dir / "jupyter_server_config.py").write_text("raise SystemExit('broken config')\n")
     env = base_env(home) | {"JUPYTER_CONFIG_DIR": str(config_dir)}
     result = run_workbench("up", "--no-demo", env=env, timeout=120)
     assert result.returncode != 0
-    assert "JupyterLab exited during start-up" in result.stderr, result.stderr
+    # The lab's failure is named with its cause, whether Temporal was still starting or
+    # already up when the lab exited (the lab is watched while Temporal starts).
+    assert re.search(
+        r"JupyterLab exited during start-up \(exit code \d+\): .*broken config", result.stderr
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "is ready" not in result.stdout
     assert _processes_mentioning(str(home)) == []
+
+
+def test_a_start_error_keeps_the_cause_at_the_end_of_a_long_line() -> None:
+    # Temporal's error as CI logged it: the cause comes after 1,300 characters of call
+    # sites, and a message of its first 300 characters did not say what went wrong.
+    from workbench_server.cli.up_keeper import last_log_line
+
+    sites = "".join(
+        f'could not build arguments for function "go.temporal.io/server/x{i}".Provider '
+        f"(/home/runner/go/pkg/mod/go.temporal.io/server@v1.32.0/temporal/fx.go:{i}): "
+        for i in range(12)
+    )
+    cause = "listen tcp 127.0.0.1:58097: bind: address already in use"
+    log = f"level=ERROR msg=x\nError: failed starting server: {sites}{cause}\n\n"
+    reason = last_log_line(log)
+    assert reason.startswith("Error: failed starting server")
+    assert reason.endswith(cause)
+    assert len(reason) <= 300
+    assert last_log_line("one\ntwo  \n") == "two"
 
 
 def test_up_writes_state_for_other_commands_private_to_the_owner(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psutil
 
+from .cli.up_keeper import last_log_line
 from .errors import WorkbenchError
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,35 @@ def port_in_use(ip: str, port: int) -> bool:
 
 
 def free_port(ip: str) -> int:
+    """A port free at this moment. Released at once: until its server binds it, any
+    process's bind to port 0 may be handed it (see :func:`reserve_port`)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((ip, 0))
         return sock.getsockname()[1]
+
+
+def reserve_port(ip: str) -> int:
+    """A free port for a server we are about to start, kept from everyone else meanwhile.
+
+    A port from :func:`free_port` is free again the moment it is returned, and in the
+    second or so before our server binds it any other bind to port 0 on the machine may
+    get it: Temporal's dev server, which picks its internal services' ports that way, once
+    took the HTTP port chosen for it ('failed listening for HTTP API on 127.0.0.1:58097:
+    bind: address already in use'), and so may a kernel or another test's server. Here
+    one connection to the port is closed from the listening side first, which leaves
+    that side in TIME_WAIT (a minute on Linux): meanwhile the kernel hands the port to no
+    bind to port 0 and no outgoing connection, while a server that sets SO_REUSEADDR
+    binds it at once (Go's, Tornado's and Node's servers do; the listener here sets it
+    too, which the rebind needs). The same trick as Temporal's own free-port helper."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((ip, 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with socket.create_connection((ip, port), timeout=5):
+            accepted, _ = listener.accept()
+            accepted.close()  # the listening side closes first: its end is in TIME_WAIT
+    return port
 
 
 ReadyCheck = Callable[["Component"], Awaitable[bool]]
@@ -112,8 +139,7 @@ class Component:
 
     def last_log_line(self) -> str:
         """The last meaningful line this start wrote to its log, for error messages."""
-        lines = [line.strip() for line in self.output_since_start().splitlines() if line.strip()]
-        return lines[-1][:300] if lines else ""
+        return last_log_line(self.output_since_start())
 
 
 class Supervisor:
@@ -157,11 +183,7 @@ class Supervisor:
         deadline = time.monotonic() + component.ready_timeout
         while True:
             if not component.running():
-                code = component.process.returncode if component.process else None
-                reason = component.last_log_line() or "no output"
-                raise StartupError(
-                    f"{component.name} exited during start-up (exit code {code}): {reason}"
-                )
+                raise StartupError(self.exit_reason(component))
             with contextlib.suppress(Exception):
                 if await component.ready(component):
                     log.info(
@@ -177,6 +199,13 @@ class Supervisor:
                     + (f"; last log line: {reason}" if reason else "")
                 )
             await asyncio.sleep(component.poll_interval)
+
+    @staticmethod
+    def exit_reason(component: Component) -> str:
+        """What to say of a component that exited before it was ready."""
+        code = component.process.returncode if component.process else None
+        reason = component.last_log_line() or "no output"
+        return f"{component.name} exited during start-up (exit code {code}): {reason}"
 
     def reap_zombies(self) -> int:
         """Collect exited processes that were re-parented to this subreaper (children of

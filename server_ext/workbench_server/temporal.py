@@ -66,15 +66,15 @@ def spawn_dev_server(workdir: Path, ip: str = "127.0.0.1") -> tuple[subprocess.P
     Returns the process (the caller stops it, by PID) and its ``host:port``; the server
     may need a moment before it answers (see :func:`connect_with_retry`).
     """
-    from .supervisor import free_port
+    from .supervisor import reserve_port  # kept from others' bind to port 0 until bound
 
-    port = free_port(ip)
+    port = reserve_port(ip)
     argv = dev_server_args(
         temporal_binary(),
         ip=ip,
         port=port,
-        http_port=free_port(ip),
-        metrics_port=free_port(ip),
+        http_port=reserve_port(ip),
+        metrics_port=reserve_port(ip),
         db_file=workdir / "temporal.db",
     )
     with (workdir / "temporal.log").open("ab") as log:

@@ -31,7 +31,7 @@ from ..errors import ConfigurationError
 from ..home import COMPONENTS_FILE, ROUTES_READY, WorkbenchHome
 from ..prepared import DEMO_FILE, is_prepared
 from ..settings import DATA_ROOTS_ENV, DB_URL_ENV, WorkbenchSettings
-from ..supervisor import Component, StartupError, Supervisor, free_port, port_in_use
+from ..supervisor import Component, StartupError, Supervisor, port_in_use, reserve_port
 from . import home_option
 from .up_keeper import write_component_state
 
@@ -41,21 +41,6 @@ log = logging.getLogger(__name__)
 RESTART_MAX_DELAY_S = 60.0
 RESTART_RESET_S = 60.0
 WORKER_POLLING = "polling task queue"  # the worker's log line once it polls
-# Temporal is alive while its HTTP API answers: a dev server that is stopped or hung
-# still accepts connections on its ports (the kernel completes the handshake). One that
-# misses this many probes in a row, one every interval, each given the timeout, is
-# killed and restarted by the keeper (cli/up_keeper.py): 15-30 s after it stopped.
-TEMPORAL_LIVENESS = {
-    "path": "/api/v1/system-info",
-    "interval": 5.0,
-    "timeout": 5.0,
-    "failures": 3,
-}
-# The logs in the home's logs/ are copied aside and truncated past this size, this many
-# copies kept (NAME.1 ... NAME.5): 60 MB a log at most. WORKBENCH_LOG_MAX_BYTES (bytes,
-# or with K, M or G) and WORKBENCH_LOG_KEEP change them; 0 bytes never rotates.
-LOG_MAX_BYTES_ENV, LOG_KEEP_ENV = "WORKBENCH_LOG_MAX_BYTES", "WORKBENCH_LOG_KEEP"
-LOG_MAX_BYTES, LOG_KEEP = 10 * 2**20, 5
 # The stop signals; blocked while handing over to the keeper, which then receives them.
 KEEPER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -79,33 +64,9 @@ def _lock_home(home: WorkbenchHome) -> IO[str]:
     return handle
 
 
-def log_rotation(environ: dict[str, str]) -> tuple[int, int]:
-    """The logs' size limit and copies kept, from the environment (see LOG_MAX_BYTES)."""
-    raw = environ.get(LOG_MAX_BYTES_ENV, "").strip()
-    max_bytes = LOG_MAX_BYTES
-    if raw:
-        units = {"K": 2**10, "M": 2**20, "G": 2**30}
-        number, unit = (raw[:-1], units[raw[-1].upper()]) if raw[-1].upper() in units else (raw, 1)
-        if not number.isdigit() or 0 < int(number) * unit < 4096:
-            raise ConfigurationError(
-                f"{LOG_MAX_BYTES_ENV}={raw!r}: give a size of at least 4096 bytes, such as "
-                "10M or 500K (or 0 to never rotate the logs)"
-            )
-        max_bytes = int(number) * unit
-    raw = environ.get(LOG_KEEP_ENV, "").strip()
-    keep = LOG_KEEP
-    if raw:
-        if not raw.isdigit() or not 1 <= int(raw) <= 100:
-            raise ConfigurationError(
-                f"{LOG_KEEP_ENV}={raw!r}: give how many rotated copies of a log to keep, 1 to 100"
-            )
-        keep = int(raw)
-    return max_bytes, keep
-
-
 def _choose_port(ip: str, port: int | None, what: str, option: str) -> int:
     if port is None:
-        return free_port(ip)
+        return reserve_port(ip)
     if port_in_use(ip, port):
         raise ConfigurationError(
             f"port {port} on {ip} ({what}) is already in use; choose another with {option}"
@@ -160,10 +121,8 @@ class LocalStack:
         concurrency: int,
         hub: bool = False,
         hand_over: bool = False,
-        log_rotation: tuple[int, int] = (LOG_MAX_BYTES, LOG_KEEP),
     ) -> None:
         self.settings = settings
-        self.log_rotation = log_rotation
         # Once the stack is up, become the small keeper (only `workbench up` itself).
         self.hand_over = hand_over
         self.home = settings.workbench_home
@@ -175,7 +134,6 @@ class LocalStack:
         self.hub = hub
         self.token = secrets.token_urlsafe(32)
         self.supervisor = Supervisor(subreaper=True)
-        self.temporal_http_port = 0  # chosen with Temporal's command line
 
     @property
     def lab_url(self) -> str:
@@ -238,14 +196,14 @@ class LocalStack:
             "jupyterhub",
             "-f",
             str(config),
-            f"--JupyterHub.hub_port={free_port(self.ip)}",
-            f"--ConfigurableHTTPProxy.api_url=http://{self.ip}:{free_port(self.ip)}",
+            f"--JupyterHub.hub_port={reserve_port(self.ip)}",
+            f"--ConfigurableHTTPProxy.api_url=http://{self.ip}:{reserve_port(self.ip)}",
         ]
         env = self._env() | {
             "WORKBENCH_MODE": "local",
             "WORKBENCH_HUB_IP": self.ip,
             "WORKBENCH_HUB_PORT": str(self.lab_port),
-            "WORKBENCH_SERVICE_URL": f"http://{self.ip}:{free_port(self.ip)}",
+            "WORKBENCH_SERVICE_URL": f"http://{self.ip}:{reserve_port(self.ip)}",
         }
         return Component(
             "JupyterHub",
@@ -261,13 +219,12 @@ class LocalStack:
     def components(self) -> list[Component]:
         logs = self.home.logs
         binary = temporal.temporal_binary()
-        self.temporal_http_port = free_port(self.ip)
         temporal_argv = temporal.dev_server_args(
             binary,
             ip=self.ip,
             port=self.temporal_port,
-            http_port=self.temporal_http_port,
-            metrics_port=free_port(self.ip),
+            http_port=reserve_port(self.ip),
+            metrics_port=reserve_port(self.ip),
             db_file=self.home.temporal_db,
         )
         worker_argv = temporal.worker_argv(concurrency=self.concurrency)
@@ -365,13 +322,16 @@ class LocalStack:
             # Stopped in reverse of this order: the worker, the lab, then Temporal.
             self.supervisor.components[:] = [temporal_c, lab_c]
             prepared = asyncio.create_task(self._prepare(demo))
-            await self._ready_or_stop(temporal_c, stop)
+            # The lab may exit while Temporal starts (a broken config): said at once, not
+            # after Temporal's start, and whichever of the two exits first.
+            await self._ready_or_stop(temporal_c, stop, watch=lab_c)
             demo_note = await prepared
             await self._ready_or_stop(lab_c, stop)
             self.supervisor.spawn(worker_c)
         except StartupError as exc:
+            message = self._startup_failures(exc)
             await self.supervisor.stop_all()
-            raise ConfigurationError(str(exc)) from None
+            raise ConfigurationError(message) from None
         except _Stopped:
             click.echo("Interrupted during start-up; stopping ...", err=True)
             await self.supervisor.stop_all()
@@ -408,14 +368,12 @@ class LocalStack:
         stack is then kept from here as before."""
         parts = []
         for component in self.supervisor.components:
-            live = None
             if component is front:
                 ready: dict[str, object] = {"kind": "none"}
             elif component is worker:
                 ready = {"kind": "log", "text": WORKER_POLLING}
             else:
                 ready = {"kind": "port", "ip": self.ip, "port": self.temporal_port}
-                live = TEMPORAL_LIVENESS | {"ip": self.ip, "port": self.temporal_http_port}
             parts.append(
                 {
                     "name": component.name,
@@ -430,7 +388,6 @@ class LocalStack:
                     "started_at": component.started_at,
                     "log_offset": component._log_offset,
                     "starting": component is worker,
-                    "live": live,
                 }
             )
         spec = {
@@ -441,8 +398,6 @@ class LocalStack:
             "workbench_log": str(self.home.logs / "workbench.log"),
             "restart_max_delay": RESTART_MAX_DELAY_S,
             "restart_reset": RESTART_RESET_S,
-            "log_max_bytes": self.log_rotation[0],
-            "log_keep": self.log_rotation[1],
         }
         keeper = Path(__file__).with_name("up_keeper.py")
         # Children were started with close_fds: only this exec inherits the spec's fd.
@@ -500,18 +455,40 @@ class LocalStack:
             raise StartupError(answer["error"])
         return answer.get("note")
 
-    async def _ready_or_stop(self, component: Component, stop: asyncio.Event) -> None:
+    async def _ready_or_stop(
+        self, component: Component, stop: asyncio.Event, watch: Component | None = None
+    ) -> None:
+        """Until ``component`` is ready; a StartupError as soon as it or ``watch`` (started
+        with it, waited for next) exits."""
         start = asyncio.create_task(self.supervisor.wait_ready(component))
         stopped = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({start, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        tasks = {start, stopped}
+        if watch is not None:
+            exited = asyncio.create_task(_exit_of(watch, component.poll_interval))
+            tasks.add(exited)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks - {start}:
+            task.cancel()
         if start in done:
-            stopped.cancel()
             start.result()
             return
         start.cancel()
         with contextlib.suppress(asyncio.CancelledError, StartupError):
             await start
-        raise _Stopped
+        if stopped in done:
+            raise _Stopped
+        raise StartupError(Supervisor.exit_reason(watch))
+
+    def _startup_failures(self, first: StartupError) -> str:
+        """``first``, and every other part that also exited before the stack was up (a
+        failure of one may be the cause of another's)."""
+        messages = [str(first)]
+        for component in self.supervisor.components:
+            if component.process is not None and not component.running():
+                reason = Supervisor.exit_reason(component)
+                if reason not in messages:
+                    messages.append(reason)
+        return "; ".join(messages)
 
     async def _watch(self, stop: asyncio.Event, front: Component) -> int:
         """Keep the stack up until asked to stop. A crashed worker or Temporal dev
@@ -634,6 +611,12 @@ class _Stopped(Exception):
     """A stop signal arrived while starting."""
 
 
+async def _exit_of(component: Component, poll_interval: float) -> None:
+    """Returns once ``component`` has exited (polled, as its readiness is)."""
+    while component.running():  # noqa: ASYNC110 - a child process's exit sets no Event
+        await asyncio.sleep(poll_interval)
+
+
 @click.command()
 @home_option
 @click.option(
@@ -697,7 +680,6 @@ def up(
             f"--hub serves this machine only (its users sign in with one password), not {ip}; "
             "a team server is the Docker deployment described in docs/deploy.md"
         )
-    rotation = log_rotation(dict(os.environ))
     workbench_home = WorkbenchHome.resolve(home)
     workbench_home.prepare()
     lock = _lock_home(workbench_home)
@@ -726,7 +708,6 @@ def up(
             concurrency=concurrency,
             hub=hub,
             hand_over=True,
-            log_rotation=rotation,
         )
         code = asyncio.run(stack.run(demo=not no_demo))
     finally:
