@@ -41,6 +41,21 @@ log = logging.getLogger(__name__)
 RESTART_MAX_DELAY_S = 60.0
 RESTART_RESET_S = 60.0
 WORKER_POLLING = "polling task queue"  # the worker's log line once it polls
+# Temporal is alive while its HTTP API answers: a dev server that is stopped or hung
+# still accepts connections on its ports (the kernel completes the handshake). One that
+# misses this many probes in a row, one every interval, each given the timeout, is
+# killed and restarted by the keeper (cli/up_keeper.py): 15-30 s after it stopped.
+TEMPORAL_LIVENESS = {
+    "path": "/api/v1/system-info",
+    "interval": 5.0,
+    "timeout": 5.0,
+    "failures": 3,
+}
+# The logs in the home's logs/ are copied aside and truncated past this size, this many
+# copies kept (NAME.1 ... NAME.5): 60 MB a log at most. WORKBENCH_LOG_MAX_BYTES (bytes,
+# or with K, M or G) and WORKBENCH_LOG_KEEP change them; 0 bytes never rotates.
+LOG_MAX_BYTES_ENV, LOG_KEEP_ENV = "WORKBENCH_LOG_MAX_BYTES", "WORKBENCH_LOG_KEEP"
+LOG_MAX_BYTES, LOG_KEEP = 10 * 2**20, 5
 # The stop signals; blocked while handing over to the keeper, which then receives them.
 KEEPER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -62,6 +77,30 @@ def _lock_home(home: WorkbenchHome) -> IO[str]:
     handle.write(str(os.getpid()))
     handle.flush()
     return handle
+
+
+def log_rotation(environ: dict[str, str]) -> tuple[int, int]:
+    """The logs' size limit and copies kept, from the environment (see LOG_MAX_BYTES)."""
+    raw = environ.get(LOG_MAX_BYTES_ENV, "").strip()
+    max_bytes = LOG_MAX_BYTES
+    if raw:
+        units = {"K": 2**10, "M": 2**20, "G": 2**30}
+        number, unit = (raw[:-1], units[raw[-1].upper()]) if raw[-1].upper() in units else (raw, 1)
+        if not number.isdigit() or 0 < int(number) * unit < 4096:
+            raise ConfigurationError(
+                f"{LOG_MAX_BYTES_ENV}={raw!r}: give a size of at least 4096 bytes, such as "
+                "10M or 500K (or 0 to never rotate the logs)"
+            )
+        max_bytes = int(number) * unit
+    raw = environ.get(LOG_KEEP_ENV, "").strip()
+    keep = LOG_KEEP
+    if raw:
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            raise ConfigurationError(
+                f"{LOG_KEEP_ENV}={raw!r}: give how many rotated copies of a log to keep, 1 to 100"
+            )
+        keep = int(raw)
+    return max_bytes, keep
 
 
 def _choose_port(ip: str, port: int | None, what: str, option: str) -> int:
@@ -121,8 +160,10 @@ class LocalStack:
         concurrency: int,
         hub: bool = False,
         hand_over: bool = False,
+        log_rotation: tuple[int, int] = (LOG_MAX_BYTES, LOG_KEEP),
     ) -> None:
         self.settings = settings
+        self.log_rotation = log_rotation
         # Once the stack is up, become the small keeper (only `workbench up` itself).
         self.hand_over = hand_over
         self.home = settings.workbench_home
@@ -134,6 +175,7 @@ class LocalStack:
         self.hub = hub
         self.token = secrets.token_urlsafe(32)
         self.supervisor = Supervisor(subreaper=True)
+        self.temporal_http_port = 0  # chosen with Temporal's command line
 
     @property
     def lab_url(self) -> str:
@@ -219,11 +261,12 @@ class LocalStack:
     def components(self) -> list[Component]:
         logs = self.home.logs
         binary = temporal.temporal_binary()
+        self.temporal_http_port = reserve_port(self.ip)
         temporal_argv = temporal.dev_server_args(
             binary,
             ip=self.ip,
             port=self.temporal_port,
-            http_port=reserve_port(self.ip),
+            http_port=self.temporal_http_port,
             metrics_port=reserve_port(self.ip),
             db_file=self.home.temporal_db,
         )
@@ -368,12 +411,14 @@ class LocalStack:
         stack is then kept from here as before."""
         parts = []
         for component in self.supervisor.components:
+            live = None
             if component is front:
                 ready: dict[str, object] = {"kind": "none"}
             elif component is worker:
                 ready = {"kind": "log", "text": WORKER_POLLING}
             else:
                 ready = {"kind": "port", "ip": self.ip, "port": self.temporal_port}
+                live = TEMPORAL_LIVENESS | {"ip": self.ip, "port": self.temporal_http_port}
             parts.append(
                 {
                     "name": component.name,
@@ -388,6 +433,7 @@ class LocalStack:
                     "started_at": component.started_at,
                     "log_offset": component._log_offset,
                     "starting": component is worker,
+                    "live": live,
                 }
             )
         spec = {
@@ -398,6 +444,8 @@ class LocalStack:
             "workbench_log": str(self.home.logs / "workbench.log"),
             "restart_max_delay": RESTART_MAX_DELAY_S,
             "restart_reset": RESTART_RESET_S,
+            "log_max_bytes": self.log_rotation[0],
+            "log_keep": self.log_rotation[1],
         }
         keeper = Path(__file__).with_name("up_keeper.py")
         # Children were started with close_fds: only this exec inherits the spec's fd.
@@ -680,6 +728,7 @@ def up(
             f"--hub serves this machine only (its users sign in with one password), not {ip}; "
             "a team server is the Docker deployment described in docs/deploy.md"
         )
+    rotation = log_rotation(dict(os.environ))
     workbench_home = WorkbenchHome.resolve(home)
     workbench_home.prepare()
     lock = _lock_home(workbench_home)
@@ -708,6 +757,7 @@ def up(
             concurrency=concurrency,
             hub=hub,
             hand_over=True,
+            log_rotation=rotation,
         )
         code = asyncio.run(stack.run(demo=not no_demo))
     finally:

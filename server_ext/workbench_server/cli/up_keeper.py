@@ -13,6 +13,22 @@ ran for a minute resets the count) and health learns of it through ``run/compone
 the front (JupyterLab or the hub) ending stops everything; Ctrl-C (SIGINT, SIGTERM,
 SIGHUP) stops the components in reverse start order, then whatever they left behind.
 
+Logs are kept from filling the disk: every ``log_check`` seconds a log in the home's
+``logs/`` (each part's and ``workbench.log``) larger than ``log_max_bytes`` is copied
+to ``NAME.1`` (the older copies move to ``.2`` ... ``.keep``, the oldest is dropped) and
+truncated. Copy and truncate, not rename: each part's stdout and stderr *are* that file,
+opened with O_APPEND, and a process cannot be told to reopen its stdout; with O_APPEND
+its next write goes to the new end, so the file holds no hole. Lines written between
+the copy and the truncation (microseconds) are lost, as with logrotate's copytruncate.
+
+A part may come with a liveness probe (Temporal does: a GET of its HTTP API's
+``/api/v1/system-info``, which its frontend answers). A process that is stopped
+(SIGSTOP) or hung still accepts TCP connections, its kernel completing the handshake,
+so the probe waits for an HTTP answer. One that misses ``failures`` probes in a row is
+killed (SIGKILL to its process group: a stopped process ignores SIGTERM until resumed)
+and started again like one that crashed, health saying why. The probes run in the same
+``select`` loop as everything else: a hung part never blocks Ctrl-C or the others.
+
 It reads what to keep from the file descriptor named on its command line (a memfd the
 supervisor wrote: command lines and environments stay out of files and of ``ps``).
 Nothing here may import a module outside the standard library.
@@ -22,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import select
@@ -105,6 +122,11 @@ class Part:
         self.restarted = False  # a start by this keeper (its messages say so)
         self.last_exit: tuple[int | None, str] = (None, "")
         self.next_check = 0.0
+        self.live = LivenessProbe(spec["live"]) if spec.get("live") else None
+        if self.live is not None:
+            self.live.reset(_now())
+        # Why this keeper killed the part (it stopped answering), for its exit's report.
+        self.killed_because = ""
 
     def running(self) -> bool:
         return self.pid is not None and self.returncode is None
@@ -139,7 +161,101 @@ class Part:
             self.log_offset = log.tell()
             self.started_at = _now()
             self.returncode = None
+            self.killed_because = ""
             self.pid = _spawn(self.argv, self.env, log.fileno())
+        if self.live is not None:
+            self.live.reset(self.started_at)
+
+
+class LivenessProbe:
+    """Is a part still answering? An HTTP GET on loopback, without blocking: its socket
+    waits in the keeper's ``select`` with the rest (see the module's docstring)."""
+
+    def __init__(self, spec: dict) -> None:
+        self.address = (spec["ip"], spec["port"])
+        self.request = (
+            f"GET {spec['path']} HTTP/1.1\r\nHost: {spec['ip']}:{spec['port']}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+        self.interval: float = spec["interval"]
+        self.timeout: float = spec["timeout"]
+        self.failures: int = spec["failures"]
+        self.sock: socket.socket | None = None
+        self.sent = False
+        self.answer = b""
+        self.deadline = 0.0
+        self.next_at = 0.0
+        self.misses = 0
+        self.last_error = ""
+
+    def reset(self, now: float) -> None:
+        """A new start of the part: no misses, the first probe an interval on."""
+        self.close()
+        self.misses = 0
+        self.next_at = now + self.interval
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def begin(self, now: float) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        err = sock.connect_ex(self.address)
+        if err not in (0, errno.EINPROGRESS):
+            sock.close()
+            self.finish(now, False, f"connection refused ({os.strerror(err)})")
+            return
+        self.sock, self.sent, self.answer = sock, False, b""
+        self.deadline = now + self.timeout
+
+    def on_writable(self, now: float) -> None:
+        assert self.sock is not None
+        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self.finish(now, False, f"connection failed ({os.strerror(err)})")
+            return
+        try:
+            self.sock.send(self.request)  # a few dozen bytes: one send
+        except OSError as exc:
+            self.finish(now, False, f"connection failed ({exc.strerror})")
+            return
+        self.sent = True
+
+    def on_readable(self, now: float) -> None:
+        assert self.sock is not None
+        try:
+            data = self.sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.finish(now, False, f"connection failed ({exc.strerror})")
+            return
+        self.answer += data
+        if b"\r\n" in self.answer or not data:
+            status = self.answer.split(b"\r\n", 1)[0].split(b" ")
+            if len(status) > 1 and status[1] == b"200":
+                self.finish(now, True, "")
+            else:
+                line = b" ".join(status[1:3]).decode(errors="replace")
+                self.finish(now, False, f"answered {line or 'nothing'}")
+
+    def expire(self, now: float) -> None:
+        if self.sock is not None and now >= self.deadline:
+            self.finish(now, False, f"no answer within {self.timeout:g} s")
+
+    def finish(self, now: float, ok: bool, error: str) -> None:
+        self.close()
+        self.next_at = now + self.interval
+        self.misses = 0 if ok else self.misses + 1
+        self.last_error = error
+
+    def dead(self) -> bool:
+        return self.misses >= self.failures
+
+    def wake_at(self) -> float:
+        return self.deadline if self.sock is not None else self.next_at
 
 
 def _spawn(argv: list[str], env: dict[str, str], log_fd: int) -> int:
@@ -163,6 +279,27 @@ def _spawn(argv: list[str], env: dict[str, str], log_fd: int) -> int:
             os._exit(127)
     os.close(devnull)
     return pid
+
+
+def rotate_log(path: str, max_bytes: int, keep: int) -> bool:
+    """Copy ``path`` to ``path.1`` and truncate it when it is larger than ``max_bytes``
+    (see the module's docstring); ``path.1`` ... go one up, beyond ``keep`` dropped.
+    Whether it rotated."""
+    try:
+        if os.stat(path).st_size <= max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    for n in range(keep - 1, 0, -1):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(f"{path}.{n}", f"{path}.{n + 1}")
+    with open(path, "rb") as src:
+        fd = os.open(f"{path}.1", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        os.truncate(path, 0)
+    return True
 
 
 def _proc_table() -> dict[int, tuple[int, str, int]]:
@@ -216,6 +353,10 @@ class Keeper:
         self.workbench_log: str = spec["workbench_log"]
         self.max_delay: float = spec["restart_max_delay"]
         self.reset_after: float = spec["restart_reset"]
+        self.log_max_bytes: int = spec.get("log_max_bytes", 0)
+        self.log_keep: int = spec.get("log_keep", 5)
+        self.log_check: float = spec.get("log_check", 10.0)
+        self.next_log_check = 0.0
         self.stopping = False
 
     # -- what others read ------------------------------------------------------------
@@ -277,15 +418,28 @@ class Keeper:
             for part in self.parts:
                 if part is not self.front:
                     self.tend(part)
+            if self.log_max_bytes and _now() >= self.next_log_check:
+                self.rotate_logs()
             timeout = 0.5
             if any(p.state == "starting" for p in self.parts):
                 timeout = 0.1
             waiting = [p.restart_at - _now() for p in self.parts if p.state == "waiting"]
-            timeout = max(0.0, min([timeout, *waiting]))
+            probes = [p.live for p in self.parts if p.live is not None and p.state == "up"]
+            probing = [probe.wake_at() - _now() for probe in probes]
+            timeout = max(0.0, min([timeout, *waiting, *probing]))
+            readers = [wake_r] + [p.sock for p in probes if p.sock is not None and p.sent]
+            writers = [p.sock for p in probes if p.sock is not None and not p.sent]
             with contextlib.suppress(InterruptedError):
-                if select.select([wake_r], [], [], timeout)[0]:
+                readable, writable, _ = select.select(readers, writers, [], timeout)
+                if wake_r in readable:
                     with contextlib.suppress(BlockingIOError):
                         os.read(wake_r, 512)
+                now = _now()
+                for probe in probes:
+                    if probe.sock is not None and probe.sock in writable:
+                        probe.on_writable(now)
+                    elif probe.sock is not None and probe.sock in readable:
+                        probe.on_readable(now)
         self.say("Stopping the workbench ...")
         self.stop_all()
         for name in ("state.json", self.components_file):
@@ -293,6 +447,21 @@ class Keeper:
                 os.unlink(os.path.join(self.run_dir, name))
         self.say("Stopped.")
         return code
+
+    def rotate_logs(self) -> None:
+        """Rotate the logs grown past their size (see the module's docstring). A part
+        still starting is left for the next check: its readiness is read in its log."""
+        self.next_log_check = _now() + self.log_check
+        for part in self.parts:
+            if part.state == "starting":
+                continue
+            try:
+                if rotate_log(part.log_path, self.log_max_bytes, self.log_keep):
+                    part.log_offset = 0  # what it writes from now on is since its start
+            except OSError as exc:  # a full disk, say: the next check tries again
+                self.log(f"could not rotate {part.log_path}: {exc}")
+        with contextlib.suppress(OSError):
+            rotate_log(self.workbench_log, self.log_max_bytes, self.log_keep)
 
     def _on_signal(self, _signum: int, _frame: object) -> None:
         self.stopping = True
@@ -327,6 +496,8 @@ class Keeper:
         elif part.state == "up":
             if not part.running():
                 self.exited(part)
+            elif part.live is not None:
+                self.probe(part, now)
         elif part.state == "waiting" and now >= part.restart_at:
             part.start()
             part.restarted = True
@@ -334,11 +505,33 @@ class Keeper:
             part.deadline = part.started_at + part.ready_timeout
             part.next_check = 0.0
 
+    def probe(self, part: Part, now: float) -> None:
+        """Start a liveness probe that is due, give up on one that took too long, and
+        kill the part once it missed too many in a row (it is then restarted as a
+        crashed one is, when its exit is reaped)."""
+        live = part.live
+        assert live is not None
+        live.expire(now)
+        if live.dead():
+            silent = live.failures * live.interval
+            part.killed_because = (
+                f"it stopped answering (its liveness check failed {live.misses} times in a "
+                f"row over {silent:g} s: {live.last_error}), so the keeper killed it"
+            )
+            self.say(f"workbench: {part.name} does not answer: {part.killed_because}")
+            self.log(f"{part.name} does not answer: {part.killed_because}")
+            live.reset(now)
+            with contextlib.suppress(ProcessLookupError):
+                # Its process group: a stopped process holds SIGTERM until resumed.
+                os.killpg(part.pid, signal.SIGKILL)
+        elif live.sock is None and now >= live.next_at:
+            live.begin(now)
+
     def exited(self, part: Part) -> None:
         ran = _now() - part.started_at
         part.failures = 1 if ran > self.reset_after else part.failures + 1
         delay = min(self.max_delay, 2.0 ** (part.failures - 1))
-        reason = part.last_log_line() or "no output"
+        reason = part.killed_because or part.last_log_line() or "no output"
         part.last_exit = (part.returncode, reason)
         self.say(
             f"workbench: {part.name} stopped unexpectedly (exit code {part.returncode}): "
