@@ -137,6 +137,18 @@ def notebook_changes(
     return changes
 
 
+def columns_changed(ctx: StepContext, lake: str, table: str) -> None:
+    """A write gave ``table`` new columns (a column the source gained): its catalog entry
+    is scanned again now, so the panel and search show them, rather than at the next scan
+    of the lake. Never raises: the write happened; a failed scan is logged."""
+    from workbench_server.catalog import CatalogService
+
+    try:
+        CatalogService(ctx.workbench, ctx.principal).scan(lake, tables=[table])
+    except Exception as exc:
+        log.warning("catalog scan of %s in %s after new columns failed: %s", table, lake, exc)
+
+
 def announce(ctx: StepContext, changes: list[DatasetChange]) -> None:
     """Tell the catalog, the webhook targets and the listening pipelines (from the step's
     thread; waits for the signals, a few milliseconds)."""

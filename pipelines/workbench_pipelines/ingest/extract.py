@@ -39,6 +39,7 @@ from workbench_server.sql_text import quote_identifier as qi
 from ..spec_steps import ExtractStep, ExtractTable
 from . import extract_sql as q
 from . import watermarks
+from .changes import columns_changed
 from .connect import open_source
 from .context import StepContext, as_result
 from .lineage import extract_lineage
@@ -113,6 +114,7 @@ class TableExtract:
         self.mark: watermarks.Mark | None = None
         self.opened: DeltaTable | None = None
         self.keys_matched = False  # deletes ruled out by the keys' checksums alone
+        self.new_columns: list[str] = []  # the source's columns bronze does not hold yet
 
     def run(self) -> None:
         ctx = self.ctx
@@ -137,6 +139,10 @@ class TableExtract:
         )
         self.opened = opening.result()  # the version read is the one written to next
         exists = self.opened is not None
+        if exists and self.table.columns is None:
+            self._refuse_dropped(shape)
+        if exists:
+            self.new_columns = [c.name for c in shape.columns if c.name not in self._held()]
         since = self._since(mark) if mark is not None else None
         full = self.spec.mode == "full" or since is None or not exists or cursor is None
         deletes = exists and self._deletes_due(mark, full)
@@ -184,6 +190,9 @@ class TableExtract:
         extract_lineage(
             ctx, self.source, shape, self.lake, self.bronze, self.side, self.languages, self.keys
         )
+        if self.new_columns and self._version_written() is not None:
+            ctx.log(f"{self.bronze}: new column(s) {', '.join(self.new_columns)} added")
+            columns_changed(ctx, self.lake.name, self.bronze)
         ctx.log(
             f"{shape.table} -> {self.bronze}: {'full' if full else 'incremental'}, "
             f"{read} row(s) read, {written} written"
@@ -470,18 +479,81 @@ class TableExtract:
             except duckdb.Error as exc:
                 raise InvalidInputError(f"{table}: {_first_line(exc)}") from None
             data = counted(reader, self.ctx.progress)
-        result = self.lake.write(
-            table,
-            data,
-            mode="append",
-            partition_by=q.PARTITIONS,
-            schema_mode="merge",  # a column the source gained is added
-            writer=self.ctx.writer,
-            opened=self.opened if table == self.bronze else None,
-            stats_columns=self._stats_columns(),
-        )
+        try:
+            result = self.lake.write(
+                table,
+                data,
+                mode="append",
+                partition_by=q.PARTITIONS,
+                schema_mode="merge",  # a column the source gained is added
+                writer=self.ctx.writer,
+                opened=self.opened if table == self.bronze else None,
+                stats_columns=self._stats_columns(),
+            )
+        except InvalidInputError as exc:
+            raise self._retyped(table, data.schema) or exc from None
         self.ctx.wrote(self.lake, result)
         return int(result.rows_added or 0)
+
+    # -- the source's columns changed ---------------------------------------------------
+    def _refuse_dropped(self, shape: Shape) -> None:
+        """Refuse a source that no longer has a column bronze holds: its rows would be
+        written with the column NULL, and the merge would put NULL over silver's values.
+        A step that lists its ``columns:`` has said which it reads, and goes on."""
+        held = self._held()
+        now = {c.name for c in shape.columns}
+        derived = tuple(f"{c.name}_" for c in shape.translated)  # name_fr_fr, per language
+        bookkeeping = {*q.AUDIT, "_lsn"}
+        gone = [
+            n
+            for n in held
+            if n not in now and n not in bookkeeping and not (derived and n.startswith(derived))
+        ]
+        if not gone:
+            return
+        name = self.table.table or self.table.model
+        kept = ", ".join(c.name for c in shape.columns)
+        raise InvalidInputError(
+            f"{shape.table} no longer has the column(s) {', '.join(gone)} that "
+            f"{self.bronze} holds: extracted on, they would be NULL from now on and the merge "
+            "would write NULL over silver's values. If the source dropped them on purpose, "
+            f"list the columns to extract without them ({{table: {name}, columns: [{kept}]}}"
+            " in the step's tables:): bronze and silver keep the values they had; if not, "
+            "restore them at the source; then run the step again"
+        )
+
+    def _held(self) -> list[str]:
+        """The columns of bronze as opened."""
+        assert self.opened is not None
+        return pa.schema(self.opened.schema().to_arrow()).names
+
+    def _retyped(self, table: str, given: pa.Schema) -> Exception | None:
+        """Columns whose type the source changed (``ALTER COLUMN ... TYPE``) that bronze
+        holds in their old type, said with the way on; None when that is not why a write
+        failed. Nothing was written, and the watermark did not move: after the rebuild
+        the step reads the changed rows again."""
+        try:
+            held = pa.schema(self.lake.open(table).schema().to_arrow())
+        except Exception:
+            return None
+        changed = [
+            (f.name, held.field(f.name).type, f.type)
+            for f in given
+            if f.name in held.names and held.field(f.name).type != f.type
+        ]
+        if not changed:
+            return None
+        casts = ", ".join(f"CAST({qi(n)} AS {_duck(new)}) AS {qi(n)}" for n, _, new in changed)
+        said = ", ".join(
+            f"{n} ({_duck(old)} in bronze, {_duck(new)} now)" for n, old, new in changed
+        )
+        return InvalidInputError(
+            f"{table}: the source changed the type of {said}, and a table holds one type "
+            f"per column (nothing is rounded or cut to fit); rebuild bronze in the new type, "
+            f"e.g. %sql CREATE OR REPLACE TABLE {table} PARTITIONED BY "
+            f"({', '.join(q.PARTITIONS)}) AS SELECT * REPLACE ({casts}) FROM {table}, then "
+            "run the step again (the merge then says how to change silver's column)"
+        )
 
     # -- bookkeeping -------------------------------------------------------------------
     def _files(self, scan: str, ranges: dict[str, tuple[Any, Any]] | None = None) -> str:
@@ -561,6 +633,21 @@ class TableExtract:
             if access.table == self.bronze and access.access == "write":
                 return access.version
         return None
+
+
+def _duck(arrow_type: pa.DataType) -> str:
+    """DuckDB's name of an Arrow type (for saying it)."""
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    names = {
+        pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT", pa.float32(): "REAL", pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN", pa.date32(): "DATE", pa.string(): "VARCHAR",
+        pa.large_string(): "VARCHAR", pa.string_view(): "VARCHAR",
+    }  # fmt: skip
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    return names.get(arrow_type, str(arrow_type).upper())
 
 
 def _naive(value: Any) -> Any:

@@ -20,6 +20,7 @@ from workbench_server.sql_text import quote_literal as ql
 
 from ..spec_steps import MergeStep, MergeTable
 from . import watermarks
+from .changes import columns_changed
 from .context import StepContext, as_result, require_table
 from .lineage import copy_lineage
 from .session import step_session
@@ -91,7 +92,7 @@ class TableMerge:
             f"{partition}, _extracted_at) AS _wb_ties FROM {scan} "
             f"WHERE ({where}) AND NOT ({no_key})) WHERE _wb_rank = 1"
         )
-        guard = "true"
+        guard, current = "true", ""
         if exists:
             target_version = lake.version(t.target)
             ctx.read(lake, t.target, target_version)
@@ -122,11 +123,45 @@ class TableMerge:
         ctx.progress.check()
         changes = self.db.execute("SELECT count(*) FROM wb_merge").fetchone()[0]
         if changes:
+            # Silver's types are compared only when there is something to write (its
+            # columns' bind costs a read of its log: 5-15 ms).
+            typed = {  # as DuckDB names them (declared as `numeric` or `int` too)
+                r[0]: r[1] for r in self.db.execute("DESCRIBE wb_merge").fetchall() if r[0] in kept
+            }
+            added = self._refuse_retyped(current, typed) if exists else []
             self._write(exists, changes)
+            if added:
+                ctx.log(f"{t.target}: new column(s) {', '.join(added)} added from {t.source}")
+                columns_changed(ctx, lake.name, t.target)
         self._save(version)
         if "_lsn" in columns and "_source" in columns:
             self._save_lsns(scan, where, full=where == "true")
         self._done(version, kept, set(cast), changes)
+
+    def _refuse_retyped(self, current: str, kept: dict[str, str]) -> list[str]:
+        """Refuse columns whose type in bronze (or as declared) is not silver's: merged,
+        the values would be cast to silver's type (a DECIMAL(14,4) rounded to (12,2)).
+        The columns silver lacks (a new column of the source), which the write adds."""
+        held = {r[0]: r[1] for r in self.db.execute(f"DESCRIBE SELECT * FROM {current}").fetchall()}
+        changed = [
+            (c, held[c], ty)
+            for c, ty in kept.items()
+            if c in held and held[c].upper() != ty.upper()
+        ]
+        if not changed:
+            return [c for c in kept if c not in held]
+        t = self.table
+        said = ", ".join(
+            f"{c} ({old} in {t.target}, {new} in {t.source})" for c, old, new in changed
+        )
+        casts = ", ".join(f"CAST({qi(c)} AS {new}) AS {qi(c)}" for c, _, new in changed)
+        raise InvalidInputError(
+            f"merge {t.source} -> {t.target}: the type of {said} changed, and a merge never "
+            "changes a column's type (the values would be cast to fit, rounded or cut); "
+            f"make silver's column the new type, e.g. %sql CREATE OR REPLACE TABLE {t.target} "
+            f"AS SELECT * REPLACE ({casts}) FROM {t.target}, or declare the type silver keeps "
+            "in the step's columns:, then run the step again"
+        )
 
     def _refuse_ties(self) -> None:
         """Refuse keys whose latest rows were extracted together (the source holds the
@@ -175,6 +210,7 @@ class TableMerge:
                 mode="merge",
                 keys=self.keys,
                 delete_marker=DeleteMarker(column="_op", value="d"),
+                schema_mode="merge",  # a column bronze gained (the source's) is added
                 writer=ctx.writer,
             )
         ctx.wrote(self.lake, result)

@@ -151,8 +151,9 @@ def write(
                 dt = open_table(location, table)
             if mode == "merge":
                 return _merge(
-                    location, dt, table, source, keys, delete_marker, latest_by, writer, extra
-                )
+                    location, dt, table, source, keys, delete_marker, latest_by, writer, extra,
+                    schema_mode == "merge",
+                )  # fmt: skip
             return _write(
                 dt, table, source, mode, partition_by, replace_where, schema_mode, writer, extra
             )
@@ -436,7 +437,11 @@ def _merge(
     latest_by: str | None,
     writer: WriterInfo,
     extra: dict[str, Any],
+    new_columns: bool = False,
 ) -> WriteResult:
+    """A merge by ``keys``; ``new_columns`` (``schema_mode="merge"``): the source's
+    columns the table lacks are added to it, in the merge's own commit (delta-rs's merge
+    does that; the copy-on-write path writes the table's columns only)."""
     data = source.open()
     if latest_by is not None:
         data = merging.latest_per_key(location, data, keys, latest_by)
@@ -447,11 +452,15 @@ def _merge(
     if isinstance(data, pa.Table):
         merging.duplicated_keys(table, data, keys)
     spooled = source.spool_path if latest_by is None else None
+    added = [
+        n for n in data.schema.names if n not in target and (marker is None or n != marker.column)
+    ]
+    evolve = new_columns and bool(added)
     plan = (
         merging.copy_on_write(
             location, table, dt, data if isinstance(data, pa.Table) else spooled, keys, marker
         )
-        if isinstance(data, pa.Table) or spooled
+        if (isinstance(data, pa.Table) or spooled) and not evolve
         else None
     )
     if plan is not None:
@@ -485,6 +494,7 @@ def _merge(
         predicate,
         source_alias="s",
         target_alias="t",
+        merge_schema=evolve,
         streamed_exec=not isinstance(data, pa.Table),
         writer_properties=_properties(),
         commit_properties=_commit(writer, extra),

@@ -1,0 +1,169 @@
+"""A source table whose columns change under a running extract and merge (an Odoo
+module installed, upgraded or removed), against a real PostgreSQL: a new nullable column
+reaches bronze and silver with its values; a dropped or retyped column stops the step
+naming the table, the column and what to do, and nothing is written (no NULLs written
+over silver's values, nothing rounded)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from tests.support.ingest import step_context
+from tests.support.postgres import postgres_settings
+from workbench_pipelines.ingest.extract import run_extract
+from workbench_pipelines.ingest.merge import run_merge
+from workbench_server.catalog import CatalogService
+from workbench_server.connections import ConnectionCreate, ConnectionService
+from workbench_server.errors import InvalidInputError
+from workbench_server.lake import Lake
+from workbench_server.principal import local_principal
+
+
+@pytest.fixture
+def source(workbench, pg_cluster):
+    with pg_cluster.fresh_database() as url:
+        ConnectionService(workbench, local_principal()).create(
+            ConnectionCreate(name="src", settings=postgres_settings(url))
+        )
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(
+                "CREATE TABLE notes (id int PRIMARY KEY, body text, amount numeric(12, 2), "
+                "write_date timestamp DEFAULT now())"
+            )
+            db.execute("INSERT INTO notes (id, body, amount) VALUES (1, 'a', 1.10), (2, 'b', 2.20)")
+        yield url
+
+
+def _extract(workbench, mode: str = "incremental") -> None:
+    config = {"source": "src", "tables": ["notes"], "mode": mode}
+    run_extract(step_context(workbench, local_principal(), "extract", config))
+
+
+def _merge(workbench) -> None:
+    run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.notes"]}))
+
+
+def _sql(url: str, *statements: str) -> None:
+    with psycopg.connect(url, autocommit=True) as db:
+        for statement in statements:
+            db.execute(statement)
+
+
+def test_a_new_column_reaches_bronze_silver_and_the_catalog_with_its_values(workbench, source):
+    _extract(workbench, "full")
+    _merge(workbench)
+    catalog = CatalogService(workbench, local_principal())
+    catalog.scan("lake")
+    assert "ref" not in {c.name for c in catalog.find("lake", "silver", "notes").columns}
+    _sql(
+        source,
+        "ALTER TABLE notes ADD COLUMN ref text",
+        "UPDATE notes SET ref = 'R-2', write_date = now() WHERE id = 2",
+        "INSERT INTO notes (id, body, amount, ref) VALUES (3, 'c', 3.30, 'R-3')",
+    )
+    _extract(workbench)
+    _merge(workbench)
+    lake = Lake.default(workbench.settings)
+    assert "ref" in lake.read("bronze.notes").schema.names
+    silver = lake.read("silver.notes")
+    assert silver.schema.field("ref").type == "string"
+    rows = sorted((r["id"], r["ref"], r["amount"]) for r in silver.to_pylist())
+    assert rows == [
+        (1, None, Decimal("1.10")),
+        (2, "R-2", Decimal("2.20")),
+        (3, "R-3", Decimal("3.30")),
+    ]
+    for layer in ("bronze", "silver"):  # the catalog shows the column without a new scan
+        assert "ref" in {c.name for c in catalog.find("lake", layer, "notes").columns}
+    # A row the source did not change since keeps its value, and merging again is a no-op.
+    _extract(workbench)
+    _merge(workbench)
+    assert sorted(r["ref"] or "" for r in lake.read("silver.notes").to_pylist()) == [
+        "",
+        "R-2",
+        "R-3",
+    ]
+
+
+def test_a_dropped_column_stops_the_extract_naming_it_and_writes_nothing(workbench, source):
+    _extract(workbench, "full")
+    _merge(workbench)
+    lake = Lake.default(workbench.settings)
+    before = lake.version("bronze.notes")
+    _sql(
+        source,
+        "ALTER TABLE notes DROP COLUMN body",
+        "UPDATE notes SET amount = 2.25, write_date = now() WHERE id = 2",
+    )
+    with pytest.raises(InvalidInputError) as refused:
+        _extract(workbench)
+    message = str(refused.value)
+    assert "bronze.notes" in message and "body" in message
+    assert "columns:" in message  # what to do: list the columns to extract without it
+    assert lake.version("bronze.notes") == before
+    assert sorted(r["body"] for r in lake.read("silver.notes").to_pylist()) == ["a", "b"]
+
+
+def test_a_column_listed_without_the_dropped_one_goes_on(workbench, source):
+    _extract(workbench, "full")
+    _sql(
+        source,
+        "ALTER TABLE notes DROP COLUMN body",
+        "UPDATE notes SET amount = 2.25, write_date = now() WHERE id = 2",
+    )
+    config = {
+        "source": "src",
+        "tables": [{"table": "notes", "columns": ["id", "amount", "write_date"]}],
+        "mode": "incremental",
+    }
+    run_extract(step_context(workbench, local_principal(), "extract", config))
+    rows = Lake.default(workbench.settings).read("bronze.notes").to_pylist()
+    assert (2, Decimal("2.25")) in {(r["id"], r["amount"]) for r in rows}
+
+
+def test_a_retyped_column_stops_the_extract_naming_both_types(workbench, source):
+    _extract(workbench, "full")
+    lake = Lake.default(workbench.settings)
+    before = lake.version("bronze.notes")
+    _sql(
+        source,
+        "ALTER TABLE notes ALTER COLUMN amount TYPE numeric(14, 4)",
+        "UPDATE notes SET amount = 2.2525, write_date = now() WHERE id = 2",
+    )
+    with pytest.raises(InvalidInputError) as refused:
+        _extract(workbench)
+    message = str(refused.value)
+    assert "bronze.notes" in message and "amount" in message
+    assert "DECIMAL(12,2)" in message and "DECIMAL(14,4)" in message
+    assert "CREATE OR REPLACE TABLE bronze.notes" in message
+    assert lake.version("bronze.notes") == before
+
+
+def test_a_merge_never_rounds_a_retyped_bronze_column_into_silver(workbench, source):
+    _extract(workbench, "full")
+    _merge(workbench)
+    lake = Lake.default(workbench.settings)
+    # Bronze rebuilt in the new type, as the extract's message says, then a new row.
+    bronze = lake.read("bronze.notes")
+    index = bronze.schema.get_field_index("amount")
+    import pyarrow as pa
+
+    wider = bronze.set_column(
+        index, pa.field("amount", pa.decimal128(14, 4)), bronze["amount"].cast(pa.decimal128(14, 4))
+    )
+    lake.write("bronze.notes", wider, mode="overwrite")
+    _sql(source, "ALTER TABLE notes ALTER COLUMN amount TYPE numeric(14, 4)")
+    _sql(source, "UPDATE notes SET amount = 2.2525, write_date = now() WHERE id = 2")
+    _extract(workbench)
+    with pytest.raises(InvalidInputError) as refused:
+        _merge(workbench)
+    message = str(refused.value)
+    assert "silver.notes" in message and "amount" in message
+    assert "DECIMAL(12,2)" in message and "DECIMAL(14,4)" in message
+    assert sorted(r["amount"] for r in lake.read("silver.notes").to_pylist()) == [
+        Decimal("1.10"),
+        Decimal("2.20"),
+    ]
