@@ -568,7 +568,8 @@ async def test_python_writes_and_reads_with_the_kernels_lake(
         "    'merged': [merged.rows_added, merged.rows_updated, merged.rows_removed],\n"
         "    'then': [str(a) for a in then['amount']], 'now': [str(a) for a in now['amount']],\n"
         "    'history': list(lake.versions('bronze.moves')['operation']),\n"
-        "    'total': str(lake.table('gold.totals').aggregate('sum(amount)').fetchone()[0])}))"
+        "    'total': str(lake.table('gold.totals').aggregate('sum(amount)').fetchone()[0]),\n"
+        "    'tables': {t: int(v) for t, v in lake.tables()[['table', 'version']].values}}))"
     )
     assert got == {
         "versions": [1, 2, 1],
@@ -577,6 +578,7 @@ async def test_python_writes_and_reads_with_the_kernels_lake(
         "now": ["10.10", "0.03", "4.44"],
         "history": ["MERGE", "WRITE", "CREATE TABLE"],
         "total": "14.57",
+        "tables": {"bronze.moves": 2, "gold.totals": 1},  # each table's current version
     }
     [merge, *_] = lake.versions("bronze.moves")
     assert merge.writer.tool == "python" and merge.writer.user

@@ -324,11 +324,21 @@ class NotebookLake:
         return session.lake_for(table).diff(table, from_version, to_version, keys, limit)
 
     def tables(self) -> pd.DataFrame:
-        """The lake's tables: Delta tables, and Parquet datasets not yet converted."""
+        """The lake's tables: Delta tables with their current version (the user's own
+        copy's, in a sandbox), and Parquet datasets not yet converted (no version)."""
         import pandas as pd
 
-        found = self.session().tables()
-        return pd.DataFrame([t.model_dump() for t in found])
+        session = self.session()
+        rows = []
+        for info in session.tables():
+            row = info.model_dump()
+            if info.format == "delta" and row["version"] is None:
+                # The newest commit file in the table's log (a listing, not a log read).
+                row["version"] = session.lake_for(info.table).version(info.table)
+            rows.append(row)
+        frame = pd.DataFrame(rows, columns=["table", "format", "location", "version"])
+        frame["version"] = frame["version"].astype("Int64")  # whole numbers, <NA> for Parquet
+        return frame
 
     def _lineage(self, session: LakeSession, sql: str) -> None:
         if session.records_lineage:
