@@ -590,3 +590,34 @@ async def test_python_writes_and_reads_with_the_kernels_lake(
     assert {(e.source.name, e.source_column, e.job) for e in graph.edges} == {
         ("bronze.moves", "amount", "notebook:reports/close.ipynb")
     }
+
+
+async def test_lake_sql_from_threads_while_the_notebook_writes(
+    kernels: Kernels, home: Path, workbench: Workbench
+) -> None:
+    """A notebook reading tables in a thread pool (concurrent.futures over tables) while
+    its main thread writes: every read answers, with the rows of a version (never an
+    error from a DuckDB connection used by two threads at once)."""
+    kernel = await kernels.start()
+    got = await kernel.value(
+        "import json, concurrent.futures as cf, pandas as pd\n"
+        "from workbench_kernels import lake\n"
+        "for name in ('a', 'b', 'c'):\n"
+        "    lake.write(f'silver.{name}', pd.DataFrame({'id': range(100)}))\n"
+        "def count(name):\n"
+        "    seen = set()\n"
+        "    for _ in range(40):\n"
+        "        seen.add(lake.sql(f'SELECT count(*) FROM silver.{name}').fetchone()[0])\n"
+        "    return sorted(seen)\n"
+        "with cf.ThreadPoolExecutor(3) as pool:\n"
+        "    futures = [pool.submit(count, n) for n in ('a', 'b', 'c')]\n"
+        "    for i in range(5):\n"
+        "        lake.write('silver.a', pd.DataFrame({'id': [1000 + i]}))\n"
+        "        lake.sql('SELECT count(*) FROM silver.b').fetchone()\n"
+        "    seen = [f.result() for f in futures]\n"
+        "print(json.dumps({'seen': seen, 'a': lake.sql('SELECT count(*) FROM silver.a')\n"
+        "    .fetchone()[0], 'tables': len(lake.tables())}))"
+    )
+    assert got["a"] == 105 and got["tables"] == 3
+    a, b, c = got["seen"]
+    assert set(a) <= set(range(100, 106)) and b == [100] and c == [100]

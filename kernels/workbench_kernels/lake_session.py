@@ -23,7 +23,9 @@ import importlib
 import os
 import re
 import sys
+import threading
 import time
+from functools import wraps
 from os import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,8 +86,44 @@ def load_extension(db: duckdb.DuckDBPyConnection, name: str) -> None:
     db.execute(f"LOAD {_literal(str(path))}")
 
 
+def _locked(method):
+    """``method`` run by one thread at a time (it changes the session's views or set-up)."""
+
+    @wraps(method)
+    def run(self: LakeSession, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class LakeSession:
-    """A DuckDB connection that knows the lake's tables and the other sources."""
+    """A DuckDB connection that knows the lake's tables and the other sources.
+
+    ``db`` is the session's connection in the thread that made the session, and in any
+    other thread a cursor of it of that thread's own (the same database: views, attached
+    sources, extensions, secrets and macros; not the ``SET`` options of the other): one
+    DuckDB connection must not run queries from two threads at once (a notebook reading
+    tables in a thread pool while it writes got "closed pending query result").
+    """
+
+    @property
+    def db(self) -> duckdb.DuckDBPyConnection:
+        """The connection for the calling thread (see the class)."""
+        if threading.get_ident() == self._owner:
+            return self._db
+        cursor = getattr(self._threads, "db", None)
+        if cursor is None:
+            cursor = self._threads.db = self._db.cursor()
+        return cursor
+
+    @db.setter
+    def db(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """The session's connection, made in ``__init__`` by the thread it belongs to."""
+        self._db = connection
+        self._owner = threading.get_ident()
+        self._threads = threading.local()  # each other thread's cursor, gone with it
+        self._lock = threading.RLock()
 
     def __init__(
         self,
@@ -203,6 +241,7 @@ class LakeSession:
             load_extension(self.db, name)
             self._extensions.add(name)
 
+    @_locked
     def ensure_delta(self) -> None:
         """Make the session read Delta tables (the library's engine set-up: the delta
         extension, and for S3 httpfs with a secret scoped to the lake) and define the
@@ -231,6 +270,7 @@ class LakeSession:
 
         return engine.scan_sql(self.lake_for(table).location, table)
 
+    @_locked
     def refresh_views(self, force: bool = False) -> list[str]:
         """Create views for tables that appeared since the last look (and drop those that
         went); return all names.
