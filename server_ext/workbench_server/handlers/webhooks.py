@@ -22,7 +22,6 @@ from ..webhooks.events import (
     TargetOut,
     TargetService,
     add_run_callback,
-    deliveries,
 )
 from ..webhooks.payloads import DeliveryOut, check_url, run_payload, status_path
 from ..webhooks.triggers import TriggerRefused, TriggerService, authenticate
@@ -256,9 +255,8 @@ class RunDeliveriesHandler(PipelineAdminHandler):
         self.finish(TypeAdapter(list[DeliveryOut]).dump_json(found))
 
     def _deliveries(self, run_id: str) -> list[DeliveryOut]:
-        RunService(self.workbench, self.principal).get(run_id)  # 404 unless visible
-        with self.workbench.sessions() as session:
-            return deliveries(session, run_id)
+        # 404 unless visible; a URL whole only for who sees the targets (RunService.get).
+        return RunService(self.workbench, self.principal).get(run_id).deliveries
 
 
 ROUTES = [

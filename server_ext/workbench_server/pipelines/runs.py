@@ -30,7 +30,7 @@ from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..principal import Principal
 from ..safe_files import read_beneath
 from ..webhooks.events import deliveries
-from ..webhooks.payloads import DeliveryOut
+from ..webhooks.payloads import DeliveryOut, redacted
 from .registry import PipelineRegistry
 
 if TYPE_CHECKING:
@@ -683,6 +683,11 @@ class RunService:
             )
             out.approvals = [approval_out(g, name, self.principal) for g in gates]
             out.deliveries = deliveries(session, run_id)
+            # A target's URL is often a credential itself (an incoming hook's path, an n8n
+            # resume URL, a ?token=): only who sees the targets (owner, admins) sees it.
+            owner = session.scalar(select(Pipeline.owner).where(Pipeline.id == run.pipeline_id))
+            if not self.principal.may_change(owner or ""):
+                out.deliveries = [redacted(d) for d in out.deliveries]
             return out
 
     def list(self, name: str | None = None, limit: int = 50) -> list[RunOut]:

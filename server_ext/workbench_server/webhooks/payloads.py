@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -64,6 +65,24 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
     last_error: str | None
     history: list[AttemptOut] = []
+
+
+def redacted(delivery: DeliveryOut) -> DeliveryOut:
+    """``delivery`` as someone who may not see its target reads it: the URL's scheme and
+    host only (``https://hooks.example.com/…``), and no error that quotes the URL."""
+    parts = urlsplit(delivery.url)
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
+
+    def hide(text: str | None) -> str | None:
+        return text.replace(delivery.url, origin) if text else text
+
+    return delivery.model_copy(
+        update={
+            "url": origin,
+            "last_error": hide(delivery.last_error),
+            "history": [a.model_copy(update={"error": hide(a.error)}) for a in delivery.history],
+        }
+    )
 
 
 def check_url(workbench: Workbench, url: str, what: str) -> None:
