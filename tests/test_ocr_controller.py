@@ -12,6 +12,7 @@ import io
 from datetime import date
 from decimal import Decimal
 
+import psycopg
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -22,6 +23,7 @@ from workbench_server.errors import InvalidInputError
 from workbench_server.lake.location import LakeLocation
 from workbench_server.ocr import flow
 from workbench_server.ocr.extract import extract_fields
+from workbench_server.ocr.models import OcrLine, OcrResult
 
 FONTS = "/usr/share/fonts/truetype/"
 HARDWARE = [
@@ -231,3 +233,159 @@ def test_a_refund_receipt_is_not_paid_back_as_an_expense(odoo, engine, tmp_path)
         "total -14.88 is not an amount to pay back (a refund or credit note?)"
     )
     assert client.execute_kw("hr.expense", "search_count", [[]]) == before
+
+
+# Receipts from the United States, Britain, Canada and Japan (issue 17, found by users):
+# 03/04/2026 was always read day first, "CA$"/"C$" as nothing or dollars, and a yen total
+# (no decimals) not at all.
+DINER = [
+    ("Lone Star Diner", ""),
+    ("500 Main St, Austin TX 78701", ""),
+    ("Date: 03/04/2026", ""),
+    ("", ""),
+    ("Burger 2 x 12.50", "25.00"),
+    ("Subtotal", "25.00"),
+    ("Sales tax 8.25%", "2.06"),
+    ("TOTAL", "$27.06"),
+]
+CAFE = [
+    ("Primrose Cafe Ltd", ""),
+    ("VAT No: GB123456789", ""),
+    ("Date: 03/04/2026", ""),
+    ("", ""),
+    ("Scones 2 x 3.50", "7.00"),
+    ("Subtotal", "7.00"),
+    ("VAT 20%", "1.40"),
+    ("TOTAL GBP", "8.40"),
+]
+BOOKS = [
+    ("Maple Books", ""),
+    ("Date: 03/04/2026", ""),
+    ("", ""),
+    ("Atlas 1 x 45.60", "45.60"),
+    ("TOTAL", "CA$ 45.60"),
+]
+BOOKS_LATER = [
+    ("Maple Books", ""),
+    ("Date: 14/04/2026", ""),
+    ("", ""),
+    ("Atlas 1 x 45.60", "45.60"),
+    ("TOTAL", "C$45.60"),
+]
+TEA = [
+    ("Sakura Shoten", ""),
+    ("Date: 2026/03/04", ""),
+    ("", ""),
+    ("Green tea 2 x 600", "1,200"),
+    ("Rice 1 x 850", "850"),
+    ("TOTAL", "¥2,050"),
+]
+
+
+def test_dates_and_amounts_follow_the_receipts_country_and_currency(engine) -> None:
+    """The receipt's tax, tax id and currency choose the order of 03/04/2026; a yen total has
+    no decimals; where nothing tells March from April the date waits for a person."""
+
+    def read(rows, name):
+        fields = extract_fields(engine.read(render(rows, "dejavu/DejaVuSans.ttf"), name))
+        return fields.date, fields.total, fields.currency, fields.low_fields(0.9)
+
+    # sales tax and dollars: American, month first
+    assert read(DINER, "diner.png") == (date(2026, 3, 4), Decimal("27.06"), "USD", [])
+    # a British VAT number and pounds: day first
+    assert read(CAFE, "cafe.png") == (date(2026, 4, 3), Decimal("8.40"), "GBP", [])
+    # Canada prints both orders: the date goes to review instead of a silent guess
+    assert read(BOOKS, "books.png") == (date(2026, 4, 3), Decimal("45.60"), "CAD", ["date"])
+    # ... unless only one reading is a date (there is no 14th month)
+    assert read(BOOKS_LATER, "books-2.png") == (date(2026, 4, 14), Decimal("45.60"), "CAD", [])
+    # yen have no minor unit: 2,050 yen, not 20.50 or nothing
+    date_, total, currency, low = read(TEA, "tea.png")
+    assert (date_, total, currency, low) == (date(2026, 3, 4), Decimal("2050"), "JPY", [])
+    assert isinstance(total, Decimal)
+
+
+def test_yen_and_dinars_from_the_company_ocr_service() -> None:
+    """Lines as the company's OCR service gives them (the test fonts have no 円): the yen
+    sign after the amount, and a Kuwaiti receipt's three decimals."""
+
+    def lines(*texts: str) -> OcrResult:
+        return OcrResult(
+            engine="http",
+            lines=[
+                OcrLine(text=t, confidence=0.98, y=40.0 * n, height=30) for n, t in enumerate(texts)
+            ],
+        )
+
+    yen = extract_fields(
+        lines("Sakura Shoten", "Date: 2026-03-04", "Green tea 2 x 600  1,200", "TOTAL  1,200円")
+    )
+    assert (yen.total, yen.currency) == (Decimal("1200"), "JPY")
+    dinars = extract_fields(
+        lines("Gulf Mart", "Date: 04/03/2026", "Dates 1 x 12.500  12.500", "TOTAL KWD  12.500")
+    )
+    assert (dinars.total, dinars.currency, dinars.date) == (
+        Decimal("12.500"),
+        "KWD",
+        date(2026, 3, 4),
+    )
+
+
+def _vendor_in(url: str, country: str) -> str:
+    """A vendor company of the demo Odoo in ``country``."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT p.name FROM res_partner p JOIN res_country c ON c.id = p.country_id"
+            " WHERE p.is_company AND p.active AND p.supplier_rank > 0 AND c.code = %s"
+            " ORDER BY p.id LIMIT 1",
+            [country],
+        ).fetchone()
+    assert row is not None, f"the demo has no vendor in {country}"
+    return str(row[0])
+
+
+def test_odoo_says_where_an_ambiguous_date_comes_from(odoo, engine, tmp_path) -> None:
+    """03/04/2026 with nothing on the receipt to tell: the vendor's country in Odoo settles
+    it; an unknown vendor's receipt waits for a person, saying both readings."""
+    server, url = odoo
+    client = OdooClient(OdooConfig.model_validate(server.settings()))
+    settings = flow.FlowSettings(employee_id=expense_setup(url))
+    lake = LakeLocation(str(tmp_path / "lake"))
+
+    def receipt(vendor: str, total: str) -> list[tuple[str, str]]:
+        return [(vendor, ""), ("Date: 03/04/2026", ""), ("", ""),
+                ("Atlas 1 x 45.60", "45.60"), ("TOTAL", total)]  # fmt: skip
+
+    for country, day in (("US", date(2026, 3, 4)), ("GB", date(2026, 4, 3))):
+        data = render(receipt(_vendor_in(url, country), "45.60"), "dejavu/DejaVuSans.ttf")
+        done = flow.process_document(lake, data, f"{country}.png", engine, client, settings)
+        # no currency printed: it waits for that, with its date settled by the vendor
+        assert (done.fields.date, done.reason) == (day, "low confidence or missing: currency")
+
+    # an unknown Canadian bookshop: the (American) company proposes the month first
+    data = render(receipt("Maple Books", "CA$ 45.60"), "dejavu/DejaVuSans.ttf")
+    done = flow.process_document(lake, data, "books.png", engine, client, settings)
+    assert (done.status, done.fields.date, done.fields.currency) == (
+        "review",
+        date(2026, 3, 4),
+        "CAD",
+    )
+    assert done.reason == "date 4 March 2026 may be 3 April 2026: the receipt does not say which"
+    assert done.fields.confidence["date"] < settings.threshold
+
+
+def test_a_three_decimal_total_is_refused_not_rounded(odoo, engine, tmp_path) -> None:
+    """12.345 dinars is read exactly; silver keeps two decimals, so the file is refused by
+    name (it was an ArrowInvalid traceback, or, read with two decimals, no total at all)."""
+    server, url = odoo
+    client = OdooClient(OdooConfig.model_validate(server.settings()))
+    settings = flow.FlowSettings(employee_id=expense_setup(url))
+    rows = [("Gulf Mart", ""), ("Date: 2026-03-04", ""), ("", ""),
+            ("Dates 1 x 12.345", "12.345"), ("TOTAL KWD", "12.345")]  # fmt: skip
+    data = render(rows, "dejavu/DejaVuSans.ttf")
+    lake = LakeLocation(str(tmp_path / "lake"))
+    with pytest.raises(InvalidInputError) as refused:
+        flow.process_document(lake, data, "gulf.png", engine, client, settings)
+    assert str(refused.value) == (
+        "gulf.png: total 12.345 KWD has three decimals, which the expense table (two decimals)"
+        " cannot keep yet"
+    )

@@ -14,7 +14,7 @@ import hashlib
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from .models import (
     FlowSettings,
     Outcome,
 )
-from .odoo_expenses import ExpenseDraft, Matches, create_expense, match
+from .odoo_expenses import ExpenseDraft, Matches, countries, create_expense, match
 
 __all__ = ["BRONZE", "SILVER", "FlowSettings", "Outcome", "approve", "process_document",
            "reject", "review_queue", "scan_lake_inbox"]  # fmt: skip
@@ -148,6 +148,10 @@ def _decide(fields: Extracted, found: Matches, settings: FlowSettings) -> str | 
     if fields.total is not None and fields.total <= 0:
         # a refund or credit note: made by itself, it paid the employee back its amount
         return f"total {fields.total} is not an amount to pay back (a refund or credit note?)"
+    if fields.date_ambiguous and fields.date is not None:
+        day = fields.date
+        other = date(day.year, day.day, day.month)  # the reading with day and month swapped
+        return f"date {day:%-d %B %Y} may be {other:%-d %B %Y}: the receipt does not say which"
     low = fields.low_fields(settings.threshold)
     if low:
         return "low confidence or missing: " + ", ".join(low)
@@ -160,6 +164,18 @@ def _decide(fields: Extracted, found: Matches, settings: FlowSettings) -> str | 
     if found.duplicate_of is not None:
         return f"same vendor, date and amount as expense {found.duplicate_of}"
     return None
+
+
+def _fits_silver(name: str, fields: Extracted) -> None:
+    """Refuse, naming it, an amount silver's DECIMAL(16,2) cannot hold exactly (12.345 KWD:
+    three decimals): never a rounded total."""
+    for label in ("total", "taxes"):
+        value = getattr(fields, label)
+        if value is not None and value != value.quantize(Decimal("0.01")):
+            raise InvalidInputError(
+                f"{name}: {label} {value} {fields.currency or ''} has three decimals, which"
+                " the expense table (two decimals) cannot keep yet"
+            )
 
 
 def process_document(
@@ -209,6 +225,14 @@ def process_document(
         write(location, BRONZE, bronze, mode="merge", keys=["document_id"],
               writer=WriterInfo.from_env(tool="ocr", user=user))  # fmt: skip
         fields = extract_fields(result)
+        if fields.date_ambiguous:  # 03/04/2026 and nothing on the receipt says which
+            vendor_country, company_country = countries(
+                client, fields.vat, fields.vendor, settings.employee_id
+            )
+            fields = extract_fields(
+                result, vendor_country=vendor_country, company_country=company_country
+            )
+        _fits_silver(name, fields)
         row = _run(location, client, settings, document_id, name, sha1, data, fields, user)
         row["source"] = source
         _write_silver(location, row, user)

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 DOCUMENT_TYPES = {
@@ -50,6 +50,13 @@ class Extracted(BaseModel):
     currency: str | None = None
     lines: list[dict[str, Any]] = Field(default_factory=list)
     confidence: dict[str, float] = Field(default_factory=dict)
+    # a date like 03/04/2026 that the receipt's own clues did not settle (not stored)
+    _date_ambiguous: bool = PrivateAttr(default=False)
+
+    @property
+    def date_ambiguous(self) -> bool:
+        """Whether the date reads two ways (03/04/2026) and the receipt did not say which."""
+        return self._date_ambiguous
 
     def low_fields(self, threshold: float) -> list[str]:
         """The fields a person must check: missing or read with less than ``threshold``."""

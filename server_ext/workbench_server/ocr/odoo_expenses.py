@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 from ..connections.odoo import OdooClient
 from ..errors import ConflictError, InvalidInputError
 
-__all__ = ["ExpenseDraft", "Matches", "create_expense", "find_by_checksum", "match"]
+__all__ = ["ExpenseDraft", "Matches", "countries", "create_expense", "find_by_checksum", "match"]
 
 FUZZY_MIN = 88
 MAX_PARTNERS = 5000
@@ -178,6 +178,44 @@ def match(
     if out.partner_name and fields.date and fields.total is not None:
         out.duplicate_of = find_duplicate(client, out.partner_name, fields.date, fields.total)
     return out
+
+
+def countries(
+    client: OdooClient, vat: str | None, vendor: str | None, employee_id: int | None
+) -> tuple[str | None, str | None]:
+    """(the vendor's country, the employee's company's country) as ISO codes, None where
+    Odoo does not know: what tells a date like 03/04/2026 apart when the receipt does not."""
+    partners: dict[str, int] = {}
+    if found := match_partner(client, vat, vendor):
+        partners["vendor"] = found[0]
+    if employee_id is not None:
+        employee = client.execute_kw(
+            "hr.employee", "read", [[employee_id]], {"fields": ["company_id"]}
+        )
+        if employee and employee[0].get("company_id"):
+            company = client.execute_kw(
+                "res.company", "read", [[employee[0]["company_id"][0]]], {"fields": ["partner_id"]}
+            )
+            if company and company[0].get("partner_id"):
+                partners["company"] = int(company[0]["partner_id"][0])
+    if not partners:
+        return None, None
+    read = client.execute_kw(
+        "res.partner", "read", [sorted(set(partners.values()))], {"fields": ["country_id"]}
+    )
+    country_of = {int(p["id"]): p["country_id"][0] for p in read if p.get("country_id")}
+    codes = {}
+    if country_of:
+        found = client.execute_kw(
+            "res.country", "read", [sorted(set(country_of.values()))], {"fields": ["code"]}
+        )
+        codes = {int(c["id"]): str(c["code"]) for c in found if c.get("code")}
+
+    def code(role: str) -> str | None:
+        country = country_of.get(partners.get(role, 0))
+        return codes.get(country) if country is not None else None
+
+    return code("vendor"), code("company")
 
 
 def _currency_id(client: OdooClient, code: str) -> int:
