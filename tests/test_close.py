@@ -352,11 +352,20 @@ def test_close_on_each_odoo_version(
     assert executed, list((home / "runs" / first.id / "report").rglob("*"))
     text = executed[0].read_text()
     assert "Month-end close 2026-01: Calendar Year SA" in text
-    assert "trial_balance_sums_to_zero" in text
+    assert "Trial balance sums to zero" in text
     # The same HTML in the report folder, and (once, it takes Chromium) a PDF of it.
     html = (reports / "close-odoo-1-2026-01.html").read_text()
     assert "Month-end close 2026-01: Calendar Year SA" in html and "</html>" in html
-    assert "AR/AP ageing at period end" in html and "over_90" in html
+    assert "AR/AP ageing at period end" in html and "<th>Over 90 days</th>" in html
+    # Headings and checks in words, not the gold tables' identifiers (a controller read
+    # 'opening', 'over_90', 'draft_entries_in_period'); a check's key is its tooltip.
+    assert (
+        "<th>Code</th><th>Account</th><th>Opening balance</th><th>Debit</th><th>Credit</th>"
+        "<th>Closing balance</th>" in html
+    )
+    assert '<td title="draft_entries_in_period">Draft entries in the period</td>' in html
+    assert re.search(r'<td title="lock_date:[a-z_]+">Lock date: [a-z ]+</td>', html), html
+    assert not re.search(r"<th>[a-z_]+</th>|<td>[a-z]+(?:_[a-z]+)+</td>", html), html
     # A controller reads partners by name beside their amounts, accounts by code and name.
     with psycopg.connect(url) as db:
         names = dict(db.execute("SELECT id, name FROM res_partner").fetchall())
