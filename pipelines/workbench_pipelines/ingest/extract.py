@@ -35,6 +35,7 @@ import pyarrow as pa
 from workbench_server.errors import InvalidInputError
 from workbench_server.lake import Lake
 from workbench_server.sql_text import quote_identifier as qi
+from workbench_server.sql_text import quote_literal as ql
 
 from ..spec_steps import ExtractStep, ExtractTable
 from . import extract_sql as q
@@ -268,7 +269,10 @@ class TableExtract:
         db = self.db
         full = since is None
         verify = checksum is not None
-        read = db.execute("SELECT count(*) FROM wb_changed").fetchone()[0]
+        no_key = " OR ".join(f"{qi(k)} IS NULL" for k in self.keys)
+        read, keyless = db.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {no_key}) FROM wb_changed"
+        ).fetchone()
         known = None
         created = self._created_column(shape, cursor) if not (full or deletes) else None
         if scan is not None and created is not None:
@@ -285,6 +289,8 @@ class TableExtract:
             out = q.upserts_sql(
                 shape, self.languages, self.audit, "wb_changed", self.keys, known, cursor, not full
             )
+        if keyless and not full and scan is not None:
+            out = self._keyless_once(shape, out, scan, since, cursor, keyless)
         if deletes and known is not None:
             keys = self.source.keys(db, shape, self.keys)
             db.execute(f"CREATE OR REPLACE TEMP TABLE wb_keys AS SELECT * FROM {keys}")
@@ -319,6 +325,39 @@ class TableExtract:
             if shape.by_company:
                 self._side(shape)
         return read, written
+
+    def _keyless_once(
+        self, shape: Shape, out: str, scan: str, since: Any, cursor: str | None, keyless: int
+    ) -> str:
+        """``out`` (an incremental read's bronze rows) less the rows with a NULL key that
+        bronze already holds: no key tells such a row's versions apart, so it is the same
+        row when every column holds the same value (NULLs alike). Without this, the
+        overlap window read them again and bronze grew by them at every run (the merge
+        leaves them out of silver). Only bronze's rows of this source with a NULL key and,
+        for a timestamp cursor, a cursor value from ``since`` on are looked at."""
+        held = set(self._held())
+        columns = [c.name for c in shape.columns if c.name in held]
+        ranges = None
+        if cursor is not None and cursor in held and not self.int_cursor and since is not None:
+            ranges = {cursor: (since, None)}
+        files = self._files(scan, ranges)
+        self.ctx.log(
+            f"{shape.table}: {keyless} row(s) read with a NULL key "
+            f"({', '.join(self.keys)}): appended once, when bronze has no row equal in "
+            "every column; the merge leaves them out of silver"
+        )
+        if not files:
+            return out
+        cols = ", ".join(f"b.{qi(c)}" for c in columns)
+        no_key = " OR ".join(f"b.{qi(k)} IS NULL" for k in self.keys)
+        self.db.execute(
+            f"CREATE OR REPLACE TEMP TABLE wb_keyless AS SELECT DISTINCT {cols} FROM {files} b "
+            f"WHERE b._source = {ql(self.source.name)} AND ({no_key})"
+        )
+        same = " AND ".join(f"o.{qi(c)} IS NOT DISTINCT FROM k.{qi(c)}" for c in columns)
+        return (
+            f"SELECT o.* FROM ({out}) o WHERE NOT EXISTS (SELECT 1 FROM wb_keyless k WHERE {same})"
+        )
 
     def _by_creation(self, shape: Shape, cursor: str, created: str, scan: str, since: Any) -> str:
         """The bronze rows of an incremental read (staged in ``wb_changed``), told new or

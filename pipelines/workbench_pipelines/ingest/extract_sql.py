@@ -196,11 +196,13 @@ def created_upserts_sql(
 
 
 def deletes_sql(audit: Audit, keys: list[str], known: str, current_keys: str) -> str:
-    """A ``d`` row for each key bronze has alive that the source no longer has."""
+    """A ``d`` row for each key bronze has alive that the source no longer has (rows with
+    a NULL key name no key: whether one went cannot be told, and none is deleted)."""
+    named = " AND ".join(f"k.{qi(k)} IS NOT NULL" for k in keys)
     return (
         f"SELECT {', '.join(f'k.{qi(k)}' for k in keys)}, "
         f"{audit.columns(ql('d'), 'k._company_id')} FROM {known} k "
-        f"WHERE k._op <> 'd' AND NOT EXISTS "
+        f"WHERE k._op <> 'd' AND {named} AND NOT EXISTS "
         f"(SELECT 1 FROM {current_keys} s WHERE {on_keys(keys, 's', 'k')})"
     )
 
