@@ -21,6 +21,18 @@ opened with O_APPEND, and a process cannot be told to reopen its stdout; with O_
 its next write goes to the new end, so the file holds no hole. Lines written between
 the copy and the truncation (microseconds) are lost, as with logrotate's copytruncate.
 
+A ``kill -9`` of this process (or the OOM killer) stops no part by itself: the parts
+get SIGTERM from the kernel (their parent-death signal) and go, but what they left
+below them in sessions of their own (a kernel's daemon, a step's server: orphans this
+subreaper adopted, or that would have come to it) was left running for good, adopted by
+init. So a guard is started beside the parts: a ``/bin/sh`` (about 1 MB) that waits on a
+pipe only this process holds the other end of. Every ``GUARD_INTERVAL`` s this process
+writes its descendants (pid and start time) to ``run/stack.pids``; the pipe ends when
+it dies, however it dies, and the guard then sends SIGTERM to each listed process that
+is still the same one (its start time) and SIGKILL to those alive 5 s later. A normal
+stop has stopped them all by then: the guard finds nothing to do. Their zombies are
+init's to reap once they are re-parented to it.
+
 A part may come with a liveness probe (Temporal does: a GET of its HTTP API's
 ``/api/v1/system-info``, which its frontend answers). A process that is stopped
 (SIGSTOP) or hung still accepts TCP connections, its kernel completing the handshake,
@@ -302,6 +314,35 @@ def rotate_log(path: str, max_bytes: int, keep: int) -> bool:
     return True
 
 
+GUARD_INTERVAL = 2.0  # s between the lists of descendants the guard would stop
+# The guard: returns from `read` when the keeper's end of its stdin closes (the keeper
+# exited or was killed), then stops every listed process (pid and start time, one a line
+# in $1) that is still that process: SIGTERM, and SIGKILL after 5 s.
+GUARD = r"""
+while read -r _; do :; done
+[ -s "$1" ] || exit 0
+alive() {
+  { read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 1
+  set -- "$2" ${stat##*) }
+  [ "$2" != Z ] && eval "[ \"\${21}\" = \"\$1\" ]"
+}
+left=
+while read -r pid started; do
+  alive "$pid" "$started" && kill -TERM "$pid" 2>/dev/null && left="$left $pid:$started"
+done < "$1"
+i=0
+while [ -n "$left" ] && [ $i -lt 25 ]; do
+  sleep 0.2
+  i=$((i + 1))
+  still=
+  for p in $left; do alive "${p%%:*}" "${p##*:}" && still="$still $p"; done
+  left=$still
+done
+for p in $left; do kill -KILL "${p%%:*}" 2>/dev/null; done
+rm -f "$1"
+"""
+
+
 def _proc_table() -> dict[int, tuple[int, str, int]]:
     """pid -> (parent pid, state, start time) of every process."""
     table = {}
@@ -357,6 +398,10 @@ class Keeper:
         self.log_keep: int = spec.get("log_keep", 5)
         self.log_check: float = spec.get("log_check", 10.0)
         self.next_log_check = 0.0
+        self.guard_pid: int | None = None
+        self.guard_list = os.path.join(self.run_dir, "stack.pids")
+        self.guarded: list[tuple[int, int]] = []
+        self.next_guard = 0.0
         self.stopping = False
 
     # -- what others read ------------------------------------------------------------
@@ -404,9 +449,12 @@ class Keeper:
         # The supervisor blocked these before it handed over: one that came meanwhile
         # is delivered now.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        self.start_guard()
         code = 0
         while not self.stopping:
             self.reap()
+            if _now() >= self.next_guard:
+                self.list_for_guard()
             if not self.front.running():
                 self.say(
                     f"workbench: error: {self.front.name} stopped unexpectedly (exit code "
@@ -442,11 +490,52 @@ class Keeper:
                         probe.on_readable(now)
         self.say("Stopping the workbench ...")
         self.stop_all()
-        for name in ("state.json", self.components_file):
+        for name in ("state.json", self.components_file, "stack.pids"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.run_dir, name))
         self.say("Stopped.")
         return code
+
+    def start_guard(self) -> None:
+        """The guard that stops the stack should this process be killed (see the
+        module's docstring). Without one (no /bin/sh), parts still get their parent-death
+        signal."""
+        guard_r, self.guard_w = os.pipe()  # both close-on-exec: only the keeper keeps
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        pid = os.fork()
+        if pid == 0:  # the guard: its own session, so Ctrl-C in the terminal skips it
+            try:
+                os.setsid()
+                for sig in STOP_SIGNALS:
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, [])
+                os.dup2(guard_r, 0)
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                argv = ["/bin/sh", "-c", GUARD, "workbench-up-guard", self.guard_list]
+                os.execv(argv[0], argv)  # noqa: S606 - a fixed script
+            finally:
+                os._exit(127)
+        os.close(guard_r)
+        os.close(devnull)
+        self.guard_pid = pid
+
+    def list_for_guard(self) -> None:
+        """Write this process's descendants (but the guard) for the guard, when changed."""
+        self.next_guard = _now() + GUARD_INTERVAL
+        found = sorted(p for p in _descendants(os.getpid()) if p[0] != self.guard_pid)
+        if found == self.guarded:
+            return
+        temporary = self.guard_list + ".new"
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.writelines(f"{pid} {started}\n" for pid, started in found)
+            os.replace(temporary, self.guard_list)
+        except OSError as exc:  # a full disk: the guard keeps the list before
+            self.log(f"could not write {self.guard_list}: {exc}")
+            return
+        self.guarded = found
 
     def rotate_logs(self) -> None:
         """Rotate the logs grown past their size (see the module's docstring). A part
