@@ -32,6 +32,8 @@ PLAN = {
 SLA = {"SlaAtRisk": "P2", "DatasetFreshnessAtRisk": "P2", "DatasetFreshnessMissed": "P2"}
 # Beyond it too: change data capture slots keeping WAL on a source (docs/cdc.md).
 SLA["CdcSlotLag"] = "P2"
+# A critical pipeline that missed its SLA pages as one that failed does.
+SLA["PipelineSlaMissed"] = "P1"
 
 
 def tool(name: str, package: str) -> str:
@@ -73,6 +75,7 @@ def test_each_rule_fires_and_resolves() -> None:
     [
         (("alertname=ServiceDown", "severity=P1"), "pager-escalate,chat"),
         (("alertname=PipelineFailed", "severity=P1"), "pager-escalate,chat"),
+        (("alertname=PipelineSlaMissed", "severity=P1"), "pager-escalate,chat"),
         (("alertname=HighErrorRate", "severity=P2"), "pager"),
         (("alertname=DiskSpace", "severity=P2"), "email-and-chat"),
         (("alertname=SlowQueries", "severity=P3"), "chat"),

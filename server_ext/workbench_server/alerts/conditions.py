@@ -14,7 +14,13 @@ from ..db.models import Run
 from ..metrics.collectors import volumes_of
 from ..metrics.query_log import window
 from ..sla.freshness import freshness
-from ..sla.risk import ENDED_BADLY, at_risk, current_specs, latest_ended
+from ..sla.risk import (
+    ENDED_BADLY,
+    at_risk,
+    current_specs,
+    latest_ended,
+    latest_sla_verdicts,
+)
 from ..temporal import POLLER_FRESH_FOR, live_pollers
 from .rules import (
     DatasetFreshnessRule,
@@ -24,6 +30,7 @@ from .rules import (
     Rule,
     ServiceDownRule,
     SlaAtRiskRule,
+    SlaMissedRule,
     SlowQueriesRule,
 )
 
@@ -68,6 +75,30 @@ def pipeline_failed(workbench: Workbench, rule: PipelineFailedRule) -> list[Firi
         for name, status, finished in latest
         if name in critical and status in ENDED_BADLY
     ]
+
+
+def sla_missed(workbench: Workbench, rule: SlaMissedRule) -> list[Firing]:
+    with workbench.sessions() as session:
+        specs = current_specs(session)
+        verdicts = latest_sla_verdicts(session)
+    critical = {name for name, spec in specs.items() if spec.get("sla")}
+    if rule.pipelines:
+        critical &= set(rule.pipelines)
+    found = []
+    for verdict in verdicts:
+        if verdict.pipeline not in critical or verdict.missed_at is None:
+            continue
+        deadline = _at(verdict.deadline)
+        ended = "is still running" if verdict.status in ("queued", "running") else verdict.status
+        found.append(
+            _firing(
+                rule,
+                {"pipeline": verdict.pipeline},
+                f"critical pipeline {verdict.pipeline} missed its SLA: run {verdict.run_id} "
+                f"was not done by its deadline {deadline} ({ended})",
+            )
+        )
+    return found
 
 
 def disk_space(workbench: Workbench, rule: DiskSpaceRule) -> list[Firing]:
@@ -254,6 +285,8 @@ async def evaluate(
         return await asyncio.to_thread(error_rate, workbench, rule, now)
     if isinstance(rule, SlaAtRiskRule):
         return await asyncio.to_thread(sla_at_risk, workbench, rule, now)
+    if isinstance(rule, SlaMissedRule):
+        return await asyncio.to_thread(sla_missed, workbench, rule)
     if isinstance(rule, DatasetFreshnessRule):
         return await asyncio.to_thread(dataset_freshness, workbench, rule, now)
     if isinstance(rule, SlowQueriesRule):

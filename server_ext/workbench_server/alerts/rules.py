@@ -166,6 +166,15 @@ class SlaAtRiskRule(_Rule):
     kind: Literal["sla_at_risk"]
 
 
+class SlaMissedRule(_Rule):
+    """A critical pipeline (one with an ``sla``; ``pipelines`` limits it to some) missed
+    its SLA: its latest run with a verdict went past its deadline; resolves when a later
+    run succeeds in time."""
+
+    kind: Literal["sla_missed"]
+    pipelines: list[str] = Field(default_factory=list, description="only these (all if empty)")
+
+
 class DatasetFreshnessRule(_Rule):
     """A dataset's freshness SLA (declared under ``freshness:`` in the pipeline that
     keeps it) is at risk (a pipeline that writes it, or one upstream of that, failed or
@@ -184,6 +193,7 @@ Rule = Annotated[
     | ErrorRateRule
     | ServiceDownRule
     | SlaAtRiskRule
+    | SlaMissedRule
     | DatasetFreshnessRule
     | SlowQueriesRule,
     Field(discriminator="kind"),

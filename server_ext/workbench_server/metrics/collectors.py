@@ -29,7 +29,7 @@ from sqlalchemy import func, select, text
 
 from ..db.models import CatalogScan, Notification, Pipeline, PipelineVersion, Run, StepRun
 from ..sla.freshness import STATUSES, Freshness, freshness
-from ..sla.risk import AtRisk, at_risk, latest_ended
+from ..sla.risk import AtRisk, at_risk, latest_ended, latest_sla_verdicts
 
 if TYPE_CHECKING:
     from ..core import Workbench
@@ -49,6 +49,7 @@ class _Figures:
     last_ok: dict[str, int] = field(default_factory=dict)
     critical: list[str] = field(default_factory=list)
     sla_misses: dict[str, int] = field(default_factory=dict)
+    last_sla_missed: dict[str, int] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
     scans: dict[str, int] = field(default_factory=dict)
     notifications: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -118,6 +119,10 @@ class MetadataCollector(Collector):
                     .group_by(Pipeline.name)
                 ).all()
             )
+            out.last_sla_missed = {
+                verdict.pipeline: int(verdict.missed_at is not None)
+                for verdict in latest_sla_verdicts(session)
+            }
             out.attempts = dict(
                 session.execute(
                     select(StepRun.status, func.count())
@@ -192,6 +197,15 @@ class MetadataCollector(Collector):
         for name in sorted(figures.critical):
             critical.add_metric([name], 1)
         yield critical
+        last_missed = GaugeMetricFamily(
+            "workbench_pipeline_last_sla_missed",
+            "1 when the pipeline's latest run with an SLA verdict missed its deadline, 0 when "
+            "it succeeded in time (the pipelines PipelineSlaMissed pages for, if critical).",
+            labels=["pipeline_name"],
+        )
+        for name, missed in sorted(figures.last_sla_missed.items()):
+            last_missed.add_metric([name], missed)
+        yield last_missed
         misses = CounterMetricFamily(
             "workbench_pipeline_sla_misses",
             "Runs that missed their pipeline's SLA deadline, by pipeline (dataset empty); "

@@ -156,6 +156,59 @@ def latest_ended(session: Session) -> list[tuple[str, str, datetime]]:
     ]
 
 
+@dataclass(frozen=True)
+class SlaVerdict:
+    """The latest run of a pipeline that tells whether it keeps its SLA."""
+
+    pipeline: str
+    run_id: str
+    status: str
+    deadline: datetime | None
+    missed_at: datetime | None
+
+
+def latest_sla_verdicts(session: Session) -> list[SlaVerdict]:
+    """Each pipeline's latest run (by start) with a verdict on its SLA: one that missed
+    its deadline (flagged while it ran, whatever its end), or one that succeeded without
+    missing it. A run that failed in time, or is going in time, tells nothing yet."""
+    started = func.coalesce(Run.started_at, Run.created_at)
+    ranked = (
+        select(
+            Run.pipeline_id,
+            Run.id,
+            Run.status,
+            Run.sla_deadline,
+            Run.sla_missed_at,
+            func.row_number()
+            .over(partition_by=Run.pipeline_id, order_by=(started.desc(), Run.id.desc()))
+            .label("rank"),
+        )
+        .where(Run.sla_missed_at.is_not(None) | (Run.status == "succeeded"))
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Pipeline.name,
+            ranked.c.id,
+            ranked.c.status,
+            ranked.c.sla_deadline,
+            ranked.c.sla_missed_at,
+        )
+        .join(ranked, ranked.c.pipeline_id == Pipeline.id)
+        .where(ranked.c.rank == 1)
+    )
+    return [
+        SlaVerdict(
+            name,
+            run_id,
+            status,
+            _aware(deadline) if deadline else None,
+            _aware(missed) if missed else None,
+        )
+        for name, run_id, status, deadline, missed in rows
+    ]
+
+
 def troubles(session: Session, now: datetime) -> dict[str, Trouble]:
     """Pipelines in trouble now: failed last, or running past their deadline."""
     found: dict[str, Trouble] = {}
