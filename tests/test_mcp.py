@@ -149,6 +149,38 @@ async def test_tools_search_describe_query_and_audit(
     assert "rows" not in json.dumps([c.arguments for c in audited])
 
 
+async def test_arguments_out_of_shape_get_a_line_an_agent_can_act_on(
+    mcp_url: str, token: str, lake_tables: Lake
+) -> None:
+    """A wrong type answered pydantic's report ("1 validation error for query_sqlArguments
+    ... input_value='ten' ... errors.pydantic.dev"), and limit -5 gave one row: both are
+    now one plain line in the tool's result (isError), and the bounds are in the schema."""
+    async with mcp_client(mcp_url, token) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        limit = tools["query_sql"].input_schema["properties"]["limit"]
+        assert (limit["minimum"], limit["maximum"]) == (1, 1000)
+        sql = "SELECT * FROM silver.invoices"
+        asked = [
+            ("query_sql", {"sql": sql, "limit": -5}, "limit must be between 1 and 1000"),
+            ("query_sql", {"sql": sql, "limit": 5000}, "limit must be between 1 and 1000"),
+            ("query_sql", {"sql": sql, "limit": "ten"}, "limit must be an integer"),
+            ("query_sql", {"limit": 5}, "sql is required"),
+            ("query_sql", {"sql": sql, "timeout_s": 0},
+             "timeout_s must be more than 0 and at most 30"),
+            ("preview_table", {"table": "silver.invoices", "limit": 0},
+             "limit must be between 1 and 200"),
+            ("lineage", {"table": "silver.invoices", "direction": "sideways"},
+             "direction must be one of 'upstream' or 'downstream'"),
+            ("decide_approval", {"run_id": "r", "step_id": "s", "approve": "perhaps"},
+             "approve must be true or false"),
+        ]  # fmt: skip
+        for tool, arguments, said in asked:
+            assert refusal(await client.call_tool(tool, arguments)) == said, (tool, arguments)
+        # in bounds, as before
+        rows = {"sql": "SELECT * FROM range(5) t(x)", "limit": 1}
+        assert result(await client.call_tool("query_sql", rows))["row_count"] == 1
+
+
 WRITES = [
     "DELETE FROM silver.invoices",
     "INSERT INTO silver.invoices VALUES (4, 'x', 1)",

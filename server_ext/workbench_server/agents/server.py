@@ -21,11 +21,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import ToolAnnotations
+from pydantic import Field, ValidationError
 from pydantic_core import to_json
 
 from .._version import __version__
@@ -59,6 +60,14 @@ operate; list_approvals and decide_approval answer approval gates you are an app
 of. Everything runs as your workbench user and is audited."""
 
 READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+# Bounds in the tools' input schemas, so an agent sees them and a call outside them is
+# answered "limit must be between 1 and 1000" (it was clamped: limit -5 gave one row).
+SearchLimit = Annotated[int, Field(ge=1, le=50)]
+PreviewLimit = Annotated[int, Field(ge=1, le=200)]
+RowLimit = Annotated[int, Field(ge=1, le=1000)]
+RunsLimit = Annotated[int, Field(ge=1, le=200)]
+Depth = Annotated[int, Field(ge=1, le=10)]
+Seconds = Annotated[float, Field(gt=0, le=30)]
 # Refusals the caller can act on: their message is the answer.
 REFUSED = (NotFoundError, PermissionDeniedError, InvalidInputError)
 
@@ -87,6 +96,26 @@ class WorkbenchMcp:
             low = self.server._lowlevel_server
             low.middleware = [m for m in low.middleware if type(m).__name__ != _OTEL_MIDDLEWARE]
         self._register()
+        self._plain_argument_errors()
+
+    def _plain_argument_errors(self) -> None:
+        """Arguments that do not fit a tool's schema are answered in a line an agent can
+        act on ("limit must be an integer", "limit must be between 1 and 1000") instead
+        of pydantic's report (its error count, input_value, type codes and a link to
+        errors.pydantic.dev); still the tool's result with isError, as the SDK answers."""
+        server = self.server
+        call_tool = server.call_tool
+
+        async def plain(name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            try:
+                return await call_tool(name, arguments, context)
+            except ToolError as exc:
+                if not isinstance(exc.__cause__, ValidationError):
+                    raise
+                schema = server._tool_manager.get_tool(name).parameters
+                raise ToolError(_argument_errors(exc.__cause__, schema)) from exc.__cause__
+
+        server.call_tool = plain  # type: ignore[method-assign]
 
     # -- who is calling, and the audited call -----------------------------------------
     def principal_of(self, ctx: Context) -> Principal:
@@ -177,7 +206,7 @@ class WorkbenchMcp:
         mcp = self.server
 
         @mcp.tool(annotations=READ, structured_output=False)
-        async def search_catalog(ctx: Context, query: str, limit: int = 10) -> str:
+        async def search_catalog(ctx: Context, query: str, limit: SearchLimit = 10) -> str:
             """Search the data catalog (tables of the lake and of connections you may use)
             by words in names, Odoo labels, descriptions and columns; best matches first.
             Each hit's `ref` (connection.schema.name) names the table in other tools."""
@@ -200,7 +229,7 @@ class WorkbenchMcp:
             )
 
         @mcp.tool(annotations=READ, structured_output=False)
-        async def preview_table(ctx: Context, table: str, limit: int = 20) -> str:
+        async def preview_table(ctx: Context, table: str, limit: PreviewLimit = 20) -> str:
             """The first rows of a table (at most 200), read-only. Columns tagged pii are
             masked (•••) unless you own the connection, administer, or are in pii-readers."""
             return await self.call(
@@ -215,7 +244,7 @@ class WorkbenchMcp:
             ctx: Context,
             table: str,
             direction: Literal["upstream", "downstream"] = "upstream",
-            depth: int = 3,
+            depth: Depth = 3,
             column: str | None = None,
         ) -> str:
             """Where a dataset's data comes from (upstream) or goes to (downstream): the
@@ -232,8 +261,8 @@ class WorkbenchMcp:
             ctx: Context,
             sql: str,
             connection: str = "lake",
-            limit: int = 100,
-            timeout_s: float = 10.0,
+            limit: RowLimit = 100,
+            timeout_s: Seconds = 10.0,
         ) -> str:
             """Run one read-only query (SELECT, WITH ... SELECT, UNION) and get its rows.
             On the lake (connection "lake", the default) name tables layer.name, e.g.
@@ -284,7 +313,7 @@ class WorkbenchMcp:
         async def list_runs(
             ctx: Context,
             pipeline: str | None = None,
-            limit: int = 20,
+            limit: RunsLimit = 20,
         ) -> str:
             """The latest runs you may see, newest first, of one pipeline or of all."""
             args = {"pipeline": pipeline, "limit": limit}
@@ -339,6 +368,46 @@ def _tracing() -> bool:
     from opentelemetry import trace
 
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+_KINDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "a string",
+    "dict": "an object",
+    "list": "a list",
+}
+
+
+def _argument_errors(exc: ValidationError, schema: dict[str, Any]) -> str:
+    """One plain sentence per wrong argument, named as the caller named it."""
+    properties = schema.get("properties", {})
+    said = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "arguments"
+        kind, ctx = error["type"], error.get("ctx") or {}
+        bounds = properties.get(str(error["loc"][0]), {}) if error["loc"] else {}
+        low = bounds.get("minimum", bounds.get("exclusiveMinimum"))
+        high = bounds.get("maximum", bounds.get("exclusiveMaximum"))
+        if kind == "missing":
+            said.append(f"{field} is required")
+        elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+            if "exclusiveMinimum" in bounds and high is not None:
+                said.append(f"{field} must be more than {low} and at most {high}")
+            elif low is not None and high is not None:
+                said.append(f"{field} must be between {low} and {high}")
+            else:
+                said.append(f"{field} {error['msg'].lower().replace('input should', 'must')}")
+        elif kind == "literal_error":
+            said.append(f"{field} must be one of {ctx.get('expected', '')}")
+        elif (base := kind.split("_")[0]) in _KINDS:
+            said.append(f"{field} must be {_KINDS[base]}")
+        elif kind == "extra_forbidden":
+            said.append(f"{field} is not an argument of this tool")
+        else:
+            said.append(f"{field}: {error['msg'][:1].lower()}{error['msg'][1:]}")
+    return "; ".join(dict.fromkeys(said))
 
 
 def _text(result: Any) -> str:
