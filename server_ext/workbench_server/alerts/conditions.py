@@ -37,7 +37,6 @@ from .rules import (
 if TYPE_CHECKING:
     from ..core import Workbench
 
-TEMPORAL_TIMEOUT_S = 10.0
 NEVER = timedelta(0)
 
 
@@ -237,8 +236,9 @@ async def service_down(
     # records a poller's access when the poll starts: a window shorter than that saw
     # idle, healthy workers as gone (for_seconds 30 paged P1 and resolved every minute).
     gone_after = max(timedelta(seconds=rule.for_seconds), POLLER_FRESH_FOR)
-    client = await asyncio.wait_for(workbench.temporal_client(), TEMPORAL_TIMEOUT_S)
-    pollers = await asyncio.wait_for(live_pollers(client, queue, gone_after), TEMPORAL_TIMEOUT_S)
+    within = rule.answer_within_seconds
+    client = await asyncio.wait_for(workbench.temporal_client(), within)
+    pollers = await asyncio.wait_for(live_pollers(client, queue, gone_after), within)
     if pollers:
         return []
     return [

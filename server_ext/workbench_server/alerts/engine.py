@@ -136,8 +136,8 @@ class AlertEngine:
                 firings = await conditions.evaluate(self.workbench, rule, now, now - self.started)
             except Exception as exc:  # one rule that cannot be read leaves the rest
                 problem = str(exc) or type(exc).__name__
-                if isinstance(exc, TimeoutError):
-                    problem = f"no answer within {conditions.TEMPORAL_TIMEOUT_S:g} s"
+                if isinstance(exc, TimeoutError) and isinstance(rule, rules.ServiceDownRule):
+                    problem = f"no answer within {rule.answer_within_seconds:g} s"
                 down = isinstance(rule, rules.ServiceDownRule) and not isinstance(
                     exc, ConfigurationError
                 )

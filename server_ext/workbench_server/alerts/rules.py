@@ -157,6 +157,9 @@ class ServiceDownRule(_Rule):
 
     kind: Literal["service_down"]
     for_seconds: int = Field(default=120, ge=1, le=86400)
+    answer_within_seconds: float = Field(
+        default=10, gt=0, le=300, description="how long Temporal is given to answer a request"
+    )
 
 
 class SlaAtRiskRule(_Rule):
