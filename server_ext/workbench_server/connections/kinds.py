@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -39,6 +39,28 @@ class KindConfig(BaseModel):
     # checked, which drivers connect to instead of resolving the host name again. Never
     # stored or serialised; None (a kernel's own connection) resolves as usual.
     _address: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _no_password_in_urls(self) -> KindConfig:
+        """A password typed into an http(s) URL (``https://user:pw@host``) would be shown
+        to everyone who may use the connection, as URLs are not secret: it moves into the
+        kind's encrypted ``password`` (the URL keeps no user info), or is refused for a
+        kind without one."""
+        for field in type(self).model_fields:
+            value = getattr(self, field)
+            if not isinstance(value, AnyHttpUrl) or value.password is None:
+                continue
+            if "password" not in self.secret_fields:
+                raise ValueError(
+                    f"{field}: no password in the URL (it would be shown to everyone who "
+                    "may use the connection); give the service's key in its own field"
+                )
+            if getattr(self, "password", None) is None:
+                self.password = SecretStr(unquote(value.password))
+            parts = urlsplit(str(value))
+            netloc = parts.netloc.rpartition("@")[2]
+            setattr(self, field, AnyHttpUrl(parts._replace(netloc=netloc).geturl()))
+        return self
 
     def public(self) -> dict[str, Any]:
         """Non-secret fields by the names the API uses, as stored in clear in the
@@ -178,6 +200,14 @@ class SqlAlchemyConfig(KindConfig):
             if self.password is None:
                 self.password = SecretStr(str(url.password))
             self.url = url.set(password=None).render_as_string(hide_password=False)
+        given = url.query.get("password")
+        if given is not None:
+            # libpq's ?password= too: a URL is shown to everyone who may use it.
+            if self.password is None:
+                text = given if isinstance(given, str) else given[0]
+                self.password = SecretStr(text)
+            url = make_url(self.url).difference_update_query(["password"])
+            self.url = url.render_as_string(hide_password=False)
         return self
 
 
