@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -74,15 +75,37 @@ def _ports(ip: str, port: int | None) -> Callable[[], Result]:
     return check
 
 
+def _sqlite_file(db_url: str) -> str | None:
+    """The file of a SQLite metadata DB, or None for another database."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 def _database(settings: WorkbenchSettings) -> Callable[[], Result]:
     def check() -> Result:
         from ..db import current_revision, head_revision, make_engine  # SQLAlchemy: ~0.5 s
+        from ..health import unwritable_reason
 
+        # SQLite on a full (or read-only) file system says only "disk I/O error" when it
+        # cannot make its journal: the file system is the cause, and is named instead.
+        path = _sqlite_file(settings.db_url)
+        unwritable = unwritable_reason(Path(path)) if path else None
         engine = make_engine(settings.db_url)
         try:
             current, head = current_revision(engine), head_revision()
+        except Exception as exc:
+            if unwritable is None:
+                raise
+            said = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            return False, f"metadata DB {path} cannot be opened: {unwritable} (SQLite: {said})"
         finally:
             engine.dispose()
+        if unwritable:
+            return False, f"metadata DB {path} can be read but nothing can be saved: {unwritable}"
         if current != head:
             return (
                 False,
