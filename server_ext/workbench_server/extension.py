@@ -354,23 +354,31 @@ class WorkbenchApp(ExtensionApp):
         if self.service_url:
             routes = [(rf"/{API_PREFIX}/{pattern}", h) for pattern, h in forward.ROUTES]
             return [*routes, unknown]
+        from .agents import http as agents_http
+        from .handlers import metrics
+
         modules = [importlib.import_module(f".handlers.{name}", __package__) for name in HANDLERS]
-        routes = [
+        # The MCP endpoint first: tornado tries the patterns in order, and an agent's every
+        # call is one request to this one path (behind the REST routes it cost some 35
+        # pattern matches a call). One pattern more before a REST route is one failed match.
+        routes: list[tuple[str, type]] = [(rf"/{agents_http.PATH}", agents_http.McpHandler)]
+        routes += [
             (rf"/{API_PREFIX}/{pattern}", handler)
             for module in modules
             for pattern, handler in module.ROUTES
         ]
         # The service exports its figures, not each user server.
-        from .agents import http as agents_http
-        from .handlers import metrics
-
         routes += [(rf"/{pattern}", handler) for pattern, handler in metrics.ROUTES]
         routes += [
             (rf"/{API_PREFIX}/{pattern}", handler) for pattern, handler in metrics.API_ROUTES
         ]
         # Agents (MCP over streamable HTTP); in a user server of a hub, agents connect
         # to the hub's workbench service instead (docs/agents.md).
-        routes += [(rf"/{pattern}", handler) for pattern, handler in agents_http.ROUTES]
+        routes += [
+            (rf"/{pattern}", handler)
+            for pattern, handler in agents_http.ROUTES
+            if pattern != agents_http.PATH
+        ]
         return [*routes, unknown]
 
     def initialize_handlers(self) -> None:

@@ -142,6 +142,14 @@ class McpHandler(WorkbenchHandler):
         HTTP client would keep and send back with every call for nothing (the client's
         cookie jar and the server's check of the signed cookie cost CPU on each)."""
 
+    def set_signed_cookie(self, *args: Any, **kwargs: Any) -> None:
+        """Nor is one signed: the login cookie Jupyter's identity provider hands a
+        token-authenticated request goes through here (as :meth:`set_secure_cookie`)
+        before :meth:`set_cookie`, and signing it (an HMAC of the user's JSON) cost CPU on
+        every MCP call for a cookie that is never sent."""
+
+    set_secure_cookie = set_signed_cookie
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 401:  # (set here: sending an error clears earlier headers)
             self.set_header("WWW-Authenticate", 'Bearer realm="workbench"')
