@@ -309,7 +309,9 @@ LAKE_PROBE = (
     "import json, sys\n"
     "ahead = 'workbench_kernels.lake' in sys.modules\n"
     "from workbench_kernels import lake\n"
-    "print(json.dumps({'pid': __import__('os').getpid(), 'ahead': ahead,\n"
+    "library = 'workbench_server.lake.service' in sys.modules\n"
+    "print(json.dumps({'pid': __import__('os').getpid(), 'ahead': ahead, 'library': library,\n"
+    "    'pandas': 'pandas' in sys.modules,\n"
     "    'delta_ahead': [r[0] for r in (getattr(sys.modules.get(\n"
     "        'workbench_kernels.lake_session'), '_ahead', None) or __import__('duckdb').connect()\n"
     "        ).execute(\"SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'delta'\"\n"
@@ -340,8 +342,10 @@ def test_after_a_notebook_that_uses_the_lake_the_next_spare_has_imported_it(
     # ... and made the lake session's DuckDB database with the delta extension loaded
     # (0.2-0.3 s of a report's first read), which the first kernel had to do in its cell.
     assert second["delta_ahead"] == [True]
+    assert second["library"] is True and first["library"] is False
+    assert second["pandas"] is False  # pyarrow.dataset imported it (110 MB, 0.3-1 s)
     assert first["delta_ahead"] in ([], [False])
-    assert second["names"] == first["names"] == ["ahead", "json", "lake", "seed", "sys"]
+    assert second["names"] == first["names"] == ["ahead", "json", "lake", "library", "seed", "sys"]
     assert counts_second == counts
     _spare_pid(pool, "workbench")
     _run(plain, tmp_path / "out-3.ipynb", 3, "workbench", pool)  # took the lake spare

@@ -58,14 +58,16 @@ _ahead: duckdb.DuckDBPyConnection | None = None  # made by prepare_ahead, for th
 
 
 def prepare_ahead() -> None:
-    """Make the first lake session's DuckDB database now, with the delta extension loaded
-    (0.2-0.3 s, most of a report's first read): a pipeline's spare kernel calls this in its
-    forked child before its kernel starts, while no step waits for it. Only the engine's
-    set-up: no lake, connection or secret is known yet (those come with the attempt and
-    are set up as before), no table is read and no name is set."""
+    """Import the lake library and make the first lake session's DuckDB database now, with
+    the delta extension loaded (together 0.3-1 s, most of a report's first read): a
+    pipeline's spare kernel calls this in its forked child before its kernel starts, while
+    no step waits for it. Only the engine's set-up: no lake, connection or secret is known
+    yet (those come with the attempt and are set up as before), no table is read and no
+    name is set."""
     global _ahead
     if _ahead is not None:
         return
+    import workbench_server.lake.service  # noqa: F401  (Arrow, delta-rs: the first read's)
     from workbench_server.lake import engine
 
     db = duckdb.connect(":memory:")

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from ..errors import InvalidInputError
@@ -73,6 +72,10 @@ class Source:
         if self.table is not None:
             return self.table
         if self._spool is not None:
+            # Here, not at the top: pyarrow.dataset imports pandas (0.3-1 s, 110 MB), which
+            # a kernel that only reads the lake never needs.
+            import pyarrow.dataset as pads
+
             return (
                 pads.dataset(self._spool, format="parquet")
                 .scanner(batch_size=BATCH_ROWS)
