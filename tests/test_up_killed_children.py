@@ -8,6 +8,7 @@ keeper's guard now stops those too."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
 import time
@@ -61,6 +62,12 @@ def test_a_killed_up_leaves_no_part_kernel_or_daemon_running_nor_a_zombie(
 
         up.proc.send_signal(signal.SIGKILL)
         up.proc.wait(30)
+        # The home is free at once for the next `workbench up`: no process left holds its
+        # lock (the guard, busy stopping the rest, held it for up to 5 s and the next
+        # start said "another workbench is already running").
+        with (home / "run" / "up.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not all(_gone(p) for p in tree):

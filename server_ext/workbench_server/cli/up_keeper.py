@@ -286,6 +286,9 @@ def _spawn(argv: list[str], env: dict[str, str], log_fd: int) -> int:
             os.dup2(devnull, 0)
             os.dup2(log_fd, 1)
             os.dup2(log_fd, 2)
+            # Nothing else: not the lock on the home (inheritable, for the keeper's exec),
+            # which a part outliving this process would hold against the next `up`.
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
             os.execvpe(argv[0], argv, env)  # noqa: S606 - the supervisor's own argv
         finally:
             os._exit(127)
@@ -512,6 +515,8 @@ class Keeper:
                 os.dup2(guard_r, 0)
                 os.dup2(devnull, 1)
                 os.dup2(devnull, 2)
+                # Not the lock on the home: the next `up` may start while it stops the rest.
+                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
                 argv = ["/bin/sh", "-c", GUARD, "workbench-up-guard", self.guard_list]
                 os.execv(argv[0], argv)  # noqa: S606 - a fixed script
             finally:
