@@ -360,6 +360,12 @@ async def test_rest_connection_dialog_test_and_publish(jp_fetch, home: Path, sup
     assert code == 502 and "wrong user or password" in message
     code, message = await refused("superset", "publish", body={"table": "x", "to": "bi"})
     assert code == 400 and "not a lake table name" in message
+    gone = await call("superset", "unpublish", body={"table": "gold.totals", "to": "bi"})
+    assert (gone["dataset_id"], gone["removed_from_file"]) == (done["dataset_id"], True)
+    assert await refused("superset", "unpublish", body={"table": "gold.totals", "to": "bi"}) == (
+        404,
+        "gold.totals is not published to 'bi'",
+    )
 
 
 PIPELINE = """\
@@ -428,6 +434,15 @@ def test_the_cli_adds_the_connection_and_publishes(home: Path, superset: Superse
     assert "gold.cli_totals: dataset" in done.output and "created in bi (1 rows" in done.output
     again = runner.invoke(cli, ["publish", "gold.cli_totals", "--to", "bi", "--home", str(home)])
     assert "updated in bi" in again.output
+    dataset = again.output.split(": dataset ")[1].split()[0]
+    removed = runner.invoke(
+        cli, ["unpublish", "gold.cli_totals", "--to", "bi", "--home", str(home)]
+    )
+    assert removed.exit_code == 0, removed.output
+    assert removed.output == f"gold.cli_totals: dataset {dataset} deleted in bi\n"
+    twice = runner.invoke(cli, ["unpublish", "gold.cli_totals", "--to", "bi", "--home", str(home)])
+    assert twice.exit_code == 1
+    assert "gold.cli_totals is not published to 'bi'" in twice.output
     wrong = runner.invoke(cli, ["publish", "totals", "--to", "bi", "--home", str(home)])
     assert wrong.exit_code == 1
     assert wrong.output.startswith("workbench: error: 'totals' is not a lake table name")
@@ -852,3 +867,60 @@ async def test_rest_dashboard_route(jp_fetch, jp_http_port, jp_base_url, home: P
     assert answer["dashboard_url"].startswith(f"{superset.url}/superset/dashboard/")
     code, again = await post(body)
     assert (again["dashboard_id"], again["charts"]) == (answer["dashboard_id"], answer["charts"])
+
+
+def test_unpublish_deletes_the_dataset_and_refuses_while_charts_use_it(
+    workbench: Any, superset: Superset
+) -> None:
+    """A published dataset could not be taken out of Superset (users' defect): unpublish
+    deletes it there and its copy in the serving file; a chart on it makes it refuse, naming
+    the chart, unless forced; other published tables stay."""
+    from workbench_server.errors import ConflictError
+    from workbench_server.superset import UnpublishRequest, unpublish
+
+    lake = Lake.default(workbench.settings)
+    money = pa.decimal128(18, 2)
+    for name in ("gold.unpub_rates", "gold.unpub_kept"):
+        lake.write(name, pa.table({"rate": pa.array([Decimal("1.25")], money)}), mode="overwrite")
+    _superset_connection(workbench, ALICE, "bi", superset.url, ADMIN[1])
+    gone = publish(workbench, ALICE, PublishRequest(table="gold.unpub_rates", to="bi"))
+    kept = publish(workbench, ALICE, PublishRequest(table="gold.unpub_kept", to="bi"))
+    client = _client(workbench)
+    chart = client.call(
+        "POST",
+        "/api/v1/chart/",
+        {
+            "slice_name": "Rates (unpublish test)",
+            "viz_type": "table",
+            "datasource_id": gone.dataset_id,
+            "datasource_type": "table",
+            "params": json.dumps({"all_columns": ["rate"]}),
+        },
+    )
+    request = UnpublishRequest(table="gold.unpub_rates", to="bi")
+    with pytest.raises(ConflictError) as refused:
+        unpublish(workbench, ALICE, request)
+    assert str(refused.value) == (
+        f"1 chart(s) in 'bi' use gold.unpub_rates: Rates (unpublish test) ({chart['id']}); "
+        "remove them first, or force it (they stop working)"
+    )
+    assert _dataset(client, gone.dataset_id)["table_name"] == "unpub_rates"  # still there
+    # Bob may not use Alice's Superset connection: not found, nothing deleted.
+    with pytest.raises(NotFoundError, match="'bi'"):
+        unpublish(workbench, BOB, request.model_copy(update={"force": True}))
+
+    done = unpublish(workbench, ALICE, request.model_copy(update={"force": True}))
+    assert (done.dataset_id, done.removed_from_file) == (gone.dataset_id, True)
+    assert done.broken_charts == [f"Rates (unpublish test) ({chart['id']})"]
+    with pytest.raises(NotFoundError):
+        _dataset(client, gone.dataset_id)
+    path = serving_path(workbench.settings.home, "bi")
+    listed = {(s.schema, s.table) for s in served_tables(path)}
+    assert ("gold", "unpub_rates") not in listed and ("gold", "unpub_kept") in listed
+    with duckdb.connect(str(path), read_only=True) as db:
+        tables = {t for (t,) in db.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert "unpub_rates" not in tables and "unpub_kept" in tables
+    assert _dataset(client, kept.dataset_id)["table_name"] == "unpub_kept"
+    # Again: nothing is published under that name any more.
+    with pytest.raises(NotFoundError, match=r"gold\.unpub_rates is not published to 'bi'"):
+        unpublish(workbench, ALICE, request)

@@ -93,6 +93,31 @@ def test_publish_a_gold_table_from_its_view(
     dataset = client.call("GET", f"/api/v1/dataset/{found[0]['id']}")["result"]
     assert sorted(c["column_name"] for c in dataset["columns"]) == ["balance", "partner_id"]
 
+    # Taken out again: a chart on the dataset makes the server refuse, naming it; the user
+    # removes it anyway and the dataset is gone from Superset.
+    chart = client.call(
+        "POST",
+        "/api/v1/chart/",
+        {
+            "slice_name": "UI balances",
+            "viz_type": "table",
+            "datasource_id": dataset["id"],
+            "datasource_type": "table",
+            "params": "{}",
+        },
+    )
+    view.get_by_role("button", name="Remove from Superset").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text(f"Delete the dataset of gold.{gold_table} in bi_ui")
+    dialog.get_by_role("button", name="Remove").click()
+    expect(dialog).to_contain_text(f"1 chart(s) in 'bi_ui' use gold.{gold_table}: UI balances")
+    dialog.get_by_role("button", name="Remove anyway").click()
+    expect(page.locator(".Toastify__toast", has_text="removed from bi_ui")).to_contain_text(
+        f"gold.{gold_table} removed from bi_ui (dataset {dataset['id']} deleted). "
+        f"Charts that used it now fail: UI balances ({chart['id']})."
+    )
+    assert client.find("dataset", table_name=gold_table) == []
+
 
 def test_tables_outside_the_lake_offer_no_publish(page: Page) -> None:
     panel = page.locator("#workbench-catalog")
@@ -103,3 +128,4 @@ def test_tables_outside_the_lake_offer_no_publish(page: Page) -> None:
     view = page.locator(TABLE_VIEW)
     expect(view.get_by_role("button", name="Insert query into notebook")).to_be_visible()
     expect(view.get_by_role("button", name="Publish to Superset")).to_have_count(0)
+    expect(view.get_by_role("button", name="Remove from Superset")).to_have_count(0)

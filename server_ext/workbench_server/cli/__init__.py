@@ -91,6 +91,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Publish lake TABLE to Superset as a dataset, with the catalog's descriptions, column "
         "labels, certification and owners (see docs/superset.md).",
     ),
+    "unpublish": (
+        "workbench_server.cli.publish:unpublish",
+        "Take lake TABLE out of Superset: its dataset deleted there and its copy out of the "
+        "serving file. Refused while charts use the dataset, unless --force (they stop working).",
+    ),
     "superset-dashboard": (
         "workbench_server.cli.publish:dashboard",
         'A starter dashboard TITLE in Superset (default "Finance close").',

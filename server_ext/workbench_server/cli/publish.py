@@ -52,6 +52,38 @@ def publish(
     click.echo(result.dataset_url)
 
 
+@click.command()
+@home_option
+@click.argument("table", metavar="LAYER.TABLE")
+@click.option("--to", "to", required=True, help="The superset connection it was published to.")
+@click.option("--lake", default=None, help="A lake connection (default: the workbench's lake).")
+@click.option("--force", is_flag=True, help="Delete the dataset even if charts use it.")
+def unpublish(home: str | None, table: str, to: str, lake: str | None, force: bool) -> None:
+    """Take lake TABLE out of Superset: its dataset deleted there and its copy out of the
+    serving file. Refused while charts use the dataset, unless --force (they stop working)."""
+    from pydantic import ValidationError
+
+    from ..errors import InvalidInputError
+    from ..principal import local_principal
+    from ..superset.publish import UnpublishRequest
+    from ..superset.publish import unpublish as run
+    from .connection import _workbench
+
+    try:
+        request = UnpublishRequest(table=table, to=to, lake=lake, force=force)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(f"{where}: {first['msg']}") from None
+    result = run(_workbench(home), local_principal(), request)
+    if result.dataset_id is not None:
+        click.echo(f"{result.table}: dataset {result.dataset_id} deleted in {to}")
+    else:
+        click.echo(f"{result.table}: no dataset in {to}; taken out of the serving file")
+    if result.broken_charts:
+        click.echo(f"charts that used it (they now fail): {', '.join(result.broken_charts)}")
+
+
 @click.command("superset-dashboard")
 @home_option
 @click.argument("title", required=False)

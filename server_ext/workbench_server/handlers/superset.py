@@ -6,8 +6,10 @@ POST publish ``{"table": "gold.x", "to": "<superset connection>", "lake": null,
 published. POST dashboard ``{"to": "<superset connection>", "title": "Finance close",
 "tables": [], "lake": null, "company_id": null, "period": null}``: no tables, the finance
 dashboard of the month-end close's gold tables; answers the dashboard (id, URL) and its
-charts. The caller needs the Superset connection and the lake tables; others' are "not
-found"."""
+charts. POST unpublish ``{"table": "gold.x", "to": "<superset connection>", "lake": null,
+"force": false}``: the dataset deleted in Superset and the table taken out of the serving
+file; 409 while charts use the dataset (named), unless ``force``. The caller needs the
+Superset connection and the lake tables; others' are "not found"."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from ..superset.dashboard import DashboardRequest, starter_dashboard
-from ..superset.publish import PublishRequest, publish
+from ..superset.publish import PublishRequest, UnpublishRequest, publish, unpublish
 from .base import WorkbenchHandler
 
 
@@ -33,6 +35,18 @@ class PublishHandler(WorkbenchHandler):
         self.write_json(result)
 
 
+class UnpublishHandler(WorkbenchHandler):
+    auth_resource = "workbench.catalog"
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = UnpublishRequest.model_validate_json(self.request.body or b"{}")
+        workbench, principal = self.workbench, self.principal
+        result = await asyncio.to_thread(unpublish, workbench, principal, request)
+        self.write_json(result)
+
+
 class DashboardHandler(WorkbenchHandler):
     auth_resource = "workbench.catalog"
 
@@ -45,4 +59,8 @@ class DashboardHandler(WorkbenchHandler):
         self.write_json(result)
 
 
-ROUTES = [("superset/publish", PublishHandler), ("superset/dashboard", DashboardHandler)]
+ROUTES = [
+    ("superset/publish", PublishHandler),
+    ("superset/unpublish", UnpublishHandler),
+    ("superset/dashboard", DashboardHandler),
+]

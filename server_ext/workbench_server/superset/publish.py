@@ -34,7 +34,7 @@ from ..catalog.pii import PiiRules
 from ..connections.egress import EgressPolicy, UnknownHostError, pin
 from ..connections.kinds import SupersetConfig
 from ..connections.service import ConnectionService
-from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from ..errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from ..lake.models import TableName
 from .client import SupersetClient, SupersetError
 
@@ -72,6 +72,88 @@ class PublishResult(BaseModel):
     columns: list[str]
     excluded_pii: list[str]
     kept_edits: list[str] = Field(description="fields edited in Superset and left as they were")
+
+
+class UnpublishRequest(BaseModel):
+    """What to take out of Superset (the REST body, the CLI's arguments)."""
+
+    model_config = {"extra": "forbid"}
+
+    table: str = Field(max_length=140, description="the lake table, layer.name")
+    to: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="a superset connection")
+    lake: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,62}$", description="lake connection")
+    force: bool = Field(False, description="delete the dataset even if charts use it")
+
+
+class UnpublishResult(BaseModel):
+    table: str
+    superset: str
+    dataset_id: int | None = Field(description="the dataset deleted in Superset, if it had one")
+    removed_from_file: bool = Field(description="the table was in the serving file")
+    broken_charts: list[str] = Field(description="charts that used it (force): they now fail")
+
+
+def unpublish(
+    workbench: Workbench, principal: Principal, request: UnpublishRequest
+) -> UnpublishResult:
+    """Delete a published table's dataset in Superset and its copy in the serving file.
+    Refused while charts use the dataset, unless ``force``. The lake table may be gone."""
+    from ..lake import Lake
+
+    table = TableName.parse(request.table)
+    cfg = _superset_settings(workbench, principal, request.to)
+    Lake.of(workbench, principal, request.lake)  # others' private lakes: not found
+    schema = table.layer if request.lake is None else f"{request.lake}_{table.layer}"
+    from . import serving
+
+    path = serving.serving_path(workbench.settings.home, request.to)
+    client = SupersetClient(cfg).login()
+    with serving.locked(path):
+        dataset_id = _published_dataset(client, request.to, path, schema, table.name)
+        listed = (schema, table.name) in {(s.schema, s.table) for s in serving.served(path)}
+        if dataset_id is None and not listed:
+            raise NotFoundError(f"{table} is not published to {request.to!r}")
+        charts: list[str] = []
+        if dataset_id is not None:
+            related = client.call(
+                "GET", f"/api/v1/dataset/{dataset_id}/related_objects", what="dataset's charts"
+            )
+            charts = sorted(
+                f"{c.get('slice_name')} ({c.get('id')})"
+                for c in (related.get("charts") or {}).get("result", [])
+            )
+            if charts and not request.force:
+                raise ConflictError(
+                    f"{len(charts)} chart(s) in {request.to!r} use {table}: "
+                    f"{', '.join(charts)}; remove them first, or force it (they stop working)"
+                )
+            client.call(
+                "DELETE", f"/api/v1/dataset/{dataset_id}", what=f"delete dataset {dataset_id}"
+            )
+        removed = serving.remove_table(path, schema, table.name)
+    return UnpublishResult(
+        table=str(table),
+        superset=request.to,
+        dataset_id=dataset_id,
+        removed_from_file=removed,
+        broken_charts=charts,
+    )
+
+
+def _published_dataset(
+    client: SupersetClient, connection: str, path: Any, schema: str, name: str
+) -> int | None:
+    """The id of the dataset a publish made for ``schema.name``, in the serving database
+    (never a dataset of the same name in another database); None if there is none."""
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+    databases = client.find("database", database_name=f"{DATABASE_PREFIX}_{connection}_{digest}")
+    if not databases:
+        return None
+    database_id = int(databases[0]["id"])
+    for found in client.find("dataset", table_name=name, schema=schema):
+        if int(found.get("database", {}).get("id", -1)) == database_id:
+            return int(found["id"])
+    return None
 
 
 def publish(workbench: Workbench, principal: Principal, request: PublishRequest) -> PublishResult:

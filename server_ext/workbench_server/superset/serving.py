@@ -120,6 +120,33 @@ def publish_table(
     return Served(schema, name, rows, f"{lake.name}:{table}", version, at)
 
 
+def remove_table(path: Path, schema: str, name: str) -> bool:
+    """Take ``schema.name`` out of the serving file (the file replaced as by a publish, so
+    a query in flight keeps its file); False if the file did not hold it. The caller holds
+    :func:`locked` for ``path``."""
+    if (schema, name) not in {(s.schema, s.table) for s in served(path)}:
+        return False
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        db = duckdb.connect(str(temp))
+        try:
+            _copy_others(db, path, schema, name)
+            db.execute(
+                f"DELETE FROM {qi(BOOKKEEPING)}.published WHERE schema_name = ? AND table_name = ?",
+                [schema, name],
+            )
+            db.execute("CHECKPOINT")
+        finally:
+            db.close()
+        os.replace(temp, path)
+    finally:
+        with suppress(FileNotFoundError):
+            temp.unlink()
+        with suppress(FileNotFoundError):
+            temp.with_name(temp.name + ".wal").unlink()
+    return True
+
+
 def _copy_others(db: duckdb.DuckDBPyConnection, path: Path, schema: str, name: str) -> None:
     db.execute(f"ATTACH {ql(str(path))} AS previous (READ_ONLY)")
     try:

@@ -4,7 +4,8 @@ import {
   IPublishResult,
   publishRequest,
   publishSummary,
-  supersetTargets
+  supersetTargets,
+  unpublishSummary
 } from '../catalog/publish';
 import { ISource, ITable } from '../catalog/tokens';
 
@@ -92,6 +93,40 @@ describe('publishSummary', () => {
     ).toBe(
       'gold.tb published again to bi (12 rows). Left out (pii): email. ' +
         'Kept as edited in Superset: balance.description.'
+    );
+  });
+});
+
+describe('unpublishSummary', () => {
+  it('says which dataset was deleted', () => {
+    expect(
+      unpublishSummary(
+        {
+          table: 'gold.tb',
+          superset: 'bi',
+          dataset_id: 3,
+          removed_from_file: true,
+          broken_charts: []
+        },
+        trans
+      )
+    ).toBe('gold.tb removed from bi (dataset 3 deleted).');
+  });
+
+  it('names the charts a forced removal broke', () => {
+    expect(
+      unpublishSummary(
+        {
+          table: 'gold.tb',
+          superset: 'bi',
+          dataset_id: null,
+          removed_from_file: true,
+          broken_charts: ['Balances (7)']
+        },
+        trans
+      )
+    ).toBe(
+      'gold.tb removed from bi. Charts that used it now fail: Balances (7).'
     );
   });
 });

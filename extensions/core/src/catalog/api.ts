@@ -5,7 +5,12 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { requestAPI, withQuery } from '../request';
 import { FacetFilters, searchParams } from './facets';
-import { IPublishRequest, IPublishResult } from './publish';
+import {
+  IPublishRequest,
+  IPublishResult,
+  IUnpublishRequest,
+  IUnpublishResult
+} from './publish';
 import {
   IColumnPatch,
   ILineageGraph,
@@ -191,6 +196,17 @@ export class CatalogAPI {
    */
   publish(request: IPublishRequest): Promise<IPublishResult> {
     return requestAPI<IPublishResult>('superset/publish', this._settings, {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
+  }
+
+  /**
+   * Take a published lake table out of Superset (409 while charts use it,
+   * unless `force`).
+   */
+  unpublish(request: IUnpublishRequest): Promise<IUnpublishResult> {
+    return requestAPI<IUnpublishResult>('superset/unpublish', this._settings, {
       method: 'POST',
       body: JSON.stringify(request)
     });

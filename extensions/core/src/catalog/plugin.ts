@@ -6,9 +6,11 @@ import {
 import {
   Clipboard,
   ICommandPalette,
+  Dialog,
   InputDialog,
   MainAreaWidget,
   Notification,
+  showDialog,
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
@@ -17,7 +19,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 // A command id only; the index loads the connections plugin anyway.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ConnectionsCommandIDs } from '../connections/plugin';
-import { describeError } from '../request';
+import { APIError, describeError } from '../request';
 import { defaultKernelName } from '../kernels/defaultKernel';
 import { TRANSLATION_DOMAIN } from '../tokens';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
@@ -30,7 +32,12 @@ import { catalogIcon } from './components/icons';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { TableTab, TableView } from './components/TableView';
 import { ScanModel } from './scans';
-import { publishRequest, publishSummary, supersetTargets } from './publish';
+import {
+  publishRequest,
+  publishSummary,
+  supersetTargets,
+  unpublishSummary
+} from './publish';
 import { buildQueryCell, qualifiedName } from './sql';
 import { IDatasetRef, ISource, ITable } from './tokens';
 
@@ -147,6 +154,7 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
             insertQuery: t => void insertQuery(t),
             copyName,
             publish: t => void publish(t),
+            unpublish: t => void unpublish(t),
             openDataset: dataset => void openDataset(dataset),
             openTable: tableId => void openTable(tableId),
             error: notifyError
@@ -334,6 +342,91 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
         Notification.dismiss(id);
         notifyError(trans.__('Publishing %1 failed', table.name), error);
       }
+    };
+
+    const unpublish = async (table: ITable): Promise<void> => {
+      let all: ISource[];
+      try {
+        all = await api.sources();
+      } catch (error) {
+        notifyError(
+          trans.__('Removing %1 from Superset failed', table.name),
+          error
+        );
+        return;
+      }
+      const targets = supersetTargets(all);
+      const published = publishRequest(table, all, targets[0] ?? '');
+      if (!targets.length || !published) {
+        Notification.warning(
+          trans.__('%1 is not a lake table published to Superset.', table.name),
+          { autoClose: 5000 }
+        );
+        return;
+      }
+      let to = targets[0];
+      if (targets.length > 1) {
+        const picked = await InputDialog.getItem({
+          title: trans.__('Remove %1 from', table.name),
+          items: targets
+        });
+        if (!picked.button.accept || !picked.value) {
+          return;
+        }
+        to = picked.value;
+      }
+      const request = { table: published.table, to, lake: published.lake };
+      const sure = await showDialog({
+        title: trans.__('Remove from Superset'),
+        body: trans.__(
+          'Delete the dataset of %1 in %2, and its copy that Superset reads?',
+          request.table,
+          to
+        ),
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.warnButton({ label: trans.__('Remove') })
+        ]
+      });
+      if (!sure.button.accept) {
+        return;
+      }
+      let result;
+      try {
+        result = await api.unpublish(request);
+      } catch (error) {
+        if (!(error instanceof APIError) || error.status !== 409) {
+          notifyError(
+            trans.__('Removing %1 from Superset failed', table.name),
+            error
+          );
+          return;
+        }
+        // charts use the dataset: the server named them
+        const forced = await showDialog({
+          title: trans.__('Charts use %1', request.table),
+          body: describeError(error, trans),
+          buttons: [
+            Dialog.cancelButton(),
+            Dialog.warnButton({ label: trans.__('Remove anyway') })
+          ]
+        });
+        if (!forced.button.accept) {
+          return;
+        }
+        try {
+          result = await api.unpublish({ ...request, force: true });
+        } catch (again) {
+          notifyError(
+            trans.__('Removing %1 from Superset failed', table.name),
+            again
+          );
+          return;
+        }
+      }
+      Notification.success(unpublishSummary(result, trans), {
+        autoClose: 10000
+      });
     };
 
     const copyName = (table: ITable): void => {

@@ -34,6 +34,27 @@ export interface IPublishResult {
   kept_edits: string[];
 }
 
+/**
+ * The body of an unpublish request (`POST /workbench/api/superset/unpublish`).
+ */
+export interface IUnpublishRequest {
+  table: string;
+  to: string;
+  lake?: string | null;
+  force?: boolean;
+}
+
+/**
+ * What the server answers for an unpublish.
+ */
+export interface IUnpublishResult {
+  table: string;
+  superset: string;
+  dataset_id: number | null;
+  removed_from_file: boolean;
+  broken_charts: string[];
+}
+
 const LAYERS = ['bronze', 'silver', 'gold'];
 
 /**
@@ -64,6 +85,34 @@ export function supersetTargets(sources: ISource[]): string[] {
     .filter(s => s.kind === 'superset')
     .map(s => s.connection)
     .sort();
+}
+
+/**
+ * One sentence on what was taken out of Superset.
+ */
+export function unpublishSummary(
+  result: IUnpublishResult,
+  trans: TranslationBundle
+): string {
+  const parts = [
+    result.dataset_id !== null
+      ? trans.__(
+          '%1 removed from %2 (dataset %3 deleted).',
+          result.table,
+          result.superset,
+          result.dataset_id
+        )
+      : trans.__('%1 removed from %2.', result.table, result.superset)
+  ];
+  if (result.broken_charts.length) {
+    parts.push(
+      trans.__(
+        'Charts that used it now fail: %1.',
+        result.broken_charts.join(', ')
+      )
+    );
+  }
+  return parts.join(' ');
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
+  closeIcon,
   copyIcon,
   launchIcon,
   notebookIcon,
@@ -153,6 +154,14 @@ export function TableHeader(props: {
               icon={<launchIcon.react tag="span" elementSize="normal" />}
               label={trans.__('Publish to Superset')}
               onClick={() => props.actions.publish?.(table)}
+            />
+          )}
+        {props.actions.unpublish &&
+          ['bronze', 'silver', 'gold'].includes(table.schema) && (
+            <ActionButton
+              icon={<closeIcon.react tag="span" elementSize="normal" />}
+              label={trans.__('Remove from Superset')}
+              onClick={() => props.actions.unpublish?.(table)}
             />
           )}
         <ActionButton

@@ -41,6 +41,10 @@ export interface ITableActions {
    * Publish a lake table to Superset (absent: the action is not offered).
    */
   publish?: (table: ITable) => void;
+  /**
+   * Take a published lake table out of Superset (absent: not offered).
+   */
+  unpublish?: (table: ITable) => void;
   openDataset: (dataset: IDatasetRef) => void;
   /**
    * Open the view of a catalog table.
