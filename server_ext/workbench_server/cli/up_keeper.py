@@ -518,7 +518,9 @@ class Keeper:
                 # Not the lock on the home: the next `up` may start while it stops the rest.
                 os.closerange(3, os.sysconf("SC_OPEN_MAX"))
                 argv = ["/bin/sh", "-c", GUARD, "workbench-up-guard", self.guard_list]
-                os.execv(argv[0], argv)  # noqa: S606 - a fixed script
+                # An environment of its own: the keeper's may hold the DB URL's password
+                # (the parts get theirs without it), which /proc/PID/environ shows.
+                os.execve(argv[0], argv, {"PATH": "/usr/bin:/bin", "LC_ALL": "C"})  # noqa: S606
             finally:
                 os._exit(127)
         os.close(guard_r)
