@@ -314,6 +314,7 @@ async def test_prometheus_counts_runs_per_status_from_server_and_worker(
             "DiskSpace",
             "HighErrorRate",
             "PipelineFailed",
+            "PipelineSlaMissed",
             "ServiceDown",
             "SlaAtRisk",
             "SlowQueries",
