@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -139,10 +140,11 @@ def test_a_backfill_over_years_says_how_many_runs_and_starts_none_unasked(
     assert run_workbench("pipeline", "schedule", "yearly", "delete", env=env).returncode == 0
 
 
-# A cron schedule that fires every 20 seconds: Temporal's 7-field form (second first, year
+# A cron schedule that fires every 10 seconds: Temporal's 7-field form (second first, year
 # last), which pipelines accept. The same firing, on-time and pause checks as an
-# every-minute cron, in a third of the wait.
-EVERY_S = 20
+# every-minute cron, in a sixth of the wait. Each run's due time is the one Temporal puts
+# at the end of the firing's workflow ID, so a run 10 s late cannot pass for one on time.
+EVERY_S = 10
 
 
 def test_every_minute_schedule_fires_twice_then_pauses(
@@ -159,9 +161,16 @@ def test_every_minute_schedule_fires_twice_then_pauses(
         lambda: _runs(workbench) if len(_runs(workbench)) >= 2 else None, 2.5 * EVERY_S + 100
     )
     assert two, "the schedule did not fire twice"
-    # Fired on time: each run was recorded within 10 seconds of its due time.
-    for run in two[:2]:
-        assert run.created_at.second % EVERY_S <= 10, run.created_at
+    # Fired on time: each run was recorded within 10 seconds of its due time, and the two
+    # are consecutive firings.
+    due = [
+        datetime.fromisoformat(run.workflow_id.removeprefix("scheduled-ticker-")) for run in two[:2]
+    ]
+    assert due[1] - due[0] == timedelta(seconds=EVERY_S), [r.workflow_id for r in two]
+    for run, at in zip(two[:2], due, strict=True):
+        assert at.second % EVERY_S == 0, run.workflow_id
+        late = run.created_at.replace(tzinfo=UTC) - at
+        assert timedelta(0) <= late <= timedelta(seconds=10), (run.created_at, at)
     paused = run_workbench("pipeline", "schedule", "ticker", "pause", env=env)
     assert paused.returncode == 0, paused.stderr
     count = len(_runs(workbench))
