@@ -211,7 +211,7 @@ def restore(archive: Path, settings: WorkbenchSettings) -> dict:
     engine = make_engine(settings.db_url)
     try:
         _rewrite_paths(engine, manifest["home"], str(home.root))
-        upgrade_to_head(engine)
+        upgrade_to_head(engine, home.secrets_key)
     finally:
         engine.dispose()
     return manifest

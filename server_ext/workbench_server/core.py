@@ -48,7 +48,7 @@ class Workbench:
             home.prepare()  # the SQLite file lives in the home: make sure the home exists
         self.engine: Engine = make_engine(settings.db_url)
         if migrate:
-            upgrade_to_head(self.engine)
+            upgrade_to_head(self.engine, home.secrets_key)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self._client: Client | None = None
         self._client_lock = asyncio.Lock()

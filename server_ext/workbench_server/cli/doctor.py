@@ -116,6 +116,42 @@ def _database(settings: WorkbenchSettings) -> Callable[[], Result]:
     return check
 
 
+def _connections(settings: WorkbenchSettings) -> Callable[[], Result]:
+    def check() -> Result:
+        from sqlalchemy import inspect, select
+
+        from ..connections.service import config_url_passwords
+        from ..db import make_engine
+        from ..db.models import Connection
+
+        engine = make_engine(settings.db_url)
+        try:
+            with engine.connect() as conn:
+                if not inspect(conn).has_table("connections"):
+                    return True, "no connections yet"
+                rows = conn.execute(
+                    select(Connection.name, Connection.kind, Connection.config)
+                ).all()
+        finally:
+            engine.dispose()
+        # Saved before passwords were kept out of URLs, by a kind with no password field
+        # to move it to (the 0018 migration moved every other one).
+        held = [
+            f"{name!r} ({kind}: {', '.join(keys)})"
+            for name, kind, config in rows
+            if (keys := config_url_passwords(config or {}))
+        ]
+        if held:
+            return False, (
+                f"connection(s) {', '.join(held)} keep a password in a URL, in clear in the "
+                "metadata DB: save each again with the URL without it (the service's key "
+                "in its own field)"
+            )
+        return True, f"{len(rows)} connection(s), no password kept in a URL"
+
+    return check
+
+
 def _round_trip(settings: WorkbenchSettings) -> Callable[[], Result]:
     async def ping() -> str:
         from workbench_pipelines.workflows import PingWorkflow
@@ -190,6 +226,7 @@ def doctor(home: str | None, ip: str, port: int | None, cdc: tuple[str, ...] = (
         ("ports", _ports(ip, port)),
         ("home", _home(workbench_home)),
         ("metadata DB", _database(settings)),
+        ("connections", _connections(settings)),
     ]
     if settings.temporal_address:
         checks.append(("run engine", _round_trip(settings)))

@@ -44,23 +44,31 @@ class KindConfig(BaseModel):
     def _no_password_in_urls(self) -> KindConfig:
         """A password typed into an http(s) URL (``https://user:pw@host``) would be shown
         to everyone who may use the connection, as URLs are not secret: it moves into the
-        kind's encrypted ``password`` (the URL keeps no user info), or is refused for a
-        kind without one."""
+        kind's encrypted ``password`` (the URL keeps no user info). A kind without one
+        keeps it here, so that a connection stored so still loads; the service refuses
+        to save such a URL (:meth:`url_passwords`) and ``workbench doctor`` names those
+        stored before that."""
+        if "password" not in self.secret_fields:
+            return self
         for field in type(self).model_fields:
             value = getattr(self, field)
             if not isinstance(value, AnyHttpUrl) or value.password is None:
                 continue
-            if "password" not in self.secret_fields:
-                raise ValueError(
-                    f"{field}: no password in the URL (it would be shown to everyone who "
-                    "may use the connection); give the service's key in its own field"
-                )
             if getattr(self, "password", None) is None:
                 self.password = SecretStr(unquote(value.password))
             parts = urlsplit(str(value))
             netloc = parts.netloc.rpartition("@")[2]
             setattr(self, field, AnyHttpUrl(parts._replace(netloc=netloc).geturl()))
         return self
+
+    def url_passwords(self) -> list[str]:
+        """The fields whose URL holds a password this kind has nowhere secret to keep
+        (it has no ``password`` field): saving it so is refused."""
+        return [
+            field
+            for field in type(self).model_fields
+            if isinstance(value := getattr(self, field), AnyHttpUrl) and value.password is not None
+        ]
 
     def public(self) -> dict[str, Any]:
         """Non-secret fields by the names the API uses, as stored in clear in the

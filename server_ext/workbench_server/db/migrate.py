@@ -25,7 +25,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions. Kept here so that the common case — the
 # schema is already current — costs one query and no Alembic import at start-up; a test
 # checks it against Alembic's own idea of the head.
-HEAD_REVISION = "0017"
+HEAD_REVISION = "0018"
 
 # Arbitrary but fixed key for pg_advisory_lock, so concurrent starts migrate one at a time.
 PG_MIGRATION_LOCK = 0x5742_4D49_4752  # "WBMIGR"
@@ -89,8 +89,11 @@ def _backup_sqlite(engine: Engine, revision: str) -> Path | None:
     return target
 
 
-def upgrade_to_head(engine: Engine) -> str:
-    """Bring the schema to the newest revision; returns that revision."""
+def upgrade_to_head(engine: Engine, secrets_key: Path | None = None) -> str:
+    """Bring the schema to the newest revision; returns that revision.
+
+    ``secrets_key`` is the installation's key, for revisions that move data into the
+    connections' encrypted secrets (0018: passwords typed into URLs)."""
     head = head_revision()
     try:
         current = current_revision(engine)
@@ -112,6 +115,12 @@ def upgrade_to_head(engine: Engine) -> str:
         cfg = _alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
+            cfg.attributes["secrets_key"] = secrets_key
             command.upgrade(cfg, "head")
+        if engine.dialect.name == "sqlite":
+            # Pages a migration rewrote reach the file now, over their old contents (0018
+            # zeroes passwords it moves out of URLs), and the WAL keeps no copy of them.
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     log.info("Metadata DB migrated from %s to %s", current, head)
     return head
