@@ -197,8 +197,8 @@ def process_document(
     document_id = hashlib.sha256(data).hexdigest()
     with _DOCUMENT_LOCK:
         known = _silver_row(location, document_id)
-        if known is not None:
-            return _outcome(known, seen_before=True)
+        if known is not None:  # named as sent this time (the first name may be another's)
+            return _outcome({**known, "file_name": name}, seen_before=True)
         started = time.perf_counter()
         result = engine.read(data, name)
         seconds = time.perf_counter() - started

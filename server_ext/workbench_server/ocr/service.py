@@ -7,6 +7,7 @@ own expense).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..connections.egress import EgressPolicy, pin
@@ -14,11 +15,12 @@ from ..connections.kinds import OcrConfig, OdooConfig
 from ..connections.odoo import OdooClient, OdooError
 from ..connections.service import ConnectionService
 from ..core import Workbench
-from ..errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from ..errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from ..lake.location import LakeLocation
 from ..principal import Principal
 from . import flow
 from .engines import OcrEngine, default_engine, engine_for
+from .models import Extracted
 
 __all__ = ["OcrService"]
 
@@ -62,26 +64,56 @@ class OcrService:
         if not self.principal.admin and uploaded_by != self.principal.name:
             raise NotFoundError(f"no document {outcome.document_id}")
 
+    def _someone_elses(self, outcome: flow.Outcome) -> bool:
+        """Whether ``outcome`` answers a document another user sent first, which this
+        principal may not see (the review queue's rule: a non-admin sees their own)."""
+        return (
+            outcome.seen_before
+            and not self.principal.admin
+            and outcome.uploaded_by != self.principal.name
+        )
+
     def upload(
         self, data: bytes, filename: str, connection: str, settings: flow.FlowSettings
     ) -> flow.Outcome:
         client = self._client(connection)
         try:
-            return flow.process_document(
+            outcome = flow.process_document(
                 self.location, data, filename, self.engine, client, settings,
                 source="rest", user=self.principal.name,
             )  # fmt: skip
         except OdooError as exc:
             raise InvalidInputError(f"Odoo connection {connection!r}: {exc}") from None
+        if self._someone_elses(outcome):
+            # The same file (by its SHA-256) is one document and one expense: never a
+            # second claim, and nothing of the first sender's read, match or expense.
+            raise ConflictError(
+                f"{Path(filename).name}: this document was already submitted by someone "
+                "else; it is not read or claimed again"
+            )
+        return outcome
 
     def scan_inbox(self, connection: str, settings: flow.FlowSettings) -> list[flow.Outcome]:
         client = self._client(connection)
         try:
-            return flow.scan_lake_inbox(
+            outcomes = flow.scan_lake_inbox(
                 self.location, self.engine, client, settings, user=self.principal.name
             )
         except OdooError as exc:
             raise InvalidInputError(f"Odoo connection {connection!r}: {exc}") from None
+        return [self._withheld(o) if self._someone_elses(o) else o for o in outcomes]
+
+    @staticmethod
+    def _withheld(outcome: flow.Outcome) -> flow.Outcome:
+        """Another user's document as this one may see it: that it was sent, no more."""
+        return flow.Outcome(
+            document_id=outcome.document_id,
+            filename=outcome.filename,
+            status=outcome.status,
+            reason="already submitted by someone else",
+            fields=Extracted(),
+            seen_before=True,
+        )
 
     def queue(self) -> list[flow.Outcome]:
         waiting = flow.review_queue(self.location)
