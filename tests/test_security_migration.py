@@ -229,3 +229,54 @@ async def test_passwords_stored_in_urls_by_an_older_version_leave_the_metadata_d
     doctor = run_workbench("doctor", env=base_env(old_home))
     line = next(x for x in doctor.stdout.splitlines() if " connections " in x)
     assert line.startswith("ok"), doctor.stdout
+
+
+def test_the_move_on_a_postgresql_metadata_db(tmp_path: Path, pg_conninfo: str) -> None:
+    """The same migration on a real PostgreSQL metadata DB (JSON columns, no SQLite
+    pragmas), with no server: an older version's rows, then the core starts."""
+    import sqlalchemy as sa
+
+    settings = WorkbenchSettings.from_env(tmp_path / "home", db_url=pg_conninfo)
+    settings.workbench_home.prepare()
+    engine = make_engine(settings.db_url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0017")
+    table = sa.table(
+        "connections",
+        *(sa.column(c) for c in ("name", "kind", "description", "owner", "builtin")),
+        sa.column("shared_groups", sa.JSON()),
+        sa.column("config", sa.JSON()),
+        sa.column("secret_names", sa.JSON()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("updated_at", sa.DateTime(timezone=True)),
+    )
+    now = sa.func.now()
+    with engine.begin() as conn:
+        superset = {"url": f"http://admin:{ODOO_PASSWORD}@127.0.0.1:9/", "user": "admin"}
+        embed = {"url": f"http://k:{OCR_PASSWORD}@127.0.0.1:9/v1", "model": "m"}
+        for name, kind, config in (
+            ("old_superset", "superset", superset),
+            ("old_embed", "embedding", embed),
+        ):
+            conn.execute(
+                table.insert().values(
+                    name=name, kind=kind, description="", owner="alice", builtin=False,
+                    shared_groups=[], config=config, secret_names=[], created_at=now,
+                    updated_at=now,
+                )
+            )  # fmt: skip
+    engine.dispose()
+    workbench = Workbench(settings)
+    try:
+        with workbench.engine.connect() as conn:
+            stored = dict(conn.execute(sa.select(table.c.name, table.c.config)).all())
+        assert stored["old_superset"]["url"] == "http://127.0.0.1:9/"
+        assert OCR_PASSWORD in stored["old_embed"]["url"]  # nowhere to move it: as it was
+        service = ConnectionService(workbench, ALICE)
+        assert service.resolve("old_superset").password.get_secret_value() == ODOO_PASSWORD
+        assert service.resolve("old_embed").url.password == OCR_PASSWORD
+        assert service.get("old_embed").settings["url"] == "http://k:***set***@127.0.0.1:9/v1"
+    finally:
+        workbench.close()
