@@ -48,7 +48,8 @@ def tables(home: str | None, lake_name: str | None) -> None:
     """Tables of the lake's layers, Delta or (not yet migrated) Parquet."""
     found = _lake(home, lake_name).tables()
     for info in found:
-        click.echo(f"{info.table:48} {info.format:8} {info.location}")
+        version = "" if info.version is None else f"v{info.version}"
+        click.echo(f"{info.table:48} {info.format:8} {version:>8} {info.location}")
     click.echo(f"{len(found)} tables", err=True)
 
 

@@ -74,8 +74,14 @@ class Lake:
         return self.location.uri(table)
 
     def tables(self) -> list[TableInfo]:
-        """The lake's tables (Delta, and Parquet datasets not yet converted)."""
-        return tables.list_tables(self.location)
+        """The lake's tables: Delta tables with their current version (the newest commit
+        file of each log: a listing, not a log read), and Parquet datasets not yet
+        converted (no version)."""
+        found = tables.list_tables(self.location)
+        for info in found:
+            if info.format == "delta":
+                info.version = history.latest_version(self.location, info.table)
+        return found
 
     def exists(self, table: TableName | str) -> bool:
         return tables.is_delta(self.location, table)
