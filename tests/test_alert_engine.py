@@ -8,10 +8,7 @@ import asyncio
 import os
 import re
 import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.processes import base_env, run_workbench
 from tests.support.receivers import Webhooks, smtp_server, webhook_receiver
+from tests.support.waiting import running_engine
 from workbench_server import temporal
 from workbench_server.alerts.engine import AlertEngine
 from workbench_server.alerts.rules import parse
@@ -156,25 +154,6 @@ steps:
 """
 
 
-@contextmanager
-def running(engine: AlertEngine) -> Iterator[None]:
-    """The engine's own loop, in a thread, as the server runs it."""
-    stop = threading.Event()
-
-    async def main() -> None:
-        task = asyncio.create_task(engine.run_forever())
-        await asyncio.to_thread(stop.wait)
-        task.cancel()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(30)
-
-
 def _wait_for(check, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -225,7 +204,7 @@ rules:
   - {{name: ServiceDown, kind: service_down, severity: P1, channels: [pager], for_seconds: 120}}
 """
             )
-            with running(AlertEngine(core)):
+            with running_engine(AlertEngine(core)):
                 (src / "close.yaml").write_text(FLAKY.format(fail="true"))
                 assert (
                     run_workbench("pipeline", "deploy", str(src / "close.yaml"), env=env).returncode

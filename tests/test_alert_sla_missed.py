@@ -7,11 +7,7 @@ metric the Prometheus rule reads says so, and a later run in time resolves both.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +16,7 @@ from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.processes import base_env, run_workbench
 from tests.support.receivers import webhook_receiver
+from tests.support.waiting import running_engine, until
 from workbench_server.alerts.engine import AlertEngine
 from workbench_server.core import Workbench
 from workbench_server.metrics.collectors import MetadataCollector
@@ -31,35 +28,6 @@ sla: {{max_duration: 15s}}
 steps:
   - {{id: close, notebook: close.ipynb, kernel: python3, parameters: {{seconds: {seconds}}}}}
 """
-
-
-@contextmanager
-def running(engine: AlertEngine) -> Iterator[None]:
-    """The engine's own loop, in a thread, as the server runs it."""
-    stop = threading.Event()
-
-    async def main() -> None:
-        task = asyncio.create_task(engine.run_forever())
-        await asyncio.to_thread(stop.wait)
-        task.cancel()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(30)
-
-
-def _until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {timeout:g} s")
 
 
 def _last_sla_missed(core: Workbench) -> dict[str, float]:
@@ -103,14 +71,14 @@ rules:
             def pages() -> list[dict]:
                 return [p for _, path, p in hooks.received if path == "/pager"]
 
-            with running(AlertEngine(core)):
+            with running_engine(AlertEngine(core)):
                 (src / "close.yaml").write_text(LATE.format(seconds=40))
                 deployed = run_workbench("pipeline", "deploy", str(src / "close.yaml"), env=env)
                 assert deployed.returncode == 0, deployed.stderr
                 started = run_workbench("pipeline", "run", "month_close", env=env)
                 assert started.returncode == 0, started.stderr
                 run_id = started.stdout.split()[-1]
-                [page] = _until(pages, 90, "a page for the missed SLA")
+                [page] = until(pages, 90, "a page for the missed SLA")
                 # Paged while the run is still going: 40 s of work against 15 s allowed.
                 shown = run_workbench("pipeline", "show", run_id, env=env).stdout
                 assert f"{run_id}  month_close v1  running" in shown, shown
@@ -129,7 +97,7 @@ rules:
                 assert _last_sla_missed(core) == {"month_close": 1.0}
 
                 # The late run ends (succeeded, late): still missed, no second page.
-                _until(
+                until(
                     lambda: (
                         "succeeded" in run_workbench("pipeline", "show", run_id, env=env).stdout
                     ),
@@ -146,7 +114,7 @@ rules:
                 ok = run_workbench("pipeline", "run", "month_close", "--wait", env=env, timeout=240)
                 assert ok.returncode == 0, ok.stdout + ok.stderr
                 assert "SLA missed" not in ok.stdout, ok.stdout
-                _until(lambda: len(pages()) == 2, interval + 15, "the resolve notice")
+                until(lambda: len(pages()) == 2, interval + 15, "the resolve notice")
                 assert pages()[1] == {
                     "routing_key": "rk",
                     "event_action": "resolve",

@@ -15,6 +15,7 @@ import pytest
 
 from tests import test_cdc
 from tests.support.ingest import assert_same_rows, source_rows
+from tests.support.waiting import until
 from tests.support.webhook_sink import Sink
 from workbench_server import temporal
 from workbench_server.lake import Lake
@@ -50,16 +51,6 @@ def _runs(workbench, me, name: str) -> list:
     from workbench_server.pipelines.runs import RunService
 
     return [r for r in RunService(workbench, me).list(name) if r.trigger == "on_change"]
-
-
-def _until(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 @pytest.mark.timeout(400)
@@ -109,7 +100,7 @@ def test_a_pipeline_on_change_runs_once_per_cdc_batch_and_keeps_silver_live(
     asyncio.run(start())
     try:
         # The first batch is the snapshot copy: one run, silver made from it.
-        runs = _until(finished(1), 180, "the run after the snapshot")
+        runs = until(finished(1), 180, "the run after the snapshot")
         assert [r.status for r in runs] == ["succeeded"]
         assert_same_rows(
             lake.read("silver.account_move_line").to_pylist(),
@@ -137,7 +128,7 @@ def test_a_pipeline_on_change_runs_once_per_cdc_batch_and_keeps_silver_live(
                 for statement in statements:
                     db.execute(statement)
                 db.commit()
-            runs = _until(finished(round_), 120, f"run {round_}")
+            runs = until(finished(round_), 120, f"run {round_}")
             version = lake.version("bronze.account_move_line")
             assert version == before + 1  # one batch, one bronze commit
             assert len(runs) == round_  # one run for it, not one per row
@@ -155,7 +146,7 @@ def test_a_pipeline_on_change_runs_once_per_cdc_batch_and_keeps_silver_live(
         assert len(_runs(workbench, me, "silver_live")) == 3
 
         # n8n and agents hear of each batch: table, version and rows changed.
-        events = _until(
+        events = until(
             lambda: (
                 [r.event for r in sink.events("dataset.updated")]
                 if len(sink.events("dataset.updated")) >= 3
@@ -405,10 +396,10 @@ def test_a_notebook_step_announces_the_lake_tables_it_wrote(
         asyncio.run(run())
         assert service.get(plan.run_id).status == "succeeded"
         version = Lake.default(workbench.settings).version("silver.nb_totals")
-        events = _until(
+        events = until(
             lambda: sink.events("dataset.updated") or None, 60, "a dataset.updated event"
         )
-        heard = _until(
+        heard = until(
             lambda: [r for r in _runs(workbench, me, "nb_listener") if r.status == "succeeded"],
             120,
             "the listening pipeline's run",
@@ -489,7 +480,7 @@ def test_pausing_a_pipeline_pauses_its_on_change_trigger_and_resuming_runs_once(
 
     # Not paused: a write runs the listener once.
     write()
-    assert len(_until(finished, 120, "the listener's run")) == 1
+    assert len(until(finished, 120, "the listener's run")) == 1
     # Paused: two writes, no run.
     assert "on_change" in schedule("pause")
     write()
@@ -498,7 +489,7 @@ def test_pausing_a_pipeline_pauses_its_on_change_trigger_and_resuming_runs_once(
     assert len(_runs(workbench, me, "pz_listener")) == 1
     # Resumed: one run for both writes.
     schedule("resume")
-    runs = _until(lambda: (r := finished()) and len(r) == 2 and r, 120, "the run on resume")
+    runs = until(lambda: (r := finished()) and len(r) == 2 and r, 120, "the run on resume")
     time.sleep(3)
     assert len(_runs(workbench, me, "pz_listener")) == len(runs) == 2
     # Paused and resumed with nothing written meanwhile: no run.

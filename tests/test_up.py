@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from tests.support.processes import WorkbenchUp, base_env, run_workbench, still_alive
+from tests.support.waiting import until
 from workbench_server import temporal
 from workbench_server.cli.up import hub_accounts_note
 
@@ -92,7 +93,7 @@ def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_pa
     try:
         # 1. Health answers 200 with every part healthy (the worker, started as the URL
         # is printed, within seconds), with the token; 403 without.
-        health = _until(
+        health = until(
             lambda: (
                 (h := _get(first, "/workbench/api/health", first.token)).json()["status"] == "ok"
                 and h
@@ -144,7 +145,7 @@ def test_up_serves_health_stops_cleanly_and_restarts_with_everything_kept(tmp_pa
 
     second = WorkbenchUp("--notebook-dir", str(notebooks), env=env).wait_ready()
     try:
-        _until(
+        until(
             lambda: _get(second, "/workbench/api/health", second.token).json()["status"] == "ok",
             60,
             "health not ok",
@@ -202,7 +203,7 @@ def test_a_run_requested_as_the_url_is_printed_is_accepted_and_runs_once_the_wor
     try:
         # The worker is held before it polls (as a slow start would leave it), so the
         # case is the same on a quiet machine as on a busy one.
-        worker = _until(lambda: _child(up, "workbench_server.cli worker"), 30, "no worker started")
+        worker = until(lambda: _child(up, "workbench_server.cli worker"), 30, "no worker started")
         worker.suspend()
         assert "polling task queue" not in (home / "logs" / "worker.log").read_text()
         page = httpx.get(f"{up.url}/lab", headers=auth, timeout=60)
@@ -235,7 +236,7 @@ def test_a_run_requested_as_the_url_is_printed_is_accepted_and_runs_once_the_wor
             found = _get(up, f"/workbench/api/runs/{run_id}", up.token).json()
             return found if found["status"] in ("succeeded", "failed", "cancelled") else None
 
-        assert _until(ended, 120, "the run did not end")["status"] == "succeeded"
+        assert until(ended, 120, "the run did not end")["status"] == "succeeded"
         assert _get(up, "/workbench/api/health", up.token).json()["status"] == "ok"
         assert up.stop(signal.SIGINT) == 0, up.output
     finally:
@@ -318,7 +319,7 @@ def test_up_writes_state_for_other_commands_private_to_the_owner(tmp_path: Path)
         assert state.stat().st_mode & 0o777 == 0o600
         assert json.loads(state.read_text())["url"] == up.url
         # The worker, started as the URL is printed, polls within seconds.
-        _until(
+        until(
             lambda: _get(up, "/workbench/api/health", up.token).json()["status"] == "ok",
             60,
             "health not ok",
@@ -405,16 +406,6 @@ def _child(up: WorkbenchUp, marker: str) -> psutil.Process | None:
     return None
 
 
-def _until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {timeout:g} s")
-
-
 def test_a_crashed_worker_or_temporal_is_restarted_while_jupyterlab_stays_up(
     tmp_path: Path,
 ) -> None:
@@ -442,13 +433,13 @@ def test_a_crashed_worker_or_temporal_is_restarted_while_jupyterlab_stays_up(
                 return down[0] if down else None
 
             # Meanwhile health says which part is down and that it is being restarted.
-            assert "exit code -9" in _until(health_detail, 20, "no restarting part in health")
-            _until(
+            assert "exit code -9" in until(health_detail, 20, "no restarting part in health")
+            until(
                 lambda m=marker, old=crashed.pid: getattr(_child(up, m), "pid", old) != old,
                 60,
                 f"{marker} not started again",
             )
-            _until(
+            until(
                 lambda: _get(up, "/workbench/api/health", up.token).json()["status"] == "ok",
                 90,
                 "health not ok again",
@@ -526,7 +517,7 @@ def test_the_metadata_db_password_is_in_no_process_environment(tmp_path: Path, p
                 timeout=60,
             )
             assert kernel.status_code == 201, kernel.text
-            _until(
+            until(
                 lambda: any("ipykernel" in " ".join(p.cmdline()) for p in up.descendants()),
                 30,
                 "no kernel process",

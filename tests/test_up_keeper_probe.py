@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -19,17 +18,8 @@ import psutil
 import pytest
 
 from tests.support.processes import WorkbenchUp, base_env, run_workbench
+from tests.support.waiting import until
 from workbench_server import temporal
-
-
-def _until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"{what} within {timeout:g} s")
 
 
 def _temporal(up: WorkbenchUp) -> psutil.Process | None:
@@ -66,7 +56,7 @@ def test_a_stopped_temporal_is_killed_and_started_again(tmp_path: Path) -> None:
         def health() -> dict:
             return httpx.get(health_url, headers=auth, timeout=30).json()
 
-        _until(lambda: health()["status"] == "ok", 90, "health ok")
+        until(lambda: health()["status"] == "ok", 90, "health ok")
         address = next(
             line.split(":", 1)[1].split()[0] for line in up.stdout if "Temporal:" in line
         )
@@ -79,14 +69,14 @@ def test_a_stopped_temporal_is_killed_and_started_again(tmp_path: Path) -> None:
             detail = health()["checks"]["temporal"]["detail"]
             return detail if "restarting since" in detail else None
 
-        detail = _until(restarting, 90, "health saying Temporal is restarting")
+        detail = until(restarting, 90, "health saying Temporal is restarting")
         assert "stopped answering" in detail, detail
         # The stopped process is gone (killed and reaped, no zombie), a new one runs.
         assert not psutil.pid_exists(hung.pid) or hung.status() != psutil.STATUS_STOPPED
-        _until(lambda: not psutil.pid_exists(hung.pid), 30, "the stopped Temporal reaped")
-        fresh = _until(lambda: _temporal(up), 60, "a new Temporal")
+        until(lambda: not psutil.pid_exists(hung.pid), 30, "the stopped Temporal reaped")
+        fresh = until(lambda: _temporal(up), 60, "a new Temporal")
         assert fresh.pid != hung.pid
-        _until(lambda: health()["status"] == "ok", 120, "health ok again")
+        until(lambda: health()["status"] == "ok", 120, "health ok again")
         states = json.loads((home / "run" / "components.json").read_text())
         assert states["temporal"]["status"] == "running", states
         status = run_workbench("status", env=env)

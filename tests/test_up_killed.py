@@ -17,16 +17,7 @@ import pytest
 
 from tests.support.notebooks import write_notebook
 from tests.support.processes import WorkbenchUp, base_env, run_workbench
-
-
-def _until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out: {what}")
+from tests.support.waiting import until
 
 
 @pytest.mark.timeout(600)
@@ -57,7 +48,7 @@ def test_a_killed_up_leaves_no_worker_running_its_step(tmp_path: Path) -> None:
         started = run_workbench("pipeline", "run", "slow_load", env=env)
         assert started.returncode == 0, started.stderr
         run_id = started.stdout.split()[-1]
-        _until(lambda: marker.exists() and "start" in marker.read_text(), 120, "step started")
+        until(lambda: marker.exists() and "start" in marker.read_text(), 120, "step started")
         workers = [
             p for p in up.descendants() if p.cmdline()[2:4] == ["workbench_server.cli", "worker"]
         ]
@@ -79,7 +70,7 @@ def test_a_killed_up_leaves_no_worker_running_its_step(tmp_path: Path) -> None:
             shown = run_workbench("pipeline", "show", run_id, env=env).stdout
             return shown if f"{run_id}  slow_load v1  succeeded" in shown else None
 
-        shown = _until(ended, 240, "run succeeded after the restart")
+        shown = until(ended, 240, "run succeeded after the restart")
         lines = marker.read_text().splitlines()
         assert [line.split()[0] for line in lines] == ["start", "start", "end"], lines
         assert " lost " in shown and "#2  succeeded" in shown, shown
