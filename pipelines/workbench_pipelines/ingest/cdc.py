@@ -675,7 +675,7 @@ class CdcExtract:
         if not changed:
             return None
         new = {c.name: c.type.upper().replace(" ", "") for c in table.shape.columns}
-        old = {n: _duck(t) for n, t in changed}
+        old = {n: q.duck_type(t) for n, t in changed}
         casts = ", ".join(f"CAST({qi(n)} AS {new[n]}) AS {qi(n)}" for n, _ in changed)
         said = ", ".join(f"{n} ({old[n]} in bronze, {new[n]} now)" for n, _ in changed)
         return InvalidInputError(
@@ -731,16 +731,3 @@ def _key(names: tuple[str, ...], values: tuple[object, ...] | None, keys: list[s
 
 def run_cdc(ctx: StepContext, spec: ExtractStep, lake: Lake, db: duckdb.DuckDBPyConnection) -> None:
     CdcExtract(ctx, spec, lake, db).run()
-
-
-def _duck(arrow_type: pa.DataType) -> str:
-    """DuckDB's name of an Arrow type bronze holds (for saying it)."""
-    if pa.types.is_decimal(arrow_type):
-        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
-    names = {
-        pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER",
-        pa.int64(): "BIGINT", pa.float32(): "REAL", pa.float64(): "DOUBLE",
-        pa.bool_(): "BOOLEAN", pa.date32(): "DATE", pa.string(): "VARCHAR",
-        pa.large_string(): "VARCHAR",
-    }  # fmt: skip
-    return names.get(arrow_type, "VARCHAR")

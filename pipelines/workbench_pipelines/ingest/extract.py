@@ -582,9 +582,11 @@ class TableExtract:
         ]
         if not changed:
             return None
-        casts = ", ".join(f"CAST({qi(n)} AS {_duck(new)}) AS {qi(n)}" for n, _, new in changed)
+        casts = ", ".join(
+            f"CAST({qi(n)} AS {q.duck_type(new)}) AS {qi(n)}" for n, _, new in changed
+        )
         said = ", ".join(
-            f"{n} ({_duck(old)} in bronze, {_duck(new)} now)" for n, old, new in changed
+            f"{n} ({q.duck_type(old)} in bronze, {q.duck_type(new)} now)" for n, old, new in changed
         )
         return InvalidInputError(
             f"{table}: the source changed the type of {said}, and a table holds one type "
@@ -672,21 +674,6 @@ class TableExtract:
             if access.table == self.bronze and access.access == "write":
                 return access.version
         return None
-
-
-def _duck(arrow_type: pa.DataType) -> str:
-    """DuckDB's name of an Arrow type (for saying it)."""
-    if pa.types.is_decimal(arrow_type):
-        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
-    names = {
-        pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER",
-        pa.int64(): "BIGINT", pa.float32(): "REAL", pa.float64(): "DOUBLE",
-        pa.bool_(): "BOOLEAN", pa.date32(): "DATE", pa.string(): "VARCHAR",
-        pa.large_string(): "VARCHAR", pa.string_view(): "VARCHAR",
-    }  # fmt: skip
-    if pa.types.is_timestamp(arrow_type):
-        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
-    return names.get(arrow_type, str(arrow_type).upper())
 
 
 def _naive(value: Any) -> Any:

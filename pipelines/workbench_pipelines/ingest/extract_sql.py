@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from workbench_server.sql_text import quote_identifier as qi
 from workbench_server.sql_text import quote_literal as ql
 
 from .sources import Shape
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PARTITIONS = ["_source", "_company_id", "_extracted_on"]
 EXTRACTED_AT = "_extracted_at"
@@ -262,3 +266,20 @@ def side_sql(shape: Shape, audit: Audit, keys: list[str], main: str, side_known:
         f"WHERE {on_keys([*keys, 'company_id'], 'p', 'k')})"
     )
     return f"{sql} UNION ALL BY NAME {gone}"
+
+
+def duck_type(arrow_type: pa.DataType) -> str:
+    """DuckDB's name of an Arrow type (to say it, or to cast to it)."""
+    import pyarrow as pa  # not at import: the idle worker imports this module
+
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    names = {
+        pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT", pa.float32(): "REAL", pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN", pa.date32(): "DATE", pa.string(): "VARCHAR",
+        pa.large_string(): "VARCHAR", pa.string_view(): "VARCHAR",
+    }  # fmt: skip
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    return names.get(arrow_type, str(arrow_type).upper())

@@ -79,44 +79,32 @@ def publish_table(
     :func:`locked` for ``path``."""
     if not columns:
         raise ValueError("no column to publish")
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        db = duckdb.connect(str(temp))
-        try:
-            lake.connect(db)
-            if path.exists():
-                _copy_others(db, path, schema, name)
-            db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(schema)}")
-            db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(BOOKKEEPING)}")
-            db.execute(
-                f"CREATE TABLE IF NOT EXISTS {qi(BOOKKEEPING)}.published (schema_name "
-                "VARCHAR, table_name VARCHAR, source VARCHAR, version BIGINT, rows BIGINT, "
-                "published_at TIMESTAMPTZ)"
-            )
-            listed = ", ".join(qi(c) for c in columns)
-            db.execute(
-                f"CREATE TABLE {qi(schema)}.{qi(name)} AS SELECT {listed} "
-                f"FROM {lake.scan_sql(table, version)}"
-            )
-            rows = db.execute(f"SELECT count(*) FROM {qi(schema)}.{qi(name)}").fetchone()[0]
-            at = datetime.now(UTC)
-            db.execute(
-                f"DELETE FROM {qi(BOOKKEEPING)}.published WHERE schema_name = ? AND table_name = ?",
-                [schema, name],
-            )
-            db.execute(
-                f"INSERT INTO {qi(BOOKKEEPING)}.published VALUES (?, ?, ?, ?, ?, ?)",
-                [schema, name, f"{lake.name}:{table}", version, rows, at],
-            )
-            db.execute("CHECKPOINT")
-        finally:
-            db.close()
-        os.replace(temp, path)
-    finally:
-        with suppress(FileNotFoundError):
-            temp.unlink()
-        with suppress(FileNotFoundError):
-            temp.with_name(temp.name + ".wal").unlink()
+    with _replacing(path) as db:
+        lake.connect(db)
+        if path.exists():
+            _copy_others(db, path, schema, name)
+        db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(schema)}")
+        db.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(BOOKKEEPING)}")
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {qi(BOOKKEEPING)}.published (schema_name "
+            "VARCHAR, table_name VARCHAR, source VARCHAR, version BIGINT, rows BIGINT, "
+            "published_at TIMESTAMPTZ)"
+        )
+        listed = ", ".join(qi(c) for c in columns)
+        db.execute(
+            f"CREATE TABLE {qi(schema)}.{qi(name)} AS SELECT {listed} "
+            f"FROM {lake.scan_sql(table, version)}"
+        )
+        rows = db.execute(f"SELECT count(*) FROM {qi(schema)}.{qi(name)}").fetchone()[0]
+        at = datetime.now(UTC)
+        db.execute(
+            f"DELETE FROM {qi(BOOKKEEPING)}.published WHERE schema_name = ? AND table_name = ?",
+            [schema, name],
+        )
+        db.execute(
+            f"INSERT INTO {qi(BOOKKEEPING)}.published VALUES (?, ?, ?, ?, ?, ?)",
+            [schema, name, f"{lake.name}:{table}", version, rows, at],
+        )
     return Served(schema, name, rows, f"{lake.name}:{table}", version, at)
 
 
@@ -126,15 +114,25 @@ def remove_table(path: Path, schema: str, name: str) -> bool:
     :func:`locked` for ``path``."""
     if (schema, name) not in {(s.schema, s.table) for s in served(path)}:
         return False
+    with _replacing(path) as db:
+        _copy_others(db, path, schema, name)
+        db.execute(
+            f"DELETE FROM {qi(BOOKKEEPING)}.published WHERE schema_name = ? AND table_name = ?",
+            [schema, name],
+        )
+    return True
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB file made beside ``path`` that replaces it whole once the block ends
+    without an error (a query in flight keeps the old file); nothing is left of it if the
+    block fails."""
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         db = duckdb.connect(str(temp))
         try:
-            _copy_others(db, path, schema, name)
-            db.execute(
-                f"DELETE FROM {qi(BOOKKEEPING)}.published WHERE schema_name = ? AND table_name = ?",
-                [schema, name],
-            )
+            yield db
             db.execute("CHECKPOINT")
         finally:
             db.close()
@@ -144,7 +142,6 @@ def remove_table(path: Path, schema: str, name: str) -> bool:
             temp.unlink()
         with suppress(FileNotFoundError):
             temp.with_name(temp.name + ".wal").unlink()
-    return True
 
 
 def _copy_others(db: duckdb.DuckDBPyConnection, path: Path, schema: str, name: str) -> None:
