@@ -24,7 +24,7 @@ from workbench_server.settings import WorkbenchSettings
 
 LATE = """\
 name: month_close
-sla: {{max_duration: 15s}}
+sla: {{max_duration: 5s}}
 steps:
   - {{id: close, notebook: close.ipynb, kernel: python3, parameters: {{seconds: {seconds}}}}}
 """
@@ -72,14 +72,14 @@ rules:
                 return [p for _, path, p in hooks.received if path == "/pager"]
 
             with running_engine(AlertEngine(core)):
-                (src / "close.yaml").write_text(LATE.format(seconds=40))
+                (src / "close.yaml").write_text(LATE.format(seconds=18))
                 deployed = run_workbench("pipeline", "deploy", str(src / "close.yaml"), env=env)
                 assert deployed.returncode == 0, deployed.stderr
                 started = run_workbench("pipeline", "run", "month_close", env=env)
                 assert started.returncode == 0, started.stderr
                 run_id = started.stdout.split()[-1]
                 [page] = until(pages, 90, "a page for the missed SLA")
-                # Paged while the run is still going: 40 s of work against 15 s allowed.
+                # Paged while the run is still going: 18 s of work against 5 s allowed.
                 shown = run_workbench("pipeline", "show", run_id, env=env).stdout
                 assert f"{run_id}  month_close v1  running" in shown, shown
                 assert page["event_action"] == "trigger"
