@@ -360,6 +360,17 @@ async def test_rest_connection_dialog_test_and_publish(jp_fetch, home: Path, sup
     assert code == 502 and "wrong user or password" in message
     code, message = await refused("superset", "publish", body={"table": "x", "to": "bi"})
     assert code == 400 and "not a lake table name" in message
+    # Unpublish: a caller refused the catalog resource, or a name that is no lake table,
+    # is answered 403/400 and takes nothing out.
+    with pytest.raises(HTTPClientError) as denied:
+        await jp_fetch(
+            "workbench", "api", "superset", "unpublish", method="POST",
+            body=json.dumps({"table": "gold.totals", "to": "bi"}),
+            headers={"X-Test-Deny": "workbench.catalog"},
+        )  # fmt: skip
+    assert denied.value.code == 403
+    code, message = await refused("superset", "unpublish", body={"table": "x", "to": "bi"})
+    assert code == 400 and "not a lake table name" in message
     gone = await call("superset", "unpublish", body={"table": "gold.totals", "to": "bi"})
     assert (gone["dataset_id"], gone["removed_from_file"]) == (done["dataset_id"], True)
     assert await refused("superset", "unpublish", body={"table": "gold.totals", "to": "bi"}) == (
