@@ -1,4 +1,4 @@
-"""A Temporal dev server that stops answering under ``workbench up`` (SIGSTOPped, as a
+"""A Temporal dev server or a worker that stops answering under ``workbench up`` (SIGSTOPped, as a
 hung process or a debugger would leave it) is killed and started again by the keeper, as
 a crashed one is. Before, it stayed stopped: it still accepted TCP connections (the
 kernel completes the handshake), nothing restarted it, ``run/components.json`` did not
@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -90,4 +92,73 @@ def test_a_stopped_temporal_is_killed_and_started_again(tmp_path: Path) -> None:
     finally:
         if hung is not None and psutil.pid_exists(hung.pid):
             hung.kill()  # ours: the Temporal this test stopped, by PID
+        up.kill()
+
+
+def _worker(up: WorkbenchUp) -> psutil.Process | None:
+    for child in psutil.Process(up.proc.pid).children():
+        try:
+            if child.cmdline()[2:4] == ["workbench_server.cli", "worker"] and (
+                child.status() != psutil.STATUS_ZOMBIE
+            ):
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+@pytest.mark.timeout(400)
+def test_a_worker_whose_event_loop_is_stuck_is_killed_and_started_again(tmp_path: Path) -> None:
+    """A worker whose event loop no longer runs (SIGSTOP here; a deadlock or a blocking
+    call on the loop is the same to the keeper) stayed "running" for good while no run
+    moved: its process was there, and Temporal even went on listing it as a poller for a
+    while. Its loop touches run/worker.alive every 2 s; the keeper restarts a worker whose
+    file grew older than 5 s three checks in a row, and says why."""
+    home, notebooks = tmp_path / "home", tmp_path / "notebooks"
+    notebooks.mkdir()
+    env = base_env(home)
+    up = WorkbenchUp("--notebook-dir", str(notebooks), "--no-demo", env=env).wait_ready()
+    stuck = None
+    try:
+        health_url = f"{up.url}/workbench/api/health"
+        auth = {"Authorization": f"token {up.token}"}
+
+        def health() -> dict:
+            return httpx.get(health_url, headers=auth, timeout=30).json()
+
+        until(lambda: health()["status"] == "ok", 90, "health ok")
+        address = next(
+            line.split(":", 1)[1].split()[0] for line in up.stdout if "Temporal:" in line
+        )
+        stuck = _worker(up)
+        assert stuck is not None
+        # Idle, the worker's loop keeps its heartbeat fresh: no restart while it runs.
+        time.sleep(12)
+        assert _worker(up).pid == stuck.pid
+        assert "worker does not answer" not in up.output, up.output
+        stuck.suspend()  # SIGSTOP: the process is there, its loop does not run
+
+        def restarting() -> str | None:
+            detail = health()["checks"]["worker"]["detail"]
+            return detail if "restarting since" in detail else None
+
+        detail = until(restarting, 90, "health saying the worker is restarting")
+        assert "its event loop has not run for" in detail, detail
+        until(lambda: not psutil.pid_exists(stuck.pid), 30, "the stuck worker reaped")
+        fresh = until(lambda: _worker(up), 60, "a new worker")
+        assert fresh.pid != stuck.pid
+        until(lambda: health()["status"] == "ok", 120, "health ok again")
+        states = json.loads((home / "run" / "components.json").read_text())
+        assert states["worker"]["status"] == "running", states
+        assert "event loop" in states["worker"]["reason"], states
+        status = run_workbench("status", env=env)
+        assert status.returncode == 0, status.stdout + status.stderr
+        # Runs go on, on the new worker.
+        assert asyncio.run(_ping(address)) == f"workbench-worker-{fresh.pid}@{socket.gethostname()}"
+        assert "worker does not answer" in up.output, up.output
+        assert up.stop(signal.SIGINT) == 0, up.output
+        assert not (home / "run" / "worker.alive").exists()
+    finally:
+        if stuck is not None and psutil.pid_exists(stuck.pid):
+            stuck.kill()  # ours: the worker this test stopped, by PID
         up.kill()

@@ -14,6 +14,7 @@ from datetime import timedelta
 from temporalio.worker import Worker
 
 from workbench_server.approvals.events import approval_events
+from workbench_server.home import WORKER_HEARTBEAT_ENV
 from workbench_server.metrics.exposition import worker_metrics_server
 from workbench_server.settings import WorkbenchSettings
 from workbench_server.temporal import connect_with_retry
@@ -52,6 +53,31 @@ WORKFLOWS = [
 ]
 
 
+# Seconds between two touches of the heartbeat file (see beat); the keeper of `workbench
+# up` calls a loop stuck once the file is older than its check interval (5 s).
+HEARTBEAT_EVERY_S = 2.0
+
+
+async def beat(path: str) -> None:
+    """Touch ``path`` every HEARTBEAT_EVERY_S seconds from the worker's event loop. A
+    worker whose loop is stuck (SIGSTOPped, deadlocked, a blocking call on the loop)
+    stays "running" and may even keep its pollers listed by Temporal (the SDK's core
+    polls on threads of its own) while no run moves: only the loop itself can say it
+    runs. One ``utime`` every 2 s: nothing to speak of when idle."""
+    said = False
+    while True:
+        try:
+            try:
+                os.utime(path)
+            except FileNotFoundError:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as exc:  # a home gone read-only: the keeper will call us stuck
+            if not said:
+                print(f"worker: cannot touch its heartbeat file: {exc}", file=sys.stderr)
+                said = True
+        await asyncio.sleep(HEARTBEAT_EVERY_S)
+
+
 def worker_identity() -> str:
     return f"workbench-worker-{os.getpid()}@{socket.gethostname()}"
 
@@ -78,6 +104,8 @@ async def run_worker(
             "no Temporal address: pass --temporal or set WORKBENCH_TEMPORAL_ADDRESS"
         )
     preload()  # before any thread of this process imports anything
+    heartbeat = os.environ.get(WORKER_HEARTBEAT_ENV)
+    beating = asyncio.create_task(beat(heartbeat)) if heartbeat else None
     client = await connect_with_retry(
         settings.temporal_address, settings.temporal_namespace, within=connect_timeout
     )
@@ -120,6 +148,9 @@ async def run_worker(
         identity=identity,
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=graceful_shutdown,
+        # Heartbeats go to Temporal every third of the installation's step heartbeat
+        # timeout (the SDK's own pace, 0.8 of it, left a loaded machine 2 s of 10).
+        max_heartbeat_throttle_interval=timedelta(seconds=settings.step_heartbeat_timeout_s / 3),
     )
     # Deliveries on a queue and slots of their own: never in a step's way, nor it in theirs.
     webhooks = WebhookActivities(workbench)
@@ -169,6 +200,8 @@ async def run_worker(
             await stop.wait()
             log.info("worker %s shutting down", identity)
     finally:
+        if beating is not None:
+            beating.cancel()
         if metrics is not None:
             metrics.stop()
         await asyncio.to_thread(kernel_pool.close)

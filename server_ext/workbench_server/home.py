@@ -28,6 +28,11 @@ KEY_FILE_ENV = "WORKBENCH_SECRETS_KEY_FILE"
 # Written by `workbench up` in the home's run folder while it starts the worker or
 # restarts a crashed part (read by the health checks).
 COMPONENTS_FILE = "components.json"
+# The worker `workbench up` starts touches this file in the run folder from its event
+# loop every few seconds (the path in WORKER_HEARTBEAT_ENV): the keeper restarts one
+# whose loop stopped doing so (stuck: SIGSTOP, a deadlock, a blocking call on the loop).
+WORKER_HEARTBEAT_FILE = "worker.alive"
+WORKER_HEARTBEAT_ENV = "WORKBENCH_WORKER_HEARTBEAT"
 # What the server extension logs once the workbench's routes are in place: `workbench up`
 # looks for it in the lab's log before it prints the URL.
 ROUTES_READY = "Workbench routes ready"

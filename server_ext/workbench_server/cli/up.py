@@ -28,7 +28,13 @@ from .. import temporal
 from .._version import __version__
 from ..accounts import STEP_ACCOUNTS_ENV
 from ..errors import ConfigurationError
-from ..home import COMPONENTS_FILE, ROUTES_READY, WorkbenchHome
+from ..home import (
+    COMPONENTS_FILE,
+    ROUTES_READY,
+    WORKER_HEARTBEAT_ENV,
+    WORKER_HEARTBEAT_FILE,
+    WorkbenchHome,
+)
 from ..prepared import DEMO_FILE, is_prepared
 from ..settings import DATA_ROOTS_ENV, DB_URL_ENV, WorkbenchSettings
 from ..supervisor import Component, StartupError, Supervisor, port_in_use, reserve_port
@@ -51,6 +57,10 @@ TEMPORAL_LIVENESS = {
     "timeout": 5.0,
     "failures": 3,
 }
+# The worker is alive while its event loop touches run/worker.alive (every 2 s, see
+# workbench_pipelines.worker.beat): a file older than the interval is a miss, and after
+# this many in a row, 15-20 s stuck, the keeper kills and restarts it as Temporal.
+WORKER_LIVENESS = {"kind": "file", "interval": 5.0, "timeout": 0.0, "failures": 3}
 # The logs in the home's logs/ are copied aside and truncated past this size, this many
 # copies kept (NAME.1 ... NAME.5): 60 MB a log at most. WORKBENCH_LOG_MAX_BYTES (bytes,
 # or with K, M or G) and WORKBENCH_LOG_KEEP change them; 0 bytes never rotates.
@@ -191,8 +201,13 @@ class LocalStack:
         env.setdefault("PLOOMBER_VERSION_CHECK_DISABLED", "true")
         return env
 
+    @property
+    def worker_heartbeat(self) -> Path:
+        return self.home.run_dir / WORKER_HEARTBEAT_FILE
+
     def _worker_env(self) -> dict[str, str]:
         env = self._env()
+        env[WORKER_HEARTBEAT_ENV] = str(self.worker_heartbeat)
         if self.hub and os.geteuid() == 0:
             # Users run as accounts of their own: so does their pipelines' code.
             env.setdefault(STEP_ACCOUNTS_ENV, "hub")
@@ -416,6 +431,7 @@ class LocalStack:
                 ready: dict[str, object] = {"kind": "none"}
             elif component is worker:
                 ready = {"kind": "log", "text": WORKER_POLLING}
+                live = WORKER_LIVENESS | {"path": str(self.worker_heartbeat)}
             else:
                 ready = {"kind": "port", "ip": self.ip, "port": self.temporal_port}
                 live = TEMPORAL_LIVENESS | {"ip": self.ip, "port": self.temporal_http_port}

@@ -36,10 +36,14 @@ init's to reap once they are re-parented to it.
 A part may come with a liveness probe (Temporal does: a GET of its HTTP API's
 ``/api/v1/system-info``, which its frontend answers). A process that is stopped
 (SIGSTOP) or hung still accepts TCP connections, its kernel completing the handshake,
-so the probe waits for an HTTP answer. One that misses ``failures`` probes in a row is
-killed (SIGKILL to its process group: a stopped process ignores SIGTERM until resumed)
-and started again like one that crashed, health saying why. The probes run in the same
-``select`` loop as everything else: a hung part never blocks Ctrl-C or the others.
+so the probe waits for an HTTP answer. The worker's is a file its event loop touches
+every 2 s (``run/worker.alive``): a loop that is stuck (SIGSTOP, a deadlock, a blocking
+call on the loop) stops touching it while the process runs on, and Temporal may still
+list its pollers (the SDK polls on threads of its own). One that misses ``failures``
+probes in a row is killed (SIGKILL to its process group: a stopped process ignores
+SIGTERM until resumed) and started again like one that crashed, health saying why.
+The probes run in the same ``select`` loop as everything else: a hung part never
+blocks Ctrl-C or the others.
 
 It reads what to keep from the file descriptor named on its command line (a memfd the
 supervisor wrote: command lines and environments stay out of files and of ``ps``).
@@ -180,13 +184,17 @@ class Part:
 
 
 class LivenessProbe:
-    """Is a part still answering? An HTTP GET on loopback, without blocking: its socket
-    waits in the keeper's ``select`` with the rest (see the module's docstring)."""
+    """Is a part still answering? Kind "http": an HTTP GET on loopback, without blocking:
+    its socket waits in the keeper's ``select`` with the rest (see the module's
+    docstring). Kind "file": a file the part touches every few seconds from its event
+    loop (the worker's heartbeat), older than ``interval`` s is a miss: one ``stat``."""
 
     def __init__(self, spec: dict) -> None:
-        self.address = (spec["ip"], spec["port"])
+        self.kind: str = spec.get("kind", "http")
+        self.path: str = spec["path"]
+        self.address = (spec.get("ip", ""), spec.get("port", 0))
         self.request = (
-            f"GET {spec['path']} HTTP/1.1\r\nHost: {spec['ip']}:{spec['port']}\r\n"
+            f"GET {spec['path']} HTTP/1.1\r\nHost: {spec.get('ip')}:{spec.get('port')}\r\n"
             "Connection: close\r\n\r\n"
         ).encode()
         self.interval: float = spec["interval"]
@@ -212,6 +220,18 @@ class LivenessProbe:
             self.sock = None
 
     def begin(self, now: float) -> None:
+        if self.kind == "file":
+            try:
+                age = time.time() - os.stat(self.path).st_mtime
+            except OSError as exc:
+                self.finish(now, False, f"its heartbeat file {self.path} is missing ({exc})")
+                return
+            stuck = (
+                f"its event loop has not run for {age:.0f} s (it touches {self.path} "
+                "every few seconds)"
+            )
+            self.finish(now, age <= self.interval, stuck)
+            return
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         err = sock.connect_ex(self.address)
@@ -496,6 +516,10 @@ class Keeper:
         for name in ("state.json", self.components_file, "stack.pids"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.run_dir, name))
+        for part in self.parts:
+            if part.live is not None and part.live.kind == "file":
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(part.live.path)
         self.say("Stopped.")
         return code
 
