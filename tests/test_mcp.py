@@ -26,6 +26,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from tests.support import mcp_sdk_peer
 from tests.support.notebooks import write_notebook
 from tests.support.servers import workbench_server
 from workbench_server.errors import NotFoundError
@@ -540,6 +541,64 @@ def test_preview_masks_pii_for_a_non_owner(hub: Any) -> None:
     # The rest of the row is the same for both.
     name = [c["name"] for c in owner["columns"]].index("name")
     assert [r[name] for r in owner["rows"]] == [r[name] for r in other["rows"]]
+
+
+@pytest.fixture(scope="module")
+def alice_agents_books(hub: Any, odoo_db: str) -> str:
+    """A connection of alice's own, shared with nobody, scanned into the catalog."""
+    from tests.support.postgres import postgres_settings
+
+    body = {"name": "alice_agents", "shared_groups": [], "settings": postgres_settings(odoo_db)}
+    created = hub.service("alice", "POST", "connections", json=body)
+    assert created.status_code == 201, created.text
+    scanned = hub.service("alice", "POST", "catalog/sources/alice_agents/scans")
+    assert scanned.status_code == 201, scanned.text
+    return "alice_agents.public.res_partner"
+
+
+@pytest.mark.parametrize("protocol", list(mcp_sdk_peer.RELEASES))
+def test_agents_on_the_typescript_sdk_at_each_protocol_version(
+    hub: Any, alice_agents_books: str, protocol: str
+) -> None:
+    """Claude Desktop/Code, Cursor and the MCP Inspector are built on MCP's TypeScript SDK,
+    not ours, and speak the 2025 protocols: initialize, a session id on every request, a
+    DELETE to end it. Each release, at the version it asks for, searches, previews and
+    reads a schema as alice; bob's token with her session's id, and hers once it ended,
+    reach nothing."""
+    if mcp_sdk_peer.node_missing():
+        pytest.skip("node is not installed: MCP's TypeScript SDK runs on it (.ci/run has it)")
+    if not mcp_sdk_peer.installed():
+        pytest.fail(mcp_sdk_peer.HOW_TO_INSTALL, pytrace=False)
+    table = alice_agents_books
+    alice, bob = hub.user_token("alice"), hub.user_token("bob")
+    seen = mcp_sdk_peer.run_agent(protocol, _service_mcp(hub), alice, bob, table, "res_partner")
+    assert seen["protocol"] == protocol, seen["protocol"]
+    assert seen["server"]["name"] == "workbench" and seen["session"], seen
+    assert {"search_catalog", "preview_table", "describe_table", "query_sql"} <= set(seen["tools"])
+    assert table in {t["ref"] for t in seen["search"]["tables"]}, seen["search"]
+    preview = seen["preview"]
+    names = [c["name"] for c in preview["columns"]]
+    assert len(preview["rows"]) == 3 and "name" in names, preview
+    email = names.index("email")
+    assert any("@" in str(row[email]) for row in preview["rows"]), preview  # hers: unmasked
+    assert seen["templates"] == ["workbench://tables/{ref}/schema"]
+    assert seen["schema"]["table"] == table
+    schema = {c["name"]: c for c in seen["schema"]["columns"]}
+    assert schema["email"]["pii"] is True and "name" in schema, seen["schema"]
+    # bob's token on alice's session: not found, as for a session that never was.
+    assert seen["other"]["status"] == 404, seen["other"]
+    assert "Session not found" in seen["other"]["message"]
+    assert "@" not in seen["other"]["message"]
+    # The DELETE ended it: the SDK forgot the id, and the server does not know it any more.
+    assert seen["sessionAfterEnd"] is None
+    assert seen["ended"]["status"] == 404 and "Session not found" in seen["ended"]["message"]
+    # The calls are alice's in the audit log, made over HTTP.
+    calls = hub.service("alice", "GET", "agents/calls?limit=3").json()
+    assert [(c["tool"], c["principal"], c["transport"]) for c in reversed(calls)] == [
+        ("search_catalog", "alice", "http"),
+        ("preview_table", "alice", "http"),
+        ("resource:table_schema", "alice", "http"),
+    ], calls
 
 
 async def _session_id(url: str, token: str) -> str:
