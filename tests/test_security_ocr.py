@@ -130,6 +130,8 @@ async def test_the_inbox_read_by_another_user_shows_nothing_of_the_first_ones(
     (seen,) = json.loads(body)
     assert code == 200 and seen["seen_before"], body
     assert seen["reason"] == "already submitted by someone else", seen
+    # Nor what became of it (an expense made, waiting for review, rejected): 'withheld'.
+    assert seen["status"] == "withheld", seen
     assert seen["uploaded_by"] is None and seen["odoo_expense_id"] is None
     assert seen["fields"]["total"] is None and seen["fields"]["vendor"] is None
     assert "alice" not in body and str(receipt.total) not in body, body

@@ -64,7 +64,9 @@ class Extracted(BaseModel):
         return [name for name in needed if self.confidence.get(name, 0.0) < threshold]
 
 
-Status = Literal["created", "review", "rejected"]
+# withheld: a document someone else sent first, as a scan of the shared inbox answers it
+# to another user (what became of it is the sender's and the admins' to know).
+Status = Literal["created", "review", "rejected", "withheld"]
 
 
 class FlowSettings(BaseModel):

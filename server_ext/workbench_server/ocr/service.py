@@ -105,11 +105,12 @@ class OcrService:
 
     @staticmethod
     def _withheld(outcome: flow.Outcome) -> flow.Outcome:
-        """Another user's document as this one may see it: that it was sent, no more."""
+        """Another user's document as this one may see it: that it was sent, no more
+        (not what became of it: an expense, the review queue, a rejection)."""
         return flow.Outcome(
             document_id=outcome.document_id,
             filename=outcome.filename,
-            status=outcome.status,
+            status="withheld",
             reason="already submitted by someone else",
             fields=Extracted(),
             seen_before=True,
