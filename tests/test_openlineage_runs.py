@@ -13,8 +13,8 @@ from sqlalchemy import select
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.openlineage import validate_event
-from tests.support.runs import record_run
-from workbench_pipelines.plan import RunEvent, RunPlan, StepPlan
+from tests.support.runs import HEARTBEAT_S, SHORT_HEARTBEAT_ENV, record_run
+from workbench_pipelines.plan import RetryPlan, RunEvent, RunPlan, StepPlan
 from workbench_pipelines.workflows import PipelineRunWorkflow
 from workbench_server import temporal
 from workbench_server.db.models import Run
@@ -47,7 +47,9 @@ def test_an_attempt_lost_with_its_worker_is_closed_when_the_run_ends(
     started = tmp_path / "started"
     notebook = write_notebook(
         tmp_path / "slow.ipynb",
-        "import time\nopen(marker, 'a').write('x')\ntime.sleep(4)",
+        "import time\nopen(marker, 'a').write('x')\n"
+        # the attempt killed sleeps; the one run again need not wait as long
+        "time.sleep(4 if open(marker).read() == 'x' else 0.2)",
         parameters="marker = ''",
     )
     run_id = uuid.uuid4().hex
@@ -58,10 +60,18 @@ def test_an_attempt_lost_with_its_worker_is_closed_when_the_run_ends(
         version=1,
         logical_date="2026-10-31",
         artifacts_dir=str(tmp_path / "artifacts"),
-        steps=[StepPlan(id="gold", notebook=str(notebook), parameters={"marker": str(started)})],
+        steps=[
+            StepPlan(
+                id="gold",
+                notebook=str(notebook),
+                parameters={"marker": str(started)},
+                retries=RetryPlan(backoff_s=1),
+            )
+        ],
+        heartbeat_timeout_s=HEARTBEAT_S,  # the installation's setting, as the core puts it
     )
     sent = tmp_path / "openlineage.jsonl"
-    env = {
+    env = SHORT_HEARTBEAT_ENV | {
         "WORKBENCH_OPENLINEAGE_TRANSPORT": json.dumps(
             {"type": "file", "log_file_path": str(sent), "append": True}
         )

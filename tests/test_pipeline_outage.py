@@ -25,10 +25,13 @@ from tornado.httpclient import HTTPClientError
 from tests.conftest import spawn_worker, stop_worker
 from tests.support.notebooks import write_notebook
 from tests.support.postgres import PostgresCluster, running_cluster
-from tests.support.runs import record_run
+from tests.support.runs import HEARTBEAT_S, SHORT_HEARTBEAT_ENV, record_run
 from tests.support.servers import workbench_server
 
-OUTAGE_S = 20
+# Longer than a step's heartbeat timeout (the installation's setting, short here): the
+# attempt waiting for the DB to record its end must keep heartbeating, not be taken for
+# lost and run again.
+OUTAGE_S = 2.5 * HEARTBEAT_S
 
 SPEC = """\
 name: ledger
@@ -71,7 +74,11 @@ def metadata_url(cluster: PostgresCluster) -> Iterator[str]:
 @pytest.fixture
 def jp_server_config(home: Path, temporal_address: str, task_queue: str, metadata_url: str):
     return workbench_server(
-        home, db_url=metadata_url, temporal_address=temporal_address, task_queue=task_queue
+        home,
+        db_url=metadata_url,
+        temporal_address=temporal_address,
+        task_queue=task_queue,
+        step_heartbeat_timeout=HEARTBEAT_S,
     )
 
 
@@ -124,7 +131,10 @@ async def test_outage_mid_run_answers_503_and_keeps_the_history_true(
         SPEC.format(started=started, release=release, log=log)
     )
     worker = spawn_worker(
-        home, temporal_address, task_queue, extra_env={"WORKBENCH_DB_URL": metadata_url}
+        home,
+        temporal_address,
+        task_queue,
+        extra_env=SHORT_HEARTBEAT_ENV | {"WORKBENCH_DB_URL": metadata_url},
     )
     try:
         body = json.dumps({"path": "flows/ledger.yaml"})

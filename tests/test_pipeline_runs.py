@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.notebooks import write_notebook
-from tests.support.runs import record_run
+from tests.support.runs import HEARTBEAT_S, SHORT_HEARTBEAT_ENV, record_run
 from workbench_pipelines.plan import RetryPlan, RunEvent, RunPlan, StepPlan
 from workbench_pipelines.workflows import PipelineRunWorkflow
 from workbench_server import temporal
@@ -263,6 +263,20 @@ async def _result(address: str, workflow_id: str):
     return await asyncio.wait_for(handle.result(), 180)
 
 
+async def _heartbeat_timeouts(address: str, workflow_id: str) -> dict[str, float]:
+    """Each step's heartbeat timeout as Temporal scheduled its activity."""
+    client = await temporal.connect(address)
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    found = {}
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            scheduled = event.activity_task_scheduled_event_attributes
+            if scheduled.activity_type.name == "workbench.run_step":
+                step = json.loads(scheduled.input.payloads[0].data)["step"]["id"]
+                found[step] = scheduled.heartbeat_timeout.ToTimedelta().total_seconds()
+    return found
+
+
 def test_killed_worker_loses_no_run_and_reruns_no_finished_step(
     workbench, home: Path, temporal_address: str, task_queue: str, tmp_path: Path
 ) -> None:
@@ -279,7 +293,9 @@ def test_killed_worker_loses_no_run_and_reruns_no_finished_step(
     )
     slow = write_notebook(
         tmp_path / "slow.ipynb",
-        "import time\nopen(marker, 'a').write('x')\ntime.sleep(4)\nopen(log, 'a').write('b\\n')",
+        "import time\nopen(marker, 'a').write('x')\n"
+        # the attempt killed sleeps; the one run again need not wait as long
+        "time.sleep(4 if open(marker).read() == 'x' else 0.2)\nopen(log, 'a').write('b\\n')",
         parameters="log = ''\nmarker = ''",
     )
     run_id = uuid.uuid4().hex
@@ -294,10 +310,12 @@ def test_killed_worker_loses_no_run_and_reruns_no_finished_step(
                 notebook=str(slow),
                 depends_on=["a"],
                 parameters={"log": str(log), "marker": str(started_b)},
+                retries=RetryPlan(backoff_s=1),
             ),
         ],
     )
-    first = spawn_worker(home, temporal_address, task_queue)
+    plan.heartbeat_timeout_s = HEARTBEAT_S  # as the core puts the installation's setting
+    first = spawn_worker(home, temporal_address, task_queue, extra_env=SHORT_HEARTBEAT_ENV)
     second = None
     try:
         workflow_id = asyncio.run(_start(temporal_address, task_queue, plan))
@@ -307,13 +325,16 @@ def test_killed_worker_loses_no_run_and_reruns_no_finished_step(
             time.sleep(0.1)
         first.kill()  # SIGKILL: no graceful shutdown, the attempt is simply lost
         first.wait()
-        second = spawn_worker(home, temporal_address, task_queue)
+        second = spawn_worker(home, temporal_address, task_queue, extra_env=SHORT_HEARTBEAT_ENV)
         result = asyncio.run(_result(temporal_address, workflow_id))
+        timeouts = asyncio.run(_heartbeat_timeouts(temporal_address, workflow_id))
     finally:
         first.kill()
         if second is not None:
             stop_worker(second)
     assert result.status == "succeeded", result
+    # Temporal timed the lost attempt out by the run's heartbeat timeout, not the default.
+    assert timeouts == {"a": HEARTBEAT_S, "b": HEARTBEAT_S}, timeouts
     assert log.read_text().splitlines().count("a") == 1  # a did not run again
     attempts = [(s.step_id, s.attempt, s.status) for s in _steps(workbench, run_id)]
     assert attempts == [("a", 1, "succeeded"), ("b", 1, "lost"), ("b", 2, "succeeded")]

@@ -19,6 +19,7 @@ from tests.conftest import spawn_worker, stop_worker
 from tests.support.ingest import run_pipeline
 from tests.support.notebooks import write_notebook
 from tests.support.processes import terminate
+from tests.support.runs import HEARTBEAT_S, SHORT_HEARTBEAT_ENV
 from tests.support.temporal import wait_for_temporal
 from workbench_server import temporal
 from workbench_server.core import Workbench
@@ -45,17 +46,24 @@ def test_an_attempt_timed_out_by_lost_heartbeats_says_so(
     )
     (tmp_path / "slow.yaml").write_text(
         "name: slow_load\nsteps:\n  - {id: load, notebook: slow.ipynb, kernel: python3,\n"
+        "     retries: {backoff: 1s},\n"
         f"     parameters: {{seconds: 20, marker: {json.dumps(str(marker))}}}}}\n"
     )
     (tmp_path / "t").mkdir()
     proc, address = temporal.spawn_dev_server(tmp_path / "t")
-    settings = WorkbenchSettings.from_env(home, temporal_address=address, task_queue=task_queue)
+    # The installation's step heartbeat timeout, short: the core puts it in the run's plan.
+    settings = WorkbenchSettings.from_env(
+        home,
+        temporal_address=address,
+        task_queue=task_queue,
+        step_heartbeat_timeout_s=HEARTBEAT_S,
+    )
     settings.workbench_home.prepare()
     core = Workbench(settings)
     worker = None
     try:
         asyncio.run(wait_for_temporal(address, proc))
-        worker = spawn_worker(home, address, task_queue)
+        worker = spawn_worker(home, address, task_queue, extra_env=SHORT_HEARTBEAT_ENV)
         me = local_principal()
         PipelineRegistry(core, me).deploy(tmp_path / "slow.yaml")
         result: list = []
@@ -69,14 +77,14 @@ def test_an_attempt_timed_out_by_lost_heartbeats_says_so(
             assert time.monotonic() < deadline, "step did not start"
             time.sleep(0.2)
         os.kill(proc.pid, signal.SIGSTOP)  # Temporal stalls: no heartbeat gets through
-        time.sleep(25)
+        time.sleep(3 * HEARTBEAT_S)  # well past the heartbeat timeout (25 s against 10 before)
         os.kill(proc.pid, signal.SIGCONT)
         runner.join(240)
         [run] = result
         first = next(a for a in run.attempts if a.step_id == "load" and a.attempt == 1)
         assert first.status == "timed_out", first
         assert "3600" not in first.error, first.error
-        assert "no heartbeat reached Temporal for 10 s" in first.error, first.error
+        assert f"no heartbeat reached Temporal for {HEARTBEAT_S:g} s" in first.error, first.error
         assert run.status == "succeeded", run
         assert marker.read_text().count("start") == 2, marker.read_text()
     finally:

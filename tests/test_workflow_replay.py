@@ -4,9 +4,11 @@ The histories here were recorded with the worker from before the run bookkeeping
 local activities and a schedule's firing stopped starting a child workflow: a firing that
 prepared its run with a regular activity and ran it as a child, and a run that recorded
 itself with regular activities; and a firing from before it recorded its run as running
-when it recorded it (two local activities, queued then running, in its own workflow). The
-current workflows must replay each exactly (Temporal replays a workflow's history on
-whichever worker picks it up next).
+when it recorded it (two local activities, queued then running, in its own workflow); and
+a run from before a step's heartbeat timeout was the installation's setting carried in
+the run's plan (its plan has none: 10 s), whose step's attempt was lost with its worker
+(SIGKILL) and run again. The current workflows must replay each exactly (Temporal
+replays a workflow's history on whichever worker picks it up next).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ HISTORIES = Path(__file__).parent / "support" / "histories"
         "pipeline_run_activities.json",
         "scheduled_run_inline.json",
         "scheduled_run_recorded_running.json",  # the current firing, as a guard for the next
+        "pipeline_run_lost_attempt.json",
     ],
 )
 async def test_runs_from_before_the_upgrade_replay(name: str) -> None:

@@ -66,6 +66,13 @@ class RunPlan(BaseModel):
     notifications: dict[str, list[str]] = Field(
         default_factory=dict, description="event (failure, success, sla_miss) -> targets"
     )
+    heartbeat_timeout_s: float | None = Field(
+        None,
+        description="seconds without a heartbeat after which Temporal takes a step's attempt "
+        "for lost (its worker died or stalled) and runs it again: the installation's "
+        "WORKBENCH_STEP_HEARTBEAT_TIMEOUT when the run started; None (runs started before "
+        "it was settable) is 10 s",
+    )
 
 
 class ApprovalConfig(BaseModel):

@@ -45,6 +45,7 @@ from .run_history import (
     AttemptRecord,
     HistoryUnavailable,
     Started,
+    beat_every,
 )
 from .spec import TIMEOUT_ERROR
 from .spec_types import decimals_as_text
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 
     from .kernel_pool import KernelPool
 
-HEARTBEAT_EVERY_S = 2.0
 # A run's status as an OpenLineage event type.
 PIPELINE_STATES = {
     "running": "START",
@@ -548,11 +548,12 @@ class RunActivities:
         # Counted from when Temporal started the attempt, not from when this code runs.
         elapsed = (_now() - info.started_time).total_seconds()
         deadline = time.monotonic() + step.timeout_s - elapsed - min(2.0, step.timeout_s * 0.2)
+        every = beat_every()
         try:
             while not job.done():
                 ledger.beat(progress.cell, progress.cells)
                 await asyncio.wait(
-                    {job}, timeout=min(HEARTBEAT_EVERY_S, max(0.05, deadline - time.monotonic()))
+                    {job}, timeout=min(every, max(0.05, deadline - time.monotonic()))
                 )
                 if not job.done() and time.monotonic() >= deadline:
                     progress.halt()

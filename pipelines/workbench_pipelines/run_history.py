@@ -44,6 +44,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def beat_every() -> float:
+    """Seconds between two heartbeats of the running attempt: every 2 s, or four times
+    within its heartbeat timeout when that is shorter (an installation's setting), so a
+    beat late on a loaded machine still reaches Temporal in time."""
+    try:
+        timeout = activity.info().heartbeat_timeout
+    except RuntimeError:  # not in an activity
+        return BEAT_EVERY_S
+    return min(BEAT_EVERY_S, timeout.total_seconds() / 4) if timeout else BEAT_EVERY_S
+
+
 class AttemptRecord(BaseModel):
     """What an attempt's row in the history says."""
 
@@ -103,7 +114,7 @@ async def beating(work: Awaitable[T], beat: Callable[[], None]) -> T:
     """``work``, with a heartbeat every few seconds while it waits (a DB connect can hang)."""
     task = asyncio.ensure_future(work)
     while True:
-        done, _ = await asyncio.wait({task}, timeout=BEAT_EVERY_S)
+        done, _ = await asyncio.wait({task}, timeout=beat_every())
         if done:
             return task.result()
         beat()

@@ -36,6 +36,9 @@ with workflow.unsafe.imports_passed_through():
         failure_summary,
     )
 
+# A step's heartbeat timeout when its run's plan names none (runs started before it was
+# an installation's setting, WORKBENCH_STEP_HEARTBEAT_TIMEOUT): the plan carries the
+# value, so a run keeps the one it started with, also when it replays.
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # Attempts lost with a dead worker do not count against a step's retry budget: Temporal
 # may try this many more times, and the step itself stops retrying (non-retryable
@@ -231,7 +234,11 @@ class PipelineRunWorkflow:
                 "workbench.run_step",
                 StepInput(run_id=plan.run_id, step=step, artifacts_dir=plan.artifacts_dir),
                 start_to_close_timeout=timedelta(seconds=step.timeout_s),
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                heartbeat_timeout=(
+                    timedelta(seconds=plan.heartbeat_timeout_s)
+                    if plan.heartbeat_timeout_s
+                    else HEARTBEAT_TIMEOUT
+                ),
                 retry_policy=RetryPolicy(
                     maximum_attempts=retry.attempts + LOST_ATTEMPT_ALLOWANCE,
                     initial_interval=timedelta(seconds=retry.backoff_s),

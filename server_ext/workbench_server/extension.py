@@ -88,6 +88,14 @@ class WorkbenchApp(ExtensionApp):
         Retry-After. 0 turns the limit off. Defaults to
         $WORKBENCH_CONNECTION_TESTS_PER_MINUTE, else 10.""",
     )
+    step_heartbeat_timeout = Float(
+        config=True,
+        help="""Seconds without a heartbeat after which Temporal takes a running step's
+        attempt for lost (its worker died or stalled, or Temporal could not be reached)
+        and runs it again; at least 1. Each run keeps the value it started with. Set the
+        same for the workers (they heartbeat every third of it). Defaults to
+        $WORKBENCH_STEP_HEARTBEAT_TIMEOUT, else 10.""",
+    )
     data_roots = List(
         Unicode(),
         config=True,
@@ -243,6 +251,12 @@ class WorkbenchApp(ExtensionApp):
 
         return tests_per_minute_from_env()
 
+    @default("step_heartbeat_timeout")
+    def _default_step_heartbeat_timeout(self) -> float:
+        from .settings import step_heartbeat_timeout_from_env
+
+        return step_heartbeat_timeout_from_env()
+
     @default("data_roots")
     def _default_data_roots(self) -> list[str]:
         from .settings import data_roots_from_env
@@ -289,6 +303,7 @@ class WorkbenchApp(ExtensionApp):
             egress_deny=list(self.egress_deny),
             egress_allow=list(self.egress_allow),
             connection_tests_per_minute=self.connection_tests_per_minute,
+            step_heartbeat_timeout_s=self.step_heartbeat_timeout,
             pii_columns=list(self.pii_columns),
             data_roots=list(self.data_roots),
         )

@@ -34,9 +34,14 @@ TESTS_PER_MINUTE_ENV = "WORKBENCH_CONNECTION_TESTS_PER_MINUTE"
 MODE_ENV = "WORKBENCH_MODE"
 PII_COLUMNS_ENV = "WORKBENCH_PII_COLUMNS"
 DATA_ROOTS_ENV = "WORKBENCH_DATA_ROOTS"
+STEP_HEARTBEAT_TIMEOUT_ENV = "WORKBENCH_STEP_HEARTBEAT_TIMEOUT"
 DEFAULT_TASK_QUEUE = "workbench"
 DEFAULT_OPENLINEAGE_NAMESPACE = "workbench"
 DEFAULT_TESTS_PER_MINUTE = 10
+# Seconds without a heartbeat before Temporal takes a step's attempt for lost and runs it
+# again; the shortest a worker's heartbeats (sent every third of it) leave room for.
+DEFAULT_STEP_HEARTBEAT_TIMEOUT_S = 10.0
+MIN_STEP_HEARTBEAT_TIMEOUT_S = 1.0
 # The team stack's own services (docker-compose.yml: PostgreSQL, Temporal and its UI, the
 # hub's API) and the service's own loopback: no user's connection or webhook goes there.
 TEAM_EGRESS_DENY = ("postgres", "temporal", "temporal-ui", "hub", "127.0.0.0/8", "::1")
@@ -121,6 +126,22 @@ def tests_per_minute_from_env() -> int:
         raise ConfigurationError(f"{TESTS_PER_MINUTE_ENV}: not a whole number") from None
 
 
+def step_heartbeat_timeout_from_env() -> float:
+    raw = os.environ.get(STEP_HEARTBEAT_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_STEP_HEARTBEAT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= MIN_STEP_HEARTBEAT_TIMEOUT_S or value == float("inf"):
+        raise ConfigurationError(
+            f"{STEP_HEARTBEAT_TIMEOUT_ENV}={raw!r}: expected a number of seconds, at least "
+            f"{MIN_STEP_HEARTBEAT_TIMEOUT_S:g}"
+        )
+    return value
+
+
 class WorkbenchSettings(BaseModel):
     """Resolved settings of one workbench installation."""
 
@@ -146,6 +167,14 @@ class WorkbenchSettings(BaseModel):
         default_factory=list,
         description="when not empty, the only hosts, addresses and CIDRs connections and "
         "webhooks may reach (the deny list still wins)",
+    )
+    step_heartbeat_timeout_s: float = Field(
+        default=DEFAULT_STEP_HEARTBEAT_TIMEOUT_S,
+        ge=MIN_STEP_HEARTBEAT_TIMEOUT_S,
+        allow_inf_nan=False,
+        description="seconds without a heartbeat after which Temporal takes a running "
+        "step's attempt for lost (its worker died or stalled, or Temporal could not be "
+        "reached) and runs it again; each run keeps the value it started with",
     )
     connection_tests_per_minute: int = Field(
         default=DEFAULT_TESTS_PER_MINUTE,
@@ -226,6 +255,7 @@ class WorkbenchSettings(BaseModel):
             "egress_deny": egress_deny_from_env(),
             "egress_allow": egress_allow_from_env(),
             "connection_tests_per_minute": tests_per_minute_from_env(),
+            "step_heartbeat_timeout_s": step_heartbeat_timeout_from_env(),
             "pii_columns": pii_columns_from_env(),
             "data_roots": data_roots_from_env(resolved.root),
             "lake": lake_from_env(),
@@ -276,6 +306,7 @@ class WorkbenchSettings(BaseModel):
             EGRESS_DENY_ENV: ",".join(self.egress_deny),
             EGRESS_ALLOW_ENV: ",".join(self.egress_allow),
             TESTS_PER_MINUTE_ENV: str(self.connection_tests_per_minute),
+            STEP_HEARTBEAT_TIMEOUT_ENV: f"{self.step_heartbeat_timeout_s:g}",
             PII_COLUMNS_ENV: json.dumps(self.pii_columns),
             DATA_ROOTS_ENV: os.pathsep.join(self.allowed_data_roots),
         }

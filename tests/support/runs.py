@@ -7,6 +7,13 @@ from sqlalchemy import select
 
 from workbench_server.db.models import Pipeline, Run
 
+# A step heartbeat timeout for tests that lose an attempt on purpose (a killed worker, a
+# stalled Temporal) and wait for Temporal to run it again: the installation's setting
+# (WORKBENCH_STEP_HEARTBEAT_TIMEOUT), for the workers and cores they start, and what a
+# plan built by the test carries. The default, 10 s, made each such test wait 10 s more.
+HEARTBEAT_S = 4.0
+SHORT_HEARTBEAT_ENV = {"WORKBENCH_STEP_HEARTBEAT_TIMEOUT": f"{HEARTBEAT_S:g}"}
+
 
 def record_run(workbench, run_id: str, pipeline: str = "diamond", owner: str = "tester") -> None:
     """A queued run of ``pipeline`` (made, version 1, if it does not exist) by ``owner``."""

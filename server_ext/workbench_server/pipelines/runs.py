@@ -123,9 +123,11 @@ def build_plan(
     skip_steps: list[str] | None = None,
     now: datetime | None = None,
     owner: str | None = None,
+    heartbeat_timeout_s: float | None = None,
 ) -> RunPlan:
     """Everything the workflow needs, resolved now: paths in the snapshot, parameters,
-    the SLA deadline (counted from ``now``, when the run starts) and who to notify."""
+    the SLA deadline (counted from ``now``, when the run starts), who to notify and the
+    installation's step heartbeat timeout (None: the workflow's default)."""
     snapshot = Path(version.snapshot_dir)
     steps = []
     for step in spec.steps:
@@ -178,6 +180,7 @@ def build_plan(
             )
             if targets
         },
+        heartbeat_timeout_s=heartbeat_timeout_s,
     )
 
 
@@ -374,6 +377,7 @@ class RunService:
             self._artifacts(run_id),
             skip,
             owner=pipeline.owner,
+            heartbeat_timeout_s=self.workbench.settings.step_heartbeat_timeout_s,
         )
         workflow_id = workflow_id or f"run-{name}-{run_id}"
         now = datetime.now(UTC)
@@ -438,6 +442,7 @@ class RunService:
             self._artifacts(run_id),
             now=created,
             owner=pipeline.owner,
+            heartbeat_timeout_s=self.workbench.settings.step_heartbeat_timeout_s,
         )
 
     @staticmethod
