@@ -17,7 +17,6 @@ import os
 import secrets
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
@@ -39,7 +38,7 @@ from ..prepared import DEMO_FILE, is_prepared
 from ..settings import DATA_ROOTS_ENV, DB_URL_ENV, WorkbenchSettings
 from ..supervisor import Component, StartupError, Supervisor, port_in_use, reserve_port
 from . import home_option
-from .up_keeper import write_component_state
+from .up_keeper import Keeper, write_component_state
 
 log = logging.getLogger(__name__)
 # A crashed worker or Temporal is restarted after 1, 2, 4 ... s, at most a minute apart;
@@ -169,13 +168,13 @@ class LocalStack:
         notebook_dir: Path,
         concurrency: int,
         hub: bool = False,
-        hand_over: bool = False,
         log_rotation: tuple[int, int] = (LOG_MAX_BYTES, LOG_KEEP),
     ) -> None:
         self.settings = settings
         self.log_rotation = log_rotation
-        # Once the stack is up, become the small keeper (only `workbench up` itself).
-        self.hand_over = hand_over
+        # What the keeper keeps, once the stack is up: the keeper (cli/up_keeper.py) runs
+        # in this process when it could not become it (see _hand_over).
+        self.keeper_spec: dict | None = None
         self.home = settings.workbench_home
         self.ip = ip
         self.lab_port = lab_port
@@ -404,26 +403,12 @@ class LocalStack:
         self._component_state(worker_c.name, "starting", None, "", 0)
         self._write_state()
         self._banner(demo_note)
-        if self.hand_over:
-            self._hand_over(lab_c, worker_c)  # returns only if it could not
-        started = asyncio.create_task(self._worker_started(worker_c))
-        code = await self._watch(stop, lab_c)
-        started.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await started
-        click.echo("Stopping the workbench ...", err=True)
-        await self.supervisor.stop_all()
-        for name in ("state.json", COMPONENTS_FILE):
-            with contextlib.suppress(FileNotFoundError):
-                (self.home.run_dir / name).unlink()
-        click.echo("Stopped.", err=True)
-        return code
+        self.keeper_spec = self._keeper_spec(lab_c, worker_c)
+        self._hand_over(self.keeper_spec)  # returns only if it could not
+        return 0
 
-    def _hand_over(self, front: Component, worker: Component) -> None:
-        """Become the small keeper of :mod:`.up_keeper` (the same process: its children,
-        lock, subreaper role and terminal stay): keeping the stack up needs none of the
-        40 MB that starting it imported. Returns only when that cannot be done, and the
-        stack is then kept from here as before."""
+    def _keeper_spec(self, front: Component, worker: Component) -> dict:
+        """What :mod:`.up_keeper` needs to keep the stack up from here on."""
         parts = []
         for component in self.supervisor.components:
             live = None
@@ -452,7 +437,7 @@ class LocalStack:
                     "live": live,
                 }
             )
-        spec = {
+        return {
             "parts": parts,
             "front": front.name,
             "run_dir": str(self.home.run_dir),
@@ -463,11 +448,21 @@ class LocalStack:
             "log_max_bytes": self.log_rotation[0],
             "log_keep": self.log_rotation[1],
         }
+
+    def _hand_over(self, spec: dict) -> None:
+        """Become the small keeper of :mod:`.up_keeper` (the same process: its children,
+        lock, subreaper role and terminal stay): keeping the stack up needs none of the
+        40 MB that starting it imported. Returns only when that cannot be done (no memfd,
+        the interpreter gone or not executable, out of memory): ``up`` then runs the same
+        keeper in this process, once the event loop is closed (:func:`up`). The
+        stop signals stay blocked either way: the keeper unblocks them once it handles
+        them, so one sent meanwhile stops the stack, not this process alone."""
         keeper = Path(__file__).with_name("up_keeper.py")
-        # Children were started with close_fds: only this exec inherits the spec's fd.
-        fd = os.memfd_create("workbench-up-keeper", 0)
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, KEEPER_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, KEEPER_SIGNALS)
+        fd = None
         try:
+            # Children were started with close_fds: only this exec inherits the spec's fd.
+            fd = os.memfd_create("workbench-up-keeper", 0)
             os.write(fd, json.dumps(spec).encode())
             os.lseek(fd, 0, os.SEEK_SET)
             sys.stdout.flush()
@@ -476,20 +471,14 @@ class LocalStack:
             argv = [sys.executable, "-S", str(keeper), "up", str(fd)]
             os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and script
         except OSError as exc:
-            log.warning("could not hand over to %s (%s); keeping the stack from here", keeper, exc)
-            os.close(fd)
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-
-    async def _worker_started(self, worker: Component) -> None:
-        """Health says "starting" for the worker until it polls (or its keeper, should it
-        exit meanwhile, says "restarting")."""
-        try:
-            await self.supervisor.wait_ready(worker)
-        except StartupError as exc:
-            if worker.running():  # an exit is the keeper's to report and restart
-                click.echo(f"workbench: {exc}", err=True)
-            return
-        self._component_state(worker.name, "running", None, "", 0)
+            message = (
+                f"could not hand over to {keeper.name} ({exc}); its keeper runs in this "
+                "process instead (the same, with the start's imports still loaded)"
+            )
+            log.warning("%s", message)
+            click.echo(f"workbench: {message}", err=True)
+            if fd is not None:
+                os.close(fd)
 
     async def _prepare(self, demo: bool) -> str | None:
         """Migrations and the demo data, in a child process (see :mod:`..bootstrap`); the
@@ -553,69 +542,6 @@ class LocalStack:
                 if reason not in messages:
                     messages.append(reason)
         return "; ".join(messages)
-
-    async def _watch(self, stop: asyncio.Event, front: Component) -> int:
-        """Keep the stack up until asked to stop. A crashed worker or Temporal dev
-        server is started again with backoff while JupyterLab and its kernels stay up
-        (health shows the part as down and restarting meanwhile); only the front (the lab
-        or the hub) ending stops everything."""
-        keepers = [
-            asyncio.create_task(self._keep_alive(component, stop))
-            for component in self.supervisor.components
-            if component is not front
-        ]
-        try:
-            while not stop.is_set():
-                self.supervisor.reap_zombies()
-                if not front.running():
-                    code = front.process.returncode if front.process else None
-                    click.echo(
-                        f"workbench: error: {front.name} stopped unexpectedly (exit code "
-                        f"{code}): {front.last_log_line() or 'no output'}; stopping the rest",
-                        err=True,
-                    )
-                    return 1
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.5)
-            return 0
-        finally:
-            for keeper in keepers:
-                keeper.cancel()
-            await asyncio.gather(*keepers, return_exceptions=True)
-
-    async def _keep_alive(self, component: Component, stop: asyncio.Event) -> None:
-        """Restart ``component`` whenever it exits: 1 s, 2 s, 4 s ... up to a minute
-        after failures in a row; a start that then runs for a minute resets the count."""
-        failures = 0
-        while not stop.is_set():
-            while component.running():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.5)
-                if stop.is_set():
-                    return
-            ran = time.monotonic() - component.started_at
-            failures = 1 if ran > RESTART_RESET_S else failures + 1
-            delay = min(RESTART_MAX_DELAY_S, 2.0 ** (failures - 1))
-            code = component.process.returncode if component.process else None
-            reason = component.last_log_line() or "no output"
-            click.echo(
-                f"workbench: {component.name} stopped unexpectedly (exit code {code}): "
-                f"{reason}; restarting it in {delay:g} s",
-                err=True,
-            )
-            self._component_state(component.name, "restarting", code, reason, failures)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            if stop.is_set():
-                return
-            self.supervisor.restart(component)
-            try:
-                await self.supervisor.wait_ready(component)
-            except StartupError as exc:
-                click.echo(f"workbench: {exc}", err=True)
-                continue
-            click.echo(f"workbench: {component.name} is running again", err=True)
-            self._component_state(component.name, "running", code, reason, failures)
 
     def _component_state(
         self, name: str, status: str, code: int | None, reason: str, restarts: int
@@ -772,10 +698,12 @@ def up(
             notebook_dir=Path(notebook_dir).absolute(),
             concurrency=concurrency,
             hub=hub,
-            hand_over=True,
             log_rotation=rotation,
         )
         code = asyncio.run(stack.run(demo=not no_demo))
+        if stack.keeper_spec is not None:
+            # The hand-over failed (it said why): the same keeper, in this process.
+            code = Keeper(stack.keeper_spec).run()
     finally:
         lock.close()
     sys.exit(code)

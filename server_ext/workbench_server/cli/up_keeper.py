@@ -47,6 +47,8 @@ blocks Ctrl-C or the others.
 
 It reads what to keep from the file descriptor named on its command line (a memfd the
 supervisor wrote: command lines and environments stay out of files and of ``ps``).
+Should that exec fail, ``workbench up`` runs this same :class:`Keeper` in its own
+process with the same spec (not a second copy of its loop), its start's imports kept.
 Nothing here may import a module outside the standard library.
 """
 
