@@ -981,6 +981,36 @@ def test_dockerfiles_parse_and_copy_what_exists(service: str, context: Path, pat
                 assert top not in ignored, f"{path}: {source} is in {ignore_file.name}"
 
 
+# Images whose PID 1 reaps by itself: nginx's master process waits for its workers and
+# starts nothing else.
+REAPS_BY_ITSELF = {"nginx"}
+
+
+@pytest.mark.parametrize(
+    ("service", "context", "path"), _dockerfiles(), ids=[d[0] for d in _dockerfiles()]
+)
+def test_every_image_runs_under_an_init_that_reaps(service: str, context: Path, path: Path) -> None:
+    """A process that dies leaves its children to PID 1, which must wait for them: a
+    ``kill -9`` of ``workbench up`` (the OOM killer) hands it what its parts ran, a worker
+    killed its kernels, a step's kernel its own children. ``workbench worker``, the hub
+    and the service never wait for processes that are not theirs, so as PID 1 they kept
+    them as zombies for good. Each image starts its command under tini, which reaps them,
+    wherever the image runs (``docker run`` without ``--init``, Kubernetes, which has no
+    such option); compose adds no ``init`` of its own in front of it."""
+    compose_name, _, service = service.partition(":")
+    if service in REAPS_BY_ITSELF:
+        return
+    stage = _final_stage(path)
+    entrypoints = [c.value for c in stage if c.cmd == "ENTRYPOINT"]
+    assert entrypoints, f"{path}: no ENTRYPOINT, so its CMD is PID 1"
+    assert entrypoints[-1][0] == "tini", f"{path}: PID 1 is {entrypoints[-1][0]}, not tini"
+    assert re.search(r"apt-get install [^&]*\btini\b", _stage_script(path)), (
+        f"{path}: tini is not installed in the final stage"
+    )
+    spec = load(ROOT / compose_name)["services"][service]
+    assert not spec.get("init"), f"{compose_name}: {service} puts an init in front of tini"
+
+
 def test_every_service_is_started_by_a_test() -> None:
     for path, mapping in ((COMPOSE, SERVICE_TESTS), (LOCAL_COMPOSE, LOCAL_SERVICE_TESTS)):
         services = set(load(path)["services"])
