@@ -105,6 +105,8 @@ def old_home(home: Path, pg_conninfo: str) -> Path:
                 ),
             )
     db.close()
+    # Its owner keeps it private (as a DB outside the home, e.g. WORKBENCH_DB_URL, must be).
+    settings.workbench_home.metadata_db.chmod(0o600)
     return home
 
 
@@ -163,6 +165,11 @@ async def test_passwords_stored_in_urls_by_an_older_version_leave_the_metadata_d
     assert ODOO_PASSWORD not in configs["old_odoo"]
     stored = _stored(old_home)
     assert b"old_pg" in stored  # the read did read the DB
+    # The copy the migration leaves beside it still holds them (docs/permissions.md): it
+    # is no more readable than the DB was (it was the umask's 0644).
+    [backup] = old_home.glob("metadata.db.bak-0017-*")
+    assert ODOO_PASSWORD.encode() in backup.read_bytes()
+    assert backup.stat().st_mode & 0o777 == 0o600
     assert pg_password.encode() not in stored
     assert quote(pg_password).encode() not in stored
     assert ODOO_PASSWORD.encode() not in stored

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +85,11 @@ def _backup_sqlite(engine: Engine, revision: str) -> Path | None:
     source = Path(database)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = source.with_name(f"{source.name}.bak-{revision}-{stamp}")
+    # Made no more readable than the DB (sqlite would make it by the umask, often 0644):
+    # it keeps what the migration may take out of the DB, such as passwords (0018).
+    mode = stat.S_IMODE(source.stat().st_mode) & 0o666
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    os.chmod(target, mode)  # the DB's own, whatever the umask did to os.open's
     # The online backup API copies a consistent snapshot even while others have it open.
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)
