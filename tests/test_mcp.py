@@ -291,6 +291,28 @@ async def test_a_missing_or_bad_token_is_refused_with_401(mcp_url: str, token: s
     assert any(isinstance(e, MCPError) for e in _leaves(refused.value)), refused.value
 
 
+async def test_the_servers_stream_answers_at_once(mcp_url: str, token: str) -> None:
+    """A client opens the server's stream (GET, SSE) after initialize and may wait for its
+    answer to learn whether the server offers one: it came only with the first event or
+    keep-alive ping, 15 s later; an ASGI server sends the headers at once."""
+    session_id = await _session_id(mcp_url, token)
+    headers = {
+        "Authorization": f"token {token}",
+        "Mcp-Session-Id": session_id,
+        "Mcp-Protocol-Version": "2025-06-18",
+        "Accept": "text/event-stream",
+    }
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(5.0)) as http:
+        started = time.monotonic()
+        async with http.stream("GET", mcp_url, headers=headers) as stream:
+            waited = time.monotonic() - started
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+        assert waited < 5, waited
+        ended = await http.delete(mcp_url, headers=headers)
+        assert ended.status_code == 200, ended.text
+
+
 def _leaves(error: BaseException) -> list[BaseException]:
     if isinstance(error, BaseExceptionGroup):
         return [leaf for inner in error.exceptions for leaf in _leaves(inner)]

@@ -245,6 +245,14 @@ class McpHandler(WorkbenchHandler):
                 name = raw_name.decode("latin-1")
                 if name.lower() not in DROPPED_RESPONSE_HEADERS:
                     self.add_header(name, raw_value.decode("latin-1"))
+            if self.request.method == "GET":
+                # The server's stream: its headers go now, as an ASGI server sends them;
+                # tornado held them until the first event or keep-alive ping (15 s), and
+                # a client waiting to learn whether there is a stream waited that long.
+                try:
+                    await self.flush()
+                except StreamClosedError:
+                    self._closed.set()
         elif message["type"] == "http.response.body":
             body = message.get("body") or b""
             if body:
