@@ -6,7 +6,8 @@ Three things hear of a change, each after the lake commit it describes and none 
 undo it (a failure is logged; the data is in the lake either way):
 
 - the catalog: the table's entry gets its new version and last write at once, rather than
-  at the next scan, so its freshness (the panel, the freshness SLAs) is live;
+  at the next scan, so its freshness (the panel, the freshness SLAs) is live; a table it
+  has no entry of yet (a step's first write of it) is scanned into it;
 - webhook targets of the writing run's pipeline (n8n, agents): a ``dataset.updated``
   event per table and version, queued in the outbox and delivered like run events;
 - pipelines that listen (``on_change:``): one signal per batch to each one's
@@ -156,9 +157,11 @@ def announce(ctx: StepContext, changes: list[DatasetChange]) -> None:
         return
     workbench = ctx.workbench
     try:
-        _catalog(workbench, changes, ctx.writer.describe())
+        unknown = _catalog(workbench, changes, ctx.writer.describe())
     except Exception:
         log.warning("catalog not updated after a write of run %s", ctx.run_id, exc_info=True)
+        unknown = {}
+    _scan_new(ctx, unknown)
     try:
         queued = _queue_webhooks(workbench, ctx.run_id, changes)
     except Exception:
@@ -180,9 +183,12 @@ def announce(ctx: StepContext, changes: list[DatasetChange]) -> None:
         log.warning("changes of run %s not signalled", ctx.run_id, exc_info=True)
 
 
-def _catalog(workbench: Workbench, changes: list[DatasetChange], writer: str) -> None:
-    """The written tables' catalog entries as of the new versions (entries the catalog
-    has; a table it has not scanned yet comes with the next scan)."""
+def _catalog(
+    workbench: Workbench, changes: list[DatasetChange], writer: str
+) -> dict[str, list[str]]:
+    """The written tables' catalog entries as of the new versions; the tables the catalog
+    has no entry of yet, by lake (for :func:`_scan_new`)."""
+    unknown: dict[str, list[str]] = {}
     with workbench.sessions.begin() as session:
         for change in changes:
             lake, layer, name = change.dataset.split(".", 2)
@@ -198,6 +204,7 @@ def _catalog(workbench: Workbench, changes: list[DatasetChange], writer: str) ->
                 )
             )
             if row is None:
+                unknown.setdefault(lake, []).append(f"{layer}.{name}")
                 continue
             extra = dict(row.extra or {})
             if isinstance(extra.get("version"), int) and extra["version"] > change.version:
@@ -215,6 +222,21 @@ def _catalog(workbench: Workbench, changes: list[DatasetChange], writer: str) ->
                 delta = (change.rows_added or 0) - (change.rows_removed or 0)
                 if (change.operation or "").lower() in ("append", "merge", "write"):
                     row.row_estimate = max(0, row.row_estimate + delta)
+    return unknown
+
+
+def _scan_new(ctx: StepContext, unknown: dict[str, list[str]]) -> None:
+    """Scan into the catalog the written tables it did not have (a step's first write of
+    them), and only them, as the run's owner: the panel and search find a pipeline's new
+    table after its step, as a notebook's ``%sql`` one, not after someone scans the whole
+    lake. Never raises: the write happened; a failed scan is logged."""
+    from workbench_server.catalog import CatalogService
+
+    for lake, tables in unknown.items():
+        try:
+            CatalogService(ctx.workbench, ctx.principal).scan(lake, tables=sorted(set(tables)))
+        except Exception as exc:
+            log.warning("catalog scan of %s in %s after a write failed: %s", tables, lake, exc)
 
 
 def _queue_webhooks(workbench: Workbench, run_id: str, changes: list[DatasetChange]) -> bool:
