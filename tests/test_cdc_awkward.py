@@ -6,6 +6,7 @@ PostgreSQL with ``wal_level=logical``; silver compared with the source by key.""
 from __future__ import annotations
 
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -215,6 +216,100 @@ def test_a_column_retyped_mid_stream_says_which_and_how_to_go_on(workbench, sour
     run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.t"]}))
     silver = lake.read("silver.t").to_pylist()
     assert sorted((r["id"], str(r["amount"])) for r in silver) == [(1, "1.1000"), (2, "4.1234")]
+
+
+def test_a_column_dropped_at_the_source_keeps_silver_s_values_and_says_so(
+    workbench, source, tmp_path
+):
+    """A column dropped at the source (an Odoo module removed) is not written as NULL over
+    the values bronze and silver hold: a change streamed before the drop keeps its value,
+    a key changed after it keeps the value it had, a new key has none, and the step's log
+    names the table and the column and how to stop carrying it."""
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text, amount numeric(12, 2))")
+        db.execute("INSERT INTO notes VALUES (1, 'a', 1.10), (2, 'b', 2.20), (4, 'd', 4.40)")
+    _cdc(workbench, ["notes"])
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("UPDATE notes SET body = 'a2' WHERE id = 1")  # streamed with its body
+        db.execute("ALTER TABLE notes DROP COLUMN body")
+        db.execute("UPDATE notes SET amount = 2.25 WHERE id = 2")
+        db.execute("INSERT INTO notes VALUES (3, 3.30)")
+    log = tmp_path / "extract.log"
+    config = {"source": "src", "tables": ["notes"], "mode": "cdc"}
+    run_extract(step_context(workbench, local_principal(), "extract", config, log_file=log))
+    with psycopg.connect(source) as db:  # in one transaction, the key changed too
+        db.execute("UPDATE notes SET amount = 4.45 WHERE id = 4")
+        db.execute("UPDATE notes SET id = 5 WHERE id = 4")
+        db.commit()
+    _cdc(workbench, ["notes"])
+    run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.notes"]}))
+    silver = Lake.default(workbench.settings).read("silver.notes").to_pylist()
+    assert _by_key(silver, ["id"], ["body", "amount"]) == {
+        (1,): ("a2", Decimal("1.10")),
+        (2,): ("b", Decimal("2.25")),
+        (3,): (None, Decimal("3.30")),
+        (5,): ("d", Decimal("4.45")),
+    }
+    said = log.read_text()
+    assert "public.notes" in said and 'EXCLUDE ("body")' in said
+    # A table new to the step copies every table again, compared with bronze: the copy
+    # keeps the values bronze carries too.
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE other (id int PRIMARY KEY)")
+    _cdc(workbench, ["notes", "other"])
+    run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.notes"]}))
+    silver = Lake.default(workbench.settings).read("silver.notes").to_pylist()
+    assert _by_key(silver, ["id"], ["body"]) == {
+        (1,): ("a2",),
+        (2,): ("b",),
+        (3,): (None,),
+        (5,): ("d",),
+    }
+
+
+def test_a_column_dropped_while_followed_keeps_silver_s_values(workbench, source):
+    """The same while the step streams: the Relation message without the column comes
+    mid-stream, and the changes after it keep each key's value."""
+    import threading
+    import time
+
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text, amount numeric(12, 2))")
+        db.execute("INSERT INTO notes VALUES (1, 'a', 1.10), (2, 'b', 2.20)")
+    _cdc(workbench, ["notes"])
+    lake = Lake.default(workbench.settings)
+    config = {"source": "src", "tables": ["notes"], "mode": "cdc", "follow": "6s",
+              "batch_seconds": 0.2}  # fmt: skip
+    failed: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            run_extract(step_context(workbench, local_principal(), "extract", config))
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+
+    consumer = threading.Thread(target=follow)
+    consumer.start()
+    try:
+        with psycopg.connect(source, autocommit=True) as db:
+            db.execute("UPDATE notes SET body = 'a2' WHERE id = 1")
+            deadline = time.monotonic() + 60
+            while not lake.read("bronze.notes", where="_op = 'u'").num_rows:
+                assert time.monotonic() < deadline and not failed, failed
+                time.sleep(0.1)
+            db.execute("ALTER TABLE notes DROP COLUMN body")  # the stream's shape had it
+            db.execute("UPDATE notes SET amount = 2.25 WHERE id = 2")
+            db.execute("INSERT INTO notes VALUES (3, 3.30)")
+    finally:
+        consumer.join(120)
+    assert not failed, failed
+    run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.notes"]}))
+    silver = lake.read("silver.notes").to_pylist()
+    assert _by_key(silver, ["id"], ["body", "amount"]) == {
+        (1,): ("a2", Decimal("1.10")),
+        (2,): ("b", Decimal("2.25")),
+        (3,): (None, Decimal("3.30")),
+    }
 
 
 def test_a_table_dropped_while_followed_is_named_and_the_others_lose_nothing(workbench, source):

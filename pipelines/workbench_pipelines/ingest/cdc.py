@@ -35,7 +35,9 @@ and a replication slot with the built-in ``pgoutput`` plugin, both named
   unconstrained ``numeric`` DECIMAL(38,10)). An unchanged TOASTed value (``u``) takes
   the key's previous value, from the batch or from bronze. A deleted row has its key
   columns (REPLICA IDENTITY DEFAULT, Odoo's primary keys) and NULLs. A Relation message
-  with new columns gets them described and added (``schema_mode="merge"``).
+  with new columns gets them described and added (``schema_mode="merge"``); a column
+  bronze holds that the source no longer sends (dropped) keeps each key's last value,
+  as an unchanged TOASTed one does, never NULL over silver's.
 """
 
 from __future__ import annotations
@@ -209,7 +211,48 @@ class CdcExtract:
                 self.ctx.workbench, KIND, self.lake.name, spec.bronze, self.spec.source, shape.table
             )
             table.done = self._done(table)
+            self._carry(table, self._held(table))
             self.tables[shape.table] = table
+
+    def _held(self, table: Table) -> pa.Schema | None:
+        """Bronze's columns (None: no bronze yet)."""
+        if not self.lake.exists(table.bronze):
+            return None
+        return pa.schema(self.lake.open(table.bronze).schema().to_arrow())
+
+    def _carry(self, table: Table, held: pa.Schema | None, sent: set[str] | None = None) -> None:
+        """Carry the columns bronze holds that the source no longer has (``held``: bronze's
+        columns; ``sent``: a Relation message's, mid-stream): each change then keeps its
+        key's value before instead of NULL, which the merge would write over silver's
+        values. Said in the step's log, with how to stop carrying them."""
+        from .sources import Column
+
+        have = {c.name for c in table.shape.columns} | {c.name for c in table.carried}
+        if sent is not None:  # mid-stream: the shape's columns the source sends no more
+            gone = [c for c in table.shape.columns if c.name not in sent]
+            table.shape.columns = [c for c in table.shape.columns if c.name in sent]
+        else:
+            derived = tuple(f"{c.name}_" for c in table.shape.translated)
+            bookkeeping = {*q.AUDIT, *CDC_COLUMNS}
+            gone = [
+                Column(f.name, q.duck_type(f.type))
+                for f in held or []
+                if f.name not in have
+                and f.name not in bookkeeping
+                and not (derived and f.name.startswith(derived))
+            ]
+        if not gone:
+            return
+        table.carried.extend(gone)
+        names = ", ".join(c.name for c in gone)
+        excluded = ", ".join(qi(c.name) for c in table.carried)
+        self.ctx.log(
+            f"{table.shape.table}: column(s) {names} no longer sent (dropped at the source, or "
+            f"not in the step's columns:); {table.bronze} keeps each key's last value for them "
+            "(new keys have none), so silver keeps its values. To stop carrying them: %sql "
+            f"CREATE OR REPLACE TABLE {table.bronze} PARTITIONED BY "
+            f"({', '.join(q.PARTITIONS)}) AS SELECT * EXCLUDE ({excluded}) FROM {table.bronze}"
+        )
 
     def _identities(self) -> None:
         """Refuse, before anything is published, a table whose changes PostgreSQL could
@@ -422,6 +465,8 @@ class CdcExtract:
                 )
                 out = " UNION ALL BY NAME " + q.deletes_sql(audit, table.keys, known, "wb_cdc_keys")
         upserts = q.upserts_sql(shape, table.languages, audit, rows, table.keys, known, None, False)
+        if known is not None and table.carried:  # each key's last value in bronze
+            upserts = self._carried_sql(table, upserts)
         final = (
             f"SELECT *, CAST({point} AS BIGINT) AS _lsn, NULL::TIMESTAMPTZ AS _committed_at "
             f"FROM ({upserts}{out})"
@@ -437,6 +482,24 @@ class CdcExtract:
         table.done = point
         self._save(table, point)
         self.ctx.log(f"{shape.table} -> {table.bronze}: snapshot, {written} row(s)")
+
+    def _carried_sql(self, table: Table, upserts: str) -> str:
+        """``upserts`` (a copy's rows) with the columns bronze carries (see :meth:`_carry`):
+        each key's last value in bronze."""
+        keys = ", ".join(f"b.{qi(k)}" for k in table.keys)
+        values = ", ".join(
+            f"arg_max(b.{qi(c.name)}, b._extracted_at) AS {qi(c.name)}" for c in table.carried
+        )
+        scan = self.lake.scan_sql(table.bronze, self.lake.version(table.bronze))
+        self.db.execute(
+            f"CREATE OR REPLACE TEMP TABLE wb_cdc_carry AS SELECT {keys}, {values} FROM {scan} b "
+            f"WHERE b._source = {ql(self.spec.source)} AND b._op <> 'd' GROUP BY {keys}"
+        )
+        carried = ", ".join(f"p.{qi(c.name)}" for c in table.carried)
+        return (
+            f"SELECT u.*, {carried} FROM ({upserts}) u LEFT JOIN wb_cdc_carry p "
+            f"ON {q.on_keys(table.keys, 'u', 'p')}"
+        )
 
     # -- the stream --------------------------------------------------------------------
     def _stream(self) -> None:
@@ -573,9 +636,14 @@ class CdcExtract:
         self.layouts[relation.oid] = tuple(c.name for c in relation.columns)
         table = self.tables.get(relation.qualified)
         self.table_of[relation.oid] = table
-        if table is None or table.spec.columns:
+        if table is None:
             return
-        known = {c.name for c in table.shape.columns}
+        sent = {c.name for c in relation.columns}
+        if any(c.name not in sent for c in table.shape.columns):  # a column was dropped
+            self._carry(table, None, sent)
+        if table.spec.columns:
+            return
+        known = {c.name for c in table.shape.columns} | {c.name for c in table.carried}
         if any(c.name not in known for c in relation.columns):  # a column was added
             shape = self.source.shape(self.db, table.spec)
             shape.sql = shape.extra["select"]

@@ -9,7 +9,7 @@ the extract's, with ``_lsn`` and ``_committed_at``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from ..spec_steps import ExtractTable
     from . import watermarks
-    from .sources import Shape
+    from .sources import Column, Shape
 
 
 @dataclass
@@ -41,6 +41,10 @@ class Table:
     languages: list[str]
     done: int = 0  # the last LSN bronze holds of this source's changes
     mark: watermarks.Mark | None = None
+    # Columns bronze holds that the source no longer sends (dropped, or left out of the
+    # step's columns:): a change that lacks one keeps the key's value before, as an
+    # unchanged TOASTed value does, so the merge never writes NULL over silver's.
+    carried: list[Column] = field(default_factory=list)
     # The pending changes, in parallel lists (no object per change for the garbage
     # collector to walk): columns, values (a decoded tuple, or the message holding the
     # tuple from byte 6 on), op, LSN of the commit, commit time.
@@ -85,6 +89,8 @@ def bronze_rows(
     unchanged TOASTed values filled, audited (``_extracted_at`` from ``base`` on, a
     microsecond per change)."""
     shape = table.shape
+    if table.carried:
+        shape = replace(shape, columns=[*shape.columns, *table.carried])
     names = [c.name for c in shape.columns]
     index = {n: i for i, n in enumerate(names)}
     count = len(table.ops)
@@ -101,6 +107,9 @@ def bronze_rows(
                 columns[index[name]] = array
                 if flags is not None:
                     unchanged[name] = flags
+        for column in table.carried:
+            if column.name not in layout:  # sent no more: the key's value before
+                unchanged[column.name] = [op != "d" for op in table.ops]
     else:  # a column came or went within the batch, or a key changed: one by one
         for row, (layout, values) in enumerate(zip(table.layouts, table.values, strict=True)):
             if type(values) is bytes:
@@ -113,6 +122,9 @@ def bronze_rows(
                     unchanged.setdefault(name, [False] * count)[row] = True
                 else:
                     columns[i][row] = value
+            for column in table.carried:
+                if column.name not in layout and table.ops[row] != "d":
+                    unchanged.setdefault(column.name, [False] * count)[row] = True
     ops, lsns, commits = table.ops, table.lsns, table.commits
     # Text forms arrive as UTF-8 bytes: checked and made text by Arrow, column-wise.
     arrays = {
