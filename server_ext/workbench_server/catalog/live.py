@@ -43,7 +43,16 @@ def freshness(access: CatalogAccess, table_id: int) -> TableFreshness:
             version=num("version"),
             versions=num("versions"),
             last_write=text("last_write"),
-            last_writer=text("last_writer"),
+            last_writer=_shown(access, text("last_writer")),
             last_operation=text("last_operation"),
             row_estimate=row.row_estimate,
         )
+
+
+def _shown(access: CatalogAccess, writer: str | None) -> str | None:
+    """The last writer as the principal may read it (see pipelines/visibility.py)."""
+    if writer is None or access.principal.admin:
+        return writer
+    from ..pipelines.visibility import WriterVisibility
+
+    return WriterVisibility(access.workbench, access.principal).writer_text(writer)

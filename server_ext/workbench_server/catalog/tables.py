@@ -43,7 +43,8 @@ def tables(
             .offset(offset)
             .limit(limit)
         )
-        return total, [table_out(r, connections) for r in rows]
+        found = [table_out(r, connections) for r in rows]
+    return total, shown_writers(access, found)
 
 
 def table(access: CatalogAccess, table_id: int) -> TableDetail:
@@ -61,12 +62,26 @@ def table(access: CatalogAccess, table_id: int) -> TableDetail:
             .order_by(CatalogChange.id.desc())
             .limit(200)
         )
-        base = table_out(row, connections)
+        [base] = shown_writers(access, [table_out(row, connections)])
         return TableDetail(
             **base.model_dump(),
             columns=[ColumnOut.model_validate(c) for c in columns],
             history=[ChangeOut.model_validate(h) for h in history],
         )
+
+
+def shown_writers(access: CatalogAccess, found: list[TableOut]) -> list[TableOut]:
+    """``found`` with each lake table's last writer as the principal may read it: a
+    private pipeline's name and run, another user's notebook path left out."""
+    from ..pipelines.visibility import WriterVisibility, names_a_writer
+
+    if access.principal.admin or not any(names_a_writer(t.extra) for t in found):
+        return found
+    visibility = WriterVisibility(access.workbench, access.principal)
+    visibility.know_texts(t.extra.get("last_writer") for t in found if names_a_writer(t.extra))
+    for table in found:
+        table.extra = visibility.catalog_extra(table.extra) or {}
+    return found
 
 
 def find(access: CatalogAccess, connection: str, schema: str, name: str) -> TableDetail:

@@ -39,6 +39,8 @@ def versions(
             "are not listed"
         )
     from ..lake import Lake, LakeSettings, TableName
+    from ..pipelines.visibility import WriterVisibility
 
     lake = Lake(lake_location(access, connection), LakeSettings())
-    return lake.versions(TableName.parse(shown), limit=limit, before=before)
+    found = lake.versions(TableName.parse(shown), limit=limit, before=before)
+    return WriterVisibility(access.workbench, access.principal).versions(found)

@@ -124,10 +124,14 @@ class KernelLineageHandler(KernelRouteHandler):
 
     async def _job(self, kernel_id: str | None, claimed: str) -> str:
         """The lineage job of a kernel's statement, decided here, never by the kernel:
-        ``notebook:<path>`` of the kernel's notebook on this server; in the hub's service,
-        the path a user server claims, under its user's name."""
+        ``notebook:<path>`` of the kernel's notebook on this server (under the user's
+        name, ``notebook:<user>/<path>``, when they administer nothing: whose notebook it
+        is decides who reads its path in lineage); in the hub's service, the path a user
+        server claims, under its user's name."""
         if kernel_id is not None:
             path = await self._notebook_of(kernel_id)
+            if path and not self.principal.admin:
+                return f"notebook:{self.principal.name}/{path.lstrip('/')}"
             return f"notebook:{path}" if path else "kernel"
         path = claimed.removeprefix("notebook:") if claimed.startswith("notebook:") else ""
         return f"notebook:{self.principal.name}/{path.lstrip('/')}" if path else "kernel"

@@ -73,7 +73,15 @@ class VersionsHandler(_LakeHandler):
         before = self.get_query_argument("before", None)
         below = self.query_int("before", 0, low=1, high=2**62) if before is not None else None
         lake = self.opener()
-        found = await asyncio.to_thread(lambda: lake().versions(name, limit=limit, before=below))
+        workbench, principal = self.workbench, self.principal
+
+        def versions() -> list[TableVersion]:
+            from ..pipelines.visibility import WriterVisibility
+
+            found = lake().versions(name, limit=limit, before=below)
+            return WriterVisibility(workbench, principal).versions(found)
+
+        found = await asyncio.to_thread(versions)
         self.set_header("Content-Type", "application/json")
         self.finish(_VERSIONS.dump_json(found))
 

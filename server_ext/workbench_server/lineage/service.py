@@ -25,12 +25,10 @@ from ..db.models import (
     LineageDataset,
     LineageEdge,
     LineageWarning,
-    Pipeline,
-    Run,
 )
 from ..errors import InvalidInputError
 from ..lake_layout import LAYERS, dataset_key
-from ..pipelines.registry import PipelineRegistry
+from ..pipelines.visibility import WriterVisibility
 from ..principal import Principal
 
 if TYPE_CHECKING:
@@ -38,8 +36,6 @@ if TYPE_CHECKING:
     from .sql import SqlLineage
 
 FILE = "file"
-# The job of an edge written by a pipeline the reader may not see.
-HIDDEN_JOB = "a pipeline you may not see"
 MAX_DEPTH = 10
 FILE_LIKE = re.compile(r"[/\\]|\.(parquet|csv|json|ndjson|xlsx?)$", re.I)
 
@@ -311,26 +307,16 @@ class LineageService:
                 if not usable_by(self.principal, c)
             }
 
-    def _unseen_jobs(self, session, edges: list[LineageEdge]) -> set[int]:
-        """Ids of the edges written by a pipeline the principal may not see (by its run,
-        or by its name in the job when the run is gone): their job and run are not named,
-        as the pipeline and its runs are 404 to them."""
-        visible = PipelineRegistry(self.workbench, self.principal).visible_ids()
-        if visible is None or not edges:
-            return set()
-        run_ids = {e.run_id for e in edges if e.run_id}
-        runs = dict(
-            session.execute(select(Run.id, Run.pipeline_id).where(Run.id.in_(run_ids))).all()
-            if run_ids
-            else []
-        )
-        others = set(session.scalars(select(Pipeline.name))) - set(visible.values())
-        return {
-            e.id
-            for e in edges
-            if (e.run_id in runs and runs[e.run_id] not in visible)
-            or (not e.job.startswith("notebook:") and e.job.split(".", 1)[0] in others)
-        }
+    def _hidden_jobs(self, edges: list[LineageEdge]) -> dict[int, str]:
+        """What the job of each edge the principal may not be told of reads instead: one
+        written by a pipeline they may not see (404 to them, as its runs), or by another
+        user's notebook (a name of their files)."""
+        if not edges or self.principal.admin:
+            return {}
+        visibility = WriterVisibility(self.workbench, self.principal)
+        visibility.know_runs(e.run_id for e in edges)
+        hidden = {e.id: visibility.hides_job(e.job, e.run_id) for e in edges}
+        return {k: v for k, v in hidden.items() if v is not None}
 
     @staticmethod
     def _catalog_refs(session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], DatasetRef]:
@@ -422,7 +408,7 @@ class LineageService:
                 .where(walk.c.depth < depth, allowed)
             )
             edges = list(session.scalars(select(LineageEdge).where(LineageEdge.id.in_(edge_ids))))
-            unseen = self._unseen_jobs(session, edges)
+            unseen = self._hidden_jobs(edges)
             ids = {e.source_id for e in edges} | {e.target_id for e in edges} | {root.id}
             names = {
                 d.id: (d.namespace, d.name) for d in session.scalars(select(D).where(D.id.in_(ids)))
@@ -442,7 +428,7 @@ class LineageService:
                         source_column=e.source_column or None,
                         target_column=e.target_column or None,
                         transformation=e.transformation or None,
-                        job=HIDDEN_JOB if e.id in unseen else e.job,
+                        job=unseen.get(e.id, e.job),
                         run_id=None if e.id in unseen else e.run_id,
                         last_seen=e.last_seen,
                     )
