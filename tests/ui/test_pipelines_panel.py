@@ -181,6 +181,37 @@ def test_failed_step_shows_its_traceback(page: Page, workbench: Workbench) -> No
     expect(cell).not_to_contain_text("edited = True")
 
 
+def test_repair_after_a_fix_asks_which_version_and_runs_the_fixed_one(
+    page: Page, workbench: Workbench
+) -> None:
+    """An analyst fixes the failing notebook, deploys it and repairs the failed run: the
+    view asks whether to run the new version or the run's own (the repair ran the broken
+    version again, without a word, before), and the latest one succeeds."""
+    deploy(workbench, "ui_fixed", "raise ValueError('ledger does not balance')")
+    view = open_pipeline(page, "ui_fixed")
+    run_now(page, view)
+    expect(node(view, "load")).to_have_attribute("data-state", "failed", timeout=RUN_TIMEOUT_MS)
+    [failed] = workbench.api.get("runs", params={"pipeline": "ui_fixed"}).json()
+
+    deploy(workbench, "ui_fixed", "assert total == 6")  # version 2, the notebook fixed
+    expect(view.locator(".jp-WorkbenchPipeline-meta")).to_contain_text("version 2", timeout=15_000)
+    view.get_by_role("button", name="Repair run").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text(
+        f"Run {failed['id'][:8]} ran version 1; version 2 has been deployed since."
+    )
+    expect(dialog.get_by_role("button", name="Version 1 (the run's)")).to_be_visible()
+    dialog.get_by_role("button", name="Version 2 (latest)").click()
+    expect(dialog).to_be_hidden()
+
+    history = view.locator(".jp-WorkbenchPipeline-runs tbody tr")
+    expect(history).to_have_count(2)
+    expect(history.first).to_have_attribute("data-state", "succeeded", timeout=RUN_TIMEOUT_MS)
+    expect(node(view, "load")).to_have_attribute("data-state", "succeeded")
+    repair = workbench.api.get("runs", params={"pipeline": "ui_fixed"}).json()[0]
+    assert (repair["repair_of"], repair["version"]) == (failed["id"], 2)
+
+
 def test_palette_runs_the_pipeline_in_front(page: Page, workbench: Workbench) -> None:
     deploy(workbench, "ui_palette", "assert total == 6")
     view = open_pipeline(page, "ui_palette")

@@ -81,11 +81,14 @@ export class PipelinesAPI {
   }
 
   /**
-   * Start a new run re-running the failed steps of a run and their downstream.
+   * Start a new run re-running the failed steps of a run and their downstream;
+   * with `latest`, of the pipeline's current version instead of the run's own
+   * (the steps changed since re-run too).
    */
-  repair(id: string): Promise<IRun> {
+  repair(id: string, latest = false): Promise<IRun> {
     return requestAPI<IRun>(`runs/${id}/repair`, this._settings, {
-      method: 'POST'
+      method: 'POST',
+      body: JSON.stringify({ latest })
     });
   }
 

@@ -1,4 +1,9 @@
-import { InputDialog, Notification } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  InputDialog,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
@@ -501,13 +506,56 @@ export class PipelineView extends PolledWidget {
   private async _repair(): Promise<void> {
     const run = this._selectedRun();
     if (run) {
+      const latest = await this._repairVersion(run);
+      if (latest === null) {
+        return;
+      }
       await this._guard(
         async () => {
-          this._follow(await this._api.repair(run.id));
+          this._follow(await this._api.repair(run.id, latest));
         },
         this._trans.__('Repairing run %1 failed', shortRunId(run.id))
       );
     }
+  }
+
+  /**
+   * Which version a repair runs: the run's own unless a newer one was deployed
+   * since (a fixed notebook, most often), when the user is asked; true for the
+   * latest, false for the run's own, null when they cancel.
+   */
+  private async _repairVersion(run: IRun): Promise<boolean | null> {
+    const current = this._pipeline?.current_version;
+    if (current === undefined || current <= run.version) {
+      return false;
+    }
+    const trans = this._trans;
+    const asked = await showDialog({
+      title: trans.__('Repair run %1', shortRunId(run.id)),
+      body: trans.__(
+        'Run %1 ran version %2; version %3 has been deployed since. Re-run its failed steps (and the steps changed since) with version %3, or with version %2 as the run did?',
+        shortRunId(run.id),
+        run.version,
+        current
+      ),
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.okButton({
+          label: trans.__("Version %1 (the run's)", run.version),
+          displayType: 'default',
+          actions: ['own']
+        }),
+        Dialog.okButton({
+          label: trans.__('Version %1 (latest)', current),
+          actions: ['latest']
+        })
+      ],
+      defaultButton: 2
+    });
+    if (!asked.button.accept) {
+      return null;
+    }
+    return asked.button.actions.includes('latest');
   }
 
   private async _guard(
