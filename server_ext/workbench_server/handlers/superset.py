@@ -14,49 +14,48 @@ Superset connection and the lake tables; others' are "not found"."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
+from pydantic import BaseModel
 
 from ..superset.dashboard import DashboardRequest, starter_dashboard
 from ..superset.publish import PublishRequest, UnpublishRequest, publish, unpublish
 from .base import WorkbenchHandler
 
 
-class PublishHandler(WorkbenchHandler):
+class SupersetActionHandler(WorkbenchHandler):
+    """POST a JSON body of :attr:`body`; :attr:`action` runs with the caller on a thread
+    (it calls Superset and copies files) and its result is the answer."""
+
     auth_resource = "workbench.catalog"
+    body: ClassVar[type[BaseModel]]
+    action: ClassVar[Callable[..., Any]]
 
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        request = PublishRequest.model_validate_json(self.request.body or b"{}")
+        request = self.body.model_validate_json(self.request.body or b"{}")
         workbench, principal = self.workbench, self.principal
-        result = await asyncio.to_thread(publish, workbench, principal, request)
+        result = await asyncio.to_thread(self.action, workbench, principal, request)
         self.write_json(result)
 
 
-class UnpublishHandler(WorkbenchHandler):
-    auth_resource = "workbench.catalog"
-
-    @tornado.web.authenticated
-    @authorized
-    async def post(self) -> None:
-        request = UnpublishRequest.model_validate_json(self.request.body or b"{}")
-        workbench, principal = self.workbench, self.principal
-        result = await asyncio.to_thread(unpublish, workbench, principal, request)
-        self.write_json(result)
+class PublishHandler(SupersetActionHandler):
+    body = PublishRequest
+    action = staticmethod(publish)
 
 
-class DashboardHandler(WorkbenchHandler):
-    auth_resource = "workbench.catalog"
+class UnpublishHandler(SupersetActionHandler):
+    body = UnpublishRequest
+    action = staticmethod(unpublish)
 
-    @tornado.web.authenticated
-    @authorized
-    async def post(self) -> None:
-        request = DashboardRequest.model_validate_json(self.request.body or b"{}")
-        workbench, principal = self.workbench, self.principal
-        result = await asyncio.to_thread(starter_dashboard, workbench, principal, request)
-        self.write_json(result)
+
+class DashboardHandler(SupersetActionHandler):
+    body = DashboardRequest
+    action = staticmethod(starter_dashboard)
 
 
 ROUTES = [

@@ -48,14 +48,23 @@ DEFAULT_LAKE = "lake"
 MARK = "workbench"  # key of what the workbench wrote, in the dataset's extra
 
 
-class PublishRequest(BaseModel):
-    """What to publish where (the REST body, the CLI's arguments, a step's settings)."""
+class _TableAndSuperset(BaseModel):
+    """A lake table and a Superset connection: what publish and unpublish are asked."""
 
     model_config = {"extra": "forbid"}
 
     table: str = Field(max_length=140, description="the lake table, layer.name")
     to: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="a superset connection")
     lake: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,62}$", description="lake connection")
+
+    def served_schema(self, table: TableName) -> str:
+        """The table's schema in the serving file (and so in Superset)."""
+        return table.layer if self.lake is None else f"{self.lake}_{table.layer}"
+
+
+class PublishRequest(_TableAndSuperset):
+    """What to publish where (the REST body, the CLI's arguments, a step's settings)."""
+
     include_pii: bool = Field(False, description="publish pii-tagged columns too")
     overwrite: bool = Field(False, description="overwrite edits made in Superset")
 
@@ -74,14 +83,9 @@ class PublishResult(BaseModel):
     kept_edits: list[str] = Field(description="fields edited in Superset and left as they were")
 
 
-class UnpublishRequest(BaseModel):
+class UnpublishRequest(_TableAndSuperset):
     """What to take out of Superset (the REST body, the CLI's arguments)."""
 
-    model_config = {"extra": "forbid"}
-
-    table: str = Field(max_length=140, description="the lake table, layer.name")
-    to: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="a superset connection")
-    lake: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,62}$", description="lake connection")
     force: bool = Field(False, description="delete the dataset even if charts use it")
 
 
@@ -103,7 +107,7 @@ def unpublish(
     table = TableName.parse(request.table)
     cfg = _superset_settings(workbench, principal, request.to)
     Lake.of(workbench, principal, request.lake)  # others' private lakes: not found
-    schema = table.layer if request.lake is None else f"{request.lake}_{table.layer}"
+    schema = request.served_schema(table)
     from . import serving
 
     path = serving.serving_path(workbench.settings.home, request.to)
@@ -145,11 +149,23 @@ def _published_dataset(
 ) -> int | None:
     """The id of the dataset a publish made for ``schema.name``, in the serving database
     (never a dataset of the same name in another database); None if there is none."""
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
-    databases = client.find("database", database_name=f"{DATABASE_PREFIX}_{connection}_{digest}")
+    databases = client.find("database", database_name=_database_name(connection, path))
     if not databases:
         return None
-    database_id = int(databases[0]["id"])
+    return _dataset_in(client, int(databases[0]["id"]), schema, name)
+
+
+def _database_name(connection: str, path: Any) -> str:
+    """The Superset database's name for the serving file at ``path``. It carries a digest
+    of the path: two installations publishing to one Superset under the same connection
+    name never take over each other's database."""
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+    return f"{DATABASE_PREFIX}_{connection}_{digest}"
+
+
+def _dataset_in(client: SupersetClient, database_id: int, schema: str, name: str) -> int | None:
+    """The id of dataset ``schema.name`` of database ``database_id`` (Superset may hold
+    namesakes in other databases); None if it has none."""
     for found in client.find("dataset", table_name=name, schema=schema):
         if int(found.get("database", {}).get("id", -1)) == database_id:
             return int(found["id"])
@@ -180,7 +196,7 @@ def publish(workbench: Workbench, principal: Principal, request: PublishRequest)
     columns = [c for c in actual if request.include_pii or c not in pii]
     if not columns:
         raise InvalidInputError(f"every column of {table} is tagged pii: nothing to publish")
-    schema = table.layer if request.lake is None else f"{request.lake}_{table.layer}"
+    schema = request.served_schema(table)
     from . import serving  # DuckDB: loaded by the first publish, not with the server
 
     path = serving.serving_path(workbench.settings.home, request.to)
@@ -310,11 +326,9 @@ def _lineage_labels(
 
 
 def _database(client: SupersetClient, connection: str, path: Any) -> int:
-    """The Superset database reading the serving file (made once). Its name carries a
-    digest of the file's path: two installations publishing to one Superset under the
-    same connection name never take over each other's database."""
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
-    name = f"{DATABASE_PREFIX}_{connection}_{digest}"
+    """The Superset database reading the serving file (made once; see
+    :func:`_database_name`)."""
+    name = _database_name(connection, path)
     uri = f"duckdb:///{path}"
     extra = json.dumps(
         {
@@ -345,11 +359,10 @@ def _database(client: SupersetClient, connection: str, path: Any) -> int:
 
 
 def _dataset(client: SupersetClient, database_id: int, schema: str, name: str) -> tuple[int, bool]:
-    for found in client.find("dataset", table_name=name, schema=schema):
-        if int(found.get("database", {}).get("id", -1)) == database_id:
-            dataset_id = int(found["id"])
-            client.call("PUT", f"/api/v1/dataset/{dataset_id}/refresh", what="refresh the dataset")
-            return dataset_id, False
+    dataset_id = _dataset_in(client, database_id, schema, name)
+    if dataset_id is not None:
+        client.call("PUT", f"/api/v1/dataset/{dataset_id}/refresh", what="refresh the dataset")
+        return dataset_id, False
     try:
         made = client.call(
             "POST",
