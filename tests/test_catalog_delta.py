@@ -371,3 +371,35 @@ def test_a_linked_log_file_is_not_read_and_a_linked_lake_root_is_fine(
     assert catalog.preview(ledger.id, version=1).rows == [[10]]
     with pytest.raises(NotFoundError):
         catalog.find("files", "silver", "tampered")
+
+
+def test_a_zero_amount_is_previewed_as_a_number_people_read(workbench) -> None:
+    """Odoo's unconstrained numeric reaches the lake as DECIMAL(38,10): a zero debit was
+    previewed as '0E-10' (Python's text of a zero with ten decimals), in the panel, REST and
+    `workbench catalog preview` alike. Amounts are plain decimal text, exact and unrounded."""
+    lake = Lake.default(workbench.settings)
+    amounts = ["0", "-748.9", "25878.68", "1E+3", "0.0000000001"]
+    lake.write(
+        "gold.tb_zero",
+        pa.table(
+            {
+                "id": pa.array(range(len(amounts)), pa.int64()),
+                "debit": pa.array(
+                    [Decimal(a).quantize(Decimal("1E-10")) for a in amounts],
+                    pa.decimal128(38, 10),
+                ),
+            }
+        ),
+        writer=RUN,
+    )
+    catalog = CatalogService(workbench, local_principal())
+    catalog.scan("lake", tables=["gold.tb_zero"])
+    table = catalog.find("lake", "gold", "tb_zero")
+    rows = sorted(catalog.preview(table.id, limit=10).rows)
+    assert [r[1] for r in rows] == [
+        "0.0000000000",
+        "-748.9000000000",
+        "25878.6800000000",
+        "1000.0000000000",
+        "0.0000000001",
+    ]

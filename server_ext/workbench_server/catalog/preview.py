@@ -35,7 +35,9 @@ def json_value(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, decimal.Decimal):
-        return str(value)
+        # Fixed-point text: str() writes a zero of DECIMAL(38,10) as '0E-10' and 0.0000001
+        # as '1E-7'; 'f' keeps every digit and the scale, exact (NaN stays 'NaN').
+        return format(value, "f")
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
