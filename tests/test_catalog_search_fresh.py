@@ -193,6 +193,36 @@ def test_the_json_sent_is_the_page_serialized(workbench, catalog, who) -> None:
                 assert sent == page.model_dump_json(by_alias=True).encode(), (query, filters)
 
 
+@pytest.mark.parametrize("who", [local_principal(), BOB, Principal(name="stranger")])
+def test_an_agents_search_from_memory_is_its_answer_from_the_db_and_follows_edits(
+    workbench, catalog, monkeypatch, who
+) -> None:
+    """The MCP search tool answers from each table's hit kept in memory: the same answer
+    its DB path gives, for each caller's rights, and an edited table is shown as it is
+    now (its kept hit is dropped with its summary)."""
+    import json
+
+    from workbench_server.agents.tools import AgentTools
+
+    monkeypatch.setattr(snapshot, "MAX_STALENESS_S", 60.0)  # however slow this machine
+    agent = AgentTools(workbench, who)
+    for query in ("partner", "journal items", "acount move", "res.partner", "x", "zanzibar"):
+        for limit in (1, 3, 50):
+            answer = agent.search(query, limit)
+            kept = agent.search_in_memory(query, limit)
+            assert kept is not None and json.loads(kept) == answer, (query, limit)
+    move = catalog.find("odoo", "public", "account_move")
+    catalog.edit_table(move.id, TablePatch(description='Shipped to "Zanzibar" ✓'))
+    found = agent.search("zanzibar", 5)  # (memory says "not now" until a search reads it)
+    assert json.loads(agent.search_in_memory("zanzibar", 5)) == found
+    if who.name == "stranger":  # may use no connection: sees no table
+        assert found["total"] == 0
+    else:
+        assert [(t["ref"], t["description"]) for t in found["tables"]] == [
+            ("odoo.public.account_move", 'Shipped to "Zanzibar" ✓')
+        ]
+
+
 def test_the_pages_of_a_result_list_are_ranked_once(workbench, catalog, monkeypatch) -> None:
     index = snapshot.current(workbench).index
     ranked = []

@@ -412,7 +412,9 @@ def _argument_errors(exc: ValidationError, schema: dict[str, Any]) -> str:
 
 def _text(result: Any) -> str:
     """A tool's answer as compact JSON text: what agents read (fewer tokens than indented
-    JSON) and what a program parses."""
+    JSON) and what a program parses. Bytes are that JSON already."""
+    if isinstance(result, bytes):
+        return result.decode()
     return to_json(result, fallback=str).decode()
 
 

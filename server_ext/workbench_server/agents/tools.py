@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic_core import to_json
 from sqlalchemy import select
 
 from ..catalog import CatalogService
@@ -79,13 +80,14 @@ class AgentTools:
             page.query, page.total, ((h.table, h.score, h.matched_columns) for h in page.hits)
         )
 
-    def search_in_memory(self, query: str, limit: int = 10) -> dict[str, Any] | None:
-        """:meth:`search` if the catalog's index in memory answers at once (no read of the
-        metadata DB), else None: for callers on an event loop, as the REST search does.
+    def search_in_memory(self, query: str, limit: int = 10) -> bytes | None:
+        """:meth:`search`'s answer as JSON if the catalog's index in memory answers at once
+        (no read of the metadata DB), else None: for callers on an event loop, as the REST
+        search does.
 
-        Straight from the index's hits and the snapshot's shared table summaries, as the
-        REST search's JSON is: no page model is built and validated per call (that was
-        half of this tool's time)."""
+        Made as the REST search's JSON is: each table's part of a hit is JSON kept in the
+        snapshot while the table does not change, and only the score and matched columns
+        are added per call (no dict built and serialized per hit)."""
         from ..catalog import searching
 
         searching.check(query, None)
@@ -94,10 +96,19 @@ class AgentTools:
             return None
         limit = max(1, min(limit, 50))
         found = snapshot.index.search(query, snapshot.usable(self.principal), None, 0, limit)
-        return self._hits(
-            query,
-            found.total,
-            ((snapshot.summary(h.doc.id), h.score, h.columns) for h in found.hits),
+        hits = b",".join(
+            b'%b,"score":%b,"matched_columns":%b}'
+            % (
+                snapshot.memo("agent_hit", h.doc.id, _hit_head),
+                to_json(round(h.score, 3)),
+                to_json(h.columns),
+            )
+            for h in found.hits
+        )
+        return b'{"query":%b,"total":%b,"tables":[%b]}' % (
+            to_json(query),
+            to_json(found.total),
+            hits,
         )
 
     @staticmethod
@@ -107,17 +118,7 @@ class AgentTools:
             "query": query,
             "total": total,
             "tables": [
-                {
-                    "id": table.id,
-                    "ref": f"{table.connection}.{table.schema_name}.{table.name}",
-                    "kind": table.kind,
-                    "label": table.label,
-                    "description": table.description,
-                    "odoo_model": table.odoo_model,
-                    "rows": table.row_estimate,
-                    "score": round(score, 3),
-                    "matched_columns": columns,
-                }
+                {**_hit_fields(table), "score": round(score, 3), "matched_columns": columns}
                 for table, score, columns in hits
             ],
         }
@@ -313,3 +314,22 @@ def _run(run: Any, steps: bool = True) -> dict[str, Any]:
             for a in (x.model_dump(mode="json") for x in run.attempts)
         ]
     return out
+
+
+def _hit_fields(table: Any) -> dict[str, Any]:
+    """What an agent's search hit says of its table (a catalog table summary)."""
+    return {
+        "id": table.id,
+        "ref": f"{table.connection}.{table.schema_name}.{table.name}",
+        "kind": table.kind,
+        "label": table.label,
+        "description": table.description,
+        "odoo_model": table.odoo_model,
+        "rows": table.row_estimate,
+    }
+
+
+def _hit_head(table: Any) -> bytes:
+    """:func:`_hit_fields` as JSON without its closing brace: a hit's score and matched
+    columns follow."""
+    return to_json(_hit_fields(table))[:-1]

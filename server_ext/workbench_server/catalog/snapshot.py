@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -82,6 +82,7 @@ class Snapshot:
     connections: dict[int, Rights]
     _summaries: dict[int, TableOut] = field(default_factory=dict)
     _json: dict[int, bytes] = field(default_factory=dict)
+    _memo: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def usable(self, principal: Principal) -> set[int] | None:
         """Ids of the connections ``principal`` may use; None when that is all of them
@@ -108,6 +109,18 @@ class Snapshot:
             self._json[table_id] = out
         return out
 
+    def memo(self, kind: str, table_id: int, make: Callable[[TableOut], Any]) -> Any:
+        """``make(summary)``, made once per table and ``kind`` while the table does not
+        change: another view of a result than the REST one (an agent's hit) kept as ready
+        as :meth:`summary_json` is."""
+        made = self._memo.get(table_id)
+        if made is None:
+            made = self._memo[table_id] = {}
+        out = made.get(kind)
+        if out is None:
+            out = made[kind] = make(self.summary(table_id))
+        return out
+
     def copy(self) -> Snapshot:
         return Snapshot(
             self.index,
@@ -116,6 +129,7 @@ class Snapshot:
             self.connections,
             dict(self._summaries),
             dict(self._json),
+            dict(self._memo),
         )
 
     def _update(self, table_id: int, **values: Any) -> None:
@@ -124,6 +138,7 @@ class Snapshot:
         self.rows[table_id] = {**self.rows[table_id], **values}
         self._summaries.pop(table_id, None)
         self._json.pop(table_id, None)
+        self._memo.pop(table_id, None)
 
 
 class _Held:
