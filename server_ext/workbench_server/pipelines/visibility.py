@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ..db.models import Pipeline, Run
+from workbench_pipelines.spec import PipelineSpec
+
+from ..db.models import Pipeline, PipelineVersion, Run
 from ..principal import Principal
 from .registry import PipelineRegistry
 
@@ -33,21 +35,40 @@ _BY = " by "
 
 
 class WriterVisibility:
-    """Which writers ``principal`` may be told of (one answer's worth: it reads the
-    pipelines once and the runs it is asked about)."""
+    """Which writers ``principal`` may be told of (one answer's worth: it reads each
+    pipeline it is asked about once, and the runs it is told of)."""
 
     def __init__(self, workbench: Workbench, principal: Principal) -> None:
         self.principal = principal
-        visible = PipelineRegistry(workbench, principal).visible_ids()
-        self._all = visible is None  # an admin
+        self._all = principal.admin
         self._workbench = workbench
-        self._visible_ids = set(visible or ())
-        self._hidden_names: set[str] = set()
+        self._seen: dict[int | str, bool] = {}  # pipeline id or name -> the principal sees it
         self._run_pipeline: dict[str, int] = {}
-        if not self._all:
-            with workbench.sessions() as session:
-                names = set(session.scalars(select(Pipeline.name)))
-            self._hidden_names = names - set((visible or {}).values())
+
+    def _sees(self, key: int | str) -> bool:
+        """Whether the principal sees the pipeline of this id (or name: one nobody has
+        is no private thing), by its current version's access. One pipeline read, not
+        all of them: the catalog's live freshness asks this every few seconds."""
+        if key not in self._seen:
+            by = Pipeline.id == key if isinstance(key, int) else Pipeline.name == key
+            with self._workbench.sessions() as session:
+                found = session.execute(
+                    select(Pipeline, PipelineVersion)
+                    .outerjoin(
+                        PipelineVersion,
+                        (PipelineVersion.pipeline_id == Pipeline.id)
+                        & (PipelineVersion.version == Pipeline.current_version),
+                    )
+                    .where(by)
+                ).first()
+            if found is None:
+                self._seen[key] = isinstance(key, str)
+            else:
+                pipeline, version = found
+                self._seen[key] = version is not None and PipelineRegistry(
+                    self._workbench, self.principal
+                ).may_view(pipeline.owner, PipelineSpec.model_validate(version.spec))
+        return self._seen[key]
 
     def know_runs(self, run_ids: Iterable[str | None]) -> None:
         """Read the pipelines of these runs (once, before asking about them)."""
@@ -70,8 +91,8 @@ class WriterVisibility:
         if self._all:
             return False
         if run_id and run_id in self._run_pipeline:
-            return self._run_pipeline[run_id] not in self._visible_ids
-        return pipeline is not None and pipeline in self._hidden_names
+            return not self._sees(self._run_pipeline[run_id])
+        return pipeline is not None and not self._sees(pipeline)
 
     def hides_notebook(self, user: str | None) -> bool:
         """A notebook's path is its user's (and admins') to read."""
