@@ -193,6 +193,64 @@ def add(
     click.echo(f"added connection {created.name!r} ({created.kind})")
 
 
+@connection.command("edit")
+@home_option
+@click.argument("name")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Change a non-secret setting, e.g. --set database=odoo17 (repeatable).",
+)
+@click.option("--description", default=None, help="A new description.")
+@click.option("--share", "share", multiple=True, metavar="GROUP", help="Share with a group.")
+@click.option(
+    "--unshare", "unshare", multiple=True, metavar="GROUP", help="Stop sharing with a group."
+)
+@click.option(
+    "--secrets-stdin", is_flag=True, help="Read FIELD=VALUE secret lines to change from stdin."
+)
+def edit(
+    home: str | None,
+    name: str,
+    sets: tuple[str, ...],
+    description: str | None,
+    share: tuple[str, ...],
+    unshare: tuple[str, ...],
+    secrets_stdin: bool,
+) -> None:
+    """Change connection NAME (yours, or any as an admin): settings, secrets, description,
+    the groups it is shared with. What is not named stays as it is."""
+    from ..connections.service import ConnectionUpdate
+
+    service = _service(home)
+    current = service.get(name)  # "no connection named ..." before anything is read
+    values = _parse_sets(sets)
+    _refuse_secrets_in_args(current.kind, values)
+    values |= _read_secrets(current.kind, secrets_stdin, prompt=False)
+    both = sorted(set(share) & set(unshare))
+    if both:
+        raise InvalidInputError(f"--share and --unshare both name {', '.join(both)}")
+    groups = None
+    if share or unshare:
+        groups = sorted((set(current.shared_groups) | set(share)) - set(unshare))
+    if not values and description is None and groups is None:
+        raise InvalidInputError(
+            "nothing to change: give --set FIELD=VALUE, --secrets-stdin, --description, "
+            "--share GROUP or --unshare GROUP"
+        )
+    try:
+        patch = ConnectionUpdate(
+            description=description, shared_groups=groups, settings=values or None
+        )
+        updated = service.update(name, patch)  # the settings are checked as merged
+    except ValidationError as exc:
+        raise _invalid(name, current.kind, exc) from None
+    shared = ", ".join(updated.shared_groups) or "no group"
+    click.echo(f"updated connection {updated.name!r} ({updated.kind}); shared with {shared}")
+
+
 @connection.command("list")
 @home_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
