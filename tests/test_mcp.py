@@ -566,6 +566,15 @@ def test_preview_masks_pii_for_a_non_owner(hub: Any) -> None:
 
 
 @pytest.fixture(scope="module")
+def typescript_sdk() -> None:
+    """Checked before the hub starts: without node, nothing to start it for."""
+    if mcp_sdk_peer.node_missing():
+        pytest.skip("node is not installed: MCP's TypeScript SDK runs on it (.ci/run has it)")
+    if not mcp_sdk_peer.installed():
+        pytest.fail(mcp_sdk_peer.HOW_TO_INSTALL, pytrace=False)
+
+
+@pytest.fixture(scope="module")
 def alice_agents_books(hub: Any, odoo_db: str) -> str:
     """A connection of alice's own, shared with nobody, scanned into the catalog."""
     from tests.support.postgres import postgres_settings
@@ -580,17 +589,13 @@ def alice_agents_books(hub: Any, odoo_db: str) -> str:
 
 @pytest.mark.parametrize("protocol", list(mcp_sdk_peer.RELEASES))
 def test_agents_on_the_typescript_sdk_at_each_protocol_version(
-    hub: Any, alice_agents_books: str, protocol: str
+    typescript_sdk: None, hub: Any, alice_agents_books: str, protocol: str
 ) -> None:
     """Claude Desktop/Code, Cursor and the MCP Inspector are built on MCP's TypeScript SDK,
     not ours, and speak the 2025 protocols: initialize, a session id on every request, a
     DELETE to end it. Each release, at the version it asks for, searches, previews and
     reads a schema as alice; bob's token with her session's id, and hers once it ended,
     reach nothing."""
-    if mcp_sdk_peer.node_missing():
-        pytest.skip("node is not installed: MCP's TypeScript SDK runs on it (.ci/run has it)")
-    if not mcp_sdk_peer.installed():
-        pytest.fail(mcp_sdk_peer.HOW_TO_INSTALL, pytrace=False)
     table = alice_agents_books
     alice, bob = hub.user_token("alice"), hub.user_token("bob")
     seen = mcp_sdk_peer.run_agent(protocol, _service_mcp(hub), alice, bob, table, "res_partner")

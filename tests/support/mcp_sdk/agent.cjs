@@ -1,5 +1,5 @@
 // An agent built on MCP's TypeScript SDK, as Claude Desktop/Code, Cursor and the MCP
-// Inspector are: tests/test_mcp_typescript.py runs it with node against /workbench/mcp.
+// Inspector are: tests/test_mcp.py runs it with node against /workbench/mcp.
 //
 //   node agent.cjs SDK URL   (env MCP_SDK_HOME, MCP_TOKEN, MCP_OTHER_TOKEN, MCP_TABLE,
 //                             MCP_QUERY)
@@ -35,12 +35,14 @@ function watchInitialize(transport, seen) {
   Object.defineProperty(transport, "onmessage", {
     get: () => handler,
     set: (next) => {
-      handler = (message, extra) => {
-        if (message.result && message.result.protocolVersion) {
-          seen.protocol = message.result.protocolVersion;
-        }
-        return next(message, extra);
-      };
+      handler =
+        next &&
+        ((message, extra) => {
+          if (message.result && message.result.protocolVersion) {
+            seen.protocol = message.result.protocolVersion;
+          }
+          return next(message, extra);
+        });
     },
   });
 }
