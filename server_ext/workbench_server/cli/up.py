@@ -64,6 +64,10 @@ WORKER_LIVENESS = {"kind": "file", "interval": 5.0, "timeout": 0.0, "failures": 
 # copies kept (NAME.1 ... NAME.5): 60 MB a log at most. WORKBENCH_LOG_MAX_BYTES (bytes,
 # or with K, M or G) and WORKBENCH_LOG_KEEP change them; 0 bytes never rotates.
 LOG_MAX_BYTES_ENV, LOG_KEEP_ENV = "WORKBENCH_LOG_MAX_BYTES", "WORKBENCH_LOG_KEEP"
+# TEMPORAL_LIVENESS's interval (each probe given as long) and misses, for an installation
+# that wants a hung Temporal restarted sooner or later (tests use 1 s).
+PROBE_INTERVAL_ENV = "WORKBENCH_TEMPORAL_PROBE_INTERVAL"
+PROBE_MISSES_ENV = "WORKBENCH_TEMPORAL_PROBE_MISSES"
 LOG_MAX_BYTES, LOG_KEEP = 10 * 2**20, 5
 # The stop signals; blocked while handing over to the keeper, which then receives them.
 KEEPER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -110,6 +114,32 @@ def log_rotation(environ: dict[str, str]) -> tuple[int, int]:
             )
         keep = int(raw)
     return max_bytes, keep
+
+
+def temporal_liveness(environ: dict[str, str]) -> dict:
+    """TEMPORAL_LIVENESS with the interval and misses the environment sets, if any."""
+    live = dict(TEMPORAL_LIVENESS)
+    raw = environ.get(PROBE_INTERVAL_ENV, "").strip()
+    if raw:
+        try:
+            interval = float(raw)
+        except ValueError:
+            interval = float("nan")
+        if not 0.5 <= interval <= 300:
+            raise ConfigurationError(
+                f"{PROBE_INTERVAL_ENV}={raw!r}: give the seconds between two probes of "
+                "Temporal (each may take as long), 0.5 to 300"
+            )
+        live["interval"] = live["timeout"] = interval
+    raw = environ.get(PROBE_MISSES_ENV, "").strip()
+    if raw:
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            raise ConfigurationError(
+                f"{PROBE_MISSES_ENV}={raw!r}: give how many probes in a row Temporal may "
+                "miss before it is restarted, 1 to 100"
+            )
+        live["failures"] = int(raw)
+    return live
 
 
 def _choose_port(ip: str, port: int | None, what: str, option: str) -> int:
@@ -169,9 +199,11 @@ class LocalStack:
         concurrency: int,
         hub: bool = False,
         log_rotation: tuple[int, int] = (LOG_MAX_BYTES, LOG_KEEP),
+        temporal_live: dict | None = None,
     ) -> None:
         self.settings = settings
         self.log_rotation = log_rotation
+        self.temporal_live = temporal_live or TEMPORAL_LIVENESS
         # What the keeper keeps, once the stack is up: the keeper (cli/up_keeper.py) runs
         # in this process when it could not become it (see _hand_over).
         self.keeper_spec: dict | None = None
@@ -419,7 +451,7 @@ class LocalStack:
                 live = WORKER_LIVENESS | {"path": str(self.worker_heartbeat)}
             else:
                 ready = {"kind": "port", "ip": self.ip, "port": self.temporal_port}
-                live = TEMPORAL_LIVENESS | {"ip": self.ip, "port": self.temporal_http_port}
+                live = self.temporal_live | {"ip": self.ip, "port": self.temporal_http_port}
             parts.append(
                 {
                     "name": component.name,
@@ -471,12 +503,13 @@ class LocalStack:
             argv = [sys.executable, "-S", str(keeper), "up", str(fd)]
             os.execv(sys.executable, argv)  # noqa: S606 - our own interpreter and script
         except OSError as exc:
-            message = (
-                f"could not hand over to {keeper.name} ({exc}); its keeper runs in this "
-                "process instead (the same, with the start's imports still loaded)"
+            # A warning: on the terminal (the CLI's console handler) and in workbench.log.
+            log.warning(
+                "could not hand over to %s (%s); its keeper runs in this process instead "
+                "(the same, with the start's imports still loaded)",
+                keeper.name,
+                exc,
             )
-            log.warning("%s", message)
-            click.echo(f"workbench: {message}", err=True)
             if fd is not None:
                 os.close(fd)
 
@@ -671,6 +704,7 @@ def up(
             "a team server is the Docker deployment described in docs/deploy.md"
         )
     rotation = log_rotation(dict(os.environ))
+    temporal_live = temporal_liveness(dict(os.environ))
     workbench_home = WorkbenchHome.resolve(home)
     workbench_home.prepare()
     lock = _lock_home(workbench_home)
@@ -699,6 +733,7 @@ def up(
             concurrency=concurrency,
             hub=hub,
             log_rotation=rotation,
+            temporal_live=temporal_live,
         )
         code = asyncio.run(stack.run(demo=not no_demo))
         if stack.keeper_spec is not None:
