@@ -88,6 +88,49 @@ def test_a_new_column_reaches_bronze_silver_and_the_catalog_with_its_values(work
     ]
 
 
+@pytest.mark.parametrize("created", [False, True], ids=["no_create_date", "create_date"])
+def test_a_new_column_filled_at_the_source_reaches_every_silver_row(workbench, source, created):
+    """Odoo adds a column and fills it with SQL (a default, a stored computed field)
+    without touching write_date: rows not changed since still get their value in bronze
+    and silver, those read before (one long ago, one inside the overlap window) alike, and
+    a row whose new column is NULL stays as it was."""
+    if created:  # the creation-time path of an incremental read
+        _sql(source, "ALTER TABLE notes ADD COLUMN create_date timestamp DEFAULT now()")
+    _sql(
+        source,
+        "UPDATE notes SET write_date = '2020-01-01 10:00' WHERE id = 1",
+        "INSERT INTO notes (id, body, amount, write_date) VALUES (4, 'd', 4.40, now())",
+    )
+    _extract(workbench, "full")
+    _merge(workbench)
+    _sql(
+        source,
+        "ALTER TABLE notes ADD COLUMN ref text",
+        "ALTER TABLE notes ADD COLUMN rate numeric(6, 3) DEFAULT 1.5",
+        "UPDATE notes SET ref = 'R-' || id WHERE id <> 4",  # write_date not touched
+        "UPDATE notes SET body = 'c', write_date = now() WHERE id = 4",  # changed meanwhile
+    )
+    lake = Lake.default(workbench.settings)
+    bronze_before = lake.read("bronze.notes").num_rows
+    _extract(workbench)
+    _merge(workbench)
+    rows = sorted(
+        (r["id"], r["body"], r["ref"], r["rate"]) for r in lake.read("silver.notes").to_pylist()
+    )
+    assert rows == [
+        (1, "a", "R-1", Decimal("1.500")),
+        (2, "b", "R-2", Decimal("1.500")),
+        (4, "c", None, Decimal("1.500")),
+    ]
+    # Bronze stays append-only: one row more per key, each the source's row as it is now.
+    bronze = lake.read("bronze.notes")
+    assert bronze.num_rows == bronze_before + 3
+    # Nothing left to fill: the next runs add nothing to bronze and change nothing.
+    _extract(workbench)
+    _merge(workbench)
+    assert lake.read("bronze.notes").num_rows == bronze_before + 3
+
+
 def test_a_dropped_column_stops_the_extract_naming_it_and_writes_nothing(workbench, source):
     _extract(workbench, "full")
     _merge(workbench)
@@ -109,6 +152,7 @@ def test_a_dropped_column_stops_the_extract_naming_it_and_writes_nothing(workben
 
 def test_a_column_listed_without_the_dropped_one_goes_on(workbench, source):
     _extract(workbench, "full")
+    _merge(workbench)
     _sql(
         source,
         "ALTER TABLE notes DROP COLUMN body",
@@ -120,8 +164,14 @@ def test_a_column_listed_without_the_dropped_one_goes_on(workbench, source):
         "mode": "incremental",
     }
     run_extract(step_context(workbench, local_principal(), "extract", config))
-    rows = Lake.default(workbench.settings).read("bronze.notes").to_pylist()
+    lake = Lake.default(workbench.settings)
+    rows = lake.read("bronze.notes").to_pylist()
     assert (2, Decimal("2.25")) in {(r["id"], r["amount"]) for r in rows}
+    _merge(workbench)  # silver keeps the values it had (as the message says)
+    silver = sorted(
+        (r["id"], r["body"], r["amount"]) for r in lake.read("silver.notes").to_pylist()
+    )
+    assert silver == [(1, "a", Decimal("1.10")), (2, "b", Decimal("2.25"))]
 
 
 def test_a_retyped_column_stops_the_extract_naming_both_types(workbench, source):

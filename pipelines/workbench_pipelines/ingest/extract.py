@@ -14,6 +14,8 @@ Per table, in one DuckDB session:
   read again in the window (in bronze's files of that window) and those created inside
   it; others look every key read up in bronze.
   When deletes are due (``deletes: every 1d``), keys are compared as in a full run.
+  The run that first reads a column new to bronze also reads the rows holding a value
+  in it whatever their cursor (Odoo fills a new column without touching write_date).
 
 Each table's rows (upserts and deletes, and company-dependent values in their own
 table) are one append: one Delta version, or none if the step fails. The watermark and
@@ -116,6 +118,13 @@ class TableExtract:
         self.opened: DeltaTable | None = None
         self.keys_matched = False  # deletes ruled out by the keys' checksums alone
         self.new_columns: list[str] = []  # the source's columns bronze does not hold yet
+        # New columns an incremental read fills: rows holding a value in them are read
+        # whatever their cursor (the source filled them without touching write_date).
+        self.filled: list[str] = []
+        self.refilled = 0  # rows read for that alone
+        # Columns bronze holds that a step listing its columns: no longer reads (dropped
+        # at the source): each key's last value is carried on, never NULL over silver's.
+        self.carried: list[str] = []
 
     def run(self) -> None:
         ctx = self.ctx
@@ -142,10 +151,14 @@ class TableExtract:
         exists = self.opened is not None
         if exists and self.table.columns is None:
             self._refuse_dropped(shape)
+        elif exists:
+            self.carried = self._gone(shape)
         if exists:
             self.new_columns = [c.name for c in shape.columns if c.name not in self._held()]
         since = self._since(mark) if mark is not None else None
         full = self.spec.mode == "full" or since is None or not exists or cursor is None
+        if not full:
+            self.filled = self.new_columns
         deletes = exists and self._deletes_due(mark, full)
         # A full read's watermark is the table's high water before it reads (rows written
         # meanwhile are read again next time); an incremental one's, what it read.
@@ -191,8 +204,24 @@ class TableExtract:
         extract_lineage(
             ctx, self.source, shape, self.lake, self.bronze, self.side, self.languages, self.keys
         )
+        if self.carried:
+            carried = ", ".join(self.carried)
+            ctx.log(
+                f"{self.bronze}: {carried} not read (not in the step's columns:): each key's "
+                "last value is kept, new keys have none; to stop carrying them, %sql CREATE OR "
+                f"REPLACE TABLE {self.bronze} PARTITIONED BY ({', '.join(q.PARTITIONS)}) AS "
+                f"SELECT * EXCLUDE ({', '.join(qi(c) for c in self.carried)}) FROM {self.bronze}"
+            )
         if self.new_columns and self._version_written() is not None:
-            ctx.log(f"{self.bronze}: new column(s) {', '.join(self.new_columns)} added")
+            ctx.log(
+                f"{self.bronze}: new column(s) {', '.join(self.new_columns)} added"
+                + (
+                    f"; {self.refilled} row(s) not changed since the last run hold a value "
+                    "in them and were read again"
+                    if self.filled
+                    else ""
+                )
+            )
             columns_changed(ctx, self.lake.name, self.bronze)
         ctx.log(
             f"{shape.table} -> {self.bronze}: {'full' if full else 'incremental'}, "
@@ -243,8 +272,16 @@ class TableExtract:
         """Rows staged in DuckDB first (all, or those from ``since`` on), compared with
         bronze, then appended. ``verify``: nothing is appended (None) unless the keys
         bronze would then hold alive have the source's checksum (:meth:`_keys_match`)."""
-        rows = self.source.rows(self.db, shape, cursor, since)
+        filled = self.filled if since is not None else []
+        rows = self.source.rows(self.db, shape, cursor, since, filled)
         self.db.execute(f"CREATE OR REPLACE TEMP TABLE wb_changed AS SELECT * FROM {rows}")
+        if filled and cursor is not None:  # a source that cannot ask for them reads all
+            older = f"{qi(cursor)} < {sql_literal(since)}"
+            holds = q.filled_sql(filled, alias="wb_changed")
+            self.db.execute(f"DELETE FROM wb_changed WHERE {older} AND NOT {holds}")
+            self.refilled = self.db.execute(
+                f"SELECT count(*) FROM wb_changed WHERE {older}"
+            ).fetchone()[0]
         self.ctx.progress.check()
         # The source's keys are summed (after the rows were read) while bronze's side is
         # worked out here: the source's round trip is most of a no-change table's time.
@@ -287,8 +324,9 @@ class TableExtract:
                 )
                 known = "wb_known"
             out = q.upserts_sql(
-                shape, self.languages, self.audit, "wb_changed", self.keys, known, cursor, not full
-            )
+                shape, self.languages, self.audit, "wb_changed", self.keys, known, cursor,
+                not full, self.filled if not full else (),
+            )  # fmt: skip
         if keyless and not full and scan is not None:
             out = self._keyless_once(shape, out, scan, since, cursor, keyless)
         if deletes and known is not None:
@@ -376,7 +414,7 @@ class TableExtract:
         recent = since - EXTRACTED_MARGIN
         db.execute(
             f"CREATE OR REPLACE TEMP TABLE wb_again AS SELECT {keys}, {qi(cursor)} "
-            f"FROM wb_changed WHERE {qi(cursor)} <= {high}"
+            f"FROM wb_changed WHERE {qi(cursor)} BETWEEN {low} AND {high}"
         )
         seen = None
         # Only bronze's files whose statistics overlap the window and the recent runs.
@@ -407,7 +445,7 @@ class TableExtract:
             known = "wb_known"
         return q.created_upserts_sql(
             shape, self.languages, self.audit, "wb_changed", self.keys, cursor,
-            (created, low, high), known, seen,
+            (created, low, high), known, seen, self.filled,
         )  # fmt: skip
 
     def _checksum_key(self, shape: Shape) -> str | None:
@@ -509,6 +547,18 @@ class TableExtract:
     def _append(self, table: str, rows: str | pa.Table) -> int:
         """Append ``rows`` (a query's, or made already) to ``table`` in one commit; the
         rows written."""
+        carry = table == self.bronze and bool(self.carried)
+        registered = carry and isinstance(rows, pa.Table)
+        if registered:
+            self.db.register("wb_carry_in", rows)
+            rows = "SELECT * FROM wb_carry_in"
+        try:
+            return self._append_now(table, self._carry(rows) if carry else rows)
+        finally:
+            if registered:
+                self.db.unregister("wb_carry_in")
+
+    def _append_now(self, table: str, rows: str | pa.Table) -> int:
         if isinstance(rows, pa.Table):
             data: pa.Table | pa.RecordBatchReader = rows
             self.ctx.progress.rows += rows.num_rows
@@ -539,15 +589,7 @@ class TableExtract:
         """Refuse a source that no longer has a column bronze holds: its rows would be
         written with the column NULL, and the merge would put NULL over silver's values.
         A step that lists its ``columns:`` has said which it reads, and goes on."""
-        held = self._held()
-        now = {c.name for c in shape.columns}
-        derived = tuple(f"{c.name}_" for c in shape.translated)  # name_fr_fr, per language
-        bookkeeping = {*q.AUDIT, "_lsn"}
-        gone = [
-            n
-            for n in held
-            if n not in now and n not in bookkeeping and not (derived and n.startswith(derived))
-        ]
+        gone = self._gone(shape)
         if not gone:
             return
         name = self.table.table or self.table.model
@@ -559,6 +601,35 @@ class TableExtract:
             f"list the columns to extract without them ({{table: {name}, columns: [{kept}]}}"
             " in the step's tables:): bronze and silver keep the values they had; if not, "
             "restore them at the source; then run the step again"
+        )
+
+    def _gone(self, shape: Shape) -> list[str]:
+        """The columns bronze holds that the source's rows as read lack (bookkeeping and
+        the per-language text of translated columns aside)."""
+        now = {c.name for c in shape.columns}
+        derived = tuple(f"{c.name}_" for c in shape.translated)  # name_fr_fr, per language
+        bookkeeping = {*q.AUDIT, "_lsn", "_committed_at"}
+        return [
+            n
+            for n in self._held()
+            if n not in now and n not in bookkeeping and not (derived and n.startswith(derived))
+        ]
+
+    def _carry(self, rows: str) -> str:
+        """``rows`` (bronze rows about to be appended) with the columns bronze carries:
+        each key's last value in bronze (none for a new key)."""
+        assert self.opened is not None
+        scan = self._files(self.lake.scan_sql(self.bronze, self.opened.version()))
+        keys = ", ".join(f"b.{qi(k)}" for k in self.keys)
+        values = ", ".join(f"arg_max(b.{qi(c)}, b._extracted_at) AS {qi(c)}" for c in self.carried)
+        self.db.execute(
+            f"CREATE OR REPLACE TEMP TABLE wb_carry AS SELECT {keys}, {values} FROM {scan} b "
+            f"WHERE b._source = {ql(self.source.name)} AND b._op <> 'd' GROUP BY {keys}"
+        )
+        carried = ", ".join(f"p.{qi(c)}" for c in self.carried)
+        return (
+            f"SELECT o.*, {carried} FROM ({rows}) o LEFT JOIN wb_carry p "
+            f"ON {q.on_keys(self.keys, 'o', 'p')}"
         )
 
     def _held(self) -> list[str]:

@@ -10,6 +10,7 @@ died after its commit) adds nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -117,9 +118,11 @@ def upserts_sql(
     known: str | None,
     cursor: str | None,
     only_changed: bool,
+    filled: Sequence[str] = (),
 ) -> str:
     """Source rows as bronze rows; with ``known``, ``_op`` says whether bronze has the key
-    alive, and ``only_changed`` leaves out rows whose cursor bronze already has."""
+    alive, and ``only_changed`` leaves out rows whose cursor bronze already has, except
+    those holding a value in one of the ``filled`` columns (new to bronze)."""
     company = f"c.{qi(shape.company)}" if shape.company else "NULL"
     columns = row_columns(shape, languages)
     if known is None:
@@ -132,8 +135,16 @@ def upserts_sql(
     )
     if only_changed:
         changed = f"k._cursor IS DISTINCT FROM c.{qi(cursor)}" if cursor else "true"
-        sql += f" WHERE {absent} OR {changed}"
+        sql += f" WHERE {absent} OR {changed}{filled_sql(filled, ' OR ')}"
     return sql
+
+
+def filled_sql(filled: Sequence[str], before: str = "", alias: str = "c") -> str:
+    """``before`` and a condition that a row holds a value in one of ``filled`` (the
+    source's columns new to bronze); "" for none."""
+    if not filled:
+        return ""
+    return before + "(" + " OR ".join(f"{alias}.{qi(n)} IS NOT NULL" for n in filled) + ")"
 
 
 def seen_sql(
@@ -170,13 +181,15 @@ def created_upserts_sql(
     created: tuple[str, str, str],
     known: str | None,
     seen: str | None,
+    filled: Sequence[str] = (),
 ) -> str:
     """Source rows of an incremental read as bronze rows, ``_op`` told by their creation
     time where it can: ``created`` is the creation column and the window's bounds (SQL
     literals); a row created after the window (after the last run's watermark) is new to
     bronze, one created before it was read by an earlier run, and one created inside it
     is looked up in ``known`` (its keys' latest bronze rows). Rows ``seen`` (the same key
-    and cursor value already in bronze) are left out."""
+    and cursor value already in bronze) are left out, unless they hold a value in one of
+    the ``filled`` columns (new to bronze)."""
     column, low, high = created
     company = f"c.{qi(shape.company)}" if shape.company else "NULL"
     created_at = f"c.{qi(column)}"
@@ -195,6 +208,7 @@ def created_upserts_sql(
         sql += (
             f" WHERE NOT EXISTS (SELECT 1 FROM {seen} s "
             f"WHERE {on_keys(keys, 's', 'c')} AND s._cursor = c.{qi(cursor)})"
+            + filled_sql(filled, " OR ")
         )
     return sql
 

@@ -13,7 +13,7 @@ and a row per company in the ``_by_company`` table).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -132,9 +132,12 @@ class OdooSource:
         shape: Shape,
         cursor: str | None,
         since: Cursor,
+        filled: Sequence[str] = (),
     ) -> str:
         domain: list[Any] = []
-        if since is not None and cursor:
+        # A new field's values are read for every record (a domain on it would miss
+        # False, which Odoo's API gives for an empty field and a boolean alike).
+        if since is not None and cursor and not filled:
             text = since.isoformat(sep=" ") if isinstance(since, datetime) else str(since)
             domain = [[cursor, ">=", text[:19]]]
         shape.sql = f"{shape.extra['model']}.search_read({json.dumps(domain)})"

@@ -17,6 +17,7 @@ registry (``ir_model_fields``) says which jsonb columns are translations and, fr
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -254,10 +255,12 @@ class PostgresSource:
         shape: Shape,
         cursor: str | None,
         since: Cursor,
+        filled: Sequence[str] = (),
     ) -> str:
         sql = shape.extra["select"]
         if since is not None and cursor:
             sql += f" WHERE {qi(cursor)} >= {_pg_literal(since)}"
+            sql += "".join(f" OR {qi(n)} IS NOT NULL" for n in filled)
         shape.sql = sql
         return self.query(sql)
 

@@ -10,6 +10,7 @@ batch by batch. The extract does the rest in DuckDB, the same way for every sour
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -97,9 +98,11 @@ class Source(Protocol):
         shape: Shape,
         cursor: str | None,
         since: Cursor,
+        filled: Sequence[str] = (),
     ) -> str:
         """A relation (FROM clause) of the rows: all, or those whose cursor is at least
-        ``since``."""
+        ``since`` and those holding a value in one of the ``filled`` columns (new to
+        bronze; a source that cannot ask for those reads every row)."""
         ...
 
     def keys(self, db: duckdb.DuckDBPyConnection, shape: Shape, keys: list[str]) -> str:

@@ -9,7 +9,7 @@ precision, DECIMAL(38,10)), integers as BIGINT, floats as DOUBLE, and so on.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -115,12 +115,19 @@ class SqlAlchemySource:
         return value, int(top) if top is not None else None
 
     def rows(
-        self, db: duckdb.DuckDBPyConnection, shape: Shape, cursor: str | None, since: Cursor
+        self,
+        db: duckdb.DuckDBPyConnection,
+        shape: Shape,
+        cursor: str | None,
+        since: Cursor,
+        filled: Sequence[str] = (),
     ) -> str:
         table = self._table(shape)
         query = sa.select(*(table.c[c.name] for c in shape.columns))
         if since is not None and cursor:
-            query = query.where(table.c[cursor] >= since)
+            query = query.where(
+                sa.or_(table.c[cursor] >= since, *(table.c[n].is_not(None) for n in filled))
+            )
         shape.sql = str(query.compile(self.engine, compile_kwargs={"literal_binds": True}))
         schema = pa.schema([(c.name, arrow_type(c.type)) for c in shape.columns])
         return self._register(db, schema, self._batches(query, schema))
