@@ -312,6 +312,74 @@ def test_a_column_dropped_while_followed_keeps_silver_s_values(workbench, source
     }
 
 
+def test_a_new_column_filled_without_a_change_to_stream_reaches_every_silver_row(workbench, source):
+    """A column added with a default (PostgreSQL gives every row the value and writes no
+    change to stream) between runs: the rows not changed since get the value too, a
+    column left NULL stays NULL, and nothing is read again at the next run."""
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+        db.execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
+    _cdc(workbench, ["notes"])
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("ALTER TABLE notes ADD COLUMN rate numeric(6, 3) DEFAULT 1.5")
+        db.execute("ALTER TABLE notes ADD COLUMN ref text")
+        db.execute("UPDATE notes SET body = 'b2' WHERE id = 2")
+        db.execute("INSERT INTO notes VALUES (3, 'c', 2.0, 'R-3')")
+    _cdc(workbench, ["notes"])
+    run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.notes"]}))
+    lake = Lake.default(workbench.settings)
+    silver = lake.read("silver.notes").to_pylist()
+    assert _by_key(silver, ["id"], ["body", "rate", "ref"]) == {
+        (1,): ("a", Decimal("1.500"), None),
+        (2,): ("b2", Decimal("1.500"), None),
+        (3,): ("c", Decimal("2.000"), "R-3"),
+    }
+    version = lake.version("bronze.notes")
+    _cdc(workbench, ["notes"])  # filled once
+    assert lake.version("bronze.notes") == version
+
+
+def test_a_new_column_filled_while_followed_reaches_every_silver_row(workbench, source):
+    import threading
+    import time
+
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+        db.execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
+    _cdc(workbench, ["notes"])
+    lake = Lake.default(workbench.settings)
+    config = {"source": "src", "tables": ["notes"], "mode": "cdc", "follow": "6s",
+              "batch_seconds": 0.2}  # fmt: skip
+    failed: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            run_extract(step_context(workbench, local_principal(), "extract", config))
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+
+    consumer = threading.Thread(target=follow)
+    consumer.start()
+    try:
+        with psycopg.connect(source, autocommit=True) as db:
+            db.execute("UPDATE notes SET body = 'a2' WHERE id = 1")
+            deadline = time.monotonic() + 60
+            while not lake.read("bronze.notes", where="_op = 'u'").num_rows:
+                assert time.monotonic() < deadline and not failed, failed
+                time.sleep(0.1)
+            db.execute("ALTER TABLE notes ADD COLUMN rate numeric(6, 3) DEFAULT 1.5")
+            db.execute("UPDATE notes SET body = 'b2' WHERE id = 2")  # the new Relation
+    finally:
+        consumer.join(120)
+    assert not failed, failed
+    run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.notes"]}))
+    silver = lake.read("silver.notes").to_pylist()
+    assert _by_key(silver, ["id"], ["body", "rate"]) == {
+        (1,): ("a2", Decimal("1.500")),
+        (2,): ("b2", Decimal("1.500")),
+    }
+
+
 def test_a_table_dropped_while_followed_is_named_and_the_others_lose_nothing(workbench, source):
     from workbench_server.errors import NotFoundError
 

@@ -35,9 +35,11 @@ and a replication slot with the built-in ``pgoutput`` plugin, both named
   unconstrained ``numeric`` DECIMAL(38,10)). An unchanged TOASTed value (``u``) takes
   the key's previous value, from the batch or from bronze. A deleted row has its key
   columns (REPLICA IDENTITY DEFAULT, Odoo's primary keys) and NULLs. A Relation message
-  with new columns gets them described and added (``schema_mode="merge"``); a column
-  bronze holds that the source no longer sends (dropped) keeps each key's last value,
-  as an unchanged TOASTed one does, never NULL over silver's.
+  with new columns gets them described and added (``schema_mode="merge"``), and the rows
+  holding a value in them read once (:meth:`CdcExtract._fill`: a default writes no
+  change to stream); a column bronze holds that the source no longer sends (dropped)
+  keeps each key's last value, as an unchanged TOASTed one does, never NULL over
+  silver's.
 """
 
 from __future__ import annotations
@@ -211,7 +213,10 @@ class CdcExtract:
                 self.ctx.workbench, KIND, self.lake.name, spec.bronze, self.spec.source, shape.table
             )
             table.done = self._done(table)
-            self._carry(table, self._held(table))
+            held = self._held(table)
+            self._carry(table, held)
+            if held is not None and table.mark is not None:  # added while no run streamed
+                table.fill = [c.name for c in shape.columns if c.name not in held.names]
             self.tables[shape.table] = table
 
     def _held(self, table: Table) -> pa.Schema | None:
@@ -438,11 +443,13 @@ class CdcExtract:
         finally:
             replication.close()
 
-    def _copy(self, table: Table, point: int) -> None:
+    def _copy(self, table: Table, point: int, where: str | None = None) -> None:
         """``table`` as of the snapshot the open DuckDB transaction's PostgreSQL
-        transaction adopted, into bronze in one append (``_lsn`` the slot's start)."""
+        transaction adopted, into bronze in one append (``_lsn`` the slot's start);
+        ``where``: only its rows matching that, as they are now (no deletes looked for)."""
         shape = table.shape
-        rows = self.source.query(shape.extra["select"])
+        select = shape.extra["select"] + (f" WHERE {where}" if where else "")
+        rows = self.source.query(select)
         audit = q.Audit(self.ctx.run_id, self._stamp(), self.spec.source)
         known = None
         out = ""
@@ -460,10 +467,12 @@ class CdcExtract:
                 self.db.execute(f"CREATE OR REPLACE TEMP TABLE wb_cdc_snap AS SELECT * FROM {rows}")
                 rows, known = "wb_cdc_snap", "wb_cdc_known"
                 keys = ", ".join(qi(k) for k in table.keys)
-                self.db.execute(
-                    f"CREATE OR REPLACE TEMP TABLE wb_cdc_keys AS SELECT {keys} FROM {rows}"
-                )
-                out = " UNION ALL BY NAME " + q.deletes_sql(audit, table.keys, known, "wb_cdc_keys")
+                if where is None:
+                    self.db.execute(
+                        f"CREATE OR REPLACE TEMP TABLE wb_cdc_keys AS SELECT {keys} FROM {rows}"
+                    )
+                    deletes = q.deletes_sql(audit, table.keys, known, "wb_cdc_keys")
+                    out = " UNION ALL BY NAME " + deletes
         upserts = q.upserts_sql(shape, table.languages, audit, rows, table.keys, known, None, False)
         if known is not None and table.carried:  # each key's last value in bronze
             upserts = self._carried_sql(table, upserts)
@@ -481,7 +490,27 @@ class CdcExtract:
         written = self._append(table, counted(reader, self.ctx.progress))
         table.done = point
         self._save(table, point)
-        self.ctx.log(f"{shape.table} -> {table.bronze}: snapshot, {written} row(s)")
+        if where is None:
+            self.ctx.log(f"{shape.table} -> {table.bronze}: snapshot, {written} row(s)")
+        table.fill = []  # every column read
+
+    def _fill(self, table: Table) -> None:
+        """The rows holding a value in the table's new columns, read as they are now and
+        appended after everything streamed before (``_lsn`` one past bronze's last, where
+        no commit can end): rows the source filled without a change to stream (a
+        column's default, a table rewrite) get their values too. A change streamed after
+        this that was made before (the same key, older) is followed by the key's later
+        ones, and one made before the column was added keeps the value read here (see
+        bronze_rows): once the stream has passed this read, silver is the source's."""
+        names = table.fill
+        where = " OR ".join(f"{qi(n)} IS NOT NULL" for n in names)
+        before = self.ctx.progress.rows
+        self._copy(table, table.done + 1, where)
+        self.ctx.log(
+            f"{table.shape.table}: new column(s) {', '.join(names)}: "
+            f"{self.ctx.progress.rows - before} row(s) holding a value in them read into "
+            f"{table.bronze}"
+        )
 
     def _carried_sql(self, table: Table, upserts: str) -> str:
         """``upserts`` (a copy's rows) with the columns bronze carries (see :meth:`_carry`):
@@ -526,6 +555,12 @@ class CdcExtract:
             self._consume(cur, target_lsn, until)
         finally:
             replication.close()
+        # New columns of tables no change of this run was written for.
+        known = self._versions()
+        for table in self.tables.values():
+            if table.fill:
+                self._fill(table)
+        self._announce(known)
 
     def _consume(self, cur, target: int, until: float | None) -> None:
         """Read the slot until caught up with ``target`` (or, following, until
@@ -644,10 +679,12 @@ class CdcExtract:
         if table.spec.columns:
             return
         known = {c.name for c in table.shape.columns} | {c.name for c in table.carried}
-        if any(c.name not in known for c in relation.columns):  # a column was added
+        added = [c.name for c in relation.columns if c.name not in known]
+        if added:  # a column was added
             shape = self.source.shape(self.db, table.spec)
             shape.sql = shape.extra["select"]
             table.shape = shape
+            table.fill += [n for n in added if shape.column(n) is not None]
             self.ctx.log(f"{shape.table}: new column(s) added to {table.bronze}")
 
     def _rows(self, change: pgoutput.Change):
@@ -683,6 +720,8 @@ class CdcExtract:
                 table.done = lsn
                 self.written += written
                 self._save(table, lsn)
+            if table.fill:  # after what came before it, in its own commit
+                self._fill(table)
         self.pending = 0
         # Only now, with the batch in the lake; sent at once (psycopg2 would wait its
         # status interval, and a run may end before it).

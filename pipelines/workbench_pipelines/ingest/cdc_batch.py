@@ -45,6 +45,9 @@ class Table:
     # step's columns:): a change that lacks one keeps the key's value before, as an
     # unchanged TOASTed value does, so the merge never writes NULL over silver's.
     carried: list[Column] = field(default_factory=list)
+    # New columns whose values the rows unchanged since hold at the source (a default,
+    # a table rewrite: nothing streamed): read for them once bronze has what came before.
+    fill: list[str] = field(default_factory=list)
     # The pending changes, in parallel lists (no object per change for the garbage
     # collector to walk): columns, values (a decoded tuple, or the message holding the
     # tuple from byte 6 on), op, LSN of the commit, commit time.
@@ -107,9 +110,9 @@ def bronze_rows(
                 columns[index[name]] = array
                 if flags is not None:
                     unchanged[name] = flags
-        for column in table.carried:
-            if column.name not in layout:  # sent no more: the key's value before
-                unchanged[column.name] = [op != "d" for op in table.ops]
+        for name in names:
+            if name not in layout:  # not sent (dropped, or added after): the value before
+                unchanged[name] = [op != "d" for op in table.ops]
     else:  # a column came or went within the batch, or a key changed: one by one
         for row, (layout, values) in enumerate(zip(table.layouts, table.values, strict=True)):
             if type(values) is bytes:
@@ -122,9 +125,9 @@ def bronze_rows(
                     unchanged.setdefault(name, [False] * count)[row] = True
                 else:
                     columns[i][row] = value
-            for column in table.carried:
-                if column.name not in layout and table.ops[row] != "d":
-                    unchanged.setdefault(column.name, [False] * count)[row] = True
+            for name in names:
+                if name not in layout and table.ops[row] != "d":
+                    unchanged.setdefault(name, [False] * count)[row] = True
     ops, lsns, commits = table.ops, table.lsns, table.commits
     # Text forms arrive as UTF-8 bytes: checked and made text by Arrow, column-wise.
     arrays = {
@@ -205,10 +208,15 @@ def fill_toasted(
     same = " AND ".join(f"p.{qi(k)} = t.{lk}" for k, lk in zip(keys, looked, strict=True))
     flagged = " OR ".join(f"_wb_u{index[c]}" for c in columns)
     previous = None
+    held: set[str] = set()
     if lake.exists(table.bronze):
         scan = lake.scan_sql(table.bronze, lake.version(table.bronze))
+        held = {r[0] for r in db.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    if held & set(columns):  # (a column new to bronze has no value before there)
         key_list = ", ".join(f"b.{qi(k)}" for k in keys)
-        values = ", ".join(f"arg_max(b.{qi(c)}, b._extracted_at) AS {qi(c)}" for c in columns)
+        values = ", ".join(
+            f"arg_max(b.{qi(c)}, b._extracted_at) AS {qi(c)}" for c in columns if c in held
+        )
         on = " AND ".join(f"b.{qi(k)} = w.{lk}" for k, lk in zip(keys, looked, strict=True))
         db.execute(
             f"CREATE OR REPLACE TEMP TABLE wb_cdc_prev AS SELECT {key_list}, {values} "
@@ -223,7 +231,11 @@ def fill_toasted(
             f"(SELECT p.{c} FROM wb_cdc_typed p WHERE {earlier} "
             f"AND NOT coalesce(p.{flag}, false) ORDER BY p._wb_seq DESC LIMIT 1)"
         )
-        before = f"(SELECT p.{c} FROM {previous} p WHERE {same})" if previous else "NULL"
+        before = (
+            f"(SELECT p.{c} FROM {previous} p WHERE {same})"
+            if previous and column in held
+            else "NULL"
+        )
         # The value before is the last one sent for the key (an unchanged value is the
         # same as the one before it), else bronze's. Rows whose key has an earlier row
         # still unfilled wait for it (a moved key updated again in the same batch): a
