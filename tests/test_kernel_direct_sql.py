@@ -263,3 +263,33 @@ def test_a_statement_that_sets_something_keeps_a_session_of_its_own(shell: Any) 
         run(shell, "%sql lake SELECT 1 AS one", direct)
         run(shell, "%sql lake SET search_path = 'bronze'", direct)
     assert same_both_ways(shell, code)["rows"] == before
+
+
+def test_amounts_come_back_exact_and_read_as_written(shell: Any) -> None:
+    """A lake's DECIMAL columns in ``.DataFrame()`` and ``autopandas`` hold ``Decimal``s,
+    both ways (jupysql's DuckDB ``.df()`` made them floats: 0.10 + 0.20 was
+    0.30000000000000004), the other columns as before; and the table shows a zero of
+    ``DECIMAL(38,10)`` as 0.0000000000, not '0E-10'."""
+    query = (
+        "SELECT CAST(0 AS DECIMAL(38, 10)) AS debit, CAST(0.10 AS DECIMAL(12, 2)) "
+        "+ CAST(0.20 AS DECIMAL(12, 2)) AS total, 1.5::DOUBLE AS rate, 'x' AS code, "
+        "sum(amount) AS amount FROM bronze.events"
+    )
+    got = same_both_ways(shell, f"%sql lake {query}")
+    assert "0.0000000000" in got["text"] and "0.0000000000" in got["html"]
+    assert "E-10" not in got["text"] + got["html"]
+    expected_total = sum(Decimal(f"{i}.25") for i in range(ROWS))
+    for direct in (True, False):
+        magics(shell).direct = direct
+        shell.run_cell(f"r = %sql lake {query}\nframe = r.DataFrame()")
+        frame = shell.user_ns["frame"]
+        row = frame.iloc[0].tolist()
+        assert row == [Decimal("0E-10"), Decimal("0.30"), 1.5, "x", expected_total], direct
+        assert [type(v) for v in row[:2]] == [Decimal, Decimal], direct
+        assert str(row[1]) == "0.30" and frame["rate"].dtype == "float64", direct
+    try:
+        shell.run_line_magic("config", "SqlMagic.autopandas = True")
+        frame = same_both_ways(shell, f"%sql lake {query}")["frame"]
+        assert [type(frame[c][0]) for c in ("debit", "total", "amount")] == [Decimal] * 3
+    finally:
+        shell.run_line_magic("config", "SqlMagic.autopandas = False")

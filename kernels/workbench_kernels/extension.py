@@ -107,11 +107,13 @@ class KernelExtension:
         with capture_output() as said:
             self.shell.extension_manager.load_extension("sql")  # not the guarded %load_ext
         _to_log(said)
+        from .exact_results import install as exact_results
         from .fast_paths import install
         from .registry import LAKE, WorkbenchConnectionError
         from .sql_magic import WorkbenchSqlMagics
 
         install()  # jupysql's per-query parsing, memoised (same results)
+        exact_results()  # DECIMAL columns as Decimal in DataFrames, shown in fixed point
         jupysql = self.shell.magics_manager.registry["SqlMagic"]
         connections = self.connections()
         self.shell.register_magics(WorkbenchSqlMagics(self.shell, connections, jupysql))
