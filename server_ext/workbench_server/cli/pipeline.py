@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -134,7 +135,44 @@ def deploy(home: str | None, file: Path) -> None:
 
         from ..pipelines.schedules import sync_schedule
 
-        click.echo(asyncio.run(sync_schedule(workbench, registry.spec(result.name))))
+        spec = registry.spec(result.name)
+        said = asyncio.run(sync_schedule(workbench, spec))
+        click.echo(said + _when_next(workbench, spec) if spec.schedule else said)
+
+
+def _span(interval: Any) -> str:
+    """An interval as the YAML writes one: 15m, 2h, 1d, 90s."""
+    seconds = int(interval.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _when_next(workbench: Any, spec: Any) -> str:
+    """When a deployed schedule fires next, in its time zone and UTC (what a person checks
+    after scheduling, say, the month-end close); paused, how to resume it."""
+    import asyncio
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from ..pipelines.schedules import describe
+
+    when = spec.schedule
+    every = f"cron {when.cron!r}" if when.cron else f"every {_span(when.interval)}"
+    zone = when.timezone
+    state = asyncio.run(describe(workbench, spec.name))
+    if state["paused"]:
+        return (
+            f": {every} in {zone}, paused (workbench pipeline schedule {spec.name} resume "
+            "starts it)"
+        )
+    if not state["next_runs"]:
+        return f": {every} in {zone}, no next run"
+    at = datetime.fromisoformat(state["next_runs"][0])
+    local = at.astimezone(ZoneInfo(zone))
+    utc = "" if zone == "UTC" else f" ({at.astimezone(ZoneInfo('UTC')):%Y-%m-%d %H:%M} UTC)"
+    return f": {every} in {zone}; next run {local:%Y-%m-%d %H:%M} {zone}{utc}"
 
 
 @pipeline.command("list")
