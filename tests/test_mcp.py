@@ -254,6 +254,37 @@ async def _audited(home: Path, at_least: int) -> list[Any]:
         core.close()
 
 
+async def test_tables_are_listed_as_resources_a_page_at_a_time(
+    mcp_url: str, token: str, jp_fetch, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients that offer what resources/list gives (Claude Desktop's attach menu, the
+    MCP Inspector) found no table there: the schemas were only a template."""
+    from workbench_server.agents import server
+
+    lake = Lake.default(WorkbenchSettings.from_env(home))
+    for name in ("bills", "invoices", "payments"):
+        lake.write(f"silver.{name}", pa.table({"id": [1, 2]}))
+    await jp_fetch(
+        "workbench", "api", "catalog", "sources", "lake", "scans", method="POST", body=b""
+    )
+    monkeypatch.setattr(server, "RESOURCES_PAGE", 2)  # the server runs in this process
+    async with mcp_client(mcp_url, token) as client:
+        first = await client.list_resources()
+        assert first.next_cursor is not None
+        second = await client.list_resources(cursor=first.next_cursor)
+        assert second.next_cursor is None
+        uris = [str(r.uri) for r in (*first.resources, *second.resources)]
+        assert uris == [
+            f"workbench://tables/lake.silver.{name}/schema"
+            for name in ("bills", "invoices", "payments")
+        ]
+        assert {r.mime_type for r in first.resources} == {"application/json"}
+        schema = await client.read_resource(uris[2])  # each as listed, it reads
+        assert json.loads(schema.contents[0].text)["table"] == "lake.silver.payments"
+        with pytest.raises(MCPError, match="cursor: pass the nextCursor of the last page"):
+            await client.list_resources(cursor="'; DROP TABLE x")
+
+
 async def test_a_missing_or_bad_token_is_refused_with_401(mcp_url: str, token: str) -> None:
     body = {
         "jsonrpc": "2.0",
@@ -609,6 +640,7 @@ def test_agents_on_the_typescript_sdk_at_each_protocol_version(
     email = names.index("email")
     assert any("@" in str(row[email]) for row in preview["rows"]), preview  # hers: unmasked
     assert seen["templates"] == ["workbench://tables/{ref}/schema"]
+    assert f"workbench://tables/{table}/schema" in seen["resources"], seen["resources"]
     assert seen["schema"]["table"] == table
     schema = {c["name"]: c for c in seen["schema"]["columns"]}
     assert schema["email"]["pii"] is True and "name" in schema, seen["schema"]
@@ -620,12 +652,21 @@ def test_agents_on_the_typescript_sdk_at_each_protocol_version(
     assert seen["sessionAfterEnd"] is None
     assert seen["ended"]["status"] == 404 and "Session not found" in seen["ended"]["message"]
     # The calls are alice's in the audit log, made over HTTP.
-    calls = hub.service("alice", "GET", "agents/calls?limit=3").json()
+    calls = hub.service("alice", "GET", "agents/calls?limit=4").json()
     assert [(c["tool"], c["principal"], c["transport"]) for c in reversed(calls)] == [
         ("search_catalog", "alice", "http"),
         ("preview_table", "alice", "http"),
+        ("resource:list", "alice", "http"),
         ("resource:table_schema", "alice", "http"),
     ], calls
+
+    async def bobs_resources() -> list[str]:
+        async with mcp_client(_service_mcp(hub), bob) as client:
+            return [str(r.uri) for r in (await client.list_resources()).resources]
+
+    # Her private table is not among bob's resources (the finance group's books are).
+    listed = anyio_run(bobs_resources)
+    assert not [uri for uri in listed if "alice_agents." in uri], listed
 
 
 async def _session_id(url: str, token: str) -> str:

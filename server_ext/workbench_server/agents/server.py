@@ -97,6 +97,7 @@ class WorkbenchMcp:
             low.middleware = [m for m in low.middleware if type(m).__name__ != _OTEL_MIDDLEWARE]
         self._register()
         self._plain_argument_errors()
+        self._list_tables_as_resources()
 
     def _plain_argument_errors(self) -> None:
         """Arguments that do not fit a tool's schema are answered in a line an agent can
@@ -116,6 +117,61 @@ class WorkbenchMcp:
                 raise ToolError(_argument_errors(exc.__cause__, schema)) from exc.__cause__
 
         server.call_tool = plain  # type: ignore[method-assign]
+
+    def _list_tables_as_resources(self) -> None:
+        """``resources/list``: the catalog tables the caller may use, each as its schema
+        resource, a page of :data:`RESOURCES_PAGE` at a time. The SDK listed none (the
+        schemas are a template), so clients that offer what ``resources/list`` gives
+        (Claude Desktop's attach menu, the MCP Inspector's resources) showed no table.
+        Audited as ``resource:list``, as a search is."""
+        from mcp.shared.exceptions import MCPError
+        from mcp_types import INVALID_PARAMS, ListResourcesResult, PaginatedRequestParams, Resource
+
+        from ..catalog import CatalogService
+
+        async def list_tables(ctx: Any, params: PaginatedRequestParams) -> ListResourcesResult:
+            request = getattr(ctx, "request", None)
+            principal = (getattr(request, "scope", None) or {}).get(PRINCIPAL_KEY)
+            if not isinstance(principal, Principal):
+                if self.default_principal is None or request is not None:
+                    raise MCPError(INVALID_PARAMS, "not authenticated: send a user's token")
+                principal = self.default_principal
+            cursor = params.cursor or "0"
+            if not cursor.isdigit() or len(cursor) > 9:
+                raise MCPError(INVALID_PARAMS, "cursor: pass the nextCursor of the last page")
+            started = time.perf_counter()
+            catalog = CatalogService(self.workbench, principal)
+            total, tables = await asyncio.to_thread(
+                catalog.tables, None, None, False, int(cursor), RESOURCES_PAGE
+            )
+            audit.record(
+                self.workbench,
+                principal.name,
+                self.transport,
+                "resource:list",
+                {"cursor": params.cursor},
+                "ok",
+                None,
+                (time.perf_counter() - started) * 1000,
+            )
+            after = int(cursor) + len(tables)
+            return ListResourcesResult(
+                resources=[
+                    Resource(
+                        uri=f"workbench://tables/{ref}/schema",
+                        name=ref,
+                        title=t.label,
+                        description=t.description or t.comment,
+                        mime_type="application/json",
+                    )
+                    for t in tables
+                    for ref in (f"{t.connection}.{t.schema_name}.{t.name}",)
+                ],
+                next_cursor=str(after) if tables and after < total else None,
+            )
+
+        low = self.server._lowlevel_server
+        low.add_request_handler("resources/list", PaginatedRequestParams, list_tables)
 
     # -- who is calling, and the audited call -----------------------------------------
     def principal_of(self, ctx: Context) -> Principal:
@@ -360,6 +416,7 @@ class WorkbenchMcp:
 
 
 _OTEL_MIDDLEWARE = "OpenTelemetryMiddleware"
+RESOURCES_PAGE = 200  # tables per page of resources/list
 
 
 def _tracing() -> bool:

@@ -6,7 +6,7 @@
 //
 // SDK is the package to load from MCP_SDK_HOME's node_modules (package.json there names
 // each release). With MCP_TOKEN it initializes a session, lists the tools, searches the
-// catalog, previews MCP_TABLE, reads its schema resource, then lets MCP_OTHER_TOKEN try
+// catalog, previews MCP_TABLE, lists the resources, reads MCP_TABLE's schema resource, then lets MCP_OTHER_TOKEN try
 // that session through the same SDK, ends the session (DELETE) and tries it once more.
 // It prints what it saw as one JSON object; the test asserts on it.
 "use strict";
@@ -88,6 +88,7 @@ async function main() {
     await client.callTool({ name: "preview_table", arguments: { table: MCP_TABLE, limit: 3 } }),
   );
   seen.templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+  seen.resources = (await client.listResources()).resources.map((r) => r.uri);
   const schema = await client.readResource({ uri: `workbench://tables/${MCP_TABLE}/schema` });
   seen.schema = JSON.parse(schema.contents[0].text);
 
