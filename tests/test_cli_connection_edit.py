@@ -62,6 +62,11 @@ def test_a_connection_is_shared_fixed_and_given_a_new_password_from_the_cli(
     assert password not in fixed.stdout + fixed.stderr
     tested = _cli(home, "test", "ledger")
     assert tested.returncode == 0 and tested.stdout.startswith("connection 'ledger': PostgreSQL")
+    # The cluster has wal_level=replica: that concerns CDC alone, and the line says so.
+    assert tested.stdout.splitlines()[1].startswith(
+        "for change data capture only (extract mode: cdc): logical replication not possible: "
+        "wal_level is replica"
+    ), tested.stdout
     shown = ConnectionService(workbench, local_principal()).get("ledger")
     assert shown.shared_groups == ["finance"]
     assert shown.settings["database"] == database and shown.settings["password"] == "***set***"

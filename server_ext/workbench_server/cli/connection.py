@@ -283,8 +283,8 @@ def test(home: str | None, name: str, timeout: float) -> None:
 
     result = asyncio.run(probe(name, _service(home).resolve_for_test(name), timeout))
     click.echo(result.message, err=not result.ok)
-    if result.replication:
-        click.echo(result.replication)
+    if result.replication:  # queries, scans and extracts work either way
+        click.echo(f"for change data capture only (extract mode: cdc): {result.replication}")
     sys.exit(0 if result.ok else 1)
 
 
