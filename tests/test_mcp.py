@@ -607,14 +607,16 @@ def typescript_sdk() -> None:
 
 @pytest.fixture(scope="module")
 def alice_agents_books(hub: Any, odoo_db: str) -> str:
-    """A connection of alice's own, shared with nobody, scanned into the catalog."""
+    """A connection of alice's own, shared with nobody, and one shared with finance (bob),
+    both scanned into the catalog; the private one's partner table."""
     from tests.support.postgres import postgres_settings
 
-    body = {"name": "alice_agents", "shared_groups": [], "settings": postgres_settings(odoo_db)}
-    created = hub.service("alice", "POST", "connections", json=body)
-    assert created.status_code == 201, created.text
-    scanned = hub.service("alice", "POST", "catalog/sources/alice_agents/scans")
-    assert scanned.status_code == 201, scanned.text
+    for name, shared in (("alice_agents", []), ("alice_agents_team", ["finance"])):
+        body = {"name": name, "shared_groups": shared, "settings": postgres_settings(odoo_db)}
+        created = hub.service("alice", "POST", "connections", json=body)
+        assert created.status_code == 201, created.text
+        scanned = hub.service("alice", "POST", f"catalog/sources/{name}/scans")
+        assert scanned.status_code == 201, scanned.text
     return "alice_agents.public.res_partner"
 
 
@@ -624,9 +626,9 @@ def test_agents_on_the_typescript_sdk_at_each_protocol_version(
 ) -> None:
     """Claude Desktop/Code, Cursor and the MCP Inspector are built on MCP's TypeScript SDK,
     not ours, and speak the 2025 protocols: initialize, a session id on every request, a
-    DELETE to end it. Each release, at the version it asks for, searches, previews and
-    reads a schema as alice; bob's token with her session's id, and hers once it ended,
-    reach nothing."""
+    DELETE to end it. Each release, at the version it asks for, searches, previews, lists
+    resources and reads a schema as alice; bob's token with her session's id, and hers
+    once it ended, reach nothing."""
     table = alice_agents_books
     alice, bob = hub.user_token("alice"), hub.user_token("bob")
     seen = mcp_sdk_peer.run_agent(protocol, _service_mcp(hub), alice, bob, table, "res_partner")
@@ -664,8 +666,9 @@ def test_agents_on_the_typescript_sdk_at_each_protocol_version(
         async with mcp_client(_service_mcp(hub), bob) as client:
             return [str(r.uri) for r in (await client.list_resources()).resources]
 
-    # Her private table is not among bob's resources (the finance group's books are).
+    # Her private table is not among bob's resources; what she shares with finance is.
     listed = anyio_run(bobs_resources)
+    assert "workbench://tables/alice_agents_team.public.res_partner/schema" in listed, listed
     assert not [uri for uri in listed if "alice_agents." in uri], listed
 
 
