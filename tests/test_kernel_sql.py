@@ -152,6 +152,20 @@ async def test_connection_added_later_needs_no_restart(
         ("%sql no_host SELECT 1", "connection 'no_host': failed to resolve host"),
         ("%sql nope SELECT 1", "no connection named 'nope'; you can use: lake, no_host, odoo"),
         ("%sql odoo SELEC 1", "connection 'odoo': syntax error at or near \"SELEC\""),
+        # The database's suggestion for a mistyped name is kept, on the one line.
+        (
+            "%sql odoo SELECT nam FROM res_partner",
+            'column "nam" does not exist HINT: Perhaps you meant to reference the column '
+            '"res_partner.name". (LINE 1: SELECT nam FROM res_partner)',
+        ),
+        (
+            "%sql lake SELECT amount_residul FROM (SELECT 1 AS amount_residual)",
+            'not found in FROM clause! Candidate bindings: "amount_residual" (LINE 1:',
+        ),
+        (
+            "%sql lake SELECT * FROM duckdb_tabels()",
+            'Did you mean "duckdb_tables"?',
+        ),
         (
             "%odoo search_read res.partner --domain \"[('nickname','=',1)]\"",
             "connection 'odoo_api': ValueError: Invalid field res.partner.nickname",

@@ -212,6 +212,7 @@ class KernelConnections:
 # Lines jupysql adds around a database error; the driver's own words follow its marker.
 DRIVER_MARKER = "Original error message from DB driver:"
 BOILERPLATE = ("If using snippets", "For more details", "(Background on this error")
+HINTS = ("Candidate bindings:", "Did you mean", "HINT:")
 
 
 def error_message(exc: BaseException) -> str:
@@ -230,7 +231,11 @@ def error_message(exc: BaseException) -> str:
     # DuckDB's words around an error raised in a Python function (time travel's).
     first = re.sub(r"^.*Python exception occurred while executing the UDF: \w+: ", "", first)
     position = next((line for line in lines[1:] if line.startswith("LINE ")), None)
-    return f"{first} ({position})" if position else first
+    # The database's own suggestion, what a mistyped name needs most: DuckDB's
+    # "Candidate bindings: ..." and "Did you mean ...?", PostgreSQL's "HINT: ...".
+    hints = [" ".join(line.split()) for line in lines[1:] if line.startswith(HINTS)]
+    said = " ".join([first, *hints])
+    return f"{said} ({position})" if position else said
 
 
 def _engine(settings: KindConfig) -> Any:

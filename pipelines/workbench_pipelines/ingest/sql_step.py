@@ -257,5 +257,15 @@ def _bind(predicate: str | None, values: dict, step_id: str) -> str | None:
     return PARAMETER.sub(literal, predicate)
 
 
+# The database's own suggestion for a mistyped name, kept on the error's one line:
+# DuckDB's "Candidate bindings: ..." and "Did you mean ...?".
+HINTS = ("Candidate bindings:", "Did you mean")
+
+
 def _first(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    """The error's first line, and the hints the database gave below it."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    hints = [" ".join(line.split())[:300] for line in lines[1:] if line.startswith(HINTS)]
+    return " ".join([lines[0][:300], *hints])
