@@ -137,6 +137,16 @@ def _refuse_secrets_in_args(kind: str, values: dict[str, Any]) -> None:
             f"{', '.join(named)} may not be given on the command line (others can read it); "
             "you will be prompted, or pipe FIELD=VALUE lines with --secrets-stdin"
         )
+    # A password in a URL (user:pw@, ?password=) is one too: the save would move it
+    # into the encrypted password, but it was on the command line meanwhile.
+    from ..connections.service import config_url_passwords
+
+    for field in config_url_passwords(values):
+        raise InvalidInputError(
+            f"{field}: a password in a URL may not be given on the command line (others "
+            "can read it); give the URL without it, and the password when prompted or as "
+            "a password=VALUE line with --secrets-stdin"
+        )
 
 
 @click.group()
