@@ -131,6 +131,40 @@ def test_a_new_column_filled_at_the_source_reaches_every_silver_row(workbench, s
     assert lake.read("bronze.notes").num_rows == bronze_before + 3
 
 
+def test_a_new_column_filled_in_a_sqlalchemy_source_reaches_every_silver_row(workbench):
+    """The same through a SQLAlchemy source (SQLite here): the rows holding a value in
+    the new column are asked for with the cursor's condition (OR ... IS NOT NULL)."""
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    path = workbench.settings.workbench_home.demo_dir / "shop.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE orders (id INTEGER PRIMARY KEY, write_date DATETIME)")
+        for i in range(1, 6):  # id 1 written long before the others
+            stamp = datetime(2020 if i == 1 else 2026, 1, 1, 0, i)
+            conn.exec_driver_sql("INSERT INTO orders VALUES (?, ?)", (i, stamp))
+    ConnectionService(workbench, local_principal()).create(
+        ConnectionCreate(name="shop", settings={"kind": "sqlalchemy", "url": f"sqlite:///{path}"})
+    )
+    config = {"source": "shop", "tables": ["orders"]}
+    merge = {"tables": ["bronze.orders"]}
+    run_extract(step_context(workbench, local_principal(), "extract", config))
+    run_merge(step_context(workbench, local_principal(), "merge", merge))
+    with engine.begin() as conn:  # write_date not touched
+        conn.exec_driver_sql("ALTER TABLE orders ADD COLUMN ref TEXT")
+        conn.exec_driver_sql("UPDATE orders SET ref = 'R-' || id WHERE id <= 2")
+    engine.dispose()
+    run_extract(step_context(workbench, local_principal(), "extract", config))
+    run_merge(step_context(workbench, local_principal(), "merge", merge))
+    silver = Lake.default(workbench.settings).read("silver.orders").to_pylist()
+    assert sorted((r["id"], r["ref"]) for r in silver) == [
+        (1, "R-1"), (2, "R-2"), (3, None), (4, None), (5, None)
+    ]  # fmt: skip
+
+
 def test_a_dropped_column_stops_the_extract_naming_it_and_writes_nothing(workbench, source):
     _extract(workbench, "full")
     _merge(workbench)
