@@ -48,7 +48,12 @@ async def _ping(address: str) -> str:
 def test_a_stopped_temporal_is_killed_and_started_again(tmp_path: Path) -> None:
     home, notebooks = tmp_path / "home", tmp_path / "notebooks"
     notebooks.mkdir()
-    env = base_env(home)
+    # Probed every second (each probe given a second), restarted after three misses in a
+    # row: 3-6 s after it stopped instead of the default's 15-30.
+    env = base_env(home) | {
+        "WORKBENCH_TEMPORAL_PROBE_INTERVAL": "1",
+        "WORKBENCH_TEMPORAL_PROBE_MISSES": "3",
+    }
     up = WorkbenchUp("--notebook-dir", str(notebooks), "--no-demo", env=env).wait_ready()
     hung = None
     try:
@@ -162,3 +167,23 @@ def test_a_worker_whose_event_loop_is_stuck_is_killed_and_started_again(tmp_path
         if stuck is not None and psutil.pid_exists(stuck.pid):
             stuck.kill()  # ours: the worker this test stopped, by PID
         up.kill()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "says"),
+    [
+        ("WORKBENCH_TEMPORAL_PROBE_INTERVAL", "0.1", "give the seconds between two probes"),
+        ("WORKBENCH_TEMPORAL_PROBE_INTERVAL", "soon", "give the seconds between two probes"),
+        ("WORKBENCH_TEMPORAL_PROBE_MISSES", "0", "give how many probes in a row"),
+    ],
+)
+def test_a_bad_probe_setting_stops_the_start_naming_it(
+    tmp_path: Path, name: str, raw: str, says: str
+) -> None:
+    home, notebooks = tmp_path / "home", tmp_path / "notebooks"
+    notebooks.mkdir()
+    env = base_env(home) | {name: raw}
+    result = run_workbench("up", "--notebook-dir", str(notebooks), "--no-demo", env=env)
+    assert result.returncode != 0
+    assert f"{name}={raw!r}: {says}" in result.stderr, result.stderr
+    assert not (home / "run" / "state.json").exists()  # nothing was started
