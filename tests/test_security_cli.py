@@ -61,3 +61,20 @@ def test_a_password_in_a_url_is_refused_on_the_command_line(
     shown = run_workbench("connection", "show", "leaky", env=env)
     assert PASSWORD not in shown.stdout and '"password": "***set***"' in shown.stdout
     assert bare in shown.stdout
+
+
+def test_workbench_up_refuses_a_db_password_on_its_command_line(tmp_path: Path) -> None:
+    """``workbench up --db-url postgresql://u:pw@host/db`` kept the metadata DB's password
+    in the command line of ``workbench up`` while the stack started, for every account on
+    the machine to read; WORKBENCH_DB_URL (the environment, private to the account) is
+    where it goes, and the error says so before anything starts."""
+    home = tmp_path / "home"
+    done = run_workbench(
+        "up", "--no-demo", "--db-url", f"postgresql://wb:{PASSWORD}@127.0.0.1:9/wb",
+        env=base_env(home), timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0, done.stdout
+    assert "--db-url: a password in it may not be given on the command line" in done.stderr
+    assert "WORKBENCH_DB_URL" in done.stderr
+    assert PASSWORD not in done.stdout + done.stderr and "Traceback" not in done.stderr
+    assert not (home / "run").exists()  # nothing was started

@@ -19,7 +19,7 @@ import signal
 import sys
 from pathlib import Path
 from typing import IO
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import click
 
@@ -140,6 +140,19 @@ def temporal_liveness(environ: dict[str, str]) -> dict:
             )
         live["failures"] = int(raw)
     return live
+
+
+def _password_on_command_line(db_url: str) -> bool:
+    """Whether ``--db-url`` came on the command line (not from its environment variable)
+    with a password in it: ``user:pw@`` or libpq's ``?password=``."""
+    source = click.get_current_context().get_parameter_source("db_url")
+    if source != click.core.ParameterSource.COMMANDLINE:
+        return False
+    try:
+        parts = urlsplit(db_url)
+        return parts.password is not None or "password" in parse_qs(parts.query)
+    except ValueError:
+        return True  # not a URL one can read: it may hold one, say so
 
 
 def _choose_port(ip: str, port: int | None, what: str, option: str) -> int:
@@ -671,7 +684,8 @@ async def _exit_of(component: Component, poll_interval: float) -> None:
     "--db-url",
     envvar="WORKBENCH_DB_URL",
     default=None,
-    help="Metadata DB URL [env WORKBENCH_DB_URL; default SQLite in the home].",
+    help="Metadata DB URL [env WORKBENCH_DB_URL, the only place for one with a password; "
+    "default SQLite in the home].",
 )
 @click.option(
     "--concurrency",
@@ -702,6 +716,11 @@ def up(
         raise ConfigurationError(
             f"--hub serves this machine only (its users sign in with one password), not {ip}; "
             "a team server is the Docker deployment described in docs/deploy.md"
+        )
+    if db_url and _password_on_command_line(db_url):
+        raise ConfigurationError(
+            "--db-url: a password in it may not be given on the command line (every "
+            f"account on this machine can read it); set {DB_URL_ENV} instead"
         )
     rotation = log_rotation(dict(os.environ))
     temporal_live = temporal_liveness(dict(os.environ))
