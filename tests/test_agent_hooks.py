@@ -266,9 +266,13 @@ async def test_agents_hear_what_their_owners_may_see_with_its_data_context(
     assert shared and any(u["name"] == "silver.agent_private" for u in shared[0]["upstream"]), (
         shared
     )
-    # Not scanned into the catalog yet: its columns come from its Delta log.
-    assert shared[0]["table_id"] is None
+    # Its columns come from its Delta log; the table is scanned into the catalog when its
+    # step ends (7e5ce38), before or after the event left: its id, when given, is the
+    # catalog's entry of that table.
     assert [c["name"] for c in shared[0]["columns"]] == ["id", "amount"], shared
+    if shared[0]["table_id"] is not None:
+        code, entry, _ = await api("GET", f"catalog/tables/{shared[0]['table_id']}", headers=bob)
+        assert code == 200 and (entry["schema"], entry["name"]) == ("silver", "agent_shared")
 
     # Each agent's deliveries are listed to its owner, each with its answer; a run's own
     # list (its pipeline's viewers) shows no agent's URL.
