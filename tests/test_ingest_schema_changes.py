@@ -165,6 +165,48 @@ def test_a_new_column_filled_in_a_sqlalchemy_source_reaches_every_silver_row(wor
     ]  # fmt: skip
 
 
+def test_a_new_field_filled_in_odoo_reaches_every_silver_row_through_its_api(workbench, pg_cluster):
+    """Through Odoo's external API (the project's stand-in over a database of its own): a
+    field a module adds, filled without touching write_date, is read for every record
+    once (Odoo answers an empty field False, so no domain can ask for the filled ones)."""
+    import json
+
+    from tests.support.odoo_server import running_odoo
+    from workbench_server.demo import build_dataset, write_postgres
+
+    with pg_cluster.fresh_database() as url:
+        write_postgres(url, build_dataset())
+        _sql(url, "UPDATE account_account SET write_date = '2020-01-01' WHERE id = 1")
+        with running_odoo(url) as odoo:
+            ConnectionService(workbench, local_principal()).create(
+                ConnectionCreate(name="rpc", settings=odoo.settings())
+            )
+            config = {"source": "rpc", "tables": [{"model": "account.account"}],
+                      "languages": ["en_US"]}  # fmt: skip
+            merge = {"tables": ["bronze.account_account"]}
+            run_extract(step_context(workbench, local_principal(), "extract", config))
+            run_merge(step_context(workbench, local_principal(), "merge", merge))
+            _sql(  # a module installed: the column, its field, values set by SQL
+                url,
+                "ALTER TABLE account_account ADD COLUMN x_note varchar",
+                "UPDATE account_account SET x_note = 'note ' || id WHERE id IN (1, 2)",
+                "INSERT INTO ir_model_fields (id, name, complete_name, model, model_id, "
+                "field_description, ttype, required, readonly, store, translate, state) "
+                "SELECT (SELECT max(id) + 1 FROM ir_model_fields), 'x_note', "
+                "'account.account.x_note', 'account.account', id, "
+                f"'{json.dumps({'en_US': 'Note'})}', 'char', false, false, true, false, 'base' "
+                "FROM ir_model WHERE model = 'account.account'",
+            )
+            odoo.reload_registry()
+            run_extract(step_context(workbench, local_principal(), "extract", config))
+            run_merge(step_context(workbench, local_principal(), "merge", merge))
+        with psycopg.connect(url) as db:
+            expected = dict(db.execute("SELECT id, x_note FROM account_account").fetchall())
+    silver = Lake.default(workbench.settings).read("silver.account_account").to_pylist()
+    got = {r["id"]: r["x_note"] for r in silver}
+    assert got == expected and got[1] == "note 1" and got[2] == "note 2"
+
+
 def test_a_dropped_column_stops_the_extract_naming_it_and_writes_nothing(workbench, source):
     _extract(workbench, "full")
     _merge(workbench)

@@ -22,7 +22,7 @@ import secrets
 import threading
 import traceback
 import xmlrpc.client
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -90,6 +90,9 @@ class OdooServer:
     password: str
     api_key: str
     users: Mapping[str, OdooUser] = field(default_factory=dict)
+    # Read the models and fields again at the next call, as Odoo reloads its registry
+    # when a module is installed or upgraded (a test that adds a field).
+    reload_registry: Callable[[], None] = lambda: None
 
     @property
     def uid(self) -> int:
@@ -204,6 +207,11 @@ class _Service:
                 f'connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed:'
                 f' FATAL:  database "{db}" does not exist'
             )
+
+    def reload_registry(self) -> None:
+        """Models and fields read again at the next call (``OdooServer.reload_registry``)."""
+        with self._lock:
+            self._registry = None
 
     def _load_registry(self, conn: psycopg.Connection[tuple[object, ...]]) -> Registry:
         # Loaded on first use, not at start: a test may start the server before loading data.
@@ -414,6 +422,7 @@ def running_odoo(
             password=passwords[first],
             api_key=first_keys[0] if first_keys else "",
             users=accounts,
+            reload_registry=service.reload_registry,
         )
     finally:
         httpd.shutdown()
