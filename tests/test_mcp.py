@@ -285,6 +285,27 @@ async def test_tables_are_listed_as_resources_a_page_at_a_time(
             await client.list_resources(cursor="'; DROP TABLE x")
 
 
+async def test_a_batch_is_refused_in_one_line(mcp_url: str, token: str) -> None:
+    """2025-03-26 allowed JSON-RPC batches (later versions do not): a client sending one
+    got pydantic's report of four union members from the SDK's session path."""
+    one = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"token {token}"}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        for version in (None, "2025-03-26", "2026-07-28"):
+            sent = headers | ({"MCP-Protocol-Version": version} if version else {})
+            for body in (json.dumps([one, {**one, "id": 2}]), "\n  " + json.dumps([one])):
+                answer = await http.post(mcp_url, content=body, headers=sent)
+                assert answer.status_code == 400, (version, answer.text)
+                assert answer.json() == {
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {
+                        "code": -32600,
+                        "message": "JSON-RPC batches are not supported: send one request per POST",
+                    },
+                }
+
+
 async def test_a_missing_or_bad_token_is_refused_with_401(mcp_url: str, token: str) -> None:
     body = {
         "jsonrpc": "2.0",

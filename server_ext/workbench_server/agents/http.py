@@ -181,6 +181,13 @@ class McpHandler(WorkbenchHandler):
             self, user, _action(self.request.method), "workbench.agents"
         ):
             raise HTTPError(403, "this token may not use the workbench's agents")
+        if self.request.method == "POST" and _is_batch(self.request.body):
+            # 2025-03-26 allowed JSON-RPC batches, later versions do not; the SDK's session
+            # path answered one with pydantic's report of four union members.
+            self.set_status(400)
+            self.set_header("Content-Type", "application/json")
+            self.finish(BATCH_REFUSED)
+            return
         principal = self.principal
         http: McpHttp = self.settings["workbench_mcp"]
         manager = await http.manager()
@@ -265,6 +272,20 @@ class McpHandler(WorkbenchHandler):
             else:
                 self.finish()
                 self._closed.set()
+
+
+BATCH_REFUSED = (
+    b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"JSON-RPC batches are not '
+    b'supported: send one request per POST"}}'
+)
+
+
+def _is_batch(body: bytes | None) -> bool:
+    """Whether a POST's body is a JSON array (a batch), without reading more than its start."""
+    first = (body or b"")[:1]
+    if first.isspace():
+        first = body.lstrip()[:1]  # type: ignore[union-attr]
+    return first == b"["
 
 
 def _action(method: str | None) -> str:
