@@ -35,6 +35,16 @@ def test_a_connection_is_shared_fixed_and_given_a_new_password_from_the_cli(
             settings=postgres_settings(pg_conninfo, password="wrong", database="nope"),
         )
     )
+    # Adding it again says how to change it, before asking for any secret.
+    again = _cli(
+        home, "add", "ledger", "--kind", "postgres", "--set", "host=h", "--set", "database=d",
+        "--set", "user=u", "--secrets-stdin", stdin=f"password={password}\n",
+    )  # fmt: skip
+    assert again.returncode != 0 and "Traceback" not in again.stderr
+    assert again.stderr.strip() == (
+        "workbench: error: a connection named 'ledger' already exists (postgres); change it "
+        "with workbench connection edit ledger (--set, --secrets-stdin, --share), or remove it"
+    )
     bob = ConnectionService(workbench, Principal(name="bob", groups=frozenset({"finance"})))
     assert "ledger" not in [c.name for c in bob.list()]
     assert _cli(home, "test", "ledger").returncode == 1

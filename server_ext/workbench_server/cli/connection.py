@@ -15,7 +15,7 @@ import click
 from pydantic import ValidationError
 
 from ..connections.kinds import KINDS, NAME_HELP
-from ..errors import InvalidInputError
+from ..errors import ConflictError, InvalidInputError
 from . import home_option
 
 
@@ -198,8 +198,15 @@ def add(
             raise _invalid(name, kind, exc) from None
 
     validated(values)  # a mistake is reported before any secret is asked for
+    service = _service(home)
+    existing = next((c for c in service.list() if c.name == name), None)
+    if existing is not None and existing.may_change:  # before any secret is asked for
+        raise ConflictError(
+            f"a connection named {name!r} already exists ({existing.kind}); change it with "
+            f"workbench connection edit {name} (--set, --secrets-stdin, --share), or remove it"
+        )
     spec = validated({**values, **_read_secrets(kind, secrets_stdin, prompt=True)})
-    created = _service(home).create(spec)
+    created = service.create(spec)
     click.echo(f"added connection {created.name!r} ({created.kind})")
 
 
