@@ -246,6 +246,11 @@ def test_catalog_commands(home, catalog) -> None:
     assert re.match(r"odoo: \d+ tables, \d+ columns \(Odoo\); changes: none", scanned.stdout)
     found = run_workbench("catalog", "search", "acount", "move", env=env)
     assert found.stdout.splitlines()[0].startswith("odoo:public.account_move ")
+    assert found.stderr.strip().endswith(" matches")  # several tables match
+    # A single hit is counted in the singular (a trial user read "1 matches").
+    one = run_workbench("catalog", "search", "phone_code", env=env)
+    assert len(one.stdout.splitlines()) == 1, one.stdout
+    assert one.stderr.strip() == "1 match"
     described = run_workbench(
         "catalog",
         "describe",

@@ -90,7 +90,7 @@ def test_migrate_optimize_and_vacuum_from_the_terminal(home: Path) -> None:
 
     migrated = run_workbench("lake", "migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    assert re.search(r"bronze\.orders\s+converted \(1 files, version 0\)", migrated.stdout)
+    assert re.search(r"bronze\.orders\s+converted \(1 file, version 0\)", migrated.stdout)
     assert re.search(r"silver\.small\s+already delta", migrated.stdout)
 
     optimized = run_workbench("lake", "optimize", "silver.small", env=env)

@@ -151,6 +151,13 @@ home_option = click.option(
 )
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` in the number it takes: "1 match", "2 matches", "0 tables"."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {plural or (noun + 'es' if noun.endswith(('s', 'ch', 'sh', 'x')) else noun + 's')}"
+
+
 @click.group(cls=WorkbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
 def cli(verbose: bool) -> None:

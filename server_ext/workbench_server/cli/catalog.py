@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InvalidInputError
-from . import home_option
+from . import counted, home_option
 
 
 def _service(home: str | None):
@@ -38,7 +38,8 @@ def sources(home: str | None) -> None:
             if scan
             else "never scanned"
         )
-        click.echo(f"{source.connection:24} {source.kind:10} {source.tables:6} tables  {last}")
+        tables = "table " if source.tables == 1 else "tables"
+        click.echo(f"{source.connection:24} {source.kind:10} {source.tables:6} {tables}  {last}")
 
 
 @catalog.command()
@@ -50,7 +51,8 @@ def scan(home: str | None, connection: str, timeout: float) -> None:
     result = _service(home).scan(connection, timeout)
     changes = ", ".join(f"{k} {v}" for k, v in sorted(result.stats["changes"].items()))
     click.echo(
-        f"{connection}: {result.stats['tables']} tables, {result.stats['columns']} columns"
+        f"{connection}: {counted(result.stats['tables'], 'table')}, "
+        f"{counted(result.stats['columns'], 'column')}"
         f"{' (Odoo)' if result.stats['odoo'] else ''}; changes: {changes or 'none'}"
     )
 
@@ -66,7 +68,7 @@ def tables(home: str | None, connection: str, schema: str | None, dropped: bool)
     for t in items:
         flag = "  (dropped)" if t.dropped_at else ""
         click.echo(f"{t.schema_name}.{t.name:40} {t.kind:18} {t.label or ''}{flag}")
-    click.echo(f"{total} tables", err=True)
+    click.echo(counted(total, "table"), err=True)
 
 
 @catalog.command()
@@ -126,7 +128,7 @@ def search(home: str | None, query: tuple[str, ...], limit: int) -> None:
         t = hit.table
         cols = f"  columns: {', '.join(hit.matched_columns)}" if hit.matched_columns else ""
         click.echo(f"{t.connection}:{t.schema_name}.{t.name:36} {t.label or '':24}{cols}")
-    click.echo(f"{page.total} matches", err=True)
+    click.echo(counted(page.total, "match"), err=True)
 
 
 @catalog.command()

@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 
 from ..errors import InvalidInputError
-from . import home_option
+from . import counted, home_option
 
 lake_option = click.option(
     "--lake",
@@ -50,7 +50,7 @@ def tables(home: str | None, lake_name: str | None) -> None:
     for info in found:
         version = "" if info.version is None else f"v{info.version}"
         click.echo(f"{info.table:48} {info.format:8} {version:>8} {info.location}")
-    click.echo(f"{len(found)} tables", err=True)
+    click.echo(counted(len(found), "table"), err=True)
 
 
 @lake.command()
@@ -162,12 +162,12 @@ def _report(results) -> None:
             click.echo(f"{r.table:40} {r.operation:9} failed: {r.error}")
         elif r.operation == "optimize":
             click.echo(
-                f"{r.table:40} optimize  {r.files_removed} files compacted into "
+                f"{r.table:40} optimize  {counted(r.files_removed, 'file')} compacted into "
                 f"{r.files_added} (version {r.version})"
             )
         else:
             click.echo(
-                f"{r.table:40} vacuum    {r.files_removed} files deleted "
+                f"{r.table:40} vacuum    {counted(r.files_removed, 'file')} deleted "
                 f"(keeps {r.retention_days:g} days)"
             )
     if failed:
@@ -199,7 +199,7 @@ def migrate(home: str | None, lake_name: str | None) -> None:
     """Convert the layers' Parquet datasets into Delta tables, in place."""
     results = _lake(home, lake_name).migrate()
     for r in results:
-        detail = f" ({r.files} files, {r.message})" if r.status == "converted" else ""
+        detail = f" ({counted(r.files, 'file')}, {r.message})" if r.status == "converted" else ""
         detail = f": {r.message}" if r.status == "failed" else detail
         click.echo(f"{r.table:40} {r.status.replace('_', ' ')}{detail}")
     if any(r.status == "failed" for r in results):

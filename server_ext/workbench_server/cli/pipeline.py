@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import home_option
+from . import counted, home_option
 
 
 @click.group()
@@ -182,7 +182,8 @@ def list_(home: str | None) -> None:
     registry, _ = _services(home)
     for item in registry.list():
         click.echo(
-            f"{item.name:30} v{item.current_version:<4} {item.owner:12} {len(item.steps)} steps"
+            f"{item.name:30} v{item.current_version:<4} {item.owner:12} "
+            f"{counted(len(item.steps), 'step')}"
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import home_option
+from . import counted, home_option
 
 
 @click.command()
@@ -43,7 +43,8 @@ def publish(
     verb = "created" if result.created else "updated"
     click.echo(
         f"{result.table}: dataset {result.dataset_id} {verb} in {to} "
-        f"({result.rows} rows, version {result.version}, {len(result.columns)} columns)"
+        f"({counted(result.rows, 'row')}, version {result.version}, "
+        f"{counted(len(result.columns), 'column')})"
     )
     if result.excluded_pii:
         click.echo(f"left out (pii): {', '.join(result.excluded_pii)}")
