@@ -690,3 +690,26 @@ def test_editors_can_validate_with_the_json_schema() -> None:
     document["steps"][0]["retry"] = 3
     document["steps"][1]["timeout"] = "ten minutes"
     assert len(list(validator.iter_errors(document))) == 2
+
+
+def test_a_copy_of_the_templates_keeps_its_schema(tmp_path: Path) -> None:
+    """docs/close.md's copy (trial: after copying only the templates folder, the close's
+    ``$schema=../pipeline.schema.json`` named a file that was not there): the templates
+    folder copied, the schema written beside it by ``workbench pipeline schema``, and the
+    editor's ``$schema`` of each template resolves to it and accepts the template."""
+    import shutil
+
+    source = tmp_path / "close-src"
+    shutil.copytree(PIPELINES / "templates", source / "templates")
+    printed = run_workbench("pipeline", "schema")
+    assert printed.returncode == 0, printed.stderr
+    (source / "pipeline.schema.json").write_text(printed.stdout)
+    assert printed.stdout == render()
+    for template in sorted((source / "templates").glob("*.yaml")):
+        first = template.read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), template
+        schema_file = (template.parent / first.split("$schema=", 1)[1]).resolve()
+        assert schema_file.is_file(), (template.name, schema_file)
+        validator = jsonschema.Draft202012Validator(json.loads(schema_file.read_text()))
+        document = yaml.safe_load(template.read_text())
+        assert list(validator.iter_errors(document)) == [], template.name

@@ -50,6 +50,18 @@ def validate(file: Path, as_json: bool, notebook_root: Path | None) -> None:
         raise click.exceptions.Exit(1)
 
 
+@pipeline.command()
+def schema() -> None:
+    """Print the JSON Schema of pipeline files, for editors.
+
+    The shipped templates name it as ``../pipeline.schema.json``: beside a copy of the
+    templates folder, ``workbench pipeline schema > pipeline.schema.json`` puts it there.
+    """
+    from workbench_pipelines.schema import render
+
+    click.echo(render(), nl=False)
+
+
 def _services(home: str | None):
     """Pipelines and runs: of this machine's home, or in a hub user's terminal, of the
     hub's workbench service as that user (see :mod:`.remote`)."""
@@ -246,7 +258,7 @@ def runs(home: str | None, name: str | None, limit: int) -> None:
 def show(home: str | None, run_id: str) -> None:
     """One run with every step attempt."""
     _, service = _services(home)
-    _print_run(service.get(run_id))
+    _print_run(service.status_blocking(run_id))
 
 
 @pipeline.command()
