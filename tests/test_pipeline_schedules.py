@@ -140,11 +140,12 @@ def test_a_backfill_over_years_says_how_many_runs_and_starts_none_unasked(
     assert run_workbench("pipeline", "schedule", "yearly", "delete", env=env).returncode == 0
 
 
-# A cron schedule that fires every 10 seconds: Temporal's 7-field form (second first, year
+# A cron schedule that fires every 5 seconds: Temporal's 7-field form (second first, year
 # last), which pipelines accept. The same firing, on-time and pause checks as an
-# every-minute cron, in a sixth of the wait. Each run's due time is the one Temporal puts
-# at the end of the firing's workflow ID, so a run 10 s late cannot pass for one on time.
-EVERY_S = 10
+# every-minute cron, in a twelfth of the wait. Each run's due time is the one Temporal
+# puts at the end of the firing's workflow ID, so a run 10 s late cannot pass for one on
+# time.
+EVERY_S = 5
 
 
 def test_every_minute_schedule_fires_twice_then_pauses(
