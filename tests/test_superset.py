@@ -442,7 +442,7 @@ def test_the_cli_adds_the_connection_and_publishes(home: Path, superset: Superse
     )
     done = runner.invoke(cli, ["publish", "gold.cli_totals", "--to", "bi", "--home", str(home)])
     assert done.exit_code == 0, done.output
-    assert "gold.cli_totals: dataset" in done.output and "created in bi (1 rows" in done.output
+    assert "gold.cli_totals: dataset" in done.output and "created in bi (1 row," in done.output
     again = runner.invoke(cli, ["publish", "gold.cli_totals", "--to", "bi", "--home", str(home)])
     assert "updated in bi" in again.output
     dataset = again.output.split(": dataset ")[1].split()[0]
@@ -935,3 +935,49 @@ def test_unpublish_deletes_the_dataset_and_refuses_while_charts_use_it(
     # Again: nothing is published under that name any more.
     with pytest.raises(NotFoundError, match=r"gold\.unpub_rates is not published to 'bi'"):
         unpublish(workbench, ALICE, request)
+
+
+def test_unpublish_is_for_the_publisher_the_connections_owner_and_admins(
+    workbench: Any, superset: Superset
+) -> None:
+    """Trial: anyone a Superset connection was shared with could unpublish what others
+    had published through it, even forced, breaking their charts. Now the dataset's
+    publisher, the connection's owner and admins may; anyone else gets 403 naming them,
+    and nothing is deleted."""
+    from workbench_server.superset import UnpublishRequest, unpublish
+
+    carol = Principal(name="carol", groups=frozenset({"finance"}))
+    root = Principal(name="root", admin=True)
+    lake = Lake.default(workbench.settings)
+    money = pa.decimal128(18, 2)
+    names = ("gold.perm_bobs", "gold.perm_owners", "gold.perm_admins")
+    for name in names:
+        lake.write(name, pa.table({"rate": pa.array([Decimal("1.25")], money)}), mode="overwrite")
+    ConnectionService(workbench, ALICE).create(
+        ConnectionCreate(
+            name="bi",
+            settings={
+                "kind": "superset",
+                "url": superset.url,
+                "user": ADMIN[0],
+                "password": ADMIN[1],
+            },
+            shared_groups=["finance"],
+        )
+    )
+    datasets = {n: publish(workbench, BOB, PublishRequest(table=n, to="bi")) for n in names}
+    client = _client(workbench)
+    for name in names:
+        request = UnpublishRequest(table=name, to="bi", force=True)
+        with pytest.raises(PermissionDeniedError) as refused:
+            unpublish(workbench, carol, request)
+        assert str(refused.value) == (
+            f"{name} in 'bi' was published by bob: only bob, the connection's owner "
+            "(alice) and admins may unpublish it"
+        )
+        assert _dataset(client, datasets[name].dataset_id)["table_name"] == name.split(".")[1]
+    for who, name in ((BOB, names[0]), (ALICE, names[1]), (root, names[2])):
+        done = unpublish(workbench, who, UnpublishRequest(table=name, to="bi"))
+        assert done.dataset_id == datasets[name].dataset_id, who
+        with pytest.raises(NotFoundError):
+            _dataset(client, done.dataset_id)

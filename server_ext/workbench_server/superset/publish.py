@@ -117,6 +117,7 @@ def unpublish(
         listed = (schema, table.name) in {(s.schema, s.table) for s in serving.served(path)}
         if dataset_id is None and not listed:
             raise NotFoundError(f"{table} is not published to {request.to!r}")
+        _check_may_unpublish(workbench, principal, client, request.to, table, dataset_id)
         charts: list[str] = []
         if dataset_id is not None:
             related = client.call(
@@ -142,6 +143,38 @@ def unpublish(
         removed_from_file=removed,
         broken_charts=charts,
     )
+
+
+def _check_may_unpublish(
+    workbench: Workbench,
+    principal: Principal,
+    client: SupersetClient,
+    connection: str,
+    table: TableName,
+    dataset_id: int | None,
+) -> None:
+    """Unpublishing deletes the dataset others' charts may stand on: it is for the one who
+    published it (as the dataset's extra records), the Superset connection's owner and
+    admins, not for everyone the connection is shared with."""
+    owner = ConnectionService(workbench, principal).get(connection).owner
+    publisher = None
+    if dataset_id is not None:
+        found = client.call("GET", f"/api/v1/dataset/{dataset_id}", what="dataset")
+        try:
+            extra = json.loads((found.get("result") or {}).get("extra") or "{}")
+        except ValueError:
+            extra = {}
+        mark = extra.get(MARK) if isinstance(extra, dict) else None
+        publisher = mark.get("published_by") if isinstance(mark, dict) else None
+    if principal.admin or principal.name in {owner, publisher}:
+        return
+    if publisher is None:
+        who = f"has no recorded publisher: only the connection's owner ({owner})"
+    elif publisher == owner:
+        who = f"was published by {publisher}: only {publisher} (who owns the connection too)"
+    else:
+        who = f"was published by {publisher}: only {publisher}, the connection's owner ({owner})"
+    raise PermissionDeniedError(f"{table} in {connection!r} {who} and admins may unpublish it")
 
 
 def _published_dataset(
