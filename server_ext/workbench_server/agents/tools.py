@@ -254,7 +254,8 @@ class AgentTools:
 
         if not isinstance(run_id, str) or not re.fullmatch(r"[0-9a-f]{32}", run_id):
             raise InvalidInputError("run_id: the 32 hexadecimal characters run_pipeline answered")
-        return _run(RunService(self.workbench, self.principal).get(run_id))
+        # In a thread of its own (the tool is blocking): over a connection of its own.
+        return _run(RunService(self.workbench, self.principal).status_blocking(run_id))
 
     def runs(self, pipeline: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         from ..pipelines.runs import RunService

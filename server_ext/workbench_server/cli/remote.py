@@ -159,6 +159,9 @@ class RemoteRuns:
     def get(self, run_id: str) -> RunOut:
         return RunOut.model_validate(self.client.call("GET", f"runs/{run_id}"))
 
+    def status_blocking(self, run_id: str) -> RunOut:
+        return self.get(run_id)  # the service's answer is its status answer
+
     def list(self, name: str | None = None, limit: int = 50) -> list[RunOut]:
         answer = self.client.call("GET", "runs", pipeline=name, limit=limit)
         return TypeAdapter(list[RunOut]).validate_python(answer)

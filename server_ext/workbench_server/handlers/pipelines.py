@@ -209,7 +209,7 @@ class RunHandler(PipelineBaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        self.write_json(self.runs.get(run_id))
+        self.write_json(await self.runs.status(run_id))
 
 
 class RepairRequest(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -29,12 +31,18 @@ from ..db.models import Approval, Notification, Pipeline, PipelineVersion, Run, 
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..principal import Principal
 from ..safe_files import read_beneath
+from ..temporal import connect
 from ..webhooks.events import deliveries
 from ..webhooks.payloads import DeliveryOut, redacted
 from .registry import PipelineRegistry
+from .workflow_task import TIMEOUT_S, workflow_task_failure
 
 if TYPE_CHECKING:
+    from temporalio.client import Client
+
     from ..core import Workbench
+
+log = logging.getLogger(__name__)
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -103,6 +111,8 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # Why it failed; while it has not finished, in a status answer (RunService.status),
+    # that the worker cannot run its workflow code (see .workflow_task).
     error: str | None
     sla_deadline: datetime | None = None
     sla_missed_at: datetime | None = None
@@ -516,6 +526,42 @@ class RunService:
         except WorkflowFailureError:  # cancelled or terminated: recorded in the run
             pass
         return self.get(run_id)
+
+    async def status(self, run_id: str, client: Client | None = None) -> RunOut:
+        """The run (:meth:`get`) as its status answer shows it: a run not finished whose
+        workflow code fails on the worker says so in ``error`` (Temporal retries that
+        code until a fixed worker runs it; see :mod:`.workflow_task`). One run, one
+        bounded look at Temporal; lists never ask it."""
+        out = self.get(run_id)
+        if out.status in FINISHED or out.error:
+            return out
+        try:
+            if client is None:
+                client = await asyncio.wait_for(self.workbench.temporal_client(), TIMEOUT_S)
+        except Exception as exc:  # Temporal down or unset: the run as recorded
+            log.debug("run %s: no Temporal client for its status: %r", run_id, exc)
+            return out
+        out.error = await workflow_task_failure(client, self._workflow_id(run_id))
+        return out
+
+    def status_blocking(self, run_id: str) -> RunOut:
+        """:meth:`status` for callers without an event loop (the CLI, a tool's thread),
+        over a connection of its own (the core's client belongs to its loop)."""
+        settings = self.workbench.settings
+        if not settings.temporal_address:
+            return self.get(run_id)
+
+        async def ask() -> RunOut:
+            try:
+                client = await connect(
+                    settings.temporal_address, settings.temporal_namespace, timeout=TIMEOUT_S
+                )
+            except Exception as exc:
+                log.debug("run %s: Temporal not reached for its status: %r", run_id, exc)
+                return self.get(run_id)
+            return await self.status(run_id, client)
+
+        return asyncio.run(ask())
 
     def _workflow_id(self, run_id: str) -> str:
         with self.workbench.sessions() as session:
