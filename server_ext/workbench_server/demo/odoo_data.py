@@ -8,6 +8,7 @@ end date always give identical rows -- :meth:`OdooDemoDataset.fingerprint` prove
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -95,15 +96,70 @@ def build_dataset(
     master.rows["hr_expense"] = ledger.expenses
 
     # Rows become tuples only now: posting updated partners (ranks, write dates).
-    moves = move_rows(master, ledger.moves)
+    moves = move_rows(master, ledger.moves, ledger.partials)
     tables: dict[str, list[Row]] = {
         name: [to_row(name, **row) for row in rows] for name, rows in master.rows.items()
     }
     tables.update(moves)
     installed = datetime.combine(start - timedelta(days=1100), time(9))
     tables.update(metadata_rows(master.xmlids, installed))
+    tables["ir_module_module"] = _modules(installed)
+    tables["res_currency_rate"] = _rates(tables["res_currency"], start, installed)
     _check_balanced(tables["account_move_line"])
     return OdooDemoDataset(seed, months, start, end, {t.name: tables[t.name] for t in TABLES})
+
+
+# The installed modules (the base module's version is the Odoo version, as the month-end
+# close reads it): (name, name shown, latest_version, application)
+MODULES = (
+    ("base", "Base", "17.0.1.3", False),
+    ("product", "Products & Pricelists", "17.0.1.2", False),
+    ("account", "Invoicing", "17.0.1.2", True),
+    ("hr", "Employees", "17.0.1.1", True),
+    ("hr_expense", "Expenses", "17.0.2.0", True),
+)
+# Units of each active currency per US dollar, the company's currency (Odoo's rate).
+RATES = {"USD": Decimal("1.000000"), "EUR": Decimal("0.920000")}
+
+
+def _modules(installed: datetime) -> list[Row]:
+    return [
+        to_row(
+            "ir_module_module",
+            id=i,
+            name=name,
+            shortdesc=json.dumps({"en_US": label}),
+            author="Odoo S.A.",
+            state="installed",
+            latest_version=version,
+            application=application,
+            create_date=installed,
+            write_date=installed,
+        )
+        for i, (name, label, version, application) in enumerate(MODULES, start=1)
+    ]
+
+
+def _rates(currencies: list[Row], start: date, installed: datetime) -> list[Row]:
+    """One rate per active currency, from the data's first day, for the company."""
+    columns = next(t for t in TABLES if t.name == "res_currency").column_names
+    id_at, name_at, active_at = (columns.index(c) for c in ("id", "name", "active"))
+    rows: list[Row] = []
+    for currency in currencies:
+        if currency[active_at] and currency[name_at] in RATES:
+            rows.append(
+                to_row(
+                    "res_currency_rate",
+                    id=len(rows) + 1,
+                    name=start,
+                    rate=RATES[cast(str, currency[name_at])],
+                    currency_id=currency[id_at],
+                    company_id=1,
+                    create_date=installed,
+                    write_date=installed,
+                )
+            )
+    return rows
 
 
 def _check_balanced(lines: list[Row]) -> None:

@@ -45,6 +45,8 @@ class Ledger:
     loan: int = 7_300_000
     sheets: list[dict[str, object]] = field(default_factory=list)  # hr_expense_sheet rows
     expenses: list[dict[str, object]] = field(default_factory=list)  # hr_expense rows
+    # (open line, counter line, cents): each settle, as Odoo's account_partial_reconcile
+    partials: list[tuple[Line, Line, int]] = field(default_factory=list)
 
     def account(self, code: str) -> int:
         """Account id by code."""
@@ -77,6 +79,7 @@ class Ledger:
         left = open_line.open_amount() - (amount if open_line.balance > 0 else -amount)
         open_line.residual, counter.residual = left, 0
         open_line.matching = counter.matching = f"{'P' if left else 'A'}{self.matchings}"
+        self.partials.append((open_line, counter, amount))
         latest = max(move.written for move in moves)
         for move in moves:
             move.written = latest

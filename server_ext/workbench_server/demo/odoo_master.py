@@ -131,7 +131,7 @@ def add_currencies_and_countries(m: Master) -> None:
 
 def add_accounting(m: Master) -> None:
     audit = m.audit(900, 900)
-    m.add(
+    company = m.add(
         "res_company",
         name="Blue Heron Trading Co.",
         partner_id=1,
@@ -142,6 +142,10 @@ def add_accounting(m: Master) -> None:
         vat="12-3456789",
         active=True,
         account_fiscal_country_id=1,
+        # A calendar fiscal year; the years before the data's first are locked.
+        fiscalyear_last_day=31,
+        fiscalyear_last_month="12",
+        fiscalyear_lock_date=date(m.start.year - 1, 12, 31),
         **audit,
     )
     m.xmlids.append(("base", "res.company", "main_company", COMPANY_ID))
@@ -166,6 +170,9 @@ def add_accounting(m: Master) -> None:
         m.account[code] = row_id(row)
         if kind.endswith("*"):
             m.reconcilable.add(m.account[code])
+    company["account_journal_suspense_account_id"] = m.account["101402"]
+    company["account_journal_payment_debit_account_id"] = m.account["101403"]
+    company["account_journal_payment_credit_account_id"] = m.account["101404"]
     for code, name, jtype, default, suspense, refund_seq, payment_seq in JOURNALS:
         row = m.add(
             "account_journal",

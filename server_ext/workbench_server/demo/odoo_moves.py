@@ -107,10 +107,16 @@ def _update_partners(m: Master, move: Move) -> None:
         partner["write_date"] = max(cast(datetime, partner["write_date"]), move.written)
 
 
-def move_rows(m: Master, moves: list[Move]) -> dict[str, list[Row]]:
-    """``account_move`` and ``account_move_line`` rows for ``moves``."""
+def move_rows(
+    m: Master, moves: list[Move], partials: list[tuple[Line, Line, int]] = ()
+) -> dict[str, list[Row]]:
+    """``account_move``, ``account_move_line``, ``account_partial_reconcile`` (the
+    ``partials`` of posted entries) and ``account_bank_statement_line`` (one per posted
+    bank entry, each matched: the demo books none on the suspense account) rows."""
     move_table: list[Row] = []
     line_table: list[Row] = []
+    statement_table: list[Row] = []
+    placed: dict[int, tuple[int, Move]] = {}  # id(line) -> (its row id, its move)
     journals = m.journal
     open_item_accounts = {m.account["121000"], m.account["211000"]}
     for move in _number(moves):
@@ -123,6 +129,7 @@ def move_rows(m: Master, moves: list[Move]) -> dict[str, list[Row]]:
             residual = line.open_amount() if open_item else 0
             if move.state != "posted" and open_item:
                 residual = line.balance
+            placed[id(line)] = (len(line_table) + 1, move)
             line_table.append(
                 to_row(
                     "account_move_line",
@@ -182,6 +189,22 @@ def move_rows(m: Master, moves: list[Move]) -> dict[str, list[Row]]:
                 state = "paid"
             elif residual < total:
                 state = "partial"
+        if move.journal == "BNK1" and move.state == "posted":
+            statement_table.append(
+                to_row(
+                    "account_bank_statement_line",
+                    id=len(statement_table) + 1,
+                    move_id=move.id,
+                    sequence=1,
+                    payment_ref=ref or move.lines[0].name.format(**names),
+                    partner_id=move.partner,
+                    currency_id=USD,
+                    amount=cents(move.lines[0].balance),
+                    is_reconciled=True,
+                    create_date=move.created,
+                    write_date=move.written,
+                )
+            )
         partner = m.partner(move.partner) if move.partner else {}
         move_table.append(
             to_row(
@@ -218,4 +241,40 @@ def move_rows(m: Master, moves: list[Move]) -> dict[str, list[Row]]:
                 write_date=move.written,
             )
         )
-    return {"account_move": move_table, "account_move_line": line_table}
+    return {
+        "account_move": move_table,
+        "account_move_line": line_table,
+        "account_partial_reconcile": _partial_rows(partials, placed),
+        "account_bank_statement_line": statement_table,
+    }
+
+
+def _partial_rows(
+    partials: list[tuple[Line, Line, int]], placed: dict[int, tuple[int, Move]]
+) -> list[Row]:
+    """One ``account_partial_reconcile`` row per settle of two posted entries: the debit
+    and credit item, the amount matched and the later of their dates (``max_date``)."""
+    rows: list[Row] = []
+    for first, second, amount in partials:
+        (first_id, first_move), (second_id, second_move) = placed[id(first)], placed[id(second)]
+        if first_move.state != "posted" or second_move.state != "posted":
+            continue
+        debit_id, credit_id = (first_id, second_id) if first.balance > 0 else (second_id, first_id)
+        rows.append(
+            to_row(
+                "account_partial_reconcile",
+                id=len(rows) + 1,
+                debit_move_id=debit_id,
+                credit_move_id=credit_id,
+                debit_currency_id=USD,
+                credit_currency_id=USD,
+                amount=cents(amount),
+                debit_amount_currency=cents(amount),
+                credit_amount_currency=cents(amount),
+                company_id=COMPANY_ID,
+                max_date=max(first_move.date, second_move.date),
+                create_date=max(first_move.written, second_move.written),
+                write_date=max(first_move.written, second_move.written),
+            )
+        )
+    return rows

@@ -145,6 +145,17 @@ _SELECTIONS: dict[str, str] = {
     "display_type": "product:Product|cogs:Cost of Goods Sold|tax:Tax|discount:Discount|"
     "rounding:Rounding|payment_term:Payment Term|line_section:Section|line_note:Note|"
     "epd:Early Payment Discount",
+    "fiscalyear_last_month": "|".join(
+        f"{m}:{name}"
+        for m, name in enumerate(
+            "January February March April May June July August September October November "
+            "December".split(),
+            start=1,
+        )
+    ),
+    "module_state": "uninstallable:Uninstallable|uninstalled:Not Installed|"
+    "installed:Installed|to upgrade:To be upgraded|to remove:To be removed|"
+    "to install:To be installed",
     "model_state": "manual:Custom Object|base:Base Object",
     "field_state": "manual:Custom Field|base:Base Field",
     "on_delete": "cascade:Cascade|set null:Set NULL|restrict:Restrict",
