@@ -30,8 +30,10 @@ TABLES = ["account_move", "account_move_line", "account_account", "res_partner",
 ODOO_18 = """
 INSERT INTO res_partner (id, name, is_company, active, create_date, write_date)
 VALUES (100000, 'Second Company SA', true, true, now(), '2026-10-01 08:00');
-INSERT INTO res_company (id, name, partner_id, currency_id, active, create_date, write_date)
-SELECT 2, 'Second Company SA', 100000, currency_id, true, now(), '2026-10-01 08:00'
+INSERT INTO res_company (id, name, partner_id, currency_id, fiscalyear_last_day,
+  fiscalyear_last_month, active, create_date, write_date)
+SELECT 2, 'Second Company SA', 100000, currency_id, fiscalyear_last_day, fiscalyear_last_month,
+  true, now(), '2026-10-01 08:00'
 FROM res_company WHERE id = 1;
 UPDATE account_account SET name = name || jsonb_build_object('fr_FR', 'FR ' || (name->>'en_US'))
 WHERE id % 3 = 0;
