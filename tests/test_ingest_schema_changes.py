@@ -131,6 +131,27 @@ def test_a_new_column_filled_at_the_source_reaches_every_silver_row(workbench, s
     assert lake.read("bronze.notes").num_rows == bronze_before + 3
 
 
+def test_a_new_column_no_row_holds_yet_reaches_bronze_and_silver_at_once(workbench, source):
+    """A field added with no value anywhere yet, on a table no row of which changed: bronze
+    and silver get the column (no row read, none appended), so the next runs do not look
+    again for rows holding a value in it (a read of the whole source table each run)."""
+    _sql(source, "UPDATE notes SET write_date = '2020-01-01 10:00'")
+    _extract(workbench, "full")
+    _merge(workbench)
+    lake = Lake.default(workbench.settings)
+    bronze_before = lake.read("bronze.notes").num_rows
+    _sql(source, "ALTER TABLE notes ADD COLUMN ref text")
+    _extract(workbench)
+    _merge(workbench)
+    bronze = lake.read("bronze.notes")
+    assert "ref" in bronze.schema.names and bronze.num_rows == bronze_before
+    silver = sorted((r["id"], r["ref"]) for r in lake.read("silver.notes").to_pylist())
+    assert silver == [(1, None), (2, None)]
+    version = lake.version("bronze.notes")
+    _extract(workbench)  # nothing new: no commit, no fill
+    assert lake.version("bronze.notes") == version
+
+
 def test_a_new_column_filled_in_a_sqlalchemy_source_reaches_every_silver_row(workbench):
     """The same through a SQLAlchemy source (SQLite here): the rows holding a value in
     the new column are asked for with the cursor's condition (OR ... IS NOT NULL)."""

@@ -349,7 +349,7 @@ class TableExtract:
                         return None
                 finally:
                     db.unregister("wb_made")
-            return read, self._append(self.bronze, made) if made.num_rows else 0
+            return read, self._append(self.bronze, made) if made.num_rows or self.filled else 0
         # Staged, not streamed into the append: streaming this query (upserts and a
         # delete check over 1M keys) into the writer hung DuckDB 1.5.5 on the shared
         # database, idle, where staging it never has.
@@ -358,7 +358,9 @@ class TableExtract:
         if verify and not self._keys_match(shape, scan, "wb_out", checksum):
             return None
         written = db.execute("SELECT count(*) FROM wb_out").fetchone()[0]
-        if written:
+        # New columns no row holds a value in yet are still written (no rows, the schema
+        # only): else bronze lacks them and every next run reads the source for them again.
+        if written or self.filled:
             self._append(self.bronze, "SELECT * FROM wb_out")
             if shape.by_company:
                 self._side(shape)

@@ -122,17 +122,26 @@ class TableMerge:
             )
         ctx.progress.check()
         changes = self.db.execute("SELECT count(*) FROM wb_merge").fetchone()[0]
-        if changes:
-            # Silver's types are compared only when there is something to write (its
-            # columns' bind costs a read of its log: 5-15 ms).
+        # Silver's types are compared only when bronze has new commits (the where above)
+        # and something to write, or a silver may lack a column bronze gained without any
+        # row (a field added with no value yet): its columns' bind costs a read of its log.
+        added: list[str] = []
+        if exists:
             typed = {  # as DuckDB names them (declared as `numeric` or `int` too)
                 r[0]: r[1] for r in self.db.execute("DESCRIBE wb_merge").fetchall() if r[0] in kept
             }
-            added = self._refuse_retyped(current, typed) if exists else []
+            added = self._refuse_retyped(current, typed)
+        if changes:
             self._write(exists, changes)
-            if added:
-                ctx.log(f"{t.target}: new column(s) {', '.join(added)} added from {t.source}")
-                columns_changed(ctx, lake.name, t.target)
+        elif added:  # no row to merge: the new columns alone (a commit of the schema)
+            empty = self.db.execute("SELECT * EXCLUDE (_op) FROM wb_merge").to_arrow_table()
+            ctx.wrote(
+                lake,
+                lake.write(t.target, empty, mode="append", schema_mode="merge", writer=ctx.writer),
+            )
+        if added:
+            ctx.log(f"{t.target}: new column(s) {', '.join(added)} added from {t.source}")
+            columns_changed(ctx, lake.name, t.target)
         self._save(version)
         if "_lsn" in columns and "_source" in columns:
             self._save_lsns(scan, where, full=where == "true")
