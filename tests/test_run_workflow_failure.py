@@ -140,7 +140,7 @@ async def test_a_run_whose_workflow_code_fails_says_so_until_a_fixed_worker_runs
         assert f"  error: {stuck}" in shown.stdout.splitlines()
         # The MCP run_status tool (as the local admin) says it too.
         tools = AgentTools(jp_serverapp.web_app.settings["workbench"], local_principal())
-        assert (await asyncio.to_thread(tools.run_status, run_id))["error"] == stuck
+        assert (await tools.run_status(run_id))["error"] == stuck
 
         await asyncio.to_thread(stop_worker, broken)
         fixed = spawn_worker(home, temporal_address, task_queue, log_name="worker-fixed.log")

@@ -361,9 +361,11 @@ class WorkbenchMcp:
         async def run_status(ctx: Context, run_id: str) -> str:
             """A pipeline run's status (queued, running, succeeded, failed, cancelled), its
             steps' attempts, error, and the lake table versions it read and wrote."""
-            return await self.call(
-                ctx, "run_status", {"run_id": run_id}, lambda t: t.run_status(run_id)
-            )
+
+            async def status(t: AgentTools) -> Any:
+                return await t.run_status(run_id)
+
+            return await self.call(ctx, "run_status", {"run_id": run_id}, status)
 
         @mcp.tool(annotations=READ, structured_output=False)
         async def list_runs(
