@@ -515,19 +515,10 @@ class CdcExtract:
     def _carried_sql(self, table: Table, upserts: str) -> str:
         """``upserts`` (a copy's rows) with the columns bronze carries (see :meth:`_carry`):
         each key's last value in bronze."""
-        keys = ", ".join(f"b.{qi(k)}" for k in table.keys)
-        values = ", ".join(
-            f"arg_max(b.{qi(c.name)}, b._extracted_at) AS {qi(c.name)}" for c in table.carried
-        )
         scan = self.lake.scan_sql(table.bronze, self.lake.version(table.bronze))
-        self.db.execute(
-            f"CREATE OR REPLACE TEMP TABLE wb_cdc_carry AS SELECT {keys}, {values} FROM {scan} b "
-            f"WHERE b._source = {ql(self.spec.source)} AND b._op <> 'd' GROUP BY {keys}"
-        )
-        carried = ", ".join(f"p.{qi(c.name)}" for c in table.carried)
-        return (
-            f"SELECT u.*, {carried} FROM ({upserts}) u LEFT JOIN wb_cdc_carry p "
-            f"ON {q.on_keys(table.keys, 'u', 'p')}"
+        carried = [c.name for c in table.carried]
+        return q.carried_sql(
+            self.db, "wb_cdc_carry", scan, self.spec.source, table.keys, carried, upserts
         )
 
     # -- the stream --------------------------------------------------------------------

@@ -622,16 +622,8 @@ class TableExtract:
         each key's last value in bronze (none for a new key)."""
         assert self.opened is not None
         scan = self._files(self.lake.scan_sql(self.bronze, self.opened.version()))
-        keys = ", ".join(f"b.{qi(k)}" for k in self.keys)
-        values = ", ".join(f"arg_max(b.{qi(c)}, b._extracted_at) AS {qi(c)}" for c in self.carried)
-        self.db.execute(
-            f"CREATE OR REPLACE TEMP TABLE wb_carry AS SELECT {keys}, {values} FROM {scan} b "
-            f"WHERE b._source = {ql(self.source.name)} AND b._op <> 'd' GROUP BY {keys}"
-        )
-        carried = ", ".join(f"p.{qi(c)}" for c in self.carried)
-        return (
-            f"SELECT o.*, {carried} FROM ({rows}) o LEFT JOIN wb_carry p "
-            f"ON {q.on_keys(self.keys, 'o', 'p')}"
+        return q.carried_sql(
+            self.db, "wb_carry", scan, self.source.name, self.keys, self.carried, rows
         )
 
     def _held(self) -> list[str]:

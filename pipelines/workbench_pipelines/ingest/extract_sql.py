@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench_server.sql_text import quote_identifier as qi
 from workbench_server.sql_text import quote_literal as ql
@@ -72,6 +72,22 @@ def row_columns(shape: Shape, languages: list[str], alias: str = "c") -> str:
 
 def on_keys(keys: list[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{qi(k)} = {right}.{qi(k)}" for k in keys)
+
+
+def carried_sql(
+    db: Any, temp: str, scan: str, source: str, keys: list[str], carried: list[str], rows: str
+) -> str:
+    """``rows`` (bronze rows about to be appended) with the columns bronze carries (the
+    source no longer has them): each key's last value in bronze ``scan`` of ``source``,
+    none for a new key. Those values are kept in the temporary table ``temp``."""
+    b_keys = ", ".join(f"b.{qi(k)}" for k in keys)
+    values = ", ".join(f"arg_max(b.{qi(c)}, b._extracted_at) AS {qi(c)}" for c in carried)
+    db.execute(
+        f"CREATE OR REPLACE TEMP TABLE {temp} AS SELECT {b_keys}, {values} FROM {scan} b "
+        f"WHERE b._source = {ql(source)} AND b._op <> 'd' GROUP BY {b_keys}"
+    )
+    kept = ", ".join(f"p.{qi(c)}" for c in carried)
+    return f"SELECT o.*, {kept} FROM ({rows}) o LEFT JOIN {temp} p ON {on_keys(keys, 'o', 'p')}"
 
 
 def known_sql(
