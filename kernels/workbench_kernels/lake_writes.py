@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .lake_session import LakeSession
 
 BATCH_ROWS = 64 * 1024
+_INTERRUPTED = "INTERRUPT Error: Interrupted!"
 # DuckDB types a Delta table cannot hold, and what they are written as: unsigned integers
 # widen (delta-rs would wrap them into the signed type of the same width), the others
 # become what Delta has.
@@ -145,12 +146,15 @@ class LakeWrites:
             relation = self._query(s.query, s.table)
         else:
             relation = self._empty(s.columns_sql or "", s.table)
-        return lake.write(
-            s.table,
-            arrow_stream(relation),
-            mode="overwrite" if exists else "append",
-            partition_by=list(s.partition_by) or None,
-            writer=self.writer(),
+        return self._streamed(
+            relation,
+            lambda rows: lake.write(
+                s.table,
+                rows,
+                mode="overwrite" if exists else "append",
+                partition_by=list(s.partition_by) or None,
+                writer=self.writer(),
+            ),
         )
 
     def _insert(self, s: InsertInto) -> WriteResult:
@@ -178,8 +182,11 @@ class LakeWrites:
             for c, t in target.items()
         )
         rows = self._query(f"SELECT {select} FROM ({s.query}) AS _wb_q({aliases})", s.table)
-        return self.session.lake.write(
-            s.table, arrow_stream(rows), mode="append", writer=self.writer()
+        return self._streamed(
+            rows,
+            lambda data: self.session.lake.write(
+                s.table, data, mode="append", writer=self.writer()
+            ),
         )
 
     def _delete(self, s: DeleteFrom) -> WriteResult:
@@ -228,16 +235,53 @@ class LakeWrites:
             if column not in {c for c, _ in pairs}:
                 select.append(f"{alias}.{_qi(column)} AS {_qi(column)}")
         rows = self._query(f"SELECT {', '.join(select)} FROM ({s.source}) AS {alias}", s.table)
-        return self.session.lake.write(
-            s.table,
-            arrow_stream(rows),
-            mode="merge",
-            keys=[t for t, _ in s.keys],
-            delete_marker=marker,
-            writer=self.writer(),
+        return self._streamed(
+            rows,
+            lambda data: self.session.lake.write(
+                s.table,
+                data,
+                mode="merge",
+                keys=[t for t, _ in s.keys],
+                delete_marker=marker,
+                writer=self.writer(),
+            ),
         )
 
     # -- helpers ----------------------------------------------------------------------
+    def _streamed(
+        self, relation: duckdb.DuckDBPyRelation, write: Callable[[Any], WriteResult]
+    ) -> WriteResult:
+        """``write`` of ``relation``'s rows streamed. A query that fails in one of DuckDB's
+        threads may reach the writer as another thread's "INTERRUPT Error: Interrupted!"
+        instead of its cause (seen once in CI on a loaded machine): the query is then run
+        again on one thread, reading only, for the error to say what is wrong. Nothing
+        was written either way."""
+        try:
+            return write(arrow_stream(relation))
+        except Exception as exc:
+            if _INTERRUPTED not in str(exc):
+                raise
+            cause = self._cause(relation)
+            if cause is None:
+                raise
+            raise cause from None
+
+    def _cause(self, relation: duckdb.DuckDBPyRelation) -> BaseException | None:
+        """The error ``relation`` raises when run on one thread (None if it runs)."""
+        try:
+            (threads,) = self.db.execute("SELECT current_setting('threads')").fetchone()
+            self.db.execute("SET threads TO 1")
+        except duckdb.Error:
+            return None
+        try:
+            for _ in relation.to_arrow_reader(BATCH_ROWS):
+                pass
+        except Exception as exc:  # DuckDB's, through Arrow's reader (OSError)
+            return exc if _INTERRUPTED not in str(exc) else None
+        finally:
+            self.db.execute(f"SET threads TO {int(threads)}")
+        return None
+
     def _query(self, query: str, table: str) -> duckdb.DuckDBPyRelation:
         """``query`` as a relation of this session (bound now: its errors come first)."""
         relation = self.db.sql(query)
