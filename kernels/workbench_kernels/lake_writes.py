@@ -267,7 +267,10 @@ class LakeWrites:
             raise cause from None
 
     def _cause(self, relation: duckdb.DuckDBPyRelation) -> BaseException | None:
-        """The error ``relation`` raises when run on one thread (None if it runs)."""
+        """The error ``relation`` raises when run on one thread (None if it runs, or is
+        rows already read: a table made empty by CREATE TABLE's column list)."""
+        if not isinstance(relation, duckdb.DuckDBPyRelation):
+            return None
         try:
             (threads,) = self.db.execute("SELECT current_setting('threads')").fetchone()
             self.db.execute("SET threads TO 1")
