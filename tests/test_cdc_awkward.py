@@ -6,6 +6,10 @@ PostgreSQL with ``wal_level=logical``; silver compared with the source by key.""
 from __future__ import annotations
 
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -143,6 +147,36 @@ def test_composite_keys_full_identity_toasted_text_and_key_changes_reach_silver(
     assert silver_docs == {(i,): (t, body) for i, t, body in docs}
 
 
+@contextmanager
+def _following(workbench, source: str, lake: Lake) -> Iterator[psycopg.Connection]:
+    """A cdc step following ``notes`` for a few seconds in a thread; the source's
+    connection is handed over once an update streamed meanwhile is in bronze, and the
+    step must end without error."""
+    config = {"source": "src", "tables": ["notes"], "mode": "cdc", "follow": "6s",
+              "batch_seconds": 0.2}  # fmt: skip
+    failed: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            run_extract(step_context(workbench, local_principal(), "extract", config))
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+
+    consumer = threading.Thread(target=follow)
+    consumer.start()
+    try:
+        with psycopg.connect(source, autocommit=True) as db:
+            db.execute("UPDATE notes SET body = 'a2' WHERE id = 1")
+            deadline = time.monotonic() + 60
+            while not lake.read("bronze.notes", where="_op = 'u'").num_rows:
+                assert time.monotonic() < deadline and not failed, failed
+                time.sleep(0.1)
+            yield db
+    finally:
+        consumer.join(120)
+    assert not failed, failed
+
+
 def _slots(url: str) -> list[str]:
     with psycopg.connect(url) as db:
         return [r[0] for r in db.execute("SELECT slot_name FROM pg_replication_slots").fetchall()]
@@ -270,39 +304,15 @@ def test_a_column_dropped_at_the_source_keeps_silver_s_values_and_says_so(
 def test_a_column_dropped_while_followed_keeps_silver_s_values(workbench, source):
     """The same while the step streams: the Relation message without the column comes
     mid-stream, and the changes after it keep each key's value."""
-    import threading
-    import time
-
     with psycopg.connect(source, autocommit=True) as db:
         db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text, amount numeric(12, 2))")
         db.execute("INSERT INTO notes VALUES (1, 'a', 1.10), (2, 'b', 2.20)")
     _cdc(workbench, ["notes"])
     lake = Lake.default(workbench.settings)
-    config = {"source": "src", "tables": ["notes"], "mode": "cdc", "follow": "6s",
-              "batch_seconds": 0.2}  # fmt: skip
-    failed: list[BaseException] = []
-
-    def follow() -> None:
-        try:
-            run_extract(step_context(workbench, local_principal(), "extract", config))
-        except BaseException as exc:  # reported below
-            failed.append(exc)
-
-    consumer = threading.Thread(target=follow)
-    consumer.start()
-    try:
-        with psycopg.connect(source, autocommit=True) as db:
-            db.execute("UPDATE notes SET body = 'a2' WHERE id = 1")
-            deadline = time.monotonic() + 60
-            while not lake.read("bronze.notes", where="_op = 'u'").num_rows:
-                assert time.monotonic() < deadline and not failed, failed
-                time.sleep(0.1)
-            db.execute("ALTER TABLE notes DROP COLUMN body")  # the stream's shape had it
-            db.execute("UPDATE notes SET amount = 2.25 WHERE id = 2")
-            db.execute("INSERT INTO notes VALUES (3, 3.30)")
-    finally:
-        consumer.join(120)
-    assert not failed, failed
+    with _following(workbench, source, lake) as db:
+        db.execute("ALTER TABLE notes DROP COLUMN body")  # the stream's shape had it
+        db.execute("UPDATE notes SET amount = 2.25 WHERE id = 2")
+        db.execute("INSERT INTO notes VALUES (3, 3.30)")
     run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.notes"]}))
     silver = lake.read("silver.notes").to_pylist()
     assert _by_key(silver, ["id"], ["body", "amount"]) == {
@@ -340,38 +350,14 @@ def test_a_new_column_filled_without_a_change_to_stream_reaches_every_silver_row
 
 
 def test_a_new_column_filled_while_followed_reaches_every_silver_row(workbench, source):
-    import threading
-    import time
-
     with psycopg.connect(source, autocommit=True) as db:
         db.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
         db.execute("INSERT INTO notes VALUES (1, 'a'), (2, 'b')")
     _cdc(workbench, ["notes"])
     lake = Lake.default(workbench.settings)
-    config = {"source": "src", "tables": ["notes"], "mode": "cdc", "follow": "6s",
-              "batch_seconds": 0.2}  # fmt: skip
-    failed: list[BaseException] = []
-
-    def follow() -> None:
-        try:
-            run_extract(step_context(workbench, local_principal(), "extract", config))
-        except BaseException as exc:  # reported below
-            failed.append(exc)
-
-    consumer = threading.Thread(target=follow)
-    consumer.start()
-    try:
-        with psycopg.connect(source, autocommit=True) as db:
-            db.execute("UPDATE notes SET body = 'a2' WHERE id = 1")
-            deadline = time.monotonic() + 60
-            while not lake.read("bronze.notes", where="_op = 'u'").num_rows:
-                assert time.monotonic() < deadline and not failed, failed
-                time.sleep(0.1)
-            db.execute("ALTER TABLE notes ADD COLUMN rate numeric(6, 3) DEFAULT 1.5")
-            db.execute("UPDATE notes SET body = 'b2' WHERE id = 2")  # the new Relation
-    finally:
-        consumer.join(120)
-    assert not failed, failed
+    with _following(workbench, source, lake) as db:
+        db.execute("ALTER TABLE notes ADD COLUMN rate numeric(6, 3) DEFAULT 1.5")
+        db.execute("UPDATE notes SET body = 'b2' WHERE id = 2")  # the new Relation
     run_merge(step_context(workbench, local_principal(), "merge", {"tables": ["bronze.notes"]}))
     silver = lake.read("silver.notes").to_pylist()
     assert _by_key(silver, ["id"], ["body", "rate"]) == {
